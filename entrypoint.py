@@ -1,0 +1,8 @@
+"""Container entrypoint: the image runs this file with an absolute path, whatever the working directory."""
+
+import sys
+
+from rancher_deploy.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

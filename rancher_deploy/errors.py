@@ -1,0 +1,175 @@
+"""The one family of errors a run can end with, each carrying the exit code the pipeline sees.
+
+The exit-code table lives here and nowhere else: the README lists the same codes (a test checks),
+and `cli.main` is the only place that turns an error into a message and a code.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Mapping
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes are a contract with CI templates (`allow_failure: exit_codes`, retries)."""
+
+    OK = 0
+    ROLLED_BACK = 1
+    USAGE = 2
+    RANCHER_UNUSABLE = 3
+    NEEDS_ATTENTION = 4
+    INTERRUPTED = 130
+    TERMINATED = 143
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "done: upgraded and finished, or nothing to do",
+    ExitCode.ROLLED_BACK: "the upgrade failed and the service was restored (rolled back)",
+    ExitCode.USAGE: "invalid usage or configuration; nothing was changed",
+    ExitCode.RANCHER_UNUSABLE: (
+        "Rancher could not be used (unreachable, TLS, credentials, not found) before anything changed"
+    ),
+    ExitCode.NEEDS_ATTENTION: (
+        "needs attention: the upgrade failed and the service could not be restored, or its state is unknown"
+    ),
+    ExitCode.INTERRUPTED: "interrupted (SIGINT) after the tool restored or reported the service's state",
+    ExitCode.TERMINATED: "interrupted (SIGTERM) after the tool restored or reported the service's state",
+}
+
+
+class DeployError(Exception):
+    """Base of every error a run reports; the message is written for the person reading the CI log."""
+
+    exit_code: ExitCode = ExitCode.NEEDS_ATTENTION
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(DeployError):
+    """A setting is missing or malformed; raised before any request is sent."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class RefusedError(DeployError):
+    """The target is in a state the tool will not touch (for example `inactive`); nothing was changed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class RancherUnreachable(DeployError):
+    """No usable answer came back: connection refused, DNS, TLS verification, timeouts."""
+
+    exit_code = ExitCode.RANCHER_UNUSABLE
+
+
+class RancherAPIError(DeployError):
+    """Rancher answered with an error body; keeps Rancher's own status, code, message and fieldName."""
+
+    exit_code = ExitCode.RANCHER_UNUSABLE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        rancher_message: str | None = None,
+        field_name: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.rancher_message = rancher_message
+        self.field_name = field_name
+
+    @classmethod
+    def from_body(cls, what: str, status: int, body: Mapping[str, Any] | None) -> RancherAPIError:
+        """Build the error from Rancher's JSON error body.
+
+        Cattle puts the human text of its own validation errors in `fieldName` and leaves `message`
+        null (rancher/rancher#7440), so both are shown; 2.x sends `status` as a string on 401.
+        """
+        body = body or {}
+        code = _text(body.get("code"))
+        rancher_message = _text(body.get("message"))
+        field_name = _text(body.get("fieldName"))
+        details = [part for part in (code, rancher_message, field_name) if part]
+        said = ": ".join(dict.fromkeys(details)) if details else "no error body"
+        error_class = _BY_STATUS.get(status, cls)
+        return error_class(
+            f"{what} failed: HTTP {status} ({said})",
+            status=status,
+            code=code,
+            rancher_message=rancher_message,
+            field_name=field_name,
+        )
+
+
+class AuthenticationFailed(RancherAPIError):
+    """HTTP 401: the keys or token were not accepted."""
+
+
+class PermissionDenied(RancherAPIError):
+    """HTTP 403: the credentials work but may not see that environment or project."""
+
+
+class NotFound(RancherAPIError):
+    """HTTP 404, or a lookup by name that found nothing."""
+
+
+class TargetNotFound(DeployError):
+    """The environment, stack, service or workload named in the settings does not exist."""
+
+    exit_code = ExitCode.RANCHER_UNUSABLE
+
+
+class UpgradeFailed(DeployError):
+    """The upgrade failed and the target was restored to its previous configuration."""
+
+    exit_code = ExitCode.ROLLED_BACK
+
+
+class NeedsAttention(DeployError):
+    """The target may be broken or half-upgraded; the message names its exact state."""
+
+    exit_code = ExitCode.NEEDS_ATTENTION
+
+
+class Interrupted(DeployError):
+    """A signal stopped the run after the tool restored or reported the target's state."""
+
+    def __init__(self, message: str, *, signal_number: int) -> None:
+        super().__init__(message)
+        self.signal_number = signal_number
+
+    @property
+    def exit_code(self) -> ExitCode:  # type: ignore[override]
+        return ExitCode(128 + self.signal_number)
+
+
+_BY_STATUS: dict[int, type[RancherAPIError]] = {
+    401: AuthenticationFailed,
+    403: PermissionDenied,
+    404: NotFound,
+}
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)

@@ -1,0 +1,105 @@
+"""The values the pipeline hands to its sinks: progress events while it runs, one Outcome at the end.
+
+`deploy` emits these and never prints; `report` (human log, `--output json`) and `ci` (GitHub,
+GitLab, Drone/Woodpecker) consume them. Keeping them plain frozen values is what lets every sink be
+tested without a Rancher and lets the pipeline be tested without a terminal.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+class Level(enum.Enum):
+    """How loudly a sink should show an event (GitHub turns WARNING/ERROR into annotations)."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the log: a step started or done ("Found service web/app (1s12) ...")."""
+
+    message: str
+    level: Level = Level.INFO
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A waiting line: emitted when the observed state changes, and as a periodic heartbeat."""
+
+    target: str
+    state: str
+    message: str | None
+    healthy: int | None
+    total: int | None
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True)
+class GroupStart:
+    """A foldable section begins (GitHub `::group::`, GitLab collapsible section)."""
+
+    title: str
+
+
+@dataclass(frozen=True)
+class GroupEnd:
+    """The current foldable section ends."""
+
+
+Event = Step | Progress | GroupStart | GroupEnd
+Emit = Callable[[Event], None]
+
+
+class Result(enum.Enum):
+    """What happened to one target; the overall exit code follows from the worst of them."""
+
+    UPGRADED = "upgraded"          # on the new image and finished (active)
+    UPGRADED_UNFINISHED = "upgraded-unfinished"  # on the new image, left `upgraded` (--no-finish)
+    UNCHANGED = "unchanged"        # already on that image; nothing sent
+    PLANNED = "planned"            # --dry-run: the plan was printed, nothing sent
+    FINISHED = "finished"          # `finish` subcommand completed a pending upgrade
+    ROLLED_BACK = "rolled-back"    # failed, then restored to the previous configuration
+    FAILED = "failed"              # failed; the target could not be restored or its state is unknown
+    STATUS = "status"              # `status` subcommand: only reported
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    """One container of a target: which image it ran and which it runs now (or would)."""
+
+    container: str
+    previous_image: str
+    new_image: str
+
+
+@dataclass(frozen=True)
+class TargetOutcome:
+    """The end of one target's run, as the JSON result and the CI summaries show it."""
+
+    target: str                    # human name: "stack/service" or "namespace/deployment"
+    target_id: str                 # Rancher id: "1s12", "deployment:default:web"
+    result: Result
+    state: str                     # the target's last observed state in Rancher
+    changes: tuple[ImageChange, ...] = ()
+    message: str = ""
+    duration_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The whole run; `exit_code` is derived by the CLI from the results and any error."""
+
+    command: str
+    targets: tuple[TargetOutcome, ...] = ()
+    api_calls: int = 0
+    duration_seconds: float = 0.0
+    flavour: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
