@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from rancher_deploy.errors import ExitCode
+
 
 class Level(enum.Enum):
     """How loudly a sink should show an event (GitHub turns WARNING/ERROR into annotations)."""
@@ -102,4 +104,17 @@ class Outcome:
     api_calls: int = 0
     duration_seconds: float = 0.0
     flavour: str = ""
+    interrupted_by: int | None = None   # signal number when a SIGINT/SIGTERM cut the run short
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The worst target decides: a target in unknown shape outranks one that was rolled back."""
+        results = {target.result for target in self.targets}
+        if Result.FAILED in results:
+            return ExitCode.NEEDS_ATTENTION
+        if self.interrupted_by is not None:
+            return ExitCode(128 + self.interrupted_by)
+        if Result.ROLLED_BACK in results:
+            return ExitCode.ROLLED_BACK
+        return ExitCode.OK
