@@ -68,6 +68,7 @@ class Result(enum.Enum):
     UNCHANGED = "unchanged"        # already on that image; nothing sent
     PLANNED = "planned"            # --dry-run: the plan was printed, nothing sent
     FINISHED = "finished"          # `finish` subcommand completed a pending upgrade
+    REVERTED = "reverted"          # `rollback` subcommand restored the previous configuration
     ROLLED_BACK = "rolled-back"    # failed, then restored to the previous configuration
     FAILED = "failed"              # failed; the target could not be restored or its state is unknown
     STATUS = "status"              # `status` subcommand: only reported

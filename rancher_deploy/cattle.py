@@ -1,0 +1,302 @@
+"""The Rancher 1.x (Cattle) backend: find the environment, stack and service; upgrade, finish, roll back.
+
+It follows Rancher's own clients: resources are found with server-side filters, and actions are
+invoked through the URLs in each resource's `actions` map, which only lists what the current state
+allows (rancher-api.md §2.3), so "not offered" is known before asking. `/v2-beta` is preferred
+because `/v1` hides newer launchConfig fields (secrets, ...) and sending a v1 launchConfig back
+would drop them (josmo/drone-rancher#27).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+from rancher_deploy.backend import Observation, Phase, TargetRef
+from rancher_deploy.errors import (
+    ConfigError,
+    NotFound,
+    PermissionDenied,
+    RancherUnreachable,
+    RefusedError,
+    TargetNotFound,
+)
+from rancher_deploy.http import JSON, RancherSession
+from rancher_deploy.images import parse_image_uuid
+from rancher_deploy.plan import Plan, Strategy, plan_service_upgrade
+from rancher_deploy.settings import ServiceTarget, Settings
+
+_API_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<version>v1|v2-beta)(?:/projects/(?P<project>[^/]+))?/?$")
+_PROJECT_ID = re.compile(r"1a\d+\Z")
+_LISTED_NAMES = 20
+
+READY_STATES = frozenset({"active"})
+PENDING_STATES = frozenset({"upgraded"})
+BUSY_STATES = frozenset({
+    "registering", "activating", "updating-active", "updating-inactive", "deactivating", "restarting",
+    "upgrading", "finishing-upgrade", "rolling-back", "canceling-upgrade", "removing",
+})
+GONE_STATES = frozenset({"removed", "purged"})
+
+
+@dataclass(frozen=True)
+class ApiDialect:
+    """Where the two 1.x API versions name things differently (rancher-api.md §1.1)."""
+
+    version: str
+    stacks: str          # collection name of stacks
+    stack_field: str     # the service's reference to its stack
+
+
+V2_BETA = ApiDialect("v2-beta", "stacks", "stackId")
+V1 = ApiDialect("v1", "environments", "environmentId")
+
+
+class CattleBackend:
+    """Rancher 1.x services over `/v2-beta` (or `/v1` where that is all there is)."""
+
+    @property
+    def flavour(self) -> str:
+        return "rancher-1.x"
+
+    def __init__(self, session: RancherSession, project: JSON, project_url: str, dialect: ApiDialect,
+                 warn: Callable[[str], None]) -> None:
+        self._session = session
+        self._project = project
+        self._base = project_url
+        self._dialect = dialect
+        self._warn = warn
+        self._stack_names: dict[str, str] = {}
+
+    @property
+    def where(self) -> str:
+        return (f"Rancher 1.x, API {self._dialect.version}, environment "
+                f"{self._project.get('name')} ({self._project.get('id')})")
+
+    # -- resolving -------------------------------------------------------------------------------
+
+    def resolve(self, target: ServiceTarget) -> TargetRef:
+        filters: dict[str, str] = {"name": target.name}
+        stack_name = target.stack
+        if target.stack is not None:
+            stack = self._find_stack(target.stack)
+            filters[self._dialect.stack_field] = str(stack["id"])
+        found = self._list("services", filters, what=f"Looking up service {target}")
+        found = [service for service in found if service.get("state") not in GONE_STATES]
+        if not found:
+            raise TargetNotFound(self._not_found_message(target))
+        if len(found) > 1:
+            stacks = ", ".join(sorted(self._stack_name(str(s.get(self._dialect.stack_field))) for s in found))
+            raise ConfigError("RANCHER_SERVICE",
+                              f"{target.name!r} exists in several stacks ({stacks}); write stack/{target.name} "
+                              "or set RANCHER_STACK")
+        service = found[0]
+        if stack_name is None:
+            stack_name = self._stack_name(str(service.get(self._dialect.stack_field)))
+        return TargetRef(name=f"{stack_name}/{service['name']}", id=str(service["id"]),
+                         url=str(service["links"]["self"]))
+
+    def _find_stack(self, name: str) -> JSON:
+        stacks = self._list(self._dialect.stacks, {"name": name}, what=f"Looking up stack {name}")
+        stacks = [stack for stack in stacks if stack.get("state") not in GONE_STATES]
+        if not stacks:
+            existing = self._names(self._dialect.stacks, {})
+            raise TargetNotFound(f"stack {name!r} not found in environment {self._project.get('name')}; "
+                                 f"stacks there: {existing}")
+        self._stack_names[str(stacks[0]["id"])] = name
+        return stacks[0]
+
+    def _stack_name(self, stack_id: str) -> str:
+        if stack_id not in self._stack_names:
+            stack = self._session.get(f"{self._base}/{self._dialect.stacks}/{stack_id}", what="Reading the stack")
+            self._stack_names[stack_id] = str(stack.get("name"))
+        return self._stack_names[stack_id]
+
+    def _not_found_message(self, target: ServiceTarget) -> str:
+        where = f"stack {target.stack!r}" if target.stack else f"environment {self._project.get('name')}"
+        filters = {}
+        if target.stack:
+            filters[self._dialect.stack_field] = str(self._find_stack(target.stack)["id"])
+        return f"service {target.name!r} not found in {where}; services there: {self._names('services', filters)}"
+
+    def _names(self, collection: str, filters: dict[str, str]) -> str:
+        items = self._list(collection, {**filters, "limit": str(_LISTED_NAMES + 1)},
+                           what=f"Listing {collection}")
+        names = sorted(str(item.get("name")) for item in items if item.get("state") not in GONE_STATES)
+        if not names:
+            return "none"
+        shown = ", ".join(names[:_LISTED_NAMES])
+        return shown + (", ..." if len(names) > _LISTED_NAMES else "")
+
+    def _list(self, collection: str, filters: dict[str, str], *, what: str) -> list[JSON]:
+        body = self._session.get(f"{self._base}/{collection}", params=filters, what=what)
+        return [item for item in body.get("data") or [] if isinstance(item, dict)]
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def fetch(self, ref: TargetRef) -> JSON:
+        return self._session.get(ref.url, what=f"Reading service {ref.name}")
+
+    def phase(self, resource: JSON) -> Phase:
+        state = str(resource.get("state"))
+        if state in GONE_STATES:
+            return Phase.GONE
+        if state in READY_STATES and resource.get("transitioning") != "yes":
+            return Phase.READY
+        if state in PENDING_STATES:
+            return Phase.PENDING_FINISH
+        if state in BUSY_STATES:
+            return Phase.BUSY
+        return Phase.BLOCKED
+
+    def images(self, resource: JSON) -> tuple[tuple[str, str], ...]:
+        pairs = [(str(resource.get("name")), _image(resource.get("launchConfig")))]
+        for config in resource.get("secondaryLaunchConfigs") or []:
+            pairs.append((str(config.get("name")), _image(config)))
+        return tuple(pairs)
+
+    def observe(self, ref: TargetRef) -> Observation:
+        service = self.fetch(ref)
+        healthy, total, unhealthy = self._health(service)
+        return Observation(
+            state=str(service.get("state")),
+            transitioning=str(service.get("transitioning") or "no"),
+            message=service.get("transitioningMessage"),
+            healthy=healthy,
+            total=total,
+            unhealthy=unhealthy,
+            images=self.images(service),
+        )
+
+    def _health(self, service: JSON) -> tuple[int | None, int | None, tuple[str, ...]]:
+        """Count running, healthy containers of the current launch config versions."""
+        link = (service.get("links") or {}).get("instances")
+        if not link:
+            return None, None, ()
+        configs = [service.get("launchConfig") or {}, *(service.get("secondaryLaunchConfigs") or [])]
+        versions = {str(config.get("version")) for config in configs if config.get("version") is not None}
+        scale = service.get("scale")
+        total = int(scale) * len(configs) if isinstance(scale, int) else None
+        instances = self._session.get(str(link), what=f"Reading the containers of {service.get('name')}")
+        healthy = 0
+        unhealthy: list[str] = []
+        for instance in instances.get("data") or []:
+            if versions and str(instance.get("version")) not in versions:
+                continue
+            health = instance.get("healthState")
+            if health == "unhealthy":
+                unhealthy.append(str(instance.get("id")))
+            elif instance.get("state") == "running" and health in (None, "healthy"):
+                healthy += 1
+        return healthy, total, tuple(unhealthy)
+
+    # -- changing --------------------------------------------------------------------------------
+
+    def plan(self, ref: TargetRef, resource: JSON, settings: Settings) -> Plan:
+        strategy = Strategy(settings.batch_size, settings.batch_interval, settings.start_first)
+        if settings.start_first and resource.get("retainIp"):
+            # Rancher refuses this combination with a 422 (jenkinsci/rancher-plugin#28); say so first.
+            raise ConfigError("RANCHER_START_FIRST",
+                              f"cannot be used for {ref.name}: the service has retainIp set")
+        return plan_service_upgrade(resource, target=ref.name, image=settings.image,
+                                    sidekicks=settings.sidekicks, update_sidekicks=settings.update_sidekicks,
+                                    force=settings.force, strategy=strategy)
+
+    def apply(self, ref: TargetRef, plan: Plan) -> None:
+        self._act(ref, "upgrade", dict(plan.request))
+
+    def finish(self, ref: TargetRef) -> None:
+        self._act(ref, "finishupgrade", {})
+
+    def rollback(self, ref: TargetRef) -> None:
+        self._act(ref, "rollback", {})
+
+    def _act(self, ref: TargetRef, action: str, body: JSON) -> None:
+        service = self.fetch(ref)
+        url = (service.get("actions") or {}).get(action)
+        if not url:
+            raise RefusedError(f"Rancher does not offer {action} for {ref.name} in state "
+                               f"{service.get('state')} (offered: {', '.join(sorted(service.get('actions') or {}))})")
+        self._session.post(str(url), body, what=f"{action} of {ref.name}")
+
+
+def connect(session: RancherSession, url: str, environment: str | None,
+            warn: Callable[[str], None]) -> CattleBackend:
+    """Find the 1.x API behind the URL as the user wrote it, and the environment to work in."""
+    parts = urlsplit(url)
+    match = _API_PATH.match(parts.path)
+    prefix = match.group("prefix") if match else parts.path.rstrip("/")
+    root = urlunsplit((parts.scheme, parts.netloc, prefix, "", ""))
+    given_version = match.group("version") if match else None
+    scoped_project = match.group("project") if match else None
+
+    dialect = _discover(session, root, given_version, warn)
+    api = f"{root}/{dialect.version}"
+    if scoped_project is not None:
+        project = _get_project(session, api, scoped_project)
+        if environment and environment not in (project.get("id"), project.get("name")):
+            raise ConfigError("RANCHER_ENVIRONMENT",
+                              f"names {environment!r} but CATTLE_URL is scoped to environment "
+                              f"{project.get('name')} ({project.get('id')})")
+    else:
+        project = _choose_project(session, api, environment)
+    return CattleBackend(session, project, f"{api}/projects/{project['id']}", dialect, warn)
+
+
+def _discover(session: RancherSession, root: str, given: str | None,
+              warn: Callable[[str], None]) -> ApiDialect:
+    what = "Connecting to Rancher"
+    if _is_version_root(session.get_optional(f"{root}/v2-beta", what=what)):
+        return V2_BETA
+    if _is_version_root(session.get_optional(f"{root}/v1", what=what)):
+        warn("This Rancher serves only the /v1 API, which hides some launchConfig fields; "
+             "upgrading through it may drop them (Rancher 1.2+ serves /v2-beta)")
+        return V1
+    if session.get_optional(f"{root}/v3", what=what) is not None:
+        raise RancherUnreachable(f"{root} is Rancher 2.x (it serves /v3); this release upgrades "
+                                 "Rancher 1.x services only")
+    raise RancherUnreachable(f"no Rancher 1.x API (/v2-beta or /v1) found at {root}; check CATTLE_URL")
+
+
+def _is_version_root(body: JSON | None) -> bool:
+    return body is not None and body.get("type") == "apiVersion"
+
+
+def _get_project(session: RancherSession, api: str, project_id: str) -> JSON:
+    try:
+        return session.get(f"{api}/projects/{project_id}", what=f"Reading environment {project_id}")
+    except (NotFound, PermissionDenied) as error:
+        raise TargetNotFound(f"environment {project_id} does not exist or this key may not use it "
+                             f"({error.code or error.status})") from None
+
+
+def _choose_project(session: RancherSession, api: str, environment: str | None) -> JSON:
+    if environment and _PROJECT_ID.match(environment):
+        return _get_project(session, api, environment)
+    params = {"name": environment} if environment else {"limit": "100"}
+    listing = session.get(f"{api}/projects", params=params, what="Listing environments")
+    projects = [p for p in listing.get("data") or [] if p.get("state") not in GONE_STATES]
+    if environment:
+        if len(projects) == 1:
+            return dict(projects[0])
+        everything = session.get(f"{api}/projects", params={"limit": "100"}, what="Listing environments")
+        names = ", ".join(sorted(str(p.get("name")) for p in everything.get("data") or [])) or "none"
+        if not projects:
+            raise TargetNotFound(f"environment {environment!r} not found; this key sees: {names}")
+        raise ConfigError("RANCHER_ENVIRONMENT", f"{environment!r} names several environments; use its id")
+    if len(projects) == 1:
+        return dict(projects[0])
+    if not projects:
+        raise TargetNotFound("this key sees no environment; check the key's permissions")
+    names = ", ".join(f"{p.get('name')} ({p.get('id')})" for p in projects)
+    raise ConfigError("RANCHER_ENVIRONMENT",
+                      f"is required: this account key sees several environments: {names}")
+
+
+def _image(launch_config: Any) -> str:
+    image_uuid = str((launch_config or {}).get("imageUuid") or "")
+    parsed = parse_image_uuid(image_uuid)
+    return str(parsed) if parsed is not None else image_uuid
+

@@ -1,0 +1,193 @@
+"""The command line: subcommands, flags from the settings table, signals, and the one error handler.
+
+Every DeployError is caught here, once, and becomes one line on stderr plus its documented exit
+code; nothing else prints a traceback for a condition we can name. SIGTERM and SIGINT do not kill
+the run: they are noted, the wait loop notices, and the pipeline rolls back or reports before
+exiting 143 or 130 (CI systems send SIGTERM on cancel and wait a grace period before SIGKILL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Any, Callable, Mapping, Sequence, TextIO
+
+from rancher_deploy import __version__
+from rancher_deploy.errors import DeployError, ExitCode
+from rancher_deploy.events import Level, Step
+from rancher_deploy.redact import Redactor
+from rancher_deploy.report import HumanLog, result_object, write_json
+from rancher_deploy.settings import COMMANDS, Settings, add_arguments, read_dotenv
+
+_COMMAND_HELP = {
+    "upgrade": "move the service(s) to a new image, wait, finish; roll back on failure (the default)",
+    "rollback": "roll back a pending (upgraded or upgrading) upgrade and wait until active",
+    "finish": "finish an upgrade left `upgraded` (for example by --no-finish) and wait until active",
+    "status": "print the state, health and images of the service(s)",
+    "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
+    "simulate": "serve the Rancher API simulator until interrupted (see docs/simulator.md)",
+}
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
+         dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run one command and return its exit code (the console script and entrypoint.py call this)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    if arguments and arguments[0] == "demo":
+        from rancher_deploy import demo
+
+        return demo.main(arguments[1:])
+    if arguments and arguments[0] == "simulate":
+        from rancher_deploy.simulator import command
+
+        return command.main(arguments[1:])
+    if arguments and arguments[0] in ("-V", "--version"):
+        out.write(f"rancher-deploy {__version__}\n")
+        return 0
+
+    command = "upgrade"
+    if arguments and arguments[0] in COMMANDS:
+        command, arguments = arguments[0], arguments[1:]
+    parser = build_parser(command)
+    try:
+        flags = vars(parser.parse_args(arguments))
+    except SystemExit as exit_request:
+        return int(exit_request.code or 0)
+
+    env = os.environ if environ is None else environ
+    redactor = Redactor()
+    log = HumanLog(err, redactor)
+    settings: Settings | None = None
+    try:
+        dotenv = read_dotenv(dotenv_path) if dotenv_path else {}
+        settings = Settings.load(command, flags, env, dotenv)
+        for secret in settings.secrets:
+            redactor.add(secret)
+        log = HumanLog(err, redactor, verbose=settings.verbose)
+        return _run(settings, env, log, out, redactor)
+    except DeployError as error:
+        log.error(error)
+        if settings is not None and settings.output == "json":
+            write_json(out, result_object(None, error, command=command, api_calls=0), redactor)
+        return int(error.exit_code)
+
+
+def build_parser(command: str) -> argparse.ArgumentParser:
+    """The parser of one subcommand; every option comes from the settings table."""
+    commands = "\n".join(f"  {name:9} {text}" for name, text in _COMMAND_HELP.items())
+    codes = "\n".join(f"  {int(code):3}  {code.meaning}" for code in ExitCode)
+    parser = argparse.ArgumentParser(
+        prog=f"rancher-deploy {command}",
+        description=f"{_COMMAND_HELP[command]}. Every option can also be set by its environment variable, "
+                    "by a GitHub input (INPUT_*) or a Drone/Woodpecker setting (PLUGIN_*), or in .env. "
+                    "Precedence: flag > CI input > environment > .env > default.",
+        epilog=f"commands (rancher-deploy COMMAND --help):\n{commands}\n\nexit codes:\n{codes}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"rancher-deploy {__version__}")
+    add_arguments(parser, command)
+    return parser
+
+
+class _Signals:
+    """Turns SIGTERM/SIGINT into a flag the wait loop reads, and an event that cuts sleeps short."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._wake = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for number in (signal.SIGTERM, signal.SIGINT):
+            self._previous[number] = signal.signal(number, self._handle)
+
+    def restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()
+
+    def _handle(self, number: int, frame: FrameType | None) -> None:
+        if self.received is not None:
+            # A second signal means "now": stop waiting for the rollback too.
+            raise KeyboardInterrupt
+        self.received = number
+        self._wake.set()
+
+    def interrupted(self) -> int | None:
+        return self.received
+
+    def sleep(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+
+
+def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO, redactor: Redactor) -> int:
+    from rancher_deploy import cattle
+    from rancher_deploy.deploy import Pipeline
+    from rancher_deploy.http import Credentials, RancherSession
+
+    log.line(f"rancher-deploy {__version__}: {settings.command} "
+             f"{', '.join(str(service) for service in settings.services)} at {settings.url}")
+    if settings.verbose:
+        for name, source in sorted(settings.sources.items()):
+            log(Step(f"{name} set from {source}", Level.DEBUG))
+    if settings.insecure:
+        log(Step("TLS verification is off (RANCHER_INSECURE); prefer RANCHER_CA_BUNDLE", Level.WARNING))
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    signals = _Signals()
+    debug: Callable[[str], None] | None = (lambda text: log(Step(text, Level.DEBUG))) if settings.verbose else None
+    session = RancherSession(
+        Credentials(settings.access_key, settings.secret_key, settings.token),
+        verify=_verify(settings, env),
+        request_timeout=settings.request_timeout,
+        redactor=redactor,
+        debug=debug,
+        sleep=signals.sleep,
+    )
+    signals.install()
+    try:
+        backend = cattle.connect(session, settings.url, settings.environment,
+                                 lambda text: log(Step(text, Level.WARNING)))
+        log.line(f"Connected: {backend.where}")
+        pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
+                            interrupted=signals.interrupted)
+        outcome = pipeline.run()
+    except DeployError as error:
+        log.error(error)
+        if settings.output == "json":
+            write_json(out, result_object(None, error, command=settings.command, api_calls=session.calls),
+                       redactor)
+        if signals.received is not None and error.exit_code in (ExitCode.USAGE, ExitCode.RANCHER_UNUSABLE):
+            return 128 + signals.received
+        return int(error.exit_code)
+    finally:
+        signals.restore()
+        session.close()
+    log.verdict(outcome)
+    if settings.output == "json":
+        write_json(out, result_object(outcome, None, command=settings.command, api_calls=session.calls), redactor)
+    return int(outcome.exit_code)
+
+
+def _verify(settings: Settings, env: Mapping[str, str]) -> bool | str:
+    """TLS policy: explicit insecure, else our CA option, else the variables Python users already set."""
+    if settings.insecure:
+        return False
+    if settings.ca_bundle:
+        return settings.ca_bundle
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+        path = env.get(name)
+        if path and os.path.isfile(path):
+            return path
+    return True

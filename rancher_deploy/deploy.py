@@ -1,0 +1,293 @@
+"""The pipeline, flavour-agnostic: resolve -> look -> plan -> apply -> wait -> finish | roll back.
+
+It emits events and returns an Outcome; it never prints. The one promise it keeps above all
+others: a run never leaves a target half-upgraded without saying so. Every failure after the
+first change ends in a rollback that is waited for, or in a FAILED target whose message names the
+exact state and what to do next (exit 4).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from rancher_deploy.backend import Backend, Observation, Phase, TargetRef
+from rancher_deploy.errors import DeployError, NeedsAttention, RefusedError
+from rancher_deploy.events import Emit, GroupEnd, GroupStart, ImageChange, Level, Outcome, Result, Step, TargetOutcome
+from rancher_deploy.http import TransientRancherError
+from rancher_deploy.plan import Plan
+from rancher_deploy.settings import Settings
+from rancher_deploy.status import Goal
+from rancher_deploy.wait import Pace, WaitEnded, WaitInterrupted, wait_for
+
+
+@dataclass
+class _Run:
+    """Mutable bookkeeping of one run; only `deploy` touches it."""
+
+    interrupted_by: int | None = None
+    outcomes: list[TargetOutcome] = field(default_factory=list)
+
+
+class Pipeline:
+    """Runs one command over every target of the settings, in order, stopping at the first failure."""
+
+    def __init__(self, settings: Settings, backend: Backend, emit: Emit, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 interrupted: Callable[[], int | None] = lambda: None) -> None:
+        self._settings = settings
+        self._backend = backend
+        self._emit = emit
+        self._clock = clock
+        self._pace = Pace(settings.timeout, settings.poll_interval, clock, sleep, interrupted)
+        self._interrupted = interrupted
+
+    def run(self) -> Outcome:
+        started = self._clock()
+        run = _Run()
+        command = self._settings.command
+        refs = [self._backend.resolve(target) for target in self._settings.services]
+        for ref in refs:
+            self._emit(GroupStart(f"{command} {ref.name}"))
+            try:
+                outcome = self._one(command, ref, run)
+            finally:
+                self._emit(GroupEnd())
+            run.outcomes.append(outcome)
+            if outcome.result in (Result.FAILED, Result.ROLLED_BACK) or run.interrupted_by is not None:
+                rest = [other.name for other in refs[refs.index(ref) + 1:]]
+                if rest:
+                    self._emit(Step(f"Not touching {', '.join(rest)} after this failure", Level.WARNING))
+                break
+        return Outcome(command=command, targets=tuple(run.outcomes), duration_seconds=self._clock() - started,
+                       flavour=self._backend.flavour, interrupted_by=run.interrupted_by)
+
+    # -- one target ------------------------------------------------------------------------------
+
+    def _one(self, command: str, ref: TargetRef, run: _Run) -> TargetOutcome:
+        started = self._clock()
+        handler = {"upgrade": self._upgrade, "rollback": self._rollback_command,
+                   "finish": self._finish_command, "status": self._status_command}[command]
+        outcome = handler(ref, run)
+        return TargetOutcome(target=outcome.target, target_id=outcome.target_id, result=outcome.result,
+                             state=outcome.state, changes=outcome.changes, message=outcome.message,
+                             duration_seconds=self._clock() - started)
+
+    def _upgrade(self, ref: TargetRef, run: _Run) -> TargetOutcome:
+        service = self._ready(ref, run)
+        plan = self._backend.plan(ref, service, self._settings)
+        images = dict(self._backend.images(service))
+        self._emit(Step(f"Found {ref.name} ({ref.id}): {service.get('state')}, "
+                        + ", ".join(f"{name} on {image}" for name, image in images.items()), target=ref.name))
+        if not plan.changes_anything:
+            message = f"{ref.name} already runs {plan.changes[0].new_image}; nothing to do (--force redeploys it)"
+            self._emit(Step(message, target=ref.name))
+            return self._outcome(ref, Result.UNCHANGED, str(service.get("state")), plan.changes, message)
+        for line in plan.describe():
+            self._emit(Step(line, target=ref.name))
+        if self._settings.dry_run:
+            message = "dry run: nothing was changed"
+            self._emit(Step(message, target=ref.name))
+            return self._outcome(ref, Result.PLANNED, str(service.get("state")), plan.changes, message)
+
+        self._request_upgrade(ref, plan)
+        try:
+            wait_for(lambda: self._backend.observe(ref), Goal.UPGRADED, target=ref.name, pace=self._pace,
+                     emit=self._emit)
+        except WaitEnded as ended:
+            return self._recover(ref, plan, ended, run)
+
+        if not self._settings.finish:
+            message = (f"{ref.name} is upgraded and left unfinished (--no-finish); run `rancher-deploy finish` "
+                       "or `rancher-deploy rollback` later")
+            self._emit(Step(message, target=ref.name))
+            return self._outcome(ref, Result.UPGRADED_UNFINISHED, "upgraded", plan.changes, message)
+        return self._finish(ref, plan.changes, run, Result.UPGRADED)
+
+    def _ready(self, ref: TargetRef, run: _Run) -> dict[str, Any]:
+        """Bring the target to a state an upgrade may start from, or refuse with the reason."""
+        service = self._backend.fetch(ref)
+        phase = self._backend.phase(service)
+        if phase is Phase.BUSY:
+            self._emit(Step(f"{ref.name} is {service.get('state')} (another process runs); waiting for it to settle",
+                            Level.WARNING, ref.name))
+            try:
+                wait_for(lambda: self._backend.observe(ref), Goal.SETTLED, target=ref.name, pace=self._pace,
+                         emit=self._emit)
+            except WaitInterrupted as ended:
+                run.interrupted_by = ended.signal_number
+                raise RefusedError(f"interrupted while waiting for {ref.name} to settle; nothing was changed") from None
+            except WaitEnded as ended:
+                raise RefusedError(f"{ref.name} did not settle: {ended}; nothing was changed") from None
+            service = self._backend.fetch(ref)
+            phase = self._backend.phase(service)
+        if phase is Phase.PENDING_FINISH:
+            choice = self._settings.on_upgraded
+            self._emit(Step(f"{ref.name} was left upgraded by an earlier run; {choice} it first (RANCHER_ON_UPGRADED)",
+                            Level.WARNING, ref.name))
+            action = self._backend.finish if choice == "finish" else self._backend.rollback
+            self._act(ref, action, choice)
+            self._settle_active(ref, f"{choice} of the earlier upgrade")
+            service = self._backend.fetch(ref)
+            phase = self._backend.phase(service)
+        if phase is Phase.GONE:
+            raise RefusedError(f"{ref.name} is {service.get('state')}; nothing was changed")
+        if phase is not Phase.READY:
+            raise RefusedError(
+                f"{ref.name} is {service.get('state')}; the upgrade needs it active (activate it in Rancher, "
+                "or finish/roll back a canceled upgrade); nothing was changed")
+        return service
+
+    def _settle_active(self, ref: TargetRef, what: str) -> None:
+        try:
+            wait_for(lambda: self._backend.observe(ref), Goal.ACTIVE, target=ref.name, pace=self._pace,
+                     emit=self._emit)
+        except WaitEnded as ended:
+            raise _attention(ref, f"{what} did not complete: {ended}", ended.last) from None
+
+    def _request_upgrade(self, ref: TargetRef, plan: Plan) -> None:
+        try:
+            self._backend.apply(ref, plan)
+        except TransientRancherError:
+            # The POST may or may not have reached Rancher: never repeat it blindly, look instead.
+            service = self._backend.fetch(ref)
+            if service.get("state") != "upgrading":
+                raise
+            self._emit(Step("The upgrade request's answer was lost, but Rancher is upgrading; going on",
+                            Level.WARNING, ref.name))
+        self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
+
+    def _recover(self, ref: TargetRef, plan: Plan, ended: WaitEnded, run: _Run) -> TargetOutcome:
+        """The upgrade did not become healthy: roll back, or say exactly what is left."""
+        if isinstance(ended, WaitInterrupted):
+            run.interrupted_by = ended.signal_number
+        self._emit(Step(f"Upgrade of {ref.name} failed: {ended}", Level.ERROR, ref.name))
+        if not self._settings.rollback:
+            state = ended.last.state if ended.last else "unknown"
+            message = (f"{ref.name} is left in state {state} (--no-rollback); finish it with "
+                       "`rancher-deploy finish` or restore it with `rancher-deploy rollback`")
+            self._emit(Step(message, Level.ERROR, ref.name))
+            return self._outcome(ref, Result.FAILED, state, plan.changes, message)
+        self._emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name))
+        try:
+            self._backend.rollback(ref)
+            pace = Pace(self._pace.timeout, self._pace.poll_interval, self._pace.clock, self._pace.sleep)
+            last = wait_for(lambda: self._backend.observe(ref), Goal.ACTIVE, target=ref.name, pace=pace,
+                            emit=self._emit)
+        except (WaitEnded, DeployError) as error:
+            last_seen = error.last if isinstance(error, WaitEnded) else None
+            attention = _attention(ref, f"the rollback failed: {error}", last_seen)
+            self._emit(Step(attention.message, Level.ERROR, ref.name))
+            return self._outcome(ref, Result.FAILED, last_seen.state if last_seen else "unknown", plan.changes,
+                                 attention.message)
+        message = f"{ref.name} was rolled back to {', '.join(c.previous_image for c in plan.changes)}: {ended}"
+        self._emit(Step(message, Level.ERROR, ref.name))
+        return self._outcome(ref, Result.ROLLED_BACK, last.state, plan.changes, message)
+
+    def _finish(self, ref: TargetRef, changes: tuple[ImageChange, ...], run: _Run, result: Result) -> TargetOutcome:
+        self._emit(Step(f"{ref.name} is upgraded and healthy; finishing the upgrade", target=ref.name))
+        try:
+            self._act(ref, self._backend.finish, "finish")
+            last = wait_for(lambda: self._backend.observe(ref), Goal.ACTIVE, target=ref.name, pace=self._pace,
+                            emit=self._emit)
+        except (WaitEnded, DeployError) as error:
+            if isinstance(error, WaitInterrupted):
+                run.interrupted_by = error.signal_number
+            last_seen = error.last if isinstance(error, WaitEnded) else None
+            state = last_seen.state if last_seen else "unknown"
+            message = (f"{ref.name} runs the new image but finishing the upgrade did not complete: {error}; "
+                       f"state {state}. Run `rancher-deploy finish` again, or `rancher-deploy rollback`")
+            self._emit(Step(message, Level.ERROR, ref.name))
+            return self._outcome(ref, Result.FAILED, state, changes, message)
+        message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
+        self._emit(Step(message, target=ref.name))
+        return self._outcome(ref, result, last.state, changes, message)
+
+    def _act(self, ref: TargetRef, action: Callable[[TargetRef], None], name: str) -> None:
+        try:
+            action(ref)
+        except TransientRancherError:
+            # Re-read instead of repeating: if Rancher took it, the state has moved on.
+            service = self._backend.fetch(ref)
+            if self._backend.phase(service) is not Phase.BUSY:
+                raise
+            self._emit(Step(f"The {name} request's answer was lost, but Rancher is on it; going on",
+                            Level.WARNING, ref.name))
+
+    # -- manual commands -------------------------------------------------------------------------
+
+    def _rollback_command(self, ref: TargetRef, run: _Run) -> TargetOutcome:
+        service = self._backend.fetch(ref)
+        state = str(service.get("state"))
+        images = self._current_changes(service)
+        if "rollback" not in (service.get("actions") or {}):
+            message = f"{ref.name} is {state}: there is no pending upgrade to roll back"
+            self._emit(Step(message, target=ref.name))
+            return self._outcome(ref, Result.UNCHANGED, state, images, message)
+        if self._settings.dry_run:
+            message = f"dry run: would roll back {ref.name} (state {state})"
+            self._emit(Step(message, target=ref.name))
+            return self._outcome(ref, Result.PLANNED, state, images, message)
+        self._emit(Step(f"Rolling back {ref.name} (state {state})", target=ref.name))
+        self._act(ref, self._backend.rollback, "rollback")
+        self._settle_active(ref, "the rollback")
+        after = self._backend.fetch(ref)
+        message = f"{ref.name} was rolled back and is active on " + ", ".join(
+            image for _, image in self._backend.images(after))
+        self._emit(Step(message, target=ref.name))
+        return self._outcome(ref, Result.REVERTED, str(after.get("state")), self._current_changes(after), message)
+
+    def _finish_command(self, ref: TargetRef, run: _Run) -> TargetOutcome:
+        service = self._backend.fetch(ref)
+        state = str(service.get("state"))
+        images = self._current_changes(service)
+        if self._backend.phase(service) is Phase.BUSY:
+            self._emit(Step(f"{ref.name} is {state}; waiting for it to settle", target=ref.name))
+            wait_for(lambda: self._backend.observe(ref), Goal.SETTLED, target=ref.name, pace=self._pace,
+                     emit=self._emit)
+            service = self._backend.fetch(ref)
+            state = str(service.get("state"))
+        if "finishupgrade" not in (service.get("actions") or {}):
+            message = f"{ref.name} is {state}: there is no upgrade to finish"
+            self._emit(Step(message, target=ref.name))
+            return self._outcome(ref, Result.UNCHANGED, state, images, message)
+        if self._settings.dry_run:
+            message = f"dry run: would finish the upgrade of {ref.name}"
+            self._emit(Step(message, target=ref.name))
+            return self._outcome(ref, Result.PLANNED, state, images, message)
+        return self._finish(ref, images, run, Result.FINISHED)
+
+    def _status_command(self, ref: TargetRef, run: _Run) -> TargetOutcome:
+        observation = self._backend.observe(ref)
+        images = ", ".join(f"{name}={image}" for name, image in observation.images)
+        health = (f", {observation.healthy}/{observation.total} healthy"
+                  if observation.healthy is not None and observation.total is not None else "")
+        note = f" ({observation.message})" if observation.message else ""
+        message = f"{ref.name} ({ref.id}) is {observation.state}{note}{health}: {images}"
+        self._emit(Step(message, target=ref.name))
+        return self._outcome(ref, Result.STATUS, observation.state, self._changes_from(observation), message)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _current_changes(self, service: dict[str, Any]) -> tuple[ImageChange, ...]:
+        return tuple(ImageChange(name, image, image) for name, image in self._backend.images(service))
+
+    @staticmethod
+    def _changes_from(observation: Observation) -> tuple[ImageChange, ...]:
+        return tuple(ImageChange(name, image, image) for name, image in observation.images)
+
+    @staticmethod
+    def _outcome(ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...],
+                 message: str) -> TargetOutcome:
+        return TargetOutcome(target=ref.name, target_id=ref.id, result=result, state=state, changes=changes,
+                             message=message)
+
+
+def _attention(ref: TargetRef, problem: str, last: Observation | None) -> DeployError:
+    """An exit-4 error that names the exact state, so a person knows where to look."""
+    state = "unknown"
+    if last is not None:
+        state = last.state + (f" ({last.message})" if last.message else "")
+    return NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}")

@@ -1,0 +1,183 @@
+"""RancherSession: the one place that talks HTTP to Rancher, and turns its failures into DeployErrors.
+
+Reads are retried with a bounded backoff because a network blip mid-poll was the most reported
+failure of older tools (cdrx/rancher-gitlab-deploy#20, #33). Writes (actions, PUT) are never
+repeated here: a POST that may or may not have reached Rancher is the caller's to re-check by
+reading the state again. Every request has a timeout, TLS is verified unless told otherwise, and
+nothing that could carry a secret reaches an error message unredacted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import requests
+
+from rancher_deploy import __version__
+from rancher_deploy.errors import RancherAPIError, RancherUnreachable
+from rancher_deploy.redact import Redactor
+
+JSON = dict[str, Any]
+# Statuses that say "try again" rather than "you asked for something wrong".
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+READ_ATTEMPTS = 4
+FIRST_BACKOFF_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Either an access/secret key pair (basic auth) or a Rancher 2.x bearer token."""
+
+    access_key: str | None = None
+    secret_key: str | None = None
+    token: str | None = None
+
+
+class TransientRancherError(RancherUnreachable):
+    """A read kept failing in a way that may pass (5xx, reset, timeout); waits may resume after it."""
+
+
+class RancherSession:
+    """One `requests.Session` with auth, TLS policy, timeouts, read retries and a call counter."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        verify: bool | str = True,
+        request_timeout: float = 30.0,
+        redactor: Redactor | None = None,
+        debug: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        read_attempts: int = READ_ATTEMPTS,
+    ) -> None:
+        self._session = requests.Session()
+        self._session.headers["Accept"] = "application/json"
+        self._session.headers["User-Agent"] = f"rancher-deploy/{__version__}"
+        if credentials.token:
+            self._session.headers["Authorization"] = f"Bearer {credentials.token}"
+        elif credentials.access_key and credentials.secret_key:
+            self._session.auth = (credentials.access_key, credentials.secret_key)
+        # Rancher answers 401 with a Basic challenge unless told not to; we never want a prompt.
+        self._session.headers["X-API-No-Challenge"] = "true"
+        # Passed on every request: a session-level value would lose to REQUESTS_CA_BUNDLE in requests.
+        self._verify = verify
+        self._timeout = request_timeout
+        self._redact = redactor or Redactor(credentials.secret_key, credentials.token)
+        self._debug = debug
+        self._sleep = sleep
+        self._read_attempts = max(1, read_attempts)
+        self.calls = 0
+
+    def close(self) -> None:
+        self._session.close()
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> JSON:
+        """GET a resource or collection, retrying transient failures with backoff."""
+        delay = FIRST_BACKOFF_SECONDS
+        for attempt in range(1, self._read_attempts + 1):
+            try:
+                return self._request("GET", url, what=what, params=params)
+            except TransientRancherError as error:
+                if attempt == self._read_attempts:
+                    raise
+                self._log(f"{what}: {error}; retrying in {delay:g}s (attempt {attempt + 1} of {self._read_attempts})")
+                self._sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get_optional(self, url: str, *, what: str) -> JSON | None:
+        """GET that answers None for 404, for probing which API a server offers."""
+        try:
+            return self.get(url, what=what)
+        except RancherAPIError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def post(self, url: str, body: Mapping[str, Any] | None = None, *, what: str) -> JSON:
+        """POST once (actions are not idempotent); the caller re-reads state if this fails."""
+        return self._request("POST", url, what=what, body=body or {})
+
+    def put(self, url: str, body: Mapping[str, Any], *, what: str) -> JSON:
+        return self._request("PUT", url, what=what, body=body)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> JSON:
+        self.calls += 1
+        self._log(f"{method} {url}" + (f" {dict(params)}" if params else ""))
+        try:
+            response = self._session.request(
+                method, url, params=params, json=body, timeout=self._timeout, allow_redirects=False,
+                verify=self._verify,
+            )
+        except requests.exceptions.SSLError:
+            raise RancherUnreachable(
+                f"{what} failed: the TLS certificate of {self._host(url)} could not be verified; "
+                "set RANCHER_CA_BUNDLE to the CA's PEM file (or RANCHER_INSECURE=true to skip the check)"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise TransientRancherError(
+                f"{what} failed: {self._host(url)} did not answer within {self._timeout:g}s "
+                "(RANCHER_REQUEST_TIMEOUT)"
+            ) from None
+        except requests.exceptions.ConnectionError as error:
+            raise TransientRancherError(
+                f"{what} failed: cannot connect to {self._host(url)} ({self._reason(error)})"
+            ) from None
+        except requests.exceptions.RequestException as error:
+            raise RancherUnreachable(f"{what} failed: {self._redact(type(error).__name__)}") from None
+        self._log(f"  -> HTTP {response.status_code}")
+        if response.is_redirect:
+            # A redirect would drop the body of a POST (th0th/rancher-redeploy-workload#2): say where to.
+            location = self._redact(response.headers.get("Location", "?"))
+            raise RancherUnreachable(
+                f"{what} failed: {self._host(url)} redirects to {location}; set CATTLE_URL to that address"
+            )
+        payload = self._json(response)
+        if response.status_code >= 400:
+            if response.status_code in TRANSIENT_STATUSES and method == "GET":
+                raise TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
+            api_error = RancherAPIError.from_body(what, response.status_code, payload)
+            api_error.message = self._redact(api_error.message)
+            raise api_error
+        if payload is None:
+            raise RancherUnreachable(
+                f"{what} failed: {self._host(url)} answered HTTP {response.status_code} without JSON; "
+                "is CATTLE_URL the Rancher API?"
+            )
+        return payload
+
+    def _json(self, response: requests.Response) -> JSON | None:
+        try:
+            payload = response.json()
+        except ValueError:
+            return None
+        return payload if isinstance(payload, dict) else None
+
+    def _host(self, url: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        return self._redact(f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""))
+
+    def _reason(self, error: Exception) -> str:
+        text = str(error)
+        for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
+                       "Connection reset", "RemoteDisconnected", "Connection aborted", "timed out"):
+            if marker in text:
+                return marker.lower()
+        return "connection failed"
+
+    def _log(self, message: str) -> None:
+        if self._debug is not None:
+            self._debug(self._redact(message))

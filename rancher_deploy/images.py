@@ -1,0 +1,130 @@
+"""Image references: parsing what users type into what Rancher stores, and comparing repositories.
+
+Rancher 1.x keeps an image as `imageUuid: "docker:<reference>"` and refuses an upgrade whose
+reference lacks the prefix (422 InvalidReference), so references are parsed once here and
+rendered with or without the prefix by the caller's need. The grammar follows Docker's reference
+grammar (distribution/reference): a registry is recognised only by a dot, a port or `localhost` in
+the first component, which is why `registry:5000/app:1.2` is a registry with a port and a tag, not a
+repository `registry` with tag `5000/app:1.2`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DOCKER_PREFIX = "docker:"
+DEFAULT_REGISTRY = "docker.io"
+
+_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
+_REGISTRY = re.compile(
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?\Z"
+)
+_TAG = re.compile(r"[\w][\w.-]{0,127}\Z")
+_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}\Z")
+_MAX_NAME_LENGTH = 255
+
+
+class ImageReferenceError(ValueError):
+    """The text is not an image reference; the message says which part is wrong."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A parsed image reference; `str()` gives the canonical form without the `docker:` prefix."""
+
+    registry: str | None
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ImageRef:
+        """Parse `[docker:][registry[:port]/]path[:tag][@digest]`, raising ImageReferenceError."""
+        reference = text.strip()
+        if reference.startswith(DOCKER_PREFIX):
+            reference = reference[len(DOCKER_PREFIX):]
+        if not reference:
+            raise ImageReferenceError("is empty")
+        if any(character.isspace() for character in reference):
+            raise ImageReferenceError(f"{text.strip()!r} contains whitespace")
+
+        remainder, _, digest = reference.partition("@")
+        if "@" in reference and not _DIGEST.match(digest):
+            raise ImageReferenceError(
+                f"{reference!r} has an invalid digest {digest!r} (expected e.g. sha256:<64 hex digits>)"
+            )
+        name, tag = _split_tag(remainder)
+        if tag is not None and not _TAG.match(tag):
+            raise ImageReferenceError(f"{reference!r} has an invalid tag {tag!r}")
+        registry, path = _split_registry(name)
+        if registry is not None and not _REGISTRY.match(registry):
+            raise ImageReferenceError(f"{reference!r} has an invalid registry {registry!r}")
+        if not path:
+            raise ImageReferenceError(f"{reference!r} has no repository name")
+        for component in path.split("/"):
+            if not _COMPONENT.match(component):
+                raise ImageReferenceError(
+                    f"{reference!r} has an invalid repository part {component!r} "
+                    "(lower-case letters, digits and . _ - separators)"
+                )
+        if len(name) > _MAX_NAME_LENGTH:
+            raise ImageReferenceError(f"{reference!r} has a name longer than {_MAX_NAME_LENGTH} characters")
+        return cls(registry=registry, repository=path, tag=tag, digest=digest or None)
+
+    @property
+    def name(self) -> str:
+        """Registry and repository, without tag or digest, exactly as the user wrote them."""
+        return f"{self.registry}/{self.repository}" if self.registry else self.repository
+
+    @property
+    def image_uuid(self) -> str:
+        """The form Rancher 1.x stores in `launchConfig.imageUuid`."""
+        return DOCKER_PREFIX + str(self)
+
+    def canonical_name(self) -> str:
+        """The fully qualified repository, so `nginx` and `docker.io/library/nginx` compare equal."""
+        registry = self.registry or DEFAULT_REGISTRY
+        if registry in ("index.docker.io", "registry-1.docker.io"):
+            registry = DEFAULT_REGISTRY
+        repository = self.repository
+        if registry == DEFAULT_REGISTRY and "/" not in repository:
+            repository = f"library/{repository}"
+        return f"{registry}/{repository}"
+
+    def same_repository(self, other: ImageRef) -> bool:
+        """True when both name the same repository, whatever their tags."""
+        return self.canonical_name() == other.canonical_name()
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.tag is not None:
+            text += f":{self.tag}"
+        if self.digest is not None:
+            text += f"@{self.digest}"
+        return text
+
+
+def parse_image_uuid(image_uuid: str) -> ImageRef | None:
+    """Read Rancher's `imageUuid`; None when it is not a docker image (e.g. `rancher/none` sidekicks)."""
+    try:
+        return ImageRef.parse(image_uuid)
+    except ImageReferenceError:
+        return None
+
+
+def _split_tag(name: str) -> tuple[str, str | None]:
+    """Split `name:tag`, where the colon must come after the last slash (else it is a port)."""
+    last_slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > last_slash:
+        return name[:colon], name[colon + 1:]
+    return name, None
+
+
+def _split_registry(name: str) -> tuple[str | None, str]:
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
+        return first, rest
+    return None, name

@@ -1,0 +1,132 @@
+"""Plan: what an upgrade will change, computed without I/O, so `--dry-run` and the real run agree.
+
+Rancher 1.x replaces a launch config wholesale on upgrade (rancher-api.md §3.2: a partial
+`launchConfig` wipes every key it omits), so the plan carries each changed launch config whole,
+deep-copied from the service, with only `imageUuid` replaced.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.events import ImageChange
+from rancher_deploy.images import DOCKER_PREFIX, ImageRef, parse_image_uuid
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Rancher's inServiceStrategy knobs; defaults are those of Rancher's UI."""
+
+    batch_size: int = 1
+    interval_seconds: float = 2.0
+    start_first: bool = False
+
+    def describe(self) -> str:
+        order = "start new first" if self.start_first else "stop old first"
+        return f"batch size {self.batch_size}, {self.interval_seconds:g}s between batches, {order}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Old -> new image per container, and the exact request body that makes it so."""
+
+    target: str
+    target_id: str
+    changes: tuple[ImageChange, ...]
+    strategy: Strategy
+    forced: bool = False
+    request: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def changes_anything(self) -> bool:
+        return self.forced or any(change.previous_image != change.new_image for change in self.changes)
+
+    def describe(self) -> list[str]:
+        """The lines `--dry-run` prints (and the real run logs before acting)."""
+        lines = [f"Plan for {self.target} ({self.target_id}): {self.strategy.describe()}"]
+        for change in self.changes:
+            if change.previous_image == change.new_image:
+                note = " (same image, redeployed: --force)" if self.forced else " (unchanged)"
+                lines.append(f"  {change.container}: {change.new_image}{note}")
+            else:
+                lines.append(f"  {change.container}: {change.previous_image} -> {change.new_image}")
+        return lines
+
+
+def plan_service_upgrade(
+    service: Mapping[str, Any],
+    *,
+    target: str,
+    image: ImageRef | None,
+    sidekicks: Sequence[tuple[str, ImageRef]],
+    update_sidekicks: bool,
+    force: bool,
+    strategy: Strategy,
+) -> Plan:
+    """Build the upgrade of a Rancher 1.x service from its whole current configuration."""
+    primary = service.get("launchConfig") or {}
+    secondaries: list[Mapping[str, Any]] = list(service.get("secondaryLaunchConfigs") or [])
+    service_name = str(service.get("name") or target)
+    current_primary = _image_of(primary)
+
+    wanted: dict[str | None, ImageRef] = {}
+    if image is not None:
+        wanted[None] = image
+    by_name = {str(config.get("name")): config for config in secondaries}
+    for name, sidekick_image in sidekicks:
+        if name not in by_name:
+            known = ", ".join(sorted(by_name)) or "none"
+            raise ConfigError("RANCHER_SIDEKICK", f"service {target} has no sidekick {name!r} (sidekicks: {known})")
+        wanted[name] = sidekick_image
+    if update_sidekicks and image is not None:
+        for name, config in by_name.items():
+            current = parse_image_uuid(str(config.get("imageUuid") or ""))
+            if current is not None and current.same_repository(image) and name not in wanted:
+                wanted[name] = image
+
+    changes: list[ImageChange] = []
+    body: dict[str, Any] = {
+        "type": "inServiceUpgradeStrategy",
+        "batchSize": strategy.batch_size,
+        "intervalMillis": int(round(strategy.interval_seconds * 1000)),
+        "startFirst": strategy.start_first,
+    }
+    if None in wanted:
+        new = wanted[None]
+        changes.append(ImageChange(service_name, current_primary, str(new)))
+        if force or current_primary != str(new):
+            body["launchConfig"] = _with_image(primary, new)
+    changed_sidekicks = []
+    for config in secondaries:
+        name = str(config.get("name"))
+        if name in wanted:
+            new = wanted[name]
+            previous = _image_of(config)
+            changes.append(ImageChange(name, previous, str(new)))
+            if force or previous != str(new):
+                changed_sidekicks.append(_with_image(config, new))
+    if changed_sidekicks:
+        body["secondaryLaunchConfigs"] = changed_sidekicks
+    return Plan(
+        target=target,
+        target_id=str(service.get("id")),
+        changes=tuple(changes),
+        strategy=strategy,
+        forced=force,
+        request={"inServiceStrategy": body, "toServiceStrategy": None},
+    )
+
+
+def _image_of(launch_config: Mapping[str, Any]) -> str:
+    image_uuid = str(launch_config.get("imageUuid") or "")
+    parsed = parse_image_uuid(image_uuid)
+    return str(parsed) if parsed is not None else image_uuid.removeprefix(DOCKER_PREFIX)
+
+
+def _with_image(launch_config: Mapping[str, Any], image: ImageRef) -> dict[str, Any]:
+    config = copy.deepcopy(dict(launch_config))
+    config["imageUuid"] = image.image_uuid
+    return config

@@ -1,0 +1,134 @@
+"""Rendering a run: the human log on stderr, and the `--output json` result object on stdout.
+
+Both sinks take events and the Outcome only, and every line passes through the Redactor, so a
+secret that reached a message by accident (an echoed URL, a library error) still never leaves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from rancher_deploy.errors import DeployError, ExitCode
+from rancher_deploy.events import Event, GroupEnd, GroupStart, Level, Outcome, Progress, Result, Step, TargetOutcome
+from rancher_deploy.redact import Redactor
+
+# The verdict's headline per result: the word a person scans the end of a CI log for.
+_HEADLINES: dict[Result, str] = {
+    Result.UPGRADED: "upgraded",
+    Result.UPGRADED_UNFINISHED: "upgraded (not finished)",
+    Result.UNCHANGED: "unchanged",
+    Result.PLANNED: "planned (dry run)",
+    Result.FINISHED: "finished",
+    Result.REVERTED: "rolled back",
+    Result.ROLLED_BACK: "FAILED, rolled back",
+    Result.FAILED: "FAILED, NEEDS ATTENTION",
+    Result.STATUS: "status",
+}
+
+
+class HumanLog:
+    """One line per step, progress while waiting, a final verdict; plain text, no colour."""
+
+    def __init__(self, stream: TextIO, redactor: Redactor, *, verbose: bool = False) -> None:
+        self._stream = stream
+        self._redact = redactor
+        self._verbose = verbose
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Step):
+            if event.level is Level.DEBUG and not self._verbose:
+                return
+            prefix = {Level.WARNING: "warning: ", Level.ERROR: "error: ", Level.DEBUG: "debug: "}.get(event.level, "")
+            self.line(prefix + event.message)
+        elif isinstance(event, Progress):
+            self.line("  " + progress_text(event))
+        elif isinstance(event, GroupStart):
+            self.line(f"== {event.title}")
+        elif isinstance(event, GroupEnd):
+            pass
+
+    def verdict(self, outcome: Outcome) -> None:
+        code = outcome.exit_code
+        for target in outcome.targets:
+            self.line(f"{_HEADLINES[target.result]}: {target.target} ({target.target_id}) in "
+                      f"{target.duration_seconds:.1f}s: {target.message}")
+        if not outcome.targets:
+            self.line("nothing was done")
+        self.line(f"rancher-deploy: exit {int(code)} ({code.meaning})")
+
+    def error(self, error: DeployError) -> None:
+        self.line(f"rancher-deploy: error: {error}")
+        self.line(f"rancher-deploy: exit {int(error.exit_code)} ({error.exit_code.meaning})")
+
+    def line(self, text: str) -> None:
+        self._stream.write(self._redact(text) + "\n")
+        self._stream.flush()
+
+
+def progress_text(event: Progress) -> str:
+    """`shop/web: upgrading (In Progress), 1/2 healthy [12s]`"""
+    text = f"{event.target}: {event.state}"
+    if event.message:
+        text += f" ({event.message})"
+    if event.healthy is not None and event.total is not None:
+        text += f", {event.healthy}/{event.total} healthy"
+    return text + f" [{event.elapsed_seconds:.0f}s]"
+
+
+def result_object(outcome: Outcome | None, error: DeployError | None, *, command: str,
+                  api_calls: int) -> dict[str, Any]:
+    """The `--output json` document; the same fields feed the CI outputs and summaries."""
+    if error is not None:
+        exit_code = error.exit_code
+    else:
+        assert outcome is not None
+        exit_code = outcome.exit_code
+    targets = outcome.targets if outcome else ()
+    return {
+        "command": command,
+        "result": _overall(targets, error),
+        "exit_code": int(exit_code),
+        "meaning": ExitCode(exit_code).meaning,
+        "flavour": outcome.flavour if outcome else None,
+        "targets": [_target_object(target) for target in targets],
+        "error": str(error) if error else None,
+        "api_calls": api_calls,
+        "duration_seconds": round(outcome.duration_seconds, 3) if outcome else None,
+        "interrupted_by_signal": outcome.interrupted_by if outcome else None,
+    }
+
+
+def write_json(stream: TextIO, document: dict[str, Any], redactor: Redactor) -> None:
+    stream.write(redactor(json.dumps(document, sort_keys=False)) + "\n")
+    stream.flush()
+
+
+def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> str:
+    if error is not None:
+        return "error"
+    order = [Result.FAILED, Result.ROLLED_BACK, Result.UPGRADED_UNFINISHED, Result.UPGRADED, Result.FINISHED,
+             Result.REVERTED, Result.PLANNED, Result.STATUS, Result.UNCHANGED]
+    results = {target.result for target in targets}
+    for result in order:
+        if result in results:
+            return result.value
+    return "none"
+
+
+def _target_object(target: TargetOutcome) -> dict[str, Any]:
+    first = target.changes[0] if target.changes else None
+    return {
+        "target": target.target,
+        "id": target.target_id,
+        "result": target.result.value,
+        "state": target.state,
+        "previous_image": first.previous_image if first else None,
+        "image": first.new_image if first else None,
+        "containers": [
+            {"name": change.container, "previous_image": change.previous_image, "image": change.new_image}
+            for change in target.changes
+        ],
+        "message": target.message,
+        "duration_seconds": round(target.duration_seconds, 3),
+    }

@@ -1,0 +1,155 @@
+"""The settings table: sources and their precedence, CI spellings, and validation messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.images import ImageRef
+from rancher_deploy.settings import SETTINGS, ServiceTarget, Settings, read_dotenv
+
+BASE = {
+    "CATTLE_URL": "https://rancher.example.com",
+    "CATTLE_ACCESS_KEY": "AK",
+    "CATTLE_SECRET_KEY": "SK-secret-value",
+    "RANCHER_SERVICE": "web",
+    "RANCHER_IMAGE": "registry/app:2.1",
+}
+
+
+def load(environ: dict[str, str], flags: dict[str, Any] | None = None, dotenv: dict[str, str | None] | None = None,
+         command: str = "upgrade") -> Settings:
+    return Settings.load(command, flags or {}, environ, dotenv)
+
+
+def test_defaults_follow_rancher_ui_and_the_documented_values() -> None:
+    settings = load(BASE)
+    assert settings.timeout == 600 and settings.poll_interval == 2 and settings.request_timeout == 30
+    assert (settings.batch_size, settings.batch_interval, settings.start_first) == (1, 2.0, False)
+    assert settings.finish and settings.rollback and not settings.force and not settings.dry_run
+    assert settings.image == ImageRef.parse("registry/app:2.1")
+    assert settings.services == (ServiceTarget("web", None),)
+
+
+def test_precedence_is_flag_then_ci_input_then_environment_then_dotenv() -> None:
+    environ = {**BASE, "RANCHER_TIMEOUT": "30", "INPUT_TIMEOUT": "40"}
+    dotenv: dict[str, str | None] = {"RANCHER_TIMEOUT": "50", "RANCHER_STACK": "from-dotenv"}
+    assert load(environ, {"timeout": "20"}, dotenv).timeout == 20
+    settings = load(environ, {}, dotenv)
+    assert settings.timeout == 40
+    assert settings.sources["timeout"] == "CI input INPUT_TIMEOUT"
+    assert settings.services[0].stack == "from-dotenv"
+    assert settings.sources["stack"] == ".env RANCHER_STACK"
+    assert load({**BASE, "RANCHER_TIMEOUT": "30"}, {}, dotenv).timeout == 30
+
+
+def test_dotenv_never_overrides_what_is_set_and_is_read_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("RANCHER_STACK=shop\nRANCHER_SERVICE=ignored\n")
+    settings = load(BASE, {}, read_dotenv(str(path)))
+    assert settings.services == (ServiceTarget("web", "shop"),)
+    assert read_dotenv(str(tmp_path / "missing")) == {}
+
+
+@pytest.mark.parametrize("name", ["INPUT_ACCESS-KEY", "INPUT_ACCESS_KEY", "PLUGIN_ACCESS-KEY", "PLUGIN_ACCESS_KEY"])
+def test_ci_inputs_are_read_in_both_hyphen_and_underscore_spellings(name: str) -> None:
+    environ = {key: value for key, value in BASE.items() if key != "CATTLE_ACCESS_KEY"}
+    environ[name] = "AK-from-ci"
+    assert load(environ).access_key == "AK-from-ci"
+
+
+def test_empty_values_count_as_unset_because_ci_sets_every_declared_input() -> None:
+    settings = load({**BASE, "INPUT_TIMEOUT": "", "INPUT_STACK": "  ", "RANCHER_TIMEOUT": "90"})
+    assert settings.timeout == 90
+    assert settings.services[0].stack is None
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("YES", True), ("1", True), ("On", True),
+                                              ("false", False), ("no", False), ("0", False), ("OFF", False)])
+def test_booleans_accept_every_ci_spelling(text: str, value: bool) -> None:
+    assert load({**BASE, "RANCHER_DRY_RUN": text}).dry_run is value
+
+
+def test_services_take_stack_slash_name_and_lists() -> None:
+    settings = load({**BASE, "RANCHER_STACK": "shop", "RANCHER_SERVICE": "web, other/worker"})
+    assert settings.services == (ServiceTarget("web", "shop"), ServiceTarget("worker", "other"))
+    assert load(BASE, {"service": ["a", "b,c"]}).services == tuple(ServiceTarget(n, None) for n in "abc")
+
+
+def test_credentials_in_the_url_become_the_keys_and_leave_the_url() -> None:
+    environ = {key: value for key, value in BASE.items() if not key.endswith("_KEY")}
+    environ["CATTLE_URL"] = "https://AK2:s%40cret@rancher.example.com/v2-beta/"
+    settings = load(environ)
+    assert (settings.access_key, settings.secret_key) == ("AK2", "s@cret")
+    assert settings.url == "https://rancher.example.com/v2-beta"
+
+
+def test_secrets_lists_every_secret_value() -> None:
+    settings = load({**BASE, "RANCHER_TOKEN": "token-abc12:tokensecret"})
+    assert set(settings.secrets) == {"SK-secret-value", "token-abc12:tokensecret", "tokensecret"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"CATTLE_URL": None}, "CATTLE_URL: is required"),
+        ({"CATTLE_URL": "rancher.example.com"}, "CATTLE_URL: must start with https:// or http://"),
+        ({"CATTLE_URL": "https://"}, "CATTLE_URL: has no host name"),
+        ({"CATTLE_URL": "https://host:99999"}, "CATTLE_URL: is not a valid URL"),
+        ({"CATTLE_URL": "https://host/?x=1"}, "CATTLE_URL: must not contain a query"),
+        ({"CATTLE_ACCESS_KEY": None, "CATTLE_SECRET_KEY": None}, "CATTLE_ACCESS_KEY: is required"),
+        ({"CATTLE_SECRET_KEY": None}, "CATTLE_SECRET_KEY: is required when an access key is set"),
+        ({"CATTLE_ACCESS_KEY": None}, "CATTLE_ACCESS_KEY: is required when a secret key is set"),
+        ({"RANCHER_TOKEN": "nonsense"}, "RANCHER_TOKEN: must look like token-xxxxx:secret"),
+        ({"RANCHER_SERVICE": None}, "RANCHER_SERVICE: is required"),
+        ({"RANCHER_SERVICE": "a,,b"}, "RANCHER_SERVICE: has an empty item"),
+        ({"RANCHER_SERVICE": "bad name"}, "RANCHER_SERVICE: 'bad name' is not a service name"),
+        ({"RANCHER_SERVICE": "web,web"}, "RANCHER_SERVICE: names web twice"),
+        ({"RANCHER_STACK": "a/b"}, "RANCHER_STACK: is not a valid stack name"),
+        ({"RANCHER_IMAGE": None}, "RANCHER_IMAGE: is required"),
+        ({"RANCHER_IMAGE": "App:1"}, "RANCHER_IMAGE: 'App:1' has an invalid repository part"),
+        ({"RANCHER_TIMEOUT": "soon"}, "RANCHER_TIMEOUT: must be a number of seconds, got 'soon'"),
+        ({"RANCHER_TIMEOUT": "0"}, "RANCHER_TIMEOUT: must be at least 1"),
+        ({"RANCHER_TIMEOUT": "nan"}, "RANCHER_TIMEOUT: must be at least 1"),
+        ({"RANCHER_BATCH_SIZE": "1.5"}, "RANCHER_BATCH_SIZE: must be a whole number"),
+        ({"RANCHER_BATCH_SIZE": "0"}, "RANCHER_BATCH_SIZE: must be at least 1"),
+        ({"RANCHER_BATCH_INTERVAL": "0.01"}, "RANCHER_BATCH_INTERVAL: must be at least 0.1"),
+        ({"RANCHER_DRY_RUN": "maybe"}, "RANCHER_DRY_RUN: must be true or false"),
+        ({"RANCHER_OUTPUT": "yaml"}, "RANCHER_OUTPUT: must be one of text, json"),
+        ({"RANCHER_SIDEKICK": "proxy"}, "RANCHER_SIDEKICK: 'proxy' must be NAME=IMAGE"),
+        ({"RANCHER_SIDEKICK": "proxy=Bad"}, "RANCHER_SIDEKICK: proxy: image"),
+        ({"RANCHER_CA_BUNDLE": "/nonexistent.pem"}, "RANCHER_CA_BUNDLE: no such file"),
+    ],
+)
+def test_invalid_input_is_one_line_naming_the_setting(change: dict[str, str | None], message: str) -> None:
+    environ = {**BASE}
+    for key, value in change.items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
+    with pytest.raises(ConfigError) as caught:
+        load(environ)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+    assert "SK-secret-value" not in str(caught.value)
+
+
+def test_secret_values_are_never_echoed_by_validation() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load({**BASE, "RANCHER_TOKEN": "token-abc:has space"})
+    assert "has space" not in str(caught.value)
+
+
+def test_image_is_optional_for_the_other_commands() -> None:
+    environ = {key: value for key, value in BASE.items() if key != "RANCHER_IMAGE"}
+    assert load(environ, command="rollback").image is None
+
+
+def test_every_option_has_help_and_an_environment_variable() -> None:
+    for option in SETTINGS:
+        assert option.help and option.env
+        assert option.env[0].startswith(("CATTLE_", "RANCHER_"))

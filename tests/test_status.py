@@ -1,0 +1,40 @@
+"""The judge: one observation against one goal, as a table."""
+
+from __future__ import annotations
+
+import pytest
+
+from rancher_deploy.backend import Observation
+from rancher_deploy.status import Goal, Verdict, judge
+
+
+def seen(state: str, transitioning: str = "no", message: str | None = None, healthy: int | None = 1,
+         total: int | None = 2, unhealthy: tuple[str, ...] = ()) -> Observation:
+    return Observation(state, transitioning, message, healthy, total, unhealthy)
+
+
+@pytest.mark.parametrize(
+    ("observation", "goal", "verdict", "message"),
+    [
+        (seen("upgrading", "yes", "In Progress"), Goal.UPGRADED, Verdict.WAITING, "upgrading, 1/2 healthy"),
+        (seen("upgraded", healthy=2), Goal.UPGRADED, Verdict.DONE, "upgraded, 2/2 healthy"),
+        (seen("upgrading", "error", "Waiting: healthy [container:1i9]"), Goal.UPGRADED, Verdict.FAILED,
+         "Rancher reports an error in state upgrading: Waiting: healthy [container:1i9]"),
+        (seen("upgrading", "yes", unhealthy=("1i9",)), Goal.UPGRADED, Verdict.FAILED,
+         "new container(s) unhealthy: 1i9"),
+        (seen("active"), Goal.UPGRADED, Verdict.FAILED, "the service went to state active"),
+        (seen("canceled-upgrade"), Goal.UPGRADED, Verdict.FAILED, "the service went to state canceled-upgrade"),
+        (seen("removed"), Goal.UPGRADED, Verdict.FAILED, "the service was removed"),
+        (seen("finishing-upgrade", "yes"), Goal.ACTIVE, Verdict.WAITING, "finishing-upgrade"),
+        (seen("rolling-back", "yes"), Goal.ACTIVE, Verdict.WAITING, "rolling-back"),
+        (seen("active", healthy=None, total=None), Goal.ACTIVE, Verdict.DONE, "active"),
+        (seen("rolling-back", "error", "boom"), Goal.ACTIVE, Verdict.FAILED, "Rancher reports an error"),
+        (seen("upgraded"), Goal.ACTIVE, Verdict.FAILED, "the service stopped in state upgraded"),
+        (seen("upgrading", "yes"), Goal.SETTLED, Verdict.WAITING, "upgrading"),
+        (seen("upgraded"), Goal.SETTLED, Verdict.DONE, "settled in state upgraded"),
+    ],
+)
+def test_judge(observation: Observation, goal: Goal, verdict: Verdict, message: str) -> None:
+    judgement = judge(observation, goal)
+    assert judgement.verdict is verdict
+    assert judgement.message.startswith(message)

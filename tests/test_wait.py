@@ -1,0 +1,103 @@
+"""The poll loop with an injected clock: no test here sleeps."""
+
+from __future__ import annotations
+
+import pytest
+
+from rancher_deploy.backend import Observation
+from rancher_deploy.errors import NotFound
+from rancher_deploy.events import Event, Progress, Step
+from rancher_deploy.http import TransientRancherError
+from rancher_deploy.status import Goal
+from rancher_deploy.wait import Pace, WaitFailed, WaitInterrupted, WaitTimedOut, wait_for
+
+
+class FakeTime:
+    """A clock that moves only when the loop sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def run(items: list[Observation | Exception], goal: Goal = Goal.UPGRADED, timeout: float = 60,
+        interrupted: list[int | None] | None = None) -> tuple[Observation, list[Event], FakeTime]:
+    time = FakeTime()
+    queue = list(items)
+    events: list[Event] = []
+
+    def observe() -> Observation:
+        item = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    signals = interrupted or []
+    pace = Pace(timeout, 2.0, time.clock, time.sleep, lambda: signals.pop(0) if signals else None)
+    result = wait_for(observe, goal, target="shop/web", pace=pace, emit=events.append)
+    return result, events, time
+
+
+UPGRADING = Observation("upgrading", "yes", "In Progress", 0, 2)
+HALF = Observation("upgrading", "yes", "In Progress", 1, 2)
+UPGRADED = Observation("upgraded", "no", None, 2, 2)
+
+
+def test_returns_when_done_and_prints_progress_only_on_change() -> None:
+    result, events, time = run([UPGRADING, UPGRADING, UPGRADING, HALF, UPGRADED])
+    assert result is UPGRADED
+    progress = [event for event in events if isinstance(event, Progress)]
+    assert [(p.state, p.healthy) for p in progress] == [("upgrading", 0), ("upgrading", 1), ("upgraded", 2)]
+    assert progress[1].elapsed_seconds == 6.0
+    assert time.slept == [2.0] * 4
+
+
+def test_heartbeat_repeats_an_unchanged_line_every_30_seconds() -> None:
+    time = FakeTime()
+    events: list[Event] = []
+    pace = Pace(65, 2.0, time.clock, time.sleep)
+    with pytest.raises(WaitTimedOut):
+        wait_for(lambda: UPGRADING, Goal.UPGRADED, target="shop/web", pace=pace, emit=events.append)
+    # 0 s, 30 s, 60 s: three identical lines for a 65 s wait, not 33.
+    assert [e.elapsed_seconds for e in events if isinstance(e, Progress)] == [0.0, 30.0, 60.0]
+
+
+def test_times_out_on_the_wall_clock_with_the_last_state() -> None:
+    with pytest.raises(WaitTimedOut) as caught:
+        run([HALF], timeout=10)
+    assert str(caught.value) == ("shop/web was not upgraded after 10s (RANCHER_TIMEOUT); "
+                                 "last seen upgrading (In Progress), 1/2 healthy")
+    assert caught.value.last == HALF
+
+
+def test_rancher_error_signal_fails_at_once() -> None:
+    failing = Observation("upgrading", "error", "Waiting: healthy [container:1i4]", 0, 2)
+    with pytest.raises(WaitFailed, match="Waiting: healthy"):
+        run([UPGRADING, failing, UPGRADED])
+
+
+def test_transient_read_errors_are_reported_once_and_the_wait_resumes() -> None:
+    blip = TransientRancherError("Reading service failed: cannot connect")
+    result, events, _ = run([UPGRADING, blip, blip, blip, UPGRADED])
+    assert result is UPGRADED
+    warnings = [e.message for e in events if isinstance(e, Step)]
+    assert warnings == ["Reading service failed: cannot connect; still waiting", "Rancher answers again"]
+
+
+def test_a_target_that_disappears_fails_the_wait() -> None:
+    with pytest.raises(WaitFailed, match="disappeared"):
+        run([UPGRADING, NotFound("gone", status=404)])
+
+
+def test_a_signal_interrupts_with_the_last_observation() -> None:
+    with pytest.raises(WaitInterrupted) as caught:
+        run([UPGRADING], interrupted=[None, None, 15])
+    assert caught.value.signal_number == 15
+    assert caught.value.last == UPGRADING
