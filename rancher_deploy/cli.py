@@ -154,6 +154,7 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
         redactor=redactor,
         debug=debug,
         sleep=signals.sleep,
+        read_attempts=settings.retries + 1,
     )
     signals.install()
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rancher_deploy.backend import Backend, Observation, Phase, TargetRef
-from rancher_deploy.errors import DeployError, NeedsAttention, RefusedError
+from rancher_deploy.errors import DeployError, NeedsAttention, RancherAPIError, RancherUnreachable, RefusedError
 from rancher_deploy.events import Emit, GroupEnd, GroupStart, ImageChange, Level, Outcome, Result, Step, TargetOutcome
 from rancher_deploy.http import TransientRancherError
 from rancher_deploy.plan import Plan
@@ -150,11 +150,15 @@ class Pipeline:
     def _request_upgrade(self, ref: TargetRef, plan: Plan) -> None:
         try:
             self._backend.apply(ref, plan)
-        except TransientRancherError:
+        except (TransientRancherError, RancherAPIError) as error:
+            if isinstance(error, RancherAPIError) and error.status < 500:
+                raise
             # The POST may or may not have reached Rancher: never repeat it blindly, look instead.
             service = self._backend.fetch(ref)
             if service.get("state") != "upgrading":
-                raise
+                raise RancherUnreachable(
+                    f"Rancher did not take the upgrade of {ref.name} ({error}); it is still "
+                    f"{service.get('state')} and nothing was changed") from None
             self._emit(Step("The upgrade request's answer was lost, but Rancher is upgrading; going on",
                             Level.WARNING, ref.name))
         self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))

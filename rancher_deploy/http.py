@@ -172,10 +172,18 @@ class RancherSession:
 
     def _reason(self, error: Exception) -> str:
         text = str(error)
-        for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
-                       "Connection reset", "RemoteDisconnected", "Connection aborted", "timed out"):
+        reasons = {
+            "Connection refused": "connection refused",
+            "Name or service not known": "unknown host name",
+            "Temporary failure in name resolution": "host name lookup failed",
+            "Connection reset": "connection reset",
+            "RemoteDisconnected": "connection closed without an answer",
+            "Connection aborted": "connection aborted",
+            "timed out": "timed out",
+        }
+        for marker, reason in reasons.items():
             if marker in text:
-                return marker.lower()
+                return reason
         return "connection failed"
 
     def _log(self, message: str) -> None:

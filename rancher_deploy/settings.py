@@ -112,6 +112,9 @@ SETTINGS: tuple[Option, ...] = (
     Option("request_timeout", ("RANCHER_REQUEST_TIMEOUT",), Kind.SECONDS,
            "seconds Rancher may take to answer one request", default=30.0, minimum=0.01,
            metavar="SECONDS"),
+    Option("retries", ("RANCHER_RETRIES",), Kind.COUNT,
+           "times a failed read (connection error, timeout, HTTP 5xx) is retried, waiting 0.5s, 1s, 2s, ... "
+           "between tries; actions are never repeated blindly", default=3, minimum=0, metavar="N"),
     Option("batch_size", ("RANCHER_BATCH_SIZE",), Kind.COUNT,
            "containers replaced at a time", default=1, minimum=1, commands=("upgrade",), metavar="N"),
     Option("batch_interval", ("RANCHER_BATCH_INTERVAL",), Kind.SECONDS,
@@ -176,6 +179,7 @@ class Settings:
     timeout: float
     poll_interval: float
     request_timeout: float
+    retries: int
     batch_size: int
     batch_interval: float
     start_first: bool
@@ -328,6 +332,7 @@ def _validate(
         timeout=values["timeout"],
         poll_interval=values["poll_interval"],
         request_timeout=values["request_timeout"],
+        retries=values["retries"],
         batch_size=values["batch_size"],
         batch_interval=values["batch_interval"],
         start_first=values["start_first"],

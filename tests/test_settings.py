@@ -28,6 +28,7 @@ def load(environ: dict[str, str], flags: dict[str, Any] | None = None, dotenv: d
 def test_defaults_follow_rancher_ui_and_the_documented_values() -> None:
     settings = load(BASE)
     assert settings.timeout == 600 and settings.poll_interval == 2 and settings.request_timeout == 30
+    assert settings.retries == 3 and load({**BASE, "RANCHER_RETRIES": "0"}).retries == 0
     assert (settings.batch_size, settings.batch_interval, settings.start_first) == (1, 2.0, False)
     assert settings.finish and settings.rollback and not settings.force and not settings.dry_run
     assert settings.image == ImageRef.parse("registry/app:2.1")

@@ -1,0 +1,94 @@
+"""Simulated time: how long things take (Timing) and what time it is now (SimClock)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Simulated durations in simulated seconds, plus how fast simulated time runs.
+
+    Real Rancher has no fixed durations (rancher-api.md §2.4); these are ours. ``speed`` is simulated
+    seconds per real second; 0 freezes time so that only ``Simulator.advance`` moves it.
+    ``health_wait_limit`` is Rancher's ``resource.monitor.default.wait.millis`` (45 s): after it, a
+    container that never turned healthy shows up as ``transitioning: error`` on the service.
+    """
+
+    speed: float = 1000.0
+    registering: float = 0.3
+    container_start: float = 2.0
+    health_check: float = 3.0
+    container_stop: float = 1.0
+    finish_cleanup: float = 1.0
+    health_wait_limit: float = 45.0
+    cancel_tick: float = 1.0
+
+    @classmethod
+    def fast(cls) -> Timing:
+        """Tests: 1 simulated second is 1 ms real; a scale-2 upgrade takes ~15 ms."""
+        return cls(speed=1000.0)
+
+    @classmethod
+    def demo(cls) -> Timing:
+        """A visible upgrade: a scale-2 service with a health check takes about 4 s real."""
+        return cls(
+            speed=2.0,
+            registering=0.5,
+            container_start=1.0,
+            health_check=1.5,
+            container_stop=0.5,
+            finish_cleanup=1.0,
+            health_wait_limit=45.0,
+        )
+
+    @classmethod
+    def realistic(cls) -> Timing:
+        """Roughly what a small host does, in real time."""
+        return cls(
+            speed=1.0,
+            registering=0.5,
+            container_start=2.0,
+            health_check=4.0,
+            container_stop=1.0,
+            finish_cleanup=1.0,
+            health_wait_limit=45.0,
+        )
+
+    @classmethod
+    def named(cls, name: str) -> Timing:
+        presets: dict[str, Callable[[], Timing]] = {
+            "fast": cls.fast,
+            "demo": cls.demo,
+            "realistic": cls.realistic,
+        }
+        if name not in presets:
+            raise ValueError(f"unknown timing {name!r}; choose one of {', '.join(presets)}")
+        return presets[name]()
+
+
+class SimClock:
+    """Simulated time = real monotonic elapsed x speed + explicit offsets.
+
+    Reading the clock never changes any state; the store settles itself to a time it is given.
+    """
+
+    def __init__(self, speed: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._speed = speed
+        self._monotonic = monotonic
+        self._start = monotonic()
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return (self._monotonic() - self._start) * self._speed + self._offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("simulated time cannot go backwards")
+        with self._lock:
+            self._offset += seconds

@@ -1,0 +1,189 @@
+"""Fault rules: the ways the simulator can misbehave on purpose, set by tests or over /_sim/faults."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FailRule:
+    """Answer the next ``remaining`` matching requests with ``status`` (or drop the connection)."""
+
+    path_contains: str
+    remaining: int
+    status: int
+    method: str | None
+    drop: bool
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        return self.path_contains in path
+
+
+@dataclass(frozen=True)
+class LatencyRule:
+    seconds: float
+    path_contains: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the server must do instead of answering: an error status, or drop the connection."""
+
+    status: int
+    drop: bool
+
+
+class Faults:
+    """The active fault rules. Thread-safe; every method is also reachable over the control API."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._unhealthy: set[str] = set()
+        self._hung: set[str | None] = set()
+        self._fail: list[FailRule] = []
+        self._latency: list[LatencyRule] = []
+        self._fail_action: set[tuple[str, str]] = set()
+        self._refuse_until = 0.0
+        # Set by the facade: called as (seconds) to close the listening socket for a while, and
+        # before a hang to settle the store first.
+        self.on_refuse: Callable[[float], None] | None = None
+        self.before_change: Callable[[], object] | None = None
+
+    # ---- setting faults ----------------------------------------------------------------------
+
+    def unhealthy_image(self, image: str) -> None:
+        """Containers of this image (``docker:<image>`` or the full imageUuid) never turn healthy."""
+        self._settle_first()
+        with self._lock:
+            self._unhealthy.add(image if image.startswith("docker:") else f"docker:{image}")
+
+    def hang(self, service_id: str | None = None) -> None:
+        """Freeze the transitions of one service, or of all services with None."""
+        self._settle_first()
+        with self._lock:
+            self._hung.add(service_id)
+
+    def fail_next(
+        self,
+        path_contains: str,
+        count: int = 1,
+        *,
+        status: int = 500,
+        method: str | None = None,
+        drop: bool = False,
+    ) -> None:
+        """The next ``count`` matching requests fail. With ``status``: a Rancher error body, before
+        anything happened. With ``drop``: the request takes effect, then the connection is closed
+        without an answer (a lost response: the client cannot tell whether it arrived)."""
+        with self._lock:
+            self._fail.append(FailRule(path_contains, count, status, method, drop))
+
+    def latency(self, seconds: float, path_contains: str = "") -> None:
+        with self._lock:
+            self._latency.append(LatencyRule(seconds, path_contains))
+
+    def refuse_connections(self, seconds: float) -> None:
+        """Close the listening socket for ``seconds`` real seconds, then reopen it on the same port."""
+        with self._lock:
+            self._refuse_until = time.monotonic() + seconds
+        if self.on_refuse is not None:
+            self.on_refuse(seconds)
+
+    def fail_action(self, service_id: str, action: str) -> None:
+        """The next accepted ``action`` on the service sticks in its transitioning state with an error."""
+        with self._lock:
+            self._fail_action.add((service_id, action))
+
+    def clear(self) -> None:
+        self._settle_first()
+        with self._lock:
+            self._unhealthy.clear()
+            self._hung.clear()
+            self._fail.clear()
+            self._latency.clear()
+            self._fail_action.clear()
+            self._refuse_until = 0.0
+
+    def apply(self, kind: str, args: dict[str, Any]) -> None:
+        """The control API's entry point: ``kind`` names one of the methods above."""
+        setters: dict[str, Callable[..., None]] = {
+            "unhealthy_image": self.unhealthy_image,
+            "hang": self.hang,
+            "fail_next": self.fail_next,
+            "latency": self.latency,
+            "refuse_connections": self.refuse_connections,
+            "fail_action": self.fail_action,
+        }
+        if kind not in setters:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(setters)}")
+        setters[kind](**args)
+
+    # ---- reading faults ----------------------------------------------------------------------
+
+    def is_unhealthy(self, image_uuid: str) -> bool:
+        with self._lock:
+            return image_uuid in self._unhealthy
+
+    def is_hung(self, service_id: str) -> bool:
+        with self._lock:
+            return None in self._hung or service_id in self._hung
+
+    def refusing(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._refuse_until
+
+    def take_failure(self, method: str, path: str) -> Failure | None:
+        """Consume one matching fail_next rule, if any."""
+        with self._lock:
+            for n, rule in enumerate(self._fail):
+                if rule.matches(method, path):
+                    if rule.remaining <= 1:
+                        del self._fail[n]
+                    else:
+                        self._fail[n] = FailRule(
+                            rule.path_contains, rule.remaining - 1, rule.status, rule.method, rule.drop
+                        )
+                    return Failure(rule.status, rule.drop)
+        return None
+
+    def delay_for(self, path: str) -> float:
+        with self._lock:
+            return sum(r.seconds for r in self._latency if r.path_contains in path)
+
+    def take_action_failure(self, service_id: str, action: str) -> bool:
+        with self._lock:
+            key = (service_id, action)
+            if key in self._fail_action:
+                self._fail_action.discard(key)
+                return True
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "unhealthyImages": sorted(self._unhealthy),
+                "hung": sorted("*" if s is None else s for s in self._hung),
+                "failNext": [
+                    {
+                        "pathContains": r.path_contains,
+                        "remaining": r.remaining,
+                        "status": r.status,
+                        "method": r.method,
+                        "drop": r.drop,
+                    }
+                    for r in self._fail
+                ],
+                "latency": [{"seconds": r.seconds, "pathContains": r.path_contains} for r in self._latency],
+                "failAction": [{"serviceId": s, "action": a} for s, a in sorted(self._fail_action)],
+                "refusing": time.monotonic() < self._refuse_until,
+            }
+
+    def _settle_first(self) -> None:
+        if self.before_change is not None:
+            self.before_change()

@@ -1,0 +1,249 @@
+"""HTTP glue: a ThreadingHTTPServer that applies faults, routes /_sim/ and the API, and logs requests."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from rancher_deploy.simulator import control, handlers
+from rancher_deploy.simulator.errors import ApiError
+from rancher_deploy.simulator.faults import Faults
+from rancher_deploy.simulator.store import Store
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as the simulator answered it (status 0: the connection was dropped)."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    project_id: str | None
+
+
+class RequestLog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+
+    def add(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def records(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def count(self, method: str | None = None, path_contains: str = "") -> int:
+        return sum(
+            1
+            for r in self.records()
+            if (method is None or r.method == method.upper()) and path_contains in r.path
+        )
+
+
+class App:
+    """Everything a request needs, independent of sockets."""
+
+    def __init__(self, store: Store, faults: Faults, log: RequestLog, rancher_version: str) -> None:
+        self.store = store
+        self.faults = faults
+        self.log = log
+        self.rancher_version = rancher_version
+
+    def handle(self, req: handlers.HttpRequest) -> handlers.Response | None:
+        """The response to send, or None to drop the connection without answering."""
+        if req.path == "/_sim" or req.path.startswith("/_sim/"):
+            return control.handle(self, req)
+        if self.faults.refusing():
+            return None
+        delay = self.faults.delay_for(req.path)
+        if delay > 0:
+            time.sleep(delay)
+        failure = self.faults.take_failure(req.method, req.path)
+        if failure is not None and not failure.drop:
+            self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None))
+            return handlers.Response(failure.status, ApiError.http(failure.status).body())
+        response = handlers.handle(self.store, req, self.rancher_version)
+        if failure is not None:
+            # A lost answer: the server did the work, the client never hears about it.
+            self.log.add(RequestRecord(req.method, req.path, req.query, 0, response.project_id))
+            return None
+        self.log.add(RequestRecord(req.method, req.path, req.query, response.status, response.project_id))
+        return response
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: App, tls: ssl.SSLContext | None) -> None:
+        self.app = app
+        self.tls = tls
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _RequestHandler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # Runs in the connection's own thread, so a slow TLS handshake never blocks accept().
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        with self.connections_lock:
+            self.connections.add(request)
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            with self.connections_lock:
+                self.connections.discard(request)
+
+    def drop_connections(self) -> None:
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for conn in open_now:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms delayed-ACK stall
+    server: _HTTPServer
+
+    def version_string(self) -> str:
+        return "rancher-deploy-simulator"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log is the record."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        path, _, query = self.path.partition("?")
+        scheme = "https" if self.server.tls is not None else "http"
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        req = handlers.HttpRequest(
+            method=self.command,
+            path=path,
+            query=query,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            root=f"{scheme}://{host}",
+        )
+        response = self.server.app.handle(req)
+        if response is None:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        data = json.dumps(response.body).encode("utf-8")
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
+        self.send_header("Cache-Control", "no-cache, must-revalidate")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+
+class SimServer:
+    """Owns the listening socket: start, stop, and close-then-reopen for refuse_connections."""
+
+    def __init__(self, app: App, host: str, port: int, tls: ssl.SSLContext | None) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def start(self) -> None:
+        with self._lock:
+            self._stopped = False
+            self._open()
+
+    def _open(self) -> None:
+        httpd = _HTTPServer((self.host, self.port), self.app, self.tls)
+        self.port = httpd.server_address[1]
+        thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), name=f"rancher-sim-{self.port}", daemon=True)
+        thread.start()
+        self._httpd, self._thread = httpd, thread
+
+    def _close(self) -> None:
+        httpd, thread = self._httpd, self._thread
+        self._httpd = self._thread = None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.drop_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._close()
+
+    def refuse(self, seconds: float) -> None:
+        """Close the listener now and reopen it on the same port after ``seconds`` real seconds."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._close()
+        threading.Thread(target=self._reopen_after, args=(seconds,), name="rancher-sim-refuse", daemon=True).start()
+
+    def _reopen_after(self, seconds: float) -> None:
+        time.sleep(seconds)
+        with self._lock:
+            if self._stopped or self._httpd is not None:
+                return
+            for _ in range(100):
+                try:
+                    self._open()
+                    return
+                except OSError:
+                    time.sleep(0.05)
+
+
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context

@@ -1,0 +1,115 @@
+"""Factories shared by the tests: a fresh simulator per test, and the CLI run as a pipeline runs it.
+
+The secret values are recognisable on purpose, so any test can assert they never reach output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from rancher_deploy import cli
+from rancher_deploy.simulator import Simulator, Timing
+
+ACCESS_KEY = "AK-test-access"
+SECRET_KEY = "SK-recognisable-secret-7f3e9"
+OLD_IMAGE = "registry.example.com:5000/shop/web:2.0"
+NEW_IMAGE = "registry.example.com:5000/shop/web:2.1"
+
+# Every field users reported losing in upgrades (user-needs.md): env with commas, labels incl.
+# scheduling rules, ports, secrets, health check, volumes, command.
+LAUNCH_CONFIG: dict[str, Any] = {
+    "imageUuid": f"docker:{OLD_IMAGE}",
+    "kind": "container",
+    "environment": {"DATABASE_URL": "postgres://db/shop", "LIST": "a,b,c"},
+    "labels": {
+        "io.rancher.scheduler.affinity:host_label": "tier=web,zone=eu",
+        "io.rancher.container.pull_image": "always",
+        "com.example.team": "shop",
+    },
+    "ports": ["8080:80/tcp"],
+    "secrets": [{"type": "secretReference", "secretId": "1se1", "name": "db-password", "uid": "0",
+                 "gid": "0", "mode": "444"}],
+    "healthCheck": {"type": "instanceHealthCheck", "port": 80, "interval": 2000, "healthyThreshold": 2,
+                    "unhealthyThreshold": 3, "responseTimeout": 2000, "strategy": "recreate",
+                    "requestLine": "GET /healthz HTTP/1.0"},
+    "dataVolumes": ["/var/data:/data"],
+    "command": ["serve", "--port", "80"],
+    "networkMode": "managed",
+    "memory": 268435456,
+}
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What a pipeline would see of one run."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing.fast()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def web(sim: Simulator) -> str:
+    """The usual target: service shop/web, scale 2, on OLD_IMAGE; returns its id."""
+    stack_id = sim.add_stack("shop")
+    return sim.add_service(stack_id, "web", dict(LAUNCH_CONFIG), scale=2)
+
+
+@pytest.fixture
+def base_env(sim: Simulator) -> dict[str, str]:
+    """The variables a pipeline sets for the usual target, at test speed."""
+    return {
+        "CATTLE_URL": sim.url,
+        "CATTLE_ACCESS_KEY": ACCESS_KEY,
+        "CATTLE_SECRET_KEY": SECRET_KEY,
+        "RANCHER_STACK": "shop",
+        "RANCHER_SERVICE": "web",
+        "RANCHER_IMAGE": NEW_IMAGE,
+        "RANCHER_POLL_INTERVAL": "0.005",
+        "RANCHER_BATCH_INTERVAL": "0.1",
+        "RANCHER_TIMEOUT": "30",
+        "RANCHER_REQUEST_TIMEOUT": "5",
+    }
+
+
+RunCli = Callable[..., CliRun]
+
+
+@pytest.fixture
+def run_cli(base_env: dict[str, str]) -> RunCli:
+    """run_cli(*argv, **env overrides; None removes a variable) -> CliRun; reads no .env."""
+
+    def run(*argv: str, **overrides: str | None) -> CliRun:
+        environ = dict(base_env)
+        for name, value in overrides.items():
+            if value is None:
+                environ.pop(name, None)
+            else:
+                environ[name] = value
+        stdout, stderr = io.StringIO(), io.StringIO()
+        code = cli.main(list(argv), environ=environ, dotenv_path=None, stdout=stdout, stderr=stderr)
+        result = CliRun(code, stdout.getvalue(), stderr.getvalue())
+        assert SECRET_KEY not in result.output, "the secret key leaked into the output"
+        assert "Traceback" not in result.output
+        return result
+
+    return run

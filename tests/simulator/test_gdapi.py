@@ -1,0 +1,96 @@
+"""Validate the fake with Rancher's own Python client, gdapi-python 0.5.3, unchanged."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gdapi
+import pytest
+
+from rancher_deploy.simulator import Simulator
+
+from .conftest import ACCESS_KEY, SECRET_KEY
+
+
+def client(sim: Simulator, path: str = "/v2-beta") -> Any:
+    return gdapi.Client(url=sim.url + path, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+
+
+def wait_for(c: Any, obj: Any, state: str, timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        obj = c.reload(obj)
+        if obj.state == state or time.monotonic() > deadline:
+            return obj
+        time.sleep(0.005)
+
+
+def test_create_find_upgrade_refuse_finish(sim: Simulator) -> None:
+    c = client(sim)
+    stack = wait_for(c, c.create_stack(name="shop"), "active")
+    created = c.create_service(
+        name="web",
+        stackId=stack.id,
+        scale=2,
+        startOnCreate=True,
+        launchConfig={"imageUuid": "docker:nginx:1.24", "labels": {"tier": "web"}},
+    )
+    assert created.state == "registering"
+    found = c.list_service(name="web").data
+    assert [s.id for s in found] == [created.id]
+    svc = wait_for(c, found[0], "active")
+    assert svc.upgrade is None  # the field exists, so gdapi binds the action as upgrade_action
+
+    launch_config = {"imageUuid": "docker:nginx:1.25", "labels": {"tier": "web"}}
+    upgrading = svc.upgrade_action(inServiceStrategy={"launchConfig": launch_config, "batchSize": 1})
+    assert upgrading.state == "upgrading"
+    assert upgrading.upgrade.inServiceStrategy.previousLaunchConfig.imageUuid == "docker:nginx:1.24"
+    upgraded = wait_for(c, upgrading, "upgraded")
+    assert upgraded.state == "upgraded"
+
+    with pytest.raises(gdapi.ApiError) as refused:
+        svc.upgrade_action(inServiceStrategy={"launchConfig": launch_config})  # stale object, live URL
+    assert refused.value.error.code == "ActionNotAvailable"
+    assert refused.value.error.fieldName == "action"
+
+    finished = wait_for(c, upgraded.finishupgrade(), "active")
+    assert finished.launchConfig.imageUuid == "docker:nginx:1.25"
+    assert [i.imageUuid for i in finished.instances().data] == ["docker:nginx:1.25"] * 2
+
+
+def test_rollback(sim: Simulator) -> None:
+    c = client(sim)
+    stack = c.create_stack(name="shop")
+    sim.add_service(stack.id, "web", {"imageUuid": "docker:nginx:1.24"})
+    svc = c.list_service(name="web").data[0]
+    svc.upgrade_action(inServiceStrategy={"launchConfig": {"imageUuid": "docker:nginx:1.25"}})
+    upgraded = wait_for(c, svc, "upgraded")
+    rolling = upgraded.rollback()
+    assert rolling.state == "rolling-back"
+    assert rolling.launchConfig.imageUuid == "docker:nginx:1.24"
+    assert wait_for(c, rolling, "active").launchConfig.version == "0"
+
+
+def test_page_through_250_services(sim: Simulator) -> None:
+    stack = sim.add_stack("many")
+    for n in range(250):
+        sim.add_service(stack, f"svc-{n:03d}", {"imageUuid": "docker:x"}, state="inactive")
+    page = client(sim).list_service(limit=100)
+    names = [s.name for s in page.data]
+    while page.pagination.next:
+        page = page.next()
+        names += [s.name for s in page.data]
+    assert names == [f"svc-{n:03d}" for n in range(250)]
+
+
+def test_project_scoped_base_url(sim: Simulator) -> None:
+    project = sim.add_project("Staging")
+    stack = sim.add_stack("theirs", project)
+    sim.add_service(stack, "db", {"imageUuid": "docker:postgres:16"})
+    scoped = client(sim, f"/v2-beta/projects/{project}")
+    found = scoped.list_service(name="db").data
+    assert len(found) == 1
+    assert found[0].links.self.startswith(f"{sim.url}/v2-beta/projects/{project}/services/")
+    assert scoped.by_id_service(found[0].id).name == "db"
+    assert client(sim).list_service(name="db").data == []  # unscoped is the default project

@@ -1,0 +1,138 @@
+"""The pipeline with simulated time frozen: every second passes only when the tool sleeps.
+
+With `Timing(speed=0)` the simulator moves only on `advance`, and the pipeline's sleeper advances
+it, so hour-long timeouts run in milliseconds and the outcome does not depend on the machine.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+import requests
+
+from rancher_deploy import cattle
+from rancher_deploy.deploy import Pipeline
+from rancher_deploy.errors import ExitCode, RancherUnreachable
+from rancher_deploy.events import Event, Result, Step
+from rancher_deploy.http import Credentials, RancherSession
+from rancher_deploy.settings import Settings
+from rancher_deploy.simulator import Simulator, Timing
+
+from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY
+
+
+class SimulatedTime:
+    """The pipeline's clock and sleeper, driving the simulator's clock along."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.now = 0.0
+        self.on_sleep: list[object] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.sim.advance(seconds)
+        for hook in self.on_sleep:
+            hook()  # type: ignore[operator]
+
+
+@pytest.fixture
+def frozen() -> Iterator[Simulator]:
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing(speed=0)) as simulator:
+        yield simulator
+
+
+def pipeline(sim: Simulator, time: SimulatedTime, events: list[Event], interrupted: list[int | None] | None = None,
+             **environment: str) -> Pipeline:
+    environ = {"CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
+               "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "300",
+               **environment}
+    settings = Settings.load("upgrade", {}, environ)
+    session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), sleep=time.sleep)
+    backend = cattle.connect(session, sim.url, None, lambda text: None)
+    signals = interrupted or []
+    return Pipeline(settings, backend, events.append, clock=time.clock, sleep=time.sleep,
+                    interrupted=lambda: signals.pop(0) if signals else None)
+
+
+def seed(sim: Simulator) -> str:
+    return sim.add_service(sim.add_stack("shop"), "web", dict(LAUNCH_CONFIG), scale=3)
+
+
+def test_a_hung_upgrade_times_out_on_the_deadline_then_rolls_back(frozen: Simulator) -> None:
+    service = seed(frozen)
+    frozen.faults.hang(service)
+    time = SimulatedTime(frozen)
+
+    def release_for_rollback() -> None:
+        if frozen.service(service)["state"] == "rolling-back":
+            frozen.faults.clear()
+
+    time.on_sleep.append(release_for_rollback)
+    events: list[Event] = []
+    outcome = pipeline(frozen, time, events, RANCHER_POLL_INTERVAL="10").run()
+    assert outcome.exit_code is ExitCode.ROLLED_BACK
+    (target,) = outcome.targets
+    assert target.result is Result.ROLLED_BACK
+    assert "was not upgraded after 300s (RANCHER_TIMEOUT)" in target.message
+    assert frozen.service(service)["state"] == "active"
+    assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+    assert 300 <= time.now < 600
+
+
+def test_a_signal_while_waiting_rolls_back_and_exits_143(frozen: Simulator) -> None:
+    service = seed(frozen)
+    time = SimulatedTime(frozen)
+    events: list[Event] = []
+    outcome = pipeline(frozen, time, events, interrupted=[None, None, None, None, 15]).run()
+    assert outcome.interrupted_by == 15
+    assert outcome.exit_code is ExitCode.TERMINATED
+    assert outcome.targets[0].result is Result.ROLLED_BACK
+    assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+    assert frozen.service(service)["state"] == "active"
+
+
+def test_an_upgrade_whose_answer_is_lost_is_checked_not_repeated(frozen: Simulator) -> None:
+    service = seed(frozen)
+    frozen.faults.fail_next("/services/", method="POST", drop=True)  # taken, then the connection drops
+    time = SimulatedTime(frozen)
+    events: list[Event] = []
+    outcome = pipeline(frozen, time, events).run()
+    assert outcome.exit_code is ExitCode.OK
+    assert any("answer was lost, but Rancher is upgrading" in e.message for e in events if isinstance(e, Step))
+    upgrades = [r for r in frozen.requests if r.method == "POST" and "action=upgrade" in r.query]
+    assert len(upgrades) == 1
+    assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+def test_an_upgrade_rancher_did_not_take_changes_nothing_and_is_not_repeated(frozen: Simulator) -> None:
+    service = seed(frozen)
+    frozen.faults.fail_next("/services/", method="POST", status=503)
+    time = SimulatedTime(frozen)
+    with pytest.raises(RancherUnreachable, match="Rancher did not take the upgrade of shop/web .*HTTP 503.*"
+                                                 "still active and nothing was changed"):
+        pipeline(frozen, time, []).run()
+    upgrades = [r for r in frozen.requests if r.method == "POST" and "action=upgrade" in r.query]
+    assert len(upgrades) == 1
+    assert frozen.service(service)["state"] == "active"
+
+
+def test_an_upgrade_run_by_someone_else_is_waited_for_then_finished_first(frozen: Simulator) -> None:
+    service = seed(frozen)
+    current = frozen.service(service)
+    body = {"inServiceStrategy": {"launchConfig": {**current["launchConfig"], "imageUuid": "docker:other:1"},
+                                  "batchSize": 1, "intervalMillis": 5000}}
+    response = requests.post(current["actions"]["upgrade"], json=body, auth=(ACCESS_KEY, SECRET_KEY), timeout=5)
+    assert response.status_code == 202
+    time = SimulatedTime(frozen)
+    events: list[Event] = []
+    outcome = pipeline(frozen, time, events).run()
+    assert outcome.exit_code is ExitCode.OK
+    messages = [e.message for e in events if isinstance(e, Step)]
+    assert any("is upgrading (another process runs); waiting for it to settle" in m for m in messages)
+    assert any("left upgraded by an earlier run; finish it first" in m for m in messages)
+    assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"

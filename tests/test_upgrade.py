@@ -1,0 +1,202 @@
+"""The upgrade end to end, over real HTTP against the simulator, through the CLI as a pipeline runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rancher_deploy import cli
+from rancher_deploy.simulator import Simulator
+
+from .conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, RunCli
+
+
+def image_of(sim: Simulator, service_id: str) -> str:
+    return str(sim.service(service_id)["launchConfig"]["imageUuid"])
+
+
+def test_upgrades_finishes_and_keeps_every_other_field(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli()
+    assert result.code == 0, result.stderr
+    service = sim.service(web)
+    assert service["state"] == "active"
+    expected = {**LAUNCH_CONFIG, "imageUuid": f"docker:{NEW_IMAGE}"}
+    kept = {key: service["launchConfig"].get(key) for key in expected}
+    assert kept == expected
+    assert all(i["imageUuid"] == f"docker:{NEW_IMAGE}" for i in sim.instances(web) if i["state"] == "running")
+    assert "upgrading" in result.stderr and "finishing" in result.stderr
+    assert f"{OLD_IMAGE} -> {NEW_IMAGE}" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("rancher-deploy: exit 0 (done")
+
+
+def test_progress_lines_show_state_health_and_elapsed(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli()
+    progress = [line for line in result.stderr.splitlines() if line.startswith("  shop/web: ")]
+    assert any("upgrading" in line and "/2 healthy" in line and line.endswith("s]") for line in progress)
+    assert any(line.startswith("  shop/web: active") for line in progress)
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/v2-beta", "/v2-beta/", "/v1", "/v2-beta/projects/1a5",
+                                    "/v1/projects/1a5", "/v2-beta/projects/1a5/"])
+def test_accepts_every_url_form_and_uses_v2_beta(sim: Simulator, web: str, run_cli: RunCli, suffix: str) -> None:
+    result = run_cli(CATTLE_URL=sim.url + suffix)
+    assert result.code == 0, result.stderr
+    upgrade_posts = [r for r in sim.requests if r.method == "POST" and "upgrade" in r.query]
+    assert upgrade_posts and all(r.path.startswith("/v2-beta/") for r in upgrade_posts)
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_environment_key_finds_its_own_environment(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    other = sim.add_project("Staging")
+    access, secret = sim.add_environment_key(sim.default_project_id)
+    del other
+    result = run_cli(CATTLE_ACCESS_KEY=access, CATTLE_SECRET_KEY=secret)
+    assert result.code == 0, result.stderr
+    assert secret not in result.output
+
+
+def test_environment_key_on_another_environment_is_refused(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    other = sim.add_project("Staging")
+    access, secret = sim.add_environment_key(other)
+    result = run_cli(CATTLE_URL=f"{sim.url}/v2-beta/projects/{sim.default_project_id}",
+                     CATTLE_ACCESS_KEY=access, CATTLE_SECRET_KEY=secret)
+    assert result.code == 3
+    assert "environment 1a5 does not exist or this key may not use it" in result.stderr
+    assert image_of(sim, web) == f"docker:{OLD_IMAGE}"
+
+
+def test_account_key_with_several_environments_must_name_one(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    sim.add_project("Staging")
+    result = run_cli()
+    assert result.code == 2
+    assert "RANCHER_ENVIRONMENT: is required: this account key sees several environments: Default (1a5), Staging" \
+        in result.stderr
+    assert run_cli(RANCHER_ENVIRONMENT="Default").code == 0
+    missing = run_cli(RANCHER_ENVIRONMENT="Prod")
+    assert missing.code == 3 and "environment 'Prod' not found; this key sees: Default, Staging" in missing.stderr
+
+
+def test_bad_credentials_exit_3_with_rancher_message(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli(CATTLE_SECRET_KEY="wrong-secret-value")
+    assert result.code == 3
+    assert "HTTP 401 (Unauthorized)" in result.stderr
+    assert "wrong-secret-value" not in result.output
+
+
+def test_unreachable_rancher_exit_3_without_traceback(run_cli: RunCli) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_cli(CATTLE_URL=f"http://127.0.0.1:{port}", RANCHER_RETRIES="0")
+    assert result.code == 3
+    assert f"cannot connect to http://127.0.0.1:{port} (connection refused)" in result.stderr
+
+
+def test_missing_service_says_what_exists(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli(RANCHER_SERVICE="api")
+    assert result.code == 3
+    assert "service 'api' not found in stack 'shop'; services there: web" in result.stderr
+    result = run_cli(RANCHER_STACK="blog")
+    assert result.code == 3 and "stack 'blog' not found in environment Default; stacks there: shop" in result.stderr
+
+
+def test_service_without_stack_is_found_and_ambiguity_is_refused(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    assert run_cli(RANCHER_STACK=None).code == 0
+    other = sim.add_stack("blog")
+    sim.add_service(other, "web", dict(LAUNCH_CONFIG))
+    result = run_cli(RANCHER_STACK=None)
+    assert result.code == 2 and "'web' exists in several stacks (blog, shop)" in result.stderr
+    assert run_cli(RANCHER_STACK=None, RANCHER_SERVICE="blog/web").code == 0
+
+
+def test_already_on_the_image_is_unchanged_and_sends_no_upgrade(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli("--output", "json", RANCHER_IMAGE=f"docker:{OLD_IMAGE}")
+    assert result.code == 0
+    assert result.json["result"] == "unchanged"
+    assert sim.count("POST") == 0
+
+
+def test_force_redeploys_the_same_image(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    before = sim.service(web)["launchConfig"].get("version")
+    result = run_cli("--force", RANCHER_IMAGE=OLD_IMAGE)
+    assert result.code == 0, result.stderr
+    service = sim.service(web)
+    assert service["launchConfig"]["version"] != before
+    assert service["state"] == "active"
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli("--dry-run")
+    assert result.code == 0
+    assert f"  web: {OLD_IMAGE} -> {NEW_IMAGE}" in result.stderr
+    assert "batch size 1" in result.stderr
+    assert [r for r in sim.requests if r.method != "GET"] == []
+    assert image_of(sim, web) == f"docker:{OLD_IMAGE}"
+
+
+def test_json_output_is_the_result_object(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli("--output", "json")
+    document = result.json
+    assert document["result"] == "upgraded" and document["exit_code"] == 0
+    (target,) = document["targets"]
+    assert (target["target"], target["id"], target["previous_image"], target["image"]) == \
+        ("shop/web", web, OLD_IMAGE, NEW_IMAGE)
+    assert document["api_calls"] > 0 and document["flavour"] == "rancher-1.x"
+
+
+def test_strategy_settings_reach_rancher(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    assert run_cli("--batch-size", "2", "--start-first", "--batch-interval", "0.5").code == 0
+    strategy = sim.service(web)["upgrade"]["inServiceStrategy"]
+    assert (strategy["batchSize"], strategy["intervalMillis"], strategy["startFirst"]) == (2, 500, True)
+
+
+def test_start_first_with_retain_ip_is_refused_before_any_change(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    service = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), retain_ip=True)
+    result = run_cli("--start-first")
+    assert result.code == 2 and "RANCHER_START_FIRST: cannot be used for shop/web" in result.stderr
+    assert sim.count("POST") == 0 and image_of(sim, service) == f"docker:{OLD_IMAGE}"
+
+
+def test_sidekicks_named_and_by_repository(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sidekicks = [
+        {"name": "assets", "imageUuid": f"docker:{OLD_IMAGE}", "labels": {"role": "assets"}},
+        {"name": "logs", "imageUuid": "docker:fluentd:1.0"},
+    ]
+    service = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), secondary_launch_configs=sidekicks)
+    assert run_cli("--update-sidekicks").code == 0
+    configs = {c["name"]: c for c in sim.service(service)["secondaryLaunchConfigs"]}
+    assert configs["assets"]["imageUuid"] == f"docker:{NEW_IMAGE}" and configs["assets"]["labels"] == {"role": "assets"}
+    assert configs["logs"]["imageUuid"] == "docker:fluentd:1.0"
+    assert run_cli("--sidekick", "logs=fluentd:1.1", RANCHER_IMAGE=None).code == 0
+    configs = {c["name"]: c for c in sim.service(service)["secondaryLaunchConfigs"]}
+    assert configs["logs"]["imageUuid"] == "docker:fluentd:1.1"
+    assert image_of(sim, service) == f"docker:{NEW_IMAGE}"
+
+
+def test_validation_errors_send_no_request(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli(RANCHER_IMAGE="Not An Image")
+    assert result.code == 2
+    assert result.stderr.splitlines()[0].startswith("rancher-deploy: error: RANCHER_IMAGE: ")
+    assert sim.count() == 0
+
+
+def test_dotenv_fills_only_what_is_not_set(sim: Simulator, web: str, base_env: dict[str, str],
+                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"RANCHER_IMAGE={NEW_IMAGE}\nRANCHER_STACK=nonexistent\n")
+    environ = {k: v for k, v in base_env.items() if k != "RANCHER_IMAGE"}
+    code = cli.main([], environ=environ, dotenv_path=str(dotenv))
+    assert code == 0, capsys.readouterr().err
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_several_services_in_one_run(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    worker = sim.add_service(sim.service(web)["stackId"], "worker", dict(LAUNCH_CONFIG))
+    result = run_cli(RANCHER_SERVICE="web,worker")
+    assert result.code == 0, result.stderr
+    assert image_of(sim, web) == image_of(sim, worker) == f"docker:{NEW_IMAGE}"
