@@ -45,9 +45,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
         return demo.main(arguments[1:])
     if arguments and arguments[0] == "simulate":
-        from rancher_deploy.simulator import command
+        from rancher_deploy.simulator import command as simulator_command
 
-        return command.main(arguments[1:])
+        return simulator_command.main(arguments[1:])
     if arguments and arguments[0] in ("-V", "--version"):
         out.write(f"rancher-deploy {__version__}\n")
         return 0
