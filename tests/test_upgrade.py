@@ -200,3 +200,25 @@ def test_several_services_in_one_run(sim: Simulator, web: str, run_cli: RunCli) 
     result = run_cli(RANCHER_SERVICE="web,worker")
     assert result.code == 0, result.stderr
     assert image_of(sim, web) == image_of(sim, worker) == f"docker:{NEW_IMAGE}"
+
+
+def test_falls_back_to_v1_only_where_the_server_has_no_v2_beta(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    sim.faults.fail_next("/v2-beta", count=1, status=404, method="GET")
+    result = run_cli()
+    assert result.code == 0, result.stderr
+    assert "serves only the /v1 API" in result.stderr
+    upgrade_posts = [r for r in sim.requests if r.method == "POST" and "upgrade" in r.query]
+    assert upgrade_posts and upgrade_posts[0].path.startswith("/v1/")
+    assert any(r.path.endswith("/environments") for r in sim.requests)
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_help_lists_every_option_with_its_variable_and_default(capsys: pytest.CaptureFixture[str]) -> None:
+    from rancher_deploy.settings import SETTINGS
+
+    assert cli.main(["upgrade", "--help"], environ={}) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in SETTINGS:
+        assert option.flag in text
+        assert option.env[0] in text
+    assert "default: 600" in text and "exit codes:" in text
