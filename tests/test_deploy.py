@@ -136,3 +136,43 @@ def test_an_upgrade_run_by_someone_else_is_waited_for_then_finished_first(frozen
     assert any("is upgrading (another process runs); waiting for it to settle" in m for m in messages)
     assert any("left upgraded by an earlier run; finish it first" in m for m in messages)
     assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+def _start_upgrade(sim: Simulator, service: str, image: str) -> None:
+    current = sim.service(service)
+    body = {"inServiceStrategy": {"launchConfig": {**current["launchConfig"], "imageUuid": f"docker:{image}"},
+                                  "batchSize": 1, "intervalMillis": 5000}}
+    response = requests.post(current["actions"]["upgrade"], json=body, auth=(ACCESS_KEY, SECRET_KEY), timeout=5)
+    assert response.status_code == 202
+
+
+def _act(sim: Simulator, service: str, action: str) -> None:
+    url = sim.service(service)["actions"][action]
+    assert requests.post(url, json={}, auth=(ACCESS_KEY, SECRET_KEY), timeout=5).status_code == 202
+
+
+def test_a_rollback_in_progress_is_waited_for_then_the_upgrade_runs(frozen: Simulator) -> None:
+    service = seed(frozen)
+    _start_upgrade(frozen, service, "other:1")
+    frozen.advance(3)
+    _act(frozen, service, "rollback")
+    assert frozen.service(service)["state"] == "rolling-back"
+    events: list[Event] = []
+    outcome = pipeline(frozen, SimulatedTime(frozen), events).run()
+    assert outcome.exit_code is ExitCode.OK
+    assert any("is rolling-back (another process runs)" in e.message for e in events if isinstance(e, Step))
+    assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+def test_a_canceled_upgrade_is_refused_without_change(frozen: Simulator) -> None:
+    from rancher_deploy.errors import RefusedError
+
+    service = seed(frozen)
+    _start_upgrade(frozen, service, "other:1")
+    _act(frozen, service, "cancelupgrade")
+    frozen.advance(5)
+    assert frozen.service(service)["state"] == "canceled-upgrade"
+    posts_before = frozen.count("POST")
+    with pytest.raises(RefusedError, match="shop/web is canceled-upgrade; the upgrade needs it active"):
+        pipeline(frozen, SimulatedTime(frozen), []).run()
+    assert frozen.count("POST") == posts_before
