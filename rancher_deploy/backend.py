@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rancher_deploy.plan import Plan
-from rancher_deploy.settings import ServiceTarget, Settings
+from rancher_deploy.settings import Settings, Target
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,15 @@ class TargetRef:
     name: str            # "stack/service"
     id: str              # Rancher id, "1s12"
     url: str             # the resource's self link
+
+
+class Goal(enum.Enum):
+    """What a wait is for."""
+
+    UPGRADED = "upgraded"       # Rancher 1.x: the new containers run and are healthy; finish may follow
+    ACTIVE = "active"           # Rancher 1.x: finish or rollback completed
+    ROLLED_OUT = "rolled out"   # Rancher 2.x: the workload's rollout completed (kubectl's rule)
+    SETTLED = "settled"         # any resting state: an earlier process has ended
 
 
 class Phase(enum.Enum):
@@ -55,7 +64,18 @@ class Backend(Protocol):
     @property
     def where(self) -> str: ...
 
-    def resolve(self, target: ServiceTarget) -> TargetRef: ...
+    @property
+    def needs_finish(self) -> bool:
+        """Rancher 1.x upgrades end `upgraded` and need finishupgrade; 2.x rollouts end on their own."""
+        ...
+
+    @property
+    def applied_goal(self) -> Goal: ...
+
+    @property
+    def restored_goal(self) -> Goal: ...
+
+    def resolve(self, target: Target) -> TargetRef: ...
 
     def fetch(self, ref: TargetRef) -> dict[str, Any]: ...
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from rancher_deploy.backend import Observation, Phase, TargetRef
+from rancher_deploy.backend import Goal, Observation, Phase, TargetRef
 from rancher_deploy.errors import (
     ConfigError,
     NotFound,
@@ -26,7 +26,7 @@ from rancher_deploy.errors import (
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import parse_image_uuid
 from rancher_deploy.plan import Plan, Strategy, plan_service_upgrade
-from rancher_deploy.settings import ServiceTarget, Settings
+from rancher_deploy.settings import ServiceTarget, Settings, Target
 
 _API_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<version>v1|v2-beta)(?:/projects/(?P<project>[^/]+))?/?$")
 _PROJECT_ID = re.compile(r"1a\d+\Z")
@@ -71,13 +71,28 @@ class CattleBackend:
         self._stack_names: dict[str, str] = {}
 
     @property
+    def needs_finish(self) -> bool:
+        return True
+
+    @property
+    def applied_goal(self) -> Goal:
+        return Goal.UPGRADED
+
+    @property
+    def restored_goal(self) -> Goal:
+        return Goal.ACTIVE
+
+    @property
     def where(self) -> str:
         return (f"Rancher 1.x, API {self._dialect.version}, environment "
                 f"{self._project.get('name')} ({self._project.get('id')})")
 
     # -- resolving -------------------------------------------------------------------------------
 
-    def resolve(self, target: ServiceTarget) -> TargetRef:
+    def resolve(self, target: Target) -> TargetRef:
+        if not isinstance(target, ServiceTarget):
+            raise ConfigError("RANCHER_WORKLOAD", "names a Rancher 2.x workload, but this is Rancher 1.x; "
+                                                  "set RANCHER_SERVICE (and RANCHER_STACK)")
         filters: dict[str, str] = {"name": target.name}
         stack_name = target.stack
         if target.stack is not None:

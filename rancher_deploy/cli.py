@@ -17,7 +17,7 @@ import time
 from types import FrameType
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
-from rancher_deploy import __version__
+from rancher_deploy import __version__, ci
 from rancher_deploy.errors import DeployError, ExitCode
 from rancher_deploy.events import Level, Step
 from rancher_deploy.redact import Redactor
@@ -63,20 +63,38 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     env = os.environ if environ is None else environ
     redactor = Redactor()
-    log = HumanLog(err, redactor)
+    dialect = ci.detect(env, redactor)
+    log = HumanLog(err, redactor, dialect=dialect)
+    # Before any other line: GitHub masks only what it was told about earlier. The mask lines name
+    # the secrets, so they bypass the redactor (GitHub does not echo them).
+    def unredacted(line: str) -> None:
+        err.write(line + "\n")
+        err.flush()
+
+    dialect.prelude(ci.secrets_in(env), unredacted)
     settings: Settings | None = None
     try:
         dotenv = read_dotenv(dotenv_path) if dotenv_path else {}
         settings = Settings.load(command, flags, env, dotenv)
-        for secret in settings.secrets:
-            redactor.add(secret)
-        log = HumanLog(err, redactor, verbose=settings.verbose)
-        return _run(settings, env, log, out, redactor)
+        dialect.prelude(settings.secrets, unredacted)
+        log = HumanLog(err, redactor, verbose=settings.verbose, dialect=dialect)
+        return _run(settings, env, log, out, redactor, dialect)
     except DeployError as error:
         log.error(error)
+        document = result_object(None, error, command=command, api_calls=0)
         if settings is not None and settings.output == "json":
-            write_json(out, result_object(None, error, command=command, api_calls=0), redactor)
+            write_json(out, document, redactor)
+        _hand_on(dialect, document, env, settings, log)
         return int(error.exit_code)
+
+
+def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], settings: Settings | None,
+             log: HumanLog) -> None:
+    """CI outputs, summary and dotenv report; failing to write them must not change the exit code."""
+    try:
+        dialect.finish(document, env, dotenv_path=settings.dotenv_report if settings else None)
+    except OSError as problem:
+        log(Step(f"could not write the CI result files: {problem}", Level.WARNING))
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
@@ -129,7 +147,8 @@ class _Signals:
         self._wake.wait(seconds)
 
 
-def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO, redactor: Redactor) -> int:
+def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO, redactor: Redactor,
+         dialect: ci.Dialect) -> int:
     from rancher_deploy import cattle
     from rancher_deploy.deploy import Pipeline
     from rancher_deploy.http import Credentials, RancherSession
@@ -166,9 +185,10 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
         outcome = pipeline.run()
     except DeployError as error:
         log.error(error)
+        document = result_object(None, error, command=settings.command, api_calls=session.calls)
         if settings.output == "json":
-            write_json(out, result_object(None, error, command=settings.command, api_calls=session.calls),
-                       redactor)
+            write_json(out, document, redactor)
+        _hand_on(dialect, document, env, settings, log)
         if signals.received is not None and error.exit_code in (ExitCode.USAGE, ExitCode.RANCHER_UNUSABLE):
             return 128 + signals.received
         return int(error.exit_code)
@@ -176,8 +196,10 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
         signals.restore()
         session.close()
     log.verdict(outcome)
+    document = result_object(outcome, None, command=settings.command, api_calls=session.calls)
     if settings.output == "json":
-        write_json(out, result_object(outcome, None, command=settings.command, api_calls=session.calls), redactor)
+        write_json(out, document, redactor)
+    _hand_on(dialect, document, env, settings, log)
     return int(outcome.exit_code)
 
 

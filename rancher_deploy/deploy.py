@@ -18,8 +18,9 @@ from rancher_deploy.events import Emit, GroupEnd, GroupStart, ImageChange, Level
 from rancher_deploy.http import TransientRancherError
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
-from rancher_deploy.status import Goal
-from rancher_deploy.wait import Pace, WaitEnded, WaitInterrupted, wait_for
+from rancher_deploy.backend import Goal
+from rancher_deploy.status import GONE_STATES
+from rancher_deploy.wait import Pace, WaitEnded, WaitGone, WaitInterrupted, wait_for
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Pipeline:
         started = self._clock()
         run = _Run()
         command = self._settings.command
-        refs = [self._backend.resolve(target) for target in self._settings.services]
+        refs = [self._backend.resolve(target) for target in self._settings.targets]
         for ref in refs:
             self._emit(GroupStart(f"{command} {ref.name}"))
             try:
@@ -94,10 +95,15 @@ class Pipeline:
 
         self._request_upgrade(ref, plan)
         try:
-            wait_for(lambda: self._backend.observe(ref), Goal.UPGRADED, target=ref.name, pace=self._pace,
-                     emit=self._emit)
+            wait_for(lambda: self._backend.observe(ref), self._backend.applied_goal, target=ref.name,
+                     pace=self._pace, emit=self._emit)
         except WaitEnded as ended:
             return self._recover(ref, plan, ended, run)
+
+        if not self._backend.needs_finish:
+            message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in plan.changes)
+            self._emit(Step(message, target=ref.name))
+            return self._outcome(ref, Result.UPGRADED, "active", plan.changes, message)
 
         if not self._settings.finish:
             message = (f"{ref.name} is upgraded and left unfinished (--no-finish); run `rancher-deploy finish` "
@@ -120,6 +126,8 @@ class Pipeline:
                 run.interrupted_by = ended.signal_number
                 raise RefusedError(f"interrupted while waiting for {ref.name} to settle; nothing was changed") from None
             except WaitEnded as ended:
+                if ended.cause is not None:
+                    raise ended.cause from None
                 raise RefusedError(f"{ref.name} did not settle: {ended}; nothing was changed") from None
             service = self._backend.fetch(ref)
             phase = self._backend.phase(service)
@@ -142,7 +150,7 @@ class Pipeline:
 
     def _settle_active(self, ref: TargetRef, what: str) -> None:
         try:
-            wait_for(lambda: self._backend.observe(ref), Goal.ACTIVE, target=ref.name, pace=self._pace,
+            wait_for(lambda: self._backend.observe(ref), self._backend.restored_goal, target=ref.name, pace=self._pace,
                      emit=self._emit)
         except WaitEnded as ended:
             raise _attention(ref, f"{what} did not complete: {ended}", ended.last) from None
@@ -168,6 +176,12 @@ class Pipeline:
         if isinstance(ended, WaitInterrupted):
             run.interrupted_by = ended.signal_number
         self._emit(Step(f"Upgrade of {ref.name} failed: {ended}", Level.ERROR, ref.name))
+        if isinstance(ended, WaitGone):
+            state = ended.last.state if ended.last and ended.last.state in GONE_STATES else "removed"
+            message = (f"{ref.name} needs attention: it was removed while the upgrade ran ({ended}); "
+                       f"there is nothing to roll back; its state is {state}")
+            self._emit(Step(message, Level.ERROR, ref.name))
+            return self._outcome(ref, Result.FAILED, state, plan.changes, message)
         if not self._settings.rollback:
             state = ended.last.state if ended.last else "unknown"
             message = (f"{ref.name} is left in state {state} (--no-rollback); finish it with "
@@ -178,10 +192,10 @@ class Pipeline:
         try:
             self._backend.rollback(ref)
             pace = Pace(self._pace.timeout, self._pace.poll_interval, self._pace.clock, self._pace.sleep)
-            last = wait_for(lambda: self._backend.observe(ref), Goal.ACTIVE, target=ref.name, pace=pace,
-                            emit=self._emit)
+            last = wait_for(lambda: self._backend.observe(ref), self._backend.restored_goal, target=ref.name,
+                            pace=pace, emit=self._emit)
         except (WaitEnded, DeployError) as error:
-            last_seen = error.last if isinstance(error, WaitEnded) else None
+            last_seen = error.last if isinstance(error, WaitEnded) else self._look(ref)
             attention = _attention(ref, f"the rollback failed: {error}", last_seen)
             self._emit(Step(attention.message, Level.ERROR, ref.name))
             return self._outcome(ref, Result.FAILED, last_seen.state if last_seen else "unknown", plan.changes,
@@ -199,7 +213,7 @@ class Pipeline:
         except (WaitEnded, DeployError) as error:
             if isinstance(error, WaitInterrupted):
                 run.interrupted_by = error.signal_number
-            last_seen = error.last if isinstance(error, WaitEnded) else None
+            last_seen = error.last if isinstance(error, WaitEnded) else self._look(ref)
             state = last_seen.state if last_seen else "unknown"
             message = (f"{ref.name} runs the new image but finishing the upgrade did not complete: {error}; "
                        f"state {state}. Run `rancher-deploy finish` again, or `rancher-deploy rollback`")
@@ -274,6 +288,13 @@ class Pipeline:
         return self._outcome(ref, Result.STATUS, observation.state, self._changes_from(observation), message)
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _look(self, ref: TargetRef) -> Observation | None:
+        """One more look after an action failed, so an exit 4 names the state instead of "unknown"."""
+        try:
+            return self._backend.observe(ref)
+        except DeployError:
+            return None
 
     def _current_changes(self, service: dict[str, Any]) -> tuple[ImageChange, ...]:
         return tuple(ImageChange(name, image, image) for name, image in self._backend.images(service))

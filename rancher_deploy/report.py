@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from rancher_deploy.ci import Dialect
 from rancher_deploy.errors import DeployError, ExitCode
 from rancher_deploy.events import Event, GroupEnd, GroupStart, Level, Outcome, Progress, Result, Step, TargetOutcome
 from rancher_deploy.redact import Redactor
@@ -30,36 +31,46 @@ _HEADLINES: dict[Result, str] = {
 class HumanLog:
     """One line per step, progress while waiting, a final verdict; plain text, no colour."""
 
-    def __init__(self, stream: TextIO, redactor: Redactor, *, verbose: bool = False) -> None:
+    def __init__(self, stream: TextIO, redactor: Redactor, *, verbose: bool = False,
+                 dialect: Dialect | None = None) -> None:
         self._stream = stream
         self._redact = redactor
         self._verbose = verbose
+        self._dialect = dialect or Dialect(redactor)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Step):
             if event.level is Level.DEBUG and not self._verbose:
                 return
             prefix = {Level.WARNING: "warning: ", Level.ERROR: "error: ", Level.DEBUG: "debug: "}.get(event.level, "")
-            self.line(prefix + event.message)
+            self._line_or(self._dialect.annotate(event.level, event.message), prefix + event.message)
         elif isinstance(event, Progress):
             self.line("  " + progress_text(event))
         elif isinstance(event, GroupStart):
-            self.line(f"== {event.title}")
+            self._line_or(self._dialect.group_start(event.title), f"== {event.title}")
         elif isinstance(event, GroupEnd):
-            pass
+            end = self._dialect.group_end()
+            if end is not None:
+                self.line(end)
 
     def verdict(self, outcome: Outcome) -> None:
         code = outcome.exit_code
         for target in outcome.targets:
-            self.line(f"{_HEADLINES[target.result]}: {target.target} ({target.target_id}) in "
-                      f"{target.duration_seconds:.1f}s: {target.message}")
+            text = (f"{_HEADLINES[target.result]}: {target.target} ({target.target_id}) in "
+                    f"{target.duration_seconds:.1f}s: {target.message}")
+            failed = target.result in (Result.FAILED, Result.ROLLED_BACK)
+            self._line_or(self._dialect.annotate(Level.ERROR, text) if failed else None, text)
         if not outcome.targets:
             self.line("nothing was done")
         self.line(f"rancher-deploy: exit {int(code)} ({code.meaning})")
 
     def error(self, error: DeployError) -> None:
-        self.line(f"rancher-deploy: error: {error}")
+        self._line_or(self._dialect.annotate(Level.ERROR, str(error)), f"rancher-deploy: error: {error}")
         self.line(f"rancher-deploy: exit {int(error.exit_code)} ({error.exit_code.meaning})")
+
+    def _line_or(self, special: str | None, plain: str) -> None:
+        """Write the dialect's rendering when it has one (a fold, an annotation), else the plain line."""
+        self.line(plain if special is None else special)
 
     def line(self, text: str) -> None:
         self._stream.write(self._redact(text) + "\n")

@@ -94,6 +94,25 @@ SETTINGS: tuple[Option, ...] = (
     Option("stack", ("RANCHER_STACK",), Kind.TEXT, "stack of the service(s)", metavar="NAME"),
     Option("service", ("RANCHER_SERVICE",), Kind.LIST,
            "service name or stack/name; several comma separated", metavar="NAME"),
+    Option("cluster", ("RANCHER_CLUSTER",), Kind.TEXT,
+           "Rancher 2.x cluster id or name; default: from the project or the URL, else the only cluster",
+           metavar="CLUSTER"),
+    Option("project", ("RANCHER_PROJECT",), Kind.TEXT,
+           "Rancher 2.x project, c-xxxxx:p-xxxxx or its name; default: the namespace's project", metavar="PROJECT"),
+    Option("namespace", ("RANCHER_NAMESPACE",), Kind.TEXT,
+           "Rancher 2.x namespace of the workload(s)", default="default", metavar="NAMESPACE"),
+    Option("workload", ("RANCHER_WORKLOAD",), Kind.LIST,
+           "Rancher 2.x workload: name or type:name (deployment, statefulset, daemonset, cronjob); "
+           "several comma separated", metavar="TYPE:NAME"),
+    Option("container", ("RANCHER_CONTAINER",), Kind.LIST,
+           "Rancher 2.x container(s) to change; default: the only one, else the one running the image's repository",
+           commands=("upgrade",), metavar="NAME"),
+    Option("init_containers", ("RANCHER_INIT_CONTAINERS",), Kind.BOOL,
+           "also consider init containers when choosing the container(s) to change", default=False,
+           commands=("upgrade",)),
+    Option("flavour", ("RANCHER_FLAVOUR",), Kind.CHOICE,
+           "which Rancher API to use; auto detects it from the URL and the server", default="auto",
+           choices=("auto", "rancher-1.x", "v3", "k8s")),
     Option("image", ("RANCHER_IMAGE",), Kind.TEXT,
            "the new image, e.g. registry.example.com:5000/app:2.1 (docker: prefix optional)",
            commands=("upgrade",), metavar="IMAGE"),
@@ -146,6 +165,9 @@ SETTINGS: tuple[Option, ...] = (
            "do not verify Rancher's TLS certificate (warns; prefer --ca-bundle)", default=False),
     Option("verbose", ("RANCHER_VERBOSE",), Kind.BOOL,
            "log every API request and where each setting came from (secrets stay hidden)", default=False),
+    Option("dotenv_report", ("RANCHER_DOTENV_REPORT",), Kind.TEXT,
+           "also write the result as RANCHER_DEPLOY_*=value lines to FILE, for a later step or GitLab's "
+           "artifacts:reports:dotenv", metavar="FILE"),
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
@@ -162,6 +184,24 @@ class ServiceTarget:
         return f"{self.stack}/{self.name}" if self.stack else self.name
 
 
+WORKLOAD_KINDS = ("deployment", "statefulset", "daemonset", "cronjob")
+
+
+@dataclass(frozen=True)
+class WorkloadTarget:
+    """One Rancher 2.x workload to act on."""
+
+    kind: str
+    name: str
+    namespace: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.kind}:{self.name}"
+
+
+Target = ServiceTarget | WorkloadTarget
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one run needs, validated; built by `Settings.load`."""
@@ -173,6 +213,12 @@ class Settings:
     token: str | None
     environment: str | None
     services: tuple[ServiceTarget, ...]
+    workloads: tuple[WorkloadTarget, ...]
+    cluster: str | None
+    project: str | None
+    containers: tuple[str, ...]
+    init_containers: bool
+    flavour: str
     image: ImageRef | None
     sidekicks: tuple[tuple[str, ImageRef], ...]
     update_sidekicks: bool
@@ -192,7 +238,13 @@ class Settings:
     ca_bundle: str | None
     insecure: bool
     verbose: bool
+    dotenv_report: str | None
     sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        """What the run acts on: Rancher 1.x services or Rancher 2.x workloads (never both)."""
+        return self.services or self.workloads
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -304,7 +356,15 @@ def _validate(
     token = values["token"]
     _validate_credentials(access_key, secret_key, token)
 
-    services = _parse_services(values["service"], values["stack"])
+    workloads = _parse_workloads(values["workload"], values["namespace"])
+    if workloads and values["service"]:
+        raise ConfigError(_setting_name("workload"),
+                          "names Rancher 2.x workloads but RANCHER_SERVICE is set too; use one of them")
+    if workloads and values["flavour"] == "rancher-1.x":
+        raise ConfigError(_setting_name("workload"), "is for Rancher 2.x, but RANCHER_FLAVOUR is rancher-1.x")
+    if values["service"] and values["flavour"] in ("v3", "k8s"):
+        raise ConfigError(_setting_name("service"), f"is for Rancher 1.x, but RANCHER_FLAVOUR is {values['flavour']}")
+    services = () if workloads else _parse_services(values["service"], values["stack"])
     image = _parse_image(values["image"], "image") if values["image"] else None
     sidekicks = tuple(_parse_sidekick(item) for item in values["sidekick"] or ())
     if command == "upgrade" and image is None and not sidekicks:
@@ -326,6 +386,12 @@ def _validate(
         token=token,
         environment=values["environment"],
         services=services,
+        workloads=workloads,
+        cluster=values["cluster"],
+        project=values["project"],
+        containers=tuple(values["container"] or ()),
+        init_containers=values["init_containers"],
+        flavour=values["flavour"],
         image=image,
         sidekicks=sidekicks,
         update_sidekicks=values["update_sidekicks"],
@@ -345,6 +411,7 @@ def _validate(
         ca_bundle=ca_bundle,
         insecure=values["insecure"],
         verbose=values["verbose"],
+        dotenv_report=values["dotenv_report"],
         sources=dict(sources),
     )
 
@@ -476,7 +543,8 @@ def _parse_services(items: tuple[str, ...] | None, stack: str | None) -> tuple[S
     if stack is not None and not _NAME.match(stack):
         raise ConfigError(_setting_name("stack"), f"is not a valid stack name: {stack!r}")
     if not items:
-        raise ConfigError(setting, "is required: the service to upgrade, as name or stack/name")
+        raise ConfigError(setting, "is required: the service to upgrade, as name or stack/name "
+                                   "(or RANCHER_WORKLOAD for a Rancher 2.x workload)")
     targets: list[ServiceTarget] = []
     for item in items:
         stack_part, slash, name = item.rpartition("/")
@@ -484,6 +552,28 @@ def _parse_services(items: tuple[str, ...] | None, stack: str | None) -> tuple[S
         if not _NAME.match(name) or (slash and not _NAME.match(stack_part)):
             raise ConfigError(setting, f"{item!r} is not a service name or stack/name")
         target = ServiceTarget(name=name, stack=target_stack)
+        if target in targets:
+            raise ConfigError(setting, f"names {target} twice")
+        targets.append(target)
+    return tuple(targets)
+
+
+_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
+
+
+def _parse_workloads(items: tuple[str, ...] | None, namespace: str) -> tuple[WorkloadTarget, ...]:
+    setting = _setting_name("workload")
+    if not _K8S_NAME.match(namespace) or len(namespace) > 63:
+        raise ConfigError(_setting_name("namespace"), f"{namespace!r} is not a Kubernetes namespace name")
+    targets: list[WorkloadTarget] = []
+    for item in items or ():
+        kind, colon, name = item.rpartition(":")
+        kind = kind.lower() if colon else "deployment"
+        if kind not in WORKLOAD_KINDS:
+            raise ConfigError(setting, f"{item!r} has an unknown type {kind!r} (one of {', '.join(WORKLOAD_KINDS)})")
+        if not _K8S_NAME.match(name):
+            raise ConfigError(setting, f"{item!r} is not a workload name or type:name")
+        target = WorkloadTarget(kind=kind, name=name, namespace=namespace)
         if target in targets:
             raise ConfigError(setting, f"names {target} twice")
         targets.append(target)

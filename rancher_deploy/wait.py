@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rancher_deploy.backend import Observation
-from rancher_deploy.errors import DeployError, NotFound
+from rancher_deploy.errors import DeployError, NotFound, RancherAPIError
 from rancher_deploy.events import Emit, Level, Progress, Step
 from rancher_deploy.http import TransientRancherError
-from rancher_deploy.status import Goal, Judgement, Verdict, judge
+from rancher_deploy.backend import Goal
+from rancher_deploy.status import GONE_STATES, Judgement, Verdict, judge
 
 HEARTBEAT_SECONDS = 30.0
 
@@ -23,13 +24,18 @@ HEARTBEAT_SECONDS = 30.0
 class WaitEnded(DeployError):
     """A wait ended without reaching its goal; carries the last observation (None if never seen)."""
 
-    def __init__(self, message: str, last: Observation | None) -> None:
+    def __init__(self, message: str, last: Observation | None, cause: DeployError | None = None) -> None:
         super().__init__(message)
         self.last = last
+        self.cause = cause  # the read error that ended the wait, if one did
 
 
 class WaitFailed(WaitEnded):
     """The judge said failed (Rancher's error signal, unhealthy containers, an unexpected state)."""
+
+
+class WaitGone(WaitFailed):
+    """The target was removed (or answers 404) while waiting: there is nothing left to roll back."""
 
 
 class WaitTimedOut(WaitEnded):
@@ -77,7 +83,11 @@ def wait_for(
         try:
             observation = observe()
         except NotFound:
-            raise WaitFailed(f"{target} disappeared while waiting (HTTP 404): was it removed?", last) from None
+            raise WaitGone(f"{target} disappeared while waiting (HTTP 404): was it removed?", last) from None
+        except RancherAPIError as error:
+            # 401/403/422 on a read will not pass by waiting; end the wait so that what was changed
+            # is restored (or reported), rather than escaping as "nothing was changed".
+            raise WaitFailed(str(error), last, error) from None
         except TransientRancherError as error:
             if not read_trouble:
                 emit(Step(f"{error}; still waiting", Level.WARNING, target))
@@ -97,7 +107,8 @@ def wait_for(
             if judgement.verdict is Verdict.DONE:
                 return observation
             if judgement.verdict is Verdict.FAILED:
-                raise WaitFailed(judgement.message, observation)
+                failure = WaitGone if observation.state in GONE_STATES else WaitFailed
+                raise failure(judgement.message, observation)
         now = pace.clock()
         if now >= deadline:
             raise WaitTimedOut(
@@ -122,4 +133,4 @@ def _describe(observation: Observation) -> str:
     return text
 
 
-__all__ = ["Judgement", "Pace", "WaitFailed", "WaitInterrupted", "WaitTimedOut", "wait_for"]
+__all__ = ["Judgement", "Pace", "WaitFailed", "WaitGone", "WaitInterrupted", "WaitTimedOut", "wait_for"]

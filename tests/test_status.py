@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rancher_deploy.backend import Observation
-from rancher_deploy.status import Goal, Verdict, judge
+from rancher_deploy.backend import Goal
+from rancher_deploy.status import Verdict, judge
 
 
 def seen(state: str, transitioning: str = "no", message: str | None = None, healthy: int | None = 1,

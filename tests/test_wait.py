@@ -8,7 +8,7 @@ from rancher_deploy.backend import Observation
 from rancher_deploy.errors import NotFound
 from rancher_deploy.events import Event, Progress, Step
 from rancher_deploy.http import TransientRancherError
-from rancher_deploy.status import Goal
+from rancher_deploy.backend import Goal
 from rancher_deploy.wait import Pace, WaitFailed, WaitInterrupted, WaitTimedOut, wait_for
 
 

@@ -1,0 +1,35 @@
+# The rancher-deploy image: a GitHub Docker action, a GitLab job image, a Drone/Woodpecker plugin.
+#
+# GitHub runs it with `docker run --workdir /github/workspace` as root, without an init process,
+# and gives only absolute paths a meaning (docs: "Dockerfile support for GitHub Actions"); so no
+# USER, no WORKDIR the program relies on, and an exec-form ENTRYPOINT: Python is PID 1 and installs
+# its own SIGTERM/SIGINT handlers (rancher_deploy/cli.py), and no shell stands in between, which
+# would also drop the INPUT_ACCESS-KEY style variables GitHub sets. Other CIs may run it as any
+# uid: nothing here writes outside the working directory (PYTHONDONTWRITEBYTECODE, no cache).
+
+# Stage 1: build the wheel of the package; setuptools and the sources stay behind.
+FROM python:3.12.12-slim-trixie AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY rancher_deploy ./rancher_deploy
+RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+# Stage 2: the image itself.
+FROM python:3.12.12-slim-trixie
+LABEL org.opencontainers.image.title="rancher-deploy" \
+      org.opencontainers.image.description="Upgrade a Rancher service to a new image from CI, wait until it is healthy, roll back when it is not" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="MIT"
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements/runtime.txt /tmp/runtime.txt
+RUN python -m pip install --no-cache-dir --requirement /tmp/runtime.txt \
+    && rm /tmp/runtime.txt
+# --no-deps: the pinned requirements above are the dependencies; this adds the package and the
+# `rancher-deploy` command that GitLab jobs call (they replace the entrypoint with a shell).
+COPY --from=build /wheels /tmp/wheels
+RUN python -m pip install --no-cache-dir --no-deps /tmp/wheels/*.whl \
+    && rm -r /tmp/wheels
+COPY entrypoint.py /app/entrypoint.py
+ENTRYPOINT ["python", "/app/entrypoint.py"]

@@ -1,0 +1,329 @@
+"""CI dialects, each given the environment its CI really sets and checked on the text and files it writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rancher_deploy import ci
+from rancher_deploy.events import Level
+from rancher_deploy.redact import Redactor
+
+SECRET = "s3cr3t-Value%with\npercent"
+TOKEN = "token-abcde:tokensecretpart"
+
+
+def document(**changes: Any) -> dict[str, Any]:
+    """A result object shaped like report.result_object's, for one upgraded service."""
+    base: dict[str, Any] = {
+        "command": "upgrade",
+        "result": "upgraded",
+        "exit_code": 0,
+        "meaning": "done: upgraded and finished, or nothing to do",
+        "flavour": "cattle",
+        "targets": [
+            {
+                "target": "shop/web",
+                "id": "1s12",
+                "result": "upgraded",
+                "state": "active",
+                "previous_image": "registry.example.com:5000/app:1",
+                "image": "registry.example.com:5000/app:2",
+                "containers": [{"name": "web", "previous_image": "registry.example.com:5000/app:1",
+                                "image": "registry.example.com:5000/app:2"}],
+                "message": "shop/web now runs web=registry.example.com:5000/app:2",
+                "duration_seconds": 12.345,
+            }
+        ],
+        "error": None,
+        "api_calls": 9,
+        "duration_seconds": 13.5,
+        "interrupted_by_signal": None,
+    }
+    base.update(changes)
+    return base
+
+
+# What each CI really sets (shared/ci-conventions.md section 1); a few of their other variables are
+# included so detection is shown not to trip over them.
+GITHUB_ENV = {"CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": "/github/workspace", "HOME": "/github/home"}
+GITLAB_ENV = {"CI": "true", "GITLAB_CI": "true", "CI_PROJECT_DIR": "/builds/shop/app", "CI_JOB_ID": "77"}
+GITLAB_CI_LOCAL_ENV = {"CI": "true", "GITLAB_CI": "false", "CI_PROJECT_DIR": "/work/app"}
+WOODPECKER_ENV = {"CI": "woodpecker", "CI_SYSTEM_NAME": "woodpecker", "DRONE_COMMIT_SHA": "abc",
+                  "DRONE_BUILD_STATUS": "success", "PLUGIN_URL": "https://rancher.example.com"}
+DRONE_ENV = {"CI": "true", "DRONE": "true", "DRONE_COMMIT_SHA": "abc", "DRONE_BUILD_NUMBER": "4"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "name"),
+    [
+        (GITHUB_ENV, "github"),
+        (GITLAB_ENV, "gitlab"),
+        (GITLAB_CI_LOCAL_ENV, "gitlab"),
+        (WOODPECKER_ENV, "woodpecker"),
+        (DRONE_ENV, "drone"),
+        ({"CI": "true"}, "plain"),
+        ({}, "plain"),
+        ({"GITHUB_ACTIONS": "false"}, "plain"),
+    ],
+)
+def test_detect_names_the_ci_from_its_own_variables(environ: dict[str, str], name: str) -> None:
+    assert ci.detect(environ, Redactor()).name == name
+
+
+def test_secrets_in_finds_every_spelling_the_token_half_and_url_passwords() -> None:
+    environ = {
+        "INPUT_SECRET-KEY": " spelled-the-github-way ",
+        "PLUGIN_TOKEN": TOKEN,
+        "CATTLE_SECRET_KEY": "plain-env-secret",
+        "RANCHER_URL": "https://key:p%40ssword@rancher.example.com",
+        "INPUT_ACCESS-KEY": "not-a-secret-access-key",
+    }
+    found = ci.secrets_in(environ)
+    assert "spelled-the-github-way" in found
+    assert TOKEN in found and "tokensecretpart" in found
+    assert "plain-env-secret" in found
+    assert "p%40ssword" in found and "p@ssword" in found
+    assert "not-a-secret-access-key" not in found
+
+
+# GitHub
+
+
+def test_github_masks_every_secret_before_anything_else_and_only_once() -> None:
+    redactor = Redactor()
+    dialect = ci.detect(GITHUB_ENV, redactor)
+    lines: list[str] = []
+    dialect.prelude([TOKEN, "tokensecretpart", "ab"], lines.append)
+    dialect.prelude([TOKEN, "later-known-secret"], lines.append)
+    assert lines == [
+        # Longest first; the URL-encoded form of the token is a secret of its own (`%` escaped as `%25`).
+        "::add-mask::token-abcde%253Atokensecretpart",
+        f"::add-mask::{TOKEN}",
+        "::add-mask::tokensecretpart",
+        "::add-mask::later-known-secret",
+    ]
+    # Too short to mask ("ab" would blank out every "ab" in the log): the redactor's rule, not a new one.
+    assert "ab" not in redactor.secrets
+    assert redactor(f"got {TOKEN}") == "got ***"
+
+
+def test_github_mask_lines_escape_what_the_runner_unescapes() -> None:
+    lines: list[str] = []
+    ci.detect(GITHUB_ENV, Redactor()).prelude([SECRET], lines.append)
+    # The URL-encoded form is masked too, since it is what a URL in an error message would show.
+    assert "::add-mask::s3cr3t-Value%25with%0Apercent" in lines
+    assert all("\n" not in line for line in lines)
+    assert any(line.startswith("::add-mask::s3cr3t-Value%2525with%250Apercent") for line in lines)
+
+
+def test_github_groups_do_not_nest_and_close_once() -> None:
+    dialect = ci.detect(GITHUB_ENV, Redactor())
+    assert dialect.group_start("upgrade shop/web") == "::group::upgrade shop/web"
+    assert dialect.group_start("upgrade shop/api") == "::endgroup::\n::group::upgrade shop/api"
+    assert dialect.group_end() == "::endgroup::"
+    assert dialect.group_end() is None
+
+
+def test_github_annotations_escape_and_redact_and_stop_at_ten_per_kind() -> None:
+    redactor = Redactor("secretvalue")
+    dialect = ci.detect(GITHUB_ENV, redactor)
+    line = dialect.annotate(Level.ERROR, "100% failed\r\nwith secretvalue")
+    assert line == "::error::100%25 failed%0D%0Awith ***"
+    for _ in range(9):
+        assert dialect.annotate(Level.ERROR, "again") == "::error::again"
+    assert dialect.annotate(Level.ERROR, "eleventh") is None
+    assert dialect.annotate(Level.WARNING, "a warning still has its own ten") == "::warning::a warning still has its own ten"
+    assert dialect.annotate(Level.INFO, "info is never an annotation") is None
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    """Parse GITHUB_OUTPUT the way the runner does: name=value, or name<<DELIM ... DELIM."""
+    values: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not line:
+            continue
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body: list[str] = []
+            while lines[index] != delimiter:
+                body.append(lines[index])
+                index += 1
+            index += 1
+            values[name] = "\n".join(body)
+        else:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values
+
+
+def test_github_finish_writes_outputs_and_a_summary(tmp_path: Path) -> None:
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    output.write_text("earlier=kept\n", encoding="utf-8")
+    environ = {**GITHUB_ENV, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    ci.detect(environ, Redactor()).finish(document(), environ)
+
+    values = read_outputs(output)
+    assert values["earlier"] == "kept"
+    assert values["result"] == "upgraded"
+    assert values["exit-code"] == "0"
+    assert values["target"] == "shop/web"
+    assert values["previous-image"] == "registry.example.com:5000/app:1"
+    assert values["image"] == "registry.example.com:5000/app:2"
+    assert values["duration"] == "13.5"
+    assert json.loads(values["json"]) == document()
+
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("### rancher-deploy upgrade: upgraded\n")
+    assert ("| shop/web (`1s12`) | upgraded | `registry.example.com:5000/app:1` → `registry.example.com:5000/app:2` "
+            "| 12.3 s | shop/web now runs web=registry.example.com:5000/app:2 |") in text
+    assert "Exit code 0: done: upgraded and finished, or nothing to do." in text
+
+
+def test_github_output_with_a_newline_uses_a_delimiter_that_is_not_a_line_of_it(tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    environ = {**GITHUB_ENV, "GITHUB_OUTPUT": str(output)}
+    failing = document(result="error", exit_code=3, targets=[], duration_seconds=None,
+                       error="Rancher said:\nEOF\nno", meaning="Rancher could not be used")
+    ci.detect(environ, Redactor()).finish(failing, environ)
+    values = read_outputs(output)
+    assert values["result"] == "error"
+    assert values["exit-code"] == "3"
+    assert values["target"] == values["image"] == values["duration"] == ""
+    # json.dumps escapes the newline, so even the error text stays on one line...
+    assert json.loads(values["json"])["error"] == "Rancher said:\nEOF\nno"
+    # ...and a value that does span lines is framed by a fresh delimiter.
+    entry = ci._output_entry("message", "one\nghadelimiter_x\ntwo")
+    name, _, rest = entry.partition("<<")
+    delimiter = rest.split("\n", 1)[0]
+    assert name == "message" and re.fullmatch(r"ghadelimiter_[0-9a-f-]{36}", delimiter)
+    assert entry.endswith(f"\n{delimiter}\n") and entry.count(delimiter) == 2
+
+
+def test_github_files_never_receive_a_secret(tmp_path: Path) -> None:
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    environ = {**GITHUB_ENV, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    leaked = document(result="error", exit_code=3, targets=[], error="GET https://key:hunter22@r.example.com: tokensecretpart")
+    dialect = ci.detect(environ, Redactor())
+    dialect.prelude([TOKEN, "tokensecretpart"], lambda line: None)
+    dialect.finish(leaked, environ)
+    for path in (output, summary):
+        text = path.read_text(encoding="utf-8")
+        assert "tokensecretpart" not in text and "hunter22" not in text
+        assert "https://key:***@r.example.com" in text
+
+
+def test_summary_lists_every_container_and_escapes_table_breakers() -> None:
+    two = document(targets=[{
+        "target": "shop/web", "id": "1s12", "result": "rolled-back", "state": "active",
+        "previous_image": "app:1", "image": "app:2",
+        "containers": [{"name": "web", "previous_image": "app:1", "image": "app:2"},
+                       {"name": "log|shipper", "previous_image": "ship:1", "image": "ship:1"}],
+        "message": "rolled back:\nhealth check failed", "duration_seconds": 61.0,
+    }], result="rolled-back", exit_code=1, meaning="rolled back")
+    text = ci.step_summary(two)
+    assert "| web: `app:1` → `app:2`<br>log\\|shipper: `ship:1` |" in text
+    assert "| rolled back:<br>health check failed |" in text
+    assert text.count("\n| shop/web") == 1
+
+
+# GitLab
+
+
+def test_gitlab_sections_are_collapsible_named_and_timestamped() -> None:
+    dialect = ci.detect(GITLAB_ENV, Redactor("hunter22"), clock=lambda: 1700000000.9)
+    start = dialect.group_start("upgrade shop/web (hunter22)")
+    assert start == ("\x1b[0Ksection_start:1700000000:rancher_deploy_1_upgrade_shop_web_hunter22"
+                     "[collapsed=true]\r\x1b[0Kupgrade shop/web (***)")
+    inner = dialect.group_start("wait")
+    assert inner is not None and ":rancher_deploy_2_wait[" in inner
+    assert dialect.group_end() == "\x1b[0Ksection_end:1700000000:rancher_deploy_2_wait\r\x1b[0K"
+    assert dialect.group_end() == "\x1b[0Ksection_end:1700000000:rancher_deploy_1_upgrade_shop_web_hunter22\r\x1b[0K"
+    assert dialect.group_end() is None
+
+
+def test_gitlab_has_no_runtime_masking_or_annotations() -> None:
+    redactor = Redactor()
+    dialect = ci.detect(GITLAB_ENV, redactor)
+    lines: list[str] = []
+    dialect.prelude(["a-secret-value"], lines.append)
+    assert lines == []
+    assert redactor("a-secret-value") == "***"
+    assert dialect.annotate(Level.ERROR, "boom") is None
+
+
+def test_gitlab_dotenv_report_carries_the_result(tmp_path: Path) -> None:
+    path = tmp_path / "rancher-deploy.env"
+    path.write_text("STALE=1\n", encoding="utf-8")
+    ci.detect(GITLAB_ENV, Redactor()).finish(document(), GITLAB_ENV, dotenv_path=str(path))
+    assert path.read_text(encoding="utf-8") == (
+        "RANCHER_DEPLOY_RESULT=upgraded\n"
+        "RANCHER_DEPLOY_EXIT_CODE=0\n"
+        "RANCHER_DEPLOY_TARGET=shop/web\n"
+        "RANCHER_DEPLOY_PREVIOUS_IMAGE=registry.example.com:5000/app:1\n"
+        "RANCHER_DEPLOY_IMAGE=registry.example.com:5000/app:2\n"
+        "RANCHER_DEPLOY_DURATION=13.5\n"
+    )
+
+
+def test_dotenv_lines_obey_gitlabs_parser_for_several_targets_and_errors(tmp_path: Path) -> None:
+    path = tmp_path / "out.env"
+    second = dict(document()["targets"][0], target="shop/api", previous_image="api:1", image="api:2")
+    several = document(targets=[document()["targets"][0], second])
+    ci.detect(GITLAB_ENV, Redactor()).finish(several, GITLAB_ENV, dotenv_path=str(path))
+    values = dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines())
+    assert values["RANCHER_DEPLOY_TARGET"] == "shop/web,shop/api"
+    assert values["RANCHER_DEPLOY_IMAGE"] == "registry.example.com:5000/app:2,api:2"
+
+    odd = document(result="odd result\twith space", targets=[])
+    ci.detect(GITLAB_ENV, Redactor()).finish(odd, GITLAB_ENV, dotenv_path=str(path))
+    for line in path.read_text(encoding="utf-8").splitlines():
+        assert re.fullmatch(r"[A-Z0-9_]+=\S*", line), line
+    assert "RANCHER_DEPLOY_RESULT=odd_result_with_space\n" in path.read_text(encoding="utf-8")
+
+
+def test_gitlab_writes_no_github_files_even_when_their_variables_exist(tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    environ = {**GITLAB_ENV, "GITHUB_OUTPUT": str(output)}
+    ci.detect(environ, Redactor()).finish(document(), environ)
+    assert not output.exists()
+
+
+# Drone, Woodpecker, plain
+
+
+@pytest.mark.parametrize("environ", [DRONE_ENV, WOODPECKER_ENV, {}], ids=["drone", "woodpecker", "plain"])
+def test_plain_dialects_leave_the_log_alone_and_still_write_a_requested_dotenv(
+    environ: dict[str, str], tmp_path: Path
+) -> None:
+    redactor = Redactor()
+    dialect = ci.detect(environ, redactor)
+    lines: list[str] = []
+    dialect.prelude(["from-secret-value"], lines.append)
+    assert lines == [] and redactor("from-secret-value") == "***"
+    assert dialect.group_start("upgrade shop/web") is None
+    assert dialect.group_end() is None
+    assert dialect.annotate(Level.ERROR, "boom") is None
+    dialect.finish(document(), environ)
+    assert list(tmp_path.iterdir()) == []
+    dialect.finish(document(), environ, dotenv_path=str(tmp_path / "result.env"))
+    assert "RANCHER_DEPLOY_RESULT=upgraded\n" in (tmp_path / "result.env").read_text(encoding="utf-8")
+
+
+def test_outputs_are_text_in_target_order() -> None:
+    assert ci.outputs(document(duration_seconds=2.0)) == {
+        "result": "upgraded",
+        "exit-code": "0",
+        "target": "shop/web",
+        "previous-image": "registry.example.com:5000/app:1",
+        "image": "registry.example.com:5000/app:2",
+        "duration": "2",
+    }

@@ -1,0 +1,233 @@
+"""The CI integration files agree with the settings table, the result outputs and each other.
+
+action.yml, the GitLab template and the GitLab component are static files that users read and CI
+systems parse; these tests are what stops them drifting from rancher_deploy/settings.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rancher_deploy import __version__, ci
+from rancher_deploy.settings import COMMANDS, OPTIONS_BY_NAME, SETTINGS, Kind
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOL_IMAGE = f"ghcr.io/rancher-deploy/rancher-deploy:{__version__}"
+DOTENV_FILE = "rancher-deploy.env"
+NOT_SETTINGS = {"command"}                       # chosen by argv, not a setting
+COMPONENT_ONLY = {"stage", "job-name", "command"}
+# The component fixes the dotenv report's file, which its `artifacts:` must name.
+COMPONENT_FIXED = {"dotenv-report"}
+
+
+def load(relative: str) -> Any:
+    return yaml.safe_load((ROOT / relative).read_text(encoding="utf-8"))
+
+
+def load_component() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The component's two YAML documents: the `spec:` header and the jobs."""
+    header, jobs = yaml.safe_load_all((ROOT / "templates/rancher-deploy.yml").read_text(encoding="utf-8"))
+    return header, jobs
+
+
+def help_sentence(option_help: str) -> str:
+    return option_help[0].upper() + option_help[1:]
+
+
+def sample_document() -> dict[str, Any]:
+    return {"command": "upgrade", "result": "upgraded", "exit_code": 0, "meaning": "done", "targets": [],
+            "error": None, "duration_seconds": 1.0}
+
+
+def test_the_dotenv_report_is_a_setting() -> None:
+    """The GitLab files and action.yml pass RANCHER_DOTENV_REPORT / dotenv-report to the settings table."""
+    assert "dotenv_report" in OPTIONS_BY_NAME, "add the dotenv_report row to SETTINGS (docs/ci.md)"
+    assert OPTIONS_BY_NAME["dotenv_report"].env == ("RANCHER_DOTENV_REPORT",)
+    assert OPTIONS_BY_NAME["dotenv_report"].kind is Kind.TEXT
+
+
+# GitHub: action.yml
+
+
+def test_action_has_one_input_per_setting() -> None:
+    inputs = load("action.yml")["inputs"]
+    assert set(inputs) - NOT_SETTINGS == {option.input_id for option in SETTINGS}
+
+
+def test_action_inputs_describe_the_setting_and_set_no_default() -> None:
+    inputs = load("action.yml")["inputs"]
+    for option in SETTINGS:
+        spec = inputs[option.input_id]
+        assert spec["description"].startswith(help_sentence(option.help)), option.name
+        assert option.env[0] in spec["description"], option.name
+        # A default would be sent as INPUT_* and beat the job's `env:` (CI input > environment).
+        assert "default" not in spec, option.name
+        assert spec.get("required") is False, option.name
+
+
+def test_action_command_input_is_the_first_argument() -> None:
+    action = load("action.yml")
+    assert action["inputs"]["command"]["default"] in COMMANDS
+    assert action["runs"] == {"using": "docker", "image": "Dockerfile", "args": ["${{ inputs.command }}"]}
+
+
+def test_action_outputs_are_what_the_github_dialect_writes() -> None:
+    outputs = load("action.yml")["outputs"]
+    assert set(outputs) == set(ci.outputs(sample_document())) | {"json"}
+    assert all(spec["description"] for spec in outputs.values())
+
+
+def test_action_branding_uses_values_the_marketplace_accepts() -> None:
+    branding = load("action.yml")["branding"]
+    assert branding["color"] in {"white", "black", "yellow", "blue", "green", "orange", "red", "purple", "gray-dark"}
+    assert re.fullmatch(r"[a-z0-9-]+", branding["icon"])
+
+
+# GitLab: template and component
+
+
+def test_template_is_a_hidden_job_that_runs_the_command_in_a_shell() -> None:
+    job = load(".gitlab-ci-template.yml")[".rancher-deploy"]
+    assert job["image"] == {"name": TOOL_IMAGE, "entrypoint": [""]}
+    assert job["script"] == ["rancher-deploy"]
+    assert job["artifacts"] == {"when": "always", "reports": {"dotenv": DOTENV_FILE}}
+
+
+def test_template_declares_only_real_settings_and_none_of_the_users() -> None:
+    variables = load(".gitlab-ci-template.yml")[".rancher-deploy"]["variables"]
+    known = {name for option in SETTINGS for name in option.env}
+    assert set(variables) <= known
+    # Anything else declared here would shadow the including pipeline's top-level variables.
+    assert variables == {"RANCHER_DOTENV_REPORT": DOTENV_FILE}
+
+
+def test_component_has_one_input_per_non_secret_setting() -> None:
+    inputs = load_component()[0]["spec"]["inputs"]
+    settings = {option.input_id for option in SETTINGS if option.kind is not Kind.SECRET}
+    assert set(inputs) - COMPONENT_ONLY == settings - COMPONENT_FIXED
+    for option in SETTINGS:
+        if option.input_id in inputs:
+            spec = inputs[option.input_id]
+            assert spec["default"] == "", option.name
+            assert spec["description"].startswith(help_sentence(option.help)), option.name
+
+
+def test_component_passes_each_input_as_a_ci_input_the_settings_read() -> None:
+    header, jobs = load_component()
+    inputs = header["spec"]["inputs"]
+    job = jobs["$[[ inputs.job-name ]]"]
+    variables = job["variables"]
+    for option in SETTINGS:
+        if option.input_id not in inputs:
+            continue
+        name = f"PLUGIN_{option.name.upper()}"
+        assert name in option.ci_variables
+        assert variables[name] == f"$[[ inputs.{option.input_id} ]]"
+    assert set(variables) == {f"PLUGIN_{option.name.upper()}" for option in SETTINGS
+                              if option.input_id in inputs} | {"PLUGIN_DOTENV_REPORT"}
+    assert variables["PLUGIN_DOTENV_REPORT"] == DOTENV_FILE
+    assert job["artifacts"]["reports"]["dotenv"] == DOTENV_FILE
+
+
+def test_component_job_uses_its_stage_name_and_command_inputs() -> None:
+    header, jobs = load_component()
+    inputs = header["spec"]["inputs"]
+    assert inputs["command"]["options"] == list(COMMANDS)
+    assert inputs["command"]["default"] == "upgrade"
+    job = jobs["$[[ inputs.job-name ]]"]
+    assert job["stage"] == "$[[ inputs.stage ]]"
+    assert job["script"] == ["rancher-deploy $[[ inputs.command ]]"]
+    assert job["image"] == {"name": TOOL_IMAGE, "entrypoint": [""]}
+
+
+def test_component_uses_no_input_it_does_not_declare() -> None:
+    text = (ROOT / "templates/rancher-deploy.yml").read_text(encoding="utf-8")
+    used = set(re.findall(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]", text.split("\n---\n", 1)[1]))
+    assert used == set(load_component()[0]["spec"]["inputs"])
+
+
+# The image
+
+
+def test_dockerfile_runs_entrypoint_py_in_exec_form_without_user_or_shell() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    instructions = [line.split(None, 1) for line in text.splitlines() if line and not line[0].isspace()
+                    and not line.startswith("#")]
+    keywords = [parts[0] for parts in instructions]
+    assert "USER" not in keywords            # GitHub needs root to write GITHUB_OUTPUT
+    assert instructions[-1] == ["ENTRYPOINT", '["python", "/app/entrypoint.py"]']
+    assert "COPY entrypoint.py /app/entrypoint.py" in text
+    assert f'org.opencontainers.image.version="{__version__}"' in text
+    froms = [parts[1] for parts in instructions if parts[0] == "FROM"]
+    assert all(re.match(r"python:3\.12\.\d+-slim", image) for image in froms)
+
+
+@pytest.mark.parametrize("path", [".gitlab-ci-template.yml", "templates/rancher-deploy.yml", "docs/ci.md"])
+def test_every_file_names_the_image_of_this_version(path: str) -> None:
+    text = (ROOT / path).read_text(encoding="utf-8")
+    images = set(re.findall(r"ghcr\.io/rancher-deploy/rancher-deploy:[\w.-]+", text))
+    assert images == {TOOL_IMAGE}
+
+
+def test_runtime_requirements_are_the_package_dependencies_pinned() -> None:
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+
+    def requirements(name: str) -> list[str]:
+        lines = (ROOT / "requirements" / name).read_text(encoding="utf-8").splitlines()
+        return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+    assert requirements("runtime.in") == declared
+    pinned = dict(line.split("==", 1) for line in requirements("runtime.txt"))
+    for requirement in declared:
+        name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
+        assert name in pinned, name
+
+
+def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:
+    allowed = [line[1:].rstrip("/") for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+               if line.startswith("!")]
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copied = set()
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            copied.update(part.removeprefix("./").rstrip("/") for part in line.split()[1:-1])
+    assert set(allowed) == copied
+
+
+# docs/ci.md
+
+
+def test_docs_show_each_example_file_verbatim() -> None:
+    text = (ROOT / "docs/ci.md").read_text(encoding="utf-8")
+    examples = sorted((ROOT / "docs/examples").glob("*.yml"))
+    assert {path.name for path in examples} >= {"github-workflow.yml", "gitlab-ci.yml", "gitlab-ci-component.yml",
+                                                 "drone.yml", "woodpecker.yml"}
+    for path in examples:
+        assert f"```yaml\n{path.read_text(encoding='utf-8')}```\n" in text, path.name
+
+
+def test_docs_settings_table_has_every_spelling_of_every_setting() -> None:
+    text = (ROOT / "docs/ci.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    expected = [f"| `{option.input_id}` | {', '.join(f'`{name}`' for name in option.env)} | `{option.name}` "
+                f"| {option.help} |" for option in SETTINGS]
+    assert rows == expected
+
+
+def test_docs_exit_code_table_matches_the_exit_codes() -> None:
+    from rancher_deploy.errors import ExitCode
+
+    text = (ROOT / "docs/ci.md").read_text(encoding="utf-8")
+    table = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    for code in ExitCode:
+        if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+            continue
+        assert f"| {int(code)} | {code.meaning} |" in table
+    assert "| 130 / 143 | interrupted (SIGINT / SIGTERM) after the tool restored or reported the service's state |" in table
