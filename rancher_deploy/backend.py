@@ -30,6 +30,7 @@ class Goal(enum.Enum):
     ACTIVE = "active"           # Rancher 1.x: finish or rollback completed
     ROLLED_OUT = "rolled out"   # Rancher 2.x: the workload's rollout completed (kubectl's rule)
     SETTLED = "settled"         # any resting state: an earlier process has ended
+    RELEASED = "released"       # another run's pending upgrade was finished or rolled back by its owner
 
 
 class Phase(enum.Enum):
@@ -92,3 +93,7 @@ class Backend(Protocol):
     def rollback(self, ref: TargetRef) -> None: ...
 
     def images(self, resource: dict[str, Any]) -> tuple[tuple[str, str], ...]: ...
+
+    def can_roll_back(self, resource: dict[str, Any]) -> bool:
+        """Whether there is something to roll back to (the `rollback` command's question)."""
+        ...

@@ -54,6 +54,10 @@ V2_BETA = ApiDialect("v2-beta", "stacks", "stackId")
 V1 = ApiDialect("v1", "environments", "environmentId")
 
 
+class NotCattle(RancherUnreachable):
+    """The server answers, but not with Rancher 1.x's API (it may be Rancher 2.x)."""
+
+
 class CattleBackend:
     """Rancher 1.x services over `/v2-beta` (or `/v1` where that is all there is)."""
 
@@ -219,6 +223,10 @@ class CattleBackend:
                                     sidekicks=settings.sidekicks, update_sidekicks=settings.update_sidekicks,
                                     force=settings.force, strategy=strategy)
 
+    def can_roll_back(self, resource: JSON) -> bool:
+        """Rancher offers rollback only while an upgrade is pending (upgrading, upgraded, canceled)."""
+        return "rollback" in (resource.get("actions") or {})
+
     def apply(self, ref: TargetRef, plan: Plan) -> None:
         self._act(ref, "upgrade", dict(plan.request))
 
@@ -269,10 +277,7 @@ def _discover(session: RancherSession, root: str, given: str | None,
         warn("This Rancher serves only the /v1 API, which hides some launchConfig fields; "
              "upgrading through it may drop them (Rancher 1.2+ serves /v2-beta)")
         return V1
-    if session.get_optional(f"{root}/v3", what=what) is not None:
-        raise RancherUnreachable(f"{root} is Rancher 2.x (it serves /v3); this release upgrades "
-                                 "Rancher 1.x services only")
-    raise RancherUnreachable(f"no Rancher 1.x API (/v2-beta or /v1) found at {root}; check CATTLE_URL")
+    raise NotCattle(f"no Rancher 1.x API (/v2-beta or /v1) found at {root}; check CATTLE_URL")
 
 
 def _is_version_root(body: JSON | None) -> bool:

@@ -149,12 +149,12 @@ class _Signals:
 
 def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO, redactor: Redactor,
          dialect: ci.Dialect) -> int:
-    from rancher_deploy import cattle
+    from rancher_deploy import discovery
     from rancher_deploy.deploy import Pipeline
     from rancher_deploy.http import Credentials, RancherSession
 
     log.line(f"rancher-deploy {__version__}: {settings.command} "
-             f"{', '.join(str(service) for service in settings.services)} at {settings.url}")
+             f"{', '.join(str(target) for target in settings.targets)} at {settings.url}")
     if settings.verbose:
         for name, source in sorted(settings.sources.items()):
             log(Step(f"{name} set from {source}", Level.DEBUG))
@@ -177,8 +177,7 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
     )
     signals.install()
     try:
-        backend = cattle.connect(session, settings.url, settings.environment,
-                                 lambda text: log(Step(text, Level.WARNING)))
+        backend = discovery.connect(session, settings, lambda text: log(Step(text, Level.WARNING)))
         log.line(f"Connected: {backend.where}")
         pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
                             interrupted=signals.interrupted)

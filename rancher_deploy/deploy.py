@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rancher_deploy.backend import Backend, Observation, Phase, TargetRef
-from rancher_deploy.errors import DeployError, NeedsAttention, RancherAPIError, RancherUnreachable, RefusedError
+from rancher_deploy.errors import DeployError, NeedsAttention, NotFound, RancherAPIError, RancherUnreachable, RefusedError
 from rancher_deploy.events import Emit, GroupEnd, GroupStart, ImageChange, Level, Outcome, Result, Step, TargetOutcome
-from rancher_deploy.http import TransientRancherError
+from rancher_deploy.http import FIRST_BACKOFF_SECONDS, TransientRancherError
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
 from rancher_deploy.backend import Goal
 from rancher_deploy.status import GONE_STATES
-from rancher_deploy.wait import Pace, WaitEnded, WaitGone, WaitInterrupted, wait_for
+from rancher_deploy.wait import Pace, WaitEnded, WaitGone, WaitInterrupted, WaitTimedOut, wait_for
 
 
 @dataclass
@@ -119,18 +119,17 @@ class Pipeline:
         if phase is Phase.BUSY:
             self._emit(Step(f"{ref.name} is {service.get('state')} (another process runs); waiting for it to settle",
                             Level.WARNING, ref.name))
-            try:
-                wait_for(lambda: self._backend.observe(ref), Goal.SETTLED, target=ref.name, pace=self._pace,
-                         emit=self._emit)
-            except WaitInterrupted as ended:
-                run.interrupted_by = ended.signal_number
-                raise RefusedError(f"interrupted while waiting for {ref.name} to settle; nothing was changed") from None
-            except WaitEnded as ended:
-                if ended.cause is not None:
-                    raise ended.cause from None
-                raise RefusedError(f"{ref.name} did not settle: {ended}; nothing was changed") from None
+            self._wait_for_other(ref, run, Goal.SETTLED, "settle")
             service = self._backend.fetch(ref)
             phase = self._backend.phase(service)
+            if phase is Phase.PENDING_FINISH:
+                # We watched that upgrade run, so its owner is alive and will finish or roll it back
+                # itself; doing it here would pull the service from under that run.
+                self._emit(Step(f"{ref.name} was upgraded by another run that is still going; waiting for it to "
+                                "finish or roll back", Level.WARNING, ref.name))
+                if self._wait_for_other(ref, run, Goal.RELEASED, "be finished or rolled back by its owner"):
+                    service = self._backend.fetch(ref)
+                    phase = self._backend.phase(service)
         if phase is Phase.PENDING_FINISH:
             choice = self._settings.on_upgraded
             self._emit(Step(f"{ref.name} was left upgraded by an earlier run; {choice} it first (RANCHER_ON_UPGRADED)",
@@ -148,6 +147,24 @@ class Pipeline:
                 "or finish/roll back a canceled upgrade); nothing was changed")
         return service
 
+    def _wait_for_other(self, ref: TargetRef, run: _Run, goal: Goal, what: str) -> bool:
+        """Wait for another process on the target; False when its owner did not let go in time."""
+        try:
+            wait_for(lambda: self._backend.observe(ref), goal, target=ref.name, pace=self._pace, emit=self._emit)
+        except WaitInterrupted as ended:
+            run.interrupted_by = ended.signal_number
+            raise RefusedError(f"interrupted while waiting for {ref.name} to {what}; nothing was changed") from None
+        except WaitTimedOut as ended:
+            if goal is Goal.RELEASED:
+                self._emit(Step(f"{ended}; its owner seems gone", Level.WARNING, ref.name))
+                return False
+            raise RefusedError(f"{ref.name} did not {what}: {ended}; nothing was changed") from None
+        except WaitEnded as ended:
+            if ended.cause is not None:
+                raise ended.cause from None
+            raise RefusedError(f"{ref.name} did not {what}: {ended}; nothing was changed") from None
+        return True
+
     def _settle_active(self, ref: TargetRef, what: str) -> None:
         try:
             wait_for(lambda: self._backend.observe(ref), self._backend.restored_goal, target=ref.name, pace=self._pace,
@@ -156,19 +173,13 @@ class Pipeline:
             raise _attention(ref, f"{what} did not complete: {ended}", ended.last) from None
 
     def _request_upgrade(self, ref: TargetRef, plan: Plan) -> None:
-        try:
-            self._backend.apply(ref, plan)
-        except (TransientRancherError, RancherAPIError) as error:
-            if isinstance(error, RancherAPIError) and error.status < 500:
-                raise
-            # The POST may or may not have reached Rancher: never repeat it blindly, look instead.
-            service = self._backend.fetch(ref)
-            if service.get("state") != "upgrading":
-                raise RancherUnreachable(
-                    f"Rancher did not take the upgrade of {ref.name} ({error}); it is still "
-                    f"{service.get('state')} and nothing was changed") from None
-            self._emit(Step("The upgrade request's answer was lost, but Rancher is upgrading; going on",
-                            Level.WARNING, ref.name))
+        taken = self._act(ref, lambda target: self._backend.apply(target, plan), "upgrade", resend=False)
+        if taken is not None:
+            # Rancher answered an error, or no answer came, and the service shows no change.
+            error, service = taken
+            raise RancherUnreachable(
+                f"Rancher did not take the upgrade of {ref.name} ({error}); it is still "
+                f"{service.get('state')} and nothing was changed") from None
         self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
 
     def _recover(self, ref: TargetRef, plan: Plan, ended: WaitEnded, run: _Run) -> TargetOutcome:
@@ -176,8 +187,17 @@ class Pipeline:
         if isinstance(ended, WaitInterrupted):
             run.interrupted_by = ended.signal_number
         self._emit(Step(f"Upgrade of {ref.name} failed: {ended}", Level.ERROR, ref.name))
-        if isinstance(ended, WaitGone):
-            state = ended.last.state if ended.last and ended.last.state in GONE_STATES else "removed"
+        gone, state = isinstance(ended, WaitGone), "removed"
+        if gone:
+            # A 404 may pass (a proxy, a restarting Rancher): look once more before giving it up.
+            try:
+                now = self._backend.observe(ref)
+                gone, state = now.state in GONE_STATES, now.state
+            except NotFound:
+                pass
+            except DeployError:
+                gone = False  # cannot tell; the rollback will find out
+        if gone:
             message = (f"{ref.name} needs attention: it was removed while the upgrade ran ({ended}); "
                        f"there is nothing to roll back; its state is {state}")
             self._emit(Step(message, Level.ERROR, ref.name))
@@ -190,16 +210,28 @@ class Pipeline:
             return self._outcome(ref, Result.FAILED, state, plan.changes, message)
         self._emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name))
         try:
-            self._backend.rollback(ref)
+            try:
+                self._act(ref, self._backend.rollback, "rollback")
+            except RefusedError as refused:
+                # Not offered: someone else (another run, a person) may be restoring it already, so
+                # watch where it goes and judge by the images it ends on.
+                self._emit(Step(f"{refused}; watching where it goes", Level.WARNING, ref.name))
             pace = Pace(self._pace.timeout, self._pace.poll_interval, self._pace.clock, self._pace.sleep)
             last = wait_for(lambda: self._backend.observe(ref), self._backend.restored_goal, target=ref.name,
                             pace=pace, emit=self._emit)
         except (WaitEnded, DeployError) as error:
             last_seen = error.last if isinstance(error, WaitEnded) else self._look(ref)
-            attention = _attention(ref, f"the rollback failed: {error}", last_seen)
+            attention = _attention(ref, f"the rollback failed: {error}", last_seen, ended.last)
             self._emit(Step(attention.message, Level.ERROR, ref.name))
             return self._outcome(ref, Result.FAILED, last_seen.state if last_seen else "unknown", plan.changes,
                                  attention.message)
+        now_running = dict(last.images)
+        if any(now_running.get(change.container, change.previous_image) != change.previous_image
+               for change in plan.changes):
+            images = ", ".join(f"{name}={image}" for name, image in last.images)
+            attention = _attention(ref, f"it settled on {images}, not on the images it had before", last)
+            self._emit(Step(attention.message, Level.ERROR, ref.name))
+            return self._outcome(ref, Result.FAILED, last.state, plan.changes, attention.message)
         message = f"{ref.name} was rolled back to {', '.join(c.previous_image for c in plan.changes)}: {ended}"
         self._emit(Step(message, Level.ERROR, ref.name))
         return self._outcome(ref, Result.ROLLED_BACK, last.state, plan.changes, message)
@@ -223,16 +255,43 @@ class Pipeline:
         self._emit(Step(message, target=ref.name))
         return self._outcome(ref, result, last.state, changes, message)
 
-    def _act(self, ref: TargetRef, action: Callable[[TargetRef], None], name: str) -> None:
-        try:
-            action(ref)
-        except TransientRancherError:
-            # Re-read instead of repeating: if Rancher took it, the state has moved on.
-            service = self._backend.fetch(ref)
-            if self._backend.phase(service) is not Phase.BUSY:
-                raise
-            self._emit(Step(f"The {name} request's answer was lost, but Rancher is on it; going on",
-                            Level.WARNING, ref.name))
+    def _act(self, ref: TargetRef, action: Callable[[TargetRef], None], name: str, *,
+             resend: bool = True) -> tuple[DeployError, dict[str, Any]] | None:
+        """Send an action once; when its answer is a 5xx or is lost, look again before deciding.
+
+        Rancher moves a service to another state (or other images) as soon as it accepts an action,
+        so a fresh read tells whether it was taken: if so, the run goes on. If Rancher answered an
+        error and shows no change, sending the action again is safe, and is done up to
+        RANCHER_RETRIES times; a lost answer with no change in sight is never resent (the request
+        may still be on its way). Returns None when the action is under way, else the error and
+        what Rancher shows (only with resend=False; otherwise the error is raised).
+        """
+        before = self._fetch_patiently(ref, name)
+        delay = FIRST_BACKOFF_SECONDS
+        for attempt in range(1, self._settings.retries + 2):
+            try:
+                action(ref)
+                return None
+            except (TransientRancherError, RancherAPIError) as error:
+                if isinstance(error, RancherAPIError) and error.status < 500:
+                    raise
+                after = self._backend.fetch(ref)
+                answered = isinstance(error, RancherAPIError)
+                if (after.get("state"), self._backend.images(after)) != (before.get("state"),
+                                                                          self._backend.images(before)):
+                    answer = "answer was an error" if answered else "answer was lost"
+                    self._emit(Step(f"The {name} request's {answer}, but Rancher is {_DOING.get(name, name)} "
+                                    f"{ref.name} (state {after.get('state')}); going on", Level.WARNING, ref.name))
+                    return None
+                if not resend:
+                    return error, after
+                if not answered or attempt > self._settings.retries:
+                    raise
+                self._emit(Step(f"{error}; {ref.name} is still {after.get('state')}, so Rancher did not take "
+                                f"it: sending {name} again in {delay:g}s", Level.WARNING, ref.name))
+                self._pace.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- manual commands -------------------------------------------------------------------------
 
@@ -240,7 +299,7 @@ class Pipeline:
         service = self._backend.fetch(ref)
         state = str(service.get("state"))
         images = self._current_changes(service)
-        if "rollback" not in (service.get("actions") or {}):
+        if not self._backend.can_roll_back(service):
             message = f"{ref.name} is {state}: there is no pending upgrade to roll back"
             self._emit(Step(message, target=ref.name))
             return self._outcome(ref, Result.UNCHANGED, state, images, message)
@@ -289,6 +348,26 @@ class Pipeline:
 
     # -- helpers ---------------------------------------------------------------------------------
 
+    def _fetch_patiently(self, ref: TargetRef, name: str) -> dict[str, Any]:
+        """Read the target before an action, giving Rancher one wait's budget to answer again.
+
+        An action usually follows a wait; if Rancher stopped answering during it (restart, network
+        outage), a rollback or finish that gave up at once would leave the service half-upgraded.
+        """
+        deadline = self._clock() + self._pace.timeout
+        warned = False
+        while True:
+            try:
+                return self._backend.fetch(ref)
+            except TransientRancherError as error:
+                if self._clock() >= deadline:
+                    raise
+                if not warned:
+                    self._emit(Step(f"{error}; will try the {name} until {self._pace.timeout:g}s have passed "
+                                    "(RANCHER_TIMEOUT)", Level.WARNING, ref.name))
+                    warned = True
+                self._pace.sleep(self._pace.poll_interval)
+
     def _look(self, ref: TargetRef) -> Observation | None:
         """One more look after an action failed, so an exit 4 names the state instead of "unknown"."""
         try:
@@ -310,9 +389,21 @@ class Pipeline:
                              message=message)
 
 
-def _attention(ref: TargetRef, problem: str, last: Observation | None) -> DeployError:
-    """An exit-4 error that names the exact state, so a person knows where to look."""
+_DOING = {"upgrade": "upgrading", "finish": "finishing", "rollback": "rolling back"}
+
+
+def _attention(ref: TargetRef, problem: str, last: Observation | None,
+               earlier: Observation | None = None) -> DeployError:
+    """An exit-4 error that names the exact state, so a person knows where to look.
+
+    When Rancher could not be read at the end, the state is unknown, and the last one seen is named.
+    """
+    def describe(observation: Observation) -> str:
+        return observation.state + (f" ({observation.message})" if observation.message else "")
+
     state = "unknown"
     if last is not None:
-        state = last.state + (f" ({last.message})" if last.message else "")
+        state = describe(last)
+    elif earlier is not None:
+        state = f"unknown (last seen {describe(earlier)})"
     return NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}")

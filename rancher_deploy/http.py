@@ -9,6 +9,7 @@ nothing that could carry a secret reaches an error message unredacted.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -104,6 +105,10 @@ class RancherSession:
     def put(self, url: str, body: Mapping[str, Any], *, what: str) -> JSON:
         return self._request("PUT", url, what=what, body=body)
 
+    def patch(self, url: str, body: Any, *, content_type: str, what: str) -> JSON:
+        """PATCH with an explicit patch type: Kubernetes rejects a plain application/json patch."""
+        return self._request("PATCH", url, what=what, body=body, content_type=content_type)
+
     def _request(
         self,
         method: str,
@@ -111,13 +116,15 @@ class RancherSession:
         *,
         what: str,
         params: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
     ) -> JSON:
         self.calls += 1
         self._log(f"{method} {url}" + (f" {dict(params)}" if params else ""))
         try:
             response = self._session.request(
-                method, url, params=params, json=body, timeout=self._timeout, allow_redirects=False,
+                method, url, params=params, timeout=self._timeout, allow_redirects=False,
+                **_body_arguments(body, content_type),
                 verify=self._verify,
             )
         except requests.exceptions.SSLError:
@@ -150,6 +157,8 @@ class RancherSession:
             api_error = RancherAPIError.from_body(what, response.status_code, payload)
             api_error.message = self._redact(api_error.message)
             raise api_error
+        if payload is None and not response.content.strip():
+            return {}  # Rancher 2.x actions (redeploy, rollback) answer 200 with an empty body
         if payload is None:
             raise RancherUnreachable(
                 f"{what} failed: {self._host(url)} answered HTTP {response.status_code} without JSON; "
@@ -189,3 +198,11 @@ class RancherSession:
     def _log(self, message: str) -> None:
         if self._debug is not None:
             self._debug(self._redact(message))
+
+
+def _body_arguments(body: Any, content_type: str | None) -> dict[str, Any]:
+    if body is None:
+        return {}
+    if content_type is None:
+        return {"json": body}
+    return {"data": json.dumps(body).encode(), "headers": {"Content-Type": content_type}}

@@ -36,7 +36,7 @@ class Plan:
     target: str
     target_id: str
     changes: tuple[ImageChange, ...]
-    strategy: Strategy
+    strategy: Strategy | None  # Rancher 1.x only; 2.x workloads roll out by their own strategy
     forced: bool = False
     request: Mapping[str, Any] = field(default_factory=dict)
 
@@ -46,7 +46,8 @@ class Plan:
 
     def describe(self) -> list[str]:
         """The lines `--dry-run` prints (and the real run logs before acting)."""
-        lines = [f"Plan for {self.target} ({self.target_id}): {self.strategy.describe()}"]
+        lines = [f"Plan for {self.target} ({self.target_id})"
+                 + (f": {self.strategy.describe()}" if self.strategy else ": the workload's own rollout strategy")]
         for change in self.changes:
             if change.previous_image == change.new_image:
                 note = " (same image, redeployed: --force)" if self.forced else " (unchanged)"
@@ -130,3 +131,49 @@ def _with_image(launch_config: Mapping[str, Any], image: ImageRef) -> dict[str, 
     config = copy.deepcopy(dict(launch_config))
     config["imageUuid"] = image.image_uuid
     return config
+
+
+def plan_workload_update(
+    containers: Sequence[Mapping[str, Any]],
+    init_containers: Sequence[Mapping[str, Any]],
+    *,
+    target: str,
+    target_id: str,
+    image: ImageRef,
+    names: Sequence[str],
+    include_init: bool,
+    force: bool,
+) -> Plan:
+    """Choose the container(s) of a Rancher 2.x workload to move to `image`; the request maps name -> image.
+
+    Default choice: the only container, else the one(s) running the image's repository, because a
+    pod usually has one application container beside sidecars from other repositories.
+    """
+    candidates = [*containers, *(init_containers if include_init else ())]
+    by_name = {str(container.get("name")): container for container in candidates}
+    if names:
+        missing = [name for name in names if name not in by_name]
+        if missing:
+            raise ConfigError("RANCHER_CONTAINER", f"{target} has no container {', '.join(map(repr, missing))} "
+                                                   f"(containers: {', '.join(by_name) or 'none'})")
+        chosen = [by_name[name] for name in names]
+    elif len(candidates) == 1:
+        chosen = candidates
+    else:
+        chosen = [container for container in candidates
+                  if (current := parse_image_uuid(str(container.get("image") or ""))) is not None
+                  and current.same_repository(image)]
+        if not chosen:
+            listing = ", ".join(f"{name}={container.get('image')}" for name, container in by_name.items())
+            raise ConfigError("RANCHER_CONTAINER", f"is required: no container of {target} runs {image.name} "
+                                                   f"(containers: {listing})")
+    changes = tuple(ImageChange(str(container.get("name")), _image_of({"imageUuid": container.get("image")}),
+                                str(image)) for container in chosen)
+    return Plan(
+        target=target,
+        target_id=target_id,
+        changes=changes,
+        strategy=None,
+        forced=force,
+        request={"images": {change.container: change.new_image for change in changes}},
+    )

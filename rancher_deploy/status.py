@@ -48,6 +48,11 @@ def judge(observation: Observation, goal: Goal) -> Judgement:
             return Judgement(Verdict.DONE, observation.message or "rolled out")
         return Judgement(Verdict.WAITING, observation.message or state)
 
+    if goal is Goal.RELEASED:
+        if state != "upgraded" and observation.transitioning == "no":
+            return Judgement(Verdict.DONE, f"settled in state {state}")
+        return Judgement(Verdict.WAITING, f"{state}{counts}")
+
     if goal is Goal.UPGRADED:
         if observation.unhealthy:
             return Judgement(Verdict.FAILED,

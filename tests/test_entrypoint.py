@@ -149,3 +149,55 @@ def test_github_gets_outputs_and_an_annotation_even_for_a_configuration_error(wo
     output = (workspace / "output").read_text(encoding="utf-8")
     assert "result=error\n" in output and "exit-code=2\n" in output
     assert "Exit code 2" in (workspace / "summary").read_text(encoding="utf-8")
+
+
+# -- real upgrades through the entrypoint, against the simulator ----------------------------------------
+
+
+def _seeded_simulator() -> Any:
+    from rancher_deploy.simulator import Simulator, Timing
+
+    simulator = Simulator("AKEY1234", SECRET, timing=Timing.fast()).start()
+    stack = simulator.add_stack("shop")
+    simulator.add_service(stack, "web", {"imageUuid": "docker:registry.example.com/shop/web:1.0"}, scale=2)
+    return simulator
+
+
+def test_github_action_run_upgrades_and_writes_outputs_and_summary(workspace: Path) -> None:
+    simulator = _seeded_simulator()
+    try:
+        environ = github_env(workspace, **{"url": simulator.url, "access-key": "AKEY1234", "secret-key": SECRET,
+                                           "service": "shop/web", "image": "registry.example.com/shop/web:1.1",
+                                           "poll-interval": "0.01"})
+        result = run(["upgrade"], environ, workspace)
+    finally:
+        simulator.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == f"::add-mask::{SECRET}"
+    assert "::group::" in result.stderr and "::endgroup::" in result.stderr
+    outputs = (workspace / "output").read_text()
+    assert "result=upgraded" in outputs and "image=registry.example.com/shop/web:1.1" in outputs
+    assert "previous-image=registry.example.com/shop/web:1.0" in outputs
+    summary = (workspace / "summary").read_text()
+    assert "shop/web" in summary and "registry.example.com/shop/web:1.1" in summary
+    assert_clean_failure(result, 0, SECRET)
+
+
+@pytest.mark.parametrize("dialect", ["drone", "woodpecker"])
+def test_plugin_run_reads_plugin_settings_and_upgrades(workspace: Path, dialect: str) -> None:
+    simulator = _seeded_simulator()
+    marker = {"drone": {"DRONE": "true", "CI": "drone"}, "woodpecker": {"CI": "woodpecker"}}[dialect]
+    hyphen = "-" if dialect == "drone" else "_"
+    try:
+        environ = {**marker, "PLUGIN_URL": simulator.url, f"PLUGIN_ACCESS{hyphen}KEY": "AKEY1234",
+                   f"PLUGIN_SECRET{hyphen}KEY": SECRET, "PLUGIN_SERVICE": "shop/web",
+                   "PLUGIN_IMAGE": "registry.example.com/shop/web:1.1", f"PLUGIN_POLL{hyphen}INTERVAL": "0.01",
+                   f"PLUGIN_DOTENV{hyphen}REPORT": str(workspace / "deploy.env")}
+        result = run([], environ, workspace)
+        state = simulator.service("1s1")
+    finally:
+        simulator.stop()
+    assert result.returncode == 0, result.stderr
+    assert state["launchConfig"]["imageUuid"] == "docker:registry.example.com/shop/web:1.1"
+    assert "RANCHER_DEPLOY_RESULT=upgraded" in (workspace / "deploy.env").read_text()
+    assert_clean_failure(result, 0, SECRET)

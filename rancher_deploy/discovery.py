@@ -1,0 +1,85 @@
+"""Which Rancher is behind the URL, and the backend that speaks to it.
+
+Users paste whatever URL their Rancher shows them: a server root, a 1.x API URL (`/v1`,
+`/v2-beta`, `/v2-beta/projects/1a5`), a 2.x one (`/v3`, `/v3/project/c-x:p-y`,
+`/k8s/clusters/c-x`). A path settles the flavour only where it cannot mean two things: from
+Rancher 2.5 on, `/v1` is Steve, not Rancher 1.x, so a `/v1` URL is probed like a server root.
+Lives apart from `backend.py` because it needs both backends, which themselves import `backend`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import semver
+
+from rancher_deploy import cattle, workloads
+from rancher_deploy.backend import Backend
+from rancher_deploy.errors import RancherUnreachable
+from rancher_deploy.http import RancherSession
+from rancher_deploy.settings import Settings
+
+_K8S_PATH = re.compile(r"^(?P<prefix>.*?)/k8s/clusters/(?P<cluster>[^/]+)/?$")
+_V3_PATH = re.compile(r"^(?P<prefix>.*?)/v3(?:/projects?/(?P<project>[^/]+))?/?$")
+_CATTLE_PATH = re.compile(r"^(?P<prefix>.*?)/(?:v1|v2-beta)(?:/projects/[^/]+)?/?$")
+# Rancher 2.6 moved its own UI to the Kubernetes API (Steve and the proxy); before it, v3 is the way.
+KUBE_API_FROM = semver.Version(2, 6, 0)
+
+
+def connect(session: RancherSession, settings: Settings, warn: Callable[[str], None]) -> Backend:
+    """Detect the flavour (unless forced by RANCHER_FLAVOUR) and connect its backend."""
+    parts = urlsplit(settings.url)
+    path = parts.path.rstrip("/")
+    hint: str | None = None
+    url_project = url_cluster = None
+    prefix = path
+    for pattern, flavour in ((_K8S_PATH, "k8s"), (_V3_PATH, "v3"), (_CATTLE_PATH, None)):
+        match = pattern.match(path)
+        if match:
+            prefix, hint = match.group("prefix"), flavour
+            groups = match.groupdict()
+            url_cluster = groups.get("cluster")
+            url_project = groups.get("project")
+            if url_project and ":" in url_project:
+                url_cluster = url_project.split(":", 1)[0]
+            break
+    root = urlunsplit((parts.scheme, parts.netloc, prefix, "", ""))
+
+    flavour = settings.flavour
+    version: str | None = None
+    if flavour == "rancher-1.x":
+        return cattle.connect(session, settings.url, settings.environment, warn)
+    if flavour == "auto":
+        if hint is None:
+            try:
+                return cattle.connect(session, settings.url, settings.environment, warn)
+            except cattle.NotCattle:
+                pass  # perhaps Rancher 2.x, whose /v1 is Steve
+        version = _rancher_version(session, root)
+        if hint is not None:
+            flavour = hint
+        elif version is not None:
+            flavour = "k8s" if _at_least(version, KUBE_API_FROM) else "v3"
+        elif session.get_optional(f"{root}/v3", what="Connecting to Rancher") is not None:
+            flavour = "v3"
+        else:
+            raise RancherUnreachable(f"no Rancher API found at {root} (neither /v2-beta nor /v3); check CATTLE_URL")
+    return workloads.connect(session, root, flavour, settings, url_project=url_project, url_cluster=url_cluster,
+                             version=version, warn=warn)
+
+
+def _rancher_version(session: RancherSession, root: str) -> str | None:
+    """Rancher 2.x answers `/rancherversion` with {"Version": "v2.8.5", ...}."""
+    body = session.get_optional(f"{root}/rancherversion", what="Reading Rancher's version")
+    version = (body or {}).get("Version")
+    return str(version) if version else None
+
+
+def _at_least(version: str, floor: semver.Version) -> bool:
+    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if not match:
+        return True  # a development build ("master-head"): assume current
+    major, minor, patch = (int(part or 0) for part in match.groups())
+    return semver.Version(major, minor, patch) >= floor
