@@ -202,6 +202,12 @@ class Pipeline:
                        f"there is nothing to roll back; its state is {state}")
             self._emit(Step(message, Level.ERROR, ref.name))
             return self._outcome(ref, Result.FAILED, state, plan.changes, message)
+        if isinstance(ended, WaitInterrupted) and self._settings.on_interrupt == "report":
+            state = ended.last.state if ended.last else "unknown"
+            message = (f"{ref.name} is left in state {state} after the signal (RANCHER_ON_INTERRUPT=report); "
+                       "finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`")
+            self._emit(Step(message, Level.WARNING, ref.name))
+            return self._outcome(ref, Result.INTERRUPTED, state, plan.changes, message)
         if not self._settings.rollback:
             state = ended.last.state if ended.last else "unknown"
             message = (f"{ref.name} is left in state {state} (--no-rollback); finish it with "

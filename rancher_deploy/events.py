@@ -71,6 +71,7 @@ class Result(enum.Enum):
     REVERTED = "reverted"          # `rollback` subcommand restored the previous configuration
     ROLLED_BACK = "rolled-back"    # failed, then restored to the previous configuration
     FAILED = "failed"              # failed; the target could not be restored or its state is unknown
+    INTERRUPTED = "interrupted"    # a signal stopped the wait and RANCHER_ON_INTERRUPT=report left it as it was
     STATUS = "status"              # `status` subcommand: only reported
 
 

@@ -21,7 +21,8 @@ _REGISTRY = re.compile(
     r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
     r"|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?\Z"
 )
-_TAG = re.compile(r"[\w][\w.-]{0,127}\Z")
+# ASCII only: Python's \w would accept letters Docker refuses in a tag.
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 _DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}\Z")
 _MAX_NAME_LENGTH = 255
 

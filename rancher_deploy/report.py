@@ -24,6 +24,7 @@ _HEADLINES: dict[Result, str] = {
     Result.REVERTED: "rolled back",
     Result.ROLLED_BACK: "FAILED, rolled back",
     Result.FAILED: "FAILED, NEEDS ATTENTION",
+    Result.INTERRUPTED: "INTERRUPTED, left as it was",
     Result.STATUS: "status",
 }
 
@@ -118,7 +119,7 @@ def write_json(stream: TextIO, document: dict[str, Any], redactor: Redactor) -> 
 def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> str:
     if error is not None:
         return "error"
-    order = [Result.FAILED, Result.ROLLED_BACK, Result.UPGRADED_UNFINISHED, Result.UPGRADED, Result.FINISHED,
+    order = [Result.FAILED, Result.INTERRUPTED, Result.ROLLED_BACK, Result.UPGRADED_UNFINISHED, Result.UPGRADED, Result.FINISHED,
              Result.REVERTED, Result.PLANNED, Result.STATUS, Result.UNCHANGED]
     results = {target.result for target in targets}
     for result in order:

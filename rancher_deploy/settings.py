@@ -147,6 +147,10 @@ SETTINGS: tuple[Option, ...] = (
     Option("rollback", ("RANCHER_ROLLBACK",), Kind.BOOL,
            "roll back automatically when the upgrade fails or times out", default=True,
            commands=("upgrade",)),
+    Option("on_interrupt", ("RANCHER_ON_INTERRUPT",), Kind.CHOICE,
+           "what to do when SIGTERM/SIGINT arrives while an upgrade is waiting: roll it back, or leave it and "
+           "report its state; exits 143/130 either way", default="rollback", choices=("rollback", "report"),
+           commands=("upgrade",)),
     Option("on_upgraded", ("RANCHER_ON_UPGRADED",), Kind.CHOICE,
            "what to do with an upgrade an earlier run left `upgraded`", default="finish",
            choices=("finish", "rollback"), commands=("upgrade",)),
@@ -231,6 +235,7 @@ class Settings:
     start_first: bool
     finish: bool
     rollback: bool
+    on_interrupt: str
     on_upgraded: str
     force: bool
     dry_run: bool
@@ -404,6 +409,7 @@ def _validate(
         start_first=values["start_first"],
         finish=values["finish"],
         rollback=values["rollback"],
+        on_interrupt=values["on_interrupt"],
         on_upgraded=values["on_upgraded"],
         force=values["force"],
         dry_run=values["dry_run"],

@@ -176,3 +176,15 @@ def test_a_canceled_upgrade_is_refused_without_change(frozen: Simulator) -> None
     with pytest.raises(RefusedError, match="shop/web is canceled-upgrade; the upgrade needs it active"):
         pipeline(frozen, SimulatedTime(frozen), []).run()
     assert frozen.count("POST") == posts_before
+
+
+def test_a_signal_with_on_interrupt_report_leaves_the_upgrade_and_exits_143(frozen: Simulator) -> None:
+    service = seed(frozen)
+    events: list[Event] = []
+    outcome = pipeline(frozen, SimulatedTime(frozen), events, interrupted=[None, None, 15],
+                       RANCHER_ON_INTERRUPT="report").run()
+    assert outcome.exit_code is ExitCode.TERMINATED
+    assert outcome.targets[0].result is Result.INTERRUPTED
+    assert "is left in state upgrading after the signal" in outcome.targets[0].message
+    assert frozen.service(service)["state"] == "upgrading"
+    assert not [r for r in frozen.requests if "action=rollback" in r.query]

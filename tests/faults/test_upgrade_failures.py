@@ -1,0 +1,100 @@
+"""Upgrades that go wrong in Rancher itself: hang, never healthy, failed or stuck rollback, service removed.
+
+Simulated time only moves when the tool sleeps, so the 300 s timeouts below cost no real time and
+every scenario ends at the same simulated moment on every machine.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rancher_deploy.simulator import Simulator, Timing
+
+from ..conftest import NEW_IMAGE, OLD_IMAGE, RunCli
+from .conftest import VirtualTime, remove
+
+SLOW = {"RANCHER_POLL_INTERVAL": "10", "RANCHER_TIMEOUT": "300"}
+
+
+@pytest.fixture
+def timing() -> Timing:
+    return Timing(speed=0)
+
+
+def image_of(sim: Simulator, service_id: str) -> str:
+    return str(sim.service(service_id)["launchConfig"]["imageUuid"]).removeprefix("docker:")
+
+
+def test_a_hung_upgrade_times_out_then_is_rolled_back_exit_1(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
+    sim.faults.hang(web)
+    virtual.hooks.append(lambda time: sim.faults.clear() if sim.service(web)["state"] == "rolling-back" else None)
+    result = run_cli("--output", "json", **SLOW)
+    assert result.code == 1, result.stderr
+    assert "shop/web was not upgraded after 300s (RANCHER_TIMEOUT)" in result.stderr
+    assert "Rolling back shop/web" in result.stderr
+    assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
+    assert result.json["result"] == "rolled-back"
+    assert 300 <= virtual.now < 600
+
+
+def test_a_new_image_that_never_gets_healthy_is_rolled_back_exit_1(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_cli("--output", "json", **SLOW)
+    assert result.code == 1, result.stderr
+    # Rancher's own error signal ends the wait at its health wait limit (45 s), long before 300 s.
+    assert "Rancher reports an error in state upgrading: Waiting: healthy" in result.stderr
+    assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
+    assert virtual.now < 100
+
+
+def test_a_rollback_that_fails_exits_4_naming_the_state(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    sim.faults.fail_action(web, "rollback")
+    result = run_cli("--output", "json", **SLOW)
+    assert result.code == 4, result.stderr
+    assert "shop/web needs attention: the rollback failed" in result.stderr
+    assert "its state is rolling-back" in result.stderr
+    assert sim.service(web)["state"] == "rolling-back"
+    assert result.json["targets"][0]["result"] == "failed"
+    assert result.json["targets"][0]["state"] == "rolling-back"
+
+
+def test_a_rollback_that_hangs_times_out_and_exits_4_naming_the_state(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
+    sim.faults.hang(web)
+    result = run_cli("--output", "json", **SLOW)
+    assert result.code == 4, result.stderr
+    assert "shop/web was not active after 300s" in result.stderr
+    assert "its state is rolling-back" in result.stderr
+    assert sim.service(web)["state"] == "rolling-back"
+    assert 600 <= virtual.now < 900
+
+
+def test_a_service_removed_while_waiting_exits_4_saying_it_was_removed(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
+    sim.faults.hang(web)
+    virtual.at(20, lambda: remove(sim, web))
+    virtual.at(30, sim.faults.clear)
+    result = run_cli("--output", "json", **SLOW)
+    assert result.code == 4, result.stderr
+    assert "the service was removed" in result.stderr
+    state = sim.service(web)["state"]
+    assert state in ("removing", "removed")
+    target = result.json["targets"][0]
+    assert target["result"] == "failed"
+    assert target["state"] in ("removing", "removed")
+    assert "Rolling back" not in result.stderr, "a removed service has nothing to roll back to"
+
+
+def test_a_service_purged_while_waiting_exits_4(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
+    sim.faults.hang(web)
+    # A 404 where the service was: as Rancher answers once a removed service is purged.
+    virtual.at(20, lambda: sim.faults.fail_next(f"/services/{web}", count=100, status=404))
+    result = run_cli("--output", "json", **SLOW)
+    assert result.code == 4, result.stderr
+    assert "shop/web disappeared while waiting (HTTP 404)" in result.stderr
+    assert result.json["targets"][0]["result"] == "failed"
