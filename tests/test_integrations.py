@@ -231,3 +231,13 @@ def test_docs_exit_code_table_matches_the_exit_codes() -> None:
             continue
         assert f"| {int(code)} | {code.meaning} |" in table
     assert "| 130 / 143 | interrupted (SIGINT / SIGTERM) after the tool restored or reported the service's state |" in table
+
+
+def test_woodpecker_plugin_page_has_the_front_matter_docs_ci_shows() -> None:
+    page = (ROOT / "docs/woodpecker/docs.md").read_text(encoding="utf-8")
+    front = page.split("---\n")[1]
+    metadata = yaml.safe_load(front)
+    assert {"name", "description", "author", "tags", "containerImage", "url"} <= set(metadata)
+    assert metadata["containerImage"] == yaml.safe_load((ROOT / "docs/examples/woodpecker.yml").read_text())[
+        "steps"][0]["image"]
+    assert "---\n" + front + "---" in (ROOT / "docs/ci.md").read_text(encoding="utf-8")
