@@ -204,24 +204,9 @@ class V3Workloads:
         body = self._session.get(ref.url, what=f"Reading {ref.name}")
         kind = str(body.get("type") or ref.id.split(":")[0]).lower()
         status = body.get("deploymentStatus") or body.get("statefulSetStatus") or body.get("daemonSetStatus") or {}
-        desired = int(body.get("scale") or 0)
-        if kind == "daemonset":
-            desired = int(status.get("desiredNumberScheduled") or 0)
-        rollout = Rollout(
-            kind=kind,
-            name=str(body.get("name")),
-            generation=None,  # v3 drops metadata: wait for observedGeneration to pass the baseline
-            observed_generation=_int(status.get("observedGeneration")),
-            baseline_generation=baseline,
-            desired=desired,
-            replicas=_int(status.get("replicas") or status.get("currentNumberScheduled")) or 0,
-            updated=_int(status.get("updatedReplicas") or status.get("updatedNumberScheduled")) or 0,
-            ready=_int(status.get("readyReplicas") or status.get("numberReady")) or 0,
-            available=_int(status.get("availableReplicas") or status.get("numberAvailable")) or 0,
-            deadline_exceeded=_deadline_exceeded(status.get("conditions")),
-            current_revision=status.get("currentRevision"),
-            update_revision=status.get("updateRevision"),
-        )
+        # v3 drops metadata (no generation): wait for observedGeneration to pass the baseline instead.
+        rollout = _rollout(kind, str(body.get("name")), int(body.get("scale") or 0), status,
+                           generation=None, baseline=baseline)
         containers = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is not True)
         init = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is True)
         annotations = body.get("annotations") or {}
@@ -298,24 +283,8 @@ class KubeWorkloads:
         spec = body.get("spec") or {}
         status = body.get("status") or {}
         pod = _pod_spec(body)
-        desired = int(spec.get("replicas", 1) or 0)
-        if kind == "daemonset":
-            desired = int(status.get("desiredNumberScheduled") or 0)
-        rollout = Rollout(
-            kind=kind,
-            name=str(metadata.get("name")),
-            generation=_int(metadata.get("generation")),
-            observed_generation=_int(status.get("observedGeneration")) if kind != "cronjob" else 0,
-            baseline_generation=None,
-            desired=desired,
-            replicas=_int(status.get("replicas") or status.get("currentNumberScheduled")) or 0,
-            updated=_int(status.get("updatedReplicas") or status.get("updatedNumberScheduled")) or 0,
-            ready=_int(status.get("readyReplicas") or status.get("numberReady")) or 0,
-            available=_int(status.get("availableReplicas") or status.get("numberAvailable")) or 0,
-            deadline_exceeded=_deadline_exceeded(status.get("conditions")),
-            current_revision=status.get("currentRevision"),
-            update_revision=status.get("updateRevision"),
-        )
+        rollout = _rollout(kind, str(metadata.get("name")), int(spec.get("replicas", 1) or 0), status,
+                           generation=_int(metadata.get("generation")), baseline=None)
         annotations = ((_template(body).get("metadata") or {}).get("annotations")) or {}
         return WorkloadView(kind, str(metadata.get("name")), tuple(pod.get("containers") or []),
                             tuple(pod.get("initContainers") or []), rollout, bool(spec.get("paused")),
@@ -413,6 +382,28 @@ def _cluster_id(session: RancherSession, root: str, wanted: str | None) -> str:
         raise TargetNotFound(f"cluster {wanted!r} not found")
     names = ", ".join(f"{c.get('name')} ({c.get('id')})" for c in clusters) or "none"
     raise ConfigError("RANCHER_CLUSTER", f"is required: this key sees several clusters: {names}")
+
+
+def _rollout(kind: str, name: str, replicas: int, status: JSON, *, generation: int | None,
+             baseline: int | None) -> Rollout:
+    """Read the status fields kubectl reads, under the names each workload kind gives them."""
+    desired = int(status.get("desiredNumberScheduled") or 0) if kind == "daemonset" else replicas
+    return Rollout(
+        kind=kind,
+        name=name,
+        generation=generation,
+        # A cronjob has no rollout to observe; its change is done once accepted.
+        observed_generation=_int(status.get("observedGeneration")) if kind != "cronjob" else 0,
+        baseline_generation=baseline,
+        desired=desired,
+        replicas=_int(status.get("replicas") or status.get("currentNumberScheduled")) or 0,
+        updated=_int(status.get("updatedReplicas") or status.get("updatedNumberScheduled")) or 0,
+        ready=_int(status.get("readyReplicas") or status.get("numberReady")) or 0,
+        available=_int(status.get("availableReplicas") or status.get("numberAvailable")) or 0,
+        deadline_exceeded=_deadline_exceeded(status.get("conditions")),
+        current_revision=status.get("currentRevision"),
+        update_revision=status.get("updateRevision"),
+    )
 
 
 def _template(body: JSON) -> JSON:

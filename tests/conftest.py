@@ -94,22 +94,31 @@ def base_env(sim: Simulator) -> dict[str, str]:
 RunCli = Callable[..., CliRun]
 
 
+def invoke_cli(argv: tuple[str, ...], base: dict[str, str], overrides: dict[str, str | None],
+               secret: str) -> CliRun:
+    """Run cli.main in-process as a pipeline would (no .env read); `None` in overrides unsets a variable.
+
+    Every run also checks the two promises no test should have to repeat: no traceback, no secret.
+    """
+    environ = dict(base)
+    for name, value in overrides.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), environ=environ, dotenv_path=None, stdout=stdout, stderr=stderr)
+    result = CliRun(code, stdout.getvalue(), stderr.getvalue())
+    assert secret not in result.output, "the secret leaked into the output"
+    assert "Traceback" not in result.output
+    return result
+
+
 @pytest.fixture
 def run_cli(base_env: dict[str, str]) -> RunCli:
-    """run_cli(*argv, **env overrides; None removes a variable) -> CliRun; reads no .env."""
+    """run_cli(*argv, **env overrides; None removes a variable) -> CliRun."""
 
     def run(*argv: str, **overrides: str | None) -> CliRun:
-        environ = dict(base_env)
-        for name, value in overrides.items():
-            if value is None:
-                environ.pop(name, None)
-            else:
-                environ[name] = value
-        stdout, stderr = io.StringIO(), io.StringIO()
-        code = cli.main(list(argv), environ=environ, dotenv_path=None, stdout=stdout, stderr=stderr)
-        result = CliRun(code, stdout.getvalue(), stderr.getvalue())
-        assert SECRET_KEY not in result.output, "the secret key leaked into the output"
-        assert "Traceback" not in result.output
-        return result
+        return invoke_cli(argv, base_env, overrides, SECRET_KEY)
 
     return run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rancher_deploy.simulator import Simulator
 
-from .conftest import NEW_IMAGE, OLD_IMAGE, RunCli
+from .conftest import OLD_IMAGE, RunCli
 
 OTHER_IMAGE = "registry.example.com:5000/shop/web:2.2"
 
