@@ -1,4 +1,7 @@
-"""A Rancher 1.6 API simulator on a loopback port: the ``Simulator`` facade tests and the demo use.
+"""A Rancher API simulator on a loopback port: the ``Simulator`` facade tests and the demo use.
+
+It plays one Rancher version at a time: 1.6 (Cattle: /v1, /v2-beta) or a 2.x (v3, the Kubernetes
+proxy, and Steve from 2.5 on), because the same paths mean different APIs in the two lines.
 
 The simulator never imports the client and the client never imports the simulator: a fake that
 shared constants with its client would agree with it by construction and prove nothing.
@@ -12,7 +15,9 @@ from types import TracebackType
 from typing import Any
 
 from rancher_deploy.simulator.clock import Timing
+from rancher_deploy.simulator.cluster import CLUSTER_ID, Cluster
 from rancher_deploy.simulator.faults import Faults
+from rancher_deploy.simulator.rancher2 import RELEASES
 from rancher_deploy.simulator.server import (
     App,
     RequestLog,
@@ -24,11 +29,15 @@ from rancher_deploy.simulator.store import DEFAULT_PROJECT_ID, Store, parse_id
 
 __all__ = ["SUPPORTED_RANCHER_VERSIONS", "RequestRecord", "Simulator", "Timing"]
 
-SUPPORTED_RANCHER_VERSIONS: tuple[str, ...] = ("1.6",)
+SUPPORTED_RANCHER_VERSIONS: tuple[str, ...] = ("1.6", *RELEASES)
 
 
 class Simulator:
-    """A running fake Rancher 1.6 server plus the handles tests need (seed, time, faults, log)."""
+    """A running fake Rancher server plus the handles tests need (seed, time, faults, log).
+
+    With ``rancher_version="2.x"`` the key pair is a Rancher 2.x API key (``token-xxxxx`` and its
+    secret), accepted as Basic auth and as ``Authorization: Bearer token-xxxxx:secret``.
+    """
 
     def __init__(
         self,
@@ -45,19 +54,25 @@ class Simulator:
     ) -> None:
         if rancher_version not in SUPPORTED_RANCHER_VERSIONS:
             raise ValueError(
-                f"Rancher version {rancher_version!r} is not simulated yet; only 1.6 is "
-                "(Rancher 2.x support comes later)"
+                f"Rancher version {rancher_version!r} is not simulated; choose one of "
+                + ", ".join(SUPPORTED_RANCHER_VERSIONS)
             )
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("TLS needs both a certificate file and a key file")
+        if state_file and rancher_version != "1.6":
+            raise ValueError("state files are only supported for Rancher 1.6")
         self.rancher_version = rancher_version
         self.timing = timing or Timing.fast()
         self.state_file = state_file
         self.faults = Faults()
         self._store = Store(access_key, secret_key, self.timing, self.faults)
+        self._cluster: Cluster | None = None
         self.faults.before_change = self._store.settle
+        if rancher_version != "1.6":
+            self._cluster = Cluster(access_key, secret_key, self.timing, self.faults)
+            self.faults.before_change = self._cluster.settle
         self._log = RequestLog()
-        self._app = App(self._store, self.faults, self._log, rancher_version)
+        self._app = App(self._store, self.faults, self._log, rancher_version, self._cluster)
         tls = tls_context(tls_cert, tls_key) if tls_cert and tls_key else None
         self._server = SimServer(self._app, host, port, tls)
         self.faults.on_refuse = self._server.refuse
@@ -87,7 +102,7 @@ class Simulator:
                 fh.write("\n")
             os.replace(tmp, self.state_file)
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self) -> Simulator:  # noqa: PYI034 - Python 3.10 has no typing.Self
         return self.start()
 
     def __exit__(
@@ -109,19 +124,88 @@ class Simulator:
 
     @property
     def default_project_id(self) -> str:
+        """1.6: ``1a5``; 2.x: ``local:p-xxxxx``, the Default project."""
+        if self._cluster is not None:
+            return self._cluster.default_project_id
         return DEFAULT_PROJECT_ID
+
+    @property
+    def cluster_id(self) -> str:
+        self._two("cluster_id")
+        return CLUSTER_ID
+
+    @property
+    def system_project_id(self) -> str:
+        return self._two("system_project_id").system_project_id
+
+    def _two(self, what: str) -> Cluster:
+        if self._cluster is None:
+            raise RuntimeError(f"{what} exists only when simulating Rancher 2.x (rancher_version='2.8' …)")
+        return self._cluster
+
+    def _one(self, what: str) -> Store:
+        if self._cluster is not None:
+            raise RuntimeError(f"{what} exists only when simulating Rancher 1.6")
+        return self._store
 
     # ---- seeding -------------------------------------------------------------------------------
 
     def add_project(self, name: str) -> str:
+        """1.6: a new environment (``1a7``…); 2.x: a project in cluster local (``local:p-xxxxx``)."""
+        if self._cluster is not None:
+            return self._cluster.add_project(name)
         return self._store.add_project(name)
+
+    def add_namespace(self, name: str, project_id: str | None = None) -> str:
+        """2.x: a namespace in the project (the Default project when None); returns its name."""
+        return self._two("add_namespace").add_namespace(name, project_id)
+
+    def add_workload(
+        self,
+        namespace: str,
+        name: str,
+        containers: list[dict[str, Any]],
+        *,
+        kind: str = "deployment",
+        replicas: int = 1,
+        init_containers: list[dict[str, Any]] | None = None,
+        strategy: dict[str, Any] | None = None,
+        progress_deadline_seconds: int = 600,
+    ) -> str:
+        """2.x: a workload already fully rolled out (revision 1, every replica ready); returns its
+        v3 id (``deployment:default:web``). Containers are Kubernetes container dicts, kept as given."""
+        workload = self._two("add_workload").add_workload(
+            namespace,
+            name,
+            containers,
+            kind=kind,
+            replicas=replicas,
+            init_containers=init_containers,
+            strategy=strategy,
+            progress_deadline_seconds=progress_deadline_seconds,
+        )
+        return workload.v3_id
+
+    def workload(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        """2.x: the Kubernetes object (apps/v1 or batch/v1) at the current simulated time."""
+        cluster = self._two("workload")
+        with cluster.lock:
+            cluster.settle()
+            return cluster.to_k8s(cluster.workload(kind, namespace, name))
+
+    def replica_sets(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """2.x: the Deployment's ReplicaSets, oldest revision first."""
+        cluster = self._two("replica_sets")
+        with cluster.lock:
+            cluster.settle()
+            return cluster.revisions_to_k8s(cluster.workload("deployment", namespace, name))
 
     def add_environment_key(self, project_id: str) -> tuple[str, str]:
         key = self._store.add_key(project_id)
         return key.access, key.secret
 
     def add_stack(self, name: str, project_id: str | None = None) -> str:
-        return self._store.seed_stack(name, project_id).id
+        return self._one("add_stack").seed_stack(name, project_id).id
 
     def add_service(
         self,
@@ -134,7 +218,7 @@ class Simulator:
         state: str = "active",
         retain_ip: bool = False,
     ) -> str:
-        return self._store.seed_service(
+        return self._one("add_service").seed_service(
             stack_id,
             name,
             launch_config,
@@ -169,10 +253,15 @@ class Simulator:
             ]
 
     def advance(self, seconds: float) -> None:
-        self._store.advance(seconds)
+        if self._cluster is not None:
+            self._cluster.advance(seconds)
+        else:
+            self._store.advance(seconds)
 
     def now(self) -> float:
         """The current simulated time in seconds since start."""
+        if self._cluster is not None:
+            return self._cluster.now()
         return self._store.now()
 
     @property
@@ -189,6 +278,8 @@ class Simulator:
         """Back to a fresh install: data, faults and request log."""
         self.faults.clear()
         self._store.reset()
+        if self._cluster is not None:
+            self._cluster.reset()
         self._log.clear()
 
 

@@ -16,6 +16,9 @@ class Timing:
     seconds per real second; 0 freezes time so that only ``Simulator.advance`` moves it.
     ``health_wait_limit`` is Rancher's ``resource.monitor.default.wait.millis`` (45 s): after it, a
     container that never turned healthy shows up as ``transitioning: error`` on the service.
+    In 2.x mode a pod is ready ``container_start`` after it is created, plus ``health_check`` when a
+    container has a readinessProbe; ``controller_delay`` is how long a new generation waits to be
+    observed (status.observedGeneration catching up).
     """
 
     speed: float = 1000.0
@@ -26,6 +29,8 @@ class Timing:
     finish_cleanup: float = 1.0
     health_wait_limit: float = 45.0
     cancel_tick: float = 1.0
+    # Rancher 2.x: how long the Kubernetes deployment controller takes to observe a new generation.
+    controller_delay: float = 0.5
 
     @classmethod
     def fast(cls) -> Timing:

@@ -1,4 +1,4 @@
-"""`rancher-deploy simulate`: serve the Rancher 1.6 simulator until SIGINT or SIGTERM."""
+"""`rancher-deploy simulate`: serve the Rancher simulator (1.6 or a 2.x) until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,14 +15,21 @@ from rancher_deploy.simulator import SUPPORTED_RANCHER_VERSIONS, Simulator, Timi
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rancher-deploy simulate",
-        description="Serve a simulated Rancher 1.6 API (v1 and v2-beta) for demos and tests.",
+        description="Serve a simulated Rancher API for demos and tests: 1.6 (v1, v2-beta) or 2.x (v3, the "
+        "Kubernetes proxy at /k8s/clusters/local, and Steve at /v1 from 2.5 on).",
     )
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    parser.add_argument("--access-key", required=True, help="access key of the admin (account) API key")
-    parser.add_argument("--secret-key", required=True, help="secret key of the admin (account) API key")
+    parser.add_argument(
+        "--access-key", required=True, help="access key of the admin API key (1.6 account key; 2.x token-xxxxx)"
+    )
+    parser.add_argument("--secret-key", required=True, help="secret key of the admin API key")
     parser.add_argument("--state", metavar="FILE", help="JSON state file: loaded at start if present, saved on exit")
-    parser.add_argument("--rancher-version", default="1.6", help="Rancher version to simulate (only 1.6 for now)")
+    parser.add_argument(
+        "--rancher-version",
+        default="1.6",
+        help=f"Rancher version to simulate: {', '.join(SUPPORTED_RANCHER_VERSIONS)} (default 1.6)",
+    )
     parser.add_argument(
         "--timing", choices=("fast", "demo", "realistic"), default="demo", help="how fast simulated time runs"
     )
@@ -36,9 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     if options.rancher_version not in SUPPORTED_RANCHER_VERSIONS:
         parser.error(
-            f"--rancher-version {options.rancher_version}: only 1.6 is simulated for now "
-            "(Rancher 2.x support comes later)"
+            f"--rancher-version {options.rancher_version}: not simulated; choose one of "
+            + ", ".join(SUPPORTED_RANCHER_VERSIONS)
         )
+    if options.state and options.rancher_version != "1.6":
+        parser.error("--state is only supported with --rancher-version 1.6")
     if (options.tls_cert is None) != (options.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
     simulator = Simulator(

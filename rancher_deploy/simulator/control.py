@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from rancher_deploy.simulator.handlers import HttpRequest, Response
+from rancher_deploy.simulator.kube import KubeError
 
 if TYPE_CHECKING:
     from rancher_deploy.simulator.server import App
@@ -38,11 +39,14 @@ def handle(app: App, req: HttpRequest) -> Response:
         if route == ("POST", "/_sim/reset"):
             app.faults.clear()
             app.store.reset()
+            if app.cluster is not None:
+                app.cluster.reset()
             app.log.clear()
             return Response(200, {"reset": True})
         if route == ("POST", "/_sim/advance"):
-            app.store.advance(float(body.get("seconds", 0)))
-            return Response(200, {"now": app.store.now()})
+            clock = app.cluster if app.cluster is not None else app.store
+            clock.advance(float(body.get("seconds", 0)))
+            return Response(200, {"now": clock.now()})
         if route == ("GET", "/_sim/faults"):
             return Response(200, app.faults.describe())
         if route == ("POST", "/_sim/faults"):
@@ -51,12 +55,16 @@ def handle(app: App, req: HttpRequest) -> Response:
             app.faults.clear()
             return Response(200, app.faults.describe())
         if route == ("POST", "/_sim/seed"):
-            return Response(201, seed(app, body))
+            return Response(201, seed(app, body) if app.cluster is None else seed2(app, body))
         if route == ("GET", "/_sim/state"):
+            if app.cluster is not None:
+                with app.cluster.lock:
+                    app.cluster.settle()
+                    return Response(200, {**app.cluster.snapshot(), "now": app.cluster.now()})
             doc = app.store.to_state()
             doc["now"] = app.store.now()
             return Response(200, doc)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, KubeError) as exc:
         return _error(400, f"bad control request: {exc}")
     return _error(404, f"no control endpoint {req.method} {req.path}")
 
@@ -78,7 +86,7 @@ def requests_doc(app: App) -> JSON:
 def _set_fault(app: App, body: JSON) -> Response:
     args = dict(body)
     kind = str(args.pop("kind"))
-    renames = {"pathContains": "path_contains", "serviceId": "service_id"}
+    renames = {"pathContains": "path_contains", "serviceId": "service_id", "workloadId": "service_id"}
     args = {renames.get(k, k): v for k, v in args.items()}
     if kind == "refuse_connections":
         # Closing the listener also drops open connections, this one included: answer first.
@@ -121,4 +129,35 @@ def seed(app: App, body: JSON) -> JSON:
                 retain_ip=bool(v.get("retainIp", False)),
             )
             created["services"].append(svc.id)
+    return created
+
+
+def seed2(app: App, body: JSON) -> JSON:
+    """Rancher 2.x: create projects, namespaces and (rolled-out) workloads in one call.
+
+    ``{"projects": [{"name"}], "namespaces": [{"name", "projectId"?}], "workloads": [{"namespace",
+    "name", "containers", "kind"?, "replicas"?, "initContainers"?, "strategy"?,
+    "progressDeadlineSeconds"?}]}``; answers the new project ids, namespace names and v3 workload ids.
+    """
+    cluster = app.cluster
+    assert cluster is not None
+    created: JSON = {"projects": [], "namespaces": [], "workloads": []}
+    with cluster.lock:
+        cluster.settle()
+        for p in body.get("projects", []):
+            created["projects"].append(cluster.add_project(str(p["name"])))
+        for n in body.get("namespaces", []):
+            created["namespaces"].append(cluster.add_namespace(str(n["name"]), n.get("projectId")))
+        for w in body.get("workloads", []):
+            workload = cluster.add_workload(
+                str(w["namespace"]),
+                str(w["name"]),
+                list(w["containers"]),
+                kind=str(w.get("kind", "deployment")),
+                replicas=int(w.get("replicas", 1)),
+                init_containers=w.get("initContainers"),
+                strategy=w.get("strategy"),
+                progress_deadline_seconds=int(w.get("progressDeadlineSeconds", 600)),
+            )
+            created["workloads"].append(workload.v3_id)
     return created

@@ -49,6 +49,7 @@ class Faults:
         self._fail: list[FailRule] = []
         self._latency: list[LatencyRule] = []
         self._fail_action: set[tuple[str, str]] = set()
+        self._capacity: dict[str | None, int] = {}
         self._refuse_until = 0.0
         # Set by the facade: called as (seconds) to close the listening socket for a while, and
         # before a hang to settle the store first.
@@ -100,6 +101,14 @@ class Faults:
         with self._lock:
             self._fail_action.add((service_id, action))
 
+    def capacity(self, pods: int, workload: str | None = None) -> None:
+        """Rancher 2.x: at most ``pods`` pods of the workload (``"<namespace>/<name>"``, or every
+        workload with None) become ready; the others stay Pending as on a full node, so a rollout
+        has too few ready replicas and stalls."""
+        self._settle_first()
+        with self._lock:
+            self._capacity[workload] = pods
+
     def clear(self) -> None:
         self._settle_first()
         with self._lock:
@@ -108,6 +117,7 @@ class Faults:
             self._fail.clear()
             self._latency.clear()
             self._fail_action.clear()
+            self._capacity.clear()
             self._refuse_until = 0.0
 
     def apply(self, kind: str, args: dict[str, Any]) -> None:
@@ -119,6 +129,7 @@ class Faults:
             "latency": self.latency,
             "refuse_connections": self.refuse_connections,
             "fail_action": self.fail_action,
+            "capacity": self.capacity,
         }
         if kind not in setters:
             raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(setters)}")
@@ -133,6 +144,12 @@ class Faults:
     def is_hung(self, service_id: str) -> bool:
         with self._lock:
             return None in self._hung or service_id in self._hung
+
+    def capacity_for(self, workload: str) -> int | None:
+        with self._lock:
+            if workload in self._capacity:
+                return self._capacity[workload]
+            return self._capacity.get(None)
 
     def refusing(self) -> bool:
         with self._lock:
@@ -181,6 +198,7 @@ class Faults:
                 ],
                 "latency": [{"seconds": r.seconds, "pathContains": r.path_contains} for r in self._latency],
                 "failAction": [{"serviceId": s, "action": a} for s, a in sorted(self._fail_action)],
+                "capacity": [{"workload": w or "*", "pods": n} for w, n in sorted(self._capacity.items(), key=lambda i: i[0] or "")],
                 "refusing": time.monotonic() < self._refuse_until,
             }
 

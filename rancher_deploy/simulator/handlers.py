@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -52,10 +52,15 @@ class HttpRequest:
 
 @dataclass
 class Response:
+    """What to answer. ``body`` is sent as JSON unless ``raw`` (bytes as they are, e.g. Norman's
+    empty action answer) or ``stream`` (chunked, e.g. a Kubernetes watch) is set."""
+
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     project_id: str | None = None
+    raw: bytes | None = None
+    stream: Iterator[bytes] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ so the same simulated time always yields the same state.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -371,12 +370,3 @@ def _finish(svc: Service, proc: Process, ctx: Context) -> None:
         svc.removed_at = at
     if proc.then == "activate" and svc.state == "inactive":
         start_process(svc, "activate", at, plan_activate(svc, ctx))
-
-
-def waiting_forever(svc: Service, ctx: Context) -> bool:
-    """True when the process can never complete by itself (unhealthy containers); for tests/docs."""
-    proc = svc.process
-    if proc is None or proc.index >= len(proc.steps):
-        return False
-    step = proc.steps[proc.index]
-    return step.kind is StepKind.AWAIT_HEALTHY and _step_done_at(svc, step, proc.step_started, ctx) == math.inf

@@ -23,7 +23,7 @@ ALL_MODIFIERS = frozenset(STRING_MODIFIERS + NUMBER_MODIFIERS)
 def modifiers_for(field_type: str) -> tuple[str, ...]:
     if field_type in ("int", "float", "date"):
         return NUMBER_MODIFIERS
-    if field_type.startswith("reference") or field_type.startswith("enum") or field_type == "boolean":
+    if field_type.startswith(("reference", "enum")) or field_type == "boolean":
         return REFERENCE_MODIFIERS
     return STRING_MODIFIERS
 

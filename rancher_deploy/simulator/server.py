@@ -7,13 +7,16 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from rancher_deploy.simulator import control, handlers
-from rancher_deploy.simulator.errors import ApiError
+from rancher_deploy.simulator import control, handlers, routes2
+from rancher_deploy.simulator.cluster import Cluster
+from rancher_deploy.simulator.errors import STATUS_TEXT, ApiError
 from rancher_deploy.simulator.faults import Faults
+from rancher_deploy.simulator.kube import KubeError
 from rancher_deploy.simulator.store import Store
 
 
@@ -54,13 +57,28 @@ class RequestLog:
 
 
 class App:
-    """Everything a request needs, independent of sockets."""
+    """Everything a request needs, independent of sockets. ``cluster`` is set when playing 2.x."""
 
-    def __init__(self, store: Store, faults: Faults, log: RequestLog, rancher_version: str) -> None:
+    def __init__(
+        self, store: Store, faults: Faults, log: RequestLog, rancher_version: str, cluster: Cluster | None = None
+    ) -> None:
         self.store = store
         self.faults = faults
         self.log = log
         self.rancher_version = rancher_version
+        self.cluster = cluster
+
+    def _failure_body(self, req: handlers.HttpRequest, status: int) -> object:
+        if self.cluster is None:
+            return ApiError.http(status).body()
+        reason = STATUS_TEXT.get(status, "Error").replace(" ", "")
+        error = KubeError(status, reason, STATUS_TEXT.get(status, "Error"))
+        return routes2.error_body(routes2.surface_of(req.path), error)
+
+    def _answer(self, req: handlers.HttpRequest) -> handlers.Response:
+        if self.cluster is not None:
+            return routes2.handle(self.cluster, req, self.rancher_version)
+        return handlers.handle(self.store, req, self.rancher_version)
 
     def handle(self, req: handlers.HttpRequest) -> handlers.Response | None:
         """The response to send, or None to drop the connection without answering."""
@@ -74,8 +92,8 @@ class App:
         failure = self.faults.take_failure(req.method, req.path)
         if failure is not None and not failure.drop:
             self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None))
-            return handlers.Response(failure.status, ApiError.http(failure.status).body())
-        response = handlers.handle(self.store, req, self.rancher_version)
+            return handlers.Response(failure.status, self._failure_body(req, failure.status))
+        response = self._answer(req)
         if failure is not None:
             # A lost answer: the server did the work, the client never hears about it.
             self.log.add(RequestRecord(req.method, req.path, req.query, 0, response.project_id))
@@ -168,17 +186,38 @@ class _RequestHandler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        data = json.dumps(response.body).encode("utf-8")
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Expires": "Thu, 01 Jan 1970 00:00:00 GMT",
+            "Cache-Control": "no-cache, must-revalidate",
+        }
+        headers.update(response.headers)
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
-        self.send_header("Cache-Control", "no-cache, must-revalidate")
-        for name, value in response.headers.items():
+        for name, value in headers.items():
             self.send_header(name, value)
+        if response.stream is not None:
+            self._send_stream(response.stream)
+            return
+        data = response.raw if response.raw is not None else json.dumps(response.body).encode("utf-8")
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+    def _send_stream(self, chunks: Iterator[bytes]) -> None:
+        """Chunked transfer, flushed per chunk (a Kubernetes watch); the connection closes after."""
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for chunk in chunks:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass  # the client went away mid-watch
 
 
 class SimServer:

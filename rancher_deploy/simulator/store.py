@@ -552,7 +552,7 @@ def _check_name(name: str) -> None:
 def _check_image(config: Any) -> None:
     """No storage driver claims an image without the docker: prefix (§1.4)."""
     image = config.get("imageUuid") if isinstance(config, dict) else None
-    if not isinstance(image, str) or not (image.startswith("docker:") or image.startswith("sim:")):
+    if not isinstance(image, str) or not image.startswith(("docker:", "sim:")):
         raise ApiError.validation("InvalidReference", "imageUuid")
 
 

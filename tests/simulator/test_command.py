@@ -48,6 +48,6 @@ def test_serves_until_sigterm_and_saves_state(tmp_path: Path) -> None:
 
 def test_rejects_other_rancher_versions(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
-        main(["--access-key", "K", "--secret-key", "S", "--rancher-version", "2.8"])
+        main(["--access-key", "K", "--secret-key", "S", "--rancher-version", "3.0"])
     assert stopped.value.code == 2
-    assert "only 1.6" in capsys.readouterr().err
+    assert "not simulated" in capsys.readouterr().err

@@ -1,0 +1,344 @@
+"""The Rancher 2.x backend: cluster `local`, its projects and namespaces, workloads, the API key.
+
+One state behind every 2.x view (v3, the Kubernetes proxy, Steve): each surface translates its
+request into a call here and renders the Kubernetes objects it gets back. Callers hold ``lock`` and
+call ``settle`` first, as with the 1.x store.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from rancher_deploy.simulator import kube
+from rancher_deploy.simulator.clock import SimClock, Timing
+from rancher_deploy.simulator.faults import Faults
+from rancher_deploy.simulator.kube import JSON, KubeError, Workload
+
+CLUSTER_ID = "local"
+PROJECT_ID_LABEL = "field.cattle.io/projectId"
+WORKLOAD_SELECTOR = "workload.user.cattle.io/workloadselector"
+# Namespaces a fresh Rancher puts in its System project (the `local` cluster's own).
+SYSTEM_NAMESPACES = ("cattle-system", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass(frozen=True)
+class Project2:
+    """A Rancher 2.x project: ``id`` is ``<cluster>:<p-xxxxx>``."""
+
+    id: str
+    name: str
+    created: float
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    project_id: str | None
+    created: float
+    uid: str
+
+
+class Cluster:
+    """All 2.x state, guarded by one re-entrant lock."""
+
+    def __init__(self, access_key: str, secret_key: str, timing: Timing, faults: Faults) -> None:
+        self.lock = threading.RLock()
+        self.timing = timing
+        self.faults = faults
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self._random = random.Random()
+        self.reset()
+
+    def reset(self) -> None:
+        """A fresh Rancher: projects Default and System in `local`, namespace default in Default."""
+        with self.lock:
+            self.clock = SimClock(self.timing.speed)
+            self.epoch = time.time()
+            self.projects: dict[str, Project2] = {}
+            self.namespaces: dict[str, Namespace] = {}
+            self.workloads: dict[tuple[str, str, str], Workload] = {}
+            self._resource_version = 1000
+            self.default_project_id = self.add_project("Default")
+            self.system_project_id = self.add_project("System")
+            self.add_namespace("default", self.default_project_id)
+            for name in SYSTEM_NAMESPACES:
+                self.add_namespace(name, self.system_project_id)
+
+    # ---- time ----------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def wall(self, sim_time: float) -> float:
+        return self.epoch + sim_time / max(self.timing.speed, 1.0)
+
+    def bump(self) -> int:
+        self._resource_version += 1
+        return self._resource_version
+
+    def env(self) -> kube.Environment:
+        return kube.Environment(
+            container_start=self.timing.container_start,
+            health_check=self.timing.health_check,
+            controller_delay=self.timing.controller_delay,
+            unhealthy=lambda image: self.faults.is_unhealthy(f"docker:{image}"),
+            capacity=self.faults.capacity_for,
+            hung=self.faults.is_hung,
+        )
+
+    def settle(self) -> float:
+        with self.lock:
+            now = self.clock.now()
+            env = self.env()
+            for workload in self.workloads.values():
+                workload.settle(now, env, self.bump)
+            return now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.settle()
+            self.clock.advance(seconds)
+            self.settle()
+
+    # ---- auth ----------------------------------------------------------------------------------
+
+    def authenticate(self, access: str | None, secret: str | None) -> bool:
+        return access == self.access_key and secret == self.secret_key
+
+    # ---- projects and namespaces ---------------------------------------------------------------
+
+    def _short_id(self, prefix: str) -> str:
+        while True:
+            candidate = prefix + "".join(self._random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(5))
+            if f"{CLUSTER_ID}:{candidate}" not in self.projects:
+                return candidate
+
+    def add_project(self, name: str) -> str:
+        with self.lock:
+            project = Project2(f"{CLUSTER_ID}:{self._short_id('p-')}", name, self.now())
+            self.projects[project.id] = project
+            return project.id
+
+    def project(self, project_id: str) -> Project2:
+        found = self.projects.get(project_id)
+        if found is None:
+            raise KubeError(404, "NotFound", f'projects.management.cattle.io "{project_id.split(":")[-1]}" not found')
+        return found
+
+    def add_namespace(self, name: str, project_id: str | None = None) -> str:
+        with self.lock:
+            if name in self.namespaces:
+                raise KubeError(409, "AlreadyExists", f'namespaces "{name}" already exists')
+            pid = project_id or self.default_project_id
+            self.project(pid)
+            self.namespaces[name] = Namespace(name, pid, self.now(), str(uuid.uuid4()))
+            return name
+
+    def namespace(self, name: str) -> Namespace:
+        found = self.namespaces.get(name)
+        if found is None:
+            raise kube.not_found("Namespace", name)
+        return found
+
+    def namespace_to_k8s(self, ns: Namespace) -> JSON:
+        metadata: JSON = {
+            "name": ns.name,
+            "uid": ns.uid,
+            "resourceVersion": "1",
+            "creationTimestamp": kube.rfc3339(self.wall(ns.created)),
+        }
+        if ns.project_id:
+            metadata["annotations"] = {PROJECT_ID_LABEL: ns.project_id}
+            metadata["labels"] = {PROJECT_ID_LABEL: ns.project_id.split(":", 1)[1]}
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata, "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"}}
+
+    # ---- workloads -----------------------------------------------------------------------------
+
+    def add_workload(
+        self,
+        namespace: str,
+        name: str,
+        containers: list[JSON],
+        *,
+        kind: str = "deployment",
+        replicas: int = 1,
+        init_containers: list[JSON] | None = None,
+        strategy: JSON | None = None,
+        progress_deadline_seconds: int = 600,
+        settled: bool = True,
+    ) -> Workload:
+        """Create a workload; with ``settled`` it starts fully rolled out (revision 1, all ready)."""
+        kind = kind.lower()
+        if kind not in kube.KINDS:
+            raise ValueError(f"unknown workload kind {kind!r}; one of {', '.join(kube.KINDS)}")
+        selector = f"{kind}-{namespace}-{name}"
+        pod_spec: JSON = {"containers": copy.deepcopy(containers)}
+        if init_containers:
+            pod_spec["initContainers"] = copy.deepcopy(init_containers)
+        pod_spec.setdefault("restartPolicy", "Always")
+        pod_spec.setdefault("dnsPolicy", "ClusterFirst")
+        pod_spec.setdefault("terminationGracePeriodSeconds", 30)
+        template: JSON = {"metadata": {"labels": {WORKLOAD_SELECTOR: selector}}, "spec": pod_spec}
+        spec: JSON
+        if kind == "cronjob":
+            template["spec"]["restartPolicy"] = "OnFailure"
+            spec = {"schedule": "*/5 * * * *", "concurrencyPolicy": "Allow", "suspend": False,
+                    "jobTemplate": {"spec": {"template": template}}}
+        else:
+            spec = {"replicas": replicas, "selector": {"matchLabels": {WORKLOAD_SELECTOR: selector}}, "template": template}
+            if kind == "deployment":
+                spec["strategy"] = copy.deepcopy(strategy) or {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+                }
+                spec["progressDeadlineSeconds"] = progress_deadline_seconds
+                spec["revisionHistoryLimit"] = 10
+            elif kind == "statefulset":
+                spec["serviceName"] = name
+                spec["updateStrategy"] = copy.deepcopy(strategy) or {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+                spec["podManagementPolicy"] = "OrderedReady"
+            else:
+                spec.pop("replicas")
+                spec["updateStrategy"] = copy.deepcopy(strategy) or {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
+        return self.create_workload(kind, namespace, name, spec, {WORKLOAD_SELECTOR: selector}, {}, settled=settled)
+
+    def create_workload(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        spec: JSON,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+        *,
+        settled: bool = False,
+    ) -> Workload:
+        with self.lock:
+            self.namespace(namespace)
+            key = (kind, namespace, name)
+            if key in self.workloads and not self.workloads[key].removed:
+                plural = {"deployment": "deployments.apps", "statefulset": "statefulsets.apps",
+                          "daemonset": "daemonsets.apps", "cronjob": "cronjobs.batch"}[kind]
+                raise KubeError(409, "AlreadyExists", f'{plural} "{name}" already exists')
+            now = self.now()
+            workload = Workload(
+                kind=kind,
+                namespace=namespace,
+                name=name,
+                uid=str(uuid.uuid4()),
+                created=now,
+                labels=dict(labels),
+                annotations=dict(annotations),
+                spec=copy.deepcopy(spec),
+                resource_version=self.bump(),
+                spec_changed_at=now,
+                settled_at=now,
+            )
+            workload.generation = 1
+            workload.observed_generation = 0
+            self.workloads[key] = workload
+            if settled:
+                # Already rolled out: observed, revision 1, every pod ready.
+                env = self.env()
+                instant = kube.Environment(0.0, 0.0, 0.0, env.unhealthy, env.capacity, lambda _: False)
+                workload.settle(now, instant, self.bump)
+                for pod in workload.pods():
+                    if pod.ready_at is not None:
+                        pod.ready_at = min(pod.ready_at, now)
+                workload.settle(now, instant, self.bump)
+            else:
+                workload.settle(now, self.env(), self.bump)
+            return workload
+
+    def workload(self, kind: str, namespace: str, name: str) -> Workload:
+        found = self.workloads.get((kind.lower(), namespace, name))
+        if found is None or found.removed:
+            raise kube.not_found(kube.KINDS.get(kind.lower(), kind), name)
+        return found
+
+    def workloads_in(self, project_id: str | None = None, namespace: str | None = None, kind: str | None = None) -> list[Workload]:
+        result = []
+        for w in self.workloads.values():
+            if w.removed or (kind is not None and w.kind != kind) or (namespace is not None and w.namespace != namespace):
+                continue
+            if project_id is not None and self.namespaces[w.namespace].project_id != project_id:
+                continue
+            result.append(w)
+        return sorted(result, key=lambda w: (w.namespace, w.name, w.kind))
+
+    def project_of(self, workload: Workload) -> str | None:
+        return self.namespaces[workload.namespace].project_id
+
+    def replace_spec(self, workload: Workload, spec: JSON, labels: dict[str, str] | None = None,
+                     annotations: dict[str, str] | None = None) -> Workload:
+        """Store a new desired state; a changed spec is a new generation (metadata changes are not)."""
+        with self.lock:
+            changed_meta = False
+            if labels is not None and labels != workload.labels:
+                workload.labels = dict(labels)
+                changed_meta = True
+            if annotations is not None:
+                annotations = dict(annotations)
+                # The deployment controller owns its revision annotation.
+                if kube.REVISION_ANNOTATION in workload.annotations:
+                    annotations[kube.REVISION_ANNOTATION] = workload.annotations[kube.REVISION_ANNOTATION]
+                if annotations != workload.annotations:
+                    workload.annotations = annotations
+                    changed_meta = True
+            if spec != workload.spec:
+                workload.spec = copy.deepcopy(spec)
+                workload.spec_changed(self.now())
+                changed_meta = True
+            if changed_meta:
+                workload.resource_version = self.bump()
+            workload.settle(self.now(), self.env(), self.bump)
+            return workload
+
+    def remove_workload(self, workload: Workload) -> Workload:
+        with self.lock:
+            workload.removed = True
+            workload.resource_version = self.bump()
+            return workload
+
+    def rollback(self, workload: Workload, replica_set_name: str) -> kube.Revision:
+        """Copy a ReplicaSet's pod template back into the Deployment (v3 rollback on apps/v1)."""
+        for rev in workload.revisions:
+            if rev.name == replica_set_name:
+                spec = copy.deepcopy(workload.spec)
+                template = copy.deepcopy(rev.template)
+                labels = (template.get("metadata") or {}).get("labels") or {}
+                labels.pop("pod-template-hash", None)
+                # Rancher copies only the pod spec (template.spec), not its metadata.
+                spec.setdefault("template", {})["spec"] = template.get("spec") or {}
+                self.replace_spec(workload, spec)
+                return rev
+        raise KeyError(replica_set_name)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def to_k8s(self, workload: Workload) -> JSON:
+        return workload.to_k8s(self.wall)
+
+    def revisions_to_k8s(self, workload: Workload) -> list[JSON]:
+        now = self.now()
+        return [workload.revision_to_k8s(r, now, self.wall) for r in sorted(workload.revisions, key=lambda r: r.number)]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "projects": [{"id": p.id, "name": p.name} for p in self.projects.values()],
+            "namespaces": [{"name": n.name, "projectId": n.project_id} for n in self.namespaces.values()],
+            "workloads": [w.to_k8s(self.wall) for w in self.workloads.values() if not w.removed],
+        }
+

@@ -1,0 +1,393 @@
+"""The Kubernetes API Rancher proxies at /k8s/clusters/<id>/, and Steve's /v1 view of the same objects.
+
+Both read and write the workloads held by ``Cluster``: GET, PUT and PATCH (strategic merge, merge
+and JSON patch by Content-Type, rancher-api.md §6), lists with label/field selectors, ``watch``
+streams, ReplicaSets and ControllerRevisions for history. Failures are ``Status`` objects on the
+proxy and rancher/apiserver error bodies on Steve.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rancher_deploy.simulator import kube, norman, patch
+from rancher_deploy.simulator.cluster import CLUSTER_ID
+from rancher_deploy.simulator.handlers import Response
+from rancher_deploy.simulator.kube import JSON, KubeError, Workload
+from rancher_deploy.simulator.rancher2 import Call
+
+# Kubernetes resource (plural) -> our workload kind.
+RESOURCES: dict[str, str] = {
+    "deployments": "deployment",
+    "statefulsets": "statefulset",
+    "daemonsets": "daemonset",
+    "cronjobs": "cronjob",
+}
+GROUPS: dict[str, str] = {"deployments": "apps", "statefulsets": "apps", "daemonsets": "apps", "cronjobs": "batch",
+                          "replicasets": "apps", "controllerrevisions": "apps"}
+LIST_KINDS: dict[str, str] = {"deployments": "DeploymentList", "statefulsets": "StatefulSetList",
+                              "daemonsets": "DaemonSetList", "cronjobs": "CronJobList",
+                              "replicasets": "ReplicaSetList", "controllerrevisions": "ControllerRevisionList"}
+# Steve type -> Kubernetes resource.
+STEVE_TYPES: dict[str, str] = {
+    "apps.deployments": "deployments",
+    "apps.statefulsets": "statefulsets",
+    "apps.daemonsets": "daemonsets",
+    "batch.cronjobs": "cronjobs",
+    "apps.replicasets": "replicasets",
+}
+KUBERNETES_VERSIONS: dict[str, tuple[str, str]] = {
+    "2.4": ("18", "v1.18.20"), "2.5": ("20", "v1.20.15"), "2.6": ("24", "v1.24.17"),
+    "2.7": ("26", "v1.26.15"), "2.8": ("28", "v1.28.15"), "2.9": ("30", "v1.30.14"),
+}
+WATCH_POLL = 0.02  # real seconds between looks at the store while a watch is open
+
+
+def _check_cluster(call: Call) -> None:
+    if call.match.get("cluster", CLUSTER_ID) != CLUSTER_ID:
+        raise KubeError(404, "NotFound", f'clusters.management.cattle.io "{call.match["cluster"]}" not found')
+
+
+def _resource(call: Call) -> str:
+    resource = call.match["resource"].lower()
+    group = call.match.get("group")
+    if resource not in GROUPS or (group is not None and GROUPS[resource] != group):
+        raise KubeError(404, "NotFound", "the server could not find the requested resource")
+    return resource
+
+
+# --------------------------------------------------------------------------------------------------
+# Selectors
+
+
+def label_selector_matches(selector: str, labels: dict[str, str]) -> bool:
+    """Equality-based selectors: ``a=b``, ``a==b``, ``a!=b``, ``a``, ``!a`` joined by commas."""
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def field_selector_matches(selector: str, obj: JSON) -> bool:
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        negate = "!=" in term
+        key, value = term.replace("!=", "=").replace("==", "=").split("=", 1)
+        node: Any = obj
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if (str(node) == value) == negate:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# Objects
+
+
+def _objects(call: Call, resource: str, namespace: str | None) -> list[JSON]:
+    cluster = call.cluster
+    if namespace is not None:
+        cluster.namespace(namespace)
+    if resource in RESOURCES:
+        return [cluster.to_k8s(w) for w in cluster.workloads_in(namespace=namespace, kind=RESOURCES[resource])]
+    owners = "deployment" if resource == "replicasets" else None
+    items: list[JSON] = []
+    for w in cluster.workloads_in(namespace=namespace):
+        if w.kind == "cronjob" or (owners is not None and w.kind != owners) or (owners is None and w.kind == "deployment"):
+            continue
+        items.extend(cluster.revisions_to_k8s(w))
+    return items
+
+
+def _selected(call: Call, items: list[JSON]) -> list[JSON]:
+    labels = call.param("labelSelector")
+    fields = call.param("fieldSelector")
+    if labels:
+        items = [i for i in items if label_selector_matches(labels, i["metadata"].get("labels") or {})]
+    if fields:
+        items = [i for i in items if field_selector_matches(fields, i)]
+    return items
+
+
+def _one(call: Call, resource: str, namespace: str, name: str) -> JSON:
+    for item in _objects(call, resource, namespace):
+        if item["metadata"]["name"] == name:
+            return item
+    kind = {"replicasets": "ReplicaSet", "controllerrevisions": "ControllerRevision"}.get(resource) or kube.KINDS[RESOURCES[resource]]
+    raise kube.not_found(kind, name)
+
+
+def _workload(call: Call, resource: str, namespace: str, name: str) -> Workload:
+    if resource not in RESOURCES:
+        raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    call.cluster.namespace(namespace)
+    return call.cluster.workload(RESOURCES[resource], namespace, name)
+
+
+def _validate(workload: Workload, obj: JSON) -> None:
+    spec = obj.get("spec")
+    kind = kube.KINDS[workload.kind]
+    if not isinstance(spec, dict):
+        raise KubeError(422, "Invalid", f'{kind}.{kube.API_VERSIONS[workload.kind].split("/")[0]} "{workload.name}" is invalid: spec: Required value')
+    template = spec.get("jobTemplate", {}).get("spec", {}).get("template") if workload.kind == "cronjob" else spec.get("template")
+    containers = ((template or {}).get("spec") or {}).get("containers")
+    group = kube.API_VERSIONS[workload.kind].split("/")[0]
+    path = "spec.jobTemplate.spec.template.spec.containers" if workload.kind == "cronjob" else "spec.template.spec.containers"
+    if not isinstance(containers, list) or not containers:
+        raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: {path}: Required value')
+    for n, c in enumerate(containers):
+        if not isinstance(c, dict) or not c.get("image"):
+            raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: {path}[{n}].image: Required value')
+        if not c.get("name"):
+            raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: {path}[{n}].name: Required value')
+    if workload.kind != "cronjob" and "replicas" in spec and int(spec["replicas"]) < 0:
+        raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: spec.replicas: Invalid value: {spec["replicas"]}: must be greater than or equal to 0')
+
+
+def _store(call: Call, workload: Workload, obj: JSON) -> JSON:
+    """Write a whole new object (after PUT or PATCH): spec, labels and annotations; status is ignored."""
+    _validate(workload, obj)
+    meta = obj.get("metadata") or {}
+    if meta.get("name") not in (None, workload.name):
+        raise KubeError(400, "BadRequest", f'the name of the object ({meta.get("name")}) does not match the name on the URL ({workload.name})')
+    call.cluster.replace_spec(workload, obj["spec"], dict(meta.get("labels") or {}), dict(meta.get("annotations") or {}))
+    return call.cluster.to_k8s(workload)
+
+
+def _conflict(workload: Workload) -> KubeError:
+    group = kube.API_VERSIONS[workload.kind].split("/")[0]
+    plural = f"{workload.kind}s.{group}"
+    return KubeError(409, "Conflict", f'Operation cannot be fulfilled on {plural} "{workload.name}": the object has been modified; please apply your changes to the latest version and try again')
+
+
+def _put(call: Call, workload: Workload, body: Any, require_version: bool) -> JSON:
+    if not isinstance(body, dict):
+        raise KubeError(400, "BadRequest", "the body of the request could not be decoded")
+    version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+    if not version and require_version:
+        # steve proxy_store.Update refuses an update without a resourceVersion (§6).
+        raise KubeError(422, "Invalid", "metadata.resourceVersion is required for update")
+    if version and version != str(workload.resource_version):
+        raise _conflict(workload)
+    return _store(call, workload, body)
+
+
+def _patch(call: Call, workload: Workload, default_type: str) -> JSON:
+    content_type = call.http.headers.get("content-type") or default_type
+    current = call.cluster.to_k8s(workload)
+    patched = patch.apply(content_type, current, call.body_json())
+    if not isinstance(patched, dict):
+        raise KubeError(422, "Invalid", "the patch produced something that is not an object")
+    version = str((patched.get("metadata") or {}).get("resourceVersion") or "")
+    if version and version != current["metadata"]["resourceVersion"]:
+        raise _conflict(workload)
+    return _store(call, workload, patched)
+
+
+# --------------------------------------------------------------------------------------------------
+# Watch
+
+
+def _watch(call: Call, lister: Callable[[], list[JSON]], wrap: Callable[[JSON], JSON]) -> Response:
+    """Stream watch events as JSON lines until timeoutSeconds (real or simulated) run out."""
+    timeout = float(call.param("timeoutSeconds") or 1800)
+    since = call.param("resourceVersion")
+    cluster = call.cluster
+
+    def events() -> Iterator[bytes]:
+        start_real = time.monotonic()
+        with cluster.lock:
+            start_sim = cluster.settle()
+            current = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in lister()}
+        seen: dict[tuple[Any, Any], str] = {}
+        for key, obj in current.items():
+            if since in (None, "", "0") or int(obj["metadata"]["resourceVersion"]) > int(since or 0):
+                yield _event("ADDED", wrap(obj))
+            seen[key] = obj["metadata"]["resourceVersion"]
+        while True:
+            time.sleep(WATCH_POLL)
+            with cluster.lock:
+                now = cluster.settle()
+                current = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in lister()}
+            for key, obj in current.items():
+                version = obj["metadata"]["resourceVersion"]
+                if key not in seen:
+                    yield _event("ADDED", wrap(obj))
+                elif seen[key] != version:
+                    yield _event("MODIFIED", wrap(obj))
+                seen[key] = version
+            for key in [k for k in seen if k not in current]:
+                del seen[key]
+                yield _event("DELETED", {"metadata": {"namespace": key[0], "name": key[1]}})
+            if time.monotonic() - start_real >= timeout or now - start_sim >= timeout:
+                return
+
+    return Response(200, None, {"Content-Type": "application/json"}, stream=events())
+
+
+def _event(kind: str, obj: JSON) -> bytes:
+    return (json.dumps({"type": kind, "object": obj}) + "\n").encode("utf-8")
+
+
+def _watching(call: Call) -> bool:
+    return (call.param("watch") or "").lower() in ("true", "1")
+
+
+# --------------------------------------------------------------------------------------------------
+# Kubernetes proxy handlers
+
+
+def k8s_version(call: Call) -> Response:
+    _check_cluster(call)
+    minor, git = KUBERNETES_VERSIONS.get(call.version, ("28", "v1.28.15"))
+    return Response(200, {"major": "1", "minor": minor, "gitVersion": git, "gitCommit": "0" * 40,
+                          "gitTreeState": "clean", "buildDate": "2024-01-01T00:00:00Z", "goVersion": "go1.21",
+                          "compiler": "gc", "platform": "linux/amd64"})
+
+
+def list_namespaces(call: Call) -> Response:
+    _check_cluster(call)
+    items = _selected(call, [call.cluster.namespace_to_k8s(ns) for ns in call.cluster.namespaces.values()])
+    return Response(200, {"kind": "NamespaceList", "apiVersion": "v1",
+                          "metadata": {"resourceVersion": str(call.cluster._resource_version)}, "items": items})
+
+
+def get_namespace(call: Call) -> Response:
+    _check_cluster(call)
+    return Response(200, call.cluster.namespace_to_k8s(call.cluster.namespace(call.match["namespace"])))
+
+
+def list_objects(call: Call) -> Response:
+    _check_cluster(call)
+    resource = _resource(call)
+    namespace = call.match.get("namespace")
+    if _watching(call):
+        return _watch(call, lambda: _selected(call, _objects(call, resource, namespace)), lambda o: o)
+    items = _selected(call, _objects(call, resource, namespace))
+    group = GROUPS[resource]
+    return Response(200, {"kind": LIST_KINDS[resource], "apiVersion": f"{group}/v1",
+                          "metadata": {"resourceVersion": str(call.cluster._resource_version)}, "items": items})
+
+
+def get_object(call: Call) -> Response:
+    _check_cluster(call)
+    resource = _resource(call)
+    return Response(200, _one(call, resource, call.match["namespace"], call.match["name"]))
+
+
+def watch_object(call: Call) -> Response:
+    _check_cluster(call)
+    resource = _resource(call)
+    namespace, name = call.match["namespace"], call.match["name"]
+    _one(call, resource, namespace, name)
+    return _watch(call, lambda: [o for o in _objects(call, resource, namespace) if o["metadata"]["name"] == name], lambda o: o)
+
+
+def put_object(call: Call) -> Response:
+    _check_cluster(call)
+    workload = _workload(call, _resource(call), call.match["namespace"], call.match["name"])
+    return Response(200, _put(call, workload, call.body_json(), require_version=False))
+
+
+def patch_object(call: Call) -> Response:
+    _check_cluster(call)
+    workload = _workload(call, _resource(call), call.match["namespace"], call.match["name"])
+    if not call.http.headers.get("content-type"):
+        raise KubeError(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
+    return Response(200, _patch(call, workload, patch.STRATEGIC))
+
+
+# --------------------------------------------------------------------------------------------------
+# Steve (/v1)
+
+
+def _steve_resource(call: Call) -> str:
+    resource = STEVE_TYPES.get(call.match["type"].lower())
+    if resource is None:
+        raise KubeError(404, "NotFound", f"schema {call.match['type']} not found")
+    return resource
+
+
+def _steve_base(call: Call) -> str:
+    prefix = f"/k8s/clusters/{call.match['cluster']}" if "cluster" in call.match else ""
+    return f"{call.root}{prefix}/v1"
+
+
+def steve_object(call: Call, resource: str, obj: JSON) -> JSON:
+    """A Kubernetes object as Steve formats it: id, type, links and metadata.state on top."""
+    meta = obj["metadata"]
+    steve_type = next(t for t, r in STEVE_TYPES.items() if r == resource).removesuffix("s")
+    link = f"{_steve_base(call)}/{steve_type}s/{meta['namespace']}/{meta['name']}"
+    group = GROUPS[resource]
+    doc: JSON = {
+        "id": f"{meta['namespace']}/{meta['name']}",
+        "type": steve_type,
+        "links": {"self": link, "update": link, "remove": link, "patch": link,
+                  "view": f"{call.root}/k8s/clusters/{CLUSTER_ID}/apis/{group}/v1/namespaces/{meta['namespace']}/{resource}/{meta['name']}"},
+    }
+    doc.update(copy.deepcopy(obj))
+    state_name, transitioning, message = "active", "no", ""
+    if resource in RESOURCES:
+        workload = call.cluster.workload(RESOURCES[resource], meta["namespace"], meta["name"])
+        state_name, transitioning, message = norman.summary(workload)
+    doc["metadata"]["state"] = {
+        "name": state_name,
+        "error": transitioning == "error",
+        "transitioning": transitioning == "yes",
+        "message": message,
+    }
+    doc["metadata"]["relationships"] = []
+    doc["metadata"]["fields"] = [meta["name"]]
+    return doc
+
+
+def steve_list(call: Call) -> Response:
+    _check_cluster(call)
+    resource = _steve_resource(call)
+    namespace = call.match.get("namespace")
+    items = _selected(call, _objects(call, resource, namespace))
+    data = [steve_object(call, resource, o) for o in items]
+    steve_type = call.match["type"].lower().removesuffix("s")
+    return Response(200, {"type": "collection", "links": {"self": f"{call.root}{call.http.path}"},
+                          "createTypes": {steve_type: f"{_steve_base(call)}/{steve_type}s"}, "actions": {},
+                          "resourceType": steve_type, "revision": str(call.cluster._resource_version),
+                          "count": len(data), "data": data})
+
+
+def steve_get(call: Call) -> Response:
+    _check_cluster(call)
+    resource = _steve_resource(call)
+    obj = _one(call, resource, call.match["namespace"], call.match["name"])
+    return Response(200, steve_object(call, resource, obj))
+
+
+def steve_put(call: Call) -> Response:
+    _check_cluster(call)
+    resource = _steve_resource(call)
+    workload = _workload(call, resource, call.match["namespace"], call.match["name"])
+    obj = _put(call, workload, call.body_json(), require_version=True)
+    return Response(200, steve_object(call, resource, obj))
+
+
+def steve_patch(call: Call) -> Response:
+    _check_cluster(call)
+    resource = _steve_resource(call)
+    workload = _workload(call, resource, call.match["namespace"], call.match["name"])
+    # steve: no Content-Type means a strategic merge patch; anything else goes to Kubernetes as is.
+    obj = _patch(call, workload, patch.STRATEGIC)
+    return Response(200, steve_object(call, resource, obj))

@@ -1,0 +1,195 @@
+"""The Kubernetes API behind /k8s/clusters/local and Steve's /v1, over real HTTP: one state with v3."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from rancher_deploy.simulator import Simulator, Timing
+
+TOKEN = "token-k8sxx"
+SECRET = "k8s-test-secret"
+APPS = "/k8s/clusters/local/apis/apps/v1/namespaces/default"
+SMP = {"Content-Type": "application/strategic-merge-patch+json"}
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(TOKEN, SECRET, rancher_version="2.8", timing=Timing(speed=0.0)) as simulator:
+        simulator.add_workload(
+            "default", "web",
+            [{"name": "web", "image": "app:1", "env": [{"name": "MODE", "value": "prod"}]},
+             {"name": "proxy", "image": "envoy:1.28"}],
+            replicas=2, strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        )
+        yield simulator
+
+
+@pytest.fixture
+def api() -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {TOKEN}:{SECRET}"
+    return session
+
+
+def test_get_deployment(sim: Simulator, api: requests.Session) -> None:
+    r = api.get(f"{sim.url}{APPS}/deployments/web")
+    assert r.status_code == 200
+    doc = r.json()
+    assert (doc["apiVersion"], doc["kind"]) == ("apps/v1", "Deployment")
+    assert doc["metadata"]["generation"] == doc["status"]["observedGeneration"] == 1
+    assert doc["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    assert doc["status"]["readyReplicas"] == 2
+
+
+def test_strategic_merge_patch_changes_one_container(sim: Simulator, api: requests.Session) -> None:
+    body = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "app:2"}]}}}}
+    r = api.patch(f"{sim.url}{APPS}/deployments/web", data=json.dumps(body), headers=SMP)
+    assert r.status_code == 200, r.text
+    containers = r.json()["spec"]["template"]["spec"]["containers"]
+    assert containers == [
+        {"name": "web", "image": "app:2", "env": [{"name": "MODE", "value": "prod"}]},
+        {"name": "proxy", "image": "envoy:1.28"},
+    ]
+    assert r.json()["metadata"]["generation"] == 2
+    sim.advance(20)
+    done = sim.workload("deployment", "default", "web")
+    assert done["status"]["observedGeneration"] == 2 and done["status"]["updatedReplicas"] == 2
+    assert done["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    v3 = api.get(f"{sim.url}/v3/project/{sim.default_project_id}/workloads/deployment:default:web").json()
+    assert [c["image"] for c in v3["containers"]] == ["app:2", "envoy:1.28"]  # one state behind every view
+
+
+def test_merge_and_json_patch_and_unsupported_type(sim: Simulator, api: requests.Session) -> None:
+    url = f"{sim.url}{APPS}/deployments/web"
+    merge = api.patch(url, data=json.dumps({"spec": {"replicas": 3}}), headers={"Content-Type": "application/merge-patch+json"})
+    assert merge.json()["spec"]["replicas"] == 3
+    ops = [{"op": "replace", "path": "/spec/template/spec/containers/1/image", "value": "envoy:1.29"}]
+    jp = api.patch(url, data=json.dumps(ops), headers={"Content-Type": "application/json-patch+json"})
+    assert jp.json()["spec"]["template"]["spec"]["containers"][1]["image"] == "envoy:1.29"
+    plain = api.patch(url, data=json.dumps({"spec": {}}), headers={"Content-Type": "application/json"})
+    assert plain.status_code == 415
+    assert plain.json()["kind"] == "Status" and plain.json()["reason"] == "UnsupportedMediaType"
+    invalid = api.patch(url, data=json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": None}]}}}}), headers=SMP)
+    assert invalid.status_code == 422 and invalid.json()["reason"] == "Invalid"
+
+
+def test_not_found_status(sim: Simulator, api: requests.Session) -> None:
+    r = api.get(f"{sim.url}{APPS}/deployments/nope")
+    assert r.status_code == 404
+    assert r.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                        "message": 'deployments.apps "nope" not found', "reason": "NotFound", "code": 404}
+    assert api.get(f"{sim.url}/k8s/clusters/local/apis/apps/v1/namespaces/ghost/deployments/web").status_code == 404
+    unauth = requests.get(f"{sim.url}{APPS}/deployments/web")
+    assert unauth.status_code == 401
+
+
+def test_replicasets_history_and_rollback_by_patch(sim: Simulator, api: requests.Session) -> None:
+    url = f"{sim.url}{APPS}/deployments/web"
+    original = api.get(url).json()["spec"]["template"]
+    api.patch(url, data=json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "app:2"}]}}}}), headers=SMP)
+    sim.advance(20)
+    selector = "workload.user.cattle.io/workloadselector=deployment-default-web"
+    rs = api.get(f"{sim.url}{APPS}/replicasets", params={"labelSelector": selector}).json()
+    assert rs["kind"] == "ReplicaSetList"
+    revisions = {i["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: i for i in rs["items"]}
+    assert set(revisions) == {"1", "2"}
+    assert revisions["1"]["spec"]["replicas"] == 0 and revisions["2"]["spec"]["replicas"] == 2
+    owner = revisions["1"]["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"]) == ("Deployment", "web")
+    assert revisions["1"]["metadata"]["name"].startswith("web-")
+    assert "pod-template-hash" in revisions["1"]["metadata"]["labels"]
+    # kubectl rollout undo: PATCH the old template back; the old ReplicaSet becomes revision 3.
+    api.patch(url, data=json.dumps([{"op": "replace", "path": "/spec/template", "value": original}]),
+              headers={"Content-Type": "application/json-patch+json"})
+    sim.advance(20)
+    names = {i["metadata"]["name"]: i["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+             for i in api.get(f"{sim.url}{APPS}/replicasets").json()["items"]}
+    assert names[revisions["1"]["metadata"]["name"]] == "3" and len(names) == 2
+    assert api.get(url).json()["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+
+
+def test_statefulset_controller_revisions(sim: Simulator, api: requests.Session) -> None:
+    sim.add_workload("default", "db", [{"name": "db", "image": "pg:15"}], kind="statefulset")
+    url = f"{sim.url}{APPS}/statefulsets/db"
+    api.patch(url, data=json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "db", "image": "pg:16"}]}}}}), headers=SMP)
+    sim.advance(10)
+    status = api.get(url).json()["status"]
+    assert status["currentRevision"] == status["updateRevision"] and status["updatedReplicas"] == 1
+    revs = api.get(f"{sim.url}{APPS}/controllerrevisions").json()["items"]
+    assert sorted(r["revision"] for r in revs) == [1, 2]
+    ds = sim.add_workload("default", "agent", [{"name": "a", "image": "agent:1"}], kind="daemonset")
+    assert ds == "daemonset:default:agent"
+    assert api.get(f"{sim.url}{APPS}/daemonsets/agent").json()["status"]["numberReady"] == 1
+
+
+def test_watch_streams_modified_events(sim: Simulator, api: requests.Session) -> None:
+    events: list[dict[str, Any]] = []
+    ready = threading.Event()
+
+    def watch() -> None:
+        with api.get(f"{sim.url}{APPS}/deployments", params={"watch": "true", "fieldSelector": "metadata.name=web",
+                                                             "timeoutSeconds": "30"}, stream=True, timeout=10) as r:
+            for line in r.iter_lines():
+                events.append(json.loads(line))
+                ready.set()
+                if events[-1]["object"]["status"].get("updatedReplicas") == 2 and \
+                        events[-1]["object"]["metadata"]["generation"] == 2 and \
+                        events[-1]["object"]["status"].get("replicas") == 2:
+                    return
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    assert ready.wait(5)
+    api.patch(f"{sim.url}{APPS}/deployments/web", headers=SMP,
+              data=json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "app:2"}]}}}}))
+    for _ in range(10):
+        sim.advance(2)
+    sim.advance(30)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert events[0]["type"] == "ADDED"
+    assert {e["type"] for e in events[1:]} == {"MODIFIED"}
+    versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert versions == sorted(versions)
+
+
+def test_steve_get_put_patch(sim: Simulator, api: requests.Session) -> None:
+    url = f"{sim.url}/v1/apps.deployments/default/web"
+    doc = api.get(url).json()
+    assert (doc["id"], doc["type"]) == ("default/web", "apps.deployment")
+    assert doc["metadata"]["state"] == {"name": "active", "error": False, "transitioning": False, "message": ""}
+    assert doc["links"]["self"] == url
+    listed = api.get(f"{sim.url}/v1/apps.deployments/default").json()
+    assert [d["id"] for d in listed["data"]] == ["default/web"]
+    doc["spec"]["template"]["spec"]["containers"][0]["image"] = "app:2"
+    stale = json.loads(json.dumps(doc))
+    put = api.put(url, json=doc)
+    assert put.status_code == 200, put.text
+    assert put.json()["metadata"]["state"]["name"] == "in-progress"
+    conflict = api.put(url, json=stale)
+    assert conflict.status_code == 409 and conflict.json()["code"] == "Conflict"
+    del doc["metadata"]["resourceVersion"]
+    assert api.put(url, json=doc).status_code == 422
+    patched = api.patch(url, data=json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "proxy", "image": "envoy:2"}]}}}}))
+    assert patched.status_code == 200  # no Content-Type: strategic merge
+    assert [c["image"] for c in patched.json()["spec"]["template"]["spec"]["containers"]] == ["app:2", "envoy:2"]
+    assert api.get(f"{sim.url}/v1/apps.deployments/default/nope").json()["code"] == "NotFound"
+    proxied = api.get(f"{sim.url}/k8s/clusters/local/v1/apps.deployments/default/web")
+    assert proxied.status_code == 200
+
+
+def test_unready_capacity_fault(sim: Simulator, api: requests.Session) -> None:
+    sim.faults.capacity(2, "default/web")
+    api.patch(f"{sim.url}{APPS}/deployments/web", headers=SMP,
+              data=json.dumps({"spec": {"replicas": 3}}))
+    sim.advance(700)
+    doc = sim.workload("deployment", "default", "web")
+    assert doc["status"]["readyReplicas"] == 2 and doc["status"]["replicas"] == 3
+    v3 = api.get(f"{sim.url}/v3/project/{sim.default_project_id}/workloads/deployment:default:web").json()
+    assert v3["state"] == "updating"

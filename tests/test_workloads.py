@@ -1,0 +1,220 @@
+"""Rancher 2.x workloads end to end, over real HTTP: v3 (Rancher 2.4) and the Kubernetes proxy (2.8)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+
+from rancher_deploy.simulator import Simulator, Timing
+
+from .conftest import CliRun, invoke_cli
+
+TOKEN_ID = "token-abcde"
+TOKEN_SECRET = "tokensecret-recognisable-91c"
+OLD = "registry.example.com:5000/shop/web:2.0"
+NEW = "registry.example.com:5000/shop/web:2.1"
+WEB: dict[str, Any] = {
+    "name": "web",
+    "image": OLD,
+    "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
+    "env": [{"name": "DATABASE_URL", "value": "postgres://db/shop"}, {"name": "LIST", "value": "a,b"}],
+    "resources": {"limits": {"memory": "256Mi"}, "requests": {"cpu": "100m"}},
+    "imagePullPolicy": "Always",
+}
+SIDECAR: dict[str, Any] = {"name": "proxy", "image": "envoyproxy/envoy:v1.30.0"}
+
+
+@pytest.fixture(params=["2.4", "2.8"])
+def sim2(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version=request.param, timing=Timing.fast()) as simulator:
+        yield simulator
+
+
+def run(sim: Simulator, *argv: str, **overrides: str | None) -> CliRun:
+    environ = {
+        "CATTLE_URL": sim.url,
+        "RANCHER_TOKEN": f"{TOKEN_ID}:{TOKEN_SECRET}",
+        "RANCHER_WORKLOAD": "web",
+        "RANCHER_IMAGE": NEW,
+        "RANCHER_POLL_INTERVAL": "0.005",
+        "RANCHER_TIMEOUT": "30",
+        "RANCHER_REQUEST_TIMEOUT": "5",
+    }
+    return invoke_cli(argv, environ, overrides, TOKEN_SECRET)
+
+
+def containers(sim: Simulator, kind: str = "deployment", name: str = "web") -> dict[str, dict[str, Any]]:
+    workload = sim.workload(kind, "default", name)
+    spec = workload["spec"]
+    if kind == "cronjob":
+        spec = spec["jobTemplate"]["spec"]
+    return {c["name"]: c for c in spec["template"]["spec"]["containers"]}
+
+
+def test_upgrades_a_deployment_and_keeps_every_other_field(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB), dict(SIDECAR)], replicas=3)
+    result = run(sim2, "--output", "json")
+    assert result.code == 0, result.stderr
+    after = containers(sim2)
+    assert after["web"] == {**WEB, "image": NEW}
+    assert after["proxy"] == SIDECAR
+    assert result.json["targets"][0]["previous_image"] == OLD
+    assert result.json["flavour"] == ("v3" if sim2.rancher_version == "2.4" else "k8s")
+    status = sim2.workload("deployment", "default", "web")["status"]
+    assert status["updatedReplicas"] == status["availableReplicas"] == 3
+
+
+def test_detects_the_api_from_the_version(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    result = run(sim2)
+    assert result.code == 0, result.stderr
+    expected = "v3 API" if sim2.rancher_version == "2.4" else "Kubernetes API through Rancher, cluster local"
+    assert expected in result.stderr
+
+
+@pytest.mark.parametrize("suffix", ["/", "/v3", "/k8s/clusters/local", "/v1"])
+def test_accepts_the_url_forms_of_rancher_2(sim2: Simulator, suffix: str) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    assert run(sim2, CATTLE_URL=sim2.url + suffix).code == 0
+    assert containers(sim2)["web"]["image"] == NEW
+
+
+def test_project_scoped_v3_url(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    result = run(sim2, CATTLE_URL=f"{sim2.url}/v3/project/{sim2.default_project_id}")
+    assert result.code == 0, result.stderr
+    assert "v3 API" in result.stderr
+
+
+def test_basic_auth_with_the_key_pair_works_too(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    result = run(sim2, RANCHER_TOKEN=None, CATTLE_ACCESS_KEY=TOKEN_ID, CATTLE_SECRET_KEY=TOKEN_SECRET)
+    assert result.code == 0, result.stderr
+
+
+def test_wrong_token_exits_3(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    result = run(sim2, RANCHER_TOKEN=f"{TOKEN_ID}:wrong-secret-xyz", RANCHER_RETRIES="0")
+    assert result.code == 3
+    assert "401" in result.stderr and "wrong-secret-xyz" not in result.output
+
+
+def test_already_on_the_image_is_unchanged_and_force_redeploys(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)], replicas=2)
+    unchanged = run(sim2, "--output", "json", RANCHER_IMAGE=OLD)
+    assert unchanged.code == 0 and unchanged.json["result"] == "unchanged"
+    generation = sim2.workload("deployment", "default", "web")["metadata"]["generation"]
+    forced = run(sim2, "--force", RANCHER_IMAGE=OLD)
+    assert forced.code == 0, forced.stderr
+    workload = sim2.workload("deployment", "default", "web")
+    assert workload["metadata"]["generation"] > generation
+    assert "cattle.io/timestamp" in workload["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_container_selection(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(SIDECAR), dict(WEB)])
+    assert run(sim2).code == 0  # picked by repository
+    assert containers(sim2)["proxy"] == SIDECAR
+    named = run(sim2, RANCHER_CONTAINER="proxy", RANCHER_IMAGE="envoyproxy/envoy:v1.31.0")
+    assert named.code == 0, named.stderr
+    assert containers(sim2)["proxy"]["image"] == "envoyproxy/envoy:v1.31.0"
+    unknown = run(sim2, RANCHER_CONTAINER="db")
+    assert unknown.code == 2 and "RANCHER_CONTAINER: default/deployment:web has no container 'db'" in unknown.stderr
+    nomatch = run(sim2, RANCHER_IMAGE="other/app:1")
+    assert nomatch.code == 2 and "RANCHER_CONTAINER: is required: no container" in nomatch.stderr
+
+
+def test_a_stalled_rollout_is_rolled_back_and_exits_1(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)], replicas=2, progress_deadline_seconds=30)
+    sim2.faults.unhealthy_image(NEW)
+    result = run(sim2, "--output", "json")
+    assert result.code == 1, result.stderr
+    assert "exceeded its progress deadline" in result.stderr
+    assert result.json["result"] == "rolled-back"
+    assert containers(sim2)["web"]["image"] == OLD
+    status = sim2.workload("deployment", "default", "web")["status"]
+    assert status["availableReplicas"] == 2
+
+
+@pytest.mark.parametrize("kind", ["statefulset", "daemonset", "cronjob"])
+def test_other_workload_kinds(sim2: Simulator, kind: str) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)], kind=kind, replicas=2)
+    result = run(sim2, RANCHER_WORKLOAD=f"{kind}:web")
+    assert result.code == 0, result.stderr
+    assert containers(sim2, kind)["web"]["image"] == NEW
+
+
+def test_dry_run_and_status_write_nothing(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    dry = run(sim2, "--dry-run")
+    assert dry.code == 0 and f"  web: {OLD} -> {NEW}" in dry.stderr
+    status = run(sim2, "status", RANCHER_IMAGE=None)
+    assert status.code == 0 and f"web={OLD}" in status.stderr
+    assert [r for r in sim2.requests if r.method not in ("GET",)] == []
+
+
+def test_rollback_command_returns_to_the_previous_revision(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)], replicas=2)
+    assert run(sim2).code == 0
+    result = run(sim2, "rollback", "--output", "json", RANCHER_IMAGE=None)
+    assert result.code == 0, result.stderr
+    assert result.json["result"] == "reverted"
+    assert containers(sim2)["web"]["image"] == OLD
+
+
+def test_missing_workload_says_what_exists(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    result = run(sim2, RANCHER_WORKLOAD="api")
+    assert result.code == 3
+    assert "'api' not found in namespace 'default'" in result.stderr
+
+
+def test_self_signed_rancher_2_works_through_the_ca_option(tmp_path: Any) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    cert, key, ca_file = tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "ca.pem"
+    server.cert_chain_pems[0].write_to_path(str(cert))
+    server.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_file))
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.4", timing=Timing.fast(), tls_cert=str(cert),
+                   tls_key=str(key)) as sim:
+        sim.add_workload("default", "web", [dict(WEB)])
+        refused = run(sim, RANCHER_RETRIES="0")
+        assert refused.code == 3 and "could not be verified" in refused.stderr
+        assert run(sim, RANCHER_CA_BUNDLE=str(ca_file)).code == 0
+        assert containers(sim)["web"]["image"] == NEW
+
+
+def test_a_rollback_that_fails_on_rancher_2_exits_4_naming_the_state(sim2: Simulator) -> None:
+    from rancher_deploy import discovery
+    from rancher_deploy.deploy import Pipeline
+    from rancher_deploy.errors import ExitCode
+    from rancher_deploy.events import Event, Result, Step
+    from rancher_deploy.http import Credentials, RancherSession
+    from rancher_deploy.settings import Settings
+
+    sim2.add_workload("default", "web", [dict(WEB)], replicas=2, progress_deadline_seconds=30)
+    sim2.faults.unhealthy_image(NEW)
+    environ = {"CATTLE_URL": sim2.url, "RANCHER_TOKEN": f"{TOKEN_ID}:{TOKEN_SECRET}", "RANCHER_WORKLOAD": "web",
+               "RANCHER_IMAGE": NEW, "RANCHER_POLL_INTERVAL": "0.005", "RANCHER_TIMEOUT": "30",
+               "RANCHER_RETRIES": "0"}
+    settings = Settings.load("upgrade", {}, environ)
+    session = RancherSession(Credentials(token=settings.token), read_attempts=1)
+    backend = discovery.connect(session, settings, lambda text: None)
+    rollback_write = "POST" if sim2.rancher_version == "2.4" else "PATCH"
+
+    def emit(event: Event) -> None:
+        # Once the tool decides to roll back, Rancher refuses every write to the workload.
+        if isinstance(event, Step) and event.message.startswith("Rolling back"):
+            sim2.faults.fail_next("web", count=100, status=500, method=rollback_write)
+
+    outcome = Pipeline(settings, backend, emit).run()
+    assert outcome.exit_code is ExitCode.NEEDS_ATTENTION
+    (target,) = outcome.targets
+    assert target.result is Result.FAILED
+    assert "needs attention: the rollback failed" in target.message
+    assert "its state is failed" in target.message
+    assert containers(sim2)["web"]["image"] == NEW
