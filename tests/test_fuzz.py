@@ -164,7 +164,11 @@ digest = st.from_regex(r"[0-9a-f]{64}", fullmatch=True).map(lambda hexes: f"sha2
 @st.composite
 def image_references(draw: st.DrawFn) -> str:
     host = draw(registry)
-    path = "/".join(draw(st.lists(component, min_size=1, max_size=3)))
+    parts = draw(st.lists(component, min_size=1, max_size=3))
+    # Docker reads a first part with a dot (or `localhost`) as a registry host, and a host may not
+    # hold `_`: without a registry, such a first part makes the whole reference invalid.
+    assume(host or len(parts) == 1 or ("." not in parts[0] and parts[0] != "localhost"))
+    path = "/".join(parts)
     text = f"{host}/{path}" if host else path
     assume(len(text) <= 255)
     if draw(st.booleans()):

@@ -65,3 +65,9 @@ def test_image_uuid_that_is_not_an_image_reads_as_none() -> None:
     assert parse_image_uuid("docker:registry:5000/app:1") == ImageRef("registry:5000", "app", "1")
     assert parse_image_uuid("rancher/none") is not None  # a valid reference Rancher treats specially
     assert parse_image_uuid("") is None
+
+
+def test_a_dotted_first_part_is_a_registry_and_must_be_a_valid_host() -> None:
+    # Docker's grammar: "0_0.0/app" names registry "0_0.0", which is not a host name.
+    with pytest.raises(ImageReferenceError, match="invalid registry '0_0.0'"):
+        ImageRef.parse("0_0.0/app")
