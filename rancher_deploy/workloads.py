@@ -141,7 +141,8 @@ class WorkloadsBackend:
         transitioning = {Verdict.DONE: "no", Verdict.WAITING: "yes", Verdict.FAILED: "error"}[verdict]
         rollout = view.rollout
         return Observation(
-            state="paused" if view.paused else {"no": "active", "yes": "updating", "error": "failed"}[transitioning],
+            # As Rancher's v3 shows it: a stalled rollout is still `updating`, with transitioning "error".
+            state="paused" if view.paused else {"no": "active", "yes": "updating", "error": "updating"}[transitioning],
             transitioning=transitioning,
             message=message,
             healthy=min(rollout.available, rollout.updated) if rollout.kind != "cronjob" else None,
