@@ -22,7 +22,7 @@ from rancher_deploy.errors import DeployError, ExitCode
 from rancher_deploy.events import Level, Step
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, result_object, write_json
-from rancher_deploy.settings import COMMANDS, Settings, add_arguments, read_dotenv
+from rancher_deploy.settings import COMMANDS, Settings, add_arguments, raw_value, read_dotenv
 
 _COMMAND_HELP = {
     "upgrade": "move the service(s) to a new image, wait, finish; roll back on failure (the default)",
@@ -73,6 +73,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     dialect.prelude(ci.secrets_in(env), unredacted)
     settings: Settings | None = None
+    dotenv: dict[str, str | None] | None = None
     try:
         dotenv = read_dotenv(dotenv_path) if dotenv_path else {}
         settings = Settings.load(command, flags, env, dotenv)
@@ -82,7 +83,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except DeployError as error:
         log.error(error)
         document = result_object(None, error, command=command, api_calls=0)
-        if settings is not None and settings.output == "json":
+        # Settings may have failed to load: read the output mode the way they would have.
+        wants_json = settings.output == "json" if settings is not None else \
+            str(raw_value("output", flags, env, dotenv or {}) or "").strip().lower() == "json"
+        if wants_json:
             write_json(out, document, redactor)
         _hand_on(dialect, document, env, settings, log)
         return int(error.exit_code)
@@ -119,6 +123,7 @@ class _Signals:
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self.second: int | None = None
         self._wake = threading.Event()
         self._previous: dict[int, Any] = {}
 
@@ -134,14 +139,19 @@ class _Signals:
         self._previous.clear()
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
-        if self.received is not None:
-            # A second signal means "now": stop waiting for the rollback too.
-            raise KeyboardInterrupt
-        self.received = number
+        if self.received is None:
+            self.received = number
+        else:
+            # A second signal means "now": the rollback wait stops too, and the state is reported.
+            self.second = number
         self._wake.set()
 
     def interrupted(self) -> int | None:
         return self.received
+
+    def urgent(self) -> int | None:
+        """The second signal, which also ends the wait for a rollback the first one started."""
+        return self.second
 
     def sleep(self, seconds: float) -> None:
         self._wake.wait(seconds)
@@ -180,7 +190,7 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
         backend = discovery.connect(session, settings, lambda text: log(Step(text, Level.WARNING)))
         log.line(f"Connected: {backend.where}")
         pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
-                            interrupted=signals.interrupted)
+                            interrupted=signals.interrupted, urgent=signals.urgent)
         outcome = pipeline.run()
     except DeployError as error:
         log.error(error)

@@ -37,12 +37,15 @@ class Pipeline:
     def __init__(self, settings: Settings, backend: Backend, emit: Emit, *,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 interrupted: Callable[[], int | None] = lambda: None) -> None:
+                 interrupted: Callable[[], int | None] = lambda: None,
+                 urgent: Callable[[], int | None] = lambda: None) -> None:
         self._settings = settings
         self._backend = backend
         self._emit = emit
         self._clock = clock
         self._pace = Pace(settings.timeout, settings.poll_interval, clock, sleep, interrupted)
+        # A rollback started because of a signal is not stopped by that signal, only by a second one.
+        self._restore_pace = Pace(settings.timeout, settings.poll_interval, clock, sleep, urgent)
         self._interrupted = interrupted
 
     def run(self) -> Outcome:
@@ -50,10 +53,20 @@ class Pipeline:
         run = _Run()
         command = self._settings.command
         refs = [self._backend.resolve(target) for target in self._settings.targets]
+        if command == "upgrade":
+            # Every target is checked before the first one is touched, so a refusal or a bad
+            # setting for the third service cannot surface after the first was upgraded.
+            for ref in refs:
+                self._preflight(ref)
         for ref in refs:
             self._emit(GroupStart(f"{command} {ref.name}"))
             try:
                 outcome = self._one(command, ref, run)
+            except DeployError as error:
+                if not any(done.result in _CHANGED for done in run.outcomes):
+                    raise
+                # Earlier targets were changed: this is no longer "nothing was changed".
+                outcome = self._stopped_after_changes(ref, error, run)
             finally:
                 self._emit(GroupEnd())
             run.outcomes.append(outcome)
@@ -76,8 +89,24 @@ class Pipeline:
                              state=outcome.state, changes=outcome.changes, message=outcome.message,
                              duration_seconds=self._clock() - started)
 
+    def _preflight(self, ref: TargetRef) -> None:
+        """Refuse now what the upgrade would refuse later: blocked states and invalid plans."""
+        service = self._backend.fetch(ref)
+        self._refuse_unless_upgradable(ref, service, self._backend.phase(service), allow_pending=True)
+        self._backend.plan(ref, service, self._settings)
+
+    def _stopped_after_changes(self, ref: TargetRef, error: DeployError, run: _Run) -> TargetOutcome:
+        changed = ", ".join(f"{done.target} ({done.result.value})" for done in run.outcomes
+                            if done.result in _CHANGED)
+        seen = self._look(ref)
+        state = seen.state if seen else "unknown"
+        message = (f"{ref.name} failed after earlier targets were changed ({changed}): {error}; "
+                   f"its state is {state}")
+        self._emit(Step(message, Level.ERROR, ref.name))
+        return self._outcome(ref, Result.FAILED, state, (), message)
+
     def _upgrade(self, ref: TargetRef, run: _Run) -> TargetOutcome:
-        service = self._ready(ref, run)
+        service = self._look_without_acting(ref) if self._settings.dry_run else self._ready(ref, run)
         plan = self._backend.plan(ref, service, self._settings)
         images = dict(self._backend.images(service))
         self._emit(Step(f"Found {ref.name} ({ref.id}): {service.get('state')}, "
@@ -139,13 +168,33 @@ class Pipeline:
             self._settle_active(ref, f"{choice} of the earlier upgrade")
             service = self._backend.fetch(ref)
             phase = self._backend.phase(service)
+        self._refuse_unless_upgradable(ref, service, phase, allow_pending=False)
+        return service
+
+    def _look_without_acting(self, ref: TargetRef) -> dict[str, Any]:
+        """--dry-run: say what a real run would do first, but neither wait nor act."""
+        service = self._backend.fetch(ref)
+        phase = self._backend.phase(service)
+        if phase is Phase.PENDING_FINISH:
+            self._emit(Step(f"dry run: {ref.name} was left upgraded by an earlier run; a real run would "
+                            f"{self._settings.on_upgraded} it first (RANCHER_ON_UPGRADED)", Level.WARNING, ref.name))
+        elif phase is Phase.BUSY:
+            self._emit(Step(f"dry run: {ref.name} is {service.get('state')}; a real run would wait for it to "
+                            "settle first", Level.WARNING, ref.name))
+        else:
+            self._refuse_unless_upgradable(ref, service, phase, allow_pending=False)
+        return service
+
+    @staticmethod
+    def _refuse_unless_upgradable(ref: TargetRef, service: dict[str, Any], phase: Phase, *,
+                                  allow_pending: bool) -> None:
         if phase is Phase.GONE:
             raise RefusedError(f"{ref.name} is {service.get('state')}; nothing was changed")
-        if phase is not Phase.READY:
-            raise RefusedError(
-                f"{ref.name} is {service.get('state')}; the upgrade needs it active (activate it in Rancher, "
-                "or finish/roll back a canceled upgrade); nothing was changed")
-        return service
+        if phase is Phase.READY or (allow_pending and phase in (Phase.PENDING_FINISH, Phase.BUSY)):
+            return
+        raise RefusedError(
+            f"{ref.name} is {service.get('state')}; the upgrade needs it active (activate it in Rancher, "
+            "or finish/roll back a canceled upgrade); nothing was changed")
 
     def _wait_for_other(self, ref: TargetRef, run: _Run, goal: Goal, what: str) -> bool:
         """Wait for another process on the target; False when its owner did not let go in time."""
@@ -222,9 +271,8 @@ class Pipeline:
                 # Not offered: someone else (another run, a person) may be restoring it already, so
                 # watch where it goes and judge by the images it ends on.
                 self._emit(Step(f"{refused}; watching where it goes", Level.WARNING, ref.name))
-            pace = Pace(self._pace.timeout, self._pace.poll_interval, self._pace.clock, self._pace.sleep)
             last = wait_for(lambda: self._backend.observe(ref), self._backend.restored_goal, target=ref.name,
-                            pace=pace, emit=self._emit)
+                            pace=self._restore_pace, emit=self._emit)
         except (WaitEnded, DeployError) as error:
             last_seen = error.last if isinstance(error, WaitEnded) else self._look(ref)
             attention = _attention(ref, f"the rollback failed: {error}", last_seen, ended.last)
@@ -248,9 +296,9 @@ class Pipeline:
             self._act(ref, self._backend.finish, "finish")
             last = wait_for(lambda: self._backend.observe(ref), Goal.ACTIVE, target=ref.name, pace=self._pace,
                             emit=self._emit)
+        except WaitInterrupted as ended:
+            return self._left_running(ref, "finish", ended, run, changes)
         except (WaitEnded, DeployError) as error:
-            if isinstance(error, WaitInterrupted):
-                run.interrupted_by = error.signal_number
             last_seen = error.last if isinstance(error, WaitEnded) else self._look(ref)
             state = last_seen.state if last_seen else "unknown"
             message = (f"{ref.name} runs the new image but finishing the upgrade did not complete: {error}; "
@@ -281,7 +329,13 @@ class Pipeline:
             except (TransientRancherError, RancherAPIError) as error:
                 if isinstance(error, RancherAPIError) and error.status < 500:
                     raise
-                after = self._backend.fetch(ref)
+                try:
+                    after = self._fetch_patiently(ref, name)
+                except TransientRancherError:
+                    raise NeedsAttention(
+                        f"{ref.name} needs attention: the answer to the {name} request was lost ({error}) and "
+                        f"Rancher cannot be read since, so whether it was taken is unknown; its state is unknown "
+                        f"(last seen {before.get('state')})") from None
                 answered = isinstance(error, RancherAPIError)
                 if (after.get("state"), self._backend.images(after)) != (before.get("state"),
                                                                           self._backend.images(before)):
@@ -315,7 +369,13 @@ class Pipeline:
             return self._outcome(ref, Result.PLANNED, state, images, message)
         self._emit(Step(f"Rolling back {ref.name} (state {state})", target=ref.name))
         self._act(ref, self._backend.rollback, "rollback")
-        self._settle_active(ref, "the rollback")
+        try:
+            wait_for(lambda: self._backend.observe(ref), self._backend.restored_goal, target=ref.name,
+                     pace=self._pace, emit=self._emit)
+        except WaitInterrupted as ended:
+            return self._left_running(ref, "rollback", ended, run, images)
+        except WaitEnded as ended:
+            raise _attention(ref, f"the rollback did not complete: {ended}", ended.last) from None
         after = self._backend.fetch(ref)
         message = f"{ref.name} was rolled back and is active on " + ", ".join(
             image for _, image in self._backend.images(after))
@@ -328,8 +388,15 @@ class Pipeline:
         images = self._current_changes(service)
         if self._backend.phase(service) is Phase.BUSY:
             self._emit(Step(f"{ref.name} is {state}; waiting for it to settle", target=ref.name))
-            wait_for(lambda: self._backend.observe(ref), Goal.SETTLED, target=ref.name, pace=self._pace,
-                     emit=self._emit)
+            try:
+                wait_for(lambda: self._backend.observe(ref), Goal.SETTLED, target=ref.name, pace=self._pace,
+                         emit=self._emit)
+            except WaitInterrupted as ended:
+                run.interrupted_by = ended.signal_number
+                message = f"interrupted while waiting for {ref.name} to settle; nothing was changed"
+                self._emit(Step(message, Level.WARNING, ref.name))
+                return self._outcome(ref, Result.INTERRUPTED, ended.last.state if ended.last else state, images,
+                                     message)
             service = self._backend.fetch(ref)
             state = str(service.get("state"))
         if "finishupgrade" not in (service.get("actions") or {}):
@@ -353,6 +420,16 @@ class Pipeline:
         return self._outcome(ref, Result.STATUS, observation.state, self._changes_from(observation), message)
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _left_running(self, ref: TargetRef, action: str, ended: WaitInterrupted, run: _Run,
+                      changes: tuple[ImageChange, ...]) -> TargetOutcome:
+        """A signal ended the wait after Rancher accepted the action: it goes on there; say so."""
+        run.interrupted_by = ended.signal_number
+        state = ended.last.state if ended.last else "unknown"
+        message = (f"interrupted while the {action} of {ref.name} was under way in Rancher (state {state}); "
+                   "Rancher completes it on its own: check with `rancher-deploy status`")
+        self._emit(Step(message, Level.WARNING, ref.name))
+        return self._outcome(ref, Result.INTERRUPTED, state, changes, message)
 
     def _fetch_patiently(self, ref: TargetRef, name: str) -> dict[str, Any]:
         """Read the target before an action, giving Rancher one wait's budget to answer again.
@@ -396,6 +473,9 @@ class Pipeline:
 
 
 _DOING = {"upgrade": "upgrading", "finish": "finishing", "rollback": "rolling back"}
+# Results after which the run has changed something in Rancher.
+_CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED,
+                      Result.ROLLED_BACK, Result.FAILED, Result.INTERRUPTED})
 
 
 def _attention(ref: TargetRef, problem: str, last: Observation | None,

@@ -98,6 +98,15 @@ class ImageRef:
         """True when both name the same repository, whatever their tags."""
         return self.canonical_name() == other.canonical_name()
 
+    def same_image(self, other: ImageRef) -> bool:
+        """True when both name the same image: `nginx:1.25` is `docker.io/library/nginx:1.25`,
+        and a reference without tag or digest means `latest`, as Docker reads it."""
+        def version(image: ImageRef) -> tuple[str | None, str | None]:
+            tag = image.tag if image.tag is not None or image.digest is not None else "latest"
+            return tag, image.digest
+
+        return self.same_repository(other) and version(self) == version(other)
+
     def __str__(self) -> str:
         text = self.name
         if self.tag is not None:
@@ -113,6 +122,14 @@ def parse_image_uuid(image_uuid: str) -> ImageRef | None:
         return ImageRef.parse(image_uuid)
     except ImageReferenceError:
         return None
+
+
+def same_image(first: str, second: str) -> bool:
+    """Compare two references as text users or Rancher wrote them (`docker:` prefix optional)."""
+    left, right = parse_image_uuid(first), parse_image_uuid(second)
+    if left is None or right is None:
+        return first.removeprefix(DOCKER_PREFIX) == second.removeprefix(DOCKER_PREFIX)
+    return left.same_image(right)
 
 
 def _split_tag(name: str) -> tuple[str, str | None]:

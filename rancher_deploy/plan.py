@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.events import ImageChange
-from rancher_deploy.images import DOCKER_PREFIX, ImageRef, parse_image_uuid
+from rancher_deploy.images import DOCKER_PREFIX, ImageRef, parse_image_uuid, same_image
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,14 @@ class Plan:
 
     @property
     def changes_anything(self) -> bool:
-        return self.forced or any(change.previous_image != change.new_image for change in self.changes)
+        return self.forced or any(not same_image(c.previous_image, c.new_image) for c in self.changes)
 
     def describe(self) -> list[str]:
         """The lines `--dry-run` prints (and the real run logs before acting)."""
         lines = [f"Plan for {self.target} ({self.target_id})"
                  + (f": {self.strategy.describe()}" if self.strategy else ": the workload's own rollout strategy")]
         for change in self.changes:
-            if change.previous_image == change.new_image:
+            if same_image(change.previous_image, change.new_image):
                 note = " (same image, redeployed: --force)" if self.forced else " (unchanged)"
                 lines.append(f"  {change.container}: {change.new_image}{note}")
             else:
@@ -98,7 +98,7 @@ def plan_service_upgrade(
     if None in wanted:
         new = wanted[None]
         changes.append(ImageChange(service_name, current_primary, str(new)))
-        if force or current_primary != str(new):
+        if force or not same_image(current_primary, str(new)):
             body["launchConfig"] = _with_image(primary, new)
     changed_sidekicks = []
     for config in secondaries:
@@ -107,7 +107,7 @@ def plan_service_upgrade(
             new = wanted[name]
             previous = _image_of(config)
             changes.append(ImageChange(name, previous, str(new)))
-            if force or previous != str(new):
+            if force or not same_image(previous, str(new)):
                 changed_sidekicks.append(_with_image(config, new))
     if changed_sidekicks:
         body["secondaryLaunchConfigs"] = changed_sidekicks

@@ -272,6 +272,13 @@ class Settings:
         return _validate(command, raw, sources, environ)
 
 
+def raw_value(name: str, flags: Mapping[str, Any], environ: Mapping[str, str],
+              dotenv: Mapping[str, str | None]) -> Any:
+    """One setting's unvalidated value by the usual precedence, for reporting after a failed load."""
+    raw, _ = _merge(flags, environ, dotenv)
+    return raw.get(name)
+
+
 def read_dotenv(path: str) -> dict[str, str | None]:
     """The `.env` file's values, or nothing when there is no such file (python-dotenv parses it)."""
     if not os.path.isfile(path):

@@ -10,6 +10,7 @@ undo` does on the client side). Rollout completion is kubectl's rule (`status.ju
 
 from __future__ import annotations
 
+import copy
 import datetime
 import re
 from dataclasses import dataclass, field
@@ -18,11 +19,15 @@ from typing import Any, Callable, Protocol
 from rancher_deploy.backend import Goal, Observation, Phase, TargetRef
 from rancher_deploy.errors import ConfigError, NotFound, PermissionDenied, RefusedError, TargetNotFound
 from rancher_deploy.http import JSON, RancherSession
+from rancher_deploy.images import same_image
 from rancher_deploy.plan import Plan, plan_workload_update
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
 from rancher_deploy.status import Rollout, Verdict, judge_rollout
 
 REVISION = "deployment.kubernetes.io/revision"
+_UNDO_UNSUPPORTED = ("{name}: rolling a {kind} back to an earlier revision is not supported (only deployments "
+                     "keep revisions this tool reads); nothing was changed. Use `kubectl rollout undo` or "
+                     "upgrade to the previous image")
 TIMESTAMP = "cattle.io/timestamp"
 _PROJECT_ID = re.compile(r"[\w-]+:p-[a-z0-9]+\Z")
 _PLURALS = {"deployment": "deployments", "statefulset": "statefulsets", "daemonset": "daemonsets",
@@ -132,7 +137,7 @@ class WorkloadsBackend:
         view = self._view(ref)
         self._before[ref.id] = view
         images = dict(plan.request["images"])
-        redeploy = plan.forced and all(change.previous_image == change.new_image for change in plan.changes)
+        redeploy = plan.forced and all(same_image(c.previous_image, c.new_image) for c in plan.changes)
         self._baseline[ref.id] = self._api.write(ref, view, images, redeploy)
 
     def observe(self, ref: TargetRef) -> Observation:
@@ -158,6 +163,9 @@ class WorkloadsBackend:
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
 
     def can_roll_back(self, resource: JSON) -> bool:
+        kind = str(resource.get("type") or resource.get("kind") or "").lower()
+        if kind and kind != "deployment":
+            return True  # the rollback itself explains that only deployments keep revisions we use
         revision = _revision_number(resource)
         return revision is not None and revision > 1
 
@@ -240,6 +248,8 @@ class V3Workloads:
                     self._session.post(f"{ref.url}?action=rollback", {"replicaSetId": replica_set["id"]},
                                        what=f"rollback of {ref.name}")
                     return baseline
+        if previous is None and view.kind != "deployment":
+            raise RefusedError(_UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
         if previous is None:
             raise RefusedError(f"{ref.name} has no earlier revision this tool can roll back to")
         body = dict(view.raw)
@@ -309,13 +319,20 @@ class KubeWorkloads:
         return None
 
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None:
+        """Put the previous pod template back whole, as `kubectl rollout undo` does.
+
+        A JSON patch `replace` rather than a strategic merge: merging would keep anything added
+        since (an env entry, an annotation) and so not return to the previous revision.
+        """
         if previous is None:
             previous = self._previous_revision(ref, view)
-        pod: JSON = {"containers": [{"name": c.get("name"), "image": c.get("image")} for c in previous.containers]}
-        if previous.init_containers:
-            pod["initContainers"] = [{"name": c.get("name"), "image": c.get("image")} for c in previous.init_containers]
-        template: JSON = {"spec": pod, "metadata": {"annotations": {TIMESTAMP: previous.timestamp}}}
-        self._patch(ref, template, f"rollback of {ref.name}")
+        template = copy.deepcopy(_template(previous.raw))
+        labels = (template.get("metadata") or {}).get("labels")
+        if isinstance(labels, dict):
+            labels.pop("pod-template-hash", None)  # the ReplicaSet's own label, not the workload's
+        path = "/spec/jobTemplate/spec/template" if ref.id.startswith("cronjob:") else "/spec/template"
+        self._session.patch(ref.url, [{"op": "replace", "path": path, "value": template}],
+                            content_type="application/json-patch+json", what=f"rollback of {ref.name}")
         return None
 
     def _patch(self, ref: TargetRef, template: JSON, what: str) -> None:
@@ -326,7 +343,9 @@ class KubeWorkloads:
     def _previous_revision(self, ref: TargetRef, view: WorkloadView) -> WorkloadView:
         """kubectl rollout undo's choice: the ReplicaSet with the highest revision below the current one."""
         wanted = _previous_revision(view.revision)
-        if view.kind != "deployment" or wanted is None:
+        if view.kind != "deployment":
+            raise RefusedError(_UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
+        if wanted is None:
             raise RefusedError(f"{ref.name} has no earlier revision this tool can roll back to")
         selector = ((view.raw.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         namespace = ref.id.split(":")[1]

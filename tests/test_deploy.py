@@ -188,3 +188,76 @@ def test_a_signal_with_on_interrupt_report_leaves_the_upgrade_and_exits_143(froz
     assert "is left in state upgrading after the signal" in outcome.targets[0].message
     assert frozen.service(service)["state"] == "upgrading"
     assert not [r for r in frozen.requests if "action=rollback" in r.query]
+
+
+def test_a_lost_upgrade_answer_and_rancher_unreadable_after_is_exit_4_not_nothing_changed(
+        frozen: Simulator) -> None:
+    from rancher_deploy.errors import NeedsAttention
+
+    service = seed(frozen)
+    time = SimulatedTime(frozen)
+    environ = {"CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
+               "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "20",
+               "RANCHER_RETRIES": "0"}
+    settings = Settings.load("upgrade", {}, environ)
+    session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), sleep=time.sleep, read_attempts=1)
+    backend = cattle.connect(session, frozen.url, None, lambda text: None)
+    real_apply = backend.apply
+
+    def apply_then_go_dark(ref: object, plan: object) -> None:
+        # Rancher takes the upgrade, the answer is lost, and from then on every read fails.
+        frozen.faults.fail_next("/services/", method="POST", drop=True)
+        try:
+            real_apply(ref, plan)  # type: ignore[arg-type]
+        finally:
+            frozen.faults.fail_next("/services/", method="GET", status=503, count=10_000)
+
+    backend.apply = apply_then_go_dark  # type: ignore[method-assign]
+    with pytest.raises(NeedsAttention, match="whether it was taken is unknown; its state is unknown"):
+        Pipeline(settings, backend, lambda event: None, clock=time.clock, sleep=time.sleep).run()
+    frozen.faults.clear()
+    assert frozen.service(service)["state"] in ("upgrading", "upgraded")
+
+
+def test_a_second_signal_stops_the_rollback_wait_and_names_the_state(frozen: Simulator) -> None:
+    service = seed(frozen)
+    time = SimulatedTime(frozen)
+    frozen.faults.hang(service)
+    first = [None, None, 15]
+    settings = Settings.load("upgrade", {}, {
+        "CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
+        "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "300"})
+    backend = cattle.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)), frozen.url, None,
+                             lambda text: None)
+    second = {"polls": 0}
+
+    def urgent() -> int | None:
+        second["polls"] += 1
+        return 2 if second["polls"] > 3 else None
+
+    outcome = Pipeline(settings, backend, lambda event: None, clock=time.clock, sleep=time.sleep,
+                       interrupted=lambda: first.pop(0) if first else 15, urgent=urgent).run()
+    assert outcome.exit_code is ExitCode.NEEDS_ATTENTION
+    (target,) = outcome.targets
+    assert target.result is Result.FAILED
+    assert "the rollback failed: interrupted" in target.message
+    assert "its state is rolling-back" in target.message
+    assert frozen.service(service)["state"] == "rolling-back"
+
+
+def test_finish_command_interrupted_while_waiting_exits_143_with_nothing_changed(frozen: Simulator) -> None:
+    service = seed(frozen)
+    _start_upgrade(frozen, service, "other:1")
+    frozen.faults.hang(service)
+    time = SimulatedTime(frozen)
+    settings = Settings.load("finish", {}, {
+        "CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
+        "RANCHER_SERVICE": "shop/web"})
+    backend = cattle.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)), frozen.url, None,
+                             lambda text: None)
+    signals = [None, None, 15]
+    outcome = Pipeline(settings, backend, lambda event: None, clock=time.clock, sleep=time.sleep,
+                       interrupted=lambda: signals.pop(0) if signals else 15).run()
+    assert outcome.exit_code is ExitCode.TERMINATED
+    assert outcome.targets[0].result is Result.INTERRUPTED
+    assert not [r for r in frozen.requests if "finishupgrade" in r.query]

@@ -71,3 +71,16 @@ def test_a_dotted_first_part_is_a_registry_and_must_be_a_valid_host() -> None:
     # Docker's grammar: "0_0.0/app" names registry "0_0.0", which is not a host name.
     with pytest.raises(ImageReferenceError, match="invalid registry '0_0.0'"):
         ImageRef.parse("0_0.0/app")
+
+
+@pytest.mark.parametrize(("first", "second", "same"), [
+    ("docker:nginx:1.25", "docker.io/library/nginx:1.25", True),
+    ("nginx", "nginx:latest", True),
+    ("nginx:1.25", "nginx:1.26", False),
+    ("nginx@" + DIGEST, "nginx:latest", False),
+    ("ghcr.io/acme/app:1", "acme/app:1", False),
+])
+def test_same_image_reads_references_as_docker_does(first: str, second: str, same: bool) -> None:
+    from rancher_deploy.images import same_image
+
+    assert same_image(first, second) is same

@@ -88,3 +88,10 @@ def test_describe_shows_old_and_new_per_container() -> None:
     lines = plan().describe()
     assert lines[0] == "Plan for shop/web (1s3): batch size 1, 2s between batches, stop old first"
     assert lines[1] == "  web: registry:5000/shop/web:2.0 -> registry:5000/shop/web:2.1"
+
+
+def test_the_same_image_spelled_differently_is_no_change() -> None:
+    service = {**SERVICE, "launchConfig": {**LAUNCH_CONFIG, "imageUuid": "docker:nginx:1.25"}}
+    result = plan_service_upgrade(service, target="shop/web", image=ImageRef.parse("docker.io/library/nginx:1.25"),
+                                  sidekicks=(), update_sidekicks=False, force=False, strategy=Strategy())
+    assert not result.changes_anything

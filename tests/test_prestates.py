@@ -67,3 +67,13 @@ def test_status_reports_state_health_and_images(sim: Simulator, web: str, run_cl
     assert f"shop/web ({web}) is active, 2/2 healthy: web={OLD_IMAGE}" in result.stderr
     assert result.json["targets"][0]["state"] == "active"
     assert sim.count("POST") == 0
+
+
+def test_dry_run_does_not_finish_a_leftover_upgrade(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    assert run_cli("--no-finish").code == 0
+    posts = sim.count("POST")
+    result = run_cli("--dry-run", RANCHER_IMAGE=OTHER_IMAGE)
+    assert result.code == 0, result.stderr
+    assert "dry run: shop/web was left upgraded by an earlier run; a real run would finish it first" in result.stderr
+    assert sim.count("POST") == posts
+    assert sim.service(web)["state"] == "upgraded"

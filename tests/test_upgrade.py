@@ -222,3 +222,32 @@ def test_help_lists_every_option_with_its_variable_and_default(capsys: pytest.Ca
         assert option.flag in text
         assert option.env[0] in text
     assert "default: 600" in text and "exit codes:" in text
+
+
+def test_every_target_is_checked_before_the_first_is_touched(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    sim.add_service(sim.service(web)["stackId"], "off", dict(LAUNCH_CONFIG), state="inactive")
+    result = run_cli("--output", "json", RANCHER_SERVICE="web,off")
+    assert result.code == 2
+    assert "shop/off is inactive" in result.stderr
+    assert sim.count("POST") == 0 and image_of(sim, web) == f"docker:{OLD_IMAGE}"
+
+
+def test_a_later_target_failing_after_an_earlier_one_changed_exits_4(sim: Simulator, web: str,
+                                                                      run_cli: RunCli) -> None:
+    worker = sim.add_service(sim.service(web)["stackId"], "worker", dict(LAUNCH_CONFIG))
+    sim.faults.fail_next(f"/services/{worker}", method="POST", status=422)
+    result = run_cli("--output", "json", RANCHER_SERVICE="web,worker")
+    assert result.code == 4, result.stderr
+    web_result, worker_result = result.json["targets"]
+    assert web_result["result"] == "upgraded" and worker_result["result"] == "failed"
+    assert "failed after earlier targets were changed (shop/web (upgraded))" in worker_result["message"]
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_json_result_is_printed_for_configuration_errors_too(sim: Simulator, run_cli: RunCli) -> None:
+    result = run_cli("--output", "json", RANCHER_IMAGE="App:1")
+    assert result.code == 2
+    assert result.json["result"] == "error" and result.json["exit_code"] == 2
+    assert "RANCHER_IMAGE" in result.json["error"]
+    from_env = run_cli(RANCHER_OUTPUT="JSON", RANCHER_SERVICE=None)
+    assert from_env.code == 2 and from_env.json["exit_code"] == 2

@@ -218,3 +218,31 @@ def test_a_rollback_that_fails_on_rancher_2_exits_4_naming_the_state(sim2: Simul
     assert "needs attention: the rollback failed" in target.message
     assert "its state is updating" in target.message
     assert containers(sim2)["web"]["image"] == NEW
+
+
+def test_rollback_command_restores_the_whole_previous_template(sim2: Simulator) -> None:
+    import requests
+
+    sim2.add_workload("default", "web", [dict(WEB)], replicas=2)
+    assert run(sim2).code == 0
+    # Someone adds an environment variable by hand: a new revision with the same image.
+    extra = {"spec": {"template": {"spec": {"containers": [{"name": "web", "env": [{"name": "NEWVAR", "value": "1"}]}]}}}}
+    response = requests.patch(f"{sim2.url}/k8s/clusters/local/apis/apps/v1/namespaces/default/deployments/web",
+                              json=extra, headers={"Authorization": f"Bearer {TOKEN_ID}:{TOKEN_SECRET}",
+                                                   "Content-Type": "application/strategic-merge-patch+json"},
+                              data=None, timeout=5)
+    assert response.status_code == 200, response.text
+    sim2.advance(60)
+    assert "NEWVAR" in str(containers(sim2)["web"]["env"])
+    result = run(sim2, "rollback", RANCHER_IMAGE=None)
+    assert result.code == 0, result.stderr
+    assert containers(sim2)["web"] == {**WEB, "image": NEW}, "the previous revision's container, every field"
+
+
+def test_rollback_command_on_a_kind_without_revisions_is_refused(sim2: Simulator) -> None:
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
+    assert run(sim2, RANCHER_WORKLOAD="statefulset:db", RANCHER_IMAGE="postgres:16").code == 0
+    result = run(sim2, "rollback", RANCHER_WORKLOAD="statefulset:db", RANCHER_IMAGE=None)
+    assert result.code == 2
+    assert "rolling a statefulset back to an earlier revision is not supported" in result.stderr
+    assert containers(sim2, "statefulset", "db")["db"]["image"] == "postgres:16"

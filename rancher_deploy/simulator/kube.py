@@ -47,6 +47,15 @@ def safe_hash(value: Any, length: int = 10) -> str:
     return "".join(SAFE_ALPHABET[b % len(SAFE_ALPHABET)] for b in digest[:length])
 
 
+def _without_empties(value: Any) -> Any:
+    if isinstance(value, dict):
+        cleaned = {key: _without_empties(item) for key, item in value.items()}
+        return {key: item for key, item in cleaned.items() if item not in ({}, [], None)}
+    if isinstance(value, list):
+        return [_without_empties(item) for item in value]
+    return value
+
+
 def rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -194,7 +203,9 @@ class Workload:
         labels = (template.get("metadata") or {}).get("labels") or {}
         labels.pop("pod-template-hash", None)
         labels.pop("controller-revision-hash", None)
-        return safe_hash([template, self.collision_count])
+        # Kubernetes compares templates semantically: an empty map or list equals a missing one,
+        # so a rollback that leaves `annotations: {}` must still find the old ReplicaSet.
+        return safe_hash([_without_empties(template), self.collision_count])
 
     def replicas(self) -> int:
         if self.kind == "daemonset":

@@ -496,7 +496,11 @@ def management_schemas(base: str) -> list[JSON]:
 
 
 def _schemas_response(call: Call, schemas: list[JSON]) -> Response:
-    return collection(call, schemas, "schema")
+    response = collection(call, schemas, "schema")
+    # Norman names the schemas of the request's own sub-context; Rancher's client, built on a
+    # project's `/schemas` URL as Rancher's integration tests do, compares it with its base URL.
+    response.headers["X-Api-Schemas"] = f"{call.root}{call.http.path}"
+    return response
 
 
 def _api_root(call: Call, base: str, collections: list[str], group: str, path: str) -> Response:

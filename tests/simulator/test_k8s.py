@@ -193,3 +193,20 @@ def test_unready_capacity_fault(sim: Simulator, api: requests.Session) -> None:
     assert doc["status"]["readyReplicas"] == 2 and doc["status"]["replicas"] == 3
     v3 = api.get(f"{sim.url}/v3/project/{sim.default_project_id}/workloads/deployment:default:web").json()
     assert v3["state"] == "updating"
+
+
+def test_an_empty_map_is_the_same_template_as_a_missing_one(sim: Simulator, api: requests.Session) -> None:
+    # Kubernetes compares pod templates semantically: a rollback that leaves `annotations: {}`
+    # (a strategic merge deleting the only annotation) reuses the old ReplicaSet.
+    url = f"{sim.url}{APPS}/deployments/web"
+    api.patch(url, data=json.dumps({"spec": {"template": {
+        "metadata": {"annotations": {"cattle.io/timestamp": "2026-11-27T00:00:00Z"}},
+        "spec": {"containers": [{"name": "web", "image": "app:2"}]}}}}), headers=SMP)
+    sim.advance(20)
+    api.patch(url, data=json.dumps({"spec": {"template": {
+        "metadata": {"annotations": {"cattle.io/timestamp": None}},
+        "spec": {"containers": [{"name": "web", "image": "app:1"}]}}}}), headers=SMP)
+    sim.advance(20)
+    revisions = sorted(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                       for rs in sim.replica_sets("default", "web"))
+    assert revisions == ["2", "3"], "the first ReplicaSet was reused as revision 3, not a new one made"

@@ -75,3 +75,14 @@ def test_update_and_actions_through_the_client(sim: Simulator) -> None:
     with pytest.raises(rancher.ApiError) as refused:
         client.action(active, "resume")
     assert refused.value.error.code == "InvalidAction"
+
+
+def test_client_built_on_a_projects_schemas_url_as_rancher_integration_tests_do(sim: Simulator) -> None:
+    # Rancher's tests/integration/suite/conftest.py builds project clients on `<project self>/schemas`.
+    admin = rancher.Client(url=f"{sim.url}/v3", token=f"{TOKEN}:{SECRET}")
+    project = admin.by_id_project(sim.default_project_id)
+    client = rancher.Client(url=project.links.self + "/schemas", token=f"{TOKEN}:{SECRET}")
+    created = client.create_deployment(name="web", namespaceId="default",
+                                       containers=[{"name": "web", "image": "nginx:1.25"}])
+    assert created.id == "deployment:default:web"
+    assert reload_until_active(client, created).state == "active"
