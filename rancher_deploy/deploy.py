@@ -274,8 +274,10 @@ class Pipeline:
             last = wait_for(lambda: self._backend.observe(ref), self._backend.restored_goal, target=ref.name,
                             pace=self._restore_pace, emit=self._emit)
         except (WaitEnded, DeployError) as error:
-            last_seen = error.last if isinstance(error, WaitEnded) else self._look(ref)
-            attention = _attention(ref, f"the rollback failed: {error}", last_seen, ended.last)
+            last_seen = (error.last if isinstance(error, WaitEnded) else None) or self._look(ref)
+            problem = (f"a second signal stopped the wait for the rollback, which Rancher continues on its own"
+                       if isinstance(error, WaitInterrupted) else f"the rollback failed: {error}")
+            attention = _attention(ref, problem, last_seen, ended.last)
             self._emit(Step(attention.message, Level.ERROR, ref.name))
             return self._outcome(ref, Result.FAILED, last_seen.state if last_seen else "unknown", plan.changes,
                                  attention.message)
@@ -299,7 +301,7 @@ class Pipeline:
         except WaitInterrupted as ended:
             return self._left_running(ref, "finish", ended, run, changes)
         except (WaitEnded, DeployError) as error:
-            last_seen = error.last if isinstance(error, WaitEnded) else self._look(ref)
+            last_seen = (error.last if isinstance(error, WaitEnded) else None) or self._look(ref)
             state = last_seen.state if last_seen else "unknown"
             message = (f"{ref.name} runs the new image but finishing the upgrade did not complete: {error}; "
                        f"state {state}. Run `rancher-deploy finish` again, or `rancher-deploy rollback`")

@@ -240,7 +240,7 @@ def test_a_second_signal_stops_the_rollback_wait_and_names_the_state(frozen: Sim
     assert outcome.exit_code is ExitCode.NEEDS_ATTENTION
     (target,) = outcome.targets
     assert target.result is Result.FAILED
-    assert "the rollback failed: interrupted" in target.message
+    assert "a second signal stopped the wait for the rollback" in target.message
     assert "its state is rolling-back" in target.message
     assert frozen.service(service)["state"] == "rolling-back"
 

@@ -95,3 +95,41 @@ def test_a_signal_mid_wait_rolls_back_then_exits_128_plus_the_signal(
     service = sim.service(web)
     assert (service["state"], service["launchConfig"]["imageUuid"]) == ("active", f"docker:{OLD_IMAGE}")
     assert f'"exit_code": {code}' in stdout
+
+
+def test_a_second_signal_during_the_rollback_ends_the_run_naming_the_state(
+        sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    sim.faults.hang(web)  # kept: the rollback cannot finish either
+    child = subprocess.Popen([sys.executable, "-m", "rancher_deploy"], env=child_environment(base_env),
+                             cwd=tmp_path, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines: queue.Queue[str | None] = queue.Queue()
+    seen: list[str] = []
+
+    def pump() -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        wait_for_line(lines, "Upgrade of shop/web requested", seen)
+        child.send_signal(signal.SIGTERM)
+        wait_for_line(lines, "Rolling back shop/web", seen)
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=DEADLINE_SECONDS)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    reader.join(timeout=DEADLINE_SECONDS)
+    while not lines.empty():
+        line = lines.get()
+        if line is not None:
+            seen.append(line)
+    stderr = "".join(seen)
+    assert child.returncode == 4, stderr
+    assert "Traceback" not in stderr
+    assert "a second signal stopped the wait for the rollback" in stderr
+    assert "its state is rolling-back" in stderr
