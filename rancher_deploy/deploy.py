@@ -275,7 +275,7 @@ class Pipeline:
                             pace=self._restore_pace, emit=self._emit)
         except (WaitEnded, DeployError) as error:
             last_seen = (error.last if isinstance(error, WaitEnded) else None) or self._look(ref)
-            problem = (f"a second signal stopped the wait for the rollback, which Rancher continues on its own"
+            problem = ("a second signal stopped the wait for the rollback, which Rancher continues on its own"
                        if isinstance(error, WaitInterrupted) else f"the rollback failed: {error}")
             attention = _attention(ref, problem, last_seen, ended.last)
             self._emit(Step(attention.message, Level.ERROR, ref.name))
