@@ -246,3 +246,26 @@ def test_rollback_command_on_a_kind_without_revisions_is_refused(sim2: Simulator
     assert result.code == 2
     assert "rolling a statefulset back to an earlier revision is not supported" in result.stderr
     assert containers(sim2, "statefulset", "db")["db"]["image"] == "postgres:16"
+
+
+def test_init_containers_are_chosen_only_on_request(sim2: Simulator) -> None:
+    migrate = {"name": "migrate", "image": "registry.example.com:5000/shop/migrate:2.0"}
+    sim2.add_workload("default", "web", [dict(WEB)], init_containers=[dict(migrate)])
+    new_migrate = "registry.example.com:5000/shop/migrate:2.1"
+    refused = run(sim2, RANCHER_IMAGE=new_migrate, RANCHER_CONTAINER="migrate")
+    assert refused.code == 2 and "has no container 'migrate' (containers: web)" in refused.stderr
+    # With init containers considered, the one running the image's repository is chosen.
+    result = run(sim2, "--init-containers", RANCHER_IMAGE=new_migrate)
+    assert result.code == 0, result.stderr
+    workload = sim2.workload("deployment", "default", "web")
+    assert workload["spec"]["template"]["spec"]["initContainers"] == [{**migrate, "image": new_migrate}]
+    assert containers(sim2)["web"] == WEB
+
+
+def test_several_containers_at_once(sim2: Simulator) -> None:
+    sidecar = {"name": "assets", "image": OLD}
+    sim2.add_workload("default", "web", [dict(WEB), dict(sidecar)])
+    result = run(sim2, "--output", "json", RANCHER_CONTAINER="web,assets")
+    assert result.code == 0, result.stderr
+    assert {c["name"] for c in result.json["targets"][0]["containers"]} == {"web", "assets"}
+    assert containers(sim2)["web"]["image"] == containers(sim2)["assets"]["image"] == NEW
