@@ -269,3 +269,18 @@ def test_several_containers_at_once(sim2: Simulator) -> None:
     assert result.code == 0, result.stderr
     assert {c["name"] for c in result.json["targets"][0]["containers"]} == {"web", "assets"}
     assert containers(sim2)["web"]["image"] == containers(sim2)["assets"]["image"] == NEW
+
+
+@pytest.mark.parametrize("flavour, expected", [("v3", "v3 API"), ("k8s", "Kubernetes API through Rancher")])
+def test_the_flavour_can_be_forced(sim2: Simulator, flavour: str, expected: str) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    result = run(sim2, "--output", "json", RANCHER_FLAVOUR=flavour)
+    assert result.code == 0, result.stderr
+    assert expected in result.stderr and result.json["flavour"] == flavour
+    assert containers(sim2)["web"]["image"] == NEW
+
+
+def test_rancher_1_flavour_forced_on_rancher_2_is_refused_clearly(sim2: Simulator) -> None:
+    result = run(sim2, RANCHER_FLAVOUR="rancher-1.x", RANCHER_WORKLOAD=None, RANCHER_SERVICE="web")
+    assert result.code == 3
+    assert "no Rancher 1.x API (/v2-beta or /v1) found" in result.stderr
