@@ -489,6 +489,18 @@ def test_latency(sim: Simulator, api: requests.Session) -> None:
     assert time.monotonic() - started < 0.1
 
 
+def test_a_client_that_gives_up_leaves_no_traceback(sim: Simulator, api: requests.Session,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    sim.faults.latency(0.15, "/services")
+    with pytest.raises(requests.Timeout):
+        api.get(f"{sim.url}/v2-beta/services", timeout=0.02)
+    deadline = time.monotonic() + 5
+    while not sim.requests and time.monotonic() < deadline:  # the server finishes its answer
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_refuse_connections_then_reopen_on_same_port(sim: Simulator) -> None:
     port = sim.port
     sim.faults.refuse_connections(0.3)
