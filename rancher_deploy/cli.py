@@ -14,11 +14,12 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from types import FrameType
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
-from rancher_deploy.errors import DeployError, ExitCode
+from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
 from rancher_deploy.events import Level, Step
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, result_object, write_json
@@ -80,7 +81,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         dialect.prelude(settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=settings.verbose, dialect=dialect)
         return _run(settings, env, log, out, redactor, dialect)
-    except DeployError as error:
+    except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
+        if not isinstance(unexpected, DeployError):
+            # An uncaught exception would exit 1, which the contract reads as "rolled back".
+            # Whatever happened, the service's state is unknown: say so, with exit 4.
+            if settings is not None and settings.verbose:
+                log.line("".join(traceback.format_exception(unexpected)))
+            unexpected = NeedsAttention(
+                f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
+                "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
+        error = unexpected
         log.error(error)
         document = result_object(None, error, command=command, api_calls=0)
         # Settings may have failed to load: read the output mode the way they would have.

@@ -251,3 +251,17 @@ def test_json_result_is_printed_for_configuration_errors_too(sim: Simulator, run
     assert "RANCHER_IMAGE" in result.json["error"]
     from_env = run_cli(RANCHER_OUTPUT="JSON", RANCHER_SERVICE=None)
     assert from_env.code == 2 and from_env.json["exit_code"] == 2
+
+
+def test_an_unexpected_internal_error_is_exit_4_not_pythons_1(sim: Simulator, web: str, run_cli: RunCli,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from rancher_deploy import deploy
+
+    def broken(self: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(deploy.Pipeline, "run", broken)
+    result = run_cli("--output", "json")
+    assert result.code == 4
+    assert "internal error ZeroDivisionError: division by zero; the target's state is unknown" in result.stderr
+    assert result.json["exit_code"] == 4
