@@ -12,13 +12,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from rancher_deploy.backend import Backend, Observation, Phase, TargetRef
-from rancher_deploy.errors import DeployError, NeedsAttention, NotFound, RancherAPIError, RancherUnreachable, RefusedError
+from rancher_deploy.backend import Backend, Goal, Observation, Phase, TargetRef
+from rancher_deploy.errors import (ConfigError, DeployError, NeedsAttention, NotFound, RancherAPIError,
+                                   RancherUnreachable, RefusedError)
 from rancher_deploy.events import Emit, GroupEnd, GroupStart, ImageChange, Level, Outcome, Result, Step, TargetOutcome
 from rancher_deploy.http import FIRST_BACKOFF_SECONDS, TransientRancherError
+from rancher_deploy.images import is_newer
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
-from rancher_deploy.backend import Goal
 from rancher_deploy.status import GONE_STATES
 from rancher_deploy.wait import Pace, WaitEnded, WaitGone, WaitInterrupted, WaitTimedOut, wait_for
 
@@ -93,7 +94,9 @@ class Pipeline:
         """Refuse now what the upgrade would refuse later: blocked states and invalid plans."""
         service = self._backend.fetch(ref)
         self._refuse_unless_upgradable(ref, service, self._backend.phase(service), allow_pending=True)
-        self._backend.plan(ref, service, self._settings)
+        plan = self._backend.plan(ref, service, self._settings)
+        if plan.changes_anything:
+            self._version_policy(plan)  # raises when the policy cannot be applied
 
     def _stopped_after_changes(self, ref: TargetRef, error: DeployError, run: _Run) -> TargetOutcome:
         changed = ", ".join(f"{done.target} ({done.result.value})" for done in run.outcomes
@@ -115,6 +118,10 @@ class Pipeline:
             message = f"{ref.name} already runs {plan.changes[0].new_image}; nothing to do (--force redeploys it)"
             self._emit(Step(message, target=ref.name))
             return self._outcome(ref, Result.UNCHANGED, str(service.get("state")), plan.changes, message)
+        refusal = self._version_policy(plan)
+        if refusal is not None:
+            self._emit(Step(refusal, target=ref.name))
+            return self._outcome(ref, Result.UNCHANGED, str(service.get("state")), plan.changes, refusal)
         for line in plan.describe():
             self._emit(Step(line, target=ref.name))
         if self._settings.dry_run:
@@ -170,6 +177,21 @@ class Pipeline:
             phase = self._backend.phase(service)
         self._refuse_unless_upgradable(ref, service, phase, allow_pending=False)
         return service
+
+    def _version_policy(self, plan: Plan) -> str | None:
+        """RANCHER_VERSION_POLICY=newer: the reason to skip, or None to go on."""
+        if self._settings.version_policy != "newer":
+            return None
+        for change in plan.changes:
+            newer = is_newer(change.previous_image, change.new_image)
+            if newer is None:
+                raise ConfigError("RANCHER_VERSION_POLICY",
+                                  f"newer cannot compare {change.previous_image} with {change.new_image} "
+                                  f"({change.container}): both need version tags of the same repository")
+            if not newer:
+                return (f"skipped by the version policy: {change.container} runs {change.previous_image}, "
+                        f"which is not older than {change.new_image}; nothing was changed")
+        return None
 
     def _look_without_acting(self, ref: TargetRef) -> dict[str, Any]:
         """--dry-run: say what a real run would do first, but neither wait nor act."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import semver
+
 DOCKER_PREFIX = "docker:"
 DEFAULT_REGISTRY = "docker.io"
 
@@ -130,6 +132,33 @@ def same_image(first: str, second: str) -> bool:
     if left is None or right is None:
         return first.removeprefix(DOCKER_PREFIX) == second.removeprefix(DOCKER_PREFIX)
     return left.same_image(right)
+
+
+def version_of(tag: str | None) -> semver.Version | None:
+    """A tag read as a semantic version: `2.1`, `v2.1.3`, `2.1.3-rc.1`; None when it is not one."""
+    if not tag:
+        return None
+    text = tag[1:] if tag[:1] in ("v", "V") else tag
+    match = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?([-+].*)?", text)
+    if not match:
+        return None
+    major, minor, patch, rest = match.groups()
+    try:
+        return semver.Version.parse(f"{major}.{minor or 0}.{patch or 0}{rest or ''}")
+    except ValueError:
+        return None
+
+
+def is_newer(previous: str, new: str) -> bool | None:
+    """Whether `new` carries a higher version tag than `previous`; None when they cannot be compared
+    (other repositories, or a tag that is not a version, like `latest`)."""
+    before, after = parse_image_uuid(previous), parse_image_uuid(new)
+    if before is None or after is None or not before.same_repository(after):
+        return None
+    old_version, new_version = version_of(before.tag), version_of(after.tag)
+    if old_version is None or new_version is None:
+        return None
+    return new_version > old_version
 
 
 def _split_tag(name: str) -> tuple[str, str | None]:

@@ -154,6 +154,10 @@ SETTINGS: tuple[Option, ...] = (
     Option("on_upgraded", ("RANCHER_ON_UPGRADED",), Kind.CHOICE,
            "what to do with an upgrade an earlier run left `upgraded`", default="finish",
            choices=("finish", "rollback"), commands=("upgrade",)),
+    Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.CHOICE,
+           "any: deploy whatever image is given; newer: skip (exit 0) unless the new tag is a higher version "
+           "than the running one, so a late pipeline of an older commit cannot downgrade", default="any",
+           choices=("any", "newer"), commands=("upgrade",)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
            "upgrade even when the service already runs the image (pulls the same tag again)",
            default=False, commands=("upgrade",)),
@@ -237,6 +241,7 @@ class Settings:
     rollback: bool
     on_interrupt: str
     on_upgraded: str
+    version_policy: str
     force: bool
     dry_run: bool
     output: str
@@ -418,6 +423,7 @@ def _validate(
         rollback=values["rollback"],
         on_interrupt=values["on_interrupt"],
         on_upgraded=values["on_upgraded"],
+        version_policy=values["version_policy"],
         force=values["force"],
         dry_run=values["dry_run"],
         output=values["output"],

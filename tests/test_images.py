@@ -84,3 +84,18 @@ def test_same_image_reads_references_as_docker_does(first: str, second: str, sam
     from rancher_deploy.images import same_image
 
     assert same_image(first, second) is same
+
+
+@pytest.mark.parametrize(("previous", "new", "newer"), [
+    ("app:2.0", "app:2.1", True),
+    ("app:v2.1", "app:2.0.9", False),
+    ("app:2.1", "app:2.1", False),
+    ("app:2.1.0-rc.1", "app:2.1.0", True),
+    ("app:10", "app:9", False),
+    ("app:latest", "app:2", None),
+    ("app:1", "other:2", None),
+])
+def test_is_newer_compares_version_tags(previous: str, new: str, newer: bool | None) -> None:
+    from rancher_deploy.images import is_newer
+
+    assert is_newer(previous, new) is newer

@@ -265,3 +265,16 @@ def test_an_unexpected_internal_error_is_exit_4_not_pythons_1(sim: Simulator, we
     assert result.code == 4
     assert "internal error ZeroDivisionError: division by zero; the target's state is unknown" in result.stderr
     assert result.json["exit_code"] == 4
+
+
+def test_version_policy_newer_skips_downgrades_and_goes_on_upgrades(sim: Simulator, web: str,
+                                                                    run_cli: RunCli) -> None:
+    older = "registry.example.com:5000/shop/web:1.9"
+    skipped = run_cli("--output", "json", RANCHER_VERSION_POLICY="newer", RANCHER_IMAGE=older)
+    assert skipped.code == 0 and skipped.json["result"] == "unchanged"
+    assert "skipped by the version policy: web runs registry.example.com:5000/shop/web:2.0" in skipped.stderr
+    assert sim.count("POST") == 0
+    assert run_cli(RANCHER_VERSION_POLICY="newer").code == 0
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+    latest = run_cli(RANCHER_VERSION_POLICY="newer", RANCHER_IMAGE="registry.example.com:5000/shop/web:latest")
+    assert latest.code == 2 and "RANCHER_VERSION_POLICY: newer cannot compare" in latest.stderr
