@@ -759,7 +759,15 @@ def remove_workload(call: Call) -> Response:
 
 
 def workload_action(call: Call) -> Response:
-    workload = _find(call)
+    try:
+        workload = _find(call)
+    except NormanError as err:
+        # Norman validates an action's target before the store runs (api/validate.go), so an
+        # unknown id gets its own wording rather than Kubernetes' "not found".
+        if err.status != 404:
+            raise
+        raise NormanError(404, "NotFound",
+                          f"Failed to find type: {call.match['collection']} id: {call.match['id']}") from None
     action = call.param("action")
     available = render(call, workload)["actions"]
     if action is None:

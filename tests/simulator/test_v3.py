@@ -282,3 +282,10 @@ def test_project_scope_and_create(sim: Simulator, api: requests.Session) -> None
         "type": "deployment", "name": "x", "namespaceId": "shop", "containers": [{"name": "x", "image": "x"}],
     })
     assert wrong_ns.status_code == 422
+
+
+def test_an_action_on_an_unknown_id_says_failed_to_find(sim: Simulator, api: requests.Session) -> None:
+    r = api.post(f"{base(sim)}/workloads/deployment:default:nope?action=redeploy")
+    assert r.status_code == 404
+    assert (r.json()["code"], r.json()["message"]) == ("NotFound",
+                                                       "Failed to find type: workloads id: deployment:default:nope")
