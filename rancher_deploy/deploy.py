@@ -16,7 +16,7 @@ from rancher_deploy.backend import Backend, Goal, Observation, Phase, TargetRef
 from rancher_deploy.errors import (ConfigError, DeployError, NeedsAttention, NotFound, RancherAPIError,
                                    RancherUnreachable, RefusedError)
 from rancher_deploy.events import Emit, GroupEnd, GroupStart, ImageChange, Level, Outcome, Result, Step, TargetOutcome
-from rancher_deploy.http import FIRST_BACKOFF_SECONDS, TransientRancherError
+from rancher_deploy.http import FIRST_BACKOFF_SECONDS, RequestTimedOut, TransientRancherError
 from rancher_deploy.images import is_newer
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
@@ -361,8 +361,12 @@ class Pipeline:
                         f"Rancher cannot be read since, so whether it was taken is unknown; its state is unknown "
                         f"(last seen {before.get('state')})") from None
                 answered = isinstance(error, RancherAPIError)
-                if (after.get("state"), self._backend.images(after)) != (before.get("state"),
-                                                                          self._backend.images(before)):
+                if isinstance(error, RequestTimedOut) and not self._moved(before, after):
+                    # A slow Rancher may still be working on the request: give it one more request
+                    # timeout before concluding that it was not taken.
+                    self._pace.sleep(self._settings.request_timeout)
+                    after = self._fetch_patiently(ref, name)
+                if self._moved(before, after):
                     answer = "answer was an error" if answered else "answer was lost"
                     self._emit(Step(f"The {name} request's {answer}, but Rancher is {_DOING.get(name, name)} "
                                     f"{ref.name} (state {after.get('state')}); going on", Level.WARNING, ref.name))
@@ -444,6 +448,11 @@ class Pipeline:
         return self._outcome(ref, Result.STATUS, observation.state, self._changes_from(observation), message)
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _moved(self, before: dict[str, Any], after: dict[str, Any]) -> bool:
+        """Rancher took an action when the target's state or images changed since just before it."""
+        return bool((after.get("state"), self._backend.images(after)) !=
+                    (before.get("state"), self._backend.images(before)))
 
     def _left_running(self, ref: TargetRef, action: str, ended: WaitInterrupted, run: _Run,
                       changes: tuple[ImageChange, ...]) -> TargetOutcome:

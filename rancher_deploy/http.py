@@ -40,6 +40,10 @@ class TransientRancherError(RancherUnreachable):
     """A read kept failing in a way that may pass (5xx, reset, timeout); waits may resume after it."""
 
 
+class RequestTimedOut(TransientRancherError):
+    """No answer within the request timeout: unlike a refused connection, Rancher may still act on it."""
+
+
 class RancherSession:
     """One `requests.Session` with auth, TLS policy, timeouts, read retries and a call counter."""
 
@@ -133,7 +137,7 @@ class RancherSession:
                 "set RANCHER_CA_BUNDLE to the CA's PEM file (or RANCHER_INSECURE=true to skip the check)"
             ) from None
         except requests.exceptions.Timeout:
-            raise TransientRancherError(
+            raise RequestTimedOut(
                 f"{what} failed: {self._host(url)} did not answer within {self._timeout:g}s "
                 "(RANCHER_REQUEST_TIMEOUT)"
             ) from None

@@ -278,3 +278,15 @@ def test_version_policy_newer_skips_downgrades_and_goes_on_upgrades(sim: Simulat
     assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
     latest = run_cli(RANCHER_VERSION_POLICY="newer", RANCHER_IMAGE="registry.example.com:5000/shop/web:latest")
     assert latest.code == 2 and "RANCHER_VERSION_POLICY: newer cannot compare" in latest.stderr
+
+
+def test_a_slow_upgrade_answer_is_given_one_more_request_timeout_before_being_judged(
+        sim: Simulator, web: str, run_cli: RunCli) -> None:
+    # Rancher takes 0.3 s over the upgrade POST; the tool gives up on the answer after 0.2 s. The
+    # request is still being worked on: the tool must find that out, not report "nothing changed".
+    sim.faults.latency(0.3, "action=upgrade")
+    result = run_cli(RANCHER_REQUEST_TIMEOUT="0.2", RANCHER_RETRIES="0")
+    assert result.code == 0, result.stderr
+    assert "answer was lost, but Rancher is upgrading shop/web" in result.stderr
+    assert len([r for r in sim.requests if "action=upgrade" in r.query]) == 1
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"

@@ -87,10 +87,12 @@ class App:
             return control.handle(self, req)
         if self.faults.refusing():
             return None
-        delay = self.faults.delay_for(req.path)
+        # Fault rules match the path and the query, so `action=upgrade` picks one action out.
+        target = f"{req.path}?{req.query}" if req.query else req.path
+        delay = self.faults.delay_for(target)
         if delay > 0:
             time.sleep(delay)
-        failure = self.faults.take_failure(req.method, req.path)
+        failure = self.faults.take_failure(req.method, target)
         if failure is not None and not failure.drop:
             self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None))
             return handlers.Response(failure.status, self._failure_body(req, failure.status))
