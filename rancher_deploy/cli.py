@@ -164,7 +164,10 @@ class _Signals:
         return self.second
 
     def sleep(self, seconds: float) -> None:
-        self._wake.wait(seconds)
+        """Sleep, cut short by a signal; a signal wakes one sleep only, so the rollback that
+        follows still polls at RANCHER_POLL_INTERVAL instead of spinning."""
+        if self._wake.wait(seconds):
+            self._wake.clear()
 
 
 def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO, redactor: Redactor,
