@@ -243,8 +243,12 @@ def _images(target: Mapping[str, Any]) -> str:
     containers: list[Mapping[str, Any]] = list(target.get("containers") or [])
     shown = []
     for container in containers:
-        previous, new = str(container["previous_image"]), str(container["image"])
-        change = _code(new) if previous == new else f"{_code(previous)} → {_code(new)}"
+        previous = str(container["previous_image"])
+        now = container.get("image")
+        requested = str(container.get("requested_image") or now or "")
+        change = _code(previous) if now == previous else f"{_code(previous)} → {_code(str(now)) if now else '?'}"
+        if requested and requested != now:
+            change += f" (requested {_code(requested)})"
         shown.append(f"{_cell(str(container['name']))}: {change}" if len(containers) > 1 else change)
     return "<br>".join(shown)
 

@@ -98,15 +98,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             str(raw_value("output", flags, env, dotenv or {}) or "").strip().lower() == "json"
         if wants_json:
             write_json(out, document, redactor)
-        _hand_on(dialect, document, env, settings, log)
+        report_path = settings.dotenv_report if settings is not None else \
+            (str(raw_value("dotenv_report", flags, env, dotenv or {}) or "").strip() or None)
+        _hand_on(dialect, document, env, report_path, log)
         return int(error.exit_code)
 
 
-def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], settings: Settings | None,
+def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], report_path: str | None,
              log: HumanLog) -> None:
     """CI outputs, summary and dotenv report; failing to write them must not change the exit code."""
     try:
-        dialect.finish(document, env, dotenv_path=settings.dotenv_report if settings else None)
+        dialect.finish(document, env, dotenv_path=report_path)
     except OSError as problem:
         log(Step(f"could not write the CI result files: {problem}", Level.WARNING))
 
@@ -210,7 +212,7 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
         document = result_object(None, error, command=settings.command, api_calls=session.calls)
         if settings.output == "json":
             write_json(out, document, redactor)
-        _hand_on(dialect, document, env, settings, log)
+        _hand_on(dialect, document, env, settings.dotenv_report, log)
         if signals.received is not None and error.exit_code in (ExitCode.USAGE, ExitCode.RANCHER_UNUSABLE):
             return 128 + signals.received
         return int(error.exit_code)
@@ -221,7 +223,7 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
     document = result_object(outcome, None, command=settings.command, api_calls=session.calls)
     if settings.output == "json":
         write_json(out, document, redactor)
-    _hand_on(dialect, document, env, settings, log)
+    _hand_on(dialect, document, env, settings.dotenv_report, log)
     return int(outcome.exit_code)
 
 

@@ -17,7 +17,7 @@ from rancher_deploy.errors import (ConfigError, DeployError, NeedsAttention, Not
                                    RancherUnreachable, RefusedError)
 from rancher_deploy.events import Emit, GroupEnd, GroupStart, ImageChange, Level, Outcome, Result, Step, TargetOutcome
 from rancher_deploy.http import FIRST_BACKOFF_SECONDS, RequestTimedOut, TransientRancherError
-from rancher_deploy.images import is_newer
+from rancher_deploy.images import is_newer, same_image
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
 from rancher_deploy.status import GONE_STATES
@@ -183,6 +183,8 @@ class Pipeline:
         if self._settings.version_policy != "newer":
             return None
         for change in plan.changes:
+            if same_image(change.previous_image, change.new_image):
+                continue  # a container the plan does not change (a sidekick named as it is) has no say
             newer = is_newer(change.previous_image, change.new_image)
             if newer is None:
                 raise ConfigError("RANCHER_VERSION_POLICY",

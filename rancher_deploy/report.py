@@ -128,19 +128,37 @@ def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> s
     return "none"
 
 
+# Which results leave the target on the requested image, and which on the one it ran before.
+_RUNS_NEW = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED})
+_RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.UNCHANGED, Result.PLANNED, Result.STATUS, Result.REVERTED})
+
+
+def _running(result: Result, previous: str, requested: str) -> str | None:
+    """The image the target runs now, as far as the run knows: None when that is unknown (exit 4)."""
+    if result in _RUNS_NEW:
+        return requested
+    if result in _RUNS_PREVIOUS:
+        return previous
+    return None
+
+
 def _target_object(target: TargetOutcome) -> dict[str, Any]:
-    first = target.changes[0] if target.changes else None
+    containers = [
+        {"name": change.container, "previous_image": change.previous_image,
+         "image": _running(target.result, change.previous_image, change.new_image),
+         "requested_image": change.new_image}
+        for change in target.changes
+    ]
+    first = containers[0] if containers else None
     return {
         "target": target.target,
         "id": target.target_id,
         "result": target.result.value,
         "state": target.state,
-        "previous_image": first.previous_image if first else None,
-        "image": first.new_image if first else None,
-        "containers": [
-            {"name": change.container, "previous_image": change.previous_image, "image": change.new_image}
-            for change in target.changes
-        ],
+        "previous_image": first["previous_image"] if first else None,
+        "image": first["image"] if first else None,
+        "requested_image": first["requested_image"] if first else None,
+        "containers": containers,
         "message": target.message,
         "duration_seconds": round(target.duration_seconds, 3),
     }

@@ -327,3 +327,17 @@ def test_outputs_are_text_in_target_order() -> None:
         "image": "registry.example.com:5000/app:2",
         "duration": "2",
     }
+
+
+def test_summary_shows_what_runs_now_and_what_was_requested() -> None:
+    rolled_back = document(targets=[{
+        "target": "shop/web", "id": "1s12", "result": "rolled-back", "state": "active",
+        "previous_image": "app:1", "image": "app:1", "requested_image": "app:2",
+        "containers": [{"name": "web", "previous_image": "app:1", "image": "app:1", "requested_image": "app:2"}],
+        "message": "rolled back", "duration_seconds": 3.0,
+    }], result="rolled-back", exit_code=1, meaning="rolled back")
+    assert "| `app:1` (requested `app:2`) |" in ci.step_summary(rolled_back)
+    unknown = document(targets=[{**rolled_back["targets"][0], "result": "failed", "image": None,
+                                 "containers": [{"name": "web", "previous_image": "app:1", "image": None,
+                                                 "requested_image": "app:2"}]}])
+    assert "| `app:1` → ? (requested `app:2`) |" in ci.step_summary(unknown)

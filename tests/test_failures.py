@@ -15,6 +15,9 @@ def test_unhealthy_new_image_is_rolled_back_and_exits_1(sim: Simulator, web: str
     assert service["state"] == "active"
     assert service["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
     assert result.json["result"] == "rolled-back"
+    # What the service runs now, not what was asked for: later pipeline steps read this.
+    target = result.json["targets"][0]
+    assert (target["image"], target["requested_image"]) == (OLD_IMAGE, NEW_IMAGE)
     assert "Waiting: healthy" in result.stderr or "unhealthy" in result.stderr
     assert "Rolling back shop/web" in result.stderr
 

@@ -290,3 +290,20 @@ def test_a_slow_upgrade_answer_is_given_one_more_request_timeout_before_being_ju
     assert "answer was lost, but Rancher is upgrading shop/web" in result.stderr
     assert len([r for r in sim.requests if "action=upgrade" in r.query]) == 1
     assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_version_policy_ignores_containers_the_plan_does_not_change(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sidekicks = [{"name": "logs", "imageUuid": "docker:fluentd:1.0"}]
+    service = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), secondary_launch_configs=sidekicks)
+    result = run_cli("--sidekick", "logs=fluentd:1.0", RANCHER_VERSION_POLICY="newer")
+    assert result.code == 0, result.stderr
+    assert image_of(sim, service) == f"docker:{NEW_IMAGE}"
+
+
+def test_a_configuration_error_still_writes_the_dotenv_report(run_cli: RunCli, tmp_path: Path) -> None:
+    report = tmp_path / "deploy.env"
+    result = run_cli(RANCHER_TIMEOUT="abc", RANCHER_DOTENV_REPORT=str(report))
+    assert result.code == 2
+    lines = report.read_text().splitlines()
+    assert "RANCHER_DEPLOY_RESULT=error" in lines and "RANCHER_DEPLOY_EXIT_CODE=2" in lines

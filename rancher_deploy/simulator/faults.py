@@ -59,7 +59,10 @@ class Faults:
     # ---- setting faults ----------------------------------------------------------------------
 
     def unhealthy_image(self, image: str) -> None:
-        """Containers of this image (``docker:<image>`` or the full imageUuid) never turn healthy."""
+        """Containers of this image (``docker:<image>`` or the full imageUuid) never turn healthy.
+
+        On 1.x this shows only where the launch config has a healthCheck: without one Rancher
+        counts a running container as healthy, and so does the simulator."""
         self._settle_first()
         with self._lock:
             self._unhealthy.add(image if image.startswith("docker:") else f"docker:{image}")

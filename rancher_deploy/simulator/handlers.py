@@ -140,8 +140,11 @@ def handle(store: Store, req: HttpRequest, rancher_version: str) -> Response:
             schemas_url = f"{req.root}/{version}" + (f"/projects/{scoped_pid}" if scoped_pid else "") + "/schemas"
         response.headers.setdefault("X-API-Schemas", schemas_url)
         response.headers["X-Rancher-Version"] = RANCHER_VERSIONS.get(rancher_version, rancher_version)
+        # The project the request was scoped to, whether by path, X-API-Project-Id or ?projectId=.
+        chosen_by_request = _is_scoped(segments) or bool(req.headers.get("x-api-project-id")) or \
+            "projectId=" in req.query
         response.headers["X-Api-Account-Id"] = (
-            response.project_id if response.project_id and _is_scoped(segments) else default_account
+            response.project_id if response.project_id and chosen_by_request else default_account
         )
         response.headers["X-Api-User-Id"] = default_account
         response.headers["X-Api-Account-Kind"] = "project" if who.is_environment_key else "admin"

@@ -620,3 +620,11 @@ def test_https(tmp_path: Any) -> None:
 def test_unsupported_rancher_version() -> None:
     with pytest.raises(ValueError, match="not simulated"):
         Simulator("AK", "SK", rancher_version="3.0")
+
+
+def test_account_id_header_names_the_project_however_it_was_chosen(sim: Simulator, api: requests.Session) -> None:
+    other = sim.add_project("Staging")
+    by_header = api.get(f"{sim.url}/v2-beta/stacks", headers={"X-API-Project-Id": other})
+    by_query = api.get(f"{sim.url}/v2-beta/stacks", params={"projectId": other})
+    by_path = api.get(f"{sim.url}/v2-beta/projects/{other}/stacks")
+    assert {r.headers["X-Api-Account-Id"] for r in (by_header, by_query, by_path)} == {other}
