@@ -3,7 +3,8 @@
 It emits events and returns an Outcome; it never prints. The one promise it keeps above all
 others: a run never leaves a target half-upgraded without saying so. Every failure after the
 first change ends in a rollback that is waited for, or in a FAILED target whose message names the
-exact state and what to do next (exit 4).
+exact state and what to do next (exit 4). Sending each action, and telling from Rancher's state
+whether an unanswered one was taken, belongs to `actions`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from rancher_deploy.actions import Actions
 from rancher_deploy.backend import Backend, Goal, Observation, Phase, TargetRef
-from rancher_deploy.errors import (ConfigError, DeployError, NeedsAttention, NotFound, RancherAPIError,
-                                   RancherUnreachable, RefusedError)
+from rancher_deploy.errors import ConfigError, DeployError, NeedsAttention, NotFound, RancherUnreachable, RefusedError
 from rancher_deploy.events import Emit, GroupEnd, GroupStart, ImageChange, Level, Outcome, Result, Step, TargetOutcome
-from rancher_deploy.http import FIRST_BACKOFF_SECONDS, RequestTimedOut, TransientRancherError
 from rancher_deploy.images import is_newer, same_image
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
@@ -48,6 +48,8 @@ class Pipeline:
         # A rollback started because of a signal is not stopped by that signal, only by a second one.
         self._restore_pace = Pace(settings.timeout, settings.poll_interval, clock, sleep, urgent)
         self._interrupted = interrupted
+        self._actions = Actions(backend, emit, self._pace, retries=settings.retries,
+                                request_timeout=settings.request_timeout)
 
     def run(self) -> Outcome:
         started = self._clock()
@@ -171,7 +173,7 @@ class Pipeline:
             self._emit(Step(f"{ref.name} was left upgraded by an earlier run; {choice} it first (RANCHER_ON_UPGRADED)",
                             Level.WARNING, ref.name))
             action = self._backend.finish if choice == "finish" else self._backend.rollback
-            self._act(ref, action, choice)
+            self._actions.send(ref, action, choice)
             self._settle_active(ref, f"{choice} of the earlier upgrade")
             service = self._backend.fetch(ref)
             phase = self._backend.phase(service)
@@ -246,7 +248,7 @@ class Pipeline:
             raise _attention(ref, f"{what} did not complete: {ended}", ended.last) from None
 
     def _request_upgrade(self, ref: TargetRef, plan: Plan) -> None:
-        taken = self._act(ref, lambda target: self._backend.apply(target, plan), "upgrade", resend=False)
+        taken = self._actions.send(ref, lambda target: self._backend.apply(target, plan), "upgrade", resend=False)
         if taken is not None:
             # Rancher answered an error, or no answer came, and the service shows no change.
             error, service = taken
@@ -290,7 +292,7 @@ class Pipeline:
         self._emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name))
         try:
             try:
-                self._act(ref, self._backend.rollback, "rollback")
+                self._actions.send(ref, self._backend.rollback, "rollback")
             except RefusedError as refused:
                 # Not offered: someone else (another run, a person) may be restoring it already, so
                 # watch where it goes and judge by the images it ends on.
@@ -319,7 +321,7 @@ class Pipeline:
     def _finish(self, ref: TargetRef, changes: tuple[ImageChange, ...], run: _Run, result: Result) -> TargetOutcome:
         self._emit(Step(f"{ref.name} is upgraded and healthy; finishing the upgrade", target=ref.name))
         try:
-            self._act(ref, self._backend.finish, "finish")
+            self._actions.send(ref, self._backend.finish, "finish")
             last = wait_for(lambda: self._backend.observe(ref), Goal.ACTIVE, target=ref.name, pace=self._pace,
                             emit=self._emit)
         except WaitInterrupted as ended:
@@ -334,54 +336,6 @@ class Pipeline:
         message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
         self._emit(Step(message, target=ref.name))
         return self._outcome(ref, result, last.state, changes, message)
-
-    def _act(self, ref: TargetRef, action: Callable[[TargetRef], None], name: str, *,
-             resend: bool = True) -> tuple[DeployError, dict[str, Any]] | None:
-        """Send an action once; when its answer is a 5xx or is lost, look again before deciding.
-
-        Rancher moves a service to another state (or other images) as soon as it accepts an action,
-        so a fresh read tells whether it was taken: if so, the run goes on. If Rancher answered an
-        error and shows no change, sending the action again is safe, and is done up to
-        RANCHER_RETRIES times; a lost answer with no change in sight is never resent (the request
-        may still be on its way). Returns None when the action is under way, else the error and
-        what Rancher shows (only with resend=False; otherwise the error is raised).
-        """
-        before = self._fetch_patiently(ref, name)
-        delay = FIRST_BACKOFF_SECONDS
-        for attempt in range(1, self._settings.retries + 2):
-            try:
-                action(ref)
-                return None
-            except (TransientRancherError, RancherAPIError) as error:
-                if isinstance(error, RancherAPIError) and error.status < 500:
-                    raise
-                try:
-                    after = self._fetch_patiently(ref, name)
-                except TransientRancherError:
-                    raise NeedsAttention(
-                        f"{ref.name} needs attention: the answer to the {name} request was lost ({error}) and "
-                        f"Rancher cannot be read since, so whether it was taken is unknown; its state is unknown "
-                        f"(last seen {before.get('state')})") from None
-                answered = isinstance(error, RancherAPIError)
-                if isinstance(error, RequestTimedOut) and not self._moved(before, after):
-                    # A slow Rancher may still be working on the request: give it one more request
-                    # timeout before concluding that it was not taken.
-                    self._pace.sleep(self._settings.request_timeout)
-                    after = self._fetch_patiently(ref, name)
-                if self._moved(before, after):
-                    answer = "answer was an error" if answered else "answer was lost"
-                    self._emit(Step(f"The {name} request's {answer}, but Rancher is {_DOING.get(name, name)} "
-                                    f"{ref.name} (state {after.get('state')}); going on", Level.WARNING, ref.name))
-                    return None
-                if not resend:
-                    return error, after
-                if not answered or attempt > self._settings.retries:
-                    raise
-                self._emit(Step(f"{error}; {ref.name} is still {after.get('state')}, so Rancher did not take "
-                                f"it: sending {name} again in {delay:g}s", Level.WARNING, ref.name))
-                self._pace.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- manual commands -------------------------------------------------------------------------
 
@@ -398,7 +352,7 @@ class Pipeline:
             self._emit(Step(message, target=ref.name))
             return self._outcome(ref, Result.PLANNED, state, images, message)
         self._emit(Step(f"Rolling back {ref.name} (state {state})", target=ref.name))
-        self._act(ref, self._backend.rollback, "rollback")
+        self._actions.send(ref, self._backend.rollback, "rollback")
         try:
             wait_for(lambda: self._backend.observe(ref), self._backend.restored_goal, target=ref.name,
                      pace=self._pace, emit=self._emit)
@@ -451,11 +405,6 @@ class Pipeline:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _moved(self, before: dict[str, Any], after: dict[str, Any]) -> bool:
-        """Rancher took an action when the target's state or images changed since just before it."""
-        return bool((after.get("state"), self._backend.images(after)) !=
-                    (before.get("state"), self._backend.images(before)))
-
     def _left_running(self, ref: TargetRef, action: str, ended: WaitInterrupted, run: _Run,
                       changes: tuple[ImageChange, ...]) -> TargetOutcome:
         """A signal ended the wait after Rancher accepted the action: it goes on there; say so."""
@@ -465,26 +414,6 @@ class Pipeline:
                    "Rancher completes it on its own: check with `rancher-deploy status`")
         self._emit(Step(message, Level.WARNING, ref.name))
         return self._outcome(ref, Result.INTERRUPTED, state, changes, message)
-
-    def _fetch_patiently(self, ref: TargetRef, name: str) -> dict[str, Any]:
-        """Read the target before an action, giving Rancher one wait's budget to answer again.
-
-        An action usually follows a wait; if Rancher stopped answering during it (restart, network
-        outage), a rollback or finish that gave up at once would leave the service half-upgraded.
-        """
-        deadline = self._clock() + self._pace.timeout
-        warned = False
-        while True:
-            try:
-                return self._backend.fetch(ref)
-            except TransientRancherError as error:
-                if self._clock() >= deadline:
-                    raise
-                if not warned:
-                    self._emit(Step(f"{error}; will try the {name} until {self._pace.timeout:g}s have passed "
-                                    "(RANCHER_TIMEOUT)", Level.WARNING, ref.name))
-                    warned = True
-                self._pace.sleep(self._pace.poll_interval)
 
     def _look(self, ref: TargetRef) -> Observation | None:
         """One more look after an action failed, so an exit 4 names the state instead of "unknown"."""
@@ -507,7 +436,6 @@ class Pipeline:
                              message=message)
 
 
-_DOING = {"upgrade": "upgrading", "finish": "finishing", "rollback": "rolling back"}
 # Results after which the run has changed something in Rancher.
 _CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED,
                       Result.ROLLED_BACK, Result.FAILED, Result.INTERRUPTED})

@@ -1,0 +1,105 @@
+"""Sending an action to Rancher once, and deciding from what Rancher shows when its answer goes wrong.
+
+An action POST (upgrade, finishupgrade, rollback; a PUT or PATCH on 2.x) is not idempotent, so it
+is never repeated blindly (users of older tools saw double upgrades and tracebacks on a network
+blip, cdrx/rancher-gitlab-deploy#20, #33). Rancher moves a target to another state, or other
+images, as soon as it accepts an action, so a fresh read tells whether it was taken.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from rancher_deploy.backend import Backend, TargetRef
+from rancher_deploy.errors import DeployError, NeedsAttention, RancherAPIError
+from rancher_deploy.events import Emit, Level, Step
+from rancher_deploy.http import FIRST_BACKOFF_SECONDS, RequestTimedOut, TransientRancherError
+from rancher_deploy.wait import Pace
+
+_DOING = {"upgrade": "upgrading", "finish": "finishing", "rollback": "rolling back"}
+
+
+class Actions:
+    """Sends actions for the pipeline: look before, send once, look again when the answer is unclear."""
+
+    def __init__(self, backend: Backend, emit: Emit, pace: Pace, *, retries: int, request_timeout: float) -> None:
+        self._backend = backend
+        self._emit = emit
+        self._pace = pace
+        self._retries = retries
+        self._request_timeout = request_timeout
+
+    def send(self, ref: TargetRef, action: Callable[[TargetRef], None], name: str, *,
+             resend: bool = True) -> tuple[DeployError, dict[str, Any]] | None:
+        """Send an action; None when it is under way in Rancher.
+
+        If Rancher answered an error and shows no change, sending again is safe, and is done up to
+        RANCHER_RETRIES times; a lost answer with no change in sight is never resent (the request
+        may still be on its way). With resend=False the error and what Rancher shows are returned
+        instead, for the caller to word ("nothing was changed"); otherwise the error is raised.
+        """
+        before = self.fetch_patiently(ref, name)
+        delay = FIRST_BACKOFF_SECONDS
+        for attempt in range(1, self._retries + 2):
+            try:
+                action(ref)
+                return None
+            except (TransientRancherError, RancherAPIError) as error:
+                if isinstance(error, RancherAPIError) and error.status < 500:
+                    raise
+                after = self._look_again(ref, name, error, before)
+                answered = isinstance(error, RancherAPIError)
+                if self._moved(before, after):
+                    answer = "answer was an error" if answered else "answer was lost"
+                    self._emit(Step(f"The {name} request's {answer}, but Rancher is {_DOING.get(name, name)} "
+                                    f"{ref.name} (state {after.get('state')}); going on", Level.WARNING, ref.name))
+                    return None
+                if not resend:
+                    return error, after
+                if not answered or attempt > self._retries:
+                    raise
+                self._emit(Step(f"{error}; {ref.name} is still {after.get('state')}, so Rancher did not take "
+                                f"it: sending {name} again in {delay:g}s", Level.WARNING, ref.name))
+                self._pace.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def fetch_patiently(self, ref: TargetRef, name: str) -> dict[str, Any]:
+        """Read the target, giving Rancher one wait's budget (RANCHER_TIMEOUT) to answer again.
+
+        An action usually follows a wait; if Rancher stopped answering during it (restart, network
+        outage), a rollback or finish that gave up at once would leave the service half-upgraded.
+        """
+        deadline = self._pace.clock() + self._pace.timeout
+        warned = False
+        while True:
+            try:
+                return self._backend.fetch(ref)
+            except TransientRancherError as error:
+                if self._pace.clock() >= deadline:
+                    raise
+                if not warned:
+                    self._emit(Step(f"{error}; will try the {name} until {self._pace.timeout:g}s have passed "
+                                    "(RANCHER_TIMEOUT)", Level.WARNING, ref.name))
+                    warned = True
+                self._pace.sleep(self._pace.poll_interval)
+
+    def _look_again(self, ref: TargetRef, name: str, error: DeployError, before: dict[str, Any]) -> dict[str, Any]:
+        try:
+            after = self.fetch_patiently(ref, name)
+            if isinstance(error, RequestTimedOut) and not self._moved(before, after):
+                # A slow Rancher may still be working on the request: give it one more request
+                # timeout before concluding that it was not taken.
+                self._pace.sleep(self._request_timeout)
+                after = self.fetch_patiently(ref, name)
+        except TransientRancherError:
+            raise NeedsAttention(
+                f"{ref.name} needs attention: the answer to the {name} request was lost ({error}) and Rancher "
+                f"cannot be read since, so whether it was taken is unknown; its state is unknown "
+                f"(last seen {before.get('state')})") from None
+        return after
+
+    def _moved(self, before: dict[str, Any], after: dict[str, Any]) -> bool:
+        """Rancher took an action when the target's state or images changed since just before it."""
+        return bool((after.get("state"), self._backend.images(after)) !=
+                    (before.get("state"), self._backend.images(before)))
