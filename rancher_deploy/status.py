@@ -58,6 +58,11 @@ def judge(observation: Observation, goal: Goal) -> Judgement:
             return Judgement(Verdict.FAILED,
                              f"new container(s) unhealthy: {', '.join(observation.unhealthy)}")
         if state == "upgraded" and observation.transitioning == "no":
+            if observation.healthy is not None and observation.total is not None \
+                    and observation.healthy < observation.total:
+                # Older 1.x releases say `upgraded` before the new containers are healthy
+                # (rancher/rancher#3294, #5826): finishing then would remove the old ones too soon.
+                return Judgement(Verdict.WAITING, f"upgraded{counts}; waiting for the new containers to be healthy")
             return Judgement(Verdict.DONE, f"upgraded{counts}")
         if state == "upgrading":
             return Judgement(Verdict.WAITING, f"upgrading{counts}")

@@ -19,6 +19,9 @@ def seen(state: str, transitioning: str = "no", message: str | None = None, heal
     [
         (seen("upgrading", "yes", "In Progress"), Goal.UPGRADED, Verdict.WAITING, "upgrading, 1/2 healthy"),
         (seen("upgraded", healthy=2), Goal.UPGRADED, Verdict.DONE, "upgraded, 2/2 healthy"),
+        (seen("upgraded", healthy=1), Goal.UPGRADED, Verdict.WAITING,
+         "upgraded, 1/2 healthy; waiting for the new containers to be healthy"),
+        (seen("upgraded", healthy=None, total=None), Goal.UPGRADED, Verdict.DONE, "upgraded"),
         (seen("upgrading", "error", "Waiting: healthy [container:1i9]"), Goal.UPGRADED, Verdict.FAILED,
          "Rancher reports an error in state upgrading: Waiting: healthy [container:1i9]"),
         (seen("upgrading", "yes", unhealthy=("1i9",)), Goal.UPGRADED, Verdict.FAILED,
