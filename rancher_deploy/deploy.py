@@ -107,8 +107,7 @@ class Pipeline:
         state = seen.state if seen else "unknown"
         message = (f"{ref.name} failed after earlier targets were changed ({changed}): {error}; "
                    f"its state is {state}")
-        self._emit(Step(message, Level.ERROR, ref.name))
-        return self._outcome(ref, Result.FAILED, state, (), message)
+        return self._report(ref, Result.FAILED, state, (), message, level=Level.ERROR)
 
     def _upgrade(self, ref: TargetRef, run: _Run) -> TargetOutcome:
         service = self._look_without_acting(ref) if self._settings.dry_run else self._ready(ref, run)
@@ -118,8 +117,7 @@ class Pipeline:
                         + ", ".join(f"{name} on {image}" for name, image in images.items()), target=ref.name))
         if not plan.changes_anything:
             message = f"{ref.name} already runs {plan.changes[0].new_image}; nothing to do (--force redeploys it)"
-            self._emit(Step(message, target=ref.name))
-            return self._outcome(ref, Result.UNCHANGED, str(service.get("state")), plan.changes, message)
+            return self._report(ref, Result.UNCHANGED, str(service.get("state")), plan.changes, message)
         refusal = self._version_policy(plan)
         if refusal is not None:
             self._emit(Step(refusal, target=ref.name))
@@ -128,8 +126,7 @@ class Pipeline:
             self._emit(Step(line, target=ref.name))
         if self._settings.dry_run:
             message = "dry run: nothing was changed"
-            self._emit(Step(message, target=ref.name))
-            return self._outcome(ref, Result.PLANNED, str(service.get("state")), plan.changes, message)
+            return self._report(ref, Result.PLANNED, str(service.get("state")), plan.changes, message)
 
         self._request_upgrade(ref, plan)
         try:
@@ -140,14 +137,12 @@ class Pipeline:
 
         if not self._backend.needs_finish:
             message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in plan.changes)
-            self._emit(Step(message, target=ref.name))
-            return self._outcome(ref, Result.UPGRADED, "active", plan.changes, message)
+            return self._report(ref, Result.UPGRADED, "active", plan.changes, message)
 
         if not self._settings.finish:
             message = (f"{ref.name} is upgraded and left unfinished (--no-finish); run `rancher-deploy finish` "
                        "or `rancher-deploy rollback` later")
-            self._emit(Step(message, target=ref.name))
-            return self._outcome(ref, Result.UPGRADED_UNFINISHED, "upgraded", plan.changes, message)
+            return self._report(ref, Result.UPGRADED_UNFINISHED, "upgraded", plan.changes, message)
         return self._finish(ref, plan.changes, run, Result.UPGRADED)
 
     def _ready(self, ref: TargetRef, run: _Run) -> dict[str, Any]:
@@ -275,20 +270,17 @@ class Pipeline:
         if gone:
             message = (f"{ref.name} needs attention: it was removed while the upgrade ran ({ended}); "
                        f"there is nothing to roll back; its state is {state}")
-            self._emit(Step(message, Level.ERROR, ref.name))
-            return self._outcome(ref, Result.FAILED, state, plan.changes, message)
+            return self._report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
         if isinstance(ended, WaitInterrupted) and self._settings.on_interrupt == "report":
             state = ended.last.state if ended.last else "unknown"
             message = (f"{ref.name} is left in state {state} after the signal (RANCHER_ON_INTERRUPT=report); "
                        "finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`")
-            self._emit(Step(message, Level.WARNING, ref.name))
-            return self._outcome(ref, Result.INTERRUPTED, state, plan.changes, message)
+            return self._report(ref, Result.INTERRUPTED, state, plan.changes, message, level=Level.WARNING)
         if not self._settings.rollback:
             state = ended.last.state if ended.last else "unknown"
             message = (f"{ref.name} is left in state {state} (--no-rollback); finish it with "
                        "`rancher-deploy finish` or restore it with `rancher-deploy rollback`")
-            self._emit(Step(message, Level.ERROR, ref.name))
-            return self._outcome(ref, Result.FAILED, state, plan.changes, message)
+            return self._report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
         self._emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name))
         try:
             try:
@@ -315,8 +307,7 @@ class Pipeline:
             self._emit(Step(attention.message, Level.ERROR, ref.name))
             return self._outcome(ref, Result.FAILED, last.state, plan.changes, attention.message)
         message = f"{ref.name} was rolled back to {', '.join(c.previous_image for c in plan.changes)}: {ended}"
-        self._emit(Step(message, Level.ERROR, ref.name))
-        return self._outcome(ref, Result.ROLLED_BACK, last.state, plan.changes, message)
+        return self._report(ref, Result.ROLLED_BACK, last.state, plan.changes, message, level=Level.ERROR)
 
     def _finish(self, ref: TargetRef, changes: tuple[ImageChange, ...], run: _Run, result: Result) -> TargetOutcome:
         self._emit(Step(f"{ref.name} is upgraded and healthy; finishing the upgrade", target=ref.name))
@@ -331,11 +322,9 @@ class Pipeline:
             state = last_seen.state if last_seen else "unknown"
             message = (f"{ref.name} runs the new image but finishing the upgrade did not complete: {error}; "
                        f"state {state}. Run `rancher-deploy finish` again, or `rancher-deploy rollback`")
-            self._emit(Step(message, Level.ERROR, ref.name))
-            return self._outcome(ref, Result.FAILED, state, changes, message)
+            return self._report(ref, Result.FAILED, state, changes, message, level=Level.ERROR)
         message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
-        self._emit(Step(message, target=ref.name))
-        return self._outcome(ref, result, last.state, changes, message)
+        return self._report(ref, result, last.state, changes, message)
 
     # -- manual commands -------------------------------------------------------------------------
 
@@ -345,12 +334,10 @@ class Pipeline:
         images = self._current_changes(service)
         if not self._backend.can_roll_back(service):
             message = f"{ref.name} is {state}: there is no pending upgrade to roll back"
-            self._emit(Step(message, target=ref.name))
-            return self._outcome(ref, Result.UNCHANGED, state, images, message)
+            return self._report(ref, Result.UNCHANGED, state, images, message)
         if self._settings.dry_run:
             message = f"dry run: would roll back {ref.name} (state {state})"
-            self._emit(Step(message, target=ref.name))
-            return self._outcome(ref, Result.PLANNED, state, images, message)
+            return self._report(ref, Result.PLANNED, state, images, message)
         self._emit(Step(f"Rolling back {ref.name} (state {state})", target=ref.name))
         self._actions.send(ref, self._backend.rollback, "rollback")
         try:
@@ -363,8 +350,7 @@ class Pipeline:
         after = self._backend.fetch(ref)
         message = f"{ref.name} was rolled back and is active on " + ", ".join(
             image for _, image in self._backend.images(after))
-        self._emit(Step(message, target=ref.name))
-        return self._outcome(ref, Result.REVERTED, str(after.get("state")), self._current_changes(after), message)
+        return self._report(ref, Result.REVERTED, str(after.get("state")), self._current_changes(after), message)
 
     def _finish_command(self, ref: TargetRef, run: _Run) -> TargetOutcome:
         service = self._backend.fetch(ref)
@@ -385,12 +371,10 @@ class Pipeline:
             state = str(service.get("state"))
         if "finishupgrade" not in (service.get("actions") or {}):
             message = f"{ref.name} is {state}: there is no upgrade to finish"
-            self._emit(Step(message, target=ref.name))
-            return self._outcome(ref, Result.UNCHANGED, state, images, message)
+            return self._report(ref, Result.UNCHANGED, state, images, message)
         if self._settings.dry_run:
             message = f"dry run: would finish the upgrade of {ref.name}"
-            self._emit(Step(message, target=ref.name))
-            return self._outcome(ref, Result.PLANNED, state, images, message)
+            return self._report(ref, Result.PLANNED, state, images, message)
         return self._finish(ref, images, run, Result.FINISHED)
 
     def _status_command(self, ref: TargetRef, run: _Run) -> TargetOutcome:
@@ -400,8 +384,7 @@ class Pipeline:
                   if observation.healthy is not None and observation.total is not None else "")
         note = f" ({observation.message})" if observation.message else ""
         message = f"{ref.name} ({ref.id}) is {observation.state}{note}{health}: {images}"
-        self._emit(Step(message, target=ref.name))
-        return self._outcome(ref, Result.STATUS, observation.state, self._changes_from(observation), message)
+        return self._report(ref, Result.STATUS, observation.state, self._changes_from(observation), message)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -412,8 +395,7 @@ class Pipeline:
         state = ended.last.state if ended.last else "unknown"
         message = (f"interrupted while the {action} of {ref.name} was under way in Rancher (state {state}); "
                    "Rancher completes it on its own: check with `rancher-deploy status`")
-        self._emit(Step(message, Level.WARNING, ref.name))
-        return self._outcome(ref, Result.INTERRUPTED, state, changes, message)
+        return self._report(ref, Result.INTERRUPTED, state, changes, message, level=Level.WARNING)
 
     def _look(self, ref: TargetRef) -> Observation | None:
         """One more look after an action failed, so an exit 4 names the state instead of "unknown"."""
@@ -428,6 +410,12 @@ class Pipeline:
     @staticmethod
     def _changes_from(observation: Observation) -> tuple[ImageChange, ...]:
         return tuple(ImageChange(name, image, image) for name, image in observation.images)
+
+    def _report(self, ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...], message: str,
+                *, level: Level = Level.INFO) -> TargetOutcome:
+        """Log the target's last line and return its outcome with the same words."""
+        self._emit(Step(message, level, ref.name))
+        return self._outcome(ref, result, state, changes, message)
 
     @staticmethod
     def _outcome(ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...],

@@ -46,47 +46,63 @@ def wait_for_line(lines: queue.Queue[str | None], marker: str, seen: list[str]) 
             return
 
 
+class Child:
+    """`python -m rancher_deploy` as its own process, its stderr read line by line in a thread."""
+
+    def __init__(self, argv: list[str], base_env: dict[str, str], cwd: Path) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "rancher_deploy", *argv],
+                                        env=child_environment(base_env), cwd=cwd, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=self._pump, daemon=True)
+        self.reader.start()
+
+    def _pump(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for_line(self, marker: str) -> None:
+        wait_for_line(self.lines, marker, self.seen)
+
+    def signal(self, number: int) -> None:
+        self.process.send_signal(number)
+
+    def finish(self) -> tuple[int, str, str]:
+        """Wait for the exit (killing a child that overstays); returns code, stdout, stderr."""
+        try:
+            self.process.wait(timeout=DEADLINE_SECONDS)  # not communicate(): it would race the pump
+            assert self.process.stdout is not None
+            stdout = self.process.stdout.read()
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+        self.reader.join(timeout=DEADLINE_SECONDS)
+        while not self.lines.empty():
+            line = self.lines.get()
+            if line is not None:
+                self.seen.append(line)
+        return self.process.returncode, stdout, "".join(self.seen)
+
+
 @pytest.mark.parametrize("signal_number, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
                          ids=["SIGTERM", "SIGINT"])
 def test_a_signal_mid_wait_rolls_back_then_exits_128_plus_the_signal(
         sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path,
         signal_number: int, code: int) -> None:
     sim.faults.hang(web)
-    child = subprocess.Popen([sys.executable, "-m", "rancher_deploy", "--output", "json"],
-                             env=child_environment(base_env), cwd=tmp_path, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    lines: queue.Queue[str | None] = queue.Queue()
-    seen: list[str] = []
+    child = Child(["--output", "json"], base_env, tmp_path)
+    child.wait_for_line("Upgrade of shop/web requested")
+    child.signal(signal_number)
+    sim.faults.clear()
+    returncode, stdout, stderr = child.finish()
 
-    def pump() -> None:
-        assert child.stderr is not None
-        for line in child.stderr:
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        wait_for_line(lines, "Upgrade of shop/web requested", seen)
-        child.send_signal(signal_number)
-        sim.faults.clear()
-        child.wait(timeout=DEADLINE_SECONDS)  # not communicate(): it would read stderr too, racing the pump
-        assert child.stdout is not None
-        stdout = child.stdout.read()
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
-    reader.join(timeout=DEADLINE_SECONDS)
-    while not lines.empty():
-        line = lines.get()
-        if line is not None:
-            seen.append(line)
-    stderr = "".join(seen)
-
-    assert child.returncode == code, stderr
+    assert returncode == code, stderr
     assert "interrupted while waiting for shop/web" in stderr
     assert "Rolling back shop/web" in stderr
     assert f"rancher-deploy: exit {code}" in stderr
@@ -100,36 +116,13 @@ def test_a_signal_mid_wait_rolls_back_then_exits_128_plus_the_signal(
 def test_a_second_signal_during_the_rollback_ends_the_run_naming_the_state(
         sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
     sim.faults.hang(web)  # kept: the rollback cannot finish either
-    child = subprocess.Popen([sys.executable, "-m", "rancher_deploy"], env=child_environment(base_env),
-                             cwd=tmp_path, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    lines: queue.Queue[str | None] = queue.Queue()
-    seen: list[str] = []
-
-    def pump() -> None:
-        assert child.stderr is not None
-        for line in child.stderr:
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        wait_for_line(lines, "Upgrade of shop/web requested", seen)
-        child.send_signal(signal.SIGTERM)
-        wait_for_line(lines, "Rolling back shop/web", seen)
-        child.send_signal(signal.SIGTERM)
-        child.wait(timeout=DEADLINE_SECONDS)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    reader.join(timeout=DEADLINE_SECONDS)
-    while not lines.empty():
-        line = lines.get()
-        if line is not None:
-            seen.append(line)
-    stderr = "".join(seen)
-    assert child.returncode == 4, stderr
+    child = Child([], base_env, tmp_path)
+    child.wait_for_line("Upgrade of shop/web requested")
+    child.signal(signal.SIGTERM)
+    child.wait_for_line("Rolling back shop/web")
+    child.signal(signal.SIGTERM)
+    returncode, _, stderr = child.finish()
+    assert returncode == 4, stderr
     assert "Traceback" not in stderr
     assert "a second signal stopped the wait for the rollback" in stderr
     assert "its state is rolling-back" in stderr
