@@ -1,6 +1,6 @@
 """Benchmark: one full Rancher 1.x upgrade through the CLI against the simulator; prints figures.
 
-Run: python bench/upgrade.py [--runs N] [--scale N]. Reports the tool's own overhead (wall time
+Run: python bench/upgrade.py [--runs N] [--scale N] [--rancher-version 1.6|2.4|2.8]. Reports the tool's own overhead (wall time
 beyond the simulated rollout, API calls, requests per second of waiting) and peak memory, which
 are what a CI step pays for. Tests assert behaviour; this only measures.
 """
@@ -18,22 +18,27 @@ from rancher_deploy import cli
 from rancher_deploy.simulator import Simulator, Timing
 
 
-def one_run(scale: int, poll_interval: float) -> tuple[float, int, int]:
-    with Simulator("AK-bench", "SK-bench-secret", timing=Timing.fast()) as sim:
-        stack = sim.add_stack("shop")
-        sim.add_service(stack, "web", {"imageUuid": "docker:registry.example.com/shop/web:1",
-                                       "environment": {"A": "1"}, "labels": {"x": "y"}}, scale=scale)
-        environ = {"CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": "AK-bench", "CATTLE_SECRET_KEY": "SK-bench-secret",
-                   "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": "registry.example.com/shop/web:2",
-                   "RANCHER_POLL_INTERVAL": str(poll_interval), "RANCHER_BATCH_INTERVAL": "0.1",
-                   "RANCHER_OUTPUT": "json"}
+def one_run(scale: int, poll_interval: float, version: str) -> tuple[float, int]:
+    access, secret = ("AK-bench", "SK-bench-secret") if version == "1.6" else ("token-bench", "bench-secret")
+    with Simulator(access, secret, rancher_version=version, timing=Timing.fast()) as sim:
+        environ = {"CATTLE_URL": sim.url, "RANCHER_IMAGE": "registry.example.com/shop/web:2",
+                   "RANCHER_POLL_INTERVAL": str(poll_interval), "RANCHER_OUTPUT": "json"}
+        if version == "1.6":
+            stack = sim.add_stack("shop")
+            sim.add_service(stack, "web", {"imageUuid": "docker:registry.example.com/shop/web:1",
+                                           "environment": {"A": "1"}, "labels": {"x": "y"}}, scale=scale)
+            environ.update({"CATTLE_ACCESS_KEY": access, "CATTLE_SECRET_KEY": secret,
+                            "RANCHER_SERVICE": "shop/web", "RANCHER_BATCH_INTERVAL": "0.1"})
+        else:
+            sim.add_workload("default", "web", [{"name": "web", "image": "registry.example.com/shop/web:1"}],
+                             replicas=scale)
+            environ.update({"RANCHER_TOKEN": f"{access}:{secret}", "RANCHER_WORKLOAD": "web"})
         started = time.perf_counter()
-        stdout = io.StringIO()
-        code = cli.main([], environ=environ, dotenv_path=None, stdout=stdout, stderr=io.StringIO())
+        code = cli.main([], environ=environ, dotenv_path=None, stdout=io.StringIO(), stderr=io.StringIO())
         elapsed = time.perf_counter() - started
         if code != 0:
             raise SystemExit(f"upgrade failed with exit {code}")
-        return elapsed, sim.count(), len(sim.requests)
+        return elapsed, sim.count()
 
 
 def main() -> int:
@@ -41,14 +46,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--poll-interval", type=float, default=0.005)
+    parser.add_argument("--rancher-version", choices=("1.6", "2.4", "2.8"), default="1.6")
     options = parser.parse_args()
     times, calls = [], []
     for _ in range(options.runs):
-        elapsed, count, _ = one_run(options.scale, options.poll_interval)
+        elapsed, count = one_run(options.scale, options.poll_interval, options.rancher_version)
         times.append(elapsed)
         calls.append(count)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"upgrade of a scale-{options.scale} service, {options.runs} runs (simulator at test speed):")
+    what = "service" if options.rancher_version == "1.6" else "deployment"
+    print(f"upgrade of a scale-{options.scale} {what} on Rancher {options.rancher_version}, {options.runs} runs "
+          "(simulator at test speed):")
     print(f"  wall time  median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
     print(f"  API calls  median {statistics.median(calls):.0f}, max {max(calls)}")
     print(f"  peak RSS   {peak_kib / 1024:.1f} MiB (this process, simulator included)")
