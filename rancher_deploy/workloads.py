@@ -69,7 +69,6 @@ class WorkloadsBackend:
     def __init__(self, api: WorkloadAPI, where: str) -> None:
         self._api = api
         self._where = where
-        self._targets: dict[str, WorkloadTarget] = {}
         self._baseline: dict[str, int | None] = {}
         self._before: dict[str, WorkloadView] = {}
 
@@ -97,9 +96,7 @@ class WorkloadsBackend:
         if not isinstance(target, WorkloadTarget):
             raise ConfigError("RANCHER_SERVICE", "names a Rancher 1.x service, but this is Rancher 2.x; "
                                                  "set RANCHER_WORKLOAD (and RANCHER_NAMESPACE)")
-        ref = self._api.locate(target)
-        self._targets[ref.id] = target
-        return ref
+        return self._api.locate(target)
 
     def _view(self, ref: TargetRef) -> WorkloadView:
         return self._api.read(ref, self._baseline.get(ref.id))
