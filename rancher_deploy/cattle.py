@@ -190,26 +190,11 @@ class CattleBackend:
         )
 
     def _health(self, service: JSON) -> tuple[int | None, int | None, tuple[str, ...]]:
-        """Count running, healthy containers of the current launch config versions."""
         link = (service.get("links") or {}).get("instances")
         if not link:
             return None, None, ()
-        configs = [service.get("launchConfig") or {}, *(service.get("secondaryLaunchConfigs") or [])]
-        versions = {str(config.get("version")) for config in configs if config.get("version") is not None}
-        scale = service.get("scale")
-        total = int(scale) * len(configs) if isinstance(scale, int) else None
         instances = self._session.get(str(link), what=f"Reading the containers of {service.get('name')}")
-        healthy = 0
-        unhealthy: list[str] = []
-        for instance in instances.get("data") or []:
-            if versions and str(instance.get("version")) not in versions:
-                continue
-            health = instance.get("healthState")
-            if health == "unhealthy":
-                unhealthy.append(str(instance.get("id")))
-            elif instance.get("state") == "running" and health in (None, "healthy"):
-                healthy += 1
-        return healthy, total, tuple(unhealthy)
+        return count_health(service, [i for i in instances.get("data") or [] if isinstance(i, dict)])
 
     # -- changing --------------------------------------------------------------------------------
 
@@ -243,6 +228,30 @@ class CattleBackend:
             raise RefusedError(f"Rancher does not offer {action} for {ref.name} in state "
                                f"{service.get('state')} (offered: {', '.join(sorted(service.get('actions') or {}))})")
         self._session.post(str(url), body, what=f"{action} of {ref.name}")
+
+
+def count_health(service: JSON, instances: list[JSON]) -> tuple[int | None, int | None, tuple[str, ...]]:
+    """Healthy and expected containers of the current launch config versions, and unhealthy ones.
+
+    Counted as Rancher counts a service healthy (calculateServiceHealthState): a running container
+    without a health check is healthy, and a start-once container (a sidekick that runs, then
+    stops) is done, not missing, once its health state says `started-once`.
+    """
+    configs = [service.get("launchConfig") or {}, *(service.get("secondaryLaunchConfigs") or [])]
+    versions = {str(config.get("version")) for config in configs if config.get("version") is not None}
+    scale = service.get("scale")
+    total = int(scale) * len(configs) if isinstance(scale, int) else None
+    healthy = 0
+    unhealthy: list[str] = []
+    for instance in instances:
+        if versions and str(instance.get("version")) not in versions:
+            continue
+        health = instance.get("healthState")
+        if health == "unhealthy":
+            unhealthy.append(str(instance.get("id")))
+        elif health == "started-once" or (instance.get("state") == "running" and health in (None, "healthy")):
+            healthy += 1
+    return healthy, total, tuple(unhealthy)
 
 
 def connect(session: RancherSession, url: str, environment: str | None,

@@ -363,10 +363,10 @@ class Pipeline:
                          emit=self._emit)
             except WaitInterrupted as ended:
                 run.interrupted_by = ended.signal_number
+                # Nothing was sent: the images are what they were (the exit code still says 143/130).
                 message = f"interrupted while waiting for {ref.name} to settle; nothing was changed"
-                self._emit(Step(message, Level.WARNING, ref.name))
-                return self._outcome(ref, Result.INTERRUPTED, ended.last.state if ended.last else state, images,
-                                     message)
+                return self._report(ref, Result.UNCHANGED, ended.last.state if ended.last else state, images,
+                                    message, level=Level.WARNING)
             service = self._backend.fetch(ref)
             state = str(service.get("state"))
         if "finishupgrade" not in (service.get("actions") or {}):

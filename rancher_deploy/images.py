@@ -144,7 +144,8 @@ def version_of(tag: str | None) -> semver.Version | None:
         return None
     major, minor, patch, rest = match.groups()
     try:
-        return semver.Version.parse(f"{major}.{minor or 0}.{patch or 0}{rest or ''}")
+        # int(): CalVer tags such as 2024.01.15 carry leading zeros, which semver refuses.
+        return semver.Version.parse(f"{int(major)}.{int(minor or 0)}.{int(patch or 0)}{rest or ''}")
     except ValueError:
         return None
 
@@ -158,7 +159,17 @@ def is_newer(previous: str, new: str) -> bool | None:
     old_version, new_version = version_of(before.tag), version_of(after.tag)
     if old_version is None or new_version is None:
         return None
+    if old_version.prerelease and new_version.prerelease and old_version.finalize_version() == \
+            new_version.finalize_version() and (_mixed(old_version.prerelease) or _mixed(new_version.prerelease)):
+        # semver orders `rc9` after `rc10` and `9-gabc` after `10-gdef` (text, not numbers): a
+        # policy that skipped the newer build silently would be worse than one that refuses.
+        return None
     return new_version > old_version
+
+
+def _mixed(prerelease: str) -> bool:
+    """A pre-release identifier with letters and digits together, which semver compares as text."""
+    return any(re.search(r"\d", part) and re.search(r"[A-Za-z]", part) for part in prerelease.split("."))
 
 
 def _split_tag(name: str) -> tuple[str, str | None]:

@@ -99,3 +99,16 @@ def test_is_newer_compares_version_tags(previous: str, new: str, newer: bool | N
     from rancher_deploy.images import is_newer
 
     assert is_newer(previous, new) is newer
+
+
+@pytest.mark.parametrize(("previous", "new", "newer"), [
+    ("app:2024.01.15", "app:2024.02.01", True),   # CalVer with leading zeros
+    ("app:24.04", "app:24.10", True),
+    ("app:1.2.3-rc9", "app:1.2.3-rc10", None),     # semver would order these as text: refuse instead
+    ("app:1.2.3-9-gabc", "app:1.2.3-10-gdef", None),
+    ("app:1.2.3-rc.9", "app:1.2.3-rc.10", True),   # dot-separated numbers compare as numbers
+])
+def test_is_newer_refuses_what_semver_would_order_wrongly(previous: str, new: str, newer: bool | None) -> None:
+    from rancher_deploy.images import is_newer
+
+    assert is_newer(previous, new) is newer
