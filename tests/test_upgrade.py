@@ -307,3 +307,19 @@ def test_a_configuration_error_still_writes_the_dotenv_report(run_cli: RunCli, t
     assert result.code == 2
     lines = report.read_text().splitlines()
     assert "RANCHER_DEPLOY_RESULT=error" in lines and "RANCHER_DEPLOY_EXIT_CODE=2" in lines
+
+
+def test_a_service_with_a_start_once_sidekick_upgrades_and_finishes(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    data = {"name": "data", "imageUuid": f"docker:{OLD_IMAGE}",
+            "labels": {"io.rancher.container.start_once": "true"}}
+    service = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), scale=2, secondary_launch_configs=[data])
+    assert sim.service(service)["healthState"] == "healthy"
+    status = run_cli("status", RANCHER_IMAGE=None)
+    assert "is active, 4/4 healthy" in status.stderr
+    result = run_cli("--update-sidekicks")
+    assert result.code == 0, result.stderr
+    assert sim.service(service)["state"] == "active"
+    data_now = [i for i in sim.instances(service) if "data" in i["name"] and i["state"] != "removed"]
+    assert {(i["state"], i["healthState"], i["imageUuid"]) for i in data_now} == {
+        ("stopped", "started-once", f"docker:{NEW_IMAGE}")}

@@ -292,6 +292,7 @@ def _create_instance(svc: Service, spec: NewInstance, at: float, seconds: float,
         state_until=at + seconds,
         healthy_at=at + seconds + ctx.timing.health_check if checked else None,
         start_count=1,
+        start_once=str((config.get("labels") or {}).get("io.rancher.container.start_once", "")).lower() == "true",
     )
     svc.instances.append(inst)
     return inst
@@ -303,7 +304,7 @@ def create_running_instances(svc: Service, ctx: Context, at: float) -> None:
     for unit in svc.units[: svc.scale]:
         for name in svc.config_names():
             inst = _create_instance(svc, NewInstance(ctx.next_instance_num(), unit.index, unit.uuid, name), at, 0.0, ctx)
-            inst.state = InstanceState.RUNNING
+            inst.state = InstanceState.STOPPED if inst.start_once else InstanceState.RUNNING
             inst.healthy_at = at if inst.health_checked else None
 
 

@@ -304,6 +304,9 @@ class Instance:
     start_count: int = 0
     removed_at: float | None = None
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Label io.rancher.container.start_once: the container runs once and stops (a data or init
+    # sidekick); Rancher then reports healthState "started-once" and counts it as healthy.
+    start_once: bool = False
 
     @property
     def id(self) -> str:
@@ -330,6 +333,8 @@ class Instance:
         resting = INSTANCE_SETTLES_TO.get(self.state)
         if resting is not None and now >= self.state_until:
             self.state = resting
+            if resting is InstanceState.RUNNING and self.start_once:
+                self.state = InstanceState.STOPPED  # it ran its one job and exited
             if resting is InstanceState.REMOVED:
                 self.removed_at = self.state_until
 
@@ -339,6 +344,10 @@ class Instance:
 
     def ready_at(self, unhealthy: bool) -> float:
         """When this container counts as healthy: running, and past its health check if it has one."""
+        if self.start_once:
+            if self.state is InstanceState.STARTING:
+                return self.state_until
+            return -math.inf if self.state is InstanceState.STOPPED and self.start_count else math.inf
         if self.state not in (InstanceState.STARTING, InstanceState.RUNNING):
             return math.inf
         running_at = self.state_until if self.state is InstanceState.STARTING else -math.inf
@@ -349,6 +358,8 @@ class Instance:
         return max(running_at, self.healthy_at)
 
     def health_state(self, now: float, unhealthy: bool) -> str | None:
+        if self.start_once and self.state is InstanceState.STOPPED and self.start_count:
+            return "started-once"
         if not self.health_checked:
             return None
         if self.state is not InstanceState.RUNNING:
@@ -533,7 +544,8 @@ class Service:
         healthy = [
             i
             for i in self.live()
-            if i.state is InstanceState.RUNNING and i.health_state(now, unhealthy(i)) in (None, "healthy")
+            if (i.state is InstanceState.RUNNING and i.health_state(now, unhealthy(i)) in (None, "healthy"))
+            or i.health_state(now, unhealthy(i)) == "started-once"
         ]
         if len(healthy) >= expected:
             return "healthy"
