@@ -120,8 +120,7 @@ class Pipeline:
             return self._report(ref, Result.UNCHANGED, str(service.get("state")), plan.changes, message)
         refusal = self._version_policy(plan)
         if refusal is not None:
-            self._emit(Step(refusal, target=ref.name))
-            return self._outcome(ref, Result.UNCHANGED, str(service.get("state")), plan.changes, refusal)
+            return self._report(ref, Result.UNCHANGED, str(service.get("state")), plan.changes, refusal)
         for line in plan.describe():
             self._emit(Step(line, target=ref.name))
         if self._settings.dry_run:
