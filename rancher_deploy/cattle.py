@@ -24,7 +24,7 @@ from rancher_deploy.errors import (
     TargetNotFound,
 )
 from rancher_deploy.http import JSON, RancherSession
-from rancher_deploy.images import parse_image_uuid
+from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, Strategy, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
 
@@ -325,7 +325,5 @@ def _choose_project(session: RancherSession, api: str, environment: str | None) 
 
 
 def _image(launch_config: Any) -> str:
-    image_uuid = str((launch_config or {}).get("imageUuid") or "")
-    parsed = parse_image_uuid(image_uuid)
-    return str(parsed) if parsed is not None else image_uuid
+    return display_image(str((launch_config or {}).get("imageUuid") or ""))
 

@@ -126,6 +126,13 @@ def parse_image_uuid(image_uuid: str) -> ImageRef | None:
         return None
 
 
+def display_image(image_uuid: str) -> str:
+    """Rancher's `imageUuid` (or a 2.x container's image) as users write it: no `docker:` prefix,
+    canonical where it parses, as stored where it does not."""
+    parsed = parse_image_uuid(image_uuid)
+    return str(parsed) if parsed is not None else image_uuid.removeprefix(DOCKER_PREFIX)
+
+
 def same_image(first: str, second: str) -> bool:
     """Compare two references as text users or Rancher wrote them (`docker:` prefix optional)."""
     left, right = parse_image_uuid(first), parse_image_uuid(second)

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.events import ImageChange
-from rancher_deploy.images import DOCKER_PREFIX, ImageRef, parse_image_uuid, same_image
+from rancher_deploy.images import ImageRef, display_image, parse_image_uuid, same_image
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,7 @@ def plan_service_upgrade(
 
 
 def _image_of(launch_config: Mapping[str, Any]) -> str:
-    image_uuid = str(launch_config.get("imageUuid") or "")
-    parsed = parse_image_uuid(image_uuid)
-    return str(parsed) if parsed is not None else image_uuid.removeprefix(DOCKER_PREFIX)
+    return display_image(str(launch_config.get("imageUuid") or ""))
 
 
 def _with_image(launch_config: Mapping[str, Any], image: ImageRef) -> dict[str, Any]:
