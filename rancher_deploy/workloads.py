@@ -58,6 +58,8 @@ class WorkloadAPI(Protocol):
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView: ...
 
+    def parse(self, ref: TargetRef, body: JSON, baseline: int | None) -> WorkloadView: ...
+
     def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None: ...
 
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None: ...
@@ -125,7 +127,7 @@ class WorkloadsBackend:
     def plan(self, ref: TargetRef, resource: JSON, settings: Settings) -> Plan:
         if settings.image is None:
             raise ConfigError("RANCHER_IMAGE", "is required for a Rancher 2.x workload")
-        view = self._view(ref)
+        view = self._api.parse(ref, resource, self._baseline.get(ref.id))  # `resource` was just read
         return plan_workload_update(view.containers, view.init_containers, target=ref.name, target_id=ref.id,
                                     image=settings.image, names=settings.containers,
                                     include_init=settings.init_containers, force=settings.force)
@@ -207,7 +209,9 @@ class V3Workloads:
         return ids
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
-        body = self._session.get(ref.url, what=f"Reading {ref.name}")
+        return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
+
+    def parse(self, ref: TargetRef, body: JSON, baseline: int | None) -> WorkloadView:
         kind = str(body.get("type") or ref.id.split(":")[0]).lower()
         status = body.get("deploymentStatus") or body.get("statefulSetStatus") or body.get("daemonSetStatus") or {}
         # v3 drops metadata (no generation): wait for observedGeneration to pass the baseline instead.
@@ -285,7 +289,9 @@ class KubeWorkloads:
         return TargetRef(name=str(target), id=f"{target.kind}:{target.namespace}:{target.name}", url=url)
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
-        body = self._session.get(ref.url, what=f"Reading {ref.name}")
+        return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
+
+    def parse(self, ref: TargetRef, body: JSON, baseline: int | None) -> WorkloadView:
         kind = str(body.get("kind") or "").lower() or ref.id.split(":")[0]
         metadata = body.get("metadata") or {}
         spec = body.get("spec") or {}
