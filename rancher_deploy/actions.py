@@ -8,13 +8,13 @@ images, as soon as it accepts an action, so a fresh read tells whether it was ta
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
-from rancher_deploy.backend import Backend, TargetRef
-from rancher_deploy.errors import DeployError, NeedsAttention, RancherAPIError
+from rancher_deploy.backend import Backend
+from rancher_deploy.errors import DeployError, NeedsAttention, RancherAPIError, RequestTimedOut, TransientRancherError
 from rancher_deploy.events import Emit, Level, Step
-from rancher_deploy.http import FIRST_BACKOFF_SECONDS, RequestTimedOut, TransientRancherError
-from rancher_deploy.wait import Pace
+from rancher_deploy.snapshot import Snapshot, TargetRef
+from rancher_deploy.timing import Deadline, Pace, backoff
 
 _DOING = {"upgrade": "upgrading", "finish": "finishing", "rollback": "rolling back"}
 
@@ -30,7 +30,7 @@ class Actions:
         self._request_timeout = request_timeout
 
     def send(self, ref: TargetRef, action: Callable[[TargetRef], None], name: str, *,
-             resend: bool = True) -> tuple[DeployError, dict[str, Any]] | None:
+             resend: bool = True) -> tuple[DeployError, Snapshot] | None:
         """Send an action; None when it is under way in Rancher.
 
         If Rancher answered an error and shows no change, sending again is safe, and is done up to
@@ -39,8 +39,7 @@ class Actions:
         instead, for the caller to word ("nothing was changed"); otherwise the error is raised.
         """
         before = self.fetch_patiently(ref, name)
-        delay = FIRST_BACKOFF_SECONDS
-        for attempt in range(1, self._retries + 2):
+        for attempt, delay in enumerate(backoff(), start=1):
             try:
                 action(ref)
                 return None
@@ -52,39 +51,38 @@ class Actions:
                 if self._moved(before, after):
                     answer = "answer was an error" if answered else "answer was lost"
                     self._emit(Step(f"The {name} request's {answer}, but Rancher is {_DOING.get(name, name)} "
-                                    f"{ref.name} (state {after.get('state')}); going on", Level.WARNING, ref.name))
+                                    f"{ref.name} (state {after.state}); going on", Level.WARNING, ref.name))
                     return None
                 if not resend:
                     return error, after
                 if not answered or attempt > self._retries:
                     raise
-                self._emit(Step(f"{error}; {ref.name} is still {after.get('state')}, so Rancher did not take "
+                self._emit(Step(f"{error}; {ref.name} is still {after.state}, so Rancher did not take "
                                 f"it: sending {name} again in {delay:g}s", Level.WARNING, ref.name))
                 self._pace.sleep(delay)
-                delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def fetch_patiently(self, ref: TargetRef, name: str) -> dict[str, Any]:
+    def fetch_patiently(self, ref: TargetRef, name: str) -> Snapshot:
         """Read the target, giving Rancher one wait's budget (RANCHER_TIMEOUT) to answer again.
 
         An action usually follows a wait; if Rancher stopped answering during it (restart, network
         outage), a rollback or finish that gave up at once would leave the service half-upgraded.
         """
-        deadline = self._pace.clock() + self._pace.timeout
+        deadline = Deadline(self._pace)
         warned = False
         while True:
             try:
                 return self._backend.fetch(ref)
             except TransientRancherError as error:
-                if self._pace.clock() >= deadline:
+                if deadline.passed():
                     raise
                 if not warned:
-                    self._emit(Step(f"{error}; will try the {name} until {self._pace.timeout:g}s have passed "
-                                    "(RANCHER_TIMEOUT)", Level.WARNING, ref.name))
+                    self._emit(Step(f"{error}; will try the {name} until {self._pace.timeout_seconds:g}s have "
+                                    "passed (RANCHER_TIMEOUT)", Level.WARNING, ref.name))
                     warned = True
-                self._pace.sleep(self._pace.poll_interval)
+                deadline.pause()
 
-    def _look_again(self, ref: TargetRef, name: str, error: DeployError, before: dict[str, Any]) -> dict[str, Any]:
+    def _look_again(self, ref: TargetRef, name: str, error: DeployError, before: Snapshot) -> Snapshot:
         try:
             after = self.fetch_patiently(ref, name)
             if isinstance(error, RequestTimedOut) and not self._moved(before, after):
@@ -96,10 +94,10 @@ class Actions:
             raise NeedsAttention(
                 f"{ref.name} needs attention: the answer to the {name} request was lost ({error}) and Rancher "
                 f"cannot be read since, so whether it was taken is unknown; its state is unknown "
-                f"(last seen {before.get('state')})") from None
+                f"(last seen {before.state})") from None
         return after
 
-    def _moved(self, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    @staticmethod
+    def _moved(before: Snapshot, after: Snapshot) -> bool:
         """Rancher took an action when the target's state or images changed since just before it."""
-        return bool((after.get("state"), self._backend.images(after)) !=
-                    (before.get("state"), self._backend.images(before)))
+        return (after.state, after.images) != (before.state, before.images)

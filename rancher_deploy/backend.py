@@ -1,69 +1,37 @@
-"""The seam between the flavour-agnostic pipeline (`deploy`) and each Rancher flavour's API.
+"""The seam between the flavour-neutral pipeline (`deploy`) and each Rancher flavour's API.
 
-`deploy` only ever sees these values and this Protocol, so Rancher 1.x services and Rancher 2.x
-workloads share one pipeline: resolve, plan, apply, observe, finish or roll back.
+`deploy` only ever sees this Protocol and the values of `snapshot`, so Rancher 1.x services and
+Rancher 2.x workloads share one pipeline: resolve, look, plan, apply, wait, finish or roll back.
+Each flavour reads its targets into a `Snapshot` and brings its own judge (kubectl's
+`StatusViewerFor(kind)`: one rule per kind of target, pkg/polymorphichelpers/rollout_status.go).
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings, Target
-
-
-@dataclass(frozen=True)
-class TargetRef:
-    """A resolved target: enough to find it again and to name it in the log."""
-
-    name: str            # "stack/service"
-    id: str              # Rancher id, "1s12"
-    url: str             # the resource's self link
-
-
-class Goal(enum.Enum):
-    """What a wait is for."""
-
-    UPGRADED = "upgraded"       # Rancher 1.x: the new containers run and are healthy; finish may follow
-    ACTIVE = "active"           # Rancher 1.x: finish or rollback completed
-    ROLLED_OUT = "rolled out"   # Rancher 2.x: the workload's rollout completed (kubectl's rule)
-    SETTLED = "settled"         # any resting state: an earlier process has ended
-    RELEASED = "released"       # another run's pending upgrade was finished or rolled back by its owner
-
-
-class Phase(enum.Enum):
-    """Where a target stands, in the terms the pipeline decides on (not Rancher's own names)."""
-
-    READY = "ready"              # resting, may be upgraded (active)
-    PENDING_FINISH = "pending"   # upgraded by someone; finish or roll back before anything else
-    BUSY = "busy"                # a process runs; wait for it to settle
-    BLOCKED = "blocked"          # resting in a state the tool will not upgrade from (inactive, ...)
-    GONE = "gone"                # removed
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One look at a target while waiting: what the judge and the progress lines need."""
-
-    state: str
-    transitioning: str               # "yes" | "no" | "error" (Rancher's own error signal)
-    message: str | None
-    healthy: int | None
-    total: int | None
-    unhealthy: tuple[str, ...] = ()  # ids of new containers reported unhealthy
-    images: tuple[tuple[str, str], ...] = ()  # (container, image) as Rancher reports them now
+from rancher_deploy.snapshot import Goal, Snapshot, TargetRef
 
 
 class Backend(Protocol):
-    """What each flavour implements; errors are DeployErrors from `errors`."""
+    """What each flavour implements.
+
+    Every method may raise the `errors` family: `TransientRancherError` when Rancher could not be
+    read in a way that may pass (connection, timeout, 5xx), `RancherAPIError` subclasses for
+    Rancher's own error answers, `TargetNotFound`/`ConfigError`/`RefusedError` before any change.
+    """
 
     @property
-    def flavour(self) -> str: ...
+    def flavour(self) -> str:
+        """"rancher-1.x", "v3" or "k8s": which API the run speaks (the JSON result's `flavour`)."""
+        ...
 
     @property
-    def where(self) -> str: ...
+    def where(self) -> str:
+        """The "Connected: ..." line: version, API and environment/cluster."""
+        ...
 
     @property
     def needs_finish(self) -> bool:
@@ -71,29 +39,39 @@ class Backend(Protocol):
         ...
 
     @property
-    def applied_goal(self) -> Goal: ...
+    def applied_goal(self) -> Goal:
+        """The goal a requested change is waited for (1.x UPGRADED, 2.x ROLLED_OUT)."""
+        ...
 
     @property
-    def restored_goal(self) -> Goal: ...
+    def restored_goal(self) -> Goal:
+        """The goal a finish or rollback is waited for (1.x ACTIVE, 2.x ROLLED_OUT)."""
+        ...
 
-    def resolve(self, target: Target) -> TargetRef: ...
+    def resolve(self, target: Target) -> TargetRef:
+        """Find the named target; TargetNotFound lists what exists instead."""
+        ...
 
-    def fetch(self, ref: TargetRef) -> dict[str, Any]: ...
+    def fetch(self, ref: TargetRef) -> Snapshot:
+        """One read of the target (one request); `health` may be None where counting costs more."""
+        ...
 
-    def phase(self, resource: dict[str, Any]) -> Phase: ...
+    def observe(self, ref: TargetRef) -> Snapshot:
+        """A read for a wait: like `fetch`, with `health` counted (1.x reads the containers too)."""
+        ...
 
-    def plan(self, ref: TargetRef, resource: dict[str, Any], settings: Settings) -> Plan: ...
+    def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
+        """The change the settings ask for, from the snapshot just read; no request. ConfigError if impossible."""
+        ...
 
-    def apply(self, ref: TargetRef, plan: Plan) -> None: ...
+    def apply(self, ref: TargetRef, plan: Plan) -> None:
+        """Send the plan's request once (never repeated here: see `actions`)."""
+        ...
 
-    def observe(self, ref: TargetRef) -> Observation: ...
+    def finish(self, ref: TargetRef) -> None:
+        """Send finishupgrade (1.x); RefusedError where there is nothing to finish or no such step."""
+        ...
 
-    def finish(self, ref: TargetRef) -> None: ...
-
-    def rollback(self, ref: TargetRef) -> None: ...
-
-    def images(self, resource: dict[str, Any]) -> tuple[tuple[str, str], ...]: ...
-
-    def can_roll_back(self, resource: dict[str, Any]) -> bool:
-        """Whether there is something to roll back to (the `rollback` command's question)."""
+    def rollback(self, ref: TargetRef) -> None:
+        """Ask Rancher to restore the previous configuration; RefusedError where it cannot."""
         ...

@@ -14,31 +14,32 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from rancher_deploy.backend import Goal, Observation, Phase, TargetRef
 from rancher_deploy.errors import (
     ConfigError,
+    NotCattle,
     NotFound,
     PermissionDenied,
-    RancherUnreachable,
     RefusedError,
     TargetNotFound,
 )
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
-from rancher_deploy.plan import Plan, Strategy, plan_service_upgrade
+from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
+from rancher_deploy.snapshot import Goal, Health, Phase, Snapshot, TargetRef
+from rancher_deploy.status import (
+    BUSY_STATES,
+    PENDING_STATES,
+    READY_STATES,
+    REMOVED_STATES,
+    ServiceStatus,
+    Transitioning,
+)
 
 _API_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<version>v1|v2-beta)(?:/projects/(?P<project>[^/]+))?/?$")
 _PROJECT_ID = re.compile(r"1a\d+\Z")
 _LISTED_NAMES = 20
 
-READY_STATES = frozenset({"active"})
-PENDING_STATES = frozenset({"upgraded"})
-BUSY_STATES = frozenset({
-    "registering", "activating", "updating-active", "updating-inactive", "deactivating", "restarting",
-    "upgrading", "finishing-upgrade", "rolling-back", "canceling-upgrade", "removing",
-})
-GONE_STATES = frozenset({"removed", "purged"})
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,6 @@ class ApiDialect:
 
 V2_BETA = ApiDialect("v2-beta", "stacks", "stackId")
 V1 = ApiDialect("v1", "environments", "environmentId")
-
-
-class NotCattle(RancherUnreachable):
-    """The server answers, but not with Rancher 1.x's API (it may be Rancher 2.x)."""
 
 
 class CattleBackend:
@@ -103,7 +100,7 @@ class CattleBackend:
             stack = self._find_stack(target.stack)
             filters[self._dialect.stack_field] = str(stack["id"])
         found = self._list("services", filters, what=f"Looking up service {target}")
-        found = [service for service in found if service.get("state") not in GONE_STATES]
+        found = [service for service in found if service.get("state") not in REMOVED_STATES]
         if not found:
             raise TargetNotFound(self._not_found_message(target))
         if len(found) > 1:
@@ -119,7 +116,7 @@ class CattleBackend:
 
     def _find_stack(self, name: str) -> JSON:
         stacks = self._list(self._dialect.stacks, {"name": name}, what=f"Looking up stack {name}")
-        stacks = [stack for stack in stacks if stack.get("state") not in GONE_STATES]
+        stacks = [stack for stack in stacks if stack.get("state") not in REMOVED_STATES]
         if not stacks:
             existing = self._names(self._dialect.stacks, {})
             raise TargetNotFound(f"stack {name!r} not found in environment {self._project.get('name')}; "
@@ -143,7 +140,7 @@ class CattleBackend:
     def _names(self, collection: str, filters: dict[str, str]) -> str:
         items = self._list(collection, {**filters, "limit": str(_LISTED_NAMES + 1)},
                            what=f"Listing {collection}")
-        names = sorted(str(item.get("name")) for item in items if item.get("state") not in GONE_STATES)
+        names = sorted(str(item.get("name")) for item in items if item.get("state") not in REMOVED_STATES)
         if not names:
             return "none"
         shown = ", ".join(names[:_LISTED_NAMES])
@@ -155,65 +152,58 @@ class CattleBackend:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def fetch(self, ref: TargetRef) -> JSON:
+    def fetch(self, ref: TargetRef) -> Snapshot:
+        return self._snapshot(self._read(ref), health=None)
+
+    def observe(self, ref: TargetRef) -> Snapshot:
+        service = self._read(ref)
+        return self._snapshot(service, health=self._health(service))
+
+    def _read(self, ref: TargetRef) -> JSON:
         return self._session.get(ref.url, what=f"Reading service {ref.name}")
 
-    def phase(self, resource: JSON) -> Phase:
-        state = str(resource.get("state"))
-        if state in GONE_STATES:
-            return Phase.GONE
-        if state in READY_STATES and resource.get("transitioning") != "yes":
-            return Phase.READY
-        if state in PENDING_STATES:
-            return Phase.PENDING_FINISH
-        if state in BUSY_STATES:
-            return Phase.BUSY
-        return Phase.BLOCKED
-
-    def images(self, resource: JSON) -> tuple[tuple[str, str], ...]:
-        pairs = [(str(resource.get("name")), _image(resource.get("launchConfig")))]
-        for config in resource.get("secondaryLaunchConfigs") or []:
-            pairs.append((str(config.get("name")), _image(config)))
-        return tuple(pairs)
-
-    def observe(self, ref: TargetRef) -> Observation:
-        service = self.fetch(ref)
-        healthy, total, unhealthy = self._health(service)
-        return Observation(
-            state=str(service.get("state")),
-            transitioning=str(service.get("transitioning") or "no"),
-            message=service.get("transitioningMessage"),
-            healthy=healthy,
-            total=total,
-            unhealthy=unhealthy,
-            images=self.images(service),
+    def _snapshot(self, service: JSON, *, health: Health | None) -> Snapshot:
+        state = str(service.get("state"))
+        transitioning = Transitioning.parse(service.get("transitioning"))
+        message = service.get("transitioningMessage")
+        message = str(message) if message else None
+        actions = service.get("actions") or {}
+        return Snapshot(
+            state=state,
+            phase=_phase(state, transitioning),
+            images=service_images(service),
+            status=ServiceStatus(state, transitioning, message, health),
+            message=message,
+            health=health,
+            can_finish="finishupgrade" in actions,
+            # Rancher offers rollback only while an upgrade is pending (upgrading, upgraded, canceled).
+            can_roll_back="rollback" in actions,
+            raw=service,
         )
 
-    def _health(self, service: JSON) -> tuple[int | None, int | None, tuple[str, ...]]:
+    def _health(self, service: JSON) -> Health | None:
         link = (service.get("links") or {}).get("instances")
         if not link:
-            return None, None, ()
+            return None
         instances = self._session.get(str(link), what=f"Reading the containers of {service.get('name')}")
         return count_health(service, [i for i in instances.get("data") or [] if isinstance(i, dict)])
 
     # -- changing --------------------------------------------------------------------------------
 
-    def plan(self, ref: TargetRef, resource: JSON, settings: Settings) -> Plan:
+    def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
         strategy = Strategy(settings.batch_size, settings.batch_interval, settings.start_first)
-        if settings.start_first and resource.get("retainIp"):
+        if settings.start_first and snapshot.raw.get("retainIp"):
             # Rancher refuses this combination with a 422 (jenkinsci/rancher-plugin#28); say so first.
             raise ConfigError("RANCHER_START_FIRST",
                               f"cannot be used for {ref.name}: the service has retainIp set")
-        return plan_service_upgrade(resource, target=ref.name, image=settings.image,
+        return plan_service_upgrade(snapshot.raw, target=ref.name, image=settings.image,
                                     sidekicks=settings.sidekicks, update_sidekicks=settings.update_sidekicks,
                                     force=settings.force, strategy=strategy)
 
-    def can_roll_back(self, resource: JSON) -> bool:
-        """Rancher offers rollback only while an upgrade is pending (upgrading, upgraded, canceled)."""
-        return "rollback" in (resource.get("actions") or {})
-
     def apply(self, ref: TargetRef, plan: Plan) -> None:
-        self._act(ref, "upgrade", dict(plan.request))
+        if not isinstance(plan.request, ServiceUpgrade):
+            raise TypeError(f"a Rancher 1.x service cannot apply {type(plan.request).__name__}")
+        self._act(ref, "upgrade", plan.request.body())
 
     def finish(self, ref: TargetRef) -> None:
         self._act(ref, "finishupgrade", {})
@@ -222,7 +212,7 @@ class CattleBackend:
         self._act(ref, "rollback", {})
 
     def _act(self, ref: TargetRef, action: str, body: JSON) -> None:
-        service = self.fetch(ref)
+        service = self._read(ref)
         url = (service.get("actions") or {}).get(action)
         if not url:
             raise RefusedError(f"Rancher does not offer {action} for {ref.name} in state "
@@ -230,17 +220,17 @@ class CattleBackend:
         self._session.post(str(url), body, what=f"{action} of {ref.name}")
 
 
-def count_health(service: JSON, instances: list[JSON]) -> tuple[int | None, int | None, tuple[str, ...]]:
+def count_health(service: JSON, instances: list[JSON]) -> Health:
     """Healthy and expected containers of the current launch config versions, and unhealthy ones.
 
     Counted as Rancher counts a service healthy (calculateServiceHealthState): a running container
     without a health check is healthy, and a start-once container (a sidekick that runs, then
-    stops) is done, not missing, once its health state says `started-once`.
+    stops) is done, not missing, once its health state says `started-once`. The total is None
+    when the service has no numeric scale to count against (a global service).
     """
     configs = [service.get("launchConfig") or {}, *(service.get("secondaryLaunchConfigs") or [])]
     versions = {str(config.get("version")) for config in configs if config.get("version") is not None}
     scale = service.get("scale")
-    total = int(scale) * len(configs) if isinstance(scale, int) else None
     healthy = 0
     unhealthy: list[str] = []
     for instance in instances:
@@ -251,7 +241,28 @@ def count_health(service: JSON, instances: list[JSON]) -> tuple[int | None, int 
             unhealthy.append(str(instance.get("id")))
         elif health == "started-once" or (instance.get("state") == "running" and health in (None, "healthy")):
             healthy += 1
-    return healthy, total, tuple(unhealthy)
+    total = scale * len(configs) if isinstance(scale, int) else None
+    return Health(healthy, total, tuple(unhealthy))
+
+
+def service_images(service: JSON) -> tuple[tuple[str, str], ...]:
+    """(container, image) of the primary launch config (named as the service) and each sidekick."""
+    pairs = [(str(service.get("name")), _image(service.get("launchConfig")))]
+    for config in service.get("secondaryLaunchConfigs") or []:
+        pairs.append((str(config.get("name")), _image(config)))
+    return tuple(pairs)
+
+
+def _phase(state: str, transitioning: Transitioning) -> Phase:
+    if state in REMOVED_STATES:
+        return Phase.GONE
+    if state in READY_STATES and transitioning is not Transitioning.YES:
+        return Phase.READY
+    if state in PENDING_STATES:
+        return Phase.PENDING_FINISH
+    if state in BUSY_STATES:
+        return Phase.BUSY
+    return Phase.BLOCKED
 
 
 def connect(session: RancherSession, url: str, environment: str | None,
@@ -306,7 +317,7 @@ def _choose_project(session: RancherSession, api: str, environment: str | None) 
         return _get_project(session, api, environment)
     params = {"name": environment} if environment else {"limit": "100"}
     listing = session.get(f"{api}/projects", params=params, what="Listing environments")
-    projects = [p for p in listing.get("data") or [] if p.get("state") not in GONE_STATES]
+    projects = [p for p in listing.get("data") or [] if p.get("state") not in REMOVED_STATES]
     if environment:
         if len(projects) == 1:
             return dict(projects[0])

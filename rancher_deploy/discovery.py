@@ -17,7 +17,7 @@ import semver
 
 from rancher_deploy import cattle, workloads
 from rancher_deploy.backend import Backend
-from rancher_deploy.errors import RancherUnreachable
+from rancher_deploy.errors import NotCattle, RancherUnreachable
 from rancher_deploy.http import RancherSession
 from rancher_deploy.settings import Settings
 
@@ -55,7 +55,7 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
         if hint is None:
             try:
                 return cattle.connect(session, settings.url, settings.environment, warn)
-            except cattle.NotCattle:
+            except NotCattle:
                 pass  # perhaps Rancher 2.x, whose /v1 is Steve
         version = _rancher_version(session, root)
         if hint is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from typing import Any, Mapping
 
+from rancher_deploy.snapshot import Snapshot
+
 
 class ExitCode(enum.IntEnum):
     """Exit codes are a contract with CI templates (`allow_failure: exit_codes`, retries)."""
@@ -173,3 +175,47 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+# -- raised while talking to Rancher and while waiting; each says whether anything may have changed --
+
+
+class TransientRancherError(RancherUnreachable):
+    """A read kept failing in a way that may pass (5xx, reset, timeout); waits may resume after it."""
+
+
+class RequestTimedOut(TransientRancherError):
+    """No answer within the request timeout: unlike a refused connection, Rancher may still act on it."""
+
+
+class NotCattle(RancherUnreachable):
+    """The server answers, but not with Rancher 1.x's API (it may be Rancher 2.x)."""
+
+
+class WaitEnded(DeployError):
+    """A wait ended without reaching its goal; carries the last snapshot (None if never seen)."""
+
+    def __init__(self, message: str, last: Snapshot | None, cause: DeployError | None = None) -> None:
+        super().__init__(message)
+        self.last = last
+        self.cause = cause  # the read error that ended the wait, if one did
+
+
+class WaitFailed(WaitEnded):
+    """The judge said failed (Rancher's error signal, unhealthy containers, an unexpected state)."""
+
+
+class WaitGone(WaitFailed):
+    """The target was removed (or answers 404) while waiting: there is nothing left to roll back."""
+
+
+class WaitTimedOut(WaitEnded):
+    """The deadline passed while still waiting."""
+
+
+class WaitInterrupted(WaitEnded):
+    """A signal arrived while waiting."""
+
+    def __init__(self, message: str, last: Snapshot | None, signal_number: int) -> None:
+        super().__init__(message, last)
+        self.signal_number = signal_number

@@ -17,14 +17,14 @@ from typing import Any, Callable, Mapping
 import requests
 
 from rancher_deploy import __version__
-from rancher_deploy.errors import RancherAPIError, RancherUnreachable
+from rancher_deploy.errors import RancherAPIError, RancherUnreachable, RequestTimedOut, TransientRancherError
 from rancher_deploy.redact import Redactor
+from rancher_deploy.timing import backoff
 
 JSON = dict[str, Any]
 # Statuses that say "try again" rather than "you asked for something wrong".
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 READ_ATTEMPTS = 4
-FIRST_BACKOFF_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,6 @@ class Credentials:
     access_key: str | None = None
     secret_key: str | None = None
     token: str | None = None
-
-
-class TransientRancherError(RancherUnreachable):
-    """A read kept failing in a way that may pass (5xx, reset, timeout); waits may resume after it."""
-
-
-class RequestTimedOut(TransientRancherError):
-    """No answer within the request timeout: unlike a refused connection, Rancher may still act on it."""
 
 
 class RancherSession:
@@ -80,17 +72,15 @@ class RancherSession:
         self._session.close()
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> JSON:
-        """GET a resource or collection, retrying transient failures with backoff."""
-        delay = FIRST_BACKOFF_SECONDS
-        for attempt in range(1, self._read_attempts + 1):
+        """GET a resource or collection, retrying transient failures with backoff (0.5 s, 1 s, 2 s, ...)."""
+        for attempt, delay in enumerate(backoff(), start=1):
             try:
                 return self._request("GET", url, what=what, params=params)
             except TransientRancherError as error:
-                if attempt == self._read_attempts:
+                if attempt >= self._read_attempts:
                     raise
                 self._log(f"{what}: {error}; retrying in {delay:g}s (attempt {attempt + 1} of {self._read_attempts})")
                 self._sleep(delay)
-                delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get_optional(self, url: str, *, what: str) -> JSON | None:
@@ -102,9 +92,10 @@ class RancherSession:
                 return None
             raise
 
-    def post(self, url: str, body: Mapping[str, Any] | None = None, *, what: str) -> JSON:
+    def post(self, url: str, body: Mapping[str, Any] | None = None, *, params: Mapping[str, str] | None = None,
+             what: str) -> JSON:
         """POST once (actions are not idempotent); the caller re-reads state if this fails."""
-        return self._request("POST", url, what=what, body=body or {})
+        return self._request("POST", url, what=what, params=params, body=body or {})
 
     def put(self, url: str, body: Mapping[str, Any], *, what: str) -> JSON:
         return self._request("PUT", url, what=what, body=body)

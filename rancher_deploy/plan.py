@@ -8,7 +8,7 @@ deep-copied from the service, with only `imageUuid` replaced.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from rancher_deploy.errors import ConfigError
@@ -30,15 +30,57 @@ class Strategy:
 
 
 @dataclass(frozen=True)
+class ServiceUpgrade:
+    """The input of a Rancher 1.x service's `upgrade` action: launch configs sent whole, strategy knobs.
+
+    `launch_config` is None when the primary container keeps its image (only sidekicks move);
+    `secondary_launch_configs` holds only the sidekicks that change.
+    """
+
+    strategy: Strategy
+    launch_config: Mapping[str, Any] | None = None
+    secondary_launch_configs: tuple[Mapping[str, Any], ...] = ()
+
+    def body(self) -> dict[str, Any]:
+        """The JSON Rancher expects (rancher-api.md §3.2: serviceUpgrade with an inServiceStrategy)."""
+        strategy: dict[str, Any] = {
+            "type": "inServiceUpgradeStrategy",
+            "batchSize": self.strategy.batch_size,
+            "intervalMillis": int(round(self.strategy.interval_seconds * 1000)),
+            "startFirst": self.strategy.start_first,
+        }
+        if self.launch_config is not None:
+            strategy["launchConfig"] = dict(self.launch_config)
+        if self.secondary_launch_configs:
+            strategy["secondaryLaunchConfigs"] = [dict(config) for config in self.secondary_launch_configs]
+        return {"inServiceStrategy": strategy, "toServiceStrategy": None}
+
+
+@dataclass(frozen=True)
+class WorkloadUpdate:
+    """A Rancher 2.x workload change: container name -> new image.
+
+    `redeploy` is --force on images that do not change: the rollout is forced by a new pod-template
+    annotation instead (what Rancher's own redeploy does).
+    """
+
+    images: Mapping[str, str]
+    redeploy: bool = False
+
+
+Request = ServiceUpgrade | WorkloadUpdate
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Old -> new image per container, and the exact request body that makes it so."""
+    """Old -> new image per container, and the typed request that makes it so."""
 
     target: str
     target_id: str
     changes: tuple[ImageChange, ...]
-    strategy: Strategy | None  # Rancher 1.x only; 2.x workloads roll out by their own strategy
+    request: Request
+    strategy: Strategy | None = None  # Rancher 1.x only; 2.x workloads roll out by their own strategy
     forced: bool = False
-    request: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def changes_anything(self) -> bool:
@@ -89,17 +131,12 @@ def plan_service_upgrade(
                 wanted[name] = image
 
     changes: list[ImageChange] = []
-    body: dict[str, Any] = {
-        "type": "inServiceUpgradeStrategy",
-        "batchSize": strategy.batch_size,
-        "intervalMillis": int(round(strategy.interval_seconds * 1000)),
-        "startFirst": strategy.start_first,
-    }
+    launch_config: dict[str, Any] | None = None
     if None in wanted:
         new = wanted[None]
         changes.append(ImageChange(service_name, current_primary, str(new)))
         if force or not same_image(current_primary, str(new)):
-            body["launchConfig"] = _with_image(primary, new)
+            launch_config = _with_image(primary, new)
     changed_sidekicks = []
     for config in secondaries:
         name = str(config.get("name"))
@@ -109,15 +146,13 @@ def plan_service_upgrade(
             changes.append(ImageChange(name, previous, str(new)))
             if force or not same_image(previous, str(new)):
                 changed_sidekicks.append(_with_image(config, new))
-    if changed_sidekicks:
-        body["secondaryLaunchConfigs"] = changed_sidekicks
     return Plan(
         target=target,
         target_id=str(service.get("id")),
         changes=tuple(changes),
+        request=ServiceUpgrade(strategy, launch_config, tuple(changed_sidekicks)),
         strategy=strategy,
         forced=force,
-        request={"inServiceStrategy": body, "toServiceStrategy": None},
     )
 
 
@@ -142,7 +177,7 @@ def plan_workload_update(
     include_init: bool,
     force: bool,
 ) -> Plan:
-    """Choose the container(s) of a Rancher 2.x workload to move to `image`; the request maps name -> image.
+    """Choose the container(s) of a Rancher 2.x workload to move to `image`.
 
     Default choice: the only container, else the one(s) running the image's repository, because a
     pod usually has one application container beside sidecars from other repositories.
@@ -167,11 +202,11 @@ def plan_workload_update(
                                                    f"(containers: {listing})")
     changes = tuple(ImageChange(str(container.get("name")), _image_of({"imageUuid": container.get("image")}),
                                 str(image)) for container in chosen)
+    redeploy = force and all(same_image(change.previous_image, change.new_image) for change in changes)
     return Plan(
         target=target,
         target_id=target_id,
         changes=changes,
-        strategy=None,
+        request=WorkloadUpdate({change.container: change.new_image for change in changes}, redeploy),
         forced=force,
-        request={"images": {change.container: change.new_image for change in changes}},
     )

@@ -5,7 +5,7 @@ what differs is how the object is read (v3 flattens it and hides `metadata.gener
 image is changed (v3: PUT of the whole object, arrays replaced whole; Kubernetes: a strategic merge
 patch naming only the containers), and how a rollback is asked for (v3's `rollback` action with a
 ReplicaSet id; on Kubernetes the previous template's images patched back, as `kubectl rollout
-undo` does on the client side). Rollout completion is kubectl's rule (`status.judge_rollout`).
+undo` does on the client side). Rollout completion is kubectl's rule, one viewer per kind (`rollout`).
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from rancher_deploy.backend import Goal, Observation, Phase, TargetRef
 from rancher_deploy.errors import ConfigError, NotFound, PermissionDenied, RefusedError, TargetNotFound
 from rancher_deploy.http import JSON, RancherSession
-from rancher_deploy.images import same_image
-from rancher_deploy.plan import Plan, plan_workload_update
+from rancher_deploy.plan import Plan, WorkloadUpdate, plan_workload_update
+from rancher_deploy.rollout import Rollout, WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
-from rancher_deploy.status import Rollout, Verdict, judge_rollout
+from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef, Verdict
 
 REVISION = "deployment.kubernetes.io/revision"
 _UNDO_UNSUPPORTED = ("{name}: rolling a {kind} back to an earlier revision is not supported (only deployments "
@@ -103,56 +102,26 @@ class WorkloadsBackend:
     def _view(self, ref: TargetRef) -> WorkloadView:
         return self._api.read(ref, self._baseline.get(ref.id))
 
-    def fetch(self, ref: TargetRef) -> JSON:
-        view = self._view(ref)
-        verdict, message = judge_rollout(view.rollout)
-        state = "paused" if view.paused else {Verdict.DONE: "active", Verdict.WAITING: "updating",
-                                               Verdict.FAILED: "failed"}[verdict]
-        return {**view.raw, "state": state, "_rollout": message}
+    def fetch(self, ref: TargetRef) -> Snapshot:
+        return _snapshot(self._view(ref))
 
-    def phase(self, resource: JSON) -> Phase:
-        state = resource.get("state")
-        if state == "paused":
-            return Phase.BLOCKED
-        if state == "updating":
-            return Phase.BUSY
-        return Phase.READY  # active, or a failed rollout a new image may fix
+    def observe(self, ref: TargetRef) -> Snapshot:
+        return _snapshot(self._view(ref))  # the rollout status carries its own counts
 
-    def images(self, resource: JSON) -> tuple[tuple[str, str], ...]:
-        containers = resource.get("containers")
-        if containers is None:
-            containers = _pod_spec(resource).get("containers") or []
-        return tuple((str(c.get("name")), str(c.get("image"))) for c in containers if not c.get("initContainer"))
-
-    def plan(self, ref: TargetRef, resource: JSON, settings: Settings) -> Plan:
+    def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
         if settings.image is None:
             raise ConfigError("RANCHER_IMAGE", "is required for a Rancher 2.x workload")
-        view = self._api.parse(ref, resource, self._baseline.get(ref.id))  # `resource` was just read
+        view = self._api.parse(ref, dict(snapshot.raw), self._baseline.get(ref.id))  # the snapshot was just read
         return plan_workload_update(view.containers, view.init_containers, target=ref.name, target_id=ref.id,
                                     image=settings.image, names=settings.containers,
                                     include_init=settings.init_containers, force=settings.force)
 
     def apply(self, ref: TargetRef, plan: Plan) -> None:
+        if not isinstance(plan.request, WorkloadUpdate):
+            raise TypeError(f"a Rancher 2.x workload cannot apply {type(plan.request).__name__}")
         view = self._view(ref)
         self._before[ref.id] = view
-        images = dict(plan.request["images"])
-        redeploy = plan.forced and all(same_image(c.previous_image, c.new_image) for c in plan.changes)
-        self._baseline[ref.id] = self._api.write(ref, view, images, redeploy)
-
-    def observe(self, ref: TargetRef) -> Observation:
-        view = self._view(ref)
-        verdict, message = judge_rollout(view.rollout)
-        transitioning = {Verdict.DONE: "no", Verdict.WAITING: "yes", Verdict.FAILED: "error"}[verdict]
-        rollout = view.rollout
-        return Observation(
-            # As Rancher's v3 shows it: a stalled rollout is still `updating`, with transitioning "error".
-            state="paused" if view.paused else {"no": "active", "yes": "updating", "error": "updating"}[transitioning],
-            transitioning=transitioning,
-            message=message,
-            healthy=min(rollout.available, rollout.updated) if rollout.kind != "cronjob" else None,
-            total=rollout.desired if rollout.kind != "cronjob" else None,
-            images=tuple((str(c.get("name")), str(c.get("image"))) for c in view.containers),
-        )
+        self._baseline[ref.id] = self._api.write(ref, view, dict(plan.request.images), plan.request.redeploy)
 
     def finish(self, ref: TargetRef) -> None:
         raise RefusedError(f"{ref.name} is a Rancher 2.x workload: its rollout finishes on its own")
@@ -161,12 +130,33 @@ class WorkloadsBackend:
         view = self._view(ref)
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
 
-    def can_roll_back(self, resource: JSON) -> bool:
-        kind = str(resource.get("type") or resource.get("kind") or "").lower()
-        if kind and kind != "deployment":
-            return True  # the rollback itself explains that only deployments keep revisions we use
-        revision = _revision_number(resource)
-        return revision is not None and revision > 1
+
+def _snapshot(view: WorkloadView) -> Snapshot:
+    """A workload in the pipeline's terms; the state words are those Rancher's UI shows for it."""
+    status = WorkloadStatus(view.rollout)
+    judgement = status.judge(Goal.ROLLED_OUT)
+    if view.paused:
+        state, phase = "paused", Phase.BLOCKED
+    elif judgement.verdict is Verdict.WAITING:
+        state, phase = "updating", Phase.BUSY
+    elif judgement.verdict is Verdict.FAILED:
+        # As Rancher's v3 shows it, a stalled rollout is still `updating`; a new image may fix it.
+        state, phase = "updating", Phase.READY
+    else:
+        state, phase = "active", Phase.READY
+    revision = _int(view.revision)
+    return Snapshot(
+        state=state,
+        phase=phase,
+        images=tuple((str(c.get("name")), str(c.get("image"))) for c in view.containers),
+        status=status,
+        message=judgement.message,
+        health=view.rollout.health,
+        # Only deployments keep revisions this tool reads; for other kinds the rollback itself
+        # explains what it cannot do.
+        can_roll_back=view.kind != "deployment" or (revision is not None and revision > 1),
+        raw=view.raw,
+    )
 
 
 # -- v3 -------------------------------------------------------------------------------------------
@@ -227,7 +217,7 @@ class V3Workloads:
     def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
         baseline = view.rollout.observed_generation
         if redeploy:
-            self._session.post(f"{ref.url}?action=redeploy", {}, what=f"redeploy of {ref.name}")
+            self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
             return baseline
         body = dict(view.raw)
         body["containers"] = [
@@ -246,7 +236,7 @@ class V3Workloads:
             revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
             for replica_set in revisions.get("data") or []:
                 if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == wanted:
-                    self._session.post(f"{ref.url}?action=rollback", {"replicaSetId": replica_set["id"]},
+                    self._session.post(ref.url, {"replicaSetId": replica_set["id"]}, params={"action": "rollback"},
                                        what=f"rollback of {ref.name}")
                     return baseline
         if previous is None and view.kind != "deployment":
@@ -457,8 +447,3 @@ def _int(value: Any) -> int | None:
 def _previous_revision(revision: str | None) -> str | None:
     number = _int(revision)
     return str(number - 1) if number is not None and number > 1 else None
-
-
-def _revision_number(resource: JSON) -> int | None:
-    annotations = resource.get("workloadAnnotations") or (resource.get("metadata") or {}).get("annotations") or {}
-    return _int(annotations.get(REVISION))

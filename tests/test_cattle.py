@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rancher_deploy.cattle import count_health
+from rancher_deploy.snapshot import Health
 
 SERVICE: dict[str, Any] = {
     "scale": 2,
@@ -21,11 +22,11 @@ def instance(number: int, state: str, health: str | None, version: str = "v2") -
 def test_start_once_sidekicks_that_ran_count_as_done() -> None:
     instances = [instance(1, "running", "healthy"), instance(2, "running", "healthy"),
                  instance(3, "stopped", "started-once"), instance(4, "stopped", "started-once")]
-    assert count_health(SERVICE, instances) == (4, 4, ())
+    assert count_health(SERVICE, instances) == Health(4, 4, ())
 
 
 def test_old_versions_are_ignored_and_unhealthy_ones_named() -> None:
     instances = [instance(1, "running", "healthy"), instance(2, "running", "unhealthy"),
                  instance(5, "stopped", None, version="v1"), instance(3, "running", None),
                  instance(4, "running", "initializing")]
-    assert count_health(SERVICE, instances) == (2, 4, ("1i2",))
+    assert count_health(SERVICE, instances) == Health(2, 4, ("1i2",))

@@ -43,16 +43,16 @@ def plan(image: str | None = "registry:5000/shop/web:2.1", **options: Any) -> An
 def test_keeps_every_launch_config_field_and_changes_only_the_image() -> None:
     before = copy.deepcopy(SERVICE)
     result = plan()
-    sent = result.request["inServiceStrategy"]["launchConfig"]
+    sent = result.request.body()["inServiceStrategy"]["launchConfig"]
     assert sent == {**LAUNCH_CONFIG, "imageUuid": "docker:registry:5000/shop/web:2.1"}
     assert SERVICE == before, "the service read from Rancher must not be modified"
-    assert "secondaryLaunchConfigs" not in result.request["inServiceStrategy"]
+    assert "secondaryLaunchConfigs" not in result.request.body()["inServiceStrategy"]
     assert [(c.container, c.previous_image, c.new_image) for c in result.changes] == [
         ("web", "registry:5000/shop/web:2.0", "registry:5000/shop/web:2.1")]
 
 
 def test_strategy_becomes_rancher_fields() -> None:
-    body = plan(strategy=Strategy(batch_size=3, interval_seconds=0.5, start_first=True)).request
+    body = plan(strategy=Strategy(batch_size=3, interval_seconds=0.5, start_first=True)).request.body()
     strategy = body["inServiceStrategy"]
     assert (strategy["batchSize"], strategy["intervalMillis"], strategy["startFirst"]) == (3, 500, True)
     assert strategy["type"] == "inServiceUpgradeStrategy"
@@ -63,18 +63,18 @@ def test_same_image_is_no_change_unless_forced() -> None:
     assert not same.changes_anything
     forced = plan("docker:registry:5000/shop/web:2.0", force=True)
     assert forced.changes_anything
-    assert forced.request["inServiceStrategy"]["launchConfig"]["imageUuid"] == "docker:registry:5000/shop/web:2.0"
+    assert forced.request.body()["inServiceStrategy"]["launchConfig"]["imageUuid"] == "docker:registry:5000/shop/web:2.0"
 
 
 def test_named_sidekick_is_sent_whole_with_its_new_image() -> None:
     result = plan(None, sidekicks=(("logs", ImageRef.parse("fluentd:2")),))
-    body = result.request["inServiceStrategy"]
+    body = result.request.body()["inServiceStrategy"]
     assert "launchConfig" not in body
     assert body["secondaryLaunchConfigs"] == [{"name": "logs", "imageUuid": "docker:fluentd:2"}]
 
 
 def test_update_sidekicks_moves_those_running_the_same_repository() -> None:
-    body = plan(update_sidekicks=True).request["inServiceStrategy"]
+    body = plan(update_sidekicks=True).request.body()["inServiceStrategy"]
     assert [c["name"] for c in body["secondaryLaunchConfigs"]] == ["proxy"]
     assert body["secondaryLaunchConfigs"][0]["labels"] == {"x": "y"}
 

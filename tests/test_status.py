@@ -1,17 +1,17 @@
-"""The judge: one observation against one goal, as a table."""
+"""The Rancher 1.x judge: one reading of a service against one goal, as a table."""
 
 from __future__ import annotations
 
 import pytest
 
-from rancher_deploy.backend import Observation
-from rancher_deploy.backend import Goal
-from rancher_deploy.status import Verdict, judge
+from rancher_deploy.snapshot import Goal, Health, Verdict
+from rancher_deploy.status import ServiceStatus, Transitioning, judge_service
 
 
 def seen(state: str, transitioning: str = "no", message: str | None = None, healthy: int | None = 1,
-         total: int | None = 2, unhealthy: tuple[str, ...] = ()) -> Observation:
-    return Observation(state, transitioning, message, healthy, total, unhealthy)
+         total: int | None = 2, unhealthy: tuple[str, ...] = ()) -> ServiceStatus:
+    health = Health(healthy, total, unhealthy) if healthy is not None else None
+    return ServiceStatus(state, Transitioning(transitioning), message, health)
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def seen(state: str, transitioning: str = "no", message: str | None = None, heal
         (seen("upgraded"), Goal.SETTLED, Verdict.DONE, "settled in state upgraded"),
     ],
 )
-def test_judge(observation: Observation, goal: Goal, verdict: Verdict, message: str) -> None:
-    judgement = judge(observation, goal)
+def test_judge(observation: ServiceStatus, goal: Goal, verdict: Verdict, message: str) -> None:
+    judgement = judge_service(observation, goal)
     assert judgement.verdict is verdict
     assert judgement.message.startswith(message)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from rancher_deploy.backend import Observation
-from rancher_deploy.errors import NotFound
+from rancher_deploy.errors import NotFound, TransientRancherError, WaitFailed, WaitInterrupted, WaitTimedOut
 from rancher_deploy.events import Event, Progress, Step
-from rancher_deploy.http import TransientRancherError
-from rancher_deploy.backend import Goal
-from rancher_deploy.wait import Pace, WaitFailed, WaitInterrupted, WaitTimedOut, wait_for
+from rancher_deploy.snapshot import Goal, Health, Phase, Snapshot
+from rancher_deploy.status import ServiceStatus, Transitioning
+from rancher_deploy.timing import Pace
+from rancher_deploy.wait import wait_for
 
 
 class FakeTime:
@@ -27,13 +27,13 @@ class FakeTime:
         self.now += seconds
 
 
-def run(items: list[Observation | Exception], goal: Goal = Goal.UPGRADED, timeout: float = 60,
-        interrupted: list[int | None] | None = None) -> tuple[Observation, list[Event], FakeTime]:
+def run(items: list[Snapshot | Exception], goal: Goal = Goal.UPGRADED, timeout: float = 60,
+        interrupted: list[int | None] | None = None) -> tuple[Snapshot, list[Event], FakeTime]:
     time = FakeTime()
     queue = list(items)
     events: list[Event] = []
 
-    def observe() -> Observation:
+    def observe() -> Snapshot:
         item = queue.pop(0) if len(queue) > 1 else queue[0]
         if isinstance(item, Exception):
             raise item
@@ -45,9 +45,16 @@ def run(items: list[Observation | Exception], goal: Goal = Goal.UPGRADED, timeou
     return result, events, time
 
 
-UPGRADING = Observation("upgrading", "yes", "In Progress", 0, 2)
-HALF = Observation("upgrading", "yes", "In Progress", 1, 2)
-UPGRADED = Observation("upgraded", "no", None, 2, 2)
+def reading(state: str, transitioning: str, message: str | None, healthy: int, total: int) -> Snapshot:
+    """A Rancher 1.x service as a wait sees it."""
+    health = Health(healthy, total)
+    status = ServiceStatus(state, Transitioning(transitioning), message, health)
+    return Snapshot(state, Phase.BUSY, (), status, message, health)
+
+
+UPGRADING = reading("upgrading", "yes", "In Progress", 0, 2)
+HALF = reading("upgrading", "yes", "In Progress", 1, 2)
+UPGRADED = reading("upgraded", "no", None, 2, 2)
 
 
 def test_returns_when_done_and_prints_progress_only_on_change() -> None:
@@ -78,7 +85,7 @@ def test_times_out_on_the_wall_clock_with_the_last_state() -> None:
 
 
 def test_rancher_error_signal_fails_at_once() -> None:
-    failing = Observation("upgrading", "error", "Waiting: healthy [container:1i4]", 0, 2)
+    failing = reading("upgrading", "error", "Waiting: healthy [container:1i4]", 0, 2)
     with pytest.raises(WaitFailed, match="Waiting: healthy"):
         run([UPGRADING, failing, UPGRADED])
 

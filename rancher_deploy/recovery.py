@@ -1,0 +1,77 @@
+"""After an upgrade failed: roll back and check where the target settled, or say exactly what is left.
+
+This is where the promise "never half-upgraded without saying so" is kept: the result is ROLLED_BACK
+only when the target is seen back on every image it ran before; anything else is FAILED with the
+state named (exit 4), or INTERRUPTED when RANCHER_ON_INTERRUPT=report asked to leave it.
+"""
+
+from __future__ import annotations
+
+from rancher_deploy.errors import DeployError, NotFound, RefusedError, WaitEnded, WaitGone, WaitInterrupted
+from rancher_deploy.events import Level, Result, Step, TargetOutcome
+from rancher_deploy.plan import Plan
+from rancher_deploy.snapshot import Goal, TargetRef
+from rancher_deploy.steps import Run, TargetSteps, attention, outcome
+
+
+def recover(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded, run: Run) -> TargetOutcome:
+    """The upgrade did not become healthy: roll back, or say exactly what is left."""
+    if isinstance(ended, WaitInterrupted):
+        run.interrupted_by = ended.signal_number
+    steps.emit(Step(f"Upgrade of {ref.name} failed: {ended}", Level.ERROR, ref.name))
+    left = _left_as_it_is(steps, ref, plan, ended)
+    if left is not None:
+        return left
+    steps.emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name))
+    try:
+        try:
+            steps.actions.send(ref, steps.backend.rollback, "rollback")
+        except RefusedError as refused:
+            # Not offered: someone else (another run, a person) may be restoring it already, so
+            # watch where it goes and judge by the images it ends on.
+            steps.emit(Step(f"{refused}; watching where it goes", Level.WARNING, ref.name))
+        last = steps.wait(ref, steps.backend.restored_goal, pace=steps.restore_pace)
+    except (WaitEnded, DeployError) as error:
+        last_seen = (error.last if isinstance(error, WaitEnded) else None) or steps.look(ref)
+        problem = ("a second signal stopped the wait for the rollback, which Rancher continues on its own"
+                   if isinstance(error, WaitInterrupted) else f"the rollback failed: {error}")
+        failed = attention(ref, problem, last_seen, ended.last)
+        steps.emit(Step(failed.message, Level.ERROR, ref.name))
+        return outcome(ref, Result.FAILED, last_seen.state if last_seen else "unknown", plan.changes, failed.message)
+    now_running = dict(last.images)
+    if any(now_running.get(change.container, change.previous_image) != change.previous_image
+           for change in plan.changes):
+        images = ", ".join(f"{name}={image}" for name, image in last.images)
+        failed = attention(ref, f"it settled on {images}, not on the images it had before", last)
+        steps.emit(Step(failed.message, Level.ERROR, ref.name))
+        return outcome(ref, Result.FAILED, last.state, plan.changes, failed.message)
+    message = f"{ref.name} was rolled back to {', '.join(c.previous_image for c in plan.changes)}: {ended}"
+    return steps.report(ref, Result.ROLLED_BACK, last.state, plan.changes, message, level=Level.ERROR)
+
+
+def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded) -> TargetOutcome | None:
+    """The outcome when no rollback is to be tried: removed, told to report, or --no-rollback."""
+    if isinstance(ended, WaitGone):
+        # A 404 may pass (a proxy, a restarting Rancher): look once more before giving it up.
+        gone, state = True, "removed"
+        try:
+            now = steps.backend.observe(ref)
+            gone, state = now.judge(Goal.SETTLED).gone, now.state
+        except NotFound:
+            pass
+        except DeployError:
+            gone = False  # cannot tell; the rollback will find out
+        if gone:
+            message = (f"{ref.name} needs attention: it was removed while the upgrade ran ({ended}); "
+                       f"there is nothing to roll back; its state is {state}")
+            return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
+    state = ended.last.state if ended.last else "unknown"
+    if isinstance(ended, WaitInterrupted) and steps.settings.on_interrupt == "report":
+        message = (f"{ref.name} is left in state {state} after the signal (RANCHER_ON_INTERRUPT=report); "
+                   "finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`")
+        return steps.report(ref, Result.INTERRUPTED, state, plan.changes, message, level=Level.WARNING)
+    if not steps.settings.rollback:
+        message = (f"{ref.name} is left in state {state} (--no-rollback); finish it with "
+                   "`rancher-deploy finish` or restore it with `rancher-deploy rollback`")
+        return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
+    return None

@@ -1,0 +1,110 @@
+"""The flavour-neutral values that cross the seam between the pipeline and each Rancher flavour.
+
+A leaf module (it imports nothing of the package), so the error family can carry the last
+`Snapshot` a wait saw, and the judges (`status` for 1.x, `rollout` for 2.x) can return the same
+`Judgement` without knowing the pipeline. Nothing here knows a Rancher state name.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    """A resolved target: enough to find it again and to name it in the log."""
+
+    name: str            # "stack/service", "namespace/deployment:web"
+    id: str              # Rancher id: "1s12", "deployment:default:web"
+    url: str             # the resource's self link
+
+
+class Goal(enum.Enum):
+    """What a wait is for; the value is the word the log uses ("was not upgraded after 600s")."""
+
+    UPGRADED = "upgraded"       # Rancher 1.x: the new containers run and are healthy; finish may follow
+    ACTIVE = "active"           # Rancher 1.x: finish or rollback completed
+    ROLLED_OUT = "rolled out"   # Rancher 2.x: the workload's rollout completed (kubectl's rule)
+    SETTLED = "settled"         # any resting state: an earlier process has ended
+    RELEASED = "released"       # another run's pending upgrade was finished or rolled back by its owner
+
+
+class Phase(enum.Enum):
+    """Where a target stands, in the terms the pipeline decides on (not Rancher's own names)."""
+
+    READY = "ready"              # resting, may be upgraded (1.x active; 2.x rolled out, or failed)
+    PENDING_FINISH = "pending"   # upgraded by someone; finish or roll back before anything else
+    BUSY = "busy"                # a process runs; wait for it to settle
+    BLOCKED = "blocked"          # resting in a state the tool will not upgrade from (inactive, paused)
+    GONE = "gone"                # removed
+
+
+class Verdict(enum.Enum):
+    WAITING = "waiting"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A judge's answer: the verdict and the words the log shows for it.
+
+    `gone` marks a failure because the target was removed: there is nothing left to roll back.
+    """
+
+    verdict: Verdict
+    message: str
+    gone: bool = False
+
+
+class Status(Protocol):
+    """A flavour's own typed reading of a target's progress, judged by that flavour's rule."""
+
+    def judge(self, goal: Goal) -> Judgement:
+        """Decide this reading against `goal`; pure, so every rule has a table test."""
+        ...
+
+
+@dataclass(frozen=True)
+class Health:
+    """Containers (1.x) or replicas (2.x) of the new configuration that are healthy, of those wanted."""
+
+    healthy: int
+    total: int | None                 # None where nothing says how many are wanted (a global 1.x service)
+    unhealthy: tuple[str, ...] = ()   # ids of new containers Rancher reports unhealthy (1.x)
+
+    @property
+    def counts(self) -> str:
+        """", 1/2 healthy" for a log line, or nothing when the total is unknown."""
+        return "" if self.total is None else f", {self.healthy}/{self.total} healthy"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One read of a target, in the pipeline's terms.
+
+    `state` and `message` are Rancher's own words, shown in the log; `phase` is what the pipeline
+    decides on; `images` are (container, image) pairs as Rancher reports them now; `raw` is the
+    object as read, kept only so that a plan can be built from the whole of it (a 1.x upgrade must
+    send the entire launch config back).
+    """
+
+    state: str
+    phase: Phase
+    images: tuple[tuple[str, str], ...]
+    status: Status = field(compare=False)
+    message: str | None = None
+    health: Health | None = None
+    can_finish: bool = False       # an upgrade waits for `finishupgrade` (1.x only)
+    can_roll_back: bool = False    # there is something to roll back to
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def judge(self, goal: Goal) -> Judgement:
+        return self.status.judge(goal)
+
+    def describe(self) -> str:
+        """"upgrading (In Progress), 1/2 healthy": how an error message names the state."""
+        text = self.state + (f" ({self.message})" if self.message else "")
+        return text + (self.health.counts if self.health else "")

@@ -1,0 +1,55 @@
+"""The Rancher 2.x judges: kubectl's status viewer per workload kind, as a table."""
+
+from __future__ import annotations
+
+import pytest
+
+from rancher_deploy.rollout import VIEWERS, Rollout, WorkloadStatus
+from rancher_deploy.snapshot import Goal, Health, Verdict
+
+
+def rollout(kind: str = "deployment", **fields: object) -> Rollout:
+    values: dict[str, object] = {"kind": kind, "name": "web", "generation": 2, "observed_generation": 2,
+                                 "baseline_generation": None, "desired": 3, "replicas": 3, "updated": 3,
+                                 "ready": 3, "available": 3}
+    values.update(fields)
+    return Rollout(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("reading", "verdict", "message"),
+    [
+        (rollout(observed_generation=1), Verdict.WAITING, "waiting for deployment 'web' spec update to be observed"),
+        # v3 hides the generation: the observed one must pass what was seen before the change.
+        (rollout(generation=None, baseline_generation=2), Verdict.WAITING, "waiting for deployment 'web' spec"),
+        (rollout(deadline_exceeded="ReplicaSet has timed out"), Verdict.FAILED,
+         "deployment 'web' exceeded its progress deadline: ReplicaSet has timed out"),
+        (rollout(updated=1), Verdict.WAITING, "1 out of 3 new replicas have been updated"),
+        (rollout(replicas=4), Verdict.WAITING, "1 old replicas are pending termination"),
+        (rollout(available=2), Verdict.WAITING, "2 of 3 updated replicas are available"),
+        (rollout(), Verdict.DONE, "deployment 'web' successfully rolled out: 3/3 available"),
+        (rollout("daemonset", updated=1), Verdict.WAITING, "1 of 3 updated replicas are available"),
+        (rollout("daemonset"), Verdict.DONE, "daemonset 'web' successfully rolled out"),
+        (rollout("statefulset", ready=2), Verdict.WAITING, "2 of 3 replicas are ready"),
+        (rollout("statefulset", current_revision="web-1", update_revision="web-2"), Verdict.WAITING,
+         "waiting for statefulset 'web' to move to revision web-2"),
+        (rollout("statefulset", current_revision="web-2", update_revision="web-2"), Verdict.DONE,
+         "statefulset 'web' rolled out: 3/3 ready"),
+        (rollout("cronjob", observed_generation=None), Verdict.DONE, "cronjob 'web' updated"),
+    ],
+)
+def test_viewer_per_kind(reading: Rollout, verdict: Verdict, message: str) -> None:
+    judgement = VIEWERS[reading.kind](reading)
+    assert judgement.verdict is verdict
+    assert judgement.message.startswith(message)
+
+
+def test_every_goal_of_a_workload_is_its_rollout() -> None:
+    stalled = WorkloadStatus(rollout(deadline_exceeded="timed out"))
+    assert {stalled.judge(goal).verdict for goal in Goal} == {Verdict.FAILED}
+    assert not stalled.judge(Goal.SETTLED).gone, "a stalled rollout is not a removed workload"
+
+
+def test_health_counts_updated_replicas_that_are_available() -> None:
+    assert rollout(updated=2, available=3).health == Health(2, 3)
+    assert rollout("cronjob").health is None
