@@ -10,7 +10,7 @@
 # Stage 1: build the wheel of the package; setuptools and the sources stay behind.
 FROM python:3.12.12-slim-trixie AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY rancher_deploy ./rancher_deploy
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
