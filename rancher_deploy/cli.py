@@ -15,16 +15,18 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
 from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
-from rancher_deploy.events import Level, Step
+from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, result_object, write_json
 from rancher_deploy.settings import COMMANDS, Settings, add_arguments, raw_value, read_dotenv
 
+# The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
     "upgrade": "move the service(s) to a new image, wait, finish; roll back on failure (the default)",
     "rollback": "roll back a pending (upgraded or upgrading) upgrade and wait until active",
@@ -37,18 +39,15 @@ _COMMAND_HELP = {
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
          dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run one command and return its exit code (the console script and entrypoint.py call this)."""
+    """Run one deploy command (upgrade, rollback, finish, status) and return its exit code.
+
+    `demo` and `simulate` are started by `rancher_deploy.__main__`, which calls this for the rest.
+    This is the one handler: however the run ends (an Outcome, a DeployError, a bug), it is reported
+    once, in one way, with the exit code `events.exit_code` derives.
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    if arguments and arguments[0] == "demo":
-        from rancher_deploy import demo
-
-        return demo.main(arguments[1:])
-    if arguments and arguments[0] == "simulate":
-        from rancher_deploy.simulator import command as simulator_command
-
-        return simulator_command.main(arguments[1:])
     if arguments and arguments[0] in ("-V", "--version"):
         out.write(f"rancher-deploy {__version__}\n")
         return 0
@@ -73,35 +72,53 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         err.flush()
 
     dialect.prelude(ci.secrets_in(env), unredacted)
-    settings: Settings | None = None
-    dotenv: dict[str, str | None] | None = None
+    run = _Run()
+    dotenv: dict[str, str | None] = {}
+    outcome: Outcome | None = None
+    error: DeployError | None = None
     try:
         dotenv = read_dotenv(dotenv_path) if dotenv_path else {}
-        settings = Settings.load(command, flags, env, dotenv)
-        dialect.prelude(settings.secrets, unredacted)
-        log = HumanLog(err, redactor, verbose=settings.verbose, dialect=dialect)
-        return _run(settings, env, log, out, redactor, dialect)
+        run.settings = Settings.load(command, flags, env, dotenv)
+        dialect.prelude(run.settings.secrets, unredacted)
+        log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
+        outcome = _deploy(run, run.settings, env, log, redactor)
+    except DeployError as caught:
+        error = caught
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
-        if not isinstance(unexpected, DeployError):
-            # An uncaught exception would exit 1, which the contract reads as "rolled back".
-            # Whatever happened, the service's state is unknown: say so, with exit 4.
-            if settings is not None and settings.verbose:
-                log.line("".join(traceback.format_exception(unexpected)))
-            unexpected = NeedsAttention(
-                f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
-                "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
-        error = unexpected
-        log.error(error)
-        document = result_object(None, error, command=command, api_calls=0)
-        # Settings may have failed to load: read the output mode the way they would have.
-        wants_json = settings.output == "json" if settings is not None else \
-            str(raw_value("output", flags, env, dotenv or {}) or "").strip().lower() == "json"
-        if wants_json:
-            write_json(out, document, redactor)
-        report_path = settings.dotenv_report if settings is not None else \
-            (str(raw_value("dotenv_report", flags, env, dotenv or {}) or "").strip() or None)
-        _hand_on(dialect, document, env, report_path, log)
-        return int(error.exit_code)
+        # An uncaught exception would exit 1, which the contract reads as "rolled back".
+        # Whatever happened, the service's state is unknown: say so, with exit 4.
+        if run.settings is not None and run.settings.verbose:
+            log.line("".join(traceback.format_exception(unexpected)))
+        error = NeedsAttention(
+            f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
+            "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
+
+    code = exit_code(outcome, error, signal_number=run.signal)
+    if error is not None:
+        log.error(error, code)
+    else:
+        assert outcome is not None
+        log.verdict(outcome, code)
+    document = result_object(outcome, error, exit_code=code, command=command, api_calls=run.api_calls)
+    if run.settings is not None:
+        wants_json, report_path = run.settings.output == "json", run.settings.dotenv_report
+    else:
+        # The settings failed to load: read the output mode and report path the way they would have.
+        wants_json = str(raw_value("output", flags, env, dotenv) or "").strip().lower() == "json"
+        report_path = str(raw_value("dotenv_report", flags, env, dotenv) or "").strip() or None
+    if wants_json:
+        write_json(out, document, redactor)
+    _hand_on(dialect, document, env, report_path, log)
+    return int(code)
+
+
+@dataclass
+class _Run:
+    """What the handler needs to report a run, however far it got."""
+
+    settings: Settings | None = None
+    api_calls: int = 0
+    signal: int | None = None     # the first SIGTERM/SIGINT received, if any
 
 
 def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], report_path: str | None,
@@ -172,8 +189,8 @@ class _Signals:
             self._wake.clear()
 
 
-def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO, redactor: Redactor,
-         dialect: ci.Dialect) -> int:
+def _deploy(run: _Run, settings: Settings, env: Mapping[str, str], log: HumanLog, redactor: Redactor) -> Outcome:
+    """Connect and run the pipeline; signals are handled while it runs, and noted in `run`."""
     from rancher_deploy import discovery
     from rancher_deploy.deploy import Pipeline
     from rancher_deploy.http import Credentials, RancherSession
@@ -206,25 +223,11 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
         log.line(f"Connected: {backend.where}")
         pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
                             interrupted=signals.interrupted, urgent=signals.urgent)
-        outcome = pipeline.run()
-    except DeployError as error:
-        log.error(error)
-        document = result_object(None, error, command=settings.command, api_calls=session.calls)
-        if settings.output == "json":
-            write_json(out, document, redactor)
-        _hand_on(dialect, document, env, settings.dotenv_report, log)
-        if signals.received is not None and error.exit_code in (ExitCode.USAGE, ExitCode.RANCHER_UNUSABLE):
-            return 128 + signals.received
-        return int(error.exit_code)
+        return pipeline.run()
     finally:
         signals.restore()
         session.close()
-    log.verdict(outcome)
-    document = result_object(outcome, None, command=settings.command, api_calls=session.calls)
-    if settings.output == "json":
-        write_json(out, document, redactor)
-    _hand_on(dialect, document, env, settings.dotenv_report, log)
-    return int(outcome.exit_code)
+        run.api_calls, run.signal = session.calls, signals.received
 
 
 def _verify(settings: Settings, env: Mapping[str, str]) -> bool | str:
