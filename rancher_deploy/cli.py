@@ -24,7 +24,7 @@ from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
 from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, result_object, write_json
-from rancher_deploy.settings import COMMANDS, Settings, add_arguments, raw_value, read_dotenv
+from rancher_deploy.settings import OPTIONS_BY_NAME, Command, Inputs, Output, Settings, add_arguments
 
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
@@ -35,6 +35,7 @@ _COMMAND_HELP = {
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
     "simulate": "serve the Rancher API simulator until interrupted (see docs/simulator.md)",
 }
+_COMMANDS = {command.value: command for command in Command}
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
@@ -52,16 +53,18 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         out.write(f"rancher-deploy {__version__}\n")
         return 0
 
-    command = "upgrade"
-    if arguments and arguments[0] in COMMANDS:
-        command, arguments = arguments[0], arguments[1:]
+    command = Command.UPGRADE
+    if arguments and arguments[0] in _COMMANDS:
+        command, arguments = _COMMANDS[arguments[0]], arguments[1:]
     parser = build_parser(command)
     try:
         flags = vars(parser.parse_args(arguments))
     except SystemExit as exit_request:
         return int(exit_request.code or 0)
 
-    env = os.environ if environ is None else environ
+    # The one read of the environment: everything below, CI outputs included, uses this snapshot.
+    inputs = Inputs.snapshot(flags, os.environ if environ is None else environ)
+    env = inputs.environ
     redactor = Redactor()
     dialect = ci.detect(env, redactor)
     log = HumanLog(err, redactor, dialect=dialect)
@@ -73,15 +76,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     dialect.prelude(ci.secrets_in(env), unredacted)
     run = _Run()
-    dotenv: dict[str, str | None] = {}
     outcome: Outcome | None = None
     error: DeployError | None = None
     try:
-        dotenv = read_dotenv(dotenv_path) if dotenv_path else {}
-        run.settings = Settings.load(command, flags, env, dotenv)
+        inputs = inputs.with_dotenv(dotenv_path)
+        run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
-        outcome = _deploy(run, run.settings, env, log, redactor)
+        outcome = _deploy(run, run.settings, log, redactor)
     except DeployError as caught:
         error = caught
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
@@ -99,13 +101,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     else:
         assert outcome is not None
         log.verdict(outcome, code)
-    document = result_object(outcome, error, exit_code=code, command=command, api_calls=run.api_calls)
+    document = result_object(outcome, error, exit_code=code, command=command.value, api_calls=run.api_calls)
     if run.settings is not None:
-        wants_json, report_path = run.settings.output == "json", run.settings.dotenv_report
+        wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
     else:
         # The settings failed to load: read the output mode and report path the way they would have.
-        wants_json = str(raw_value("output", flags, env, dotenv) or "").strip().lower() == "json"
-        report_path = str(raw_value("dotenv_report", flags, env, dotenv) or "").strip() or None
+        wants_json = (inputs.text(OPTIONS_BY_NAME["output"]) or "").lower() == Output.JSON.value
+        report_path = inputs.text(OPTIONS_BY_NAME["dotenv_report"])
     if wants_json:
         write_json(out, document, redactor)
     _hand_on(dialect, document, env, report_path, log)
@@ -130,13 +132,13 @@ def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, st
         log(Step(f"could not write the CI result files: {problem}", Level.WARNING))
 
 
-def build_parser(command: str) -> argparse.ArgumentParser:
+def build_parser(command: Command) -> argparse.ArgumentParser:
     """The parser of one subcommand; every option comes from the settings table."""
     commands = "\n".join(f"  {name:9} {text}" for name, text in _COMMAND_HELP.items())
     codes = "\n".join(f"  {int(code):3}  {code.meaning}" for code in ExitCode)
     parser = argparse.ArgumentParser(
         prog=f"rancher-deploy {command}",
-        description=f"{_COMMAND_HELP[command]}. Every option can also be set by its environment variable, "
+        description=f"{_COMMAND_HELP[command.value]}. Every option can also be set by its environment variable, "
                     "by a GitHub input (INPUT_*) or a Drone/Woodpecker setting (PLUGIN_*), or in .env. "
                     "Precedence: flag > CI input > environment > .env > default.",
         epilog=f"commands (rancher-deploy COMMAND --help):\n{commands}\n\nexit codes:\n{codes}",
@@ -189,7 +191,7 @@ class _Signals:
             self._wake.clear()
 
 
-def _deploy(run: _Run, settings: Settings, env: Mapping[str, str], log: HumanLog, redactor: Redactor) -> Outcome:
+def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) -> Outcome:
     """Connect and run the pipeline; signals are handled while it runs, and noted in `run`."""
     from rancher_deploy import discovery
     from rancher_deploy.deploy import Pipeline
@@ -210,8 +212,8 @@ def _deploy(run: _Run, settings: Settings, env: Mapping[str, str], log: HumanLog
     debug: Callable[[str], None] | None = (lambda text: log(Step(text, Level.DEBUG))) if settings.verbose else None
     session = RancherSession(
         Credentials(settings.access_key, settings.secret_key, settings.token),
-        verify=_verify(settings, env),
-        request_timeout=settings.request_timeout,
+        verify=settings.verify,
+        request_timeout=settings.request_timeout_seconds,
         redactor=redactor,
         debug=debug,
         sleep=signals.sleep,
@@ -228,16 +230,3 @@ def _deploy(run: _Run, settings: Settings, env: Mapping[str, str], log: HumanLog
         signals.restore()
         session.close()
         run.api_calls, run.signal = session.calls, signals.received
-
-
-def _verify(settings: Settings, env: Mapping[str, str]) -> bool | str:
-    """TLS policy: explicit insecure, else our CA option, else the variables Python users already set."""
-    if settings.insecure:
-        return False
-    if settings.ca_bundle:
-        return settings.ca_bundle
-    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
-        path = env.get(name)
-        if path and os.path.isfile(path):
-            return path
-    return True

@@ -19,7 +19,7 @@ from rancher_deploy.errors import ConfigError, DeployError, NeedsAttention, NotF
 from rancher_deploy.events import Emit, GroupEnd, GroupStart, ImageChange, Level, Outcome, Result, Step, TargetOutcome
 from rancher_deploy.images import is_newer, same_image
 from rancher_deploy.plan import Plan
-from rancher_deploy.settings import Settings
+from rancher_deploy.settings import OnInterrupt, PolicyKind, Settings
 from rancher_deploy.status import GONE_STATES
 from rancher_deploy.wait import Pace, WaitEnded, WaitGone, WaitInterrupted, WaitTimedOut, wait_for
 
@@ -44,17 +44,17 @@ class Pipeline:
         self._backend = backend
         self._emit = emit
         self._clock = clock
-        self._pace = Pace(settings.timeout, settings.poll_interval, clock, sleep, interrupted)
+        self._pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, interrupted)
         # A rollback started because of a signal is not stopped by that signal, only by a second one.
-        self._restore_pace = Pace(settings.timeout, settings.poll_interval, clock, sleep, urgent)
+        self._restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, urgent)
         self._interrupted = interrupted
         self._actions = Actions(backend, emit, self._pace, retries=settings.retries,
-                                request_timeout=settings.request_timeout)
+                                request_timeout=settings.request_timeout_seconds)
 
     def run(self) -> Outcome:
         started = self._clock()
         run = _Run()
-        command = self._settings.command
+        command = self._settings.command.value
         refs = [self._backend.resolve(target) for target in self._settings.targets]
         if command == "upgrade":
             # Every target is checked before the first one is touched, so a refusal or a bad
@@ -163,7 +163,7 @@ class Pipeline:
                     service = self._backend.fetch(ref)
                     phase = self._backend.phase(service)
         if phase is Phase.PENDING_FINISH:
-            choice = self._settings.on_upgraded
+            choice = self._settings.on_upgraded.value
             self._emit(Step(f"{ref.name} was left upgraded by an earlier run; {choice} it first (RANCHER_ON_UPGRADED)",
                             Level.WARNING, ref.name))
             action = self._backend.finish if choice == "finish" else self._backend.rollback
@@ -176,7 +176,7 @@ class Pipeline:
 
     def _version_policy(self, plan: Plan) -> str | None:
         """RANCHER_VERSION_POLICY=newer: the reason to skip, or None to go on."""
-        if self._settings.version_policy != "newer":
+        if self._settings.version_policy.kind is not PolicyKind.NEWER:
             return None
         for change in plan.changes:
             if same_image(change.previous_image, change.new_image):
@@ -270,7 +270,7 @@ class Pipeline:
             message = (f"{ref.name} needs attention: it was removed while the upgrade ran ({ended}); "
                        f"there is nothing to roll back; its state is {state}")
             return self._report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
-        if isinstance(ended, WaitInterrupted) and self._settings.on_interrupt == "report":
+        if isinstance(ended, WaitInterrupted) and self._settings.on_interrupt is OnInterrupt.REPORT:
             state = ended.last.state if ended.last else "unknown"
             message = (f"{ref.name} is left in state {state} after the signal (RANCHER_ON_INTERRUPT=report); "
                        "finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`")

@@ -16,7 +16,7 @@ from rancher_deploy.deploy import Pipeline
 from rancher_deploy.errors import ExitCode, RancherUnreachable
 from rancher_deploy.events import Event, Result, Step, exit_code
 from rancher_deploy.http import Credentials, RancherSession
-from rancher_deploy.settings import Settings
+from rancher_deploy.settings import Command, Settings
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY
@@ -51,7 +51,7 @@ def pipeline(sim: Simulator, time: SimulatedTime, events: list[Event], interrupt
     environ = {"CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
                "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "300",
                **environment}
-    settings = Settings.load("upgrade", {}, environ)
+    settings = Settings.load(Command.UPGRADE, {}, environ)
     session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), sleep=time.sleep)
     backend = cattle.connect(session, sim.url, None, lambda text: None)
     signals = interrupted or []
@@ -199,7 +199,7 @@ def test_a_lost_upgrade_answer_and_rancher_unreadable_after_is_exit_4_not_nothin
     environ = {"CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
                "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "20",
                "RANCHER_RETRIES": "0"}
-    settings = Settings.load("upgrade", {}, environ)
+    settings = Settings.load(Command.UPGRADE, {}, environ)
     session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), sleep=time.sleep, read_attempts=1)
     backend = cattle.connect(session, frozen.url, None, lambda text: None)
     real_apply = backend.apply
@@ -224,7 +224,7 @@ def test_a_second_signal_stops_the_rollback_wait_and_names_the_state(frozen: Sim
     time = SimulatedTime(frozen)
     frozen.faults.hang(service)
     first = [None, None, 15]
-    settings = Settings.load("upgrade", {}, {
+    settings = Settings.load(Command.UPGRADE, {}, {
         "CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
         "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "300"})
     backend = cattle.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)), frozen.url, None,
@@ -250,7 +250,7 @@ def test_finish_command_interrupted_while_waiting_exits_143_with_nothing_changed
     _start_upgrade(frozen, service, "other:1")
     frozen.faults.hang(service)
     time = SimulatedTime(frozen)
-    settings = Settings.load("finish", {}, {
+    settings = Settings.load(Command.FINISH, {}, {
         "CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
         "RANCHER_SERVICE": "shop/web"})
     backend = cattle.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)), frozen.url, None,
