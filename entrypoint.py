@@ -2,7 +2,7 @@
 
 import sys
 
-from rancher_deploy.cli import main
+from rancher_deploy.__main__ import main
 
 if __name__ == "__main__":
     sys.exit(main())

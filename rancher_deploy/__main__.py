@@ -1,7 +1,46 @@
-"""`python -m rancher_deploy` runs the same program as the console script."""
+"""The program's entry: which module runs each subcommand, imported only when that command runs.
+
+`demo` and `simulate` bring the simulator, which a CI run never needs, and `demo` itself drives the
+deploy CLI; listing them here, above both, keeps `cli` from importing `demo` (twine's `__main__`
+is the console script the same way). `python -m rancher_deploy`, the console script and the
+container's entrypoint.py all start here.
+"""
+
+from __future__ import annotations
 
 import sys
+from typing import Callable, Sequence
 
-from rancher_deploy.cli import main
 
-sys.exit(main())
+def _deploy(argv: Sequence[str]) -> int:
+    from rancher_deploy import cli
+
+    return cli.main(argv)
+
+
+def _demo(argv: Sequence[str]) -> int:
+    from rancher_deploy import demo
+
+    return demo.main(argv)
+
+
+def _simulate(argv: Sequence[str]) -> int:
+    from rancher_deploy.simulator import command
+
+    return command.main(argv)
+
+
+# Every other first argument (upgrade, rollback, finish, status, a flag) belongs to the deploy CLI.
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"demo": _demo, "simulate": _simulate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the subcommand `argv` names (default: `sys.argv[1:]`) and return its exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in COMMANDS:
+        return COMMANDS[arguments[0]](arguments[1:])
+    return _deploy(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

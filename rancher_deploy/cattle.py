@@ -191,7 +191,7 @@ class CattleBackend:
     # -- changing --------------------------------------------------------------------------------
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
-        strategy = Strategy(settings.batch_size, settings.batch_interval, settings.start_first)
+        strategy = Strategy(settings.batch_size, settings.batch_interval_seconds, settings.start_first)
         if settings.start_first and snapshot.raw.get("retainIp"):
             # Rancher refuses this combination with a 422 (jenkinsci/rancher-plugin#28); say so first.
             raise ConfigError("RANCHER_START_FIRST",

@@ -15,16 +15,18 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
 from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
-from rancher_deploy.events import Level, Step
+from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, result_object, write_json
-from rancher_deploy.settings import COMMANDS, Settings, add_arguments, raw_value, read_dotenv
+from rancher_deploy.settings import OPTIONS_BY_NAME, Command, Inputs, Output, Settings, add_arguments
 
+# The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
     "upgrade": "move the service(s) to a new image, wait, finish; roll back on failure (the default)",
     "rollback": "roll back a pending (upgraded or upgrading) upgrade and wait until active",
@@ -33,36 +35,36 @@ _COMMAND_HELP = {
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
     "simulate": "serve the Rancher API simulator until interrupted (see docs/simulator.md)",
 }
+_COMMANDS = {command.value: command for command in Command}
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
          dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run one command and return its exit code (the console script and entrypoint.py call this)."""
+    """Run one deploy command (upgrade, rollback, finish, status) and return its exit code.
+
+    `demo` and `simulate` are started by `rancher_deploy.__main__`, which calls this for the rest.
+    This is the one handler: however the run ends (an Outcome, a DeployError, a bug), it is reported
+    once, in one way, with the exit code `events.exit_code` derives.
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    if arguments and arguments[0] == "demo":
-        from rancher_deploy import demo
-
-        return demo.main(arguments[1:])
-    if arguments and arguments[0] == "simulate":
-        from rancher_deploy.simulator import command as simulator_command
-
-        return simulator_command.main(arguments[1:])
     if arguments and arguments[0] in ("-V", "--version"):
         out.write(f"rancher-deploy {__version__}\n")
         return 0
 
-    command = "upgrade"
-    if arguments and arguments[0] in COMMANDS:
-        command, arguments = arguments[0], arguments[1:]
+    command = Command.UPGRADE
+    if arguments and arguments[0] in _COMMANDS:
+        command, arguments = _COMMANDS[arguments[0]], arguments[1:]
     parser = build_parser(command)
     try:
         flags = vars(parser.parse_args(arguments))
     except SystemExit as exit_request:
         return int(exit_request.code or 0)
 
-    env = os.environ if environ is None else environ
+    # The one read of the environment: everything below, CI outputs included, uses this snapshot.
+    inputs = Inputs.snapshot(flags, os.environ if environ is None else environ)
+    env = inputs.environ
     redactor = Redactor()
     dialect = ci.detect(env, redactor)
     log = HumanLog(err, redactor, dialect=dialect)
@@ -73,35 +75,52 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         err.flush()
 
     dialect.prelude(ci.secrets_in(env), unredacted)
-    settings: Settings | None = None
-    dotenv: dict[str, str | None] | None = None
+    run = _Run()
+    outcome: Outcome | None = None
+    error: DeployError | None = None
     try:
-        dotenv = read_dotenv(dotenv_path) if dotenv_path else {}
-        settings = Settings.load(command, flags, env, dotenv)
-        dialect.prelude(settings.secrets, unredacted)
-        log = HumanLog(err, redactor, verbose=settings.verbose, dialect=dialect)
-        return _run(settings, env, log, out, redactor, dialect)
+        inputs = inputs.with_dotenv(dotenv_path)
+        run.settings = Settings.from_inputs(command, inputs)
+        dialect.prelude(run.settings.secrets, unredacted)
+        log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
+        outcome = _deploy(run, run.settings, log, redactor)
+    except DeployError as caught:
+        error = caught
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
-        if not isinstance(unexpected, DeployError):
-            # An uncaught exception would exit 1, which the contract reads as "rolled back".
-            # Whatever happened, the service's state is unknown: say so, with exit 4.
-            if settings is not None and settings.verbose:
-                log.line("".join(traceback.format_exception(unexpected)))
-            unexpected = NeedsAttention(
-                f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
-                "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
-        error = unexpected
-        log.error(error)
-        document = result_object(None, error, command=command, api_calls=0)
-        # Settings may have failed to load: read the output mode the way they would have.
-        wants_json = settings.output == "json" if settings is not None else \
-            str(raw_value("output", flags, env, dotenv or {}) or "").strip().lower() == "json"
-        if wants_json:
-            write_json(out, document, redactor)
-        report_path = settings.dotenv_report if settings is not None else \
-            (str(raw_value("dotenv_report", flags, env, dotenv or {}) or "").strip() or None)
-        _hand_on(dialect, document, env, report_path, log)
-        return int(error.exit_code)
+        # An uncaught exception would exit 1, which the contract reads as "rolled back".
+        # Whatever happened, the service's state is unknown: say so, with exit 4.
+        if run.settings is not None and run.settings.verbose:
+            log.line("".join(traceback.format_exception(unexpected)))
+        error = NeedsAttention(
+            f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
+            "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
+
+    code = exit_code(outcome, error, signal_number=run.signal)
+    if error is not None:
+        log.error(error, code)
+    else:
+        assert outcome is not None
+        log.verdict(outcome, code)
+    document = result_object(outcome, error, exit_code=code, command=command.value, api_calls=run.api_calls)
+    if run.settings is not None:
+        wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
+    else:
+        # The settings failed to load: read the output mode and report path the way they would have.
+        wants_json = (inputs.text(OPTIONS_BY_NAME["output"]) or "").lower() == Output.JSON.value
+        report_path = inputs.text(OPTIONS_BY_NAME["dotenv_report"])
+    if wants_json:
+        write_json(out, document, redactor)
+    _hand_on(dialect, document, env, report_path, log)
+    return int(code)
+
+
+@dataclass
+class _Run:
+    """What the handler needs to report a run, however far it got."""
+
+    settings: Settings | None = None
+    api_calls: int = 0
+    signal: int | None = None     # the first SIGTERM/SIGINT received, if any
 
 
 def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], report_path: str | None,
@@ -113,13 +132,13 @@ def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, st
         log(Step(f"could not write the CI result files: {problem}", Level.WARNING))
 
 
-def build_parser(command: str) -> argparse.ArgumentParser:
+def build_parser(command: Command) -> argparse.ArgumentParser:
     """The parser of one subcommand; every option comes from the settings table."""
     commands = "\n".join(f"  {name:9} {text}" for name, text in _COMMAND_HELP.items())
     codes = "\n".join(f"  {int(code):3}  {code.meaning}" for code in ExitCode)
     parser = argparse.ArgumentParser(
         prog=f"rancher-deploy {command}",
-        description=f"{_COMMAND_HELP[command]}. Every option can also be set by its environment variable, "
+        description=f"{_COMMAND_HELP[command.value]}. Every option can also be set by its environment variable, "
                     "by a GitHub input (INPUT_*) or a Drone/Woodpecker setting (PLUGIN_*), or in .env. "
                     "Precedence: flag > CI input > environment > .env > default.",
         epilog=f"commands (rancher-deploy COMMAND --help):\n{commands}\n\nexit codes:\n{codes}",
@@ -172,8 +191,8 @@ class _Signals:
             self._wake.clear()
 
 
-def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO, redactor: Redactor,
-         dialect: ci.Dialect) -> int:
+def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) -> Outcome:
+    """Connect and run the pipeline; signals are handled while it runs, and noted in `run`."""
     from rancher_deploy import discovery
     from rancher_deploy.deploy import Pipeline
     from rancher_deploy.http import Credentials, RancherSession
@@ -193,8 +212,8 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
     debug: Callable[[str], None] | None = (lambda text: log(Step(text, Level.DEBUG))) if settings.verbose else None
     session = RancherSession(
         Credentials(settings.access_key, settings.secret_key, settings.token),
-        verify=_verify(settings, env),
-        request_timeout=settings.request_timeout,
+        verify=settings.verify,
+        request_timeout=settings.request_timeout_seconds,
         redactor=redactor,
         debug=debug,
         sleep=signals.sleep,
@@ -206,35 +225,8 @@ def _run(settings: Settings, env: Mapping[str, str], log: HumanLog, out: TextIO,
         log.line(f"Connected: {backend.where}")
         pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
                             interrupted=signals.interrupted, urgent=signals.urgent)
-        outcome = pipeline.run()
-    except DeployError as error:
-        log.error(error)
-        document = result_object(None, error, command=settings.command, api_calls=session.calls)
-        if settings.output == "json":
-            write_json(out, document, redactor)
-        _hand_on(dialect, document, env, settings.dotenv_report, log)
-        if signals.received is not None and error.exit_code in (ExitCode.USAGE, ExitCode.RANCHER_UNUSABLE):
-            return 128 + signals.received
-        return int(error.exit_code)
+        return pipeline.run()
     finally:
         signals.restore()
         session.close()
-    log.verdict(outcome)
-    document = result_object(outcome, None, command=settings.command, api_calls=session.calls)
-    if settings.output == "json":
-        write_json(out, document, redactor)
-    _hand_on(dialect, document, env, settings.dotenv_report, log)
-    return int(outcome.exit_code)
-
-
-def _verify(settings: Settings, env: Mapping[str, str]) -> bool | str:
-    """TLS policy: explicit insecure, else our CA option, else the variables Python users already set."""
-    if settings.insecure:
-        return False
-    if settings.ca_bundle:
-        return settings.ca_bundle
-    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
-        path = env.get(name)
-        if path and os.path.isfile(path):
-            return path
-    return True
+        run.api_calls, run.signal = session.calls, signals.received

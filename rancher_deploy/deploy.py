@@ -28,7 +28,7 @@ from rancher_deploy.events import Emit, GroupEnd, GroupStart, Level, Outcome, Re
 from rancher_deploy.images import is_newer, same_image
 from rancher_deploy.plan import Plan
 from rancher_deploy.recovery import recover
-from rancher_deploy.settings import Settings
+from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, Settings
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Run, TargetSteps, attention
 
@@ -53,7 +53,7 @@ class Pipeline:
         run = Run()
         command = self._settings.command
         refs = [self._backend.resolve(target) for target in self._settings.targets]
-        if command == "upgrade":
+        if command is Command.UPGRADE:
             # Every target is checked before the first one is touched, so a refusal or a bad
             # setting for the third service cannot surface after the first was upgraded.
             for ref in refs:
@@ -75,16 +75,15 @@ class Pipeline:
                 if rest:
                     self._emit(Step(f"Not touching {', '.join(rest)} after this failure", Level.WARNING))
                 break
-        return Outcome(command=command, targets=tuple(run.outcomes), duration_seconds=self._clock() - started,
+        return Outcome(command=command.value, targets=tuple(run.outcomes), duration_seconds=self._clock() - started,
                        flavour=self._backend.flavour, interrupted_by=run.interrupted_by)
 
-    def _one(self, command: str, ref: TargetRef, run: Run) -> TargetOutcome:
+    def _one(self, command: Command, ref: TargetRef, run: Run) -> TargetOutcome:
         started = self._clock()
-        if command == "upgrade":
+        if command is Command.UPGRADE:
             done = self._upgrade(ref, run)
         else:
-            handler = {"rollback": commands.rollback, "finish": commands.finish, "status": commands.status}[command]
-            done = handler(self._steps, ref, run)
+            done = _MANUAL[command](self._steps, ref, run)
         return TargetOutcome(target=done.target, target_id=done.target_id, result=done.result, state=done.state,
                              changes=done.changes, message=done.message, duration_seconds=self._clock() - started)
 
@@ -159,8 +158,8 @@ class Pipeline:
             choice = self._settings.on_upgraded
             self._emit(Step(f"{ref.name} was left upgraded by an earlier run; {choice} it first (RANCHER_ON_UPGRADED)",
                             Level.WARNING, ref.name))
-            action = self._backend.finish if choice == "finish" else self._backend.rollback
-            self._steps.actions.send(ref, action, choice)
+            action = self._backend.finish if choice is OnUpgraded.FINISH else self._backend.rollback
+            self._steps.actions.send(ref, action, choice.value)
             try:
                 self._steps.wait(ref, self._backend.restored_goal)
             except WaitEnded as ended:
@@ -171,7 +170,7 @@ class Pipeline:
 
     def _version_policy(self, plan: Plan) -> str | None:
         """RANCHER_VERSION_POLICY=newer: the reason to skip, or None to go on."""
-        if self._settings.version_policy != "newer":
+        if self._settings.version_policy.kind is not PolicyKind.NEWER:
             return None
         for change in plan.changes:
             if same_image(change.previous_image, change.new_image):
@@ -238,6 +237,8 @@ def _refuse_unless_upgradable(ref: TargetRef, snapshot: Snapshot, *, allow_pendi
         f"{ref.name} is {snapshot.state}; the upgrade needs it active (activate it in Rancher, "
         "or finish/roll back a canceled upgrade); nothing was changed")
 
+
+_MANUAL = {Command.ROLLBACK: commands.rollback, Command.FINISH: commands.finish, Command.STATUS: commands.status}
 
 # Results after which the run has changed something in Rancher.
 _CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED,

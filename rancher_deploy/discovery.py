@@ -47,7 +47,7 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
             break
     root = urlunsplit((parts.scheme, parts.netloc, prefix, "", ""))
 
-    flavour = settings.flavour
+    flavour = settings.flavour.value
     version: str | None = None
     if flavour == "rancher-1.x":
         return cattle.connect(session, settings.url, settings.environment, warn)

@@ -1,7 +1,8 @@
 """The one family of errors a run can end with, each carrying the exit code the pipeline sees.
 
-The exit-code table lives here and nowhere else: the README lists the same codes (a test checks),
-and `cli.main` is the only place that turns an error into a message and a code.
+ExitCode is the table of codes (the README lists the same ones; a test checks) and each class
+declares its code; `events.exit_code` is the one function that turns how a run ended into a code,
+and `cli.main` is the only place that turns an error into a message and that code.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ class ExitCode(enum.IntEnum):
 
     @property
     def meaning(self) -> str:
+        """The README's wording of the code, as the log's last line and the JSON result show it."""
         return _MEANINGS[self]
+
+    @classmethod
+    def for_signal(cls, signal_number: int) -> ExitCode:
+        """128 + the signal, the shell's convention: 130 for SIGINT, 143 for SIGTERM (the only two handled)."""
+        return cls(128 + signal_number)
 
 
 _MEANINGS = {
@@ -44,7 +51,11 @@ _MEANINGS = {
 
 
 class DeployError(Exception):
-    """Base of every error a run reports; the message is written for the person reading the CI log."""
+    """Base of every error a run reports; the message is written for the person reading the CI log.
+
+    `exit_code` is the class's row of the exit-code table: what the error means for the caller when
+    no signal cut the run short (see `events.exit_code`).
+    """
 
     exit_code: ExitCode = ExitCode.NEEDS_ATTENTION
 
@@ -140,28 +151,10 @@ class TargetNotFound(DeployError):
     exit_code = ExitCode.RANCHER_UNUSABLE
 
 
-class UpgradeFailed(DeployError):
-    """The upgrade failed and the target was restored to its previous configuration."""
-
-    exit_code = ExitCode.ROLLED_BACK
-
-
 class NeedsAttention(DeployError):
     """The target may be broken or half-upgraded; the message names its exact state."""
 
     exit_code = ExitCode.NEEDS_ATTENTION
-
-
-class Interrupted(DeployError):
-    """A signal stopped the run after the tool restored or reported the target's state."""
-
-    def __init__(self, message: str, *, signal_number: int) -> None:
-        super().__init__(message)
-        self.signal_number = signal_number
-
-    @property
-    def exit_code(self) -> ExitCode:  # type: ignore[override]
-        return ExitCode(128 + self.signal_number)
 
 
 _BY_STATUS: dict[int, type[RancherAPIError]] = {

@@ -8,10 +8,10 @@ tested without a Rancher and lets the pipeline be tested without a terminal.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
-from rancher_deploy.errors import ExitCode
+from rancher_deploy.errors import DeployError, ExitCode
 
 
 class Level(enum.Enum):
@@ -99,7 +99,7 @@ class TargetOutcome:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The whole run; `exit_code` is derived by the CLI from the results and any error."""
+    """The whole run; its exit code is derived by `exit_code`, from the results and any error."""
 
     command: str
     targets: tuple[TargetOutcome, ...] = ()
@@ -107,16 +107,33 @@ class Outcome:
     duration_seconds: float = 0.0
     flavour: str = ""
     interrupted_by: int | None = None   # signal number when a SIGINT/SIGTERM cut the run short
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def exit_code(self) -> ExitCode:
-        """The worst target decides: a target in unknown shape outranks one that was rolled back."""
-        results = {target.result for target in self.targets}
-        if Result.FAILED in results:
-            return ExitCode.NEEDS_ATTENTION
-        if self.interrupted_by is not None:
-            return ExitCode(128 + self.interrupted_by)
-        if Result.ROLLED_BACK in results:
-            return ExitCode.ROLLED_BACK
-        return ExitCode.OK
+
+# Errors that mean "nothing was changed": when a signal was received, the signal is the reason the
+# run stopped (a request cut short, a refusal on the way out), so the caller is told "interrupted".
+_BEFORE_ANY_CHANGE = (ExitCode.USAGE, ExitCode.RANCHER_UNUSABLE)
+
+
+def exit_code(outcome: Outcome | None, error: DeployError | None = None, *,
+              signal_number: int | None = None) -> ExitCode:
+    """The one mapping from how a run ended to its exit code (the README's "Exit codes" table).
+
+    A run ends with an Outcome or with an error (pass `outcome=None` then). An error's class names
+    its code, except that an error meaning "nothing was changed" after a signal (`signal_number`)
+    becomes 128 + the signal. For an Outcome the worst target decides: a target in unknown shape (4)
+    outranks an interruption (130/143), which outranks a rollback (1); anything else is done (0).
+    """
+    if error is not None:
+        if signal_number is not None and error.exit_code in _BEFORE_ANY_CHANGE:
+            return ExitCode.for_signal(signal_number)
+        return error.exit_code
+    if outcome is None:
+        raise ValueError("exit_code needs an outcome or an error")
+    results = {target.result for target in outcome.targets}
+    if Result.FAILED in results:
+        return ExitCode.NEEDS_ATTENTION
+    if outcome.interrupted_by is not None:
+        return ExitCode.for_signal(outcome.interrupted_by)
+    if Result.ROLLED_BACK in results:
+        return ExitCode.ROLLED_BACK
+    return ExitCode.OK

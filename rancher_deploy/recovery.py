@@ -10,6 +10,7 @@ from __future__ import annotations
 from rancher_deploy.errors import DeployError, NotFound, RefusedError, WaitEnded, WaitGone, WaitInterrupted
 from rancher_deploy.events import Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
+from rancher_deploy.settings import OnInterrupt
 from rancher_deploy.snapshot import Goal, TargetRef
 from rancher_deploy.steps import Run, TargetSteps, attention, outcome
 
@@ -66,7 +67,7 @@ def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEn
                        f"there is nothing to roll back; its state is {state}")
             return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
     state = ended.last.state if ended.last else "unknown"
-    if isinstance(ended, WaitInterrupted) and steps.settings.on_interrupt == "report":
+    if isinstance(ended, WaitInterrupted) and steps.settings.on_interrupt is OnInterrupt.REPORT:
         message = (f"{ref.name} is left in state {state} after the signal (RANCHER_ON_INTERRUPT=report); "
                    "finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`")
         return steps.report(ref, Result.INTERRUPTED, state, plan.changes, message, level=Level.WARNING)

@@ -54,8 +54,8 @@ class HumanLog:
             if end is not None:
                 self.line(end)
 
-    def verdict(self, outcome: Outcome) -> None:
-        code = outcome.exit_code
+    def verdict(self, outcome: Outcome, code: ExitCode) -> None:
+        """One line per target, then the exit code the run ends with (from `events.exit_code`)."""
         for target in outcome.targets:
             text = (f"{_HEADLINES[target.result]}: {target.target} ({target.target_id}) in "
                     f"{target.duration_seconds:.1f}s: {target.message}")
@@ -65,9 +65,10 @@ class HumanLog:
             self.line("nothing was done")
         self.line(f"rancher-deploy: exit {int(code)} ({code.meaning})")
 
-    def error(self, error: DeployError) -> None:
+    def error(self, error: DeployError, code: ExitCode) -> None:
+        """The error as one line, then the exit code the run ends with (from `events.exit_code`)."""
         self._line_or(self._dialect.annotate(Level.ERROR, str(error)), f"rancher-deploy: error: {error}")
-        self.line(f"rancher-deploy: exit {int(error.exit_code)} ({error.exit_code.meaning})")
+        self.line(f"rancher-deploy: exit {int(code)} ({code.meaning})")
 
     def _line_or(self, special: str | None, plain: str) -> None:
         """Write the dialect's rendering when it has one (a fold, an annotation), else the plain line."""
@@ -88,20 +89,15 @@ def progress_text(event: Progress) -> str:
     return text + f" [{event.elapsed_seconds:.0f}s]"
 
 
-def result_object(outcome: Outcome | None, error: DeployError | None, *, command: str,
+def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_code: ExitCode, command: str,
                   api_calls: int) -> dict[str, Any]:
     """The `--output json` document; the same fields feed the CI outputs and summaries."""
-    if error is not None:
-        exit_code = error.exit_code
-    else:
-        assert outcome is not None
-        exit_code = outcome.exit_code
     targets = outcome.targets if outcome else ()
     return {
         "command": command,
         "result": _overall(targets, error),
         "exit_code": int(exit_code),
-        "meaning": ExitCode(exit_code).meaning,
+        "meaning": exit_code.meaning,
         "flavour": outcome.flavour if outcome else None,
         "targets": [_target_object(target) for target in targets],
         "error": str(error) if error else None,

@@ -41,11 +41,11 @@ class TargetSteps:
         self.backend = backend
         self.emit = emit
         self.clock = clock
-        self.pace = Pace(settings.timeout, settings.poll_interval, clock, sleep, interrupted)
+        self.pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, interrupted)
         # A rollback started because of a signal is not stopped by that signal, only by a second one.
-        self.restore_pace = Pace(settings.timeout, settings.poll_interval, clock, sleep, urgent)
+        self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, urgent)
         self.actions = Actions(backend, emit, self.pace, retries=settings.retries,
-                               request_timeout=settings.request_timeout)
+                               request_timeout=settings.request_timeout_seconds)
 
     def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None) -> Snapshot:
         """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot)."""

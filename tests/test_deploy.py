@@ -14,9 +14,9 @@ import requests
 from rancher_deploy import cattle
 from rancher_deploy.deploy import Pipeline
 from rancher_deploy.errors import ExitCode, RancherUnreachable
-from rancher_deploy.events import Event, Result, Step
+from rancher_deploy.events import Event, Result, Step, exit_code
 from rancher_deploy.http import Credentials, RancherSession
-from rancher_deploy.settings import Settings
+from rancher_deploy.settings import Command, Settings
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY
@@ -51,7 +51,7 @@ def pipeline(sim: Simulator, time: SimulatedTime, events: list[Event], interrupt
     environ = {"CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
                "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "300",
                **environment}
-    settings = Settings.load("upgrade", {}, environ)
+    settings = Settings.load(Command.UPGRADE, {}, environ)
     session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), sleep=time.sleep)
     backend = cattle.connect(session, sim.url, None, lambda text: None)
     signals = interrupted or []
@@ -75,7 +75,7 @@ def test_a_hung_upgrade_times_out_on_the_deadline_then_rolls_back(frozen: Simula
     time.on_sleep.append(release_for_rollback)
     events: list[Event] = []
     outcome = pipeline(frozen, time, events, RANCHER_POLL_INTERVAL="10").run()
-    assert outcome.exit_code is ExitCode.ROLLED_BACK
+    assert exit_code(outcome) is ExitCode.ROLLED_BACK
     (target,) = outcome.targets
     assert target.result is Result.ROLLED_BACK
     assert "was not upgraded after 300s (RANCHER_TIMEOUT)" in target.message
@@ -90,7 +90,7 @@ def test_a_signal_while_waiting_rolls_back_and_exits_143(frozen: Simulator) -> N
     events: list[Event] = []
     outcome = pipeline(frozen, time, events, interrupted=[None, None, None, None, 15]).run()
     assert outcome.interrupted_by == 15
-    assert outcome.exit_code is ExitCode.TERMINATED
+    assert exit_code(outcome) is ExitCode.TERMINATED
     assert outcome.targets[0].result is Result.ROLLED_BACK
     assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
     assert frozen.service(service)["state"] == "active"
@@ -102,7 +102,7 @@ def test_an_upgrade_whose_answer_is_lost_is_checked_not_repeated(frozen: Simulat
     time = SimulatedTime(frozen)
     events: list[Event] = []
     outcome = pipeline(frozen, time, events).run()
-    assert outcome.exit_code is ExitCode.OK
+    assert exit_code(outcome) is ExitCode.OK
     assert any("answer was lost, but Rancher is upgrading" in e.message for e in events if isinstance(e, Step))
     upgrades = [r for r in frozen.requests if r.method == "POST" and "action=upgrade" in r.query]
     assert len(upgrades) == 1
@@ -131,7 +131,7 @@ def test_an_upgrade_run_by_someone_else_is_waited_for_then_finished_first(frozen
     time = SimulatedTime(frozen)
     events: list[Event] = []
     outcome = pipeline(frozen, time, events).run()
-    assert outcome.exit_code is ExitCode.OK
+    assert exit_code(outcome) is ExitCode.OK
     messages = [e.message for e in events if isinstance(e, Step)]
     assert any("is upgrading (another process runs); waiting for it to settle" in m for m in messages)
     assert any("left upgraded by an earlier run; finish it first" in m for m in messages)
@@ -159,7 +159,7 @@ def test_a_rollback_in_progress_is_waited_for_then_the_upgrade_runs(frozen: Simu
     assert frozen.service(service)["state"] == "rolling-back"
     events: list[Event] = []
     outcome = pipeline(frozen, SimulatedTime(frozen), events).run()
-    assert outcome.exit_code is ExitCode.OK
+    assert exit_code(outcome) is ExitCode.OK
     assert any("is rolling-back (another process runs)" in e.message for e in events if isinstance(e, Step))
     assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
 
@@ -183,7 +183,7 @@ def test_a_signal_with_on_interrupt_report_leaves_the_upgrade_and_exits_143(froz
     events: list[Event] = []
     outcome = pipeline(frozen, SimulatedTime(frozen), events, interrupted=[None, None, 15],
                        RANCHER_ON_INTERRUPT="report").run()
-    assert outcome.exit_code is ExitCode.TERMINATED
+    assert exit_code(outcome) is ExitCode.TERMINATED
     assert outcome.targets[0].result is Result.INTERRUPTED
     assert "is left in state upgrading after the signal" in outcome.targets[0].message
     assert frozen.service(service)["state"] == "upgrading"
@@ -199,7 +199,7 @@ def test_a_lost_upgrade_answer_and_rancher_unreadable_after_is_exit_4_not_nothin
     environ = {"CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
                "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "20",
                "RANCHER_RETRIES": "0"}
-    settings = Settings.load("upgrade", {}, environ)
+    settings = Settings.load(Command.UPGRADE, {}, environ)
     session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), sleep=time.sleep, read_attempts=1)
     backend = cattle.connect(session, frozen.url, None, lambda text: None)
     real_apply = backend.apply
@@ -224,7 +224,7 @@ def test_a_second_signal_stops_the_rollback_wait_and_names_the_state(frozen: Sim
     time = SimulatedTime(frozen)
     frozen.faults.hang(service)
     first = [None, None, 15]
-    settings = Settings.load("upgrade", {}, {
+    settings = Settings.load(Command.UPGRADE, {}, {
         "CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
         "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "300"})
     backend = cattle.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)), frozen.url, None,
@@ -237,7 +237,7 @@ def test_a_second_signal_stops_the_rollback_wait_and_names_the_state(frozen: Sim
 
     outcome = Pipeline(settings, backend, lambda event: None, clock=time.clock, sleep=time.sleep,
                        interrupted=lambda: first.pop(0) if first else 15, urgent=urgent).run()
-    assert outcome.exit_code is ExitCode.NEEDS_ATTENTION
+    assert exit_code(outcome) is ExitCode.NEEDS_ATTENTION
     (target,) = outcome.targets
     assert target.result is Result.FAILED
     assert "a second signal stopped the wait for the rollback" in target.message
@@ -250,7 +250,7 @@ def test_finish_command_interrupted_while_waiting_exits_143_with_nothing_changed
     _start_upgrade(frozen, service, "other:1")
     frozen.faults.hang(service)
     time = SimulatedTime(frozen)
-    settings = Settings.load("finish", {}, {
+    settings = Settings.load(Command.FINISH, {}, {
         "CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
         "RANCHER_SERVICE": "shop/web"})
     backend = cattle.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)), frozen.url, None,
@@ -258,6 +258,6 @@ def test_finish_command_interrupted_while_waiting_exits_143_with_nothing_changed
     signals = [None, None, 15]
     outcome = Pipeline(settings, backend, lambda event: None, clock=time.clock, sleep=time.sleep,
                        interrupted=lambda: signals.pop(0) if signals else 15).run()
-    assert outcome.exit_code is ExitCode.TERMINATED
+    assert exit_code(outcome) is ExitCode.TERMINATED
     assert outcome.targets[0].result is Result.UNCHANGED, "nothing was sent, so the images are known"
     assert not [r for r in frozen.requests if "finishupgrade" in r.query]

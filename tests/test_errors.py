@@ -10,11 +10,12 @@ from rancher_deploy.errors import (
     AuthenticationFailed,
     ConfigError,
     ExitCode,
-    Interrupted,
+    NeedsAttention,
     NotFound,
     PermissionDenied,
     RancherAPIError,
 )
+from rancher_deploy.events import Outcome, Result, TargetOutcome, exit_code
 
 
 def test_config_error_names_the_setting_and_exits_2() -> None:
@@ -62,7 +63,22 @@ def test_missing_body_still_reads_well() -> None:
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_exit_code_follows_the_signal(signum: int, code: int) -> None:
-    assert Interrupted("stopped", signal_number=signum).exit_code == code
+    assert exit_code(Outcome("upgrade", interrupted_by=signum)) == code
+    # An error meaning "nothing was changed" after a signal is reported as the interruption.
+    assert exit_code(None, ConfigError("X", "y"), signal_number=signum) == code
+    assert exit_code(None, NeedsAttention("state unknown"), signal_number=signum) == ExitCode.NEEDS_ATTENTION
+
+
+def test_the_worst_target_decides_the_exit_code() -> None:
+    def outcome(*results: Result, signum: int | None = None) -> Outcome:
+        return Outcome("upgrade", tuple(TargetOutcome(f"t{n}", f"id{n}", result, "active")
+                                        for n, result in enumerate(results)), interrupted_by=signum)
+
+    assert exit_code(outcome()) == ExitCode.OK
+    assert exit_code(outcome(Result.UPGRADED, Result.UNCHANGED)) == ExitCode.OK
+    assert exit_code(outcome(Result.UPGRADED, Result.ROLLED_BACK)) == ExitCode.ROLLED_BACK
+    assert exit_code(outcome(Result.ROLLED_BACK, signum=signal.SIGTERM)) == ExitCode.TERMINATED
+    assert exit_code(outcome(Result.FAILED, signum=signal.SIGTERM)) == ExitCode.NEEDS_ATTENTION
 
 
 def test_every_exit_code_has_a_meaning() -> None:

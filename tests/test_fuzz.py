@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from rancher_deploy import cli
 from rancher_deploy.images import ImageRef, ImageReferenceError
-from rancher_deploy.settings import FALSE_WORDS, TRUE_WORDS, Settings
+from rancher_deploy.settings import FALSE_WORDS, TRUE_WORDS, Command, Settings
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY
@@ -41,7 +41,7 @@ def environment(url: str, **overrides: str) -> dict[str, str]:
 
 
 def load(**overrides: str) -> Settings:
-    return Settings.load("upgrade", {}, environment("https://rancher.example.com", **overrides))
+    return Settings.load(Command.UPGRADE, {}, environment("https://rancher.example.com", **overrides))
 
 
 def assert_refused(rancher: Simulator, setting: str, **overrides: str) -> str:
@@ -88,7 +88,7 @@ def test_anything_else_as_a_boolean_exits_2(rancher: Simulator, text: str) -> No
 @FUZZ
 @given(st.floats(min_value=1, max_value=1e7, allow_nan=False), st.sampled_from(["", "s"]))
 def test_seconds_round_trip(value: float, suffix: str) -> None:
-    assert load(RANCHER_TIMEOUT=f"{value!r}{suffix}").timeout == value
+    assert load(RANCHER_TIMEOUT=f"{value!r}{suffix}").timeout_seconds == value
 
 
 @FUZZ
@@ -229,7 +229,7 @@ secret_words = st.text(alphabet=string.ascii_letters + string.digits + "-_.~+/="
 def test_credentials_in_a_url_are_taken_out_of_it(host: str, secret: str) -> None:
     from urllib.parse import quote
 
-    loaded = Settings.load("upgrade", {}, {"CATTLE_URL": f"https://AKURL:{quote(secret, safe='')}@{host}/v2-beta",
+    loaded = Settings.load(Command.UPGRADE, {}, {"CATTLE_URL": f"https://AKURL:{quote(secret, safe='')}@{host}/v2-beta",
                                            "RANCHER_SERVICE": "web", "RANCHER_IMAGE": NEW_IMAGE})
     assert (loaded.access_key, loaded.secret_key, loaded.url) == ("AKURL", secret, f"https://{host}/v2-beta")
     assert secret not in loaded.url

@@ -9,7 +9,7 @@ import pytest
 
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef
-from rancher_deploy.settings import SETTINGS, ServiceTarget, Settings, read_dotenv
+from rancher_deploy.settings import SETTINGS, Command, ServiceTarget, Settings, read_dotenv
 
 BASE = {
     "CATTLE_URL": "https://rancher.example.com",
@@ -21,15 +21,15 @@ BASE = {
 
 
 def load(environ: dict[str, str], flags: dict[str, Any] | None = None, dotenv: dict[str, str | None] | None = None,
-         command: str = "upgrade") -> Settings:
+         command: Command = Command.UPGRADE) -> Settings:
     return Settings.load(command, flags or {}, environ, dotenv)
 
 
 def test_defaults_follow_rancher_ui_and_the_documented_values() -> None:
     settings = load(BASE)
-    assert settings.timeout == 600 and settings.poll_interval == 2 and settings.request_timeout == 30
+    assert settings.timeout_seconds == 600 and settings.poll_interval_seconds == 2 and settings.request_timeout_seconds == 30
     assert settings.retries == 3 and load({**BASE, "RANCHER_RETRIES": "0"}).retries == 0
-    assert (settings.batch_size, settings.batch_interval, settings.start_first) == (1, 2.0, False)
+    assert (settings.batch_size, settings.batch_interval_seconds, settings.start_first) == (1, 2.0, False)
     assert settings.finish and settings.rollback and not settings.force and not settings.dry_run
     assert settings.image == ImageRef.parse("registry/app:2.1")
     assert settings.services == (ServiceTarget("web", None),)
@@ -38,13 +38,13 @@ def test_defaults_follow_rancher_ui_and_the_documented_values() -> None:
 def test_precedence_is_flag_then_ci_input_then_environment_then_dotenv() -> None:
     environ = {**BASE, "RANCHER_TIMEOUT": "30", "INPUT_TIMEOUT": "40"}
     dotenv: dict[str, str | None] = {"RANCHER_TIMEOUT": "50", "RANCHER_STACK": "from-dotenv"}
-    assert load(environ, {"timeout": "20"}, dotenv).timeout == 20
+    assert load(environ, {"timeout": "20"}, dotenv).timeout_seconds == 20
     settings = load(environ, {}, dotenv)
-    assert settings.timeout == 40
+    assert settings.timeout_seconds == 40
     assert settings.sources["timeout"] == "CI input INPUT_TIMEOUT"
     assert settings.services[0].stack == "from-dotenv"
     assert settings.sources["stack"] == ".env RANCHER_STACK"
-    assert load({**BASE, "RANCHER_TIMEOUT": "30"}, {}, dotenv).timeout == 30
+    assert load({**BASE, "RANCHER_TIMEOUT": "30"}, {}, dotenv).timeout_seconds == 30
 
 
 def test_dotenv_never_overrides_what_is_set_and_is_read_from_a_file(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_ci_inputs_are_read_in_both_hyphen_and_underscore_spellings(name: str) -
 
 def test_empty_values_count_as_unset_because_ci_sets_every_declared_input() -> None:
     settings = load({**BASE, "INPUT_TIMEOUT": "", "INPUT_STACK": "  ", "RANCHER_TIMEOUT": "90"})
-    assert settings.timeout == 90
+    assert settings.timeout_seconds == 90
     assert settings.services[0].stack is None
 
 
@@ -147,10 +147,57 @@ def test_secret_values_are_never_echoed_by_validation() -> None:
 
 def test_image_is_optional_for_the_other_commands() -> None:
     environ = {key: value for key, value in BASE.items() if key != "RANCHER_IMAGE"}
-    assert load(environ, command="rollback").image is None
+    assert load(environ, command=Command.ROLLBACK).image is None
 
 
 def test_every_option_has_help_and_an_environment_variable() -> None:
     for option in SETTINGS:
         assert option.help and option.env
         assert option.env[0].startswith(("CATTLE_", "RANCHER_"))
+
+
+def test_the_table_fills_every_settings_field() -> None:
+    import dataclasses
+
+    from rancher_deploy.settings import Settings as Typed
+
+    fields = {item.name for item in dataclasses.fields(Typed)}
+    filled = {option.attribute for option in SETTINGS if option.attribute}
+    assert fields - filled == {"command", "sources"}
+    assert filled <= fields
+
+
+def test_choices_are_typed_values_that_read_as_the_words_users_write() -> None:
+    from rancher_deploy.settings import Flavour, OnInterrupt, OnUpgraded, Output, PolicyKind, VersionPolicy
+
+    settings = load({**BASE, "RANCHER_FLAVOUR": "Rancher-1.x", "RANCHER_OUTPUT": "JSON",
+                     "RANCHER_ON_INTERRUPT": "report", "RANCHER_VERSION_POLICY": "newer"})
+    assert settings.flavour is Flavour.RANCHER_1 and str(settings.flavour) == "rancher-1.x"
+    assert settings.output is Output.JSON and settings.on_interrupt is OnInterrupt.REPORT
+    assert settings.on_upgraded is OnUpgraded.FINISH
+    assert settings.version_policy == VersionPolicy(PolicyKind.NEWER) and str(settings.version_policy) == "newer"
+    assert load(BASE).version_policy == VersionPolicy(PolicyKind.ANY)
+    with pytest.raises(ConfigError, match="RANCHER_VERSION_POLICY: must be one of any, newer, got 'older'"):
+        load({**BASE, "RANCHER_VERSION_POLICY": "older"})
+
+
+def test_ca_bundle_falls_back_to_the_variables_other_tools_set(tmp_path: Path) -> None:
+    pem = tmp_path / "ca.pem"
+    pem.write_text("not checked here")
+    assert load(BASE).verify is True
+    fallback = load({**BASE, "REQUESTS_CA_BUNDLE": str(tmp_path / "missing.pem"), "SSL_CERT_FILE": str(pem)})
+    assert fallback.verify == str(pem) and fallback.sources["ca_bundle"] == "environment SSL_CERT_FILE"
+    # Set for other tools: insecure wins over them, where it conflicts with RANCHER_CA_BUNDLE.
+    insecure = load({**BASE, "SSL_CERT_FILE": str(pem), "RANCHER_INSECURE": "true"})
+    assert insecure.verify is False and "ca_bundle" not in insecure.sources
+    assert load({**BASE, "RANCHER_CA_BUNDLE": str(pem), "REQUESTS_CA_BUNDLE": "/x"}).verify == str(pem)
+
+
+def test_inputs_are_a_snapshot_of_the_environment() -> None:
+    from rancher_deploy.settings import OPTIONS_BY_NAME, Inputs
+
+    environ = {**BASE, "RANCHER_OUTPUT": " JSON "}
+    inputs = Inputs.snapshot({}, environ)
+    environ["RANCHER_OUTPUT"] = "text"
+    assert inputs.text(OPTIONS_BY_NAME["output"]) == "JSON"
+    assert Settings.from_inputs(Command.UPGRADE, inputs).sources["output"] == "environment RANCHER_OUTPUT"

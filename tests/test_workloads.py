@@ -192,16 +192,16 @@ def test_a_rollback_that_fails_on_rancher_2_exits_4_naming_the_state(sim2: Simul
     from rancher_deploy import discovery
     from rancher_deploy.deploy import Pipeline
     from rancher_deploy.errors import ExitCode
-    from rancher_deploy.events import Event, Result, Step
+    from rancher_deploy.events import Event, Result, Step, exit_code
     from rancher_deploy.http import Credentials, RancherSession
-    from rancher_deploy.settings import Settings
+    from rancher_deploy.settings import Command, Settings
 
     sim2.add_workload("default", "web", [dict(WEB)], replicas=2, progress_deadline_seconds=30)
     sim2.faults.unhealthy_image(NEW)
     environ = {"CATTLE_URL": sim2.url, "RANCHER_TOKEN": f"{TOKEN_ID}:{TOKEN_SECRET}", "RANCHER_WORKLOAD": "web",
                "RANCHER_IMAGE": NEW, "RANCHER_POLL_INTERVAL": "0.005", "RANCHER_TIMEOUT": "30",
                "RANCHER_RETRIES": "0"}
-    settings = Settings.load("upgrade", {}, environ)
+    settings = Settings.load(Command.UPGRADE, {}, environ)
     session = RancherSession(Credentials(token=settings.token), read_attempts=1)
     backend = discovery.connect(session, settings, lambda text: None)
     rollback_write = "POST" if sim2.rancher_version == "2.4" else "PATCH"
@@ -212,7 +212,7 @@ def test_a_rollback_that_fails_on_rancher_2_exits_4_naming_the_state(sim2: Simul
             sim2.faults.fail_next("web", count=100, status=500, method=rollback_write)
 
     outcome = Pipeline(settings, backend, emit).run()
-    assert outcome.exit_code is ExitCode.NEEDS_ATTENTION
+    assert exit_code(outcome) is ExitCode.NEEDS_ATTENTION
     (target,) = outcome.targets
     assert target.result is Result.FAILED
     assert "needs attention: the rollback failed" in target.message

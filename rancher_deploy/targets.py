@@ -1,0 +1,85 @@
+"""What a run acts on: Rancher 1.x services and Rancher 2.x workloads, as the user names them.
+
+Parsed here from the settings' text, so an unusable name fails as a ConfigError before any request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rancher_deploy.errors import ConfigError
+
+WORKLOAD_KINDS = ("deployment", "statefulset", "daemonset", "cronjob")
+
+# Rancher 1.x names (stack, service, sidekick): what its API accepts, as `name` or `stack/name`.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+# Kubernetes object names (RFC 1123 subdomain; a namespace is also at most 63 characters).
+_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """One service to act on, as the user named it."""
+
+    name: str
+    stack: str | None
+
+    def __str__(self) -> str:
+        return f"{self.stack}/{self.name}" if self.stack else self.name
+
+
+@dataclass(frozen=True)
+class WorkloadTarget:
+    """One Rancher 2.x workload to act on."""
+
+    kind: str
+    name: str
+    namespace: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.kind}:{self.name}"
+
+
+Target = ServiceTarget | WorkloadTarget
+
+
+def parse_services(items: tuple[str, ...] | None, stack: str | None, *, setting: str,
+                   stack_setting: str) -> tuple[ServiceTarget, ...]:
+    """`name` or `stack/name` items (the stack defaults to `stack`); raises ConfigError naming `setting`."""
+    if stack is not None and not NAME.match(stack):
+        raise ConfigError(stack_setting, f"is not a valid stack name: {stack!r}")
+    if not items:
+        raise ConfigError(setting, "is required: the service to upgrade, as name or stack/name "
+                                   "(or RANCHER_WORKLOAD for a Rancher 2.x workload)")
+    targets: list[ServiceTarget] = []
+    for item in items:
+        stack_part, slash, name = item.rpartition("/")
+        target_stack = stack_part if slash else stack
+        if not NAME.match(name) or (slash and not NAME.match(stack_part)):
+            raise ConfigError(setting, f"{item!r} is not a service name or stack/name")
+        target = ServiceTarget(name=name, stack=target_stack)
+        if target in targets:
+            raise ConfigError(setting, f"names {target} twice")
+        targets.append(target)
+    return tuple(targets)
+
+
+def parse_workloads(items: tuple[str, ...] | None, namespace: str, *, setting: str,
+                    namespace_setting: str) -> tuple[WorkloadTarget, ...]:
+    """`name` (a deployment) or `type:name` items in `namespace`; raises ConfigError naming `setting`."""
+    if not _K8S_NAME.match(namespace) or len(namespace) > 63:
+        raise ConfigError(namespace_setting, f"{namespace!r} is not a Kubernetes namespace name")
+    targets: list[WorkloadTarget] = []
+    for item in items or ():
+        kind, colon, name = item.rpartition(":")
+        kind = kind.lower() if colon else "deployment"
+        if kind not in WORKLOAD_KINDS:
+            raise ConfigError(setting, f"{item!r} has an unknown type {kind!r} (one of {', '.join(WORKLOAD_KINDS)})")
+        if not _K8S_NAME.match(name):
+            raise ConfigError(setting, f"{item!r} is not a workload name or type:name")
+        target = WorkloadTarget(kind=kind, name=name, namespace=namespace)
+        if target in targets:
+            raise ConfigError(setting, f"names {target} twice")
+        targets.append(target)
+    return tuple(targets)
