@@ -51,21 +51,20 @@ def _observed(rollout: Rollout) -> bool:
     return rollout.baseline_generation is None or rollout.observed_generation > rollout.baseline_generation
 
 
-def _not_yet_observed(rollout: Rollout) -> Judgement:
-    return Judgement(Verdict.WAITING, f"waiting for {rollout.kind} {rollout.name!r} spec update to be observed")
-
-
-def _deadline(rollout: Rollout) -> Judgement:
-    return Judgement(Verdict.FAILED, f"{rollout.kind} {rollout.name!r} exceeded its progress deadline: "
-                                     f"{rollout.deadline_exceeded}")
+def _before_counting(rollout: Rollout) -> Judgement | None:
+    """What every viewer checks first, in kubectl's order: the spec observed, then the progress deadline."""
+    if not _observed(rollout):
+        return Judgement(Verdict.WAITING, f"waiting for {rollout.kind} {rollout.name!r} spec update to be observed")
+    if rollout.deadline_exceeded:
+        return Judgement(Verdict.FAILED, f"{rollout.kind} {rollout.name!r} exceeded its progress deadline: "
+                                         f"{rollout.deadline_exceeded}")
+    return None
 
 
 def view_deployment(rollout: Rollout) -> Judgement:
     """DeploymentStatusViewer: updated, then old replicas terminated, then updated ones available."""
-    if not _observed(rollout):
-        return _not_yet_observed(rollout)
-    if rollout.deadline_exceeded:
-        return _deadline(rollout)
+    if (first := _before_counting(rollout)) is not None:
+        return first
     want = rollout.desired
     if rollout.updated < want:
         return Judgement(Verdict.WAITING, f"{rollout.updated} out of {want} new replicas have been updated")
@@ -79,10 +78,8 @@ def view_deployment(rollout: Rollout) -> Judgement:
 
 def view_daemonset(rollout: Rollout) -> Judgement:
     """DaemonSetStatusViewer: every scheduled node runs an updated, available pod."""
-    if not _observed(rollout):
-        return _not_yet_observed(rollout)
-    if rollout.deadline_exceeded:
-        return _deadline(rollout)
+    if (first := _before_counting(rollout)) is not None:
+        return first
     want = rollout.desired
     if rollout.updated < want:
         return Judgement(Verdict.WAITING, f"{rollout.updated} of {want} updated replicas are available")
@@ -94,10 +91,8 @@ def view_daemonset(rollout: Rollout) -> Judgement:
 
 def view_statefulset(rollout: Rollout) -> Judgement:
     """StatefulSetStatusViewer: updated and ready, then every pod on the update revision."""
-    if not _observed(rollout):
-        return _not_yet_observed(rollout)
-    if rollout.deadline_exceeded:
-        return _deadline(rollout)
+    if (first := _before_counting(rollout)) is not None:
+        return first
     want = rollout.desired
     if rollout.updated < want:
         return Judgement(Verdict.WAITING, f"{rollout.updated} out of {want} new replicas have been updated")
