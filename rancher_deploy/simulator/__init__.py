@@ -15,9 +15,9 @@ from types import TracebackType
 from typing import Any
 
 from rancher_deploy.simulator.clock import Timing
-from rancher_deploy.simulator.cluster import CLUSTER_ID, Cluster
+from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID, Cluster
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.rancher2 import RELEASES
+from rancher_deploy.simulator.rancher2.call import RELEASES
 from rancher_deploy.simulator.server import (
     App,
     RequestLog,
@@ -25,7 +25,7 @@ from rancher_deploy.simulator.server import (
     SimServer,
     tls_context,
 )
-from rancher_deploy.simulator.store import DEFAULT_PROJECT_ID, Store, parse_id
+from rancher_deploy.simulator.cattle.store import DEFAULT_PROJECT_ID, Store, parse_id
 
 __all__ = ["SUPPORTED_RANCHER_VERSIONS", "RequestRecord", "Simulator", "Timing"]
 

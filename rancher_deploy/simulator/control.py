@@ -9,8 +9,8 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from rancher_deploy.simulator.handlers import HttpRequest, Response
-from rancher_deploy.simulator.kube import KubeError
+from rancher_deploy.simulator.cattle.handlers import HttpRequest, Response
+from rancher_deploy.simulator.rancher2.kube import KubeError
 
 if TYPE_CHECKING:
     from rancher_deploy.simulator.server import App

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from rancher_deploy.simulator import control, handlers, routes2
-from rancher_deploy.simulator.cluster import Cluster
-from rancher_deploy.simulator.errors import STATUS_TEXT, ApiError
+from rancher_deploy.simulator import control
+from rancher_deploy.simulator.cattle import handlers
+from rancher_deploy.simulator.rancher2 import routes as routes2
+from rancher_deploy.simulator.rancher2.cluster import Cluster
+from rancher_deploy.simulator.cattle.errors import STATUS_TEXT, ApiError
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.kube import KubeError
-from rancher_deploy.simulator.store import Store
+from rancher_deploy.simulator.rancher2.kube import KubeError
+from rancher_deploy.simulator.cattle.store import Store
 
 
 @dataclass(frozen=True)

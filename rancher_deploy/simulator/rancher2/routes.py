@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from rancher_deploy.simulator import kubeapi, norman
-from rancher_deploy.simulator.cluster import Cluster
-from rancher_deploy.simulator.handlers import HttpRequest, Response
-from rancher_deploy.simulator.kube import KubeError
-from rancher_deploy.simulator.rancher2 import (
+from rancher_deploy.simulator.rancher2 import kubeapi
+from rancher_deploy.simulator.rancher2 import norman
+from rancher_deploy.simulator.rancher2.cluster import Cluster
+from rancher_deploy.simulator.cattle.handlers import HttpRequest, Response
+from rancher_deploy.simulator.rancher2.kube import KubeError
+from rancher_deploy.simulator.rancher2.call import (
     GIT_COMMITS,
     NORMAN_EXPIRES,
     RELEASES,

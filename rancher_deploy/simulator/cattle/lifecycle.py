@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rancher_deploy.simulator.clock import Timing
-from rancher_deploy.simulator.models import (
+from rancher_deploy.simulator.cattle.models import (
     Instance,
     InstanceState,
     NewInstance,

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rancher_deploy.simulator.listing import modifiers_for
-from rancher_deploy.simulator.models import (
+from rancher_deploy.simulator.cattle.listing import modifiers_for
+from rancher_deploy.simulator.cattle.models import (
     LINK_ACTIONS,
     SERVICE_PROCESS_ACTIONS,
     V1_HIDDEN_LAUNCH_CONFIG_KEYS,

@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from rancher_deploy.simulator import listing, routes, schemas
-from rancher_deploy.simulator.errors import ApiError, not_found
-from rancher_deploy.simulator.models import (
+from rancher_deploy.simulator.cattle import listing
+from rancher_deploy.simulator.cattle import routes
+from rancher_deploy.simulator.cattle import schemas
+from rancher_deploy.simulator.cattle.errors import ApiError, not_found
+from rancher_deploy.simulator.cattle.models import (
     JSON,
     Instance,
     Service,
     Stack,
     stack_to_resource,
 )
-from rancher_deploy.simulator.store import Principal, Store
+from rancher_deploy.simulator.cattle.store import Principal, Store
 
 RANCHER_VERSIONS: dict[str, str] = {"1.6": "v1.6.30"}
 REALM = 'Basic realm="Enter API access key and secret key as username and password"'

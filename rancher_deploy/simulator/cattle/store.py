@@ -15,11 +15,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from rancher_deploy.simulator import lifecycle
+from rancher_deploy.simulator.cattle import lifecycle
 from rancher_deploy.simulator.clock import SimClock, Timing
-from rancher_deploy.simulator.errors import ApiError, forbidden, not_found
+from rancher_deploy.simulator.cattle.errors import ApiError, forbidden, not_found
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.models import (
+from rancher_deploy.simulator.cattle.models import (
     JSON,
     LINK_ACTIONS,
     SERVICE_PROCESS_ACTIONS,

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from rancher_deploy.simulator import kube
-from rancher_deploy.simulator.cluster import CLUSTER_ID, WORKLOAD_SELECTOR, Namespace, Project2
-from rancher_deploy.simulator.handlers import Response
-from rancher_deploy.simulator.kube import JSON, KubeError, Workload
-from rancher_deploy.simulator.rancher2 import Call, NormanError
+from rancher_deploy.simulator.rancher2 import kube
+from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID, WORKLOAD_SELECTOR, Namespace, Project2
+from rancher_deploy.simulator.cattle.handlers import Response
+from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
+from rancher_deploy.simulator.rancher2.call import Call, NormanError
 
 SCHEMA_PREFIX = "/v3/project/schemas"
 # v3 type name, collection path and Kubernetes kind key per workload kind.

@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from rancher_deploy.simulator import kube
+from rancher_deploy.simulator.rancher2 import kube
 from rancher_deploy.simulator.clock import SimClock, Timing
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.kube import JSON, KubeError, Workload
+from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
 
 CLUSTER_ID = "local"
 PROJECT_ID_LABEL = "field.cattle.io/projectId"
