@@ -9,7 +9,7 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from rancher_deploy.simulator.cattle.handlers import HttpRequest, Response
+from rancher_deploy.simulator.wire import HttpRequest, Response
 from rancher_deploy.simulator.rancher2.kube import KubeError
 
 if TYPE_CHECKING:

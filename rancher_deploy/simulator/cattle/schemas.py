@@ -302,6 +302,8 @@ STACK_ACTIONS: dict[str, tuple[str | None, str]] = {
 }
 
 # Listable collections of a version root / project resource, in link order.
+# The API versions a 1.6 server offers at its root, and the collections each links to.
+API_VERSIONS: tuple[str, ...] = ("v1", "v2-beta")
 COLLECTIONS: dict[str, tuple[str, ...]] = {
     "v1": ("containers", "environments", "instances", "projects", "schemas", "services"),
     "v2-beta": ("containers", "instances", "projects", "schemas", "services", "stacks"),

@@ -18,7 +18,7 @@ from rancher_deploy.simulator.rancher2 import kube
 from rancher_deploy.simulator.rancher2 import norman
 from rancher_deploy.simulator.rancher2 import patch
 from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID
-from rancher_deploy.simulator.cattle.handlers import Response
+from rancher_deploy.simulator.wire import Response
 from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
 from rancher_deploy.simulator.rancher2.call import Call
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from rancher_deploy.simulator.rancher2 import kube
 from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID, WORKLOAD_SELECTOR, Namespace, Project2
-from rancher_deploy.simulator.cattle.handlers import Response
+from rancher_deploy.simulator.wire import Response
 from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
 from rancher_deploy.simulator.rancher2.call import Call, NormanError
 
