@@ -9,7 +9,6 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -19,46 +18,11 @@ from rancher_deploy.simulator.rancher2 import api as rancher2_api
 from rancher_deploy.simulator.rancher2.cluster import Cluster
 from rancher_deploy.simulator.cattle.errors import ApiError
 from rancher_deploy.simulator.faults import Faults
+from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
 from rancher_deploy.simulator.rancher2.kube import KubeError
 from rancher_deploy.simulator.rancher2.routes import surface_of
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One API request as the simulator answered it (status 0: the connection was dropped)."""
-
-    method: str
-    path: str
-    query: str
-    status: int
-    project_id: str | None
-
-
-class RequestLog:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._records: list[RequestRecord] = []
-
-    def add(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._records.append(record)
-
-    def records(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._records)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    def count(self, method: str | None = None, path_contains: str = "") -> int:
-        return sum(
-            1
-            for r in self.records()
-            if (method is None or r.method == method.upper()) and path_contains in r.path
-        )
 
 
 class App:

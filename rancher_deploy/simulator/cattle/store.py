@@ -179,10 +179,11 @@ class Store:
 
     # ---- seeding (facade and control API) ------------------------------------------------------
 
-    def add_project(self, name: str) -> str:
+    def add_project(self, name: str, *, num: int | None = None) -> str:
         with self.lock:
-            pid = f"1a{self._next_project}"
-            self._next_project += 1
+            num = num or self._next_project
+            pid = f"1a{num}"
+            self._next_project = max(self._next_project, num + 1)
             self.projects[pid] = Project(pid, name, self.now())
             return pid
 
@@ -513,29 +514,6 @@ class Store:
                     if s.state not in ("removing", "removed")
                 ],
             }
-
-    def load_state(self, doc: JSON) -> None:
-        with self.lock:
-            for p in doc.get("projects", []):
-                num = parse_id(str(p["id"])) or self._next_project
-                pid = f"1a{num}"
-                self.projects[pid] = Project(pid, str(p.get("name", pid)), self.now())
-                self._next_project = max(self._next_project, num + 1)
-            for k in doc.get("keys", []):
-                self.add_key(k.get("projectId"), str(k["access"]), str(k["secret"]))
-            for s in doc.get("stacks", []):
-                self.seed_stack(str(s["name"]), s.get("projectId"), num=parse_id(str(s.get("id", ""))))
-            for v in doc.get("services", []):
-                self.seed_service(
-                    str(v["stackId"]),
-                    str(v["name"]),
-                    dict(v["launchConfig"]),
-                    scale=int(v.get("scale", 1)),
-                    secondary_launch_configs=list(v.get("secondaryLaunchConfigs") or []),
-                    state=str(v.get("state", "active")),
-                    retain_ip=bool(v.get("retainIp", False)),
-                    num=parse_id(str(v.get("id", ""))),
-                )
 
 
 # --------------------------------------------------------------------------------------------------
