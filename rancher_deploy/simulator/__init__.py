@@ -15,13 +15,13 @@ from types import TracebackType
 from typing import Any
 
 from rancher_deploy.simulator import seed
+from rancher_deploy.simulator.cattle.store import DEFAULT_PROJECT_ID, Store, parse_id
 from rancher_deploy.simulator.clock import Timing
-from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID, Cluster
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.call import RELEASES
+from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID, Cluster
 from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
 from rancher_deploy.simulator.server import App, SimServer, tls_context
-from rancher_deploy.simulator.cattle.store import DEFAULT_PROJECT_ID, Store, parse_id
 
 __all__ = ["SUPPORTED_RANCHER_VERSIONS", "RequestRecord", "Simulator", "Timing"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,14 +14,14 @@ from typing import Any
 
 from rancher_deploy.simulator import control
 from rancher_deploy.simulator.cattle import api as cattle_api
+from rancher_deploy.simulator.cattle.errors import ApiError
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2 import api as rancher2_api
 from rancher_deploy.simulator.rancher2.cluster import Cluster
-from rancher_deploy.simulator.cattle.errors import ApiError
-from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
 from rancher_deploy.simulator.rancher2.kube import KubeError
 from rancher_deploy.simulator.rancher2.routes import surface_of
-from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
 from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from rancher_deploy.simulator.wire import STATUS_TEXT
 
+
 class ApiError(Exception):
     """An API failure carrying exactly what Rancher would put in the error body."""
 

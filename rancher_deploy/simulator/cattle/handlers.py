@@ -8,13 +8,10 @@ from dataclasses import dataclass
 
 from rancher_deploy.simulator.cattle import listing, schemas
 from rancher_deploy.simulator.cattle.errors import ApiError, not_found
-from rancher_deploy.simulator.cattle.models import (
-    JSON,
-    Instance,
-    Service,
-    Stack,
-    stack_to_resource,
-)
+from rancher_deploy.simulator.cattle.models.instance import Instance
+from rancher_deploy.simulator.cattle.models.resource import JSON
+from rancher_deploy.simulator.cattle.models.service import Service
+from rancher_deploy.simulator.cattle.models.stack import Stack, stack_to_resource
 from rancher_deploy.simulator.cattle.store import Principal, Store
 from rancher_deploy.simulator.wire import HttpRequest, Response
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rancher_deploy.simulator.cattle.listing import modifiers_for
-from rancher_deploy.simulator.cattle.models import (
+from rancher_deploy.simulator.cattle.models.process import (
     LINK_ACTIONS,
     SERVICE_PROCESS_ACTIONS,
+)
+from rancher_deploy.simulator.cattle.models.service import (
     V1_HIDDEN_LAUNCH_CONFIG_KEYS,
     V1_HIDDEN_SERVICE_FIELDS,
 )

@@ -16,19 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from rancher_deploy.simulator.cattle import lifecycle
-from rancher_deploy.simulator.clock import SimClock, Timing
 from rancher_deploy.simulator.cattle.errors import ApiError, forbidden, not_found
-from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.cattle.models import (
-    JSON,
+from rancher_deploy.simulator.cattle.models.instance import Instance
+from rancher_deploy.simulator.cattle.models.process import (
     LINK_ACTIONS,
     SERVICE_PROCESS_ACTIONS,
-    Instance,
-    Project,
-    Service,
-    Stack,
     service_actions,
 )
+from rancher_deploy.simulator.cattle.models.project import Project
+from rancher_deploy.simulator.cattle.models.resource import JSON
+from rancher_deploy.simulator.cattle.models.service import Service
+from rancher_deploy.simulator.cattle.models.stack import Stack
+from rancher_deploy.simulator.clock import SimClock, Timing
+from rancher_deploy.simulator.faults import Faults
 
 DEFAULT_PROJECT_ID = "1a5"  # a fresh 1.x install's "Default" environment (§1.1)
 ADMIN_ACCOUNT_ID = "1a1"

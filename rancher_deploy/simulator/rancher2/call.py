@@ -18,9 +18,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from rancher_deploy.simulator.rancher2.cluster import Cluster
-from rancher_deploy.simulator.wire import STATUS_TEXT
-from rancher_deploy.simulator.wire import HttpRequest, Response
 from rancher_deploy.simulator.rancher2.kube import JSON, KubeError
+from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response
 
 # The release each simulated minor version reports (GET /rancherversion, X-Rancher-Version-ish).
 RELEASES: dict[str, str] = {

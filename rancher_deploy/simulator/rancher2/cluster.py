@@ -15,9 +15,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from rancher_deploy.simulator.rancher2 import kube
 from rancher_deploy.simulator.clock import SimClock, Timing
 from rancher_deploy.simulator.faults import Faults
+from rancher_deploy.simulator.rancher2 import kube
 from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
 
 CLUSTER_ID = "local"

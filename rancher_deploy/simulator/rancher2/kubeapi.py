@@ -14,13 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from rancher_deploy.simulator.rancher2 import kube
-from rancher_deploy.simulator.rancher2 import norman
-from rancher_deploy.simulator.rancher2 import patch
-from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID
-from rancher_deploy.simulator.wire import Response
-from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
+from rancher_deploy.simulator.rancher2 import kube, norman, patch
 from rancher_deploy.simulator.rancher2.call import Call
+from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID
+from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
+from rancher_deploy.simulator.wire import Response
 
 # Kubernetes resource (plural) -> our workload kind.
 RESOURCES: dict[str, str] = {

@@ -15,10 +15,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rancher_deploy.simulator.rancher2 import kube
-from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID, WORKLOAD_SELECTOR, Namespace, Project2
-from rancher_deploy.simulator.wire import Response
-from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
 from rancher_deploy.simulator.rancher2.call import Call, NormanError
+from rancher_deploy.simulator.rancher2.cluster import (
+    CLUSTER_ID,
+    WORKLOAD_SELECTOR,
+    Namespace,
+    Project2,
+)
+from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
+from rancher_deploy.simulator.wire import Response
 
 SCHEMA_PREFIX = "/v3/project/schemas"
 # v3 type name, collection path and Kubernetes kind key per workload kind.
