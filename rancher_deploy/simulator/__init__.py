@@ -15,7 +15,8 @@ from types import TracebackType
 from typing import Any
 
 from rancher_deploy.simulator import seed
-from rancher_deploy.simulator.cattle.store import DEFAULT_PROJECT_ID, Store, parse_id
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.cattle.store.base import DEFAULT_PROJECT_ID, parse_id
 from rancher_deploy.simulator.clock import Timing
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.call import RELEASES

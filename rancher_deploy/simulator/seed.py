@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rancher_deploy.simulator.cattle.store import Store, parse_id
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.cattle.store.base import parse_id
 from rancher_deploy.simulator.rancher2.cluster import Cluster
 
 JSON = dict[str, Any]

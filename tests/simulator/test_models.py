@@ -9,7 +9,8 @@ import pytest
 
 from rancher_deploy.simulator.cattle.errors import ApiError
 from rancher_deploy.simulator.cattle.models.process import PROCESSES, service_actions
-from rancher_deploy.simulator.cattle.store import Store, parse_id
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.cattle.store.base import parse_id
 from rancher_deploy.simulator.clock import SimClock, Timing
 from rancher_deploy.simulator.faults import Faults
 

@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl
 from rancher_deploy.simulator.cattle import handlers, routes
 from rancher_deploy.simulator.cattle.errors import ApiError, not_found
 from rancher_deploy.simulator.cattle.schemas import API_VERSIONS
-from rancher_deploy.simulator.cattle.store import Principal, Store
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.cattle.store.base import Principal
 from rancher_deploy.simulator.wire import HttpRequest, Miss, Response
 
 RANCHER_VERSIONS: dict[str, str] = {"1.6": "v1.6.30"}

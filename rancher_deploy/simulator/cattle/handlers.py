@@ -12,7 +12,8 @@ from rancher_deploy.simulator.cattle.models.instance import Instance
 from rancher_deploy.simulator.cattle.models.resource import JSON
 from rancher_deploy.simulator.cattle.models.service import Service
 from rancher_deploy.simulator.cattle.models.stack import Stack, stack_to_resource
-from rancher_deploy.simulator.cattle.store import Principal, Store
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.cattle.store.base import Principal
 from rancher_deploy.simulator.wire import HttpRequest, Response
 
 SERVICE_CREATE_TYPES = (
