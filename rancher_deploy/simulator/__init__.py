@@ -19,8 +19,8 @@ from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.cattle.store.base import DEFAULT_PROJECT_ID, parse_id
 from rancher_deploy.simulator.clock import Timing
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.rancher2.call import RELEASES
 from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID, Cluster
+from rancher_deploy.simulator.rancher2.releases import RELEASES
 from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
 from rancher_deploy.simulator.server import App, SimServer, tls_context
 

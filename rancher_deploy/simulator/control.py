@@ -13,7 +13,7 @@ from rancher_deploy.simulator import seed
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.cluster import Cluster
-from rancher_deploy.simulator.rancher2.kube import KubeError
+from rancher_deploy.simulator.rancher2.errors import KubeError
 from rancher_deploy.simulator.request_log import RequestLog
 from rancher_deploy.simulator.wire import HttpRequest, Response
 

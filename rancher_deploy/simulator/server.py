@@ -19,7 +19,7 @@ from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2 import api as rancher2_api
 from rancher_deploy.simulator.rancher2.cluster import Cluster
-from rancher_deploy.simulator.rancher2.kube import KubeError
+from rancher_deploy.simulator.rancher2.errors import KubeError
 from rancher_deploy.simulator.rancher2.routes import surface_of
 from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
 from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response

@@ -6,22 +6,24 @@ auth filter (401 before routing), then the route; each surface renders failures 
 
 from __future__ import annotations
 
-from rancher_deploy.simulator.rancher2.call import (
-    GIT_COMMITS,
-    NORMAN_EXPIRES,
-    RELEASES,
-    Call,
+from rancher_deploy.simulator.rancher2.call import Call, credentials
+from rancher_deploy.simulator.rancher2.cluster import Cluster
+from rancher_deploy.simulator.rancher2.errors import (
+    KubeError,
     NormanError,
-    credentials,
     kube_status,
-    reports_prime,
     steve_error,
     unauthorized,
 )
-from rancher_deploy.simulator.rancher2.cluster import Cluster
-from rancher_deploy.simulator.rancher2.kube import KubeError
+from rancher_deploy.simulator.rancher2.releases import (
+    GIT_COMMITS,
+    RELEASES,
+    reports_prime,
+)
 from rancher_deploy.simulator.rancher2.routes import ROUTES, Surface, surface_of
 from rancher_deploy.simulator.wire import HttpRequest, Miss, Response, resolve
+
+NORMAN_EXPIRES = "Wed 24 Feb 1982 18:42:00 GMT"  # norman api/writer/headers.go
 
 
 def error_body(surface: Surface, err: KubeError) -> object:

@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from rancher_deploy.simulator.rancher2 import kube, norman, patch
+from rancher_deploy.simulator.rancher2 import norman, patch
+from rancher_deploy.simulator.rancher2.workloads.objects import API_VERSIONS, KINDS
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID
-from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
+from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
+from rancher_deploy.simulator.rancher2.workloads import Workload
+from rancher_deploy.simulator.rancher2.workloads.objects import JSON
 from rancher_deploy.simulator.wire import Response
 
 # Kubernetes resource (plural) -> our workload kind.
@@ -128,8 +131,8 @@ def _one(call: Call, resource: str, namespace: str, name: str) -> JSON:
     for item in _objects(call, resource, namespace):
         if item["metadata"]["name"] == name:
             return item
-    kind = {"replicasets": "ReplicaSet", "controllerrevisions": "ControllerRevision"}.get(resource) or kube.KINDS[RESOURCES[resource]]
-    raise kube.not_found(kind, name)
+    kind = {"replicasets": "ReplicaSet", "controllerrevisions": "ControllerRevision"}.get(resource) or KINDS[RESOURCES[resource]]
+    raise not_found(kind, name)
 
 
 def _workload(call: Call, resource: str, namespace: str, name: str) -> Workload:
@@ -141,12 +144,12 @@ def _workload(call: Call, resource: str, namespace: str, name: str) -> Workload:
 
 def _validate(workload: Workload, obj: JSON) -> None:
     spec = obj.get("spec")
-    kind = kube.KINDS[workload.kind]
+    kind = KINDS[workload.kind]
     if not isinstance(spec, dict):
-        raise KubeError(422, "Invalid", f'{kind}.{kube.API_VERSIONS[workload.kind].split("/")[0]} "{workload.name}" is invalid: spec: Required value')
+        raise KubeError(422, "Invalid", f'{kind}.{API_VERSIONS[workload.kind].split("/")[0]} "{workload.name}" is invalid: spec: Required value')
     template = spec.get("jobTemplate", {}).get("spec", {}).get("template") if workload.kind == "cronjob" else spec.get("template")
     containers = ((template or {}).get("spec") or {}).get("containers")
-    group = kube.API_VERSIONS[workload.kind].split("/")[0]
+    group = API_VERSIONS[workload.kind].split("/")[0]
     path = "spec.jobTemplate.spec.template.spec.containers" if workload.kind == "cronjob" else "spec.template.spec.containers"
     if not isinstance(containers, list) or not containers:
         raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: {path}: Required value')
@@ -170,7 +173,7 @@ def _store(call: Call, workload: Workload, obj: JSON) -> JSON:
 
 
 def _conflict(workload: Workload) -> KubeError:
-    group = kube.API_VERSIONS[workload.kind].split("/")[0]
+    group = API_VERSIONS[workload.kind].split("/")[0]
     plural = f"{workload.kind}s.{group}"
     return KubeError(409, "Conflict", f'Operation cannot be fulfilled on {plural} "{workload.name}": the object has been modified; please apply your changes to the latest version and try again')
 

@@ -14,15 +14,16 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from rancher_deploy.simulator.rancher2 import kube
-from rancher_deploy.simulator.rancher2.call import Call, NormanError
+from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.cluster import (
     CLUSTER_ID,
     WORKLOAD_SELECTOR,
     Namespace,
     Project2,
 )
-from rancher_deploy.simulator.rancher2.kube import JSON, KubeError, Workload
+from rancher_deploy.simulator.rancher2.errors import KubeError, NormanError, not_found
+from rancher_deploy.simulator.rancher2.workloads import Workload
+from rancher_deploy.simulator.rancher2.workloads.objects import JSON, KINDS
 from rancher_deploy.simulator.wire import Response
 
 SCHEMA_PREFIX = "/v3/project/schemas"
@@ -654,14 +655,14 @@ def _find(call: Call) -> Workload:
     project = _project(call)
     parts = call.match["id"].split(":", 2)
     kind = _kind_of(call)
-    if len(parts) != 3 or parts[0] not in kube.KINDS or (kind is not None and parts[0] != kind):
+    if len(parts) != 3 or parts[0] not in KINDS or (kind is not None and parts[0] != kind):
         raise NormanError(404, "NotFound", f"Failed to find type: {call.match['collection']} id: {call.match['id']}")
     try:
         workload = call.cluster.workload(parts[0], parts[1], parts[2])
     except KubeError as err:
         raise NormanError(404, "NotFound", err.message) from None
     if call.cluster.project_of(workload) != project.id:
-        raise NormanError(404, "NotFound", kube.not_found(kube.KINDS[parts[0]], parts[2]).message)
+        raise NormanError(404, "NotFound", not_found(KINDS[parts[0]], parts[2]).message)
     return workload
 
 
@@ -688,7 +689,7 @@ def list_workloads(call: Call) -> Response:
     kind = _kind_of(call)
     data = [render(call, w) for w in call.cluster.workloads_in(project.id, kind=kind)]
     resource_type = "workload" if kind is None else V3_TYPES[kind]
-    create_types = {V3_TYPES[k]: f"{_base(call)}/{k}s" for k in kube.KINDS}
+    create_types = {V3_TYPES[k]: f"{_base(call)}/{k}s" for k in KINDS}
     return collection(call, data, resource_type, create_types)
 
 
@@ -700,7 +701,7 @@ def create_workload(call: Call) -> Response:
     project = _project(call)
     body = call.body_json()
     kind = _kind_of(call) or str(body.get("type") or "deployment").lower()
-    if kind not in kube.KINDS:
+    if kind not in KINDS:
         raise NormanError(422, "InvalidType", f"Invalid type {body.get('type')}")
     name = str(body.get("name") or "")
     namespace = str(body.get("namespaceId") or "")

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from enum import Enum
 
 from rancher_deploy.simulator.rancher2 import kubeapi, norman
-from rancher_deploy.simulator.rancher2.call import RELEASES, Call, has_steve
+from rancher_deploy.simulator.rancher2.call import Call
+from rancher_deploy.simulator.rancher2.releases import RELEASES, has_steve
 from rancher_deploy.simulator.wire import Response, Route
 
 Handler = Callable[[Call], Response]
