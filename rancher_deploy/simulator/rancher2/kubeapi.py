@@ -15,12 +15,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from rancher_deploy.simulator.rancher2 import norman, patch
-from rancher_deploy.simulator.rancher2.workloads.objects import API_VERSIONS, KINDS
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID
 from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
 from rancher_deploy.simulator.rancher2.workloads import Workload
-from rancher_deploy.simulator.rancher2.workloads.objects import JSON
+from rancher_deploy.simulator.rancher2.workloads.objects import (
+    API_VERSIONS,
+    JSON,
+    KINDS,
+)
 from rancher_deploy.simulator.wire import Response
 
 # Kubernetes resource (plural) -> our workload kind.

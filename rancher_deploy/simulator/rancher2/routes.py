@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from enum import Enum
 
-from rancher_deploy.simulator.rancher2 import kubeapi, norman
+from rancher_deploy.simulator.rancher2 import kubeapi, v3, v3_workloads
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.releases import RELEASES, has_steve
 from rancher_deploy.simulator.wire import Response, Route
@@ -40,30 +40,30 @@ def _r(method: str, pattern: str, handler: Handler, versions: frozenset[str] | N
 
 ROUTES: tuple[Route[Handler], ...] = (
     # v3 management
-    _r("GET", "/v3", norman.v3_root),
-    _r("GET", "/v3/schemas", norman.v3_schemas),
-    _r("GET", "/v3/clusters", norman.list_clusters),
-    _r("GET", "/v3/clusters/(?P<cluster>[^/]+)", norman.get_cluster),
-    _r("GET", "/v3/projects", norman.list_projects),
-    _r("POST", "/v3/projects", norman.create_project),
-    _r("GET", f"/v3/projects/{_PROJECT}", norman.get_project),
-    _r("GET", "/v3/(?:cluster|clusters)/(?P<cluster>[^/]+)/namespaces", norman.list_namespaces),
-    _r("POST", "/v3/(?:cluster|clusters)/(?P<cluster>[^/]+)/namespaces", norman.create_namespace),
-    _r("GET", "/v3/(?:cluster|clusters)/(?P<cluster>[^/]+)/namespaces/(?P<name>[^/]+)", norman.get_namespace),
+    _r("GET", "/v3", v3.v3_root),
+    _r("GET", "/v3/schemas", v3.v3_schemas),
+    _r("GET", "/v3/clusters", v3.list_clusters),
+    _r("GET", "/v3/clusters/(?P<cluster>[^/]+)", v3.get_cluster),
+    _r("GET", "/v3/projects", v3.list_projects),
+    _r("POST", "/v3/projects", v3.create_project),
+    _r("GET", f"/v3/projects/{_PROJECT}", v3.get_project),
+    _r("GET", "/v3/(?:cluster|clusters)/(?P<cluster>[^/]+)/namespaces", v3.list_namespaces),
+    _r("POST", "/v3/(?:cluster|clusters)/(?P<cluster>[^/]+)/namespaces", v3.create_namespace),
+    _r("GET", "/v3/(?:cluster|clusters)/(?P<cluster>[^/]+)/namespaces/(?P<name>[^/]+)", v3.get_namespace),
     # v3 project sub-context
-    _r("GET", f"/v3/project/{_PROJECT}", norman.project_root),
-    _r("GET", f"/v3/projects?/{_PROJECT}/schemas", norman.project_schemas_handler),
-    _r("GET", f"/v3/projects?/{_PROJECT}/schemas/(?P<schema>[^/]+)", norman.get_project_schema),
-    _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}", norman.list_workloads),
-    _r("POST", f"/v3/project/{_PROJECT}/{_WORKLOADS}", norman.create_workload),
-    _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}", norman.get_workload),
-    _r("PUT", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}", norman.update_workload),
-    _r("DELETE", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}", norman.remove_workload),
-    _r("POST", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}", norman.workload_action),
-    _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}/revisions", norman.workload_revisions),
-    _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}/yaml", norman.workload_yaml),
-    _r("GET", f"/v3/project/{_PROJECT}/replicasets", norman.list_replicasets),
-    _r("GET", f"/v3/project/{_PROJECT}/replicasets/{_ID}", norman.get_replicaset),
+    _r("GET", f"/v3/project/{_PROJECT}", v3_workloads.project_root),
+    _r("GET", f"/v3/projects?/{_PROJECT}/schemas", v3_workloads.project_schemas_handler),
+    _r("GET", f"/v3/projects?/{_PROJECT}/schemas/(?P<schema>[^/]+)", v3_workloads.get_project_schema),
+    _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}", v3_workloads.list_workloads),
+    _r("POST", f"/v3/project/{_PROJECT}/{_WORKLOADS}", v3_workloads.create_workload),
+    _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}", v3_workloads.get_workload),
+    _r("PUT", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}", v3_workloads.update_workload),
+    _r("DELETE", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}", v3_workloads.remove_workload),
+    _r("POST", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}", v3_workloads.workload_action),
+    _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}/revisions", v3_workloads.workload_revisions),
+    _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}/yaml", v3_workloads.workload_yaml),
+    _r("GET", f"/v3/project/{_PROJECT}/replicasets", v3_workloads.list_replicasets),
+    _r("GET", f"/v3/project/{_PROJECT}/replicasets/{_ID}", v3_workloads.get_replicaset),
     # Kubernetes proxy
     _r("GET", f"{_K8S}/version", kubeapi.k8s_version),
     _r("GET", f"{_K8S}/api/v1/namespaces", kubeapi.list_namespaces),
