@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from enum import Enum
 
-from rancher_deploy.simulator.rancher2 import kubeapi, v3, v3_workloads
+from rancher_deploy.simulator.rancher2 import kubeapi, steve, v3, v3_workloads
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.releases import RELEASES, has_steve
 from rancher_deploy.simulator.wire import Response, Route
@@ -75,11 +75,11 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("PUT", f"{_K8S}/{_GROUP}/{_NS}/{_RES}/(?P<name>[^/]+)", kubeapi.put_object),
     _r("PATCH", f"{_K8S}/{_GROUP}/{_NS}/{_RES}/(?P<name>[^/]+)", kubeapi.patch_object),
     # Steve, at /v1 for the local cluster and under the proxy for any
-    _r("GET", f"(?:{_K8S})?/v1/{_STEVE}", kubeapi.steve_list, STEVE_RELEASES),
-    _r("GET", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)", kubeapi.steve_list, STEVE_RELEASES),
-    _r("GET", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", kubeapi.steve_get, STEVE_RELEASES),
-    _r("PUT", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", kubeapi.steve_put, STEVE_RELEASES),
-    _r("PATCH", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", kubeapi.steve_patch, STEVE_RELEASES),
+    _r("GET", f"(?:{_K8S})?/v1/{_STEVE}", steve.steve_list, STEVE_RELEASES),
+    _r("GET", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)", steve.steve_list, STEVE_RELEASES),
+    _r("GET", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", steve.steve_get, STEVE_RELEASES),
+    _r("PUT", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", steve.steve_put, STEVE_RELEASES),
+    _r("PATCH", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", steve.steve_patch, STEVE_RELEASES),
 )
 
 
