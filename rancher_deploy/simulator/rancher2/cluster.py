@@ -10,12 +10,11 @@ from __future__ import annotations
 import copy
 import random
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from rancher_deploy.simulator.clock import SimClock, Timing
+from rancher_deploy.simulator.clock import Timeline, Timing
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
 from rancher_deploy.simulator.rancher2.workloads import WORKLOAD_TYPES, Workload
@@ -56,7 +55,7 @@ class Namespace:
     uid: str
 
 
-class Cluster:
+class Cluster(Timeline):
     """All 2.x state, guarded by one re-entrant lock."""
 
     def __init__(self, access_key: str, secret_key: str, timing: Timing, faults: Faults) -> None:
@@ -71,8 +70,7 @@ class Cluster:
     def reset(self) -> None:
         """A fresh Rancher: projects Default and System in `local`, namespace default in Default."""
         with self.lock:
-            self.clock = SimClock(self.timing.speed)
-            self.epoch = time.time()
+            self.restart_clock()
             self.projects: dict[str, Project2] = {}
             self.namespaces: dict[str, Namespace] = {}
             self.workloads: dict[tuple[str, str, str], Workload] = {}
@@ -84,12 +82,6 @@ class Cluster:
                 self.add_namespace(name, self.system_project_id)
 
     # ---- time ----------------------------------------------------------------------------------
-
-    def now(self) -> float:
-        return self.clock.now()
-
-    def wall(self, sim_time: float) -> float:
-        return self.epoch + sim_time / max(self.timing.speed, 1.0)
 
     def bump(self) -> int:
         self._resource_version += 1
@@ -112,12 +104,6 @@ class Cluster:
             for workload in self.workloads.values():
                 workload.settle(now, env, self.bump)
             return now
-
-    def advance(self, seconds: float) -> None:
-        with self.lock:
-            self.settle()
-            self.clock.advance(seconds)
-            self.settle()
 
     # ---- auth ----------------------------------------------------------------------------------
 

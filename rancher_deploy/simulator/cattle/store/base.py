@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ from rancher_deploy.simulator.cattle.models.instance import Instance
 from rancher_deploy.simulator.cattle.models.project import Project
 from rancher_deploy.simulator.cattle.models.service import Service
 from rancher_deploy.simulator.cattle.models.stack import Stack
-from rancher_deploy.simulator.clock import SimClock, Timing
+from rancher_deploy.simulator.clock import Timeline, Timing
 from rancher_deploy.simulator.faults import Faults
 
 DEFAULT_PROJECT_ID = "1a5"  # a fresh 1.x install's "Default" environment (§1.1)
@@ -52,7 +51,7 @@ class Principal:
         return self.key.project_id is not None
 
 
-class Backend:
+class Backend(Timeline):
     """All 1.x state, guarded by one re-entrant lock; the per-family operations extend it."""
 
     def __init__(self, access_key: str, secret_key: str, timing: Timing, faults: Faults) -> None:
@@ -65,8 +64,7 @@ class Backend:
     def reset(self) -> None:
         """Back to a fresh install: only the Default environment and the account key."""
         with self.lock:
-            self.clock = SimClock(self.timing.speed)
-            self.epoch = time.time()
+            self.restart_clock()
             self.projects: dict[str, Project] = {
                 DEFAULT_PROJECT_ID: Project(DEFAULT_PROJECT_ID, "Default", 0.0, uuid="adminProject")
             }
@@ -80,14 +78,6 @@ class Backend:
 
     # ---- time ----------------------------------------------------------------------------------
 
-    def now(self) -> float:
-        return self.clock.now()
-
-    def wall(self, sim_time: float) -> float:
-        """Epoch seconds for a simulated time, for created/removed stamps; squeezed by the speed so
-        a fast simulator does not stamp resources weeks into the future."""
-        return self.epoch + sim_time / max(self.timing.speed, 1.0)
-
     def settle(self) -> float:
         """Advance every stack and service to the current simulated time; returns that time."""
         with self.lock:
@@ -97,12 +87,6 @@ class Backend:
             for svc in self.services.values():
                 lifecycle.settle(svc, now, self.context(svc))
             return now
-
-    def advance(self, seconds: float) -> None:
-        with self.lock:
-            self.settle()
-            self.clock.advance(seconds)
-            self.settle()
 
     def context(self, svc: Service) -> lifecycle.Context:
         stack = self.stacks.get(int(svc.stack_id[3:]))
