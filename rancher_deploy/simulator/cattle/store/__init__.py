@@ -1,8 +1,9 @@
-"""The simulator's backend: projects, keys, stacks, services and containers, one method per operation.
+"""The 1.x backend: projects, keys, stacks, services and containers, one method per operation.
 
 Every method takes the project the request is scoped to, works on model objects and raises
-``ApiError`` with Rancher's codes; rendering to JSON and HTTP live in handlers.py and api.py. Callers hold
-``Store.lock`` and call ``settle`` first, so every read sees the state at the current simulated time.
+``ApiError`` with Rancher's codes; rendering to JSON and HTTP live in handlers.py and api.py.
+Callers hold ``Store.lock`` and call ``settle`` first, so every read sees the state at the current
+simulated time.
 """
 
 from __future__ import annotations
