@@ -1,4 +1,4 @@
-"""Simulated time: how long things take (Timing) and what time it is now (SimClock)."""
+"""Simulated time: how long things take (Timing), what time it is (SimClock), a store's Timeline."""
 
 from __future__ import annotations
 

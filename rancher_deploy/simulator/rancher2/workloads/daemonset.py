@@ -20,10 +20,7 @@ class DaemonSet(ReplacingWorkload):
         return f"{self.name}-{safe_hash([self.uid, ordinal], 5)}"
 
     def _compute_status(self, t: float, old: JSON) -> None:
-        update = self.newest()
-        pods = self.pods()
-        ready = sum(1 for p in pods if p.ready(t))
-        updated = sum(1 for p in pods if update is not None and p.revision == update.hash)
+        _, pods, ready, updated = self._counts(t)
         self.status = {
             "observedGeneration": self.observed_generation,
             "desiredNumberScheduled": 1,

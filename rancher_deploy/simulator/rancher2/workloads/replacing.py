@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rancher_deploy.simulator.rancher2.workloads.base import Workload
-from rancher_deploy.simulator.rancher2.workloads.objects import Environment
+from rancher_deploy.simulator.rancher2.workloads.objects import Environment, Pod, Revision
 
 
 @dataclass
@@ -53,6 +53,15 @@ class ReplacingWorkload(Workload):
 
     def _ordinal_name(self, ordinal: int) -> str:
         raise NotImplementedError
+
+    def _counts(self, t: float) -> tuple[Revision | None, list[Pod], int, int]:
+        """What the status is built from: the update revision, the pods, how many are ready, and
+        how many run the update revision."""
+        update = self.newest()
+        pods = self.pods()
+        ready = sum(1 for p in pods if p.ready(t))
+        updated = sum(1 for p in pods if update is not None and p.revision == update.hash)
+        return update, pods, ready, updated
 
     def _ordinal_of(self, pod_name: str) -> int:
         for ordinal in range(max(self.replicas(), 1) + 64):

@@ -17,10 +17,7 @@ class StatefulSet(ReplacingWorkload):
         return f"{self.name}-{ordinal}"
 
     def _compute_status(self, t: float, old: JSON) -> None:
-        update = self.newest()
-        pods = self.pods()
-        ready = sum(1 for p in pods if p.ready(t))
-        updated = sum(1 for p in pods if update is not None and p.revision == update.hash)
+        update, pods, ready, updated = self._counts(t)
         current_rev = self.current_revision or (update.name if update else "")
         current = next((r for r in self.revisions if r.name == current_rev), None)
         status: JSON = {
