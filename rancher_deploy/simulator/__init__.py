@@ -14,18 +14,15 @@ import os
 from types import TracebackType
 from typing import Any
 
+from rancher_deploy.simulator import seed
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.cattle.store.base import DEFAULT_PROJECT_ID, parse_id
 from rancher_deploy.simulator.clock import Timing
-from rancher_deploy.simulator.cluster import CLUSTER_ID, Cluster
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.rancher2 import RELEASES
-from rancher_deploy.simulator.server import (
-    App,
-    RequestLog,
-    RequestRecord,
-    SimServer,
-    tls_context,
-)
-from rancher_deploy.simulator.store import DEFAULT_PROJECT_ID, Store, parse_id
+from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID, Cluster
+from rancher_deploy.simulator.rancher2.releases import RELEASES
+from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
+from rancher_deploy.simulator.server import App, SimServer, tls_context
 
 __all__ = ["SUPPORTED_RANCHER_VERSIONS", "RequestRecord", "Simulator", "Timing"]
 
@@ -85,7 +82,7 @@ class Simulator:
     def start(self) -> Simulator:
         if self.state_file and os.path.exists(self.state_file):
             with open(self.state_file, encoding="utf-8") as fh:
-                self._store.load_state(json.load(fh))
+                seed.cattle(self._store, json.load(fh), keep_ids=True)
         self._server.start()
         self._started = True
         return self

@@ -1,4 +1,4 @@
-"""Simulated time: how long things take (Timing) and what time it is now (SimClock)."""
+"""Simulated time: how long things take (Timing), what time it is (SimClock), a store's Timeline."""
 
 from __future__ import annotations
 
@@ -97,3 +97,35 @@ class SimClock:
             raise ValueError("simulated time cannot go backwards")
         with self._lock:
             self._offset += seconds
+
+
+class Timeline:
+    """The simulated time a store lives in: restarted on reset, read as ``now``, stamped as ``wall``.
+
+    Both generations' stores extend it; each says how to ``settle`` its objects to the current time.
+    """
+
+    lock: threading.RLock
+    timing: Timing
+
+    def restart_clock(self) -> None:
+        self.clock = SimClock(self.timing.speed)
+        self.epoch = time.time()
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def wall(self, sim_time: float) -> float:
+        """Epoch seconds for a simulated time, for created/removed stamps; squeezed by the speed so
+        a fast simulator does not stamp resources weeks into the future."""
+        return self.epoch + sim_time / max(self.timing.speed, 1.0)
+
+    def settle(self) -> float:
+        """Bring every object to the current simulated time; returns that time."""
+        raise NotImplementedError
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.settle()
+            self.clock.advance(seconds)
+            self.settle()

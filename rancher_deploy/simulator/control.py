@@ -7,15 +7,30 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from rancher_deploy.simulator.handlers import HttpRequest, Response
-from rancher_deploy.simulator.kube import KubeError
-
-if TYPE_CHECKING:
-    from rancher_deploy.simulator.server import App
+from rancher_deploy.simulator import seed
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.faults import Faults
+from rancher_deploy.simulator.rancher2.cluster import Cluster
+from rancher_deploy.simulator.rancher2.errors import KubeError
+from rancher_deploy.simulator.request_log import RequestLog
+from rancher_deploy.simulator.wire import HttpRequest, Response
 
 JSON = dict[str, Any]
+
+
+class App(Protocol):
+    """What the control API reaches into: the server's state, not its sockets."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def cluster(self) -> Cluster | None: ...
+    @property
+    def faults(self) -> Faults: ...
+    @property
+    def log(self) -> RequestLog: ...
 
 
 def _error(status: int, message: str) -> Response:
@@ -55,7 +70,7 @@ def handle(app: App, req: HttpRequest) -> Response:
             app.faults.clear()
             return Response(200, app.faults.describe())
         if route == ("POST", "/_sim/seed"):
-            return Response(201, seed(app, body) if app.cluster is None else seed2(app, body))
+            return Response(201, seed.cattle(app.store, body) if app.cluster is None else seed.rancher2(app.cluster, body))
         if route == ("GET", "/_sim/state"):
             if app.cluster is not None:
                 with app.cluster.lock:
@@ -94,70 +109,3 @@ def _set_fault(app: App, body: JSON) -> Response:
     else:
         app.faults.apply(kind, args)
     return Response(200, app.faults.describe())
-
-
-def seed(app: App, body: JSON) -> JSON:
-    """Create projects, environment keys, stacks and services in one call; returns their ids.
-
-    Stacks name their project by ``projectId`` (default 1a5); services name their stack by
-    ``stackId`` or by ``stack`` (a stack name created earlier in the same call or already present).
-    """
-    store = app.store
-    created: JSON = {"projects": [], "keys": [], "stacks": [], "services": []}
-    with store.lock:
-        for p in body.get("projects", []):
-            created["projects"].append(store.add_project(str(p["name"])))
-        for k in body.get("keys", []):
-            key = store.add_key(k.get("projectId"), k.get("access"), k.get("secret"))
-            created["keys"].append({"access": key.access, "secret": key.secret, "projectId": key.project_id})
-        for s in body.get("stacks", []):
-            created["stacks"].append(store.seed_stack(str(s["name"]), s.get("projectId")).id)
-        for v in body.get("services", []):
-            stack_id = v.get("stackId")
-            if stack_id is None:
-                matching = [st for st in store.stacks.values() if st.name == v["stack"]]
-                if not matching:
-                    raise KeyError(f"no stack named {v['stack']}")
-                stack_id = matching[-1].id
-            svc = store.seed_service(
-                str(stack_id),
-                str(v["name"]),
-                dict(v["launchConfig"]),
-                scale=int(v.get("scale", 1)),
-                secondary_launch_configs=list(v.get("secondaryLaunchConfigs") or []),
-                state=str(v.get("state", "active")),
-                retain_ip=bool(v.get("retainIp", False)),
-            )
-            created["services"].append(svc.id)
-    return created
-
-
-def seed2(app: App, body: JSON) -> JSON:
-    """Rancher 2.x: create projects, namespaces and (rolled-out) workloads in one call.
-
-    ``{"projects": [{"name"}], "namespaces": [{"name", "projectId"?}], "workloads": [{"namespace",
-    "name", "containers", "kind"?, "replicas"?, "initContainers"?, "strategy"?,
-    "progressDeadlineSeconds"?}]}``; answers the new project ids, namespace names and v3 workload ids.
-    """
-    cluster = app.cluster
-    assert cluster is not None
-    created: JSON = {"projects": [], "namespaces": [], "workloads": []}
-    with cluster.lock:
-        cluster.settle()
-        for p in body.get("projects", []):
-            created["projects"].append(cluster.add_project(str(p["name"])))
-        for n in body.get("namespaces", []):
-            created["namespaces"].append(cluster.add_namespace(str(n["name"]), n.get("projectId")))
-        for w in body.get("workloads", []):
-            workload = cluster.add_workload(
-                str(w["namespace"]),
-                str(w["name"]),
-                list(w["containers"]),
-                kind=str(w.get("kind", "deployment")),
-                replicas=int(w.get("replicas", 1)),
-                init_containers=w.get("initContainers"),
-                strategy=w.get("strategy"),
-                progress_deadline_seconds=int(w.get("progressDeadlineSeconds", 600)),
-            )
-            created["workloads"].append(workload.v3_id)
-    return created

@@ -4,57 +4,25 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from rancher_deploy.simulator import control, handlers, routes2
-from rancher_deploy.simulator.cluster import Cluster
-from rancher_deploy.simulator.errors import STATUS_TEXT, ApiError
+from rancher_deploy.simulator import control
+from rancher_deploy.simulator.cattle import api as cattle_api
+from rancher_deploy.simulator.cattle.errors import ApiError
+from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.kube import KubeError
-from rancher_deploy.simulator.store import Store
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One API request as the simulator answered it (status 0: the connection was dropped)."""
-
-    method: str
-    path: str
-    query: str
-    status: int
-    project_id: str | None
-
-
-class RequestLog:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._records: list[RequestRecord] = []
-
-    def add(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._records.append(record)
-
-    def records(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._records)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    def count(self, method: str | None = None, path_contains: str = "") -> int:
-        return sum(
-            1
-            for r in self.records()
-            if (method is None or r.method == method.upper()) and path_contains in r.path
-        )
+from rancher_deploy.simulator.rancher2 import api as rancher2_api
+from rancher_deploy.simulator.rancher2.cluster import Cluster
+from rancher_deploy.simulator.rancher2.errors import KubeError
+from rancher_deploy.simulator.rancher2.routes import surface_of
+from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
+from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response
 
 
 class App:
@@ -69,19 +37,19 @@ class App:
         self.rancher_version = rancher_version
         self.cluster = cluster
 
-    def _failure_body(self, req: handlers.HttpRequest, status: int) -> object:
+    def _failure_body(self, req: HttpRequest, status: int) -> object:
         if self.cluster is None:
             return ApiError.http(status).body()
         reason = STATUS_TEXT.get(status, "Error").replace(" ", "")
         error = KubeError(status, reason, STATUS_TEXT.get(status, "Error"))
-        return routes2.error_body(routes2.surface_of(req.path), error)
+        return rancher2_api.error_body(surface_of(req.path), error)
 
-    def _answer(self, req: handlers.HttpRequest) -> handlers.Response:
+    def _answer(self, req: HttpRequest) -> Response:
         if self.cluster is not None:
-            return routes2.handle(self.cluster, req, self.rancher_version)
-        return handlers.handle(self.store, req, self.rancher_version)
+            return rancher2_api.handle(self.cluster, req, self.rancher_version)
+        return cattle_api.handle(self.store, req, self.rancher_version)
 
-    def handle(self, req: handlers.HttpRequest) -> handlers.Response | None:
+    def handle(self, req: HttpRequest) -> Response | None:
         """The response to send, or None to drop the connection without answering."""
         if req.path == "/_sim" or req.path.startswith("/_sim/"):
             return control.handle(self, req)
@@ -95,7 +63,7 @@ class App:
         failure = self.faults.take_failure(req.method, target)
         if failure is not None and not failure.drop:
             self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None))
-            return handlers.Response(failure.status, self._failure_body(req, failure.status))
+            return Response(failure.status, self._failure_body(req, failure.status))
         response = self._answer(req)
         if failure is not None:
             # A lost answer: the server did the work, the client never hears about it.
@@ -180,7 +148,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         scheme = "https" if self.server.tls is not None else "http"
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        req = handlers.HttpRequest(
+        req = HttpRequest(
             method=self.command,
             path=path,
             query=query,

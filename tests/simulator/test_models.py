@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from rancher_deploy.simulator.cattle.errors import ApiError
+from rancher_deploy.simulator.cattle.models.process import PROCESSES, service_actions
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.cattle.store.base import parse_id
 from rancher_deploy.simulator.clock import SimClock, Timing
-from rancher_deploy.simulator.errors import ApiError
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.models import PROCESSES, service_actions
-from rancher_deploy.simulator.store import Store, parse_id
 
 T = Timing(speed=0.0)  # stop 1, start 2, health 3, interval from the request
 CONFIG: dict[str, Any] = {"imageUuid": "docker:web:1", "healthCheck": {"port": 80}}

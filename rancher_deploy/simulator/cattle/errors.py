@@ -5,22 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-# Rancher's status -> text table (cattle messages.properties); the code of a plain HTTP error is the
-# text itself, space included, e.g. "Not Found" (rancher-api.md §4).
-STATUS_TEXT: dict[int, str] = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method not allowed",
-    409: "Conflict",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Entity",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+from rancher_deploy.simulator.wire import STATUS_TEXT
 
 
 class ApiError(Exception):

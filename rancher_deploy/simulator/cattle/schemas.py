@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rancher_deploy.simulator.listing import modifiers_for
-from rancher_deploy.simulator.models import (
+from rancher_deploy.simulator.cattle.listing import modifiers_for
+from rancher_deploy.simulator.cattle.models.process import (
     LINK_ACTIONS,
     SERVICE_PROCESS_ACTIONS,
+)
+from rancher_deploy.simulator.cattle.models.service import (
     V1_HIDDEN_LAUNCH_CONFIG_KEYS,
     V1_HIDDEN_SERVICE_FIELDS,
 )
@@ -302,6 +304,8 @@ STACK_ACTIONS: dict[str, tuple[str | None, str]] = {
 }
 
 # Listable collections of a version root / project resource, in link order.
+# The API versions a 1.6 server offers at its root, and the collections each links to.
+API_VERSIONS: tuple[str, ...] = ("v1", "v2-beta")
 COLLECTIONS: dict[str, tuple[str, ...]] = {
     "v1": ("containers", "environments", "instances", "projects", "schemas", "services"),
     "v2-beta": ("containers", "instances", "projects", "schemas", "services", "stacks"),

@@ -1,24 +1,29 @@
-"""The Kubernetes API Rancher proxies at /k8s/clusters/<id>/, and Steve's /v1 view of the same objects.
+"""The Kubernetes API Rancher proxies at /k8s/clusters/<id>/: workloads, namespaces, history, watches.
 
-Both read and write the workloads held by ``Cluster``: GET, PUT and PATCH (strategic merge, merge
-and JSON patch by Content-Type, rancher-api.md §6), lists with label/field selectors, ``watch``
-streams, ReplicaSets and ControllerRevisions for history. Failures are ``Status`` objects on the
-proxy and rancher/apiserver error bodies on Steve.
+It and Steve (steve.py) read and write the workloads held by ``Cluster``: GET, PUT and PATCH
+(strategic merge, merge and JSON patch by Content-Type, rancher-api.md §6), lists with label/field
+selectors, ``watch`` streams, ReplicaSets and ControllerRevisions for history. Failures are
+``Status`` objects on the proxy and rancher/apiserver error bodies on Steve.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from rancher_deploy.simulator import kube, norman, patch
-from rancher_deploy.simulator.cluster import CLUSTER_ID
-from rancher_deploy.simulator.handlers import Response
-from rancher_deploy.simulator.kube import JSON, KubeError, Workload
-from rancher_deploy.simulator.rancher2 import Call
+from rancher_deploy.simulator.rancher2 import patch
+from rancher_deploy.simulator.rancher2.call import Call
+from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID
+from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
+from rancher_deploy.simulator.rancher2.workloads import Workload
+from rancher_deploy.simulator.rancher2.workloads.objects import (
+    API_VERSIONS,
+    JSON,
+    KINDS,
+)
+from rancher_deploy.simulator.wire import Response
 
 # Kubernetes resource (plural) -> our workload kind.
 RESOURCES: dict[str, str] = {
@@ -32,14 +37,6 @@ GROUPS: dict[str, str] = {"deployments": "apps", "statefulsets": "apps", "daemon
 LIST_KINDS: dict[str, str] = {"deployments": "DeploymentList", "statefulsets": "StatefulSetList",
                               "daemonsets": "DaemonSetList", "cronjobs": "CronJobList",
                               "replicasets": "ReplicaSetList", "controllerrevisions": "ControllerRevisionList"}
-# Steve type -> Kubernetes resource.
-STEVE_TYPES: dict[str, str] = {
-    "apps.deployments": "deployments",
-    "apps.statefulsets": "statefulsets",
-    "apps.daemonsets": "daemonsets",
-    "batch.cronjobs": "cronjobs",
-    "apps.replicasets": "replicasets",
-}
 KUBERNETES_VERSIONS: dict[str, tuple[str, str]] = {
     "2.4": ("18", "v1.18.20"), "2.5": ("20", "v1.20.15"), "2.6": ("24", "v1.24.17"),
     "2.7": ("26", "v1.26.15"), "2.8": ("28", "v1.28.15"), "2.9": ("30", "v1.30.14"),
@@ -47,7 +44,7 @@ KUBERNETES_VERSIONS: dict[str, tuple[str, str]] = {
 WATCH_POLL = 0.02  # real seconds between looks at the store while a watch is open
 
 
-def _check_cluster(call: Call) -> None:
+def check_cluster(call: Call) -> None:
     if call.match.get("cluster", CLUSTER_ID) != CLUSTER_ID:
         raise KubeError(404, "NotFound", f'clusters.management.cattle.io "{call.match["cluster"]}" not found')
 
@@ -99,7 +96,7 @@ def field_selector_matches(selector: str, obj: JSON) -> bool:
 # Objects
 
 
-def _objects(call: Call, resource: str, namespace: str | None) -> list[JSON]:
+def list_objects_of(call: Call, resource: str, namespace: str | None) -> list[JSON]:
     cluster = call.cluster
     if namespace is not None:
         cluster.namespace(namespace)
@@ -114,7 +111,7 @@ def _objects(call: Call, resource: str, namespace: str | None) -> list[JSON]:
     return items
 
 
-def _selected(call: Call, items: list[JSON]) -> list[JSON]:
+def select(call: Call, items: list[JSON]) -> list[JSON]:
     labels = call.param("labelSelector")
     fields = call.param("fieldSelector")
     if labels:
@@ -124,15 +121,15 @@ def _selected(call: Call, items: list[JSON]) -> list[JSON]:
     return items
 
 
-def _one(call: Call, resource: str, namespace: str, name: str) -> JSON:
-    for item in _objects(call, resource, namespace):
+def one_object(call: Call, resource: str, namespace: str, name: str) -> JSON:
+    for item in list_objects_of(call, resource, namespace):
         if item["metadata"]["name"] == name:
             return item
-    kind = {"replicasets": "ReplicaSet", "controllerrevisions": "ControllerRevision"}.get(resource) or kube.KINDS[RESOURCES[resource]]
-    raise kube.not_found(kind, name)
+    kind = {"replicasets": "ReplicaSet", "controllerrevisions": "ControllerRevision"}.get(resource) or KINDS[RESOURCES[resource]]
+    raise not_found(kind, name)
 
 
-def _workload(call: Call, resource: str, namespace: str, name: str) -> Workload:
+def workload_of(call: Call, resource: str, namespace: str, name: str) -> Workload:
     if resource not in RESOURCES:
         raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
     call.cluster.namespace(namespace)
@@ -141,12 +138,12 @@ def _workload(call: Call, resource: str, namespace: str, name: str) -> Workload:
 
 def _validate(workload: Workload, obj: JSON) -> None:
     spec = obj.get("spec")
-    kind = kube.KINDS[workload.kind]
+    kind = KINDS[workload.kind]
     if not isinstance(spec, dict):
-        raise KubeError(422, "Invalid", f'{kind}.{kube.API_VERSIONS[workload.kind].split("/")[0]} "{workload.name}" is invalid: spec: Required value')
+        raise KubeError(422, "Invalid", f'{kind}.{API_VERSIONS[workload.kind].split("/")[0]} "{workload.name}" is invalid: spec: Required value')
     template = spec.get("jobTemplate", {}).get("spec", {}).get("template") if workload.kind == "cronjob" else spec.get("template")
     containers = ((template or {}).get("spec") or {}).get("containers")
-    group = kube.API_VERSIONS[workload.kind].split("/")[0]
+    group = API_VERSIONS[workload.kind].split("/")[0]
     path = "spec.jobTemplate.spec.template.spec.containers" if workload.kind == "cronjob" else "spec.template.spec.containers"
     if not isinstance(containers, list) or not containers:
         raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: {path}: Required value')
@@ -170,12 +167,12 @@ def _store(call: Call, workload: Workload, obj: JSON) -> JSON:
 
 
 def _conflict(workload: Workload) -> KubeError:
-    group = kube.API_VERSIONS[workload.kind].split("/")[0]
+    group = API_VERSIONS[workload.kind].split("/")[0]
     plural = f"{workload.kind}s.{group}"
     return KubeError(409, "Conflict", f'Operation cannot be fulfilled on {plural} "{workload.name}": the object has been modified; please apply your changes to the latest version and try again')
 
 
-def _put(call: Call, workload: Workload, body: Any, require_version: bool) -> JSON:
+def put_workload(call: Call, workload: Workload, body: Any, require_version: bool) -> JSON:
     if not isinstance(body, dict):
         raise KubeError(400, "BadRequest", "the body of the request could not be decoded")
     version = str((body.get("metadata") or {}).get("resourceVersion") or "")
@@ -187,7 +184,7 @@ def _put(call: Call, workload: Workload, body: Any, require_version: bool) -> JS
     return _store(call, workload, body)
 
 
-def _patch(call: Call, workload: Workload, default_type: str) -> JSON:
+def patch_workload(call: Call, workload: Workload, default_type: str) -> JSON:
     content_type = call.http.headers.get("content-type") or default_type
     current = call.cluster.to_k8s(workload)
     patched = patch.apply(content_type, current, call.body_json())
@@ -253,7 +250,7 @@ def _watching(call: Call) -> bool:
 
 
 def k8s_version(call: Call) -> Response:
-    _check_cluster(call)
+    check_cluster(call)
     minor, git = KUBERNETES_VERSIONS.get(call.version, ("28", "v1.28.15"))
     return Response(200, {"major": "1", "minor": minor, "gitVersion": git, "gitCommit": "0" * 40,
                           "gitTreeState": "clean", "buildDate": "2024-01-01T00:00:00Z", "goVersion": "go1.21",
@@ -261,133 +258,52 @@ def k8s_version(call: Call) -> Response:
 
 
 def list_namespaces(call: Call) -> Response:
-    _check_cluster(call)
-    items = _selected(call, [call.cluster.namespace_to_k8s(ns) for ns in call.cluster.namespaces.values()])
+    check_cluster(call)
+    items = select(call, [call.cluster.namespace_to_k8s(ns) for ns in call.cluster.namespaces.values()])
     return Response(200, {"kind": "NamespaceList", "apiVersion": "v1",
                           "metadata": {"resourceVersion": str(call.cluster._resource_version)}, "items": items})
 
 
 def get_namespace(call: Call) -> Response:
-    _check_cluster(call)
+    check_cluster(call)
     return Response(200, call.cluster.namespace_to_k8s(call.cluster.namespace(call.match["namespace"])))
 
 
 def list_objects(call: Call) -> Response:
-    _check_cluster(call)
+    check_cluster(call)
     resource = _resource(call)
     namespace = call.match.get("namespace")
     if _watching(call):
-        return _watch(call, lambda: _selected(call, _objects(call, resource, namespace)), lambda o: o)
-    items = _selected(call, _objects(call, resource, namespace))
+        return _watch(call, lambda: select(call, list_objects_of(call, resource, namespace)), lambda o: o)
+    items = select(call, list_objects_of(call, resource, namespace))
     group = GROUPS[resource]
     return Response(200, {"kind": LIST_KINDS[resource], "apiVersion": f"{group}/v1",
                           "metadata": {"resourceVersion": str(call.cluster._resource_version)}, "items": items})
 
 
 def get_object(call: Call) -> Response:
-    _check_cluster(call)
+    check_cluster(call)
     resource = _resource(call)
-    return Response(200, _one(call, resource, call.match["namespace"], call.match["name"]))
+    return Response(200, one_object(call, resource, call.match["namespace"], call.match["name"]))
 
 
 def watch_object(call: Call) -> Response:
-    _check_cluster(call)
+    check_cluster(call)
     resource = _resource(call)
     namespace, name = call.match["namespace"], call.match["name"]
-    _one(call, resource, namespace, name)
-    return _watch(call, lambda: [o for o in _objects(call, resource, namespace) if o["metadata"]["name"] == name], lambda o: o)
+    one_object(call, resource, namespace, name)
+    return _watch(call, lambda: [o for o in list_objects_of(call, resource, namespace) if o["metadata"]["name"] == name], lambda o: o)
 
 
 def put_object(call: Call) -> Response:
-    _check_cluster(call)
-    workload = _workload(call, _resource(call), call.match["namespace"], call.match["name"])
-    return Response(200, _put(call, workload, call.body_json(), require_version=False))
+    check_cluster(call)
+    workload = workload_of(call, _resource(call), call.match["namespace"], call.match["name"])
+    return Response(200, put_workload(call, workload, call.body_json(), require_version=False))
 
 
 def patch_object(call: Call) -> Response:
-    _check_cluster(call)
-    workload = _workload(call, _resource(call), call.match["namespace"], call.match["name"])
+    check_cluster(call)
+    workload = workload_of(call, _resource(call), call.match["namespace"], call.match["name"])
     if not call.http.headers.get("content-type"):
         raise KubeError(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
-    return Response(200, _patch(call, workload, patch.STRATEGIC))
-
-
-# --------------------------------------------------------------------------------------------------
-# Steve (/v1)
-
-
-def _steve_resource(call: Call) -> str:
-    resource = STEVE_TYPES.get(call.match["type"].lower())
-    if resource is None:
-        raise KubeError(404, "NotFound", f"schema {call.match['type']} not found")
-    return resource
-
-
-def _steve_base(call: Call) -> str:
-    prefix = f"/k8s/clusters/{call.match['cluster']}" if "cluster" in call.match else ""
-    return f"{call.root}{prefix}/v1"
-
-
-def steve_object(call: Call, resource: str, obj: JSON) -> JSON:
-    """A Kubernetes object as Steve formats it: id, type, links and metadata.state on top."""
-    meta = obj["metadata"]
-    steve_type = next(t for t, r in STEVE_TYPES.items() if r == resource).removesuffix("s")
-    link = f"{_steve_base(call)}/{steve_type}s/{meta['namespace']}/{meta['name']}"
-    group = GROUPS[resource]
-    doc: JSON = {
-        "id": f"{meta['namespace']}/{meta['name']}",
-        "type": steve_type,
-        "links": {"self": link, "update": link, "remove": link, "patch": link,
-                  "view": f"{call.root}/k8s/clusters/{CLUSTER_ID}/apis/{group}/v1/namespaces/{meta['namespace']}/{resource}/{meta['name']}"},
-    }
-    doc.update(copy.deepcopy(obj))
-    state_name, transitioning, message = "active", "no", ""
-    if resource in RESOURCES:
-        workload = call.cluster.workload(RESOURCES[resource], meta["namespace"], meta["name"])
-        state_name, transitioning, message = norman.summary(workload)
-    doc["metadata"]["state"] = {
-        "name": state_name,
-        "error": transitioning == "error",
-        "transitioning": transitioning == "yes",
-        "message": message,
-    }
-    doc["metadata"]["relationships"] = []
-    doc["metadata"]["fields"] = [meta["name"]]
-    return doc
-
-
-def steve_list(call: Call) -> Response:
-    _check_cluster(call)
-    resource = _steve_resource(call)
-    namespace = call.match.get("namespace")
-    items = _selected(call, _objects(call, resource, namespace))
-    data = [steve_object(call, resource, o) for o in items]
-    steve_type = call.match["type"].lower().removesuffix("s")
-    return Response(200, {"type": "collection", "links": {"self": f"{call.root}{call.http.path}"},
-                          "createTypes": {steve_type: f"{_steve_base(call)}/{steve_type}s"}, "actions": {},
-                          "resourceType": steve_type, "revision": str(call.cluster._resource_version),
-                          "count": len(data), "data": data})
-
-
-def steve_get(call: Call) -> Response:
-    _check_cluster(call)
-    resource = _steve_resource(call)
-    obj = _one(call, resource, call.match["namespace"], call.match["name"])
-    return Response(200, steve_object(call, resource, obj))
-
-
-def steve_put(call: Call) -> Response:
-    _check_cluster(call)
-    resource = _steve_resource(call)
-    workload = _workload(call, resource, call.match["namespace"], call.match["name"])
-    obj = _put(call, workload, call.body_json(), require_version=True)
-    return Response(200, steve_object(call, resource, obj))
-
-
-def steve_patch(call: Call) -> Response:
-    _check_cluster(call)
-    resource = _steve_resource(call)
-    workload = _workload(call, resource, call.match["namespace"], call.match["name"])
-    # steve: no Content-Type means a strategic merge patch; anything else goes to Kubernetes as is.
-    obj = _patch(call, workload, patch.STRATEGIC)
-    return Response(200, steve_object(call, resource, obj))
+    return Response(200, patch_workload(call, workload, patch.STRATEGIC))

@@ -12,21 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rancher_deploy.simulator.clock import Timing
-from rancher_deploy.simulator.models import (
-    Instance,
-    InstanceState,
+from rancher_deploy.simulator.cattle.models.instance import Instance, InstanceState
+from rancher_deploy.simulator.cattle.models.process import (
     NewInstance,
     Process,
-    Service,
     Step,
     StepKind,
     Unit,
     done_state,
-    has_health_check,
     transitioning_state,
+)
+from rancher_deploy.simulator.cattle.models.service import (
+    Service,
+    has_health_check,
     version_of,
 )
+from rancher_deploy.simulator.clock import Timing
 
 
 @dataclass(frozen=True)

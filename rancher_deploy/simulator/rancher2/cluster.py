@@ -10,15 +10,22 @@ from __future__ import annotations
 import copy
 import random
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from rancher_deploy.simulator import kube
-from rancher_deploy.simulator.clock import SimClock, Timing
+from rancher_deploy.simulator.clock import Timeline, Timing
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.kube import JSON, KubeError, Workload
+from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
+from rancher_deploy.simulator.rancher2.workloads import WORKLOAD_TYPES, Workload
+from rancher_deploy.simulator.rancher2.workloads.objects import (
+    JSON,
+    KINDS,
+    REVISION_ANNOTATION,
+    Environment,
+    Revision,
+    rfc3339,
+)
 
 CLUSTER_ID = "local"
 PROJECT_ID_LABEL = "field.cattle.io/projectId"
@@ -48,7 +55,7 @@ class Namespace:
     uid: str
 
 
-class Cluster:
+class Cluster(Timeline):
     """All 2.x state, guarded by one re-entrant lock."""
 
     def __init__(self, access_key: str, secret_key: str, timing: Timing, faults: Faults) -> None:
@@ -63,8 +70,7 @@ class Cluster:
     def reset(self) -> None:
         """A fresh Rancher: projects Default and System in `local`, namespace default in Default."""
         with self.lock:
-            self.clock = SimClock(self.timing.speed)
-            self.epoch = time.time()
+            self.restart_clock()
             self.projects: dict[str, Project2] = {}
             self.namespaces: dict[str, Namespace] = {}
             self.workloads: dict[tuple[str, str, str], Workload] = {}
@@ -77,18 +83,12 @@ class Cluster:
 
     # ---- time ----------------------------------------------------------------------------------
 
-    def now(self) -> float:
-        return self.clock.now()
-
-    def wall(self, sim_time: float) -> float:
-        return self.epoch + sim_time / max(self.timing.speed, 1.0)
-
     def bump(self) -> int:
         self._resource_version += 1
         return self._resource_version
 
-    def env(self) -> kube.Environment:
-        return kube.Environment(
+    def env(self) -> Environment:
+        return Environment(
             container_start=self.timing.container_start,
             health_check=self.timing.health_check,
             controller_delay=self.timing.controller_delay,
@@ -104,12 +104,6 @@ class Cluster:
             for workload in self.workloads.values():
                 workload.settle(now, env, self.bump)
             return now
-
-    def advance(self, seconds: float) -> None:
-        with self.lock:
-            self.settle()
-            self.clock.advance(seconds)
-            self.settle()
 
     # ---- auth ----------------------------------------------------------------------------------
 
@@ -148,7 +142,7 @@ class Cluster:
     def namespace(self, name: str) -> Namespace:
         found = self.namespaces.get(name)
         if found is None:
-            raise kube.not_found("Namespace", name)
+            raise not_found("Namespace", name)
         return found
 
     def namespace_to_k8s(self, ns: Namespace) -> JSON:
@@ -156,7 +150,7 @@ class Cluster:
             "name": ns.name,
             "uid": ns.uid,
             "resourceVersion": "1",
-            "creationTimestamp": kube.rfc3339(self.wall(ns.created)),
+            "creationTimestamp": rfc3339(self.wall(ns.created)),
         }
         if ns.project_id:
             metadata["annotations"] = {PROJECT_ID_LABEL: ns.project_id}
@@ -181,8 +175,8 @@ class Cluster:
     ) -> Workload:
         """Create a workload; with ``settled`` it starts fully rolled out (revision 1, all ready)."""
         kind = kind.lower()
-        if kind not in kube.KINDS:
-            raise ValueError(f"unknown workload kind {kind!r}; one of {', '.join(kube.KINDS)}")
+        if kind not in KINDS:
+            raise ValueError(f"unknown workload kind {kind!r}; one of {', '.join(KINDS)}")
         selector = f"{kind}-{namespace}-{name}"
         pod_spec: JSON = {"containers": copy.deepcopy(containers)}
         if init_containers:
@@ -233,8 +227,7 @@ class Cluster:
                           "daemonset": "daemonsets.apps", "cronjob": "cronjobs.batch"}[kind]
                 raise KubeError(409, "AlreadyExists", f'{plural} "{name}" already exists')
             now = self.now()
-            workload = Workload(
-                kind=kind,
+            workload = WORKLOAD_TYPES[kind](
                 namespace=namespace,
                 name=name,
                 uid=str(uuid.uuid4()),
@@ -252,7 +245,7 @@ class Cluster:
             if settled:
                 # Already rolled out: observed, revision 1, every pod ready.
                 env = self.env()
-                instant = kube.Environment(0.0, 0.0, 0.0, env.unhealthy, env.capacity, lambda _: False)
+                instant = Environment(0.0, 0.0, 0.0, env.unhealthy, env.capacity, lambda _: False)
                 workload.settle(now, instant, self.bump)
                 for pod in workload.pods():
                     if pod.ready_at is not None:
@@ -265,7 +258,7 @@ class Cluster:
     def workload(self, kind: str, namespace: str, name: str) -> Workload:
         found = self.workloads.get((kind.lower(), namespace, name))
         if found is None or found.removed:
-            raise kube.not_found(kube.KINDS.get(kind.lower(), kind), name)
+            raise not_found(KINDS.get(kind.lower(), kind), name)
         return found
 
     def workloads_in(self, project_id: str | None = None, namespace: str | None = None, kind: str | None = None) -> list[Workload]:
@@ -292,8 +285,8 @@ class Cluster:
             if annotations is not None:
                 annotations = dict(annotations)
                 # The deployment controller owns its revision annotation.
-                if kube.REVISION_ANNOTATION in workload.annotations:
-                    annotations[kube.REVISION_ANNOTATION] = workload.annotations[kube.REVISION_ANNOTATION]
+                if REVISION_ANNOTATION in workload.annotations:
+                    annotations[REVISION_ANNOTATION] = workload.annotations[REVISION_ANNOTATION]
                 if annotations != workload.annotations:
                     workload.annotations = annotations
                     changed_meta = True
@@ -312,7 +305,7 @@ class Cluster:
             workload.resource_version = self.bump()
             return workload
 
-    def rollback(self, workload: Workload, replica_set_name: str) -> kube.Revision:
+    def rollback(self, workload: Workload, replica_set_name: str) -> Revision:
         """Copy a ReplicaSet's pod template back into the Deployment (v3 rollback on apps/v1)."""
         for rev in workload.revisions:
             if rev.name == replica_set_name:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from rancher_deploy.simulator.kube import KubeError
+from rancher_deploy.simulator.rancher2.errors import KubeError
 
 # patchMergeKey per list field name (k8s.io/api core/v1 and apps/v1 struct tags).
 MERGE_KEYS: dict[str, str] = {

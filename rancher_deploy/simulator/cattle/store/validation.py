@@ -1,0 +1,39 @@
+"""cattle's generic ValidationHandler rules the store applies: names, image references, integer fields."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rancher_deploy.simulator.cattle.errors import ApiError
+
+_NAME = re.compile(r"^[a-zA-Z0-9-]+$")
+
+
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise ApiError.validation("InvalidCharacters", "name")
+    if len(name) > 63:
+        raise ApiError.validation("MaxLengthExceeded", "name")
+
+
+def check_image(config: Any) -> None:
+    """No storage driver claims an image without the docker: prefix (§1.4)."""
+    image = config.get("imageUuid") if isinstance(config, dict) else None
+    if not isinstance(image, str) or not image.startswith(("docker:", "sim:")):
+        raise ApiError.validation("InvalidReference", "imageUuid")
+
+
+def int_field(body: Any, name: str, default: int, *, minimum: int) -> int:
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ApiError.validation("InvalidType", name)
+    try:
+        number = int(value)
+    except ValueError:
+        raise ApiError.validation("InvalidType", name) from None
+    if number < minimum:
+        raise ApiError.validation("MinLimitExceeded", name)
+    return number

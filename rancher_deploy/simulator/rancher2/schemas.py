@@ -1,0 +1,82 @@
+"""The v3 schema documents: the project (workload) and management types Norman serves at /schemas."""
+
+from __future__ import annotations
+
+from rancher_deploy.simulator.rancher2.cluster import (
+    CLUSTER_ID,
+)
+from rancher_deploy.simulator.rancher2.workloads.objects import JSON
+
+
+def _schema(schema_id: str, base: str, plural: str, *, collection_methods: list[str], resource_methods: list[str],
+            fields: dict[str, str], actions: dict[str, JSON] | None = None) -> JSON:
+    return {
+        "id": schema_id,
+        "type": "schema",
+        "links": {"self": f"{base}/schemas/{schema_id.lower()}", "collection": f"{base}/{plural}"},
+        "pluralName": plural,
+        "collectionMethods": collection_methods,
+        "resourceMethods": resource_methods,
+        "resourceActions": actions or {},
+        "collectionActions": {},
+        "collectionFilters": {f: {"modifiers": ["eq", "ne"]} for f in ("name", "namespaceId", "id", "state", "uuid")},
+        "resourceFields": {name: {"type": kind, "nullable": True} for name, kind in fields.items()},
+        "version": {"group": "project.cattle.io", "path": "/v3/project", "version": "v3"},
+    }
+
+
+WORKLOAD_FIELDS = {
+    "name": "string", "namespaceId": "reference[namespace]", "projectId": "reference[project]", "scale": "int",
+    "paused": "boolean", "containers": "array[container]", "labels": "map[string]", "annotations": "map[string]",
+    "workloadLabels": "map[string]", "workloadAnnotations": "map[string]", "state": "string",
+    "transitioning": "enum", "transitioningMessage": "string", "created": "date", "uuid": "string",
+    "selector": "labelSelector", "volumes": "array[volume]", "scheduling": "scheduling",
+}
+
+
+def project_schemas(base: str) -> list[JSON]:
+    crud = (["GET", "POST"], ["GET", "PUT", "DELETE"])
+    rollback_actions = {
+        "redeploy": {}, "pause": {}, "resume": {},
+        "rollback": {"input": "rollbackRevision"},
+    }
+    schemas = [
+        _schema("workload", base, "workloads", collection_methods=crud[0], resource_methods=crud[1],
+                fields={**WORKLOAD_FIELDS, "deploymentConfig": "deploymentConfig", "deploymentStatus": "deploymentStatus"},
+                actions=rollback_actions),
+        _schema("deployment", base, "deployments", collection_methods=crud[0], resource_methods=crud[1],
+                fields={**WORKLOAD_FIELDS, "deploymentConfig": "deploymentConfig", "deploymentStatus": "deploymentStatus"},
+                actions={**rollback_actions, "rollback": {"input": "deploymentRollbackInput"}}),
+        _schema("statefulSet", base, "statefulsets", collection_methods=crud[0], resource_methods=crud[1],
+                fields={**WORKLOAD_FIELDS, "statefulSetConfig": "statefulSetConfig", "statefulSetStatus": "statefulSetStatus"},
+                actions={"redeploy": {}}),
+        _schema("daemonSet", base, "daemonsets", collection_methods=crud[0], resource_methods=crud[1],
+                fields={**WORKLOAD_FIELDS, "daemonSetConfig": "daemonSetConfig", "daemonSetStatus": "daemonSetStatus"},
+                actions={"redeploy": {}}),
+        _schema("cronJob", base, "cronjobs", collection_methods=crud[0], resource_methods=crud[1],
+                fields={**WORKLOAD_FIELDS, "cronJobConfig": "cronJobConfig", "cronJobStatus": "cronJobStatus"},
+                actions={"redeploy": {}}),
+        _schema("replicaSet", base, "replicasets", collection_methods=["GET"], resource_methods=["GET", "PUT", "DELETE"],
+                fields=WORKLOAD_FIELDS, actions={"redeploy": {}}),
+    ]
+    for nested in ("container", "containerPort", "deploymentConfig", "deploymentStatus", "deploymentCondition",
+                   "deploymentRollbackInput", "rollbackRevision", "labelSelector", "statefulSetStatus",
+                   "daemonSetStatus", "replicaSetStatus", "ownerReference"):
+        schemas.append({
+            "id": nested, "type": "schema", "links": {"self": f"{base}/schemas/{nested.lower()}"},
+            "pluralName": nested + "s", "collectionMethods": [], "resourceMethods": [],
+            "resourceFields": {"replicaSetId": {"type": "reference[replicaSet]"}} if nested == "deploymentRollbackInput" else {},
+            "version": {"group": "project.cattle.io", "path": "/v3/project", "version": "v3"},
+        })
+    return schemas
+
+
+def management_schemas(base: str) -> list[JSON]:
+    return [
+        _schema("cluster", base, "clusters", collection_methods=["GET"], resource_methods=["GET"],
+                fields={"name": "string", "state": "string"}),
+        _schema("project", base, "projects", collection_methods=["GET", "POST"], resource_methods=["GET", "PUT", "DELETE"],
+                fields={"name": "string", "clusterId": "reference[cluster]", "state": "string"}),
+        _schema("namespace", f"{base}/cluster/{CLUSTER_ID}", "namespaces", collection_methods=["GET", "POST"],
+                resource_methods=["GET", "PUT", "DELETE"], fields={"name": "string", "projectId": "reference[project]"}),
+    ]

@@ -1,0 +1,173 @@
+"""v3 (Norman) handlers for the API roots, schemas, clusters, projects and namespaces, and Norman collections."""
+
+from __future__ import annotations
+
+from rancher_deploy.simulator.rancher2.call import Call
+from rancher_deploy.simulator.rancher2.cluster import (
+    CLUSTER_ID,
+    Namespace,
+    Project2,
+)
+from rancher_deploy.simulator.rancher2.errors import NormanError
+from rancher_deploy.simulator.rancher2.norman import created_ts, iso_time
+from rancher_deploy.simulator.rancher2.schemas import management_schemas
+from rancher_deploy.simulator.rancher2.workloads.objects import JSON
+from rancher_deploy.simulator.wire import Response
+
+
+def collection(call: Call, data: list[JSON], resource_type: str, create_types: dict[str, str] | None = None) -> Response:
+    """A Norman collection; equality filters on any top-level scalar field (name, namespaceId, id…)."""
+    skip = {"limit", "marker", "sort", "order", "action", "_replace", "hidden"}
+    for key, value in call.params:
+        if key in skip:
+            continue
+        field, _, modifier = key.partition("_")
+        if modifier == "ne":
+            data = [d for d in data if str(d.get(field)) != value]
+        elif not modifier:
+            data = [d for d in data if field in d and str(d.get(field)) == value]
+    doc: JSON = {
+        "type": "collection",
+        "links": {"self": f"{call.root}{call.http.path}"},
+        "createTypes": create_types or {},
+        "actions": {},
+        "pagination": {"limit": 1000, "total": len(data)},
+        "sort": {"order": "asc", "reverse": f"{call.root}{call.http.path}?order=desc"},
+        "filters": {},
+        "resourceType": resource_type,
+        "data": data,
+    }
+    return Response(200, doc)
+
+
+
+def schemas_response(call: Call, schemas: list[JSON]) -> Response:
+    response = collection(call, schemas, "schema")
+    # Norman names the schemas of the request's own sub-context; Rancher's client, built on a
+    # project's `/schemas` URL as Rancher's integration tests do, compares it with its base URL.
+    response.headers["X-Api-Schemas"] = f"{call.root}{call.http.path}"
+    return response
+
+
+def api_root(call: Call, base: str, collections: list[str], group: str, path: str) -> Response:
+    links: JSON = {"root": f"{call.root}/v3", "self": base, "schemas": f"{base}/schemas"}
+    for name in collections:
+        links[name] = f"{base}/{name}"
+    doc: JSON = {
+        "apiVersion": {"group": group, "path": path, "version": "v3"},
+        "baseType": "apiRoot",
+        "id": "v3",
+        "links": links,
+        "type": "apiRoot",
+        "actions": {},
+    }
+    return Response(200, doc, {"X-Api-Schemas": f"{base}/schemas"})
+
+
+# --------------------------------------------------------------------------------------------------
+# Management: clusters, projects, namespaces
+
+
+def cluster_doc(call: Call) -> JSON:
+    link = f"{call.root}/v3/clusters/{CLUSTER_ID}"
+    return {
+        "id": CLUSTER_ID, "type": "cluster", "baseType": "cluster", "name": CLUSTER_ID, "state": "active",
+        "transitioning": "no", "transitioningMessage": "", "internal": True, "driver": "imported",
+        "links": {"self": link, "projects": f"{call.root}/v3/projects?clusterId={CLUSTER_ID}",
+                  "namespaces": f"{call.root}/v3/cluster/{CLUSTER_ID}/namespaces"},
+        "actions": {},
+    }
+
+
+def project_doc(call: Call, project: Project2) -> JSON:
+    link = f"{call.root}/v3/projects/{project.id}"
+    sub = f"{call.root}/v3/project/{project.id}"
+    created = iso_time(call.cluster.wall(project.created))
+    links: JSON = {"self": link, "update": link, "remove": link, "schemas": f"{sub}/schemas"}
+    for name in ("workloads", "deployments", "statefulSets", "daemonSets", "cronJobs", "replicaSets"):
+        links[name] = f"{sub}/{name.lower()}"
+    return {
+        "id": project.id, "type": "project", "baseType": "project", "name": project.name, "clusterId": CLUSTER_ID,
+        "namespaceId": CLUSTER_ID, "state": "active", "transitioning": "no", "transitioningMessage": "",
+        "created": created, "createdTS": created_ts(created), "uuid": project.short_id, "links": links, "actions": {},
+    }
+
+
+def namespace_doc(call: Call, ns: Namespace) -> JSON:
+    link = f"{call.root}/v3/cluster/{CLUSTER_ID}/namespaces/{ns.name}"
+    created = iso_time(call.cluster.wall(ns.created))
+    return {
+        "id": ns.name, "type": "namespace", "baseType": "namespace", "name": ns.name, "projectId": ns.project_id,
+        "clusterId": CLUSTER_ID, "state": "active", "transitioning": "no", "transitioningMessage": "",
+        "created": created, "createdTS": created_ts(created), "uuid": ns.uid,
+        "links": {"self": link, "update": link, "remove": link}, "actions": {},
+    }
+
+
+def v3_root(call: Call) -> Response:
+    return api_root(call, f"{call.root}/v3", ["clusters", "projects"], "management.cattle.io", "/v3")
+
+
+def v3_schemas(call: Call) -> Response:
+    return schemas_response(call, management_schemas(f"{call.root}/v3"))
+
+
+def list_clusters(call: Call) -> Response:
+    return collection(call, [cluster_doc(call)], "cluster")
+
+
+def get_cluster(call: Call) -> Response:
+    if call.match["cluster"] != CLUSTER_ID:
+        raise NormanError(404, "NotFound", f'clusters.management.cattle.io "{call.match["cluster"]}" not found')
+    return Response(200, cluster_doc(call))
+
+
+def list_projects(call: Call) -> Response:
+    data = [project_doc(call, p) for p in call.cluster.projects.values()]
+    return collection(call, data, "project", {"project": f"{call.root}/v3/projects"})
+
+
+def get_project(call: Call) -> Response:
+    return Response(200, project_doc(call, scoped_project(call)))
+
+
+def create_project(call: Call) -> Response:
+    body = call.body_json()
+    if not body.get("name"):
+        raise NormanError(422, "MissingRequired", "name is required", "name")
+    pid = call.cluster.add_project(str(body["name"]))
+    return Response(201, project_doc(call, call.cluster.projects[pid]))
+
+
+def list_namespaces(call: Call) -> Response:
+    _cluster(call)
+    data = [namespace_doc(call, ns) for ns in call.cluster.namespaces.values()]
+    return collection(call, data, "namespace")
+
+
+def get_namespace(call: Call) -> Response:
+    _cluster(call)
+    return Response(200, namespace_doc(call, call.cluster.namespace(call.match["name"])))
+
+
+def create_namespace(call: Call) -> Response:
+    _cluster(call)
+    body = call.body_json()
+    name = str(body.get("name") or "")
+    if not name:
+        raise NormanError(422, "MissingRequired", "name is required", "name")
+    call.cluster.add_namespace(name, body.get("projectId") or None)
+    return Response(201, namespace_doc(call, call.cluster.namespace(name)))
+
+
+def _cluster(call: Call) -> None:
+    if call.match.get("cluster", CLUSTER_ID) != CLUSTER_ID:
+        raise NormanError(404, "NotFound", f'clusters.management.cattle.io "{call.match["cluster"]}" not found')
+
+
+def scoped_project(call: Call) -> Project2:
+    pid = call.match["project"]
+    project = call.cluster.projects.get(pid)
+    if project is None:
+        raise NormanError(404, "NotFound", f'projects.management.cattle.io "{pid.split(":")[-1]}" not found')
+    return project

@@ -1,0 +1,70 @@
+"""Controllers that replace pods one at a time, oldest revision first (StatefulSet, DaemonSet)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rancher_deploy.simulator.rancher2.workloads.base import Workload
+from rancher_deploy.simulator.rancher2.workloads.objects import Environment, Pod, Revision
+
+
+@dataclass
+class ReplacingWorkload(Workload):
+    """A workload whose pods have fixed slots (ordinals); an update replaces them one by one."""
+
+    def _sync(self, t: float, env: Environment, bump: Callable[[], int]) -> None:
+        self._sync_replacing(t, env, bump)
+
+    def _sync_replacing(self, t: float, env: Environment, bump: Callable[[], int]) -> None:
+        update = self._revision_for_current_template(t, bump, create=True)
+        assert update is not None
+        if not self.current_revision:
+            self.current_revision = update.name
+        replicas = self.replicas()
+        for _ in range(1000):
+            pods = self.pods()
+            changed = False
+            names = {p.name for p in pods}
+            for ordinal in range(replicas):
+                name = self._ordinal_name(ordinal)
+                if name not in names:
+                    self._new_pod(update, t, env, name)
+                    changed = True
+            for rev in self.revisions:
+                keep = [p for p in rev.pods if self._ordinal_of(p.name) < replicas]
+                if len(keep) != len(rev.pods):
+                    rev.pods = keep
+                    changed = True
+            if not changed:
+                pods = self.pods()
+                stale = [p for p in pods if p.revision != update.hash]
+                if stale and all(p.ready(t) for p in pods):
+                    # RollingUpdate with maxUnavailable 1: delete the highest-ordinal stale pod; it is
+                    # recreated from the update revision on the next pass.
+                    victim = max(stale, key=lambda p: self._ordinal_of(p.name))
+                    for rev in self.revisions:
+                        rev.pods = [p for p in rev.pods if p is not victim]
+                    changed = True
+                elif not stale and all(p.ready(t) for p in pods):
+                    self.current_revision = update.name
+            if not changed:
+                break
+
+    def _ordinal_name(self, ordinal: int) -> str:
+        raise NotImplementedError
+
+    def _counts(self, t: float) -> tuple[Revision | None, list[Pod], int, int]:
+        """What the status is built from: the update revision, the pods, how many are ready, and
+        how many run the update revision."""
+        update = self.newest()
+        pods = self.pods()
+        ready = sum(1 for p in pods if p.ready(t))
+        updated = sum(1 for p in pods if update is not None and p.revision == update.hash)
+        return update, pods, ready, updated
+
+    def _ordinal_of(self, pod_name: str) -> int:
+        for ordinal in range(max(self.replicas(), 1) + 64):
+            if self._ordinal_name(ordinal) == pod_name:
+                return ordinal
+        return 1 << 30

@@ -1,0 +1,96 @@
+"""What both generations share on the wire: the request and response types and the route table shape."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+# Rancher's status -> text table (cattle messages.properties); the code of a plain HTTP error is the
+# text itself, space included, e.g. "Not Found" (rancher-api.md §4).
+STATUS_TEXT: dict[int, str] = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method not allowed",
+    409: "Conflict",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """What the server read off the wire (headers lower-cased)."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    root: str  # scheme://host[:port] as the client addressed us
+
+
+@dataclass
+class Response:
+    """What to answer. ``body`` is sent as JSON unless ``raw`` (bytes as they are, e.g. Norman's
+    empty action answer) or ``stream`` (chunked, e.g. a Kubernetes watch) is set."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    project_id: str | None = None
+    raw: bytes | None = None
+    stream: Iterator[bytes] | None = None
+
+
+H = TypeVar("H")
+
+
+@dataclass(frozen=True)
+class Route(Generic[H]):
+    """One row of a URL table: method and path pattern -> the callable that answers.
+
+    ``versions`` limits the row to some versions (the 1.x API version, or the 2.x Rancher release
+    for surfaces that appeared later); None: every version.
+    """
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: H
+    versions: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Match(Generic[H]):
+    handler: H
+    params: dict[str, str]
+
+
+class Miss(enum.Enum):
+    """Why no route answered: no pattern matched the path, or one did but not for this method."""
+
+    NOT_FOUND = 404
+    METHOD_NOT_ALLOWED = 405
+
+
+def resolve(routes: Sequence[Route[H]], method: str, path: str, version: str) -> Match[H] | Miss:
+    """The first row matching method and path in ``version``, else why none did."""
+    path_matched = False
+    for route in routes:
+        if route.versions is not None and version not in route.versions:
+            continue
+        found = route.pattern.match(path)
+        if found is None:
+            continue
+        path_matched = True
+        if route.method == method:
+            return Match(route.handler, {k: v for k, v in found.groupdict().items() if v is not None})
+    return Miss.METHOD_NOT_ALLOWED if path_matched else Miss.NOT_FOUND
