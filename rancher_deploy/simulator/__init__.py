@@ -14,7 +14,7 @@ import os
 from types import TracebackType
 from typing import Any
 
-from rancher_deploy.simulator import seed
+from rancher_deploy.simulator.seed import seed_cattle, seed_rancher2
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.cattle.store.base import DEFAULT_PROJECT_ID, parse_id
 from rancher_deploy.simulator.clock import Timing
@@ -82,7 +82,7 @@ class Simulator:
     def start(self) -> Simulator:
         if self.state_file and os.path.exists(self.state_file):
             with open(self.state_file, encoding="utf-8") as fh:
-                seed.cattle(self._store, json.load(fh), keep_ids=True)
+                seed_cattle(self._store, json.load(fh), keep_ids=True)
         self._server.start()
         self._started = True
         return self

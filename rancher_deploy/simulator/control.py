@@ -9,7 +9,7 @@ import json
 import threading
 from typing import Any, Protocol
 
-from rancher_deploy.simulator import seed
+from rancher_deploy.simulator.seed import seed_cattle, seed_rancher2
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.cluster import Cluster
@@ -70,7 +70,7 @@ def handle(app: App, req: HttpRequest) -> Response:
             app.faults.clear()
             return Response(200, app.faults.describe())
         if route == ("POST", "/_sim/seed"):
-            return Response(201, seed.cattle(app.store, body) if app.cluster is None else seed.rancher2(app.cluster, body))
+            return Response(201, seed_cattle(app.store, body) if app.cluster is None else seed_rancher2(app.cluster, body))
         if route == ("GET", "/_sim/state"):
             if app.cluster is not None:
                 with app.cluster.lock:

@@ -11,7 +11,7 @@ from rancher_deploy.simulator.rancher2.cluster import Cluster
 JSON = dict[str, Any]
 
 
-def cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
+def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
     """Create projects, environment keys, stacks and services in one call; returns their ids.
 
     Stacks name their project by ``projectId`` (default 1a5); services name their stack by
@@ -56,7 +56,7 @@ def _stack_id(store: Store, service: JSON) -> str:
     return matching[-1].id
 
 
-def rancher2(cluster: Cluster, doc: JSON) -> JSON:
+def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
     """Rancher 2.x: create projects, namespaces and (rolled-out) workloads in one call.
 
     ``{"projects": [{"name"}], "namespaces": [{"name", "projectId"?}], "workloads": [{"namespace",

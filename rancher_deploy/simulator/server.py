@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from rancher_deploy.simulator import control
+from rancher_deploy.simulator.control import handle as handle_control
 from rancher_deploy.simulator.cattle import api as cattle_api
 from rancher_deploy.simulator.cattle.errors import ApiError
 from rancher_deploy.simulator.cattle.store import Store
@@ -52,7 +52,7 @@ class App:
     def handle(self, req: HttpRequest) -> Response | None:
         """The response to send, or None to drop the connection without answering."""
         if req.path == "/_sim" or req.path.startswith("/_sim/"):
-            return control.handle(self, req)
+            return handle_control(self, req)
         if self.faults.refusing():
             return None
         # Fault rules match the path and the query, so `action=upgrade` picks one action out.
