@@ -35,3 +35,17 @@ def test_readme_lists_every_exit_code() -> None:
     codes = {row[0] for row in _table_rows(r"\d")}
     documented = {str(int(code)) for code in ExitCode if code not in (ExitCode.INTERRUPTED, ExitCode.TERMINATED)}
     assert documented | {"130 / 143"} == codes
+
+
+def test_the_architecture_map_names_every_module_of_the_client_and_the_simulator() -> None:
+    root = Path(__file__).parent.parent
+    package = root / "rancher_deploy"
+    architecture = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `([\w_]+\.py)` \|", architecture, re.MULTILINE))
+    client = {path.name for path in package.glob("*.py") if path.name != "__init__.py"}
+    assert client == listed, "docs/architecture.md must have one line per client module"
+    simulator_map = (root / "docs" / "simulator.md").read_text(encoding="utf-8")
+    simulator = package / "simulator"
+    for path in simulator.rglob("*.py"):
+        if path.name != "__init__.py" or path.parent == simulator:
+            assert f"`{path.name}`" in simulator_map, f"docs/simulator.md does not place {path.relative_to(package)}"
