@@ -17,7 +17,7 @@ import semver
 
 from rancher_deploy import cattle, workloads
 from rancher_deploy.backend import Backend
-from rancher_deploy.errors import NotCattle, RancherUnreachable
+from rancher_deploy.errors import NotCattle, NotRancher
 from rancher_deploy.http import RancherSession
 from rancher_deploy.settings import Settings
 
@@ -65,7 +65,7 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
         elif session.get_optional(f"{root}/v3", what="Connecting to Rancher") is not None:
             flavour = "v3"
         else:
-            raise RancherUnreachable(f"no Rancher API found at {root} (neither /v2-beta nor /v3); check CATTLE_URL")
+            raise NotRancher(f"no Rancher API found at {root} (neither /v2-beta nor /v3); check CATTLE_URL")
     return workloads.connect(session, root, flavour, settings, url_project=url_project, url_cluster=url_cluster,
                              version=version, warn=warn)
 

@@ -19,7 +19,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     ROLLED_BACK = 1
     USAGE = 2
-    RANCHER_UNUSABLE = 3
+    RANCHER_UNAVAILABLE = 3
     NEEDS_ATTENTION = 4
     INTERRUPTED = 130
     TERMINATED = 143
@@ -38,9 +38,13 @@ class ExitCode(enum.IntEnum):
 _MEANINGS = {
     ExitCode.OK: "done: upgraded and finished, or nothing to do",
     ExitCode.ROLLED_BACK: "the upgrade failed and the service was restored (rolled back)",
-    ExitCode.USAGE: "invalid usage or configuration; nothing was changed",
-    ExitCode.RANCHER_UNUSABLE: (
-        "Rancher could not be used (unreachable, TLS, credentials, not found) before anything changed"
+    ExitCode.USAGE: (
+        "invalid usage or configuration (also credentials Rancher refuses, names that do not exist, TLS "
+        "verification failures, a URL that is not a Rancher API); nothing was changed: fix the settings"
+    ),
+    ExitCode.RANCHER_UNAVAILABLE: (
+        "Rancher could not be reached or failed (connection errors, timeouts, 5xx, 429) before anything "
+        "changed; retrying may help"
     ),
     ExitCode.NEEDS_ATTENTION: (
         "needs attention: the upgrade failed and the service could not be restored, or its state is unknown"
@@ -85,15 +89,29 @@ class RefusedError(DeployError):
 
 
 class RancherUnreachable(DeployError):
-    """No usable answer came back: connection refused, DNS, TLS verification, timeouts."""
+    """No answer came back: connection refused or reset, DNS, timeouts; retrying may help."""
 
-    exit_code = ExitCode.RANCHER_UNUSABLE
+    exit_code = ExitCode.RANCHER_UNAVAILABLE
+
+
+class NotRancher(DeployError):
+    """The URL answers, but not as a Rancher API (no JSON, a redirect, no API version root)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class CertificateNotTrusted(DeployError):
+    """Rancher's TLS certificate could not be verified; waiting will not change that."""
+
+    exit_code = ExitCode.USAGE
 
 
 class RancherAPIError(DeployError):
-    """Rancher answered with an error body; keeps Rancher's own status, code, message and fieldName."""
+    """Rancher answered with an error body; keeps Rancher's own status, code, message and fieldName.
 
-    exit_code = ExitCode.RANCHER_UNUSABLE
+    Its exit code follows the status: 409 (busy), 429 and 5xx may pass, so 3; any other refusal
+    (400, 401, 403, 404, 422) will not, so 2.
+    """
 
     def __init__(
         self,
@@ -109,6 +127,7 @@ class RancherAPIError(DeployError):
         self.code = code
         self.rancher_message = rancher_message
         self.field_name = field_name
+        self.exit_code = ExitCode.RANCHER_UNAVAILABLE if status in RETRYABLE_STATUSES else ExitCode.USAGE
 
     @classmethod
     def from_body(cls, what: str, status: int, body: Mapping[str, Any] | None) -> RancherAPIError:
@@ -148,7 +167,7 @@ class NotFound(RancherAPIError):
 class TargetNotFound(DeployError):
     """The environment, stack, service or workload named in the settings does not exist."""
 
-    exit_code = ExitCode.RANCHER_UNUSABLE
+    exit_code = ExitCode.USAGE
 
 
 class NeedsAttention(DeployError):
@@ -156,6 +175,10 @@ class NeedsAttention(DeployError):
 
     exit_code = ExitCode.NEEDS_ATTENTION
 
+
+# Statuses that say "try again" rather than "you asked for something wrong" (409: the resource is
+# busy with another process, cattle's AbstractObjectResourceManager).
+RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 
 _BY_STATUS: dict[int, type[RancherAPIError]] = {
     401: AuthenticationFailed,
@@ -181,7 +204,7 @@ class RequestTimedOut(TransientRancherError):
     """No answer within the request timeout: unlike a refused connection, Rancher may still act on it."""
 
 
-class NotCattle(RancherUnreachable):
+class NotCattle(NotRancher):
     """The server answers, but not with Rancher 1.x's API (it may be Rancher 2.x)."""
 
 

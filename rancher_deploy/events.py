@@ -111,7 +111,7 @@ class Outcome:
 
 # Errors that mean "nothing was changed": when a signal was received, the signal is the reason the
 # run stopped (a request cut short, a refusal on the way out), so the caller is told "interrupted".
-_BEFORE_ANY_CHANGE = (ExitCode.USAGE, ExitCode.RANCHER_UNUSABLE)
+_BEFORE_ANY_CHANGE = (ExitCode.USAGE, ExitCode.RANCHER_UNAVAILABLE)
 
 
 def exit_code(outcome: Outcome | None, error: DeployError | None = None, *,

@@ -17,7 +17,15 @@ from typing import Any, Callable, Mapping
 import requests
 
 from rancher_deploy import __version__
-from rancher_deploy.errors import RancherAPIError, RancherUnreachable, RequestTimedOut, TransientRancherError
+from rancher_deploy.errors import (
+    AuthenticationFailed,
+    CertificateNotTrusted,
+    NotRancher,
+    RancherAPIError,
+    RancherUnreachable,
+    RequestTimedOut,
+    TransientRancherError,
+)
 from rancher_deploy.redact import Redactor
 from rancher_deploy.timing import backoff
 
@@ -63,6 +71,9 @@ class RancherSession:
         self._verify = verify
         self._timeout = request_timeout
         self._redact = redactor or Redactor(credentials.secret_key, credentials.token)
+        # A 401 names the settings that hold what Rancher refused (never their values).
+        self._credential_settings = ("RANCHER_TOKEN" if credentials.token
+                                     else "CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY")
         self._debug = debug
         self._sleep = sleep
         self._read_attempts = max(1, read_attempts)
@@ -123,7 +134,7 @@ class RancherSession:
                 verify=self._verify,
             )
         except requests.exceptions.SSLError:
-            raise RancherUnreachable(
+            raise CertificateNotTrusted(
                 f"{what} failed: the TLS certificate of {self._host(url)} could not be verified; "
                 "set RANCHER_CA_BUNDLE to the CA's PEM file (or RANCHER_INSECURE=true to skip the check)"
             ) from None
@@ -142,7 +153,7 @@ class RancherSession:
         if response.is_redirect:
             # A redirect would drop the body of a POST (th0th/rancher-redeploy-workload#2): say where to.
             location = self._redact(response.headers.get("Location", "?"))
-            raise RancherUnreachable(
+            raise NotRancher(
                 f"{what} failed: {self._host(url)} redirects to {location}; set CATTLE_URL to that address"
             )
         payload = self._json(response)
@@ -151,11 +162,13 @@ class RancherSession:
                 raise TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
             api_error = RancherAPIError.from_body(what, response.status_code, payload)
             api_error.message = self._redact(api_error.message)
+            if isinstance(api_error, AuthenticationFailed):
+                api_error.message += f"; Rancher refused the credentials: check {self._credential_settings}"
             raise api_error
         if payload is None and not response.content.strip():
             return {}  # Rancher 2.x actions (redeploy, rollback) answer 200 with an empty body
         if payload is None:
-            raise RancherUnreachable(
+            raise NotRancher(
                 f"{what} failed: {self._host(url)} answered HTTP {response.status_code} without JSON; "
                 "is CATTLE_URL the Rancher API?"
             )

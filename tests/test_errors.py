@@ -38,7 +38,15 @@ def test_cattle_validation_error_shows_the_text_rancher_put_in_field_name() -> N
         "StartFirst option can't be used for service with retainIp field set)"
     )
     assert error.code == "InvalidOption"
-    assert error.exit_code == ExitCode.RANCHER_UNUSABLE
+    assert error.exit_code == ExitCode.USAGE, "Rancher refused what was asked: retrying cannot help"
+
+
+def test_statuses_that_may_pass_exit_3_and_refusals_exit_2() -> None:
+    codes = {status: RancherAPIError.from_body("Reading", status, None).exit_code
+             for status in (400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504)}
+    assert {status for status, code in codes.items() if code == ExitCode.RANCHER_UNAVAILABLE} == {
+        409, 429, 500, 502, 503, 504}
+    assert {status for status, code in codes.items() if code == ExitCode.USAGE} == {400, 401, 403, 404, 422}
 
 
 @pytest.mark.parametrize(

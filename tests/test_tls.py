@@ -1,6 +1,6 @@
 """TLS against a Rancher whose certificate comes from a private CA made at test time (trustme).
 
-Default verification must fail with a clear message and exit 3; the CA bundle option, and the
+Default verification must fail with a clear message and exit 2 (retrying cannot help); the CA bundle option, and the
 variables Python users already set (REQUESTS_CA_BUNDLE, SSL_CERT_FILE), make it pass; the insecure
 option passes with a warning.
 """
@@ -49,9 +49,9 @@ def test_the_simulator_serves_https(sim: Simulator) -> None:
     assert sim.url.startswith("https://127.0.0.1:")
 
 
-def test_an_unknown_ca_fails_verification_with_a_clear_message_exit_3(sim: Simulator, web: str, run_cli: RunCli) -> None:
+def test_an_unknown_ca_fails_verification_with_a_clear_message_exit_2(sim: Simulator, web: str, run_cli: RunCli) -> None:
     result = run_cli("--output", "json")
-    assert result.code == 3, result.stderr
+    assert result.code == 2, result.stderr
     assert f"the TLS certificate of {sim.url} could not be verified" in result.stderr
     assert "set RANCHER_CA_BUNDLE to the CA's PEM file" in result.stderr
     assert result.json["result"] == "error"

@@ -61,7 +61,7 @@ def test_environment_key_on_another_environment_is_refused(sim: Simulator, web: 
     access, secret = sim.add_environment_key(other)
     result = run_cli(CATTLE_URL=f"{sim.url}/v2-beta/projects/{sim.default_project_id}",
                      CATTLE_ACCESS_KEY=access, CATTLE_SECRET_KEY=secret)
-    assert result.code == 3
+    assert result.code == 2
     assert "environment 1a5 does not exist or this key may not use it" in result.stderr
     assert image_of(sim, web) == f"docker:{OLD_IMAGE}"
 
@@ -74,12 +74,12 @@ def test_account_key_with_several_environments_must_name_one(sim: Simulator, web
         in result.stderr
     assert run_cli(RANCHER_ENVIRONMENT="Default").code == 0
     missing = run_cli(RANCHER_ENVIRONMENT="Prod")
-    assert missing.code == 3 and "environment 'Prod' not found; this key sees: Default, Staging" in missing.stderr
+    assert missing.code == 2 and "environment 'Prod' not found; this key sees: Default, Staging" in missing.stderr
 
 
-def test_bad_credentials_exit_3_with_rancher_message(sim: Simulator, web: str, run_cli: RunCli) -> None:
+def test_bad_credentials_exit_2_with_rancher_message(sim: Simulator, web: str, run_cli: RunCli) -> None:
     result = run_cli(CATTLE_SECRET_KEY="wrong-secret-value")
-    assert result.code == 3
+    assert result.code == 2
     assert "HTTP 401 (Unauthorized)" in result.stderr
     assert "wrong-secret-value" not in result.output
 
@@ -97,10 +97,10 @@ def test_unreachable_rancher_exit_3_without_traceback(run_cli: RunCli) -> None:
 
 def test_missing_service_says_what_exists(sim: Simulator, web: str, run_cli: RunCli) -> None:
     result = run_cli(RANCHER_SERVICE="api")
-    assert result.code == 3
+    assert result.code == 2
     assert "service 'api' not found in stack 'shop'; services there: web" in result.stderr
     result = run_cli(RANCHER_STACK="blog")
-    assert result.code == 3 and "stack 'blog' not found in environment Default; stacks there: shop" in result.stderr
+    assert result.code == 2 and "stack 'blog' not found in environment Default; stacks there: shop" in result.stderr
 
 
 def test_service_without_stack_is_found_and_ambiguity_is_refused(sim: Simulator, web: str, run_cli: RunCli) -> None:

@@ -93,10 +93,11 @@ def test_basic_auth_with_the_key_pair_works_too(sim2: Simulator) -> None:
     assert result.code == 0, result.stderr
 
 
-def test_wrong_token_exits_3(sim2: Simulator) -> None:
+def test_wrong_token_exits_2(sim2: Simulator) -> None:
     sim2.add_workload("default", "web", [dict(WEB)])
     result = run(sim2, RANCHER_TOKEN=f"{TOKEN_ID}:wrong-secret-xyz", RANCHER_RETRIES="0")
-    assert result.code == 3
+    assert result.code == 2
+    assert "check RANCHER_TOKEN" in result.stderr
     assert "401" in result.stderr and "wrong-secret-xyz" not in result.output
 
 
@@ -166,7 +167,7 @@ def test_rollback_command_returns_to_the_previous_revision(sim2: Simulator) -> N
 def test_missing_workload_says_what_exists(sim2: Simulator) -> None:
     sim2.add_workload("default", "web", [dict(WEB)])
     result = run(sim2, RANCHER_WORKLOAD="api")
-    assert result.code == 3
+    assert result.code == 2
     assert "'api' not found in namespace 'default'" in result.stderr
 
 
@@ -183,7 +184,7 @@ def test_self_signed_rancher_2_works_through_the_ca_option(tmp_path: Any) -> Non
                    tls_key=str(key)) as sim:
         sim.add_workload("default", "web", [dict(WEB)])
         refused = run(sim, RANCHER_RETRIES="0")
-        assert refused.code == 3 and "could not be verified" in refused.stderr
+        assert refused.code == 2 and "could not be verified" in refused.stderr
         assert run(sim, RANCHER_CA_BUNDLE=str(ca_file)).code == 0
         assert containers(sim)["web"]["image"] == NEW
 
@@ -282,5 +283,5 @@ def test_the_flavour_can_be_forced(sim2: Simulator, flavour: str, expected: str)
 
 def test_rancher_1_flavour_forced_on_rancher_2_is_refused_clearly(sim2: Simulator) -> None:
     result = run(sim2, RANCHER_FLAVOUR="rancher-1.x", RANCHER_WORKLOAD=None, RANCHER_SERVICE="web")
-    assert result.code == 3
+    assert result.code == 2
     assert "no Rancher 1.x API (/v2-beta or /v1) found" in result.stderr

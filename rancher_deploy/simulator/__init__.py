@@ -14,7 +14,7 @@ import os
 from types import TracebackType
 from typing import Any
 
-from rancher_deploy.simulator.seed import seed_cattle, seed_rancher2
+from rancher_deploy.simulator.seed import seed_cattle
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.cattle.store.base import DEFAULT_PROJECT_ID, parse_id
 from rancher_deploy.simulator.clock import Timing

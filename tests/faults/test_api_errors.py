@@ -1,5 +1,5 @@
 """Rancher answers 401, 403, 404 or 422 at each step of a run: before any change the run stops with
-exit 3 and Rancher's own words; after the upgrade was sent, the service is restored (exit 1) or its
+exit 2 (fix the settings: retrying will not help) and Rancher's own words; after the upgrade was sent, the service is restored (exit 1) or its
 exact state is named (exit 4). A key for another environment is refused before anything is sent.
 """
 
@@ -30,11 +30,11 @@ def fail(sim: Simulator, path: str, status: int, method: str) -> Callable[[], No
 @pytest.mark.parametrize("step, path", [("Connecting to Rancher", "/v2-beta/projects"),
                                         ("Looking up stack shop", "/stacks"),
                                         ("Looking up service shop/web", "/services")])
-def test_an_error_while_finding_the_service_exits_3_with_rancher_words(
+def test_an_error_while_finding_the_service_exits_2_with_rancher_words(
         sim: Simulator, web: str, run_cli: RunCli, step: str, path: str, status: int) -> None:
     sim.faults.fail_next(path, status=status, method="GET")
     result = run_cli("--output", "json")
-    assert result.code == 3, result.stderr
+    assert result.code == 2, result.stderr
     assert f"HTTP {status}" in result.stderr
     assert result.json["result"] == "error"
     assert sim.count("POST") == 0
@@ -42,11 +42,11 @@ def test_an_error_while_finding_the_service_exits_3_with_rancher_words(
 
 
 @pytest.mark.parametrize("status", STATUSES)
-def test_an_error_answering_the_upgrade_exits_3_and_changes_nothing(
+def test_an_error_answering_the_upgrade_exits_2_and_changes_nothing(
         sim: Simulator, web: str, run_cli: RunCli, status: int) -> None:
     sim.faults.fail_next(f"/services/{web}/", status=status, method="POST")
     result = run_cli("--output", "json")
-    assert result.code == 3, result.stderr
+    assert result.code == 2, result.stderr
     assert f"upgrade of shop/web failed: HTTP {status}" in result.stderr
     assert sim.count("POST") == 1
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
@@ -98,10 +98,11 @@ def test_an_error_answering_the_rollback_exits_4_naming_the_state(
     assert result.json["targets"][0]["state"] == "upgrading"
 
 
-def test_a_wrong_secret_exits_3_without_showing_it(sim: Simulator, web: str, run_cli: RunCli) -> None:
+def test_a_wrong_secret_exits_2_without_showing_it(sim: Simulator, web: str, run_cli: RunCli) -> None:
     result = run_cli(CATTLE_SECRET_KEY="SK-wrong-but-still-secret-1234")
-    assert result.code == 3
+    assert result.code == 2
     assert "HTTP 401" in result.stderr
+    assert "check CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY" in result.stderr, "a 401 names the key settings"
     assert "SK-wrong-but-still-secret-1234" not in result.output
 
 
@@ -112,22 +113,22 @@ def staging_key(sim: Simulator) -> tuple[str, str]:
     return sim.add_environment_key(staging)
 
 
-def test_an_environment_key_against_another_environments_url_exits_3(
+def test_an_environment_key_against_another_environments_url_exits_2(
         sim: Simulator, web: str, run_cli: RunCli, staging_key: tuple[str, str]) -> None:
     access, secret = staging_key
     result = run_cli(CATTLE_URL=f"{sim.url}/v2-beta/projects/{sim.default_project_id}",
                      CATTLE_ACCESS_KEY=access, CATTLE_SECRET_KEY=secret)
-    assert result.code == 3, result.stderr
+    assert result.code == 2, result.stderr
     assert f"environment {sim.default_project_id} does not exist or this key may not use it" in result.stderr
     assert secret not in result.output
     assert sim.count("POST") == 0
 
 
-def test_an_environment_key_asked_for_another_environment_by_name_exits_3(
+def test_an_environment_key_asked_for_another_environment_by_name_exits_2(
         sim: Simulator, web: str, run_cli: RunCli, staging_key: tuple[str, str]) -> None:
     access, secret = staging_key
     result = run_cli(CATTLE_ACCESS_KEY=access, CATTLE_SECRET_KEY=secret, RANCHER_ENVIRONMENT="Default")
-    assert result.code == 3, result.stderr
+    assert result.code == 2, result.stderr
     assert "environment 'Default' not found; this key sees: Staging" in result.stderr
     assert secret not in result.output
 
@@ -136,7 +137,7 @@ def test_an_environment_key_never_reaches_a_service_of_another_environment(
         sim: Simulator, web: str, run_cli: RunCli, staging_key: tuple[str, str]) -> None:
     access, secret = staging_key
     result = run_cli(CATTLE_ACCESS_KEY=access, CATTLE_SECRET_KEY=secret)
-    assert result.code == 3, result.stderr
+    assert result.code == 2, result.stderr
     assert "service 'web' not found in stack 'shop'" in result.stderr
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
     assert SECRET_KEY not in result.output and secret not in result.output

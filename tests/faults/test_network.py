@@ -52,4 +52,4 @@ def test_rancher_refusing_connections_from_the_start_exits_3(sim: Simulator, web
     result = run_cli(**FAST_FAIL)
     assert result.code == 3, result.stderr
     assert "cannot connect to" in result.stderr and "(connection refused)" in result.stderr
-    assert "exit 3 (Rancher could not be used" in result.stderr
+    assert "exit 3 (Rancher could not be reached or failed" in result.stderr
