@@ -113,6 +113,21 @@ def test_already_on_the_image_is_unchanged_and_force_redeploys(sim2: Simulator) 
     assert "cattle.io/timestamp" in workload["spec"]["template"]["metadata"]["annotations"]
 
 
+def test_a_forced_redeploy_of_a_moved_tag_can_be_seen_not_to_pull(sim2: Simulator) -> None:
+    # CI pushed a new build under the same tag; with IfNotPresent the node keeps the old digest,
+    # so the redeploy restarts the pods on what they already ran (the simulator makes it visible).
+    sim2.add_workload("default", "web", [{**WEB, "imagePullPolicy": "IfNotPresent"}], replicas=2)
+    before = sim2.pods()
+    running = {p["status"]["containerStatuses"][0]["imageID"] for p in before}
+    pushed = sim2.push_image(OLD)
+    forced = run(sim2, "--force", RANCHER_IMAGE=OLD)
+    assert forced.code == 0, forced.stderr
+    pods = sim2.pods()
+    assert len(pods) == 2 and {p["metadata"]["name"] for p in pods}.isdisjoint(p["metadata"]["name"] for p in before)
+    assert {p["status"]["containerStatuses"][0]["imageID"] for p in pods} == running
+    assert not any(image_id.endswith(pushed) for image_id in running)
+
+
 def test_container_selection(sim2: Simulator) -> None:
     sim2.add_workload("default", "web", [dict(SIDECAR), dict(WEB)])
     assert run(sim2).code == 0  # picked by repository

@@ -197,6 +197,24 @@ class Simulator:
             cluster.settle()
             return cluster.revisions_to_k8s(cluster.workload("deployment", namespace, name))
 
+    def pods(self, namespace: str = "default") -> list[dict[str, Any]]:
+        """2.x: every workload pod in the namespace as a core/v1 Pod (``status.containerStatuses[].imageID``
+        is the digest it runs), at the current simulated time."""
+        cluster = self._two("pods")
+        with cluster.lock:
+            cluster.settle()
+            return cluster.pods_to_k8s(namespace)
+
+    def push_image(self, image: str) -> str:
+        """2.x: publish a new build under the same tag (``app:1``), as CI does; answers its digest.
+
+        A node that already holds the tag keeps running the old digest for new pods whose
+        ``imagePullPolicy`` is IfNotPresent (the default for a tag other than ``latest``)."""
+        cluster = self._two("push_image")
+        with cluster.lock:
+            cluster.settle()
+            return cluster.node.push(image)
+
     def add_environment_key(self, project_id: str) -> tuple[str, str]:
         key = self._store.add_key(project_id)
         return key.access, key.secret

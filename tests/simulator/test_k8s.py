@@ -210,3 +210,81 @@ def test_an_empty_map_is_the_same_template_as_a_missing_one(sim: Simulator, api:
     revisions = sorted(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
                        for rs in sim.replica_sets("default", "web"))
     assert revisions == ["2", "3"], "the first ReplicaSet was reused as revision 3, not a new one made"
+
+
+def test_progressing_shows_new_replica_set_created_before_the_new_pods(sim: Simulator, api: requests.Session) -> None:
+    url = f"{sim.url}{APPS}/deployments/web"
+    api.patch(url, data=json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "app:2"}]}}}}),
+              headers=SMP)
+    sim.advance(sim.timing.controller_delay)
+    first = api.get(url).json()
+    conditions = {c["type"]: c for c in first["status"]["conditions"]}
+    assert conditions["Progressing"]["reason"] == "NewReplicaSetCreated"
+    assert first["status"]["updatedReplicas"] == 0 and first["status"]["observedGeneration"] == 2
+    new_rs = next(rs for rs in sim.replica_sets("default", "web")
+                  if rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2")
+    assert conditions["Progressing"]["message"] == f'Created new replica set "{new_rs["metadata"]["name"]}"'
+    sim.advance(sim.timing.controller_delay)
+    second = {c["type"]: c for c in api.get(url).json()["status"]["conditions"]}
+    assert second["Progressing"]["reason"] == "ReplicaSetUpdated"
+    # Still progressing since the rollout began: the transition time is kept.
+    assert second["Progressing"]["lastTransitionTime"] == conditions["Progressing"]["lastTransitionTime"]
+
+
+def test_lists_come_in_limit_sized_chunks(sim: Simulator, api: requests.Session) -> None:
+    for n in range(4):
+        sim.add_workload("default", f"api-{n}", [{"name": "api", "image": "api:1"}])
+    url = f"{sim.url}{APPS}/deployments"
+    names: list[str] = []
+    first = api.get(url, params={"limit": "2"}).json()
+    assert first["metadata"]["remainingItemCount"] == 3 and first["metadata"]["continue"]
+    names += [i["metadata"]["name"] for i in first["items"]]
+    token = first["metadata"]["continue"]
+    while token:
+        chunk = api.get(url, params={"limit": "2", "continue": token}).json()
+        assert chunk["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+        names += [i["metadata"]["name"] for i in chunk["items"]]
+        token = chunk["metadata"].get("continue")
+    assert names == ["api-0", "api-1", "api-2", "api-3", "web"]
+    selected = api.get(url, params={"limit": "1", "labelSelector": "workload.user.cattle.io/workloadselector"}).json()
+    assert "remainingItemCount" not in selected["metadata"] and selected["metadata"]["continue"]
+    broken = api.get(url, params={"limit": "2", "continue": "not-a-token"})
+    assert broken.status_code == 400 and broken.json()["reason"] == "BadRequest"
+    assert broken.json()["message"].startswith("invalid continue token: continue key is not valid")
+
+
+def test_steve_lists_page_with_its_own_continue_token(sim: Simulator, api: requests.Session) -> None:
+    for n in range(2):
+        sim.add_workload("default", f"api-{n}", [{"name": "api", "image": "api:1"}])
+    url = f"{sim.url}/v1/apps.deployments"
+    first = api.get(url, params={"limit": "2"}).json()
+    assert [d["id"] for d in first["data"]] == ["default/api-0", "default/api-1"]
+    assert first["pagination"]["partial"] is True and first["continue"]
+    rest = api.get(first["pagination"]["next"]).json()
+    assert [d["id"] for d in rest["data"]] == ["default/web"]
+    assert "continue" not in rest and rest["pagination"] == {"first": rest["links"]["self"], "partial": True}
+    assert "pagination" not in api.get(url).json()
+
+
+def test_delete_removes_a_workload_with_its_replica_sets(sim: Simulator, api: requests.Session) -> None:
+    body = {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "canary", "labels": {"app": "canary"}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "canary"}},
+                     "template": {"metadata": {"labels": {"app": "canary"}},
+                                  "spec": {"containers": [{"name": "app", "image": "app:2"}]}}}}
+    created = api.post(f"{sim.url}{APPS}/deployments", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["metadata"]["generation"] == 1
+    assert api.post(f"{sim.url}{APPS}/deployments", json=body).json()["reason"] == "AlreadyExists"
+    sim.advance(10)
+    uid = created.json()["metadata"]["uid"]
+    deleted = api.delete(f"{sim.url}{APPS}/deployments/canary")
+    assert deleted.status_code == 200
+    assert deleted.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                              "details": {"name": "canary", "group": "apps", "kind": "deployments", "uid": uid}}
+    assert api.get(f"{sim.url}{APPS}/deployments/canary").status_code == 404
+    assert api.get(f"{sim.url}{APPS}/replicasets", params={"labelSelector": "app=canary"}).json()["items"] == []
+    assert api.delete(f"{sim.url}{APPS}/deployments/canary").json()["reason"] == "NotFound"
+    gone = api.delete(f"{sim.url}/v1/apps.deployments/default/web")
+    assert gone.status_code == 204 and gone.content == b""
+    assert api.get(f"{sim.url}/v1/apps.deployments/default/web").status_code == 404

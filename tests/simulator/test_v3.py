@@ -110,6 +110,13 @@ def test_put_image_change_rolls_out_to_revision_2(sim: Simulator, api: requests.
     assert put.json()["state"] == "in-progress"  # not observed yet
     assert put.json()["deploymentStatus"]["observedGeneration"] == 1
     sim.advance(sim.timing.controller_delay)
+    created = get(api, sim, wid)["deploymentStatus"]
+    # The new ReplicaSet exists and has no pods counted yet (sync.go getNewReplicaSet).
+    assert (created["observedGeneration"], created["replicas"], created["updatedReplicas"]) == (2, 3, 0)
+    progressing = next(c for c in created["conditions"] if c["type"] == "Progressing")
+    assert (progressing["reason"], progressing["status"]) == ("NewReplicaSetCreated", "True")
+    assert progressing["message"].startswith('Created new replica set "web-')
+    sim.advance(sim.timing.controller_delay)
     step = get(api, sim, wid)
     status = step["deploymentStatus"]
     assert (status["observedGeneration"], status["replicas"], status["updatedReplicas"], status["readyReplicas"],

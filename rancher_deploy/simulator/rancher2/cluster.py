@@ -8,6 +8,7 @@ call ``settle`` first, as with the 1.x store.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import threading
 import uuid
@@ -17,7 +18,9 @@ from typing import Any
 from rancher_deploy.simulator.clock import Timeline, Timing
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
+from rancher_deploy.simulator.rancher2.node import Node
 from rancher_deploy.simulator.rancher2.workloads import WORKLOAD_TYPES, Workload
+from rancher_deploy.simulator.rancher2.workloads.pods import pod_to_k8s
 from rancher_deploy.simulator.rancher2.workloads.objects import (
     JSON,
     KINDS,
@@ -65,12 +68,14 @@ class Cluster(Timeline):
         self.access_key = access_key
         self.secret_key = secret_key
         self._random = random.Random()
+        self.node = Node()
         self.reset()
 
     def reset(self) -> None:
         """A fresh Rancher: projects Default and System in `local`, namespace default in Default."""
         with self.lock:
             self.restart_clock()
+            self.node.reset()
             self.projects: dict[str, Project2] = {}
             self.namespaces: dict[str, Namespace] = {}
             self.workloads: dict[tuple[str, str, str], Workload] = {}
@@ -87,6 +92,11 @@ class Cluster(Timeline):
         self._resource_version += 1
         return self._resource_version
 
+    @property
+    def resource_version(self) -> int:
+        """The cluster's latest resourceVersion (what a list reports)."""
+        return self._resource_version
+
     def env(self) -> Environment:
         return Environment(
             container_start=self.timing.container_start,
@@ -95,6 +105,7 @@ class Cluster(Timeline):
             unhealthy=lambda image: self.faults.is_unhealthy(f"docker:{image}"),
             capacity=self.faults.capacity_for,
             hung=self.faults.is_hung,
+            pull=self.node.pull,
         )
 
     def settle(self) -> float:
@@ -245,7 +256,8 @@ class Cluster(Timeline):
             if settled:
                 # Already rolled out: observed, revision 1, every pod ready.
                 env = self.env()
-                instant = Environment(0.0, 0.0, 0.0, env.unhealthy, env.capacity, lambda _: False)
+                instant = dataclasses.replace(env, container_start=0.0, health_check=0.0, controller_delay=0.0,
+                                              hung=lambda _: False)
                 workload.settle(now, instant, self.bump)
                 for pod in workload.pods():
                     if pod.ready_at is not None:
@@ -323,6 +335,12 @@ class Cluster(Timeline):
 
     def to_k8s(self, workload: Workload) -> JSON:
         return workload.to_k8s(self.wall)
+
+    def pods_to_k8s(self, namespace: str | None = None) -> list[JSON]:
+        """Every pod of the workloads (in ``namespace``), as core/v1 Pods at the current time."""
+        now = self.now()
+        return [pod_to_k8s(w, rev, pod, now, self.wall) for w in self.workloads_in(namespace=namespace)
+                for rev in w.revisions for pod in rev.pods]
 
     def revisions_to_k8s(self, workload: Workload) -> list[JSON]:
         now = self.now()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from rancher_deploy.simulator.rancher2.node import NEVER_PULL_REASON
 from rancher_deploy.simulator.rancher2.workloads.objects import (
     API_VERSIONS,
     JSON,
@@ -26,6 +27,7 @@ from rancher_deploy.simulator.rancher2.workloads.objects import (
     Pod,
     Revision,
     has_readiness_probe,
+    pod_template_containers,
     pod_template_images,
     rfc3339,
     safe_hash,
@@ -162,12 +164,29 @@ class Workload:
         raise NotImplementedError
 
     def _recover_pods(self, t: float, env: Environment) -> None:
-        """Crash-looping pods whose fault was cleared start again (kubelet's restart backoff)."""
+        """Crash-looping pods whose fault was cleared start again (kubelet's restart backoff);
+        pods that could not be scheduled or pull their image try again."""
         for rev in self.revisions:
             for pod in rev.pods:
-                if pod.ready_at is None and not self._pod_blocked(rev, env, exclude=pod):
-                    pod.ready_at = t + self._ready_delay(rev, env)
-                    pod.waiting_reason = ""
+                if pod.ready_at is not None or self._pod_blocked(rev, env, exclude=pod):
+                    continue
+                if not pod.image_ids:
+                    pulled = self._pull(rev, env)
+                    if pulled is None:
+                        continue
+                    pod.image_ids = pulled
+                pod.ready_at = t + self._ready_delay(rev, env)
+                pod.waiting_reason = ""
+
+    def _pull(self, rev: Revision, env: Environment) -> dict[str, str] | None:
+        """The kubelet pulling (or not) each image of a starting pod: container name -> imageID."""
+        pulled: dict[str, str] = {}
+        for container in pod_template_containers(rev.template):
+            image_id = env.pull(container)
+            if image_id is None:
+                return None
+            pulled[str(container.get("name"))] = image_id
+        return pulled
 
     def _ready_delay(self, rev: Revision, env: Environment) -> float:
         return env.container_start + (env.health_check if has_readiness_probe(rev.template) else 0.0)
@@ -185,12 +204,16 @@ class Workload:
     def _new_pod(self, rev: Revision, t: float, env: Environment, name: str | None = None) -> Pod:
         self._pod_serial += 1
         blocked = self._pod_blocked(rev, env)
+        pulled = self._pull(rev, env) if blocked != "Unschedulable" else {}
+        if pulled is None:
+            blocked = NEVER_PULL_REASON
         pod = Pod(
             name=name or f"{rev.name}-{safe_hash([rev.name, self._pod_serial], 5)}",
             revision=rev.hash,
             created=t,
             ready_at=None if blocked else t + self._ready_delay(rev, env),
             waiting_reason=blocked,
+            image_ids=pulled or {},
         )
         rev.pods.append(pod)
         return pod
