@@ -126,12 +126,15 @@ class Pipeline:
 
         self._request_upgrade(ref, plan)
         try:
-            self._steps.wait(ref, self._backend.applied_goal)
+            reached = self._steps.wait(ref, self._backend.applied_goal)
         except WaitEnded as ended:
             return recover(self._steps, ref, plan, ended, run)
 
         if not self._backend.needs_finish:
-            message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in plan.changes)
+            images = ", ".join(f"{c.container}={c.new_image}" for c in plan.changes)
+            # Done does not always mean running: an OnDelete set's pods change only when deleted.
+            caveat = reached.judge(self._backend.applied_goal).caveat
+            message = f"{ref.name} is updated to {images}; {caveat}" if caveat else f"{ref.name} now runs {images}"
             return report(ref, Result.UPGRADED, "active", plan.changes, message)
         if not self._settings.finish:
             message = (f"{ref.name} is upgraded and left unfinished (--no-finish); run `rancher-deploy finish` "

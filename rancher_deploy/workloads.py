@@ -205,8 +205,10 @@ class V3Workloads:
         kind = str(body.get("type") or ref.id.split(":")[0]).lower()
         status = body.get("deploymentStatus") or body.get("statefulSetStatus") or body.get("daemonSetStatus") or {}
         # v3 drops metadata (no generation): wait for observedGeneration to pass the baseline instead.
+        config = body.get("statefulSetConfig") or body.get("daemonSetConfig") or {}
         rollout = _rollout(kind, str(body.get("name")), int(body.get("scale") or 0), status,
-                           generation=None, baseline=baseline)
+                           generation=None, baseline=baseline, strategy=config.get("strategy"),
+                           partition=config.get("partition"))
         containers = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is not True)
         init = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is True)
         annotations = body.get("annotations") or {}
@@ -287,8 +289,10 @@ class KubeWorkloads:
         spec = body.get("spec") or {}
         status = body.get("status") or {}
         pod = _pod_spec(body)
+        update = spec.get("updateStrategy") or {}
         rollout = _rollout(kind, str(metadata.get("name")), int(spec.get("replicas", 1) or 0), status,
-                           generation=_int(metadata.get("generation")), baseline=None)
+                           generation=_int(metadata.get("generation")), baseline=None, strategy=update.get("type"),
+                           partition=(update.get("rollingUpdate") or {}).get("partition"))
         annotations = ((_template(body).get("metadata") or {}).get("annotations")) or {}
         return WorkloadView(kind, str(metadata.get("name")), tuple(pod.get("containers") or []),
                             tuple(pod.get("initContainers") or []), rollout, bool(spec.get("paused")),
@@ -398,8 +402,9 @@ def _cluster_id(session: RancherSession, root: str, wanted: str | None) -> str:
 
 
 def _rollout(kind: str, name: str, replicas: int, status: JSON, *, generation: int | None,
-             baseline: int | None) -> Rollout:
-    """Read the status fields kubectl reads, under the names each workload kind gives them."""
+             baseline: int | None, strategy: Any = None, partition: Any = None) -> Rollout:
+    """Read the status fields kubectl reads, under the names each workload kind gives them
+    (`strategy`/`partition`: a StatefulSet's or DaemonSet's update strategy, as the API shows it)."""
     desired = int(status.get("desiredNumberScheduled") or 0) if kind == "daemonset" else replicas
     return Rollout(
         kind=kind,
@@ -416,6 +421,8 @@ def _rollout(kind: str, name: str, replicas: int, status: JSON, *, generation: i
         deadline_exceeded=_deadline_exceeded(status.get("conditions")),
         current_revision=status.get("currentRevision"),
         update_revision=status.get("updateRevision"),
+        strategy=str(strategy) if strategy else None,
+        partition=_int(partition) if kind == "statefulset" else None,
     )
 
 

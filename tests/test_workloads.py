@@ -161,6 +161,37 @@ def test_other_workload_kinds(sim2: Simulator, kind: str) -> None:
     assert containers(sim2, kind)["web"]["image"] == NEW
 
 
+def pod_images(sim: Simulator) -> dict[str, str]:
+    return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in sim.pods()}
+
+
+def test_a_partitioned_statefulset_is_done_once_the_pods_above_the_partition_are_updated(sim2: Simulator) -> None:
+    # kubectl's StatefulSetStatusViewer; waiting for every pod would time out and roll back.
+    sim2.add_workload("default", "web", [dict(WEB)], kind="statefulset", replicas=3,
+                      strategy={"type": "RollingUpdate", "rollingUpdate": {"partition": 2}})
+    result = run(sim2, "--output", "json", RANCHER_WORKLOAD="statefulset:web", RANCHER_TIMEOUT="3")
+    assert result.code == 0, result.stderr
+    assert result.json["result"] == "upgraded"
+    message = result.json["targets"][0]["message"]
+    assert message == (f"default/statefulset:web is updated to web={NEW}; the 2 pod(s) below partition 2 keep "
+                       "their image until the partition is lowered")
+    assert pod_images(sim2) == {"web-0": OLD, "web-1": OLD, "web-2": NEW}
+
+
+def test_an_on_delete_statefulset_is_done_once_observed_and_says_its_pods_still_run_the_old_image(
+        sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)], kind="statefulset", replicas=2, strategy={"type": "OnDelete"})
+    result = run(sim2, "--output", "json", RANCHER_WORKLOAD="statefulset:web", RANCHER_TIMEOUT="3")
+    assert result.code == 0, result.stderr
+    assert result.json["result"] == "upgraded"
+    message = result.json["targets"][0]["message"]
+    assert "only when they are deleted" in message and "now runs" not in message
+    assert containers(sim2, "statefulset")["web"]["image"] == NEW
+    assert pod_images(sim2) == {"web-0": OLD, "web-1": OLD}
+    sim2.delete_pod("default", "web-1")
+    assert pod_images(sim2) == {"web-0": OLD, "web-1": NEW}
+
+
 def test_dry_run_and_status_write_nothing(sim2: Simulator) -> None:
     sim2.add_workload("default", "web", [dict(WEB)])
     dry = run(sim2, "--dry-run")

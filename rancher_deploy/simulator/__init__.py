@@ -205,6 +205,14 @@ class Simulator:
             cluster.settle()
             return cluster.pods_to_k8s(namespace)
 
+    def delete_pod(self, namespace: str, name: str) -> None:
+        """2.x: delete a pod at once (``kubectl delete pod``); its controller recreates the slot,
+        from the template its update strategy says (an OnDelete StatefulSet's new template)."""
+        cluster = self._two("delete_pod")
+        with cluster.lock:
+            cluster.settle()
+            cluster.delete_pod(namespace, name)
+
     def push_image(self, image: str) -> str:
         """2.x: publish a new build under the same tag (``app:1``), as CI does; answers its digest.
 

@@ -311,6 +311,19 @@ class Cluster(Timeline):
             workload.settle(self.now(), self.env(), self.bump)
             return workload
 
+    def delete_pod(self, namespace: str, name: str) -> None:
+        """Delete one pod at once (no Terminating); its controller replaces it from its rules."""
+        with self.lock:
+            now = self.now()
+            env = self.env()
+            for workload in self.workloads_in(namespace=namespace):
+                workload.settle(now, env, self.bump)
+                if workload.delete_pod(name):
+                    workload.resource_version = self.bump()
+                    workload.settle(now, env, self.bump)
+                    return
+            raise not_found("Pod", name)
+
     def remove_workload(self, workload: Workload) -> Workload:
         with self.lock:
             workload.removed = True

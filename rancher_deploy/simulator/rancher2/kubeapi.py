@@ -333,6 +333,11 @@ def delete_object(call: Call) -> Response:
     """
     check_cluster(call)
     resource = resource_of(call)
+    if resource.plural == "pods":
+        # Deleted at once here (no grace period); the apiserver answers with the pod.
+        pod = one_object(call, resource, call.match["namespace"], call.match["name"])
+        call.cluster.delete_pod(call.match["namespace"], call.match["name"])
+        return Response(200, pod)
     workload = workload_of(call, resource, call.match["namespace"], call.match["name"])
     call.cluster.remove_workload(workload)
     return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

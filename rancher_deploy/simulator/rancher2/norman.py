@@ -375,6 +375,22 @@ def apply_v3(workload_kind: str, current_spec: JSON, v3: JSON) -> JSON:
             for key in ("minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit"):
                 if config.get(key) is not None:
                     spec[key] = config[key]
+    elif workload_kind in ("statefulset", "daemonset"):
+        # statefulSetConfig/daemonSetConfig {strategy, partition, maxUnavailable} is updateStrategy.
+        config = v3.get(CONFIG_FIELDS[workload_kind][0]) or {}
+        if config.get("strategy"):
+            update = spec.setdefault("updateStrategy", {})
+            update["type"] = config["strategy"]
+            if update["type"] == "RollingUpdate":
+                rolling = update.setdefault("rollingUpdate", {})
+                for key in ("partition", "maxUnavailable"):
+                    if config.get(key) is not None:
+                        rolling[key] = config[key]
+            else:
+                update.pop("rollingUpdate", None)
+        for key in ("minReadySeconds", "revisionHistoryLimit"):
+            if config.get(key) is not None:
+                spec[key] = config[key]
     return spec
 
 

@@ -60,10 +60,10 @@ class Resource:
 
 
 # What kube-apiserver's discovery says about each (pkg/registry/*/rest storage: ShortNames,
-# Categories); pods, replicasets and controllerrevisions are read-only here (the controllers own them).
+# Categories); the controllers own pods, replicasets and controllerrevisions (a pod can be deleted).
 RESOURCES: tuple[Resource, ...] = (
     Resource("namespaces", "", "Namespace", namespaced=False, short_names=("ns",)),
-    Resource("pods", "", "Pod", short_names=("po",), categories=("all",)),
+    Resource("pods", "", "Pod", verbs=("delete", *READ), short_names=("po",), categories=("all",)),
     Resource("deployments", "apps", "Deployment", verbs=WRITE, short_names=("deploy",), categories=("all",),
              workload="deployment"),
     Resource("statefulsets", "apps", "StatefulSet", verbs=WRITE, short_names=("sts",), categories=("all",),

@@ -250,6 +250,15 @@ class Workload:
         self._revision_chosen(rev)
         return rev
 
+    def delete_pod(self, name: str) -> bool:
+        """Someone deleted pod ``name``: drop it (the controller acts on its next pass); False if
+        this workload has no such pod."""
+        for rev in self.revisions:
+            if any(p.name == name for p in rev.pods):
+                rev.pods = [p for p in rev.pods if p.name != name]
+                return True
+        return False
+
     def _revision_label_value(self, template_hash: str, name: str) -> str:
         return name
 
