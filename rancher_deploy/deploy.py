@@ -236,9 +236,9 @@ def _refuse_unless_upgradable(ref: TargetRef, snapshot: Snapshot, *, allow_pendi
         raise RefusedError(f"{ref.name} is {snapshot.state}; nothing was changed")
     if snapshot.phase is Phase.READY or (allow_pending and snapshot.phase in (Phase.PENDING_FINISH, Phase.BUSY)):
         return
-    raise RefusedError(
-        f"{ref.name} is {snapshot.state}; the upgrade needs it active (activate it in Rancher, "
-        "or finish/roll back a canceled upgrade); nothing was changed")
+    unblock = snapshot.unblock or ("the upgrade needs it active (activate it in Rancher, "
+                                   "or finish/roll back a canceled upgrade)")
+    raise RefusedError(f"{ref.name} is {snapshot.state}; {unblock}; nothing was changed")
 
 
 _MANUAL = {Command.ROLLBACK: commands.rollback, Command.FINISH: commands.finish, Command.STATUS: commands.status}

@@ -102,6 +102,7 @@ class Snapshot:
     health: Health | None = None
     can_finish: bool = False       # an upgrade waits for `finishupgrade` (1.x only)
     can_roll_back: bool = False    # there is something to roll back to
+    unblock: str | None = None     # BLOCKED: how to make it upgradable, in its flavour's words
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def judge(self, goal: Goal) -> Judgement:

@@ -103,10 +103,10 @@ class WorkloadsBackend:
         return self._api.read(ref, self._baseline.get(ref.id))
 
     def fetch(self, ref: TargetRef) -> Snapshot:
-        return _snapshot(self._view(ref))
+        return _snapshot(self._view(ref), ref)
 
     def observe(self, ref: TargetRef) -> Snapshot:
-        return _snapshot(self._view(ref))  # the rollout status carries its own counts
+        return _snapshot(self._view(ref), ref)  # the rollout status carries its own counts
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
         if settings.image is None:
@@ -131,12 +131,17 @@ class WorkloadsBackend:
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
 
 
-def _snapshot(view: WorkloadView) -> Snapshot:
+def _snapshot(view: WorkloadView, ref: TargetRef) -> Snapshot:
     """A workload in the pipeline's terms; the state words are those Rancher's UI shows for it."""
     status = WorkloadStatus(view.rollout)
     judgement = status.judge(Goal.ROLLED_OUT)
+    unblock = None
     if view.paused:
         state, phase = "paused", Phase.BLOCKED
+        # A paused Deployment takes no new ReplicaSet: resuming it is the owner's call, in 2.x words.
+        namespace = ref.id.split(":")[1] if ref.id.count(":") == 2 else "<namespace>"
+        unblock = (f"resume it first with `kubectl rollout resume {view.kind}/{view.name} -n {namespace}` "
+                   "or Resume on the workload in Rancher's UI, then run again")
     elif judgement.verdict is Verdict.WAITING:
         state, phase = "updating", Phase.BUSY
     elif judgement.verdict is Verdict.FAILED:
@@ -156,6 +161,7 @@ def _snapshot(view: WorkloadView) -> Snapshot:
         # explains what it cannot do.
         can_roll_back=view.kind != "deployment" or (revision is not None and revision > 1),
         raw=view.raw,
+        unblock=unblock,
     )
 
 

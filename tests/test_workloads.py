@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import pytest
+import requests
 
 from rancher_deploy.simulator import Simulator, Timing
 
@@ -190,6 +191,22 @@ def test_an_on_delete_statefulset_is_done_once_observed_and_says_its_pods_still_
     assert pod_images(sim2) == {"web-0": OLD, "web-1": OLD}
     sim2.delete_pod("default", "web-1")
     assert pod_images(sim2) == {"web-0": OLD, "web-1": NEW}
+
+
+def test_a_paused_deployment_is_refused_with_how_to_resume_it(sim2: Simulator) -> None:
+    sim2.add_namespace("shop")
+    sim2.add_workload("shop", "web", [dict(WEB)], replicas=2)
+    paused = requests.patch(f"{sim2.url}/k8s/clusters/local/apis/apps/v1/namespaces/shop/deployments/web",
+                            json={"spec": {"paused": True}}, timeout=5,
+                            headers={"Authorization": f"Bearer {TOKEN_ID}:{TOKEN_SECRET}",
+                                     "Content-Type": "application/merge-patch+json"})
+    assert paused.status_code == 200
+    result = run(sim2, RANCHER_NAMESPACE="shop")
+    assert result.code == 2
+    assert ("shop/deployment:web is paused; resume it first with `kubectl rollout resume deployment/web -n shop` "
+            "or Resume on the workload in Rancher's UI, then run again; nothing was changed") in result.stderr
+    assert "activate it" not in result.stderr
+    assert sim2.workload("deployment", "shop", "web")["spec"]["template"]["spec"]["containers"][0]["image"] == OLD
 
 
 def test_dry_run_and_status_write_nothing(sim2: Simulator) -> None:
