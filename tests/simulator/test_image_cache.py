@@ -100,3 +100,12 @@ def test_pods_name_their_owner_and_node(sim: Simulator, api: requests.Session) -
     assert web["spec"]["nodeName"] == "local-node" and web["status"]["phase"] == "Running"
     selected = api.get(f"{sim.url}{PODS}", params={"labelSelector": "statefulset.kubernetes.io/pod-name=db-0"}).json()
     assert [p["metadata"]["name"] for p in selected["items"]] == ["db-0"]
+
+
+def test_a_push_over_the_control_api(sim: Simulator) -> None:
+    sim.add_workload("default", "web", [{"name": "web", "image": "app:1", "imagePullPolicy": "Always"}])
+    pushed = requests.post(f"{sim.url}/_sim/images", json={"image": "app:1"}, timeout=5)
+    assert pushed.status_code == 200 and pushed.json()["image"] == "app:1"
+    sim.delete_pod("default", sim.pods()[0]["metadata"]["name"])
+    sim.advance(10)
+    assert image_ids(sim) == {f"app@{pushed.json()['digest']}"}
