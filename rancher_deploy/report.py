@@ -11,7 +11,18 @@ from typing import Any, TextIO
 
 from rancher_deploy.ci import Dialect
 from rancher_deploy.errors import DeployError, ExitCode
-from rancher_deploy.events import Event, GroupEnd, GroupStart, Level, Outcome, Progress, Result, Step, TargetOutcome
+from rancher_deploy.events import (
+    Event,
+    GroupEnd,
+    GroupStart,
+    Level,
+    Outcome,
+    Progress,
+    Result,
+    Step,
+    TargetOutcome,
+    mixed,
+)
 from rancher_deploy.redact import Redactor
 
 # The verdict's headline per result: the word a person scans the end of a CI log for.
@@ -23,6 +34,7 @@ _HEADLINES: dict[Result, str] = {
     Result.FINISHED: "finished",
     Result.REVERTED: "rolled back",
     Result.ROLLED_BACK: "FAILED, rolled back",
+    Result.NOT_UPGRADED: "FAILED, not upgraded",
     Result.FAILED: "FAILED, NEEDS ATTENTION",
     Result.INTERRUPTED: "INTERRUPTED, left as it was",
     Result.STATUS: "status",
@@ -63,7 +75,7 @@ class HumanLog:
             self._line_or(self._dialect.annotate(Level.ERROR, text) if failed else None, text)
         if not outcome.targets:
             self.line("nothing was done")
-        self.line(f"rancher-deploy: exit {int(code)} ({code.meaning})")
+        self.line(f"rancher-deploy: exit {int(code)} ({last_words(outcome, code)})")
 
     def error(self, error: DeployError, code: ExitCode) -> None:
         """The error as one line, then the exit code the run ends with (from `events.exit_code`)."""
@@ -79,13 +91,38 @@ class HumanLog:
         self._stream.flush()
 
 
+# The last line of a run that exits 0 says what was done, in the words of its command: after
+# `status` or a dry run nothing was "upgraded and finished".
+_DONE: dict[str, str] = {
+    Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished (--no-finish)",
+    Result.UNCHANGED.value: "done: nothing to do; nothing was changed",
+    Result.PLANNED.value: "dry run: nothing was changed",
+    Result.FINISHED.value: "done: the pending upgrade was finished",
+    Result.REVERTED.value: "done: rolled back to the previous configuration",
+    Result.STATUS.value: "status reported; nothing was changed",
+}
+
+
+def last_words(outcome: Outcome, code: ExitCode) -> str:
+    """What the last line says in brackets after the exit code: the code's meaning, fitted to the run.
+
+    Exit 4 names each target's result and state, so the line a person reads last says where to look.
+    """
+    if code is ExitCode.NEEDS_ATTENTION and outcome.targets:
+        return "needs attention: " + "; ".join(f"{target.target} {target.result.value}, state {target.state}"
+                                               for target in outcome.targets)
+    if code is ExitCode.OK:
+        return _DONE.get(_overall(outcome.targets, None), code.meaning)
+    return code.meaning
+
+
 def progress_text(event: Progress) -> str:
-    """`shop/web: upgrading (In Progress), 1/2 healthy [12s]`"""
+    """`shop/web: upgrading (In Progress), 1/2 new containers healthy [12s]`"""
     text = f"{event.target}: {event.state}"
     if event.message:
         text += f" ({event.message})"
     if event.healthy is not None and event.total is not None:
-        text += f", {event.healthy}/{event.total} healthy"
+        text += f", {event.healthy}/{event.total} {event.counted}"
     return text + f" [{event.elapsed_seconds:.0f}s]"
 
 
@@ -115,8 +152,10 @@ def write_json(stream: TextIO, document: dict[str, Any], redactor: Redactor) -> 
 def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> str:
     if error is not None:
         return "error"
-    order = [Result.FAILED, Result.INTERRUPTED, Result.ROLLED_BACK, Result.UPGRADED_UNFINISHED, Result.UPGRADED, Result.FINISHED,
-             Result.REVERTED, Result.PLANNED, Result.STATUS, Result.UNCHANGED]
+    if mixed(targets):
+        return "mixed"
+    order = [Result.FAILED, Result.INTERRUPTED, Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UPGRADED_UNFINISHED,
+             Result.UPGRADED, Result.FINISHED, Result.REVERTED, Result.PLANNED, Result.STATUS, Result.UNCHANGED]
     results = {target.result for target in targets}
     for result in order:
         if result in results:
@@ -124,13 +163,14 @@ def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> s
     return "none"
 
 
-# Which results leave the target on the requested image, and which on the one it ran before.
-_RUNS_NEW = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED})
-_RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.UNCHANGED, Result.PLANNED, Result.STATUS, Result.REVERTED})
+# Which results leave the target on the requested image (for `rollback`: the configuration it
+# restored), and which on the one it ran before the command (on a dry run: what runs now).
+_RUNS_NEW = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED})
+_RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UNCHANGED, Result.PLANNED, Result.STATUS})
 
 
 def _running(result: Result, previous: str, requested: str) -> str | None:
-    """The image the target runs now, as far as the run knows: None when that is unknown (exit 4)."""
+    """The image the target runs when the run ends, as far as it knows: None when unknown (exit 4)."""
     if result in _RUNS_NEW:
         return requested
     if result in _RUNS_PREVIOUS:
