@@ -23,7 +23,7 @@ from rancher_deploy import __version__, ci
 from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
 from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
-from rancher_deploy.report import HumanLog, result_object, write_json
+from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import OPTIONS_BY_NAME, Command, Inputs, Output, Settings, add_arguments
 
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
@@ -47,8 +47,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     once, in one way, with the exit code `events.exit_code` derives.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    # Output that cannot be written (a closed pipe) must not stop the deploy (report.Pipe).
+    out = Pipe(stdout or sys.stdout)
+    err = Pipe(stderr or sys.stderr)
     if arguments and arguments[0] in ("-V", "--version"):
         out.write(f"rancher-deploy {__version__}\n")
         return 0
@@ -72,7 +73,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     # the secrets, so they bypass the redactor (GitHub does not echo them).
     def unredacted(line: str) -> None:
         err.write(line + "\n")
-        err.flush()
 
     dialect.prelude(ci.secrets_in(env), unredacted)
     run = _Run()

@@ -2,11 +2,14 @@
 
 Both sinks take events and the Outcome only, and every line passes through the Redactor, so a
 secret that reached a message by accident (an echoed URL, a library error) still never leaves.
+Both write through a `Pipe`, so a reader that went away (`rancher-deploy 2>&1 | head -8`) ends
+the output, never the deploy: the run still finishes or rolls back and exits with its own code.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, TextIO
 
 from rancher_deploy.ci import Dialect
@@ -41,12 +44,41 @@ _HEADLINES: dict[Result, str] = {
 }
 
 
+class Pipe:
+    """A text stream whose write failures (a closed pipe, a full disk) are the output's end, not the run's.
+
+    After the first failure nothing more is written, and the stream's file descriptor is pointed at
+    /dev/null so that the interpreter's own flush at exit cannot fail either (Python's "Note on
+    SIGPIPE", https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.lost = False
+
+    def write(self, text: str) -> None:
+        """Write and flush `text`; never raises."""
+        if self.lost:
+            return
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):  # BrokenPipeError, EIO; ValueError: the stream was closed
+            self.lost = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):  # no file descriptor (a StringIO): nothing will flush it
+                pass
+
+
 class HumanLog:
     """One line per step, progress while waiting, a final verdict; plain text, no colour."""
 
-    def __init__(self, stream: TextIO, redactor: Redactor, *, verbose: bool = False,
+    def __init__(self, stream: TextIO | Pipe, redactor: Redactor, *, verbose: bool = False,
                  dialect: Dialect | None = None) -> None:
-        self._stream = stream
+        self._stream = stream if isinstance(stream, Pipe) else Pipe(stream)
         self._redact = redactor
         self._verbose = verbose
         self._dialect = dialect or Dialect(redactor)
@@ -88,7 +120,6 @@ class HumanLog:
 
     def line(self, text: str) -> None:
         self._stream.write(self._redact(text) + "\n")
-        self._stream.flush()
 
 
 # The last line of a run that exits 0 says what was done, in the words of its command: after
@@ -144,9 +175,8 @@ def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_co
     }
 
 
-def write_json(stream: TextIO, document: dict[str, Any], redactor: Redactor) -> None:
-    stream.write(redactor(json.dumps(document, sort_keys=False)) + "\n")
-    stream.flush()
+def write_json(stream: TextIO | Pipe, document: dict[str, Any], redactor: Redactor) -> None:
+    (stream if isinstance(stream, Pipe) else Pipe(stream)).write(redactor(json.dumps(document, sort_keys=False)) + "\n")
 
 
 def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> str:
