@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from rancher_deploy.errors import RefusedError, WaitEnded, WaitInterrupted
 from rancher_deploy.events import ImageChange, Level, Result, Step, TargetOutcome
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
+from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef, Verdict
 from rancher_deploy.steps import Run, TargetSteps, attention, outcome, unchanged
 
 
@@ -82,7 +82,7 @@ def status(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
     message = f"{ref.name} is {snapshot.state}{note}{health}: {_images(snapshot.images)}"
     if snapshot.restores:
         message += f"; a rollback would restore {_images(snapshot.restores)}"
-    if snapshot.phase is Phase.PENDING_FINISH:
+    if snapshot.phase is Phase.PENDING_FINISH or snapshot.judge(Goal.SETTLED).verdict is Verdict.FAILED:
         message += f"; {steps.backend.next_steps(snapshot)}"
     return outcome(ref, Result.STATUS, snapshot.state, unchanged(snapshot.images), message)
 
