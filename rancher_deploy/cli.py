@@ -29,8 +29,10 @@ from rancher_deploy.settings import OPTIONS_BY_NAME, Command, Inputs, Output, Se
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
     "upgrade": "move the service(s) to a new image, wait, finish; roll back on failure (the default)",
-    "rollback": "roll back a pending (upgraded or upgrading) upgrade and wait until active",
-    "finish": "finish an upgrade left `upgraded` (for example by --no-finish) and wait until active",
+    "rollback": "roll back a pending 1.x upgrade (upgrading or upgraded), or a 2.x workload to its previous "
+                "revision, and wait until restored",
+    "finish": "Rancher 1.x: finish an upgrade left `upgraded` (for example by --no-finish) and wait until active "
+              "(a 2.x rollout needs no finish)",
     "status": "print the state, health and images of the service(s)",
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
     "simulate": "serve the Rancher API simulator until interrupted (see docs/simulator.md)",

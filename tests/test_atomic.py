@@ -46,6 +46,14 @@ def test_every_target_is_healthy_before_any_is_finished(sim: Simulator, run_cli:
     assert log.index("Upgrade of shop/web requested") < log.index("shop/worker is upgraded and healthy; finishing")
 
 
+def test_no_finish_leaves_every_target_upgraded_and_healthy(sim: Simulator, run_cli: RunCli) -> None:
+    worker, web = seed(sim)
+    result = run_cli("--output", "json", "--no-finish", RANCHER_STACK=None, RANCHER_SERVICE=BOTH)
+    assert result.code == 0, result.stderr
+    assert [target["result"] for target in result.json["targets"]] == ["upgraded-unfinished"] * 2
+    assert finishes(sim) == 0 and sim.service(worker)["state"] == sim.service(web)["state"] == "upgraded"
+
+
 def test_1x_a_later_target_never_healthy_restores_both_and_exits_1(sim: Simulator, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     sim.faults.unhealthy_image(NEW_IMAGE)
@@ -168,7 +176,7 @@ def test_a_signal_restores_every_touched_target(sim: Simulator) -> None:
         assert (sim.service(service)["state"], image_of(sim, service)) == ("active", OLD_IMAGE)
 
 
-def test_a_signal_with_on_interrupt_report_reports_each_touched_target(sim: Simulator) -> None:
+def test_a_signal_with_on_interrupt_report_reports_each_touched_target(sim: Simulator, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     pipeline, events = pipeline_with_signal(sim, "Upgrade of shop/web requested", RANCHER_ON_INTERRUPT="report")
     outcome = pipeline.run()
@@ -179,6 +187,12 @@ def test_a_signal_with_on_interrupt_report_reports_each_touched_target(sim: Simu
     assert "`rancher-deploy finish`" in worker_outcome.message
     assert web_outcome.message.startswith("shop/web is left in state upgrading after the signal")
     assert not [r for r in sim.requests if "action=rollback" in r.query]
+    # The advice both share works on both.
+    assert "`rancher-deploy rollback`" in worker_outcome.message and "`rancher-deploy rollback`" in web_outcome.message
+    restored = run_cli("rollback", RANCHER_STACK=None, RANCHER_SERVICE=BOTH, RANCHER_IMAGE=None)
+    assert restored.code == 0, restored.stderr
+    for service in (worker, web):
+        assert (sim.service(service)["state"], image_of(sim, service)) == ("active", OLD_IMAGE)
 
 
 def test_a_signal_between_two_targets_starts_no_other(sim: Simulator) -> None:
