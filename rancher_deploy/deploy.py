@@ -146,8 +146,8 @@ class Pipeline:
     # -- the upgrade -----------------------------------------------------------------------------
 
     def _upgrade(self, ref: TargetRef, run: Run) -> TargetOutcome:
-        started = self.start(ref, run)
-        return self.complete(started, run) if isinstance(started, Applied) else started
+        half = self.start(ref, run)
+        return self.complete(half, run) if isinstance(half, Applied) else half
 
     def start(self, ref: TargetRef, run: Run) -> Applied | TargetOutcome:
         """The first half of an upgrade: from looking to healthy; an outcome when it ends earlier.

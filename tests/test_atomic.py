@@ -7,7 +7,7 @@ from typing import Any
 from rancher_deploy import cattle
 from rancher_deploy.deploy import Pipeline
 from rancher_deploy.errors import ExitCode
-from rancher_deploy.events import Event, Result, Step, exit_code
+from rancher_deploy.events import Event, Result, Step, TargetOutcome, exit_code
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.settings import Command, Settings
 from rancher_deploy.simulator import Simulator
@@ -61,8 +61,7 @@ def test_1x_a_later_target_never_healthy_restores_both_and_exits_1(sim: Simulato
     assert result.code == 1, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["rolled-back", "rolled-back"]
     assert [target["image"] for target in result.json["targets"]] == [OLD_IMAGE, OLD_IMAGE]
-    for service in (worker, web):
-        assert (sim.service(service)["state"], image_of(sim, service)) == ("active", OLD_IMAGE)
+    assert_back_on_the_old_image(sim, worker, web)
     assert finishes(sim) == 0, "a finished 1.x upgrade could not have been rolled back"
     assert "shop/worker was rolled back to" in result.stderr and "shop/web failed, and RANCHER_ATOMIC" in result.stderr
     assert result.stderr.splitlines()[-1] == (
@@ -148,41 +147,40 @@ def test_not_atomic_goes_on_after_a_failed_target(sim: Simulator, run_cli: RunCl
 # -- signals -------------------------------------------------------------------------------------
 
 
-def pipeline_with_signal(sim: Simulator, when: str, **environment: str) -> tuple[Pipeline, list[Event]]:
-    """A Pipeline over both services that receives SIGTERM once a log line starts with `when`."""
+def run_with_signal(sim: Simulator, when: str, **environment: str) -> tuple[TargetOutcome, ...]:
+    """Upgrade both services through the Pipeline, which receives SIGTERM once a log line starts with `when`."""
     settings = Settings.load(Command.UPGRADE, {}, {
         "CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
         "RANCHER_SERVICE": BOTH, "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_POLL_INTERVAL": "0.005",
         "RANCHER_BATCH_INTERVAL": "0.1", "RANCHER_TIMEOUT": "30", **environment})
     backend = cattle.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)), sim.url, None, lambda text: None)
-    events: list[Event] = []
     received: list[int] = []
 
     def emit(event: Event) -> None:
-        events.append(event)
         if isinstance(event, Step) and event.message.startswith(when):
             received.append(15)
 
-    return Pipeline(settings, backend, emit, interrupted=lambda: received[0] if received else None), events
+    outcome = Pipeline(settings, backend, emit, interrupted=lambda: received[0] if received else None).run()
+    assert exit_code(outcome) is ExitCode.TERMINATED
+    return outcome.targets
+
+
+def assert_back_on_the_old_image(sim: Simulator, *services: str) -> None:
+    for service in services:
+        assert (sim.service(service)["state"], image_of(sim, service)) == ("active", OLD_IMAGE)
 
 
 def test_a_signal_restores_every_touched_target(sim: Simulator) -> None:
     worker, web = seed(sim)
-    pipeline, events = pipeline_with_signal(sim, "Upgrade of shop/web requested")
-    outcome = pipeline.run()
-    assert exit_code(outcome) is ExitCode.TERMINATED
-    assert [target.result for target in outcome.targets] == [Result.ROLLED_BACK, Result.ROLLED_BACK]
-    for service in (worker, web):
-        assert (sim.service(service)["state"], image_of(sim, service)) == ("active", OLD_IMAGE)
+    outcomes = run_with_signal(sim, "Upgrade of shop/web requested")
+    assert [target.result for target in outcomes] == [Result.ROLLED_BACK, Result.ROLLED_BACK]
+    assert_back_on_the_old_image(sim, worker, web)
 
 
 def test_a_signal_with_on_interrupt_report_reports_each_touched_target(sim: Simulator, run_cli: RunCli) -> None:
     worker, web = seed(sim)
-    pipeline, events = pipeline_with_signal(sim, "Upgrade of shop/web requested", RANCHER_ON_INTERRUPT="report")
-    outcome = pipeline.run()
-    assert exit_code(outcome) is ExitCode.TERMINATED
-    assert [target.result for target in outcome.targets] == [Result.INTERRUPTED, Result.INTERRUPTED]
-    worker_outcome, web_outcome = outcome.targets
+    worker_outcome, web_outcome = run_with_signal(sim, "Upgrade of shop/web requested", RANCHER_ON_INTERRUPT="report")
+    assert (worker_outcome.result, web_outcome.result) == (Result.INTERRUPTED, Result.INTERRUPTED)
     assert worker_outcome.message.startswith("shop/worker is left in state upgraded after the signal")
     assert "`rancher-deploy finish`" in worker_outcome.message
     assert web_outcome.message.startswith("shop/web is left in state upgrading after the signal")
@@ -191,14 +189,11 @@ def test_a_signal_with_on_interrupt_report_reports_each_touched_target(sim: Simu
     assert "`rancher-deploy rollback`" in worker_outcome.message and "`rancher-deploy rollback`" in web_outcome.message
     restored = run_cli("rollback", RANCHER_STACK=None, RANCHER_SERVICE=BOTH, RANCHER_IMAGE=None)
     assert restored.code == 0, restored.stderr
-    for service in (worker, web):
-        assert (sim.service(service)["state"], image_of(sim, service)) == ("active", OLD_IMAGE)
+    assert_back_on_the_old_image(sim, worker, web)
 
 
-def test_a_signal_between_two_targets_starts_no_other(sim: Simulator) -> None:
+def test_a_signal_during_the_first_targets_wait_starts_no_other(sim: Simulator) -> None:
     worker, web = seed(sim)
-    pipeline, events = pipeline_with_signal(sim, "Upgrade of shop/worker requested")
-    outcome = pipeline.run()
-    assert exit_code(outcome) is ExitCode.TERMINATED
-    assert [target.result for target in outcome.targets] == [Result.ROLLED_BACK, Result.NOT_UPGRADED]
+    outcomes = run_with_signal(sim, "Upgrade of shop/worker requested")
+    assert [target.result for target in outcomes] == [Result.ROLLED_BACK, Result.NOT_UPGRADED]
     assert not [r for r in sim.requests if r.method == "POST" and f"/services/{web}" in r.path]
