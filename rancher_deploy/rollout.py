@@ -50,7 +50,7 @@ class Rollout:
         OnDelete set has no replicas to count."""
         if self.kind == "cronjob" or self.on_delete:
             return None
-        return Health(min(self.available, self.updated), self.wanted)
+        return Health(min(self.available, self.updated), self.wanted, counted="updated replicas available")
 
 
 Viewer = Callable[[Rollout], Judgement]

@@ -14,7 +14,7 @@ import copy
 import datetime
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from rancher_deploy.errors import ConfigError, NotFound, PermissionDenied, RefusedError, TargetNotFound
 from rancher_deploy.http import JSON, RancherSession
@@ -103,10 +103,10 @@ class WorkloadsBackend:
         return self._api.read(ref, self._baseline.get(ref.id))
 
     def fetch(self, ref: TargetRef) -> Snapshot:
-        return _snapshot(self._view(ref), ref)
+        return _snapshot(self._view(ref))
 
     def observe(self, ref: TargetRef) -> Snapshot:
-        return _snapshot(self._view(ref), ref)  # the rollout status carries its own counts
+        return _snapshot(self._view(ref))  # the rollout status carries its own counts
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
         if settings.image is None:
@@ -130,18 +130,29 @@ class WorkloadsBackend:
         view = self._view(ref)
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
 
+    def next_steps(self, snapshot: Snapshot | None) -> str:
+        # A rollout has no finish step (`finish` refuses a workload), so a failed or stopped one is
+        # undone to the previous revision, or replaced by upgrading to another image.
+        if snapshot is None:
+            return "check it with `rancher-deploy status`"
+        if snapshot.phase is Phase.BLOCKED:
+            # Paused: no new ReplicaSet until resumed, which is the owner's call (v3 `resume`,
+            # Steve/kubectl `spec.paused: false`); named the way a 2.x user does it.
+            kind, name, namespace = _identity(snapshot.raw)
+            return (f"resume its rollout with `kubectl rollout resume {kind}/{name} -n {namespace}` or Resume "
+                    "on the workload in Rancher's UI, then upgrade it again")
+        if snapshot.can_roll_back:
+            return ("restore the previous revision with `rancher-deploy rollback`, or upgrade it to another image "
+                    "with `rancher-deploy upgrade`")
+        return "upgrade it to another image with `rancher-deploy upgrade`"
 
-def _snapshot(view: WorkloadView, ref: TargetRef) -> Snapshot:
+
+def _snapshot(view: WorkloadView) -> Snapshot:
     """A workload in the pipeline's terms; the state words are those Rancher's UI shows for it."""
     status = WorkloadStatus(view.rollout)
     judgement = status.judge(Goal.ROLLED_OUT)
-    unblock = None
     if view.paused:
         state, phase = "paused", Phase.BLOCKED
-        # A paused Deployment takes no new ReplicaSet: resuming it is the owner's call, in 2.x words.
-        namespace = ref.id.split(":")[1] if ref.id.count(":") == 2 else "<namespace>"
-        unblock = (f"resume it first with `kubectl rollout resume {view.kind}/{view.name} -n {namespace}` "
-                   "or Resume on the workload in Rancher's UI, then run again")
     elif judgement.verdict is Verdict.WAITING:
         state, phase = "updating", Phase.BUSY
     elif judgement.verdict is Verdict.FAILED:
@@ -161,7 +172,6 @@ def _snapshot(view: WorkloadView, ref: TargetRef) -> Snapshot:
         # explains what it cannot do.
         can_roll_back=view.kind != "deployment" or (revision is not None and revision > 1),
         raw=view.raw,
-        unblock=unblock,
     )
 
 
@@ -430,6 +440,16 @@ def _rollout(kind: str, name: str, replicas: int, status: JSON, *, generation: i
         strategy=str(strategy) if strategy else None,
         partition=_int(partition) if kind == "statefulset" else None,
     )
+
+
+def _identity(body: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(kind, name, namespace) of a workload as either API shows it (Kubernetes metadata, or v3's
+    flattened `type`/`name`/`namespaceId`)."""
+    metadata = body.get("metadata") or {}
+    kind = str(body.get("kind") or body.get("type") or "deployment").lower()
+    name = str(metadata.get("name") or body.get("name") or "")
+    namespace = str(metadata.get("namespace") or body.get("namespaceId") or "")
+    return kind, name, namespace
 
 
 def _template(body: JSON) -> JSON:

@@ -51,7 +51,8 @@ def test_every_goal_of_a_workload_is_its_rollout() -> None:
 
 
 def test_health_counts_updated_replicas_that_are_available() -> None:
-    assert rollout(updated=2, available=3).health == Health(2, 3)
+    assert rollout(updated=2, available=3).health == Health(2, 3, counted="updated replicas available")
+    assert rollout(updated=2, available=3).health.counts == ", 2/3 updated replicas available"  # type: ignore[union-attr]
     assert rollout("cronjob").health is None
 
 
@@ -94,4 +95,4 @@ def test_a_done_that_does_not_mean_running_says_so() -> None:
     assert VIEWERS["statefulset"](rollout("statefulset", partition=0)).caveat is None
     assert VIEWERS["deployment"](rollout()).caveat is None
     assert rollout("statefulset", strategy="OnDelete").health is None
-    assert rollout("statefulset", partition=2, updated=1, available=3).health == Health(1, 1)
+    assert rollout("statefulset", partition=2, updated=1, available=3).health == Health(1, 1, counted="updated replicas available")
