@@ -4,37 +4,32 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from rancher_deploy.simulator import Simulator, Timing
+from rancher_deploy.simulator import Simulator
 
-TOKEN = "token-k8sxx"
-SECRET = "k8s-test-secret"
 APPS = "/k8s/clusters/local/apis/apps/v1/namespaces/default"
 SMP = {"Content-Type": "application/strategic-merge-patch+json"}
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(TOKEN, SECRET, rancher_version="2.8", timing=Timing(speed=0.0)) as simulator:
-        simulator.add_workload(
-            "default", "web",
-            [{"name": "web", "image": "app:1", "env": [{"name": "MODE", "value": "prod"}]},
-             {"name": "proxy", "image": "envoy:1.28"}],
-            replicas=2, strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-        )
-        yield simulator
+def sim(k8s: Simulator) -> Simulator:
+    """Rancher 2.8 (frozen time) with deployment default/web: two containers, two replicas."""
+    k8s.add_workload(
+        "default", "web",
+        [{"name": "web", "image": "app:1", "env": [{"name": "MODE", "value": "prod"}]},
+         {"name": "proxy", "image": "envoy:1.28"}],
+        replicas=2, strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+    )
+    return k8s
 
 
 @pytest.fixture
-def api() -> requests.Session:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}:{SECRET}"
-    return session
+def api(kube: requests.Session) -> requests.Session:
+    return kube
 
 
 def test_get_deployment(sim: Simulator, api: requests.Session) -> None:
