@@ -293,7 +293,9 @@ SETTINGS: tuple[Option, ...] = (
            "than the running one, so a late pipeline of an older commit cannot downgrade",
            default=VersionPolicy(PolicyKind.ANY), choices=_values(PolicyKind), parse=VersionPolicy.parse, commands=(UPGRADE,)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
-           "upgrade even when the service already runs the image (pulls the same tag again)",
+           "upgrade even when the target already runs the image, restarting it on the same tag; the tag is pulled "
+           "again only with imagePullPolicy Always (2.x) or the label io.rancher.container.pull_image=always (1.x), "
+           "and the plan warns otherwise",
            default=False, commands=(UPGRADE,)),
     Option("dry_run", ("RANCHER_DRY_RUN",), Kind.BOOL,
            "print the plan and change nothing", default=False, commands=(UPGRADE, Command.ROLLBACK, Command.FINISH)),

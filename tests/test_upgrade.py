@@ -323,3 +323,20 @@ def test_a_service_with_a_start_once_sidekick_upgrades_and_finishes(sim: Simulat
     data_now = [i for i in sim.instances(service) if "data" in i["name"] and i["state"] != "removed"]
     assert {(i["state"], i["healthState"], i["imageUuid"]) for i in data_now} == {
         ("stopped", "started-once", f"docker:{NEW_IMAGE}")}
+
+
+def test_a_service_moving_to_another_repository_is_warned_about(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "web", {"imageUuid": "docker:registry.example.com:5000/shop/worker:2.0"})
+    result = run_cli("--dry-run")
+    assert result.code == 0, result.stderr
+    assert ("warning: shop/web: web runs registry.example.com:5000/shop/worker, and the new image is from another "
+            "repository, registry.example.com:5000/shop/web; check RANCHER_IMAGE and RANCHER_SERVICE") in result.stderr
+
+
+def test_force_without_the_pull_label_warns_in_the_plan(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "web", {"imageUuid": f"docker:{OLD_IMAGE}"})
+    result = run_cli("--force", "--dry-run", RANCHER_IMAGE=OLD_IMAGE)
+    assert result.code == 0, result.stderr
+    assert "without the label io.rancher.container.pull_image=always" in result.stderr

@@ -285,3 +285,23 @@ def test_rancher_1_flavour_forced_on_rancher_2_is_refused_clearly(sim2: Simulato
     result = run(sim2, RANCHER_FLAVOUR="rancher-1.x", RANCHER_WORKLOAD=None, RANCHER_SERVICE="web")
     assert result.code == 2
     assert "no Rancher 1.x API (/v2-beta or /v1) found" in result.stderr
+
+
+def test_force_warns_in_the_plan_when_the_pull_policy_keeps_the_cached_image(sim2: Simulator) -> None:
+    # imagePullPolicy crosses v3 (2.4) and the Kubernetes proxy (2.8) as Rancher stores it.
+    sim2.add_workload("default", "web", [{**WEB, "imagePullPolicy": "IfNotPresent"}])
+    sim2.add_workload("default", "api", [dict(WEB)])  # Always: pulls on every start
+    warned = run(sim2, "--force", "--dry-run", RANCHER_IMAGE=OLD)
+    assert warned.code == 0, warned.stderr
+    assert (f"warning: default/deployment:web: --force restarts web on {OLD}, but its imagePullPolicy is "
+            "IfNotPresent, so a node that has this tag cached starts the old copy") in warned.stderr
+    quiet = run(sim2, "--force", RANCHER_IMAGE=OLD, RANCHER_WORKLOAD="api")
+    assert quiet.code == 0 and "imagePullPolicy" not in quiet.stderr
+
+
+def test_the_only_container_taking_another_repository_is_warned_about(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [{"name": "worker", "image": "registry.example.com:5000/shop/worker:2.0"}])
+    result = run(sim2)
+    assert result.code == 0, result.stderr
+    assert ("warning: default/deployment:web: worker runs registry.example.com:5000/shop/worker, and the new image "
+            "is from another repository, registry.example.com:5000/shop/web") in result.stderr
