@@ -1,0 +1,107 @@
+"""What the Rancher 2.x backend reads of a workload, whichever API served it, and the seam to those APIs.
+
+v3 (`v3.py`) flattens the Kubernetes object and hides `metadata.generation`; the Kubernetes API
+Rancher proxies (`kube.py`) serves it as it is. Both are read into a `WorkloadView` here, with the
+status fields kubectl's rollout status reads under the names each kind gives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rancher_deploy.http import JSON
+from rancher_deploy.rollout import Rollout
+from rancher_deploy.settings import WorkloadTarget
+from rancher_deploy.snapshot import TargetRef
+
+REVISION = "deployment.kubernetes.io/revision"
+TIMESTAMP = "cattle.io/timestamp"
+UNDO_UNSUPPORTED = ("{name}: rolling a {kind} back to an earlier revision is not supported (only deployments "
+                    "keep revisions this tool reads); nothing was changed. Use `kubectl rollout undo` or "
+                    "upgrade to the previous image")
+PLURALS = {"deployment": "deployments", "statefulset": "statefulsets", "daemonset": "daemonsets",
+           "cronjob": "cronjobs"}
+
+
+@dataclass(frozen=True)
+class WorkloadView:
+    """The parts of a workload the pipeline needs, whichever API it came through."""
+
+    kind: str
+    name: str
+    containers: tuple[JSON, ...]
+    init_containers: tuple[JSON, ...]
+    rollout: Rollout
+    paused: bool
+    revision: str | None
+    timestamp: str | None
+    raw: JSON = field(repr=False)
+
+
+class WorkloadAPI(Protocol):
+    """One way of reaching workloads: v3 or the Kubernetes proxy."""
+
+    flavour: str
+
+    def locate(self, target: WorkloadTarget) -> TargetRef: ...
+
+    def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView: ...
+
+    def parse(self, ref: TargetRef, body: JSON, baseline: int | None) -> WorkloadView: ...
+
+    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None: ...
+
+    def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None: ...
+
+
+def rollout_of(kind: str, name: str, replicas: int, status: JSON, *, generation: int | None,
+               baseline: int | None) -> Rollout:
+    """Read the status fields kubectl reads, under the names each workload kind gives them."""
+    desired = int(status.get("desiredNumberScheduled") or 0) if kind == "daemonset" else replicas
+    return Rollout(
+        kind=kind,
+        name=name,
+        generation=generation,
+        # A cronjob has no rollout to observe; its change is done once accepted.
+        observed_generation=int_or_none(status.get("observedGeneration")) if kind != "cronjob" else 0,
+        baseline_generation=baseline,
+        desired=desired,
+        replicas=int_or_none(status.get("replicas") or status.get("currentNumberScheduled")) or 0,
+        updated=int_or_none(status.get("updatedReplicas") or status.get("updatedNumberScheduled")) or 0,
+        ready=int_or_none(status.get("readyReplicas") or status.get("numberReady")) or 0,
+        available=int_or_none(status.get("availableReplicas") or status.get("numberAvailable")) or 0,
+        deadline_exceeded=_deadline_exceeded(status.get("conditions")),
+        current_revision=status.get("currentRevision"),
+        update_revision=status.get("updateRevision"),
+    )
+
+
+def template_of(body: JSON) -> JSON:
+    spec = body.get("spec") or {}
+    if "jobTemplate" in spec:
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    return dict(spec.get("template") or {})
+
+
+def pod_spec_of(body: JSON) -> JSON:
+    return dict(template_of(body).get("spec") or {})
+
+
+def _deadline_exceeded(conditions: Any) -> str | None:
+    for condition in conditions or []:
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return str(condition.get("message") or "ProgressDeadlineExceeded")
+    return None
+
+
+def int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def previous_revision(revision: str | None) -> str | None:
+    number = int_or_none(revision)
+    return str(number - 1) if number is not None and number > 1 else None
