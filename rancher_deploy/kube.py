@@ -14,13 +14,16 @@ from rancher_deploy.errors import NotFound, RefusedError, TargetNotFound
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.workload_view import (
     PLURALS,
     REVISION,
     TIMESTAMP,
     UNDO_UNSUPPORTED,
     WorkloadView,
+    choose_kind,
     int_or_none,
+    listed,
     pod_spec_of,
     previous_revision,
     rollout_of,
@@ -38,21 +41,44 @@ class KubeWorkloads:
         self._base = f"{root}/k8s/clusters/{cluster}"
         self.cluster = cluster
 
-    def _url(self, target: WorkloadTarget) -> str:
-        group = "apis/batch/v1" if target.kind == "cronjob" else "apis/apps/v1"
-        return f"{self._base}/{group}/namespaces/{target.namespace}/{PLURALS[target.kind]}/{target.name}"
+    def _url(self, kind: str, namespace: str, name: str = "") -> str:
+        """The object's URL (its collection's with no name)."""
+        group = "apis/batch/v1" if kind == "cronjob" else "apis/apps/v1"
+        return f"{self._base}/{group}/namespaces/{namespace}/{PLURALS[kind]}" + (f"/{name}" if name else "")
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
-        url = self._url(target)
+        """One GET of the named kind (a bare name: of the deployment); only when it misses, one list per
+        other kind that may hold the name, which also says what the namespace has."""
+        first = target.kind or "deployment"
         try:
-            self._session.get(url, what=f"Looking up {target}")
+            self._session.get(self._url(first, target.namespace, target.name), what=f"Looking up {target}")
+            return self._ref(first, target)
         except NotFound:
-            listing = self._session.get(url.rsplit("/", 1)[0], what=f"Listing {PLURALS[target.kind]}")
-            names = sorted(str((item.get("metadata") or {}).get("name")) for item in listing.get("items") or [])
-            raise TargetNotFound(f"{target.kind} {target.name!r} not found in namespace {target.namespace!r} of "
-                                 f"cluster {self.cluster}; {PLURALS[target.kind]} there: "
-                                 f"{', '.join(names) or 'none'}") from None
-        return TargetRef(name=str(target), id=f"{target.kind}:{target.namespace}:{target.name}", url=url)
+            pass
+        names: dict[str, set[str]] = {}
+        if target.kind is None:
+            for kind in WORKLOAD_KINDS[1:]:
+                names[kind] = self._names(kind, target.namespace)
+            chosen = choose_kind(target, [kind for kind, there in names.items() if target.name in there])
+            if chosen is not None:
+                return self._ref(chosen, target)
+        names[first] = self._names(first, target.namespace)
+        where = f"in namespace {target.namespace!r} of cluster {self.cluster}"
+        if target.kind is not None:
+            raise TargetNotFound(f"{target.kind} {target.name!r} not found {where}; {PLURALS[target.kind]} there: "
+                                 f"{listed(names[target.kind])}")
+        existing = listed([f"{kind}:{name}" for kind, there in names.items() for name in there])
+        raise TargetNotFound(f"workload {target.name!r} not found {where} (no {', '.join(WORKLOAD_KINDS)} has that "
+                             f"name); workloads there: {existing}")
+
+    def _names(self, kind: str, namespace: str) -> set[str]:
+        listing = self._session.get(self._url(kind, namespace), what=f"Listing {PLURALS[kind]} in {namespace}")
+        return {str((item.get("metadata") or {}).get("name")) for item in listing.get("items") or []}
+
+    def _ref(self, kind: str, target: WorkloadTarget) -> TargetRef:
+        found = WorkloadTarget(kind, target.name, target.namespace)
+        return TargetRef(name=str(found), id=f"{kind}:{target.namespace}:{target.name}",
+                         url=self._url(kind, target.namespace, target.name))
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)

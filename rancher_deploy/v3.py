@@ -14,7 +14,15 @@ from rancher_deploy.errors import NotFound, PermissionDenied, RefusedError, Targ
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
-from rancher_deploy.workload_view import REVISION, TIMESTAMP, UNDO_UNSUPPORTED, WorkloadView, previous_revision, rollout_of
+from rancher_deploy.workload_view import (
+    REVISION,
+    TIMESTAMP,
+    UNDO_UNSUPPORTED,
+    WorkloadView,
+    choose_kind,
+    previous_revision,
+    rollout_of,
+)
 
 _PROJECT_ID = re.compile(r"[\w-]+:p-[a-z0-9]+\Z")
 
@@ -31,17 +39,36 @@ class V3Workloads:
         self._cluster = cluster
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
-        workload_id = f"{target.kind}:{target.namespace}:{target.name}"
+        """One request per project this key may look in: a GET by id for `kind:name`, a listing
+        filtered by name and namespace for a bare name (it answers every kind at once)."""
         for project_id in self._projects():
-            url = f"{self._root}/v3/project/{project_id}/workloads/{workload_id}"
+            base = f"{self._root}/v3/project/{project_id}/workloads"
+            body: JSON | None
             try:
-                body = self._session.get(url, what=f"Looking up {target}")
+                if target.kind is not None:
+                    body = self._session.get(f"{base}/{target.kind}:{target.namespace}:{target.name}",
+                                             what=f"Looking up {target}")
+                else:
+                    body = self._by_name(base, target)
             except (NotFound, PermissionDenied):
                 continue
-            return TargetRef(name=str(target), id=str(body.get("id") or workload_id),
-                             url=str((body.get("links") or {}).get("self") or url))
-        raise TargetNotFound(f"workload {target.kind} {target.name!r} not found in namespace {target.namespace!r}"
+            if body is not None:
+                kind = str(body.get("type") or target.kind).lower()
+                workload_id = f"{kind}:{target.namespace}:{target.name}"
+                return TargetRef(name=str(WorkloadTarget(kind, target.name, target.namespace)),
+                                 id=str(body.get("id") or workload_id),
+                                 url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"))
+        raise TargetNotFound(f"workload {target.kind + ' ' if target.kind else ''}{target.name!r} not found in "
+                             f"namespace {target.namespace!r}"
                              + (f" of project {self._project}" if self._project else " of any project this key sees"))
+
+    def _by_name(self, base: str, target: WorkloadTarget) -> JSON | None:
+        listing = self._session.get(base, params={"name": target.name, "namespaceId": target.namespace},
+                                    what=f"Looking up {target}")
+        found = {str(item.get("type")).lower(): item for item in listing.get("data") or []
+                 if item.get("name") == target.name and item.get("namespaceId") == target.namespace}
+        chosen = choose_kind(target, found)
+        return None if chosen is None else dict(found[chosen])
 
     def _projects(self) -> list[str]:
         if self._project and _PROJECT_ID.match(self._project):

@@ -8,12 +8,14 @@ status fields kubectl's rollout status reads under the names each kind gives the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Collection, Protocol
 
+from rancher_deploy.errors import ConfigError
 from rancher_deploy.http import JSON
 from rancher_deploy.rollout import Rollout
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.targets import WORKLOAD_KINDS
 
 REVISION = "deployment.kubernetes.io/revision"
 TIMESTAMP = "cattle.io/timestamp"
@@ -22,6 +24,7 @@ UNDO_UNSUPPORTED = ("{name}: rolling a {kind} back to an earlier revision is not
                     "upgrade to the previous image")
 PLURALS = {"deployment": "deployments", "statefulset": "statefulsets", "daemonset": "daemonsets",
            "cronjob": "cronjobs"}
+LISTED_NAMES = 20  # names shown when a workload is not found: enough to spot a typo, not a page
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,29 @@ class WorkloadAPI(Protocol):
     def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None: ...
 
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None: ...
+
+
+def choose_kind(target: WorkloadTarget, kinds: Collection[str]) -> str | None:
+    """The kind a bare workload name means, given the kinds that have a workload of that name.
+
+    The deployment of that name when there is one (what a bare name always meant, so it costs the
+    one request it always did), else the one other kind that has it; None when no kind has it.
+    Raises ConfigError naming the matches when several other kinds share the name.
+    """
+    if target.kind is not None:
+        return target.kind if target.kind in kinds else None
+    if "deployment" in kinds or len(kinds) <= 1:
+        return "deployment" if "deployment" in kinds else next(iter(kinds), None)
+    matches = ", ".join(f"{kind}:{target.name}" for kind in WORKLOAD_KINDS if kind in kinds)
+    raise ConfigError("RANCHER_WORKLOAD", f"{target.name!r} names several workloads in namespace "
+                                          f"{target.namespace!r} ({matches}); write the one you mean as kind:name")
+
+
+def listed(names: Collection[str]) -> str:
+    """Names for a not-found message: sorted, at most LISTED_NAMES, "none" when empty."""
+    ordered = sorted(names)
+    shown = ", ".join(ordered[:LISTED_NAMES]) or "none"
+    return shown + (", ..." if len(ordered) > LISTED_NAMES else "")
 
 
 def rollout_of(kind: str, name: str, replicas: int, status: JSON, *, generation: int | None,

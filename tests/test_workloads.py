@@ -305,3 +305,49 @@ def test_the_only_container_taking_another_repository_is_warned_about(sim2: Simu
     assert result.code == 0, result.stderr
     assert ("warning: default/deployment:web: worker runs registry.example.com:5000/shop/worker, and the new image "
             "is from another repository, registry.example.com:5000/shop/web") in result.stderr
+
+
+def test_a_bare_name_finds_a_statefulset_and_costs_a_deployment_nothing_more(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
+    exact = run(sim2, "--dry-run", RANCHER_WORKLOAD="deployment:web")
+    exact_requests = sim2.count()
+    sim2.reset_log()
+    bare = run(sim2, "--dry-run")
+    assert exact.code == bare.code == 0, bare.stderr
+    assert sim2.count() == exact_requests, "a bare deployment name costs what deployment:name costs"
+    result = run(sim2, "--output", "json", RANCHER_WORKLOAD="db", RANCHER_IMAGE="postgres:16")
+    assert result.code == 0, result.stderr
+    assert result.json["targets"][0]["target"] == "default/statefulset:db"
+    assert containers(sim2, "statefulset", "db")["db"]["image"] == "postgres:16"
+
+
+def test_a_bare_name_prefers_the_deployment_and_refuses_to_guess_among_the_others(sim2: Simulator) -> None:
+    for kind in ("deployment", "statefulset"):
+        sim2.add_workload("default", "web", [dict(WEB)], kind=kind)
+    for kind in ("statefulset", "daemonset"):
+        sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind=kind)
+    preferred = run(sim2, "--dry-run")
+    assert preferred.code == 0 and "Found default/deployment:web" in preferred.stderr
+    ambiguous = run(sim2, RANCHER_WORKLOAD="db", RANCHER_IMAGE="postgres:16")
+    assert ambiguous.code == 2
+    assert ("RANCHER_WORKLOAD: 'db' names several workloads in namespace 'default' (statefulset:db, daemonset:db); "
+            "write the one you mean as kind:name") in ambiguous.stderr
+    assert [r for r in sim2.requests if r.method != "GET"] == []
+
+
+def test_kind_and_name_stay_exact(sim2: Simulator) -> None:
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
+    result = run(sim2, RANCHER_WORKLOAD="deployment:db", RANCHER_IMAGE="postgres:16")
+    assert result.code == 2 and "deployment 'db' not found in namespace 'default'" in result.stderr
+
+
+def test_a_bare_name_that_nothing_has_lists_what_the_namespace_has(sim2: Simulator) -> None:
+    if sim2.rancher_version == "2.4":
+        pytest.skip("v3 lists what a namespace has once it knows the namespace's project (see the namespace tests)")
+    sim2.add_workload("default", "web", [dict(WEB)])
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
+    result = run(sim2, RANCHER_WORKLOAD="cache")
+    assert result.code == 2
+    assert ("workload 'cache' not found in namespace 'default' of cluster local (no deployment, statefulset, daemonset, "
+            "cronjob has that name); workloads there: deployment:web, statefulset:db") in result.stderr
