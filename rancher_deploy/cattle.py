@@ -278,7 +278,7 @@ def connect(session: RancherSession, url: str, environment: str | None,
     dialect = _discover(session, root, given_version, warn)
     api = f"{root}/{dialect.version}"
     if scoped_project is not None:
-        project = _get_project(session, api, scoped_project)
+        project = _get_project(session, api, scoped_project, "CATTLE_URL")
         if environment and environment not in (project.get("id"), project.get("name")):
             raise ConfigError("RANCHER_ENVIRONMENT",
                               f"names {environment!r} but CATTLE_URL is scoped to environment "
@@ -304,17 +304,17 @@ def _is_version_root(body: JSON | None) -> bool:
     return body is not None and body.get("type") == "apiVersion"
 
 
-def _get_project(session: RancherSession, api: str, project_id: str) -> JSON:
+def _get_project(session: RancherSession, api: str, project_id: str, setting: str) -> JSON:
     try:
         return session.get(f"{api}/projects/{project_id}", what=f"Reading environment {project_id}")
     except (NotFound, PermissionDenied) as error:
-        raise TargetNotFound(f"environment {project_id} does not exist or this key may not use it "
-                             f"({error.code or error.status})") from None
+        raise ConfigError(setting, f"environment {project_id} does not exist or this key may not use it "
+                                   f"({error.code or error.status})") from None
 
 
 def _choose_project(session: RancherSession, api: str, environment: str | None) -> JSON:
     if environment and _PROJECT_ID.match(environment):
-        return _get_project(session, api, environment)
+        return _get_project(session, api, environment, "RANCHER_ENVIRONMENT")
     params = {"name": environment} if environment else {"limit": "100"}
     listing = session.get(f"{api}/projects", params=params, what="Listing environments")
     projects = [p for p in listing.get("data") or [] if p.get("state") not in REMOVED_STATES]

@@ -71,6 +71,10 @@ class KubeWorkloads:
         raise TargetNotFound(f"workload {target.name!r} not found {where} (no {', '.join(WORKLOAD_KINDS)} has that "
                              f"name); workloads there: {existing}")
 
+    def namespace(self, name: str) -> JSON | None:
+        """The Namespace object (None when it does not exist); its annotations say its Rancher project."""
+        return self._session.get_optional(f"{self._base}/api/v1/namespaces/{name}", what=f"Reading namespace {name}")
+
     def _names(self, kind: str, namespace: str) -> set[str]:
         listing = self._session.get(self._url(kind, namespace), what=f"Listing {PLURALS[kind]} in {namespace}")
         return {str((item.get("metadata") or {}).get("name")) for item in listing.get("items") or []}

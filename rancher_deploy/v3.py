@@ -10,21 +10,34 @@ from __future__ import annotations
 
 import re
 
-from rancher_deploy.errors import NotFound, PermissionDenied, RefusedError, TargetNotFound
+from rancher_deploy.errors import (
+    ConfigError,
+    DeployError,
+    NotFound,
+    PermissionDenied,
+    RefusedError,
+    TargetNotFound,
+)
 from rancher_deploy.http import JSON, RancherSession
+from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.workload_view import (
     REVISION,
     TIMESTAMP,
     UNDO_UNSUPPORTED,
+    OutsideProjects,
     WorkloadView,
     choose_kind,
+    listed,
     previous_revision,
     rollout_of,
 )
 
 _PROJECT_ID = re.compile(r"[\w-]+:p-[a-z0-9]+\Z")
+_CLUSTER_ID = re.compile(r"(local|c-[a-z0-9][a-z0-9-]*)\Z")
+# Rancher records a namespace's project in this annotation, `<cluster>:<project>` (rancher-api.md §5.1).
+PROJECT_ANNOTATION = "field.cattle.io/projectId"
 
 
 class V3Workloads:
@@ -32,16 +45,21 @@ class V3Workloads:
 
     flavour = "v3"
 
-    def __init__(self, session: RancherSession, root: str, project: str | None, cluster: str | None) -> None:
+    def __init__(self, session: RancherSession, root: str, project: str | None, cluster: str | None, *,
+                 project_setting: str = "RANCHER_PROJECT", cluster_setting: str = "RANCHER_CLUSTER") -> None:
         self._session = session
         self._root = root
         self._project = project
         self._cluster = cluster
+        # Where each came from (the URL or its own setting), so that a wrong one is named as the user set it.
+        self._project_setting = project_setting
+        self._cluster_setting = cluster_setting
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
         """One request per project this key may look in: a GET by id for `kind:name`, a listing
         filtered by name and namespace for a bare name (it answers every kind at once)."""
-        for project_id in self._projects():
+        projects = self._projects()
+        for project_id in projects:
             base = f"{self._root}/v3/project/{project_id}/workloads"
             body: JSON | None
             try:
@@ -58,9 +76,7 @@ class V3Workloads:
                 return TargetRef(name=str(WorkloadTarget(kind, target.name, target.namespace)),
                                  id=str(body.get("id") or workload_id),
                                  url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"))
-        raise TargetNotFound(f"workload {target.kind + ' ' if target.kind else ''}{target.name!r} not found in "
-                             f"namespace {target.namespace!r}"
-                             + (f" of project {self._project}" if self._project else " of any project this key sees"))
+        raise self._not_found(target, projects)
 
     def _by_name(self, base: str, target: WorkloadTarget) -> JSON | None:
         listing = self._session.get(base, params={"name": target.name, "namespaceId": target.namespace},
@@ -79,8 +95,66 @@ class V3Workloads:
         listing = self._session.get(f"{self._root}/v3/projects", params=params, what="Listing projects")
         ids = [str(project["id"]) for project in listing.get("data") or []]
         if self._project and not ids:
-            raise TargetNotFound(f"project {self._project!r} not found")
+            raise ConfigError(self._project_setting, f"project {self._project!r} not found; projects this key "
+                                                     f"sees: {self._visible_projects()}")
+        if not ids and self._cluster:
+            find_cluster(self._session, self._root, self._cluster, self._cluster_setting)
         return ids
+
+    def _visible_projects(self) -> str:
+        listing = self._session.get(f"{self._root}/v3/projects", what="Listing projects")
+        return listed([f"{p.get('name')} ({p.get('id')})" for p in listing.get("data") or []])
+
+    # -- when a lookup missed: say why in plain words (these requests are paid only then) --------------
+
+    def _not_found(self, target: WorkloadTarget, projects: list[str]) -> DeployError | OutsideProjects:
+        """Name the wrong part: the project, the namespace (absent, in another project, or in none), or
+        the workload (listing what the namespace has)."""
+        if self._project and _PROJECT_ID.match(self._project):
+            try:
+                self._session.get(f"{self._root}/v3/projects/{self._project}", what=f"Reading project {self._project}")
+            except (NotFound, PermissionDenied):
+                return ConfigError(self._project_setting, f"project {self._project!r} not found; projects this key "
+                                                          f"sees: {self._visible_projects()}")
+        clusters = sorted({project.split(":", 1)[0] for project in projects} | ({self._cluster} if self._cluster else set()))
+        if not clusters:
+            clusters = [str(find_cluster(self._session, self._root, None, self._cluster_setting)["id"])]
+        refused: PermissionDenied | None = None
+        for cluster in clusters:
+            kube = KubeWorkloads(self._session, self._root, cluster)
+            try:
+                namespace = kube.namespace(target.namespace)
+            except PermissionDenied as error:
+                refused = error
+                continue
+            if namespace is None:
+                continue
+            owner = ((namespace.get("metadata") or {}).get("annotations") or {}).get(PROJECT_ANNOTATION)
+            if not owner:
+                return OutsideProjects(kube, f"namespace {target.namespace!r} is in no Rancher project, so the v3 "
+                                             f"API cannot see its workloads; using the Kubernetes API through Rancher "
+                                             f"(cluster {cluster}) for this run")
+            if owner not in projects:
+                if self._project:
+                    return ConfigError(self._project_setting, f"names project {self._project}, but namespace "
+                                                              f"{target.namespace!r} is in project {owner}")
+                return TargetNotFound(f"namespace {target.namespace!r} is in project {owner}, which this key "
+                                      "does not see; check the key's permissions (or RANCHER_NAMESPACE)")
+            listing = self._session.get(f"{self._root}/v3/project/{owner}/workloads",
+                                        params={"namespaceId": target.namespace},
+                                        what=f"Listing the workloads in {target.namespace}")
+            existing = listed([f"{str(item.get('type')).lower()}:{item.get('name')}"
+                               for item in listing.get("data") or []])
+            what = f"{target.kind} {target.name!r}" if target.kind else f"workload {target.name!r}"
+            return TargetNotFound(f"{what} not found in namespace {target.namespace!r} of project {owner}; "
+                                  f"workloads there: {existing}")
+        if refused is not None:
+            return TargetNotFound(
+                f"workload {target.name!r} not found in namespace {target.namespace!r} of any project this key sees; "
+                f"a namespace in no Rancher project is invisible to v3, and the Kubernetes API that would tell was "
+                f"refused ({refused.status}): check RANCHER_NAMESPACE, or set RANCHER_FLAVOUR=k8s")
+        return TargetNotFound(f"namespace {target.namespace!r} not found in cluster {', '.join(clusters)}; "
+                              "check RANCHER_NAMESPACE")
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
@@ -132,3 +206,32 @@ class V3Workloads:
         self._session.put(ref.url, body, what=f"rollback of {ref.name}")
         return baseline
 
+
+
+def find_cluster(session: RancherSession, root: str, wanted: str | None, setting: str) -> JSON:
+    """The cluster named by id (one GET) or by name (one filtered list), or the only one this key sees.
+
+    Raises ConfigError naming `setting` and the clusters this key sees when there is no such cluster
+    (or several, when none was named). A cluster-scoped token reaches `/v3/clusters/<its id>`:
+    Rancher reads the cluster of a request from `/v3/clusters/<id>` as from `/k8s/clusters/<id>`
+    (rancher/rancher pkg/clusterrouter GetClusterID).
+    """
+    if wanted and _CLUSTER_ID.match(wanted):
+        try:
+            return session.get(f"{root}/v3/clusters/{wanted}", what=f"Reading cluster {wanted}")
+        except (NotFound, PermissionDenied):
+            pass  # the listing below says which clusters there are
+    elif wanted:
+        named = session.get(f"{root}/v3/clusters", params={"name": wanted}, what="Listing clusters")
+        if len(named.get("data") or []) == 1:
+            return dict(named["data"][0])
+    listing = session.get(f"{root}/v3/clusters", what="Listing clusters")
+    clusters = [cluster for cluster in listing.get("data") or [] if isinstance(cluster, dict)]
+    seen = listed([f"{cluster.get('name')} ({cluster.get('id')})" for cluster in clusters])
+    if wanted:
+        raise ConfigError(setting, f"cluster {wanted!r} not found; clusters this key sees: {seen}")
+    if len(clusters) == 1:
+        return clusters[0]
+    if not clusters:
+        raise TargetNotFound("this key sees no cluster; check the key's permissions")
+    raise ConfigError("RANCHER_CLUSTER", f"is required: this key sees several clusters: {seen}")

@@ -58,6 +58,16 @@ class WorkloadAPI(Protocol):
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None: ...
 
 
+class OutsideProjects(Exception):
+    """v3 found the target's namespace in no Rancher project, where v3 cannot see it; `api` (the
+    Kubernetes API Rancher proxies) can. Caught by the backend, which switches to it for the run."""
+
+    def __init__(self, api: WorkloadAPI, message: str) -> None:
+        super().__init__(message)
+        self.api = api
+        self.message = message
+
+
 def choose_kind(target: WorkloadTarget, kinds: Collection[str]) -> str | None:
     """The kind a bare workload name means, given the kinds that have a workload of that name.
 

@@ -11,26 +11,26 @@ kubectl's rule, one viewer per kind (`rollout`).
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
-from rancher_deploy.errors import ConfigError, RefusedError, TargetNotFound
+from rancher_deploy.errors import ConfigError, RefusedError
 from rancher_deploy.http import RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.plan import Plan, WorkloadUpdate, plan_workload_update
 from rancher_deploy.rollout import WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef, Verdict
-from rancher_deploy.v3 import V3Workloads
-from rancher_deploy.workload_view import WorkloadAPI, WorkloadView, int_or_none
+from rancher_deploy.v3 import V3Workloads, find_cluster
+from rancher_deploy.workload_view import OutsideProjects, WorkloadAPI, WorkloadView, int_or_none
 
 
 class WorkloadsBackend:
     """Backend protocol implementation for Rancher 2.x; `api` decides v3 or Kubernetes."""
 
-    def __init__(self, api: WorkloadAPI, where: str) -> None:
+    def __init__(self, api: WorkloadAPI, where: str, warn: Callable[[str], None] = lambda text: None) -> None:
         self._api = api
         self._where = where
+        self._warn = warn
         self._baseline: dict[str, int | None] = {}
         self._before: dict[str, WorkloadView] = {}
 
@@ -58,7 +58,14 @@ class WorkloadsBackend:
         if not isinstance(target, WorkloadTarget):
             raise ConfigError("RANCHER_SERVICE", "names a Rancher 1.x service, but this is Rancher 2.x; "
                                                  "set RANCHER_WORKLOAD (and RANCHER_NAMESPACE)")
-        return self._api.locate(target)
+        try:
+            return self._api.locate(target)
+        except OutsideProjects as moved:
+            # The namespace is in no Rancher project: v3 cannot see it, the Kubernetes API can.
+            self._warn(moved.message)
+            self._api = moved.api
+            self._where = f"{self._where.split(',')[0]}, Kubernetes API through Rancher"
+            return self._api.locate(target)
 
     def _view(self, ref: TargetRef) -> WorkloadView:
         return self._api.read(ref, self._baseline.get(ref.id))
@@ -126,28 +133,29 @@ def _snapshot(view: WorkloadView) -> Snapshot:
 def connect(session: RancherSession, root: str, flavour: str, settings: Settings, *,
             url_project: str | None, url_cluster: str | None, version: str | None,
             warn: Callable[[str], None]) -> WorkloadsBackend:
-    """Build the 2.x backend for the detected (or forced) flavour."""
+    """Build the 2.x backend for the detected (or forced) flavour.
+
+    The Kubernetes API needs a cluster, which is checked here (one request), so that a wrong one in
+    CATTLE_URL or RANCHER_CLUSTER is named before "Connected"; v3 checks its project and cluster
+    only when a lookup misses, where they cost nothing on a run that works.
+    """
     project = url_project or settings.project
+    project_setting = "CATTLE_URL" if url_project else "RANCHER_PROJECT"
     label = f"Rancher {version}" if version else "Rancher 2.x"
     if flavour == "v3":
-        cluster = settings.cluster or url_cluster
-        return WorkloadsBackend(V3Workloads(session, root, project, cluster), f"{label}, v3 API")
-    cluster = url_cluster or settings.cluster or (project.split(":", 1)[0] if project and ":" in project else None)
-    cluster = _cluster_id(session, root, cluster)
-    return WorkloadsBackend(KubeWorkloads(session, root, cluster),
-                            f"{label}, Kubernetes API through Rancher, cluster {cluster}")
-
-
-def _cluster_id(session: RancherSession, root: str, wanted: str | None) -> str:
-    if wanted and (wanted == "local" or re.fullmatch(r"c-[a-z0-9]+", wanted)):
-        return wanted
-    params = {"name": wanted} if wanted else {}
-    listing = session.get(f"{root}/v3/clusters", params=params, what="Listing clusters")
-    clusters = listing.get("data") or []
-    if len(clusters) == 1:
-        return str(clusters[0]["id"])
-    if wanted:
-        raise TargetNotFound(f"cluster {wanted!r} not found")
-    names = ", ".join(f"{c.get('name')} ({c.get('id')})" for c in clusters) or "none"
-    raise ConfigError("RANCHER_CLUSTER", f"is required: this key sees several clusters: {names}")
-
+        api = V3Workloads(session, root, project, settings.cluster or url_cluster, project_setting=project_setting,
+                          cluster_setting="RANCHER_CLUSTER" if settings.cluster else "CATTLE_URL")
+        return WorkloadsBackend(api, f"{label}, v3 API", warn)
+    wanted: str | None
+    if url_cluster:
+        wanted, setting = url_cluster, "CATTLE_URL"
+    elif settings.cluster:
+        wanted, setting = settings.cluster, "RANCHER_CLUSTER"
+    else:
+        wanted = project.split(":", 1)[0] if project and ":" in project else None
+        setting = project_setting
+    cluster = find_cluster(session, root, wanted, setting)
+    cluster_id, name = str(cluster.get("id")), str(cluster.get("name") or "")
+    return WorkloadsBackend(KubeWorkloads(session, root, cluster_id),
+                            f"{label}, Kubernetes API through Rancher, cluster {cluster_id}"
+                            + (f" ({name})" if name and name != cluster_id else ""), warn)

@@ -343,11 +343,54 @@ def test_kind_and_name_stay_exact(sim2: Simulator) -> None:
 
 
 def test_a_bare_name_that_nothing_has_lists_what_the_namespace_has(sim2: Simulator) -> None:
-    if sim2.rancher_version == "2.4":
-        pytest.skip("v3 lists what a namespace has once it knows the namespace's project (see the namespace tests)")
     sim2.add_workload("default", "web", [dict(WEB)])
     sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
     result = run(sim2, RANCHER_WORKLOAD="cache")
     assert result.code == 2
-    assert ("workload 'cache' not found in namespace 'default' of cluster local (no deployment, statefulset, daemonset, "
-            "cronjob has that name); workloads there: deployment:web, statefulset:db") in result.stderr
+    if sim2.rancher_version == "2.4":  # v3 knows the namespace's project once it has asked the Kubernetes API
+        expected = (f"workload 'cache' not found in namespace 'default' of project {sim2.default_project_id}; "
+                    "workloads there: deployment:web, statefulset:db")
+    else:
+        expected = ("workload 'cache' not found in namespace 'default' of cluster local (no deployment, statefulset, "
+                    "daemonset, cronjob has that name); workloads there: deployment:web, statefulset:db")
+    assert expected in result.stderr
+
+
+# A namespace in no Rancher project (made with kubectl, never moved into one): v3 cannot see it.
+
+
+@pytest.mark.parametrize("version, flavour", [("2.4", None), ("2.5", None), ("2.8", "v3")])
+def test_a_namespace_in_no_project_is_reached_through_the_kubernetes_api(version: str, flavour: str | None) -> None:
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version=version, timing=Timing.fast()) as sim:
+        sim.add_namespace("loose", in_project=False)
+        sim.add_workload("loose", "web", [dict(WEB)], replicas=2)
+        result = run(sim, "--output", "json", RANCHER_NAMESPACE="loose", RANCHER_FLAVOUR=flavour)
+        assert result.code == 0, result.stderr
+        assert ("warning: namespace 'loose' is in no Rancher project, so the v3 API cannot see its workloads; "
+                "using the Kubernetes API through Rancher (cluster local) for this run") in result.stderr
+        assert result.json["flavour"] == "k8s" and result.json["result"] == "upgraded"
+        assert containers_in(sim, "loose")["web"]["image"] == NEW
+
+
+def test_v3_names_what_is_wrong_when_a_workload_is_in_no_project_it_looked_in() -> None:
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.4", timing=Timing.fast()) as sim:
+        shop = sim.add_project("Shop")
+        sim.add_namespace("shop", shop)
+        sim.add_workload("shop", "web", [dict(WEB)])
+        missing = run(sim, RANCHER_NAMESPACE="nope")
+        assert missing.code == 2
+        assert "namespace 'nope' not found in cluster local; check RANCHER_NAMESPACE" in missing.stderr
+        elsewhere = run(sim, RANCHER_NAMESPACE="shop", RANCHER_PROJECT=sim.default_project_id)
+        assert elsewhere.code == 2
+        assert (f"RANCHER_PROJECT: names project {sim.default_project_id}, but namespace 'shop' is in project "
+                f"{shop}") in elsewhere.stderr
+        absent = run(sim, RANCHER_NAMESPACE="shop", RANCHER_WORKLOAD="deployment:api")
+        assert absent.code == 2
+        assert (f"deployment 'api' not found in namespace 'shop' of project {shop}; workloads there: deployment:web"
+                in absent.stderr)
+        assert [r for r in sim.requests if r.method != "GET"] == []
+
+
+def containers_in(sim: Simulator, namespace: str, kind: str = "deployment", name: str = "web") -> dict[str, Any]:
+    spec = sim.workload(kind, namespace, name)["spec"]
+    return {c["name"]: c for c in spec["template"]["spec"]["containers"]}

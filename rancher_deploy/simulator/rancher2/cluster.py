@@ -130,12 +130,15 @@ class Cluster(Timeline):
             raise KubeError(404, "NotFound", f'projects.management.cattle.io "{project_id.split(":")[-1]}" not found')
         return found
 
-    def add_namespace(self, name: str, project_id: str | None = None) -> str:
+    def add_namespace(self, name: str, project_id: str | None = None, *, in_project: bool = True) -> str:
+        """A namespace in ``project_id`` (Default when None), or with ``in_project=False`` in no project:
+        one made with kubectl and never moved into a project, which v3 project views do not show."""
         with self.lock:
             if name in self.namespaces:
                 raise KubeError(409, "AlreadyExists", f'namespaces "{name}" already exists')
-            pid = project_id or self.default_project_id
-            self.project(pid)
+            pid = (project_id or self.default_project_id) if in_project else None
+            if pid is not None:
+                self.project(pid)
             self.namespaces[name] = Namespace(name, pid, self.now(), str(uuid.uuid4()))
             return name
 
