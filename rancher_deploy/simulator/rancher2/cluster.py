@@ -331,6 +331,24 @@ class Cluster(Timeline):
         now = self.now()
         return [workload.revision_to_k8s(r, now, self.wall) for r in sorted(workload.revisions, key=lambda r: r.number)]
 
+    def pods_to_k8s(self, namespace: str) -> list[JSON]:
+        """The pods of every workload in the namespace, as the Kubernetes API lists them."""
+        now = self.now()
+        return [w.pod_to_k8s(pod, now, self.wall) for w in self.workloads_in(namespace=namespace) for pod in w.pods()]
+
+    def delete_pod(self, namespace: str, name: str) -> JSON:
+        """Delete a pod; its workload's controller replaces it (from the update revision) as it settles."""
+        with self.lock:
+            for workload in self.workloads_in(namespace=namespace):
+                pods = {pod.name: pod for pod in workload.pods()}
+                if name in pods:
+                    deleted = workload.pod_to_k8s(pods[name], self.now(), self.wall)
+                    workload.delete_pod(name)
+                    workload.resource_version = self.bump()
+                    workload.settle(self.now(), self.env(), self.bump)
+                    return deleted
+            raise not_found("Pod", name)
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "projects": [{"id": p.id, "name": p.name} for p in self.projects.values()],

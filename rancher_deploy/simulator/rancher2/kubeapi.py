@@ -1,9 +1,9 @@
-"""The Kubernetes API Rancher proxies at /k8s/clusters/<id>/: workloads, namespaces, history, watches.
+"""The Kubernetes API Rancher proxies at /k8s/clusters/<id>/: workloads, namespaces, pods, history, watches.
 
 It and Steve (steve.py) read and write the workloads held by ``Cluster``: GET, PUT and PATCH
 (strategic merge, merge and JSON patch by Content-Type, rancher-api.md §6), lists with label/field
-selectors, ``watch`` streams, ReplicaSets and ControllerRevisions for history. Failures are
-``Status`` objects on the proxy and rancher/apiserver error bodies on Steve.
+selectors, ``watch`` streams, ReplicaSets and ControllerRevisions for history, pods (list, delete).
+Failures are ``Status`` objects on the proxy and rancher/apiserver error bodies on Steve.
 """
 
 from __future__ import annotations
@@ -267,6 +267,21 @@ def list_namespaces(call: Call) -> Response:
 def get_namespace(call: Call) -> Response:
     check_cluster(call)
     return Response(200, call.cluster.namespace_to_k8s(call.cluster.namespace(call.match["namespace"])))
+
+
+def list_pods(call: Call) -> Response:
+    check_cluster(call)
+    namespace = call.match["namespace"]
+    call.cluster.namespace(namespace)
+    items = select(call, call.cluster.pods_to_k8s(namespace))
+    return Response(200, {"kind": "PodList", "apiVersion": "v1",
+                          "metadata": {"resourceVersion": str(call.cluster._resource_version)}, "items": items})
+
+
+def delete_pod(call: Call) -> Response:
+    check_cluster(call)
+    call.cluster.namespace(call.match["namespace"])
+    return Response(200, call.cluster.delete_pod(call.match["namespace"], call.match["name"]))
 
 
 def list_objects(call: Call) -> Response:

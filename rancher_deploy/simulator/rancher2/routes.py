@@ -68,6 +68,8 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("GET", f"{_K8S}/version", kubeapi.k8s_version),
     _r("GET", f"{_K8S}/api/v1/namespaces", kubeapi.list_namespaces),
     _r("GET", f"{_K8S}/api/v1/{_NS}", kubeapi.get_namespace),
+    _r("GET", f"{_K8S}/api/v1/{_NS}/pods", kubeapi.list_pods),
+    _r("DELETE", f"{_K8S}/api/v1/{_NS}/pods/(?P<name>[^/]+)", kubeapi.delete_pod),
     _r("GET", f"{_K8S}/{_GROUP}/{_RES}", kubeapi.list_objects),
     _r("GET", f"{_K8S}/{_GROUP}/{_NS}/{_RES}", kubeapi.list_objects),
     _r("GET", f"{_K8S}/{_GROUP}/watch/{_NS}/{_RES}/(?P<name>[^/]+)", kubeapi.watch_object),

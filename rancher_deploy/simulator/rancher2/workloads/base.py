@@ -284,14 +284,66 @@ class Workload:
         }
 
     def revision_to_k8s(self, rev: Revision, now: float, wall: Callable[[float], float]) -> JSON:
-        """The revision as the API serves it: a ControllerRevision (deployments serve a ReplicaSet)."""
+        """The revision as the API serves it: a ControllerRevision (deployments serve a ReplicaSet).
+
+        Its ``data`` is the strategic merge patch that puts this template back, as the StatefulSet
+        and DaemonSet controllers record it (``getPatch``: the workload's own template, without the
+        pods' revision label, marked ``$patch: replace``); ``kubectl rollout undo`` sends it as is.
+        """
+        template = copy.deepcopy(rev.template)
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        labels.pop(self.revision_label, None)
+        template["$patch"] = "replace"
         return {
             "apiVersion": "apps/v1",
             "kind": "ControllerRevision",
             "metadata": self._revision_metadata(rev, wall),
-            "data": {"spec": {"template": copy.deepcopy(rev.template)}},
+            "data": {"spec": {"template": template}},
             "revision": rev.number,
         }
+
+    def pod_to_k8s(self, pod: Pod, now: float, wall: Callable[[float], float]) -> JSON:
+        """A pod as the API serves it: its revision's labels, its owner, whether it is ready and why not."""
+        rev = next(r for r in self.revisions if r.hash == pod.revision)
+        ready = pod.ready(now)
+        template = rev.template
+        statuses = []
+        for container in (template.get("spec") or {}).get("containers") or []:
+            state: JSON = {"running": {"startedAt": rfc3339(wall(pod.ready_at or pod.created))}} if ready else \
+                {"waiting": {"reason": pod.waiting_reason or "ContainerCreating"}}
+            statuses.append({"name": container.get("name"), "image": container.get("image"), "ready": ready,
+                             "restartCount": 0, "state": state})
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": pod.name,
+                "namespace": self.namespace,
+                "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+                "ownerReferences": [self._pod_owner(rev)],
+                "creationTimestamp": rfc3339(wall(pod.created)),
+            },
+            "spec": copy.deepcopy(template.get("spec") or {}),
+            "status": {
+                "phase": "Pending" if pod.waiting_reason == "Unschedulable" else "Running",
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                "containerStatuses": statuses,
+            },
+        }
+
+    def _pod_owner(self, rev: Revision) -> JSON:
+        """The pod's controller: the workload itself (deployments: the ReplicaSet of the revision)."""
+        return {"apiVersion": API_VERSIONS[self.kind], "kind": KINDS[self.kind], "name": self.name,
+                "uid": self.uid, "controller": True, "blockOwnerDeletion": True}
+
+    def delete_pod(self, name: str) -> bool:
+        """Delete a pod (instantly: no Terminating); its controller replaces it as it settles."""
+        for rev in self.revisions:
+            kept = [pod for pod in rev.pods if pod.name != name]
+            if len(kept) != len(rev.pods):
+                rev.pods = kept
+                return True
+        return False
 
     def _revision_metadata(self, rev: Revision, wall: Callable[[float], float]) -> JSON:
         owner = {
