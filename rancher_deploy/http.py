@@ -115,6 +115,10 @@ class RancherSession:
         """PATCH with an explicit patch type: Kubernetes rejects a plain application/json patch."""
         return self._request("PATCH", url, what=what, body=body, content_type=content_type)
 
+    def delete(self, url: str, *, what: str) -> JSON:
+        """DELETE once; the caller decides what a 404 (already gone) means."""
+        return self._request("DELETE", url, what=what)
+
     def _request(
         self,
         method: str,

@@ -2,7 +2,9 @@
 
 Served by every 2.x with the same token (rancher-api.md §6), and what Rancher's own UI uses from
 2.6 on. An image change is a strategic merge patch naming only the containers; a rollback puts a
-previous pod template back, as `kubectl rollout undo` does on the client side.
+previous pod template back, as `kubectl rollout undo` does on the client side (a Deployment's from
+its ReplicaSets, a StatefulSet's or DaemonSet's from its ControllerRevisions, for v3 runs too). It
+also reads a namespace (its Rancher project) and deletes the pods a StatefulSet's rollback waits for.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.workload_view import (
+    CONTROLLER_REVISION_KINDS,
     PLURALS,
     REVISION,
     TIMESTAMP,
@@ -27,8 +30,13 @@ from rancher_deploy.workload_view import (
     pod_spec_of,
     previous_revision,
     rollout_of,
+    selector_of,
     template_of,
 )
+
+STRATEGIC = "application/strategic-merge-patch+json"
+# The label a StatefulSet's pods carry: the name of the ControllerRevision they run.
+REVISION_HASH = "controller-revision-hash"
 
 
 class KubeWorkloads:
@@ -123,6 +131,9 @@ class KubeWorkloads:
         A JSON patch `replace` rather than a strategic merge: merging would keep anything added
         since (an env entry, an annotation) and so not return to the previous revision.
         """
+        if previous is None and view.kind in CONTROLLER_REVISION_KINDS:
+            self.undo(ref, view.kind, view.name, selector_of(view.raw), None)
+            return None
         if previous is None:
             previous = self._previous_revision(ref, view)
         template = copy.deepcopy(template_of(previous.raw))
@@ -134,10 +145,64 @@ class KubeWorkloads:
                             content_type="application/json-patch+json", what=f"rollback of {ref.name}")
         return None
 
+    def undo(self, ref: TargetRef, kind: str, name: str, selector: str, images: dict[str, str] | None) -> None:
+        """`kubectl rollout undo` for a StatefulSet or DaemonSet (kubectl pkg/polymorphichelpers/rollback.go,
+        StatefulSetRollbacker and DaemonSetRollbacker): its ControllerRevisions (found by its selector,
+        owned by it) each hold a template as the strategic merge patch that restores it, and the chosen
+        one's `data` is sent back as is. kubectl's choice is the second highest `revision`, the one
+        before the current template; when the run knows the images it replaced (`images`, container
+        name -> image), the newest revision that ran them, so a change the controller never took still
+        returns to the right template. RefusedError when there is no such revision.
+        """
+        namespace = ref.id.split(":")[1]
+        listing = self._session.get(f"{self._base}/apis/apps/v1/namespaces/{namespace}/controllerrevisions",
+                                    params={"labelSelector": selector}, what=f"Reading the revisions of {ref.name}")
+        owned = sorted((revision for revision in listing.get("items") or [] if _owned_by(revision, kind, name)),
+                       key=lambda revision: int_or_none(revision.get("revision")) or 0)
+        if images is not None:
+            chosen = [revision for revision in owned if _images(revision) == images][-1:]
+        else:
+            chosen = owned[-2:-1]
+        if not chosen:
+            raise RefusedError(f"{ref.name} has no earlier revision to roll back to; nothing was changed")
+        self._session.patch(self._url(kind, namespace, name), chosen[0].get("data") or {}, content_type=STRATEGIC,
+                            what=f"rollback of {ref.name} to revision {chosen[0].get('revision')}")
+
+    def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:
+        """Kubernetes' forced rollback of a StatefulSet: delete its pods that run another revision than
+        the one it now rolls out to and are not ready, and return their names.
+
+        With the default OrderedReady policy a StatefulSet waits for such a pod forever, even once its
+        template is put back (kubernetes/kubernetes#67250; the StatefulSet docs' "Forced rollback" asks
+        for exactly this deletion); the pods are not serving, and the controller makes them again from
+        the restored revision. None while the controller has not taken the restored template yet.
+        """
+        namespace, name = ref.id.split(":")[1], view.name
+        workload = self._session.get(self._url("statefulset", namespace, name), what=f"Reading {ref.name}")
+        metadata, spec, status = (workload.get(part) or {} for part in ("metadata", "spec", "status"))
+        target = status.get("updateRevision")
+        if not target or (int_or_none(status.get("observedGeneration")) or 0) < (
+                int_or_none(metadata.get("generation")) or 0):
+            return None
+        if spec.get("podManagementPolicy") == "Parallel":
+            return []  # the controller replaces them itself
+        pods = self._session.get(f"{self._base}/api/v1/namespaces/{namespace}/pods",
+                                 params={"labelSelector": selector_of(workload)}, what=f"Reading the pods of {ref.name}")
+        stuck = [str((pod.get("metadata") or {}).get("name")) for pod in pods.get("items") or []
+                 if _owned_by(pod, "statefulset", name) and not _ready(pod)
+                 and ((pod.get("metadata") or {}).get("labels") or {}).get(REVISION_HASH) != target]
+        for pod in stuck:
+            try:
+                self._session.delete(f"{self._base}/api/v1/namespaces/{namespace}/pods/{pod}",
+                                     what=f"Deleting pod {pod} of {ref.name}")
+            except NotFound:
+                pass  # already gone
+        return stuck
+
     def _patch(self, ref: TargetRef, template: JSON, what: str) -> None:
         body: JSON = {"spec": {"jobTemplate": {"spec": {"template": template}}}} if ref.id.startswith("cronjob:") \
             else {"spec": {"template": template}}
-        self._session.patch(ref.url, body, content_type="application/strategic-merge-patch+json", what=what)
+        self._session.patch(ref.url, body, content_type=STRATEGIC, what=what)
 
     def _previous_revision(self, ref: TargetRef, view: WorkloadView) -> WorkloadView:
         """kubectl rollout undo's choice: the ReplicaSet with the highest revision below the current one."""
@@ -170,3 +235,20 @@ class KubeWorkloads:
                             tuple(pod.get("initContainers") or []), view.rollout, False, str(best[0]),
                             annotations.get(TIMESTAMP), best[1])
 
+
+
+def _owned_by(item: JSON, kind: str, name: str) -> bool:
+    owners = (item.get("metadata") or {}).get("ownerReferences") or []
+    return any(owner.get("kind") == CONTROLLER_REVISION_KINDS.get(kind) and owner.get("name") == name
+               for owner in owners)
+
+
+def _images(revision: JSON) -> dict[str, str]:
+    """Container name -> image of the template a ControllerRevision restores."""
+    template = ((revision.get("data") or {}).get("spec") or {}).get("template") or {}
+    return {str(c.get("name")): str(c.get("image")) for c in (template.get("spec") or {}).get("containers") or []}
+
+
+def _ready(pod: JSON) -> bool:
+    return any(condition.get("type") == "Ready" and condition.get("status") == "True"
+               for condition in (pod.get("status") or {}).get("conditions") or [])

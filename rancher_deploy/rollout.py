@@ -33,6 +33,11 @@ class Rollout:
     update_revision: str | None = None
 
     @property
+    def observed(self) -> bool:
+        """The controller has taken the current spec (for v3: a spec newer than the baseline)."""
+        return _observed(self)
+
+    @property
     def health(self) -> Health | None:
         """Updated replicas that are available, of those wanted; a cronjob has no replicas to count."""
         if self.kind == "cronjob":

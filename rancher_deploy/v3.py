@@ -3,7 +3,9 @@
 Served by every 2.x (rancher-api.md §5). The object is flattened (no `metadata`, so no generation:
 a wait compares `observedGeneration` with the one seen before the change), an image change is a PUT
 of the whole object (arrays are replaced whole), and a deployment rolls back by its `rollback`
-action naming the ReplicaSet of the revision to return to.
+action naming the ReplicaSet of the revision to return to. v3 keeps no revisions of StatefulSets
+and DaemonSets, and sees no namespace outside a Rancher project: for those it turns to the
+Kubernetes API Rancher proxies (`kube`), reachable with the same token on every 2.x.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.workload_view import (
+    CONTROLLER_REVISION_KINDS,
     REVISION,
     TIMESTAMP,
     UNDO_UNSUPPORTED,
@@ -32,6 +35,7 @@ from rancher_deploy.workload_view import (
     listed,
     previous_revision,
     rollout_of,
+    selector_of,
 )
 
 _PROJECT_ID = re.compile(r"[\w-]+:p-[a-z0-9]+\Z")
@@ -197,6 +201,8 @@ class V3Workloads:
                     self._session.post(ref.url, {"replicaSetId": replica_set["id"]}, params={"action": "rollback"},
                                        what=f"rollback of {ref.name}")
                     return baseline
+        if view.kind in CONTROLLER_REVISION_KINDS and self._undo(ref, view, previous):
+            return baseline
         if previous is None and view.kind != "deployment":
             raise RefusedError(UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
         if previous is None:
@@ -205,6 +211,34 @@ class V3Workloads:
         body["containers"] = [*previous.containers, *previous.init_containers]
         self._session.put(ref.url, body, what=f"rollback of {ref.name}")
         return baseline
+
+    def _undo(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> bool:
+        """A StatefulSet or DaemonSet rolls back through the Kubernetes API Rancher proxies (reachable with
+        the same token on every 2.x), because v3 keeps no revisions for them. False when that API is not
+        reachable and the run still knows the previous containers (a v3 PUT of them follows); a
+        `rollback` command, which does not, is refused before any change."""
+        images = None if previous is None else {str(c.get("name")): str(c.get("image")) for c in previous.containers}
+        try:
+            self._kube(view).undo(ref, view.kind, view.name, selector_of(view.raw), images)
+        except (NotFound, PermissionDenied) as error:
+            if previous is not None:
+                return False
+            raise RefusedError(f"{ref.name}: a {view.kind} keeps its revisions only in the Kubernetes API (v3 has "
+                               f"none), which this key cannot reach (HTTP {error.status}); nothing was "
+                               "changed") from None
+        except RefusedError:
+            if previous is not None:
+                return False
+            raise
+        return True
+
+    def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:
+        return self._kube(view).release(ref, view)
+
+    def _kube(self, view: WorkloadView) -> KubeWorkloads:
+        """The Kubernetes API of the workload's cluster (its project id is `<cluster>:<project>`)."""
+        project = str(view.raw.get("projectId") or self._project or "")
+        return KubeWorkloads(self._session, self._root, project.split(":", 1)[0] or str(self._cluster or "local"))
 
 
 

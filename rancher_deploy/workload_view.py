@@ -19,9 +19,10 @@ from rancher_deploy.targets import WORKLOAD_KINDS
 
 REVISION = "deployment.kubernetes.io/revision"
 TIMESTAMP = "cattle.io/timestamp"
-UNDO_UNSUPPORTED = ("{name}: rolling a {kind} back to an earlier revision is not supported (only deployments "
-                    "keep revisions this tool reads); nothing was changed. Use `kubectl rollout undo` or "
-                    "upgrade to the previous image")
+UNDO_UNSUPPORTED = ("{name}: a {kind} keeps no earlier revisions to roll back to; nothing was changed. "
+                    "Upgrade it to the previous image instead")
+# The kinds whose revisions are ControllerRevisions (kubectl's StatefulSetRollbacker, DaemonSetRollbacker).
+CONTROLLER_REVISION_KINDS = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 PLURALS = {"deployment": "deployments", "statefulset": "statefulsets", "daemonset": "daemonsets",
            "cronjob": "cronjobs"}
 LISTED_NAMES = 20  # names shown when a workload is not found: enough to spot a typo, not a page
@@ -56,6 +57,8 @@ class WorkloadAPI(Protocol):
     def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None: ...
 
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None: ...
+
+    def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None: ...
 
 
 class OutsideProjects(Exception):
@@ -111,6 +114,13 @@ def rollout_of(kind: str, name: str, replicas: int, status: JSON, *, generation:
         current_revision=status.get("currentRevision"),
         update_revision=status.get("updateRevision"),
     )
+
+
+def selector_of(body: JSON) -> str:
+    """The workload's label selector as a `labelSelector` parameter (`matchLabels` only, which is
+    all Rancher sets), from a Kubernetes object's `spec.selector` or v3's flattened `selector`."""
+    selector = (body.get("spec") or {}).get("selector") or body.get("selector") or {}
+    return ",".join(f"{key}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items()))
 
 
 def template_of(body: JSON) -> JSON:

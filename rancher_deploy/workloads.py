@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from rancher_deploy.errors import ConfigError, RefusedError
+from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
 from rancher_deploy.http import RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.plan import Plan, WorkloadUpdate, plan_workload_update
@@ -33,6 +33,7 @@ class WorkloadsBackend:
         self._warn = warn
         self._baseline: dict[str, int | None] = {}
         self._before: dict[str, WorkloadView] = {}
+        self._releasing: set[str] = set()  # statefulsets rolled back whose stuck pods are still to be deleted
 
     @property
     def flavour(self) -> str:
@@ -74,7 +75,10 @@ class WorkloadsBackend:
         return _snapshot(self._view(ref))
 
     def observe(self, ref: TargetRef) -> Snapshot:
-        return _snapshot(self._view(ref))  # the rollout status carries its own counts
+        view = self._view(ref)  # the rollout status carries its own counts
+        if ref.id in self._releasing and view.rollout.observed:
+            self._release(ref, view)
+        return _snapshot(view)
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
         if settings.image is None:
@@ -97,6 +101,29 @@ class WorkloadsBackend:
     def rollback(self, ref: TargetRef) -> None:
         view = self._view(ref)
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
+        if view.kind == "statefulset":
+            self._releasing.add(ref.id)
+
+    def _release(self, ref: TargetRef, view: WorkloadView) -> None:
+        """Once the StatefulSet has taken the restored template, delete the pods it would wait for
+        forever (see `KubeWorkloads.release`), and say so; done once per rollback."""
+        try:
+            deleted = self._api.release(ref, view)
+        except RancherAPIError as error:
+            if error.exit_code is ExitCode.RANCHER_UNAVAILABLE:
+                return  # may pass: tried again at the next look
+            self._releasing.discard(ref.id)
+            self._warn(f"{ref.name}: could not look for pods left on the failed revision ({error}); a StatefulSet "
+                       "waits for them forever: delete those that are not ready if the rollback stalls")
+            return
+        if deleted is None:
+            return  # the controller has not taken the restored template yet
+        self._releasing.discard(ref.id)
+        if deleted:
+            self._warn(f"{ref.name}: deleted pod {', '.join(deleted)}, which ran the failed revision and was not "
+                       "ready: a StatefulSet does not replace such a pod by itself, even after a rollback "
+                       "(Kubernetes' forced rollback, kubernetes/kubernetes#67250); it is made again from the "
+                       "restored revision")
 
 
 def _snapshot(view: WorkloadView) -> Snapshot:
