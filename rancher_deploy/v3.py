@@ -256,12 +256,15 @@ def find_cluster(session: RancherSession, root: str, wanted: str | None, setting
         except (NotFound, PermissionDenied):
             pass  # the listing below says which clusters there are
     elif wanted:
-        named = session.get(f"{root}/v3/clusters", params={"name": wanted}, what="Listing clusters")
-        if len(named.get("data") or []) == 1:
-            return dict(named["data"][0])
+        by_name = session.get(f"{root}/v3/clusters", params={"name": wanted}, what="Listing clusters")
+        if len(by_name.get("data") or []) == 1:
+            return dict(by_name["data"][0])
     listing = session.get(f"{root}/v3/clusters", what="Listing clusters")
     clusters = [cluster for cluster in listing.get("data") or [] if isinstance(cluster, dict)]
     seen = listed([f"{cluster.get('name')} ({cluster.get('id')})" for cluster in clusters])
+    named = [cluster for cluster in clusters if wanted and cluster.get("name") == wanted]
+    if len(named) == 1:
+        return dict(named[0])  # a name that looks like an id
     if wanted:
         raise ConfigError(setting, f"cluster {wanted!r} not found; clusters this key sees: {seen}")
     if len(clusters) == 1:

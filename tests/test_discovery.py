@@ -82,3 +82,9 @@ def test_an_environment_that_does_not_exist_in_the_url_names_the_url(sim: Simula
     assert result.code == 2
     assert "CATTLE_URL: environment 1a99 does not exist or this key may not use it" in result.stderr
     assert "Connected" not in result.stderr
+
+
+def test_a_server_root_that_answers_its_version_pays_no_request_for_the_check(sim2: Simulator) -> None:
+    result = run(sim2, "--dry-run")
+    assert result.code == 0, result.stderr
+    assert not [r for r in sim2.requests if r.path == "/v3"], "/rancherversion answered: /v3 is not asked"
