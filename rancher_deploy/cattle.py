@@ -15,12 +15,14 @@ from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from rancher_deploy.errors import (
+    LISTED_NAMES,
     ConfigError,
     NotCattle,
     NotFound,
     PermissionDenied,
     RefusedError,
     TargetNotFound,
+    listed,
 )
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
@@ -38,7 +40,6 @@ from rancher_deploy.status import (
 
 _API_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<version>v1|v2-beta)(?:/projects/(?P<project>[^/]+))?/?$")
 _PROJECT_ID = re.compile(r"1a\d+\Z")
-_LISTED_NAMES = 20
 
 
 
@@ -138,13 +139,9 @@ class CattleBackend:
         return f"service {target.name!r} not found in {where}; services there: {self._names('services', filters)}"
 
     def _names(self, collection: str, filters: dict[str, str]) -> str:
-        items = self._list(collection, {**filters, "limit": str(_LISTED_NAMES + 1)},
+        items = self._list(collection, {**filters, "limit": str(LISTED_NAMES + 1)},
                            what=f"Listing {collection}")
-        names = sorted(str(item.get("name")) for item in items if item.get("state") not in REMOVED_STATES)
-        if not names:
-            return "none"
-        shown = ", ".join(names[:_LISTED_NAMES])
-        return shown + (", ..." if len(names) > _LISTED_NAMES else "")
+        return listed(str(item.get("name")) for item in items if item.get("state") not in REMOVED_STATES)
 
     def _list(self, collection: str, filters: dict[str, str], *, what: str) -> list[JSON]:
         body = self._session.get(f"{self._base}/{collection}", params=filters, what=what)

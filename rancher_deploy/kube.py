@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import datetime
 
-from rancher_deploy.errors import NotFound, RefusedError, TargetNotFound
+from rancher_deploy.errors import NotFound, RefusedError, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -26,7 +26,6 @@ from rancher_deploy.workload_view import (
     WorkloadView,
     choose_kind,
     int_or_none,
-    listed,
     pod_spec_of,
     previous_revision,
     rollout_of,

@@ -19,6 +19,7 @@ from rancher_deploy.errors import (
     PermissionDenied,
     RefusedError,
     TargetNotFound,
+    listed,
 )
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
@@ -32,7 +33,6 @@ from rancher_deploy.workload_view import (
     OutsideProjects,
     WorkloadView,
     choose_kind,
-    listed,
     previous_revision,
     rollout_of,
     selector_of,

@@ -25,7 +25,6 @@ UNDO_UNSUPPORTED = ("{name}: a {kind} keeps no earlier revisions to roll back to
 CONTROLLER_REVISION_KINDS = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 PLURALS = {"deployment": "deployments", "statefulset": "statefulsets", "daemonset": "daemonsets",
            "cronjob": "cronjobs"}
-LISTED_NAMES = 20  # names shown when a workload is not found: enough to spot a typo, not a page
 
 
 @dataclass(frozen=True)
@@ -78,20 +77,11 @@ def choose_kind(target: WorkloadTarget, kinds: Collection[str]) -> str | None:
     one request it always did), else the one other kind that has it; None when no kind has it.
     Raises ConfigError naming the matches when several other kinds share the name.
     """
-    if target.kind is not None:
-        return target.kind if target.kind in kinds else None
     if "deployment" in kinds or len(kinds) <= 1:
         return "deployment" if "deployment" in kinds else next(iter(kinds), None)
     matches = ", ".join(f"{kind}:{target.name}" for kind in WORKLOAD_KINDS if kind in kinds)
     raise ConfigError("RANCHER_WORKLOAD", f"{target.name!r} names several workloads in namespace "
                                           f"{target.namespace!r} ({matches}); write the one you mean as kind:name")
-
-
-def listed(names: Collection[str]) -> str:
-    """Names for a not-found message: sorted, at most LISTED_NAMES, "none" when empty."""
-    ordered = sorted(names)
-    shown = ", ".join(ordered[:LISTED_NAMES]) or "none"
-    return shown + (", ..." if len(ordered) > LISTED_NAMES else "")
 
 
 def rollout_of(kind: str, name: str, replicas: int, status: JSON, *, generation: int | None,
