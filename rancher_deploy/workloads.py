@@ -125,6 +125,18 @@ class WorkloadsBackend:
                        "(Kubernetes' forced rollback, kubernetes/kubernetes#67250); it is made again from the "
                        "restored revision")
 
+    def next_steps(self, snapshot: Snapshot | None) -> str:
+        # A rollout has no finish step (`finish` refuses a workload), so a failed or stopped one is
+        # undone to the previous revision, or replaced by upgrading to another image.
+        if snapshot is None:
+            return "check it with `rancher-deploy status`"
+        if snapshot.phase is Phase.BLOCKED:
+            return f"resume its rollout (it is {snapshot.state}: `kubectl rollout resume`), then upgrade it again"
+        if snapshot.can_roll_back:
+            return ("restore the previous revision with `rancher-deploy rollback`, or upgrade it to another image "
+                    "with `rancher-deploy upgrade`")
+        return "upgrade it to another image with `rancher-deploy upgrade`"
+
 
 def _snapshot(view: WorkloadView) -> Snapshot:
     """A workload in the pipeline's terms; the state words are those Rancher's UI shows for it."""
