@@ -186,7 +186,8 @@ class KubeWorkloads:
         if spec.get("podManagementPolicy") == "Parallel":
             return []  # the controller replaces them itself
         pods = self._session.get(f"{self._base}/api/v1/namespaces/{namespace}/pods",
-                                 params={"labelSelector": selector_of(workload)}, what=f"Reading the pods of {ref.name}")
+                                 params={"labelSelector": selector_of(workload)},
+                                 what=f"Reading the pods of {ref.name}")
         stuck = [str((pod.get("metadata") or {}).get("name")) for pod in pods.get("items") or []
                  if _owned_by(pod, "statefulset", name) and not _ready(pod)
                  and ((pod.get("metadata") or {}).get("labels") or {}).get(REVISION_HASH) != target]

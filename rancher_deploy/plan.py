@@ -221,7 +221,8 @@ def plan_workload_update(
         policy = container.get("imagePullPolicy")
         effective = str(policy) if policy else pull_policy_default(change.previous_image)
         if force and _cached_ok(change) and effective != "Always":
-            why = f"imagePullPolicy is {effective}" + ("" if policy else " (unset: the default for a tag other than latest)")
+            why = f"imagePullPolicy is {effective}" + (
+                "" if policy else " (unset: the default for a tag other than latest)")
             warnings.append(f"{target}: --force restarts {change.container} on {change.new_image}, but its {why}, so a "
                             "node that has this tag cached starts the old copy; set imagePullPolicy: Always on the "
                             "container to pull the tag again")

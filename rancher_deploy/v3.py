@@ -120,7 +120,8 @@ class V3Workloads:
             except (NotFound, PermissionDenied):
                 return ConfigError(self._project_setting, f"project {self._project!r} not found; projects this key "
                                                           f"sees: {self._visible_projects()}")
-        clusters = sorted({project.split(":", 1)[0] for project in projects} | ({self._cluster} if self._cluster else set()))
+        clusters = sorted({project.split(":", 1)[0] for project in projects}
+                          | ({self._cluster} if self._cluster else set()))
         if not clusters:
             clusters = [str(find_cluster(self._session, self._root, None, self._cluster_setting)["id"])]
         refused: PermissionDenied | None = None
