@@ -17,14 +17,15 @@ import time
 import traceback
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Mapping, Sequence, TextIO
+from typing import Any, Callable, Mapping, NoReturn, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
-from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
+from rancher_deploy.errors import ConfigError, DeployError, ExitCode, NeedsAttention, UsageError
 from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, result_object, write_json
-from rancher_deploy.settings import OPTIONS_BY_NAME, Command, Inputs, Output, Settings, add_arguments
+from rancher_deploy.settings import (COMMAND, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Output, Settings, add_arguments,
+                                     command_from, renamed, unknown_command)
 
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
@@ -43,8 +44,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Run one deploy command (upgrade, rollback, finish, status) and return its exit code.
 
     `demo` and `simulate` are started by `rancher_deploy.__main__`, which calls this for the rest.
-    This is the one handler: however the run ends (an Outcome, a DeployError, a bug), it is reported
-    once, in one way, with the exit code `events.exit_code` derives.
+    This is the one handler: however the run ends (an Outcome, a DeployError, a bug, a command line
+    it cannot read), it is reported once, in one way, with the exit code `events.exit_code` derives,
+    and in CI with the outputs, summary and annotation of that CI. Only `--help` and `--version`
+    end without a report.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     out = stdout or sys.stdout
@@ -53,20 +56,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         out.write(f"rancher-deploy {__version__}\n")
         return 0
 
-    command = Command.UPGRADE
-    if arguments and arguments[0] in _COMMANDS:
-        command, arguments = _COMMANDS[arguments[0]], arguments[1:]
-    parser = build_parser(command)
-    try:
-        flags = vars(parser.parse_args(arguments))
-    except SystemExit as exit_request:
-        return int(exit_request.code or 0)
-
     # The one read of the environment: everything below, CI outputs included, uses this snapshot.
-    inputs = Inputs.snapshot(flags, os.environ if environ is None else environ)
-    env = inputs.environ
+    env = dict(os.environ if environ is None else environ)
     redactor = Redactor()
     dialect = ci.detect(env, redactor)
+    inputs = Inputs.snapshot({}, env, ci=dialect.name)
     log = HumanLog(err, redactor, dialect=dialect)
     # Before any other line: GitHub masks only what it was told about earlier. The mask lines name
     # the secrets, so they bypass the redactor (GitHub does not echo them).
@@ -78,12 +72,24 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     run = _Run()
     outcome: Outcome | None = None
     error: DeployError | None = None
+    asked = Command.UPGRADE.value     # the command as the report names it, also one that is unknown
     try:
         inputs = inputs.with_dotenv(dotenv_path)
+        word, arguments = _first_word(arguments)
+        asked = word or inputs.text(COMMAND) or asked
+        command = _command(word, inputs)
+        asked = command.value
+        try:
+            flags = vars(build_parser(command, explicit=word is not None).parse_args(arguments))
+        except SystemExit as exit_request:   # --help or --version, printed; usage errors raise UsageError
+            return int(exit_request.code or 0)
+        inputs = inputs.with_flags(flags)
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
-        outcome = _deploy(run, run.settings, log, redactor)
+        outcome = _deploy(run, run.settings, log, redactor, inputs)
+    except ConfigError as caught:
+        error = renamed(caught, inputs)
     except DeployError as caught:
         error = caught
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
@@ -101,7 +107,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     else:
         assert outcome is not None
         log.verdict(outcome, code)
-    document = result_object(outcome, error, exit_code=code, command=command.value, api_calls=run.api_calls)
+    document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
     if run.settings is not None:
         wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
     else:
@@ -112,6 +118,28 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         write_json(out, document, redactor)
     _hand_on(dialect, document, env, report_path, log)
     return int(code)
+
+
+def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:
+    """The command word the first argument gives (None when it is a flag or absent), and the rest.
+
+    An empty first argument counts as absent: a CI input left empty and passed as an argument
+    arrives as `''`, and an empty input means "not given" everywhere else too.
+    """
+    if arguments and arguments[0] == "":
+        return None, arguments[1:]
+    if arguments and not arguments[0].startswith("-"):
+        return arguments[0], arguments[1:]
+    return None, arguments
+
+
+def _command(word: str | None, inputs: Inputs) -> Command:
+    """The command: the first argument's word, else the CI inputs' (`command_from`), else upgrade."""
+    if word is None:
+        return command_from(inputs)
+    if word not in _COMMANDS:
+        raise UsageError(unknown_command(word, tuple(_COMMAND_HELP)) + " (rancher-deploy --help)")
+    return _COMMANDS[word]
 
 
 @dataclass
@@ -132,15 +160,33 @@ def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, st
         log(Step(f"could not write the CI result files: {problem}", Level.WARNING))
 
 
-def build_parser(command: Command) -> argparse.ArgumentParser:
-    """The parser of one subcommand; every option comes from the settings table."""
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing its usage and exiting, so that a command
+    line it cannot read is reported like any other failure: one line, exit 2, the CI's outputs."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser(command: Command, *, explicit: bool = True) -> argparse.ArgumentParser:
+    """The parser of one subcommand; every option comes from the settings table.
+
+    `explicit`: the command was the first argument (`rancher-deploy rollback --help`); otherwise the
+    usage shows `rancher-deploy [COMMAND] [options]`, since the command may be any of them.
+    """
     commands = "\n".join(f"  {name:9} {text}" for name, text in _COMMAND_HELP.items())
     codes = "\n".join(f"  {int(code):3}  {code.meaning}" for code in ExitCode)
-    parser = argparse.ArgumentParser(
-        prog=f"rancher-deploy {command}",
-        description=f"{_COMMAND_HELP[command.value]}. Every option can also be set by its environment variable, "
+    prog = f"rancher-deploy {command}" if explicit else "rancher-deploy"
+    what = _COMMAND_HELP[command.value] if explicit else (
+        f"COMMAND is one of the commands below; without one, {command} runs: {_COMMAND_HELP[command.value]}")
+    parser = _Parser(
+        prog=prog,
+        usage=f"{prog} [options]" if explicit else "rancher-deploy [COMMAND] [options]",
+        description=f"{what}. Every option can also be set by its environment variable, "
                     "by a GitHub input (INPUT_*) or a Drone/Woodpecker setting (PLUGIN_*), or in .env. "
-                    "Precedence: flag > CI input > environment > .env > default.",
+                    "Precedence: flag > CI input > environment > .env > default. Without a COMMAND argument "
+                    "the command comes from the `command` input or setting (INPUT_COMMAND, PLUGIN_COMMAND) or "
+                    "RANCHER_COMMAND.",
         epilog=f"commands (rancher-deploy COMMAND --help):\n{commands}\n\nexit codes:\n{codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -191,7 +237,7 @@ class _Signals:
             self._wake.clear()
 
 
-def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) -> Outcome:
+def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs) -> Outcome:
     """Connect and run the pipeline; signals are handled while it runs, and noted in `run`."""
     from rancher_deploy import discovery
     from rancher_deploy.deploy import Pipeline
@@ -199,6 +245,9 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) ->
 
     log.line(f"rancher-deploy {__version__}: {settings.command} "
              f"{', '.join(str(target) for target in settings.targets)} at {settings.url}")
+    dotenv = dotenv_line(inputs)
+    if dotenv:
+        log.line(dotenv)
     if settings.verbose:
         for name, source in sorted(settings.sources.items()):
             log(Step(f"{name} set from {source}", Level.DEBUG))
@@ -218,6 +267,8 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) ->
         debug=debug,
         sleep=signals.sleep,
         read_attempts=settings.retries + 1,
+        credential_names=(inputs.name(OPTIONS_BY_NAME["token"]) if settings.token else
+                          f"{inputs.name(OPTIONS_BY_NAME['access_key'])} and {inputs.name(OPTIONS_BY_NAME['secret_key'])}"),
     )
     signals.install()
     try:
@@ -230,3 +281,19 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) ->
         signals.restore()
         session.close()
         run.api_calls, run.signal = session.calls, signals.received
+
+
+def dotenv_line(inputs: Inputs) -> str | None:
+    """The one line naming the `.env` file that supplied settings, and which (names only, never values).
+
+    On GitHub the working directory is the checked-out repository, so the `.env` read is the
+    application's own file; the line says so, and that it only filled what nothing else set.
+    """
+    names = inputs.from_dotenv(SETTINGS)
+    if not names:
+        return None
+    count = f"{len(names)} setting{'s' if len(names) > 1 else ''}"
+    where = inputs.dotenv_path
+    if inputs.ci == "github":
+        where = f"{where}: the checked-out repository's own file, the working directory of the action"
+    return f"Read {count} from .env ({where}), only for variables no flag, input or environment set: {', '.join(names)}"

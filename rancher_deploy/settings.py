@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import enum
 import math
 import os
@@ -26,9 +27,9 @@ from rancher_deploy.inputs import Inputs, read_dotenv
 from rancher_deploy.targets import NAME, ServiceTarget, Target, WorkloadTarget, parse_services, parse_workloads
 
 __all__ = [
-    "COMMANDS", "Command", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded", "Option",
+    "COMMAND", "COMMANDS", "Command", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded", "Option",
     "Output", "PolicyKind", "SETTINGS", "ServiceTarget", "Settings", "Target", "VersionPolicy", "WorkloadTarget",
-    "add_arguments", "read_dotenv",
+    "add_arguments", "command_from", "read_dotenv", "renamed", "unknown_command",
 ]
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y"})
@@ -189,7 +190,8 @@ class Option:
 
     @property
     def setting(self) -> str:
-        """How errors name the option: its first environment variable, which is what most users set."""
+        """The option's canonical name, its first environment variable: what code that has no Inputs
+        (a backend) puts in a ConfigError; the CLI renames it the way the user set it (`Inputs.name`)."""
         return self.env[0]
 
 
@@ -314,6 +316,44 @@ SETTINGS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
+_OPTIONS_BY_SETTING: dict[str, Option] = {option.setting: option for option in SETTINGS}
+
+# The command, when no first argument names it: the CIs that cannot pass arguments to a plugin
+# (Drone and Woodpecker `settings: command:`) set it like a setting. Not a row of SETTINGS: it has
+# no flag (it is the first argument) and chooses the parser before any flag is read.
+COMMAND = Option("command", ("RANCHER_COMMAND",), Kind.CHOICE,
+                 "what to do: upgrade, rollback (a pending upgrade), finish (an upgrade left upgraded) or status",
+                 default=Command.UPGRADE, choices=COMMANDS, field=None, parse=Command)
+
+
+def command_from(inputs: Inputs) -> Command:
+    """The command the CI inputs or environment name (`INPUT_COMMAND`, `PLUGIN_COMMAND`,
+    `RANCHER_COMMAND`), else `upgrade`; raises ConfigError naming the setting, with the closest command."""
+    found = inputs.find(COMMAND)
+    if found is None:
+        return Command.UPGRADE
+    word = found.text.strip().lower()
+    if word not in COMMANDS:
+        raise ConfigError(inputs.name(COMMAND), unknown_command(found.text.strip(), COMMANDS))
+    return Command(word)
+
+
+def unknown_command(word: str, known: tuple[str, ...]) -> str:
+    """`unknown command 'upgarde' (did you mean 'upgrade'?); the commands are upgrade, rollback, ...`"""
+    # 0.75 rather than difflib's 0.6: a transposed or missing letter (upgarde, rolback, finsh) scores
+    # above 0.8, while a different word that shares a few letters (deploy ~ demo: 0.6) is no typo.
+    close = difflib.get_close_matches(word.lower(), known, n=1, cutoff=0.75)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown command {word!r}{hint}; the commands are {', '.join(known)}"
+
+
+def renamed(error: ConfigError, inputs: Inputs) -> ConfigError:
+    """`error` naming its setting the way this run set it (`Inputs.name`), when it names one by the
+    canonical variable (`Option.setting`), as a backend does; any other error is returned as it is."""
+    option = _OPTIONS_BY_SETTING.get(error.setting)
+    if option is None:
+        return error
+    return ConfigError(inputs.name(option), error.problem)
 
 
 @dataclass(frozen=True)
@@ -398,7 +438,10 @@ class Settings:
             if found is None:
                 values[option.name] = option.default
                 continue
-            values[option.name] = _convert(option, found.text)
+            try:
+                values[option.name] = _convert(option, found.text)
+            except ValueError as error:
+                raise ConfigError(inputs.name(option), str(error)) from None
             sources[option.name] = found.source
             if found.fallback:
                 fallbacks.add(option.name)
@@ -407,7 +450,7 @@ class Settings:
             values["ca_bundle"] = None
             del sources["ca_bundle"]
         fields = {option.attribute: values[option.name] for option in SETTINGS if option.attribute}
-        fields.update(_validate(command, values))
+        fields.update(_validate(command, values, lambda name: inputs.name(OPTIONS_BY_NAME[name])))
         return cls(command=command, sources=sources, **fields)
 
 
@@ -441,61 +484,59 @@ def _show_default(value: Any) -> str:
     return str(value)
 
 
-def _validate(command: Command, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The checks that span options, and the fields built from several: URL credentials, targets."""
-    url, url_access, url_secret = _validate_url(values["url"])
+def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str], str]) -> dict[str, Any]:
+    """The checks that span options, and the fields built from several: URL credentials, targets.
+
+    `name` turns an option's table name into the words a message uses for it (`Inputs.name`).
+    """
+    url, url_access, url_secret = _validate_url(values["url"], name("url"))
     access_key = values["access_key"] or url_access
     secret_key = values["secret_key"] or url_secret
-    _validate_credentials(access_key, secret_key, values["token"])
+    _validate_credentials(access_key, secret_key, values["token"], name)
 
     flavour: Flavour = values["flavour"]
-    workload, service = OPTIONS_BY_NAME["workload"].setting, OPTIONS_BY_NAME["service"].setting
+    workload, service, flavour_name = name("workload"), name("service"), name("flavour")
     workloads = parse_workloads(values["workload"], values["namespace"], setting=workload,
-                                namespace_setting=OPTIONS_BY_NAME["namespace"].setting)
+                                namespace_setting=name("namespace"))
     if workloads and values["service"]:
-        raise ConfigError(workload, "names Rancher 2.x workloads but RANCHER_SERVICE is set too; use one of them")
+        raise ConfigError(workload, f"names Rancher 2.x workloads but {service} is set too; use one of them")
     if workloads and flavour is Flavour.RANCHER_1:
-        raise ConfigError(workload, "is for Rancher 2.x, but RANCHER_FLAVOUR is rancher-1.x")
+        raise ConfigError(workload, f"is for Rancher 2.x, but {flavour_name} is rancher-1.x")
     if values["service"] and flavour in (Flavour.V3, Flavour.K8S):
-        raise ConfigError(service, f"is for Rancher 1.x, but RANCHER_FLAVOUR is {flavour}")
+        raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
     services = () if workloads else parse_services(values["service"], values["stack"], setting=service,
-                                                   stack_setting=OPTIONS_BY_NAME["stack"].setting)
+                                                   stack_setting=name("stack"), workload_setting=workload)
     if command is Command.UPGRADE and values["image"] is None and not values["sidekick"]:
-        raise ConfigError(OPTIONS_BY_NAME["image"].setting, "is required: the new image, e.g. registry/app:2.1")
+        raise ConfigError(name("image"), "is required: the new image, e.g. registry/app:2.1")
     if values["update_sidekicks"] and values["image"] is None:
-        raise ConfigError(OPTIONS_BY_NAME["update_sidekicks"].setting, "needs an image to compare sidekicks with")
+        raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
-        raise ConfigError(OPTIONS_BY_NAME["insecure"].setting, "cannot be combined with a CA bundle; choose one")
+        raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or ()}
 
 
 def _convert(option: Option, text: str) -> Any:
-    """The option's text as its typed value; raises ConfigError naming the option."""
+    """The option's text as its typed value; raises ValueError worded to follow the option's name."""
     return _CONVERTERS[option.kind](option, text)
 
 
 def _parsed(option: Option, value: str) -> Any:
-    if option.parse is None:
-        return value
-    try:
-        return option.parse(value)
-    except ValueError as error:
-        raise ConfigError(option.setting, str(error)) from None
+    return value if option.parse is None else option.parse(value)
 
 
 def _to_text(option: Option, text: str) -> Any:
     value = text.strip()
     if any(ord(character) < 32 for character in value):
         hidden = " (value not shown)" if option.secret else ""
-        raise ConfigError(option.setting, f"contains control characters{hidden}")
+        raise ValueError(f"contains control characters{hidden}")
     return _parsed(option, value)
 
 
 def _to_list(option: Option, text: str) -> tuple[Any, ...]:
     items = tuple(item.strip() for item in text.split(","))
     if any(item == "" for item in items):
-        raise ConfigError(option.setting, f"has an empty item in {text.strip()!r}")
+        raise ValueError(f"has an empty item in {text.strip()!r}")
     return tuple(_parsed(option, item) for item in items)
 
 
@@ -505,16 +546,16 @@ def _to_bool(option: Option, text: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ConfigError(option.setting, f"must be true or false (or yes/no, 1/0, on/off), got {text!r}")
+    raise ValueError(f"must be true or false (or yes/no, 1/0, on/off), got {text!r}")
 
 
 def _to_seconds(option: Option, text: str) -> float:
     try:
         value = float(text.strip().removesuffix("s"))
     except ValueError:
-        raise ConfigError(option.setting, f"must be a number of seconds, got {text!r}") from None
+        raise ValueError(f"must be a number of seconds, got {text!r}") from None
     if not math.isfinite(value) or (option.minimum is not None and value < option.minimum):
-        raise ConfigError(option.setting, f"must be at least {_show_default(option.minimum)}, got {text!r}")
+        raise ValueError(f"must be at least {_show_default(option.minimum)}, got {text!r}")
     return value
 
 
@@ -522,16 +563,16 @@ def _to_count(option: Option, text: str) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise ConfigError(option.setting, f"must be a whole number, got {text!r}") from None
+        raise ValueError(f"must be a whole number, got {text!r}") from None
     if option.minimum is not None and value < option.minimum:
-        raise ConfigError(option.setting, f"must be at least {_show_default(option.minimum)}, got {text!r}")
+        raise ValueError(f"must be at least {_show_default(option.minimum)}, got {text!r}")
     return value
 
 
 def _to_choice(option: Option, text: str) -> Any:
     value = text.strip().lower()
     if value not in option.choices:
-        raise ConfigError(option.setting, f"must be one of {', '.join(option.choices)}, got {text!r}")
+        raise ValueError(f"must be one of {', '.join(option.choices)}, got {text!r}")
     return _parsed(option, value)
 
 
@@ -546,9 +587,8 @@ _CONVERTERS: dict[Kind, Callable[[Option, str], Any]] = {
 }
 
 
-def _validate_url(url: str | None) -> tuple[str, str | None, str | None]:
+def _validate_url(url: str | None, setting: str) -> tuple[str, str | None, str | None]:
     """Check the URL; credentials written into it are taken out (and never echoed back)."""
-    setting = OPTIONS_BY_NAME["url"].setting
     if not url:
         raise ConfigError(setting, "is required: the Rancher URL, e.g. https://rancher.example.com")
     try:
@@ -572,19 +612,17 @@ def _validate_url(url: str | None) -> tuple[str, str | None, str | None]:
     return clean, access, secret
 
 
-def _validate_credentials(access_key: str | None, secret_key: str | None, token: str | None) -> None:
-    def setting(name: str) -> str:
-        return OPTIONS_BY_NAME[name].setting
-
+def _validate_credentials(access_key: str | None, secret_key: str | None, token: str | None,
+                          name: Callable[[str], str]) -> None:
     if token is not None:
         if not re.fullmatch(r"token-[a-z0-9]+:\S+", token):
-            raise ConfigError(setting("token"), "must look like token-xxxxx:secret (value not shown)")
+            raise ConfigError(name("token"), "must look like token-xxxxx:secret (value not shown)")
         return
     if not access_key and not secret_key:
-        raise ConfigError(setting("access_key"), "is required (with CATTLE_SECRET_KEY), or set RANCHER_TOKEN")
+        raise ConfigError(name("access_key"), f"is required (with {name('secret_key')}), or {name('token')} instead")
     if not access_key:
-        raise ConfigError(setting("access_key"), "is required when a secret key is set")
+        raise ConfigError(name("access_key"), "is required when a secret key is set")
     if not secret_key:
-        raise ConfigError(setting("secret_key"), "is required when an access key is set")
+        raise ConfigError(name("secret_key"), "is required when an access key is set")
     if any(character.isspace() or character == ":" for character in access_key):
-        raise ConfigError(setting("access_key"), "must not contain spaces or ':'")
+        raise ConfigError(name("access_key"), "must not contain spaces or ':'")

@@ -79,14 +79,14 @@ def test_github_inputs_with_hyphens_are_read(workspace: Path) -> None:
     result = run(["upgrade"], environ, workspace)
     # The keys were found (their check comes first); what is missing is the image.
     assert_clean_failure(result, 2, SECRET)
-    assert "RANCHER_IMAGE: is required" in result.stderr
+    assert "input image: is required" in result.stderr
 
 
 def test_github_bad_input_value_is_named_and_the_secret_stays_hidden(workspace: Path) -> None:
     environ = github_env(workspace, url="https://rancher.example.com", token=f"not-a-token:{TOKEN_SECRET}", service="web", image="app:2")
     result = run(["upgrade"], environ, workspace)
     assert_clean_failure(result, 2, TOKEN_SECRET)
-    assert "RANCHER_TOKEN: must look like token-xxxxx:secret (value not shown)" in result.stderr
+    assert "input token: must look like token-xxxxx:secret (value not shown)" in result.stderr
 
 
 def test_credentials_in_the_url_never_reach_the_log(workspace: Path) -> None:
@@ -94,7 +94,7 @@ def test_credentials_in_the_url_never_reach_the_log(workspace: Path) -> None:
                          timeout="soon")
     result = run(["upgrade"], environ, workspace)
     assert_clean_failure(result, 2, SECRET)
-    assert "RANCHER_TIMEOUT: must be a number of seconds, got 'soon'" in result.stderr
+    assert "input timeout: must be a number of seconds, got 'soon'" in result.stderr
 
 
 def test_drone_settings_keep_hyphens_and_lists_arrive_comma_joined(workspace: Path) -> None:
@@ -105,7 +105,7 @@ def test_drone_settings_keep_hyphens_and_lists_arrive_comma_joined(workspace: Pa
                "PLUGIN_BATCH-SIZE": "0"}
     result = run([], environ, workspace)
     assert_clean_failure(result, 2, SECRET)
-    assert "RANCHER_BATCH_SIZE: must be at least 1, got '0'" in result.stderr
+    assert "setting batch-size: must be at least 1, got '0'" in result.stderr
 
 
 def test_woodpecker_settings_arrive_with_underscores(workspace: Path) -> None:
@@ -115,7 +115,7 @@ def test_woodpecker_settings_arrive_with_underscores(workspace: Path) -> None:
                "PLUGIN_SECRET_KEY": SECRET, "PLUGIN_SERVICE": "web,web"}
     result = run([], environ, workspace)
     assert_clean_failure(result, 2, SECRET)
-    assert "RANCHER_SERVICE: names web twice" in result.stderr
+    assert "setting service: names web twice" in result.stderr
 
 
 def test_gitlab_job_runs_the_command_with_plain_variables(workspace: Path) -> None:
@@ -145,7 +145,7 @@ def test_github_gets_outputs_and_an_annotation_even_for_a_configuration_error(wo
                                        "secret-key": SECRET, "service": "web"})
     result = run(["upgrade"], environ, workspace)
     assert result.returncode == 2
-    assert "::error::RANCHER_IMAGE: is required" in result.stderr
+    assert "::error::input image: is required" in result.stderr
     output = (workspace / "output").read_text(encoding="utf-8")
     assert "result=error\n" in output and "exit-code=2\n" in output
     assert "Exit code 2" in (workspace / "summary").read_text(encoding="utf-8")
