@@ -9,6 +9,7 @@ exiting 143 or 130 (CI systems send SIGTERM on cancel and wait a grace period be
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import sys
@@ -24,8 +25,8 @@ from rancher_deploy.errors import ConfigError, DeployError, ExitCode, NeedsAtten
 from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, result_object, write_json
-from rancher_deploy.settings import (COMMAND, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Output, Settings, add_arguments,
-                                     command_from, renamed, unknown_command)
+from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
+                                     Settings, add_arguments)
 
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
@@ -120,6 +121,18 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     return int(code)
 
 
+def renamed(error: ConfigError, inputs: Inputs) -> ConfigError:
+    """`error` naming its setting the way this run set it (`Inputs.name`), when it names one by the
+    canonical variable (`Option.setting`), as a backend does; any other error is returned as it is."""
+    option = _OPTIONS_BY_SETTING.get(error.setting)
+    if option is None:
+        return error
+    return ConfigError(inputs.name(option), error.problem)
+
+
+_OPTIONS_BY_SETTING = {option.setting: option for option in SETTINGS}
+
+
 def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:
     """The command word the first argument gives (None when it is a flag or absent), and the rest.
 
@@ -133,13 +146,41 @@ def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:
     return None, arguments
 
 
+# The command, when no first argument names it: the CIs that cannot pass arguments to a plugin
+# (Drone and Woodpecker `settings: command:`) set it like a setting. Not a row of SETTINGS: it has
+# no flag (it is the first argument) and chooses the parser before any flag is read.
+COMMAND = Option("command", ("RANCHER_COMMAND",), Kind.CHOICE,
+                 "what to do: upgrade, rollback (a pending upgrade), finish (an upgrade left upgraded) or status",
+                 default=Command.UPGRADE, choices=COMMANDS, field=None, parse=Command)
+
+
 def _command(word: str | None, inputs: Inputs) -> Command:
-    """The command: the first argument's word, else the CI inputs' (`command_from`), else upgrade."""
-    if word is None:
-        return command_from(inputs)
-    if word not in _COMMANDS:
-        raise UsageError(unknown_command(word, tuple(_COMMAND_HELP)) + " (rancher-deploy --help)")
-    return _COMMANDS[word]
+    """The command: the first argument's word, else the one the CI inputs or the environment name
+    (`INPUT_COMMAND`, `PLUGIN_COMMAND`, `RANCHER_COMMAND`), else upgrade.
+
+    Raises UsageError for an unknown word and ConfigError, naming the setting, for an unknown
+    setting; both suggest the closest command.
+    """
+    if word is not None:
+        if word not in _COMMANDS:
+            raise UsageError(unknown_command(word, tuple(_COMMAND_HELP)) + " (rancher-deploy --help)")
+        return _COMMANDS[word]
+    found = inputs.find(COMMAND)
+    if found is None:
+        return Command.UPGRADE
+    setting = found.text.strip()
+    if setting.lower() not in COMMANDS:
+        raise ConfigError(inputs.name(COMMAND), unknown_command(setting, COMMANDS))
+    return Command(setting.lower())
+
+
+def unknown_command(word: str, known: tuple[str, ...]) -> str:
+    """`unknown command 'upgarde' (did you mean 'upgrade'?); the commands are upgrade, rollback, ...`"""
+    # 0.75 rather than difflib's 0.6: a transposed or missing letter (upgarde, rolback, finsh) scores
+    # above 0.8, while a different word that shares a few letters (deploy ~ demo: 0.6) is no typo.
+    close = difflib.get_close_matches(word.lower(), known, n=1, cutoff=0.75)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown command {word!r}{hint}; the commands are {', '.join(known)}"
 
 
 @dataclass

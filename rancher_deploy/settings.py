@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import enum
 import math
 import os
@@ -27,9 +26,9 @@ from rancher_deploy.inputs import Inputs, read_dotenv
 from rancher_deploy.targets import NAME, ServiceTarget, Target, WorkloadTarget, parse_services, parse_workloads
 
 __all__ = [
-    "COMMAND", "COMMANDS", "Command", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded", "Option",
+    "COMMANDS", "Command", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded", "Option",
     "Output", "PolicyKind", "SETTINGS", "ServiceTarget", "Settings", "Target", "VersionPolicy", "WorkloadTarget",
-    "add_arguments", "command_from", "read_dotenv", "renamed", "unknown_command",
+    "add_arguments", "read_dotenv",
 ]
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y"})
@@ -316,45 +315,6 @@ SETTINGS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
-_OPTIONS_BY_SETTING: dict[str, Option] = {option.setting: option for option in SETTINGS}
-
-# The command, when no first argument names it: the CIs that cannot pass arguments to a plugin
-# (Drone and Woodpecker `settings: command:`) set it like a setting. Not a row of SETTINGS: it has
-# no flag (it is the first argument) and chooses the parser before any flag is read.
-COMMAND = Option("command", ("RANCHER_COMMAND",), Kind.CHOICE,
-                 "what to do: upgrade, rollback (a pending upgrade), finish (an upgrade left upgraded) or status",
-                 default=Command.UPGRADE, choices=COMMANDS, field=None, parse=Command)
-
-
-def command_from(inputs: Inputs) -> Command:
-    """The command the CI inputs or environment name (`INPUT_COMMAND`, `PLUGIN_COMMAND`,
-    `RANCHER_COMMAND`), else `upgrade`; raises ConfigError naming the setting, with the closest command."""
-    found = inputs.find(COMMAND)
-    if found is None:
-        return Command.UPGRADE
-    word = found.text.strip().lower()
-    if word not in COMMANDS:
-        raise ConfigError(inputs.name(COMMAND), unknown_command(found.text.strip(), COMMANDS))
-    return Command(word)
-
-
-def unknown_command(word: str, known: tuple[str, ...]) -> str:
-    """`unknown command 'upgarde' (did you mean 'upgrade'?); the commands are upgrade, rollback, ...`"""
-    # 0.75 rather than difflib's 0.6: a transposed or missing letter (upgarde, rolback, finsh) scores
-    # above 0.8, while a different word that shares a few letters (deploy ~ demo: 0.6) is no typo.
-    close = difflib.get_close_matches(word.lower(), known, n=1, cutoff=0.75)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown command {word!r}{hint}; the commands are {', '.join(known)}"
-
-
-def renamed(error: ConfigError, inputs: Inputs) -> ConfigError:
-    """`error` naming its setting the way this run set it (`Inputs.name`), when it names one by the
-    canonical variable (`Option.setting`), as a backend does; any other error is returned as it is."""
-    option = _OPTIONS_BY_SETTING.get(error.setting)
-    if option is None:
-        return error
-    return ConfigError(inputs.name(option), error.problem)
-
 
 @dataclass(frozen=True)
 class Settings:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from rancher_deploy import cli
-from rancher_deploy.cli import _Signals
+from rancher_deploy.cli import _Signals, renamed
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.inputs import Inputs
 from rancher_deploy.simulator import Simulator
 
 from .conftest import NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli
@@ -152,6 +154,16 @@ def test_a_401_names_the_key_settings_the_way_they_were_set(sim: Simulator, web:
     assert result.code == 2
     assert "Rancher refused the credentials: check input access-key and input secret-key" in result.stderr
     assert "SK-wrong-but-secret-42" not in result.output.replace("::add-mask::SK-wrong-but-secret-42", "")
+
+
+def test_a_backend_error_naming_a_variable_is_renamed_by_the_run_that_reports_it() -> None:
+    error = ConfigError("RANCHER_ENVIRONMENT", "is required: this account key sees several environments")
+    assert str(renamed(error, Inputs({}, {}, ci="github"))).startswith("input environment: is required")
+    assert str(renamed(error, Inputs({}, {"PLUGIN_ENVIRONMENT": "x"}, ci="woodpecker"))).startswith(
+        "setting environment: ")
+    assert str(renamed(error, Inputs({"environment": "x"}, {}))).startswith("--environment: ")
+    other = ConfigError("something else", "stays")
+    assert renamed(other, Inputs({}, {}, ci="github")) is other
 
 
 # -- .env -----------------------------------------------------------------------------------------------

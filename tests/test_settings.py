@@ -264,15 +264,3 @@ def test_a_message_about_two_settings_names_both_the_way_they_were_set() -> None
     environ = {key: value for key, value in BASE.items() if key not in ("CATTLE_ACCESS_KEY", "CATTLE_SECRET_KEY")}
     assert refused(environ, ci="drone") == (
         "setting access_key: is required (with setting secret_key), or setting token instead")
-
-
-def test_a_backend_error_naming_a_variable_is_renamed_by_the_run_that_reports_it() -> None:
-    from rancher_deploy.settings import Inputs, renamed
-
-    error = ConfigError("RANCHER_ENVIRONMENT", "is required: this account key sees several environments")
-    assert str(renamed(error, Inputs({}, {}, ci="github"))).startswith("input environment: is required")
-    assert str(renamed(error, Inputs({}, {"PLUGIN_ENVIRONMENT": "x"}, ci="woodpecker"))).startswith(
-        "setting environment: ")
-    assert str(renamed(error, Inputs({"environment": "x"}, {}))).startswith("--environment: ")
-    other = ConfigError("something else", "stays")
-    assert renamed(other, Inputs({}, {}, ci="github")) is other
