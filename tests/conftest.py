@@ -20,7 +20,7 @@ SECRET_KEY = "SK-recognisable-secret-7f3e9"
 OLD_IMAGE = "registry.example.com:5000/shop/web:2.0"
 NEW_IMAGE = "registry.example.com:5000/shop/web:2.1"
 
-# Every field users reported losing in upgrades (user-needs.md): env with commas, labels incl.
+# Every field users of other deploy tools reported losing in upgrades: env with commas, labels incl.
 # scheduling rules, ports, secrets, health check, volumes, command.
 LAUNCH_CONFIG: dict[str, Any] = {
     "imageUuid": f"docker:{OLD_IMAGE}",
