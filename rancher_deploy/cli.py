@@ -1,7 +1,8 @@
 """The command line: subcommands, flags from the settings table, signals, and the one error handler.
 
 Every DeployError is caught here, once, and becomes one line on stderr plus its documented exit
-code; nothing else prints a traceback for a condition we can name. SIGTERM and SIGINT do not kill
+code; nothing else prints a traceback for a condition we can name. A command line argparse cannot
+read is one of them (UsageError), so it too ends with the CI's outputs rather than a usage dump. SIGTERM and SIGINT do not kill
 the run: they are noted, the wait loop notices, and the pipeline rolls back or reports before
 exiting 143 or 130 (CI systems send SIGTERM on cancel and wait a grace period before SIGKILL).
 """
@@ -330,7 +331,7 @@ def dotenv_line(inputs: Inputs) -> str | None:
     On GitHub the working directory is the checked-out repository, so the `.env` read is the
     application's own file; the line says so, and that it only filled what nothing else set.
     """
-    names = inputs.from_dotenv(SETTINGS)
+    names = inputs.from_dotenv((COMMAND, *SETTINGS))
     if not names:
         return None
     count = f"{len(names)} setting{'s' if len(names) > 1 else ''}"

@@ -205,3 +205,12 @@ def test_no_dotenv_line_when_the_file_supplied_nothing(
     (tmp_path / ".env").write_text("RANCHER_STACK=ignored\nAPP_SETTING=1\n")
     code, log = run_in(tmp_path, base_env)
     assert code == 0 and ".env" not in log
+
+
+def test_a_command_from_dotenv_is_named_in_the_dotenv_line(
+        sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("RANCHER_COMMAND=status\n")
+    code, log = run_in(tmp_path, base_env)
+    assert code == 0, log
+    assert "status: shop/web" in log
+    assert "Read 1 setting from .env" in log and log.count("RANCHER_COMMAND") == 1
