@@ -234,16 +234,21 @@ def test_github_command_input_runs_that_command(workspace: Path) -> None:
     assert "result=status\n" in (workspace / "output").read_text(encoding="utf-8")
 
 
+def plugin_env(dialect: str, url: str, **settings: str) -> dict[str, str]:
+    """What Drone or Woodpecker sets for a plugin step with these `settings:` (keys written with `-`):
+    Drone keeps the hyphen (PLUGIN_POLL-INTERVAL), Woodpecker turns it into `_`; the keys are added."""
+    marker = {"drone": {"DRONE": "true", "CI": "drone"}, "woodpecker": {"CI": "woodpecker"}}[dialect]
+    hyphen = "-" if dialect == "drone" else "_"
+    settings = {"url": url, "access-key": "AKEY1234", "secret-key": SECRET, **settings}
+    return {**marker, **{"PLUGIN_" + key.upper().replace("-", hyphen): value for key, value in settings.items()}}
+
+
 @pytest.mark.parametrize("dialect", ["drone", "woodpecker"])
 def test_plugin_command_setting_runs_that_command(workspace: Path, dialect: str) -> None:
     # settings: {command: status, ...}: a plugin step cannot pass arguments.
     simulator = _seeded_simulator()
-    marker = {"drone": {"DRONE": "true", "CI": "drone"}, "woodpecker": {"CI": "woodpecker"}}[dialect]
-    hyphen = "-" if dialect == "drone" else "_"
     try:
-        environ = {**marker, "PLUGIN_COMMAND": "status", "PLUGIN_URL": simulator.url,
-                   f"PLUGIN_ACCESS{hyphen}KEY": "AKEY1234", f"PLUGIN_SECRET{hyphen}KEY": SECRET,
-                   "PLUGIN_SERVICE": "shop/web", "PLUGIN_OUTPUT": "json"}
+        environ = plugin_env(dialect, simulator.url, command="status", service="shop/web", output="json")
         result = run([], environ, workspace)
     finally:
         simulator.stop()
@@ -254,13 +259,11 @@ def test_plugin_command_setting_runs_that_command(workspace: Path, dialect: str)
 @pytest.mark.parametrize("dialect", ["drone", "woodpecker"])
 def test_plugin_run_reads_plugin_settings_and_upgrades(workspace: Path, dialect: str) -> None:
     simulator = _seeded_simulator()
-    marker = {"drone": {"DRONE": "true", "CI": "drone"}, "woodpecker": {"CI": "woodpecker"}}[dialect]
-    hyphen = "-" if dialect == "drone" else "_"
     try:
-        environ = {**marker, "PLUGIN_URL": simulator.url, f"PLUGIN_ACCESS{hyphen}KEY": "AKEY1234",
-                   f"PLUGIN_SECRET{hyphen}KEY": SECRET, "PLUGIN_SERVICE": "shop/web",
-                   "PLUGIN_IMAGE": "registry.example.com/shop/web:1.1", f"PLUGIN_POLL{hyphen}INTERVAL": "0.01",
-                   f"PLUGIN_DOTENV{hyphen}REPORT": str(workspace / "deploy.env")}
+        environ = plugin_env(dialect, simulator.url, **{"service": "shop/web",
+                                                        "image": "registry.example.com/shop/web:1.1",
+                                                        "poll-interval": "0.01",
+                                                        "dotenv-report": str(workspace / "deploy.env")})
         result = run([], environ, workspace)
         state = simulator.service("1s1")
     finally:
