@@ -98,3 +98,13 @@ def test_a_plain_log_keeps_every_target_line_in_order() -> None:
     log.verdict(outcome, ExitCode.ROLLED_BACK)
     assert [line.split(":")[0] for line in stream.getvalue().splitlines()] == [
         "FAILED, rolled back", "unchanged", "rancher-deploy"]
+
+
+def test_a_failure_across_several_targets_is_still_one_annotation(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    stack = sim.service(web)["stackId"]
+    sim.add_service(stack, "worker", {"imageUuid": "docker:registry.example.com:5000/shop/worker:1.0"}, scale=1)
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_cli(GITHUB_ACTIONS="true", RANCHER_SERVICE="web,worker", RANCHER_STACK="shop")
+    assert result.code == 1, result.stderr
+    (annotation,) = annotations(result.stderr)
+    assert annotation.startswith("::error::FAILED") and "shop/web" in annotation and "shop/worker" in annotation
