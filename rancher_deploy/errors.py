@@ -83,6 +83,12 @@ class ConfigError(DeployError):
         self.problem = problem
 
 
+class UsageError(DeployError):
+    """The command line could not be read: an unknown command or flag, a flag without its value."""
+
+    exit_code = ExitCode.USAGE
+
+
 class RefusedError(DeployError):
     """The target is in a state the tool will not touch (for example `inactive`); nothing was changed."""
 

@@ -45,13 +45,16 @@ Target = ServiceTarget | WorkloadTarget
 
 
 def parse_services(items: tuple[str, ...] | None, stack: str | None, *, setting: str,
-                   stack_setting: str) -> tuple[ServiceTarget, ...]:
-    """`name` or `stack/name` items (the stack defaults to `stack`); raises ConfigError naming `setting`."""
+                   stack_setting: str, workload_setting: str = "RANCHER_WORKLOAD") -> tuple[ServiceTarget, ...]:
+    """`name` or `stack/name` items (the stack defaults to `stack`); raises ConfigError naming `setting`.
+
+    The `*_setting` arguments are how messages name those settings (settings.py passes `Inputs.name`).
+    """
     if stack is not None and not NAME.match(stack):
         raise ConfigError(stack_setting, f"is not a valid stack name: {stack!r}")
     if not items:
         raise ConfigError(setting, "is required: the service to upgrade, as name or stack/name "
-                                   "(or RANCHER_WORKLOAD for a Rancher 2.x workload)")
+                                   f"(or {workload_setting} for a Rancher 2.x workload)")
     targets: list[ServiceTarget] = []
     for item in items:
         stack_part, slash, name = item.rpartition("/")

@@ -157,7 +157,8 @@ def test_start_first_with_retain_ip_is_refused_before_any_change(sim: Simulator,
     stack = sim.add_stack("shop")
     service = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), retain_ip=True)
     result = run_cli("--start-first")
-    assert result.code == 2 and "RANCHER_START_FIRST: cannot be used for shop/web" in result.stderr
+    # The backend names the setting by its variable; the message names it the way it was set.
+    assert result.code == 2 and "--start-first: cannot be used for shop/web" in result.stderr
     assert sim.count("POST") == 0 and image_of(sim, service) == f"docker:{OLD_IMAGE}"
 
 
