@@ -170,6 +170,8 @@ class Pipeline:
             return report(ref, Result.UNCHANGED, snapshot.state, plan.changes, refusal)
         for line in plan.describe():
             self._emit(Step(line, target=ref.name))
+        for warning in plan.warnings:
+            self._emit(Step(warning, Level.WARNING, ref.name))
         if self._settings.dry_run:
             return report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
 

@@ -45,6 +45,11 @@ class Rollout:
         return max(self.desired - (self.partition or 0), 0)
 
     @property
+    def observed(self) -> bool:
+        """The controller has taken the current spec (for v3: a spec newer than the baseline)."""
+        return _observed(self)
+
+    @property
     def health(self) -> Health | None:
         """Updated replicas that are available, of those the rollout updates; a cronjob or an
         OnDelete set has no replicas to count."""

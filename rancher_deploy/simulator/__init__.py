@@ -153,9 +153,10 @@ class Simulator:
             return self._cluster.add_project(name)
         return self._store.add_project(name)
 
-    def add_namespace(self, name: str, project_id: str | None = None) -> str:
-        """2.x: a namespace in the project (the Default project when None); returns its name."""
-        return self._two("add_namespace").add_namespace(name, project_id)
+    def add_namespace(self, name: str, project_id: str | None = None, *, in_project: bool = True) -> str:
+        """2.x: a namespace in the project (the Default project when None), or in no project at all
+        with ``in_project=False`` (made by kubectl, never moved into a project); returns its name."""
+        return self._two("add_namespace").add_namespace(name, project_id, in_project=in_project)
 
     def add_workload(
         self,

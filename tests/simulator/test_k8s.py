@@ -283,3 +283,74 @@ def test_delete_removes_a_workload_with_its_replica_sets(sim: Simulator, api: re
     gone = api.delete(f"{sim.url}/v1/apps.deployments/default/web")
     assert gone.status_code == 204 and gone.content == b""
     assert api.get(f"{sim.url}/v1/apps.deployments/default/web").status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["statefulset", "daemonset"])
+def test_controller_revisions_hold_the_template_patch_kubectl_undo_sends(sim: Simulator, api: requests.Session,
+                                                                         kind: str) -> None:
+    sim.add_workload("default", "db", [{"name": "db", "image": "pg:15"}], kind=kind, replicas=2)
+    url = f"{sim.url}{APPS}/{kind}s/db"
+    for image in ("pg:16", "pg:17"):
+        body = {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": image}]}}}}
+        assert api.patch(url, data=json.dumps(body), headers=SMP).status_code == 200
+        sim.advance(30)
+    workload = api.get(url).json()
+    selector = ",".join(f"{k}={v}" for k, v in workload["spec"]["selector"]["matchLabels"].items())
+    listing = api.get(f"{sim.url}{APPS}/controllerrevisions", params={"labelSelector": selector}).json()
+    revisions = sorted(listing["items"], key=lambda r: r["revision"])
+    assert [r["revision"] for r in revisions] == [1, 2, 3]
+    assert all(r["apiVersion"] == "apps/v1" and r["kind"] == "ControllerRevision" for r in revisions)
+    assert all(r["metadata"]["ownerReferences"][0]["name"] == "db" for r in revisions)
+    first = revisions[0]["data"]["spec"]["template"]
+    assert first["$patch"] == "replace" and first["spec"]["containers"] == [{"name": "db", "image": "pg:15"}]
+    assert "controller-revision-hash" not in first["metadata"]["labels"], "the workload's template, not a pod's"
+    # kubectl rollout undo --to-revision=1: the revision's data, as a strategic merge patch.
+    undone = api.patch(url, data=json.dumps(revisions[0]["data"]), headers=SMP)
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["spec"]["template"] == workload["spec"]["template"] | {"spec": {
+        **workload["spec"]["template"]["spec"], "containers": [{"name": "db", "image": "pg:15"}]}}
+    sim.advance(30)
+    after = api.get(f"{sim.url}{APPS}/controllerrevisions", params={"labelSelector": selector}).json()["items"]
+    assert sorted(r["revision"] for r in after) == [2, 3, 4], "the equal revision is reused with the next number"
+
+
+def test_pods_are_listed_by_selector_and_deleted(sim: Simulator, api: requests.Session) -> None:
+    sim.add_workload("default", "db", [{"name": "db", "image": "pg:15"}], kind="statefulset", replicas=2)
+    pods = api.get(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods",
+                   params={"labelSelector": "workload.user.cattle.io/workloadselector=statefulset-default-db"}).json()
+    assert pods["kind"] == "PodList" and sorted(p["metadata"]["name"] for p in pods["items"]) == ["db-0", "db-1"]
+    pod = pods["items"][0]
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet"
+    assert {"type": "Ready", "status": "True"} in pod["status"]["conditions"]
+    assert pod["metadata"]["labels"]["controller-revision-hash"] == \
+        api.get(f"{sim.url}{APPS}/statefulsets/db").json()["status"]["updateRevision"]
+    deleted = api.delete(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods/db-1")
+    assert deleted.status_code == 200 and deleted.json()["metadata"]["name"] == "db-1"
+    assert api.delete(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods/db-9").status_code == 404
+    sim.advance(10)
+    names = [p["metadata"]["name"] for p in api.get(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods",
+                                                    params={"labelSelector": "app!=x"}).json()["items"]]
+    assert sorted(n for n in names if n.startswith("db-")) == ["db-0", "db-1"], "the controller made db-1 again"
+
+
+def test_a_broken_statefulset_pod_blocks_its_rollback_until_deleted_a_daemonset_does_not(
+        sim: Simulator, api: requests.Session) -> None:
+    """Kubernetes' forced rollback (kubernetes/kubernetes#67250): with OrderedReady, a StatefulSet
+    waits for its broken pod forever, even after the template is reverted; a DaemonSet replaces an
+    out-of-date pod that is not available."""
+    sim.faults.unhealthy_image("pg:bad")
+    for kind in ("statefulset", "daemonset"):
+        sim.add_workload("default", kind, [{"name": "db", "image": "pg:15"}], kind=kind, replicas=2)
+        url = f"{sim.url}{APPS}/{kind}s/{kind}"
+        for image in ("pg:bad", "pg:15"):
+            body = {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": image}]}}}}
+            assert api.patch(url, data=json.dumps(body), headers=SMP).status_code == 200
+            sim.advance(60)
+    sts = api.get(f"{sim.url}{APPS}/statefulsets/statefulset").json()["status"]
+    assert sts["readyReplicas"] == sts["updatedReplicas"] == 1, "db-1 still runs the broken revision"
+    ds = api.get(f"{sim.url}{APPS}/daemonsets/daemonset").json()["status"]
+    assert ds["numberAvailable"] == ds["updatedNumberScheduled"] == 1
+    assert api.delete(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods/statefulset-1").status_code == 200
+    sim.advance(60)
+    sts = api.get(f"{sim.url}{APPS}/statefulsets/statefulset").json()["status"]
+    assert sts["readyReplicas"] == sts["updatedReplicas"] == 2 and sts["currentRevision"] == sts["updateRevision"]

@@ -20,7 +20,6 @@ from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
 from rancher_deploy.simulator.rancher2.node import Node
 from rancher_deploy.simulator.rancher2.workloads import WORKLOAD_TYPES, Workload
-from rancher_deploy.simulator.rancher2.workloads.pods import pod_to_k8s
 from rancher_deploy.simulator.rancher2.workloads.objects import (
     JSON,
     KINDS,
@@ -141,12 +140,15 @@ class Cluster(Timeline):
             raise KubeError(404, "NotFound", f'projects.management.cattle.io "{project_id.split(":")[-1]}" not found')
         return found
 
-    def add_namespace(self, name: str, project_id: str | None = None) -> str:
+    def add_namespace(self, name: str, project_id: str | None = None, *, in_project: bool = True) -> str:
+        """A namespace in ``project_id`` (Default when None), or with ``in_project=False`` in no project:
+        one made with kubectl and never moved into a project, which v3 project views do not show."""
         with self.lock:
             if name in self.namespaces:
                 raise KubeError(409, "AlreadyExists", f'namespaces "{name}" already exists')
-            pid = project_id or self.default_project_id
-            self.project(pid)
+            pid = (project_id or self.default_project_id) if in_project else None
+            if pid is not None:
+                self.project(pid)
             self.namespaces[name] = Namespace(name, pid, self.now(), str(uuid.uuid4()))
             return name
 
@@ -311,19 +313,6 @@ class Cluster(Timeline):
             workload.settle(self.now(), self.env(), self.bump)
             return workload
 
-    def delete_pod(self, namespace: str, name: str) -> None:
-        """Delete one pod at once (no Terminating); its controller replaces it from its rules."""
-        with self.lock:
-            now = self.now()
-            env = self.env()
-            for workload in self.workloads_in(namespace=namespace):
-                workload.settle(now, env, self.bump)
-                if workload.delete_pod(name):
-                    workload.resource_version = self.bump()
-                    workload.settle(now, env, self.bump)
-                    return
-            raise not_found("Pod", name)
-
     def remove_workload(self, workload: Workload) -> Workload:
         with self.lock:
             workload.removed = True
@@ -352,8 +341,23 @@ class Cluster(Timeline):
     def pods_to_k8s(self, namespace: str | None = None) -> list[JSON]:
         """Every pod of the workloads (in ``namespace``), as core/v1 Pods at the current time."""
         now = self.now()
-        return [pod_to_k8s(w, rev, pod, now, self.wall) for w in self.workloads_in(namespace=namespace)
-                for rev in w.revisions for pod in rev.pods]
+        return [w.pod_to_k8s(pod, now, self.wall) for w in self.workloads_in(namespace=namespace) for pod in w.pods()]
+
+    def delete_pod(self, namespace: str, name: str) -> JSON:
+        """Delete a pod at once (no Terminating) and answer it as it was; its controller replaces
+        it from its rules (an OnDelete StatefulSet's update revision, a partition's current one)."""
+        with self.lock:
+            now, env = self.now(), self.env()
+            for workload in self.workloads_in(namespace=namespace):
+                pods = {pod.name: pod for pod in workload.pods()}
+                if name in pods:
+                    workload.settle(now, env, self.bump)  # so that the replacement is created now
+                    deleted = workload.pod_to_k8s(pods[name], now, self.wall)
+                    workload.delete_pod(name)
+                    workload.resource_version = self.bump()
+                    workload.settle(now, env, self.bump)
+                    return deleted
+            raise not_found("Pod", name)
 
     def revisions_to_k8s(self, workload: Workload) -> list[JSON]:
         now = self.now()

@@ -1,9 +1,9 @@
-"""The Kubernetes API Rancher proxies at /k8s/clusters/<id>/: workloads, namespaces, history, watches.
+"""The Kubernetes API Rancher proxies at /k8s/clusters/<id>/: workloads, namespaces, pods, history, watches.
 
 It and Steve (steve.py) read and write the workloads held by ``Cluster``: GET, PUT and PATCH
 (strategic merge, merge and JSON patch by Content-Type, rancher-api.md §6), lists with label/field
-selectors, ``watch`` streams, ReplicaSets and ControllerRevisions for history. Failures are
-``Status`` objects on the proxy and rancher/apiserver error bodies on Steve.
+selectors, ``watch`` streams, ReplicaSets and ControllerRevisions for history, pods (list, delete).
+Failures are ``Status`` objects on the proxy and rancher/apiserver error bodies on Steve.
 """
 
 from __future__ import annotations
@@ -335,9 +335,8 @@ def delete_object(call: Call) -> Response:
     resource = resource_of(call)
     if resource.plural == "pods":
         # Deleted at once here (no grace period); the apiserver answers with the pod.
-        pod = one_object(call, resource, call.match["namespace"], call.match["name"])
-        call.cluster.delete_pod(call.match["namespace"], call.match["name"])
-        return Response(200, pod)
+        call.cluster.namespace(call.match["namespace"])
+        return Response(200, call.cluster.delete_pod(call.match["namespace"], call.match["name"]))
     workload = workload_of(call, resource, call.match["namespace"], call.match["name"])
     call.cluster.remove_workload(workload)
     return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rancher_deploy.simulator.rancher2.node import NEVER_PULL_REASON
+from rancher_deploy.simulator.rancher2.workloads.pods import pod_to_k8s
 from rancher_deploy.simulator.rancher2.workloads.objects import (
     API_VERSIONS,
     JSON,
@@ -250,15 +251,6 @@ class Workload:
         self._revision_chosen(rev)
         return rev
 
-    def delete_pod(self, name: str) -> bool:
-        """Someone deleted pod ``name``: drop it (the controller acts on its next pass); False if
-        this workload has no such pod."""
-        for rev in self.revisions:
-            if any(p.name == name for p in rev.pods):
-                rev.pods = [p for p in rev.pods if p.name != name]
-                return True
-        return False
-
     def _revision_label_value(self, template_hash: str, name: str) -> str:
         return name
 
@@ -316,14 +308,42 @@ class Workload:
         }
 
     def revision_to_k8s(self, rev: Revision, now: float, wall: Callable[[float], float]) -> JSON:
-        """The revision as the API serves it: a ControllerRevision (deployments serve a ReplicaSet)."""
+        """The revision as the API serves it: a ControllerRevision (deployments serve a ReplicaSet).
+
+        Its ``data`` is the strategic merge patch that puts this template back, as the StatefulSet
+        and DaemonSet controllers record it (``getPatch``: the workload's own template, without the
+        pods' revision label, marked ``$patch: replace``); ``kubectl rollout undo`` sends it as is.
+        """
+        template = copy.deepcopy(rev.template)
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        labels.pop(self.revision_label, None)
+        template["$patch"] = "replace"
         return {
             "apiVersion": "apps/v1",
             "kind": "ControllerRevision",
             "metadata": self._revision_metadata(rev, wall),
-            "data": {"spec": {"template": copy.deepcopy(rev.template)}},
+            "data": {"spec": {"template": template}},
             "revision": rev.number,
         }
+
+    def pod_to_k8s(self, pod: Pod, now: float, wall: Callable[[float], float]) -> JSON:
+        """A pod as the API serves it (workloads/pods.py): owner, node, readiness, image digests."""
+        rev = next(r for r in self.revisions if r.hash == pod.revision)
+        return pod_to_k8s(self, rev, pod, now, wall)
+
+    def _pod_owner(self, rev: Revision) -> JSON:
+        """The pod's controller: the workload itself (deployments: the ReplicaSet of the revision)."""
+        return {"apiVersion": API_VERSIONS[self.kind], "kind": KINDS[self.kind], "name": self.name,
+                "uid": self.uid, "controller": True, "blockOwnerDeletion": True}
+
+    def delete_pod(self, name: str) -> bool:
+        """Delete a pod (instantly: no Terminating); its controller replaces it as it settles."""
+        for rev in self.revisions:
+            kept = [pod for pod in rev.pods if pod.name != name]
+            if len(kept) != len(rev.pods):
+                rev.pods = kept
+                return True
+        return False
 
     def _revision_metadata(self, rev: Revision, wall: Callable[[float], float]) -> JSON:
         owner = {

@@ -237,6 +237,10 @@ class Deployment(Workload):
             and s.get("availableReplicas", 0) >= s.get("updatedReplicas", 0)
         )
 
+    def _pod_owner(self, rev: Revision) -> JSON:
+        return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rev.name, "uid": rev.uid,
+                "controller": True, "blockOwnerDeletion": True}
+
     def revision_to_k8s(self, rev: Revision, now: float, wall: Callable[[float], float]) -> JSON:
         """A ReplicaSet, with the revision annotation and its pods' counts."""
         metadata = self._revision_metadata(rev, wall)

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rancher_deploy.simulator.rancher2.workloads.objects import (
-    API_VERSIONS,
     JSON,
-    KINDS,
     NODE_NAME,
     Pod,
     Revision,
@@ -26,15 +24,6 @@ if TYPE_CHECKING:
     from rancher_deploy.simulator.rancher2.workloads.base import Workload
 
 UNSCHEDULABLE = "Unschedulable"
-
-
-def _owner(workload: Workload, rev: Revision) -> JSON:
-    """A Deployment's pods belong to its ReplicaSet; a StatefulSet's or DaemonSet's to it."""
-    if workload.kind == "deployment":
-        return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rev.name, "uid": rev.uid,
-                "controller": True, "blockOwnerDeletion": True}
-    return {"apiVersion": API_VERSIONS[workload.kind], "kind": KINDS[workload.kind], "name": workload.name,
-            "uid": workload.uid, "controller": True, "blockOwnerDeletion": True}
 
 
 def _container_status(container: JSON, pod: Pod, now: float, started_at: str) -> JSON:
@@ -91,7 +80,7 @@ def pod_to_k8s(workload: Workload, rev: Revision, pod: Pod, now: float, wall: Ca
         "resourceVersion": str(rev.resource_version),
         "creationTimestamp": created,
         "labels": labels,
-        "ownerReferences": [_owner(workload, rev)],
+        "ownerReferences": [workload._pod_owner(rev)],
     }
     annotations = (template.get("metadata") or {}).get("annotations")
     if annotations:

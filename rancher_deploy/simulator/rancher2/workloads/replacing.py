@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rancher_deploy.simulator.rancher2.workloads.base import Workload
 from rancher_deploy.simulator.rancher2.workloads.objects import Environment, Pod, Revision
@@ -11,7 +12,15 @@ from rancher_deploy.simulator.rancher2.workloads.objects import Environment, Pod
 
 @dataclass
 class ReplacingWorkload(Workload):
-    """A workload whose pods have fixed slots (ordinals); an update replaces them one by one."""
+    """A workload whose pods have fixed slots (ordinals); an update replaces them one by one.
+
+    A StatefulSet (OrderedReady, the default) waits for every pod to be ready before it replaces
+    the next one, so a pod of a broken revision blocks even a rollback until it is deleted
+    (Kubernetes' "forced rollback", kubernetes/kubernetes#67250); a DaemonSet replaces an
+    out-of-date pod that is not available at once (``replaces_unavailable``).
+    """
+
+    replaces_unavailable: ClassVar[bool] = False
 
     def _sync(self, t: float, env: Environment, bump: Callable[[], int]) -> None:
         self._sync_replacing(t, env, bump)
@@ -60,7 +69,14 @@ class ReplacingWorkload(Workload):
                 pods = self.pods()
                 stale = [p for p in pods if p.revision != update.hash]
                 replaceable = [p for p in stale if self._ordinal_of(p.name) >= partition] if rolling else []
-                if replaceable and all(p.ready(t) for p in pods):
+                broken = [p for p in replaceable if not p.ready(t)]
+                if broken and self.replaces_unavailable:
+                    # DaemonSet rolling update: an out-of-date pod that is not available is replaced at
+                    # once (pkg/controller/daemon/update.go, rollingUpdate: "allowing replacement").
+                    for pod in broken:
+                        self._drop_pod(pod)
+                    changed = True
+                elif replaceable and all(p.ready(t) for p in pods):
                     # maxUnavailable 1: delete the highest-ordinal stale pod; it is recreated from
                     # the update revision on the next pass.
                     victim = max(replaceable, key=lambda p: self._ordinal_of(p.name))
