@@ -88,12 +88,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         except SystemExit as exit_request:   # --help or --version, printed; usage errors raise UsageError
             return int(exit_request.code or 0)
         inputs = inputs.with_flags(flags)
+        redactor.spell_with(inputs.speller(SETTINGS))
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
         outcome = _deploy(run, run.settings, log, redactor, inputs)
-    except ConfigError as caught:
-        error = renamed(caught, inputs)
     except DeployError as caught:
         error = caught
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
@@ -122,18 +121,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         write_json(out, document, redactor)
     _hand_on(dialect, document, env, report_path, log)
     return int(code)
-
-
-def renamed(error: ConfigError, inputs: Inputs) -> ConfigError:
-    """`error` naming its setting the way this run set it (`Inputs.name`), when it names one by the
-    canonical variable (`Option.setting`), as a backend does; any other error is returned as it is."""
-    option = _OPTIONS_BY_SETTING.get(error.setting)
-    if option is None:
-        return error
-    return ConfigError(inputs.name(option), error.problem)
-
-
-_OPTIONS_BY_SETTING = {option.setting: option for option in SETTINGS}
 
 
 def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:

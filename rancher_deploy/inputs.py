@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 
 class Spelled(Protocol):
@@ -138,6 +139,25 @@ class Inputs:
         if found.layer is Layer.DOTENV:
             return f"{found.variable} in .env"
         return found.variable
+
+    def speller(self, options: Iterable[Spelled]) -> Callable[[str], str]:
+        """A rewrite of message text: each setting variable it names, spelled as `name` would name it.
+
+        Messages are written with the environment variable (`RANCHER_TIMEOUT`, `CATTLE_URL`), the
+        one name that works everywhere; a user who set `--timeout`, a GitHub input or a Drone
+        setting reads the name they used. Only whole variable names are rewritten.
+        """
+        spelled: dict[str, str] = {}
+        for option in options:
+            shown = self.name(option).removesuffix(" in .env")  # in running text, the variable is its name
+            for variable in option.env:
+                if variable != shown:
+                    spelled[variable] = shown
+        if not spelled:
+            return lambda text: text
+        names = "|".join(sorted(map(re.escape, spelled), key=len, reverse=True))
+        pattern = re.compile(rf"(?<![A-Za-z0-9_])(?:{names})(?![A-Za-z0-9_])")
+        return lambda text: pattern.sub(lambda match: spelled[match.group(0)], text)
 
     def from_dotenv(self, options: Iterable[Spelled]) -> list[str]:
         """The variables `.env` supplied for these options (those no other source set), in table order."""

@@ -15,9 +15,10 @@ from typing import Iterator
 import pytest
 
 from rancher_deploy import cli
-from rancher_deploy.cli import _Signals, renamed
+from rancher_deploy.cli import _Signals
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.inputs import Inputs
+from rancher_deploy.settings import SETTINGS
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli
@@ -163,12 +164,27 @@ def test_a_401_names_the_key_settings_the_way_they_were_set(sim: Simulator, web:
 
 def test_a_backend_error_naming_a_variable_is_renamed_by_the_run_that_reports_it() -> None:
     error = ConfigError("RANCHER_ENVIRONMENT", "is required: this account key sees several environments")
-    assert str(renamed(error, Inputs({}, {}, ci="github"))).startswith("input environment: is required")
-    assert str(renamed(error, Inputs({}, {"PLUGIN_ENVIRONMENT": "x"}, ci="woodpecker"))).startswith(
-        "setting environment: ")
-    assert str(renamed(error, Inputs({"environment": "x"}, {}))).startswith("--environment: ")
-    other = ConfigError("something else", "stays")
-    assert renamed(other, Inputs({}, {}, ci="github")) is other
+
+    def spelled(inputs: Inputs) -> str:
+        return inputs.speller(SETTINGS)(str(error))
+
+    assert spelled(Inputs({}, {}, ci="github")).startswith("input environment: is required")
+    assert spelled(Inputs({}, {"PLUGIN_ENVIRONMENT": "x"}, ci="woodpecker")).startswith("setting environment: ")
+    assert spelled(Inputs({"environment": "x"}, {})).startswith("--environment: ")
+    assert spelled(Inputs({}, {"RANCHER_ENVIRONMENT": "x"})).startswith("RANCHER_ENVIRONMENT: ")
+    assert Inputs({}, {}, ci="github").speller(SETTINGS)("RANCHER_ENVIRONMENTS stays") == "RANCHER_ENVIRONMENTS stays"
+
+
+def test_names_inside_messages_are_spelled_the_way_the_user_set_them(sim: Simulator, web: str,
+                                                                     run_cli: RunCli) -> None:
+    """Not only the setting an error starts with: every setting a message names reads as it was set."""
+    scoped = f"{sim.url}/v2-beta/projects/{sim.default_project_id}"
+    result = run_cli("--url", scoped, "--environment", "Staging", CATTLE_URL=None)
+    assert result.code == 2, result.stderr
+    assert "--environment: names 'Staging' but --url is scoped to environment Default" in result.stderr
+    assert "CATTLE_URL" not in result.stderr and "RANCHER_ENVIRONMENT" not in result.stderr
+    github = run_cli(CATTLE_URL=None, GITHUB_ACTIONS="true", INPUT_URL=scoped, INPUT_ENVIRONMENT="Staging")
+    assert "input environment: names 'Staging' but input url is scoped to environment Default" in github.stderr
 
 
 # -- .env -----------------------------------------------------------------------------------------------
