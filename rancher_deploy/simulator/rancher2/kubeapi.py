@@ -1,9 +1,11 @@
 """The Kubernetes API Rancher proxies at /k8s/clusters/<id>/: workloads, namespaces, pods, history, watches.
 
-It and Steve (steve.py) read and write the workloads held by ``Cluster``: GET, PUT and PATCH
-(strategic merge, merge and JSON patch by Content-Type, rancher-api.md §6), lists with label/field
-selectors, ``watch`` streams, ReplicaSets and ControllerRevisions for history, pods (list, delete).
-Failures are ``Status`` objects on the proxy and rancher/apiserver error bodies on Steve.
+It and Steve (steve.py) read and write the workloads held by ``Cluster``: POST, GET, PUT, PATCH
+(strategic merge, merge and JSON patch by Content-Type, rancher-api.md §6) and DELETE; lists with
+label/field selectors and ``limit``/``continue`` chunks, as JSON or as a ``Table`` (tables.py);
+``watch`` streams; ReplicaSets and ControllerRevisions for history; pods (list, delete). Any
+resource of resources.py is reached by the same handlers. Failures are ``Status`` objects on the
+proxy and rancher/apiserver error bodies on Steve.
 """
 
 from __future__ import annotations
