@@ -54,21 +54,19 @@ class KubeWorkloads:
         return f"{self._base}/{group}/namespaces/{namespace}/{PLURALS[kind]}" + (f"/{name}" if name else "")
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
-        """One GET of the named kind (a bare name: of the deployment); only when it misses, one list per
-        other kind that may hold the name, which also says what the namespace has."""
+        """One GET of the named kind, or of each kind for a bare name (no Kubernetes request spans
+        kinds); only when nothing is found, one list per kind, which says what the namespace has."""
+        kinds = (target.kind,) if target.kind else WORKLOAD_KINDS
+        found = [kind for kind in kinds if self._session.get_optional(
+            self._url(kind, target.namespace, target.name), what=f"Looking up {kind} {target.name}") is not None]
+        chosen = found[0] if target.kind and found else choose_kind(target, found)
+        if chosen is not None:
+            return self._ref(chosen, target)
         first = target.kind or "deployment"
-        try:
-            self._session.get(self._url(first, target.namespace, target.name), what=f"Looking up {target}")
-            return self._ref(first, target)
-        except NotFound:
-            pass
         names: dict[str, set[str]] = {}
         if target.kind is None:
             for kind in WORKLOAD_KINDS[1:]:
                 names[kind] = self._names(kind, target.namespace)
-            chosen = choose_kind(target, [kind for kind, there in names.items() if target.name in there])
-            if chosen is not None:
-                return self._ref(chosen, target)
         names[first] = self._names(first, target.namespace)
         where = f"in namespace {target.namespace!r} of cluster {self.cluster}"
         if target.kind is not None:

@@ -236,8 +236,8 @@ SETTINGS: tuple[Option, ...] = (
            "Rancher 2.x namespace of the workload(s)", default="default", metavar="NAMESPACE", field=None),
     Option("workload", ("RANCHER_WORKLOAD",), Kind.LIST,
            "Rancher 2.x workload: type:name (deployment, statefulset, daemonset, cronjob), or a bare name: the "
-           "deployment of that name, else the one statefulset, daemonset or cronjob of that name (exit 2 when "
-           "several share it or none has it); several comma separated", metavar="TYPE:NAME", field="workloads"),
+           "one deployment, statefulset, daemonset or cronjob of that name (exit 2 when several kinds share it or "
+           "none has it); several comma separated", metavar="TYPE:NAME", field="workloads"),
     Option("container", ("RANCHER_CONTAINER",), Kind.LIST,
            "Rancher 2.x container(s) to change; default: the only one, else the one running the image's repository",
            commands=(UPGRADE,), metavar="NAME", field="containers"),

@@ -73,12 +73,12 @@ class OutsideProjects(Exception):
 def choose_kind(target: WorkloadTarget, kinds: Collection[str]) -> str | None:
     """The kind a bare workload name means, given the kinds that have a workload of that name.
 
-    The deployment of that name when there is one (what a bare name always meant, so it costs the
-    one request it always did), else the one other kind that has it; None when no kind has it.
-    Raises ConfigError naming the matches when several other kinds share the name.
+    The one kind that has it; None when no kind has it. Raises ConfigError naming the matches when
+    several kinds share the name: guessing (even "the deployment, as before") could upgrade the
+    wrong workload, and `kind:name` says it exactly.
     """
-    if "deployment" in kinds or len(kinds) <= 1:
-        return "deployment" if "deployment" in kinds else next(iter(kinds), None)
+    if len(kinds) <= 1:
+        return next(iter(kinds), None)
     matches = ", ".join(f"{kind}:{target.name}" for kind in WORKLOAD_KINDS if kind in kinds)
     raise ConfigError("RANCHER_WORKLOAD", f"{target.name!r} names several workloads in namespace "
                                           f"{target.namespace!r} ({matches}); write the one you mean as kind:name")
