@@ -331,7 +331,7 @@ class Workload:
         rev = next(r for r in self.revisions if r.hash == pod.revision)
         return pod_to_k8s(self, rev, pod, now, wall)
 
-    def _pod_owner(self, rev: Revision) -> JSON:
+    def pod_owner(self, rev: Revision) -> JSON:
         """The pod's controller: the workload itself (deployments: the ReplicaSet of the revision)."""
         return {"apiVersion": API_VERSIONS[self.kind], "kind": KINDS[self.kind], "name": self.name,
                 "uid": self.uid, "controller": True, "blockOwnerDeletion": True}

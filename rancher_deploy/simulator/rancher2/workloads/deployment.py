@@ -237,7 +237,7 @@ class Deployment(Workload):
             and s.get("availableReplicas", 0) >= s.get("updatedReplicas", 0)
         )
 
-    def _pod_owner(self, rev: Revision) -> JSON:
+    def pod_owner(self, rev: Revision) -> JSON:
         return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rev.name, "uid": rev.uid,
                 "controller": True, "blockOwnerDeletion": True}
 

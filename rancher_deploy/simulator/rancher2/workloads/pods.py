@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from rancher_deploy.simulator.rancher2.workloads.objects import (
     JSON,
@@ -20,8 +20,21 @@ from rancher_deploy.simulator.rancher2.workloads.objects import (
     safe_hash,
 )
 
-if TYPE_CHECKING:
-    from rancher_deploy.simulator.rancher2.workloads.base import Workload
+
+
+class PodOwner(Protocol):
+    """What a pod's rendering reads of the controller that owns it (a `base.Workload`)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def uid(self) -> str: ...
+
+    def pod_owner(self, rev: Revision) -> JSON:
+        """The ownerReference a pod of revision `rev` carries (a ReplicaSet's, or the workload's)."""
+        ...
 
 UNSCHEDULABLE = "Unschedulable"
 
@@ -43,7 +56,7 @@ def _container_status(container: JSON, pod: Pod, now: float, started_at: str) ->
     return status
 
 
-def pod_to_k8s(workload: Workload, rev: Revision, pod: Pod, now: float, wall: Callable[[float], float]) -> JSON:
+def pod_to_k8s(workload: PodOwner, rev: Revision, pod: Pod, now: float, wall: Callable[[float], float]) -> JSON:
     """One pod of ``workload``'s revision ``rev`` at simulated time ``now``."""
     template = copy.deepcopy(rev.template)
     labels = dict((template.get("metadata") or {}).get("labels") or {})
@@ -80,7 +93,7 @@ def pod_to_k8s(workload: Workload, rev: Revision, pod: Pod, now: float, wall: Ca
         "resourceVersion": str(rev.resource_version),
         "creationTimestamp": created,
         "labels": labels,
-        "ownerReferences": [workload._pod_owner(rev)],
+        "ownerReferences": [workload.pod_owner(rev)],
     }
     annotations = (template.get("metadata") or {}).get("annotations")
     if annotations:
