@@ -194,7 +194,8 @@ class NeedsAttention(DeployError):
 
 
 # Statuses that say "try again" rather than "you asked for something wrong" (409: the resource is
-# busy with another process, cattle's AbstractObjectResourceManager).
+# busy with another process, cattle's AbstractObjectResourceManager). The one set: a read answered
+# so is retried (http.py), and a run that ends on one exits 3.
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 
 _BY_STATUS: dict[int, type[RancherAPIError]] = {

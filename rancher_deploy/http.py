@@ -18,6 +18,7 @@ import requests
 
 from rancher_deploy import __version__
 from rancher_deploy.errors import (
+    RETRYABLE_STATUSES,
     AuthenticationFailed,
     CertificateNotTrusted,
     NotRancher,
@@ -30,8 +31,6 @@ from rancher_deploy.redact import Redactor
 from rancher_deploy.timing import backoff
 
 JSON = dict[str, Any]
-# Statuses that say "try again" rather than "you asked for something wrong".
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 READ_ATTEMPTS = 4
 
 
@@ -164,7 +163,7 @@ class RancherSession:
             )
         payload = self._json(response)
         if response.status_code >= 400:
-            if response.status_code in TRANSIENT_STATUSES and method == "GET":
+            if response.status_code in RETRYABLE_STATUSES and method == "GET":
                 raise TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
             api_error = RancherAPIError.from_body(what, response.status_code, payload)
             api_error.message = self._redact(api_error.message)
