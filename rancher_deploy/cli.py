@@ -27,7 +27,7 @@ from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
-                                     Settings, add_arguments)
+                                     Settings, add_arguments, secrets_in)
 
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     def unredacted(line: str) -> None:
         err.write(line + "\n")
 
-    dialect.prelude(ci.secrets_in(env), unredacted)
+    dialect.prelude(secrets_in(env), unredacted)
     run = _Run()
     outcome: Outcome | None = None
     error: DeployError | None = None

@@ -20,104 +20,22 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInterrupt, OnUpgraded, Output,
+                                     PolicyKind, VersionPolicy, words)
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Inputs, read_dotenv
-from rancher_deploy.targets import NAME, ServiceTarget, Target, WorkloadTarget, parse_services, parse_workloads
+from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
+                                     parse_workloads)
 
 __all__ = [
     "COMMANDS", "Command", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded", "Option",
     "Output", "PolicyKind", "SETTINGS", "ServiceTarget", "Settings", "Target", "VersionPolicy", "WorkloadTarget",
-    "add_arguments", "read_dotenv",
+    "add_arguments", "read_dotenv", "secret_parts", "secrets_in",
 ]
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off", "n"})
-
-
-class Choice(enum.Enum):
-    """A fixed choice whose value is the word users write; shown as that word in messages."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-class Command(Choice):
-    """The deploy commands (`upgrade` is the default when none is given)."""
-
-    UPGRADE = "upgrade"
-    ROLLBACK = "rollback"
-    FINISH = "finish"
-    STATUS = "status"
-
-
-COMMANDS = tuple(command.value for command in Command)
-UPGRADE = Command.UPGRADE
-
-
-class Flavour(Choice):
-    """Which Rancher API to talk to; AUTO detects it from the URL and the server (discovery.py)."""
-
-    AUTO = "auto"
-    RANCHER_1 = "rancher-1.x"
-    V3 = "v3"
-    K8S = "k8s"
-
-
-class OnInterrupt(Choice):
-    """What a SIGTERM/SIGINT during an upgrade's wait does: roll it back, or leave it and report."""
-
-    ROLLBACK = "rollback"
-    REPORT = "report"
-
-
-class OnUpgraded(Choice):
-    """What to do first with an upgrade an earlier run left `upgraded`."""
-
-    FINISH = "finish"
-    ROLLBACK = "rollback"
-
-
-class Output(Choice):
-    """TEXT: the log only; JSON: also the result object on stdout."""
-
-    TEXT = "text"
-    JSON = "json"
-
-
-class PolicyKind(Choice):
-    """The rule a version policy applies to the new tag against the running one."""
-
-    ANY = "any"        # deploy whatever image is given
-    NEWER = "newer"    # only a higher version than the running one
-
-
-@dataclass(frozen=True)
-class VersionPolicy:
-    """RANCHER_VERSION_POLICY parsed: a kind, and the pattern of kinds that carry one.
-
-    Kept a value rather than a bare enum so that policies written `KIND:PATTERN` (`glob:1.*`) can be
-    added as kinds without changing what the pipeline reads; today no kind takes a pattern.
-    """
-
-    kind: PolicyKind
-    pattern: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> VersionPolicy:
-        """`any` or `newer` (case-insensitive); raises ValueError with the message for the user."""
-        word = text.strip().lower()
-        try:
-            return cls(PolicyKind(word))
-        except ValueError:
-            raise ValueError(f"must be one of {', '.join(_values(PolicyKind))}, got {text!r}") from None
-
-    def __str__(self) -> str:
-        return str(self.kind) if self.pattern is None else f"{self.kind}:{self.pattern}"
-
-
-def _values(choice: type[Choice]) -> tuple[str, ...]:
-    return tuple(str(member.value) for member in choice)
 
 
 class Kind(enum.Enum):
@@ -235,8 +153,8 @@ SETTINGS: tuple[Option, ...] = (
     Option("namespace", ("RANCHER_NAMESPACE",), Kind.TEXT,
            "Rancher 2.x namespace of the workload(s)", default="default", metavar="NAMESPACE", field=None),
     Option("workload", ("RANCHER_WORKLOAD",), Kind.LIST,
-           "Rancher 2.x workload: type:name (deployment, statefulset, daemonset, cronjob), or a bare name: the "
-           "one deployment, statefulset, daemonset or cronjob of that name (exit 2 when several kinds share it or "
+           f"Rancher 2.x workload: type:name ({', '.join(WORKLOAD_KINDS)}), or a bare name: the "
+           f"one {', '.join(WORKLOAD_KINDS[:-1])} or {WORKLOAD_KINDS[-1]} of that name (exit 2 when several kinds share it or "
            "none has it); several comma separated", metavar="TYPE:NAME", field="workloads"),
     Option("container", ("RANCHER_CONTAINER",), Kind.LIST,
            "Rancher 2.x container(s) to change; default: the only one, else the one running the image's repository",
@@ -246,7 +164,7 @@ SETTINGS: tuple[Option, ...] = (
            commands=(UPGRADE,)),
     Option("flavour", ("RANCHER_FLAVOUR",), Kind.CHOICE,
            "which Rancher API to use; auto detects it from the URL and the server", default=Flavour.AUTO,
-           choices=_values(Flavour), parse=Flavour),
+           choices=words(Flavour), parse=Flavour),
     Option("image", ("RANCHER_IMAGE",), Kind.TEXT,
            "the new image, e.g. registry.example.com:5000/app:2.1 (docker: prefix optional)",
            commands=(UPGRADE,), metavar="IMAGE", parse=ImageRef.parse),
@@ -288,15 +206,15 @@ SETTINGS: tuple[Option, ...] = (
     Option("on_interrupt", ("RANCHER_ON_INTERRUPT",), Kind.CHOICE,
            "what to do when SIGTERM/SIGINT arrives while an upgrade is waiting: roll it back, or leave it and "
            "report its state; exits 143/130 either way", default=OnInterrupt.ROLLBACK,
-           choices=_values(OnInterrupt), parse=OnInterrupt,
+           choices=words(OnInterrupt), parse=OnInterrupt,
            commands=(UPGRADE,)),
     Option("on_upgraded", ("RANCHER_ON_UPGRADED",), Kind.CHOICE,
            "what to do with an upgrade an earlier run left `upgraded`", default=OnUpgraded.FINISH,
-           choices=_values(OnUpgraded), parse=OnUpgraded, commands=(UPGRADE,)),
+           choices=words(OnUpgraded), parse=OnUpgraded, commands=(UPGRADE,)),
     Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.CHOICE,
            "any: deploy whatever image is given; newer: skip (exit 0) unless the new tag is a higher version "
            "than the running one, so a late pipeline of an older commit cannot downgrade",
-           default=VersionPolicy(PolicyKind.ANY), choices=_values(PolicyKind), parse=VersionPolicy.parse, commands=(UPGRADE,)),
+           default=VersionPolicy(PolicyKind.ANY), choices=words(PolicyKind), parse=VersionPolicy.parse, commands=(UPGRADE,)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
            "upgrade even when the target already runs the image, restarting it on the same tag; the tag is pulled "
            "again only with imagePullPolicy Always (2.x) or the label io.rancher.container.pull_image=always (1.x), "
@@ -306,7 +224,7 @@ SETTINGS: tuple[Option, ...] = (
            "print the plan and change nothing", default=False, commands=(UPGRADE, Command.ROLLBACK, Command.FINISH)),
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
-           choices=_values(Output), parse=Output),
+           choices=words(Output), parse=Output),
     Option("ca_bundle", ("RANCHER_CA_BUNDLE",), Kind.TEXT,
            "PEM file of the CA that signed Rancher's certificate (REQUESTS_CA_BUNDLE and SSL_CERT_FILE "
            "are honoured too)", metavar="FILE", parse=_existing_file,
@@ -375,11 +293,8 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Values no sink may ever show."""
-        values = [self.secret_key, self.token]
-        if self.token and ":" in self.token:
-            values.append(self.token.split(":", 1)[1])
-        return tuple(value for value in values if value)
+        """Values no sink may ever show (`secret_parts` of each secret)."""
+        return tuple(part for value in (self.secret_key, self.token) if value for part in secret_parts(value))
 
     @property
     def verify(self) -> bool | str:
@@ -419,6 +334,40 @@ class Settings:
         fields = {option.attribute: values[option.name] for option in SETTINGS if option.attribute}
         fields.update(_validate(command, values, lambda name: inputs.name(OPTIONS_BY_NAME[name])))
         return cls(command=command, sources=sources, **fields)
+
+
+def secret_parts(value: str) -> tuple[str, ...]:
+    """A secret and the part after its first colon: a 2.x token is `token-xxxxx:secret`, and Rancher
+    shows the two halves apart (its UI lists the access key and the secret key of a token), so the
+    secret half may be printed on its own. The one rule for it, before and after validation."""
+    head, colon, tail = value.partition(":")
+    return (value, tail) if colon and tail else (value,)
+
+
+def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Secret values as the environment holds them, before validation, so they can be masked first.
+
+    Settings.load may reject a malformed secret; by then nothing must have printed it. Besides every
+    spelling of each secret option (`secret_parts` of each) this takes the password of a URL with
+    credentials in it. Here rather than in ci.py, which masks them: which values are secret is the
+    table's to say, and the CI dialects know only events, the Outcome and the values to mask.
+    """
+    values: list[str] = []
+    for option in SETTINGS:
+        for name in option.ci_variables + option.env:
+            text = environ.get(name, "").strip()
+            if not text:
+                continue
+            if option.secret:
+                values.extend(secret_parts(text))
+            elif option.name == "url":
+                try:
+                    password = urlsplit(text).password
+                except ValueError:
+                    password = None
+                if password:
+                    values.extend((password, unquote(password)))
+    return tuple(dict.fromkeys(values))
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef
-from rancher_deploy.settings import SETTINGS, Command, ServiceTarget, Settings, read_dotenv
+from rancher_deploy.settings import SETTINGS, Command, ServiceTarget, Settings, read_dotenv, secret_parts, secrets_in
 
 BASE = {
     "CATTLE_URL": "https://rancher.example.com",
@@ -88,9 +88,35 @@ def test_credentials_in_the_url_become_the_keys_and_leave_the_url() -> None:
     assert settings.url == "https://rancher.example.com/v2-beta"
 
 
+TOKEN_TEXT = "token-abcde:tokensecretpart"
+
+
+def test_secrets_in_finds_every_spelling_the_token_half_and_url_passwords() -> None:
+    environ = {
+        "INPUT_SECRET-KEY": " spelled-the-github-way ",
+        "PLUGIN_TOKEN": TOKEN_TEXT,
+        "CATTLE_SECRET_KEY": "plain-env-secret",
+        "RANCHER_URL": "https://key:p%40ssword@rancher.example.com",
+        "INPUT_ACCESS-KEY": "not-a-secret-access-key",
+    }
+    found = secrets_in(environ)
+    assert "spelled-the-github-way" in found
+    assert TOKEN_TEXT in found and "tokensecretpart" in found
+    assert "plain-env-secret" in found
+    assert "p%40ssword" in found and "p@ssword" in found
+    assert "not-a-secret-access-key" not in found
+
+
 def test_secrets_lists_every_secret_value() -> None:
     settings = load({**BASE, "RANCHER_TOKEN": "token-abc12:tokensecret"})
     assert set(settings.secrets) == {"SK-secret-value", "token-abc12:tokensecret", "tokensecret"}
+
+
+def test_the_secret_half_of_a_token_is_found_by_one_rule_before_and_after_validation() -> None:
+    assert secret_parts("token-abc12:tokensecret") == ("token-abc12:tokensecret", "tokensecret")
+    assert secret_parts("no-colon-here") == ("no-colon-here",) and secret_parts("ends-with:") == ("ends-with:",)
+    environ = {**BASE, "RANCHER_TOKEN": "token-abc12:tokensecret"}
+    assert set(load(environ).secrets) <= set(secrets_in(environ))
 
 
 @pytest.mark.parametrize(
