@@ -293,6 +293,7 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
     session = RancherSession(
         Credentials(settings.access_key, settings.secret_key, settings.token),
         verify=settings.verify,
+        ca_given=settings.ca_bundle is not None,
         request_timeout=settings.request_timeout_seconds,
         redactor=redactor,
         debug=debug,

@@ -107,10 +107,15 @@ class NotRancher(DeployError):
     exit_code = ExitCode.USAGE
 
 
-class CertificateNotTrusted(DeployError):
-    """Rancher's TLS certificate could not be verified; waiting will not change that."""
+class TLSFailed(DeployError):
+    """No TLS session could be set up with the URL's address (most often: an https:// URL for an
+    address that serves plain HTTP); waiting will not change that."""
 
     exit_code = ExitCode.USAGE
+
+
+class CertificateNotTrusted(TLSFailed):
+    """Rancher's TLS certificate could not be verified; waiting will not change that."""
 
 
 class RancherAPIError(DeployError):

@@ -17,14 +17,14 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInterrupt, OnUpgraded, Output,
                                      PolicyKind, VersionPolicy, words)
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
-from rancher_deploy.inputs import Inputs, read_dotenv
+from rancher_deploy.inputs import Found, Inputs, read_dotenv
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
 
@@ -59,8 +59,8 @@ class Option:
     another field (the stack and namespace of the targets). `parse` turns the text (each item, for a
     LIST; the word, for a CHOICE among `choices`) into its value type, raising ValueError worded for
     the user. `fallback` names variables other tools define for the same file, honoured last (after
-    `.env`) from the environment only, and only when they name an existing file, since they were set
-    for those tools rather than for us.
+    `.env`), from the environment only, the first one set; set for those tools rather than for us,
+    they give way to RANCHER_INSECURE, but one that names no file is an error like our own variable's.
     """
 
     name: str
@@ -122,8 +122,10 @@ def _sidekick(item: str) -> tuple[str, ImageRef]:
         raise ValueError(f"{name.strip()}: image {error}") from None
 
 
-def _existing_file(path: str) -> str:
-    if not os.path.isfile(path):
+def _ca_location(path: str) -> str:
+    """A CA file, or a directory of hashed CA files (`c_rehash`), which requests also takes as `verify`
+    (HTTPAdapter.cert_verify); REQUESTS_CA_BUNDLE set to one worked before this tool read it itself."""
+    if not os.path.isfile(path) and not os.path.isdir(path):
         raise ValueError(f"no such file {path!r}")
     return path
 
@@ -226,8 +228,9 @@ SETTINGS: tuple[Option, ...] = (
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
            choices=words(Output), parse=Output),
     Option("ca_bundle", ("RANCHER_CA_BUNDLE",), Kind.TEXT,
-           "PEM file of the CA that signed Rancher's certificate (REQUESTS_CA_BUNDLE and SSL_CERT_FILE "
-           "are honoured too)", metavar="FILE", parse=_existing_file,
+           "PEM file of the CA that signed Rancher's certificate; when not given, the first of REQUESTS_CA_BUNDLE, "
+           "SSL_CERT_FILE and CURL_CA_BUNDLE that is set (it must name a file), else the public CAs requests "
+           "ships", metavar="FILE", parse=_ca_location,
            fallback=("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")),
     Option("insecure", ("RANCHER_INSECURE",), Kind.BOOL,
            "do not verify Rancher's TLS certificate (warns; prefer --ca-bundle)", default=False),
@@ -297,11 +300,24 @@ class Settings:
         return tuple(part for value in (self.secret_key, self.token) if value for part in secret_parts(value))
 
     @property
-    def verify(self) -> bool | str:
-        """TLS verification as `requests` takes it: False when insecure, else the CA file, else True."""
+    def verify(self) -> str | Literal[False]:
+        """TLS verification as `requests` takes it: False when insecure, else the path of the PEM file to
+        trust: the ca_bundle option's (its own variable or flag, else the fallback variables), else the
+        bundle requests ships (certifi's, `requests.certs.where()`).
+
+        Never True: given True, requests looks up REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE in the
+        environment itself (`Session.merge_environment_settings`, requests/sessions.py) and fails on
+        a stale one with an OSError before any request. An explicit path is used as given, so the
+        table above is the one reader of those variables.
+        """
         if self.insecure:
             return False
-        return self.ca_bundle or True
+        if self.ca_bundle:
+            return self.ca_bundle
+        # `requests.certs.where()`, as requests computes it once at import; imported only when asked.
+        from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+        return DEFAULT_CA_BUNDLE_PATH
 
     @classmethod
     def load(cls, command: Command, flags: Mapping[str, Any], environ: Mapping[str, str],
@@ -314,23 +330,22 @@ class Settings:
         """Settings from a run's raw inputs; raises ConfigError naming the first unusable setting."""
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
-        fallbacks: set[str] = set()
+        fallbacks: list[tuple[Option, Found]] = []
         for option in SETTINGS:
             found = inputs.find(option)
+            values[option.name] = option.default
             if found is None:
-                values[option.name] = option.default
                 continue
-            try:
-                values[option.name] = _convert(option, found.text)
-            except ValueError as error:
-                raise ConfigError(inputs.name(option), str(error)) from None
-            sources[option.name] = found.source
             if found.fallback:
-                fallbacks.add(option.name)
-        if values["insecure"] and "ca_bundle" in fallbacks:
-            # REQUESTS_CA_BUNDLE and friends were set for other tools: insecure wins over them.
-            values["ca_bundle"] = None
-            del sources["ca_bundle"]
+                fallbacks.append((option, found))  # read once RANCHER_INSECURE is known
+                continue
+            values[option.name] = _convert_found(option, found, inputs)
+            sources[option.name] = found.source
+        for option, found in fallbacks:
+            if values["insecure"]:
+                continue  # REQUESTS_CA_BUNDLE and friends were set for other tools: insecure wins over them
+            values[option.name] = _convert_found(option, found, inputs)
+            sources[option.name] = found.source
         fields = {option.attribute: values[option.name] for option in SETTINGS if option.attribute}
         fields.update(_validate(command, values, lambda name: inputs.name(OPTIONS_BY_NAME[name])))
         return cls(command=command, sources=sources, **fields)
@@ -430,6 +445,18 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or ()}
+
+
+def _convert_found(option: Option, found: Found, inputs: Inputs) -> Any:
+    """`_convert`, with a ValueError turned into the ConfigError naming the setting as the user set it."""
+    try:
+        return _convert(option, found.text)
+    except ValueError as error:
+        problem = str(error)
+        if found.fallback:
+            problem += (f" ({found.variable} is read as {option.flag.lstrip('-')} when that is not given; "
+                        "point it at an existing file or unset it)")
+        raise ConfigError(inputs.name(option), problem) from None
 
 
 def _convert(option: Option, text: str) -> Any:

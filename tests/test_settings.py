@@ -210,13 +210,38 @@ def test_choices_are_typed_values_that_read_as_the_words_users_write() -> None:
 def test_ca_bundle_falls_back_to_the_variables_other_tools_set(tmp_path: Path) -> None:
     pem = tmp_path / "ca.pem"
     pem.write_text("not checked here")
-    assert load(BASE).verify is True
-    fallback = load({**BASE, "REQUESTS_CA_BUNDLE": str(tmp_path / "missing.pem"), "SSL_CERT_FILE": str(pem)})
+    fallback = load({**BASE, "SSL_CERT_FILE": str(pem)})
     assert fallback.verify == str(pem) and fallback.sources["ca_bundle"] == "environment SSL_CERT_FILE"
+    first = load({**BASE, "REQUESTS_CA_BUNDLE": str(pem), "SSL_CERT_FILE": str(tmp_path / "missing.pem")})
+    assert first.verify == str(pem), "the first one set is read, as requests reads REQUESTS_CA_BUNDLE first"
+    assert load({**BASE, "REQUESTS_CA_BUNDLE": str(tmp_path)}).verify == str(tmp_path), "a c_rehash directory"
     # Set for other tools: insecure wins over them, where it conflicts with RANCHER_CA_BUNDLE.
     insecure = load({**BASE, "SSL_CERT_FILE": str(pem), "RANCHER_INSECURE": "true"})
     assert insecure.verify is False and "ca_bundle" not in insecure.sources
     assert load({**BASE, "RANCHER_CA_BUNDLE": str(pem), "REQUESTS_CA_BUNDLE": "/x"}).verify == str(pem)
+
+
+def test_verification_is_never_left_to_requests_and_the_environment() -> None:
+    # verify=True would let requests read REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE again by itself; with
+    # nothing set, the run names the bundle requests ships (certifi's) explicitly.
+    import requests.certs
+
+    assert load(BASE).verify == requests.certs.where()  # type: ignore[attr-defined]
+    assert load({**BASE, "RANCHER_INSECURE": "true"}).verify is False
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"])
+def test_a_ca_variable_of_other_tools_naming_no_file_is_an_error_naming_it(tmp_path: Path, variable: str) -> None:
+    missing = str(tmp_path / "gone.pem")
+    with pytest.raises(ConfigError) as caught:
+        load({**BASE, variable: missing})
+    assert str(caught.value) == (f"{variable}: no such file {missing!r} ({variable} is read as ca-bundle when that "
+                                 "is not given; point it at an existing file or unset it)")
+    # Set for other tools: insecure and our own option win over it, so it is not read at all then.
+    assert load({**BASE, variable: missing, "RANCHER_INSECURE": "true"}).verify is False
+    pem = tmp_path / "ca.pem"
+    pem.write_text("not checked here")
+    assert load({**BASE, variable: missing, "RANCHER_CA_BUNDLE": str(pem)}).verify == str(pem)
 
 
 def test_inputs_are_a_snapshot_of_the_environment() -> None:
