@@ -451,8 +451,8 @@ def test_v3_names_what_is_wrong_when_a_workload_is_in_no_project_it_looked_in() 
         assert "namespace 'nope' not found in cluster local; check RANCHER_NAMESPACE" in missing.stderr
         elsewhere = run(sim, RANCHER_NAMESPACE="shop", RANCHER_PROJECT=sim.default_project_id)
         assert elsewhere.code == 2
-        assert (f"RANCHER_PROJECT: names project {sim.default_project_id}, but namespace 'shop' is in project "
-                f"{shop}") in elsewhere.stderr
+        assert (f"RANCHER_PROJECT: namespace 'shop' is in project Shop ({shop}), not in Default "
+                f"({sim.default_project_id})") in elsewhere.stderr
         absent = run(sim, RANCHER_NAMESPACE="shop", RANCHER_WORKLOAD="deployment:api")
         assert absent.code == 2
         assert (f"deployment 'api' not found in namespace 'shop' of project {shop}; workloads there: deployment:web"
