@@ -7,6 +7,7 @@ systems parse; these tests are what stops them drifting from rancher_deploy/sett
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +202,10 @@ def test_every_file_names_the_image_of_this_version(path: str) -> None:
 
 
 def test_runtime_requirements_are_the_package_dependencies_pinned() -> None:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10, which the README supports: the same parser, from the test extra
+        import tomli as tomllib
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
 
