@@ -38,7 +38,8 @@ _COMMAND_HELP = {
               "(a 2.x rollout needs no finish)",
     "status": "print the state, health and images of the service(s)",
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
-    "simulate": "serve the Rancher API simulator until interrupted (see docs/simulator.md)",
+    "simulate": "serve the Rancher API simulator until interrupted (docs/simulator.md in the source tree: "
+                "https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/simulator.md)",
 }
 _COMMANDS = {command.value: command for command in Command}
 
@@ -140,7 +141,8 @@ def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:
 # (Drone and Woodpecker `settings: command:`) set it like a setting. Not a row of SETTINGS: it has
 # no flag (it is the first argument) and chooses the parser before any flag is read.
 COMMAND = Option("command", ("RANCHER_COMMAND",), Kind.CHOICE,
-                 "what to do: upgrade, rollback (a pending upgrade), finish (an upgrade left upgraded) or status",
+                 "what to do: upgrade, rollback (a pending 1.x upgrade, or a 2.x workload to its previous revision), "
+                 "finish (a 1.x upgrade left upgraded; a 2.x rollout needs none) or status",
                  default=Command.UPGRADE, choices=COMMANDS, field=None, parse=Command)
 
 

@@ -132,10 +132,11 @@ def _ca_location(path: str) -> str:
 
 SETTINGS: tuple[Option, ...] = (
     Option("url", ("CATTLE_URL", "RANCHER_URL"), Kind.TEXT,
-           "Rancher URL: the server root, or an API URL ending in /v1, /v2-beta or /v2-beta/projects/<id>",
+           "Rancher URL: the server root, or an API URL: Rancher 1.x /v2-beta, /v2-beta/projects/<id> or /v1; "
+           "Rancher 2.x /v3, /v3/project/<cluster>:<project>, /v3/clusters/<id> or /k8s/clusters/<id>",
            metavar="URL"),
     Option("access_key", ("CATTLE_ACCESS_KEY", "RANCHER_ACCESS_KEY"), Kind.TEXT,
-           "API access key (an environment key, or an account key with --environment)", metavar="KEY"),
+           "API access key (an environment key, or an account key with the environment setting)", metavar="KEY"),
     Option("secret_key", ("CATTLE_SECRET_KEY", "RANCHER_SECRET_KEY"), Kind.SECRET,
            "API secret key; never printed", metavar="SECRET"),
     Option("token", ("RANCHER_TOKEN",), Kind.SECRET,
@@ -151,7 +152,8 @@ SETTINGS: tuple[Option, ...] = (
            "Rancher 2.x cluster id or name; default: from the project or the URL, else the only cluster",
            metavar="CLUSTER"),
     Option("project", ("RANCHER_PROJECT",), Kind.TEXT,
-           "Rancher 2.x project, c-xxxxx:p-xxxxx or its name; default: the namespace's project", metavar="PROJECT"),
+           "Rancher 2.x project, c-xxxxx:p-xxxxx or its name, which must hold the namespace; default: the namespace's "
+           "project", metavar="PROJECT"),
     Option("namespace", ("RANCHER_NAMESPACE",), Kind.TEXT,
            "Rancher 2.x namespace of the workload(s)", default="default", metavar="NAMESPACE", field=None),
     Option("workload", ("RANCHER_WORKLOAD",), Kind.LIST,
@@ -197,7 +199,7 @@ SETTINGS: tuple[Option, ...] = (
     Option("start_first", ("RANCHER_START_FIRST",), Kind.BOOL,
            "start the new container before stopping the old one", default=False, commands=(UPGRADE,)),
     Option("finish", ("RANCHER_FINISH",), Kind.BOOL,
-           "finish the upgrade once it is healthy (--no-finish leaves it `upgraded` for a later `finish`)",
+           "finish the upgrade once it is healthy (false leaves it `upgraded` for a later `finish` command)",
            default=True, commands=(UPGRADE,)),
     Option("rollback", ("RANCHER_ROLLBACK",), Kind.BOOL,
            "roll back automatically when the upgrade fails or times out", default=True,
@@ -233,7 +235,7 @@ SETTINGS: tuple[Option, ...] = (
            "ships", metavar="FILE", parse=_ca_location,
            fallback=("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")),
     Option("insecure", ("RANCHER_INSECURE",), Kind.BOOL,
-           "do not verify Rancher's TLS certificate (warns; prefer --ca-bundle)", default=False),
+           "do not verify Rancher's TLS certificate (warns; prefer the ca-bundle setting)", default=False),
     Option("verbose", ("RANCHER_VERBOSE",), Kind.BOOL,
            "log every API request and where each setting came from (secrets stay hidden)", default=False),
     Option("dotenv_report", ("RANCHER_DOTENV_REPORT",), Kind.TEXT,
