@@ -258,6 +258,10 @@ SETTINGS: tuple[Option, ...] = (
     Option("timeout", ("RANCHER_TIMEOUT",), Kind.SECONDS,
            "seconds to wait for each phase (upgrade, finish, rollback) before giving up", default=600.0,
            minimum=1, metavar="SECONDS", field="timeout_seconds"),
+    Option("progress_deadline", ("RANCHER_PROGRESS_DEADLINE",), Kind.SECONDS,
+           "Rancher 1.x: seconds an upgrade may go without a further new container becoming healthy before it "
+           "is failed and rolled back (Rancher itself waits for ever)", default=300.0, minimum=0.1,
+           commands=(UPGRADE,), metavar="SECONDS", field="progress_deadline_seconds"),
     Option("poll_interval", ("RANCHER_POLL_INTERVAL",), Kind.SECONDS,
            "seconds between two looks at the service while waiting", default=2.0, minimum=0.001,
            metavar="SECONDS", field="poll_interval_seconds"),
@@ -341,6 +345,7 @@ class Settings:
     sidekicks: tuple[tuple[str, ImageRef], ...]
     update_sidekicks: bool
     timeout_seconds: float
+    progress_deadline_seconds: float
     poll_interval_seconds: float
     request_timeout_seconds: float
     retries: int
@@ -464,6 +469,10 @@ def _validate(command: Command, values: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(OPTIONS_BY_NAME["image"].setting, "is required: the new image, e.g. registry/app:2.1")
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(OPTIONS_BY_NAME["update_sidekicks"].setting, "needs an image to compare sidekicks with")
+    if values["progress_deadline"] <= values["batch_interval"]:
+        # No container becomes healthy while Rancher sleeps between batches.
+        raise ConfigError(OPTIONS_BY_NAME["progress_deadline"].setting,
+                          f"must be longer than RANCHER_BATCH_INTERVAL ({_show_default(values['batch_interval'])}s)")
     if values["ca_bundle"] is not None and values["insecure"]:
         raise ConfigError(OPTIONS_BY_NAME["insecure"].setting, "cannot be combined with a CA bundle; choose one")
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,

@@ -201,3 +201,18 @@ def test_inputs_are_a_snapshot_of_the_environment() -> None:
     environ["RANCHER_OUTPUT"] = "text"
     assert inputs.text(OPTIONS_BY_NAME["output"]) == "JSON"
     assert Settings.from_inputs(Command.UPGRADE, inputs).sources["output"] == "environment RANCHER_OUTPUT"
+
+
+def test_the_progress_deadline_defaults_to_300_and_comes_from_every_spelling() -> None:
+    assert load(BASE).progress_deadline_seconds == 300
+    assert load(BASE, {"progress_deadline": "120"}).progress_deadline_seconds == 120
+    for name in ("RANCHER_PROGRESS_DEADLINE", "INPUT_PROGRESS-DEADLINE", "INPUT_PROGRESS_DEADLINE",
+                 "PLUGIN_PROGRESS_DEADLINE"):
+        assert load({**BASE, name: "90"}).progress_deadline_seconds == 90
+
+
+def test_a_progress_deadline_within_the_batch_interval_is_refused() -> None:
+    # Nothing becomes healthy while Rancher sleeps between batches: such a deadline always fires.
+    with pytest.raises(ConfigError) as caught:
+        load({**BASE, "RANCHER_PROGRESS_DEADLINE": "5", "RANCHER_BATCH_INTERVAL": "5"})
+    assert str(caught.value) == "RANCHER_PROGRESS_DEADLINE: must be longer than RANCHER_BATCH_INTERVAL (5s)"

@@ -421,7 +421,9 @@ def test_cancel_and_continue_over_http(frozen_sim: Simulator, api: requests.Sess
     assert api.get(url).json()["state"] == "upgraded"
 
 
-def test_unhealthy_image_shows_transitioning_error(frozen_sim: Simulator, api: requests.Session) -> None:
+def test_unhealthy_image_waits_without_transitioning_error(frozen_sim: Simulator, api: requests.Session) -> None:
+    # Real 1.6 (ActivityLogImpl, "Don't set error when exception is timeout"): the service keeps
+    # upgrading with transitioning "yes"; only the message says which container it waits for.
     sim = frozen_sim
     sid = seed_web(sim, scale=1)
     sim.faults.unhealthy_image("registry.example.com/shop/web:1.1")
@@ -430,12 +432,43 @@ def test_unhealthy_image_shows_transitioning_error(frozen_sim: Simulator, api: r
     sim.advance(30)
     doc = api.get(url).json()
     assert (doc["state"], doc["transitioning"], doc["healthState"]) == ("upgrading", "yes", "initializing")
+    assert doc["transitioningMessage"] == "In Progress"
     sim.advance(30)
     doc = api.get(url).json()
     new_id = sim.instances(sid)[-1]["id"]
-    assert doc["state"] == "upgrading"
-    assert doc["transitioning"] == "error"
+    assert (doc["state"], doc["transitioning"]) == ("upgrading", "yes")
     assert doc["transitioningMessage"] == f"Waiting: healthy [container:{new_id}]"
+    sim.advance(3600)
+    assert api.get(url).json()["transitioning"] == "yes"
+
+
+def test_a_stuck_container_is_recreated_with_a_new_id(frozen_sim: Simulator, api: requests.Session) -> None:
+    sim = frozen_sim
+    sid = seed_web(sim, scale=1)
+    sim.faults.unhealthy_image("registry.example.com/shop/web:1.1")
+    url = f"{sim.url}/v2-beta/services/{sid}"
+    config = new_config()
+    config["healthCheck"] = {**config["healthCheck"], "strategy": "recreate", "initializingTimeout": 20000}
+    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": config}})
+    sim.advance(10)
+    first = [i["id"] for i in api.get(f"{url}/instances").json()["data"] if i["state"] == "running"]
+    sim.advance(30)
+    running = [i for i in api.get(f"{url}/instances").json()["data"] if i["state"] != "removed"]
+    assert first and first[0] not in [i["id"] for i in running]
+    assert [i["healthState"] for i in running if i["imageUuid"].endswith(":1.1")] == ["initializing"]
+    assert api.get(url).json()["state"] == "upgrading"
+
+
+def test_a_container_that_exits_at_start_sets_transitioning_error(frozen_sim: Simulator, api: requests.Session) -> None:
+    sim = frozen_sim
+    sid = seed_web(sim, scale=1)
+    api.post(f"{sim.url}/_sim/faults", json={"kind": "failing_image", "image": "registry.example.com/shop/web:1.1"})
+    url = f"{sim.url}/v2-beta/services/{sid}"
+    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": new_config()}})
+    sim.advance(10)
+    doc = api.get(url).json()
+    assert (doc["state"], doc["transitioning"]) == ("upgrading", "error")
+    assert doc["transitioningMessage"].startswith("Container should have been running but is in stopped state")
 
 
 def test_upgrade_completes_in_real_time_with_fast_timing(sim: Simulator, api: requests.Session) -> None:

@@ -94,3 +94,27 @@ def test_project_scoped_base_url(sim: Simulator) -> None:
     assert found[0].links.self.startswith(f"{sim.url}/v2-beta/projects/{project}/services/")
     assert scoped.by_id_service(found[0].id).name == "db"
     assert client(sim).list_service(name="db").data == []  # unscoped is the default project
+
+
+def test_a_new_container_that_never_gets_healthy_is_waited_for_without_an_error(frozen_sim: Simulator) -> None:
+    # What Rancher's own tooling sees (gdapi; cattle.py's wait_success reads `transitioning`): the
+    # service stays upgrading with transitioning "yes" and a wait message, never "error"; with an
+    # initializingTimeout the stuck container is replaced by a new one (another id).
+    sim = frozen_sim
+    c = client(sim)
+    stack = c.create_stack(name="shop")
+    config = {"imageUuid": "docker:web:1", "healthCheck": {"port": 80, "strategy": "recreate",
+                                                            "initializingTimeout": 30000}}
+    sim.add_service(stack.id, "web", config)
+    sim.faults.unhealthy_image("web:2")
+    svc = c.list_service(name="web").data[0]
+    svc.upgrade_action(inServiceStrategy={"launchConfig": {**config, "imageUuid": "docker:web:2"}})
+    sim.advance(10)
+    first = [i.id for i in c.reload(svc).instances().data if i.imageUuid == "docker:web:2"]
+    sim.advance(50)
+    svc = c.reload(svc)
+    assert (svc.state, svc.transitioning) == ("upgrading", "yes")
+    assert svc.transitioningMessage.startswith("Waiting: healthy [container:1i")
+    now = [i for i in svc.instances().data if i.imageUuid == "docker:web:2" and i.state != "removed"]
+    assert len(first) == 1 and [i.id for i in now] != first
+    assert [i.healthState for i in now] == ["initializing"]

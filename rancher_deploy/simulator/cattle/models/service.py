@@ -48,7 +48,8 @@ class Service:
     units: list[Unit] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
     process: Process | None = None
-    transitioning_error: str | None = None
+    transitioning_error: str | None = None  # a step failed: transitioning "error" with this message
+    transitioning_message: str | None = None  # the last activity's message, shown with transitioning "yes"
     removed_at: float | None = None
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     kind: str = "service"
@@ -102,11 +103,12 @@ class Service:
         return "degraded" if healthy else "unhealthy"
 
     def transitioning_fields(self) -> tuple[str, str | None]:
-        """§2.2: yes/"In Progress" while transitioning, error + message when a step failed."""
+        """§2.2: yes and the last activity's message (default "In Progress") while transitioning;
+        error and its message only when a step failed (ActivityLogImpl.close: a timeout is not one)."""
         if self.state in TRANSITIONING_STATES:
             if self.transitioning_error is not None:
                 return "error", self.transitioning_error
-            return "yes", "In Progress"
+            return "yes", self.transitioning_message or "In Progress"
         return "no", None
 
     def to_resource(
