@@ -75,3 +75,11 @@ class Backend(Protocol):
     def rollback(self, ref: TargetRef) -> None:
         """Ask Rancher to restore the previous configuration; RefusedError where it cannot."""
         ...
+
+    def next_steps(self, snapshot: Snapshot | None) -> str:
+        """What a person can run next on a target left as `snapshot` shows it (None: unknown).
+
+        The one place advice comes from, so that every `rancher-deploy ...` it names is a command
+        that works for this flavour in that state ("finish it with `rancher-deploy finish` ...").
+        """
+        ...

@@ -26,12 +26,13 @@ from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
-from rancher_deploy.snapshot import Goal, Health, Phase, Snapshot, TargetRef
+from rancher_deploy.snapshot import Goal, Health, Phase, Snapshot, TargetRef, Verdict
 from rancher_deploy.status import (
     BUSY_STATES,
     PENDING_STATES,
     READY_STATES,
     REMOVED_STATES,
+    UPGRADE_STATES,
     ServiceStatus,
     Transitioning,
 )
@@ -178,6 +179,7 @@ class CattleBackend:
             can_finish="finishupgrade" in actions,
             # Rancher offers rollback only while an upgrade is pending (upgrading, upgraded, canceled).
             can_roll_back="rollback" in actions,
+            restores=rollback_images(service) if "rollback" in actions else (),
             raw=service,
         )
 
@@ -211,6 +213,27 @@ class CattleBackend:
     def rollback(self, ref: TargetRef) -> None:
         self._act(ref, "rollback", {})
 
+    def next_steps(self, snapshot: Snapshot | None) -> str:
+        # Each command named here is one whose action Rancher offers in that state (rancher-api.md
+        # §2.3): finishupgrade only from `upgraded`; rollback from upgrading, upgraded, canceled-upgrade.
+        if snapshot is None:
+            return "check it with `rancher-deploy status`"
+        failed = snapshot.judge(Goal.SETTLED)
+        if failed.verdict is Verdict.FAILED and not failed.gone and not (snapshot.can_finish or snapshot.can_roll_back):
+            # A process stuck with `transitioning: error` offers neither (rancher/rancher#7786).
+            return "Rancher reports an error on it that needs a person: look at it in Rancher's UI"
+        if snapshot.can_finish:
+            return "finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`"
+        if snapshot.can_roll_back:
+            return "restore it with `rancher-deploy rollback`"
+        if snapshot.phase is Phase.BUSY:
+            return f"Rancher is still working on it ({snapshot.state}): follow it with `rancher-deploy status`"
+        if snapshot.phase is Phase.READY:
+            return "upgrade it again with `rancher-deploy upgrade` and the image it should run"
+        if snapshot.phase is Phase.GONE:
+            return "it was removed from Rancher: there is nothing left to run on it"
+        return "activate it in Rancher, then upgrade it again"
+
     def _act(self, ref: TargetRef, action: str, body: JSON) -> None:
         service = self._read(ref)
         url = (service.get("actions") or {}).get(action)
@@ -242,13 +265,32 @@ def count_health(service: JSON, instances: list[JSON]) -> Health:
         elif health == "started-once" or (instance.get("state") == "running" and health in (None, "healthy")):
             healthy += 1
     total = scale * len(configs) if isinstance(scale, int) else None
-    return Health(healthy, total, tuple(unhealthy))
+    # While an upgrade is pending the current version is the new one, and the old containers are
+    # still there (stopped): say which ones the numbers count.
+    counted = "new containers healthy" if service.get("state") in UPGRADE_STATES else "containers healthy"
+    return Health(healthy, total, tuple(unhealthy), counted)
 
 
 def service_images(service: JSON) -> tuple[tuple[str, str], ...]:
     """(container, image) of the primary launch config (named as the service) and each sidekick."""
     pairs = [(str(service.get("name")), _image(service.get("launchConfig")))]
     for config in service.get("secondaryLaunchConfigs") or []:
+        pairs.append((str(config.get("name")), _image(config)))
+    return tuple(pairs)
+
+
+def rollback_images(service: JSON) -> tuple[tuple[str, str], ...]:
+    """(container, image) a rollback would restore: the pending upgrade's previous launch configs.
+
+    Rancher keeps them in `upgrade.inServiceStrategy` (previousLaunchConfig and
+    previousSecondaryLaunchConfigs) and its rollback copies them back (rancher-api.md §3.2, §3.5).
+    """
+    strategy = (service.get("upgrade") or {}).get("inServiceStrategy") or {}
+    previous = strategy.get("previousLaunchConfig")
+    if not previous:
+        return ()
+    pairs = [(str(service.get("name")), _image(previous))]
+    for config in strategy.get("previousSecondaryLaunchConfigs") or []:
         pairs.append((str(config.get("name")), _image(config)))
     return tuple(pairs)
 

@@ -75,8 +75,10 @@ def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
 def outputs(document: Mapping[str, Any]) -> dict[str, str]:
     """The result as flat text values: GitHub's step outputs and, upper-cased, the dotenv report.
 
-    With several targets, `target`, `previous-image` and `image` list one value per target, comma
-    separated and in the same order, so a later job can pair them up.
+    With several targets, `target`, `previous-image`, `image` and `requested-image` list one value
+    per target, comma separated and in the same order, so a later job can pair them up. `image` is
+    what the target runs when the run ends (on a dry run, what runs now; empty when unknown),
+    `requested-image` what the run asked for.
     """
     targets: list[Mapping[str, Any]] = list(document.get("targets") or [])
     duration = document.get("duration_seconds")
@@ -86,6 +88,7 @@ def outputs(document: Mapping[str, Any]) -> dict[str, str]:
         "target": ",".join(str(target["target"]) for target in targets),
         "previous-image": ",".join(str(target.get("previous_image") or "") for target in targets),
         "image": ",".join(str(target.get("image") or "") for target in targets),
+        "requested-image": ",".join(str(target.get("requested_image") or "") for target in targets),
         "duration": "" if duration is None else f"{float(duration):g}",
     }
 

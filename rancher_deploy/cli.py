@@ -23,14 +23,16 @@ from rancher_deploy import __version__, ci
 from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
 from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
-from rancher_deploy.report import HumanLog, result_object, write_json
+from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import OPTIONS_BY_NAME, Command, Inputs, Output, Settings, add_arguments
 
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
     "upgrade": "move the service(s) to a new image, wait, finish; roll back on failure (the default)",
-    "rollback": "roll back a pending (upgraded or upgrading) upgrade and wait until active",
-    "finish": "finish an upgrade left `upgraded` (for example by --no-finish) and wait until active",
+    "rollback": "roll back a pending 1.x upgrade (upgrading or upgraded), or a 2.x workload to its previous "
+                "revision, and wait until restored",
+    "finish": "Rancher 1.x: finish an upgrade left `upgraded` (for example by --no-finish) and wait until active "
+              "(a 2.x rollout needs no finish)",
     "status": "print the state, health and images of the service(s)",
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
     "simulate": "serve the Rancher API simulator until interrupted (see docs/simulator.md)",
@@ -47,8 +49,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     once, in one way, with the exit code `events.exit_code` derives.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    # Output that cannot be written (a closed pipe) must not stop the deploy (report.Pipe).
+    out = Pipe(stdout or sys.stdout)
+    err = Pipe(stderr or sys.stderr)
     if arguments and arguments[0] in ("-V", "--version"):
         out.write(f"rancher-deploy {__version__}\n")
         return 0
@@ -72,7 +75,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     # the secrets, so they bypass the redactor (GitHub does not echo them).
     def unredacted(line: str) -> None:
         err.write(line + "\n")
-        err.flush()
 
     dialect.prelude(ci.secrets_in(env), unredacted)
     run = _Run()

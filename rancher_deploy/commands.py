@@ -2,42 +2,53 @@
 
 Each reports the state and exits 0 when it did what it says (design.md); a rollback or finish
 that Rancher does not complete is an exit-4 error naming the state. What a rollback means per
-flavour is the backend's: 1.x's rollback action, 2.x's previous revision.
+flavour is the backend's: 1.x's rollback action, 2.x's previous revision. A 2.x rollout has no
+finish step, so `finish` refuses a workload (exit 2) rather than report success on nothing.
+Their changes follow the result fields: `previous_image` is what ran before the command,
+`requested_image` what it asked for, and the image it runs at the end follows from the result.
 """
 
 from __future__ import annotations
 
-from rancher_deploy.errors import WaitEnded, WaitInterrupted
-from rancher_deploy.events import Level, Result, Step, TargetOutcome
-from rancher_deploy.snapshot import Goal, Phase, TargetRef
-from rancher_deploy.steps import Run, TargetSteps, attention, unchanged
+from rancher_deploy.errors import RefusedError, WaitEnded, WaitInterrupted
+from rancher_deploy.events import ImageChange, Level, Result, Step, TargetOutcome
+from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef, Verdict
+from rancher_deploy.steps import Run, TargetSteps, attention, outcome, unchanged
 
 
 def rollback(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
     """Roll back a pending upgrade (1.x) or to the previous revision (2.x) and wait until restored."""
     snapshot = steps.backend.fetch(ref)
-    images = unchanged(snapshot.images)
     if not snapshot.can_roll_back:
         message = f"{ref.name} is {snapshot.state}: there is no pending upgrade to roll back"
-        return steps.report(ref, Result.UNCHANGED, snapshot.state, images, message)
+        return steps.report(ref, Result.UNCHANGED, snapshot.state, unchanged(snapshot.images), message)
+    asked = _restoring(snapshot)
     if steps.settings.dry_run:
-        message = f"dry run: would roll back {ref.name} (state {snapshot.state})"
-        return steps.report(ref, Result.PLANNED, snapshot.state, images, message)
+        target = f" to {_images(snapshot.restores)}" if snapshot.restores else ""
+        message = f"dry run: would roll back {ref.name} (state {snapshot.state}){target}; nothing was changed"
+        return steps.report(ref, Result.PLANNED, snapshot.state, asked, message)
     steps.emit(Step(f"Rolling back {ref.name} (state {snapshot.state})", target=ref.name))
     steps.actions.send(ref, steps.backend.rollback, "rollback")
     try:
         steps.wait(ref, steps.backend.restored_goal)
     except WaitInterrupted as ended:
-        return steps.left_running(ref, "rollback", ended, run, images)
+        return steps.left_running(ref, "rollback", ended, run, asked)
     except WaitEnded as ended:
-        raise attention(ref, f"the rollback did not complete: {ended}", ended.last) from None
+        raise attention(ref, f"the rollback did not complete: {ended}", ended.last,
+                        backend=steps.backend) from None
     after = steps.backend.fetch(ref)
-    message = f"{ref.name} was rolled back and is active on " + ", ".join(image for _, image in after.images)
-    return steps.report(ref, Result.REVERTED, after.state, unchanged(after.images), message)
+    ran = dict(snapshot.images)
+    changes = tuple(ImageChange(name, ran.get(name, image), image) for name, image in after.images)
+    message = f"{ref.name} was rolled back and is {after.state} on {_images(after.images)}"
+    return steps.report(ref, Result.REVERTED, after.state, changes, message)
 
 
 def finish(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
     """Finish an upgrade left `upgraded` (1.x), after waiting for a running process to settle."""
+    if not steps.backend.needs_finish:
+        raise RefusedError(f"{ref.name} is a Rancher 2.x workload, whose rollout completes on its own: there is "
+                           "no upgrade to finish and nothing was changed (`rancher-deploy status` shows it; "
+                           "`rancher-deploy rollback` restores the previous revision)")
     snapshot = steps.backend.fetch(ref)
     images = unchanged(snapshot.images)
     if snapshot.phase is Phase.BUSY:
@@ -55,16 +66,32 @@ def finish(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
         message = f"{ref.name} is {snapshot.state}: there is no upgrade to finish"
         return steps.report(ref, Result.UNCHANGED, snapshot.state, images, message)
     if steps.settings.dry_run:
-        message = f"dry run: would finish the upgrade of {ref.name}"
+        message = f"dry run: would finish the upgrade of {ref.name}; nothing was changed"
         return steps.report(ref, Result.PLANNED, snapshot.state, images, message)
     return steps.finish(ref, images, run, Result.FINISHED)
 
 
 def status(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
-    """Report state, health and images; changes nothing."""
+    """Report state, health and images (and what a rollback would restore); changes nothing.
+
+    The state is said once, in the verdict line, so this logs nothing itself.
+    """
     snapshot = steps.backend.observe(ref)
-    images = ", ".join(f"{name}={image}" for name, image in snapshot.images)
     health = snapshot.health.counts if snapshot.health else ""
     note = f" ({snapshot.message})" if snapshot.message else ""
-    message = f"{ref.name} ({ref.id}) is {snapshot.state}{note}{health}: {images}"
-    return steps.report(ref, Result.STATUS, snapshot.state, unchanged(snapshot.images), message)
+    message = f"{ref.name} is {snapshot.state}{note}{health}: {_images(snapshot.images)}"
+    if snapshot.restores:
+        message += f"; a rollback would restore {_images(snapshot.restores)}"
+    if snapshot.phase is Phase.PENDING_FINISH or snapshot.judge(Goal.SETTLED).verdict is Verdict.FAILED:
+        message += f"; {steps.backend.next_steps(snapshot)}"
+    return outcome(ref, Result.STATUS, snapshot.state, unchanged(snapshot.images), message)
+
+
+def _restoring(snapshot: Snapshot) -> tuple[ImageChange, ...]:
+    """The rollback asked for: from what runs to what it restores (where the read says; else as it is)."""
+    restores = dict(snapshot.restores)
+    return tuple(ImageChange(name, image, restores.get(name, image)) for name, image in snapshot.images)
+
+
+def _images(pairs: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{name}={image}" for name, image in pairs)

@@ -3,38 +3,58 @@
 It emits events and returns an Outcome; it never prints. The one promise it keeps above all
 others: a run never leaves a target half-upgraded without saying so. Every failure after the
 first change ends in a rollback that is waited for (`recovery`), or in a FAILED target whose
-message names the exact state and what to do next (exit 4). Sending each action, and telling
-from Rancher's state whether an unanswered one was taken, belongs to `actions`; the manual
-commands (rollback, finish, status) live in `commands`.
+message names the exact state and what to do next (exit 4). The upgrade of one target has two
+halves, `start` (up to healthy) and `complete` (finish); one target runs them back to back, and
+several named targets run them as one (`atomic`) unless RANCHER_ATOMIC=false. Sending each
+action, and telling from Rancher's state whether an unanswered one was taken, belongs to
+`actions`; the manual commands (rollback, finish, status) live in `commands`.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
 
 from rancher_deploy import commands
+from rancher_deploy.atomic import upgrade_together
 from rancher_deploy.backend import Backend
 from rancher_deploy.errors import (
     ConfigError,
     DeployError,
+    ExitCode,
     RancherUnreachable,
     RefusedError,
     WaitEnded,
     WaitInterrupted,
     WaitTimedOut,
 )
-from rancher_deploy.events import Emit, GroupEnd, GroupStart, Level, Outcome, Result, Step, TargetOutcome
+from rancher_deploy.events import (
+    Emit,
+    GroupEnd,
+    GroupStart,
+    ImageChange,
+    Level,
+    Outcome,
+    Result,
+    Step,
+    TargetOutcome,
+)
 from rancher_deploy.images import is_newer, same_image
 from rancher_deploy.plan import Plan
 from rancher_deploy.recovery import recover
 from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, Settings
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
-from rancher_deploy.steps import Run, TargetSteps, attention
+from rancher_deploy.steps import Applied, Run, TargetSteps, attention
 
 
 class Pipeline:
-    """Runs one command over every target of the settings, in order, stopping at the first failure."""
+    """Runs one command over every target of the settings, in order.
+
+    Several targets of an upgrade are atomic by default (`atomic`); with RANCHER_ATOMIC=false each
+    runs its own flow and a failure stops none of the others. The manual commands stop at the
+    first target that fails.
+    """
 
     def __init__(self, settings: Settings, backend: Backend, emit: Emit, *,
                  clock: Callable[[], float] = time.monotonic,
@@ -58,55 +78,84 @@ class Pipeline:
             # setting for the third service cannot surface after the first was upgraded.
             for ref in refs:
                 self._preflight(ref)
+        if command is Command.UPGRADE and len(refs) > 1 and self._settings.atomic and not self._settings.dry_run:
+            upgrade_together(self, self._steps, refs, run)
+        else:
+            self._one_by_one(command, refs, run)
+        return Outcome(command=command.value, targets=tuple(run.outcomes), duration_seconds=self._clock() - started,
+                       flavour=self._backend.flavour, interrupted_by=run.interrupted_by)
+
+    def _one_by_one(self, command: Command, refs: list[TargetRef], run: Run) -> None:
+        independent = command is Command.UPGRADE
         for ref in refs:
             self._emit(GroupStart(f"{command} {ref.name}"))
+            started = self._clock()
             try:
-                target_outcome = self._one(command, ref, run)
+                done = self._upgrade(ref, run) if independent else _MANUAL[command](self._steps, ref, run)
             except DeployError as error:
-                if not any(done.result in _CHANGED for done in run.outcomes):
+                if not any(earlier.result in _CHANGED for earlier in run.outcomes):
                     raise
                 # Earlier targets were changed: this is no longer "nothing was changed".
-                target_outcome = self._stopped_after_changes(ref, error, run)
+                done = self.not_upgraded(ref, error) if independent else self._stopped_after_changes(ref, error)
             finally:
                 self._emit(GroupEnd())
-            run.outcomes.append(target_outcome)
-            if target_outcome.result in (Result.FAILED, Result.ROLLED_BACK) or run.interrupted_by is not None:
+            run.outcomes.append(replace(done, duration_seconds=self._clock() - started))
+            stop = run.interrupted_by is not None or (
+                not independent and done.result in (Result.FAILED, Result.ROLLED_BACK))
+            if stop:
                 rest = [other.name for other in refs[refs.index(ref) + 1:]]
                 if rest:
                     self._emit(Step(f"Not touching {', '.join(rest)} after this failure", Level.WARNING))
                 break
-        return Outcome(command=command.value, targets=tuple(run.outcomes), duration_seconds=self._clock() - started,
-                       flavour=self._backend.flavour, interrupted_by=run.interrupted_by)
-
-    def _one(self, command: Command, ref: TargetRef, run: Run) -> TargetOutcome:
-        started = self._clock()
-        if command is Command.UPGRADE:
-            done = self._upgrade(ref, run)
-        else:
-            done = _MANUAL[command](self._steps, ref, run)
-        return TargetOutcome(target=done.target, target_id=done.target_id, result=done.result, state=done.state,
-                             changes=done.changes, message=done.message, duration_seconds=self._clock() - started)
 
     def _preflight(self, ref: TargetRef) -> None:
         """Refuse now what the upgrade would refuse later: blocked states and invalid plans."""
         snapshot = self._backend.fetch(ref)
-        _refuse_unless_upgradable(ref, snapshot, allow_pending=True)
+        _refuse_unless_upgradable(ref, snapshot, self._backend, allow_pending=True)
         plan = self._backend.plan(ref, snapshot, self._settings)
         if plan.changes_anything:
             self._version_policy(plan)  # raises when the policy cannot be applied
 
-    def _stopped_after_changes(self, ref: TargetRef, error: DeployError, run: Run) -> TargetOutcome:
-        changed = ", ".join(f"{done.target} ({done.result.value})" for done in run.outcomes
-                            if done.result in _CHANGED)
+    def not_upgraded(self, ref: TargetRef, problem: DeployError | str) -> TargetOutcome:
+        """A target the run failed on (`problem` an error) or left alone (a reason) before changing it.
+
+        Only after other targets were changed (before that, the error ends the run: nothing was
+        changed). An error that leaves the target's state unknown makes it FAILED instead (exit 4).
+        """
+        if isinstance(problem, DeployError) and problem.exit_code is ExitCode.NEEDS_ATTENTION:
+            return self._stopped_after_changes(ref, problem)
+        state, changes = "unknown", _NO_CHANGES
+        try:
+            snapshot = self._backend.fetch(ref)
+            state, changes = snapshot.state, self._backend.plan(ref, snapshot, self._settings).changes
+        except DeployError:
+            pass  # the message says why; its images stay unknown
+        failed = isinstance(problem, DeployError)
+        message = f"{ref.name} was not upgraded: {problem}" + ("; nothing was changed on it" if failed else "")
+        return self._steps.report(ref, Result.NOT_UPGRADED, state, changes, message,
+                                  level=Level.ERROR if failed else Level.WARNING)
+
+    def _stopped_after_changes(self, ref: TargetRef, error: DeployError) -> TargetOutcome:
         seen = self._steps.look(ref)
         state = seen.state if seen else "unknown"
-        message = (f"{ref.name} failed after earlier targets were changed ({changed}): {error}; "
-                   f"its state is {state}")
+        message = f"{ref.name} failed after other targets were changed: {error}"
+        if error.exit_code is not ExitCode.NEEDS_ATTENTION:  # that one names the state and next steps itself
+            message += f"; its state is {state}; {self._backend.next_steps(seen)}"
         return self._steps.report(ref, Result.FAILED, state, (), message, level=Level.ERROR)
 
     # -- the upgrade -----------------------------------------------------------------------------
 
     def _upgrade(self, ref: TargetRef, run: Run) -> TargetOutcome:
+        half = self.start(ref, run)
+        return self.complete(half, run) if isinstance(half, Applied) else half
+
+    def start(self, ref: TargetRef, run: Run) -> Applied | TargetOutcome:
+        """The first half of an upgrade: from looking to healthy; an outcome when it ends earlier.
+
+        Raises the `errors` family only while nothing was changed on this target (or its state is
+        unknown: NeedsAttention); once the upgrade was taken, a failure ends in `recover`'s outcome.
+        """
+        started = self._clock()
         report = self._steps.report
         snapshot = self._look_without_acting(ref) if self._settings.dry_run else self._ready(ref, run)
         plan = self._backend.plan(ref, snapshot, self._settings)
@@ -126,18 +175,22 @@ class Pipeline:
 
         self._request_upgrade(ref, plan)
         try:
-            self._steps.wait(ref, self._backend.applied_goal)
+            healthy = self._steps.wait(ref, self._backend.applied_goal)
         except WaitEnded as ended:
             return recover(self._steps, ref, plan, ended, run)
+        return Applied(ref, plan, healthy, started)
 
+    def complete(self, applied: Applied, run: Run) -> TargetOutcome:
+        """The second half: finish a healthy 1.x upgrade (unless --no-finish); a 2.x rollout is done."""
+        ref, changes, last = applied.ref, applied.plan.changes, applied.last
         if not self._backend.needs_finish:
-            message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in plan.changes)
-            return report(ref, Result.UPGRADED, "active", plan.changes, message)
+            message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
+            return self._steps.report(ref, Result.UPGRADED, last.state, changes, message)
         if not self._settings.finish:
-            message = (f"{ref.name} is upgraded and left unfinished (--no-finish); run `rancher-deploy finish` "
-                       "or `rancher-deploy rollback` later")
-            return report(ref, Result.UPGRADED_UNFINISHED, "upgraded", plan.changes, message)
-        return self._steps.finish(ref, plan.changes, run, Result.UPGRADED)
+            message = (f"{ref.name} is upgraded and left unfinished (--no-finish); later, "
+                       f"{self._backend.next_steps(last)}")
+            return self._steps.report(ref, Result.UPGRADED_UNFINISHED, last.state, changes, message)
+        return self._steps.finish(ref, changes, run, Result.UPGRADED)
 
     def _ready(self, ref: TargetRef, run: Run) -> Snapshot:
         """Bring the target to a state an upgrade may start from, or refuse with the reason."""
@@ -163,9 +216,10 @@ class Pipeline:
             try:
                 self._steps.wait(ref, self._backend.restored_goal)
             except WaitEnded as ended:
-                raise attention(ref, f"{choice} of the earlier upgrade did not complete: {ended}", ended.last) from None
+                raise attention(ref, f"{choice} of the earlier upgrade did not complete: {ended}", ended.last,
+                                backend=self._backend) from None
             snapshot = self._backend.fetch(ref)
-        _refuse_unless_upgradable(ref, snapshot, allow_pending=False)
+        _refuse_unless_upgradable(ref, snapshot, self._backend, allow_pending=False)
         return snapshot
 
     def _version_policy(self, plan: Plan) -> str | None:
@@ -195,7 +249,7 @@ class Pipeline:
             self._emit(Step(f"dry run: {ref.name} is {snapshot.state}; a real run would wait for it to "
                             "settle first", Level.WARNING, ref.name))
         else:
-            _refuse_unless_upgradable(ref, snapshot, allow_pending=False)
+            _refuse_unless_upgradable(ref, snapshot, self._backend, allow_pending=False)
         return snapshot
 
     def _wait_for_other(self, ref: TargetRef, run: Run, goal: Goal, what: str) -> bool:
@@ -228,16 +282,16 @@ class Pipeline:
         self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
 
 
-def _refuse_unless_upgradable(ref: TargetRef, snapshot: Snapshot, *, allow_pending: bool) -> None:
+def _refuse_unless_upgradable(ref: TargetRef, snapshot: Snapshot, backend: Backend, *, allow_pending: bool) -> None:
     if snapshot.phase is Phase.GONE:
         raise RefusedError(f"{ref.name} is {snapshot.state}; nothing was changed")
     if snapshot.phase is Phase.READY or (allow_pending and snapshot.phase in (Phase.PENDING_FINISH, Phase.BUSY)):
         return
-    raise RefusedError(
-        f"{ref.name} is {snapshot.state}; the upgrade needs it active (activate it in Rancher, "
-        "or finish/roll back a canceled upgrade); nothing was changed")
+    raise RefusedError(f"{ref.name} is {snapshot.state}; the upgrade needs it active: "
+                       f"{backend.next_steps(snapshot)}; nothing was changed")
 
 
+_NO_CHANGES: tuple[ImageChange, ...] = ()
 _MANUAL = {Command.ROLLBACK: commands.rollback, Command.FINISH: commands.finish, Command.STATUS: commands.status}
 
 # Results after which the run has changed something in Rancher.

@@ -36,8 +36,8 @@ class ExitCode(enum.IntEnum):
 
 
 _MEANINGS = {
-    ExitCode.OK: "done: upgraded and finished, or nothing to do",
-    ExitCode.ROLLED_BACK: "the upgrade failed and the service was restored (rolled back)",
+    ExitCode.OK: "done: every target upgraded (or created) and finished, or nothing to do",
+    ExitCode.ROLLED_BACK: "the run failed and every target it touched was restored",
     ExitCode.USAGE: (
         "invalid usage or configuration (also credentials Rancher refuses, names that do not exist, TLS "
         "verification failures, a URL that is not a Rancher API); nothing was changed: fix the settings"
@@ -47,7 +47,8 @@ _MEANINGS = {
         "changed; retrying may help"
     ),
     ExitCode.NEEDS_ATTENTION: (
-        "needs attention: the upgrade failed and the service could not be restored, or its state is unknown"
+        "needs attention: targets ended in different states, or one could not be restored, or its state is "
+        "unknown; the output names each target's state"
     ),
     ExitCode.INTERRUPTED: "interrupted (SIGINT) after the tool restored or reported the service's state",
     ExitCode.TERMINATED: "interrupted (SIGTERM) after the tool restored or reported the service's state",

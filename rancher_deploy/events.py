@@ -42,6 +42,7 @@ class Progress:
     healthy: int | None
     total: int | None
     elapsed_seconds: float
+    counted: str = "healthy"       # what healthy/total count ("new containers healthy"; `snapshot.Health`)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Result(enum.Enum):
     FINISHED = "finished"          # `finish` subcommand completed a pending upgrade
     REVERTED = "reverted"          # `rollback` subcommand restored the previous configuration
     ROLLED_BACK = "rolled-back"    # failed, then restored to the previous configuration
+    NOT_UPGRADED = "not-upgraded"  # the run failed before changing it (refused, or another target failed first)
     FAILED = "failed"              # failed; the target could not be restored or its state is unknown
     INTERRUPTED = "interrupted"    # a signal stopped the wait and RANCHER_ON_INTERRUPT=report left it as it was
     STATUS = "status"              # `status` subcommand: only reported
@@ -120,8 +122,10 @@ def exit_code(outcome: Outcome | None, error: DeployError | None = None, *,
 
     A run ends with an Outcome or with an error (pass `outcome=None` then). An error's class names
     its code, except that an error meaning "nothing was changed" after a signal (`signal_number`)
-    becomes 128 + the signal. For an Outcome the worst target decides: a target in unknown shape (4)
-    outranks an interruption (130/143), which outranks a rollback (1); anything else is done (0).
+    becomes 128 + the signal. For an Outcome the worst target decides: a target in unknown shape, or
+    targets left in different states (one restored or never changed because the run failed, another
+    changed), is 4 and outranks an interruption (130/143), which outranks a failure after which every
+    touched target is back where it started (1); anything else is done (0).
     """
     if error is not None:
         if signal_number is not None and error.exit_code in _BEFORE_ANY_CHANGE:
@@ -130,10 +134,21 @@ def exit_code(outcome: Outcome | None, error: DeployError | None = None, *,
     if outcome is None:
         raise ValueError("exit_code needs an outcome or an error")
     results = {target.result for target in outcome.targets}
-    if Result.FAILED in results:
+    if Result.FAILED in results or mixed(outcome.targets):
         return ExitCode.NEEDS_ATTENTION
     if outcome.interrupted_by is not None:
         return ExitCode.for_signal(outcome.interrupted_by)
-    if Result.ROLLED_BACK in results:
+    if results & _FAILED_BACK:
         return ExitCode.ROLLED_BACK
     return ExitCode.OK
+
+
+def mixed(targets: tuple[TargetOutcome, ...]) -> bool:
+    """Targets ended in different states: one the run failed on is as it was, another was changed and kept."""
+    results = {target.result for target in targets}
+    return bool(results & _FAILED_BACK and results & _CHANGED)
+
+
+# A target the run failed on that is back where it started, and one the run changed and left changed.
+_FAILED_BACK = frozenset({Result.ROLLED_BACK, Result.NOT_UPGRADED})
+_CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED})

@@ -1,8 +1,9 @@
-"""After an upgrade failed: roll back and check where the target settled, or say exactly what is left.
+"""After a failed upgrade: roll back and check where the target settled, or say exactly what is left.
 
 This is where the promise "never half-upgraded without saying so" is kept: the result is ROLLED_BACK
 only when the target is seen back on every image it ran before; anything else is FAILED with the
-state named (exit 4), or INTERRUPTED when RANCHER_ON_INTERRUPT=report asked to leave it.
+state named (exit 4), or INTERRUPTED when RANCHER_ON_INTERRUPT=report asked to leave it. `roll_back`
+also serves an atomic run (`atomic`), which restores the targets that were healthy when another failed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from rancher_deploy.errors import DeployError, NotFound, RefusedError, WaitEnded
 from rancher_deploy.events import Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import OnInterrupt
-from rancher_deploy.snapshot import Goal, TargetRef
+from rancher_deploy.snapshot import Goal, Snapshot, TargetRef
 from rancher_deploy.steps import Run, TargetSteps, attention, outcome
 
 
@@ -23,6 +24,17 @@ def recover(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded, ru
     left = _left_as_it_is(steps, ref, plan, ended)
     if left is not None:
         return left
+    return roll_back(steps, ref, plan, str(ended), ended.last)
+
+
+def roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Snapshot | None, *,
+              level: Level = Level.ERROR) -> TargetOutcome:
+    """Roll the target back, wait until restored, and check it runs every image it ran before.
+
+    `why` ends the ROLLED_BACK message, logged at `level` (a target restored because another one
+    failed is a warning: the failure is that one's); `earlier` is the last snapshot seen, named when
+    Rancher cannot be read any more. Never raises: a rollback that fails is FAILED (exit 4).
+    """
     steps.emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name))
     try:
         try:
@@ -36,18 +48,19 @@ def recover(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded, ru
         last_seen = (error.last if isinstance(error, WaitEnded) else None) or steps.look(ref)
         problem = ("a second signal stopped the wait for the rollback, which Rancher continues on its own"
                    if isinstance(error, WaitInterrupted) else f"the rollback failed: {error}")
-        failed = attention(ref, problem, last_seen, ended.last)
+        failed = attention(ref, problem, last_seen, earlier, backend=steps.backend)
         steps.emit(Step(failed.message, Level.ERROR, ref.name))
         return outcome(ref, Result.FAILED, last_seen.state if last_seen else "unknown", plan.changes, failed.message)
     now_running = dict(last.images)
     if any(now_running.get(change.container, change.previous_image) != change.previous_image
            for change in plan.changes):
         images = ", ".join(f"{name}={image}" for name, image in last.images)
-        failed = attention(ref, f"it settled on {images}, not on the images it had before", last)
+        failed = attention(ref, f"it settled on {images}, not on the images it had before", last,
+                           backend=steps.backend)
         steps.emit(Step(failed.message, Level.ERROR, ref.name))
         return outcome(ref, Result.FAILED, last.state, plan.changes, failed.message)
-    message = f"{ref.name} was rolled back to {', '.join(c.previous_image for c in plan.changes)}: {ended}"
-    return steps.report(ref, Result.ROLLED_BACK, last.state, plan.changes, message, level=Level.ERROR)
+    message = f"{ref.name} was rolled back to {', '.join(c.previous_image for c in plan.changes)}: {why}"
+    return steps.report(ref, Result.ROLLED_BACK, last.state, plan.changes, message, level=level)
 
 
 def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded) -> TargetOutcome | None:
@@ -66,13 +79,19 @@ def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEn
             message = (f"{ref.name} needs attention: it was removed while the upgrade ran ({ended}); "
                        f"there is nothing to roll back; its state is {state}")
             return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
-    state = ended.last.state if ended.last else "unknown"
     if isinstance(ended, WaitInterrupted) and steps.settings.on_interrupt is OnInterrupt.REPORT:
-        message = (f"{ref.name} is left in state {state} after the signal (RANCHER_ON_INTERRUPT=report); "
-                   "finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`")
-        return steps.report(ref, Result.INTERRUPTED, state, plan.changes, message, level=Level.WARNING)
+        return left_changed(steps, ref, plan, "after the signal (RANCHER_ON_INTERRUPT=report)", Result.INTERRUPTED,
+                            ended.last)
     if not steps.settings.rollback:
-        message = (f"{ref.name} is left in state {state} (--no-rollback); finish it with "
-                   "`rancher-deploy finish` or restore it with `rancher-deploy rollback`")
-        return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
+        return left_changed(steps, ref, plan, "(--no-rollback)", Result.FAILED, ended.last)
     return None
+
+
+def left_changed(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, result: Result,
+                 earlier: Snapshot | None) -> TargetOutcome:
+    """A changed target the run leaves as it is, with its state and the next command that works there."""
+    now = steps.look(ref) or earlier
+    state = now.state if now else "unknown"
+    message = f"{ref.name} is left in state {state} {why}; {steps.backend.next_steps(now)}"
+    level = Level.ERROR if result is Result.FAILED else Level.WARNING
+    return steps.report(ref, result, state, plan.changes, message, level=level)

@@ -2,16 +2,30 @@
 
 Both sinks take events and the Outcome only, and every line passes through the Redactor, so a
 secret that reached a message by accident (an echoed URL, a library error) still never leaves.
+Both write through a `Pipe`, so a reader that went away (`rancher-deploy 2>&1 | head -8`) ends
+the output, never the deploy: the run still finishes or rolls back and exits with its own code.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, TextIO
 
 from rancher_deploy.ci import Dialect
 from rancher_deploy.errors import DeployError, ExitCode
-from rancher_deploy.events import Event, GroupEnd, GroupStart, Level, Outcome, Progress, Result, Step, TargetOutcome
+from rancher_deploy.events import (
+    Event,
+    GroupEnd,
+    GroupStart,
+    Level,
+    Outcome,
+    Progress,
+    Result,
+    Step,
+    TargetOutcome,
+    mixed,
+)
 from rancher_deploy.redact import Redactor
 
 # The verdict's headline per result: the word a person scans the end of a CI log for.
@@ -23,18 +37,48 @@ _HEADLINES: dict[Result, str] = {
     Result.FINISHED: "finished",
     Result.REVERTED: "rolled back",
     Result.ROLLED_BACK: "FAILED, rolled back",
+    Result.NOT_UPGRADED: "FAILED, not upgraded",
     Result.FAILED: "FAILED, NEEDS ATTENTION",
     Result.INTERRUPTED: "INTERRUPTED, left as it was",
     Result.STATUS: "status",
 }
 
 
+class Pipe:
+    """A text stream whose write failures (a closed pipe, a full disk) are the output's end, not the run's.
+
+    After the first failure nothing more is written, and the stream's file descriptor is pointed at
+    /dev/null so that the interpreter's own flush at exit cannot fail either (Python's "Note on
+    SIGPIPE", https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.lost = False
+
+    def write(self, text: str) -> None:
+        """Write and flush `text`; never raises."""
+        if self.lost:
+            return
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):  # BrokenPipeError, EIO; ValueError: the stream was closed
+            self.lost = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):  # no file descriptor (a StringIO): nothing will flush it
+                pass
+
+
 class HumanLog:
     """One line per step, progress while waiting, a final verdict; plain text, no colour."""
 
-    def __init__(self, stream: TextIO, redactor: Redactor, *, verbose: bool = False,
+    def __init__(self, stream: TextIO | Pipe, redactor: Redactor, *, verbose: bool = False,
                  dialect: Dialect | None = None) -> None:
-        self._stream = stream
+        self._stream = stream if isinstance(stream, Pipe) else Pipe(stream)
         self._redact = redactor
         self._verbose = verbose
         self._dialect = dialect or Dialect(redactor)
@@ -63,7 +107,7 @@ class HumanLog:
             self._line_or(self._dialect.annotate(Level.ERROR, text) if failed else None, text)
         if not outcome.targets:
             self.line("nothing was done")
-        self.line(f"rancher-deploy: exit {int(code)} ({code.meaning})")
+        self.line(f"rancher-deploy: exit {int(code)} ({last_words(outcome, code)})")
 
     def error(self, error: DeployError, code: ExitCode) -> None:
         """The error as one line, then the exit code the run ends with (from `events.exit_code`)."""
@@ -76,16 +120,40 @@ class HumanLog:
 
     def line(self, text: str) -> None:
         self._stream.write(self._redact(text) + "\n")
-        self._stream.flush()
+
+
+# The last line of a run that exits 0 says what was done, in the words of its command: after
+# `status` or a dry run nothing was "upgraded and finished".
+_DONE: dict[str, str] = {
+    Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished (--no-finish)",
+    Result.UNCHANGED.value: "done: nothing to do; nothing was changed",
+    Result.PLANNED.value: "dry run: nothing was changed",
+    Result.FINISHED.value: "done: the pending upgrade was finished",
+    Result.REVERTED.value: "done: rolled back to the previous configuration",
+    Result.STATUS.value: "status reported; nothing was changed",
+}
+
+
+def last_words(outcome: Outcome, code: ExitCode) -> str:
+    """What the last line says in brackets after the exit code: the code's meaning, fitted to the run.
+
+    Exit 4 names each target's result and state, so the line a person reads last says where to look.
+    """
+    if code is ExitCode.NEEDS_ATTENTION and outcome.targets:
+        return "needs attention: " + "; ".join(f"{target.target} {target.result.value}, state {target.state}"
+                                               for target in outcome.targets)
+    if code is ExitCode.OK:
+        return _DONE.get(_overall(outcome.targets, None), code.meaning)
+    return code.meaning
 
 
 def progress_text(event: Progress) -> str:
-    """`shop/web: upgrading (In Progress), 1/2 healthy [12s]`"""
+    """`shop/web: upgrading (In Progress), 1/2 new containers healthy [12s]`"""
     text = f"{event.target}: {event.state}"
     if event.message:
         text += f" ({event.message})"
     if event.healthy is not None and event.total is not None:
-        text += f", {event.healthy}/{event.total} healthy"
+        text += f", {event.healthy}/{event.total} {event.counted}"
     return text + f" [{event.elapsed_seconds:.0f}s]"
 
 
@@ -107,16 +175,17 @@ def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_co
     }
 
 
-def write_json(stream: TextIO, document: dict[str, Any], redactor: Redactor) -> None:
-    stream.write(redactor(json.dumps(document, sort_keys=False)) + "\n")
-    stream.flush()
+def write_json(stream: TextIO | Pipe, document: dict[str, Any], redactor: Redactor) -> None:
+    (stream if isinstance(stream, Pipe) else Pipe(stream)).write(redactor(json.dumps(document, sort_keys=False)) + "\n")
 
 
 def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> str:
     if error is not None:
         return "error"
-    order = [Result.FAILED, Result.INTERRUPTED, Result.ROLLED_BACK, Result.UPGRADED_UNFINISHED, Result.UPGRADED, Result.FINISHED,
-             Result.REVERTED, Result.PLANNED, Result.STATUS, Result.UNCHANGED]
+    if mixed(targets):
+        return "mixed"
+    order = [Result.FAILED, Result.INTERRUPTED, Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UPGRADED_UNFINISHED,
+             Result.UPGRADED, Result.FINISHED, Result.REVERTED, Result.PLANNED, Result.STATUS, Result.UNCHANGED]
     results = {target.result for target in targets}
     for result in order:
         if result in results:
@@ -124,13 +193,14 @@ def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> s
     return "none"
 
 
-# Which results leave the target on the requested image, and which on the one it ran before.
-_RUNS_NEW = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED})
-_RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.UNCHANGED, Result.PLANNED, Result.STATUS, Result.REVERTED})
+# Which results leave the target on the requested image (for `rollback`: the configuration it
+# restored), and which on the one it ran before the command (on a dry run: what runs now).
+_RUNS_NEW = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED})
+_RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UNCHANGED, Result.PLANNED, Result.STATUS})
 
 
 def _running(result: Result, previous: str, requested: str) -> str | None:
-    """The image the target runs now, as far as the run knows: None when that is unknown (exit 4)."""
+    """The image the target runs when the run ends, as far as it knows: None when unknown (exit 4)."""
     if result in _RUNS_NEW:
         return requested
     if result in _RUNS_PREVIOUS:

@@ -37,7 +37,7 @@ class Rollout:
         """Updated replicas that are available, of those wanted; a cronjob has no replicas to count."""
         if self.kind == "cronjob":
             return None
-        return Health(min(self.available, self.updated), self.desired)
+        return Health(min(self.available, self.updated), self.desired, counted="updated replicas available")
 
 
 Viewer = Callable[[Rollout], Judgement]

@@ -284,6 +284,9 @@ SETTINGS: tuple[Option, ...] = (
     Option("rollback", ("RANCHER_ROLLBACK",), Kind.BOOL,
            "roll back automatically when the upgrade fails or times out", default=True,
            commands=(UPGRADE,)),
+    Option("atomic", ("RANCHER_ATOMIC",), Kind.BOOL,
+           "with several targets, upgrade all or none: finish only when every one is healthy, and on any "
+           "failure roll back every target touched", default=True, commands=(UPGRADE,)),
     Option("on_interrupt", ("RANCHER_ON_INTERRUPT",), Kind.CHOICE,
            "what to do when SIGTERM/SIGINT arrives while an upgrade is waiting: roll it back, or leave it and "
            "report its state; exits 143/130 either way", default=OnInterrupt.ROLLBACK,
@@ -354,6 +357,7 @@ class Settings:
     start_first: bool
     finish: bool
     rollback: bool
+    atomic: bool
     on_interrupt: OnInterrupt
     on_upgraded: OnUpgraded
     version_policy: VersionPolicy

@@ -69,16 +69,21 @@ class Status(Protocol):
 
 @dataclass(frozen=True)
 class Health:
-    """Containers (1.x) or replicas (2.x) of the new configuration that are healthy, of those wanted."""
+    """Containers (1.x) or replicas (2.x) of the new configuration that are healthy, of those wanted.
+
+    `counted` says what the numbers count, as the log shows it after them: "new containers healthy"
+    while a 1.x upgrade is pending, "containers healthy" otherwise, "updated replicas available" on 2.x.
+    """
 
     healthy: int
     total: int | None                 # None where nothing says how many are wanted (a global 1.x service)
     unhealthy: tuple[str, ...] = ()   # ids of new containers Rancher reports unhealthy (1.x)
+    counted: str = "healthy"
 
     @property
     def counts(self) -> str:
-        """", 1/2 healthy" for a log line, or nothing when the total is unknown."""
-        return "" if self.total is None else f", {self.healthy}/{self.total} healthy"
+        """", 1/2 new containers healthy" for a log line, or nothing when the total is unknown."""
+        return "" if self.total is None else f", {self.healthy}/{self.total} {self.counted}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,8 @@ class Snapshot:
     `state` and `message` are Rancher's own words, shown in the log; `phase` is what the pipeline
     decides on; `images` are (container, image) pairs as Rancher reports them now; `raw` is the
     object as read, kept only so that a plan can be built from the whole of it (a 1.x upgrade must
-    send the entire launch config back).
+    send the entire launch config back). `restores` is what a rollback would restore where the read
+    itself says so (1.x: the pending upgrade's previous launch configs); empty when unknown.
     """
 
     state: str
@@ -99,6 +105,7 @@ class Snapshot:
     health: Health | None = None
     can_finish: bool = False       # an upgrade waits for `finishupgrade` (1.x only)
     can_roll_back: bool = False    # there is something to roll back to
+    restores: tuple[tuple[str, str], ...] = ()  # (container, image) a rollback would bring back, where known
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def judge(self, goal: Goal) -> Judgement:

@@ -26,6 +26,8 @@ BUSY_STATES = frozenset({
     "registering", "activating", "updating-active", "updating-inactive", "deactivating", "restarting",
     "upgrading", "finishing-upgrade", "rolling-back", "canceling-upgrade", "removing",
 })
+# An upgrade is pending: the launch config is the new one, and the old containers are still there.
+UPGRADE_STATES = frozenset({"upgrading", "upgraded", "finishing-upgrade", "canceling-upgrade", "canceled-upgrade"})
 # Going or gone: nothing can be finished or rolled back any more.
 LEAVING_STATES = REMOVED_STATES | {"removing"}
 

@@ -15,6 +15,7 @@ from rancher_deploy.actions import Actions
 from rancher_deploy.backend import Backend
 from rancher_deploy.errors import DeployError, NeedsAttention, WaitEnded, WaitInterrupted
 from rancher_deploy.events import Emit, ImageChange, Level, Result, Step, TargetOutcome
+from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
 from rancher_deploy.snapshot import Goal, Snapshot, TargetRef
 from rancher_deploy.timing import Pace
@@ -27,6 +28,21 @@ class Run:
 
     interrupted_by: int | None = None
     outcomes: list[TargetOutcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """An upgrade Rancher took and the judge found healthy (1.x `upgraded`, 2.x rolled out), not yet finished.
+
+    Between the two halves of the upgrade flow; an atomic run (`atomic`) holds one per target until
+    every target got this far, because a 1.x upgrade can only be rolled back before it is finished.
+    `started` is the clock reading when the target's run began (seconds).
+    """
+
+    ref: TargetRef
+    plan: Plan
+    last: Snapshot
+    started: float
 
 
 class TargetSteps:
@@ -65,10 +81,10 @@ class TargetSteps:
         except WaitInterrupted as ended:
             return self.left_running(ref, "finish", ended, run, changes)
         except (WaitEnded, DeployError) as error:
-            last_seen = (error.last if isinstance(error, WaitEnded) else None) or self.look(ref)
+            last_seen = self.look(ref) or (error.last if isinstance(error, WaitEnded) else None)
             state = last_seen.state if last_seen else "unknown"
             message = (f"{ref.name} runs the new image but finishing the upgrade did not complete: {error}; "
-                       f"state {state}. Run `rancher-deploy finish` again, or `rancher-deploy rollback`")
+                       f"state {state}; {self.backend.next_steps(last_seen)}")
             return self.report(ref, Result.FAILED, state, changes, message, level=Level.ERROR)
         message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
         return self.report(ref, result, last.state, changes, message)
@@ -107,8 +123,9 @@ def unchanged(images: tuple[tuple[str, str], ...]) -> tuple[ImageChange, ...]:
     return tuple(ImageChange(name, image, image) for name, image in images)
 
 
-def attention(ref: TargetRef, problem: str, last: Snapshot | None, earlier: Snapshot | None = None) -> DeployError:
-    """An exit-4 error that names the exact state, so a person knows where to look.
+def attention(ref: TargetRef, problem: str, last: Snapshot | None, earlier: Snapshot | None = None, *,
+              backend: Backend) -> DeployError:
+    """An exit-4 error that names the exact state and what to run next, so a person knows where to look.
 
     When Rancher could not be read at the end, the state is unknown, and the last one seen is named.
     """
@@ -120,4 +137,4 @@ def attention(ref: TargetRef, problem: str, last: Snapshot | None, earlier: Snap
         state = describe(last)
     elif earlier is not None:
         state = f"unknown (last seen {describe(earlier)})"
-    return NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}")
+    return NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; {backend.next_steps(last)}")

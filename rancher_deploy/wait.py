@@ -139,4 +139,4 @@ def _progress(target: str, snapshot: Snapshot, elapsed: float) -> Progress:
     health = snapshot.health
     return Progress(target=target, state=snapshot.state, message=snapshot.message,
                     healthy=health.healthy if health else None, total=health.total if health else None,
-                    elapsed_seconds=elapsed)
+                    elapsed_seconds=elapsed, counted=health.counted if health else "healthy")

@@ -130,6 +130,18 @@ class WorkloadsBackend:
         view = self._view(ref)
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
 
+    def next_steps(self, snapshot: Snapshot | None) -> str:
+        # A rollout has no finish step (`finish` refuses a workload), so a failed or stopped one is
+        # undone to the previous revision, or replaced by upgrading to another image.
+        if snapshot is None:
+            return "check it with `rancher-deploy status`"
+        if snapshot.phase is Phase.BLOCKED:
+            return f"resume its rollout (it is {snapshot.state}: `kubectl rollout resume`), then upgrade it again"
+        if snapshot.can_roll_back:
+            return ("restore the previous revision with `rancher-deploy rollback`, or upgrade it to another image "
+                    "with `rancher-deploy upgrade`")
+        return "upgrade it to another image with `rancher-deploy upgrade`"
+
 
 def _snapshot(view: WorkloadView) -> Snapshot:
     """A workload in the pipeline's terms; the state words are those Rancher's UI shows for it."""

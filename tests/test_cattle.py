@@ -22,11 +22,16 @@ def instance(number: int, state: str, health: str | None, version: str = "v2") -
 def test_start_once_sidekicks_that_ran_count_as_done() -> None:
     instances = [instance(1, "running", "healthy"), instance(2, "running", "healthy"),
                  instance(3, "stopped", "started-once"), instance(4, "stopped", "started-once")]
-    assert count_health(SERVICE, instances) == Health(4, 4, ())
+    assert count_health(SERVICE, instances) == Health(4, 4, (), "containers healthy")
 
 
 def test_old_versions_are_ignored_and_unhealthy_ones_named() -> None:
     instances = [instance(1, "running", "healthy"), instance(2, "running", "unhealthy"),
                  instance(5, "stopped", None, version="v1"), instance(3, "running", None),
                  instance(4, "running", "initializing")]
-    assert count_health(SERVICE, instances) == Health(2, 4, ("1i2",))
+    assert count_health({**SERVICE, "state": "upgrading"}, instances) == Health(2, 4, ("1i2",), "new containers healthy")
+
+
+def test_the_counts_say_what_they_count() -> None:
+    assert count_health({**SERVICE, "state": "upgraded"}, []).counts == ", 0/4 new containers healthy"
+    assert count_health({**SERVICE, "state": "active"}, []).counts == ", 0/4 containers healthy"

@@ -33,8 +33,10 @@ def document(**changes: Any) -> dict[str, Any]:
                 "state": "active",
                 "previous_image": "registry.example.com:5000/app:1",
                 "image": "registry.example.com:5000/app:2",
+                "requested_image": "registry.example.com:5000/app:2",
                 "containers": [{"name": "web", "previous_image": "registry.example.com:5000/app:1",
-                                "image": "registry.example.com:5000/app:2"}],
+                                "image": "registry.example.com:5000/app:2",
+                                "requested_image": "registry.example.com:5000/app:2"}],
                 "message": "shop/web now runs web=registry.example.com:5000/app:2",
                 "duration_seconds": 12.345,
             }
@@ -270,6 +272,7 @@ def test_gitlab_dotenv_report_carries_the_result(tmp_path: Path) -> None:
         "RANCHER_DEPLOY_TARGET=shop/web\n"
         "RANCHER_DEPLOY_PREVIOUS_IMAGE=registry.example.com:5000/app:1\n"
         "RANCHER_DEPLOY_IMAGE=registry.example.com:5000/app:2\n"
+        "RANCHER_DEPLOY_REQUESTED_IMAGE=registry.example.com:5000/app:2\n"
         "RANCHER_DEPLOY_DURATION=13.5\n"
     )
 
@@ -325,6 +328,7 @@ def test_outputs_are_text_in_target_order() -> None:
         "target": "shop/web",
         "previous-image": "registry.example.com:5000/app:1",
         "image": "registry.example.com:5000/app:2",
+        "requested-image": "registry.example.com:5000/app:2",
         "duration": "2",
     }
 

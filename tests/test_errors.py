@@ -84,7 +84,10 @@ def test_the_worst_target_decides_the_exit_code() -> None:
 
     assert exit_code(outcome()) == ExitCode.OK
     assert exit_code(outcome(Result.UPGRADED, Result.UNCHANGED)) == ExitCode.OK
-    assert exit_code(outcome(Result.UPGRADED, Result.ROLLED_BACK)) == ExitCode.ROLLED_BACK
+    assert exit_code(outcome(Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UNCHANGED)) == ExitCode.ROLLED_BACK
+    # Mixed: one target changed and kept, another restored or never changed because the run failed.
+    assert exit_code(outcome(Result.UPGRADED, Result.ROLLED_BACK)) == ExitCode.NEEDS_ATTENTION
+    assert exit_code(outcome(Result.UPGRADED_UNFINISHED, Result.NOT_UPGRADED)) == ExitCode.NEEDS_ATTENTION
     assert exit_code(outcome(Result.ROLLED_BACK, signum=signal.SIGTERM)) == ExitCode.TERMINATED
     assert exit_code(outcome(Result.FAILED, signum=signal.SIGTERM)) == ExitCode.NEEDS_ATTENTION
 

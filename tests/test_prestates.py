@@ -64,7 +64,9 @@ def test_inactive_service_is_refused_without_change(sim: Simulator, run_cli: Run
 def test_status_reports_state_health_and_images(sim: Simulator, web: str, run_cli: RunCli) -> None:
     result = run_cli("status", "--output", "json", RANCHER_IMAGE=None)
     assert result.code == 0
-    assert f"shop/web ({web}) is active, 2/2 healthy: web={OLD_IMAGE}" in result.stderr
+    assert f"shop/web is active, 2/2 containers healthy: web={OLD_IMAGE}" in result.stderr
+    assert result.stderr.count("is active, 2/2") == 1, "the state is said once"
+    assert result.stderr.splitlines()[-1] == "rancher-deploy: exit 0 (status reported; nothing was changed)"
     assert result.json["targets"][0]["state"] == "active"
     assert sim.count("POST") == 0
 

@@ -51,5 +51,6 @@ def test_every_goal_of_a_workload_is_its_rollout() -> None:
 
 
 def test_health_counts_updated_replicas_that_are_available() -> None:
-    assert rollout(updated=2, available=3).health == Health(2, 3)
+    assert rollout(updated=2, available=3).health == Health(2, 3, counted="updated replicas available")
+    assert rollout(updated=2, available=3).health.counts == ", 2/3 updated replicas available"  # type: ignore[union-attr]
     assert rollout("cronjob").health is None

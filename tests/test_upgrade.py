@@ -33,7 +33,7 @@ def test_upgrades_finishes_and_keeps_every_other_field(sim: Simulator, web: str,
 def test_progress_lines_show_state_health_and_elapsed(sim: Simulator, web: str, run_cli: RunCli) -> None:
     result = run_cli()
     progress = [line for line in result.stderr.splitlines() if line.startswith("  shop/web: ")]
-    assert any("upgrading" in line and "/2 healthy" in line and line.endswith("s]") for line in progress)
+    assert any("upgrading" in line and "/2 new containers healthy" in line and line.endswith("s]") for line in progress)
     assert any(line.startswith("  shop/web: active") for line in progress)
 
 
@@ -232,15 +232,16 @@ def test_every_target_is_checked_before_the_first_is_touched(sim: Simulator, web
     assert sim.count("POST") == 0 and image_of(sim, web) == f"docker:{OLD_IMAGE}"
 
 
-def test_a_later_target_failing_after_an_earlier_one_changed_exits_4(sim: Simulator, web: str,
-                                                                      run_cli: RunCli) -> None:
+def test_a_later_target_failing_after_an_earlier_one_changed_exits_4_when_not_atomic(
+        sim: Simulator, web: str, run_cli: RunCli) -> None:
     worker = sim.add_service(sim.service(web)["stackId"], "worker", dict(LAUNCH_CONFIG))
     sim.faults.fail_next(f"/services/{worker}", method="POST", status=422)
-    result = run_cli("--output", "json", RANCHER_SERVICE="web,worker")
+    result = run_cli("--output", "json", "--no-atomic", RANCHER_SERVICE="web,worker")
     assert result.code == 4, result.stderr
+    assert result.json["result"] == "mixed"
     web_result, worker_result = result.json["targets"]
-    assert web_result["result"] == "upgraded" and worker_result["result"] == "failed"
-    assert "failed after earlier targets were changed (shop/web (upgraded))" in worker_result["message"]
+    assert web_result["result"] == "upgraded" and worker_result["result"] == "not-upgraded"
+    assert "shop/worker was not upgraded: upgrade of shop/worker failed: HTTP 422" in worker_result["message"]
     assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
 
 
@@ -316,7 +317,7 @@ def test_a_service_with_a_start_once_sidekick_upgrades_and_finishes(sim: Simulat
     service = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), scale=2, secondary_launch_configs=[data])
     assert sim.service(service)["healthState"] == "healthy"
     status = run_cli("status", RANCHER_IMAGE=None)
-    assert "is active, 4/4 healthy" in status.stderr
+    assert "is active, 4/4 containers healthy" in status.stderr
     result = run_cli("--update-sidekicks")
     assert result.code == 0, result.stderr
     assert sim.service(service)["state"] == "active"
