@@ -139,8 +139,10 @@ class CattleBackend:
         return f"service {target.name!r} not found in {where}; services there: {self._names('services', filters)}"
 
     def _names(self, collection: str, filters: dict[str, str]) -> str:
-        items = self._list(collection, {**filters, "limit": str(_LISTED_NAMES + 1)},
-                           what=f"Listing {collection}")
+        # A message names a few: one page of one more than it shows is enough to know "...".
+        page = self._session.get(f"{self._base}/{collection}", params={**filters, "limit": str(_LISTED_NAMES + 1)},
+                                 what=f"Listing {collection}")
+        items = [item for item in page.get("data") or [] if isinstance(item, dict)]
         names = sorted(str(item.get("name")) for item in items if item.get("state") not in REMOVED_STATES)
         if not names:
             return "none"
@@ -148,8 +150,7 @@ class CattleBackend:
         return shown + (", ..." if len(names) > _LISTED_NAMES else "")
 
     def _list(self, collection: str, filters: dict[str, str], *, what: str) -> list[JSON]:
-        body = self._session.get(f"{self._base}/{collection}", params=filters, what=what)
-        return [item for item in body.get("data") or [] if isinstance(item, dict)]
+        return self._session.get_all(f"{self._base}/{collection}", params=filters, what=what)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -187,8 +188,9 @@ class CattleBackend:
         link = (service.get("links") or {}).get("instances")
         if not link:
             return None
-        instances = self._session.get(str(link), what=f"Reading the containers of {service.get('name')}")
-        return count_health(service, [i for i in instances.get("data") or [] if isinstance(i, dict)])
+        # Every page: a service of more than 50 containers has more than 100 during an upgrade.
+        instances = self._session.get_all(str(link), what=f"Reading the containers of {service.get('name')}")
+        return count_health(service, instances)
 
     # -- changing --------------------------------------------------------------------------------
 
@@ -259,6 +261,9 @@ def count_health(service: JSON, instances: list[JSON]) -> Health:
     for instance in instances:
         if versions and str(instance.get("version")) not in versions:
             continue
+        owners = instance.get("serviceIds")
+        if isinstance(owners, list) and service.get("id") is not None and service.get("id") not in owners:
+            continue  # listed, but another service's container
         health = instance.get("healthState")
         if health == "unhealthy":
             unhealthy.append(str(instance.get("id")))
@@ -357,14 +362,14 @@ def _get_project(session: RancherSession, api: str, project_id: str) -> JSON:
 def _choose_project(session: RancherSession, api: str, environment: str | None) -> JSON:
     if environment and _PROJECT_ID.match(environment):
         return _get_project(session, api, environment)
-    params = {"name": environment} if environment else {"limit": "100"}
-    listing = session.get(f"{api}/projects", params=params, what="Listing environments")
-    projects = [p for p in listing.get("data") or [] if p.get("state") not in REMOVED_STATES]
+    params = {"name": environment} if environment else {}
+    listing = session.get_all(f"{api}/projects", params=params, what="Listing environments")
+    projects = [p for p in listing if p.get("state") not in REMOVED_STATES]
     if environment:
         if len(projects) == 1:
             return dict(projects[0])
-        everything = session.get(f"{api}/projects", params={"limit": "100"}, what="Listing environments")
-        names = ", ".join(sorted(str(p.get("name")) for p in everything.get("data") or [])) or "none"
+        everything = session.get_all(f"{api}/projects", what="Listing environments")
+        names = ", ".join(sorted(str(p.get("name")) for p in everything)) or "none"
         if not projects:
             raise TargetNotFound(f"environment {environment!r} not found; this key sees: {names}")
         raise ConfigError("RANCHER_ENVIRONMENT", f"{environment!r} names several environments; use its id")

@@ -33,6 +33,8 @@ JSON = dict[str, Any]
 # Statuses that say "try again" rather than "you asked for something wrong".
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 READ_ATTEMPTS = 4
+# A collection longer than this many pages is a server that keeps sending the same `next`.
+MAX_PAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,24 @@ class RancherSession:
                 self._log(f"{what}: {error}; retrying in {delay:g}s (attempt {attempt + 1} of {self._read_attempts})")
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def get_all(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> list[JSON]:
+        """Every item of a collection: its `data`, page after page, following `pagination.next`.
+
+        Rancher pages every collection (1.x: 100 items unless `limit` says otherwise, the next page
+        at `marker=m<offset>`, rancher-api.md §1.3; v3: 1000), so the first page is not the list.
+        Each page is a `get` (retried like any read); a `next` already followed ends the walk.
+        """
+        items: list[JSON] = []
+        followed: set[str] = set()
+        page = self.get(url, params=params, what=what)
+        while True:
+            items += [item for item in page.get("data") or [] if isinstance(item, dict)]
+            following = (page.get("pagination") or {}).get("next")
+            if not isinstance(following, str) or not following or following in followed or len(followed) >= MAX_PAGES:
+                return items
+            followed.add(following)
+            page = self.get(following, what=what)
 
     def get_optional(self, url: str, *, what: str) -> JSON | None:
         """GET that answers None for 404, for probing which API a server offers."""

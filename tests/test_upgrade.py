@@ -324,3 +324,29 @@ def test_a_service_with_a_start_once_sidekick_upgrades_and_finishes(sim: Simulat
     data_now = [i for i in sim.instances(service) if "data" in i["name"] and i["state"] != "removed"]
     assert {(i["state"], i["healthState"], i["imageUuid"]) for i in data_now} == {
         ("stopped", "started-once", f"docker:{NEW_IMAGE}")}
+
+
+def test_a_service_of_60_containers_is_counted_on_every_page(sim: Simulator, run_cli: RunCli) -> None:
+    # 60 old + 60 new containers are 120: more than the one page of 100 Rancher answers by default.
+    web = sim.add_service(sim.add_stack("shop"), "web", dict(LAUNCH_CONFIG), scale=60)
+    result = run_cli("--output", "json", RANCHER_BATCH_SIZE="10", RANCHER_TIMEOUT="20")
+    assert result.code == 0, result.stderr
+    assert "60/60 new containers healthy" in result.stderr
+    assert (sim.service(web)["state"], image_of(sim, web)) == ("active", f"docker:{NEW_IMAGE}")
+    assert [r for r in sim.requests if r.path.endswith("/instances") and "marker=m100" in r.query], \
+        "the second page of containers was read"
+
+
+def test_lookups_read_every_page(sim: Simulator, run_cli: RunCli) -> None:
+    # The stack's 131st service and the 112th environment: both past the first page of 100.
+    stack = sim.add_stack("shop")
+    for n in range(130):
+        sim.add_service(stack, f"svc-{n:03d}", {"imageUuid": "docker:x"}, state="inactive")
+    web = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), scale=1)
+    last = [sim.add_project(f"env-{n:03d}") for n in range(110)][-1]
+    refused = run_cli()
+    assert refused.code == 2
+    assert f"env-109 ({last})" in refused.stderr, "the refusal names every environment the key sees"
+    result = run_cli(RANCHER_ENVIRONMENT="Default")
+    assert result.code == 0, result.stderr
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
