@@ -209,9 +209,21 @@ def test_pagination_through_250_services(sim: Simulator, api: requests.Session) 
     while url:
         page = api.get(url).json()
         seen += [s["name"] for s in page["data"]]
+        # cattle fills only next and partial; first and previous stay null on every page (§1.3).
+        assert (page["pagination"]["first"], page["pagination"]["previous"]) == (None, None)
         url = page["pagination"]["next"]
     assert seen == [f"svc-{n:03d}" for n in range(250)]
     assert len(api.get(f"{sim.url}/v2-beta/services?limit=0").json()["data"]) == 250
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"name": "web",'])
+def test_a_body_that_is_not_json_is_400_invalid_body_content(sim: Simulator, api: requests.Session,
+                                                             body: bytes) -> None:
+    stack = sim.add_stack("shop")
+    r = api.post(f"{sim.url}/v2-beta/services", data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert (r.json()["code"], r.json()["message"]) == ("InvalidBodyContent", "InvalidBodyContent")
+    assert stack and api.get(f"{sim.url}/v2-beta/services").json()["data"] == []
 
 
 # ---- projects and keys -------------------------------------------------------------------------

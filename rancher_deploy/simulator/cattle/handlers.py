@@ -41,12 +41,14 @@ class ApiRequest:
     def body_json(self) -> JSON:
         if not self.http.body.strip():
             return {}
+        # BodyParserRequestHandler: ClientVisibleException(400, INVALID_BODY_CONTENT), whose message
+        # is its code (gdapi ClientVisibleException), so code and message both say InvalidBodyContent.
         try:
             doc = json.loads(self.http.body)
         except ValueError:
-            raise ApiError(400, "InvalidBodyContent", "Bad Request") from None
+            raise ApiError(400, "InvalidBodyContent", "InvalidBodyContent") from None
         if not isinstance(doc, dict):
-            raise ApiError(400, "InvalidBodyContent", "Bad Request")
+            raise ApiError(400, "InvalidBodyContent", "InvalidBodyContent")
         return doc
 
     def action(self) -> str | None:
