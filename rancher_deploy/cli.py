@@ -220,6 +220,8 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) ->
         debug=debug,
         sleep=signals.sleep,
         read_attempts=settings.retries + 1,
+        home=settings.url,
+        warn=lambda text: log(Step(text, Level.WARNING)),
     )
     signals.install()
     try:

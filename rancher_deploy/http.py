@@ -26,6 +26,7 @@ from rancher_deploy.errors import (
     RequestTimedOut,
     TransientRancherError,
 )
+from rancher_deploy.links import LinkMap, show_origin
 from rancher_deploy.redact import Redactor
 from rancher_deploy.timing import backoff
 
@@ -59,7 +60,11 @@ class RancherSession:
         debug: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         read_attempts: int = READ_ATTEMPTS,
+        home: str | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
+        """`home` is the configured URL: no request goes to another scheme, host or port, and
+        Rancher's links are rebased onto it (`links`); without it, the first URL requested is home."""
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
         self._session.headers["User-Agent"] = f"rancher-deploy/{__version__}"
@@ -79,6 +84,8 @@ class RancherSession:
         self._debug = debug
         self._sleep = sleep
         self._read_attempts = max(1, read_attempts)
+        self._links = LinkMap(home) if home else None
+        self._warn = warn or self._log
         self.calls = 0
 
     def close(self) -> None:
@@ -145,6 +152,7 @@ class RancherSession:
         body: Any = None,
         content_type: str | None = None,
     ) -> JSON:
+        url = self._place(url, what)
         self.calls += 1
         self._log(f"{method} {url}" + (f" {dict(params)}" if params else ""))
         try:
@@ -192,7 +200,38 @@ class RancherSession:
                 f"{what} failed: {self._host(url)} answered HTTP {response.status_code} without JSON; "
                 "is CATTLE_URL the Rancher API?"
             )
+        if method == "GET":
+            self._learn(url, payload)
         return payload
+
+    def _place(self, url: str, what: str) -> str:
+        """Where to send a request for `url` (a link rebased onto home); refused if elsewhere."""
+        if self._links is None:
+            self._links = LinkMap(url)
+        placed = self._links.place(url)
+        if not self._links.at_home(placed):
+            # Checked before sending: the credentials must never go to another scheme or origin.
+            raise NotRancher(self._redact(
+                f"{what} failed: Rancher sent a link to {show_origin(placed)}, not to "
+                f"{show_origin(self._links.home)} where CATTLE_URL points, and nothing was sent there. Rancher "
+                "builds its links from the headers of the proxy in front of it: set X-Forwarded-Proto (and "
+                "X-Forwarded-Host, X-Forwarded-Port) there"))
+        return placed
+
+    def _learn(self, url: str, payload: JSON) -> None:
+        """Learn where Rancher believes it lives from the self link of what `url` answered."""
+        links = payload.get("links")
+        answered = links.get("self") if isinstance(links, dict) else None
+        if self._links is None or not isinstance(answered, str):
+            return
+        learnt = self._links.learn(url, answered)
+        if learnt is not self._links:
+            self._links = learnt
+            rebase = learnt.rebases[0]
+            self._warn(self._redact(
+                f"Rancher builds its links on {rebase.theirs}, not on {rebase.ours} where CATTLE_URL points; "
+                f"they are followed at {rebase.ours} instead. The proxy in front of Rancher should pass "
+                "X-Forwarded-Proto (and X-Forwarded-Host, X-Forwarded-Port; X-API-URL-Prefix for a path on 2.x)"))
 
     def _json(self, response: requests.Response) -> JSON | None:
         try:
