@@ -15,12 +15,14 @@ from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from rancher_deploy.errors import (
+    LISTED_NAMES,
     ConfigError,
     NotCattle,
     NotFound,
     PermissionDenied,
     RefusedError,
     TargetNotFound,
+    listed,
 )
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
@@ -39,7 +41,6 @@ from rancher_deploy.status import (
 
 _API_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<version>v1|v2-beta)(?:/projects/(?P<project>[^/]+))?/?$")
 _PROJECT_ID = re.compile(r"1a\d+\Z")
-_LISTED_NAMES = 20
 
 
 
@@ -140,14 +141,10 @@ class CattleBackend:
 
     def _names(self, collection: str, filters: dict[str, str]) -> str:
         # A message names a few: one page of one more than it shows is enough to know "...".
-        page = self._session.get(f"{self._base}/{collection}", params={**filters, "limit": str(_LISTED_NAMES + 1)},
+        page = self._session.get(f"{self._base}/{collection}", params={**filters, "limit": str(LISTED_NAMES + 1)},
                                  what=f"Listing {collection}")
         items = [item for item in page.get("data") or [] if isinstance(item, dict)]
-        names = sorted(str(item.get("name")) for item in items if item.get("state") not in REMOVED_STATES)
-        if not names:
-            return "none"
-        shown = ", ".join(names[:_LISTED_NAMES])
-        return shown + (", ..." if len(names) > _LISTED_NAMES else "")
+        return listed(str(item.get("name")) for item in items if item.get("state") not in REMOVED_STATES)
 
     def _list(self, collection: str, filters: dict[str, str], *, what: str) -> list[JSON]:
         return self._session.get_all(f"{self._base}/{collection}", params=filters, what=what)
@@ -325,7 +322,7 @@ def connect(session: RancherSession, url: str, environment: str | None,
     dialect = _discover(session, root, given_version, warn)
     api = f"{root}/{dialect.version}"
     if scoped_project is not None:
-        project = _get_project(session, api, scoped_project)
+        project = _get_project(session, api, scoped_project, "CATTLE_URL")
         if environment and environment not in (project.get("id"), project.get("name")):
             raise ConfigError("RANCHER_ENVIRONMENT",
                               f"names {environment!r} but CATTLE_URL is scoped to environment "
@@ -351,17 +348,17 @@ def _is_version_root(body: JSON | None) -> bool:
     return body is not None and body.get("type") == "apiVersion"
 
 
-def _get_project(session: RancherSession, api: str, project_id: str) -> JSON:
+def _get_project(session: RancherSession, api: str, project_id: str, setting: str) -> JSON:
     try:
         return session.get(f"{api}/projects/{project_id}", what=f"Reading environment {project_id}")
     except (NotFound, PermissionDenied) as error:
-        raise TargetNotFound(f"environment {project_id} does not exist or this key may not use it "
-                             f"({error.code or error.status})") from None
+        raise ConfigError(setting, f"environment {project_id} does not exist or this key may not use it "
+                                   f"({error.code or error.status})") from None
 
 
 def _choose_project(session: RancherSession, api: str, environment: str | None) -> JSON:
     if environment and _PROJECT_ID.match(environment):
-        return _get_project(session, api, environment)
+        return _get_project(session, api, environment, "RANCHER_ENVIRONMENT")
     params = {"name": environment} if environment else {}
     listing = session.get_all(f"{api}/projects", params=params, what="Listing environments")
     projects = [p for p in listing if p.get("state") not in REMOVED_STATES]

@@ -3,7 +3,7 @@
 A dialect only turns values into text and files; the human log decides what to say. Every text a
 dialect writes passes through the run's Redactor, except the `::add-mask::` lines, whose whole job
 is to name a secret to GitHub before it could appear anywhere else.
-The CI facts relied on are collected, with their sources, in shared/ci-conventions.md.
+The CI facts relied on are collected, with their sources, in docs/ci-conventions.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The command line: subcommands, flags from the settings table, signals, and the one error handler.
 
 Every DeployError is caught here, once, and becomes one line on stderr plus its documented exit
-code; nothing else prints a traceback for a condition we can name. SIGTERM and SIGINT do not kill
+code; nothing else prints a traceback for a condition we can name. A command line argparse cannot
+read is one of them (UsageError), so it too ends with the CI's outputs rather than a usage dump. SIGTERM and SIGINT do not kill
 the run: they are noted, the wait loop notices, and the pipeline rolls back or reports before
 exiting 143 or 130 (CI systems send SIGTERM on cancel and wait a grace period before SIGKILL).
 """
@@ -9,6 +10,7 @@ exiting 143 or 130 (CI systems send SIGTERM on cancel and wait a grace period be
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import sys
@@ -17,14 +19,15 @@ import time
 import traceback
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Mapping, Sequence, TextIO
+from typing import Any, Callable, Mapping, NoReturn, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
-from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
+from rancher_deploy.errors import ConfigError, DeployError, ExitCode, NeedsAttention, UsageError
 from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
-from rancher_deploy.settings import OPTIONS_BY_NAME, Command, Inputs, Output, Settings, add_arguments
+from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
+                                     Settings, add_arguments)
 
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
@@ -45,8 +48,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Run one deploy command (upgrade, rollback, finish, status) and return its exit code.
 
     `demo` and `simulate` are started by `rancher_deploy.__main__`, which calls this for the rest.
-    This is the one handler: however the run ends (an Outcome, a DeployError, a bug), it is reported
-    once, in one way, with the exit code `events.exit_code` derives.
+    This is the one handler: however the run ends (an Outcome, a DeployError, a bug, a command line
+    it cannot read), it is reported once, in one way, with the exit code `events.exit_code` derives,
+    and in CI with the outputs, summary and annotation of that CI. Only `--help` and `--version`
+    end without a report.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     # Output that cannot be written (a closed pipe) must not stop the deploy (report.Pipe).
@@ -56,20 +61,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         out.write(f"rancher-deploy {__version__}\n")
         return 0
 
-    command = Command.UPGRADE
-    if arguments and arguments[0] in _COMMANDS:
-        command, arguments = _COMMANDS[arguments[0]], arguments[1:]
-    parser = build_parser(command)
-    try:
-        flags = vars(parser.parse_args(arguments))
-    except SystemExit as exit_request:
-        return int(exit_request.code or 0)
-
     # The one read of the environment: everything below, CI outputs included, uses this snapshot.
-    inputs = Inputs.snapshot(flags, os.environ if environ is None else environ)
-    env = inputs.environ
+    env = dict(os.environ if environ is None else environ)
     redactor = Redactor()
     dialect = ci.detect(env, redactor)
+    inputs = Inputs.snapshot({}, env, ci=dialect.name)
     log = HumanLog(err, redactor, dialect=dialect)
     # Before any other line: GitHub masks only what it was told about earlier. The mask lines name
     # the secrets, so they bypass the redactor (GitHub does not echo them).
@@ -80,12 +76,23 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     run = _Run()
     outcome: Outcome | None = None
     error: DeployError | None = None
+    asked = Command.UPGRADE.value     # the command as the report names it, also one that is unknown
     try:
         inputs = inputs.with_dotenv(dotenv_path)
+        word, arguments = _first_word(arguments)
+        asked = word or inputs.text(COMMAND) or asked
+        command = _command(word, inputs)
+        asked = command.value
+        try:
+            flags = vars(build_parser(command, explicit=word is not None).parse_args(arguments))
+        except SystemExit as exit_request:   # --help or --version, printed; usage errors raise UsageError
+            return int(exit_request.code or 0)
+        inputs = inputs.with_flags(flags)
+        redactor.spell_with(inputs.speller(SETTINGS))
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
-        outcome = _deploy(run, run.settings, log, redactor)
+        outcome = _deploy(run, run.settings, log, redactor, inputs)
     except DeployError as caught:
         error = caught
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
@@ -103,7 +110,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     else:
         assert outcome is not None
         log.verdict(outcome, code)
-    document = result_object(outcome, error, exit_code=code, command=command.value, api_calls=run.api_calls)
+    document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
     if run.settings is not None:
         wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
     else:
@@ -114,6 +121,56 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         write_json(out, document, redactor)
     _hand_on(dialect, document, env, report_path, log)
     return int(code)
+
+
+def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:
+    """The command word the first argument gives (None when it is a flag or absent), and the rest.
+
+    An empty first argument counts as absent: a CI input left empty and passed as an argument
+    arrives as `''`, and an empty input means "not given" everywhere else too.
+    """
+    if arguments and arguments[0] == "":
+        return None, arguments[1:]
+    if arguments and not arguments[0].startswith("-"):
+        return arguments[0], arguments[1:]
+    return None, arguments
+
+
+# The command, when no first argument names it: the CIs that cannot pass arguments to a plugin
+# (Drone and Woodpecker `settings: command:`) set it like a setting. Not a row of SETTINGS: it has
+# no flag (it is the first argument) and chooses the parser before any flag is read.
+COMMAND = Option("command", ("RANCHER_COMMAND",), Kind.CHOICE,
+                 "what to do: upgrade, rollback (a pending upgrade), finish (an upgrade left upgraded) or status",
+                 default=Command.UPGRADE, choices=COMMANDS, field=None, parse=Command)
+
+
+def _command(word: str | None, inputs: Inputs) -> Command:
+    """The command: the first argument's word, else the one the CI inputs or the environment name
+    (`INPUT_COMMAND`, `PLUGIN_COMMAND`, `RANCHER_COMMAND`), else upgrade.
+
+    Raises UsageError for an unknown word and ConfigError, naming the setting, for an unknown
+    setting; both suggest the closest command.
+    """
+    if word is not None:
+        if word not in _COMMANDS:
+            raise UsageError(unknown_command(word, tuple(_COMMAND_HELP)) + " (rancher-deploy --help)")
+        return _COMMANDS[word]
+    found = inputs.find(COMMAND)
+    if found is None:
+        return Command.UPGRADE
+    setting = found.text.strip()
+    if setting.lower() not in COMMANDS:
+        raise ConfigError(inputs.name(COMMAND), unknown_command(setting, COMMANDS))
+    return Command(setting.lower())
+
+
+def unknown_command(word: str, known: tuple[str, ...]) -> str:
+    """`unknown command 'upgarde' (did you mean 'upgrade'?); the commands are upgrade, rollback, ...`"""
+    # 0.75 rather than difflib's 0.6: a transposed or missing letter (upgarde, rolback, finsh) scores
+    # above 0.8, while a different word that shares a few letters (deploy ~ demo: 0.6) is no typo.
+    close = difflib.get_close_matches(word.lower(), known, n=1, cutoff=0.75)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown command {word!r}{hint}; the commands are {', '.join(known)}"
 
 
 @dataclass
@@ -134,15 +191,33 @@ def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, st
         log(Step(f"could not write the CI result files: {problem}", Level.WARNING))
 
 
-def build_parser(command: Command) -> argparse.ArgumentParser:
-    """The parser of one subcommand; every option comes from the settings table."""
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing its usage and exiting, so that a command
+    line it cannot read is reported like any other failure: one line, exit 2, the CI's outputs."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser(command: Command, *, explicit: bool = True) -> argparse.ArgumentParser:
+    """The parser of one subcommand; every option comes from the settings table.
+
+    `explicit`: the command was the first argument (`rancher-deploy rollback --help`); otherwise the
+    usage shows `rancher-deploy [COMMAND] [options]`, since the command may be any of them.
+    """
     commands = "\n".join(f"  {name:9} {text}" for name, text in _COMMAND_HELP.items())
     codes = "\n".join(f"  {int(code):3}  {code.meaning}" for code in ExitCode)
-    parser = argparse.ArgumentParser(
-        prog=f"rancher-deploy {command}",
-        description=f"{_COMMAND_HELP[command.value]}. Every option can also be set by its environment variable, "
+    prog = f"rancher-deploy {command}" if explicit else "rancher-deploy"
+    what = _COMMAND_HELP[command.value] if explicit else (
+        f"COMMAND is one of the commands below; without one, {command} runs: {_COMMAND_HELP[command.value]}")
+    parser = _Parser(
+        prog=prog,
+        usage=f"{prog} [options]" if explicit else "rancher-deploy [COMMAND] [options]",
+        description=f"{what}. Every option can also be set by its environment variable, "
                     "by a GitHub input (INPUT_*) or a Drone/Woodpecker setting (PLUGIN_*), or in .env. "
-                    "Precedence: flag > CI input > environment > .env > default.",
+                    "Precedence: flag > CI input > environment > .env > default. Without a COMMAND argument "
+                    "the command comes from the `command` input or setting (INPUT_COMMAND, PLUGIN_COMMAND) or "
+                    "RANCHER_COMMAND.",
         epilog=f"commands (rancher-deploy COMMAND --help):\n{commands}\n\nexit codes:\n{codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -193,7 +268,7 @@ class _Signals:
             self._wake.clear()
 
 
-def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) -> Outcome:
+def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs) -> Outcome:
     """Connect and run the pipeline; signals are handled while it runs, and noted in `run`."""
     from rancher_deploy import discovery
     from rancher_deploy.deploy import Pipeline
@@ -201,6 +276,9 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) ->
 
     log.line(f"rancher-deploy {__version__}: {settings.command} "
              f"{', '.join(str(target) for target in settings.targets)} at {settings.url}")
+    dotenv = dotenv_line(inputs)
+    if dotenv:
+        log.line(dotenv)
     if settings.verbose:
         for name, source in sorted(settings.sources.items()):
             log(Step(f"{name} set from {source}", Level.DEBUG))
@@ -220,6 +298,8 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) ->
         debug=debug,
         sleep=signals.sleep,
         read_attempts=settings.retries + 1,
+        credential_names=(inputs.name(OPTIONS_BY_NAME["token"]) if settings.token else
+                          f"{inputs.name(OPTIONS_BY_NAME['access_key'])} and {inputs.name(OPTIONS_BY_NAME['secret_key'])}"),
         home=settings.url,
         warn=lambda text: log(Step(text, Level.WARNING)),
     )
@@ -234,3 +314,19 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor) ->
         signals.restore()
         session.close()
         run.api_calls, run.signal = session.calls, signals.received
+
+
+def dotenv_line(inputs: Inputs) -> str | None:
+    """The one line naming the `.env` file that supplied settings, and which (names only, never values).
+
+    On GitHub the working directory is the checked-out repository, so the `.env` read is the
+    application's own file; the line says so, and that it only filled what nothing else set.
+    """
+    names = inputs.from_dotenv((COMMAND, *SETTINGS))
+    if not names:
+        return None
+    count = f"{len(names)} setting{'s' if len(names) > 1 else ''}"
+    where = inputs.dotenv_path
+    if inputs.ci == "github":
+        where = f"{where}: the checked-out repository's own file, the working directory of the action"
+    return f"Read {count} from .env ({where}), only for variables no flag, input or environment set: {', '.join(names)}"

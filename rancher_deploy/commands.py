@@ -1,6 +1,6 @@
 """The manual commands on one target: `rollback`, `finish` and `status`.
 
-Each reports the state and exits 0 when it did what it says (design.md); a rollback or finish
+Each reports the state and exits 0 when it did what it says (README, exit codes); a rollback or finish
 that Rancher does not complete is an exit-4 error naming the state. What a rollback means per
 flavour is the backend's: 1.x's rollback action, 2.x's previous revision. A 2.x rollout has no
 finish step, so `finish` refuses a workload (exit 2) rather than report success on nothing.

@@ -170,6 +170,8 @@ class Pipeline:
             return report(ref, Result.UNCHANGED, snapshot.state, plan.changes, refusal)
         for line in plan.describe():
             self._emit(Step(line, target=ref.name))
+        for warning in plan.warnings:
+            self._emit(Step(warning, Level.WARNING, ref.name))
         if self._settings.dry_run:
             return report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
 
@@ -184,7 +186,10 @@ class Pipeline:
         """The second half: finish a healthy 1.x upgrade (unless --no-finish); a 2.x rollout is done."""
         ref, changes, last = applied.ref, applied.plan.changes, applied.last
         if not self._backend.needs_finish:
-            message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
+            images = ", ".join(f"{c.container}={c.new_image}" for c in changes)
+            # Done does not always mean running: an OnDelete set's pods change only when deleted.
+            caveat = last.judge(self._backend.applied_goal).caveat
+            message = f"{ref.name} is updated to {images}; {caveat}" if caveat else f"{ref.name} now runs {images}"
             return self._steps.report(ref, Result.UPGRADED, last.state, changes, message)
         if not self._settings.finish:
             message = (f"{ref.name} is upgraded and left unfinished (--no-finish); later, "

@@ -17,8 +17,8 @@ import semver
 
 from rancher_deploy import cattle, workloads
 from rancher_deploy.backend import Backend
-from rancher_deploy.errors import NotCattle, NotRancher
-from rancher_deploy.http import RancherSession
+from rancher_deploy.errors import ConfigError, NotCattle, NotRancher
+from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.settings import Settings
 
 _K8S_PATH = re.compile(r"^(?P<prefix>.*?)/k8s/clusters/(?P<cluster>[^/]+)/?$")
@@ -29,7 +29,11 @@ KUBE_API_FROM = semver.Version(2, 6, 0)
 
 
 def connect(session: RancherSession, settings: Settings, warn: Callable[[str], None]) -> Backend:
-    """Detect the flavour (unless forced by RANCHER_FLAVOUR) and connect its backend."""
+    """Detect the flavour (unless forced by RANCHER_FLAVOUR) and connect its backend.
+
+    Nothing is said about the URL before it is checked: a 2.x URL on a 1.x server, a cluster or an
+    environment that does not exist, end here with exit 2 naming CATTLE_URL and the wrong part.
+    """
     parts = urlsplit(settings.url)
     path = parts.path.rstrip("/")
     hint: str | None = None
@@ -48,26 +52,51 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
     root = urlunsplit((parts.scheme, parts.netloc, prefix, "", ""))
 
     flavour = settings.flavour.value
-    version: str | None = None
     if flavour == "rancher-1.x":
-        return cattle.connect(session, settings.url, settings.environment, warn)
+        try:
+            return cattle.connect(session, settings.url, settings.environment, warn)
+        except NotCattle as error:
+            version = _rancher_version(session, root)
+            if version is None:
+                raise
+            raise NotRancher(f"{error}: this is Rancher {version}; set RANCHER_WORKLOAD for a 2.x workload "
+                             "(and RANCHER_FLAVOUR=auto)") from None
+    if flavour == "auto" and hint is None:
+        try:
+            return cattle.connect(session, settings.url, settings.environment, warn)
+        except NotCattle:
+            pass  # perhaps Rancher 2.x, whose /v1 is Steve
+    version = _rancher_version(session, root)
+    if version is None:
+        _require_v3(session, root, path[len(prefix):] or "/")
     if flavour == "auto":
-        if hint is None:
-            try:
-                return cattle.connect(session, settings.url, settings.environment, warn)
-            except NotCattle:
-                pass  # perhaps Rancher 2.x, whose /v1 is Steve
-        version = _rancher_version(session, root)
         if hint is not None:
             flavour = hint
         elif version is not None:
             flavour = "k8s" if _at_least(version, KUBE_API_FROM) else "v3"
-        elif session.get_optional(f"{root}/v3", what="Connecting to Rancher") is not None:
-            flavour = "v3"
         else:
-            raise NotRancher(f"no Rancher API found at {root} (neither /v2-beta nor /v3); check CATTLE_URL")
+            flavour = "v3"
     return workloads.connect(session, root, flavour, settings, url_project=url_project, url_cluster=url_cluster,
                              version=version, warn=warn)
+
+
+def _require_v3(session: RancherSession, root: str, given: str) -> None:
+    """Rancher 2.x answers `/v3` with its API root; say what the server is when it does not.
+
+    Asked only when `/rancherversion` (public on every 2.x) gave no version, so a 2.x server that
+    answers it pays nothing for this check.
+    """
+    what = "Connecting to Rancher"
+    body = session.get_optional(f"{root}/v3", what=what)
+    if body is not None and "apiRoot" in (body.get("type"), body.get("baseType")):
+        return
+    if _is_cattle(session.get_optional(f"{root}/v2-beta", what=what)):
+        raise ConfigError("CATTLE_URL", f"{given} is not served here: this is Rancher 1.x (use {root}/v2-beta)")
+    raise NotRancher(f"no Rancher API found at {root} (neither /v2-beta nor /v3); check CATTLE_URL")
+
+
+def _is_cattle(body: JSON | None) -> bool:
+    return body is not None and body.get("type") == "apiVersion"
 
 
 def _rancher_version(session: RancherSession, root: str) -> str | None:

@@ -8,7 +8,7 @@ and `cli.main` is the only place that turns an error into a message and that cod
 from __future__ import annotations
 
 import enum
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from rancher_deploy.snapshot import Snapshot
 
@@ -81,6 +81,12 @@ class ConfigError(DeployError):
         super().__init__(f"{setting}: {problem}")
         self.setting = setting
         self.problem = problem
+
+
+class UsageError(DeployError):
+    """The command line could not be read: an unknown command or flag, a flag without its value."""
+
+    exit_code = ExitCode.USAGE
 
 
 class RefusedError(DeployError):
@@ -169,6 +175,16 @@ class TargetNotFound(DeployError):
     """The environment, stack, service or workload named in the settings does not exist."""
 
     exit_code = ExitCode.USAGE
+
+
+LISTED_NAMES = 20  # names a not-found message shows: enough to spot a typo, not a page
+
+
+def listed(names: Iterable[str]) -> str:
+    """What exists instead, for a not-found message: sorted, at most LISTED_NAMES, "none" when empty."""
+    ordered = sorted(names)
+    shown = ", ".join(ordered[:LISTED_NAMES]) or "none"
+    return shown + (", ..." if len(ordered) > LISTED_NAMES else "")
 
 
 class NeedsAttention(DeployError):

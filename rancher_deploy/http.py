@@ -60,6 +60,7 @@ class RancherSession:
         debug: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         read_attempts: int = READ_ATTEMPTS,
+        credential_names: str | None = None,
         home: str | None = None,
         warn: Callable[[str], None] | None = None,
     ) -> None:
@@ -78,9 +79,10 @@ class RancherSession:
         self._verify = verify
         self._timeout = request_timeout
         self._redact = redactor or Redactor(credentials.secret_key, credentials.token)
-        # A 401 names the settings that hold what Rancher refused (never their values).
-        self._credential_settings = ("RANCHER_TOKEN" if credentials.token
-                                     else "CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY")
+        # A 401 names the settings that hold what Rancher refused (never their values), the way the
+        # caller says the user set them (`credential_names`), else by their variables.
+        self._credential_settings = credential_names or (
+            "RANCHER_TOKEN" if credentials.token else "CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY")
         self._debug = debug
         self._sleep = sleep
         self._read_attempts = max(1, read_attempts)
@@ -141,6 +143,10 @@ class RancherSession:
     def patch(self, url: str, body: Any, *, content_type: str, what: str) -> JSON:
         """PATCH with an explicit patch type: Kubernetes rejects a plain application/json patch."""
         return self._request("PATCH", url, what=what, body=body, content_type=content_type)
+
+    def delete(self, url: str, *, what: str) -> JSON:
+        """DELETE once; the caller decides what a 404 (already gone) means."""
+        return self._request("DELETE", url, what=what)
 
     def _request(
         self,

@@ -2,14 +2,17 @@
 
 Looked up by the settings table's precedence (flag > CI input > environment > `.env` > fallback
 variables), recording where each value came from; converting and validating is settings.py's job.
+Messages name a setting through `Inputs.name`, the way this run's user set it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
+import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 
 class Spelled(Protocol):
@@ -20,6 +23,8 @@ class Spelled(Protocol):
     @property
     def flag(self) -> str: ...
     @property
+    def input_id(self) -> str: ...
+    @property
     def ci_variables(self) -> tuple[str, ...]: ...
     @property
     def env(self) -> tuple[str, ...]: ...
@@ -27,13 +32,28 @@ class Spelled(Protocol):
     def fallback(self) -> tuple[str, ...]: ...
 
 
+class Layer(enum.Enum):
+    """Where a value was found, in precedence order; the value is the label `Found.source` shows."""
+
+    FLAG = "flag"
+    CI_INPUT = "CI input"
+    ENVIRONMENT = "environment"
+    DOTENV = ".env"
+
+
 @dataclass(frozen=True)
 class Found:
-    """One option's text and where it came from."""
+    """One option's text and where it came from: the layer, and the flag or variable in it."""
 
     text: str
-    source: str               # `flag --timeout`, `CI input INPUT_TIMEOUT`, `environment ...`, `.env ...`
+    layer: Layer
+    variable: str             # `--timeout`, `INPUT_TIMEOUT`, `PLUGIN_DRY-RUN`, `RANCHER_STACK`
     fallback: bool = False    # from an Option.fallback variable
+
+    @property
+    def source(self) -> str:
+        """`flag --timeout`, `CI input INPUT_TIMEOUT`, `environment RANCHER_URL`, `.env RANCHER_STACK`."""
+        return f"{self.layer.value} {self.variable}"
 
 
 @dataclass(frozen=True)
@@ -41,46 +61,116 @@ class Inputs:
     """The raw inputs of one run, each read once: the flags, a snapshot of the environment, `.env`.
 
     CI detection, secret masking, Settings and the report of a failed load all read this one
-    snapshot, so they cannot disagree about what was set.
+    snapshot, so they cannot disagree about what was set. `ci` is the name of the CI dialect that
+    runs us (`github`, `gitlab`, `drone`, `woodpecker`, `plain`), which decides how a message names
+    a setting nobody set; `dotenv_path` is the `.env` file read, if one was.
     """
 
     flags: Mapping[str, Any]
     environ: Mapping[str, str]
     dotenv: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
+    ci: str = "plain"
+    dotenv_path: str | None = None
 
     @classmethod
-    def snapshot(cls, flags: Mapping[str, Any], environ: Mapping[str, str]) -> Inputs:
+    def snapshot(cls, flags: Mapping[str, Any], environ: Mapping[str, str], *, ci: str = "plain") -> Inputs:
         """Copy the flags and environment (a later change to os.environ does not reach the run)."""
-        return cls(dict(flags), dict(environ))
+        return cls(dict(flags), dict(environ), ci=ci)
 
     def with_dotenv(self, path: str | None) -> Inputs:
         """These inputs plus the `.env` file at `path` (none when `path` is None or missing)."""
-        return dataclasses.replace(self, dotenv=read_dotenv(path) if path else {})
+        values = read_dotenv(path) if path else {}
+        return dataclasses.replace(self, dotenv=values, dotenv_path=os.path.abspath(path) if values and path else None)
+
+    def with_flags(self, flags: Mapping[str, Any]) -> Inputs:
+        """These inputs with the command line's flags (parsed once the command is known)."""
+        return dataclasses.replace(self, flags=dict(flags))
 
     def find(self, option: Spelled) -> Found | None:
         """The option's text from the first source that sets it, by precedence; None when none does."""
         flag = self.flags.get(option.name)
         if isinstance(flag, bool):
-            return Found("true" if flag else "false", f"flag {option.flag}")
+            return Found("true" if flag else "false", Layer.FLAG, option.flag)
         if flag not in (None, [], ""):
-            return Found(",".join(flag) if isinstance(flag, list) else str(flag), f"flag {option.flag}")
-        for layer, label in ((option.ci_variables, "CI input"), (option.env, "environment")):
-            hit = _first_set(self.environ, layer)
+            return Found(",".join(flag) if isinstance(flag, list) else str(flag), Layer.FLAG, option.flag)
+        for names, layer in ((option.ci_variables, Layer.CI_INPUT), (option.env, Layer.ENVIRONMENT)):
+            hit = _first_set(self.environ, names)
             if hit is not None:
-                return Found(hit[1], f"{label} {hit[0]}")
+                return Found(hit[1], layer, hit[0])
         hit = _first_set(self.dotenv, option.env)
         if hit is not None:
-            return Found(hit[1], f".env {hit[0]}")
+            return Found(hit[1], Layer.DOTENV, hit[0])
         for name in option.fallback:
             path = self.environ.get(name)
             if path and os.path.isfile(path):
-                return Found(path, f"environment {name}", fallback=True)
+                return Found(path, Layer.ENVIRONMENT, name, fallback=True)
         return None
 
     def text(self, option: Spelled) -> str | None:
         """One option's unvalidated text, stripped, for reporting after Settings failed to load."""
         found = self.find(option)
         return (found.text.strip() or None) if found else None
+
+    def name(self, option: Spelled) -> str:
+        """How a message names `option`: the way this run's user set it, else the way a user of this CI would.
+
+        Set: `--timeout`; `input timeout` (a GitHub input, or a GitLab component input, which the
+        component passes as PLUGIN_*); `setting dry-run` (a Drone/Woodpecker setting, with the key's
+        hyphens or underscores as the variable kept them); `RANCHER_TIMEOUT` (the environment);
+        `RANCHER_TIMEOUT in .env`. Not set (a required value is missing): `input service` on GitHub,
+        `setting service` on Drone and Woodpecker (the snake_case keys docs/ci.md shows), else the
+        first environment variable, which GitLab's CI/CD variables and a shell both use.
+        """
+        found = self.find(option)
+        if found is None:
+            if self.ci == "github":
+                return f"input {option.input_id}"
+            if self.ci in _PLUGIN_CIS:
+                return f"setting {option.name}"
+            return option.env[0]
+        if found.layer is Layer.CI_INPUT:
+            prefix, _, key = found.variable.partition("_")
+            if prefix == "INPUT" and self.ci == "github":
+                return f"input {key.lower()}"
+            if prefix == "PLUGIN" and self.ci in _PLUGIN_CIS:
+                return f"setting {key.lower()}"
+            if prefix == "PLUGIN" and self.ci == "gitlab":
+                return f"input {option.input_id}"
+        if found.layer is Layer.DOTENV:
+            return f"{found.variable} in .env"
+        return found.variable
+
+    def speller(self, options: Iterable[Spelled]) -> Callable[[str], str]:
+        """A rewrite of message text: each setting variable it names, spelled as `name` would name it.
+
+        Messages are written with the environment variable (`RANCHER_TIMEOUT`, `CATTLE_URL`), the
+        one name that works everywhere; a user who set `--timeout`, a GitHub input or a Drone
+        setting reads the name they used. Only whole variable names are rewritten.
+        """
+        spelled: dict[str, str] = {}
+        for option in options:
+            shown = self.name(option).removesuffix(" in .env")  # in running text, the variable is its name
+            for variable in option.env:
+                if variable != shown:
+                    spelled[variable] = shown
+        if not spelled:
+            return lambda text: text
+        names = "|".join(sorted(map(re.escape, spelled), key=len, reverse=True))
+        pattern = re.compile(rf"(?<![A-Za-z0-9_])(?:{names})(?![A-Za-z0-9_])")
+        return lambda text: pattern.sub(lambda match: spelled[match.group(0)], text)
+
+    def from_dotenv(self, options: Iterable[Spelled]) -> list[str]:
+        """The variables `.env` supplied for these options (those no other source set), in table order."""
+        supplied = []
+        for option in options:
+            found = self.find(option)
+            if found is not None and found.layer is Layer.DOTENV:
+                supplied.append(found.variable)
+        return supplied
+
+
+# The CIs whose settings reach us as PLUGIN_<KEY> (docs/ci-conventions.md, sections 4 and 5).
+_PLUGIN_CIS = frozenset({"drone", "woodpecker"})
 
 
 def read_dotenv(path: str) -> dict[str, str | None]:

@@ -15,6 +15,9 @@ from rancher_deploy.errors import ConfigError
 from rancher_deploy.events import ImageChange
 from rancher_deploy.images import ImageRef, display_image, parse_image_uuid, same_image
 
+# Rancher 1.x pulls an image again on upgrade only with this label (rancher-api.md §1.4, launchConfig labels).
+PULL_LABEL = "io.rancher.container.pull_image"
+
 
 @dataclass(frozen=True)
 class Strategy:
@@ -81,6 +84,7 @@ class Plan:
     request: Request
     strategy: Strategy | None = None  # Rancher 1.x only; 2.x workloads roll out by their own strategy
     forced: bool = False
+    warnings: tuple[str, ...] = ()  # what the run does that the user may not expect; logged, never fatal
 
     @property
     def changes_anything(self) -> bool:
@@ -138,14 +142,18 @@ def plan_service_upgrade(
         if force or not same_image(current_primary, str(new)):
             launch_config = _with_image(primary, new)
     changed_sidekicks = []
+    configs: dict[str, Mapping[str, Any]] = {service_name: primary}
     for config in secondaries:
         name = str(config.get("name"))
         if name in wanted:
             new = wanted[name]
             previous = _image_of(config)
             changes.append(ImageChange(name, previous, str(new)))
+            configs[name] = config
             if force or not same_image(previous, str(new)):
                 changed_sidekicks.append(_with_image(config, new))
+    unpulled = [change for change in changes if force and _cached_ok(change)
+                and ((configs[change.container].get("labels") or {}).get(PULL_LABEL) != "always")]
     return Plan(
         target=target,
         target_id=str(service.get("id")),
@@ -153,6 +161,11 @@ def plan_service_upgrade(
         request=ServiceUpgrade(strategy, launch_config, tuple(changed_sidekicks)),
         strategy=strategy,
         forced=force,
+        warnings=(*_repository_warnings(target, changes, ["RANCHER_SERVICE" if index == 0 and None in wanted
+                                                          else "RANCHER_SIDEKICK" for index in range(len(changes))]),
+                  *(f"{target}: --force restarts {change.container} on {change.new_image}, but without the label "
+                    f"{PULL_LABEL}=always Rancher starts it from the image the host has cached; add the label to "
+                    "pull the tag again" for change in unpulled)),
     )
 
 
@@ -203,10 +216,50 @@ def plan_workload_update(
     changes = tuple(ImageChange(str(container.get("name")), _image_of({"imageUuid": container.get("image")}),
                                 str(image)) for container in chosen)
     redeploy = force and all(same_image(change.previous_image, change.new_image) for change in changes)
+    warnings = list(_repository_warnings(target, changes, ["RANCHER_CONTAINER"] * len(changes)))
+    for container, change in zip(chosen, changes):
+        policy = container.get("imagePullPolicy")
+        effective = str(policy) if policy else pull_policy_default(change.previous_image)
+        if force and _cached_ok(change) and effective != "Always":
+            why = f"imagePullPolicy is {effective}" + (
+                "" if policy else " (unset: the default for a tag other than latest)")
+            warnings.append(f"{target}: --force restarts {change.container} on {change.new_image}, but its {why}, so a "
+                            "node that has this tag cached starts the old copy; set imagePullPolicy: Always on the "
+                            "container to pull the tag again")
     return Plan(
         target=target,
         target_id=target_id,
         changes=changes,
         request=WorkloadUpdate({change.container: change.new_image for change in changes}, redeploy),
         forced=force,
+        warnings=tuple(warnings),
     )
+
+
+def pull_policy_default(image: str) -> str:
+    """The imagePullPolicy Kubernetes gives a container that sets none: Always for `latest` (or no tag),
+    else IfNotPresent (SetDefaults_Container, kubernetes pkg/apis/core/v1/defaults.go)."""
+    parsed = parse_image_uuid(image)
+    if parsed is not None and parsed.digest is None and parsed.tag in (None, "latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+def _cached_ok(change: ImageChange) -> bool:
+    """A same-tag redeploy that a cached copy could serve: the same image, named by tag, not by digest
+    (a digest names one content, so a cached copy is the right one)."""
+    parsed = parse_image_uuid(change.new_image)
+    return same_image(change.previous_image, change.new_image) and (parsed is None or parsed.digest is None)
+
+
+def _repository_warnings(target: str, changes: Sequence[ImageChange], settings: Sequence[str]) -> tuple[str, ...]:
+    """A container chosen for the new image that runs another repository today: say so, since the
+    default choices (a 1.x service's own image, a 2.x pod's only container) take any image.
+    `settings[i]` is the setting that chose `changes[i]`, named in the warning."""
+    warnings = []
+    for change, setting in zip(changes, settings):
+        before, after = parse_image_uuid(change.previous_image), parse_image_uuid(change.new_image)
+        if before is not None and after is not None and not before.same_repository(after):
+            warnings.append(f"{target}: {change.container} runs {before.name}, and the new image is from another "
+                            f"repository, {after.name}; check RANCHER_IMAGE and {setting} if that is not meant")
+    return tuple(warnings)

@@ -1,9 +1,14 @@
-"""Owns the promise that secrets never reach a sink: every line any sink writes passes through here."""
+"""Owns the promise that secrets never reach a sink: every line any sink writes passes through here.
+
+Being that one pass, it also carries the run's spelling of setting names (`spell_with`), so a
+message written with `RANCHER_TIMEOUT` reads `--timeout` for the user who set it that way.
+"""
 
 from __future__ import annotations
 
 import re
 import urllib.parse
+from typing import Callable
 
 # Shorter values would turn ordinary words into "***"; Rancher keys and tokens are far longer.
 _MIN_SECRET_LENGTH = 4
@@ -16,8 +21,13 @@ class Redactor:
 
     def __init__(self, *secrets: str | None) -> None:
         self._secrets: set[str] = set()
+        self._spell: Callable[[str], str] = lambda text: text
         for secret in secrets:
             self.add(secret)
+
+    def spell_with(self, spell: Callable[[str], str]) -> None:
+        """Also rewrite the text every sink writes with `spell` (applied before scrubbing secrets)."""
+        self._spell = spell
 
     def add(self, secret: str | None) -> None:
         """Register a secret; its URL-encoded form is registered too, as it may appear in URLs."""
@@ -33,7 +43,7 @@ class Redactor:
         return frozenset(self._secrets)
 
     def __call__(self, text: str) -> str:
-        text = redact_url_credentials(text)
+        text = redact_url_credentials(self._spell(text))
         # Longest first, so a secret that contains another is masked whole.
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, _MASK)

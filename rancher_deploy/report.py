@@ -44,6 +44,10 @@ _HEADLINES: dict[Result, str] = {
 }
 
 
+# The results the verdict reports as the run's failure (their headlines start with FAILED).
+_FAILURES = frozenset({Result.FAILED, Result.ROLLED_BACK, Result.NOT_UPGRADED})
+
+
 class Pipe:
     """A text stream whose write failures (a closed pipe, a full disk) are the output's end, not the run's.
 
@@ -82,13 +86,22 @@ class HumanLog:
         self._redact = redactor
         self._verbose = verbose
         self._dialect = dialect or Dialect(redactor)
+        self._failing = False     # an error step was logged: the run's failure is under way
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Step):
             if event.level is Level.DEBUG and not self._verbose:
                 return
             prefix = {Level.WARNING: "warning: ", Level.ERROR: "error: ", Level.DEBUG: "debug: "}.get(event.level, "")
-            self._line_or(self._dialect.annotate(event.level, event.message), prefix + event.message)
+            # One failure, one annotation: the verdict or the error line at the end carries it, since
+            # only then is the run's outcome known. On the way, an error step is a plain line, and so
+            # is every warning after it (rolling back, ...): they tell the same failure's story.
+            annotation = None
+            if event.level is Level.ERROR:
+                self._failing = True
+            elif not self._failing:
+                annotation = self._dialect.annotate(event.level, event.message)
+            self._line_or(annotation, prefix + event.message)
         elif isinstance(event, Progress):
             self.line("  " + progress_text(event))
         elif isinstance(event, GroupStart):
@@ -99,12 +112,23 @@ class HumanLog:
                 self.line(end)
 
     def verdict(self, outcome: Outcome, code: ExitCode) -> None:
-        """One line per target, then the exit code the run ends with (from `events.exit_code`)."""
-        for target in outcome.targets:
-            text = (f"{_HEADLINES[target.result]}: {target.target} ({target.target_id}) in "
-                    f"{target.duration_seconds:.1f}s: {target.message}")
-            failed = target.result in (Result.FAILED, Result.ROLLED_BACK)
-            self._line_or(self._dialect.annotate(Level.ERROR, text) if failed else None, text)
+        """One line per target, then the exit code the run ends with (from `events.exit_code`).
+
+        The failed targets' lines are the run's one error annotation (several, one annotation of
+        several lines, written where the first of them stands).
+        """
+        lines = [(f"{_HEADLINES[target.result]}: {target.target} ({target.target_id}) in "
+                  f"{target.duration_seconds:.1f}s: {target.message}",
+                  target.result in _FAILURES) for target in outcome.targets]
+        failures = [index for index, (_, failed) in enumerate(lines) if failed]
+        annotation = (self._dialect.annotate(Level.ERROR, "\n".join(lines[index][0] for index in failures))
+                      if failures else None)
+        for index, (text, failed) in enumerate(lines):
+            if failed and annotation is not None:
+                if index == failures[0]:
+                    self.line(annotation)
+                continue
+            self.line(text)
         if not outcome.targets:
             self.line("nothing was done")
         self.line(f"rancher-deploy: exit {int(code)} ({last_words(outcome, code)})")

@@ -31,13 +31,31 @@ class Rollout:
     deadline_exceeded: str | None = None  # the Progressing=False/ProgressDeadlineExceeded message
     current_revision: str | None = None   # statefulsets
     update_revision: str | None = None
+    strategy: str | None = None           # statefulsets, daemonsets: spec.updateStrategy.type
+    partition: int | None = None          # statefulsets: spec.updateStrategy.rollingUpdate.partition, when set
+
+    @property
+    def on_delete(self) -> bool:
+        """An update strategy that replaces no pod by itself (OnDelete): there is no rollout to watch."""
+        return self.kind in ("statefulset", "daemonset") and self.strategy not in (None, "RollingUpdate")
+
+    @property
+    def wanted(self) -> int:
+        """How many pods the rollout updates: all but those below a StatefulSet's partition."""
+        return max(self.desired - (self.partition or 0), 0)
+
+    @property
+    def observed(self) -> bool:
+        """The controller has taken the current spec (for v3: a spec newer than the baseline)."""
+        return _observed(self)
 
     @property
     def health(self) -> Health | None:
-        """Updated replicas that are available, of those wanted; a cronjob has no replicas to count."""
-        if self.kind == "cronjob":
+        """Updated replicas that are available, of those the rollout updates; a cronjob or an
+        OnDelete set has no replicas to count."""
+        if self.kind == "cronjob" or self.on_delete:
             return None
-        return Health(min(self.available, self.updated), self.desired, counted="updated replicas available")
+        return Health(min(self.available, self.updated), self.wanted, counted="updated replicas available")
 
 
 Viewer = Callable[[Rollout], Judgement]
@@ -76,8 +94,21 @@ def view_deployment(rollout: Rollout) -> Judgement:
                                    f"{rollout.available}/{want} available")
 
 
+def _on_delete(rollout: Rollout) -> Judgement:
+    """An OnDelete set: kubectl stops with "rollout status is only available for RollingUpdate
+    strategy type" (rollout_status.go), as it has no viewer for a CronJob. The change is done once
+    the controller has seen it; its pods keep what they run until each is deleted."""
+    if not _observed(rollout):
+        return Judgement(Verdict.WAITING, f"waiting for {rollout.kind} {rollout.name!r} spec update to be observed")
+    caveat = (f"its pods take the new image only when they are deleted (updateStrategy {rollout.strategy}); "
+              "none was restarted, so they still run the old one")
+    return Judgement(Verdict.DONE, f"{rollout.kind} {rollout.name!r} updated; {caveat}", caveat=caveat)
+
+
 def view_daemonset(rollout: Rollout) -> Judgement:
     """DaemonSetStatusViewer: every scheduled node runs an updated, available pod."""
+    if rollout.on_delete:
+        return _on_delete(rollout)
     if (first := _before_counting(rollout)) is not None:
         return first
     want = rollout.desired
@@ -90,14 +121,30 @@ def view_daemonset(rollout: Rollout) -> Judgement:
 
 
 def view_statefulset(rollout: Rollout) -> Judgement:
-    """StatefulSetStatusViewer: updated and ready, then every pod on the update revision."""
+    """StatefulSetStatusViewer, in its order: OnDelete has no rollout; then every pod ready; then,
+    with a rolling update's partition, the pods at and above it updated; else every pod on the
+    update revision."""
+    if rollout.on_delete:
+        return _on_delete(rollout)
     if (first := _before_counting(rollout)) is not None:
         return first
     want = rollout.desired
-    if rollout.updated < want:
-        return Judgement(Verdict.WAITING, f"{rollout.updated} out of {want} new replicas have been updated")
     if rollout.ready < want:
         return Judgement(Verdict.WAITING, f"{rollout.ready} of {want} replicas are ready")
+    if rollout.partition is not None:
+        if rollout.updated < rollout.wanted:
+            return Judgement(Verdict.WAITING, f"partitioned roll out: {rollout.updated} out of {rollout.wanted} "
+                                              "new pods have been updated")
+        if rollout.partition <= 0:
+            return Judgement(Verdict.DONE, f"statefulset {rollout.name!r} rolled out: {rollout.ready}/{want} ready")
+        kept = min(rollout.partition, want)
+        caveat = (f"the {kept} pod(s) below partition {rollout.partition} keep their image until the partition "
+                  "is lowered")
+        return Judgement(Verdict.DONE, f"statefulset {rollout.name!r} partitioned roll out complete: "
+                                       f"{rollout.updated} new pod(s) updated, ordinals {rollout.partition} and up; "
+                                       f"{caveat}", caveat=caveat)
+    if rollout.updated < want:
+        return Judgement(Verdict.WAITING, f"{rollout.updated} out of {want} new replicas have been updated")
     if rollout.update_revision and rollout.current_revision != rollout.update_revision:
         return Judgement(Verdict.WAITING,
                          f"waiting for statefulset {rollout.name!r} to move to revision {rollout.update_revision}")
@@ -106,7 +153,8 @@ def view_statefulset(rollout: Rollout) -> Judgement:
 
 def view_cronjob(rollout: Rollout) -> Judgement:
     """kubectl has no viewer for cronjobs: the change is done once accepted; its next job uses it."""
-    return Judgement(Verdict.DONE, f"cronjob {rollout.name!r} updated; its next job uses the new image")
+    caveat = "its next job uses the new image"
+    return Judgement(Verdict.DONE, f"cronjob {rollout.name!r} updated; {caveat}", caveat=caveat)
 
 
 VIEWERS: dict[str, Viewer] = {

@@ -189,7 +189,8 @@ class Option:
 
     @property
     def setting(self) -> str:
-        """How errors name the option: its first environment variable, which is what most users set."""
+        """The option's canonical name, its first environment variable: what code that has no Inputs
+        (a backend) puts in a ConfigError; the CLI renames it the way the user set it (`Inputs.name`)."""
         return self.env[0]
 
 
@@ -234,8 +235,9 @@ SETTINGS: tuple[Option, ...] = (
     Option("namespace", ("RANCHER_NAMESPACE",), Kind.TEXT,
            "Rancher 2.x namespace of the workload(s)", default="default", metavar="NAMESPACE", field=None),
     Option("workload", ("RANCHER_WORKLOAD",), Kind.LIST,
-           "Rancher 2.x workload: name or type:name (deployment, statefulset, daemonset, cronjob); "
-           "several comma separated", metavar="TYPE:NAME", field="workloads"),
+           "Rancher 2.x workload: type:name (deployment, statefulset, daemonset, cronjob), or a bare name: the "
+           "one deployment, statefulset, daemonset or cronjob of that name (exit 2 when several kinds share it or "
+           "none has it); several comma separated", metavar="TYPE:NAME", field="workloads"),
     Option("container", ("RANCHER_CONTAINER",), Kind.LIST,
            "Rancher 2.x container(s) to change; default: the only one, else the one running the image's repository",
            commands=(UPGRADE,), metavar="NAME", field="containers"),
@@ -259,9 +261,9 @@ SETTINGS: tuple[Option, ...] = (
            "seconds to wait for each phase (upgrade, finish, rollback) before giving up", default=600.0,
            minimum=1, metavar="SECONDS", field="timeout_seconds"),
     Option("progress_deadline", ("RANCHER_PROGRESS_DEADLINE",), Kind.SECONDS,
-           "Rancher 1.x: seconds an upgrade may go without a further new container becoming healthy before it "
-           "is failed and rolled back (Rancher itself waits for ever)", default=300.0, minimum=0.1,
-           commands=(UPGRADE,), metavar="SECONDS", field="progress_deadline_seconds"),
+           "Rancher 1.x: seconds an upgrade may go without a further new container becoming healthy before it is "
+           "failed and rolled back (Rancher itself waits for ever); keep it above the batch interval",
+           default=300.0, minimum=0.1, commands=(UPGRADE,), metavar="SECONDS", field="progress_deadline_seconds"),
     Option("poll_interval", ("RANCHER_POLL_INTERVAL",), Kind.SECONDS,
            "seconds between two looks at the service while waiting", default=2.0, minimum=0.001,
            metavar="SECONDS", field="poll_interval_seconds"),
@@ -300,7 +302,9 @@ SETTINGS: tuple[Option, ...] = (
            "than the running one, so a late pipeline of an older commit cannot downgrade",
            default=VersionPolicy(PolicyKind.ANY), choices=_values(PolicyKind), parse=VersionPolicy.parse, commands=(UPGRADE,)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
-           "upgrade even when the service already runs the image (pulls the same tag again)",
+           "upgrade even when the target already runs the image, restarting it on the same tag; the tag is pulled "
+           "again only with imagePullPolicy Always (2.x) or the label io.rancher.container.pull_image=always (1.x), "
+           "and the plan warns otherwise",
            default=False, commands=(UPGRADE,)),
     Option("dry_run", ("RANCHER_DRY_RUN",), Kind.BOOL,
            "print the plan and change nothing", default=False, commands=(UPGRADE, Command.ROLLBACK, Command.FINISH)),
@@ -321,7 +325,6 @@ SETTINGS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -407,7 +410,10 @@ class Settings:
             if found is None:
                 values[option.name] = option.default
                 continue
-            values[option.name] = _convert(option, found.text)
+            try:
+                values[option.name] = _convert(option, found.text)
+            except ValueError as error:
+                raise ConfigError(inputs.name(option), str(error)) from None
             sources[option.name] = found.source
             if found.fallback:
                 fallbacks.add(option.name)
@@ -416,7 +422,7 @@ class Settings:
             values["ca_bundle"] = None
             del sources["ca_bundle"]
         fields = {option.attribute: values[option.name] for option in SETTINGS if option.attribute}
-        fields.update(_validate(command, values))
+        fields.update(_validate(command, values, lambda name: inputs.name(OPTIONS_BY_NAME[name])))
         return cls(command=command, sources=sources, **fields)
 
 
@@ -450,65 +456,59 @@ def _show_default(value: Any) -> str:
     return str(value)
 
 
-def _validate(command: Command, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The checks that span options, and the fields built from several: URL credentials, targets."""
-    url, url_access, url_secret = _validate_url(values["url"])
+def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str], str]) -> dict[str, Any]:
+    """The checks that span options, and the fields built from several: URL credentials, targets.
+
+    `name` turns an option's table name into the words a message uses for it (`Inputs.name`).
+    """
+    url, url_access, url_secret = _validate_url(values["url"], name("url"))
     access_key = values["access_key"] or url_access
     secret_key = values["secret_key"] or url_secret
-    _validate_credentials(access_key, secret_key, values["token"])
+    _validate_credentials(access_key, secret_key, values["token"], name)
 
     flavour: Flavour = values["flavour"]
-    workload, service = OPTIONS_BY_NAME["workload"].setting, OPTIONS_BY_NAME["service"].setting
+    workload, service, flavour_name = name("workload"), name("service"), name("flavour")
     workloads = parse_workloads(values["workload"], values["namespace"], setting=workload,
-                                namespace_setting=OPTIONS_BY_NAME["namespace"].setting)
+                                namespace_setting=name("namespace"))
     if workloads and values["service"]:
-        raise ConfigError(workload, "names Rancher 2.x workloads but RANCHER_SERVICE is set too; use one of them")
+        raise ConfigError(workload, f"names Rancher 2.x workloads but {service} is set too; use one of them")
     if workloads and flavour is Flavour.RANCHER_1:
-        raise ConfigError(workload, "is for Rancher 2.x, but RANCHER_FLAVOUR is rancher-1.x")
+        raise ConfigError(workload, f"is for Rancher 2.x, but {flavour_name} is rancher-1.x")
     if values["service"] and flavour in (Flavour.V3, Flavour.K8S):
-        raise ConfigError(service, f"is for Rancher 1.x, but RANCHER_FLAVOUR is {flavour}")
+        raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
     services = () if workloads else parse_services(values["service"], values["stack"], setting=service,
-                                                   stack_setting=OPTIONS_BY_NAME["stack"].setting)
+                                                   stack_setting=name("stack"), workload_setting=workload)
     if command is Command.UPGRADE and values["image"] is None and not values["sidekick"]:
-        raise ConfigError(OPTIONS_BY_NAME["image"].setting, "is required: the new image, e.g. registry/app:2.1")
+        raise ConfigError(name("image"), "is required: the new image, e.g. registry/app:2.1")
     if values["update_sidekicks"] and values["image"] is None:
-        raise ConfigError(OPTIONS_BY_NAME["update_sidekicks"].setting, "needs an image to compare sidekicks with")
-    if values["progress_deadline"] <= values["batch_interval"]:
-        # No container becomes healthy while Rancher sleeps between batches.
-        raise ConfigError(OPTIONS_BY_NAME["progress_deadline"].setting,
-                          f"must be longer than RANCHER_BATCH_INTERVAL ({_show_default(values['batch_interval'])}s)")
+        raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
-        raise ConfigError(OPTIONS_BY_NAME["insecure"].setting, "cannot be combined with a CA bundle; choose one")
+        raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or ()}
 
 
 def _convert(option: Option, text: str) -> Any:
-    """The option's text as its typed value; raises ConfigError naming the option."""
+    """The option's text as its typed value; raises ValueError worded to follow the option's name."""
     return _CONVERTERS[option.kind](option, text)
 
 
 def _parsed(option: Option, value: str) -> Any:
-    if option.parse is None:
-        return value
-    try:
-        return option.parse(value)
-    except ValueError as error:
-        raise ConfigError(option.setting, str(error)) from None
+    return value if option.parse is None else option.parse(value)
 
 
 def _to_text(option: Option, text: str) -> Any:
     value = text.strip()
     if any(ord(character) < 32 for character in value):
         hidden = " (value not shown)" if option.secret else ""
-        raise ConfigError(option.setting, f"contains control characters{hidden}")
+        raise ValueError(f"contains control characters{hidden}")
     return _parsed(option, value)
 
 
 def _to_list(option: Option, text: str) -> tuple[Any, ...]:
     items = tuple(item.strip() for item in text.split(","))
     if any(item == "" for item in items):
-        raise ConfigError(option.setting, f"has an empty item in {text.strip()!r}")
+        raise ValueError(f"has an empty item in {text.strip()!r}")
     return tuple(_parsed(option, item) for item in items)
 
 
@@ -518,16 +518,16 @@ def _to_bool(option: Option, text: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ConfigError(option.setting, f"must be true or false (or yes/no, 1/0, on/off), got {text!r}")
+    raise ValueError(f"must be true or false (or yes/no, 1/0, on/off), got {text!r}")
 
 
 def _to_seconds(option: Option, text: str) -> float:
     try:
         value = float(text.strip().removesuffix("s"))
     except ValueError:
-        raise ConfigError(option.setting, f"must be a number of seconds, got {text!r}") from None
+        raise ValueError(f"must be a number of seconds, got {text!r}") from None
     if not math.isfinite(value) or (option.minimum is not None and value < option.minimum):
-        raise ConfigError(option.setting, f"must be at least {_show_default(option.minimum)}, got {text!r}")
+        raise ValueError(f"must be at least {_show_default(option.minimum)}, got {text!r}")
     return value
 
 
@@ -535,16 +535,16 @@ def _to_count(option: Option, text: str) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise ConfigError(option.setting, f"must be a whole number, got {text!r}") from None
+        raise ValueError(f"must be a whole number, got {text!r}") from None
     if option.minimum is not None and value < option.minimum:
-        raise ConfigError(option.setting, f"must be at least {_show_default(option.minimum)}, got {text!r}")
+        raise ValueError(f"must be at least {_show_default(option.minimum)}, got {text!r}")
     return value
 
 
 def _to_choice(option: Option, text: str) -> Any:
     value = text.strip().lower()
     if value not in option.choices:
-        raise ConfigError(option.setting, f"must be one of {', '.join(option.choices)}, got {text!r}")
+        raise ValueError(f"must be one of {', '.join(option.choices)}, got {text!r}")
     return _parsed(option, value)
 
 
@@ -559,9 +559,8 @@ _CONVERTERS: dict[Kind, Callable[[Option, str], Any]] = {
 }
 
 
-def _validate_url(url: str | None) -> tuple[str, str | None, str | None]:
+def _validate_url(url: str | None, setting: str) -> tuple[str, str | None, str | None]:
     """Check the URL; credentials written into it are taken out (and never echoed back)."""
-    setting = OPTIONS_BY_NAME["url"].setting
     if not url:
         raise ConfigError(setting, "is required: the Rancher URL, e.g. https://rancher.example.com")
     try:
@@ -585,19 +584,17 @@ def _validate_url(url: str | None) -> tuple[str, str | None, str | None]:
     return clean, access, secret
 
 
-def _validate_credentials(access_key: str | None, secret_key: str | None, token: str | None) -> None:
-    def setting(name: str) -> str:
-        return OPTIONS_BY_NAME[name].setting
-
+def _validate_credentials(access_key: str | None, secret_key: str | None, token: str | None,
+                          name: Callable[[str], str]) -> None:
     if token is not None:
         if not re.fullmatch(r"token-[a-z0-9]+:\S+", token):
-            raise ConfigError(setting("token"), "must look like token-xxxxx:secret (value not shown)")
+            raise ConfigError(name("token"), "must look like token-xxxxx:secret (value not shown)")
         return
     if not access_key and not secret_key:
-        raise ConfigError(setting("access_key"), "is required (with CATTLE_SECRET_KEY), or set RANCHER_TOKEN")
+        raise ConfigError(name("access_key"), f"is required (with {name('secret_key')}), or {name('token')} instead")
     if not access_key:
-        raise ConfigError(setting("access_key"), "is required when a secret key is set")
+        raise ConfigError(name("access_key"), "is required when a secret key is set")
     if not secret_key:
-        raise ConfigError(setting("secret_key"), "is required when an access key is set")
+        raise ConfigError(name("secret_key"), "is required when an access key is set")
     if any(character.isspace() or character == ":" for character in access_key):
-        raise ConfigError(setting("access_key"), "must not contain spaces or ':'")
+        raise ConfigError(name("access_key"), "must not contain spaces or ':'")

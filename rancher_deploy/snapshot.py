@@ -52,11 +52,14 @@ class Judgement:
     """A judge's answer: the verdict and the words the log shows for it.
 
     `gone` marks a failure because the target was removed: there is nothing left to roll back.
+    `caveat` says, for a done verdict, what done does not mean (an OnDelete StatefulSet's pods
+    still run the old image), so the last line does not claim the new image runs.
     """
 
     verdict: Verdict
     message: str
     gone: bool = False
+    caveat: str | None = None
 
 
 class Status(Protocol):

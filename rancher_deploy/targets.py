@@ -31,27 +31,30 @@ class ServiceTarget:
 
 @dataclass(frozen=True)
 class WorkloadTarget:
-    """One Rancher 2.x workload to act on."""
+    """One Rancher 2.x workload to act on; `kind` None for a bare name, whose kind is looked up."""
 
-    kind: str
+    kind: str | None
     name: str
     namespace: str
 
     def __str__(self) -> str:
-        return f"{self.namespace}/{self.kind}:{self.name}"
+        return f"{self.namespace}/{self.kind}:{self.name}" if self.kind else f"{self.namespace}/{self.name}"
 
 
 Target = ServiceTarget | WorkloadTarget
 
 
 def parse_services(items: tuple[str, ...] | None, stack: str | None, *, setting: str,
-                   stack_setting: str) -> tuple[ServiceTarget, ...]:
-    """`name` or `stack/name` items (the stack defaults to `stack`); raises ConfigError naming `setting`."""
+                   stack_setting: str, workload_setting: str = "RANCHER_WORKLOAD") -> tuple[ServiceTarget, ...]:
+    """`name` or `stack/name` items (the stack defaults to `stack`); raises ConfigError naming `setting`.
+
+    The `*_setting` arguments are how messages name those settings (settings.py passes `Inputs.name`).
+    """
     if stack is not None and not NAME.match(stack):
         raise ConfigError(stack_setting, f"is not a valid stack name: {stack!r}")
     if not items:
         raise ConfigError(setting, "is required: the service to upgrade, as name or stack/name "
-                                   "(or RANCHER_WORKLOAD for a Rancher 2.x workload)")
+                                   f"(or {workload_setting} for a Rancher 2.x workload)")
     targets: list[ServiceTarget] = []
     for item in items:
         stack_part, slash, name = item.rpartition("/")
@@ -67,14 +70,14 @@ def parse_services(items: tuple[str, ...] | None, stack: str | None, *, setting:
 
 def parse_workloads(items: tuple[str, ...] | None, namespace: str, *, setting: str,
                     namespace_setting: str) -> tuple[WorkloadTarget, ...]:
-    """`name` (a deployment) or `type:name` items in `namespace`; raises ConfigError naming `setting`."""
+    """`name` (kind looked up in Rancher) or `type:name` items in `namespace`; raises ConfigError naming `setting`."""
     if not _K8S_NAME.match(namespace) or len(namespace) > 63:
         raise ConfigError(namespace_setting, f"{namespace!r} is not a Kubernetes namespace name")
     targets: list[WorkloadTarget] = []
     for item in items or ():
-        kind, colon, name = item.rpartition(":")
-        kind = kind.lower() if colon else "deployment"
-        if kind not in WORKLOAD_KINDS:
+        given, colon, name = item.rpartition(":")
+        kind = given.lower() if colon else None
+        if kind is not None and kind not in WORKLOAD_KINDS:
             raise ConfigError(setting, f"{item!r} has an unknown type {kind!r} (one of {', '.join(WORKLOAD_KINDS)})")
         if not _K8S_NAME.match(name):
             raise ConfigError(setting, f"{item!r} is not a workload name or type:name")

@@ -50,7 +50,7 @@ def document(**changes: Any) -> dict[str, Any]:
     return base
 
 
-# What each CI really sets (shared/ci-conventions.md section 1); a few of their other variables are
+# What each CI really sets (docs/ci-conventions.md section 1); a few of their other variables are
 # included so detection is shown not to trip over them.
 GITHUB_ENV = {"CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": "/github/workspace", "HOME": "/github/home"}
 GITLAB_ENV = {"CI": "true", "GITLAB_CI": "true", "CI_PROJECT_DIR": "/builds/shop/app", "CI_JOB_ID": "77"}

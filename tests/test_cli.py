@@ -1,7 +1,9 @@
-"""The CLI's own machinery: signal handling around the wait loop, and output that cannot be written."""
+"""The CLI's own machinery: the command, usage errors, naming settings, `.env`, signal handling, and
+output that cannot be written."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -12,10 +14,16 @@ from typing import Iterator
 
 import pytest
 
+from rancher_deploy import cli
 from rancher_deploy.cli import _Signals
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.inputs import Inputs
+from rancher_deploy.settings import SETTINGS
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY
+from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli
+
+EXIT_2 = "rancher-deploy: exit 2 (invalid usage or configuration"
 
 
 def test_a_signal_cuts_one_sleep_short_and_later_sleeps_still_wait() -> None:
@@ -31,6 +39,202 @@ def test_a_signal_cuts_one_sleep_short_and_later_sleeps_still_wait() -> None:
     assert signals.interrupted() == signal.SIGTERM and signals.urgent() is None
     signals._handle(signal.SIGINT, None)
     assert signals.urgent() == signal.SIGINT
+
+
+# -- the command ----------------------------------------------------------------------------------------
+
+
+def test_a_typo_in_the_command_says_unknown_command_and_suggests_the_closest(run_cli: RunCli) -> None:
+    result = run_cli("upgarde", RANCHER_OUTPUT="json")
+    assert result.code == 2
+    assert ("rancher-deploy: error: unknown command 'upgarde' (did you mean 'upgrade'?); the commands are "
+            "upgrade, rollback, finish, status, demo, simulate") in result.stderr
+    assert "usage:" not in result.output
+    assert result.json["result"] == "error" and result.json["command"] == "upgarde"
+
+
+def test_an_unknown_word_without_a_close_command_lists_them_all(run_cli: RunCli) -> None:
+    result = run_cli("deploy")
+    assert result.code == 2
+    assert "unknown command 'deploy'; the commands are upgrade, rollback, finish, status, demo, simulate" in result.stderr
+
+
+def test_a_flag_argparse_cannot_read_is_one_line_and_exit_2(run_cli: RunCli) -> None:
+    result = run_cli("rollback", "--bogus", "--output", "json")
+    assert result.code == 2
+    assert result.stderr.splitlines()[0] == (
+        "rancher-deploy: error: unrecognized arguments: --bogus (see `rancher-deploy rollback --help`)")
+    assert result.stderr.splitlines()[1].startswith(EXIT_2)
+    assert "usage:" not in result.output
+    # The report still goes out: --output json came after the flag argparse refused, so the
+    # environment decides, and here it does not ask for JSON.
+    assert result.stdout == ""
+
+
+def test_a_flag_without_its_value_is_reported_like_any_failure(run_cli: RunCli) -> None:
+    result = run_cli("--timeout", RANCHER_OUTPUT="json")
+    assert result.code == 2
+    assert "argument --timeout: expected one argument" in result.stderr
+    assert result.json["result"] == "error" and result.json["exit_code"] == 2
+
+
+def test_help_shows_the_command_as_optional_at_the_top_and_named_below(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--help"], environ={}, dotenv_path=None) == 0
+    top = capsys.readouterr().out
+    assert top.startswith("usage: rancher-deploy [COMMAND] [options]\n")
+    assert "rancher-deploy upgrade" not in top.split("\n\n")[0]
+    assert cli.main(["rollback", "--help"], environ={}, dotenv_path=None) == 0
+    assert capsys.readouterr().out.startswith("usage: rancher-deploy rollback [options]\n")
+
+
+def test_an_empty_first_argument_counts_as_no_command(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    # What a CI input left empty and passed as an argument looks like.
+    result = run_cli("", "--output", "json")
+    assert result.code == 0, result.stderr
+    assert result.json["command"] == "upgrade" and result.json["result"] == "upgraded"
+
+
+# How each CI names the command when it cannot pass an argument (docs/ci.md): GitHub's `command`
+# input, GitLab's template variable, Drone's and Woodpecker's `settings: command:`.
+COMMAND_BY_CI = {
+    "github": {"GITHUB_ACTIONS": "true", "INPUT_COMMAND": "{}"},
+    "gitlab-template": {"GITLAB_CI": "true", "RANCHER_COMMAND": "{}"},
+    "drone": {"DRONE": "true", "CI": "drone", "PLUGIN_COMMAND": "{}"},
+    "woodpecker": {"CI": "woodpecker", "PLUGIN_COMMAND": "{}"},
+}
+
+
+@pytest.mark.parametrize("where", sorted(COMMAND_BY_CI))
+def test_every_command_is_reachable_from_every_ci(sim: Simulator, web: str, run_cli: RunCli, where: str) -> None:
+    def run(command: str, *argv: str) -> dict[str, object]:
+        environ = {name: value.format(command) for name, value in COMMAND_BY_CI[where].items()}
+        result = run_cli(*argv, "--output", "json", **environ)
+        assert result.code == 0, result.stderr
+        assert result.json["command"] == command
+        return dict(result.json)
+
+    assert run("upgrade", "--no-finish")["result"] == "upgraded-unfinished"
+    assert run("rollback")["result"] == "reverted"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+    assert run("upgrade", "--no-finish")["result"] == "upgraded-unfinished"
+    assert run("finish")["result"] == "finished"
+    assert sim.service(web)["state"] == "active"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+    assert run("status")["result"] == "status"
+
+
+def test_the_first_argument_wins_over_a_command_setting(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli("status", "--output", "json", DRONE="true", PLUGIN_COMMAND="rollback")
+    assert result.code == 0 and result.json["command"] == "status"
+
+
+@pytest.mark.parametrize(("environ", "named"), [
+    ({"DRONE": "true", "PLUGIN_COMMAND": "rolback"}, "setting command"),
+    ({"GITHUB_ACTIONS": "true", "INPUT_COMMAND": "rolback"}, "input command"),
+    ({"RANCHER_COMMAND": "rolback"}, "RANCHER_COMMAND"),
+])
+def test_an_unknown_command_setting_is_named_and_nothing_is_sent(
+        sim: Simulator, web: str, run_cli: RunCli, environ: dict[str, str], named: str) -> None:
+    sim.reset_log()
+    result = run_cli(**environ)
+    assert result.code == 2
+    assert (f"{named}: unknown command 'rolback' (did you mean 'rollback'?); the commands are upgrade, "
+            "rollback, finish, status") in result.stderr
+    assert sim.requests == []
+
+
+# -- errors name the setting the way it was set -----------------------------------------------------------
+
+
+def test_a_refusal_found_by_the_backend_names_the_setting_the_way_it_was_set(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "web", {"imageUuid": f"docker:{OLD_IMAGE}"}, retain_ip=True)
+    result = run_cli(DRONE="true", PLUGIN_START_FIRST="true")
+    assert result.code == 2
+    assert "setting start_first: cannot be used for shop/web: the service has retainIp set" in result.stderr
+
+
+def test_a_401_names_the_key_settings_the_way_they_were_set(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli(CATTLE_ACCESS_KEY=None, CATTLE_SECRET_KEY=None, GITHUB_ACTIONS="true",
+                     **{"INPUT_ACCESS-KEY": "AK-test-access", "INPUT_SECRET-KEY": "SK-wrong-but-secret-42"})
+    assert result.code == 2
+    assert "Rancher refused the credentials: check input access-key and input secret-key" in result.stderr
+    assert "SK-wrong-but-secret-42" not in result.output.replace("::add-mask::SK-wrong-but-secret-42", "")
+
+
+def test_a_backend_error_naming_a_variable_is_renamed_by_the_run_that_reports_it() -> None:
+    error = ConfigError("RANCHER_ENVIRONMENT", "is required: this account key sees several environments")
+
+    def spelled(inputs: Inputs) -> str:
+        return inputs.speller(SETTINGS)(str(error))
+
+    assert spelled(Inputs({}, {}, ci="github")).startswith("input environment: is required")
+    assert spelled(Inputs({}, {"PLUGIN_ENVIRONMENT": "x"}, ci="woodpecker")).startswith("setting environment: ")
+    assert spelled(Inputs({"environment": "x"}, {})).startswith("--environment: ")
+    assert spelled(Inputs({}, {"RANCHER_ENVIRONMENT": "x"})).startswith("RANCHER_ENVIRONMENT: ")
+    assert Inputs({}, {}, ci="github").speller(SETTINGS)("RANCHER_ENVIRONMENTS stays") == "RANCHER_ENVIRONMENTS stays"
+
+
+def test_names_inside_messages_are_spelled_the_way_the_user_set_them(sim: Simulator, web: str,
+                                                                     run_cli: RunCli) -> None:
+    """Not only the setting an error starts with: every setting a message names reads as it was set."""
+    scoped = f"{sim.url}/v2-beta/projects/{sim.default_project_id}"
+    result = run_cli("--url", scoped, "--environment", "Staging", CATTLE_URL=None)
+    assert result.code == 2, result.stderr
+    assert "--environment: names 'Staging' but --url is scoped to environment Default" in result.stderr
+    assert "CATTLE_URL" not in result.stderr and "RANCHER_ENVIRONMENT" not in result.stderr
+    github = run_cli(CATTLE_URL=None, GITHUB_ACTIONS="true", INPUT_URL=scoped, INPUT_ENVIRONMENT="Staging")
+    assert "input environment: names 'Staging' but input url is scoped to environment Default" in github.stderr
+
+
+# -- .env -----------------------------------------------------------------------------------------------
+
+
+def run_in(tmp_path: Path, base: dict[str, str], **environ: str) -> tuple[int, str]:
+    stderr = io.StringIO()
+    code = cli.main([], environ={**base, **environ}, dotenv_path=str(tmp_path / ".env"), stdout=io.StringIO(),
+                    stderr=stderr)
+    return code, stderr.getvalue()
+
+
+def test_a_dotenv_that_supplied_settings_is_named_once_with_names_only(
+        sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    base = {name: value for name, value in base_env.items() if name not in ("RANCHER_STACK", "RANCHER_TIMEOUT")}
+    # RANCHER_IMAGE is set in the environment too, so .env does not supply it; OTHER is no setting.
+    (tmp_path / ".env").write_text("RANCHER_STACK=shop\nRANCHER_TIMEOUT=31\nRANCHER_IMAGE=app:9\nOTHER=x\n")
+    code, log = run_in(tmp_path, base)
+    assert code == 0, log
+    lines = [line for line in log.splitlines() if ".env" in line]
+    assert lines == [f"Read 2 settings from .env ({tmp_path / '.env'}), only for variables no flag, input or "
+                     "environment set: RANCHER_STACK, RANCHER_TIMEOUT"]
+    assert "31" not in lines[0] and "shop" not in lines[0].split(":", 1)[1]
+    assert SECRET_KEY not in log
+
+
+def test_on_github_the_dotenv_line_says_it_is_the_repositorys_own_file(
+        sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    base = {name: value for name, value in base_env.items() if name != "RANCHER_STACK"}
+    (tmp_path / ".env").write_text("RANCHER_STACK=shop\n")
+    code, log = run_in(tmp_path, base, GITHUB_ACTIONS="true")
+    assert code == 0, log
+    assert (f"Read 1 setting from .env ({tmp_path / '.env'}: the checked-out repository's own file, the working "
+            "directory of the action), only for variables no flag, input or environment set: RANCHER_STACK") in log
+
+
+def test_no_dotenv_line_when_the_file_supplied_nothing(
+        sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("RANCHER_STACK=ignored\nAPP_SETTING=1\n")
+    code, log = run_in(tmp_path, base_env)
+    assert code == 0 and ".env" not in log
+
+
+def test_a_command_from_dotenv_is_named_in_the_dotenv_line(
+        sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("RANCHER_COMMAND=status\n")
+    code, log = run_in(tmp_path, base_env)
+    assert code == 0, log
+    assert "status: shop/web" in log
+    assert "Read 1 setting from .env" in log and log.count("RANCHER_COMMAND") == 1
 
 
 # -- a closed log pipe (`rancher-deploy ... 2>&1 | head -8`) -------------------------------------

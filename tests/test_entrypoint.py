@@ -9,6 +9,7 @@ not rely on (GitHub uses /github/workspace, GitLab the project directory, Woodpe
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,13 @@ def github_env(tmp_path: Path, **inputs: str) -> dict[str, str]:
     return environ
 
 
+def action_args(environ: dict[str, str]) -> list[str]:
+    """The arguments the runner gives the container: action.yml's `runs.args`, inputs substituted."""
+    action: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    return [re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: environ["INPUT_" + m.group(1).upper()], arg)
+            for arg in action["runs"].get("args", [])]
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A job's working directory holding a decoy `rancher_deploy` package: the entrypoint must not import it."""
@@ -76,25 +84,25 @@ def test_version_and_help_work_from_any_directory(workspace: Path) -> None:
 def test_github_inputs_with_hyphens_are_read(workspace: Path) -> None:
     environ = github_env(workspace, **{"url": "https://rancher.example.com", "access-key": "AKEY1234",
                                        "secret-key": SECRET, "service": "shop/web"})
-    result = run(["upgrade"], environ, workspace)
+    result = run(action_args(environ), environ, workspace)
     # The keys were found (their check comes first); what is missing is the image.
     assert_clean_failure(result, 2, SECRET)
-    assert "RANCHER_IMAGE: is required" in result.stderr
+    assert "input image: is required" in result.stderr
 
 
 def test_github_bad_input_value_is_named_and_the_secret_stays_hidden(workspace: Path) -> None:
     environ = github_env(workspace, url="https://rancher.example.com", token=f"not-a-token:{TOKEN_SECRET}", service="web", image="app:2")
-    result = run(["upgrade"], environ, workspace)
+    result = run(action_args(environ), environ, workspace)
     assert_clean_failure(result, 2, TOKEN_SECRET)
-    assert "RANCHER_TOKEN: must look like token-xxxxx:secret (value not shown)" in result.stderr
+    assert "input token: must look like token-xxxxx:secret (value not shown)" in result.stderr
 
 
 def test_credentials_in_the_url_never_reach_the_log(workspace: Path) -> None:
     environ = github_env(workspace, url=f"https://AKEY1234:{SECRET}@rancher.example.com", service="web",
                          timeout="soon")
-    result = run(["upgrade"], environ, workspace)
+    result = run(action_args(environ), environ, workspace)
     assert_clean_failure(result, 2, SECRET)
-    assert "RANCHER_TIMEOUT: must be a number of seconds, got 'soon'" in result.stderr
+    assert "input timeout: must be a number of seconds, got 'soon'" in result.stderr
 
 
 def test_drone_settings_keep_hyphens_and_lists_arrive_comma_joined(workspace: Path) -> None:
@@ -105,7 +113,7 @@ def test_drone_settings_keep_hyphens_and_lists_arrive_comma_joined(workspace: Pa
                "PLUGIN_BATCH-SIZE": "0"}
     result = run([], environ, workspace)
     assert_clean_failure(result, 2, SECRET)
-    assert "RANCHER_BATCH_SIZE: must be at least 1, got '0'" in result.stderr
+    assert "setting batch-size: must be at least 1, got '0'" in result.stderr
 
 
 def test_woodpecker_settings_arrive_with_underscores(workspace: Path) -> None:
@@ -115,7 +123,7 @@ def test_woodpecker_settings_arrive_with_underscores(workspace: Path) -> None:
                "PLUGIN_SECRET_KEY": SECRET, "PLUGIN_SERVICE": "web,web"}
     result = run([], environ, workspace)
     assert_clean_failure(result, 2, SECRET)
-    assert "RANCHER_SERVICE: names web twice" in result.stderr
+    assert "setting service: names web twice" in result.stderr
 
 
 def test_gitlab_job_runs_the_command_with_plain_variables(workspace: Path) -> None:
@@ -135,7 +143,7 @@ def test_gitlab_job_runs_the_command_with_plain_variables(workspace: Path) -> No
 def test_github_masks_the_secrets_before_the_first_line(workspace: Path) -> None:
     environ = github_env(workspace, **{"url": "https://rancher.example.com", "access-key": "AKEY1234",
                                        "secret-key": SECRET, "service": "web"})
-    result = run(["upgrade"], environ, workspace)
+    result = run(action_args(environ), environ, workspace)
     first = (result.stdout + result.stderr).splitlines()[0]
     assert first == f"::add-mask::{SECRET}"
 
@@ -143,12 +151,42 @@ def test_github_masks_the_secrets_before_the_first_line(workspace: Path) -> None
 def test_github_gets_outputs_and_an_annotation_even_for_a_configuration_error(workspace: Path) -> None:
     environ = github_env(workspace, **{"url": "https://rancher.example.com", "access-key": "AKEY1234",
                                        "secret-key": SECRET, "service": "web"})
-    result = run(["upgrade"], environ, workspace)
+    result = run(action_args(environ), environ, workspace)
     assert result.returncode == 2
-    assert "::error::RANCHER_IMAGE: is required" in result.stderr
+    assert "::error::input image: is required" in result.stderr
     output = (workspace / "output").read_text(encoding="utf-8")
     assert "result=error\n" in output and "exit-code=2\n" in output
     assert "Exit code 2" in (workspace / "summary").read_text(encoding="utf-8")
+
+
+def test_github_bad_command_input_is_one_error_with_outputs_and_summary(workspace: Path) -> None:
+    environ = github_env(workspace, **{"command": "deploy", "url": "https://rancher.example.com",
+                                       "access-key": "AKEY1234", "secret-key": SECRET, "service": "web",
+                                       "image": "app:2"})
+    result = run(action_args(environ), environ, workspace)
+    assert_clean_failure(result, 2, SECRET)
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"::add-mask::{SECRET}"
+    assert len(lines) == 3, "the mask, the one annotation, the exit line: no usage dump"
+    assert lines[1] == ("::error::input command: unknown command 'deploy'; the commands are upgrade, rollback, "
+                        "finish, status")
+    assert lines[2].startswith("rancher-deploy: exit 2 (invalid usage or configuration")
+    assert "usage:" not in result.stdout + result.stderr
+    output = (workspace / "output").read_text(encoding="utf-8")
+    assert "result=error\n" in output and "exit-code=2\n" in output and "unknown command 'deploy'" in output
+    summary = (workspace / "summary").read_text(encoding="utf-8")
+    assert "### rancher-deploy deploy: error" in summary and "Exit code 2" in summary
+
+
+def test_github_bad_flag_in_an_input_still_writes_outputs(workspace: Path) -> None:
+    # A flag the parser refuses (here one smuggled into an input) ends like any other failure.
+    environ = github_env(workspace, **{"url": "https://rancher.example.com", "access-key": "AKEY1234",
+                                       "secret-key": SECRET, "service": "web", "image": "app:2"})
+    result = run(["--no-such-flag"], environ, workspace)
+    assert_clean_failure(result, 2, SECRET)
+    assert [line for line in result.stderr.splitlines() if line.startswith("::error")] == [
+        "::error::unrecognized arguments: --no-such-flag (see `rancher-deploy --help`)"]
+    assert "result=error\n" in (workspace / "output").read_text(encoding="utf-8")
 
 
 # -- real upgrades through the entrypoint, against the simulator ----------------------------------------
@@ -166,10 +204,11 @@ def _seeded_simulator() -> Any:
 def test_github_action_run_upgrades_and_writes_outputs_and_summary(workspace: Path) -> None:
     simulator = _seeded_simulator()
     try:
+        # The command input left empty, as the runner sends an input the workflow does not give.
         environ = github_env(workspace, **{"url": simulator.url, "access-key": "AKEY1234", "secret-key": SECRET,
                                            "service": "shop/web", "image": "registry.example.com/shop/web:1.1",
-                                           "poll-interval": "0.01"})
-        result = run(["upgrade"], environ, workspace)
+                                           "poll-interval": "0.01", "command": ""})
+        result = run(action_args(environ), environ, workspace)
     finally:
         simulator.stop()
     assert result.returncode == 0, result.stderr
@@ -183,16 +222,48 @@ def test_github_action_run_upgrades_and_writes_outputs_and_summary(workspace: Pa
     assert_clean_failure(result, 0, SECRET)
 
 
+def test_github_command_input_runs_that_command(workspace: Path) -> None:
+    simulator = _seeded_simulator()
+    try:
+        environ = github_env(workspace, **{"url": simulator.url, "access-key": "AKEY1234", "secret-key": SECRET,
+                                           "service": "shop/web", "command": "status"})
+        result = run(action_args(environ), environ, workspace)
+    finally:
+        simulator.stop()
+    assert_clean_failure(result, 0, SECRET)
+    assert "result=status\n" in (workspace / "output").read_text(encoding="utf-8")
+
+
+def plugin_env(dialect: str, url: str, **settings: str) -> dict[str, str]:
+    """What Drone or Woodpecker sets for a plugin step with these `settings:` (keys written with `-`):
+    Drone keeps the hyphen (PLUGIN_POLL-INTERVAL), Woodpecker turns it into `_`; the keys are added."""
+    marker = {"drone": {"DRONE": "true", "CI": "drone"}, "woodpecker": {"CI": "woodpecker"}}[dialect]
+    hyphen = "-" if dialect == "drone" else "_"
+    settings = {"url": url, "access-key": "AKEY1234", "secret-key": SECRET, **settings}
+    return {**marker, **{"PLUGIN_" + key.upper().replace("-", hyphen): value for key, value in settings.items()}}
+
+
+@pytest.mark.parametrize("dialect", ["drone", "woodpecker"])
+def test_plugin_command_setting_runs_that_command(workspace: Path, dialect: str) -> None:
+    # settings: {command: status, ...}: a plugin step cannot pass arguments.
+    simulator = _seeded_simulator()
+    try:
+        environ = plugin_env(dialect, simulator.url, command="status", service="shop/web", output="json")
+        result = run([], environ, workspace)
+    finally:
+        simulator.stop()
+    assert_clean_failure(result, 0, SECRET)
+    assert '"command": "status"' in result.stdout and '"result": "status"' in result.stdout
+
+
 @pytest.mark.parametrize("dialect", ["drone", "woodpecker"])
 def test_plugin_run_reads_plugin_settings_and_upgrades(workspace: Path, dialect: str) -> None:
     simulator = _seeded_simulator()
-    marker = {"drone": {"DRONE": "true", "CI": "drone"}, "woodpecker": {"CI": "woodpecker"}}[dialect]
-    hyphen = "-" if dialect == "drone" else "_"
     try:
-        environ = {**marker, "PLUGIN_URL": simulator.url, f"PLUGIN_ACCESS{hyphen}KEY": "AKEY1234",
-                   f"PLUGIN_SECRET{hyphen}KEY": SECRET, "PLUGIN_SERVICE": "shop/web",
-                   "PLUGIN_IMAGE": "registry.example.com/shop/web:1.1", f"PLUGIN_POLL{hyphen}INTERVAL": "0.01",
-                   f"PLUGIN_DOTENV{hyphen}REPORT": str(workspace / "deploy.env")}
+        environ = plugin_env(dialect, simulator.url, **{"service": "shop/web",
+                                                        "image": "registry.example.com/shop/web:1.1",
+                                                        "poll-interval": "0.01",
+                                                        "dotenv-report": str(workspace / "deploy.env")})
         result = run([], environ, workspace)
         state = simulator.service("1s1")
     finally:

@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 from rancher_deploy import __version__, ci
+from rancher_deploy.events import Result
+from rancher_deploy.cli import COMMAND
 from rancher_deploy.settings import COMMANDS, OPTIONS_BY_NAME, SETTINGS, Kind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,10 +72,34 @@ def test_action_inputs_describe_the_setting_and_set_no_default() -> None:
         assert spec.get("required") is False, option.name
 
 
-def test_action_command_input_is_the_first_argument() -> None:
+def test_action_command_input_is_read_like_every_other_input() -> None:
     action = load("action.yml")
-    assert action["inputs"]["command"]["default"] in COMMANDS
-    assert action["runs"] == {"using": "docker", "image": "Dockerfile", "args": ["${{ inputs.command }}"]}
+    command = action["inputs"]["command"]
+    # No default and no `args:`: the tool reads INPUT_COMMAND itself, and an empty one falls back to
+    # RANCHER_COMMAND from the job's env, then to upgrade, as every other input falls back.
+    assert "default" not in command and command.get("required") is False
+    assert COMMAND.help[0].upper() + COMMAND.help[1:] in command["description"]
+    assert "env RANCHER_COMMAND" in command["description"] and COMMAND.env == ("RANCHER_COMMAND",)
+    assert action["runs"] == {"using": "docker", "image": "Dockerfile"}
+
+
+# Every value the overall `result` takes: a target's result, or one of the two the run adds
+# (report._overall): `mixed` (targets ended in different states) and `error`.
+RESULT_VALUES = {result.value for result in Result} | {"mixed", "error"}
+
+
+def test_action_result_output_lists_every_result_value() -> None:
+    description = load("action.yml")["outputs"]["result"]["description"]
+    listed = re.sub(r"\([^)]*\)", "", description.split(": ", 1)[1])
+    values = {word for word in re.findall(r"[a-z]+(?:-[a-z]+)*", listed) if word != "or"}
+    assert values == RESULT_VALUES
+
+
+def test_readme_lists_every_result_value() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sentence = readme.split("`result` is one of", 1)[1].split("\n\n", 1)[0]
+    values = set(re.findall(r"`([a-z-]+)`", re.sub(r"\([^)]*\)", "", sentence)))
+    assert values == RESULT_VALUES
 
 
 def test_action_outputs_are_what_the_github_dialect_writes() -> None:
@@ -241,3 +267,76 @@ def test_woodpecker_plugin_page_has_the_front_matter_docs_ci_shows() -> None:
     assert metadata["containerImage"] == yaml.safe_load((ROOT / "docs/examples/woodpecker.yml").read_text())[
         "steps"][0]["image"]
     assert "---\n" + front + "---" in (ROOT / "docs/ci.md").read_text(encoding="utf-8")
+
+
+def test_docs_name_the_component_inputs_the_component_declares() -> None:
+    text = (ROOT / "docs/ci.md").read_text(encoding="utf-8")
+    section = " ".join(text.split("## GitLab CI: the component", 1)[1].split("\n## ", 1)[0].split())
+    sentence = section.split("Its inputs are", 1)[1].split(".", 1)[0]
+    extra, _, rest = sentence.partition(" and every setting in the table above")
+    excluded = rest.split("except", 1)[1]
+    table = {option.input_id for option in SETTINGS}
+    documented = set(re.findall(r"`([a-z-]+)`", extra)) | (table - set(re.findall(r"`([a-z-]+)`", excluded)))
+    assert documented == set(load_component()[0]["spec"]["inputs"])
+    # And every input an example or the README passes to the component exists.
+    for path in ("docs/examples/gitlab-ci-component.yml", "README.md"):
+        blocks = re.findall(r"component: .*?\n    inputs:\n((?:      .*\n)+)", (ROOT / path).read_text(encoding="utf-8"))
+        assert blocks, path
+        for block in blocks:
+            used = set(re.findall(r"^      ([a-z-]+):", block, re.MULTILINE))
+            assert used <= documented, (path, used - documented)
+
+
+# How each example names the command (docs/ci.md "Commands"): every command reachable from every CI.
+COMMAND_SPELLING = {
+    "docs/examples/github-workflow.yml": "command: ${{ inputs.command }}",
+    "docs/examples/gitlab-ci.yml": "RANCHER_COMMAND: rollback",
+    "docs/examples/gitlab-ci-component.yml": "command: upgrade",
+    "docs/examples/drone.yml": "command: finish",
+    "docs/examples/woodpecker.yml": "command: rollback",
+    "docs/woodpecker/docs.md": "| `command` |",
+}
+
+
+@pytest.mark.parametrize("path", sorted(COMMAND_SPELLING))
+def test_each_ci_example_shows_how_to_name_the_command(path: str) -> None:
+    assert COMMAND_SPELLING[path] in (ROOT / path).read_text(encoding="utf-8")
+
+
+def test_docs_say_how_each_ci_names_the_command() -> None:
+    text = (ROOT / "docs/ci.md").read_text(encoding="utf-8")
+    section = text.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| ([^|`]+?) \| (.+) \|$", section, re.MULTILINE))
+    assert rows["GitHub Actions"] == "input `command: rollback` (`with:`)"
+    assert "`RANCHER_COMMAND: rollback`" in rows["GitLab CI, template"]
+    assert rows["GitLab CI, component"] == "input `command: rollback`"
+    assert rows["Drone"] == rows["Woodpecker"] == "setting `command: rollback`"
+    assert load("action.yml")["inputs"]["command"]
+    assert list(load_component()[0]["spec"]["inputs"]["command"]["options"]) == list(COMMANDS)
+
+
+def tracked_texts() -> list[tuple[str, str]]:
+    """Every file git tracks (but this one, which names what it looks for), as (path, text)."""
+    import subprocess
+
+    listing = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [(name, (ROOT / name).read_text(encoding="utf-8", errors="replace")) for name in listing.split()
+            if (ROOT / name).is_file() and name != "tests/test_integrations.py"]
+
+
+def test_nothing_points_at_files_outside_the_repository() -> None:
+    # Notes kept beside the repository (shared/..., ../shared/...) are not there for a user: what the
+    # code and docs rely on lives in docs/ (docs/rancher-api.md, docs/ci-conventions.md).
+    pattern = re.compile(r"(?<![\w/.-])(?:\.\./)*shared/")
+    offenders = [f"{name}:{number}: {line.strip()}" for name, text in tracked_texts()
+                 for number, line in enumerate(text.splitlines(), 1) if pattern.search(line)]
+    assert offenders == []
+
+
+# The working notes the code and docs cite by name, and which must therefore be in docs/.
+NOTES = ("design.md", "aesthetics.md", "ci-conventions.md", "rancher-api.md", "user-needs.md")
+
+
+def test_every_note_cited_by_name_is_in_docs() -> None:
+    cited = {note for _, text in tracked_texts() for note in NOTES if re.search(rf"(?<![\w-]){re.escape(note)}", text)}
+    assert {note for note in cited if not (ROOT / "docs" / note).is_file()} == set()

@@ -9,7 +9,7 @@ import pytest
 
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef
-from rancher_deploy.plan import Strategy, plan_service_upgrade
+from rancher_deploy.plan import Strategy, plan_service_upgrade, plan_workload_update
 
 LAUNCH_CONFIG: dict[str, Any] = {
     "type": "launchConfig",
@@ -95,3 +95,51 @@ def test_the_same_image_spelled_differently_is_no_change() -> None:
     result = plan_service_upgrade(service, target="shop/web", image=ImageRef.parse("docker.io/library/nginx:1.25"),
                                   sidekicks=(), update_sidekicks=False, force=False, strategy=Strategy())
     assert not result.changes_anything
+
+
+def test_a_new_repository_for_the_service_warns_and_a_new_tag_does_not() -> None:
+    assert plan().warnings == ()
+    moved = plan("registry:5000/shop/worker:2.1").warnings
+    assert moved == ("shop/web: web runs registry:5000/shop/web, and the new image is from another repository, "
+                     "registry:5000/shop/worker; check RANCHER_IMAGE and RANCHER_SERVICE if that is not meant",)
+    sidekick = plan(None, sidekicks=(("logs", ImageRef.parse("fluent/fluent-bit:3")),)).warnings
+    assert len(sidekick) == 1 and "logs runs fluentd" in sidekick[0] and "RANCHER_SIDEKICK" in sidekick[0]
+
+
+def test_force_without_the_pull_label_warns_that_the_cached_image_is_used() -> None:
+    (warning,) = plan("registry:5000/shop/web:2.0", force=True).warnings
+    assert "without the label io.rancher.container.pull_image=always" in warning
+    labels = {**LAUNCH_CONFIG["labels"], "io.rancher.container.pull_image": "always"}
+    with_label = {**SERVICE, "launchConfig": {**LAUNCH_CONFIG, "labels": labels}}
+    forced = plan_service_upgrade(with_label, target="shop/web", image=ImageRef.parse("registry:5000/shop/web:2.0"),
+                                  sidekicks=(), update_sidekicks=False, force=True, strategy=Strategy())
+    assert forced.warnings == ()
+    assert plan(force=True).warnings == (), "a new tag is pulled whatever the label says"
+
+
+@pytest.mark.parametrize("policy, image, warns", [
+    ("IfNotPresent", "app:1.2", True),
+    ("Never", "app:1.2", True),
+    (None, "app:1.2", True),                  # unset: Kubernetes defaults a version tag to IfNotPresent
+    (None, "app:latest", False),              # ... and `latest` (or no tag) to Always
+    (None, "app", False),
+    ("Always", "app:1.2", False),
+    ("IfNotPresent", "app@sha256:" + "a" * 64, False),  # a digest names one content: the cache is right
+])
+def test_force_on_a_workload_warns_unless_the_pull_policy_pulls(policy: str | None, image: str, warns: bool) -> None:
+    container: dict[str, Any] = {"name": "app", "image": image}
+    if policy:
+        container["imagePullPolicy"] = policy
+    result = plan_workload_update([container], [], target="ns/app", target_id="deployment:ns:app",
+                                  image=ImageRef.parse(image), names=(), include_init=False, force=True)
+    assert result.forced and bool(result.warnings) is warns
+    if warns:
+        assert f"imagePullPolicy is {policy or 'IfNotPresent (unset'}" in result.warnings[0]
+
+
+def test_the_only_container_moving_to_another_repository_warns() -> None:
+    result = plan_workload_update([{"name": "worker", "image": "shop/worker:1"}], [], target="ns/jobs",
+                                  target_id="deployment:ns:jobs", image=ImageRef.parse("shop/web:2"), names=(),
+                                  include_init=False, force=False)
+    assert result.warnings == ("ns/jobs: worker runs shop/worker, and the new image is from another repository, "
+                               "shop/web; check RANCHER_IMAGE and RANCHER_CONTAINER if that is not meant",)

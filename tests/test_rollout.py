@@ -54,3 +54,45 @@ def test_health_counts_updated_replicas_that_are_available() -> None:
     assert rollout(updated=2, available=3).health == Health(2, 3, counted="updated replicas available")
     assert rollout(updated=2, available=3).health.counts == ", 2/3 updated replicas available"  # type: ignore[union-attr]
     assert rollout("cronjob").health is None
+
+
+@pytest.mark.parametrize(
+    ("reading", "verdict", "message"),
+    [
+        # kubectl's StatefulSetStatusViewer order: ready first, then the pods at and above the partition.
+        (rollout("statefulset", partition=2, ready=2, updated=0), Verdict.WAITING, "2 of 3 replicas are ready"),
+        (rollout("statefulset", partition=2, updated=0), Verdict.WAITING,
+         "partitioned roll out: 0 out of 1 new pods have been updated"),
+        (rollout("statefulset", partition=2, updated=1, current_revision="web-1", update_revision="web-2"),
+         Verdict.DONE, "statefulset 'web' partitioned roll out complete: 1 new pod(s) updated, ordinals 2 and up"),
+        (rollout("statefulset", partition=0, updated=2), Verdict.WAITING,
+         "partitioned roll out: 2 out of 3 new pods have been updated"),
+        (rollout("statefulset", partition=0, current_revision="web-1", update_revision="web-2"), Verdict.DONE,
+         "statefulset 'web' rolled out: 3/3 ready"),
+        (rollout("statefulset", partition=5, updated=0), Verdict.DONE, "statefulset 'web' partitioned roll out"),
+        # OnDelete: kubectl has no rollout to watch; done once the controller saw the spec.
+        (rollout("statefulset", strategy="OnDelete", observed_generation=1), Verdict.WAITING,
+         "waiting for statefulset 'web' spec update to be observed"),
+        (rollout("statefulset", strategy="OnDelete", updated=0, ready=0), Verdict.DONE,
+         "statefulset 'web' updated; its pods take the new image only when they are deleted"),
+        (rollout("daemonset", strategy="OnDelete", updated=0), Verdict.DONE,
+         "daemonset 'web' updated; its pods take the new image only when they are deleted"),
+        (rollout("daemonset", strategy="RollingUpdate", updated=1), Verdict.WAITING, "1 of 3 updated replicas"),
+    ],
+)
+def test_statefulset_update_strategies(reading: Rollout, verdict: Verdict, message: str) -> None:
+    judgement = VIEWERS[reading.kind](reading)
+    assert judgement.verdict is verdict
+    assert judgement.message.startswith(message)
+
+
+def test_a_done_that_does_not_mean_running_says_so() -> None:
+    on_delete = VIEWERS["statefulset"](rollout("statefulset", strategy="OnDelete", updated=0))
+    assert on_delete.caveat is not None and "only when they are deleted" in on_delete.caveat
+    assert "still run the old one" in on_delete.caveat
+    partitioned = VIEWERS["statefulset"](rollout("statefulset", partition=2, updated=1))
+    assert partitioned.caveat == "the 2 pod(s) below partition 2 keep their image until the partition is lowered"
+    assert VIEWERS["statefulset"](rollout("statefulset", partition=0)).caveat is None
+    assert VIEWERS["deployment"](rollout()).caveat is None
+    assert rollout("statefulset", strategy="OnDelete").health is None
+    assert rollout("statefulset", partition=2, updated=1, available=3).health == Health(1, 1, counted="updated replicas available")

@@ -211,8 +211,64 @@ def test_the_progress_deadline_defaults_to_300_and_comes_from_every_spelling() -
         assert load({**BASE, name: "90"}).progress_deadline_seconds == 90
 
 
-def test_a_progress_deadline_within_the_batch_interval_is_refused() -> None:
-    # Nothing becomes healthy while Rancher sleeps between batches: such a deadline always fires.
+# -- messages name a setting the way the user set it (Inputs.name) ------------------------------------
+
+GITHUB = {"GITHUB_ACTIONS": "true"}
+DRONE = {"DRONE": "true"}
+WOODPECKER = {"CI": "woodpecker"}
+GITLAB = {"GITLAB_CI": "true"}
+
+
+def refused(environ: dict[str, str], flags: dict[str, Any] | None = None, dotenv: dict[str, str | None] | None = None,
+            ci: str = "plain") -> str:
+    """The message of the ConfigError these inputs raise, as the CLI shows it."""
+    from rancher_deploy.settings import Inputs
+
+    inputs = Inputs(flags or {}, environ, dotenv or {}, ci=ci)
     with pytest.raises(ConfigError) as caught:
-        load({**BASE, "RANCHER_PROGRESS_DEADLINE": "5", "RANCHER_BATCH_INTERVAL": "5"})
-    assert str(caught.value) == "RANCHER_PROGRESS_DEADLINE: must be longer than RANCHER_BATCH_INTERVAL (5s)"
+        Settings.from_inputs(Command.UPGRADE, inputs)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "ci", "named"),
+    [
+        ({"flags": {"timeout": "soon"}}, "plain", "--timeout"),
+        ({"environ": {"INPUT_TIMEOUT": "soon"}}, "github", "input timeout"),
+        ({"environ": {"INPUT_POLL-INTERVAL": "soon"}}, "github", "input poll-interval"),
+        ({"environ": {"PLUGIN_POLL-INTERVAL": "soon"}}, "drone", "setting poll-interval"),
+        ({"environ": {"PLUGIN_POLL_INTERVAL": "soon"}}, "woodpecker", "setting poll_interval"),
+        # The GitLab component passes its inputs as PLUGIN_*: the user wrote `poll-interval:` under inputs.
+        ({"environ": {"PLUGIN_POLL_INTERVAL": "soon"}}, "gitlab", "input poll-interval"),
+        ({"environ": {"RANCHER_POLL_INTERVAL": "soon"}}, "github", "RANCHER_POLL_INTERVAL"),
+        ({"dotenv": {"RANCHER_POLL_INTERVAL": "soon"}}, "plain", "RANCHER_POLL_INTERVAL in .env"),
+        # A CI's variable set where that CI does not run is named as the variable it is.
+        ({"environ": {"PLUGIN_POLL_INTERVAL": "soon"}}, "plain", "PLUGIN_POLL_INTERVAL"),
+    ],
+)
+def test_a_bad_value_is_named_the_way_it_was_set(source: dict[str, Any], ci: str, named: str) -> None:
+    environ = {**BASE, **source.get("environ", {})}
+    message = refused(environ, source.get("flags"), source.get("dotenv"), ci=ci)
+    assert message.startswith(f"{named}: must be a number of seconds, got 'soon'"), message
+
+
+def test_the_url_is_named_by_the_variable_that_held_it() -> None:
+    environ = {key: value for key, value in BASE.items() if key != "CATTLE_URL"}
+    assert refused({**environ, "RANCHER_URL": "ftp://rancher"}) == "RANCHER_URL: must start with https:// or http://"
+
+
+@pytest.mark.parametrize(("ci", "named"), [("github", "input service"), ("drone", "setting service"),
+                                           ("woodpecker", "setting service"), ("gitlab", "RANCHER_SERVICE"),
+                                           ("plain", "RANCHER_SERVICE")])
+def test_a_missing_setting_is_named_the_way_a_user_of_that_ci_sets_it(ci: str, named: str) -> None:
+    environ = {key: value for key, value in BASE.items() if key != "RANCHER_SERVICE"}
+    assert refused(environ, ci=ci).startswith(f"{named}: is required: the service to upgrade")
+
+
+def test_a_message_about_two_settings_names_both_the_way_they_were_set() -> None:
+    environ = {**BASE, "INPUT_WORKLOAD": "deployment:web"}
+    assert refused(environ, ci="github") == (
+        "input workload: names Rancher 2.x workloads but RANCHER_SERVICE is set too; use one of them")
+    environ = {key: value for key, value in BASE.items() if key not in ("CATTLE_ACCESS_KEY", "CATTLE_SECRET_KEY")}
+    assert refused(environ, ci="drone") == (
+        "setting access_key: is required (with setting secret_key), or setting token instead")

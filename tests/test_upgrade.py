@@ -157,7 +157,8 @@ def test_start_first_with_retain_ip_is_refused_before_any_change(sim: Simulator,
     stack = sim.add_stack("shop")
     service = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), retain_ip=True)
     result = run_cli("--start-first")
-    assert result.code == 2 and "RANCHER_START_FIRST: cannot be used for shop/web" in result.stderr
+    # The backend names the setting by its variable; the message names it the way it was set.
+    assert result.code == 2 and "--start-first: cannot be used for shop/web" in result.stderr
     assert sim.count("POST") == 0 and image_of(sim, service) == f"docker:{OLD_IMAGE}"
 
 
@@ -350,3 +351,20 @@ def test_lookups_read_every_page(sim: Simulator, run_cli: RunCli) -> None:
     result = run_cli(RANCHER_ENVIRONMENT="Default")
     assert result.code == 0, result.stderr
     assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_a_service_moving_to_another_repository_is_warned_about(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "web", {"imageUuid": "docker:registry.example.com:5000/shop/worker:2.0"})
+    result = run_cli("--dry-run")
+    assert result.code == 0, result.stderr
+    assert ("warning: shop/web: web runs registry.example.com:5000/shop/worker, and the new image is from another "
+            "repository, registry.example.com:5000/shop/web; check RANCHER_IMAGE and RANCHER_SERVICE") in result.stderr
+
+
+def test_force_without_the_pull_label_warns_in_the_plan(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "web", {"imageUuid": f"docker:{OLD_IMAGE}"})
+    result = run_cli("--force", "--dry-run", RANCHER_IMAGE=OLD_IMAGE)
+    assert result.code == 0, result.stderr
+    assert "without the label io.rancher.container.pull_image=always" in result.stderr

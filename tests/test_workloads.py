@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import pytest
+import requests
 
 from rancher_deploy.simulator import Simulator, Timing
 
@@ -113,6 +114,21 @@ def test_already_on_the_image_is_unchanged_and_force_redeploys(sim2: Simulator) 
     assert "cattle.io/timestamp" in workload["spec"]["template"]["metadata"]["annotations"]
 
 
+def test_a_forced_redeploy_of_a_moved_tag_can_be_seen_not_to_pull(sim2: Simulator) -> None:
+    # CI pushed a new build under the same tag; with IfNotPresent the node keeps the old digest,
+    # so the redeploy restarts the pods on what they already ran (the simulator makes it visible).
+    sim2.add_workload("default", "web", [{**WEB, "imagePullPolicy": "IfNotPresent"}], replicas=2)
+    before = sim2.pods()
+    running = {p["status"]["containerStatuses"][0]["imageID"] for p in before}
+    pushed = sim2.push_image(OLD)
+    forced = run(sim2, "--force", RANCHER_IMAGE=OLD)
+    assert forced.code == 0, forced.stderr
+    pods = sim2.pods()
+    assert len(pods) == 2 and {p["metadata"]["name"] for p in pods}.isdisjoint(p["metadata"]["name"] for p in before)
+    assert {p["status"]["containerStatuses"][0]["imageID"] for p in pods} == running
+    assert not any(image_id.endswith(pushed) for image_id in running)
+
+
 def test_container_selection(sim2: Simulator) -> None:
     sim2.add_workload("default", "web", [dict(SIDECAR), dict(WEB)])
     assert run(sim2).code == 0  # picked by repository
@@ -144,6 +160,54 @@ def test_other_workload_kinds(sim2: Simulator, kind: str) -> None:
     result = run(sim2, RANCHER_WORKLOAD=f"{kind}:web")
     assert result.code == 0, result.stderr
     assert containers(sim2, kind)["web"]["image"] == NEW
+
+
+def pod_images(sim: Simulator) -> dict[str, str]:
+    return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in sim.pods()}
+
+
+def test_a_partitioned_statefulset_is_done_once_the_pods_above_the_partition_are_updated(sim2: Simulator) -> None:
+    # kubectl's StatefulSetStatusViewer; waiting for every pod would time out and roll back.
+    sim2.add_workload("default", "web", [dict(WEB)], kind="statefulset", replicas=3,
+                      strategy={"type": "RollingUpdate", "rollingUpdate": {"partition": 2}})
+    result = run(sim2, "--output", "json", RANCHER_WORKLOAD="statefulset:web", RANCHER_TIMEOUT="3")
+    assert result.code == 0, result.stderr
+    assert result.json["result"] == "upgraded"
+    message = result.json["targets"][0]["message"]
+    assert message == (f"default/statefulset:web is updated to web={NEW}; the 2 pod(s) below partition 2 keep "
+                       "their image until the partition is lowered")
+    assert pod_images(sim2) == {"web-0": OLD, "web-1": OLD, "web-2": NEW}
+
+
+def test_an_on_delete_statefulset_is_done_once_observed_and_says_its_pods_still_run_the_old_image(
+        sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)], kind="statefulset", replicas=2, strategy={"type": "OnDelete"})
+    result = run(sim2, "--output", "json", RANCHER_WORKLOAD="statefulset:web", RANCHER_TIMEOUT="3")
+    assert result.code == 0, result.stderr
+    assert result.json["result"] == "upgraded"
+    message = result.json["targets"][0]["message"]
+    assert "only when they are deleted" in message and "now runs" not in message
+    assert containers(sim2, "statefulset")["web"]["image"] == NEW
+    assert pod_images(sim2) == {"web-0": OLD, "web-1": OLD}
+    sim2.delete_pod("default", "web-1")
+    assert pod_images(sim2) == {"web-0": OLD, "web-1": NEW}
+
+
+def test_a_paused_deployment_is_refused_with_how_to_resume_it(sim2: Simulator) -> None:
+    sim2.add_namespace("shop")
+    sim2.add_workload("shop", "web", [dict(WEB)], replicas=2)
+    paused = requests.patch(f"{sim2.url}/k8s/clusters/local/apis/apps/v1/namespaces/shop/deployments/web",
+                            json={"spec": {"paused": True}}, timeout=5,
+                            headers={"Authorization": f"Bearer {TOKEN_ID}:{TOKEN_SECRET}",
+                                     "Content-Type": "application/merge-patch+json"})
+    assert paused.status_code == 200
+    result = run(sim2, RANCHER_NAMESPACE="shop")
+    assert result.code == 2
+    assert ("shop/deployment:web is paused; the upgrade needs it active: resume its rollout with `kubectl rollout "
+            "resume deployment/web -n shop` or Resume on the workload in Rancher's UI, then upgrade it again; "
+            "nothing was changed") in result.stderr
+    assert "activate it" not in result.stderr
+    assert sim2.workload("deployment", "shop", "web")["spec"]["template"]["spec"]["containers"][0]["image"] == OLD
 
 
 def test_dry_run_and_status_write_nothing(sim2: Simulator) -> None:
@@ -241,12 +305,12 @@ def test_rollback_command_restores_the_whole_previous_template(sim2: Simulator) 
 
 
 def test_rollback_command_on_a_kind_without_revisions_is_refused(sim2: Simulator) -> None:
-    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
-    assert run(sim2, RANCHER_WORKLOAD="statefulset:db", RANCHER_IMAGE="postgres:16").code == 0
-    result = run(sim2, "rollback", RANCHER_WORKLOAD="statefulset:db", RANCHER_IMAGE=None)
+    sim2.add_workload("default", "report", [{"name": "report", "image": "report:1"}], kind="cronjob")
+    assert run(sim2, RANCHER_WORKLOAD="cronjob:report", RANCHER_IMAGE="report:2").code == 0
+    result = run(sim2, "rollback", RANCHER_WORKLOAD="cronjob:report", RANCHER_IMAGE=None)
     assert result.code == 2
-    assert "rolling a statefulset back to an earlier revision is not supported" in result.stderr
-    assert containers(sim2, "statefulset", "db")["db"]["image"] == "postgres:16"
+    assert "a cronjob keeps no earlier revisions to roll back to; nothing was changed" in result.stderr
+    assert containers(sim2, "cronjob", "report")["report"]["image"] == "report:2"
 
 
 def test_init_containers_are_chosen_only_on_request(sim2: Simulator) -> None:
@@ -285,3 +349,203 @@ def test_rancher_1_flavour_forced_on_rancher_2_is_refused_clearly(sim2: Simulato
     result = run(sim2, RANCHER_FLAVOUR="rancher-1.x", RANCHER_WORKLOAD=None, RANCHER_SERVICE="web")
     assert result.code == 2
     assert "no Rancher 1.x API (/v2-beta or /v1) found" in result.stderr
+
+
+def test_force_warns_in_the_plan_when_the_pull_policy_keeps_the_cached_image(sim2: Simulator) -> None:
+    # imagePullPolicy crosses v3 (2.4) and the Kubernetes proxy (2.8) as Rancher stores it.
+    sim2.add_workload("default", "web", [{**WEB, "imagePullPolicy": "IfNotPresent"}])
+    sim2.add_workload("default", "api", [dict(WEB)])  # Always: pulls on every start
+    warned = run(sim2, "--force", "--dry-run", RANCHER_IMAGE=OLD)
+    assert warned.code == 0, warned.stderr
+    assert (f"warning: default/deployment:web: --force restarts web on {OLD}, but its imagePullPolicy is "
+            "IfNotPresent, so a node that has this tag cached starts the old copy") in warned.stderr
+    quiet = run(sim2, "--force", RANCHER_IMAGE=OLD, RANCHER_WORKLOAD="api")
+    assert quiet.code == 0 and "imagePullPolicy" not in quiet.stderr
+
+
+def test_the_only_container_taking_another_repository_is_warned_about(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [{"name": "worker", "image": "registry.example.com:5000/shop/worker:2.0"}])
+    result = run(sim2)
+    assert result.code == 0, result.stderr
+    assert ("warning: default/deployment:web: worker runs registry.example.com:5000/shop/worker, and the new image "
+            "is from another repository, registry.example.com:5000/shop/web") in result.stderr
+
+
+def test_a_bare_name_finds_a_statefulset_and_costs_a_lookup_per_kind_at_most(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
+    exact = run(sim2, "--dry-run", RANCHER_WORKLOAD="deployment:web")
+    exact_requests = sim2.count()
+    sim2.reset_log()
+    bare = run(sim2, "--dry-run")
+    assert exact.code == bare.code == 0, bare.stderr
+    # v3 answers every kind in one list; the Kubernetes API needs one GET per other kind.
+    extra = 0 if sim2.rancher_version == "2.4" else 3
+    assert sim2.count() == exact_requests + extra, "a bare name costs one lookup per kind, never a list"
+    result = run(sim2, "--output", "json", RANCHER_WORKLOAD="db", RANCHER_IMAGE="postgres:16")
+    assert result.code == 0, result.stderr
+    assert result.json["targets"][0]["target"] == "default/statefulset:db"
+    assert containers(sim2, "statefulset", "db")["db"]["image"] == "postgres:16"
+
+
+def test_a_bare_name_several_kinds_share_is_refused_asking_for_kind_and_name(sim2: Simulator) -> None:
+    for kind in ("deployment", "statefulset"):
+        sim2.add_workload("default", "web", [dict(WEB)], kind=kind)
+    for kind in ("statefulset", "daemonset"):
+        sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind=kind)
+    shared = run(sim2, "--dry-run")
+    assert shared.code == 2
+    assert "'web' names several workloads in namespace 'default' (deployment:web, statefulset:web)" in shared.stderr
+    exact = run(sim2, "--dry-run", RANCHER_WORKLOAD="deployment:web")
+    assert exact.code == 0 and "Found default/deployment:web" in exact.stderr
+    ambiguous = run(sim2, RANCHER_WORKLOAD="db", RANCHER_IMAGE="postgres:16")
+    assert ambiguous.code == 2
+    assert ("RANCHER_WORKLOAD: 'db' names several workloads in namespace 'default' (statefulset:db, daemonset:db); "
+            "write the one you mean as kind:name") in ambiguous.stderr
+    assert [r for r in sim2.requests if r.method != "GET"] == []
+
+
+def test_kind_and_name_stay_exact(sim2: Simulator) -> None:
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
+    result = run(sim2, RANCHER_WORKLOAD="deployment:db", RANCHER_IMAGE="postgres:16")
+    assert result.code == 2 and "deployment 'db' not found in namespace 'default'" in result.stderr
+
+
+def test_a_bare_name_that_nothing_has_lists_what_the_namespace_has(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [dict(WEB)])
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
+    result = run(sim2, RANCHER_WORKLOAD="cache")
+    assert result.code == 2
+    if sim2.rancher_version == "2.4":  # v3 knows the namespace's project once it has asked the Kubernetes API
+        expected = (f"workload 'cache' not found in namespace 'default' of project {sim2.default_project_id}; "
+                    "workloads there: deployment:web, statefulset:db")
+    else:
+        expected = ("workload 'cache' not found in namespace 'default' of cluster local (no deployment, statefulset, "
+                    "daemonset, cronjob has that name); workloads there: deployment:web, statefulset:db")
+    assert expected in result.stderr
+
+
+# A namespace in no Rancher project (made with kubectl, never moved into one): v3 cannot see it.
+
+
+@pytest.mark.parametrize("version, flavour", [("2.4", None), ("2.5", None), ("2.8", "v3")])
+def test_a_namespace_in_no_project_is_reached_through_the_kubernetes_api(version: str, flavour: str | None) -> None:
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version=version, timing=Timing.fast()) as sim:
+        sim.add_namespace("loose", in_project=False)
+        sim.add_workload("loose", "web", [dict(WEB)], replicas=2)
+        result = run(sim, "--output", "json", RANCHER_NAMESPACE="loose", RANCHER_FLAVOUR=flavour)
+        assert result.code == 0, result.stderr
+        assert ("warning: namespace 'loose' is in no Rancher project, so the v3 API cannot see its workloads; "
+                "using the Kubernetes API through Rancher (cluster local) for this run") in result.stderr
+        assert result.json["flavour"] == "k8s" and result.json["result"] == "upgraded"
+        assert containers_in(sim, "loose")["web"]["image"] == NEW
+
+
+def test_v3_names_what_is_wrong_when_a_workload_is_in_no_project_it_looked_in() -> None:
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.4", timing=Timing.fast()) as sim:
+        shop = sim.add_project("Shop")
+        sim.add_namespace("shop", shop)
+        sim.add_workload("shop", "web", [dict(WEB)])
+        missing = run(sim, RANCHER_NAMESPACE="nope")
+        assert missing.code == 2
+        assert "namespace 'nope' not found in cluster local; check RANCHER_NAMESPACE" in missing.stderr
+        elsewhere = run(sim, RANCHER_NAMESPACE="shop", RANCHER_PROJECT=sim.default_project_id)
+        assert elsewhere.code == 2
+        assert (f"RANCHER_PROJECT: names project {sim.default_project_id}, but namespace 'shop' is in project "
+                f"{shop}") in elsewhere.stderr
+        absent = run(sim, RANCHER_NAMESPACE="shop", RANCHER_WORKLOAD="deployment:api")
+        assert absent.code == 2
+        assert (f"deployment 'api' not found in namespace 'shop' of project {shop}; workloads there: deployment:web"
+                in absent.stderr)
+        assert [r for r in sim.requests if r.method != "GET"] == []
+
+
+def containers_in(sim: Simulator, namespace: str, kind: str = "deployment", name: str = "web") -> dict[str, Any]:
+    spec = sim.workload(kind, namespace, name)["spec"]
+    return {c["name"]: c for c in spec["template"]["spec"]["containers"]}
+
+
+# StatefulSets and DaemonSets roll back to their previous ControllerRevision, as kubectl rollout undo
+# does, through the Kubernetes API Rancher proxies (v3 keeps no revisions for them).
+
+KUBE_APPS = "/k8s/clusters/local/apis/apps/v1/namespaces/default"
+
+
+@pytest.mark.parametrize("kind", ["statefulset", "daemonset"])
+def test_rollback_command_returns_a_statefulset_or_daemonset_to_its_previous_revision(sim2: Simulator,
+                                                                                       kind: str) -> None:
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15", "imagePullPolicy": "Always"}],
+                      kind=kind, replicas=2)
+    first = sim2.workload(kind, "default", "db")
+    assert run(sim2, RANCHER_WORKLOAD=f"{kind}:db", RANCHER_IMAGE="postgres:16").code == 0
+    sim2.reset_log()
+    result = run(sim2, "rollback", "--output", "json", RANCHER_WORKLOAD=f"{kind}:db", RANCHER_IMAGE=None)
+    assert result.code == 0, result.stderr
+    assert result.json["result"] == "reverted"
+    after = sim2.workload(kind, "default", "db")
+    assert after["spec"]["template"] == first["spec"]["template"], "the previous revision's template, exactly"
+    assert sim2.count("PATCH", f"{KUBE_APPS}/{kind}s/db") == 1, "kubectl's undo: one patch through the proxy"
+    assert sim2.count("PUT") == sim2.count("POST") == 0
+    if kind == "statefulset":
+        assert after["status"]["updateRevision"] == first["status"]["updateRevision"], "revision 1, reused"
+
+
+def test_rollback_with_no_earlier_revision_is_refused_before_any_change(sim2: Simulator) -> None:
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
+    result = run(sim2, "rollback", RANCHER_WORKLOAD="statefulset:db", RANCHER_IMAGE=None)
+    assert result.code == 2
+    assert "default/statefulset:db has no earlier revision to roll back to; nothing was changed" in result.stderr
+    assert [r for r in sim2.requests if r.method != "GET"] == []
+
+
+def test_v3_rollback_without_the_kubernetes_api_is_refused_before_any_change() -> None:
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.4", timing=Timing.fast()) as sim:
+        sim.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
+        assert run(sim, RANCHER_WORKLOAD="statefulset:db", RANCHER_IMAGE="postgres:16").code == 0
+        sim.faults.fail_next("/controllerrevisions", count=10, status=403)
+        sim.reset_log()
+        result = run(sim, "rollback", RANCHER_WORKLOAD="statefulset:db", RANCHER_IMAGE=None)
+        assert result.code == 2
+        assert ("default/statefulset:db: a statefulset keeps its revisions only in the Kubernetes API (v3 has none), "
+                "which this key cannot reach (HTTP 403); nothing was changed") in result.stderr
+        assert [r for r in sim.requests if r.method != "GET"] == []
+        assert containers(sim, "statefulset", "db")["db"]["image"] == "postgres:16"
+
+
+def test_a_failed_statefulset_upgrade_is_rolled_back_and_its_stuck_pod_replaced(sim2: Simulator) -> None:
+    """A StatefulSet (OrderedReady) waits forever for a pod of the failed revision, even after its
+    template is put back (kubernetes/kubernetes#67250): the rollback deletes that pod so that it is
+    made again from the restored revision, and the run ends restored (exit 1)."""
+    from rancher_deploy import discovery
+    from rancher_deploy.deploy import Pipeline
+    from rancher_deploy.errors import ExitCode
+    from rancher_deploy.events import Event, Result, Step, exit_code
+    from rancher_deploy.http import Credentials, RancherSession
+    from rancher_deploy.settings import Command, Settings
+
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset", replicas=3)
+    sim2.faults.unhealthy_image("postgres:16")
+    environ = {"CATTLE_URL": sim2.url, "RANCHER_TOKEN": f"{TOKEN_ID}:{TOKEN_SECRET}", "RANCHER_WORKLOAD": "db",
+               "RANCHER_IMAGE": "postgres:16", "RANCHER_POLL_INTERVAL": "2", "RANCHER_TIMEOUT": "120"}
+    settings = Settings.load(Command.UPGRADE, {}, environ)
+    session = RancherSession(Credentials(token=settings.token), read_attempts=1)
+    now = [0.0]
+    lines: list[str] = []
+
+    def sleep(seconds: float) -> None:  # the tool's time is the simulator's: no wall-clock wait
+        now[0] += seconds
+        sim2.advance(seconds)
+
+    def emit(event: Event) -> None:
+        if isinstance(event, Step):
+            lines.append(event.message)
+
+    warnings: list[str] = []
+    backend = discovery.connect(session, settings, warnings.append)
+    outcome = Pipeline(settings, backend, emit, clock=lambda: now[0], sleep=sleep).run()
+    assert exit_code(outcome) is ExitCode.ROLLED_BACK, lines
+    assert outcome.targets[0].result is Result.ROLLED_BACK
+    assert any("deleted pod db-2, which ran the failed revision and was not ready" in w for w in warnings), warnings
+    workload = sim2.workload("statefulset", "default", "db")
+    assert containers(sim2, "statefulset", "db")["db"]["image"] == "postgres:15"
+    assert workload["status"]["readyReplicas"] == workload["status"]["updatedReplicas"] == 3

@@ -153,9 +153,10 @@ class Simulator:
             return self._cluster.add_project(name)
         return self._store.add_project(name)
 
-    def add_namespace(self, name: str, project_id: str | None = None) -> str:
-        """2.x: a namespace in the project (the Default project when None); returns its name."""
-        return self._two("add_namespace").add_namespace(name, project_id)
+    def add_namespace(self, name: str, project_id: str | None = None, *, in_project: bool = True) -> str:
+        """2.x: a namespace in the project (the Default project when None), or in no project at all
+        with ``in_project=False`` (made by kubectl, never moved into a project); returns its name."""
+        return self._two("add_namespace").add_namespace(name, project_id, in_project=in_project)
 
     def add_workload(
         self,
@@ -196,6 +197,32 @@ class Simulator:
         with cluster.lock:
             cluster.settle()
             return cluster.revisions_to_k8s(cluster.workload("deployment", namespace, name))
+
+    def pods(self, namespace: str = "default") -> list[dict[str, Any]]:
+        """2.x: every workload pod in the namespace as a core/v1 Pod (``status.containerStatuses[].imageID``
+        is the digest it runs), at the current simulated time."""
+        cluster = self._two("pods")
+        with cluster.lock:
+            cluster.settle()
+            return cluster.pods_to_k8s(namespace)
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        """2.x: delete a pod at once (``kubectl delete pod``); its controller recreates the slot,
+        from the template its update strategy says (an OnDelete StatefulSet's new template)."""
+        cluster = self._two("delete_pod")
+        with cluster.lock:
+            cluster.settle()
+            cluster.delete_pod(namespace, name)
+
+    def push_image(self, image: str) -> str:
+        """2.x: publish a new build under the same tag (``app:1``), as CI does; answers its digest.
+
+        A node that already holds the tag keeps running the old digest for new pods whose
+        ``imagePullPolicy`` is IfNotPresent (the default for a tag other than ``latest``)."""
+        cluster = self._two("push_image")
+        with cluster.lock:
+            cluster.settle()
+            return cluster.node.push(image)
 
     def add_environment_key(self, project_id: str) -> tuple[str, str]:
         key = self._store.add_key(project_id)

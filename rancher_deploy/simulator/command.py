@@ -12,28 +12,60 @@ from types import FrameType
 from rancher_deploy.simulator import SUPPORTED_RANCHER_VERSIONS, Simulator, Timing
 
 
+_SEEDING = """\
+It starts as a fresh install: Rancher 1.6 has environment Default (id 1a5) and the account key
+given here; Rancher 2.x has cluster local, projects Default and System and namespace default.
+Add stacks and services (1.6) or namespaces and workloads (2.x) with one request to its control
+API, which takes no credentials; it answers 201 with the new ids:
+
+  curl -X POST http://127.0.0.1:8080/_sim/seed -H 'Content-Type: application/json' -d '{
+    "stacks": [{"name": "shop"}],
+    "services": [{"stack": "shop", "name": "web", "scale": 2,
+                  "launchConfig": {"imageUuid": "docker:nginx:1.24"}}]}'
+
+  2.x: {"namespaces": [{"name": "shop"}], "workloads": [{"namespace": "shop", "name": "web",
+        "replicas": 2, "containers": [{"name": "web", "image": "nginx:1.24"}]}]}
+
+With --state FILE (1.6) what was seeded and changed is saved on exit and loaded at the next start.
+Then point the tool at it:
+
+  CATTLE_URL=http://127.0.0.1:8080 CATTLE_ACCESS_KEY=K CATTLE_SECRET_KEY=S \\
+    rancher-deploy --service shop/web --image nginx:1.25
+
+docs/simulator.md has the whole control API (/_sim/reset, /_sim/advance, /_sim/faults,
+/_sim/requests, /_sim/state) and the seed document's every field.
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rancher-deploy simulate",
         description="Serve a simulated Rancher API for demos and tests: 1.6 (v1, v2-beta) or 2.x (v3, the "
-        "Kubernetes proxy at /k8s/clusters/local, and Steve at /v1 from 2.5 on).",
+        "Kubernetes proxy at /k8s/clusters/local, and Steve at /v1 from 2.5 on), until SIGINT or SIGTERM.",
+        epilog=_SEEDING,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free port)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0: any free port (default 8080)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
     parser.add_argument(
-        "--access-key", required=True, help="access key of the admin API key (1.6 account key; 2.x token-xxxxx)"
+        "--access-key", required=True,
+        help="access key of the admin API key (1.6: an account key; 2.x: token-xxxxx); required",
     )
-    parser.add_argument("--secret-key", required=True, help="secret key of the admin API key")
-    parser.add_argument("--state", metavar="FILE", help="JSON state file: loaded at start if present, saved on exit")
+    parser.add_argument("--secret-key", required=True, help="secret key of the admin API key; required")
+    parser.add_argument("--state", metavar="FILE",
+                        help="JSON state file (1.6 only): loaded at start if present, saved on exit (default: none, "
+                        "the state is lost on exit)")
     parser.add_argument(
         "--rancher-version",
         default="1.6",
         help=f"Rancher version to simulate: {', '.join(SUPPORTED_RANCHER_VERSIONS)} (default 1.6)",
     )
     parser.add_argument(
-        "--timing", choices=("fast", "demo", "realistic"), default="demo", help="how fast simulated time runs"
+        "--timing", choices=("fast", "demo", "realistic"), default="demo",
+        help="how fast simulated time runs: fast (tests, ~1000x), demo (a scale-2 upgrade takes about 4 s), "
+        "realistic (real time) (default demo)",
     )
-    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM; default: plain HTTP)")
     parser.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert (PEM)")
     return parser
 

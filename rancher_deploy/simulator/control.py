@@ -71,6 +71,11 @@ def handle(app: App, req: HttpRequest) -> Response:
             return Response(200, app.faults.describe())
         if route == ("POST", "/_sim/seed"):
             return Response(201, seed_cattle(app.store, body) if app.cluster is None else seed_rancher2(app.cluster, body))
+        if route == ("POST", "/_sim/images") and app.cluster is not None:
+            with app.cluster.lock:
+                app.cluster.settle()
+                image = str(body["image"])
+                return Response(200, {"image": image, "digest": app.cluster.node.push(image)})
         if route == ("GET", "/_sim/state"):
             if app.cluster is not None:
                 with app.cluster.lock:

@@ -59,9 +59,10 @@ def _stack_id(store: Store, service: JSON) -> str:
 def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
     """Rancher 2.x: create projects, namespaces and (rolled-out) workloads in one call.
 
-    ``{"projects": [{"name"}], "namespaces": [{"name", "projectId"?}], "workloads": [{"namespace",
+    ``{"projects": [{"name"}], "namespaces": [{"name", "projectId"?, "inProject"?}], "workloads": [{"namespace",
     "name", "containers", "kind"?, "replicas"?, "initContainers"?, "strategy"?,
     "progressDeadlineSeconds"?}]}``; answers the new project ids, namespace names and v3 workload ids.
+    A namespace with ``"inProject": false`` belongs to no project (``projectId`` is then ignored).
     """
     created: JSON = {"projects": [], "namespaces": [], "workloads": []}
     with cluster.lock:
@@ -69,7 +70,8 @@ def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
         for p in doc.get("projects", []):
             created["projects"].append(cluster.add_project(str(p["name"])))
         for n in doc.get("namespaces", []):
-            created["namespaces"].append(cluster.add_namespace(str(n["name"]), n.get("projectId")))
+            created["namespaces"].append(cluster.add_namespace(str(n["name"]), n.get("projectId"),
+                                                               in_project=bool(n.get("inProject", True))))
         for w in doc.get("workloads", []):
             workload = cluster.add_workload(
                 str(w["namespace"]),

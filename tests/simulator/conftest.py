@@ -12,6 +12,8 @@ from rancher_deploy.simulator import Simulator, Timing
 
 ACCESS_KEY = "AK-sim-test"
 SECRET_KEY = "SK-sim-test-secret"
+K8S_TOKEN = "token-k8sxx"  # a Rancher 2.x API key: token id and secret
+K8S_SECRET = "k8s-test-secret"
 
 WEB_CONFIG: dict[str, Any] = {
     "imageUuid": "docker:registry.example.com/shop/web:1.0",
@@ -43,4 +45,19 @@ def api() -> requests.Session:
     session = requests.Session()
     session.auth = (ACCESS_KEY, SECRET_KEY)
     session.headers["Accept"] = "application/json"
+    return session
+
+
+@pytest.fixture
+def k8s() -> Iterator[Simulator]:
+    """Rancher 2.8 whose simulated time moves only with advance(): exact intermediate states."""
+    with Simulator(K8S_TOKEN, K8S_SECRET, rancher_version="2.8", timing=Timing(speed=0.0)) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def kube() -> requests.Session:
+    """The 2.x API key as a bearer token, as a Rancher kubeconfig sends it."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {K8S_TOKEN}:{K8S_SECRET}"
     return session

@@ -51,3 +51,46 @@ def test_rejects_other_rancher_versions(capsys: pytest.CaptureFixture[str]) -> N
         main(["--access-key", "K", "--secret-key", "S", "--rancher-version", "3.0"])
     assert stopped.value.code == 2
     assert "not simulated" in capsys.readouterr().err
+
+
+def seeds_in_help() -> tuple[dict[str, object], dict[str, object], str]:
+    """The 1.6 and 2.x seed documents and the tool's command line that `simulate --help` shows."""
+    from rancher_deploy.simulator.command import _parser
+
+    text = _parser().format_help()
+    cattle = json.loads(text.split("-d '", 1)[1].split("'", 1)[0])
+    rancher2 = json.loads(text.split("2.x: ", 2)[2].split("\n\n", 1)[0])
+    command = text.split("CATTLE_URL=", 1)[1].split("\n\n", 1)[0]
+    return cattle, rancher2, " ".join(command.replace("\\\n", " ").split())
+
+
+def test_help_says_how_to_seed_it_and_gives_every_default() -> None:
+    from rancher_deploy.simulator.command import _parser
+
+    text = _parser().format_help()
+    assert "/_sim/seed" in text and "--state FILE" in text and "docs/simulator.md" in text
+    options = text.split("\noptions:\n", 1)[1]
+    for option in ("--port", "--host", "--state", "--rancher-version", "--timing", "--tls-cert"):
+        described = options.split(f"\n  {option}", 1)[1].split("\n  --", 1)[0]
+        assert "default" in described, option
+
+
+def test_the_seeds_the_help_shows_work(capsys: pytest.CaptureFixture[str]) -> None:
+    from rancher_deploy import cli
+    from rancher_deploy.simulator import Simulator, Timing
+
+    cattle, rancher2, command = seeds_in_help()
+    with Simulator("K", "S", timing=Timing.fast()) as sim:
+        created = requests.post(f"{sim.url}/_sim/seed", json=cattle, timeout=5)
+        assert created.status_code == 201 and created.json()["services"] == ["1s1"]
+        # The help's command line, pointed at this simulator's port.
+        words = command.split()
+        assert words[:3] == ["http://127.0.0.1:8080", "CATTLE_ACCESS_KEY=K", "CATTLE_SECRET_KEY=S"]
+        assert words[3] == "rancher-deploy"
+        environ = {"CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": "K", "CATTLE_SECRET_KEY": "S",
+                   "RANCHER_POLL_INTERVAL": "0.01", "RANCHER_BATCH_INTERVAL": "0.1"}
+        assert cli.main(words[4:], environ=environ, dotenv_path=None) == 0, capsys.readouterr().err
+        assert sim.service("1s1")["launchConfig"]["imageUuid"] == "docker:nginx:1.25"
+    with Simulator("token-abcde", "S", rancher_version="2.8", timing=Timing.fast()) as sim:
+        created = requests.post(f"{sim.url}/_sim/seed", json=rancher2, timeout=5)
+        assert created.status_code == 201 and created.json()["workloads"] == ["deployment:shop:web"]

@@ -4,37 +4,32 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from rancher_deploy.simulator import Simulator, Timing
+from rancher_deploy.simulator import Simulator
 
-TOKEN = "token-k8sxx"
-SECRET = "k8s-test-secret"
 APPS = "/k8s/clusters/local/apis/apps/v1/namespaces/default"
 SMP = {"Content-Type": "application/strategic-merge-patch+json"}
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(TOKEN, SECRET, rancher_version="2.8", timing=Timing(speed=0.0)) as simulator:
-        simulator.add_workload(
-            "default", "web",
-            [{"name": "web", "image": "app:1", "env": [{"name": "MODE", "value": "prod"}]},
-             {"name": "proxy", "image": "envoy:1.28"}],
-            replicas=2, strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-        )
-        yield simulator
+def sim(k8s: Simulator) -> Simulator:
+    """Rancher 2.8 (frozen time) with deployment default/web: two containers, two replicas."""
+    k8s.add_workload(
+        "default", "web",
+        [{"name": "web", "image": "app:1", "env": [{"name": "MODE", "value": "prod"}]},
+         {"name": "proxy", "image": "envoy:1.28"}],
+        replicas=2, strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+    )
+    return k8s
 
 
 @pytest.fixture
-def api() -> requests.Session:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}:{SECRET}"
-    return session
+def api(kube: requests.Session) -> requests.Session:
+    return kube
 
 
 def test_get_deployment(sim: Simulator, api: requests.Session) -> None:
@@ -210,3 +205,152 @@ def test_an_empty_map_is_the_same_template_as_a_missing_one(sim: Simulator, api:
     revisions = sorted(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
                        for rs in sim.replica_sets("default", "web"))
     assert revisions == ["2", "3"], "the first ReplicaSet was reused as revision 3, not a new one made"
+
+
+def test_progressing_shows_new_replica_set_created_before_the_new_pods(sim: Simulator, api: requests.Session) -> None:
+    url = f"{sim.url}{APPS}/deployments/web"
+    api.patch(url, data=json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "app:2"}]}}}}),
+              headers=SMP)
+    sim.advance(sim.timing.controller_delay)
+    first = api.get(url).json()
+    conditions = {c["type"]: c for c in first["status"]["conditions"]}
+    assert conditions["Progressing"]["reason"] == "NewReplicaSetCreated"
+    assert first["status"]["updatedReplicas"] == 0 and first["status"]["observedGeneration"] == 2
+    new_rs = next(rs for rs in sim.replica_sets("default", "web")
+                  if rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2")
+    assert conditions["Progressing"]["message"] == f'Created new replica set "{new_rs["metadata"]["name"]}"'
+    sim.advance(sim.timing.controller_delay)
+    second = {c["type"]: c for c in api.get(url).json()["status"]["conditions"]}
+    assert second["Progressing"]["reason"] == "ReplicaSetUpdated"
+    # Still progressing since the rollout began: the transition time is kept.
+    assert second["Progressing"]["lastTransitionTime"] == conditions["Progressing"]["lastTransitionTime"]
+
+
+def test_lists_come_in_limit_sized_chunks(sim: Simulator, api: requests.Session) -> None:
+    for n in range(4):
+        sim.add_workload("default", f"api-{n}", [{"name": "api", "image": "api:1"}])
+    url = f"{sim.url}{APPS}/deployments"
+    names: list[str] = []
+    first = api.get(url, params={"limit": "2"}).json()
+    assert first["metadata"]["remainingItemCount"] == 3 and first["metadata"]["continue"]
+    names += [i["metadata"]["name"] for i in first["items"]]
+    token = first["metadata"]["continue"]
+    while token:
+        chunk = api.get(url, params={"limit": "2", "continue": token}).json()
+        assert chunk["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+        names += [i["metadata"]["name"] for i in chunk["items"]]
+        token = chunk["metadata"].get("continue")
+    assert names == ["api-0", "api-1", "api-2", "api-3", "web"]
+    selected = api.get(url, params={"limit": "1", "labelSelector": "workload.user.cattle.io/workloadselector"}).json()
+    assert "remainingItemCount" not in selected["metadata"] and selected["metadata"]["continue"]
+    broken = api.get(url, params={"limit": "2", "continue": "not-a-token"})
+    assert broken.status_code == 400 and broken.json()["reason"] == "BadRequest"
+    assert broken.json()["message"].startswith("invalid continue token: continue key is not valid")
+
+
+def test_steve_lists_page_with_its_own_continue_token(sim: Simulator, api: requests.Session) -> None:
+    for n in range(2):
+        sim.add_workload("default", f"api-{n}", [{"name": "api", "image": "api:1"}])
+    url = f"{sim.url}/v1/apps.deployments"
+    first = api.get(url, params={"limit": "2"}).json()
+    assert [d["id"] for d in first["data"]] == ["default/api-0", "default/api-1"]
+    assert first["pagination"]["partial"] is True and first["continue"]
+    rest = api.get(first["pagination"]["next"]).json()
+    assert [d["id"] for d in rest["data"]] == ["default/web"]
+    assert "continue" not in rest and rest["pagination"] == {"first": rest["links"]["self"], "partial": True}
+    assert "pagination" not in api.get(url).json()
+
+
+def test_delete_removes_a_workload_with_its_replica_sets(sim: Simulator, api: requests.Session) -> None:
+    body = {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "canary", "labels": {"app": "canary"}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "canary"}},
+                     "template": {"metadata": {"labels": {"app": "canary"}},
+                                  "spec": {"containers": [{"name": "app", "image": "app:2"}]}}}}
+    created = api.post(f"{sim.url}{APPS}/deployments", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["metadata"]["generation"] == 1
+    assert api.post(f"{sim.url}{APPS}/deployments", json=body).json()["reason"] == "AlreadyExists"
+    sim.advance(10)
+    uid = created.json()["metadata"]["uid"]
+    deleted = api.delete(f"{sim.url}{APPS}/deployments/canary")
+    assert deleted.status_code == 200
+    assert deleted.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                              "details": {"name": "canary", "group": "apps", "kind": "deployments", "uid": uid}}
+    assert api.get(f"{sim.url}{APPS}/deployments/canary").status_code == 404
+    assert api.get(f"{sim.url}{APPS}/replicasets", params={"labelSelector": "app=canary"}).json()["items"] == []
+    assert api.delete(f"{sim.url}{APPS}/deployments/canary").json()["reason"] == "NotFound"
+    gone = api.delete(f"{sim.url}/v1/apps.deployments/default/web")
+    assert gone.status_code == 204 and gone.content == b""
+    assert api.get(f"{sim.url}/v1/apps.deployments/default/web").status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["statefulset", "daemonset"])
+def test_controller_revisions_hold_the_template_patch_kubectl_undo_sends(sim: Simulator, api: requests.Session,
+                                                                         kind: str) -> None:
+    sim.add_workload("default", "db", [{"name": "db", "image": "pg:15"}], kind=kind, replicas=2)
+    url = f"{sim.url}{APPS}/{kind}s/db"
+    for image in ("pg:16", "pg:17"):
+        body = {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": image}]}}}}
+        assert api.patch(url, data=json.dumps(body), headers=SMP).status_code == 200
+        sim.advance(30)
+    workload = api.get(url).json()
+    selector = ",".join(f"{k}={v}" for k, v in workload["spec"]["selector"]["matchLabels"].items())
+    listing = api.get(f"{sim.url}{APPS}/controllerrevisions", params={"labelSelector": selector}).json()
+    revisions = sorted(listing["items"], key=lambda r: r["revision"])
+    assert [r["revision"] for r in revisions] == [1, 2, 3]
+    assert all(r["apiVersion"] == "apps/v1" and r["kind"] == "ControllerRevision" for r in revisions)
+    assert all(r["metadata"]["ownerReferences"][0]["name"] == "db" for r in revisions)
+    first = revisions[0]["data"]["spec"]["template"]
+    assert first["$patch"] == "replace" and first["spec"]["containers"] == [{"name": "db", "image": "pg:15"}]
+    assert "controller-revision-hash" not in first["metadata"]["labels"], "the workload's template, not a pod's"
+    # kubectl rollout undo --to-revision=1: the revision's data, as a strategic merge patch.
+    undone = api.patch(url, data=json.dumps(revisions[0]["data"]), headers=SMP)
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["spec"]["template"] == workload["spec"]["template"] | {"spec": {
+        **workload["spec"]["template"]["spec"], "containers": [{"name": "db", "image": "pg:15"}]}}
+    sim.advance(30)
+    after = api.get(f"{sim.url}{APPS}/controllerrevisions", params={"labelSelector": selector}).json()["items"]
+    assert sorted(r["revision"] for r in after) == [2, 3, 4], "the equal revision is reused with the next number"
+
+
+def test_pods_are_listed_by_selector_and_deleted(sim: Simulator, api: requests.Session) -> None:
+    sim.add_workload("default", "db", [{"name": "db", "image": "pg:15"}], kind="statefulset", replicas=2)
+    pods = api.get(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods",
+                   params={"labelSelector": "workload.user.cattle.io/workloadselector=statefulset-default-db"}).json()
+    assert pods["kind"] == "PodList" and sorted(p["metadata"]["name"] for p in pods["items"]) == ["db-0", "db-1"]
+    pod = pods["items"][0]
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet"
+    assert {"type": "Ready", "status": "True"} in pod["status"]["conditions"]
+    assert pod["metadata"]["labels"]["controller-revision-hash"] == \
+        api.get(f"{sim.url}{APPS}/statefulsets/db").json()["status"]["updateRevision"]
+    deleted = api.delete(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods/db-1")
+    assert deleted.status_code == 200 and deleted.json()["metadata"]["name"] == "db-1"
+    assert api.delete(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods/db-9").status_code == 404
+    sim.advance(10)
+    names = [p["metadata"]["name"] for p in api.get(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods",
+                                                    params={"labelSelector": "app!=x"}).json()["items"]]
+    assert sorted(n for n in names if n.startswith("db-")) == ["db-0", "db-1"], "the controller made db-1 again"
+
+
+def test_a_broken_statefulset_pod_blocks_its_rollback_until_deleted_a_daemonset_does_not(
+        sim: Simulator, api: requests.Session) -> None:
+    """Kubernetes' forced rollback (kubernetes/kubernetes#67250): with OrderedReady, a StatefulSet
+    waits for its broken pod forever, even after the template is reverted; a DaemonSet replaces an
+    out-of-date pod that is not available."""
+    sim.faults.unhealthy_image("pg:bad")
+    for kind in ("statefulset", "daemonset"):
+        sim.add_workload("default", kind, [{"name": "db", "image": "pg:15"}], kind=kind, replicas=2)
+        url = f"{sim.url}{APPS}/{kind}s/{kind}"
+        for image in ("pg:bad", "pg:15"):
+            body = {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": image}]}}}}
+            assert api.patch(url, data=json.dumps(body), headers=SMP).status_code == 200
+            sim.advance(60)
+    sts = api.get(f"{sim.url}{APPS}/statefulsets/statefulset").json()["status"]
+    assert sts["readyReplicas"] == sts["updatedReplicas"] == 1, "db-1 still runs the broken revision"
+    ds = api.get(f"{sim.url}{APPS}/daemonsets/daemonset").json()["status"]
+    assert ds["numberAvailable"] == ds["updatedNumberScheduled"] == 1
+    assert api.delete(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods/statefulset-1").status_code == 200
+    sim.advance(60)
+    sts = api.get(f"{sim.url}{APPS}/statefulsets/statefulset").json()["status"]
+    assert sts["readyReplicas"] == sts["updatedReplicas"] == 2 and sts["currentRevision"] == sts["updateRevision"]

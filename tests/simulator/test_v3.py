@@ -110,6 +110,13 @@ def test_put_image_change_rolls_out_to_revision_2(sim: Simulator, api: requests.
     assert put.json()["state"] == "in-progress"  # not observed yet
     assert put.json()["deploymentStatus"]["observedGeneration"] == 1
     sim.advance(sim.timing.controller_delay)
+    created = get(api, sim, wid)["deploymentStatus"]
+    # The new ReplicaSet exists and has no pods counted yet (sync.go getNewReplicaSet).
+    assert (created["observedGeneration"], created["replicas"], created["updatedReplicas"]) == (2, 3, 0)
+    progressing = next(c for c in created["conditions"] if c["type"] == "Progressing")
+    assert (progressing["reason"], progressing["status"]) == ("NewReplicaSetCreated", "True")
+    assert progressing["message"].startswith('Created new replica set "web-')
+    sim.advance(sim.timing.controller_delay)
     step = get(api, sim, wid)
     status = step["deploymentStatus"]
     assert (status["observedGeneration"], status["replicas"], status["updatedReplicas"], status["readyReplicas"],
@@ -300,3 +307,20 @@ def test_an_action_on_an_unknown_id_says_failed_to_find(sim: Simulator, api: req
     assert r.status_code == 404
     assert (r.json()["code"], r.json()["message"]) == ("NotFound",
                                                        "Failed to find type: workloads id: deployment:default:nope")
+
+
+def test_a_namespace_in_no_project_is_on_the_proxy_and_in_no_project_view(sim: Simulator,
+                                                                            api: requests.Session) -> None:
+    seeded = api.post(f"{sim.url}/_sim/seed", json={"namespaces": [{"name": "loose", "inProject": False}]})
+    assert seeded.status_code == 201 and seeded.json()["namespaces"] == ["loose"], seeded.text
+    sim.add_namespace("kept", in_project=False)
+    sim.add_workload("loose", "web", [{"name": "web", "image": "registry:5000/app:1"}])
+    for name in ("loose", "kept"):
+        namespace = api.get(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/{name}").json()
+        assert "annotations" not in namespace["metadata"] and "labels" not in namespace["metadata"]
+        assert api.get(f"{sim.url}/v3/cluster/local/namespaces/{name}").json()["projectId"] is None
+    for project in (sim.default_project_id, sim.system_project_id):
+        listing = api.get(f"{sim.url}/v3/project/{project}/workloads", params={"name": "web"}).json()
+        assert listing["data"] == []
+    proxied = api.get(f"{sim.url}/k8s/clusters/local/apis/apps/v1/namespaces/loose/deployments/web")
+    assert proxied.status_code == 200

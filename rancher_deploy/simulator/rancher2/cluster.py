@@ -8,6 +8,7 @@ call ``settle`` first, as with the 1.x store.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import threading
 import uuid
@@ -17,6 +18,7 @@ from typing import Any
 from rancher_deploy.simulator.clock import Timeline, Timing
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
+from rancher_deploy.simulator.rancher2.node import Node
 from rancher_deploy.simulator.rancher2.workloads import WORKLOAD_TYPES, Workload
 from rancher_deploy.simulator.rancher2.workloads.objects import (
     JSON,
@@ -65,12 +67,14 @@ class Cluster(Timeline):
         self.access_key = access_key
         self.secret_key = secret_key
         self._random = random.Random()
+        self.node = Node()
         self.reset()
 
     def reset(self) -> None:
         """A fresh Rancher: projects Default and System in `local`, namespace default in Default."""
         with self.lock:
             self.restart_clock()
+            self.node.reset()
             self.projects: dict[str, Project2] = {}
             self.namespaces: dict[str, Namespace] = {}
             self.workloads: dict[tuple[str, str, str], Workload] = {}
@@ -87,6 +91,11 @@ class Cluster(Timeline):
         self._resource_version += 1
         return self._resource_version
 
+    @property
+    def resource_version(self) -> int:
+        """The cluster's latest resourceVersion (what a list reports)."""
+        return self._resource_version
+
     def env(self) -> Environment:
         return Environment(
             container_start=self.timing.container_start,
@@ -95,6 +104,7 @@ class Cluster(Timeline):
             unhealthy=lambda image: self.faults.is_unhealthy(f"docker:{image}"),
             capacity=self.faults.capacity_for,
             hung=self.faults.is_hung,
+            pull=self.node.pull,
         )
 
     def settle(self) -> float:
@@ -130,12 +140,15 @@ class Cluster(Timeline):
             raise KubeError(404, "NotFound", f'projects.management.cattle.io "{project_id.split(":")[-1]}" not found')
         return found
 
-    def add_namespace(self, name: str, project_id: str | None = None) -> str:
+    def add_namespace(self, name: str, project_id: str | None = None, *, in_project: bool = True) -> str:
+        """A namespace in ``project_id`` (Default when None), or with ``in_project=False`` in no project:
+        one made with kubectl and never moved into a project, which v3 project views do not show."""
         with self.lock:
             if name in self.namespaces:
                 raise KubeError(409, "AlreadyExists", f'namespaces "{name}" already exists')
-            pid = project_id or self.default_project_id
-            self.project(pid)
+            pid = (project_id or self.default_project_id) if in_project else None
+            if pid is not None:
+                self.project(pid)
             self.namespaces[name] = Namespace(name, pid, self.now(), str(uuid.uuid4()))
             return name
 
@@ -245,7 +258,8 @@ class Cluster(Timeline):
             if settled:
                 # Already rolled out: observed, revision 1, every pod ready.
                 env = self.env()
-                instant = Environment(0.0, 0.0, 0.0, env.unhealthy, env.capacity, lambda _: False)
+                instant = dataclasses.replace(env, container_start=0.0, health_check=0.0, controller_delay=0.0,
+                                              hung=lambda _: False)
                 workload.settle(now, instant, self.bump)
                 for pod in workload.pods():
                     if pod.ready_at is not None:
@@ -323,6 +337,27 @@ class Cluster(Timeline):
 
     def to_k8s(self, workload: Workload) -> JSON:
         return workload.to_k8s(self.wall)
+
+    def pods_to_k8s(self, namespace: str | None = None) -> list[JSON]:
+        """Every pod of the workloads (in ``namespace``), as core/v1 Pods at the current time."""
+        now = self.now()
+        return [w.pod_to_k8s(pod, now, self.wall) for w in self.workloads_in(namespace=namespace) for pod in w.pods()]
+
+    def delete_pod(self, namespace: str, name: str) -> JSON:
+        """Delete a pod at once (no Terminating) and answer it as it was; its controller replaces
+        it from its rules (an OnDelete StatefulSet's update revision, a partition's current one)."""
+        with self.lock:
+            now, env = self.now(), self.env()
+            for workload in self.workloads_in(namespace=namespace):
+                pods = {pod.name: pod for pod in workload.pods()}
+                if name in pods:
+                    workload.settle(now, env, self.bump)  # so that the replacement is created now
+                    deleted = workload.pod_to_k8s(pods[name], now, self.wall)
+                    workload.delete_pod(name)
+                    workload.resource_version = self.bump()
+                    workload.settle(now, env, self.bump)
+                    return deleted
+            raise not_found("Pod", name)
 
     def revisions_to_k8s(self, workload: Workload) -> list[JSON]:
         now = self.now()

@@ -23,7 +23,7 @@ def not_found(kind: str, name: str) -> KubeError:
     resource = {"Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps",
                 "DaemonSet": "daemonsets.apps", "CronJob": "cronjobs.batch",
                 "ReplicaSet": "replicasets.apps", "ControllerRevision": "controllerrevisions.apps",
-                "Namespace": "namespaces"}.get(kind, kind.lower())
+                "Namespace": "namespaces", "Pod": "pods"}.get(kind, kind.lower())
     return KubeError(404, "NotFound", f'{resource} "{name}" not found')
 
 

@@ -1,9 +1,11 @@
-"""The Kubernetes API Rancher proxies at /k8s/clusters/<id>/: workloads, namespaces, history, watches.
+"""The Kubernetes API Rancher proxies at /k8s/clusters/<id>/: workloads, namespaces, pods, history, watches.
 
-It and Steve (steve.py) read and write the workloads held by ``Cluster``: GET, PUT and PATCH
-(strategic merge, merge and JSON patch by Content-Type, rancher-api.md §6), lists with label/field
-selectors, ``watch`` streams, ReplicaSets and ControllerRevisions for history. Failures are
-``Status`` objects on the proxy and rancher/apiserver error bodies on Steve.
+It and Steve (steve.py) read and write the workloads held by ``Cluster``: POST, GET, PUT, PATCH
+(strategic merge, merge and JSON patch by Content-Type, rancher-api.md §6) and DELETE; lists with
+label/field selectors and ``limit``/``continue`` chunks, as JSON or as a ``Table`` (tables.py);
+``watch`` streams; ReplicaSets and ControllerRevisions for history; pods (list, delete). Any
+resource of resources.py is reached by the same handlers. Failures are ``Status`` objects on the
+proxy and rancher/apiserver error bodies on Steve.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any
 
 from rancher_deploy.simulator.rancher2 import patch
 from rancher_deploy.simulator.rancher2.call import Call
-from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID
-from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
+from rancher_deploy.simulator.rancher2.discovery import check_cluster
+from rancher_deploy.simulator.rancher2.errors import KubeError
+from rancher_deploy.simulator.rancher2.paging import Page, page
+from rancher_deploy.simulator.rancher2.resources import Resource, resource_at
+from rancher_deploy.simulator.rancher2.tables import table, wants_table
 from rancher_deploy.simulator.rancher2.workloads import Workload
 from rancher_deploy.simulator.rancher2.workloads.objects import (
     API_VERSIONS,
@@ -25,36 +30,15 @@ from rancher_deploy.simulator.rancher2.workloads.objects import (
 )
 from rancher_deploy.simulator.wire import Response
 
-# Kubernetes resource (plural) -> our workload kind.
-RESOURCES: dict[str, str] = {
-    "deployments": "deployment",
-    "statefulsets": "statefulset",
-    "daemonsets": "daemonset",
-    "cronjobs": "cronjob",
-}
-GROUPS: dict[str, str] = {"deployments": "apps", "statefulsets": "apps", "daemonsets": "apps", "cronjobs": "batch",
-                          "replicasets": "apps", "controllerrevisions": "apps"}
-LIST_KINDS: dict[str, str] = {"deployments": "DeploymentList", "statefulsets": "StatefulSetList",
-                              "daemonsets": "DaemonSetList", "cronjobs": "CronJobList",
-                              "replicasets": "ReplicaSetList", "controllerrevisions": "ControllerRevisionList"}
-KUBERNETES_VERSIONS: dict[str, tuple[str, str]] = {
-    "2.4": ("18", "v1.18.20"), "2.5": ("20", "v1.20.15"), "2.6": ("24", "v1.24.17"),
-    "2.7": ("26", "v1.26.15"), "2.8": ("28", "v1.28.15"), "2.9": ("30", "v1.30.14"),
-}
 WATCH_POLL = 0.02  # real seconds between looks at the store while a watch is open
 
 
-def check_cluster(call: Call) -> None:
-    if call.match.get("cluster", CLUSTER_ID) != CLUSTER_ID:
-        raise KubeError(404, "NotFound", f'clusters.management.cattle.io "{call.match["cluster"]}" not found')
-
-
-def _resource(call: Call) -> str:
-    resource = call.match["resource"].lower()
-    group = call.match.get("group")
-    if resource not in GROUPS or (group is not None and GROUPS[resource] != group):
+def resource_of(call: Call) -> Resource:
+    """The resource a proxy URL names (``/api/v1/<plural>`` or ``/apis/<group>/v1/<plural>``), or 404."""
+    found = resource_at(call.match.get("group", ""), call.match["resource"])
+    if found is None or ("namespace" in call.match and not found.namespaced):
         raise KubeError(404, "NotFound", "the server could not find the requested resource")
-    return resource
+    return found
 
 
 # --------------------------------------------------------------------------------------------------
@@ -96,18 +80,23 @@ def field_selector_matches(selector: str, obj: JSON) -> bool:
 # Objects
 
 
-def list_objects_of(call: Call, resource: str, namespace: str | None) -> list[JSON]:
+def list_objects_of(call: Call, resource: Resource, namespace: str | None) -> list[JSON]:
+    """Every object of ``resource`` (in ``namespace``, or everywhere), as the API serves it."""
     cluster = call.cluster
     if namespace is not None:
         cluster.namespace(namespace)
-    if resource in RESOURCES:
-        return [cluster.to_k8s(w) for w in cluster.workloads_in(namespace=namespace, kind=RESOURCES[resource])]
-    owners = "deployment" if resource == "replicasets" else None
+    if resource.plural == "namespaces":
+        return [cluster.namespace_to_k8s(ns) for ns in cluster.namespaces.values()]
+    if resource.plural == "pods":
+        return cluster.pods_to_k8s(namespace)
+    if resource.workload is not None:
+        return [cluster.to_k8s(w) for w in cluster.workloads_in(namespace=namespace, kind=resource.workload)]
+    # ReplicaSets belong to Deployments; ControllerRevisions to StatefulSets and DaemonSets.
+    owners = {"deployment"} if resource.plural == "replicasets" else {"statefulset", "daemonset"}
     items: list[JSON] = []
     for w in cluster.workloads_in(namespace=namespace):
-        if w.kind == "cronjob" or (owners is not None and w.kind != owners) or (owners is None and w.kind == "deployment"):
-            continue
-        items.extend(cluster.revisions_to_k8s(w))
+        if w.kind in owners:
+            items.extend(cluster.revisions_to_k8s(w))
     return items
 
 
@@ -121,48 +110,78 @@ def select(call: Call, items: list[JSON]) -> list[JSON]:
     return items
 
 
-def one_object(call: Call, resource: str, namespace: str, name: str) -> JSON:
+def listed(call: Call, resource: Resource, namespace: str | None) -> Page:
+    """The selected objects, one ``limit``/``continue`` chunk of them."""
+    items = select(call, list_objects_of(call, resource, namespace))
+    chosen = bool(call.param("labelSelector") or call.param("fieldSelector"))
+    return page(items, str(call.cluster.resource_version), call.param("limit"), call.param("continue"), chosen)
+
+
+def one_object(call: Call, resource: Resource, namespace: str | None, name: str) -> JSON:
     for item in list_objects_of(call, resource, namespace):
         if item["metadata"]["name"] == name:
             return item
-    kind = {"replicasets": "ReplicaSet", "controllerrevisions": "ControllerRevision"}.get(resource) or KINDS[RESOURCES[resource]]
-    raise not_found(kind, name)
+    raise KubeError(404, "NotFound", f'{resource.qualified} "{name}" not found')
 
 
-def workload_of(call: Call, resource: str, namespace: str, name: str) -> Workload:
-    if resource not in RESOURCES:
+def workload_of(call: Call, resource: Resource, namespace: str, name: str) -> Workload:
+    if resource.workload is None:
         raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
     call.cluster.namespace(namespace)
-    return call.cluster.workload(RESOURCES[resource], namespace, name)
+    return call.cluster.workload(resource.workload, namespace, name)
 
 
-def _validate(workload: Workload, obj: JSON) -> None:
+def _validate(workload_kind: str, name: str, obj: JSON) -> None:
     spec = obj.get("spec")
-    kind = KINDS[workload.kind]
+    kind = KINDS[workload_kind]
+    group = API_VERSIONS[workload_kind].split("/")[0]
+    invalid = f'{kind}.{group} "{name}" is invalid'
     if not isinstance(spec, dict):
-        raise KubeError(422, "Invalid", f'{kind}.{API_VERSIONS[workload.kind].split("/")[0]} "{workload.name}" is invalid: spec: Required value')
-    template = spec.get("jobTemplate", {}).get("spec", {}).get("template") if workload.kind == "cronjob" else spec.get("template")
+        raise KubeError(422, "Invalid", f"{invalid}: spec: Required value")
+    template = spec.get("jobTemplate", {}).get("spec", {}).get("template") if workload_kind == "cronjob" else spec.get("template")
     containers = ((template or {}).get("spec") or {}).get("containers")
-    group = API_VERSIONS[workload.kind].split("/")[0]
-    path = "spec.jobTemplate.spec.template.spec.containers" if workload.kind == "cronjob" else "spec.template.spec.containers"
+    path = "spec.jobTemplate.spec.template.spec.containers" if workload_kind == "cronjob" else "spec.template.spec.containers"
     if not isinstance(containers, list) or not containers:
-        raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: {path}: Required value')
+        raise KubeError(422, "Invalid", f"{invalid}: {path}: Required value")
     for n, c in enumerate(containers):
         if not isinstance(c, dict) or not c.get("image"):
-            raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: {path}[{n}].image: Required value')
+            raise KubeError(422, "Invalid", f"{invalid}: {path}[{n}].image: Required value")
         if not c.get("name"):
-            raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: {path}[{n}].name: Required value')
-    if workload.kind != "cronjob" and "replicas" in spec and int(spec["replicas"]) < 0:
-        raise KubeError(422, "Invalid", f'{kind}.{group} "{workload.name}" is invalid: spec.replicas: Invalid value: {spec["replicas"]}: must be greater than or equal to 0')
+            raise KubeError(422, "Invalid", f"{invalid}: {path}[{n}].name: Required value")
+    if workload_kind != "cronjob" and "replicas" in spec and int(spec["replicas"]) < 0:
+        raise KubeError(422, "Invalid", f'{invalid}: spec.replicas: Invalid value: {spec["replicas"]}: must be greater than or equal to 0')
+    if workload_kind != "cronjob" and not (spec.get("selector") or {}).get("matchLabels"):
+        raise KubeError(422, "Invalid", f"{invalid}: spec.selector: Required value")
 
 
 def _store(call: Call, workload: Workload, obj: JSON) -> JSON:
     """Write a whole new object (after PUT or PATCH): spec, labels and annotations; status is ignored."""
-    _validate(workload, obj)
+    _validate(workload.kind, workload.name, obj)
     meta = obj.get("metadata") or {}
     if meta.get("name") not in (None, workload.name):
         raise KubeError(400, "BadRequest", f'the name of the object ({meta.get("name")}) does not match the name on the URL ({workload.name})')
     call.cluster.replace_spec(workload, obj["spec"], dict(meta.get("labels") or {}), dict(meta.get("annotations") or {}))
+    return call.cluster.to_k8s(workload)
+
+
+def create_workload(call: Call, resource: Resource, namespace: str, body: Any) -> JSON:
+    """A new workload from a whole Kubernetes object (POST on the collection)."""
+    assert resource.workload is not None
+    if not isinstance(body, dict):
+        raise KubeError(400, "BadRequest", "the body of the request could not be decoded")
+    if body.get("kind") not in (None, resource.kind):
+        raise KubeError(400, "BadRequest", f'the kind in the data ({body.get("kind")}) does not match the expected kind ({resource.kind})')
+    meta = body.get("metadata") or {}
+    name = str(meta.get("name") or "")
+    if not name:
+        raise KubeError(422, "Invalid", f'{resource.kind}.{resource.group} "" is invalid: metadata.name: Required value: '
+                                        "name or generateName is required")
+    if meta.get("namespace") not in (None, namespace):
+        raise KubeError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+    _validate(resource.workload, name, body)
+    call.cluster.namespace(namespace)
+    workload = call.cluster.create_workload(resource.workload, namespace, name, body["spec"],
+                                            dict(meta.get("labels") or {}), dict(meta.get("annotations") or {}))
     return call.cluster.to_k8s(workload)
 
 
@@ -249,61 +268,79 @@ def _watching(call: Call) -> bool:
 # Kubernetes proxy handlers
 
 
-def k8s_version(call: Call) -> Response:
-    check_cluster(call)
-    minor, git = KUBERNETES_VERSIONS.get(call.version, ("28", "v1.28.15"))
-    return Response(200, {"major": "1", "minor": minor, "gitVersion": git, "gitCommit": "0" * 40,
-                          "gitTreeState": "clean", "buildDate": "2024-01-01T00:00:00Z", "goVersion": "go1.21",
-                          "compiler": "gc", "platform": "linux/amd64"})
-
-
-def list_namespaces(call: Call) -> Response:
-    check_cluster(call)
-    items = select(call, [call.cluster.namespace_to_k8s(ns) for ns in call.cluster.namespaces.values()])
-    return Response(200, {"kind": "NamespaceList", "apiVersion": "v1",
-                          "metadata": {"resourceVersion": str(call.cluster._resource_version)}, "items": items})
-
-
-def get_namespace(call: Call) -> Response:
-    check_cluster(call)
-    return Response(200, call.cluster.namespace_to_k8s(call.cluster.namespace(call.match["namespace"])))
+def _list_response(call: Call, resource: Resource, chunk: Page) -> Response:
+    version = wants_table(call.http.headers.get("accept", ""))
+    if version is not None:
+        doc = table(resource.plural, chunk.items, chunk.list_meta(), version,
+                    call.param("includeObject") or "Metadata", call.cluster.wall(call.cluster.now()))
+        return Response(200, doc, {"Content-Type": f"application/json;as=Table;v={version};g=meta.k8s.io"})
+    return Response(200, {"kind": resource.list_kind, "apiVersion": resource.group_version,
+                          "metadata": chunk.list_meta(), "items": chunk.items})
 
 
 def list_objects(call: Call) -> Response:
     check_cluster(call)
-    resource = _resource(call)
+    resource = resource_of(call)
     namespace = call.match.get("namespace")
     if _watching(call):
         return _watch(call, lambda: select(call, list_objects_of(call, resource, namespace)), lambda o: o)
-    items = select(call, list_objects_of(call, resource, namespace))
-    group = GROUPS[resource]
-    return Response(200, {"kind": LIST_KINDS[resource], "apiVersion": f"{group}/v1",
-                          "metadata": {"resourceVersion": str(call.cluster._resource_version)}, "items": items})
+    return _list_response(call, resource, listed(call, resource, namespace))
 
 
 def get_object(call: Call) -> Response:
     check_cluster(call)
-    resource = _resource(call)
-    return Response(200, one_object(call, resource, call.match["namespace"], call.match["name"]))
+    resource = resource_of(call)
+    obj = one_object(call, resource, call.match.get("namespace"), call.match["name"])
+    if wants_table(call.http.headers.get("accept", "")):
+        return _list_response(call, resource, Page([obj], obj["metadata"]["resourceVersion"], None, None))
+    return Response(200, obj)
 
 
 def watch_object(call: Call) -> Response:
     check_cluster(call)
-    resource = _resource(call)
+    resource = resource_of(call)
     namespace, name = call.match["namespace"], call.match["name"]
     one_object(call, resource, namespace, name)
     return _watch(call, lambda: [o for o in list_objects_of(call, resource, namespace) if o["metadata"]["name"] == name], lambda o: o)
 
 
+def create_object(call: Call) -> Response:
+    """POST a workload into a namespace: 201 with the object as stored (not yet observed)."""
+    check_cluster(call)
+    resource = resource_of(call)
+    if resource.workload is None:
+        raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    return Response(201, create_workload(call, resource, call.match["namespace"], call.body_json()))
+
+
 def put_object(call: Call) -> Response:
     check_cluster(call)
-    workload = workload_of(call, _resource(call), call.match["namespace"], call.match["name"])
+    workload = workload_of(call, resource_of(call), call.match["namespace"], call.match["name"])
     return Response(200, put_workload(call, workload, call.body_json(), require_version=False))
 
 
 def patch_object(call: Call) -> Response:
     check_cluster(call)
-    workload = workload_of(call, _resource(call), call.match["namespace"], call.match["name"])
+    workload = workload_of(call, resource_of(call), call.match["namespace"], call.match["name"])
     if not call.http.headers.get("content-type"):
         raise KubeError(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
     return Response(200, patch_workload(call, workload, patch.STRATEGIC))
+
+
+def delete_object(call: Call) -> Response:
+    """DELETE a workload: gone at once with its ReplicaSets and pods (background propagation).
+
+    The apiserver answers a ``Status`` of Success whose details name the resource, not the kind
+    (k8s.io/apiserver pkg/registry/generic/registry/store.go finalizeDelete).
+    """
+    check_cluster(call)
+    resource = resource_of(call)
+    if resource.plural == "pods":
+        # Deleted at once here (no grace period); the apiserver answers with the pod.
+        call.cluster.namespace(call.match["namespace"])
+        return Response(200, call.cluster.delete_pod(call.match["namespace"], call.match["name"]))
+    workload = workload_of(call, resource, call.match["namespace"], call.match["name"])
+    call.cluster.remove_workload(workload)
+    return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                          "details": {"name": workload.name, "group": resource.group, "kind": resource.plural,
+                                      "uid": workload.uid}})

@@ -38,6 +38,15 @@ CONFIG_FIELDS: dict[str, tuple[str, str]] = {
     "daemonset": ("daemonSetConfig", "daemonSetStatus"),
     "cronjob": ("cronJobConfig", "cronJobStatus"),
 }
+# Where a v3 config's strategy lands: (the spec field, its rollingUpdate keys, the spec keys it carries).
+STRATEGY_FIELDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "deployment": ("strategy", ("maxSurge", "maxUnavailable"),
+                   ("minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit")),
+    "statefulset": ("updateStrategy", ("partition", "maxUnavailable"), ("minReadySeconds", "revisionHistoryLimit")),
+    "daemonset": ("updateStrategy", ("maxUnavailable",), ("minReadySeconds", "revisionHistoryLimit")),
+}
+
+
 # Pod spec fields shown at the top level of a v3 workload under the same name.
 POD_FIELDS = (
     "volumes",
@@ -361,21 +370,28 @@ def apply_v3(workload_kind: str, current_spec: JSON, v3: JSON) -> JSON:
                 spec["paused"] = True
             else:
                 spec.pop("paused", None)
-        config = v3.get("deploymentConfig") or {}
-        if config:
-            strategy = spec.setdefault("strategy", {})
-            strategy["type"] = config.get("strategy", strategy.get("type", "RollingUpdate"))
-            if strategy["type"] == "RollingUpdate":
-                rolling = strategy.setdefault("rollingUpdate", {})
-                for key in ("maxSurge", "maxUnavailable"):
-                    if config.get(key) is not None:
-                        rolling[key] = config[key]
-            else:
-                strategy.pop("rollingUpdate", None)
-            for key in ("minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit"):
-                if config.get(key) is not None:
-                    spec[key] = config[key]
+    if workload_kind in STRATEGY_FIELDS:
+        _apply_config(workload_kind, spec, v3.get(CONFIG_FIELDS[workload_kind][0]) or {})
     return spec
+
+
+def _apply_config(workload_kind: str, spec: JSON, config: JSON) -> None:
+    """deploymentConfig / statefulSetConfig / daemonSetConfig {strategy, its rolling keys, …} onto the spec."""
+    if not config:
+        return
+    field, rolling_keys, plain_keys = STRATEGY_FIELDS[workload_kind]
+    strategy = spec.setdefault(field, {})
+    strategy["type"] = config.get("strategy") or strategy.get("type") or "RollingUpdate"
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        for key in rolling_keys:
+            if config.get(key) is not None:
+                rolling[key] = config[key]
+    else:
+        strategy.pop("rollingUpdate", None)
+    for key in plain_keys:
+        if config.get(key) is not None:
+            spec[key] = config[key]
 
 
 def validate_containers(v3: JSON) -> None:

@@ -2,7 +2,8 @@
 
 Strategic merge keys lists by the field Kubernetes declares as ``patchMergeKey`` (containers and
 initContainers by ``name``, ports by ``containerPort``, env by ``name``, volumes and volumeMounts by
-name/mountPath); other lists are replaced. ``$patch: delete`` in a keyed list entry removes it.
+name/mountPath); other lists are replaced. ``$patch: delete`` in a keyed list entry removes it;
+``$patch: replace`` in a map replaces the map whole.
 """
 
 from __future__ import annotations
@@ -48,11 +49,15 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
-    """Merge patch, except lists with a merge key are merged entry by entry."""
+    """Merge patch, except lists with a merge key are merged entry by entry, and a map carrying
+    ``$patch: replace`` replaces the target's map whole (what a ControllerRevision's data does to
+    a pod template: apimachinery strategicpatch, replaceDirective)."""
     if isinstance(patch, list) and field in MERGE_KEYS and isinstance(target, list):
         return _merge_keyed_list(target, patch, MERGE_KEYS[field])
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    if patch.get("$patch") == "replace":
+        return strategic_merge_patch({}, {key: value for key, value in patch.items() if key != "$patch"})
     result = copy.deepcopy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if key.startswith("$"):

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from enum import Enum
 
-from rancher_deploy.simulator.rancher2 import kubeapi, steve, v3, v3_workloads
+from rancher_deploy.simulator.rancher2 import discovery, kubeapi, steve, v3, v3_workloads
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.releases import RELEASES, has_steve
 from rancher_deploy.simulator.wire import Response, Route
@@ -30,8 +30,10 @@ _ID = r"(?P<id>[^/]+)"
 _K8S = r"/k8s/clusters/(?P<cluster>[^/]+)"
 _NS = r"namespaces/(?P<namespace>[^/]+)"
 _RES = r"(?P<resource>[a-z]+)"
-_GROUP = r"apis/(?P<group>apps|batch)/v1"
-_STEVE = r"(?P<type>[a-z]+\.[a-z]+)"
+_NAME = r"(?P<name>[^/]+)"
+# The core group at /api/v1, named groups at /apis/<group>/v1 (resources.py says which exist).
+_API = r"(?:api|apis/(?P<group>[a-z.]+))/v1"
+_STEVE = r"(?P<type>[a-z]+(?:\.[a-z]+)?)"
 
 
 def _r(method: str, pattern: str, handler: Handler, versions: frozenset[str] | None = None) -> Route[Handler]:
@@ -64,22 +66,30 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}/yaml", v3_workloads.workload_yaml),
     _r("GET", f"/v3/project/{_PROJECT}/replicasets", v3_workloads.list_replicasets),
     _r("GET", f"/v3/project/{_PROJECT}/replicasets/{_ID}", v3_workloads.get_replicaset),
-    # Kubernetes proxy
-    _r("GET", f"{_K8S}/version", kubeapi.k8s_version),
-    _r("GET", f"{_K8S}/api/v1/namespaces", kubeapi.list_namespaces),
-    _r("GET", f"{_K8S}/api/v1/{_NS}", kubeapi.get_namespace),
-    _r("GET", f"{_K8S}/{_GROUP}/{_RES}", kubeapi.list_objects),
-    _r("GET", f"{_K8S}/{_GROUP}/{_NS}/{_RES}", kubeapi.list_objects),
-    _r("GET", f"{_K8S}/{_GROUP}/watch/{_NS}/{_RES}/(?P<name>[^/]+)", kubeapi.watch_object),
-    _r("GET", f"{_K8S}/{_GROUP}/{_NS}/{_RES}/(?P<name>[^/]+)", kubeapi.get_object),
-    _r("PUT", f"{_K8S}/{_GROUP}/{_NS}/{_RES}/(?P<name>[^/]+)", kubeapi.put_object),
-    _r("PATCH", f"{_K8S}/{_GROUP}/{_NS}/{_RES}/(?P<name>[^/]+)", kubeapi.patch_object),
+    # Kubernetes proxy: discovery, then the resources
+    _r("GET", f"{_K8S}/version", discovery.k8s_version),
+    _r("GET", f"{_K8S}/api", discovery.core_versions),
+    _r("GET", f"{_K8S}/api/v1", discovery.resource_list),
+    _r("GET", f"{_K8S}/apis", discovery.group_list),
+    _r("GET", f"{_K8S}/apis/(?P<group>[a-z.]+)", discovery.group),
+    _r("GET", f"{_K8S}/apis/(?P<group>[a-z.]+)/v1", discovery.resource_list),
+    _r("GET", f"{_K8S}/{_API}/{_RES}", kubeapi.list_objects),
+    _r("GET", f"{_K8S}/{_API}/{_NS}/{_RES}", kubeapi.list_objects),
+    _r("POST", f"{_K8S}/{_API}/{_NS}/{_RES}", kubeapi.create_object),
+    _r("GET", f"{_K8S}/{_API}/watch/{_NS}/{_RES}/{_NAME}", kubeapi.watch_object),
+    _r("GET", f"{_K8S}/{_API}/{_RES}/{_NAME}", kubeapi.get_object),
+    _r("GET", f"{_K8S}/{_API}/{_NS}/{_RES}/{_NAME}", kubeapi.get_object),
+    _r("PUT", f"{_K8S}/{_API}/{_NS}/{_RES}/{_NAME}", kubeapi.put_object),
+    _r("PATCH", f"{_K8S}/{_API}/{_NS}/{_RES}/{_NAME}", kubeapi.patch_object),
+    _r("DELETE", f"{_K8S}/{_API}/{_NS}/{_RES}/{_NAME}", kubeapi.delete_object),
     # Steve, at /v1 for the local cluster and under the proxy for any
     _r("GET", f"(?:{_K8S})?/v1/{_STEVE}", steve.steve_list, STEVE_RELEASES),
+    _r("POST", f"(?:{_K8S})?/v1/{_STEVE}", steve.steve_create, STEVE_RELEASES),
     _r("GET", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)", steve.steve_list, STEVE_RELEASES),
     _r("GET", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", steve.steve_get, STEVE_RELEASES),
     _r("PUT", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", steve.steve_put, STEVE_RELEASES),
     _r("PATCH", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", steve.steve_patch, STEVE_RELEASES),
+    _r("DELETE", f"(?:{_K8S})?/v1/{_STEVE}/(?P<namespace>[^/]+)/(?P<name>[^/]+)", steve.steve_delete, STEVE_RELEASES),
 )
 
 

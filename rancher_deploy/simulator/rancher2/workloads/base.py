@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from rancher_deploy.simulator.rancher2.node import NEVER_PULL_REASON
+from rancher_deploy.simulator.rancher2.workloads.pods import pod_to_k8s
 from rancher_deploy.simulator.rancher2.workloads.objects import (
     API_VERSIONS,
     JSON,
@@ -26,6 +28,7 @@ from rancher_deploy.simulator.rancher2.workloads.objects import (
     Pod,
     Revision,
     has_readiness_probe,
+    pod_template_containers,
     pod_template_images,
     rfc3339,
     safe_hash,
@@ -162,12 +165,29 @@ class Workload:
         raise NotImplementedError
 
     def _recover_pods(self, t: float, env: Environment) -> None:
-        """Crash-looping pods whose fault was cleared start again (kubelet's restart backoff)."""
+        """Crash-looping pods whose fault was cleared start again (kubelet's restart backoff);
+        pods that could not be scheduled or pull their image try again."""
         for rev in self.revisions:
             for pod in rev.pods:
-                if pod.ready_at is None and not self._pod_blocked(rev, env, exclude=pod):
-                    pod.ready_at = t + self._ready_delay(rev, env)
-                    pod.waiting_reason = ""
+                if pod.ready_at is not None or self._pod_blocked(rev, env, exclude=pod):
+                    continue
+                if not pod.image_ids:
+                    pulled = self._pull(rev, env)
+                    if pulled is None:
+                        continue
+                    pod.image_ids = pulled
+                pod.ready_at = t + self._ready_delay(rev, env)
+                pod.waiting_reason = ""
+
+    def _pull(self, rev: Revision, env: Environment) -> dict[str, str] | None:
+        """The kubelet pulling (or not) each image of a starting pod: container name -> imageID."""
+        pulled: dict[str, str] = {}
+        for container in pod_template_containers(rev.template):
+            image_id = env.pull(container)
+            if image_id is None:
+                return None
+            pulled[str(container.get("name"))] = image_id
+        return pulled
 
     def _ready_delay(self, rev: Revision, env: Environment) -> float:
         return env.container_start + (env.health_check if has_readiness_probe(rev.template) else 0.0)
@@ -185,12 +205,16 @@ class Workload:
     def _new_pod(self, rev: Revision, t: float, env: Environment, name: str | None = None) -> Pod:
         self._pod_serial += 1
         blocked = self._pod_blocked(rev, env)
+        pulled = self._pull(rev, env) if blocked != "Unschedulable" else {}
+        if pulled is None:
+            blocked = NEVER_PULL_REASON
         pod = Pod(
             name=name or f"{rev.name}-{safe_hash([rev.name, self._pod_serial], 5)}",
             revision=rev.hash,
             created=t,
             ready_at=None if blocked else t + self._ready_delay(rev, env),
             waiting_reason=blocked,
+            image_ids=pulled or {},
         )
         rev.pods.append(pod)
         return pod
@@ -284,14 +308,42 @@ class Workload:
         }
 
     def revision_to_k8s(self, rev: Revision, now: float, wall: Callable[[float], float]) -> JSON:
-        """The revision as the API serves it: a ControllerRevision (deployments serve a ReplicaSet)."""
+        """The revision as the API serves it: a ControllerRevision (deployments serve a ReplicaSet).
+
+        Its ``data`` is the strategic merge patch that puts this template back, as the StatefulSet
+        and DaemonSet controllers record it (``getPatch``: the workload's own template, without the
+        pods' revision label, marked ``$patch: replace``); ``kubectl rollout undo`` sends it as is.
+        """
+        template = copy.deepcopy(rev.template)
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        labels.pop(self.revision_label, None)
+        template["$patch"] = "replace"
         return {
             "apiVersion": "apps/v1",
             "kind": "ControllerRevision",
             "metadata": self._revision_metadata(rev, wall),
-            "data": {"spec": {"template": copy.deepcopy(rev.template)}},
+            "data": {"spec": {"template": template}},
             "revision": rev.number,
         }
+
+    def pod_to_k8s(self, pod: Pod, now: float, wall: Callable[[float], float]) -> JSON:
+        """A pod as the API serves it (workloads/pods.py): owner, node, readiness, image digests."""
+        rev = next(r for r in self.revisions if r.hash == pod.revision)
+        return pod_to_k8s(self, rev, pod, now, wall)
+
+    def pod_owner(self, rev: Revision) -> JSON:
+        """The pod's controller: the workload itself (deployments: the ReplicaSet of the revision)."""
+        return {"apiVersion": API_VERSIONS[self.kind], "kind": KINDS[self.kind], "name": self.name,
+                "uid": self.uid, "controller": True, "blockOwnerDeletion": True}
+
+    def delete_pod(self, name: str) -> bool:
+        """Delete a pod (instantly: no Terminating); its controller replaces it as it settles."""
+        for rev in self.revisions:
+            kept = [pod for pod in rev.pods if pod.name != name]
+            if len(kept) != len(rev.pods):
+                rev.pods = kept
+                return True
+        return False
 
     def _revision_metadata(self, rev: Revision, wall: Callable[[float], float]) -> JSON:
         owner = {

@@ -12,6 +12,7 @@ from rancher_deploy.simulator.rancher2.workloads.replacing import ReplacingWorkl
 @dataclass
 class DaemonSet(ReplacingWorkload):
     kind: ClassVar[str] = "daemonset"
+    replaces_unavailable: ClassVar[bool] = True
 
     def replicas(self) -> int:
         return 1  # one schedulable node

@@ -127,10 +127,24 @@ class Deployment(Workload):
                         changed = True
         return changed
 
+    def _next_event(self, t: float, env: Environment) -> float | None:
+        upcoming = super()._next_event(t, env)
+        starts = [r.created + env.controller_delay for r in self.revisions
+                  if len(r.pods) < r.replicas and r.created + env.controller_delay > t]
+        return min([x for x in (upcoming, *starts) if x is not None], default=None)
+
     def _sync_pods(self, t: float, env: Environment) -> bool:
-        """Each ReplicaSet creates or deletes pods to match its replicas (not-ready, newest first)."""
+        """Each ReplicaSet creates or deletes pods to match its replicas (not-ready, newest first).
+
+        A new ReplicaSet's pods come one controller step after it (the ReplicaSet controller acts
+        on it, then reports them), so the Deployment shows Progressing=NewReplicaSetCreated with no
+        updated replicas first, as kube-controller-manager does (sync.go getNewReplicaSet sets the
+        reason; progress.go replaces it with ReplicaSetUpdated once the new pods count).
+        """
         changed = False
         for rev in self.revisions:
+            if t < rev.created + env.controller_delay:
+                continue
             while len(rev.pods) < rev.replicas:
                 self._new_pod(rev, t, env)
                 changed = True
@@ -222,6 +236,10 @@ class Deployment(Workload):
             and s.get("replicas", 0) <= s.get("updatedReplicas", 0)
             and s.get("availableReplicas", 0) >= s.get("updatedReplicas", 0)
         )
+
+    def pod_owner(self, rev: Revision) -> JSON:
+        return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rev.name, "uid": rev.uid,
+                "controller": True, "blockOwnerDeletion": True}
 
     def revision_to_k8s(self, rev: Revision, now: float, wall: Callable[[float], float]) -> JSON:
         """A ReplicaSet, with the revision annotation and its pods' counts."""

@@ -61,6 +61,7 @@ class Environment:
     unhealthy: Callable[[str], bool]  # image -> pods of it crash-loop
     capacity: Callable[[str], int | None]  # "ns/name" -> at most this many pods ever become ready
     hung: Callable[[str], bool]  # v3 id -> this workload's controllers are frozen
+    pull: Callable[[JSON], str | None]  # container -> the imageID its new container runs (None: cannot pull)
 
 
 @dataclass
@@ -69,7 +70,8 @@ class Pod:
     revision: str  # the hash of the template it runs
     created: float
     ready_at: float | None  # None: never (crash-looping or unschedulable) until the fault clears
-    waiting_reason: str = ""  # CrashLoopBackOff / Unschedulable while not ready
+    waiting_reason: str = ""  # CrashLoopBackOff / Unschedulable / ErrImageNeverPull while not ready
+    image_ids: dict[str, str] = field(default_factory=dict)  # container name -> imageID, once pulled
 
     def ready(self, now: float) -> bool:
         return self.ready_at is not None and self.ready_at <= now
@@ -118,10 +120,14 @@ def percent_or_int(value: Any, total: int, round_up: bool) -> int:
     return int(value)
 
 
-def pod_template_images(template: JSON) -> list[str]:
+def pod_template_containers(template: JSON) -> list[JSON]:
+    """Every container a pod of this template runs, init containers included."""
     spec = template.get("spec") or {}
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    return [str(c.get("image", "")) for c in containers]
+    return list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+
+
+def pod_template_images(template: JSON) -> list[str]:
+    return [str(c.get("image", "")) for c in pod_template_containers(template)]
 
 
 def has_readiness_probe(template: JSON) -> bool:

@@ -34,5 +34,11 @@ class StatefulSet(ReplacingWorkload):
         self.status = status
 
     def _rolled_out(self) -> bool:
+        """kubectl's StatefulSetStatusViewer: ready, then updated at and above the partition; an
+        OnDelete set has no rollout to wait for."""
+        kind, partition = self._update_strategy()
+        if kind != "RollingUpdate":
+            return True
         s = self.status
-        return bool(s.get("updatedReplicas") == self.replicas() and s.get("readyReplicas") == self.replicas())
+        replicas = self.replicas()
+        return bool(s.get("readyReplicas", 0) >= replicas and s.get("updatedReplicas", 0) >= replicas - partition)

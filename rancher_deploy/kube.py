@@ -1,0 +1,254 @@
+"""Rancher 2.x workloads through the Kubernetes API Rancher proxies: `/k8s/clusters/<cluster>/apis/...`.
+
+Served by every 2.x with the same token (rancher-api.md §6), and what Rancher's own UI uses from
+2.6 on. An image change is a strategic merge patch naming only the containers; a rollback puts a
+previous pod template back, as `kubectl rollout undo` does on the client side (a Deployment's from
+its ReplicaSets, a StatefulSet's or DaemonSet's from its ControllerRevisions, for v3 runs too). It
+also reads a namespace (its Rancher project) and deletes the pods a StatefulSet's rollback waits for.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+
+from rancher_deploy.errors import NotFound, RefusedError, TargetNotFound, listed
+from rancher_deploy.http import JSON, RancherSession
+from rancher_deploy.settings import WorkloadTarget
+from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.targets import WORKLOAD_KINDS
+from rancher_deploy.workload_view import (
+    CONTROLLER_REVISION_KINDS,
+    PLURALS,
+    REVISION,
+    TIMESTAMP,
+    UNDO_UNSUPPORTED,
+    WorkloadView,
+    choose_kind,
+    int_or_none,
+    pod_spec_of,
+    previous_revision,
+    rollout_of,
+    selector_of,
+    template_of,
+)
+
+STRATEGIC = "application/strategic-merge-patch+json"
+# The label a StatefulSet's pods carry: the name of the ControllerRevision they run.
+REVISION_HASH = "controller-revision-hash"
+
+
+class KubeWorkloads:
+    """`/k8s/clusters/<cluster>/apis/apps/v1/...` (every 2.x; what Rancher's own UI uses from 2.6)."""
+
+    flavour = "k8s"
+
+    def __init__(self, session: RancherSession, root: str, cluster: str) -> None:
+        self._session = session
+        self._base = f"{root}/k8s/clusters/{cluster}"
+        self.cluster = cluster
+
+    def _url(self, kind: str, namespace: str, name: str = "") -> str:
+        """The object's URL (its collection's with no name)."""
+        group = "apis/batch/v1" if kind == "cronjob" else "apis/apps/v1"
+        return f"{self._base}/{group}/namespaces/{namespace}/{PLURALS[kind]}" + (f"/{name}" if name else "")
+
+    def locate(self, target: WorkloadTarget) -> TargetRef:
+        """One GET of the named kind, or of each kind for a bare name (no Kubernetes request spans
+        kinds); only when nothing is found, one list per kind, which says what the namespace has."""
+        kinds = (target.kind,) if target.kind else WORKLOAD_KINDS
+        found = [kind for kind in kinds if self._session.get_optional(
+            self._url(kind, target.namespace, target.name), what=f"Looking up {kind} {target.name}") is not None]
+        chosen = found[0] if target.kind and found else choose_kind(target, found)
+        if chosen is not None:
+            return self._ref(chosen, target)
+        first = target.kind or "deployment"
+        names: dict[str, set[str]] = {}
+        if target.kind is None:
+            for kind in WORKLOAD_KINDS[1:]:
+                names[kind] = self._names(kind, target.namespace)
+        names[first] = self._names(first, target.namespace)
+        where = f"in namespace {target.namespace!r} of cluster {self.cluster}"
+        if target.kind is not None:
+            raise TargetNotFound(f"{target.kind} {target.name!r} not found {where}; {PLURALS[target.kind]} there: "
+                                 f"{listed(names[target.kind])}")
+        existing = listed([f"{kind}:{name}" for kind, there in names.items() for name in there])
+        raise TargetNotFound(f"workload {target.name!r} not found {where} (no {', '.join(WORKLOAD_KINDS)} has that "
+                             f"name); workloads there: {existing}")
+
+    def namespace(self, name: str) -> JSON | None:
+        """The Namespace object (None when it does not exist); its annotations say its Rancher project."""
+        return self._session.get_optional(f"{self._base}/api/v1/namespaces/{name}", what=f"Reading namespace {name}")
+
+    def _names(self, kind: str, namespace: str) -> set[str]:
+        listing = self._session.get(self._url(kind, namespace), what=f"Listing {PLURALS[kind]} in {namespace}")
+        return {str((item.get("metadata") or {}).get("name")) for item in listing.get("items") or []}
+
+    def _ref(self, kind: str, target: WorkloadTarget) -> TargetRef:
+        found = WorkloadTarget(kind, target.name, target.namespace)
+        return TargetRef(name=str(found), id=f"{kind}:{target.namespace}:{target.name}",
+                         url=self._url(kind, target.namespace, target.name))
+
+    def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
+        return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
+
+    def parse(self, ref: TargetRef, body: JSON, baseline: int | None) -> WorkloadView:
+        kind = str(body.get("kind") or "").lower() or ref.id.split(":")[0]
+        metadata = body.get("metadata") or {}
+        spec = body.get("spec") or {}
+        status = body.get("status") or {}
+        pod = pod_spec_of(body)
+        update = spec.get("updateStrategy") or {}
+        rollout = rollout_of(kind, str(metadata.get("name")), int(spec.get("replicas", 1) or 0), status,
+                             generation=int_or_none(metadata.get("generation")), baseline=None,
+                             strategy=update.get("type"), partition=(update.get("rollingUpdate") or {}).get("partition"))
+        annotations = ((template_of(body).get("metadata") or {}).get("annotations")) or {}
+        return WorkloadView(kind, str(metadata.get("name")), tuple(pod.get("containers") or []),
+                            tuple(pod.get("initContainers") or []), rollout, bool(spec.get("paused")),
+                            (metadata.get("annotations") or {}).get(REVISION), annotations.get(TIMESTAMP), body)
+
+    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
+        init_names = {str(c.get("name")) for c in view.init_containers}
+        pod: JSON = {}
+        containers = [{"name": name, "image": image} for name, image in images.items() if name not in init_names]
+        inits = [{"name": name, "image": image} for name, image in images.items() if name in init_names]
+        if containers:
+            pod["containers"] = containers
+        if inits:
+            pod["initContainers"] = inits
+        template: JSON = {"spec": pod} if pod else {}
+        if redeploy:
+            # What Rancher's redeploy does: a new pod-template annotation forces a rollout of the same tag.
+            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            template["metadata"] = {"annotations": {TIMESTAMP: now}}
+        self._patch(ref, template, f"update of {ref.name}")
+        return None
+
+    def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None:
+        """Put the previous pod template back whole, as `kubectl rollout undo` does.
+
+        A JSON patch `replace` rather than a strategic merge: merging would keep anything added
+        since (an env entry, an annotation) and so not return to the previous revision.
+        """
+        if previous is None and view.kind in CONTROLLER_REVISION_KINDS:
+            self.undo(ref, view.kind, view.name, selector_of(view.raw), None)
+            return None
+        if previous is None:
+            previous = self._previous_revision(ref, view)
+        template = copy.deepcopy(template_of(previous.raw))
+        labels = (template.get("metadata") or {}).get("labels")
+        if isinstance(labels, dict):
+            labels.pop("pod-template-hash", None)  # the ReplicaSet's own label, not the workload's
+        path = "/spec/jobTemplate/spec/template" if ref.id.startswith("cronjob:") else "/spec/template"
+        self._session.patch(ref.url, [{"op": "replace", "path": path, "value": template}],
+                            content_type="application/json-patch+json", what=f"rollback of {ref.name}")
+        return None
+
+    def undo(self, ref: TargetRef, kind: str, name: str, selector: str, images: dict[str, str] | None) -> None:
+        """`kubectl rollout undo` for a StatefulSet or DaemonSet (kubectl pkg/polymorphichelpers/rollback.go,
+        StatefulSetRollbacker and DaemonSetRollbacker): its ControllerRevisions (found by its selector,
+        owned by it) each hold a template as the strategic merge patch that restores it, and the chosen
+        one's `data` is sent back as is. kubectl's choice is the second highest `revision`, the one
+        before the current template; when the run knows the images it replaced (`images`, container
+        name -> image), the newest revision that ran them, so a change the controller never took still
+        returns to the right template. RefusedError when there is no such revision.
+        """
+        namespace = ref.id.split(":")[1]
+        listing = self._session.get(f"{self._base}/apis/apps/v1/namespaces/{namespace}/controllerrevisions",
+                                    params={"labelSelector": selector}, what=f"Reading the revisions of {ref.name}")
+        owned = sorted((revision for revision in listing.get("items") or [] if _owned_by(revision, kind, name)),
+                       key=lambda revision: int_or_none(revision.get("revision")) or 0)
+        if images is not None:
+            chosen = [revision for revision in owned if _images(revision) == images][-1:]
+        else:
+            chosen = owned[-2:-1]
+        if not chosen:
+            raise RefusedError(f"{ref.name} has no earlier revision to roll back to; nothing was changed")
+        self._session.patch(self._url(kind, namespace, name), chosen[0].get("data") or {}, content_type=STRATEGIC,
+                            what=f"rollback of {ref.name} to revision {chosen[0].get('revision')}")
+
+    def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:
+        """Kubernetes' forced rollback of a StatefulSet: delete its pods that run another revision than
+        the one it now rolls out to and are not ready, and return their names.
+
+        With the default OrderedReady policy a StatefulSet waits for such a pod forever, even once its
+        template is put back (kubernetes/kubernetes#67250; the StatefulSet docs' "Forced rollback" asks
+        for exactly this deletion); the pods are not serving, and the controller makes them again from
+        the restored revision. None while the controller has not taken the restored template yet.
+        """
+        namespace, name = ref.id.split(":")[1], view.name
+        workload = self._session.get(self._url("statefulset", namespace, name), what=f"Reading {ref.name}")
+        metadata, spec, status = (workload.get(part) or {} for part in ("metadata", "spec", "status"))
+        target = status.get("updateRevision")
+        if not target or (int_or_none(status.get("observedGeneration")) or 0) < (
+                int_or_none(metadata.get("generation")) or 0):
+            return None
+        if spec.get("podManagementPolicy") == "Parallel":
+            return []  # the controller replaces them itself
+        pods = self._session.get(f"{self._base}/api/v1/namespaces/{namespace}/pods",
+                                 params={"labelSelector": selector_of(workload)},
+                                 what=f"Reading the pods of {ref.name}")
+        stuck = [str((pod.get("metadata") or {}).get("name")) for pod in pods.get("items") or []
+                 if _owned_by(pod, "statefulset", name) and not _ready(pod)
+                 and ((pod.get("metadata") or {}).get("labels") or {}).get(REVISION_HASH) != target]
+        for pod in stuck:
+            try:
+                self._session.delete(f"{self._base}/api/v1/namespaces/{namespace}/pods/{pod}",
+                                     what=f"Deleting pod {pod} of {ref.name}")
+            except NotFound:
+                pass  # already gone
+        return stuck
+
+    def _patch(self, ref: TargetRef, template: JSON, what: str) -> None:
+        body: JSON = {"spec": {"jobTemplate": {"spec": {"template": template}}}} if ref.id.startswith("cronjob:") \
+            else {"spec": {"template": template}}
+        self._session.patch(ref.url, body, content_type=STRATEGIC, what=what)
+
+    def _previous_revision(self, ref: TargetRef, view: WorkloadView) -> WorkloadView:
+        """kubectl rollout undo's choice: the ReplicaSet with the highest revision below the current one."""
+        wanted = previous_revision(view.revision)
+        if view.kind != "deployment":
+            raise RefusedError(UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
+        if wanted is None:
+            raise RefusedError(f"{ref.name} has no earlier revision this tool can roll back to")
+        selector = ((view.raw.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        namespace = ref.id.split(":")[1]
+        listing = self._session.get(
+            f"{self._base}/apis/apps/v1/namespaces/{namespace}/replicasets",
+            params={"labelSelector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))},
+            what=f"Reading the revisions of {ref.name}")
+        best: tuple[int, JSON] | None = None
+        for replica_set in listing.get("items") or []:
+            owners = (replica_set.get("metadata") or {}).get("ownerReferences") or []
+            if not any(owner.get("name") == view.name for owner in owners):
+                continue
+            revision = int_or_none(((replica_set.get("metadata") or {}).get("annotations") or {}).get(REVISION))
+            current = int_or_none(view.revision)
+            if revision is not None and current is not None and revision < current and (
+                    best is None or revision > best[0]):
+                best = (revision, replica_set)
+        if best is None:
+            raise RefusedError(f"{ref.name} has no earlier revision this tool can roll back to")
+        pod = pod_spec_of(best[1])
+        annotations = ((template_of(best[1]).get("metadata") or {}).get("annotations")) or {}
+        return WorkloadView(view.kind, view.name, tuple(pod.get("containers") or []),
+                            tuple(pod.get("initContainers") or []), view.rollout, False, str(best[0]),
+                            annotations.get(TIMESTAMP), best[1])
+
+
+
+def _owned_by(item: JSON, kind: str, name: str) -> bool:
+    owners = (item.get("metadata") or {}).get("ownerReferences") or []
+    return any(owner.get("kind") == CONTROLLER_REVISION_KINDS.get(kind) and owner.get("name") == name
+               for owner in owners)
+
+
+def _images(revision: JSON) -> dict[str, str]:
+    """Container name -> image of the template a ControllerRevision restores."""
+    template = ((revision.get("data") or {}).get("spec") or {}).get("template") or {}
+    return {str(c.get("name")): str(c.get("image")) for c in (template.get("spec") or {}).get("containers") or []}
+
+
+def _ready(pod: JSON) -> bool:
+    return any(condition.get("type") == "Ready" and condition.get("status") == "True"
+               for condition in (pod.get("status") or {}).get("conditions") or [])

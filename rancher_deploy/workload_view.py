@@ -1,0 +1,156 @@
+"""What the Rancher 2.x backend reads of a workload, whichever API served it, and the seam to those APIs.
+
+v3 (`v3.py`) flattens the Kubernetes object and hides `metadata.generation`; the Kubernetes API
+Rancher proxies (`kube.py`) serves it as it is. Both are read into a `WorkloadView` here, with the
+status fields kubectl's rollout status reads under the names each kind gives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Collection, Protocol
+
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.http import JSON
+from rancher_deploy.rollout import Rollout
+from rancher_deploy.settings import WorkloadTarget
+from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.targets import WORKLOAD_KINDS
+
+REVISION = "deployment.kubernetes.io/revision"
+TIMESTAMP = "cattle.io/timestamp"
+UNDO_UNSUPPORTED = ("{name}: a {kind} keeps no earlier revisions to roll back to; nothing was changed. "
+                    "Upgrade it to the previous image instead")
+# The kinds whose revisions are ControllerRevisions (kubectl's StatefulSetRollbacker, DaemonSetRollbacker).
+CONTROLLER_REVISION_KINDS = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
+PLURALS = {"deployment": "deployments", "statefulset": "statefulsets", "daemonset": "daemonsets",
+           "cronjob": "cronjobs"}
+
+
+@dataclass(frozen=True)
+class WorkloadView:
+    """The parts of a workload the pipeline needs, whichever API it came through."""
+
+    kind: str
+    name: str
+    containers: tuple[JSON, ...]
+    init_containers: tuple[JSON, ...]
+    rollout: Rollout
+    paused: bool
+    revision: str | None
+    timestamp: str | None
+    raw: JSON = field(repr=False)
+
+
+class WorkloadAPI(Protocol):
+    """One way of reaching workloads: v3 or the Kubernetes proxy."""
+
+    flavour: str
+
+    def locate(self, target: WorkloadTarget) -> TargetRef: ...
+
+    def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView: ...
+
+    def parse(self, ref: TargetRef, body: JSON, baseline: int | None) -> WorkloadView: ...
+
+    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None: ...
+
+    def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None: ...
+
+    def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None: ...
+
+
+class OutsideProjects(Exception):
+    """v3 found the target's namespace in no Rancher project, where v3 cannot see it; `api` (the
+    Kubernetes API Rancher proxies) can. Caught by the backend, which switches to it for the run."""
+
+    def __init__(self, api: WorkloadAPI, message: str) -> None:
+        super().__init__(message)
+        self.api = api
+        self.message = message
+
+
+def choose_kind(target: WorkloadTarget, kinds: Collection[str]) -> str | None:
+    """The kind a bare workload name means, given the kinds that have a workload of that name.
+
+    The one kind that has it; None when no kind has it. Raises ConfigError naming the matches when
+    several kinds share the name: guessing (even "the deployment, as before") could upgrade the
+    wrong workload, and `kind:name` says it exactly.
+    """
+    if len(kinds) <= 1:
+        return next(iter(kinds), None)
+    matches = ", ".join(f"{kind}:{target.name}" for kind in WORKLOAD_KINDS if kind in kinds)
+    raise ConfigError("RANCHER_WORKLOAD", f"{target.name!r} names several workloads in namespace "
+                                          f"{target.namespace!r} ({matches}); write the one you mean as kind:name")
+
+
+def rollout_of(kind: str, name: str, replicas: int, status: JSON, *, generation: int | None,
+               baseline: int | None, strategy: Any = None, partition: Any = None) -> Rollout:
+    """Read the status fields kubectl reads, under the names each workload kind gives them
+    (`strategy`/`partition`: a StatefulSet's or DaemonSet's update strategy, as the API shows it)."""
+    desired = int(status.get("desiredNumberScheduled") or 0) if kind == "daemonset" else replicas
+    return Rollout(
+        kind=kind,
+        name=name,
+        generation=generation,
+        # A cronjob has no rollout to observe; its change is done once accepted.
+        observed_generation=int_or_none(status.get("observedGeneration")) if kind != "cronjob" else 0,
+        baseline_generation=baseline,
+        desired=desired,
+        replicas=int_or_none(status.get("replicas") or status.get("currentNumberScheduled")) or 0,
+        updated=int_or_none(status.get("updatedReplicas") or status.get("updatedNumberScheduled")) or 0,
+        ready=int_or_none(status.get("readyReplicas") or status.get("numberReady")) or 0,
+        available=int_or_none(status.get("availableReplicas") or status.get("numberAvailable")) or 0,
+        deadline_exceeded=_deadline_exceeded(status.get("conditions")),
+        current_revision=status.get("currentRevision"),
+        update_revision=status.get("updateRevision"),
+        strategy=str(strategy) if strategy else None,
+        partition=int_or_none(partition) if kind == "statefulset" else None,
+    )
+
+
+def identity_of(body: JSON) -> tuple[str, str, str]:
+    """(kind, name, namespace) of a workload as either API shows it (Kubernetes metadata, or v3's
+    flattened `type`/`name`/`namespaceId`)."""
+    metadata = body.get("metadata") or {}
+    kind = str(body.get("kind") or body.get("type") or "deployment").lower()
+    name = str(metadata.get("name") or body.get("name") or "")
+    namespace = str(metadata.get("namespace") or body.get("namespaceId") or "")
+    return kind, name, namespace
+
+
+def selector_of(body: JSON) -> str:
+    """The workload's label selector as a `labelSelector` parameter (`matchLabels` only, which is
+    all Rancher sets), from a Kubernetes object's `spec.selector` or v3's flattened `selector`."""
+    selector = (body.get("spec") or {}).get("selector") or body.get("selector") or {}
+    return ",".join(f"{key}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items()))
+
+
+def template_of(body: JSON) -> JSON:
+    spec = body.get("spec") or {}
+    if "jobTemplate" in spec:
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    return dict(spec.get("template") or {})
+
+
+def pod_spec_of(body: JSON) -> JSON:
+    return dict(template_of(body).get("spec") or {})
+
+
+def _deadline_exceeded(conditions: Any) -> str | None:
+    for condition in conditions or []:
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return str(condition.get("message") or "ProgressDeadlineExceeded")
+    return None
+
+
+def int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def previous_revision(revision: str | None) -> str | None:
+    number = int_or_none(revision)
+    return str(number - 1) if number is not None and number > 1 else None

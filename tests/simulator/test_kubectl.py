@@ -1,0 +1,116 @@
+"""The real kubectl against the simulated Rancher 2.x, with the kubeconfig Rancher hands out.
+
+Rancher proxies the whole Kubernetes API at /k8s/clusters/<id>, which is why its kubeconfig works
+with kubectl (rancher/rancher pkg/kubeconfig/kubeconfig.go: server `<rancher>/k8s/clusters/<id>`,
+a bearer `token`, the CA). Over TLS, because that is how Rancher serves it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rancher_deploy.simulator import Simulator, Timing
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed: this test drives the real "
+                                                        "kubectl against the simulator's Kubernetes proxy")
+TOKEN, SECRET = "token-kc7xq", "kubectl-test-secret-9d1"
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: "local"
+  cluster:
+    server: "{server}"
+    certificate-authority-data: "{ca}"
+users:
+- name: "local"
+  user:
+    token: "{token}"
+contexts:
+- name: "local"
+  context:
+    user: "local"
+    cluster: "local"
+current-context: "local"
+"""
+
+
+@dataclass
+class Kubectl:
+    sim: Simulator
+    home: Path
+
+    def kubeconfig(self, token: str) -> Path:
+        path = self.home / f"kubeconfig-{token.split(':')[0]}"
+        ca = base64.b64encode((self.home / "ca.pem").read_bytes()).decode("ascii")
+        path.write_text(KUBECONFIG.format(server=f"{self.sim.url}/k8s/clusters/{self.sim.cluster_id}", ca=ca,
+                                          token=token), encoding="utf-8")
+        return path
+
+    def __call__(self, *args: str, token: str = f"{TOKEN}:{SECRET}") -> subprocess.CompletedProcess[str]:
+        assert KUBECTL is not None
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.home), "KUBECONFIG": str(self.kubeconfig(token))}
+        return subprocess.run([KUBECTL, "--cache-dir", str(self.home / "cache"), "--request-timeout", "20s", *args],
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture(params=["2.6", "2.9"])
+def kubectl(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kubectl]:
+    import trustme
+
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    server.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
+    server.private_key_pem.write_to_path(str(tmp_path / "server.key"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    with Simulator(TOKEN, SECRET, rancher_version=request.param, timing=Timing.fast(),
+                   tls_cert=str(tmp_path / "server.pem"), tls_key=str(tmp_path / "server.key")) as sim:
+        sim.add_workload("default", "web", [{"name": "web", "image": "registry.example.com/shop/web:1"}], replicas=2,
+                         strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+        yield Kubectl(sim, tmp_path)
+
+
+def image(sim: Simulator) -> str:
+    return str(sim.workload("deployment", "default", "web")["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def test_kubectl_gets_sets_and_rolls_back_a_deployment(kubectl: Kubectl) -> None:
+    got = kubectl("get", "deployments")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.split("\n")[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert got.stdout.split("\n")[1].split()[:4] == ["web", "2/2", "2", "2"]
+
+    changed = kubectl("set", "image", "deployment/web", "web=registry.example.com/shop/web:2")
+    assert changed.returncode == 0, changed.stderr
+    assert "deployment.apps/web image updated" in changed.stdout
+    assert image(kubectl.sim) == "registry.example.com/shop/web:2"
+    status = kubectl("rollout", "status", "deployment/web", "--timeout=30s")
+    assert status.returncode == 0, status.stderr
+    assert 'deployment "web" successfully rolled out' in status.stdout
+
+    history = kubectl("rollout", "history", "deployment/web")
+    assert history.returncode == 0, history.stderr
+    assert [line.split()[0] for line in history.stdout.splitlines()[2:] if line.strip()] == ["1", "2"]
+
+    undone = kubectl("rollout", "undo", "deployment/web")
+    assert undone.returncode == 0, undone.stderr
+    assert "deployment.apps/web rolled back" in undone.stdout
+    assert kubectl("rollout", "status", "deployment/web", "--timeout=30s").returncode == 0
+    assert image(kubectl.sim) == "registry.example.com/shop/web:1"
+    assert kubectl.sim.workload("deployment", "default", "web")["status"]["updatedReplicas"] == 2
+    failed = [r for r in kubectl.sim.requests if r.status >= 400]
+    assert failed == [], "kubectl needed something the simulator does not serve"
+
+
+def test_kubectl_with_a_wrong_token_is_unauthorized(kubectl: Kubectl) -> None:
+    refused = kubectl("get", "deployments", token=f"{TOKEN}:wrong")
+    assert refused.returncode != 0
+    assert "You must be logged in to the server" in refused.stderr
