@@ -41,6 +41,10 @@ from rancher_deploy.status import (
 
 _API_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<version>v1|v2-beta)(?:/projects/(?P<project>[^/]+))?/?$")
 _PROJECT_ID = re.compile(r"1a\d+\Z")
+# Kinds of 1.x service that run no container, so have no image to move (cattle schema/base/dnsService.json,
+# externalService.json). Load balancers, network and storage drivers run containers and upgrade like a
+# service; their own fields (lbConfig, ...) are not part of the launch config and stay as they are.
+NO_CONTAINERS = {"dnsService": "a DNS (alias) service", "externalService": "an external service"}
 
 
 
@@ -192,6 +196,10 @@ class CattleBackend:
     # -- changing --------------------------------------------------------------------------------
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
+        kind = str(snapshot.raw.get("kind") or snapshot.raw.get("type") or "service")
+        if kind in NO_CONTAINERS:
+            raise RefusedError(f"{ref.name} is {NO_CONTAINERS[kind]} ({kind}): it runs no container, so it has no "
+                               "image to upgrade; nothing was changed")
         strategy = Strategy(settings.batch_size, settings.batch_interval_seconds, settings.start_first)
         if settings.start_first and snapshot.raw.get("retainIp"):
             # Rancher refuses this combination with a 422 (jenkinsci/rancher-plugin#28); say so first.

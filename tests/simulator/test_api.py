@@ -637,11 +637,15 @@ def test_state_file_round_trip(tmp_path: Any) -> None:
         access, secret = first.add_environment_key(project)
         stack = first.add_stack("shop", project)
         sid = first.add_service(stack, "web", {"imageUuid": "docker:web:1"}, scale=2)
+        lb = first.add_service(stack, "lb", {"imageUuid": "docker:lb:1"}, kind="loadBalancerService",
+                               fields={"lbConfig": {"portRules": [{"sourcePort": 80, "targetPort": 8080}]}})
     with Simulator("AK", "SK", timing=Timing.fast(), state_file=path) as second:
         session = requests.Session()
         session.auth = (access, secret)
         doc = session.get(f"{second.url}/v2-beta/services/{sid}").json()
         assert (doc["name"], doc["scale"], doc["state"], doc["accountId"]) == ("web", 2, "active", project)
+        doc = session.get(f"{second.url}/v2-beta/loadbalancerservices/{lb}").json()
+        assert (doc["type"], doc["lbConfig"]["portRules"][0]["targetPort"]) == ("loadBalancerService", 8080)
         assert second.add_project("Next") == "1a8"
 
 
