@@ -16,7 +16,7 @@ import trustme
 
 from rancher_deploy.errors import NotRancher
 from rancher_deploy.http import Credentials, RancherSession
-from rancher_deploy.simulator import Simulator
+from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, RunCli
 from .tls_proxy import TlsProxy
@@ -92,3 +92,32 @@ def test_a_link_elsewhere_is_refused_before_anything_is_sent(proxy: MakeProxy, s
     assert "Rancher sent a link to http://10.0.0.7:8080, not to" in str(refused.value)
     assert "X-Forwarded-Proto" in str(refused.value)
     assert (front.plain_connections, sim.count()) == (0, 0)
+
+
+@pytest.fixture
+def rancher_2(ca: trustme.CA, tmp_path: Path) -> Iterator[tuple[Simulator, TlsProxy]]:
+    """Rancher 2.4 (the v3 API) behind the same kind of proxy."""
+    from .test_workloads import TOKEN_ID, TOKEN_SECRET, WEB
+
+    server = ca.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "proxy2.pem", tmp_path / "proxy2.key"
+    server.cert_chain_pems[0].write_to_path(str(cert))
+    server.private_key_pem.write_to_path(str(key))
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.4", timing=Timing.fast()) as simulator:
+        simulator.add_workload("default", "web", [dict(WEB)], replicas=2)
+        with TlsProxy(simulator.url, str(cert), str(key), prefix="/rancher") as front:
+            yield simulator, front
+
+
+def test_a_v3_upgrade_behind_the_proxy_follows_every_link_on_https(rancher_2: tuple[Simulator, TlsProxy],
+                                                                    ca_file: str) -> None:
+    from .test_workloads import NEW, containers, run
+
+    sim2, front = rancher_2
+    result = run(sim2, CATTLE_URL=front.url, RANCHER_CA_BUNDLE=ca_file, RANCHER_VERBOSE="true")
+    assert result.code == 0, result.stderr
+    assert containers(sim2)["web"]["image"] == NEW
+    requested = [line for line in result.stderr.splitlines() if re.match(r"debug: (GET|POST|PUT|PATCH) ", line)]
+    assert requested and all(f" {front.url}/" in line for line in requested), "every request went to CATTLE_URL"
+    assert front.plain_connections == 0
+    assert "Rancher builds its links on http://127.0.0.1:" in result.stderr  # norman's urlbuilder, no X-Forwarded-Proto
