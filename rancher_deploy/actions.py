@@ -99,5 +99,6 @@ class Actions:
 
     @staticmethod
     def _moved(before: Snapshot, after: Snapshot) -> bool:
-        """Rancher took an action when the target's state or images changed since just before it."""
-        return (after.state, after.images) != (before.state, before.images)
+        """Rancher took an action when the target's state, images or generation changed since just before
+        it (the generation catches a forced redeploy, which keeps state and images)."""
+        return (after.state, after.images, after.generation) != (before.state, before.images, before.generation)

@@ -109,6 +109,9 @@ class Snapshot:
     can_finish: bool = False       # an upgrade waits for `finishupgrade` (1.x only)
     can_roll_back: bool = False    # there is something to roll back to
     restores: tuple[tuple[str, str], ...] = ()  # (container, image) a rollback would bring back, where known
+    # Changes whenever Rancher accepts a change to the desired state, even one that keeps the images
+    # (a forced redeploy): Kubernetes' metadata.generation; None where state and images tell (1.x).
+    generation: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def judge(self, goal: Goal) -> Judgement:

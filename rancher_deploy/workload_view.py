@@ -29,7 +29,11 @@ PLURALS = {"deployment": "deployments", "statefulset": "statefulsets", "daemonse
 
 @dataclass(frozen=True)
 class WorkloadView:
-    """The parts of a workload the pipeline needs, whichever API it came through."""
+    """The parts of a workload the pipeline needs, whichever API it came through.
+
+    `revision` is the deployment.kubernetes.io/revision annotation (what `kubectl rollout history`
+    numbers); `timestamp` the pod template's cattle.io/timestamp (what a redeploy changes).
+    """
 
     kind: str
     name: str
@@ -43,21 +47,41 @@ class WorkloadView:
 
 
 class WorkloadAPI(Protocol):
-    """One way of reaching workloads: v3 or the Kubernetes proxy."""
+    """One way of reaching workloads: v3 or the Kubernetes proxy.
 
-    flavour: str
+    `baseline` is the observedGeneration seen before this run's last write, for an API that hides
+    metadata.generation (v3): the rollout counts as observed only once it has passed it. Errors are
+    the `errors` family (TargetNotFound, ConfigError, RefusedError, RancherAPIError, transient ones).
+    """
 
-    def locate(self, target: WorkloadTarget) -> TargetRef: ...
+    flavour: str   # "v3" or "k8s": the JSON result's flavour
 
-    def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView: ...
+    def locate(self, target: WorkloadTarget) -> TargetRef:
+        """Find the workload (a bare name across kinds); TargetNotFound lists what the namespace has."""
+        ...
 
-    def parse(self, ref: TargetRef, body: JSON, baseline: int | None) -> WorkloadView: ...
+    def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
+        """One GET of the workload, parsed."""
+        ...
 
-    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None: ...
+    def parse(self, ref: TargetRef, body: JSON, baseline: int | None) -> WorkloadView:
+        """The view of a body this API returned (no request)."""
+        ...
 
-    def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None: ...
+    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
+        """Move the named containers to their images (redeploy: same images, new pod-template
+        timestamp); returns the baseline to wait past (v3), or None where generation tells (k8s)."""
+        ...
 
-    def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None: ...
+    def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None:
+        """Put back the template of `previous` (this run's before-image) or else the previous revision,
+        as `kubectl rollout undo` does; returns the baseline as `write` does. RefusedError when none."""
+        ...
+
+    def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:
+        """After a restore, delete the pods a StatefulSet leaves stuck on the failed revision
+        (kubernetes/kubernetes#67250); the names deleted, or None where nothing needs it."""
+        ...
 
 
 class OutsideProjects(Exception):

@@ -151,8 +151,9 @@ def _snapshot(view: WorkloadView) -> Snapshot:
     elif judgement.verdict is Verdict.WAITING:
         state, phase = "updating", Phase.BUSY
     elif judgement.verdict is Verdict.FAILED:
-        # As Rancher's v3 shows it, a stalled rollout is still `updating`; a new image may fix it.
-        state, phase = "updating", Phase.READY
+        # A stalled rollout (progress deadline exceeded): kstatus calls it `failed` (Rancher 2.5+ UI);
+        # it is a resting state a new image (or a rollback) may fix.
+        state, phase = "failed", Phase.READY
     else:
         state, phase = "active", Phase.READY
     revision = int_or_none(view.revision)
@@ -163,11 +164,20 @@ def _snapshot(view: WorkloadView) -> Snapshot:
         status=status,
         message=judgement.message,
         health=view.rollout.health,
-        # Only deployments keep revisions this tool reads; for other kinds the rollback itself
-        # explains what it cannot do.
-        can_roll_back=view.kind != "deployment" or (revision is not None and revision > 1),
+        # Deployments number their revisions; other kinds are checked when rolling back (statefulsets
+        # and daemonsets keep ControllerRevisions; a cronjob's refusal says it keeps none). A paused
+        # rollout would not move to the restored template, so nothing is offered until it is resumed.
+        can_roll_back=not view.paused and (view.kind != "deployment" or (revision is not None and revision > 1)),
         raw=view.raw,
+        generation=_generation(view),
     )
+
+
+def _generation(view: WorkloadView) -> str | None:
+    """metadata.generation where the API shows it; v3 hides it, but the images and the pod template's
+    redeploy timestamp are all a change through this tool can touch."""
+    generation = (view.raw.get("metadata") or {}).get("generation")
+    return str(generation) if generation is not None else view.timestamp
 
 
 # -- connecting -------------------------------------------------------------------------------------

@@ -281,7 +281,7 @@ def test_a_rollback_that_fails_on_rancher_2_exits_4_naming_the_state(sim2: Simul
     (target,) = outcome.targets
     assert target.result is Result.FAILED
     assert "needs attention: the rollback failed" in target.message
-    assert "its state is updating" in target.message
+    assert "its state is failed" in target.message
     assert containers(sim2)["web"]["image"] == NEW
 
 
