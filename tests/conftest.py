@@ -9,9 +9,11 @@ import io
 import json
 import types
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+import trustme
 
 from rancher_deploy import cli
 from rancher_deploy.simulator import Simulator, Timing
@@ -60,6 +62,31 @@ class CliRun:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A private CA made at test time, for what serves TLS in a test (the simulator, a proxy)."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
+    """The private CA's certificate as a PEM file, for RANCHER_CA_BUNDLE or REQUESTS_CA_BUNDLE."""
+    path = tmp_path / "private-ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+def server_cert(ca: trustme.CA, directory: Path, name: str = "server") -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and localhost signed by `ca`, as PEM files: (chain, key)."""
+    issued = ca.issue_cert("127.0.0.1", "localhost")
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    for extra in issued.cert_chain_pems[1:]:
+        extra.write_to_path(str(cert), append=True)
+    issued.private_key_pem.write_to_path(str(key))
+    return str(cert), str(key)
 
 
 @pytest.fixture

@@ -18,35 +18,20 @@ from rancher_deploy.errors import NotRancher
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, RunCli
+from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, RunCli, server_cert
 from .tls_proxy import TlsProxy
 
 MakeProxy = Callable[..., TlsProxy]
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
-    path = tmp_path / "proxy-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
 @pytest.fixture
 def proxy(sim: Simulator, ca: trustme.CA, tmp_path: Path) -> Iterator[MakeProxy]:
     """proxy(prefix="", **headers) -> a started TlsProxy in front of the simulator."""
-    server = ca.issue_cert("127.0.0.1")
-    cert, key = tmp_path / "proxy.pem", tmp_path / "proxy.key"
-    server.cert_chain_pems[0].write_to_path(str(cert))
-    server.private_key_pem.write_to_path(str(key))
+    cert, key = server_cert(ca, tmp_path, "proxy")
     started: list[TlsProxy] = []
 
     def make(prefix: str = "", **headers: str) -> TlsProxy:
-        front = TlsProxy(sim.url, str(cert), str(key), prefix=prefix,
+        front = TlsProxy(sim.url, cert, key, prefix=prefix,
                          add_headers={name.replace("_", "-"): value for name, value in headers.items()})
         started.append(front.__enter__())
         return front
@@ -99,13 +84,10 @@ def rancher_2(ca: trustme.CA, tmp_path: Path) -> Iterator[tuple[Simulator, TlsPr
     """Rancher 2.4 (the v3 API) behind the same kind of proxy."""
     from .test_workloads import TOKEN_ID, TOKEN_SECRET, WEB
 
-    server = ca.issue_cert("127.0.0.1")
-    cert, key = tmp_path / "proxy2.pem", tmp_path / "proxy2.key"
-    server.cert_chain_pems[0].write_to_path(str(cert))
-    server.private_key_pem.write_to_path(str(key))
+    cert, key = server_cert(ca, tmp_path, "proxy")
     with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.4", timing=Timing.fast()) as simulator:
         simulator.add_workload("default", "web", [dict(WEB)], replicas=2)
-        with TlsProxy(simulator.url, str(cert), str(key), prefix="/rancher") as front:
+        with TlsProxy(simulator.url, cert, key, prefix="/rancher") as front:
             yield simulator, front
 
 

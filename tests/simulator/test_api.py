@@ -433,14 +433,22 @@ def test_cancel_and_continue_over_http(frozen_sim: Simulator, api: requests.Sess
     assert api.get(url).json()["state"] == "upgraded"
 
 
+def upgrade_to_an_unhealthy_image(sim: Simulator, api: requests.Session, **health_check: Any) -> tuple[str, str]:
+    """A scale-1 web upgraded to an image that never gets healthy; returns its id and URL."""
+    sid = seed_web(sim, scale=1)
+    sim.faults.unhealthy_image("registry.example.com/shop/web:1.1")
+    url = f"{sim.url}/v2-beta/services/{sid}"
+    config = new_config()
+    config["healthCheck"] = {**config["healthCheck"], **health_check}
+    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": config}})
+    return sid, url
+
+
 def test_unhealthy_image_waits_without_transitioning_error(frozen_sim: Simulator, api: requests.Session) -> None:
     # Real 1.6 (ActivityLogImpl, "Don't set error when exception is timeout"): the service keeps
     # upgrading with transitioning "yes"; only the message says which container it waits for.
     sim = frozen_sim
-    sid = seed_web(sim, scale=1)
-    sim.faults.unhealthy_image("registry.example.com/shop/web:1.1")
-    url = f"{sim.url}/v2-beta/services/{sid}"
-    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": new_config()}})
+    sid, url = upgrade_to_an_unhealthy_image(sim, api)
     sim.advance(30)
     doc = api.get(url).json()
     assert (doc["state"], doc["transitioning"], doc["healthState"]) == ("upgrading", "yes", "initializing")
@@ -456,12 +464,7 @@ def test_unhealthy_image_waits_without_transitioning_error(frozen_sim: Simulator
 
 def test_a_stuck_container_is_recreated_with_a_new_id(frozen_sim: Simulator, api: requests.Session) -> None:
     sim = frozen_sim
-    sid = seed_web(sim, scale=1)
-    sim.faults.unhealthy_image("registry.example.com/shop/web:1.1")
-    url = f"{sim.url}/v2-beta/services/{sid}"
-    config = new_config()
-    config["healthCheck"] = {**config["healthCheck"], "strategy": "recreate", "initializingTimeout": 20000}
-    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": config}})
+    _, url = upgrade_to_an_unhealthy_image(sim, api, strategy="recreate", initializingTimeout=20000)
     sim.advance(10)
     first = [i["id"] for i in api.get(f"{url}/instances").json()["data"] if i["state"] == "running"]
     sim.advance(30)

@@ -19,6 +19,7 @@ import trustme
 
 from rancher_deploy.simulator import Simulator, Timing
 
+from ..conftest import server_cert
 from ..tls_proxy import TlsProxy
 from .conftest import ACCESS_KEY, SECRET_KEY
 
@@ -71,24 +72,13 @@ def test_norman_builds_links_from_the_forwarded_headers(sim2: Simulator, headers
 
 # ---- Rancher's own clients through a TLS-terminating proxy ---------------------------------------
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 def start_proxy(upstream: str, ca: trustme.CA, tmp_path: Path, **kw: Any) -> TlsProxy:
-    server = ca.issue_cert("127.0.0.1")
-    cert, key = tmp_path / "proxy.pem", tmp_path / "proxy.key"
-    server.cert_chain_pems[0].write_to_path(str(cert))
-    server.private_key_pem.write_to_path(str(key))
-    return TlsProxy(upstream, str(cert), str(key), **kw)
+    return TlsProxy(upstream, *server_cert(ca, tmp_path, "proxy"), **kw)
 
 
 def test_gdapi_works_through_a_proxy_that_passes_x_forwarded_proto(
-        sim: Simulator, ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))  # gdapi's requests session reads it
+        sim: Simulator, ca: trustme.CA, ca_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)  # gdapi's requests session reads it
     sim.add_service(sim.add_stack("shop"), "web", {"imageUuid": "docker:nginx:1.24"})
     with start_proxy(sim.url, ca, tmp_path, add_headers={"X-Forwarded-Proto": "https"}) as front:
         c = gdapi.Client(url=f"{front.url}/v2-beta", access_key=ACCESS_KEY, secret_key=SECRET_KEY)
@@ -97,17 +87,15 @@ def test_gdapi_works_through_a_proxy_that_passes_x_forwarded_proto(
         assert c.reload(svc).name == "web"
         assert front.plain_connections == 0
     with start_proxy(sim.url, ca, tmp_path) as front:  # no X-Forwarded-Proto: Rancher says http://
-        listed = requests.get(f"{front.url}/v2-beta/services", auth=(ACCESS_KEY, SECRET_KEY), verify=str(ca_file),
+        listed = requests.get(f"{front.url}/v2-beta/services", auth=(ACCESS_KEY, SECRET_KEY), verify=ca_file,
                               timeout=5).json()
         assert listed["data"][0]["links"]["self"].startswith(front.url.replace("https://", "http://"))
 
 
 def test_the_v3_client_works_under_a_path_prefix_with_x_api_url_prefix(
-        sim2: Simulator, ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        sim2: Simulator, ca: trustme.CA, ca_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rancher = pytest.importorskip("rancher")
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
     sim2.add_workload("default", "api", [{"name": "api", "image": "api:1"}])
     headers = {"X-Forwarded-Proto": "https", "X-API-URL-Prefix": "/rancher"}
     with start_proxy(sim2.url, ca, tmp_path, prefix="/rancher", add_headers=headers) as front:

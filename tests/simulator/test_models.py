@@ -9,6 +9,7 @@ import pytest
 
 from rancher_deploy.simulator.cattle.errors import ApiError
 from rancher_deploy.simulator.cattle.models.process import PROCESSES, service_actions
+from rancher_deploy.simulator.cattle.models.service import Service
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.cattle.store.base import parse_id
 from rancher_deploy.simulator.clock import SimClock, Timing
@@ -176,15 +177,20 @@ def test_cancel_then_continue_finishes_the_upgrade() -> None:
     assert sum(i.image_uuid == "docker:web:2" for i in svc.live()) == 3
 
 
-def test_unhealthy_image_sticks_in_upgrading_with_rancher_wait_message_and_no_error() -> None:
-    # UpgradeManagerImpl.waitForHealthyState times out after 45 s; ActivityLogImpl records a timeout
-    # as not failed, so transitioning stays "yes" and only the message names the container.
+def upgrading_ten_seconds_with(fault: str) -> tuple[Store, Service]:
+    """A scale-1 service 10 s into an upgrade to web:2, which the fault (a Faults method) hits."""
     faults = Faults()
-    faults.unhealthy_image("web:2")
+    getattr(faults, fault)("web:2")
     store, sid = seeded(scale=1, faults=faults)
     upgrade(store, sid)
     store.advance(10)
-    svc = store.get_service("1a5", sid)
+    return store, store.get_service("1a5", sid)
+
+
+def test_unhealthy_image_sticks_in_upgrading_with_rancher_wait_message_and_no_error() -> None:
+    # UpgradeManagerImpl.waitForHealthyState times out after 45 s; ActivityLogImpl records a timeout
+    # as not failed, so transitioning stays "yes" and only the message names the container.
+    store, svc = upgrading_ten_seconds_with("unhealthy_image")
     assert svc.transitioning_fields() == ("yes", "In Progress")
     store.advance(45)
     new_id = svc.instances[-1].id
@@ -236,12 +242,7 @@ def test_strategy_none_keeps_the_stuck_container(strategy: str) -> None:
 
 
 def test_a_container_that_fails_to_start_sets_transitioning_error() -> None:
-    faults = Faults()
-    faults.failing_image("web:2")
-    store, sid = seeded(scale=1, faults=faults)
-    upgrade(store, sid)
-    store.advance(10)
-    svc = store.get_service("1a5", sid)
+    _, svc = upgrading_ten_seconds_with("failing_image")
     assert svc.state == "upgrading"
     assert svc.transitioning_fields() == (
         "error", "Container should have been running but is in stopped state. Check logs for more information.")
