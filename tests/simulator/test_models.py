@@ -218,8 +218,9 @@ def test_a_container_stuck_initializing_is_removed_and_recreated_after_its_initi
     store.settle()
     second = svc.instances[-1]
     assert second.id != first
-    assert svc.instance(first) is not None and svc.instance(first).state.value == "removed"  # type: ignore[union-attr]
-    assert (second.version, second.unit_uuid) == (svc.instance(first).version, svc.instance(first).unit_uuid)  # type: ignore[union-attr]
+    removed = svc.instance(first)
+    assert removed is not None and removed.state.value == "removed"
+    assert (second.version, second.unit_uuid) == (removed.version, removed.unit_uuid)
     assert svc.state == "upgrading" and svc.transitioning_fields()[0] == "yes"
     store.advance(3 * 66)
     third_and_later = [i for i in svc.live() if i.version == second.version]
