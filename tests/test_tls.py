@@ -16,19 +16,7 @@ import trustme
 
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, RunCli, invoke_cli
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
-    path = tmp_path / "private-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
+from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, RunCli, invoke_cli, server_cert
 
 
 @pytest.fixture
@@ -36,19 +24,14 @@ def sim(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     """The simulator over HTTPS; the test machine's own CA variables must not decide the outcome."""
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         monkeypatch.delenv(name, raising=False)
-    with https_simulator(ca, tmp_path, "127.0.0.1", "localhost") as simulator:
+    with https_simulator(ca, tmp_path) as simulator:
         yield simulator
 
 
-def https_simulator(ca: trustme.CA, tmp_path: Path, *names: str) -> Simulator:
-    """A simulator serving HTTPS with a certificate `ca` issued for `names`."""
-    server = ca.issue_cert(*names)
-    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
-    server.cert_chain_pems[0].write_to_path(str(cert))
-    for extra in server.cert_chain_pems[1:]:
-        extra.write_to_path(str(cert), append=True)
-    server.private_key_pem.write_to_path(str(key))
-    return Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing.fast(), tls_cert=str(cert), tls_key=str(key))
+def https_simulator(ca: trustme.CA, tmp_path: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Simulator:
+    """A simulator serving HTTPS with a certificate `ca` issued for `hosts`."""
+    cert, key = server_cert(ca, tmp_path, name=f"server-{hosts[0]}", hosts=hosts)
+    return Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing.fast(), tls_cert=cert, tls_key=key)
 
 
 def test_the_simulator_serves_https(sim: Simulator) -> None:
@@ -163,7 +146,7 @@ def test_a_ca_bundle_that_does_not_sign_the_certificate_is_named_not_asked_for(
 
 def test_a_certificate_for_another_host_name_says_so(ca: trustme.CA, ca_file: str, tmp_path: Path,
                                                      base_env: dict[str, str]) -> None:
-    with https_simulator(ca, tmp_path, "rancher.example.com") as other:
+    with https_simulator(ca, tmp_path, hosts=("rancher.example.com",)) as other:
         result = invoke_cli((), {**base_env, "CATTLE_URL": other.url, "RANCHER_CA_BUNDLE": ca_file}, {}, SECRET_KEY)
     assert result.code == 2, result.stderr
     assert f"the TLS certificate of {other.url} is not valid for that address" in result.stderr
