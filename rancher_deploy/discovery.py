@@ -35,8 +35,10 @@ KUBE_API_FROM = semver.Version(2, 6, 0)
 def connect(session: RancherSession, settings: Settings, warn: Callable[[str], None]) -> Backend:
     """Detect the flavour (unless forced by RANCHER_FLAVOUR) and connect its backend.
 
-    Nothing is said about the URL before it is checked: a 2.x URL on a 1.x server, a cluster or an
-    environment that does not exist, end here with exit 2 naming CATTLE_URL and the wrong part.
+    Nothing is said about the URL before it is checked: a 2.x URL on a 1.x server, a 1.x URL on a 2.x
+    server, a cluster, project or environment that does not exist, end here (or in the backend's
+    `connect`) with exit 2 naming CATTLE_URL and the wrong part; a 2.x flavour forced on a 1.x
+    server names RANCHER_FLAVOUR.
     """
     parts = urlsplit(settings.url)
     path = parts.path.rstrip("/")
