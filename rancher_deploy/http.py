@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping
 
 import requests
+import requests.auth
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from rancher_deploy import __version__
@@ -73,8 +74,11 @@ class RancherSession:
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
         self._session.headers["User-Agent"] = f"rancher-deploy/{__version__}"
+        # Credentials go in as `auth`, never as a bare header: with no `auth`, requests takes one from
+        # ~/.netrc for the host (Session.prepare_request, requests/sessions.py), which would replace
+        # the token the settings chose with whatever an unrelated .netrc holds.
         if credentials.token:
-            self._session.headers["Authorization"] = f"Bearer {credentials.token}"
+            self._session.auth = _Bearer(credentials.token)
         elif credentials.access_key and credentials.secret_key:
             self._session.auth = (credentials.access_key, credentials.secret_key)
         # Rancher answers 401 with a Basic challenge unless told not to; we never want a prompt.
@@ -354,3 +358,14 @@ def _body_arguments(body: Any, content_type: str | None) -> dict[str, Any]:
     if content_type is None:
         return {"json": body}
     return {"data": json.dumps(body).encode(), "headers": {"Content-Type": content_type}}
+
+
+class _Bearer(requests.auth.AuthBase):
+    """`Authorization: Bearer token-xxxxx:secret`, the form Rancher 2.x API tokens take."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
