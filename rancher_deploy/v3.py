@@ -10,6 +10,8 @@ Kubernetes API Rancher proxies (`kube`), reachable with the same token on every 
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rancher_deploy.errors import (
     ConfigError,
     DeployError,
@@ -20,7 +22,7 @@ from rancher_deploy.errors import (
     listed,
 )
 from rancher_deploy.http import JSON, RancherSession
-from rancher_deploy.kube import KubeWorkloads
+from rancher_deploy.kube import KubeWorkloads, now_stamp
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -43,10 +45,13 @@ class V3Workloads:
     flavour = "v3"
 
     def __init__(self, session: RancherSession, root: str, project: Projects | None, cluster: str | None, *,
-                 cluster_setting: str = "RANCHER_CLUSTER") -> None:
+                 cluster_setting: str = "RANCHER_CLUSTER", warn: Callable[[str], None] = lambda text: None) -> None:
         """`project`: what the project setting names, already checked (`projects.find_projects`);
-        `cluster`: the cluster setting's text, checked only when a lookup misses."""
+        `cluster`: the cluster setting's text, checked only when a lookup misses; `warn` says what
+        the run does differently from what the user may expect (a write through another API)."""
         self._session = session
+        self._warn = warn
+        self._kubes: dict[str, KubeWorkloads] = {}
         self._root = root
         self._project = project
         self._cluster = cluster
@@ -161,21 +166,53 @@ class V3Workloads:
         annotations = body.get("annotations") or {}
         return WorkloadView(kind, str(body.get("name")), containers, init, rollout, bool(body.get("paused")),
                             (body.get("workloadAnnotations") or {}).get(REVISION), annotations.get(TIMESTAMP),
-                            body)
+                            body, state=str(body["state"]) if body.get("state") else None)
 
     def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
+        """A PUT of the whole object with the images replaced; a redeploy by Rancher's `redeploy`
+        action, or where Rancher has none (2.0-2.3, rancher/rancher#23053) by the PUT with a new
+        pod-template `cattle.io/timestamp`, as Rancher's own UI did. Where Rancher maps the
+        containers' environment (2.5 and before) the change goes through the Kubernetes API instead
+        (`_keeps_environment`)."""
         baseline = view.rollout.observed_generation
-        if redeploy:
+        if _mapped_environment(view) and self._keeps_environment(ref, view, images, redeploy):
+            return baseline
+        if redeploy and "redeploy" in (view.raw.get("actions") or {}):
             self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
             return baseline
+        # The whole object goes back: a PUT replaces each field it sends (arrays and label and
+        # annotation maps whole, norman merge.APIUpdateMerge), so every container and every pod-template
+        # label and annotation, `cattle.io/*` ones included, is sent as read.
         body = dict(view.raw)
         body["containers"] = [
             {**container, "image": images[str(container.get("name"))]}
             if str(container.get("name")) in images else container
             for container in view.raw.get("containers") or []
         ]
+        if redeploy:
+            body["annotations"] = {**(view.raw.get("annotations") or {}), TIMESTAMP: now_stamp()}
         self._session.put(ref.url, body, what=f"update of {ref.name}")
         return baseline
+
+    def _keeps_environment(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> bool:
+        """Change the images (or redeploy) through the Kubernetes API Rancher proxies, which touches
+        nothing else; False when that API is not reachable with this key (the v3 PUT follows).
+
+        Rancher 2.0-2.5 show a container's variables as `environment`/`environmentFrom` and rebuild
+        `env` and `envFrom` from them on every write, whatever the PUT changes (rancher
+        pkg/schemas/mapper/env.go ToInternal): plain variables sorted by name before the sourced ones,
+        so a `$(VAR)` reference to a later variable breaks, and unset `optional` flags written out. A
+        strategic merge patch naming only the images leaves every variable as it was.
+        """
+        kube = self._kube(view)
+        try:
+            kube.write(kube.ref_for(ref), view, images, redeploy)
+        except (NotFound, PermissionDenied) as error:
+            self._warn(f"{ref.name}: Rancher's v3 API rewrites the containers' environment variables on every "
+                       f"change (plain ones sorted by name first), and the Kubernetes API that would keep them "
+                       f"as they are was refused (HTTP {error.status}); changing it through v3")
+            return False
+        return True
 
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None:
         baseline = view.rollout.observed_generation
@@ -223,6 +260,16 @@ class V3Workloads:
         return self._kube(view).release(ref, view)
 
     def _kube(self, view: WorkloadView) -> KubeWorkloads:
-        """The Kubernetes API of the workload's cluster (its project id is `<cluster>:<project>`)."""
+        """The Kubernetes API of the workload's cluster (its project id is `<cluster>:<project>`), one
+        per cluster and run, so that what it discovers (the batch API version) is asked once."""
         project = str(view.raw.get("projectId") or (self._project.ids[0] if self._project else ""))
-        return KubeWorkloads(self._session, self._root, project.split(":", 1)[0] or str(self._cluster or "local"))
+        cluster = project.split(":", 1)[0] or str(self._cluster or "local")
+        if cluster not in self._kubes:
+            self._kubes[cluster] = KubeWorkloads(self._session, self._root, cluster)
+        return self._kubes[cluster]
+
+
+def _mapped_environment(view: WorkloadView) -> bool:
+    """Whether Rancher shows (and so rewrites) a container's variables through its environment mapper."""
+    return any("environment" in container or "environmentFrom" in container
+               for container in view.raw.get("containers") or [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rancher_deploy.simulator.rancher2.cluster import (
     CLUSTER_ID,
 )
+from rancher_deploy.simulator.rancher2.releases import has_redeploy
 from rancher_deploy.simulator.rancher2.workloads.objects import JSON
 
 
@@ -34,12 +35,11 @@ WORKLOAD_FIELDS = {
 }
 
 
-def project_schemas(base: str) -> list[JSON]:
+def project_schemas(base: str, version: str) -> list[JSON]:
+    """The project's schemas on Rancher ``version``: `redeploy` only from 2.4 on (releases.has_redeploy)."""
     crud = (["GET", "POST"], ["GET", "PUT", "DELETE"])
-    rollback_actions = {
-        "redeploy": {}, "pause": {}, "resume": {},
-        "rollback": {"input": "rollbackRevision"},
-    }
+    redeploy: JSON = {"redeploy": {}} if has_redeploy(version) else {}
+    rollback_actions = {**redeploy, "pause": {}, "resume": {}, "rollback": {"input": "rollbackRevision"}}
     schemas = [
         _schema("workload", base, "workloads", collection_methods=crud[0], resource_methods=crud[1],
                 fields={**WORKLOAD_FIELDS, "deploymentConfig": "deploymentConfig", "deploymentStatus": "deploymentStatus"},
@@ -49,15 +49,15 @@ def project_schemas(base: str) -> list[JSON]:
                 actions={**rollback_actions, "rollback": {"input": "deploymentRollbackInput"}}),
         _schema("statefulSet", base, "statefulsets", collection_methods=crud[0], resource_methods=crud[1],
                 fields={**WORKLOAD_FIELDS, "statefulSetConfig": "statefulSetConfig", "statefulSetStatus": "statefulSetStatus"},
-                actions={"redeploy": {}}),
+                actions=redeploy),
         _schema("daemonSet", base, "daemonsets", collection_methods=crud[0], resource_methods=crud[1],
                 fields={**WORKLOAD_FIELDS, "daemonSetConfig": "daemonSetConfig", "daemonSetStatus": "daemonSetStatus"},
-                actions={"redeploy": {}}),
+                actions=redeploy),
         _schema("cronJob", base, "cronjobs", collection_methods=crud[0], resource_methods=crud[1],
                 fields={**WORKLOAD_FIELDS, "cronJobConfig": "cronJobConfig", "cronJobStatus": "cronJobStatus"},
-                actions={"redeploy": {}}),
+                actions=redeploy),
         _schema("replicaSet", base, "replicasets", collection_methods=["GET"], resource_methods=["GET", "PUT", "DELETE"],
-                fields=WORKLOAD_FIELDS, actions={"redeploy": {}}),
+                fields=WORKLOAD_FIELDS, actions=redeploy),
     ]
     for nested in ("container", "containerPort", "deploymentConfig", "deploymentStatus", "deploymentCondition",
                    "deploymentRollbackInput", "rollbackRevision", "labelSelector", "statefulSetStatus",

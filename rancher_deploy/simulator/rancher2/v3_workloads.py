@@ -16,11 +16,15 @@ from rancher_deploy.simulator.rancher2.norman import (
     WRITABLE,
     apply_v3,
     iso_time,
+    merge_protected,
     merge_v3,
     replicaset_to_v3,
     validate_containers,
     workload_to_v3,
 )
+from rancher_deploy.simulator.rancher2.environment import refuse_deprecated
+from rancher_deploy.simulator.rancher2.kubeapi import check_selector
+from rancher_deploy.simulator.rancher2.releases import maps_environment
 from rancher_deploy.simulator.rancher2.schemas import project_schemas
 from rancher_deploy.simulator.rancher2.v3 import (
     api_root,
@@ -39,7 +43,7 @@ def _base(call: Call) -> str:
 
 def render(call: Call, workload: Workload) -> JSON:
     pid = call.cluster.project_of(workload) or call.match["project"]
-    return workload_to_v3(workload, pid, call.cluster.to_k8s(workload), _base(call))
+    return workload_to_v3(workload, pid, call.cluster.to_k8s(workload), _base(call), call.version)
 
 
 def _kind_of(call: Call) -> str | None:
@@ -69,12 +73,12 @@ def project_root(call: Call) -> Response:
 
 def project_schemas_handler(call: Call) -> Response:
     scoped_project(call)
-    return schemas_response(call, project_schemas(_base(call)))
+    return schemas_response(call, project_schemas(_base(call), call.version))
 
 
 def get_project_schema(call: Call) -> Response:
     scoped_project(call)
-    for schema in project_schemas(_base(call)):
+    for schema in project_schemas(_base(call), call.version):
         if schema["id"].lower() == call.match["schema"].lower():
             return Response(200, schema)
     raise NormanError(404, "NotFound", "Not Found")
@@ -109,6 +113,8 @@ def create_workload(call: Call) -> Response:
     if ns is None or ns.project_id != project.id:
         raise NormanError(422, "InvalidReference", f"Invalid namespaceId {namespace}", "namespaceId")
     validate_containers(body)
+    if not maps_environment(call.version):
+        refuse_deprecated(body)
     selector = f"{kind}-{namespace}-{name}"
     spec: JSON = {"selector": {"matchLabels": {WORKLOAD_SELECTOR: selector}},
                   "template": {"metadata": {"labels": {WORKLOAD_SELECTOR: selector}}, "spec": {}}}
@@ -122,7 +128,7 @@ def create_workload(call: Call) -> Response:
         spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
     view = {k: v for k, v in body.items() if k in WRITABLE}
     view["labels"] = {**(view.get("labels") or {}), WORKLOAD_SELECTOR: selector}
-    spec = apply_v3(kind, spec, view)
+    spec = apply_v3(kind, spec, view, call.version)
     labels = {"cattle.io/creator": "norman", WORKLOAD_SELECTOR: selector, **(body.get("workloadLabels") or {})}
     annotations = dict(body.get("workloadAnnotations") or {})
     try:
@@ -133,21 +139,28 @@ def create_workload(call: Call) -> Response:
 
 
 def update_workload(call: Call) -> Response:
+    """PUT: what was sent merged into the live object (rancher-api.md §5.3; norman
+    store/proxy/proxy_store.go Update maps only the body's fields and merges them with
+    merge.APIUpdateMerge), so a field not sent keeps its value and a sent one is written through
+    Rancher's mappers, the environment mapper of 2.5 and before included."""
     workload = _find(call)
     body = call.body_json()
     if not isinstance(body, dict):
         raise NormanError(422, "InvalidBodyContent", "Failed to parse body")
+    if not maps_environment(call.version):
+        refuse_deprecated(body)
     current = {k: v for k, v in render(call, workload).items() if k in WRITABLE}
     sent = {k: v for k, v in body.items() if k in WRITABLE}
     if call.param("_replace") == "true":
         merged = {**current, **sent}
     else:
-        merged = merge_v3(current, sent)
+        merged = {k: v for k, v in merge_v3(current, sent).items() if k in sent}
     if "containers" in sent:
         validate_containers(merged)
-    spec = apply_v3(workload.kind, workload.spec, merged)
-    call.cluster.replace_spec(workload, spec, dict(merged.get("workloadLabels") or {}),
-                              dict(merged.get("workloadAnnotations") or {}))
+    spec = apply_v3(workload.kind, workload.spec, merged, call.version)
+    check_selector(workload.kind, workload.name, spec)
+    call.cluster.replace_spec(workload, spec, merge_protected(workload.labels, sent.get("workloadLabels")),
+                              merge_protected(workload.annotations, sent.get("workloadAnnotations")))
     return Response(200, render(call, workload))
 
 
@@ -240,7 +253,8 @@ def workload_revisions(call: Call) -> Response:
     if workload.kind != "deployment":
         raise NormanError(404, "NotFound", "Link not found")
     pid = call.cluster.project_of(workload) or ""
-    data = [replicaset_to_v3(workload, rs, pid, _base(call)) for rs in call.cluster.revisions_to_k8s(workload)]
+    data = [replicaset_to_v3(workload, rs, pid, _base(call), call.version)
+            for rs in call.cluster.revisions_to_k8s(workload)]
     return collection(call, data, "replicaSet")
 
 
@@ -253,7 +267,8 @@ def list_replicasets(call: Call) -> Response:
     project = scoped_project(call)
     data: list[JSON] = []
     for workload in call.cluster.workloads_in(project.id, kind="deployment"):
-        data.extend(replicaset_to_v3(workload, rs, project.id, _base(call)) for rs in call.cluster.revisions_to_k8s(workload))
+        data.extend(replicaset_to_v3(workload, rs, project.id, _base(call), call.version)
+                    for rs in call.cluster.revisions_to_k8s(workload))
     return collection(call, data, "replicaSet")
 
 
@@ -261,7 +276,7 @@ def get_replicaset(call: Call) -> Response:
     project = scoped_project(call)
     for workload in call.cluster.workloads_in(project.id, kind="deployment"):
         for rs in call.cluster.revisions_to_k8s(workload):
-            doc = replicaset_to_v3(workload, rs, project.id, _base(call))
+            doc = replicaset_to_v3(workload, rs, project.id, _base(call), call.version)
             if doc["id"] == call.match["id"]:
                 return Response(200, doc)
     raise NormanError(404, "NotFound", f'replicasets.apps "{call.match["id"].split(":")[-1]}" not found')
