@@ -125,12 +125,9 @@ def attention(ref: TargetRef, problem: str, last: Snapshot | None, earlier: Snap
 
     When Rancher could not be read at the end, the state is unknown, and the last one seen is named.
     """
-    def describe(snapshot: Snapshot) -> str:
-        return snapshot.state + (f" ({snapshot.message})" if snapshot.message else "")
-
     state = "unknown"
     if last is not None:
-        state = describe(last)
+        state = last.describe(counts=False)
     elif earlier is not None:
-        state = f"unknown (last seen {describe(earlier)})"
+        state = f"unknown (last seen {earlier.describe(counts=False)})"
     return NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; {backend.next_steps(last)}")
