@@ -167,7 +167,7 @@ class Pipeline:
             return report(ref, Result.UNCHANGED, snapshot.state, plan.changes, message)
         refusal = self._version_policy(plan)
         if refusal is not None:
-            return report(ref, Result.UNCHANGED, snapshot.state, plan.changes, refusal)
+            return report(ref, Result.SKIPPED, snapshot.state, plan.changes, refusal)
         for line in plan.describe():
             self._emit(Step(line, target=ref.name))
         for warning in plan.warnings:

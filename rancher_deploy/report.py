@@ -33,6 +33,7 @@ _HEADLINES: dict[Result, str] = {
     Result.UPGRADED: "upgraded",
     Result.UPGRADED_UNFINISHED: "upgraded (not finished)",
     Result.UNCHANGED: "unchanged",
+    Result.SKIPPED: "skipped",
     Result.PLANNED: "planned (dry run)",
     Result.FINISHED: "finished",
     Result.REVERTED: "rolled back",
@@ -151,6 +152,7 @@ class HumanLog:
 _DONE: dict[str, str] = {
     Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished (--no-finish)",
     Result.UNCHANGED.value: "done: nothing to do; nothing was changed",
+    Result.SKIPPED.value: "done: skipped by the version policy; nothing was changed",
     Result.PLANNED.value: "dry run: nothing was changed",
     Result.FINISHED.value: "done: the pending upgrade was finished",
     Result.REVERTED.value: "done: rolled back to the previous configuration",
@@ -209,7 +211,8 @@ def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> s
     if mixed(targets):
         return "mixed"
     order = [Result.FAILED, Result.INTERRUPTED, Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UPGRADED_UNFINISHED,
-             Result.UPGRADED, Result.FINISHED, Result.REVERTED, Result.PLANNED, Result.STATUS, Result.UNCHANGED]
+             Result.UPGRADED, Result.FINISHED, Result.REVERTED, Result.PLANNED, Result.STATUS, Result.SKIPPED,
+             Result.UNCHANGED]
     results = {target.result for target in targets}
     for result in order:
         if result in results:
@@ -220,7 +223,8 @@ def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> s
 # Which results leave the target on the requested image (for `rollback`: the configuration it
 # restored), and which on the one it ran before the command (on a dry run: what runs now).
 _RUNS_NEW = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED})
-_RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UNCHANGED, Result.PLANNED, Result.STATUS})
+_RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UNCHANGED, Result.SKIPPED, Result.PLANNED,
+                            Result.STATUS})
 
 
 def _running(result: Result, previous: str, requested: str) -> str | None:
