@@ -132,12 +132,12 @@ class HumanLog:
             self.line(text)
         if not outcome.targets:
             self.line("nothing was done")
-        self.line(f"rancher-deploy: exit {int(code)} ({last_words(outcome, code)})")
+        self.line(f"rancher-deploy: exit {int(code)} ({last_words(outcome, None, code)})")
 
     def error(self, error: DeployError, code: ExitCode) -> None:
         """The error as one line, then the exit code the run ends with (from `events.exit_code`)."""
         self._line_or(self._dialect.annotate(Level.ERROR, str(error)), f"rancher-deploy: error: {error}")
-        self.line(f"rancher-deploy: exit {int(code)} ({code.meaning})")
+        self.line(f"rancher-deploy: exit {int(code)} ({last_words(None, error, code)})")
 
     def _line_or(self, special: str | None, plain: str) -> None:
         """Write the dialect's rendering when it has one (a fold, an annotation), else the plain line."""
@@ -160,11 +160,16 @@ _DONE: dict[str, str] = {
 }
 
 
-def last_words(outcome: Outcome, code: ExitCode) -> str:
-    """What the last line says in brackets after the exit code: the code's meaning, fitted to the run.
+def last_words(outcome: Outcome | None, error: DeployError | None, code: ExitCode) -> str:
+    """What the run's end means: the code's meaning, fitted to the run; the one wording of it.
 
-    Exit 4 names each target's result and state, so the line a person reads last says where to look.
+    The last line says it in brackets after the exit code, and the JSON result's `meaning` (hence the
+    GitHub step summary) says the same. A run that ended with an error says the code's meaning; exit 4
+    names each target's result and state, so the line a person reads last says where to look; exit 0
+    says what the command did (after `status` or a dry run nothing was "upgraded and finished").
     """
+    if error is not None or outcome is None:
+        return code.meaning
     if code is ExitCode.NEEDS_ATTENTION and outcome.targets:
         return "needs attention: " + "; ".join(f"{target.target} {target.result.value}, state {target.state}"
                                                for target in outcome.targets)
@@ -191,7 +196,7 @@ def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_co
         "command": command,
         "result": _overall(targets, error),
         "exit_code": int(exit_code),
-        "meaning": exit_code.meaning,
+        "meaning": last_words(outcome, error, exit_code),
         "flavour": outcome.flavour if outcome else None,
         "targets": [_target_object(target) for target in targets],
         "error": str(error) if error else None,
