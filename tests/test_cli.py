@@ -66,9 +66,34 @@ def test_a_flag_argparse_cannot_read_is_one_line_and_exit_2(run_cli: RunCli) -> 
         "rancher-deploy: error: unrecognized arguments: --bogus (see `rancher-deploy rollback --help`)")
     assert result.stderr.splitlines()[1].startswith(EXIT_2)
     assert "usage:" not in result.output
-    # The report still goes out: --output json came after the flag argparse refused, so the
-    # environment decides, and here it does not ask for JSON.
-    assert result.stdout == ""
+    # The report still goes out the way the command line asked, although argparse refused it.
+    assert result.json["result"] == "error" and result.json["exit_code"] == 2
+
+
+@pytest.mark.parametrize("argv", [("--output", "json", "--bogus"), ("--output=json", "upgarde"),
+                                  ("--bogus", "--output", "json")])
+def test_a_command_line_argparse_refuses_still_gets_the_json_and_report_it_asked_for(
+        run_cli: RunCli, tmp_path: Path, argv: tuple[str, ...]) -> None:
+    report = tmp_path / "deploy.env"
+    result = run_cli(*argv, "--dotenv-report", str(report))
+    assert result.code == 2
+    assert result.json["result"] == "error" and result.json["exit_code"] == 2
+    assert "RANCHER_DEPLOY_EXIT_CODE=2" in report.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize("where", ["dotenv", "github"])
+def test_a_result_file_that_cannot_be_written_is_said_before_the_last_line(
+        sim: Simulator, run_cli: RunCli, tmp_path: Path, where: str) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "web", dict(LAUNCH_CONFIG))
+    missing = str(tmp_path / "no-such-dir" / "x")
+    env = {"RANCHER_DOTENV_REPORT": missing} if where == "dotenv" else {"GITHUB_ACTIONS": "true",
+                                                                          "GITHUB_OUTPUT": missing}
+    result = run_cli(**env)
+    assert result.code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert any("could not write the CI result files" in line for line in lines[:-1])
+    assert lines[-1].startswith("rancher-deploy: exit 0 (")
 
 
 def test_a_flag_without_its_value_is_reported_like_any_failure(run_cli: RunCli) -> None:
