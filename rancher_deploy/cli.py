@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
         outcome = _deploy(run, run.settings, log, redactor, inputs)
     except DeployError as caught:
-        error = caught
+        error, outcome = caught, run.stopped   # what the run knew of each target when the error stopped it
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
         # An uncaught exception would exit 1, which the contract reads as "rolled back".
         # Whatever happened, the service's state is unknown: say so, with exit 4.
@@ -201,6 +201,7 @@ class _Run:
     settings: Settings | None = None
     api_calls: int = 0
     signal: int | None = None     # the first SIGTERM/SIGINT received, if any
+    stopped: Outcome | None = None  # the targets as far as the run got, when an error ended it
 
 
 def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], report_path: str | None,
@@ -328,7 +329,11 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
         log.line(f"Connected: {backend.where}")
         pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
                             interrupted=signals.interrupted, urgent=signals.urgent)
-        return pipeline.run()
+        try:
+            return pipeline.run()
+        except DeployError as error:
+            run.stopped = pipeline.stopped(error)
+            raise
     finally:
         signals.restore()
         session.close()

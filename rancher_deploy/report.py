@@ -211,7 +211,9 @@ def write_json(stream: TextIO | Pipe, document: dict[str, Any], redactor: Redact
 
 
 def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> str:
-    if error is not None:
+    # An error means "nothing was changed", unless it is one that cannot say so (exit 4): then the
+    # targets it names decide (a FAILED one: `failed`).
+    if error is not None and (error.exit_code is not ExitCode.NEEDS_ATTENTION or not targets):
         return "error"
     if mixed(targets):
         return "mixed"

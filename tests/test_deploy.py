@@ -173,7 +173,7 @@ def test_a_canceled_upgrade_is_refused_without_change(frozen: Simulator) -> None
     frozen.advance(5)
     assert frozen.service(service)["state"] == "canceled-upgrade"
     posts_before = frozen.count("POST")
-    with pytest.raises(RefusedError, match="shop/web is canceled-upgrade; the upgrade needs it active"):
+    with pytest.raises(RefusedError, match="shop/web is canceled-upgrade, which an upgrade does not start from"):
         pipeline(frozen, SimulatedTime(frozen), []).run()
     assert frozen.count("POST") == posts_before
 

@@ -203,7 +203,7 @@ def test_a_paused_deployment_is_refused_with_how_to_resume_it(sim2: Simulator) -
     assert paused.status_code == 200
     result = run(sim2, RANCHER_NAMESPACE="shop")
     assert result.code == 2
-    assert ("shop/deployment:web is paused; the upgrade needs it active: resume its rollout with `kubectl rollout "
+    assert ("shop/deployment:web is paused, which an upgrade does not start from: resume its rollout with `kubectl rollout "
             "resume deployment/web -n shop` or Resume on the workload in Rancher's UI, then upgrade it again; "
             "nothing was changed") in result.stderr
     assert "activate it" not in result.stderr
