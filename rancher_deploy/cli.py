@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         except SystemExit as exit_request:   # --help or --version, printed; usage errors raise UsageError
             return int(exit_request.code or 0)
         inputs = inputs.with_flags(flags)
-        redactor.spell_with(inputs.speller(SETTINGS))
+        redactor.spell_with(inputs.speller(SETTINGS, COMMANDS))
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)

@@ -183,6 +183,11 @@ class Option:
         return self.kind is Kind.SECRET
 
     @property
+    def switch(self) -> bool:
+        """A true/false option: its flag has a `--no-` form, and a message may name it by either."""
+        return self.kind is Kind.BOOL
+
+    @property
     def attribute(self) -> str | None:
         """The Settings field this option fills, or None."""
         return self.name if self.field == "" else self.field

@@ -212,6 +212,80 @@ def test_names_inside_messages_are_spelled_the_way_the_user_set_them(sim: Simula
     assert "input environment: names 'Staging' but input url is scoped to environment Default" in github.stderr
 
 
+# Flags, values and commands in advice read the way the user sets settings and runs commands, per CI.
+ADVICE = "left upgraded (--no-rollback); restore it with `rancher-deploy rollback` (with `RANCHER_SERVICE=shop/web`)"
+SPELLED = [
+    ("plain", {"rollback": False}, {},
+     "left upgraded (--no-rollback); restore it with `rancher-deploy rollback` (with `RANCHER_SERVICE=shop/web`)"),
+    ("plain", {}, {"RANCHER_ROLLBACK": "false", "RANCHER_SERVICE": "a,b"},
+     "left upgraded (RANCHER_ROLLBACK=false); restore it with `rancher-deploy rollback` "
+     "(with `RANCHER_SERVICE=shop/web`)"),
+    ("plain", {"service": ["a", "b"]}, {},
+     "left upgraded (--no-rollback); restore it with `rancher-deploy rollback` (with `--service shop/web`)"),
+    ("github", {}, {"INPUT_ROLLBACK": "false", "INPUT_SERVICE": "a,b"},
+     "left upgraded (input `rollback: false`); restore it with a step with `command: rollback` "
+     "(with input `service: shop/web`)"),
+    ("drone", {}, {"PLUGIN_ROLLBACK": "false", "PLUGIN_SERVICE": "a,b"},
+     "left upgraded (setting `rollback: false`); restore it with `command: rollback` in the step's settings "
+     "(with setting `service: shop/web`)"),
+    ("woodpecker", {}, {"RANCHER_ROLLBACK": "no"},
+     "left upgraded (RANCHER_ROLLBACK=false); restore it with `command: rollback` in the step's settings "
+     "(with setting `service: shop/web`)"),
+    ("gitlab", {}, {"RANCHER_ROLLBACK": "false"},
+     "left upgraded (RANCHER_ROLLBACK=false); restore it with a job with `RANCHER_COMMAND: rollback` "
+     "(with `RANCHER_SERVICE=shop/web`)"),
+    ("gitlab", {}, {"PLUGIN_ROLLBACK": "false"},
+     "left upgraded (input `rollback: false`); restore it with a job with `RANCHER_COMMAND: rollback` "
+     "(with `RANCHER_SERVICE=shop/web`)"),
+]
+
+
+@pytest.mark.parametrize("ci, flags, environ, spelled", SPELLED)
+def test_flags_values_and_commands_in_advice_read_the_way_this_ci_sets_and_runs_them(
+        ci: str, flags: dict[str, object], environ: dict[str, str], spelled: str) -> None:
+    from rancher_deploy.settings import COMMANDS
+
+    assert Inputs(flags, environ, ci=ci).speller(SETTINGS, COMMANDS)(ADVICE) == spelled
+
+
+def test_a_flag_nobody_set_reads_as_this_ci_sets_it_and_other_flags_stay() -> None:
+    from rancher_deploy.settings import COMMANDS
+
+    message = "nothing to do (--force redeploys it); see `rancher-deploy upgrade --help`"
+    assert Inputs({}, {}, ci="github").speller(SETTINGS, COMMANDS)(message) == (
+        "nothing to do (input `force: true` redeploys it); see `rancher-deploy upgrade --help`")
+    assert Inputs({}, {}, ci="gitlab").speller(SETTINGS, COMMANDS)(message).startswith(
+        "nothing to do (RANCHER_FORCE=true redeploys it)")
+    assert Inputs({}, {}).speller(SETTINGS, COMMANDS)(message) == message
+
+
+GITHUB = {"GITHUB_ACTIONS": "true", "INPUT_ROLLBACK": "false"}
+DRONE = {"DRONE": "true", "PLUGIN_ROLLBACK": "false"}
+GITLAB = {"GITLAB_CI": "true", "RANCHER_ROLLBACK": "false"}
+
+
+@pytest.mark.parametrize("environ, reads", [
+    (GITHUB, "(input `rollback: false`); restore it with a step with `command: rollback`"),
+    (DRONE, "(setting `rollback: false`); restore it with `command: rollback` in the step's settings"),
+    (GITLAB, "(RANCHER_ROLLBACK=false); restore it with a job with `RANCHER_COMMAND: rollback`"),
+], ids=["github", "drone", "gitlab"])
+def test_a_failed_run_advises_in_the_words_of_its_ci(sim: Simulator, web: str, run_cli: RunCli,
+                                                    environ: dict[str, str], reads: str) -> None:
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_cli("--output", "json", **environ)
+    assert result.code == 4, result.stderr
+    assert reads in result.json["targets"][0]["message"]
+    assert "--no-rollback" not in result.output and "`rancher-deploy rollback`" not in result.output
+
+
+def test_a_switch_set_in_the_environment_is_named_as_set_in_warnings(sim: Simulator, run_cli: RunCli) -> None:
+    config = {**LAUNCH_CONFIG, "labels": {}}
+    sim.add_service(sim.add_stack("shop"), "web", config)
+    result = run_cli(RANCHER_FORCE="true", RANCHER_IMAGE=OLD_IMAGE, RANCHER_DRY_RUN="true")
+    assert result.code == 0, result.stderr
+    assert "RANCHER_FORCE=true restarts web on" in result.stderr and "--force" not in result.stderr
+
+
 # -- .env -----------------------------------------------------------------------------------------------
 
 
