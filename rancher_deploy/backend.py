@@ -12,7 +12,7 @@ from typing import Protocol
 
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings, Target
-from rancher_deploy.snapshot import Goal, Snapshot, TargetRef
+from rancher_deploy.snapshot import Goal, Restore, Snapshot, TargetRef
 
 
 class Backend(Protocol):
@@ -72,8 +72,20 @@ class Backend(Protocol):
         """Send finishupgrade (1.x); RefusedError where there is nothing to finish or no such step."""
         ...
 
+    def rollback_to(self, ref: TargetRef, snapshot: Snapshot) -> Restore:
+        """What a rollback of the target, read as `snapshot`, would restore, or why there is nothing to
+        roll back to (1.x: no pending upgrade; 2.x: no earlier revision). May read Rancher (2.x lists
+        the revisions). RefusedError, before any change, where it cannot be rolled back at all (a
+        kind that keeps no revisions, no API this key reaches that holds them, a paused rollout).
+
+        The one place that decides this, so the `rollback` command skips, refuses or goes on by the
+        same rule for every flavour and kind, before it says "Rolling back".
+        """
+        ...
+
     def rollback(self, ref: TargetRef) -> None:
-        """Ask Rancher to restore the previous configuration; RefusedError where it cannot."""
+        """Ask Rancher to restore the previous configuration (what `rollback_to` names, or this run's
+        before-image); RefusedError where it cannot."""
         ...
 
     def next_steps(self, snapshot: Snapshot | None) -> str:

@@ -13,22 +13,26 @@ from __future__ import annotations
 
 from rancher_deploy.errors import NeedsAttention, RefusedError, WaitEnded, WaitInterrupted
 from rancher_deploy.events import ImageChange, Level, Result, Step, TargetOutcome
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef, Verdict
+from rancher_deploy.snapshot import Goal, Phase, TargetRef, Verdict
 from rancher_deploy.steps import Run, TargetSteps, outcome, unchanged
 
 
 def rollback(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
     """Roll back a pending upgrade (1.x) or to the previous revision (2.x) and wait until restored.
 
-    A rollback that Rancher does not complete is FAILED (exit 4), with the state and the next step.
+    One rule for every flavour and kind, decided by the backend (`Backend.rollback_to`) before
+    anything is said or sent: nothing to roll back to is a reported skip (UNCHANGED, exit 0); a
+    target that cannot be rolled back at all is refused (RefusedError, exit 2). A rollback that
+    Rancher does not complete is FAILED (exit 4), with the state and the next step.
     """
     snapshot = steps.backend.fetch(ref)
-    if not snapshot.can_roll_back:
-        message = f"{ref.name} is {snapshot.state}: there is no pending upgrade to roll back"
-        return steps.report(ref, Result.UNCHANGED, snapshot.state, unchanged(snapshot.images), message)
-    asked = _restoring(snapshot)
+    restore = steps.backend.rollback_to(ref, snapshot)
+    if restore.nothing is not None:
+        return steps.report(ref, Result.UNCHANGED, snapshot.state, unchanged(snapshot.images), restore.nothing)
+    back = dict(restore.images)
+    asked = tuple(ImageChange(name, image, back.get(name, image)) for name, image in snapshot.images)
     if steps.settings.dry_run:
-        target = f" to {_images(snapshot.restores)}" if snapshot.restores else ""
+        target = f" to {_images(restore.images)}" if restore.images else ""
         message = f"dry run: would roll back {ref.name} (state {snapshot.state}){target}; nothing was changed"
         return steps.report(ref, Result.PLANNED, snapshot.state, asked, message)
     steps.emit(Step(f"Rolling back {ref.name} (state {snapshot.state})", target=ref.name))
@@ -90,12 +94,6 @@ def status(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
     if snapshot.phase is Phase.PENDING_FINISH or snapshot.judge(Goal.SETTLED).verdict is Verdict.FAILED:
         message += f"; {steps.next_steps(ref, snapshot)}"
     return outcome(ref, Result.STATUS, snapshot.state, unchanged(snapshot.images), message)
-
-
-def _restoring(snapshot: Snapshot) -> tuple[ImageChange, ...]:
-    """The rollback asked for: from what runs to what it restores (where the read says; else as it is)."""
-    restores = dict(snapshot.restores)
-    return tuple(ImageChange(name, image, restores.get(name, image)) for name, image in snapshot.images)
 
 
 def _images(pairs: tuple[tuple[str, str], ...]) -> str:

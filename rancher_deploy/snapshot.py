@@ -93,6 +93,18 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Restore:
+    """What a rollback of a target would do, as its backend decides (`Backend.rollback_to`).
+
+    `images`: the (container, image) pairs it would bring back (empty where unknown); `nothing`:
+    the backend's words for why there is nothing to roll back to (a reported skip, exit 0), or None.
+    """
+
+    images: tuple[tuple[str, str], ...] = ()
+    nothing: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One read of a target, in the pipeline's terms.
 

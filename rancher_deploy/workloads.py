@@ -19,9 +19,16 @@ from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.plan import Plan, WorkloadUpdate, plan_workload_update
 from rancher_deploy.rollout import WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef, Verdict
+from rancher_deploy.snapshot import Goal, Phase, Restore, Snapshot, TargetRef, Verdict
 from rancher_deploy.v3 import V3Workloads, find_cluster
-from rancher_deploy.workload_view import OutsideProjects, WorkloadAPI, WorkloadView, identity_of, int_or_none
+from rancher_deploy.workload_view import (
+    NO_EARLIER,
+    OutsideProjects,
+    WorkloadAPI,
+    WorkloadView,
+    identity_of,
+    int_or_none,
+)
 
 
 class WorkloadsBackend:
@@ -103,6 +110,17 @@ class WorkloadsBackend:
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
         if view.kind == "statefulset":
             self._releasing.add(ref.id)
+
+    def rollback_to(self, ref: TargetRef, snapshot: Snapshot) -> Restore:
+        view = self._api.parse(ref, dict(snapshot.raw), self._baseline.get(ref.id))  # the snapshot was just read
+        if view.paused:
+            # A paused rollout would not move to the restored template (kubectl refuses too).
+            raise RefusedError(f"{ref.name} is {snapshot.state}, which a rollback does not start from: "
+                               f"{self.next_steps(snapshot)}; nothing was changed")
+        earlier = self._api.earlier(ref, view)
+        if earlier is None:
+            return Restore(nothing=NO_EARLIER.format(name=ref.name))
+        return Restore(tuple((str(c.get("name")), str(c.get("image"))) for c in earlier.containers))
 
     def _release(self, ref: TargetRef, view: WorkloadView) -> None:
         """Once the StatefulSet has taken the restored template, delete the pods it would wait for
