@@ -322,6 +322,8 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
         read_attempts=settings.retries + 1,
         credential_names=(inputs.name(OPTIONS_BY_NAME["token"]) if settings.token else
                           f"{inputs.name(OPTIONS_BY_NAME['access_key'])} and {inputs.name(OPTIONS_BY_NAME['secret_key'])}"),
+        home=settings.url,
+        warn=lambda text: log(Step(text, Level.WARNING)),
     )
     signals.install()
     try:

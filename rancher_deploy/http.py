@@ -26,6 +26,7 @@ from rancher_deploy.errors import (
     RequestTimedOut,
     TransientRancherError,
 )
+from rancher_deploy.links import LinkMap, show_origin
 from rancher_deploy.redact import Redactor
 from rancher_deploy.timing import backoff
 
@@ -33,6 +34,8 @@ JSON = dict[str, Any]
 # Statuses that say "try again" rather than "you asked for something wrong".
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 READ_ATTEMPTS = 4
+# A collection longer than this many pages is a server that keeps sending the same `next`.
+MAX_PAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,11 @@ class RancherSession:
         sleep: Callable[[float], None] = time.sleep,
         read_attempts: int = READ_ATTEMPTS,
         credential_names: str | None = None,
+        home: str | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
+        """`home` is the configured URL: no request goes to another scheme, host or port, and
+        Rancher's links are rebased onto it (`links`); without it, the first URL requested is home."""
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
         self._session.headers["User-Agent"] = f"rancher-deploy/{__version__}"
@@ -79,6 +86,8 @@ class RancherSession:
         self._debug = debug
         self._sleep = sleep
         self._read_attempts = max(1, read_attempts)
+        self._links = LinkMap(home) if home else None
+        self._warn = warn or self._log
         self.calls = 0
 
     def close(self) -> None:
@@ -95,6 +104,24 @@ class RancherSession:
                 self._log(f"{what}: {error}; retrying in {delay:g}s (attempt {attempt + 1} of {self._read_attempts})")
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def get_all(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> list[JSON]:
+        """Every item of a collection: its `data`, page after page, following `pagination.next`.
+
+        Rancher pages every collection (1.x: 100 items unless `limit` says otherwise, the next page
+        at `marker=m<offset>`, rancher-api.md §1.3; v3: 1000), so the first page is not the list.
+        Each page is a `get` (retried like any read); a `next` already followed ends the walk.
+        """
+        items: list[JSON] = []
+        followed: set[str] = set()
+        page = self.get(url, params=params, what=what)
+        while True:
+            items += [item for item in page.get("data") or [] if isinstance(item, dict)]
+            following = (page.get("pagination") or {}).get("next")
+            if not isinstance(following, str) or not following or following in followed or len(followed) >= MAX_PAGES:
+                return items
+            followed.add(following)
+            page = self.get(following, what=what)
 
     def get_optional(self, url: str, *, what: str) -> JSON | None:
         """GET that answers None for 404, for probing which API a server offers."""
@@ -131,6 +158,7 @@ class RancherSession:
         body: Any = None,
         content_type: str | None = None,
     ) -> JSON:
+        url = self._place(url, what)
         self.calls += 1
         self._log(f"{method} {url}" + (f" {dict(params)}" if params else ""))
         try:
@@ -178,7 +206,38 @@ class RancherSession:
                 f"{what} failed: {self._host(url)} answered HTTP {response.status_code} without JSON; "
                 "is CATTLE_URL the Rancher API?"
             )
+        if method == "GET":
+            self._learn(url, payload)
         return payload
+
+    def _place(self, url: str, what: str) -> str:
+        """Where to send a request for `url` (a link rebased onto home); refused if elsewhere."""
+        if self._links is None:
+            self._links = LinkMap(url)
+        placed = self._links.place(url)
+        if not self._links.at_home(placed):
+            # Checked before sending: the credentials must never go to another scheme or origin.
+            raise NotRancher(self._redact(
+                f"{what} failed: Rancher sent a link to {show_origin(placed)}, not to "
+                f"{show_origin(self._links.home)} where CATTLE_URL points, and nothing was sent there. Rancher "
+                "builds its links from the headers of the proxy in front of it: set X-Forwarded-Proto (and "
+                "X-Forwarded-Host, X-Forwarded-Port) there"))
+        return placed
+
+    def _learn(self, url: str, payload: JSON) -> None:
+        """Learn where Rancher believes it lives from the self link of what `url` answered."""
+        links = payload.get("links")
+        answered = links.get("self") if isinstance(links, dict) else None
+        if self._links is None or not isinstance(answered, str):
+            return
+        learnt = self._links.learn(url, answered)
+        if learnt is not self._links:
+            self._links = learnt
+            rebase = learnt.rebases[0]
+            self._warn(self._redact(
+                f"Rancher builds its links on {rebase.theirs}, not on {rebase.ours} where CATTLE_URL points; "
+                f"they are followed at {rebase.ours} instead. The proxy in front of Rancher should pass "
+                "X-Forwarded-Proto (and X-Forwarded-Host, X-Forwarded-Port; X-API-URL-Prefix for a path on 2.x)"))
 
     def _json(self, response: requests.Response) -> JSON | None:
         try:

@@ -265,6 +265,10 @@ SETTINGS: tuple[Option, ...] = (
     Option("timeout", ("RANCHER_TIMEOUT",), Kind.SECONDS,
            "seconds to wait for each phase (upgrade, finish, rollback) before giving up", default=600.0,
            minimum=1, metavar="SECONDS", field="timeout_seconds"),
+    Option("progress_deadline", ("RANCHER_PROGRESS_DEADLINE",), Kind.SECONDS,
+           "Rancher 1.x: seconds an upgrade may go without a further new container becoming healthy before it is "
+           "failed and rolled back (Rancher itself waits for ever); keep it above the batch interval",
+           default=300.0, minimum=0.1, commands=(UPGRADE,), metavar="SECONDS", field="progress_deadline_seconds"),
     Option("poll_interval", ("RANCHER_POLL_INTERVAL",), Kind.SECONDS,
            "seconds between two looks at the service while waiting", default=2.0, minimum=0.001,
            metavar="SECONDS", field="poll_interval_seconds"),
@@ -352,6 +356,7 @@ class Settings:
     sidekicks: tuple[tuple[str, ImageRef], ...]
     update_sidekicks: bool
     timeout_seconds: float
+    progress_deadline_seconds: float
     poll_interval_seconds: float
     request_timeout_seconds: float
     retries: int

@@ -83,9 +83,13 @@ class TargetSteps:
                                request_timeout=settings.request_timeout_seconds)
 
     def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None) -> Snapshot:
-        """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot)."""
+        """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot).
+
+        A 1.x upgrade (Goal.UPGRADED) is also held to RANCHER_PROGRESS_DEADLINE: Rancher 1.x waits
+        for ever for new containers that never become healthy (rancher-api.md §2.2)."""
+        progress = self.settings.progress_deadline_seconds if goal is Goal.UPGRADED else None
         return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
-                        emit=self.emit)
+                        emit=self.emit, progress_deadline=progress)
 
     def settle(self, ref: TargetRef, run: Run, changes: tuple[ImageChange, ...], *, stopped: Result,
                goal: Goal = Goal.SETTLED) -> Snapshot | TargetOutcome:

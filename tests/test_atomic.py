@@ -11,9 +11,11 @@ from rancher_deploy.errors import ExitCode
 from rancher_deploy.events import Event, Result, Step, TargetOutcome, exit_code
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.settings import Command, Settings
-from rancher_deploy.simulator import Simulator
+import pytest
 
-from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli
+from rancher_deploy.simulator import Simulator, Timing
+
+from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli, VirtualTime
 from .test_workloads import WEB, containers, run as run2, sim2  # noqa: F401 - sim2 is a fixture
 
 # Without a health check Rancher counts a running container healthy, so only `web` (which has
@@ -31,6 +33,12 @@ def seed(sim: Simulator) -> tuple[str, str]:
     stack = sim.add_stack("shop")
     return sim.add_service(stack, "worker", dict(WORKER_CONFIG)), sim.add_service(stack, "web", dict(LAUNCH_CONFIG),
                                                                                  scale=2)
+
+
+# A new image that never gets healthy ends on the progress deadline (Rancher 1.x sets no error), on
+# simulated time: the simulator stands still but for the tool's sleeps (`virtual`).
+ON_SIMULATED_TIME = pytest.mark.parametrize("timing", [Timing(speed=0)])
+STALL = {"RANCHER_POLL_INTERVAL": "5", "RANCHER_PROGRESS_DEADLINE": "60", "RANCHER_TIMEOUT": "600"}
 
 
 def finishes(sim: Simulator) -> int:
@@ -55,10 +63,12 @@ def test_no_finish_leaves_every_target_upgraded_and_healthy(sim: Simulator, run_
     assert finishes(sim) == 0 and sim.service(worker)["state"] == sim.service(web)["state"] == "upgraded"
 
 
-def test_1x_a_later_target_never_healthy_restores_both_and_exits_1(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_1x_a_later_target_never_healthy_restores_both_and_exits_1(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH)
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH, **STALL)
     assert result.code == 1, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["rolled-back", "rolled-back"]
     assert [target["image"] for target in result.json["targets"]] == [OLD_IMAGE, OLD_IMAGE]
@@ -83,11 +93,13 @@ def test_2x_a_later_workload_failing_restores_both_and_exits_1(sim2: Simulator) 
     assert api["image"] == api["previous_image"] == WEB["image"]
 
 
-def test_a_restore_that_fails_exits_4_naming_each_targets_state(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_a_restore_that_fails_exits_4_naming_each_targets_state(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     sim.faults.unhealthy_image(NEW_IMAGE)
     sim.faults.fail_action(worker, "rollback")
-    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH)
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH, **STALL)
     assert result.code == 4, result.stderr
     worker_result, web_result = result.json["targets"]
     assert (worker_result["result"], worker_result["state"]) == ("failed", "rolling-back")
@@ -110,21 +122,25 @@ def test_a_refused_later_upgrade_restores_the_earlier_target_and_exits_1(sim: Si
     assert image_of(sim, worker) == image_of(sim, web) == OLD_IMAGE
 
 
-def test_targets_after_the_failure_are_not_touched_and_say_so(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_targets_after_the_failure_are_not_touched_and_say_so(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     api = sim.add_service(sim.service(web)["stackId"], "api", dict(WORKER_CONFIG))
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=f"{BOTH},shop/api")
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=f"{BOTH},shop/api", **STALL)
     assert result.code == 1, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["rolled-back", "rolled-back", "not-upgraded"]
     assert "before it was started (RANCHER_ATOMIC)" in result.json["targets"][2]["message"]
     assert not [r for r in sim.requests if r.method == "POST" and f"/services/{api}" in r.path]
 
 
-def test_not_atomic_targets_are_independent_and_mixed_outcomes_exit_4(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_not_atomic_targets_are_independent_and_mixed_outcomes_exit_4(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli("--output", "json", "--no-atomic", RANCHER_STACK=None, RANCHER_SERVICE=BOTH)
+    result = run_cli("--output", "json", "--no-atomic", RANCHER_STACK=None, RANCHER_SERVICE=BOTH, **STALL)
     assert result.code == 4, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["upgraded", "rolled-back"]
     assert (sim.service(worker)["state"], image_of(sim, worker)) == ("active", NEW_IMAGE)
@@ -134,12 +150,14 @@ def test_not_atomic_targets_are_independent_and_mixed_outcomes_exit_4(sim: Simul
         "shop/web rolled-back, state active)")
 
 
-def test_not_atomic_goes_on_after_a_failed_target(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_not_atomic_goes_on_after_a_failed_target(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     api = sim.add_service(sim.service(web)["stackId"], "api", dict(WORKER_CONFIG))
     sim.faults.unhealthy_image(NEW_IMAGE)
     result = run_cli("--output", "json", RANCHER_ATOMIC="false", RANCHER_STACK=None,
-                     RANCHER_SERVICE="shop/web,shop/api")
+                     RANCHER_SERVICE="shop/web,shop/api", **STALL)
     assert result.code == 4, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["rolled-back", "upgraded"]
     assert image_of(sim, api) == NEW_IMAGE and image_of(sim, web) == OLD_IMAGE

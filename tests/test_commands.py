@@ -176,7 +176,9 @@ def run1(sim: Simulator, *argv: str, **overrides: str | None) -> CliRun:
 
 def no_rollback(sim: Simulator, web: str) -> CliRun:
     sim.faults.unhealthy_image(NEW_IMAGE)
-    return run1(sim, "--no-rollback", "--output", "json")
+    # Rancher 1.x sets no error for it: a short progress deadline ends the wait (0.3 s is 300
+    # simulated seconds on a fast simulator).
+    return run1(sim, "--no-rollback", "--output", "json", RANCHER_PROGRESS_DEADLINE="0.3")
 
 
 def no_finish(sim: Simulator, web: str) -> CliRun:

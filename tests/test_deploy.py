@@ -74,7 +74,7 @@ def test_a_hung_upgrade_times_out_on_the_deadline_then_rolls_back(frozen: Simula
 
     time.on_sleep.append(release_for_rollback)
     events: list[Event] = []
-    outcome = pipeline(frozen, time, events, RANCHER_POLL_INTERVAL="10").run()
+    outcome = pipeline(frozen, time, events, RANCHER_POLL_INTERVAL="10", RANCHER_PROGRESS_DEADLINE="1000").run()
     assert exit_code(outcome) is ExitCode.ROLLED_BACK
     (target,) = outcome.targets
     assert target.result is Result.ROLLED_BACK

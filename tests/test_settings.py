@@ -203,6 +203,14 @@ def test_inputs_are_a_snapshot_of_the_environment() -> None:
     assert Settings.from_inputs(Command.UPGRADE, inputs).sources["output"] == "environment RANCHER_OUTPUT"
 
 
+def test_the_progress_deadline_defaults_to_300_and_comes_from_every_spelling() -> None:
+    assert load(BASE).progress_deadline_seconds == 300
+    assert load(BASE, {"progress_deadline": "120"}).progress_deadline_seconds == 120
+    for name in ("RANCHER_PROGRESS_DEADLINE", "INPUT_PROGRESS-DEADLINE", "INPUT_PROGRESS_DEADLINE",
+                 "PLUGIN_PROGRESS_DEADLINE"):
+        assert load({**BASE, name: "90"}).progress_deadline_seconds == 90
+
+
 # -- messages name a setting the way the user set it (Inputs.name) ------------------------------------
 
 GITHUB = {"GITHUB_ACTIONS": "true"}

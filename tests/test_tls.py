@@ -15,19 +15,7 @@ import trustme
 
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, RunCli
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
-    path = tmp_path / "private-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
+from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, RunCli, server_cert
 
 
 @pytest.fixture
@@ -35,13 +23,8 @@ def sim(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     """The simulator over HTTPS; the test machine's own CA variables must not decide the outcome."""
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         monkeypatch.delenv(name, raising=False)
-    server = ca.issue_cert("127.0.0.1", "localhost")
-    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
-    server.cert_chain_pems[0].write_to_path(str(cert))
-    for extra in server.cert_chain_pems[1:]:
-        extra.write_to_path(str(cert), append=True)
-    server.private_key_pem.write_to_path(str(key))
-    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing.fast(), tls_cert=str(cert), tls_key=str(key)) as simulator:
+    cert, key = server_cert(ca, tmp_path)
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing.fast(), tls_cert=cert, tls_key=key) as simulator:
         yield simulator
 
 

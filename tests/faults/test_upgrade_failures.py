@@ -12,7 +12,7 @@ import pytest
 
 from rancher_deploy.simulator import Simulator, Timing
 
-from ..conftest import NEW_IMAGE, OLD_IMAGE, RunCli
+from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, RunCli
 from .conftest import VirtualTime, remove
 
 SLOW = {"RANCHER_POLL_INTERVAL": "10", "RANCHER_TIMEOUT": "300"}
@@ -31,7 +31,8 @@ def test_a_hung_upgrade_times_out_then_is_rolled_back_exit_1(
         sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
     sim.faults.hang(web)
     virtual.hooks.append(lambda time: sim.faults.clear() if sim.service(web)["state"] == "rolling-back" else None)
-    result = run_cli("--output", "json", **SLOW)
+    # A hang is no progress either; a longer progress deadline lets the timeout speak here.
+    result = run_cli("--output", "json", **SLOW, RANCHER_PROGRESS_DEADLINE="1000")
     assert result.code == 1, result.stderr
     assert "shop/web was not upgraded after 300s (RANCHER_TIMEOUT)" in result.stderr
     assert "Rolling back shop/web" in result.stderr
@@ -40,15 +41,30 @@ def test_a_hung_upgrade_times_out_then_is_rolled_back_exit_1(
     assert 300 <= virtual.now < 600
 
 
-def test_a_new_image_that_never_gets_healthy_is_rolled_back_exit_1(
+def test_a_new_image_that_never_gets_healthy_is_rolled_back_on_the_progress_deadline_exit_1(
         sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli("--output", "json", **SLOW)
+    result = run_cli("--output", "json", **SLOW, RANCHER_PROGRESS_DEADLINE="120")
     assert result.code == 1, result.stderr
-    # Rancher's own error signal ends the wait at its health wait limit (45 s), long before 300 s.
-    assert "Rancher reports an error in state upgrading: Waiting: healthy" in result.stderr
+    # Rancher 1.x sets no error for it (it retries for ever): the progress deadline ends the wait.
+    assert ("the new containers never became healthy: 0/2 healthy after 120s without progress "
+            "(RANCHER_PROGRESS_DEADLINE); Rancher says: Waiting: healthy [container:") in result.stderr
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
-    assert virtual.now < 100
+    assert 120 <= virtual.now < 300
+
+
+def test_containers_rancher_keeps_recreating_are_no_progress_exit_1(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
+    # initializingTimeout: Rancher removes the stuck container and makes a new one, again and again.
+    config = dict(LAUNCH_CONFIG, healthCheck={**LAUNCH_CONFIG["healthCheck"], "initializingTimeout": 20000})
+    web = sim.add_service(sim.add_stack("shop"), "web", config, scale=2)
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_cli("--output", "json", **SLOW, RANCHER_PROGRESS_DEADLINE="200")
+    assert result.code == 1, result.stderr
+    assert "the new containers never became healthy: 0/2 healthy after 200s" in result.stderr
+    assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
+    # The rollback removed every new container, the recreated ones included.
+    assert {i["imageUuid"] for i in sim.instances(web)} == {f"docker:{OLD_IMAGE}"}
 
 
 def test_a_rollback_that_fails_exits_4_naming_the_state(
