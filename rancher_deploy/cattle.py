@@ -82,6 +82,10 @@ class CattleBackend:
         return True
 
     @property
+    def reports_stalls(self) -> bool:
+        return False  # new containers that never become healthy are waited for for ever (rancher-api.md §2.2)
+
+    @property
     def applied_goal(self) -> Goal:
         return Goal.UPGRADED
 

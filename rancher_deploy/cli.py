@@ -27,7 +27,7 @@ from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
-                                     Settings, add_arguments)
+                                     Settings, add_arguments, secrets_in)
 
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
@@ -38,7 +38,8 @@ _COMMAND_HELP = {
               "(a 2.x rollout needs no finish)",
     "status": "print the state, health and images of the service(s)",
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
-    "simulate": "serve the Rancher API simulator until interrupted (see docs/simulator.md)",
+    "simulate": "serve the Rancher API simulator until interrupted (docs/simulator.md in the source tree: "
+                "https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/simulator.md)",
 }
 _COMMANDS = {command.value: command for command in Command}
 
@@ -73,7 +74,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     def unredacted(line: str) -> None:
         err.write(line + "\n")
 
-    dialect.prelude(ci.secrets_in(env), unredacted)
+    dialect.prelude(secrets_in(env), unredacted)
     run = _Run()
     outcome: Outcome | None = None
     error: DeployError | None = None
@@ -161,7 +162,8 @@ def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:
 # (Drone and Woodpecker `settings: command:`) set it like a setting. Not a row of SETTINGS: it has
 # no flag (it is the first argument) and chooses the parser before any flag is read.
 COMMAND = Option("command", ("RANCHER_COMMAND",), Kind.CHOICE,
-                 "what to do: upgrade, rollback (a pending upgrade), finish (an upgrade left upgraded) or status",
+                 "what to do: upgrade, rollback (a pending 1.x upgrade, or a 2.x workload to its previous revision), "
+                 "finish (a 1.x upgrade left upgraded; a 2.x rollout needs none) or status",
                  default=Command.UPGRADE, choices=COMMANDS, field=None, parse=Command)
 
 
@@ -315,6 +317,7 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
     session = RancherSession(
         Credentials(settings.access_key, settings.secret_key, settings.token),
         verify=settings.verify,
+        ca_given=settings.ca_bundle is not None,
         request_timeout=settings.request_timeout_seconds,
         redactor=redactor,
         debug=debug,

@@ -109,10 +109,15 @@ class NotRancher(DeployError):
     exit_code = ExitCode.USAGE
 
 
-class CertificateNotTrusted(DeployError):
-    """Rancher's TLS certificate could not be verified; waiting will not change that."""
+class TLSFailed(DeployError):
+    """No TLS session could be set up with the URL's address (most often: an https:// URL for an
+    address that serves plain HTTP); waiting will not change that."""
 
     exit_code = ExitCode.USAGE
+
+
+class CertificateNotTrusted(TLSFailed):
+    """Rancher's TLS certificate could not be verified; waiting will not change that."""
 
 
 class TargetBusy(DeployError):
@@ -207,7 +212,8 @@ class NeedsAttention(DeployError):
 
 
 # Statuses that say "try again" rather than "you asked for something wrong" (409: the resource is
-# busy with another process, cattle's AbstractObjectResourceManager).
+# busy with another process, cattle's AbstractObjectResourceManager). The one set: a read answered
+# so is retried (http.py), and a run that ends on one exits 3.
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 
 _BY_STATUS: dict[int, type[RancherAPIError]] = {

@@ -102,10 +102,9 @@ class Inputs:
         hit = _first_set(self.dotenv, option.env)
         if hit is not None:
             return Found(hit[1], Layer.DOTENV, hit[0])
-        for name in option.fallback:
-            path = self.environ.get(name)
-            if path and os.path.isfile(path):
-                return Found(path, Layer.ENVIRONMENT, name, fallback=True)
+        hit = _first_set(self.environ, option.fallback)
+        if hit is not None:  # the first set, even one naming no file: settings.py reports that
+            return Found(hit[1], Layer.ENVIRONMENT, hit[0], fallback=True)
         return None
 
     def text(self, option: Spelled) -> str | None:

@@ -14,6 +14,7 @@ import datetime
 
 from rancher_deploy.errors import NotFound, RefusedError, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
+from rancher_deploy.projects import Projects, check_namespace
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.targets import WORKLOAD_KINDS
@@ -44,10 +45,15 @@ class KubeWorkloads:
 
     flavour = "k8s"
 
-    def __init__(self, session: RancherSession, root: str, cluster: str) -> None:
+    def __init__(self, session: RancherSession, root: str, cluster: str, project: Projects | None = None) -> None:
+        """`project`: what the project setting names in this cluster, already checked; each namespace
+        the run acts in must belong to it (one GET of the namespace, only when a project is named)."""
         self._session = session
+        self._root = root
         self._base = f"{root}/k8s/clusters/{cluster}"
         self.cluster = cluster
+        self._project = project
+        self._namespaces: dict[str, JSON | None] = {}
 
     def _url(self, kind: str, namespace: str, name: str = "") -> str:
         """The object's URL (its collection's with no name)."""
@@ -56,13 +62,21 @@ class KubeWorkloads:
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
         """One GET of the named kind, or of each kind for a bare name (no Kubernetes request spans
-        kinds); only when nothing is found, one list per kind, which says what the namespace has."""
+        kinds); only when nothing is found, one GET of the namespace (TargetNotFound when it does not
+        exist) and one list per kind, which says what the namespace has. With a project named, the
+        namespace is read first and held to it (`projects.check_namespace`)."""
+        if self._project is not None:
+            check_namespace(self._session, self._root, self._project, target.namespace,
+                            self._namespace(target.namespace), self.cluster)
         kinds = (target.kind,) if target.kind else WORKLOAD_KINDS
         found = [kind for kind in kinds if self._session.get_optional(
             self._url(kind, target.namespace, target.name), what=f"Looking up {kind} {target.name}") is not None]
         chosen = found[0] if target.kind and found else choose_kind(target, found)
         if chosen is not None:
             return self._ref(chosen, target)
+        if self._namespace(target.namespace) is None:
+            raise TargetNotFound(f"namespace {target.namespace!r} not found in cluster {self.cluster}; "
+                                 "check RANCHER_NAMESPACE")
         first = target.kind or "deployment"
         names: dict[str, set[str]] = {}
         if target.kind is None:
@@ -80,6 +94,12 @@ class KubeWorkloads:
     def namespace(self, name: str) -> JSON | None:
         """The Namespace object (None when it does not exist); its annotations say its Rancher project."""
         return self._session.get_optional(f"{self._base}/api/v1/namespaces/{name}", what=f"Reading namespace {name}")
+
+    def _namespace(self, name: str) -> JSON | None:
+        """`namespace`, read once per run and namespace."""
+        if name not in self._namespaces:
+            self._namespaces[name] = self.namespace(name)
+        return self._namespaces[name]
 
     def _names(self, kind: str, namespace: str) -> set[str]:
         listing = self._session.get(self._url(kind, namespace), what=f"Listing {PLURALS[kind]} in {namespace}")

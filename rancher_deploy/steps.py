@@ -85,9 +85,13 @@ class TargetSteps:
     def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None) -> Snapshot:
         """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot).
 
-        A 1.x upgrade (Goal.UPGRADED) is also held to RANCHER_PROGRESS_DEADLINE: Rancher 1.x waits
-        for ever for new containers that never become healthy (rancher-api.md §2.2)."""
-        progress = self.settings.progress_deadline_seconds if goal is Goal.UPGRADED else None
+        A change under way, this run's (the backend's applied goal) or another process's that a
+        settle waits out, is also held to RANCHER_PROGRESS_DEADLINE where Rancher does not say
+        itself that it stalled (`Backend.reports_stalls`: Rancher 1.x waits for ever for new
+        containers that never become healthy, rancher-api.md §2.2). A restore (finish, rollback)
+        and a wait for another run to let go are not: they rest, or move, without new containers."""
+        watched = not self.backend.reports_stalls and goal in (self.backend.applied_goal, Goal.SETTLED)
+        progress = self.settings.progress_deadline_seconds if watched else None
         return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
                         emit=self.emit, progress_deadline=progress)
 
@@ -98,8 +102,9 @@ class TargetSteps:
 
         Returns the fresh snapshot (for RELEASED also when the owner did not let go in time: it seems
         gone), or the target's outcome when the wait ends otherwise, with `changes` (what the command
-        asks of the target): FAILED when that process ended failed (Rancher's error signal, a state
-        nobody will move on from: exit 4, the state and the next step named), `stopped` when a
+        asks of the target): FAILED when that process will not complete (Rancher's error signal, a
+        state nobody will move on from, no progress within RANCHER_PROGRESS_DEADLINE: exit 4, the
+        state and the next step named), `stopped` when a
         signal ended the wait (nothing was changed). Raises TargetBusy (exit 3: another process is
         still at work, retrying later may help) when it did not end within RANCHER_TIMEOUT,
         RefusedError when the target is gone, and the read error that ended the wait, if one did.
@@ -124,7 +129,8 @@ class TargetSteps:
         except WaitEnded as ended:
             if ended.cause is not None:
                 raise ended.cause from None
-            return self.failed(ref, f"another process on it ended failed ({ended}); this run changed nothing",
+            return self.failed(ref, f"the process already running on it will not complete: {ended}; this run "
+                                    "changed nothing",
                                ended.last, changes)
         return self.backend.fetch(ref)
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from rancher_deploy.errors import ConfigError
 
+# The Rancher 2.x workload kinds this tool acts on, named as `kind:name` takes them: the one list.
+# Each has a resource name (workload_view.PLURALS, derived from it) and a kubectl status viewer
+# (rollout.VIEWERS); tests/test_rollout.py checks that those tables cover exactly these kinds.
 WORKLOAD_KINDS = ("deployment", "statefulset", "daemonset", "cronjob")
 
 # Rancher 1.x names (stack, service, sidekick): what its API accepts, as `name` or `stack/name`.

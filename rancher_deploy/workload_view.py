@@ -24,8 +24,9 @@ UNDO_UNSUPPORTED = ("{name}: a {kind} keeps no earlier revisions to roll back to
 NO_EARLIER = "{name} has no earlier revision to roll back to"
 # The kinds whose revisions are ControllerRevisions (kubectl's StatefulSetRollbacker, DaemonSetRollbacker).
 CONTROLLER_REVISION_KINDS = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
-PLURALS = {"deployment": "deployments", "statefulset": "statefulsets", "daemonset": "daemonsets",
-           "cronjob": "cronjobs"}
+# Each kind's resource name in the Kubernetes API (apps/v1 deployments, statefulsets, daemonsets; batch/v1
+# cronjobs) and in v3's messages: the lower-case plural of the kind, derived from the one list of kinds.
+PLURALS = {kind: f"{kind}s" for kind in WORKLOAD_KINDS}
 
 
 @dataclass(frozen=True)

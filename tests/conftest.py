@@ -78,9 +78,10 @@ def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
     return str(path)
 
 
-def server_cert(ca: trustme.CA, directory: Path, name: str = "server") -> tuple[str, str]:
-    """A certificate for 127.0.0.1 and localhost signed by `ca`, as PEM files: (chain, key)."""
-    issued = ca.issue_cert("127.0.0.1", "localhost")
+def server_cert(ca: trustme.CA, directory: Path, name: str = "server",
+                hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> tuple[str, str]:
+    """A certificate for `hosts` (127.0.0.1 and localhost) signed by `ca`, as PEM files: (chain, key)."""
+    issued = ca.issue_cert(*hosts)
     cert, key = directory / f"{name}.pem", directory / f"{name}.key"
     issued.cert_chain_pems[0].write_to_path(str(cert))
     for extra in issued.cert_chain_pems[1:]:

@@ -222,7 +222,8 @@ def test_a_hint_for_one_target_of_several_names_it_alone_and_following_it_touche
         sim: Simulator, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     sim.faults.unhealthy_image(NEW_IMAGE)
-    failed = run_cli("--no-rollback", "--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH)
+    failed = run_cli("--no-rollback", "--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH,
+                     RANCHER_PROGRESS_DEADLINE="0.3")
     assert failed.code == 4, failed.stderr
     message = failed.json["targets"][0]["message"]
     assert failed.json["targets"][0]["target"] == "shop/worker"

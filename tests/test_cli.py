@@ -272,7 +272,7 @@ GITLAB = {"GITLAB_CI": "true", "RANCHER_ROLLBACK": "false"}
 def test_a_failed_run_advises_in_the_words_of_its_ci(sim: Simulator, web: str, run_cli: RunCli,
                                                     environ: dict[str, str], reads: str) -> None:
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli("--output", "json", **environ)
+    result = run_cli("--output", "json", RANCHER_PROGRESS_DEADLINE="0.3", **environ)
     assert result.code == 4, result.stderr
     assert reads in result.json["targets"][0]["message"]
     assert "--no-rollback" not in result.output and "`rancher-deploy rollback`" not in result.output

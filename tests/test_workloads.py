@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import pytest
+from pathlib import Path
 import requests
 
 from rancher_deploy.simulator import Simulator, Timing
@@ -457,8 +458,8 @@ def test_v3_names_what_is_wrong_when_a_workload_is_in_no_project_it_looked_in() 
         assert "namespace 'nope' not found in cluster local; check RANCHER_NAMESPACE" in missing.stderr
         elsewhere = run(sim, RANCHER_NAMESPACE="shop", RANCHER_PROJECT=sim.default_project_id)
         assert elsewhere.code == 2
-        assert (f"RANCHER_PROJECT: names project {sim.default_project_id}, but namespace 'shop' is in project "
-                f"{shop}") in elsewhere.stderr
+        assert (f"RANCHER_PROJECT: namespace 'shop' is in project Shop ({shop}), not in Default "
+                f"({sim.default_project_id})") in elsewhere.stderr
         absent = run(sim, RANCHER_NAMESPACE="shop", RANCHER_WORKLOAD="deployment:api")
         assert absent.code == 2
         assert (f"deployment 'api' not found in namespace 'shop' of project {shop}; workloads there: deployment:web"
@@ -562,3 +563,17 @@ def test_a_failed_statefulset_upgrade_is_rolled_back_and_its_stuck_pod_replaced(
     workload = sim2.workload("statefulset", "default", "db")
     assert containers(sim2, "statefulset", "db")["db"]["image"] == "postgres:15"
     assert workload["status"]["readyReplicas"] == workload["status"]["updatedReplicas"] == 3
+
+
+def test_a_netrc_for_the_host_cannot_replace_the_token(sim2: Simulator, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests takes auth from ~/.netrc when a request has none; the token must be that auth."""
+    host = sim2.url.split("://", 1)[1].split(":", 1)[0]
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {host} login someone-else password not-the-token\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    sim2.add_workload("default", "web", [dict(WEB)])
+    result = run(sim2)
+    assert result.code == 0, result.stderr
+    assert containers(sim2)["web"]["image"] == NEW

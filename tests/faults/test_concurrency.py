@@ -120,7 +120,7 @@ def test_a_target_whose_other_process_ends_failed_exits_4_naming_its_state_and_w
     assert result.code == 4, result.stderr
     (target,) = result.json["targets"]
     assert (target["result"], target["state"]) == ("failed", "upgrading")
-    assert "another process on it ended failed" in target["message"]
+    assert "the process already running on it will not complete" in target["message"]
     assert "its state is upgrading" in target["message"]
     assert "`rancher-deploy rollback`" in target["message"] or "Rancher's UI" in target["message"]
     assert result.json["result"] == "failed" and result.json["flavour"] == "rancher-1.x"

@@ -148,12 +148,14 @@ def test_a_rollback_command_that_does_not_complete_names_the_target_its_state_an
 def test_a_finish_command_on_an_upgrade_that_failed_names_its_state_and_the_next_step(
         sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
     sim.faults.unhealthy_image(NEW_IMAGE)
-    assert run_cli("--no-rollback", **SLOW).code == 4
-    result = run_cli("finish", "--output", "json", RANCHER_IMAGE=None, **SLOW)
+    stalls = {**SLOW, "RANCHER_PROGRESS_DEADLINE": "60"}
+    assert run_cli("--no-rollback", **stalls).code == 4
+    result = run_cli("finish", "--output", "json", RANCHER_IMAGE=None, **stalls)
     assert result.code == 4, result.stderr
     assert result.json["result"] == "failed"
     (target,) = result.json["targets"]
     assert (target["target"], target["result"], target["state"]) == ("shop/web", "failed", "upgrading")
+    assert "the new containers never became healthy" in target["message"]
     assert "restore it with `rancher-deploy rollback`" in target["message"]
     assert result.stderr.splitlines()[-1] == "rancher-deploy: exit 4 (needs attention: shop/web failed, state upgrading)"
     assert not [r for r in sim.requests if "finishupgrade" in r.query], "nothing to finish was sent"
