@@ -113,7 +113,8 @@ class Pipeline:
             seen = error.last
             if seen is None and error.exit_code is not ExitCode.RANCHER_UNAVAILABLE:
                 seen = self._steps.look(ref)
-            result = Result.FAILED if error.exit_code is ExitCode.NEEDS_ATTENTION else Result.NOT_UPGRADED
+            result = (Result.FAILED if error.exit_code is ExitCode.NEEDS_ATTENTION else
+                      Result.NOT_UPGRADED if self._settings.command is Command.UPGRADE else Result.UNCHANGED)
             targets.append(outcome(ref, result, seen.state if seen else "unknown", self._asked(ref, seen), str(error)))
         return self._outcome(tuple(targets))
 

@@ -191,9 +191,10 @@ class Inputs:
         found = self.find(option)
         named = self.name(option).removesuffix(" in .env")
         if found is not None and found.layer is Layer.FLAG:
-            text = option.flag if value is None else (
-                ("--no-" + option.flag.removeprefix("--")) if value == "false" and option.switch
-                else option.flag if option.switch else f"{option.flag} {value}")
+            if option.switch and value == "false":
+                text = "--no-" + option.flag.removeprefix("--")
+            else:
+                text = option.flag if option.switch or value is None else f"{option.flag} {value}"
         elif named.startswith(("input ", "setting ")):
             kind, _, key = named.partition(" ")
             return f"{kind} `{key}`" if value is None else f"{kind} `{key}: {value}`"

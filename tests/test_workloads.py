@@ -577,3 +577,13 @@ def test_a_netrc_for_the_host_cannot_replace_the_token(sim2: Simulator, tmp_path
     result = run(sim2)
     assert result.code == 0, result.stderr
     assert containers(sim2)["web"]["image"] == NEW
+
+
+def test_a_refused_rollback_still_names_the_workload_and_its_state_in_the_json(sim2: Simulator) -> None:
+    sim2.add_workload("default", "report", [{"name": "report", "image": "report:1"}], kind="cronjob")
+    result = run(sim2, "rollback", "--output", "json", RANCHER_WORKLOAD="cronjob:report", RANCHER_IMAGE=None)
+    assert result.code == 2
+    assert result.json["result"] == "error" and result.json["flavour"] == ("v3" if sim2.rancher_version == "2.4"
+                                                                          else "k8s")
+    (target,) = result.json["targets"]
+    assert (target["target"], target["result"], target["state"]) == ("default/cronjob:report", "unchanged", "active")
