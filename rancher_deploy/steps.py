@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable
 
 from rancher_deploy.actions import Actions
 from rancher_deploy.backend import Backend
@@ -61,7 +61,7 @@ class TargetSteps:
     """The shared steps, bound to one run's settings, backend, log and time.
 
     `alone` maps a target's id to the setting that names it alone (`RANCHER_SERVICE=shop/web`,
-    `targets.alone`), for a run of several targets: advice then names it, so that following the
+    `targets.alone`), in a run of several targets: advice then names it, so that following the
     advice for one target does not touch the others.
     """
 
@@ -69,13 +69,12 @@ class TargetSteps:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  interrupted: Callable[[], int | None] = lambda: None,
-                 urgent: Callable[[], int | None] = lambda: None,
-                 alone: Mapping[str, str] | None = None) -> None:
+                 urgent: Callable[[], int | None] = lambda: None) -> None:
         self.settings = settings
         self.backend = backend
         self.emit = emit
         self.clock = clock
-        self.alone = dict(alone or {})
+        self.alone: dict[str, str] = {}   # set by the pipeline once it has resolved several targets
         self.pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, interrupted)
         # A rollback started because of a signal is not stopped by that signal, only by a second one.
         self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, urgent)
@@ -104,10 +103,10 @@ class TargetSteps:
         gone), or the target's outcome when the wait ends otherwise, with `changes` (what the command
         asks of the target): FAILED when that process will not complete (Rancher's error signal, a
         state nobody will move on from, no progress within RANCHER_PROGRESS_DEADLINE: exit 4, the
-        state and the next step named), `stopped` when a
-        signal ended the wait (nothing was changed). Raises TargetBusy (exit 3: another process is
-        still at work, retrying later may help) when it did not end within RANCHER_TIMEOUT,
-        RefusedError when the target is gone, and the read error that ended the wait, if one did.
+        state and the next step named), `stopped` when a signal ended the wait (nothing was
+        changed). Raises TargetBusy (exit 3: another process is still at work, retrying later may
+        help) when it did not end within RANCHER_TIMEOUT, RefusedError when the target is gone, and
+        the read error that ended the wait, if one did.
         """
         try:
             self.wait(ref, goal)
@@ -129,9 +128,8 @@ class TargetSteps:
         except WaitEnded as ended:
             if ended.cause is not None:
                 raise ended.cause from None
-            return self.failed(ref, f"the process already running on it will not complete: {ended}; this run "
-                                    "changed nothing",
-                               ended.last, changes)
+            problem = f"the process already running on it will not complete: {ended}; this run changed nothing"
+            return self.failed(ref, problem, ended.last, changes)
         return self.backend.fetch(ref)
 
     def finish(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run,
