@@ -12,7 +12,7 @@ from typing import Protocol
 
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings, Target
-from rancher_deploy.snapshot import Goal, Snapshot, TargetRef
+from rancher_deploy.snapshot import Goal, Restore, Snapshot, TargetRef
 
 
 class Backend(Protocol):
@@ -40,6 +40,14 @@ class Backend(Protocol):
     @property
     def needs_finish(self) -> bool:
         """Rancher 1.x upgrades end `upgraded` and need finishupgrade; 2.x rollouts end on their own."""
+        ...
+
+    @property
+    def reports_stalls(self) -> bool:
+        """Whether Rancher itself says when a change stopped making progress (2.x: Kubernetes' progress
+        deadline, which the judge reads). Where it does not (1.x waits for ever for new containers
+        that never become healthy, rancher-api.md §2.2), a wait on a change under way is held to
+        RANCHER_PROGRESS_DEADLINE (`steps.TargetSteps.wait`)."""
         ...
 
     @property
@@ -104,9 +112,21 @@ class Backend(Protocol):
         """
         ...
 
+    def rollback_to(self, ref: TargetRef, snapshot: Snapshot) -> Restore:
+        """What a rollback of the target, read as `snapshot`, would restore, or why there is nothing to
+        roll back to (1.x: no pending upgrade, no request; 2.x: no earlier revision, one listing of
+        the revisions unless the revision number already says so). No change.
+
+        The one place that decides this, so the `rollback` command skips, refuses or goes on by the
+        same rule for every flavour and kind, before it says "Rolling back". Raises RefusedError
+        where the target cannot be rolled back at all: a kind that keeps no revisions (a cronjob), a
+        StatefulSet/DaemonSet whose revisions no API this key reaches holds, a paused rollout.
+        """
+        ...
+
     def rollback(self, ref: TargetRef) -> None:
         """Ask Rancher to restore the previous configuration (1.x: the `rollback` action; 2.x: this
-        run's before-image, else the previous revision, as `kubectl rollout undo` does).
+        run's before-image, else the revision `rollback_to` names, as `kubectl rollout undo` does).
 
         Raises RefusedError, with nothing changed, where it cannot: 1.x not offering rollback in
         that state; a 2.x workload with no earlier revision, a cronjob (which keeps none), or a

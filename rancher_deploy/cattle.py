@@ -28,7 +28,7 @@ from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
-from rancher_deploy.snapshot import Goal, Health, Phase, Snapshot, TargetRef, Verdict
+from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict
 from rancher_deploy.status import (
     BUSY_STATES,
     PENDING_STATES,
@@ -80,6 +80,10 @@ class CattleBackend:
     @property
     def needs_finish(self) -> bool:
         return True
+
+    @property
+    def reports_stalls(self) -> bool:
+        return False  # new containers that never become healthy are waited for for ever (rancher-api.md §2.2)
 
     @property
     def applied_goal(self) -> Goal:
@@ -216,6 +220,12 @@ class CattleBackend:
 
     def finish(self, ref: TargetRef) -> None:
         self._act(ref, "finishupgrade", {})
+
+    def rollback_to(self, ref: TargetRef, snapshot: Snapshot) -> Restore:
+        # Rancher offers rollback only while an upgrade is pending (upgrading, upgraded, canceled).
+        if not snapshot.can_roll_back:
+            return Restore(nothing=f"{ref.name} is {snapshot.state}: there is no pending upgrade to roll back")
+        return Restore(snapshot.restores)
 
     def rollback(self, ref: TargetRef) -> None:
         self._act(ref, "rollback", {})

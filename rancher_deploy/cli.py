@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     and in CI with the outputs, summary and annotation of that CI. Only `--help` and `--version`
     end without a report.
     """
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    arguments = raw
     # Output that cannot be written (a closed pipe) must not stop the deploy (report.Pipe).
     out = Pipe(stdout or sys.stdout)
     err = Pipe(stderr or sys.stderr)
@@ -89,13 +90,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         except SystemExit as exit_request:   # --help or --version, printed; usage errors raise UsageError
             return int(exit_request.code or 0)
         inputs = inputs.with_flags(flags)
-        redactor.spell_with(inputs.speller(SETTINGS))
+        redactor.spell_with(inputs.speller(SETTINGS, COMMANDS))
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
         outcome = _deploy(run, run.settings, log, redactor, inputs)
     except DeployError as caught:
-        error = caught
+        error, outcome = caught, run.stopped   # what the run knew of each target when the error stopped it
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
         # An uncaught exception would exit 1, which the contract reads as "rolled back".
         # Whatever happened, the service's state is unknown: say so, with exit 4.
@@ -106,22 +107,42 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
 
     code = exit_code(outcome, error, signal_number=run.signal)
+    document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
+    if run.settings is not None:
+        wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
+    else:
+        # The settings failed to load, perhaps because argparse could not read the command line:
+        # read the output mode and report path the way they would have been, the flags among them.
+        asked_for = inputs.with_flags({**inputs.flags, **_report_flags(raw)})
+        wants_json = (asked_for.text(OPTIONS_BY_NAME["output"]) or "").lower() == Output.JSON.value
+        report_path = asked_for.text(OPTIONS_BY_NAME["dotenv_report"])
+    if wants_json:
+        write_json(out, document, redactor)
+    # The files first: a warning that one could not be written must not follow the last line.
+    _hand_on(dialect, document, env, report_path, log)
     if error is not None:
         log.error(error, code)
     else:
         assert outcome is not None
         log.verdict(outcome, code)
-    document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
-    if run.settings is not None:
-        wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
-    else:
-        # The settings failed to load: read the output mode and report path the way they would have.
-        wants_json = (inputs.text(OPTIONS_BY_NAME["output"]) or "").lower() == Output.JSON.value
-        report_path = inputs.text(OPTIONS_BY_NAME["dotenv_report"])
-    if wants_json:
-        write_json(out, document, redactor)
-    _hand_on(dialect, document, env, report_path, log)
     return int(code)
+
+
+_REPORT_OPTIONS = (OPTIONS_BY_NAME["output"], OPTIONS_BY_NAME["dotenv_report"])
+
+
+def _report_flags(arguments: Sequence[str]) -> dict[str, str]:
+    """`--output` and `--dotenv-report` as the raw command line gives them (`--flag VALUE` or
+    `--flag=VALUE`, the last one winning, as argparse would), for a command line argparse refused:
+    the failure is then still reported the way the user asked."""
+    found: dict[str, str] = {}
+    for option in _REPORT_OPTIONS:
+        for index, argument in enumerate(arguments):
+            if argument == option.flag and index + 1 < len(arguments):
+                found[option.name] = arguments[index + 1]
+            elif argument.startswith(option.flag + "="):
+                found[option.name] = argument.split("=", 1)[1]
+    return found
 
 
 def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:
@@ -182,6 +203,7 @@ class _Run:
     settings: Settings | None = None
     api_calls: int = 0
     signal: int | None = None     # the first SIGTERM/SIGINT received, if any
+    stopped: Outcome | None = None  # the targets as far as the run got, when an error ended it
 
 
 def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], report_path: str | None,
@@ -312,7 +334,11 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
         log.line(f"Connected: {backend.where}")
         pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
                             interrupted=signals.interrupted, urgent=signals.urgent)
-        return pipeline.run()
+        try:
+            return pipeline.run()
+        except DeployError as error:
+            run.stopped = pipeline.stopped(error)
+            raise
     finally:
         signals.restore()
         session.close()

@@ -63,6 +63,8 @@ class DeployError(Exception):
     """
 
     exit_code: ExitCode = ExitCode.NEEDS_ATTENTION
+    # The target as last seen, where the error knows it: the report names its state.
+    last: Snapshot | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -116,6 +118,17 @@ class TLSFailed(DeployError):
 
 class CertificateNotTrusted(TLSFailed):
     """Rancher's TLS certificate could not be verified; waiting will not change that."""
+
+
+class TargetBusy(DeployError):
+    """Another process (a run, a person) kept the target busy past RANCHER_TIMEOUT; nothing was
+    changed, and retrying later may help, as after a 409. `last` is how it was last seen."""
+
+    exit_code = ExitCode.RANCHER_UNAVAILABLE
+
+    def __init__(self, message: str, last: Snapshot | None) -> None:
+        super().__init__(message)
+        self.last = last
 
 
 class RancherAPIError(DeployError):

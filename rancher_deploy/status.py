@@ -58,6 +58,8 @@ class ServiceStatus:
     health: Health | None = None
 
     def judge(self, goal: Goal) -> Judgement:
+        """This reading against `goal` by the 1.x rule (`judge_service`): Rancher's own error signal
+        first, then the state and health the goal needs; pure, never raises."""
         return judge_service(self, goal)
 
 

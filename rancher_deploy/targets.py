@@ -47,6 +47,18 @@ class WorkloadTarget:
 Target = ServiceTarget | WorkloadTarget
 
 
+def alone(target: Target) -> str:
+    """The setting that names `target` and no other, as messages write settings (`RANCHER_SERVICE=shop/web`,
+    `RANCHER_WORKLOAD=deployment:api`; the run's speller rewrites it the way the user sets it).
+
+    In a run of several targets the same command with the run's own settings acts on all of them,
+    so advice for one of them adds this; every other setting (stack, namespace, ...) stays as it was.
+    """
+    if isinstance(target, ServiceTarget):
+        return f"RANCHER_SERVICE={target}"
+    return f"RANCHER_WORKLOAD={target.kind}:{target.name}" if target.kind else f"RANCHER_WORKLOAD={target.name}"
+
+
 def parse_services(items: tuple[str, ...] | None, stack: str | None, *, setting: str,
                    stack_setting: str, workload_setting: str = "RANCHER_WORKLOAD") -> tuple[ServiceTarget, ...]:
     """`name` or `stack/name` items (the stack defaults to `stack`); raises ConfigError naming `setting`.

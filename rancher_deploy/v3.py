@@ -10,6 +10,7 @@ Kubernetes API Rancher proxies (`kube`), reachable with the same token on every 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 from rancher_deploy.errors import (
@@ -28,6 +29,7 @@ from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
+    NO_EARLIER,
     REVISION,
     TIMESTAMP,
     UNDO_UNSUPPORTED,
@@ -214,46 +216,66 @@ class V3Workloads:
             return False
         return True
 
+    def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
+        if view.kind in CONTROLLER_REVISION_KINDS:
+            # v3 keeps no revisions for them; the Kubernetes API Rancher proxies does, with the same token.
+            try:
+                return self._kube(view).earlier(ref, view)
+            except (NotFound, PermissionDenied) as error:
+                raise RefusedError(f"{ref.name}: a {view.kind} keeps its revisions only in the Kubernetes API (v3 "
+                                   f"has none), which this key cannot reach (HTTP {error.status}); nothing was "
+                                   "changed") from None
+        if view.kind != "deployment":
+            raise RefusedError(UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
+        wanted = previous_revision(view.revision)
+        revisions_url = (view.raw.get("links") or {}).get("revisions")
+        if wanted is None or not revisions_url:
+            return None
+        revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
+        for replica_set in revisions.get("data") or []:
+            if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == wanted:
+                return dataclasses.replace(self.parse(ref, replica_set, None), kind=view.kind)
+        return None
+
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None:
         baseline = view.rollout.observed_generation
+        if previous is None:
+            previous = self.earlier(ref, view)
+            if previous is None:
+                raise RefusedError(NO_EARLIER.format(name=ref.name) + "; nothing was changed")
+            if view.kind in CONTROLLER_REVISION_KINDS:
+                self._kube(view).undo_to(ref, view.kind, view.name, previous.raw)
+            else:
+                self._rollback_to(ref, previous.raw)
+            return baseline
         revisions_url = (view.raw.get("links") or {}).get("revisions")
-        wanted = previous.revision if previous is not None else previous_revision(view.revision)
-        if view.kind == "deployment" and revisions_url and wanted:
+        if view.kind == "deployment" and revisions_url and previous.revision:
             revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
             for replica_set in revisions.get("data") or []:
-                if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == wanted:
-                    self._session.post(ref.url, {"replicaSetId": replica_set["id"]}, params={"action": "rollback"},
-                                       what=f"rollback of {ref.name}")
+                if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == previous.revision:
+                    self._rollback_to(ref, replica_set)
                     return baseline
         if view.kind in CONTROLLER_REVISION_KINDS and self._undo(ref, view, previous):
             return baseline
-        if previous is None and view.kind != "deployment":
-            raise RefusedError(UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
-        if previous is None:
-            raise RefusedError(f"{ref.name} has no earlier revision this tool can roll back to")
         body = dict(view.raw)
         body["containers"] = [*previous.containers, *previous.init_containers]
         self._session.put(ref.url, body, what=f"rollback of {ref.name}")
         return baseline
 
-    def _undo(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> bool:
+    def _rollback_to(self, ref: TargetRef, replica_set: JSON) -> None:
+        """v3's `rollback` action of a deployment, to one of the ReplicaSets its revisions link lists."""
+        self._session.post(ref.url, {"replicaSetId": replica_set["id"]}, params={"action": "rollback"},
+                           what=f"rollback of {ref.name}")
+
+    def _undo(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView) -> bool:
         """A StatefulSet or DaemonSet rolls back through the Kubernetes API Rancher proxies (reachable with
         the same token on every 2.x), because v3 keeps no revisions for them. False when that API is not
-        reachable and the run still knows the previous containers (a v3 PUT of them follows); a
-        `rollback` command, which does not, is refused before any change."""
-        images = None if previous is None else {str(c.get("name")): str(c.get("image")) for c in previous.containers}
+        reachable or holds no revision of this run's previous containers: a v3 PUT of them follows."""
+        images = {str(c.get("name")): str(c.get("image")) for c in previous.containers}
         try:
             self._kube(view).undo(ref, view.kind, view.name, selector_of(view.raw), images)
-        except (NotFound, PermissionDenied) as error:
-            if previous is not None:
-                return False
-            raise RefusedError(f"{ref.name}: a {view.kind} keeps its revisions only in the Kubernetes API (v3 has "
-                               f"none), which this key cannot reach (HTTP {error.status}); nothing was "
-                               "changed") from None
-        except RefusedError:
-            if previous is not None:
-                return False
-            raise
+        except (NotFound, PermissionDenied, RefusedError):
+            return False
         return True
 
     def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:

@@ -116,7 +116,7 @@ def wait_for(
             now = pace.clock()
             line = (snapshot.state, snapshot.message, snapshot.health, judgement.message)
             if line != last_line or now - last_shown >= HEARTBEAT_SECONDS:
-                emit(_progress(target, snapshot, now - deadline.started))
+                emit(_progress(target, snapshot, deadline.elapsed_seconds))
                 last_line, last_shown = line, now
             if judgement.verdict is Verdict.DONE:
                 return snapshot

@@ -19,10 +19,17 @@ from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.plan import Plan, WorkloadUpdate, plan_workload_update
 from rancher_deploy.rollout import WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef, Verdict
 from rancher_deploy.projects import CLUSTER_ID, find_cluster, find_projects
+from rancher_deploy.snapshot import Goal, Phase, Restore, Snapshot, TargetRef, Verdict
 from rancher_deploy.v3 import V3Workloads
-from rancher_deploy.workload_view import OutsideProjects, WorkloadAPI, WorkloadView, identity_of, int_or_none
+from rancher_deploy.workload_view import (
+    NO_EARLIER,
+    OutsideProjects,
+    WorkloadAPI,
+    WorkloadView,
+    identity_of,
+    int_or_none,
+)
 
 
 class WorkloadsBackend:
@@ -47,6 +54,10 @@ class WorkloadsBackend:
     @property
     def needs_finish(self) -> bool:
         return False
+
+    @property
+    def reports_stalls(self) -> bool:
+        return True  # a Deployment's progressDeadlineSeconds, read by its viewer (rollout.py)
 
     @property
     def applied_goal(self) -> Goal:
@@ -104,6 +115,17 @@ class WorkloadsBackend:
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
         if view.kind == "statefulset":
             self._releasing.add(ref.id)
+
+    def rollback_to(self, ref: TargetRef, snapshot: Snapshot) -> Restore:
+        view = self._api.parse(ref, dict(snapshot.raw), self._baseline.get(ref.id))  # the snapshot was just read
+        if view.paused:
+            # A paused rollout would not move to the restored template (kubectl refuses too).
+            raise RefusedError(f"{ref.name} is {snapshot.state}, which a rollback does not start from: "
+                               f"{self.next_steps(snapshot)}; nothing was changed")
+        earlier = self._api.earlier(ref, view)
+        if earlier is None:
+            return Restore(nothing=NO_EARLIER.format(name=ref.name))
+        return Restore(tuple((str(c.get("name")), str(c.get("image"))) for c in earlier.containers))
 
     def _release(self, ref: TargetRef, view: WorkloadView) -> None:
         """Once the StatefulSet has taken the restored template, delete the pods it would wait for

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rancher_deploy import cattle
@@ -215,3 +216,40 @@ def test_a_signal_during_the_first_targets_wait_starts_no_other(sim: Simulator) 
     outcomes = run_with_signal(sim, "Upgrade of shop/worker requested")
     assert [target.result for target in outcomes] == [Result.ROLLED_BACK, Result.NOT_UPGRADED]
     assert not [r for r in sim.requests if r.method == "POST" and f"/services/{web}" in r.path]
+
+
+def test_a_hint_for_one_target_of_several_names_it_alone_and_following_it_touches_no_other(
+        sim: Simulator, run_cli: RunCli) -> None:
+    worker, web = seed(sim)
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    failed = run_cli("--no-rollback", "--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH,
+                     RANCHER_PROGRESS_DEADLINE="0.3")
+    assert failed.code == 4, failed.stderr
+    message = failed.json["targets"][0]["message"]
+    assert failed.json["targets"][0]["target"] == "shop/worker"
+    commands = re.findall(r"`rancher-deploy (\w+)`", message)
+    alone = re.findall(r"`RANCHER_SERVICE=([^`]+)`", message)
+    assert "finish" in commands and alone == ["shop/worker"], message
+    before = sim.service(web)
+    posts = sim.count("POST")
+    followed = run_cli("finish", RANCHER_STACK=None, RANCHER_SERVICE=alone[0], RANCHER_IMAGE=None)
+    assert followed.code == 0, followed.stderr
+    assert (sim.service(worker)["state"], image_of(sim, worker)) == ("active", NEW_IMAGE)
+    assert (sim.service(web)["state"], sim.service(web)["launchConfig"]) == (before["state"], before["launchConfig"])
+    assert sim.count("POST") == posts + 1, "one finish, of shop/worker alone"
+
+
+def test_2x_a_hint_for_one_workload_of_several_restores_that_one_alone(sim2: Simulator) -> None:  # noqa: F811
+    sim2.add_workload("default", "api", [dict(WEB)], replicas=2)
+    sim2.add_workload("default", "front", [dict(WEB)], replicas=2, progress_deadline_seconds=30)
+    sim2.faults.capacity(2, "default/front")
+    failed = run2(sim2, "--no-rollback", "--output", "json", RANCHER_WORKLOAD="api,front")
+    assert failed.code == 4, failed.stderr
+    message = failed.json["targets"][0]["message"]
+    assert "rollback" in re.findall(r"`rancher-deploy (\w+)`", message)
+    (alone,) = re.findall(r"`RANCHER_WORKLOAD=([^`]+)`", message)
+    front = sim2.workload("deployment", "default", "front")["spec"]["template"]
+    followed = run2(sim2, "rollback", RANCHER_WORKLOAD=alone, RANCHER_IMAGE=None)
+    assert followed.code == 0, followed.stderr
+    assert containers(sim2, name="api")["web"]["image"] == WEB["image"]
+    assert sim2.workload("deployment", "default", "front")["spec"]["template"] == front, "front untouched"

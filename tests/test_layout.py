@@ -127,3 +127,40 @@ def test_imports_follow_the_documented_layers() -> None:
                    "rancher_deploy.report", "rancher_deploy.ci"}
         wrong += [f"{renderer} imports {target}" for target in sorted(graph[renderer] - allowed)]
     assert wrong == []
+
+
+# The pipeline decides by Phase and Goal and reports the states its snapshots read: a Rancher state
+# written into it (a reported "removed", a wait for Goal.ACTIVE, "the upgrade needs it active") is
+# one flavour's word in every flavour's log.
+NEUTRAL = ("deploy.py", "steps.py", "recovery.py", "commands.py", "atomic.py")
+FLAVOUR_GOALS = {"ACTIVE", "UPGRADED", "ROLLED_OUT"}   # each flavour's own goals: the backend names them
+
+
+def _rancher_states() -> frozenset[str]:
+    from rancher_deploy import status
+
+    return (status.READY_STATES | status.PENDING_STATES | status.REMOVED_STATES | status.BUSY_STATES
+            | status.UPGRADE_STATES | {"inactive", "updating", "paused"})
+
+
+def test_the_flavour_neutral_modules_write_no_rancher_state() -> None:
+    from rancher_deploy.status import REMOVED_STATES
+
+    states = _rancher_states()
+    # A state named in prose: "is upgraded and healthy", "left upgraded by", "needs it active" (but
+    # "it was removed" tells what happened to it, which is no state of Rancher's).
+    named = re.compile(rf"\b(?:is|was|left|needs it|until) ({'|'.join(sorted(states - REMOVED_STATES))})\b")
+    found = []
+    for name in NEUTRAL:
+        tree = ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body
+                      and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                if node.value in states or named.search(node.value):
+                    found.append(f"{name}:{node.lineno}: {node.value!r}")
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Goal" \
+                    and node.attr in FLAVOUR_GOALS:
+                found.append(f"{name}:{node.lineno}: Goal.{node.attr}")
+    assert found == []

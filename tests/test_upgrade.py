@@ -273,7 +273,9 @@ def test_version_policy_newer_skips_downgrades_and_goes_on_upgrades(sim: Simulat
                                                                     run_cli: RunCli) -> None:
     older = "registry.example.com:5000/shop/web:1.9"
     skipped = run_cli("--output", "json", RANCHER_VERSION_POLICY="newer", RANCHER_IMAGE=older)
-    assert skipped.code == 0 and skipped.json["result"] == "unchanged"
+    assert skipped.code == 0 and skipped.json["result"] == "skipped"
+    assert skipped.stderr.splitlines()[-1] == ("rancher-deploy: exit 0 (done: skipped by the version policy; "
+                                               "nothing was changed)")
     assert "skipped by the version policy: web runs registry.example.com:5000/shop/web:2.0" in skipped.stderr
     assert sim.count("POST") == 0
     assert run_cli(RANCHER_VERSION_POLICY="newer").code == 0

@@ -204,11 +204,16 @@ def test_a_paused_deployment_is_refused_with_how_to_resume_it(sim2: Simulator) -
     assert paused.status_code == 200
     result = run(sim2, RANCHER_NAMESPACE="shop")
     assert result.code == 2
-    assert ("shop/deployment:web is paused; the upgrade needs it active: resume its rollout with `kubectl rollout "
+    assert ("shop/deployment:web is paused, which an upgrade does not start from: resume its rollout with `kubectl rollout "
             "resume deployment/web -n shop` or Resume on the workload in Rancher's UI, then upgrade it again; "
             "nothing was changed") in result.stderr
     assert "activate it" not in result.stderr
     assert sim2.workload("deployment", "shop", "web")["spec"]["template"]["spec"]["containers"][0]["image"] == OLD
+    rollback = run(sim2, "rollback", RANCHER_NAMESPACE="shop", RANCHER_IMAGE=None)
+    assert rollback.code == 2, rollback.stderr
+    assert "shop/deployment:web is paused, which a rollback does not start from: resume its rollout" in rollback.stderr
+    assert "Rolling back" not in rollback.stderr
+    assert sim2.count("PATCH") == 1 and sim2.count("PUT") == sim2.count("POST") == 0, "only the test's pause"
 
 
 def test_dry_run_and_status_write_nothing(sim2: Simulator) -> None:
@@ -312,6 +317,7 @@ def test_rollback_command_on_a_kind_without_revisions_is_refused(sim2: Simulator
     result = run(sim2, "rollback", RANCHER_WORKLOAD="cronjob:report", RANCHER_IMAGE=None)
     assert result.code == 2
     assert "a cronjob keeps no earlier revisions to roll back to; nothing was changed" in result.stderr
+    assert "Rolling back" not in result.stderr, "refused before anything is said to start"
     assert containers(sim2, "cronjob", "report")["report"]["image"] == "report:2"
 
 
@@ -493,11 +499,17 @@ def test_rollback_command_returns_a_statefulset_or_daemonset_to_its_previous_rev
         assert after["status"]["updateRevision"] == first["status"]["updateRevision"], "revision 1, reused"
 
 
-def test_rollback_with_no_earlier_revision_is_refused_before_any_change(sim2: Simulator) -> None:
-    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
-    result = run(sim2, "rollback", RANCHER_WORKLOAD="statefulset:db", RANCHER_IMAGE=None)
-    assert result.code == 2
-    assert "default/statefulset:db has no earlier revision to roll back to; nothing was changed" in result.stderr
+# One rule for every kind: nothing to roll back to is a reported skip (exit 0, unchanged); a kind
+# that cannot be rolled back at all, or no API to do it, is refused (exit 2) before "Rolling back".
+@pytest.mark.parametrize("kind", ["deployment", "statefulset", "daemonset"])
+def test_rollback_with_no_earlier_revision_is_a_reported_skip(sim2: Simulator, kind: str) -> None:
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind=kind)
+    result = run(sim2, "rollback", "--output", "json", RANCHER_WORKLOAD=f"{kind}:db", RANCHER_IMAGE=None)
+    assert result.code == 0, result.stderr
+    (target,) = result.json["targets"]
+    assert target["result"] == "unchanged"
+    assert target["message"] == f"default/{kind}:db has no earlier revision to roll back to"
+    assert "Rolling back" not in result.stderr
     assert [r for r in sim2.requests if r.method != "GET"] == []
 
 
@@ -511,6 +523,7 @@ def test_v3_rollback_without_the_kubernetes_api_is_refused_before_any_change() -
         assert result.code == 2
         assert ("default/statefulset:db: a statefulset keeps its revisions only in the Kubernetes API (v3 has none), "
                 "which this key cannot reach (HTTP 403); nothing was changed") in result.stderr
+        assert "Rolling back" not in result.stderr, "refused before anything is said to start"
         assert [r for r in sim.requests if r.method != "GET"] == []
         assert containers(sim, "statefulset", "db")["db"]["image"] == "postgres:16"
 
@@ -566,3 +579,13 @@ def test_a_netrc_for_the_host_cannot_replace_the_token(sim2: Simulator, tmp_path
     result = run(sim2)
     assert result.code == 0, result.stderr
     assert containers(sim2)["web"]["image"] == NEW
+
+
+def test_a_refused_rollback_still_names_the_workload_and_its_state_in_the_json(sim2: Simulator) -> None:
+    sim2.add_workload("default", "report", [{"name": "report", "image": "report:1"}], kind="cronjob")
+    result = run(sim2, "rollback", "--output", "json", RANCHER_WORKLOAD="cronjob:report", RANCHER_IMAGE=None)
+    assert result.code == 2
+    assert result.json["result"] == "error" and result.json["flavour"] == ("v3" if sim2.rancher_version == "2.4"
+                                                                          else "k8s")
+    (target,) = result.json["targets"]
+    assert (target["target"], target["result"], target["state"]) == ("default/cronjob:report", "unchanged", "active")

@@ -80,7 +80,7 @@ def test_an_error_answering_the_finish_exits_4_naming_the_state(
     result = run_watching([(FINISHING, fail(sim, f"/services/{web}/", status, "POST"))], "--output", "json")
     assert result.code == 4, result.stderr
     assert f"finishupgrade of shop/web failed: HTTP {status}" in result.stderr
-    assert ("state upgraded; finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`"
+    assert ("its state is upgraded; finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`"
             in result.stderr)
     assert (sim.service(web)["state"], image_of(sim, web)) == ("upgraded", NEW_IMAGE)
     assert result.json["targets"][0]["state"] == "upgraded"

@@ -6,6 +6,8 @@ every scenario ends at the same simulated moment on every machine.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rancher_deploy.simulator import Simulator, Timing
@@ -114,3 +116,46 @@ def test_a_service_purged_while_waiting_exits_4(
     assert result.code == 4, result.stderr
     assert "shop/web disappeared while waiting (HTTP 404)" in result.stderr
     assert result.json["targets"][0]["result"] == "failed"
+
+
+# `rollback` and `finish` that do not complete sent something: a FAILED target with its state and the
+# next step (exit 4), in the JSON result, the CI outputs and the last line, never an `error`.
+
+
+def dotenv(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines())
+
+
+def test_a_rollback_command_that_does_not_complete_names_the_target_its_state_and_the_next_step(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli, tmp_path: Path) -> None:
+    sim.faults.hang(web)
+    assert run_cli("--no-rollback", **SLOW).code == 4
+    report = tmp_path / "deploy.env"
+    result = run_cli("rollback", "--output", "json", RANCHER_IMAGE=None, RANCHER_DOTENV_REPORT=str(report), **SLOW)
+    assert result.code == 4, result.stderr
+    assert result.json["result"] == "failed" and result.json["error"] is None
+    (target,) = result.json["targets"]
+    assert (target["target"], target["result"], target["state"]) == ("shop/web", "failed", "rolling-back")
+    assert "shop/web needs attention: the rollback did not complete" in target["message"]
+    assert "its state is rolling-back" in target["message"]
+    assert "`rancher-deploy " in target["message"], "and what to run next"
+    assert (target["previous_image"], target["requested_image"]) == (NEW_IMAGE, OLD_IMAGE)
+    values = dotenv(report)
+    assert (values["RANCHER_DEPLOY_RESULT"], values["RANCHER_DEPLOY_TARGET"]) == ("failed", "shop/web")
+    assert result.stderr.splitlines()[-1] == "rancher-deploy: exit 4 (needs attention: shop/web failed, state rolling-back)"
+
+
+def test_a_finish_command_on_an_upgrade_that_failed_names_its_state_and_the_next_step(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    stalls = {**SLOW, "RANCHER_PROGRESS_DEADLINE": "60"}
+    assert run_cli("--no-rollback", **stalls).code == 4
+    result = run_cli("finish", "--output", "json", RANCHER_IMAGE=None, **stalls)
+    assert result.code == 4, result.stderr
+    assert result.json["result"] == "failed"
+    (target,) = result.json["targets"]
+    assert (target["target"], target["result"], target["state"]) == ("shop/web", "failed", "upgrading")
+    assert "the new containers never became healthy" in target["message"]
+    assert "restore it with `rancher-deploy rollback`" in target["message"]
+    assert result.stderr.splitlines()[-1] == "rancher-deploy: exit 4 (needs attention: shop/web failed, state upgrading)"
+    assert not [r for r in sim.requests if "finishupgrade" in r.query], "nothing to finish was sent"
