@@ -121,7 +121,8 @@ class RancherSession:
         """Every item of a collection: its `data`, page after page, following `pagination.next`.
 
         Rancher pages every collection (1.x: 100 items unless `limit` says otherwise, the next page
-        at `marker=m<offset>`, rancher-api.md §1.3; v3: 1000), so the first page is not the list.
+        at `marker=m<offset>`, rancher-api.md §1.3; v3: 1000 sorted by id, the next page at
+        `marker=<id>`, norman parse/collection.go), so the first page is not the list.
         Each page is a `get` (retried like any read); a `next` already followed ends the walk.
         """
         items: list[JSON] = []

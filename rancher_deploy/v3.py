@@ -84,9 +84,9 @@ class V3Workloads:
         raise self._not_found(target, projects)
 
     def _by_name(self, base: str, target: WorkloadTarget) -> JSON | None:
-        listing = self._session.get(base, params={"name": target.name, "namespaceId": target.namespace},
-                                    what=f"Looking up {target}")
-        found = {str(item.get("type")).lower(): item for item in listing.get("data") or []
+        listing = self._session.get_all(base, params={"name": target.name, "namespaceId": target.namespace},
+                                        what=f"Looking up {target}")
+        found = {str(item.get("type")).lower(): item for item in listing
                  if item.get("name") == target.name and item.get("namespaceId") == target.namespace}
         chosen = choose_kind(target, found)
         return None if chosen is None else dict(found[chosen])
@@ -97,8 +97,8 @@ class V3Workloads:
         if self._project is not None:
             return list(self._project.ids)
         params = {"clusterId": self._cluster} if self._cluster else {}
-        listing = self._session.get(f"{self._root}/v3/projects", params=params, what="Listing projects")
-        ids = [str(project["id"]) for project in listing.get("data") or []]
+        listing = self._session.get_all(f"{self._root}/v3/projects", params=params, what="Listing projects")
+        ids = [str(project["id"]) for project in listing]
         if not ids and self._cluster:
             find_cluster(self._session, self._root, self._cluster, self._cluster_setting)
         return ids
@@ -136,11 +136,11 @@ class V3Workloads:
             if owner not in projects:
                 return TargetNotFound(f"namespace {target.namespace!r} is in project {owner}, which this key "
                                       "does not see; check the key's permissions (or RANCHER_NAMESPACE)")
-            listing = self._session.get(f"{self._root}/v3/project/{owner}/workloads",
+            listing = self._session.get_all(f"{self._root}/v3/project/{owner}/workloads",
                                         params={"namespaceId": target.namespace},
                                         what=f"Listing the workloads in {target.namespace}")
             existing = listed([f"{str(item.get('type')).lower()}:{item.get('name')}"
-                               for item in listing.get("data") or []])
+                               for item in listing])
             what = f"{target.kind} {target.name!r}" if target.kind else f"workload {target.name!r}"
             return TargetNotFound(f"{what} not found in namespace {target.namespace!r} of project {owner}; "
                                   f"workloads there: {existing}")
@@ -231,8 +231,8 @@ class V3Workloads:
         revisions_url = (view.raw.get("links") or {}).get("revisions")
         if wanted is None or not revisions_url:
             return None
-        revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
-        for replica_set in revisions.get("data") or []:
+        revisions = self._session.get_all(str(revisions_url), what=f"Reading the revisions of {ref.name}")
+        for replica_set in revisions:
             if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == wanted:
                 return dataclasses.replace(self.parse(ref, replica_set, None), kind=view.kind)
         return None
@@ -250,8 +250,8 @@ class V3Workloads:
             return baseline
         revisions_url = (view.raw.get("links") or {}).get("revisions")
         if view.kind == "deployment" and revisions_url and previous.revision:
-            revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
-            for replica_set in revisions.get("data") or []:
+            revisions = self._session.get_all(str(revisions_url), what=f"Reading the revisions of {ref.name}")
+            for replica_set in revisions:
                 if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == previous.revision:
                     self._rollback_to(ref, replica_set)
                     return baseline

@@ -139,3 +139,24 @@ def test_a_cronjob_upgrade_through_the_kubernetes_api_uses_the_batch_version_the
         assert sim.count("PATCH", f"/apis/batch/{version}/namespaces/default/cronjobs/web") == 1
         assert sim.count("GET", "/apis/batch") >= 1 and sim.count(path_contains="/apis/batch/v1/") == (
             0 if version == "v1beta1" else sim.count(path_contains="/apis/batch/"))
+
+
+# -- v3 collections of more than one page ----------------------------------------------------------
+
+
+def test_v3_finds_a_workload_past_the_first_1000_and_reads_every_page_it_lists() -> None:
+    # norman pages every collection at 1000 items, sorted by id (parse/collection.go, api/handler/query.go).
+    with simulator("2.4") as sim:
+        sim.add_namespace("bulk")
+        for n in range(1105):
+            sim.add_workload("bulk", f"w{n:04d}", [{"name": "web", "image": OLD}], replicas=0)
+        result = run(sim, "--output", "json", RANCHER_NAMESPACE="bulk", RANCHER_WORKLOAD="w1100")
+        assert result.code == 0, result.stderr
+        assert result.json["targets"][0]["target"] == "bulk/deployment:w1100"
+        assert sim.workload("deployment", "bulk", "w1100")["spec"]["template"]["spec"]["containers"][0]["image"] == NEW
+        sim.reset_log()
+        missing = run(sim, RANCHER_NAMESPACE="bulk", RANCHER_WORKLOAD="nope")
+        assert missing.code == 2
+        assert "workloads there: deployment:w0000, deployment:w0001," in missing.stderr
+        pages = [r.query for r in sim.requests if r.path.endswith("/workloads") and r.method == "GET"]
+        assert any("marker=deployment%3Abulk%3Aw1000" in query for query in pages), pages

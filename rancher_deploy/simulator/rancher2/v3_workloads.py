@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+from rancher_deploy.simulator.rancher2 import listing
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.cluster import (
     WORKLOAD_SELECTOR,
@@ -25,7 +26,7 @@ from rancher_deploy.simulator.rancher2.norman import (
 from rancher_deploy.simulator.rancher2.environment import refuse_deprecated
 from rancher_deploy.simulator.rancher2.kubeapi import check_selector
 from rancher_deploy.simulator.rancher2.releases import maps_environment
-from rancher_deploy.simulator.rancher2.schemas import project_schemas
+from rancher_deploy.simulator.rancher2.schemas import WORKLOAD_FIELDS, project_schemas
 from rancher_deploy.simulator.rancher2.v3 import (
     api_root,
     collection,
@@ -87,10 +88,23 @@ def get_project_schema(call: Call) -> Response:
 def list_workloads(call: Call) -> Response:
     project = scoped_project(call)
     kind = _kind_of(call)
-    data = [render(call, w) for w in call.cluster.workloads_in(project.id, kind=kind)]
+    workloads = {w.v3_id: w for w in call.cluster.workloads_in(project.id, kind=kind)}
     resource_type = "workload" if kind is None else V3_TYPES[kind]
     create_types = {V3_TYPES[k]: f"{_base(call)}/{k}s" for k in KINDS}
-    return collection(call, data, resource_type, create_types)
+    filters = listing.filters_of(WORKLOAD_FIELDS)
+    fields = {c.field for c in listing.conditions(call.params, filters)} | {call.param("sort") or "id"}
+    if fields <= set(_IDENTITY):
+        # What filters, sorts and pages the list is known without rendering each workload: render only
+        # the page (the same answer, without a thousand renders for a list of thousands).
+        identities = [dict(zip(_IDENTITY, (w.v3_id, w.name, w.namespace))) for w in workloads.values()]
+        response = collection(call, identities, resource_type, create_types, WORKLOAD_FIELDS)
+        response.body["data"] = [render(call, workloads[str(item["id"])]) for item in response.body["data"]]
+        return response
+    data = [render(call, w) for w in workloads.values()]
+    return collection(call, data, resource_type, create_types, WORKLOAD_FIELDS)
+
+
+_IDENTITY = ("id", "name", "namespaceId")
 
 
 def get_workload(call: Call) -> Response:
@@ -255,7 +269,8 @@ def workload_revisions(call: Call) -> Response:
     pid = call.cluster.project_of(workload) or ""
     data = [replicaset_to_v3(workload, rs, pid, _base(call), call.version)
             for rs in call.cluster.revisions_to_k8s(workload)]
-    return collection(call, data, "replicaSet")
+    # rancher's revisions link handler writes the list itself: no filters, sort or pages applied.
+    return collection(call, data, "replicaSet", fields=WORKLOAD_FIELDS, paged=False)
 
 
 def workload_yaml(call: Call) -> Response:
@@ -269,7 +284,7 @@ def list_replicasets(call: Call) -> Response:
     for workload in call.cluster.workloads_in(project.id, kind="deployment"):
         data.extend(replicaset_to_v3(workload, rs, project.id, _base(call), call.version)
                     for rs in call.cluster.revisions_to_k8s(workload))
-    return collection(call, data, "replicaSet")
+    return collection(call, data, "replicaSet", fields=WORKLOAD_FIELDS)
 
 
 def get_replicaset(call: Call) -> Response:
