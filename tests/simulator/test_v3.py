@@ -333,3 +333,14 @@ def test_a_namespace_in_no_project_is_on_the_proxy_and_in_no_project_view(sim: S
         assert listing["data"] == []
     proxied = api.get(f"{sim.url}/k8s/clusters/local/apis/apps/v1/namespaces/loose/deployments/web")
     assert proxied.status_code == 200
+
+
+def test_an_injected_401_answers_with_rancher_s_own_401_body(sim: Simulator, api: requests.Session) -> None:
+    # What Rancher's auth filter answers on every 2.x surface (rancher-api.md §5.6), not a Norman ServerError.
+    unauthorized = {"type": "error", "status": "401", "message": "Unauthorized 401: must authenticate"}
+    for path in (f"/v3/project/{sim.default_project_id}/workloads", "/k8s/clusters/local/apis/apps/v1/deployments"):
+        sim.faults.fail_next(path, status=401)
+        r = api.get(f"{sim.url}{path}")
+        assert (r.status_code, r.json()) == (401, unauthorized)
+    sim.faults.fail_next("/v3/projects", status=403)
+    assert api.get(f"{sim.url}/v3/projects").json()["code"] == "PermissionDenied"

@@ -31,6 +31,7 @@ def not_found(kind: str, name: str) -> KubeError:
 # Norman error codes by status, for errors that carry no more specific code (httperror/error.go).
 NORMAN_CODES: dict[int, str] = {
     400: "InvalidBodyContent",
+    401: "Unauthorized",
     403: "PermissionDenied",
     404: "NotFound",
     405: "MethodNotAllow",
