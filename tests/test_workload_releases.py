@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 
 from rancher_deploy.simulator import Simulator, Timing
 
@@ -82,6 +83,27 @@ def test_where_the_kubernetes_api_is_refused_v3_changes_it_and_says_the_variable
         # Every variable is still there, in Rancher's order (and with the `optional` it writes out).
         assert sorted(e["name"] for e in after["env"]) == sorted(e["name"] for e in ENV)
         assert [e["name"] for e in after["env"]][:2] == ["APP_URL", "ZONE"]
+
+
+# -- pod-template labels and annotations through a v3 PUT ------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["2.4", "2.8"])
+def test_an_upgrade_through_v3_sends_the_pod_templates_labels_and_annotations_back_whole(version: str) -> None:
+    # A v3 PUT replaces them with what it sends (norman merge.go: a map field is the source's), so
+    # anything left out, `cattle.io/*` keys included, would be lost.
+    with simulator(version) as sim:
+        sim.add_workload("default", "web", [{"name": "web", "image": OLD}], replicas=2)
+        kept = {"labels": {"tier": "web", "workload.user.cattle.io/workloadselector": "deployment-default-web"},
+                "annotations": {"cattle.io/timestamp": "2024-05-01T10:00:00Z", "prometheus.io/scrape": "true"}}
+        requests.patch(f"{sim.url}/k8s/clusters/local/apis/apps/v1/namespaces/default/deployments/web",
+                       json={"spec": {"template": {"metadata": kept}}}, timeout=5,
+                       headers={"Authorization": f"Bearer {TOKEN_ID}:{TOKEN_SECRET}",
+                                "Content-Type": "application/merge-patch+json"})
+        result = run(sim, RANCHER_FLAVOUR="v3")
+        assert result.code == 0, result.stderr
+        template = sim.workload("deployment", "default", "web")["spec"]["template"]
+        assert template["metadata"] == kept and template["spec"]["containers"][0]["image"] == NEW
 
 
 # -- Rancher's own state word ----------------------------------------------------------------------
