@@ -11,12 +11,8 @@ import requests
 
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import CliRun, invoke_cli
+from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, run
 
-TOKEN_ID = "token-relse"
-TOKEN_SECRET = "tokensecret-releases-4d2"
-OLD = "registry.example.com/shop/web:1.0"
-NEW = "registry.example.com/shop/web:1.1"
 # Plain and sourced variables interleaved (APP_URL refers to ZONE, defined before it), whole ConfigMaps
 # and Secrets: what Rancher 2.5's environment mapper would reorder and rewrite.
 ENV: list[dict[str, Any]] = [
@@ -32,19 +28,6 @@ WEB: dict[str, Any] = {"name": "web", "image": OLD, "env": ENV, "envFrom": ENV_F
 
 def simulator(version: str, **kw: Any) -> Simulator:
     return Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version=version, timing=kw.pop("timing", Timing.fast()), **kw)
-
-
-def run(sim: Simulator, *argv: str, **overrides: str | None) -> CliRun:
-    environ = {
-        "CATTLE_URL": sim.url,
-        "RANCHER_TOKEN": f"{TOKEN_ID}:{TOKEN_SECRET}",
-        "RANCHER_WORKLOAD": "web",
-        "RANCHER_IMAGE": NEW,
-        "RANCHER_POLL_INTERVAL": "0.005",
-        "RANCHER_TIMEOUT": "30",
-        "RANCHER_REQUEST_TIMEOUT": "5",
-    }
-    return invoke_cli(argv, environ, overrides, TOKEN_SECRET)
 
 
 def container(sim: Simulator, kind: str = "deployment") -> dict[str, Any]:

@@ -14,22 +14,12 @@ from rancher_deploy.simulator import Simulator, Timing
 
 from ..conftest import NEW_IMAGE, RunCli
 from .conftest import RunWatching, VirtualTime
-
-SLOW = {"RANCHER_POLL_INTERVAL": "2", "RANCHER_TIMEOUT": "300"}
-FINISHING = "is upgraded and healthy; finishing the upgrade"
+from .test_actions import FINISHING, SLOW, image_of, posts
 
 
 @pytest.fixture
 def timing() -> Timing:
     return Timing(speed=0)
-
-
-def posts(sim: Simulator, action: str) -> int:
-    return sum(1 for r in sim.requests if r.method == "POST" and f"action={action}" in r.query)
-
-
-def image_of(sim: Simulator, service_id: str) -> str:
-    return str(sim.service(service_id)["launchConfig"]["imageUuid"]).removeprefix("docker:")
 
 
 def test_the_simulator_sends_the_headers_a_fault_names(sim: Simulator) -> None:
@@ -47,7 +37,7 @@ def test_the_simulator_sends_the_headers_a_fault_names(sim: Simulator) -> None:
 def test_a_read_answered_429_waits_its_retry_after_instead_of_the_backoff(
         sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli, asked: str, waited: float) -> None:
     sim.faults.fail_next("/stacks", method="GET", status=429, headers={"Retry-After": asked})
-    result = run_cli(**SLOW, RANCHER_VERBOSE="true")
+    result = run_cli(**SLOW)
     assert result.code == 0, result.stderr
     assert virtual.slept[0] == waited and 0.5 not in virtual.slept[:1]
     assert f"Rancher asked to wait {asked}s; retrying in {waited:g}s" in result.stderr
