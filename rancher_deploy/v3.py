@@ -171,16 +171,22 @@ class V3Workloads:
                             body, state=str(body["state"]) if body.get("state") else None)
 
     def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
-        """A PUT of the whole object with the images replaced; a redeploy by Rancher's `redeploy`
-        action, or where Rancher has none (2.0-2.3, rancher/rancher#23053) by the PUT with a new
-        pod-template `cattle.io/timestamp`, as Rancher's own UI did. Where Rancher maps the
-        containers' environment (2.5 and before) the change goes through the Kubernetes API instead
-        (`_keeps_environment`)."""
+        """A PUT of the whole object with the images replaced. A redeploy (same images) is Rancher's
+        `redeploy` action, or where Rancher has none (2.0-2.3, rancher/rancher#23053) a PUT of the pod
+        template's annotations with a new `cattle.io/timestamp`, as Rancher's own UI did then. Where
+        Rancher maps the containers' environment (2.5 and before) an image change goes through the
+        Kubernetes API instead (`_keeps_environment`)."""
         baseline = view.rollout.observed_generation
-        if _mapped_environment(view) and self._keeps_environment(ref, view, images, redeploy):
+        if redeploy:
+            if "redeploy" in (view.raw.get("actions") or {}):
+                self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
+            else:
+                # Only the field it changes: norman maps and merges only what a PUT sends
+                # (store/proxy/proxy_store.go Update), so nothing else, the environment included, is rewritten.
+                annotations = {**(view.raw.get("annotations") or {}), TIMESTAMP: now_stamp()}
+                self._session.put(ref.url, {"annotations": annotations}, what=f"redeploy of {ref.name}")
             return baseline
-        if redeploy and "redeploy" in (view.raw.get("actions") or {}):
-            self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
+        if _mapped_environment(view) and self._keeps_environment(ref, view, images):
             return baseline
         # The whole object goes back: a PUT replaces each field it sends (arrays and label and
         # annotation maps whole, norman merge.APIUpdateMerge), so every container and every pod-template
@@ -191,14 +197,12 @@ class V3Workloads:
             if str(container.get("name")) in images else container
             for container in view.raw.get("containers") or []
         ]
-        if redeploy:
-            body["annotations"] = {**(view.raw.get("annotations") or {}), TIMESTAMP: now_stamp()}
         self._session.put(ref.url, body, what=f"update of {ref.name}")
         return baseline
 
-    def _keeps_environment(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> bool:
-        """Change the images (or redeploy) through the Kubernetes API Rancher proxies, which touches
-        nothing else; False when that API is not reachable with this key (the v3 PUT follows).
+    def _keeps_environment(self, ref: TargetRef, view: WorkloadView, images: dict[str, str]) -> bool:
+        """Change the images through the Kubernetes API Rancher proxies, which touches nothing else;
+        False when that API is not reachable with this key (the v3 PUT follows).
 
         Rancher 2.0-2.5 show a container's variables as `environment`/`environmentFrom` and rebuild
         `env` and `envFrom` from them on every write, whatever the PUT changes (rancher
@@ -208,7 +212,7 @@ class V3Workloads:
         """
         kube = self._kube(view)
         try:
-            kube.write(kube.ref_for(ref), view, images, redeploy)
+            kube.write(kube.ref_for(ref), view, images, False)
         except (NotFound, PermissionDenied) as error:
             self._warn(f"{ref.name}: Rancher's v3 API rewrites the containers' environment variables on every "
                        f"change (plain ones sorted by name first), and the Kubernetes API that would keep them "

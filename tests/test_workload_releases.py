@@ -116,7 +116,7 @@ def test_a_stalled_upgrade_left_in_place_names_rancher_s_own_state(version: str,
 
 def test_force_on_rancher_2_2_sets_the_timestamp_through_the_put_as_its_ui_did() -> None:
     with simulator("2.2") as sim:
-        sim.add_workload("default", "web", [{"name": "web", "image": OLD}], replicas=2)
+        sim.add_workload("default", "web", [dict(WEB)], replicas=2)
         generation = sim.workload("deployment", "default", "web")["metadata"]["generation"]
         result = run(sim, "--force", "--output", "json", RANCHER_IMAGE=OLD)
         assert result.code == 0, result.stderr
@@ -126,6 +126,8 @@ def test_force_on_rancher_2_2_sets_the_timestamp_through_the_put_as_its_ui_did()
         assert "cattle.io/timestamp" in workload["spec"]["template"]["metadata"]["annotations"]
         assert workload["status"]["updatedReplicas"] == workload["status"]["availableReplicas"] == 2
         assert sim.count("POST") == 0 and sim.count("PUT", "/workloads/deployment:default:web") == 1
+        # The PUT sent only the annotations, so Rancher's environment mapper rewrote nothing.
+        assert container(sim) == WEB
 
 
 # -- Kubernetes before 1.21: CronJobs only as batch/v1beta1 ----------------------------------------

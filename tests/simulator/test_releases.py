@@ -3,8 +3,6 @@ cluster `local` and the API versions it serves, over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 
@@ -84,8 +82,3 @@ def test_the_kubernetes_version_is_checked(capsys: pytest.CaptureFixture[str]) -
         main(["--access-key", "K", "--secret-key", "S", "--rancher-version", "2.8", "--kubernetes-version", "x"])
     assert stopped.value.code == 2 and "--kubernetes-version" in capsys.readouterr().err
 
-
-@pytest.fixture
-def old() -> Iterator[Simulator]:
-    with simulator("2.2") as sim:
-        yield sim
