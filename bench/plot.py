@@ -1,0 +1,98 @@
+"""The PNG of docs/performance.md: time and requests against the number of services, both tools.
+
+Left: N services moved in one run (rancher-deploy: one process; the peer: one process each).
+Right: finding one service among N in its stack (rancher-deploy: a dry run; the peer: up to its
+upgrade action), with the simulator's own cost of one filtered list for scale, and where the peer
+fails (it reads only the first page of 1000).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+
+from bench.report import OURS, PEER, R, median
+from bench.results import Results
+
+COLOURS = {OURS: "#1f77b4", PEER: "#d62728", "floor": "#7f7f7f"}
+
+
+def _series(runs: Sequence[R], tool: str, pick: Callable[[R], float | None],
+            size: Callable[[R], int]) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for n in sorted({size(r) for r in runs if r.tool == tool}):
+        value = median(pick(r) for r in runs if r.tool == tool and size(r) == n)
+        if value is not None:
+            xs.append(n)
+            ys.append(value)
+    return xs, ys
+
+
+def _line(axis: Any, xs: Sequence[float], ys: Sequence[float], label: str, colour: str, below: bool = False) -> None:
+    """A line with its values written at each point, above it (or below, for the second tool, so
+    that close values stay readable)."""
+    axis.plot(xs, ys, marker="o", color=colour, label=label)
+    for x, y in zip(xs, ys):
+        axis.annotate(f"{y:.3g}", (x, y), textcoords="offset points", xytext=(0, -12 if below else 6), ha="center",
+                      fontsize=7, color=colour)
+
+
+def _many(results: Results, time_axis: Any, request_axis: Any) -> None:
+    labels = {OURS: f"{OURS} (one run)", PEER: f"{PEER} 1.7 (one run each)"}
+    for tool in (OURS, PEER):
+        _line(time_axis, *_series(results.many, tool, lambda r: r.wall, lambda r: r.services), labels[tool],
+              COLOURS[tool], below=tool == PEER)
+        _line(request_axis, *_series(results.many, tool, lambda r: float(r.requests), lambda r: r.services),
+              labels[tool], COLOURS[tool], below=tool == PEER)
+    request_axis.set_xticks(sorted({r.services for r in results.many}))
+    time_axis.set_title("N services upgraded (fast timing)")
+    time_axis.set_ylabel("wall time (s)")
+    request_axis.set_ylabel("API requests")
+    request_axis.set_xlabel("services in the run")
+
+
+def _lookup(results: Results, time_axis: Any, request_axis: Any) -> None:
+    runs = results.lookup
+    ok = [r for r in runs if not r.failure]
+    labels = {OURS: f"{OURS} (dry run)", PEER: f"{PEER} 1.7 (to its upgrade action)"}
+    for tool in (OURS, PEER):
+        _line(time_axis, *_series(ok, tool, lambda r: r.seconds, lambda r: r.services), labels[tool], COLOURS[tool],
+              below=tool == PEER)
+        _line(request_axis, *_series(ok, tool, lambda r: float(r.requests), lambda r: r.services),
+              labels[tool], COLOURS[tool], below=tool == PEER)
+    floors = sorted(results.floors.items())
+    if floors:
+        time_axis.plot([n for n, _ in floors], [s for _, s in floors], linestyle="--", marker=".", color=COLOURS["floor"],
+                       label="simulator: one filtered list")
+    failed = sorted({r.services for r in runs if r.tool == PEER and r.failure})
+    for n in failed:
+        time_axis.axvline(n, color=COLOURS[PEER], linestyle=":", linewidth=1)
+        time_axis.annotate(f"{PEER} fails\n(reads one page of 1000)", (n, 0.5), xycoords=("data", "axes fraction"),
+                           ha="right", fontsize=7, color=COLOURS[PEER], xytext=(-4, 0), textcoords="offset points")
+    for axis in (time_axis, request_axis):
+        axis.set_xscale("log")
+    sizes = sorted({r.services for r in runs})
+    request_axis.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    time_axis.set_title("Finding 1 service among N in its stack (fast timing)")
+    request_axis.set_xlabel("services in the stack")
+
+
+def draw(results: Results, path: Path) -> None:
+    """Write the 2 x 2 figure to ``path`` (PNG)."""
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex="col")
+    _many(results, axes[0][0], axes[1][0])
+    _lookup(results, axes[0][1], axes[1][1])
+    for axis in axes.flat:
+        axis.grid(True, alpha=0.3)
+        axis.set_ylim(0, axis.get_ylim()[1] * 1.3)  # room above the lines for the legend
+        axis.legend(fontsize=8, loc="upper left")
+    figure.suptitle(f"{OURS} vs {PEER} 1.7 on the simulated Rancher 1.6 ({results.machine.date}; medians)", fontsize=11)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
