@@ -1,9 +1,10 @@
 """rancher-deploy side by side with rancher-gitlab-deploy 1.7 (and kubectl on 2.x), on the simulator.
 
     pip install -e '.[bench]'
-    python bench/compare.py            # the full run, about 12 minutes: writes docs/performance.md and .png
+    python bench/compare.py            # the full run, about 11 minutes: writes docs/performance.md, .png, .json
     python bench/compare.py --quick    # a one-minute smoke run: prints the tables, writes nothing
     python bench/compare.py --only upgrade,rollout   # some scenarios (printed; --doc PATH to write them)
+    python bench/compare.py --render-only             # the page and plot again from docs/performance.json
 
 It installs the peer from PyPI into a cached virtual environment of its own, starts the bundled
 Rancher simulator with fixed timings, runs each tool as a whole process on the same scenarios in
@@ -25,7 +26,7 @@ if __package__ in (None, ""):  # run as `python bench/compare.py`: make `bench` 
 from bench import cattle, rancher2, report, startup
 from bench.context import Tools, say
 from bench.peer import ensure_peer
-from bench.results import ROOT, Machine, Plan, Results
+from bench.results import ROOT, Machine, Plan, Results, dump, load
 
 SCENARIOS = ("startup", "upgrade", "lookup", "many", "rollout")
 DOC = ROOT / "docs" / "performance.md"
@@ -45,6 +46,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--doc", type=Path, help=f"write the Markdown here and its PNG beside it (default: {DOC.relative_to(ROOT)} "
                                                  "for a full run)")
     parser.add_argument("--no-write", action="store_true", help="print only, even for a full run")
+    parser.add_argument("--render-only", action="store_true",
+                        help="measure nothing: write the page and the plot again from the raw runs saved beside it")
     options = parser.parse_args(argv)
     unknown = sorted(set(options.only or ()) - set(SCENARIOS))
     if unknown:
@@ -74,27 +77,30 @@ def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     plan = Plan.quick() if options.quick else Plan.full()
     doc: Path | None = options.doc
-    if doc is None and not (options.quick or options.only or options.no_write):
+    if doc is None and (options.render_only or not (options.quick or options.only or options.no_write)):
         doc = DOC
     if doc is not None:
         doc.parent.mkdir(parents=True, exist_ok=True)
         # It needs matplotlib (the bench extra): fail now rather than after minutes of measuring.
         from bench import plot
 
-    peer_script = ensure_peer()
-    with tempfile.TemporaryDirectory(prefix="rancher-deploy-bench-") as scratch:
-        tools = Tools.find(peer_script, Path(scratch))
-        results = measure(tools, plan, options.only or list(SCENARIOS))
-    picture = doc.with_suffix(".png") if doc is not None else None
-    if picture is not None and (results.many or results.lookup):
-        plot.draw(results, picture)
+    if options.render_only:
+        assert doc is not None
+        results = load(doc.with_suffix(".json").read_text(encoding="utf-8"))
     else:
-        picture = None
+        peer_script = ensure_peer()
+        with tempfile.TemporaryDirectory(prefix="rancher-deploy-bench-") as scratch:
+            tools = Tools.find(peer_script, Path(scratch))
+            results = measure(tools, plan, options.only or list(SCENARIOS))
+    picture = doc.with_suffix(".png") if doc is not None and (results.many or results.lookup) else None
+    if picture is not None:
+        plot.draw(results, picture)
     generated = report.render(results, picture.name if picture else None)
     print(generated)
     if doc is not None:
         report.write(doc, generated, PROSE)
-        say(f"wrote {doc}" + (f" and {picture}" if picture else ""))
+        doc.with_suffix(".json").write_text(dump(results), encoding="utf-8")
+        say(f"wrote {doc}, its .json" + (f" and {picture.name}" if picture else ""))
     return 0
 
 

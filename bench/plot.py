@@ -50,7 +50,11 @@ def _many(results: Results, time_axis: Any, request_axis: Any) -> None:
               COLOURS[tool], below=tool == PEER)
         _line(request_axis, *_series(results.many, tool, lambda r: float(r.requests), lambda r: r.services),
               labels[tool], COLOURS[tool], below=tool == PEER)
-    request_axis.set_xticks(sorted({r.services for r in results.many}))
+    counts = sorted({r.services for r in results.many})
+    for axis in (time_axis, request_axis):
+        axis.set_xscale("log")  # 1, 10 and 50 apart enough to read
+    request_axis.set_xticks(counts, [str(n) for n in counts])
+    request_axis.minorticks_off()
     time_axis.set_title("N services upgraded (fast timing)")
     time_axis.set_ylabel("wall time (s)")
     request_axis.set_ylabel("API requests")
@@ -72,13 +76,15 @@ def _lookup(results: Results, time_axis: Any, request_axis: Any) -> None:
                        label="simulator: one filtered list")
     failed = sorted({r.services for r in runs if r.tool == PEER and r.failure})
     for n in failed:
-        time_axis.axvline(n, color=COLOURS[PEER], linestyle=":", linewidth=1)
+        for axis in (time_axis, request_axis):
+            axis.axvline(n, color=COLOURS[PEER], linestyle=":", linewidth=1)
         time_axis.annotate(f"{PEER} fails\n(reads one page of 1000)", (n, 0.5), xycoords=("data", "axes fraction"),
                            ha="right", fontsize=7, color=COLOURS[PEER], xytext=(-4, 0), textcoords="offset points")
     for axis in (time_axis, request_axis):
         axis.set_xscale("log")
     sizes = sorted({r.services for r in runs})
     request_axis.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    request_axis.minorticks_off()
     time_axis.set_title("Finding 1 service among N in its stack (fast timing)")
     request_axis.set_xlabel("services in the stack")
 

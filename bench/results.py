@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
 from bench import peer
 from bench.cattle import LookupRun, ManyRun, UpgradeRun
@@ -19,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to run. ``full()`` is the documented run (about 12 minutes today, most of it the
+    """How much to run. ``full()`` is the documented run (about 11 minutes today, almost 6 of them the
     50-service case, where both tools sleep 2 s per look); ``quick()`` a one-minute smoke run."""
 
     startup_runs: int
@@ -114,3 +117,40 @@ class Results:
     many: list[ManyRun] = field(default_factory=list)
     rollout: list[RolloutRun] = field(default_factory=list)
     seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------------------------------
+# The raw runs as JSON, kept beside the page (docs/performance.json): the baseline in full, and what
+# `--render-only` draws the page and the plot from again without measuring.
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, Counters, tuples -> JSON values (Counter stays a mapping: asdict would rebuild
+    it from pairs and count the pairs)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value) if not f.name.startswith("_")}
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def dump(results: Results) -> str:
+    return json.dumps(_plain(results), indent=1) + "\n"
+
+
+def load(text: str) -> Results:
+    raw = json.loads(text)
+    plan: dict[str, Any] = {key: tuple(v) if isinstance(v, list) else v for key, v in raw["plan"].items()}
+    return Results(
+        plan=Plan(**plan),
+        machine=Machine(**raw["machine"]),
+        startup={label: list(walls) for label, walls in raw["startup"].items()},
+        upgrade=[UpgradeRun(**{**run, "requests": Counter(run["requests"])}) for run in raw["upgrade"]],
+        lookup=[LookupRun(**run) for run in raw["lookup"]],
+        floors={int(size): seconds for size, seconds in raw["floors"].items()},
+        many=[ManyRun(**run) for run in raw["many"]],
+        rollout=[RolloutRun(**{**run, "requests": Counter(run["requests"])}) for run in raw["rollout"]],
+        seconds=float(raw["seconds"]),
+    )
