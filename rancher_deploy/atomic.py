@@ -57,6 +57,7 @@ def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], 
             why = "the run was interrupted by a signal"
             break
         started = steps.clock()
+        run.current = ref
         with _group(steps, f"upgrade {ref.name}"):
             try:
                 result = flow.start(ref, run)

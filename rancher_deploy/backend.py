@@ -12,15 +12,19 @@ from typing import Protocol
 
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings, Target
-from rancher_deploy.snapshot import Goal, Snapshot, TargetRef
+from rancher_deploy.snapshot import Goal, Restore, Snapshot, TargetRef
 
 
 class Backend(Protocol):
-    """What each flavour implements.
+    """What each flavour implements (`cattle.CattleBackend`, `workloads.WorkloadsBackend`).
 
-    Every method may raise the `errors` family: `TransientRancherError` when Rancher could not be
-    read in a way that may pass (connection, timeout, 5xx), `RancherAPIError` subclasses for
-    Rancher's own error answers, `TargetNotFound`/`ConfigError`/`RefusedError` before any change.
+    Every method that sends a request may raise what `http.RancherSession` raises: a
+    `RancherAPIError` subclass for Rancher's own error answer (`AuthenticationFailed` 401,
+    `PermissionDenied` 403, `NotFound` 404, other statuses; 409/429/5xx to a write exit 3),
+    `TransientRancherError` when a read kept failing in a way that may pass (connection reset,
+    5xx, 409, `RequestTimedOut`), `RancherUnreachable` when no answer came, `NotRancher` for an
+    answer that is not Rancher's API (a redirect, no JSON), `TLSFailed`/`CertificateNotTrusted`.
+    Each method below lists what it raises besides those, as implemented.
     """
 
     @property
@@ -39,6 +43,14 @@ class Backend(Protocol):
         ...
 
     @property
+    def reports_stalls(self) -> bool:
+        """Whether Rancher itself says when a change stopped making progress (2.x: Kubernetes' progress
+        deadline, which the judge reads). Where it does not (1.x waits for ever for new containers
+        that never become healthy, rancher-api.md §2.2), a wait on a change under way is held to
+        RANCHER_PROGRESS_DEADLINE (`steps.TargetSteps.wait`)."""
+        ...
+
+    @property
     def applied_goal(self) -> Goal:
         """The goal a requested change is waited for (1.x UPGRADED, 2.x ROLLED_OUT)."""
         ...
@@ -49,31 +61,77 @@ class Backend(Protocol):
         ...
 
     def resolve(self, target: Target) -> TargetRef:
-        """Find the named target; TargetNotFound lists what exists instead."""
+        """Find the named target (a few GETs); no change.
+
+        Raises TargetNotFound listing what exists instead (the stack, service, namespace or workload
+        missing); ConfigError for a target of the other line (a workload on 1.x, a service on 2.x),
+        a service name in several stacks, a bare workload name several kinds share, or, on 2.x, a
+        namespace outside the project the settings name.
+        """
         ...
 
     def fetch(self, ref: TargetRef) -> Snapshot:
-        """One read of the target (one request); `health` may be None where counting costs more."""
+        """One read of the target (one request); `health` may be None where counting costs more.
+
+        Raises only what the session raises (`NotFound` when the target was removed meanwhile).
+        """
         ...
 
     def observe(self, ref: TargetRef) -> Snapshot:
-        """A read for a wait: like `fetch`, with `health` counted (1.x reads the containers too)."""
+        """A read for a wait: like `fetch`, with `health` counted (1.x reads the containers too).
+
+        Raises only what the session raises. On 2.x, once a StatefulSet's rollback is taken it also
+        deletes the pods left not ready on the failed revision; Rancher refusing that is warned
+        about, not raised.
+        """
         ...
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
-        """The change the settings ask for, from the snapshot just read; no request. ConfigError if impossible."""
+        """The change the settings ask for, from the snapshot just read; no request.
+
+        Raises ConfigError when it cannot be made: no image (2.x), a sidekick or container the
+        target does not have, no container running the image's repository among several, start-first
+        on a service with retainIp (1.x, which Rancher would refuse with a 422).
+        """
         ...
 
     def apply(self, ref: TargetRef, plan: Plan) -> None:
-        """Send the plan's request once (never repeated here: see `actions`)."""
+        """Send the plan's request once (never repeated here: see `actions`); 1.x reads the service
+        first for its `upgrade` action link, 2.x reads the workload to keep what it restores.
+
+        Raises TypeError for a plan made by another flavour (a programming error, not a setting);
+        RefusedError (1.x) when Rancher does not offer `upgrade` in the service's state.
+        """
         ...
 
     def finish(self, ref: TargetRef) -> None:
-        """Send finishupgrade (1.x); RefusedError where there is nothing to finish or no such step."""
+        """Send finishupgrade (1.x, after one read for its action link).
+
+        Raises RefusedError where Rancher does not offer it in the service's state, and always on
+        2.x, whose rollouts have no finish step (no request is sent).
+        """
+        ...
+
+    def rollback_to(self, ref: TargetRef, snapshot: Snapshot) -> Restore:
+        """What a rollback of the target, read as `snapshot`, would restore, or why there is nothing to
+        roll back to (1.x: no pending upgrade, no request; 2.x: no earlier revision, one listing of
+        the revisions unless the revision number already says so). No change.
+
+        The one place that decides this, so the `rollback` command skips, refuses or goes on by the
+        same rule for every flavour and kind, before it says "Rolling back". Raises RefusedError
+        where the target cannot be rolled back at all: a kind that keeps no revisions (a cronjob), a
+        StatefulSet/DaemonSet whose revisions no API this key reaches holds, a paused rollout.
+        """
         ...
 
     def rollback(self, ref: TargetRef) -> None:
-        """Ask Rancher to restore the previous configuration; RefusedError where it cannot."""
+        """Ask Rancher to restore the previous configuration (1.x: the `rollback` action; 2.x: this
+        run's before-image, else the revision `rollback_to` names, as `kubectl rollout undo` does).
+
+        Raises RefusedError, with nothing changed, where it cannot: 1.x not offering rollback in
+        that state; a 2.x workload with no earlier revision, a cronjob (which keeps none), or a
+        StatefulSet/DaemonSet whose revisions the key cannot read through the Kubernetes API.
+        """
         ...
 
     def next_steps(self, snapshot: Snapshot | None) -> str:
@@ -81,5 +139,6 @@ class Backend(Protocol):
 
         The one place advice comes from, so that every `rancher-deploy ...` it names is a command
         that works for this flavour in that state ("finish it with `rancher-deploy finish` ...").
+        No request; raises nothing.
         """
         ...

@@ -28,7 +28,7 @@ from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
-from rancher_deploy.snapshot import Goal, Health, Phase, Snapshot, TargetRef, Verdict
+from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict
 from rancher_deploy.status import (
     BUSY_STATES,
     PENDING_STATES,
@@ -41,6 +41,10 @@ from rancher_deploy.status import (
 
 _API_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<version>v1|v2-beta)(?:/projects/(?P<project>[^/]+))?/?$")
 _PROJECT_ID = re.compile(r"1a\d+\Z")
+# Kinds of 1.x service that run no container, so have no image to move (cattle schema/base/dnsService.json,
+# externalService.json). Load balancers, network and storage drivers run containers and upgrade like a
+# service; their own fields (lbConfig, ...) are not part of the launch config and stay as they are.
+NO_CONTAINERS = {"dnsService": "a DNS (alias) service", "externalService": "an external service"}
 
 
 
@@ -76,6 +80,10 @@ class CattleBackend:
     @property
     def needs_finish(self) -> bool:
         return True
+
+    @property
+    def reports_stalls(self) -> bool:
+        return False  # new containers that never become healthy are waited for for ever (rancher-api.md §2.2)
 
     @property
     def applied_goal(self) -> Goal:
@@ -140,13 +148,14 @@ class CattleBackend:
         return f"service {target.name!r} not found in {where}; services there: {self._names('services', filters)}"
 
     def _names(self, collection: str, filters: dict[str, str]) -> str:
-        items = self._list(collection, {**filters, "limit": str(LISTED_NAMES + 1)},
-                           what=f"Listing {collection}")
+        # A message names a few: one page of one more than it shows is enough to know "...".
+        page = self._session.get(f"{self._base}/{collection}", params={**filters, "limit": str(LISTED_NAMES + 1)},
+                                 what=f"Listing {collection}")
+        items = [item for item in page.get("data") or [] if isinstance(item, dict)]
         return listed(str(item.get("name")) for item in items if item.get("state") not in REMOVED_STATES)
 
     def _list(self, collection: str, filters: dict[str, str], *, what: str) -> list[JSON]:
-        body = self._session.get(f"{self._base}/{collection}", params=filters, what=what)
-        return [item for item in body.get("data") or [] if isinstance(item, dict)]
+        return self._session.get_all(f"{self._base}/{collection}", params=filters, what=what)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -184,12 +193,17 @@ class CattleBackend:
         link = (service.get("links") or {}).get("instances")
         if not link:
             return None
-        instances = self._session.get(str(link), what=f"Reading the containers of {service.get('name')}")
-        return count_health(service, [i for i in instances.get("data") or [] if isinstance(i, dict)])
+        # Every page: a service of more than 50 containers has more than 100 during an upgrade.
+        instances = self._session.get_all(str(link), what=f"Reading the containers of {service.get('name')}")
+        return count_health(service, instances)
 
     # -- changing --------------------------------------------------------------------------------
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
+        kind = str(snapshot.raw.get("kind") or snapshot.raw.get("type") or "service")
+        if kind in NO_CONTAINERS:
+            raise RefusedError(f"{ref.name} is {NO_CONTAINERS[kind]} ({kind}): it runs no container, so it has no "
+                               "image to upgrade; nothing was changed")
         strategy = Strategy(settings.batch_size, settings.batch_interval_seconds, settings.start_first)
         if settings.start_first and snapshot.raw.get("retainIp"):
             # Rancher refuses this combination with a 422 (jenkinsci/rancher-plugin#28); say so first.
@@ -206,6 +220,12 @@ class CattleBackend:
 
     def finish(self, ref: TargetRef) -> None:
         self._act(ref, "finishupgrade", {})
+
+    def rollback_to(self, ref: TargetRef, snapshot: Snapshot) -> Restore:
+        # Rancher offers rollback only while an upgrade is pending (upgrading, upgraded, canceled).
+        if not snapshot.can_roll_back:
+            return Restore(nothing=f"{ref.name} is {snapshot.state}: there is no pending upgrade to roll back")
+        return Restore(snapshot.restores)
 
     def rollback(self, ref: TargetRef) -> None:
         self._act(ref, "rollback", {})
@@ -256,6 +276,9 @@ def count_health(service: JSON, instances: list[JSON]) -> Health:
     for instance in instances:
         if versions and str(instance.get("version")) not in versions:
             continue
+        owners = instance.get("serviceIds")
+        if isinstance(owners, list) and service.get("id") is not None and service.get("id") not in owners:
+            continue  # listed, but another service's container
         health = instance.get("healthState")
         if health == "unhealthy":
             unhealthy.append(str(instance.get("id")))
@@ -354,14 +377,14 @@ def _get_project(session: RancherSession, api: str, project_id: str, setting: st
 def _choose_project(session: RancherSession, api: str, environment: str | None) -> JSON:
     if environment and _PROJECT_ID.match(environment):
         return _get_project(session, api, environment, "RANCHER_ENVIRONMENT")
-    params = {"name": environment} if environment else {"limit": "100"}
-    listing = session.get(f"{api}/projects", params=params, what="Listing environments")
-    projects = [p for p in listing.get("data") or [] if p.get("state") not in REMOVED_STATES]
+    params = {"name": environment} if environment else {}
+    listing = session.get_all(f"{api}/projects", params=params, what="Listing environments")
+    projects = [p for p in listing if p.get("state") not in REMOVED_STATES]
     if environment:
         if len(projects) == 1:
             return dict(projects[0])
-        everything = session.get(f"{api}/projects", params={"limit": "100"}, what="Listing environments")
-        names = ", ".join(sorted(str(p.get("name")) for p in everything.get("data") or [])) or "none"
+        everything = session.get_all(f"{api}/projects", what="Listing environments")
+        names = ", ".join(sorted(str(p.get("name")) for p in everything)) or "none"
         if not projects:
             raise TargetNotFound(f"environment {environment!r} not found; this key sees: {names}")
         raise ConfigError("RANCHER_ENVIRONMENT", f"{environment!r} names several environments; use its id")

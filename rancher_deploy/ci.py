@@ -14,11 +14,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from rancher_deploy.events import Level
 from rancher_deploy.redact import Redactor
-from rancher_deploy.settings import SETTINGS, Kind
 
 Write = Callable[[str], None]
 
@@ -43,33 +41,6 @@ def detect(environ: Mapping[str, str], redactor: Redactor, *, clock: Callable[[]
     if environ.get("DRONE") == "true":
         return Dialect(redactor, name="drone", clock=clock)
     return Dialect(redactor, name="plain", clock=clock)
-
-
-def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Secret values as the environment holds them, before validation, so they can be masked first.
-
-    Settings.load may reject a malformed secret; by then nothing must have printed it. Besides every
-    spelling of each secret option this takes the password of a URL with credentials in it and the
-    part after the colon of a `token-xxxxx:secret`, which may be printed on its own.
-    """
-    values: list[str] = []
-    for option in SETTINGS:
-        for name in option.ci_variables + option.env:
-            text = environ.get(name, "").strip()
-            if not text:
-                continue
-            if option.kind is Kind.SECRET:
-                values.append(text)
-                if ":" in text:
-                    values.append(text.split(":", 1)[1])
-            elif option.name == "url":
-                try:
-                    password = urlsplit(text).password
-                except ValueError:
-                    password = None
-                if password:
-                    values.extend((password, unquote(password)))
-    return tuple(dict.fromkeys(values))
 
 
 def outputs(document: Mapping[str, Any]) -> dict[str, str]:

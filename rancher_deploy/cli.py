@@ -27,7 +27,7 @@ from rancher_deploy.events import Level, Outcome, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
-                                     Settings, add_arguments)
+                                     Settings, add_arguments, secrets_in)
 
 # The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
 _COMMAND_HELP = {
@@ -38,7 +38,8 @@ _COMMAND_HELP = {
               "(a 2.x rollout needs no finish)",
     "status": "print the state, health and images of the service(s)",
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
-    "simulate": "serve the Rancher API simulator until interrupted (see docs/simulator.md)",
+    "simulate": "serve the Rancher API simulator until interrupted (docs/simulator.md in the source tree: "
+                "https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/simulator.md)",
 }
 _COMMANDS = {command.value: command for command in Command}
 
@@ -53,7 +54,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     and in CI with the outputs, summary and annotation of that CI. Only `--help` and `--version`
     end without a report.
     """
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    arguments = raw
     # Output that cannot be written (a closed pipe) must not stop the deploy (report.Pipe).
     out = Pipe(stdout or sys.stdout)
     err = Pipe(stderr or sys.stderr)
@@ -72,7 +74,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     def unredacted(line: str) -> None:
         err.write(line + "\n")
 
-    dialect.prelude(ci.secrets_in(env), unredacted)
+    dialect.prelude(secrets_in(env), unredacted)
     run = _Run()
     outcome: Outcome | None = None
     error: DeployError | None = None
@@ -88,13 +90,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         except SystemExit as exit_request:   # --help or --version, printed; usage errors raise UsageError
             return int(exit_request.code or 0)
         inputs = inputs.with_flags(flags)
-        redactor.spell_with(inputs.speller(SETTINGS))
+        redactor.spell_with(inputs.speller(SETTINGS, COMMANDS))
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
         outcome = _deploy(run, run.settings, log, redactor, inputs)
     except DeployError as caught:
-        error = caught
+        error, outcome = caught, run.stopped   # what the run knew of each target when the error stopped it
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
         # An uncaught exception would exit 1, which the contract reads as "rolled back".
         # Whatever happened, the service's state is unknown: say so, with exit 4.
@@ -105,22 +107,42 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
 
     code = exit_code(outcome, error, signal_number=run.signal)
+    document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
+    if run.settings is not None:
+        wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
+    else:
+        # The settings failed to load, perhaps because argparse could not read the command line:
+        # read the output mode and report path the way they would have been, the flags among them.
+        asked_for = inputs.with_flags({**inputs.flags, **_report_flags(raw)})
+        wants_json = (asked_for.text(OPTIONS_BY_NAME["output"]) or "").lower() == Output.JSON.value
+        report_path = asked_for.text(OPTIONS_BY_NAME["dotenv_report"])
+    if wants_json:
+        write_json(out, document, redactor)
+    # The files first: a warning that one could not be written must not follow the last line.
+    _hand_on(dialect, document, env, report_path, log)
     if error is not None:
         log.error(error, code)
     else:
         assert outcome is not None
         log.verdict(outcome, code)
-    document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
-    if run.settings is not None:
-        wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
-    else:
-        # The settings failed to load: read the output mode and report path the way they would have.
-        wants_json = (inputs.text(OPTIONS_BY_NAME["output"]) or "").lower() == Output.JSON.value
-        report_path = inputs.text(OPTIONS_BY_NAME["dotenv_report"])
-    if wants_json:
-        write_json(out, document, redactor)
-    _hand_on(dialect, document, env, report_path, log)
     return int(code)
+
+
+_REPORT_OPTIONS = (OPTIONS_BY_NAME["output"], OPTIONS_BY_NAME["dotenv_report"])
+
+
+def _report_flags(arguments: Sequence[str]) -> dict[str, str]:
+    """`--output` and `--dotenv-report` as the raw command line gives them (`--flag VALUE` or
+    `--flag=VALUE`, the last one winning, as argparse would), for a command line argparse refused:
+    the failure is then still reported the way the user asked."""
+    found: dict[str, str] = {}
+    for option in _REPORT_OPTIONS:
+        for index, argument in enumerate(arguments):
+            if argument == option.flag and index + 1 < len(arguments):
+                found[option.name] = arguments[index + 1]
+            elif argument.startswith(option.flag + "="):
+                found[option.name] = argument.split("=", 1)[1]
+    return found
 
 
 def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:
@@ -140,7 +162,8 @@ def _first_word(arguments: list[str]) -> tuple[str | None, list[str]]:
 # (Drone and Woodpecker `settings: command:`) set it like a setting. Not a row of SETTINGS: it has
 # no flag (it is the first argument) and chooses the parser before any flag is read.
 COMMAND = Option("command", ("RANCHER_COMMAND",), Kind.CHOICE,
-                 "what to do: upgrade, rollback (a pending upgrade), finish (an upgrade left upgraded) or status",
+                 "what to do: upgrade, rollback (a pending 1.x upgrade, or a 2.x workload to its previous revision), "
+                 "finish (a 1.x upgrade left upgraded; a 2.x rollout needs none) or status",
                  default=Command.UPGRADE, choices=COMMANDS, field=None, parse=Command)
 
 
@@ -180,6 +203,7 @@ class _Run:
     settings: Settings | None = None
     api_calls: int = 0
     signal: int | None = None     # the first SIGTERM/SIGINT received, if any
+    stopped: Outcome | None = None  # the targets as far as the run got, when an error ended it
 
 
 def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], report_path: str | None,
@@ -293,6 +317,7 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
     session = RancherSession(
         Credentials(settings.access_key, settings.secret_key, settings.token),
         verify=settings.verify,
+        ca_given=settings.ca_bundle is not None,
         request_timeout=settings.request_timeout_seconds,
         redactor=redactor,
         debug=debug,
@@ -300,6 +325,8 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
         read_attempts=settings.retries + 1,
         credential_names=(inputs.name(OPTIONS_BY_NAME["token"]) if settings.token else
                           f"{inputs.name(OPTIONS_BY_NAME['access_key'])} and {inputs.name(OPTIONS_BY_NAME['secret_key'])}"),
+        home=settings.url,
+        warn=lambda text: log(Step(text, Level.WARNING)),
     )
     signals.install()
     try:
@@ -307,7 +334,11 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
         log.line(f"Connected: {backend.where}")
         pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
                             interrupted=signals.interrupted, urgent=signals.urgent)
-        return pipeline.run()
+        try:
+            return pipeline.run()
+        except DeployError as error:
+            run.stopped = pipeline.stopped(error)
+            raise
     finally:
         signals.restore()
         session.close()

@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "RANCHER_POLL_INTERVAL": "0.01" if options.fast else "0.5",
             "RANCHER_BATCH_INTERVAL": "0.1" if options.fast else "1",
             "RANCHER_TIMEOUT": "120",
+            # Rancher 1.x waits for ever for containers that never get healthy; the tool's progress
+            # deadline (300 s by default) decides instead, shortened here to keep the demo short.
+            "RANCHER_PROGRESS_DEADLINE": "300" if options.scenario != "unhealthy" else "0.3" if options.fast else "12",
         }
         code = cli.main(["upgrade"], environ=environ, dotenv_path=None)
         print(_epilogue(sim.service(service_id)), file=sys.stderr)

@@ -13,7 +13,7 @@ action, and telling from Rancher's state whether an unanswered one was taken, be
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from rancher_deploy import commands
@@ -23,11 +23,11 @@ from rancher_deploy.errors import (
     ConfigError,
     DeployError,
     ExitCode,
+    NeedsAttention,
     RancherUnreachable,
     RefusedError,
     WaitEnded,
     WaitInterrupted,
-    WaitTimedOut,
 )
 from rancher_deploy.events import (
     Emit,
@@ -45,7 +45,18 @@ from rancher_deploy.plan import Plan
 from rancher_deploy.recovery import recover
 from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, Settings
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
-from rancher_deploy.steps import Applied, Run, TargetSteps, attention
+from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
+from rancher_deploy.targets import alone
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A target an upgrade may start from, and what the run did first to an upgrade an earlier run
+    left pending (RANCHER_ON_UPGRADED; None when there was none), with the images it ran before that."""
+
+    snapshot: Snapshot
+    first: OnUpgraded | None = None
+    ran: tuple[tuple[str, str], ...] = ()
 
 
 class Pipeline:
@@ -67,27 +78,67 @@ class Pipeline:
         self._clock = clock
         self._steps = TargetSteps(settings, backend, emit, clock=clock, sleep=sleep, interrupted=interrupted,
                                   urgent=urgent)
+        self._run = Run()
+        self._started = clock()
 
     def run(self) -> Outcome:
-        started = self._clock()
-        run = Run()
+        """Run the command over every target; raises the `errors` family only while the run changed
+        nothing (or cannot tell: NeedsAttention), and `stopped` then says what it knew of each target."""
+        self._started = self._clock()
+        run = self._run = Run()
         command = self._settings.command
         refs = [self._backend.resolve(target) for target in self._settings.targets]
+        if len(refs) > 1:
+            # Advice for one target of several must name it alone: the run's own settings name them all.
+            self._steps.alone = {ref.id: alone(target) for ref, target in zip(refs, self._settings.targets)}
         if command is Command.UPGRADE:
             # Every target is checked before the first one is touched, so a refusal or a bad
             # setting for the third service cannot surface after the first was upgraded.
             for ref in refs:
+                run.current = ref
                 self._preflight(ref)
         if command is Command.UPGRADE and len(refs) > 1 and self._settings.atomic and not self._settings.dry_run:
             upgrade_together(self, self._steps, refs, run)
         else:
             self._one_by_one(command, refs, run)
-        return Outcome(command=command.value, targets=tuple(run.outcomes), duration_seconds=self._clock() - started,
-                       flavour=self._backend.flavour, interrupted_by=run.interrupted_by)
+        return self._outcome(tuple(run.outcomes))
+
+    def stopped(self, error: DeployError) -> Outcome:
+        """What the run knew when `error` stopped it, for its report: the targets done before, and the
+        one it stopped on with its last known state (`error.last`, else one more read where Rancher
+        answered), so the JSON result names it and its state rather than nothing."""
+        targets = list(self._run.outcomes)
+        ref = self._run.current
+        if ref is not None and all(done.target_id != ref.id for done in targets):
+            seen = error.last
+            if seen is None and error.exit_code is not ExitCode.RANCHER_UNAVAILABLE:
+                seen = self._steps.look(ref)
+            result = (Result.FAILED if error.exit_code is ExitCode.NEEDS_ATTENTION else
+                      Result.NOT_UPGRADED if self._settings.command is Command.UPGRADE else Result.UNCHANGED)
+            targets.append(outcome(ref, result, seen.state if seen else "unknown", self._asked(ref, seen), str(error)))
+        return self._outcome(tuple(targets))
+
+    def _asked(self, ref: TargetRef, snapshot: Snapshot | None) -> tuple[ImageChange, ...]:
+        """What this run asks of the target, seen as `snapshot` shows it: an upgrade's plan (from what
+        runs to what was asked), else the images as they are; nothing when it was never seen."""
+        if snapshot is None:
+            return ()
+        if self._settings.command is Command.UPGRADE:
+            try:
+                return self._backend.plan(ref, snapshot, self._settings).changes
+            except DeployError:
+                pass  # no plan can be made (the error says why elsewhere): the images as they are
+        return unchanged(snapshot.images)
+
+    def _outcome(self, targets: tuple[TargetOutcome, ...]) -> Outcome:
+        return Outcome(command=self._settings.command.value, targets=targets,
+                       duration_seconds=self._clock() - self._started, flavour=self._backend.flavour,
+                       interrupted_by=self._run.interrupted_by)
 
     def _one_by_one(self, command: Command, refs: list[TargetRef], run: Run) -> None:
         independent = command is Command.UPGRADE
         for ref in refs:
+            run.current = ref
             self._emit(GroupStart(f"{command} {ref.name}"))
             started = self._clock()
             try:
@@ -111,7 +162,7 @@ class Pipeline:
     def _preflight(self, ref: TargetRef) -> None:
         """Refuse now what the upgrade would refuse later: blocked states and invalid plans."""
         snapshot = self._backend.fetch(ref)
-        _refuse_unless_upgradable(ref, snapshot, self._backend, allow_pending=True)
+        self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
         plan = self._backend.plan(ref, snapshot, self._settings)
         if plan.changes_anything:
             self._version_policy(plan)  # raises when the policy cannot be applied
@@ -124,15 +175,14 @@ class Pipeline:
         """
         if isinstance(problem, DeployError) and problem.exit_code is ExitCode.NEEDS_ATTENTION:
             return self._stopped_after_changes(ref, problem)
-        state, changes = "unknown", _NO_CHANGES
         try:
-            snapshot = self._backend.fetch(ref)
-            state, changes = snapshot.state, self._backend.plan(ref, snapshot, self._settings).changes
+            snapshot: Snapshot | None = self._backend.fetch(ref)
         except DeployError:
-            pass  # the message says why; its images stay unknown
+            snapshot = None  # the message says why; its state and images stay unknown
         failed = isinstance(problem, DeployError)
         message = f"{ref.name} was not upgraded: {problem}" + ("; nothing was changed on it" if failed else "")
-        return self._steps.report(ref, Result.NOT_UPGRADED, state, changes, message,
+        return self._steps.report(ref, Result.NOT_UPGRADED, snapshot.state if snapshot else "unknown",
+                                  self._asked(ref, snapshot), message,
                                   level=Level.ERROR if failed else Level.WARNING)
 
     def _stopped_after_changes(self, ref: TargetRef, error: DeployError) -> TargetOutcome:
@@ -140,7 +190,7 @@ class Pipeline:
         state = seen.state if seen else "unknown"
         message = f"{ref.name} failed after other targets were changed: {error}"
         if error.exit_code is not ExitCode.NEEDS_ATTENTION:  # that one names the state and next steps itself
-            message += f"; its state is {state}; {self._backend.next_steps(seen)}"
+            message += f"; its state is {state}; {self._steps.next_steps(ref, seen)}"
         return self._steps.report(ref, Result.FAILED, state, (), message, level=Level.ERROR)
 
     # -- the upgrade -----------------------------------------------------------------------------
@@ -157,17 +207,21 @@ class Pipeline:
         """
         started = self._clock()
         report = self._steps.report
-        snapshot = self._look_without_acting(ref) if self._settings.dry_run else self._ready(ref, run)
+        if self._settings.dry_run:
+            ready = _Ready(self._look_without_acting(ref))
+        else:
+            got = self._ready(ref, run)
+            if isinstance(got, TargetOutcome):
+                return got
+            ready = got
+        snapshot = ready.snapshot
         plan = self._backend.plan(ref, snapshot, self._settings)
         self._emit(Step(f"Found {ref.name} ({ref.id}): {snapshot.state}, "
                         + ", ".join(f"{name} on {image}" for name, image in dict(snapshot.images).items()),
                         target=ref.name))
-        if not plan.changes_anything:
-            message = f"{ref.name} already runs {plan.changes[0].new_image}; nothing to do (--force redeploys it)"
-            return report(ref, Result.UNCHANGED, snapshot.state, plan.changes, message)
-        refusal = self._version_policy(plan)
-        if refusal is not None:
-            return report(ref, Result.UNCHANGED, snapshot.state, plan.changes, refusal)
+        skipped = self._version_policy(plan) if plan.changes_anything else None
+        if not plan.changes_anything or skipped is not None:
+            return self._nothing_more(ref, ready, plan, skipped)
         for line in plan.describe():
             self._emit(Step(line, target=ref.name))
         for warning in plan.warnings:
@@ -192,40 +246,91 @@ class Pipeline:
             message = f"{ref.name} is updated to {images}; {caveat}" if caveat else f"{ref.name} now runs {images}"
             return self._steps.report(ref, Result.UPGRADED, last.state, changes, message)
         if not self._settings.finish:
-            message = (f"{ref.name} is upgraded and left unfinished (--no-finish); later, "
-                       f"{self._backend.next_steps(last)}")
+            message = (f"{ref.name} is {last.state} and left unfinished (--no-finish); later, "
+                       f"{self._steps.next_steps(ref, last)}")
             return self._steps.report(ref, Result.UPGRADED_UNFINISHED, last.state, changes, message)
-        return self._steps.finish(ref, changes, run, Result.UPGRADED)
+        return self._steps.finish(ref, last, changes, run, Result.UPGRADED)
 
-    def _ready(self, ref: TargetRef, run: Run) -> Snapshot:
-        """Bring the target to a state an upgrade may start from, or refuse with the reason."""
+    def _nothing_more(self, ref: TargetRef, ready: _Ready, plan: Plan, skipped: str | None) -> TargetOutcome:
+        """The end of an upgrade with nothing to send: the target already runs the image, or the
+        version policy said no (`skipped`, its reason).
+
+        Nothing changed is UNCHANGED or SKIPPED. But when the run first finished or rolled back an
+        upgrade an earlier run left pending, it did change something, and says what (FINISHED or
+        REVERTED); a dry run on such a target says what a real run would do.
+        """
+        snapshot, choice = ready.snapshot, self._settings.on_upgraded
+        why = skipped or f"{ref.name} already runs {plan.changes[0].new_image}"
+        if self._settings.dry_run and snapshot.phase is Phase.PENDING_FINISH:
+            restored = ", ".join(f"{name}={image}" for name, image in snapshot.restores)
+            then = (f"then upgrade it as usual from what that restores{f' ({restored})' if restored else ''}"
+                    if choice is OnUpgraded.ROLLBACK else f"then nothing more: {why}")
+            message = (f"dry run: a real run would first {choice} the upgrade an earlier run left {snapshot.state} "
+                       f"(RANCHER_ON_UPGRADED), {then}; nothing was changed")
+            return self._steps.report(ref, Result.PLANNED, snapshot.state, plan.changes, message)
+        if ready.first is None:
+            if skipped is not None:
+                return self._steps.report(ref, Result.SKIPPED, snapshot.state, plan.changes,
+                                          f"{skipped}; nothing was changed")
+            return self._steps.report(ref, Result.UNCHANGED, snapshot.state, plan.changes,
+                                      f"{why}; nothing to do (--force redeploys it)")
+        # Changes from what ran before the run to what runs now (the image asked for, unless skipped).
+        ran = dict(ready.ran)
+        changes = tuple(replace(change, previous_image=ran.get(change.container, change.previous_image),
+                                new_image=change.previous_image if skipped else change.new_image)
+                        for change in plan.changes)
+        done, result = ("finished", Result.FINISHED) if ready.first is OnUpgraded.FINISH else (
+            "rolled back", Result.REVERTED)
+        message = (f"{ref.name}: the upgrade an earlier run left pending was {done} first (RANCHER_ON_UPGRADED); "
+                   f"then {why}, so nothing more was sent")
+        return self._steps.report(ref, result, snapshot.state, changes, message)
+
+    def _ready(self, ref: TargetRef, run: Run) -> _Ready | TargetOutcome:
+        """Bring the target to a state an upgrade may start from, or refuse with the reason.
+
+        Another process is waited for (`TargetSteps.settle`: TargetBusy, exit 3, when it does not
+        end in time); an upgrade an earlier run left pending is finished or rolled back first
+        (RANCHER_ON_UPGRADED). An outcome when that ends otherwise: FAILED (exit 4) naming the state
+        and the next step, or a signal's.
+        """
         snapshot = self._backend.fetch(ref)
         if snapshot.phase is Phase.BUSY:
             self._emit(Step(f"{ref.name} is {snapshot.state} (another process runs); waiting for it to settle",
                             Level.WARNING, ref.name))
-            self._wait_for_other(ref, run, Goal.SETTLED, "settle")
-            snapshot = self._backend.fetch(ref)
+            settled = self._steps.settle(ref, run, self._asked(ref, snapshot), stopped=Result.NOT_UPGRADED)
+            if isinstance(settled, TargetOutcome):
+                return settled
+            snapshot = settled
             if snapshot.phase is Phase.PENDING_FINISH:
                 # We watched that upgrade run, so its owner is alive and will finish or roll it back
                 # itself; doing it here would pull the service from under that run.
-                self._emit(Step(f"{ref.name} was upgraded by another run that is still going; waiting for it to "
-                                "finish or roll back", Level.WARNING, ref.name))
-                if self._wait_for_other(ref, run, Goal.RELEASED, "be finished or rolled back by its owner"):
-                    snapshot = self._backend.fetch(ref)
-        if snapshot.phase is Phase.PENDING_FINISH:
-            choice = self._settings.on_upgraded
-            self._emit(Step(f"{ref.name} was left upgraded by an earlier run; {choice} it first (RANCHER_ON_UPGRADED)",
-                            Level.WARNING, ref.name))
-            action = self._backend.finish if choice is OnUpgraded.FINISH else self._backend.rollback
+                self._emit(Step(f"{ref.name} was {snapshot.state} by another run that is still going; waiting for "
+                                "it to finish or roll back", Level.WARNING, ref.name))
+                released = self._steps.settle(ref, run, self._asked(ref, snapshot), stopped=Result.NOT_UPGRADED,
+                                              goal=Goal.RELEASED)
+                if isinstance(released, TargetOutcome):
+                    return released
+                snapshot = released
+        if snapshot.phase is not Phase.PENDING_FINISH:
+            self._refuse_unless_upgradable(ref, snapshot, allow_pending=False)
+            return _Ready(snapshot)
+        choice, ran = self._settings.on_upgraded, unchanged(snapshot.images)
+        self._emit(Step(f"{ref.name} was left {snapshot.state} by an earlier run; {choice} it first "
+                        "(RANCHER_ON_UPGRADED)", Level.WARNING, ref.name))
+        action = self._backend.finish if choice is OnUpgraded.FINISH else self._backend.rollback
+        try:
             self._steps.actions.send(ref, action, choice.value)
-            try:
-                self._steps.wait(ref, self._backend.restored_goal)
-            except WaitEnded as ended:
-                raise attention(ref, f"{choice} of the earlier upgrade did not complete: {ended}", ended.last,
-                                backend=self._backend) from None
-            snapshot = self._backend.fetch(ref)
-        _refuse_unless_upgradable(ref, snapshot, self._backend, allow_pending=False)
-        return snapshot
+        except NeedsAttention as unknown:  # the answer was lost and Rancher cannot be read
+            return self._steps.report(ref, Result.FAILED, "unknown", ran, str(unknown), level=Level.ERROR)
+        try:
+            settled = self._steps.wait(ref, self._backend.restored_goal)
+        except WaitInterrupted as ended:
+            return self._steps.left_running(ref, f"{choice} of the earlier upgrade", ended, run, ran)
+        except WaitEnded as ended:
+            return self._steps.failed(ref, f"the {choice} of the upgrade an earlier run left pending did not "
+                                           f"complete: {ended}", ended.last, ran)
+        self._refuse_unless_upgradable(ref, settled, allow_pending=False)
+        return _Ready(settled, choice, snapshot.images)
 
     def _version_policy(self, plan: Plan) -> str | None:
         """RANCHER_VERSION_POLICY=newer: the reason to skip, or None to go on."""
@@ -241,39 +346,35 @@ class Pipeline:
                                   f"({change.container}): both need version tags of the same repository")
             if not newer:
                 return (f"skipped by the version policy: {change.container} runs {change.previous_image}, "
-                        f"which is not older than {change.new_image}; nothing was changed")
+                        f"which is not older than {change.new_image}")
         return None
 
     def _look_without_acting(self, ref: TargetRef) -> Snapshot:
         """--dry-run: say what a real run would do first, but neither wait nor act."""
         snapshot = self._backend.fetch(ref)
         if snapshot.phase is Phase.PENDING_FINISH:
-            self._emit(Step(f"dry run: {ref.name} was left upgraded by an earlier run; a real run would "
+            self._emit(Step(f"dry run: {ref.name} was left {snapshot.state} by an earlier run; a real run would "
                             f"{self._settings.on_upgraded} it first (RANCHER_ON_UPGRADED)", Level.WARNING, ref.name))
         elif snapshot.phase is Phase.BUSY:
             self._emit(Step(f"dry run: {ref.name} is {snapshot.state}; a real run would wait for it to "
                             "settle first", Level.WARNING, ref.name))
         else:
-            _refuse_unless_upgradable(ref, snapshot, self._backend, allow_pending=False)
+            self._refuse_unless_upgradable(ref, snapshot, allow_pending=False)
         return snapshot
 
-    def _wait_for_other(self, ref: TargetRef, run: Run, goal: Goal, what: str) -> bool:
-        """Wait for another process on the target; False when its owner did not let go in time."""
-        try:
-            self._steps.wait(ref, goal)
-        except WaitInterrupted as ended:
-            run.interrupted_by = ended.signal_number
-            raise RefusedError(f"interrupted while waiting for {ref.name} to {what}; nothing was changed") from None
-        except WaitTimedOut as ended:
-            if goal is Goal.RELEASED:
-                self._emit(Step(f"{ended}; its owner seems gone", Level.WARNING, ref.name))
-                return False
-            raise RefusedError(f"{ref.name} did not {what}: {ended}; nothing was changed") from None
-        except WaitEnded as ended:
-            if ended.cause is not None:
-                raise ended.cause from None
-            raise RefusedError(f"{ref.name} did not {what}: {ended}; nothing was changed") from None
-        return True
+    def _refuse_unless_upgradable(self, ref: TargetRef, snapshot: Snapshot, *, allow_pending: bool) -> None:
+        """RefusedError (exit 2, nothing changed) unless an upgrade may start from where the target is;
+        the target's state and the backend's advice name what to do instead."""
+        refused: RefusedError | None = None
+        if snapshot.phase is Phase.GONE:
+            refused = RefusedError(f"{ref.name} is {snapshot.state}; nothing was changed")
+        elif snapshot.phase is not Phase.READY and not (
+                allow_pending and snapshot.phase in (Phase.PENDING_FINISH, Phase.BUSY)):
+            refused = RefusedError(f"{ref.name} is {snapshot.state}, which an upgrade does not start from: "
+                                   f"{self._steps.next_steps(ref, snapshot)}; nothing was changed")
+        if refused is not None:
+            refused.last = snapshot
+            raise refused
 
     def _request_upgrade(self, ref: TargetRef, plan: Plan) -> None:
         taken = self._steps.actions.send(ref, lambda target: self._backend.apply(target, plan), "upgrade",
@@ -281,22 +382,15 @@ class Pipeline:
         if taken is not None:
             # Rancher answered an error, or no answer came, and the target shows no change.
             error, snapshot = taken
-            raise RancherUnreachable(
-                f"Rancher did not take the upgrade of {ref.name} ({error}); it is still "
-                f"{snapshot.state} and nothing was changed") from None
+            refused = RancherUnreachable(f"Rancher did not take the upgrade of {ref.name} ({error}); it is still "
+                                         f"{snapshot.state} and nothing was changed")
+            refused.last = snapshot
+            raise refused from None
         self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
 
 
-def _refuse_unless_upgradable(ref: TargetRef, snapshot: Snapshot, backend: Backend, *, allow_pending: bool) -> None:
-    if snapshot.phase is Phase.GONE:
-        raise RefusedError(f"{ref.name} is {snapshot.state}; nothing was changed")
-    if snapshot.phase is Phase.READY or (allow_pending and snapshot.phase in (Phase.PENDING_FINISH, Phase.BUSY)):
-        return
-    raise RefusedError(f"{ref.name} is {snapshot.state}; the upgrade needs it active: "
-                       f"{backend.next_steps(snapshot)}; nothing was changed")
 
 
-_NO_CHANGES: tuple[ImageChange, ...] = ()
 _MANUAL = {Command.ROLLBACK: commands.rollback, Command.FINISH: commands.finish, Command.STATUS: commands.status}
 
 # Results after which the run has changed something in Rancher.

@@ -63,6 +63,8 @@ class DeployError(Exception):
     """
 
     exit_code: ExitCode = ExitCode.NEEDS_ATTENTION
+    # The target as last seen, where the error knows it: the report names its state.
+    last: Snapshot | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -107,10 +109,26 @@ class NotRancher(DeployError):
     exit_code = ExitCode.USAGE
 
 
-class CertificateNotTrusted(DeployError):
-    """Rancher's TLS certificate could not be verified; waiting will not change that."""
+class TLSFailed(DeployError):
+    """No TLS session could be set up with the URL's address (most often: an https:// URL for an
+    address that serves plain HTTP); waiting will not change that."""
 
     exit_code = ExitCode.USAGE
+
+
+class CertificateNotTrusted(TLSFailed):
+    """Rancher's TLS certificate could not be verified; waiting will not change that."""
+
+
+class TargetBusy(DeployError):
+    """Another process (a run, a person) kept the target busy past RANCHER_TIMEOUT; nothing was
+    changed, and retrying later may help, as after a 409. `last` is how it was last seen."""
+
+    exit_code = ExitCode.RANCHER_UNAVAILABLE
+
+    def __init__(self, message: str, last: Snapshot | None) -> None:
+        super().__init__(message)
+        self.last = last
 
 
 class RancherAPIError(DeployError):
@@ -194,7 +212,8 @@ class NeedsAttention(DeployError):
 
 
 # Statuses that say "try again" rather than "you asked for something wrong" (409: the resource is
-# busy with another process, cattle's AbstractObjectResourceManager).
+# busy with another process, cattle's AbstractObjectResourceManager). The one set: a read answered
+# so is retried (http.py), and a run that ends on one exits 3.
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 
 _BY_STATUS: dict[int, type[RancherAPIError]] = {

@@ -66,7 +66,8 @@ class Result(enum.Enum):
 
     UPGRADED = "upgraded"          # on the new image and finished (active)
     UPGRADED_UNFINISHED = "upgraded-unfinished"  # on the new image, left `upgraded` (--no-finish)
-    UNCHANGED = "unchanged"        # already on that image; nothing sent
+    UNCHANGED = "unchanged"        # already on that image (or nothing to roll back to); nothing sent
+    SKIPPED = "skipped"            # the version policy said no, with its reason; nothing sent
     PLANNED = "planned"            # --dry-run: the plan was printed, nothing sent
     FINISHED = "finished"          # `finish` subcommand completed a pending upgrade
     REVERTED = "reverted"          # `rollback` subcommand restored the previous configuration

@@ -10,29 +10,36 @@ nothing that could carry a secret reaches an error message unredacted.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import requests
+import requests.auth
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from rancher_deploy import __version__
 from rancher_deploy.errors import (
+    RETRYABLE_STATUSES,
     AuthenticationFailed,
     CertificateNotTrusted,
+    DeployError,
     NotRancher,
     RancherAPIError,
     RancherUnreachable,
     RequestTimedOut,
+    TLSFailed,
     TransientRancherError,
 )
+from rancher_deploy.links import LinkMap, show_origin
 from rancher_deploy.redact import Redactor
 from rancher_deploy.timing import backoff
 
 JSON = dict[str, Any]
-# Statuses that say "try again" rather than "you asked for something wrong".
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 READ_ATTEMPTS = 4
+# A collection longer than this many pages is a server that keeps sending the same `next`.
+MAX_PAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -51,25 +58,37 @@ class RancherSession:
         self,
         credentials: Credentials,
         *,
-        verify: bool | str = True,
+        verify: str | Literal[False] = DEFAULT_CA_BUNDLE_PATH,
+        ca_given: bool = False,
         request_timeout: float = 30.0,
         redactor: Redactor | None = None,
         debug: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         read_attempts: int = READ_ATTEMPTS,
         credential_names: str | None = None,
+        home: str | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
+        """`home` is the configured URL: no request goes to another scheme, host or port, and
+        Rancher's links are rebased onto it (`links`); without it, the first URL requested is home."""
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
         self._session.headers["User-Agent"] = f"rancher-deploy/{__version__}"
+        # Credentials go in as `auth`, never as a bare header: with no `auth`, requests takes one from
+        # ~/.netrc for the host (Session.prepare_request, requests/sessions.py), which would replace
+        # the token the settings chose with whatever an unrelated .netrc holds.
         if credentials.token:
-            self._session.headers["Authorization"] = f"Bearer {credentials.token}"
+            self._session.auth = _Bearer(credentials.token)
         elif credentials.access_key and credentials.secret_key:
             self._session.auth = (credentials.access_key, credentials.secret_key)
         # Rancher answers 401 with a Basic challenge unless told not to; we never want a prompt.
         self._session.headers["X-API-No-Challenge"] = "true"
-        # Passed on every request: a session-level value would lose to REQUESTS_CA_BUNDLE in requests.
+        # A CA file or False, never True (Settings.verify decides which): requests replaces verify=True,
+        # per request or per session, with REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE from the environment
+        # (Session.merge_environment_settings, requests/sessions.py; psf/requests#3829), which would read
+        # the environment a second time. `ca_given`: the file is one the user named, not certifi's.
         self._verify = verify
+        self._ca_given = ca_given
         self._timeout = request_timeout
         self._redact = redactor or Redactor(credentials.secret_key, credentials.token)
         # A 401 names the settings that hold what Rancher refused (never their values), the way the
@@ -79,6 +98,8 @@ class RancherSession:
         self._debug = debug
         self._sleep = sleep
         self._read_attempts = max(1, read_attempts)
+        self._links = LinkMap(home) if home else None
+        self._warn = warn or self._log
         self.calls = 0
 
     def close(self) -> None:
@@ -95,6 +116,24 @@ class RancherSession:
                 self._log(f"{what}: {error}; retrying in {delay:g}s (attempt {attempt + 1} of {self._read_attempts})")
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def get_all(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> list[JSON]:
+        """Every item of a collection: its `data`, page after page, following `pagination.next`.
+
+        Rancher pages every collection (1.x: 100 items unless `limit` says otherwise, the next page
+        at `marker=m<offset>`, rancher-api.md §1.3; v3: 1000), so the first page is not the list.
+        Each page is a `get` (retried like any read); a `next` already followed ends the walk.
+        """
+        items: list[JSON] = []
+        followed: set[str] = set()
+        page = self.get(url, params=params, what=what)
+        while True:
+            items += [item for item in page.get("data") or [] if isinstance(item, dict)]
+            following = (page.get("pagination") or {}).get("next")
+            if not isinstance(following, str) or not following or following in followed or len(followed) >= MAX_PAGES:
+                return items
+            followed.add(following)
+            page = self.get(following, what=what)
 
     def get_optional(self, url: str, *, what: str) -> JSON | None:
         """GET that answers None for 404, for probing which API a server offers."""
@@ -131,6 +170,7 @@ class RancherSession:
         body: Any = None,
         content_type: str | None = None,
     ) -> JSON:
+        url = self._place(url, what)
         self.calls += 1
         self._log(f"{method} {url}" + (f" {dict(params)}" if params else ""))
         try:
@@ -139,11 +179,8 @@ class RancherSession:
                 **_body_arguments(body, content_type),
                 verify=self._verify,
             )
-        except requests.exceptions.SSLError:
-            raise CertificateNotTrusted(
-                f"{what} failed: the TLS certificate of {self._host(url)} could not be verified; "
-                "set RANCHER_CA_BUNDLE to the CA's PEM file (or RANCHER_INSECURE=true to skip the check)"
-            ) from None
+        except requests.exceptions.SSLError as error:
+            raise self._tls_failure(error, url, what=what) from None
         except requests.exceptions.Timeout:
             raise RequestTimedOut(
                 f"{what} failed: {self._host(url)} did not answer within {self._timeout:g}s "
@@ -164,7 +201,7 @@ class RancherSession:
             )
         payload = self._json(response)
         if response.status_code >= 400:
-            if response.status_code in TRANSIENT_STATUSES and method == "GET":
+            if response.status_code in RETRYABLE_STATUSES and method == "GET":
                 raise TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
             api_error = RancherAPIError.from_body(what, response.status_code, payload)
             api_error.message = self._redact(api_error.message)
@@ -178,7 +215,38 @@ class RancherSession:
                 f"{what} failed: {self._host(url)} answered HTTP {response.status_code} without JSON; "
                 "is CATTLE_URL the Rancher API?"
             )
+        if method == "GET":
+            self._learn(url, payload)
         return payload
+
+    def _place(self, url: str, what: str) -> str:
+        """Where to send a request for `url` (a link rebased onto home); refused if elsewhere."""
+        if self._links is None:
+            self._links = LinkMap(url)
+        placed = self._links.place(url)
+        if not self._links.at_home(placed):
+            # Checked before sending: the credentials must never go to another scheme or origin.
+            raise NotRancher(self._redact(
+                f"{what} failed: Rancher sent a link to {show_origin(placed)}, not to "
+                f"{show_origin(self._links.home)} where CATTLE_URL points, and nothing was sent there. Rancher "
+                "builds its links from the headers of the proxy in front of it: set X-Forwarded-Proto (and "
+                "X-Forwarded-Host, X-Forwarded-Port) there"))
+        return placed
+
+    def _learn(self, url: str, payload: JSON) -> None:
+        """Learn where Rancher believes it lives from the self link of what `url` answered."""
+        links = payload.get("links")
+        answered = links.get("self") if isinstance(links, dict) else None
+        if self._links is None or not isinstance(answered, str):
+            return
+        learnt = self._links.learn(url, answered)
+        if learnt is not self._links:
+            self._links = learnt
+            rebase = learnt.rebases[0]
+            self._warn(self._redact(
+                f"Rancher builds its links on {rebase.theirs}, not on {rebase.ours} where CATTLE_URL points; "
+                f"they are followed at {rebase.ours} instead. The proxy in front of Rancher should pass "
+                "X-Forwarded-Proto (and X-Forwarded-Host, X-Forwarded-Port; X-API-URL-Prefix for a path on 2.x)"))
 
     def _json(self, response: requests.Response) -> JSON | None:
         try:
@@ -192,6 +260,47 @@ class RancherSession:
 
         parts = urlsplit(url)
         return self._redact(f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""))
+
+    def _tls_failure(self, error: requests.exceptions.SSLError, url: str, *, what: str) -> DeployError:
+        """Why no TLS session came about, worded for what fixes it.
+
+        A certificate that failed verification (ssl.SSLCertVerificationError, with OpenSSL's
+        X509_V_ERR code) gets the CA-bundle hint only where a bundle can help, and is told apart when
+        the bundle the user gave is the one that does not sign it. A handshake that met no TLS at all
+        (an https:// URL for a port that answers plain HTTP) asks whether the address speaks https.
+        Both exit 2. The connection closing mid-handshake may pass, so it is a transient error.
+        """
+        from urllib.parse import urlsplit
+
+        host = self._host(url)
+        cause = _ssl_cause(error)
+        skip = "(or RANCHER_INSECURE=true to skip the check)"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = self._redact(str(cause.verify_message or cause.reason or "no reason given")).rstrip(".")
+            failed = f"{what} failed: the TLS certificate of {host}"
+            if cause.verify_code in _X509_NAME_MISMATCH:
+                return CertificateNotTrusted(f"{failed} is not valid for that address ({reason}); use a name the "
+                                             f"certificate was issued for in CATTLE_URL {skip}")
+            if cause.verify_code not in _X509_UNTRUSTED_ISSUER:
+                return CertificateNotTrusted(f"{failed} could not be verified ({reason}); another CA bundle will "
+                                             f"not change that: the certificate itself needs fixing {skip}")
+            if self._ca_given:
+                return CertificateNotTrusted(f"{failed} could not be verified ({reason}): the CA bundle given in "
+                                             "RANCHER_CA_BUNDLE does not sign it; set RANCHER_CA_BUNDLE to the PEM "
+                                             f"file of the CA that does {skip}")
+            return CertificateNotTrusted(f"{failed} could not be verified ({reason}); set RANCHER_CA_BUNDLE to "
+                                         f"the CA's PEM file {skip}")
+        if isinstance(cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+            return TransientRancherError(f"{what} failed: {host} closed the connection during the TLS handshake")
+        reason = str(getattr(cause, "reason", None) or "")
+        if reason in _NO_CERTIFICATE:
+            return TLSFailed(f"{what} failed: the CA bundle given in RANCHER_CA_BUNDLE holds no certificate OpenSSL "
+                             f"can read ({reason}); it must be PEM text (-----BEGIN CERTIFICATE-----)")
+        if reason in _NOT_TLS:
+            plain = self._redact(f"http://{urlsplit(url).netloc.rpartition('@')[2]}")
+            return TLSFailed(f"{what} failed: {host} did not answer in TLS ({reason}); does that address speak "
+                             f"https? If it serves plain HTTP, set CATTLE_URL to {plain}")
+        return TLSFailed(f"{what} failed: the TLS handshake with {host} failed ({self._redact(reason or type(cause).__name__)})")
 
     def _reason(self, error: Exception) -> str:
         text = str(error)
@@ -214,9 +323,49 @@ class RancherSession:
             self._debug(self._redact(message))
 
 
+# OpenSSL's verify codes (include/openssl/x509_vfy.h) for a chain no trusted CA signs: the cases a CA
+# bundle can fix. X509_V_ERR_HOSTNAME_MISMATCH (62) and X509_V_ERR_IP_ADDRESS_MISMATCH (64): a
+# certificate for another name or address.
+_X509_UNTRUSTED_ISSUER = frozenset({2, 7, 18, 19, 20, 21, 27, 28})
+_X509_NAME_MISMATCH = frozenset({62, 64})
+# What OpenSSL says when the first bytes back are not a TLS record, as when an HTTP server answers a
+# ClientHello with "HTTP/1.1 400": WRONG_VERSION_NUMBER (OpenSSL 1.1 to 3.1), RECORD_LAYER_FAILURE
+# (3.2+), PACKET_LENGTH_TOO_LONG and UNKNOWN_PROTOCOL on other bytes.
+# Loading the CA file found nothing to trust (a DER file, a key, any other text): OpenSSL's X509 reason.
+_NO_CERTIFICATE = frozenset({"NO_CERTIFICATE_OR_CRL_FOUND"})
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"})
+
+
+def _ssl_cause(error: BaseException) -> BaseException:
+    """The ssl module's exception inside requests' SSLError (wrapped by urllib3's MaxRetryError and
+    SSLError), else the error itself."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        inner = getattr(current, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
+        current = inner or current.__cause__ or current.__context__
+    return error
+
+
 def _body_arguments(body: Any, content_type: str | None) -> dict[str, Any]:
     if body is None:
         return {}
     if content_type is None:
         return {"json": body}
     return {"data": json.dumps(body).encode(), "headers": {"Content-Type": content_type}}
+
+
+class _Bearer(requests.auth.AuthBase):
+    """`Authorization: Bearer token-xxxxx:secret`, the form Rancher 2.x API tokens take."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request

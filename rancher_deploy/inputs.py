@@ -30,6 +30,8 @@ class Spelled(Protocol):
     def env(self) -> tuple[str, ...]: ...
     @property
     def fallback(self) -> tuple[str, ...]: ...
+    @property
+    def switch(self) -> bool: ...
 
 
 class Layer(enum.Enum):
@@ -100,10 +102,9 @@ class Inputs:
         hit = _first_set(self.dotenv, option.env)
         if hit is not None:
             return Found(hit[1], Layer.DOTENV, hit[0])
-        for name in option.fallback:
-            path = self.environ.get(name)
-            if path and os.path.isfile(path):
-                return Found(path, Layer.ENVIRONMENT, name, fallback=True)
+        hit = _first_set(self.environ, option.fallback)
+        if hit is not None:  # the first set, even one naming no file: settings.py reports that
+            return Found(hit[1], Layer.ENVIRONMENT, hit[0], fallback=True)
         return None
 
     def text(self, option: Spelled) -> str | None:
@@ -140,24 +141,66 @@ class Inputs:
             return f"{found.variable} in .env"
         return found.variable
 
-    def speller(self, options: Iterable[Spelled]) -> Callable[[str], str]:
-        """A rewrite of message text: each setting variable it names, spelled as `name` would name it.
+    def speller(self, options: Iterable[Spelled], commands: Iterable[str] = ()) -> Callable[[str], str]:
+        """A rewrite of message text, so that what it tells a person to set or run reads the way this
+        run's user sets settings and runs commands.
 
-        Messages are written with the environment variable (`RANCHER_TIMEOUT`, `CATTLE_URL`), the
-        one name that works everywhere; a user who set `--timeout`, a GitHub input or a Drone
-        setting reads the name they used. Only whole variable names are rewritten.
+        Messages are written the way that works everywhere: a setting by its environment variable
+        (`RANCHER_TIMEOUT`) or a value as `` `RANCHER_SERVICE=shop/web` ``; a switch by its flag
+        (`--no-rollback`, `--force`); a command as `` `rancher-deploy rollback` ``. Each becomes what
+        the user wrote (`--timeout`, input `rollback: false`, setting `service: shop/web`,
+        `RANCHER_FORCE=true`), else what a user of this CI writes, and a command the way this CI runs
+        one (`commands` are the words rewritten). Only whole names are rewritten; a plain terminal
+        keeps flags and commands as they are.
         """
-        spelled: dict[str, str] = {}
+        by_variable: dict[str, Spelled] = {}
+        by_flag: dict[str, tuple[Spelled, str | None]] = {}
         for option in options:
-            shown = self.name(option).removesuffix(" in .env")  # in running text, the variable is its name
-            for variable in option.env:
-                if variable != shown:
-                    spelled[variable] = shown
-        if not spelled:
-            return lambda text: text
-        names = "|".join(sorted(map(re.escape, spelled), key=len, reverse=True))
-        pattern = re.compile(rf"(?<![A-Za-z0-9_])(?:{names})(?![A-Za-z0-9_])")
-        return lambda text: pattern.sub(lambda match: spelled[match.group(0)], text)
+            by_variable.update((variable, option) for variable in option.env)
+            by_flag[option.flag] = (option, "true" if option.switch else None)
+            if option.switch:
+                by_flag["--no-" + option.flag.removeprefix("--")] = (option, "false")
+        variables = "|".join(sorted(map(re.escape, by_variable), key=len, reverse=True)) or "(?!)"
+        words = "|".join(map(re.escape, commands)) or "(?!)"
+        pattern = re.compile(
+            rf"`(?P<assigned>{variables})=(?P<value>[^`]*)`"
+            rf"|(?<![\w-])(?P<flag>--[a-z][a-z0-9-]*)(?![\w-])"
+            rf"|(?<![A-Za-z0-9_])(?P<variable>{variables})(?![A-Za-z0-9_])"
+            rf"|`rancher-deploy (?P<command>{words})`")
+
+        def spell(match: re.Match[str]) -> str:
+            if match.group("assigned"):
+                return self._setting(by_variable[match.group("assigned")], match.group("value"), quoted=True)
+            if match.group("flag"):
+                known = by_flag.get(match.group("flag"))
+                if known is None or (self.find(known[0]) is None and self.ci not in _SETTING_CIS):
+                    return match.group(0)   # not a setting's flag (--help), or a terminal's own way
+                return self._setting(known[0], known[1], quoted=False)
+            if match.group("variable"):
+                option = by_variable[match.group("variable")]
+                return self.name(option).removesuffix(" in .env")  # in running text, the variable is its name
+            return _COMMAND_FORMS.get(self.ci, "`rancher-deploy {}`").format(match.group("command"))
+
+        return lambda text: pattern.sub(spell, text)
+
+    def _setting(self, option: Spelled, value: str | None, *, quoted: bool) -> str:
+        """`option` set to `value` (None: only named), the way this run's user set it: `--no-rollback`,
+        `--service shop/web`, input `rollback: false` (GitHub; a GitLab component's input), setting
+        `rollback: false` (Drone, Woodpecker), `RANCHER_ROLLBACK=false` (a variable, in `.env` too).
+        Unset: the way a user of this CI sets it. `quoted`: flags and variables in backticks."""
+        found = self.find(option)
+        named = self.name(option).removesuffix(" in .env")
+        if found is not None and found.layer is Layer.FLAG:
+            if option.switch and value == "false":
+                text = "--no-" + option.flag.removeprefix("--")
+            else:
+                text = option.flag if option.switch or value is None else f"{option.flag} {value}"
+        elif named.startswith(("input ", "setting ")):
+            kind, _, key = named.partition(" ")
+            return f"{kind} `{key}`" if value is None else f"{kind} `{key}: {value}`"
+        else:
+            text = named if value is None else f"{named}={value}"
+        return f"`{text}`" if quoted else text
 
     def from_dotenv(self, options: Iterable[Spelled]) -> list[str]:
         """The variables `.env` supplied for these options (those no other source set), in table order."""
@@ -171,6 +214,18 @@ class Inputs:
 
 # The CIs whose settings reach us as PLUGIN_<KEY> (docs/ci-conventions.md, sections 4 and 5).
 _PLUGIN_CIS = frozenset({"drone", "woodpecker"})
+# The CIs where nobody types a command line: settings are inputs (GitHub), plugin settings (Drone,
+# Woodpecker) or variables (GitLab), so a flag in a message is shown as one of those even when unset.
+_SETTING_CIS = frozenset({"github", "gitlab"}) | _PLUGIN_CIS
+# How each CI runs one command of ours (README "In CI"; docs/ci.md): GitHub a step of the action with
+# its `command` input, Drone and Woodpecker the plugin's `command` setting, GitLab a job of the
+# template with RANCHER_COMMAND. A terminal (plain) keeps the command line.
+_COMMAND_FORMS = {
+    "github": "a step with `command: {}`",
+    "drone": "`command: {}` in the step's settings",
+    "woodpecker": "`command: {}` in the step's settings",
+    "gitlab": "a job with `RANCHER_COMMAND: {}`",
+}
 
 
 def read_dotenv(path: str) -> dict[str, str | None]:

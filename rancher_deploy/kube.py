@@ -14,11 +14,13 @@ import datetime
 
 from rancher_deploy.errors import NotFound, RefusedError, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
+from rancher_deploy.projects import Projects, check_namespace
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
+    NO_EARLIER,
     PLURALS,
     REVISION,
     TIMESTAMP,
@@ -43,10 +45,15 @@ class KubeWorkloads:
 
     flavour = "k8s"
 
-    def __init__(self, session: RancherSession, root: str, cluster: str) -> None:
+    def __init__(self, session: RancherSession, root: str, cluster: str, project: Projects | None = None) -> None:
+        """`project`: what the project setting names in this cluster, already checked; each namespace
+        the run acts in must belong to it (one GET of the namespace, only when a project is named)."""
         self._session = session
+        self._root = root
         self._base = f"{root}/k8s/clusters/{cluster}"
         self.cluster = cluster
+        self._project = project
+        self._namespaces: dict[str, JSON | None] = {}
 
     def _url(self, kind: str, namespace: str, name: str = "") -> str:
         """The object's URL (its collection's with no name)."""
@@ -55,13 +62,21 @@ class KubeWorkloads:
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
         """One GET of the named kind, or of each kind for a bare name (no Kubernetes request spans
-        kinds); only when nothing is found, one list per kind, which says what the namespace has."""
+        kinds); only when nothing is found, one GET of the namespace (TargetNotFound when it does not
+        exist) and one list per kind, which says what the namespace has. With a project named, the
+        namespace is read first and held to it (`projects.check_namespace`)."""
+        if self._project is not None:
+            check_namespace(self._session, self._root, self._project, target.namespace,
+                            self._namespace(target.namespace), self.cluster)
         kinds = (target.kind,) if target.kind else WORKLOAD_KINDS
         found = [kind for kind in kinds if self._session.get_optional(
             self._url(kind, target.namespace, target.name), what=f"Looking up {kind} {target.name}") is not None]
         chosen = found[0] if target.kind and found else choose_kind(target, found)
         if chosen is not None:
             return self._ref(chosen, target)
+        if self._namespace(target.namespace) is None:
+            raise TargetNotFound(f"namespace {target.namespace!r} not found in cluster {self.cluster}; "
+                                 "check RANCHER_NAMESPACE")
         first = target.kind or "deployment"
         names: dict[str, set[str]] = {}
         if target.kind is None:
@@ -79,6 +94,12 @@ class KubeWorkloads:
     def namespace(self, name: str) -> JSON | None:
         """The Namespace object (None when it does not exist); its annotations say its Rancher project."""
         return self._session.get_optional(f"{self._base}/api/v1/namespaces/{name}", what=f"Reading namespace {name}")
+
+    def _namespace(self, name: str) -> JSON | None:
+        """`namespace`, read once per run and namespace."""
+        if name not in self._namespaces:
+            self._namespaces[name] = self.namespace(name)
+        return self._namespaces[name]
 
     def _names(self, kind: str, namespace: str) -> set[str]:
         listing = self._session.get(self._url(kind, namespace), what=f"Listing {PLURALS[kind]} in {namespace}")
@@ -124,17 +145,29 @@ class KubeWorkloads:
         self._patch(ref, template, f"update of {ref.name}")
         return None
 
+    def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
+        if view.kind in CONTROLLER_REVISION_KINDS:
+            # kubectl's choice: the second highest revision, the one before the current template.
+            chosen = self._revisions(ref, view.kind, view.name, selector_of(view.raw))[-2:-1]
+            return _revision_view(view, chosen[0]) if chosen else None
+        if view.kind != "deployment":
+            raise RefusedError(UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
+        return self._previous_revision(ref, view)
+
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None:
         """Put the previous pod template back whole, as `kubectl rollout undo` does.
 
         A JSON patch `replace` rather than a strategic merge: merging would keep anything added
-        since (an env entry, an annotation) and so not return to the previous revision.
+        since (an env entry, an annotation) and so not return to the previous revision. A
+        StatefulSet's or DaemonSet's own revision goes back as kubectl sends it (`undo_to`).
         """
-        if previous is None and view.kind in CONTROLLER_REVISION_KINDS:
-            self.undo(ref, view.kind, view.name, selector_of(view.raw), None)
-            return None
         if previous is None:
-            previous = self._previous_revision(ref, view)
+            previous = self.earlier(ref, view)
+            if previous is None:
+                raise RefusedError(NO_EARLIER.format(name=ref.name) + "; nothing was changed")
+            if view.kind in CONTROLLER_REVISION_KINDS:
+                self.undo_to(ref, view.kind, view.name, previous.raw)
+                return None
         template = copy.deepcopy(template_of(previous.raw))
         labels = (template.get("metadata") or {}).get("labels")
         if isinstance(labels, dict):
@@ -144,28 +177,31 @@ class KubeWorkloads:
                             content_type="application/json-patch+json", what=f"rollback of {ref.name}")
         return None
 
-    def undo(self, ref: TargetRef, kind: str, name: str, selector: str, images: dict[str, str] | None) -> None:
+    def undo(self, ref: TargetRef, kind: str, name: str, selector: str, images: dict[str, str]) -> None:
+        """Put a StatefulSet or DaemonSet back on the newest of its revisions that ran `images`
+        (container name -> image, what the run replaced), so that a change the controller never took
+        still returns to the right template. RefusedError when there is no such revision."""
+        chosen = [revision for revision in self._revisions(ref, kind, name, selector) if _images(revision) == images]
+        if not chosen:
+            raise RefusedError(NO_EARLIER.format(name=ref.name) + "; nothing was changed")
+        self.undo_to(ref, kind, name, chosen[-1])
+
+    def undo_to(self, ref: TargetRef, kind: str, name: str, revision: JSON) -> None:
         """`kubectl rollout undo` for a StatefulSet or DaemonSet (kubectl pkg/polymorphichelpers/rollback.go,
-        StatefulSetRollbacker and DaemonSetRollbacker): its ControllerRevisions (found by its selector,
-        owned by it) each hold a template as the strategic merge patch that restores it, and the chosen
-        one's `data` is sent back as is. kubectl's choice is the second highest `revision`, the one
-        before the current template; when the run knows the images it replaced (`images`, container
-        name -> image), the newest revision that ran them, so a change the controller never took still
-        returns to the right template. RefusedError when there is no such revision.
-        """
+        StatefulSetRollbacker and DaemonSetRollbacker): a ControllerRevision holds its template as the
+        strategic merge patch that restores it, and its `data` is sent back as is."""
+        namespace = ref.id.split(":")[1]
+        self._session.patch(self._url(kind, namespace, name), revision.get("data") or {}, content_type=STRATEGIC,
+                            what=f"rollback of {ref.name} to revision {revision.get('revision')}")
+
+    def _revisions(self, ref: TargetRef, kind: str, name: str, selector: str) -> list[JSON]:
+        """The ControllerRevisions of a StatefulSet or DaemonSet (found by its selector, owned by it),
+        oldest first."""
         namespace = ref.id.split(":")[1]
         listing = self._session.get(f"{self._base}/apis/apps/v1/namespaces/{namespace}/controllerrevisions",
                                     params={"labelSelector": selector}, what=f"Reading the revisions of {ref.name}")
-        owned = sorted((revision for revision in listing.get("items") or [] if _owned_by(revision, kind, name)),
-                       key=lambda revision: int_or_none(revision.get("revision")) or 0)
-        if images is not None:
-            chosen = [revision for revision in owned if _images(revision) == images][-1:]
-        else:
-            chosen = owned[-2:-1]
-        if not chosen:
-            raise RefusedError(f"{ref.name} has no earlier revision to roll back to; nothing was changed")
-        self._session.patch(self._url(kind, namespace, name), chosen[0].get("data") or {}, content_type=STRATEGIC,
-                            what=f"rollback of {ref.name} to revision {chosen[0].get('revision')}")
+        return sorted((revision for revision in listing.get("items") or [] if _owned_by(revision, kind, name)),
+                      key=lambda revision: int_or_none(revision.get("revision")) or 0)
 
     def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:
         """Kubernetes' forced rollback of a StatefulSet: delete its pods that run another revision than
@@ -204,13 +240,11 @@ class KubeWorkloads:
             else {"spec": {"template": template}}
         self._session.patch(ref.url, body, content_type=STRATEGIC, what=what)
 
-    def _previous_revision(self, ref: TargetRef, view: WorkloadView) -> WorkloadView:
-        """kubectl rollout undo's choice: the ReplicaSet with the highest revision below the current one."""
-        wanted = previous_revision(view.revision)
-        if view.kind != "deployment":
-            raise RefusedError(UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
-        if wanted is None:
-            raise RefusedError(f"{ref.name} has no earlier revision this tool can roll back to")
+    def _previous_revision(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
+        """kubectl rollout undo's choice for a Deployment: the ReplicaSet with the highest revision below
+        the current one; None when there is none (revision 1 needs no request to tell)."""
+        if previous_revision(view.revision) is None:
+            return None
         selector = ((view.raw.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         namespace = ref.id.split(":")[1]
         listing = self._session.get(
@@ -228,7 +262,7 @@ class KubeWorkloads:
                     best is None or revision > best[0]):
                 best = (revision, replica_set)
         if best is None:
-            raise RefusedError(f"{ref.name} has no earlier revision this tool can roll back to")
+            return None
         pod = pod_spec_of(best[1])
         annotations = ((template_of(best[1]).get("metadata") or {}).get("annotations")) or {}
         return WorkloadView(view.kind, view.name, tuple(pod.get("containers") or []),
@@ -241,6 +275,15 @@ def _owned_by(item: JSON, kind: str, name: str) -> bool:
     owners = (item.get("metadata") or {}).get("ownerReferences") or []
     return any(owner.get("kind") == CONTROLLER_REVISION_KINDS.get(kind) and owner.get("name") == name
                for owner in owners)
+
+
+def _revision_view(view: WorkloadView, revision: JSON) -> WorkloadView:
+    """A ControllerRevision as the workload it would restore (its `raw`: the revision itself)."""
+    template = ((revision.get("data") or {}).get("spec") or {}).get("template") or {}
+    pod = template.get("spec") or {}
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    return WorkloadView(view.kind, view.name, tuple(pod.get("containers") or []), tuple(pod.get("initContainers") or []),
+                        view.rollout, False, str(revision.get("revision")), annotations.get(TIMESTAMP), revision)
 
 
 def _images(revision: JSON) -> dict[str, str]:

@@ -82,9 +82,14 @@ class Plan:
     target_id: str
     changes: tuple[ImageChange, ...]
     request: Request
-    strategy: Strategy | None = None  # Rancher 1.x only; 2.x workloads roll out by their own strategy
     forced: bool = False
     warnings: tuple[str, ...] = ()  # what the run does that the user may not expect; logged, never fatal
+
+    @property
+    def strategy(self) -> Strategy | None:
+        """The 1.x upgrade's batch knobs, read from its request; None for a 2.x workload, which rolls
+        out by its own strategy."""
+        return self.request.strategy if isinstance(self.request, ServiceUpgrade) else None
 
     @property
     def changes_anything(self) -> bool:
@@ -159,7 +164,6 @@ def plan_service_upgrade(
         target_id=str(service.get("id")),
         changes=tuple(changes),
         request=ServiceUpgrade(strategy, launch_config, tuple(changed_sidekicks)),
-        strategy=strategy,
         forced=force,
         warnings=(*_repository_warnings(target, changes, ["RANCHER_SERVICE" if index == 0 and None in wanted
                                                           else "RANCHER_SIDEKICK" for index in range(len(changes))]),

@@ -12,8 +12,8 @@ from rancher_deploy.errors import DeployError, NotFound, RefusedError, WaitEnded
 from rancher_deploy.events import Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import OnInterrupt
-from rancher_deploy.snapshot import Goal, Snapshot, TargetRef
-from rancher_deploy.steps import Run, TargetSteps, attention, outcome
+from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
+from rancher_deploy.steps import Run, TargetSteps
 
 
 def recover(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded, run: Run) -> TargetOutcome:
@@ -48,17 +48,12 @@ def roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier:
         last_seen = (error.last if isinstance(error, WaitEnded) else None) or steps.look(ref)
         problem = ("a second signal stopped the wait for the rollback, which Rancher continues on its own"
                    if isinstance(error, WaitInterrupted) else f"the rollback failed: {error}")
-        failed = attention(ref, problem, last_seen, earlier, backend=steps.backend)
-        steps.emit(Step(failed.message, Level.ERROR, ref.name))
-        return outcome(ref, Result.FAILED, last_seen.state if last_seen else "unknown", plan.changes, failed.message)
+        return steps.failed(ref, problem, last_seen, plan.changes, earlier)
     now_running = dict(last.images)
     if any(now_running.get(change.container, change.previous_image) != change.previous_image
            for change in plan.changes):
         images = ", ".join(f"{name}={image}" for name, image in last.images)
-        failed = attention(ref, f"it settled on {images}, not on the images it had before", last,
-                           backend=steps.backend)
-        steps.emit(Step(failed.message, Level.ERROR, ref.name))
-        return outcome(ref, Result.FAILED, last.state, plan.changes, failed.message)
+        return steps.failed(ref, f"it settled on {images}, not on the images it had before", last, plan.changes)
     message = f"{ref.name} was rolled back to {', '.join(c.previous_image for c in plan.changes)}: {why}"
     return steps.report(ref, Result.ROLLED_BACK, last.state, plan.changes, message, level=level)
 
@@ -66,8 +61,9 @@ def roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier:
 def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded) -> TargetOutcome | None:
     """The outcome when no rollback is to be tried: removed, told to report, or --no-rollback."""
     if isinstance(ended, WaitGone):
-        # A 404 may pass (a proxy, a restarting Rancher): look once more before giving it up.
-        gone, state = True, "removed"
+        # A 404 may pass (a proxy, a restarting Rancher): look once more before giving it up. Once
+        # Rancher no longer has it, it has no state of its own to report: the pipeline's word says so.
+        gone, state = True, Phase.GONE.value
         try:
             now = steps.backend.observe(ref)
             gone, state = now.judge(Goal.SETTLED).gone, now.state
@@ -92,6 +88,6 @@ def left_changed(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, resul
     """A changed target the run leaves as it is, with its state and the next command that works there."""
     now = steps.look(ref) or earlier
     state = now.state if now else "unknown"
-    message = f"{ref.name} is left in state {state} {why}; {steps.backend.next_steps(now)}"
+    message = f"{ref.name} is left in state {state} {why}; {steps.next_steps(ref, now)}"
     level = Level.ERROR if result is Result.FAILED else Level.WARNING
     return steps.report(ref, result, state, plan.changes, message, level=level)

@@ -1,7 +1,9 @@
 """Owns the promise that secrets never reach a sink: every line any sink writes passes through here.
 
-Being that one pass, it also carries the run's spelling of setting names (`spell_with`), so a
-message written with `RANCHER_TIMEOUT` reads `--timeout` for the user who set it that way.
+Being that one pass, it also carries the run's spelling of settings and commands (`spell_with`,
+`Inputs.speller`), so a message written with `RANCHER_TIMEOUT`, `--no-rollback` or
+`rancher-deploy rollback` reads `--timeout`, input `rollback: false` or a step with
+`command: rollback` for the user who runs it that way.
 """
 
 from __future__ import annotations

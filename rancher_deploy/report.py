@@ -33,6 +33,7 @@ _HEADLINES: dict[Result, str] = {
     Result.UPGRADED: "upgraded",
     Result.UPGRADED_UNFINISHED: "upgraded (not finished)",
     Result.UNCHANGED: "unchanged",
+    Result.SKIPPED: "skipped",
     Result.PLANNED: "planned (dry run)",
     Result.FINISHED: "finished",
     Result.REVERTED: "rolled back",
@@ -131,12 +132,12 @@ class HumanLog:
             self.line(text)
         if not outcome.targets:
             self.line("nothing was done")
-        self.line(f"rancher-deploy: exit {int(code)} ({last_words(outcome, code)})")
+        self.line(f"rancher-deploy: exit {int(code)} ({last_words(outcome, None, code)})")
 
     def error(self, error: DeployError, code: ExitCode) -> None:
         """The error as one line, then the exit code the run ends with (from `events.exit_code`)."""
         self._line_or(self._dialect.annotate(Level.ERROR, str(error)), f"rancher-deploy: error: {error}")
-        self.line(f"rancher-deploy: exit {int(code)} ({code.meaning})")
+        self.line(f"rancher-deploy: exit {int(code)} ({last_words(None, error, code)})")
 
     def _line_or(self, special: str | None, plain: str) -> None:
         """Write the dialect's rendering when it has one (a fold, an annotation), else the plain line."""
@@ -151,6 +152,7 @@ class HumanLog:
 _DONE: dict[str, str] = {
     Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished (--no-finish)",
     Result.UNCHANGED.value: "done: nothing to do; nothing was changed",
+    Result.SKIPPED.value: "done: skipped by the version policy; nothing was changed",
     Result.PLANNED.value: "dry run: nothing was changed",
     Result.FINISHED.value: "done: the pending upgrade was finished",
     Result.REVERTED.value: "done: rolled back to the previous configuration",
@@ -158,11 +160,16 @@ _DONE: dict[str, str] = {
 }
 
 
-def last_words(outcome: Outcome, code: ExitCode) -> str:
-    """What the last line says in brackets after the exit code: the code's meaning, fitted to the run.
+def last_words(outcome: Outcome | None, error: DeployError | None, code: ExitCode) -> str:
+    """What the run's end means: the code's meaning, fitted to the run; the one wording of it.
 
-    Exit 4 names each target's result and state, so the line a person reads last says where to look.
+    The last line says it in brackets after the exit code, and the JSON result's `meaning` (hence the
+    GitHub step summary) says the same. A run that ended with an error says the code's meaning; exit 4
+    names each target's result and state, so the line a person reads last says where to look; exit 0
+    says what the command did (after `status` or a dry run nothing was "upgraded and finished").
     """
+    if error is not None or outcome is None:
+        return code.meaning
     if code is ExitCode.NEEDS_ATTENTION and outcome.targets:
         return "needs attention: " + "; ".join(f"{target.target} {target.result.value}, state {target.state}"
                                                for target in outcome.targets)
@@ -189,7 +196,7 @@ def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_co
         "command": command,
         "result": _overall(targets, error),
         "exit_code": int(exit_code),
-        "meaning": exit_code.meaning,
+        "meaning": last_words(outcome, error, exit_code),
         "flavour": outcome.flavour if outcome else None,
         "targets": [_target_object(target) for target in targets],
         "error": str(error) if error else None,
@@ -204,12 +211,15 @@ def write_json(stream: TextIO | Pipe, document: dict[str, Any], redactor: Redact
 
 
 def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> str:
-    if error is not None:
+    # An error means "nothing was changed", unless it is one that cannot say so (exit 4): then the
+    # targets it names decide (a FAILED one: `failed`).
+    if error is not None and (error.exit_code is not ExitCode.NEEDS_ATTENTION or not targets):
         return "error"
     if mixed(targets):
         return "mixed"
     order = [Result.FAILED, Result.INTERRUPTED, Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UPGRADED_UNFINISHED,
-             Result.UPGRADED, Result.FINISHED, Result.REVERTED, Result.PLANNED, Result.STATUS, Result.UNCHANGED]
+             Result.UPGRADED, Result.FINISHED, Result.REVERTED, Result.PLANNED, Result.STATUS, Result.SKIPPED,
+             Result.UNCHANGED]
     results = {target.result for target in targets}
     for result in order:
         if result in results:
@@ -220,7 +230,8 @@ def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> s
 # Which results leave the target on the requested image (for `rollback`: the configuration it
 # restored), and which on the one it ran before the command (on a dry run: what runs now).
 _RUNS_NEW = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED})
-_RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UNCHANGED, Result.PLANNED, Result.STATUS})
+_RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UNCHANGED, Result.SKIPPED, Result.PLANNED,
+                            Result.STATUS})
 
 
 def _running(result: Result, previous: str, requested: str) -> str | None:

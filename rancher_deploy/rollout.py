@@ -172,4 +172,6 @@ class WorkloadStatus:
     rollout: Rollout
 
     def judge(self, goal: Goal) -> Judgement:
+        """The rollout by its kind's viewer (`VIEWERS`, kubectl's StatusViewerFor); every goal is the
+        same on 2.x (rolled out, or not yet, or stalled), so `goal` is not consulted. Pure, never raises."""
         return VIEWERS[self.rollout.kind](self.rollout)

@@ -17,107 +17,25 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInterrupt, OnUpgraded, Output,
+                                     PolicyKind, VersionPolicy, words)
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
-from rancher_deploy.inputs import Inputs, read_dotenv
-from rancher_deploy.targets import NAME, ServiceTarget, Target, WorkloadTarget, parse_services, parse_workloads
+from rancher_deploy.inputs import Found, Inputs, read_dotenv
+from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
+                                     parse_workloads)
 
 __all__ = [
     "COMMANDS", "Command", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded", "Option",
     "Output", "PolicyKind", "SETTINGS", "ServiceTarget", "Settings", "Target", "VersionPolicy", "WorkloadTarget",
-    "add_arguments", "read_dotenv",
+    "add_arguments", "read_dotenv", "secret_parts", "secrets_in",
 ]
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off", "n"})
-
-
-class Choice(enum.Enum):
-    """A fixed choice whose value is the word users write; shown as that word in messages."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-class Command(Choice):
-    """The deploy commands (`upgrade` is the default when none is given)."""
-
-    UPGRADE = "upgrade"
-    ROLLBACK = "rollback"
-    FINISH = "finish"
-    STATUS = "status"
-
-
-COMMANDS = tuple(command.value for command in Command)
-UPGRADE = Command.UPGRADE
-
-
-class Flavour(Choice):
-    """Which Rancher API to talk to; AUTO detects it from the URL and the server (discovery.py)."""
-
-    AUTO = "auto"
-    RANCHER_1 = "rancher-1.x"
-    V3 = "v3"
-    K8S = "k8s"
-
-
-class OnInterrupt(Choice):
-    """What a SIGTERM/SIGINT during an upgrade's wait does: roll it back, or leave it and report."""
-
-    ROLLBACK = "rollback"
-    REPORT = "report"
-
-
-class OnUpgraded(Choice):
-    """What to do first with an upgrade an earlier run left `upgraded`."""
-
-    FINISH = "finish"
-    ROLLBACK = "rollback"
-
-
-class Output(Choice):
-    """TEXT: the log only; JSON: also the result object on stdout."""
-
-    TEXT = "text"
-    JSON = "json"
-
-
-class PolicyKind(Choice):
-    """The rule a version policy applies to the new tag against the running one."""
-
-    ANY = "any"        # deploy whatever image is given
-    NEWER = "newer"    # only a higher version than the running one
-
-
-@dataclass(frozen=True)
-class VersionPolicy:
-    """RANCHER_VERSION_POLICY parsed: a kind, and the pattern of kinds that carry one.
-
-    Kept a value rather than a bare enum so that policies written `KIND:PATTERN` (`glob:1.*`) can be
-    added as kinds without changing what the pipeline reads; today no kind takes a pattern.
-    """
-
-    kind: PolicyKind
-    pattern: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> VersionPolicy:
-        """`any` or `newer` (case-insensitive); raises ValueError with the message for the user."""
-        word = text.strip().lower()
-        try:
-            return cls(PolicyKind(word))
-        except ValueError:
-            raise ValueError(f"must be one of {', '.join(_values(PolicyKind))}, got {text!r}") from None
-
-    def __str__(self) -> str:
-        return str(self.kind) if self.pattern is None else f"{self.kind}:{self.pattern}"
-
-
-def _values(choice: type[Choice]) -> tuple[str, ...]:
-    return tuple(str(member.value) for member in choice)
 
 
 class Kind(enum.Enum):
@@ -141,8 +59,8 @@ class Option:
     another field (the stack and namespace of the targets). `parse` turns the text (each item, for a
     LIST; the word, for a CHOICE among `choices`) into its value type, raising ValueError worded for
     the user. `fallback` names variables other tools define for the same file, honoured last (after
-    `.env`) from the environment only, and only when they name an existing file, since they were set
-    for those tools rather than for us.
+    `.env`), from the environment only, the first one set; set for those tools rather than for us,
+    they give way to RANCHER_INSECURE, but one that names no file is an error like our own variable's.
     """
 
     name: str
@@ -183,6 +101,11 @@ class Option:
         return self.kind is Kind.SECRET
 
     @property
+    def switch(self) -> bool:
+        """A true/false option: its flag has a `--no-` form, and a message may name it by either."""
+        return self.kind is Kind.BOOL
+
+    @property
     def attribute(self) -> str | None:
         """The Settings field this option fills, or None."""
         return self.name if self.field == "" else self.field
@@ -204,18 +127,21 @@ def _sidekick(item: str) -> tuple[str, ImageRef]:
         raise ValueError(f"{name.strip()}: image {error}") from None
 
 
-def _existing_file(path: str) -> str:
-    if not os.path.isfile(path):
+def _ca_location(path: str) -> str:
+    """A CA file, or a directory of hashed CA files (`c_rehash`), which requests also takes as `verify`
+    (HTTPAdapter.cert_verify); REQUESTS_CA_BUNDLE set to one worked before this tool read it itself."""
+    if not os.path.isfile(path) and not os.path.isdir(path):
         raise ValueError(f"no such file {path!r}")
     return path
 
 
 SETTINGS: tuple[Option, ...] = (
     Option("url", ("CATTLE_URL", "RANCHER_URL"), Kind.TEXT,
-           "Rancher URL: the server root, or an API URL ending in /v1, /v2-beta or /v2-beta/projects/<id>",
+           "Rancher URL: the server root, or an API URL: Rancher 1.x /v2-beta, /v2-beta/projects/<id> or /v1; "
+           "Rancher 2.x /v3, /v3/project/<cluster>:<project>, /v3/clusters/<id> or /k8s/clusters/<id>",
            metavar="URL"),
     Option("access_key", ("CATTLE_ACCESS_KEY", "RANCHER_ACCESS_KEY"), Kind.TEXT,
-           "API access key (an environment key, or an account key with --environment)", metavar="KEY"),
+           "API access key (an environment key, or an account key with the environment setting)", metavar="KEY"),
     Option("secret_key", ("CATTLE_SECRET_KEY", "RANCHER_SECRET_KEY"), Kind.SECRET,
            "API secret key; never printed", metavar="SECRET"),
     Option("token", ("RANCHER_TOKEN",), Kind.SECRET,
@@ -231,12 +157,13 @@ SETTINGS: tuple[Option, ...] = (
            "Rancher 2.x cluster id or name; default: from the project or the URL, else the only cluster",
            metavar="CLUSTER"),
     Option("project", ("RANCHER_PROJECT",), Kind.TEXT,
-           "Rancher 2.x project, c-xxxxx:p-xxxxx or its name; default: the namespace's project", metavar="PROJECT"),
+           "Rancher 2.x project, c-xxxxx:p-xxxxx or its name, which must hold the namespace; default: the namespace's "
+           "project", metavar="PROJECT"),
     Option("namespace", ("RANCHER_NAMESPACE",), Kind.TEXT,
            "Rancher 2.x namespace of the workload(s)", default="default", metavar="NAMESPACE", field=None),
     Option("workload", ("RANCHER_WORKLOAD",), Kind.LIST,
-           "Rancher 2.x workload: type:name (deployment, statefulset, daemonset, cronjob), or a bare name: the "
-           "one deployment, statefulset, daemonset or cronjob of that name (exit 2 when several kinds share it or "
+           f"Rancher 2.x workload: type:name ({', '.join(WORKLOAD_KINDS)}), or a bare name: the "
+           f"one {', '.join(WORKLOAD_KINDS[:-1])} or {WORKLOAD_KINDS[-1]} of that name (exit 2 when several kinds share it or "
            "none has it); several comma separated", metavar="TYPE:NAME", field="workloads"),
     Option("container", ("RANCHER_CONTAINER",), Kind.LIST,
            "Rancher 2.x container(s) to change; default: the only one, else the one running the image's repository",
@@ -246,7 +173,7 @@ SETTINGS: tuple[Option, ...] = (
            commands=(UPGRADE,)),
     Option("flavour", ("RANCHER_FLAVOUR",), Kind.CHOICE,
            "which Rancher API to use; auto detects it from the URL and the server", default=Flavour.AUTO,
-           choices=_values(Flavour), parse=Flavour),
+           choices=words(Flavour), parse=Flavour),
     Option("image", ("RANCHER_IMAGE",), Kind.TEXT,
            "the new image, e.g. registry.example.com:5000/app:2.1 (docker: prefix optional)",
            commands=(UPGRADE,), metavar="IMAGE", parse=ImageRef.parse),
@@ -260,6 +187,10 @@ SETTINGS: tuple[Option, ...] = (
     Option("timeout", ("RANCHER_TIMEOUT",), Kind.SECONDS,
            "seconds to wait for each phase (upgrade, finish, rollback) before giving up", default=600.0,
            minimum=1, metavar="SECONDS", field="timeout_seconds"),
+    Option("progress_deadline", ("RANCHER_PROGRESS_DEADLINE",), Kind.SECONDS,
+           "Rancher 1.x: seconds an upgrade may go without a further new container becoming healthy before it is "
+           "failed and rolled back (Rancher itself waits for ever); keep it above the batch interval",
+           default=300.0, minimum=0.1, commands=(UPGRADE,), metavar="SECONDS", field="progress_deadline_seconds"),
     Option("poll_interval", ("RANCHER_POLL_INTERVAL",), Kind.SECONDS,
            "seconds between two looks at the service while waiting", default=2.0, minimum=0.001,
            metavar="SECONDS", field="poll_interval_seconds"),
@@ -277,7 +208,7 @@ SETTINGS: tuple[Option, ...] = (
     Option("start_first", ("RANCHER_START_FIRST",), Kind.BOOL,
            "start the new container before stopping the old one", default=False, commands=(UPGRADE,)),
     Option("finish", ("RANCHER_FINISH",), Kind.BOOL,
-           "finish the upgrade once it is healthy (--no-finish leaves it `upgraded` for a later `finish`)",
+           "finish the upgrade once it is healthy (false leaves it `upgraded` for a later `finish` command)",
            default=True, commands=(UPGRADE,)),
     Option("rollback", ("RANCHER_ROLLBACK",), Kind.BOOL,
            "roll back automatically when the upgrade fails or times out", default=True,
@@ -288,15 +219,15 @@ SETTINGS: tuple[Option, ...] = (
     Option("on_interrupt", ("RANCHER_ON_INTERRUPT",), Kind.CHOICE,
            "what to do when SIGTERM/SIGINT arrives while an upgrade is waiting: roll it back, or leave it and "
            "report its state; exits 143/130 either way", default=OnInterrupt.ROLLBACK,
-           choices=_values(OnInterrupt), parse=OnInterrupt,
+           choices=words(OnInterrupt), parse=OnInterrupt,
            commands=(UPGRADE,)),
     Option("on_upgraded", ("RANCHER_ON_UPGRADED",), Kind.CHOICE,
            "what to do with an upgrade an earlier run left `upgraded`", default=OnUpgraded.FINISH,
-           choices=_values(OnUpgraded), parse=OnUpgraded, commands=(UPGRADE,)),
+           choices=words(OnUpgraded), parse=OnUpgraded, commands=(UPGRADE,)),
     Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.CHOICE,
            "any: deploy whatever image is given; newer: skip (exit 0) unless the new tag is a higher version "
            "than the running one, so a late pipeline of an older commit cannot downgrade",
-           default=VersionPolicy(PolicyKind.ANY), choices=_values(PolicyKind), parse=VersionPolicy.parse, commands=(UPGRADE,)),
+           default=VersionPolicy(PolicyKind.ANY), choices=words(PolicyKind), parse=VersionPolicy.parse, commands=(UPGRADE,)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
            "upgrade even when the target already runs the image, restarting it on the same tag; the tag is pulled "
            "again only with imagePullPolicy Always (2.x) or the label io.rancher.container.pull_image=always (1.x), "
@@ -306,13 +237,14 @@ SETTINGS: tuple[Option, ...] = (
            "print the plan and change nothing", default=False, commands=(UPGRADE, Command.ROLLBACK, Command.FINISH)),
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
-           choices=_values(Output), parse=Output),
+           choices=words(Output), parse=Output),
     Option("ca_bundle", ("RANCHER_CA_BUNDLE",), Kind.TEXT,
-           "PEM file of the CA that signed Rancher's certificate (REQUESTS_CA_BUNDLE and SSL_CERT_FILE "
-           "are honoured too)", metavar="FILE", parse=_existing_file,
+           "PEM file of the CA that signed Rancher's certificate; when not given, the first of REQUESTS_CA_BUNDLE, "
+           "SSL_CERT_FILE and CURL_CA_BUNDLE that is set (it must name a file), else the public CAs requests "
+           "ships", metavar="FILE", parse=_ca_location,
            fallback=("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")),
     Option("insecure", ("RANCHER_INSECURE",), Kind.BOOL,
-           "do not verify Rancher's TLS certificate (warns; prefer --ca-bundle)", default=False),
+           "do not verify Rancher's TLS certificate (warns; prefer the ca-bundle setting)", default=False),
     Option("verbose", ("RANCHER_VERBOSE",), Kind.BOOL,
            "log every API request and where each setting came from (secrets stay hidden)", default=False),
     Option("dotenv_report", ("RANCHER_DOTENV_REPORT",), Kind.TEXT,
@@ -347,6 +279,7 @@ class Settings:
     sidekicks: tuple[tuple[str, ImageRef], ...]
     update_sidekicks: bool
     timeout_seconds: float
+    progress_deadline_seconds: float
     poll_interval_seconds: float
     request_timeout_seconds: float
     retries: int
@@ -375,18 +308,28 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Values no sink may ever show."""
-        values = [self.secret_key, self.token]
-        if self.token and ":" in self.token:
-            values.append(self.token.split(":", 1)[1])
-        return tuple(value for value in values if value)
+        """Values no sink may ever show (`secret_parts` of each secret)."""
+        return tuple(part for value in (self.secret_key, self.token) if value for part in secret_parts(value))
 
     @property
-    def verify(self) -> bool | str:
-        """TLS verification as `requests` takes it: False when insecure, else the CA file, else True."""
+    def verify(self) -> str | Literal[False]:
+        """TLS verification as `requests` takes it: False when insecure, else the path of the PEM file to
+        trust: the ca_bundle option's (its own variable or flag, else the fallback variables), else the
+        bundle requests ships (certifi's, `requests.certs.where()`).
+
+        Never True: given True, requests looks up REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE in the
+        environment itself (`Session.merge_environment_settings`, requests/sessions.py) and fails on
+        a stale one with an OSError before any request. An explicit path is used as given, so the
+        table above is the one reader of those variables.
+        """
         if self.insecure:
             return False
-        return self.ca_bundle or True
+        if self.ca_bundle:
+            return self.ca_bundle
+        # `requests.certs.where()`, as requests computes it once at import; imported only when asked.
+        from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+        return DEFAULT_CA_BUNDLE_PATH
 
     @classmethod
     def load(cls, command: Command, flags: Mapping[str, Any], environ: Mapping[str, str],
@@ -399,26 +342,59 @@ class Settings:
         """Settings from a run's raw inputs; raises ConfigError naming the first unusable setting."""
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
-        fallbacks: set[str] = set()
+        fallbacks: list[tuple[Option, Found]] = []
         for option in SETTINGS:
             found = inputs.find(option)
+            values[option.name] = option.default
             if found is None:
-                values[option.name] = option.default
                 continue
-            try:
-                values[option.name] = _convert(option, found.text)
-            except ValueError as error:
-                raise ConfigError(inputs.name(option), str(error)) from None
-            sources[option.name] = found.source
             if found.fallback:
-                fallbacks.add(option.name)
-        if values["insecure"] and "ca_bundle" in fallbacks:
-            # REQUESTS_CA_BUNDLE and friends were set for other tools: insecure wins over them.
-            values["ca_bundle"] = None
-            del sources["ca_bundle"]
+                fallbacks.append((option, found))  # read once RANCHER_INSECURE is known
+                continue
+            values[option.name] = _convert_found(option, found, inputs)
+            sources[option.name] = found.source
+        for option, found in fallbacks:
+            if values["insecure"]:
+                continue  # REQUESTS_CA_BUNDLE and friends were set for other tools: insecure wins over them
+            values[option.name] = _convert_found(option, found, inputs)
+            sources[option.name] = found.source
         fields = {option.attribute: values[option.name] for option in SETTINGS if option.attribute}
         fields.update(_validate(command, values, lambda name: inputs.name(OPTIONS_BY_NAME[name])))
         return cls(command=command, sources=sources, **fields)
+
+
+def secret_parts(value: str) -> tuple[str, ...]:
+    """A secret and the part after its first colon: a 2.x token is `token-xxxxx:secret`, and Rancher
+    shows the two halves apart (its UI lists the access key and the secret key of a token), so the
+    secret half may be printed on its own. The one rule for it, before and after validation."""
+    head, colon, tail = value.partition(":")
+    return (value, tail) if colon and tail else (value,)
+
+
+def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Secret values as the environment holds them, before validation, so they can be masked first.
+
+    Settings.load may reject a malformed secret; by then nothing must have printed it. Besides every
+    spelling of each secret option (`secret_parts` of each) this takes the password of a URL with
+    credentials in it. Here rather than in ci.py, which masks them: which values are secret is the
+    table's to say, and the CI dialects know only events, the Outcome and the values to mask.
+    """
+    values: list[str] = []
+    for option in SETTINGS:
+        for name in option.ci_variables + option.env:
+            text = environ.get(name, "").strip()
+            if not text:
+                continue
+            if option.secret:
+                values.extend(secret_parts(text))
+            elif option.name == "url":
+                try:
+                    password = urlsplit(text).password
+                except ValueError:
+                    password = None
+                if password:
+                    values.extend((password, unquote(password)))
+    return tuple(dict.fromkeys(values))
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
@@ -481,6 +457,18 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or ()}
+
+
+def _convert_found(option: Option, found: Found, inputs: Inputs) -> Any:
+    """`_convert`, with a ValueError turned into the ConfigError naming the setting as the user set it."""
+    try:
+        return _convert(option, found.text)
+    except ValueError as error:
+        problem = str(error)
+        if found.fallback:
+            problem += (f" ({found.variable} is read as {option.flag.lstrip('-')} when that is not given; "
+                        "point it at an existing file or unset it)")
+        raise ConfigError(inputs.name(option), problem) from None
 
 
 def _convert(option: Option, text: str) -> Any:

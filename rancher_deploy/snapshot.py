@@ -42,6 +42,9 @@ class Phase(enum.Enum):
 
 
 class Verdict(enum.Enum):
+    """A judge's decision on one reading: keep waiting, the goal is reached, or it never will be
+    (the wait ends with WaitFailed and the pipeline restores or reports)."""
+
     WAITING = "waiting"
     DONE = "done"
     FAILED = "failed"
@@ -90,6 +93,18 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Restore:
+    """What a rollback of a target would do, as its backend decides (`Backend.rollback_to`).
+
+    `images`: the (container, image) pairs it would bring back (empty where unknown); `nothing`:
+    the backend's words for why there is nothing to roll back to (a reported skip, exit 0), or None.
+    """
+
+    images: tuple[tuple[str, str], ...] = ()
+    nothing: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One read of a target, in the pipeline's terms.
 
@@ -115,9 +130,11 @@ class Snapshot:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def judge(self, goal: Goal) -> Judgement:
+        """This read against `goal`, by the judge of the flavour (and kind) that made it; pure."""
         return self.status.judge(goal)
 
-    def describe(self) -> str:
-        """"upgrading (In Progress), 1/2 healthy": how an error message names the state."""
+    def describe(self, *, counts: bool = True) -> str:
+        """"upgrading (In Progress), 1/2 healthy": how an error message names the state; without the
+        health `counts` where the message says them elsewhere or they would be stale."""
         text = self.state + (f" ({self.message})" if self.message else "")
-        return text + (self.health.counts if self.health else "")
+        return text + (self.health.counts if self.health and counts else "")

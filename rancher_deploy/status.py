@@ -2,7 +2,11 @@
 
 Like kubectl's rollout status, the checks are ordered and Rancher's own failure signal comes first:
 `transitioning: error` is how Cattle says a step of the process failed (rancher-api.md §2.2), and
-older tools that ignored it waited until their timeout, or forever (rancher/rancher#9692).
+older tools that ignored it waited until their timeout, or forever (rancher/rancher#9692). Cattle
+sets it only for a step that fails (a container that does not start); new containers that never
+become healthy are waited for for ever with `transitioning: yes` (ActivityLogImpl records the
+timeout as not failed), so progress is judged apart, by the wait's `ProgressTracker`, because it
+needs the time since the last progress, which no single reading holds.
 The service state sets live here, once, and `cattle` reads its phases from them.
 """
 
@@ -54,6 +58,8 @@ class ServiceStatus:
     health: Health | None = None
 
     def judge(self, goal: Goal) -> Judgement:
+        """This reading against `goal` by the 1.x rule (`judge_service`): Rancher's own error signal
+        first, then the state and health the goal needs; pure, never raises."""
         return judge_service(self, goal)
 
 

@@ -1,8 +1,10 @@
-"""What every command does to one target besides its own flow: wait, finish, report, name the state.
+"""What every command does to one target besides its own flow: wait, settle, finish, report, and
+name the state and the next step.
 
 The upgrade flow (`deploy`), its recovery after a failure (`recovery`) and the manual commands
-(`commands`) all act through one `TargetSteps`, so a finish, a wait or a last line reads the same
-whichever of them did it.
+(`commands`) all act through one `TargetSteps`, so a finish, a wait, a failure or a last line reads
+the same whichever of them did it. Nothing here knows a Rancher state name: states are those of the
+snapshots read, goals the backend's.
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ from typing import Callable
 
 from rancher_deploy.actions import Actions
 from rancher_deploy.backend import Backend
-from rancher_deploy.errors import DeployError, NeedsAttention, WaitEnded, WaitInterrupted
+from rancher_deploy.errors import (
+    DeployError,
+    NeedsAttention,
+    RefusedError,
+    TargetBusy,
+    WaitEnded,
+    WaitGone,
+    WaitInterrupted,
+    WaitTimedOut,
+)
 from rancher_deploy.events import Emit, ImageChange, Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
@@ -28,6 +39,7 @@ class Run:
 
     interrupted_by: int | None = None
     outcomes: list[TargetOutcome] = field(default_factory=list)
+    current: TargetRef | None = None   # the target being worked on: an error that stops the run names it
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,12 @@ class Applied:
 
 
 class TargetSteps:
-    """The shared steps, bound to one run's settings, backend, log and time."""
+    """The shared steps, bound to one run's settings, backend, log and time.
+
+    `alone` maps a target's id to the setting that names it alone (`RANCHER_SERVICE=shop/web`,
+    `targets.alone`), in a run of several targets: advice then names it, so that following the
+    advice for one target does not touch the others.
+    """
 
     def __init__(self, settings: Settings, backend: Backend, emit: Emit, *,
                  clock: Callable[[], float] = time.monotonic,
@@ -57,6 +74,7 @@ class TargetSteps:
         self.backend = backend
         self.emit = emit
         self.clock = clock
+        self.alone: dict[str, str] = {}   # set by the pipeline once it has resolved several targets
         self.pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, interrupted)
         # A rollback started because of a signal is not stopped by that signal, only by a second one.
         self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, urgent)
@@ -64,24 +82,70 @@ class TargetSteps:
                                request_timeout=settings.request_timeout_seconds)
 
     def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None) -> Snapshot:
-        """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot)."""
-        return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
-                        emit=self.emit)
+        """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot).
 
-    def finish(self, ref: TargetRef, changes: tuple[ImageChange, ...], run: Run, result: Result) -> TargetOutcome:
-        """Send finishupgrade and wait until active; a failure is reported with the exact state (exit 4)."""
-        self.emit(Step(f"{ref.name} is upgraded and healthy; finishing the upgrade", target=ref.name))
+        A change under way, this run's (the backend's applied goal) or another process's that a
+        settle waits out, is also held to RANCHER_PROGRESS_DEADLINE where Rancher does not say
+        itself that it stalled (`Backend.reports_stalls`: Rancher 1.x waits for ever for new
+        containers that never become healthy, rancher-api.md §2.2). A restore (finish, rollback)
+        and a wait for another run to let go are not: they rest, or move, without new containers."""
+        watched = not self.backend.reports_stalls and goal in (self.backend.applied_goal, Goal.SETTLED)
+        progress = self.settings.progress_deadline_seconds if watched else None
+        return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
+                        emit=self.emit, progress_deadline=progress)
+
+    def settle(self, ref: TargetRef, run: Run, changes: tuple[ImageChange, ...], *, stopped: Result,
+               goal: Goal = Goal.SETTLED) -> Snapshot | TargetOutcome:
+        """Wait for another process on the target to end (`goal`: SETTLED, or RELEASED by the run that
+        owns a pending upgrade), then read it again; nothing is sent.
+
+        Returns the fresh snapshot (for RELEASED also when the owner did not let go in time: it seems
+        gone), or the target's outcome when the wait ends otherwise, with `changes` (what the command
+        asks of the target): FAILED when that process will not complete (Rancher's error signal, a
+        state nobody will move on from, no progress within RANCHER_PROGRESS_DEADLINE: exit 4, the
+        state and the next step named), `stopped` when a signal ended the wait (nothing was
+        changed). Raises TargetBusy (exit 3: another process is still at work, retrying later may
+        help) when it did not end within RANCHER_TIMEOUT, RefusedError when the target is gone, and
+        the read error that ended the wait, if one did.
+        """
+        try:
+            self.wait(ref, goal)
+        except WaitInterrupted as ended:
+            run.interrupted_by = ended.signal_number
+            state = ended.last.state if ended.last else "unknown"
+            message = f"interrupted while waiting for {ref.name} to be {goal.value}; nothing was changed"
+            return self.report(ref, stopped, state, changes, message, level=Level.WARNING)
+        except WaitTimedOut as ended:
+            if goal is Goal.RELEASED:
+                # The pending upgrade's owner did not finish or roll it back in time: it seems gone, and
+                # the caller treats the upgrade as one an earlier run left (RANCHER_ON_UPGRADED).
+                self.emit(Step(f"{ended}; its owner seems gone", Level.WARNING, ref.name))
+                return self.backend.fetch(ref)
+            raise TargetBusy(f"{ended}: another process is still working on it and nothing was changed; "
+                             "retrying later may help", ended.last) from None
+        except WaitGone as ended:
+            raise RefusedError(f"{ref.name} was removed while waiting for it: {ended}; nothing was changed") from None
+        except WaitEnded as ended:
+            if ended.cause is not None:
+                raise ended.cause from None
+            problem = f"the process already running on it will not complete: {ended}; this run changed nothing"
+            return self.failed(ref, problem, ended.last, changes)
+        return self.backend.fetch(ref)
+
+    def finish(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run,
+               result: Result) -> TargetOutcome:
+        """Send finishupgrade and wait for the backend's restored goal; a failure is reported with the
+        exact state (exit 4). `seen` is the target as last read, healthy and waiting for the finish."""
+        self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
         try:
             self.actions.send(ref, self.backend.finish, "finish")
-            last = self.wait(ref, Goal.ACTIVE)
+            last = self.wait(ref, self.backend.restored_goal)
         except WaitInterrupted as ended:
             return self.left_running(ref, "finish", ended, run, changes)
         except (WaitEnded, DeployError) as error:
-            last_seen = self.look(ref) or (error.last if isinstance(error, WaitEnded) else None)
-            state = last_seen.state if last_seen else "unknown"
-            message = (f"{ref.name} runs the new image but finishing the upgrade did not complete: {error}; "
-                       f"state {state}; {self.backend.next_steps(last_seen)}")
-            return self.report(ref, Result.FAILED, state, changes, message, level=Level.ERROR)
+            earlier = error.last if isinstance(error, WaitEnded) else None
+            return self.failed(ref, f"it runs the new image but finishing the upgrade did not complete: {error}",
+                               self.look(ref) or earlier, changes)
         message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
         return self.report(ref, result, last.state, changes, message)
 
@@ -91,8 +155,41 @@ class TargetSteps:
         run.interrupted_by = ended.signal_number
         state = ended.last.state if ended.last else "unknown"
         message = (f"interrupted while the {action} of {ref.name} was under way in Rancher (state {state}); "
-                   "Rancher completes it on its own: check with `rancher-deploy status`")
+                   f"Rancher completes it on its own: {self.next_steps(ref, None)}")
         return self.report(ref, Result.INTERRUPTED, state, changes, message, level=Level.WARNING)
+
+    def failed(self, ref: TargetRef, problem: str, last: Snapshot | None, changes: tuple[ImageChange, ...],
+               earlier: Snapshot | None = None) -> TargetOutcome:
+        """A target left where it should not be: FAILED (exit 4), logged, its state and next step named."""
+        error = self.attention(ref, problem, last, earlier)
+        return self.report(ref, Result.FAILED, last.state if last else "unknown", changes, error.message,
+                           level=Level.ERROR)
+
+    def attention(self, ref: TargetRef, problem: str, last: Snapshot | None,
+                  earlier: Snapshot | None = None) -> NeedsAttention:
+        """An exit-4 error that names the exact state and what to run next, so a person knows where to look.
+
+        When Rancher could not be read at the end, the state is unknown, and the last one seen is named.
+        """
+        state = "unknown"
+        if last is not None:
+            state = last.describe(counts=False)
+        elif earlier is not None:
+            state = f"unknown (last seen {earlier.describe(counts=False)})"
+        error = NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; "
+                               f"{self.next_steps(ref, last)}")
+        error.last = last
+        return error
+
+    def next_steps(self, ref: TargetRef, snapshot: Snapshot | None) -> str:
+        """What a person can run next on the target, in the backend's words (`Backend.next_steps`); in a
+        run of several targets with the setting that names this one alone, since the same command with
+        the run's settings would act on every target of the run."""
+        advice = self.backend.next_steps(snapshot)
+        alone = self.alone.get(ref.id)
+        if alone and "`rancher-deploy " in advice:
+            advice += f" (with `{alone}`, so that it touches {ref.name} alone)"
+        return advice
 
     def look(self, ref: TargetRef) -> Snapshot | None:
         """One more look after an action failed, so an exit 4 names the state instead of "unknown"."""
@@ -117,20 +214,3 @@ def outcome(ref: TargetRef, result: Result, state: str, changes: tuple[ImageChan
 def unchanged(images: tuple[tuple[str, str], ...]) -> tuple[ImageChange, ...]:
     """The images a target runs, as changes that change nothing (what `status` and refusals report)."""
     return tuple(ImageChange(name, image, image) for name, image in images)
-
-
-def attention(ref: TargetRef, problem: str, last: Snapshot | None, earlier: Snapshot | None = None, *,
-              backend: Backend) -> DeployError:
-    """An exit-4 error that names the exact state and what to run next, so a person knows where to look.
-
-    When Rancher could not be read at the end, the state is unknown, and the last one seen is named.
-    """
-    def describe(snapshot: Snapshot) -> str:
-        return snapshot.state + (f" ({snapshot.message})" if snapshot.message else "")
-
-    state = "unknown"
-    if last is not None:
-        state = describe(last)
-    elif earlier is not None:
-        state = f"unknown (last seen {describe(earlier)})"
-    return NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; {backend.next_steps(last)}")

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from rancher_deploy.errors import ConfigError
 
+# The Rancher 2.x workload kinds this tool acts on, named as `kind:name` takes them: the one list.
+# Each has a resource name (workload_view.PLURALS, derived from it) and a kubectl status viewer
+# (rollout.VIEWERS); tests/test_rollout.py checks that those tables cover exactly these kinds.
 WORKLOAD_KINDS = ("deployment", "statefulset", "daemonset", "cronjob")
 
 # Rancher 1.x names (stack, service, sidekick): what its API accepts, as `name` or `stack/name`.
@@ -42,6 +45,18 @@ class WorkloadTarget:
 
 
 Target = ServiceTarget | WorkloadTarget
+
+
+def alone(target: Target) -> str:
+    """The setting that names `target` and no other, as messages write settings (`RANCHER_SERVICE=shop/web`,
+    `RANCHER_WORKLOAD=deployment:api`; the run's speller rewrites it the way the user sets it).
+
+    In a run of several targets the same command with the run's own settings acts on all of them,
+    so advice for one of them adds this; every other setting (stack, namespace, ...) stays as it was.
+    """
+    if isinstance(target, ServiceTarget):
+        return f"RANCHER_SERVICE={target}"
+    return f"RANCHER_WORKLOAD={target.kind}:{target.name}" if target.kind else f"RANCHER_WORKLOAD={target.name}"
 
 
 def parse_services(items: tuple[str, ...] | None, stack: str | None, *, setting: str,

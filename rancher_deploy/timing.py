@@ -36,6 +36,7 @@ class Deadline:
 
     @property
     def elapsed_seconds(self) -> float:
+        """Seconds since the budget started, by the pace's clock (what progress lines show)."""
         return self._pace.clock() - self.started
 
     def passed(self) -> bool:

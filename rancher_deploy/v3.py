@@ -10,7 +10,7 @@ Kubernetes API Rancher proxies (`kube`), reachable with the same token on every 
 
 from __future__ import annotations
 
-import re
+import dataclasses
 
 from rancher_deploy.errors import (
     ConfigError,
@@ -23,10 +23,12 @@ from rancher_deploy.errors import (
 )
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
+from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
+    NO_EARLIER,
     REVISION,
     TIMESTAMP,
     UNDO_UNSUPPORTED,
@@ -38,25 +40,20 @@ from rancher_deploy.workload_view import (
     selector_of,
 )
 
-_PROJECT_ID = re.compile(r"[\w-]+:p-[a-z0-9]+\Z")
-_CLUSTER_ID = re.compile(r"(local|c-[a-z0-9][a-z0-9-]*)\Z")
-# Rancher records a namespace's project in this annotation, `<cluster>:<project>` (rancher-api.md §5.1).
-PROJECT_ANNOTATION = "field.cattle.io/projectId"
-
-
 class V3Workloads:
     """`/v3/project/<cluster>:<project>/workloads/<type>:<namespace>:<name>` (Rancher 2.0 and later)."""
 
     flavour = "v3"
 
-    def __init__(self, session: RancherSession, root: str, project: str | None, cluster: str | None, *,
-                 project_setting: str = "RANCHER_PROJECT", cluster_setting: str = "RANCHER_CLUSTER") -> None:
+    def __init__(self, session: RancherSession, root: str, project: Projects | None, cluster: str | None, *,
+                 cluster_setting: str = "RANCHER_CLUSTER") -> None:
+        """`project`: what the project setting names, already checked (`projects.find_projects`);
+        `cluster`: the cluster setting's text, checked only when a lookup misses."""
         self._session = session
         self._root = root
         self._project = project
         self._cluster = cluster
-        # Where each came from (the URL or its own setting), so that a wrong one is named as the user set it.
-        self._project_setting = project_setting
+        # Where it came from (the URL or its own setting), so that a wrong one is named as the user set it.
         self._cluster_setting = cluster_setting
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
@@ -91,35 +88,23 @@ class V3Workloads:
         return None if chosen is None else dict(found[chosen])
 
     def _projects(self) -> list[str]:
-        if self._project and _PROJECT_ID.match(self._project):
-            return [self._project]
-        params = {"name": self._project} if self._project else {}
-        if self._cluster:
-            params["clusterId"] = self._cluster
+        """The projects to look in: those the project setting names, else every one this key sees (in
+        the cluster setting's cluster, when given)."""
+        if self._project is not None:
+            return list(self._project.ids)
+        params = {"clusterId": self._cluster} if self._cluster else {}
         listing = self._session.get(f"{self._root}/v3/projects", params=params, what="Listing projects")
         ids = [str(project["id"]) for project in listing.get("data") or []]
-        if self._project and not ids:
-            raise ConfigError(self._project_setting, f"project {self._project!r} not found; projects this key "
-                                                     f"sees: {self._visible_projects()}")
         if not ids and self._cluster:
             find_cluster(self._session, self._root, self._cluster, self._cluster_setting)
         return ids
 
-    def _visible_projects(self) -> str:
-        listing = self._session.get(f"{self._root}/v3/projects", what="Listing projects")
-        return listed([f"{p.get('name')} ({p.get('id')})" for p in listing.get("data") or []])
-
     # -- when a lookup missed: say why in plain words (these requests are paid only then) --------------
 
     def _not_found(self, target: WorkloadTarget, projects: list[str]) -> DeployError | OutsideProjects:
-        """Name the wrong part: the project, the namespace (absent, in another project, or in none), or
-        the workload (listing what the namespace has)."""
-        if self._project and _PROJECT_ID.match(self._project):
-            try:
-                self._session.get(f"{self._root}/v3/projects/{self._project}", what=f"Reading project {self._project}")
-            except (NotFound, PermissionDenied):
-                return ConfigError(self._project_setting, f"project {self._project!r} not found; projects this key "
-                                                          f"sees: {self._visible_projects()}")
+        """Name the wrong part: the namespace (absent, in another project than the one the settings
+        name, or in none), or the workload (listing what the namespace has). The project itself was
+        checked when connecting."""
         clusters = sorted({project.split(":", 1)[0] for project in projects}
                           | ({self._cluster} if self._cluster else set()))
         if not clusters:
@@ -134,15 +119,17 @@ class V3Workloads:
                 continue
             if namespace is None:
                 continue
-            owner = ((namespace.get("metadata") or {}).get("annotations") or {}).get(PROJECT_ANNOTATION)
+            if self._project is not None:
+                try:
+                    check_namespace(self._session, self._root, self._project, target.namespace, namespace, cluster)
+                except ConfigError as wrong:
+                    return wrong
+            owner = project_of(namespace)
             if not owner:
                 return OutsideProjects(kube, f"namespace {target.namespace!r} is in no Rancher project, so the v3 "
                                              f"API cannot see its workloads; using the Kubernetes API through Rancher "
                                              f"(cluster {cluster}) for this run")
             if owner not in projects:
-                if self._project:
-                    return ConfigError(self._project_setting, f"names project {self._project}, but namespace "
-                                                              f"{target.namespace!r} is in project {owner}")
                 return TargetNotFound(f"namespace {target.namespace!r} is in project {owner}, which this key "
                                       "does not see; check the key's permissions (or RANCHER_NAMESPACE)")
             listing = self._session.get(f"{self._root}/v3/project/{owner}/workloads",
@@ -193,46 +180,66 @@ class V3Workloads:
         self._session.put(ref.url, body, what=f"update of {ref.name}")
         return baseline
 
+    def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
+        if view.kind in CONTROLLER_REVISION_KINDS:
+            # v3 keeps no revisions for them; the Kubernetes API Rancher proxies does, with the same token.
+            try:
+                return self._kube(view).earlier(ref, view)
+            except (NotFound, PermissionDenied) as error:
+                raise RefusedError(f"{ref.name}: a {view.kind} keeps its revisions only in the Kubernetes API (v3 "
+                                   f"has none), which this key cannot reach (HTTP {error.status}); nothing was "
+                                   "changed") from None
+        if view.kind != "deployment":
+            raise RefusedError(UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
+        wanted = previous_revision(view.revision)
+        revisions_url = (view.raw.get("links") or {}).get("revisions")
+        if wanted is None or not revisions_url:
+            return None
+        revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
+        for replica_set in revisions.get("data") or []:
+            if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == wanted:
+                return dataclasses.replace(self.parse(ref, replica_set, None), kind=view.kind)
+        return None
+
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None:
         baseline = view.rollout.observed_generation
+        if previous is None:
+            previous = self.earlier(ref, view)
+            if previous is None:
+                raise RefusedError(NO_EARLIER.format(name=ref.name) + "; nothing was changed")
+            if view.kind in CONTROLLER_REVISION_KINDS:
+                self._kube(view).undo_to(ref, view.kind, view.name, previous.raw)
+            else:
+                self._rollback_to(ref, previous.raw)
+            return baseline
         revisions_url = (view.raw.get("links") or {}).get("revisions")
-        wanted = previous.revision if previous is not None else previous_revision(view.revision)
-        if view.kind == "deployment" and revisions_url and wanted:
+        if view.kind == "deployment" and revisions_url and previous.revision:
             revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
             for replica_set in revisions.get("data") or []:
-                if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == wanted:
-                    self._session.post(ref.url, {"replicaSetId": replica_set["id"]}, params={"action": "rollback"},
-                                       what=f"rollback of {ref.name}")
+                if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == previous.revision:
+                    self._rollback_to(ref, replica_set)
                     return baseline
         if view.kind in CONTROLLER_REVISION_KINDS and self._undo(ref, view, previous):
             return baseline
-        if previous is None and view.kind != "deployment":
-            raise RefusedError(UNDO_UNSUPPORTED.format(name=ref.name, kind=view.kind))
-        if previous is None:
-            raise RefusedError(f"{ref.name} has no earlier revision this tool can roll back to")
         body = dict(view.raw)
         body["containers"] = [*previous.containers, *previous.init_containers]
         self._session.put(ref.url, body, what=f"rollback of {ref.name}")
         return baseline
 
-    def _undo(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> bool:
+    def _rollback_to(self, ref: TargetRef, replica_set: JSON) -> None:
+        """v3's `rollback` action of a deployment, to one of the ReplicaSets its revisions link lists."""
+        self._session.post(ref.url, {"replicaSetId": replica_set["id"]}, params={"action": "rollback"},
+                           what=f"rollback of {ref.name}")
+
+    def _undo(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView) -> bool:
         """A StatefulSet or DaemonSet rolls back through the Kubernetes API Rancher proxies (reachable with
         the same token on every 2.x), because v3 keeps no revisions for them. False when that API is not
-        reachable and the run still knows the previous containers (a v3 PUT of them follows); a
-        `rollback` command, which does not, is refused before any change."""
-        images = None if previous is None else {str(c.get("name")): str(c.get("image")) for c in previous.containers}
+        reachable or holds no revision of this run's previous containers: a v3 PUT of them follows."""
+        images = {str(c.get("name")): str(c.get("image")) for c in previous.containers}
         try:
             self._kube(view).undo(ref, view.kind, view.name, selector_of(view.raw), images)
-        except (NotFound, PermissionDenied) as error:
-            if previous is not None:
-                return False
-            raise RefusedError(f"{ref.name}: a {view.kind} keeps its revisions only in the Kubernetes API (v3 has "
-                               f"none), which this key cannot reach (HTTP {error.status}); nothing was "
-                               "changed") from None
-        except RefusedError:
-            if previous is not None:
-                return False
-            raise
+        except (NotFound, PermissionDenied, RefusedError):
+            return False
         return True
 
     def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:
@@ -240,38 +247,5 @@ class V3Workloads:
 
     def _kube(self, view: WorkloadView) -> KubeWorkloads:
         """The Kubernetes API of the workload's cluster (its project id is `<cluster>:<project>`)."""
-        project = str(view.raw.get("projectId") or self._project or "")
+        project = str(view.raw.get("projectId") or (self._project.ids[0] if self._project else ""))
         return KubeWorkloads(self._session, self._root, project.split(":", 1)[0] or str(self._cluster or "local"))
-
-
-
-def find_cluster(session: RancherSession, root: str, wanted: str | None, setting: str) -> JSON:
-    """The cluster named by id (one GET) or by name (one filtered list), or the only one this key sees.
-
-    Raises ConfigError naming `setting` and the clusters this key sees when there is no such cluster
-    (or several, when none was named). A cluster-scoped token reaches `/v3/clusters/<its id>`:
-    Rancher reads the cluster of a request from `/v3/clusters/<id>` as from `/k8s/clusters/<id>`
-    (rancher/rancher pkg/clusterrouter GetClusterID).
-    """
-    if wanted and _CLUSTER_ID.match(wanted):
-        try:
-            return session.get(f"{root}/v3/clusters/{wanted}", what=f"Reading cluster {wanted}")
-        except (NotFound, PermissionDenied):
-            pass  # the listing below says which clusters there are
-    elif wanted:
-        by_name = session.get(f"{root}/v3/clusters", params={"name": wanted}, what="Listing clusters")
-        if len(by_name.get("data") or []) == 1:
-            return dict(by_name["data"][0])
-    listing = session.get(f"{root}/v3/clusters", what="Listing clusters")
-    clusters = [cluster for cluster in listing.get("data") or [] if isinstance(cluster, dict)]
-    seen = listed([f"{cluster.get('name')} ({cluster.get('id')})" for cluster in clusters])
-    named = [cluster for cluster in clusters if wanted and cluster.get("name") == wanted]
-    if len(named) == 1:
-        return dict(named[0])  # a name that looks like an id
-    if wanted:
-        raise ConfigError(setting, f"cluster {wanted!r} not found; clusters this key sees: {seen}")
-    if len(clusters) == 1:
-        return clusters[0]
-    if not clusters:
-        raise TargetNotFound("this key sees no cluster; check the key's permissions")
-    raise ConfigError("RANCHER_CLUSTER", f"is required: this key sees several clusters: {seen}")

@@ -3,11 +3,14 @@
 The loop is apart from the judgement (kubectl's rollout status, botocore's waiters): each snapshot
 judges itself by its flavour's rule. A read that fails in a transient way (Rancher restarting, a
 network blip) does not end the wait: it is reported once and the loop keeps looking until the
-deadline, because the target itself may be fine.
+deadline, because the target itself may be fine. Where Rancher never says that a rollout stopped
+progressing (1.x: new containers that never become healthy are waited for for ever, rancher-api.md
+§2.2), the wait judges progress itself with a `ProgressTracker`, like Kubernetes' progress deadline.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from rancher_deploy.errors import (
@@ -26,6 +29,45 @@ from rancher_deploy.timing import Deadline, Pace
 HEARTBEAT_SECONDS = 30.0
 
 
+@dataclass(frozen=True)
+class ProgressTracker:
+    """How long a rollout has gone without progress: Kubernetes' progress deadline, kept by the wait.
+
+    Progress is one more new container (or replica) counted healthy than ever before; the clock
+    starts at the first snapshot and restarts at each progress. Pure: `seen` returns the next
+    value, so each rule has a table test. Times are the wait's clock, in seconds.
+    """
+
+    deadline_seconds: float
+    since: float | None = None   # when the best count so far was first seen
+    best: int = 0                # the most healthy new containers seen so far
+
+    def seen(self, snapshot: Snapshot, now: float) -> ProgressTracker:
+        """The tracker after one more snapshot read at `now`."""
+        healthy = snapshot.health.healthy if snapshot.health else 0
+        if self.since is None or healthy > self.best:
+            return replace(self, since=now, best=max(healthy, self.best))
+        return self
+
+    def idle_seconds(self, now: float) -> float:
+        """Seconds since the last progress (0 before the first snapshot)."""
+        return 0.0 if self.since is None else now - self.since
+
+    def overdue(self, now: float) -> bool:
+        return self.since is not None and self.idle_seconds(now) >= self.deadline_seconds
+
+
+def stalled_message(snapshot: Snapshot, idle_seconds: float) -> str:
+    """Why a rollout without progress was given up, in the words a person reads first."""
+    health = snapshot.health
+    healthy = health.healthy if health else 0
+    counts = f"{healthy}/{health.total if health and health.total is not None else '?'} healthy"
+    what = "never became healthy" if healthy == 0 else "did not all become healthy"
+    text = (f"the new containers {what}: {counts} after {idle_seconds:.0f}s without progress "
+            "(RANCHER_PROGRESS_DEADLINE)")
+    return text + (f"; Rancher says: {snapshot.message}" if snapshot.message else "")
+
+
 def wait_for(
     observe: Callable[[], Snapshot],
     goal: Goal,
@@ -33,15 +75,18 @@ def wait_for(
     target: str,
     pace: Pace,
     emit: Emit,
+    progress_deadline: float | None = None,
 ) -> Snapshot:
     """Poll until the goal is reached and return the snapshot that reached it.
 
     Emits a Progress event when what is seen changes, and every HEARTBEAT_SECONDS otherwise.
-    Raises WaitFailed (the judge said failed, or a read Rancher refused), WaitGone (removed, or
-    404), WaitTimedOut (after `pace.timeout_seconds` of wall clock) or WaitInterrupted (a signal);
+    Raises WaitFailed (the judge said failed, a read Rancher refused, or `progress_deadline`
+    seconds passed without a further healthy new container), WaitGone (removed, or 404),
+    WaitTimedOut (after `pace.timeout_seconds` of wall clock) or WaitInterrupted (a signal);
     each carries the last snapshot seen.
     """
     deadline = Deadline(pace)
+    progress = ProgressTracker(progress_deadline) if progress_deadline is not None else None
     last: Snapshot | None = None
     last_line: tuple[object, ...] | None = None
     last_shown = deadline.started
@@ -71,12 +116,16 @@ def wait_for(
             now = pace.clock()
             line = (snapshot.state, snapshot.message, snapshot.health, judgement.message)
             if line != last_line or now - last_shown >= HEARTBEAT_SECONDS:
-                emit(_progress(target, snapshot, now - deadline.started))
+                emit(_progress(target, snapshot, deadline.elapsed_seconds))
                 last_line, last_shown = line, now
             if judgement.verdict is Verdict.DONE:
                 return snapshot
             if judgement.verdict is Verdict.FAILED:
                 raise (WaitGone if judgement.gone else WaitFailed)(judgement.message, snapshot)
+            if progress is not None:
+                progress = progress.seen(snapshot, now)
+                if progress.overdue(now):
+                    raise WaitFailed(stalled_message(snapshot, progress.idle_seconds(now)), snapshot)
         if deadline.passed():
             raise WaitTimedOut(
                 f"{target} was not {goal.value} after {pace.timeout_seconds:g}s (RANCHER_TIMEOUT)"

@@ -21,10 +21,12 @@ REVISION = "deployment.kubernetes.io/revision"
 TIMESTAMP = "cattle.io/timestamp"
 UNDO_UNSUPPORTED = ("{name}: a {kind} keeps no earlier revisions to roll back to; nothing was changed. "
                     "Upgrade it to the previous image instead")
+NO_EARLIER = "{name} has no earlier revision to roll back to"
 # The kinds whose revisions are ControllerRevisions (kubectl's StatefulSetRollbacker, DaemonSetRollbacker).
 CONTROLLER_REVISION_KINDS = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
-PLURALS = {"deployment": "deployments", "statefulset": "statefulsets", "daemonset": "daemonsets",
-           "cronjob": "cronjobs"}
+# Each kind's resource name in the Kubernetes API (apps/v1 deployments, statefulsets, daemonsets; batch/v1
+# cronjobs) and in v3's messages: the lower-case plural of the kind, derived from the one list of kinds.
+PLURALS = {kind: f"{kind}s" for kind in WORKLOAD_KINDS}
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,18 @@ class WorkloadAPI(Protocol):
         timestamp); returns the baseline to wait past (v3), or None where generation tells (k8s)."""
         ...
 
+    def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
+        """The revision a rollback would restore, `kubectl rollout undo`'s choice (kubectl
+        pkg/polymorphichelpers/rollback.go): a Deployment's ReplicaSet of the revision before its
+        own, a StatefulSet's or DaemonSet's ControllerRevision before the newest; None when there
+        is none. Reads Rancher (one listing) except where the revision number says there is none.
+        RefusedError, before any change, for a kind that keeps no revisions (a CronJob) or where no
+        API this key reaches holds them. The one place that decides what a rollback restores."""
+        ...
+
     def restore(self, ref: TargetRef, view: WorkloadView, previous: WorkloadView | None) -> int | None:
-        """Put back the template of `previous` (this run's before-image) or else the previous revision,
-        as `kubectl rollout undo` does; returns the baseline as `write` does. RefusedError when none."""
+        """Put back the template of `previous` (this run's before-image) or else the `earlier`
+        revision; returns the baseline as `write` does. RefusedError when there is none."""
         ...
 
     def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:

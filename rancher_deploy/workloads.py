@@ -14,14 +14,22 @@ from __future__ import annotations
 from typing import Callable
 
 from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
-from rancher_deploy.http import RancherSession
+from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.plan import Plan, WorkloadUpdate, plan_workload_update
 from rancher_deploy.rollout import WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef, Verdict
-from rancher_deploy.v3 import V3Workloads, find_cluster
-from rancher_deploy.workload_view import OutsideProjects, WorkloadAPI, WorkloadView, identity_of, int_or_none
+from rancher_deploy.projects import CLUSTER_ID, find_cluster, find_projects
+from rancher_deploy.snapshot import Goal, Phase, Restore, Snapshot, TargetRef, Verdict
+from rancher_deploy.v3 import V3Workloads
+from rancher_deploy.workload_view import (
+    NO_EARLIER,
+    OutsideProjects,
+    WorkloadAPI,
+    WorkloadView,
+    identity_of,
+    int_or_none,
+)
 
 
 class WorkloadsBackend:
@@ -46,6 +54,10 @@ class WorkloadsBackend:
     @property
     def needs_finish(self) -> bool:
         return False
+
+    @property
+    def reports_stalls(self) -> bool:
+        return True  # a Deployment's progressDeadlineSeconds, read by its viewer (rollout.py)
 
     @property
     def applied_goal(self) -> Goal:
@@ -103,6 +115,17 @@ class WorkloadsBackend:
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
         if view.kind == "statefulset":
             self._releasing.add(ref.id)
+
+    def rollback_to(self, ref: TargetRef, snapshot: Snapshot) -> Restore:
+        view = self._api.parse(ref, dict(snapshot.raw), self._baseline.get(ref.id))  # the snapshot was just read
+        if view.paused:
+            # A paused rollout would not move to the restored template (kubectl refuses too).
+            raise RefusedError(f"{ref.name} is {snapshot.state}, which a rollback does not start from: "
+                               f"{self.next_steps(snapshot)}; nothing was changed")
+        earlier = self._api.earlier(ref, view)
+        if earlier is None:
+            return Restore(nothing=NO_EARLIER.format(name=ref.name))
+        return Restore(tuple((str(c.get("name")), str(c.get("image"))) for c in earlier.containers))
 
     def _release(self, ref: TargetRef, view: WorkloadView) -> None:
         """Once the StatefulSet has taken the restored template, delete the pods it would wait for
@@ -188,27 +211,36 @@ def connect(session: RancherSession, root: str, flavour: str, settings: Settings
             warn: Callable[[str], None]) -> WorkloadsBackend:
     """Build the 2.x backend for the detected (or forced) flavour.
 
-    The Kubernetes API needs a cluster, which is checked here (one request), so that a wrong one in
-    CATTLE_URL or RANCHER_CLUSTER is named before "Connected"; v3 checks its project and cluster
-    only when a lookup misses, where they cost nothing on a run that works.
+    What the user names is checked here, before "Connected", one request each and none for what is
+    not named: a project (CATTLE_URL's, else RANCHER_PROJECT), a cluster in CATTLE_URL, and for the
+    Kubernetes API, which needs one, the cluster. RANCHER_CLUSTER on v3 is checked only when a
+    lookup misses, where it costs nothing on a run that works. ConfigError names the wrong setting.
     """
-    project = url_project or settings.project
-    project_setting = "CATTLE_URL" if url_project else "RANCHER_PROJECT"
     label = f"Rancher {version}" if version else "Rancher 2.x"
+    wanted_cluster, cluster_setting = ((url_cluster, "CATTLE_URL") if url_cluster else
+                                       (settings.cluster, "RANCHER_CLUSTER"))
+    named = url_project or settings.project
+    project_setting = "CATTLE_URL" if url_project else "RANCHER_PROJECT"
     if flavour == "v3":
-        api = V3Workloads(session, root, project, settings.cluster or url_cluster, project_setting=project_setting,
-                          cluster_setting="RANCHER_CLUSTER" if settings.cluster else "CATTLE_URL")
+        by_id = wanted_cluster if wanted_cluster and CLUSTER_ID.match(wanted_cluster) else None
+        project = find_projects(session, root, named, project_setting, cluster=by_id) if named else None
+        if url_cluster and not url_project:
+            find_cluster(session, root, url_cluster, "CATTLE_URL")
+        api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting)
         return WorkloadsBackend(api, f"{label}, v3 API", warn)
-    wanted: str | None
-    if url_cluster:
-        wanted, setting = url_cluster, "CATTLE_URL"
-    elif settings.cluster:
-        wanted, setting = settings.cluster, "RANCHER_CLUSTER"
-    else:
-        wanted = project.split(":", 1)[0] if project and ":" in project else None
-        setting = project_setting
-    cluster = find_cluster(session, root, wanted, setting)
-    cluster_id, name = str(cluster.get("id")), str(cluster.get("name") or "")
-    return WorkloadsBackend(KubeWorkloads(session, root, cluster_id),
+    cluster_doc: JSON | None = None
+    if wanted_cluster:
+        cluster_doc = find_cluster(session, root, wanted_cluster, cluster_setting)
+    project = find_projects(session, root, named, project_setting,
+                            cluster=str(cluster_doc["id"]) if cluster_doc else None) if named else None
+    if cluster_doc is None and project is not None and len(project.clusters) > 1:
+        raise ConfigError("RANCHER_CLUSTER", f"is required: project {project} is in several clusters "
+                                             f"({', '.join(project.clusters)})")
+    if cluster_doc is None:
+        cluster_doc = find_cluster(session, root, project.clusters[0] if project else None, project_setting)
+    cluster_id, name = str(cluster_doc.get("id")), str(cluster_doc.get("name") or "")
+    if project is not None:
+        project = project.in_cluster(cluster_id)
+    return WorkloadsBackend(KubeWorkloads(session, root, cluster_id, project),
                             f"{label}, Kubernetes API through Rancher, cluster {cluster_id}"
                             + (f" ({name})" if name and name != cluster_id else ""), warn)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+import trustme
 
 from rancher_deploy import cli
 from rancher_deploy.simulator import Simulator, Timing
@@ -61,10 +64,90 @@ class CliRun:
         return self.stdout + self.stderr
 
 
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A private CA made at test time, for what serves TLS in a test (the simulator, a proxy)."""
+    return trustme.CA()
+
+
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing.fast()) as simulator:
+def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
+    """The private CA's certificate as a PEM file, for RANCHER_CA_BUNDLE or REQUESTS_CA_BUNDLE."""
+    path = tmp_path / "private-ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+def server_cert(ca: trustme.CA, directory: Path, name: str = "server",
+                hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> tuple[str, str]:
+    """A certificate for `hosts` (127.0.0.1 and localhost) signed by `ca`, as PEM files: (chain, key)."""
+    issued = ca.issue_cert(*hosts)
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    for extra in issued.cert_chain_pems[1:]:
+        extra.write_to_path(str(cert), append=True)
+    issued.private_key_pem.write_to_path(str(key))
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def timing() -> Timing:
+    """Override in a module (or parametrize a test with it) to run its simulator on another clock."""
+    return Timing.fast()
+
+
+@pytest.fixture
+def sim(timing: Timing) -> Iterator[Simulator]:
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=timing) as simulator:
         yield simulator
+
+
+Hook = Callable[["VirtualTime"], None]
+
+
+@dataclass
+class VirtualTime:
+    """The tool's clock and sleeper: each sleep moves the simulator by the same amount, then runs hooks.
+
+    With `Timing(speed=0)` the simulator moves only when the tool sleeps, so a 300 s timeout or a
+    progress deadline costs no real time. Hooks play the rest of the world (another pipeline, an
+    operator, a network that comes back) at exact simulated moments.
+    """
+
+    sim: Simulator
+    now: float = 0.0
+    slept: list[float] = field(default_factory=list)
+    hooks: list[Hook] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        self.sim.advance(seconds)
+        for hook in list(self.hooks):
+            hook(self)
+
+    def at(self, moment: float, action: Callable[[], object]) -> None:
+        """Run `action` once, at the first sleep that ends at or after `moment` simulated seconds."""
+
+        def fire(time: VirtualTime) -> None:
+            if time.now >= moment:
+                time.hooks.remove(fire)
+                action()
+
+        self.hooks.append(fire)
+
+
+@pytest.fixture
+def virtual(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
+    """cli.main takes no clock or sleeper, so this swaps the two it uses (the `time` module it reads
+    `monotonic` from, and `_Signals.sleep`) for the length of one test; use with `Timing(speed=0)`."""
+    time = VirtualTime(sim)
+    monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=time.monotonic))
+    monkeypatch.setattr(cli._Signals, "sleep", lambda self, seconds: time.sleep(seconds))
+    return time
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rancher_deploy import cattle
@@ -10,9 +11,11 @@ from rancher_deploy.errors import ExitCode
 from rancher_deploy.events import Event, Result, Step, TargetOutcome, exit_code
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.settings import Command, Settings
-from rancher_deploy.simulator import Simulator
+import pytest
 
-from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli
+from rancher_deploy.simulator import Simulator, Timing
+
+from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli, VirtualTime
 from .test_workloads import WEB, containers, run as run2, sim2  # noqa: F401 - sim2 is a fixture
 
 # Without a health check Rancher counts a running container healthy, so only `web` (which has
@@ -30,6 +33,12 @@ def seed(sim: Simulator) -> tuple[str, str]:
     stack = sim.add_stack("shop")
     return sim.add_service(stack, "worker", dict(WORKER_CONFIG)), sim.add_service(stack, "web", dict(LAUNCH_CONFIG),
                                                                                  scale=2)
+
+
+# A new image that never gets healthy ends on the progress deadline (Rancher 1.x sets no error), on
+# simulated time: the simulator stands still but for the tool's sleeps (`virtual`).
+ON_SIMULATED_TIME = pytest.mark.parametrize("timing", [Timing(speed=0)])
+STALL = {"RANCHER_POLL_INTERVAL": "5", "RANCHER_PROGRESS_DEADLINE": "60", "RANCHER_TIMEOUT": "600"}
 
 
 def finishes(sim: Simulator) -> int:
@@ -54,10 +63,12 @@ def test_no_finish_leaves_every_target_upgraded_and_healthy(sim: Simulator, run_
     assert finishes(sim) == 0 and sim.service(worker)["state"] == sim.service(web)["state"] == "upgraded"
 
 
-def test_1x_a_later_target_never_healthy_restores_both_and_exits_1(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_1x_a_later_target_never_healthy_restores_both_and_exits_1(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH)
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH, **STALL)
     assert result.code == 1, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["rolled-back", "rolled-back"]
     assert [target["image"] for target in result.json["targets"]] == [OLD_IMAGE, OLD_IMAGE]
@@ -82,11 +93,13 @@ def test_2x_a_later_workload_failing_restores_both_and_exits_1(sim2: Simulator) 
     assert api["image"] == api["previous_image"] == WEB["image"]
 
 
-def test_a_restore_that_fails_exits_4_naming_each_targets_state(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_a_restore_that_fails_exits_4_naming_each_targets_state(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     sim.faults.unhealthy_image(NEW_IMAGE)
     sim.faults.fail_action(worker, "rollback")
-    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH)
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH, **STALL)
     assert result.code == 4, result.stderr
     worker_result, web_result = result.json["targets"]
     assert (worker_result["result"], worker_result["state"]) == ("failed", "rolling-back")
@@ -109,21 +122,25 @@ def test_a_refused_later_upgrade_restores_the_earlier_target_and_exits_1(sim: Si
     assert image_of(sim, worker) == image_of(sim, web) == OLD_IMAGE
 
 
-def test_targets_after_the_failure_are_not_touched_and_say_so(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_targets_after_the_failure_are_not_touched_and_say_so(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     api = sim.add_service(sim.service(web)["stackId"], "api", dict(WORKER_CONFIG))
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=f"{BOTH},shop/api")
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=f"{BOTH},shop/api", **STALL)
     assert result.code == 1, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["rolled-back", "rolled-back", "not-upgraded"]
     assert "before it was started (RANCHER_ATOMIC)" in result.json["targets"][2]["message"]
     assert not [r for r in sim.requests if r.method == "POST" and f"/services/{api}" in r.path]
 
 
-def test_not_atomic_targets_are_independent_and_mixed_outcomes_exit_4(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_not_atomic_targets_are_independent_and_mixed_outcomes_exit_4(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli("--output", "json", "--no-atomic", RANCHER_STACK=None, RANCHER_SERVICE=BOTH)
+    result = run_cli("--output", "json", "--no-atomic", RANCHER_STACK=None, RANCHER_SERVICE=BOTH, **STALL)
     assert result.code == 4, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["upgraded", "rolled-back"]
     assert (sim.service(worker)["state"], image_of(sim, worker)) == ("active", NEW_IMAGE)
@@ -133,12 +150,14 @@ def test_not_atomic_targets_are_independent_and_mixed_outcomes_exit_4(sim: Simul
         "shop/web rolled-back, state active)")
 
 
-def test_not_atomic_goes_on_after_a_failed_target(sim: Simulator, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_not_atomic_goes_on_after_a_failed_target(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     api = sim.add_service(sim.service(web)["stackId"], "api", dict(WORKER_CONFIG))
     sim.faults.unhealthy_image(NEW_IMAGE)
     result = run_cli("--output", "json", RANCHER_ATOMIC="false", RANCHER_STACK=None,
-                     RANCHER_SERVICE="shop/web,shop/api")
+                     RANCHER_SERVICE="shop/web,shop/api", **STALL)
     assert result.code == 4, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["rolled-back", "upgraded"]
     assert image_of(sim, api) == NEW_IMAGE and image_of(sim, web) == OLD_IMAGE
@@ -197,3 +216,40 @@ def test_a_signal_during_the_first_targets_wait_starts_no_other(sim: Simulator) 
     outcomes = run_with_signal(sim, "Upgrade of shop/worker requested")
     assert [target.result for target in outcomes] == [Result.ROLLED_BACK, Result.NOT_UPGRADED]
     assert not [r for r in sim.requests if r.method == "POST" and f"/services/{web}" in r.path]
+
+
+def test_a_hint_for_one_target_of_several_names_it_alone_and_following_it_touches_no_other(
+        sim: Simulator, run_cli: RunCli) -> None:
+    worker, web = seed(sim)
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    failed = run_cli("--no-rollback", "--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=BOTH,
+                     RANCHER_PROGRESS_DEADLINE="0.3")
+    assert failed.code == 4, failed.stderr
+    message = failed.json["targets"][0]["message"]
+    assert failed.json["targets"][0]["target"] == "shop/worker"
+    commands = re.findall(r"`rancher-deploy (\w+)`", message)
+    alone = re.findall(r"`RANCHER_SERVICE=([^`]+)`", message)
+    assert "finish" in commands and alone == ["shop/worker"], message
+    before = sim.service(web)
+    posts = sim.count("POST")
+    followed = run_cli("finish", RANCHER_STACK=None, RANCHER_SERVICE=alone[0], RANCHER_IMAGE=None)
+    assert followed.code == 0, followed.stderr
+    assert (sim.service(worker)["state"], image_of(sim, worker)) == ("active", NEW_IMAGE)
+    assert (sim.service(web)["state"], sim.service(web)["launchConfig"]) == (before["state"], before["launchConfig"])
+    assert sim.count("POST") == posts + 1, "one finish, of shop/worker alone"
+
+
+def test_2x_a_hint_for_one_workload_of_several_restores_that_one_alone(sim2: Simulator) -> None:  # noqa: F811
+    sim2.add_workload("default", "api", [dict(WEB)], replicas=2)
+    sim2.add_workload("default", "front", [dict(WEB)], replicas=2, progress_deadline_seconds=30)
+    sim2.faults.capacity(2, "default/front")
+    failed = run2(sim2, "--no-rollback", "--output", "json", RANCHER_WORKLOAD="api,front")
+    assert failed.code == 4, failed.stderr
+    message = failed.json["targets"][0]["message"]
+    assert "rollback" in re.findall(r"`rancher-deploy (\w+)`", message)
+    (alone,) = re.findall(r"`RANCHER_WORKLOAD=([^`]+)`", message)
+    front = sim2.workload("deployment", "default", "front")["spec"]["template"]
+    followed = run2(sim2, "rollback", RANCHER_WORKLOAD=alone, RANCHER_IMAGE=None)
+    assert followed.code == 0, followed.stderr
+    assert containers(sim2, name="api")["web"]["image"] == WEB["image"]
+    assert sim2.workload("deployment", "default", "front")["spec"]["template"] == front, "front untouched"

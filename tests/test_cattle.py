@@ -35,3 +35,11 @@ def test_old_versions_are_ignored_and_unhealthy_ones_named() -> None:
 def test_the_counts_say_what_they_count() -> None:
     assert count_health({**SERVICE, "state": "upgraded"}, []).counts == ", 0/4 new containers healthy"
     assert count_health({**SERVICE, "state": "active"}, []).counts == ", 0/4 containers healthy"
+
+
+def test_only_the_service_s_own_containers_count() -> None:
+    mine = {**instance(1, "running", "healthy"), "serviceIds": ["1s5"]}
+    theirs = {**instance(2, "running", "healthy"), "serviceIds": ["1s6"]}
+    unlabelled = instance(3, "running", "healthy")  # no serviceIds field: counted, as before
+    service = {**SERVICE, "id": "1s5"}
+    assert count_health(service, [mine, theirs, unlabelled]).healthy == 2

@@ -66,9 +66,34 @@ def test_a_flag_argparse_cannot_read_is_one_line_and_exit_2(run_cli: RunCli) -> 
         "rancher-deploy: error: unrecognized arguments: --bogus (see `rancher-deploy rollback --help`)")
     assert result.stderr.splitlines()[1].startswith(EXIT_2)
     assert "usage:" not in result.output
-    # The report still goes out: --output json came after the flag argparse refused, so the
-    # environment decides, and here it does not ask for JSON.
-    assert result.stdout == ""
+    # The report still goes out the way the command line asked, although argparse refused it.
+    assert result.json["result"] == "error" and result.json["exit_code"] == 2
+
+
+@pytest.mark.parametrize("argv", [("--output", "json", "--bogus"), ("--output=json", "upgarde"),
+                                  ("--bogus", "--output", "json")])
+def test_a_command_line_argparse_refuses_still_gets_the_json_and_report_it_asked_for(
+        run_cli: RunCli, tmp_path: Path, argv: tuple[str, ...]) -> None:
+    report = tmp_path / "deploy.env"
+    result = run_cli(*argv, "--dotenv-report", str(report))
+    assert result.code == 2
+    assert result.json["result"] == "error" and result.json["exit_code"] == 2
+    assert "RANCHER_DEPLOY_EXIT_CODE=2" in report.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize("where", ["dotenv", "github"])
+def test_a_result_file_that_cannot_be_written_is_said_before_the_last_line(
+        sim: Simulator, run_cli: RunCli, tmp_path: Path, where: str) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "web", dict(LAUNCH_CONFIG))
+    missing = str(tmp_path / "no-such-dir" / "x")
+    env = {"RANCHER_DOTENV_REPORT": missing} if where == "dotenv" else {"GITHUB_ACTIONS": "true",
+                                                                          "GITHUB_OUTPUT": missing}
+    result = run_cli(**env)
+    assert result.code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert any("could not write the CI result files" in line for line in lines[:-1])
+    assert lines[-1].startswith("rancher-deploy: exit 0 (")
 
 
 def test_a_flag_without_its_value_is_reported_like_any_failure(run_cli: RunCli) -> None:
@@ -187,6 +212,80 @@ def test_names_inside_messages_are_spelled_the_way_the_user_set_them(sim: Simula
     assert "input environment: names 'Staging' but input url is scoped to environment Default" in github.stderr
 
 
+# Flags, values and commands in advice read the way the user sets settings and runs commands, per CI.
+ADVICE = "left upgraded (--no-rollback); restore it with `rancher-deploy rollback` (with `RANCHER_SERVICE=shop/web`)"
+SPELLED = [
+    ("plain", {"rollback": False}, {},
+     "left upgraded (--no-rollback); restore it with `rancher-deploy rollback` (with `RANCHER_SERVICE=shop/web`)"),
+    ("plain", {}, {"RANCHER_ROLLBACK": "false", "RANCHER_SERVICE": "a,b"},
+     "left upgraded (RANCHER_ROLLBACK=false); restore it with `rancher-deploy rollback` "
+     "(with `RANCHER_SERVICE=shop/web`)"),
+    ("plain", {"service": ["a", "b"]}, {},
+     "left upgraded (--no-rollback); restore it with `rancher-deploy rollback` (with `--service shop/web`)"),
+    ("github", {}, {"INPUT_ROLLBACK": "false", "INPUT_SERVICE": "a,b"},
+     "left upgraded (input `rollback: false`); restore it with a step with `command: rollback` "
+     "(with input `service: shop/web`)"),
+    ("drone", {}, {"PLUGIN_ROLLBACK": "false", "PLUGIN_SERVICE": "a,b"},
+     "left upgraded (setting `rollback: false`); restore it with `command: rollback` in the step's settings "
+     "(with setting `service: shop/web`)"),
+    ("woodpecker", {}, {"RANCHER_ROLLBACK": "no"},
+     "left upgraded (RANCHER_ROLLBACK=false); restore it with `command: rollback` in the step's settings "
+     "(with setting `service: shop/web`)"),
+    ("gitlab", {}, {"RANCHER_ROLLBACK": "false"},
+     "left upgraded (RANCHER_ROLLBACK=false); restore it with a job with `RANCHER_COMMAND: rollback` "
+     "(with `RANCHER_SERVICE=shop/web`)"),
+    ("gitlab", {}, {"PLUGIN_ROLLBACK": "false"},
+     "left upgraded (input `rollback: false`); restore it with a job with `RANCHER_COMMAND: rollback` "
+     "(with `RANCHER_SERVICE=shop/web`)"),
+]
+
+
+@pytest.mark.parametrize("ci, flags, environ, spelled", SPELLED)
+def test_flags_values_and_commands_in_advice_read_the_way_this_ci_sets_and_runs_them(
+        ci: str, flags: dict[str, object], environ: dict[str, str], spelled: str) -> None:
+    from rancher_deploy.settings import COMMANDS
+
+    assert Inputs(flags, environ, ci=ci).speller(SETTINGS, COMMANDS)(ADVICE) == spelled
+
+
+def test_a_flag_nobody_set_reads_as_this_ci_sets_it_and_other_flags_stay() -> None:
+    from rancher_deploy.settings import COMMANDS
+
+    message = "nothing to do (--force redeploys it); see `rancher-deploy upgrade --help`"
+    assert Inputs({}, {}, ci="github").speller(SETTINGS, COMMANDS)(message) == (
+        "nothing to do (input `force: true` redeploys it); see `rancher-deploy upgrade --help`")
+    assert Inputs({}, {}, ci="gitlab").speller(SETTINGS, COMMANDS)(message).startswith(
+        "nothing to do (RANCHER_FORCE=true redeploys it)")
+    assert Inputs({}, {}).speller(SETTINGS, COMMANDS)(message) == message
+
+
+GITHUB = {"GITHUB_ACTIONS": "true", "INPUT_ROLLBACK": "false"}
+DRONE = {"DRONE": "true", "PLUGIN_ROLLBACK": "false"}
+GITLAB = {"GITLAB_CI": "true", "RANCHER_ROLLBACK": "false"}
+
+
+@pytest.mark.parametrize("environ, reads", [
+    (GITHUB, "(input `rollback: false`); restore it with a step with `command: rollback`"),
+    (DRONE, "(setting `rollback: false`); restore it with `command: rollback` in the step's settings"),
+    (GITLAB, "(RANCHER_ROLLBACK=false); restore it with a job with `RANCHER_COMMAND: rollback`"),
+], ids=["github", "drone", "gitlab"])
+def test_a_failed_run_advises_in_the_words_of_its_ci(sim: Simulator, web: str, run_cli: RunCli,
+                                                    environ: dict[str, str], reads: str) -> None:
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_cli("--output", "json", RANCHER_PROGRESS_DEADLINE="0.3", **environ)
+    assert result.code == 4, result.stderr
+    assert reads in result.json["targets"][0]["message"]
+    assert "--no-rollback" not in result.output and "`rancher-deploy rollback`" not in result.output
+
+
+def test_a_switch_set_in_the_environment_is_named_as_set_in_warnings(sim: Simulator, run_cli: RunCli) -> None:
+    config = {**LAUNCH_CONFIG, "labels": {}}
+    sim.add_service(sim.add_stack("shop"), "web", config)
+    result = run_cli(RANCHER_FORCE="true", RANCHER_IMAGE=OLD_IMAGE, RANCHER_DRY_RUN="true")
+    assert result.code == 0, result.stderr
+    assert "RANCHER_FORCE=true restarts web on" in result.stderr and "--force" not in result.stderr
+
+
 # -- .env -----------------------------------------------------------------------------------------------
 
 
@@ -247,7 +346,7 @@ def still() -> Iterator[tuple[Simulator, str]]:
         yield simulator, simulator.add_service(simulator.add_stack("shop"), "web", dict(LAUNCH_CONFIG), scale=2)
 
 
-def deploy_into_a_pipe_closed_after(sim: Simulator, line: str, tmp_path: Path) -> tuple[int, str]:
+def deploy_into_a_pipe_closed_after(sim: Simulator, line: str, tmp_path: Path, **extra: str) -> tuple[int, str]:
     """Run the tool as its own process, its stdout and stderr into one pipe whose reader goes away
     after `line`, as `| head` does. Simulated time stands still until then, so the deploy still has
     every later line to write. Returns the exit code and what the reader saw."""
@@ -256,7 +355,7 @@ def deploy_into_a_pipe_closed_after(sim: Simulator, line: str, tmp_path: Path) -
            "CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
            "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_POLL_INTERVAL": "0.005",
            "RANCHER_BATCH_INTERVAL": "0.1", "RANCHER_TIMEOUT": "60", "RANCHER_OUTPUT": "json",
-           "RANCHER_DOTENV_REPORT": str(report)}
+           "RANCHER_DOTENV_REPORT": str(report), **extra}
     process = subprocess.Popen([sys.executable, "-m", "rancher_deploy"], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     assert process.stdout is not None
@@ -296,7 +395,9 @@ def test_a_closed_log_pipe_still_lets_a_failed_upgrade_roll_back(still: tuple[Si
                                                                  tmp_path: Path) -> None:
     sim, web = still
     sim.faults.unhealthy_image(NEW_IMAGE)
-    code, _ = deploy_into_a_pipe_closed_after(sim, "Upgrade of shop/web requested", tmp_path)
+    # A process of its own keeps the real clock: a short progress deadline (Rancher 1.x sets no error).
+    code, _ = deploy_into_a_pipe_closed_after(sim, "Upgrade of shop/web requested", tmp_path,
+                                              RANCHER_PROGRESS_DEADLINE="0.5")
     assert code == 1
     service = sim.service(web)
     assert (service["state"], service["launchConfig"]["imageUuid"]) == ("active", f"docker:{OLD_IMAGE}")

@@ -96,6 +96,33 @@ def test_an_upgrade_that_has_nothing_to_do_says_so(sim: Simulator, web: str, run
     assert last_line(result) == "rancher-deploy: exit 0 (done: nothing to do; nothing was changed)"
 
 
+# The JSON `meaning` and GitHub's step summary say what the last line says, whatever the command.
+MEANINGS: list[tuple[tuple[str, ...], dict[str, str | None], bool]] = [
+    (("status",), {"RANCHER_IMAGE": None}, False),
+    (("--dry-run",), {}, False),
+    (("--no-finish",), {}, False),
+    (("rollback",), {"RANCHER_IMAGE": None}, True),
+    (("finish",), {"RANCHER_IMAGE": None}, True),
+    ((), {"RANCHER_VERSION_POLICY": "newer", "RANCHER_IMAGE": "registry.example.com:5000/shop/web:1.9"}, False),
+    ((), {}, False),
+]
+
+
+@pytest.mark.parametrize("argv, env, pending", MEANINGS)
+def test_the_json_meaning_and_the_step_summary_say_what_the_last_line_says(
+        sim: Simulator, web: str, run_cli: RunCli, tmp_path: Path, argv: tuple[str, ...], env: dict[str, str | None],
+        pending: bool) -> None:
+    if pending:
+        assert run_cli("--no-finish").code == 0
+    summary = tmp_path / "summary.md"
+    result = run_cli(*argv, "--output", "json", GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), **env)
+    assert result.code == 0, result.stderr
+    said = re.fullmatch(r"rancher-deploy: exit 0 \((.*)\)", last_line(result))
+    assert said is not None
+    assert result.json["meaning"] == said.group(1)
+    assert f"Exit code 0: {said.group(1)}." in summary.read_text(encoding="utf-8")
+
+
 # -- Rancher 2.x --------------------------------------------------------------------------------------
 
 
@@ -149,7 +176,9 @@ def run1(sim: Simulator, *argv: str, **overrides: str | None) -> CliRun:
 
 def no_rollback(sim: Simulator, web: str) -> CliRun:
     sim.faults.unhealthy_image(NEW_IMAGE)
-    return run1(sim, "--no-rollback", "--output", "json")
+    # Rancher 1.x sets no error for it: a short progress deadline ends the wait (0.3 s is 300
+    # simulated seconds on a fast simulator).
+    return run1(sim, "--no-rollback", "--output", "json", RANCHER_PROGRESS_DEADLINE="0.3")
 
 
 def no_finish(sim: Simulator, web: str) -> CliRun:

@@ -16,6 +16,7 @@ from rancher_deploy.deploy import Pipeline
 from rancher_deploy.errors import ExitCode, RancherUnreachable
 from rancher_deploy.events import Event, Result, Step, exit_code
 from rancher_deploy.http import Credentials, RancherSession
+from rancher_deploy.report import result_object
 from rancher_deploy.settings import Command, Settings
 from rancher_deploy.simulator import Simulator, Timing
 
@@ -74,7 +75,7 @@ def test_a_hung_upgrade_times_out_on_the_deadline_then_rolls_back(frozen: Simula
 
     time.on_sleep.append(release_for_rollback)
     events: list[Event] = []
-    outcome = pipeline(frozen, time, events, RANCHER_POLL_INTERVAL="10").run()
+    outcome = pipeline(frozen, time, events, RANCHER_POLL_INTERVAL="10", RANCHER_PROGRESS_DEADLINE="1000").run()
     assert exit_code(outcome) is ExitCode.ROLLED_BACK
     (target,) = outcome.targets
     assert target.result is Result.ROLLED_BACK
@@ -173,7 +174,7 @@ def test_a_canceled_upgrade_is_refused_without_change(frozen: Simulator) -> None
     frozen.advance(5)
     assert frozen.service(service)["state"] == "canceled-upgrade"
     posts_before = frozen.count("POST")
-    with pytest.raises(RefusedError, match="shop/web is canceled-upgrade; the upgrade needs it active"):
+    with pytest.raises(RefusedError, match="shop/web is canceled-upgrade, which an upgrade does not start from"):
         pipeline(frozen, SimulatedTime(frozen), []).run()
     assert frozen.count("POST") == posts_before
 
@@ -213,8 +214,15 @@ def test_a_lost_upgrade_answer_and_rancher_unreadable_after_is_exit_4_not_nothin
             frozen.faults.fail_next("/services/", method="GET", status=503, count=10_000)
 
     backend.apply = apply_then_go_dark  # type: ignore[method-assign]
-    with pytest.raises(NeedsAttention, match="whether it was taken is unknown; its state is unknown"):
-        Pipeline(settings, backend, lambda event: None, clock=time.clock, sleep=time.sleep).run()
+    pipeline = Pipeline(settings, backend, lambda event: None, clock=time.clock, sleep=time.sleep)
+    with pytest.raises(NeedsAttention, match="whether it was taken is unknown; its state is unknown") as caught:
+        pipeline.run()
+    # The report still names the target, FAILED in unknown state: never `error` ("nothing was changed").
+    stopped = pipeline.stopped(caught.value)
+    assert [(t.target, t.result, t.state) for t in stopped.targets] == [("shop/web", Result.FAILED, "unknown")]
+    document = result_object(stopped, caught.value, exit_code=ExitCode.NEEDS_ATTENTION, command="upgrade",
+                             api_calls=0)
+    assert (document["result"], document["flavour"]) == ("failed", "rancher-1.x")
     frozen.faults.clear()
     assert frozen.service(service)["state"] in ("upgrading", "upgraded")
 

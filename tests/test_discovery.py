@@ -14,7 +14,7 @@ import pytest
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import RunCli
-from .test_workloads import TOKEN_ID, TOKEN_SECRET, WEB, run
+from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, WEB, run
 
 
 @pytest.fixture(params=["2.4", "2.8"])
@@ -53,12 +53,14 @@ def test_the_cluster_is_checked_once_and_named_in_connected(sim2: Simulator) -> 
     assert sim2.count("GET", "/v3/clusters") == 1
 
 
-def test_a_project_that_does_not_exist_is_blamed_not_the_workload(sim2: Simulator) -> None:
-    result = run(sim2, CATTLE_URL=f"{sim2.url}/v3/project/local:p-nope")
+@pytest.mark.parametrize("scope", ["project", "projects"])
+def test_a_project_that_does_not_exist_is_blamed_not_the_workload(sim2: Simulator, scope: str) -> None:
+    result = run(sim2, CATTLE_URL=f"{sim2.url}/v3/{scope}/local:p-nope")
     assert result.code == 2
     assert ("CATTLE_URL: project 'local:p-nope' not found; projects this key sees: "
             f"Default ({sim2.default_project_id}), System ({sim2.system_project_id})") in result.stderr
     assert "workload" not in result.stderr.split("error:", 1)[1]
+    assert "Connected" not in result.stderr, "the project in the URL is checked before the URL is said to work"
     by_name = run(sim2, RANCHER_FLAVOUR="v3", RANCHER_PROJECT="Prod")
     assert by_name.code == 2 and "RANCHER_PROJECT: project 'Prod' not found; projects this key sees:" in by_name.stderr
 
@@ -88,3 +90,102 @@ def test_a_server_root_that_answers_its_version_pays_no_request_for_the_check(si
     result = run(sim2, "--dry-run")
     assert result.code == 0, result.stderr
     assert not [r for r in sim2.requests if r.path == "/v3"], "/rancherversion answered: /v3 is not asked"
+
+
+# What the URL points at, checked before "Connected" whatever its form.
+
+
+@pytest.mark.parametrize("path", ["/v1/projects/1a5", "/v2-beta", "/v2-beta/projects/1a5"])
+def test_a_rancher_1_url_on_rancher_2_is_refused_before_connected(sim2: Simulator, path: str) -> None:
+    # Only a bare /v1 may be a 2.x server's (Steve, 2.5+); these were accepted and their path dropped.
+    result = run(sim2, CATTLE_URL=sim2.url + path)
+    assert result.code == 2, result.stderr
+    release = {"2.4": "v2.4.18", "2.8": "v2.8.5"}[sim2.rancher_version]
+    assert (f"CATTLE_URL: {path} is a Rancher 1.x API, but this is Rancher {release}; use the server root "
+            f"({sim2.url}), {sim2.url}/v3 or {sim2.url}/k8s/clusters/<id>") in result.stderr
+    assert "Connected" not in result.stderr
+    assert [r for r in sim2.requests if r.method != "GET"] == []
+
+
+def test_a_cluster_url_of_v3_names_the_cluster(sim2: Simulator) -> None:
+    wrong = run(sim2, CATTLE_URL=f"{sim2.url}/v3/clusters/c-nope")
+    assert wrong.code == 2, wrong.stderr
+    assert "CATTLE_URL: cluster 'c-nope' not found; clusters this key sees: local (local)" in wrong.stderr
+    assert "Connected" not in wrong.stderr and "no Rancher API found" not in wrong.stderr
+    right = run(sim2, CATTLE_URL=f"{sim2.url}/v3/clusters/local")
+    assert right.code == 0, right.stderr
+    expected = "v3 API" if sim2.rancher_version == "2.4" else "Kubernetes API through Rancher, cluster local"
+    assert expected in right.stderr
+
+
+@pytest.mark.parametrize("flavour", ["v3", "k8s"])
+def test_a_rancher_2_flavour_forced_on_rancher_1_says_this_is_rancher_1(sim: Simulator, web: str, run_cli: RunCli,
+                                                                       flavour: str) -> None:
+    for suffix in ("", "/v2-beta"):
+        result = run_cli(CATTLE_URL=sim.url + suffix, RANCHER_FLAVOUR=flavour, RANCHER_SERVICE=None,
+                         RANCHER_WORKLOAD="web")
+        assert result.code == 2, result.stderr
+        assert (f"RANCHER_FLAVOUR: is {flavour}, a Rancher 2.x API, but this is Rancher 1.x (its API is "
+                f"{sim.url}/v2-beta)") in result.stderr
+        assert "Listing projects" not in result.stderr and "Connected" not in result.stderr
+    assert sim.count("POST") == 0
+
+
+def test_a_namespace_that_does_not_exist_is_named_after_one_look(sim2: Simulator) -> None:
+    result = run(sim2, RANCHER_NAMESPACE="nope")
+    assert result.code == 2, result.stderr
+    assert "error: namespace 'nope' not found in cluster local; check RANCHER_NAMESPACE" in result.stderr
+    assert "Listing" not in result.stderr
+    if sim2.rancher_version == "2.8":
+        assert sim2.count("GET", "/api/v1/namespaces/nope") == 1
+        assert not [r for r in sim2.requests if r.path.endswith("/namespaces/nope/statefulsets")], "no list"
+
+
+# RANCHER_PROJECT holds on every flavour: the project must exist and hold the namespace.
+
+
+def test_a_project_that_does_not_exist_is_refused_before_any_change(sim2: Simulator) -> None:
+    result = run(sim2, RANCHER_PROJECT="Prod")
+    assert result.code == 2, result.stderr
+    assert ("RANCHER_PROJECT: project 'Prod' not found; projects this key sees: "
+            f"Default ({sim2.default_project_id}), System ({sim2.system_project_id})") in result.stderr
+    assert "Connected" not in result.stderr
+    assert [r for r in sim2.requests if r.method != "GET"] == []
+    assert sim2.workload("deployment", "default", "web")["spec"]["template"]["spec"]["containers"][0]["image"] == OLD
+
+
+@pytest.mark.parametrize("named", ["System", "id"])
+def test_a_namespace_in_another_project_is_refused_naming_where_it_is(sim2: Simulator, named: str) -> None:
+    project = sim2.system_project_id if named == "id" else named
+    result = run(sim2, RANCHER_PROJECT=project)
+    assert result.code == 2, result.stderr
+    assert (f"RANCHER_PROJECT: namespace 'default' is in project Default ({sim2.default_project_id}), not in "
+            f"System ({sim2.system_project_id})") in result.stderr
+    assert [r for r in sim2.requests if r.method != "GET"] == []
+
+
+def test_a_namespace_in_no_project_does_not_pass_for_the_project_named(sim2: Simulator) -> None:
+    # On 2.4 v3 cannot see such a namespace and the run used to move to the Kubernetes API silently.
+    sim2.add_namespace("loose", in_project=False)
+    sim2.add_workload("loose", "web", [dict(WEB)])
+    result = run(sim2, RANCHER_NAMESPACE="loose", RANCHER_PROJECT="Default")
+    assert result.code == 2, result.stderr
+    assert ("RANCHER_PROJECT: namespace 'loose' is in no Rancher project, not in Default "
+            f"({sim2.default_project_id})") in result.stderr
+    assert [r for r in sim2.requests if r.method != "GET"] == []
+
+
+@pytest.mark.parametrize("named", ["Default", "id", None])
+def test_the_project_named_costs_one_request_and_none_when_not_named(sim2: Simulator, named: str | None) -> None:
+    project = sim2.default_project_id if named == "id" else named
+    result = run(sim2, RANCHER_PROJECT=project)
+    assert result.code == 0, result.stderr
+    assert sim2.workload("deployment", "default", "web")["spec"]["template"]["spec"]["containers"][0]["image"] == NEW
+    project_reads = [r for r in sim2.requests if r.path.startswith("/v3/projects")]
+    namespace_reads = sim2.count("GET", "/api/v1/namespaces/default")
+    if named is None:
+        # v3 lists the projects to look in, as before; the Kubernetes API needs none.
+        assert len(project_reads) == (1 if sim2.rancher_version == "2.4" else 0) and namespace_reads == 0
+    else:
+        assert len(project_reads) == 1
+        assert namespace_reads == (0 if sim2.rancher_version == "2.4" else 1)

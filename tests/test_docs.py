@@ -49,3 +49,21 @@ def test_the_architecture_map_names_every_module_of_the_client_and_the_simulator
     for path in simulator.rglob("*.py"):
         if path.name != "__init__.py" or path.parent == simulator:
             assert f"`{path.name}`" in simulator_map, f"docs/simulator.md does not place {path.relative_to(package)}"
+
+
+def test_help_points_to_docs_by_an_address_a_user_of_the_package_has() -> None:
+    # docs/ is not in the installed package or the image: a help text names a docs file by its path in
+    # the source tree and by the repository's address, and the file is there.
+    import subprocess
+    import sys
+
+    root = Path(__file__).parent.parent
+    outputs = [subprocess.run([sys.executable, "-m", "rancher_deploy", *argv], capture_output=True, text=True,
+                              check=True, cwd=root).stdout for argv in (["--help"], ["simulate", "--help"])]
+    for text in outputs:
+        flat = " ".join(text.split())
+        mentioned = set(re.findall(r"docs/[\w.-]+\.md", flat))
+        assert mentioned, "the help says where the simulator's documentation is"
+        for path in mentioned:
+            assert f"https://github.com/rancher-deploy/rancher-deploy/blob/main/{path}" in flat, path
+            assert (root / path).is_file(), path

@@ -7,6 +7,7 @@ systems parse; these tests are what stops them drifting from rancher_deploy/sett
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +202,10 @@ def test_every_file_names_the_image_of_this_version(path: str) -> None:
 
 
 def test_runtime_requirements_are_the_package_dependencies_pinned() -> None:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10, which the README supports: the same parser, from the test extra
+        import tomli as tomllib
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
 
@@ -340,3 +344,46 @@ NOTES = ("design.md", "aesthetics.md", "ci-conventions.md", "rancher-api.md", "u
 def test_every_note_cited_by_name_is_in_docs() -> None:
     cited = {note for _, text in tracked_texts() for note in NOTES if re.search(rf"(?<![\w-]){re.escape(note)}", text)}
     assert {note for note in cited if not (ROOT / "docs" / note).is_file()} == set()
+
+
+# Texts that are read in more than one place must be true in each.
+
+
+def test_help_texts_read_right_as_flags_and_as_ci_inputs() -> None:
+    # The table's help is the --help of a flag and the description of a GitHub input, a component
+    # input and a Drone setting: a flag name (`--environment`) means nothing to the last three.
+    for option in (*SETTINGS, COMMAND):
+        assert not re.search(r"(?<![\w-])--[a-z]", option.help), f"{option.name}: {option.help}"
+
+
+def test_the_url_help_names_every_form_of_url_the_tool_takes() -> None:
+    forms = ["/v2-beta", "/v2-beta/projects/<id>", "/v1", "/v3", "/v3/project/<cluster>:<project>",
+             "/v3/clusters/<id>", "/k8s/clusters/<id>"]
+    help_text = OPTIONS_BY_NAME["url"].help
+    assert [form for form in forms if form not in help_text] == []
+    readme_row = next(line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+                      if line.startswith("| `--url` |"))
+    assert [form for form in forms if f"`{form}`" not in readme_row] == []
+
+
+def test_the_target_output_shows_a_target_of_each_rancher_as_the_tool_writes_it() -> None:
+    from rancher_deploy.targets import ServiceTarget, WorkloadTarget
+
+    description = load("action.yml")["outputs"]["target"]["description"]
+    assert str(ServiceTarget("web", "shop")) in description
+    assert str(WorkloadTarget("deployment", "web", "default")) in description
+
+
+def test_the_command_descriptions_say_what_each_command_does_on_both_lines() -> None:
+    assert "2.x workload to its previous revision" in COMMAND.help and "a 2.x rollout needs none" in COMMAND.help
+    component = load_component()[0]["spec"]["inputs"]["command"]["description"]
+    assert component.startswith(help_sentence(COMMAND.help))
+
+
+def test_the_component_header_says_which_settings_are_not_inputs() -> None:
+    header_text = (ROOT / "templates/rancher-deploy.yml").read_text(encoding="utf-8").split("spec:", 1)[0]
+    inputs = load_component()[0]["spec"]["inputs"]
+    secrets = [option for option in SETTINGS if option.kind is Kind.SECRET]
+    assert "The secrets are deliberately not inputs" in header_text
+    assert all(option.env[0] in header_text and option.input_id not in inputs for option in secrets)
+    assert "access-key" in inputs and "(access-key)" in header_text

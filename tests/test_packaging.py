@@ -30,3 +30,29 @@ def test_ci_scripts_say_what_they_need() -> None:
     for script in ("run", "gitlab-local"):
         text = (ROOT / ".ci" / script).read_text(encoding="utf-8")
         assert "needs" in text and "npm" in text and "rsync" in text, script
+
+
+def test_ci_run_refuses_a_python_older_than_the_package_supports(tmp_path: Path) -> None:
+    # The floor in .ci/run is pyproject's requires-python; run with an interpreter that reports an
+    # older version, it stops at once with a message that says which it needs and which it found.
+    import os
+    import subprocess
+    import sys
+
+    floor = re.search(r'^requires-python = ">=(\d+)\.(\d+)"$', (ROOT / "pyproject.toml").read_text(encoding="utf-8"),
+                      re.MULTILINE)
+    assert floor is not None
+    assert f"sys.version_info < ({floor.group(1)}, {floor.group(2)})" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    old = f"{floor.group(1)}.{int(floor.group(2)) - 1}"
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\n"  # a python3 that is older than the floor, in what the check asks it
+                    f"case \"$2\" in *version_info*) exec {sys.executable} -c 'import sys; "
+                    f"sys.exit(({old.replace('.', ', ')}) < ({floor.group(1)}, {floor.group(2)}))' ;; "
+                    f"*python_version*) echo {old}.9 ;; esac\n")
+    fake.chmod(0o755)
+    for tool in ("git", "node", "npm"):
+        (tmp_path / tool).symlink_to("/bin/true")
+    done = subprocess.run(["bash", str(ROOT / ".ci" / "run")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"})
+    assert done.returncode == 2
+    assert done.stderr.strip() == f".ci/run: needs Python >= {floor.group(1)}.{floor.group(2)} as python3; found {old}.9"

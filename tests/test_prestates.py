@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rancher_deploy.simulator import Simulator
 
-from .conftest import OLD_IMAGE, RunCli
+from .conftest import NEW_IMAGE, OLD_IMAGE, RunCli
 
 OTHER_IMAGE = "registry.example.com:5000/shop/web:2.2"
 
@@ -57,7 +59,7 @@ def test_inactive_service_is_refused_without_change(sim: Simulator, run_cli: Run
     service = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), state="inactive")
     result = run_cli()
     assert result.code == 2
-    assert "shop/web is inactive; the upgrade needs it active" in result.stderr
+    assert "shop/web is inactive, which an upgrade does not start from" in result.stderr
     assert sim.count("POST") == 0 and image_of(sim, service) == f"docker:{OLD_IMAGE}"
 
 
@@ -78,4 +80,60 @@ def test_dry_run_does_not_finish_a_leftover_upgrade(sim: Simulator, web: str, ru
     assert result.code == 0, result.stderr
     assert "dry run: shop/web was left upgraded by an earlier run; a real run would finish it first" in result.stderr
     assert sim.count("POST") == posts
+    assert sim.service(web)["state"] == "upgraded"
+
+
+# An upgrade an earlier run left pending, then the image asked for already there: the run changed
+# something (it finished or rolled back that upgrade), and says so; a dry run says what it would do.
+
+
+def test_finishing_a_leftover_upgrade_that_already_runs_the_image_reports_it_finished(
+        sim: Simulator, web: str, run_cli: RunCli) -> None:
+    assert run_cli("--no-finish").code == 0
+    result = run_cli("--output", "json")
+    assert result.code == 0, result.stderr
+    (target,) = result.json["targets"]
+    assert result.json["result"] == target["result"] == "finished"
+    assert ("shop/web: the upgrade an earlier run left pending was finished first (RANCHER_ON_UPGRADED); then "
+            f"shop/web already runs {NEW_IMAGE}, so nothing more was sent") == target["message"]
+    assert (target["previous_image"], target["image"], target["state"]) == (NEW_IMAGE, NEW_IMAGE, "active")
+    assert "nothing to do" not in result.stderr
+    assert result.stderr.splitlines()[-1] == "rancher-deploy: exit 0 (done: the pending upgrade was finished)"
+    assert sim.service(web)["state"] == "active" and image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_rolling_back_a_leftover_upgrade_of_the_same_image_then_upgrades_as_usual(
+        sim: Simulator, web: str, run_cli: RunCli) -> None:
+    assert run_cli("--no-finish").code == 0
+    result = run_cli("--on-upgraded", "rollback", "--output", "json")
+    assert result.code == 0, result.stderr
+    assert result.json["result"] == "upgraded"
+    assert f"web: {OLD_IMAGE} -> {NEW_IMAGE}" in result.stderr
+    assert sim.service(web)["state"] == "active" and image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_a_version_policy_skip_after_finishing_a_leftover_upgrade_says_it_finished_it(
+        sim: Simulator, web: str, run_cli: RunCli) -> None:
+    assert run_cli("--no-finish").code == 0
+    result = run_cli("--output", "json", RANCHER_VERSION_POLICY="newer", RANCHER_IMAGE=OLD_IMAGE)
+    assert result.code == 0, result.stderr
+    (target,) = result.json["targets"]
+    assert target["result"] == "finished"
+    assert "was finished first (RANCHER_ON_UPGRADED); then skipped by the version policy" in target["message"]
+    assert (target["previous_image"], target["image"]) == (NEW_IMAGE, NEW_IMAGE)
+
+
+@pytest.mark.parametrize("choice, then", [("finish", f"then nothing more: shop/web already runs {NEW_IMAGE}"),
+                                          ("rollback", f"then upgrade it as usual from what that restores "
+                                                       f"(web={OLD_IMAGE})")])
+def test_a_dry_run_on_a_leftover_upgrade_of_the_same_image_says_what_a_real_run_would_do(
+        sim: Simulator, web: str, run_cli: RunCli, choice: str, then: str) -> None:
+    assert run_cli("--no-finish").code == 0
+    result = run_cli("--dry-run", "--output", "json", RANCHER_ON_UPGRADED=choice)
+    assert result.code == 0, result.stderr
+    (target,) = result.json["targets"]
+    assert target["result"] == "planned"
+    assert target["message"] == (f"dry run: a real run would first {choice} the upgrade an earlier run left upgraded "
+                                 f"(RANCHER_ON_UPGRADED), {then}; nothing was changed")
+    assert "nothing to do" not in result.stderr
     assert sim.service(web)["state"] == "upgraded"

@@ -11,11 +11,15 @@ from rancher_deploy.errors import ExitCode
 from rancher_deploy.events import Level, Outcome, Result, Step, TargetOutcome
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog
-from rancher_deploy.simulator import Simulator
+from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import NEW_IMAGE, RunCli
+from .conftest import NEW_IMAGE, RunCli, VirtualTime
 
-CAUSE = "Waiting: healthy"
+CAUSE = "the new containers never became healthy: 0/2 healthy after 60s without progress"
+# A new image that never gets healthy fails on the progress deadline (Rancher 1.x sets no error for
+# it), on simulated time: the simulator moves only when the tool sleeps.
+ON_SIMULATED_TIME = pytest.mark.parametrize("timing", [Timing(speed=0)])
+STALL = {"RANCHER_POLL_INTERVAL": "5", "RANCHER_PROGRESS_DEADLINE": "60", "RANCHER_TIMEOUT": "600"}
 DIALECTS = {"github": {"GITHUB_ACTIONS": "true"}, "gitlab": {"GITLAB_CI": "true"}}
 
 
@@ -23,11 +27,12 @@ def annotations(log: str) -> list[str]:
     return [line for line in log.splitlines() if line.startswith(("::error", "::warning", "::notice"))]
 
 
+@ON_SIMULATED_TIME
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
 @pytest.mark.parametrize(("case", "code"), [("rolled back", 1), ("refused setting", 2), ("needs attention", 4)])
-def test_one_failure_is_reported_once(sim: Simulator, web: str, run_cli: RunCli, dialect: str, case: str,
-                                      code: int) -> None:
-    environ = dict(DIALECTS[dialect])
+def test_one_failure_is_reported_once(sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli, dialect: str,
+                                      case: str, code: int) -> None:
+    environ = {**DIALECTS[dialect], **STALL}
     if case == "refused setting":
         environ["RANCHER_TIMEOUT"] = "soon"
     else:
@@ -46,8 +51,7 @@ def test_one_failure_is_reported_once(sim: Simulator, web: str, run_cli: RunCli,
         else:
             assert annotation.startswith("::error::FAILED")
             # What led there is still in the log, as plain lines.
-            assert f"error: Upgrade of shop/web failed: Rancher reports an error in state upgrading: {CAUSE}" \
-                in result.stderr
+            assert f"error: Upgrade of shop/web failed: {CAUSE}" in result.stderr
     else:
         assert annotations(result.stderr) == []
     # Whatever the CI, the failure's last word is said once.
@@ -100,11 +104,13 @@ def test_a_plain_log_keeps_every_target_line_in_order() -> None:
         "FAILED, rolled back", "unchanged", "rancher-deploy"]
 
 
-def test_a_failure_across_several_targets_is_still_one_annotation(sim: Simulator, web: str, run_cli: RunCli) -> None:
+@ON_SIMULATED_TIME
+def test_a_failure_across_several_targets_is_still_one_annotation(sim: Simulator, web: str, virtual: VirtualTime,
+                                                                  run_cli: RunCli) -> None:
     stack = sim.service(web)["stackId"]
     sim.add_service(stack, "worker", {"imageUuid": "docker:registry.example.com:5000/shop/worker:1.0"}, scale=1)
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli(GITHUB_ACTIONS="true", RANCHER_SERVICE="web,worker", RANCHER_STACK="shop")
+    result = run_cli(GITHUB_ACTIONS="true", RANCHER_SERVICE="web,worker", RANCHER_STACK="shop", **STALL)
     assert result.code == 1, result.stderr
     (annotation,) = annotations(result.stderr)
     assert annotation.startswith("::error::FAILED") and "shop/web" in annotation and "shop/worker" in annotation

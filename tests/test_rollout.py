@@ -96,3 +96,13 @@ def test_a_done_that_does_not_mean_running_says_so() -> None:
     assert VIEWERS["deployment"](rollout()).caveat is None
     assert rollout("statefulset", strategy="OnDelete").health is None
     assert rollout("statefulset", partition=2, updated=1, available=3).health == Health(1, 1, counted="updated replicas available")
+
+
+def test_every_table_keyed_by_workload_kind_covers_the_one_list_of_kinds() -> None:
+    # The kinds are listed once (targets.WORKLOAD_KINDS); each table that needs a row per kind has
+    # exactly those rows, so a kind added there without its viewer or resource name fails here.
+    from rancher_deploy.targets import WORKLOAD_KINDS
+    from rancher_deploy.workload_view import CONTROLLER_REVISION_KINDS, PLURALS
+
+    assert set(VIEWERS) == set(PLURALS) == set(WORKLOAD_KINDS)
+    assert set(CONTROLLER_REVISION_KINDS) <= set(WORKLOAD_KINDS)

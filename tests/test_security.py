@@ -43,6 +43,12 @@ class Scenario:
     name: str
     stage: Stage
     codes: tuple[int, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+
+# A new image that never gets healthy ends on the progress deadline (Rancher 1.x sets no error):
+# 0.3 s of real time is 300 simulated seconds here, ages for a fast simulator.
+STALLS = (("RANCHER_PROGRESS_DEADLINE", "0.3"),)
 
 
 def _none(sim: Simulator, web: str) -> Triggers:
@@ -126,14 +132,14 @@ def _environment_key(sim: Simulator, web: str) -> Triggers:
 
 SCENARIOS = [
     Scenario("upgrade", _none, (0,)),
-    Scenario("never healthy", _unhealthy, (1,)),
-    Scenario("rollback fails", _rollback_fails, (4,)),
+    Scenario("never healthy", _unhealthy, (1,), STALLS),
+    Scenario("rollback fails", _rollback_fails, (4,), STALLS),
     Scenario("5xx on reads", _read_5xx, (0,)),
     Scenario("resets on reads", _read_resets, (0,)),
     Scenario("5xx on the upgrade", _action_5xx, (3,)),
     Scenario("upgrade answer lost", _action_lost, (0,)),
     Scenario("5xx on the finish", _finish_5xx, (4,)),  # RANCHER_RETRIES=0 below: not sent again
-    Scenario("rollback answer lost", _rollback_lost, (1,)),
+    Scenario("rollback answer lost", _rollback_lost, (1,), STALLS),
     Scenario("slow reads", _slow, (0,)),
     Scenario("unreachable mid-wait", _unreachable, (0,)),
     *(Scenario(f"{status} at lookup", _status(status, "GET", "lookup"), (2,)) for status in (401, 403, 404, 422)),
@@ -167,7 +173,7 @@ def test_no_secret_reaches_any_sink(sim: Simulator, web: str, base_env: dict[str
                "RANCHER_REQUEST_TIMEOUT": "0.2",
                # The secret key arrives in the URL too, URL-encoded, as users paste it.
                "CATTLE_URL": base_env["CATTLE_URL"].replace("://", f"://{ACCESS_KEY}:{quote(URL_PASSWORD, safe='')}@"),
-               "CATTLE_SECRET_KEY": SECRET_KEY}
+               "CATTLE_SECRET_KEY": SECRET_KEY, **dict(scenario.env)}
     stdout, stderr = io.StringIO(), Watcher(triggers)
     code = cli.main([], environ=environ, dotenv_path=None, stdout=stdout, stderr=stderr)
 

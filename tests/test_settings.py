@@ -9,7 +9,7 @@ import pytest
 
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef
-from rancher_deploy.settings import SETTINGS, Command, ServiceTarget, Settings, read_dotenv
+from rancher_deploy.settings import SETTINGS, Command, ServiceTarget, Settings, read_dotenv, secret_parts, secrets_in
 
 BASE = {
     "CATTLE_URL": "https://rancher.example.com",
@@ -88,9 +88,35 @@ def test_credentials_in_the_url_become_the_keys_and_leave_the_url() -> None:
     assert settings.url == "https://rancher.example.com/v2-beta"
 
 
+TOKEN_TEXT = "token-abcde:tokensecretpart"
+
+
+def test_secrets_in_finds_every_spelling_the_token_half_and_url_passwords() -> None:
+    environ = {
+        "INPUT_SECRET-KEY": " spelled-the-github-way ",
+        "PLUGIN_TOKEN": TOKEN_TEXT,
+        "CATTLE_SECRET_KEY": "plain-env-secret",
+        "RANCHER_URL": "https://key:p%40ssword@rancher.example.com",
+        "INPUT_ACCESS-KEY": "not-a-secret-access-key",
+    }
+    found = secrets_in(environ)
+    assert "spelled-the-github-way" in found
+    assert TOKEN_TEXT in found and "tokensecretpart" in found
+    assert "plain-env-secret" in found
+    assert "p%40ssword" in found and "p@ssword" in found
+    assert "not-a-secret-access-key" not in found
+
+
 def test_secrets_lists_every_secret_value() -> None:
     settings = load({**BASE, "RANCHER_TOKEN": "token-abc12:tokensecret"})
     assert set(settings.secrets) == {"SK-secret-value", "token-abc12:tokensecret", "tokensecret"}
+
+
+def test_the_secret_half_of_a_token_is_found_by_one_rule_before_and_after_validation() -> None:
+    assert secret_parts("token-abc12:tokensecret") == ("token-abc12:tokensecret", "tokensecret")
+    assert secret_parts("no-colon-here") == ("no-colon-here",) and secret_parts("ends-with:") == ("ends-with:",)
+    environ = {**BASE, "RANCHER_TOKEN": "token-abc12:tokensecret"}
+    assert set(load(environ).secrets) <= set(secrets_in(environ))
 
 
 @pytest.mark.parametrize(
@@ -184,13 +210,38 @@ def test_choices_are_typed_values_that_read_as_the_words_users_write() -> None:
 def test_ca_bundle_falls_back_to_the_variables_other_tools_set(tmp_path: Path) -> None:
     pem = tmp_path / "ca.pem"
     pem.write_text("not checked here")
-    assert load(BASE).verify is True
-    fallback = load({**BASE, "REQUESTS_CA_BUNDLE": str(tmp_path / "missing.pem"), "SSL_CERT_FILE": str(pem)})
+    fallback = load({**BASE, "SSL_CERT_FILE": str(pem)})
     assert fallback.verify == str(pem) and fallback.sources["ca_bundle"] == "environment SSL_CERT_FILE"
+    first = load({**BASE, "REQUESTS_CA_BUNDLE": str(pem), "SSL_CERT_FILE": str(tmp_path / "missing.pem")})
+    assert first.verify == str(pem), "the first one set is read, as requests reads REQUESTS_CA_BUNDLE first"
+    assert load({**BASE, "REQUESTS_CA_BUNDLE": str(tmp_path)}).verify == str(tmp_path), "a c_rehash directory"
     # Set for other tools: insecure wins over them, where it conflicts with RANCHER_CA_BUNDLE.
     insecure = load({**BASE, "SSL_CERT_FILE": str(pem), "RANCHER_INSECURE": "true"})
     assert insecure.verify is False and "ca_bundle" not in insecure.sources
     assert load({**BASE, "RANCHER_CA_BUNDLE": str(pem), "REQUESTS_CA_BUNDLE": "/x"}).verify == str(pem)
+
+
+def test_verification_is_never_left_to_requests_and_the_environment() -> None:
+    # verify=True would let requests read REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE again by itself; with
+    # nothing set, the run names the bundle requests ships (certifi's) explicitly.
+    import requests.certs
+
+    assert load(BASE).verify == requests.certs.where()  # type: ignore[attr-defined]
+    assert load({**BASE, "RANCHER_INSECURE": "true"}).verify is False
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"])
+def test_a_ca_variable_of_other_tools_naming_no_file_is_an_error_naming_it(tmp_path: Path, variable: str) -> None:
+    missing = str(tmp_path / "gone.pem")
+    with pytest.raises(ConfigError) as caught:
+        load({**BASE, variable: missing})
+    assert str(caught.value) == (f"{variable}: no such file {missing!r} ({variable} is read as ca-bundle when that "
+                                 "is not given; point it at an existing file or unset it)")
+    # Set for other tools: insecure and our own option win over it, so it is not read at all then.
+    assert load({**BASE, variable: missing, "RANCHER_INSECURE": "true"}).verify is False
+    pem = tmp_path / "ca.pem"
+    pem.write_text("not checked here")
+    assert load({**BASE, variable: missing, "RANCHER_CA_BUNDLE": str(pem)}).verify == str(pem)
 
 
 def test_inputs_are_a_snapshot_of_the_environment() -> None:
@@ -201,6 +252,14 @@ def test_inputs_are_a_snapshot_of_the_environment() -> None:
     environ["RANCHER_OUTPUT"] = "text"
     assert inputs.text(OPTIONS_BY_NAME["output"]) == "JSON"
     assert Settings.from_inputs(Command.UPGRADE, inputs).sources["output"] == "environment RANCHER_OUTPUT"
+
+
+def test_the_progress_deadline_defaults_to_300_and_comes_from_every_spelling() -> None:
+    assert load(BASE).progress_deadline_seconds == 300
+    assert load(BASE, {"progress_deadline": "120"}).progress_deadline_seconds == 120
+    for name in ("RANCHER_PROGRESS_DEADLINE", "INPUT_PROGRESS-DEADLINE", "INPUT_PROGRESS_DEADLINE",
+                 "PLUGIN_PROGRESS_DEADLINE"):
+        assert load({**BASE, name: "90"}).progress_deadline_seconds == 90
 
 
 # -- messages name a setting the way the user set it (Inputs.name) ------------------------------------

@@ -273,7 +273,9 @@ def test_version_policy_newer_skips_downgrades_and_goes_on_upgrades(sim: Simulat
                                                                     run_cli: RunCli) -> None:
     older = "registry.example.com:5000/shop/web:1.9"
     skipped = run_cli("--output", "json", RANCHER_VERSION_POLICY="newer", RANCHER_IMAGE=older)
-    assert skipped.code == 0 and skipped.json["result"] == "unchanged"
+    assert skipped.code == 0 and skipped.json["result"] == "skipped"
+    assert skipped.stderr.splitlines()[-1] == ("rancher-deploy: exit 0 (done: skipped by the version policy; "
+                                               "nothing was changed)")
     assert "skipped by the version policy: web runs registry.example.com:5000/shop/web:2.0" in skipped.stderr
     assert sim.count("POST") == 0
     assert run_cli(RANCHER_VERSION_POLICY="newer").code == 0
@@ -327,6 +329,32 @@ def test_a_service_with_a_start_once_sidekick_upgrades_and_finishes(sim: Simulat
         ("stopped", "started-once", f"docker:{NEW_IMAGE}")}
 
 
+def test_a_service_of_60_containers_is_counted_on_every_page(sim: Simulator, run_cli: RunCli) -> None:
+    # 60 old + 60 new containers are 120: more than the one page of 100 Rancher answers by default.
+    web = sim.add_service(sim.add_stack("shop"), "web", dict(LAUNCH_CONFIG), scale=60)
+    result = run_cli("--output", "json", RANCHER_BATCH_SIZE="10", RANCHER_TIMEOUT="20")
+    assert result.code == 0, result.stderr
+    assert "60/60 new containers healthy" in result.stderr
+    assert (sim.service(web)["state"], image_of(sim, web)) == ("active", f"docker:{NEW_IMAGE}")
+    assert [r for r in sim.requests if r.path.endswith("/instances") and "marker=m100" in r.query], \
+        "the second page of containers was read"
+
+
+def test_lookups_read_every_page(sim: Simulator, run_cli: RunCli) -> None:
+    # The stack's 131st service and the 112th environment: both past the first page of 100.
+    stack = sim.add_stack("shop")
+    for n in range(130):
+        sim.add_service(stack, f"svc-{n:03d}", {"imageUuid": "docker:x"}, state="inactive")
+    web = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), scale=1)
+    last = [sim.add_project(f"env-{n:03d}") for n in range(110)][-1]
+    refused = run_cli()
+    assert refused.code == 2
+    assert f"env-109 ({last})" in refused.stderr, "the refusal names every environment the key sees"
+    result = run_cli(RANCHER_ENVIRONMENT="Default")
+    assert result.code == 0, result.stderr
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
 def test_a_service_moving_to_another_repository_is_warned_about(sim: Simulator, run_cli: RunCli) -> None:
     stack = sim.add_stack("shop")
     sim.add_service(stack, "web", {"imageUuid": "docker:registry.example.com:5000/shop/worker:2.0"})
@@ -342,3 +370,43 @@ def test_force_without_the_pull_label_warns_in_the_plan(sim: Simulator, run_cli:
     result = run_cli("--force", "--dry-run", RANCHER_IMAGE=OLD_IMAGE)
     assert result.code == 0, result.stderr
     assert "without the label io.rancher.container.pull_image=always" in result.stderr
+
+
+LB_CONFIG = {"portRules": [{"sourcePort": 443, "targetPort": 8080, "protocol": "https", "serviceId": "1s1",
+                            "hostname": "shop.example.com"}],
+             "certificateIds": ["1c2"], "defaultCertificateId": "1c2", "config": "maxconn 4096"}
+
+
+@pytest.mark.parametrize(("kind", "fields"), [
+    ("loadBalancerService", {"lbConfig": LB_CONFIG}),
+    ("networkDriverService", {"networkDriver": {"name": "ipsec",
+                                                "defaultNetwork": {"subnets": [{"cidr": "10.42.0.0/16"}]}}}),
+    ("storageDriverService", {"storageDriver": {"name": "rancher-nfs", "scope": "environment"}}),
+])
+def test_kinds_that_run_containers_upgrade_like_a_service_keeping_every_field(
+        sim: Simulator, run_cli: RunCli, kind: str, fields: dict[str, object]) -> None:
+    stack = sim.add_stack("shop")
+    target = sim.add_service(stack, "web", dict(LAUNCH_CONFIG), scale=2, kind=kind, fields=fields)
+    result = run_cli("--output", "json")
+    assert result.code == 0, result.stderr
+    service = sim.service(target)
+    assert (service["type"], service["state"]) == (kind, "active")
+    assert service["launchConfig"] == {**LAUNCH_CONFIG, "imageUuid": f"docker:{NEW_IMAGE}", "type": "launchConfig",
+                                       "version": service["launchConfig"]["version"]}
+    assert {name: service[name] for name in fields} == fields
+
+
+@pytest.mark.parametrize(("kind", "fields", "words"), [
+    ("dnsService", {}, "a DNS (alias) service (dnsService)"),
+    ("externalService", {"externalIpAddresses": ["10.0.0.9"]}, "an external service (externalService)"),
+])
+def test_kinds_without_containers_are_refused_before_any_change_exit_2(
+        sim: Simulator, run_cli: RunCli, kind: str, fields: dict[str, object], words: str) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "worker", dict(LAUNCH_CONFIG))
+    target = sim.add_service(stack, "web", {}, kind=kind, fields=fields)
+    result = run_cli("--output", "json", RANCHER_SERVICE="worker,web")
+    assert result.code == 2, result.stderr
+    assert f"shop/web is {words}: it runs no container, so it has no image to upgrade" in result.stderr
+    assert sim.count("POST") == 0, "refused before the first target was touched"
+    assert sim.service(target)["state"] == "active"

@@ -9,7 +9,7 @@ from rancher_deploy.events import Event, Progress, Step
 from rancher_deploy.snapshot import Goal, Health, Phase, Snapshot
 from rancher_deploy.status import ServiceStatus, Transitioning
 from rancher_deploy.timing import Pace
-from rancher_deploy.wait import wait_for
+from rancher_deploy.wait import ProgressTracker, wait_for
 
 
 class FakeTime:
@@ -85,9 +85,59 @@ def test_times_out_on_the_wall_clock_with_the_last_state() -> None:
 
 
 def test_rancher_error_signal_fails_at_once() -> None:
-    failing = reading("upgrading", "error", "Waiting: healthy [container:1i4]", 0, 2)
-    with pytest.raises(WaitFailed, match="Waiting: healthy"):
+    failing = reading("upgrading", "error", "Container should have been running but is in stopped state", 0, 2)
+    with pytest.raises(WaitFailed, match="should have been running"):
         run([UPGRADING, failing, UPGRADED])
+
+
+# ---- the progress deadline (a pure value, then the loop that keeps it) ------------------------
+
+def tracker_after(readings: list[tuple[float, int]], deadline: float = 60) -> ProgressTracker:
+    tracker = ProgressTracker(deadline)
+    for now, healthy in readings:
+        tracker = tracker.seen(reading("upgrading", "yes", None, healthy, 3), now)
+    return tracker
+
+
+@pytest.mark.parametrize(("readings", "now", "idle", "overdue"), [
+    ([], 100, 0, False),                                   # nothing seen: the clock has not started
+    ([(0, 0)], 59, 59, False),                             # the first snapshot starts the clock
+    ([(0, 0)], 60, 60, True),                              # ... and the deadline is inclusive
+    ([(0, 0), (50, 1)], 100, 50, False),                   # one more healthy container restarts it
+    ([(0, 0), (50, 1), (70, 1)], 110, 60, True),           # the same count is no progress
+    ([(0, 2), (30, 1), (50, 2)], 60, 60, True),            # falling back and recovering is not either
+    ([(0, 0), (10, 2), (20, 3)], 79, 59, False),           # each further one counts
+])
+def test_progress_tracker(readings: list[tuple[float, int]], now: float, idle: float, overdue: bool) -> None:
+    tracker = tracker_after(readings)
+    assert (tracker.idle_seconds(now), tracker.overdue(now)) == (idle, overdue)
+
+
+def test_a_wait_without_progress_fails_on_the_progress_deadline_with_rancher_s_words() -> None:
+    stuck = reading("upgrading", "yes", "Waiting: healthy [container:1i9]", 0, 2)
+    time = FakeTime()
+    pace = Pace(600, 10.0, time.clock, time.sleep)
+    with pytest.raises(WaitFailed) as caught:
+        wait_for(lambda: stuck, Goal.UPGRADED, target="shop/web", pace=pace, emit=lambda e: None,
+                 progress_deadline=300)
+    assert str(caught.value) == ("the new containers never became healthy: 0/2 healthy after 300s without "
+                                 "progress (RANCHER_PROGRESS_DEADLINE); Rancher says: Waiting: healthy [container:1i9]")
+    assert time.now - 1000.0 == 300
+
+
+def test_some_progress_then_a_stall_says_how_far_it_got() -> None:
+    readings = iter([UPGRADING, HALF])
+    time = FakeTime()
+    pace = Pace(600, 10.0, time.clock, time.sleep)
+    with pytest.raises(WaitFailed, match="did not all become healthy: 1/2 healthy after 100s without progress"):
+        wait_for(lambda: next(readings, HALF), Goal.UPGRADED, target="shop/web", pace=pace, emit=lambda e: None,
+                 progress_deadline=100)
+    assert time.now - 1000.0 == 110, "the clock restarted when the first new container got healthy"
+
+
+def test_without_a_progress_deadline_only_the_timeout_ends_a_stall() -> None:
+    with pytest.raises(WaitTimedOut):
+        run([UPGRADING], timeout=1000)
 
 
 def test_transient_read_errors_are_reported_once_and_the_wait_resumes() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import pytest
+from pathlib import Path
 import requests
 
 from rancher_deploy.simulator import Simulator, Timing
@@ -203,11 +204,16 @@ def test_a_paused_deployment_is_refused_with_how_to_resume_it(sim2: Simulator) -
     assert paused.status_code == 200
     result = run(sim2, RANCHER_NAMESPACE="shop")
     assert result.code == 2
-    assert ("shop/deployment:web is paused; the upgrade needs it active: resume its rollout with `kubectl rollout "
+    assert ("shop/deployment:web is paused, which an upgrade does not start from: resume its rollout with `kubectl rollout "
             "resume deployment/web -n shop` or Resume on the workload in Rancher's UI, then upgrade it again; "
             "nothing was changed") in result.stderr
     assert "activate it" not in result.stderr
     assert sim2.workload("deployment", "shop", "web")["spec"]["template"]["spec"]["containers"][0]["image"] == OLD
+    rollback = run(sim2, "rollback", RANCHER_NAMESPACE="shop", RANCHER_IMAGE=None)
+    assert rollback.code == 2, rollback.stderr
+    assert "shop/deployment:web is paused, which a rollback does not start from: resume its rollout" in rollback.stderr
+    assert "Rolling back" not in rollback.stderr
+    assert sim2.count("PATCH") == 1 and sim2.count("PUT") == sim2.count("POST") == 0, "only the test's pause"
 
 
 def test_dry_run_and_status_write_nothing(sim2: Simulator) -> None:
@@ -310,6 +316,7 @@ def test_rollback_command_on_a_kind_without_revisions_is_refused(sim2: Simulator
     result = run(sim2, "rollback", RANCHER_WORKLOAD="cronjob:report", RANCHER_IMAGE=None)
     assert result.code == 2
     assert "a cronjob keeps no earlier revisions to roll back to; nothing was changed" in result.stderr
+    assert "Rolling back" not in result.stderr, "refused before anything is said to start"
     assert containers(sim2, "cronjob", "report")["report"]["image"] == "report:2"
 
 
@@ -451,8 +458,8 @@ def test_v3_names_what_is_wrong_when_a_workload_is_in_no_project_it_looked_in() 
         assert "namespace 'nope' not found in cluster local; check RANCHER_NAMESPACE" in missing.stderr
         elsewhere = run(sim, RANCHER_NAMESPACE="shop", RANCHER_PROJECT=sim.default_project_id)
         assert elsewhere.code == 2
-        assert (f"RANCHER_PROJECT: names project {sim.default_project_id}, but namespace 'shop' is in project "
-                f"{shop}") in elsewhere.stderr
+        assert (f"RANCHER_PROJECT: namespace 'shop' is in project Shop ({shop}), not in Default "
+                f"({sim.default_project_id})") in elsewhere.stderr
         absent = run(sim, RANCHER_NAMESPACE="shop", RANCHER_WORKLOAD="deployment:api")
         assert absent.code == 2
         assert (f"deployment 'api' not found in namespace 'shop' of project {shop}; workloads there: deployment:web"
@@ -490,11 +497,17 @@ def test_rollback_command_returns_a_statefulset_or_daemonset_to_its_previous_rev
         assert after["status"]["updateRevision"] == first["status"]["updateRevision"], "revision 1, reused"
 
 
-def test_rollback_with_no_earlier_revision_is_refused_before_any_change(sim2: Simulator) -> None:
-    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind="statefulset")
-    result = run(sim2, "rollback", RANCHER_WORKLOAD="statefulset:db", RANCHER_IMAGE=None)
-    assert result.code == 2
-    assert "default/statefulset:db has no earlier revision to roll back to; nothing was changed" in result.stderr
+# One rule for every kind: nothing to roll back to is a reported skip (exit 0, unchanged); a kind
+# that cannot be rolled back at all, or no API to do it, is refused (exit 2) before "Rolling back".
+@pytest.mark.parametrize("kind", ["deployment", "statefulset", "daemonset"])
+def test_rollback_with_no_earlier_revision_is_a_reported_skip(sim2: Simulator, kind: str) -> None:
+    sim2.add_workload("default", "db", [{"name": "db", "image": "postgres:15"}], kind=kind)
+    result = run(sim2, "rollback", "--output", "json", RANCHER_WORKLOAD=f"{kind}:db", RANCHER_IMAGE=None)
+    assert result.code == 0, result.stderr
+    (target,) = result.json["targets"]
+    assert target["result"] == "unchanged"
+    assert target["message"] == f"default/{kind}:db has no earlier revision to roll back to"
+    assert "Rolling back" not in result.stderr
     assert [r for r in sim2.requests if r.method != "GET"] == []
 
 
@@ -508,6 +521,7 @@ def test_v3_rollback_without_the_kubernetes_api_is_refused_before_any_change() -
         assert result.code == 2
         assert ("default/statefulset:db: a statefulset keeps its revisions only in the Kubernetes API (v3 has none), "
                 "which this key cannot reach (HTTP 403); nothing was changed") in result.stderr
+        assert "Rolling back" not in result.stderr, "refused before anything is said to start"
         assert [r for r in sim.requests if r.method != "GET"] == []
         assert containers(sim, "statefulset", "db")["db"]["image"] == "postgres:16"
 
@@ -549,3 +563,27 @@ def test_a_failed_statefulset_upgrade_is_rolled_back_and_its_stuck_pod_replaced(
     workload = sim2.workload("statefulset", "default", "db")
     assert containers(sim2, "statefulset", "db")["db"]["image"] == "postgres:15"
     assert workload["status"]["readyReplicas"] == workload["status"]["updatedReplicas"] == 3
+
+
+def test_a_netrc_for_the_host_cannot_replace_the_token(sim2: Simulator, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests takes auth from ~/.netrc when a request has none; the token must be that auth."""
+    host = sim2.url.split("://", 1)[1].split(":", 1)[0]
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {host} login someone-else password not-the-token\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    sim2.add_workload("default", "web", [dict(WEB)])
+    result = run(sim2)
+    assert result.code == 0, result.stderr
+    assert containers(sim2)["web"]["image"] == NEW
+
+
+def test_a_refused_rollback_still_names_the_workload_and_its_state_in_the_json(sim2: Simulator) -> None:
+    sim2.add_workload("default", "report", [{"name": "report", "image": "report:1"}], kind="cronjob")
+    result = run(sim2, "rollback", "--output", "json", RANCHER_WORKLOAD="cronjob:report", RANCHER_IMAGE=None)
+    assert result.code == 2
+    assert result.json["result"] == "error" and result.json["flavour"] == ("v3" if sim2.rancher_version == "2.4"
+                                                                          else "k8s")
+    (target,) = result.json["targets"]
+    assert (target["target"], target["result"], target["state"]) == ("default/cronjob:report", "unchanged", "active")

@@ -241,7 +241,12 @@ class Simulator:
         secondary_launch_configs: list[dict[str, Any]] | None = None,
         state: str = "active",
         retain_ip: bool = False,
+        kind: str = "service",
+        fields: dict[str, Any] | None = None,
     ) -> str:
+        """1.6: a service already ``active`` (or ``inactive``); ``kind`` one of service,
+        loadBalancerService, networkDriverService, storageDriverService, dnsService,
+        externalService, with its own ``fields`` (``{"lbConfig": {...}}``). Returns its id."""
         return self._one("add_service").seed_service(
             stack_id,
             name,
@@ -250,6 +255,8 @@ class Simulator:
             secondary_launch_configs=secondary_launch_configs,
             state=state,
             retain_ip=retain_ip,
+            kind=kind,
+            fields=fields,
         ).id
 
     # ---- observing -----------------------------------------------------------------------------

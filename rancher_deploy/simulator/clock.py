@@ -15,7 +15,11 @@ class Timing:
     Real Rancher has no fixed durations (rancher-api.md §2.4); these are ours. ``speed`` is simulated
     seconds per real second; 0 freezes time so that only ``Simulator.advance`` moves it.
     ``health_wait_limit`` is Rancher's ``resource.monitor.default.wait.millis`` (45 s): after it, a
-    container that never turned healthy shows up as ``transitioning: error`` on the service.
+    container that never turned healthy shows up in the service's ``transitioningMessage``
+    (``Waiting: healthy [container:1i<n>]``) while ``transitioning`` stays ``yes``: a timeout is not
+    an error (ActivityLogImpl). ``retry_delay`` is how long the retried upgrade takes to create a
+    new container after the health-check cleanup removed one stuck initializing (cattle retries a
+    process after 2 s first, DefaultProcessInstanceImpl).
     In 2.x mode a pod is ready ``container_start`` after it is created, plus ``health_check`` when a
     container has a readinessProbe; ``controller_delay`` is how long a new generation waits to be
     observed (status.observedGeneration catching up).
@@ -28,6 +32,7 @@ class Timing:
     container_stop: float = 1.0
     finish_cleanup: float = 1.0
     health_wait_limit: float = 45.0
+    retry_delay: float = 2.0
     cancel_tick: float = 1.0
     # Rancher 2.x: how long the Kubernetes deployment controller takes to observe a new generation.
     controller_delay: float = 0.5

@@ -32,8 +32,9 @@ Then point the tool at it:
   CATTLE_URL=http://127.0.0.1:8080 CATTLE_ACCESS_KEY=K CATTLE_SECRET_KEY=S \\
     rancher-deploy --service shop/web --image nginx:1.25
 
-docs/simulator.md has the whole control API (/_sim/reset, /_sim/advance, /_sim/faults,
-/_sim/requests, /_sim/state) and the seed document's every field.
+docs/simulator.md in the source tree has the whole control API (/_sim/reset, /_sim/advance,
+/_sim/faults, /_sim/requests, /_sim/state) and the seed document's every field:
+https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/simulator.md
 """
 
 

@@ -45,6 +45,7 @@ class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._unhealthy: set[str] = set()
+        self._failing: set[str] = set()
         self._hung: set[str | None] = set()
         self._fail: list[FailRule] = []
         self._latency: list[LatencyRule] = []
@@ -66,6 +67,14 @@ class Faults:
         self._settle_first()
         with self._lock:
             self._unhealthy.add(image if image.startswith("docker:") else f"docker:{image}")
+
+    def failing_image(self, image: str) -> None:
+        """1.x: containers of this image created from now on exit as soon as they start (a crash on
+        start), which is the one way a new container sets the service's ``transitioning: error``
+        (DefaultDeploymentUnitInstance.waitForStartImpl); a container that never turns healthy does not."""
+        self._settle_first()
+        with self._lock:
+            self._failing.add(image if image.startswith("docker:") else f"docker:{image}")
 
     def hang(self, service_id: str | None = None) -> None:
         """Freeze the transitions of one service, or of all services with None."""
@@ -116,6 +125,7 @@ class Faults:
         self._settle_first()
         with self._lock:
             self._unhealthy.clear()
+            self._failing.clear()
             self._hung.clear()
             self._fail.clear()
             self._latency.clear()
@@ -127,6 +137,7 @@ class Faults:
         """The control API's entry point: ``kind`` names one of the methods above."""
         setters: dict[str, Callable[..., None]] = {
             "unhealthy_image": self.unhealthy_image,
+            "failing_image": self.failing_image,
             "hang": self.hang,
             "fail_next": self.fail_next,
             "latency": self.latency,
@@ -143,6 +154,10 @@ class Faults:
     def is_unhealthy(self, image_uuid: str) -> bool:
         with self._lock:
             return image_uuid in self._unhealthy
+
+    def is_failing(self, image_uuid: str) -> bool:
+        with self._lock:
+            return image_uuid in self._failing
 
     def is_hung(self, service_id: str) -> bool:
         with self._lock:
@@ -188,6 +203,7 @@ class Faults:
         with self._lock:
             return {
                 "unhealthyImages": sorted(self._unhealthy),
+                "failingImages": sorted(self._failing),
                 "hung": sorted("*" if s is None else s for s in self._hung),
                 "failNext": [
                     {

@@ -41,6 +41,8 @@ def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
                 state=str(v.get("state", "active")),
                 retain_ip=bool(v.get("retainIp", False)),
                 num=num(v),
+                kind=str(v.get("kind", "service")),
+                fields=dict(v.get("fields") or {}),
             )
             created["services"].append(svc.id)
     return created

@@ -18,6 +18,7 @@ from rancher_deploy.simulator.cattle.errors import ApiError
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2 import api as rancher2_api
+from rancher_deploy.simulator.rancher2 import urls as rancher2_urls
 from rancher_deploy.simulator.rancher2.cluster import Cluster
 from rancher_deploy.simulator.rancher2.errors import KubeError
 from rancher_deploy.simulator.rancher2.routes import surface_of
@@ -43,6 +44,13 @@ class App:
         reason = STATUS_TEXT.get(status, "Error").replace(" ", "")
         error = KubeError(status, reason, STATUS_TEXT.get(status, "Error"))
         return rancher2_api.error_body(surface_of(req.path), error)
+
+    def request_root(self, headers: dict[str, str], scheme: str, host: str) -> str:
+        """The base URL of the links in an answer, built from the request's headers as the
+        generation played builds it (cattle's DefaultApiRequestParser, norman's urlbuilder)."""
+        if self.cluster is not None:
+            return rancher2_urls.request_root(headers, scheme, host)
+        return cattle_api.request_root(headers, scheme, host)
 
     def _answer(self, req: HttpRequest) -> Response:
         if self.cluster is not None:
@@ -148,13 +156,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         scheme = "https" if self.server.tls is not None else "http"
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        headers = {k.lower(): v for k, v in self.headers.items()}
         req = HttpRequest(
             method=self.command,
             path=path,
             query=query,
-            headers={k.lower(): v for k, v in self.headers.items()},
+            headers=headers,
             body=body,
-            root=f"{scheme}://{host}",
+            root=self.server.app.request_root(headers, scheme, host),
         )
         response = self.server.app.handle(req)
         if response is None:

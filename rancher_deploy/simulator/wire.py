@@ -35,7 +35,7 @@ class HttpRequest:
     query: str
     headers: dict[str, str]
     body: bytes
-    root: str  # scheme://host[:port] as the client addressed us
+    root: str  # the base of every link: scheme://host[:port][/prefix] as Rancher would build it from the headers
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The fault matrix's harness: the real CLI against the simulator, on real or simulated time.
 
-Two ways of spending time, chosen per module by overriding the `timing` fixture:
+Two ways of spending time, chosen per module by overriding the `timing` fixture (tests/conftest.py):
 - `Timing.fast()` (the default here, as everywhere): the tool sleeps for real, a few milliseconds per
   poll; used where the fault itself is measured in real time (latency, refused connections).
 - `Timing(speed=0)` with the `virtual` fixture: the simulator moves only when the tool sleeps, and the
@@ -12,74 +12,18 @@ Two ways of spending time, chosen per module by overriding the `timing` fixture:
 from __future__ import annotations
 
 import io
-import types
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
 from rancher_deploy import cli
-from rancher_deploy.simulator import Simulator, Timing
+from rancher_deploy.simulator import Simulator
 
-from ..conftest import ACCESS_KEY, SECRET_KEY, CliRun
+from ..conftest import ACCESS_KEY, SECRET_KEY, CliRun, VirtualTime
 
-Hook = Callable[["VirtualTime"], None]
-
-
-@pytest.fixture
-def timing() -> Timing:
-    """Override in a module to run its simulator on another clock."""
-    return Timing.fast()
-
-
-@pytest.fixture
-def sim(timing: Timing) -> Iterator[Simulator]:
-    with Simulator(ACCESS_KEY, SECRET_KEY, timing=timing) as simulator:
-        yield simulator
-
-
-@dataclass
-class VirtualTime:
-    """The tool's clock and sleeper: each sleep moves the simulator by the same amount, then runs hooks.
-
-    Hooks play the rest of the world (another pipeline, an operator, a network that comes back) at
-    exact simulated moments.
-    """
-
-    sim: Simulator
-    now: float = 0.0
-    slept: list[float] = field(default_factory=list)
-    hooks: list[Hook] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        self.sim.advance(seconds)
-        for hook in list(self.hooks):
-            hook(self)
-
-    def at(self, moment: float, action: Callable[[], object]) -> None:
-        """Run `action` once, at the first sleep that ends at or after `moment` simulated seconds."""
-
-        def fire(time: VirtualTime) -> None:
-            if time.now >= moment:
-                time.hooks.remove(fire)
-                action()
-
-        self.hooks.append(fire)
-
-
-@pytest.fixture
-def virtual(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
-    time = VirtualTime(sim)
-    monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=time.monotonic))
-    monkeypatch.setattr(cli._Signals, "sleep", lambda self, seconds: time.sleep(seconds))
-    return time
+__all__ = ["RunWatching", "VirtualTime", "Watcher", "act", "nothing", "other_pipeline_upgrades", "remove"]
 
 
 class Watcher(io.StringIO):

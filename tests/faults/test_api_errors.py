@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from rancher_deploy.simulator import Simulator
+from rancher_deploy.simulator import Simulator, Timing
 
 from ..conftest import NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli
-from .conftest import RunWatching
+from .conftest import RunWatching, VirtualTime
 
 STATUSES = (401, 403, 404, 422)
 FINISHING = "is upgraded and healthy; finishing the upgrade"
@@ -80,18 +80,19 @@ def test_an_error_answering_the_finish_exits_4_naming_the_state(
     result = run_watching([(FINISHING, fail(sim, f"/services/{web}/", status, "POST"))], "--output", "json")
     assert result.code == 4, result.stderr
     assert f"finishupgrade of shop/web failed: HTTP {status}" in result.stderr
-    assert ("state upgraded; finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`"
+    assert ("its state is upgraded; finish it with `rancher-deploy finish` or restore it with `rancher-deploy rollback`"
             in result.stderr)
     assert (sim.service(web)["state"], image_of(sim, web)) == ("upgraded", NEW_IMAGE)
     assert result.json["targets"][0]["state"] == "upgraded"
 
 
+@pytest.mark.parametrize("timing", [Timing(speed=0)])
 @pytest.mark.parametrize("status", STATUSES)
 def test_an_error_answering_the_rollback_exits_4_naming_the_state(
-        sim: Simulator, web: str, run_watching: RunWatching, status: int) -> None:
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching, status: int) -> None:
     sim.faults.unhealthy_image(NEW_IMAGE)
     result = run_watching([("Rolling back shop/web", fail(sim, f"/services/{web}/", status, "POST"))],
-                          "--output", "json")
+                          "--output", "json", RANCHER_POLL_INTERVAL="5", RANCHER_PROGRESS_DEADLINE="60")
     assert result.code == 4, result.stderr
     assert f"rollback of shop/web failed: HTTP {status}" in result.stderr
     assert "its state is upgrading" in result.stderr

@@ -90,3 +90,38 @@ def test_our_upgrade_rolled_back_by_someone_else_ends_restored_exit_1(
     assert sim.count("POST", "") == 2, "one upgrade by us, one rollback by them; we sent no second rollback"
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
     assert result.json["result"] == "rolled-back"
+
+
+# A target another process keeps busy: retrying later may help (3), unless that process failed (4).
+
+
+def test_a_target_another_process_keeps_busy_past_the_timeout_exits_3_naming_its_state(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
+    other_pipeline_upgrades(sim, web, OTHER_IMAGE)
+    sim.faults.hang(web)  # the other process is still at it when our patience ends
+    result = run_cli("--output", "json", RANCHER_POLL_INTERVAL="10", RANCHER_TIMEOUT="60")
+    assert result.code == 3, result.stderr
+    error = result.json["error"]
+    assert "shop/web was not settled after 60s (RANCHER_TIMEOUT); last seen upgrading" in error
+    assert "another process is still working on it and nothing was changed; retrying later may help" in error
+    assert result.json["flavour"] == "rancher-1.x"
+    (target,) = result.json["targets"]
+    assert (target["target"], target["state"], target["result"]) == ("shop/web", "upgrading", "not-upgraded")
+    assert (target["image"], target["requested_image"]) == (OTHER_IMAGE, NEW_IMAGE)
+    assert result.stderr.splitlines()[-1].startswith("rancher-deploy: exit 3 (Rancher could not be reached")
+    assert sim.count("POST") == 1, "only the other pipeline's upgrade"
+
+
+def test_a_target_whose_other_process_ends_failed_exits_4_naming_its_state_and_what_to_run(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
+    sim.faults.fail_action(web, "upgrade")  # the other pipeline's upgrade sticks with Rancher's error
+    other_pipeline_upgrades(sim, web, OTHER_IMAGE)
+    result = run_cli("--output", "json", **SLOW)
+    assert result.code == 4, result.stderr
+    (target,) = result.json["targets"]
+    assert (target["result"], target["state"]) == ("failed", "upgrading")
+    assert "the process already running on it will not complete" in target["message"]
+    assert "its state is upgrading" in target["message"]
+    assert "`rancher-deploy rollback`" in target["message"] or "Rancher's UI" in target["message"]
+    assert result.json["result"] == "failed" and result.json["flavour"] == "rancher-1.x"
+    assert sim.count("POST") == 1, "this run sent nothing"

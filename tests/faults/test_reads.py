@@ -29,8 +29,8 @@ def answered(sim: Simulator, status: int, path_contains: str) -> int:
     return sum(1 for r in sim.requests if r.status == status and path_contains in r.path)
 
 
-@pytest.mark.parametrize("fault", [{"status": 503}, {"status": 502}, {"status": 500}, {"drop": True}],
-                         ids=["503", "502", "500", "reset"])
+@pytest.mark.parametrize("fault", [{"status": 503}, {"status": 502}, {"status": 500}, {"status": 409}, {"drop": True}],
+                         ids=["503", "502", "500", "409-busy", "reset"])
 def test_reads_failing_twice_mid_wait_are_retried_with_backoff(
         sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli, fault: dict[str, object]) -> None:
     virtual.at(4, lambda: sim.faults.fail_next(f"/services/{web}", count=2, method="GET", **fault))  # type: ignore[arg-type]

@@ -209,9 +209,21 @@ def test_pagination_through_250_services(sim: Simulator, api: requests.Session) 
     while url:
         page = api.get(url).json()
         seen += [s["name"] for s in page["data"]]
+        # cattle fills only next and partial; first and previous stay null on every page (§1.3).
+        assert (page["pagination"]["first"], page["pagination"]["previous"]) == (None, None)
         url = page["pagination"]["next"]
     assert seen == [f"svc-{n:03d}" for n in range(250)]
     assert len(api.get(f"{sim.url}/v2-beta/services?limit=0").json()["data"]) == 250
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"name": "web",'])
+def test_a_body_that_is_not_json_is_400_invalid_body_content(sim: Simulator, api: requests.Session,
+                                                             body: bytes) -> None:
+    stack = sim.add_stack("shop")
+    r = api.post(f"{sim.url}/v2-beta/services", data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert (r.json()["code"], r.json()["message"]) == ("InvalidBodyContent", "InvalidBodyContent")
+    assert stack and api.get(f"{sim.url}/v2-beta/services").json()["data"] == []
 
 
 # ---- projects and keys -------------------------------------------------------------------------
@@ -421,21 +433,57 @@ def test_cancel_and_continue_over_http(frozen_sim: Simulator, api: requests.Sess
     assert api.get(url).json()["state"] == "upgraded"
 
 
-def test_unhealthy_image_shows_transitioning_error(frozen_sim: Simulator, api: requests.Session) -> None:
-    sim = frozen_sim
+def upgrade_to_an_unhealthy_image(sim: Simulator, api: requests.Session, **health_check: Any) -> tuple[str, str]:
+    """A scale-1 web upgraded to an image that never gets healthy; returns its id and URL."""
     sid = seed_web(sim, scale=1)
     sim.faults.unhealthy_image("registry.example.com/shop/web:1.1")
     url = f"{sim.url}/v2-beta/services/{sid}"
-    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": new_config()}})
+    config = new_config()
+    config["healthCheck"] = {**config["healthCheck"], **health_check}
+    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": config}})
+    return sid, url
+
+
+def test_unhealthy_image_waits_without_transitioning_error(frozen_sim: Simulator, api: requests.Session) -> None:
+    # Real 1.6 (ActivityLogImpl, "Don't set error when exception is timeout"): the service keeps
+    # upgrading with transitioning "yes"; only the message says which container it waits for.
+    sim = frozen_sim
+    sid, url = upgrade_to_an_unhealthy_image(sim, api)
     sim.advance(30)
     doc = api.get(url).json()
     assert (doc["state"], doc["transitioning"], doc["healthState"]) == ("upgrading", "yes", "initializing")
+    assert doc["transitioningMessage"] == "In Progress"
     sim.advance(30)
     doc = api.get(url).json()
     new_id = sim.instances(sid)[-1]["id"]
-    assert doc["state"] == "upgrading"
-    assert doc["transitioning"] == "error"
+    assert (doc["state"], doc["transitioning"]) == ("upgrading", "yes")
     assert doc["transitioningMessage"] == f"Waiting: healthy [container:{new_id}]"
+    sim.advance(3600)
+    assert api.get(url).json()["transitioning"] == "yes"
+
+
+def test_a_stuck_container_is_recreated_with_a_new_id(frozen_sim: Simulator, api: requests.Session) -> None:
+    sim = frozen_sim
+    _, url = upgrade_to_an_unhealthy_image(sim, api, strategy="recreate", initializingTimeout=20000)
+    sim.advance(10)
+    first = [i["id"] for i in api.get(f"{url}/instances").json()["data"] if i["state"] == "running"]
+    sim.advance(30)
+    running = [i for i in api.get(f"{url}/instances").json()["data"] if i["state"] != "removed"]
+    assert first and first[0] not in [i["id"] for i in running]
+    assert [i["healthState"] for i in running if i["imageUuid"].endswith(":1.1")] == ["initializing"]
+    assert api.get(url).json()["state"] == "upgrading"
+
+
+def test_a_container_that_exits_at_start_sets_transitioning_error(frozen_sim: Simulator, api: requests.Session) -> None:
+    sim = frozen_sim
+    sid = seed_web(sim, scale=1)
+    api.post(f"{sim.url}/_sim/faults", json={"kind": "failing_image", "image": "registry.example.com/shop/web:1.1"})
+    url = f"{sim.url}/v2-beta/services/{sid}"
+    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": new_config()}})
+    sim.advance(10)
+    doc = api.get(url).json()
+    assert (doc["state"], doc["transitioning"]) == ("upgrading", "error")
+    assert doc["transitioningMessage"].startswith("Container should have been running but is in stopped state")
 
 
 def test_upgrade_completes_in_real_time_with_fast_timing(sim: Simulator, api: requests.Session) -> None:
@@ -592,11 +640,15 @@ def test_state_file_round_trip(tmp_path: Any) -> None:
         access, secret = first.add_environment_key(project)
         stack = first.add_stack("shop", project)
         sid = first.add_service(stack, "web", {"imageUuid": "docker:web:1"}, scale=2)
+        lb = first.add_service(stack, "lb", {"imageUuid": "docker:lb:1"}, kind="loadBalancerService",
+                               fields={"lbConfig": {"portRules": [{"sourcePort": 80, "targetPort": 8080}]}})
     with Simulator("AK", "SK", timing=Timing.fast(), state_file=path) as second:
         session = requests.Session()
         session.auth = (access, secret)
         doc = session.get(f"{second.url}/v2-beta/services/{sid}").json()
         assert (doc["name"], doc["scale"], doc["state"], doc["accountId"]) == ("web", 2, "active", project)
+        doc = session.get(f"{second.url}/v2-beta/loadbalancerservices/{lb}").json()
+        assert (doc["type"], doc["lbConfig"]["portRules"][0]["targetPort"]) == ("loadBalancerService", 8080)
         assert second.add_project("Next") == "1a8"
 
 

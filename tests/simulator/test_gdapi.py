@@ -94,3 +94,61 @@ def test_project_scoped_base_url(sim: Simulator) -> None:
     assert found[0].links.self.startswith(f"{sim.url}/v2-beta/projects/{project}/services/")
     assert scoped.by_id_service(found[0].id).name == "db"
     assert client(sim).list_service(name="db").data == []  # unscoped is the default project
+
+
+def test_a_new_container_that_never_gets_healthy_is_waited_for_without_an_error(frozen_sim: Simulator) -> None:
+    # What Rancher's own tooling sees (gdapi; cattle.py's wait_success reads `transitioning`): the
+    # service stays upgrading with transitioning "yes" and a wait message, never "error"; with an
+    # initializingTimeout the stuck container is replaced by a new one (another id).
+    sim = frozen_sim
+    c = client(sim)
+    stack = c.create_stack(name="shop")
+    config = {"imageUuid": "docker:web:1", "healthCheck": {"port": 80, "strategy": "recreate",
+                                                            "initializingTimeout": 30000}}
+    sim.add_service(stack.id, "web", config)
+    sim.faults.unhealthy_image("web:2")
+    svc = c.list_service(name="web").data[0]
+    svc.upgrade_action(inServiceStrategy={"launchConfig": {**config, "imageUuid": "docker:web:2"}})
+    sim.advance(10)
+    first = [i.id for i in c.reload(svc).instances().data if i.imageUuid == "docker:web:2"]
+    sim.advance(50)
+    svc = c.reload(svc)
+    assert (svc.state, svc.transitioning) == ("upgrading", "yes")
+    assert svc.transitioningMessage.startswith("Waiting: healthy [container:1i")
+    now = [i for i in svc.instances().data if i.imageUuid == "docker:web:2" and i.state != "removed"]
+    assert len(first) == 1 and [i.id for i in now] != first
+    assert [i.healthState for i in now] == ["initializing"]
+
+
+def test_rancher_s_client_creates_a_load_balancer_and_upgrades_it_keeping_its_lb_config(sim: Simulator) -> None:
+    c = client(sim)
+    stack = wait_for(c, c.create_stack(name="shop"), "active")
+    web = c.create_service(name="web", stackId=stack.id, startOnCreate=True,
+                           launchConfig={"imageUuid": "docker:nginx:1.24"})
+    lb_config = {"portRules": [{"sourcePort": 80, "targetPort": 8080, "protocol": "http", "serviceId": web.id}]}
+    lb = c.create_load_balancer_service(name="lb", stackId=stack.id, startOnCreate=True, lbConfig=lb_config,
+                                        launchConfig={"imageUuid": "docker:rancher/lb-service-haproxy:v0.9.14",
+                                                      "ports": ["80:80/tcp"]})
+    assert (lb.type, lb.baseType, lb.kind) == ("loadBalancerService", "service", "loadBalancerService")
+    assert lb.links.self == f"{sim.url}/v2-beta/loadbalancerservices/{lb.id}"
+    lb = wait_for(c, lb, "active")
+    assert lb.healthState == "healthy" and len(lb.instances().data) == 1
+    assert sorted(s.type for s in c.list_service().data) == ["loadBalancerService", "service"]
+    assert [s.name for s in c.list_load_balancer_service().data] == ["lb"]
+    new_config = {"imageUuid": "docker:rancher/lb-service-haproxy:v0.9.15", "ports": ["80:80/tcp"]}
+    upgraded = wait_for(c, lb.upgrade_action(inServiceStrategy={"launchConfig": new_config}), "upgraded")
+    assert upgraded.launchConfig.imageUuid.endswith("v0.9.15")
+    assert upgraded.lbConfig.portRules[0].targetPort == 8080 and upgraded.lbConfig.portRules[0].serviceId == web.id
+
+
+def test_kinds_without_containers_and_required_fields(sim: Simulator) -> None:
+    c = client(sim)
+    stack = wait_for(c, c.create_stack(name="shop"), "active")
+    alias = wait_for(c, c.create_dns_service(name="db", stackId=stack.id, startOnCreate=True), "active")
+    external = wait_for(c, c.create_external_service(name="mail", stackId=stack.id, startOnCreate=True,
+                                                     externalIpAddresses=["10.0.0.9"]), "active")
+    assert (alias.type, alias.healthState, alias.instances().data) == ("dnsService", "healthy", [])
+    assert external.externalIpAddresses == ["10.0.0.9"] and "scale" not in external.__dict__
+    with pytest.raises(gdapi.ApiError) as refused:
+        c.create_network_driver_service(name="ipsec", stackId=stack.id, launchConfig={"imageUuid": "docker:ipsec"})
+    assert (refused.value.error.code, refused.value.error.fieldName) == ("MissingRequired", "networkDriver")

@@ -9,6 +9,7 @@ import pytest
 
 from rancher_deploy.simulator.cattle.errors import ApiError
 from rancher_deploy.simulator.cattle.models.process import PROCESSES, service_actions
+from rancher_deploy.simulator.cattle.models.service import Service
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.cattle.store.base import parse_id
 from rancher_deploy.simulator.clock import SimClock, Timing
@@ -176,19 +177,77 @@ def test_cancel_then_continue_finishes_the_upgrade() -> None:
     assert sum(i.image_uuid == "docker:web:2" for i in svc.live()) == 3
 
 
-def test_unhealthy_image_sticks_in_upgrading_with_rancher_wait_message() -> None:
+def upgrading_ten_seconds_with(fault: str) -> tuple[Store, Service]:
+    """A scale-1 service 10 s into an upgrade to web:2, which the fault (a Faults method) hits."""
     faults = Faults()
-    faults.unhealthy_image("web:2")
+    getattr(faults, fault)("web:2")
     store, sid = seeded(scale=1, faults=faults)
     upgrade(store, sid)
     store.advance(10)
-    svc = store.get_service("1a5", sid)
+    return store, store.get_service("1a5", sid)
+
+
+def test_unhealthy_image_sticks_in_upgrading_with_rancher_wait_message_and_no_error() -> None:
+    # UpgradeManagerImpl.waitForHealthyState times out after 45 s; ActivityLogImpl records a timeout
+    # as not failed, so transitioning stays "yes" and only the message names the container.
+    store, svc = upgrading_ten_seconds_with("unhealthy_image")
     assert svc.transitioning_fields() == ("yes", "In Progress")
     store.advance(45)
     new_id = svc.instances[-1].id
     assert svc.state == "upgrading"
-    assert svc.transitioning_fields() == ("error", f"Waiting: healthy [container:{new_id}]")
+    assert svc.transitioning_fields() == ("yes", f"Waiting: healthy [container:{new_id}]")
     assert svc.health_state(store.now(), store.unhealthy) == "initializing"
+    store.advance(3600)
+    assert (svc.state, svc.transitioning_fields()[0]) == ("upgrading", "yes")
+    assert svc.instances[-1].id == new_id, "without initializingTimeout the container is kept"
+
+
+def test_a_container_stuck_initializing_is_removed_and_recreated_after_its_initializing_timeout() -> None:
+    # HealthcheckCleanupMonitorImpl: strategy other than none + initializingTimeout (ms).
+    faults = Faults()
+    faults.unhealthy_image("web:2")
+    store, sid = seeded(scale=1, faults=faults)
+    config = dict(upgraded_config(), healthCheck={"port": 80, "strategy": "recreate", "initializingTimeout": 60000})
+    store.service_action("1a5", sid, "upgrade", {"inServiceStrategy": {"launchConfig": config}}, "v2-beta")
+    store.advance(1 + 2)  # old stopped, new running (initializing) at t=3
+    svc = store.get_service("1a5", sid)
+    first = svc.instances[-1].id
+    store.advance(59.9)
+    assert svc.instances[-1].id == first
+    store.advance(0.2 + T.container_stop + T.retry_delay)  # removed at 63+1, replaced 2 s later
+    store.settle()
+    second = svc.instances[-1]
+    assert second.id != first
+    removed = svc.instance(first)
+    assert removed is not None and removed.state.value == "removed"
+    assert (second.version, second.unit_uuid) == (removed.version, removed.unit_uuid)
+    assert svc.state == "upgrading" and svc.transitioning_fields()[0] == "yes"
+    store.advance(3 * 66)
+    third_and_later = [i for i in svc.live() if i.version == second.version]
+    assert len(third_and_later) == 1 and third_and_later[0].id not in (first, second.id)
+    assert svc.transitioning_fields() == ("yes", f"Waiting: healthy [container:{third_and_later[0].id}]")
+
+
+@pytest.mark.parametrize("strategy", ["none"])
+def test_strategy_none_keeps_the_stuck_container(strategy: str) -> None:
+    faults = Faults()
+    faults.unhealthy_image("web:2")
+    store, sid = seeded(scale=1, faults=faults)
+    config = dict(upgraded_config(), healthCheck={"port": 80, "strategy": strategy, "initializingTimeout": 1000})
+    store.service_action("1a5", sid, "upgrade", {"inServiceStrategy": {"launchConfig": config}}, "v2-beta")
+    store.advance(5)
+    svc = store.get_service("1a5", sid)
+    first = svc.instances[-1].id
+    store.advance(600)
+    assert svc.instances[-1].id == first
+
+
+def test_a_container_that_fails_to_start_sets_transitioning_error() -> None:
+    _, svc = upgrading_ten_seconds_with("failing_image")
+    assert svc.state == "upgrading"
+    assert svc.transitioning_fields() == (
+        "error", "Container should have been running but is in stopped state. Check logs for more information.")
+    assert svc.instances[-1].state.value == "stopped"
 
 
 def test_hang_freezes_one_service() -> None:

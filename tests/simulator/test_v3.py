@@ -246,6 +246,17 @@ def test_norman_errors(sim: Simulator, api: requests.Session) -> None:
     assert api.get(f"{base(sim)}/workloads").status_code == 200
 
 
+def test_a_body_that_is_not_json_is_422_invalid_body_content(sim: Simulator, api: requests.Session) -> None:
+    # norman parse.ReadBody: httperror.InvalidBodyContent, a 422 (not Kubernetes' 400).
+    wid = web(sim, replicas=1)
+    for method in ("PUT", "POST"):
+        url = f"{base(sim)}/workloads/{wid}" if method == "PUT" else f"{base(sim)}/workloads"
+        r = api.request(method, url, data=b"{not json", headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, (method, r.text)
+        assert r.json()["code"] == "InvalidBodyContent"
+        assert r.json()["message"].startswith("Failed to parse body: ")
+
+
 def test_other_kinds(sim: Simulator, api: requests.Session) -> None:
     sts = sim.add_workload("default", "db", [{"name": "db", "image": "pg:15"}], kind="statefulset", replicas=2)
     ds = sim.add_workload("default", "agent", [{"name": "agent", "image": "agent:1"}], kind="daemonset")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from rancher_deploy.simulator.cattle import handlers, routes
@@ -20,6 +21,46 @@ from rancher_deploy.simulator.wire import HttpRequest, Miss, Response
 
 RANCHER_VERSIONS: dict[str, str] = {"1.6": "v1.6.30"}
 REALM = 'Basic realm="Enter API access key and secret key as username and password"'
+# cattle's proxy.protocol.https.ports (default "443"): a request to such a port is taken for https.
+HTTPS_PORTS = frozenset({"443"})
+
+
+def _first(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's first comma-separated value (getOverrideHeader), or None."""
+    value = headers.get(name.lower())
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return items[0] if items else None
+
+
+def request_root(headers: Mapping[str, str], scheme: str, host: str) -> str:
+    """``scheme://host[:port]``, the base of every link, as cattle builds it from the request.
+
+    gdapi-java's DefaultApiRequestParser.getUrlFromStandardHeaders (cattle v1.6, code/framework/
+    java-server/.../request/parser/DefaultApiRequestParser.java, with cattle's ApiRequestParser
+    .isHttpsPort): the host is X-Forwarded-Host, else Host; the port X-Forwarded-Port (80 and 443
+    left out, and replacing a port in the host); the scheme X-Forwarded-Proto, else https when
+    the port is one of proxy.protocol.https.ports. Without a scheme from those, the servlet's own
+    request URL is used: the connection's scheme and the Host header. That is why a TLS-terminating
+    proxy that passes Host but not X-Forwarded-Proto gets http:// links (rancher/rancher#4697).
+    ``scheme`` and ``host`` are the connection's scheme and its Host header (or the listening address).
+    """
+    forwarded_host = _first(headers, "X-Forwarded-Host") or _first(headers, "Host")
+    port = _first(headers, "X-Forwarded-Port")
+    proto = _first(headers, "X-Forwarded-Proto")
+    if proto is None and forwarded_host is not None:
+        host_port = port if port is not None else (forwarded_host.split(":", 1)[1] if ":" in forwarded_host else None)
+        if host_port in HTTPS_PORTS:
+            proto = "https"
+    if proto is None or forwarded_host is None:
+        return f"{scheme}://{host}"
+    if port in ("80", "443"):
+        port = None  # default ports are left out of the URL
+    if port is not None and ":" in forwarded_host:
+        if not forwarded_host.startswith("[") or "]:" in forwarded_host:
+            forwarded_host = forwarded_host[: forwarded_host.rindex(":")]
+    return f"{proto}://{forwarded_host}" + (f":{port}" if port is not None else "")
 
 
 def _credentials(headers: dict[str, str]) -> tuple[str | None, str | None]:

@@ -9,21 +9,13 @@ from dataclasses import dataclass
 from rancher_deploy.simulator.cattle import listing, schemas
 from rancher_deploy.simulator.cattle.errors import ApiError, not_found
 from rancher_deploy.simulator.cattle.models.instance import Instance
+from rancher_deploy.simulator.cattle.models.kinds import KIND_BY_COLLECTION, KINDS
 from rancher_deploy.simulator.cattle.models.resource import JSON
 from rancher_deploy.simulator.cattle.models.service import Service
 from rancher_deploy.simulator.cattle.models.stack import Stack, stack_to_resource
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.cattle.store.base import Principal
 from rancher_deploy.simulator.wire import HttpRequest, Response
-
-SERVICE_CREATE_TYPES = (
-    "dnsService",
-    "externalService",
-    "loadBalancerService",
-    "networkDriverService",
-    "service",
-    "storageDriverService",
-)
 
 
 @dataclass(frozen=True)
@@ -41,12 +33,14 @@ class ApiRequest:
     def body_json(self) -> JSON:
         if not self.http.body.strip():
             return {}
+        # BodyParserRequestHandler: ClientVisibleException(400, INVALID_BODY_CONTENT), whose message
+        # is its code (gdapi ClientVisibleException), so code and message both say InvalidBodyContent.
         try:
             doc = json.loads(self.http.body)
         except ValueError:
-            raise ApiError(400, "InvalidBodyContent", "Bad Request") from None
+            raise ApiError(400, "InvalidBodyContent", "InvalidBodyContent") from None
         if not isinstance(doc, dict):
-            raise ApiError(400, "InvalidBodyContent", "Bad Request")
+            raise ApiError(400, "InvalidBodyContent", "InvalidBodyContent")
         return doc
 
     def action(self) -> str | None:
@@ -224,48 +218,57 @@ def stack_services(api: ApiRequest, store: Store, p: dict[str, str]) -> Response
 
 
 def _service_create_types(api: ApiRequest) -> dict[str, str]:
-    return {t: f"{api.base}/{t.lower()}s" if t != "service" else f"{api.base}/services" for t in SERVICE_CREATE_TYPES}
+    return {name: f"{api.base}/{KINDS[name].collection}" for name in sorted(KINDS)}
 
 
-def list_services(api: ApiRequest, store: Store, _: dict[str, str]) -> Response:
-    data = [render_service(api, store, s) for s in store.list_services(api.project_id)]
-    return _collection(api, data, "service", "service", _service_create_types(api))
+def _kind(p: dict[str, str]) -> str | None:
+    """The kind a service collection is limited to; None for `/services`, which has them all."""
+    collection = p.get("coll", "services").lower()
+    return None if collection == "services" else KIND_BY_COLLECTION[collection].name
 
 
-def create_service(api: ApiRequest, store: Store, _: dict[str, str]) -> Response:
-    svc = store.create_service(api.project_id, api.body_json())
+def list_services(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
+    kind = _kind(p)
+    data = [render_service(api, store, s) for s in store.list_services(api.project_id, kind)]
+    creates = _service_create_types(api)
+    return _collection(api, data, kind or "service", "service", creates if kind is None else
+                       {kind: creates[kind]})
+
+
+def create_service(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
+    svc = store.create_service(api.project_id, api.body_json(), _kind(p) or "service")
     return Response(201, render_service(api, store, svc))
 
 
 def get_service(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
-    return Response(200, render_service(api, store, store.get_service(api.project_id, p["id"])))
+    return Response(200, render_service(api, store, store.get_service(api.project_id, p["id"], _kind(p))))
 
 
 def update_service(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
-    svc = store.update_service(api.project_id, p["id"], api.body_json())
+    svc = store.update_service(api.project_id, p["id"], api.body_json(), _kind(p))
     return Response(200, render_service(api, store, svc))
 
 
 def remove_service(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
-    return Response(200, render_service(api, store, store.remove_service(api.project_id, p["id"])))
+    return Response(200, render_service(api, store, store.remove_service(api.project_id, p["id"], _kind(p))))
 
 
 def service_action(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
     action = api.action()
     if action is None:
         raise ApiError.http(405)
-    svc = store.service_action(api.project_id, p["id"], action, api.body_json(), api.api_version)
+    svc = store.service_action(api.project_id, p["id"], action, api.body_json(), api.api_version, _kind(p))
     return Response(202, render_service(api, store, svc))
 
 
 def service_instances(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
-    svc = store.get_service(api.project_id, p["id"])
+    svc = store.get_service(api.project_id, p["id"], _kind(p))
     data = [render_instance(api, store, i) for i in store.list_instances(api.project_id, svc.id)]
     return _collection(api, data, "instance", "instance")
 
 
 def service_links(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
-    store.get_service(api.project_id, p["id"])
+    store.get_service(api.project_id, p["id"], _kind(p))
     return _collection(api, [], "service", "service")
 
 

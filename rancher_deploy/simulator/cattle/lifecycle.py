@@ -39,6 +39,8 @@ class Context:
     next_instance_num: Callable[[], int]
     unhealthy: Callable[[Instance], bool]
     hung: bool = False
+    # A container of this imageUuid exits as soon as it starts (the failing_image fault).
+    crashing: Callable[[str], bool] = lambda image_uuid: False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -52,6 +54,7 @@ def start_process(
     trans = transitioning_state(action, svc.state)
     svc.state = trans
     svc.transitioning_error = None
+    svc.transitioning_message = None
     svc.process = Process(
         action=action,
         transitioning=trans,
@@ -294,6 +297,7 @@ def _create_instance(svc: Service, spec: NewInstance, at: float, seconds: float,
         healthy_at=at + seconds + ctx.timing.health_check if checked else None,
         start_count=1,
         start_once=str((config.get("labels") or {}).get("io.rancher.container.start_once", "")).lower() == "true",
+        crashes=ctx.crashing(str(config.get("imageUuid", ""))),
     )
     svc.instances.append(inst)
     return inst
@@ -315,16 +319,97 @@ def create_stopped_instances(svc: Service, ctx: Context, at: float) -> None:
         inst.state = InstanceState.STOPPED
 
 
-def _step_done_at(svc: Service, step: Step, started: float, ctx: Context) -> float:
+def _waited(svc: Service, step: Step, proc: Process) -> list[Instance]:
+    """The containers a step waits on, each followed to the one that replaced it, if any."""
+    found: list[Instance] = []
+    for inst_id in list(step.instance_ids) + [f"1i{c.num}" for c in step.creates]:
+        while inst_id in proc.replaced:
+            inst_id = proc.replaced[inst_id]
+        inst = svc.instance(inst_id)
+        if inst is not None:
+            found.append(inst)
+    return found
+
+
+def _step_done_at(svc: Service, step: Step, proc: Process, ctx: Context) -> float:
     if step.kind is StepKind.SLEEP:
-        return started + step.seconds
-    ids = list(step.instance_ids) + [f"1i{c.num}" for c in step.creates]
-    insts = [i for i in (svc.instance(x) for x in ids) if i is not None]
+        return proc.step_started + step.seconds
+    insts = _waited(svc, step, proc)
     if step.kind is StepKind.AWAIT_HEALTHY:
         ready = [i.ready_at(ctx.unhealthy(i)) for i in insts]
     else:
         ready = [i.done_at() for i in insts]
-    return max([started] + ready)
+    return max([proc.step_started] + ready)
+
+
+def _initializing_timeout(svc: Service, inst: Instance) -> float | None:
+    """Seconds a container may stay initializing before HealthcheckCleanupMonitorImpl removes it.
+
+    Only with a health check whose strategy is not ``none`` and that sets ``initializingTimeout``
+    (milliseconds); cattle's needToRemove measures it from the last health update, which for a
+    container that never turned healthy is the moment it started running.
+    """
+    check = (svc.config(inst.config_name) or {}).get("healthCheck")
+    if not isinstance(check, dict) or check.get("strategy") == "none":
+        return None
+    timeout = check.get("initializingTimeout")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        return None
+    return float(timeout) / 1000.0
+
+
+def _recreate_stuck(svc: Service, step: Step, proc: Process, now: float, ctx: Context) -> None:
+    """Replay, up to ``now``, the health-check cleanup of containers stuck initializing.
+
+    HealthcheckCleanupMonitorImpl removes a container that is still initializing after its
+    ``initializingTimeout``; the retried upgrade (process retry, ``Timing.retry_delay`` later)
+    reconciles the service, which creates a new container in the same deployment unit: the wait
+    then goes on with a new container id (rancher-api.md §2.2).
+    """
+    t = ctx.timing
+    while True:
+        events: list[tuple[float, Instance]] = []
+        for inst in _waited(svc, step, proc):
+            inst.settle(now)  # timers say when each change happened; settling to now loses none
+            timeout = _initializing_timeout(svc, inst)
+            if inst.state is InstanceState.RUNNING and timeout is not None and inst.ready_at(ctx.unhealthy(inst)) > now:
+                events.append((inst.state_until + timeout, inst))
+            elif inst.state is InstanceState.REMOVED and inst.removed_at is not None:
+                events.append((inst.removed_at + t.retry_delay, inst))
+        due = sorted((e for e in events if e[0] <= now), key=lambda e: (e[0], e[1].num))
+        if not due:
+            return
+        at, inst = due[0]
+        if inst.state is InstanceState.RUNNING:
+            inst.begin(InstanceState.REMOVED, at, t.container_stop, t)
+            inst.settle(now)
+            continue
+        spec = NewInstance(ctx.next_instance_num(), inst.unit_index, inst.unit_uuid, inst.config_name)
+        created = _create_instance(svc, spec, at, t.container_start, ctx)
+        proc.replaced[inst.id] = created.id
+        created.settle(now)
+
+
+def _waiting_message(svc: Service, step: Step, proc: Process, now: float, ctx: Context) -> str | None:
+    """What the service says once a health wait has timed out: not an error (ActivityLogImpl)."""
+    if now < proc.step_started + ctx.timing.health_wait_limit:
+        return None
+    # UpgradeManagerImpl.waitForHealthyState waits on one container at a time, so the timeout
+    # (ResourceMonitorImpl: "Waiting: healthy [container:1i<n>]") names the first not healthy.
+    for inst in _waited(svc, step, proc):
+        if inst.ready_at(ctx.unhealthy(inst)) > now:
+            return f"Waiting: healthy [container:{inst.id}]"
+    return None
+
+
+def _crashed(svc: Service, step: Step, proc: Process) -> Instance | None:
+    """A container this step started that exited instead of running (waitForStartImpl fails)."""
+    if step.kind not in (StepKind.START, StepKind.AWAIT_HEALTHY):
+        return None
+    for inst in _waited(svc, step, proc):
+        if inst.crashes and inst.state is InstanceState.STOPPED:
+            return inst
+    return None
 
 
 def settle(svc: Service, now: float, ctx: Context) -> None:
@@ -340,22 +425,26 @@ def settle(svc: Service, now: float, ctx: Context) -> None:
         if not proc.step_begun:
             _begin(svc, step, proc.step_started, ctx)
             proc.step_begun = True
-        done = _step_done_at(svc, step, proc.step_started, ctx)
+        if step.kind is StepKind.AWAIT_HEALTHY:
+            _recreate_stuck(svc, step, proc, now, ctx)
+        done = _step_done_at(svc, step, proc, ctx)
         if done > now:
-            if step.kind is StepKind.AWAIT_HEALTHY and now >= proc.step_started + ctx.timing.health_wait_limit:
-                # ResourceMonitorImpl gives up after 45 s; the process is retried, state unchanged (§2.2).
-                waiting = [
-                    i.id
-                    for i in (svc.instance(x) for x in step.instance_ids)
-                    if i is not None and i.ready_at(ctx.unhealthy(i)) > now
-                ]
-                svc.transitioning_error = "Waiting: healthy [" + ", ".join(
-                    f"container:{x}" for x in waiting
-                ) + "]"
+            for inst in _waited(svc, step, proc):
+                inst.settle(now)
+            crashed = _crashed(svc, step, proc)
+            if crashed is not None:
+                # DefaultDeploymentUnitInstance.waitForStartImpl throws an InstanceException, which
+                # ActivityLogImpl records as failed: the one case that sets transitioning "error".
+                proc.failed = ("Container should have been running but is in stopped state. "
+                               "Check logs for more information.")
+                svc.transitioning_error = proc.failed
+                break
+            if step.kind is StepKind.AWAIT_HEALTHY:
+                svc.transitioning_message = _waiting_message(svc, step, proc, now, ctx)
             break
         for inst in svc.instances:
             inst.settle(done)
-        svc.transitioning_error = None
+        svc.transitioning_message = None
         proc.index += 1
         proc.step_started = done
         proc.step_begun = False
@@ -368,6 +457,7 @@ def _finish(svc: Service, proc: Process, ctx: Context) -> None:
     svc.state = proc.done
     svc.process = None
     svc.transitioning_error = None
+    svc.transitioning_message = None
     if svc.state == "removed":
         svc.removed_at = at
     if proc.then == "activate" and svc.state == "inactive":

@@ -205,8 +205,9 @@ def build_collection(
             name: with_params(url_base, params, sort=name, marker=None) for name in sorted(filterable)
         },
         "pagination": {
+            # CollectionImpl/processPaginationResult fill only next and partial (§1.3).
             "first": None,
-            "previous": with_params(url_base, params, marker=f"m{max(0, offset - limit)}") if offset else None,
+            "previous": None,
             "next": with_params(url_base, params, marker=f"m{offset + limit}") if more else None,
             "limit": limit,
             "total": None,

@@ -10,6 +10,7 @@ import re
 
 from rancher_deploy.simulator.cattle import handlers as h
 from rancher_deploy.simulator.cattle.handlers import Handler
+from rancher_deploy.simulator.cattle.models.kinds import KIND_BY_COLLECTION
 from rancher_deploy.simulator.wire import Match, Miss, Route, resolve
 
 _ID = r"(?P<id>[^/]+)"
@@ -20,6 +21,8 @@ def _r(method: str, pattern: str, handler: Handler, versions: tuple[str, ...] | 
 
 
 _STACKS = "(?:stacks)"
+# /services lists every kind of service; each kind's own collection lists that kind (models/kinds.py).
+_SERVICES = "(?P<coll>" + "|".join(sorted(KIND_BY_COLLECTION)) + ")"
 _ENVS = "(?:environments)"
 _INSTANCES = "(?:instances|containers)"
 
@@ -45,14 +48,14 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("GET", f"{_STACKS}/{_ID}/services", h.stack_services, ("v2-beta",)),
     _r("GET", f"{_ENVS}/{_ID}/services", h.stack_services, ("v1",)),
     # services
-    _r("GET", "services", h.list_services),
-    _r("POST", "services", h.create_service),
-    _r("GET", f"services/{_ID}", h.get_service),
-    _r("PUT", f"services/{_ID}", h.update_service),
-    _r("DELETE", f"services/{_ID}", h.remove_service),
-    _r("POST", f"services/{_ID}", h.service_action),
-    _r("GET", f"services/{_ID}/instances", h.service_instances),
-    _r("GET", f"services/{_ID}/(?:consumedservices|consumedbyservices)", h.service_links),
+    _r("GET", _SERVICES, h.list_services),
+    _r("POST", _SERVICES, h.create_service),
+    _r("GET", f"{_SERVICES}/{_ID}", h.get_service),
+    _r("PUT", f"{_SERVICES}/{_ID}", h.update_service),
+    _r("DELETE", f"{_SERVICES}/{_ID}", h.remove_service),
+    _r("POST", f"{_SERVICES}/{_ID}", h.service_action),
+    _r("GET", f"{_SERVICES}/{_ID}/instances", h.service_instances),
+    _r("GET", f"{_SERVICES}/{_ID}/(?:consumedservices|consumedbyservices)", h.service_links),
     # containers
     _r("GET", _INSTANCES, h.list_instances),
     _r("GET", f"{_INSTANCES}/{_ID}", h.get_instance),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rancher_deploy.simulator.cattle.listing import modifiers_for
+from rancher_deploy.simulator.cattle.models.kinds import KINDS
 from rancher_deploy.simulator.cattle.models.process import (
     LINK_ACTIONS,
     SERVICE_PROCESS_ACTIONS,
@@ -447,7 +448,53 @@ def _defs(api_version: str) -> list[SchemaDef]:
                 "intervalMillis": Field("int", create=True, default=2000, min=100),
             },
         ),
-    ]
+    ] + ([] if v1 else _kind_defs(service_fields, SERVICE_ACTIONS, SERVICE_FILTERS) + LB_DEFS)
+
+
+# The kinds' own fields and their types (cattle schema/base/<kind>.json; a service's lbConfig is an
+# lbTargetConfig, a load balancer's an lbConfig).
+KIND_FIELD_TYPES: dict[str, str] = {
+    "lbConfig": "lbTargetConfig", "networkDriver": "networkDriver", "storageDriver": "storageDriver",
+    "dns": "array[string]", "externalIpAddresses": "array[string]", "hostname": "string",
+    "healthCheck": "instanceHealthCheck",
+}
+
+
+def _kind_defs(service_fields: dict[str, Field], actions: Mapping[str, tuple[str | None, str]],
+               filters: Mapping[str, str]) -> list[SchemaDef]:
+    """One schema per kind of service but `service` itself: the base fields less those the kind
+    hides, plus its own; served on v2-beta (networkDriverService and storageDriverService came with 1.2)."""
+    defs: list[SchemaDef] = []
+    for kind in KINDS.values():
+        if kind.name == "service":
+            continue
+        fields = {name: f for name, f in service_fields.items() if name not in kind.hidden}
+        for name in kind.fields:
+            load_balancer = (kind.name, name) == ("loadBalancerService", "lbConfig")
+            kind_type = "lbConfig" if load_balancer else KIND_FIELD_TYPES[name]
+            fields[name] = Field(kind_type, create=True, update=name != "healthCheck", required=name in kind.required)
+        fields["launchConfig"] = Field("launchConfig", create=True, required="launchConfig" in kind.required)
+        defs.append(SchemaDef(kind.name, kind.name + "s", fields, ("GET", "POST"), ("GET", "PUT", "DELETE"),
+                              actions, filters, parent="service"))
+    return defs
+
+
+def _nested(schema_id: str, plural: str, fields: dict[str, str]) -> SchemaDef:
+    return SchemaDef(schema_id, plural, {name: Field(kind, create=True, update=True) for name, kind in fields.items()})
+
+
+# A load balancer's configuration (schema/base/lbConfig.json; the rule fields from user-auth.json).
+LB_DEFS: list[SchemaDef] = [
+    _nested("lbConfig", "lbConfigs", {"certificateIds": "array[reference[certificate]]", "config": "string",
+                                      "defaultCertificateId": "reference[certificate]", "portRules": "array[portRule]",
+                                      "stickinessPolicy": "loadBalancerCookieStickinessPolicy"}),
+    _nested("portRule", "portRules", {"backendName": "string", "hostname": "string", "path": "string",
+                                      "priority": "int", "protocol": "enum", "selector": "string",
+                                      "serviceId": "reference[service]", "sourcePort": "int", "targetPort": "int"}),
+    _nested("lbTargetConfig", "lbTargetConfigs", {"portRules": "array[targetPortRule]"}),
+    _nested("targetPortRule", "targetPortRules", {"backendName": "string", "hostname": "string", "path": "string",
+                                                  "targetPort": "int"}),
+]
 
 
 def schema_defs(api_version: str) -> dict[str, SchemaDef]:

@@ -81,5 +81,5 @@ def _dispatch(cluster: Cluster, req: HttpRequest, version: str, path: str, surfa
             norman_err = NormanError.from_kube(err)
             if code:
                 norman_err.code = code
-            return Response(err.status, norman_err.body())
+            return Response(norman_err.status, norman_err.body())
         return Response(err.status, error_body(surface, err))

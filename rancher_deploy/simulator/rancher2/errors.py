@@ -55,6 +55,10 @@ class NormanError(Exception):
 
     @classmethod
     def from_kube(cls, err: KubeError) -> NormanError:
+        if err.reason == "BadRequest":
+            # A body that is not JSON: norman's parse.ReadBody answers InvalidBodyContent, which is a
+            # 422 in norman's table (httperror/error.go), not the 400 Kubernetes would send.
+            return cls(422, "InvalidBodyContent", f"Failed to parse body: {err.message}")
         code = {"NotFound": "NotFound", "AlreadyExists": "AlreadyExists", "Conflict": "Conflict",
                 "Invalid": "InvalidFormat", "BadRequest": "InvalidBodyContent"}.get(err.reason)
         return cls(err.status, code or NORMAN_CODES.get(err.status, "ServerError"), err.message)

@@ -54,6 +54,8 @@ class Instance:
     # Label io.rancher.container.start_once: the container runs once and stops (a data or init
     # sidekick); Rancher then reports healthState "started-once" and counts it as healthy.
     start_once: bool = False
+    # The failing_image fault: the container exits as soon as it starts (a crash on start).
+    crashes: bool = False
 
     @property
     def id(self) -> str:
@@ -80,8 +82,8 @@ class Instance:
         resting = INSTANCE_SETTLES_TO.get(self.state)
         if resting is not None and now >= self.state_until:
             self.state = resting
-            if resting is InstanceState.RUNNING and self.start_once:
-                self.state = InstanceState.STOPPED  # it ran its one job and exited
+            if resting is InstanceState.RUNNING and (self.start_once or self.crashes):
+                self.state = InstanceState.STOPPED  # it ran its one job, or crashed, and exited
             if resting is InstanceState.REMOVED:
                 self.removed_at = self.state_until
 
@@ -95,7 +97,7 @@ class Instance:
             if self.state is InstanceState.STARTING:
                 return self.state_until
             return -math.inf if self.state is InstanceState.STOPPED and self.start_count else math.inf
-        if self.state not in (InstanceState.STARTING, InstanceState.RUNNING):
+        if self.crashes or self.state not in (InstanceState.STARTING, InstanceState.RUNNING):
             return math.inf
         running_at = self.state_until if self.state is InstanceState.STARTING else -math.inf
         if not self.health_checked:

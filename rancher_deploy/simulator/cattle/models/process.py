@@ -211,8 +211,11 @@ class Process:
     index: int = 0
     step_started: float = 0.0
     step_begun: bool = False
-    failed: str | None = None  # a fail_action fault: stuck with transitioning "error"
+    failed: str | None = None  # stuck with transitioning "error" (fail_action; a container that exits at start)
     then: str | None = None  # a process to chain when this one is done (create -> activate)
+    # Containers the health-check cleanup removed while a step waited on them, each mapped to the
+    # container the service created in its place (HealthcheckCleanupMonitorImpl, §2.2).
+    replaced: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

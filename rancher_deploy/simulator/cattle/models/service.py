@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rancher_deploy.simulator.cattle.models.instance import Instance, InstanceState
+from rancher_deploy.simulator.cattle.models.kinds import KINDS
 from rancher_deploy.simulator.cattle.models.process import (
     TRANSITIONING_STATES,
     Process,
@@ -48,10 +49,12 @@ class Service:
     units: list[Unit] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
     process: Process | None = None
-    transitioning_error: str | None = None
+    transitioning_error: str | None = None  # a step failed: transitioning "error" with this message
+    transitioning_message: str | None = None  # the last activity's message, shown with transitioning "yes"
     removed_at: float | None = None
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
-    kind: str = "service"
+    kind: str = "service"  # a key of kinds.KINDS
+    fields: JSON = field(default_factory=dict)  # the kind's own fields (lbConfig, networkDriver, …) as sent
 
     @property
     def id(self) -> str:
@@ -87,7 +90,9 @@ class Service:
     # ---- derived views -----------------------------------------------------------------------
 
     def health_state(self, now: float, unhealthy: Callable[[Instance], bool]) -> str:
-        """calculateServiceHealthState (§1.4)."""
+        """calculateServiceHealthState (§1.4): other kinds than service and loadBalancerService are healthy."""
+        if not KINDS[self.kind].computed_health:
+            return "healthy"
         expected = self.scale * len(self.config_names())
         healthy = [
             i
@@ -102,11 +107,12 @@ class Service:
         return "degraded" if healthy else "unhealthy"
 
     def transitioning_fields(self) -> tuple[str, str | None]:
-        """§2.2: yes/"In Progress" while transitioning, error + message when a step failed."""
+        """§2.2: yes and the last activity's message (default "In Progress") while transitioning;
+        error and its message only when a step failed (ActivityLogImpl.close: a timeout is not one)."""
         if self.state in TRANSITIONING_STATES:
             if self.transitioning_error is not None:
                 return "error", self.transitioning_error
-            return "yes", "In Progress"
+            return "yes", self.transitioning_message or "In Progress"
         return "no", None
 
     def to_resource(
@@ -119,7 +125,8 @@ class Service:
     ) -> JSON:
         """The service as Rancher renders it; ``base_url`` already holds version and project scope."""
         v1 = api_version == "v1"
-        self_url = f"{base_url}/services/{self.id}"
+        kind = KINDS[self.kind]
+        self_url = f"{base_url}/{kind.collection}/{self.id}"
         stack_link = f"{base_url}/environments/1e{self.stack_id[3:]}" if v1 else f"{base_url}/stacks/{self.stack_id}"
         links: JSON = {
             "self": self_url,
@@ -132,7 +139,7 @@ class Service:
         actions = {a: f"{self_url}/?action={a}" for a in service_actions(self.state, api_version)}
         transitioning, message = self.transitioning_fields()
         live = self.live()
-        doc: JSON = {"id": self.id, "type": "service", "links": links, "actions": actions}
+        doc: JSON = {"id": self.id, "type": self.kind, "links": links, "actions": actions}
         if not v1:
             doc["baseType"] = "service"
         fields: JSON = {
@@ -178,6 +185,9 @@ class Service:
             "uuid": self.uuid,
             "vip": None,
         }
+        fields.update({name: copy.deepcopy(self.fields.get(name)) for name in kind.fields})
+        for hidden in kind.hidden:
+            fields.pop(hidden, None)
         if v1:
             for hidden in V1_HIDDEN_SERVICE_FIELDS:
                 fields.pop(hidden, None)

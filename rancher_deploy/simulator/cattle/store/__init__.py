@@ -47,6 +47,7 @@ class Store(StackStore):
                         "scale": s.scale,
                         "state": "inactive" if s.state in ("inactive", "registering", "deactivating") else "active",
                         "retainIp": s.retain_ip,
+                        **({"kind": s.kind, "fields": s.fields} if s.kind != "service" else {}),
                     }
                     for s in self.services.values()
                     if s.state not in ("removing", "removed")

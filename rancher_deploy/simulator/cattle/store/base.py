@@ -96,6 +96,7 @@ class Backend(Timeline):
             next_instance_num=self._take_instance_num,
             unhealthy=self.unhealthy,
             hung=self.faults.is_hung(svc.id),
+            crashing=self.faults.is_failing,
         )
 
     def unhealthy(self, inst: Instance) -> bool:

@@ -7,6 +7,7 @@ import copy
 from rancher_deploy.simulator.cattle import lifecycle
 from rancher_deploy.simulator.cattle.errors import ApiError, not_found
 from rancher_deploy.simulator.cattle.models.instance import Instance
+from rancher_deploy.simulator.cattle.models.kinds import KINDS
 from rancher_deploy.simulator.cattle.models.process import (
     LINK_ACTIONS,
     SERVICE_PROCESS_ACTIONS,
@@ -57,8 +58,12 @@ class ServiceStore(Backend):
         state: str = "active",
         retain_ip: bool = False,
         num: int | None = None,
+        kind: str = "service",
+        fields: JSON | None = None,
     ) -> Service:
-        """A service that is already ``active`` (containers running and healthy) or ``inactive``."""
+        """A service that is already ``active`` (containers running and healthy) or ``inactive``.
+
+        ``kind`` is one of kinds.KINDS; ``fields`` its own fields (``{"lbConfig": {...}}``)."""
         with self.lock:
             if state not in ("active", "inactive"):
                 raise ValueError("a seeded service is 'active' or 'inactive'")
@@ -66,7 +71,10 @@ class ServiceStore(Backend):
             stack = self.stacks.get(stack_num or -1)
             if stack is None:
                 raise KeyError(f"no stack {stack_id}")
-            check_image(launch_config)
+            if kind not in KINDS:
+                raise ValueError(f"no service kind {kind!r}; one of {', '.join(KINDS)}")
+            if KINDS[kind].containers:
+                check_image(launch_config)
             now = self.settle()
             svc = Service(
                 num=num or self._next_service,
@@ -80,7 +88,11 @@ class ServiceStore(Backend):
                 state=state,
                 retain_ip=retain_ip,
                 start_on_create=True,
+                kind=kind,
+                fields=copy.deepcopy(fields or {}),
             )
+            if not KINDS[kind].containers:
+                svc.scale = 0
             self._next_service = max(self._next_service, svc.num + 1)
             self.services[svc.num] = svc
             if state == "active":
@@ -90,17 +102,23 @@ class ServiceStore(Backend):
 
     # ---- services ------------------------------------------------------------------------------
 
-    def list_services(self, project_id: str) -> list[Service]:
-        return [s for s in self.services.values() if s.project_id == project_id]
+    def list_services(self, project_id: str, kind: str | None = None) -> list[Service]:
+        """The project's services; of one kind when listed through that kind's collection."""
+        return [s for s in self.services.values() if s.project_id == project_id and kind in (None, s.kind)]
 
-    def get_service(self, project_id: str, service_id: str) -> Service:
+    def get_service(self, project_id: str, service_id: str, kind: str | None = None) -> Service:
         svc = self.services.get(parse_id(service_id) or -1)
-        if svc is None or svc.project_id != project_id:
+        if svc is None or svc.project_id != project_id or kind not in (None, svc.kind):
             raise not_found()
         return svc
 
-    def create_service(self, project_id: str, body: JSON) -> Service:
-        """POST /services: 201 in ``registering``; startOnCreate chains activate (ServiceCreate)."""
+    def create_service(self, project_id: str, body: JSON, kind: str = "service") -> Service:
+        """POST /services (or a kind's collection): 201 in ``registering``; startOnCreate chains
+        activate (ServiceCreate). A kind without containers keeps scale 0 and needs no image."""
+        spec = KINDS[kind]
+        for required in spec.required:
+            if body.get(required) in (None, "", {}, []):
+                raise ApiError.validation("MissingRequired", required)
         name = body.get("name")
         if not name:
             raise ApiError.validation("MissingRequired", "name")
@@ -112,9 +130,12 @@ class ServiceStore(Backend):
         if stack is None or stack.project_id != project_id or stack.state in ("removing", "removed"):
             raise ApiError.validation("InvalidReference", "stackId")
         launch_config = body.get("launchConfig")
+        if launch_config is None and not spec.containers:
+            launch_config = {}
         if not isinstance(launch_config, dict):
             raise ApiError.validation("MissingRequired", "launchConfig")
-        check_image(launch_config)
+        if spec.containers:
+            check_image(launch_config)
         secondaries = body.get("secondaryLaunchConfigs") or []
         if not isinstance(secondaries, list):
             raise ApiError.validation("InvalidType", "secondaryLaunchConfigs")
@@ -142,7 +163,11 @@ class ServiceStore(Backend):
             start_on_create=bool(body.get("startOnCreate") or False),
             description=body.get("description"),
             metadata=body.get("metadata"),
+            kind=kind,
+            fields={name: copy.deepcopy(body[name]) for name in spec.fields if body.get(name) is not None},
         )
+        if not spec.containers:
+            svc.scale = 0
         self._next_service += 1
         self.services[svc.num] = svc
         ctx = self.context(svc)
@@ -150,9 +175,13 @@ class ServiceStore(Backend):
         lifecycle.start_process(svc, "create", now, lifecycle.plan_create(ctx), then=then)
         return svc
 
-    def update_service(self, project_id: str, service_id: str, body: JSON) -> Service:
-        """PUT: only updatable fields; ``launchConfig`` is create-only and silently ignored (§1.4)."""
-        svc = self.get_service(project_id, service_id)
+    def update_service(self, project_id: str, service_id: str, body: JSON, kind: str | None = None) -> Service:
+        """PUT: only updatable fields; ``launchConfig`` is create-only and silently ignored (§1.4).
+        A kind's own fields are replaced as sent (lbConfig, networkDriver, …: scheduleUpdate)."""
+        svc = self.get_service(project_id, service_id, kind)
+        for name in KINDS[svc.kind].fields:
+            if name in body and name != "healthCheck":
+                svc.fields[name] = copy.deepcopy(body[name])
         if "name" in body and body["name"] is not None:
             check_name(str(body["name"]))
             svc.name = str(body["name"])
@@ -161,7 +190,7 @@ class ServiceStore(Backend):
                 setattr(svc, attr, body[key])
         if "retainIp" in body and body["retainIp"] is not None:
             svc.retain_ip = bool(body["retainIp"])
-        if "scale" in body and body["scale"] is not None:
+        if "scale" in body and body["scale"] is not None and KINDS[svc.kind].containers:
             scale = int_field(body, "scale", svc.scale, minimum=0)
             if scale != svc.scale:
                 if "update" not in service_actions(svc.state):
@@ -175,15 +204,16 @@ class ServiceStore(Backend):
                     lifecycle.start_process(svc, "update", self.now(), steps)
         return svc
 
-    def remove_service(self, project_id: str, service_id: str) -> Service:
-        svc = self.get_service(project_id, service_id)
+    def remove_service(self, project_id: str, service_id: str, kind: str | None = None) -> Service:
+        svc = self.get_service(project_id, service_id, kind)
         if "remove" not in service_actions(svc.state):
             raise ApiError.http(405)
         return self._run(svc, "remove", {})
 
-    def service_action(self, project_id: str, service_id: str, action: str, body: JSON, api_version: str) -> Service:
+    def service_action(self, project_id: str, service_id: str, action: str, body: JSON, api_version: str,
+                       kind: str | None = None) -> Service:
         """POST <service>/?action=<name>: validate like cattle, then start the process (202)."""
-        svc = self.get_service(project_id, service_id)
+        svc = self.get_service(project_id, service_id, kind)
         known = set(SERVICE_PROCESS_ACTIONS) | set(LINK_ACTIONS)
         if api_version == "v1":
             known = (known - {"continueupgrade"}) | {"cancelrollback"}

@@ -6,6 +6,7 @@ import copy
 import uuid
 
 from rancher_deploy.simulator.cattle.errors import ApiError
+from rancher_deploy.simulator.cattle.models.kinds import KINDS
 from rancher_deploy.simulator.cattle.models.resource import JSON
 from rancher_deploy.simulator.cattle.models.service import Service
 from rancher_deploy.simulator.cattle.store.validation import check_image, int_field
@@ -30,12 +31,13 @@ def validate_upgrade(svc: Service, body: JSON) -> None:
     int_field(in_service, "intervalMillis", 2000, minimum=100)
     if in_service.get("startFirst") and svc.retain_ip:
         raise ApiError.validation("InvalidOption", "StartFirst option can't be used for service with retainIp field set")
-    if primary:
+    containers = KINDS[svc.kind].containers  # a DNS service's launch config carries no image
+    if primary and containers:
         check_image(primary)
     for sec in secondaries or []:
         if not isinstance(sec, dict) or not sec.get("name"):
             raise ApiError.validation("MissingRequired", "name")
-        if sec.get("imageUuid") != "rancher/none":
+        if sec.get("imageUuid") != "rancher/none" and containers:
             check_image(sec)
 
 

@@ -1,0 +1,101 @@
+"""Rancher's links, placed on the address the run was given: rebased, or refused before they are followed.
+
+Rancher builds every absolute link from the request's headers: 1.x from X-Forwarded-Proto,
+X-Forwarded-Host or Host, and X-Forwarded-Port (cattle's DefaultApiRequestParser), 2.x from
+X-API-Host, X-Forwarded-Host, X-Forwarded-Proto and X-API-URL-Prefix (norman's urlbuilder). Behind a
+TLS-terminating proxy that does not pass X-Forwarded-Proto, Rancher therefore answers with http://
+links (rancher/rancher#4697, #7804), and behind a proxy that serves it under a path
+(https://host/rancher) with links that lack the path. Following them would send the credentials in
+clear text, or to the wrong place. So the run learns where Rancher believes it lives from a link it
+sent back for a URL the run requested (both share the API path from the version root on: /v1,
+/v2-beta, /v3, /k8s), rebases every later link onto the configured address, and refuses, before the
+request, any URL whose scheme, host or port is not the configured one's. Pure; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+# The first path segment of every Rancher API: what comes before it is the base Rancher was reached at.
+API_ROOTS = frozenset({"v1", "v2-beta", "v3", "k8s"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def api_base(url: str) -> str | None:
+    """`scheme://host[:port][/prefix]`: the URL up to its first API root segment, or None without one.
+
+    `https://host/rancher/v2-beta/projects/1a5` -> `https://host/rancher`; `http://h:8080/v3` -> `http://h:8080`.
+    """
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    for index, segment in enumerate(segments):
+        if segment in API_ROOTS:
+            return urlunsplit((parts.scheme, parts.netloc, "/".join(segments[:index]), "", ""))
+    return None
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port made explicit, for comparing addresses.
+
+    Raises ValueError for a URL whose port is not a number (as `urlsplit` does)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
+
+
+def show_origin(url: str) -> str:
+    """`http://host:8080`: an address for a message, without any path or credentials."""
+    scheme, host, port = origin(url)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port == DEFAULT_PORTS.get(scheme) or port is None else f":{port}")
+
+
+@dataclass(frozen=True)
+class Rebase:
+    """Links starting with `theirs` (where Rancher believes it lives) are followed at `ours`."""
+
+    theirs: str
+    ours: str
+
+    def apply(self, url: str) -> str | None:
+        """The link rebased, or None when it does not start with `theirs` (at a path boundary)."""
+        if url == self.theirs or url.startswith((self.theirs + "/", self.theirs + "?")):
+            return self.ours + url[len(self.theirs):]
+        return None
+
+
+@dataclass(frozen=True)
+class LinkMap:
+    """Where a run's requests may go (`home`, the configured URL) and the rebases learnt so far."""
+
+    home: str
+    rebases: tuple[Rebase, ...] = ()
+
+    def learn(self, requested: str, answered: str) -> LinkMap:
+        """The map after Rancher answered `requested` with a `links.self` of `answered`.
+
+        Both name the same resource, so what differs before their API root is the difference
+        between where Rancher believes it lives and where the run reaches it."""
+        theirs, ours = api_base(answered), api_base(requested)
+        if theirs is None or ours is None or theirs == ours:
+            return self
+        rebase = Rebase(theirs.rstrip("/"), ours.rstrip("/"))
+        if rebase in self.rebases:
+            return self
+        return LinkMap(self.home, (rebase, *self.rebases))
+
+    def place(self, url: str) -> str:
+        """The URL to request for `url`: rebased if Rancher's base was learnt, else as it is."""
+        for rebase in self.rebases:
+            placed = rebase.apply(url)
+            if placed is not None:
+                return placed
+        return url
+
+    def at_home(self, url: str) -> bool:
+        """Whether `url` has the configured URL's scheme, host and port."""
+        try:
+            return origin(url) == origin(self.home)
+        except ValueError:
+            return False

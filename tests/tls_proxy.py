@@ -1,0 +1,114 @@
+"""A TLS-terminating reverse proxy for tests, written with the standard library, as nginx would sit
+in front of Rancher: it answers https, forwards plain http to the simulator, passes `Host` as the
+client sent it, and sets `X-Forwarded-Proto` (or any other header) only when told to.
+
+It also counts connections that did not speak TLS: a client that followed an http:// link to it
+would have sent its request, credentials included, in clear text.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+# Headers about one hop that a proxy does not pass on (RFC 9110 §7.6.1).
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+                        "upgrade", "content-length"})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, proxy: TlsProxy) -> None:
+        self.proxy = proxy
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            request = self.proxy.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            with self.proxy.lock:
+                self.proxy.plain_connections += 1
+            return
+        super().finish_request(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def _forward(self) -> None:
+        proxy = self.server.proxy
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = self.path
+        if proxy.prefix:
+            if not (path == proxy.prefix or path.startswith((proxy.prefix + "/", proxy.prefix + "?"))):
+                self._answer(404, {"Content-Type": "text/plain"}, b"not under the proxy's prefix")
+                return
+            path = path[len(proxy.prefix):] or "/"
+        headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
+        headers.update(proxy.add_headers)
+        with proxy.lock:
+            proxy.forwarded.append((self.command, path))
+        upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=10)
+        try:
+            upstream.request(self.command, path, body=body or None, headers=headers)
+            answer = upstream.getresponse()
+            data = answer.read()
+            passed = {name: value for name, value in answer.getheaders() if name.lower() not in HOP_BY_HOP}
+        finally:
+            upstream.close()
+        self._answer(answer.status, passed, data)
+
+    def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+
+class TlsProxy:
+    """https://127.0.0.1:<port><prefix> in front of `upstream` (an http:// URL).
+
+    `prefix` is a path the proxy serves Rancher under and strips before forwarding
+    (`https://host/rancher`); `add_headers` are set on every forwarded request.
+    """
+
+    def __init__(self, upstream: str, cert_file: str, key_file: str, *, prefix: str = "",
+                 add_headers: dict[str, str] | None = None) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host = parts.hostname or "127.0.0.1"
+        self.upstream_port = parts.port or 80
+        self.prefix = prefix.rstrip("/")
+        self.add_headers = dict(add_headers or {})
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert_file, key_file)
+        self.lock = threading.Lock()
+        self.plain_connections = 0
+        self.forwarded: list[tuple[str, str]] = []
+        self._server = _Server(self)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
+
+    def __enter__(self) -> TlsProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
