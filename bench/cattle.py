@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,31 +68,19 @@ def run_tool(tool: str, tools: Tools, sim: Simulator, service: str, image: str, 
 
 
 @dataclass(frozen=True)
-class UpgradeRun:
+class UpgradeRun(ideal.AgainstIdeal):
     """One tool's upgrade of one scale-2 service, next to the ideal client's upgrade of its twin.
 
     ``convergence``: the ideal client's seconds from the upgrade accepted to ``active`` (acting at
-    once on ``upgraded``), in the same simulator at the same moment. ``added`` = ``wall`` minus that:
-    what the CI step pays beyond what Rancher itself needed. The watcher splits it: ``before`` (spawn
-    to the service seen ``upgrading``: start-up, lookup, reads), ``noticing_upgraded`` (``upgraded``
-    seen to ``finishing-upgrade`` seen), ``noticing_active`` (``active`` seen to exit); each +-10 ms.
-    ``waiting_requests``: requests after the upgrade action. ``requests``: every request by kind.
+    once on ``upgraded``). The watcher splits the time added: ``before`` (spawn to the service seen
+    ``upgrading``: start-up, lookup, reads), ``noticing_upgraded`` (``upgraded`` seen to
+    ``finishing-upgrade`` seen), ``noticing_active`` (``active`` seen to exit); each +-10 ms.
+    ``waiting_requests``: the requests after the upgrade action.
     """
 
-    tool: str
-    wall: float
-    convergence: float
     before: float | None
     noticing_upgraded: float | None
     noticing_active: float | None
-    requests: Counter[str]
-    waiting_requests: int
-    max_rss_mib: float | None
-    failure: str | None
-
-    @property
-    def added(self) -> float:
-        return self.wall - self.convergence
 
 
 def _split(watch: ideal.Watcher[str], finished: procs.Finished) -> tuple[float | None, float | None, float | None]:
@@ -117,9 +104,10 @@ def upgrade_once(tool: str, tools: Tools, sim: Simulator, web: str, twin: str, b
         converged = converging.result()
     records = tally.without(sim.requests, twin)
     before, noticing_upgraded, noticing_active = _split(watch, finished)
-    return UpgradeRun(tool, finished.wall, converged.seconds, before, noticing_upgraded, noticing_active,
-                      tally.kinds(records), len(tally.after_first_write(records, web)), finished.max_rss_mib,
-                      None if finished.code == 0 else finished.last_line())
+    return UpgradeRun(tool, finished.wall, converged.seconds, tally.kinds(records),
+                      len(tally.after_first_write(records, web)), finished.max_rss_mib,
+                      None if finished.code == 0 else finished.last_line(),
+                      before, noticing_upgraded, noticing_active)
 
 
 def upgrade_scenario(tools: Tools, rounds: int, batch_interval: int) -> list[UpgradeRun]:

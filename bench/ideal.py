@@ -18,6 +18,7 @@ import json
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -74,6 +75,30 @@ class Converged:
     def seconds(self) -> float:
         """The simulator's own convergence: accepted -> done with every step taken at once."""
         return self.done - self.accepted
+
+
+@dataclass(frozen=True)
+class AgainstIdeal:
+    """What every scenario measured against an ideal client records of one tool's run.
+
+    ``wall``: the tool's spawn to exit; ``convergence``: the ideal client's seconds in the same run;
+    ``requests``: the tool's requests by kind (the ideal client's taken out); ``waiting_requests``:
+    those after its first write to the target; ``max_rss_mib``: its peak memory (None: not measured);
+    ``failure``: its last line when it failed.
+    """
+
+    tool: str
+    wall: float
+    convergence: float
+    requests: Counter[str]
+    waiting_requests: int
+    max_rss_mib: float | None
+    failure: str | None
+
+    @property
+    def added(self) -> float:
+        """Time added beyond convergence: what the CI step paid beyond what Rancher itself needed."""
+        return self.wall - self.convergence
 
 
 def session(auth: tuple[str, str] | None = None, bearer: str | None = None, ca: str | None = None) -> requests.Session:

@@ -34,22 +34,25 @@ def _series(runs: Sequence[R], tool: str, pick: Callable[[R], float | None],
     return xs, ys
 
 
-def _line(axis: Any, xs: Sequence[float], ys: Sequence[float], label: str, colour: str, below: bool = False) -> None:
-    """A line with its values written at each point, above it (or below, for the second tool, so
-    that close values stay readable)."""
-    axis.plot(xs, ys, marker="o", color=colour, label=label)
-    for x, y in zip(xs, ys):
-        axis.annotate(f"{y:.3g}", (x, y), textcoords="offset points", xytext=(0, -12 if below else 6), ha="center",
-                      fontsize=7, color=colour)
+def _pair(axis: Any, runs: Sequence[R], pick: Callable[[R], float | None], size: Callable[[R], int],
+          labels: dict[str, str]) -> None:
+    """Both tools' medians as two lines, each point with its value written beside it: above the
+    point for the higher of the two at that x, below and to the right for the lower, so that close
+    values stay readable."""
+    series = {tool: dict(zip(*_series(runs, tool, pick, size))) for tool in (OURS, PEER)}
+    for tool, points in series.items():
+        other = series[PEER if tool == OURS else OURS]
+        axis.plot(list(points), list(points.values()), marker="o", color=COLOURS[tool], label=labels[tool])
+        for x, y in points.items():
+            lower = y < other.get(x, -1.0)
+            axis.annotate(f"{y:.3g}", (x, y), textcoords="offset points", xytext=(5, -11) if lower else (0, 6),
+                          ha="left" if lower else "center", fontsize=7, color=COLOURS[tool])
 
 
 def _many(results: Results, time_axis: Any, request_axis: Any) -> None:
     labels = {OURS: f"{OURS} (one run)", PEER: f"{PEER} 1.7 (one run each)"}
-    for tool in (OURS, PEER):
-        _line(time_axis, *_series(results.many, tool, lambda r: r.wall, lambda r: r.services), labels[tool],
-              COLOURS[tool], below=tool == PEER)
-        _line(request_axis, *_series(results.many, tool, lambda r: float(r.requests), lambda r: r.services),
-              labels[tool], COLOURS[tool], below=tool == PEER)
+    _pair(time_axis, results.many, lambda r: r.wall, lambda r: r.services, labels)
+    _pair(request_axis, results.many, lambda r: float(r.requests), lambda r: r.services, labels)
     counts = sorted({r.services for r in results.many})
     for axis in (time_axis, request_axis):
         axis.set_xscale("log")  # 1, 10 and 50 apart enough to read
@@ -65,11 +68,8 @@ def _lookup(results: Results, time_axis: Any, request_axis: Any) -> None:
     runs = results.lookup
     ok = [r for r in runs if not r.failure]
     labels = {OURS: f"{OURS} (dry run)", PEER: f"{PEER} 1.7 (to its upgrade action)"}
-    for tool in (OURS, PEER):
-        _line(time_axis, *_series(ok, tool, lambda r: r.seconds, lambda r: r.services), labels[tool], COLOURS[tool],
-              below=tool == PEER)
-        _line(request_axis, *_series(ok, tool, lambda r: float(r.requests), lambda r: r.services),
-              labels[tool], COLOURS[tool], below=tool == PEER)
+    _pair(time_axis, ok, lambda r: r.seconds, lambda r: r.services, labels)
+    _pair(request_axis, ok, lambda r: float(r.requests), lambda r: r.services, labels)
     floors = sorted(results.floors.items())
     if floors:
         time_axis.plot([n for n, _ in floors], [s for _, s in floors], linestyle="--", marker=".", color=COLOURS["floor"],

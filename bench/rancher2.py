@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import tempfile
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,29 +44,18 @@ current-context: local
 
 
 @dataclass(frozen=True)
-class RolloutRun:
+class RolloutRun(ideal.AgainstIdeal):
     """One tool's rollout of a 2-replica Deployment (realistic timing, the default RollingUpdate
     strategy), next to the ideal client's rollout of its twin.
 
     ``convergence``: the ideal client's seconds from its patch answered to the rollout complete (read
-    from a watch). ``added`` = ``wall`` minus that. ``before``: spawn to the new generation seen;
-    ``noticing``: the rollout seen complete to exit (the watcher's 10 ms). ``waiting_requests``: the
-    requests after the tool's write (for kubectl, the whole of ``rollout status``).
+    from a watch). ``before``: spawn to the new generation seen; ``noticing``: the rollout seen
+    complete to exit (the watcher's 10 ms). ``waiting_requests``: the requests after the tool's write
+    (for kubectl, the whole of ``rollout status``).
     """
 
-    tool: str
-    wall: float
-    convergence: float
     before: float | None
     noticing: float | None
-    requests: Counter[str]
-    waiting_requests: int
-    max_rss_mib: float | None
-    failure: str | None
-
-    @property
-    def added(self) -> float:
-        return self.wall - self.convergence
 
 
 @dataclass(frozen=True)
@@ -135,10 +123,10 @@ def rollout_once(tool: str, tools: Tools, proxy: Proxy) -> RolloutRun:
     complete = watch.first("complete", after=started)
     records = tally.without(sim.requests, TWIN)
     failed = next((f for f in finished if f.code != 0), None)
-    return RolloutRun(tool, ended - started, converged.seconds, changed - started if changed else None,
-                      ended - complete if complete else None, tally.kinds(records, unify_api=False),
+    return RolloutRun(tool, ended - started, converged.seconds, tally.kinds(records, unify_api=False),
                       len(tally.after_first_write(records, "web")), _peak(finished),
-                      failed.last_line() if failed else None)
+                      failed.last_line() if failed else None,
+                      changed - started if changed else None, ended - complete if complete else None)
 
 
 def _peak(finished: list[procs.Finished]) -> float | None:

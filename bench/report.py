@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from bench.cattle import UpgradeRun
+from bench.ideal import AgainstIdeal
 from bench.rancher2 import RolloutRun
 from bench.results import Results
 
@@ -77,7 +78,7 @@ def header(results: Results) -> list[str]:
     ]
 
 
-def _sum_median(runs: Sequence[UpgradeRun] | Sequence[RolloutRun]) -> float | None:
+def _sum_median(runs: Sequence[AgainstIdeal]) -> float | None:
     return median(float(sum(r.requests.values())) for r in runs)
 
 
@@ -167,27 +168,31 @@ def _figures(figures: Sequence[Figure[R]], ours: Sequence[R], other: Sequence[R]
     return rows
 
 
-UPGRADE: list[Figure[UpgradeRun]] = [
-    ("wall, spawn to exit (s)", lambda r: r.wall, 2, True),
-    ("convergence: the ideal client, same run (s)", lambda r: r.convergence, 2, False),
-    ("**time added beyond convergence** (s)", lambda r: r.added, 2, True),
+A = TypeVar("A", bound=AgainstIdeal)
+
+
+def against_ideal(convergence: str, split: list[Figure[A]], waiting: str) -> list[Figure[A]]:
+    """The rows every scenario against an ideal client shows, with its own split of the time added."""
+    return [
+        ("wall, spawn to exit (s)", lambda r: r.wall, 2, True),
+        (convergence, lambda r: r.convergence, 2, False),
+        ("**time added beyond convergence** (s)", lambda r: r.added, 2, True),
+        *split,
+        ("API requests", lambda r: float(sum(r.requests.values())), 0, True),
+        (waiting, lambda r: float(r.waiting_requests), 0, True),
+        ("peak memory, max RSS (MiB)", lambda r: r.max_rss_mib, 1, True),
+    ]
+
+
+UPGRADE: list[Figure[UpgradeRun]] = against_ideal("convergence: the ideal client, same run (s)", [
     ("- before the upgrade was accepted (s)", lambda r: r.before, 2, False),
     ("- noticing `upgraded` (s)", lambda r: r.noticing_upgraded, 2, False),
     ("- noticing `active` after finishing (s)", lambda r: r.noticing_active, 2, False),
-    ("API requests", lambda r: float(sum(r.requests.values())), 0, True),
-    ("- of which after the upgrade action", lambda r: float(r.waiting_requests), 0, True),
-    ("peak memory, max RSS (MiB)", lambda r: r.max_rss_mib, 1, True),
-]
-ROLLOUT: list[Figure[RolloutRun]] = [
-    ("wall, spawn to exit (s)", lambda r: r.wall, 2, True),
-    ("convergence: the ideal watch client, same run (s)", lambda r: r.convergence, 2, False),
-    ("**time added beyond convergence** (s)", lambda r: r.added, 2, True),
+], "- of which after the upgrade action")
+ROLLOUT: list[Figure[RolloutRun]] = against_ideal("convergence: the ideal watch client, same run (s)", [
     ("- before the new generation was stored (s)", lambda r: r.before, 2, False),
     ("- noticing the rollout complete (s)", lambda r: r.noticing, 2, False),
-    ("API requests", lambda r: float(sum(r.requests.values())), 0, True),
-    ("- of which after the change (while waiting)", lambda r: float(r.waiting_requests), 0, True),
-    ("peak memory, max RSS (MiB)", lambda r: r.max_rss_mib, 1, True),
-]
+], "- of which after the change (while waiting)")
 
 
 def upgrade(results: Results) -> list[str]:
@@ -196,11 +201,11 @@ def upgrade(results: Results) -> list[str]:
     return table(("figure", OURS, f"{PEER} 1.7", "ratio"), rows)
 
 
-def _count(runs: Sequence[UpgradeRun] | Sequence[RolloutRun]) -> str:
+def _count(runs: Sequence[AgainstIdeal]) -> str:
     return f"{len(runs)} ({sum(1 for r in runs if r.failure)})"
 
 
-def by_kind(groups: dict[str, Sequence[UpgradeRun] | Sequence[RolloutRun]]) -> list[str]:
+def by_kind(groups: dict[str, Sequence[AgainstIdeal]]) -> list[str]:
     """Requests by kind, the median count over each tool's runs, busiest kinds first."""
     totals: Counter[str] = Counter()
     for runs in groups.values():
