@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import enum
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -25,97 +23,15 @@ from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInter
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, read_dotenv
+from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, convert, show_default
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
 
 __all__ = [
     "COMMANDS", "Command", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded", "Option",
     "Output", "PolicyKind", "SETTINGS", "ServiceTarget", "Settings", "Target", "VersionPolicy", "WorkloadTarget",
-    "add_arguments", "read_dotenv", "secret_parts", "secrets_in",
+    "add_arguments", "read_dotenv", "secret_parts", "secrets_in", "TRUE_WORDS", "FALSE_WORDS",
 ]
-
-TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y"})
-FALSE_WORDS = frozenset({"false", "0", "no", "off", "n"})
-
-
-class Kind(enum.Enum):
-    """How the text of a setting becomes a value, and which argparse action reads its flag."""
-
-    TEXT = "text"
-    SECRET = "secret"
-    LIST = "list"            # comma separated; a flag may also be repeated
-    BOOL = "bool"
-    SECONDS = "seconds"      # positive number of seconds
-    COUNT = "count"          # positive integer
-    CHOICE = "choice"
-
-
-@dataclass(frozen=True)
-class Option:
-    """One row of the settings table.
-
-    `default` is the typed value used when no source sets the option. `field` is the Settings
-    attribute the value lands in: "" for the option's own name, None for an option that only shapes
-    another field (the stack and namespace of the targets). `parse` turns the text (each item, for a
-    LIST; the word, for a CHOICE among `choices`) into its value type, raising ValueError worded for
-    the user. `fallback` names variables other tools define for the same file, honoured last (after
-    `.env`), from the environment only, the first one set; set for those tools rather than for us,
-    they give way to RANCHER_INSECURE, but one that names no file is an error like our own variable's.
-    """
-
-    name: str
-    env: tuple[str, ...]
-    kind: Kind
-    help: str
-    default: Any = None
-    choices: tuple[str, ...] = ()
-    minimum: float | None = None
-    commands: tuple[Command, ...] = tuple(Command)
-    metavar: str | None = None
-    field: str | None = ""
-    parse: Callable[[str], Any] | None = None
-    fallback: tuple[str, ...] = ()
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    @property
-    def input_id(self) -> str:
-        """The GitHub input / Drone-Woodpecker setting name (`access-key`)."""
-        return self.name.replace("_", "-")
-
-    @property
-    def ci_variables(self) -> tuple[str, ...]:
-        """Both spellings of the CI inputs: GitHub and Drone keep hyphens, Woodpecker turns them into `_`."""
-        hyphen = self.input_id.upper()
-        underscore = self.name.upper()
-        names: list[str] = []
-        for prefix in ("INPUT_", "PLUGIN_"):
-            for spelling in dict.fromkeys((hyphen, underscore)):
-                names.append(prefix + spelling)
-        return tuple(names)
-
-    @property
-    def secret(self) -> bool:
-        return self.kind is Kind.SECRET
-
-    @property
-    def switch(self) -> bool:
-        """A true/false option: its flag has a `--no-` form, and a message may name it by either."""
-        return self.kind is Kind.BOOL
-
-    @property
-    def attribute(self) -> str | None:
-        """The Settings field this option fills, or None."""
-        return self.name if self.field == "" else self.field
-
-    @property
-    def setting(self) -> str:
-        """The option's canonical name, its first environment variable: what code that has no Inputs
-        (a backend) puts in a ConfigError; the CLI renames it the way the user set it (`Inputs.name`)."""
-        return self.env[0]
-
 
 def _sidekick(item: str) -> tuple[str, ImageRef]:
     name, equals, image = item.partition("=")
@@ -403,7 +319,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
         if command not in option.commands:
             continue
         names = ", ".join(option.env)
-        default = "" if option.default is None else f"; default: {_show_default(option.default)}"
+        default = "" if option.default is None else f"; default: {show_default(option.default)}"
         help_text = f"{option.help} (env: {names}{default})"
         if option.kind is Kind.BOOL:
             parser.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction,
@@ -417,14 +333,6 @@ def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
         else:
             parser.add_argument(option.flag, dest=option.name, default=None, metavar=option.metavar,
                                 help=help_text)
-
-
-def _show_default(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str], str]) -> dict[str, Any]:
@@ -462,84 +370,13 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
 def _convert_found(option: Option, found: Found, inputs: Inputs) -> Any:
     """`_convert`, with a ValueError turned into the ConfigError naming the setting as the user set it."""
     try:
-        return _convert(option, found.text)
+        return convert(option, found.text)
     except ValueError as error:
         problem = str(error)
         if found.fallback:
             problem += (f" ({found.variable} is read as {option.flag.lstrip('-')} when that is not given; "
                         "point it at an existing file or unset it)")
         raise ConfigError(inputs.name(option), problem) from None
-
-
-def _convert(option: Option, text: str) -> Any:
-    """The option's text as its typed value; raises ValueError worded to follow the option's name."""
-    return _CONVERTERS[option.kind](option, text)
-
-
-def _parsed(option: Option, value: str) -> Any:
-    return value if option.parse is None else option.parse(value)
-
-
-def _to_text(option: Option, text: str) -> Any:
-    value = text.strip()
-    if any(ord(character) < 32 for character in value):
-        hidden = " (value not shown)" if option.secret else ""
-        raise ValueError(f"contains control characters{hidden}")
-    return _parsed(option, value)
-
-
-def _to_list(option: Option, text: str) -> tuple[Any, ...]:
-    items = tuple(item.strip() for item in text.split(","))
-    if any(item == "" for item in items):
-        raise ValueError(f"has an empty item in {text.strip()!r}")
-    return tuple(_parsed(option, item) for item in items)
-
-
-def _to_bool(option: Option, text: str) -> bool:
-    word = text.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError(f"must be true or false (or yes/no, 1/0, on/off), got {text!r}")
-
-
-def _to_seconds(option: Option, text: str) -> float:
-    try:
-        value = float(text.strip().removesuffix("s"))
-    except ValueError:
-        raise ValueError(f"must be a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or (option.minimum is not None and value < option.minimum):
-        raise ValueError(f"must be at least {_show_default(option.minimum)}, got {text!r}")
-    return value
-
-
-def _to_count(option: Option, text: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise ValueError(f"must be a whole number, got {text!r}") from None
-    if option.minimum is not None and value < option.minimum:
-        raise ValueError(f"must be at least {_show_default(option.minimum)}, got {text!r}")
-    return value
-
-
-def _to_choice(option: Option, text: str) -> Any:
-    value = text.strip().lower()
-    if value not in option.choices:
-        raise ValueError(f"must be one of {', '.join(option.choices)}, got {text!r}")
-    return _parsed(option, value)
-
-
-_CONVERTERS: dict[Kind, Callable[[Option, str], Any]] = {
-    Kind.TEXT: _to_text,
-    Kind.SECRET: _to_text,  # the same check; a secret's error says its value is not shown
-    Kind.LIST: _to_list,
-    Kind.BOOL: _to_bool,
-    Kind.SECONDS: _to_seconds,
-    Kind.COUNT: _to_count,
-    Kind.CHOICE: _to_choice,
-}
 
 
 def _validate_url(url: str | None, setting: str) -> tuple[str, str | None, str | None]:
