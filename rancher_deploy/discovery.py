@@ -117,10 +117,16 @@ def _is_cattle(body: JSON | None) -> bool:
 
 
 def _rancher_version(session: RancherSession, root: str) -> str | None:
-    """Rancher 2.x answers `/rancherversion` with {"Version": "v2.8.5", ...}."""
+    """The 2.x release: `/rancherversion` ({"Version": "v2.8.5"}, public, from 2.7 on: rancher
+    pkg/multiclustermanager/routes.go), else the `server-version` setting every 2.x serves to an
+    authenticated client (what Rancher's UI reads); None when neither answers (not a 2.x)."""
     body = session.get_optional(f"{root}/rancherversion", what="Reading Rancher's version")
     version = (body or {}).get("Version")
-    return str(version) if version else None
+    if version:
+        return str(version)
+    setting = session.get_optional(f"{root}/v3/settings/server-version", what="Reading Rancher's version")
+    value = (setting or {}).get("value")
+    return str(value) if value and value != "dev" else None
 
 
 def _at_least(version: str, floor: semver.Version) -> bool:
