@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from rancher_deploy.envlabels import CHANGE_CAUSE, edit_map, edit_v3_env
 from rancher_deploy.errors import (
     ConfigError,
     DeployError,
@@ -23,6 +24,7 @@ from rancher_deploy.errors import (
 )
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
+from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -37,7 +39,9 @@ from rancher_deploy.workload_view import (
     choose_kind,
     previous_revision,
     rollout_of,
+    selector_keys,
     selector_of,
+    timestamp_now,
 )
 
 class V3Workloads:
@@ -46,9 +50,11 @@ class V3Workloads:
     flavour = "v3"
 
     def __init__(self, session: RancherSession, root: str, project: Projects | None, cluster: str | None, *,
-                 cluster_setting: str = "RANCHER_CLUSTER") -> None:
+                 cluster_setting: str = "RANCHER_CLUSTER", env_lists: bool = False) -> None:
         """`project`: what the project setting names, already checked (`projects.find_projects`);
-        `cluster`: the cluster setting's text, checked only when a lookup misses."""
+        `cluster`: the cluster setting's text, checked only when a lookup misses; `env_lists`: this
+        Rancher is 2.6 or later, whose v3 containers carry Kubernetes' `env` (`envlabels.edit_v3_env`)."""
+        self.env_lists = env_lists
         self._session = session
         self._root = root
         self._project = project
@@ -162,23 +168,42 @@ class V3Workloads:
         containers = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is not True)
         init = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is True)
         annotations = body.get("annotations") or {}
+        # v3 shows the pod template's metadata as `labels`/`annotations` and the workload's own as
+        # `workloadLabels`/`workloadAnnotations` (rancher/types NewWorkloadTypeMapper; rancher-api.md §5.2).
+        workload_annotations = body.get("workloadAnnotations") or {}
         return WorkloadView(kind, str(body.get("name")), containers, init, rollout, bool(body.get("paused")),
-                            (body.get("workloadAnnotations") or {}).get(REVISION), annotations.get(TIMESTAMP),
-                            body)
+                            workload_annotations.get(REVISION), annotations.get(TIMESTAMP), body,
+                            dict(body.get("labels") or {}), selector_keys(body.get("selector")),
+                            workload_annotations.get(CHANGE_CAUSE))
 
-    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+        """A PUT of the whole object (arrays and the pod template's maps are replaced whole: norman
+        types/convert/merge/merge.go), or the `redeploy` action when that is all there is to do."""
         baseline = view.rollout.observed_generation
-        if redeploy:
+        if update.redeploy and not update.edits_anything:
             self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
             return baseline
         body = dict(view.raw)
-        body["containers"] = [
-            {**container, "image": images[str(container.get("name"))]}
-            if str(container.get("name")) in images else container
-            for container in view.raw.get("containers") or []
-        ]
+        body["containers"] = [self._updated(container, update) for container in view.raw.get("containers") or []]
+        if update.labels:
+            body["labels"] = edit_map(view.raw.get("labels"), update.labels, "labels")[0]
+        if update.cause:
+            # The workload's own metadata, which starts no rollout; a PUT keeps its *cattle.io/* keys
+            # and replaces the rest (merge.go mergeProtected), so the map goes back whole.
+            body["workloadAnnotations"] = {**(view.raw.get("workloadAnnotations") or {}), CHANGE_CAUSE: update.cause}
+        if update.redeploy:
+            # What the `redeploy` action sets, here in the one PUT that also writes the record: the
+            # pod template's annotations are a plain map the PUT replaces, cattle.io keys included.
+            body["annotations"] = {**(view.raw.get("annotations") or {}), TIMESTAMP: timestamp_now()}
         self._session.put(ref.url, body, what=f"update of {ref.name}")
         return baseline
+
+    def _updated(self, container: JSON, update: WorkloadUpdate) -> JSON:
+        name = str(container.get("name"))
+        if name not in update.images:
+            return container
+        changed = {**container, "image": update.images[name]}
+        return edit_v3_env(changed, update.env, name, lists=self.env_lists)[0] if update.env else changed
 
     def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
         if view.kind in CONTROLLER_REVISION_KINDS:
@@ -213,7 +238,11 @@ class V3Workloads:
                 self._rollback_to(ref, previous.raw)
             return baseline
         revisions_url = (view.raw.get("links") or {}).get("revisions")
-        if view.kind == "deployment" and revisions_url and previous.revision:
+        # v3's rollback copies only the ReplicaSet's pod spec (workload.go rollbackDeployment): labels,
+        # pod annotations and the record this run changed go back by the PUT below instead.
+        spec_only = (view.labels, view.raw.get("annotations"), view.cause) == (
+            previous.labels, previous.raw.get("annotations"), previous.cause)
+        if view.kind == "deployment" and revisions_url and previous.revision and spec_only:
             revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
             for replica_set in revisions.get("data") or []:
                 if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == previous.revision:
@@ -223,6 +252,11 @@ class V3Workloads:
             return baseline
         body = dict(view.raw)
         body["containers"] = [*previous.containers, *previous.init_containers]
+        body["labels"] = previous.raw.get("labels") or {}
+        body["annotations"] = previous.raw.get("annotations") or {}
+        annotations = {key: value for key, value in (view.raw.get("workloadAnnotations") or {}).items()
+                       if key != CHANGE_CAUSE}
+        body["workloadAnnotations"] = {**annotations, **({CHANGE_CAUSE: previous.cause} if previous.cause else {})}
         self._session.put(ref.url, body, what=f"rollback of {ref.name}")
         return baseline
 
