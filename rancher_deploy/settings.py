@@ -153,19 +153,19 @@ SETTINGS: tuple[Option, ...] = (
            default=False, commands=(UPGRADE,)),
     Option("set_env", ("RANCHER_SET_ENV",), Kind.LINES,
            "set environment variable KEY to VALUE in the containers whose image the run changes (a 1.x service and "
-           "the sidekicks it moves, the chosen 2.x containers), keeping every other variable; one KEY=VALUE per line, "
-           "or comma separated when no value holds a comma; values are never printed",
+           "the sidekicks it moves, the chosen 2.x containers), keeping every other variable; one KEY=VALUE per line "
+           "(or per flag), or comma separated on one line when no value holds a comma; values are never printed",
            commands=(UPGRADE,), metavar="KEY=VALUE", field=None, parse=parse_pair),
     Option("unset_env", ("RANCHER_UNSET_ENV",), Kind.LINES,
-           "remove environment variable KEY from those containers; one per line or comma separated",
+           "remove environment variable KEY from those containers; one per line (or per flag) or comma separated",
            commands=(UPGRADE,), metavar="KEY", field=None, parse=parse_key),
     Option("set_label", ("RANCHER_SET_LABEL",), Kind.LINES,
            "set label KEY to VALUE on the 1.x service's launch config or the 2.x workload's pod template, keeping "
-           "every other label (scheduling labels too); one KEY=VALUE per line, or comma separated when no value holds "
-           "a comma; a label of a 2.x workload's selector is refused",
+           "every other label (scheduling labels too); one KEY=VALUE per line (or per flag), or comma separated on "
+           "one line when no value holds a comma; a label of a 2.x workload's selector is refused",
            commands=(UPGRADE,), metavar="KEY=VALUE", field=None, parse=parse_pair),
     Option("unset_label", ("RANCHER_UNSET_LABEL",), Kind.LINES,
-           "remove label KEY there; one per line or comma separated",
+           "remove label KEY there; one per line (or per flag) or comma separated",
            commands=(UPGRADE,), metavar="KEY", field=None, parse=parse_key),
     Option("record", ("RANCHER_RECORD",), Kind.CHOICE,
            "write down where each change came from (the image, and the pipeline URL and commit the CI gives) in the "
