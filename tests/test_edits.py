@@ -21,7 +21,7 @@ from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.settings import Command, Settings
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli
+from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli, ci_sinks
 from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, WEB, containers, run as run2, sim2  # noqa: F401
 
 ENV_SECRET = "env-value-recognisable-5b7d"     # long enough to be masked too
@@ -304,11 +304,7 @@ def test_2x_a_rolled_back_upgrade_puts_the_earlier_record_back(rancher2: Simulat
 @pytest.mark.parametrize("outcome", ["upgraded", "rolled-back", "planned"])
 def test_no_value_reaches_any_sink(sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path,
                                    dialect: str, outcome: str) -> None:
-    files = {"GITHUB_OUTPUT": tmp_path / "output", "GITHUB_STEP_SUMMARY": tmp_path / "summary",
-             "RANCHER_DOTENV_REPORT": tmp_path / "report.env"}
-    ci = ({"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(files["GITHUB_OUTPUT"]),
-           "GITHUB_STEP_SUMMARY": str(files["GITHUB_STEP_SUMMARY"])} if dialect == "github"
-          else {"GITLAB_CI": "true", "RANCHER_DOTENV_REPORT": str(files["RANCHER_DOTENV_REPORT"])})
+    ci, files = ci_sinks(tmp_path, dialect)
     environ = {**base_env, **ci, "RANCHER_VERBOSE": "true", "RANCHER_OUTPUT": "json", "RANCHER_RECORD": "true",
                "RANCHER_SET_ENV": f"TOKEN={ENV_SECRET}\nSHORT={SHORT}",
                "RANCHER_SET_LABEL": f"com.example.release={LABEL_VALUE}"}
@@ -325,7 +321,7 @@ def test_no_value_reaches_any_sink(sim: Simulator, web: str, base_env: dict[str,
     assert "debug: GET" in stderr.getvalue() and "TOKEN" in stderr.getvalue()
     assert_no_value(stderr.getvalue(), "stderr")
     assert_no_value(stdout.getvalue(), "stdout")
-    written = [file for file in files.values() if file.exists()]
+    written = [file for file in files if file.exists()]
     assert written
     for file in written:
         assert_no_value(file.read_text(encoding="utf-8"), file.name)

@@ -11,13 +11,8 @@ from rancher_deploy.errors import ConfigError
 from rancher_deploy.inputs import Inputs, Origin
 from rancher_deploy.settings import Command, Record, Settings, secrets_in
 
-BASE = {
-    "CATTLE_URL": "https://rancher.example.com",
-    "CATTLE_ACCESS_KEY": "AK",
-    "CATTLE_SECRET_KEY": "SK-secret-value",
-    "RANCHER_SERVICE": "web",
-    "RANCHER_IMAGE": "registry/app:2.1",
-}
+from .test_settings import BASE
+
 WORKLOAD = {**{k: v for k, v in BASE.items() if k != "RANCHER_SERVICE"}, "RANCHER_WORKLOAD": "deployment:web"}
 SECRET = "db-password-recognisable-4e1"
 
