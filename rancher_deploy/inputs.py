@@ -103,14 +103,15 @@ class Inputs:
         """The pipeline URL and commit this run's CI sets (docs/ci-conventions.md: GitHub
         GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID and GITHUB_SHA; GitLab
         CI_PIPELINE_URL and CI_COMMIT_SHA; Drone DRONE_BUILD_LINK and DRONE_COMMIT_SHA; Woodpecker
-        CI_PIPELINE_URL, before 2.0 CI_BUILD_LINK, and CI_COMMIT_SHA); nothing outside a CI."""
+        CI_PIPELINE_URL, in older versions CI_BUILD_LINK, and CI_COMMIT_SHA); nothing outside a CI."""
         def get(*names: str) -> str | None:
             hit = _first_set(self.environ, names)
             return hit[1].strip() if hit else None
 
         if self.ci == "github":
             server, repository, run = get("GITHUB_SERVER_URL"), get("GITHUB_REPOSITORY"), get("GITHUB_RUN_ID")
-            pipeline = f"{server.rstrip('/')}/{repository}/actions/runs/{run}" if server and repository and run else None
+            complete = server and repository and run
+            pipeline = f"{str(server).rstrip('/')}/{repository}/actions/runs/{run}" if complete else None
             return Origin(pipeline, get("GITHUB_SHA"))
         if self.ci == "gitlab":
             return Origin(get("CI_PIPELINE_URL"), get("CI_COMMIT_SHA"))

@@ -31,7 +31,8 @@ from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target,
 
 __all__ = [
     "COMMANDS", "Command", "Edits", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded",
-    "Option", "Origin", "Output", "PolicyKind", "Record", "SETTINGS", "ServiceTarget", "Settings", "Target", "VersionPolicy", "WorkloadTarget",
+    "Option", "Origin", "Output", "PolicyKind", "Record", "SETTINGS", "ServiceTarget", "Settings", "Target",
+    "VersionPolicy", "WorkloadTarget",
     "add_arguments", "read_dotenv", "secret_parts", "secrets_in", "TRUE_WORDS", "FALSE_WORDS",
 ]
 
@@ -169,7 +170,7 @@ SETTINGS: tuple[Option, ...] = (
            commands=(UPGRADE,), metavar="KEY", field=None, parse=parse_key),
     Option("record", ("RANCHER_RECORD",), Kind.CHOICE,
            "write down where each change came from (the image, and the pipeline URL and commit the CI gives) in the "
-           f"same write: the annotation kubernetes.io/change-cause of a 2.x workload, which kubectl rollout history "
+           "same write: the annotation kubernetes.io/change-cause of a 2.x workload, which kubectl rollout history "
            f"lists, or the label {RECORD_LABEL} of a 1.x launch config; auto: on for 2.x, off for 1.x",
            default=Record.AUTO, choices=words(Record), parse=Record, commands=(UPGRADE,)),
     Option("dry_run", ("RANCHER_DRY_RUN",), Kind.BOOL,
@@ -400,7 +401,8 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
     services = () if workloads else parse_services(values["service"], values["stack"], setting=service,
                                                    stack_setting=name("stack"), workload_setting=workload)
-    edits = _edits(values, name, rancher_2=bool(workloads), record_label=bool(services) and values["record"] is Record.TRUE)
+    edits = _edits(values, name, rancher_2=bool(workloads),
+                   record_label=bool(services) and values["record"] is Record.TRUE)
     if command is Command.UPGRADE and values["image"] is None and not values["sidekick"] and not edits:
         raise ConfigError(name("image"), "is required: the new image, e.g. registry/app:2.1 (unless the run only "
                                          f"changes environment variables or labels: {name('set_env')}, ...)")
@@ -420,23 +422,27 @@ def _edits(values: Mapping[str, Any], name: Callable[[str], str], *, rancher_2: 
     spaced (the converter's check), except the record's own label when RANCHER_RECORD=true writes it."""
     edits = Edits(KeyEdits(values["set_env"] or (), values["unset_env"] or ()),
                   KeyEdits(values["set_label"] or (), values["unset_label"] or ()))
-    for part, setter, unsetter in ((edits.env, "set_env", "unset_env"), (edits.labels, "set_label", "unset_label")):
+    checks: tuple[tuple[KeyEdits, str, str, Callable[[str], str | None] | None], ...] = (
+        (edits.env, "set_env", "unset_env", env_key_problem),
+        (edits.labels, "set_label", "unset_label", label_key_problem if rancher_2 else None))
+    for part, setter, unsetter, rule in checks:
         problem = edit_conflicts(part, name(unsetter))
         if problem:
             raise ConfigError(name(setter), problem)
         for key in part.keys:
             setting = name(setter if key in dict(part.set) else unsetter)
-            problem = env_key_problem(key) if part is edits.env else label_key_problem(key) if rancher_2 else None
+            problem = rule(key) if rule else None
             if problem:
                 raise ConfigError(setting, problem)
-            if part is edits.labels and record_label and key == RECORD_LABEL:
-                raise ConfigError(setting, f"names {RECORD_LABEL}, the label {name('record')} writes; leave it to the record")
+            if setter == "set_label" and record_label and key == RECORD_LABEL:
+                raise ConfigError(setting, f"names {RECORD_LABEL}, the label {name('record')} writes; "
+                                           "leave it to the record")
     if rancher_2:
         for key, value in edits.labels.set:
             if not label_value_valid(value):
-                raise ConfigError(name("set_label"), f"the value of {key} is not a valid Kubernetes label value: at most "
-                                                     "63 characters, letters or digits at both ends, '-', '_' or '.' "
-                                                     "inside, or empty (value not shown)")
+                raise ConfigError(name("set_label"), f"the value of {key} is not a valid Kubernetes label value: "
+                                                     "at most 63 characters, letters or digits at both ends, '-', "
+                                                     "'_' or '.' inside, or empty (value not shown)")
     return edits
 
 

@@ -173,8 +173,9 @@ def timestamp_now() -> str:
 def selector_keys(selector: Any) -> tuple[str, ...]:
     """The label keys a selector (`matchLabels` and `matchExpressions`) uses."""
     selector = selector or {}
+    expressions = selector.get("matchExpressions") or []
     return tuple(dict.fromkeys([*(selector.get("matchLabels") or {}),
-                                *(str(expression.get("key")) for expression in selector.get("matchExpressions") or [])]))
+                                *(str(expression.get("key")) for expression in expressions)]))
 
 
 def selector_of(body: JSON) -> str:

@@ -87,7 +87,8 @@ def test_1x_edits_alone_are_an_upgrade_and_asking_again_is_unchanged(sim: Simula
 
 def test_1x_an_env_only_upgrade_that_fails_is_rolled_back(sim: Simulator, web: str) -> None:
     environ = {"CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
-               "RANCHER_SERVICE": "shop/web", "RANCHER_SET_ENV": f"TOKEN={ENV_SECRET}", "RANCHER_POLL_INTERVAL": "0.005",
+               "RANCHER_SERVICE": "shop/web", "RANCHER_SET_ENV": f"TOKEN={ENV_SECRET}",
+               "RANCHER_POLL_INTERVAL": "0.005",
                "RANCHER_BATCH_INTERVAL": "0.1", "RANCHER_TIMEOUT": "30"}
     settings = Settings.load(Command.UPGRADE, {}, environ)
     backend = discovery.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)), settings, lambda text: None)
@@ -292,7 +293,8 @@ def test_2x_a_rolled_back_upgrade_puts_the_earlier_record_back(rancher2: Simulat
     first = deployment(rancher2)["metadata"]["annotations"][CAUSE]
     assert first == f"rancher-deploy: web={NEW}; commit first"
     rancher2.faults.unhealthy_image("registry.example.com:5000/shop/web:2.2")
-    result = run2(rancher2, RANCHER_IMAGE="registry.example.com:5000/shop/web:2.2", GITLAB_CI="true", CI_COMMIT_SHA="second")
+    result = run2(rancher2, RANCHER_IMAGE="registry.example.com:5000/shop/web:2.2", GITLAB_CI="true",
+                  CI_COMMIT_SHA="second")
     assert result.code == 1, result.stderr
     assert deployment(rancher2)["metadata"]["annotations"][CAUSE] == first
 

@@ -63,7 +63,8 @@ def test_a_value_with_a_comma_on_one_line_is_refused_with_the_way_out() -> None:
     ({"RANCHER_SET_ENV": f"A={SECRET}", "RANCHER_UNSET_ENV": "A"},
      "RANCHER_SET_ENV: and RANCHER_UNSET_ENV both name A; set or remove a key, not both"),
     ({"RANCHER_SET_LABEL": f"my label={SECRET}"}, "RANCHER_SET_LABEL: key 'my label' contains whitespace"),
-    ({"RANCHER_SET_LABEL": "a=1", "RANCHER_UNSET_LABEL": "a"}, "RANCHER_SET_LABEL: and RANCHER_UNSET_LABEL both name a"),
+    ({"RANCHER_SET_LABEL": "a=1", "RANCHER_UNSET_LABEL": "a"},
+     "RANCHER_SET_LABEL: and RANCHER_UNSET_LABEL both name a"),
     ({"RANCHER_RECORD": "yes-please"}, "RANCHER_RECORD: must be one of auto, true, false"),
 ])
 def test_bad_edits_are_refused_before_any_request_naming_the_setting(change: dict[str, str], message: str) -> None:
