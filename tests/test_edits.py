@@ -1,6 +1,6 @@
 """Environment variables and labels that merge, and the deploy record, end to end over real HTTP:
-Rancher 1.x (a service and its sidekick), Rancher 2.x through v3 (2.4: `environment` maps) and the
-Kubernetes API (2.8); every other key kept, edits alone are an upgrade (and roll back), and no value
+Rancher 1.x (a service and its sidekick), Rancher 2.x through v3 (2.4: `environment` maps, so the
+change goes through the Kubernetes API; 2.3 and 2.5 too) and the Kubernetes API (2.8); every other key kept, edits alone are an upgrade (and roll back), and no value
 reaches any output."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli, ci_sinks
 from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, WEB, containers, run as run2, sim2  # noqa: F401
+from . import test_workload_releases as releases
 
 ENV_SECRET = "env-value-recognisable-5b7d"     # long enough to be masked too
 SHORT = "Zq9"                                  # too short to mask: never printed all the same
@@ -180,10 +181,9 @@ def test_2x_env_and_labels_merge_keeping_value_from_entries_order_and_other_labe
     after = containers(rancher2)
     assert after["web"]["image"] == NEW
     plain = [{"name": "LIST", "value": "x,y"}, {"name": "TOKEN", "value": ENV_SECRET}]
-    # Through v3 up to 2.5 Rancher itself orders them: plain values (its `environment` map) before
-    # references (`environmentFrom`), rancher/types mapper/env.go; elsewhere the order is kept.
-    assert after["web"]["env"] == ([*plain, FROM_SECRET] if rancher2.rancher_version == "2.4" else
-                                   [plain[0], FROM_SECRET, plain[1]])
+    # The order is kept everywhere: through v3 up to 2.5, whose environment mapper would put plain
+    # values before references (rancher/types mapper/env.go), the change goes through the Kubernetes API.
+    assert after["web"]["env"] == [plain[0], FROM_SECRET, plain[1]]
     assert {key: after["web"][key] for key in ("ports", "resources", "imagePullPolicy")} == {
         key: WEB[key] for key in ("ports", "resources", "imagePullPolicy")}
     assert after["proxy"] == SIDECAR, "the sidecar runs another image: its environment is not the run's"
@@ -299,6 +299,88 @@ def test_2x_a_rolled_back_upgrade_puts_the_earlier_record_back(rancher2: Simulat
                   CI_COMMIT_SHA="second")
     assert result.code == 1, result.stderr
     assert deployment(rancher2)["metadata"]["annotations"][CAUSE] == first
+
+
+# -- Rancher 2.5 and before: v3's environment mapper kept away from the variables ------------------
+
+
+@pytest.mark.parametrize("version", ["2.3", "2.5"])
+def test_2x_edits_through_v3_up_to_2_5_go_through_the_kubernetes_api_keeping_every_variable_in_order(
+        version: str) -> None:
+    # releases.WEB interleaves plain and sourced variables (APP_URL refers to ZONE): a v3 PUT would
+    # have Rancher's mapper sort the plain ones first.
+    with releases.simulator(version) as sim:
+        sim.add_workload("default", "web", [dict(releases.WEB)], replicas=2)
+        result = run2(sim, "--output", "json", RANCHER_SET_ENV=f"ZONE=us\nTOKEN={ENV_SECRET}",
+                      RANCHER_UNSET_ENV="CPU", RANCHER_SET_LABEL=f"release={LABEL_VALUE}")
+        assert result.code == 0, result.stderr
+        assert result.json["flavour"] == "v3" and "warning" not in result.stderr
+        env = [{"name": "ZONE", "value": "us"}, *releases.ENV[1:4], {"name": "TOKEN", "value": ENV_SECRET}]
+        assert releases.container(sim) == {**releases.WEB, "image": NEW, "env": env}
+        workload = deployment(sim)
+        assert workload["spec"]["template"]["metadata"]["labels"]["release"] == LABEL_VALUE
+        assert workload["metadata"]["annotations"][CAUSE] == f"rancher-deploy: web={NEW} (env and labels changed)"
+        assert sim.count("PUT") == 0 and sim.count("PATCH", "/deployments/web") == 1, "one write, with its record"
+
+
+def test_2x_a_change_through_the_kubernetes_api_of_rancher_2_5_rolls_back_to_exactly_what_was_there() -> None:
+    with releases.simulator("2.5") as sim:
+        sim.add_workload("default", "web", [dict(releases.WEB)], replicas=2, progress_deadline_seconds=30)
+        before = deployment(sim)
+        sim.faults.capacity(2, "default/web")   # the new pods never get scheduled
+        result = run2(sim, "--output", "json", RANCHER_SET_ENV=f"TOKEN={ENV_SECRET}",
+                      RANCHER_SET_LABEL=f"release={LABEL_VALUE}")
+        assert result.code == 1, result.stderr
+        assert result.json["targets"][0]["result"] == "rolled-back"
+        after = deployment(sim)
+        assert after["spec"]["template"] == before["spec"]["template"], "variables in their order, labels, all"
+        assert CAUSE not in (after["metadata"].get("annotations") or {})
+        assert sim.count("PUT") == 0 and sim.count("POST") == 0
+
+
+def test_2x_force_with_its_record_on_rancher_2_5_is_one_put_that_leaves_the_variables_alone_both_ways() -> None:
+    with releases.simulator("2.5") as sim:
+        sim.add_workload("default", "web", [dict(releases.WEB)], replicas=2, progress_deadline_seconds=30)
+        before = deployment(sim)
+        stamp = (before["spec"]["template"]["metadata"].get("annotations") or {}).get("cattle.io/timestamp")
+        sim.faults.capacity(2, "default/web")
+        result = run2(sim, "--force", "--output", "json", RANCHER_IMAGE=OLD, GITLAB_CI="true", CI_COMMIT_SHA="abc")
+        assert result.code == 1, result.stderr
+        assert result.json["targets"][0]["result"] == "rolled-back"
+        # The redeploy with its record, then its rollback: PUTs of the fields they change, no containers.
+        assert sim.count("PUT", "/workloads/deployment:default:web") == 2
+        assert sim.count("POST") == sim.count("PATCH") == 0
+        (redeployed,) = [rs for rs in sim.replica_sets("default", "web") if (rs["spec"]["template"]["metadata"]
+                         .get("annotations") or {}).get("cattle.io/timestamp") != stamp]
+        assert redeployed["metadata"]["annotations"][CAUSE] == f"rancher-deploy: web={OLD}; commit abc"
+        after = deployment(sim)
+        assert after["spec"]["template"] == before["spec"]["template"]
+        assert CAUSE not in (after["metadata"].get("annotations") or {})
+
+
+def test_2x_a_rollback_the_kubernetes_api_refuses_goes_through_v3_and_says_so() -> None:
+    with releases.simulator("2.5") as sim:
+        sim.add_workload("default", "web", [dict(releases.WEB)], replicas=2, progress_deadline_seconds=30)
+        sim.faults.unhealthy_image(NEW)
+        environ = {"CATTLE_URL": sim.url, "RANCHER_TOKEN": f"{TOKEN_ID}:{TOKEN_SECRET}", "RANCHER_WORKLOAD": "web",
+                   "RANCHER_IMAGE": NEW, "RANCHER_POLL_INTERVAL": "0.005", "RANCHER_TIMEOUT": "30"}
+        settings = Settings.load(Command.UPGRADE, {}, environ)
+        warnings: list[str] = []
+        backend = discovery.connect(RancherSession(Credentials(token=settings.token)), settings, warnings.append)
+
+        def emit(event: Event) -> None:
+            if isinstance(event, Step) and event.message.startswith("Rolling back"):
+                sim.faults.fail_next("/k8s/clusters/local/apis/apps", status=403, method="PATCH")
+
+        outcome = Pipeline(settings, backend, emit).run()
+        assert exit_code(outcome) is ExitCode.ROLLED_BACK
+        assert warnings == [
+            "default/deployment:web: the Kubernetes API that changed it refused its rollback (HTTP 403); rolling it "
+            "back through v3, which rewrites the containers' environment variables (plain ones sorted by name first)"]
+        after = deployment(sim)
+        assert after["spec"]["template"]["spec"]["containers"][0]["image"] == OLD
+        assert CAUSE not in (after["metadata"].get("annotations") or {})
+        assert sim.count("PUT", "/workloads/deployment:default:web") == 1
 
 
 # -- every output ------------------------------------------------------------------------------------

@@ -86,3 +86,40 @@ def test_client_built_on_a_projects_schemas_url_as_rancher_integration_tests_do(
                                        containers=[{"name": "web", "image": "nginx:1.25"}])
     assert created.id == "deployment:default:web"
     assert reload_until_active(client, created).state == "active"
+
+
+def test_collections_page_sort_and_filter_as_norman_does(sim: Simulator) -> None:
+    # norman parse/collection.go (limit 1000 by default, 10000 at most, -1 for the cap; marker),
+    # api/handler/query.go (filter, sort by id, one page), types/condition.go (eq, ne, in, notin).
+    sim.add_namespace("bulk")
+    for n in reversed(range(1205)):
+        sim.add_workload("bulk", f"w{n:04d}", [{"name": "c", "image": "busybox:1"}], replicas=0)
+    client = rancher.Client(url=f"{sim.url}/v3/project/{sim.default_project_id}", token=f"{TOKEN}:{SECRET}")
+    first = client.list_workload()
+    ids = [w.id for w in first.data]
+    assert len(ids) == 1000 and ids == sorted(ids) and ids[0] == "deployment:bulk:w0000"
+    pagination = first.pagination
+    assert (pagination.limit, pagination.total, pagination.partial) == (1000, 1205, True)
+    assert pagination.next.endswith("/workloads?marker=deployment%3Abulk%3Aw1000")
+    assert pagination.first.endswith("marker=deployment%3Abulk%3Aw0000")
+    assert pagination.last.endswith("marker=deployment%3Abulk%3Aw0205")
+    assert getattr(pagination, "previous", None) is None
+    second = first.next()  # Rancher's client follows pagination.next
+    assert [w.id for w in second.data] == [f"deployment:bulk:w{n:04d}" for n in range(1000, 1205)]
+    assert second.pagination.marker == "deployment:bulk:w1000" and getattr(second.pagination, "next", None) is None
+    assert second.pagination.previous.endswith("marker=deployment%3Abulk%3Aw0000")
+    every = client.list_workload(limit=-1)
+    assert (len(every.data), every.pagination.limit) == (1205, 10000)
+    assert getattr(every.pagination, "partial", False) is False
+    assert client.list_workload(limit=20000).pagination.limit == 10000
+    three = client.list_workload(limit=3, marker="deployment:bulk:w0500", order="desc")
+    assert [w.name for w in three.data] == ["w0500", "w0499", "w0498"]
+    # Modifiers; filters the schema has no collection filter for are ignored, not applied.
+    assert [w.name for w in client.list_workload(name_in=["w0003", "w1104", "none"]).data] == ["w0003", "w1104"]
+    assert client.list_workload(name_notin=["w0003", "w1104"], limit=1).pagination.total == 1203
+    assert client.list_workload(name_ne="w0003", limit=1).pagination.total == 1204
+    assert [w.name for w in client.list_workload(name="w1200", unknownField="x").data] == ["w1200"]
+    filtered = client.list_workload(name="w1200")
+    assert [(c.modifier, c.value) for c in filtered.filters.name] == [("eq", "w1200")]
+    assert filtered.filters.namespaceId is None
+    assert client.list_workload(paused="false", namespaceId="bulk", limit=1).pagination.total == 1205
