@@ -211,7 +211,8 @@ class CattleBackend:
                               f"cannot be used for {ref.name}: the service has retainIp set")
         return plan_service_upgrade(snapshot.raw, target=ref.name, image=settings.image,
                                     sidekicks=settings.sidekicks, update_sidekicks=settings.update_sidekicks,
-                                    force=settings.force, strategy=strategy)
+                                    force=settings.force, strategy=strategy, edits=settings.edits,
+                                    record=settings.record.on(rancher_2=False), origin=settings.origin)
 
     def apply(self, ref: TargetRef, plan: Plan) -> None:
         if not isinstance(plan.request, ServiceUpgrade):

@@ -86,7 +86,7 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
         if hint is not None:
             flavour = hint
         elif version is not None:
-            flavour = "k8s" if _at_least(version, KUBE_API_FROM) else "v3"
+            flavour = "k8s" if workloads.at_least(version, KUBE_API_FROM) else "v3"
         else:
             flavour = "v3"
     return workloads.connect(session, root, flavour, settings, url_project=url_project, url_cluster=url_cluster,
@@ -127,11 +127,3 @@ def _rancher_version(session: RancherSession, root: str) -> str | None:
     setting = session.get_optional(f"{root}/v3/settings/server-version", what="Reading Rancher's version")
     value = (setting or {}).get("value")
     return str(value) if value and value != "dev" else None
-
-
-def _at_least(version: str, floor: semver.Version) -> bool:
-    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version)
-    if not match:
-        return True  # a development build ("master-head"): assume current
-    major, minor, patch = (int(part or 0) for part in match.groups())
-    return semver.Version(major, minor, patch) >= floor

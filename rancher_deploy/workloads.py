@@ -11,7 +11,10 @@ kubectl's rule, one viewer per kind (`rollout`).
 
 from __future__ import annotations
 
+import re
 from typing import Callable
+
+import semver
 
 from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
 from rancher_deploy.http import JSON, RancherSession
@@ -30,6 +33,21 @@ from rancher_deploy.workload_view import (
     identity_of,
     int_or_none,
 )
+
+
+# Rancher 2.6 removed v3's environment mapper: from then on v3 containers carry Kubernetes' `env`
+# (rancher commit 3eb274ff13; rancher-api.md §5.2).
+ENV_LISTS_FROM = semver.Version(2, 6, 0)
+
+
+def at_least(version: str, floor: semver.Version) -> bool:
+    """Whether a Rancher version (`v2.8.5`, as `/rancherversion` gives it) is `floor` or later; a
+    development build (`master-head`) counts as current."""
+    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if not match:
+        return True
+    major, minor, patch = (int(part or 0) for part in match.groups())
+    return semver.Version(major, minor, patch) >= floor
 
 
 class WorkloadsBackend:
@@ -93,19 +111,22 @@ class WorkloadsBackend:
         return _snapshot(view)
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
-        if settings.image is None:
+        if settings.image is None and not settings.edits:
             raise ConfigError("RANCHER_IMAGE", "is required for a Rancher 2.x workload")
         view = self._api.parse(ref, dict(snapshot.raw), self._baseline.get(ref.id))  # the snapshot was just read
         return plan_workload_update(view.containers, view.init_containers, target=ref.name, target_id=ref.id,
                                     image=settings.image, names=settings.containers,
-                                    include_init=settings.init_containers, force=settings.force)
+                                    include_init=settings.init_containers, force=settings.force,
+                                    edits=settings.edits, labels=view.labels, selector=view.selector,
+                                    env_lists=self._api.env_lists, record=settings.record.on(rancher_2=True),
+                                    origin=settings.origin)
 
     def apply(self, ref: TargetRef, plan: Plan) -> None:
         if not isinstance(plan.request, WorkloadUpdate):
             raise TypeError(f"a Rancher 2.x workload cannot apply {type(plan.request).__name__}")
         view = self._view(ref)
         self._before[ref.id] = view
-        self._baseline[ref.id] = self._api.write(ref, view, dict(plan.request.images), plan.request.redeploy)
+        self._baseline[ref.id] = self._api.write(ref, view, plan.request)
 
     def finish(self, ref: TargetRef) -> None:
         raise RefusedError(f"{ref.name} is a Rancher 2.x workload: its rollout finishes on its own")
@@ -232,7 +253,8 @@ def connect(session: RancherSession, root: str, flavour: str, settings: Settings
         project = find_projects(session, root, named, project_setting, cluster=by_id) if named else None
         if url_cluster and not url_project:
             find_cluster(session, root, url_cluster, "CATTLE_URL")
-        api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting, warn=warn)
+        api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting, warn=warn,
+                          env_lists=version is not None and at_least(version, ENV_LISTS_FROM))
         return WorkloadsBackend(api, f"{label}, v3 API", warn)
     cluster_doc: JSON | None = None
     if wanted_cluster:
