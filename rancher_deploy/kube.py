@@ -66,18 +66,24 @@ class KubeWorkloads:
         return f"{self._base}/{group}/namespaces/{namespace}/{PLURALS[kind]}" + (f"/{name}" if name else "")
 
     def _batch_version(self) -> str:
-        """The version of the batch API this cluster serves CronJobs under, asked once (`GET /apis/batch`,
-        client-go discovery's APIGroup): batch/v1 from Kubernetes 1.21, batch/v1beta1 before it (and up
-        to 1.24), so an older cluster answers a batch/v1 CronJob with 404. v1 when both are served,
-        and when discovery does not say (the apiserver's own choice since 1.21)."""
+        """The version of the batch API this cluster serves CronJobs under, asked once: batch/v1 from
+        Kubernetes 1.21, batch/v1beta1 before it (an older cluster answers a batch/v1 CronJob 404).
+
+        Read from batch/v1's resource list (`GET /apis/batch/v1`, client-go's
+        ServerResourcesForGroupVersion), not from the group's versions: every release serves Jobs in
+        batch/v1 (pkg/registry/batch/rest/storage_batch.go), so the group lists v1 either way. v1
+        when discovery does not answer (the apiserver's own choice since 1.21)."""
         if self._batch is None:
             try:
-                group = self._session.get_optional(f"{self._base}/apis/batch",
-                                                   what="Reading the batch API's versions")
+                v1 = self._session.get_optional(f"{self._base}/apis/batch/v1",
+                                                what="Reading the batch API's resources")
             except PermissionDenied:
-                group = None
-            served = {str(version.get("version")) for version in (group or {}).get("versions") or []}
-            self._batch = "v1beta1" if "v1beta1" in served and "v1" not in served else "v1"
+                v1 = None
+            if v1 is None:
+                self._batch = "v1"
+            else:
+                names = {str(resource.get("name")) for resource in v1.get("resources") or []}
+                self._batch = "v1" if "cronjobs" in names else "v1beta1"
         return self._batch
 
     def locate(self, target: WorkloadTarget) -> TargetRef:

@@ -104,6 +104,8 @@ def list_objects_of(call: Call, resource: Resource, namespace: str | None) -> li
     if resource.workload is not None:
         return [served(call, resource, cluster.to_k8s(w))
                 for w in cluster.workloads_in(namespace=namespace, kind=resource.workload)]
+    if resource.plural == "jobs":
+        return []  # not modelled: a CronJob's runs are not simulated
     # ReplicaSets belong to Deployments; ControllerRevisions to StatefulSets and DaemonSets.
     owners = {"deployment"} if resource.plural == "replicasets" else {"statefulset", "daemonset"}
     items: list[JSON] = []

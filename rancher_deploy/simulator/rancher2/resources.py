@@ -75,6 +75,10 @@ RESOURCES: tuple[Resource, ...] = (
              workload="daemonset"),
     Resource("replicasets", "apps", "ReplicaSet", short_names=("rs",), categories=("all",)),
     Resource("controllerrevisions", "apps", "ControllerRevision"),
+    # Jobs are batch/v1 on every release (pkg/registry/batch/rest/storage_batch.go registers them in
+    # v1Storage), so /apis/batch lists v1 even where CronJobs are only in v1beta1. The simulator
+    # keeps no Jobs: listed for discovery, their collection is empty.
+    Resource("jobs", "batch", "Job", verbs=WRITE, categories=("all",)),
     # batch/v1 CronJob is GA from Kubernetes 1.21; batch/v1beta1 is served from 1.8 until its removal
     # in 1.25 (kubernetes CHANGELOG-1.21 and the 1.25 deprecated API migration guide).
     Resource("cronjobs", "batch", "CronJob", verbs=WRITE, short_names=("cj",), categories=("all",),
