@@ -89,8 +89,10 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
             flavour = "k8s" if _at_least(version, KUBE_API_FROM) else "v3"
         else:
             flavour = "v3"
+    # The same release dropped v3's `environment` map for Kubernetes' env list (rancher-api.md §5.2).
     return workloads.connect(session, root, flavour, settings, url_project=url_project, url_cluster=url_cluster,
-                             version=version, warn=warn)
+                             version=version, warn=warn,
+                             env_list=version is not None and _at_least(version, KUBE_API_FROM))
 
 
 def _require_v3(session: RancherSession, root: str, given: str, setting: str, flavour: str) -> None:

@@ -11,6 +11,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from rancher_deploy.creation import Creation
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.events import ImageChange
 from rancher_deploy.images import ImageRef, display_image, parse_image_uuid, same_image
@@ -71,7 +72,8 @@ class WorkloadUpdate:
     redeploy: bool = False
 
 
-Request = ServiceUpgrade | WorkloadUpdate
+# A Creation is RANCHER_CREATE's request for a target that does not exist (`creation`, `Backend.create`).
+Request = ServiceUpgrade | WorkloadUpdate | Creation
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class Plan:
 
     def describe(self) -> list[str]:
         """The lines `--dry-run` prints (and the real run logs before acting)."""
+        if isinstance(self.request, Creation):
+            return self.request.describe()
         lines = [f"Plan for {self.target} ({self.target_id})"
                  + (f": {self.strategy.describe()}" if self.strategy else ": the workload's own rollout strategy")]
         for change in self.changes:
@@ -267,3 +271,10 @@ def _repository_warnings(target: str, changes: Sequence[ImageChange], settings: 
             warnings.append(f"{target}: {change.container} runs {before.name}, and the new image is from another "
                             f"repository, {after.name}; check RANCHER_IMAGE and {setting} if that is not meant")
     return tuple(warnings)
+
+
+def plan_creation(creation: Creation, *, target_id: str = "", warnings: Sequence[str] = ()) -> Plan:
+    """The plan of a target RANCHER_CREATE makes: its one container from nothing to the image.
+    `target_id` is Rancher's id where it is known before the target exists (2.x), else empty (1.x)."""
+    return Plan(target=creation.name, target_id=target_id, changes=creation.changes, request=creation,
+                warnings=tuple(warnings))

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInterrupt, OnUpgraded, Output,
                                      PolicyKind, VersionPolicy, words)
+from rancher_deploy.creation import Blueprint, Port
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, read_dotenv
@@ -151,6 +152,18 @@ SETTINGS: tuple[Option, ...] = (
            default=False, commands=(UPGRADE,)),
     Option("dry_run", ("RANCHER_DRY_RUN",), Kind.BOOL,
            "print the plan and change nothing", default=False, commands=(UPGRADE, Command.ROLLBACK, Command.FINISH)),
+    Option("create", ("RANCHER_CREATE",), Kind.BOOL,
+           "create a target that does not exist (1.x: the service, and its stack when missing; 2.x: a deployment in "
+           "an existing namespace) from the image, scale, ports, env and labels, wait until it is healthy, or remove "
+           "it again; without it a missing target is an error (exit 2)", default=False, commands=(UPGRADE,)),
+    Option("scale", ("RANCHER_SCALE",), Kind.COUNT,
+           "containers (1.x) or replicas (2.x) of a target the create setting makes; an existing target keeps its own",
+           default=1, minimum=1, commands=(UPGRADE,), metavar="N"),
+    Option("port", ("RANCHER_PORT",), Kind.LIST,
+           "a port of a target the create setting makes, as [PUBLIC:]PRIVATE[/PROTOCOL] with tcp or udp (8080:80/tcp): "
+           "1.x publishes it as Rancher does; 2.x sets the container port only, and creates no Service; repeat or comma "
+           "separate",
+           commands=(UPGRADE,), metavar="PORT", field="ports", parse=Port.parse),
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
            choices=words(Output), parse=Output),
@@ -210,6 +223,9 @@ class Settings:
     version_policy: VersionPolicy
     force: bool
     dry_run: bool
+    create: bool
+    scale: int
+    ports: tuple[Port, ...]
     output: Output
     ca_bundle: str | None
     insecure: bool
@@ -221,6 +237,11 @@ class Settings:
     def targets(self) -> tuple[Target, ...]:
         """What the run acts on: Rancher 1.x services or Rancher 2.x workloads (never both)."""
         return self.services or self.workloads
+
+    @property
+    def blueprint(self) -> Blueprint:
+        """What RANCHER_CREATE makes a missing target from; the one place both flavours read it."""
+        return Blueprint(self.image, self.scale, self.ports)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -359,12 +380,18 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
                                                    stack_setting=name("stack"), workload_setting=workload)
     if command is Command.UPGRADE and values["image"] is None and not values["sidekick"]:
         raise ConfigError(name("image"), "is required: the new image, e.g. registry/app:2.1")
+    if values["create"] and values["image"] is None:
+        raise ConfigError(name("create"), f"needs {name('image')}: the image a missing target is created from")
+    if values["create"] and any(target.stack is None for target in services):
+        raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
+                                          f"{service} or set {name('stack')}")
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
-            "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or ()}
+            "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or (),
+            "ports": values["port"] or ()}
 
 
 def _convert_found(option: Option, found: Found, inputs: Inputs) -> Any:

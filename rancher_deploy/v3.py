@@ -18,9 +18,11 @@ from rancher_deploy.errors import (
     NotFound,
     PermissionDenied,
     RefusedError,
+    TargetMissing,
     TargetNotFound,
     listed,
 )
+from rancher_deploy.creation import Creation, v3_body
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
@@ -46,10 +48,13 @@ class V3Workloads:
     flavour = "v3"
 
     def __init__(self, session: RancherSession, root: str, project: Projects | None, cluster: str | None, *,
-                 cluster_setting: str = "RANCHER_CLUSTER") -> None:
+                 cluster_setting: str = "RANCHER_CLUSTER", env_list: bool = False) -> None:
         """`project`: what the project setting names, already checked (`projects.find_projects`);
-        `cluster`: the cluster setting's text, checked only when a lookup misses."""
+        `cluster`: the cluster setting's text, checked only when a lookup misses; `env_list`: this
+        Rancher (2.6+) takes a container's env in Kubernetes' form, not as v3's `environment` map."""
         self._session = session
+        self._env_list = env_list
+        self._homes: dict[str, str] = {}  # namespace -> the project it was found in, when a lookup missed
         self._root = root
         self._project = project
         self._cluster = cluster
@@ -138,7 +143,8 @@ class V3Workloads:
             existing = listed([f"{str(item.get('type')).lower()}:{item.get('name')}"
                                for item in listing.get("data") or []])
             what = f"{target.kind} {target.name!r}" if target.kind else f"workload {target.name!r}"
-            return TargetNotFound(f"{what} not found in namespace {target.namespace!r} of project {owner}; "
+            self._homes[target.namespace] = owner  # where RANCHER_CREATE would make it
+            return TargetMissing(f"{what} not found in namespace {target.namespace!r} of project {owner}; "
                                   f"workloads there: {existing}")
         if refused is not None:
             return TargetNotFound(
@@ -147,6 +153,20 @@ class V3Workloads:
                 f"refused ({refused.status}): check RANCHER_NAMESPACE, or set RANCHER_FLAVOUR=k8s")
         return TargetNotFound(f"namespace {target.namespace!r} not found in cluster {', '.join(clusters)}; "
                               "check RANCHER_NAMESPACE")
+
+    def create(self, creation: Creation) -> TargetRef:
+        """POST the deployment to `/v3/project/<id>/workloads` of the project holding its namespace (201)."""
+        project = self._homes.get(creation.parent)
+        if project is None:  # `locate` names it whenever it misses a workload in a namespace that exists
+            raise RefusedError(f"cannot tell which project holds namespace {creation.parent!r}; nothing was changed")
+        base = f"{self._root}/v3/project/{project}/workloads"
+        body = self._session.post(base, v3_body(creation, env_list=self._env_list), what=f"Creating {creation.name}")
+        workload_id = f"deployment:{creation.parent}:{creation.target.name}"
+        return TargetRef(name=creation.name, id=str(body.get("id") or workload_id),
+                         url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"))
+
+    def remove(self, ref: TargetRef) -> None:
+        self._session.delete(ref.url, what=f"Removing {ref.name}")
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)

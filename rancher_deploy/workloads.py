@@ -16,7 +16,8 @@ from typing import Callable
 from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
-from rancher_deploy.plan import Plan, WorkloadUpdate, plan_workload_update
+from rancher_deploy.creation import WORKLOAD_SELECTOR, Creation
+from rancher_deploy.plan import Plan, WorkloadUpdate, plan_creation, plan_workload_update
 from rancher_deploy.rollout import WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
 from rancher_deploy.projects import CLUSTER_ID, find_cluster, find_projects
@@ -148,6 +149,36 @@ class WorkloadsBackend:
                        "(Kubernetes' forced rollback, kubernetes/kubernetes#67250); it is made again from the "
                        "restored revision")
 
+    # -- creating (RANCHER_CREATE) ----------------------------------------------------------------
+
+    def plan_creation(self, target: Target, settings: Settings) -> Plan:
+        if not isinstance(target, WorkloadTarget) or settings.image is None:
+            raise ConfigError("RANCHER_CREATE", f"cannot create {target}: it needs an image")  # settings check first
+        if target.kind not in (None, "deployment"):
+            raise ConfigError("RANCHER_CREATE", f"makes deployments only, and {target} does not exist; create the "
+                                                f"{target.kind} in Rancher, or name a deployment")
+        if len(settings.containers) > 1:
+            raise ConfigError("RANCHER_CONTAINER", f"names several containers, but {target} does not exist and "
+                                                   "RANCHER_CREATE makes one; name one (its name) or none")
+        blueprint = settings.blueprint
+        if any(key == WORKLOAD_SELECTOR for key, _ in blueprint.labels):
+            raise ConfigError("RANCHER_CREATE", f"sets the label {WORKLOAD_SELECTOR}, which Rancher selects the "
+                                                "workload's pods by; it is set on creation, leave it out")
+        made = WorkloadTarget("deployment", target.name, target.namespace)
+        warnings = [f"{made}: RANCHER_PORT {port} publishes no port on Rancher 2.x: the container gets containerPort "
+                    f"{port.private} and no Service is created" for port in blueprint.ports if port.public is not None]
+        creation = Creation(made, "deployment", settings.containers[0] if settings.containers else target.name,
+                            settings.image, blueprint)
+        return plan_creation(creation, target_id=f"deployment:{target.namespace}:{target.name}", warnings=warnings)
+
+    def create(self, plan: Plan) -> TargetRef:
+        if not isinstance(plan.request, Creation):
+            raise TypeError(f"a Rancher 2.x workload cannot be created from {type(plan.request).__name__}")
+        return self._api.create(plan.request)
+
+    def remove(self, ref: TargetRef) -> None:
+        self._api.remove(ref)
+
     def next_steps(self, snapshot: Snapshot | None) -> str:
         # A rollout has no finish step (`finish` refuses a workload), so a failed or stopped one is
         # undone to the previous revision, or replaced by upgrading to another image.
@@ -208,13 +239,14 @@ def _generation(view: WorkloadView) -> str | None:
 
 def connect(session: RancherSession, root: str, flavour: str, settings: Settings, *,
             url_project: str | None, url_cluster: str | None, version: str | None,
-            warn: Callable[[str], None]) -> WorkloadsBackend:
+            warn: Callable[[str], None], env_list: bool = False) -> WorkloadsBackend:
     """Build the 2.x backend for the detected (or forced) flavour.
 
     What the user names is checked here, before "Connected", one request each and none for what is
     not named: a project (CATTLE_URL's, else RANCHER_PROJECT), a cluster in CATTLE_URL, and for the
     Kubernetes API, which needs one, the cluster. RANCHER_CLUSTER on v3 is checked only when a
     lookup misses, where it costs nothing on a run that works. ConfigError names the wrong setting.
+    `env_list`: v3 takes a container's env in Kubernetes' form (Rancher 2.6+), not as an `environment` map.
     """
     label = f"Rancher {version}" if version else "Rancher 2.x"
     wanted_cluster, cluster_setting = ((url_cluster, "CATTLE_URL") if url_cluster else
@@ -226,7 +258,7 @@ def connect(session: RancherSession, root: str, flavour: str, settings: Settings
         project = find_projects(session, root, named, project_setting, cluster=by_id) if named else None
         if url_cluster and not url_project:
             find_cluster(session, root, url_cluster, "CATTLE_URL")
-        api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting)
+        api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting, env_list=env_list)
         return WorkloadsBackend(api, f"{label}, v3 API", warn)
     cluster_doc: JSON | None = None
     if wanted_cluster:
