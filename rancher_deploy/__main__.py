@@ -37,6 +37,13 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"demo": _demo, "simulate"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the subcommand `argv` names (default: `sys.argv[1:]`) and return its exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] in (["-V"], ["--version"]):
+        # Answered before anything else is imported: a CI step that prints the version pays for
+        # Python and this module only.
+        from rancher_deploy import __version__
+
+        print(f"rancher-deploy {__version__}")
+        return 0
     if arguments and arguments[0] in COMMANDS:
         return COMMANDS[arguments[0]](arguments[1:])
     return _deploy(arguments)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import semver
+if TYPE_CHECKING:
+    import semver
 
 DOCKER_PREFIX = "docker:"
 DEFAULT_REGISTRY = "docker.io"
@@ -150,6 +152,8 @@ def version_of(tag: str | None) -> semver.Version | None:
     if not match:
         return None
     major, minor, patch, rest = match.groups()
+    import semver  # here, not at the top: `--help` reads this module, and only a version policy compares
+
     try:
         # int(): CalVer tags such as 2024.01.15 carry leading zeros, which semver refuses.
         return semver.Version.parse(f"{int(major)}.{int(minor or 0)}.{int(patch or 0)}{rest or ''}")

@@ -419,3 +419,17 @@ def test_a_pipe_closed_before_the_first_line_changes_nothing_either(sim: Simulat
         os.close(write_end)
     assert process.returncode == 0
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+@pytest.mark.parametrize("argv, kept_out", [
+    (["--version"], ("requests", "urllib3", "semver", "dotenv", "rancher_deploy.cli", "rancher_deploy.settings")),
+    (["--help"], ("requests", "urllib3", "semver", "dotenv", "rancher_deploy.deploy", "rancher_deploy.http")),
+])
+def test_version_and_help_import_nothing_a_run_needs(argv: list[str], kept_out: tuple[str, ...]) -> None:
+    """Start-up is paid by every CI step that prints the version or the help: keep it to Python's own."""
+    probe = ("import sys\nfrom rancher_deploy.__main__ import main\ntry:\n    main(sys.argv[1:])\n"
+             "except SystemExit:\n    pass\n"
+             f"print(sorted(m for m in sys.modules if m.startswith({kept_out!r})))")
+    result = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from rancher_deploy.simulator.cattle import listing, schemas
 from rancher_deploy.simulator.cattle.errors import ApiError, not_found
@@ -96,6 +97,32 @@ def _collection(
     return Response(200, doc)
 
 
+_Model = TypeVar("_Model", Stack, Service)
+
+
+def _narrowed(api: ApiRequest, models: Iterable[_Model], schema_id: str) -> list[_Model]:
+    """The models an equality filter on name or stack can still match, before any is rendered.
+
+    Rendering is what a list costs (a service computes its state, health and links), so lists
+    filtered the way clients look things up (`?name=web`, `?stackId=1st5`) render only what can
+    match; `listing.build_collection` then applies every filter with cattle's exact rules to the
+    rendered few. A superset by construction: only plain `name=`/`stackId=` narrow.
+    """
+    wanted: dict[str, set[str]] = {}
+    filterable = schemas.filters_for(api.api_version, schema_id)  # unknown filters are ignored
+    for key, value in api.collection_params():
+        if key in ("name", "stackId", "environmentId") and key in filterable:
+            wanted.setdefault("stack" if key != "name" else "name", set()).add(value)
+    kept = list(models)
+    if "name" in wanted:
+        kept = [model for model in kept if model.name in wanted["name"]]
+    if "stack" in wanted:
+        numbers = {listing.id_number(value) for value in wanted["stack"]}
+        kept = [model for model in kept if not isinstance(model, Service)
+                or listing.id_number(model.stack_id) in numbers]
+    return kept
+
+
 def _stack_names(api: ApiRequest) -> tuple[str, str]:
     return ("environment", "environments") if api.api_version == "v1" else ("stack", "stacks")
 
@@ -178,7 +205,7 @@ def get_project(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
 
 def list_stacks(api: ApiRequest, store: Store, _: dict[str, str]) -> Response:
     singular, plural = _stack_names(api)
-    data = [render_stack(api, store, s) for s in store.list_stacks(api.project_id)]
+    data = [render_stack(api, store, s) for s in _narrowed(api, store.list_stacks(api.project_id), singular)]
     return _collection(api, data, singular, singular, {singular: f"{api.base}/{plural}"})
 
 
@@ -209,7 +236,8 @@ def stack_action(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
 
 def stack_services(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
     stack = store.get_stack(api.project_id, p["id"])
-    data = [render_service(api, store, s) for s in store.list_services(api.project_id) if s.stack_id == stack.id]
+    data = [render_service(api, store, s) for s in _narrowed(api, store.list_services(api.project_id), "service")
+            if s.stack_id == stack.id]
     return _collection(api, data, "service", "service")
 
 
@@ -229,7 +257,7 @@ def _kind(p: dict[str, str]) -> str | None:
 
 def list_services(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
     kind = _kind(p)
-    data = [render_service(api, store, s) for s in store.list_services(api.project_id, kind)]
+    data = [render_service(api, store, s) for s in _narrowed(api, store.list_services(api.project_id, kind), "service")]
     creates = _service_create_types(api)
     return _collection(api, data, kind or "service", "service", creates if kind is None else
                        {kind: creates[kind]})

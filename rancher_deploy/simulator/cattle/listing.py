@@ -68,7 +68,7 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _id_number(value: str) -> str:
+def id_number(value: str) -> str:
     # Reference values compare by their numeric part: stackId=1e5 matches 1st5 (cattle parseId).
     match = re.match(r"^1[a-z]+(\d+)$", value)
     return match.group(1) if match else value
@@ -84,8 +84,8 @@ def matches(resource: Mapping[str, Any], cond: Condition, field_type: str) -> bo
     if value is None:
         return mod in ("ne", "notlike")
     if field_type.startswith("reference") or cond.field == "id":
-        have = _id_number(_text(value))
-        wanted = {_id_number(v) for v in cond.values}
+        have = id_number(_text(value))
+        wanted = {id_number(v) for v in cond.values}
         return have in wanted if mod == "eq" else have not in wanted
     if mod in ("lt", "lte", "gt", "gte"):
         have_n = _number(value)

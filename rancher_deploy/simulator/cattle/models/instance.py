@@ -78,6 +78,11 @@ class Instance:
                 return
             self.state, self.state_until = InstanceState.REMOVING, at + seconds
 
+    @property
+    def moving(self) -> bool:
+        """In a transitional state (starting, stopping, removing) that `settle` will end."""
+        return self.state in INSTANCE_SETTLES_TO
+
     def settle(self, now: float) -> None:
         resting = INSTANCE_SETTLES_TO.get(self.state)
         if resting is not None and now >= self.state_until:
