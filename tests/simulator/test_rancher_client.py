@@ -86,3 +86,31 @@ def test_client_built_on_a_projects_schemas_url_as_rancher_integration_tests_do(
                                        containers=[{"name": "web", "image": "nginx:1.25"}])
     assert created.id == "deployment:default:web"
     assert reload_until_active(client, created).state == "active"
+
+
+@pytest.mark.parametrize("env_list", [False, True])
+def test_what_rancher_deploy_creates_and_removes_is_taken_as_rancher_s_client_sends_it(
+        sim: Simulator, env_list: bool) -> None:
+    # RANCHER_CREATE's v3 body (creation.v3_body: name, namespaceId, scale, containers), sent by the v3
+    # client, and the removal of what a failed creation leaves (DELETE of the workload).
+    from rancher_deploy.creation import Blueprint, Creation, Port, v3_body
+    from rancher_deploy.images import ImageRef
+    from rancher_deploy.targets import WorkloadTarget
+
+    client = rancher.Client(url=f"{sim.url}/v3/project/{sim.default_project_id}", token=f"{TOKEN}:{SECRET}")
+    image = ImageRef.parse("nginx:1.25")
+    creation = Creation(WorkloadTarget("deployment", "web", "default"), "deployment", "web", image,
+                        Blueprint(image, scale=2, ports=(Port(80),), env=(("MODE", "prod"),), labels=(("tier", "web"),)))
+    body = v3_body(creation, env_list=env_list)
+    created = client.create_deployment(**{key: value for key, value in body.items() if key != "type"})
+    assert (created.id, created.scale) == ("deployment:default:web", 2)
+    active = reload_until_active(client, created)
+    assert active.deploymentStatus.availableReplicas == 2
+    assert active.labels["tier"] == "web"
+    container = sim.workload("deployment", "default", "web")["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"] == [{"name": "MODE", "value": "prod"}]
+    assert container["ports"][0]["containerPort"] == 80
+
+    client.delete(active)
+    assert client.list_deployment(name="web").data == []
+    assert client.reload(active) is None  # the client's answer to a 404
