@@ -122,6 +122,21 @@ def test_a_removal_that_fails_exits_4_naming_the_state(sim: Simulator, run_cli: 
 
 
 @ON_SIMULATED_TIME
+def test_a_created_service_that_stops_making_progress_is_given_up_on_the_progress_deadline(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
+    # Rancher 1.x waits for ever for containers that never come up, and says nothing: the wait for
+    # a created service is held to RANCHER_PROGRESS_DEADLINE as an upgrade's is, not to RANCHER_TIMEOUT.
+    virtual.at(0.1, lambda: sim.faults.hang(live(sim, "services", "web")[0]["id"]))  # before it is active
+    virtual.at(100, sim.faults.clear)  # Rancher moves again: the removal goes through
+    result = run_cli("--create", "--output", "json", **{**STALL, "RANCHER_POLL_INTERVAL": "0.5"})
+    assert result.code == 1, result.stderr
+    assert "(RANCHER_PROGRESS_DEADLINE)" in result.stderr
+    (target,) = result.json["targets"]
+    assert (target["result"], target["state"]) == ("rolled-back", "removed")
+    assert virtual.now < 600
+
+
+@ON_SIMULATED_TIME
 def test_a_created_target_counts_as_touched_in_an_atomic_run(
         sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
     stack = sim.add_stack("shop")
@@ -146,6 +161,17 @@ def test_a_lost_answer_to_the_creation_is_looked_up_not_resent(sim: Simulator, r
     assert "The answer to the creation of shop/web was lost" in result.stderr
     assert result.json["targets"][0]["result"] == "created"
     assert len([write for write in writes(sim) if write.startswith("POST") and write.endswith("/services")]) == 1
+
+
+def test_a_5xx_answer_to_the_creation_with_nothing_made_is_exit_3(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sim.faults.fail_next("/services", method="POST", status=503)
+    result = run_cli("--create", "--output", "json")
+    assert result.code == 3, result.stderr
+    assert "Rancher did not create shop/web (" in result.stderr and "nothing was changed" in result.stderr
+    (target,) = result.json["targets"]
+    assert (target["result"], target["state"]) == ("not-upgraded", "missing")
+    assert live(sim, "services", "web") == [] and [item["id"] for item in live(sim, "stacks", "shop")] == [stack]
 
 
 @pytest.mark.parametrize(("overrides", "problem"), [
