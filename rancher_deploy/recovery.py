@@ -13,21 +13,17 @@ from rancher_deploy.creation import Creation
 from rancher_deploy.errors import (
     DeployError,
     NotFound,
-    RancherAPIError,
     RefusedError,
     TransientRancherError,
     WaitEnded,
-    WaitFailed,
     WaitGone,
     WaitInterrupted,
-    WaitTimedOut,
 )
 from rancher_deploy.events import Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import OnInterrupt
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Run, TargetSteps
-from rancher_deploy.timing import Deadline
 
 # The state of a target that does not exist: one a run would create, or one it removed where Rancher
 # keeps no trace of it (2.x; a removed 1.x service stays readable, in its own state).
@@ -140,7 +136,7 @@ def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Sn
             pass  # gone already
         except TransientRancherError as error:
             steps.emit(Step(f"{error}; watching whether Rancher removes it", Level.WARNING, ref.name))
-        gone = _wait_gone(steps, ref, earlier)
+        gone = _wait_gone(steps, ref)
     except (WaitEnded, DeployError) as error:
         last = (error.last if isinstance(error, WaitEnded) else None) or steps.look(ref)
         problem = ("a second signal stopped the wait for its removal, which Rancher continues on its own"
@@ -148,38 +144,18 @@ def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Sn
         state = last.describe(counts=False) if last else (
             f"unknown (last seen {earlier.describe(counts=False)})" if earlier else "unknown")
         message = (f"{ref.name} needs attention: this run created it ({why}); {problem}; its state is {state}; "
-                   "delete it in Rancher, or run the upgrade again with an image that works, which upgrades it "
-                   "as it is")
+                   "delete it in Rancher, after which a run with RANCHER_CREATE creates it again")
         return steps.report(ref, Result.FAILED, last.state if last else "unknown", plan.changes, message,
                             level=Level.ERROR)
     return steps.report(ref, Result.ROLLED_BACK, gone.state if gone else MISSING, plan.changes,
                         f"{ref.name} was removed again: {why}", level=level)
 
 
-def _wait_gone(steps: TargetSteps, ref: TargetRef, earlier: Snapshot | None) -> Snapshot | None:
-    """Poll until Rancher no longer has the target (2.x: 404, None; 1.x: the snapshot of the removed
-    service, which stays readable by id, rancher-api.md §2.1). Raises the `WaitEnded` family like `wait.wait_for`; a signal
+def _wait_gone(steps: TargetSteps, ref: TargetRef) -> Snapshot | None:
+    """Wait until Rancher no longer has the target: its last snapshot where Rancher keeps it readable
+    (a removed 1.x service), None once it answers 404 (2.x). Raises the `WaitEnded` family; a signal
     stops it only a second time (the restore pace), as it stops a rollback."""
-    pace = steps.restore_pace
-    deadline = Deadline(pace)
-    last = earlier
-    while True:
-        signal_number = pace.interrupted()
-        if signal_number is not None:
-            raise WaitInterrupted(f"interrupted while waiting for {ref.name} to be removed", last, signal_number)
-        try:
-            snapshot = steps.backend.observe(ref)
-        except NotFound:
-            return None
-        except RancherAPIError as error:
-            raise WaitFailed(str(error), last, error) from None
-        except TransientRancherError:
-            pass  # Rancher may answer again before the deadline
-        else:
-            if snapshot.phase is Phase.GONE:
-                return snapshot
-            last = snapshot
-        if deadline.passed():
-            raise WaitTimedOut(f"{ref.name} was not removed after {pace.timeout_seconds:g}s (RANCHER_TIMEOUT)"
-                               + (f"; last seen {last.describe()}" if last else ""), last)
-        deadline.pause()
+    try:
+        return steps.wait(ref, Goal.REMOVED, pace=steps.restore_pace)
+    except WaitGone:
+        return None  # 404: what the judges never say for this goal, so the wait's only way to say gone
