@@ -287,18 +287,26 @@ class CattleBackend:
         if stack is None:
             stack = self._make_stack(creation.parent)
         stack_id = str(stack["id"])
+        if made:
+            self._made_stacks[stack_id] = str(stack["links"]["self"])
         try:
             service = self._session.post(f"{self._base}/services",
                                          service_body(creation, stack_id, self._dialect.stack_field),
                                          what=f"Creating service {creation.name}")
-        except RancherAPIError as refused:
-            if made and refused.status < 500:  # refused: nothing of it stays, the new stack neither
-                self._remove_stack(str(stack["links"]["self"]), creation.name)
+        except (TransientRancherError, RancherAPIError) as error:
+            # A refusal made nothing; a lost answer or a 5xx may hide a service Rancher made, which the
+            # caller looks up (`create._send`): it is noted here as this run's, so that its removal takes
+            # the new stack too. Otherwise the new stack goes again, so that "nothing was changed" holds.
+            unanswered = not isinstance(error, RancherAPIError) or error.status >= 500
+            found = self._list("services", {"name": creation.target.name, self._dialect.stack_field: stack_id},
+                               what=f"Looking up service {creation.name}") if unanswered else []
+            if found:
+                self._made[str(found[0]["id"])] = stack_id
+            elif made:
+                self._remove_stack(self._made_stacks.pop(stack_id), creation.name)
             raise
         ref = TargetRef(name=creation.name, id=str(service["id"]), url=str(service["links"]["self"]))
         self._made[ref.id] = stack_id
-        if made:
-            self._made_stacks[stack_id] = str(stack["links"]["self"])
         return ref
 
     def _make_stack(self, name: str) -> JSON:

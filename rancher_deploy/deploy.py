@@ -7,7 +7,9 @@ message names the exact state and what to do next (exit 4). The upgrade of one t
 halves, `start` (up to healthy) and `complete` (finish); one target runs them back to back, and
 several named targets run them as one (`atomic`) unless RANCHER_ATOMIC=false. Sending each
 action, and telling from Rancher's state whether an unanswered one was taken, belongs to
-`actions`; the manual commands (rollback, finish, status) live in `commands`.
+`actions`; the manual commands (rollback, finish, status) live in `commands`. A target that does
+not exist is an error before anything changes, unless RANCHER_CREATE asks to make it (`create`),
+which then takes the place of its upgrade in both halves.
 """
 
 from __future__ import annotations

@@ -163,15 +163,25 @@ def test_a_lost_answer_to_the_creation_is_looked_up_not_resent(sim: Simulator, r
     assert len([write for write in writes(sim) if write.startswith("POST") and write.endswith("/services")]) == 1
 
 
-def test_a_5xx_answer_to_the_creation_with_nothing_made_is_exit_3(sim: Simulator, run_cli: RunCli) -> None:
-    stack = sim.add_stack("shop")
+def test_a_5xx_answer_to_the_creation_with_nothing_made_is_exit_3_and_leaves_no_stack(
+        sim: Simulator, run_cli: RunCli) -> None:
     sim.faults.fail_next("/services", method="POST", status=503)
     result = run_cli("--create", "--output", "json")
     assert result.code == 3, result.stderr
     assert "Rancher did not create shop/web (" in result.stderr and "nothing was changed" in result.stderr
     (target,) = result.json["targets"]
     assert (target["result"], target["state"]) == ("not-upgraded", "missing")
-    assert live(sim, "services", "web") == [] and [item["id"] for item in live(sim, "stacks", "shop")] == [stack]
+    assert live(sim, "services", "web") == [] and live(sim, "stacks", "shop") == []  # the new stack went again
+
+
+def test_a_service_created_through_a_lost_answer_is_removed_with_its_new_stack(sim: Simulator, run_cli: RunCli) -> None:
+    sim.faults.failing_image(NEW_IMAGE)
+    sim.faults.fail_next("/services", method="POST", drop=True)
+    result = run_cli("--create", "--output", "json")
+    assert result.code == 1, result.stderr
+    assert "The answer to the creation of shop/web was lost" in result.stderr
+    assert result.json["targets"][0]["result"] == "rolled-back"
+    assert live(sim, "services", "web") == [] and live(sim, "stacks", "shop") == []
 
 
 @pytest.mark.parametrize(("overrides", "problem"), [
@@ -307,3 +317,16 @@ def test_a_lost_answer_to_a_2x_creation_is_looked_up_not_resent(sim2: Simulator)
     assert "The answer to the creation of default/deployment:web was lost" in result.stderr
     assert result.json["targets"][0]["result"] == "created"
     assert len([write for write in writes(sim2) if write.startswith("POST")]) == 1
+
+
+def test_a_created_deployment_is_removed_when_a_later_workload_fails(sim2: Simulator) -> None:
+    sim2.add_workload("default", "front", [dict(WEB)], replicas=2, progress_deadline_seconds=30)
+    sim2.faults.capacity(2, "default/front")  # the new pods of front never get scheduled
+    result = run2(sim2, "--create", "--output", "json", RANCHER_WORKLOAD="api,front")
+    assert result.code == 1, result.stderr
+    api, front = result.json["targets"]
+    assert (api["result"], api["state"], front["result"]) == ("rolled-back", "missing", "rolled-back")
+    assert "front failed, and RANCHER_ATOMIC restores every target of the run" in api["message"]
+    with pytest.raises(Exception, match="not found"):
+        sim2.workload("deployment", "default", "api")
+    assert containers(sim2, name="front")["web"]["image"] == OLD
