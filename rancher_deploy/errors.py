@@ -138,6 +138,8 @@ class RancherAPIError(DeployError):
     (400, 401, 403, 404, 422) will not, so 2.
     """
 
+    retry_after: float | None = None  # seconds a 429's Retry-After asked to wait, when it said
+
     def __init__(
         self,
         message: str,
@@ -239,6 +241,8 @@ def _text(value: Any) -> str | None:
 
 class TransientRancherError(RancherUnreachable):
     """A read kept failing in a way that may pass (5xx, reset, timeout); waits may resume after it."""
+
+    retry_after: float | None = None  # seconds a 429's Retry-After asked to wait, when it said
 
 
 class RequestTimedOut(TransientRancherError):

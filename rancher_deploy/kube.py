@@ -13,7 +13,7 @@ import copy
 import datetime
 
 from rancher_deploy.creation import Creation, deployment_body
-from rancher_deploy.errors import NotFound, RefusedError, TargetMissing, TargetNotFound, listed
+from rancher_deploy.errors import NotFound, PermissionDenied, RefusedError, TargetMissing, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.projects import Projects, check_namespace
 from rancher_deploy.settings import WorkloadTarget
@@ -55,11 +55,27 @@ class KubeWorkloads:
         self.cluster = cluster
         self._project = project
         self._namespaces: dict[str, JSON | None] = {}
+        self._batch: str | None = None  # the batch API version CronJobs are served under, once asked
 
     def _url(self, kind: str, namespace: str, name: str = "") -> str:
         """The object's URL (its collection's with no name)."""
-        group = "apis/batch/v1" if kind == "cronjob" else "apis/apps/v1"
+        group = f"apis/batch/{self._batch_version()}" if kind == "cronjob" else "apis/apps/v1"
         return f"{self._base}/{group}/namespaces/{namespace}/{PLURALS[kind]}" + (f"/{name}" if name else "")
+
+    def _batch_version(self) -> str:
+        """The version of the batch API this cluster serves CronJobs under, asked once (`GET /apis/batch`,
+        client-go discovery's APIGroup): batch/v1 from Kubernetes 1.21, batch/v1beta1 before it (and up
+        to 1.24), so an older cluster answers a batch/v1 CronJob with 404. v1 when both are served,
+        and when discovery does not say (the apiserver's own choice since 1.21)."""
+        if self._batch is None:
+            try:
+                group = self._session.get_optional(f"{self._base}/apis/batch",
+                                                   what="Reading the batch API's versions")
+            except PermissionDenied:
+                group = None
+            served = {str(version.get("version")) for version in (group or {}).get("versions") or []}
+            self._batch = "v1beta1" if "v1beta1" in served and "v1" not in served else "v1"
+        return self._batch
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
         """One GET of the named kind, or of each kind for a bare name (no Kubernetes request spans
@@ -106,6 +122,11 @@ class KubeWorkloads:
         listing = self._session.get(self._url(kind, namespace), what=f"Listing {PLURALS[kind]} in {namespace}")
         return {str((item.get("metadata") or {}).get("name")) for item in listing.get("items") or []}
 
+    def ref_for(self, ref: TargetRef) -> TargetRef:
+        """The same workload (its id `kind:namespace:name`, as v3 names it too) at its URL here."""
+        kind, namespace, name = ref.id.split(":", 2)
+        return TargetRef(name=ref.name, id=ref.id, url=self._url(kind, namespace, name))
+
     def _ref(self, kind: str, target: WorkloadTarget) -> TargetRef:
         found = WorkloadTarget(kind, target.name, target.namespace)
         return TargetRef(name=str(found), id=f"{kind}:{target.namespace}:{target.name}",
@@ -141,8 +162,7 @@ class KubeWorkloads:
         template: JSON = {"spec": pod} if pod else {}
         if redeploy:
             # What Rancher's redeploy does: a new pod-template annotation forces a rollout of the same tag.
-            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            template["metadata"] = {"annotations": {TIMESTAMP: now}}
+            template["metadata"] = {"annotations": {TIMESTAMP: now_stamp()}}
         self._patch(ref, template, f"update of {ref.name}")
         return None
 
@@ -280,6 +300,11 @@ class KubeWorkloads:
                             tuple(pod.get("initContainers") or []), view.rollout, False, str(best[0]),
                             annotations.get(TIMESTAMP), best[1])
 
+
+
+def now_stamp() -> str:
+    """Now as Rancher writes `cattle.io/timestamp` (RFC 3339, UTC, seconds)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _owned_by(item: JSON, kind: str, name: str) -> bool:

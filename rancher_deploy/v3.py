@@ -11,6 +11,7 @@ Kubernetes API Rancher proxies (`kube`), reachable with the same token on every 
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 from rancher_deploy.errors import (
     ConfigError,
@@ -24,7 +25,7 @@ from rancher_deploy.errors import (
 )
 from rancher_deploy.creation import Creation, v3_body
 from rancher_deploy.http import JSON, RancherSession
-from rancher_deploy.kube import KubeWorkloads
+from rancher_deploy.kube import KubeWorkloads, now_stamp
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -48,11 +49,16 @@ class V3Workloads:
     flavour = "v3"
 
     def __init__(self, session: RancherSession, root: str, project: Projects | None, cluster: str | None, *,
-                 cluster_setting: str = "RANCHER_CLUSTER", env_list: bool = False) -> None:
+                 cluster_setting: str = "RANCHER_CLUSTER", warn: Callable[[str], None] = lambda text: None,
+                 env_list: bool = False) -> None:
         """`project`: what the project setting names, already checked (`projects.find_projects`);
-        `cluster`: the cluster setting's text, checked only when a lookup misses; `env_list`: this
-        Rancher (2.6+) takes a container's env in Kubernetes' form, not as v3's `environment` map."""
+        `cluster`: the cluster setting's text, checked only when a lookup misses; `warn` says what
+        the run does differently from what the user may expect (a write through another API);
+        `env_list`: this Rancher (2.6+) takes a new container's env in Kubernetes' form, not as v3's
+        `environment` map (rancher-api.md §5.2)."""
         self._session = session
+        self._warn = warn
+        self._kubes: dict[str, KubeWorkloads] = {}
         self._env_list = env_list
         self._homes: dict[str, str] = {}  # namespace -> the project it was found in, when a lookup missed
         self._root = root
@@ -85,9 +91,9 @@ class V3Workloads:
         raise self._not_found(target, projects)
 
     def _by_name(self, base: str, target: WorkloadTarget) -> JSON | None:
-        listing = self._session.get(base, params={"name": target.name, "namespaceId": target.namespace},
-                                    what=f"Looking up {target}")
-        found = {str(item.get("type")).lower(): item for item in listing.get("data") or []
+        listing = self._session.get_all(base, params={"name": target.name, "namespaceId": target.namespace},
+                                        what=f"Looking up {target}")
+        found = {str(item.get("type")).lower(): item for item in listing
                  if item.get("name") == target.name and item.get("namespaceId") == target.namespace}
         chosen = choose_kind(target, found)
         return None if chosen is None else dict(found[chosen])
@@ -98,8 +104,8 @@ class V3Workloads:
         if self._project is not None:
             return list(self._project.ids)
         params = {"clusterId": self._cluster} if self._cluster else {}
-        listing = self._session.get(f"{self._root}/v3/projects", params=params, what="Listing projects")
-        ids = [str(project["id"]) for project in listing.get("data") or []]
+        listing = self._session.get_all(f"{self._root}/v3/projects", params=params, what="Listing projects")
+        ids = [str(project["id"]) for project in listing]
         if not ids and self._cluster:
             find_cluster(self._session, self._root, self._cluster, self._cluster_setting)
         return ids
@@ -137,11 +143,11 @@ class V3Workloads:
             if owner not in projects:
                 return TargetNotFound(f"namespace {target.namespace!r} is in project {owner}, which this key "
                                       "does not see; check the key's permissions (or RANCHER_NAMESPACE)")
-            listing = self._session.get(f"{self._root}/v3/project/{owner}/workloads",
+            listing = self._session.get_all(f"{self._root}/v3/project/{owner}/workloads",
                                         params={"namespaceId": target.namespace},
                                         what=f"Listing the workloads in {target.namespace}")
             existing = listed([f"{str(item.get('type')).lower()}:{item.get('name')}"
-                               for item in listing.get("data") or []])
+                               for item in listing])
             what = f"{target.kind} {target.name!r}" if target.kind else f"workload {target.name!r}"
             self._homes[target.namespace] = owner  # where RANCHER_CREATE would make it
             return TargetMissing(f"{what} not found in namespace {target.namespace!r} of project {owner}; "
@@ -184,13 +190,29 @@ class V3Workloads:
         annotations = body.get("annotations") or {}
         return WorkloadView(kind, str(body.get("name")), containers, init, rollout, bool(body.get("paused")),
                             (body.get("workloadAnnotations") or {}).get(REVISION), annotations.get(TIMESTAMP),
-                            body)
+                            body, state=str(body["state"]) if body.get("state") else None)
 
     def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
+        """A PUT of the whole object with the images replaced. A redeploy (same images) is Rancher's
+        `redeploy` action, or where Rancher has none (2.0-2.3, rancher/rancher#23053) a PUT of the pod
+        template's annotations with a new `cattle.io/timestamp`, as Rancher's own UI did then. Where
+        Rancher maps the containers' environment (2.5 and before) an image change goes through the
+        Kubernetes API instead (`_keeps_environment`)."""
         baseline = view.rollout.observed_generation
         if redeploy:
-            self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
+            if "redeploy" in (view.raw.get("actions") or {}):
+                self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
+            else:
+                # Only the field it changes: norman maps and merges only what a PUT sends
+                # (store/proxy/proxy_store.go Update), so nothing else, the environment included, is rewritten.
+                annotations = {**(view.raw.get("annotations") or {}), TIMESTAMP: now_stamp()}
+                self._session.put(ref.url, {"annotations": annotations}, what=f"redeploy of {ref.name}")
             return baseline
+        if _mapped_environment(view) and self._keeps_environment(ref, view, images):
+            return baseline
+        # The whole object goes back: a PUT replaces each field it sends (arrays and label and
+        # annotation maps whole, norman merge.APIUpdateMerge), so every container and every pod-template
+        # label and annotation, `cattle.io/*` ones included, is sent as read.
         body = dict(view.raw)
         body["containers"] = [
             {**container, "image": images[str(container.get("name"))]}
@@ -199,6 +221,26 @@ class V3Workloads:
         ]
         self._session.put(ref.url, body, what=f"update of {ref.name}")
         return baseline
+
+    def _keeps_environment(self, ref: TargetRef, view: WorkloadView, images: dict[str, str]) -> bool:
+        """Change the images through the Kubernetes API Rancher proxies, which touches nothing else;
+        False when that API is not reachable with this key (the v3 PUT follows).
+
+        Rancher 2.0-2.5 show a container's variables as `environment`/`environmentFrom` and rebuild
+        `env` and `envFrom` from them on every write, whatever the PUT changes (rancher
+        pkg/schemas/mapper/env.go ToInternal): plain variables sorted by name before the sourced ones,
+        so a `$(VAR)` reference to a later variable breaks, and unset `optional` flags written out. A
+        strategic merge patch naming only the images leaves every variable as it was.
+        """
+        kube = self._kube(view)
+        try:
+            kube.write(kube.ref_for(ref), view, images, False)
+        except (NotFound, PermissionDenied) as error:
+            self._warn(f"{ref.name}: Rancher's v3 API rewrites the containers' environment variables on every "
+                       f"change (plain ones sorted by name first), and the Kubernetes API that would keep them "
+                       f"as they are was refused (HTTP {error.status}); changing it through v3")
+            return False
+        return True
 
     def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
         if view.kind in CONTROLLER_REVISION_KINDS:
@@ -215,8 +257,8 @@ class V3Workloads:
         revisions_url = (view.raw.get("links") or {}).get("revisions")
         if wanted is None or not revisions_url:
             return None
-        revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
-        for replica_set in revisions.get("data") or []:
+        revisions = self._session.get_all(str(revisions_url), what=f"Reading the revisions of {ref.name}")
+        for replica_set in revisions:
             if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == wanted:
                 return dataclasses.replace(self.parse(ref, replica_set, None), kind=view.kind)
         return None
@@ -234,8 +276,8 @@ class V3Workloads:
             return baseline
         revisions_url = (view.raw.get("links") or {}).get("revisions")
         if view.kind == "deployment" and revisions_url and previous.revision:
-            revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
-            for replica_set in revisions.get("data") or []:
+            revisions = self._session.get_all(str(revisions_url), what=f"Reading the revisions of {ref.name}")
+            for replica_set in revisions:
                 if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == previous.revision:
                     self._rollback_to(ref, replica_set)
                     return baseline
@@ -266,6 +308,16 @@ class V3Workloads:
         return self._kube(view).release(ref, view)
 
     def _kube(self, view: WorkloadView) -> KubeWorkloads:
-        """The Kubernetes API of the workload's cluster (its project id is `<cluster>:<project>`)."""
+        """The Kubernetes API of the workload's cluster (its project id is `<cluster>:<project>`), one
+        per cluster and run, so that what it discovers (the batch API version) is asked once."""
         project = str(view.raw.get("projectId") or (self._project.ids[0] if self._project else ""))
-        return KubeWorkloads(self._session, self._root, project.split(":", 1)[0] or str(self._cluster or "local"))
+        cluster = project.split(":", 1)[0] or str(self._cluster or "local")
+        if cluster not in self._kubes:
+            self._kubes[cluster] = KubeWorkloads(self._session, self._root, cluster)
+        return self._kubes[cluster]
+
+
+def _mapped_environment(view: WorkloadView) -> bool:
+    """Whether Rancher shows (and so rewrites) a container's variables through its environment mapper."""
+    return any("environment" in container or "environmentFrom" in container
+               for container in view.raw.get("containers") or [])

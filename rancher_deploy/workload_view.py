@@ -25,8 +25,9 @@ UNDO_UNSUPPORTED = ("{name}: a {kind} keeps no earlier revisions to roll back to
 NO_EARLIER = "{name} has no earlier revision to roll back to"
 # The kinds whose revisions are ControllerRevisions (kubectl's StatefulSetRollbacker, DaemonSetRollbacker).
 CONTROLLER_REVISION_KINDS = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
-# Each kind's resource name in the Kubernetes API (apps/v1 deployments, statefulsets, daemonsets; batch/v1
-# cronjobs) and in v3's messages: the lower-case plural of the kind, derived from the one list of kinds.
+# Each kind's resource name in the Kubernetes API (apps/v1 deployments, statefulsets, daemonsets; batch
+# cronjobs, in the version kube.py discovers) and in v3's messages: the lower-case plural of the kind,
+# derived from the one list of kinds.
 PLURALS = {kind: f"{kind}s" for kind in WORKLOAD_KINDS}
 
 
@@ -35,7 +36,8 @@ class WorkloadView:
     """The parts of a workload the pipeline needs, whichever API it came through.
 
     `revision` is the deployment.kubernetes.io/revision annotation (what `kubectl rollout history`
-    numbers); `timestamp` the pod template's cattle.io/timestamp (what a redeploy changes).
+    numbers); `timestamp` the pod template's cattle.io/timestamp (what a redeploy changes); `state`
+    Rancher's own word for it where the API gives one (v3's `state`), else None.
     """
 
     kind: str
@@ -47,6 +49,7 @@ class WorkloadView:
     revision: str | None
     timestamp: str | None
     raw: JSON = field(repr=False)
+    state: str | None = None
 
 
 class WorkloadAPI(Protocol):

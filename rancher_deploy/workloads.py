@@ -197,19 +197,25 @@ class WorkloadsBackend:
 
 
 def _snapshot(view: WorkloadView) -> Snapshot:
-    """A workload in the pipeline's terms; the state words are those Rancher's UI shows for it."""
+    """A workload in the pipeline's terms.
+
+    The phase is this tool's judgement (kubectl's rule), whatever Rancher calls the workload. The state
+    word is Rancher's own where the API gives one (v3's `state`, which each release words its own way:
+    `in-progress`, `updating`, `error`, ...); the Kubernetes API gives none, so the words Rancher's UI
+    shows stand in. A paused rollout is called `paused`: Rancher's summary has no word for it.
+    """
     status = WorkloadStatus(view.rollout)
     judgement = status.judge(Goal.ROLLED_OUT)
     if view.paused:
         state, phase = "paused", Phase.BLOCKED
     elif judgement.verdict is Verdict.WAITING:
-        state, phase = "updating", Phase.BUSY
+        state, phase = view.state or "updating", Phase.BUSY
     elif judgement.verdict is Verdict.FAILED:
-        # A stalled rollout (progress deadline exceeded): kstatus calls it `failed` (Rancher 2.5+ UI);
+        # A stalled rollout (progress deadline exceeded): kstatus calls it `failed` (Rancher 2.6+ UI);
         # it is a resting state a new image (or a rollback) may fix.
-        state, phase = "failed", Phase.READY
+        state, phase = view.state or "failed", Phase.READY
     else:
-        state, phase = "active", Phase.READY
+        state, phase = view.state or "active", Phase.READY
     revision = int_or_none(view.revision)
     return Snapshot(
         state=state,
@@ -258,7 +264,8 @@ def connect(session: RancherSession, root: str, flavour: str, settings: Settings
         project = find_projects(session, root, named, project_setting, cluster=by_id) if named else None
         if url_cluster and not url_project:
             find_cluster(session, root, url_cluster, "CATTLE_URL")
-        api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting, env_list=env_list)
+        api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting, warn=warn,
+                          env_list=env_list)
         return WorkloadsBackend(api, f"{label}, v3 API", warn)
     cluster_doc: JSON | None = None
     if wanted_cluster:
