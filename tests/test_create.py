@@ -330,3 +330,9 @@ def test_a_created_deployment_is_removed_when_a_later_workload_fails(sim2: Simul
     with pytest.raises(Exception, match="not found"):
         sim2.workload("deployment", "default", "api")
     assert containers(sim2, name="front")["web"]["image"] == OLD
+
+
+def test_the_version_policy_does_not_hold_back_a_creation(sim: Simulator, run_cli: RunCli) -> None:
+    result = run_cli("--create", "--version-policy", "newer", "--output", "json")
+    assert result.code == 0, result.stderr
+    assert result.json["targets"][0]["result"] == "created"
