@@ -29,6 +29,7 @@ from rancher_deploy.errors import (
     listed,
 )
 from rancher_deploy.creation import Creation, service_body
+from rancher_deploy.envlabels import change_cause
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
@@ -224,7 +225,8 @@ class CattleBackend:
                               f"cannot be used for {ref.name}: the service has retainIp set")
         return plan_service_upgrade(snapshot.raw, target=ref.name, image=settings.image,
                                     sidekicks=settings.sidekicks, update_sidekicks=settings.update_sidekicks,
-                                    force=settings.force, strategy=strategy)
+                                    force=settings.force, strategy=strategy, edits=settings.edits,
+                                    record=settings.record.on(rancher_2=False), origin=settings.origin)
 
     def apply(self, ref: TargetRef, plan: Plan) -> None:
         if not isinstance(plan.request, ServiceUpgrade):
@@ -275,8 +277,10 @@ class CattleBackend:
                                                   "makes the service's own container only; run without sidekicks "
                                                   "to create it")
         new_stack = self._stack_named(target.stack) is None
+        cause = (change_cause(((target.name, str(settings.image)),), settings.origin)
+                 if settings.record.on(rancher_2=False) else None)
         return plan_creation(Creation(target, "service", target.name, settings.image, settings.blueprint,
-                                      new_parent=new_stack))
+                                      new_parent=new_stack, cause=cause))
 
     def create(self, plan: Plan) -> TargetRef:
         creation = plan.request

@@ -1,10 +1,12 @@
 """What RANCHER_CREATE makes of a target that does not exist, and the bodies each API takes for it; pure.
 
-The settings give a `Blueprint` (image, scale, ports, env, labels); a backend that finds no target
-turns it into a `Creation` (which container, in which stack or namespace), and builds the request
-body from it here: Rancher 1.x's service with `startOnCreate` (rancher-api.md §3.7), a v3 workload,
-or an apps/v1 Deployment for the Kubernetes API Rancher proxies. Kept apart from the upgrade plan
-(`plan`), whose rules (keep the whole existing object) do not apply to something new.
+The settings give a `Blueprint` (image, scale, ports, and the env and labels RANCHER_SET_ENV and
+RANCHER_SET_LABEL set); a backend that finds no target turns it into a `Creation` (which container,
+in which stack or namespace, with which deploy record), and builds the request body from it here:
+Rancher 1.x's service with `startOnCreate` (rancher-api.md §3.7), a v3 workload, or an apps/v1
+Deployment for the Kubernetes API Rancher proxies. The env takes the form each API holds, by the
+same rules as an upgrade's edits (`envlabels`). Kept apart from the upgrade plan (`plan`), whose
+rules (keep the whole existing object) do not apply to something new.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from rancher_deploy.envlabels import CHANGE_CAUSE, RECORD_LABEL, KeyEdits, edit_env_list, edit_v3_env
 from rancher_deploy.events import ImageChange
 from rancher_deploy.images import ImageRef
 from rancher_deploy.targets import ServiceTarget, Target
@@ -77,7 +80,9 @@ class Blueprint:
 class Creation:
     """A target to create: `target` as the settings name it, `kind` what it becomes ("service" on 1.x,
     "deployment" on 2.x), `container` the name of its one container, `new_parent` whether its stack
-    (1.x) is created first, and the blueprint it is made from (whose image is set)."""
+    (1.x) is created first, the blueprint it is made from (whose image is set), and `cause`, the deploy
+    record it carries where RANCHER_RECORD is on (1.x: a launch config label; 2.x: the workload's
+    change-cause annotation)."""
 
     target: Target
     kind: str
@@ -85,6 +90,12 @@ class Creation:
     image: ImageRef
     blueprint: Blueprint
     new_parent: bool = False
+    cause: str | None = None
+
+    @property
+    def cause_where(self) -> str:
+        """Where the deploy record goes, as the plan names it."""
+        return f"label {RECORD_LABEL}" if isinstance(self.target, ServiceTarget) else f"annotation {CHANGE_CAUSE}"
 
     @property
     def name(self) -> str:
@@ -114,6 +125,8 @@ class Creation:
         for what, pairs in (("env", blueprint.env), ("labels", blueprint.labels)):
             if pairs:
                 lines.append(f"  {what}: sets {', '.join(key for key, _ in pairs)} (values not shown)")
+        if self.cause:
+            lines.append(f"  record: {self.cause_where} = {self.cause}")
         return lines
 
 
@@ -124,33 +137,33 @@ def service_body(creation: Creation, stack_id: str, stack_field: str) -> dict[st
     launch_config: dict[str, Any] = {"imageUuid": creation.image.image_uuid}
     if blueprint.env:
         launch_config["environment"] = dict(blueprint.env)
-    if blueprint.labels:
-        launch_config["labels"] = dict(blueprint.labels)
+    labels = {**dict(blueprint.labels), **({RECORD_LABEL: creation.cause} if creation.cause else {})}
+    if labels:
+        launch_config["labels"] = labels
     if blueprint.ports:
         launch_config["ports"] = [str(port) for port in blueprint.ports]
     return {"type": "service", "name": creation.target.name, stack_field: stack_id, "scale": blueprint.scale,
             "startOnCreate": True, "launchConfig": launch_config}
 
 
-def v3_body(creation: Creation, *, env_list: bool) -> dict[str, Any]:
+def v3_body(creation: Creation, *, env_lists: bool) -> dict[str, Any]:
     """The 2.x v3 `POST /v3/project/<id>/workloads` body of a deployment: `name`, `namespaceId` and
     `containers` are what norman requires (`scale` is sent too, else Kubernetes' default of 1 applies);
-    `labels` are the pod template's, and Rancher adds its own selector label. `env_list`: the container's
-    env in Kubernetes' form, which Rancher 2.6+ takes instead of the `environment` map it refuses
-    (rancher-api.md §5.2)."""
+    `labels` are the pod template's, and Rancher adds its own selector label; `workloadAnnotations`
+    the Deployment's own (the record). `env_lists`: this Rancher (2.6+) takes the env in Kubernetes'
+    form, not the `environment` map it refuses (`envlabels.edit_v3_env`, rancher-api.md §5.2)."""
     blueprint = creation.blueprint
     container: dict[str, Any] = {"name": creation.container, "image": str(creation.image)}
     if blueprint.ports:
         container["ports"] = [port.container_port() for port in blueprint.ports]
     if blueprint.env:
-        if env_list:
-            container["env"] = [{"name": key, "value": value} for key, value in blueprint.env]
-        else:
-            container["environment"] = dict(blueprint.env)
+        container, _ = edit_v3_env(container, KeyEdits(blueprint.env), f"{creation.container} env", lists=env_lists)
     body: dict[str, Any] = {"type": "deployment", "name": creation.target.name, "namespaceId": creation.parent,
                             "scale": blueprint.scale, "containers": [container]}
     if blueprint.labels:
         body["labels"] = dict(blueprint.labels)
+    if creation.cause:
+        body["workloadAnnotations"] = {CHANGE_CAUSE: creation.cause}
     return body
 
 
@@ -164,11 +177,15 @@ def deployment_body(creation: Creation) -> dict[str, Any]:
     if blueprint.ports:
         container["ports"] = [port.container_port() for port in blueprint.ports]
     if blueprint.env:
-        container["env"] = [{"name": key, "value": value} for key, value in blueprint.env]
+        container["env"], _ = edit_env_list((), KeyEdits(blueprint.env), f"{creation.container} env")
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(selector)}
+    if creation.cause:
+        # On the Deployment's own metadata, as an upgrade's record is: what `kubectl rollout history` lists.
+        metadata["annotations"] = {CHANGE_CAUSE: creation.cause}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(selector)},
+        "metadata": metadata,
         "spec": {
             "replicas": blueprint.scale,
             "selector": {"matchLabels": dict(selector)},

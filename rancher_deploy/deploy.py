@@ -294,7 +294,8 @@ class Pipeline:
         REVERTED); a dry run on such a target says what a real run would do.
         """
         snapshot, choice = ready.snapshot, self._settings.on_upgraded
-        why = skipped or f"{ref.name} already runs {plan.changes[0].new_image}"
+        why = skipped or f"{ref.name} already runs {plan.changes[0].new_image}" + (
+            " with the environment and labels asked for" if self._settings.edits else "")
         if self._settings.dry_run and snapshot.phase is Phase.PENDING_FINISH:
             restored = ", ".join(f"{name}={image}" for name, image in snapshot.restores)
             then = (f"then upgrade it as usual from what that restores{f' ({restored})' if restored else ''}"

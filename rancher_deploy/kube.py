@@ -10,11 +10,12 @@ also reads a namespace (its Rancher project) and deletes the pods a StatefulSet'
 from __future__ import annotations
 
 import copy
-import datetime
 
 from rancher_deploy.creation import Creation, deployment_body
+from rancher_deploy.envlabels import CHANGE_CAUSE, env_patch
 from rancher_deploy.errors import NotFound, PermissionDenied, RefusedError, TargetMissing, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
+from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.projects import Projects, check_namespace
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -32,8 +33,10 @@ from rancher_deploy.workload_view import (
     pod_spec_of,
     previous_revision,
     rollout_of,
+    selector_keys,
     selector_of,
     template_of,
+    timestamp_now,
 )
 
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -45,6 +48,7 @@ class KubeWorkloads:
     """`/k8s/clusters/<cluster>/apis/apps/v1/...` (every 2.x; what Rancher's own UI uses from 2.6)."""
 
     flavour = "k8s"
+    env_lists = True  # the Kubernetes object: containers carry `env`
 
     def __init__(self, session: RancherSession, root: str, cluster: str, project: Projects | None = None) -> None:
         """`project`: what the project setting names in this cluster, already checked; each namespace
@@ -145,25 +149,44 @@ class KubeWorkloads:
         rollout = rollout_of(kind, str(metadata.get("name")), int(spec.get("replicas", 1) or 0), status,
                              generation=int_or_none(metadata.get("generation")), baseline=None,
                              strategy=update.get("type"), partition=(update.get("rollingUpdate") or {}).get("partition"))
-        annotations = ((template_of(body).get("metadata") or {}).get("annotations")) or {}
+        template_metadata = template_of(body).get("metadata") or {}
+        annotations = template_metadata.get("annotations") or {}
+        own = metadata.get("annotations") or {}
         return WorkloadView(kind, str(metadata.get("name")), tuple(pod.get("containers") or []),
                             tuple(pod.get("initContainers") or []), rollout, bool(spec.get("paused")),
-                            (metadata.get("annotations") or {}).get(REVISION), annotations.get(TIMESTAMP), body)
+                            own.get(REVISION), annotations.get(TIMESTAMP), body,
+                            dict(template_metadata.get("labels") or {}), selector_keys(spec.get("selector")),
+                            own.get(CHANGE_CAUSE))
 
-    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+        """One strategic merge patch: containers merge by name, so it names only those it changes, their
+        `env` only the entries that change (`envlabels.env_patch`), the pod template's labels only the
+        keys edited (null removes one), and the record goes on the workload's own metadata."""
+        current = {str(c.get("name")): c for c in (*view.containers, *view.init_containers)}
         init_names = {str(c.get("name")) for c in view.init_containers}
         pod: JSON = {}
-        containers = [{"name": name, "image": image} for name, image in images.items() if name not in init_names]
-        inits = [{"name": name, "image": image} for name, image in images.items() if name in init_names]
-        if containers:
-            pod["containers"] = containers
-        if inits:
-            pod["initContainers"] = inits
+        for field, init in (("containers", False), ("initContainers", True)):
+            entries = []
+            for name, image in update.images.items():
+                if (name in init_names) is init:
+                    entry: JSON = {"name": name, "image": image}
+                    env = env_patch(current.get(name, {}).get("env"), update.env) if update.env else []
+                    if env:
+                        entry["env"] = env
+                    entries.append(entry)
+            if entries:
+                pod[field] = entries
         template: JSON = {"spec": pod} if pod else {}
-        if redeploy:
+        template_metadata: JSON = {}
+        if update.labels:
+            template_metadata["labels"] = {**dict(update.labels.set), **{key: None for key in update.labels.unset}}
+        if update.redeploy:
             # What Rancher's redeploy does: a new pod-template annotation forces a rollout of the same tag.
-            template["metadata"] = {"annotations": {TIMESTAMP: now_stamp()}}
-        self._patch(ref, template, f"update of {ref.name}")
+            template_metadata["annotations"] = {TIMESTAMP: timestamp_now()}
+        if template_metadata:
+            template["metadata"] = template_metadata
+        metadata = {"annotations": {CHANGE_CAUSE: update.cause}} if update.cause else None
+        self._patch(ref, template, f"update of {ref.name}", metadata)
         return None
 
     def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
@@ -180,8 +203,12 @@ class KubeWorkloads:
 
         A JSON patch `replace` rather than a strategic merge: merging would keep anything added
         since (an env entry, an annotation) and so not return to the previous revision. A
-        StatefulSet's or DaemonSet's own revision goes back as kubectl sends it (`undo_to`).
+        StatefulSet's or DaemonSet's own revision goes back as kubectl sends it (`undo_to`). The
+        workload's change-cause goes back with it: this run's before-image's exactly, else the one
+        the revision restored carries (kubectl's DeploymentRollbacker copies a ReplicaSet's
+        annotations back), so that the revision the controller reuses is not relabelled.
         """
+        before = previous is not None
         if previous is None:
             previous = self.earlier(ref, view)
             if previous is None:
@@ -194,7 +221,9 @@ class KubeWorkloads:
         if isinstance(labels, dict):
             labels.pop("pod-template-hash", None)  # the ReplicaSet's own label, not the workload's
         path = "/spec/jobTemplate/spec/template" if ref.id.startswith("cronjob:") else "/spec/template"
-        self._session.patch(ref.url, [{"op": "replace", "path": path, "value": template}],
+        cause = ((previous.raw.get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE)
+        self._session.patch(ref.url, [{"op": "replace", "path": path, "value": template},
+                                      *_cause_operations(view, cause, remove=before)],
                             content_type="application/json-patch+json", what=f"rollback of {ref.name}")
         return None
 
@@ -266,9 +295,11 @@ class KubeWorkloads:
     def remove(self, ref: TargetRef) -> None:
         self._session.delete(ref.url, what=f"Removing {ref.name}")
 
-    def _patch(self, ref: TargetRef, template: JSON, what: str) -> None:
+    def _patch(self, ref: TargetRef, template: JSON, what: str, metadata: JSON | None = None) -> None:
         body: JSON = {"spec": {"jobTemplate": {"spec": {"template": template}}}} if ref.id.startswith("cronjob:") \
             else {"spec": {"template": template}}
+        if metadata:
+            body["metadata"] = metadata
         self._session.patch(ref.url, body, content_type=STRATEGIC, what=what)
 
     def _previous_revision(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
@@ -302,9 +333,19 @@ class KubeWorkloads:
 
 
 
-def now_stamp() -> str:
-    """Now as Rancher writes `cattle.io/timestamp` (RFC 3339, UTC, seconds)."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _cause_operations(view: WorkloadView, cause: str | None, *, remove: bool) -> list[JSON]:
+    """JSON patch operations that put the workload's change-cause annotation to `cause`; None removes
+    it where `remove`, else leaves it. Written against `view`, the workload as just read, so that no
+    operation can fail on a path that is not there."""
+    annotations = (view.raw.get("metadata") or {}).get("annotations")
+    path = "/metadata/annotations/" + CHANGE_CAUSE.replace("~", "~0").replace("/", "~1")
+    if cause is not None and cause != view.cause:
+        if not isinstance(annotations, dict):
+            return [{"op": "add", "path": "/metadata/annotations", "value": {CHANGE_CAUSE: cause}}]
+        return [{"op": "add", "path": path, "value": cause}]
+    if cause is None and remove and view.cause is not None:
+        return [{"op": "remove", "path": path}]
+    return []
 
 
 def _owned_by(item: JSON, kind: str, name: str) -> bool:

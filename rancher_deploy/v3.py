@@ -5,7 +5,9 @@ a wait compares `observedGeneration` with the one seen before the change), an im
 of the whole object (arrays are replaced whole), and a deployment rolls back by its `rollback`
 action naming the ReplicaSet of the revision to return to. v3 keeps no revisions of StatefulSets
 and DaemonSets, and sees no namespace outside a Rancher project: for those it turns to the
-Kubernetes API Rancher proxies (`kube`), reachable with the same token on every 2.x.
+Kubernetes API Rancher proxies (`kube`), reachable with the same token on every 2.x. So it does
+for every change (and its rollback) that Rancher 2.5 and before would otherwise write through
+their environment mapper, which rewrites the containers' variables.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+from rancher_deploy.envlabels import CHANGE_CAUSE, edit_map, edit_v3_env
 from rancher_deploy.errors import (
     ConfigError,
     DeployError,
@@ -25,7 +28,8 @@ from rancher_deploy.errors import (
 )
 from rancher_deploy.creation import Creation, v3_body
 from rancher_deploy.http import JSON, RancherSession
-from rancher_deploy.kube import KubeWorkloads, now_stamp
+from rancher_deploy.kube import KubeWorkloads
+from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -40,7 +44,9 @@ from rancher_deploy.workload_view import (
     choose_kind,
     previous_revision,
     rollout_of,
+    selector_keys,
     selector_of,
+    timestamp_now,
 )
 
 class V3Workloads:
@@ -50,16 +56,19 @@ class V3Workloads:
 
     def __init__(self, session: RancherSession, root: str, project: Projects | None, cluster: str | None, *,
                  cluster_setting: str = "RANCHER_CLUSTER", warn: Callable[[str], None] = lambda text: None,
-                 env_list: bool = False) -> None:
+                 env_lists: bool = False) -> None:
         """`project`: what the project setting names, already checked (`projects.find_projects`);
         `cluster`: the cluster setting's text, checked only when a lookup misses; `warn` says what
         the run does differently from what the user may expect (a write through another API);
-        `env_list`: this Rancher (2.6+) takes a new container's env in Kubernetes' form, not as v3's
-        `environment` map (rancher-api.md §5.2)."""
+        `env_lists`: this Rancher is 2.6 or later, whose v3 containers carry Kubernetes' `env`
+        (`envlabels.edit_v3_env`)."""
+        self.env_lists = env_lists
         self._session = session
         self._warn = warn
         self._kubes: dict[str, KubeWorkloads] = {}
-        self._env_list = env_list
+        # Workload id -> the workload as the Kubernetes API held it before this run changed it there
+        # (`_through_kube`), so that a rollback puts exactly that back.
+        self._kube_before: dict[str, WorkloadView] = {}
         self._homes: dict[str, str] = {}  # namespace -> the project it was found in, when a lookup missed
         self._root = root
         self._project = project
@@ -166,7 +175,7 @@ class V3Workloads:
         if project is None:  # `locate` names it whenever it misses a workload in a namespace that exists
             raise RefusedError(f"cannot tell which project holds namespace {creation.parent!r}; nothing was changed")
         base = f"{self._root}/v3/project/{project}/workloads"
-        body = self._session.post(base, v3_body(creation, env_list=self._env_list), what=f"Creating {creation.name}")
+        body = self._session.post(base, v3_body(creation, env_lists=self.env_lists), what=f"Creating {creation.name}")
         workload_id = f"deployment:{creation.parent}:{creation.target.name}"
         return TargetRef(name=creation.name, id=str(body.get("id") or workload_id),
                          url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"))
@@ -188,54 +197,78 @@ class V3Workloads:
         containers = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is not True)
         init = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is True)
         annotations = body.get("annotations") or {}
+        # v3 shows the pod template's metadata as `labels`/`annotations` and the workload's own as
+        # `workloadLabels`/`workloadAnnotations` (rancher/types NewWorkloadTypeMapper; rancher-api.md §5.2).
+        workload_annotations = body.get("workloadAnnotations") or {}
         return WorkloadView(kind, str(body.get("name")), containers, init, rollout, bool(body.get("paused")),
-                            (body.get("workloadAnnotations") or {}).get(REVISION), annotations.get(TIMESTAMP),
-                            body, state=str(body["state"]) if body.get("state") else None)
+                            workload_annotations.get(REVISION), annotations.get(TIMESTAMP), body,
+                            labels=dict(body.get("labels") or {}), selector=selector_keys(body.get("selector")),
+                            cause=workload_annotations.get(CHANGE_CAUSE),
+                            state=str(body["state"]) if body.get("state") else None)
 
-    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
-        """A PUT of the whole object with the images replaced. A redeploy (same images) is Rancher's
-        `redeploy` action, or where Rancher has none (2.0-2.3, rancher/rancher#23053) a PUT of the pod
-        template's annotations with a new `cattle.io/timestamp`, as Rancher's own UI did then. Where
-        Rancher maps the containers' environment (2.5 and before) an image change goes through the
-        Kubernetes API instead (`_keeps_environment`)."""
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+        """The update in one write, where Rancher's environment mapper cannot rewrite the variables.
+
+        A redeploy (same images; the plan makes one only when the edits change nothing) is Rancher's
+        `redeploy` action, or where Rancher has none (2.0-2.3, rancher/rancher#23053) or the record
+        goes with it, one PUT of the pod template's annotations with a new `cattle.io/timestamp`
+        (as Rancher's own UI did then) and the record in `workloadAnnotations`. Where Rancher maps the
+        containers' environment (2.5 and before) every other change goes through the Kubernetes API
+        (`_through_kube`); else a PUT of the whole object.
+        """
         baseline = view.rollout.observed_generation
-        if redeploy:
-            if "redeploy" in (view.raw.get("actions") or {}):
+        if update.redeploy:
+            if "redeploy" in (view.raw.get("actions") or {}) and not update.cause:
                 self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
             else:
-                # Only the field it changes: norman maps and merges only what a PUT sends
+                # Only the fields it changes: norman maps and merges only what a PUT sends
                 # (store/proxy/proxy_store.go Update), so nothing else, the environment included, is rewritten.
-                annotations = {**(view.raw.get("annotations") or {}), TIMESTAMP: now_stamp()}
-                self._session.put(ref.url, {"annotations": annotations}, what=f"redeploy of {ref.name}")
+                body: JSON = {"annotations": {**(view.raw.get("annotations") or {}), TIMESTAMP: timestamp_now()}}
+                if update.cause:
+                    body["workloadAnnotations"] = _recorded(view, update.cause)
+                self._session.put(ref.url, body, what=f"redeploy of {ref.name}")
             return baseline
-        if _mapped_environment(view) and self._keeps_environment(ref, view, images):
+        if _rewrites_environment(view, update, self.env_lists) and self._through_kube(ref, view, update):
             return baseline
         # The whole object goes back: a PUT replaces each field it sends (arrays and label and
         # annotation maps whole, norman merge.APIUpdateMerge), so every container and every pod-template
         # label and annotation, `cattle.io/*` ones included, is sent as read.
         body = dict(view.raw)
-        body["containers"] = [
-            {**container, "image": images[str(container.get("name"))]}
-            if str(container.get("name")) in images else container
-            for container in view.raw.get("containers") or []
-        ]
+        body["containers"] = [self._updated(container, update) for container in view.raw.get("containers") or []]
+        if update.labels:
+            body["labels"] = edit_map(view.raw.get("labels"), update.labels, "labels")[0]
+        if update.cause:
+            body["workloadAnnotations"] = _recorded(view, update.cause)
         self._session.put(ref.url, body, what=f"update of {ref.name}")
         return baseline
 
-    def _keeps_environment(self, ref: TargetRef, view: WorkloadView, images: dict[str, str]) -> bool:
-        """Change the images through the Kubernetes API Rancher proxies, which touches nothing else;
-        False when that API is not reachable with this key (the v3 PUT follows).
+    def _updated(self, container: JSON, update: WorkloadUpdate) -> JSON:
+        name = str(container.get("name"))
+        if name not in update.images:
+            return container
+        changed = {**container, "image": update.images[name]}
+        return edit_v3_env(changed, update.env, name, lists=self.env_lists)[0] if update.env else changed
+
+    def _through_kube(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> bool:
+        """Make the update through the Kubernetes API Rancher proxies: one strategic merge patch that
+        names only the images, the `env` entries and labels edited and the record (`KubeWorkloads.write`),
+        against the object read there just before (its `env` in its own order); False when that API
+        is not reachable with this key (the v3 PUT follows).
 
         Rancher 2.0-2.5 show a container's variables as `environment`/`environmentFrom` and rebuild
         `env` and `envFrom` from them on every write, whatever the PUT changes (rancher
         pkg/schemas/mapper/env.go ToInternal): plain variables sorted by name before the sourced ones,
-        so a `$(VAR)` reference to a later variable breaks, and unset `optional` flags written out. A
-        strategic merge patch naming only the images leaves every variable as it was.
+        so a `$(VAR)` reference to a later variable breaks, and unset `optional` flags written out.
         """
         kube = self._kube(view)
+        there = kube.ref_for(ref)
         try:
-            kube.write(kube.ref_for(ref), view, images, False)
+            before = kube.read(there, None)
+            # Kept before the patch is sent: one that times out may still have been taken.
+            self._kube_before[ref.id] = before
+            kube.write(there, before, update)
         except (NotFound, PermissionDenied) as error:
+            self._kube_before.pop(ref.id, None)
             self._warn(f"{ref.name}: Rancher's v3 API rewrites the containers' environment variables on every "
                        f"change (plain ones sorted by name first), and the Kubernetes API that would keep them "
                        f"as they are was refused (HTTP {error.status}); changing it through v3")
@@ -274,8 +307,15 @@ class V3Workloads:
             else:
                 self._rollback_to(ref, previous.raw)
             return baseline
+        before = self._kube_before.pop(ref.id, None)
+        if before is not None and self._restore_through_kube(ref, view, before):
+            return baseline
         revisions_url = (view.raw.get("links") or {}).get("revisions")
-        if view.kind == "deployment" and revisions_url and previous.revision:
+        # v3's rollback copies only the ReplicaSet's pod spec (workload.go rollbackDeployment): labels,
+        # pod annotations and the record this run changed go back by the PUT below instead.
+        spec_only = (view.labels, view.raw.get("annotations"), view.cause) == (
+            previous.labels, previous.raw.get("annotations"), previous.cause)
+        if view.kind == "deployment" and revisions_url and previous.revision and spec_only:
             revisions = self._session.get_all(str(revisions_url), what=f"Reading the revisions of {ref.name}")
             for replica_set in revisions:
                 if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == previous.revision:
@@ -283,10 +323,36 @@ class V3Workloads:
                     return baseline
         if view.kind in CONTROLLER_REVISION_KINDS and self._undo(ref, view, previous):
             return baseline
-        body = dict(view.raw)
-        body["containers"] = [*previous.containers, *previous.init_containers]
+        # The before-image's pod-template maps and record, sent whole (a PUT replaces them), and its
+        # containers only where they differ: norman maps only what a PUT sends, so a redeploy's
+        # rollback leaves the environment to no mapper (2.5 and before) either.
+        annotations = {key: value for key, value in (view.raw.get("workloadAnnotations") or {}).items()
+                       if key != CHANGE_CAUSE}
+        body: JSON = {
+            "labels": previous.raw.get("labels") or {},
+            "annotations": previous.raw.get("annotations") or {},
+            "workloadAnnotations": {**annotations, **({CHANGE_CAUSE: previous.cause} if previous.cause else {})},
+        }
+        if view.raw.get("containers") != previous.raw.get("containers"):
+            body["containers"] = [*previous.containers, *previous.init_containers]
         self._session.put(ref.url, body, what=f"rollback of {ref.name}")
         return baseline
+
+    def _restore_through_kube(self, ref: TargetRef, view: WorkloadView, before: WorkloadView) -> bool:
+        """Put back, through the Kubernetes API, what this run changed there (`_through_kube`): its
+        before-image's pod template whole and its record (`KubeWorkloads.restore`), so that no
+        mapper reorders the variables on the way back either. False when that API now refuses this
+        key: v3 restores it instead, with a warning that its mapper rewrites the variables."""
+        kube = self._kube(view)
+        there = kube.ref_for(ref)
+        try:
+            kube.restore(there, kube.read(there, None), before)
+        except (NotFound, PermissionDenied) as error:
+            self._warn(f"{ref.name}: the Kubernetes API that changed it refused its rollback (HTTP {error.status}); "
+                       "rolling it back through v3, which rewrites the containers' environment variables "
+                       "(plain ones sorted by name first)")
+            return False
+        return True
 
     def _rollback_to(self, ref: TargetRef, replica_set: JSON) -> None:
         """v3's `rollback` action of a deployment, to one of the ReplicaSets its revisions link lists."""
@@ -317,7 +383,16 @@ class V3Workloads:
         return self._kubes[cluster]
 
 
-def _mapped_environment(view: WorkloadView) -> bool:
-    """Whether Rancher shows (and so rewrites) a container's variables through its environment mapper."""
-    return any("environment" in container or "environmentFrom" in container
-               for container in view.raw.get("containers") or [])
+def _rewrites_environment(view: WorkloadView, update: WorkloadUpdate, env_lists: bool) -> bool:
+    """Whether a v3 PUT of this update would have Rancher's environment mapper rewrite variables:
+    a container shows them mapped (`environment`/`environmentFrom`), or the update adds some on a
+    Rancher that maps them (before 2.6: `env_lists` false), which would sort them by name."""
+    mapped = any("environment" in container or "environmentFrom" in container
+                 for container in view.raw.get("containers") or [])
+    return mapped or (bool(update.env) and not env_lists)
+
+
+def _recorded(view: WorkloadView, cause: str) -> JSON:
+    """The workload's own annotations with the deploy record: its own metadata starts no rollout, and a
+    PUT keeps the `cattle.io/` keys and replaces the rest (merge.go mergeProtected), so the map goes whole."""
+    return {**(view.raw.get("workloadAnnotations") or {}), CHANGE_CAUSE: cause}

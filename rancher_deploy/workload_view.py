@@ -7,12 +7,14 @@ status fields kubectl's rollout status reads under the names each kind gives the
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Any, Collection, Protocol
 
 from rancher_deploy.creation import Creation
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.http import JSON
+from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.rollout import Rollout
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -36,8 +38,10 @@ class WorkloadView:
     """The parts of a workload the pipeline needs, whichever API it came through.
 
     `revision` is the deployment.kubernetes.io/revision annotation (what `kubectl rollout history`
-    numbers); `timestamp` the pod template's cattle.io/timestamp (what a redeploy changes); `state`
-    Rancher's own word for it where the API gives one (v3's `state`), else None.
+    numbers); `timestamp` the pod template's cattle.io/timestamp (what a redeploy changes). `labels`
+    are the pod template's, `selector` the label keys the workload's selector uses, `cause` its own
+    kubernetes.io/change-cause annotation (the deploy record); `state` Rancher's own word for it
+    where the API gives one (v3's `state`), else None.
     """
 
     kind: str
@@ -49,6 +53,9 @@ class WorkloadView:
     revision: str | None
     timestamp: str | None
     raw: JSON = field(repr=False)
+    labels: dict[str, Any] = field(default_factory=dict)
+    selector: tuple[str, ...] = ()
+    cause: str | None = None
     state: str | None = None
 
 
@@ -61,6 +68,7 @@ class WorkloadAPI(Protocol):
     """
 
     flavour: str   # "v3" or "k8s": the JSON result's flavour
+    env_lists: bool  # whether a container without environment takes Kubernetes' `env` (`envlabels.edit_v3_env`)
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
         """Find the workload (a bare name across kinds); TargetNotFound lists what the namespace has."""
@@ -74,9 +82,11 @@ class WorkloadAPI(Protocol):
         """The view of a body this API returned (no request)."""
         ...
 
-    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
-        """Move the named containers to their images (redeploy: same images, new pod-template
-        timestamp); returns the baseline to wait past (v3), or None where generation tells (k8s)."""
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+        """Make the update in one write: the named containers to their images with their environment
+        edits, the pod template's label edits, the deploy record on the workload's own metadata (so it
+        starts no rollout by itself), or a redeploy (same images, new pod-template timestamp);
+        returns the baseline to wait past (v3), or None where generation tells (k8s)."""
         ...
 
     def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
@@ -164,6 +174,20 @@ def identity_of(body: JSON) -> tuple[str, str, str]:
     name = str(metadata.get("name") or body.get("name") or "")
     namespace = str(metadata.get("namespace") or body.get("namespaceId") or "")
     return kind, name, namespace
+
+
+def timestamp_now() -> str:
+    """The pod-template timestamp a redeploy sets (RFC 3339 UTC, as v3's `redeploy` writes it:
+    rancher pkg/api/norman/customization/workload/workload.go, updateTimestamp)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def selector_keys(selector: Any) -> tuple[str, ...]:
+    """The label keys a selector (`matchLabels` and `matchExpressions`) uses."""
+    selector = selector or {}
+    expressions = selector.get("matchExpressions") or []
+    return tuple(dict.fromkeys([*(selector.get("matchLabels") or {}),
+                                *(str(expression.get("key")) for expression in expressions)]))
 
 
 def selector_of(body: JSON) -> str:

@@ -11,12 +11,16 @@ kubectl's rule, one viewer per kind (`rollout`).
 
 from __future__ import annotations
 
+import re
 from typing import Callable
+
+import semver
 
 from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.creation import WORKLOAD_SELECTOR, Creation
+from rancher_deploy.envlabels import change_cause
 from rancher_deploy.plan import Plan, WorkloadUpdate, plan_creation, plan_workload_update
 from rancher_deploy.rollout import WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
@@ -31,6 +35,21 @@ from rancher_deploy.workload_view import (
     identity_of,
     int_or_none,
 )
+
+
+# Rancher 2.6 removed v3's environment mapper: from then on v3 containers carry Kubernetes' `env`
+# (rancher commit 3eb274ff13; rancher-api.md §5.2).
+ENV_LISTS_FROM = semver.Version(2, 6, 0)
+
+
+def at_least(version: str, floor: semver.Version) -> bool:
+    """Whether a Rancher version (`v2.8.5`, as `/rancherversion` gives it) is `floor` or later; a
+    development build (`master-head`) counts as current."""
+    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if not match:
+        return True
+    major, minor, patch = (int(part or 0) for part in match.groups())
+    return semver.Version(major, minor, patch) >= floor
 
 
 class WorkloadsBackend:
@@ -94,19 +113,22 @@ class WorkloadsBackend:
         return _snapshot(view)
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
-        if settings.image is None:
+        if settings.image is None and not settings.edits:
             raise ConfigError("RANCHER_IMAGE", "is required for a Rancher 2.x workload")
         view = self._api.parse(ref, dict(snapshot.raw), self._baseline.get(ref.id))  # the snapshot was just read
         return plan_workload_update(view.containers, view.init_containers, target=ref.name, target_id=ref.id,
                                     image=settings.image, names=settings.containers,
-                                    include_init=settings.init_containers, force=settings.force)
+                                    include_init=settings.init_containers, force=settings.force,
+                                    edits=settings.edits, labels=view.labels, selector=view.selector,
+                                    env_lists=self._api.env_lists, record=settings.record.on(rancher_2=True),
+                                    origin=settings.origin)
 
     def apply(self, ref: TargetRef, plan: Plan) -> None:
         if not isinstance(plan.request, WorkloadUpdate):
             raise TypeError(f"a Rancher 2.x workload cannot apply {type(plan.request).__name__}")
         view = self._view(ref)
         self._before[ref.id] = view
-        self._baseline[ref.id] = self._api.write(ref, view, dict(plan.request.images), plan.request.redeploy)
+        self._baseline[ref.id] = self._api.write(ref, view, plan.request)
 
     def finish(self, ref: TargetRef) -> None:
         raise RefusedError(f"{ref.name} is a Rancher 2.x workload: its rollout finishes on its own")
@@ -167,8 +189,10 @@ class WorkloadsBackend:
         made = WorkloadTarget("deployment", target.name, target.namespace)
         warnings = [f"{made}: RANCHER_PORT {port} publishes no port on Rancher 2.x: the container gets containerPort "
                     f"{port.private} and no Service is created" for port in blueprint.ports if port.public is not None]
-        creation = Creation(made, "deployment", settings.containers[0] if settings.containers else target.name,
-                            settings.image, blueprint)
+        container = settings.containers[0] if settings.containers else target.name
+        cause = (change_cause(((container, str(settings.image)),), settings.origin)
+                 if settings.record.on(rancher_2=True) else None)
+        creation = Creation(made, "deployment", container, settings.image, blueprint, cause=cause)
         return plan_creation(creation, target_id=f"deployment:{target.namespace}:{target.name}", warnings=warnings)
 
     def create(self, plan: Plan) -> TargetRef:
@@ -245,14 +269,13 @@ def _generation(view: WorkloadView) -> str | None:
 
 def connect(session: RancherSession, root: str, flavour: str, settings: Settings, *,
             url_project: str | None, url_cluster: str | None, version: str | None,
-            warn: Callable[[str], None], env_list: bool = False) -> WorkloadsBackend:
+            warn: Callable[[str], None]) -> WorkloadsBackend:
     """Build the 2.x backend for the detected (or forced) flavour.
 
     What the user names is checked here, before "Connected", one request each and none for what is
     not named: a project (CATTLE_URL's, else RANCHER_PROJECT), a cluster in CATTLE_URL, and for the
     Kubernetes API, which needs one, the cluster. RANCHER_CLUSTER on v3 is checked only when a
     lookup misses, where it costs nothing on a run that works. ConfigError names the wrong setting.
-    `env_list`: v3 takes a container's env in Kubernetes' form (Rancher 2.6+), not as an `environment` map.
     """
     label = f"Rancher {version}" if version else "Rancher 2.x"
     wanted_cluster, cluster_setting = ((url_cluster, "CATTLE_URL") if url_cluster else
@@ -265,7 +288,7 @@ def connect(session: RancherSession, root: str, flavour: str, settings: Settings
         if url_cluster and not url_project:
             find_cluster(session, root, url_cluster, "CATTLE_URL")
         api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting, warn=warn,
-                          env_list=env_list)
+                          env_lists=version is not None and at_least(version, ENV_LISTS_FROM))
         return WorkloadsBackend(api, f"{label}, v3 API", warn)
     cluster_doc: JSON | None = None
     if wanted_cluster:

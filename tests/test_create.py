@@ -12,7 +12,7 @@ import requests
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli, VirtualTime
-from .test_workloads import NEW, OLD, WEB, containers, run as run2, sim2  # noqa: F401 - sim2 is a fixture
+from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, WEB, containers, run as run2, sim2  # noqa: F401
 
 NEWER_IMAGE = "registry.example.com:5000/shop/web:2.2"
 ON_SIMULATED_TIME = pytest.mark.parametrize("timing", [Timing(speed=0)])
@@ -336,3 +336,57 @@ def test_the_version_policy_does_not_hold_back_a_creation(sim: Simulator, run_cl
     result = run_cli("--create", "--version-policy", "newer", "--output", "json")
     assert result.code == 0, result.stderr
     assert result.json["targets"][0]["result"] == "created"
+
+
+# -- env, labels and the deploy record of a created target (RANCHER_SET_ENV, RANCHER_SET_LABEL, RANCHER_RECORD) --
+
+ENV_SECRET = "env-value-recognisable-5d2c"
+GITLAB = {"GITLAB_CI": "true", "CI_PIPELINE_URL": "https://gitlab.example.com/shop/web/-/pipelines/77",
+          "CI_COMMIT_SHA": "9fceb02d"}
+CAUSE = "kubernetes.io/change-cause"
+
+
+def test_a_created_service_has_the_env_labels_and_record_asked_for_and_no_value_is_shown(
+        sim: Simulator, run_cli: RunCli) -> None:
+    result = run_cli("--create", "--set-env", f"DATABASE_URL={ENV_SECRET}", "--set-env", "LIST=a,b",
+                     "--set-label", "com.example.team=shop", "--unset-env", "OLD", "--output", "json",
+                     RANCHER_RECORD="true", **GITLAB)
+    assert result.code == 0, result.stderr
+    assert "  env: sets DATABASE_URL, LIST (values not shown)" in result.stderr
+    assert "  labels: sets com.example.team (values not shown)" in result.stderr
+    assert ENV_SECRET not in result.output
+    config = sim.service(result.json["targets"][0]["id"])["launchConfig"]
+    assert config["environment"] == {"DATABASE_URL": ENV_SECRET, "LIST": "a,b"}
+    assert config["labels"] == {
+        "com.example.team": "shop",
+        "rancher-deploy.change-cause": f"rancher-deploy: web={NEW_IMAGE}; commit 9fceb02d; "
+                                       "pipeline https://gitlab.example.com/shop/web/-/pipelines/77"}
+
+
+def test_a_created_deployment_has_the_env_labels_and_record_asked_for_and_no_value_is_shown(sim2: Simulator) -> None:
+    result = run2(sim2, "--create", "--set-env", f"DATABASE_URL={ENV_SECRET}", "--set-label", "tier=web",
+                  "--output", "json", **GITLAB)
+    assert result.code == 0, result.stderr
+    assert ENV_SECRET not in result.output
+    deployment = sim2.workload("deployment", "default", "web")
+    assert containers(sim2)["web"]["env"] == [{"name": "DATABASE_URL", "value": ENV_SECRET}]
+    assert deployment["spec"]["template"]["metadata"]["labels"]["tier"] == "web"
+    assert deployment["metadata"]["annotations"][CAUSE] == (
+        f"rancher-deploy: web={NEW}; commit 9fceb02d; pipeline https://gitlab.example.com/shop/web/-/pipelines/77")
+    assert f"  record: annotation {CAUSE} = rancher-deploy: web={NEW}" in result.stderr
+
+
+def test_v3_on_rancher_2_6_and_later_creates_with_kubernetes_env() -> None:
+    # Rancher 2.6+ refuses v3's environment map (rancher-api.md §5.2): a creation through v3 there
+    # sends the env as Kubernetes' list.
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.8", timing=Timing.fast()) as sim:
+        result = run2(sim, "--create", "--set-env", f"A={ENV_SECRET}", RANCHER_FLAVOUR="v3")
+        assert result.code == 0, result.stderr
+        assert containers(sim)["web"]["env"] == [{"name": "A", "value": ENV_SECRET}]
+
+
+def test_a_created_deployment_may_not_set_rancher_s_selector_label(sim2: Simulator) -> None:
+    result = run2(sim2, "--create", "--set-label", "workload.user.cattle.io/workloadselector=x")
+    assert result.code == 2, result.stderr
+    assert "workload.user.cattle.io/workloadselector, which Rancher selects the workload's pods by" in result.stderr
+    assert writes(sim2) == []

@@ -50,14 +50,14 @@ def test_the_1x_service_body_starts_on_create_with_only_what_the_settings_give()
     assert service_body(bare, "1e5", "environmentId")["environmentId"] == "1e5"
 
 
-@pytest.mark.parametrize(("env_list", "env"), [
+@pytest.mark.parametrize(("env_lists", "env"), [
     (False, {"environment": {"DATABASE_URL": "postgres://secret@db/shop"}}),
     (True, {"env": [{"name": "DATABASE_URL", "value": "postgres://secret@db/shop"}]}),
 ])
 def test_the_v3_body_has_what_norman_requires_and_env_in_the_form_of_the_version(
-        env_list: bool, env: dict[str, object]) -> None:
+        env_lists: bool, env: dict[str, object]) -> None:
     creation = Creation(WorkloadTarget("deployment", "web", "shop"), "deployment", "app", IMAGE, BLUEPRINT)
-    assert v3_body(creation, env_list=env_list) == {
+    assert v3_body(creation, env_lists=env_lists) == {
         "type": "deployment", "name": "web", "namespaceId": "shop", "scale": 2, "labels": {"tier": "web"},
         "containers": [{"name": "app", "image": "registry.example.com:5000/shop/web:2.1",
                         "ports": [{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 53, "protocol": "UDP"}],

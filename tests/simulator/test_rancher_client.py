@@ -125,9 +125,9 @@ def test_collections_page_sort_and_filter_as_norman_does(sim: Simulator) -> None
     assert client.list_workload(paused="false", namespaceId="bulk", limit=1).pagination.total == 1205
 
 
-@pytest.mark.parametrize(("version", "env_list"), [("2.4", False), ("2.8", True)])
+@pytest.mark.parametrize(("version", "env_lists"), [("2.4", False), ("2.8", True)])
 def test_what_rancher_deploy_creates_and_removes_is_taken_as_rancher_s_client_sends_it(
-        version: str, env_list: bool) -> None:
+        version: str, env_lists: bool) -> None:
     # RANCHER_CREATE's v3 body (creation.v3_body: name, namespaceId, scale, containers; the env in the
     # form of the release: an `environment` map before 2.6, Kubernetes' list after), sent by the v3
     # client, and the removal of what a failed creation leaves (DELETE of the workload).
@@ -141,12 +141,12 @@ def test_what_rancher_deploy_creates_and_removes_is_taken_as_rancher_s_client_se
         creation = Creation(WorkloadTarget("deployment", "web", "default"), "deployment", "web", image,
                             Blueprint(image, scale=2, ports=(Port(80),), env=(("MODE", "prod"),),
                                       labels=(("tier", "web"),)))
-        container = _created_and_removed(sim, client, v3_body(creation, env_list=env_list))
+        container = _created_and_removed(sim, client, v3_body(creation, env_lists=env_lists))
         assert container["env"] == [{"name": "MODE", "value": "prod"}]
         assert container["ports"][0]["containerPort"] == 80
-        if env_list:  # the other form is what this release refuses
+        if env_lists:  # the other form is what this release refuses
             with pytest.raises(rancher.ApiError, match="InvalidBodyContent"):
-                client.create_deployment(**{key: value for key, value in v3_body(creation, env_list=False).items()
+                client.create_deployment(**{key: value for key, value in v3_body(creation, env_lists=False).items()
                                             if key != "type"})
 
 

@@ -60,9 +60,13 @@ def test_fresh_state(sim: Simulator, api: requests.Session) -> None:
 
 
 def test_rancherversion_and_version_paths(sim: Simulator, api: requests.Session) -> None:
-    doc = requests.get(f"{sim.url}/rancherversion").json()
-    assert doc["Version"].startswith(f"v{sim.rancher_version}.")
-    assert ("RancherPrime" in doc) == (sim.rancher_version == "2.8")
+    public = requests.get(f"{sim.url}/rancherversion")
+    if sim.rancher_version == "2.8":
+        assert public.json()["Version"].startswith("v2.8.") and "RancherPrime" in public.json()
+    else:  # from 2.7 on only (rancher pkg/multiclustermanager/routes.go)
+        assert public.status_code == 404
+    setting = api.get(f"{sim.url}/v3/settings/server-version").json()
+    assert setting["value"].startswith(f"v{sim.rancher_version}.")
     assert api.get(f"{sim.url}/v2-beta").status_code == 404
     steve = api.get(f"{sim.url}/v1/apps.deployments")
     assert steve.status_code == (200 if sim.rancher_version == "2.8" else 404)

@@ -48,6 +48,7 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("GET", "/v3/schemas", v3.v3_schemas),
     _r("GET", "/v3/clusters", v3.list_clusters),
     _r("GET", "/v3/clusters/(?P<cluster>[^/]+)", v3.get_cluster),
+    _r("GET", "/v3/settings/(?P<setting>[^/]+)", v3.get_setting),
     _r("GET", "/v3/projects", v3.list_projects),
     _r("POST", "/v3/projects", v3.create_project),
     _r("GET", f"/v3/projects/{_PROJECT}", v3.get_project),

@@ -11,6 +11,7 @@ from rancher_deploy.simulator.rancher2.cluster import (
 )
 from rancher_deploy.simulator.rancher2.errors import NormanError
 from rancher_deploy.simulator.rancher2.norman import created_ts, iso_time
+from rancher_deploy.simulator.rancher2.releases import RELEASES
 from rancher_deploy.simulator.rancher2.schemas import MANAGEMENT_FIELDS, management_schemas
 from rancher_deploy.simulator.rancher2.workloads.objects import JSON
 from rancher_deploy.simulator.wire import Response
@@ -121,6 +122,22 @@ def get_cluster(call: Call) -> Response:
     if call.match["cluster"] != CLUSTER_ID:
         raise NormanError(404, "NotFound", f'clusters.management.cattle.io "{call.match["cluster"]}" not found')
     return Response(200, cluster_doc(call))
+
+
+def get_setting(call: Call) -> Response:
+    """`GET /v3/settings/server-version`: how every 2.x tells its release to an authenticated client.
+
+    Rancher's UI reads it (dashboard shell/config/settings.ts, SETTING.VERSION_RANCHER, adapted from
+    rancher/ui's constants); `/rancherversion` only exists from 2.7 (rancher pkg/multiclustermanager
+    routes.go), so a client that must know the release of a 2.0-2.6 server asks here.
+    """
+    name = call.match["setting"]
+    if name != "server-version":
+        raise NormanError(404, "NotFound", f'settings.management.cattle.io "{name}" not found')
+    value = RELEASES[call.version]
+    return Response(200, {"id": name, "type": "setting", "name": name, "value": value, "default": "dev",
+                          "customized": False, "source": "", "baseType": "setting",
+                          "links": {"self": f"{call.root}/v3/settings/{name}"}, "actions": {}})
 
 
 def list_projects(call: Call) -> Response:
