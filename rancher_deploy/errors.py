@@ -197,6 +197,11 @@ class TargetNotFound(DeployError):
     exit_code = ExitCode.USAGE
 
 
+class TargetMissing(TargetNotFound):
+    """The service (1.x; its stack may be missing too) or workload (2.x) itself does not exist, while
+    what holds it does (the 1.x environment, the 2.x namespace): what RANCHER_CREATE makes."""
+
+
 LISTED_NAMES = 20  # names a not-found message shows: enough to spot a typo, not a page
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import copy
 
+from rancher_deploy.creation import Creation, deployment_body
 from rancher_deploy.envlabels import CHANGE_CAUSE, env_patch
-from rancher_deploy.errors import NotFound, PermissionDenied, RefusedError, TargetNotFound, listed
+from rancher_deploy.errors import NotFound, PermissionDenied, RefusedError, TargetMissing, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.projects import Projects, check_namespace
@@ -111,11 +112,11 @@ class KubeWorkloads:
         names[first] = self._names(first, target.namespace)
         where = f"in namespace {target.namespace!r} of cluster {self.cluster}"
         if target.kind is not None:
-            raise TargetNotFound(f"{target.kind} {target.name!r} not found {where}; {PLURALS[target.kind]} there: "
-                                 f"{listed(names[target.kind])}")
+            raise TargetMissing(f"{target.kind} {target.name!r} not found {where}; {PLURALS[target.kind]} there: "
+                                f"{listed(names[target.kind])}")
         existing = listed([f"{kind}:{name}" for kind, there in names.items() for name in there])
-        raise TargetNotFound(f"workload {target.name!r} not found {where} (no {', '.join(WORKLOAD_KINDS)} has that "
-                             f"name); workloads there: {existing}")
+        raise TargetMissing(f"workload {target.name!r} not found {where} (no {', '.join(WORKLOAD_KINDS)} has that "
+                            f"name); workloads there: {existing}")
 
     def namespace(self, name: str) -> JSON | None:
         """The Namespace object (None when it does not exist); its annotations say its Rancher project."""
@@ -289,6 +290,16 @@ class KubeWorkloads:
             except NotFound:
                 pass  # already gone
         return stuck
+
+    def create(self, creation: Creation) -> TargetRef:
+        """POST an apps/v1 Deployment into its namespace (201); Kubernetes fills in the defaults."""
+        target = WorkloadTarget("deployment", creation.target.name, creation.parent)
+        self._session.post(self._url("deployment", creation.parent), deployment_body(creation),
+                           what=f"Creating {creation.name}")
+        return self._ref("deployment", target)
+
+    def remove(self, ref: TargetRef) -> None:
+        self._session.delete(ref.url, what=f"Removing {ref.name}")
 
     def _patch(self, ref: TargetRef, template: JSON, what: str, metadata: JSON | None = None) -> None:
         body: JSON = {"spec": {"jobTemplate": {"spec": {"template": template}}}} if ref.id.startswith("cronjob:") \

@@ -14,6 +14,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from rancher_deploy.creation import Creation
 from rancher_deploy.envlabels import (CHANGE_CAUSE, RECORD_LABEL, Edits, KeyDiff, KeyEdits, change_cause, edit_map,
                                       edit_v3_env, selector_conflicts)
 from rancher_deploy.errors import ConfigError
@@ -87,7 +88,8 @@ class WorkloadUpdate:
         return bool(self.env or self.labels or self.cause)
 
 
-Request = ServiceUpgrade | WorkloadUpdate
+# A Creation is RANCHER_CREATE's request for a target that does not exist (`creation`, `Backend.create`).
+Request = ServiceUpgrade | WorkloadUpdate | Creation
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class Plan:
 
     def describe(self) -> list[str]:
         """The lines `--dry-run` prints (and the real run logs before acting)."""
+        if isinstance(self.request, Creation):
+            return self.request.describe()
         lines = [f"Plan for {self.target} ({self.target_id})"
                  + (f": {self.strategy.describe()}" if self.strategy else ": the workload's own rollout strategy")]
         for change in self.changes:
@@ -364,3 +368,10 @@ def _repository_warnings(target: str, changes: Sequence[ImageChange], settings: 
             warnings.append(f"{target}: {change.container} runs {before.name}, and the new image is from another "
                             f"repository, {after.name}; check RANCHER_IMAGE and {setting} if that is not meant")
     return tuple(warnings)
+
+
+def plan_creation(creation: Creation, *, target_id: str = "", warnings: Sequence[str] = ()) -> Plan:
+    """The plan of a target RANCHER_CREATE makes: its one container from nothing to the image.
+    `target_id` is Rancher's id where it is known before the target exists (2.x), else empty (1.x)."""
+    return Plan(target=creation.name, target_id=target_id, changes=creation.changes, request=creation,
+                warnings=tuple(warnings))

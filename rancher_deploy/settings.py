@@ -22,6 +22,7 @@ from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInter
                                      PolicyKind, Record, VersionPolicy, words)
 from rancher_deploy.envlabels import (RECORD_LABEL, Edits, KeyEdits, edit_conflicts, env_key_problem,
                                       label_key_problem, label_value_valid, parse_key, parse_pair)
+from rancher_deploy.creation import Blueprint, Port
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
@@ -175,6 +176,18 @@ SETTINGS: tuple[Option, ...] = (
            default=Record.AUTO, choices=words(Record), parse=Record, commands=(UPGRADE,)),
     Option("dry_run", ("RANCHER_DRY_RUN",), Kind.BOOL,
            "print the plan and change nothing", default=False, commands=(UPGRADE, Command.ROLLBACK, Command.FINISH)),
+    Option("create", ("RANCHER_CREATE",), Kind.BOOL,
+           "create a target that does not exist (1.x: the service, and its stack when missing; 2.x: a deployment in "
+           "an existing namespace) from the image, scale, ports, env and labels, wait until it is healthy, or remove "
+           "it again; without it a missing target is an error (exit 2)", default=False, commands=(UPGRADE,)),
+    Option("scale", ("RANCHER_SCALE",), Kind.COUNT,
+           "containers (1.x) or replicas (2.x) of a target the create setting makes; an existing target keeps its own",
+           default=1, minimum=1, commands=(UPGRADE,), metavar="N"),
+    Option("port", ("RANCHER_PORT",), Kind.LIST,
+           "a port of a target the create setting makes, as [PUBLIC:]PRIVATE[/PROTOCOL] with tcp or udp (8080:80/tcp): "
+           "1.x publishes it as Rancher does; 2.x sets the container port only, and creates no Service; repeat or comma "
+           "separate",
+           commands=(UPGRADE,), metavar="PORT", field="ports", parse=Port.parse),
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
            choices=words(Output), parse=Output),
@@ -235,6 +248,9 @@ class Settings:
     force: bool
     record: Record
     dry_run: bool
+    create: bool
+    scale: int
+    ports: tuple[Port, ...]
     output: Output
     ca_bundle: str | None
     insecure: bool
@@ -248,6 +264,13 @@ class Settings:
     def targets(self) -> tuple[Target, ...]:
         """What the run acts on: Rancher 1.x services or Rancher 2.x workloads (never both)."""
         return self.services or self.workloads
+
+    @property
+    def blueprint(self) -> Blueprint:
+        """What RANCHER_CREATE makes a missing target from; the one place both flavours read it. The
+        env and labels are what RANCHER_SET_ENV and RANCHER_SET_LABEL set (a new target has nothing
+        to unset)."""
+        return Blueprint(self.image, self.scale, self.ports, env=self.edits.env.set, labels=self.edits.labels.set)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -406,13 +429,18 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if command is Command.UPGRADE and values["image"] is None and not values["sidekick"] and not edits:
         raise ConfigError(name("image"), "is required: the new image, e.g. registry/app:2.1 (unless the run only "
                                          f"changes environment variables or labels: {name('set_env')}, ...)")
+    if values["create"] and values["image"] is None:
+        raise ConfigError(name("create"), f"needs {name('image')}: the image a missing target is created from")
+    if values["create"] and any(target.stack is None for target in services):
+        raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
+                                          f"{service} or set {name('stack')}")
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or (),
-            "edits": edits}
+            "ports": values["port"] or (), "edits": edits}
 
 
 def _edits(values: Mapping[str, Any], name: Callable[[str], str], *, rancher_2: bool, record_label: bool) -> Edits:

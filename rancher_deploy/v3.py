@@ -22,9 +22,11 @@ from rancher_deploy.errors import (
     NotFound,
     PermissionDenied,
     RefusedError,
+    TargetMissing,
     TargetNotFound,
     listed,
 )
+from rancher_deploy.creation import Creation, v3_body
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.plan import WorkloadUpdate
@@ -67,6 +69,7 @@ class V3Workloads:
         # Workload id -> the workload as the Kubernetes API held it before this run changed it there
         # (`_through_kube`), so that a rollback puts exactly that back.
         self._kube_before: dict[str, WorkloadView] = {}
+        self._homes: dict[str, str] = {}  # namespace -> the project it was found in, when a lookup missed
         self._root = root
         self._project = project
         self._cluster = cluster
@@ -155,7 +158,8 @@ class V3Workloads:
             existing = listed([f"{str(item.get('type')).lower()}:{item.get('name')}"
                                for item in listing])
             what = f"{target.kind} {target.name!r}" if target.kind else f"workload {target.name!r}"
-            return TargetNotFound(f"{what} not found in namespace {target.namespace!r} of project {owner}; "
+            self._homes[target.namespace] = owner  # where RANCHER_CREATE would make it
+            return TargetMissing(f"{what} not found in namespace {target.namespace!r} of project {owner}; "
                                   f"workloads there: {existing}")
         if refused is not None:
             return TargetNotFound(
@@ -164,6 +168,20 @@ class V3Workloads:
                 f"refused ({refused.status}): check RANCHER_NAMESPACE, or set RANCHER_FLAVOUR=k8s")
         return TargetNotFound(f"namespace {target.namespace!r} not found in cluster {', '.join(clusters)}; "
                               "check RANCHER_NAMESPACE")
+
+    def create(self, creation: Creation) -> TargetRef:
+        """POST the deployment to `/v3/project/<id>/workloads` of the project holding its namespace (201)."""
+        project = self._homes.get(creation.parent)
+        if project is None:  # `locate` names it whenever it misses a workload in a namespace that exists
+            raise RefusedError(f"cannot tell which project holds namespace {creation.parent!r}; nothing was changed")
+        base = f"{self._root}/v3/project/{project}/workloads"
+        body = self._session.post(base, v3_body(creation, env_lists=self.env_lists), what=f"Creating {creation.name}")
+        workload_id = f"deployment:{creation.parent}:{creation.target.name}"
+        return TargetRef(name=creation.name, id=str(body.get("id") or workload_id),
+                         url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"))
+
+    def remove(self, ref: TargetRef) -> None:
+        self._session.delete(ref.url, what=f"Removing {ref.name}")
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)

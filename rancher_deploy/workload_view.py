@@ -11,6 +11,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, Collection, Protocol
 
+from rancher_deploy.creation import Creation
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.http import JSON
 from rancher_deploy.plan import WorkloadUpdate
@@ -105,6 +106,14 @@ class WorkloadAPI(Protocol):
     def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:
         """After a restore, delete the pods a StatefulSet leaves stuck on the failed revision
         (kubernetes/kubernetes#67250); the names deleted, or None where nothing needs it."""
+        ...
+
+    def create(self, creation: Creation) -> TargetRef:
+        """POST the deployment `creation` describes (once); its ref. Errors are the session's."""
+        ...
+
+    def remove(self, ref: TargetRef) -> None:
+        """DELETE a workload this run created (once); errors are the session's."""
         ...
 
 

@@ -19,7 +19,9 @@ import semver
 from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
-from rancher_deploy.plan import Plan, WorkloadUpdate, plan_workload_update
+from rancher_deploy.creation import WORKLOAD_SELECTOR, Creation
+from rancher_deploy.envlabels import change_cause
+from rancher_deploy.plan import Plan, WorkloadUpdate, plan_creation, plan_workload_update
 from rancher_deploy.rollout import WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
 from rancher_deploy.projects import CLUSTER_ID, find_cluster, find_projects
@@ -168,6 +170,38 @@ class WorkloadsBackend:
                        "ready: a StatefulSet does not replace such a pod by itself, even after a rollback "
                        "(Kubernetes' forced rollback, kubernetes/kubernetes#67250); it is made again from the "
                        "restored revision")
+
+    # -- creating (RANCHER_CREATE) ----------------------------------------------------------------
+
+    def plan_creation(self, target: Target, settings: Settings) -> Plan:
+        if not isinstance(target, WorkloadTarget) or settings.image is None:
+            raise ConfigError("RANCHER_CREATE", f"cannot create {target}: it needs an image")  # settings check first
+        if target.kind not in (None, "deployment"):
+            raise ConfigError("RANCHER_CREATE", f"makes deployments only, and {target} does not exist; create the "
+                                                f"{target.kind} in Rancher, or name a deployment")
+        if len(settings.containers) > 1:
+            raise ConfigError("RANCHER_CONTAINER", f"names several containers, but {target} does not exist and "
+                                                   "RANCHER_CREATE makes one; name one (its name) or none")
+        blueprint = settings.blueprint
+        if any(key == WORKLOAD_SELECTOR for key, _ in blueprint.labels):
+            raise ConfigError("RANCHER_CREATE", f"sets the label {WORKLOAD_SELECTOR}, which Rancher selects the "
+                                                "workload's pods by; it is set on creation, leave it out")
+        made = WorkloadTarget("deployment", target.name, target.namespace)
+        warnings = [f"{made}: RANCHER_PORT {port} publishes no port on Rancher 2.x: the container gets containerPort "
+                    f"{port.private} and no Service is created" for port in blueprint.ports if port.public is not None]
+        container = settings.containers[0] if settings.containers else target.name
+        cause = (change_cause(((container, str(settings.image)),), settings.origin)
+                 if settings.record.on(rancher_2=True) else None)
+        creation = Creation(made, "deployment", container, settings.image, blueprint, cause=cause)
+        return plan_creation(creation, target_id=f"deployment:{target.namespace}:{target.name}", warnings=warnings)
+
+    def create(self, plan: Plan) -> TargetRef:
+        if not isinstance(plan.request, Creation):
+            raise TypeError(f"a Rancher 2.x workload cannot be created from {type(plan.request).__name__}")
+        return self._api.create(plan.request)
+
+    def remove(self, ref: TargetRef) -> None:
+        self._api.remove(ref)
 
     def next_steps(self, snapshot: Snapshot | None) -> str:
         # A rollout has no finish step (`finish` refuses a workload), so a failed or stopped one is

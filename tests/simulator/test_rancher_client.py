@@ -123,3 +123,43 @@ def test_collections_page_sort_and_filter_as_norman_does(sim: Simulator) -> None
     assert [(c.modifier, c.value) for c in filtered.filters.name] == [("eq", "w1200")]
     assert filtered.filters.namespaceId is None
     assert client.list_workload(paused="false", namespaceId="bulk", limit=1).pagination.total == 1205
+
+
+@pytest.mark.parametrize(("version", "env_lists"), [("2.4", False), ("2.8", True)])
+def test_what_rancher_deploy_creates_and_removes_is_taken_as_rancher_s_client_sends_it(
+        version: str, env_lists: bool) -> None:
+    # RANCHER_CREATE's v3 body (creation.v3_body: name, namespaceId, scale, containers; the env in the
+    # form of the release: an `environment` map before 2.6, Kubernetes' list after), sent by the v3
+    # client, and the removal of what a failed creation leaves (DELETE of the workload).
+    from rancher_deploy.creation import Blueprint, Creation, Port, v3_body
+    from rancher_deploy.images import ImageRef
+    from rancher_deploy.targets import WorkloadTarget
+
+    with Simulator(TOKEN, SECRET, rancher_version=version, timing=Timing.fast()) as sim:
+        client = rancher.Client(url=f"{sim.url}/v3/project/{sim.default_project_id}", token=f"{TOKEN}:{SECRET}")
+        image = ImageRef.parse("nginx:1.25")
+        creation = Creation(WorkloadTarget("deployment", "web", "default"), "deployment", "web", image,
+                            Blueprint(image, scale=2, ports=(Port(80),), env=(("MODE", "prod"),),
+                                      labels=(("tier", "web"),)))
+        container = _created_and_removed(sim, client, v3_body(creation, env_lists=env_lists))
+        assert container["env"] == [{"name": "MODE", "value": "prod"}]
+        assert container["ports"][0]["containerPort"] == 80
+        if env_lists:  # the other form is what this release refuses
+            with pytest.raises(rancher.ApiError, match="InvalidBodyContent"):
+                client.create_deployment(**{key: value for key, value in v3_body(creation, env_lists=False).items()
+                                            if key != "type"})
+
+
+def _created_and_removed(sim: Simulator, client: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """Create the workload of `body` through the client, wait until it is active, delete it; the
+    Kubernetes container it ran."""
+    created = client.create_deployment(**{key: value for key, value in body.items() if key != "type"})
+    assert (created.id, created.scale) == ("deployment:default:web", 2)
+    active = reload_until_active(client, created)
+    assert active.deploymentStatus.availableReplicas == 2
+    assert active.labels["tier"] == "web"
+    container = sim.workload("deployment", "default", "web")["spec"]["template"]["spec"]["containers"][0]
+    client.delete(active)
+    assert client.list_deployment(name="web").data == []
+    assert client.reload(active) is None  # the client's answer to a 404
+    return dict(container)
