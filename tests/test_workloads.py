@@ -593,3 +593,29 @@ def test_a_refused_rollback_still_names_the_workload_and_its_state_in_the_json(s
                                                                           else "k8s")
     (target,) = result.json["targets"]
     assert (target["target"], target["result"], target["state"]) == ("default/cronjob:report", "unchanged", "active")
+
+
+def test_a_redeploy_within_the_same_second_still_changes_the_template() -> None:
+    from rancher_deploy.workload_view import timestamp_now
+
+    ahead = "2999-01-01T00:00:00Z"  # a template stamped later than the clock (same second, or skew)
+    assert timestamp_now(ahead) == "2999-01-01T00:00:01Z"
+    assert timestamp_now("1999-01-01T00:00:00Z") > "1999-01-01T00:00:00Z"  # the clock, when it is later
+    assert timestamp_now("not a time") < "2999"  # an unreadable stamp: the clock
+
+
+def test_force_redeploys_even_when_the_template_was_stamped_this_second(sim2: Simulator) -> None:
+    import requests
+
+    sim2.add_workload("default", "web", [dict(WEB)])
+    url = f"{sim2.url}/k8s/clusters/local/apis/apps/v1/namespaces/default/deployments/web"
+    auth = {"Authorization": f"Bearer {TOKEN_ID}:{TOKEN_SECRET}"}
+    stamp = {"spec": {"template": {"metadata": {"annotations": {"cattle.io/timestamp": "2999-01-01T00:00:00Z"}}}}}
+    requests.patch(url, json=stamp, headers={**auth, "Content-Type": "application/merge-patch+json"}, timeout=5)
+    sim2.advance(60)
+    before = requests.get(url, headers=auth, timeout=5).json()["metadata"]["generation"]
+    result = run(sim2, "--force", RANCHER_IMAGE=OLD)
+    assert result.code == 0, result.stderr
+    after = requests.get(url, headers=auth, timeout=5).json()
+    assert after["metadata"]["generation"] > before, "the redeploy must change the template"
+    assert after["spec"]["template"]["metadata"]["annotations"]["cattle.io/timestamp"] == "2999-01-01T00:00:01Z"
