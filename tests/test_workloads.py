@@ -619,3 +619,27 @@ def test_force_redeploys_even_when_the_template_was_stamped_this_second(sim2: Si
     after = requests.get(url, headers=auth, timeout=5).json()
     assert after["metadata"]["generation"] > before, "the redeploy must change the template"
     assert after["spec"]["template"]["metadata"]["annotations"]["cattle.io/timestamp"] == "2999-01-01T00:00:01Z"
+
+
+def test_a_rollback_that_does_not_complete_in_time_does_not_advise_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The automatic rollback put the previous images back but the rollout is still going: a second
+    rollback would return to the new image, the very one that failed, so the advice is to follow it."""
+    import types
+
+    from rancher_deploy import cli
+
+    from .conftest import VirtualTime
+
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.8", timing=Timing(speed=0)) as sim:
+        time = VirtualTime(sim)
+        monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=time.monotonic))
+        monkeypatch.setattr(cli._Signals, "sleep", lambda self, seconds: time.sleep(seconds))
+        sim.add_workload("default", "db", [dict(WEB)], replicas=2, kind="statefulset")
+        sim.faults.unhealthy_image(NEW)
+        sim.faults.capacity(1, "default/db")
+        result = run(sim, "--output", "json", RANCHER_WORKLOAD="statefulset:db", RANCHER_TIMEOUT="30",
+                     RANCHER_POLL_INTERVAL="1")
+        assert result.code == 4, result.stderr
+        message = result.json["targets"][0]["message"]
+        assert "its previous images are back and Rancher is still rolling them out" in message
+        assert "do not roll back again" in message and "`rancher-deploy rollback`" not in message
