@@ -226,6 +226,17 @@ def test_a_body_that_is_not_json_is_400_invalid_body_content(sim: Simulator, api
     assert stack and api.get(f"{sim.url}/v2-beta/services").json()["data"] == []
 
 
+@pytest.mark.parametrize("body", [b'"str"', b"123", b"[]"])
+def test_json_that_is_no_object_is_ignored_like_an_empty_body(sim: Simulator, api: requests.Session,
+                                                             body: bytes) -> None:
+    """cattle's BodyParserRequestHandler keeps a Map or a List; anything else parses to no body, so the
+    request fails the resource's own validation (422), not the parser (400)."""
+    sim.add_stack("shop")
+    r = api.post(f"{sim.url}/v2-beta/services", data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] != "InvalidBodyContent"
+
+
 # ---- projects and keys -------------------------------------------------------------------------
 
 def test_project_scoping_and_environment_keys(sim: Simulator, api: requests.Session) -> None:

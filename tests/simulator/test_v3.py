@@ -348,3 +348,18 @@ def test_an_injected_401_answers_with_rancher_s_own_401_body(sim: Simulator, api
         assert (r.status_code, r.json()) == (401, unauthorized)
     sim.faults.fail_next("/v3/projects", status=403)
     assert api.get(f"{sim.url}/v3/projects").json()["code"] == "PermissionDenied"
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b"", "Failed to parse body: EOF"),
+    (b"[1]", "Failed to parse body: json: cannot unmarshal array into Go value of type map[string]interface {}"),
+])
+def test_an_empty_or_non_object_body_is_norman_s_422(sim: Simulator, api: requests.Session, body: bytes,
+                                                      said: str) -> None:
+    """norman parse/read_input.go ReadBody decodes every create and update body into a map."""
+    sim.add_workload("default", "web", [{"name": "web", "image": "web:1"}])
+    url = f"{sim.url}/v3/project/{sim.default_project_id}/workloads"
+    for answer in (api.put(f"{url}/deployment:default:web", data=body, headers={"Content-Type": "application/json"}),
+                   api.post(url, data=body, headers={"Content-Type": "application/json"})):
+        assert answer.status_code == 422, answer.text
+        assert (answer.json()["code"], answer.json()["message"]) == ("InvalidBodyContent", said)

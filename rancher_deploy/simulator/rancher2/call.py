@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from rancher_deploy.simulator.rancher2.cluster import Cluster
-from rancher_deploy.simulator.rancher2.errors import KubeError
+from rancher_deploy.simulator.rancher2.errors import KubeError, NormanError
 from rancher_deploy.simulator.wire import HttpRequest
 
 
@@ -72,6 +72,21 @@ class Call:
             return json.loads(self.http.body)
         except ValueError:
             raise KubeError(400, "BadRequest", "the body of the request could not be decoded as JSON") from None
+
+    def norman_body(self) -> dict[str, Any]:
+        """A v3 create or update body as norman reads it (parse/read_input.go ReadBody decodes into a
+        map): empty is 422 "Failed to parse body: EOF", JSON of another shape is Go's unmarshal error."""
+        if not self.http.body.strip():
+            raise NormanError(422, "InvalidBodyContent", "Failed to parse body: EOF")
+        try:
+            body = json.loads(self.http.body)
+        except ValueError:
+            raise NormanError(422, "InvalidBodyContent", "Failed to parse body: invalid character in JSON") from None
+        if not isinstance(body, dict):
+            shape = {list: "array", str: "string", bool: "bool"}.get(type(body), "number")
+            raise NormanError(422, "InvalidBodyContent", f"Failed to parse body: json: cannot unmarshal {shape} "
+                                                         "into Go value of type map[string]interface {}")
+        return body
 
     @property
     def root(self) -> str:

@@ -150,7 +150,7 @@ def get_project(call: Call) -> Response:
 
 
 def create_project(call: Call) -> Response:
-    body = call.body_json()
+    body = call.norman_body()
     if not body.get("name"):
         raise NormanError(422, "MissingRequired", "name is required", "name")
     pid = call.cluster.add_project(str(body["name"]))
@@ -170,7 +170,7 @@ def get_namespace(call: Call) -> Response:
 
 def create_namespace(call: Call) -> Response:
     _cluster(call)
-    body = call.body_json()
+    body = call.norman_body()
     name = str(body.get("name") or "")
     if not name:
         raise NormanError(422, "MissingRequired", "name is required", "name")

@@ -113,7 +113,7 @@ def get_workload(call: Call) -> Response:
 
 def create_workload(call: Call) -> Response:
     project = scoped_project(call)
-    body = call.body_json()
+    body = call.norman_body()
     kind = _kind_of(call) or str(body.get("type") or "deployment").lower()
     if kind not in KINDS:
         raise NormanError(422, "InvalidType", f"Invalid type {body.get('type')}")
@@ -158,9 +158,7 @@ def update_workload(call: Call) -> Response:
     merge.APIUpdateMerge), so a field not sent keeps its value and a sent one is written through
     Rancher's mappers, the environment mapper of 2.5 and before included."""
     workload = _find(call)
-    body = call.body_json()
-    if not isinstance(body, dict):
-        raise NormanError(422, "InvalidBodyContent", "Failed to parse body")
+    body = call.norman_body()
     if not maps_environment(call.version):
         refuse_deprecated(body)
     current = {k: v for k, v in render(call, workload).items() if k in WRITABLE}
