@@ -77,7 +77,8 @@ def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], 
 
     for item in applied:
         with _group(steps, f"{'complete' if why is None else 'after the failure:'} {item.ref.name}"):
-            outcome = flow.complete(item, run) if why is None else _undo(steps, item, why, run)
+            # Others were waited for since its last read: the finish reads it again first.
+            outcome = flow.complete(replace(item, fresh=False), run) if why is None else _undo(steps, item, why, run)
         done[item.ref.id] = replace(outcome, duration_seconds=steps.clock() - item.started)
     if why is not None:
         untouched = [ref for ref in refs if ref.id not in done]

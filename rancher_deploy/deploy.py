@@ -80,6 +80,9 @@ class Pipeline:
                                   urgent=urgent)
         self._run = Run()
         self._started = clock()
+        # Each target as the preflight read it, and when: the upgrade starts from that read when it is
+        # younger than one poll interval (as fresh as a poll would be), rather than reading again.
+        self._checked: dict[str, tuple[Snapshot, float]] = {}
 
     def run(self) -> Outcome:
         """Run the command over every target; raises the `errors` family only while the run changed
@@ -162,6 +165,7 @@ class Pipeline:
     def _preflight(self, ref: TargetRef) -> None:
         """Refuse now what the upgrade would refuse later: blocked states and invalid plans."""
         snapshot = self._backend.fetch(ref)
+        self._checked[ref.id] = (snapshot, self._clock())
         self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
         plan = self._backend.plan(ref, snapshot, self._settings)
         if plan.changes_anything:
@@ -229,7 +233,7 @@ class Pipeline:
         if self._settings.dry_run:
             return report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
 
-        self._request_upgrade(ref, plan)
+        self._request_upgrade(ref, plan, snapshot)
         try:
             healthy = self._steps.wait(ref, self._backend.applied_goal)
         except WaitEnded as ended:
@@ -249,7 +253,7 @@ class Pipeline:
             message = (f"{ref.name} is {last.state} and left unfinished (--no-finish); later, "
                        f"{self._steps.next_steps(ref, last)}")
             return self._steps.report(ref, Result.UPGRADED_UNFINISHED, last.state, changes, message)
-        return self._steps.finish(ref, last, changes, run, Result.UPGRADED)
+        return self._steps.finish(ref, last, changes, run, Result.UPGRADED, fresh=applied.fresh)
 
     def _nothing_more(self, ref: TargetRef, ready: _Ready, plan: Plan, skipped: str | None) -> TargetOutcome:
         """The end of an upgrade with nothing to send: the target already runs the image, or the
@@ -293,7 +297,9 @@ class Pipeline:
         (RANCHER_ON_UPGRADED). An outcome when that ends otherwise: FAILED (exit 4) naming the state
         and the next step, or a signal's.
         """
-        snapshot = self._backend.fetch(ref)
+        checked = self._checked.pop(ref.id, None)
+        fresh = checked is not None and self._clock() - checked[1] < self._settings.poll_interval_seconds
+        snapshot = checked[0] if checked is not None and fresh else self._backend.fetch(ref)
         if snapshot.phase is Phase.BUSY:
             self._emit(Step(f"{ref.name} is {snapshot.state} (another process runs); waiting for it to settle",
                             Level.WARNING, ref.name))
@@ -376,9 +382,10 @@ class Pipeline:
             refused.last = snapshot
             raise refused
 
-    def _request_upgrade(self, ref: TargetRef, plan: Plan) -> None:
+    def _request_upgrade(self, ref: TargetRef, plan: Plan, seen: Snapshot) -> None:
+        """Send the upgrade, decided on `seen`: the read the plan was made from, just now."""
         taken = self._steps.actions.send(ref, lambda target: self._backend.apply(target, plan), "upgrade",
-                                         resend=False)
+                                         resend=False, before=seen)
         if taken is not None:
             # Rancher answered an error, or no answer came, and the target shows no change.
             error, snapshot = taken
