@@ -30,7 +30,7 @@ class Actions:
         self._request_timeout = request_timeout
 
     def send(self, ref: TargetRef, action: Callable[[TargetRef], None], name: str, *,
-             resend: bool = True) -> tuple[DeployError, Snapshot] | None:
+             resend: bool = True, before: Snapshot | None = None) -> tuple[DeployError, Snapshot] | None:
         """Send an action; None when it is under way in Rancher.
 
         If Rancher answered an error (5xx, or 429: too many requests) and shows no change, sending
@@ -39,8 +39,13 @@ class Actions:
         in sight is never resent (the request may still be on its way). With resend=False the error
         and what Rancher shows are returned instead, for the caller to word ("nothing was changed");
         otherwise the error is raised.
+
+        `before` is the target as the caller just read it, when nothing was sent and no time was
+        waited since (the read that decided the action): it stands for the read taken before the
+        action, which a lost answer is judged against. Otherwise the target is read first.
         """
-        before = self.fetch_patiently(ref, name)
+        if before is None:
+            before = self.fetch_patiently(ref, name)
         for attempt, delay in enumerate(backoff(), start=1):
             try:
                 action(ref)

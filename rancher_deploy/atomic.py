@@ -11,11 +11,13 @@ target (exit 4). A signal restores (RANCHER_ON_INTERRUPT=rollback) or reports ev
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Iterator, Protocol, Sequence
 
 from rancher_deploy.errors import DeployError
+from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.events import GroupEnd, GroupStart, Level, Result, Step, TargetOutcome
 from rancher_deploy.recovery import created, left_changed, restore
 from rancher_deploy.settings import OnInterrupt
@@ -41,45 +43,78 @@ class Flow(Protocol):
 
 # Outcomes of the first half after which the run is no longer going to upgrade every target.
 _STOPS = frozenset({Result.FAILED, Result.ROLLED_BACK, Result.INTERRUPTED, Result.NOT_UPGRADED})
+# Outcomes that changed nothing: with only these besides an error, the error is the run's whole answer.
+_QUIET = frozenset({Result.UNCHANGED, Result.SKIPPED, Result.PLANNED})
 
 
-def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], run: Run) -> None:
+def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], run: Run, *,
+                     limit: int = 1) -> None:
     """Upgrade every target, finish them only when all are healthy; on any failure restore them all.
 
-    Appends one outcome per target to `run.outcomes`, in the order of `refs`. Raises the `errors`
-    family only while nothing was changed yet (the first target's error), like a one-target run.
+    Up to `limit` targets proceed at once (RANCHER_PARALLEL): every first half, then every second
+    half, so none is finished before all are healthy. Once one fails, no further target is started;
+    those under way run to healthy (or fail) and are then restored with the rest. Appends one
+    outcome per target to `run.outcomes`, in the order of `refs`. Raises the `errors` family only
+    while nothing was changed (the first target's error, in their order), like a one-target run.
+    Log groups wrap each target's step only when targets run one at a time (`parallel.concurrent`):
+    at once, their lines interleave, each naming its target.
     """
-    applied: list[tuple[TargetRef, Applied]] = []  # by the ref started from: a created target's id is new
-    done: dict[TargetRef, TargetOutcome] = {}
-    why: str | None = None
-    for ref in refs:
-        if (signal := steps.pace.interrupted()) is not None:
-            run.interrupted_by = signal
-            why = "the run was interrupted by a signal"
-            break
+    grouped = not concurrent(limit, len(refs))
+    stopping = threading.Event()
+
+    def first_half(ref: TargetRef) -> tuple[Applied | TargetOutcome, float]:
         started = steps.clock()
         run.current = ref
-        with _group(steps, f"upgrade {ref.name}"):
-            try:
+        try:
+            with _group(steps, f"upgrade {ref.name}", grouped):
                 result = flow.start(ref, run)
-            except DeployError as error:
-                if not applied:
-                    raise  # nothing was changed: the error is the whole answer
-                result = flow.not_upgraded(ref, error)
+        except DeployError:
+            stopping.set()
+            raise
+        if not isinstance(result, Applied) and (result.result in _STOPS or run.interrupted_by is not None):
+            stopping.set()
+        return result, started
+
+    halves = each(refs, first_half, limit=limit,
+                  stop=lambda: stopping.is_set() or steps.pace.interrupted() is not None)
+    applied: list[tuple[TargetRef, Applied]] = []  # by the ref started from: a created target's id is new
+    done: dict[TargetRef, TargetOutcome] = {}
+    errors: list[tuple[TargetRef, DeployError]] = []
+    why: str | None = None
+    for ref, half in zip(refs, halves):
+        if isinstance(half, NotStarted):
+            continue
+        if isinstance(half, DeployError):
+            errors.append((ref, half))
+            continue
+        result, started = half
         if isinstance(result, Applied):
             applied.append((ref, result))
             continue
         done[ref] = replace(result, duration_seconds=steps.clock() - started)
-        if result.result in _STOPS or run.interrupted_by is not None:
+        if why is None and (result.result in _STOPS or run.interrupted_by is not None):
             why = f"{ref.name} failed" if run.interrupted_by is None else "the run was interrupted by a signal"
-            break
+    if errors and not applied and all(outcome.result in _QUIET for outcome in done.values()):
+        run.current = errors[0][0]
+        raise errors[0][1]  # nothing was changed: the error is the whole answer
+    for ref, error in errors:
+        done[ref] = flow.not_upgraded(ref, error)
+        why = why or f"{ref.name} failed"
     if why is None and (signal := steps.pace.interrupted()) is not None:
         run.interrupted_by, why = signal, "the run was interrupted by a signal"
 
-    for ref, item in applied:
-        with _group(steps, f"{'complete' if why is None else 'after the failure:'} {item.ref.name}"):
-            outcome = flow.complete(item, run) if why is None else _undo(steps, item, why, run)
-        done[ref] = replace(outcome, duration_seconds=steps.clock() - item.started)
+    def second_half(pair: tuple[TargetRef, Applied]) -> TargetOutcome:
+        item = pair[1]
+        with _group(steps, f"{'complete' if why is None else 'after the failure:'} {item.ref.name}", grouped):
+            # Others were waited for since its last read: the finish reads it again first.
+            outcome = flow.complete(replace(item, fresh=False), run) if why is None else _undo(steps, item, why, run)
+        return replace(outcome, duration_seconds=steps.clock() - item.started)
+
+    for (ref, item), ended in zip(applied, each(applied, second_half, limit=limit)):
+        if isinstance(ended, DeployError):  # complete and _undo report their failures themselves
+            ended = flow.not_upgraded(item.ref, ended)
+        if not isinstance(ended, NotStarted):
+            done[ref] = ended
     if why is not None:
         untouched = [ref for ref in refs if ref not in done]
         if untouched:
@@ -105,8 +140,11 @@ def _undo(steps: TargetSteps, item: Applied, why: str, run: Run) -> TargetOutcom
 
 
 @contextmanager
-def _group(steps: TargetSteps, title: str) -> Iterator[None]:
-    """A foldable section of the log around one target's step."""
+def _group(steps: TargetSteps, title: str, grouped: bool = True) -> Iterator[None]:
+    """A foldable section of the log around one target's step (none when `grouped` is false)."""
+    if not grouped:
+        yield
+        return
     steps.emit(GroupStart(title))
     try:
         yield

@@ -109,6 +109,9 @@ class Backend(Protocol):
     def fetch(self, ref: TargetRef) -> Snapshot:
         """One read of the target (one request); `health` may be None where counting costs more.
 
+        The first fetch of a target after `resolve` may answer from what resolve's listing returned
+        (no request): nothing happened in between that a second read could learn of.
+
         Raises only what the session raises (`NotFound` when the target was removed meanwhile).
         """
         ...
@@ -132,8 +135,9 @@ class Backend(Protocol):
         ...
 
     def apply(self, ref: TargetRef, plan: Plan) -> None:
-        """Send the plan's request once (never repeated here: see `actions`); 1.x reads the service
-        first for its `upgrade` action link, 2.x reads the workload to keep what it restores.
+        """Send the plan's request once (never repeated here: see `actions`); 1.x takes its `upgrade`
+        action link from the service as last read, 2.x keeps the workload as last read for what it
+        restores, reading first only when an action was sent since (or it was never read).
 
         Raises TypeError for a plan made by another flavour (a programming error, not a setting);
         RefusedError (1.x) when Rancher does not offer `upgrade` in the service's state.

@@ -82,6 +82,14 @@ class CattleBackend:
         self._dialect = dialect
         self._warn = warn
         self._stack_names: dict[str, str] = {}
+        # Lookups within a run: each stack is read once however many of its services are named.
+        self._stacks: dict[str, JSON] = {}
+        # The service as resolve's listing returned it, until the first fetch (the preflight) takes it:
+        # the listing carries the whole resource, so reading it again at once would learn nothing.
+        self._listed: dict[str, JSON] = {}
+        # The service as last read, per target id, until an action is sent: the action takes its link
+        # from the read that just decided it (`actions.Actions.send`) rather than reading again.
+        self._seen: dict[str, JSON] = {}
         self._made: dict[str, str] = {}          # service id -> stack id, of each service this run created
         self._made_stacks: dict[str, str] = {}   # stack id -> self link, of each stack this run created
 
@@ -127,6 +135,7 @@ class CattleBackend:
                               f"{target.name!r} exists in several stacks ({stacks}); write stack/{target.name} "
                               "or set RANCHER_STACK")
         service = found[0]
+        self._listed[str(service["id"])] = service
         if stack_name is None:
             stack_name = self._stack_name(str(service.get(self._dialect.stack_field)))
         return TargetRef(name=f"{stack_name}/{service['name']}", id=str(service["id"]),
@@ -141,11 +150,14 @@ class CattleBackend:
         return stack
 
     def _stack_named(self, name: str) -> JSON | None:
+        if name in self._stacks:
+            return self._stacks[name]
         stacks = self._list(self._dialect.stacks, {"name": name}, what=f"Looking up stack {name}")
         stacks = [stack for stack in stacks if stack.get("state") not in REMOVED_STATES]
         if not stacks:
             return None
         self._stack_names[str(stacks[0]["id"])] = name
+        self._stacks[name] = stacks[0]  # only a found one: a stack this run may create is looked up again
         return stacks[0]
 
     def _stack_name(self, stack_id: str) -> str:
@@ -174,6 +186,10 @@ class CattleBackend:
     # -- reading ---------------------------------------------------------------------------------
 
     def fetch(self, ref: TargetRef) -> Snapshot:
+        listed = self._listed.pop(ref.id, None)
+        if listed is not None:
+            self._seen[ref.id] = listed
+            return self._snapshot(listed, health=None)
         return self._snapshot(self._read(ref), health=None)
 
     def observe(self, ref: TargetRef) -> Snapshot:
@@ -181,7 +197,9 @@ class CattleBackend:
         return self._snapshot(service, health=self._health(service))
 
     def _read(self, ref: TargetRef) -> JSON:
-        return self._session.get(ref.url, what=f"Reading service {ref.name}")
+        service = self._session.get(ref.url, what=f"Reading service {ref.name}")
+        self._seen[ref.id] = service
+        return service
 
     def _snapshot(self, service: JSON, *, health: Health | None) -> Snapshot:
         state = str(service.get("state"))
@@ -340,7 +358,11 @@ class CattleBackend:
                        "run: remove it in Rancher's UI")
 
     def _act(self, ref: TargetRef, action: str, body: JSON) -> None:
-        service = self._read(ref)
+        # The read that decided this action (the caller's, see `actions`) was the last one since any
+        # action: nothing this run sent could have changed the service in between. Taken once, so a
+        # second action (a resend) uses the read that decided it.
+        service = self._seen.pop(ref.id, None) or self._read(ref)
+        self._seen.pop(ref.id, None)
         url = (service.get("actions") or {}).get(action)
         if not url:
             raise RefusedError(f"Rancher does not offer {action} for {ref.name} in state "

@@ -14,6 +14,7 @@ which then takes the place of its upgrade in both halves.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -34,6 +35,7 @@ from rancher_deploy.errors import (
 )
 from rancher_deploy.events import (
     Emit,
+    Event,
     GroupEnd,
     GroupStart,
     ImageChange,
@@ -44,6 +46,7 @@ from rancher_deploy.events import (
     TargetOutcome,
 )
 from rancher_deploy.images import is_newer, same_image
+from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
 from rancher_deploy.recovery import MISSING, created, recover
 from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, Settings, Target
@@ -77,12 +80,22 @@ class Pipeline:
                  urgent: Callable[[], int | None] = lambda: None) -> None:
         self._settings = settings
         self._backend = backend
-        self._emit = emit
+        # Targets run in threads (`parallel`): one event at a time reaches the log, whole.
+        lock, log = threading.Lock(), emit
+
+        def emit_whole(event: Event) -> None:
+            with lock:
+                log(event)
+
+        emit = self._emit = emit_whole
         self._clock = clock
         self._steps = TargetSteps(settings, backend, emit, clock=clock, sleep=sleep, interrupted=interrupted,
                                   urgent=urgent)
         self._run = Run()
         self._started = clock()
+        # Each target as the preflight read it, and when: the upgrade starts from that read when it is
+        # younger than one poll interval (as fresh as a poll would be), rather than reading again.
+        self._checked: dict[str, tuple[Snapshot, float]] = {}
         # Targets RANCHER_CREATE makes, by the placeholder ref that names them until they exist.
         self._creations: dict[TargetRef, Plan] = {}
 
@@ -104,7 +117,9 @@ class Pipeline:
                 if ref not in self._creations:
                     self._preflight(ref)
         if command is Command.UPGRADE and len(refs) > 1 and self._settings.atomic and not self._settings.dry_run:
-            upgrade_together(self, self._steps, refs, run)
+            upgrade_together(self, self._steps, refs, run, limit=self._settings.parallel)
+        elif command is Command.UPGRADE:
+            self._independently(refs, run)
         else:
             self._one_by_one(command, refs, run)
         return self._outcome(tuple(run.outcomes))
@@ -160,25 +175,76 @@ class Pipeline:
                        duration_seconds=self._clock() - self._started, flavour=self._backend.flavour,
                        interrupted_by=self._run.interrupted_by)
 
+    def _independently(self, refs: list[TargetRef], run: Run) -> None:
+        """Upgrade each target on its own (RANCHER_ATOMIC=false, or one target), up to RANCHER_PARALLEL
+        at once: one failing stops none of the others, unless --fail-fast, which starts no further
+        target after it. An error raised while nothing was changed anywhere starts no further target
+        either and is the run's answer, as with one target; once another target changed, it becomes
+        that target's NOT_UPGRADED (or FAILED) outcome. A signal starts no further target."""
+        grouped = not concurrent(self._settings.parallel, len(refs))
+        failed = threading.Event()
+        quiet = threading.Event()   # an error came while nothing was changed: the run ends with it
+
+        def one(ref: TargetRef) -> TargetOutcome:
+            run.current = ref
+            started = self._clock()
+            if grouped:
+                self._emit(GroupStart(f"upgrade {ref.name}"))
+            try:
+                done = self._upgrade(ref, run)
+            except DeployError:
+                failed.set()
+                if not any(earlier.result in _CHANGED for earlier in run.outcomes):
+                    quiet.set()
+                raise
+            finally:
+                if grouped:
+                    self._emit(GroupEnd())
+            done = replace(done, duration_seconds=self._clock() - started)
+            if done.result in (Result.FAILED, Result.ROLLED_BACK, Result.NOT_UPGRADED):
+                failed.set()
+            run.outcomes.append(done)
+            return done
+
+        fail_fast = self._settings.fail_fast
+        ended = each(refs, one, limit=self._settings.parallel,
+                     stop=lambda: quiet.is_set() or run.interrupted_by is not None or (fail_fast and failed.is_set()))
+        run.outcomes.clear()
+        outcomes = [done for done in ended if isinstance(done, TargetOutcome)]
+        errors = [(ref, error) for ref, error in zip(refs, ended) if isinstance(error, DeployError)]
+        if errors and not any(done.result in _CHANGED for done in outcomes):
+            run.outcomes.extend(outcomes)
+            run.current = errors[0][0]
+            raise errors[0][1]
+        why = "the run was interrupted by a signal" if run.interrupted_by is not None else (
+            "another target failed (--fail-fast)")
+        rest = [ref for ref, done in zip(refs, ended) if isinstance(done, NotStarted)]
+        if rest:
+            self._emit(Step(f"Not touching {', '.join(ref.name for ref in rest)}: {why}", Level.WARNING))
+        for ref, done in zip(refs, ended):
+            if isinstance(done, DeployError):
+                done = self.not_upgraded(ref, done)
+            elif isinstance(done, NotStarted):
+                done = self.not_upgraded(ref, f"{why} before it was started")
+            run.outcomes.append(done)
+
     def _one_by_one(self, command: Command, refs: list[TargetRef], run: Run) -> None:
-        independent = command is Command.UPGRADE
+        """A manual command over each target in turn, stopping at the first that fails."""
         for ref in refs:
             run.current = ref
             self._emit(GroupStart(f"{command} {ref.name}"))
             started = self._clock()
             try:
-                done = self._upgrade(ref, run) if independent else _MANUAL[command](self._steps, ref, run)
+                done = _MANUAL[command](self._steps, ref, run)
             except DeployError as error:
                 if not any(earlier.result in _CHANGED for earlier in run.outcomes):
                     raise
                 # Earlier targets were changed: this is no longer "nothing was changed".
-                done = self.not_upgraded(ref, error) if independent else self._stopped_after_changes(ref, error)
+                done = self._stopped_after_changes(ref, error)
             finally:
                 self._emit(GroupEnd())
             run.outcomes.append(replace(done, duration_seconds=self._clock() - started))
-            stop = run.interrupted_by is not None or (
-                not independent and done.result in (Result.FAILED, Result.ROLLED_BACK))
-            if stop:
+            if run.interrupted_by is not None or done.result in (Result.FAILED, Result.ROLLED_BACK):
                 rest = [other.name for other in refs[refs.index(ref) + 1:]]
                 if rest:
                     self._emit(Step(f"Not touching {', '.join(rest)} after this failure", Level.WARNING))
@@ -187,6 +253,7 @@ class Pipeline:
     def _preflight(self, ref: TargetRef) -> None:
         """Refuse now what the upgrade would refuse later: blocked states and invalid plans."""
         snapshot = self._backend.fetch(ref)
+        self._checked[ref.id] = (snapshot, self._clock())
         self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
         plan = self._backend.plan(ref, snapshot, self._settings)
         if plan.changes_anything:
@@ -260,7 +327,7 @@ class Pipeline:
         if self._settings.dry_run:
             return report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
 
-        self._request_upgrade(ref, plan)
+        self._request_upgrade(ref, plan, snapshot)
         try:
             healthy = self._steps.wait(ref, self._backend.applied_goal)
         except WaitEnded as ended:
@@ -283,7 +350,7 @@ class Pipeline:
             message = (f"{ref.name} is {last.state} and left unfinished (--no-finish); later, "
                        f"{self._steps.next_steps(ref, last)}")
             return self._steps.report(ref, Result.UPGRADED_UNFINISHED, last.state, changes, message)
-        return self._steps.finish(ref, last, changes, run, Result.UPGRADED)
+        return self._steps.finish(ref, last, changes, run, Result.UPGRADED, fresh=applied.fresh)
 
     def _nothing_more(self, ref: TargetRef, ready: _Ready, plan: Plan, skipped: str | None) -> TargetOutcome:
         """The end of an upgrade with nothing to send: the target already runs the image, or the
@@ -328,7 +395,9 @@ class Pipeline:
         (RANCHER_ON_UPGRADED). An outcome when that ends otherwise: FAILED (exit 4) naming the state
         and the next step, or a signal's.
         """
-        snapshot = self._backend.fetch(ref)
+        checked = self._checked.pop(ref.id, None)
+        fresh = checked is not None and self._clock() - checked[1] < self._settings.poll_interval_seconds
+        snapshot = checked[0] if checked is not None and fresh else self._backend.fetch(ref)
         if snapshot.phase is Phase.BUSY:
             self._emit(Step(f"{ref.name} is {snapshot.state} (another process runs); waiting for it to settle",
                             Level.WARNING, ref.name))
@@ -411,9 +480,10 @@ class Pipeline:
             refused.last = snapshot
             raise refused
 
-    def _request_upgrade(self, ref: TargetRef, plan: Plan) -> None:
+    def _request_upgrade(self, ref: TargetRef, plan: Plan, seen: Snapshot) -> None:
+        """Send the upgrade, decided on `seen`: the read the plan was made from, just now."""
         taken = self._steps.actions.send(ref, lambda target: self._backend.apply(target, plan), "upgrade",
-                                         resend=False)
+                                         resend=False, before=seen)
         if taken is not None:
             # Rancher answered an error, or no answer came, and the target shows no change.
             error, snapshot = taken

@@ -13,6 +13,7 @@ import datetime
 import email.utils
 import json
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping
@@ -76,18 +77,15 @@ class RancherSession:
         """`home` is the configured URL: no request goes to another scheme, host or port, and
         Rancher's links are rebased onto it (`links`); without it, the first URL requested is home.
         `wait_budget` (seconds, RANCHER_TIMEOUT) bounds what one read waits for a 429's Retry-After."""
-        self._session = requests.Session()
-        self._session.headers["Accept"] = "application/json"
-        self._session.headers["User-Agent"] = f"rancher-deploy/{__version__}"
-        # Credentials go in as `auth`, never as a bare header: with no `auth`, requests takes one from
-        # ~/.netrc for the host (Session.prepare_request, requests/sessions.py), which would replace
-        # the token the settings chose with whatever an unrelated .netrc holds.
-        if credentials.token:
-            self._session.auth = _Bearer(credentials.token)
-        elif credentials.access_key and credentials.secret_key:
-            self._session.auth = (credentials.access_key, credentials.secret_key)
-        # Rancher answers 401 with a Basic challenge unless told not to; we never want a prompt.
-        self._session.headers["X-API-No-Challenge"] = "true"
+        self._credentials = credentials
+        # One requests.Session per thread: targets of one run proceed in threads (`parallel`), and
+        # requests does not document Session as thread-safe (its cookie jar and connection pools are
+        # shared mutable state; psf/requests#2766, #1871). A session per thread also gives each target
+        # its own keep-alive connection, which is what running them at once needs; a lock would
+        # serialise them again.
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
         # A CA file or False, never True (Settings.verify decides which): requests replaces verify=True,
         # per request or per session, with REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE from the environment
         # (Session.merge_environment_settings, requests/sessions.py; psf/requests#3829), which would read
@@ -109,8 +107,37 @@ class RancherSession:
         self._warn = warn or self._log
         self.calls = 0
 
+    @property
+    def _session(self) -> requests.Session:
+        """This thread's requests.Session, made on its first request."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self._new_session()
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers["Accept"] = "application/json"
+        session.headers["User-Agent"] = f"rancher-deploy/{__version__}"
+        # Credentials go in as `auth`, never as a bare header: with no `auth`, requests takes one from
+        # ~/.netrc for the host (Session.prepare_request, requests/sessions.py), which would replace
+        # the token the settings chose with whatever an unrelated .netrc holds.
+        credentials = self._credentials
+        if credentials.token:
+            session.auth = _Bearer(credentials.token)
+        elif credentials.access_key and credentials.secret_key:
+            session.auth = (credentials.access_key, credentials.secret_key)
+        # Rancher answers 401 with a Basic challenge unless told not to; we never want a prompt.
+        session.headers["X-API-No-Challenge"] = "true"
+        return session
+
     def close(self) -> None:
-        self._session.close()
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> JSON:
         """GET a resource or collection, retrying transient failures with backoff (0.5 s, 1 s, 2 s, ...).
@@ -192,7 +219,8 @@ class RancherSession:
         content_type: str | None = None,
     ) -> JSON:
         url = self._place(url, what)
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         self._log(f"{method} {url}" + (f" {dict(params)}" if params else ""))
         try:
             response = self._session.request(

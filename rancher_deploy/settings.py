@@ -136,6 +136,11 @@ SETTINGS: tuple[Option, ...] = (
     Option("atomic", ("RANCHER_ATOMIC",), Kind.BOOL,
            "with several targets, upgrade all or none: finish only when every one is healthy, and on any "
            "failure roll back every target touched", default=True, commands=(UPGRADE,)),
+    Option("parallel", ("RANCHER_PARALLEL",), Kind.COUNT,
+           "how many targets of one run are upgraded at once", default=10, minimum=1, commands=(UPGRADE,), metavar="N"),
+    Option("fail_fast", ("RANCHER_FAIL_FAST",), Kind.BOOL,
+           "with RANCHER_ATOMIC=false, start no further target once one failed", default=False,
+           commands=(UPGRADE,)),
     Option("on_interrupt", ("RANCHER_ON_INTERRUPT",), Kind.CHOICE,
            "what to do when SIGTERM/SIGINT arrives while an upgrade is waiting: roll it back, or leave it and "
            "report its state; exits 143/130 either way", default=OnInterrupt.ROLLBACK,
@@ -242,6 +247,8 @@ class Settings:
     finish: bool
     rollback: bool
     atomic: bool
+    parallel: int
+    fail_fast: bool
     on_interrupt: OnInterrupt
     on_upgraded: OnUpgraded
     version_policy: VersionPolicy

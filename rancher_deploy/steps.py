@@ -55,6 +55,7 @@ class Applied:
     plan: Plan
     last: Snapshot
     started: float
+    fresh: bool = True   # `last` is still the target's last read: no wait on other targets since
 
 
 class TargetSteps:
@@ -134,12 +135,14 @@ class TargetSteps:
         return self.backend.fetch(ref)
 
     def finish(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run,
-               result: Result) -> TargetOutcome:
+               result: Result, *, fresh: bool = True) -> TargetOutcome:
         """Send finishupgrade and wait for the backend's restored goal; a failure is reported with the
-        exact state (exit 4). `seen` is the target as last read, healthy and waiting for the finish."""
+        exact state (exit 4). `seen` is the target as last read, healthy and waiting for the finish;
+        when `fresh` (read just now, nothing waited for since) the finish is decided on it instead of
+        another read."""
         self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
         try:
-            self.actions.send(ref, self.backend.finish, "finish")
+            self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None)
             last = self.wait(ref, self.backend.restored_goal)
         except WaitInterrupted as ended:
             return self.left_running(ref, "finish", ended, run, changes)

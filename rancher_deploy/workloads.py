@@ -61,6 +61,9 @@ class WorkloadsBackend:
         self._warn = warn
         self._baseline: dict[str, int | None] = {}
         self._before: dict[str, WorkloadView] = {}
+        # The workload as last read, per target id, until a write is sent: the write starts from the
+        # read that decided it (`actions.Actions.send`) rather than reading again.
+        self._seen: dict[str, WorkloadView] = {}
         self._releasing: set[str] = set()  # statefulsets rolled back whose stuck pods are still to be deleted
 
     @property
@@ -101,7 +104,15 @@ class WorkloadsBackend:
             return self._api.locate(target)
 
     def _view(self, ref: TargetRef) -> WorkloadView:
-        return self._api.read(ref, self._baseline.get(ref.id))
+        view = self._api.read(ref, self._baseline.get(ref.id))
+        self._seen[ref.id] = view
+        return view
+
+    def _last_view(self, ref: TargetRef) -> WorkloadView:
+        """The workload as last read, taken once (no write was sent since), else read now."""
+        view = self._seen.pop(ref.id, None) or self._view(ref)
+        self._seen.pop(ref.id, None)
+        return view
 
     def fetch(self, ref: TargetRef) -> Snapshot:
         return _snapshot(self._view(ref))
@@ -126,7 +137,7 @@ class WorkloadsBackend:
     def apply(self, ref: TargetRef, plan: Plan) -> None:
         if not isinstance(plan.request, WorkloadUpdate):
             raise TypeError(f"a Rancher 2.x workload cannot apply {type(plan.request).__name__}")
-        view = self._view(ref)
+        view = self._last_view(ref)
         self._before[ref.id] = view
         self._baseline[ref.id] = self._api.write(ref, view, plan.request)
 
@@ -134,7 +145,7 @@ class WorkloadsBackend:
         raise RefusedError(f"{ref.name} is a Rancher 2.x workload: its rollout finishes on its own")
 
     def rollback(self, ref: TargetRef) -> None:
-        view = self._view(ref)
+        view = self._last_view(ref)
         self._baseline[ref.id] = self._api.restore(ref, view, self._before.get(ref.id))
         if view.kind == "statefulset":
             self._releasing.add(ref.id)

@@ -128,7 +128,8 @@ def test_targets_after_the_failure_are_not_touched_and_say_so(
     worker, web = seed(sim)
     api = sim.add_service(sim.service(web)["stackId"], "api", dict(WORKER_CONFIG))
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=f"{BOTH},shop/api", **STALL)
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=f"{BOTH},shop/api", RANCHER_PARALLEL="1",
+                     **STALL)
     assert result.code == 1, result.stderr
     assert [target["result"] for target in result.json["targets"]] == ["rolled-back", "rolled-back", "not-upgraded"]
     assert "before it was started (RANCHER_ATOMIC)" in result.json["targets"][2]["message"]
@@ -213,9 +214,15 @@ def test_a_signal_with_on_interrupt_report_reports_each_touched_target(sim: Simu
 
 def test_a_signal_during_the_first_targets_wait_starts_no_other(sim: Simulator) -> None:
     worker, web = seed(sim)
-    outcomes = run_with_signal(sim, "Upgrade of shop/worker requested")
+    outcomes = run_with_signal(sim, "Upgrade of shop/worker requested", RANCHER_PARALLEL="1")
     assert [target.result for target in outcomes] == [Result.ROLLED_BACK, Result.NOT_UPGRADED]
     assert not [r for r in sim.requests if r.method == "POST" and f"/services/{web}" in r.path]
+
+
+def test_a_signal_while_targets_run_at_once_restores_every_one(sim: Simulator) -> None:
+    seed(sim)
+    outcomes = run_with_signal(sim, "Upgrade of shop/web requested")
+    assert [target.result for target in outcomes] == [Result.ROLLED_BACK, Result.ROLLED_BACK]
 
 
 def test_a_hint_for_one_target_of_several_names_it_alone_and_following_it_touches_no_other(

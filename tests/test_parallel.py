@@ -1,0 +1,88 @@
+"""Several targets at once (RANCHER_PARALLEL), over real HTTP: one summary, the same exit codes, readable logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rancher_deploy.simulator import Simulator, Timing
+import pytest
+
+from .conftest import LAUNCH_CONFIG, NEW_IMAGE, RunCli
+
+WORKER: dict[str, Any] = {key: value for key, value in LAUNCH_CONFIG.items() if key != "healthCheck"}
+# 1 simulated second is 50 ms real, polled every 50 ms: an upgrade's simulated length dominates the
+# tool's own time, and ten targets polling do not load the simulator more than it answers.
+SLOWER = pytest.mark.parametrize("timing", [Timing(speed=20.0)])
+POLL = {"RANCHER_POLL_INTERVAL": "0.05", "RANCHER_BATCH_INTERVAL": "5"}  # ~15 simulated seconds each
+
+
+def _services(sim: Simulator, count: int) -> str:
+    stack = sim.add_stack("shop")
+    for number in range(count):
+        sim.add_service(stack, f"s{number}", dict(WORKER), scale=2)
+    return ",".join(f"shop/s{number}" for number in range(count))
+
+
+def _simulated_run(sim: Simulator, run_cli: RunCli, names: str, **env: str) -> float:
+    started = sim.now()
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=names, **{**POLL, **env})
+    assert result.code == 0, result.stderr
+    assert {target["result"] for target in result.json["targets"]} == {"upgraded"}
+    return sim.now() - started
+
+
+@SLOWER
+def test_ten_services_take_about_as_long_as_one(sim: Simulator, run_cli: RunCli) -> None:
+    names = _services(sim, 11).split(",")
+    one = _simulated_run(sim, run_cli, names[0])
+    ten = _simulated_run(sim, run_cli, ",".join(names[1:]))
+    assert ten <= 1.5 * one, (one, ten)
+
+
+@SLOWER
+def test_one_at_a_time_takes_about_three_times_as_long_for_three(sim: Simulator, run_cli: RunCli) -> None:
+    names = _services(sim, 4).split(",")
+    one = _simulated_run(sim, run_cli, names[0])
+    three = _simulated_run(sim, run_cli, ",".join(names[1:]), RANCHER_PARALLEL="1")
+    assert three >= 2 * one, (one, three)
+
+
+def test_concurrent_targets_open_no_log_group_and_each_line_names_its_target(sim: Simulator,
+                                                                             run_cli: RunCli) -> None:
+    names = _services(sim, 3)
+    result = run_cli(GITHUB_ACTIONS="true", RANCHER_STACK=None, RANCHER_SERVICE=names)
+    assert result.code == 0, result.stderr
+    assert "::group::" not in result.stderr, "groups of targets running at once would interleave"
+    progress = [line.strip() for line in result.stderr.splitlines() if line.startswith("  shop/")]
+    assert {line.split(":")[0] for line in progress} == set(names.split(","))
+
+
+def test_one_at_a_time_keeps_a_group_per_target(sim: Simulator, run_cli: RunCli) -> None:
+    names = _services(sim, 2)
+    result = run_cli(GITHUB_ACTIONS="true", RANCHER_STACK=None, RANCHER_SERVICE=names, RANCHER_PARALLEL="1")
+    assert result.code == 0, result.stderr
+    assert result.stderr.count("::group::") == 4  # each target's upgrade, then its completion
+
+
+def test_fail_fast_starts_no_further_target_after_a_failure(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "bad", dict(LAUNCH_CONFIG))  # its health check fails on the new image
+    sim.add_service(stack, "good", dict(WORKER))
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_cli("--output", "json", "--fail-fast", RANCHER_STACK=None, RANCHER_SERVICE="shop/bad,shop/good",
+                     RANCHER_ATOMIC="false", RANCHER_PARALLEL="1", RANCHER_PROGRESS_DEADLINE="0.3")
+    results = [target["result"] for target in result.json["targets"]]
+    assert results == ["rolled-back", "not-upgraded"], result.stderr
+    assert "--fail-fast" in result.json["targets"][1]["message"]
+    assert result.code == 1  # every target it touched was restored; the other was never started
+
+
+def test_without_fail_fast_independent_targets_all_run(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "bad", dict(LAUNCH_CONFIG))  # its health check fails on the new image
+    sim.add_service(stack, "good", dict(WORKER))
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE="shop/bad,shop/good",
+                     RANCHER_ATOMIC="false", RANCHER_PARALLEL="1", RANCHER_PROGRESS_DEADLINE="0.3")
+    assert [target["result"] for target in result.json["targets"]][0] == "rolled-back", result.stderr
+    assert result.json["targets"][1]["result"] != "not-upgraded"
