@@ -24,6 +24,7 @@ from rancher_deploy.errors import (
     TargetNotFound,
     listed,
 )
+from rancher_deploy.backend import Stream
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_service_upgrade
@@ -165,6 +166,9 @@ class CattleBackend:
     def observe(self, ref: TargetRef) -> Snapshot:
         service = self._read(ref)
         return self._snapshot(service, health=self._health(service))
+
+    def watch(self, ref: TargetRef) -> Stream | None:
+        return None
 
     def _read(self, ref: TargetRef) -> JSON:
         return self._session.get(ref.url, what=f"Reading service {ref.name}")

@@ -148,6 +148,9 @@ class V3Workloads:
         return TargetNotFound(f"namespace {target.namespace!r} not found in cluster {', '.join(clusters)}; "
                               "check RANCHER_NAMESPACE")
 
+    def watch(self, ref: TargetRef) -> None:
+        return None  # v3's subscribe websocket is not read yet: waits poll
+
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
 
