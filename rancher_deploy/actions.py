@@ -33,10 +33,12 @@ class Actions:
              resend: bool = True) -> tuple[DeployError, Snapshot] | None:
         """Send an action; None when it is under way in Rancher.
 
-        If Rancher answered an error and shows no change, sending again is safe, and is done up to
-        RANCHER_RETRIES times; a lost answer with no change in sight is never resent (the request
-        may still be on its way). With resend=False the error and what Rancher shows are returned
-        instead, for the caller to word ("nothing was changed"); otherwise the error is raised.
+        If Rancher answered an error (5xx, or 429: too many requests) and shows no change, sending
+        again is safe, and is done up to RANCHER_RETRIES times, after the backoff or, when a 429 said
+        when (`Retry-After`), after that long (at most RANCHER_TIMEOUT); a lost answer with no change
+        in sight is never resent (the request may still be on its way). With resend=False the error
+        and what Rancher shows are returned instead, for the caller to word ("nothing was changed");
+        otherwise the error is raised.
         """
         before = self.fetch_patiently(ref, name)
         for attempt, delay in enumerate(backoff(), start=1):
@@ -44,7 +46,7 @@ class Actions:
                 action(ref)
                 return None
             except (TransientRancherError, RancherAPIError) as error:
-                if isinstance(error, RancherAPIError) and error.status < 500:
+                if isinstance(error, RancherAPIError) and error.status < 500 and error.status != 429:
                     raise
                 after = self._look_again(ref, name, error, before)
                 answered = isinstance(error, RancherAPIError)
@@ -57,8 +59,12 @@ class Actions:
                     return error, after
                 if not answered or attempt > self._retries:
                     raise
+                asked = error.retry_after if isinstance(error, RancherAPIError) else None
+                if asked is not None:
+                    delay = min(asked, self._pace.timeout_seconds)
+                when = f"in {delay:g}s" + (" (Rancher's Retry-After)" if asked is not None else "")
                 self._emit(Step(f"{error}; {ref.name} is still {after.state}, so Rancher did not take "
-                                f"it: sending {name} again in {delay:g}s", Level.WARNING, ref.name))
+                                f"it: sending {name} again {when}", Level.WARNING, ref.name))
                 self._pace.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -3,8 +3,9 @@
 A Rancher 1.x upgrade can be rolled back only until it is finished (`finishupgrade` removes the old
 containers; rancher-api.md §3.5, rancher/rancher#11456). So every target is first upgraded and
 judged healthy (`Pipeline.start`), and only when all are does any get finished (`Pipeline.complete`).
-When one fails, the targets already healthy are rolled back too (2.x: to the revision they had),
-so exit 1 means that every target is back where it started; a restore that fails is named per
+When one fails, the targets already healthy are rolled back too (2.x: to the revision they had; one
+the run created, RANCHER_CREATE, is removed again), so exit 1 means that every target is back where it
+started; a restore that fails is named per
 target (exit 4). A signal restores (RANCHER_ON_INTERRUPT=rollback) or reports every touched target.
 """
 
@@ -16,7 +17,7 @@ from typing import Iterator, Protocol, Sequence
 
 from rancher_deploy.errors import DeployError
 from rancher_deploy.events import GroupEnd, GroupStart, Level, Result, Step, TargetOutcome
-from rancher_deploy.recovery import left_changed, roll_back
+from rancher_deploy.recovery import created, left_changed, restore
 from rancher_deploy.settings import OnInterrupt
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps
@@ -48,8 +49,8 @@ def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], 
     Appends one outcome per target to `run.outcomes`, in the order of `refs`. Raises the `errors`
     family only while nothing was changed yet (the first target's error), like a one-target run.
     """
-    applied: list[Applied] = []
-    done: dict[str, TargetOutcome] = {}
+    applied: list[tuple[TargetRef, Applied]] = []  # by the ref started from: a created target's id is new
+    done: dict[TargetRef, TargetOutcome] = {}
     why: str | None = None
     for ref in refs:
         if (signal := steps.pace.interrupted()) is not None:
@@ -66,38 +67,40 @@ def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], 
                     raise  # nothing was changed: the error is the whole answer
                 result = flow.not_upgraded(ref, error)
         if isinstance(result, Applied):
-            applied.append(result)
+            applied.append((ref, result))
             continue
-        done[ref.id] = replace(result, duration_seconds=steps.clock() - started)
+        done[ref] = replace(result, duration_seconds=steps.clock() - started)
         if result.result in _STOPS or run.interrupted_by is not None:
             why = f"{ref.name} failed" if run.interrupted_by is None else "the run was interrupted by a signal"
             break
     if why is None and (signal := steps.pace.interrupted()) is not None:
         run.interrupted_by, why = signal, "the run was interrupted by a signal"
 
-    for item in applied:
+    for ref, item in applied:
         with _group(steps, f"{'complete' if why is None else 'after the failure:'} {item.ref.name}"):
             outcome = flow.complete(item, run) if why is None else _undo(steps, item, why, run)
-        done[item.ref.id] = replace(outcome, duration_seconds=steps.clock() - item.started)
+        done[ref] = replace(outcome, duration_seconds=steps.clock() - item.started)
     if why is not None:
-        untouched = [ref for ref in refs if ref.id not in done]
+        untouched = [ref for ref in refs if ref not in done]
         if untouched:
             steps.emit(Step(f"Not touching {', '.join(ref.name for ref in untouched)}: {why}", Level.WARNING))
         for ref in untouched:
-            done[ref.id] = flow.not_upgraded(ref, f"{why} before it was started (RANCHER_ATOMIC)")
-    run.outcomes.extend(done[ref.id] for ref in refs)
+            done[ref] = flow.not_upgraded(ref, f"{why} before it was started (RANCHER_ATOMIC)")
+    run.outcomes.extend(done[ref] for ref in refs)
 
 
 def _undo(steps: TargetSteps, item: Applied, why: str, run: Run) -> TargetOutcome:
-    """Restore a healthy target because another failed, or leave it and say what works next."""
+    """Restore a healthy target because another failed (remove it, when the run created it), or leave it
+    and say what works next."""
     if run.interrupted_by is not None and steps.settings.on_interrupt is OnInterrupt.REPORT:
         return left_changed(steps, item.ref, item.plan, "after the signal (RANCHER_ON_INTERRUPT=report)",
                             Result.INTERRUPTED, item.last)
     if not steps.settings.rollback:
-        kept = Result.UPGRADED_UNFINISHED if steps.backend.needs_finish else Result.UPGRADED
+        kept = (Result.CREATED if created(item.plan) else
+                Result.UPGRADED_UNFINISHED if steps.backend.needs_finish else Result.UPGRADED)
         return left_changed(steps, item.ref, item.plan, f"on the new image although {why} (--no-rollback)", kept,
                             item.last)
-    return roll_back(steps, item.ref, item.plan, f"{why}, and RANCHER_ATOMIC restores every target of the run",
+    return restore(steps, item.ref, item.plan, f"{why}, and RANCHER_ATOMIC restores every target of the run",
                      item.last, level=Level.WARNING)
 
 

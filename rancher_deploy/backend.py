@@ -77,16 +77,52 @@ class Backend(Protocol):
 
     @property
     def restored_goal(self) -> Goal:
-        """The goal a finish or rollback is waited for (1.x ACTIVE, 2.x ROLLED_OUT)."""
+        """The goal a finish or rollback is waited for, and a target this run created (1.x ACTIVE, 2.x
+        ROLLED_OUT): where a target rests, healthy, when no upgrade of it is pending."""
         ...
 
     def resolve(self, target: Target) -> TargetRef:
         """Find the named target (a few GETs); no change.
 
         Raises TargetNotFound listing what exists instead (the stack, service, namespace or workload
-        missing); ConfigError for a target of the other line (a workload on 1.x, a service on 2.x),
-        a service name in several stacks, a bare workload name several kinds share, or, on 2.x, a
-        namespace outside the project the settings name.
+        missing), as its subclass TargetMissing where only the target itself is missing and
+        RANCHER_CREATE could make it (1.x: the service, or its stack too; 2.x: the workload, in a
+        namespace that exists); ConfigError for a target of the other line (a workload on 1.x, a
+        service on 2.x), a service name in several stacks, a bare workload name several kinds share,
+        or, on 2.x, a namespace outside the project the settings name.
+        """
+        ...
+
+    def plan_creation(self, target: Target, settings: Settings) -> Plan:
+        """What RANCHER_CREATE makes of `target`, which `resolve` found missing: a Plan whose request is a
+        `creation.Creation` (one container, from the settings' `blueprint`) and whose target_id is
+        Rancher's id where it is known before the target exists (2.x), else "". 1.x reads whether the
+        stack exists (one GET); no change.
+
+        Raises ConfigError where it cannot be made: a 2.x kind other than a deployment, several
+        containers named, sidekicks (1.x) or a label Rancher selects a 2.x workload's pods by.
+        """
+        ...
+
+    def create(self, plan: Plan) -> TargetRef:
+        """Create the target of a `plan_creation` plan and return its ref; each POST sent once, never
+        repeated here. 1.x: the stack first when it is missing, then the service with `startOnCreate`,
+        which Rancher activates by itself (201, `registering`); 2.x: the deployment (v3 POST of a
+        workload, or an apps/v1 Deployment through the Kubernetes API; 201).
+
+        Raises TypeError for a plan that is not a creation; what the session raises for the POST (a
+        refusal, 4xx: nothing was made, a stack this call made for it is removed again; a lost answer
+        or 5xx: the caller looks with `resolve` whether it was made).
+        """
+        ...
+
+    def remove(self, ref: TargetRef) -> None:
+        """Delete a target this run created, as Rancher's UI does (one DELETE, never repeated here):
+        1.x the service, then the stack when this run created it and made nothing else in it that is
+        still there; 2.x the deployment. Once Rancher has removed it, `observe` shows it gone (1.x:
+        state `removed`) or raises NotFound (2.x).
+
+        Raises what the session raises for the DELETE; a stack left behind is warned about, not raised.
         """
         ...
 

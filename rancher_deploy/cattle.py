@@ -19,15 +19,21 @@ from rancher_deploy.errors import (
     ConfigError,
     NotCattle,
     NotFound,
+    DeployError,
     PermissionDenied,
+    RancherAPIError,
     RefusedError,
+    TargetMissing,
     TargetNotFound,
+    TransientRancherError,
     listed,
 )
 from rancher_deploy.backend import Stream
+from rancher_deploy.creation import Creation, service_body
+from rancher_deploy.envlabels import change_cause
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
-from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_service_upgrade
+from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
 from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict
 from rancher_deploy.status import (
@@ -77,6 +83,8 @@ class CattleBackend:
         self._dialect = dialect
         self._warn = warn
         self._stack_names: dict[str, str] = {}
+        self._made: dict[str, str] = {}          # service id -> stack id, of each service this run created
+        self._made_stacks: dict[str, str] = {}   # stack id -> self link, of each stack this run created
 
     @property
     def needs_finish(self) -> bool:
@@ -113,7 +121,7 @@ class CattleBackend:
         found = self._list("services", filters, what=f"Looking up service {target}")
         found = [service for service in found if service.get("state") not in REMOVED_STATES]
         if not found:
-            raise TargetNotFound(self._not_found_message(target))
+            raise TargetMissing(self._not_found_message(target))
         if len(found) > 1:
             stacks = ", ".join(sorted(self._stack_name(str(s.get(self._dialect.stack_field))) for s in found))
             raise ConfigError("RANCHER_SERVICE",
@@ -126,12 +134,18 @@ class CattleBackend:
                          url=str(service["links"]["self"]))
 
     def _find_stack(self, name: str) -> JSON:
+        stack = self._stack_named(name)
+        if stack is None:
+            existing = self._names(self._dialect.stacks, {})
+            raise TargetMissing(f"stack {name!r} not found in environment {self._project.get('name')}; "
+                                f"stacks there: {existing}")
+        return stack
+
+    def _stack_named(self, name: str) -> JSON | None:
         stacks = self._list(self._dialect.stacks, {"name": name}, what=f"Looking up stack {name}")
         stacks = [stack for stack in stacks if stack.get("state") not in REMOVED_STATES]
         if not stacks:
-            existing = self._names(self._dialect.stacks, {})
-            raise TargetNotFound(f"stack {name!r} not found in environment {self._project.get('name')}; "
-                                 f"stacks there: {existing}")
+            return None
         self._stack_names[str(stacks[0]["id"])] = name
         return stacks[0]
 
@@ -215,7 +229,8 @@ class CattleBackend:
                               f"cannot be used for {ref.name}: the service has retainIp set")
         return plan_service_upgrade(snapshot.raw, target=ref.name, image=settings.image,
                                     sidekicks=settings.sidekicks, update_sidekicks=settings.update_sidekicks,
-                                    force=settings.force, strategy=strategy)
+                                    force=settings.force, strategy=strategy, edits=settings.edits,
+                                    record=settings.record.on(rancher_2=False), origin=settings.origin)
 
     def apply(self, ref: TargetRef, plan: Plan) -> None:
         if not isinstance(plan.request, ServiceUpgrade):
@@ -254,6 +269,79 @@ class CattleBackend:
         if snapshot.phase is Phase.GONE:
             return "it was removed from Rancher: there is nothing left to run on it"
         return "activate it in Rancher, then upgrade it again"
+
+    # -- creating (RANCHER_CREATE) ----------------------------------------------------------------
+
+    def plan_creation(self, target: Target, settings: Settings) -> Plan:
+        if not isinstance(target, ServiceTarget) or target.stack is None or settings.image is None:
+            # Settings refuses RANCHER_CREATE without an image or a stack before any request.
+            raise ConfigError("RANCHER_CREATE", f"cannot create {target}: it needs an image and a stack")
+        if settings.sidekicks:
+            raise ConfigError("RANCHER_SIDEKICK", f"names sidekicks, but {target} does not exist and RANCHER_CREATE "
+                                                  "makes the service's own container only; run without sidekicks "
+                                                  "to create it")
+        new_stack = self._stack_named(target.stack) is None
+        cause = (change_cause(((target.name, str(settings.image)),), settings.origin)
+                 if settings.record.on(rancher_2=False) else None)
+        return plan_creation(Creation(target, "service", target.name, settings.image, settings.blueprint,
+                                      new_parent=new_stack, cause=cause))
+
+    def create(self, plan: Plan) -> TargetRef:
+        creation = plan.request
+        if not isinstance(creation, Creation):
+            raise TypeError(f"a Rancher 1.x service cannot be created from {type(creation).__name__}")
+        stack = self._stack_named(creation.parent)
+        made = stack is None
+        if stack is None:
+            stack = self._make_stack(creation.parent)
+        stack_id = str(stack["id"])
+        if made:
+            self._made_stacks[stack_id] = str(stack["links"]["self"])
+        try:
+            service = self._session.post(f"{self._base}/services",
+                                         service_body(creation, stack_id, self._dialect.stack_field),
+                                         what=f"Creating service {creation.name}")
+        except (TransientRancherError, RancherAPIError) as error:
+            # A refusal made nothing; a lost answer or a 5xx may hide a service Rancher made, which the
+            # caller looks up (`create._send`): it is noted here as this run's, so that its removal takes
+            # the new stack too. Otherwise the new stack goes again, so that "nothing was changed" holds.
+            unanswered = not isinstance(error, RancherAPIError) or error.status >= 500
+            found = self._list("services", {"name": creation.target.name, self._dialect.stack_field: stack_id},
+                               what=f"Looking up service {creation.name}") if unanswered else []
+            if found:
+                self._made[str(found[0]["id"])] = stack_id
+            elif made:
+                self._remove_stack(self._made_stacks.pop(stack_id), creation.name)
+            raise
+        ref = TargetRef(name=creation.name, id=str(service["id"]), url=str(service["links"]["self"]))
+        self._made[ref.id] = stack_id
+        return ref
+
+    def _make_stack(self, name: str) -> JSON:
+        """POST a stack, active once made (startOnCreate); a lost answer is looked up, not resent."""
+        try:
+            return self._session.post(f"{self._base}/{self._dialect.stacks}", {"name": name, "startOnCreate": True},
+                                      what=f"Creating stack {name}")
+        except TransientRancherError:
+            stack = self._stack_named(name)
+            if stack is None:
+                raise
+            return stack
+
+    def remove(self, ref: TargetRef) -> None:
+        self._session.delete(ref.url, what=f"Removing service {ref.name}")
+        stack_id = self._made.pop(ref.id, None)
+        if stack_id in self._made_stacks and stack_id not in self._made.values():
+            self._remove_stack(self._made_stacks.pop(stack_id), ref.name)
+
+    def _remove_stack(self, url: str, made_for: str) -> None:
+        """Remove a stack this run created for `made_for`; one left behind is said, not raised: the
+        service, which the run is about, is what its result names."""
+        try:
+            self._session.delete(url, what=f"Removing the stack created for {made_for}")
+        except DeployError as error:
+            self._warn(f"The stack created for {made_for} was left in Rancher ({error}); it holds nothing of this "
+                       "run: remove it in Rancher's UI")
 
     def _act(self, ref: TargetRef, action: str, body: JSON) -> None:
         service = self._read(ref)

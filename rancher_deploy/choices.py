@@ -60,6 +60,22 @@ class Output(Choice):
     JSON = "json"
 
 
+class Record(Choice):
+    """RANCHER_RECORD: whether a change is written down where Rancher shows it (the deploy record).
+
+    AUTO: on for Rancher 2.x (the `kubernetes.io/change-cause` annotation `kubectl rollout history`
+    lists), off for 1.x, where the record is a launch-config label no Rancher screen lists by itself.
+    """
+
+    AUTO = "auto"
+    TRUE = "true"
+    FALSE = "false"
+
+    def on(self, *, rancher_2: bool) -> bool:
+        """Whether a run records its change, on Rancher 2.x (`rancher_2`) or 1.x."""
+        return self is Record.TRUE or (self is Record.AUTO and rancher_2)
+
+
 class PolicyKind(Choice):
     """The rule a version policy applies to the new tag against the running one."""
 

@@ -322,6 +322,8 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
         redactor=redactor,
         debug=debug,
         sleep=signals.sleep,
+        clock=time.monotonic,
+        wait_budget=settings.timeout_seconds,
         read_attempts=settings.retries + 1,
         credential_names=(inputs.name(OPTIONS_BY_NAME["token"]) if settings.token else
                           f"{inputs.name(OPTIONS_BY_NAME['access_key'])} and {inputs.name(OPTIONS_BY_NAME['secret_key'])}"),

@@ -7,7 +7,9 @@ message names the exact state and what to do next (exit 4). The upgrade of one t
 halves, `start` (up to healthy) and `complete` (finish); one target runs them back to back, and
 several named targets run them as one (`atomic`) unless RANCHER_ATOMIC=false. Sending each
 action, and telling from Rancher's state whether an unanswered one was taken, belongs to
-`actions`; the manual commands (rollback, finish, status) live in `commands`.
+`actions`; the manual commands (rollback, finish, status) live in `commands`. A target that does
+not exist is an error before anything changes, unless RANCHER_CREATE asks to make it (`create`),
+which then takes the place of its upgrade in both halves.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from rancher_deploy import commands
+from rancher_deploy import commands, create
 from rancher_deploy.atomic import upgrade_together
 from rancher_deploy.backend import Backend
 from rancher_deploy.errors import (
@@ -26,6 +28,7 @@ from rancher_deploy.errors import (
     NeedsAttention,
     RancherUnreachable,
     RefusedError,
+    TargetMissing,
     WaitEnded,
     WaitInterrupted,
 )
@@ -42,8 +45,8 @@ from rancher_deploy.events import (
 )
 from rancher_deploy.images import is_newer, same_image
 from rancher_deploy.plan import Plan
-from rancher_deploy.recovery import recover
-from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, Settings
+from rancher_deploy.recovery import MISSING, created, recover
+from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, Settings, Target
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
 from rancher_deploy.targets import alone
@@ -80,6 +83,8 @@ class Pipeline:
                                   urgent=urgent)
         self._run = Run()
         self._started = clock()
+        # Targets RANCHER_CREATE makes, by the placeholder ref that names them until they exist.
+        self._creations: dict[TargetRef, Plan] = {}
 
     def run(self) -> Outcome:
         """Run the command over every target; raises the `errors` family only while the run changed
@@ -87,7 +92,7 @@ class Pipeline:
         self._started = self._clock()
         run = self._run = Run()
         command = self._settings.command
-        refs = [self._backend.resolve(target) for target in self._settings.targets]
+        refs = [self._resolve(target) for target in self._settings.targets]
         if len(refs) > 1:
             # Advice for one target of several must name it alone: the run's own settings name them all.
             self._steps.alone = {ref.id: alone(target) for ref, target in zip(refs, self._settings.targets)}
@@ -96,7 +101,8 @@ class Pipeline:
             # setting for the third service cannot surface after the first was upgraded.
             for ref in refs:
                 run.current = ref
-                self._preflight(ref)
+                if ref not in self._creations:
+                    self._preflight(ref)
         if command is Command.UPGRADE and len(refs) > 1 and self._settings.atomic and not self._settings.dry_run:
             upgrade_together(self, self._steps, refs, run)
         else:
@@ -109,18 +115,37 @@ class Pipeline:
         answered), so the JSON result names it and its state rather than nothing."""
         targets = list(self._run.outcomes)
         ref = self._run.current
-        if ref is not None and all(done.target_id != ref.id for done in targets):
+        if ref is not None and all(done.target != ref.name for done in targets):
             seen = error.last
-            if seen is None and error.exit_code is not ExitCode.RANCHER_UNAVAILABLE:
+            if seen is None and error.exit_code is not ExitCode.RANCHER_UNAVAILABLE and ref not in self._creations:
                 seen = self._steps.look(ref)
             result = (Result.FAILED if error.exit_code is ExitCode.NEEDS_ATTENTION else
                       Result.NOT_UPGRADED if self._settings.command is Command.UPGRADE else Result.UNCHANGED)
-            targets.append(outcome(ref, result, seen.state if seen else "unknown", self._asked(ref, seen), str(error)))
+            state = seen.state if seen else MISSING if ref in self._creations else "unknown"
+            targets.append(outcome(ref, result, state, self._asked(ref, seen), str(error)))
         return self._outcome(tuple(targets))
+
+    def _resolve(self, target: Target) -> TargetRef:
+        """The target's ref; for one that does not exist, with RANCHER_CREATE on an upgrade, a placeholder
+        naming it and the plan that makes it (`create`). Raises what `Backend.resolve` raises otherwise
+        (a missing target: exit 2, before anything is changed)."""
+        try:
+            return self._backend.resolve(target)
+        except TargetMissing as missing:
+            if self._settings.command is not Command.UPGRADE:
+                raise
+            if not self._settings.create:
+                raise TargetMissing(f"{missing}; RANCHER_CREATE=true creates it") from None
+        plan = self._backend.plan_creation(target, self._settings)
+        pending = TargetRef(name=plan.target, id=plan.target_id, url="")
+        self._creations[pending] = plan
+        return pending
 
     def _asked(self, ref: TargetRef, snapshot: Snapshot | None) -> tuple[ImageChange, ...]:
         """What this run asks of the target, seen as `snapshot` shows it: an upgrade's plan (from what
         runs to what was asked), else the images as they are; nothing when it was never seen."""
+        if ref in self._creations:
+            return self._creations[ref].changes
         if snapshot is None:
             return ()
         if self._settings.command is Command.UPGRADE:
@@ -175,18 +200,22 @@ class Pipeline:
         """
         if isinstance(problem, DeployError) and problem.exit_code is ExitCode.NEEDS_ATTENTION:
             return self._stopped_after_changes(ref, problem)
-        try:
-            snapshot: Snapshot | None = self._backend.fetch(ref)
-        except DeployError:
-            snapshot = None  # the message says why; its state and images stay unknown
+        snapshot: Snapshot | None = None
+        if ref not in self._creations:
+            try:
+                snapshot = self._backend.fetch(ref)
+            except DeployError:
+                pass  # the message says why; its state and images stay unknown
         failed = isinstance(problem, DeployError)
-        message = f"{ref.name} was not upgraded: {problem}" + ("; nothing was changed on it" if failed else "")
-        return self._steps.report(ref, Result.NOT_UPGRADED, snapshot.state if snapshot else "unknown",
+        message = (f"{ref.name} was not created: {problem}" if ref in self._creations else
+                   f"{ref.name} was not upgraded: {problem}") + ("; nothing was changed on it" if failed else "")
+        state = MISSING if ref in self._creations else snapshot.state if snapshot else "unknown"
+        return self._steps.report(ref, Result.NOT_UPGRADED, state,
                                   self._asked(ref, snapshot), message,
                                   level=Level.ERROR if failed else Level.WARNING)
 
     def _stopped_after_changes(self, ref: TargetRef, error: DeployError) -> TargetOutcome:
-        seen = self._steps.look(ref)
+        seen = None if ref in self._creations else self._steps.look(ref)
         state = seen.state if seen else "unknown"
         message = f"{ref.name} failed after other targets were changed: {error}"
         if error.exit_code is not ExitCode.NEEDS_ATTENTION:  # that one names the state and next steps itself
@@ -205,6 +234,8 @@ class Pipeline:
         Raises the `errors` family only while nothing was changed on this target (or its state is
         unknown: NeedsAttention); once the upgrade was taken, a failure ends in `recover`'s outcome.
         """
+        if ref in self._creations:
+            return create.start(self._steps, ref, self._creations[ref], run)
         started = self._clock()
         report = self._steps.report
         if self._settings.dry_run:
@@ -237,7 +268,10 @@ class Pipeline:
         return Applied(ref, plan, healthy, started)
 
     def complete(self, applied: Applied, run: Run) -> TargetOutcome:
-        """The second half: finish a healthy 1.x upgrade (unless --no-finish); a 2.x rollout is done."""
+        """The second half: finish a healthy 1.x upgrade (unless --no-finish); a 2.x rollout, and a target
+        the run created, are done."""
+        if created(applied.plan):
+            return create.complete(self._steps, applied)
         ref, changes, last = applied.ref, applied.plan.changes, applied.last
         if not self._backend.needs_finish:
             images = ", ".join(f"{c.container}={c.new_image}" for c in changes)
@@ -260,7 +294,8 @@ class Pipeline:
         REVERTED); a dry run on such a target says what a real run would do.
         """
         snapshot, choice = ready.snapshot, self._settings.on_upgraded
-        why = skipped or f"{ref.name} already runs {plan.changes[0].new_image}"
+        why = skipped or f"{ref.name} already runs {plan.changes[0].new_image}" + (
+            " with the environment and labels asked for" if self._settings.edits else "")
         if self._settings.dry_run and snapshot.phase is Phase.PENDING_FINISH:
             restored = ", ".join(f"{name}={image}" for name, image in snapshot.restores)
             then = (f"then upgrade it as usual from what that restores{f' ({restored})' if restored else ''}"
@@ -394,5 +429,5 @@ class Pipeline:
 _MANUAL = {Command.ROLLBACK: commands.rollback, Command.FINISH: commands.finish, Command.STATUS: commands.status}
 
 # Results after which the run has changed something in Rancher.
-_CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED,
-                      Result.ROLLED_BACK, Result.FAILED, Result.INTERRUPTED})
+_CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.CREATED, Result.FINISHED,
+                      Result.REVERTED, Result.ROLLED_BACK, Result.FAILED, Result.INTERRUPTED})

@@ -86,7 +86,7 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
         if hint is not None:
             flavour = hint
         elif version is not None:
-            flavour = "k8s" if _at_least(version, KUBE_API_FROM) else "v3"
+            flavour = "k8s" if workloads.at_least(version, KUBE_API_FROM) else "v3"
         else:
             flavour = "v3"
     return workloads.connect(session, root, flavour, settings, url_project=url_project, url_cluster=url_cluster,
@@ -117,15 +117,13 @@ def _is_cattle(body: JSON | None) -> bool:
 
 
 def _rancher_version(session: RancherSession, root: str) -> str | None:
-    """Rancher 2.x answers `/rancherversion` with {"Version": "v2.8.5", ...}."""
+    """The 2.x release: `/rancherversion` ({"Version": "v2.8.5"}, public, from 2.7 on: rancher
+    pkg/multiclustermanager/routes.go), else the `server-version` setting every 2.x serves to an
+    authenticated client (what Rancher's UI reads); None when neither answers (not a 2.x)."""
     body = session.get_optional(f"{root}/rancherversion", what="Reading Rancher's version")
     version = (body or {}).get("Version")
-    return str(version) if version else None
-
-
-def _at_least(version: str, floor: semver.Version) -> bool:
-    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version)
-    if not match:
-        return True  # a development build ("master-head"): assume current
-    major, minor, patch = (int(part or 0) for part in match.groups())
-    return semver.Version(major, minor, patch) >= floor
+    if version:
+        return str(version)
+    setting = session.get_optional(f"{root}/v3/settings/server-version", what="Reading Rancher's version")
+    value = (setting or {}).get("value")
+    return str(value) if value and value != "dev" else None

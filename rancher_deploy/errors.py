@@ -138,6 +138,8 @@ class RancherAPIError(DeployError):
     (400, 401, 403, 404, 422) will not, so 2.
     """
 
+    retry_after: float | None = None  # seconds a 429's Retry-After asked to wait, when it said
+
     def __init__(
         self,
         message: str,
@@ -195,6 +197,11 @@ class TargetNotFound(DeployError):
     exit_code = ExitCode.USAGE
 
 
+class TargetMissing(TargetNotFound):
+    """The service (1.x; its stack may be missing too) or workload (2.x) itself does not exist, while
+    what holds it does (the 1.x environment, the 2.x namespace): what RANCHER_CREATE makes."""
+
+
 LISTED_NAMES = 20  # names a not-found message shows: enough to spot a typo, not a page
 
 
@@ -234,6 +241,8 @@ def _text(value: Any) -> str | None:
 
 class TransientRancherError(RancherUnreachable):
     """A read kept failing in a way that may pass (5xx, reset, timeout); waits may resume after it."""
+
+    retry_after: float | None = None  # seconds a 429's Retry-After asked to wait, when it said
 
 
 class RequestTimedOut(TransientRancherError):

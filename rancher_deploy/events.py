@@ -66,12 +66,13 @@ class Result(enum.Enum):
 
     UPGRADED = "upgraded"          # on the new image and finished (active)
     UPGRADED_UNFINISHED = "upgraded-unfinished"  # on the new image, left `upgraded` (--no-finish)
+    CREATED = "created"            # did not exist; created from the image (RANCHER_CREATE) and healthy
     UNCHANGED = "unchanged"        # already on that image (or nothing to roll back to); nothing sent
     SKIPPED = "skipped"            # the version policy said no, with its reason; nothing sent
     PLANNED = "planned"            # --dry-run: the plan was printed, nothing sent
     FINISHED = "finished"          # `finish` subcommand completed a pending upgrade
     REVERTED = "reverted"          # `rollback` subcommand restored the previous configuration
-    ROLLED_BACK = "rolled-back"    # failed, then restored to the previous configuration
+    ROLLED_BACK = "rolled-back"    # failed, then restored to the previous configuration (created by the run: removed)
     NOT_UPGRADED = "not-upgraded"  # the run failed before changing it (refused, or another target failed first)
     FAILED = "failed"              # failed; the target could not be restored or its state is unknown
     INTERRUPTED = "interrupted"    # a signal stopped the wait and RANCHER_ON_INTERRUPT=report left it as it was
@@ -152,4 +153,4 @@ def mixed(targets: tuple[TargetOutcome, ...]) -> bool:
 
 # A target the run failed on that is back where it started, and one the run changed and left changed.
 _FAILED_BACK = frozenset({Result.ROLLED_BACK, Result.NOT_UPGRADED})
-_CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED})
+_CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.CREATED, Result.FINISHED, Result.REVERTED})

@@ -9,6 +9,8 @@ nothing that could carry a secret reaches an error message unredacted.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import ssl
 import time
@@ -68,9 +70,12 @@ class RancherSession:
         credential_names: str | None = None,
         home: str | None = None,
         warn: Callable[[str], None] | None = None,
+        wait_budget: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`home` is the configured URL: no request goes to another scheme, host or port, and
-        Rancher's links are rebased onto it (`links`); without it, the first URL requested is home."""
+        Rancher's links are rebased onto it (`links`); without it, the first URL requested is home.
+        `wait_budget` (seconds, RANCHER_TIMEOUT) bounds what one read waits for a 429's Retry-After."""
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
         self._session.headers["User-Agent"] = f"rancher-deploy/{__version__}"
@@ -98,6 +103,8 @@ class RancherSession:
         self._debug = debug
         self._sleep = sleep
         self._read_attempts = max(1, read_attempts)
+        self._wait_budget = wait_budget
+        self._clock = clock
         self._links = LinkMap(home) if home else None
         self._warn = warn or self._log
         self.calls = 0
@@ -106,14 +113,27 @@ class RancherSession:
         self._session.close()
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> JSON:
-        """GET a resource or collection, retrying transient failures with backoff (0.5 s, 1 s, 2 s, ...)."""
+        """GET a resource or collection, retrying transient failures with backoff (0.5 s, 1 s, 2 s, ...).
+
+        A 429 that says when to come back (`Retry-After`, RFC 9110 §10.2.3) is waited for instead of
+        the backoff, but never past the wait budget (`wait_budget` seconds, RANCHER_TIMEOUT, from the
+        first try of this read): once that is spent, the 429 is raised.
+        """
+        started = self._clock()
         for attempt, delay in enumerate(backoff(), start=1):
             try:
                 return self._request("GET", url, what=what, params=params)
             except TransientRancherError as error:
                 if attempt >= self._read_attempts:
                     raise
-                self._log(f"{what}: {error}; retrying in {delay:g}s (attempt {attempt + 1} of {self._read_attempts})")
+                asked = ""
+                if error.retry_after is not None:
+                    left = self._wait_budget - (self._clock() - started)
+                    if left <= 0:
+                        raise
+                    delay, asked = min(error.retry_after, left), f"Rancher asked to wait {error.retry_after:g}s; "
+                self._log(f"{what}: {error}; {asked}retrying in {delay:g}s "
+                          f"(attempt {attempt + 1} of {self._read_attempts})")
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -121,7 +141,8 @@ class RancherSession:
         """Every item of a collection: its `data`, page after page, following `pagination.next`.
 
         Rancher pages every collection (1.x: 100 items unless `limit` says otherwise, the next page
-        at `marker=m<offset>`, rancher-api.md §1.3; v3: 1000), so the first page is not the list.
+        at `marker=m<offset>`, rancher-api.md §1.3; v3: 1000 sorted by id, the next page at
+        `marker=<id>`, norman parse/collection.go), so the first page is not the list.
         Each page is a `get` (retried like any read); a `next` already followed ends the walk.
         """
         items: list[JSON] = []
@@ -201,9 +222,13 @@ class RancherSession:
             )
         payload = self._json(response)
         if response.status_code >= 400:
+            retry_after = retry_after_of(response) if response.status_code == 429 else None
             if response.status_code in RETRYABLE_STATUSES and method == "GET":
-                raise TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
+                transient = TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
+                transient.retry_after = retry_after
+                raise transient
             api_error = RancherAPIError.from_body(what, response.status_code, payload)
+            api_error.retry_after = retry_after
             api_error.message = self._redact(api_error.message)
             if isinstance(api_error, AuthenticationFailed):
                 api_error.message += f"; Rancher refused the credentials: check {self._credential_settings}"
@@ -374,6 +399,21 @@ def _ssl_cause(error: BaseException) -> BaseException:
             inner = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
         current = inner or current.__cause__ or current.__context__
     return error
+
+
+def retry_after_of(response: requests.Response) -> float | None:
+    """Seconds a response's `Retry-After` asks to wait: delay-seconds or an HTTP-date (RFC 9110
+    §10.2.3); None when it is absent or unreadable, 0 for a date already past."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
 def _body_arguments(body: Any, content_type: str | None) -> dict[str, Any]:

@@ -32,6 +32,8 @@ class Spelled(Protocol):
     def fallback(self) -> tuple[str, ...]: ...
     @property
     def switch(self) -> bool: ...
+    @property
+    def separator(self) -> str: ...
 
 
 class Layer(enum.Enum):
@@ -56,6 +58,15 @@ class Found:
     def source(self) -> str:
         """`flag --timeout`, `CI input INPUT_TIMEOUT`, `environment RANCHER_URL`, `.env RANCHER_STACK`."""
         return f"{self.layer.value} {self.variable}"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a change comes from, as the CI running us says it: the pipeline's URL and the commit
+    (None where the CI does not say, or no CI runs us). Named in the deploy record."""
+
+    pipeline: str | None = None
+    commit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,13 +99,36 @@ class Inputs:
         """These inputs with the command line's flags (parsed once the command is known)."""
         return dataclasses.replace(self, flags=dict(flags))
 
+    def origin(self) -> Origin:
+        """The pipeline URL and commit this run's CI sets (docs/ci-conventions.md: GitHub
+        GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID and GITHUB_SHA; GitLab
+        CI_PIPELINE_URL and CI_COMMIT_SHA; Drone DRONE_BUILD_LINK and DRONE_COMMIT_SHA; Woodpecker
+        CI_PIPELINE_URL, in older versions CI_BUILD_LINK, and CI_COMMIT_SHA); nothing outside a CI."""
+        def get(*names: str) -> str | None:
+            hit = _first_set(self.environ, names)
+            return hit[1].strip() if hit else None
+
+        if self.ci == "github":
+            server, repository, run = get("GITHUB_SERVER_URL"), get("GITHUB_REPOSITORY"), get("GITHUB_RUN_ID")
+            complete = server and repository and run
+            pipeline = f"{str(server).rstrip('/')}/{repository}/actions/runs/{run}" if complete else None
+            return Origin(pipeline, get("GITHUB_SHA"))
+        if self.ci == "gitlab":
+            return Origin(get("CI_PIPELINE_URL"), get("CI_COMMIT_SHA"))
+        if self.ci == "drone":
+            return Origin(get("DRONE_BUILD_LINK"), get("DRONE_COMMIT_SHA"))
+        if self.ci == "woodpecker":
+            return Origin(get("CI_PIPELINE_URL", "CI_BUILD_LINK"), get("CI_COMMIT_SHA"))
+        return Origin()
+
     def find(self, option: Spelled) -> Found | None:
         """The option's text from the first source that sets it, by precedence; None when none does."""
         flag = self.flags.get(option.name)
         if isinstance(flag, bool):
             return Found("true" if flag else "false", Layer.FLAG, option.flag)
         if flag not in (None, [], ""):
-            return Found(",".join(flag) if isinstance(flag, list) else str(flag), Layer.FLAG, option.flag)
+            text = option.separator.join(flag) if isinstance(flag, list) else str(flag)
+            return Found(text, Layer.FLAG, option.flag)
         for names, layer in ((option.ci_variables, Layer.CI_INPUT), (option.env, Layer.ENVIRONMENT)):
             hit = _first_set(self.environ, names)
             if hit is not None:

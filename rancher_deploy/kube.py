@@ -10,10 +10,12 @@ also reads a namespace (its Rancher project) and deletes the pods a StatefulSet'
 from __future__ import annotations
 
 import copy
-import datetime
 
-from rancher_deploy.errors import DeployError, NotFound, RefusedError, TargetNotFound, listed
+from rancher_deploy.creation import Creation, deployment_body
+from rancher_deploy.envlabels import CHANGE_CAUSE, env_patch
+from rancher_deploy.errors import DeployError, NotFound, PermissionDenied, RefusedError, TargetMissing, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
+from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.streams import Feed, StreamEnded, StreamLost, json_lines
 from rancher_deploy.projects import Projects, check_namespace
 from rancher_deploy.settings import WorkloadTarget
@@ -32,8 +34,10 @@ from rancher_deploy.workload_view import (
     pod_spec_of,
     previous_revision,
     rollout_of,
+    selector_keys,
     selector_of,
     template_of,
+    timestamp_now,
 )
 
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -45,6 +49,7 @@ class KubeWorkloads:
     """`/k8s/clusters/<cluster>/apis/apps/v1/...` (every 2.x; what Rancher's own UI uses from 2.6)."""
 
     flavour = "k8s"
+    env_lists = True  # the Kubernetes object: containers carry `env`
 
     def __init__(self, session: RancherSession, root: str, cluster: str, project: Projects | None = None) -> None:
         """`project`: what the project setting names in this cluster, already checked; each namespace
@@ -55,11 +60,33 @@ class KubeWorkloads:
         self.cluster = cluster
         self._project = project
         self._namespaces: dict[str, JSON | None] = {}
+        self._batch: str | None = None  # the batch API version CronJobs are served under, once asked
 
     def _url(self, kind: str, namespace: str, name: str = "") -> str:
         """The object's URL (its collection's with no name)."""
-        group = "apis/batch/v1" if kind == "cronjob" else "apis/apps/v1"
+        group = f"apis/batch/{self._batch_version()}" if kind == "cronjob" else "apis/apps/v1"
         return f"{self._base}/{group}/namespaces/{namespace}/{PLURALS[kind]}" + (f"/{name}" if name else "")
+
+    def _batch_version(self) -> str:
+        """The version of the batch API this cluster serves CronJobs under, asked once: batch/v1 from
+        Kubernetes 1.21, batch/v1beta1 before it (an older cluster answers a batch/v1 CronJob 404).
+
+        Read from batch/v1's resource list (`GET /apis/batch/v1`, client-go's
+        ServerResourcesForGroupVersion), not from the group's versions: every release serves Jobs in
+        batch/v1 (pkg/registry/batch/rest/storage_batch.go), so the group lists v1 either way. v1
+        when discovery does not answer (the apiserver's own choice since 1.21)."""
+        if self._batch is None:
+            try:
+                v1 = self._session.get_optional(f"{self._base}/apis/batch/v1",
+                                                what="Reading the batch API's resources")
+            except PermissionDenied:
+                v1 = None
+            if v1 is None:
+                self._batch = "v1"
+            else:
+                names = {str(resource.get("name")) for resource in v1.get("resources") or []}
+                self._batch = "v1" if "cronjobs" in names else "v1beta1"
+        return self._batch
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
         """One GET of the named kind, or of each kind for a bare name (no Kubernetes request spans
@@ -86,11 +113,11 @@ class KubeWorkloads:
         names[first] = self._names(first, target.namespace)
         where = f"in namespace {target.namespace!r} of cluster {self.cluster}"
         if target.kind is not None:
-            raise TargetNotFound(f"{target.kind} {target.name!r} not found {where}; {PLURALS[target.kind]} there: "
-                                 f"{listed(names[target.kind])}")
+            raise TargetMissing(f"{target.kind} {target.name!r} not found {where}; {PLURALS[target.kind]} there: "
+                                f"{listed(names[target.kind])}")
         existing = listed([f"{kind}:{name}" for kind, there in names.items() for name in there])
-        raise TargetNotFound(f"workload {target.name!r} not found {where} (no {', '.join(WORKLOAD_KINDS)} has that "
-                             f"name); workloads there: {existing}")
+        raise TargetMissing(f"workload {target.name!r} not found {where} (no {', '.join(WORKLOAD_KINDS)} has that "
+                            f"name); workloads there: {existing}")
 
     def namespace(self, name: str) -> JSON | None:
         """The Namespace object (None when it does not exist); its annotations say its Rancher project."""
@@ -105,6 +132,11 @@ class KubeWorkloads:
     def _names(self, kind: str, namespace: str) -> set[str]:
         listing = self._session.get(self._url(kind, namespace), what=f"Listing {PLURALS[kind]} in {namespace}")
         return {str((item.get("metadata") or {}).get("name")) for item in listing.get("items") or []}
+
+    def ref_for(self, ref: TargetRef) -> TargetRef:
+        """The same workload (its id `kind:namespace:name`, as v3 names it too) at its URL here."""
+        kind, namespace, name = ref.id.split(":", 2)
+        return TargetRef(name=ref.name, id=ref.id, url=self._url(kind, namespace, name))
 
     def _ref(self, kind: str, target: WorkloadTarget) -> TargetRef:
         found = WorkloadTarget(kind, target.name, target.namespace)
@@ -129,26 +161,44 @@ class KubeWorkloads:
         rollout = rollout_of(kind, str(metadata.get("name")), int(spec.get("replicas", 1) or 0), status,
                              generation=int_or_none(metadata.get("generation")), baseline=None,
                              strategy=update.get("type"), partition=(update.get("rollingUpdate") or {}).get("partition"))
-        annotations = ((template_of(body).get("metadata") or {}).get("annotations")) or {}
+        template_metadata = template_of(body).get("metadata") or {}
+        annotations = template_metadata.get("annotations") or {}
+        own = metadata.get("annotations") or {}
         return WorkloadView(kind, str(metadata.get("name")), tuple(pod.get("containers") or []),
                             tuple(pod.get("initContainers") or []), rollout, bool(spec.get("paused")),
-                            (metadata.get("annotations") or {}).get(REVISION), annotations.get(TIMESTAMP), body)
+                            own.get(REVISION), annotations.get(TIMESTAMP), body,
+                            dict(template_metadata.get("labels") or {}), selector_keys(spec.get("selector")),
+                            own.get(CHANGE_CAUSE))
 
-    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+        """One strategic merge patch: containers merge by name, so it names only those it changes, their
+        `env` only the entries that change (`envlabels.env_patch`), the pod template's labels only the
+        keys edited (null removes one), and the record goes on the workload's own metadata."""
+        current = {str(c.get("name")): c for c in (*view.containers, *view.init_containers)}
         init_names = {str(c.get("name")) for c in view.init_containers}
         pod: JSON = {}
-        containers = [{"name": name, "image": image} for name, image in images.items() if name not in init_names]
-        inits = [{"name": name, "image": image} for name, image in images.items() if name in init_names]
-        if containers:
-            pod["containers"] = containers
-        if inits:
-            pod["initContainers"] = inits
+        for field, init in (("containers", False), ("initContainers", True)):
+            entries = []
+            for name, image in update.images.items():
+                if (name in init_names) is init:
+                    entry: JSON = {"name": name, "image": image}
+                    env = env_patch(current.get(name, {}).get("env"), update.env) if update.env else []
+                    if env:
+                        entry["env"] = env
+                    entries.append(entry)
+            if entries:
+                pod[field] = entries
         template: JSON = {"spec": pod} if pod else {}
-        if redeploy:
+        template_metadata: JSON = {}
+        if update.labels:
+            template_metadata["labels"] = {**dict(update.labels.set), **{key: None for key in update.labels.unset}}
+        if update.redeploy:
             # What Rancher's redeploy does: a new pod-template annotation forces a rollout of the same tag.
-            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            template["metadata"] = {"annotations": {TIMESTAMP: now}}
-        self._patch(ref, template, f"update of {ref.name}")
+            template_metadata["annotations"] = {TIMESTAMP: timestamp_now()}
+        if template_metadata:
+            template["metadata"] = template_metadata
+        metadata = {"annotations": {CHANGE_CAUSE: update.cause}} if update.cause else None
+        self._patch(ref, template, f"update of {ref.name}", metadata)
         return None
 
     def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
@@ -165,8 +215,12 @@ class KubeWorkloads:
 
         A JSON patch `replace` rather than a strategic merge: merging would keep anything added
         since (an env entry, an annotation) and so not return to the previous revision. A
-        StatefulSet's or DaemonSet's own revision goes back as kubectl sends it (`undo_to`).
+        StatefulSet's or DaemonSet's own revision goes back as kubectl sends it (`undo_to`). The
+        workload's change-cause goes back with it: this run's before-image's exactly, else the one
+        the revision restored carries (kubectl's DeploymentRollbacker copies a ReplicaSet's
+        annotations back), so that the revision the controller reuses is not relabelled.
         """
+        before = previous is not None
         if previous is None:
             previous = self.earlier(ref, view)
             if previous is None:
@@ -179,7 +233,9 @@ class KubeWorkloads:
         if isinstance(labels, dict):
             labels.pop("pod-template-hash", None)  # the ReplicaSet's own label, not the workload's
         path = "/spec/jobTemplate/spec/template" if ref.id.startswith("cronjob:") else "/spec/template"
-        self._session.patch(ref.url, [{"op": "replace", "path": path, "value": template}],
+        cause = ((previous.raw.get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE)
+        self._session.patch(ref.url, [{"op": "replace", "path": path, "value": template},
+                                      *_cause_operations(view, cause, remove=before)],
                             content_type="application/json-patch+json", what=f"rollback of {ref.name}")
         return None
 
@@ -241,9 +297,21 @@ class KubeWorkloads:
                 pass  # already gone
         return stuck
 
-    def _patch(self, ref: TargetRef, template: JSON, what: str) -> None:
+    def create(self, creation: Creation) -> TargetRef:
+        """POST an apps/v1 Deployment into its namespace (201); Kubernetes fills in the defaults."""
+        target = WorkloadTarget("deployment", creation.target.name, creation.parent)
+        self._session.post(self._url("deployment", creation.parent), deployment_body(creation),
+                           what=f"Creating {creation.name}")
+        return self._ref("deployment", target)
+
+    def remove(self, ref: TargetRef) -> None:
+        self._session.delete(ref.url, what=f"Removing {ref.name}")
+
+    def _patch(self, ref: TargetRef, template: JSON, what: str, metadata: JSON | None = None) -> None:
         body: JSON = {"spec": {"jobTemplate": {"spec": {"template": template}}}} if ref.id.startswith("cronjob:") \
             else {"spec": {"template": template}}
+        if metadata:
+            body["metadata"] = metadata
         self._session.patch(ref.url, body, content_type=STRATEGIC, what=what)
 
     def _previous_revision(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
@@ -275,6 +343,21 @@ class KubeWorkloads:
                             tuple(pod.get("initContainers") or []), view.rollout, False, str(best[0]),
                             annotations.get(TIMESTAMP), best[1])
 
+
+
+def _cause_operations(view: WorkloadView, cause: str | None, *, remove: bool) -> list[JSON]:
+    """JSON patch operations that put the workload's change-cause annotation to `cause`; None removes
+    it where `remove`, else leaves it. Written against `view`, the workload as just read, so that no
+    operation can fail on a path that is not there."""
+    annotations = (view.raw.get("metadata") or {}).get("annotations")
+    path = "/metadata/annotations/" + CHANGE_CAUSE.replace("~", "~0").replace("/", "~1")
+    if cause is not None and cause != view.cause:
+        if not isinstance(annotations, dict):
+            return [{"op": "add", "path": "/metadata/annotations", "value": {CHANGE_CAUSE: cause}}]
+        return [{"op": "add", "path": path, "value": cause}]
+    if cause is None and remove and view.cause is not None:
+        return [{"op": "remove", "path": path}]
+    return []
 
 
 def _owned_by(item: JSON, kind: str, name: str) -> bool:

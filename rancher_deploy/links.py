@@ -59,9 +59,16 @@ class Rebase:
     ours: str
 
     def apply(self, url: str) -> str | None:
-        """The link rebased, or None when it does not start with `theirs` (at a path boundary)."""
-        if url == self.theirs or url.startswith((self.theirs + "/", self.theirs + "?")):
-            return self.ours + url[len(self.theirs):]
+        """The link rebased, or None when it does not start with `theirs` (at a path boundary).
+
+        Placing is idempotent: a URL already under `ours` stays as it is. This matters when one base
+        holds the other (`https://host` and `https://host/rancher`, a proxy that passes the scheme
+        but not the path prefix): the longer base is matched first, so a placed URL is never
+        rebased a second time (`/rancher/rancher/...`).
+        """
+        for base in sorted((self.theirs, self.ours), key=len, reverse=True):
+            if url == base or url.startswith((base + "/", base + "?")):
+                return url if base == self.ours else self.ours + url[len(self.theirs):]
         return None
 
 

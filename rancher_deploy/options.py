@@ -24,6 +24,7 @@ class Kind(enum.Enum):
     TEXT = "text"
     SECRET = "secret"
     LIST = "list"            # comma separated; a flag may also be repeated
+    LINES = "lines"          # one item per line, or comma separated on one line; a flag may be repeated
     BOOL = "bool"
     SECONDS = "seconds"      # positive number of seconds
     COUNT = "count"          # positive integer
@@ -86,6 +87,12 @@ class Option:
         return self.kind is Kind.BOOL
 
     @property
+    def separator(self) -> str:
+        """How the items of a repeated flag are joined into one text (`Inputs.find`): by lines for a
+        LINES option, whose items may hold commas, else by commas."""
+        return "\n" if self.kind is Kind.LINES else ","
+
+    @property
     def attribute(self) -> str | None:
         """The Settings field this option fills, or None."""
         return self.name if self.field == "" else self.field
@@ -130,6 +137,18 @@ def _to_list(option: Option, text: str) -> tuple[Any, ...]:
     return tuple(_parsed(option, item) for item in items)
 
 
+def _to_lines(option: Option, text: str) -> tuple[Any, ...]:
+    """One item per line (blank lines skipped: a YAML block ends in one), or, on one line, comma
+    separated: Drone joins a YAML list with commas, so an item holding a comma needs its own line."""
+    if "\n" in text.strip():
+        items = tuple(line.strip() for line in text.splitlines() if line.strip())
+    else:
+        items = tuple(item.strip() for item in text.strip().split(","))
+        if any(item == "" for item in items):
+            raise ValueError("has an empty item (items are one per line, or comma separated on one line)")
+    return tuple(_parsed(option, item) for item in items)
+
+
 def _to_bool(option: Option, text: str) -> bool:
     word = text.strip().lower()
     if word in TRUE_WORDS:
@@ -170,6 +189,7 @@ _CONVERTERS: dict[Kind, Callable[[Option, str], Any]] = {
     Kind.TEXT: _to_text,
     Kind.SECRET: _to_text,  # the same check; a secret's error says its value is not shown
     Kind.LIST: _to_list,
+    Kind.LINES: _to_lines,
     Kind.BOOL: _to_bool,
     Kind.SECONDS: _to_seconds,
     Kind.COUNT: _to_count,

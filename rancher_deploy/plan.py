@@ -2,7 +2,10 @@
 
 Rancher 1.x replaces a launch config wholesale on upgrade (rancher-api.md §3.2: a partial
 `launchConfig` wipes every key it omits), so the plan carries each changed launch config whole,
-deep-copied from the service, with only `imageUuid` replaced.
+deep-copied from the service, with only `imageUuid` replaced and the environment and label edits
+merged in (`envlabels`). A 2.x plan carries the edits themselves, applied by the write to the
+workload it reads just before (`WorkloadUpdate`). Either way the plan lists the keys that change,
+never their values.
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from rancher_deploy.creation import Creation
+from rancher_deploy.envlabels import (CHANGE_CAUSE, RECORD_LABEL, Edits, KeyDiff, KeyEdits, change_cause, edit_map,
+                                      edit_v3_env, selector_conflicts)
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.events import ImageChange
 from rancher_deploy.images import ImageRef, display_image, parse_image_uuid, same_image
+from rancher_deploy.inputs import Origin
 
 # Rancher 1.x pulls an image again on upgrade only with this label (rancher-api.md §1.4, launchConfig labels).
 PULL_LABEL = "io.rancher.container.pull_image"
@@ -61,17 +68,28 @@ class ServiceUpgrade:
 
 @dataclass(frozen=True)
 class WorkloadUpdate:
-    """A Rancher 2.x workload change: container name -> new image.
+    """A Rancher 2.x workload change: container name -> new image (the one it runs, for a container
+    whose environment alone changes), the environment edits of those containers, the label edits of
+    the pod template, and the deploy record (`cause`, the workload's own change-cause annotation).
 
-    `redeploy` is --force on images that do not change: the rollout is forced by a new pod-template
+    `redeploy` is --force with nothing that changes: the rollout is forced by a new pod-template
     annotation instead (what Rancher's own redeploy does).
     """
 
     images: Mapping[str, str]
     redeploy: bool = False
+    env: KeyEdits = KeyEdits()
+    labels: KeyEdits = KeyEdits()
+    cause: str | None = None
+
+    @property
+    def edits_anything(self) -> bool:
+        """Whether the write holds more than images (then a redeploy goes with it rather than alone)."""
+        return bool(self.env or self.labels or self.cause)
 
 
-Request = ServiceUpgrade | WorkloadUpdate
+# A Creation is RANCHER_CREATE's request for a target that does not exist (`creation`, `Backend.create`).
+Request = ServiceUpgrade | WorkloadUpdate | Creation
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,9 @@ class Plan:
     request: Request
     forced: bool = False
     warnings: tuple[str, ...] = ()  # what the run does that the user may not expect; logged, never fatal
+    keys: tuple[KeyDiff, ...] = ()  # the environment and label keys the change adds, changes, removes
+    cause: str | None = None        # the deploy record the change writes
+    cause_where: str = ""           # where: "annotation kubernetes.io/change-cause", "label ..."
 
     @property
     def strategy(self) -> Strategy | None:
@@ -93,18 +114,25 @@ class Plan:
 
     @property
     def changes_anything(self) -> bool:
-        return self.forced or any(not same_image(c.previous_image, c.new_image) for c in self.changes)
+        return (self.forced or any(not same_image(c.previous_image, c.new_image) for c in self.changes)
+                or any(self.keys))
 
     def describe(self) -> list[str]:
         """The lines `--dry-run` prints (and the real run logs before acting)."""
+        if isinstance(self.request, Creation):
+            return self.request.describe()
         lines = [f"Plan for {self.target} ({self.target_id})"
                  + (f": {self.strategy.describe()}" if self.strategy else ": the workload's own rollout strategy")]
         for change in self.changes:
             if same_image(change.previous_image, change.new_image):
-                note = " (same image, redeployed: --force)" if self.forced else " (unchanged)"
+                note = (" (same image, redeployed: --force)" if self.forced else
+                        " (same image)" if any(self.keys) else " (unchanged)")
                 lines.append(f"  {change.container}: {change.new_image}{note}")
             else:
                 lines.append(f"  {change.container}: {change.previous_image} -> {change.new_image}")
+        lines.extend(f"  {diff.describe()} (values not shown)" for diff in self.keys if diff)
+        if self.cause and self.changes_anything:
+            lines.append(f"  record: {self.cause_where} = {self.cause}")
         return lines
 
 
@@ -117,15 +145,23 @@ def plan_service_upgrade(
     update_sidekicks: bool,
     force: bool,
     strategy: Strategy,
+    edits: Edits = Edits(),
+    record: bool = False,
+    origin: Origin = Origin(),
 ) -> Plan:
-    """Build the upgrade of a Rancher 1.x service from its whole current configuration."""
+    """Build the upgrade of a Rancher 1.x service from its whole current configuration.
+
+    Environment edits go to the launch configs whose image the run changes: the primary (also when no
+    image is given and no sidekick named: a run of edits alone) and the sidekicks it moves; label
+    edits to the primary's. With `record`, every launch config the upgrade sends carries the label
+    RECORD_LABEL naming the change, part of the same upgrade.
+    """
     primary = service.get("launchConfig") or {}
     secondaries: list[Mapping[str, Any]] = list(service.get("secondaryLaunchConfigs") or [])
     service_name = str(service.get("name") or target)
-    current_primary = _image_of(primary)
 
-    wanted: dict[str | None, ImageRef] = {}
-    if image is not None:
+    wanted: dict[str | None, ImageRef | None] = {}
+    if image is not None or not sidekicks:
         wanted[None] = image
     by_name = {str(config.get("name")): config for config in secondaries}
     for name, sidekick_image in sidekicks:
@@ -140,37 +176,69 @@ def plan_service_upgrade(
                 wanted[name] = image
 
     changes: list[ImageChange] = []
-    launch_config: dict[str, Any] | None = None
-    if None in wanted:
-        new = wanted[None]
-        changes.append(ImageChange(service_name, current_primary, str(new)))
-        if force or not same_image(current_primary, str(new)):
-            launch_config = _with_image(primary, new)
-    changed_sidekicks = []
-    configs: dict[str, Mapping[str, Any]] = {service_name: primary}
-    for config in secondaries:
-        name = str(config.get("name"))
-        if name in wanted:
-            new = wanted[name]
-            previous = _image_of(config)
-            changes.append(ImageChange(name, previous, str(new)))
-            configs[name] = config
-            if force or not same_image(previous, str(new)):
-                changed_sidekicks.append(_with_image(config, new))
-    unpulled = [change for change in changes if force and _cached_ok(change)
-                and ((configs[change.container].get("labels") or {}).get(PULL_LABEL) != "always")]
+    keys: list[KeyDiff] = []
+    configs: dict[str | None, Mapping[str, Any]] = {None: primary}
+    configs.update((str(config.get("name")), config) for config in secondaries if str(config.get("name")) in wanted)
+    edited: dict[str | None, dict[str, Any]] = {}
+    pulls: dict[str, Any] = {}
+    for which, config in configs.items():   # None: the primary launch config
+        shown = service_name if which is None else which
+        moved = which in wanted
+        new_image = wanted.get(which)
+        new_config, changed = _edited(config, new_image, edits.env if moved else KeyEdits(),
+                                      edits.labels if which is None else KeyEdits(), shown)
+        keys.extend(changed)
+        previous = _image_of(config)
+        after = str(new_image) if new_image is not None else previous
+        if (moved and force) or not same_image(previous, after) or any(changed):
+            edited[which] = new_config
+        if moved or which in edited:
+            changes.append(ImageChange(shown, previous, after))
+            pulls[shown] = (config.get("labels") or {}).get(PULL_LABEL)
+    cause = None
+    if record and edited:
+        cause = change_cause(((change.container, change.new_image) for change in changes), origin,
+                             also=_edited_parts(keys))
+        for config in edited.values():
+            config["labels"] = {**(config.get("labels") or {}), RECORD_LABEL: cause}
+    launch_config = edited.pop(None, None)
+    unpulled = [change for change in changes if force and _cached_ok(change) and pulls[change.container] != "always"]
     return Plan(
         target=target,
         target_id=str(service.get("id")),
         changes=tuple(changes),
-        request=ServiceUpgrade(strategy, launch_config, tuple(changed_sidekicks)),
+        request=ServiceUpgrade(strategy, launch_config, tuple(edited.values())),
         forced=force,
         warnings=(*_repository_warnings(target, changes, ["RANCHER_SERVICE" if index == 0 and None in wanted
                                                           else "RANCHER_SIDEKICK" for index in range(len(changes))]),
                   *(f"{target}: --force restarts {change.container} on {change.new_image}, but without the label "
                     f"{PULL_LABEL}=always Rancher starts it from the image the host has cached; add the label to "
                     "pull the tag again" for change in unpulled)),
+        keys=tuple(keys),
+        cause=cause,
+        cause_where=f"label {RECORD_LABEL}",
     )
+
+
+def _edited(config: Mapping[str, Any], image: ImageRef | None, env: KeyEdits, labels: KeyEdits,
+            name: str) -> tuple[dict[str, Any], list[KeyDiff]]:
+    """A 1.x launch config, deep-copied, with its new image (if any) and the edits merged in, and the
+    diffs of its environment and labels (those edited)."""
+    new = _with_image(config, image) if image is not None else copy.deepcopy(dict(config))
+    diffs = []
+    if env:
+        new["environment"], diff = edit_map(config.get("environment"), env, f"{name} env")
+        diffs.append(diff)
+    if labels:
+        new["labels"], diff = edit_map(config.get("labels"), labels, "labels")
+        diffs.append(diff)
+    return new, diffs
+
+
+def _edited_parts(keys: Sequence[KeyDiff]) -> tuple[str, ...]:
+    """What the deploy record says changed besides images: `env`, `labels`, as far as keys change."""
+    labels = {diff.scope.endswith("labels") for diff in keys if diff}
+    return tuple(word for word, is_labels in (("env", False), ("labels", True)) if is_labels in labels)
 
 
 def _image_of(launch_config: Mapping[str, Any]) -> str:
@@ -189,15 +257,26 @@ def plan_workload_update(
     *,
     target: str,
     target_id: str,
-    image: ImageRef,
+    image: ImageRef | None,
     names: Sequence[str],
     include_init: bool,
     force: bool,
+    edits: Edits = Edits(),
+    labels: Mapping[str, Any] | None = None,
+    selector: Sequence[str] = (),
+    env_lists: bool = True,
+    record: bool = False,
+    origin: Origin = Origin(),
 ) -> Plan:
-    """Choose the container(s) of a Rancher 2.x workload to move to `image`.
+    """Choose the container(s) of a Rancher 2.x workload to move to `image` (or, with no image, whose
+    environment alone changes), and list what the edits change.
 
     Default choice: the only container, else the one(s) running the image's repository, because a
-    pod usually has one application container beside sidecars from other repositories.
+    pod usually has one application container beside sidecars from other repositories. `labels` are
+    the pod template's, `selector` the keys the workload's selector uses (editing one is refused: the
+    ReplicaSets and pods would no longer match it), `env_lists` whether a v3 container without
+    environment takes Kubernetes' `env` (Rancher 2.6+; `envlabels.edit_v3_env`). With `record`, the
+    change writes its deploy record (the change-cause annotation) too.
     """
     candidates = [*containers, *(init_containers if include_init else ())]
     by_name = {str(container.get("name")): container for container in candidates}
@@ -209,6 +288,9 @@ def plan_workload_update(
         chosen = [by_name[name] for name in names]
     elif len(candidates) == 1:
         chosen = candidates
+    elif image is None:
+        raise ConfigError("RANCHER_CONTAINER", f"is required: {target} has several containers "
+                                               f"({', '.join(by_name)}) and no image says which one to change")
     else:
         chosen = [container for container in candidates
                   if (current := parse_image_uuid(str(container.get("image") or ""))) is not None
@@ -217,10 +299,24 @@ def plan_workload_update(
             listing = ", ".join(f"{name}={container.get('image')}" for name, container in by_name.items())
             raise ConfigError("RANCHER_CONTAINER", f"is required: no container of {target} runs {image.name} "
                                                    f"(containers: {listing})")
+    for key in selector_conflicts(edits.labels, selector):
+        raise ConfigError("RANCHER_SET_LABEL" if key in dict(edits.labels.set) else "RANCHER_UNSET_LABEL",
+                          f"names {key}, which the selector of {target} uses: changing it would leave the workload's "
+                          "ReplicaSets and pods outside its selector; nothing was changed")
     changes = tuple(ImageChange(str(container.get("name")), _image_of({"imageUuid": container.get("image")}),
-                                str(image)) for container in chosen)
-    redeploy = force and all(same_image(change.previous_image, change.new_image) for change in changes)
+                                str(image) if image else _image_of({"imageUuid": container.get("image")}))
+                    for container in chosen)
+    keys = [edit_v3_env(container, edits.env, f"{change.container} env", lists=env_lists)[1]
+            for container, change in zip(chosen, changes) if edits.env]
+    if edits.labels:
+        keys.append(edit_map(labels, edits.labels, "pod labels")[1])
+    same = all(same_image(change.previous_image, change.new_image) for change in changes)
+    redeploy = force and same and not any(keys)
+    cause = change_cause(((change.container, change.new_image) for change in changes), origin,
+                         also=_edited_parts(keys)) if record else None
     warnings = list(_repository_warnings(target, changes, ["RANCHER_CONTAINER"] * len(changes)))
+    warnings += [f"{target}: {', '.join(diff.unsourced)} in {diff.scope.removesuffix(' env')} came from a secret or "
+                 "config map reference and becomes a plain value" for diff in keys if diff.unsourced]
     for container, change in zip(chosen, changes):
         policy = container.get("imagePullPolicy")
         effective = str(policy) if policy else pull_policy_default(change.previous_image)
@@ -230,13 +326,18 @@ def plan_workload_update(
             warnings.append(f"{target}: --force restarts {change.container} on {change.new_image}, but its {why}, so a "
                             "node that has this tag cached starts the old copy; set imagePullPolicy: Always on the "
                             "container to pull the tag again")
+    images = {change.container: str(image) if image else str(container.get("image"))
+              for container, change in zip(chosen, changes)}
     return Plan(
         target=target,
         target_id=target_id,
         changes=changes,
-        request=WorkloadUpdate({change.container: change.new_image for change in changes}, redeploy),
+        request=WorkloadUpdate(images, redeploy, edits.env, edits.labels, cause),
         forced=force,
         warnings=tuple(warnings),
+        keys=tuple(keys),
+        cause=cause,
+        cause_where=f"annotation {CHANGE_CAUSE}",
     )
 
 
@@ -267,3 +368,10 @@ def _repository_warnings(target: str, changes: Sequence[ImageChange], settings: 
             warnings.append(f"{target}: {change.container} runs {before.name}, and the new image is from another "
                             f"repository, {after.name}; check RANCHER_IMAGE and {setting} if that is not meant")
     return tuple(warnings)
+
+
+def plan_creation(creation: Creation, *, target_id: str = "", warnings: Sequence[str] = ()) -> Plan:
+    """The plan of a target RANCHER_CREATE makes: its one container from nothing to the image.
+    `target_id` is Rancher's id where it is known before the target exists (2.x), else empty (1.x)."""
+    return Plan(target=creation.name, target_id=target_id, changes=creation.changes, request=creation,
+                warnings=tuple(warnings))

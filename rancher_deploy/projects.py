@@ -75,8 +75,8 @@ def find_projects(session: RancherSession, root: str, wanted: str, setting: str,
             return Projects(wanted, setting, ((str(body.get("id") or wanted), str(body.get("name") or "")),))
     else:
         params = {"name": wanted, **({"clusterId": cluster} if cluster else {})}
-        listing = session.get(f"{root}/v3/projects", params=params, what="Listing projects")
-        named = tuple((str(item.get("id")), wanted) for item in listing.get("data") or [] if item.get("name") == wanted)
+        listing = session.get_all(f"{root}/v3/projects", params=params, what="Listing projects")
+        named = tuple((str(item.get("id")), wanted) for item in listing if item.get("name") == wanted)
         if named:
             return Projects(wanted, setting, named)
     where = f" in cluster {cluster}" if cluster and not PROJECT_ID.match(wanted) else ""
@@ -86,8 +86,7 @@ def find_projects(session: RancherSession, root: str, wanted: str, setting: str,
 
 def visible_projects(session: RancherSession, root: str) -> str:
     """`Default (c-x:p-y), System (c-x:p-z)`: every project this key sees, for a not-found message."""
-    listing = session.get(f"{root}/v3/projects", what="Listing projects")
-    return _shown(listing.get("data") or [])
+    return _shown(session.get_all(f"{root}/v3/projects", what="Listing projects"))
 
 
 def describe_project(session: RancherSession, root: str, project_id: str) -> str:
@@ -138,11 +137,10 @@ def find_cluster(session: RancherSession, root: str, wanted: str | None, setting
         except (NotFound, PermissionDenied):
             pass  # the listing below says which clusters there are
     elif wanted:
-        by_name = session.get(f"{root}/v3/clusters", params={"name": wanted}, what="Listing clusters")
-        if len(by_name.get("data") or []) == 1:
-            return dict(by_name["data"][0])
-    listing = session.get(f"{root}/v3/clusters", what="Listing clusters")
-    clusters = [cluster for cluster in listing.get("data") or [] if isinstance(cluster, dict)]
+        by_name = session.get_all(f"{root}/v3/clusters", params={"name": wanted}, what="Listing clusters")
+        if len(by_name) == 1:
+            return dict(by_name[0])
+    clusters = session.get_all(f"{root}/v3/clusters", what="Listing clusters")
     seen = _shown(clusters)
     named = [cluster for cluster in clusters if wanted and cluster.get("name") == wanted]
     if len(named) == 1:

@@ -32,6 +32,7 @@ from rancher_deploy.redact import Redactor
 _HEADLINES: dict[Result, str] = {
     Result.UPGRADED: "upgraded",
     Result.UPGRADED_UNFINISHED: "upgraded (not finished)",
+    Result.CREATED: "created",
     Result.UNCHANGED: "unchanged",
     Result.SKIPPED: "skipped",
     Result.PLANNED: "planned (dry run)",
@@ -151,6 +152,7 @@ class HumanLog:
 # `status` or a dry run nothing was "upgraded and finished".
 _DONE: dict[str, str] = {
     Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished (--no-finish)",
+    Result.CREATED.value: "done: created and healthy",
     Result.UNCHANGED.value: "done: nothing to do; nothing was changed",
     Result.SKIPPED.value: "done: skipped by the version policy; nothing was changed",
     Result.PLANNED.value: "dry run: nothing was changed",
@@ -218,8 +220,8 @@ def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> s
     if mixed(targets):
         return "mixed"
     order = [Result.FAILED, Result.INTERRUPTED, Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UPGRADED_UNFINISHED,
-             Result.UPGRADED, Result.FINISHED, Result.REVERTED, Result.PLANNED, Result.STATUS, Result.SKIPPED,
-             Result.UNCHANGED]
+             Result.UPGRADED, Result.CREATED, Result.FINISHED, Result.REVERTED, Result.PLANNED, Result.STATUS,
+             Result.SKIPPED, Result.UNCHANGED]
     results = {target.result for target in targets}
     for result in order:
         if result in results:
@@ -229,7 +231,8 @@ def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> s
 
 # Which results leave the target on the requested image (for `rollback`: the configuration it
 # restored), and which on the one it ran before the command (on a dry run: what runs now).
-_RUNS_NEW = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.FINISHED, Result.REVERTED})
+_RUNS_NEW = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.CREATED, Result.FINISHED,
+                       Result.REVERTED})
 _RUNS_PREVIOUS = frozenset({Result.ROLLED_BACK, Result.NOT_UPGRADED, Result.UNCHANGED, Result.SKIPPED, Result.PLANNED,
                             Result.STATUS})
 
@@ -244,16 +247,17 @@ def _running(result: Result, previous: str, requested: str) -> str | None:
 
 
 def _target_object(target: TargetOutcome) -> dict[str, Any]:
+    # A target the run created (or would) ran nothing before: its previous image is None, not "".
     containers = [
-        {"name": change.container, "previous_image": change.previous_image,
-         "image": _running(target.result, change.previous_image, change.new_image),
+        {"name": change.container, "previous_image": change.previous_image or None,
+         "image": _running(target.result, change.previous_image, change.new_image) or None,
          "requested_image": change.new_image}
         for change in target.changes
     ]
     first = containers[0] if containers else None
     return {
         "target": target.target,
-        "id": target.target_id,
+        "id": target.target_id or None,  # None: a target a dry run would create has no id yet
         "result": target.result.value,
         "state": target.state,
         "previous_image": first["previous_image"] if first else None,

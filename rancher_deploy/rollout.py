@@ -172,6 +172,10 @@ class WorkloadStatus:
     rollout: Rollout
 
     def judge(self, goal: Goal) -> Judgement:
-        """The rollout by its kind's viewer (`VIEWERS`, kubectl's StatusViewerFor); every goal is the
-        same on 2.x (rolled out, or not yet, or stalled), so `goal` is not consulted. Pure, never raises."""
+        """The rollout by its kind's viewer (`VIEWERS`, kubectl's StatusViewerFor); every goal but
+        REMOVED is the same on 2.x (rolled out, or not yet, or stalled). A workload waited on to be
+        removed is gone once the API answers 404, so any reading of it is still waiting. Pure, never raises."""
+        if goal is Goal.REMOVED:
+            return Judgement(Verdict.WAITING, f"{self.rollout.kind} {self.rollout.name!r} is still there; waiting "
+                                              "until it is removed")
         return VIEWERS[self.rollout.kind](self.rollout)

@@ -15,21 +15,25 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Iterable, Literal, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInterrupt, OnUpgraded, Output,
-                                     PolicyKind, VersionPolicy, words)
+                                     PolicyKind, Record, VersionPolicy, words)
+from rancher_deploy.envlabels import (RECORD_LABEL, Edits, KeyEdits, edit_conflicts, env_key_problem,
+                                      label_key_problem, label_value_valid, parse_key, parse_pair)
+from rancher_deploy.creation import Blueprint, Port
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
-from rancher_deploy.inputs import Found, Inputs, read_dotenv
+from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, convert, show_default
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
 
 __all__ = [
-    "COMMANDS", "Command", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded", "Option",
-    "Output", "PolicyKind", "SETTINGS", "ServiceTarget", "Settings", "Target", "VersionPolicy", "WorkloadTarget",
+    "COMMANDS", "Command", "Edits", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded",
+    "Option", "Origin", "Output", "PolicyKind", "Record", "SETTINGS", "ServiceTarget", "Settings", "Target",
+    "VersionPolicy", "WorkloadTarget",
     "add_arguments", "read_dotenv", "secret_parts", "secrets_in", "TRUE_WORDS", "FALSE_WORDS",
 ]
 
@@ -151,8 +155,41 @@ SETTINGS: tuple[Option, ...] = (
            "again only with imagePullPolicy Always (2.x) or the label io.rancher.container.pull_image=always (1.x), "
            "and the plan warns otherwise",
            default=False, commands=(UPGRADE,)),
+    Option("set_env", ("RANCHER_SET_ENV",), Kind.LINES,
+           "set environment variable KEY to VALUE in the containers whose image the run changes (a 1.x service and "
+           "the sidekicks it moves, the chosen 2.x containers), keeping every other variable; one KEY=VALUE per line "
+           "(or per flag), or comma separated on one line when no value holds a comma; values are never printed",
+           commands=(UPGRADE,), metavar="KEY=VALUE", field=None, parse=parse_pair),
+    Option("unset_env", ("RANCHER_UNSET_ENV",), Kind.LINES,
+           "remove environment variable KEY from those containers; one per line (or per flag) or comma separated",
+           commands=(UPGRADE,), metavar="KEY", field=None, parse=parse_key),
+    Option("set_label", ("RANCHER_SET_LABEL",), Kind.LINES,
+           "set label KEY to VALUE on the 1.x service's launch config or the 2.x workload's pod template, keeping "
+           "every other label (scheduling labels too); one KEY=VALUE per line (or per flag), or comma separated on "
+           "one line when no value holds a comma; a label of a 2.x workload's selector is refused",
+           commands=(UPGRADE,), metavar="KEY=VALUE", field=None, parse=parse_pair),
+    Option("unset_label", ("RANCHER_UNSET_LABEL",), Kind.LINES,
+           "remove label KEY there; one per line (or per flag) or comma separated",
+           commands=(UPGRADE,), metavar="KEY", field=None, parse=parse_key),
+    Option("record", ("RANCHER_RECORD",), Kind.CHOICE,
+           "write down where each change came from (the image, and the pipeline URL and commit the CI gives) in the "
+           "same write: the annotation kubernetes.io/change-cause of a 2.x workload, which kubectl rollout history "
+           f"lists, or the label {RECORD_LABEL} of a 1.x launch config; auto: on for 2.x, off for 1.x",
+           default=Record.AUTO, choices=words(Record), parse=Record, commands=(UPGRADE,)),
     Option("dry_run", ("RANCHER_DRY_RUN",), Kind.BOOL,
            "print the plan and change nothing", default=False, commands=(UPGRADE, Command.ROLLBACK, Command.FINISH)),
+    Option("create", ("RANCHER_CREATE",), Kind.BOOL,
+           "create a target that does not exist (1.x: the service, and its stack when missing; 2.x: a deployment in "
+           "an existing namespace) from the image, scale, ports, env and labels, wait until it is healthy, or remove "
+           "it again; without it a missing target is an error (exit 2)", default=False, commands=(UPGRADE,)),
+    Option("scale", ("RANCHER_SCALE",), Kind.COUNT,
+           "containers (1.x) or replicas (2.x) of a target the create setting makes; an existing target keeps its own",
+           default=1, minimum=1, commands=(UPGRADE,), metavar="N"),
+    Option("port", ("RANCHER_PORT",), Kind.LIST,
+           "a port of a target the create setting makes, as [PUBLIC:]PRIVATE[/PROTOCOL] with tcp or udp (8080:80/tcp): "
+           "1.x publishes it as Rancher does; 2.x sets the container port only, and creates no Service; repeat or comma "
+           "separate",
+           commands=(UPGRADE,), metavar="PORT", field="ports", parse=Port.parse),
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
            choices=words(Output), parse=Output),
@@ -211,12 +248,18 @@ class Settings:
     on_upgraded: OnUpgraded
     version_policy: VersionPolicy
     force: bool
+    record: Record
     dry_run: bool
+    create: bool
+    scale: int
+    ports: tuple[Port, ...]
     output: Output
     ca_bundle: str | None
     insecure: bool
     verbose: bool
     dotenv_report: str | None
+    edits: Edits = Edits()
+    origin: Origin = Origin()
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
@@ -225,9 +268,18 @@ class Settings:
         return self.services or self.workloads
 
     @property
+    def blueprint(self) -> Blueprint:
+        """What RANCHER_CREATE makes a missing target from; the one place both flavours read it. The
+        env and labels are what RANCHER_SET_ENV and RANCHER_SET_LABEL set (a new target has nothing
+        to unset)."""
+        return Blueprint(self.image, self.scale, self.ports, env=self.edits.env.set, labels=self.edits.labels.set)
+
+    @property
     def secrets(self) -> tuple[str, ...]:
-        """Values no sink may ever show (`secret_parts` of each secret)."""
-        return tuple(part for value in (self.secret_key, self.token) if value for part in secret_parts(value))
+        """Values no sink may ever show (`secret_parts` of each secret), and the environment values a
+        run sets that are long enough to mask (`_masked_values`)."""
+        return (*(part for value in (self.secret_key, self.token) if value for part in secret_parts(value)),
+                *_masked_values(self.edits.env.values))
 
     @property
     def verify(self) -> str | Literal[False]:
@@ -278,7 +330,7 @@ class Settings:
             sources[option.name] = found.source
         fields = {option.attribute: values[option.name] for option in SETTINGS if option.attribute}
         fields.update(_validate(command, values, lambda name: inputs.name(OPTIONS_BY_NAME[name])))
-        return cls(command=command, sources=sources, **fields)
+        return cls(command=command, sources=sources, origin=inputs.origin(), **fields)
 
 
 def secret_parts(value: str) -> tuple[str, ...]:
@@ -305,6 +357,9 @@ def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
                 continue
             if option.secret:
                 values.extend(secret_parts(text))
+            elif option.name == "set_env":
+                lines = text.splitlines() if "\n" in text else text.split(",")
+                values.extend(_masked_values(item.partition("=")[2] for item in lines))
             elif option.name == "url":
                 try:
                     password = urlsplit(text).password
@@ -313,6 +368,18 @@ def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
                 if password:
                     values.extend((password, unquote(password)))
     return tuple(dict.fromkeys(values))
+
+
+# GitLab masks a variable only from 8 characters on (docs: ci/variables, "Mask a CI/CD variable"). A
+# shorter value set in the environment is never printed either, but masking it would hide ordinary
+# words and numbers (`true`, `info`, an image tag) wherever they appear.
+_MASKED_VALUE_LENGTH = 8
+
+
+def _masked_values(values: Iterable[str]) -> tuple[str, ...]:
+    """The environment values RANCHER_SET_ENV sets that are masked in every output: they are often
+    secrets, and Rancher's error messages may echo what was sent."""
+    return tuple(value for value in (text.strip() for text in values) if len(value) >= _MASKED_VALUE_LENGTH)
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
@@ -326,7 +393,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
         if option.kind is Kind.BOOL:
             parser.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction,
                                 default=None, help=help_text)
-        elif option.kind is Kind.LIST:
+        elif option.kind in (Kind.LIST, Kind.LINES):
             parser.add_argument(option.flag, dest=option.name, action="append", default=None,
                                 metavar=option.metavar, help=help_text)
         elif option.kind is Kind.CHOICE:
@@ -359,14 +426,54 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
     services = () if workloads else parse_services(values["service"], values["stack"], setting=service,
                                                    stack_setting=name("stack"), workload_setting=workload)
-    if command is Command.UPGRADE and values["image"] is None and not values["sidekick"]:
-        raise ConfigError(name("image"), "is required: the new image, e.g. registry/app:2.1")
+    edits = _edits(values, name, rancher_2=bool(workloads),
+                   record_label=bool(services) and values["record"] is Record.TRUE)
+    if command is Command.UPGRADE and values["image"] is None and not values["sidekick"] and not edits:
+        raise ConfigError(name("image"), "is required: the new image, e.g. registry/app:2.1 (unless the run only "
+                                         f"changes environment variables or labels: {name('set_env')}, ...)")
+    if values["create"] and values["image"] is None:
+        raise ConfigError(name("create"), f"needs {name('image')}: the image a missing target is created from")
+    if values["create"] and any(target.stack is None for target in services):
+        raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
+                                          f"{service} or set {name('stack')}")
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
-            "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or ()}
+            "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or (),
+            "ports": values["port"] or (), "edits": edits}
+
+
+def _edits(values: Mapping[str, Any], name: Callable[[str], str], *, rancher_2: bool, record_label: bool) -> Edits:
+    """The environment and label edits, checked as far as the settings tell: keys set twice or set and
+    removed, environment names, and, for 2.x workloads (the targets say which Rancher it is), the
+    Kubernetes rules for label keys and values. A 1.x label key may be anything but empty or
+    spaced (the converter's check), except the record's own label when RANCHER_RECORD=true writes it."""
+    edits = Edits(KeyEdits(values["set_env"] or (), values["unset_env"] or ()),
+                  KeyEdits(values["set_label"] or (), values["unset_label"] or ()))
+    checks: tuple[tuple[KeyEdits, str, str, Callable[[str], str | None] | None], ...] = (
+        (edits.env, "set_env", "unset_env", env_key_problem),
+        (edits.labels, "set_label", "unset_label", label_key_problem if rancher_2 else None))
+    for part, setter, unsetter, rule in checks:
+        problem = edit_conflicts(part, name(unsetter))
+        if problem:
+            raise ConfigError(name(setter), problem)
+        for key in part.keys:
+            setting = name(setter if key in dict(part.set) else unsetter)
+            problem = rule(key) if rule else None
+            if problem:
+                raise ConfigError(setting, problem)
+            if setter == "set_label" and record_label and key == RECORD_LABEL:
+                raise ConfigError(setting, f"names {RECORD_LABEL}, the label {name('record')} writes; "
+                                           "leave it to the record")
+    if rancher_2:
+        for key, value in edits.labels.set:
+            if not label_value_valid(value):
+                raise ConfigError(name("set_label"), f"the value of {key} is not a valid Kubernetes label value: "
+                                                     "at most 63 characters, letters or digits at both ends, '-', "
+                                                     "'_' or '.' inside, or empty (value not shown)")
+    return edits
 
 
 def _convert_found(option: Option, found: Found, inputs: Inputs) -> Any:

@@ -29,6 +29,7 @@ class Goal(enum.Enum):
     ROLLED_OUT = "rolled out"   # Rancher 2.x: the workload's rollout completed (kubectl's rule)
     SETTLED = "settled"         # any resting state: an earlier process has ended
     RELEASED = "released"       # another run's pending upgrade was finished or rolled back by its owner
+    REMOVED = "removed"         # a target this run created and deleted again is gone (RANCHER_CREATE)
 
 
 class Phase(enum.Enum):

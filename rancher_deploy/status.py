@@ -66,6 +66,11 @@ class ServiceStatus:
 def judge_service(status: ServiceStatus, goal: Goal) -> Judgement:
     """Decide one reading against the goal; the message is what the log shows."""
     state = status.state
+    if goal is Goal.REMOVED:
+        # A removed service stays readable by id in state `removed` (rancher-api.md §2.1).
+        if state in REMOVED_STATES:
+            return Judgement(Verdict.DONE, f"removed (state {state})")
+        return Judgement(Verdict.WAITING, f"{state}; waiting until it is removed")
     if state in LEAVING_STATES:
         return Judgement(Verdict.FAILED, f"the service was removed (state {state})", gone=True)
     if status.transitioning is Transitioning.ERROR:

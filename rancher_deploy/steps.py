@@ -85,15 +85,16 @@ class TargetSteps:
         self.actions = Actions(backend, emit, self.pace, retries=settings.retries,
                                request_timeout=settings.request_timeout_seconds)
 
-    def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None) -> Snapshot:
+    def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None, changing: bool = False) -> Snapshot:
         """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot).
 
-        A change under way, this run's (the backend's applied goal) or another process's that a
-        settle waits out, is also held to RANCHER_PROGRESS_DEADLINE where Rancher does not say
-        itself that it stalled (`Backend.reports_stalls`: Rancher 1.x waits for ever for new
-        containers that never become healthy, rancher-api.md §2.2). A restore (finish, rollback)
-        and a wait for another run to let go are not: they rest, or move, without new containers."""
-        watched = not self.backend.reports_stalls and goal in (self.backend.applied_goal, Goal.SETTLED)
+        A change under way, this run's (the backend's applied goal, or `changing`: a target it
+        created) or another process's that a settle waits out, is also held to
+        RANCHER_PROGRESS_DEADLINE where Rancher does not say itself that it stalled
+        (`Backend.reports_stalls`: Rancher 1.x waits for ever for new containers that never become
+        healthy, rancher-api.md §2.2). A restore (finish, rollback) and a wait for another run to
+        let go are not: they rest, or move, without new containers."""
+        watched = not self.backend.reports_stalls and (changing or goal in (self.backend.applied_goal, Goal.SETTLED))
         progress = self.settings.progress_deadline_seconds if watched else None
         return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
                         emit=self.emit, progress_deadline=progress,

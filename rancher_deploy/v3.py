@@ -5,24 +5,31 @@ a wait compares `observedGeneration` with the one seen before the change), an im
 of the whole object (arrays are replaced whole), and a deployment rolls back by its `rollback`
 action naming the ReplicaSet of the revision to return to. v3 keeps no revisions of StatefulSets
 and DaemonSets, and sees no namespace outside a Rancher project: for those it turns to the
-Kubernetes API Rancher proxies (`kube`), reachable with the same token on every 2.x.
+Kubernetes API Rancher proxies (`kube`), reachable with the same token on every 2.x. So it does
+for every change (and its rollback) that Rancher 2.5 and before would otherwise write through
+their environment mapper, which rewrites the containers' variables.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
+from rancher_deploy.envlabels import CHANGE_CAUSE, edit_map, edit_v3_env
 from rancher_deploy.errors import (
     ConfigError,
     DeployError,
     NotFound,
     PermissionDenied,
     RefusedError,
+    TargetMissing,
     TargetNotFound,
     listed,
 )
+from rancher_deploy.creation import Creation, v3_body
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
+from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -37,7 +44,9 @@ from rancher_deploy.workload_view import (
     choose_kind,
     previous_revision,
     rollout_of,
+    selector_keys,
     selector_of,
+    timestamp_now,
 )
 
 class V3Workloads:
@@ -46,10 +55,21 @@ class V3Workloads:
     flavour = "v3"
 
     def __init__(self, session: RancherSession, root: str, project: Projects | None, cluster: str | None, *,
-                 cluster_setting: str = "RANCHER_CLUSTER") -> None:
+                 cluster_setting: str = "RANCHER_CLUSTER", warn: Callable[[str], None] = lambda text: None,
+                 env_lists: bool = False) -> None:
         """`project`: what the project setting names, already checked (`projects.find_projects`);
-        `cluster`: the cluster setting's text, checked only when a lookup misses."""
+        `cluster`: the cluster setting's text, checked only when a lookup misses; `warn` says what
+        the run does differently from what the user may expect (a write through another API);
+        `env_lists`: this Rancher is 2.6 or later, whose v3 containers carry Kubernetes' `env`
+        (`envlabels.edit_v3_env`)."""
+        self.env_lists = env_lists
         self._session = session
+        self._warn = warn
+        self._kubes: dict[str, KubeWorkloads] = {}
+        # Workload id -> the workload as the Kubernetes API held it before this run changed it there
+        # (`_through_kube`), so that a rollback puts exactly that back.
+        self._kube_before: dict[str, WorkloadView] = {}
+        self._homes: dict[str, str] = {}  # namespace -> the project it was found in, when a lookup missed
         self._root = root
         self._project = project
         self._cluster = cluster
@@ -80,9 +100,9 @@ class V3Workloads:
         raise self._not_found(target, projects)
 
     def _by_name(self, base: str, target: WorkloadTarget) -> JSON | None:
-        listing = self._session.get(base, params={"name": target.name, "namespaceId": target.namespace},
-                                    what=f"Looking up {target}")
-        found = {str(item.get("type")).lower(): item for item in listing.get("data") or []
+        listing = self._session.get_all(base, params={"name": target.name, "namespaceId": target.namespace},
+                                        what=f"Looking up {target}")
+        found = {str(item.get("type")).lower(): item for item in listing
                  if item.get("name") == target.name and item.get("namespaceId") == target.namespace}
         chosen = choose_kind(target, found)
         return None if chosen is None else dict(found[chosen])
@@ -93,8 +113,8 @@ class V3Workloads:
         if self._project is not None:
             return list(self._project.ids)
         params = {"clusterId": self._cluster} if self._cluster else {}
-        listing = self._session.get(f"{self._root}/v3/projects", params=params, what="Listing projects")
-        ids = [str(project["id"]) for project in listing.get("data") or []]
+        listing = self._session.get_all(f"{self._root}/v3/projects", params=params, what="Listing projects")
+        ids = [str(project["id"]) for project in listing]
         if not ids and self._cluster:
             find_cluster(self._session, self._root, self._cluster, self._cluster_setting)
         return ids
@@ -132,13 +152,14 @@ class V3Workloads:
             if owner not in projects:
                 return TargetNotFound(f"namespace {target.namespace!r} is in project {owner}, which this key "
                                       "does not see; check the key's permissions (or RANCHER_NAMESPACE)")
-            listing = self._session.get(f"{self._root}/v3/project/{owner}/workloads",
+            listing = self._session.get_all(f"{self._root}/v3/project/{owner}/workloads",
                                         params={"namespaceId": target.namespace},
                                         what=f"Listing the workloads in {target.namespace}")
             existing = listed([f"{str(item.get('type')).lower()}:{item.get('name')}"
-                               for item in listing.get("data") or []])
+                               for item in listing])
             what = f"{target.kind} {target.name!r}" if target.kind else f"workload {target.name!r}"
-            return TargetNotFound(f"{what} not found in namespace {target.namespace!r} of project {owner}; "
+            self._homes[target.namespace] = owner  # where RANCHER_CREATE would make it
+            return TargetMissing(f"{what} not found in namespace {target.namespace!r} of project {owner}; "
                                   f"workloads there: {existing}")
         if refused is not None:
             return TargetNotFound(
@@ -150,6 +171,20 @@ class V3Workloads:
 
     def watch(self, ref: TargetRef) -> None:
         return None  # v3's subscribe websocket is not read yet: waits poll
+
+    def create(self, creation: Creation) -> TargetRef:
+        """POST the deployment to `/v3/project/<id>/workloads` of the project holding its namespace (201)."""
+        project = self._homes.get(creation.parent)
+        if project is None:  # `locate` names it whenever it misses a workload in a namespace that exists
+            raise RefusedError(f"cannot tell which project holds namespace {creation.parent!r}; nothing was changed")
+        base = f"{self._root}/v3/project/{project}/workloads"
+        body = self._session.post(base, v3_body(creation, env_lists=self.env_lists), what=f"Creating {creation.name}")
+        workload_id = f"deployment:{creation.parent}:{creation.target.name}"
+        return TargetRef(name=creation.name, id=str(body.get("id") or workload_id),
+                         url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"))
+
+    def remove(self, ref: TargetRef) -> None:
+        self._session.delete(ref.url, what=f"Removing {ref.name}")
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
@@ -165,23 +200,83 @@ class V3Workloads:
         containers = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is not True)
         init = tuple(c for c in body.get("containers") or [] if c.get("initContainer") is True)
         annotations = body.get("annotations") or {}
+        # v3 shows the pod template's metadata as `labels`/`annotations` and the workload's own as
+        # `workloadLabels`/`workloadAnnotations` (rancher/types NewWorkloadTypeMapper; rancher-api.md §5.2).
+        workload_annotations = body.get("workloadAnnotations") or {}
         return WorkloadView(kind, str(body.get("name")), containers, init, rollout, bool(body.get("paused")),
-                            (body.get("workloadAnnotations") or {}).get(REVISION), annotations.get(TIMESTAMP),
-                            body)
+                            workload_annotations.get(REVISION), annotations.get(TIMESTAMP), body,
+                            labels=dict(body.get("labels") or {}), selector=selector_keys(body.get("selector")),
+                            cause=workload_annotations.get(CHANGE_CAUSE),
+                            state=str(body["state"]) if body.get("state") else None)
 
-    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+        """The update in one write, where Rancher's environment mapper cannot rewrite the variables.
+
+        A redeploy (same images; the plan makes one only when the edits change nothing) is Rancher's
+        `redeploy` action, or where Rancher has none (2.0-2.3, rancher/rancher#23053) or the record
+        goes with it, one PUT of the pod template's annotations with a new `cattle.io/timestamp`
+        (as Rancher's own UI did then) and the record in `workloadAnnotations`. Where Rancher maps the
+        containers' environment (2.5 and before) every other change goes through the Kubernetes API
+        (`_through_kube`); else a PUT of the whole object.
+        """
         baseline = view.rollout.observed_generation
-        if redeploy:
-            self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
+        if update.redeploy:
+            if "redeploy" in (view.raw.get("actions") or {}) and not update.cause:
+                self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
+            else:
+                # Only the fields it changes: norman maps and merges only what a PUT sends
+                # (store/proxy/proxy_store.go Update), so nothing else, the environment included, is rewritten.
+                body: JSON = {"annotations": {**(view.raw.get("annotations") or {}), TIMESTAMP: timestamp_now()}}
+                if update.cause:
+                    body["workloadAnnotations"] = _recorded(view, update.cause)
+                self._session.put(ref.url, body, what=f"redeploy of {ref.name}")
             return baseline
+        if _rewrites_environment(view, update, self.env_lists) and self._through_kube(ref, view, update):
+            return baseline
+        # The whole object goes back: a PUT replaces each field it sends (arrays and label and
+        # annotation maps whole, norman merge.APIUpdateMerge), so every container and every pod-template
+        # label and annotation, `cattle.io/*` ones included, is sent as read.
         body = dict(view.raw)
-        body["containers"] = [
-            {**container, "image": images[str(container.get("name"))]}
-            if str(container.get("name")) in images else container
-            for container in view.raw.get("containers") or []
-        ]
+        body["containers"] = [self._updated(container, update) for container in view.raw.get("containers") or []]
+        if update.labels:
+            body["labels"] = edit_map(view.raw.get("labels"), update.labels, "labels")[0]
+        if update.cause:
+            body["workloadAnnotations"] = _recorded(view, update.cause)
         self._session.put(ref.url, body, what=f"update of {ref.name}")
         return baseline
+
+    def _updated(self, container: JSON, update: WorkloadUpdate) -> JSON:
+        name = str(container.get("name"))
+        if name not in update.images:
+            return container
+        changed = {**container, "image": update.images[name]}
+        return edit_v3_env(changed, update.env, name, lists=self.env_lists)[0] if update.env else changed
+
+    def _through_kube(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> bool:
+        """Make the update through the Kubernetes API Rancher proxies: one strategic merge patch that
+        names only the images, the `env` entries and labels edited and the record (`KubeWorkloads.write`),
+        against the object read there just before (its `env` in its own order); False when that API
+        is not reachable with this key (the v3 PUT follows).
+
+        Rancher 2.0-2.5 show a container's variables as `environment`/`environmentFrom` and rebuild
+        `env` and `envFrom` from them on every write, whatever the PUT changes (rancher
+        pkg/schemas/mapper/env.go ToInternal): plain variables sorted by name before the sourced ones,
+        so a `$(VAR)` reference to a later variable breaks, and unset `optional` flags written out.
+        """
+        kube = self._kube(view)
+        there = kube.ref_for(ref)
+        try:
+            before = kube.read(there, None)
+            # Kept before the patch is sent: one that times out may still have been taken.
+            self._kube_before[ref.id] = before
+            kube.write(there, before, update)
+        except (NotFound, PermissionDenied) as error:
+            self._kube_before.pop(ref.id, None)
+            self._warn(f"{ref.name}: Rancher's v3 API rewrites the containers' environment variables on every "
+                       f"change (plain ones sorted by name first), and the Kubernetes API that would keep them "
+                       f"as they are was refused (HTTP {error.status}); changing it through v3")
+            return False
+        return True
 
     def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
         if view.kind in CONTROLLER_REVISION_KINDS:
@@ -198,8 +293,8 @@ class V3Workloads:
         revisions_url = (view.raw.get("links") or {}).get("revisions")
         if wanted is None or not revisions_url:
             return None
-        revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
-        for replica_set in revisions.get("data") or []:
+        revisions = self._session.get_all(str(revisions_url), what=f"Reading the revisions of {ref.name}")
+        for replica_set in revisions:
             if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == wanted:
                 return dataclasses.replace(self.parse(ref, replica_set, None), kind=view.kind)
         return None
@@ -215,19 +310,52 @@ class V3Workloads:
             else:
                 self._rollback_to(ref, previous.raw)
             return baseline
+        before = self._kube_before.pop(ref.id, None)
+        if before is not None and self._restore_through_kube(ref, view, before):
+            return baseline
         revisions_url = (view.raw.get("links") or {}).get("revisions")
-        if view.kind == "deployment" and revisions_url and previous.revision:
-            revisions = self._session.get(str(revisions_url), what=f"Reading the revisions of {ref.name}")
-            for replica_set in revisions.get("data") or []:
+        # v3's rollback copies only the ReplicaSet's pod spec (workload.go rollbackDeployment): labels,
+        # pod annotations and the record this run changed go back by the PUT below instead.
+        spec_only = (view.labels, view.raw.get("annotations"), view.cause) == (
+            previous.labels, previous.raw.get("annotations"), previous.cause)
+        if view.kind == "deployment" and revisions_url and previous.revision and spec_only:
+            revisions = self._session.get_all(str(revisions_url), what=f"Reading the revisions of {ref.name}")
+            for replica_set in revisions:
                 if (replica_set.get("workloadAnnotations") or {}).get(REVISION) == previous.revision:
                     self._rollback_to(ref, replica_set)
                     return baseline
         if view.kind in CONTROLLER_REVISION_KINDS and self._undo(ref, view, previous):
             return baseline
-        body = dict(view.raw)
-        body["containers"] = [*previous.containers, *previous.init_containers]
+        # The before-image's pod-template maps and record, sent whole (a PUT replaces them), and its
+        # containers only where they differ: norman maps only what a PUT sends, so a redeploy's
+        # rollback leaves the environment to no mapper (2.5 and before) either.
+        annotations = {key: value for key, value in (view.raw.get("workloadAnnotations") or {}).items()
+                       if key != CHANGE_CAUSE}
+        body: JSON = {
+            "labels": previous.raw.get("labels") or {},
+            "annotations": previous.raw.get("annotations") or {},
+            "workloadAnnotations": {**annotations, **({CHANGE_CAUSE: previous.cause} if previous.cause else {})},
+        }
+        if view.raw.get("containers") != previous.raw.get("containers"):
+            body["containers"] = [*previous.containers, *previous.init_containers]
         self._session.put(ref.url, body, what=f"rollback of {ref.name}")
         return baseline
+
+    def _restore_through_kube(self, ref: TargetRef, view: WorkloadView, before: WorkloadView) -> bool:
+        """Put back, through the Kubernetes API, what this run changed there (`_through_kube`): its
+        before-image's pod template whole and its record (`KubeWorkloads.restore`), so that no
+        mapper reorders the variables on the way back either. False when that API now refuses this
+        key: v3 restores it instead, with a warning that its mapper rewrites the variables."""
+        kube = self._kube(view)
+        there = kube.ref_for(ref)
+        try:
+            kube.restore(there, kube.read(there, None), before)
+        except (NotFound, PermissionDenied) as error:
+            self._warn(f"{ref.name}: the Kubernetes API that changed it refused its rollback (HTTP {error.status}); "
+                       "rolling it back through v3, which rewrites the containers' environment variables "
+                       "(plain ones sorted by name first)")
+            return False
+        return True
 
     def _rollback_to(self, ref: TargetRef, replica_set: JSON) -> None:
         """v3's `rollback` action of a deployment, to one of the ReplicaSets its revisions link lists."""
@@ -249,6 +377,25 @@ class V3Workloads:
         return self._kube(view).release(ref, view)
 
     def _kube(self, view: WorkloadView) -> KubeWorkloads:
-        """The Kubernetes API of the workload's cluster (its project id is `<cluster>:<project>`)."""
+        """The Kubernetes API of the workload's cluster (its project id is `<cluster>:<project>`), one
+        per cluster and run, so that what it discovers (the batch API version) is asked once."""
         project = str(view.raw.get("projectId") or (self._project.ids[0] if self._project else ""))
-        return KubeWorkloads(self._session, self._root, project.split(":", 1)[0] or str(self._cluster or "local"))
+        cluster = project.split(":", 1)[0] or str(self._cluster or "local")
+        if cluster not in self._kubes:
+            self._kubes[cluster] = KubeWorkloads(self._session, self._root, cluster)
+        return self._kubes[cluster]
+
+
+def _rewrites_environment(view: WorkloadView, update: WorkloadUpdate, env_lists: bool) -> bool:
+    """Whether a v3 PUT of this update would have Rancher's environment mapper rewrite variables:
+    a container shows them mapped (`environment`/`environmentFrom`), or the update adds some on a
+    Rancher that maps them (before 2.6: `env_lists` false), which would sort them by name."""
+    mapped = any("environment" in container or "environmentFrom" in container
+                 for container in view.raw.get("containers") or [])
+    return mapped or (bool(update.env) and not env_lists)
+
+
+def _recorded(view: WorkloadView, cause: str) -> JSON:
+    """The workload's own annotations with the deploy record: its own metadata starts no rollout, and a
+    PUT keeps the `cattle.io/` keys and replaces the rest (merge.go mergeProtected), so the map goes whole."""
+    return {**(view.raw.get("workloadAnnotations") or {}), CHANGE_CAUSE: cause}

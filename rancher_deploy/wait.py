@@ -94,7 +94,8 @@ def wait_for(
     """
     deadline = Deadline(pace)
     progress = ProgressTracker(progress_deadline) if progress_deadline is not None else None
-    stream = _open(watch, target, emit)
+    stream: Stream | None = None
+    opening = watch   # opened inside the loop, so a read that starts it fails as a poll would
     delays = polling(pace.poll_interval_seconds)
     last: Snapshot | None = None
     last_line: tuple[object, ...] | None = None
@@ -108,6 +109,9 @@ def wait_for(
                                       signal_number)
             snapshot: Snapshot | None = None
             try:
+                if opening is not None:
+                    open_now, opening = opening, None
+                    stream = open_now()
                 if stream is not None:
                     # Short reads, so that a signal or the deadline is noticed while nothing changes.
                     snapshot = stream.next(min(STREAM_READ_SECONDS, max(0.01, deadline.remaining_seconds)))
@@ -168,17 +172,6 @@ def wait_for(
                 deadline.pause(max(delay, MIN_PAUSE_SECONDS))
     finally:
         _close(stream)
-
-
-def _open(watch: Callable[[], Stream | None] | None, target: str, emit: Emit) -> Stream | None:
-    """The stream `watch` opens, or None (said once) when it cannot be opened."""
-    if watch is None:
-        return None
-    try:
-        return watch()
-    except StreamLost as lost:
-        emit(Step(f"{lost}; polling instead", Level.WARNING, target))
-        return None
 
 
 def _close(stream: Stream | None) -> None:

@@ -7,11 +7,14 @@ status fields kubectl's rollout status reads under the names each kind gives the
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Any, Collection, Protocol
 
+from rancher_deploy.creation import Creation
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.http import JSON
+from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.rollout import Rollout
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -24,8 +27,9 @@ UNDO_UNSUPPORTED = ("{name}: a {kind} keeps no earlier revisions to roll back to
 NO_EARLIER = "{name} has no earlier revision to roll back to"
 # The kinds whose revisions are ControllerRevisions (kubectl's StatefulSetRollbacker, DaemonSetRollbacker).
 CONTROLLER_REVISION_KINDS = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
-# Each kind's resource name in the Kubernetes API (apps/v1 deployments, statefulsets, daemonsets; batch/v1
-# cronjobs) and in v3's messages: the lower-case plural of the kind, derived from the one list of kinds.
+# Each kind's resource name in the Kubernetes API (apps/v1 deployments, statefulsets, daemonsets; batch
+# cronjobs, in the version kube.py discovers) and in v3's messages: the lower-case plural of the kind,
+# derived from the one list of kinds.
 PLURALS = {kind: f"{kind}s" for kind in WORKLOAD_KINDS}
 
 
@@ -34,7 +38,10 @@ class WorkloadView:
     """The parts of a workload the pipeline needs, whichever API it came through.
 
     `revision` is the deployment.kubernetes.io/revision annotation (what `kubectl rollout history`
-    numbers); `timestamp` the pod template's cattle.io/timestamp (what a redeploy changes).
+    numbers); `timestamp` the pod template's cattle.io/timestamp (what a redeploy changes). `labels`
+    are the pod template's, `selector` the label keys the workload's selector uses, `cause` its own
+    kubernetes.io/change-cause annotation (the deploy record); `state` Rancher's own word for it
+    where the API gives one (v3's `state`), else None.
     """
 
     kind: str
@@ -46,6 +53,10 @@ class WorkloadView:
     revision: str | None
     timestamp: str | None
     raw: JSON = field(repr=False)
+    labels: dict[str, Any] = field(default_factory=dict)
+    selector: tuple[str, ...] = ()
+    cause: str | None = None
+    state: str | None = None
 
 
 class BodyStream(Protocol):
@@ -67,6 +78,7 @@ class WorkloadAPI(Protocol):
     """
 
     flavour: str   # "v3" or "k8s": the JSON result's flavour
+    env_lists: bool  # whether a container without environment takes Kubernetes' `env` (`envlabels.edit_v3_env`)
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
         """Find the workload (a bare name across kinds); TargetNotFound lists what the namespace has."""
@@ -80,9 +92,11 @@ class WorkloadAPI(Protocol):
         """The view of a body this API returned (no request)."""
         ...
 
-    def write(self, ref: TargetRef, view: WorkloadView, images: dict[str, str], redeploy: bool) -> int | None:
-        """Move the named containers to their images (redeploy: same images, new pod-template
-        timestamp); returns the baseline to wait past (v3), or None where generation tells (k8s)."""
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+        """Make the update in one write: the named containers to their images with their environment
+        edits, the pod template's label edits, the deploy record on the workload's own metadata (so it
+        starts no rollout by itself), or a redeploy (same images, new pod-template timestamp);
+        returns the baseline to wait past (v3), or None where generation tells (k8s)."""
         ...
 
     def watch(self, ref: TargetRef) -> BodyStream | None:
@@ -107,6 +121,14 @@ class WorkloadAPI(Protocol):
     def release(self, ref: TargetRef, view: WorkloadView) -> list[str] | None:
         """After a restore, delete the pods a StatefulSet leaves stuck on the failed revision
         (kubernetes/kubernetes#67250); the names deleted, or None where nothing needs it."""
+        ...
+
+    def create(self, creation: Creation) -> TargetRef:
+        """POST the deployment `creation` describes (once); its ref. Errors are the session's."""
+        ...
+
+    def remove(self, ref: TargetRef) -> None:
+        """DELETE a workload this run created (once); errors are the session's."""
         ...
 
 
@@ -167,6 +189,20 @@ def identity_of(body: JSON) -> tuple[str, str, str]:
     name = str(metadata.get("name") or body.get("name") or "")
     namespace = str(metadata.get("namespace") or body.get("namespaceId") or "")
     return kind, name, namespace
+
+
+def timestamp_now() -> str:
+    """The pod-template timestamp a redeploy sets (RFC 3339 UTC, as v3's `redeploy` writes it:
+    rancher pkg/api/norman/customization/workload/workload.go, updateTimestamp)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def selector_keys(selector: Any) -> tuple[str, ...]:
+    """The label keys a selector (`matchLabels` and `matchExpressions`) uses."""
+    selector = selector or {}
+    expressions = selector.get("matchExpressions") or []
+    return tuple(dict.fromkeys([*(selector.get("matchLabels") or {}),
+                                *(str(expression.get("key")) for expression in expressions)]))
 
 
 def selector_of(body: JSON) -> str:

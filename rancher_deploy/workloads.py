@@ -11,13 +11,18 @@ kubectl's rule, one viewer per kind (`rollout`).
 
 from __future__ import annotations
 
+import re
 from typing import Callable
+
+import semver
 
 from rancher_deploy.backend import Stream
 from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
-from rancher_deploy.plan import Plan, WorkloadUpdate, plan_workload_update
+from rancher_deploy.creation import WORKLOAD_SELECTOR, Creation
+from rancher_deploy.envlabels import change_cause
+from rancher_deploy.plan import Plan, WorkloadUpdate, plan_creation, plan_workload_update
 from rancher_deploy.rollout import WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
 from rancher_deploy.projects import CLUSTER_ID, find_cluster, find_projects
@@ -32,6 +37,21 @@ from rancher_deploy.workload_view import (
     identity_of,
     int_or_none,
 )
+
+
+# Rancher 2.6 removed v3's environment mapper: from then on v3 containers carry Kubernetes' `env`
+# (rancher commit 3eb274ff13; rancher-api.md §5.2).
+ENV_LISTS_FROM = semver.Version(2, 6, 0)
+
+
+def at_least(version: str, floor: semver.Version) -> bool:
+    """Whether a Rancher version (`v2.8.5`, as `/rancherversion` gives it) is `floor` or later; a
+    development build (`master-head`) counts as current."""
+    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if not match:
+        return True
+    major, minor, patch = (int(part or 0) for part in match.groups())
+    return semver.Version(major, minor, patch) >= floor
 
 
 class WorkloadsBackend:
@@ -102,19 +122,22 @@ class WorkloadsBackend:
         return _snapshot(view)
 
     def plan(self, ref: TargetRef, snapshot: Snapshot, settings: Settings) -> Plan:
-        if settings.image is None:
+        if settings.image is None and not settings.edits:
             raise ConfigError("RANCHER_IMAGE", "is required for a Rancher 2.x workload")
         view = self._api.parse(ref, dict(snapshot.raw), self._baseline.get(ref.id))  # the snapshot was just read
         return plan_workload_update(view.containers, view.init_containers, target=ref.name, target_id=ref.id,
                                     image=settings.image, names=settings.containers,
-                                    include_init=settings.init_containers, force=settings.force)
+                                    include_init=settings.init_containers, force=settings.force,
+                                    edits=settings.edits, labels=view.labels, selector=view.selector,
+                                    env_lists=self._api.env_lists, record=settings.record.on(rancher_2=True),
+                                    origin=settings.origin)
 
     def apply(self, ref: TargetRef, plan: Plan) -> None:
         if not isinstance(plan.request, WorkloadUpdate):
             raise TypeError(f"a Rancher 2.x workload cannot apply {type(plan.request).__name__}")
         view = self._view(ref)
         self._before[ref.id] = view
-        self._baseline[ref.id] = self._api.write(ref, view, dict(plan.request.images), plan.request.redeploy)
+        self._baseline[ref.id] = self._api.write(ref, view, plan.request)
 
     def finish(self, ref: TargetRef) -> None:
         raise RefusedError(f"{ref.name} is a Rancher 2.x workload: its rollout finishes on its own")
@@ -157,6 +180,38 @@ class WorkloadsBackend:
                        "(Kubernetes' forced rollback, kubernetes/kubernetes#67250); it is made again from the "
                        "restored revision")
 
+    # -- creating (RANCHER_CREATE) ----------------------------------------------------------------
+
+    def plan_creation(self, target: Target, settings: Settings) -> Plan:
+        if not isinstance(target, WorkloadTarget) or settings.image is None:
+            raise ConfigError("RANCHER_CREATE", f"cannot create {target}: it needs an image")  # settings check first
+        if target.kind not in (None, "deployment"):
+            raise ConfigError("RANCHER_CREATE", f"makes deployments only, and {target} does not exist; create the "
+                                                f"{target.kind} in Rancher, or name a deployment")
+        if len(settings.containers) > 1:
+            raise ConfigError("RANCHER_CONTAINER", f"names several containers, but {target} does not exist and "
+                                                   "RANCHER_CREATE makes one; name one (its name) or none")
+        blueprint = settings.blueprint
+        if any(key == WORKLOAD_SELECTOR for key, _ in blueprint.labels):
+            raise ConfigError("RANCHER_CREATE", f"sets the label {WORKLOAD_SELECTOR}, which Rancher selects the "
+                                                "workload's pods by; it is set on creation, leave it out")
+        made = WorkloadTarget("deployment", target.name, target.namespace)
+        warnings = [f"{made}: RANCHER_PORT {port} publishes no port on Rancher 2.x: the container gets containerPort "
+                    f"{port.private} and no Service is created" for port in blueprint.ports if port.public is not None]
+        container = settings.containers[0] if settings.containers else target.name
+        cause = (change_cause(((container, str(settings.image)),), settings.origin)
+                 if settings.record.on(rancher_2=True) else None)
+        creation = Creation(made, "deployment", container, settings.image, blueprint, cause=cause)
+        return plan_creation(creation, target_id=f"deployment:{target.namespace}:{target.name}", warnings=warnings)
+
+    def create(self, plan: Plan) -> TargetRef:
+        if not isinstance(plan.request, Creation):
+            raise TypeError(f"a Rancher 2.x workload cannot be created from {type(plan.request).__name__}")
+        return self._api.create(plan.request)
+
+    def remove(self, ref: TargetRef) -> None:
+        self._api.remove(ref)
+
     def next_steps(self, snapshot: Snapshot | None) -> str:
         # A rollout has no finish step (`finish` refuses a workload), so a failed or stopped one is
         # undone to the previous revision, or replaced by upgrading to another image.
@@ -194,19 +249,25 @@ class _WorkloadStream:
 
 
 def _snapshot(view: WorkloadView) -> Snapshot:
-    """A workload in the pipeline's terms; the state words are those Rancher's UI shows for it."""
+    """A workload in the pipeline's terms.
+
+    The phase is this tool's judgement (kubectl's rule), whatever Rancher calls the workload. The state
+    word is Rancher's own where the API gives one (v3's `state`, which each release words its own way:
+    `in-progress`, `updating`, `error`, ...); the Kubernetes API gives none, so the words Rancher's UI
+    shows stand in. A paused rollout is called `paused`: Rancher's summary has no word for it.
+    """
     status = WorkloadStatus(view.rollout)
     judgement = status.judge(Goal.ROLLED_OUT)
     if view.paused:
         state, phase = "paused", Phase.BLOCKED
     elif judgement.verdict is Verdict.WAITING:
-        state, phase = "updating", Phase.BUSY
+        state, phase = view.state or "updating", Phase.BUSY
     elif judgement.verdict is Verdict.FAILED:
-        # A stalled rollout (progress deadline exceeded): kstatus calls it `failed` (Rancher 2.5+ UI);
+        # A stalled rollout (progress deadline exceeded): kstatus calls it `failed` (Rancher 2.6+ UI);
         # it is a resting state a new image (or a rollback) may fix.
-        state, phase = "failed", Phase.READY
+        state, phase = view.state or "failed", Phase.READY
     else:
-        state, phase = "active", Phase.READY
+        state, phase = view.state or "active", Phase.READY
     revision = int_or_none(view.revision)
     return Snapshot(
         state=state,
@@ -254,7 +315,8 @@ def connect(session: RancherSession, root: str, flavour: str, settings: Settings
         project = find_projects(session, root, named, project_setting, cluster=by_id) if named else None
         if url_cluster and not url_project:
             find_cluster(session, root, url_cluster, "CATTLE_URL")
-        api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting)
+        api = V3Workloads(session, root, project, wanted_cluster, cluster_setting=cluster_setting, warn=warn,
+                          env_lists=version is not None and at_least(version, ENV_LISTS_FROM))
         return WorkloadsBackend(api, f"{label}, v3 API", warn)
     cluster_doc: JSON | None = None
     if wanted_cluster:

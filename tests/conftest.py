@@ -177,6 +177,17 @@ def base_env(sim: Simulator) -> dict[str, str]:
 RunCli = Callable[..., CliRun]
 
 
+def ci_sinks(directory: Path, dialect: str) -> tuple[dict[str, str], list[Path]]:
+    """The variables that make a run write the files of `dialect` ("github": outputs and step summary;
+    "gitlab": the dotenv report) into `directory`, and those files, to search for what must not leak."""
+    if dialect == "github":
+        output, summary = directory / "output", directory / "summary"
+        return ({"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)},
+                [output, summary])
+    report = directory / "report.env"
+    return {"GITLAB_CI": "true", "RANCHER_DOTENV_REPORT": str(report)}, [report]
+
+
 def invoke_cli(argv: tuple[str, ...], base: dict[str, str], overrides: dict[str, str | None],
                secret: str) -> CliRun:
     """Run cli.main in-process as a pipeline would (no .env read); `None` in overrides unsets a variable.

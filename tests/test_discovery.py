@@ -189,3 +189,20 @@ def test_the_project_named_costs_one_request_and_none_when_not_named(sim2: Simul
     else:
         assert len(project_reads) == 1
         assert namespace_reads == (0 if sim2.rancher_version == "2.4" else 1)
+
+
+@pytest.mark.parametrize("version, flavour", [("2.5", "v3"), ("2.6", "k8s"), ("2.7", "k8s")])
+def test_the_release_is_read_where_each_release_serves_it(version: str, flavour: str) -> None:
+    """/rancherversion exists from 2.7 only; before, the server-version setting says the release,
+    which decides between v3 and the Kubernetes API (2.6 moved Rancher's own UI to the latter)."""
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version=version, timing=Timing.fast()) as simulator:
+        simulator.add_workload("default", "web", [dict(WEB)])
+        result = run(simulator, "--output", "json")
+        assert result.code == 0, result.stderr
+        assert result.json["flavour"] == flavour
+        assert f"Connected: Rancher v{version}." in result.stderr
+        asked = [r.path for r in simulator.requests if "version" in r.path]
+        if version == "2.7":
+            assert asked == ["/rancherversion"]
+        else:
+            assert asked == ["/rancherversion", "/v3/settings/server-version"]

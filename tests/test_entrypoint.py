@@ -272,3 +272,42 @@ def test_plugin_run_reads_plugin_settings_and_upgrades(workspace: Path, dialect:
     assert state["launchConfig"]["imageUuid"] == "docker:registry.example.com/shop/web:1.1"
     assert "RANCHER_DEPLOY_RESULT=upgraded" in (workspace / "deploy.env").read_text()
     assert_clean_failure(result, 0, SECRET)
+
+
+ENV_VALUE = "entrypoint-env-value-8c2f"
+
+
+def test_github_multi_line_edits_reach_the_service_and_no_value_any_output(workspace: Path) -> None:
+    simulator = _seeded_simulator()
+    try:
+        # `set-env: |` in a workflow: one pair per line, a value with commas, the trailing newline kept.
+        environ = github_env(workspace, **{"url": simulator.url, "access-key": "AKEY1234", "secret-key": SECRET,
+                                           "service": "shop/web", "image": "", "poll-interval": "0.01",
+                                           "set-env": f"TOKEN={ENV_VALUE}\nHOSTS=a.example.com,b.example.com\n",
+                                           "set-label": "com.example.team=shop"})
+        result = run(action_args(environ), environ, workspace)
+        config = simulator.service("1s1")["launchConfig"]
+    finally:
+        simulator.stop()
+    assert_clean_failure(result, 0, SECRET, ENV_VALUE)
+    assert config["environment"] == {"TOKEN": ENV_VALUE, "HOSTS": "a.example.com,b.example.com"}
+    assert config["labels"] == {"com.example.team": "shop"}
+    assert f"::add-mask::{ENV_VALUE}" in result.stderr.splitlines()
+    for sink in ("output", "summary"):
+        assert ENV_VALUE not in (workspace / sink).read_text(encoding="utf-8")
+    assert "result=upgraded" in (workspace / "output").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("dialect", ["drone", "woodpecker"])
+def test_plugin_edits_arrive_as_comma_joined_lists(workspace: Path, dialect: str) -> None:
+    simulator = _seeded_simulator()
+    try:
+        # `set_env: [A=1, B=2]` and `unset_label: [x]` in the step's settings, joined with commas.
+        environ = plugin_env(dialect, simulator.url, **{"service": "shop/web", "poll-interval": "0.01",
+                                                        "set-env": f"A=1,TOKEN={ENV_VALUE}", "unset-env": "NONE"})
+        result = run([], environ, workspace)
+        config = simulator.service("1s1")["launchConfig"]
+    finally:
+        simulator.stop()
+    assert_clean_failure(result, 0, SECRET, ENV_VALUE)
+    assert config["environment"] == {"A": "1", "TOKEN": ENV_VALUE}

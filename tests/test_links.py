@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rancher_deploy.links import LinkMap, api_base, show_origin
+from rancher_deploy.links import LinkMap, Rebase, api_base, show_origin
 
 HOME = "https://rancher.example.com/rancher/v2-beta/projects/1a5"
 
@@ -60,3 +60,17 @@ def test_nothing_is_learnt_where_the_bases_agree_or_no_api_root_is_shared() -> N
 def test_show_origin_drops_path_credentials_and_default_ports() -> None:
     assert show_origin("https://AK:SK@h:443/v2-beta") == "https://h"
     assert show_origin("http://h:8080/v2-beta?x=1") == "http://h:8080"
+
+
+@pytest.mark.parametrize(("theirs", "ours", "url", "placed"), [
+    # A proxy that passes the scheme but not its path prefix: Rancher's links lack /rancher.
+    ("https://h", "https://h/rancher", "https://h/v2-beta/services", "https://h/rancher/v2-beta/services"),
+    ("https://h", "https://h/rancher", "https://h/rancher/v2-beta/services", "https://h/rancher/v2-beta/services"),
+    # Rancher believes it lives under a prefix the run does not use.
+    ("https://h/rancher", "https://h", "https://h/rancher/v3/projects", "https://h/v3/projects"),
+    ("https://h/rancher", "https://h", "https://h/v3/projects", "https://h/v3/projects"),
+])
+def test_placing_a_url_twice_changes_nothing(theirs: str, ours: str, url: str, placed: str) -> None:
+    rebase = Rebase(theirs, ours)
+    assert rebase.apply(url) == placed
+    assert rebase.apply(placed) == placed

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from rancher_deploy.envlabels import Edits, KeyEdits
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef
-from rancher_deploy.plan import Strategy, plan_service_upgrade, plan_workload_update
+from rancher_deploy.inputs import Origin
+from rancher_deploy.plan import Strategy, WorkloadUpdate, plan_service_upgrade, plan_workload_update
 
 LAUNCH_CONFIG: dict[str, Any] = {
     "type": "launchConfig",
@@ -143,3 +145,110 @@ def test_the_only_container_moving_to_another_repository_warns() -> None:
                                   include_init=False, force=False)
     assert result.warnings == ("ns/jobs: worker runs shop/worker, and the new image is from another repository, "
                                "shop/web; check RANCHER_IMAGE and RANCHER_CONTAINER if that is not meant",)
+
+
+# Environment and label edits: merged into what is there, keys listed, values never.
+
+SECRET = "plan-secret-value-9f2"
+
+
+def test_env_edits_go_to_the_primary_and_the_sidekicks_it_moves_and_labels_to_the_primary() -> None:
+    edits = Edits(KeyEdits((("A", "2"), ("TOKEN", SECRET)), ("COMMA",)), KeyEdits((("release", "2.1"),)))
+    result = plan(sidekicks=(("proxy", ImageRef.parse("registry:5000/shop/web:2.1")),), edits=edits)
+    body = result.request.body()["inServiceStrategy"]
+    primary, (proxy,) = body["launchConfig"], body["secondaryLaunchConfigs"]
+    assert primary["environment"] == {"A": "2", "TOKEN": SECRET}
+    assert primary["labels"] == {"io.rancher.scheduler.affinity:host_label": "tier=web", "release": "2.1"}
+    assert primary["secrets"] == LAUNCH_CONFIG["secrets"] and primary["healthCheck"] == LAUNCH_CONFIG["healthCheck"]
+    assert proxy["environment"] == {"A": "2", "TOKEN": SECRET} and proxy["labels"] == {"x": "y"}
+    assert "logs" not in {config.get("name") for config in body["secondaryLaunchConfigs"]}
+    lines = "\n".join(result.describe())
+    assert "web env: added TOKEN; changed A; removed COMMA (values not shown)" in lines
+    assert "proxy env: added A, TOKEN (values not shown)" in lines
+    assert "labels: added release (values not shown)" in lines
+    assert SECRET not in lines and "2.1 (values" not in lines
+
+
+def test_edits_alone_change_the_primary_on_its_own_image() -> None:
+    result = plan(image=None, edits=Edits(KeyEdits((("A", "2"),))))
+    assert result.changes_anything
+    assert result.request.body()["inServiceStrategy"]["launchConfig"]["imageUuid"] == LAUNCH_CONFIG["imageUuid"]
+    assert [(c.container, c.previous_image, c.new_image) for c in result.changes] == [
+        ("web", "registry:5000/shop/web:2.0", "registry:5000/shop/web:2.0")]
+
+
+def test_edits_that_change_nothing_plan_nothing() -> None:
+    assert not plan(image=None, edits=Edits(KeyEdits((("A", "1"),), ("NOT_THERE",)))).changes_anything
+
+
+def test_a_sidekick_only_run_puts_label_edits_on_the_primary_and_env_on_the_sidekick() -> None:
+    result = plan(image=None, sidekicks=(("logs", ImageRef.parse("fluentd:2")),),
+                  edits=Edits(KeyEdits((("A", "2"),)), KeyEdits((("release", "2"),))))
+    body = result.request.body()["inServiceStrategy"]
+    assert body["launchConfig"]["environment"] == LAUNCH_CONFIG["environment"]
+    assert body["launchConfig"]["labels"]["release"] == "2"
+    assert body["secondaryLaunchConfigs"][0]["environment"] == {"A": "2"}
+
+
+def test_the_record_label_goes_on_every_launch_config_sent() -> None:
+    origin = Origin("https://ci.example.com/p/7", "abc123")
+    result = plan(sidekicks=(("proxy", ImageRef.parse("registry:5000/shop/web:2.1")),), record=True, origin=origin)
+    body = result.request.body()["inServiceStrategy"]
+    cause = ("rancher-deploy: web=registry:5000/shop/web:2.1, proxy=registry:5000/shop/web:2.1; commit abc123; "
+             "pipeline https://ci.example.com/p/7")
+    assert body["launchConfig"]["labels"]["rancher-deploy.change-cause"] == cause
+    assert body["secondaryLaunchConfigs"][0]["labels"] == {"x": "y", "rancher-deploy.change-cause": cause}
+    assert f"  record: label rancher-deploy.change-cause = {cause}" in result.describe()
+    assert not plan(image="registry:5000/shop/web:2.0", record=True).changes_anything, "a record alone is no change"
+
+
+WORKLOAD_CONTAINERS: list[dict[str, Any]] = [
+    {"name": "web", "image": "shop/web:1", "env": [{"name": "A", "value": "1"},
+                                                   {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s"}}}]},
+    {"name": "proxy", "image": "envoy:1"},
+]
+
+
+def workload_plan(image: str | None = None, **options: Any) -> Any:
+    arguments: dict[str, Any] = {"names": (), "include_init": False, "force": False,
+                                 "labels": {"app": "web", "tier": "front"}, "selector": ("app",)}
+    arguments.update(options)
+    return plan_workload_update(WORKLOAD_CONTAINERS, [], target="default/deployment:web",
+                                target_id="deployment:default:web", image=ImageRef.parse(image) if image else None,
+                                **arguments)
+
+
+def test_a_workload_plan_carries_the_edits_and_lists_the_keys() -> None:
+    edits = Edits(KeyEdits((("B", SECRET),), ("A",)), KeyEdits((("release", "2"),), ("tier",)))
+    result = workload_plan("shop/web:2", edits=edits, record=True, origin=Origin(commit="abc"))
+    assert result.request == WorkloadUpdate({"web": "shop/web:2"}, False, edits.env, edits.labels,
+                                            "rancher-deploy: web=shop/web:2 (env and labels changed); commit abc")
+    lines = "\n".join(result.describe())
+    assert "web env: added B; removed A" in lines and "pod labels: added release; removed tier" in lines
+    assert "record: annotation kubernetes.io/change-cause = rancher-deploy: web=shop/web:2" in lines
+    assert SECRET not in lines
+
+
+def test_a_workload_plan_without_an_image_needs_a_container_among_several() -> None:
+    with pytest.raises(ConfigError, match="RANCHER_CONTAINER: is required: default/deployment:web has several"):
+        workload_plan(edits=Edits(KeyEdits((("B", "2"),))))
+    result = workload_plan(edits=Edits(KeyEdits((("B", "2"),))), names=("proxy",))
+    assert result.request.images == {"proxy": "envoy:1"} and result.changes_anything
+
+
+def test_a_secret_reference_replaced_by_a_value_is_warned_about() -> None:
+    result = workload_plan("shop/web:2", edits=Edits(KeyEdits((("PW", SECRET),))))
+    assert result.warnings == ("default/deployment:web: PW in web came from a secret or config map reference and "
+                               "becomes a plain value",)
+
+
+@pytest.mark.parametrize("labels", [KeyEdits((("app", "other"),)), KeyEdits(unset=("app",))])
+def test_a_selector_label_is_refused(labels: KeyEdits) -> None:
+    setting = "RANCHER_SET_LABEL" if labels.set else "RANCHER_UNSET_LABEL"
+    with pytest.raises(ConfigError, match=f"{setting}: names app, which the selector of default/deployment:web"):
+        workload_plan("shop/web:2", edits=Edits(labels=labels))
+
+
+def test_force_with_nothing_else_redeploys_and_with_an_edit_does_not_need_to() -> None:
+    assert workload_plan("shop/web:1", force=True).request.redeploy
+    assert not workload_plan("shop/web:1", force=True, edits=Edits(KeyEdits((("B", "2"),)))).request.redeploy

@@ -65,6 +65,17 @@ def test_an_upgrade_behind_the_proxy_follows_every_link_on_https(
     assert ("POST", f"/v2-beta/projects/1a5/services/{web}/") in [(m, p.split("?")[0]) for m, p in front.forwarded]
 
 
+def test_a_proxy_under_a_prefix_that_passes_the_scheme_works(proxy: MakeProxy, sim: Simulator, web: str,
+                                                              run_cli: RunCli, ca_file: str) -> None:
+    """The nginx setup users are told to write: X-Forwarded-Proto set, the /rancher prefix not passed.
+    Rancher's links then lack only the prefix; the run rebases each once (never /rancher/rancher)."""
+    front = proxy("/rancher", X_Forwarded_Proto="https")
+    result = run_cli(CATTLE_URL=front.url, RANCHER_CA_BUNDLE=ca_file)
+    assert result.code == 0, result.stderr
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+    assert not [path for _, path in front.forwarded if path.startswith("/rancher")], "a prefix reached Rancher"
+
+
 def test_a_link_elsewhere_is_refused_before_anything_is_sent(proxy: MakeProxy, sim: Simulator, web: str,
                                                               ca_file: str) -> None:
     front = proxy()

@@ -46,8 +46,14 @@ def test_viewer_per_kind(reading: Rollout, verdict: Verdict, message: str) -> No
 
 def test_every_goal_of_a_workload_is_its_rollout() -> None:
     stalled = WorkloadStatus(rollout(deadline_exceeded="timed out"))
-    assert {stalled.judge(goal).verdict for goal in Goal} == {Verdict.FAILED}
+    assert {stalled.judge(goal).verdict for goal in Goal if goal is not Goal.REMOVED} == {Verdict.FAILED}
     assert not stalled.judge(Goal.SETTLED).gone, "a stalled rollout is not a removed workload"
+
+
+def test_a_workload_waited_on_to_be_removed_is_waiting_while_it_can_be_read() -> None:
+    # Gone means the API's 404, which ends the wait; any reading is a workload still there.
+    for reading in (rollout(deadline_exceeded="timed out"), rollout()):
+        assert WorkloadStatus(reading).judge(Goal.REMOVED).verdict is Verdict.WAITING
 
 
 def test_health_counts_updated_replicas_that_are_available() -> None:

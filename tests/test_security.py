@@ -22,7 +22,7 @@ from rancher_deploy.errors import DeployError
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.simulator import Simulator
 
-from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY
+from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, ci_sinks
 from .faults.conftest import Watcher
 
 TOKEN = "token-sec7q:TOKEN-recognisable-bearer-4d2c1"
@@ -164,11 +164,7 @@ RUNS = [(scenario, ("github", "gitlab")[n % 2]) for n, scenario in enumerate(SCE
 def test_no_secret_reaches_any_sink(sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path,
                                     scenario: Scenario, dialect: str) -> None:
     triggers = scenario.stage(sim, web)
-    files = {"GITHUB_OUTPUT": tmp_path / "output", "GITHUB_STEP_SUMMARY": tmp_path / "summary",
-             "RANCHER_DOTENV_REPORT": tmp_path / "report.env"}
-    ci = ({"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(files["GITHUB_OUTPUT"]),
-           "GITHUB_STEP_SUMMARY": str(files["GITHUB_STEP_SUMMARY"])} if dialect == "github"
-          else {"GITLAB_CI": "true", "RANCHER_DOTENV_REPORT": str(files["RANCHER_DOTENV_REPORT"])})
+    ci, files = ci_sinks(tmp_path, dialect)
     environ = {**base_env, **ci, "RANCHER_VERBOSE": "true", "RANCHER_OUTPUT": "json", "RANCHER_RETRIES": "0",
                "RANCHER_REQUEST_TIMEOUT": "0.2",
                # The secret key arrives in the URL too, URL-encoded, as users paste it.
@@ -184,7 +180,7 @@ def test_no_secret_reaches_any_sink(sim: Simulator, web: str, base_env: dict[str
     assert_clean(stdout.getvalue(), "stdout")
     document = json.loads(stdout.getvalue().strip().splitlines()[-1])
     assert_clean(json.dumps(document, ensure_ascii=False), "the JSON result")
-    written = [file for file in files.values() if file.exists()]
+    written = [file for file in files if file.exists()]
     assert written, "the CI dialect wrote no file: the check below would prove nothing"
     for file in written:
         assert_clean(file.read_text(encoding="utf-8"), file.name)

@@ -36,6 +36,11 @@ def seen(state: str, transitioning: str = "no", message: str | None = None, heal
         (seen("upgraded"), Goal.ACTIVE, Verdict.FAILED, "the service stopped in state upgraded"),
         (seen("upgrading", "yes"), Goal.SETTLED, Verdict.WAITING, "upgrading"),
         (seen("upgraded"), Goal.SETTLED, Verdict.DONE, "settled in state upgraded"),
+        # A service this run created, waited on to be removed again: `removing` (even with an error of
+        # the process it replaced) is on its way, `removed` is done.
+        (seen("removing", "yes"), Goal.REMOVED, Verdict.WAITING, "removing; waiting until it is removed"),
+        (seen("activating", "error", "boom"), Goal.REMOVED, Verdict.WAITING, "activating"),
+        (seen("removed"), Goal.REMOVED, Verdict.DONE, "removed (state removed)"),
     ],
 )
 def test_judge(observation: ServiceStatus, goal: Goal, verdict: Verdict, message: str) -> None:

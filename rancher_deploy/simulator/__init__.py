@@ -20,7 +20,7 @@ from rancher_deploy.simulator.cattle.store.base import DEFAULT_PROJECT_ID, parse
 from rancher_deploy.simulator.clock import Timing
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID, Cluster
-from rancher_deploy.simulator.rancher2.releases import RELEASES
+from rancher_deploy.simulator.rancher2.releases import KUBERNETES_VERSIONS, RELEASES, kubernetes_release
 from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
 from rancher_deploy.simulator.server import App, SimServer, tls_context
 
@@ -48,7 +48,11 @@ class Simulator:
         port: int = 0,
         tls_cert: str | None = None,
         tls_key: str | None = None,
+        kubernetes_version: str | None = None,
     ) -> None:
+        """``kubernetes_version`` (2.x: ``"1.20"``, ``"1.20.15"``): the release of the `local` cluster,
+        by default the one Rancher ``rancher_version`` installed (1.18 for 2.4, 1.20 for 2.5, ...);
+        it decides which API versions are served (CronJobs only as batch/v1beta1 before 1.21)."""
         if rancher_version not in SUPPORTED_RANCHER_VERSIONS:
             raise ValueError(
                 f"Rancher version {rancher_version!r} is not simulated; choose one of "
@@ -58,6 +62,8 @@ class Simulator:
             raise ValueError("TLS needs both a certificate file and a key file")
         if state_file and rancher_version != "1.6":
             raise ValueError("state files are only supported for Rancher 1.6")
+        if kubernetes_version and rancher_version == "1.6":
+            raise ValueError("a Kubernetes version goes with Rancher 2.x, not 1.6")
         self.rancher_version = rancher_version
         self.timing = timing or Timing.fast()
         self.state_file = state_file
@@ -66,7 +72,8 @@ class Simulator:
         self._cluster: Cluster | None = None
         self.faults.before_change = self._store.settle
         if rancher_version != "1.6":
-            self._cluster = Cluster(access_key, secret_key, self.timing, self.faults)
+            kubernetes = kubernetes_release(kubernetes_version or KUBERNETES_VERSIONS[rancher_version])
+            self._cluster = Cluster(access_key, secret_key, self.timing, self.faults, kubernetes)
             self.faults.before_change = self._cluster.settle
         self._log = RequestLog()
         self._app = App(self._store, self.faults, self._log, rancher_version, self._cluster)

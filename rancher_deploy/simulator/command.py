@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from rancher_deploy.simulator import SUPPORTED_RANCHER_VERSIONS, Simulator, Timing
+from rancher_deploy.simulator.rancher2.releases import kubernetes_release
 
 
 _SEEDING = """\
@@ -62,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"Rancher version to simulate: {', '.join(SUPPORTED_RANCHER_VERSIONS)} (default 1.6)",
     )
     parser.add_argument(
+        "--kubernetes-version", metavar="V",
+        help="the Kubernetes release of cluster local with a Rancher 2.x, e.g. 1.20 (default: the one that Rancher "
+        "version installed); it decides the API versions served, e.g. CronJobs only as batch/v1beta1 before 1.21",
+    )
+    parser.add_argument(
         "--timing", choices=("fast", "demo", "realistic"), default="demo",
         help="how fast simulated time runs: fast (tests, ~1000x), demo (a scale-2 upgrade takes about 4 s), "
         "realistic (real time) (default demo)",
@@ -83,6 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--state is only supported with --rancher-version 1.6")
     if (options.tls_cert is None) != (options.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
+    if options.kubernetes_version and options.rancher_version == "1.6":
+        parser.error("--kubernetes-version goes with a Rancher 2.x --rancher-version")
+    if options.kubernetes_version:
+        try:
+            kubernetes_release(options.kubernetes_version)
+        except ValueError as exc:
+            parser.error(f"--kubernetes-version: {exc}")
     simulator = Simulator(
         options.access_key,
         options.secret_key,
@@ -93,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=options.port,
         tls_cert=options.tls_cert,
         tls_key=options.tls_key,
+        kubernetes_version=options.kubernetes_version,
     )
     stop = threading.Event()
 

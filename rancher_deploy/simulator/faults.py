@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -11,13 +12,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class FailRule:
-    """Answer the next ``remaining`` matching requests with ``status`` (or drop the connection)."""
+    """Answer the next ``remaining`` matching requests with ``status`` and ``headers`` (or drop the connection)."""
 
     path_contains: str
     remaining: int
     status: int
     method: str | None
     drop: bool
+    headers: tuple[tuple[str, str], ...] = ()
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -33,10 +35,12 @@ class LatencyRule:
 
 @dataclass(frozen=True)
 class Failure:
-    """What the server must do instead of answering: an error status, or drop the connection."""
+    """What the server must do instead of answering: an error status (with these response headers,
+    e.g. ``Retry-After`` on a 429), or drop the connection."""
 
     status: int
     drop: bool
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class Faults:
@@ -92,12 +96,16 @@ class Faults:
         status: int = 500,
         method: str | None = None,
         drop: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """The next ``count`` matching requests fail. With ``status``: a Rancher error body, before
-        anything happened. With ``drop``: the request takes effect, then the connection is closed
-        without an answer (a lost response: the client cannot tell whether it arrived)."""
+        """The next ``count`` matching requests fail. With ``status``: a Rancher error body, and these
+        response ``headers`` (``{"Retry-After": "5"}`` on a 429, as a rate limit in front of Rancher
+        or the Kubernetes apiserver's priority and fairness sends), before anything happened. With
+        ``drop``: the request takes effect, then the connection is closed without an answer (a lost
+        response: the client cannot tell whether it arrived)."""
         with self._lock:
-            self._fail.append(FailRule(path_contains, count, status, method, drop))
+            self._fail.append(FailRule(path_contains, count, status, method, drop,
+                                       tuple((str(k), str(v)) for k, v in (headers or {}).items())))
 
     def latency(self, seconds: float, path_contains: str = "") -> None:
         with self._lock:
@@ -209,10 +217,8 @@ class Faults:
                     if rule.remaining <= 1:
                         del self._fail[n]
                     else:
-                        self._fail[n] = FailRule(
-                            rule.path_contains, rule.remaining - 1, rule.status, rule.method, rule.drop
-                        )
-                    return Failure(rule.status, rule.drop)
+                        self._fail[n] = dataclasses.replace(rule, remaining=rule.remaining - 1)
+                    return Failure(rule.status, rule.drop, rule.headers)
         return None
 
     def delay_for(self, path: str) -> float:
@@ -240,6 +246,7 @@ class Faults:
                         "status": r.status,
                         "method": r.method,
                         "drop": r.drop,
+                        "headers": dict(r.headers),
                     }
                     for r in self._fail
                 ],

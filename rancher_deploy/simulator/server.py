@@ -20,7 +20,7 @@ from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2 import api as rancher2_api
 from rancher_deploy.simulator.rancher2 import urls as rancher2_urls
 from rancher_deploy.simulator.rancher2.cluster import Cluster
-from rancher_deploy.simulator.rancher2.errors import KubeError
+from rancher_deploy.simulator.rancher2.errors import KubeError, unauthorized
 from rancher_deploy.simulator.rancher2.routes import surface_of
 from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
 from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response, StreamCut
@@ -41,6 +41,9 @@ class App:
     def _failure_body(self, req: HttpRequest, status: int) -> object:
         if self.cluster is None:
             return ApiError.http(status).body()
+        if status == 401:
+            # Rancher's auth filter answers every 2.x surface the same way (rancher-api.md §5.6).
+            return unauthorized().body
         reason = STATUS_TEXT.get(status, "Error").replace(" ", "")
         error = KubeError(status, reason, STATUS_TEXT.get(status, "Error"))
         return rancher2_api.error_body(surface_of(req.path), error)
@@ -71,7 +74,7 @@ class App:
         failure = self.faults.take_failure(req.method, target)
         if failure is not None and not failure.drop:
             self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None))
-            return Response(failure.status, self._failure_body(req, failure.status))
+            return Response(failure.status, self._failure_body(req, failure.status), dict(failure.headers))
         response = self._answer(req)
         if failure is not None:
             # A lost answer: the server did the work, the client never hears about it.
@@ -86,6 +89,9 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], app: App, tls: ssl.SSLContext | None) -> None:
+        # socketserver binds AF_INET unless told: an IPv6 address (`::1`) needs its own family.
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         self.app = app
         self.tls = tls
         self.connections: set[socket.socket] = set()
@@ -155,7 +161,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         path, _, query = self.path.partition("?")
         scheme = "https" if self.server.tls is not None else "http"
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        bound, port = str(self.server.server_address[0]), int(self.server.server_address[1])
+        host = self.headers.get("Host") or (f"[{bound}]:{port}" if ":" in bound else f"{bound}:{port}")
         headers = {k.lower(): v for k, v in self.headers.items()}
         req = HttpRequest(
             method=self.command,

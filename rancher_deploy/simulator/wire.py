@@ -19,6 +19,7 @@ STATUS_TEXT: dict[int, str] = {
     409: "Conflict",
     415: "Unsupported Media Type",
     422: "Unprocessable Entity",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",

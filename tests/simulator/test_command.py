@@ -46,6 +46,37 @@ def test_serves_until_sigterm_and_saves_state(tmp_path: Path) -> None:
     assert json.loads(state.read_text())["stacks"][0]["name"] == "shop"
 
 
+def ipv6_loopback() -> bool:
+    """Whether this machine can listen on ::1 (containers without IPv6 cannot)."""
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
+@pytest.mark.parametrize("version", ["1.6", "2.8"])
+def test_serves_on_the_ipv6_loopback(version: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rancher_deploy.simulator.command", "--host", "::1", "--port", "0",
+         "--access-key", "token-ipv6x", "--secret-key", "S", "--rancher-version", version, "--timing", "fast"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "listening on http://[::1]:" in line, line
+        url = line.split("listening on ", 1)[1].strip()
+        root = requests.get(f"{url}/{'v2-beta' if version == '1.6' else 'v3'}", auth=("token-ipv6x", "S"), timeout=5)
+        assert root.status_code == 200 and root.json()["links"]["self"].startswith("http://[::1]:")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+
+
 def test_rejects_other_rancher_versions(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["--access-key", "K", "--secret-key", "S", "--rancher-version", "3.0"])

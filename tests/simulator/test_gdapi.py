@@ -59,6 +59,33 @@ def test_create_find_upgrade_refuse_finish(sim: Simulator) -> None:
     assert [i.imageUuid for i in finished.instances().data] == ["docker:nginx:1.25"] * 2
 
 
+def test_what_rancher_deploy_creates_and_removes_is_taken_as_rancher_s_client_sends_it(sim: Simulator) -> None:
+    # The bodies of RANCHER_CREATE (creation.service_body), sent by Rancher's own client, and the
+    # removal of what a failed creation leaves: DELETE of the service, then of the stack made for it.
+    from rancher_deploy.creation import Blueprint, Creation, Port, service_body
+    from rancher_deploy.images import ImageRef
+    from rancher_deploy.targets import ServiceTarget
+
+    c = client(sim)
+    stack = c.create_stack(name="shop", startOnCreate=True)
+    image = ImageRef.parse("nginx:1.25")
+    creation = Creation(ServiceTarget("web", "shop"), "service", "web", image,
+                        Blueprint(image, scale=2, ports=(Port(80, 8080),), env=(("MODE", "prod"),)))
+    body = service_body(creation, stack.id, "stackId")
+    created = c.create_service(**{key: value for key, value in body.items() if key != "type"})
+    assert (created.type, created.state, created.startOnCreate) == ("service", "registering", True)
+    active = wait_for(c, created, "active")
+    assert (active.scale, active.launchConfig.ports, active.launchConfig.environment.MODE) == (2, ["8080:80/tcp"], "prod")
+    assert len(active.instances().data) == 2
+
+    removing = c.delete(active)
+    assert removing.state == "removing"
+    assert wait_for(c, removing, "removed").state == "removed"
+    assert c.list_service(name="web").data == []
+    assert c.delete(wait_for(c, stack, "active")).state == "removing"
+    assert wait_for(c, stack, "removed").state == "removed"
+
+
 def test_rollback(sim: Simulator) -> None:
     c = client(sim)
     stack = c.create_stack(name="shop")

@@ -114,3 +114,29 @@ def test_kubectl_with_a_wrong_token_is_unauthorized(kubectl: Kubectl) -> None:
     refused = kubectl("get", "deployments", token=f"{TOKEN}:wrong")
     assert refused.returncode != 0
     assert "You must be logged in to the server" in refused.stderr
+
+
+def test_kubectl_rollout_history_lists_the_record_of_each_change(kubectl: Kubectl) -> None:
+    from tests.conftest import invoke_cli
+
+    environ = {"CATTLE_URL": kubectl.sim.url, "RANCHER_TOKEN": f"{TOKEN}:{SECRET}", "RANCHER_WORKLOAD": "web",
+               "RANCHER_CA_BUNDLE": str(kubectl.home / "ca.pem"), "RANCHER_POLL_INTERVAL": "0.005",
+               "RANCHER_TIMEOUT": "30", "GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com",
+               "GITHUB_REPOSITORY": "shop/web", "GITHUB_RUN_ID": "1001", "GITHUB_SHA": "4f2a9c1"}
+    first = invoke_cli((), environ, {"RANCHER_IMAGE": "registry.example.com/shop/web:2"}, SECRET)
+    assert first.code == 0, first.stderr
+    # A change of the environment alone is recorded too; then a plain kubectl change records none.
+    second = invoke_cli((), environ, {"RANCHER_SET_ENV": "FEATURE=on", "GITHUB_RUN_ID": "1002"}, SECRET)
+    assert second.code == 0, second.stderr
+    assert kubectl("set", "image", "deployment/web", "web=registry.example.com/shop/web:3").returncode == 0
+    assert kubectl("rollout", "status", "deployment/web", "--timeout=30s").returncode == 0
+
+    history = kubectl("rollout", "history", "deployment/web")
+    assert history.returncode == 0, history.stderr
+    rows = [line.split(None, 1) for line in history.stdout.splitlines()[2:] if line.strip()]
+    cause = "rancher-deploy: web=registry.example.com/shop/web:2{}; commit 4f2a9c1; pipeline " \
+            "https://github.com/shop/web/actions/runs/{}"
+    # kubectl set image keeps the annotation it finds: the third revision repeats the second's cause,
+    # as it would on a real cluster (only --record, now removed, rewrote it).
+    assert rows == [["1", "<none>"], ["2", cause.format("", "1001")],
+                    ["3", cause.format(" (env changed)", "1002")], ["4", cause.format(" (env changed)", "1002")]]

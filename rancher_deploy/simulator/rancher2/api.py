@@ -18,6 +18,7 @@ from rancher_deploy.simulator.rancher2.errors import (
 from rancher_deploy.simulator.rancher2.releases import (
     GIT_COMMITS,
     RELEASES,
+    minor,
     reports_prime,
 )
 from rancher_deploy.simulator.rancher2.routes import ROUTES, Surface, surface_of
@@ -46,7 +47,10 @@ def handle(cluster: Cluster, req: HttpRequest, version: str) -> Response:
     """The 2.x entry point for one request: never raises."""
     path = req.path.rstrip("/") or "/"
     if req.method == "GET" and path == "/rancherversion":
-        return Response(200, _version_doc(version))
+        # Added in 2.7 (rancher pkg/multiclustermanager/routes.go); older releases answer 404 to it.
+        if minor(version) >= (2, 7):
+            return Response(200, _version_doc(version))
+        return Response(404, None, {"Content-Type": "text/plain"}, raw=b"404 page not found")
     if req.method == "GET" and path in ("/ping", "/healthz"):
         return Response(200, None, {"Content-Type": "text/plain"}, raw=b"pong" if path == "/ping" else b"ok")
     surface = surface_of(path)

@@ -60,8 +60,12 @@ class Namespace:
 class Cluster(Timeline):
     """All 2.x state, guarded by one re-entrant lock."""
 
-    def __init__(self, access_key: str, secret_key: str, timing: Timing, faults: Faults) -> None:
+    def __init__(self, access_key: str, secret_key: str, timing: Timing, faults: Faults,
+                 kubernetes: tuple[int, str] = (28, "v1.28.15")) -> None:
+        """``kubernetes``: the (minor, gitVersion) the `local` cluster runs, which decides the API
+        versions it serves (releases.kubernetes_release)."""
         self.lock = threading.RLock()
+        self.kubernetes = kubernetes
         self.timing = timing
         self.faults = faults
         self.access_key = access_key

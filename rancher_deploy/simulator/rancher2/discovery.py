@@ -11,14 +11,9 @@ from __future__ import annotations
 
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.errors import KubeError
-from rancher_deploy.simulator.rancher2.resources import GROUPS, RESOURCES
+from rancher_deploy.simulator.rancher2.resources import GROUPS, RESOURCES, group_versions
 from rancher_deploy.simulator.wire import Response
 
-# The Kubernetes release each simulated Rancher's `local` cluster runs (its RKE2/k3s default).
-KUBERNETES_VERSIONS: dict[str, tuple[str, str]] = {
-    "2.4": ("18", "v1.18.20"), "2.5": ("20", "v1.20.15"), "2.6": ("24", "v1.24.17"),
-    "2.7": ("26", "v1.26.15"), "2.8": ("28", "v1.28.15"), "2.9": ("30", "v1.30.14"),
-}
 # What a proxied apiserver reports as its own address (ignored by clients that came through Rancher).
 APISERVER_ADDRESS = "127.0.0.1:6443"
 
@@ -31,8 +26,8 @@ def check_cluster(call: Call) -> None:
 
 def k8s_version(call: Call) -> Response:
     check_cluster(call)
-    minor, git = KUBERNETES_VERSIONS.get(call.version, ("28", "v1.28.15"))
-    return Response(200, {"major": "1", "minor": minor, "gitVersion": git, "gitCommit": "0" * 40,
+    minor, git = call.cluster.kubernetes
+    return Response(200, {"major": "1", "minor": str(minor), "gitVersion": git, "gitCommit": "0" * 40,
                           "gitTreeState": "clean", "buildDate": "2024-01-01T00:00:00Z", "goVersion": "go1.21",
                           "compiler": "gc", "platform": "linux/amd64"})
 
@@ -45,15 +40,20 @@ def core_versions(call: Call) -> Response:
                                                           "serverAddress": APISERVER_ADDRESS}]})
 
 
-def _group(name: str) -> dict[str, object]:
-    version = {"groupVersion": f"{name}/v1", "version": "v1"}
-    return {"name": name, "versions": [version], "preferredVersion": version}
+def _group(name: str, kube_minor: int) -> dict[str, object]:
+    """A group's versions as this cluster's Kubernetes release serves them (batch: v1 from 1.21,
+    v1beta1 up to 1.24), the preferred one first, as the apiserver's discovery lists them."""
+    versions = [{"groupVersion": f"{name}/{version}", "version": version}
+                for version in group_versions(name, kube_minor)]
+    return {"name": name, "versions": versions, "preferredVersion": versions[0]}
 
 
 def group_list(call: Call) -> Response:
     """GET /apis: APIGroupList."""
     check_cluster(call)
-    return Response(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(g) for g in GROUPS]})
+    kube_minor = call.cluster.kubernetes[0]
+    return Response(200, {"kind": "APIGroupList", "apiVersion": "v1",
+                          "groups": [_group(g, kube_minor) for g in GROUPS]})
 
 
 def group(call: Call) -> Response:
@@ -62,17 +62,20 @@ def group(call: Call) -> Response:
     name = call.match["group"]
     if name not in GROUPS:
         raise KubeError(404, "NotFound", "the server could not find the requested resource")
-    return Response(200, {"kind": "APIGroup", "apiVersion": "v1", **_group(name)})
+    return Response(200, {"kind": "APIGroup", "apiVersion": "v1", **_group(name, call.cluster.kubernetes[0])})
 
 
 def resource_list(call: Call) -> Response:
-    """GET /api/v1 or /apis/<group>/v1: APIResourceList."""
+    """GET /api/v1 or /apis/<group>/<version>: APIResourceList (404 for a version not served)."""
     check_cluster(call)
     name = call.match.get("group", "")
-    if name and name not in GROUPS:
+    version = call.match.get("version", "v1")
+    kube_minor = call.cluster.kubernetes[0]
+    if (name and name not in GROUPS) or (name and version not in group_versions(name, kube_minor)):
         raise KubeError(404, "NotFound", "the server could not find the requested resource")
-    doc: dict[str, object] = {"kind": "APIResourceList", "groupVersion": f"{name}/v1" if name else "v1",
-                              "resources": [r.discovery() for r in RESOURCES if r.group == name]}
+    doc: dict[str, object] = {"kind": "APIResourceList", "groupVersion": f"{name}/{version}" if name else "v1",
+                              "resources": [r.discovery() for r in RESOURCES
+                                            if r.group == name and version in r.served(kube_minor)]}
     if name:
         doc["apiVersion"] = "v1"
     return Response(200, doc)

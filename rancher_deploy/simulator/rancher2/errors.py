@@ -31,6 +31,7 @@ def not_found(kind: str, name: str) -> KubeError:
 # Norman error codes by status, for errors that carry no more specific code (httperror/error.go).
 NORMAN_CODES: dict[int, str] = {
     400: "InvalidBodyContent",
+    401: "Unauthorized",
     403: "PermissionDenied",
     404: "NotFound",
     405: "MethodNotAllow",
@@ -59,8 +60,10 @@ class NormanError(Exception):
             # A body that is not JSON: norman's parse.ReadBody answers InvalidBodyContent, which is a
             # 422 in norman's table (httperror/error.go), not the 400 Kubernetes would send.
             return cls(422, "InvalidBodyContent", f"Failed to parse body: {err.message}")
+        # norman store/proxy/error_wrapper.go translateError: a Kubernetes failure keeps its reason as
+        # the code (`Invalid`, `AlreadyExists`, `Conflict`, ...).
         code = {"NotFound": "NotFound", "AlreadyExists": "AlreadyExists", "Conflict": "Conflict",
-                "Invalid": "InvalidFormat", "BadRequest": "InvalidBodyContent"}.get(err.reason)
+                "Invalid": "Invalid", "BadRequest": "InvalidBodyContent"}.get(err.reason)
         return cls(err.status, code or NORMAN_CODES.get(err.status, "ServerError"), err.message)
 
     def body(self) -> JSON:

@@ -10,6 +10,7 @@ proxy and rancher/apiserver error bodies on Steve.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -34,11 +35,23 @@ WATCH_POLL = 0.02  # real seconds between looks at the store while a watch is op
 
 
 def resource_of(call: Call) -> Resource:
-    """The resource a proxy URL names (``/api/v1/<plural>`` or ``/apis/<group>/v1/<plural>``), or 404."""
-    found = resource_at(call.match.get("group", ""), call.match["resource"])
+    """The resource a proxy URL names (``/api/v1/<plural>`` or ``/apis/<group>/<version>/<plural>``), or
+    404 when this cluster's Kubernetes release does not serve it under that version (batch/v1 CronJobs
+    before 1.21, batch/v1beta1 from 1.25): the apiserver's "could not find the requested resource"."""
+    found = resource_at(call.match.get("group", ""), call.match["resource"], call.match.get("version", "v1"),
+                        call.cluster.kubernetes[0])
     if found is None or ("namespace" in call.match and not found.namespaced):
         raise KubeError(404, "NotFound", "the server could not find the requested resource")
     return found
+
+
+def served(call: Call, resource: Resource, obj: JSON) -> JSON:
+    """``obj`` under the version the request named (Steve: the preferred one): one stored object is
+    served by every version of its resource, each with its own ``apiVersion``, as the apiserver does."""
+    if resource.workload is not None:
+        version = call.match.get("version") or resource.served(call.cluster.kubernetes[0])[0]
+        obj["apiVersion"] = resource.group_version(version)
+    return obj
 
 
 # --------------------------------------------------------------------------------------------------
@@ -90,7 +103,10 @@ def list_objects_of(call: Call, resource: Resource, namespace: str | None) -> li
     if resource.plural == "pods":
         return cluster.pods_to_k8s(namespace)
     if resource.workload is not None:
-        return [cluster.to_k8s(w) for w in cluster.workloads_in(namespace=namespace, kind=resource.workload)]
+        return [served(call, resource, cluster.to_k8s(w))
+                for w in cluster.workloads_in(namespace=namespace, kind=resource.workload)]
+    if resource.plural == "jobs":
+        return []  # not modelled: a CronJob's runs are not simulated
     # ReplicaSets belong to Deployments; ControllerRevisions to StatefulSets and DaemonSets.
     owners = {"deployment"} if resource.plural == "replicasets" else {"statefulset", "daemonset"}
     items: list[JSON] = []
@@ -152,6 +168,22 @@ def _validate(workload_kind: str, name: str, obj: JSON) -> None:
         raise KubeError(422, "Invalid", f'{invalid}: spec.replicas: Invalid value: {spec["replicas"]}: must be greater than or equal to 0')
     if workload_kind != "cronjob" and not (spec.get("selector") or {}).get("matchLabels"):
         raise KubeError(422, "Invalid", f"{invalid}: spec.selector: Required value")
+    check_selector(workload_kind, name, spec)
+
+
+def check_selector(workload_kind: str, name: str, spec: JSON) -> None:
+    """The pod template's labels must carry the selector's (apps validation ValidateDeploymentSpec and
+    its StatefulSet and DaemonSet twins: "`selector` does not match template `labels`")."""
+    if workload_kind == "cronjob":
+        return
+    wanted = (spec.get("selector") or {}).get("matchLabels") or {}
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    if any(labels.get(key) != value for key, value in wanted.items()):
+        shown = ", ".join(f'"{key}":"{value}"' for key, value in sorted(labels.items()))
+        group = API_VERSIONS[workload_kind].split("/")[0]
+        raise KubeError(422, "Invalid", f'{KINDS[workload_kind]}.{group} "{name}" is invalid: '
+                                        f"spec.template.metadata.labels: Invalid value: map[string]string{{{shown}}}: "
+                                        "`selector` does not match template `labels`")
 
 
 def _store(call: Call, workload: Workload, obj: JSON) -> JSON:
@@ -180,9 +212,28 @@ def create_workload(call: Call, resource: Resource, namespace: str, body: Any) -
         raise KubeError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
     _validate(resource.workload, name, body)
     call.cluster.namespace(namespace)
+    if resource.workload == "deployment":
+        body = {**body, "spec": deployment_defaults(body["spec"])}
     workload = call.cluster.create_workload(resource.workload, namespace, name, body["spec"],
                                             dict(meta.get("labels") or {}), dict(meta.get("annotations") or {}))
     return call.cluster.to_k8s(workload)
+
+
+def deployment_defaults(spec: JSON) -> JSON:
+    """The spec with what the apiserver fills in for an apps/v1 Deployment that leaves it out
+    (kubernetes pkg/apis/apps/v1/defaults.go, SetDefaults_Deployment): 1 replica, a RollingUpdate
+    strategy of 25% surge and 25% unavailable, 10 revisions kept, a 600 s progress deadline."""
+    spec = copy.deepcopy(spec)
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    return spec
 
 
 def _conflict(workload: Workload) -> KubeError:
@@ -291,7 +342,7 @@ def _list_response(call: Call, resource: Resource, chunk: Page) -> Response:
         doc = table(resource.plural, chunk.items, chunk.list_meta(), version,
                     call.param("includeObject") or "Metadata", call.cluster.wall(call.cluster.now()))
         return Response(200, doc, {"Content-Type": f"application/json;as=Table;v={version};g=meta.k8s.io"})
-    return Response(200, {"kind": resource.list_kind, "apiVersion": resource.group_version,
+    return Response(200, {"kind": resource.list_kind, "apiVersion": resource.group_version(call.match.get("version", "v1")),
                           "metadata": chunk.list_meta(), "items": chunk.items})
 
 
@@ -327,21 +378,24 @@ def create_object(call: Call) -> Response:
     resource = resource_of(call)
     if resource.workload is None:
         raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-    return Response(201, create_workload(call, resource, call.match["namespace"], call.body_json()))
+    return Response(201, served(call, resource, create_workload(call, resource, call.match["namespace"],
+                                                                 call.body_json())))
 
 
 def put_object(call: Call) -> Response:
     check_cluster(call)
-    workload = workload_of(call, resource_of(call), call.match["namespace"], call.match["name"])
-    return Response(200, put_workload(call, workload, call.body_json(), require_version=False))
+    resource = resource_of(call)
+    workload = workload_of(call, resource, call.match["namespace"], call.match["name"])
+    return Response(200, served(call, resource, put_workload(call, workload, call.body_json(), require_version=False)))
 
 
 def patch_object(call: Call) -> Response:
     check_cluster(call)
-    workload = workload_of(call, resource_of(call), call.match["namespace"], call.match["name"])
+    resource = resource_of(call)
+    workload = workload_of(call, resource, call.match["namespace"], call.match["name"])
     if not call.http.headers.get("content-type"):
         raise KubeError(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
-    return Response(200, patch_workload(call, workload, patch.STRATEGIC))
+    return Response(200, served(call, resource, patch_workload(call, workload, patch.STRATEGIC)))
 
 
 def delete_object(call: Call) -> Response:

@@ -1,10 +1,11 @@
 """v3 <-> Kubernetes translation: workloads, containers and ReplicaSets as Norman shows and accepts them.
 
 A v3 workload is the Kubernetes object flattened (rancher-api.md §5.2): the pod spec's fields at
-the top, containers renamed the Rancher way (``command``→``entrypoint``, ``args``→``command``,
-``env``→``environment``), the Deployment's own metadata as ``workloadLabels``/``workloadAnnotations``,
-status as ``deploymentStatus``; ``metadata`` (generation, resourceVersion) is dropped. PUT maps the
-body back and merges it into the live object (§5.3).
+the top, containers renamed the Rancher way (``command``→``entrypoint``, ``args``→``command``, and
+up to 2.5 ``env``/``envFrom``→``environment``/``environmentFrom``, environment.py), the Deployment's
+own metadata as ``workloadLabels``/``workloadAnnotations``, status as ``deploymentStatus``, state
+words by release (summary.py); ``metadata`` (generation, resourceVersion) is dropped. PUT maps what
+was sent back and merges it into the live object (§5.3).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import copy
 from datetime import datetime, timezone
 from typing import Any
 
+from rancher_deploy.simulator.rancher2 import environment
 from rancher_deploy.simulator.rancher2.errors import NormanError
+from rancher_deploy.simulator.rancher2.releases import has_redeploy, maps_environment
+from rancher_deploy.simulator.rancher2.summary import v3_state
 from rancher_deploy.simulator.rancher2.workloads import Workload
 from rancher_deploy.simulator.rancher2.workloads.objects import JSON
 
@@ -87,20 +91,16 @@ def created_ts(text: str) -> int:
 # Containers: Kubernetes <-> v3
 
 
-def container_to_v3(container: JSON, init: bool) -> JSON:
+def container_to_v3(container: JSON, init: bool, version: str) -> JSON:
+    """A Kubernetes container as v3 shows it on Rancher ``version`` (its environment: environment.py)."""
+    if maps_environment(version):
+        container = environment.to_v3(container)
     out: JSON = {}
     for key, value in container.items():
         if key == "command":
             out["entrypoint"] = copy.deepcopy(value)
         elif key == "args":
             out["command"] = copy.deepcopy(value)
-        elif key == "env":
-            plain = {e["name"]: e.get("value", "") for e in value if "valueFrom" not in e}
-            sourced = [copy.deepcopy(e) for e in value if "valueFrom" in e]
-            if plain:
-                out["environment"] = plain
-            if sourced:
-                out["environmentFrom"] = sourced
         elif key == "ports":
             out["ports"] = [{**copy.deepcopy(p), "type": f"{SCHEMA_PREFIX}/containerPort"} for p in value]
         else:
@@ -118,57 +118,27 @@ def _strip_types(value: Any) -> Any:
     return value
 
 
-def container_from_v3(container: JSON) -> tuple[JSON, bool]:
-    """A v3 container back in Kubernetes form, and whether it is an init container."""
+def container_from_v3(container: JSON, version: str) -> tuple[JSON, bool]:
+    """A v3 container back in Kubernetes form on Rancher ``version``, and whether it is an init container."""
     out: JSON = {}
-    env: list[JSON] = []
     for key, value in _strip_types(container).items():
         if key == "entrypoint":
             out["command"] = value
         elif key == "command":
             out["args"] = value
-        elif key == "environment":
-            env.extend({"name": str(k), "value": str(v)} for k, v in (value or {}).items())
-        elif key == "environmentFrom":
-            env.extend(value or [])
         elif key in ("initContainer", "restartCount", "state", "transitioning", "transitioningMessage"):
             continue
+        elif key in ("environment", "environmentFrom") and not maps_environment(version):
+            continue  # 2.6+: not fields of a container any more (empty ones pass the validator)
         else:
             out[key] = value
-    if env:
-        out["env"] = env
+    if maps_environment(version):
+        out = environment.from_v3(out)
     return out, bool(container.get("initContainer"))
 
 
 # --------------------------------------------------------------------------------------------------
 # Workloads: Kubernetes -> v3
-
-
-def summary(workload: Workload) -> tuple[str, str, str]:
-    """(state, transitioning, transitioningMessage) by §5.2 (wrangler summary + Rancher's replicas rule)."""
-    if workload.kind == "cronjob":
-        return "active", "no", ""
-    status = workload.status
-    conditions = workload.conditions
-    progressing = conditions.get("Progressing")
-    available = conditions.get("Available")
-    state, transitioning, message = "active", "no", ""
-    if progressing is not None and progressing.status == "False":
-        state, transitioning, message = "updating", "error", progressing.message
-    elif available is not None and available.status == "False":
-        state, transitioning, message = "updating", "yes", available.message
-    elif workload.observed_generation != workload.generation:
-        state, transitioning = "in-progress", "yes"
-    if transitioning == "no" or (transitioning == "error" and state == "active"):
-        if workload.kind == "daemonset":
-            mismatch = status.get("desiredNumberScheduled") != status.get("numberReady")
-        else:
-            mismatch = status.get("replicas", 0) != status.get("readyReplicas", 0)
-        if mismatch:
-            state = "updating"
-            if transitioning == "no":
-                transitioning, message = "yes", "upgrading workload"
-    return state, transitioning, message
 
 
 def _status_to_v3(workload: Workload, k8s_status: JSON) -> JSON:
@@ -209,23 +179,24 @@ def _config_to_v3(workload: Workload) -> JSON:
     return config
 
 
-def workload_to_v3(workload: Workload, project_id: str, k8s: JSON, base: str) -> JSON:
-    """The v3 resource; ``base`` is the project sub-context URL (links go under /workloads)."""
+def workload_to_v3(workload: Workload, project_id: str, k8s: JSON, base: str, version: str) -> JSON:
+    """The v3 resource as Rancher ``version`` shows it; ``base`` is the project sub-context URL (links
+    go under /workloads)."""
     template = workload.template()
     pod_spec = template.get("spec") or {}
     pod_meta = template.get("metadata") or {}
     self_link = f"{base}/workloads/{workload.v3_id}"
-    state, transitioning, message = summary(workload)
+    state, transitioning, message = v3_state(k8s, version)
     created = k8s["metadata"]["creationTimestamp"]
-    containers = [container_to_v3(c, True) for c in pod_spec.get("initContainers") or []]
-    containers += [container_to_v3(c, False) for c in pod_spec.get("containers") or []]
+    containers = [container_to_v3(c, True, version) for c in pod_spec.get("initContainers") or []]
+    containers += [container_to_v3(c, False, version) for c in pod_spec.get("containers") or []]
     config_field, status_field = CONFIG_FIELDS[workload.kind]
     doc: JSON = {
         "id": workload.v3_id,
         "type": V3_TYPES[workload.kind],
         "baseType": "workload",
         "links": {"self": self_link, "update": self_link, "remove": self_link, "yaml": f"{self_link}/yaml"},
-        "actions": {"redeploy": f"{self_link}?action=redeploy"},
+        "actions": {"redeploy": f"{self_link}?action=redeploy"} if has_redeploy(version) else {},
         "name": workload.name,
         "namespaceId": workload.namespace,
         "projectId": project_id,
@@ -271,22 +242,22 @@ def workload_to_v3(workload: Workload, project_id: str, k8s: JSON, base: str) ->
     return doc
 
 
-def replicaset_to_v3(workload: Workload, rs: JSON, project_id: str, base: str) -> JSON:
+def replicaset_to_v3(workload: Workload, rs: JSON, project_id: str, base: str, version: str) -> JSON:
     """A ReplicaSet as the v3 ``replicaSet`` type (what the revisions link lists)."""
     meta = rs["metadata"]
     rs_id = f"replicaset:{meta['namespace']}:{meta['name']}"
     link = f"{base}/replicasets/{rs_id}"
     template = rs["spec"]["template"]
     pod_spec = template.get("spec") or {}
-    containers = [container_to_v3(c, True) for c in pod_spec.get("initContainers") or []]
-    containers += [container_to_v3(c, False) for c in pod_spec.get("containers") or []]
+    containers = [container_to_v3(c, True, version) for c in pod_spec.get("initContainers") or []]
+    containers += [container_to_v3(c, False, version) for c in pod_spec.get("containers") or []]
     ready = rs["status"].get("readyReplicas", 0)
     return {
         "id": rs_id,
         "type": "replicaSet",
         "baseType": "replicaSet",
         "links": {"self": link, "update": link, "remove": link},
-        "actions": {"redeploy": f"{link}?action=redeploy"},
+        "actions": {"redeploy": f"{link}?action=redeploy"} if has_redeploy(version) else {},
         "name": meta["name"],
         "namespaceId": meta["namespace"],
         "projectId": project_id,
@@ -313,11 +284,12 @@ def replicaset_to_v3(workload: Workload, rs: JSON, project_id: str, base: str) -
 
 
 def merge_v3(old: Any, new: Any, key: str = "") -> Any:
-    """norman merge.APIUpdateMerge: objects merged key by key, arrays and scalars replaced; label and
-    annotation maps replaced whole but keeping the protected ``*cattle.io/*`` keys."""
-    if key in ("labels", "annotations", "workloadLabels", "workloadAnnotations") and isinstance(new, dict):
-        kept = {k: v for k, v in (old or {}).items() if PROTECTED_SUFFIX in k and k not in new}
-        return {**kept, **new}
+    """norman merge.APIUpdateMerge on what a PUT sent: objects merged key by key, arrays and scalars
+    replaced, and map fields replaced whole: the pod template's `labels`/`annotations` are exactly
+    what was sent (norman's merge returns the source for a map field, types/convert/merge/merge.go
+    isMap), `*cattle.io/*` keys included. The workload's own metadata is `merge_protected`'s."""
+    if key in ("labels", "annotations"):
+        return copy.deepcopy(new)
     if isinstance(old, dict) and isinstance(new, dict):
         merged = dict(old)
         for k, v in new.items():
@@ -326,8 +298,30 @@ def merge_v3(old: Any, new: Any, key: str = "") -> Any:
     return copy.deepcopy(new)
 
 
-def apply_v3(workload_kind: str, current_spec: JSON, v3: JSON) -> JSON:
-    """The Kubernetes spec after applying a (merged) v3 view onto the current spec."""
+def merge_protected(current: dict[str, str], sent: Any) -> dict[str, str]:
+    """norman merge.mergeMetadata / mergeProtected for the workload's own labels or annotations
+    (`workloadLabels`, `workloadAnnotations`): nothing sent keeps them; otherwise the keys sent are
+    set, except protected ones (containing `cattle.io/`, but not `field.cattle.io/` other than
+    `field.cattle.io/creatorId`), and the current keys not sent are removed, except protected ones
+    and `field.cattle.io/` ones."""
+    if not isinstance(sent, dict):
+        return dict(current)
+
+    def protected(key: str) -> bool:
+        field = key.startswith("field.cattle.io/")
+        return PROTECTED_SUFFIX in key and (not field or key == "field.cattle.io/creatorId")
+
+    result = dict(current)
+    result.update({key: str(value) for key, value in sent.items() if not protected(key)})
+    for key in current:
+        if not protected(key) and not key.startswith("field.cattle.io/") and key not in sent:
+            del result[key]
+    return result
+
+
+def apply_v3(workload_kind: str, current_spec: JSON, v3: JSON, version: str) -> JSON:
+    """The Kubernetes spec after applying the fields of a (merged) v3 view onto the current spec;
+    fields the view lacks are left as they are."""
     spec = copy.deepcopy(current_spec)
     if workload_kind == "cronjob":
         template = spec.setdefault("jobTemplate", {}).setdefault("spec", {}).setdefault("template", {})
@@ -339,7 +333,7 @@ def apply_v3(workload_kind: str, current_spec: JSON, v3: JSON) -> JSON:
         containers: list[JSON] = []
         inits: list[JSON] = []
         for c in v3["containers"] or []:
-            converted, init = container_from_v3(c)
+            converted, init = container_from_v3(c, version)
             (inits if init else containers).append(converted)
         pod_spec["containers"] = containers
         if inits:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 READ = ("get", "list", "watch")
+# (version, first Kubernetes minor serving it, last one or None): what every resource but CronJobs has.
+ALWAYS: tuple[tuple[str, int, int | None], ...] = (("v1", 0, None),)
 WRITE = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 
@@ -26,14 +28,15 @@ class Resource:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     workload: str | None = None     # our workload kind when this is one (deployment, ...)
+    versions: tuple[tuple[str, int, int | None], ...] = ALWAYS  # preferred first
 
-    @property
-    def version(self) -> str:
-        return "v1"
+    def served(self, kube_minor: int) -> tuple[str, ...]:
+        """The versions a cluster of Kubernetes 1.<kube_minor> serves this resource under, preferred first."""
+        return tuple(version for version, first, last in self.versions
+                     if first <= kube_minor and (last is None or kube_minor <= last))
 
-    @property
-    def group_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
+    def group_version(self, version: str = "v1") -> str:
+        return f"{self.group}/{version}" if self.group else version
 
     @property
     def singular(self) -> str:
@@ -72,14 +75,34 @@ RESOURCES: tuple[Resource, ...] = (
              workload="daemonset"),
     Resource("replicasets", "apps", "ReplicaSet", short_names=("rs",), categories=("all",)),
     Resource("controllerrevisions", "apps", "ControllerRevision"),
+    # Jobs are batch/v1 on every release (pkg/registry/batch/rest/storage_batch.go registers them in
+    # v1Storage), so /apis/batch lists v1 even where CronJobs are only in v1beta1. The simulator
+    # keeps no Jobs: listed for discovery, their collection is empty.
+    Resource("jobs", "batch", "Job", verbs=WRITE, categories=("all",)),
+    # batch/v1 CronJob is GA from Kubernetes 1.21; batch/v1beta1 is served from 1.8 until its removal
+    # in 1.25 (kubernetes CHANGELOG-1.21 and the 1.25 deprecated API migration guide).
     Resource("cronjobs", "batch", "CronJob", verbs=WRITE, short_names=("cj",), categories=("all",),
-             workload="cronjob"),
+             workload="cronjob", versions=(("v1", 21, None), ("v1beta1", 8, 24))),
 )
 BY_PLURAL: dict[str, Resource] = {r.plural: r for r in RESOURCES}
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES if r.group))
 
 
-def resource_at(group: str, plural: str) -> Resource | None:
-    """The resource served at ``/apis/<group>/v1/<plural>`` (group "" for ``/api/v1``), if any."""
+def group_versions(group: str, kube_minor: int) -> tuple[str, ...]:
+    """The versions of ``group`` a cluster of Kubernetes 1.<kube_minor> serves, preferred first."""
+    found: dict[str, None] = {}
+    for resource in RESOURCES:
+        if resource.group == group:
+            found.update(dict.fromkeys(resource.served(kube_minor)))
+    return tuple(sorted(found, key=lambda version: (version != "v1", version)))
+
+
+def resource_at(group: str, plural: str, version: str = "v1", kube_minor: int | None = None) -> Resource | None:
+    """The resource served at ``/apis/<group>/<version>/<plural>`` (group "" for ``/api/v1``), if any;
+    with ``kube_minor``, only when a cluster of that Kubernetes release serves that version."""
     found = BY_PLURAL.get(plural.lower())
-    return found if found is not None and found.group == group else None
+    if found is None or found.group != group:
+        return None
+    if kube_minor is not None and version not in found.served(kube_minor):
+        return None
+    return found

@@ -31,8 +31,10 @@ _K8S = r"/k8s/clusters/(?P<cluster>[^/]+)"
 _NS = r"namespaces/(?P<namespace>[^/]+)"
 _RES = r"(?P<resource>[a-z]+)"
 _NAME = r"(?P<name>[^/]+)"
-# The core group at /api/v1, named groups at /apis/<group>/v1 (resources.py says which exist).
-_API = r"(?:api|apis/(?P<group>[a-z.]+))/v1"
+# The core group at /api/v1, named groups at /apis/<group>/<version> (resources.py says which exist
+# and which Kubernetes releases serve a version: batch/v1beta1 CronJobs before 1.21).
+_VERSION = r"(?P<version>v1(?:beta1)?)"
+_API = rf"(?:api/v1|apis/(?P<group>[a-z.]+)/{_VERSION})"
 _STEVE = r"(?P<type>[a-z]+(?:\.[a-z]+)?)"
 
 
@@ -46,6 +48,7 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("GET", "/v3/schemas", v3.v3_schemas),
     _r("GET", "/v3/clusters", v3.list_clusters),
     _r("GET", "/v3/clusters/(?P<cluster>[^/]+)", v3.get_cluster),
+    _r("GET", "/v3/settings/(?P<setting>[^/]+)", v3.get_setting),
     _r("GET", "/v3/projects", v3.list_projects),
     _r("POST", "/v3/projects", v3.create_project),
     _r("GET", f"/v3/projects/{_PROJECT}", v3.get_project),
@@ -72,7 +75,7 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("GET", f"{_K8S}/api/v1", discovery.resource_list),
     _r("GET", f"{_K8S}/apis", discovery.group_list),
     _r("GET", f"{_K8S}/apis/(?P<group>[a-z.]+)", discovery.group),
-    _r("GET", f"{_K8S}/apis/(?P<group>[a-z.]+)/v1", discovery.resource_list),
+    _r("GET", f"{_K8S}/apis/(?P<group>[a-z.]+)/{_VERSION}", discovery.resource_list),
     _r("GET", f"{_K8S}/{_API}/{_RES}", kubeapi.list_objects),
     _r("GET", f"{_K8S}/{_API}/{_NS}/{_RES}", kubeapi.list_objects),
     _r("POST", f"{_K8S}/{_API}/{_NS}/{_RES}", kubeapi.create_object),

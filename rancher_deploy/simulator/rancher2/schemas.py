@@ -5,6 +5,8 @@ from __future__ import annotations
 from rancher_deploy.simulator.rancher2.cluster import (
     CLUSTER_ID,
 )
+from rancher_deploy.simulator.rancher2.listing import filters_of
+from rancher_deploy.simulator.rancher2.releases import has_redeploy
 from rancher_deploy.simulator.rancher2.workloads.objects import JSON
 
 
@@ -19,14 +21,14 @@ def _schema(schema_id: str, base: str, plural: str, *, collection_methods: list[
         "resourceMethods": resource_methods,
         "resourceActions": actions or {},
         "collectionActions": {},
-        "collectionFilters": {f: {"modifiers": ["eq", "ne"]} for f in ("name", "namespaceId", "id", "state", "uuid")},
+        "collectionFilters": {name: {"modifiers": list(modifiers)} for name, modifiers in filters_of(fields).items()},
         "resourceFields": {name: {"type": kind, "nullable": True} for name, kind in fields.items()},
         "version": {"group": "project.cattle.io", "path": "/v3/project", "version": "v3"},
     }
 
 
 WORKLOAD_FIELDS = {
-    "name": "string", "namespaceId": "reference[namespace]", "projectId": "reference[project]", "scale": "int",
+    "id": "string", "name": "string", "namespaceId": "reference[namespace]", "projectId": "reference[project]", "scale": "int",
     "paused": "boolean", "containers": "array[container]", "labels": "map[string]", "annotations": "map[string]",
     "workloadLabels": "map[string]", "workloadAnnotations": "map[string]", "state": "string",
     "transitioning": "enum", "transitioningMessage": "string", "created": "date", "uuid": "string",
@@ -34,12 +36,11 @@ WORKLOAD_FIELDS = {
 }
 
 
-def project_schemas(base: str) -> list[JSON]:
+def project_schemas(base: str, version: str) -> list[JSON]:
+    """The project's schemas on Rancher ``version``: `redeploy` only from 2.4 on (releases.has_redeploy)."""
     crud = (["GET", "POST"], ["GET", "PUT", "DELETE"])
-    rollback_actions = {
-        "redeploy": {}, "pause": {}, "resume": {},
-        "rollback": {"input": "rollbackRevision"},
-    }
+    redeploy: JSON = {"redeploy": {}} if has_redeploy(version) else {}
+    rollback_actions = {**redeploy, "pause": {}, "resume": {}, "rollback": {"input": "rollbackRevision"}}
     schemas = [
         _schema("workload", base, "workloads", collection_methods=crud[0], resource_methods=crud[1],
                 fields={**WORKLOAD_FIELDS, "deploymentConfig": "deploymentConfig", "deploymentStatus": "deploymentStatus"},
@@ -49,15 +50,15 @@ def project_schemas(base: str) -> list[JSON]:
                 actions={**rollback_actions, "rollback": {"input": "deploymentRollbackInput"}}),
         _schema("statefulSet", base, "statefulsets", collection_methods=crud[0], resource_methods=crud[1],
                 fields={**WORKLOAD_FIELDS, "statefulSetConfig": "statefulSetConfig", "statefulSetStatus": "statefulSetStatus"},
-                actions={"redeploy": {}}),
+                actions=redeploy),
         _schema("daemonSet", base, "daemonsets", collection_methods=crud[0], resource_methods=crud[1],
                 fields={**WORKLOAD_FIELDS, "daemonSetConfig": "daemonSetConfig", "daemonSetStatus": "daemonSetStatus"},
-                actions={"redeploy": {}}),
+                actions=redeploy),
         _schema("cronJob", base, "cronjobs", collection_methods=crud[0], resource_methods=crud[1],
                 fields={**WORKLOAD_FIELDS, "cronJobConfig": "cronJobConfig", "cronJobStatus": "cronJobStatus"},
-                actions={"redeploy": {}}),
+                actions=redeploy),
         _schema("replicaSet", base, "replicasets", collection_methods=["GET"], resource_methods=["GET", "PUT", "DELETE"],
-                fields=WORKLOAD_FIELDS, actions={"redeploy": {}}),
+                fields=WORKLOAD_FIELDS, actions=redeploy),
     ]
     for nested in ("container", "containerPort", "deploymentConfig", "deploymentStatus", "deploymentCondition",
                    "deploymentRollbackInput", "rollbackRevision", "labelSelector", "statefulSetStatus",
@@ -71,12 +72,19 @@ def project_schemas(base: str) -> list[JSON]:
     return schemas
 
 
+MANAGEMENT_FIELDS: dict[str, dict[str, str]] = {
+    "cluster": {"id": "string", "name": "string", "state": "string"},
+    "project": {"id": "string", "name": "string", "clusterId": "reference[cluster]", "state": "string"},
+    "namespace": {"id": "string", "name": "string", "projectId": "reference[project]"},
+}
+
+
 def management_schemas(base: str) -> list[JSON]:
     return [
         _schema("cluster", base, "clusters", collection_methods=["GET"], resource_methods=["GET"],
-                fields={"name": "string", "state": "string"}),
+                fields=MANAGEMENT_FIELDS["cluster"]),
         _schema("project", base, "projects", collection_methods=["GET", "POST"], resource_methods=["GET", "PUT", "DELETE"],
-                fields={"name": "string", "clusterId": "reference[cluster]", "state": "string"}),
+                fields=MANAGEMENT_FIELDS["project"]),
         _schema("namespace", f"{base}/cluster/{CLUSTER_ID}", "namespaces", collection_methods=["GET", "POST"],
-                resource_methods=["GET", "PUT", "DELETE"], fields={"name": "string", "projectId": "reference[project]"}),
+                resource_methods=["GET", "PUT", "DELETE"], fields=MANAGEMENT_FIELDS["namespace"]),
     ]

@@ -9,7 +9,7 @@ import binascii
 import json
 from urllib.parse import urlencode
 
-from rancher_deploy.simulator.rancher2 import norman, patch
+from rancher_deploy.simulator.rancher2 import patch
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.cluster import CLUSTER_ID
 from rancher_deploy.simulator.rancher2.discovery import check_cluster
@@ -19,12 +19,14 @@ from rancher_deploy.simulator.rancher2.kubeapi import (
     list_objects_of,
     one_object,
     patch_workload,
+    served,
     put_workload,
     select,
     workload_of,
 )
 from rancher_deploy.simulator.rancher2.paging import page
 from rancher_deploy.simulator.rancher2.resources import BY_PLURAL, Resource
+from rancher_deploy.simulator.rancher2.summary import steve_state
 from rancher_deploy.simulator.rancher2.workloads.objects import JSON
 from rancher_deploy.simulator.wire import Response
 
@@ -63,7 +65,8 @@ def steve_object(call: Call, resource: Resource, obj: JSON) -> JSON:
     meta = obj["metadata"]
     steve_type = _steve_type(resource)
     link = f"{_steve_base(call)}/{steve_type}s/{meta['namespace']}/{meta['name']}"
-    api = f"apis/{resource.group_version}" if resource.group else "api/v1"
+    obj = served(call, resource, obj)
+    api = f"apis/{obj['apiVersion']}" if resource.group else "api/v1"
     doc: JSON = {
         "id": f"{meta['namespace']}/{meta['name']}",
         "type": steve_type,
@@ -73,8 +76,7 @@ def steve_object(call: Call, resource: Resource, obj: JSON) -> JSON:
     doc.update(copy.deepcopy(obj))
     state_name, transitioning, message = "active", "no", ""
     if resource.workload is not None:
-        workload = call.cluster.workload(resource.workload, meta["namespace"], meta["name"])
-        state_name, transitioning, message = norman.summary(workload)
+        state_name, transitioning, message = steve_state(obj, call.version)
     doc["metadata"]["state"] = {
         "name": state_name,
         "error": transitioning == "error",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rancher_deploy.simulator.rancher2 import listing
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.cluster import (
     CLUSTER_ID,
@@ -10,35 +11,36 @@ from rancher_deploy.simulator.rancher2.cluster import (
 )
 from rancher_deploy.simulator.rancher2.errors import NormanError
 from rancher_deploy.simulator.rancher2.norman import created_ts, iso_time
-from rancher_deploy.simulator.rancher2.schemas import management_schemas
+from rancher_deploy.simulator.rancher2.releases import RELEASES
+from rancher_deploy.simulator.rancher2.schemas import MANAGEMENT_FIELDS, management_schemas
 from rancher_deploy.simulator.rancher2.workloads.objects import JSON
 from rancher_deploy.simulator.wire import Response
 
 
-def collection(call: Call, data: list[JSON], resource_type: str, create_types: dict[str, str] | None = None) -> Response:
-    """A Norman collection; equality filters on any top-level scalar field (name, namespaceId, id…)."""
-    skip = {"limit", "marker", "sort", "order", "action", "_replace", "hidden"}
-    for key, value in call.params:
-        if key in skip:
-            continue
-        field, _, modifier = key.partition("_")
-        if modifier == "ne":
-            data = [d for d in data if str(d.get(field)) != value]
-        elif not modifier:
-            data = [d for d in data if field in d and str(d.get(field)) == value]
+def collection(call: Call, data: list[JSON], resource_type: str, create_types: dict[str, str] | None = None,
+               fields: dict[str, str] | None = None, *, paged: bool = True) -> Response:
+    """A Norman collection of ``data``, filtered, sorted and paged as norman's store wrapper does
+    (listing.py) by the collection filters of a schema with ``fields``; a link's list (``paged``
+    False: a workload's revisions, written by its link handler) is shown whole."""
+    url = f"{call.root}{call.http.path}"
+    filters = listing.filters_of(fields or {})
+    if paged:
+        data, pagination, shown, sort = listing.page(data, call.params, filters, url)
+    else:
+        pagination, shown = {"limit": listing.limit_of(call.param("limit"))}, {name: None for name in filters}
+        sort = {"order": "asc", "reverse": f"{url}?order=desc"}
     doc: JSON = {
         "type": "collection",
-        "links": {"self": f"{call.root}{call.http.path}"},
+        "links": {"self": url},
         "createTypes": create_types or {},
         "actions": {},
-        "pagination": {"limit": 1000, "total": len(data)},
-        "sort": {"order": "asc", "reverse": f"{call.root}{call.http.path}?order=desc"},
-        "filters": {},
+        "pagination": pagination,
+        "sort": sort,
+        "filters": shown,
         "resourceType": resource_type,
         "data": data,
     }
     return Response(200, doc)
-
 
 
 def schemas_response(call: Call, schemas: list[JSON]) -> Response:
@@ -113,7 +115,7 @@ def v3_schemas(call: Call) -> Response:
 
 
 def list_clusters(call: Call) -> Response:
-    return collection(call, [cluster_doc(call)], "cluster")
+    return collection(call, [cluster_doc(call)], "cluster", fields=MANAGEMENT_FIELDS["cluster"])
 
 
 def get_cluster(call: Call) -> Response:
@@ -122,9 +124,25 @@ def get_cluster(call: Call) -> Response:
     return Response(200, cluster_doc(call))
 
 
+def get_setting(call: Call) -> Response:
+    """`GET /v3/settings/server-version`: how every 2.x tells its release to an authenticated client.
+
+    Rancher's UI reads it (dashboard shell/config/settings.ts, SETTING.VERSION_RANCHER, adapted from
+    rancher/ui's constants); `/rancherversion` only exists from 2.7 (rancher pkg/multiclustermanager
+    routes.go), so a client that must know the release of a 2.0-2.6 server asks here.
+    """
+    name = call.match["setting"]
+    if name != "server-version":
+        raise NormanError(404, "NotFound", f'settings.management.cattle.io "{name}" not found')
+    value = RELEASES[call.version]
+    return Response(200, {"id": name, "type": "setting", "name": name, "value": value, "default": "dev",
+                          "customized": False, "source": "", "baseType": "setting",
+                          "links": {"self": f"{call.root}/v3/settings/{name}"}, "actions": {}})
+
+
 def list_projects(call: Call) -> Response:
     data = [project_doc(call, p) for p in call.cluster.projects.values()]
-    return collection(call, data, "project", {"project": f"{call.root}/v3/projects"})
+    return collection(call, data, "project", {"project": f"{call.root}/v3/projects"}, MANAGEMENT_FIELDS["project"])
 
 
 def get_project(call: Call) -> Response:
@@ -142,7 +160,7 @@ def create_project(call: Call) -> Response:
 def list_namespaces(call: Call) -> Response:
     _cluster(call)
     data = [namespace_doc(call, ns) for ns in call.cluster.namespaces.values()]
-    return collection(call, data, "namespace")
+    return collection(call, data, "namespace", fields=MANAGEMENT_FIELDS["namespace"])
 
 
 def get_namespace(call: Call) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+from rancher_deploy.simulator.rancher2 import listing
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.cluster import (
     WORKLOAD_SELECTOR,
@@ -16,12 +17,16 @@ from rancher_deploy.simulator.rancher2.norman import (
     WRITABLE,
     apply_v3,
     iso_time,
+    merge_protected,
     merge_v3,
     replicaset_to_v3,
     validate_containers,
     workload_to_v3,
 )
-from rancher_deploy.simulator.rancher2.schemas import project_schemas
+from rancher_deploy.simulator.rancher2.environment import refuse_deprecated
+from rancher_deploy.simulator.rancher2.kubeapi import check_selector
+from rancher_deploy.simulator.rancher2.releases import maps_environment
+from rancher_deploy.simulator.rancher2.schemas import WORKLOAD_FIELDS, project_schemas
 from rancher_deploy.simulator.rancher2.v3 import (
     api_root,
     collection,
@@ -39,7 +44,7 @@ def _base(call: Call) -> str:
 
 def render(call: Call, workload: Workload) -> JSON:
     pid = call.cluster.project_of(workload) or call.match["project"]
-    return workload_to_v3(workload, pid, call.cluster.to_k8s(workload), _base(call))
+    return workload_to_v3(workload, pid, call.cluster.to_k8s(workload), _base(call), call.version)
 
 
 def _kind_of(call: Call) -> str | None:
@@ -69,12 +74,12 @@ def project_root(call: Call) -> Response:
 
 def project_schemas_handler(call: Call) -> Response:
     scoped_project(call)
-    return schemas_response(call, project_schemas(_base(call)))
+    return schemas_response(call, project_schemas(_base(call), call.version))
 
 
 def get_project_schema(call: Call) -> Response:
     scoped_project(call)
-    for schema in project_schemas(_base(call)):
+    for schema in project_schemas(_base(call), call.version):
         if schema["id"].lower() == call.match["schema"].lower():
             return Response(200, schema)
     raise NormanError(404, "NotFound", "Not Found")
@@ -83,10 +88,23 @@ def get_project_schema(call: Call) -> Response:
 def list_workloads(call: Call) -> Response:
     project = scoped_project(call)
     kind = _kind_of(call)
-    data = [render(call, w) for w in call.cluster.workloads_in(project.id, kind=kind)]
+    workloads = {w.v3_id: w for w in call.cluster.workloads_in(project.id, kind=kind)}
     resource_type = "workload" if kind is None else V3_TYPES[kind]
     create_types = {V3_TYPES[k]: f"{_base(call)}/{k}s" for k in KINDS}
-    return collection(call, data, resource_type, create_types)
+    filters = listing.filters_of(WORKLOAD_FIELDS)
+    fields = {c.field for c in listing.conditions(call.params, filters)} | {call.param("sort") or "id"}
+    if fields <= set(_IDENTITY):
+        # What filters, sorts and pages the list is known without rendering each workload: render only
+        # the page (the same answer, without a thousand renders for a list of thousands).
+        identities = [dict(zip(_IDENTITY, (w.v3_id, w.name, w.namespace))) for w in workloads.values()]
+        response = collection(call, identities, resource_type, create_types, WORKLOAD_FIELDS)
+        response.body["data"] = [render(call, workloads[str(item["id"])]) for item in response.body["data"]]
+        return response
+    data = [render(call, w) for w in workloads.values()]
+    return collection(call, data, resource_type, create_types, WORKLOAD_FIELDS)
+
+
+_IDENTITY = ("id", "name", "namespaceId")
 
 
 def get_workload(call: Call) -> Response:
@@ -109,6 +127,8 @@ def create_workload(call: Call) -> Response:
     if ns is None or ns.project_id != project.id:
         raise NormanError(422, "InvalidReference", f"Invalid namespaceId {namespace}", "namespaceId")
     validate_containers(body)
+    if not maps_environment(call.version):
+        refuse_deprecated(body)
     selector = f"{kind}-{namespace}-{name}"
     spec: JSON = {"selector": {"matchLabels": {WORKLOAD_SELECTOR: selector}},
                   "template": {"metadata": {"labels": {WORKLOAD_SELECTOR: selector}}, "spec": {}}}
@@ -122,7 +142,7 @@ def create_workload(call: Call) -> Response:
         spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
     view = {k: v for k, v in body.items() if k in WRITABLE}
     view["labels"] = {**(view.get("labels") or {}), WORKLOAD_SELECTOR: selector}
-    spec = apply_v3(kind, spec, view)
+    spec = apply_v3(kind, spec, view, call.version)
     labels = {"cattle.io/creator": "norman", WORKLOAD_SELECTOR: selector, **(body.get("workloadLabels") or {})}
     annotations = dict(body.get("workloadAnnotations") or {})
     try:
@@ -133,21 +153,28 @@ def create_workload(call: Call) -> Response:
 
 
 def update_workload(call: Call) -> Response:
+    """PUT: what was sent merged into the live object (rancher-api.md §5.3; norman
+    store/proxy/proxy_store.go Update maps only the body's fields and merges them with
+    merge.APIUpdateMerge), so a field not sent keeps its value and a sent one is written through
+    Rancher's mappers, the environment mapper of 2.5 and before included."""
     workload = _find(call)
     body = call.body_json()
     if not isinstance(body, dict):
         raise NormanError(422, "InvalidBodyContent", "Failed to parse body")
+    if not maps_environment(call.version):
+        refuse_deprecated(body)
     current = {k: v for k, v in render(call, workload).items() if k in WRITABLE}
     sent = {k: v for k, v in body.items() if k in WRITABLE}
     if call.param("_replace") == "true":
         merged = {**current, **sent}
     else:
-        merged = merge_v3(current, sent)
+        merged = {k: v for k, v in merge_v3(current, sent).items() if k in sent}
     if "containers" in sent:
         validate_containers(merged)
-    spec = apply_v3(workload.kind, workload.spec, merged)
-    call.cluster.replace_spec(workload, spec, dict(merged.get("workloadLabels") or {}),
-                              dict(merged.get("workloadAnnotations") or {}))
+    spec = apply_v3(workload.kind, workload.spec, merged, call.version)
+    check_selector(workload.kind, workload.name, spec)
+    call.cluster.replace_spec(workload, spec, merge_protected(workload.labels, sent.get("workloadLabels")),
+                              merge_protected(workload.annotations, sent.get("workloadAnnotations")))
     return Response(200, render(call, workload))
 
 
@@ -240,8 +267,10 @@ def workload_revisions(call: Call) -> Response:
     if workload.kind != "deployment":
         raise NormanError(404, "NotFound", "Link not found")
     pid = call.cluster.project_of(workload) or ""
-    data = [replicaset_to_v3(workload, rs, pid, _base(call)) for rs in call.cluster.revisions_to_k8s(workload)]
-    return collection(call, data, "replicaSet")
+    data = [replicaset_to_v3(workload, rs, pid, _base(call), call.version)
+            for rs in call.cluster.revisions_to_k8s(workload)]
+    # rancher's revisions link handler writes the list itself: no filters, sort or pages applied.
+    return collection(call, data, "replicaSet", fields=WORKLOAD_FIELDS, paged=False)
 
 
 def workload_yaml(call: Call) -> Response:
@@ -253,15 +282,16 @@ def list_replicasets(call: Call) -> Response:
     project = scoped_project(call)
     data: list[JSON] = []
     for workload in call.cluster.workloads_in(project.id, kind="deployment"):
-        data.extend(replicaset_to_v3(workload, rs, project.id, _base(call)) for rs in call.cluster.revisions_to_k8s(workload))
-    return collection(call, data, "replicaSet")
+        data.extend(replicaset_to_v3(workload, rs, project.id, _base(call), call.version)
+                    for rs in call.cluster.revisions_to_k8s(workload))
+    return collection(call, data, "replicaSet", fields=WORKLOAD_FIELDS)
 
 
 def get_replicaset(call: Call) -> Response:
     project = scoped_project(call)
     for workload in call.cluster.workloads_in(project.id, kind="deployment"):
         for rs in call.cluster.revisions_to_k8s(workload):
-            doc = replicaset_to_v3(workload, rs, project.id, _base(call))
+            doc = replicaset_to_v3(workload, rs, project.id, _base(call), call.version)
             if doc["id"] == call.match["id"]:
                 return Response(200, doc)
     raise NormanError(404, "NotFound", f'replicasets.apps "{call.match["id"].split(":")[-1]}" not found')

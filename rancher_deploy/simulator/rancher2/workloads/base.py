@@ -32,6 +32,7 @@ from rancher_deploy.simulator.rancher2.workloads.objects import (
     pod_template_images,
     rfc3339,
     safe_hash,
+    NOT_COPIED,
     without_empties,
 )
 
@@ -241,6 +242,9 @@ class Workload:
                 created=t,
                 uid=safe_hash([self.uid, template_hash], 32),
                 resource_version=bump(),
+                # A new revision carries the workload's annotations, a change-cause among them
+                # (StatefulSet and DaemonSet: newRevision / snapshot copy them; Deployment: below).
+                annotations={k: v for k, v in self.annotations.items() if k not in NOT_COPIED},
             )
             self.revisions.append(rev)
             self._revision_created(rev, t)
@@ -319,10 +323,13 @@ class Workload:
         labels = (template.get("metadata") or {}).get("labels") or {}
         labels.pop(self.revision_label, None)
         template["$patch"] = "replace"
+        metadata = self._revision_metadata(rev, wall)
+        if rev.annotations:
+            metadata["annotations"] = dict(rev.annotations)
         return {
             "apiVersion": "apps/v1",
             "kind": "ControllerRevision",
-            "metadata": self._revision_metadata(rev, wall),
+            "metadata": metadata,
             "data": {"spec": {"template": template}},
             "revision": rev.number,
         }

@@ -14,6 +14,7 @@ from typing import ClassVar
 from rancher_deploy.simulator.rancher2.workloads.base import Workload
 from rancher_deploy.simulator.rancher2.workloads.objects import (
     JSON,
+    NOT_COPIED,
     REVISION_ANNOTATION,
     Condition,
     Environment,
@@ -46,6 +47,10 @@ class Deployment(Workload):
 
     def _revision_chosen(self, rev: Revision) -> None:
         self.annotations[REVISION_ANNOTATION] = str(rev.number)
+        # Each sync copies the Deployment's annotations onto its new ReplicaSet, overwriting but never
+        # removing (deployment_util.go SetNewReplicaSetAnnotations, copyDeploymentAnnotationsToReplicaSet):
+        # how `kubectl rollout history` finds each revision's change-cause.
+        rev.annotations.update((k, v) for k, v in self.annotations.items() if k not in NOT_COPIED)
 
     # Deployment: rolling.go / recreate.go --------------------------------------------------------
 
@@ -244,7 +249,7 @@ class Deployment(Workload):
     def revision_to_k8s(self, rev: Revision, now: float, wall: Callable[[float], float]) -> JSON:
         """A ReplicaSet, with the revision annotation and its pods' counts."""
         metadata = self._revision_metadata(rev, wall)
-        metadata["annotations"] = {REVISION_ANNOTATION: str(rev.number)}
+        metadata["annotations"] = {**rev.annotations, REVISION_ANNOTATION: str(rev.number)}
         ready = sum(1 for p in rev.pods if p.ready(now))
         status: JSON = {"replicas": len(rev.pods), "observedGeneration": 1}
         if rev.pods:

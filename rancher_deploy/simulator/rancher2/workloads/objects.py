@@ -25,6 +25,11 @@ API_VERSIONS: dict[str, str] = {
     "cronjob": "batch/v1",
 }
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+# The workload annotations its controller does not copy onto a ReplicaSet (kubernetes
+# pkg/controller/deployment/util/deployment_util.go, skipCopyAnnotation).
+NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
+                        "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
+                        "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to"})
 # The alphabet Kubernetes uses for generated names and hashes (apimachinery rand.SafeEncodeString):
 # no vowels, no 0/1/3, so generated names never spell words or look alike.
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -38,9 +43,13 @@ def safe_hash(value: Any, length: int = 10) -> str:
 
 
 def without_empties(value: Any) -> Any:
+    """`value` as Kubernetes compares templates: an empty map or list, a null and a false bool equal a
+    missing field (the API's bools are `omitempty`, so `hostNetwork: false` is never stored), and so
+    does the scheduler the API server defaults every pod spec to (SetDefaults_PodSpec)."""
     if isinstance(value, dict):
-        cleaned = {key: without_empties(item) for key, item in value.items()}
-        return {key: item for key, item in cleaned.items() if item not in ({}, [], None)}
+        cleaned = {key: without_empties(item) for key, item in value.items()
+                   if not (key == "schedulerName" and item == "default-scheduler")}
+        return {key: item for key, item in cleaned.items() if item is not False and item not in ({}, [], None)}
     if isinstance(value, list):
         return [without_empties(item) for item in value]
     return value
@@ -90,6 +99,7 @@ class Revision:
     replicas: int = 0  # desired pods (ReplicaSet spec.replicas)
     resource_version: int = 0
     pods: list[Pod] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)  # copied from the workload (below)
 
 
 @dataclass

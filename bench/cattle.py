@@ -1,0 +1,247 @@
+"""The Rancher 1.6 scenarios: one upgrade against an ideal client, lookup at scale, several services.
+
+Both tools run against the same simulator, one after the other, in alternating order from round
+to round (ours first, then the peer first, ...) so that neither always runs on a warmer machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import ideal, peer, procs, tally
+from bench.context import ACCESS, REPOSITORY, SECRET, Tools, say
+from rancher_deploy.simulator import Simulator, Timing
+
+TOOLS = ("rancher-deploy", "rancher-gitlab-deploy")
+
+
+def alternate(round_number: int) -> tuple[str, str]:
+    return TOOLS if round_number % 2 == 0 else (TOOLS[1], TOOLS[0])
+
+
+def seed_services(sim: Simulator, stack: str, names: Sequence[str], scale: int = 1) -> list[str]:
+    """Add services already running ``REPOSITORY:1``; answers their ids in order.
+
+    The simulator settles every service on each ``add_service`` (O(N^2): about 160 s for 10,000
+    services). Nothing is in flight while seeding, so the bench skips that settle by shadowing the
+    store's ``settle`` for the duration; should the simulator's private layout change, it seeds the
+    slow way. (A public bulk seed in the simulator would remove this.)
+    """
+    store: Any = getattr(sim, "_store", None)
+    quiet = store is not None and callable(getattr(store, "settle", None)) and hasattr(store, "clock")
+    if quiet:
+        store.settle = lambda: store.clock.now()
+    try:
+        config = {"imageUuid": f"docker:{REPOSITORY}:1"}
+        return [sim.add_service(stack, name, dict(config), scale=scale) for name in names]
+    finally:
+        if quiet:
+            del store.settle
+
+
+def ours_environment(tools: Tools, sim: Simulator, services: str, image: str, **settings: str) -> dict[str, str]:
+    """rancher-deploy's settings for a 1.6 upgrade, as a CI job sets them: variables only."""
+    env = procs.base_environment(tools.scratch)
+    env.update(CATTLE_URL=sim.url, CATTLE_ACCESS_KEY=ACCESS, CATTLE_SECRET_KEY=SECRET,
+               RANCHER_SERVICE=services, RANCHER_IMAGE=image, **settings)
+    return env
+
+
+def run_tool(tool: str, tools: Tools, sim: Simulator, service: str, image: str, batch_interval: int,
+             **settings: str) -> procs.Finished:
+    """One upgrade of ``shop/<service>`` by one tool, as a whole process."""
+    if tool == "rancher-deploy":
+        env = ours_environment(tools, sim, f"shop/{service}", image,
+                               RANCHER_BATCH_INTERVAL=str(batch_interval), **settings)
+        return procs.run([str(tools.ours)], env, tools.scratch)
+    argv = peer.upgrade_argv(tools.peer, sim.url, ACCESS, SECRET, "shop", service, image, batch_interval)
+    return procs.run(argv, procs.base_environment(tools.scratch), tools.scratch)
+
+
+# --------------------------------------------------------------------------------------------------
+# One upgrade, against the ideal client
+
+
+@dataclass(frozen=True)
+class UpgradeRun(ideal.AgainstIdeal):
+    """One tool's upgrade of one scale-2 service, next to the ideal client's upgrade of its twin.
+
+    ``convergence``: the ideal client's seconds from the upgrade accepted to ``active`` (acting at
+    once on ``upgraded``). The watcher splits the time added: ``before`` (spawn to the service seen
+    ``upgrading``: start-up, lookup, reads), ``noticing_upgraded`` (``upgraded`` seen to
+    ``finishing-upgrade`` seen), ``noticing_active`` (``active`` seen to exit); each +-10 ms.
+    ``waiting_requests``: the requests after the upgrade action.
+    """
+
+    before: float | None
+    noticing_upgraded: float | None
+    noticing_active: float | None
+
+
+def _split(watch: ideal.Watcher[str], finished: procs.Finished) -> tuple[float | None, float | None, float | None]:
+    accepted = watch.first("upgrading", after=finished.started)
+    upgraded = watch.first("upgraded", after=accepted) if accepted else None
+    finishing = watch.first("finishing-upgrade", after=upgraded) if upgraded else None
+    active = watch.first("active", after=finishing) if finishing else None
+    return (accepted - finished.started if accepted else None,
+            finishing - upgraded if finishing and upgraded else None,
+            finished.ended - active if active else None)
+
+
+def upgrade_once(tool: str, tools: Tools, sim: Simulator, web: str, twin: str, batch_interval: int) -> UpgradeRun:
+    image = tools.next_image()
+    http = ideal.session(auth=(ACCESS, SECRET))
+    twin_url = f"{sim.url}/v2-beta/projects/{sim.default_project_id}/services/{twin}"
+    sim.reset_log()
+    with ideal.Watcher(lambda: str(sim.service(web)["state"])) as watch, ThreadPoolExecutor(1) as pool:
+        converging = pool.submit(ideal.cattle_upgrade, http, twin_url, image, batch_interval)
+        finished = run_tool(tool, tools, sim, "web", image, batch_interval)
+        converged = converging.result()
+    records = tally.without(sim.requests, twin)
+    before, noticing_upgraded, noticing_active = _split(watch, finished)
+    return UpgradeRun(tool, finished.wall, converged.seconds, tally.kinds(records),
+                      len(tally.after_first_write(records, web)), finished.max_rss_mib,
+                      None if finished.code == 0 else finished.last_line(),
+                      before, noticing_upgraded, noticing_active)
+
+
+def upgrade_scenario(tools: Tools, rounds: int, batch_interval: int) -> list[UpgradeRun]:
+    """``rounds`` upgrades per tool of a scale-2 service at realistic timing (batch size 1,
+    ``batch_interval`` s between batches), each next to the ideal client on a twin service."""
+    runs: list[UpgradeRun] = []
+    with Simulator(ACCESS, SECRET, timing=Timing.realistic()) as sim:
+        web, = seed_services(sim, sim.add_stack("shop"), ["web"], scale=2)
+        twin, = seed_services(sim, sim.add_stack("ideal"), ["web"], scale=2)
+        for number in range(rounds):
+            for tool in alternate(number):
+                say(f"1.6 upgrade, round {number + 1}/{rounds}: {tool}")
+                runs.append(upgrade_once(tool, tools, sim, web, twin, batch_interval))
+    return runs
+
+
+# --------------------------------------------------------------------------------------------------
+# Lookup among many services
+
+
+@dataclass(frozen=True)
+class LookupRun:
+    """Finding one service among ``services`` in its stack (fast timing: the upgrade itself is instant).
+
+    rancher-deploy: a dry run (finds, reads, plans, changes nothing), ``seconds`` its wall time and
+    ``requests`` all it sent. The peer has no dry run: ``seconds`` is spawn to its upgrade action
+    answered, ``requests`` those sent before that action; ``failure`` its last line if it failed.
+    """
+
+    tool: str
+    services: int
+    seconds: float | None
+    requests: int
+    failure: str | None
+
+
+def _lookup_ours(tools: Tools, sim: Simulator, services: int) -> LookupRun:
+    sim.reset_log()
+    env = ours_environment(tools, sim, "shop/web", tools.next_image(), RANCHER_DRY_RUN="true")
+    finished = procs.run([str(tools.ours)], env, tools.scratch)
+    failure = None if finished.code == 0 else finished.last_line()
+    return LookupRun("rancher-deploy", services, finished.wall, len(sim.requests), failure)
+
+
+def _upgrade_asked(sim: Simulator) -> bool:
+    return any(r.method == "POST" and "action=upgrade" in r.query for r in sim.requests)
+
+
+def _lookup_peer(tools: Tools, sim: Simulator, services: int) -> LookupRun:
+    sim.reset_log()
+    with ideal.Watcher(lambda: _upgrade_asked(sim)) as watch:
+        finished = run_tool("rancher-gitlab-deploy", tools, sim, "web", tools.next_image(), 2)
+    asked = watch.first(True)
+    records = sim.requests
+    before = next((i for i, r in enumerate(records) if r.method == "POST"), len(records))
+    failure = None if finished.code == 0 else finished.last_line()
+    return LookupRun("rancher-gitlab-deploy", services, asked - finished.started if asked else None, before, failure)
+
+
+def simulator_floor(sim: Simulator, stack: str, samples: int = 3) -> float:
+    """The simulator's own cost of one lookup: the median time of one filtered list
+    (``GET /v2-beta/projects/<p>/services?name=web&stackId=<s>``) from a client already connected."""
+    http = ideal.session(auth=(ACCESS, SECRET))
+    url = f"{sim.url}/v2-beta/projects/{sim.default_project_id}/services"
+    times = []
+    for _ in range(samples):
+        started = time.monotonic()
+        http.get(url, params={"name": "web", "stackId": stack}, timeout=60).raise_for_status()
+        times.append(time.monotonic() - started)
+    return statistics.median(times)
+
+
+def lookup_scenario(tools: Tools, sizes: Sequence[int], rounds: int) -> tuple[list[LookupRun], dict[int, float]]:
+    """For each size N: a stack of N services whose last one is the target ``web`` (the peer reads
+    one page of 1000, so past 1000 it cannot see it). Answers the runs and the simulator floor per N."""
+    runs: list[LookupRun] = []
+    floors: dict[int, float] = {}
+    for size in sizes:
+        with Simulator(ACCESS, SECRET, timing=Timing.fast()) as sim:
+            stack = sim.add_stack("shop")
+            seed_services(sim, stack, [f"filler{n}" for n in range(1, size)] + ["web"])
+            floors[size] = simulator_floor(sim, stack)
+            for number in range(rounds):
+                for tool in alternate(number):
+                    say(f"lookup among {size} services, round {number + 1}/{rounds}: {tool}")
+                    look: Callable[[Tools, Simulator, int], LookupRun] = (
+                        _lookup_ours if tool == "rancher-deploy" else _lookup_peer)
+                    runs.append(look(tools, sim, size))
+    return runs, floors
+
+
+# --------------------------------------------------------------------------------------------------
+# Several services in one run
+
+
+@dataclass(frozen=True)
+class ManyRun:
+    """``services`` scale-2 services moved to a new image (fast timing). rancher-deploy: one process
+    with ``RANCHER_SERVICE=shop/s1,...`` (atomic, its default); the peer: one process per service, one
+    after another, as a pipeline would run them (``wall`` is the sum of their wall times)."""
+
+    tool: str
+    services: int
+    wall: float
+    requests: int
+    failures: list[str] = field(default_factory=list)
+
+
+def _many_ours(tools: Tools, sim: Simulator, names: Sequence[str]) -> ManyRun:
+    sim.reset_log()
+    env = ours_environment(tools, sim, ",".join(f"shop/{n}" for n in names), tools.next_image())
+    finished = procs.run([str(tools.ours)], env, tools.scratch)
+    failures = [] if finished.code == 0 else [finished.last_line()]
+    return ManyRun("rancher-deploy", len(names), finished.wall, len(sim.requests), failures)
+
+
+def _many_peer(tools: Tools, sim: Simulator, names: Sequence[str]) -> ManyRun:
+    sim.reset_log()
+    image = tools.next_image()
+    runs = [run_tool("rancher-gitlab-deploy", tools, sim, name, image, 2) for name in names]
+    failures = [f"{name}: {r.last_line()}" for name, r in zip(names, runs) if r.code != 0]
+    return ManyRun("rancher-gitlab-deploy", len(names), sum(r.wall for r in runs), len(sim.requests), failures)
+
+
+def many_scenario(tools: Tools, counts: Sequence[int], rounds_for: Callable[[int], int]) -> list[ManyRun]:
+    runs: list[ManyRun] = []
+    with Simulator(ACCESS, SECRET, timing=Timing.fast()) as sim:
+        names = [f"s{n}" for n in range(1, max(counts) + 1)]
+        seed_services(sim, sim.add_stack("shop"), names, scale=2)
+        for count in counts:
+            rounds = rounds_for(count)
+            for number in range(rounds):
+                for tool in alternate(number):
+                    say(f"{count} services in one run, round {number + 1}/{rounds}: {tool}")
+                    move = _many_ours if tool == "rancher-deploy" else _many_peer
+                    runs.append(move(tools, sim, names[:count]))
+    return runs

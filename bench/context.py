@@ -1,0 +1,50 @@
+"""What every scenario shares: the tools under comparison, the credentials, fresh image tags, progress."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ACCESS, SECRET = "bench-access-key", "bench-secret-key-0123456789"     # Rancher 1.6 API key
+TOKEN, TOKEN_SECRET = "token-bench1", "bench-token-secret-0123456789"  # Rancher 2.x API token
+REPOSITORY = "registry.example.com/shop/web"
+
+
+@dataclass
+class Tools:
+    """The programs compared, each run as a whole process.
+
+    ``ours`` is the ``rancher-deploy`` console script of the virtual environment running the bench
+    (so the bench measures the checkout installed there); ``python`` that environment's interpreter
+    (the start-up floor); ``peer`` the cached rancher-gitlab-deploy; ``kubectl`` the one on PATH.
+    ``scratch`` is the HOME and working directory every tool runs in.
+    """
+
+    ours: Path
+    python: Path
+    peer: Path
+    kubectl: Path | None
+    scratch: Path
+    _tags: Iterator[int] = field(default_factory=lambda: itertools.count(2))
+
+    @classmethod
+    def find(cls, peer: Path, scratch: Path) -> Tools:
+        bindir = Path(sys.executable).parent
+        ours = bindir / "rancher-deploy"
+        if not ours.exists():
+            raise SystemExit(f"bench: no rancher-deploy next to {sys.executable}; run `pip install -e '.[bench]'` first")
+        kubectl = shutil.which("kubectl")
+        return cls(ours, Path(sys.executable), peer, Path(kubectl) if kubectl else None, scratch)
+
+    def next_image(self) -> str:
+        """A tag no target runs yet, so that every run really upgrades (``:2``, ``:3``, ...)."""
+        return f"{REPOSITORY}:{next(self._tags)}"
+
+
+def say(message: str) -> None:
+    """A progress line on stderr (the results go to stdout)."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
