@@ -194,7 +194,7 @@ class KubeWorkloads:
             template_metadata["labels"] = {**dict(update.labels.set), **{key: None for key in update.labels.unset}}
         if update.redeploy:
             # What Rancher's redeploy does: a new pod-template annotation forces a rollout of the same tag.
-            template_metadata["annotations"] = {TIMESTAMP: timestamp_now()}
+            template_metadata["annotations"] = {TIMESTAMP: timestamp_now(view.timestamp)}
         if template_metadata:
             template["metadata"] = template_metadata
         metadata = {"annotations": {CHANGE_CAUSE: update.cause}} if update.cause else None

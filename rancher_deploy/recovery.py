@@ -75,10 +75,14 @@ def roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier:
         last_seen = (error.last if isinstance(error, WaitEnded) else None) or steps.look(ref)
         problem = ("a second signal stopped the wait for the rollback, which Rancher continues on its own"
                    if isinstance(error, WaitInterrupted) else f"the rollback failed: {error}")
-        return steps.failed(ref, problem, last_seen, plan.changes, earlier)
-    now_running = dict(last.images)
-    if any(now_running.get(change.container, change.previous_image) != change.previous_image
-           for change in plan.changes):
+        advice = None
+        if last_seen is not None and _restored(last_seen.images, plan):
+            # The previous images are back in the target's spec and only the rollout is unfinished:
+            # another rollback would now go back to the new image, the very one that failed.
+            advice = ("its previous images are back and Rancher is still rolling them out: follow it with "
+                      "`rancher-deploy status`; do not roll back again, which would return to the new image")
+        return steps.failed(ref, problem, last_seen, plan.changes, earlier, advice=advice)
+    if not _restored(last.images, plan):
         images = ", ".join(f"{name}={image}" for name, image in last.images)
         return steps.failed(ref, f"it settled on {images}, not on the images it had before", last, plan.changes)
     message = f"{ref.name} was rolled back to {', '.join(c.previous_image for c in plan.changes)}: {why}"
@@ -159,3 +163,10 @@ def _wait_gone(steps: TargetSteps, ref: TargetRef) -> Snapshot | None:
         return steps.wait(ref, Goal.REMOVED, pace=steps.restore_pace)
     except WaitGone:
         return None  # 404: what the judges never say for this goal, so the wait's only way to say gone
+
+
+def _restored(images: tuple[tuple[str, str], ...], plan: Plan) -> bool:
+    """Whether every container the plan changed shows its previous image again."""
+    now_running = dict(images)
+    return all(now_running.get(change.container, change.previous_image) == change.previous_image
+               for change in plan.changes)

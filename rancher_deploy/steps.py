@@ -165,14 +165,15 @@ class TargetSteps:
         return self.report(ref, Result.INTERRUPTED, state, changes, message, level=Level.WARNING)
 
     def failed(self, ref: TargetRef, problem: str, last: Snapshot | None, changes: tuple[ImageChange, ...],
-               earlier: Snapshot | None = None) -> TargetOutcome:
-        """A target left where it should not be: FAILED (exit 4), logged, its state and next step named."""
-        error = self.attention(ref, problem, last, earlier)
+               earlier: Snapshot | None = None, *, advice: str | None = None) -> TargetOutcome:
+        """A target left where it should not be: FAILED (exit 4), logged, its state and next step named
+        (`advice` where the caller knows better than the backend's general next step)."""
+        error = self.attention(ref, problem, last, earlier, advice=advice)
         return self.report(ref, Result.FAILED, last.state if last else "unknown", changes, error.message,
                            level=Level.ERROR)
 
     def attention(self, ref: TargetRef, problem: str, last: Snapshot | None,
-                  earlier: Snapshot | None = None) -> NeedsAttention:
+                  earlier: Snapshot | None = None, *, advice: str | None = None) -> NeedsAttention:
         """An exit-4 error that names the exact state and what to run next, so a person knows where to look.
 
         When Rancher could not be read at the end, the state is unknown, and the last one seen is named.
@@ -183,7 +184,7 @@ class TargetSteps:
         elif earlier is not None:
             state = f"unknown (last seen {earlier.describe(counts=False)})"
         error = NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; "
-                               f"{self.next_steps(ref, last)}")
+                               f"{advice or self.next_steps(ref, last)}")
         error.last = last
         return error
 

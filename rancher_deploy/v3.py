@@ -226,7 +226,8 @@ class V3Workloads:
             else:
                 # Only the fields it changes: norman maps and merges only what a PUT sends
                 # (store/proxy/proxy_store.go Update), so nothing else, the environment included, is rewritten.
-                body: JSON = {"annotations": {**(view.raw.get("annotations") or {}), TIMESTAMP: timestamp_now()}}
+                stamped = {**(view.raw.get("annotations") or {}), TIMESTAMP: timestamp_now(view.timestamp)}
+                body: JSON = {"annotations": stamped}
                 if update.cause:
                     body["workloadAnnotations"] = _recorded(view, update.cause)
                 self._session.put(ref.url, body, what=f"redeploy of {ref.name}")

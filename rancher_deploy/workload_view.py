@@ -191,10 +191,26 @@ def identity_of(body: JSON) -> tuple[str, str, str]:
     return kind, name, namespace
 
 
-def timestamp_now() -> str:
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def timestamp_now(current: str | None = None) -> str:
     """The pod-template timestamp a redeploy sets (RFC 3339 UTC, as v3's `redeploy` writes it:
-    rancher pkg/api/norman/customization/workload/workload.go, updateTimestamp)."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rancher pkg/api/norman/customization/workload/workload.go, updateTimestamp).
+
+    Always different from `current`, the value the template has: the format has whole seconds, and
+    a redeploy within the same second (a retry, two pipelines) would otherwise change nothing, start
+    no rollout, and wait for one until the timeout. So it is one second past `current` when the
+    clock has not passed it yet.
+    """
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    try:
+        earlier = datetime.datetime.strptime(current or "", _TIMESTAMP_FORMAT).replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        earlier = None
+    if earlier is not None and now <= earlier:
+        now = earlier + datetime.timedelta(seconds=1)
+    return now.strftime(_TIMESTAMP_FORMAT)
 
 
 def selector_keys(selector: Any) -> tuple[str, ...]:

@@ -593,3 +593,53 @@ def test_a_refused_rollback_still_names_the_workload_and_its_state_in_the_json(s
                                                                           else "k8s")
     (target,) = result.json["targets"]
     assert (target["target"], target["result"], target["state"]) == ("default/cronjob:report", "unchanged", "active")
+
+
+def test_a_redeploy_within_the_same_second_still_changes_the_template() -> None:
+    from rancher_deploy.workload_view import timestamp_now
+
+    ahead = "2999-01-01T00:00:00Z"  # a template stamped later than the clock (same second, or skew)
+    assert timestamp_now(ahead) == "2999-01-01T00:00:01Z"
+    assert timestamp_now("1999-01-01T00:00:00Z") > "1999-01-01T00:00:00Z"  # the clock, when it is later
+    assert timestamp_now("not a time") < "2999"  # an unreadable stamp: the clock
+
+
+def test_force_redeploys_even_when_the_template_was_stamped_this_second(sim2: Simulator) -> None:
+    import requests
+
+    sim2.add_workload("default", "web", [dict(WEB)])
+    url = f"{sim2.url}/k8s/clusters/local/apis/apps/v1/namespaces/default/deployments/web"
+    auth = {"Authorization": f"Bearer {TOKEN_ID}:{TOKEN_SECRET}"}
+    stamp = {"spec": {"template": {"metadata": {"annotations": {"cattle.io/timestamp": "2999-01-01T00:00:00Z"}}}}}
+    requests.patch(url, json=stamp, headers={**auth, "Content-Type": "application/merge-patch+json"}, timeout=5)
+    sim2.advance(60)
+    before = requests.get(url, headers=auth, timeout=5).json()["metadata"]["generation"]
+    result = run(sim2, "--force", RANCHER_IMAGE=OLD)
+    assert result.code == 0, result.stderr
+    after = requests.get(url, headers=auth, timeout=5).json()
+    assert after["metadata"]["generation"] > before, "the redeploy must change the template"
+    assert after["spec"]["template"]["metadata"]["annotations"]["cattle.io/timestamp"] == "2999-01-01T00:00:01Z"
+
+
+def test_a_rollback_that_does_not_complete_in_time_does_not_advise_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The automatic rollback put the previous images back but the rollout is still going: a second
+    rollback would return to the new image, the very one that failed, so the advice is to follow it."""
+    import types
+
+    from rancher_deploy import cli
+
+    from .conftest import VirtualTime
+
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.8", timing=Timing(speed=0)) as sim:
+        time = VirtualTime(sim)
+        monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=time.monotonic))
+        monkeypatch.setattr(cli._Signals, "sleep", lambda self, seconds: time.sleep(seconds))
+        sim.add_workload("default", "db", [dict(WEB)], replicas=2, kind="statefulset")
+        sim.faults.unhealthy_image(NEW)
+        sim.faults.capacity(1, "default/db")
+        result = run(sim, "--output", "json", RANCHER_WORKLOAD="statefulset:db", RANCHER_TIMEOUT="30",
+                     RANCHER_POLL_INTERVAL="1")
+        assert result.code == 4, result.stderr
+        message = result.json["targets"][0]["message"]
+        assert "its previous images are back and Rancher is still rolling them out" in message
+        assert "do not roll back again" in message and "`rancher-deploy rollback`" not in message
