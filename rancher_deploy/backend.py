@@ -13,6 +13,26 @@ from typing import Protocol
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings, Target
 from rancher_deploy.snapshot import Goal, Restore, Snapshot, TargetRef
+from rancher_deploy.streams import StreamLost
+
+__all__ = ["Backend", "Stream", "StreamLost"]
+
+
+class Stream(Protocol):
+    """Observations of one target pushed by Rancher (1.x subscribe, v3 subscribe, a Kubernetes watch).
+
+    The first `next` answers the target as it is now; later ones answer it after each change.
+    """
+
+    def next(self, timeout: float) -> Snapshot | None:
+        """The next snapshot, or None when nothing changed within `timeout` seconds (real time; kept
+        short by the wait so that a signal is noticed promptly). Raises StreamLost when the stream
+        broke, `NotFound` when the target was removed, and what `fetch` raises for a re-read."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection; raises nothing."""
+        ...
 
 
 class Backend(Protocol):
@@ -122,6 +142,15 @@ class Backend(Protocol):
         Raises only what the session raises. On 2.x, once a StatefulSet's rollback is taken it also
         deletes the pods left not ready on the failed revision; Rancher refusing that is warned
         about, not raised.
+        """
+        ...
+
+    def watch(self, ref: TargetRef) -> Stream | None:
+        """Open a stream of snapshots of the target for a wait, or None where this flavour offers
+        none. Its snapshots are those `observe` would read (health counted), for the same judge.
+
+        Raises StreamLost when Rancher refuses or breaks the stream (the wait then polls), and what
+        the session raises for the reads that start it.
         """
         ...
 

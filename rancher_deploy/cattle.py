@@ -28,6 +28,7 @@ from rancher_deploy.errors import (
     TransientRancherError,
     listed,
 )
+from rancher_deploy.backend import Stream
 from rancher_deploy.creation import Creation, service_body
 from rancher_deploy.envlabels import change_cause
 from rancher_deploy.http import JSON, RancherSession
@@ -195,6 +196,9 @@ class CattleBackend:
     def observe(self, ref: TargetRef) -> Snapshot:
         service = self._read(ref)
         return self._snapshot(service, health=self._health(service))
+
+    def watch(self, ref: TargetRef) -> Stream | None:
+        return None
 
     def _read(self, ref: TargetRef) -> JSON:
         service = self._session.get(ref.url, what=f"Reading service {ref.name}")

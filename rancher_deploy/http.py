@@ -272,6 +272,30 @@ class RancherSession:
             self._learn(url, payload)
         return payload
 
+    def open_stream(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> requests.Response:
+        """GET a response that streams (a Kubernetes watch): answered once the headers are in, the body
+        read later by the caller (`streams.Feed`). Counted as one request. Raises what `_request` raises
+        for an answer that is an error, and TransientRancherError when no answer came."""
+        url = self._place(url, what)
+        self.calls += 1
+        self._log(f"GET {url} {dict(params or {})} (stream)")
+        try:
+            response = self._session.get(url, params=params, timeout=(self._timeout, None), stream=True,
+                                         allow_redirects=False, verify=self._verify)
+        except requests.exceptions.SSLError as error:
+            raise self._tls_failure(error, url, what=what) from None
+        except requests.exceptions.RequestException as error:
+            raise TransientRancherError(f"{what} failed: {self._reason(error)}") from None
+        if response.status_code >= 400 or response.is_redirect:
+            payload = self._json(response)
+            response.close()
+            if response.status_code in RETRYABLE_STATUSES or response.is_redirect:
+                raise TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
+            api_error = RancherAPIError.from_body(what, response.status_code, payload)
+            api_error.message = self._redact(api_error.message)
+            raise api_error
+        return response
+
     def _place(self, url: str, what: str) -> str:
         """Where to send a request for `url` (a link rebased onto home); refused if elsewhere."""
         if self._links is None:

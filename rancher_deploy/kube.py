@@ -13,9 +13,10 @@ import copy
 
 from rancher_deploy.creation import Creation, deployment_body
 from rancher_deploy.envlabels import CHANGE_CAUSE, env_patch
-from rancher_deploy.errors import NotFound, PermissionDenied, RefusedError, TargetMissing, TargetNotFound, listed
+from rancher_deploy.errors import DeployError, NotFound, PermissionDenied, RefusedError, TargetMissing, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.plan import WorkloadUpdate
+from rancher_deploy.streams import Feed, StreamEnded, StreamLost, json_lines
 from rancher_deploy.projects import Projects, check_namespace
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
@@ -141,6 +142,11 @@ class KubeWorkloads:
         found = WorkloadTarget(kind, target.name, target.namespace)
         return TargetRef(name=str(found), id=f"{kind}:{target.namespace}:{target.name}",
                          url=self._url(kind, target.namespace, target.name))
+
+    def watch(self, ref: TargetRef) -> KubeWatch:
+        """A watch of the workload (one GET, then one long request); raises StreamLost when the
+        watch request is refused, what `read` raises for the GET."""
+        return KubeWatch(self._session, ref)
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
@@ -378,3 +384,71 @@ def _images(revision: JSON) -> dict[str, str]:
 def _ready(pod: JSON) -> bool:
     return any(condition.get("type") == "Ready" and condition.get("status") == "True"
                for condition in (pod.get("status") or {}).get("conditions") or [])
+
+
+class KubeWatch:
+    """One workload watched the way kubectl's rollout status does (client-go tools/watch
+    UntilWithSync over a ListWatch narrowed by `fieldSelector=metadata.name=`): read it, then watch
+    from that read's resourceVersion; a watch the server ends (its timeout) is opened again from the
+    last version seen, and one answered 410 Expired (etcd compacted past that version: client-go
+    tools/cache/reflector.go isExpiredError) reads the object again and watches from there.
+    `next` answers workload bodies as the Kubernetes API serves them."""
+
+    def __init__(self, session: RancherSession, ref: TargetRef) -> None:
+        self._session = session
+        self._ref = ref
+        self._collection, _, self._name = ref.url.rpartition("/")
+        self._feed: Feed | None = None
+        self._pending: JSON | None = None
+        self._version = ""
+        self._relist()
+
+    def _relist(self) -> None:
+        body = self._session.get(self._ref.url, what=f"Reading {self._ref.name}")
+        self._pending = body
+        self._version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        self._open()
+
+    def _open(self) -> None:
+        self.close()
+        what = f"the watch of {self._ref.name}"
+        try:
+            response = self._session.open_stream(self._collection, {
+                "watch": "1", "fieldSelector": f"metadata.name={self._name}", "resourceVersion": self._version,
+            }, what=f"Watching {self._ref.name}")
+        except DeployError as error:
+            raise StreamLost(f"{what} could not be opened ({error})") from None
+        self._feed = json_lines(response, what)
+
+    def next(self, timeout: float) -> JSON | None:
+        """The workload as it is now (first), then after each change; None when nothing changed
+        within `timeout` seconds. Raises StreamLost, NotFound when it was deleted, and what a GET
+        raises when it is read again."""
+        if self._pending is not None:
+            body, self._pending = self._pending, None
+            return body
+        if self._feed is None:
+            self._open()
+        assert self._feed is not None
+        try:
+            event = self._feed.get(timeout)
+        except StreamEnded:
+            self._open()  # the server's timeoutSeconds: watch on from the last version seen
+            return None
+        if event is None:
+            return None
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                self._relist()
+                return self.next(timeout)
+            raise StreamLost(f"the watch of {self._ref.name} failed ({obj.get('message') or obj.get('reason')})")
+        if kind == "DELETED":
+            raise NotFound(f"{self._ref.name} was deleted", status=404)
+        self._version = str((obj.get("metadata") or {}).get("resourceVersion") or self._version)
+        return dict(obj)
+
+    def close(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None

@@ -112,7 +112,9 @@ SETTINGS: tuple[Option, ...] = (
            "failed and rolled back (Rancher itself waits for ever); keep it above the batch interval",
            default=300.0, minimum=0.1, commands=(UPGRADE,), metavar="SECONDS", field="progress_deadline_seconds"),
     Option("poll_interval", ("RANCHER_POLL_INTERVAL",), Kind.SECONDS,
-           "seconds between two looks at the service while waiting", default=2.0, minimum=0.001,
+           "the longest wait, in seconds, between two looks at a target while waiting: polls start fast and "
+           "back off to it; while Rancher pushes changes (a Kubernetes watch) none are needed",
+           default=2.0, minimum=0.001,
            metavar="SECONDS", field="poll_interval_seconds"),
     Option("request_timeout", ("RANCHER_REQUEST_TIMEOUT",), Kind.SECONDS,
            "seconds Rancher may take to answer one request", default=30.0, minimum=0.01,

@@ -76,6 +76,10 @@ class TargetSteps:
         self.emit = emit
         self.clock = clock
         self.alone: dict[str, str] = {}   # set by the pipeline once it has resolved several targets
+        # Rancher pushes a stream in real time, so a wait reads one only on the system's clock; on an
+        # injected clock (the tests' virtual time, where the simulator moves only while the tool
+        # sleeps) it polls, as it does when a stream breaks.
+        self.streams = clock is time.monotonic
         self.pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, interrupted)
         # A rollback started because of a signal is not stopped by that signal, only by a second one.
         self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, urgent)
@@ -94,7 +98,8 @@ class TargetSteps:
         watched = not self.backend.reports_stalls and (changing or goal in (self.backend.applied_goal, Goal.SETTLED))
         progress = self.settings.progress_deadline_seconds if watched else None
         return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
-                        emit=self.emit, progress_deadline=progress)
+                        emit=self.emit, progress_deadline=progress,
+                        watch=(lambda: self.backend.watch(ref)) if self.streams else None)
 
     def settle(self, ref: TargetRef, run: Run, changes: tuple[ImageChange, ...], *, stopped: Result,
                goal: Goal = Goal.SETTLED) -> Snapshot | TargetOutcome:

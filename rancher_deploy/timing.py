@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 FIRST_BACKOFF_SECONDS = 0.5
+# A wait's first poll comes this soon: a change often completes in a fraction of a second (a
+# Kubernetes rollout of a ready image), and waiting a whole poll interval would add up to it.
+FIRST_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,17 @@ class Deadline:
         """Seconds since the budget started, by the pace's clock (what progress lines show)."""
         return self._pace.clock() - self.started
 
+    @property
+    def remaining_seconds(self) -> float:
+        return max(0.0, self._at - self._pace.clock())
+
     def passed(self) -> bool:
         return self._pace.clock() >= self._at
 
-    def pause(self) -> None:
-        """Sleep one poll interval, never past the deadline."""
-        self._pace.sleep(min(self._pace.poll_interval_seconds, max(0.0, self._at - self._pace.clock())))
+    def pause(self, seconds: float | None = None) -> None:
+        """Sleep `seconds` (default: one poll interval), never past the deadline."""
+        interval = self._pace.poll_interval_seconds if seconds is None else seconds
+        self._pace.sleep(min(interval, max(0.0, self._at - self._pace.clock())))
 
 
 def backoff(first_seconds: float = FIRST_BACKOFF_SECONDS) -> Iterator[float]:
@@ -53,3 +61,14 @@ def backoff(first_seconds: float = FIRST_BACKOFF_SECONDS) -> Iterator[float]:
     while True:
         yield delay
         delay *= 2
+
+
+def polling(cap_seconds: float, first_seconds: float = FIRST_POLL_SECONDS) -> Iterator[float]:
+    """Delays between polls, in seconds: `first_seconds`, doubling, never above `cap_seconds`
+    (RANCHER_POLL_INTERVAL), so a wait sees a quick change quickly and a long one costs few reads."""
+    for delay in backoff(min(first_seconds, cap_seconds)):
+        if delay >= cap_seconds:
+            break
+        yield delay
+    while True:
+        yield cap_seconds

@@ -169,6 +169,9 @@ class V3Workloads:
         return TargetNotFound(f"namespace {target.namespace!r} not found in cluster {', '.join(clusters)}; "
                               "check RANCHER_NAMESPACE")
 
+    def watch(self, ref: TargetRef) -> None:
+        return None  # v3's subscribe websocket is not read yet: waits poll
+
     def create(self, creation: Creation) -> TargetRef:
         """POST the deployment to `/v3/project/<id>/workloads` of the project holding its namespace (201)."""
         project = self._homes.get(creation.parent)

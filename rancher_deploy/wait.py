@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from rancher_deploy.backend import Stream, StreamLost
 from rancher_deploy.errors import (
     NotFound,
     RancherAPIError,
@@ -24,9 +25,11 @@ from rancher_deploy.errors import (
 )
 from rancher_deploy.events import Emit, Level, Progress, Step
 from rancher_deploy.snapshot import Goal, Snapshot, Verdict
-from rancher_deploy.timing import Deadline, Pace
+from rancher_deploy.timing import Deadline, Pace, polling
 
 HEARTBEAT_SECONDS = 30.0
+MIN_PAUSE_SECONDS = 0.01    # a pause cut to a due heartbeat never reaches 0 (on a clock only sleeping moves)
+STREAM_READ_SECONDS = 0.25   # the longest a stream read blocks before signals and deadlines are looked at
 
 
 @dataclass(frozen=True)
@@ -76,63 +79,104 @@ def wait_for(
     pace: Pace,
     emit: Emit,
     progress_deadline: float | None = None,
+    watch: Callable[[], Stream | None] | None = None,
 ) -> Snapshot:
-    """Poll until the goal is reached and return the snapshot that reached it.
+    """Wait until the goal is reached and return the snapshot that reached it.
 
-    Emits a Progress event when what is seen changes, and every HEARTBEAT_SECONDS otherwise.
-    Raises WaitFailed (the judge said failed, a read Rancher refused, or `progress_deadline`
-    seconds passed without a further healthy new container), WaitGone (removed, or 404),
-    WaitTimedOut (after `pace.timeout_seconds` of wall clock) or WaitInterrupted (a signal);
-    each carries the last snapshot seen.
+    With `watch`, observations come from the stream it opens (Rancher pushes each change: no request
+    while nothing changes); when it cannot be opened or breaks, this says so once and polls instead.
+    Polls start `FIRST_POLL_SECONDS` apart and back off to `pace.poll_interval_seconds` (the cap),
+    starting fast again after each change seen. Emits a Progress event when what is seen changes,
+    and every HEARTBEAT_SECONDS otherwise. Raises WaitFailed (the judge said failed, a read Rancher
+    refused, or `progress_deadline` seconds passed without a further healthy new container),
+    WaitGone (removed, or 404), WaitTimedOut (after `pace.timeout_seconds` of wall clock) or
+    WaitInterrupted (a signal); each carries the last snapshot seen.
     """
     deadline = Deadline(pace)
     progress = ProgressTracker(progress_deadline) if progress_deadline is not None else None
+    stream: Stream | None = None
+    opening = watch   # opened inside the loop, so a read that starts it fails as a poll would
+    delays = polling(pace.poll_interval_seconds)
     last: Snapshot | None = None
     last_line: tuple[object, ...] | None = None
     last_shown = deadline.started
     read_trouble = False
-    while True:
-        signal_number = pace.interrupted()
-        if signal_number is not None:
-            raise WaitInterrupted(f"interrupted while waiting for {target} to be {goal.value}", last, signal_number)
-        try:
-            snapshot = observe()
-        except NotFound:
-            raise WaitGone(f"{target} disappeared while waiting (HTTP 404): was it removed?", last) from None
-        except RancherAPIError as error:
-            # 401/403/422 on a read will not pass by waiting; end the wait so that what was changed
-            # is restored (or reported), rather than escaping as "nothing was changed".
-            raise WaitFailed(str(error), last, error) from None
-        except TransientRancherError as error:
-            if not read_trouble:
-                emit(Step(f"{error}; still waiting", Level.WARNING, target))
-                read_trouble = True
-        else:
-            if read_trouble:
-                emit(Step("Rancher answers again", Level.INFO, target))
-                read_trouble = False
-            last = snapshot
-            judgement = snapshot.judge(goal)
+    try:
+        while True:
+            signal_number = pace.interrupted()
+            if signal_number is not None:
+                raise WaitInterrupted(f"interrupted while waiting for {target} to be {goal.value}", last,
+                                      signal_number)
+            snapshot: Snapshot | None = None
+            try:
+                if opening is not None:
+                    open_now, opening = opening, None
+                    stream = open_now()
+                if stream is not None:
+                    # Short reads, so that a signal or the deadline is noticed while nothing changes.
+                    snapshot = stream.next(min(STREAM_READ_SECONDS, max(0.01, deadline.remaining_seconds)))
+                else:
+                    snapshot = observe()
+            except StreamLost as lost:
+                emit(Step(f"{lost}; polling instead (every {pace.poll_interval_seconds:g}s at most, "
+                          "RANCHER_POLL_INTERVAL)", Level.WARNING, target))
+                _close(stream)
+                stream = None
+                continue
+            except NotFound:
+                raise WaitGone(f"{target} disappeared while waiting (HTTP 404): was it removed?", last) from None
+            except RancherAPIError as error:
+                # 401/403/422 on a read will not pass by waiting; end the wait so that what was changed
+                # is restored (or reported), rather than escaping as "nothing was changed".
+                raise WaitFailed(str(error), last, error) from None
+            except TransientRancherError as error:
+                if not read_trouble:
+                    emit(Step(f"{error}; still waiting", Level.WARNING, target))
+                    read_trouble = True
             now = pace.clock()
-            line = (snapshot.state, snapshot.message, snapshot.health, judgement.message)
-            if line != last_line or now - last_shown >= HEARTBEAT_SECONDS:
-                emit(_progress(target, snapshot, deadline.elapsed_seconds))
-                last_line, last_shown = line, now
-            if judgement.verdict is Verdict.DONE:
-                return snapshot
-            if judgement.verdict is Verdict.FAILED:
-                raise (WaitGone if judgement.gone else WaitFailed)(judgement.message, snapshot)
-            if progress is not None:
-                progress = progress.seen(snapshot, now)
-                if progress.overdue(now):
-                    raise WaitFailed(stalled_message(snapshot, progress.idle_seconds(now)), snapshot)
-        if deadline.passed():
-            raise WaitTimedOut(
-                f"{target} was not {goal.value} after {pace.timeout_seconds:g}s (RANCHER_TIMEOUT)"
-                + (f"; last seen {last.describe()}" if last else ""),
-                last,
-            )
-        deadline.pause()
+            if snapshot is not None:
+                if read_trouble:
+                    emit(Step("Rancher answers again", Level.INFO, target))
+                    read_trouble = False
+                last = snapshot
+                judgement = snapshot.judge(goal)
+                line = (snapshot.state, snapshot.message, snapshot.health, judgement.message)
+                if line != last_line or now - last_shown >= HEARTBEAT_SECONDS:
+                    if line != last_line:
+                        delays = polling(pace.poll_interval_seconds)  # a change: look again soon
+                    emit(_progress(target, snapshot, deadline.elapsed_seconds))
+                    last_line, last_shown = line, now
+                if judgement.verdict is Verdict.DONE:
+                    return snapshot
+                if judgement.verdict is Verdict.FAILED:
+                    raise (WaitGone if judgement.gone else WaitFailed)(judgement.message, snapshot)
+                if progress is not None:
+                    progress = progress.seen(snapshot, now)
+            elif last is not None and now - last_shown >= HEARTBEAT_SECONDS:
+                emit(_progress(target, last, deadline.elapsed_seconds))
+                last_shown = now
+            if progress is not None and last is not None and progress.overdue(now):
+                raise WaitFailed(stalled_message(last, progress.idle_seconds(now)), last)
+            if deadline.passed():
+                raise WaitTimedOut(
+                    f"{target} was not {goal.value} after {pace.timeout_seconds:g}s (RANCHER_TIMEOUT)"
+                    + (f"; last seen {last.describe()}" if last else ""),
+                    last,
+                )
+            if stream is None:
+                # Look again no later than the next heartbeat line is due.
+                delay = min(next(delays), max(0.0, last_shown + HEARTBEAT_SECONDS - now))
+                if progress is not None and progress.since is not None:
+                    # Look again when the progress deadline falls due, so it is kept to the second.
+                    delay = min(delay, max(0.0, progress.since + progress.deadline_seconds - now))
+                deadline.pause(max(delay, MIN_PAUSE_SECONDS))
+    finally:
+        _close(stream)
+
+
+def _close(stream: Stream | None) -> None:
+    if stream is not None:
+        stream.close()
 
 
 def _progress(target: str, snapshot: Snapshot, elapsed: float) -> Progress:

@@ -59,6 +59,16 @@ class WorkloadView:
     state: str | None = None
 
 
+class BodyStream(Protocol):
+    """Workload bodies pushed by Rancher (`kube.KubeWatch`): the first is the workload as it is now."""
+
+    def next(self, timeout: float) -> JSON | None:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
 class WorkloadAPI(Protocol):
     """One way of reaching workloads: v3 or the Kubernetes proxy.
 
@@ -87,6 +97,11 @@ class WorkloadAPI(Protocol):
         edits, the pod template's label edits, the deploy record on the workload's own metadata (so it
         starts no rollout by itself), or a redeploy (same images, new pod-template timestamp);
         returns the baseline to wait past (v3), or None where generation tells (k8s)."""
+        ...
+
+    def watch(self, ref: TargetRef) -> BodyStream | None:
+        """A stream of the workload's bodies (`parse` reads them), or None where this API offers
+        none; StreamLost when it cannot be opened."""
         ...
 
     def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:

@@ -16,6 +16,7 @@ from typing import Callable
 
 import semver
 
+from rancher_deploy.backend import Stream
 from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
@@ -29,6 +30,7 @@ from rancher_deploy.snapshot import Goal, Phase, Restore, Snapshot, TargetRef, V
 from rancher_deploy.v3 import V3Workloads
 from rancher_deploy.workload_view import (
     NO_EARLIER,
+    BodyStream,
     OutsideProjects,
     WorkloadAPI,
     WorkloadView,
@@ -118,7 +120,14 @@ class WorkloadsBackend:
         return _snapshot(self._view(ref))
 
     def observe(self, ref: TargetRef) -> Snapshot:
-        view = self._view(ref)  # the rollout status carries its own counts
+        return self._observed(ref, self._view(ref))  # the rollout status carries its own counts
+
+    def watch(self, ref: TargetRef) -> Stream | None:
+        bodies = self._api.watch(ref)
+        return _WorkloadStream(self, ref, bodies) if bodies is not None else None
+
+    def _observed(self, ref: TargetRef, view: WorkloadView) -> Snapshot:
+        """The snapshot of a view read for a wait (polled or pushed)."""
         if ref.id in self._releasing and view.rollout.observed:
             self._release(ref, view)
         return _snapshot(view)
@@ -229,6 +238,25 @@ class WorkloadsBackend:
             return ("restore the previous revision with `rancher-deploy rollback`, or upgrade it to another image "
                     "with `rancher-deploy upgrade`")
         return "upgrade it to another image with `rancher-deploy upgrade`"
+
+
+class _WorkloadStream:
+    """`Backend.watch` on 2.x: the API's workload bodies, judged as `observe` judges a read."""
+
+    def __init__(self, backend: WorkloadsBackend, ref: TargetRef, bodies: BodyStream) -> None:
+        self._backend = backend
+        self._ref = ref
+        self._bodies = bodies
+
+    def next(self, timeout: float) -> Snapshot | None:
+        body = self._bodies.next(timeout)
+        if body is None:
+            return None
+        backend, ref = self._backend, self._ref
+        return backend._observed(ref, backend._api.parse(ref, body, backend._baseline.get(ref.id)))
+
+    def close(self) -> None:
+        self._bodies.close()
 
 
 def _snapshot(view: WorkloadView) -> Snapshot:

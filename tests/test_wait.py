@@ -62,8 +62,15 @@ def test_returns_when_done_and_prints_progress_only_on_change() -> None:
     assert result is UPGRADED
     progress = [event for event in events if isinstance(event, Progress)]
     assert [(p.state, p.healthy) for p in progress] == [("upgrading", 0), ("upgrading", 1), ("upgraded", 2)]
-    assert progress[1].elapsed_seconds == 6.0
-    assert time.slept == [2.0] * 4
+    # Polls start fast and back off to the poll interval (the cap), fast again after a change.
+    assert time.slept == [0.05, 0.1, 0.2, 0.05]
+    assert progress[1].elapsed_seconds == pytest.approx(0.35)
+
+
+def test_polls_back_off_to_the_poll_interval_and_start_fast_again_after_a_change() -> None:
+    result, _, time = run([UPGRADING] * 8 + [HALF, HALF, UPGRADED])
+    assert result is UPGRADED
+    assert time.slept == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 0.05, 0.1])
 
 
 def test_heartbeat_repeats_an_unchanged_line_every_30_seconds() -> None:
@@ -132,7 +139,8 @@ def test_some_progress_then_a_stall_says_how_far_it_got() -> None:
     with pytest.raises(WaitFailed, match="did not all become healthy: 1/2 healthy after 100s without progress"):
         wait_for(lambda: next(readings, HALF), Goal.UPGRADED, target="shop/web", pace=pace, emit=lambda e: None,
                  progress_deadline=100)
-    assert time.now - 1000.0 == 110, "the clock restarted when the first new container got healthy"
+    # HALF is read at the second poll (0.05 s): the deadline counts from there, not from the start.
+    assert time.now - 1000.0 == pytest.approx(100.05), "the clock restarted when the first new container got healthy"
 
 
 def test_without_a_progress_deadline_only_the_timeout_ends_a_stall() -> None:

@@ -56,6 +56,8 @@ class Faults:
         self._fail_action: set[tuple[str, str]] = set()
         self._capacity: dict[str | None, int] = {}
         self._refuse_until = 0.0
+        self._stream_generation = 0   # bumped by drop_streams: streams opened before it are cut
+        self._expire_watches = 0      # watches still to be answered 410 Expired
         # Set by the facade: called as (seconds) to close the listening socket for a while, and
         # before a hang to settle the store first.
         self.on_refuse: Callable[[float], None] | None = None
@@ -129,6 +131,29 @@ class Faults:
         with self._lock:
             self._capacity[workload] = pods
 
+    def drop_streams(self) -> None:
+        """Cut every event stream open now (watches, subscribe websockets) without a clean end, as a
+        proxy that breaks long-lived connections does; streams opened later are not affected."""
+        with self._lock:
+            self._stream_generation += 1
+
+    def expire_watches(self, count: int = 1) -> None:
+        """The next ``count`` Kubernetes watches that name a ``resourceVersion`` are answered with
+        an ERROR event 410 Expired, as after etcd compacted past it (the client must re-list)."""
+        with self._lock:
+            self._expire_watches += count
+
+    def stream_generation(self) -> int:
+        with self._lock:
+            return self._stream_generation
+
+    def take_watch_expiry(self) -> bool:
+        with self._lock:
+            if self._expire_watches > 0:
+                self._expire_watches -= 1
+                return True
+        return False
+
     def clear(self) -> None:
         self._settle_first()
         with self._lock:
@@ -140,6 +165,7 @@ class Faults:
             self._fail_action.clear()
             self._capacity.clear()
             self._refuse_until = 0.0
+            self._expire_watches = 0
 
     def apply(self, kind: str, args: dict[str, Any]) -> None:
         """The control API's entry point: ``kind`` names one of the methods above."""
@@ -152,6 +178,8 @@ class Faults:
             "refuse_connections": self.refuse_connections,
             "fail_action": self.fail_action,
             "capacity": self.capacity,
+            "drop_streams": self.drop_streams,
+            "expire_watches": self.expire_watches,
         }
         if kind not in setters:
             raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(setters)}")

@@ -23,7 +23,7 @@ from rancher_deploy.simulator.rancher2.cluster import Cluster
 from rancher_deploy.simulator.rancher2.errors import KubeError, unauthorized
 from rancher_deploy.simulator.rancher2.routes import surface_of
 from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
-from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response
+from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response, StreamCut
 
 
 class App:
@@ -210,6 +210,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+        except StreamCut:
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         except OSError:
             pass  # the client went away mid-watch
 

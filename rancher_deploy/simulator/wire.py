@@ -52,6 +52,11 @@ class Response:
     stream: Iterator[bytes] | None = None
 
 
+class StreamCut(Exception):
+    """Raised by a ``Response.stream`` to end the connection without a clean end (no last chunk,
+    no close frame): what a proxy that breaks long-lived connections does."""
+
+
 H = TypeVar("H")
 
 

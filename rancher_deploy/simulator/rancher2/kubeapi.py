@@ -29,7 +29,7 @@ from rancher_deploy.simulator.rancher2.workloads.objects import (
     JSON,
     KINDS,
 )
-from rancher_deploy.simulator.wire import Response
+from rancher_deploy.simulator.wire import Response, StreamCut
 
 WATCH_POLL = 0.02  # real seconds between looks at the store while a watch is open
 
@@ -276,7 +276,22 @@ def _watch(call: Call, lister: Callable[[], list[JSON]], wrap: Callable[[JSON], 
     since = call.param("resourceVersion")
     cluster = call.cluster
 
+    faults = cluster.faults
+    generation = faults.stream_generation()
+    expired = since not in (None, "", "0") and faults.take_watch_expiry()
+
     def events() -> Iterator[bytes]:
+        if expired:
+            # The watch cache no longer holds that version (etcd compacted past it): the apiserver
+            # answers 200, then one ERROR event carrying a 410 Expired Status, and ends the watch
+            # (apiserver pkg/storage/cacher/watch_cache.go "too old resource version"; client-go's
+            # reflector then re-lists: tools/cache/reflector.go isExpiredError).
+            with cluster.lock:
+                newest = max((int(o["metadata"]["resourceVersion"]) for o in lister()), default=0)
+            yield _event("ERROR", {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                   "message": f"too old resource version: {since} ({newest})",
+                                   "reason": "Expired", "code": 410})
+            return
         start_real = time.monotonic()
         with cluster.lock:
             start_sim = cluster.settle()
@@ -288,6 +303,8 @@ def _watch(call: Call, lister: Callable[[], list[JSON]], wrap: Callable[[JSON], 
             seen[key] = obj["metadata"]["resourceVersion"]
         while True:
             time.sleep(WATCH_POLL)
+            if faults.stream_generation() != generation:
+                raise StreamCut()
             with cluster.lock:
                 now = cluster.settle()
                 current = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in lister()}

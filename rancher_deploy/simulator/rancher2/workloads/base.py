@@ -146,7 +146,8 @@ class Workload:
         return None
 
     def _reconcile(self, t: float, env: Environment, bump: Callable[[], int]) -> None:
-        before = json.dumps(self.status, sort_keys=True)
+        # A condition is status too: the controller writing one bumps resourceVersion, so a watch sees it.
+        before = json.dumps(self.status, sort_keys=True) + repr(sorted(self.conditions.items()))
         old_counts = dict(self.status)
         self._recover_pods(t, env)
         if self.observed_generation < self.generation and t >= self.spec_changed_at + env.controller_delay:
@@ -154,7 +155,7 @@ class Workload:
         if self.observed_generation == self.generation:
             self._sync(t, env, bump)
         self._compute_status(t, old_counts)
-        if json.dumps(self.status, sort_keys=True) != before:
+        if json.dumps(self.status, sort_keys=True) + repr(sorted(self.conditions.items())) != before:
             self.resource_version = bump()
 
     def _sync(self, t: float, env: Environment, bump: Callable[[], int]) -> None:
