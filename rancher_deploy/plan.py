@@ -201,6 +201,11 @@ def plan_service_upgrade(
                              also=_edited_parts(keys))
         for config in edited.values():
             config["labels"] = {**(config.get("labels") or {}), RECORD_LABEL: cause}
+    else:
+        # A record an earlier run wrote names what this upgrade replaces; the label is ours to drop.
+        for config in edited.values():
+            if RECORD_LABEL in (config.get("labels") or {}):
+                config["labels"] = {key: value for key, value in config["labels"].items() if key != RECORD_LABEL}
     launch_config = edited.pop(None, None)
     unpulled = [change for change in changes if force and _cached_ok(change) and pulls[change.container] != "always"]
     return Plan(

@@ -125,6 +125,17 @@ def test_1x_the_record_is_a_label_of_the_same_upgrade_naming_image_pipeline_and_
     assert len(upgrades) == 1, "the record is part of the one upgrade"
 
 
+def test_1x_a_later_upgrade_without_a_record_drops_the_old_one(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    """A record left by an earlier run would name the image this upgrade replaces: it goes."""
+    assert run_cli(RANCHER_RECORD="true").code == 0
+    assert "rancher-deploy.change-cause" in sim.service(web)["launchConfig"]["labels"]
+    result = run_cli(RANCHER_IMAGE=OLD_IMAGE)
+    assert result.code == 0, result.stderr
+    labels = sim.service(web)["launchConfig"]["labels"]
+    assert "rancher-deploy.change-cause" not in labels
+    assert labels["io.rancher.scheduler.affinity:host_label"] == "tier=web,zone=eu"
+
+
 def test_1x_a_dry_run_lists_the_keys_and_changes_nothing(sim: Simulator, web: str, run_cli: RunCli) -> None:
     result = run_cli("--dry-run", "--output", "json", RANCHER_IMAGE=None, RANCHER_SET_ENV=f"TOKEN={ENV_SECRET}",
                      RANCHER_SET_LABEL=f"com.example.team={LABEL_VALUE}")
