@@ -258,11 +258,8 @@ class RancherSession:
                 transient = TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
                 transient.retry_after = retry_after
                 raise transient
-            api_error = RancherAPIError.from_body(what, response.status_code, payload)
+            api_error = self._refusal(what, response.status_code, payload)
             api_error.retry_after = retry_after
-            api_error.message = self._redact(api_error.message)
-            if isinstance(api_error, AuthenticationFailed):
-                api_error.message += f"; Rancher refused the credentials: check {self._credential_settings}"
             raise api_error
         if payload is None and not response.content.strip():
             return {}  # Rancher 2.x actions (redeploy, rollback) answer 200 with an empty body
@@ -294,9 +291,7 @@ class RancherSession:
             response.close()
             if response.status_code in RETRYABLE_STATUSES or response.is_redirect:
                 raise TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
-            api_error = RancherAPIError.from_body(what, response.status_code, payload)
-            api_error.message = self._redact(api_error.message)
-            raise api_error
+            raise self._refusal(what, response.status_code, payload)
         return response
 
     def open_websocket(self, url: str, params: Mapping[str, str], *, what: str) -> Any:
@@ -340,9 +335,7 @@ class RancherSession:
                 payload = json.loads(refused.resp_body or b"")
             except ValueError:
                 payload = None
-            api_error = RancherAPIError.from_body(what, status, payload if isinstance(payload, dict) else None)
-            api_error.message = self._redact(api_error.message)
-            raise api_error from None
+            raise self._refusal(what, status, payload if isinstance(payload, dict) else None) from None
         except ssl.SSLError as error:
             raise self._tls_failure(error, url, what=what) from None
         except (TimeoutError, websocket.WebSocketTimeoutException):
@@ -351,6 +344,15 @@ class RancherSession:
         except (OSError, websocket.WebSocketException) as error:
             raise TransientRancherError(f"{what} failed: cannot connect to {self._host(url)} "
                                         f"({self._reason(error)})") from None
+
+    def _refusal(self, what: str, status: int, payload: JSON | None) -> RancherAPIError:
+        """Rancher's error answer as the error family's own, redacted; a 401 names the settings that
+        hold what Rancher refused (never their values)."""
+        api_error = RancherAPIError.from_body(what, status, payload)
+        api_error.message = self._redact(api_error.message)
+        if isinstance(api_error, AuthenticationFailed):
+            api_error.message += f"; Rancher refused the credentials: check {self._credential_settings}"
+        return api_error
 
     def _authorization(self) -> dict[str, str]:
         """The Authorization header the session's `auth` sends, for a request requests does not make."""

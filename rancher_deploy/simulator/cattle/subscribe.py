@@ -78,24 +78,26 @@ class _Publisher:
     def poll(self) -> list[str] | None:
         if self._store.faults.stream_generation() != self._generation:
             raise StreamCut()
+        if self._pings >= MAX_PINGS:
+            return None   # the Retry that sends them is spent: the subscription ends (unsubscribe)
         with self._store.lock:
             now = self._store.settled_lately(TICK / 2)
             messages: list[str] = []
             if self._next_ping is None:
-                messages.append(self._ping(now))
+                messages.append(self._ping(now))   # written when subscribing, not one of the Retry's
                 self._next_ping = now + PING_SECONDS
             if self._changes is not None:
                 self._cursor, changed = self._changes.since(self._cursor, now)
                 messages += changed
             if now >= self._next_ping:
-                if self._pings >= MAX_PINGS:
-                    return None
+                # Every ping due since the last look counts; one message says them (after a jump in time).
+                due = 1 + int((now - self._next_ping) // PING_SECONDS)
+                self._pings += due
+                self._next_ping += PING_SECONDS * due
                 messages.append(self._ping(now))
-                self._next_ping += PING_SECONDS * (1 + int((now - self._next_ping) // PING_SECONDS))
         return messages
 
     def _ping(self, now: float) -> str:
-        self._pings += 1
         return _text(event("ping", {"options": {}, "resources": []}, self._store.wall(now)))
 
 
