@@ -25,7 +25,7 @@ from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, CliRun, RunCli, invoke_cli, server_cert
 from .faults.test_signals import Child
-from .test_tls import https_simulator
+from .test_tls import serving_https
 from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, WEB, containers
 from .tls_proxy import TlsProxy
 
@@ -65,13 +65,13 @@ def watches(lines: list[str]) -> list[str]:
     return [line for line in lines if "watch=1" in line]
 
 
-def when_watching(sim: Simulator, action: Callable[[], object]) -> threading.Thread:
-    """Run `action` in a thread as soon as the simulator has answered a watch request."""
+def when_open(sim: Simulator, action: Callable[[], object]) -> threading.Thread:
+    """Run `action` in a thread as soon as the simulator has answered a watch or upgraded a subscription."""
 
     def wait_then_act() -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if any("watch=1" in r.query for r in sim.requests):
+            if any("watch=1" in r.query or (r.path.endswith("/subscribe") and r.status == 101) for r in sim.requests):
                 action()
                 return
             time.sleep(0.005)
@@ -79,6 +79,18 @@ def when_watching(sim: Simulator, action: Callable[[], object]) -> threading.Thr
     thread = threading.Thread(target=wait_then_act, daemon=True)
     thread.start()
     return thread
+
+
+def cut_half_way(sim: Simulator) -> CliRun:
+    """A 2.x rollout held half-way until its stream is cut, then let go; it must end well anyway."""
+    sim.faults.capacity(1, "default/web")
+    cutter = when_open(sim, lambda: (sim.faults.drop_streams(), sim.faults.clear()))
+    result = run(sim)
+    cutter.join(timeout=20)
+    assert result.code == 0, result.stderr
+    assert result.stderr.count("polling instead") == 1, result.stderr
+    assert containers(sim)["web"]["image"] == NEW
+    return result
 
 
 def test_a_rollout_is_followed_through_the_watch_with_two_requests_however_long(k8s: Simulator) -> None:
@@ -98,16 +110,10 @@ def test_a_rollout_is_followed_through_the_watch_with_two_requests_however_long(
 
 
 def test_a_watch_the_network_cuts_falls_back_to_polling_saying_so_once(k8s: Simulator) -> None:
-    k8s.faults.capacity(1, "default/web")  # held half-way until the stream is cut
-    cutter = when_watching(k8s, lambda: (k8s.faults.drop_streams(), k8s.faults.clear()))
-    result = run(k8s)
-    cutter.join(timeout=20)
-    assert result.code == 0, result.stderr
-    assert result.stderr.count("polling instead") == 1, result.stderr
+    result = cut_half_way(k8s)
     assert "the watch of default/deployment:web broke" in result.stderr
     waited = requests_after_the_change(k8s)
     assert len(watches(waited)) == 1, waited   # no second watch: the wait polls from then on
-    assert containers(k8s)["web"]["image"] == NEW
 
 
 def test_a_watch_answered_410_gone_reads_again_and_watches_on(k8s: Simulator) -> None:
@@ -163,22 +169,6 @@ def subscriptions(sim: Simulator) -> int:
     return len([r for r in sim.requests if r.path.endswith("/subscribe")])
 
 
-def when_subscribed(sim: Simulator, action: Callable[[], object]) -> threading.Thread:
-    """Run `action` in a thread as soon as the simulator has upgraded a subscribe request."""
-
-    def wait_then_act() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if any(r.path.endswith("/subscribe") and r.status == 101 for r in sim.requests):
-                action()
-                return
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=wait_then_act, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_a_1x_upgrade_is_followed_through_cattle_s_subscribe_stream(sim: Simulator, web: str,
                                                                      run_cli: RunCli) -> None:
     started = time.monotonic()
@@ -215,7 +205,7 @@ def test_a_stream_without_events_still_keeps_the_progress_deadline(sim: Simulato
 def test_a_1x_stream_the_network_cuts_falls_back_to_polling_saying_so_once(sim: Simulator, web: str,
                                                                             run_cli: RunCli) -> None:
     sim.faults.hang(web)   # held until the stream is cut
-    cutter = when_subscribed(sim, lambda: (sim.faults.drop_streams(), sim.faults.clear()))
+    cutter = when_open(sim, lambda: (sim.faults.drop_streams(), sim.faults.clear()))
     result = run_cli()
     cutter.join(timeout=20)
     assert result.code == 0, result.stderr
@@ -300,10 +290,7 @@ def test_the_stream_goes_on_wss_through_a_proxy_that_passes_websockets_under_its
 
 @pytest.fixture
 def tls_sim(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    with https_simulator(ca, tmp_path) as simulator:
-        yield simulator
+    yield from serving_https(ca, tmp_path, monkeypatch)
 
 
 def test_a_subscription_verifies_tls_as_every_request_does(tls_sim: Simulator, ca_file: str) -> None:
@@ -359,12 +346,6 @@ def test_a_v3_rollout_is_followed_through_norman_s_subscribe_with_one_request(v3
 
 
 def test_a_v3_stream_the_network_cuts_falls_back_to_polling_saying_so_once(v3: Simulator) -> None:
-    v3.faults.capacity(1, "default/web")   # held half-way until the stream is cut
-    cutter = when_subscribed(v3, lambda: (v3.faults.drop_streams(), v3.faults.clear()))
-    result = run(v3)
-    cutter.join(timeout=20)
-    assert result.code == 0, result.stderr
-    assert result.stderr.count("polling instead") == 1, result.stderr
+    result = cut_half_way(v3)
     assert "the event stream of default/deployment:web broke" in result.stderr
     assert subscriptions(v3) == 1
-    assert containers(v3)["web"]["image"] == NEW
