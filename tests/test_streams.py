@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import pytest
 import trustme
 
+from rancher_deploy import streams
 from rancher_deploy.errors import CertificateNotTrusted
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.simulator import Simulator, Timing
@@ -349,3 +350,19 @@ def test_a_v3_stream_the_network_cuts_falls_back_to_polling_saying_so_once(v3: S
     result = cut_half_way(v3)
     assert "the event stream of default/deployment:web broke" in result.stderr
     assert subscriptions(v3) == 1
+
+
+def test_a_subscription_that_goes_silent_is_taken_for_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rancher pings every 5 s; on a frozen clock the simulator sends its first ping and then nothing,
+    # as a proxy that stopped passing data without closing would.
+    monkeypatch.setattr(streams, "SILENCE_SECONDS", 0.3)
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing(speed=0.0)) as frozen:
+        session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY))
+        feed = streams.subscription(session, f"{frozen.url}/v2-beta/projects/1a5/subscribe",
+                                    {"eventNames": "resource.change"}, "the event stream of shop/web")
+        try:
+            assert feed.get(5)["name"] == "ping"
+            with pytest.raises(streams.StreamLost, match="went silent for 0.3s"):
+                feed.get(5)
+        finally:
+            feed.close()
