@@ -287,21 +287,22 @@ def check_sigterm(buildah: Buildah, image: str, sim: HostSimulator) -> None:
                 "PLUGIN_BATCH_INTERVAL": "0.1", "PLUGIN_POLL_INTERVAL": "0.2"})
     container = buildah.container(image)
     rootfs = buildah("mount", container).stdout.strip()
+    # --mount-proc gives the new PID namespace its own /proc inside the image; chroot execs the
+    # entrypoint, which so becomes PID 1 there, with no init in front of it (as GitHub, Drone and
+    # Woodpecker run it); --kill-child ends it, should this check give up on it.
+    process = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--kill-child", f"--mount-proc={rootfs}/proc", "chroot", rootfs,
+         *config["Entrypoint"]], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout or []:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        # --mount-proc gives the new PID namespace its own /proc inside the image; chroot execs the
-        # entrypoint, which so becomes PID 1 there, with no init in front of it (as GitHub,
-        # Drone and Woodpecker run it).
-        process = subprocess.Popen(
-            ["unshare", "--pid", "--fork", f"--mount-proc={rootfs}/proc", "chroot", rootfs,
-             *config["Entrypoint"]], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
-        lines: queue.Queue[str] = queue.Queue()
-
-        def read() -> None:
-            for line in process.stdout or []:
-                lines.put(line)
-
-        threading.Thread(target=read, daemon=True).start()
         log: list[str] = []
         deadline = time.monotonic() + 60
         while not any("upgrading (" in line for line in log):
@@ -314,23 +315,25 @@ def check_sigterm(buildah: Buildah, image: str, sim: HostSimulator) -> None:
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         check(len(children) == 1, f"SIGTERM: unshare has children {children}, expected the entrypoint")
         status = Path(f"/proc/{children[0]}/status").read_text()
-        namespace_pids = re.search(r"^NSpid:\s+(.*)$", status, re.MULTILINE)
-        check(bool(namespace_pids) and namespace_pids.group(1).split()[-1] == "1",  # type: ignore[union-attr]
-              f"SIGTERM: the entrypoint is not PID 1 of its namespace ({status!r})")
+        # NSpid: its pid in each namespace it is in, the innermost last.
+        namespace_pids = re.findall(r"^NSpid:\s+(.*)$", status, re.MULTILINE)
+        check(bool(namespace_pids) and namespace_pids[0].split()[-1] == "1",
+              f"SIGTERM: the entrypoint is not PID 1 of its namespace ({namespace_pids})")
         os.kill(int(children[0]), signal.SIGTERM)
         signalled = time.monotonic()
         try:
             code = process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
             raise CheckFailed("SIGTERM: the entrypoint as PID 1 was still running 15 s after SIGTERM "
                               "(Python ignores SIGTERM as PID 1 unless it sets a handler)") from None
         took = time.monotonic() - signalled
-        time.sleep(0.2)   # the reader thread drains what is left of the pipe
+        reader.join(timeout=5)   # the pipe is at its end once the process has exited
         while not lines.empty():
             log.append(lines.get())
     finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
         buildah("umount", container, check=False)
         buildah("rm", container, check=False)
     text = "".join(log)
