@@ -366,7 +366,9 @@ def pinned(path: Path) -> dict[str, str]:
 def copied_requirements() -> list[str]:
     """The pinned requirement files the Dockerfile copies in to install (requirements/*.txt)."""
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    return re.findall(r"^COPY (requirements/\S+\.txt) ", dockerfile, re.MULTILINE)
+    sources = [word for line in re.findall(r"^COPY (?!--from)(.*)$", dockerfile, re.MULTILINE)
+               for word in line.split()[:-1]]
+    return [source for source in sources if re.fullmatch(r"requirements/[\w.-]+\.txt", source)]
 
 
 def check_contents(buildah: Buildah, image: str, base: str) -> None:
