@@ -406,6 +406,7 @@ def check_contents(buildah: Buildah, image: str, base: str) -> None:
             buildah("rm", container, check=False)
         check(served.returncode == 0, f"`rancher-deploy serve --help` in the image: exit {served.returncode}: "
                                       f"{served.stderr}")
+        print("image: `rancher-deploy serve --help` works in the image")
     print(f"image: holds the base's packages plus {len(expected)} pinned ones ({', '.join(sorted(expected))}); "
           f"no build tools, compilers or build leftovers")
 
