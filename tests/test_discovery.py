@@ -192,8 +192,8 @@ def test_the_project_named_costs_one_request_and_none_when_not_named(sim2: Simul
 
 
 @pytest.mark.parametrize("version, flavour", [("2.5", "v3"), ("2.6", "k8s"), ("2.7", "k8s")])
-def test_the_release_is_read_where_each_release_serves_it(version: str, flavour: str) -> None:
-    """/rancherversion exists from 2.7 only; before, the server-version setting says the release,
+def test_the_release_is_read_where_every_release_serves_it(version: str, flavour: str) -> None:
+    """Every 2.x serves its release as the server-version setting (`/rancherversion` only from 2.7),
     which decides between v3 and the Kubernetes API (2.6 moved Rancher's own UI to the latter)."""
     with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version=version, timing=Timing.fast()) as simulator:
         simulator.add_workload("default", "web", [dict(WEB)])
@@ -201,8 +201,18 @@ def test_the_release_is_read_where_each_release_serves_it(version: str, flavour:
         assert result.code == 0, result.stderr
         assert result.json["flavour"] == flavour
         assert f"Connected: Rancher v{version}." in result.stderr
-        asked = [r.path for r in simulator.requests if "version" in r.path]
-        if version == "2.7":
-            assert asked == ["/rancherversion"]
-        else:
-            assert asked == ["/rancherversion", "/v3/settings/server-version"]
+        assert [r.path for r in simulator.requests if "version" in r.path] == ["/v3/settings/server-version"]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_key_refused_the_setting_reads_the_public_release(status: int) -> None:
+    """A key that may not read settings (a token scoped to one cluster is refused elsewhere) learns the
+    release from `/rancherversion`, public from 2.7 (rancher pkg/multiclustermanager/routes.go)."""
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.8", timing=Timing.fast()) as simulator:
+        simulator.add_workload("default", "web", [dict(WEB)])
+        simulator.faults.fail_next("/v3/settings/server-version", status=status, method="GET")
+        result = run(simulator, "--dry-run", CATTLE_URL=f"{simulator.url}/k8s/clusters/local")
+        assert result.code == 0, result.stderr
+        assert "Connected: Rancher v2.8.5, Kubernetes API through Rancher, cluster local" in result.stderr
+        assert [r.path for r in simulator.requests if "version" in r.path] == ["/v3/settings/server-version",
+                                                                               "/rancherversion"]

@@ -21,10 +21,10 @@ def test_a_1x_upgrade_sends_its_upgrade_after_the_lookups_alone(sim: Simulator, 
     assert run_cli().code == 0
     records = sim.requests
     before = records[:_index(records, "POST", "action=upgrade")]
-    # The API root, the environments, the stack, the service's listing (which carries the whole
-    # service): the preflight, the ready check and the action all use that one read.
+    # Which Rancher this is, the environments, the stack, the service's listing (which carries the
+    # whole service): the preflight, the ready check and the action all use that one read.
     assert [(r.path.rsplit("/", 1)[-1], r.query) for r in before] == [
-        ("v2-beta", ""), ("projects", ""), ("stacks", "name=shop"), ("services", f"name=web&stackId={before[3].query.split('=')[-1]}")]
+        ("server-version", ""), ("projects", ""), ("stacks", "name=shop"), ("services", f"name=web&stackId={before[3].query.split('=')[-1]}")]
 
 
 def test_a_1x_finish_is_sent_on_the_read_that_found_the_upgrade_healthy(sim: Simulator, web: str,
