@@ -478,17 +478,14 @@ def api_version_of(server: str) -> str:
 
 def _discover(session: RancherSession, root: str, server: str | None, warn: Callable[[str], None]) -> ApiDialect:
     """The API to use: `/v2-beta` where the release serves it (as `server` names it, else as one probe
-    of that root finds), else `/v1`, with a warning. An answer without cattle's header (a proxy that
-    drops it) costs one more probe, of `/v1`'s root, before NotCattle."""
-    what = "Connecting to Rancher"
+    of that root finds: its API root, or cattle's header on a 404 from a release without it), else
+    `/v1`, with a warning. NotCattle when no Rancher 1.x answered there."""
     if server is None:
-        probe = session.probe(f"{root}/v2-beta", what=what)
+        probe = session.probe(f"{root}/v2-beta", what="Connecting to Rancher")
         if _is_version_root(probe.body):
             return V2_BETA
-        if probe.cattle is not None and api_version_of(probe.cattle) == V1.version:
-            pass  # Rancher 1.0 or 1.1, which serve /v1 alone
-        elif probe.cattle is not None or not _is_version_root(session.get_optional(f"{root}/v1", what=what)):
-            # No Rancher 1.x here, or one that would serve /v2-beta where this URL does not lead.
+        if probe.cattle is None or api_version_of(probe.cattle) != V1.version:
+            # No Rancher 1.x here, or one that serves /v2-beta elsewhere than where this URL leads.
             raise NotCattle(f"no Rancher 1.x API (/v2-beta or /v1) found at {root}; check CATTLE_URL")
     elif api_version_of(server) == V2_BETA.version:
         return V2_BETA
