@@ -87,9 +87,9 @@ def identify(session: RancherSession, root: str, *, scoped: bool = False) -> Ser
     pkg/multiclustermanager/routes.go), and which a Rancher 1.x answers, like any path, with its
     release in `X-Rancher-Version`.
 
-    A key that may not read settings (403; with `scoped`, the URL naming a cluster or project, also
-    401: a token scoped to one cluster is refused elsewhere) costs one more, public, request, for
-    the version a 2.7+ gives anyone. Raises what a GET raises otherwise (a 401 naming the
+    A key that may not read settings (403; with `scoped`, the URL naming a cluster, also 401: a
+    token scoped to one cluster is refused elsewhere, and the cluster's own read says whether it is
+    wrong) costs one more, public, request, for the version a 2.7+ gives anyone. Raises what a GET raises otherwise (a 401 naming the
     credentials, exit 3 for an unreachable or failing Rancher).
     """
     what = "Connecting to Rancher"
@@ -119,7 +119,7 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
     flavour = settings.flavour.value
     if flavour == "rancher-1.x" or (flavour == "auto" and given.generation == 1):
         return _cattle_named(session, settings, given, warn)
-    server = identify(session, given.root, scoped=given.generation == 2)
+    server = identify(session, given.root, scoped=given.cluster is not None)
     if server.generation != 2:
         if flavour == "auto" and given.generation is None:
             # Rancher 1.x, as its header said; or an answer without it, from a 1.x behind a proxy that
