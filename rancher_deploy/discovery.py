@@ -89,8 +89,8 @@ def identify(session: RancherSession, root: str, *, scoped: bool = False) -> Ser
 
     A key that may not read settings (403; with `scoped`, the URL naming a cluster, also 401: a
     token scoped to one cluster is refused elsewhere, and the cluster's own read says whether it is
-    wrong) costs one more, public, request, for the version a 2.7+ gives anyone. Raises what a GET raises otherwise (a 401 naming the
-    credentials, exit 3 for an unreachable or failing Rancher).
+    wrong) costs one more, public, request, for the version a 2.7+ gives anyone. Raises what a GET
+    raises otherwise (a 401 naming the credentials, exit 3 for an unreachable or failing Rancher).
     """
     what = "Connecting to Rancher"
     probe = session.probe(root + SERVER_VERSION, what=what, allow=(401, 403) if scoped else (403,))
@@ -151,7 +151,7 @@ def _cattle_named(session: RancherSession, settings: Settings, given: GivenUrl,
         if server.generation != 2:
             raise
         release = server.release or "2.x"
-        if given.generation != 1:
+        if settings.flavour.value == "rancher-1.x":
             raise NotRancher(f"{error}: this is Rancher {release}; set RANCHER_WORKLOAD for a 2.x workload "
                              "(and RANCHER_FLAVOUR=auto)") from None
         root = given.root

@@ -169,9 +169,9 @@ class RancherSession:
     def probe(self, url: str, *, what: str, allow: Collection[int] = ()) -> Probe:
         """One GET that tells which Rancher answers, read like `get` (retried the same way).
 
-        Unlike `get` it answers rather than raises for a 404, for a status in `allow`, for any
-        status of an answer that carries cattle's version header (a Rancher 1.x said so, whatever
-        it said), and for a 2xx that is not JSON (Rancher 1.x serves its UI's page for any path
+        Unlike `get` it answers rather than raises for a 404, for a status in `allow`, for an error
+        that carries cattle's version header (a Rancher 1.x said so, whatever it refused; not one
+        to retry), and for a 2xx that is not JSON (Rancher 1.x serves its UI's page for any path
         outside its API versions); every other failure raises what `get` raises.
         """
         return self._read(lambda: self._probe_once(url, what, frozenset({404, *allow})), what)
@@ -239,17 +239,9 @@ class RancherSession:
         """DELETE once; the caller decides what a 404 (already gone) means."""
         return self._request("DELETE", url, what=what)
 
-    def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        what: str,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        content_type: str | None = None,
-    ) -> JSON:
-        response = self._send(method, url, what=what, params=params, body=body, content_type=content_type)
+    def _request(self, method: str, url: str, *, what: str, **sent: Any) -> JSON:
+        """`_send` (`sent`: its params, body, content_type), then the answer as JSON or the error it is."""
+        response = self._send(method, url, what=what, **sent)
         payload = self._json(response)
         if response.status_code >= 400:
             raise self._failure(response, payload, method, what)

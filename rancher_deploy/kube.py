@@ -402,8 +402,8 @@ class KubeWatch:
     last version seen, and one answered 410 Expired (etcd compacted past that version: client-go
     tools/cache/reflector.go isExpiredError) reads the object again and watches from there.
     `next` answers workload bodies as the Kubernetes API serves them. Given `last` (the object as a
-    write just answered it, as `kubectl rollout status` after `kubectl set image` would list it), it
-    starts from that instead of reading."""
+    write just answered it: the apiserver's answer carries its resourceVersion), it starts from that
+    instead of reading."""
 
     def __init__(self, session: RancherSession, ref: TargetRef, last: JSON | None = None) -> None:
         self._session = session
