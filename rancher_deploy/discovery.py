@@ -62,7 +62,7 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
     flavour = settings.flavour.value
     if flavour == "rancher-1.x":
         try:
-            return cattle.connect(session, settings.url, settings.environment, warn)
+            return cattle.connect(session, settings.url, settings.environment, warn, fleet=settings.select_image)
         except NotCattle as error:
             version = _rancher_version(session, root)
             if version is None:
@@ -71,7 +71,7 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
                              "(and RANCHER_FLAVOUR=auto)") from None
     if flavour == "auto" and generation != 2:
         try:
-            return cattle.connect(session, settings.url, settings.environment, warn)
+            return cattle.connect(session, settings.url, settings.environment, warn, fleet=settings.select_image)
         except NotCattle:
             pass  # perhaps Rancher 2.x, whose /v1 is Steve
     version = _rancher_version(session, root)

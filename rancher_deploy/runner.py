@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from rancher_deploy import __version__
 from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
-from rancher_deploy.events import Emit, Level, Outcome, Step, exit_code
+from rancher_deploy.events import Emit, Level, Outcome, Selection, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import result_object
 from rancher_deploy.settings import OPTIONS_BY_NAME, Inputs, Option, Settings
@@ -140,8 +140,9 @@ def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Contro
     """The first lines of the log, and the RancherSession the run speaks through."""
     from rancher_deploy.http import Credentials, RancherSession
 
-    emit(Step(f"rancher-deploy {__version__}: {settings.command} "
-              f"{', '.join(str(target) for target in settings.targets)} at {settings.url}"))
+    targets = (f"every target running {settings.image.name if settings.image else '?'} that opted in"
+               if settings.select_image else ", ".join(str(target) for target in settings.targets))
+    emit(Step(f"rancher-deploy {__version__}: {settings.command} {targets} at {settings.url}"))
     if settings.verbose:
         for option, source in sorted(settings.sources.items()):
             emit(Step(f"{option} set from {source}", Level.DEBUG))
@@ -176,15 +177,30 @@ def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Contro
 
 
 def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: Control, clock: Callable[[], float]) -> Outcome:
-    """Connect the backend and run the pipeline; raises `_Stopped` when a DeployError ends it."""
-    from rancher_deploy import discovery
+    """Connect the backend and run the pipeline (for a fleet run, over the targets `fleet.select`
+    picks); raises `_Stopped` when a DeployError ends it."""
+    from rancher_deploy import discovery, fleet
     from rancher_deploy.deploy import Pipeline
 
+    started = clock()
     backend = discovery.connect(session, settings, lambda text: emit(Step(text, Level.WARNING)))
     emit(Step(f"Connected: {backend.where}"))
     pipeline = Pipeline(settings, backend, emit, clock=clock, sleep=control.sleep,
                         interrupted=control.interrupted, urgent=control.urgent)
+    selection: Selection | None = None
+    picks: tuple[fleet.Pick, ...] = ()
+    if settings.select_image:
+        assert settings.image is not None  # the settings refuse --select-image without an image
+        before = session.calls
+        survey = backend.survey(settings)
+        choice = fleet.select(survey, settings.image, settings.select_labels, requests=session.calls - before)
+        selection, picks = choice.report, choice.picks
+        for line in fleet.describe(selection, survey.setting):
+            emit(Step(line))
+        if not picks:  # nothing matched: nothing to do, and the lines above say what was searched
+            return Outcome(settings.command.value, duration_seconds=clock() - started, flavour=backend.flavour,
+                           selection=selection)
     try:
-        return pipeline.run()
+        return replace(pipeline.run(picks) if picks else pipeline.run(), selection=selection)
     except DeployError as error:
-        raise _Stopped(error, pipeline.stopped(error)) from error
+        raise _Stopped(error, replace(pipeline.stopped(error), selection=selection)) from error

@@ -31,6 +31,7 @@ def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
             created["keys"].append({"access": key.access, "secret": key.secret, "projectId": key.project_id})
         for s in doc.get("stacks", []):
             created["stacks"].append(store.seed_stack(str(s["name"]), s.get("projectId"), num=num(s)).id)
+        store.settle()
         for v in doc.get("services", []):
             svc = store.seed_service(
                 _stack_id(store, v),
@@ -43,6 +44,7 @@ def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
                 num=num(v),
                 kind=str(v.get("kind", "service")),
                 fields=dict(v.get("fields") or {}),
+                settled=True,
             )
             created["services"].append(svc.id)
     return created
@@ -63,7 +65,7 @@ def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
 
     ``{"projects": [{"name"}], "namespaces": [{"name", "projectId"?, "inProject"?}], "workloads": [{"namespace",
     "name", "containers", "kind"?, "replicas"?, "initContainers"?, "strategy"?,
-    "progressDeadlineSeconds"?}]}``; answers the new project ids, namespace names and v3 workload ids.
+    "progressDeadlineSeconds"?, "labels"?}]}`` (``labels``: the workload's own metadata labels); answers the new project ids, namespace names and v3 workload ids.
     A namespace with ``"inProject": false`` belongs to no project (``projectId`` is then ignored).
     """
     created: JSON = {"projects": [], "namespaces": [], "workloads": []}
@@ -84,6 +86,7 @@ def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
                 init_containers=w.get("initContainers"),
                 strategy=w.get("strategy"),
                 progress_deadline_seconds=int(w.get("progressDeadlineSeconds", 600)),
+                labels=dict(w.get("labels") or {}),
             )
             created["workloads"].append(workload.v3_id)
     return created
