@@ -192,10 +192,12 @@ class Pick:
 
 @dataclass(frozen=True)
 class Choice:
-    """The picks, in the order listed, and the report of the whole selection (`events.Selection`)."""
+    """The picks, in the order listed, and the report of the whole selection (`events.Selection`);
+    `others` are the skipped candidates the report only counts (the log lists them when verbose)."""
 
     picks: tuple[Pick, ...]
     report: Selection
+    others: tuple[Passed, ...] = ()
 
 
 def select(survey: Survey, image: ImageRef, labels: tuple[str, ...], *, requests: int = 0) -> Choice:
@@ -204,23 +206,22 @@ def select(survey: Survey, image: ImageRef, labels: tuple[str, ...], *, requests
     in nor run the repository are only counted (`Selection.others`): on a large fleet they are most."""
     picks: list[Pick] = []
     skipped: list[Passed] = []
-    others = 0
+    others: list[Passed] = []
     for candidate in survey.candidates:
         running = tuple(container for container in candidate.containers if _runs(container.image, image))
         reason = _opt_out(candidate.labels, labels) or _other_repository(candidate, running, image) or _blocked(
             candidate.snapshot)
         if reason is None:
             picks.append(Pick(candidate, running))
-        elif not running and _label_of(candidate.labels, labels) is None:
-            others += 1
-        else:
-            skipped.append(Passed(candidate.ref.name, candidate.ref.id, candidate.place, reason))
+            continue
+        passed = Passed(candidate.ref.name, candidate.ref.id, candidate.place, reason)
+        (others if not running and _label_of(candidate.labels, labels) is None else skipped).append(passed)
     chosen = tuple(Chosen(pick.candidate.ref.name, pick.candidate.ref.id, pick.candidate.place,
                           tuple(ImageChange(container.name, container.image, str(image)) for container in pick.containers))
                    for pick in picks)
     report = Selection(survey.place, image.name, labels, survey.searched, len(survey.passed), len(survey.candidates),
-                       requests, chosen, tuple(skipped), others, survey.unlisted)
-    return Choice(tuple(picks), report)
+                       requests, chosen, tuple(skipped), len(others), survey.unlisted)
+    return Choice(tuple(picks), report, tuple(others))
 
 
 def _runs(running: str, image: ImageRef) -> bool:
@@ -286,7 +287,8 @@ def describe(selection: Selection, setting: str) -> list[str]:
         lines.append(f"Selected {chosen.target} ({chosen.target_id}): {changes}")
     lines.extend(f"Skipped {passed.target} ({passed.target_id}): {passed.reason}" for passed in selection.skipped)
     if selection.others:
-        lines.append(f"Skipped {selection.others} more {noun} that neither opted in nor run {selection.repository}")
+        lines.append(f"Skipped {selection.others} more {noun} that neither opted in nor run {selection.repository} "
+                     "(RANCHER_VERBOSE lists them)")
     if not selection.chosen:
         lines.append(f"No target to upgrade: no {noun[:-1]} listed runs {selection.repository} with label {labels} "
                      f"in a state an upgrade starts from; nothing to do")

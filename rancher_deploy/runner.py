@@ -197,6 +197,8 @@ def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: 
         selection, picks = choice.report, choice.picks
         for line in fleet.describe(selection, survey.setting):
             emit(Step(line))
+        for passed in choice.others:
+            emit(Step(f"Skipped {passed.target} ({passed.target_id}): {passed.reason}", Level.DEBUG))
         if not picks:  # nothing matched: nothing to do, and the lines above say what was searched
             return Outcome(settings.command.value, duration_seconds=clock() - started, flavour=backend.flavour,
                            selection=selection)
