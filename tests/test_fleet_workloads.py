@@ -11,19 +11,10 @@ import requests
 
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import CliRun, invoke_cli
+from .conftest import CliRun
+from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, run, sim2  # noqa: F401 - sim2 is a fixture (2.4: v3, 2.8: k8s)
 
-TOKEN_ID = "token-abcde"
-TOKEN_SECRET = "tokensecret-recognisable-91c"
-OLD = "registry.example.com:5000/shop/web:2.0"
-NEW = "registry.example.com:5000/shop/web:2.1"
 ON = {"autoupdate.enable": "true"}
-
-
-@pytest.fixture(params=["2.4", "2.8"])
-def sim2(request: pytest.FixtureRequest) -> Iterator[Simulator]:
-    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version=request.param, timing=Timing.fast()) as simulator:
-        yield simulator
 
 
 @pytest.fixture
@@ -33,16 +24,8 @@ def k8s() -> Iterator[Simulator]:
 
 
 def fleet(sim: Simulator, *argv: str, **overrides: str | None) -> CliRun:
-    environ = {
-        "CATTLE_URL": sim.url,
-        "RANCHER_TOKEN": f"{TOKEN_ID}:{TOKEN_SECRET}",
-        "RANCHER_SELECT_IMAGE": "true",
-        "RANCHER_IMAGE": NEW,
-        "RANCHER_POLL_INTERVAL": "0.005",
-        "RANCHER_TIMEOUT": "30",
-        "RANCHER_REQUEST_TIMEOUT": "5",
-    }
-    return invoke_cli(("--output", "json", *argv), environ, overrides, TOKEN_SECRET)
+    """A fleet run (`test_workloads.run`'s settings, no workload named, the selection on)."""
+    return run(sim, "--output", "json", *argv, **{"RANCHER_WORKLOAD": None, "RANCHER_SELECT_IMAGE": "true", **overrides})
 
 
 def pod_spec(sim: Simulator, kind: str, namespace: str, name: str) -> dict[str, Any]:
@@ -66,7 +49,7 @@ def seed(sim: Simulator) -> None:
 
 
 def test_picks_workloads_by_their_own_labels_and_changes_only_the_containers_running_the_repository(
-        sim2: Simulator) -> None:
+        sim2: Simulator) -> None:  # noqa: F811 - the fixture imported above
     seed(sim2)
     sim2.add_workload("shop-prod", "web", [{"name": "web", "image": OLD}, {"name": "proxy", "image": "envoy:v1"}],
                       labels=ON)
@@ -92,7 +75,7 @@ def test_picks_workloads_by_their_own_labels_and_changes_only_the_containers_run
         ("shop-prod/deployment:off", "label autoupdate.enable is 'false', not true")]
 
 
-def test_a_workload_labelled_only_on_its_pod_template_has_not_opted_in(sim2: Simulator) -> None:
+def test_a_workload_labelled_only_on_its_pod_template_has_not_opted_in(sim2: Simulator) -> None:  # noqa: F811 - the fixture imported above
     # Fleet mode reads the workload's own labels, as Keel reads its policy, not the pods'.
     sim2.add_workload("default", "web", [{"name": "web", "image": OLD}])
     labelled = fleet(sim2, RANCHER_SELECT_IMAGE=None, RANCHER_IMAGE=None, RANCHER_WORKLOAD="web",
@@ -105,7 +88,7 @@ def test_a_workload_labelled_only_on_its_pod_template_has_not_opted_in(sim2: Sim
     assert result.json["targets"] == [] and result.json["selection"]["candidates"] == []
 
 
-def test_a_custom_label_from_the_seeds_variable(sim2: Simulator) -> None:
+def test_a_custom_label_from_the_seeds_variable(sim2: Simulator) -> None:  # noqa: F811 - the fixture imported above
     sim2.add_workload("default", "web", [{"name": "web", "image": OLD}], labels={"deploy.auto": "true"})
     sim2.add_workload("default", "api", [{"name": "web", "image": OLD}], labels=ON)
     result = fleet(sim2, AUTOUPDATE_ENABLE_LABEL="deploy.auto")
@@ -114,7 +97,7 @@ def test_a_custom_label_from_the_seeds_variable(sim2: Simulator) -> None:
     assert images(sim2, "deployment", "default", "api")["web"] == OLD
 
 
-def test_an_environment_pattern_on_rancher_2_is_exit_2_naming_it(sim2: Simulator) -> None:
+def test_an_environment_pattern_on_rancher_2_is_exit_2_naming_it(sim2: Simulator) -> None:  # noqa: F811 - the fixture imported above
     sim2.add_workload("default", "web", [{"name": "web", "image": OLD}], labels=ON)
     result = fleet(sim2, AUTOUPDATE_ENVIRONMENT_NAMES="prod")
     assert result.code == 2
@@ -122,7 +105,7 @@ def test_an_environment_pattern_on_rancher_2_is_exit_2_naming_it(sim2: Simulator
     assert images(sim2, "deployment", "default", "web")["web"] == OLD
 
 
-def test_mixed_outcomes_of_independent_workloads_exit_4_naming_each(sim2: Simulator) -> None:
+def test_mixed_outcomes_of_independent_workloads_exit_4_naming_each(sim2: Simulator) -> None:  # noqa: F811 - the fixture imported above
     seed(sim2)
     sim2.add_workload("shop-prod", "api", [{"name": "web", "image": OLD}], replicas=2, labels=ON)
     sim2.add_workload("shop-dev", "front", [{"name": "web", "image": OLD}], replicas=2, progress_deadline_seconds=30,
