@@ -300,6 +300,13 @@ class Settings:
         """The label names by which a target opts in to fleet mode (any one of them with value true)."""
         return (self.select_label,) if self.select_label else SELECT_LABELS
 
+    def selecting(self, image: ImageRef, **changes: Any) -> Settings:
+        """These settings as a fleet upgrade of `image`, what `serve` and registry polling run
+        (`runner.run`): the upgrade command, the targets selected rather than named, each on its own;
+        `changes` are further fields (`timeout_seconds`, `start_first`, `finish`, ...)."""
+        return dataclasses.replace(self, command=Command.UPGRADE, image=image, select_image=True, atomic=False,
+                                   services=(), workloads=(), containers=(), sidekicks=(), create=False, **changes)
+
     @property
     def blueprint(self) -> Blueprint:
         """What RANCHER_CREATE makes a missing target from; the one place both flavours read it. The

@@ -109,9 +109,10 @@ class V3Workloads:
         workloads' `namespaceId`. v3 sees no namespace outside a Rancher project."""
         everything: list[tuple[str, JSON]] = []
         for project_id in self._projects():
-            listing = self._session.get_all(f"{self._root}/v3/project/{project_id}/workloads",
-                                            what=f"Listing the workloads of project {project_id}")
-            everything += [(str(item.get("type")).lower(), item) for item in listing]
+            base = f"{self._root}/v3/project/{project_id}/workloads"
+            listing = self._session.get_all(base, what=f"Listing the workloads of project {project_id}")
+            everything += [(str(item.get("type")).lower(), {"links": {"self": f"{base}/{item.get('id')}"}, **item})
+                           for item in listing]
         everything = [(kind, item) for kind, item in everything if kind in WORKLOAD_KINDS]
         searched, passed = places(list(dict.fromkeys(str(item.get("namespaceId")) for _, item in everything)),
                                   namespaces)

@@ -53,3 +53,20 @@ def test_a_bug_in_a_run_is_exit_4_naming_it(sim: Simulator, web: str, base_env: 
     ran = runner.run(settings_of(base_env), lambda event: None)
     assert int(ran.exit_code) == 4
     assert "internal error ZeroDivisionError" in str(ran.error) and ran.api_calls > 0
+
+
+def test_settings_of_another_command_become_a_fleet_upgrade_of_an_image(sim: Simulator, web: str,
+                                                                      base_env: dict[str, str]) -> None:
+    # What `serve` does when told an image was pushed: its own settings, turned into a fleet upgrade.
+    from rancher_deploy.images import ImageRef
+
+    sim.add_service(sim.add_stack("other"), "web", {"imageUuid": f"docker:{NEW_IMAGE.replace('2.1', '1.0')}",
+                                                    "labels": {"autoupdate.enable": "true"}})
+    base = Settings.load(Command.STATUS, {}, base_env)
+    settings = base.selecting(ImageRef.parse(NEW_IMAGE), timeout_seconds=30.0)
+    assert settings.command is Command.UPGRADE and settings.select_image and not settings.atomic
+    ran = runner.run(settings, lambda event: None)
+    assert int(ran.exit_code) == 0, ran.error
+    document = ran.document()
+    assert [target["target"] for target in document["targets"]] == ["Default/other/web"]
+    assert [entry["target"] for entry in document["selection"]["skipped"]] == ["Default/shop/web"]
