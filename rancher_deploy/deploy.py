@@ -115,12 +115,13 @@ class Pipeline:
         if picks:
             refs = [pick.candidate.ref for pick in picks]
             self._own = {pick.candidate.ref.id: own_settings(self._settings, pick) for pick in picks}
+            # The run's settings select every pick again: advice names the one it is for.
             self._steps.alone = {pick.candidate.ref.id: pick.alone for pick in picks}
         else:
             refs = [self._resolve(target) for target in self._settings.targets]
-        if len(refs) > 1 and not picks:
-            # Advice for one target of several must name it alone: the run's own settings name them all.
-            self._steps.alone = {ref.id: (alone(target),) for ref, target in zip(refs, self._settings.targets)}
+            if len(refs) > 1:
+                # Advice for one target of several must name it alone: the run's own settings name them all.
+                self._steps.alone = {ref.id: (alone(target),) for ref, target in zip(refs, self._settings.targets)}
         if command is Command.UPGRADE:
             # Every target is checked before the first one is touched, so a refusal or a bad
             # setting for the third service cannot surface after the first was upgraded.

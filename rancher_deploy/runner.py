@@ -2,8 +2,8 @@
 
 The CLI calls it for every command (`cli` reads the settings, installs the signal handlers and
 renders the `Ran`); fleet mode's other callers (the `serve` server, registry polling) call it with
-Settings they built, e.g. `dataclasses.replace(settings, image=..., select_image=True, atomic=False)`,
-so that every run, whoever starts it, keeps the same exit-code and result contracts
+Settings they built, e.g. `settings.selecting(image, timeout_seconds=30.0)` (a fleet upgrade of that
+image), so that every run, whoever starts it, keeps the same exit-code and result contracts
 (`Ran.exit_code`, `Ran.document`). It never raises for a run that went wrong: a DeployError, or a
 bug (reported as NeedsAttention, exit 4, since the targets' state is then unknown), is the `Ran`'s
 `error`.

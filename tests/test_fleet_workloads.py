@@ -170,3 +170,12 @@ def test_a_project_setting_keeps_the_namespaces_of_that_project(k8s: Simulator) 
     assert images(k8s, "deployment", "shop-prod", "web")["web"] == NEW
     assert images(k8s, "deployment", "tools", "web")["web"] == OLD
     assert sorted(result.json["selection"]["searched"]) == ["shop-dev", "shop-prod"]
+
+
+def test_a_key_that_may_not_list_namespaces_is_exit_2_before_anything_changes(k8s: Simulator) -> None:
+    k8s.add_workload("default", "web", [{"name": "web", "image": OLD}], labels=ON)
+    k8s.faults.fail_next("/api/v1/namespaces", 1, status=403, method="GET")
+    result = fleet(k8s)
+    assert result.code == 2, result.stderr
+    assert "Listing namespaces" in result.json["error"]
+    assert images(k8s, "deployment", "default", "web")["web"] == OLD
