@@ -288,3 +288,13 @@ def test_patterns_match_whole_names_and_read_both_forms() -> None:
     comma = Patterns.parse("prod")
     assert comma.match("prod") and not comma.match("prod-eu") and not comma.match("old-prod")
     assert str(Patterns.parse("dev,qa")) == '["dev", "qa"]'
+
+
+def test_every_pick_is_checked_before_the_first_is_touched(sim: Simulator, run_cli: RunCli) -> None:
+    shop = sim.add_stack("shop")
+    web = sim.add_service(shop, "web", config(autoupdate_enable="true"))
+    pinned = sim.add_service(shop, "pinned", config(autoupdate_enable="true"), retain_ip=True)
+    result = fleet(run_cli, RANCHER_START_FIRST="true")
+    assert result.code == 2
+    assert "RANCHER_START_FIRST: cannot be used for Default/shop/pinned: the service has retainIp set" in result.stderr
+    assert image_of(sim, web) == image_of(sim, pinned) == OLD_IMAGE and sim.count("POST") == 0
