@@ -10,12 +10,11 @@ Validation happens here, before any request: one line naming the setting and wha
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Iterable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Literal, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInterrupt, OnUpgraded, Output,
@@ -30,6 +29,9 @@ from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, convert, show_default
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
+
+if TYPE_CHECKING:  # argparse only where a command line is read (`add_arguments`): a run from the environment has none
+    import argparse
 
 __all__ = [
     "COMMANDS", "Command", "Edits", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded",
@@ -424,6 +426,8 @@ def _masked_values(values: Iterable[str]) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
     """Flags for every option of the table that applies to `command`, with env names in the help."""
+    import argparse
+
     for option in SETTINGS:
         if command not in option.commands:
             continue
