@@ -89,11 +89,12 @@ def _git(*args: str) -> str:
 
 def _ours_version() -> str:
     version = importlib.metadata.version("rancher-deploy")
+    installed = "its wheel, in its own virtual environment"  # bench.ours
     commit = _git("rev-parse", "--short", "HEAD")
     if not commit:
-        return f"rancher-deploy {version}"
+        return f"rancher-deploy {version} ({installed})"
     dirty = " with uncommitted changes" if _git("status", "--porcelain", "--untracked-files=no") else ""
-    return f"rancher-deploy {version} (commit {commit}{dirty})"
+    return f"rancher-deploy {version} (commit {commit}{dirty}; {installed})"
 
 
 def _kubectl_version(kubectl: Path | None) -> str:
