@@ -1,7 +1,7 @@
 """rancher-deploy side by side with rancher-gitlab-deploy 1.7 (and kubectl on 2.x), on the simulator.
 
     pip install -e '.[bench]'
-    python bench/compare.py            # the full run, about 11 minutes: writes docs/performance.md, .png, .json
+    python bench/compare.py            # the full run, about 8 minutes: writes docs/performance.md, .png, .json
     python bench/compare.py --quick    # a one-minute smoke run: prints the tables, writes nothing
     python bench/compare.py --only upgrade,rollout   # some scenarios (printed; --doc PATH to write them)
     python bench/compare.py --render-only             # the page and plot again from docs/performance.json

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to run. ``full()`` is the documented run (about 11 minutes today, almost 6 of them the
+    """How much to run. ``full()`` is the documented run (about 8 minutes today, almost 4 of them the
     50-service case, where both tools sleep 2 s per look); ``quick()`` a one-minute smoke run."""
 
     startup_runs: int
