@@ -23,13 +23,23 @@ LABEL org.opencontainers.image.title="rancher-deploy" \
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY requirements/runtime.txt /tmp/runtime.txt
-RUN python -m pip install --no-cache-dir --requirement /tmp/runtime.txt \
-    && rm /tmp/runtime.txt
+COPY requirements/runtime.txt requirements/serve.txt /tmp/
+# serve.txt: the `serve` extra (its HTTP server), for `rancher-deploy serve`; a CI run never loads it.
+RUN python -m pip install --no-cache-dir --requirement /tmp/runtime.txt --requirement /tmp/serve.txt \
+    && rm /tmp/runtime.txt /tmp/serve.txt
 # --no-deps: the pinned requirements above are the dependencies; this adds the package and the
 # `rancher-deploy` command that GitLab jobs call (they replace the entrypoint with a shell).
 COPY --from=build /wheels /tmp/wheels
 RUN python -m pip install --no-cache-dir --no-deps /tmp/wheels/*.whl \
     && rm -r /tmp/wheels
 COPY entrypoint.py /app/entrypoint.py
+# `rancher-deploy serve` (docs/fleet.md, "The server"): run the image with the argument `serve`; it
+# listens on RANCHER_SERVE_PORT (AUTOUPDATE_HTTP_PORT), 8080 by default, on every address, and needs
+# RANCHER_SERVE_TOKEN or RANCHER_SERVE_HMAC_SECRET besides the Rancher URL and keys. Its health check
+# is GET /healthz (no credentials; 503 while it stops), e.g. in Compose
+#   test: ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"]
+# No HEALTHCHECK here: the same image runs CI steps, which serve nothing. Give a stop at least
+# RANCHER_SERVE_GRACE (300 s) plus a rollback's time before the kill (docker stop -t, stop_grace_period,
+# terminationGracePeriodSeconds).
+EXPOSE 8080
 ENTRYPOINT ["python", "/app/entrypoint.py"]

@@ -19,7 +19,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Mapping, NoReturn, Sequence, TextIO
+from typing import Any, Callable, Mapping, NoReturn, Protocol, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
 from rancher_deploy.errors import ConfigError, DeployError, ExitCode, NeedsAttention, UsageError
@@ -29,7 +29,7 @@ from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
                                      Settings, add_arguments, secrets_in)
 
-# The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
+# The program's commands, for --help.
 _COMMAND_HELP = {
     "upgrade": "move the service(s) to a new image, wait, finish; roll back on failure (the default)",
     "rollback": "roll back a pending 1.x upgrade (upgrading or upgraded), or a 2.x workload to its previous "
@@ -40,15 +40,18 @@ _COMMAND_HELP = {
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
     "simulate": "serve the Rancher API simulator until interrupted (docs/simulator.md in the source tree: "
                 "https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/simulator.md)",
+    "serve": "the webhook server of fleet mode: told an image was published, upgrade what runs it; until stopped "
+             "(docs/fleet.md in the source tree: https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/fleet.md)",
 }
-_COMMANDS = {command.value: command for command in Command}
+# The commands this module runs; `rancher_deploy.__main__` starts demo, simulate and serve.
+_COMMANDS = {command.value: command for command in Command if command.value in COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
          dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run one deploy command (upgrade, rollback, finish, status) and return its exit code.
 
-    `demo` and `simulate` are started by `rancher_deploy.__main__`, which calls this for the rest.
+    `demo`, `simulate` and `serve` are started by `rancher_deploy.__main__`, which calls this for the rest.
     This is the one handler: however the run ends (an Outcome, a DeployError, a bug, a command line
     it cannot read), it is reported once, in one way, with the exit code `events.exit_code` derives,
     and in CI with the outputs, summary and annotation of that CI. Only `--help` and `--version`
@@ -75,7 +78,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         err.write(line + "\n")
 
     dialect.prelude(secrets_in(env), unredacted)
-    run = _Run()
+    run = RunState()
     outcome: Outcome | None = None
     error: DeployError | None = None
     asked = Command.UPGRADE.value     # the command as the report names it, also one that is unknown
@@ -94,17 +97,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
-        outcome = _deploy(run, run.settings, log, redactor, inputs)
+        _introduce(run.settings, log, inputs)
+        outcome = execute(run, run.settings, log, redactor, inputs)
     except DeployError as caught:
         error, outcome = caught, run.stopped   # what the run knew of each target when the error stopped it
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
-        # An uncaught exception would exit 1, which the contract reads as "rolled back".
-        # Whatever happened, the service's state is unknown: say so, with exit 4.
-        if run.settings is not None and run.settings.verbose:
-            log.line("".join(traceback.format_exception(unexpected)))
-        error = NeedsAttention(
-            f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
-            "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
+        error = internal_error(unexpected, log, verbose=run.settings is not None and run.settings.verbose)
 
     code = exit_code(outcome, error, signal_number=run.signal)
     document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
@@ -129,6 +127,19 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 _REPORT_OPTIONS = (OPTIONS_BY_NAME["output"], OPTIONS_BY_NAME["dotenv_report"])
+
+
+def internal_error(unexpected: Exception, log: HumanLog, *, verbose: bool) -> NeedsAttention:
+    """A bug that ended a run, as the error that says so (exit 4; its traceback too when verbose).
+
+    An uncaught exception would exit 1, which the contract reads as "rolled back". Whatever
+    happened, the targets' state is unknown: say so, with exit 4.
+    """
+    if verbose:
+        log.line("".join(traceback.format_exception(unexpected)))
+    return NeedsAttention(
+        f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
+        "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
 
 
 def _report_flags(arguments: Sequence[str]) -> dict[str, str]:
@@ -197,7 +208,7 @@ def unknown_command(word: str, known: tuple[str, ...]) -> str:
 
 
 @dataclass
-class _Run:
+class RunState:
     """What the handler needs to report a run, however far it got."""
 
     settings: Settings | None = None
@@ -250,6 +261,22 @@ def build_parser(command: Command, *, explicit: bool = True) -> argparse.Argumen
     return parser
 
 
+class Signals(Protocol):
+    """How a run learns that it must stop: the first signal interrupts its waits (it rolls back or
+    reports), a second ends the wait for that rollback too; `sleep` is cut short by either. The CLI's
+    are the process's SIGTERM/SIGINT (`_Signals`); `serve` gives each run its own."""
+
+    def install(self) -> None: ...
+
+    def restore(self) -> None: ...
+
+    def interrupted(self) -> int | None: ...
+
+    def urgent(self) -> int | None: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
 class _Signals:
     """Turns SIGTERM/SIGINT into a flag the wait loop reads, and an event that cuts sleeps short."""
 
@@ -292,12 +319,8 @@ class _Signals:
             self._wake.clear()
 
 
-def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs) -> Outcome:
-    """Connect and run the pipeline; signals are handled while it runs, and noted in `run`."""
-    from rancher_deploy import discovery
-    from rancher_deploy.deploy import Pipeline
-    from rancher_deploy.http import Credentials, RancherSession
-
+def _introduce(settings: Settings, log: HumanLog, inputs: Inputs) -> None:
+    """The run's first lines: what it does where, the `.env` it read, where each setting came from."""
     log.line(f"rancher-deploy {__version__}: {settings.command} "
              f"{', '.join(str(target) for target in settings.targets)} at {settings.url}")
     dotenv = dotenv_line(inputs)
@@ -306,13 +329,27 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
     if settings.verbose:
         for name, source in sorted(settings.sources.items()):
             log(Step(f"{name} set from {source}", Level.DEBUG))
+
+
+def execute(run: RunState, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs,
+            signals: Signals | None = None) -> Outcome:
+    """Connect and run the pipeline, stopped by `signals` (default: this process's SIGTERM/SIGINT,
+    installed while it runs); what it did is noted in `run` (API calls, the signal, the targets as
+    far as it got when an error stopped it). Raises the DeployError that ended the run.
+
+    The one way a run is made: the CLI calls it once, `serve` once per run it starts.
+    """
+    from rancher_deploy import discovery
+    from rancher_deploy.deploy import Pipeline
+    from rancher_deploy.http import Credentials, RancherSession
+
     if settings.insecure:
         log(Step("TLS verification is off (RANCHER_INSECURE); prefer RANCHER_CA_BUNDLE", Level.WARNING))
         import urllib3
 
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
-    signals = _Signals()
+    signals = signals or _Signals()
     debug: Callable[[str], None] | None = (lambda text: log(Step(text, Level.DEBUG))) if settings.verbose else None
     session = RancherSession(
         Credentials(settings.access_key, settings.secret_key, settings.token),
@@ -344,7 +381,7 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
     finally:
         signals.restore()
         session.close()
-        run.api_calls, run.signal = session.calls, signals.received
+        run.api_calls, run.signal = session.calls, signals.interrupted()
 
 
 def dotenv_line(inputs: Inputs) -> str | None:

@@ -8,6 +8,7 @@ the output, never the deploy: the run still finishes or rolls back and exits wit
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from typing import Any, TextIO
@@ -58,7 +59,7 @@ class Pipe:
     SIGPIPE", https://docs.python.org/3/library/signal.html#note-on-sigpipe).
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | io.TextIOBase) -> None:
         self._stream = stream
         self.lost = False
 

@@ -27,6 +27,7 @@ from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, convert, show_default
+from rancher_deploy.serve_options import SERVE_OPTIONS
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
 
@@ -210,6 +211,7 @@ SETTINGS: tuple[Option, ...] = (
     Option("dotenv_report", ("RANCHER_DOTENV_REPORT",), Kind.TEXT,
            "also write the result as RANCHER_DEPLOY_*=value lines to FILE, for a later step or GitLab's "
            "artifacts:reports:dotenv", metavar="FILE"),
+    *SERVE_OPTIONS,   # `rancher-deploy serve` (serve_options.py)
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
@@ -265,6 +267,13 @@ class Settings:
     insecure: bool
     verbose: bool
     dotenv_report: str | None
+    serve_host: str
+    serve_port: int
+    serve_token: str | None
+    serve_hmac_secret: str | None
+    serve_allow_unauthenticated: bool
+    serve_queue: int
+    serve_grace_seconds: float
     edits: Edits = Edits()
     origin: Origin = Origin()
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -285,7 +294,8 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Values no sink may ever show (`secret_parts` of each secret), and the environment values a
         run sets that are long enough to mask (`_masked_values`)."""
-        return (*(part for value in (self.secret_key, self.token) if value for part in secret_parts(value)),
+        return (*(part for value in (self.secret_key, self.token, self.serve_token, self.serve_hmac_secret) if value
+                  for part in secret_parts(value)),
                 *_masked_values(self.edits.env.values))
 
     @property
@@ -392,7 +402,7 @@ def _masked_values(values: Iterable[str]) -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
     """Flags for every option of the table that applies to `command`, with env names in the help."""
     for option in SETTINGS:
-        if command not in option.commands:
+        if not option.applies_to(command):
             continue
         names = ", ".join(option.env)
         default = "" if option.default is None else f"; default: {show_default(option.default)}"

@@ -1,0 +1,100 @@
+"""One run the server starts: the server's settings with what the trigger changes, run the way the CLI
+runs an upgrade (`cli.execute`), reported in the log, in /status and to the notification channels.
+
+A run is an ordinary upgrade run, so its result object, its exit code and its per-target results are
+the CLI's (`report.result_object`, `events.exit_code`); the server adds which run and which trigger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import threading
+from typing import Any, TextIO
+
+from rancher_deploy import cli
+from rancher_deploy.errors import DeployError
+from rancher_deploy.events import Outcome, exit_code
+from rancher_deploy.inputs import Inputs
+from rancher_deploy.redact import Redactor
+from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
+from rancher_deploy.serve.payloads import Trigger
+from rancher_deploy.serve.scheduler import Controls, Job, Runner
+from rancher_deploy.settings import Command, Output, Settings
+
+
+class Lines(io.TextIOBase):
+    """A stream several threads write whole lines to, each line starting with `prefix`; one lock per
+    underlying stream keeps lines of concurrent runs from mixing."""
+
+    def __init__(self, stream: Pipe, lock: threading.Lock, prefix: str = "") -> None:
+        self._stream = stream
+        self._lock = lock
+        self._prefix = prefix
+
+    def write(self, text: str) -> int:
+        lines = text.splitlines(keepends=True)
+        with self._lock:
+            self._stream.write("".join(self._prefix + line for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        """Each write reaches the stream whole (Pipe flushes it)."""
+
+    def prefixed(self, prefix: str) -> Lines:
+        """The same stream and lock, with another prefix."""
+        return Lines(self._stream, self._lock, prefix)
+
+
+def settings_for(base: Settings, trigger: Trigger) -> Settings:
+    """The settings of the run `trigger` starts: the server's, as an upgrade to the pushed image, with
+    the seed payload's `confirm`, `start_first` and `timeout` where it gave them."""
+    changes: dict[str, Any] = {"command": Command.UPGRADE, "image": trigger.image}
+    for name, value in (("finish", trigger.finish), ("start_first", trigger.start_first),
+                        ("timeout_seconds", trigger.timeout_seconds)):
+        if value is not None:
+            changes[name] = value
+    return dataclasses.replace(base, **changes)
+
+
+def notify_run(outcome: Outcome | None, settings: Settings, log: HumanLog) -> None:
+    """The one place a server's run is announced to Slack/Mattermost and the JSON webhook.
+
+    `notify.send(outcome, settings, log)` (fleet mode's notifications, docs/fleet.md) is called here
+    once it is on main; until then a run is reported in the log, /status and `--output json` only.
+    """
+
+
+def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Lines, out: TextIO | Pipe) -> Runner:
+    """The server's Runner: each run logs through `log` with its own `[run N]` prefix, and with
+    RANCHER_OUTPUT=json also writes its result object, with the run's number, as one line to `out`."""
+
+    def run(job: Job, controls: Controls) -> dict[str, Any]:
+        settings = settings_for(base, job.trigger)
+        human = HumanLog(Pipe(log.prefixed(f"[run {job.id}] ")), redactor, verbose=settings.verbose)
+        trigger = job.trigger
+        human.line(f"{trigger.source}: {trigger.image} was published; upgrading what runs {trigger.key} "
+                   f"at {settings.url}")
+        state = cli.RunState(settings=settings)
+        outcome: Outcome | None = None
+        error: DeployError | None = None
+        try:
+            outcome = cli.execute(state, settings, human, redactor, inputs, signals=controls)
+        except DeployError as caught:
+            error, outcome = caught, state.stopped
+        except Exception as unexpected:  # noqa: BLE001 - a bug ends this run (exit 4), never the server
+            error = cli.internal_error(unexpected, human, verbose=settings.verbose)
+        code = exit_code(outcome, error, signal_number=state.signal)
+        document = result_object(outcome, error, exit_code=code, command=Command.UPGRADE.value,
+                                 api_calls=state.api_calls)
+        if error is not None:
+            human.error(error, code)
+        else:
+            assert outcome is not None
+            human.verdict(outcome, code)
+        notify_run(outcome, settings, human)
+        if settings.output is Output.JSON:
+            write_json(out, {"run": job.id, "source": trigger.source, **document}, redactor)
+        return document
+
+    return run
