@@ -114,6 +114,8 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     log.line(f"rancher-deploy {__version__}: serving on http://{host}:{port} (POST /upgrade, /webhooks/dockerhub, "
              f"/webhooks/harbor, /webhooks/registry; GET /status, /healthz) for {settings.url}")
     log.line(f"accepting {keys.methods()}; up to {settings.serve_queue} waiting run(s), {settings.parallel} at once")
+    if settings.image is not None:
+        log.line(f"warning: {name('image')} is not read: each request names the image its run deploys")
     if keys.open:
         log.line("warning: no RANCHER_SERVE_TOKEN or RANCHER_SERVE_HMAC_SECRET: anyone who reaches this port "
                  "can deploy (RANCHER_SERVE_ALLOW_UNAUTHENTICATED=true)")
@@ -163,9 +165,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         for secret in settings.secrets:
             redactor.add(secret)
         log = HumanLog(Pipe(lines), redactor, verbose=settings.verbose)
-        signals.install()
         service = start(settings, inputs, redactor, log, lines, out)
     except DeployError as error:
         log.error(error, error.exit_code)
         return int(error.exit_code)
+    # Only now: a server that did not start leaves the process's handlers as they were.
+    signals.install()
     return int(service.stop(signals.first(), lambda: len(signals.numbers)))

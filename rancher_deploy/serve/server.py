@@ -32,6 +32,9 @@ class _Server(wsgi.Server):
     """cheroot's server, with its error log through ours (redacted, one line per message)."""
 
     log: Log
+    # How long the connection loop's select() waits, hence how long stop() waits for that loop
+    # (cheroot's ConnectionManager.stop: "may take up to half a second" at its default 0.5).
+    expiration_interval = 0.1
 
     def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
         if level >= logging.WARNING or msg:
