@@ -1,5 +1,6 @@
 """The server's HTTP side, as a WSGI application: its routes, authentication, the body limit, the JSON
-answers, and one access-log line per request with the path token masked.
+answers, and one access-log line per request (a passing health check excepted) with the path token
+masked.
 
 Every answer is one JSON object (`/ping`, the seed's, answers `Pong!`). A refused request changes
 nothing: routes and methods are checked first (404, 405), then credentials (401, 403), then the body
@@ -70,6 +71,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/webhooks/registry", "POST", _registry, token_segment=True),
 )
 _PATH_TOKEN = re.compile(r"^(/webhooks/[^/]+/)[^/]+(.*)$")
+# Health checks the access log leaves out when they pass.
+_PROBES = frozenset({"/healthz", "/ping"})
 
 
 def shown_path(path: str) -> str:
@@ -104,8 +107,9 @@ class App:
         start_response(f"{status.value} {status.phrase}", [
             ("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store"),
             *headers])
-        self._log(f"{environ.get('REMOTE_ADDR', '-')} {method} {shown_path(path)} {status.value} "
-                  f"{(time.monotonic() - began) * 1000:.0f}ms{note}")
+        if not (path in _PROBES and status is HTTPStatus.OK):   # an orchestrator probes every few seconds
+            self._log(f"{environ.get('REMOTE_ADDR', '-')} {method} {shown_path(path)} {status.value} "
+                      f"{(time.monotonic() - began) * 1000:.0f}ms{note}")
         return [body]
 
     def _answer(self, environ: Environ, path: str, method: str) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:

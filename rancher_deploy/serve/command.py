@@ -5,8 +5,8 @@ SIGTERM (or SIGINT) stops the server in three steps: it accepts nothing more (th
 closes; runs still waiting are cancelled, nothing of theirs was changed); the running upgrades get
 RANCHER_SERVE_GRACE seconds to end on their own; those still running then are interrupted as a CLI
 run's SIGTERM interrupts it (rolled back, or left and reported, by RANCHER_ON_INTERRUPT), and the
-server exits once each has said where its targets are. A second signal interrupts them at once; a third
-also ends the wait for their rollbacks (each then reports its targets' state).
+server exits once each has said where its targets are. A second signal interrupts them at once; one
+after the interruption also ends the wait for their rollbacks (each then reports its targets' state).
 
 Exit codes: 0 stopped, every run having ended on its own; 2 not started (a setting, or the port);
 128 + the signal (143, 130) stopped after interrupting runs, each restored or reported; 4 one of those
@@ -54,11 +54,13 @@ class Service:
 
     def stop(self, number: int, signals: Callable[[], int] = lambda: 1) -> ExitCode:
         """Stop after signal `number`; `signals()` counts the signals received so far (a second one
-        interrupts the runs at once, a third hurries their rollbacks). Returns the exit code."""
+        interrupts the runs at once, one after that hurries their rollbacks). Returns the exit code."""
         name = signal.Signals(number).name
         self.app.stopping = True
-        self.server.stop()
+        # The queue first: a request still being answered is then told 503, not given a run that the
+        # next line would cancel.
         cancelled, running = self.scheduler.stop_accepting()
+        self.server.stop()
         if cancelled:
             self.log.line(f"{name}: run(s) {', '.join(str(job.id) for job in cancelled)} had not started and are "
                           "cancelled; nothing of theirs was changed (send their webhooks again once the server is back)")
@@ -78,9 +80,9 @@ class Service:
         self.log.line(f"interrupting run(s) {', '.join(str(job.id) for job in interrupted)}: each rolls back "
                       "(or, with RANCHER_ON_INTERRUPT=report, leaves its targets and reports them) before the "
                       "server exits; a further signal ends the wait for the rollbacks")
-        hurried = False
+        hurried, received = False, signals()
         while not self.scheduler.wait(_TICK_SECONDS):
-            if not hurried and signals() > 2:
+            if not hurried and signals() > received:
                 hurried = True
                 self.scheduler.interrupt(number, urgent=True)
         worst = max((job.result["exit_code"] for job in interrupted if job.result), default=0)

@@ -100,6 +100,7 @@ def test_health_needs_no_credential(serve: Serve) -> None:
     answer = served.request("GET", "/healthz", token=None)
     assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
     assert served.request("GET", "/ping", token=None).text == "Pong!"   # the seed's
+    assert "GET /healthz" not in served.log.getvalue() and "GET /ping" not in served.log.getvalue()   # unlogged
 
 
 def test_an_unauthenticated_server_must_be_asked_for(serve: Serve, sim: Simulator, web: str) -> None:

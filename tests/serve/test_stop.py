@@ -1,6 +1,7 @@
 """Stopping: SIGTERM closes the port and cancels runs that had not started; running upgrades get
 RANCHER_SERVE_GRACE to end, then are interrupted as a CLI run's SIGTERM interrupts it (rolled back),
-and the exit code says which happened. A second signal skips the grace, a third the rollback's wait.
+and the exit code says which happened. A second signal skips the grace, a further one the rollback's
+wait.
 
 The first tests stop a server in this process as its SIGTERM handler would (`Service.stop`); the last
 ones send SIGTERM to `rancher-deploy serve` in its own process. An upgrade is held by the simulator's
@@ -94,13 +95,13 @@ def test_a_second_signal_interrupts_at_once(serve: Serve, sim: Simulator, web: s
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
 
 
-def test_a_third_signal_ends_the_wait_for_the_rollback_and_names_the_state(
+def test_a_signal_after_the_interruption_ends_the_wait_for_the_rollback_and_names_the_state(
         serve: Serve, sim: Simulator, web: str) -> None:
     served = held_run(serve, sim, web, RANCHER_SERVE_GRACE="0")
     count = [1]
     thread = stopping(served, lambda: count[0])
     served.wait_for_line("[run 1] warning: Rolling back shop/web")    # held too: the rollback cannot finish
-    count[0] = 3
+    count[0] = 2
     assert ended(served, thread) is ExitCode.NEEDS_ATTENTION
     log = served.log.getvalue()
     assert "a second signal stopped the wait for the rollback" in log
