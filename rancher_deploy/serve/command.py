@@ -149,7 +149,9 @@ class _Signals:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
          dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Serve until SIGTERM or SIGINT; returns the exit code (see the module's docstring)."""
-    out, err = Pipe(stdout or sys.stdout), Pipe(stderr or sys.stderr)
+    # Runs end in threads of their own: each line (a log line, a result object) is written whole.
+    out = Pipe(Lines(Pipe(stdout or sys.stdout), threading.Lock()))
+    err = Pipe(stderr or sys.stderr)
     env = dict(os.environ if environ is None else environ)
     redactor = Redactor(*secrets_in(env))
     lines = Lines(err, threading.Lock())
