@@ -19,11 +19,11 @@ import time
 import traceback
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Mapping, NoReturn, Protocol, Sequence, TextIO
+from typing import Any, Callable, Mapping, NoReturn, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
-from rancher_deploy.errors import ConfigError, DeployError, ExitCode, NeedsAttention, UsageError
-from rancher_deploy.events import Level, Outcome, Step, exit_code, unreported
+from rancher_deploy.errors import ConfigError, DeployError, ExitCode, UsageError
+from rancher_deploy.events import Event, Level, Outcome, Step, exit_code, unreported
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         err.write(line + "\n")
 
     dialect.prelude(secrets_in(env), unredacted)
-    run = RunState()
+    run = _Run()
     outcome: Outcome | None = None
     error: DeployError | None = None
     asked = Command.UPGRADE.value     # the command as the report names it, also one that is unknown
@@ -97,12 +97,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
-        _introduce(run.settings, log, inputs)
-        outcome = execute(run, run.settings, log, redactor, inputs)
+        outcome = _deploy(run, run.settings, log, redactor, inputs)
     except DeployError as caught:
         error, outcome = caught, run.stopped   # what the run knew of each target when the error stopped it
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
-        error = internal_error(unexpected, log, verbose=run.settings is not None and run.settings.verbose)
+        # A bug outside the run (reading settings, reporting); the run's own are `runner`'s.
+        if run.settings is not None and run.settings.verbose:
+            log.line("".join(traceback.format_exception(unexpected)))
+        from rancher_deploy.runner import internal_error
+
+        error = internal_error(unexpected)
 
     code = exit_code(outcome, error, signal_number=run.signal)
     document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
@@ -137,19 +141,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 _REPORT_OPTIONS = (OPTIONS_BY_NAME["output"], OPTIONS_BY_NAME["dotenv_report"])
-
-
-def internal_error(unexpected: Exception, log: HumanLog, *, verbose: bool) -> NeedsAttention:
-    """A bug that ended a run, as the error that says so (exit 4; its traceback too when verbose).
-
-    An uncaught exception would exit 1, which the contract reads as "rolled back". Whatever
-    happened, the targets' state is unknown: say so, with exit 4.
-    """
-    if verbose:
-        log.line("".join(traceback.format_exception(unexpected)))
-    return NeedsAttention(
-        f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
-        "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
 
 
 def _report_flags(arguments: Sequence[str]) -> dict[str, str]:
@@ -218,7 +209,7 @@ def unknown_command(word: str, known: tuple[str, ...]) -> str:
 
 
 @dataclass
-class RunState:
+class _Run:
     """What the handler needs to report a run, however far it got."""
 
     settings: Settings | None = None
@@ -271,22 +262,6 @@ def build_parser(command: Command, *, explicit: bool = True) -> argparse.Argumen
     return parser
 
 
-class Signals(Protocol):
-    """How a run learns that it must stop: the first signal interrupts its waits (it rolls back or
-    reports), a second ends the wait for that rollback too; `sleep` is cut short by either. The CLI's
-    are the process's SIGTERM/SIGINT (`_Signals`); `serve` gives each run its own."""
-
-    def install(self) -> None: ...
-
-    def restore(self) -> None: ...
-
-    def interrupted(self) -> int | None: ...
-
-    def urgent(self) -> int | None: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
 class _Signals:
     """Turns SIGTERM/SIGINT into a flag the wait loop reads, and an event that cuts sleeps short."""
 
@@ -329,69 +304,38 @@ class _Signals:
             self._wake.clear()
 
 
-def _introduce(settings: Settings, log: HumanLog, inputs: Inputs) -> None:
-    """The run's first lines: what it does where, the `.env` it read, where each setting came from."""
-    log.line(f"rancher-deploy {__version__}: {settings.command} "
-             f"{', '.join(str(target) for target in settings.targets)} at {settings.url}")
+def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs) -> Outcome:
+    """Run the command through `runner.run`, with the signals handled while it runs; noted in `run`."""
+    from rancher_deploy import runner
+
     dotenv = dotenv_line(inputs)
-    if dotenv:
-        log.line(dotenv)
-    if settings.verbose:
-        for name, source in sorted(settings.sources.items()):
-            log(Step(f"{name} set from {source}", Level.DEBUG))
-
-
-def execute(run: RunState, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs,
-            signals: Signals | None = None) -> Outcome:
-    """Connect and run the pipeline, stopped by `signals` (default: this process's SIGTERM/SIGINT,
-    installed while it runs); what it did is noted in `run` (API calls, the signal, the targets as
-    far as it got when an error stopped it). Raises the DeployError that ended the run.
-
-    The one way a run is made: the CLI calls it once, `serve` once per run it starts.
-    """
-    from rancher_deploy import discovery
-    from rancher_deploy.deploy import Pipeline
-    from rancher_deploy.http import Credentials, RancherSession
-
-    if settings.insecure:
-        log(Step("TLS verification is off (RANCHER_INSECURE); prefer RANCHER_CA_BUNDLE", Level.WARNING))
-        import urllib3
-
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-
-    signals = signals or _Signals()
-    debug: Callable[[str], None] | None = (lambda text: log(Step(text, Level.DEBUG))) if settings.verbose else None
-    session = RancherSession(
-        Credentials(settings.access_key, settings.secret_key, settings.token),
-        verify=settings.verify,
-        ca_given=settings.ca_bundle is not None,
-        request_timeout=settings.request_timeout_seconds,
-        redactor=redactor,
-        debug=debug,
-        sleep=signals.sleep,
-        clock=time.monotonic,
-        wait_budget=settings.timeout_seconds,
-        read_attempts=settings.retries + 1,
-        credential_names=(inputs.name(OPTIONS_BY_NAME["token"]) if settings.token else
-                          f"{inputs.name(OPTIONS_BY_NAME['access_key'])} and {inputs.name(OPTIONS_BY_NAME['secret_key'])}"),
-        home=settings.url,
-        warn=lambda text: log(Step(text, Level.WARNING)),
-    )
+    signals = _Signals()
     signals.install()
     try:
-        backend = discovery.connect(session, settings, lambda text: log(Step(text, Level.WARNING)))
-        log.line(f"Connected: {backend.where}")
-        pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
-                            interrupted=signals.interrupted, urgent=signals.urgent)
-        try:
-            return pipeline.run()
-        except DeployError as error:
-            run.stopped = pipeline.stopped(error)
-            raise
+        ran = runner.run(settings, _after_first(log, dotenv), redactor=redactor, control=signals,
+                         clock=time.monotonic, inputs=inputs)
     finally:
         signals.restore()
-        session.close()
-        run.api_calls, run.signal = session.calls, signals.interrupted()
+    run.api_calls, run.signal = ran.api_calls, ran.signal
+    if ran.error is not None:
+        run.stopped = ran.outcome
+        raise ran.error
+    assert ran.outcome is not None
+    return ran.outcome
+
+
+def _after_first(log: HumanLog, line: str | None) -> Callable[[Event], None]:
+    """The log, with `line` (the `.env` line) written right after the run's first line."""
+    if line is None:
+        return log
+    pending = [line]
+
+    def emit(event: Event) -> None:
+        log(event)
+        if pending:
+            log.line(pending.pop())
+
+    return emit
 
 
 def dotenv_line(inputs: Inputs) -> str | None:

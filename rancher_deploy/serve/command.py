@@ -31,7 +31,7 @@ from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe
 from rancher_deploy.serve.app import App
 from rancher_deploy.serve.auth import Keys
-from rancher_deploy.serve.runner import Lines, make_runner
+from rancher_deploy.serve.runs import Lines, make_runner
 from rancher_deploy.serve.scheduler import Scheduler
 from rancher_deploy.serve.server import HttpServer
 from rancher_deploy.settings import COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Settings, secrets_in

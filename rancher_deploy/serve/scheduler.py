@@ -70,22 +70,16 @@ class Job:
 
 
 class Controls:
-    """How one run learns that the server is stopping: `cli.Signals` for a run in a worker thread.
+    """How one run learns that the server is stopping: its `runner.Control`, in a worker thread.
 
     The process's signal handlers belong to the server; a run is interrupted only when the server
-    says so (RANCHER_SERVE_GRACE ran out, or a second signal), and hurried by a third.
+    says so (RANCHER_SERVE_GRACE ran out, or a second signal), and hurried by a further one.
     """
 
     def __init__(self) -> None:
         self._interrupted: int | None = None
         self._urgent: int | None = None
         self._wake = threading.Event()
-
-    def install(self) -> None:
-        """Nothing to install: the server owns the process's signal handlers."""
-
-    def restore(self) -> None:
-        """Nothing to restore (see `install`)."""
 
     def interrupted(self) -> int | None:
         return self._interrupted

@@ -7,6 +7,7 @@ the HMAC secret, Rancher's secret key): none may ever show.
 
 from __future__ import annotations
 
+import copy
 import io
 import signal
 import threading
@@ -23,11 +24,11 @@ from rancher_deploy.inputs import Inputs
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe
 from rancher_deploy.serve import auth, command
-from rancher_deploy.serve.runner import Lines
+from rancher_deploy.serve.runs import Lines
 from rancher_deploy.settings import Command, Settings, secrets_in
 from rancher_deploy.simulator import Simulator
 
-from ..conftest import NEW_IMAGE, SECRET_KEY
+from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, SECRET_KEY
 
 TOKEN = "serve-token-recognisable-0451"
 HMAC_SECRET = "hmac-secret-recognisable-9273"
@@ -99,11 +100,20 @@ class Served:
 Serve = Callable[..., Served]
 
 
+@pytest.fixture
+def web(sim: Simulator) -> str:
+    """The usual target (tests/conftest.py), opted in to fleet mode as the seed's users label it:
+    `autoupdate.enable=true`. Each server's run picks it for an image of its repository."""
+    config = copy.deepcopy(LAUNCH_CONFIG)
+    config["labels"]["autoupdate.enable"] = "true"
+    return sim.add_service(sim.add_stack("shop"), "web", config, scale=2)
+
+
 def server_environment(sim: Simulator, **overrides: str | None) -> dict[str, str]:
-    """What a server's deployment sets: Rancher, a loopback port, the token; `None` unsets a variable."""
+    """What a server's deployment sets: Rancher, a loopback port, the token; `None` unsets a variable.
+    Its runs pick their targets: opted in, running the pushed image's repository (fleet mode)."""
     environ = {
         "CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": "AK-test-access", "CATTLE_SECRET_KEY": SECRET_KEY,
-        "RANCHER_SERVICE": "shop/web",
         "RANCHER_POLL_INTERVAL": "0.005", "RANCHER_BATCH_INTERVAL": "0.1", "RANCHER_TIMEOUT": "30",
         "RANCHER_REQUEST_TIMEOUT": "5",
         "RANCHER_SERVE_HOST": "127.0.0.1", "RANCHER_SERVE_PORT": "0", "RANCHER_SERVE_TOKEN": TOKEN,

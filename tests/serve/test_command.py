@@ -65,3 +65,10 @@ def test_a_port_in_use_is_one_line_and_exit_2(sim: Simulator) -> None:
     assert code == 2
     assert log.startswith(f"rancher-deploy: error: RANCHER_SERVE_PORT: cannot listen on 127.0.0.1:{port}")
     assert SECRET_KEY not in log and TOKEN not in log
+
+
+@pytest.mark.parametrize("variable", ["RANCHER_SERVICE", "RANCHER_WORKLOAD"])
+def test_a_server_names_no_targets_it_picks_them(sim: Simulator, variable: str) -> None:
+    code, log = start_with(sim, **{variable: "shop/web" if variable == "RANCHER_SERVICE" else "deployment:web"})
+    assert code == 2
+    assert log.startswith(f"rancher-deploy: error: {variable}: names targets, but `rancher-deploy serve` picks them")

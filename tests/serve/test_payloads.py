@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rancher_deploy.serve.payloads import SEED_TIMEOUT_SECONDS, Trigger, upgrade
-from rancher_deploy.serve.runner import settings_for
+from rancher_deploy.serve.runs import settings_for
 from rancher_deploy.settings import Command, Settings
 from rancher_deploy.simulator import Simulator
 

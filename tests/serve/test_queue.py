@@ -23,7 +23,7 @@ def test_a_push_for_a_busy_repository_waits_and_a_newer_one_supersedes_it(
     served = serve()
     sim.faults.hang(web)
     assert served.upgrade(f"{REPOSITORY}:2.1").status_code == 202
-    served.wait_for_line("[run 1] Upgrade of shop/web requested")
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
     waiting = served.upgrade(f"{REPOSITORY}:2.2")
     assert waiting.status_code == 202 and waiting.json()["accepted"][0]["supersedes"] is None
     newer = served.upgrade(f"{REPOSITORY}:2.3")
@@ -47,7 +47,7 @@ def test_past_the_queues_bound_a_request_is_429_and_queues_nothing(serve: Serve,
     served = serve(RANCHER_SERVE_QUEUE="1", RANCHER_PARALLEL="1")
     sim.faults.hang(web)
     assert served.upgrade().status_code == 202
-    served.wait_for_line("[run 1] Upgrade of shop/web requested")
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
     assert served.upgrade(f"{API}:1.0").status_code == 202           # waits for the one worker
     full = served.upgrade("registry.example.com:5000/shop/cart:1.0")
     assert full.status_code == 429
@@ -67,7 +67,7 @@ def test_status_lists_each_targets_last_run(serve: Serve, sim: Simulator, web: s
     served.upgrade(OLD_IMAGE)
     served.wait_until_done(2)
     status = served.status()
-    assert status["targets"]["shop/web"] == {
+    assert status["targets"]["Default/shop/web"] == {
         "run": 2, "result": "upgraded", "state": "active", "image": OLD_IMAGE, "requested_image": OLD_IMAGE,
         "at": status["runs"][0]["ended"]}
     first = status["runs"][1]
@@ -84,3 +84,18 @@ def test_a_servers_own_image_setting_is_named_as_unread(serve: Serve, sim: Simul
     assert "warning: RANCHER_IMAGE is not read: each request names the image its run deploys" in served.log.getvalue()
     served.upgrade()
     assert served.wait_until_done(1)["targets"][0]["image"] == NEW_IMAGE
+
+
+def test_runs_of_different_repositories_go_at_once(serve: Serve, sim: Simulator, web: str) -> None:
+    config = {**sim.service(web)["launchConfig"], "imageUuid": f"docker:{API}:1.0"}
+    api = sim.add_service(sim.service(web)["stackId"], "api", config, scale=1)
+    served = serve()
+    sim.faults.hang(web)
+    served.upgrade()
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    served.upgrade(f"{API}:1.1")
+    assert served.wait_until_done(2)["result"] == "upgraded"    # while run 1 still holds shop/web
+    assert served.run(1)["state"] == "running"
+    assert sim.service(api)["launchConfig"]["imageUuid"] == f"docker:{API}:1.1"
+    sim.faults.clear()
+    assert served.wait_until_done(1)["targets"][0]["target"] == "Default/shop/web"

@@ -47,7 +47,7 @@ def held_run(serve: Serve, sim: Simulator, web: str, **environment: str) -> Serv
     served = serve(**environment)
     sim.faults.hang(web)
     assert served.upgrade().status_code == 202
-    served.wait_for_line("[run 1] Upgrade of shop/web requested")
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
     return served
 
 
@@ -75,7 +75,7 @@ def test_after_the_grace_a_running_upgrade_is_rolled_back_and_the_exit_says_so(
     sim.faults.clear()   # so that the rollback can go through
     assert ended(served, thread) is ExitCode.TERMINATED
     log = served.log.getvalue()
-    assert "[run 1] warning: Rolling back shop/web" in log
+    assert "[run 1] warning: Rolling back Default/shop/web" in log
     assert "stopped (exit 143: interrupted (SIGTERM) after the tool restored or reported the service's state)" in log
     service = sim.service(web)
     assert (service["state"], service["launchConfig"]["imageUuid"]) == ("active", f"docker:{OLD_IMAGE}")
@@ -100,7 +100,7 @@ def test_a_signal_after_the_interruption_ends_the_wait_for_the_rollback_and_name
     served = held_run(serve, sim, web, RANCHER_SERVE_GRACE="0")
     count = [1]
     thread = stopping(served, lambda: count[0])
-    served.wait_for_line("[run 1] warning: Rolling back shop/web")    # held too: the rollback cannot finish
+    served.wait_for_line("[run 1] warning: Rolling back Default/shop/web")    # held too: the rollback cannot finish
     count[0] = 2
     assert ended(served, thread) is ExitCode.NEEDS_ATTENTION
     log = served.log.getvalue()
@@ -134,7 +134,7 @@ def test_sigterm_to_the_server_mid_upgrade(sim: Simulator, web: str, tmp_path: P
     sim.faults.hang(web)
     child, url = serving_child(sim, tmp_path, RANCHER_SERVE_GRACE=grace)
     post_upgrade(url)
-    child.wait_for_line("[run 1] Upgrade of shop/web requested")
+    child.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
     child.signal(signal.SIGTERM)
     child.wait_for_line("SIGTERM: accepting no more requests")
     sim.faults.clear()

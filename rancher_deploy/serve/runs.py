@@ -1,5 +1,5 @@
-"""One run the server starts: the server's settings with what the trigger changes, run the way the CLI
-runs an upgrade (`cli.execute`), reported in the log, in /status and to the notification channels.
+"""One run the server starts: the server's settings as a fleet upgrade of the pushed image, run the way
+the CLI runs one (`runner.run`), reported in the log, in /status and to the notification channels.
 
 A run is an ordinary upgrade run, so its result object, its exit code and its per-target results are
 the CLI's (`report.result_object`, `events.exit_code`); the server adds which run and which trigger.
@@ -7,20 +7,18 @@ the CLI's (`report.result_object`, `events.exit_code`); the server adds which ru
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import threading
 from typing import Any, TextIO
 
-from rancher_deploy import cli
-from rancher_deploy.errors import DeployError
-from rancher_deploy.events import Outcome, exit_code
+from rancher_deploy import runner
 from rancher_deploy.inputs import Inputs
 from rancher_deploy.redact import Redactor
-from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
+from rancher_deploy.report import HumanLog, Pipe, write_json
+from rancher_deploy.runner import Ran
 from rancher_deploy.serve.payloads import Trigger
 from rancher_deploy.serve.scheduler import Controls, Job, Runner
-from rancher_deploy.settings import Command, Output, Settings
+from rancher_deploy.settings import Output, Settings
 
 
 class Lines(io.TextIOBase):
@@ -47,17 +45,15 @@ class Lines(io.TextIOBase):
 
 
 def settings_for(base: Settings, trigger: Trigger) -> Settings:
-    """The settings of the run `trigger` starts: the server's, as an upgrade to the pushed image, with
-    the seed payload's `confirm`, `start_first` and `timeout` where it gave them."""
-    changes: dict[str, Any] = {"command": Command.UPGRADE, "image": trigger.image}
-    for name, value in (("finish", trigger.finish), ("start_first", trigger.start_first),
-                        ("timeout_seconds", trigger.timeout_seconds)):
-        if value is not None:
-            changes[name] = value
-    return dataclasses.replace(base, **changes)
+    """The settings of the run `trigger` starts: the server's, as a fleet upgrade of the pushed image
+    (`Settings.selecting`: every opted-in target running its repository, each on its own), with the
+    seed payload's `confirm`, `start_first` and `timeout` where it gave them."""
+    changes = {name: value for name, value in (("finish", trigger.finish), ("start_first", trigger.start_first),
+                                               ("timeout_seconds", trigger.timeout_seconds)) if value is not None}
+    return base.selecting(trigger.image, **changes)
 
 
-def notify_run(outcome: Outcome | None, settings: Settings, log: HumanLog) -> None:
+def notify_run(ran: Ran, settings: Settings, log: HumanLog, redactor: Redactor) -> None:
     """The one place a server's run is announced to Slack/Mattermost and the JSON webhook.
 
     `notify.send(outcome, settings, log)` (fleet mode's notifications, docs/fleet.md) is called here
@@ -73,26 +69,15 @@ def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Line
         settings = settings_for(base, job.trigger)
         human = HumanLog(Pipe(log.prefixed(f"[run {job.id}] ")), redactor, verbose=settings.verbose)
         trigger = job.trigger
-        human.line(f"{trigger.source}: {trigger.image} was published; upgrading what runs {trigger.key} "
-                   f"at {settings.url}")
-        state = cli.RunState(settings=settings)
-        outcome: Outcome | None = None
-        error: DeployError | None = None
-        try:
-            outcome = cli.execute(state, settings, human, redactor, inputs, signals=controls)
-        except DeployError as caught:
-            error, outcome = caught, state.stopped
-        except Exception as unexpected:  # noqa: BLE001 - a bug ends this run (exit 4), never the server
-            error = cli.internal_error(unexpected, human, verbose=settings.verbose)
-        code = exit_code(outcome, error, signal_number=state.signal)
-        document = result_object(outcome, error, exit_code=code, command=Command.UPGRADE.value,
-                                 api_calls=state.api_calls)
-        if error is not None:
-            human.error(error, code)
+        human.line(f"{trigger.source}: {trigger.image} was published")
+        ran = runner.run(settings, human, redactor=redactor, control=controls, inputs=inputs)
+        if ran.error is not None:
+            human.error(ran.error, ran.exit_code)
         else:
-            assert outcome is not None
-            human.verdict(outcome, code)
-        notify_run(outcome, settings, human)
+            assert ran.outcome is not None
+            human.verdict(ran.outcome, ran.exit_code)
+        notify_run(ran, settings, human, redactor)
+        document = ran.document()
         if settings.output is Output.JSON:
             write_json(out, {"run": job.id, "source": trigger.source, **document}, redactor)
         return document
