@@ -108,9 +108,12 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     try:
         host, port = server.bind()
     except OSError as problem:
-        raise ConfigError(name("serve_port" if isinstance(problem, PermissionError) or "in use" in str(problem)
-                               else "serve_host"),
-                          f"cannot listen on {settings.serve_host}:{settings.serve_port} ({problem})") from None
+        # cheroot folds the errno into its message ("No socket could be created -- (...: [Errno 98] Address
+        # already in use)"): a port taken or privileged is the port's fault, anything else the address's.
+        text = str(problem)
+        blamed = "serve_port" if "in use" in text or "denied" in text else "serve_host"
+        raise ConfigError(name(blamed), f"cannot listen on {settings.serve_host}:{settings.serve_port} ({text})") \
+            from None
     scheduler.start()
     server.start()
     log.line(f"rancher-deploy {__version__}: serving on http://{host}:{port} (POST /upgrade, /webhooks/dockerhub, "
