@@ -63,9 +63,8 @@ class Job:
             "repository": self.trigger.key, "received": self.received, "started": self.started, "ended": self.ended,
             "supersedes": self.supersedes, "superseded_by": self.superseded_by,
         }
-        if self.result is not None:
-            view.update(result=self.result["result"], exit_code=self.result["exit_code"],
-                        meaning=self.result["meaning"], targets=self.result["targets"], error=self.result["error"])
+        if self.result is not None:   # the run's result object: its result, targets, selection, ...
+            view.update((name, value) for name, value in self.result.items() if name != "command")
         return view
 
 

@@ -99,3 +99,15 @@ def test_runs_of_different_repositories_go_at_once(serve: Serve, sim: Simulator,
     assert sim.service(api)["launchConfig"]["imageUuid"] == f"docker:{API}:1.1"
     sim.faults.clear()
     assert served.wait_until_done(1)["targets"][0]["target"] == "Default/shop/web"
+
+
+def test_status_says_why_a_candidate_was_not_upgraded(serve: Serve, sim: Simulator, web: str) -> None:
+    config = {**sim.service(web)["launchConfig"], "labels": {}}     # the same repository, not opted in
+    sim.add_service(sim.service(web)["stackId"], "canary", config, scale=1)
+    served = serve()
+    served.upgrade()
+    run = served.wait_until_done(1)
+    assert [target["target"] for target in run["targets"]] == ["Default/shop/web"]
+    assert run["selection"]["skipped"] == [{
+        "target": "Default/shop/canary", "id": run["selection"]["skipped"][0]["id"], "place": "Default",
+        "reason": "not opted in: no label autoupdate.enable or autoupdate.enabled"}]
