@@ -23,7 +23,6 @@ from rancher_deploy import commands, create
 from rancher_deploy.atomic import upgrade_together
 from rancher_deploy.backend import Backend
 from rancher_deploy.errors import (
-    ConfigError,
     DeployError,
     ExitCode,
     NeedsAttention,
@@ -45,11 +44,12 @@ from rancher_deploy.events import (
     Step,
     TargetOutcome,
 )
-from rancher_deploy.images import is_newer, same_image
+from rancher_deploy.images import same_image
 from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
+from rancher_deploy.policy import decide
 from rancher_deploy.recovery import MISSING, created, recover
-from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, Settings, Target
+from rancher_deploy.settings import Command, OnUpgraded, Settings, Target
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
 from rancher_deploy.targets import alone
@@ -437,20 +437,16 @@ class Pipeline:
         return _Ready(settled, choice, snapshot.images)
 
     def _version_policy(self, plan: Plan) -> str | None:
-        """RANCHER_VERSION_POLICY=newer: the reason to skip, or None to go on."""
-        if self._settings.version_policy.kind is not PolicyKind.NEWER:
-            return None
+        """The version policy's reason to skip the target (`policy.decide`, the one place a version is
+        judged), or None to go on. Only the containers the plan moves have a say."""
+        policy = self._settings.version_policy
         for change in plan.changes:
             if same_image(change.previous_image, change.new_image):
                 continue  # a container the plan does not change (a sidekick named as it is) has no say
-            newer = is_newer(change.previous_image, change.new_image)
-            if newer is None:
-                raise ConfigError("RANCHER_VERSION_POLICY",
-                                  f"newer cannot compare {change.previous_image} with {change.new_image} "
-                                  f"({change.container}): both need version tags of the same repository")
-            if not newer:
-                return (f"skipped by the version policy: {change.container} runs {change.previous_image}, "
-                        f"which is not older than {change.new_image}")
+            decision = decide(policy, change.previous_image, change.new_image)
+            if not decision.allowed:
+                return (f"skipped by the version policy {policy} (RANCHER_VERSION_POLICY): {change.container} "
+                        f"stays on {change.previous_image}: {decision.reason}")
         return None
 
     def _look_without_acting(self, ref: TargetRef) -> Snapshot:

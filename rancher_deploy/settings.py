@@ -151,10 +151,11 @@ SETTINGS: tuple[Option, ...] = (
     Option("on_upgraded", ("RANCHER_ON_UPGRADED",), Kind.CHOICE,
            "what to do with an upgrade an earlier run left `upgraded`", default=OnUpgraded.FINISH,
            choices=words(OnUpgraded), parse=OnUpgraded, commands=(UPGRADE,)),
-    Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.CHOICE,
-           "any: deploy whatever image is given; newer: skip (exit 0) unless the new tag is a higher version "
-           "than the running one, so a late pipeline of an older commit cannot downgrade",
-           default=VersionPolicy(PolicyKind.ANY), choices=words(PolicyKind), parse=VersionPolicy.parse, commands=(UPGRADE,)),
+    Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.TEXT,
+           "which new image a target takes, else it is skipped (exit 0): any (whatever image is given), newer "
+           "(a higher version, or latest), Keel's all, major, minor, patch, force (the same tag again too), "
+           "glob:PATTERN or regexp:PATTERN (on the new tag); a target's label autoupdate.policy overrides it",
+           default=VersionPolicy(PolicyKind.ANY), metavar="POLICY", parse=VersionPolicy.parse, commands=(UPGRADE,)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
            "upgrade even when the target already runs the image, restarting it on the same tag; the tag is pulled "
            "again only with imagePullPolicy Always (2.x) or the label io.rancher.container.pull_image=always (1.x), "
