@@ -35,7 +35,7 @@ from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
-from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict
+from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict, texts
 from rancher_deploy.status import (
     BUSY_STATES,
     PENDING_STATES,
@@ -222,6 +222,7 @@ class CattleBackend:
             # Rancher offers rollback only while an upgrade is pending (upgrading, upgraded, canceled).
             can_roll_back="rollback" in actions,
             restores=rollback_images(service) if "rollback" in actions else (),
+            labels=texts((service.get("launchConfig") or {}).get("labels")),
             raw=service,
         )
 

@@ -19,7 +19,7 @@ from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.streams import Feed, StreamEnded, StreamLost, json_lines
 from rancher_deploy.projects import Projects, check_namespace
 from rancher_deploy.settings import WorkloadTarget
-from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.snapshot import TargetRef, texts
 from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
@@ -168,7 +168,8 @@ class KubeWorkloads:
                             tuple(pod.get("initContainers") or []), rollout, bool(spec.get("paused")),
                             own.get(REVISION), annotations.get(TIMESTAMP), body,
                             dict(template_metadata.get("labels") or {}), selector_keys(spec.get("selector")),
-                            own.get(CHANGE_CAUSE))
+                            own.get(CHANGE_CAUSE), own_labels=texts(metadata.get("labels")),
+                            own_annotations=texts(own))
 
     def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
         """One strategic merge patch: containers merge by name, so it names only those it changes, their

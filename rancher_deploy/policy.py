@@ -29,7 +29,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from rancher_deploy.choices import PolicyKind, VersionPolicy
 from rancher_deploy.images import ImageRef, parse_image_uuid, same_image, version_of
@@ -95,6 +95,54 @@ def decide(policy: VersionPolicy, running_image: str, new_image: str) -> Decisio
         return Decision(False, f"{new_tag} is another minor version than {old_tag}; patch stays within it")
     return Decision(True, f"{new_tag} is newer than {old_tag}" + ("" if kind is PolicyKind.NEWER else
                                                                     f", which {kind} allows"))
+
+
+@dataclass(frozen=True)
+class TargetPolicy:
+    """The policy a target follows, and where it comes from (`RANCHER_VERSION_POLICY`, `label
+    autoupdate.policy`, `annotation autoupdate.policy`), as log lines name it."""
+
+    policy: VersionPolicy
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.policy} ({self.source})"
+
+
+class PolicyLabelError(ValueError):
+    """A target's own policy cannot be read; `where` says where it was found ("label", "annotation")."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(problem)
+        self.where = where
+
+
+def for_target(default: VersionPolicy, labels: Mapping[str, str], annotations: Mapping[str, str]) -> TargetPolicy:
+    """The target's own policy (`policy_label`), else `default` (RANCHER_VERSION_POLICY's). Raises
+    PolicyLabelError when the target's own cannot be read (`VersionPolicy.parse`'s words)."""
+    found = policy_label(labels, annotations)
+    if found is None:
+        return TargetPolicy(default, "RANCHER_VERSION_POLICY")
+    text, where = found
+    try:
+        return TargetPolicy(VersionPolicy.parse(text), f"{where} {POLICY_LABEL}")
+    except ValueError as error:
+        raise PolicyLabelError(where, str(error)) from None
+
+
+def policy_label(labels: Mapping[str, str], annotations: Mapping[str, str]) -> tuple[str, str] | None:
+    """A target's own policy as written, and where (`annotation` or `label`), or None where it sets none.
+
+    The annotation first, then the label, as Keel reads `keel.sh/policy` (policy.go
+    `GetPolicyFromLabelsOrAnnotations`): a Kubernetes label value cannot hold `glob:1.*` or a regexp
+    (at most 63 letters, digits, `-_.`), an annotation can. A 1.x service has labels only, which hold any
+    text. An empty value sets none, as an empty setting does.
+    """
+    for where, found in (("annotation", annotations), ("label", labels)):
+        text = found.get(POLICY_LABEL, "").strip()
+        if text:
+            return text, where
+    return None
 
 
 def newest(policy: VersionPolicy, running_image: str, tags: Iterable[str]) -> str | None:

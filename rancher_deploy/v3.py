@@ -32,7 +32,7 @@ from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.settings import WorkloadTarget
-from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.snapshot import TargetRef, texts
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
     NO_EARLIER,
@@ -207,7 +207,8 @@ class V3Workloads:
                             workload_annotations.get(REVISION), annotations.get(TIMESTAMP), body,
                             labels=dict(body.get("labels") or {}), selector=selector_keys(body.get("selector")),
                             cause=workload_annotations.get(CHANGE_CAUSE),
-                            state=str(body["state"]) if body.get("state") else None)
+                            state=str(body["state"]) if body.get("state") else None,
+                            own_labels=texts(body.get("workloadLabels")), own_annotations=texts(workload_annotations))
 
     def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
         """The update in one write, where Rancher's environment mapper cannot rewrite the variables.

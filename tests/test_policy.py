@@ -189,3 +189,17 @@ def test_policies_read_case_insensitively_and_keep_their_pattern_as_written() ->
     assert VersionPolicy.parse(" Minor ") == VersionPolicy(PolicyKind.MINOR)
     assert VersionPolicy.parse("GLOB:Release-*") == VersionPolicy(PolicyKind.GLOB, "Release-*")
     assert str(VersionPolicy.parse("regexp:^v1:x$")) == "regexp:^v1:x$"
+
+
+def test_a_targets_own_policy_is_its_annotation_then_its_label_else_the_setting() -> None:
+    from rancher_deploy.policy import PolicyLabelError, TargetPolicy, for_target
+
+    default = VersionPolicy(PolicyKind.NEWER)
+    assert for_target(default, {}, {}) == TargetPolicy(default, "RANCHER_VERSION_POLICY")
+    assert str(for_target(default, {"autoupdate.policy": "minor"}, {})) == "minor (label autoupdate.policy)"
+    both = for_target(default, {"autoupdate.policy": "minor"}, {"autoupdate.policy": "glob:1.*"})
+    assert str(both) == "glob:1.* (annotation autoupdate.policy)"
+    assert for_target(default, {"autoupdate.policy": " "}, {}).policy == default   # empty: not set
+    with pytest.raises(PolicyLabelError) as raised:
+        for_target(default, {}, {"autoupdate.policy": "sometimes"})
+    assert raised.value.where == "annotation" and "got 'sometimes'" in str(raised.value)
