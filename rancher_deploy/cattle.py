@@ -33,6 +33,7 @@ from rancher_deploy.creation import Creation, service_body
 from rancher_deploy.envlabels import change_cause
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
+from rancher_deploy.links import api_base, service_page
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
 from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict, texts
@@ -140,7 +141,15 @@ class CattleBackend:
         if stack_name is None:
             stack_name = self._stack_name(str(service.get(self._dialect.stack_field)))
         return TargetRef(name=f"{stack_name}/{service['name']}", id=str(service["id"]),
-                         url=str(service["links"]["self"]))
+                         url=str(service["links"]["self"]), ui_url=self._page(service))
+
+    def _page(self, service: JSON) -> str:
+        """The service's page in Rancher's UI at the configured address ("" where its stack is unknown)."""
+        stack, base = service.get(self._dialect.stack_field), api_base(self._base)
+        if not stack or base is None:
+            return ""
+        return service_page(base, str(service.get("accountId") or self._project.get("id")), str(stack),
+                            str(service["id"]))
 
     def _find_stack(self, name: str) -> JSON:
         stack = self._stack_named(name)
@@ -332,7 +341,8 @@ class CattleBackend:
             elif made:
                 self._remove_stack(self._made_stacks.pop(stack_id), creation.name)
             raise
-        ref = TargetRef(name=creation.name, id=str(service["id"]), url=str(service["links"]["self"]))
+        ref = TargetRef(name=creation.name, id=str(service["id"]), url=str(service["links"]["self"]),
+                        ui_url=self._page(service))
         self._made[ref.id] = stack_id
         return ref
 

@@ -120,6 +120,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         write_json(out, document, redactor)
     # The files first: a warning that one could not be written must not follow the last line.
     _hand_on(dialect, document, env, report_path, log)
+    if run.settings is not None:
+        # Once per run, the Outcome final; a notification that fails only warns (notify.send).
+        from rancher_deploy import notify
+
+        notify.send(outcome, run.settings, log, error=error, code=code, redactor=redactor, api_calls=run.api_calls)
     if error is not None:
         log.error(error, code)
     else:

@@ -55,6 +55,18 @@ def _ca_location(path: str) -> str:
     return path
 
 
+def _webhook_url(text: str) -> str:
+    """A notification URL: http(s) with a host. The message never repeats it: the URL is the secret."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError("is not a valid URL (value not shown)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an https:// (or http://) URL with a host (value not shown)")
+    return text
+
+
 SETTINGS: tuple[Option, ...] = (
     Option("url", ("CATTLE_URL", "RANCHER_URL"), Kind.TEXT,
            "Rancher URL: the server root, or an API URL: Rancher 1.x /v2-beta, /v2-beta/projects/<id> or /v1; "
@@ -196,6 +208,16 @@ SETTINGS: tuple[Option, ...] = (
            "1.x publishes it as Rancher does; 2.x sets the container port only, and creates no Service; repeat or comma "
            "separate",
            commands=(UPGRADE,), metavar="PORT", field="ports", parse=Port.parse),
+    Option("notify_slack_url", ("RANCHER_NOTIFY_SLACK_URL", "AUTOUPDATE_SLACK_WEBHOOK_URL"), Kind.SECRET,
+           "Slack (or Mattermost) incoming webhook that each run which changed something or failed posts its summary "
+           "to; a failed post is a warning, never a failed run; never printed", metavar="URL",
+           parse=_webhook_url),
+    Option("notify_slack_name", ("RANCHER_NOTIFY_SLACK_NAME", "AUTOUPDATE_SLACK_BOT_NAME"), Kind.TEXT,
+           "the name that Slack notification is posted under, where the webhook lets it choose", metavar="NAME"),
+    Option("notify_webhook_url", ("RANCHER_NOTIFY_WEBHOOK_URL",), Kind.SECRET,
+           "URL that each run which changed something or failed POSTs its summary to as JSON (the result object); a "
+           "failed post is a warning, never a failed run; never printed", metavar="URL",
+           parse=_webhook_url),
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
            choices=words(Output), parse=Output),
@@ -261,6 +283,9 @@ class Settings:
     create: bool
     scale: int
     ports: tuple[Port, ...]
+    notify_slack_url: str | None
+    notify_slack_name: str | None
+    notify_webhook_url: str | None
     output: Output
     ca_bundle: str | None
     insecure: bool
@@ -286,7 +311,8 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Values no sink may ever show (`secret_parts` of each secret), and the environment values a
         run sets that are long enough to mask (`_masked_values`)."""
-        return (*(part for value in (self.secret_key, self.token) if value for part in secret_parts(value)),
+        secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url)
+        return (*(part for value in secret if value for part in secret_parts(value)),
                 *_masked_values(self.edits.env.values))
 
     @property

@@ -19,6 +19,9 @@ class TargetRef:
     name: str            # "stack/service", "namespace/deployment:web"
     id: str              # Rancher id: "1s12", "deployment:default:web"
     url: str             # the resource's self link
+    # Its page in Rancher's UI at the configured address ("" where unknown), for people: notifications
+    # and the JSON result link to it. Not part of the ref's identity.
+    ui_url: str = field(default="", compare=False)
 
 
 class Goal(enum.Enum):

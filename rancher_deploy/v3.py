@@ -29,6 +29,7 @@ from rancher_deploy.errors import (
 from rancher_deploy.creation import Creation, v3_body
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
+from rancher_deploy.links import workload_page
 from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.settings import WorkloadTarget
@@ -96,7 +97,9 @@ class V3Workloads:
                 workload_id = f"{kind}:{target.namespace}:{target.name}"
                 return TargetRef(name=str(WorkloadTarget(kind, target.name, target.namespace)),
                                  id=str(body.get("id") or workload_id),
-                                 url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"))
+                                 url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"),
+                                 ui_url=workload_page(self._root, flavour="v3", cluster_or_project=project_id,
+                                                      kind=kind, namespace=target.namespace, name=target.name))
         raise self._not_found(target, projects)
 
     def _by_name(self, base: str, target: WorkloadTarget) -> JSON | None:
