@@ -10,6 +10,7 @@ would drop them (josmo/drone-rancher#27).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -37,6 +38,7 @@ from rancher_deploy.links import api_base, service_page
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
 from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict, texts
+from rancher_deploy.subscribe import ServiceEvents
 from rancher_deploy.status import (
     BUSY_STATES,
     PENDING_STATES,
@@ -53,6 +55,10 @@ _PROJECT_ID = re.compile(r"1a\d+\Z")
 # externalService.json). Load balancers, network and storage drivers run containers and upgrade like a
 # service; their own fields (lbConfig, ...) are not part of the launch config and stay as they are.
 NO_CONTAINERS = {"dnsService": "a DNS (alias) service", "externalService": "an external service"}
+# `?include=instances` embeds a service's containers in its answer through a join whose rows are
+# limited like a page (100 by default: cattle's MultiTableMapper drops the rest): an answer with that
+# many may miss some, so they are read from the `instances` link instead, page after page.
+INCLUDE_LIMIT = 100
 
 
 
@@ -94,6 +100,8 @@ class CattleBackend:
         self._seen: dict[str, JSON] = {}
         self._made: dict[str, str] = {}          # service id -> stack id, of each service this run created
         self._made_stacks: dict[str, str] = {}   # stack id -> self link, of each stack this run created
+        # Set once a subscribe stream could not be opened or broke: later waits poll (said once).
+        self._stream_lost = threading.Event()
 
     @property
     def needs_finish(self) -> bool:
@@ -203,11 +211,35 @@ class CattleBackend:
         return self._snapshot(self._read(ref), health=None)
 
     def observe(self, ref: TargetRef) -> Snapshot:
-        service = self._read(ref)
-        return self._snapshot(service, health=self._health(service))
+        return self._counted(ref, *self._read_counted(ref))
 
     def watch(self, ref: TargetRef) -> Stream | None:
-        return None
+        """Cattle's subscribe websocket of the environment (then one read of the service and its
+        containers); None once a stream was lost in this run."""
+        if self._stream_lost.is_set():
+            return None
+        return ServiceEvents(self._session, self._base, ref, lambda: self._read_counted(ref),
+                             lambda service, instances: self._counted(ref, service, instances), self._stream_lost)
+
+    def _counted(self, ref: TargetRef, service: JSON, instances: list[JSON]) -> Snapshot:
+        """The snapshot of a service with its containers counted; the read that decides an action."""
+        self._seen[ref.id] = service
+        health = count_health(service, instances) if (service.get("links") or {}).get("instances") else None
+        return self._snapshot(service, health=health)
+
+    def _read_counted(self, ref: TargetRef) -> tuple[JSON, list[JSON]]:
+        """The service and its containers, in one request where Rancher embeds them (`include`)."""
+        service = self._session.get(ref.url, params={"include": "instances"}, what=f"Reading service {ref.name}")
+        embedded = service.pop("instances", None)
+        link = (service.get("links") or {}).get("instances")
+        if isinstance(embedded, list) and len(embedded) < INCLUDE_LIMIT:
+            instances = [instance for instance in embedded if isinstance(instance, dict)]
+        elif link:
+            # Every page: a service of more than 50 containers has more than 100 during an upgrade.
+            instances = self._session.get_all(str(link), what=f"Reading the containers of {service.get('name')}")
+        else:
+            instances = []
+        return service, instances
 
     def _read(self, ref: TargetRef) -> JSON:
         service = self._session.get(ref.url, what=f"Reading service {ref.name}")
@@ -234,14 +266,6 @@ class CattleBackend:
             labels=texts((service.get("launchConfig") or {}).get("labels")),
             raw=service,
         )
-
-    def _health(self, service: JSON) -> Health | None:
-        link = (service.get("links") or {}).get("instances")
-        if not link:
-            return None
-        # Every page: a service of more than 50 containers has more than 100 during an upgrade.
-        instances = self._session.get_all(str(link), what=f"Reading the containers of {service.get('name')}")
-        return count_health(service, instances)
 
     # -- changing --------------------------------------------------------------------------------
 
@@ -453,16 +477,20 @@ def _phase(state: str, transitioning: Transitioning) -> Phase:
 
 
 def connect(session: RancherSession, url: str, environment: str | None,
-            warn: Callable[[str], None]) -> CattleBackend:
-    """Find the 1.x API behind the URL as the user wrote it, and the environment to work in."""
+            warn: Callable[[str], None], *, server: str | None = None) -> CattleBackend:
+    """Find the 1.x API behind the URL as the user wrote it, and the environment to work in.
+
+    `server` is the release a Rancher 1.x already named in its `X-Rancher-Version` header (while
+    discovery asked which Rancher this is): it settles the API version without asking again.
+    Raises NotCattle when no Rancher 1.x API answers there.
+    """
     parts = urlsplit(url)
     match = _API_PATH.match(parts.path)
     prefix = match.group("prefix") if match else parts.path.rstrip("/")
     root = urlunsplit((parts.scheme, parts.netloc, prefix, "", ""))
-    given_version = match.group("version") if match else None
     scoped_project = match.group("project") if match else None
 
-    dialect = _discover(session, root, given_version, warn)
+    dialect = _discover(session, root, server, warn)
     api = f"{root}/{dialect.version}"
     if scoped_project is not None:
         project = _get_project(session, api, scoped_project, "CATTLE_URL")
@@ -475,16 +503,37 @@ def connect(session: RancherSession, url: str, environment: str | None,
     return CattleBackend(session, project, f"{api}/projects/{project['id']}", dialect, warn)
 
 
-def _discover(session: RancherSession, root: str, given: str | None,
-              warn: Callable[[str], None]) -> ApiDialect:
-    what = "Connecting to Rancher"
-    if _is_version_root(session.get_optional(f"{root}/v2-beta", what=what)):
+def api_version_of(server: str) -> str:
+    """The API a Rancher 1.x of this release serves upgrades through: `v2-beta` from 1.2 on (Rancher's
+    v1.2 API docs, rancher.com/docs/rancher/v1.2/en/api/v2-beta/, are the first with it), `v1` before;
+    a release that does not read as `v1.<minor>` counts as current."""
+    match = re.match(r"v?1\.(\d+)", server)
+    return "v1" if match and int(match.group(1)) < 2 else V2_BETA.version
+
+
+def _discover(session: RancherSession, root: str, server: str | None, warn: Callable[[str], None]) -> ApiDialect:
+    """The API to use: `/v2-beta` where the release serves it (as `server` names it, else as one probe
+    of that root finds: its API root, or cattle's header on a 404 from a release without it), else
+    `/v1`, with a warning. NotCattle when no Rancher 1.x answered there."""
+    if server is None:
+        probe = session.probe(f"{root}/v2-beta", what="Connecting to Rancher")
+        if _is_version_root(probe.body):
+            return V2_BETA
+        if probe.cattle is None or api_version_of(probe.cattle) != V1.version:
+            # No Rancher 1.x here, or one that serves /v2-beta elsewhere than where this URL leads.
+            raise NotCattle(f"no Rancher 1.x API (/v2-beta or /v1) found at {root}; check CATTLE_URL")
+    elif api_version_of(server) == V2_BETA.version:
         return V2_BETA
-    if _is_version_root(session.get_optional(f"{root}/v1", what=what)):
-        warn("This Rancher serves only the /v1 API, which hides some launchConfig fields; "
-             "upgrading through it may drop them (Rancher 1.2+ serves /v2-beta)")
-        return V1
-    raise NotCattle(f"no Rancher 1.x API (/v2-beta or /v1) found at {root}; check CATTLE_URL")
+    warn("This Rancher serves only the /v1 API, which hides some launchConfig fields; "
+         "upgrading through it may drop them (Rancher 1.2+ serves /v2-beta)")
+    return V1
+
+
+def answers(session: RancherSession, root: str) -> bool:
+    """Whether a Rancher 1.x answers at `root`: its `/v2-beta` root, or cattle's header on whatever
+    that path answered (one probe)."""
+    probe = session.probe(f"{root}/v2-beta", what="Connecting to Rancher")
+    return _is_version_root(probe.body) or probe.cattle is not None
 
 
 def _is_version_root(body: JSON | None) -> bool:

@@ -204,13 +204,27 @@ def test_several_services_in_one_run(sim: Simulator, web: str, run_cli: RunCli) 
 
 
 def test_falls_back_to_v1_only_where_the_server_has_no_v2_beta(sim: Simulator, web: str, run_cli: RunCli) -> None:
-    sim.faults.fail_next("/v2-beta", count=1, status=404, method="GET")
+    # A Rancher 1.1 names its release in every answer (cattle's X-Rancher-Version) and serves /v1 alone.
+    sim.faults.fail_next("/v3/settings/server-version", status=404, method="GET",
+                         headers={"X-Rancher-Version": "v1.1.4"})
     result = run_cli()
     assert result.code == 0, result.stderr
     assert "serves only the /v1 API" in result.stderr
     upgrade_posts = [r for r in sim.requests if r.method == "POST" and "upgrade" in r.query]
     assert upgrade_posts and upgrade_posts[0].path.startswith("/v1/")
     assert any(r.path.endswith("/environments") for r in sim.requests)
+    assert not [r for r in sim.requests if r.path.startswith("/v2-beta")], "the release said there is none"
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_a_v1_url_falls_back_to_v1_where_the_release_serves_no_v2_beta(sim: Simulator, web: str,
+                                                                     run_cli: RunCli) -> None:
+    # The 404 of a Rancher 1.1 for /v2-beta names its release, as every cattle answer does.
+    sim.faults.fail_next("/v2-beta", count=1, status=404, method="GET", headers={"X-Rancher-Version": "v1.1.4"})
+    result = run_cli(CATTLE_URL=f"{sim.url}/v1/projects/1a5")
+    assert result.code == 0, result.stderr
+    assert "serves only the /v1 API" in result.stderr
+    assert [r.path for r in sim.requests if r.path in ("/v2-beta", "/v1")] == ["/v2-beta"]
     assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
 
 
@@ -333,15 +347,20 @@ def test_a_service_with_a_start_once_sidekick_upgrades_and_finishes(sim: Simulat
         ("stopped", "started-once", f"docker:{NEW_IMAGE}")}
 
 
-def test_a_service_of_60_containers_is_counted_on_every_page(sim: Simulator, run_cli: RunCli) -> None:
-    # 60 old + 60 new containers are 120: more than the one page of 100 Rancher answers by default.
+@pytest.mark.parametrize("streams", [True, False], ids=["events", "polling"])
+def test_a_service_of_60_containers_is_counted_on_every_page(sim: Simulator, run_cli: RunCli, streams: bool) -> None:
+    # 60 old + 60 new containers are 120: more than the one page of 100 Rancher answers by default,
+    # and more than the 100 rows `include=instances` embeds.
     web = sim.add_service(sim.add_stack("shop"), "web", dict(LAUNCH_CONFIG), scale=60)
+    if not streams:
+        sim.faults.fail_next("/subscribe", status=404)
     result = run_cli("--output", "json", RANCHER_BATCH_SIZE="10", RANCHER_TIMEOUT="20")
     assert result.code == 0, result.stderr
     assert "60/60 new containers healthy" in result.stderr
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", f"docker:{NEW_IMAGE}")
-    assert [r for r in sim.requests if r.path.endswith("/instances") and "marker=m100" in r.query], \
-        "the second page of containers was read"
+    if not streams:
+        assert [r for r in sim.requests if r.path.endswith("/instances") and "marker=m100" in r.query], \
+            "the second page of containers was read"
 
 
 def test_lookups_read_every_page(sim: Simulator, run_cli: RunCli) -> None:

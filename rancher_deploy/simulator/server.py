@@ -23,6 +23,7 @@ from rancher_deploy.simulator.rancher2.cluster import Cluster
 from rancher_deploy.simulator.rancher2.errors import KubeError, unauthorized
 from rancher_deploy.simulator.rancher2.routes import surface_of
 from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
+from rancher_deploy.simulator.upgrade import serve as serve_websocket
 from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response, StreamCut
 
 
@@ -66,6 +67,7 @@ class App:
             return handle_control(self, req)
         if self.faults.refusing():
             return None
+        received = self.log.clock()
         # Fault rules match the path and the query, so `action=upgrade` picks one action out.
         target = f"{req.path}?{req.query}" if req.query else req.path
         delay = self.faults.delay_for(target)
@@ -73,20 +75,23 @@ class App:
             time.sleep(delay)
         failure = self.faults.take_failure(req.method, target)
         if failure is not None and not failure.drop:
-            self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None))
+            self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None, received))
             return Response(failure.status, self._failure_body(req, failure.status), dict(failure.headers))
         response = self._answer(req)
         if failure is not None:
             # A lost answer: the server did the work, the client never hears about it.
-            self.log.add(RequestRecord(req.method, req.path, req.query, 0, response.project_id))
+            self.log.add(RequestRecord(req.method, req.path, req.query, 0, response.project_id, received))
             return None
-        self.log.add(RequestRecord(req.method, req.path, req.query, response.status, response.project_id))
+        self.log.add(RequestRecord(req.method, req.path, req.query, response.status, response.project_id, received))
         return response
 
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: ten targets opening their event streams at once overflow
+    # it, and a dropped SYN is sent again only after a second (a real Rancher listens with more).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: App, tls: ssl.SSLContext | None) -> None:
         # socketserver binds AF_INET unless told: an IPv6 address (`::1`) needs its own family.
@@ -179,6 +184,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            return
+        if response.websocket is not None:
+            # A 101 has no body, so none of the JSON headers below; the handshake's own (Upgrade,
+            # Connection, Sec-WebSocket-Accept) come from wsproto, the API's (X-Rancher-Version, ...)
+            # from the generation played. The connection is the websocket's until it ends.
+            self.close_connection = True
+            serve_websocket(self.connection, response.websocket, dict(response.headers))
             return
         headers = {
             "Content-Type": "application/json; charset=utf-8",
