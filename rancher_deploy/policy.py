@@ -81,8 +81,8 @@ def decide(policy: VersionPolicy, running_image: str, new_image: str) -> Decisio
         unread = old_tag if old is None else new_tag
         shown = f"tag {unread}" if unread else "an image named by digest alone"
         allowed = "versions and latest" if kind is PolicyKind.NEWER else "versions"
-        return Decision(False, f"{shown} is not a version, and {kind} orders {allowed} only "
-                               f"({running_image} -> {new_image}); any, force, glob: or regexp: take such tags")
+        return Decision(False, f"{shown} is not a version, and {kind} orders {allowed} only; any, force, glob: or "
+                               "regexp: take such tags")
     if new.track is not None and new.track != old.track:
         where = f"of track {old.track}" if old.track is not None else "a release"
         return Decision(False, f"{new_tag} is a pre-release of track {new.track}, and {old_tag} is {where}; "
