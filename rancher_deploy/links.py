@@ -111,10 +111,14 @@ class LinkMap:
 # -- pages of Rancher's UI, for people (notifications, the JSON result); never requested ---------------
 
 
-def service_page(base: str, project_id: str, stack_id: str, service_id: str) -> str:
+def service_page(api_url: str, project_id: str, stack_id: object, service_id: str) -> str:
     """A 1.x service's page: `<base>/env/1a5/apps/stacks/1st5/services/1s12/containers`, the address
     Rancher 1.6's UI shows for it (rancher/ui 1.6 routes env/:project_id/apps/stacks/:stack_id/...).
-    `base` is the Rancher address the run was given, without its API path (`api_base`)."""
+    `<base>` is `api_url` (an address the run was given) up to its API path; "" where it has none or
+    the stack is unknown."""
+    base = api_base(api_url)
+    if base is None or not stack_id:
+        return ""
     return f"{base}/env/{project_id}/apps/stacks/{stack_id}/services/{service_id}/containers"
 
 

@@ -32,12 +32,15 @@ from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.links import workload_page
 from rancher_deploy.plan import WorkloadUpdate
+from rancher_deploy.fleet import Patterns, places
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
+from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef, texts
 from rancher_deploy.subscribe import WorkloadEvents
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
+    Listing,
     NO_EARLIER,
     REVISION,
     TIMESTAMP,
@@ -110,6 +113,33 @@ class V3Workloads:
                                                               kind=kind, namespace=target.namespace, name=target.name)),
                                body)
         raise self._not_found(target, projects)
+
+    def survey(self, namespaces: Patterns | None, labels: tuple[str, ...]) -> Listing:
+        """One paged list of workloads per project this key sees (the project setting's, when named):
+        v3 filters a list by fields such as the name or the namespace, not by label (norman
+        parse/collection.go; rancher-api.md §5), so the namespaces are chosen here, from the
+        workloads' `namespaceId`. v3 sees no namespace outside a Rancher project."""
+        everything: list[tuple[str, JSON]] = []
+        for project_id in self._projects():
+            base = f"{self._root}/v3/project/{project_id}/workloads"
+            listing = self._session.get_all(base, what=f"Listing the workloads of project {project_id}")
+            everything += [(str(item.get("type")).lower(), {"links": {"self": f"{base}/{item.get('id')}"}, **item})
+                           for item in listing]
+        everything = [(kind, item) for kind, item in everything if kind in WORKLOAD_KINDS]
+        searched, passed = places(list(dict.fromkeys(str(item.get("namespaceId")) for _, item in everything)),
+                                  namespaces)
+        found = []
+        for kind, item in everything:
+            namespace = str(item.get("namespaceId"))
+            if namespace in searched:
+                workload_id = f"{kind}:{namespace}:{item.get('name')}"
+                page = workload_page(self._root, flavour="v3", cluster_or_project=str(item.get("projectId")), kind=kind,
+                                     namespace=namespace, name=str(item.get("name")))
+                found.append((TargetRef(name=str(WorkloadTarget(kind, str(item.get("name")), namespace)),
+                                        id=str(item.get("id") or workload_id),
+                                        url=str((item.get("links") or {}).get("self")), ui_url=page), item))
+        return Listing(searched, passed, tuple(found),
+                       unlisted="namespaces in no Rancher project are not searched: the v3 API sees none")
 
     def _by_name(self, base: str, target: WorkloadTarget) -> JSON | None:
         listing = self._session.get_all(base, params={"name": target.name, "namespaceId": target.namespace},

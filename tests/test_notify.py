@@ -278,3 +278,21 @@ def _settings(**environ: str) -> Settings:
     base = {"CATTLE_URL": "https://rancher.example.com", "CATTLE_ACCESS_KEY": "AK", "CATTLE_SECRET_KEY": SECRET_KEY,
             "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE}
     return Settings.load(Command.UPGRADE, {}, {**base, **environ})
+
+
+def test_a_fleet_run_posts_once_with_each_pick(sim: Simulator, run_cli: RunCli, receiver: Receiver) -> None:
+    from .conftest import LAUNCH_CONFIG
+
+    prod = sim.add_project("prod")
+    opted = {**LAUNCH_CONFIG, "labels": {**LAUNCH_CONFIG["labels"], "autoupdate.enable": "true"}}
+    sim.add_service(sim.add_stack("shop"), "web", dict(opted))
+    sim.add_service(sim.add_stack("shop", prod), "web", dict(opted))
+    result = run_cli(RANCHER_STACK=None, RANCHER_SERVICE=None, RANCHER_SELECT_IMAGE="true",
+                     AUTOUPDATE_SLACK_WEBHOOK_URL=receiver.url)
+    assert result.code == 0, result.stderr
+    (body,) = receiver.bodies
+    lines = body["text"].splitlines()
+    assert len(lines) == 3 and lines[0].split(": ", 1)[1].startswith("upgraded, exit 0")
+    assert {line.split("|")[1].split(">")[0] for line in lines[1:]} == {"Default/shop/web", "prod/shop/web"}
+    assert all("/env/1a" in line and "/containers|" in line for line in lines[1:])
+    assert len({line.split("/env/")[1].split("/")[0] for line in lines[1:]}) == 2   # each in its own environment

@@ -179,3 +179,37 @@ def test_latest_again_on_a_workload_that_does_not_pull_warns_with_the_fix(sim2: 
             "the container to pull the tag again") in result.stderr
     container = sim2.workload("deployment", "default", "web")["spec"]["template"]["spec"]["containers"][0]
     assert container["imagePullPolicy"] == "IfNotPresent"
+
+
+# Fleet mode (`--select-image`): each pick follows its own policy; one that cannot be read stops the run.
+
+
+def fleet(run_cli: RunCli, **overrides: str | None) -> CliRun:
+    return run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=None, RANCHER_SELECT_IMAGE="true",
+                   **overrides)
+
+
+def test_each_fleet_pick_follows_its_own_policy(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    web = service(sim, "1.2.3", {"autoupdate.enable": "true"}, stack=stack)
+    api = service(sim, "1.2.3", {"autoupdate.enable": "true", "autoupdate.policy": "patch"}, name="api", stack=stack)
+    old = service(sim, "9.0", {"autoupdate.enable": "true"}, name="old", stack=stack)
+    result = fleet(run_cli, RANCHER_IMAGE=f"{REPO}:10.0", RANCHER_VERSION_POLICY="newer")
+    assert result.code == 0, result.stderr
+    results = {target["target"]: target["result"] for target in result.json["targets"]}
+    assert results == {"Default/shop/web": "upgraded", "Default/shop/api": "skipped", "Default/shop/old": "upgraded"}
+    assert image_of(sim, web) == image_of(sim, old) == "10.0" and image_of(sim, api) == "1.2.3"
+    assert "skipped by the version policy patch (label autoupdate.policy): api stays on" in result.stderr
+    assert all(target["ui_url"] for target in result.json["targets"])
+
+
+def test_a_fleet_pick_whose_label_is_no_policy_stops_the_run_before_any_is_touched(
+        sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    web = service(sim, "1.0", {"autoupdate.enable": "true"}, stack=stack)
+    service(sim, "1.0", {"autoupdate.enable": "true", "autoupdate.policy": "sometimes"}, name="api", stack=stack)
+    result = fleet(run_cli, RANCHER_IMAGE=f"{REPO}:2.0")
+    assert result.code == 2
+    assert "error: label autoupdate.policy of Default/shop/api: must be one of any, newer" in result.stderr
+    assert [r for r in sim.requests if r.method != "GET"] == []
+    assert image_of(sim, web) == "1.0"
