@@ -11,7 +11,7 @@ import io
 import threading
 from typing import Any, TextIO
 
-from rancher_deploy import runner
+from rancher_deploy import notify, runner
 from rancher_deploy.inputs import Inputs
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, write_json
@@ -54,11 +54,10 @@ def settings_for(base: Settings, trigger: Trigger) -> Settings:
 
 
 def notify_run(ran: Ran, settings: Settings, log: HumanLog, redactor: Redactor) -> None:
-    """The one place a server's run is announced to Slack/Mattermost and the JSON webhook.
-
-    `notify.send(outcome, settings, log)` (fleet mode's notifications, docs/fleet.md) is called here
-    once it is on main; until then a run is reported in the log, /status and `--output json` only.
-    """
+    """The one place a server's run is announced: Slack/Mattermost and the JSON webhook, as a CLI run
+    is (`notify.send`: only a run that changed something or did not end 0; a failure only warns)."""
+    notify.send(ran.outcome, settings, log, error=ran.error, code=ran.exit_code, redactor=redactor,
+                api_calls=ran.api_calls)
 
 
 def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Lines, out: TextIO | Pipe) -> Runner:
