@@ -29,6 +29,7 @@ from rancher_deploy.settings import Command, Settings, secrets_in
 from rancher_deploy.simulator import Simulator
 
 from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, SECRET_KEY
+from ..test_notify import receiver  # noqa: F401 - the webhook receiver fixture, for test_notify here
 
 TOKEN = "serve-token-recognisable-0451"
 HMAC_SECRET = "hmac-secret-recognisable-9273"

@@ -4,10 +4,6 @@ that fails only warns in the run's lines, and the run's result stands."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from rancher_deploy.simulator import Simulator
 
 from ..conftest import NEW_IMAGE, OLD_IMAGE
@@ -15,22 +11,14 @@ from ..test_notify import HOOK_SECRET, Receiver, refused_url
 from .conftest import Serve
 
 
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    started = Receiver()
-    started.start()
-    yield started
-    started.stop()
-
-
 def test_a_servers_run_is_notified_to_the_seeds_slack_webhook_and_the_json_one(
-        serve: Serve, sim: Simulator, web: str, hook: Receiver) -> None:
-    served = serve(AUTOUPDATE_SLACK_WEBHOOK_URL=hook.url, AUTOUPDATE_SLACK_BOT_NAME="rancher-updater",
-                   RANCHER_NOTIFY_WEBHOOK_URL=hook.url + "/json")
+        serve: Serve, sim: Simulator, web: str, receiver: Receiver) -> None:
+    served = serve(AUTOUPDATE_SLACK_WEBHOOK_URL=receiver.url, AUTOUPDATE_SLACK_BOT_NAME="rancher-updater",
+                   RANCHER_NOTIFY_WEBHOOK_URL=receiver.url + "/json")
     served.upgrade()
     assert served.wait_until_done(1)["result"] == "upgraded"
-    hook.posts.sort(key=lambda post: post["path"])
-    slack, webhook = hook.bodies
+    receiver.posts.sort(key=lambda post: post["path"])
+    slack, webhook = receiver.bodies
     assert slack["username"] == "rancher-updater" and "Default/shop/web" in str(slack)
     (target,) = webhook["targets"]
     assert (target["target"], target["result"], target["previous_image"], target["image"]) == (
