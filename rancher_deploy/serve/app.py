@@ -140,19 +140,19 @@ class App:
         return self._queue(parsed)
 
     def _queue(self, parsed: Parsed) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:
-        accepted = []
-        for trigger in parsed.triggers:
-            try:
-                admission = self._scheduler.submit(trigger)
-            except QueueFull:
-                raise Refused(HTTPStatus.TOO_MANY_REQUESTS, "the queue is full (RANCHER_SERVE_QUEUE runs wait); "
-                                                            "try again later",
-                              (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
-            except Stopping:
-                raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, "the server is stopping; try again later",
-                              (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
-            accepted.append({"run": admission.job.id, "image": str(trigger.image), "repository": trigger.key,
-                             "supersedes": admission.superseded.id if admission.superseded else None})
+        try:
+            admissions = self._scheduler.submit(parsed.triggers)
+        except QueueFull:
+            raise Refused(HTTPStatus.TOO_MANY_REQUESTS, "the queue is full (RANCHER_SERVE_QUEUE runs wait); "
+                                                        "try again later",
+                          (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
+        except Stopping:
+            raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, "the server is stopping; try again later",
+                          (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
+        accepted = [{"run": admission.job.id, "image": str(admission.job.trigger.image),
+                     "repository": admission.job.trigger.key,
+                     "supersedes": admission.superseded.id if admission.superseded else None}
+                    for admission in admissions]
         # Nothing to run is no error: registries resend what is not answered 2xx (notifications.md,
         # "Responses"), and a pull or a scan result will never name an image to deploy.
         status = HTTPStatus.ACCEPTED if accepted else HTTPStatus.OK

@@ -136,24 +136,32 @@ class Scheduler:
             thread.start()
             self._threads.append(thread)
 
-    def submit(self, trigger: Trigger) -> Admission:
-        """Queue a run of `trigger`, replacing a waiting run of the same repository; raises QueueFull
-        when RANCHER_SERVE_QUEUE runs wait already, Stopping after `stop_accepting`."""
+    def submit(self, triggers: tuple[Trigger, ...]) -> list[Admission]:
+        """Queue a run of each trigger, replacing a waiting run of the same repository, all or none:
+        raises QueueFull when they would take more places than RANCHER_SERVE_QUEUE has free (nothing
+        is queued then), Stopping after `stop_accepting`."""
+        if not triggers:
+            return []
         with self._lock:
             if not self._accepting:
                 raise Stopping()
-            waiting = next((job for job in self._jobs.values()
-                            if job.state is JobState.QUEUED and job.trigger.key == trigger.key), None)
-            if waiting is None and self._queued() >= self._limit:
+            waiting = {job.trigger.key: job for job in self._jobs.values() if job.state is JobState.QUEUED}
+            places = {trigger.key for trigger in triggers} - set(waiting)
+            if places and self._queued() + len(places) > self._limit:
                 raise QueueFull()
-            job = Job(next(self._ids), trigger)
-            if waiting is not None:
-                waiting.state, waiting.superseded_by = JobState.SUPERSEDED, job.id
-                job.supersedes = waiting.id
-            self._jobs[job.id] = job
+            admissions = []
+            for trigger in triggers:
+                job = Job(next(self._ids), trigger)
+                replaced = waiting.get(trigger.key)
+                if replaced is not None:
+                    replaced.state, replaced.superseded_by = JobState.SUPERSEDED, job.id
+                    job.supersedes = replaced.id
+                self._jobs[job.id] = job
+                waiting[trigger.key] = job
+                admissions.append(Admission(job, replaced))
             self._prune()
             self._lock.notify_all()
-            return Admission(job, waiting)
+            return admissions
 
     def snapshot(self) -> dict[str, Any]:
         """/status: the queue's numbers, the runs it knows (newest first) and each target's last run."""

@@ -111,3 +111,21 @@ def test_status_says_why_a_candidate_was_not_upgraded(serve: Serve, sim: Simulat
     assert run["selection"]["skipped"] == [{
         "target": "Default/shop/canary", "id": run["selection"]["skipped"][0]["id"], "place": "Default",
         "reason": "not opted in: no label autoupdate.enable or autoupdate.enabled"}]
+
+
+def test_a_notification_naming_more_images_than_places_queues_none_of_them(
+        serve: Serve, sim: Simulator, web: str) -> None:
+    served = serve(RANCHER_SERVE_QUEUE="1", RANCHER_PARALLEL="1")
+    sim.faults.hang(web)
+    served.upgrade()
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+
+    def push(*repositories: str) -> dict[str, object]:
+        return {"events": [{"action": "push", "target": {
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "repository": repository,
+            "tag": "1.0"}, "request": {"host": "registry.example.com:5000"}} for repository in repositories]}
+
+    assert served.post("/webhooks/registry", push("shop/api", "shop/cart")).status_code == 429
+    assert [run["run"] for run in served.status()["runs"]] == [1]
+    answer = served.post("/webhooks/registry", push("shop/api"))
+    assert answer.status_code == 202 and answer.json()["accepted"][0]["image"] == f"{API}:1.0"
