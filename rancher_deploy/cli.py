@@ -334,8 +334,14 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
     try:
         backend = discovery.connect(session, settings, lambda text: log(Step(text, Level.WARNING)))
         log.line(f"Connected: {backend.where}")
+        choose = None
+        if settings.poll:   # RANCHER_POLL: each target's tag comes from the registry (poll.py)
+            from rancher_deploy.poll import TagChooser, access_for
+
+            choose = TagChooser(settings, access_for(settings, lambda name: inputs.name(OPTIONS_BY_NAME[name])),
+                                log)
         pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
-                            interrupted=signals.interrupted, urgent=signals.urgent)
+                            interrupted=signals.interrupted, urgent=signals.urgent, choose=choose)
         try:
             return pipeline.run()
         except DeployError as error:

@@ -45,7 +45,7 @@ from rancher_deploy.events import (
     Step,
     TargetOutcome,
 )
-from rancher_deploy.images import is_newer, same_image
+from rancher_deploy.images import ImageRef, is_newer, same_image
 from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
 from rancher_deploy.recovery import MISSING, created, recover
@@ -53,6 +53,10 @@ from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, Settings, T
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
 from rancher_deploy.targets import alone
+
+# Registry polling's choice of a target's image (poll.TagChooser): given the target's name and how it
+# was read, the image it moves to and None, or the image it runs and the reason it stays.
+Choose = Callable[[str, Snapshot], tuple[ImageRef, str | None]]
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,10 @@ class Pipeline:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  interrupted: Callable[[], int | None] = lambda: None,
-                 urgent: Callable[[], int | None] = lambda: None) -> None:
+                 urgent: Callable[[], int | None] = lambda: None,
+                 choose: Choose | None = None) -> None:
         self._settings = settings
+        self._choose = choose
         self._backend = backend
         # Targets run in threads (`parallel`): one event at a time reaches the log, whole.
         lock, log = threading.Lock(), emit
@@ -165,7 +171,7 @@ class Pipeline:
             return ()
         if self._settings.command is Command.UPGRADE:
             try:
-                return self._backend.plan(ref, snapshot, self._settings).changes
+                return self._backend.plan(ref, snapshot, self._wanted(ref, snapshot)[0]).changes
             except DeployError:
                 pass  # no plan can be made (the error says why elsewhere): the images as they are
         return unchanged(snapshot.images)
@@ -255,8 +261,9 @@ class Pipeline:
         snapshot = self._backend.fetch(ref)
         self._checked[ref.id] = (snapshot, self._clock())
         self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
-        plan = self._backend.plan(ref, snapshot, self._settings)
-        if plan.changes_anything:
+        settings, skipped = self._wanted(ref, snapshot)
+        plan = self._backend.plan(ref, snapshot, settings)
+        if plan.changes_anything and skipped is None:
             self._version_policy(plan)  # raises when the policy cannot be applied
 
     def not_upgraded(self, ref: TargetRef, problem: DeployError | str) -> TargetOutcome:
@@ -313,11 +320,13 @@ class Pipeline:
                 return got
             ready = got
         snapshot = ready.snapshot
-        plan = self._backend.plan(ref, snapshot, self._settings)
+        settings, skipped = self._wanted(ref, snapshot)
+        plan = self._backend.plan(ref, snapshot, settings)
         self._emit(Step(f"Found {ref.name} ({ref.id}): {snapshot.state}, "
                         + ", ".join(f"{name} on {image}" for name, image in dict(snapshot.images).items()),
                         target=ref.name))
-        skipped = self._version_policy(plan) if plan.changes_anything else None
+        if skipped is None and plan.changes_anything:
+            skipped = self._version_policy(plan)
         if not plan.changes_anything or skipped is not None:
             return self._nothing_more(ref, ready, plan, skipped)
         for line in plan.describe():
@@ -435,6 +444,14 @@ class Pipeline:
                                            f"complete: {ended}", ended.last, ran)
         self._refuse_unless_upgradable(ref, settled, allow_pending=False)
         return _Ready(settled, choice, snapshot.images)
+
+    def _wanted(self, ref: TargetRef, snapshot: Snapshot) -> tuple[Settings, str | None]:
+        """The settings `ref`'s plan is made from, and a reason to skip it (or None): the run's own,
+        or with registry polling (`choose`, RANCHER_POLL) the image's tag chosen for this target."""
+        if self._choose is None:
+            return self._settings, None
+        image, skipped = self._choose(ref.name, snapshot)
+        return replace(self._settings, image=image), skipped
 
     def _version_policy(self, plan: Plan) -> str | None:
         """RANCHER_VERSION_POLICY=newer: the reason to skip, or None to go on."""

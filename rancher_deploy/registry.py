@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -117,12 +116,6 @@ class RegistryAccess:
     @property
     def config_file(self) -> Path:
         return self.docker_config / "config.json"
-
-
-def default_docker_config(environ: dict[str, str] | None = None) -> Path:
-    """`$DOCKER_CONFIG`, else `~/.docker` (docker/cli `cli/config/config.go` Dir)."""
-    value = (environ if environ is not None else os.environ).get("DOCKER_CONFIG")
-    return Path(value) if value else Path.home() / ".docker"
 
 
 def login_for(repository: Repository, access: RegistryAccess) -> Login | None:

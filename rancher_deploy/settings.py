@@ -195,6 +195,20 @@ SETTINGS: tuple[Option, ...] = (
            "1.x publishes it as Rancher does; 2.x sets the container port only, and creates no Service; repeat or comma "
            "separate",
            commands=(UPGRADE,), metavar="PORT", field="ports", parse=Port.parse),
+    Option("poll", ("RANCHER_POLL",), Kind.BOOL,
+           "registry polling, once: the image setting names a repository (no tag), and each target moves to the "
+           "newest tag of it in the registry that its version policy allows (Keel's poll trigger)",
+           default=False, commands=(UPGRADE,)),
+    Option("registry_ca_bundle", ("RANCHER_REGISTRY_CA_BUNDLE",), Kind.TEXT,
+           "PEM file of the CA that signed the registries' certificates, for polling; default: the public CAs "
+           "requests ships (the ca-bundle setting is Rancher's alone)", commands=(UPGRADE,), metavar="FILE",
+           parse=_ca_location),
+    Option("registry_http", ("RANCHER_REGISTRY_HTTP",), Kind.LIST,
+           "registries (host:port) polled over plain HTTP, as Docker's insecure-registries; no credentials are "
+           "sent to them", commands=(UPGRADE,), metavar="HOST"),
+    Option("docker_config", ("RANCHER_DOCKER_CONFIG", "DOCKER_CONFIG"), Kind.TEXT,
+           "directory of the Docker config.json whose credentials polling sends to registries (auths, credHelpers, "
+           "credsStore); default: ~/.docker", commands=(UPGRADE,), metavar="DIR"),
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
            choices=words(Output), parse=Output),
@@ -260,6 +274,10 @@ class Settings:
     create: bool
     scale: int
     ports: tuple[Port, ...]
+    poll: bool
+    registry_ca_bundle: str | None
+    registry_http: tuple[str, ...] | None
+    docker_config: str | None
     output: Output
     ca_bundle: str | None
     insecure: bool
@@ -443,6 +461,8 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if values["create"] and any(target.stack is None for target in services):
         raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
                                           f"{service} or set {name('stack')}")
+    if values["poll"]:
+        _validate_poll(values, name)
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
@@ -450,6 +470,20 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or (),
             "ports": values["port"] or (), "edits": edits}
+
+
+def _validate_poll(values: Mapping[str, Any], name: Callable[[str], str]) -> None:
+    """RANCHER_POLL chooses each target's tag: the image names only the repository, and a target the
+    run would create has no running version to choose from."""
+    image = values["image"]
+    if image is None:
+        raise ConfigError(name("poll"), f"needs {name('image')}: the repository whose tags are polled")
+    if image.tag is not None or image.digest is not None:
+        raise ConfigError(name("image"), f"names a tag or digest, but {name('poll')} chooses the tag; "
+                                         f"give the repository alone ({image.name})")
+    if values["create"]:
+        raise ConfigError(name("poll"), f"cannot be combined with {name('create')}: a new target runs no version "
+                                        "to choose the next one from")
 
 
 def _edits(values: Mapping[str, Any], name: Callable[[str], str], *, rancher_2: bool, record_label: bool) -> Edits:

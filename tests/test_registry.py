@@ -15,7 +15,7 @@ import trustme
 from rancher_deploy.errors import ConfigError, ExitCode
 from rancher_deploy.images import ImageRef
 from rancher_deploy.registry import (HUB_API_HOST, HUB_CONFIG_KEY, RegistryAccess, RegistryError, Repository,
-                                     default_docker_config, list_tags, login_for)
+                                     list_tags, login_for)
 from tests.distribution import Registry, TokenIssuer, basic_auth, docker_config, free_port
 
 PASSWORD = "registry-pass-recognisable-42"
@@ -214,11 +214,6 @@ def test_docker_hub_credentials_are_found_under_docker_logins_key(tmp_path: Path
     login = login_for(Repository.of(ImageRef.parse("me/app")), access(config))
     assert login is not None and (login.username, login.password) == ("me", PASSWORD)
     assert PASSWORD not in repr(login)
-
-
-def test_docker_config_defaults_to_the_home_directory(tmp_path: Path) -> None:
-    assert default_docker_config({"DOCKER_CONFIG": str(tmp_path)}) == tmp_path
-    assert default_docker_config({}) == Path.home() / ".docker"
 
 
 def test_without_the_binary_the_tests_skip_except_where_ci_requires_them(tmp_path: Path,

@@ -1,0 +1,155 @@
+"""Registry polling (`--poll`): each target moves to the newest tag of its repository the version
+policy allows, listed from a real registry (tests/distribution.py) and applied through the ordinary
+upgrade run on the simulator; and the round `rancher-deploy serve` repeats (`poll_once`, `poll_loop`)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import trustme
+
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.events import Event, Outcome
+from rancher_deploy.images import ImageRef
+from rancher_deploy.poll import newest, poll_loop, poll_once
+from rancher_deploy.settings import Command, Settings, VersionPolicy
+from rancher_deploy.simulator import Simulator, Timing
+from tests.conftest import LAUNCH_CONFIG, SECRET_KEY, RunCli
+from tests.distribution import Registry, TokenIssuer, basic_auth, docker_config
+from tests.test_workloads import TOKEN_ID, TOKEN_SECRET, WEB, containers, run as run2
+
+PASSWORD = "poll-pass-recognisable-17"
+TAGS = ("1.9.0", "2.0", "2.1", "2.10", "3.0.0-rc.1", "latest", "nightly")
+
+
+@pytest.fixture
+def registry(tmp_path: Path, ca: trustme.CA) -> Iterator[Registry]:
+    with Registry(tmp_path / "registry", ca=ca, users={"ci": PASSWORD}) as server:
+        server.push_tags("shop/web", *TAGS)
+        yield server
+
+
+def service_on(sim: Simulator, image: str) -> str:
+    stack_id = sim.add_stack("shop")
+    return sim.add_service(stack_id, "web", {**LAUNCH_CONFIG, "imageUuid": f"docker:{image}"}, scale=2)
+
+
+def poll_env(registry: Registry, config: Path, **more: str | None) -> dict[str, str | None]:
+    return {"RANCHER_IMAGE": f"{registry.host}/shop/web", "RANCHER_POLL": "true", "DOCKER_CONFIG": str(config),
+            "RANCHER_REGISTRY_CA_BUNDLE": registry.ca_file, **more}
+
+
+def test_poll_upgrades_a_1x_service_to_the_newest_release_the_policy_allows(
+        sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path) -> None:
+    service = service_on(sim, f"{registry.host}/shop/web:2.0")
+    config = docker_config(tmp_path / "docker", {registry.host: basic_auth("ci", PASSWORD)})
+    result = run_cli("--output", "json", **poll_env(registry, config, RANCHER_VERSION_POLICY="newer"))
+    assert result.code == 0, result.stderr
+    # 2.10 > 2.1 as versions (not as text); the pre-release and the non-version tags are never chosen.
+    assert sim.service(service)["launchConfig"]["imageUuid"] == f"docker:{registry.host}/shop/web:2.10"
+    target = result.json["targets"][0]
+    assert target["result"] == "upgraded"
+    assert f"Registry: {len(TAGS)} tags of {registry.host}/shop/web" in result.stderr
+    assert PASSWORD not in result.output
+
+
+def test_nothing_newer_in_the_registry_is_skipped_with_its_reason(
+        sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path) -> None:
+    service = service_on(sim, f"{registry.host}/shop/web:2.10")
+    config = docker_config(tmp_path / "docker", {registry.host: basic_auth("ci", PASSWORD)})
+    result = run_cli("--output", "json", **poll_env(registry, config, RANCHER_VERSION_POLICY="newer"))
+    assert result.code == 0, result.stderr
+    assert result.json["targets"][0]["result"] == "skipped"
+    assert "no tag of" in result.json["targets"][0]["message"] and "allowed over 2.10" in result.stderr
+    assert sim.service(service)["launchConfig"]["imageUuid"] == f"docker:{registry.host}/shop/web:2.10"
+
+
+def test_wrong_registry_credentials_stop_the_run_before_any_change(
+        sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path) -> None:
+    service = service_on(sim, f"{registry.host}/shop/web:2.0")
+    config = docker_config(tmp_path / "docker", {registry.host: basic_auth("ci", "not-" + PASSWORD)})
+    result = run_cli(**poll_env(registry, config))
+    assert result.code == 2
+    error = next(line for line in result.stderr.splitlines() if "refused the credentials" in line)
+    assert error.startswith(f"rancher-deploy: error: DOCKER_CONFIG: listing the tags of {registry.host}/shop/web: ")
+    assert PASSWORD not in result.output
+    assert sim.service(service)["launchConfig"]["imageUuid"] == f"docker:{registry.host}/shop/web:2.0"
+
+
+def test_poll_refuses_an_image_with_a_tag(sim: Simulator, run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli(RANCHER_POLL="true", RANCHER_IMAGE="registry.example.com/shop/web:2.1")
+    assert result.code == 2
+    assert "RANCHER_IMAGE: names a tag or digest, but RANCHER_POLL chooses the tag" in result.stderr
+
+
+def test_poll_upgrades_a_2x_workload_through_a_token_registry(tmp_path: Path, ca: trustme.CA) -> None:
+    issuer = TokenIssuer(ca, tmp_path, users={"ci": PASSWORD})
+    try:
+        with Registry(tmp_path / "token", ca=ca, issuer=issuer) as registry, \
+                Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.8", timing=Timing.fast()) as sim2:
+            registry.push_tags("shop/web", "2.0", "2.1", "3.0")
+            sim2.add_workload("default", "web", [{**WEB, "image": f"{registry.host}/shop/web:2.0"}], replicas=2)
+            config = docker_config(tmp_path / "docker", {f"https://{registry.host}": basic_auth("ci", PASSWORD)})
+            result = run2(sim2, "--output", "json", **poll_env(registry, config))
+            assert result.code == 0, result.stderr
+            assert containers(sim2)["web"]["image"] == f"{registry.host}/shop/web:3.0"
+            assert PASSWORD not in result.output
+    finally:
+        issuer.close()
+    assert issuer.requests and issuer.requests[0]["scope"] == ["repository:shop/web:pull"]
+
+
+@pytest.mark.parametrize(("policy", "running", "expected"), [
+    ("newer", "2.0", "2.10"),
+    ("newer", "2.10", None),         # nothing higher
+    ("newer", "latest", None),       # no version to compare with: newer cannot say
+    ("any", "latest", "2.10"),       # any: the highest release
+    ("any", "2.10", None),           # already on it
+])
+def test_newest_release_per_policy(policy: str, running: str, expected: str | None) -> None:
+    image = ImageRef.parse(f"registry.example.com/shop/web:{running}")
+    assert newest(VersionPolicy.parse(policy), image, TAGS) == expected
+
+
+def _settings(**overrides: Any) -> Settings:
+    environ = {"CATTLE_URL": "https://rancher.example.com", "CATTLE_ACCESS_KEY": "a", "CATTLE_SECRET_KEY": SECRET_KEY,
+               "RANCHER_SERVICE": "web", "RANCHER_IMAGE": "registry.example.com/shop/web:2.1"}
+    return replace(Settings.load(Command.UPGRADE, {}, environ), **overrides)
+
+
+def test_poll_once_runs_each_repository_as_an_independent_polling_run_and_goes_on_after_a_failure() -> None:
+    seen: list[Settings] = []
+    logged: list[Event] = []
+
+    def run(settings: Settings, log: Any) -> Outcome:
+        seen.append(settings)
+        if settings.image is not None and settings.image.repository == "shop/broken":
+            raise ConfigError("DOCKER_CONFIG", "refused")
+        return Outcome(command="upgrade", targets=(), duration_seconds=0.0)
+
+    repositories = [ImageRef.parse("registry.example.com/shop/broken:1"), ImageRef.parse("registry.example.com/shop/web:2")]
+    outcomes = poll_once(_settings(), logged.append, run, repositories=repositories)
+    assert len(outcomes) == 1
+    assert [(str(s.image), s.poll, s.atomic) for s in seen] == [
+        ("registry.example.com/shop/broken", True, False), ("registry.example.com/shop/web", True, False)]
+    assert "Polling registry.example.com/shop/broken failed: DOCKER_CONFIG: refused" in str(logged[0])
+
+
+def test_poll_loop_stops_when_told_without_waiting_out_the_interval() -> None:
+    stop, polled = threading.Event(), threading.Event()
+
+    def run(settings: Settings, log: Any) -> Outcome:
+        polled.set()
+        return Outcome(command="upgrade", targets=(), duration_seconds=0.0)
+
+    # An interval of an hour: the loop ends because `stop` is set (serve's SIGTERM), not because time passed.
+    loop = threading.Thread(target=poll_loop, args=(_settings(), lambda event: None, run, 3600.0, stop))
+    loop.start()
+    assert polled.wait(5), "the first round runs at once"
+    stop.set()
+    loop.join(5)
+    assert not loop.is_alive()
