@@ -227,3 +227,44 @@ def test_without_the_binary_the_tests_skip_except_where_ci_requires_them(tmp_pat
     monkeypatch.setenv(REQUIRED, "1")   # what .ci/run sets
     with pytest.raises(pytest.fail.Exception, match="must not skip"):
         registry_binary()
+
+
+def test_the_registry_notifies_a_push_to_the_configured_endpoint(tmp_path: Path) -> None:
+    # The path `rancher-deploy serve`'s end-to-end test takes (tests/distribution.py docstring): the
+    # registry's `notifications:` endpoint receives the distribution envelope for each push.
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[dict[str, str], dict[str, object]]] = []
+    pushed = threading.Event()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet."""
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((dict(self.headers), body))
+            if any(event.get("action") == "push" and event["target"].get("tag") == "1.0" for event in body["events"]):
+                pushed.set()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/distribution"
+    try:
+        with Registry(tmp_path / "notify", notify=url, notify_headers={"Authorization": ["Bearer hook-token"]}) as reg:
+            reg.push_image("shop/web", "1.0")
+            assert pushed.wait(10), f"no push notification arrived: {reg.log()}"
+    finally:
+        server.shutdown()
+        server.server_close()
+    headers, body = next((h, b) for h, b in received
+                         if any(e["target"].get("tag") == "1.0" for e in b["events"]))  # type: ignore[union-attr,index]
+    assert headers["Authorization"] == "Bearer hook-token"
+    assert headers["Content-Type"].startswith("application/vnd.docker.distribution.events.v1+json")
+    event = next(e for e in body["events"] if e["target"].get("tag") == "1.0")  # type: ignore[union-attr,index]
+    assert event["action"] == "push" and event["target"]["repository"] == "shop/web"
