@@ -216,6 +216,11 @@ def list_tags(image: ImageRef, access: RegistryAccess, *, page_size: int = PAGE_
     repository = Repository.of(image)
     login = login_for(repository, access)
     try:
+        import dxf  # noqa: F401 - the poll extra; a plain install has the rest of the tool without it
+    except ImportError:
+        raise RegistryError("registry polling needs python-dxf, which this installation lacks: "
+                            "pip install 'rancher-deploy[poll]'", retryable=False) from None
+    try:
         return list(_tags(repository, login, access, page_size))
     except DeployError:
         raise

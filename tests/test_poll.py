@@ -18,7 +18,7 @@ from rancher_deploy.images import ImageRef
 from rancher_deploy.poll import newest, poll_loop, poll_once
 from rancher_deploy.settings import Command, Settings, VersionPolicy
 from rancher_deploy.simulator import Simulator, Timing
-from tests.conftest import LAUNCH_CONFIG, SECRET_KEY, RunCli
+from tests.conftest import LAUNCH_CONFIG, SECRET_KEY, CliRun, RunCli
 from tests.distribution import Registry, TokenIssuer, basic_auth, docker_config
 from tests.test_workloads import TOKEN_ID, TOKEN_SECRET, WEB, containers, run as run2
 
@@ -43,12 +43,19 @@ def poll_env(registry: Registry, config: Path, **more: str | None) -> dict[str, 
             "RANCHER_REGISTRY_CA_BUNDLE": registry.ca_file, **more}
 
 
-def test_poll_upgrades_a_1x_service_to_the_newest_release_the_policy_allows(
-        sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path) -> None:
-    service = service_on(sim, f"{registry.host}/shop/web:2.0")
+def poll_newer(sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path, running: str) -> tuple[str, CliRun]:
+    """A 1.x service on `running` of the registry's shop/web, polled once under the `newer` policy with
+    the right credentials; its id, and the run."""
+    service = service_on(sim, f"{registry.host}/shop/web:{running}")
     config = docker_config(tmp_path / "docker", {registry.host: basic_auth("ci", PASSWORD)})
     result = run_cli("--output", "json", **poll_env(registry, config, RANCHER_VERSION_POLICY="newer"))
     assert result.code == 0, result.stderr
+    return service, result
+
+
+def test_poll_upgrades_a_1x_service_to_the_newest_release_the_policy_allows(
+        sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path) -> None:
+    service, result = poll_newer(sim, run_cli, registry, tmp_path, "2.0")
     # 2.10 > 2.1 as versions (not as text); the pre-release and the non-version tags are never chosen.
     assert sim.service(service)["launchConfig"]["imageUuid"] == f"docker:{registry.host}/shop/web:2.10"
     target = result.json["targets"][0]
@@ -59,10 +66,7 @@ def test_poll_upgrades_a_1x_service_to_the_newest_release_the_policy_allows(
 
 def test_nothing_newer_in_the_registry_is_skipped_with_its_reason(
         sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path) -> None:
-    service = service_on(sim, f"{registry.host}/shop/web:2.10")
-    config = docker_config(tmp_path / "docker", {registry.host: basic_auth("ci", PASSWORD)})
-    result = run_cli("--output", "json", **poll_env(registry, config, RANCHER_VERSION_POLICY="newer"))
-    assert result.code == 0, result.stderr
+    service, result = poll_newer(sim, run_cli, registry, tmp_path, "2.10")
     assert result.json["targets"][0]["result"] == "skipped"
     assert "no tag of" in result.json["targets"][0]["message"] and "allowed over 2.10" in result.stderr
     assert sim.service(service)["launchConfig"]["imageUuid"] == f"docker:{registry.host}/shop/web:2.10"

@@ -268,3 +268,12 @@ def test_the_registry_notifies_a_push_to_the_configured_endpoint(tmp_path: Path)
     assert headers["Content-Type"].startswith("application/vnd.docker.distribution.events.v1+json")
     event = next(e for e in body["events"] if e["target"].get("tag") == "1.0")  # type: ignore[union-attr,index]
     assert event["action"] == "push" and event["target"]["repository"] == "shop/web"
+
+
+def test_without_the_poll_extra_polling_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dxf", None)  # what `import dxf` meets where python-dxf is not installed
+    with pytest.raises(RegistryError, match=r"pip install 'rancher-deploy\[poll\]'") as raised:
+        list_tags(ImageRef.parse("registry.example.com/shop/web"), access(tmp_path))
+    assert raised.value.exit_code is ExitCode.USAGE
