@@ -23,9 +23,10 @@ LABEL org.opencontainers.image.title="rancher-deploy" \
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY requirements/runtime.txt /tmp/runtime.txt
-RUN python -m pip install --no-cache-dir --requirement /tmp/runtime.txt \
-    && rm /tmp/runtime.txt
+# runtime.txt: what every run needs; poll.txt: registry polling's client (`--poll`, docs/fleet.md).
+COPY requirements/runtime.txt requirements/poll.txt /tmp/
+RUN python -m pip install --no-cache-dir --requirement /tmp/runtime.txt --requirement /tmp/poll.txt \
+    && rm /tmp/runtime.txt /tmp/poll.txt
 # --no-deps: the pinned requirements above are the dependencies; this adds the package and the
 # `rancher-deploy` command that GitLab jobs call (they replace the entrypoint with a shell).
 COPY --from=build /wheels /tmp/wheels

@@ -218,6 +218,11 @@ def test_runtime_requirements_are_the_package_dependencies_pinned() -> None:
     for requirement in declared:
         name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
         assert name in pinned, name
+    # The image also polls registries: the poll extra, pinned the same way.
+    poll = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]["poll"]
+    assert requirements("poll.in") == poll
+    pinned_poll = dict(line.split("==", 1) for line in requirements("poll.txt"))
+    assert all(re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0] in pinned_poll for requirement in poll)
 
 
 def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:
