@@ -57,12 +57,21 @@ class TagChooser:
         self._emit = emit
         self._list = tags
         self._tags: list[str] | None = None
+        self._failed: DeployError | None = None
         self._lock = threading.Lock()
 
     def tags(self) -> list[str]:
+        """The repository's tags, listed once per run; a listing that failed fails again, unasked (the
+        report's look at a target that stopped the run must not ask the registry a second time)."""
         with self._lock:
+            if self._failed is not None:
+                raise self._failed
             if self._tags is None:
-                self._tags = self._list(self._repository, self._access)
+                try:
+                    self._tags = self._list(self._repository, self._access)
+                except DeployError as error:
+                    self._failed = error
+                    raise
                 self._emit(Step(f"Registry: {len(self._tags)} tag{'s' if len(self._tags) != 1 else ''} of "
                                 f"{self._repository.name}"))
             return self._tags

@@ -18,6 +18,7 @@ from rancher_deploy.images import ImageRef
 from rancher_deploy.poll import newest, poll_loop, poll_once
 from rancher_deploy.settings import Command, Settings, VersionPolicy
 from rancher_deploy.simulator import Simulator, Timing
+from rancher_deploy.snapshot import Snapshot
 from tests.conftest import LAUNCH_CONFIG, SECRET_KEY, CliRun, RunCli
 from tests.distribution import Registry, TokenIssuer, basic_auth, docker_config
 from tests.test_workloads import TOKEN_ID, TOKEN_SECRET, WEB, containers, run as run2
@@ -82,6 +83,37 @@ def test_wrong_registry_credentials_stop_the_run_before_any_change(
     assert error.startswith(f"rancher-deploy: error: DOCKER_CONFIG: listing the tags of {registry.host}/shop/web: ")
     assert PASSWORD not in result.output
     assert sim.service(service)["launchConfig"]["imageUuid"] == f"docker:{registry.host}/shop/web:2.0"
+
+
+def test_a_dry_run_names_the_tag_polling_would_choose_and_changes_nothing(
+        sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path) -> None:
+    service = service_on(sim, f"{registry.host}/shop/web:2.0")
+    config = docker_config(tmp_path / "docker", {registry.host: basic_auth("ci", PASSWORD)})
+    result = run_cli("--output", "json", "--dry-run", **poll_env(registry, config))
+    assert result.code == 0, result.stderr
+    assert result.json["targets"][0]["result"] == "planned"
+    assert f"{registry.host}/shop/web:2.0 -> {registry.host}/shop/web:2.10" in result.stderr
+    assert sim.service(service)["launchConfig"]["imageUuid"] == f"docker:{registry.host}/shop/web:2.0"
+
+
+def test_the_registry_is_asked_once_per_run_even_when_it_refuses(tmp_path: Path) -> None:
+    from rancher_deploy.poll import TagChooser, access_for
+    from rancher_deploy.snapshot import Phase
+
+    calls: list[ImageRef] = []
+
+    def refusing(image: ImageRef, access: Any) -> list[str]:
+        calls.append(image)
+        raise ConfigError("DOCKER_CONFIG", "refused")
+
+    settings = _settings(image=ImageRef.parse("registry.example.com/shop/web"), poll=True)
+    chooser = TagChooser(settings, access_for(settings), lambda event: None, tags=refusing)
+    snapshot = Snapshot(state="active", phase=Phase.READY, images=(("web", "registry.example.com/shop/web:2.0"),),
+                        status=None)  # type: ignore[arg-type]
+    for _ in range(2):
+        with pytest.raises(ConfigError):
+            chooser("shop/web", snapshot)
+    assert len(calls) == 1
 
 
 def test_poll_refuses_an_image_with_a_tag(sim: Simulator, run_cli: RunCli, tmp_path: Path) -> None:
