@@ -263,8 +263,12 @@ def _explain(error: Exception, repository: Repository, login: Login | None, acce
         return ConfigError(access.config_setting, f"{where}: {repository.host} refused the credentials of "
                                                   f"{login.source} (HTTP 401); fix them or run docker login")
     if isinstance(error, requests.exceptions.SSLError):
-        return ConfigError(access.ca_setting, f"{where}: the TLS certificate of {repository.host} could not be "
-                                              "verified; set this to the PEM file of the CA that signed it")
+        if "CERTIFICATE_VERIFY_FAILED" in str(error):
+            return ConfigError(access.ca_setting, f"{where}: the TLS certificate of {repository.host} could not be "
+                                                  "verified; set this to the PEM file of the CA that signed it")
+        # Most often an HTTPS request to a registry that serves plain HTTP (OpenSSL: "wrong version number").
+        return ConfigError(access.http_setting, f"{where}: no TLS session could be set up with {repository.host}; "
+                                                "if it serves plain HTTP, list it here")
     if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
         return RegistryError(f"{where}: {repository.host} could not be reached ({type(error).__name__})",
                              retryable=True)

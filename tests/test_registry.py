@@ -136,6 +136,14 @@ def test_an_untrusted_certificate_names_the_registry_ca_setting(tmp_path: Path, 
     assert raised.value.exit_code is ExitCode.USAGE
 
 
+def test_a_plain_http_registry_asked_over_https_names_the_plain_http_setting(tmp_path: Path) -> None:
+    with Registry(tmp_path / "plain") as registry:
+        with pytest.raises(ConfigError) as raised:
+            list_tags(image(registry), access(tmp_path))
+    assert str(raised.value).startswith("RANCHER_REGISTRY_HTTP: ")
+    assert "if it serves plain HTTP, list it here" in str(raised.value)
+
+
 def test_a_registry_that_cannot_be_reached_exits_3(tmp_path: Path) -> None:
     host = f"127.0.0.1:{free_port()}"
     with pytest.raises(RegistryError) as raised:
