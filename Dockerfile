@@ -7,15 +7,22 @@
 # would also drop the INPUT_ACCESS-KEY style variables GitHub sets. Other CIs may run it as any
 # uid: nothing here writes outside the working directory (PYTHONDONTWRITEBYTECODE, no cache).
 
+# The official Python image, pinned by tag and by the digest of its multi-platform index (the digest
+# that docker-library/repo-info records for python:3.12.13-slim-trixie in
+# repos/python/remote/3.12.13-slim-trixie.md, commit 2986dca3a80c), so a rebuild of a release gets
+# the same base. A build argument so that .ci/image can build this file unchanged on a stand-in
+# base made from Debian packages (no registry is reachable there).
+ARG BASE_IMAGE=python:3.12.13-slim-trixie@sha256:229a2c5bfa27522db7815ea81f9bed70af17ccb9de9fc7ad142b1877b5830d36
+
 # Stage 1: build the wheel of the package; setuptools and the sources stay behind.
-FROM python:3.12.12-slim-trixie AS build
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY rancher_deploy ./rancher_deploy
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # Stage 2: the image itself.
-FROM python:3.12.12-slim-trixie
+FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="rancher-deploy" \
       org.opencontainers.image.description="Upgrade a Rancher service to a new image from CI, wait until it is healthy, roll back when it is not" \
       org.opencontainers.image.version="0.1.0" \
@@ -25,6 +32,10 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # runtime.txt: what every run needs; poll.txt: registry polling's client (`--poll`, docs/fleet.md).
 COPY requirements/runtime.txt requirements/poll.txt /tmp/
+# >>> The `serve` extra goes here, once pyproject.toml has it and requirements/serve.txt pins it:
+# COPY that file beside runtime.txt (and let it in through .dockerignore), add
+# `--requirement /tmp/serve.txt` to this pip install and remove it after. .ci/image then expects
+# its pins in the image and runs `rancher-deploy serve --help` there.
 RUN python -m pip install --no-cache-dir --requirement /tmp/runtime.txt --requirement /tmp/poll.txt \
     && rm /tmp/runtime.txt /tmp/poll.txt
 # --no-deps: the pinned requirements above are the dependencies; this adds the package and the

@@ -1,0 +1,445 @@
+"""Runs the image .ci/image built the way each CI runs it, against the Rancher simulator on the host.
+
+Usage (from .ci/image, with the project installed in the active Python environment):
+
+    python .ci/image_checks.py --image NAME --base NAME -- buildah --root DIR --runroot DIR --storage-driver D
+
+There is no Docker engine here, so each CI's `docker run` is rebuilt from what it is documented to
+do (docs/ci-conventions.md, which cites the runners' sources):
+- GitHub, a Docker container action: the image's ENTRYPOINT (read from the image's config, since
+  `buildah run` does not apply it), `--workdir /github/workspace`, the checkout, HOME and the file
+  commands mounted, every input of action.yml as INPUT_<ID> with hyphens kept, run as root.
+- GitLab, a job image: the template's `entrypoint: [""]`, so its script runs in `sh`, as a uid
+  that is not root, from the project directory, where the dotenv report must appear.
+- A stop (Woodpecker, GitLab's `docker stop`): SIGTERM to the entrypoint running as PID 1 of its
+  own PID namespace. `buildah run` does not forward signals, so the image's root file system is
+  mounted and entered with `unshare --pid --fork` and `chroot` instead.
+- What the image holds: the base's Python packages plus exactly the pinned run-time ones.
+Each check that fails ends the run with exit 1 and one line that says what was expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCESS, SECRET = "image-access-key", "image-secret-key-0123456789"
+OLD = "registry.example.com/shop/web:1.0"
+NEW = "registry.example.com/shop/web:1.1"
+BAD = "registry.example.com/shop/web:bad"   # never healthy (the simulator's unhealthy_image fault)
+# Without a health check Rancher 1.x counts a running container as healthy, so the fault needs one.
+HEALTH_CHECK = {"type": "instanceHealthCheck", "port": 80, "interval": 2000, "healthyThreshold": 2,
+                "unhealthyThreshold": 3, "responseTimeout": 2000, "initializingTimeout": 60000}
+# Fast enough for CI, slow enough to be a real wait: batches 0.1 s apart, a look every 0.2 s.
+QUICK = {"batch-interval": "0.1", "poll-interval": "0.2"}
+BUILD_TOOLS = {"setuptools", "wheel", "build", "pip-tools", "uv", "poetry", "flit-core", "hatchling"}
+COMPILERS = ("gcc", "cc", "c++", "g++", "clang", "make", "ld")
+
+
+class CheckFailed(Exception):
+    """One expectation about the image that does not hold; the message says which."""
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def normalized(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class Buildah:
+    """The buildah command with this run's private storage; every call has a time limit."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+
+    def __call__(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.command, *args], capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, check=check)
+
+    def config(self, image: str) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self("inspect", "--type", "image", image).stdout)
+        return document
+
+    def container(self, image: str) -> str:
+        return self("from", "--pull=never", image).stdout.strip().splitlines()[-1]
+
+    def run(self, container: str, argv: list[str], env: dict[str, str], workdir: str = "/",
+            mounts: dict[Path, str] | None = None, user: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`buildah run` as a CI's `docker run`: chroot isolation, the host's network (the simulator
+        listens on the host's loopback), only the image's and the given environment."""
+        options = ["--isolation", "chroot", "--network", "host", "--workingdir", workdir]
+        for host, inside in (mounts or {}).items():
+            options += ["--volume", f"{host}:{inside}"]
+        for name, value in env.items():
+            options += ["--env", f"{name}={value}"]
+        if user:
+            options += ["--user", user]
+        return self("run", *options, container, "--", *argv, timeout=120, check=False)
+
+
+class HostSimulator:
+    """`rancher-deploy simulate` (Rancher 1.6, fast timing) as a process on the host's loopback."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            ["rancher-deploy", "simulate", "--port", "0", "--access-key", ACCESS, "--secret-key", SECRET,
+             "--timing", "fast"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", first)
+        if not match:
+            self.stop()
+            raise CheckFailed(f"`rancher-deploy simulate` did not start: {first.strip()!r}")
+        self.url = match.group(1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _call(self, method: str, path: str, body: Any = None, auth: bool = False) -> Any:
+        request = urllib.request.Request(self.url + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode())
+        request.add_header("Content-Type", "application/json")
+        if auth:
+            request.add_header("Authorization", "Basic " + base64.b64encode(f"{ACCESS}:{SECRET}".encode()).decode())
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def seed_service(self, stack: str) -> str:
+        """Stack `stack` with service `web` (scale 2, health-checked) on OLD; returns its id."""
+        answer = self._call("POST", "/_sim/seed", {"stacks": [{"name": stack}], "services": [
+            {"stack": stack, "name": "web", "scale": 2,
+             "launchConfig": {"imageUuid": f"docker:{OLD}", "healthCheck": HEALTH_CHECK}}]})
+        return str(answer["services"][0])
+
+    def unhealthy(self, image: str) -> None:
+        self._call("POST", "/_sim/faults", {"kind": "unhealthy_image", "image": image})
+
+    def service(self, service_id: str) -> tuple[str, str]:
+        """(state, image) of a service, read through the API as a user would."""
+        service = self._call("GET", f"/v2-beta/services/{service_id}", auth=True)
+        return str(service["state"]), str(service["launchConfig"]["imageUuid"]).removeprefix("docker:")
+
+
+def no_secret_shown(text: str, where: str) -> None:
+    # On GitHub the `::add-mask::` lines are how the runner learns a secret; it shows no such line.
+    shown = [line for line in text.splitlines() if SECRET in line and not line.startswith("::add-mask::")]
+    check(not shown, f"{where}: the secret key appears in the output: {shown[0] if shown else ''}")
+
+
+def github_outputs(text: str) -> dict[str, str]:
+    """name=value lines and name<<DELIMITER blocks of a GITHUB_OUTPUT file."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            outputs[name] = "\n".join(iter(lambda: next(lines), delimiter))
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs
+
+
+def as_github_action(buildah: Buildah, image: str, scratch: Path, inputs: dict[str, str]) -> tuple[
+        subprocess.CompletedProcess[str], dict[str, str], str]:
+    """One step `uses: <this action>` with `with: inputs`, as actions/runner's ContainerActionHandler
+    runs it; returns the process, the outputs it wrote and the step summary."""
+    action: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    workspace, home, commands = scratch / "workspace", scratch / "home", scratch / "file_commands"
+    for directory in (workspace, home, commands):
+        directory.mkdir(parents=True)
+    step = uuid.uuid4()
+    env = {"GITHUB_ACTIONS": "true", "CI": "true", "HOME": "/github/home", "GITHUB_WORKSPACE": "/github/workspace",
+           "GITHUB_OUTPUT": f"/github/file_commands/set_output_{step}",
+           "GITHUB_STEP_SUMMARY": f"/github/file_commands/step_summary_{step}",
+           "GITHUB_REPOSITORY": "shop/app", "GITHUB_SHA": "0123456789abcdef", "RUNNER_OS": "Linux"}
+    # Every declared input is set, '' without a default; the name keeps its hyphens (Handler.cs).
+    values = {input_id: str(spec.get("default", "")) for input_id, spec in action["inputs"].items()}
+    unknown = set(inputs) - set(values)
+    check(not unknown, f"action.yml declares no input {sorted(unknown)}")
+    values.update(inputs)
+    env.update({"INPUT_" + input_id.replace(" ", "_").upper(): value for input_id, value in values.items()})
+
+    def substituted(text: str) -> str:
+        return re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda match: values[match.group(1)], text)
+
+    runs = action["runs"]
+    env.update({name: substituted(str(value)) for name, value in runs.get("env", {}).items()})
+    entrypoint = runs.get("entrypoint") or buildah.config(image)["OCIv1"]["config"]["Entrypoint"]
+    argv = [*([entrypoint] if isinstance(entrypoint, str) else entrypoint),
+            *(substituted(str(arg)) for arg in runs.get("args", []))]
+    container = buildah.container(image)
+    try:
+        result = buildah.run(container, argv, env, workdir="/github/workspace",
+                             mounts={workspace: "/github/workspace", home: "/github/home",
+                                     commands: "/github/file_commands"})
+    finally:
+        buildah("rm", container, check=False)
+    output_file, summary_file = commands / f"set_output_{step}", commands / f"step_summary_{step}"
+    outputs = github_outputs(output_file.read_text(encoding="utf-8")) if output_file.exists() else {}
+    summary = summary_file.read_text(encoding="utf-8") if summary_file.exists() else ""
+    return result, outputs, summary
+
+
+def check_github(buildah: Buildah, image: str, sim: HostSimulator, scratch: Path) -> None:
+    credentials = {"url": sim.url, "access-key": ACCESS, "secret-key": SECRET}
+
+    service = sim.seed_service("gh")
+    result, outputs, summary = as_github_action(
+        buildah, image, scratch / "upgrade", {**credentials, **QUICK, "service": "gh/web", "image": NEW})
+    log = result.stdout + result.stderr
+    check(result.returncode == 0, f"GitHub action, upgrade: exit {result.returncode}, expected 0:\n{log}")
+    check(sim.service(service) == ("active", NEW), f"GitHub action, upgrade: gh/web is {sim.service(service)}")
+    expected = {"result": "upgraded", "exit-code": "0", "target": "gh/web", "previous-image": OLD, "image": NEW}
+    wrong = {name: outputs.get(name) for name, value in expected.items() if outputs.get(name) != value}
+    check(not wrong, f"GitHub action, upgrade: outputs {wrong}, expected {expected}")
+    check("gh/web" in summary and NEW in summary, f"GitHub action, upgrade: no step summary naming gh/web: {summary!r}")
+    no_secret_shown(log, "GitHub action, upgrade")
+    print(f"image: GitHub action: upgrade exited 0, outputs {expected}")
+
+    service = sim.seed_service("ghbad")
+    sim.unhealthy(BAD)
+    result, outputs, summary = as_github_action(
+        buildah, image, scratch / "unhealthy",
+        {**credentials, **QUICK, "service": "ghbad/web", "image": BAD, "progress-deadline": "3"})
+    log = result.stdout + result.stderr
+    check(result.returncode == 1, f"GitHub action, unhealthy image: exit {result.returncode}, expected 1:\n{log}")
+    check(sim.service(service) == ("active", OLD),
+          f"GitHub action, unhealthy image: ghbad/web is {sim.service(service)}, expected rolled back to {OLD}")
+    check(outputs.get("result") == "rolled-back" and outputs.get("exit-code") == "1",
+          f"GitHub action, unhealthy image: outputs {outputs}, expected result=rolled-back, exit-code=1")
+    check("rolled" in summary.lower(), f"GitHub action, unhealthy image: the summary says nothing of it: {summary!r}")
+    no_secret_shown(log, "GitHub action, unhealthy image")
+    print("image: GitHub action: an unhealthy image exited 1, rolled back, outputs written")
+
+
+def check_gitlab(buildah: Buildah, image: str, sim: HostSimulator, scratch: Path) -> None:
+    """A job that `extends: .rancher-deploy`, its script run by `sh` as uid 1000 in the project dir."""
+    template = yaml.safe_load((ROOT / ".gitlab-ci-template.yml").read_text(encoding="utf-8"))[".rancher-deploy"]
+    check(template["image"].get("entrypoint") == [""], "the GitLab template must set entrypoint: ['']")
+    service = sim.seed_service("gl")
+    project = scratch / "builds"
+    project.mkdir(parents=True)
+    os.chown(project, 1000, 1000)
+    env = {"GITLAB_CI": "true", "CI": "true", "CI_PROJECT_DIR": "/builds/shop/app", "CI_JOB_ID": "42",
+           "CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS, "CATTLE_SECRET_KEY": SECRET,
+           "RANCHER_SERVICE": "gl/web", "RANCHER_IMAGE": NEW, "RANCHER_BATCH_INTERVAL": "0.1",
+           "RANCHER_POLL_INTERVAL": "0.2", **{name: str(value) for name, value in template["variables"].items()}}
+    script = "\n".join(template["script"])
+    container = buildah.container(image)
+    try:
+        who = buildah.run(container, ["sh", "-c", "id -u; command -v rancher-deploy"], {}, user="1000:1000")
+        result = buildah.run(container, ["sh", "-e", "-c", script], env, workdir="/builds/shop/app",
+                             mounts={project: "/builds/shop/app"}, user="1000:1000")
+    finally:
+        buildah("rm", container, check=False)
+    check(who.stdout.split() == ["1000", "/usr/local/bin/rancher-deploy"],
+          f"GitLab job: expected uid 1000 and rancher-deploy on PATH, got {who.stdout!r} {who.stderr!r}")
+    log = result.stdout + result.stderr
+    check(result.returncode == 0, f"GitLab job: `{script}` exited {result.returncode}, expected 0:\n{log}")
+    check(sim.service(service) == ("active", NEW), f"GitLab job: gl/web is {sim.service(service)}")
+    report = project / template["variables"]["RANCHER_DOTENV_REPORT"]
+    check(report.is_file(), f"GitLab job: no dotenv report {report.name} in the project directory")
+    check(report.stat().st_uid == 1000, f"GitLab job: {report.name} belongs to uid {report.stat().st_uid}, not 1000")
+    lines = report.read_text(encoding="utf-8").splitlines()
+    check("RANCHER_DEPLOY_RESULT=upgraded" in lines and f"RANCHER_DEPLOY_IMAGE={NEW}" in lines,
+          f"GitLab job: the dotenv report holds {lines}")
+    no_secret_shown(log + "\n".join(lines), "GitLab job")
+    print(f"image: GitLab job: `{script}` as uid 1000 exited 0 and wrote {report.name}")
+
+
+def check_sigterm(buildah: Buildah, image: str, sim: HostSimulator) -> None:
+    """SIGTERM to the entrypoint as PID 1 while it waits for an image that never gets healthy."""
+    config = buildah.config(image)["OCIv1"]["config"]
+    service = sim.seed_service("sig")
+    sim.unhealthy(BAD)
+    # A Woodpecker plugin step: settings as PLUGIN_*, stopped with SIGTERM (`docker stop`).
+    env = dict(item.split("=", 1) for item in config.get("Env", []))
+    env.update({"CI": "woodpecker", "CI_SYSTEM_NAME": "woodpecker", "PLUGIN_URL": sim.url,
+                "PLUGIN_ACCESS_KEY": ACCESS, "PLUGIN_SECRET_KEY": SECRET, "PLUGIN_SERVICE": "sig/web",
+                "PLUGIN_IMAGE": BAD, "PLUGIN_TIMEOUT": "300", "PLUGIN_PROGRESS_DEADLINE": "300",
+                "PLUGIN_BATCH_INTERVAL": "0.1", "PLUGIN_POLL_INTERVAL": "0.2"})
+    container = buildah.container(image)
+    rootfs = buildah("mount", container).stdout.strip()
+    # --mount-proc gives the new PID namespace its own /proc inside the image; chroot execs the
+    # entrypoint, which so becomes PID 1 there, with no init in front of it (as GitHub, Drone and
+    # Woodpecker run it); --kill-child ends it, should this check give up on it.
+    process = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--kill-child", f"--mount-proc={rootfs}/proc", "chroot", rootfs,
+         *config["Entrypoint"]], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout or []:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        log: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any("upgrading (" in line for line in log):
+            check(time.monotonic() < deadline and process.poll() is None,
+                  "SIGTERM: the upgrade never started waiting:\n" + "".join(log))
+            try:
+                log.append(lines.get(timeout=1))
+            except queue.Empty:
+                pass
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        check(len(children) == 1, f"SIGTERM: unshare has children {children}, expected the entrypoint")
+        status = Path(f"/proc/{children[0]}/status").read_text()
+        # NSpid: its pid in each namespace it is in, the innermost last.
+        namespace_pids = re.findall(r"^NSpid:\s+(.*)$", status, re.MULTILINE)
+        check(bool(namespace_pids) and namespace_pids[0].split()[-1] == "1",
+              f"SIGTERM: the entrypoint is not PID 1 of its namespace ({namespace_pids})")
+        os.kill(int(children[0]), signal.SIGTERM)
+        signalled = time.monotonic()
+        try:
+            code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise CheckFailed("SIGTERM: the entrypoint as PID 1 was still running 15 s after SIGTERM "
+                              "(Python ignores SIGTERM as PID 1 unless it sets a handler)") from None
+        took = time.monotonic() - signalled
+        reader.join(timeout=5)   # the pipe is at its end once the process has exited
+        while not lines.empty():
+            log.append(lines.get())
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        buildah("umount", container, check=False)
+        buildah("rm", container, check=False)
+    text = "".join(log)
+    check(code == 143, f"SIGTERM: exit {code}, expected 143:\n{text}")
+    # Every CI kills the container a few seconds after its stop signal (docs/ci-conventions.md, §6).
+    check(took < 5, f"SIGTERM: the entrypoint took {took:.1f} s to exit; a CI kills it after 2.5-10 s")
+    check(sim.service(service) == ("active", OLD),
+          f"SIGTERM: sig/web is {sim.service(service)}, expected rolled back to {OLD}:\n{text}")
+    no_secret_shown(text, "SIGTERM")
+    print(f"image: SIGTERM to PID 1 mid-wait: rolled back, exit 143, {took:.1f} s after the signal")
+
+
+def installed(buildah: Buildah, image: str) -> dict[str, str]:
+    """The Python distributions of an image, {normalized name: version}."""
+    container = buildah.container(image)
+    try:
+        result = buildah.run(container, ["python", "-c", "import importlib.metadata as m, json; print(json.dumps("
+                                         "{d.metadata['Name']: d.version for d in m.distributions()}))"], {})
+    finally:
+        buildah("rm", container, check=False)
+    check(result.returncode == 0, f"could not list the packages of {image}: {result.stderr}")
+    return {normalized(name): version for name, version in json.loads(result.stdout).items()}
+
+
+def pinned(path: Path) -> dict[str, str]:
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return {normalized(name): version for name, version in (line.split("==", 1) for line in lines if line)}
+
+
+def copied_requirements() -> list[str]:
+    """The pinned requirement files the Dockerfile copies in to install (requirements/*.txt)."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    sources = [word for line in re.findall(r"^COPY (?!--from)(.*)$", dockerfile, re.MULTILINE)
+               for word in line.split()[:-1]]
+    return [source for source in sources if re.fullmatch(r"requirements/[\w.-]+\.txt", source)]
+
+
+def check_contents(buildah: Buildah, image: str, base: str) -> None:
+    """Only the run-time dependencies on top of the base: no build tools, compilers or leftovers."""
+    from rancher_deploy import __version__
+
+    config = buildah.config(image)["OCIv1"]["config"]
+    check(config.get("Entrypoint") == ["python", "/app/entrypoint.py"], f"ENTRYPOINT is {config.get('Entrypoint')}")
+    check(not config.get("User") or config["User"] in ("0", "root"), f"the image sets USER {config.get('User')}")
+    check(config.get("Labels", {}).get("org.opencontainers.image.version") == __version__,
+          f"label org.opencontainers.image.version is not {__version__}")
+    check("Healthcheck" not in buildah.config(image).get("Docker", {}).get("config", {}),
+          "the image has a HEALTHCHECK, which would run in every CI step")
+
+    base_packages, packages = installed(buildah, base), installed(buildah, image)
+    expected = {"rancher-deploy": __version__}
+    for requirements in copied_requirements():
+        expected.update(pinned(ROOT / requirements))
+    added = {name: version for name, version in packages.items() if base_packages.get(name) != version}
+    check(not BUILD_TOOLS & set(added), f"build tools in the image: {sorted(BUILD_TOOLS & set(added))}")
+    check(added == expected, f"the image adds {added} to its base, expected exactly the pinned run-time "
+                             f"dependencies and the package {expected}")
+    container = buildah.container(image)
+    try:
+        found = buildah.run(container, ["sh", "-c", "for tool in " + " ".join(COMPILERS) + "; do command -v $tool; done;"
+                                        " ls -d /src /wheels /tmp/wheels /tmp/runtime.txt 2>/dev/null; true"], {})
+    finally:
+        buildah("rm", container, check=False)
+    check(not found.stdout.strip(), f"the image holds build tools or build leftovers: {found.stdout.split()}")
+    if "requirements/serve.txt" in copied_requirements():   # the `serve` extra (see the Dockerfile)
+        container = buildah.container(image)
+        try:
+            served = buildah.run(container, ["rancher-deploy", "serve", "--help"], {})
+        finally:
+            buildah("rm", container, check=False)
+        check(served.returncode == 0, f"`rancher-deploy serve --help` in the image: exit {served.returncode}: "
+                                      f"{served.stderr}")
+        print("image: `rancher-deploy serve --help` works in the image")
+    print(f"image: holds the base's packages plus {len(expected)} pinned ones ({', '.join(sorted(expected))}); "
+          f"no build tools, compilers or build leftovers")
+
+    sizes = {name: buildah("images", "--format", "{{.Size}}", name).stdout.strip() for name in (image, base)}
+    layers = json.loads(buildah.config(image)["Manifest"])["layers"]
+    base_layers = json.loads(buildah.config(base)["Manifest"])["layers"]
+    own = sum(layer["size"] for layer in layers[len(base_layers):])
+    print(f"image: size {sizes[image]} (stand-in base {sizes[base]}; the layers of this Dockerfile "
+          f"{own / 1e6:.1f} MB)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--image", required=True, help="the image built from the Dockerfile")
+    parser.add_argument("--base", required=True, help="the base it was built on")
+    parser.add_argument("buildah", nargs=argparse.REMAINDER, help="-- buildah and its storage options")
+    arguments = parser.parse_args()
+    buildah = Buildah([word for word in arguments.buildah if word != "--"])
+    sim = HostSimulator()
+    try:
+        with tempfile.TemporaryDirectory(prefix="rancher-deploy-image-") as scratch:
+            check_contents(buildah, arguments.image, arguments.base)
+            check_github(buildah, arguments.image, sim, Path(scratch) / "github")
+            check_gitlab(buildah, arguments.image, sim, Path(scratch) / "gitlab")
+            check_sigterm(buildah, arguments.image, sim)
+    except CheckFailed as failure:
+        print(f".ci/image: FAILED: {failure}", file=sys.stderr)
+        return 1
+    finally:
+        sim.stop()
+    print("image: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

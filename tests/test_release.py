@@ -1,0 +1,196 @@
+"""The release: one version everywhere, the image pinned, the workflows that publish it well formed.
+
+A release is `v<version>` on GitHub (.github/workflows/release.yml pushes the image action.yml runs)
+and `<version>` on GitLab (.gitlab-ci.yml releases the component to the CI/CD catalog). Neither can
+run here; these tests and .ci/lint (actionlint, the schemas) are what checks them (docs/release.md).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rancher_deploy import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
+REPOSITORY = "ghcr.io/rancher-deploy/rancher-deploy"
+TOOL_IMAGE = f"{REPOSITORY}:{__version__}"
+MAJOR = __version__.split(".", 1)[0]
+
+
+def load(relative: str) -> Any:
+    return yaml.safe_load((ROOT / relative).read_text(encoding="utf-8"))
+
+
+def workflow() -> dict[str, Any]:
+    document: dict[str, Any] = load(".github/workflows/release.yml")
+    # YAML 1.1 reads the key `on` as True.
+    document["on"] = document.pop(True, document.get("on"))
+    return document
+
+
+def steps(job: str) -> list[dict[str, Any]]:
+    return list(workflow()["jobs"][job]["steps"])
+
+
+def step_using(job: str, action: str) -> dict[str, Any]:
+    [step] = [step for step in steps(job) if str(step.get("uses", "")).startswith(action + "@")]
+    return step
+
+
+# -- one version everywhere ---------------------------------------------------------------------------
+
+
+def tracked_texts() -> list[tuple[str, str]]:
+    listing = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # docs/ci-conventions.md explains the CIs with made-up versions (1.2.3).
+    return [(name, (ROOT / name).read_text(encoding="utf-8", errors="replace")) for name in listing.split()
+            if (ROOT / name).is_file() and name != "docs/ci-conventions.md"]
+
+
+def test_action_runs_the_published_image_of_this_version() -> None:
+    assert load("action.yml")["runs"] == {"using": "docker", "image": f"docker://{TOOL_IMAGE}"}
+
+
+def test_the_image_label_is_the_package_version() -> None:
+    labels = re.findall(r'org\.opencontainers\.image\.version="([^"]*)"', (ROOT / "Dockerfile").read_text())
+    assert labels == [__version__]
+
+
+def test_the_gitlab_template_and_component_run_the_image_of_this_version() -> None:
+    template = load(".gitlab-ci-template.yml")[".rancher-deploy"]
+    _, jobs = yaml.safe_load_all((ROOT / "templates/rancher-deploy.yml").read_text(encoding="utf-8"))
+    assert template["image"]["name"] == TOOL_IMAGE
+    assert jobs["$[[ inputs.job-name ]]"]["image"]["name"] == TOOL_IMAGE
+
+
+def test_every_file_names_this_version_of_the_image_action_and_component() -> None:
+    # The image by tag, the component by `@version`, the template by `ref: version`, the action by
+    # its moving major tag `@v<major>`: every mention in README, docs, examples, templates.
+    wrong = []
+    for name, text in tracked_texts():
+        for image_tag in re.findall(rf"{re.escape(REPOSITORY)}:([\w.-]+)", text):
+            if image_tag != __version__:
+                wrong.append(f"{name}: image tag {image_tag}")
+        for ref in re.findall(r"rancher-deploy/rancher-deploy(?:/rancher-deploy)?@(v?\d[\w.-]*)", text):
+            if ref not in (__version__, f"v{MAJOR}"):
+                wrong.append(f"{name}: @{ref}")
+        for ref in re.findall(r"project: rancher-deploy/rancher-deploy\n\s+ref: (\S+)", text):
+            if ref != __version__:
+                wrong.append(f"{name}: ref {ref}")
+    assert wrong == []
+
+
+def test_the_version_checks_find_what_they_look_for() -> None:
+    # Guards the test above against patterns that match nothing.
+    texts = dict(tracked_texts())
+    assert f"{REPOSITORY}:{__version__}" in texts["README.md"]
+    assert f"rancher-deploy/rancher-deploy@v{MAJOR}" in texts["README.md"]
+    assert f"rancher-deploy/rancher-deploy/rancher-deploy@{__version__}" in texts["docs/ci.md"]
+    assert f"ref: {__version__}" in texts["docs/examples/gitlab-ci.yml"]
+
+
+# -- the Dockerfile's base ---------------------------------------------------------------------------
+
+
+def test_the_base_is_a_build_argument_pinned_by_tag_and_digest() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    [default] = re.findall(r"^ARG BASE_IMAGE=(\S+)$", text, re.MULTILINE)
+    assert re.fullmatch(r"python:3\.12\.\d+-slim-[a-z]+@sha256:[0-9a-f]{64}", default), default
+    assert text.index("ARG BASE_IMAGE=") < text.index("FROM ")
+    froms = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    assert froms == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+
+
+def test_the_image_has_no_healthcheck() -> None:
+    # A HEALTHCHECK would run in every CI step that uses the image; `serve` is probed by its orchestrator.
+    assert not re.search(r"^HEALTHCHECK", (ROOT / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
+
+
+# -- the GitHub release workflow ----------------------------------------------------------------------
+
+
+def test_release_runs_on_version_tags_only() -> None:
+    assert workflow()["on"] == {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}}
+
+
+def test_release_pushes_the_repository_action_yml_names() -> None:
+    assert workflow()["env"]["IMAGE"] == REPOSITORY
+    assert step_using("image", "docker/metadata-action")["with"]["images"] == "${{ env.IMAGE }}"
+    assert step_using("image", "docker/login-action")["with"]["registry"] == "ghcr.io"
+
+
+def test_release_builds_both_platforms_with_provenance_and_sbom_and_pushes() -> None:
+    build = step_using("image", "docker/build-push-action")["with"]
+    assert build["platforms"] == "linux/amd64,linux/arm64"
+    assert build["push"] is True and build["sbom"] is True and build["provenance"] == "mode=max"
+    assert build["tags"] == "${{ steps.meta.outputs.tags }}"
+    uses = [step.get("uses", "").split("@")[0] for step in steps("image")]
+    # QEMU and Buildx are set up before the build that needs them; the login before the push.
+    assert uses.index("docker/setup-qemu-action") < uses.index("docker/setup-buildx-action") \
+        < uses.index("docker/build-push-action")
+    assert uses.index("docker/login-action") < uses.index("docker/build-push-action")
+
+
+def test_release_creates_the_github_release_after_the_image_is_pushed() -> None:
+    jobs = workflow()["jobs"]
+    assert jobs["release"]["needs"] == "image"
+    assert jobs["release"]["permissions"] == {"contents": "write"}
+    assert jobs["image"]["permissions"] == {"contents": "read", "packages": "write"}
+    assert any("gh release create" in step.get("run", "") for step in steps("release"))
+
+
+def test_release_checks_the_tag_against_the_version_before_building() -> None:
+    check = steps("image")[1]
+    assert "rancher_deploy/__init__.py" in check["run"] and '"v$version"' in check["run"]
+    assert "image: docker://$IMAGE:$version" in check["run"]
+
+
+def test_release_pins_every_action_by_major_version() -> None:
+    uses = [step["uses"] for job in workflow()["jobs"].values() for step in job["steps"] if "uses" in step]
+    assert uses and all(re.fullmatch(r"[\w-]+/[\w-]+@v\d+", use) for use in uses), uses
+
+
+# -- the GitLab catalog release ------------------------------------------------------------------------
+
+
+def test_gitlab_release_job_releases_a_semver_tag_with_the_release_keyword() -> None:
+    job = load(".gitlab-ci.yml")["create-release"]
+    assert job["rules"] == [{"if": r"$CI_COMMIT_TAG =~ /^\d+\.\d+\.\d+$/"}]
+    assert job["release"]["tag_name"] == "$CI_COMMIT_TAG"
+    assert job["release"]["description"]
+    script = "\n".join(job["script"])
+    assert "rancher_deploy/__init__.py" in script and "templates/rancher-deploy.yml" in script
+
+
+def test_the_component_is_what_the_catalog_publishes() -> None:
+    # The catalog takes templates/<name>.yml with a `spec:` header and the project's README.
+    assert (ROOT / "README.md").is_file()
+    header, jobs = yaml.safe_load_all((ROOT / "templates/rancher-deploy.yml").read_text(encoding="utf-8"))
+    assert header["spec"]["inputs"] and jobs
+
+
+@pytest.mark.parametrize("path", [".gitlab-ci.yml", ".github/workflows/release.yml"])
+def test_the_release_pipelines_pass_their_ci_schema(path: str) -> None:
+    # GitLab's and GitHub's JSON schemas, as check-jsonschema vendors them (no network).
+    schema = "vendor.gitlab-ci" if path == ".gitlab-ci.yml" else "vendor.github-workflows"
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(ROOT / path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_gitlab_schema_refuses_a_release_job_without_a_tag(tmp_path: Path) -> None:
+    # The schema check above is not vacuous: the release keyword needs tag_name.
+    document = load(".gitlab-ci.yml")
+    del document["create-release"]["release"]["tag_name"]
+    broken = tmp_path / "gitlab-ci.yml"
+    broken.write_text(yaml.safe_dump(document), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci",
+                             str(broken)], capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stdout
