@@ -10,6 +10,7 @@ would drop them (josmo/drone-rancher#27).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +37,7 @@ from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
 from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict
+from rancher_deploy.subscribe import ServiceEvents
 from rancher_deploy.status import (
     BUSY_STATES,
     PENDING_STATES,
@@ -52,6 +54,10 @@ _PROJECT_ID = re.compile(r"1a\d+\Z")
 # externalService.json). Load balancers, network and storage drivers run containers and upgrade like a
 # service; their own fields (lbConfig, ...) are not part of the launch config and stay as they are.
 NO_CONTAINERS = {"dnsService": "a DNS (alias) service", "externalService": "an external service"}
+# `?include=instances` embeds a service's containers in its answer through a join whose rows are
+# limited like a page (100 by default: cattle's MultiTableMapper drops the rest): an answer with that
+# many may miss some, so they are read from the `instances` link instead, page after page.
+INCLUDE_LIMIT = 100
 
 
 
@@ -93,6 +99,8 @@ class CattleBackend:
         self._seen: dict[str, JSON] = {}
         self._made: dict[str, str] = {}          # service id -> stack id, of each service this run created
         self._made_stacks: dict[str, str] = {}   # stack id -> self link, of each stack this run created
+        # Set once a subscribe stream could not be opened or broke: later waits poll (said once).
+        self._stream_lost = threading.Event()
 
     @property
     def needs_finish(self) -> bool:
@@ -194,11 +202,35 @@ class CattleBackend:
         return self._snapshot(self._read(ref), health=None)
 
     def observe(self, ref: TargetRef) -> Snapshot:
-        service = self._read(ref)
-        return self._snapshot(service, health=self._health(service))
+        return self._counted(ref, *self._read_counted(ref))
 
     def watch(self, ref: TargetRef) -> Stream | None:
-        return None
+        """Cattle's subscribe websocket of the environment (then one read of the service and its
+        containers); None once a stream was lost in this run."""
+        if self._stream_lost.is_set():
+            return None
+        return ServiceEvents(self._session, self._base, ref, lambda: self._read_counted(ref),
+                             lambda service, instances: self._counted(ref, service, instances), self._stream_lost)
+
+    def _counted(self, ref: TargetRef, service: JSON, instances: list[JSON]) -> Snapshot:
+        """The snapshot of a service with its containers counted; the read that decides an action."""
+        self._seen[ref.id] = service
+        health = count_health(service, instances) if (service.get("links") or {}).get("instances") else None
+        return self._snapshot(service, health=health)
+
+    def _read_counted(self, ref: TargetRef) -> tuple[JSON, list[JSON]]:
+        """The service and its containers, in one request where Rancher embeds them (`include`)."""
+        service = self._session.get(ref.url, params={"include": "instances"}, what=f"Reading service {ref.name}")
+        embedded = service.pop("instances", None)
+        link = (service.get("links") or {}).get("instances")
+        if isinstance(embedded, list) and len(embedded) < INCLUDE_LIMIT:
+            instances = [instance for instance in embedded if isinstance(instance, dict)]
+        elif link:
+            # Every page: a service of more than 50 containers has more than 100 during an upgrade.
+            instances = self._session.get_all(str(link), what=f"Reading the containers of {service.get('name')}")
+        else:
+            instances = []
+        return service, instances
 
     def _read(self, ref: TargetRef) -> JSON:
         service = self._session.get(ref.url, what=f"Reading service {ref.name}")
@@ -224,14 +256,6 @@ class CattleBackend:
             restores=rollback_images(service) if "rollback" in actions else (),
             raw=service,
         )
-
-    def _health(self, service: JSON) -> Health | None:
-        link = (service.get("links") or {}).get("instances")
-        if not link:
-            return None
-        # Every page: a service of more than 50 containers has more than 100 during an upgrade.
-        instances = self._session.get_all(str(link), what=f"Reading the containers of {service.get('name')}")
-        return count_health(service, instances)
 
     # -- changing --------------------------------------------------------------------------------
 

@@ -9,14 +9,17 @@ nothing that could carry a secret reaches an error message unredacted.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import email.utils
 import json
+import os
 import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping
+from urllib.parse import urlencode
 
 import requests
 import requests.auth
@@ -255,11 +258,8 @@ class RancherSession:
                 transient = TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
                 transient.retry_after = retry_after
                 raise transient
-            api_error = RancherAPIError.from_body(what, response.status_code, payload)
+            api_error = self._refusal(what, response.status_code, payload)
             api_error.retry_after = retry_after
-            api_error.message = self._redact(api_error.message)
-            if isinstance(api_error, AuthenticationFailed):
-                api_error.message += f"; Rancher refused the credentials: check {self._credential_settings}"
             raise api_error
         if payload is None and not response.content.strip():
             return {}  # Rancher 2.x actions (redeploy, rollback) answer 200 with an empty body
@@ -291,10 +291,78 @@ class RancherSession:
             response.close()
             if response.status_code in RETRYABLE_STATUSES or response.is_redirect:
                 raise TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
-            api_error = RancherAPIError.from_body(what, response.status_code, payload)
-            api_error.message = self._redact(api_error.message)
-            raise api_error
+            raise self._refusal(what, response.status_code, payload)
         return response
+
+    def open_websocket(self, url: str, params: Mapping[str, str], *, what: str) -> Any:
+        """Open a websocket to `url` (a subscribe stream) with what every request carries: the
+        credentials (never logged), TLS verified against the same CA (or not, RANCHER_INSECURE),
+        the link rebased and held to the configured origin, ws:// or wss:// as the URL's scheme is
+        http or https. Returns the connected `websocket.WebSocket`; counted as one request.
+
+        Raises what `_request` raises for an answer other than 101 (a refusal, read from its body;
+        409/429/5xx and a redirect, which is never followed, as TransientRancherError), TLS failures
+        as `_request` words them, RequestTimedOut, and TransientRancherError when no answer came.
+        """
+        import websocket  # here, not at the top: only a wait that streams needs it (start-up stays light)
+
+        url = self._place(url, what)
+        with self._lock:
+            self.calls += 1
+        query = urlencode(dict(params))
+        self._log(f"GET {url}?{query} (websocket)")
+        address = ("wss" if url.startswith("https:") else "ws") + url[url.index(":"):] + f"?{query}"
+        header = {"User-Agent": f"rancher-deploy/{__version__}", "Accept": "application/json",
+                  "X-API-No-Challenge": "true", **self._authorization()}
+        if self._verify is False:
+            sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        else:
+            sslopt = {"cert_reqs": ssl.CERT_REQUIRED, ("ca_cert_path" if os.path.isdir(self._verify) else "ca_certs"):
+                      self._verify}
+        try:
+            # No Origin (a browser's header; gorilla, behind norman's subscribe, refuses one for another
+            # host), and no redirect followed: it would carry the credentials elsewhere. UTF-8 is checked
+            # by the JSON decoding of each message: websocket-client's own check is pure Python, byte by
+            # byte, and every subscriber gets every event of the environment.
+            return websocket.create_connection(address, timeout=self._timeout, header=header, sslopt=sslopt,
+                                               suppress_origin=True, redirect_limit=0, enable_multithread=True,
+                                               skip_utf8_validation=True)
+        except websocket.WebSocketBadStatusException as refused:
+            status = int(refused.status_code)
+            if status in RETRYABLE_STATUSES or 300 <= status < 400:
+                raise TransientRancherError(f"{what} failed: HTTP {status} from Rancher") from None
+            try:
+                payload = json.loads(refused.resp_body or b"")
+            except ValueError:
+                payload = None
+            raise self._refusal(what, status, payload if isinstance(payload, dict) else None) from None
+        except ssl.SSLError as error:
+            raise self._tls_failure(error, url, what=what) from None
+        except (TimeoutError, websocket.WebSocketTimeoutException):
+            raise RequestTimedOut(f"{what} failed: {self._host(url)} did not answer within {self._timeout:g}s "
+                                  "(RANCHER_REQUEST_TIMEOUT)") from None
+        except (OSError, websocket.WebSocketException) as error:
+            raise TransientRancherError(f"{what} failed: cannot connect to {self._host(url)} "
+                                        f"({self._reason(error)})") from None
+
+    def _refusal(self, what: str, status: int, payload: JSON | None) -> RancherAPIError:
+        """Rancher's error answer as the error family's own, redacted; a 401 names the settings that
+        hold what Rancher refused (never their values)."""
+        api_error = RancherAPIError.from_body(what, status, payload)
+        api_error.message = self._redact(api_error.message)
+        if isinstance(api_error, AuthenticationFailed):
+            api_error.message += f"; Rancher refused the credentials: check {self._credential_settings}"
+        return api_error
+
+    def _authorization(self) -> dict[str, str]:
+        """The Authorization header the session's `auth` sends, for a request requests does not make."""
+        credentials = self._credentials
+        if credentials.token:
+            return {"Authorization": f"Bearer {credentials.token}"}
+        if credentials.access_key and credentials.secret_key:
+            pair = f"{credentials.access_key}:{credentials.secret_key}".encode()
+            return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+        return {}
 
     def _place(self, url: str, what: str) -> str:
         """Where to send a request for `url` (a link rebased onto home); refused if elsewhere."""
@@ -338,7 +406,7 @@ class RancherSession:
         parts = urlsplit(url)
         return self._redact(f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""))
 
-    def _tls_failure(self, error: requests.exceptions.SSLError, url: str, *, what: str) -> DeployError:
+    def _tls_failure(self, error: Exception, url: str, *, what: str) -> DeployError:
         """Why no TLS session came about, worded for what fixes it.
 
         A certificate that failed verification (ssl.SSLCertVerificationError, with OpenSSL's

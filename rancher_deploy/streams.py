@@ -1,5 +1,5 @@
 """Event streams Rancher serves, read by a thread into a queue: a Kubernetes watch (JSON lines over
-chunked HTTP) and, later, a subscribe websocket.
+chunked HTTP) and a subscribe websocket (one JSON text message per event: cattle's and norman's).
 
 A blocking read cannot be interrupted by a signal in Python (PEP 475 retries it), so the connection
 is read by a daemon thread and the wait takes from its queue with a short timeout: a SIGTERM, the
@@ -16,7 +16,12 @@ from typing import Any, Callable, Iterator
 
 import requests
 
-from rancher_deploy.http import JSON
+from rancher_deploy.errors import DeployError
+from rancher_deploy.http import JSON, RancherSession
+
+# Rancher pings every subscriber every 5 s (cattle's api.sub.ping.interval.millis, norman's ticker):
+# a subscription that stays silent this long (real seconds) is taken for one a proxy cut.
+SILENCE_SECONDS = 30.0
 
 
 class StreamLost(Exception):
@@ -45,6 +50,9 @@ class Feed:
         try:
             for message in messages:
                 self._queue.put(message)
+        except StreamLost as lost:
+            self._queue.put(lost)
+            return
         except Exception as error:  # noqa: BLE001 - any failure of the connection ends the stream
             self._queue.put(StreamLost(f"{self._what} broke ({type(error).__name__})"))
             return
@@ -98,3 +106,42 @@ def _cut(response: requests.Response) -> None:
         except OSError:
             pass
     response.close()
+
+
+def subscription(session: RancherSession, url: str, params: dict[str, str], what: str) -> Feed:
+    """A subscribe websocket (`session.open_websocket`) read into a Feed of its JSON messages.
+
+    Raises StreamLost when it cannot be opened (a refusal, a proxy that does not pass the upgrade,
+    TLS); the Feed then says StreamLost when it breaks or stays silent past SILENCE_SECONDS, and
+    StreamEnded when Rancher closes it with a close frame.
+    """
+    try:
+        ws = session.open_websocket(url, params, what="Subscribing to Rancher's events")
+    except DeployError as error:
+        raise StreamLost(f"{what} could not be opened ({error})") from None
+    ws.settimeout(SILENCE_SECONDS)
+
+    def messages() -> Iterator[JSON]:
+        import websocket  # imported already by the open above
+
+        while True:
+            try:
+                text = ws.recv()
+            except websocket.WebSocketTimeoutException:
+                raise StreamLost(f"{what} went silent for {SILENCE_SECONDS:g}s") from None
+            if not text:
+                return  # a close frame: websocket-client answers it and gives ""
+            event = json.loads(text)
+            if isinstance(event, dict):
+                yield event
+
+    def hang_up() -> None:
+        # A close frame, without waiting for the answer (the pump thread is reading), then the socket
+        # shut down, which ends that thread's read at once.
+        try:
+            ws.send_close()
+        finally:
+            ws.abort()
+            ws.shutdown()
+
+    return Feed(messages(), hang_up, what)

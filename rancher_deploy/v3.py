@@ -13,6 +13,7 @@ their environment mapper, which rewrites the containers' variables.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Callable
 
 from rancher_deploy.envlabels import CHANGE_CAUSE, edit_map, edit_v3_env
@@ -33,6 +34,7 @@ from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.subscribe import WorkloadEvents
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
     NO_EARLIER,
@@ -75,6 +77,8 @@ class V3Workloads:
         self._cluster = cluster
         # Where it came from (the URL or its own setting), so that a wrong one is named as the user set it.
         self._cluster_setting = cluster_setting
+        # Set once a subscribe stream could not be opened or broke: later waits poll (said once).
+        self._stream_lost = threading.Event()
 
     def locate(self, target: WorkloadTarget) -> TargetRef:
         """One request per project this key may look in: a GET by id for `kind:name`, a listing
@@ -169,8 +173,14 @@ class V3Workloads:
         return TargetNotFound(f"namespace {target.namespace!r} not found in cluster {', '.join(clusters)}; "
                               "check RANCHER_NAMESPACE")
 
-    def watch(self, ref: TargetRef) -> None:
-        return None  # v3's subscribe websocket is not read yet: waits poll
+    def watch(self, ref: TargetRef) -> WorkloadEvents | None:
+        """Norman's subscribe websocket of the workload's project, narrowed to its kind and
+        namespace (no read: norman sends the workload as it is first); None once a stream was
+        lost in this run. Raises StreamLost when it cannot be opened."""
+        if self._stream_lost.is_set():
+            return None
+        return WorkloadEvents(self._session, ref, lambda: self._session.get(ref.url, what=f"Reading {ref.name}"),
+                              self._stream_lost)
 
     def create(self, creation: Creation) -> TargetRef:
         """POST the deployment to `/v3/project/<id>/workloads` of the project holding its namespace (201)."""

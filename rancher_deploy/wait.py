@@ -29,7 +29,7 @@ from rancher_deploy.timing import Deadline, Pace, polling
 
 HEARTBEAT_SECONDS = 30.0
 MIN_PAUSE_SECONDS = 0.01    # a pause cut to a due heartbeat never reaches 0 (on a clock only sleeping moves)
-STREAM_READ_SECONDS = 0.25   # the longest a stream read blocks before signals and deadlines are looked at
+STREAM_READ_SECONDS = 0.05   # the longest a stream read blocks before signals and deadlines are looked at
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,11 @@ def wait_for(
                 if not read_trouble:
                     emit(Step(f"{error}; still waiting", Level.WARNING, target))
                     read_trouble = True
+            if snapshot is not None and pace.interrupted() is not None:
+                # A signal that came while reading (or opening a stream, which reads too) wins over
+                # what was read: the loop's top ends the wait on it, naming this reading.
+                last = snapshot
+                continue
             now = pace.clock()
             if snapshot is not None:
                 if read_trouble:

@@ -167,8 +167,9 @@ def test_not_atomic_goes_on_after_a_failed_target(
 # -- signals -------------------------------------------------------------------------------------
 
 
-def run_with_signal(sim: Simulator, when: str, **environment: str) -> tuple[TargetOutcome, ...]:
-    """Upgrade both services through the Pipeline, which receives SIGTERM once a log line starts with `when`."""
+def run_with_signal(sim: Simulator, when: str, hold: str | None = None, **environment: str) -> tuple[TargetOutcome, ...]:
+    """Upgrade both services through the Pipeline, which receives SIGTERM once a log line starts with `when`
+    (and the service `hold` stops where it is then: its upgrade stays under way)."""
     settings = Settings.load(Command.UPGRADE, {}, {
         "CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
         "RANCHER_SERVICE": BOTH, "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_POLL_INTERVAL": "0.005",
@@ -178,6 +179,8 @@ def run_with_signal(sim: Simulator, when: str, **environment: str) -> tuple[Targ
 
     def emit(event: Event) -> None:
         if isinstance(event, Step) and event.message.startswith(when):
+            if hold is not None:
+                sim.faults.hang(hold)
             received.append(15)
 
     outcome = Pipeline(settings, backend, emit, interrupted=lambda: received[0] if received else None).run()
@@ -199,7 +202,9 @@ def test_a_signal_restores_every_touched_target(sim: Simulator) -> None:
 
 def test_a_signal_with_on_interrupt_report_reports_each_touched_target(sim: Simulator, run_cli: RunCli) -> None:
     worker, web = seed(sim)
-    worker_outcome, web_outcome = run_with_signal(sim, "Upgrade of shop/web requested", RANCHER_ON_INTERRUPT="report")
+    worker_outcome, web_outcome = run_with_signal(sim, "Upgrade of shop/web requested", hold=web,
+                                                  RANCHER_ON_INTERRUPT="report")
+    sim.faults.clear()
     assert (worker_outcome.result, web_outcome.result) == (Result.INTERRUPTED, Result.INTERRUPTED)
     assert worker_outcome.message.startswith("shop/worker is left in state upgraded after the signal")
     assert "`rancher-deploy finish`" in worker_outcome.message

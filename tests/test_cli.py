@@ -424,8 +424,10 @@ def test_a_pipe_closed_before_the_first_line_changes_nothing_either(sim: Simulat
 
 
 @pytest.mark.parametrize("argv, kept_out", [
-    (["--version"], ("requests", "urllib3", "semver", "dotenv", "rancher_deploy.cli", "rancher_deploy.settings")),
-    (["--help"], ("requests", "urllib3", "semver", "dotenv", "rancher_deploy.deploy", "rancher_deploy.http")),
+    (["--version"], ("requests", "urllib3", "semver", "dotenv", "websocket", "wsproto", "rancher_deploy.cli",
+                     "rancher_deploy.settings")),
+    (["--help"], ("requests", "urllib3", "semver", "dotenv", "websocket", "wsproto", "rancher_deploy.deploy",
+                  "rancher_deploy.http")),
 ])
 def test_version_and_help_import_nothing_a_run_needs(argv: list[str], kept_out: tuple[str, ...]) -> None:
     """Start-up is paid by every CI step that prints the version or the help: keep it to Python's own."""

@@ -96,7 +96,7 @@ def _rollback_lost(sim: Simulator, web: str) -> Triggers:
 
 
 def _slow(sim: Simulator, web: str) -> Triggers:
-    return [("Upgrade of shop/web requested", lambda: sim.faults.latency(0.4, "/instances")),
+    return [("Upgrade of shop/web requested", lambda: sim.faults.latency(0.4, "include=instances")),
             ("did not answer within", sim.faults.clear)]
 
 

@@ -1,10 +1,11 @@
-"""Waits that Rancher pushes: a Kubernetes watch through Rancher's proxy (2.8), over real sockets.
+"""Waits that Rancher pushes, over real sockets: a Kubernetes watch through Rancher's proxy (2.8),
+cattle's subscribe websocket (1.6) and norman's (2.x v3).
 
-The simulator runs on a clock slow enough (Timing(speed=10): a rollout of ~0.3-1 s) that a poller
-would read the workload many times; a wait on the stream makes the same two requests (a read, a
-watch) however long the rollout takes. Faults cut the stream (a proxy that breaks long
-connections) or expire the version a watch resumes from (410 Gone), and a signal arrives while the
-wait is blocked on the stream.
+The simulator runs on a clock slow enough (Timing(speed=10 or 20): an upgrade of ~0.3-1 s) that a
+poller would read many times; a wait on a stream makes the same few requests however long it takes.
+Faults cut the stream (a proxy that breaks long connections), expire the version a watch resumes
+from (410 Gone) or refuse the subscription; a proxy in front of Rancher passes websockets or does
+not (TLS, a path prefix); and a signal arrives while the wait is blocked on the stream.
 """
 
 from __future__ import annotations
@@ -16,14 +17,26 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+import trustme
 
+from rancher_deploy import streams
+from rancher_deploy.errors import CertificateNotTrusted
+from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import CliRun, invoke_cli
+from .conftest import ACCESS_KEY, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, CliRun, RunCli, invoke_cli, server_cert
 from .faults.test_signals import Child
+from .test_tls import serving_https
 from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, WEB, containers
+from .tls_proxy import TlsProxy
 
 SLOW = Timing(speed=10.0)
+
+
+@pytest.fixture
+def timing() -> Timing:
+    """The 1.6 simulator of conftest's `sim` (and `web`, `run_cli`): an upgrade of ~1 s real."""
+    return Timing(speed=20.0)
 
 
 @pytest.fixture
@@ -53,13 +66,13 @@ def watches(lines: list[str]) -> list[str]:
     return [line for line in lines if "watch=1" in line]
 
 
-def when_watching(sim: Simulator, action: Callable[[], object]) -> threading.Thread:
-    """Run `action` in a thread as soon as the simulator has answered a watch request."""
+def when_open(sim: Simulator, action: Callable[[], object]) -> threading.Thread:
+    """Run `action` in a thread as soon as the simulator has answered a watch or upgraded a subscription."""
 
     def wait_then_act() -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if any("watch=1" in r.query for r in sim.requests):
+            if any("watch=1" in r.query or (r.path.endswith("/subscribe") and r.status == 101) for r in sim.requests):
                 action()
                 return
             time.sleep(0.005)
@@ -67,6 +80,18 @@ def when_watching(sim: Simulator, action: Callable[[], object]) -> threading.Thr
     thread = threading.Thread(target=wait_then_act, daemon=True)
     thread.start()
     return thread
+
+
+def cut_half_way(sim: Simulator) -> CliRun:
+    """A 2.x rollout held half-way until its stream is cut, then let go; it must end well anyway."""
+    sim.faults.capacity(1, "default/web")
+    cutter = when_open(sim, lambda: (sim.faults.drop_streams(), sim.faults.clear()))
+    result = run(sim)
+    cutter.join(timeout=20)
+    assert result.code == 0, result.stderr
+    assert result.stderr.count("polling instead") == 1, result.stderr
+    assert containers(sim)["web"]["image"] == NEW
+    return result
 
 
 def test_a_rollout_is_followed_through_the_watch_with_two_requests_however_long(k8s: Simulator) -> None:
@@ -86,16 +111,10 @@ def test_a_rollout_is_followed_through_the_watch_with_two_requests_however_long(
 
 
 def test_a_watch_the_network_cuts_falls_back_to_polling_saying_so_once(k8s: Simulator) -> None:
-    k8s.faults.capacity(1, "default/web")  # held half-way until the stream is cut
-    cutter = when_watching(k8s, lambda: (k8s.faults.drop_streams(), k8s.faults.clear()))
-    result = run(k8s)
-    cutter.join(timeout=20)
-    assert result.code == 0, result.stderr
-    assert result.stderr.count("polling instead") == 1, result.stderr
+    result = cut_half_way(k8s)
     assert "the watch of default/deployment:web broke" in result.stderr
     waited = requests_after_the_change(k8s)
     assert len(watches(waited)) == 1, waited   # no second watch: the wait polls from then on
-    assert containers(k8s)["web"]["image"] == NEW
 
 
 def test_a_watch_answered_410_gone_reads_again_and_watches_on(k8s: Simulator) -> None:
@@ -123,3 +142,227 @@ def test_a_sigterm_while_blocked_on_the_watch_rolls_back_and_exits_143(k8s: Simu
     assert returncode == 143, stderr
     assert "interrupted while waiting for default/deployment:web" in stderr
     assert containers(k8s)["web"]["image"] == OLD
+
+
+# -- cattle's subscribe (1.6) ----------------------------------------------------------------------------
+
+
+def lines(sim: Simulator) -> list[str]:
+    return [f"{r.method} {r.path.rsplit('/', 1)[-1]}" + (f"?{r.query}" if r.query else "") for r in sim.requests]
+
+
+def between(sim: Simulator, first: str, last: str) -> list[str]:
+    """The requests after the POST whose query has `first` and before the one whose query has `last`."""
+    logged = lines(sim)
+    start = next(n for n, line in enumerate(logged) if line.startswith("POST") and first in line)
+    end = next(n for n, line in enumerate(logged) if line.startswith("POST") and last in line)
+    return logged[start + 1:end]
+
+
+def assert_no_polling(waited: list[str], service: str) -> None:
+    """The wait subscribed, then read the service with its containers once; what came after the wait
+    (the rollback's own look at the service) is not a poll."""
+    assert waited[:2] == ["GET subscribe?eventNames=resource.change", f"GET {service}?include=instances"], waited
+    assert not [line for line in waited[2:] if "include=instances" in line or line.endswith("/instances")], waited
+
+
+def subscriptions(sim: Simulator) -> int:
+    return len([r for r in sim.requests if r.path.endswith("/subscribe")])
+
+
+def test_a_1x_upgrade_is_followed_through_cattle_s_subscribe_stream(sim: Simulator, web: str,
+                                                                     run_cli: RunCli) -> None:
+    started = time.monotonic()
+    result = run_cli()
+    assert result.code == 0, result.stderr
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+    # Subscribed first, then the service and its containers read once; the events did the rest.
+    assert between(sim, "action=upgrade", "action=finishupgrade") == [
+        "GET subscribe?eventNames=resource.change", f"GET {web}?include=instances"]
+    assert time.monotonic() - started > 0.3, "the upgrade was too quick to tell a stream from a poller"
+    # Container events moved the counts the judge reads, one new container at a time.
+    assert "upgrading (In Progress), 1/2 new containers healthy" in result.stderr
+    assert "polling instead" not in result.stderr
+
+
+def test_a_container_that_fails_to_start_reaches_the_judge_through_the_stream(sim: Simulator, web: str,
+                                                                               run_cli: RunCli) -> None:
+    sim.faults.failing_image(NEW_IMAGE)
+    result = run_cli()
+    assert result.code == 1, result.stderr
+    assert "Rancher reports an error in state upgrading: Container should have been running" in result.stderr
+    assert_no_polling(between(sim, "action=upgrade", "action=rollback"), web)
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+
+
+def test_a_stream_without_events_still_keeps_the_progress_deadline(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    sim.faults.unhealthy_image(NEW_IMAGE)   # its containers never turn healthy: no event says so
+    result = run_cli(RANCHER_PROGRESS_DEADLINE="0.5")
+    assert result.code == 1, result.stderr
+    assert "without progress (RANCHER_PROGRESS_DEADLINE)" in result.stderr
+    assert_no_polling(between(sim, "action=upgrade", "action=rollback"), web)
+
+
+def test_a_1x_stream_the_network_cuts_falls_back_to_polling_saying_so_once(sim: Simulator, web: str,
+                                                                            run_cli: RunCli) -> None:
+    sim.faults.hang(web)   # held until the stream is cut
+    cutter = when_open(sim, lambda: (sim.faults.drop_streams(), sim.faults.clear()))
+    result = run_cli()
+    cutter.join(timeout=20)
+    assert result.code == 0, result.stderr
+    assert result.stderr.count("polling instead") == 1, result.stderr
+    assert "the event stream of shop/web broke" in result.stderr
+    assert subscriptions(sim) == 1, "the finish's wait polls too, without trying again"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+def test_a_subscription_refused_for_its_credentials_is_said_once_and_the_waits_poll(sim: Simulator, web: str,
+                                                                                    run_cli: RunCli) -> None:
+    sim.faults.fail_next("/subscribe", status=401)   # the rest of the API still takes the key
+    result = run_cli("--verbose")
+    assert result.code == 0, result.stderr
+    assert ("the event stream of shop/web could not be opened (Subscribing to Rancher's events failed: HTTP 401 "
+            "(Unauthorized)") in result.stderr
+    assert result.stderr.count("polling instead") == 1
+    assert "Authorization" not in result.stderr   # the debug log names the request, never its credentials
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+def test_a_sigterm_while_blocked_on_the_subscription_rolls_back_and_exits_143(
+        sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    sim.faults.hang(web)   # the upgrade cannot finish: the wait sits on the stream
+    child = Child([], base_env, tmp_path)
+    child.wait_for_line("Upgrade of shop/web requested")
+    deadline = time.monotonic() + 20
+    while subscriptions(sim) == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    child.signal(signal.SIGTERM)
+    sim.faults.clear()   # so that the rollback can run
+    returncode, _, stderr = child.finish()
+    assert returncode == 143, stderr
+    assert "interrupted while waiting for shop/web" in stderr
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+
+
+# -- through a proxy, over TLS ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy(sim: Simulator, ca: trustme.CA, tmp_path: Path) -> Iterator[Callable[..., TlsProxy]]:
+    """proxy(prefix="", websockets=False) -> a started TLS-terminating proxy in front of the simulator."""
+    cert, key = server_cert(ca, tmp_path, "proxy")
+    started: list[TlsProxy] = []
+
+    def make(prefix: str = "", websockets: bool = False) -> TlsProxy:
+        front = TlsProxy(sim.url, cert, key, prefix=prefix, websockets=websockets)
+        started.append(front.__enter__())
+        return front
+
+    yield make
+    for front in started:
+        front.__exit__(None, None, None)
+
+
+def test_a_proxy_that_does_not_pass_websockets_makes_the_waits_poll_saying_so_once(
+        proxy: Callable[..., TlsProxy], sim: Simulator, web: str, run_cli: RunCli, ca_file: str) -> None:
+    front = proxy()   # like nginx without `proxy_set_header Upgrade`: cattle sees a plain GET (404)
+    result = run_cli(CATTLE_URL=front.url, RANCHER_CA_BUNDLE=ca_file)
+    assert result.code == 0, result.stderr
+    assert ("the event stream of shop/web could not be opened (Subscribing to Rancher's events failed: HTTP 404"
+            in result.stderr)
+    assert result.stderr.count("polling instead") == 1
+    assert subscriptions(sim) == 1
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+@pytest.mark.parametrize("prefix", ["", "/rancher"])
+def test_the_stream_goes_on_wss_through_a_proxy_that_passes_websockets_under_its_prefix(
+        proxy: Callable[..., TlsProxy], sim: Simulator, web: str, run_cli: RunCli, ca_file: str, prefix: str) -> None:
+    front = proxy(prefix, websockets=True)
+    result = run_cli("--verbose", CATTLE_URL=front.url, RANCHER_CA_BUNDLE=ca_file)
+    assert result.code == 0, result.stderr
+    assert "polling instead" not in result.stderr
+    # Asked for under the configured https:// address and prefix, though Rancher links to http:// without it.
+    assert f"GET {front.url}/v2-beta/projects/1a5/subscribe?eventNames=resource.change (websocket)" in result.stderr
+    assert ("GET", "/v2-beta/projects/1a5/subscribe?eventNames=resource.change") in front.forwarded
+    assert front.plain_connections == 0
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+@pytest.fixture
+def tls_sim(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    yield from serving_https(ca, tmp_path, monkeypatch)
+
+
+def test_a_subscription_verifies_tls_as_every_request_does(tls_sim: Simulator, ca_file: str) -> None:
+    url, query = f"{tls_sim.url}/v2-beta/projects/1a5/subscribe", {"eventNames": "resource.change"}
+    with pytest.raises(CertificateNotTrusted, match="set RANCHER_CA_BUNDLE"):
+        RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)).open_websocket(url, query, what="Subscribing")
+    for verify in (ca_file, False):
+        ws = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), verify=verify).open_websocket(url, query,
+                                                                                               what="Subscribing")
+        assert '"name":"ping"' in ws.recv()
+        ws.close()
+
+
+@pytest.mark.parametrize("setting", ["RANCHER_CA_BUNDLE", "RANCHER_INSECURE"])
+def test_a_1x_upgrade_over_https_follows_the_stream_on_wss(tls_sim: Simulator, ca_file: str, setting: str) -> None:
+    web = tls_sim.add_service(tls_sim.add_stack("shop"), "web", {"imageUuid": f"docker:{OLD_IMAGE}"}, scale=2)
+    environment = {"CATTLE_URL": tls_sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
+                   "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "30",
+                   setting: ca_file if setting == "RANCHER_CA_BUNDLE" else "true"}
+    result = invoke_cli((), environment, {}, SECRET_KEY)
+    assert result.code == 0, result.stderr
+    assert "polling instead" not in result.stderr
+    assert subscriptions(tls_sim) == 2   # the upgrade's wait and the finish's
+    assert tls_sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+# -- norman's subscribe (2.x v3) -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def v3() -> Iterator[Simulator]:
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.4", timing=SLOW) as simulator:
+        simulator.add_workload("default", "web", [dict(WEB)], replicas=2)
+        yield simulator
+
+
+def requests_after_the_write(sim: Simulator) -> list[str]:
+    logged = [f"{r.method} {r.path}" + (f"?{r.query}" if r.query else "") for r in sim.requests]
+    written = max(n for n, line in enumerate(logged) if line.startswith(("PUT ", "PATCH ")))
+    return logged[written + 1:]
+
+
+def test_a_v3_rollout_is_followed_through_norman_s_subscribe_with_one_request(v3: Simulator) -> None:
+    started = time.monotonic()
+    result = run(v3)
+    assert result.code == 0, result.stderr
+    assert containers(v3)["web"]["image"] == NEW
+    # Norman sends the workload as it is when subscribed: no read, however long the rollout takes.
+    assert requests_after_the_write(v3) == [
+        f"GET /v3/project/{v3.default_project_id}/subscribe?resourceTypes=deployment&namespaceId=default"]
+    assert time.monotonic() - started > 0.2, "the rollout was too quick to tell a stream from a poller"
+    assert "polling instead" not in result.stderr
+
+
+def test_a_v3_stream_the_network_cuts_falls_back_to_polling_saying_so_once(v3: Simulator) -> None:
+    result = cut_half_way(v3)
+    assert "the event stream of default/deployment:web broke" in result.stderr
+    assert subscriptions(v3) == 1
+
+
+def test_a_subscription_that_goes_silent_is_taken_for_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rancher pings every 5 s; on a frozen clock the simulator sends its first ping and then nothing,
+    # as a proxy that stopped passing data without closing would.
+    monkeypatch.setattr(streams, "SILENCE_SECONDS", 0.3)
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing(speed=0.0)) as frozen:
+        session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY))
+        feed = streams.subscription(session, f"{frozen.url}/v2-beta/projects/1a5/subscribe",
+                                    {"eventNames": "resource.change"}, "the event stream of shop/web")
+        try:
+            assert feed.get(5)["name"] == "ping"
+            with pytest.raises(streams.StreamLost, match="went silent for 0.3s"):
+                feed.get(5)
+        finally:
+            feed.close()

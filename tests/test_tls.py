@@ -21,6 +21,10 @@ from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, RunCli, invoke_cli, ser
 
 @pytest.fixture
 def sim(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    yield from serving_https(ca, tmp_path, monkeypatch)
+
+
+def serving_https(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
     """The simulator over HTTPS; the test machine's own CA variables must not decide the outcome."""
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         monkeypatch.delenv(name, raising=False)

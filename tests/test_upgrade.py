@@ -329,15 +329,20 @@ def test_a_service_with_a_start_once_sidekick_upgrades_and_finishes(sim: Simulat
         ("stopped", "started-once", f"docker:{NEW_IMAGE}")}
 
 
-def test_a_service_of_60_containers_is_counted_on_every_page(sim: Simulator, run_cli: RunCli) -> None:
-    # 60 old + 60 new containers are 120: more than the one page of 100 Rancher answers by default.
+@pytest.mark.parametrize("streams", [True, False], ids=["events", "polling"])
+def test_a_service_of_60_containers_is_counted_on_every_page(sim: Simulator, run_cli: RunCli, streams: bool) -> None:
+    # 60 old + 60 new containers are 120: more than the one page of 100 Rancher answers by default,
+    # and more than the 100 rows `include=instances` embeds.
     web = sim.add_service(sim.add_stack("shop"), "web", dict(LAUNCH_CONFIG), scale=60)
+    if not streams:
+        sim.faults.fail_next("/subscribe", status=404)
     result = run_cli("--output", "json", RANCHER_BATCH_SIZE="10", RANCHER_TIMEOUT="20")
     assert result.code == 0, result.stderr
     assert "60/60 new containers healthy" in result.stderr
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", f"docker:{NEW_IMAGE}")
-    assert [r for r in sim.requests if r.path.endswith("/instances") and "marker=m100" in r.query], \
-        "the second page of containers was read"
+    if not streams:
+        assert [r for r in sim.requests if r.path.endswith("/instances") and "marker=m100" in r.query], \
+            "the second page of containers was read"
 
 
 def test_lookups_read_every_page(sim: Simulator, run_cli: RunCli) -> None:

@@ -166,3 +166,11 @@ def test_a_signal_interrupts_with_the_last_observation() -> None:
         run([UPGRADING], interrupted=[None, None, 15])
     assert caught.value.signal_number == 15
     assert caught.value.last == UPGRADING
+
+
+def test_a_signal_that_came_during_the_read_wins_over_what_it_read() -> None:
+    # SIGTERM while a read (or the opening of a stream, which reads too) was under way: the wait ends
+    # on the signal even though that read says done, and names that read.
+    with pytest.raises(WaitInterrupted) as caught:
+        run([UPGRADED], interrupted=[None, 15, 15])
+    assert caught.value.last == UPGRADED

@@ -2,6 +2,10 @@
 in front of Rancher: it answers https, forwards plain http to the simulator, passes `Host` as the
 client sent it, and sets `X-Forwarded-Proto` (or any other header) only when told to.
 
+Like nginx without `proxy_set_header Upgrade`, it drops the hop-by-hop `Upgrade` and `Connection`
+headers, so a websocket handshake reaches Rancher as a plain GET; told `websockets=True` (nginx's
+documented websocket setup) it passes them and then tunnels the connection both ways.
+
 It also counts connections that did not speak TLS: a client that followed an http:// link to it
 would have sent its request, credentials included, in clear text.
 """
@@ -9,6 +13,7 @@ would have sent its request, credentials included, in clear text.
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,6 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers.update(proxy.add_headers)
         with proxy.lock:
             proxy.forwarded.append((self.command, path))
+        if proxy.websockets and self.headers.get("Upgrade", "").lower() == "websocket":
+            self._tunnel(path, {**headers, "Upgrade": "websocket", "Connection": "Upgrade"})
+            return
         upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=10)
         try:
             upstream.request(self.command, path, body=body or None, headers=headers)
@@ -66,6 +74,33 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             upstream.close()
         self._answer(answer.status, passed, data)
+
+    def _tunnel(self, path: str, headers: dict[str, str]) -> None:
+        """Send the handshake upstream, then copy bytes both ways until one side closes."""
+        proxy = self.server.proxy
+        upstream = socket.create_connection((proxy.upstream_host, proxy.upstream_port), timeout=10)
+        upstream.settimeout(None)
+        head = f"{self.command} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        upstream.sendall(head.encode("latin-1") + b"\r\n")
+        self.close_connection = True
+
+        def copy(source: socket.socket, target: socket.socket) -> None:
+            try:
+                while data := source.recv(65536):
+                    target.sendall(data)
+            except OSError:
+                pass
+            for end in (source, target):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        back = threading.Thread(target=copy, args=(upstream, self.connection), daemon=True)
+        back.start()
+        copy(self.connection, upstream)
+        back.join(timeout=5)
+        upstream.close()
 
     def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
         self.send_response(status)
@@ -82,16 +117,18 @@ class TlsProxy:
     """https://127.0.0.1:<port><prefix> in front of `upstream` (an http:// URL).
 
     `prefix` is a path the proxy serves Rancher under and strips before forwarding
-    (`https://host/rancher`); `add_headers` are set on every forwarded request.
+    (`https://host/rancher`); `add_headers` are set on every forwarded request; `websockets` passes
+    websocket upgrades through.
     """
 
     def __init__(self, upstream: str, cert_file: str, key_file: str, *, prefix: str = "",
-                 add_headers: dict[str, str] | None = None) -> None:
+                 add_headers: dict[str, str] | None = None, websockets: bool = False) -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
         self.prefix = prefix.rstrip("/")
         self.add_headers = dict(add_headers or {})
+        self.websockets = websockets
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert_file, key_file)
         self.lock = threading.Lock()

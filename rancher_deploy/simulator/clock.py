@@ -116,6 +116,16 @@ class Timeline:
     def restart_clock(self) -> None:
         self.clock = SimClock(self.timing.speed)
         self.epoch = time.time()
+        self._looked_at = -float("inf")
+
+    def settled_lately(self, within: float) -> float:
+        """The current simulated time, settling first unless this was asked less than ``within``
+        real seconds ago: event streams look many times a second each, and ten of them settling every
+        moving object at every look would slow the very requests they report on. Callers hold ``lock``."""
+        if time.monotonic() - self._looked_at >= within:
+            self._looked_at = time.monotonic()
+            return self.settle()
+        return self.now()
 
     def now(self) -> float:
         return self.clock.now()

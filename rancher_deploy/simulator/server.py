@@ -23,6 +23,7 @@ from rancher_deploy.simulator.rancher2.cluster import Cluster
 from rancher_deploy.simulator.rancher2.errors import KubeError, unauthorized
 from rancher_deploy.simulator.rancher2.routes import surface_of
 from rancher_deploy.simulator.request_log import RequestLog, RequestRecord
+from rancher_deploy.simulator.upgrade import serve as serve_websocket
 from rancher_deploy.simulator.wire import STATUS_TEXT, HttpRequest, Response, StreamCut
 
 
@@ -87,6 +88,9 @@ class App:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: ten targets opening their event streams at once overflow
+    # it, and a dropped SYN is sent again only after a second (a real Rancher listens with more).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: App, tls: ssl.SSLContext | None) -> None:
         # socketserver binds AF_INET unless told: an IPv6 address (`::1`) needs its own family.
@@ -179,6 +183,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            return
+        if response.websocket is not None:
+            # A 101 has no body, so none of the JSON headers below; the handshake's own (Upgrade,
+            # Connection, Sec-WebSocket-Accept) come from wsproto, the API's (X-Rancher-Version, ...)
+            # from the generation played. The connection is the websocket's until it ends.
+            self.close_connection = True
+            serve_websocket(self.connection, response.websocket, dict(response.headers))
             return
         headers = {
             "Content-Type": "application/json; charset=utf-8",

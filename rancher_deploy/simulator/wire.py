@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -40,9 +40,26 @@ class HttpRequest:
 
 
 @dataclass
+class Websocket:
+    """A request upgraded to a websocket (a subscribe stream): the server completes the handshake
+    the handler has checked (``session``, a ``wsproto`` connection that has read the request) and
+    then calls ``poll`` every few milliseconds for the text messages due now.
+
+    ``poll`` returns None to end the stream, raises ``StreamCut`` to drop it without a clean end.
+    ``closes_cleanly`` says how the server ends it: a close frame (Jetty's ``Session.close``, cattle)
+    or only the TCP close (gorilla's ``Conn.Close``, which norman's subscribe calls).
+    """
+
+    session: Any   # wsproto.WSConnection: the wire types stay free of the protocol library
+    poll: Callable[[], list[str] | None]
+    closes_cleanly: bool = True
+
+
+@dataclass
 class Response:
     """What to answer. ``body`` is sent as JSON unless ``raw`` (bytes as they are, e.g. Norman's
-    empty action answer) or ``stream`` (chunked, e.g. a Kubernetes watch) is set."""
+    empty action answer), ``stream`` (chunked, e.g. a Kubernetes watch) or ``websocket`` (status
+    101, a subscribe stream) is set."""
 
     status: int
     body: Any
@@ -50,6 +67,7 @@ class Response:
     project_id: str | None = None
     raw: bytes | None = None
     stream: Iterator[bytes] | None = None
+    websocket: Websocket | None = None
 
 
 class StreamCut(Exception):

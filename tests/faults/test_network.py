@@ -29,7 +29,7 @@ def test_rancher_unreachable_in_the_middle_of_a_wait_is_waited_out(
 
 def test_reads_slower_than_the_request_timeout_mid_wait_are_waited_out(
         sim: Simulator, web: str, run_watching: RunWatching) -> None:
-    result = run_watching([("Upgrade of shop/web requested", lambda: sim.faults.latency(0.5, "/instances")),
+    result = run_watching([("Upgrade of shop/web requested", lambda: sim.faults.latency(0.5, "include=instances")),
                            ("did not answer within 0.2s", sim.faults.clear)], **FAST_FAIL)
     assert result.code == 0, result.stderr
     assert "did not answer within 0.2s (RANCHER_REQUEST_TIMEOUT); still waiting" in result.stderr

@@ -77,7 +77,10 @@ def _credentials(headers: dict[str, str]) -> tuple[str | None, str | None]:
 
 def _unauthorized(req: HttpRequest) -> Response:
     headers: dict[str, str] = {}
-    if req.headers.get("x-api-no-challenge", "").lower() != "true":
+    # BasicAuthImpl.challenge: no challenge for X-API-No-Challenge, nor for a websocket upgrade
+    # (its `Connection` header is compared whole with "upgrade").
+    if req.headers.get("x-api-no-challenge", "").lower() != "true" and \
+            req.headers.get("connection", "").lower() != "upgrade":
         headers["WWW-Authenticate"] = REALM
     return Response(401, ApiError.http(401).body(), headers)
 
@@ -97,6 +100,8 @@ def handle(store: Store, req: HttpRequest, rancher_version: str) -> Response:
             response.headers["X-Rancher-Version"] = RANCHER_VERSIONS.get(rancher_version, rancher_version)
             return response
         default_account = who.account_id
+        if req.method != "GET":
+            store.writes += 1
         response = _dispatch(store, req, who, segments)
         if segments and segments[0] in API_VERSIONS:
             version = segments[0]

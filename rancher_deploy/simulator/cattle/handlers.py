@@ -269,7 +269,27 @@ def create_service(api: ApiRequest, store: Store, p: dict[str, str]) -> Response
 
 
 def get_service(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
-    return Response(200, render_service(api, store, store.get_service(api.project_id, p["id"], _kind(p))))
+    svc = store.get_service(api.project_id, p["id"], _kind(p))
+    return Response(200, with_included(api, store, svc, render_service(api, store, svc)))
+
+
+def with_included(api: ApiRequest, store: Store, svc: Service, doc: JSON) -> JSON:
+    """The service with `include=instances` honoured: its containers (those its `instances` link
+    lists) embedded as `instances`, in one answer.
+
+    gdapi's ParseCollectionAttributes keeps only the first `include` of a request, and cattle's
+    AbstractJooqResourceManager joins the linked table in the same query, whose row limit is the
+    page's (`limit`, 100 by default): MultiTableMapper drops the joined rows past it, so a service
+    with more containers than that shows only the first ones. Another first link embeds nothing here.
+    """
+    links = [value.lower() for key, value in api.params if key == "include"]
+    if links[:1] != ["instances"]:
+        return doc
+    shown = [render_instance(api, store, i) for i in store.list_instances(api.project_id, svc.id)]
+    limits = [value for key, value in api.params if key == "limit"]
+    limit = listing.limit_of(limits[-1] if limits else None)
+    doc["instances"] = [r for r in shown if r.get("state") != "removed"][:limit]
+    return doc
 
 
 def update_service(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:

@@ -138,6 +138,18 @@ def with_params(url_base: str, params: list[tuple[str, str]], **replace: str | N
     return f"{url_base}?{urlencode(kept)}" if kept else url_base
 
 
+def limit_of(raw: str | None) -> int:
+    """A page's size as ParseCollectionAttributes reads `limit`: 100 by default (or when not a
+    number), at most 3000, and the cap for 0 or less."""
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        return DEFAULT_LIMIT
+    return MAX_LIMIT if limit <= 0 or limit > MAX_LIMIT else limit
+
+
 def build_collection(
     *,
     resources: list[JSON],
@@ -165,15 +177,7 @@ def build_collection(
     elif order == "desc":
         resources = list(reversed(resources))
 
-    limit = DEFAULT_LIMIT
-    raw_limit = query.get("limit", [None])[-1]
-    if raw_limit is not None:
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            limit = DEFAULT_LIMIT
-        if limit <= 0 or limit > MAX_LIMIT:
-            limit = MAX_LIMIT
+    limit = limit_of(query.get("limit", [None])[-1])
     offset = 0
     marker = query.get("marker", [None])[-1]
     if marker and marker.startswith("m") and marker[1:].isdigit():

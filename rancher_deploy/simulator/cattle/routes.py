@@ -11,6 +11,7 @@ import re
 from rancher_deploy.simulator.cattle import handlers as h
 from rancher_deploy.simulator.cattle.handlers import Handler
 from rancher_deploy.simulator.cattle.models.kinds import KIND_BY_COLLECTION
+from rancher_deploy.simulator.cattle.subscribe import subscribe
 from rancher_deploy.simulator.wire import Match, Miss, Route, resolve
 
 _ID = r"(?P<id>[^/]+)"
@@ -60,6 +61,8 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("GET", _INSTANCES, h.list_instances),
     _r("GET", f"{_INSTANCES}/{_ID}", h.get_instance),
     _r("GET", f"{_INSTANCES}/{_ID}/services", h.instance_services),
+    # the event stream (a websocket upgrade of a GET of the `subscribe` collection)
+    _r("GET", "subscribe", subscribe),
 )
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from enum import Enum
 
-from rancher_deploy.simulator.rancher2 import discovery, kubeapi, steve, v3, v3_workloads
+from rancher_deploy.simulator.rancher2 import discovery, kubeapi, steve, subscribe, v3, v3_workloads
 from rancher_deploy.simulator.rancher2.call import Call
 from rancher_deploy.simulator.rancher2.releases import RELEASES, has_steve
 from rancher_deploy.simulator.wire import Response, Route
@@ -49,6 +49,7 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("GET", "/v3/clusters", v3.list_clusters),
     _r("GET", "/v3/clusters/(?P<cluster>[^/]+)", v3.get_cluster),
     _r("GET", "/v3/settings/(?P<setting>[^/]+)", v3.get_setting),
+    _r("GET", "/v3/subscribe", subscribe.management_subscribe),
     _r("GET", "/v3/projects", v3.list_projects),
     _r("POST", "/v3/projects", v3.create_project),
     _r("GET", f"/v3/projects/{_PROJECT}", v3.get_project),
@@ -59,6 +60,7 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("GET", f"/v3/project/{_PROJECT}", v3_workloads.project_root),
     _r("GET", f"/v3/projects?/{_PROJECT}/schemas", v3_workloads.project_schemas_handler),
     _r("GET", f"/v3/projects?/{_PROJECT}/schemas/(?P<schema>[^/]+)", v3_workloads.get_project_schema),
+    _r("GET", f"/v3/project/{_PROJECT}/subscribe", subscribe.project_subscribe),
     _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}", v3_workloads.list_workloads),
     _r("POST", f"/v3/project/{_PROJECT}/{_WORKLOADS}", v3_workloads.create_workload),
     _r("GET", f"/v3/project/{_PROJECT}/{_WORKLOADS}/{_ID}", v3_workloads.get_workload),

@@ -59,11 +59,15 @@ class Backend(Timeline):
         self.timing = timing
         self.faults = faults
         self._admin = ApiKey(access_key, secret_key, None)
+        # Bumped by every request that may change something (not a GET) and by a reset: a subscribe
+        # stream looks over every resource again after one, and only at what moves otherwise.
+        self.writes = 0
         self.reset()
 
     def reset(self) -> None:
         """Back to a fresh install: only the Default environment and the account key."""
         with self.lock:
+            self.writes += 1
             self.restart_clock()
             self.projects: dict[str, Project] = {
                 DEFAULT_PROJECT_ID: Project(DEFAULT_PROJECT_ID, "Default", 0.0, uuid="adminProject")

@@ -1,0 +1,177 @@
+"""Cattle's subscribe websocket (1.6): `/v1/subscribe`, `/v2-beta/projects/<id>/subscribe?eventNames=...`.
+
+What cattle v1.6 does (code/framework/api-pub-sub, code/iaas/api-logic/.../change): a GET of the
+`subscribe` collection that is a websocket upgrade (JettyWebSocketSubcriptionHandler; without
+`Upgrade: websocket` no writer is made and the request ends in NotFoundHandler's 404) subscribes the
+connection to the event names asked for, qualified with the key's account (the project: a
+QUALIFIED SubscriptionStyle, names stripped again when written). It writes a `ping` event at once,
+then one every `api.sub.ping.interval.millis` (5 s), at most `api.sub.max.pings` (8640) times, and
+closes after that (NonBlockingSubscriptionHandler). Every change of a resource's state, of its
+fields through the API or of its progress is published as `resource.change` naming the resource
+(ResourceChangeEventListenerImpl), and ResourceChangeEventProcessor fills `data.resource` with the
+resource as a GET renders it with the subscribe request's options (its `include`), dropping a
+removed resource whose state is not yet `removed`. Each event is an EventVO written by Jackson:
+every field, null or not, `time` in epoch milliseconds (go-rancher's `client.Publish`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+import weakref
+from typing import Any
+
+from rancher_deploy.simulator.cattle.errors import ApiError, not_found
+from rancher_deploy.simulator.cattle.handlers import ApiRequest, render_instance, render_service, with_included
+from rancher_deploy.simulator.cattle.models.resource import JSON
+from rancher_deploy.simulator.cattle.models.service import Service
+from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.upgrade import TICK, handshake
+from rancher_deploy.simulator.wire import Response, StreamCut, Websocket
+
+PING_SECONDS = 5.0    # api.sub.ping.interval.millis=5000 (api-server/defaults.properties), simulated time
+MAX_PINGS = 8640      # api.sub.max.pings: then the subscription ends
+RESOURCE_CHANGE = "resource.change"
+# How often (real seconds) the stream looks over every resource, not only those moving: what a seed
+# through the facade changes. Cattle publishes its collected changes once a second
+# (task.resource.change.publish.schedule=1); the simulator sends what moved at once.
+FULL_LOOK_SECONDS = 1.0
+
+
+def subscribe(api: ApiRequest, store: Store, _: dict[str, str]) -> Response:
+    """Answer a subscribe request: 101 and the project's events, or why not (404, 400)."""
+    if api.http.headers.get("upgrade", "").lower() != "websocket":
+        raise not_found()
+    session = handshake(api.http)
+    if session is None:
+        raise ApiError.http(400)  # Jetty's WebSocketServerFactory refuses a broken handshake
+    names = {value for key, value in api.params if key == "eventNames"}
+    return Response(101, None, websocket=Websocket(session, _Publisher(api, store, names).poll))
+
+
+def event(name: str, data: Any, at: float, resource_type: str | None = None, resource_id: str | None = None) -> JSON:
+    """One EventVO as Jackson writes it (code/framework/eventing/.../EventVO.java; `listenerKey` is
+    @XmlTransient)."""
+    return {
+        "id": str(uuid.uuid4()), "name": name, "replyTo": None, "resourceId": resource_id,
+        "resourceType": resource_type, "publisher": None, "transitioning": None, "transitioningMessage": None,
+        "transitioningInternalMessage": None, "previousIds": None, "previousNames": None, "data": data,
+        "time": int(at * 1000), "timeoutMillis": None, "transitioningProgress": None, "context": None,
+    }
+
+
+class _Publisher:
+    """One subscription: what is due on it at each look (``poll``): its pings, and the project's
+    changes, which every subscription of the same project and rendering reads from one `_Changes`."""
+
+    def __init__(self, api: ApiRequest, store: Store, names: set[str]) -> None:
+        self._store = store
+        self._generation = store.faults.stream_generation()
+        # Subscribed now, while the request holds the store: what changes from here on is sent,
+        # even if the first look comes after the client has read what it then needs.
+        self._changes = _Changes.of(api, store) if RESOURCE_CHANGE in names else None
+        self._cursor = self._changes.last if self._changes is not None else 0
+        self._pings = 0
+        self._next_ping: float | None = None
+
+    def poll(self) -> list[str] | None:
+        if self._store.faults.stream_generation() != self._generation:
+            raise StreamCut()
+        if self._pings >= MAX_PINGS:
+            return None   # the Retry that sends them is spent: the subscription ends (unsubscribe)
+        with self._store.lock:
+            now = self._store.settled_lately(TICK / 2)
+            messages: list[str] = []
+            if self._next_ping is None:
+                messages.append(self._ping(now))   # written when subscribing, not one of the Retry's
+                self._next_ping = now + PING_SECONDS
+            if self._changes is not None:
+                self._cursor, changed = self._changes.since(self._cursor, now)
+                messages += changed
+            if now >= self._next_ping:
+                # Every ping due since the last look counts; one message says them (after a jump in time).
+                due = 1 + int((now - self._next_ping) // PING_SECONDS)
+                self._pings += due
+                self._next_ping += PING_SECONDS * due
+                messages.append(self._ping(now))
+        return messages
+
+    def _ping(self, now: float) -> str:
+        return _text(event("ping", {"options": {}, "resources": []}, self._store.wall(now)))
+
+
+class _Changes:
+    """The `resource.change` events of one project as one rendering shows it (links under one base,
+    one API version, one `include`), looked for at most once a tick however many subscriptions read
+    them: each look renders what moves (or, after a write and once a second, everything) and keeps
+    an event for each resource rendered otherwise than the last time. The first look only learns
+    what is there: cattle sends no state when subscribed."""
+
+    KEEP_SECONDS = 10.0   # real seconds an event is kept for the subscriptions that have not read it yet
+    _all: weakref.WeakKeyDictionary[Store, dict[tuple[str, ...], _Changes]] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, api: ApiRequest, store: Store) -> _Changes:
+        """The changes seen through `api`'s rendering, made (and first looked at) on first use; the
+        caller holds the store."""
+        includes = [value.lower() for key, value in api.params if key == "include"]
+        key = (api.project_id, api.base, api.api_version, *includes[:1])
+        found = cls._all.setdefault(store, {}).get(key)
+        if found is None:
+            found = cls._all[store][key] = _Changes(api, store)
+        return found
+
+    def __init__(self, api: ApiRequest, store: Store) -> None:
+        self._api = api
+        self._store = store
+        self._shown: dict[str, JSON] = {}     # "<type>:<id>" -> the resource as last published
+        self._moving: set[str] = set()        # ids of the services that moved at the last look
+        self._writes = store.writes
+        self._full_at = self._looked_at = time.monotonic()
+        self._events: list[tuple[int, float, str]] = []   # (number, when kept, the event's text)
+        self.last = 0
+        self._look(store.now(), learn=True)
+
+    def since(self, cursor: int, now: float) -> tuple[int, list[str]]:
+        """The events after number `cursor` (looking first if a tick has passed), and the new cursor."""
+        if time.monotonic() - self._looked_at >= TICK / 2:
+            self._look(now, learn=False)
+        return self.last, [text for number, _, text in self._events if number > cursor]
+
+    def _look(self, now: float, *, learn: bool) -> None:
+        store, api = self._store, self._api
+        self._looked_at = time.monotonic()
+        services = store.list_services(api.project_id)
+        moving = {svc.id for svc in services if _moves(svc)}
+        if learn or self._writes != store.writes or self._looked_at - self._full_at >= FULL_LOOK_SECONDS:
+            self._writes, self._full_at = store.writes, self._looked_at
+            looked = services
+        else:
+            looked = [svc for svc in services if svc.id in moving or svc.id in self._moving]
+        self._moving = moving
+        self._events = [kept for kept in self._events if self._looked_at - kept[1] < self.KEEP_SECONDS]
+        for svc in looked:
+            # Its containers first: a service that says `upgraded` comes after the containers that made it so.
+            resources = [render_instance(api, store, inst) for inst in svc.instances]
+            resources.append(with_included(api, store, svc, render_service(api, store, svc)))
+            for resource in resources:
+                key = f"{resource['type']}:{resource['id']}"
+                if self._shown.get(key) == resource:
+                    continue
+                self._shown[key] = resource
+                if not learn:
+                    self.last += 1
+                    change = event(RESOURCE_CHANGE, {"resource": resource}, store.wall(now), str(resource["type"]),
+                                   str(resource["id"]))
+                    self._events.append((self.last, self._looked_at, _text(change)))
+
+
+def _text(message: JSON) -> str:
+    """A message as Jackson writes it: compact."""
+    return json.dumps(message, separators=(",", ":"))
+
+
+def _moves(svc: Service) -> bool:
+    """A process runs on it, or one of its containers is starting, stopping or being removed."""
+    return svc.process is not None or any(inst.moving for inst in svc.instances)

@@ -1,0 +1,216 @@
+"""The subscribe websockets as Rancher serves them (docs/simulator.md, "Event streams"): cattle's on
+1.6 and norman's on 2.x, on the API's own port, read with websocket-client as Rancher's own tests do.
+
+Simulated time stands still but for `advance`, so each event is where the test puts it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import websocket
+
+from rancher_deploy.simulator import Simulator, Timing
+
+from .conftest import ACCESS_KEY, K8S_SECRET, K8S_TOKEN, SECRET_KEY, WEB_CONFIG
+
+Message = dict[str, Any]
+BASIC = "Basic " + base64.b64encode(f"{ACCESS_KEY}:{SECRET_KEY}".encode()).decode()
+BEARER = f"Bearer {K8S_TOKEN}:{K8S_SECRET}"
+# Every field of cattle's EventVO as Jackson writes it (listenerKey is @XmlTransient).
+EVENT_FIELDS = {"id", "name", "replyTo", "resourceId", "resourceType", "publisher", "transitioning",
+                "transitioningMessage", "transitioningInternalMessage", "previousIds", "previousNames", "data",
+                "time", "timeoutMillis", "transitioningProgress", "context"}
+
+
+def subscribe(sim: Simulator, path: str, authorization: str = BASIC, **options: Any) -> websocket.WebSocket:
+    return websocket.create_connection(sim.url.replace("http", "ws", 1) + path, timeout=5,
+                                       header={"Authorization": authorization}, **{"suppress_origin": True, **options})
+
+
+def messages(ws: websocket.WebSocket, count: int) -> list[Message]:
+    return [json.loads(ws.recv()) for _ in range(count)]
+
+
+def refusal(sim: Simulator, path: str, authorization: str = BASIC, **options: Any) -> websocket.WebSocketBadStatusException:
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        subscribe(sim, path, authorization, **options)
+    return refused.value
+
+
+def upgrade(sim: Simulator, service: str) -> None:
+    answer = requests.post(f"{sim.url}/v2-beta/projects/1a5/services/{service}/?action=upgrade",
+                           auth=(ACCESS_KEY, SECRET_KEY), timeout=5, json={"inServiceStrategy": {
+                               "launchConfig": {**WEB_CONFIG, "imageUuid": "docker:web:2"}, "batchSize": 1,
+                               "intervalMillis": 2000}})
+    assert answer.status_code == 202, answer.text
+
+
+@pytest.fixture
+def cattle() -> Iterator[Simulator]:
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing(speed=0.0)) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def web(cattle: Simulator) -> str:
+    return cattle.add_service(cattle.add_stack("shop"), "web", dict(WEB_CONFIG), scale=2)
+
+
+# -- cattle (1.6) --------------------------------------------------------------------------------------
+
+
+def test_cattle_pings_first_then_publishes_each_change_with_the_resource_as_a_get_renders_it(
+        cattle: Simulator, web: str) -> None:
+    ws = subscribe(cattle, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change")
+    assert ws.getstatus() == 101
+    ping = messages(ws, 1)[0]
+    assert set(ping) == EVENT_FIELDS and ping["name"] == "ping"
+    assert ping["data"] == {"options": {}, "resources": []} and isinstance(ping["time"], int)
+    upgrade(cattle, web)
+    changes = messages(ws, 2)
+    assert all(set(change) == EVENT_FIELDS and change["name"] == "resource.change" for change in changes)
+    service = next(change for change in changes if change["resourceType"] == "service")
+    assert service["resourceId"] == web
+    answered = requests.get(f"{cattle.url}/v2-beta/projects/1a5/services/{web}", auth=(ACCESS_KEY, SECRET_KEY),
+                            timeout=5).json()
+    assert service["data"]["resource"] == answered   # links under the subscription's project, as the GET's
+    assert answered["state"] == "upgrading"
+    cattle.advance(30)
+    seen: list[Message] = []
+    while not any(m["resourceType"] == "service" and m["data"]["resource"]["state"] == "upgraded" for m in seen):
+        seen += messages(ws, 1)
+    containers = [m for m in seen if m["resourceType"] == "container"]
+    assert containers and all(web in m["data"]["resource"]["serviceIds"] for m in containers)
+    assert {m["data"]["resource"]["healthState"] for m in containers} >= {"healthy"}
+    ws.close()
+
+
+def test_cattle_sends_no_state_when_subscribed_and_only_the_event_names_asked_for(cattle: Simulator, web: str) -> None:
+    quiet = subscribe(cattle, "/v2-beta/projects/1a5/subscribe")   # no eventNames: pings only
+    told = subscribe(cattle, "/v2-beta/subscribe?eventNames=resource.change")  # the key's project: 1a5
+    assert messages(quiet, 1)[0]["name"] == messages(told, 1)[0]["name"] == "ping"
+    upgrade(cattle, web)
+    assert messages(told, 1)[0]["name"] == "resource.change"
+    cattle.advance(5)
+    assert messages(quiet, 1)[0]["name"] == "ping"   # the next ping, 5 s on; nothing between
+    quiet.close()
+    told.close()
+
+
+def test_cattle_pings_every_five_simulated_seconds_and_closes_after_its_last(cattle: Simulator) -> None:
+    ws = subscribe(cattle, "/v1/projects/1a5/subscribe?eventNames=resource.change")
+    assert messages(ws, 1)[0]["name"] == "ping"
+    cattle.advance(5)
+    assert messages(ws, 1)[0]["name"] == "ping"
+    cattle.advance(5 * 8640)   # api.sub.max.pings
+    assert messages(ws, 1)[0]["name"] == "ping"
+    opcode, _ = ws.recv_data()
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+
+
+def test_cattle_refuses_as_it_does_a_plain_get_a_bad_key_and_another_project(cattle: Simulator) -> None:
+    plain = requests.get(f"{cattle.url}/v2-beta/projects/1a5/subscribe", auth=(ACCESS_KEY, SECRET_KEY), timeout=5)
+    assert (plain.status_code, plain.json()["code"]) == (404, "Not Found")   # no Upgrade: NotFoundHandler
+    refused = refusal(cattle, "/v2-beta/projects/1a5/subscribe", "Basic " + base64.b64encode(b"AK:wrong").decode())
+    assert refused.status_code == 401 and json.loads(refused.resp_body or b"")["code"] == "Unauthorized"
+    assert "www-authenticate" not in (refused.resp_headers or {}), "no challenge for a websocket upgrade"
+    other = cattle.add_project("Staging")
+    access, secret = cattle.add_environment_key(other)
+    key = "Basic " + base64.b64encode(f"{access}:{secret}".encode()).decode()
+    assert refusal(cattle, "/v2-beta/projects/1a5/subscribe", key).status_code == 403
+
+
+def test_include_instances_embeds_the_containers_of_the_first_include_only_within_the_page(
+        cattle: Simulator, web: str, api: requests.Session) -> None:
+    url = f"{cattle.url}/v2-beta/projects/1a5/services/{web}"
+    embedded = api.get(url, params={"include": "instances"}, timeout=5).json()["instances"]
+    listed = api.get(f"{url}/instances", timeout=5).json()["data"]
+    assert [c["id"] for c in embedded] == [c["id"] for c in listed] and len(embedded) == 2
+    assert "instances" not in api.get(url, params=[("include", "stack"), ("include", "instances")], timeout=5).json()
+    assert len(api.get(url, params={"include": "instances", "limit": "1"}, timeout=5).json()["instances"]) == 1
+
+
+def test_drop_streams_cuts_a_subscription_without_a_close_frame(cattle: Simulator) -> None:
+    ws = subscribe(cattle, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change")
+    messages(ws, 1)
+    cattle.faults.drop_streams()
+    with pytest.raises(websocket.WebSocketConnectionClosedException):
+        ws.recv()
+
+
+# -- norman (2.x) ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def norman() -> Iterator[Simulator]:
+    with Simulator(K8S_TOKEN, K8S_SECRET, rancher_version="2.4", timing=Timing(speed=0.0)) as simulator:
+        simulator.add_workload("default", "web", [{"name": "web", "image": "web:1"}], replicas=2)
+        simulator.add_workload("default", "db", [{"name": "db", "image": "db:1"}], kind="statefulset")
+        simulator.add_namespace("other")
+        simulator.add_workload("other", "api", [{"name": "api", "image": "api:1"}])
+        yield simulator
+
+
+def project_path(sim: Simulator, query: str) -> str:
+    return f"/v3/project/{sim.default_project_id}/subscribe?{query}"
+
+
+def test_norman_sends_every_object_of_the_types_asked_for_then_each_change(norman: Simulator) -> None:
+    ws = subscribe(norman, project_path(norman, "resourceTypes=deployment&namespaceId=default"), BEARER)
+    first = messages(ws, 1)[0]
+    assert (first["name"], first["data"]["id"], first["data"]["type"]) == ("resource.change", "deployment:default:web",
+                                                                           "deployment")
+    answered = requests.get(first["data"]["links"]["self"], headers={"Authorization": BEARER}, timeout=5).json()
+    assert first["data"] == answered
+    answered["containers"] = [{**answered["containers"][0], "image": "web:2"}]
+    assert requests.put(answered["links"]["self"], json=answered, headers={"Authorization": BEARER},
+                        timeout=5).status_code == 200
+    change = messages(ws, 1)[0]
+    assert change["data"]["id"] == "deployment:default:web" and change["data"]["containers"][0]["image"] == "web:2"
+    norman.advance(5)   # the rollout moves on too: its changes, then the ping of the fifth second
+    while (ping := messages(ws, 1)[0])["name"] == "resource.change":
+        assert ping["data"]["id"] == "deployment:default:web"
+    assert ping == {"name": "ping", "data": {}}
+    assert requests.delete(answered["links"]["self"], headers={"Authorization": BEARER}, timeout=5).ok
+    assert messages(ws, 1)[0]["name"] == "resource.remove"
+    ws.close()
+
+
+def test_norman_watches_every_workload_type_when_none_is_named(norman: Simulator) -> None:
+    ws = subscribe(norman, project_path(norman, ""), BEARER)
+    assert {m["data"]["id"] for m in messages(ws, 3)} == {"deployment:default:web", "statefulset:default:db",
+                                                           "deployment:other:api"}
+    ws.close()
+
+
+def test_norman_ends_after_its_watch_timeout_without_a_close_frame(norman: Simulator) -> None:
+    ws = subscribe(norman, project_path(norman, "resourceTypes=deployment&namespaceId=default"), BEARER)
+    messages(ws, 1)
+    norman.advance(1800)   # the watch's TimeoutSeconds
+    with pytest.raises(websocket.WebSocketConnectionClosedException):
+        while True:
+            ws.recv()
+
+
+def test_norman_refuses_as_norman_and_gorilla_do(norman: Simulator) -> None:
+    unmatched = requests.get(f"{norman.url}{project_path(norman, 'resourceTypes=bogus')}",
+                             headers={"Authorization": BEARER}, timeout=5)
+    assert (unmatched.status_code, unmatched.json()["message"]) == (404, "no resources types matched")
+    plain = requests.get(f"{norman.url}{project_path(norman, '')}", headers={"Authorization": BEARER}, timeout=5)
+    assert (plain.status_code, plain.text, plain.headers["Sec-Websocket-Version"]) == (400, "Bad Request\n", "13")
+    foreign = refusal(norman, project_path(norman, ""), BEARER, suppress_origin=False, origin="https://elsewhere.example")
+    assert (foreign.status_code, foreign.resp_body) == (403, b"Forbidden\n")
+    assert refusal(norman, project_path(norman, ""), f"Bearer {K8S_TOKEN}:wrong").status_code == 401
+
+
+def test_norman_serves_the_management_types_at_v3_subscribe(norman: Simulator) -> None:
+    ws = subscribe(norman, "/v3/subscribe?resourceTypes=project", BEARER)
+    names = {m["data"]["name"] for m in messages(ws, 2)}
+    assert names == {"Default", "System"}
+    ws.close()
