@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from bench import ideal, peer, procs, tally
 from bench.context import ACCESS, REPOSITORY, SECRET, Tools, say
@@ -24,24 +23,14 @@ def alternate(round_number: int) -> tuple[str, str]:
     return TOOLS if round_number % 2 == 0 else (TOOLS[1], TOOLS[0])
 
 
-def seed_services(sim: Simulator, stack: str, names: Sequence[str], scale: int = 1) -> list[str]:
-    """Add services already running ``REPOSITORY:1``; answers their ids in order.
-
-    The simulator settles every service on each ``add_service`` (O(N^2): about 160 s for 10,000
-    services). Nothing is in flight while seeding, so the bench skips that settle by shadowing the
-    store's ``settle`` for the duration; should the simulator's private layout change, it seeds the
-    slow way. (A public bulk seed in the simulator would remove this.)
-    """
-    store: Any = getattr(sim, "_store", None)
-    quiet = store is not None and callable(getattr(store, "settle", None)) and hasattr(store, "clock")
-    if quiet:
-        store.settle = lambda: store.clock.now()
-    try:
-        config = {"imageUuid": f"docker:{REPOSITORY}:1"}
-        return [sim.add_service(stack, name, dict(config), scale=scale) for name in names]
-    finally:
-        if quiet:
-            del store.settle
+def seed_services(sim: Simulator, stack: str, count: int, *, name: str = "s{n}", scale: int = 1) -> tuple[str, list[str]]:
+    """Add ``count`` services already running ``REPOSITORY:1`` to the stack named ``stack`` (made when
+    there is none), named after ``name`` (``{n}`` counts from 1), after any it holds: through the
+    simulator's bulk seed, which settles once for all of them (one by one, each seed settles every
+    service: minutes for 10,000). Answers the stack's id and the services' ids in order."""
+    made = sim.seed_bulk({"services": count, "launchConfig": {"imageUuid": f"docker:{REPOSITORY}:1"},
+                          "scale": scale, "names": {"service": name, "stack": stack}})
+    return str(made["stacks"][0]), [str(service) for service in made["services"]]
 
 
 def ours_environment(tools: Tools, sim: Simulator, services: str, image: str, **settings: str) -> dict[str, str]:
@@ -115,8 +104,8 @@ def upgrade_scenario(tools: Tools, rounds: int, batch_interval: int) -> list[Upg
     ``batch_interval`` s between batches), each next to the ideal client on a twin service."""
     runs: list[UpgradeRun] = []
     with Simulator(ACCESS, SECRET, timing=Timing.realistic()) as sim:
-        web, = seed_services(sim, sim.add_stack("shop"), ["web"], scale=2)
-        twin, = seed_services(sim, sim.add_stack("ideal"), ["web"], scale=2)
+        _, (web,) = seed_services(sim, "shop", 1, name="web", scale=2)
+        _, (twin,) = seed_services(sim, "ideal", 1, name="web", scale=2)
         for number in range(rounds):
             for tool in alternate(number):
                 say(f"1.6 upgrade, round {number + 1}/{rounds}: {tool}")
@@ -152,16 +141,12 @@ def _lookup_ours(tools: Tools, sim: Simulator, services: int) -> LookupRun:
     return LookupRun("rancher-deploy", services, finished.wall, len(sim.requests), failure)
 
 
-def _upgrade_asked(sim: Simulator) -> bool:
-    return any(r.method == "POST" and "action=upgrade" in r.query for r in sim.requests)
-
-
 def _lookup_peer(tools: Tools, sim: Simulator, services: int) -> LookupRun:
     sim.reset_log()
-    with ideal.Watcher(lambda: _upgrade_asked(sim)) as watch:
-        finished = run_tool("rancher-gitlab-deploy", tools, sim, "web", tools.next_image(), 2)
-    asked = watch.first(True)
+    finished = run_tool("rancher-gitlab-deploy", tools, sim, "web", tools.next_image(), 2)
     records = sim.requests
+    # The log's `answered` is the simulator's time.monotonic(), the clock `finished` is stamped with.
+    asked = next((r.answered for r in records if r.method == "POST" and "action=upgrade" in r.query), None)
     before = next((i for i, r in enumerate(records) if r.method == "POST"), len(records))
     failure = None if finished.code == 0 else finished.last_line()
     return LookupRun("rancher-gitlab-deploy", services, asked - finished.started if asked else None, before, failure)
@@ -187,8 +172,9 @@ def lookup_scenario(tools: Tools, sizes: Sequence[int], rounds: int) -> tuple[li
     floors: dict[int, float] = {}
     for size in sizes:
         with Simulator(ACCESS, SECRET, timing=Timing.fast()) as sim:
-            stack = sim.add_stack("shop")
-            seed_services(sim, stack, [f"filler{n}" for n in range(1, size)] + ["web"])
+            if size > 1:
+                seed_services(sim, "shop", size - 1, name="filler{n}")
+            stack, _ = seed_services(sim, "shop", 1, name="web")  # the target comes last
             floors[size] = simulator_floor(sim, stack)
             for number in range(rounds):
                 for tool in alternate(number):
@@ -236,7 +222,7 @@ def many_scenario(tools: Tools, counts: Sequence[int], rounds_for: Callable[[int
     runs: list[ManyRun] = []
     with Simulator(ACCESS, SECRET, timing=Timing.fast()) as sim:
         names = [f"s{n}" for n in range(1, max(counts) + 1)]
-        seed_services(sim, sim.add_stack("shop"), names, scale=2)
+        seed_services(sim, "shop", len(names), scale=2)
         for count in counts:
             rounds = rounds_for(count)
             for number in range(rounds):

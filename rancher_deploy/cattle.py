@@ -466,16 +466,20 @@ def _phase(state: str, transitioning: Transitioning) -> Phase:
 
 
 def connect(session: RancherSession, url: str, environment: str | None,
-            warn: Callable[[str], None]) -> CattleBackend:
-    """Find the 1.x API behind the URL as the user wrote it, and the environment to work in."""
+            warn: Callable[[str], None], *, server: str | None = None) -> CattleBackend:
+    """Find the 1.x API behind the URL as the user wrote it, and the environment to work in.
+
+    `server` is the release a Rancher 1.x already named in its `X-Rancher-Version` header (while
+    discovery asked which Rancher this is): it settles the API version without asking again.
+    Raises NotCattle when no Rancher 1.x API answers there.
+    """
     parts = urlsplit(url)
     match = _API_PATH.match(parts.path)
     prefix = match.group("prefix") if match else parts.path.rstrip("/")
     root = urlunsplit((parts.scheme, parts.netloc, prefix, "", ""))
-    given_version = match.group("version") if match else None
     scoped_project = match.group("project") if match else None
 
-    dialect = _discover(session, root, given_version, warn)
+    dialect = _discover(session, root, server, warn)
     api = f"{root}/{dialect.version}"
     if scoped_project is not None:
         project = _get_project(session, api, scoped_project, "CATTLE_URL")
@@ -488,16 +492,37 @@ def connect(session: RancherSession, url: str, environment: str | None,
     return CattleBackend(session, project, f"{api}/projects/{project['id']}", dialect, warn)
 
 
-def _discover(session: RancherSession, root: str, given: str | None,
-              warn: Callable[[str], None]) -> ApiDialect:
-    what = "Connecting to Rancher"
-    if _is_version_root(session.get_optional(f"{root}/v2-beta", what=what)):
+def api_version_of(server: str) -> str:
+    """The API a Rancher 1.x of this release serves upgrades through: `v2-beta` from 1.2 on (Rancher's
+    v1.2 API docs, rancher.com/docs/rancher/v1.2/en/api/v2-beta/, are the first with it), `v1` before;
+    a release that does not read as `v1.<minor>` counts as current."""
+    match = re.match(r"v?1\.(\d+)", server)
+    return "v1" if match and int(match.group(1)) < 2 else V2_BETA.version
+
+
+def _discover(session: RancherSession, root: str, server: str | None, warn: Callable[[str], None]) -> ApiDialect:
+    """The API to use: `/v2-beta` where the release serves it (as `server` names it, else as one probe
+    of that root finds: its API root, or cattle's header on a 404 from a release without it), else
+    `/v1`, with a warning. NotCattle when no Rancher 1.x answered there."""
+    if server is None:
+        probe = session.probe(f"{root}/v2-beta", what="Connecting to Rancher")
+        if _is_version_root(probe.body):
+            return V2_BETA
+        if probe.cattle is None or api_version_of(probe.cattle) != V1.version:
+            # No Rancher 1.x here, or one that serves /v2-beta elsewhere than where this URL leads.
+            raise NotCattle(f"no Rancher 1.x API (/v2-beta or /v1) found at {root}; check CATTLE_URL")
+    elif api_version_of(server) == V2_BETA.version:
         return V2_BETA
-    if _is_version_root(session.get_optional(f"{root}/v1", what=what)):
-        warn("This Rancher serves only the /v1 API, which hides some launchConfig fields; "
-             "upgrading through it may drop them (Rancher 1.2+ serves /v2-beta)")
-        return V1
-    raise NotCattle(f"no Rancher 1.x API (/v2-beta or /v1) found at {root}; check CATTLE_URL")
+    warn("This Rancher serves only the /v1 API, which hides some launchConfig fields; "
+         "upgrading through it may drop them (Rancher 1.2+ serves /v2-beta)")
+    return V1
+
+
+def answers(session: RancherSession, root: str) -> bool:
+    """Whether a Rancher 1.x answers at `root`: its `/v2-beta` root, or cattle's header on whatever
+    that path answered (one probe)."""
+    probe = session.probe(f"{root}/v2-beta", what="Connecting to Rancher")
+    return _is_version_root(probe.body) or probe.cattle is not None
 
 
 def _is_version_root(body: JSON | None) -> bool:

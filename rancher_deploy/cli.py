@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, NoReturn, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
 from rancher_deploy.errors import ConfigError, DeployError, ExitCode, NeedsAttention, UsageError
-from rancher_deploy.events import Level, Outcome, Step, exit_code
+from rancher_deploy.events import Level, Outcome, Step, exit_code, unreported
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
@@ -57,8 +57,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     raw = list(sys.argv[1:] if argv is None else argv)
     arguments = raw
     # Output that cannot be written (a closed pipe) must not stop the deploy (report.Pipe).
-    out = Pipe(stdout or sys.stdout)
-    err = Pipe(stderr or sys.stderr)
+    out = Pipe(stdout if stdout is not None else sys.stdout)
+    err = Pipe(stderr if stderr is not None else sys.stderr)
     if arguments and arguments[0] in ("-V", "--version"):
         out.write(f"rancher-deploy {__version__}\n")
         return 0
@@ -116,10 +116,20 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         asked_for = inputs.with_flags({**inputs.flags, **_report_flags(raw)})
         wants_json = (asked_for.text(OPTIONS_BY_NAME["output"]) or "").lower() == Output.JSON.value
         report_path = asked_for.text(OPTIONS_BY_NAME["dotenv_report"])
+    unwritten = None
     if wants_json:
         write_json(out, document, redactor)
+        unwritten = out.failure
+    if unwritten is not None:
+        # The result asked for is lost (a full disk, a closed descriptor), so the run must not pass for
+        # done; the CI's outputs say the same code. A reader that went away (`| head`) is no failure.
+        code = unreported(code)
+        document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
     # The files first: a warning that one could not be written must not follow the last line.
     _hand_on(dialect, document, env, report_path, log)
+    if unwritten is not None:
+        log.failure(f"the JSON result could not be written to stdout ({unwritten}); this log is all there is "
+                    "of what the run did")
     if error is not None:
         log.error(error, code)
     else:

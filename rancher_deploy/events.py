@@ -145,6 +145,14 @@ def exit_code(outcome: Outcome | None, error: DeployError | None = None, *,
     return ExitCode.OK
 
 
+def unreported(code: ExitCode) -> ExitCode:
+    """The exit code of a run whose result could not be written where it was asked for (`--output
+    json` into a full disk): not 0, which would pass for done while the pipeline reading the result
+    gets nothing; 4, needs attention, since the run may have changed targets (the log names each one's
+    state). Any other code already says the run did not simply work, and stays."""
+    return ExitCode.NEEDS_ATTENTION if code is ExitCode.OK else code
+
+
 def mixed(targets: tuple[TargetOutcome, ...]) -> bool:
     """Targets ended in different states: one the run failed on is as it was, another was changed and kept."""
     results = {target.result for target in targets}

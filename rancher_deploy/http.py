@@ -18,7 +18,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Collection, Literal, Mapping, TypeVar
 from urllib.parse import urlencode
 
 import requests
@@ -43,6 +43,9 @@ from rancher_deploy.redact import Redactor
 from rancher_deploy.timing import backoff
 
 JSON = dict[str, Any]
+_Read = TypeVar("_Read")
+# Rancher 1.x names its release in this header on every answer (see `Probe`).
+CATTLE_VERSION = "X-Rancher-Version"
 READ_ATTEMPTS = 4
 # A collection longer than this many pages is a server that keeps sending the same `next`.
 MAX_PAGES = 10_000
@@ -55,6 +58,21 @@ class Credentials:
     access_key: str | None = None
     secret_key: str | None = None
     token: str | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one GET answered about the server behind it (`RancherSession.probe`).
+
+    `body` is the JSON object of a 2xx answer (None for an error, or for a page that is not JSON);
+    `cattle` the `X-Rancher-Version` header, which Rancher 1.x sets on every answer of its API
+    server, errors and UI pages included (cattle's ApiRequestFilter.addVersionHeader, before it
+    dispatches), and Rancher 2.x never sends: "v1.6.30", or None.
+    """
+
+    status: int
+    body: JSON | None
+    cattle: str | None
 
 
 class RancherSession:
@@ -149,12 +167,25 @@ class RancherSession:
         the backoff, but never past the wait budget (`wait_budget` seconds, RANCHER_TIMEOUT, from the
         first try of this read): once that is spent, the 429 is raised.
         """
+        return self._read(lambda: self._request("GET", url, what=what, params=params), what)
+
+    def probe(self, url: str, *, what: str, allow: Collection[int] = ()) -> Probe:
+        """One GET that tells which Rancher answers, read like `get` (retried the same way).
+
+        Unlike `get` it answers rather than raises for a 404, for a status in `allow`, for an error
+        that carries cattle's version header (a Rancher 1.x said so, whatever it refused; not one
+        to retry), and for a 2xx that is not JSON (Rancher 1.x serves its UI's page for any path
+        outside its API versions); every other failure raises what `get` raises.
+        """
+        return self._read(lambda: self._probe_once(url, what, frozenset({404, *allow})), what)
+
+    def _read(self, attempt: Callable[[], _Read], what: str) -> _Read:
         started = self._clock()
-        for attempt, delay in enumerate(backoff(), start=1):
+        for number, delay in enumerate(backoff(), start=1):
             try:
-                return self._request("GET", url, what=what, params=params)
+                return attempt()
             except TransientRancherError as error:
-                if attempt >= self._read_attempts:
+                if number >= self._read_attempts:
                     raise
                 asked = ""
                 if error.retry_after is not None:
@@ -163,7 +194,7 @@ class RancherSession:
                         raise
                     delay, asked = min(error.retry_after, left), f"Rancher asked to wait {error.retry_after:g}s; "
                 self._log(f"{what}: {error}; {asked}retrying in {delay:g}s "
-                          f"(attempt {attempt + 1} of {self._read_attempts})")
+                          f"(attempt {number + 1} of {self._read_attempts})")
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -211,7 +242,37 @@ class RancherSession:
         """DELETE once; the caller decides what a 404 (already gone) means."""
         return self._request("DELETE", url, what=what)
 
-    def _request(
+    def _request(self, method: str, url: str, *, what: str, **sent: Any) -> JSON:
+        """`_send` (`sent`: its params, body, content_type), then the answer as JSON or the error it is."""
+        response = self._send(method, url, what=what, **sent)
+        payload = self._json(response)
+        if response.status_code >= 400:
+            raise self._failure(response, payload, method, what)
+        if payload is None and not response.content.strip():
+            return {}  # Rancher 2.x actions (redeploy, rollback) answer 200 with an empty body
+        if payload is None:
+            raise NotRancher(
+                f"{what} failed: {self._host(url)} answered HTTP {response.status_code} without JSON; "
+                "is CATTLE_URL the Rancher API?"
+            )
+        if method == "GET":
+            self._learn(url, payload)
+        return payload
+
+    def _probe_once(self, url: str, what: str, allow: frozenset[int]) -> Probe:
+        response = self._send("GET", url, what=what)
+        payload = self._json(response)
+        cattle = response.headers.get(CATTLE_VERSION) or None
+        status = response.status_code
+        if status >= 400 and status not in allow and (cattle is None or status in RETRYABLE_STATUSES):
+            raise self._failure(response, payload, "GET", what)
+        if status >= 400:
+            return Probe(status, None, cattle)
+        if payload is not None:
+            self._learn(url, payload)
+        return Probe(status, payload, cattle)
+
+    def _send(
         self,
         method: str,
         url: str,
@@ -220,7 +281,8 @@ class RancherSession:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         content_type: str | None = None,
-    ) -> JSON:
+    ) -> requests.Response:
+        """One request, counted and logged; the errors of no answer (or of a redirect) raised as ours."""
         url = self._place(url, what)
         with self._lock:
             self.calls += 1
@@ -251,26 +313,20 @@ class RancherSession:
             raise NotRancher(
                 f"{what} failed: {self._host(url)} redirects to {location}; set CATTLE_URL to that address"
             )
-        payload = self._json(response)
-        if response.status_code >= 400:
-            retry_after = retry_after_of(response) if response.status_code == 429 else None
-            if response.status_code in RETRYABLE_STATUSES and method == "GET":
-                transient = TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
-                transient.retry_after = retry_after
-                raise transient
-            api_error = self._refusal(what, response.status_code, payload)
-            api_error.retry_after = retry_after
-            raise api_error
-        if payload is None and not response.content.strip():
-            return {}  # Rancher 2.x actions (redeploy, rollback) answer 200 with an empty body
-        if payload is None:
-            raise NotRancher(
-                f"{what} failed: {self._host(url)} answered HTTP {response.status_code} without JSON; "
-                "is CATTLE_URL the Rancher API?"
-            )
-        if method == "GET":
-            self._learn(url, payload)
-        return payload
+        return response
+
+    def _failure(self, response: requests.Response, payload: JSON | None, method: str, what: str) -> DeployError:
+        """The error for an answer of 400 or more: transient for a read Rancher may answer later, else
+        Rancher's own error (its words redacted; a 401 naming the settings that hold the credentials)."""
+        status = response.status_code
+        retry_after = retry_after_of(response) if status == 429 else None
+        if status in RETRYABLE_STATUSES and method == "GET":
+            transient = TransientRancherError(f"{what} failed: HTTP {status} from Rancher")
+            transient.retry_after = retry_after
+            return transient
+        api_error = self._refusal(what, status, payload)
+        api_error.retry_after = retry_after
+        return api_error
 
     def open_stream(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> requests.Response:
         """GET a response that streams (a Kubernetes watch): answered once the headers are in, the body

@@ -25,10 +25,12 @@ from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
     NO_EARLIER,
     PLURALS,
+    Located,
     REVISION,
     TIMESTAMP,
     UNDO_UNSUPPORTED,
     WorkloadView,
+    Written,
     choose_kind,
     int_or_none,
     pod_spec_of,
@@ -88,20 +90,25 @@ class KubeWorkloads:
                 self._batch = "v1" if "cronjobs" in names else "v1beta1"
         return self._batch
 
-    def locate(self, target: WorkloadTarget) -> TargetRef:
+    def locate(self, target: WorkloadTarget) -> Located:
         """One GET of the named kind, or of each kind for a bare name (no Kubernetes request spans
-        kinds); only when nothing is found, one GET of the namespace (TargetNotFound when it does not
-        exist) and one list per kind, which says what the namespace has. With a project named, the
-        namespace is read first and held to it (`projects.check_namespace`)."""
+        kinds), whose answer is the workload read; only when nothing is found, one GET of the
+        namespace (TargetNotFound when it does not exist) and one list per kind, which says what the
+        namespace has. With a project named, the namespace is read first (once per run) and held to
+        it (`projects.check_namespace`)."""
         if self._project is not None:
             check_namespace(self._session, self._root, self._project, target.namespace,
                             self._namespace(target.namespace), self.cluster)
         kinds = (target.kind,) if target.kind else WORKLOAD_KINDS
-        found = [kind for kind in kinds if self._session.get_optional(
-            self._url(kind, target.namespace, target.name), what=f"Looking up {kind} {target.name}") is not None]
-        chosen = found[0] if target.kind and found else choose_kind(target, found)
+        found: dict[str, JSON] = {}
+        for kind in kinds:
+            body = self._session.get_optional(self._url(kind, target.namespace, target.name),
+                                              what=f"Looking up {kind} {target.name}")
+            if body is not None:
+                found[kind] = body
+        chosen = choose_kind(target, found)
         if chosen is not None:
-            return self._ref(chosen, target)
+            return Located(self._ref(chosen, target), found[chosen])
         if self._namespace(target.namespace) is None:
             raise TargetNotFound(f"namespace {target.namespace!r} not found in cluster {self.cluster}; "
                                  "check RANCHER_NAMESPACE")
@@ -143,10 +150,11 @@ class KubeWorkloads:
         return TargetRef(name=str(found), id=f"{kind}:{target.namespace}:{target.name}",
                          url=self._url(kind, target.namespace, target.name))
 
-    def watch(self, ref: TargetRef) -> KubeWatch:
-        """A watch of the workload (one GET, then one long request); raises StreamLost when the
-        watch request is refused, what `read` raises for the GET."""
-        return KubeWatch(self._session, ref)
+    def watch(self, ref: TargetRef, last: JSON | None = None) -> KubeWatch:
+        """A watch of the workload (one GET, then one long request; from `last`, the write's answer,
+        the long request alone); raises StreamLost when the watch request is refused, what `read`
+        raises for the GET."""
+        return KubeWatch(self._session, ref, last)
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
@@ -170,10 +178,11 @@ class KubeWorkloads:
                             dict(template_metadata.get("labels") or {}), selector_keys(spec.get("selector")),
                             own.get(CHANGE_CAUSE))
 
-    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> Written:
         """One strategic merge patch: containers merge by name, so it names only those it changes, their
         `env` only the entries that change (`envlabels.env_patch`), the pod template's labels only the
-        keys edited (null removes one), and the record goes on the workload's own metadata."""
+        keys edited (null removes one), and the record goes on the workload's own metadata. The
+        apiserver answers with the object as patched (its new generation and resourceVersion)."""
         current = {str(c.get("name")): c for c in (*view.containers, *view.init_containers)}
         init_names = {str(c.get("name")) for c in view.init_containers}
         pod: JSON = {}
@@ -198,8 +207,8 @@ class KubeWorkloads:
         if template_metadata:
             template["metadata"] = template_metadata
         metadata = {"annotations": {CHANGE_CAUSE: update.cause}} if update.cause else None
-        self._patch(ref, template, f"update of {ref.name}", metadata)
-        return None
+        answer = self._patch(ref, template, f"update of {ref.name}", metadata)
+        return Written(None, answer if answer.get("metadata") else None)
 
     def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
         if view.kind in CONTROLLER_REVISION_KINDS:
@@ -307,12 +316,12 @@ class KubeWorkloads:
     def remove(self, ref: TargetRef) -> None:
         self._session.delete(ref.url, what=f"Removing {ref.name}")
 
-    def _patch(self, ref: TargetRef, template: JSON, what: str, metadata: JSON | None = None) -> None:
+    def _patch(self, ref: TargetRef, template: JSON, what: str, metadata: JSON | None = None) -> JSON:
         body: JSON = {"spec": {"jobTemplate": {"spec": {"template": template}}}} if ref.id.startswith("cronjob:") \
             else {"spec": {"template": template}}
         if metadata:
             body["metadata"] = metadata
-        self._session.patch(ref.url, body, content_type=STRATEGIC, what=what)
+        return self._session.patch(ref.url, body, content_type=STRATEGIC, what=what)
 
     def _previous_revision(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:
         """kubectl rollout undo's choice for a Deployment: the ReplicaSet with the highest revision below
@@ -392,19 +401,21 @@ class KubeWatch:
     from that read's resourceVersion; a watch the server ends (its timeout) is opened again from the
     last version seen, and one answered 410 Expired (etcd compacted past that version: client-go
     tools/cache/reflector.go isExpiredError) reads the object again and watches from there.
-    `next` answers workload bodies as the Kubernetes API serves them."""
+    `next` answers workload bodies as the Kubernetes API serves them. Given `last` (the object as a
+    write just answered it: the apiserver's answer carries its resourceVersion), it starts from that
+    instead of reading."""
 
-    def __init__(self, session: RancherSession, ref: TargetRef) -> None:
+    def __init__(self, session: RancherSession, ref: TargetRef, last: JSON | None = None) -> None:
         self._session = session
         self._ref = ref
         self._collection, _, self._name = ref.url.rpartition("/")
         self._feed: Feed | None = None
         self._pending: JSON | None = None
         self._version = ""
-        self._relist()
+        self._relist(last)
 
-    def _relist(self) -> None:
-        body = self._session.get(self._ref.url, what=f"Reading {self._ref.name}")
+    def _relist(self, last: JSON | None = None) -> None:
+        body = last if last is not None else self._session.get(self._ref.url, what=f"Reading {self._ref.name}")
         self._pending = body
         self._version = str((body.get("metadata") or {}).get("resourceVersion") or "")
         self._open()

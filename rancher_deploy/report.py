@@ -55,22 +55,31 @@ class Pipe:
 
     After the first failure nothing more is written, and the stream's file descriptor is pointed at
     /dev/null so that the interpreter's own flush at exit cannot fail either (Python's "Note on
-    SIGPIPE", https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+    SIGPIPE", https://docs.python.org/3/library/signal.html#note-on-sigpipe). `failure` says why
+    text was lost (None while none was, and when the reader went away: `| head` wants no more).
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None) -> None:
+        """`stream` None: the descriptor was closed before the program started (`>&-`), which leaves
+        Python's `sys.stdout` (or `sys.stderr`) None."""
         self._stream = stream
         self.lost = False
+        self.failure: str | None = None
 
     def write(self, text: str) -> None:
         """Write and flush `text`; never raises."""
         if self.lost:
             return
+        if self._stream is None:
+            self.lost, self.failure = True, "it is closed"
+            return
         try:
             self._stream.write(text)
             self._stream.flush()
-        except (OSError, ValueError):  # BrokenPipeError, EIO; ValueError: the stream was closed
+        except (OSError, ValueError) as error:  # EPIPE, ENOSPC, EIO; ValueError: the stream was closed
             self.lost = True
+            if not isinstance(error, BrokenPipeError):
+                self.failure = (error.strerror if isinstance(error, OSError) else None) or str(error)
             try:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, self._stream.fileno())
@@ -137,8 +146,13 @@ class HumanLog:
 
     def error(self, error: DeployError, code: ExitCode) -> None:
         """The error as one line, then the exit code the run ends with (from `events.exit_code`)."""
-        self._line_or(self._dialect.annotate(Level.ERROR, str(error)), f"rancher-deploy: error: {error}")
+        self.failure(str(error))
         self.line(f"rancher-deploy: exit {int(code)} ({last_words(None, error, code)})")
+
+    def failure(self, text: str) -> None:
+        """The run's failure as one error line (annotated in CI), before its last line."""
+        self._failing = True
+        self._line_or(self._dialect.annotate(Level.ERROR, text), f"rancher-deploy: error: {text}")
 
     def _line_or(self, special: str | None, plain: str) -> None:
         """Write the dialect's rendering when it has one (a fold, an annotation), else the plain line."""

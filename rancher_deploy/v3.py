@@ -41,8 +41,10 @@ from rancher_deploy.workload_view import (
     REVISION,
     TIMESTAMP,
     UNDO_UNSUPPORTED,
+    Located,
     OutsideProjects,
     WorkloadView,
+    Written,
     choose_kind,
     previous_revision,
     rollout_of,
@@ -74,15 +76,17 @@ class V3Workloads:
         self._homes: dict[str, str] = {}  # namespace -> the project it was found in, when a lookup missed
         self._root = root
         self._project = project
+        self._seen_projects: list[str] | None = None  # every project this key sees, once listed
         self._cluster = cluster
         # Where it came from (the URL or its own setting), so that a wrong one is named as the user set it.
         self._cluster_setting = cluster_setting
         # Set once a subscribe stream could not be opened or broke: later waits poll (said once).
         self._stream_lost = threading.Event()
 
-    def locate(self, target: WorkloadTarget) -> TargetRef:
+    def locate(self, target: WorkloadTarget) -> Located:
         """One request per project this key may look in: a GET by id for `kind:name`, a listing
-        filtered by name and namespace for a bare name (it answers every kind at once)."""
+        filtered by name and namespace for a bare name (it answers every kind at once, each item the
+        whole workload, as a GET of it would)."""
         projects = self._projects()
         for project_id in projects:
             base = f"{self._root}/v3/project/{project_id}/workloads"
@@ -98,9 +102,10 @@ class V3Workloads:
             if body is not None:
                 kind = str(body.get("type") or target.kind).lower()
                 workload_id = f"{kind}:{target.namespace}:{target.name}"
-                return TargetRef(name=str(WorkloadTarget(kind, target.name, target.namespace)),
-                                 id=str(body.get("id") or workload_id),
-                                 url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"))
+                return Located(TargetRef(name=str(WorkloadTarget(kind, target.name, target.namespace)),
+                                         id=str(body.get("id") or workload_id),
+                                         url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}")),
+                               body)
         raise self._not_found(target, projects)
 
     def _by_name(self, base: str, target: WorkloadTarget) -> JSON | None:
@@ -113,15 +118,16 @@ class V3Workloads:
 
     def _projects(self) -> list[str]:
         """The projects to look in: those the project setting names, else every one this key sees (in
-        the cluster setting's cluster, when given)."""
+        the cluster setting's cluster, when given), listed once per run however many targets."""
         if self._project is not None:
             return list(self._project.ids)
-        params = {"clusterId": self._cluster} if self._cluster else {}
-        listing = self._session.get_all(f"{self._root}/v3/projects", params=params, what="Listing projects")
-        ids = [str(project["id"]) for project in listing]
-        if not ids and self._cluster:
-            find_cluster(self._session, self._root, self._cluster, self._cluster_setting)
-        return ids
+        if self._seen_projects is None:
+            params = {"clusterId": self._cluster} if self._cluster else {}
+            listing = self._session.get_all(f"{self._root}/v3/projects", params=params, what="Listing projects")
+            self._seen_projects = [str(project["id"]) for project in listing]
+            if not self._seen_projects and self._cluster:
+                find_cluster(self._session, self._root, self._cluster, self._cluster_setting)
+        return self._seen_projects
 
     # -- when a lookup missed: say why in plain words (these requests are paid only then) --------------
 
@@ -173,10 +179,11 @@ class V3Workloads:
         return TargetNotFound(f"namespace {target.namespace!r} not found in cluster {', '.join(clusters)}; "
                               "check RANCHER_NAMESPACE")
 
-    def watch(self, ref: TargetRef) -> WorkloadEvents | None:
+    def watch(self, ref: TargetRef, last: JSON | None = None) -> WorkloadEvents | None:
         """Norman's subscribe websocket of the workload's project, narrowed to its kind and
         namespace (no read: norman sends the workload as it is first); None once a stream was
-        lost in this run. Raises StreamLost when it cannot be opened."""
+        lost in this run (`last`, the write's answer, is not needed for that reason). Raises
+        StreamLost when it cannot be opened."""
         if self._stream_lost.is_set():
             return None
         return WorkloadEvents(self._session, ref, lambda: self._session.get(ref.url, what=f"Reading {ref.name}"),
@@ -219,7 +226,7 @@ class V3Workloads:
                             cause=workload_annotations.get(CHANGE_CAUSE),
                             state=str(body["state"]) if body.get("state") else None)
 
-    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> Written:
         """The update in one write, where Rancher's environment mapper cannot rewrite the variables.
 
         A redeploy (same images; the plan makes one only when the edits change nothing) is Rancher's
@@ -227,23 +234,23 @@ class V3Workloads:
         goes with it, one PUT of the pod template's annotations with a new `cattle.io/timestamp`
         (as Rancher's own UI did then) and the record in `workloadAnnotations`. Where Rancher maps the
         containers' environment (2.5 and before) every other change goes through the Kubernetes API
-        (`_through_kube`); else a PUT of the whole object.
+        (`_through_kube`); else a PUT of the whole object. A PUT answers the object as updated
+        (norman's update handler writes what the store returned), which `Written` carries.
         """
         baseline = view.rollout.observed_generation
+        if update.redeploy and "redeploy" in (view.raw.get("actions") or {}) and not update.cause:
+            self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
+            return Written(baseline)  # actions answer an empty body
         if update.redeploy:
-            if "redeploy" in (view.raw.get("actions") or {}) and not update.cause:
-                self._session.post(ref.url, {}, params={"action": "redeploy"}, what=f"redeploy of {ref.name}")
-            else:
-                # Only the fields it changes: norman maps and merges only what a PUT sends
-                # (store/proxy/proxy_store.go Update), so nothing else, the environment included, is rewritten.
-                stamped = {**(view.raw.get("annotations") or {}), TIMESTAMP: timestamp_now(view.timestamp)}
-                body: JSON = {"annotations": stamped}
-                if update.cause:
-                    body["workloadAnnotations"] = _recorded(view, update.cause)
-                self._session.put(ref.url, body, what=f"redeploy of {ref.name}")
-            return baseline
+            # Only the fields it changes: norman maps and merges only what a PUT sends
+            # (store/proxy/proxy_store.go Update), so nothing else, the environment included, is rewritten.
+            stamped = {**(view.raw.get("annotations") or {}), TIMESTAMP: timestamp_now(view.timestamp)}
+            body: JSON = {"annotations": stamped}
+            if update.cause:
+                body["workloadAnnotations"] = _recorded(view, update.cause)
+            return Written(baseline, self._session.put(ref.url, body, what=f"redeploy of {ref.name}") or None)
         if _rewrites_environment(view, update, self.env_lists) and self._through_kube(ref, view, update):
-            return baseline
+            return Written(baseline)  # the answer is the Kubernetes object, not v3's
         # The whole object goes back: a PUT replaces each field it sends (arrays and label and
         # annotation maps whole, norman merge.APIUpdateMerge), so every container and every pod-template
         # label and annotation, `cattle.io/*` ones included, is sent as read.
@@ -253,8 +260,7 @@ class V3Workloads:
             body["labels"] = edit_map(view.raw.get("labels"), update.labels, "labels")[0]
         if update.cause:
             body["workloadAnnotations"] = _recorded(view, update.cause)
-        self._session.put(ref.url, body, what=f"update of {ref.name}")
-        return baseline
+        return Written(baseline, self._session.put(ref.url, body, what=f"update of {ref.name}") or None)
 
     def _updated(self, container: JSON, update: WorkloadUpdate) -> JSON:
         name = str(container.get("name"))

@@ -59,6 +59,26 @@ class WorkloadView:
     state: str | None = None
 
 
+@dataclass(frozen=True)
+class Located:
+    """A workload `WorkloadAPI.locate` found: its ref, and its body as that lookup read it (the whole
+    object, as a GET of it answers), which stands for the first read of it."""
+
+    ref: TargetRef
+    body: JSON = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write left: `baseline`, the observedGeneration to wait past (v3, which hides the
+    generation; None where it tells), and `answer`, the workload as the write's answer shows it in
+    this API's form (None where that answer is empty or another API's), which stands for the first
+    look after the write."""
+
+    baseline: int | None
+    answer: JSON | None = field(default=None, repr=False)
+
+
 class BodyStream(Protocol):
     """Workload bodies pushed by Rancher (`kube.KubeWatch`): the first is the workload as it is now."""
 
@@ -80,8 +100,9 @@ class WorkloadAPI(Protocol):
     flavour: str   # "v3" or "k8s": the JSON result's flavour
     env_lists: bool  # whether a container without environment takes Kubernetes' `env` (`envlabels.edit_v3_env`)
 
-    def locate(self, target: WorkloadTarget) -> TargetRef:
-        """Find the workload (a bare name across kinds); TargetNotFound lists what the namespace has."""
+    def locate(self, target: WorkloadTarget) -> Located:
+        """Find the workload (a bare name across kinds) and read it; TargetNotFound lists what the
+        namespace has."""
         ...
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
@@ -92,16 +113,17 @@ class WorkloadAPI(Protocol):
         """The view of a body this API returned (no request)."""
         ...
 
-    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> int | None:
+    def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> Written:
         """Make the update in one write: the named containers to their images with their environment
         edits, the pod template's label edits, the deploy record on the workload's own metadata (so it
         starts no rollout by itself), or a redeploy (same images, new pod-template timestamp);
-        returns the baseline to wait past (v3), or None where generation tells (k8s)."""
+        returns the baseline to wait past and what the write answered."""
         ...
 
-    def watch(self, ref: TargetRef) -> BodyStream | None:
+    def watch(self, ref: TargetRef, last: JSON | None = None) -> BodyStream | None:
         """A stream of the workload's bodies (`parse` reads them), or None where this API offers
-        none; StreamLost when it cannot be opened."""
+        none; StreamLost when it cannot be opened. `last` is the workload as a write just answered
+        it: the stream starts from it rather than from a read."""
         ...
 
     def earlier(self, ref: TargetRef, view: WorkloadView) -> WorkloadView | None:

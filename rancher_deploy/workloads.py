@@ -66,6 +66,12 @@ class WorkloadsBackend:
         # The workload as last read, per target id, until a write is sent: the write starts from the
         # read that decided it (`actions.Actions.send`) rather than reading again.
         self._seen: dict[str, WorkloadView] = {}
+        # The workload as `resolve` found it, until the first read (the preflight) takes it: the lookup
+        # read the whole object, so reading it again at once would learn nothing.
+        self._located: dict[str, JSON] = {}
+        # The workload as the write answered it, until the wait's first look takes it (no read, or the
+        # watch starts from it); any other read drops it.
+        self._answered: dict[str, JSON] = {}
         self._releasing: set[str] = set()  # statefulsets rolled back whose stuck pods are still to be deleted
 
     @property
@@ -97,16 +103,22 @@ class WorkloadsBackend:
             raise ConfigError("RANCHER_SERVICE", "names a Rancher 1.x service, but this is Rancher 2.x; "
                                                  "set RANCHER_WORKLOAD (and RANCHER_NAMESPACE)")
         try:
-            return self._api.locate(target)
+            found = self._api.locate(target)
         except OutsideProjects as moved:
             # The namespace is in no Rancher project: v3 cannot see it, the Kubernetes API can.
             self._warn(moved.message)
             self._api = moved.api
             self._where = f"{self._where.split(',')[0]}, Kubernetes API through Rancher"
-            return self._api.locate(target)
+            found = self._api.locate(target)
+        self._located[found.ref.id] = found.body
+        return found.ref
 
     def _view(self, ref: TargetRef) -> WorkloadView:
-        view = self._api.read(ref, self._baseline.get(ref.id))
+        """One read of the workload, or the lookup's when nothing read it since."""
+        self._answered.pop(ref.id, None)
+        located = self._located.pop(ref.id, None)
+        baseline = self._baseline.get(ref.id)
+        view = self._api.parse(ref, located, baseline) if located is not None else self._api.read(ref, baseline)
         self._seen[ref.id] = view
         return view
 
@@ -114,16 +126,21 @@ class WorkloadsBackend:
         """The workload as last read, taken once (no write was sent since), else read now."""
         view = self._seen.pop(ref.id, None) or self._view(ref)
         self._seen.pop(ref.id, None)
+        self._answered.pop(ref.id, None)
         return view
 
     def fetch(self, ref: TargetRef) -> Snapshot:
         return _snapshot(self._view(ref))
 
     def observe(self, ref: TargetRef) -> Snapshot:
-        return self._observed(ref, self._view(ref))  # the rollout status carries its own counts
+        # The rollout status carries its own counts; the first look after a write is its answer.
+        answered = self._answered.pop(ref.id, None)
+        if answered is None:
+            return self._observed(ref, self._view(ref))
+        return self._observed(ref, self._api.parse(ref, answered, self._baseline.get(ref.id)))
 
     def watch(self, ref: TargetRef) -> Stream | None:
-        bodies = self._api.watch(ref)
+        bodies = self._api.watch(ref, self._answered.pop(ref.id, None))
         return _WorkloadStream(self, ref, bodies) if bodies is not None else None
 
     def _observed(self, ref: TargetRef, view: WorkloadView) -> Snapshot:
@@ -148,7 +165,10 @@ class WorkloadsBackend:
             raise TypeError(f"a Rancher 2.x workload cannot apply {type(plan.request).__name__}")
         view = self._last_view(ref)
         self._before[ref.id] = view
-        self._baseline[ref.id] = self._api.write(ref, view, plan.request)
+        written = self._api.write(ref, view, plan.request)
+        self._baseline[ref.id] = written.baseline
+        if written.answer is not None:
+            self._answered[ref.id] = written.answer
 
     def finish(self, ref: TargetRef) -> None:
         raise RefusedError(f"{ref.name} is a Rancher 2.x workload: its rollout finishes on its own")

@@ -423,6 +423,45 @@ def test_a_pipe_closed_before_the_first_line_changes_nothing_either(sim: Simulat
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
 
 
+# -- a result that cannot be written (`--output json > /dev/full`) ----------------------------------
+
+
+def _deploy_with_stdout(sim: Simulator, tmp_path: Path, stdout: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the tool as its own process with `--output json`, its stdout set up by the shell (`stdout`:
+    a redirection such as `>/dev/full`, `>&-`), its stderr captured."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "CATTLE_URL": sim.url,
+           "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY, "RANCHER_SERVICE": "shop/web",
+           "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_POLL_INTERVAL": "0.005", "RANCHER_BATCH_INTERVAL": "0.1",
+           "RANCHER_DOTENV_REPORT": str(tmp_path / "deploy.env"), **extra}
+    return subprocess.run(f'exec "{sys.executable}" -m rancher_deploy --output json {stdout}', shell=True, cwd=tmp_path,
+                          env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("stdout, why", [(">/dev/full", "No space left on device"), (">&-", "it is closed")],
+                         ids=["full", "closed"])
+def test_a_json_result_that_cannot_be_written_is_said_and_never_exit_0(sim: Simulator, web: str, tmp_path: Path,
+                                                                      stdout: str, why: str) -> None:
+    done = _deploy_with_stdout(sim, tmp_path, stdout)
+    assert done.returncode == 4, done.stderr
+    assert (f"rancher-deploy: error: the JSON result could not be written to stdout ({why}); this log is all "
+            "there is of what the run did") in done.stderr
+    assert "rancher-deploy: exit 4 (needs attention: shop/web upgraded, state active)" in done.stderr
+    assert "Traceback" not in done.stderr
+    # The deploy itself went through, and the CI's own outputs say the same exit code.
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+    assert "RANCHER_DEPLOY_EXIT_CODE=4" in (tmp_path / "deploy.env").read_text().splitlines()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_run_that_failed_keeps_its_own_exit_code_when_its_result_is_lost_too(sim: Simulator, web: str,
+                                                                              tmp_path: Path) -> None:
+    done = _deploy_with_stdout(sim, tmp_path, ">/dev/full", RANCHER_IMAGE="registry.example.com:5000/shop/web:")
+    assert done.returncode == 2, done.stderr
+    assert "the JSON result could not be written to stdout (No space left on device)" in done.stderr
+    assert sim.count("POST") == 0
+
+
 @pytest.mark.parametrize("argv, kept_out", [
     (["--version"], ("requests", "urllib3", "semver", "dotenv", "websocket", "wsproto", "rancher_deploy.cli",
                      "rancher_deploy.settings")),

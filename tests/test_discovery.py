@@ -7,10 +7,14 @@ the setting and the part that is wrong, before any change.
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
 import pytest
 
+from rancher_deploy.discovery import Server, identify
+from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import RunCli
@@ -192,8 +196,8 @@ def test_the_project_named_costs_one_request_and_none_when_not_named(sim2: Simul
 
 
 @pytest.mark.parametrize("version, flavour", [("2.5", "v3"), ("2.6", "k8s"), ("2.7", "k8s")])
-def test_the_release_is_read_where_each_release_serves_it(version: str, flavour: str) -> None:
-    """/rancherversion exists from 2.7 only; before, the server-version setting says the release,
+def test_the_release_is_read_where_every_release_serves_it(version: str, flavour: str) -> None:
+    """Every 2.x serves its release as the server-version setting (`/rancherversion` only from 2.7),
     which decides between v3 and the Kubernetes API (2.6 moved Rancher's own UI to the latter)."""
     with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version=version, timing=Timing.fast()) as simulator:
         simulator.add_workload("default", "web", [dict(WEB)])
@@ -201,8 +205,58 @@ def test_the_release_is_read_where_each_release_serves_it(version: str, flavour:
         assert result.code == 0, result.stderr
         assert result.json["flavour"] == flavour
         assert f"Connected: Rancher v{version}." in result.stderr
-        asked = [r.path for r in simulator.requests if "version" in r.path]
-        if version == "2.7":
-            assert asked == ["/rancherversion"]
-        else:
-            assert asked == ["/rancherversion", "/v3/settings/server-version"]
+        assert [r.path for r in simulator.requests if "version" in r.path] == ["/v3/settings/server-version"]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_key_refused_the_setting_reads_the_public_release(status: int) -> None:
+    """A key that may not read settings (a token scoped to one cluster is refused elsewhere) learns the
+    release from `/rancherversion`, public from 2.7 (rancher pkg/multiclustermanager/routes.go)."""
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.8", timing=Timing.fast()) as simulator:
+        simulator.add_workload("default", "web", [dict(WEB)])
+        simulator.faults.fail_next("/v3/settings/server-version", status=status, method="GET")
+        result = run(simulator, "--dry-run", CATTLE_URL=f"{simulator.url}/k8s/clusters/local")
+        assert result.code == 0, result.stderr
+        assert "Connected: Rancher v2.8.5, Kubernetes API through Rancher, cluster local" in result.stderr
+        assert [r.path for r in simulator.requests if "version" in r.path] == ["/v3/settings/server-version",
+                                                                               "/rancherversion"]
+
+
+@pytest.mark.parametrize("path", ["", "/v3", "/k8s/clusters/local", "/v3/project/local:p-abcde"])
+def test_a_wrong_token_on_a_2x_url_is_refused_with_rancher_s_401(sim2: Simulator, path: str) -> None:
+    # Where the URL names a cluster, the release setting's 401 is not the answer (a token scoped to that
+    # cluster gets it too): the cluster's or project's own read says it, in Rancher's words.
+    result = run(sim2, CATTLE_URL=sim2.url + path, RANCHER_TOKEN=f"{TOKEN_ID}:wrong-secret-xyz", RANCHER_RETRIES="0")
+    assert result.code == 2, result.stderr
+    assert ("HTTP 401 (Unauthorized 401: must authenticate); Rancher refused the credentials: check RANCHER_TOKEN"
+            in result.stderr)
+    assert "Connected" not in result.stderr and "wrong-secret-xyz" not in result.output
+
+
+class _CattleUi(BaseHTTPRequestHandler):
+    """What Rancher 1.6 answers for a path outside its API versions: its UI's page, with its release in
+    the header cattle's ApiRequestFilter sets on every answer."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        page = b"<!DOCTYPE html><html><head><title>Rancher</title></head></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("X-Rancher-Version", "v1.6.30")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def test_a_1x_ui_page_with_cattle_s_header_says_rancher_1() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CattleUi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        root = f"http://127.0.0.1:{server.server_address[1]}"
+        session = RancherSession(Credentials("AK", "SK"), read_attempts=1)
+        assert identify(session, root) == Server(1, "v1.6.30")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -204,13 +204,27 @@ def test_several_services_in_one_run(sim: Simulator, web: str, run_cli: RunCli) 
 
 
 def test_falls_back_to_v1_only_where_the_server_has_no_v2_beta(sim: Simulator, web: str, run_cli: RunCli) -> None:
-    sim.faults.fail_next("/v2-beta", count=1, status=404, method="GET")
+    # A Rancher 1.1 names its release in every answer (cattle's X-Rancher-Version) and serves /v1 alone.
+    sim.faults.fail_next("/v3/settings/server-version", status=404, method="GET",
+                         headers={"X-Rancher-Version": "v1.1.4"})
     result = run_cli()
     assert result.code == 0, result.stderr
     assert "serves only the /v1 API" in result.stderr
     upgrade_posts = [r for r in sim.requests if r.method == "POST" and "upgrade" in r.query]
     assert upgrade_posts and upgrade_posts[0].path.startswith("/v1/")
     assert any(r.path.endswith("/environments") for r in sim.requests)
+    assert not [r for r in sim.requests if r.path.startswith("/v2-beta")], "the release said there is none"
+    assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+def test_a_v1_url_falls_back_to_v1_where_the_release_serves_no_v2_beta(sim: Simulator, web: str,
+                                                                     run_cli: RunCli) -> None:
+    # The 404 of a Rancher 1.1 for /v2-beta names its release, as every cattle answer does.
+    sim.faults.fail_next("/v2-beta", count=1, status=404, method="GET", headers={"X-Rancher-Version": "v1.1.4"})
+    result = run_cli(CATTLE_URL=f"{sim.url}/v1/projects/1a5")
+    assert result.code == 0, result.stderr
+    assert "serves only the /v1 API" in result.stderr
+    assert [r.path for r in sim.requests if r.path in ("/v2-beta", "/v1")] == ["/v2-beta"]
     assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
 
 

@@ -14,7 +14,7 @@ import os
 from types import TracebackType
 from typing import Any
 
-from rancher_deploy.simulator.seed import seed_cattle
+from rancher_deploy.simulator.seed import bulk_cattle, bulk_rancher2, seed_cattle
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.cattle.store.base import DEFAULT_PROJECT_ID, parse_id
 from rancher_deploy.simulator.clock import Timing
@@ -230,6 +230,15 @@ class Simulator:
         with cluster.lock:
             cluster.settle()
             return cluster.node.push(image)
+
+    def seed_bulk(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Many services (1.6) or workloads (2.x) at once, from the document `POST /_sim/seed/bulk`
+        takes (docs/simulator.md): ``{"services": 10000, "launchConfig": {...}, "stacks": 10}``, or
+        ``{"workloads": 100, "containers": [...], "namespaces": 5}``. One settle for all of them, where
+        ``add_service`` settles every service on each call. Answers the ids made, in order."""
+        if self._cluster is not None:
+            return bulk_rancher2(self._cluster, doc)
+        return bulk_cattle(self._store, doc)
 
     def add_environment_key(self, project_id: str) -> tuple[str, str]:
         key = self._store.add_key(project_id)

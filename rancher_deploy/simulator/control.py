@@ -1,4 +1,4 @@
-"""The /_sim/ control API: reset, seed, advance time, faults, request log. No auth; not Rancher's.
+"""The /_sim/ control API: reset, seed (one by one or in bulk), advance time, faults, request log. No auth; not Rancher's.
 
 Control requests are never written to the request log, so tests can count API calls exactly.
 """
@@ -9,7 +9,7 @@ import json
 import threading
 from typing import Any, Protocol
 
-from rancher_deploy.simulator.seed import seed_cattle, seed_rancher2
+from rancher_deploy.simulator.seed import bulk_cattle, bulk_rancher2, seed_cattle, seed_rancher2
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.faults import Faults
 from rancher_deploy.simulator.rancher2.cluster import Cluster
@@ -71,6 +71,8 @@ def handle(app: App, req: HttpRequest) -> Response:
             return Response(200, app.faults.describe())
         if route == ("POST", "/_sim/seed"):
             return Response(201, seed_cattle(app.store, body) if app.cluster is None else seed_rancher2(app.cluster, body))
+        if route == ("POST", "/_sim/seed/bulk"):
+            return Response(201, bulk_cattle(app.store, body) if app.cluster is None else bulk_rancher2(app.cluster, body))
         if route == ("POST", "/_sim/images") and app.cluster is not None:
             with app.cluster.lock:
                 app.cluster.settle()
@@ -96,7 +98,8 @@ def requests_doc(app: App) -> JSON:
         by_method[r.method] = by_method.get(r.method, 0) + 1
     return {
         "requests": [
-            {"method": r.method, "path": r.path, "query": r.query, "status": r.status, "projectId": r.project_id}
+            {"method": r.method, "path": r.path, "query": r.query, "status": r.status, "projectId": r.project_id,
+             "received": r.received, "answered": r.answered}
             for r in records
         ],
         "counts": {"total": len(records), "byMethod": by_method},

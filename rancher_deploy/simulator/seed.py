@@ -1,12 +1,15 @@
-"""The one reader of seed documents: /_sim/seed bodies, and 1.6 state files (a seed document with ids)."""
+"""The one reader of seed documents: /_sim/seed and /_sim/seed/bulk bodies, and 1.6 state files (a seed
+document with ids)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from rancher_deploy.simulator.cattle.store import Store
-from rancher_deploy.simulator.cattle.store.base import parse_id
+from rancher_deploy.simulator.cattle.store.base import DEFAULT_PROJECT_ID, parse_id
 from rancher_deploy.simulator.rancher2.cluster import Cluster
+from rancher_deploy.simulator.rancher2.workloads.objects import KINDS
 
 JSON = dict[str, Any]
 
@@ -87,3 +90,101 @@ def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
             )
             created["workloads"].append(workload.v3_id)
     return created
+
+
+# -- many at once -----------------------------------------------------------------------------------
+
+
+def bulk_cattle(store: Store, doc: JSON) -> JSON:
+    """1.6: ``services`` services already ``active`` in one call, settling the store once (one by one,
+    every seed settles every service: 10,000 take minutes; at once, about a second).
+
+    ``{"services": N, "launchConfig": {...}, "scale"?: 1, "stacks"?: 1, "environments"?: 1,
+    "names"?: {"service": "s{n}", "stack": "stack{n}", "environment": "env{n}"}}``: the services, in
+    order, fill the stacks one after the other in equal runs, and the stacks the environments; the first
+    environment is the default one (``1a5``), the others are named ``env2`` … . ``{n}`` in a name is the
+    number (from 1; needed when there are several); a stack or environment that exists by that name is
+    used, a service name its stack holds already is refused. Answers the ids made or used, in order:
+    ``{"environments", "stacks", "services"}``.
+    """
+    count = _count(doc, "services")
+    stacks = _count(doc, "stacks", most=count)
+    environments = _count(doc, "environments", most=stacks)
+    names = {"service": "s{n}", "stack": "stack{n}", "environment": "env{n}", **dict(doc.get("names") or {})}
+    launch_config = dict(doc["launchConfig"])
+    scale = int(doc.get("scale", 1))
+    # Every name first, so that a document that cannot be made changes nothing.
+    env_names = [_named(names["environment"], number, environments) for number in range(2, environments + 1)]
+    stack_names = [_named(names["stack"], number, stacks) for number in range(1, stacks + 1)]
+    service_names = [_named(names["service"], number, count) for number in range(1, count + 1)]
+    with store.lock:
+        now = store.settle()
+        env_ids = [DEFAULT_PROJECT_ID] + [_environment(store, name) for name in env_names]
+        homes = [env_ids[number * environments // stacks] for number in range(stacks)]
+        held = {(stack.name, stack.project_id): stack.id for stack in store.stacks.values() if stack.state != "removed"}
+        taken = {(svc.stack_id, svc.name) for svc in store.services.values() if svc.state != "removed"}
+        for number, name in enumerate(service_names):
+            stack_id = held.get((stack_names[number * stacks // count], homes[number * stacks // count]))
+            if (stack_id, name) in taken:
+                raise ValueError(f"stack {stack_id} already has a service {name!r}")
+        stack_ids = [held.get((name, home)) or store.seed_stack(name, home).id for name, home in zip(stack_names, homes)]
+        services = [store.seed_service(stack_ids[number * stacks // count], name, copy.deepcopy(launch_config),
+                                       scale=scale, now=now).id
+                    for number, name in enumerate(service_names)]
+    return {"environments": env_ids, "stacks": stack_ids, "services": services}
+
+
+def bulk_rancher2(cluster: Cluster, doc: JSON) -> JSON:
+    """2.x: ``workloads`` workloads already rolled out, in one call.
+
+    ``{"workloads": N, "containers": [...], "kind"?: "deployment", "replicas"?: 1, "namespaces"?: 1,
+    "projectId"?: <Default>, "names"?: {"workload": "w{n}", "namespace": "ns{n}"}}``: the workloads, in
+    order, fill the namespaces one after the other in equal runs; a namespace that exists by that name
+    is used, the others are made in ``projectId``. ``{n}`` as for 1.6. Answers ``{"namespaces",
+    "workloads"}`` (names, and v3 ids ``deployment:ns1:w1``), in order.
+    """
+    count = _count(doc, "workloads")
+    spaces = _count(doc, "namespaces", most=count)
+    names = {"workload": "w{n}", "namespace": "ns{n}", **dict(doc.get("names") or {})}
+    containers = list(doc["containers"])
+    kind = str(doc.get("kind", "deployment")).lower()
+    if kind not in KINDS:
+        raise ValueError(f"unknown workload kind {kind!r}; one of {', '.join(KINDS)}")
+    # Every name first, so that a document that cannot be made changes nothing.
+    namespaces = [_named(names["namespace"], number, spaces) for number in range(1, spaces + 1)]
+    planned = [(namespaces[number * spaces // count], _named(names["workload"], number + 1, count))
+               for number in range(count)]
+    with cluster.lock:
+        cluster.settle()
+        if doc.get("projectId") is not None:
+            cluster.project(str(doc["projectId"]))  # 404 NotFound (a 400 here) before anything is made
+        for namespace, name in planned:
+            held = cluster.workloads.get((kind, namespace, name))
+            if held is not None and not held.removed:
+                raise ValueError(f"namespace {namespace} already has a {kind} {name!r}")
+        for namespace in namespaces:
+            if namespace not in cluster.namespaces:
+                cluster.add_namespace(namespace, str(doc["projectId"]) if doc.get("projectId") else None)
+        workloads = [cluster.add_workload(namespace, name, containers, kind=kind,
+                                          replicas=int(doc.get("replicas", 1))).v3_id for namespace, name in planned]
+    return {"namespaces": namespaces, "workloads": workloads}
+
+
+def _count(doc: JSON, key: str, *, most: int | None = None) -> int:
+    """``doc[key]`` as a count from 1 (to ``most``); 1 when absent, unless ``most`` is None (required)."""
+    value = int(doc[key] if most is None else doc.get(key, 1))
+    if value < 1 or (most is not None and value > most):
+        raise ValueError(f"{key} must be from 1" + (f" to {most}" if most is not None else ""))
+    return value
+
+
+def _named(template: str, number: int, total: int) -> str:
+    if total > 1 and "{n}" not in str(template):
+        raise ValueError(f"the name {template!r} needs {{n}} for {total} of them")
+    return str(template).replace("{n}", str(number))
+
+
+def _environment(store: Store, name: str) -> str:
+    found = [project.id for project in store.projects.values() if project.name == name]
+    return found[0] if found else store.add_project(name)
+

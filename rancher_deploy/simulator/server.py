@@ -67,6 +67,7 @@ class App:
             return handle_control(self, req)
         if self.faults.refusing():
             return None
+        received = self.log.clock()
         # Fault rules match the path and the query, so `action=upgrade` picks one action out.
         target = f"{req.path}?{req.query}" if req.query else req.path
         delay = self.faults.delay_for(target)
@@ -74,14 +75,14 @@ class App:
             time.sleep(delay)
         failure = self.faults.take_failure(req.method, target)
         if failure is not None and not failure.drop:
-            self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None))
+            self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None, received))
             return Response(failure.status, self._failure_body(req, failure.status), dict(failure.headers))
         response = self._answer(req)
         if failure is not None:
             # A lost answer: the server did the work, the client never hears about it.
-            self.log.add(RequestRecord(req.method, req.path, req.query, 0, response.project_id))
+            self.log.add(RequestRecord(req.method, req.path, req.query, 0, response.project_id, received))
             return None
-        self.log.add(RequestRecord(req.method, req.path, req.query, response.status, response.project_id))
+        self.log.add(RequestRecord(req.method, req.path, req.query, response.status, response.project_id, received))
         return response
 
 

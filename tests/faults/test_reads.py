@@ -46,7 +46,7 @@ def test_reads_failing_twice_mid_wait_are_retried_with_backoff(
 
 def test_reads_that_keep_failing_before_any_change_stop_after_the_retries_exit_3(
         sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
-    sim.faults.fail_next("/v2-beta", count=100, status=503, method="GET")
+    sim.faults.fail_next("/", count=100, status=503, method="GET")  # whichever request comes first
     result = run_cli("--output", "json", RANCHER_RETRIES="2", **SLOW)
     assert result.code == 3, result.stderr
     assert "Connecting to Rancher failed: HTTP 503 from Rancher" in result.stderr

@@ -60,10 +60,13 @@ class ServiceStore(Backend):
         num: int | None = None,
         kind: str = "service",
         fields: JSON | None = None,
+        now: float | None = None,
     ) -> Service:
         """A service that is already ``active`` (containers running and healthy) or ``inactive``.
 
-        ``kind`` is one of kinds.KINDS; ``fields`` its own fields (``{"lbConfig": {...}}``)."""
+        ``kind`` is one of kinds.KINDS; ``fields`` its own fields (``{"lbConfig": {...}}``). ``now``:
+        the simulated time the caller has just settled the store to (a bulk seed, which settles once),
+        else the store is settled first."""
         with self.lock:
             if state not in ("active", "inactive"):
                 raise ValueError("a seeded service is 'active' or 'inactive'")
@@ -75,7 +78,8 @@ class ServiceStore(Backend):
                 raise ValueError(f"no service kind {kind!r}; one of {', '.join(KINDS)}")
             if KINDS[kind].containers:
                 check_image(launch_config)
-            now = self.settle()
+            if now is None:
+                now = self.settle()
             svc = Service(
                 num=num or self._next_service,
                 project_id=stack.project_id,
