@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from rancher_deploy.fleet import Survey
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings, Target
 from rancher_deploy.snapshot import Goal, Restore, Snapshot, TargetRef
@@ -90,6 +91,17 @@ class Backend(Protocol):
         namespace that exists); ConfigError for a target of the other line (a workload on 1.x, a
         service on 2.x), a service name in several stacks, a bare workload name several kinds share,
         or, on 2.x, a namespace outside the project the settings name.
+        """
+        ...
+
+    def survey(self, settings: Settings) -> Survey:
+        """Every candidate of a fleet run (`--select-image`): each service (1.x) or workload (2.x) of
+        the environments (RANCHER_ENVIRONMENTS) or namespaces (RANCHER_NAMESPACES) whose names the
+        patterns fully match, read page by page, so that the requests grow with the pages of the lists,
+        never with the targets; `fleet.select` then decides. No change.
+
+        Raises ConfigError for the other line's setting (RANCHER_NAMESPACES on 1.x, RANCHER_ENVIRONMENTS
+        on 2.x).
         """
         ...
 

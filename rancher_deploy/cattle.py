@@ -32,6 +32,7 @@ from rancher_deploy.errors import (
 from rancher_deploy.backend import Stream
 from rancher_deploy.creation import Creation, service_body
 from rancher_deploy.envlabels import change_cause
+from rancher_deploy.fleet import PRIMARY, SIDEKICK, Candidate, Container, Survey, places
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
@@ -43,13 +44,16 @@ from rancher_deploy.status import (
     PENDING_STATES,
     READY_STATES,
     REMOVED_STATES,
-    UPGRADE_STATES,
     ServiceStatus,
     Transitioning,
+    count_health,
 )
 
 _API_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<version>v1|v2-beta)(?:/projects/(?P<project>[^/]+))?/?$")
 _PROJECT_ID = re.compile(r"1a\d+\Z")
+# Services per page of a fleet listing: the most Rancher 1.x's API documentation promises (1000; the
+# code caps at 3000), rancher-api.md §1.3.
+SURVEY_PAGE = 1000
 # Kinds of 1.x service that run no container, so have no image to move (cattle schema/base/dnsService.json,
 # externalService.json). Load balancers, network and storage drivers run containers and upgrade like a
 # service; their own fields (lbConfig, ...) are not part of the launch config and stay as they are.
@@ -82,9 +86,12 @@ class CattleBackend:
         return "rancher-1.x"
 
     def __init__(self, session: RancherSession, project: JSON, project_url: str, dialect: ApiDialect,
-                 warn: Callable[[str], None]) -> None:
+                 warn: Callable[[str], None], environments: list[JSON] | None = None) -> None:
+        """`environments`: those a fleet run may search (`survey`), every one the key sees when no
+        environment is named; else `project`, the one environment the run works in."""
         self._session = session
         self._project = project
+        self._environments = environments or [project]
         self._base = project_url
         self._dialect = dialect
         self._warn = warn
@@ -120,8 +127,45 @@ class CattleBackend:
 
     @property
     def where(self) -> str:
+        if len(self._environments) > 1:
+            return f"Rancher 1.x, API {self._dialect.version}, {len(self._environments)} environments"
         return (f"Rancher 1.x, API {self._dialect.version}, environment "
                 f"{self._project.get('name')} ({self._project.get('id')})")
+
+    # -- fleet mode ------------------------------------------------------------------------------
+
+    def survey(self, settings: Settings) -> Survey:
+        """Per environment searched, one paged list of its stacks (to name the services) and one of its
+        services: Cattle filters neither by image nor by label (rancher-api.md §1.3), so every service is
+        read, SURVEY_PAGE at a time, and judged here. A service listed here is the first read of the
+        upgrade that follows (`fetch`), which therefore costs no request either."""
+        if settings.namespaces is not None:
+            raise ConfigError("RANCHER_NAMESPACES", "chooses Rancher 2.x namespaces, but this is Rancher 1.x: "
+                                                    "choose environments with RANCHER_ENVIRONMENTS")
+        searched, passed = places([str(project.get("name")) for project in self._environments], settings.environments)
+        candidates: list[Candidate] = []
+        api = self._base.rsplit("/projects/", 1)[0]
+        page = {"limit": str(SURVEY_PAGE)}
+        for project in self._environments:
+            place = str(project.get("name"))
+            if place not in searched:
+                continue
+            base = f"{api}/projects/{project['id']}"
+            stacks = {str(stack.get("id")): str(stack.get("name")) for stack in self._session.get_all(
+                f"{base}/{self._dialect.stacks}", params=page, what=f"Listing the stacks of {place}")}
+            for service in self._session.get_all(f"{base}/services", params=page,
+                                                 what=f"Listing the services of {place}"):
+                if service.get("state") in REMOVED_STATES:
+                    continue
+                stack = stacks.get(str(service.get(self._dialect.stack_field))) or self._stack_name(
+                    str(service.get(self._dialect.stack_field)))
+                target = ServiceTarget(str(service.get("name")), stack)
+                ref = TargetRef(name=f"{place}/{target}", id=str(service["id"]), url=str(service["links"]["self"]))
+                self._listed[ref.id] = service
+                labels = (service.get("launchConfig") or {}).get("labels") or {}
+                candidates.append(Candidate(ref, target, place, {str(key): str(value) for key, value in labels.items()},
+                                            _containers(service), self._snapshot(service, health=None)))
+        return Survey("environment", "RANCHER_ENVIRONMENTS", searched, passed, tuple(candidates))
 
     # -- resolving -------------------------------------------------------------------------------
 
@@ -398,35 +442,12 @@ class CattleBackend:
         self._session.post(str(url), body, what=f"{action} of {ref.name}")
 
 
-def count_health(service: JSON, instances: list[JSON]) -> Health:
-    """Healthy and expected containers of the current launch config versions, and unhealthy ones.
-
-    Counted as Rancher counts a service healthy (calculateServiceHealthState): a running container
-    without a health check is healthy, and a start-once container (a sidekick that runs, then
-    stops) is done, not missing, once its health state says `started-once`. The total is None
-    when the service has no numeric scale to count against (a global service).
-    """
-    configs = [service.get("launchConfig") or {}, *(service.get("secondaryLaunchConfigs") or [])]
-    versions = {str(config.get("version")) for config in configs if config.get("version") is not None}
-    scale = service.get("scale")
-    healthy = 0
-    unhealthy: list[str] = []
-    for instance in instances:
-        if versions and str(instance.get("version")) not in versions:
-            continue
-        owners = instance.get("serviceIds")
-        if isinstance(owners, list) and service.get("id") is not None and service.get("id") not in owners:
-            continue  # listed, but another service's container
-        health = instance.get("healthState")
-        if health == "unhealthy":
-            unhealthy.append(str(instance.get("id")))
-        elif health == "started-once" or (instance.get("state") == "running" and health in (None, "healthy")):
-            healthy += 1
-    total = scale * len(configs) if isinstance(scale, int) else None
-    # While an upgrade is pending the current version is the new one, and the old containers are
-    # still there (stopped): say which ones the numbers count.
-    counted = "new containers healthy" if service.get("state") in UPGRADE_STATES else "containers healthy"
-    return Health(healthy, total, tuple(unhealthy), counted)
+def _containers(service: JSON) -> tuple[Container, ...]:
+    """A service's containers as fleet mode weighs them: its own (none for a kind that runs no
+    container), then each sidekick."""
+    runs = str(service.get("kind") or service.get("type") or "service") not in NO_CONTAINERS
+    return tuple(Container(name, image, SIDEKICK if index else PRIMARY)
+                 for index, (name, image) in enumerate(service_images(service)) if index or runs)
 
 
 def service_images(service: JSON) -> tuple[tuple[str, str], ...]:
@@ -466,8 +487,9 @@ def _phase(state: str, transitioning: Transitioning) -> Phase:
 
 
 def connect(session: RancherSession, url: str, environment: str | None,
-            warn: Callable[[str], None], *, server: str | None = None) -> CattleBackend:
-    """Find the 1.x API behind the URL as the user wrote it, and the environment to work in.
+            warn: Callable[[str], None], *, server: str | None = None, fleet: bool = False) -> CattleBackend:
+    """Find the 1.x API behind the URL as the user wrote it, and the environment to work in; for a
+    `fleet` run with no environment named (in the URL or RANCHER_ENVIRONMENT), every one the key sees.
 
     `server` is the release a Rancher 1.x already named in its `X-Rancher-Version` header (while
     discovery asked which Rancher this is): it settles the API version without asking again.
@@ -487,8 +509,14 @@ def connect(session: RancherSession, url: str, environment: str | None,
             raise ConfigError("RANCHER_ENVIRONMENT",
                               f"names {environment!r} but CATTLE_URL is scoped to environment "
                               f"{project.get('name')} ({project.get('id')})")
-    else:
-        project = _choose_project(session, api, environment)
+        return CattleBackend(session, project, f"{api}/projects/{project['id']}", dialect, warn)
+    if fleet and not environment:
+        listing = session.get_all(f"{api}/projects", what="Listing environments")
+        every = [dict(project) for project in listing if project.get("state") not in REMOVED_STATES]
+        if not every:
+            raise TargetNotFound("this key sees no environment; check the key's permissions")
+        return CattleBackend(session, every[0], f"{api}/projects/{every[0]['id']}", dialect, warn, every)
+    project = _choose_project(session, api, environment)
     return CattleBackend(session, project, f"{api}/projects/{project['id']}", dialect, warn)
 
 

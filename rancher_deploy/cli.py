@@ -22,8 +22,8 @@ from types import FrameType
 from typing import Any, Callable, Mapping, NoReturn, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
-from rancher_deploy.errors import ConfigError, DeployError, ExitCode, NeedsAttention, UsageError
-from rancher_deploy.events import Level, Outcome, Step, exit_code, unreported
+from rancher_deploy.errors import ConfigError, DeployError, ExitCode, UsageError
+from rancher_deploy.events import Event, Level, Outcome, Step, exit_code, unreported
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
@@ -98,13 +98,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except DeployError as caught:
         error, outcome = caught, run.stopped   # what the run knew of each target when the error stopped it
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
-        # An uncaught exception would exit 1, which the contract reads as "rolled back".
-        # Whatever happened, the service's state is unknown: say so, with exit 4.
+        # A bug outside the run (reading settings, reporting); the run's own are `runner`'s.
         if run.settings is not None and run.settings.verbose:
             log.line("".join(traceback.format_exception(unexpected)))
-        error = NeedsAttention(
-            f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
-            "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
+        from rancher_deploy.runner import internal_error
+
+        error = internal_error(unexpected)
 
     code = exit_code(outcome, error, signal_number=run.signal)
     document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
@@ -303,64 +302,37 @@ class _Signals:
 
 
 def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs) -> Outcome:
-    """Connect and run the pipeline; signals are handled while it runs, and noted in `run`."""
-    from rancher_deploy import discovery
-    from rancher_deploy.deploy import Pipeline
-    from rancher_deploy.http import Credentials, RancherSession
+    """Run the command through `runner.run`, with the signals handled while it runs; noted in `run`."""
+    from rancher_deploy import runner
 
-    log.line(f"rancher-deploy {__version__}: {settings.command} "
-             f"{', '.join(str(target) for target in settings.targets)} at {settings.url}")
     dotenv = dotenv_line(inputs)
-    if dotenv:
-        log.line(dotenv)
-    if settings.verbose:
-        for name, source in sorted(settings.sources.items()):
-            log(Step(f"{name} set from {source}", Level.DEBUG))
-    if settings.insecure:
-        log(Step("TLS verification is off (RANCHER_INSECURE); prefer RANCHER_CA_BUNDLE", Level.WARNING))
-        import urllib3
-
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-
     signals = _Signals()
-    debug: Callable[[str], None] | None = (lambda text: log(Step(text, Level.DEBUG))) if settings.verbose else None
-    session = RancherSession(
-        Credentials(settings.access_key, settings.secret_key, settings.token),
-        verify=settings.verify,
-        ca_given=settings.ca_bundle is not None,
-        request_timeout=settings.request_timeout_seconds,
-        redactor=redactor,
-        debug=debug,
-        sleep=signals.sleep,
-        clock=time.monotonic,
-        wait_budget=settings.timeout_seconds,
-        read_attempts=settings.retries + 1,
-        credential_names=(inputs.name(OPTIONS_BY_NAME["token"]) if settings.token else
-                          f"{inputs.name(OPTIONS_BY_NAME['access_key'])} and {inputs.name(OPTIONS_BY_NAME['secret_key'])}"),
-        home=settings.url,
-        warn=lambda text: log(Step(text, Level.WARNING)),
-    )
     signals.install()
     try:
-        backend = discovery.connect(session, settings, lambda text: log(Step(text, Level.WARNING)))
-        log.line(f"Connected: {backend.where}")
-        choose = None
-        if settings.poll:   # RANCHER_POLL: each target's tag comes from the registry (poll.py)
-            from rancher_deploy.poll import TagChooser, access_for
-
-            choose = TagChooser(settings, access_for(settings, lambda name: inputs.name(OPTIONS_BY_NAME[name])),
-                                log)
-        pipeline = Pipeline(settings, backend, log, clock=time.monotonic, sleep=signals.sleep,
-                            interrupted=signals.interrupted, urgent=signals.urgent, choose=choose)
-        try:
-            return pipeline.run()
-        except DeployError as error:
-            run.stopped = pipeline.stopped(error)
-            raise
+        ran = runner.run(settings, _after_first(log, dotenv), redactor=redactor, control=signals,
+                         clock=time.monotonic, inputs=inputs)
     finally:
         signals.restore()
-        session.close()
-        run.api_calls, run.signal = session.calls, signals.received
+    run.api_calls, run.signal = ran.api_calls, ran.signal
+    if ran.error is not None:
+        run.stopped = ran.outcome
+        raise ran.error
+    assert ran.outcome is not None
+    return ran.outcome
+
+
+def _after_first(log: HumanLog, line: str | None) -> Callable[[Event], None]:
+    """The log, with `line` (the `.env` line) written right after the run's first line."""
+    if line is None:
+        return log
+    pending = [line]
+
+    def emit(event: Event) -> None:
+        log(event)
+        if pending:
+            log.line(pending.pop())
+
+    return emit
 
 
 def dotenv_line(inputs: Inputs) -> str | None:

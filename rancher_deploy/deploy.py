@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 from rancher_deploy import commands, create
 from rancher_deploy.atomic import upgrade_together
@@ -45,11 +45,12 @@ from rancher_deploy.events import (
     Step,
     TargetOutcome,
 )
+from rancher_deploy.fleet import INIT, PRIMARY, SIDEKICK, Pick
 from rancher_deploy.images import ImageRef, is_newer, same_image
 from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
 from rancher_deploy.recovery import MISSING, created, recover
-from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, Settings, Target
+from rancher_deploy.settings import Command, OnUpgraded, PolicyKind, ServiceTarget, Settings, Target
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
 from rancher_deploy.targets import alone
@@ -104,17 +105,29 @@ class Pipeline:
         self._checked: dict[str, tuple[Snapshot, float]] = {}
         # Targets RANCHER_CREATE makes, by the placeholder ref that names them until they exist.
         self._creations: dict[TargetRef, Plan] = {}
+        # The picks of a fleet run by target id: their plans take `own_settings`; others the run's.
+        self._picks: dict[str, Pick] = {}
 
-    def run(self) -> Outcome:
+    def run(self, picks: Sequence[Pick] = ()) -> Outcome:
         """Run the command over every target; raises the `errors` family only while the run changed
-        nothing (or cannot tell: NeedsAttention), and `stopped` then says what it knew of each target."""
+        nothing (or cannot tell: NeedsAttention), and `stopped` then says what it knew of each target.
+
+        `picks`: the targets fleet selection found (`fleet.select`), each upgraded in the containers
+        that run the image's repository; without them, the settings' targets are looked up.
+        """
         self._started = self._clock()
         run = self._run = Run()
         command = self._settings.command
-        refs = [self._resolve(target) for target in self._settings.targets]
-        if len(refs) > 1:
-            # Advice for one target of several must name it alone: the run's own settings name them all.
-            self._steps.alone = {ref.id: alone(target) for ref, target in zip(refs, self._settings.targets)}
+        if picks:
+            refs = [pick.candidate.ref for pick in picks]
+            self._picks = {pick.candidate.ref.id: pick for pick in picks}
+            # The run's settings select every pick again: advice names the one it is for.
+            self._steps.alone = {pick.candidate.ref.id: pick.alone for pick in picks}
+        else:
+            refs = [self._resolve(target) for target in self._settings.targets]
+            if len(refs) > 1:
+                # Advice for one target of several must name it alone: the run's own settings name them all.
+                self._steps.alone = {ref.id: (alone(target),) for ref, target in zip(refs, self._settings.targets)}
         if command is Command.UPGRADE:
             # Every target is checked before the first one is touched, so a refusal or a bad
             # setting for the third service cannot surface after the first was upgraded.
@@ -171,10 +184,21 @@ class Pipeline:
             return ()
         if self._settings.command is Command.UPGRADE:
             try:
-                return self._backend.plan(ref, snapshot, self._wanted(ref, snapshot)[0]).changes
+                return self._plan(ref, snapshot)[0].changes
             except DeployError:
                 pass  # no plan can be made (the error says why elsewhere): the images as they are
         return unchanged(snapshot.images)
+
+    def _plan(self, ref: TargetRef, snapshot: Snapshot) -> tuple[Plan, str | None]:
+        """The backend's plan for the target, from the settings it takes (a pick's own, else the run's),
+        and a reason to skip it (None: go on). With registry polling (`choose`, RANCHER_POLL) those
+        settings take the image's tag chosen for this target, or the image it runs and why it stays."""
+        settings, skipped = self._settings, None
+        if self._choose is not None:
+            image, skipped = self._choose(ref.name, snapshot)
+            settings = replace(settings, image=image)
+        pick = self._picks.get(ref.id)
+        return self._backend.plan(ref, snapshot, own_settings(settings, pick) if pick else settings), skipped
 
     def _outcome(self, targets: tuple[TargetOutcome, ...]) -> Outcome:
         return Outcome(command=self._settings.command.value, targets=targets,
@@ -261,8 +285,7 @@ class Pipeline:
         snapshot = self._backend.fetch(ref)
         self._checked[ref.id] = (snapshot, self._clock())
         self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
-        settings, skipped = self._wanted(ref, snapshot)
-        plan = self._backend.plan(ref, snapshot, settings)
+        plan, skipped = self._plan(ref, snapshot)
         if plan.changes_anything and skipped is None:
             self._version_policy(plan)  # raises when the policy cannot be applied
 
@@ -320,8 +343,7 @@ class Pipeline:
                 return got
             ready = got
         snapshot = ready.snapshot
-        settings, skipped = self._wanted(ref, snapshot)
-        plan = self._backend.plan(ref, snapshot, settings)
+        plan, skipped = self._plan(ref, snapshot)
         self._emit(Step(f"Found {ref.name} ({ref.id}): {snapshot.state}, "
                         + ", ".join(f"{name} on {image}" for name, image in dict(snapshot.images).items()),
                         target=ref.name))
@@ -445,14 +467,6 @@ class Pipeline:
         self._refuse_unless_upgradable(ref, settled, allow_pending=False)
         return _Ready(settled, choice, snapshot.images)
 
-    def _wanted(self, ref: TargetRef, snapshot: Snapshot) -> tuple[Settings, str | None]:
-        """The settings `ref`'s plan is made from, and a reason to skip it (or None): the run's own,
-        or with registry polling (`choose`, RANCHER_POLL) the image's tag chosen for this target."""
-        if self._choose is None:
-            return self._settings, None
-        image, skipped = self._choose(ref.name, snapshot)
-        return replace(self._settings, image=image), skipped
-
     def _version_policy(self, plan: Plan) -> str | None:
         """RANCHER_VERSION_POLICY=newer: the reason to skip, or None to go on."""
         if self._settings.version_policy.kind is not PolicyKind.NEWER:
@@ -511,6 +525,22 @@ class Pipeline:
         self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
 
 
+
+
+def own_settings(settings: Settings, pick: Pick) -> Settings:
+    """The settings a picked target's plan takes: the new image for its containers that run the
+    repository, and for no other (`fleet.select` chose them). On 1.x the service's own launch config
+    moves when it runs the repository, and each such sidekick by name (none else, whatever
+    RANCHER_UPDATE_SIDEKICKS says); on 2.x the containers by name, init containers among them."""
+    roles = {container.role for container in pick.containers}
+    if isinstance(pick.candidate.target, ServiceTarget):
+        image = settings.image
+        assert image is not None  # the settings refuse --select-image without an image
+        return replace(settings, image=image if PRIMARY in roles else None, update_sidekicks=False,
+                       sidekicks=tuple((container.name, image) for container in pick.containers
+                                       if container.role == SIDEKICK))
+    return replace(settings, containers=tuple(container.name for container in pick.containers),
+                   init_containers=INIT in roles)
 
 
 _MANUAL = {Command.ROLLBACK: commands.rollback, Command.FINISH: commands.finish, Command.STATUS: commands.status}

@@ -125,7 +125,8 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
             # Rancher 1.x, as its header said; or an answer without it, from a 1.x behind a proxy that
             # drops it, or from no Rancher at all, which cattle's own probe tells apart.
             try:
-                return cattle.connect(session, settings.url, settings.environment, warn, server=server.release)
+                return cattle.connect(session, settings.url, settings.environment, warn, server=server.release,
+                                      fleet=settings.select_image)
             except NotCattle:
                 raise NotRancher(_NO_RANCHER.format(root=given.root)) from None
         raise _not_served(session, given, flavour, server)
@@ -145,7 +146,7 @@ def _cattle_named(session: RancherSession, settings: Settings, given: GivenUrl,
     """Rancher 1.x, as the path or RANCHER_FLAVOUR says: its API root is the one probe. On a 2.x
     server the refusal names its release (one more request, paid only then)."""
     try:
-        return cattle.connect(session, settings.url, settings.environment, warn)
+        return cattle.connect(session, settings.url, settings.environment, warn, fleet=settings.select_image)
     except NotCattle as error:
         server = identify(session, given.root)
         if server.generation != 2:

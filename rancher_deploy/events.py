@@ -102,6 +102,49 @@ class TargetOutcome:
 
 
 @dataclass(frozen=True)
+class Chosen:
+    """A target fleet selection (`--select-image`) picked, and its containers that change."""
+
+    target: str
+    target_id: str
+    place: str                     # its environment (1.x) or namespace (2.x)
+    changes: tuple[ImageChange, ...]
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A candidate fleet selection left alone, and why ("not opted in: ...", "runs another repository ...")."""
+
+    target: str
+    target_id: str
+    place: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a fleet run searched and found (`fleet.select`), for the log's summary and the JSON result.
+
+    `place` is "environment" (1.x) or "namespace" (2.x); `searched` the places whose names the
+    patterns matched, `not_searched` how many others did not; `listed` the candidates read, in
+    `requests` requests; `others` how many skipped candidates `skipped` leaves out (neither opted
+    in nor running the repository); `unlisted` what the server filtered out of the lists, if anything.
+    """
+
+    place: str
+    repository: str
+    labels: tuple[str, ...]
+    searched: tuple[str, ...] = ()
+    not_searched: int = 0
+    listed: int = 0
+    requests: int = 0
+    chosen: tuple[Chosen, ...] = ()
+    skipped: tuple[Passed, ...] = ()
+    others: int = 0
+    unlisted: str | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The whole run; its exit code is derived by `exit_code`, from the results and any error."""
 
@@ -111,6 +154,7 @@ class Outcome:
     duration_seconds: float = 0.0
     flavour: str = ""
     interrupted_by: int | None = None   # signal number when a SIGINT/SIGTERM cut the run short
+    selection: Selection | None = None  # fleet mode: what was searched, picked and skipped
 
 
 # Errors that mean "nothing was changed": when a signal was received, the signal is the reason the

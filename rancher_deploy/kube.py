@@ -17,12 +17,14 @@ from rancher_deploy.errors import DeployError, NotFound, PermissionDenied, Refus
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.streams import Feed, StreamEnded, StreamLost, json_lines
-from rancher_deploy.projects import Projects, check_namespace
+from rancher_deploy.fleet import Patterns, places
+from rancher_deploy.projects import Projects, check_namespace, project_of
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
+    Listing,
     NO_EARLIER,
     PLURALS,
     Located,
@@ -66,8 +68,11 @@ class KubeWorkloads:
 
     def _url(self, kind: str, namespace: str, name: str = "") -> str:
         """The object's URL (its collection's with no name)."""
-        group = f"apis/batch/{self._batch_version()}" if kind == "cronjob" else "apis/apps/v1"
-        return f"{self._base}/{group}/namespaces/{namespace}/{PLURALS[kind]}" + (f"/{name}" if name else "")
+        return f"{self._group(kind)}/namespaces/{namespace}/{PLURALS[kind]}" + (f"/{name}" if name else "")
+
+    def _group(self, kind: str) -> str:
+        """The API group and version `kind` is served under, as a URL."""
+        return f"{self._base}/" + (f"apis/batch/{self._batch_version()}" if kind == "cronjob" else "apis/apps/v1")
 
     def _batch_version(self) -> str:
         """The version of the batch API this cluster serves CronJobs under, asked once: batch/v1 from
@@ -126,6 +131,39 @@ class KubeWorkloads:
         raise TargetMissing(f"workload {target.name!r} not found {where} (no {', '.join(WORKLOAD_KINDS)} has that "
                             f"name); workloads there: {existing}")
 
+    def survey(self, namespaces: Patterns | None, labels: tuple[str, ...]) -> Listing:
+        """The namespaces (one chunked list; with a project named, those of the project), then per kind
+        and opt-in label one chunked list across the cluster with `labelSelector=<label>` (the label's
+        existence, so that a value other than true is seen and said): the requests grow with the pages
+        of those lists, not with the namespaces or workloads. A key that may not list a kind across the
+        cluster (403) lists it per namespace searched instead."""
+        every = list_chunks(self._session, f"{self._base}/api/v1/namespaces", {}, what="Listing namespaces")
+        names = [str((item.get("metadata") or {}).get("name")) for item in every
+                 if self._project is None or project_of(item) in self._project.ids]
+        searched, passed = places(names, namespaces)
+        kept = set(searched)
+        found: dict[str, tuple[TargetRef, JSON]] = {}
+        for kind in WORKLOAD_KINDS:
+            for label in labels:
+                for item in self._listed(kind, label, searched):
+                    metadata = item.get("metadata") or {}
+                    namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
+                    if namespace in kept:
+                        ref = self._ref(kind, WorkloadTarget(kind, name, namespace))
+                        found.setdefault(ref.id, (ref, item))
+        return Listing(searched, passed, tuple(found.values()),
+                       unlisted=f"workloads without a label {' or '.join(labels)} are not listed: Kubernetes leaves "
+                                "them out (labelSelector)")
+
+    def _listed(self, kind: str, label: str, namespaces: tuple[str, ...]) -> list[JSON]:
+        """Every `kind` carrying `label`, across the cluster, else (403) in each of `namespaces`."""
+        what = f"Listing {PLURALS[kind]} labelled {label}"
+        try:
+            return list_chunks(self._session, f"{self._group(kind)}/{PLURALS[kind]}", {"labelSelector": label}, what=what)
+        except PermissionDenied:
+            return [item for namespace in namespaces for item in list_chunks(
+                self._session, self._url(kind, namespace), {"labelSelector": label}, what=what)]
+
     def namespace(self, name: str) -> JSON | None:
         """The Namespace object (None when it does not exist); its annotations say its Rancher project."""
         return self._session.get_optional(f"{self._base}/api/v1/namespaces/{name}", what=f"Reading namespace {name}")
@@ -176,7 +214,7 @@ class KubeWorkloads:
                             tuple(pod.get("initContainers") or []), rollout, bool(spec.get("paused")),
                             own.get(REVISION), annotations.get(TIMESTAMP), body,
                             dict(template_metadata.get("labels") or {}), selector_keys(spec.get("selector")),
-                            own.get(CHANGE_CAUSE))
+                            own.get(CHANGE_CAUSE), own_labels=dict(metadata.get("labels") or {}))
 
     def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> Written:
         """One strategic merge patch: containers merge by name, so it names only those it changes, their
@@ -393,6 +431,27 @@ def _images(revision: JSON) -> dict[str, str]:
 def _ready(pod: JSON) -> bool:
     return any(condition.get("type") == "Ready" and condition.get("status") == "True"
                for condition in (pod.get("status") or {}).get("conditions") or [])
+
+
+# Items per chunk of a list: kubectl's default `--chunk-size` (kubectl get, staging/src/k8s.io/kubectl
+# pkg/cmd/get/get.go), which the apiserver serves with a `continue` token while more remain.
+CHUNK = 500
+
+
+def list_chunks(session: RancherSession, url: str, params: dict[str, str], *, what: str) -> list[JSON]:
+    """Every item of a Kubernetes list, chunk after chunk (`limit`, then `continue` from each chunk's
+    `metadata.continue`, apimachinery ListMeta), each chunk one read; items carry no `kind`."""
+    items: list[JSON] = []
+    token: str | None = None
+    followed: set[str] = set()
+    while True:
+        chunk = session.get(url, params={**params, "limit": str(CHUNK), **({"continue": token} if token else {})},
+                            what=what)
+        items += [item for item in chunk.get("items") or [] if isinstance(item, dict)]
+        token = (chunk.get("metadata") or {}).get("continue") or None
+        if not isinstance(token, str) or token in followed:  # none left, or a server repeating itself
+            return items
+        followed.add(token)
 
 
 class KubeWatch:

@@ -13,18 +13,17 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 from rancher_deploy.errors import ConfigError, DeployError
-from rancher_deploy.events import Emit, Level, Outcome, Step
+from rancher_deploy.events import Emit, Level, Step
 from rancher_deploy.images import ImageRef, parse_image_uuid, version_of
 from rancher_deploy.registry import RegistryAccess, list_tags
-from rancher_deploy.settings import OPTIONS_BY_NAME, PolicyKind, Settings, VersionPolicy
+from rancher_deploy.settings import OPTIONS_BY_NAME, Option, PolicyKind, Settings, VersionPolicy
 from rancher_deploy.snapshot import Snapshot
 
 
-def access_for(settings: Settings,
-               name: Callable[[str], str] = lambda option: OPTIONS_BY_NAME[option].env[0]) -> RegistryAccess:
+def access_for(settings: Settings, name: Callable[[Option], str] = lambda option: option.setting) -> RegistryAccess:
     """How this run reaches registries, from its settings; `name` spells a setting for messages the
     way the user set it (`Inputs.name`), by default its first variable. Docker's own DOCKER_CONFIG
     is one of the docker_config setting's variables; without either, `~/.docker`, as docker/cli's
@@ -35,8 +34,9 @@ def access_for(settings: Settings,
     return RegistryAccess(verify=settings.registry_ca_bundle or DEFAULT_CA_BUNDLE_PATH,
                           timeout=settings.request_timeout_seconds, docker_config=config,
                           plain_http=frozenset(settings.registry_http or ()),
-                          config_setting=name("docker_config"), ca_setting=name("registry_ca_bundle"),
-                          http_setting=name("registry_http"))
+                          config_setting=name(OPTIONS_BY_NAME["docker_config"]),
+                          ca_setting=name(OPTIONS_BY_NAME["registry_ca_bundle"]),
+                          http_setting=name(OPTIONS_BY_NAME["registry_http"]))
 
 
 class TagChooser:
@@ -120,27 +120,28 @@ def newest(policy: VersionPolicy, running: ImageRef, tags: Sequence[str]) -> str
     return best
 
 
-Run = Callable[[Settings, Emit], Outcome]
+Result = TypeVar("Result")
+Run = Callable[[Settings, Emit], Result]
 
 
-def poll_once(settings: Settings, log: Emit, run: Run, *,
-              repositories: Sequence[ImageRef] | None = None) -> list[Outcome]:
-    """One round of polling for `rancher-deploy serve`: an ordinary upgrade run per repository
-    (`repositories`, default the settings' image), each with RANCHER_POLL on and the targets
-    independent (RANCHER_ATOMIC=false). `run` is the run function the CLI uses. A run that raises
-    (a registry refusing credentials, Rancher unreachable) is logged as a warning line and the round
-    goes on with the next repository; the Outcomes of the runs that ended are returned."""
-    outcomes: list[Outcome] = []
+def poll_once(settings: Settings, log: Emit, run: Run[Result], *,
+              repositories: Sequence[ImageRef] | None = None) -> list[Result]:
+    """One round of polling for `rancher-deploy serve`: a fleet run (`Settings.selecting`) with
+    RANCHER_POLL on per repository (`repositories`, default the settings' image), started by `run`,
+    the run function every caller uses (`runner.run`, which returns a `Ran` and never raises). A `run`
+    that raises a DeployError is logged as a warning line and the round goes on with the next
+    repository; the results of the runs that returned are returned in order."""
+    results: list[Result] = []
     for repository in repositories if repositories is not None else (settings.image,) if settings.image else ():
         image = replace(repository, tag=None, digest=None)
         try:
-            outcomes.append(run(replace(settings, image=image, poll=True, atomic=False), log))
+            results.append(run(settings.selecting(image, poll=True), log))
         except DeployError as error:
             log(Step(f"Polling {image.name} failed: {error}", Level.WARNING))
-    return outcomes
+    return results
 
 
-def poll_loop(settings: Settings, log: Emit, run: Run, interval: float, stop: threading.Event, *,
+def poll_loop(settings: Settings, log: Emit, run: Run[Result], interval: float, stop: threading.Event, *,
               repositories: Callable[[], Sequence[ImageRef]] | None = None) -> None:
     """`poll_once` every `interval` seconds until `stop` is set (serve's SIGTERM); the first round at
     once. Meant for a thread of its own; `stop` cuts the wait short, so shutdown never waits out an

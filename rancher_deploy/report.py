@@ -22,6 +22,7 @@ from rancher_deploy.events import (
     Outcome,
     Progress,
     Result,
+    Selection,
     Step,
     TargetOutcome,
     mixed,
@@ -141,7 +142,7 @@ class HumanLog:
                 continue
             self.line(text)
         if not outcome.targets:
-            self.line("nothing was done")
+            self.line("nothing to do: no target matches the selection" if outcome.selection else "nothing was done")
         self.line(f"rancher-deploy: exit {int(code)} ({last_words(outcome, None, code)})")
 
     def error(self, error: DeployError, code: ExitCode) -> None:
@@ -219,6 +220,30 @@ def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_co
         "api_calls": api_calls,
         "duration_seconds": round(outcome.duration_seconds, 3) if outcome else None,
         "interrupted_by_signal": outcome.interrupted_by if outcome else None,
+        "selection": _selection_object(outcome.selection) if outcome and outcome.selection else None,
+    }
+
+
+def _selection_object(selection: Selection) -> dict[str, Any]:
+    """What a fleet run (`--select-image`) searched, picked (`candidates`) and skipped, with the reason
+    for each skip; `others` counts the skipped candidates not listed (neither opted in nor running the
+    repository), `unlisted` says what the server filtered out of the lists, if anything."""
+    return {
+        "place": selection.place,
+        "repository": selection.repository,
+        "labels": list(selection.labels),
+        "searched": list(selection.searched),
+        "not_searched": selection.not_searched,
+        "listed": selection.listed,
+        "requests": selection.requests,
+        "candidates": [{"target": chosen.target, "id": chosen.target_id, "place": chosen.place,
+                        "containers": [{"name": change.container, "previous_image": change.previous_image,
+                                        "requested_image": change.new_image} for change in chosen.changes]}
+                       for chosen in selection.chosen],
+        "skipped": [{"target": passed.target, "id": passed.target_id, "place": passed.place, "reason": passed.reason}
+                    for passed in selection.skipped],
+        "others": selection.others,
+        "unlisted": selection.unlisted,
     }
 
 
@@ -240,7 +265,7 @@ def _overall(targets: tuple[TargetOutcome, ...], error: DeployError | None) -> s
     for result in order:
         if result in results:
             return result.value
-    return "none"
+    return Result.UNCHANGED.value  # no target at all (a fleet run nothing matched): nothing to do
 
 
 # Which results leave the target on the requested image (for `rollback`: the configuration it

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, Mapping
+from typing import Any, Callable, Collection, Iterable, Literal, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInterrupt, OnUpgraded, Output,
@@ -26,7 +25,9 @@ from rancher_deploy.creation import Blueprint, Port
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
-from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, convert, show_default
+from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
+from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert, show_default
+from rancher_deploy.poll_options import POLL_OPTIONS, validate_poll
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
 
@@ -34,7 +35,7 @@ __all__ = [
     "COMMANDS", "Command", "Edits", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded",
     "Option", "Origin", "Output", "PolicyKind", "Record", "SETTINGS", "ServiceTarget", "Settings", "Target",
     "VersionPolicy", "WorkloadTarget",
-    "add_arguments", "read_dotenv", "secret_parts", "secrets_in", "TRUE_WORDS", "FALSE_WORDS",
+    "Patterns", "SELECT_LABELS", "add_arguments", "read_dotenv", "secret_parts", "secrets_in", "TRUE_WORDS", "FALSE_WORDS",
 ]
 
 def _sidekick(item: str) -> tuple[str, ImageRef]:
@@ -45,14 +46,6 @@ def _sidekick(item: str) -> tuple[str, ImageRef]:
         return name.strip(), ImageRef.parse(image)
     except ImageReferenceError as error:
         raise ValueError(f"{name.strip()}: image {error}") from None
-
-
-def _ca_location(path: str) -> str:
-    """A CA file, or a directory of hashed CA files (`c_rehash`), which requests also takes as `verify`
-    (HTTPAdapter.cert_verify); REQUESTS_CA_BUNDLE set to one worked before this tool read it itself."""
-    if not os.path.isfile(path) and not os.path.isdir(path):
-        raise ValueError(f"no such file {path!r}")
-    return path
 
 
 SETTINGS: tuple[Option, ...] = (
@@ -104,6 +97,22 @@ SETTINGS: tuple[Option, ...] = (
     Option("update_sidekicks", ("RANCHER_UPDATE_SIDEKICKS",), Kind.BOOL,
            "also move every sidekick that runs the same repository as the service to the new image",
            default=False, commands=(UPGRADE,)),
+    Option("select_image", ("RANCHER_SELECT_IMAGE",), Kind.BOOL,
+           "fleet mode: instead of naming targets, upgrade every 1.x service or 2.x workload that runs the image's "
+           "repository (only those containers change: sidekicks, named and init containers count) and opted in by "
+           "the select-label setting; each target on its own (atomic off)", default=False, commands=(UPGRADE,)),
+    Option("select_label", ("RANCHER_SELECT_LABEL", "AUTOUPDATE_ENABLE_LABEL"), Kind.TEXT,
+           "the label, with value true, by which a target opts in to fleet mode: on a 1.x service's launch config, "
+           f"on a 2.x workload's own metadata; default: either of {' and '.join(SELECT_LABELS)}",
+           commands=(UPGRADE,), metavar="LABEL", parse=select_label),
+    Option("environments", ("RANCHER_ENVIRONMENTS", "AUTOUPDATE_ENVIRONMENT_NAMES"), Kind.TEXT,
+           "fleet mode on Rancher 1.x: the environments searched, those whose name fully matches one of these regular "
+           "expressions, as a JSON array or comma separated; default: every one the key sees",
+           commands=(UPGRADE,), metavar="PATTERNS", parse=Patterns.parse),
+    Option("namespaces", ("RANCHER_NAMESPACES",), Kind.TEXT,
+           "fleet mode on Rancher 2.x: the namespaces searched, those whose name fully matches one of these regular "
+           "expressions, as a JSON array or comma separated; default: every one the key sees",
+           commands=(UPGRADE,), metavar="PATTERNS", parse=Patterns.parse),
     Option("timeout", ("RANCHER_TIMEOUT",), Kind.SECONDS,
            "seconds to wait for each phase (upgrade, finish, rollback) before giving up", default=600.0,
            minimum=1, metavar="SECONDS", field="timeout_seconds"),
@@ -195,27 +204,14 @@ SETTINGS: tuple[Option, ...] = (
            "1.x publishes it as Rancher does; 2.x sets the container port only, and creates no Service; repeat or comma "
            "separate",
            commands=(UPGRADE,), metavar="PORT", field="ports", parse=Port.parse),
-    Option("poll", ("RANCHER_POLL",), Kind.BOOL,
-           "registry polling, once: the image setting names a repository (no tag), and each target moves to the "
-           "newest tag of it in the registry that its version policy allows (Keel's poll trigger)",
-           default=False, commands=(UPGRADE,)),
-    Option("registry_ca_bundle", ("RANCHER_REGISTRY_CA_BUNDLE",), Kind.TEXT,
-           "PEM file of the CA that signed the registries' certificates, for polling; default: the public CAs "
-           "requests ships (the ca-bundle setting is Rancher's alone)", commands=(UPGRADE,), metavar="FILE",
-           parse=_ca_location),
-    Option("registry_http", ("RANCHER_REGISTRY_HTTP",), Kind.LIST,
-           "registries (host:port) polled over plain HTTP, as Docker's insecure-registries; no credentials are "
-           "sent to them", commands=(UPGRADE,), metavar="HOST"),
-    Option("docker_config", ("RANCHER_DOCKER_CONFIG", "DOCKER_CONFIG"), Kind.TEXT,
-           "directory of the Docker config.json whose credentials polling sends to registries (auths, credHelpers, "
-           "credsStore); default: ~/.docker", commands=(UPGRADE,), metavar="DIR"),
+    *POLL_OPTIONS,   # registry polling (poll_options.py)
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
            choices=words(Output), parse=Output),
     Option("ca_bundle", ("RANCHER_CA_BUNDLE",), Kind.TEXT,
            "PEM file of the CA that signed Rancher's certificate; when not given, the first of REQUESTS_CA_BUNDLE, "
            "SSL_CERT_FILE and CURL_CA_BUNDLE that is set (it must name a file), else the public CAs requests "
-           "ships", metavar="FILE", parse=_ca_location,
+           "ships", metavar="FILE", parse=ca_location,
            fallback=("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")),
     Option("insecure", ("RANCHER_INSECURE",), Kind.BOOL,
            "do not verify Rancher's TLS certificate (warns; prefer the ca-bundle setting)", default=False),
@@ -252,6 +248,10 @@ class Settings:
     image: ImageRef | None
     sidekicks: tuple[tuple[str, ImageRef], ...]
     update_sidekicks: bool
+    select_image: bool
+    select_label: str | None
+    environments: Patterns | None
+    namespaces: Patterns | None
     timeout_seconds: float
     progress_deadline_seconds: float
     poll_interval_seconds: float
@@ -291,6 +291,18 @@ class Settings:
     def targets(self) -> tuple[Target, ...]:
         """What the run acts on: Rancher 1.x services or Rancher 2.x workloads (never both)."""
         return self.services or self.workloads
+
+    @property
+    def select_labels(self) -> tuple[str, ...]:
+        """The label names by which a target opts in to fleet mode (any one of them with value true)."""
+        return (self.select_label,) if self.select_label else SELECT_LABELS
+
+    def selecting(self, image: ImageRef, **changes: Any) -> Settings:
+        """These settings as a fleet upgrade of `image`, what `serve` and registry polling run
+        (`runner.run`): the upgrade command, the targets selected rather than named, each on its own;
+        `changes` are further fields (`timeout_seconds`, `start_first`, `finish`, ...)."""
+        return dataclasses.replace(self, command=Command.UPGRADE, image=image, select_image=True, atomic=False,
+                                   services=(), workloads=(), containers=(), sidekicks=(), create=False, **changes)
 
     @property
     def blueprint(self) -> Blueprint:
@@ -354,7 +366,7 @@ class Settings:
             values[option.name] = _convert_found(option, found, inputs)
             sources[option.name] = found.source
         fields = {option.attribute: values[option.name] for option in SETTINGS if option.attribute}
-        fields.update(_validate(command, values, lambda name: inputs.name(OPTIONS_BY_NAME[name])))
+        fields.update(_validate(command, values, lambda name: inputs.name(OPTIONS_BY_NAME[name]), given=set(sources)))
         return cls(command=command, sources=sources, origin=inputs.origin(), **fields)
 
 
@@ -429,10 +441,12 @@ def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
                                 help=help_text)
 
 
-def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str], str]) -> dict[str, Any]:
+def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str], str], *,
+              given: Collection[str] = ()) -> dict[str, Any]:
     """The checks that span options, and the fields built from several: URL credentials, targets.
 
-    `name` turns an option's table name into the words a message uses for it (`Inputs.name`).
+    `name` turns an option's table name into the words a message uses for it (`Inputs.name`);
+    `given` holds the options some source set (not left at their defaults).
     """
     url, url_access, url_secret = _validate_url(values["url"], name("url"))
     access_key = values["access_key"] or url_access
@@ -449,8 +463,16 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(workload, f"is for Rancher 2.x, but {flavour_name} is rancher-1.x")
     if values["service"] and flavour in (Flavour.V3, Flavour.K8S):
         raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
-    services = () if workloads else parse_services(values["service"], values["stack"], setting=service,
-                                                   stack_setting=name("stack"), workload_setting=workload)
+    fleet = command is Command.UPGRADE and values["select_image"]
+    if fleet:
+        validate_fleet(values, name, given, named=bool(workloads or values["service"]))
+    elif command is Command.UPGRADE:
+        for option in ("select_label", "environments", "namespaces"):
+            if option in given:
+                raise ConfigError(name(option), f"chooses targets for fleet mode only; set {name('select_image')}=true "
+                                                "or leave it unset")
+    services = () if workloads or fleet else parse_services(
+        values["service"], values["stack"], setting=service, stack_setting=name("stack"), workload_setting=workload)
     edits = _edits(values, name, rancher_2=bool(workloads),
                    record_label=bool(services) and values["record"] is Record.TRUE)
     if command is Command.UPGRADE and values["image"] is None and not values["sidekick"] and not edits:
@@ -462,28 +484,17 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
                                           f"{service} or set {name('stack')}")
     if values["poll"]:
-        _validate_poll(values, name)
+        validate_poll(values, name)
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
+    if fleet:  # the targets it picks are independent: fleet selection is never atomic
+        return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": (), "workloads": (),
+                "containers": (), "sidekicks": (), "ports": (), "edits": edits, "atomic": False}
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or (),
             "ports": values["port"] or (), "edits": edits}
-
-
-def _validate_poll(values: Mapping[str, Any], name: Callable[[str], str]) -> None:
-    """RANCHER_POLL chooses each target's tag: the image names only the repository, and a target the
-    run would create has no running version to choose from."""
-    image = values["image"]
-    if image is None:
-        raise ConfigError(name("poll"), f"needs {name('image')}: the repository whose tags are polled")
-    if image.tag is not None or image.digest is not None:
-        raise ConfigError(name("image"), f"names a tag or digest, but {name('poll')} chooses the tag; "
-                                         f"give the repository alone ({image.name})")
-    if values["create"]:
-        raise ConfigError(name("poll"), f"cannot be combined with {name('create')}: a new target runs no version "
-                                        "to choose the next one from")
 
 
 def _edits(values: Mapping[str, Any], name: Callable[[str], str], *, rancher_2: bool, record_label: bool) -> Edits:

@@ -7,15 +7,19 @@ sets it only for a step that fails (a container that does not start); new contai
 become healthy are waited for for ever with `transitioning: yes` (ActivityLogImpl records the
 timeout as not failed), so progress is judged apart, by the wait's `ProgressTracker`, because it
 needs the time since the last progress, which no single reading holds.
-The service state sets live here, once, and `cattle` reads its phases from them.
+The service state sets live here, once, and `cattle` reads its phases from them; so does the count
+of a service's healthy containers the judge weighs (`count_health`).
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from rancher_deploy.snapshot import Goal, Health, Judgement, Verdict
+
+JSON = dict[str, Any]
 
 # The service state machine's resting and moving states (cattle's service.state.* transitions,
 # rancher-api.md §2.1), grouped by what the pipeline may do from each.
@@ -111,3 +115,34 @@ def judge_service(status: ServiceStatus, goal: Goal) -> Judgement:
     if status.transitioning is Transitioning.YES:
         return Judgement(Verdict.WAITING, f"{state}{counts}")
     return Judgement(Verdict.FAILED, f"the service stopped in state {state} instead of active")
+
+
+def count_health(service: JSON, instances: list[JSON]) -> Health:
+    """Healthy and expected containers of the current launch config versions, and unhealthy ones.
+
+    Counted as Rancher counts a service healthy (calculateServiceHealthState): a running container
+    without a health check is healthy, and a start-once container (a sidekick that runs, then
+    stops) is done, not missing, once its health state says `started-once`. The total is None
+    when the service has no numeric scale to count against (a global service).
+    """
+    configs = [service.get("launchConfig") or {}, *(service.get("secondaryLaunchConfigs") or [])]
+    versions = {str(config.get("version")) for config in configs if config.get("version") is not None}
+    scale = service.get("scale")
+    healthy = 0
+    unhealthy: list[str] = []
+    for instance in instances:
+        if versions and str(instance.get("version")) not in versions:
+            continue
+        owners = instance.get("serviceIds")
+        if isinstance(owners, list) and service.get("id") is not None and service.get("id") not in owners:
+            continue  # listed, but another service's container
+        health = instance.get("healthState")
+        if health == "unhealthy":
+            unhealthy.append(str(instance.get("id")))
+        elif health == "started-once" or (instance.get("state") == "running" and health in (None, "healthy")):
+            healthy += 1
+    total = scale * len(configs) if isinstance(scale, int) else None
+    # While an upgrade is pending the current version is the new one, and the old containers are
+    # still there (stopped): say which ones the numbers count.
+    counted = "new containers healthy" if service.get("state") in UPGRADE_STATES else "containers healthy"
+    return Health(healthy, total, tuple(unhealthy), counted)

@@ -61,9 +61,9 @@ class Applied:
 class TargetSteps:
     """The shared steps, bound to one run's settings, backend, log and time.
 
-    `alone` maps a target's id to the setting that names it alone (`RANCHER_SERVICE=shop/web`,
-    `targets.alone`), in a run of several targets: advice then names it, so that following the
-    advice for one target does not touch the others.
+    `alone` maps a target's id to the settings that name it alone (`RANCHER_SERVICE=shop/web`,
+    `targets.alone`; a fleet run's `fleet.Pick.alone`), in a run of several targets: advice then names
+    them, so that following the advice for one target does not touch the others.
     """
 
     def __init__(self, settings: Settings, backend: Backend, emit: Emit, *,
@@ -75,7 +75,7 @@ class TargetSteps:
         self.backend = backend
         self.emit = emit
         self.clock = clock
-        self.alone: dict[str, str] = {}   # set by the pipeline once it has resolved several targets
+        self.alone: dict[str, tuple[str, ...]] = {}   # set by the pipeline once it has resolved several targets
         # Rancher pushes a stream in real time, so a wait reads one only on the system's clock; on an
         # injected clock (the tests' virtual time, where the simulator moves only while the tool
         # sleeps) it polls, as it does when a stream breaks.
@@ -198,7 +198,7 @@ class TargetSteps:
         advice = self.backend.next_steps(snapshot)
         alone = self.alone.get(ref.id)
         if alone and "`rancher-deploy " in advice:
-            advice += f" (with `{alone}`, so that it touches {ref.name} alone)"
+            advice += f" (with {', '.join(f'`{setting}`' for setting in alone)}, so that it touches {ref.name} alone)"
         return advice
 
     def look(self, ref: TargetRef) -> Snapshot | None:

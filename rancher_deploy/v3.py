@@ -31,12 +31,15 @@ from rancher_deploy.creation import Creation, v3_body
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.plan import WorkloadUpdate
+from rancher_deploy.fleet import Patterns, places
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
+from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.subscribe import WorkloadEvents
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
+    Listing,
     NO_EARLIER,
     REVISION,
     TIMESTAMP,
@@ -107,6 +110,31 @@ class V3Workloads:
                                          url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}")),
                                body)
         raise self._not_found(target, projects)
+
+    def survey(self, namespaces: Patterns | None, labels: tuple[str, ...]) -> Listing:
+        """One paged list of workloads per project this key sees (the project setting's, when named):
+        v3 filters a list by fields such as the name or the namespace, not by label (norman
+        parse/collection.go; rancher-api.md §5), so the namespaces are chosen here, from the
+        workloads' `namespaceId`. v3 sees no namespace outside a Rancher project."""
+        everything: list[tuple[str, JSON]] = []
+        for project_id in self._projects():
+            base = f"{self._root}/v3/project/{project_id}/workloads"
+            listing = self._session.get_all(base, what=f"Listing the workloads of project {project_id}")
+            everything += [(str(item.get("type")).lower(), {"links": {"self": f"{base}/{item.get('id')}"}, **item})
+                           for item in listing]
+        everything = [(kind, item) for kind, item in everything if kind in WORKLOAD_KINDS]
+        searched, passed = places(list(dict.fromkeys(str(item.get("namespaceId")) for _, item in everything)),
+                                  namespaces)
+        found = []
+        for kind, item in everything:
+            namespace = str(item.get("namespaceId"))
+            if namespace in searched:
+                workload_id = f"{kind}:{namespace}:{item.get('name')}"
+                found.append((TargetRef(name=str(WorkloadTarget(kind, str(item.get("name")), namespace)),
+                                        id=str(item.get("id") or workload_id),
+                                        url=str((item.get("links") or {}).get("self"))), item))
+        return Listing(searched, passed, tuple(found),
+                       unlisted="namespaces in no Rancher project are not searched: the v3 API sees none")
 
     def _by_name(self, base: str, target: WorkloadTarget) -> JSON | None:
         listing = self._session.get_all(base, params={"name": target.name, "namespaceId": target.namespace},
@@ -224,7 +252,8 @@ class V3Workloads:
                             workload_annotations.get(REVISION), annotations.get(TIMESTAMP), body,
                             labels=dict(body.get("labels") or {}), selector=selector_keys(body.get("selector")),
                             cause=workload_annotations.get(CHANGE_CAUSE),
-                            state=str(body["state"]) if body.get("state") else None)
+                            state=str(body["state"]) if body.get("state") else None,
+                            own_labels=dict(body.get("workloadLabels") or {}))
 
     def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> Written:
         """The update in one write, where Rancher's environment mapper cannot rewrite the variables.

@@ -13,6 +13,7 @@ from typing import Any, Collection, Protocol
 
 from rancher_deploy.creation import Creation
 from rancher_deploy.errors import ConfigError
+from rancher_deploy.fleet import Patterns
 from rancher_deploy.http import JSON
 from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.rollout import Rollout
@@ -57,6 +58,19 @@ class WorkloadView:
     selector: tuple[str, ...] = ()
     cause: str | None = None
     state: str | None = None
+    own_labels: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A fleet listing through one API (`WorkloadAPI.survey`): the namespaces searched and those the
+    patterns (or the project setting) left out, each workload found with its ref and body as that
+    API served it, and what the server left out of the lists (a labelSelector), if anything."""
+
+    searched: tuple[str, ...]
+    passed: tuple[str, ...]
+    found: tuple[tuple[TargetRef, JSON], ...]
+    unlisted: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,12 @@ class WorkloadAPI(Protocol):
     def locate(self, target: WorkloadTarget) -> Located:
         """Find the workload (a bare name across kinds) and read it; TargetNotFound lists what the
         namespace has."""
+        ...
+
+    def survey(self, namespaces: Patterns | None, labels: tuple[str, ...]) -> Listing:
+        """Every workload of fleet mode's namespaces (those `namespaces` fully match; all when None),
+        page by page: requests in proportion to the pages of the lists, never one per workload.
+        `labels` are the opt-in label names, which an API that can asks the server to filter by."""
         ...
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:

@@ -22,6 +22,8 @@ from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.creation import WORKLOAD_SELECTOR, Creation
 from rancher_deploy.envlabels import change_cause
+from rancher_deploy.fleet import CONTAINER, INIT, Candidate, Container, Survey
+from rancher_deploy.images import display_image
 from rancher_deploy.plan import Plan, WorkloadUpdate, plan_creation, plan_workload_update
 from rancher_deploy.rollout import WorkloadStatus
 from rancher_deploy.settings import Settings, Target, WorkloadTarget
@@ -112,6 +114,25 @@ class WorkloadsBackend:
             found = self._api.locate(target)
         self._located[found.ref.id] = found.body
         return found.ref
+
+    def survey(self, settings: Settings) -> Survey:
+        if settings.environments is not None:
+            raise ConfigError("RANCHER_ENVIRONMENTS", "chooses Rancher 1.x environments, but this is Rancher 2.x: "
+                                                      "choose namespaces with RANCHER_NAMESPACES")
+        listing = self._api.survey(settings.namespaces, settings.select_labels)
+        candidates = []
+        for ref, body in listing.found:
+            view = self._api.parse(ref, body, None)
+            _, name, namespace = identity_of(body)
+            containers = (*(Container(str(c.get("name")), display_image(str(c.get("image"))), CONTAINER)
+                            for c in view.containers),
+                          *(Container(str(c.get("name")), display_image(str(c.get("image"))), INIT)
+                            for c in view.init_containers))
+            candidates.append(Candidate(ref, WorkloadTarget(view.kind, name, namespace), namespace,
+                                        {str(key): str(value) for key, value in view.own_labels.items()},
+                                        containers, _snapshot(view)))
+        return Survey("namespace", "RANCHER_NAMESPACES", listing.searched, listing.passed, tuple(candidates),
+                      listing.unlisted)
 
     def _view(self, ref: TargetRef) -> WorkloadView:
         """One read of the workload, or the lookup's when nothing read it since."""

@@ -197,7 +197,7 @@ def test_a_backend_error_naming_a_variable_is_renamed_by_the_run_that_reports_it
     assert spelled(Inputs({}, {"PLUGIN_ENVIRONMENT": "x"}, ci="woodpecker")).startswith("setting environment: ")
     assert spelled(Inputs({"environment": "x"}, {})).startswith("--environment: ")
     assert spelled(Inputs({}, {"RANCHER_ENVIRONMENT": "x"})).startswith("RANCHER_ENVIRONMENT: ")
-    assert Inputs({}, {}, ci="github").speller(SETTINGS)("RANCHER_ENVIRONMENTS stays") == "RANCHER_ENVIRONMENTS stays"
+    assert Inputs({}, {}, ci="github").speller(SETTINGS)("RANCHER_ENVIRONMENT_ID stays") == "RANCHER_ENVIRONMENT_ID stays"
 
 
 def test_names_inside_messages_are_spelled_the_way_the_user_set_them(sim: Simulator, web: str,

@@ -157,7 +157,7 @@ def _settings(**overrides: Any) -> Settings:
     return replace(Settings.load(Command.UPGRADE, {}, environ), **overrides)
 
 
-def test_poll_once_runs_each_repository_as_an_independent_polling_run_and_goes_on_after_a_failure() -> None:
+def test_poll_once_runs_each_repository_as_a_polling_fleet_run_and_goes_on_after_a_failure() -> None:
     seen: list[Settings] = []
     logged: list[Event] = []
 
@@ -170,9 +170,32 @@ def test_poll_once_runs_each_repository_as_an_independent_polling_run_and_goes_o
     repositories = [ImageRef.parse("registry.example.com/shop/broken:1"), ImageRef.parse("registry.example.com/shop/web:2")]
     outcomes = poll_once(_settings(), logged.append, run, repositories=repositories)
     assert len(outcomes) == 1
-    assert [(str(s.image), s.poll, s.atomic) for s in seen] == [
-        ("registry.example.com/shop/broken", True, False), ("registry.example.com/shop/web", True, False)]
+    assert [(str(s.image), s.poll, s.select_image, s.atomic, s.services) for s in seen] == [
+        ("registry.example.com/shop/broken", True, True, False, ()),
+        ("registry.example.com/shop/web", True, True, False, ())]
     assert "Polling registry.example.com/shop/broken failed: DOCKER_CONFIG: refused" in str(logged[0])
+
+
+def test_poll_once_through_the_run_function_upgrades_on_the_simulator(
+        sim: Simulator, registry: Registry, tmp_path: Path) -> None:
+    # What serve's rounds do: runner.run, the one run function, with each repository's polling settings.
+    from rancher_deploy import runner
+    from tests.conftest import ACCESS_KEY
+    from tests.test_fleet import config as fleet_config
+
+    repository = f"{registry.host}/shop/web"
+    web = sim.add_service(sim.add_stack("shop"), "web", fleet_config(f"{repository}:2.1", autoupdate_enable="true"))
+    config = docker_config(tmp_path / "docker", {registry.host: basic_auth("ci", PASSWORD)})
+    settings = Settings.load(Command.UPGRADE, {}, {
+        "CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
+        "RANCHER_SELECT_IMAGE": "true", "RANCHER_IMAGE": repository, "RANCHER_POLL": "true",
+        "DOCKER_CONFIG": str(config), "RANCHER_REGISTRY_CA_BUNDLE": str(registry.ca_file),
+        "RANCHER_POLL_INTERVAL": "0.005", "RANCHER_BATCH_INTERVAL": "0.1", "RANCHER_TIMEOUT": "30"})
+    logged: list[Event] = []
+    ran = poll_once(settings, logged.append, runner.run)   # the settings' repository
+    assert [result.exit_code for result in ran] == [0], ran
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{repository}:2.10"
+    assert PASSWORD not in "\n".join(str(event) for event in logged)
 
 
 def test_poll_loop_stops_when_told_without_waiting_out_the_interval() -> None:
@@ -189,3 +212,24 @@ def test_poll_loop_stops_when_told_without_waiting_out_the_interval() -> None:
     stop.set()
     loop.join(5)
     assert not loop.is_alive()
+
+
+def test_poll_with_select_image_moves_each_opted_in_service_on_its_own(
+        sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path) -> None:
+    # Fleet selection picks by the repository; polling then chooses each pick's tag from what it runs.
+    from tests.test_fleet import config as fleet_config
+
+    repository = f"{registry.host}/shop/web"
+    shop, prod = sim.add_stack("shop"), sim.add_stack("shop", sim.add_project("prod"))
+    behind = sim.add_service(shop, "web", fleet_config(f"{repository}:2.0", autoupdate_enable="true"))
+    current = sim.add_service(prod, "web", fleet_config(f"{repository}:2.10", autoupdate_enable="true"))
+    opted_out = sim.add_service(shop, "api", fleet_config(f"{repository}:2.0"))
+    config = docker_config(tmp_path / "docker", {registry.host: basic_auth("ci", PASSWORD)})
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=None, RANCHER_SELECT_IMAGE="true",
+                     **poll_env(registry, config, RANCHER_VERSION_POLICY="newer"))
+    assert result.code == 0, result.stderr
+    assert sim.service(behind)["launchConfig"]["imageUuid"] == f"docker:{repository}:2.10"
+    assert sim.service(current)["launchConfig"]["imageUuid"] == f"docker:{repository}:2.10"
+    assert sim.service(opted_out)["launchConfig"]["imageUuid"] == f"docker:{repository}:2.0"
+    assert sorted(target["result"] for target in result.json["targets"]) == ["skipped", "upgraded"]
+    assert result.stderr.count(f"Registry: {len(TAGS)} tags of {repository}") == 1   # listed once per run

@@ -176,9 +176,11 @@ class Simulator:
         init_containers: list[dict[str, Any]] | None = None,
         strategy: dict[str, Any] | None = None,
         progress_deadline_seconds: int = 600,
+        labels: dict[str, str] | None = None,
     ) -> str:
         """2.x: a workload already fully rolled out (revision 1, every replica ready); returns its
-        v3 id (``deployment:default:web``). Containers are Kubernetes container dicts, kept as given."""
+        v3 id (``deployment:default:web``). Containers are Kubernetes container dicts, kept as given;
+        ``labels`` go on the workload's own metadata."""
         workload = self._two("add_workload").add_workload(
             namespace,
             name,
@@ -188,6 +190,7 @@ class Simulator:
             init_containers=init_containers,
             strategy=strategy,
             progress_deadline_seconds=progress_deadline_seconds,
+            labels=labels,
         )
         return workload.v3_id
 

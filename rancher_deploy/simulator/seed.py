@@ -66,7 +66,8 @@ def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
 
     ``{"projects": [{"name"}], "namespaces": [{"name", "projectId"?, "inProject"?}], "workloads": [{"namespace",
     "name", "containers", "kind"?, "replicas"?, "initContainers"?, "strategy"?,
-    "progressDeadlineSeconds"?}]}``; answers the new project ids, namespace names and v3 workload ids.
+    "progressDeadlineSeconds"?, "labels"?}]}`` (``labels``: the workload's own metadata labels); answers
+    the new project ids, namespace names and v3 workload ids.
     A namespace with ``"inProject": false`` belongs to no project (``projectId`` is then ignored).
     """
     created: JSON = {"projects": [], "namespaces": [], "workloads": []}
@@ -87,6 +88,7 @@ def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
                 init_containers=w.get("initContainers"),
                 strategy=w.get("strategy"),
                 progress_deadline_seconds=int(w.get("progressDeadlineSeconds", 600)),
+                labels=dict(w.get("labels") or {}),
             )
             created["workloads"].append(workload.v3_id)
     return created

@@ -1,0 +1,295 @@
+"""Fleet selection (`--select-image`): which services or workloads a run upgrades, which of their
+containers change, and why every other candidate is left alone; pure.
+
+A backend lists the candidates page by page (`Backend.survey`); this module decides, the one place
+that does: a candidate is picked when it opted in (one of the opt-in labels has the value `true`),
+runs the new image's repository in at least one container (a 1.x sidekick, a 2.x named or init
+container counts, and only those containers change), and rests in a state an upgrade starts from.
+The settings fleet mode adds are read here too (`Patterns`, `select_label`, `validate_fleet`), so
+that `settings` can use them without this module knowing the settings table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection, Mapping
+
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.events import Chosen, ImageChange, Passed, Selection
+from rancher_deploy.images import ImageRef, parse_image_uuid
+from rancher_deploy.snapshot import Phase, Snapshot, TargetRef
+from rancher_deploy.targets import ServiceTarget, Target, alone
+
+# The opt-in label when RANCHER_SELECT_LABEL is not set: the seed's documented default, and the name its
+# prose uses ("adding a container label of autoupdate.enabled=true"); either counts.
+SELECT_LABELS = ("autoupdate.enable", "autoupdate.enabled")
+# The one value that opts in. Kubernetes label values are text; YAML's `true` must be quoted there, and
+# Rancher 1.x stores what the compose file says, so `True` and `TRUE` count as well.
+OPT_IN = "true"
+
+# A container's role in its target: what the plan changes for it (`deploy.own_settings`).
+PRIMARY, SIDEKICK = "primary", "sidekick"              # Rancher 1.x: the service's own launch config, a sidekick
+CONTAINER, INIT = "container", "init"                  # Rancher 2.x: a pod template's container, init container
+
+
+# -- settings ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Names (of environments, RANCHER_ENVIRONMENTS, or namespaces, RANCHER_NAMESPACES) that fully match
+    one of these regular expressions; `str()` shows them as a JSON array.
+
+    The seed documents AUTOUPDATE_ENVIRONMENT_NAMES both as a JSON array (`[".*"]`, its default) and
+    as a comma-separated list (`dev,qa`), so both are read: text that starts with `[` is a JSON array
+    of strings, anything else is split at commas (a pattern holding a comma, `x{1,3}`, needs the JSON
+    form). A pattern matches the whole name (`re.fullmatch`): `dev` is `dev`, not `dev-old`.
+    """
+
+    texts: tuple[str, ...]
+    compiled: tuple[re.Pattern[str], ...] = field(compare=False, repr=False, default=())
+
+    @classmethod
+    def parse(cls, text: str) -> Patterns:
+        """Read a JSON array of strings or a comma-separated list; ValueError, worded to follow the
+        setting's name, for an empty pattern, an item that is not a string, or one that is not a
+        regular expression (Python's `re` syntax)."""
+        stripped = text.strip()
+        items: list[str]
+        if stripped.startswith("["):
+            try:
+                parsed = json.loads(stripped)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"is not a JSON array of patterns ({error.msg} at character {error.pos})") from None
+            if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+                raise ValueError('must be a JSON array of strings, e.g. ["prod.*", "qa"]')
+            items = [item.strip() for item in parsed]
+        else:
+            items = [item.strip() for item in stripped.split(",")]
+        if not items or any(item == "" for item in items):
+            raise ValueError(f"has an empty pattern in {stripped!r} (one regular expression per item)")
+        compiled = []
+        for item in items:
+            try:
+                compiled.append(re.compile(item))
+            except re.error as error:
+                raise ValueError(f"{item!r} is not a regular expression: {error}") from None
+        return cls(tuple(items), tuple(compiled))
+
+    def match(self, name: str) -> bool:
+        """Whether `name` fully matches one of the patterns."""
+        return any(pattern.fullmatch(name) for pattern in self.compiled)
+
+    def __str__(self) -> str:
+        return json.dumps(list(self.texts))
+
+
+def select_label(key: str) -> str:
+    """A label name as a Kubernetes label selector can carry it, which any 1.x label key of that kind is
+    too; ValueError for one with spaces or a selector's operators in it."""
+    if any(character.isspace() or character in "=,!()" for character in key):
+        raise ValueError(f"{key!r} is not a label name (no spaces, '=', ',', '!' or brackets)")
+    return key
+
+
+def validate_fleet(values: Mapping[str, Any], name: Callable[[str], str], given: Collection[str], *,
+                   named: bool) -> None:
+    """The settings of a `--select-image` upgrade, which picks the targets and their containers itself:
+    naming targets (`named`), asking for atomic, for a target to be created, or for sidekicks or
+    containers by name contradicts it, and the image's repository is what it looks for. ConfigError
+    (exit 2) naming the setting as the user set it (`name`); `given` holds the options some source set."""
+    select = name("select_image")
+    if named:
+        which = name("workload") if values["workload"] else name("service")
+        raise ConfigError(which, f"names targets, but {select} picks them (every opted-in target running the "
+                                 "image's repository); use one of them")
+    if values["image"] is None:
+        raise ConfigError(name("image"), f"is required with {select}: the new image, whose repository says which "
+                                         "targets to upgrade")
+    if "atomic" in given and values["atomic"]:
+        raise ConfigError(name("atomic"), f"cannot be true with {select}: the targets it picks are upgraded each "
+                                          "on its own (mixed outcomes exit 4)")
+    for option in ("create", "sidekick", "container"):
+        if option in given and values[option]:
+            raise ConfigError(name(option), f"cannot be combined with {select}, which picks the targets and the "
+                                            "containers running the image's repository itself")
+
+
+# -- candidates, as a backend lists them ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of a candidate: its name, the image it runs (as users write it) and its role."""
+
+    name: str
+    image: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One service or workload as a fleet listing read it.
+
+    `target` names it as the settings would (`ServiceTarget` with its stack, `WorkloadTarget` with its
+    kind), `place` is its environment or namespace, `labels` those its opt-in is read from (1.x: the
+    service's launch config; 2.x: the workload's own metadata), `snapshot` what the listing shows of
+    it, whose phase says whether an upgrade may start from it.
+    """
+
+    ref: TargetRef
+    target: Target
+    place: str
+    labels: Mapping[str, str]
+    containers: tuple[Container, ...]
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What a backend's fleet listing found (`Backend.survey`).
+
+    `place` is the word for where targets live ("environment", "namespace"), `setting` the setting
+    whose patterns chose them, `searched` the places listed, `passed` those the patterns left out,
+    `unlisted` what the server itself left out of the lists (2.x: workloads without an opt-in label,
+    which Kubernetes filters by a labelSelector), if anything.
+    """
+
+    place: str
+    setting: str
+    searched: tuple[str, ...]
+    passed: tuple[str, ...]
+    candidates: tuple[Candidate, ...]
+    unlisted: str | None = None
+
+
+def places(names: Collection[str], patterns: Patterns | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(searched, passed): the names the patterns match (every one without patterns), and the others."""
+    searched = tuple(name for name in names if patterns is None or patterns.match(name))
+    return searched, tuple(name for name in names if name not in searched)
+
+
+# -- deciding ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A candidate to upgrade, and its containers that run the repository: only those change."""
+
+    candidate: Candidate
+    containers: tuple[Container, ...]
+
+    @property
+    def alone(self) -> tuple[str, ...]:
+        """The settings that name this target alone, for advice ("finish it with ... (with `...`)"): fleet
+        mode off (a named target and `--select-image` exclude each other), its place and its name."""
+        target = self.candidate.target
+        where = "RANCHER_ENVIRONMENT" if isinstance(target, ServiceTarget) else "RANCHER_NAMESPACE"
+        return "RANCHER_SELECT_IMAGE=false", f"{where}={self.candidate.place}", alone(target)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The picks, in the order listed, and the report of the whole selection (`events.Selection`);
+    `others` are the skipped candidates the report only counts (the log lists them when verbose)."""
+
+    picks: tuple[Pick, ...]
+    report: Selection
+    others: tuple[Passed, ...] = ()
+
+
+def select(survey: Survey, image: ImageRef, labels: tuple[str, ...], *, requests: int = 0) -> Choice:
+    """Decide each candidate of `survey` for `image` and the opt-in `labels`; `requests` is what the
+    listing cost (the report says it). Skipped candidates keep their reason; those that neither opted
+    in nor run the repository are only counted (`Selection.others`): on a large fleet they are most."""
+    picks: list[Pick] = []
+    skipped: list[Passed] = []
+    others: list[Passed] = []
+    for candidate in survey.candidates:
+        running = tuple(container for container in candidate.containers if _runs(container.image, image))
+        reason = _opt_out(candidate.labels, labels) or _other_repository(candidate, running, image) or _blocked(
+            candidate.snapshot)
+        if reason is None:
+            picks.append(Pick(candidate, running))
+            continue
+        passed = Passed(candidate.ref.name, candidate.ref.id, candidate.place, reason)
+        (others if not running and _label_of(candidate.labels, labels) is None else skipped).append(passed)
+    chosen = tuple(Chosen(pick.candidate.ref.name, pick.candidate.ref.id, pick.candidate.place,
+                          tuple(ImageChange(container.name, container.image, str(image)) for container in pick.containers))
+                   for pick in picks)
+    report = Selection(survey.place, image.name, labels, survey.searched, len(survey.passed), len(survey.candidates),
+                       requests, chosen, tuple(skipped), len(others), survey.unlisted)
+    return Choice(tuple(picks), report, tuple(others))
+
+
+def _runs(running: str, image: ImageRef) -> bool:
+    parsed = parse_image_uuid(running)
+    return parsed is not None and parsed.same_repository(image)
+
+
+def _label_of(found: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first opt-in label the candidate carries with value true, else the first it carries at all."""
+    present = [(name, str(found[name])) for name in names if name in found]
+    for name, value in present:
+        if value.strip().lower() == OPT_IN:
+            return name, value
+    return present[0] if present else None
+
+
+def _opt_out(found: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    label = _label_of(found, names)
+    if label is None:
+        return f"not opted in: no label {' or '.join(names)}"
+    name, value = label
+    if value.strip().lower() != OPT_IN:
+        return f"label {name} is {value!r}, not true"
+    return None
+
+
+def _other_repository(candidate: Candidate, running: tuple[Container, ...], image: ImageRef) -> str | None:
+    if running:
+        return None
+    if not candidate.containers:
+        return "runs no container"
+    shown = ", ".join(f"{container.name}={container.image}" for container in candidate.containers)
+    return f"runs another repository than {image.name} ({shown})"
+
+
+def _blocked(snapshot: Snapshot) -> str | None:
+    if snapshot.phase in (Phase.BLOCKED, Phase.GONE):
+        return f"is {snapshot.state}, which an upgrade does not start from"
+    return None
+
+
+# -- saying it --------------------------------------------------------------------------------------
+
+
+def describe(selection: Selection, setting: str) -> list[str]:
+    """The log's lines for a selection: what was searched, each pick, each skip with its reason, and
+    the count of candidates neither opted in nor running the repository. `setting` names the
+    patterns' setting (RANCHER_ENVIRONMENTS or RANCHER_NAMESPACES)."""
+    noun = "services" if selection.place == "environment" else "workloads"
+    labels = " or ".join(f"{label}=true" for label in selection.labels)
+    where = f"{len(selection.searched)} {selection.place}{'' if len(selection.searched) == 1 else 's'}"
+    if selection.searched:
+        where += f" ({', '.join(selection.searched)})"
+    if selection.not_searched:
+        where += f", not {selection.not_searched} more that {setting} does not match"
+    lines = [f"Fleet: {noun} running {selection.repository} with label {labels}, in {where}: {selection.listed} "
+             f"listed in {selection.requests} request{'' if selection.requests == 1 else 's'}"]
+    if selection.unlisted:
+        lines.append(f"Fleet: {selection.unlisted}")
+    for chosen in selection.chosen:
+        changes = ", ".join(f"{change.container} {change.previous_image} -> {change.new_image}"
+                            for change in chosen.changes)
+        lines.append(f"Selected {chosen.target} ({chosen.target_id}): {changes}")
+    lines.extend(f"Skipped {passed.target} ({passed.target_id}): {passed.reason}" for passed in selection.skipped)
+    if selection.others:
+        lines.append(f"Skipped {selection.others} more {noun} that neither opted in nor run {selection.repository} "
+                     "(RANCHER_VERBOSE lists them)")
+    if not selection.chosen:
+        lines.append(f"No target to upgrade: no {noun[:-1]} listed runs {selection.repository} with label {labels} "
+                     f"in a state an upgrade starts from; nothing to do")
+    return lines

@@ -1,0 +1,215 @@
+"""One run from a Settings: connect, run the pipeline, and say how it ended, as a value.
+
+The CLI calls it for every command (`cli` reads the settings, installs the signal handlers and
+renders the `Ran`); fleet mode's other callers (the `serve` server, registry polling) call it with
+Settings they built, e.g. `settings.selecting(image, timeout_seconds=30.0)` (a fleet upgrade of that
+image), so that every run, whoever starts it, keeps the same exit-code and result contracts
+(`Ran.exit_code`, `Ran.document`). It never raises for a run that went wrong: a DeployError, or a
+bug (reported as NeedsAttention, exit 4, since the targets' state is then unknown), is the `Ran`'s
+`error`.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from rancher_deploy import __version__
+from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
+from rancher_deploy.events import Emit, Level, Outcome, Selection, Step, exit_code
+from rancher_deploy.redact import Redactor
+from rancher_deploy.report import result_object
+from rancher_deploy.settings import OPTIONS_BY_NAME, Inputs, Option, Settings
+
+if TYPE_CHECKING:  # imported when a run starts: `--help` and `--version` need no HTTP stack
+    from rancher_deploy.http import RancherSession
+
+
+class Control(Protocol):
+    """How the caller stops a run and how the run waits: the CLI's signal handlers (`cli._Signals`),
+    the server's graceful shutdown. A run reads `interrupted` at every wait, and rolls back (or
+    reports, RANCHER_ON_INTERRUPT) once it answers a signal number."""
+
+    def interrupted(self) -> int | None:
+        """The signal number (SIGTERM 15, SIGINT 2) that asked the run to stop, or None."""
+        ...
+
+    def urgent(self) -> int | None:
+        """A second signal: the rollback the first one started is not waited for either."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds`, cut short when the run is asked to stop."""
+        ...
+
+
+class Calm:
+    """A Control that never stops a run, sleeping with `time.sleep`: for callers without signals."""
+
+    def interrupted(self) -> int | None:
+        return None
+
+    def urgent(self) -> int | None:
+        return None
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """How one run ended: the Outcome (each target's result; None when an error came before the
+    pipeline knew any target), the error that ended it (None when it ran to its end), the requests
+    it sent, and the signal that cut it short (None when none came)."""
+
+    command: str
+    outcome: Outcome | None
+    error: DeployError | None
+    api_calls: int = 0
+    signal: int | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The run's exit code, by the one mapping (`events.exit_code`, the README's table)."""
+        return exit_code(self.outcome, self.error, signal_number=self.signal)
+
+    def document(self) -> dict[str, Any]:
+        """The `--output json` result object (`report.result_object`): what a CI step, `serve`'s
+        `/status` and a notification show of the run."""
+        return result_object(self.outcome, self.error, exit_code=self.exit_code, command=self.command,
+                             api_calls=self.api_calls)
+
+
+def internal_error(unexpected: BaseException) -> NeedsAttention:
+    """A bug turned into the error the contract has for it: an uncaught exception would exit 1, which
+    reads as "rolled back", while the targets' state is in fact unknown (exit 4)."""
+    return NeedsAttention(
+        f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
+        "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
+
+
+def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, control: Control | None = None,
+        clock: Callable[[], float] = time.monotonic, inputs: Inputs | None = None) -> Ran:
+    """Connect to Rancher as `settings` say and run their command over their targets; never raises
+    for the run itself (see the module's docstring).
+
+    `emit` receives every progress event (`report.HumanLog` is one); `redactor` hides the settings'
+    secrets in anything the session logs (one is made from `settings.secrets` when not given);
+    `control` stops the run and does its sleeps (`Calm` when not given); `clock` reads seconds for
+    every deadline; `inputs`, when the settings came from them, names settings in messages the way
+    the user set them (`--token`, `INPUT_TOKEN`), else by their first environment variable.
+    Signal handlers are the caller's: a run started off the main thread must not install any.
+    """
+    control = control or Calm()
+    if redactor is None:
+        redactor = Redactor(*settings.secrets)
+    name: Callable[[Option], str] = inputs.name if inputs is not None else (lambda option: option.setting)
+    session: RancherSession | None = None
+    outcome: Outcome | None = None
+    error: DeployError | None = None
+    try:
+        session = _session(settings, emit, redactor, control, clock, name)
+        outcome = _pipeline(settings, session, emit, control, clock, name)
+    except _Stopped as stopped:
+        outcome, error = stopped.outcome, stopped.error
+    except DeployError as caught:
+        error = caught
+    except Exception as unexpected:  # noqa: BLE001 - a bug must end as exit 4, not take the caller down
+        emit(Step("".join(traceback.format_exception(unexpected)), Level.DEBUG))
+        error = internal_error(unexpected)
+    finally:
+        if session is not None:
+            session.close()
+    return Ran(settings.command.value, outcome, error, session.calls if session is not None else 0,
+               control.interrupted())
+
+
+class _Stopped(Exception):
+    """A DeployError that ended the pipeline, with what the pipeline knew of each target then."""
+
+    def __init__(self, error: DeployError, outcome: Outcome) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.outcome = outcome
+
+
+def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Control, clock: Callable[[], float],
+             name: Callable[[Option], str]) -> RancherSession:
+    """The first lines of the log, and the RancherSession the run speaks through."""
+    from rancher_deploy.http import Credentials, RancherSession
+
+    targets = (f"every target running {settings.image.name if settings.image else '?'} that opted in"
+               if settings.select_image else ", ".join(str(target) for target in settings.targets))
+    emit(Step(f"rancher-deploy {__version__}: {settings.command} {targets} at {settings.url}"))
+    if settings.verbose:
+        for option, source in sorted(settings.sources.items()):
+            emit(Step(f"{option} set from {source}", Level.DEBUG))
+    if settings.insecure:
+        emit(Step("TLS verification is off (RANCHER_INSECURE); prefer RANCHER_CA_BUNDLE", Level.WARNING))
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    def debug(text: str) -> None:
+        emit(Step(text, Level.DEBUG))
+
+    def warn(text: str) -> None:
+        emit(Step(text, Level.WARNING))
+
+    return RancherSession(
+        Credentials(settings.access_key, settings.secret_key, settings.token),
+        verify=settings.verify,
+        ca_given=settings.ca_bundle is not None,
+        request_timeout=settings.request_timeout_seconds,
+        redactor=redactor,
+        debug=debug if settings.verbose else None,
+        sleep=control.sleep,
+        clock=clock,
+        wait_budget=settings.timeout_seconds,
+        read_attempts=settings.retries + 1,
+        credential_names=(name(OPTIONS_BY_NAME["token"]) if settings.token else
+                          f"{name(OPTIONS_BY_NAME['access_key'])} and {name(OPTIONS_BY_NAME['secret_key'])}"),
+        home=settings.url,
+        warn=warn,
+    )
+
+
+def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: Control, clock: Callable[[], float],
+              name: Callable[[Option], str]) -> Outcome:
+    """Connect the backend and run the pipeline (for a fleet run, over the targets `fleet.select`
+    picks; with RANCHER_POLL, each target's tag chosen from the registry by `poll.TagChooser`);
+    raises `_Stopped` when a DeployError ends it."""
+    from rancher_deploy import discovery, fleet
+    from rancher_deploy.deploy import Choose, Pipeline
+
+    started = clock()
+    backend = discovery.connect(session, settings, lambda text: emit(Step(text, Level.WARNING)))
+    emit(Step(f"Connected: {backend.where}"))
+    choose: Choose | None = None
+    if settings.poll:
+        from rancher_deploy.poll import TagChooser, access_for
+
+        choose = TagChooser(settings, access_for(settings, name), emit)
+    pipeline = Pipeline(settings, backend, emit, clock=clock, sleep=control.sleep,
+                        interrupted=control.interrupted, urgent=control.urgent, choose=choose)
+    selection: Selection | None = None
+    picks: tuple[fleet.Pick, ...] = ()
+    if settings.select_image:
+        assert settings.image is not None  # the settings refuse --select-image without an image
+        before = session.calls
+        survey = backend.survey(settings)
+        choice = fleet.select(survey, settings.image, settings.select_labels, requests=session.calls - before)
+        selection, picks = choice.report, choice.picks
+        for line in fleet.describe(selection, survey.setting):
+            emit(Step(line))
+        for passed in choice.others:
+            emit(Step(f"Skipped {passed.target} ({passed.target_id}): {passed.reason}", Level.DEBUG))
+        if not picks:  # nothing matched: nothing to do, and the lines above say what was searched
+            return Outcome(settings.command.value, duration_seconds=clock() - started, flavour=backend.flavour,
+                           selection=selection)
+    try:
+        return replace(pipeline.run(picks) if picks else pipeline.run(), selection=selection)
+    except DeployError as error:
+        raise _Stopped(error, replace(pipeline.stopped(error), selection=selection)) from error
