@@ -126,6 +126,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
     # The files first: a warning that one could not be written must not follow the last line.
     _hand_on(dialect, document, env, report_path, log)
+    if run.settings is not None:
+        # Once per run, the Outcome final; a notification that fails only warns (notify.send).
+        from rancher_deploy import notify
+
+        notify.send(outcome, run.settings, log, error=error, code=code, redactor=redactor, api_calls=run.api_calls)
     if unwritten is not None:
         log.failure(f"the JSON result could not be written to stdout ({unwritten}); this log is all there is "
                     "of what the run did")

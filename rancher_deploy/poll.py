@@ -17,9 +17,10 @@ from typing import Callable, Sequence, TypeVar
 
 from rancher_deploy.errors import ConfigError, DeployError
 from rancher_deploy.events import Emit, Level, Step
-from rancher_deploy.images import ImageRef, parse_image_uuid, version_of
+from rancher_deploy.images import ImageRef, parse_image_uuid
+from rancher_deploy.policy import TargetPolicy, newest
 from rancher_deploy.registry import RegistryAccess, list_tags
-from rancher_deploy.settings import OPTIONS_BY_NAME, Option, PolicyKind, Settings, VersionPolicy
+from rancher_deploy.settings import OPTIONS_BY_NAME, Option, Settings
 from rancher_deploy.snapshot import Snapshot
 
 
@@ -76,20 +77,22 @@ class TagChooser:
                                 f"{self._repository.name}"))
             return self._tags
 
-    def __call__(self, target: str, snapshot: Snapshot) -> tuple[ImageRef, str | None]:
-        """The image `target` (as `snapshot` shows it) moves to, and None; or the image it runs and
-        why it stays (the pipeline's `Choose`). Raises ConfigError when it runs no container of the
-        repository (a named target that is not this repository's), and what `list_tags` raises."""
+    def __call__(self, target: str, snapshot: Snapshot, chosen: TargetPolicy) -> tuple[ImageRef, str | None]:
+        """The image `target` (as `snapshot` shows it) moves to under its version policy (`chosen`:
+        its own label's, else RANCHER_VERSION_POLICY's), and None; or the image it runs and why it
+        stays (the pipeline's `Choose`). `policy.newest` decides. Raises ConfigError when the target
+        runs no container of the repository (a named target that is not this repository's), and what
+        `list_tags` raises."""
         running = self._running(snapshot)
         if running is None:
-            raise ConfigError("RANCHER_IMAGE", f"{target} runs no container of {self._repository.name}, the "
-                                               "repository polled; name a target that runs it")
-        policy = self._settings.version_policy
-        tag = newest(policy, running, self.tags())
+            raise ConfigError(OPTIONS_BY_NAME["image"].setting,
+                              f"{target} runs no container of {self._repository.name}, the repository polled; "
+                              "name a target that runs it")
+        tag = newest(chosen.policy, str(running), self.tags())
         if tag is None:
-            return running, (f"skipped by the version policy ({policy}): no tag of {self._repository.name} "
-                                   f"in the registry is allowed over {running.tag or 'latest'}")
-        self._emit(Step(f"Registry: {tag} is the newest tag the version policy ({policy}) allows over "
+            return running, (f"skipped by the version policy {chosen}: no tag of {self._repository.name} in the "
+                             f"registry is allowed over {running.tag or 'latest'}")
+        self._emit(Step(f"Registry: {tag} is the newest tag the version policy {chosen} allows over "
                         f"{running.tag or 'latest'}", target=target))
         return replace(self._repository, tag=tag, digest=None), None
 
@@ -99,25 +102,6 @@ class TagChooser:
             if parsed is not None and parsed.same_repository(self._repository):
                 return parsed
         return None
-
-
-def newest(policy: VersionPolicy, running: ImageRef, tags: Sequence[str]) -> str | None:
-    """The newest release tag (a version, no pre-release) of `tags` that `policy` allows over
-    `running`'s tag; None when there is none. `newer`: only a higher version; `any`: the highest.
-
-    Stands in for `policy.newest` (the fleet-policy module, which owns every version decision) until
-    that lands; the one caller is TagChooser.
-    """
-    releases = [(version, tag) for tag in tags if (version := version_of(tag)) is not None and not version.prerelease]
-    if not releases:
-        return None
-    best_version, best = max(releases, key=lambda pair: pair[0])
-    if best == running.tag:
-        return None
-    current = version_of(running.tag)
-    if policy.kind is PolicyKind.NEWER and (current is None or best_version <= current):
-        return None
-    return best
 
 
 Result = TypeVar("Result")

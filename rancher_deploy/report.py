@@ -305,4 +305,5 @@ def _target_object(target: TargetOutcome) -> dict[str, Any]:
         "containers": containers,
         "message": target.message,
         "duration_seconds": round(target.duration_seconds, 3),
+        "ui_url": target.ui_url or None,
     }

@@ -25,6 +25,7 @@ from rancher_deploy.creation import Blueprint, Port
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
+from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert, show_default
 from rancher_deploy.poll_options import POLL_OPTIONS, validate_poll
@@ -160,10 +161,11 @@ SETTINGS: tuple[Option, ...] = (
     Option("on_upgraded", ("RANCHER_ON_UPGRADED",), Kind.CHOICE,
            "what to do with an upgrade an earlier run left `upgraded`", default=OnUpgraded.FINISH,
            choices=words(OnUpgraded), parse=OnUpgraded, commands=(UPGRADE,)),
-    Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.CHOICE,
-           "any: deploy whatever image is given; newer: skip (exit 0) unless the new tag is a higher version "
-           "than the running one, so a late pipeline of an older commit cannot downgrade",
-           default=VersionPolicy(PolicyKind.ANY), choices=words(PolicyKind), parse=VersionPolicy.parse, commands=(UPGRADE,)),
+    Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.TEXT,
+           "which new image a target takes, else it is skipped (exit 0): any (whatever image is given), newer "
+           "(a higher version, or latest), Keel's all, major, minor, patch, force (the same tag again too), "
+           "glob:PATTERN or regexp:PATTERN (on the new tag); a target's label autoupdate.policy overrides it",
+           default=VersionPolicy(PolicyKind.ANY), metavar="POLICY", parse=VersionPolicy.parse, commands=(UPGRADE,)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
            "upgrade even when the target already runs the image, restarting it on the same tag; the tag is pulled "
            "again only with imagePullPolicy Always (2.x) or the label io.rancher.container.pull_image=always (1.x), "
@@ -205,6 +207,7 @@ SETTINGS: tuple[Option, ...] = (
            "separate",
            commands=(UPGRADE,), metavar="PORT", field="ports", parse=Port.parse),
     *POLL_OPTIONS,   # registry polling (poll_options.py)
+    *NOTIFY_OPTIONS,   # notifications (notify_options.py)
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
            choices=words(Output), parse=Output),
@@ -278,6 +281,9 @@ class Settings:
     registry_ca_bundle: str | None
     registry_http: tuple[str, ...] | None
     docker_config: str | None
+    notify_slack_url: str | None
+    notify_slack_name: str | None
+    notify_webhook_url: str | None
     output: Output
     ca_bundle: str | None
     insecure: bool
@@ -315,7 +321,8 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Values no sink may ever show (`secret_parts` of each secret), and the environment values a
         run sets that are long enough to mask (`_masked_values`)."""
-        return (*(part for value in (self.secret_key, self.token) if value for part in secret_parts(value)),
+        secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url)
+        return (*(part for value in secret if value for part in secret_parts(value)),
                 *_masked_values(self.edits.env.values))
 
     @property

@@ -15,8 +15,8 @@ import trustme
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.events import Event, Outcome
 from rancher_deploy.images import ImageRef
-from rancher_deploy.poll import newest, poll_loop, poll_once
-from rancher_deploy.settings import Command, Settings, VersionPolicy
+from rancher_deploy.poll import poll_loop, poll_once
+from rancher_deploy.settings import Command, Settings
 from rancher_deploy.simulator import Simulator, Timing
 from rancher_deploy.snapshot import Snapshot
 from tests.conftest import LAUNCH_CONFIG, SECRET_KEY, CliRun, RunCli
@@ -98,6 +98,7 @@ def test_a_dry_run_names_the_tag_polling_would_choose_and_changes_nothing(
 
 def test_the_registry_is_asked_once_per_run_even_when_it_refuses(tmp_path: Path) -> None:
     from rancher_deploy.poll import TagChooser, access_for
+    from rancher_deploy.policy import TargetPolicy
     from rancher_deploy.snapshot import Phase
 
     calls: list[ImageRef] = []
@@ -112,7 +113,7 @@ def test_the_registry_is_asked_once_per_run_even_when_it_refuses(tmp_path: Path)
                         status=None)  # type: ignore[arg-type]
     for _ in range(2):
         with pytest.raises(ConfigError):
-            chooser("shop/web", snapshot)
+            chooser("shop/web", snapshot, TargetPolicy(settings.version_policy, "RANCHER_VERSION_POLICY"))
     assert len(calls) == 1
 
 
@@ -137,18 +138,6 @@ def test_poll_upgrades_a_2x_workload_through_a_token_registry(tmp_path: Path, ca
     finally:
         issuer.close()
     assert issuer.requests and issuer.requests[0]["scope"] == ["repository:shop/web:pull"]
-
-
-@pytest.mark.parametrize(("policy", "running", "expected"), [
-    ("newer", "2.0", "2.10"),
-    ("newer", "2.10", None),         # nothing higher
-    ("newer", "latest", None),       # no version to compare with: newer cannot say
-    ("any", "latest", "2.10"),       # any: the highest release
-    ("any", "2.10", None),           # already on it
-])
-def test_newest_release_per_policy(policy: str, running: str, expected: str | None) -> None:
-    image = ImageRef.parse(f"registry.example.com/shop/web:{running}")
-    assert newest(VersionPolicy.parse(policy), image, TAGS) == expected
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -233,3 +222,24 @@ def test_poll_with_select_image_moves_each_opted_in_service_on_its_own(
     assert sim.service(opted_out)["launchConfig"]["imageUuid"] == f"docker:{repository}:2.0"
     assert sorted(target["result"] for target in result.json["targets"]) == ["skipped", "upgraded"]
     assert result.stderr.count(f"Registry: {len(TAGS)} tags of {repository}") == 1   # listed once per run
+
+
+def test_each_target_takes_the_newest_tag_its_own_policy_allows(
+        sim: Simulator, run_cli: RunCli, registry: Registry, tmp_path: Path) -> None:
+    # One listing, two answers: a service whose label autoupdate.policy=patch stays on 2.0.x, another
+    # follows RANCHER_VERSION_POLICY=all to the highest release (the pre-release is another track).
+    from tests.test_fleet import config as fleet_config
+
+    repository = f"{registry.host}/shop/web"
+    registry.push_image("shop/web", "2.0.1")
+    shop = sim.add_stack("shop")
+    careful = sim.add_service(shop, "web", fleet_config(f"{repository}:2.0", autoupdate_enable="true",
+                                                        autoupdate_policy="patch"))
+    eager = sim.add_service(shop, "api", fleet_config(f"{repository}:2.0", autoupdate_enable="true"))
+    config = docker_config(tmp_path / "docker", {registry.host: basic_auth("ci", PASSWORD)})
+    result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=None, RANCHER_SELECT_IMAGE="true",
+                     **poll_env(registry, config, RANCHER_VERSION_POLICY="all"))
+    assert result.code == 0, result.stderr
+    assert sim.service(careful)["launchConfig"]["imageUuid"] == f"docker:{repository}:2.0.1"
+    assert sim.service(eager)["launchConfig"]["imageUuid"] == f"docker:{repository}:2.10"
+    assert "Registry: 2.0.1 is the newest tag the version policy patch (label autoupdate.policy) allows" in result.stderr
