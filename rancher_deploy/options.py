@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -112,6 +113,14 @@ class Option:
         """The option's canonical name, its first environment variable: what code that has no Inputs
         (a backend) puts in a ConfigError; the CLI renames it the way the user set it (`Inputs.name`)."""
         return self.env[0]
+
+
+def ca_location(path: str) -> str:
+    """A CA file, or a directory of hashed CA files (`c_rehash`), which requests also takes as `verify`
+    (HTTPAdapter.cert_verify); REQUESTS_CA_BUNDLE set to one worked before this tool read it itself."""
+    if not os.path.isfile(path) and not os.path.isdir(path):
+        raise ValueError(f"no such file {path!r}")
+    return path
 
 
 def show_default(value: Any) -> str:

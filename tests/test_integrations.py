@@ -215,7 +215,8 @@ def _project() -> dict[str, Any]:
 
 @pytest.mark.parametrize("requirements_file, declared", [
     ("runtime", lambda project: project["dependencies"]),
-    ("serve", lambda project: project["optional-dependencies"]["serve"]),   # the image installs both
+    ("serve", lambda project: project["optional-dependencies"]["serve"]),   # the image installs all three
+    ("poll", lambda project: project["optional-dependencies"]["poll"]),
 ])
 def test_requirements_are_the_package_dependencies_pinned(requirements_file: str, declared: Any) -> None:
     def requirements(name: str) -> list[str]:
