@@ -35,9 +35,10 @@ from rancher_deploy.envlabels import change_cause
 from rancher_deploy.fleet import PRIMARY, SIDEKICK, Candidate, Container, Survey, places
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import display_image
+from rancher_deploy.links import service_page
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
-from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict
+from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict, texts
 from rancher_deploy.subscribe import ServiceEvents
 from rancher_deploy.status import (
     BUSY_STATES,
@@ -160,11 +161,10 @@ class CattleBackend:
                 stack = stacks.get(str(service.get(self._dialect.stack_field))) or self._stack_name(
                     str(service.get(self._dialect.stack_field)))
                 target = ServiceTarget(str(service.get("name")), stack)
-                ref = TargetRef(name=f"{place}/{target}", id=str(service["id"]), url=str(service["links"]["self"]))
+                ref = self._ref(f"{place}/{target}", service)
                 self._listed[ref.id] = service
-                labels = (service.get("launchConfig") or {}).get("labels") or {}
-                candidates.append(Candidate(ref, target, place, {str(key): str(value) for key, value in labels.items()},
-                                            _containers(service), self._snapshot(service, health=None)))
+                snapshot = self._snapshot(service, health=None)   # its labels: the launch config's
+                candidates.append(Candidate(ref, target, place, snapshot.labels, _containers(service), snapshot))
         return Survey("environment", "RANCHER_ENVIRONMENTS", searched, passed, tuple(candidates))
 
     # -- resolving -------------------------------------------------------------------------------
@@ -191,8 +191,13 @@ class CattleBackend:
         self._listed[str(service["id"])] = service
         if stack_name is None:
             stack_name = self._stack_name(str(service.get(self._dialect.stack_field)))
-        return TargetRef(name=f"{stack_name}/{service['name']}", id=str(service["id"]),
-                         url=str(service["links"]["self"]))
+        return self._ref(f"{stack_name}/{service['name']}", service)
+
+    def _ref(self, name: str, service: JSON) -> TargetRef:
+        """A service's ref, with its page in Rancher's UI at the configured address (`links.service_page`)."""
+        project = str(service.get("accountId") or self._project.get("id"))
+        page = service_page(self._base, project, service.get(self._dialect.stack_field), str(service["id"]))
+        return TargetRef(name=name, id=str(service["id"]), url=str(service["links"]["self"]), ui_url=page)
 
     def _find_stack(self, name: str) -> JSON:
         stack = self._stack_named(name)
@@ -298,6 +303,7 @@ class CattleBackend:
             # Rancher offers rollback only while an upgrade is pending (upgrading, upgraded, canceled).
             can_roll_back="rollback" in actions,
             restores=rollback_images(service) if "rollback" in actions else (),
+            labels=texts((service.get("launchConfig") or {}).get("labels")),
             raw=service,
         )
 
@@ -399,7 +405,7 @@ class CattleBackend:
             elif made:
                 self._remove_stack(self._made_stacks.pop(stack_id), creation.name)
             raise
-        ref = TargetRef(name=creation.name, id=str(service["id"]), url=str(service["links"]["self"]))
+        ref = self._ref(creation.name, service)
         self._made[ref.id] = stack_id
         return ref
 

@@ -7,6 +7,7 @@ chooses between are a smaller thing than the table and the validation that reads
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 
@@ -18,15 +19,19 @@ class Choice(enum.Enum):
 
 
 class Command(Choice):
-    """The deploy commands (`upgrade` is the default when none is given)."""
+    """The deploy commands (`upgrade` is the default when none is given), and `serve`, the webhook
+    server that runs upgrades when told an image was published (`rancher_deploy.serve`)."""
 
     UPGRADE = "upgrade"
     ROLLBACK = "rollback"
     FINISH = "finish"
     STATUS = "status"
+    SERVE = "serve"
 
 
-COMMANDS = tuple(command.value for command in Command)
+# The commands a CI step runs (RANCHER_COMMAND, the CI inputs' choice). `serve` is no CI step: it runs
+# until stopped, and is started as `rancher-deploy serve`.
+COMMANDS = tuple(command.value for command in Command if command is not Command.SERVE)
 UPGRADE = Command.UPGRADE
 
 
@@ -77,34 +82,65 @@ class Record(Choice):
 
 
 class PolicyKind(Choice):
-    """The rule a version policy applies to the new tag against the running one."""
+    """The rule a version policy applies to the new tag against the running one (`policy.decide`).
 
-    ANY = "any"        # deploy whatever image is given
-    NEWER = "newer"    # only a higher version than the running one
+    ANY and NEWER are this tool's own (NEWER is the seed's table, done right); ALL, MAJOR, MINOR,
+    PATCH, FORCE, GLOB and REGEXP are Keel's policies by the same names (keel-hq/keel
+    internal/policy/policy.go, `GetPolicy`), GLOB and REGEXP written `glob:PATTERN`, `regexp:PATTERN`.
+    """
+
+    ANY = "any"          # deploy whatever image is given; the same one again only with --force
+    NEWER = "newer"      # the seed's table: a higher version, or latest (again, as a redeploy)
+    ALL = "all"          # Keel: any higher version
+    MAJOR = "major"      # Keel: any higher version (the same as all)
+    MINOR = "minor"      # Keel: a higher version of the same major
+    PATCH = "patch"      # Keel: a higher version of the same major.minor
+    FORCE = "force"      # Keel: any image, the same tag again too (a redeploy that pulls it)
+    GLOB = "glob"        # Keel: a new tag matching the glob
+    REGEXP = "regexp"    # Keel: a new tag matching the regular expression
+
+
+# The kinds written KIND:PATTERN.
+PATTERN_KINDS = frozenset({PolicyKind.GLOB, PolicyKind.REGEXP})
+POLICY_WORDS = ", ".join(f"{kind}:PATTERN" if kind in PATTERN_KINDS else str(kind) for kind in PolicyKind)
 
 
 @dataclass(frozen=True)
 class VersionPolicy:
-    """RANCHER_VERSION_POLICY parsed: a kind, and the pattern of kinds that carry one.
-
-    Kept a value rather than a bare enum so that policies written `KIND:PATTERN` (`glob:1.*`) can be
-    added as kinds without changing what the pipeline reads; today no kind takes a pattern.
-    """
+    """A version policy parsed (RANCHER_VERSION_POLICY, or a target's `autoupdate.policy` label): a kind,
+    and the pattern of the kinds that carry one (`glob:1.*`, `regexp:^v?1\\.`), kept as written."""
 
     kind: PolicyKind
     pattern: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> VersionPolicy:
-        """`any` or `newer` (case-insensitive); raises ValueError with the message for the user."""
-        word = text.strip().lower()
+        """`any`, `newer`, `all`, `major`, `minor`, `patch`, `force` (case-insensitive), `glob:PATTERN` or
+        `regexp:PATTERN` (the pattern case-sensitive, as tags are); raises ValueError with the message for
+        the user, which never repeats more of the text than the word or the pattern it could not read."""
+        word, colon, pattern = text.strip().partition(":")
         try:
-            return cls(PolicyKind(word))
+            kind = PolicyKind(word.strip().lower())
         except ValueError:
-            raise ValueError(f"must be one of {', '.join(words(PolicyKind))}, got {text!r}") from None
+            raise ValueError(f"must be one of {POLICY_WORDS}, got {text.strip()!r}") from None
+        if kind not in PATTERN_KINDS:
+            if colon:
+                raise ValueError(f"{kind} takes no pattern, got {text.strip()!r}")
+            return cls(kind)
+        if not pattern:
+            raise ValueError(f"{kind} needs a pattern after the colon, e.g. {kind}:{_EXAMPLES[kind]}")
+        if kind is PolicyKind.REGEXP:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"regexp:{pattern} is not a regular expression: {error}") from None
+        return cls(kind, pattern)
 
     def __str__(self) -> str:
         return str(self.kind) if self.pattern is None else f"{self.kind}:{self.pattern}"
+
+
+_EXAMPLES = {PolicyKind.GLOB: "1.*", PolicyKind.REGEXP: r"^v?1\.[0-9]+$"}
 
 
 def words(choice: type[Choice]) -> tuple[str, ...]:

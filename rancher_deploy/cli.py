@@ -21,15 +21,16 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence, Te
 from rancher_deploy import __version__, ci
 from rancher_deploy.errors import ConfigError, DeployError, ExitCode, UsageError
 from rancher_deploy.events import Event, Level, Outcome, Step, exit_code, unreported
+from rancher_deploy.options import show_default
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
-                                     Settings, add_arguments, secrets_in)
+                                     Settings, secrets_in)
 
 if TYPE_CHECKING:  # argparse (with the shutil and gettext it loads) only for a command line to read
     import argparse
 
-# The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
+# The program's commands, for --help.
 _COMMAND_HELP = {
     "upgrade": "move the service(s) to a new image, wait, finish; roll back on failure (the default)",
     "rollback": "roll back a pending 1.x upgrade (upgrading or upgraded), or a 2.x workload to its previous "
@@ -40,15 +41,18 @@ _COMMAND_HELP = {
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
     "simulate": "serve the Rancher API simulator until interrupted (docs/simulator.md in the source tree: "
                 "https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/simulator.md)",
+    "serve": "the webhook server of fleet mode: told an image was published, upgrade what runs it; until stopped "
+             "(docs/fleet.md in the source tree: https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/fleet.md)",
 }
-_COMMANDS = {command.value: command for command in Command}
+# The commands this module runs; `rancher_deploy.__main__` starts demo, simulate and serve.
+_COMMANDS = {command.value: command for command in Command if command.value in COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
          dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run one deploy command (upgrade, rollback, finish, status) and return its exit code.
 
-    `demo` and `simulate` are started by `rancher_deploy.__main__`, which calls this for the rest.
+    `demo`, `simulate` and `serve` are started by `rancher_deploy.__main__`, which calls this for the rest.
     This is the one handler: however the run ends (an Outcome, a DeployError, a bug, a command line
     it cannot read), it is reported once, in one way, with the exit code `events.exit_code` derives,
     and in CI with the outputs, summary and annotation of that CI. Only `--help` and `--version`
@@ -131,6 +135,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
     # The files first: a warning that one could not be written must not follow the last line.
     _hand_on(dialect, document, env, report_path, log)
+    if run.settings is not None:
+        # Once per run, the Outcome final; a notification that fails only warns (notify.send).
+        from rancher_deploy import notify
+
+        notify.send(outcome, run.settings, log, error=error, code=code, redactor=redactor, api_calls=run.api_calls)
     if unwritten is not None:
         log.failure(f"the JSON result could not be written to stdout ({unwritten}); this log is all there is "
                     "of what the run did")
@@ -262,8 +271,32 @@ def build_parser(command: Command, *, explicit: bool = True) -> argparse.Argumen
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"rancher-deploy {__version__}")
-    add_arguments(parser, command)
+    _add_arguments(parser, command)
     return parser
+
+
+def _add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
+    """Flags for every option of the settings table that applies to `command`, with env names in the help."""
+    import argparse
+
+    for option in SETTINGS:
+        if not option.applies_to(command):
+            continue
+        names = ", ".join(option.env)
+        default = "" if option.default is None else f"; default: {show_default(option.default)}"
+        help_text = f"{option.help} (env: {names}{default})"
+        if option.kind is Kind.BOOL:
+            parser.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)
+        elif option.kind in (Kind.LIST, Kind.LINES):
+            parser.add_argument(option.flag, dest=option.name, action="append", default=None,
+                                metavar=option.metavar, help=help_text)
+        elif option.kind is Kind.CHOICE:
+            parser.add_argument(option.flag, dest=option.name, choices=option.choices, default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(option.flag, dest=option.name, default=None, metavar=option.metavar,
+                                help=help_text)
 
 
 class _Signals:

@@ -99,6 +99,7 @@ class TargetOutcome:
     changes: tuple[ImageChange, ...] = ()
     message: str = ""
     duration_seconds: float = 0.0
+    ui_url: str = ""               # its page in Rancher's UI, where known (`snapshot.TargetRef.ui_url`)
 
 
 @dataclass(frozen=True)

@@ -161,28 +161,6 @@ def version_of(tag: str | None) -> semver.Version | None:
         return None
 
 
-def is_newer(previous: str, new: str) -> bool | None:
-    """Whether `new` carries a higher version tag than `previous`; None when they cannot be compared
-    (other repositories, or a tag that is not a version, like `latest`)."""
-    before, after = parse_image_uuid(previous), parse_image_uuid(new)
-    if before is None or after is None or not before.same_repository(after):
-        return None
-    old_version, new_version = version_of(before.tag), version_of(after.tag)
-    if old_version is None or new_version is None:
-        return None
-    if old_version.prerelease and new_version.prerelease and old_version.finalize_version() == \
-            new_version.finalize_version() and (_mixed(old_version.prerelease) or _mixed(new_version.prerelease)):
-        # semver orders `rc9` after `rc10` and `9-gabc` after `10-gdef` (text, not numbers): a
-        # policy that skipped the newer build silently would be worse than one that refuses.
-        return None
-    return new_version > old_version
-
-
-def _mixed(prerelease: str) -> bool:
-    """A pre-release identifier with letters and digits together, which semver compares as text."""
-    return any(re.search(r"\d", part) and re.search(r"[A-Za-z]", part) for part in prerelease.split("."))
-
-
 def _split_tag(name: str) -> tuple[str, str | None]:
     """Split `name:tag`, where the colon must come after the last slash (else it is a port)."""
     last_slash = name.rfind("/")

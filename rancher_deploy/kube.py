@@ -15,12 +15,13 @@ from rancher_deploy.creation import Creation, deployment_body
 from rancher_deploy.envlabels import CHANGE_CAUSE, env_patch
 from rancher_deploy.errors import DeployError, NotFound, PermissionDenied, RefusedError, TargetMissing, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
+from rancher_deploy.links import workload_page
 from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.streams import Feed, StreamEnded, StreamLost, json_lines
 from rancher_deploy.fleet import Patterns, places
 from rancher_deploy.projects import Projects, check_namespace, project_of
 from rancher_deploy.settings import WorkloadTarget
-from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.snapshot import TargetRef, texts
 from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
@@ -181,12 +182,14 @@ class KubeWorkloads:
     def ref_for(self, ref: TargetRef) -> TargetRef:
         """The same workload (its id `kind:namespace:name`, as v3 names it too) at its URL here."""
         kind, namespace, name = ref.id.split(":", 2)
-        return TargetRef(name=ref.name, id=ref.id, url=self._url(kind, namespace, name))
+        return TargetRef(name=ref.name, id=ref.id, url=self._url(kind, namespace, name), ui_url=ref.ui_url)
 
     def _ref(self, kind: str, target: WorkloadTarget) -> TargetRef:
         found = WorkloadTarget(kind, target.name, target.namespace)
         return TargetRef(name=str(found), id=f"{kind}:{target.namespace}:{target.name}",
-                         url=self._url(kind, target.namespace, target.name))
+                         url=self._url(kind, target.namespace, target.name),
+                         ui_url=workload_page(self._root, flavour="k8s", cluster_or_project=self.cluster, kind=kind,
+                                              namespace=target.namespace, name=target.name))
 
     def watch(self, ref: TargetRef, last: JSON | None = None) -> KubeWatch:
         """A watch of the workload (one GET, then one long request; from `last`, the write's answer,
@@ -214,7 +217,8 @@ class KubeWorkloads:
                             tuple(pod.get("initContainers") or []), rollout, bool(spec.get("paused")),
                             own.get(REVISION), annotations.get(TIMESTAMP), body,
                             dict(template_metadata.get("labels") or {}), selector_keys(spec.get("selector")),
-                            own.get(CHANGE_CAUSE), own_labels=dict(metadata.get("labels") or {}))
+                            own.get(CHANGE_CAUSE), own_labels=texts(metadata.get("labels")),
+                            own_annotations=texts(own))
 
     def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> Written:
         """One strategic merge patch: containers merge by name, so it names only those it changes, their

@@ -106,3 +106,29 @@ class LinkMap:
             return origin(url) == origin(self.home)
         except ValueError:
             return False
+
+
+# -- pages of Rancher's UI, for people (notifications, the JSON result); never requested ---------------
+
+
+def service_page(api_url: str, project_id: str, stack_id: object, service_id: str) -> str:
+    """A 1.x service's page: `<base>/env/1a5/apps/stacks/1st5/services/1s12/containers`, the address
+    Rancher 1.6's UI shows for it (rancher/ui 1.6 routes env/:project_id/apps/stacks/:stack_id/...).
+    `<base>` is `api_url` (an address the run was given) up to its API path; "" where it has none or
+    the stack is unknown."""
+    base = api_base(api_url)
+    if base is None or not stack_id:
+        return ""
+    return f"{base}/env/{project_id}/apps/stacks/{stack_id}/services/{service_id}/containers"
+
+
+def workload_page(base: str, *, flavour: str, cluster_or_project: str, kind: str, namespace: str, name: str) -> str:
+    """A 2.x workload's page. Through v3 (Rancher 2.0-2.5) the cluster manager's
+    `<base>/p/<cluster>:<project>/workload/<kind>:<namespace>:<name>` (rancher/ui app/router.js:
+    project `/p/:project_id`, `workload/:workload_id`); through the Kubernetes API (2.6+) the dashboard's
+    `<base>/dashboard/c/<cluster>/explorer/<group>.<kind>/<namespace>/<name>` (rancher/dashboard's
+    routing: `c/:cluster/:product/:resource/:namespace/:id`, resource `apps.deployment`, `batch.cronjob`)."""
+    if flavour == "v3":
+        return f"{base}/p/{cluster_or_project}/workload/{kind}:{namespace}:{name}"
+    group = "batch" if kind == "cronjob" else "apps"
+    return f"{base}/dashboard/c/{cluster_or_project}/explorer/{group}.{kind}/{namespace}/{name}"

@@ -105,6 +105,14 @@ class Plan:
     keys: tuple[KeyDiff, ...] = ()  # the environment and label keys the change adds, changes, removes
     cause: str | None = None        # the deploy record the change writes
     cause_where: str = ""           # where: "annotation kubernetes.io/change-cause", "label ..."
+    forced_by: str = "--force"      # what asked for a redeploy of the same image (a version policy may)
+    # Containers a redeploy restarts from a cached copy of their tag: what follows "<forced_by> restarts".
+    unpulled: tuple[str, ...] = ()
+
+    @property
+    def redeploy_warnings(self) -> tuple[str, ...]:
+        """The warnings of a redeploy that will not pull its tag again, naming what asked for it."""
+        return tuple(f"{self.target}: {self.forced_by} restarts {text}" for text in self.unpulled)
 
     @property
     def strategy(self) -> Strategy | None:
@@ -125,7 +133,7 @@ class Plan:
                  + (f": {self.strategy.describe()}" if self.strategy else ": the workload's own rollout strategy")]
         for change in self.changes:
             if same_image(change.previous_image, change.new_image):
-                note = (" (same image, redeployed: --force)" if self.forced else
+                note = (f" (same image, redeployed: {self.forced_by})" if self.forced else
                         " (same image)" if any(self.keys) else " (unchanged)")
                 lines.append(f"  {change.container}: {change.new_image}{note}")
             else:
@@ -215,10 +223,10 @@ def plan_service_upgrade(
         request=ServiceUpgrade(strategy, launch_config, tuple(edited.values())),
         forced=force,
         warnings=(*_repository_warnings(target, changes, ["RANCHER_SERVICE" if index == 0 and None in wanted
-                                                          else "RANCHER_SIDEKICK" for index in range(len(changes))]),
-                  *(f"{target}: --force restarts {change.container} on {change.new_image}, but without the label "
-                    f"{PULL_LABEL}=always Rancher starts it from the image the host has cached; add the label to "
-                    "pull the tag again" for change in unpulled)),
+                                                          else "RANCHER_SIDEKICK" for index in range(len(changes))]),),
+        unpulled=tuple(f"{change.container} on {change.new_image}, but without the label {PULL_LABEL}=always Rancher "
+                       "starts it from the image the host has cached; add the label to pull the tag again"
+                       for change in unpulled),
         keys=tuple(keys),
         cause=cause,
         cause_where=f"label {RECORD_LABEL}",
@@ -322,15 +330,16 @@ def plan_workload_update(
     warnings = list(_repository_warnings(target, changes, ["RANCHER_CONTAINER"] * len(changes)))
     warnings += [f"{target}: {', '.join(diff.unsourced)} in {diff.scope.removesuffix(' env')} came from a secret or "
                  "config map reference and becomes a plain value" for diff in keys if diff.unsourced]
+    unpulled = []
     for container, change in zip(chosen, changes):
         policy = container.get("imagePullPolicy")
         effective = str(policy) if policy else pull_policy_default(change.previous_image)
         if force and _cached_ok(change) and effective != "Always":
             why = f"imagePullPolicy is {effective}" + (
                 "" if policy else " (unset: the default for a tag other than latest)")
-            warnings.append(f"{target}: --force restarts {change.container} on {change.new_image}, but its {why}, so a "
-                            "node that has this tag cached starts the old copy; set imagePullPolicy: Always on the "
-                            "container to pull the tag again")
+            unpulled.append(f"{change.container} on {change.new_image}, but its {why}, so a node that has this tag "
+                            "cached starts the old copy; set imagePullPolicy: Always on the container to pull the tag "
+                            "again")
     images = {change.container: str(image) if image else str(container.get("image"))
               for container, change in zip(chosen, changes)}
     return Plan(
@@ -340,6 +349,7 @@ def plan_workload_update(
         request=WorkloadUpdate(images, redeploy, edits.env, edits.labels, cause),
         forced=force,
         warnings=tuple(warnings),
+        unpulled=tuple(unpulled),
         keys=tuple(keys),
         cause=cause,
         cause_where=f"annotation {CHANGE_CAUSE}",

@@ -11,10 +11,9 @@ Validation happens here, before any request: one line naming the setting and wha
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Literal, Mapping
+from typing import Any, Callable, Collection, Iterable, Literal, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInterrupt, OnUpgraded, Output,
@@ -25,19 +24,19 @@ from rancher_deploy.creation import Blueprint, Port
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
+from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
-from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, convert, show_default
+from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert
+from rancher_deploy.poll_options import POLL_OPTIONS, validate_poll
+from rancher_deploy.serve_options import SERVE_OPTIONS
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
-
-if TYPE_CHECKING:  # argparse only where a command line is read (`add_arguments`): a run from the environment has none
-    import argparse
 
 __all__ = [
     "COMMANDS", "Command", "Edits", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded",
     "Option", "Origin", "Output", "PolicyKind", "Record", "SETTINGS", "ServiceTarget", "Settings", "Target",
     "VersionPolicy", "WorkloadTarget",
-    "Patterns", "SELECT_LABELS", "add_arguments", "read_dotenv", "secret_parts", "secrets_in", "TRUE_WORDS", "FALSE_WORDS",
+    "Patterns", "SELECT_LABELS", "read_dotenv", "secret_parts", "secrets_in", "TRUE_WORDS", "FALSE_WORDS",
 ]
 
 def _sidekick(item: str) -> tuple[str, ImageRef]:
@@ -48,14 +47,6 @@ def _sidekick(item: str) -> tuple[str, ImageRef]:
         return name.strip(), ImageRef.parse(image)
     except ImageReferenceError as error:
         raise ValueError(f"{name.strip()}: image {error}") from None
-
-
-def _ca_location(path: str) -> str:
-    """A CA file, or a directory of hashed CA files (`c_rehash`), which requests also takes as `verify`
-    (HTTPAdapter.cert_verify); REQUESTS_CA_BUNDLE set to one worked before this tool read it itself."""
-    if not os.path.isfile(path) and not os.path.isdir(path):
-        raise ValueError(f"no such file {path!r}")
-    return path
 
 
 SETTINGS: tuple[Option, ...] = (
@@ -170,10 +161,11 @@ SETTINGS: tuple[Option, ...] = (
     Option("on_upgraded", ("RANCHER_ON_UPGRADED",), Kind.CHOICE,
            "what to do with an upgrade an earlier run left `upgraded`", default=OnUpgraded.FINISH,
            choices=words(OnUpgraded), parse=OnUpgraded, commands=(UPGRADE,)),
-    Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.CHOICE,
-           "any: deploy whatever image is given; newer: skip (exit 0) unless the new tag is a higher version "
-           "than the running one, so a late pipeline of an older commit cannot downgrade",
-           default=VersionPolicy(PolicyKind.ANY), choices=words(PolicyKind), parse=VersionPolicy.parse, commands=(UPGRADE,)),
+    Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.TEXT,
+           "which new image a target takes, else it is skipped (exit 0): any (whatever image is given), newer "
+           "(a higher version, or latest), Keel's all, major, minor, patch, force (the same tag again too), "
+           "glob:PATTERN or regexp:PATTERN (on the new tag); a target's label autoupdate.policy overrides it",
+           default=VersionPolicy(PolicyKind.ANY), metavar="POLICY", parse=VersionPolicy.parse, commands=(UPGRADE,)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
            "upgrade even when the target already runs the image, restarting it on the same tag; the tag is pulled "
            "again only with imagePullPolicy Always (2.x) or the label io.rancher.container.pull_image=always (1.x), "
@@ -214,13 +206,15 @@ SETTINGS: tuple[Option, ...] = (
            "1.x publishes it as Rancher does; 2.x sets the container port only, and creates no Service; repeat or comma "
            "separate",
            commands=(UPGRADE,), metavar="PORT", field="ports", parse=Port.parse),
+    *POLL_OPTIONS,   # registry polling (poll_options.py)
+    *NOTIFY_OPTIONS,   # notifications (notify_options.py)
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
            choices=words(Output), parse=Output),
     Option("ca_bundle", ("RANCHER_CA_BUNDLE",), Kind.TEXT,
            "PEM file of the CA that signed Rancher's certificate; when not given, the first of REQUESTS_CA_BUNDLE, "
            "SSL_CERT_FILE and CURL_CA_BUNDLE that is set (it must name a file), else the public CAs requests "
-           "ships", metavar="FILE", parse=_ca_location,
+           "ships", metavar="FILE", parse=ca_location,
            fallback=("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")),
     Option("insecure", ("RANCHER_INSECURE",), Kind.BOOL,
            "do not verify Rancher's TLS certificate (warns; prefer the ca-bundle setting)", default=False),
@@ -229,6 +223,7 @@ SETTINGS: tuple[Option, ...] = (
     Option("dotenv_report", ("RANCHER_DOTENV_REPORT",), Kind.TEXT,
            "also write the result as RANCHER_DEPLOY_*=value lines to FILE, for a later step or GitLab's "
            "artifacts:reports:dotenv", metavar="FILE"),
+    *SERVE_OPTIONS,   # `rancher-deploy serve` (serve_options.py)
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
@@ -283,11 +278,25 @@ class Settings:
     create: bool
     scale: int
     ports: tuple[Port, ...]
+    poll: bool
+    registry_ca_bundle: str | None
+    registry_http: tuple[str, ...] | None
+    docker_config: str | None
+    notify_slack_url: str | None
+    notify_slack_name: str | None
+    notify_webhook_url: str | None
     output: Output
     ca_bundle: str | None
     insecure: bool
     verbose: bool
     dotenv_report: str | None
+    serve_host: str
+    serve_port: int
+    serve_token: str | None
+    serve_hmac_secret: str | None
+    serve_allow_unauthenticated: bool
+    serve_queue: int
+    serve_grace_seconds: float
     edits: Edits = Edits()
     origin: Origin = Origin()
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -320,7 +329,9 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Values no sink may ever show (`secret_parts` of each secret), and the environment values a
         run sets that are long enough to mask (`_masked_values`)."""
-        return (*(part for value in (self.secret_key, self.token) if value for part in secret_parts(value)),
+        secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url, self.serve_token,
+                  self.serve_hmac_secret)
+        return (*(part for value in secret if value for part in secret_parts(value)),
                 *_masked_values(self.edits.env.values))
 
     @property
@@ -424,30 +435,6 @@ def _masked_values(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(value for value in (text.strip() for text in values) if len(value) >= _MASKED_VALUE_LENGTH)
 
 
-def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
-    """Flags for every option of the table that applies to `command`, with env names in the help."""
-    import argparse
-
-    for option in SETTINGS:
-        if command not in option.commands:
-            continue
-        names = ", ".join(option.env)
-        default = "" if option.default is None else f"; default: {show_default(option.default)}"
-        help_text = f"{option.help} (env: {names}{default})"
-        if option.kind is Kind.BOOL:
-            parser.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction,
-                                default=None, help=help_text)
-        elif option.kind in (Kind.LIST, Kind.LINES):
-            parser.add_argument(option.flag, dest=option.name, action="append", default=None,
-                                metavar=option.metavar, help=help_text)
-        elif option.kind is Kind.CHOICE:
-            parser.add_argument(option.flag, dest=option.name, choices=option.choices, default=None,
-                                help=help_text)
-        else:
-            parser.add_argument(option.flag, dest=option.name, default=None, metavar=option.metavar,
-                                help=help_text)
-
-
 def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str], str], *,
               given: Collection[str] = ()) -> dict[str, Any]:
     """The checks that span options, and the fields built from several: URL credentials, targets.
@@ -470,9 +457,9 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(workload, f"is for Rancher 2.x, but {flavour_name} is rancher-1.x")
     if values["service"] and flavour in (Flavour.V3, Flavour.K8S):
         raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
-    fleet = command is Command.UPGRADE and values["select_image"]
+    fleet = (command is Command.UPGRADE and values["select_image"]) or command is Command.SERVE  # serve: per run
     if fleet:
-        validate_fleet(values, name, given, named=bool(workloads or values["service"]))
+        validate_fleet(values, name, given, named=bool(workloads or values["service"]), serving=command is Command.SERVE)
     elif command is Command.UPGRADE:
         for option in ("select_label", "environments", "namespaces"):
             if option in given:
@@ -490,6 +477,8 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if values["create"] and any(target.stack is None for target in services):
         raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
                                           f"{service} or set {name('stack')}")
+    if values["poll"]:
+        validate_poll(values, name)
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:

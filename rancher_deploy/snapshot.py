@@ -19,6 +19,9 @@ class TargetRef:
     name: str            # "stack/service", "namespace/deployment:web"
     id: str              # Rancher id: "1s12", "deployment:default:web"
     url: str             # the resource's self link
+    # Its page in Rancher's UI at the configured address ("" where unknown), for people: notifications
+    # and the JSON result link to it. Not part of the ref's identity.
+    ui_url: str = field(default="", compare=False)
 
 
 class Goal(enum.Enum):
@@ -128,6 +131,11 @@ class Snapshot:
     # Changes whenever Rancher accepts a change to the desired state, even one that keeps the images
     # (a forced redeploy): Kubernetes' metadata.generation; None where state and images tell (1.x).
     generation: str | None = None
+    # The target's own labels and annotations, where per-target settings are read (its version policy,
+    # `policy.POLICY_LABEL`): a 1.x service's primary launch config labels (Rancher shows them as the
+    # service's), a 2.x workload's own metadata (not its pod template's); a 1.x service has no annotations.
+    labels: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    annotations: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def judge(self, goal: Goal) -> Judgement:
@@ -139,3 +147,11 @@ class Snapshot:
         health `counts` where the message says them elsewhere or they would be stale."""
         text = self.state + (f" ({self.message})" if self.message else "")
         return text + (self.health.counts if self.health and counts else "")
+
+
+def texts(value: Any) -> dict[str, str]:
+    """Labels or annotations as Rancher returned them (a JSON object, or null), as text keys and values
+    for `Snapshot.labels` and `Snapshot.annotations`: each flavour reads its own, this types them once."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(key): "" if item is None else str(item) for key, item in value.items()}

@@ -218,7 +218,7 @@ class TargetSteps:
 def outcome(ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...],
             message: str) -> TargetOutcome:
     return TargetOutcome(target=ref.name, target_id=ref.id, result=result, state=state, changes=changes,
-                         message=message)
+                         message=message, ui_url=ref.ui_url)
 
 
 def unchanged(images: tuple[tuple[str, str], ...]) -> tuple[ImageChange, ...]:

@@ -30,12 +30,13 @@ from rancher_deploy.errors import (
 from rancher_deploy.creation import Creation, v3_body
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
+from rancher_deploy.links import workload_page
 from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.fleet import Patterns, places
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.settings import WorkloadTarget
-from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.snapshot import TargetRef, texts
 from rancher_deploy.subscribe import WorkloadEvents
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
@@ -107,7 +108,9 @@ class V3Workloads:
                 workload_id = f"{kind}:{target.namespace}:{target.name}"
                 return Located(TargetRef(name=str(WorkloadTarget(kind, target.name, target.namespace)),
                                          id=str(body.get("id") or workload_id),
-                                         url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}")),
+                                         url=str((body.get("links") or {}).get("self") or f"{base}/{workload_id}"),
+                                         ui_url=workload_page(self._root, flavour="v3", cluster_or_project=project_id,
+                                                              kind=kind, namespace=target.namespace, name=target.name)),
                                body)
         raise self._not_found(target, projects)
 
@@ -130,9 +133,11 @@ class V3Workloads:
             namespace = str(item.get("namespaceId"))
             if namespace in searched:
                 workload_id = f"{kind}:{namespace}:{item.get('name')}"
+                page = workload_page(self._root, flavour="v3", cluster_or_project=str(item.get("projectId")), kind=kind,
+                                     namespace=namespace, name=str(item.get("name")))
                 found.append((TargetRef(name=str(WorkloadTarget(kind, str(item.get("name")), namespace)),
                                         id=str(item.get("id") or workload_id),
-                                        url=str((item.get("links") or {}).get("self"))), item))
+                                        url=str((item.get("links") or {}).get("self")), ui_url=page), item))
         return Listing(searched, passed, tuple(found),
                        unlisted="namespaces in no Rancher project are not searched: the v3 API sees none")
 
@@ -253,7 +258,7 @@ class V3Workloads:
                             labels=dict(body.get("labels") or {}), selector=selector_keys(body.get("selector")),
                             cause=workload_annotations.get(CHANGE_CAUSE),
                             state=str(body["state"]) if body.get("state") else None,
-                            own_labels=dict(body.get("workloadLabels") or {}))
+                            own_labels=texts(body.get("workloadLabels")), own_annotations=texts(workload_annotations))
 
     def write(self, ref: TargetRef, view: WorkloadView, update: WorkloadUpdate) -> Written:
         """The update in one write, where Rancher's environment mapper cannot rewrite the variables.

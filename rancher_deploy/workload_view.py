@@ -42,7 +42,8 @@ class WorkloadView:
     numbers); `timestamp` the pod template's cattle.io/timestamp (what a redeploy changes). `labels`
     are the pod template's, `selector` the label keys the workload's selector uses, `cause` its own
     kubernetes.io/change-cause annotation (the deploy record); `state` Rancher's own word for it
-    where the API gives one (v3's `state`), else None.
+    where the API gives one (v3's `state`), else None. `own_labels` and `own_annotations` are the
+    workload's own metadata (where its per-target settings are read, `Snapshot.labels`).
     """
 
     kind: str
@@ -58,7 +59,8 @@ class WorkloadView:
     selector: tuple[str, ...] = ()
     cause: str | None = None
     state: str | None = None
-    own_labels: dict[str, Any] = field(default_factory=dict)
+    own_labels: dict[str, str] = field(default_factory=dict)
+    own_annotations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -337,6 +337,8 @@ def _snapshot(view: WorkloadView) -> Snapshot:
         can_roll_back=not view.paused and (view.kind != "deployment" or (revision is not None and revision > 1)),
         raw=view.raw,
         generation=_generation(view),
+        labels=view.own_labels,
+        annotations=view.own_annotations,
     )
 
 

@@ -74,3 +74,16 @@ def test_placing_a_url_twice_changes_nothing(theirs: str, ours: str, url: str, p
     rebase = Rebase(theirs, ours)
     assert rebase.apply(url) == placed
     assert rebase.apply(placed) == placed
+
+
+def test_ui_pages_are_built_on_the_configured_address() -> None:
+    from rancher_deploy.links import service_page, workload_page
+
+    base = "https://host/rancher"
+    page = service_page(f"{base}/v2-beta/projects/1a5", "1a5", "1st7", "1s12")
+    assert page == "https://host/rancher/env/1a5/apps/stacks/1st7/services/1s12/containers"
+    assert service_page(f"{base}/v2-beta/projects/1a5", "1a5", None, "1s12") == ""
+    assert workload_page(base, flavour="v3", cluster_or_project="c-abc:p-xyz", kind="statefulset", namespace="db",
+                         name="pg") == "https://host/rancher/p/c-abc:p-xyz/workload/statefulset:db:pg"
+    assert workload_page(base, flavour="k8s", cluster_or_project="c-abc", kind="cronjob", namespace="ops",
+                         name="backup") == "https://host/rancher/dashboard/c/c-abc/explorer/batch.cronjob/ops/backup"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -109,14 +110,20 @@ def test_a_new_repository_for_the_service_warns_and_a_new_tag_does_not() -> None
 
 
 def test_force_without_the_pull_label_warns_that_the_cached_image_is_used() -> None:
-    (warning,) = plan("registry:5000/shop/web:2.0", force=True).warnings
-    assert "without the label io.rancher.container.pull_image=always" in warning
+    forced = plan("registry:5000/shop/web:2.0", force=True)
+    (warning,) = forced.redeploy_warnings
+    assert warning.startswith("shop/web: --force restarts web on registry:5000/shop/web:2.0, but without the label "
+                              "io.rancher.container.pull_image=always")
+    assert forced.warnings == ()
+    # A version policy that redeploys the same tag is named instead (deploy.py sets forced_by).
+    assert replace(forced, forced_by="the version policy newer").redeploy_warnings[0].startswith(
+        "shop/web: the version policy newer restarts web")
     labels = {**LAUNCH_CONFIG["labels"], "io.rancher.container.pull_image": "always"}
     with_label = {**SERVICE, "launchConfig": {**LAUNCH_CONFIG, "labels": labels}}
     forced = plan_service_upgrade(with_label, target="shop/web", image=ImageRef.parse("registry:5000/shop/web:2.0"),
                                   sidekicks=(), update_sidekicks=False, force=True, strategy=Strategy())
-    assert forced.warnings == ()
-    assert plan(force=True).warnings == (), "a new tag is pulled whatever the label says"
+    assert forced.redeploy_warnings == ()
+    assert plan(force=True).redeploy_warnings == (), "a new tag is pulled whatever the label says"
 
 
 @pytest.mark.parametrize("policy, image, warns", [
@@ -134,9 +141,9 @@ def test_force_on_a_workload_warns_unless_the_pull_policy_pulls(policy: str | No
         container["imagePullPolicy"] = policy
     result = plan_workload_update([container], [], target="ns/app", target_id="deployment:ns:app",
                                   image=ImageRef.parse(image), names=(), include_init=False, force=True)
-    assert result.forced and bool(result.warnings) is warns
+    assert result.forced and bool(result.redeploy_warnings) is warns and result.warnings == ()
     if warns:
-        assert f"imagePullPolicy is {policy or 'IfNotPresent (unset'}" in result.warnings[0]
+        assert f"imagePullPolicy is {policy or 'IfNotPresent (unset'}" in result.redeploy_warnings[0]
 
 
 def test_the_only_container_moving_to_another_repository_warns() -> None:

@@ -204,8 +204,21 @@ def test_choices_are_typed_values_that_read_as_the_words_users_write() -> None:
     assert settings.on_upgraded is OnUpgraded.FINISH
     assert settings.version_policy == VersionPolicy(PolicyKind.NEWER) and str(settings.version_policy) == "newer"
     assert load(BASE).version_policy == VersionPolicy(PolicyKind.ANY)
-    with pytest.raises(ConfigError, match="RANCHER_VERSION_POLICY: must be one of any, newer, got 'older'"):
+    with pytest.raises(ConfigError, match="RANCHER_VERSION_POLICY: must be one of any, newer, all, major, minor, patch, "
+                                          "force, glob:PATTERN, regexp:PATTERN, got 'older'"):
         load({**BASE, "RANCHER_VERSION_POLICY": "older"})
+
+
+def test_the_version_policy_takes_keels_policies_with_their_patterns_as_written() -> None:
+    from rancher_deploy.settings import PolicyKind, VersionPolicy
+
+    assert load({**BASE, "RANCHER_VERSION_POLICY": "Glob:Release-*"}).version_policy == VersionPolicy(
+        PolicyKind.GLOB, "Release-*")
+    assert load({**BASE, "RANCHER_VERSION_POLICY": "minor"}).version_policy == VersionPolicy(PolicyKind.MINOR)
+    with pytest.raises(ConfigError) as raised:
+        load({**BASE, "RANCHER_VERSION_POLICY": "regexp:(v1"})
+    assert str(raised.value).startswith("RANCHER_VERSION_POLICY: regexp:(v1 is not a regular expression: ")
+    assert "\n" not in str(raised.value)
 
 
 def test_ca_bundle_falls_back_to_the_variables_other_tools_set(tmp_path: Path) -> None:

@@ -177,10 +177,11 @@ class Simulator:
         strategy: dict[str, Any] | None = None,
         progress_deadline_seconds: int = 600,
         labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
     ) -> str:
         """2.x: a workload already fully rolled out (revision 1, every replica ready); returns its
         v3 id (``deployment:default:web``). Containers are Kubernetes container dicts, kept as given;
-        ``labels`` go on the workload's own metadata."""
+        ``labels`` and ``annotations`` are the workload's own metadata (its pod template keeps its own)."""
         workload = self._two("add_workload").add_workload(
             namespace,
             name,
@@ -191,6 +192,7 @@ class Simulator:
             strategy=strategy,
             progress_deadline_seconds=progress_deadline_seconds,
             labels=labels,
+            annotations=annotations,
         )
         return workload.v3_id
 

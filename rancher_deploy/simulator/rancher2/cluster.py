@@ -190,9 +190,10 @@ class Cluster(Timeline):
         progress_deadline_seconds: int = 600,
         settled: bool = True,
         labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
     ) -> Workload:
         """Create a workload; with ``settled`` it starts fully rolled out (revision 1, all ready).
-        ``labels`` go on the workload's own metadata, beside the selector label Rancher sets."""
+        ``labels`` and ``annotations`` go on its own metadata, beside the selector label."""
         kind = kind.lower()
         if kind not in KINDS:
             raise ValueError(f"unknown workload kind {kind!r}; one of {', '.join(KINDS)}")
@@ -225,8 +226,8 @@ class Cluster(Timeline):
             else:
                 spec.pop("replicas")
                 spec["updateStrategy"] = copy.deepcopy(strategy) or {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
-        return self.create_workload(kind, namespace, name, spec, {WORKLOAD_SELECTOR: selector, **(labels or {})}, {},
-                                    settled=settled)
+        return self.create_workload(kind, namespace, name, spec, {**(labels or {}), WORKLOAD_SELECTOR: selector},
+                                    dict(annotations or {}), settled=settled)
 
     def create_workload(
         self,

@@ -1,0 +1,262 @@
+"""The version policy: whether a target may move from the image it runs to a new one, and which of a
+repository's tags a registry poll would move it to; pure, the one place such a decision is made.
+
+Policies (`choices.PolicyKind`) are this tool's `any` and `newer`, and Keel's `all`, `major`, `minor`,
+`patch`, `force`, `glob:PATTERN` and `regexp:PATTERN` (keel-hq/keel internal/policy: semver.go,
+force.go, glob.go, regexp.go), with these rules, each written down in docs/fleet.md:
+
+- **Versions** are tags `version_of` reads (`1.2`, `v1.2.3`, `2024.01.15`, `1.2.3-rc.1`), compared by
+  semver precedence, numbers as numbers, so 9.0 -> 10.0 is an upgrade (the seed compared strings).
+- **Pre-releases keep to their track** (Keel's rule, docs "Pre-release tags": `0.5.0` is not updated by
+  `0.6.0-rc1`, `0.5.0-dev` only by a later `-dev`): a new pre-release replaces only a pre-release of the
+  same track, the pre-release with its numbers taken out (`rc.1` and `rc.2` are track `rc.N`), and
+  within a track the numbers compare as numbers (`rc9` < `rc10`, which semver orders as text). Keel
+  compares the whole pre-release text (so its `rc.1` never takes `rc.2`) and lets `all` ignore tracks;
+  here every version policy keeps to them. A release replaces a pre-release of the same or a lower
+  version (`2.1.0-rc.1` -> `2.1.0`), as semver orders them; Keel's code refuses that too, its docs
+  do not say.
+- **Tags that are not versions** (`latest`, `dev`, a commit, a digest) are not ordered: the version
+  policies skip them, except `latest` under `newer` (the seed's table: anything -> latest yes, latest
+  -> latest yes as a redeploy that pulls, latest -> a version no). Keel's semver policies move
+  `latest` onto any version (semver.go `shouldUpdate`); here they skip it, as the seed's table does.
+- `force` takes any image, the same tag again too; `any` any other image; `glob:`/`regexp:` match the
+  new tag (Python's `fnmatch` glob, where Keel's go-glob knows only `*`; `re.search`, unanchored, as
+  Go's `MatchString`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from rancher_deploy.choices import PolicyKind, VersionPolicy
+from rancher_deploy.images import ImageRef, parse_image_uuid, same_image, version_of
+
+if TYPE_CHECKING:
+    import semver
+
+LATEST = "latest"
+# The label (1.x launch config) or annotation/label (2.x workload) that sets a target's own policy.
+POLICY_LABEL = "autoupdate.policy"
+
+# The policies that order versions: they skip what they cannot order, and keep pre-release tracks.
+_ORDERING = frozenset({PolicyKind.NEWER, PolicyKind.ALL, PolicyKind.MAJOR, PolicyKind.MINOR, PolicyKind.PATCH})
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a target may move from the image it runs to the new one, and why, in words a log line
+    continues (`skipped by the version policy: <reason>`). Allowed for the same image means a redeploy
+    of that tag (`force`; `newer` on latest)."""
+
+    allowed: bool
+    reason: str
+
+
+def decide(policy: VersionPolicy, running_image: str, new_image: str) -> Decision:
+    """The policy's answer for one container: `running_image` as Rancher shows it (`docker:` prefix
+    optional), `new_image` the image asked for. Raises nothing: what cannot be read is not allowed."""
+    kind = policy.kind
+    same = same_image(running_image, new_image)
+    if kind is PolicyKind.FORCE:
+        return Decision(True, "force deploys any image" + (", the same tag again too" if same else ""))
+    if kind is PolicyKind.ANY:
+        return (Decision(False, f"it already runs {new_image}; any redeploys it only with --force") if same else
+                Decision(True, "any deploys whatever image is given"))
+    before, after = parse_image_uuid(running_image), parse_image_uuid(new_image)
+    new_tag = tag_of(after) if after is not None else None
+    if kind in (PolicyKind.GLOB, PolicyKind.REGEXP):
+        return _pattern(policy, new_tag, same, new_image)
+    if before is None or after is None or not before.same_repository(after):
+        return Decision(False, f"{new_image} is not of the repository it runs ({running_image}); {kind} compares "
+                               "versions of one repository")
+    old_tag = tag_of(before)
+    if kind is PolicyKind.NEWER and new_tag == LATEST:
+        return Decision(True, "newer takes latest over any other tag" if old_tag != LATEST else
+                        "newer takes latest again: a redeploy that pulls the tag (the seed's table)")
+    old, new = _Tag.read(old_tag), _Tag.read(new_tag)
+    if old is None or new is None:
+        unread = old_tag if old is None else new_tag
+        shown = f"tag {unread}" if unread else "an image named by digest alone"
+        allowed = "versions and latest" if kind is PolicyKind.NEWER else "versions"
+        return Decision(False, f"{shown} is not a version, and {kind} orders {allowed} only; any, force, glob: or "
+                               "regexp: take such tags")
+    if new.track is not None and new.track != old.track:
+        where = f"of track {old.track}" if old.track is not None else "a release"
+        return Decision(False, f"{new_tag} is a pre-release of track {new.track}, and {old_tag} is {where}; "
+                               "a pre-release replaces only its own track")
+    if not new.above(old):
+        return Decision(False, f"{new_tag} is not newer than {old_tag}")
+    if kind is PolicyKind.MINOR and new.version.major != old.version.major:
+        return Decision(False, f"{new_tag} is another major version than {old_tag}; minor stays within it")
+    if kind is PolicyKind.PATCH and (new.version.major, new.version.minor) != (old.version.major, old.version.minor):
+        return Decision(False, f"{new_tag} is another minor version than {old_tag}; patch stays within it")
+    return Decision(True, f"{new_tag} is newer than {old_tag}" + ("" if kind is PolicyKind.NEWER else
+                                                                    f", which {kind} allows"))
+
+
+@dataclass(frozen=True)
+class TargetPolicy:
+    """The policy a target follows, and where it comes from (`RANCHER_VERSION_POLICY`, `label
+    autoupdate.policy`, `annotation autoupdate.policy`), as log lines name it."""
+
+    policy: VersionPolicy
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.policy} ({self.source})"
+
+
+class PolicyLabelError(ValueError):
+    """A target's own policy cannot be read; `where` says where it was found ("label", "annotation")."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(problem)
+        self.where = where
+
+
+def for_target(default: VersionPolicy, labels: Mapping[str, str], annotations: Mapping[str, str]) -> TargetPolicy:
+    """The target's own policy (`policy_label`), else `default` (RANCHER_VERSION_POLICY's). Raises
+    PolicyLabelError when the target's own cannot be read (`VersionPolicy.parse`'s words)."""
+    found = policy_label(labels, annotations)
+    if found is None:
+        return TargetPolicy(default, "RANCHER_VERSION_POLICY")
+    text, where = found
+    try:
+        return TargetPolicy(VersionPolicy.parse(text), f"{where} {POLICY_LABEL}")
+    except ValueError as error:
+        raise PolicyLabelError(where, str(error)) from None
+
+
+def policy_label(labels: Mapping[str, str], annotations: Mapping[str, str]) -> tuple[str, str] | None:
+    """A target's own policy as written, and where (`annotation` or `label`), or None where it sets none.
+
+    The annotation first, then the label, as Keel reads `keel.sh/policy` (policy.go
+    `GetPolicyFromLabelsOrAnnotations`): a Kubernetes label value cannot hold `glob:1.*` or a regexp
+    (at most 63 letters, digits, `-_.`), an annotation can. A 1.x service has labels only, which hold any
+    text. An empty value sets none, as an empty setting does.
+    """
+    for where, found in (("annotation", annotations), ("label", labels)):
+        text = found.get(POLICY_LABEL, "").strip()
+        if text:
+            return text, where
+    return None
+
+
+def newest(policy: VersionPolicy, running_image: str, tags: Iterable[str]) -> str | None:
+    """The tag a registry poll moves a target running `running_image` to: the highest of `tags` (a
+    repository's tag list) that the policy allows and that is above the running tag; None when there is
+    none. Never the running tag itself, and never `latest`: a push to the same tag is a change of digest,
+    which a tag list cannot show (the poller compares digests, as Keel's does for `force`).
+
+    Order: versions by their precedence (pre-release tracks kept, as `decide`); for `glob:`/`regexp:`,
+    where tags need not be versions, the same when every candidate is one, else the text with its digit
+    runs as numbers (`build-9` < `build-10`), of the regexp's `compare` group where it has one (Keel's
+    regexp.go). `force` follows its own tag (None); `any` moves only forward, so it polls as `all`.
+    """
+    running = parse_image_uuid(running_image)
+    if running is None or policy.kind is PolicyKind.FORCE:
+        return None
+    rule = VersionPolicy(PolicyKind.ALL) if policy.kind is PolicyKind.ANY else policy
+    current = tag_of(running)
+    name = running.name
+    allowed = [tag for tag in dict.fromkeys(tags)
+               if tag != current and tag != LATEST and _valid_tag(tag)
+               and decide(rule, running_image, f"{name}:{tag}").allowed]
+    if not allowed:
+        return None
+    if rule.kind in _ORDERING:
+        return max(allowed, key=_version_key)
+    # glob:/regexp: the pattern allows; the order decides what is newest, and what is above the running tag.
+    ranked = [*allowed, *([current] if current and _matches(rule, current) else [])]
+    key: Callable[[str], Any] = (_version_key if all(_Tag.read(tag) is not None for tag in ranked)
+                                 else _text_key(rule))
+    best = max(allowed, key=key)
+    if current in ranked and key(best) <= key(current):
+        return None
+    return best
+
+
+def tag_of(image: ImageRef) -> str | None:
+    """The tag Docker reads in a reference: its own, `latest` when it names neither tag nor digest, None
+    when it names a digest alone (`app@sha256:...`, which no tag describes)."""
+    if image.tag is not None:
+        return image.tag
+    return None if image.digest is not None else LATEST
+
+
+@dataclass(frozen=True)
+class _Tag:
+    """A version tag read for ordering: its version, its pre-release track (None for a release) and the
+    numbers of its pre-release, in order."""
+
+    version: semver.Version
+    track: str | None
+    numbers: tuple[int, ...]
+
+    @classmethod
+    def read(cls, tag: str | None) -> _Tag | None:
+        version = version_of(tag)
+        if version is None:
+            return None
+        pre = version.prerelease
+        if not pre:
+            return cls(version, None, ())
+        return cls(version, re.sub(r"\d+", "N", pre), tuple(int(number) for number in re.findall(r"\d+", pre)))
+
+    @property
+    def key(self) -> tuple[tuple[int, int, int], int, tuple[int, ...]]:
+        """Orders tags of one track, and a release above every pre-release of its version (semver)."""
+        release = self.version.finalize_version()
+        return (release.major, release.minor, release.patch), int(self.track is None), self.numbers
+
+    def above(self, other: _Tag) -> bool:
+        """Higher than `other`: of the same track (or releases, or a release over a pre-release)."""
+        return self.key > other.key
+
+
+def _version_key(tag: str) -> tuple[tuple[int, int, int], int, tuple[int, ...], str]:
+    read = _Tag.read(tag)
+    assert read is not None  # callers pass version tags only
+    return (*read.key, tag)   # the text last: `1.2` and `1.2.0` are one version; either, but always the same
+
+
+def _text_key(policy: VersionPolicy) -> Callable[[str], Any]:
+    compare = re.compile(policy.pattern or "") if policy.kind is PolicyKind.REGEXP else None
+
+    def key(tag: str) -> tuple[tuple[int, int | str], ...]:
+        text = tag
+        if compare is not None and "compare" in compare.groupindex:
+            found = compare.search(tag)
+            text = (found.group("compare") if found else None) or tag
+        return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", text))
+
+    return key
+
+
+def _pattern(policy: VersionPolicy, tag: str | None, same: bool, new_image: str) -> Decision:
+    if tag is None:
+        return Decision(False, f"{new_image} names no tag (a digest alone), and {policy} matches tags")
+    if not _matches(policy, tag):
+        return Decision(False, f"tag {tag} does not match {policy}")
+    if same:
+        return Decision(False, f"it already runs {new_image}; {policy.kind} redeploys it only with --force")
+    return Decision(True, f"tag {tag} matches {policy}")
+
+
+def _matches(policy: VersionPolicy, tag: str) -> bool:
+    pattern = policy.pattern or ""
+    if policy.kind is PolicyKind.GLOB:
+        return fnmatch.fnmatchcase(tag, pattern)
+    return re.search(pattern, tag) is not None
+
+
+def _valid_tag(tag: str) -> bool:
+    """A tag Docker accepts (a registry lists nothing else, but a poll reads what it is sent)."""
+    try:
+        return ImageRef.parse(f"tag-check:{tag}").tag == tag
+    except ValueError:
+        return False
+
