@@ -38,8 +38,10 @@ class Installed:
 
 
 def install_ours(home: Path) -> Installed:
-    """Build the working tree's wheel and install it with the image's pinned dependencies
-    (``requirements/runtime.txt``) into a new virtual environment at ``home``.
+    """Build the working tree's wheel and install it with its pinned run-time dependencies
+    (``requirements/runtime.txt``: what ``pip install rancher-deploy`` brings; the image adds the
+    pins of the serve and poll extras, which a CI run never imports) into a new virtual
+    environment at ``home``.
 
     Made afresh for each run (about 20 s; pip's cache keeps the dependencies), since the checkout
     changes between runs; raises ``CalledProcessError`` when pip fails.
