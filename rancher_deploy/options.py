@@ -58,6 +58,16 @@ class Option:
     parse: Callable[[str], Any] | None = None
     fallback: tuple[str, ...] = ()
 
+    def applies_to(self, command: Command) -> bool:
+        """Whether `command` reads this option: `serve` reads its own and every upgrade option, since each
+        run it starts is an upgrade with the server's settings."""
+        return command in self.commands or (command is Command.SERVE and Command.UPGRADE in self.commands)
+
+    @property
+    def serve_only(self) -> bool:
+        """An option of the server alone, which no CI step reads (no action input, no CI template variable)."""
+        return self.commands == (Command.SERVE,)
+
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")

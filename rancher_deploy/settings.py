@@ -29,6 +29,7 @@ from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert, show_default
 from rancher_deploy.poll_options import POLL_OPTIONS, validate_poll
+from rancher_deploy.serve_options import SERVE_OPTIONS
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
 
@@ -223,6 +224,7 @@ SETTINGS: tuple[Option, ...] = (
     Option("dotenv_report", ("RANCHER_DOTENV_REPORT",), Kind.TEXT,
            "also write the result as RANCHER_DEPLOY_*=value lines to FILE, for a later step or GitLab's "
            "artifacts:reports:dotenv", metavar="FILE"),
+    *SERVE_OPTIONS,   # `rancher-deploy serve` (serve_options.py)
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
@@ -289,6 +291,13 @@ class Settings:
     insecure: bool
     verbose: bool
     dotenv_report: str | None
+    serve_host: str
+    serve_port: int
+    serve_token: str | None
+    serve_hmac_secret: str | None
+    serve_allow_unauthenticated: bool
+    serve_queue: int
+    serve_grace_seconds: float
     edits: Edits = Edits()
     origin: Origin = Origin()
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -321,7 +330,8 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Values no sink may ever show (`secret_parts` of each secret), and the environment values a
         run sets that are long enough to mask (`_masked_values`)."""
-        secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url)
+        secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url, self.serve_token,
+                  self.serve_hmac_secret)
         return (*(part for value in secret if value for part in secret_parts(value)),
                 *_masked_values(self.edits.env.values))
 
@@ -429,7 +439,7 @@ def _masked_values(values: Iterable[str]) -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
     """Flags for every option of the table that applies to `command`, with env names in the help."""
     for option in SETTINGS:
-        if command not in option.commands:
+        if not option.applies_to(command):
             continue
         names = ", ".join(option.env)
         default = "" if option.default is None else f"; default: {show_default(option.default)}"
@@ -470,9 +480,9 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(workload, f"is for Rancher 2.x, but {flavour_name} is rancher-1.x")
     if values["service"] and flavour in (Flavour.V3, Flavour.K8S):
         raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
-    fleet = command is Command.UPGRADE and values["select_image"]
+    fleet = (command is Command.UPGRADE and values["select_image"]) or command is Command.SERVE  # serve: per run
     if fleet:
-        validate_fleet(values, name, given, named=bool(workloads or values["service"]))
+        validate_fleet(values, name, given, named=bool(workloads or values["service"]), serving=command is Command.SERVE)
     elif command is Command.UPGRADE:
         for option in ("select_label", "environments", "namespaces"):
             if option in given:
