@@ -28,7 +28,7 @@ from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert, show_default
-from rancher_deploy.poll_options import POLL_OPTIONS, validate_poll
+from rancher_deploy.poll_options import POLL_OPTIONS, SERVE_POLL_OPTIONS, validate_polling
 from rancher_deploy.serve_options import SERVE_OPTIONS
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
@@ -225,6 +225,7 @@ SETTINGS: tuple[Option, ...] = (
            "also write the result as RANCHER_DEPLOY_*=value lines to FILE, for a later step or GitLab's "
            "artifacts:reports:dotenv", metavar="FILE"),
     *SERVE_OPTIONS,   # `rancher-deploy serve` (serve_options.py)
+    *SERVE_POLL_OPTIONS,   # its registry polling (poll_options.py)
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
@@ -298,6 +299,8 @@ class Settings:
     serve_allow_unauthenticated: bool
     serve_queue: int
     serve_grace_seconds: float
+    serve_poll_seconds: float | None
+    serve_poll_images: tuple[ImageRef, ...] | None
     edits: Edits = Edits()
     origin: Origin = Origin()
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -500,8 +503,7 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if values["create"] and any(target.stack is None for target in services):
         raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
                                           f"{service} or set {name('stack')}")
-    if values["poll"]:
-        validate_poll(values, name)
+    validate_polling(values, name)
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
