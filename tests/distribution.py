@@ -16,7 +16,7 @@ a Docker schema 2 manifest under a tag, the way `docker push` uploads them (mono
 distribution `docs/spec/api.md`). No Docker engine is needed.
 
 **Registry notifications** (for tests of `rancher-deploy serve`'s `POST /webhooks/...`): start the
-server first, then the registry with `notify="http://127.0.0.1:PORT/webhooks/distribution/TOKEN"`
+server first, then the registry with `notify="http://127.0.0.1:PORT/webhooks/registry/TOKEN"`
 (and `notify_headers={"Authorization": ["Bearer ..."]}` for header auth): every push then sends the
 distribution registry's notification envelope (`{"events": [{"action": "push", "target": {...}}]}`,
 media type `application/vnd.docker.distribution.events.v1+json`) to that URL, as the registry's
