@@ -1,6 +1,6 @@
 """The server's registry polling (RANCHER_SERVE_POLL): a real registry (tests/distribution.py) holds
 the repository's tags; each poll queues a run like a push, and the opted-in target moves to the newest
-tag its version policy allows. And the registry's own notification of a push reaching the server."""
+tag its version policy allows. (The push notification's path: tests/serve/test_registry.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rancher_deploy.simulator import Simulator
 from tests.conftest import LAUNCH_CONFIG
 from tests.distribution import Registry, basic_auth, docker_config
 
-from .conftest import TOKEN, Serve
+from .conftest import Serve
 
 PASSWORD = "serve-poll-pass-recognisable-38"
 
@@ -54,18 +54,3 @@ def test_polling_needs_the_repositories(sim: Simulator, serve: Serve) -> None:
 
     with pytest.raises(ConfigError, match="RANCHER_SERVE_POLL: needs RANCHER_SERVE_POLL_IMAGES"):
         serve(RANCHER_SERVE_POLL="60")
-
-
-def test_a_push_the_registry_notifies_upgrades_the_opted_in_target(
-        sim: Simulator, serve: Serve, tmp_path: Path, ca: trustme.CA) -> None:
-    # The real registry's `notifications:` endpoint pointed at the server (tests/distribution.py): the
-    # end-to-end path of a push to a distribution registry.
-    served = serve()
-    with Registry(tmp_path / "notifying", ca=ca, users={"ci": PASSWORD},
-                  notify=f"{served.url}/webhooks/registry",
-                  notify_headers={"Authorization": [f"Bearer {TOKEN}"]}) as registry:
-        repository = f"{registry.host}/shop/web"
-        web = opted_in(sim, f"{repository}:2.0")
-        registry.push_image("shop/web", "2.1")
-        served.wait("the pushed image's run", lambda: any(run["state"] == "done" for run in served.status()["runs"]))
-    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{repository}:2.1"
