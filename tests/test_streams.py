@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import trustme
@@ -94,18 +94,22 @@ def cut_half_way(sim: Simulator) -> CliRun:
     return result
 
 
-def test_a_rollout_is_followed_through_the_watch_with_one_request_however_long(k8s: Simulator) -> None:
+def test_a_rollout_is_followed_through_watches_each_asked_to_end_after_the_poll_interval(k8s: Simulator) -> None:
     started = time.monotonic()
-    result = run(k8s)
+    result = run(k8s, RANCHER_POLL_INTERVAL="5")
+    elapsed = time.monotonic() - started
     assert result.code == 0, result.stderr
     assert containers(k8s)["web"]["image"] == NEW
     waited = requests_after_the_change(k8s)
-    # One watch, from the resourceVersion the patch answered: a poller every 50 ms would read ~10+ times.
-    assert [line.split("?")[0] for line in waited] == [
-        "GET /k8s/clusters/local/apis/apps/v1/namespaces/default/deployments",
-    ], waited
-    assert "fieldSelector=metadata.name%3Dweb" in waited[0] and "resourceVersion=" in waited[0]
-    assert time.monotonic() - started > 0.2, "the rollout was too quick to tell a watch from a poller"
+    # Watches only, from the resourceVersion the patch answered, each asked to end after the poll
+    # interval (client-go's reflector asks every watch to end: a proxy may hold one); no read. The
+    # simulator ends a watch on its own clock (10x): ~2 s real would be 4 watches, a poller's 10+ reads.
+    assert waited and all(line.startswith("GET /k8s/clusters/local/apis/apps/v1/namespaces/default/deployments?")
+                          for line in waited), waited
+    assert all("fieldSelector=metadata.name%3Dweb" in line and "timeoutSeconds=5" in line for line in waited)
+    assert "resourceVersion=" in waited[0]
+    assert len(waited) <= 2 + elapsed * SLOW.speed / 5, waited
+    assert elapsed > 0.2, "the rollout was too quick to tell a watch from a poller"
     assert "polling instead" not in result.stderr
 
 
@@ -118,7 +122,7 @@ def test_a_watch_the_network_cuts_falls_back_to_polling_saying_so_once(k8s: Simu
 
 def test_a_watch_answered_410_gone_reads_again_and_watches_on(k8s: Simulator) -> None:
     k8s.faults.expire_watches(1)
-    result = run(k8s)
+    result = run(k8s, RANCHER_POLL_INTERVAL="60")   # no watch ends on its own before the rollout does
     assert result.code == 0, result.stderr
     waited = requests_after_the_change(k8s)
     read = "GET /k8s/clusters/local/apis/apps/v1/namespaces/default/deployments/web"
@@ -158,11 +162,13 @@ def between(sim: Simulator, first: str, last: str) -> list[str]:
     return logged[start + 1:end]
 
 
-def assert_no_polling(waited: list[str], service: str) -> None:
-    """The wait subscribed, then read the service with its containers once; what came after the wait
+def assert_no_polling(waited: list[str], service: str, *, confirmed: bool = False) -> None:
+    """The wait subscribed, then read the service with its containers once (and, `confirmed`, once
+    more: the read that confirms a verdict the stream alone would give); what came after the wait
     (the rollback's own look at the service) is not a poll."""
     assert waited[:2] == ["GET subscribe?eventNames=resource.change", f"GET {service}?include=instances"], waited
-    assert not [line for line in waited[2:] if "include=instances" in line or line.endswith("/instances")], waited
+    reads = [line for line in waited[2:] if "include=instances" in line or line.endswith("/instances")]
+    assert reads == ([f"GET {service}?include=instances"] if confirmed else []), waited
 
 
 def subscriptions(sim: Simulator) -> int:
@@ -199,7 +205,7 @@ def test_a_stream_without_events_still_keeps_the_progress_deadline(sim: Simulato
     result = run_cli(RANCHER_PROGRESS_DEADLINE="0.5")
     assert result.code == 1, result.stderr
     assert "without progress (RANCHER_PROGRESS_DEADLINE)" in result.stderr
-    assert_no_polling(between(sim, "action=upgrade", "action=rollback"), web)
+    assert_no_polling(between(sim, "action=upgrade", "action=rollback"), web, confirmed=True)
 
 
 def test_a_1x_stream_the_network_cuts_falls_back_to_polling_saying_so_once(sim: Simulator, web: str,
@@ -353,15 +359,28 @@ def test_a_v3_stream_the_network_cuts_falls_back_to_polling_saying_so_once(v3: S
 
 def test_a_subscription_that_goes_silent_is_taken_for_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     # Rancher pings every 5 s; on a frozen clock the simulator sends its first ping and then nothing,
-    # as a proxy that stopped passing data without closing would.
-    monkeypatch.setattr(streams, "SILENCE_SECONDS", 0.3)
+    # as a proxy that stopped passing data without closing would. Three pings missed: lost.
+    monkeypatch.setattr(streams, "PING_SECONDS", 0.1)
+    lost = streams.Lost()
     with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing(speed=0.0)) as frozen:
         session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY))
         feed = streams.subscription(session, f"{frozen.url}/v2-beta/projects/1a5/subscribe",
-                                    {"eventNames": "resource.change"}, "the event stream of shop/web")
+                                    {"eventNames": "resource.change"}, "the event stream of shop/web", lost)
         try:
-            assert feed.get(5)["name"] == "ping"
-            with pytest.raises(streams.StreamLost, match="went silent for 0.3s"):
-                feed.get(5)
+            assert take(feed)["name"] == "ping"
+            with pytest.raises(streams.StreamLost, match=r"went silent: no message for 0.3s, though Rancher pings "
+                                                         r"every 0.1s") as silent:
+                take(feed)
+            assert silent.value.first and lost.is_set()
         finally:
             feed.close()
+
+
+def take(feed: streams.Feed, seconds: float = 5) -> Any:
+    """The next message of `feed` within `seconds` (skipping the note that it opened)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message = feed.get(deadline - time.monotonic())
+        if message is not None:
+            return message
+    raise AssertionError("no message")
