@@ -190,6 +190,35 @@ def test_a_1x_upgrade_is_followed_through_cattle_s_subscribe_stream(sim: Simulat
     assert "polling instead" not in result.stderr
 
 
+def test_a_1x_upgrade_over_v1_counts_its_containers_through_the_stream_without_service_ids(
+        sim: Simulator, web: str, run_cli: RunCli) -> None:
+    """Rancher < 1.2 speaks v1 only, whose containers carry no serviceIds (cattle's InstanceOutputFilter):
+    a container is the service's when the read listed it, or by its io.rancher.stack_service.name label."""
+    result = run_cli(CATTLE_URL=f"{sim.url}/v1")
+    assert result.code == 0, result.stderr
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+    assert between(sim, "action=upgrade", "action=finishupgrade") == [
+        "GET subscribe?eventNames=resource.change", f"GET {web}?include=instances"]
+    assert "upgrading (In Progress), 1/2 new containers healthy" in result.stderr
+    assert "polling instead" not in result.stderr
+
+
+@pytest.mark.parametrize("services_first", [True, False])
+def test_a_service_that_says_upgraded_before_its_last_container_is_healthy_is_waited_for(
+        sim: Simulator, web: str, run_cli: RunCli, services_first: bool) -> None:
+    sim.faults.publish_order(services_first)
+    result = run_cli("--output", "json")
+    assert result.code == 0, result.stderr
+    assert result.json["targets"][0]["result"] == "upgraded"
+    # What the judge saw last before finishing: the service upgraded and both new containers healthy.
+    upgraded = [line for line in result.stderr.splitlines() if line.startswith("  shop/web: upgraded")]
+    assert upgraded and upgraded[-1].startswith("  shop/web: upgraded, 2/2 new containers healthy"), result.stderr
+    # The service's event first: it says upgraded while the last container's event is still to come.
+    if services_first:
+        assert "  shop/web: upgraded, 1/2 new containers healthy" in result.stderr, result.stderr
+    assert "polling instead" not in result.stderr
+
+
 def test_a_container_that_fails_to_start_reaches_the_judge_through_the_stream(sim: Simulator, web: str,
                                                                                run_cli: RunCli) -> None:
     sim.faults.failing_image(NEW_IMAGE)

@@ -215,3 +215,19 @@ def test_norman_serves_the_management_types_at_v3_subscribe(norman: Simulator) -
     names = {m["data"]["name"] for m in messages(ws, 2)}
     assert names == {"Default", "System"}
     ws.close()
+
+
+@pytest.mark.parametrize("where", ["project", "management"])
+def test_norman_s_subscribe_schema_leads_to_the_websocket_and_is_never_a_type_watched(norman: Simulator,
+                                                                                       where: str) -> None:
+    """pkg/subscribe/register.go registers `subscribe` for each API version: GET on its collection."""
+    base = f"/v3/project/{norman.default_project_id}" if where == "project" else "/v3"
+    schemas = requests.get(f"{norman.url}{base}/schemas", headers={"Authorization": BEARER}, timeout=5).json()["data"]
+    subscribe_schema = next(schema for schema in schemas if schema["id"] == "subscribe")
+    assert subscribe_schema["collectionMethods"] == ["GET"]
+    link = subscribe_schema["links"]["collection"]
+    assert link == f"{norman.url}{base}/subscribe"
+    ws = subscribe(norman, link[len(norman.url):], BEARER)
+    first = messages(ws, 1)[0]
+    assert first["name"] == "resource.change" and first["data"]["type"] != "subscribe"
+    ws.close()
