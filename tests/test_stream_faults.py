@@ -23,7 +23,7 @@ import trustme
 from rancher_deploy import streams
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import NEW_IMAGE, RunCli, invoke_cli, server_cert
+from .conftest import NEW_IMAGE, OLD_IMAGE, RunCli, invoke_cli, server_cert
 from .faults.test_signals import Child
 from .test_workloads import NEW, TOKEN_ID, TOKEN_SECRET, WEB, containers
 from .tls_proxy import TlsProxy
@@ -144,6 +144,24 @@ def test_a_sigterm_while_a_proxy_sits_on_the_handshake_is_acted_on_at_once(
     # rollback's wait polls rather than wait on the same proxy's handshake.
     assert time.monotonic() - signalled < 5, stderr
     assert "shop/web was rolled back" in stderr
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_three_targets_wait_on_their_streams_restores_all(
+        sim: Simulator, base_env: dict[str, str], tmp_path: Path, signal_number: int) -> None:
+    stack = sim.add_stack("shop")
+    ids = [sim.add_service(stack, f"s{number}", {"imageUuid": f"docker:{OLD_IMAGE}"}, scale=2) for number in range(3)]
+    sim.faults.hang()   # every upgrade held: each wait sits on its stream
+    child = Child([], {**base_env, "RANCHER_STACK": "", "RANCHER_SERVICE": "shop/s0,shop/s1,shop/s2"}, tmp_path)
+    deadline = time.monotonic() + 20
+    while len([r for r in sim.requests if r.path.endswith("/subscribe") and r.status == 101]) < 3:
+        assert time.monotonic() < deadline, child.seen
+        time.sleep(0.005)
+    child.signal(signal_number)
+    sim.faults.clear()
+    returncode, _, stderr = child.finish()
+    assert returncode == 128 + signal_number, stderr
+    assert [sim.service(service)["launchConfig"]["imageUuid"] for service in ids] == [f"docker:{OLD_IMAGE}"] * 3
 
 
 # -- 2.8: a Kubernetes watch whose body a proxy holds -------------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 import trustme
 
 from rancher_deploy import streams
-from rancher_deploy.errors import CertificateNotTrusted
+from rancher_deploy.errors import CertificateNotTrusted, DeployError
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.simulator import Simulator, Timing
 
@@ -413,3 +413,84 @@ def take(feed: streams.Feed, seconds: float = 5) -> Any:
         if message is not None:
             return message
     raise AssertionError("no message")
+
+
+def test_a_subscription_verifies_the_host_name_and_takes_a_ca_directory(ca: trustme.CA, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A certificate for another host fails the websocket as it fails a request; RANCHER_CA_BUNDLE may
+    name a directory (c_rehash'd, as requests takes it)."""
+    import subprocess
+
+    from .test_tls import https_simulator
+
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    directory = tmp_path / "cas"
+    directory.mkdir()
+    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+    subprocess.run(["openssl", "rehash", str(directory)], check=True, capture_output=True)
+    query = {"eventNames": "resource.change"}
+    with https_simulator(ca, tmp_path, hosts=("other.example",)) as elsewhere:
+        with pytest.raises(DeployError, match="TLS|certificate"):
+            RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), verify=str(directory)).open_websocket(
+                f"{elsewhere.url}/v2-beta/projects/1a5/subscribe", query, what="Subscribing")
+    with https_simulator(ca, tmp_path) as here:
+        ws = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), verify=str(directory)).open_websocket(
+            f"{here.url}/v2-beta/projects/1a5/subscribe", query, what="Subscribing")
+        assert '"name":"ping"' in ws.recv()
+        ws.close()
+
+
+def test_credentials_in_the_url_reach_the_subscription_and_no_output(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli("--verbose", CATTLE_URL=sim.url.replace("http://", f"http://{ACCESS_KEY}:{SECRET_KEY}@"),
+                     CATTLE_ACCESS_KEY=None, CATTLE_SECRET_KEY=None)
+    assert result.code == 0, result.stderr   # invoke_cli checks that the secret appears nowhere
+    assert "polling instead" not in result.stderr
+    assert subscriptions(sim) >= 1 and {r.status for r in sim.requests if r.path.endswith("/subscribe")} == {101}
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "poll"])
+def test_a_service_removed_while_waiting_ends_the_same_streamed_or_polled(sim: Simulator, web: str, run_cli: RunCli,
+                                                                         stream: bool) -> None:
+    sim.faults.hang(web)
+    if not stream:
+        sim.faults.fail_next("/subscribe", count=5, status=404)
+    remover = when_open(sim, lambda: _remove(sim, web)) if stream else _after_upgrade(sim, web)
+    result = run_cli("--output", "json")
+    remover.join(timeout=20)
+    assert result.code == 4, result.stderr
+    assert result.json["targets"][0]["state"] in ("removed", "removing"), result.stderr
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "poll"])
+def test_a_timeout_ends_the_same_streamed_or_polled(sim: Simulator, web: str, run_cli: RunCli, stream: bool) -> None:
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    if not stream:
+        sim.faults.fail_next("/subscribe", count=5, status=404)
+    result = run_cli("--output", "json", RANCHER_TIMEOUT="1")
+    assert result.code == 1, result.stderr
+    assert "shop/web was not upgraded after 1s (RANCHER_TIMEOUT)" in result.stderr
+    assert result.json["targets"][0]["result"] == "rolled-back"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+
+
+def _after_upgrade(sim: Simulator, service: str) -> threading.Thread:
+    """Remove `service` from a thread once its upgrade was requested."""
+
+    def remove() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any("action=upgrade" in r.query for r in sim.requests):
+                _remove(sim, service)
+                return
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=remove, daemon=True)
+    thread.start()
+    return thread
+
+
+def _remove(sim: Simulator, service: str) -> None:
+    import requests
+
+    requests.delete(f"{sim.url}/v2-beta/projects/1a5/services/{service}", auth=(ACCESS_KEY, SECRET_KEY), timeout=5)
