@@ -1,8 +1,8 @@
 """The program's entry: which module runs each subcommand, imported only when that command runs.
 
-`demo` and `simulate` bring the simulator, which a CI run never needs, and `demo` itself drives the
-deploy CLI; listing them here, above both, keeps `cli` from importing `demo` (twine's `__main__`
-is the console script the same way). `python -m rancher_deploy`, the console script and the
+`demo` and `simulate` bring the simulator, and `serve` its HTTP server (the `serve` extra), none of
+which a CI run needs; `demo` and `serve` drive the deploy CLI; listing them here, above all of them,
+keeps `cli` from importing them (twine's `__main__` is the console script the same way). `python -m rancher_deploy`, the console script and the
 container's entrypoint.py all start here.
 """
 
@@ -30,8 +30,14 @@ def _simulate(argv: Sequence[str]) -> int:
     return command.main(argv)
 
 
+def _serve(argv: Sequence[str]) -> int:
+    from rancher_deploy.serve import command
+
+    return command.main(argv)
+
+
 # Every other first argument (upgrade, rollback, finish, status, a flag) belongs to the deploy CLI.
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"demo": _demo, "simulate": _simulate}
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"demo": _demo, "simulate": _simulate, "serve": _serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,15 +19,19 @@ class Choice(enum.Enum):
 
 
 class Command(Choice):
-    """The deploy commands (`upgrade` is the default when none is given)."""
+    """The deploy commands (`upgrade` is the default when none is given), and `serve`, the webhook
+    server that runs upgrades when told an image was published (`rancher_deploy.serve`)."""
 
     UPGRADE = "upgrade"
     ROLLBACK = "rollback"
     FINISH = "finish"
     STATUS = "status"
+    SERVE = "serve"
 
 
-COMMANDS = tuple(command.value for command in Command)
+# The commands a CI step runs (RANCHER_COMMAND, the CI inputs' choice). `serve` is no CI step: it runs
+# until stopped, and is started as `rancher-deploy serve`.
+COMMANDS = tuple(command.value for command in Command if command is not Command.SERVE)
 UPGRADE = Command.UPGRADE
 
 

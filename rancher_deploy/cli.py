@@ -29,7 +29,7 @@ from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
                                      Settings, add_arguments, secrets_in)
 
-# The program's commands, for --help; `rancher_deploy.__main__` starts demo and simulate.
+# The program's commands, for --help.
 _COMMAND_HELP = {
     "upgrade": "move the service(s) to a new image, wait, finish; roll back on failure (the default)",
     "rollback": "roll back a pending 1.x upgrade (upgrading or upgraded), or a 2.x workload to its previous "
@@ -40,15 +40,18 @@ _COMMAND_HELP = {
     "demo": "run a real upgrade against the bundled Rancher simulator (no Rancher needed)",
     "simulate": "serve the Rancher API simulator until interrupted (docs/simulator.md in the source tree: "
                 "https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/simulator.md)",
+    "serve": "the webhook server of fleet mode: told an image was published, upgrade what runs it; until stopped "
+             "(docs/fleet.md in the source tree: https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/fleet.md)",
 }
-_COMMANDS = {command.value: command for command in Command}
+# The commands this module runs; `rancher_deploy.__main__` starts demo, simulate and serve.
+_COMMANDS = {command.value: command for command in Command if command.value in COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
          dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run one deploy command (upgrade, rollback, finish, status) and return its exit code.
 
-    `demo` and `simulate` are started by `rancher_deploy.__main__`, which calls this for the rest.
+    `demo`, `simulate` and `serve` are started by `rancher_deploy.__main__`, which calls this for the rest.
     This is the one handler: however the run ends (an Outcome, a DeployError, a bug, a command line
     it cannot read), it is reported once, in one way, with the exit code `events.exit_code` derives,
     and in CI with the outputs, summary and annotation of that CI. Only `--help` and `--version`

@@ -46,7 +46,7 @@ from rancher_deploy.events import (
     TargetOutcome,
 )
 from rancher_deploy.fleet import INIT, PRIMARY, SIDEKICK, Pick
-from rancher_deploy.images import same_image
+from rancher_deploy.images import ImageRef, same_image
 from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
 from rancher_deploy.policy import POLICY_LABEL, PolicyLabelError, TargetPolicy, decide, for_target
@@ -55,6 +55,11 @@ from rancher_deploy.settings import Command, OnUpgraded, ServiceTarget, Settings
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
 from rancher_deploy.targets import alone
+
+# Registry polling's choice of a target's image (poll.TagChooser): given the target's name, how it was
+# read and the version policy it follows, the image it moves to and None, or the image it runs and the
+# reason it stays.
+Choose = Callable[[str, Snapshot, TargetPolicy], tuple[ImageRef, str | None]]
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,10 @@ class Pipeline:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  interrupted: Callable[[], int | None] = lambda: None,
-                 urgent: Callable[[], int | None] = lambda: None) -> None:
+                 urgent: Callable[[], int | None] = lambda: None,
+                 choose: Choose | None = None) -> None:
         self._settings = settings
+        self._choose = choose
         self._backend = backend
         # Targets run in threads (`parallel`): one event at a time reaches the log, whole.
         lock, log = threading.Lock(), emit
@@ -100,8 +107,8 @@ class Pipeline:
         self._checked: dict[str, tuple[Snapshot, float]] = {}
         # Targets RANCHER_CREATE makes, by the placeholder ref that names them until they exist.
         self._creations: dict[TargetRef, Plan] = {}
-        # The settings a picked target's plan takes (`own_settings`), by its id; others take the run's.
-        self._own: dict[str, Settings] = {}
+        # The picks of a fleet run by target id: their plans take `own_settings`; others the run's.
+        self._picks: dict[str, Pick] = {}
 
     def run(self, picks: Sequence[Pick] = ()) -> Outcome:
         """Run the command over every target; raises the `errors` family only while the run changed
@@ -115,7 +122,7 @@ class Pipeline:
         command = self._settings.command
         if picks:
             refs = [pick.candidate.ref for pick in picks]
-            self._own = {pick.candidate.ref.id: own_settings(self._settings, pick) for pick in picks}
+            self._picks = {pick.candidate.ref.id: pick for pick in picks}
             # The run's settings select every pick again: advice names the one it is for.
             self._steps.alone = {pick.candidate.ref.id: pick.alone for pick in picks}
         else:
@@ -179,14 +186,25 @@ class Pipeline:
             return ()
         if self._settings.command is Command.UPGRADE:
             try:
-                return self._plan(ref, snapshot).changes
+                return self._plan(ref, snapshot)[0].changes
             except DeployError:
                 pass  # no plan can be made (the error says why elsewhere): the images as they are
         return unchanged(snapshot.images)
 
-    def _plan(self, ref: TargetRef, snapshot: Snapshot) -> Plan:
-        """The backend's plan for the target, from the settings it takes (a pick's own, else the run's)."""
-        return self._backend.plan(ref, snapshot, self._own.get(ref.id, self._settings))
+    def _plan(self, ref: TargetRef, snapshot: Snapshot) -> tuple[Plan, str | None]:
+        """The backend's plan for the target, from the settings it takes (a pick's own, else the run's),
+        and a reason to skip it (None: go on). With registry polling (`choose`, RANCHER_POLL) those
+        settings take the image's tag chosen for this target, or the image it runs and why it stays."""
+        settings, skipped = self._settings, None
+        if self._choose is not None:
+            image, skipped = self._choose(ref.name, snapshot, self._target_policy(ref, snapshot))
+            settings = replace(settings, image=image)
+        return self._backend.plan(ref, snapshot, self._own(ref, settings)), skipped
+
+    def _own(self, ref: TargetRef, settings: Settings) -> Settings:
+        """`settings` as the target's plan takes them: a fleet pick's own (`own_settings`), else as they are."""
+        pick = self._picks.get(ref.id)
+        return own_settings(settings, pick) if pick else settings
 
     def _outcome(self, targets: tuple[TargetOutcome, ...]) -> Outcome:
         return Outcome(command=self._settings.command.value, targets=targets,
@@ -273,8 +291,8 @@ class Pipeline:
         snapshot = self._backend.fetch(ref)
         self._checked[ref.id] = (snapshot, self._clock())
         self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
-        self._plan(ref, snapshot)
         self._target_policy(ref, snapshot)  # raises for a policy label that cannot be read
+        self._plan(ref, snapshot)  # with RANCHER_POLL, lists the registry's tags: a refusal stops the run here
 
     def not_upgraded(self, ref: TargetRef, problem: DeployError | str) -> TargetOutcome:
         """A target the run failed on (`problem` an error) or left alone (a reason) before changing it.
@@ -330,11 +348,12 @@ class Pipeline:
                 return got
             ready = got
         snapshot = ready.snapshot
-        plan = self._plan(ref, snapshot)
+        plan, skipped = self._plan(ref, snapshot)
         self._emit(Step(f"Found {ref.name} ({ref.id}): {snapshot.state}, "
                         + ", ".join(f"{name} on {image}" for name, image in dict(snapshot.images).items()),
                         target=ref.name))
-        plan, skipped = self._version_policy(ref, plan, snapshot)
+        if skipped is None:  # a tag polling chose, or no polling: the policy decides as for any image
+            plan, skipped = self._version_policy(ref, plan, snapshot)
         if not plan.changes_anything or skipped is not None:
             return self._nothing_more(ref, ready, plan, skipped)
         for line in plan.describe():
@@ -470,7 +489,7 @@ class Pipeline:
         if not plan.changes or not all(decide(chosen.policy, change.previous_image, change.new_image).allowed
                                        for change in plan.changes):
             return plan, None
-        forced = self._backend.plan(ref, snapshot, replace(self._own.get(ref.id, self._settings), force=True))
+        forced = self._backend.plan(ref, snapshot, replace(self._own(ref, self._settings), force=True))
         return replace(forced, forced_by=f"the version policy {chosen}"), None
 
     def _target_policy(self, ref: TargetRef, snapshot: Snapshot) -> TargetPolicy:

@@ -95,17 +95,19 @@ def select_label(key: str) -> str:
 
 
 def validate_fleet(values: Mapping[str, Any], name: Callable[[str], str], given: Collection[str], *,
-                   named: bool) -> None:
+                   named: bool, serving: bool = False) -> None:
     """The settings of a `--select-image` upgrade, which picks the targets and their containers itself:
     naming targets (`named`), asking for atomic, for a target to be created, or for sidekicks or
     containers by name contradicts it, and the image's repository is what it looks for. ConfigError
-    (exit 2) naming the setting as the user set it (`name`); `given` holds the options some source set."""
-    select = name("select_image")
+    (exit 2) naming the setting as the user set it (`name`); `given` holds the options some source set.
+    `serving`: the settings of `rancher-deploy serve`, whose runs select so, each for the image a
+    request names (so the server's own settings need none)."""
+    select = "`rancher-deploy serve`" if serving else name("select_image")
     if named:
         which = name("workload") if values["workload"] else name("service")
         raise ConfigError(which, f"names targets, but {select} picks them (every opted-in target running the "
                                  "image's repository); use one of them")
-    if values["image"] is None:
+    if values["image"] is None and not serving:
         raise ConfigError(name("image"), f"is required with {select}: the new image, whose repository says which "
                                          "targets to upgrade")
     if "atomic" in given and values["atomic"]:

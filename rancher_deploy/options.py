@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -57,6 +58,16 @@ class Option:
     parse: Callable[[str], Any] | None = None
     fallback: tuple[str, ...] = ()
 
+    def applies_to(self, command: Command) -> bool:
+        """Whether `command` reads this option: `serve` reads its own and every upgrade option, since each
+        run it starts is an upgrade with the server's settings."""
+        return command in self.commands or (command is Command.SERVE and Command.UPGRADE in self.commands)
+
+    @property
+    def serve_only(self) -> bool:
+        """An option of the server alone, which no CI step reads (no action input, no CI template variable)."""
+        return self.commands == (Command.SERVE,)
+
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
@@ -102,6 +113,14 @@ class Option:
         """The option's canonical name, its first environment variable: what code that has no Inputs
         (a backend) puts in a ConfigError; the CLI renames it the way the user set it (`Inputs.name`)."""
         return self.env[0]
+
+
+def ca_location(path: str) -> str:
+    """A CA file, or a directory of hashed CA files (`c_rehash`), which requests also takes as `verify`
+    (HTTPAdapter.cert_verify); REQUESTS_CA_BUNDLE set to one worked before this tool read it itself."""
+    if not os.path.isfile(path) and not os.path.isdir(path):
+        raise ValueError(f"no such file {path!r}")
+    return path
 
 
 def show_default(value: Any) -> str:

@@ -8,6 +8,7 @@ the output, never the deploy: the run still finishes or rolls back and exits wit
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from typing import Any, TextIO
@@ -60,7 +61,7 @@ class Pipe:
     text was lost (None while none was, and when the reader went away: `| head` wants no more).
     """
 
-    def __init__(self, stream: TextIO | None) -> None:
+    def __init__(self, stream: TextIO | io.TextIOBase | None) -> None:
         """`stream` None: the descriptor was closed before the program started (`>&-`), which leaves
         Python's `sys.stdout` (or `sys.stderr`) None."""
         self._stream = stream

@@ -111,7 +111,7 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
     error: DeployError | None = None
     try:
         session = _session(settings, emit, redactor, control, clock, name)
-        outcome = _pipeline(settings, session, emit, control, clock)
+        outcome = _pipeline(settings, session, emit, control, clock, name)
     except _Stopped as stopped:
         outcome, error = stopped.outcome, stopped.error
     except DeployError as caught:
@@ -176,17 +176,24 @@ def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Contro
     )
 
 
-def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: Control, clock: Callable[[], float]) -> Outcome:
+def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: Control, clock: Callable[[], float],
+              name: Callable[[Option], str]) -> Outcome:
     """Connect the backend and run the pipeline (for a fleet run, over the targets `fleet.select`
-    picks); raises `_Stopped` when a DeployError ends it."""
+    picks; with RANCHER_POLL, each target's tag chosen from the registry by `poll.TagChooser`);
+    raises `_Stopped` when a DeployError ends it."""
     from rancher_deploy import discovery, fleet
-    from rancher_deploy.deploy import Pipeline
+    from rancher_deploy.deploy import Choose, Pipeline
 
     started = clock()
     backend = discovery.connect(session, settings, lambda text: emit(Step(text, Level.WARNING)))
     emit(Step(f"Connected: {backend.where}"))
+    choose: Choose | None = None
+    if settings.poll:
+        from rancher_deploy.poll import TagChooser, access_for
+
+        choose = TagChooser(settings, access_for(settings, name), emit)
     pipeline = Pipeline(settings, backend, emit, clock=clock, sleep=control.sleep,
-                        interrupted=control.interrupted, urgent=control.urgent)
+                        interrupted=control.interrupted, urgent=control.urgent, choose=choose)
     selection: Selection | None = None
     picks: tuple[fleet.Pick, ...] = ()
     if settings.select_image:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterable, Literal, Mapping
@@ -28,7 +27,9 @@ from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
-from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, convert, show_default
+from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert, show_default
+from rancher_deploy.poll_options import POLL_OPTIONS, validate_poll
+from rancher_deploy.serve_options import SERVE_OPTIONS
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
 
@@ -47,14 +48,6 @@ def _sidekick(item: str) -> tuple[str, ImageRef]:
         return name.strip(), ImageRef.parse(image)
     except ImageReferenceError as error:
         raise ValueError(f"{name.strip()}: image {error}") from None
-
-
-def _ca_location(path: str) -> str:
-    """A CA file, or a directory of hashed CA files (`c_rehash`), which requests also takes as `verify`
-    (HTTPAdapter.cert_verify); REQUESTS_CA_BUNDLE set to one worked before this tool read it itself."""
-    if not os.path.isfile(path) and not os.path.isdir(path):
-        raise ValueError(f"no such file {path!r}")
-    return path
 
 
 SETTINGS: tuple[Option, ...] = (
@@ -215,6 +208,7 @@ SETTINGS: tuple[Option, ...] = (
            "1.x publishes it as Rancher does; 2.x sets the container port only, and creates no Service; repeat or comma "
            "separate",
            commands=(UPGRADE,), metavar="PORT", field="ports", parse=Port.parse),
+    *POLL_OPTIONS,   # registry polling (poll_options.py)
     *NOTIFY_OPTIONS,   # notifications (notify_options.py)
     Option("output", ("RANCHER_OUTPUT",), Kind.CHOICE,
            "text: the log only; json: also print the result object on stdout", default=Output.TEXT,
@@ -222,7 +216,7 @@ SETTINGS: tuple[Option, ...] = (
     Option("ca_bundle", ("RANCHER_CA_BUNDLE",), Kind.TEXT,
            "PEM file of the CA that signed Rancher's certificate; when not given, the first of REQUESTS_CA_BUNDLE, "
            "SSL_CERT_FILE and CURL_CA_BUNDLE that is set (it must name a file), else the public CAs requests "
-           "ships", metavar="FILE", parse=_ca_location,
+           "ships", metavar="FILE", parse=ca_location,
            fallback=("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")),
     Option("insecure", ("RANCHER_INSECURE",), Kind.BOOL,
            "do not verify Rancher's TLS certificate (warns; prefer the ca-bundle setting)", default=False),
@@ -231,6 +225,7 @@ SETTINGS: tuple[Option, ...] = (
     Option("dotenv_report", ("RANCHER_DOTENV_REPORT",), Kind.TEXT,
            "also write the result as RANCHER_DEPLOY_*=value lines to FILE, for a later step or GitLab's "
            "artifacts:reports:dotenv", metavar="FILE"),
+    *SERVE_OPTIONS,   # `rancher-deploy serve` (serve_options.py)
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
@@ -285,6 +280,10 @@ class Settings:
     create: bool
     scale: int
     ports: tuple[Port, ...]
+    poll: bool
+    registry_ca_bundle: str | None
+    registry_http: tuple[str, ...] | None
+    docker_config: str | None
     notify_slack_url: str | None
     notify_slack_name: str | None
     notify_webhook_url: str | None
@@ -293,6 +292,13 @@ class Settings:
     insecure: bool
     verbose: bool
     dotenv_report: str | None
+    serve_host: str
+    serve_port: int
+    serve_token: str | None
+    serve_hmac_secret: str | None
+    serve_allow_unauthenticated: bool
+    serve_queue: int
+    serve_grace_seconds: float
     edits: Edits = Edits()
     origin: Origin = Origin()
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -325,7 +331,8 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Values no sink may ever show (`secret_parts` of each secret), and the environment values a
         run sets that are long enough to mask (`_masked_values`)."""
-        secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url)
+        secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url, self.serve_token,
+                  self.serve_hmac_secret)
         return (*(part for value in secret if value for part in secret_parts(value)),
                 *_masked_values(self.edits.env.values))
 
@@ -433,7 +440,7 @@ def _masked_values(values: Iterable[str]) -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
     """Flags for every option of the table that applies to `command`, with env names in the help."""
     for option in SETTINGS:
-        if command not in option.commands:
+        if not option.applies_to(command):
             continue
         names = ", ".join(option.env)
         default = "" if option.default is None else f"; default: {show_default(option.default)}"
@@ -474,9 +481,9 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(workload, f"is for Rancher 2.x, but {flavour_name} is rancher-1.x")
     if values["service"] and flavour in (Flavour.V3, Flavour.K8S):
         raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
-    fleet = command is Command.UPGRADE and values["select_image"]
+    fleet = (command is Command.UPGRADE and values["select_image"]) or command is Command.SERVE  # serve: per run
     if fleet:
-        validate_fleet(values, name, given, named=bool(workloads or values["service"]))
+        validate_fleet(values, name, given, named=bool(workloads or values["service"]), serving=command is Command.SERVE)
     elif command is Command.UPGRADE:
         for option in ("select_label", "environments", "namespaces"):
             if option in given:
@@ -494,6 +501,8 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if values["create"] and any(target.stack is None for target in services):
         raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
                                           f"{service} or set {name('stack')}")
+    if values["poll"]:
+        validate_poll(values, name)
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:

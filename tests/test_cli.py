@@ -476,3 +476,15 @@ def test_version_and_help_import_nothing_a_run_needs(argv: list[str], kept_out: 
     result = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_ci_run_never_loads_the_server(sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    """`serve` and its HTTP server (the serve extra) are for `rancher-deploy serve` only: an upgrade, as a
+    CI step runs it, imports neither (docs/architecture.md)."""
+    probe = ("import sys\nfrom rancher_deploy.__main__ import main\ncode = main([])\n"
+             "print(code, sorted(m for m in sys.modules if m.split('.')[:2] == ['rancher_deploy', 'serve'] "
+             "or m.startswith('cheroot')))")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **base_env}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env=env)
+    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOL_IMAGE = f"ghcr.io/rancher-deploy/rancher-deploy:{__version__}"
 DOTENV_FILE = "rancher-deploy.env"
 NOT_SETTINGS = {"command"}                       # chosen by argv, not a setting
+# What a CI step can set: every row but those `rancher-deploy serve` alone reads (serve_options.py).
+CI_SETTINGS = tuple(option for option in SETTINGS if not option.serve_only)
 COMPONENT_ONLY = {"stage", "job-name", "command"}
 # The component fixes the dotenv report's file, which its `artifacts:` must name.
 COMPONENT_FIXED = {"dotenv-report"}
@@ -59,12 +61,12 @@ def test_the_dotenv_report_is_a_setting() -> None:
 
 def test_action_has_one_input_per_setting() -> None:
     inputs = load("action.yml")["inputs"]
-    assert set(inputs) - NOT_SETTINGS == {option.input_id for option in SETTINGS}
+    assert set(inputs) - NOT_SETTINGS == {option.input_id for option in CI_SETTINGS}
 
 
 def test_action_inputs_describe_the_setting_and_set_no_default() -> None:
     inputs = load("action.yml")["inputs"]
-    for option in SETTINGS:
+    for option in CI_SETTINGS:
         spec = inputs[option.input_id]
         assert spec["description"].startswith(help_sentence(option.help)), option.name
         assert option.env[0] in spec["description"], option.name
@@ -127,7 +129,7 @@ def test_template_is_a_hidden_job_that_runs_the_command_in_a_shell() -> None:
 
 def test_template_declares_only_real_settings_and_none_of_the_users() -> None:
     variables = load(".gitlab-ci-template.yml")[".rancher-deploy"]["variables"]
-    known = {name for option in SETTINGS for name in option.env}
+    known = {name for option in CI_SETTINGS for name in option.env}
     assert set(variables) <= known
     # Anything else declared here would shadow the including pipeline's top-level variables.
     assert variables == {"RANCHER_DOTENV_REPORT": DOTENV_FILE}
@@ -135,9 +137,9 @@ def test_template_declares_only_real_settings_and_none_of_the_users() -> None:
 
 def test_component_has_one_input_per_non_secret_setting() -> None:
     inputs = load_component()[0]["spec"]["inputs"]
-    settings = {option.input_id for option in SETTINGS if option.kind is not Kind.SECRET}
+    settings = {option.input_id for option in CI_SETTINGS if option.kind is not Kind.SECRET}
     assert set(inputs) - COMPONENT_ONLY == settings - COMPONENT_FIXED
-    for option in SETTINGS:
+    for option in CI_SETTINGS:
         if option.input_id in inputs:
             spec = inputs[option.input_id]
             assert spec["default"] == "", option.name
@@ -149,13 +151,13 @@ def test_component_passes_each_input_as_a_ci_input_the_settings_read() -> None:
     inputs = header["spec"]["inputs"]
     job = jobs["$[[ inputs.job-name ]]"]
     variables = job["variables"]
-    for option in SETTINGS:
+    for option in CI_SETTINGS:
         if option.input_id not in inputs:
             continue
         name = f"PLUGIN_{option.name.upper()}"
         assert name in option.ci_variables
         assert variables[name] == f"$[[ inputs.{option.input_id} ]]"
-    assert set(variables) == {f"PLUGIN_{option.name.upper()}" for option in SETTINGS
+    assert set(variables) == {f"PLUGIN_{option.name.upper()}" for option in CI_SETTINGS
                               if option.input_id in inputs} | {"PLUGIN_DOTENV_REPORT"}
     assert variables["PLUGIN_DOTENV_REPORT"] == DOTENV_FILE
     assert job["artifacts"]["reports"]["dotenv"] == DOTENV_FILE
@@ -201,23 +203,38 @@ def test_every_file_names_the_image_of_this_version(path: str) -> None:
     assert images == {TOOL_IMAGE}
 
 
-def test_runtime_requirements_are_the_package_dependencies_pinned() -> None:
+def _project() -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # Python 3.10, which the README supports: the same parser, from the test extra
         import tomli as tomllib
 
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    project: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return project
 
+
+@pytest.mark.parametrize("requirements_file, declared", [
+    ("runtime", lambda project: project["dependencies"]),
+    ("serve", lambda project: project["optional-dependencies"]["serve"]),   # the image installs all three
+    ("poll", lambda project: project["optional-dependencies"]["poll"]),
+])
+def test_requirements_are_the_package_dependencies_pinned(requirements_file: str, declared: Any) -> None:
     def requirements(name: str) -> list[str]:
         lines = (ROOT / "requirements" / name).read_text(encoding="utf-8").splitlines()
         return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
-    assert requirements("runtime.in") == declared
-    pinned = dict(line.split("==", 1) for line in requirements("runtime.txt"))
-    for requirement in declared:
+    dependencies = declared(_project())
+    assert requirements(f"{requirements_file}.in") == dependencies
+    pinned = dict(line.split("==", 1) for line in requirements(f"{requirements_file}.txt"))
+    for requirement in dependencies:
         name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
         assert name in pinned, name
+    assert f"requirements/{requirements_file}.txt" in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def test_the_tests_install_the_serve_extra() -> None:
+    # tests/serve runs the server: the test extra brings the serve extra's HTTP server with it.
+    assert "rancher-deploy[serve]" in _project()["optional-dependencies"]["test"]
 
 
 def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:
@@ -247,7 +264,7 @@ def test_docs_settings_table_has_every_spelling_of_every_setting() -> None:
     text = (ROOT / "docs/ci.md").read_text(encoding="utf-8")
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     expected = [f"| `{option.input_id}` | {', '.join(f'`{name}`' for name in option.env)} | `{option.name}` "
-                f"| {option.help} |" for option in SETTINGS]
+                f"| {option.help} |" for option in CI_SETTINGS]
     assert rows == expected
 
 
@@ -279,7 +296,7 @@ def test_docs_name_the_component_inputs_the_component_declares() -> None:
     sentence = section.split("Its inputs are", 1)[1].split(".", 1)[0]
     extra, _, rest = sentence.partition(" and every setting in the table above")
     excluded = rest.split("except", 1)[1]
-    table = {option.input_id for option in SETTINGS}
+    table = {option.input_id for option in CI_SETTINGS}
     documented = set(re.findall(r"`([a-z-]+)`", extra)) | (table - set(re.findall(r"`([a-z-]+)`", excluded)))
     assert documented == set(load_component()[0]["spec"]["inputs"])
     # And every input an example or the README passes to the component exists.
@@ -383,7 +400,7 @@ def test_the_command_descriptions_say_what_each_command_does_on_both_lines() -> 
 def test_the_component_header_says_which_settings_are_not_inputs() -> None:
     header_text = (ROOT / "templates/rancher-deploy.yml").read_text(encoding="utf-8").split("spec:", 1)[0]
     inputs = load_component()[0]["spec"]["inputs"]
-    secrets = [option for option in SETTINGS if option.kind is Kind.SECRET]
+    secrets = [option for option in CI_SETTINGS if option.kind is Kind.SECRET]
     assert "The secrets are deliberately not inputs" in header_text
     assert all(option.env[0] in header_text and option.input_id not in inputs for option in secrets)
     assert "access-key" in inputs and "(access-key)" in header_text

@@ -98,7 +98,7 @@ def _documented_layers() -> dict[str, int]:
     section = text.split("## Which module may import which", 1)[1].split("\n## ", 1)[0]
     layers: dict[str, int] = {}
     for number, line in re.findall(r"^(\d+)\. \*\*[^*]+\*\*[^:]*:(.*)$", section, re.MULTILINE):
-        for name in re.findall(r"`([\w_]+)`", line):
+        for name in re.findall(r"`([\w_.]+)`", line):   # a package's module: `serve.app`
             layers[f"rancher_deploy.{name}"] = int(number)
     return layers
 

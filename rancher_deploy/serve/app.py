@@ -1,0 +1,190 @@
+"""The server's HTTP side, as a WSGI application: its routes, authentication, the body limit, the JSON
+answers, and one access-log line per request (a passing health check excepted) with the path token
+masked.
+
+Every answer is one JSON object (`/ping`, the seed's, answers `Pong!`). A refused request changes
+nothing: routes and methods are checked first (404, 405), then credentials (401, 403), then the body
+(413, 400), and only then is a run queued (202, or 429 when the queue is full).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+from rancher_deploy.serve import auth, payloads
+from rancher_deploy.serve.payloads import Parsed, PayloadError
+from rancher_deploy.serve.scheduler import QueueFull, Scheduler, Stopping
+
+# Larger than any push notification: Docker Hub's carries the repository's Dockerfile and description,
+# a registry envelope a few dozen events; a bigger body is refused before it is read (413).
+MAX_BODY_BYTES = 1024 * 1024
+# What a refused sender is asked to wait before trying again (429, 503).
+RETRY_AFTER_SECONDS = 60
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+Log = Callable[[str], None]
+Parser = Callable[[bytes, Environ], Parsed]
+
+
+class Refused(Exception):
+    """The request is answered `status` with `{"error": message}`; nothing was changed."""
+
+    def __init__(self, status: HTTPStatus, message: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path and what answers it; `parse` for the routes that queue runs, `token_segment` for the
+    webhooks whose URL may end in the token (senders that set no headers)."""
+
+    path: str
+    method: str
+    parse: Parser | None = None
+    public: bool = False
+    token_segment: bool = False
+
+
+def _registry(body: bytes, environ: Environ) -> Parsed:
+    # `?registry=HOST[:PORT]` names the registry as the targets' images do, when the pushing clients
+    # reached it by another name (a load balancer, a mirror): notifications carry the name they used.
+    host = parse_qs(environ.get("QUERY_STRING", "")).get("registry", [None])[-1]
+    return payloads.registry(body, registry_host=host)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/healthz", "GET", public=True),
+    Route("/ping", "GET", public=True),
+    Route("/status", "GET"),
+    Route("/upgrade", "POST", lambda body, _: payloads.upgrade(body)),
+    Route("/upgrade/", "POST", lambda body, _: payloads.upgrade(body)),   # the seed's first releases
+    Route("/webhooks/dockerhub", "POST", lambda body, _: payloads.dockerhub(body), token_segment=True),
+    Route("/webhooks/harbor", "POST", lambda body, _: payloads.harbor(body), token_segment=True),
+    Route("/webhooks/registry", "POST", _registry, token_segment=True),
+)
+_PATH_TOKEN = re.compile(r"^(/webhooks/[^/]+/)[^/]+(.*)$")
+# Health checks the access log leaves out when they pass.
+_PROBES = frozenset({"/healthz", "/ping"})
+
+
+def shown_path(path: str) -> str:
+    """The path as the access log writes it: a webhook path's token segment as `***`, and characters
+    that could forge a log line (a decoded %0A) as `?`."""
+    return "".join(character if character.isprintable() else "?" for character in _PATH_TOKEN.sub(r"\1***\2", path))
+
+
+class App:
+    """The WSGI application; `stopping` turns /healthz to 503 while the server drains."""
+
+    def __init__(self, keys: auth.Keys, scheduler: Scheduler, log: Log) -> None:
+        self._keys = keys
+        self._scheduler = scheduler
+        self._log = log
+        self.stopping = False
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        began = time.monotonic()
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
+        note = ""
+        try:
+            status, document, headers = self._answer(environ, path, method)
+            if status is HTTPStatus.ACCEPTED:
+                note = " run " + ", ".join(str(item["run"]) for item in document["accepted"])
+        except Refused as refused:
+            status, document, headers = refused.status, {"error": refused.message}, refused.headers
+            note = f" ({refused.message})"
+        body = (document if isinstance(document, bytes) else json.dumps(document).encode("utf-8") + b"\n")
+        content_type = "text/plain; charset=utf-8" if isinstance(document, bytes) else "application/json"
+        start_response(f"{status.value} {status.phrase}", [
+            ("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store"),
+            *headers])
+        if not (path in _PROBES and status is HTTPStatus.OK):   # an orchestrator probes every few seconds
+            self._log(f"{environ.get('REMOTE_ADDR', '-')} {method} {shown_path(path)} {status.value} "
+                      f"{(time.monotonic() - began) * 1000:.0f}ms{note}")
+        return [body]
+
+    def _answer(self, environ: Environ, path: str, method: str) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:
+        route, token = _route(path)
+        if route.method != method:
+            raise Refused(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {route.method} only",
+                          (("Allow", route.method),))
+        if route.path == "/healthz":
+            if self.stopping:
+                return HTTPStatus.SERVICE_UNAVAILABLE, {"status": "stopping"}, ()
+            return HTTPStatus.OK, {"status": "ok"}, ()
+        if route.path == "/ping":
+            return HTTPStatus.OK, b"Pong!", ()
+        presented = auth.Presented(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_HUB_SIGNATURE_256"), token)
+        if not self._keys.open and not presented.any:
+            raise Refused(HTTPStatus.UNAUTHORIZED, "authentication required: Authorization: Bearer <token>, "
+                                                   f"an {auth.SIGNATURE_HEADER} signature, or the webhook URL "
+                                                   "with the token", (("WWW-Authenticate", "Bearer"),))
+        body = _body(environ) if route.parse is not None else b""
+        if auth.check(self._keys, presented, body) is not auth.Verdict.ALLOWED:
+            raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
+        if route.parse is None:
+            return HTTPStatus.OK, self._scheduler.snapshot(), ()
+        try:
+            parsed = route.parse(body, environ)
+        except PayloadError as error:
+            raise Refused(HTTPStatus.BAD_REQUEST, str(error)) from None
+        return self._queue(parsed)
+
+    def _queue(self, parsed: Parsed) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:
+        try:
+            admissions = self._scheduler.submit(parsed.triggers)
+        except QueueFull:
+            raise Refused(HTTPStatus.TOO_MANY_REQUESTS, "the queue is full (RANCHER_SERVE_QUEUE runs wait); "
+                                                        "try again later",
+                          (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
+        except Stopping:
+            raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, "the server is stopping; try again later",
+                          (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
+        accepted = [{"run": admission.job.id, "image": str(admission.job.trigger.image),
+                     "repository": admission.job.trigger.key,
+                     "supersedes": admission.superseded.id if admission.superseded else None}
+                    for admission in admissions]
+        # Nothing to run is no error: registries resend what is not answered 2xx (notifications.md,
+        # "Responses"), and a pull or a scan result will never name an image to deploy.
+        status = HTTPStatus.ACCEPTED if accepted else HTTPStatus.OK
+        return status, {"accepted": accepted, "ignored": list(parsed.ignored)}, ()
+
+
+def _route(path: str) -> tuple[Route, str | None]:
+    """The route of `path`, and the token segment a webhook path ends in; Refused 404 for no route."""
+    for route in ROUTES:
+        if path == route.path:
+            return route, None
+        if route.token_segment and path.startswith(route.path + "/"):
+            token = path[len(route.path) + 1:]
+            if token and "/" not in token:
+                return route, token
+    raise Refused(HTTPStatus.NOT_FOUND, "no such path; the server answers /upgrade, /webhooks/dockerhub, "
+                                        "/webhooks/harbor, /webhooks/registry, /status and /healthz")
+
+
+def _body(environ: Environ) -> bytes:
+    """The request body, at most MAX_BODY_BYTES (Refused 413 past that: by its Content-Length before
+    reading, by what arrives when it is sent in chunks)."""
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    try:
+        length = int(length_text) if length_text else None
+    except ValueError:
+        raise Refused(HTTPStatus.BAD_REQUEST, "Content-Length is not a number") from None
+    too_large = Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if length is not None and length > MAX_BODY_BYTES:
+        raise too_large
+    stream = environ["wsgi.input"]
+    body: bytes = stream.read(length) if length is not None else stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise too_large
+    return body

@@ -1,0 +1,121 @@
+"""Who may start a run: a bearer token, an HMAC-SHA256 signature of the body, or the token as the last
+segment of a webhook's path; pure.
+
+Each sender can do one of these: a script, Harbor ("Auth Header" of a webhook policy, sent as the
+`Authorization` header: goharbor/harbor src/pkg/notifier/handler/notification/http_handler.go) and the
+distribution registry (`headers: Authorization: [Bearer ...]` of a notification endpoint,
+docs/content/about/notifications.md) send the bearer token; senders that sign bodies the way GitHub does
+(`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, docs.github.com "Validating webhook
+deliveries"; Gitea and Forgejo send the same header) send a signature; Docker Hub's webhook form takes a
+URL and nothing else, so the token goes into the URL's path. Every comparison takes constant time
+(`hmac.compare_digest`), so how long a refusal takes says nothing about how much of a guess was right.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Callable
+
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.settings import Settings
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+_SIGNATURE_PREFIX = "sha256="
+
+
+class Verdict(enum.Enum):
+    """What a request's credentials are worth: its status when refused."""
+
+    ALLOWED = 200
+    MISSING = 401    # no credential at all
+    WRONG = 403      # a credential, but none that matches
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The credentials the server accepts; `open` when it accepts every request (no key set, and
+    RANCHER_SERVE_ALLOW_UNAUTHENTICATED says the network is trusted)."""
+
+    token: str | None
+    hmac_secret: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.token is None and self.hmac_secret is None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, name: Callable[[str], str]) -> Keys:
+        """The server's keys; raises ConfigError (exit 2) when none is set and nothing says that is
+        meant. `name` spells a setting the way the user set it (`Inputs.name`)."""
+        keys = cls(settings.serve_token, settings.serve_hmac_secret)
+        if keys.open and not settings.serve_allow_unauthenticated:
+            raise ConfigError(name("serve_token"), f"is required, or {name('serve_hmac_secret')}: without either, "
+                                                   "anyone who reaches the port could deploy; set "
+                                                   f"{name('serve_allow_unauthenticated')}=true to serve a trusted "
+                                                   "network without them")
+        return keys
+
+    def methods(self) -> str:
+        """The accepted credentials, for the start-up line (names, never values)."""
+        accepted = []
+        if self.token:
+            accepted += ["Authorization: Bearer token", "token as a webhook path's last segment"]
+        if self.hmac_secret:
+            accepted.append(f"{SIGNATURE_HEADER} signature")
+        return ", ".join(accepted) or "none: every request is accepted (RANCHER_SERVE_ALLOW_UNAUTHENTICATED)"
+
+
+@dataclass(frozen=True)
+class Presented:
+    """The credentials a request carries: its Authorization header, its signature header, and the
+    token segment of a webhook path (None for each it lacks)."""
+
+    authorization: str | None = None
+    signature: str | None = None
+    path_token: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(value is not None for value in (self.authorization, self.signature, self.path_token))
+
+
+def check(keys: Keys, presented: Presented, body: bytes) -> Verdict:
+    """ALLOWED when one credential the request carries matches a key the server has; MISSING when it
+    carries none; WRONG otherwise (an Authorization header of another scheme, a signature with no
+    secret to check it against, a token that differs)."""
+    if keys.open:
+        return Verdict.ALLOWED
+    if not presented.any:
+        return Verdict.MISSING
+    matches = (_bearer_matches(keys.token, presented.authorization),
+               _same(keys.token, presented.path_token),
+               _signature_matches(keys.hmac_secret, presented.signature, body))
+    return Verdict.ALLOWED if any(matches) else Verdict.WRONG
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature-256` value of `body`: `sha256=` and the hex HMAC-SHA256 under `secret`."""
+    return _SIGNATURE_PREFIX + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def _same(key: str | None, given: str | None) -> bool:
+    if key is None or given is None:
+        return False
+    return hmac.compare_digest(key.encode("utf-8"), given.encode("utf-8", "surrogateescape"))
+
+
+def _bearer_matches(token: str | None, authorization: str | None) -> bool:
+    if authorization is None:
+        return False
+    scheme, _, credential = authorization.strip().partition(" ")
+    return scheme.lower() == "bearer" and _same(token, credential.strip())
+
+
+def _signature_matches(secret: str | None, given: str | None, body: bytes) -> bool:
+    if secret is None or given is None:
+        return False
+    # Hex digits compare case-insensitively; GitHub sends lower case.
+    return _same(signature(secret, body), given.strip().lower())

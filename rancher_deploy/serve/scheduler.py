@@ -1,0 +1,248 @@
+"""Runs waiting and running: a bounded queue, one run per repository at a time, a newer push superseding
+the one still waiting for the same repository, at most RANCHER_PARALLEL runs at once, and the stop that
+lets running upgrades end (or interrupts them) before the server exits.
+
+Runs are keyed by the pushed image's repository (`Trigger.key`): the targets a run upgrades are those
+running that repository, so two runs of one repository would race for the same targets. A push that
+arrives while a run of its repository is going waits; a second push arriving meanwhile replaces the
+waiting one (its run is `superseded`: only the newest image is deployed), so the queue never holds two
+runs of one repository and a burst of pushes costs one run after the current one.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from rancher_deploy.serve.payloads import Trigger
+
+
+class JobState(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    SUPERSEDED = "superseded"    # a newer push of its repository replaced it before it started
+    CANCELLED = "cancelled"      # the server stopped before it started; nothing was changed
+
+
+class QueueFull(Exception):
+    """RANCHER_SERVE_QUEUE runs are already waiting (the server's 429)."""
+
+
+class Stopping(Exception):
+    """The server is stopping and starts no more runs (the server's 503)."""
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class Job:
+    """One run: what triggered it, where it is, and its result object once it ended."""
+
+    id: int
+    trigger: Trigger
+    received: str = field(default_factory=_now)
+    state: JobState = JobState.QUEUED
+    started: str | None = None
+    ended: str | None = None
+    result: dict[str, Any] | None = None     # report.result_object of the run
+    supersedes: int | None = None
+    superseded_by: int | None = None
+
+    def view(self) -> dict[str, Any]:
+        """The run as /status and the answer to its request show it."""
+        view: dict[str, Any] = {
+            "run": self.id, "state": self.state.value, "source": self.trigger.source, "image": str(self.trigger.image),
+            "repository": self.trigger.key, "received": self.received, "started": self.started, "ended": self.ended,
+            "supersedes": self.supersedes, "superseded_by": self.superseded_by,
+        }
+        if self.result is not None:   # the run's result object: its result, targets, selection, ...
+            view.update((name, value) for name, value in self.result.items() if name != "command")
+        return view
+
+
+class Controls:
+    """How one run learns that the server is stopping: its `runner.Control`, in a worker thread.
+
+    The process's signal handlers belong to the server; a run is interrupted only when the server
+    says so (RANCHER_SERVE_GRACE ran out, or a second signal), and hurried by a further one.
+    """
+
+    def __init__(self) -> None:
+        self._interrupted: int | None = None
+        self._urgent: int | None = None
+        self._wake = threading.Event()
+
+    def interrupted(self) -> int | None:
+        return self._interrupted
+
+    def urgent(self) -> int | None:
+        return self._urgent
+
+    def sleep(self, seconds: float) -> None:
+        # One wake per signal, as cli._Signals: the rollback that follows polls at its own pace.
+        if self._wake.wait(seconds):
+            self._wake.clear()
+
+    def interrupt(self, number: int, *, urgent: bool = False) -> None:
+        if self._interrupted is None:
+            self._interrupted = number
+        if urgent:
+            self._urgent = number
+        self._wake.set()
+
+
+Runner = Callable[[Job, Controls], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request's trigger, queued: its run, and the waiting run it replaced (if any)."""
+
+    job: Job
+    superseded: Job | None
+
+
+class Scheduler:
+    """The queue and the workers; every method may be called from any thread.
+
+    `runner(job, controls)` performs one run and returns its result object; it must not raise (a run's
+    errors are its result). `history`: how many ended runs /status keeps.
+    """
+
+    def __init__(self, runner: Runner, *, workers: int, limit: int, history: int = 100) -> None:
+        self._runner = runner
+        self._workers = workers
+        self._limit = limit
+        self._history = history
+        self._lock = threading.Condition()
+        self._ids = itertools.count(1)
+        self._jobs: OrderedDict[int, Job] = OrderedDict()
+        self._running: dict[int, Controls] = {}
+        self._targets: dict[str, dict[str, Any]] = {}
+        self._threads: list[threading.Thread] = []
+        self._accepting = True
+
+    def start(self) -> None:
+        for number in range(self._workers):
+            thread = threading.Thread(target=self._work, name=f"run-worker-{number + 1}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, triggers: tuple[Trigger, ...]) -> list[Admission]:
+        """Queue a run of each trigger, replacing a waiting run of the same repository, all or none:
+        raises QueueFull when they would take more places than RANCHER_SERVE_QUEUE has free (nothing
+        is queued then), Stopping after `stop_accepting`."""
+        if not triggers:
+            return []
+        with self._lock:
+            if not self._accepting:
+                raise Stopping()
+            waiting = {job.trigger.key: job for job in self._jobs.values() if job.state is JobState.QUEUED}
+            places = {trigger.key for trigger in triggers} - set(waiting)
+            if places and self._queued() + len(places) > self._limit:
+                raise QueueFull()
+            admissions = []
+            for trigger in triggers:
+                job = Job(next(self._ids), trigger)
+                replaced = waiting.get(trigger.key)
+                if replaced is not None:
+                    replaced.state, replaced.superseded_by = JobState.SUPERSEDED, job.id
+                    job.supersedes = replaced.id
+                self._jobs[job.id] = job
+                waiting[trigger.key] = job
+                admissions.append(Admission(job, replaced))
+            self._prune()
+            self._lock.notify_all()
+            return admissions
+
+    def snapshot(self) -> dict[str, Any]:
+        """/status: the queue's numbers, the runs it knows (newest first) and each target's last run."""
+        with self._lock:
+            return {
+                "queued": self._queued(), "running": len(self._running), "queue_limit": self._limit,
+                "workers": self._workers, "accepting": self._accepting,
+                "runs": [job.view() for job in reversed(self._jobs.values())],
+                "targets": dict(sorted(self._targets.items())),
+            }
+
+    def stop_accepting(self) -> tuple[list[Job], int]:
+        """Start no more runs: the waiting ones are cancelled (returned), and the running ones counted."""
+        with self._lock:
+            self._accepting = False
+            cancelled = [job for job in self._jobs.values() if job.state is JobState.QUEUED]
+            for job in cancelled:
+                job.state, job.ended = JobState.CANCELLED, _now()
+            self._lock.notify_all()
+            return cancelled, len(self._running)
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait until no run is going (after `stop_accepting`), at most `timeout` seconds; True when none is."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._running or any(job.state is JobState.QUEUED for job in self._jobs.values()):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._lock.wait(remaining if remaining is None else min(remaining, 1.0))
+            return True
+
+    def interrupt(self, number: int, *, urgent: bool = False) -> list[Job]:
+        """Interrupt every running run as signal `number` interrupts a CLI run (`urgent`: as a second one
+        does); returns them."""
+        with self._lock:
+            for controls in self._running.values():
+                controls.interrupt(number, urgent=urgent)
+            return [self._jobs[running] for running in self._running]
+
+    def _queued(self) -> int:
+        return sum(job.state is JobState.QUEUED for job in self._jobs.values())
+
+    def _prune(self) -> None:
+        ended = [job.id for job in self._jobs.values() if job.state not in (JobState.QUEUED, JobState.RUNNING)]
+        for number in ended[:max(0, len(ended) - self._history)]:
+            del self._jobs[number]
+
+    def _next(self) -> tuple[Job, Controls] | None:
+        """The oldest waiting run whose repository has none running (None once stopping), marked running."""
+        with self._lock:
+            while True:
+                busy = {self._jobs[number].trigger.key for number in self._running}
+                job = next((job for job in self._jobs.values()
+                            if job.state is JobState.QUEUED and job.trigger.key not in busy), None)
+                if job is not None:
+                    controls = Controls()
+                    job.state, job.started = JobState.RUNNING, _now()
+                    self._running[job.id] = controls
+                    return job, controls
+                if not self._accepting:
+                    return None
+                self._lock.wait()
+
+    def _work(self) -> None:
+        while (picked := self._next()) is not None:
+            job, controls = picked
+            result: dict[str, Any] = {"result": "error", "exit_code": 4, "targets": [], "error": "the run did not end",
+                                      "meaning": "needs attention: the targets' state is unknown"}
+            try:
+                result = self._runner(job, controls)
+            finally:   # a runner that broke its promise still frees its repository, and says so in /status
+                self._ended(job, result)
+
+    def _ended(self, job: Job, result: dict[str, Any]) -> None:
+        with self._lock:
+            job.state, job.ended, job.result = JobState.DONE, _now(), result
+            del self._running[job.id]
+            for target in result.get("targets", ()):
+                self._targets[target["target"]] = {
+                    "run": job.id, "result": target["result"], "state": target["state"], "image": target["image"],
+                    "requested_image": target["requested_image"], "at": job.ended}
+            self._prune()
+            self._lock.notify_all()

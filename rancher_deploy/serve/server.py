@@ -1,0 +1,68 @@
+"""The HTTP server under the application: cheroot's threaded WSGI server, bound before anything else
+starts, serving from its own thread, stopped gracefully from ours.
+
+Why cheroot (CherryPy's server, its own package since 2017, kept by the CherryPy team): it is pure
+Python and threaded, as the rest of the program is; `prepare()` binds the port before the server
+announces itself, so a port in use is a one-line exit 2; `stop()` is its documented graceful shutdown,
+callable from another thread: it closes the listening socket, lets requests already being answered
+finish (`shutdown_timeout`) and closes idle keep-alive connections, which is the first step of our
+SIGTERM; and it installs no signal handlers and writes no access log of its own, so both stay ours
+(the access log masks the path token). waitress, the other pure-Python WSGI server, offers no
+public way to stop its loop from another thread; uvicorn and hypercorn would bring an event loop to
+a program whose runs are threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from cheroot import wsgi
+
+Log = Callable[[str], None]
+
+# Threads answering HTTP requests; a request only parses, checks and queues, so a few suffice.
+HTTP_THREADS = 8
+# Seconds requests being answered get to finish when the server stops.
+SHUTDOWN_SECONDS = 5
+
+
+class _Server(wsgi.Server):
+    """cheroot's server, with its error log through ours (redacted, one line per message)."""
+
+    log: Log
+    # How long the connection loop's select() waits, hence how long stop() waits for that loop
+    # (cheroot's ConnectionManager.stop: "may take up to half a second" at its default 0.5).
+    expiration_interval = 0.1
+
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        if level >= logging.WARNING or msg:
+            self.log(f"http: {msg}".rstrip())
+
+
+class HttpServer:
+    """`app` served on `host`:`port` (0: any free port) from a thread of its own."""
+
+    def __init__(self, app: Callable[..., Any], host: str, port: int, log: Log) -> None:
+        self._server = _Server((host, port), app, numthreads=HTTP_THREADS, shutdown_timeout=SHUTDOWN_SECONDS,
+                               server_name="rancher-deploy")
+        self._server.log = log
+        self._thread: threading.Thread | None = None
+
+    def bind(self) -> tuple[str, int]:
+        """Bind and listen; returns the address listened on. Raises OSError (the port is taken, the
+        address is not this host's)."""
+        self._server.prepare()
+        host, port = self._server.bind_addr[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve, name="http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting connections, let the requests being answered finish, close the rest."""
+        self._server.stop()
+        if self._thread is not None:
+            self._thread.join(SHUTDOWN_SECONDS)

@@ -1,0 +1,74 @@
+"""Starting `rancher-deploy serve`: its options, and the starts that must fail with one line and exit 2
+(no credential to check, one that could be guessed, a port in use), before anything listens."""
+
+from __future__ import annotations
+
+import io
+import socket
+
+import pytest
+
+from rancher_deploy.serve import command
+from rancher_deploy.settings import SETTINGS, Command
+from rancher_deploy.simulator import Simulator
+
+from ..conftest import SECRET_KEY
+from .conftest import TOKEN, server_environment
+
+
+def test_help_lists_the_servers_options_and_the_upgrade_options_its_runs_read(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert command.main(["--help"], {}, dotenv_path=None) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: rancher-deploy serve [options]")
+    for option in SETTINGS:
+        assert (option.flag in text) == option.applies_to(Command.SERVE), option.name
+    for flag in ("--serve-token", "--serve-grace", "--image", "--timeout", "--finish", "--version-policy"):
+        assert flag in text
+    assert "RANCHER_SERVE_PORT, AUTOUPDATE_HTTP_PORT; default: 8080" in text
+
+
+def start_with(sim: Simulator, **overrides: str | None) -> tuple[int, str]:
+    """`rancher-deploy serve` as the program runs it, for a start that must fail; (exit code, log)."""
+    stderr = io.StringIO()
+    code = command.main([], server_environment(sim, **overrides), dotenv_path=None, stderr=stderr,
+                        stdout=io.StringIO())
+    return code, stderr.getvalue()
+
+
+def test_without_a_credential_the_server_refuses_to_start(sim: Simulator) -> None:
+    code, log = start_with(sim, RANCHER_SERVE_TOKEN=None)
+    assert code == 2
+    first = log.splitlines()[0]
+    assert first.startswith("rancher-deploy: error: RANCHER_SERVE_TOKEN: is required, or RANCHER_SERVE_HMAC_SECRET")
+    assert "RANCHER_SERVE_ALLOW_UNAUTHENTICATED=true" in first
+    assert log.splitlines()[1].startswith("rancher-deploy: exit 2")
+
+
+@pytest.mark.parametrize("variable, value", [("RANCHER_SERVE_TOKEN", "short-token"),
+                                             ("RANCHER_SERVE_TOKEN", "has/a-slash-in-it-1234"),
+                                             ("RANCHER_SERVE_HMAC_SECRET", "too-short")])
+def test_a_guessable_or_unusable_credential_is_refused_without_showing_it(
+        sim: Simulator, variable: str, value: str) -> None:
+    code, log = start_with(sim, **{variable: value})
+    assert code == 2
+    assert log.startswith(f"rancher-deploy: error: {variable}: must be at least") and "(value not shown)" in log
+    assert value not in log
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(sim: Simulator) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, log = start_with(sim, RANCHER_SERVE_PORT=str(port))
+    assert code == 2
+    assert log.startswith(f"rancher-deploy: error: RANCHER_SERVE_PORT: cannot listen on 127.0.0.1:{port}")
+    assert SECRET_KEY not in log and TOKEN not in log
+
+
+@pytest.mark.parametrize("variable", ["RANCHER_SERVICE", "RANCHER_WORKLOAD"])
+def test_a_server_names_no_targets_it_picks_them(sim: Simulator, variable: str) -> None:
+    code, log = start_with(sim, **{variable: "shop/web" if variable == "RANCHER_SERVICE" else "deployment:web"})
+    assert code == 2
+    assert log.startswith(f"rancher-deploy: error: {variable}: names targets, but `rancher-deploy serve` picks them")

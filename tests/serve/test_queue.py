@@ -1,0 +1,131 @@
+"""The queue: one run per repository at a time, a newer push replacing the waiting one, a bound past
+which a request is 429 with nothing queued, and /status telling runs and targets apart.
+
+An upgrade is held by the simulator's hang fault (the target stays `upgrading` until the test lifts
+it), so a run is surely going while the test sends the next request.
+"""
+
+from __future__ import annotations
+
+import json
+
+from rancher_deploy.simulator import Simulator
+
+from ..conftest import NEW_IMAGE, OLD_IMAGE
+from .conftest import Serve
+
+REPOSITORY = NEW_IMAGE.rsplit(":", 1)[0]
+API = "registry.example.com:5000/shop/api"
+
+
+def test_a_push_for_a_busy_repository_waits_and_a_newer_one_supersedes_it(
+        serve: Serve, sim: Simulator, web: str) -> None:
+    served = serve()
+    sim.faults.hang(web)
+    assert served.upgrade(f"{REPOSITORY}:2.1").status_code == 202
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    waiting = served.upgrade(f"{REPOSITORY}:2.2")
+    assert waiting.status_code == 202 and waiting.json()["accepted"][0]["supersedes"] is None
+    newer = served.upgrade(f"{REPOSITORY}:2.3")
+    assert newer.json()["accepted"] == [{"run": 3, "image": f"{REPOSITORY}:2.3", "repository": REPOSITORY,
+                                         "supersedes": 2}]
+    status = served.status()
+    assert (status["queued"], status["running"]) == (1, 1)
+    assert {run["run"]: run["state"] for run in status["runs"]} == {3: "queued", 2: "superseded", 1: "running"}
+    assert served.run(2)["superseded_by"] == 3
+
+    sim.faults.clear()
+    assert served.wait_until_done(3)["result"] == "upgraded"
+    assert served.run(1)["result"] == "upgraded"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.3"
+    # Run 2 never ran: Rancher was asked for two upgrades, 2.1's and 2.3's.
+    assert [r.query for r in sim.requests if r.method == "POST" and r.query == "action=upgrade"] == ["action=upgrade"] * 2
+    assert "[run 2]" not in served.log.getvalue()
+
+
+def test_past_the_queues_bound_a_request_is_429_and_queues_nothing(serve: Serve, sim: Simulator, web: str) -> None:
+    served = serve(RANCHER_SERVE_QUEUE="1", RANCHER_PARALLEL="1")
+    sim.faults.hang(web)
+    assert served.upgrade().status_code == 202
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    assert served.upgrade(f"{API}:1.0").status_code == 202           # waits for the one worker
+    full = served.upgrade("registry.example.com:5000/shop/cart:1.0")
+    assert full.status_code == 429
+    assert full.headers["Retry-After"] == "60"
+    assert full.json() == {"error": "the queue is full (RANCHER_SERVE_QUEUE runs wait); try again later"}
+    status = served.status()
+    assert (status["queued"], status["queue_limit"], [run["run"] for run in status["runs"]]) == (1, 1, [2, 1])
+    # A newer push of a waiting repository needs no place of its own: it takes the waiting one's.
+    newer = served.upgrade(f"{API}:1.1")
+    assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 2
+
+
+def test_status_lists_each_targets_last_run(serve: Serve, sim: Simulator, web: str) -> None:
+    served = serve(RANCHER_OUTPUT="json")
+    served.upgrade()
+    served.wait_until_done(1)
+    served.upgrade(OLD_IMAGE)
+    served.wait_until_done(2)
+    status = served.status()
+    assert status["targets"]["Default/shop/web"] == {
+        "run": 2, "result": "upgraded", "state": "active", "image": OLD_IMAGE, "requested_image": OLD_IMAGE,
+        "at": status["runs"][0]["ended"]}
+    first = status["runs"][1]
+    assert (first["run"], first["source"], first["result"], first["exit_code"]) == (1, "upgrade", "upgraded", 0)
+    assert first["targets"][0]["previous_image"] == OLD_IMAGE and first["targets"][0]["image"] == NEW_IMAGE
+    # RANCHER_OUTPUT=json: each run's result object on stdout, one line each, with its number.
+    lines = [json.loads(line) for line in served.out.getvalue().splitlines()]
+    assert [(line["run"], line["source"], line["result"], line["exit_code"]) for line in lines] == [
+        (1, "upgrade", "upgraded", 0), (2, "upgrade", "upgraded", 0)]
+
+
+def test_a_servers_own_image_setting_is_named_as_unread(serve: Serve, sim: Simulator, web: str) -> None:
+    served = serve(RANCHER_IMAGE=OLD_IMAGE)
+    assert "warning: RANCHER_IMAGE is not read: each request names the image its run deploys" in served.log.getvalue()
+    served.upgrade()
+    assert served.wait_until_done(1)["targets"][0]["image"] == NEW_IMAGE
+
+
+def test_runs_of_different_repositories_go_at_once(serve: Serve, sim: Simulator, web: str) -> None:
+    config = {**sim.service(web)["launchConfig"], "imageUuid": f"docker:{API}:1.0"}
+    api = sim.add_service(sim.service(web)["stackId"], "api", config, scale=1)
+    served = serve()
+    sim.faults.hang(web)
+    served.upgrade()
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    served.upgrade(f"{API}:1.1")
+    assert served.wait_until_done(2)["result"] == "upgraded"    # while run 1 still holds shop/web
+    assert served.run(1)["state"] == "running"
+    assert sim.service(api)["launchConfig"]["imageUuid"] == f"docker:{API}:1.1"
+    sim.faults.clear()
+    assert served.wait_until_done(1)["targets"][0]["target"] == "Default/shop/web"
+
+
+def test_status_says_why_a_candidate_was_not_upgraded(serve: Serve, sim: Simulator, web: str) -> None:
+    config = {**sim.service(web)["launchConfig"], "labels": {}}     # the same repository, not opted in
+    sim.add_service(sim.service(web)["stackId"], "canary", config, scale=1)
+    served = serve()
+    served.upgrade()
+    run = served.wait_until_done(1)
+    assert [target["target"] for target in run["targets"]] == ["Default/shop/web"]
+    assert run["selection"]["skipped"] == [{
+        "target": "Default/shop/canary", "id": run["selection"]["skipped"][0]["id"], "place": "Default",
+        "reason": "not opted in: no label autoupdate.enable or autoupdate.enabled"}]
+
+
+def test_a_notification_naming_more_images_than_places_queues_none_of_them(
+        serve: Serve, sim: Simulator, web: str) -> None:
+    served = serve(RANCHER_SERVE_QUEUE="1", RANCHER_PARALLEL="1")
+    sim.faults.hang(web)
+    served.upgrade()
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+
+    def push(*repositories: str) -> dict[str, object]:
+        return {"events": [{"action": "push", "target": {
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "repository": repository,
+            "tag": "1.0"}, "request": {"host": "registry.example.com:5000"}} for repository in repositories]}
+
+    assert served.post("/webhooks/registry", push("shop/api", "shop/cart")).status_code == 429
+    assert [run["run"] for run in served.status()["runs"]] == [1]
+    answer = served.post("/webhooks/registry", push("shop/api"))
+    assert answer.status_code == 202 and answer.json()["accepted"][0]["image"] == f"{API}:1.0"
