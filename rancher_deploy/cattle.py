@@ -10,7 +10,6 @@ would drop them (josmo/drone-rancher#27).
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -39,6 +38,7 @@ from rancher_deploy.links import service_page
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
 from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict, texts
+from rancher_deploy.streams import Lost
 from rancher_deploy.subscribe import ServiceEvents
 from rancher_deploy.status import (
     BUSY_STATES,
@@ -107,8 +107,8 @@ class CattleBackend:
         self._seen: dict[str, JSON] = {}
         self._made: dict[str, str] = {}          # service id -> stack id, of each service this run created
         self._made_stacks: dict[str, str] = {}   # stack id -> self link, of each stack this run created
-        # Set once a subscribe stream could not be opened or broke: later waits poll (said once).
-        self._stream_lost = threading.Event()
+        # Set once a subscribe stream could not be opened, broke or went silent: later waits poll (said once).
+        self._stream_lost = Lost()
 
     @property
     def needs_finish(self) -> bool:

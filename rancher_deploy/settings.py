@@ -124,7 +124,8 @@ SETTINGS: tuple[Option, ...] = (
            default=300.0, minimum=0.1, commands=(UPGRADE,), metavar="SECONDS", field="progress_deadline_seconds"),
     Option("poll_interval", ("RANCHER_POLL_INTERVAL",), Kind.SECONDS,
            "the longest wait, in seconds, between two looks at a target while waiting: polls start fast and "
-           "back off to it; while Rancher pushes changes (a subscribe websocket, a Kubernetes watch) none are needed",
+           "back off to it; while Rancher pushes changes (a subscribe websocket, a Kubernetes watch) none are "
+           "needed, but each watch is asked to end after it, as a proxy may hold one",
            default=2.0, minimum=0.001,
            metavar="SECONDS", field="poll_interval_seconds"),
     Option("request_timeout", ("RANCHER_REQUEST_TIMEOUT",), Kind.SECONDS,
