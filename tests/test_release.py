@@ -170,6 +170,16 @@ def test_gitlab_release_job_releases_a_semver_tag_with_the_release_keyword() -> 
     assert "rancher_deploy/__init__.py" in script and "templates/rancher-deploy.yml" in script
 
 
+def test_gitlab_release_values_have_nothing_the_shell_would_run() -> None:
+    # GitLab runs the release keyword as `glab release create ... "<value>"` in a shell without escaping
+    # (docs.gitlab.com, ci/yaml/#release): a backtick, `$(`, `"` or `\\` in a value would run a command or
+    # end the quoting. Only plain $VARIABLE / ${VARIABLE} expansions are meant.
+    release = load(".gitlab-ci.yml")["create-release"]["release"]
+    for key, value in release.items():
+        shown = re.sub(r"\$(?:[A-Za-z_]\w*|\{[A-Za-z_]\w*\})", "", str(value))
+        assert not re.search(r"[`\"\\$]", shown), f"release.{key} has shell-active characters: {value!r}"
+
+
 def test_the_component_is_what_the_catalog_publishes() -> None:
     # The catalog takes templates/<name>.yml with a `spec:` header and the project's README.
     assert (ROOT / "README.md").is_file()
