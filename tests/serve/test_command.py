@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +76,15 @@ def test_a_server_names_no_targets_it_picks_them(sim: Simulator, variable: str) 
     code, log = start_with(sim, **{variable: "shop/web" if variable == "RANCHER_SERVICE" else "deployment:web"})
     assert code == 2
     assert log.startswith(f"rancher-deploy: error: {variable}: names targets, but `rancher-deploy serve` picks them")
+
+
+@pytest.mark.parametrize("argv", [["serve"], ["serve", "--help"]])
+def test_serve_without_its_extra_says_how_to_install_it_and_exits_2(argv: list[str]) -> None:
+    # A fresh interpreter where cheroot cannot be imported, as without the `serve` extra: None in
+    # sys.modules makes `import cheroot` raise ModuleNotFoundError(name="cheroot") as a missing one does.
+    program = ("import runpy, sys; sys.modules['cheroot'] = None; sys.argv = ['rancher-deploy', *sys.argv[1:]]; "
+               "runpy.run_module('rancher_deploy', run_name='__main__', alter_sys=True)")
+    result = subprocess.run([sys.executable, "-c", program, *argv], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "rancher-deploy serve needs its extra: pip install 'rancher-deploy[serve]'\n"
