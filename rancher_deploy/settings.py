@@ -2,10 +2,9 @@
 
 Every option is declared once in SETTINGS; argparse flags, `--help`, the `INPUT_*`/`PLUGIN_*`
 spellings, the conversion to a typed value and the Settings field it lands in are read from that
-row, and `action.yml`, the GitLab template and the README table are tested against it. Precedence
-is flag > CI input > environment > `.env` > default, and an empty value counts as unset, because CI
-systems set every declared input, usually to `''`. The environment is read once, into `Inputs`.
-Validation happens here, before any request: one line naming the setting and what was wrong.
+row (`action.yml`, the GitLab template and the README table are tested against it). Precedence is
+flag > CI input > environment > `.env` > default; an empty value is unset (CI sets every declared input,
+usually to `''`). Validation happens here, before any request; each error is one line naming the setting.
 """
 
 from __future__ import annotations
