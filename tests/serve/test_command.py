@@ -72,3 +72,12 @@ def test_a_server_names_no_targets_it_picks_them(sim: Simulator, variable: str) 
     code, log = start_with(sim, **{variable: "shop/web" if variable == "RANCHER_SERVICE" else "deployment:web"})
     assert code == 2
     assert log.startswith(f"rancher-deploy: error: {variable}: names targets, but `rancher-deploy serve` picks them")
+
+
+def test_one_polling_run_is_no_setting_of_the_server(sim: Simulator) -> None:
+    # Its webhook runs would otherwise ask for the newest tag in the registry, not the one pushed.
+    code, log = start_with(sim, RANCHER_POLL="true")
+    assert code == 2
+    assert log.splitlines()[0] == ("rancher-deploy: error: RANCHER_POLL: is for one polling run (rancher-deploy "
+                                   "upgrade); the server polls every RANCHER_SERVE_POLL seconds the repositories "
+                                   "of RANCHER_SERVE_POLL_IMAGES")
