@@ -116,10 +116,12 @@ class App:
         if not (path in _PROBES and status is HTTPStatus.OK):   # an orchestrator probes every few seconds
             self._log(f"{environ.get('REMOTE_ADDR', '-')} {method} {shown_path(path)} {status.value} "
                       f"{(time.monotonic() - began) * 1000:.0f}ms{note}")
-        return [body]
+        return [] if method == "HEAD" else [body]
 
     def _answer(self, environ: Environ, path: str, method: str) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:
         route, token = _route(path)
+        if route.method == "GET" and method == "HEAD":
+            method = "GET"   # load balancers probe health with HEAD (__call__ sends the headers alone)
         if route.method != method:
             raise Refused(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {route.method} only",
                           (("Allow", route.method),))

@@ -50,6 +50,15 @@ def test_a_body_past_the_limit_is_413_when_sent_in_chunks(serve: Serve) -> None:
     assert answer.status_code == 413
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/ping"])
+def test_a_health_probe_by_head_is_answered_with_the_headers_of_get(serve: Serve, path: str) -> None:
+    served = serve()
+    head, get = served.request("HEAD", path, token=None), served.request("GET", path, token=None)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+    assert served.request("HEAD", "/status", token=None).status_code == 401
+
+
 def raw(served: Served, head: bytes, body: bytes = b"{") -> socket.socket:
     """A connection that sent `head` (request line and headers, without the blank line) and the start
     of a body, and sends no more: a slow or stalled client."""
