@@ -503,7 +503,7 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if values["create"] and any(target.stack is None for target in services):
         raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
                                           f"{service} or set {name('stack')}")
-    validate_polling(values, name)
+    validate_polling(values, name, serving=command is Command.SERVE)
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
