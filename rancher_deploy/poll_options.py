@@ -48,9 +48,14 @@ SERVE_POLL_OPTIONS: tuple[Option, ...] = (
 )
 
 
-def validate_polling(values: Mapping[str, Any], name: Callable[[str], str]) -> None:
-    """The checks that span polling's settings (`name` spells a setting as the user set it); raises
-    ConfigError naming the one to fix."""
+def validate_polling(values: Mapping[str, Any], name: Callable[[str], str], *, serving: bool = False) -> None:
+    """The checks that span polling's settings (`name` spells a setting as the user set it; `serving`:
+    for `rancher-deploy serve`); raises ConfigError naming the one to fix."""
+    if values["poll"] and serving:
+        # Refused, not ignored: a server set up with it expects polling that would never happen, and
+        # its webhook runs deploy the pushed tag, never a polled one (serve/runs.settings_for).
+        raise ConfigError(name("poll"), f"is for one polling run (rancher-deploy upgrade); the server polls every "
+                                        f"{name('serve_poll')} seconds the repositories of {name('serve_poll_images')}")
     if values["poll"]:
         _validate_poll(values, name)
     _validate_serve_poll(values, name)

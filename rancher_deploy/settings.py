@@ -2,10 +2,9 @@
 
 Every option is declared once in SETTINGS; argparse flags, `--help`, the `INPUT_*`/`PLUGIN_*`
 spellings, the conversion to a typed value and the Settings field it lands in are read from that
-row, and `action.yml`, the GitLab template and the README table are tested against it. Precedence
-is flag > CI input > environment > `.env` > default, and an empty value counts as unset, because CI
-systems set every declared input, usually to `''`. The environment is read once, into `Inputs`.
-Validation happens here, before any request: one line naming the setting and what was wrong.
+row (`action.yml`, the GitLab template and the README table are tested against it). Precedence is
+flag > CI input > environment > `.env` > default; an empty value is unset (CI sets every declared input,
+usually to `''`). Validation happens here, before any request; each error is one line naming the setting.
 """
 
 from __future__ import annotations
@@ -504,7 +503,7 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if values["create"] and any(target.stack is None for target in services):
         raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
                                           f"{service} or set {name('stack')}")
-    validate_polling(values, name)
+    validate_polling(values, name, serving=command is Command.SERVE)
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:

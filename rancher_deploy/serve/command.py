@@ -121,7 +121,8 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     scheduler.start()
     server.start()
     polling = start_polling(settings, scheduler, log)
-    log.line(f"rancher-deploy {__version__}: serving on http://{host}:{port} (POST /upgrade, /webhooks/dockerhub, "
+    shown_host = f"[{host}]" if ":" in host else host   # an IPv6 address, bracketed in a URL (RFC 3986 3.2.2)
+    log.line(f"rancher-deploy {__version__}: serving on http://{shown_host}:{port} (POST /upgrade, /webhooks/dockerhub, "
              f"/webhooks/harbor, /webhooks/registry; GET /status, /healthz) for {settings.url}")
     log.line(f"accepting {keys.methods()}; up to {settings.serve_queue} waiting run(s), {settings.parallel} at once")
     if settings.image is not None:

@@ -85,6 +85,9 @@ def _object(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise PayloadError("the body is not JSON") from None
+    except RecursionError:
+        # json's decoder recurses once per nesting level; no sender nests more than a few levels deep.
+        raise PayloadError("the body nests too deeply to be a sender's JSON") from None
     if not isinstance(document, dict):
         raise PayloadError("the body is not a JSON object")
     return document
