@@ -163,9 +163,9 @@ SETTINGS: tuple[Option, ...] = (
            "what to do with an upgrade an earlier run left `upgraded`", default=OnUpgraded.FINISH,
            choices=words(OnUpgraded), parse=OnUpgraded, commands=(UPGRADE,)),
     Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.TEXT,
-           "which new image a target takes, else it is skipped (exit 0): any (whatever image is given), newer "
-           "(a higher version, or latest), Keel's all, major, minor, patch, force (the same tag again too), "
-           "glob:PATTERN or regexp:PATTERN (on the new tag); a target's label autoupdate.policy overrides it",
+           "which new image a target takes, else it is skipped (exit 0): any (whatever image is given), newer (a "
+           "higher version, or latest; the default in fleet mode), Keel's all, major, minor, patch, force (the same "
+           "tag again too), glob:PATTERN or regexp:PATTERN (on the new tag); a label autoupdate.policy overrides it",
            default=VersionPolicy(PolicyKind.ANY), metavar="POLICY", parse=VersionPolicy.parse, commands=(UPGRADE,)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
            "upgrade even when the target already runs the image, restarting it on the same tag; the tag is pulled "
@@ -484,9 +484,9 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if values["service"] and flavour in (Flavour.V3, Flavour.K8S):
         raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
     fleet = (command is Command.UPGRADE and values["select_image"]) or command is Command.SERVE  # serve: per run
-    if fleet:
-        validate_fleet(values, name, given, named=bool(workloads or values["service"]), serving=command is Command.SERVE)
-    elif command is Command.UPGRADE:
+    fleet_fields = validate_fleet(values, name, given, named=bool(workloads or values["service"]),
+                                  serving=command is Command.SERVE) if fleet else {}
+    if not fleet and command is Command.UPGRADE:
         for option in ("select_label", "environments", "namespaces"):
             if option in given:
                 raise ConfigError(name(option), f"chooses targets for fleet mode only; set {name('select_image')}=true "
@@ -508,9 +508,8 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
-    if fleet:  # the targets it picks are independent: fleet selection is never atomic
-        return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": (), "workloads": (),
-                "containers": (), "sidekicks": (), "ports": (), "edits": edits, "atomic": False}
+    if fleet:
+        return {"url": url, "access_key": access_key, "secret_key": secret_key, "edits": edits, **fleet_fields}
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or (),
             "ports": values["port"] or (), "edits": edits}
