@@ -30,10 +30,9 @@ LABEL org.opencontainers.image.title="rancher-deploy" \
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-# runtime.txt: what every run needs; serve.txt: the `serve` extra (its HTTP server, for
-# `rancher-deploy serve`; a CI run never loads it); poll.txt: registry polling's client (`--poll`,
-# docs/fleet.md).
 COPY requirements/runtime.txt requirements/serve.txt requirements/poll.txt /tmp/
+# serve.txt: the `serve` extra (its HTTP server), for `rancher-deploy serve`; a CI run never loads it.
+# poll.txt: registry polling's client (`--poll`, and the server's polling), docs/fleet.md "Registry polling".
 RUN python -m pip install --no-cache-dir --requirement /tmp/runtime.txt --requirement /tmp/serve.txt \
         --requirement /tmp/poll.txt \
     && rm /tmp/runtime.txt /tmp/serve.txt /tmp/poll.txt

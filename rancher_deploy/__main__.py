@@ -36,8 +36,16 @@ def _simulate(argv: Sequence[str]) -> int:
 
 
 def _serve(argv: Sequence[str]) -> int:
-    from rancher_deploy.serve import command
-
+    # `serve` runs on cheroot, which only the `serve` extra installs (pyproject.toml): without it the
+    # import fails, and a traceback with exit 1 would read as "the run failed and was restored".
+    # Exit 2 is invalid usage (README, exit codes), and the one line says what to do.
+    try:
+        from rancher_deploy.serve import command
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] == "rancher_deploy":
+            raise   # a broken install of this package, not a missing extra
+        print("rancher-deploy serve needs its extra: pip install 'rancher-deploy[serve]'", file=sys.stderr)
+        return 2
     return command.main(argv)
 
 

@@ -31,6 +31,12 @@ class Stream(Protocol):
         broke, `NotFound` when the target was removed, and what `fetch` raises for a re-read."""
         ...
 
+    def silent(self, why: str) -> StreamLost:
+        """Take the stream for one that went silent (`why`: a read showed what it did not send):
+        closed, and this flavour's stream lost for the rest of the run (later waits poll rather than
+        open another through the same proxy). Returns the StreamLost to report; raises nothing."""
+        ...
+
     def close(self) -> None:
         """Close the connection; raises nothing."""
         ...

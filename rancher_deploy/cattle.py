@@ -10,9 +10,8 @@ would drop them (josmo/drone-rancher#27).
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from rancher_deploy.errors import (
@@ -34,11 +33,12 @@ from rancher_deploy.creation import Creation, service_body
 from rancher_deploy.envlabels import change_cause
 from rancher_deploy.fleet import PRIMARY, SIDEKICK, Candidate, Container, Survey, places
 from rancher_deploy.http import JSON, RancherSession
-from rancher_deploy.images import display_image
+from rancher_deploy.images import launch_image
 from rancher_deploy.links import service_page
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
 from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict, texts
+from rancher_deploy.streams import Lost
 from rancher_deploy.subscribe import ServiceEvents
 from rancher_deploy.status import (
     BUSY_STATES,
@@ -107,8 +107,9 @@ class CattleBackend:
         self._seen: dict[str, JSON] = {}
         self._made: dict[str, str] = {}          # service id -> stack id, of each service this run created
         self._made_stacks: dict[str, str] = {}   # stack id -> self link, of each stack this run created
-        # Set once a subscribe stream could not be opened or broke: later waits poll (said once).
-        self._stream_lost = threading.Event()
+        # Set once a subscribe stream could not be opened, broke or went silent: later waits poll (said once).
+        self._stream_lost = Lost()
+        self._homes: dict[str, str] = {}  # service id -> its environment's API address (fleet picks span several)
 
     @property
     def needs_finish(self) -> bool:
@@ -159,7 +160,7 @@ class CattleBackend:
                 if service.get("state") in REMOVED_STATES:
                     continue
                 stack = stacks.get(str(service.get(self._dialect.stack_field))) or self._stack_name(
-                    str(service.get(self._dialect.stack_field)))
+                    str(service.get(self._dialect.stack_field)), base)
                 target = ServiceTarget(str(service.get("name")), stack)
                 ref = self._ref(f"{place}/{target}", service)
                 self._listed[ref.id] = service
@@ -196,6 +197,7 @@ class CattleBackend:
     def _ref(self, name: str, service: JSON) -> TargetRef:
         """A service's ref, with its page in Rancher's UI at the configured address (`links.service_page`)."""
         project = str(service.get("accountId") or self._project.get("id"))
+        self._homes[str(service["id"])] = f"{self._base.rsplit('/projects/', 1)[0]}/projects/{project}"
         page = service_page(self._base, project, service.get(self._dialect.stack_field), str(service["id"]))
         return TargetRef(name=name, id=str(service["id"]), url=str(service["links"]["self"]), ui_url=page)
 
@@ -218,9 +220,10 @@ class CattleBackend:
         self._stacks[name] = stacks[0]  # only a found one: a stack this run may create is looked up again
         return stacks[0]
 
-    def _stack_name(self, stack_id: str) -> str:
-        if stack_id not in self._stack_names:
-            stack = self._session.get(f"{self._base}/{self._dialect.stacks}/{stack_id}", what="Reading the stack")
+    def _stack_name(self, stack_id: str, base: str | None = None) -> str:
+        if stack_id not in self._stack_names:  # a stack of the environment at `base`, by default the run's
+            url = f"{base or self._base}/{self._dialect.stacks}/{stack_id}"
+            stack = self._session.get(url, what="Reading the stack")
             self._stack_names[stack_id] = str(stack.get("name"))
         return self._stack_names[stack_id]
 
@@ -258,7 +261,9 @@ class CattleBackend:
         containers); None once a stream was lost in this run."""
         if self._stream_lost.is_set():
             return None
-        return ServiceEvents(self._session, self._base, ref, lambda: self._read_counted(ref),
+        # The service's own environment: `<project>/subscribe` carries the changes of that project only (the
+        # UI opens one per environment it shows), so the default one's would never see a fleet pick elsewhere.
+        return ServiceEvents(self._session, self._homes.get(ref.id, self._base), ref, lambda: self._read_counted(ref),
                              lambda service, instances: self._counted(ref, service, instances), self._stream_lost)
 
     def _counted(self, ref: TargetRef, service: JSON, instances: list[JSON]) -> Snapshot:
@@ -458,9 +463,9 @@ def _containers(service: JSON) -> tuple[Container, ...]:
 
 def service_images(service: JSON) -> tuple[tuple[str, str], ...]:
     """(container, image) of the primary launch config (named as the service) and each sidekick."""
-    pairs = [(str(service.get("name")), _image(service.get("launchConfig")))]
+    pairs = [(str(service.get("name")), launch_image(service.get("launchConfig")))]
     for config in service.get("secondaryLaunchConfigs") or []:
-        pairs.append((str(config.get("name")), _image(config)))
+        pairs.append((str(config.get("name")), launch_image(config)))
     return tuple(pairs)
 
 
@@ -474,9 +479,9 @@ def rollback_images(service: JSON) -> tuple[tuple[str, str], ...]:
     previous = strategy.get("previousLaunchConfig")
     if not previous:
         return ()
-    pairs = [(str(service.get("name")), _image(previous))]
+    pairs = [(str(service.get("name")), launch_image(previous))]
     for config in strategy.get("previousSecondaryLaunchConfigs") or []:
-        pairs.append((str(config.get("name")), _image(config)))
+        pairs.append((str(config.get("name")), launch_image(config)))
     return tuple(pairs)
 
 
@@ -592,8 +597,4 @@ def _choose_project(session: RancherSession, api: str, environment: str | None) 
     names = ", ".join(f"{p.get('name')} ({p.get('id')})" for p in projects)
     raise ConfigError("RANCHER_ENVIRONMENT",
                       f"is required: this account key sees several environments: {names}")
-
-
-def _image(launch_config: Any) -> str:
-    return display_image(str((launch_config or {}).get("imageUuid") or ""))
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
+from rancher_deploy.choices import PolicyKind, VersionPolicy
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.events import Chosen, ImageChange, Passed, Selection
 from rancher_deploy.images import ImageRef, parse_image_uuid
@@ -95,13 +96,13 @@ def select_label(key: str) -> str:
 
 
 def validate_fleet(values: Mapping[str, Any], name: Callable[[str], str], given: Collection[str], *,
-                   named: bool, serving: bool = False) -> None:
+                   named: bool, serving: bool = False) -> dict[str, Any]:
     """The settings of a `--select-image` upgrade, which picks the targets and their containers itself:
     naming targets (`named`), asking for atomic, for a target to be created, or for sidekicks or
     containers by name contradicts it, and the image's repository is what it looks for. ConfigError
     (exit 2) naming the setting as the user set it (`name`); `given` holds the options some source set.
     `serving`: the settings of `rancher-deploy serve`, whose runs select so, each for the image a
-    request names (so the server's own settings need none)."""
+    request names (so the server's own settings need none). Returns the Settings fields fleet mode fixes."""
     select = "`rancher-deploy serve`" if serving else name("select_image")
     if named:
         which = name("workload") if values["workload"] else name("service")
@@ -117,6 +118,11 @@ def validate_fleet(values: Mapping[str, Any], name: Callable[[str], str], given:
         if option in given and values[option]:
             raise ConfigError(name(option), f"cannot be combined with {select}, which picks the targets and the "
                                             "containers running the image's repository itself")
+    # The seed's users get the seed's table (2.0 -> 1.3 no) unless they choose a policy: `newer`. The
+    # targets it picks are independent: fleet selection is never atomic.
+    policy = values["version_policy"] if "version_policy" in given else VersionPolicy(PolicyKind.NEWER)
+    return {"services": (), "workloads": (), "containers": (), "sidekicks": (), "ports": (), "atomic": False,
+            "version_policy": policy}
 
 
 # -- candidates, as a backend lists them ------------------------------------------------------------

@@ -328,15 +328,18 @@ class RancherSession:
         api_error.retry_after = retry_after
         return api_error
 
-    def open_stream(self, url: str, params: Mapping[str, Any] | None = None, *, what: str) -> requests.Response:
+    def open_stream(self, url: str, params: Mapping[str, Any] | None = None, *, what: str,
+                    silence: float | None = None) -> requests.Response:
         """GET a response that streams (a Kubernetes watch): answered once the headers are in, the body
-        read later by the caller (`streams.Feed`). Counted as one request. Raises what `_request` raises
-        for an answer that is an error, and TransientRancherError when no answer came."""
+        read later by the caller (`streams.Feed`), whose read fails after `silence` seconds without
+        data (None: never). Counted as one request. Raises what `_request` raises for an answer that
+        is an error, and TransientRancherError when no answer came."""
         url = self._place(url, what)
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         self._log(f"GET {url} {dict(params or {})} (stream)")
         try:
-            response = self._session.get(url, params=params, timeout=(self._timeout, None), stream=True,
+            response = self._session.get(url, params=params, timeout=(self._timeout, silence), stream=True,
                                          allow_redirects=False, verify=self._verify)
         except requests.exceptions.SSLError as error:
             raise self._tls_failure(error, url, what=what) from None

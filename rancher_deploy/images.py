@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import semver
@@ -133,6 +133,11 @@ def display_image(image_uuid: str) -> str:
     canonical where it parses, as stored where it does not."""
     parsed = parse_image_uuid(image_uuid)
     return str(parsed) if parsed is not None else image_uuid.removeprefix(DOCKER_PREFIX)
+
+
+def launch_image(launch_config: Any) -> str:
+    """The image of a 1.x launch config (`{"imageUuid": "docker:..."}`, or None) as `display_image` shows it."""
+    return display_image(str((launch_config or {}).get("imageUuid") or ""))
 
 
 def same_image(first: str, second: str) -> bool:

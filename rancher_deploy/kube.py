@@ -10,14 +10,15 @@ also reads a namespace (its Rancher project) and deletes the pods a StatefulSet'
 from __future__ import annotations
 
 import copy
+import math
 
 from rancher_deploy.creation import Creation, deployment_body
 from rancher_deploy.envlabels import CHANGE_CAUSE, env_patch
-from rancher_deploy.errors import DeployError, NotFound, PermissionDenied, RefusedError, TargetMissing, TargetNotFound, listed
+from rancher_deploy.errors import NotFound, PermissionDenied, RefusedError, TargetMissing, TargetNotFound, listed
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.links import workload_page
 from rancher_deploy.plan import WorkloadUpdate
-from rancher_deploy.streams import Feed, StreamEnded, StreamLost, json_lines
+from rancher_deploy.streams import Feed, Lost, StreamEnded, StreamLost, json_lines
 from rancher_deploy.fleet import Patterns, places
 from rancher_deploy.projects import Projects, check_namespace, project_of
 from rancher_deploy.settings import WorkloadTarget
@@ -56,10 +57,14 @@ class KubeWorkloads:
     flavour = "k8s"
     env_lists = True  # the Kubernetes object: containers carry `env`
 
-    def __init__(self, session: RancherSession, root: str, cluster: str, project: Projects | None = None) -> None:
+    def __init__(self, session: RancherSession, root: str, cluster: str, project: Projects | None = None, *,
+                 watch_seconds: float = 2.0) -> None:
         """`project`: what the project setting names in this cluster, already checked; each namespace
-        the run acts in must belong to it (one GET of the namespace, only when a project is named)."""
+        the run acts in must belong to it (one GET of the namespace, only when a project is named).
+        `watch_seconds`: how long each watch may stay open (RANCHER_POLL_INTERVAL; `KubeWatch`)."""
         self._session = session
+        self._watch_seconds = watch_seconds
+        self._watch_lost = Lost()   # set once a watch could not be opened, failed or was held: later waits poll
         self._root = root
         self._base = f"{root}/k8s/clusters/{cluster}"
         self.cluster = cluster
@@ -191,11 +196,13 @@ class KubeWorkloads:
                          ui_url=workload_page(self._root, flavour="k8s", cluster_or_project=self.cluster, kind=kind,
                                               namespace=target.namespace, name=target.name))
 
-    def watch(self, ref: TargetRef, last: JSON | None = None) -> KubeWatch:
+    def watch(self, ref: TargetRef, last: JSON | None = None) -> KubeWatch | None:
         """A watch of the workload (one GET, then one long request; from `last`, the write's answer,
-        the long request alone); raises StreamLost when the watch request is refused, what `read`
-        raises for the GET."""
-        return KubeWatch(self._session, ref, last)
+        the long request alone), None once a watch was lost in this run; what `read` raises for the
+        GET (a refused watch request comes as StreamLost from `next`)."""
+        if self._watch_lost.is_set():
+            return None
+        return KubeWatch(self._session, ref, self._watch_lost, self._watch_seconds, last)
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
@@ -466,11 +473,22 @@ class KubeWatch:
     tools/cache/reflector.go isExpiredError) reads the object again and watches from there.
     `next` answers workload bodies as the Kubernetes API serves them. Given `last` (the object as a
     write just answered it: the apiserver's answer carries its resourceVersion), it starts from that
-    instead of reading."""
+    instead of reading.
 
-    def __init__(self, session: RancherSession, ref: TargetRef, last: JSON | None = None) -> None:
+    A watch has no heartbeat, so a proxy that holds its body (nginx's `proxy_buffering`) would leave
+    the wait blind. Each watch asks the server to end it after `window` seconds (`timeoutSeconds`,
+    whole seconds), as client-go's reflector asks every watch it opens to end ("to avoid situations
+    of hanging watchers", tools/cache/reflector.go; it asks 5-10 minutes, the wait asks
+    RANCHER_POLL_INTERVAL): what a buffering proxy held comes out when the server ends it, and a
+    watch still silent twice that long is held for good and lost (`lost`, for the rest of the run).
+    """
+
+    def __init__(self, session: RancherSession, ref: TargetRef, lost: Lost, window: float,
+                 last: JSON | None = None) -> None:
         self._session = session
         self._ref = ref
+        self._lost = lost
+        self._window = max(1, math.ceil(window))
         self._collection, _, self._name = ref.url.rpartition("/")
         self._feed: Feed | None = None
         self._pending: JSON | None = None
@@ -484,15 +502,14 @@ class KubeWatch:
         self._open()
 
     def _open(self) -> None:
+        """Start the next watch; its request is sent on the reader thread (`streams.json_lines`)."""
         self.close()
-        what = f"the watch of {self._ref.name}"
-        try:
-            response = self._session.open_stream(self._collection, {
-                "watch": "1", "fieldSelector": f"metadata.name={self._name}", "resourceVersion": self._version,
-            }, what=f"Watching {self._ref.name}")
-        except DeployError as error:
-            raise StreamLost(f"{what} could not be opened ({error})") from None
-        self._feed = json_lines(response, what)
+        params = {"watch": "1", "fieldSelector": f"metadata.name={self._name}", "resourceVersion": self._version,
+                  "timeoutSeconds": str(self._window)}
+        self._feed = json_lines(
+            lambda: self._session.open_stream(self._collection, params, what=f"Watching {self._ref.name}",
+                                              silence=2.0 * self._window),
+            f"the watch of {self._ref.name}", self._lost)
 
     def next(self, timeout: float) -> JSON | None:
         """The workload as it is now (first), then after each change; None when nothing changed
@@ -516,11 +533,16 @@ class KubeWatch:
             if obj.get("code") == 410:
                 self._relist()
                 return self.next(timeout)
-            raise StreamLost(f"the watch of {self._ref.name} failed ({obj.get('message') or obj.get('reason')})")
+            raise self.silent(f"failed ({obj.get('message') or obj.get('reason')})")
         if kind == "DELETED":
             raise NotFound(f"{self._ref.name} was deleted", status=404)
         self._version = str((obj.get("metadata") or {}).get("resourceVersion") or self._version)
         return dict(obj)
+
+    def silent(self, why: str) -> StreamLost:
+        """Take the watch for one a proxy holds (a read showed what it did not): lost for the run."""
+        self.close()
+        return self._lost.take(StreamLost(f"the watch of {self._ref.name} {why}"))
 
     def close(self) -> None:
         if self._feed is not None:

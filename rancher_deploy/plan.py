@@ -19,7 +19,7 @@ from rancher_deploy.envlabels import (CHANGE_CAUSE, RECORD_LABEL, Edits, KeyDiff
                                       edit_v3_env, selector_conflicts)
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.events import ImageChange
-from rancher_deploy.images import ImageRef, display_image, parse_image_uuid, same_image
+from rancher_deploy.images import ImageRef, launch_image, parse_image_uuid, same_image
 from rancher_deploy.inputs import Origin
 
 # Rancher 1.x pulls an image again on upgrade only with this label (rancher-api.md §1.4, launchConfig labels).
@@ -196,7 +196,7 @@ def plan_service_upgrade(
         new_config, changed = _edited(config, new_image, edits.env if moved else KeyEdits(),
                                       edits.labels if which is None else KeyEdits(), shown)
         keys.extend(changed)
-        previous = _image_of(config)
+        previous = launch_image(config)
         after = str(new_image) if new_image is not None else previous
         if (moved and force) or not same_image(previous, after) or any(changed):
             edited[which] = new_config
@@ -252,10 +252,6 @@ def _edited_parts(keys: Sequence[KeyDiff]) -> tuple[str, ...]:
     """What the deploy record says changed besides images: `env`, `labels`, as far as keys change."""
     labels = {diff.scope.endswith("labels") for diff in keys if diff}
     return tuple(word for word, is_labels in (("env", False), ("labels", True)) if is_labels in labels)
-
-
-def _image_of(launch_config: Mapping[str, Any]) -> str:
-    return display_image(str(launch_config.get("imageUuid") or ""))
 
 
 def _with_image(launch_config: Mapping[str, Any], image: ImageRef) -> dict[str, Any]:
@@ -316,8 +312,8 @@ def plan_workload_update(
         raise ConfigError("RANCHER_SET_LABEL" if key in dict(edits.labels.set) else "RANCHER_UNSET_LABEL",
                           f"names {key}, which the selector of {target} uses: changing it would leave the workload's "
                           "ReplicaSets and pods outside its selector; nothing was changed")
-    changes = tuple(ImageChange(str(container.get("name")), _image_of({"imageUuid": container.get("image")}),
-                                str(image) if image else _image_of({"imageUuid": container.get("image")}))
+    changes = tuple(ImageChange(str(container.get("name")), launch_image({"imageUuid": container.get("image")}),
+                                str(image) if image else launch_image({"imageUuid": container.get("image")}))
                     for container in chosen)
     keys = [edit_v3_env(container, edits.env, f"{change.container} env", lists=env_lists)[1]
             for container, change in zip(chosen, changes) if edits.env]

@@ -12,9 +12,11 @@ from typing import Any, Callable, Mapping
 
 from rancher_deploy.choices import Command
 from rancher_deploy.errors import ConfigError
+from rancher_deploy.images import ImageRef
 from rancher_deploy.options import Kind, Option, ca_location
 
-_POLL = (Command.UPGRADE,)
+_POLL = (Command.UPGRADE,)   # `serve` reads them too (Option.applies_to): its polling runs are upgrades
+_SERVE = (Command.SERVE,)
 
 POLL_OPTIONS: tuple[Option, ...] = (
     Option("poll", ("RANCHER_POLL",), Kind.BOOL,
@@ -33,8 +35,33 @@ POLL_OPTIONS: tuple[Option, ...] = (
            "credsStore); default: ~/.docker", commands=_POLL, metavar="DIR"),
 )
 
+# The server's polling: apart, since the table keeps `serve`'s own rows last (after SERVE_OPTIONS).
+SERVE_POLL_OPTIONS: tuple[Option, ...] = (
+    Option("serve_poll", ("RANCHER_SERVE_POLL",), Kind.SECONDS,
+           "serve: seconds between two polls of the repositories RANCHER_SERVE_POLL_IMAGES names (Keel's poll "
+           "trigger), the first at start; default: no polling", minimum=1, commands=_SERVE, metavar="SECONDS",
+           field="serve_poll_seconds"),
+    Option("serve_poll_images", ("RANCHER_SERVE_POLL_IMAGES",), Kind.LIST,
+           "serve: the repositories each poll lists the tags of (registry/name, no tag; comma separated): every "
+           "opted-in target running one moves to the newest tag its version policy allows", commands=_SERVE,
+           metavar="REPOSITORY", parse=ImageRef.parse),
+)
 
-def validate_poll(values: Mapping[str, Any], name: Callable[[str], str]) -> None:
+
+def validate_polling(values: Mapping[str, Any], name: Callable[[str], str], *, serving: bool = False) -> None:
+    """The checks that span polling's settings (`name` spells a setting as the user set it; `serving`:
+    for `rancher-deploy serve`); raises ConfigError naming the one to fix."""
+    if values["poll"] and serving:
+        # Refused, not ignored: a server set up with it expects polling that would never happen, and
+        # its webhook runs deploy the pushed tag, never a polled one (serve/runs.settings_for).
+        raise ConfigError(name("poll"), f"is for one polling run (rancher-deploy upgrade); the server polls every "
+                                        f"{name('serve_poll')} seconds the repositories of {name('serve_poll_images')}")
+    if values["poll"]:
+        _validate_poll(values, name)
+    _validate_serve_poll(values, name)
+
+
+def _validate_poll(values: Mapping[str, Any], name: Callable[[str], str]) -> None:
     """RANCHER_POLL chooses each target's tag: the image names only the repository, and a target the
     run would create has no running version to choose from."""
     image = values["image"]
@@ -46,3 +73,14 @@ def validate_poll(values: Mapping[str, Any], name: Callable[[str], str]) -> None
     if values["create"]:
         raise ConfigError(name("poll"), f"cannot be combined with {name('create')}: a new target runs no version "
                                         "to choose the next one from")
+
+
+def _validate_serve_poll(values: Mapping[str, Any], name: Callable[[str], str]) -> None:
+    """The server polls the repositories it is given, each named without a tag (polling chooses it)."""
+    images: tuple[ImageRef, ...] = values["serve_poll_images"] or ()
+    if values["serve_poll"] is not None and not images:
+        raise ConfigError(name("serve_poll"), f"needs {name('serve_poll_images')}: the repositories to poll")
+    for image in images:
+        if image.tag is not None or image.digest is not None:
+            raise ConfigError(name("serve_poll_images"), f"names a tag or digest ({image}), but polling chooses the "
+                                                         f"tag; give the repository alone ({image.name})")

@@ -110,11 +110,12 @@ class HumanLog:
             # only then is the run's outcome known. On the way, an error step is a plain line, and so
             # is every warning after it (rolling back, ...): they tell the same failure's story.
             annotation = None
+            message = step_text(event)
             if event.level is Level.ERROR:
                 self._failing = True
             elif not self._failing:
-                annotation = self._dialect.annotate(event.level, event.message)
-            self._line_or(annotation, prefix + event.message)
+                annotation = self._dialect.annotate(event.level, message)
+            self._line_or(annotation, prefix + message)
         elif isinstance(event, Progress):
             self.line("  " + progress_text(event))
         elif isinstance(event, GroupStart):
@@ -194,6 +195,14 @@ def last_words(outcome: Outcome | None, error: DeployError | None, code: ExitCod
     if code is ExitCode.OK:
         return _DONE.get(_overall(outcome.targets, None), code.meaning)
     return code.meaning
+
+
+def step_text(step: Step) -> str:
+    """A step's words, naming the target it is about (prefixed when they do not already), so that
+    every line of a run with several targets at once says which one it is about."""
+    if step.target is None or step.target in step.message:
+        return step.message
+    return f"{step.target}: {step.message}"
 
 
 def progress_text(event: Progress) -> str:

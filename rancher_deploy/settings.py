@@ -2,10 +2,9 @@
 
 Every option is declared once in SETTINGS; argparse flags, `--help`, the `INPUT_*`/`PLUGIN_*`
 spellings, the conversion to a typed value and the Settings field it lands in are read from that
-row, and `action.yml`, the GitLab template and the README table are tested against it. Precedence
-is flag > CI input > environment > `.env` > default, and an empty value counts as unset, because CI
-systems set every declared input, usually to `''`. The environment is read once, into `Inputs`.
-Validation happens here, before any request: one line naming the setting and what was wrong.
+row (`action.yml`, the GitLab template and the README table are tested against it). Precedence is
+flag > CI input > environment > `.env` > default; an empty value is unset (CI sets every declared input,
+usually to `''`). Validation happens here, before any request; each error is one line naming the setting.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert
-from rancher_deploy.poll_options import POLL_OPTIONS, validate_poll
+from rancher_deploy.poll_options import POLL_OPTIONS, SERVE_POLL_OPTIONS, validate_polling
 from rancher_deploy.serve_options import SERVE_OPTIONS
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
                                      parse_workloads)
@@ -123,7 +122,8 @@ SETTINGS: tuple[Option, ...] = (
            default=300.0, minimum=0.1, commands=(UPGRADE,), metavar="SECONDS", field="progress_deadline_seconds"),
     Option("poll_interval", ("RANCHER_POLL_INTERVAL",), Kind.SECONDS,
            "the longest wait, in seconds, between two looks at a target while waiting: polls start fast and "
-           "back off to it; while Rancher pushes changes (a subscribe websocket, a Kubernetes watch) none are needed",
+           "back off to it; while Rancher pushes changes (a subscribe websocket, a Kubernetes watch) none are "
+           "needed, but each watch is asked to end after it, as a proxy may hold one",
            default=2.0, minimum=0.001,
            metavar="SECONDS", field="poll_interval_seconds"),
     Option("request_timeout", ("RANCHER_REQUEST_TIMEOUT",), Kind.SECONDS,
@@ -162,9 +162,9 @@ SETTINGS: tuple[Option, ...] = (
            "what to do with an upgrade an earlier run left `upgraded`", default=OnUpgraded.FINISH,
            choices=words(OnUpgraded), parse=OnUpgraded, commands=(UPGRADE,)),
     Option("version_policy", ("RANCHER_VERSION_POLICY",), Kind.TEXT,
-           "which new image a target takes, else it is skipped (exit 0): any (whatever image is given), newer "
-           "(a higher version, or latest), Keel's all, major, minor, patch, force (the same tag again too), "
-           "glob:PATTERN or regexp:PATTERN (on the new tag); a target's label autoupdate.policy overrides it",
+           "which new image a target takes, else it is skipped (exit 0): any (whatever image is given), newer (a "
+           "higher version, or latest; the default in fleet mode), Keel's all, major, minor, patch, force (the same "
+           "tag again too), glob:PATTERN or regexp:PATTERN (on the new tag); a label autoupdate.policy overrides it",
            default=VersionPolicy(PolicyKind.ANY), metavar="POLICY", parse=VersionPolicy.parse, commands=(UPGRADE,)),
     Option("force", ("RANCHER_FORCE",), Kind.BOOL,
            "upgrade even when the target already runs the image, restarting it on the same tag; the tag is pulled "
@@ -224,6 +224,7 @@ SETTINGS: tuple[Option, ...] = (
            "also write the result as RANCHER_DEPLOY_*=value lines to FILE, for a later step or GitLab's "
            "artifacts:reports:dotenv", metavar="FILE"),
     *SERVE_OPTIONS,   # `rancher-deploy serve` (serve_options.py)
+    *SERVE_POLL_OPTIONS,   # its registry polling (poll_options.py)
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
@@ -297,6 +298,8 @@ class Settings:
     serve_allow_unauthenticated: bool
     serve_queue: int
     serve_grace_seconds: float
+    serve_poll_seconds: float | None
+    serve_poll_images: tuple[ImageRef, ...] | None
     edits: Edits = Edits()
     origin: Origin = Origin()
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -458,9 +461,9 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if values["service"] and flavour in (Flavour.V3, Flavour.K8S):
         raise ConfigError(service, f"is for Rancher 1.x, but {flavour_name} is {flavour}")
     fleet = (command is Command.UPGRADE and values["select_image"]) or command is Command.SERVE  # serve: per run
-    if fleet:
-        validate_fleet(values, name, given, named=bool(workloads or values["service"]), serving=command is Command.SERVE)
-    elif command is Command.UPGRADE:
+    fleet_fields = validate_fleet(values, name, given, named=bool(workloads or values["service"]),
+                                  serving=command is Command.SERVE) if fleet else {}
+    if not fleet and command is Command.UPGRADE:
         for option in ("select_label", "environments", "namespaces"):
             if option in given:
                 raise ConfigError(name(option), f"chooses targets for fleet mode only; set {name('select_image')}=true "
@@ -477,15 +480,13 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     if values["create"] and any(target.stack is None for target in services):
         raise ConfigError(name("create"), f"needs the stack of each service, to create it in: write stack/name in "
                                           f"{service} or set {name('stack')}")
-    if values["poll"]:
-        validate_poll(values, name)
+    validate_polling(values, name, serving=command is Command.SERVE)
     if values["update_sidekicks"] and values["image"] is None:
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
-    if fleet:  # the targets it picks are independent: fleet selection is never atomic
-        return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": (), "workloads": (),
-                "containers": (), "sidekicks": (), "ports": (), "edits": edits, "atomic": False}
+    if fleet:
+        return {"url": url, "access_key": access_key, "secret_key": secret_key, "edits": edits, **fleet_fields}
     return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or (),
             "ports": values["port"] or (), "edits": edits}

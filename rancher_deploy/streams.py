@@ -1,9 +1,17 @@
 """Event streams Rancher serves, read by a thread into a queue: a Kubernetes watch (JSON lines over
 chunked HTTP) and a subscribe websocket (one JSON text message per event: cattle's and norman's).
 
-A blocking read cannot be interrupted by a signal in Python (PEP 475 retries it), so the connection
-is read by a daemon thread and the wait takes from its queue with a short timeout: a SIGTERM, the
-deadline and the progress deadline are looked at between two takes whatever the network does.
+A blocking call cannot be interrupted by a signal in Python (PEP 475 retries it), so everything that
+may block on the network happens on a daemon thread: opening the connection (the websocket's
+handshake, the watch's request) as well as reading it. The wait takes from the thread's queue with
+a short timeout, so a SIGTERM, the deadline and the progress deadline are looked at between two
+takes whatever the network does, a proxy that never answers the handshake included.
+
+A stream that is open but silent is not trusted for long: where Rancher pings (cattle and norman,
+every `PING_SECONDS`), no message for `MISSED_PINGS` pings is a lost stream; a Kubernetes watch,
+which has no heartbeat, is asked to end after a few seconds and opened again (`kube.KubeWatch`),
+so one still silent after that was held by a proxy. Whatever a stream says, a wait confirms a
+timeout or a missed progress deadline with one read before giving up (`wait.wait_for`).
 """
 
 from __future__ import annotations
@@ -15,38 +23,88 @@ import threading
 from typing import Any, Callable, Iterator
 
 import requests
+import urllib3
 
 from rancher_deploy.errors import DeployError
 from rancher_deploy.http import JSON, RancherSession
 
-# Rancher pings every subscriber every 5 s (cattle's api.sub.ping.interval.millis, norman's ticker):
-# a subscription that stays silent this long (real seconds) is taken for one a proxy cut.
-SILENCE_SECONDS = 30.0
+# Rancher pings every subscriber every 5 s: cattle's api.sub.ping.interval.millis=5000
+# (api-server/defaults.properties), norman's time.NewTicker(5 * time.Second) (pkg/subscribe/handler.go).
+PING_SECONDS = 5.0
+MISSED_PINGS = 3   # a subscription with no message for this many pings is taken for one a proxy holds
 
 
 class StreamLost(Exception):
-    """An event stream could not be opened, or broke (a proxy cut the connection, a reset): the wait
-    goes on by polling. The message says why, without secrets."""
+    """An event stream could not be opened, broke (a proxy cut the connection, a reset) or went
+    silent: the wait goes on by polling. The message says why, without secrets. `first` says
+    whether this was the first loss of the flavour's stream in the run (`Lost.take`): only that
+    one is worth a warning."""
+
+    first = True
 
 
 class StreamEnded(Exception):
-    """The server ended the stream cleanly (a watch's `timeoutSeconds`): open it again."""
+    """The server ended the stream cleanly (a watch's `timeoutSeconds`, norman's 30 minutes, a close
+    frame): open it again."""
 
 
+class Lost:
+    """Whether a flavour's stream was lost in this run, shared by every wait of the run (parallel
+    targets included): set by the first failure, atomically, so that the log says so once and the
+    later waits poll without trying again (the same proxy would break or hold them too)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+
+    def is_set(self) -> bool:
+        with self._lock:
+            return self._set
+
+    def take(self, lost: StreamLost) -> StreamLost:
+        """Mark the stream lost; `lost.first` says whether this call was the one that did."""
+        with self._lock:
+            lost.first, self._set = not self._set, True
+        return lost
+
+
+Connection = tuple[Iterator[Any], Callable[[], None]]   # its messages, and how to hang it up
 _END = object()
+_OPENED = object()
 
 
 class Feed:
-    """Messages from one connection, read by a daemon thread (`messages` yields each one)."""
+    """Messages from one connection, opened and read by a daemon thread.
 
-    def __init__(self, messages: Iterator[Any], close: Callable[[], None], what: str) -> None:
+    `connect` opens the connection (it may block for up to RANCHER_REQUEST_TIMEOUT) and answers its
+    messages and how to hang it up; it raises StreamLost when it cannot. `opened` turns true once
+    the connection is open and that was taken from the queue. Any StreamLost raised to the caller
+    is first marked on `lost`.
+    """
+
+    def __init__(self, connect: Callable[[], Connection], what: str, lost: Lost) -> None:
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._close = close
         self._what = what
+        self._lost = lost
+        self._lock = threading.Lock()
+        self._hang_up: Callable[[], None] | None = None
         self._closed = False
-        threading.Thread(target=self._pump, args=(messages,), name="rancher-deploy-stream", daemon=True).start()
+        self._waited = False   # a take found nothing while the connection was still being opened
+        self.opened = False
+        threading.Thread(target=self._pump, args=(connect,), name="rancher-deploy-stream", daemon=True).start()
 
-    def _pump(self, messages: Iterator[Any]) -> None:
+    def _pump(self, connect: Callable[[], Connection]) -> None:
+        try:
+            messages, hang_up = connect()
+        except StreamLost as lost:
+            self._queue.put(lost)
+            return
+        with self._lock:
+            closed, self._hang_up = self._closed, hang_up
+        if closed:   # closed while opening: the wait has moved on
+            _quietly(hang_up)
+            return
+        self._queue.put(_OPENED)
         try:
             for message in messages:
                 self._queue.put(message)
@@ -59,39 +117,72 @@ class Feed:
         self._queue.put(_END)
 
     def get(self, timeout: float) -> Any:
-        """The next message, or None when none came within `timeout` seconds. Raises StreamLost when
-        the connection broke, StreamEnded when the server ended the stream cleanly."""
+        """The next message, or None when none came within `timeout` seconds (or the connection was
+        just opened). Raises StreamLost when it could not be opened, broke or went silent,
+        StreamEnded when the server ended the stream cleanly."""
         try:
             item = self._queue.get(timeout=timeout)
         except queue.Empty:
+            self._waited = self._waited or not self.opened
+            return None
+        if item is _OPENED:
+            self.opened = True
             return None
         if item is _END:
             raise StreamEnded(self._what)
         if isinstance(item, StreamLost):
-            raise item
+            raise self._lost.take(item)
         return item
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            try:
-                self._close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
-                pass
+        """Hang up. A connection still being opened after a take waited for it (a proxy that sits on
+        the handshake, as the wait ended on a signal or its deadline) marks the stream lost without
+        a word: the next wait, a rollback's maybe, polls rather than wait on that proxy again."""
+        with self._lock:
+            hang_up, self._closed = (None if self._closed else self._hang_up), True
+            unopened = self._waited and self._hang_up is None
+        if hang_up is not None:
+            _quietly(hang_up)
+        elif unopened:
+            self._lost.take(StreamLost(f"{self._what} was still being opened when its wait ended"))
 
 
-def json_lines(response: requests.Response, what: str) -> Feed:
+def _quietly(hang_up: Callable[[], None]) -> None:
+    try:
+        hang_up()
+    except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
+        pass
+
+
+def json_lines(open_response: Callable[[], requests.Response], what: str, lost: Lost) -> Feed:
     """A Kubernetes watch: one JSON object per line (`{"type", "object"}`), as the apiserver streams
-    it (apimachinery pkg/watch/json; kubectl reads it the same way)."""
+    it (apimachinery pkg/watch/json; kubectl reads it the same way). `open_response` sends the
+    watch's request (on the reader thread) with a read timeout past the watch's own
+    `timeoutSeconds`: a silence that long is a watch a proxy holds."""
 
-    def messages() -> Iterator[JSON]:
-        for line in response.iter_lines():
-            if line.strip():
-                event = json.loads(line)
-                if isinstance(event, dict):
-                    yield event
+    def connect() -> Connection:
+        try:
+            response = open_response()
+        except DeployError as error:
+            raise StreamLost(f"{what} could not be opened ({error})") from None
 
-    return Feed(messages(), lambda: _cut(response), what)
+        def messages() -> Iterator[JSON]:
+            try:
+                for line in response.iter_lines():
+                    if line.strip():
+                        event = json.loads(line)
+                        if isinstance(event, dict):
+                            yield event
+            except requests.exceptions.ConnectionError as error:
+                # requests wraps a read timeout while streaming as ConnectionError(ReadTimeoutError).
+                if error.args and isinstance(error.args[0], urllib3.exceptions.ReadTimeoutError):
+                    raise StreamLost(f"{what} went silent past the time the server was asked to end it in "
+                                     "(timeoutSeconds): a proxy holds it") from None
+                raise
+
+        return messages(), lambda: _cut(response)
+
+    return Feed(connect, what, lost)
 
 
 def _cut(response: requests.Response) -> None:
@@ -108,40 +199,50 @@ def _cut(response: requests.Response) -> None:
     response.close()
 
 
-def subscription(session: RancherSession, url: str, params: dict[str, str], what: str) -> Feed:
-    """A subscribe websocket (`session.open_websocket`) read into a Feed of its JSON messages.
+def subscription(session: RancherSession, url: str, params: dict[str, str], what: str, lost: Lost) -> Feed:
+    """A subscribe websocket (`session.open_websocket`, on the reader thread) read into a Feed of its
+    JSON messages.
 
-    Raises StreamLost when it cannot be opened (a refusal, a proxy that does not pass the upgrade,
-    TLS); the Feed then says StreamLost when it breaks or stays silent past SILENCE_SECONDS, and
-    StreamEnded when Rancher closes it with a close frame.
+    The Feed says StreamLost when it cannot be opened (a refusal, a proxy that does not pass the
+    upgrade or never answers it, TLS), when it breaks (a reset) or stays silent for MISSED_PINGS of
+    Rancher's pings, and StreamEnded when Rancher ends it: a close frame (cattle), or the connection
+    closed without one (norman's handler returns after its watch's 30 minutes).
     """
-    try:
-        ws = session.open_websocket(url, params, what="Subscribing to Rancher's events")
-    except DeployError as error:
-        raise StreamLost(f"{what} could not be opened ({error})") from None
-    ws.settimeout(SILENCE_SECONDS)
+    silence = MISSED_PINGS * PING_SECONDS
 
-    def messages() -> Iterator[JSON]:
-        import websocket  # imported already by the open above
-
-        while True:
-            try:
-                text = ws.recv()
-            except websocket.WebSocketTimeoutException:
-                raise StreamLost(f"{what} went silent for {SILENCE_SECONDS:g}s") from None
-            if not text:
-                return  # a close frame: websocket-client answers it and gives ""
-            event = json.loads(text)
-            if isinstance(event, dict):
-                yield event
-
-    def hang_up() -> None:
-        # A close frame, without waiting for the answer (the pump thread is reading), then the socket
-        # shut down, which ends that thread's read at once.
+    def connect() -> Connection:
         try:
-            ws.send_close()
-        finally:
-            ws.abort()
-            ws.shutdown()
+            ws = session.open_websocket(url, params, what="Subscribing to Rancher's events")
+        except DeployError as error:
+            raise StreamLost(f"{what} could not be opened ({error})") from None
+        ws.settimeout(silence)
 
-    return Feed(messages(), hang_up, what)
+        def messages() -> Iterator[JSON]:
+            import websocket  # imported already by the open above
+
+            while True:
+                try:
+                    text = ws.recv()
+                except websocket.WebSocketTimeoutException:
+                    raise StreamLost(f"{what} went silent: no message for {silence:g}s, though Rancher pings "
+                                     f"every {PING_SECONDS:g}s") from None
+                except websocket.WebSocketConnectionClosedException:
+                    return   # closed without a close frame, but cleanly (a FIN, not a reset): norman's end
+                if not text:
+                    return   # a close frame: websocket-client answers it and gives ""
+                event = json.loads(text)
+                if isinstance(event, dict):
+                    yield event
+
+        def hang_up() -> None:
+            # A close frame, without waiting for the answer (the pump thread is reading), then the
+            # socket shut down, which ends that thread's read at once.
+            try:
+                ws.send_close()
+            finally:
+                ws.abort()
+                ws.shutdown()
+
+        return messages(), hang_up
+
+    return Feed(connect, what, lost)

@@ -13,7 +13,6 @@ their environment mapper, which rewrites the containers' variables.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import Callable
 
 from rancher_deploy.envlabels import CHANGE_CAUSE, edit_map, edit_v3_env
@@ -37,6 +36,7 @@ from rancher_deploy.projects import Projects, check_namespace, find_cluster, pro
 from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef, texts
+from rancher_deploy.streams import Lost
 from rancher_deploy.subscribe import WorkloadEvents
 from rancher_deploy.workload_view import (
     CONTROLLER_REVISION_KINDS,
@@ -84,8 +84,8 @@ class V3Workloads:
         self._cluster = cluster
         # Where it came from (the URL or its own setting), so that a wrong one is named as the user set it.
         self._cluster_setting = cluster_setting
-        # Set once a subscribe stream could not be opened or broke: later waits poll (said once).
-        self._stream_lost = threading.Event()
+        # Set once a subscribe stream could not be opened, broke or went silent: later waits poll (said once).
+        self._stream_lost = Lost()
 
     def locate(self, target: WorkloadTarget) -> Located:
         """One request per project this key may look in: a GET by id for `kind:name`, a listing

@@ -84,7 +84,11 @@ def wait_for(
     """Wait until the goal is reached and return the snapshot that reached it.
 
     With `watch`, observations come from the stream it opens (Rancher pushes each change: no request
-    while nothing changes); when it cannot be opened or breaks, this says so once and polls instead.
+    while nothing changes); when it cannot be opened, breaks or goes silent, this polls instead,
+    saying so once a run (`StreamLost.first`). A stream's silence is never a verdict: before the
+    timeout or the progress deadline ends a wait that a stream fed, one read confirms it (the judge
+    decides on that read), and a read that shows what the stream did not send takes the stream for
+    silent (`Stream.silent`: lost for the rest of the run).
     Polls start `FIRST_POLL_SECONDS` apart and back off to `pace.poll_interval_seconds` (the cap),
     starting fast again after each change seen. Emits a Progress event when what is seen changes,
     and every HEARTBEAT_SECONDS otherwise. Raises WaitFailed (the judge said failed, a read Rancher
@@ -101,6 +105,7 @@ def wait_for(
     last_line: tuple[object, ...] | None = None
     last_shown = deadline.started
     read_trouble = False
+    confirm = False   # the next look is a read that confirms a verdict the stream alone would give
     try:
         while True:
             signal_number = pace.interrupted()
@@ -108,18 +113,19 @@ def wait_for(
                 raise WaitInterrupted(f"interrupted while waiting for {target} to be {goal.value}", last,
                                       signal_number)
             snapshot: Snapshot | None = None
+            fresh, confirming, confirm = False, confirm, False
             try:
                 if opening is not None:
                     open_now, opening = opening, None
                     stream = open_now()
-                if stream is not None:
+                if stream is not None and not confirming:
                     # Short reads, so that a signal or the deadline is noticed while nothing changes.
                     snapshot = stream.next(min(STREAM_READ_SECONDS, max(0.01, deadline.remaining_seconds)))
                 else:
+                    fresh = True
                     snapshot = observe()
             except StreamLost as lost:
-                emit(Step(f"{lost}; polling instead (every {pace.poll_interval_seconds:g}s at most, "
-                          "RANCHER_POLL_INTERVAL)", Level.WARNING, target))
+                _say_lost(lost, emit, target, pace)
                 _close(stream)
                 stream = None
                 continue
@@ -143,9 +149,13 @@ def wait_for(
                 if read_trouble:
                     emit(Step("Rancher answers again", Level.INFO, target))
                     read_trouble = False
-                last = snapshot
                 judgement = snapshot.judge(goal)
                 line = (snapshot.state, snapshot.message, snapshot.health, judgement.message)
+                if confirming and stream is not None and last is not None and line != last_line:
+                    _say_lost(stream.silent(f"went silent: a read shows {snapshot.describe()}, which it did not "
+                                            f"send (it last said {last.describe()})"), emit, target, pace)
+                    stream = None
+                last = snapshot
                 if line != last_line or now - last_shown >= HEARTBEAT_SECONDS:
                     if line != last_line:
                         delays = polling(pace.poll_interval_seconds)  # a change: look again soon
@@ -160,7 +170,11 @@ def wait_for(
             elif last is not None and now - last_shown >= HEARTBEAT_SECONDS:
                 emit(_progress(target, last, deadline.elapsed_seconds))
                 last_shown = now
-            if progress is not None and last is not None and progress.overdue(now):
+            overdue = progress is not None and last is not None and progress.overdue(now)
+            if (overdue or deadline.passed()) and stream is not None and not fresh:
+                confirm = True   # a stream's silence is no verdict: the judge decides on one read
+                continue
+            if progress is not None and last is not None and overdue:
                 raise WaitFailed(stalled_message(last, progress.idle_seconds(now)), last)
             if deadline.passed():
                 raise WaitTimedOut(
@@ -177,6 +191,14 @@ def wait_for(
                 deadline.pause(max(delay, MIN_PAUSE_SECONDS))
     finally:
         _close(stream)
+
+
+def _say_lost(lost: StreamLost, emit: Emit, target: str, pace: Pace) -> None:
+    """The warning that the run's waits poll from now on: once a run, by the wait that lost the
+    stream first (parallel waits losing it at once share `streams.Lost`)."""
+    if lost.first:
+        emit(Step(f"{lost}; polling instead (every {pace.poll_interval_seconds:g}s at most, "
+                  "RANCHER_POLL_INTERVAL)", Level.WARNING, target))
 
 
 def _close(stream: Stream | None) -> None:

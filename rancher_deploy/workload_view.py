@@ -19,6 +19,7 @@ from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.rollout import Rollout
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef
+from rancher_deploy.streams import StreamLost
 from rancher_deploy.targets import WORKLOAD_KINDS
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -99,6 +100,9 @@ class BodyStream(Protocol):
     """Workload bodies pushed by Rancher (`kube.KubeWatch`): the first is the workload as it is now."""
 
     def next(self, timeout: float) -> JSON | None:
+        ...
+
+    def silent(self, why: str) -> StreamLost:
         ...
 
     def close(self) -> None:

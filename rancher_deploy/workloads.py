@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from rancher_deploy.backend import Stream
+from rancher_deploy.backend import Stream, StreamLost
 from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
@@ -299,6 +299,9 @@ class _WorkloadStream:
         backend, ref = self._backend, self._ref
         return backend._observed(ref, backend._api.parse(ref, body, backend._baseline.get(ref.id)))
 
+    def silent(self, why: str) -> StreamLost:
+        return self._bodies.silent(why)
+
     def close(self) -> None:
         self._bodies.close()
 
@@ -388,6 +391,6 @@ def connect(session: RancherSession, root: str, flavour: str, settings: Settings
     cluster_id, name = str(cluster_doc.get("id")), str(cluster_doc.get("name") or "")
     if project is not None:
         project = project.in_cluster(cluster_id)
-    return WorkloadsBackend(KubeWorkloads(session, root, cluster_id, project),
+    return WorkloadsBackend(KubeWorkloads(session, root, cluster_id, project, watch_seconds=settings.poll_interval_seconds),
                             f"{label}, Kubernetes API through Rancher, cluster {cluster_id}"
                             + (f" ({name})" if name and name != cluster_id else ""), warn)

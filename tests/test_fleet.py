@@ -95,7 +95,7 @@ def test_the_repository_decides_whatever_the_tag_or_digest(sim: Simulator, run_c
     no_port = sim.add_service(shop, "noport", config("registry.example.com/shop/web:2.0", autoupdate_enable="true"))
     other_host = sim.add_service(shop, "mirror", config("mirror.example.com:5000/shop/web:2.0",
                                                         autoupdate_enable="true"))
-    result = fleet(run_cli)
+    result = fleet(run_cli, RANCHER_VERSION_POLICY="any")   # a digest is no version: `newer` would skip it
     assert result.code == 0, result.stderr
     assert image_of(sim, older) == image_of(sim, pinned) == NEW_IMAGE
     assert image_of(sim, no_port) == "registry.example.com/shop/web:2.0"
@@ -105,7 +105,8 @@ def test_the_repository_decides_whatever_the_tag_or_digest(sim: Simulator, run_c
 
 def test_a_new_image_given_by_digest_selects_by_its_repository(sim: Simulator, run_cli: RunCli) -> None:
     web = sim.add_service(sim.add_stack("shop"), "web", config(autoupdate_enable="true"))
-    result = fleet(run_cli, RANCHER_IMAGE=f"docker:registry.example.com:5000/shop/web@{DIGEST}")
+    result = fleet(run_cli, RANCHER_IMAGE=f"docker:registry.example.com:5000/shop/web@{DIGEST}",
+                   RANCHER_VERSION_POLICY="any")   # a digest is no version: `newer` would skip it
     assert result.code == 0, result.stderr
     assert image_of(sim, web) == f"registry.example.com:5000/shop/web@{DIGEST}"
 

@@ -86,3 +86,28 @@ def test_without_fail_fast_independent_targets_all_run(sim: Simulator, run_cli: 
                      RANCHER_ATOMIC="false", RANCHER_PARALLEL="1", RANCHER_PROGRESS_DEADLINE="0.3")
     assert [target["result"] for target in result.json["targets"]][0] == "rolled-back", result.stderr
     assert result.json["targets"][1]["result"] != "not-upgraded"
+
+
+def test_ten_targets_whose_subscription_is_refused_say_so_once(sim: Simulator, run_cli: RunCli) -> None:
+    """The waits of one run share one lost flag per flavour's stream, set by the first failure."""
+    stack = sim.add_stack("shop")
+    for number in range(10):
+        sim.add_service(stack, f"s{number}", dict(WORKER), scale=1)
+    sim.faults.fail_next("/subscribe", count=100, status=404)   # a proxy that does not pass websockets
+    result = run_cli(GITHUB_ACTIONS="true", RANCHER_STACK=None,
+                     RANCHER_SERVICE=",".join(f"shop/s{number}" for number in range(10)))
+    assert result.code == 0, result.stderr
+    assert result.stderr.count("polling instead") == 1, result.stderr
+    assert len([line for line in result.stderr.splitlines()
+                if line.startswith("::warning::") and "polling instead" in line]) == 1, result.stderr
+
+
+def test_every_line_about_one_of_several_targets_names_it(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    ids = [sim.add_service(stack, f"s{number}", dict(WORKER), scale=1) for number in range(3)]
+    sim.faults.fail_next("/subscribe", count=100, status=404)
+    sim.faults.fail_next(f"/services/{ids[1]}", count=6, status=503, method="GET")   # then it answers again
+    result = run_cli(RANCHER_STACK=None, RANCHER_SERVICE="shop/s0,shop/s1,shop/s2", RANCHER_POLL_INTERVAL="0.05")
+    assert result.code == 0, result.stderr
+    again = [line for line in result.stderr.splitlines() if "answers again" in line]
+    assert again and all(line == "shop/s1: Rancher answers again" for line in again), again

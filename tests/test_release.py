@@ -110,7 +110,8 @@ def test_the_base_is_a_build_argument_pinned_by_tag_and_digest() -> None:
 
 def test_the_image_has_no_healthcheck() -> None:
     # A HEALTHCHECK would run in every CI step that uses the image; `serve` is probed by its orchestrator.
-    assert not re.search(r"^HEALTHCHECK", (ROOT / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
+    assert not re.search(r"^\s*HEALTHCHECK\b", (ROOT / "Dockerfile").read_text(encoding="utf-8"),
+                         re.MULTILINE | re.IGNORECASE)
 
 
 # -- the GitHub release workflow ----------------------------------------------------------------------
@@ -167,6 +168,16 @@ def test_gitlab_release_job_releases_a_semver_tag_with_the_release_keyword() -> 
     assert job["release"]["description"]
     script = "\n".join(job["script"])
     assert "rancher_deploy/__init__.py" in script and "templates/rancher-deploy.yml" in script
+
+
+def test_gitlab_release_values_have_nothing_the_shell_would_run() -> None:
+    # GitLab runs the release keyword as `glab release create ... "<value>"` in a shell without escaping
+    # (docs.gitlab.com, ci/yaml/#release): a backtick, `$(`, `"` or `\\` in a value would run a command or
+    # end the quoting. Only plain $VARIABLE / ${VARIABLE} expansions are meant.
+    release = load(".gitlab-ci.yml")["create-release"]["release"]
+    for key, value in release.items():
+        shown = re.sub(r"\$(?:[A-Za-z_]\w*|\{[A-Za-z_]\w*\})", "", str(value))
+        assert not re.search(r"[`\"\\$]", shown), f"release.{key} has shell-active characters: {value!r}"
 
 
 def test_the_component_is_what_the_catalog_publishes() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from rancher_deploy import ci
 from rancher_deploy.errors import ExitCode
-from rancher_deploy.events import Level, Outcome, Result, Step, TargetOutcome
+from rancher_deploy.events import Level, Outcome, Progress, Result, Step, TargetOutcome
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog
 from rancher_deploy.simulator import Simulator, Timing
@@ -116,3 +116,18 @@ def test_a_failure_across_several_targets_is_still_one_annotation(sim: Simulator
     assert result.code == 1, result.stderr
     (annotation,) = annotations(result.stderr)
     assert annotation.startswith("::error::FAILED") and "shop/web" in annotation and "shop/worker" in annotation
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_every_line_about_a_target_names_it(level: Level) -> None:
+    """Targets run at once interleave their lines: each one carrying a target says which, whether its
+    words name it already or not (the wait's "Rancher answers again")."""
+    stream = io.StringIO()
+    log = HumanLog(stream, Redactor(), verbose=True, dialect=ci.GitHub(Redactor()))
+    log(Step("Rancher answers again", level, "shop/s1"))
+    log(Step("Upgrade of shop/s2 requested", level, "shop/s2"))
+    log(Progress("shop/s3", "upgrading", None, 1, 2, 3.0))
+    first, second, third = stream.getvalue().splitlines()
+    assert "shop/s1: Rancher answers again" in first
+    assert "shop/s2" in second and "shop/s2: " not in second   # named once, not twice
+    assert third.strip().startswith("shop/s3: upgrading")

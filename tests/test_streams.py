@@ -14,13 +14,13 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import trustme
 
 from rancher_deploy import streams
-from rancher_deploy.errors import CertificateNotTrusted
+from rancher_deploy.errors import CertificateNotTrusted, DeployError
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.simulator import Simulator, Timing
 
@@ -94,18 +94,22 @@ def cut_half_way(sim: Simulator) -> CliRun:
     return result
 
 
-def test_a_rollout_is_followed_through_the_watch_with_one_request_however_long(k8s: Simulator) -> None:
+def test_a_rollout_is_followed_through_watches_each_asked_to_end_after_the_poll_interval(k8s: Simulator) -> None:
     started = time.monotonic()
-    result = run(k8s)
+    result = run(k8s, RANCHER_POLL_INTERVAL="5")
+    elapsed = time.monotonic() - started
     assert result.code == 0, result.stderr
     assert containers(k8s)["web"]["image"] == NEW
     waited = requests_after_the_change(k8s)
-    # One watch, from the resourceVersion the patch answered: a poller every 50 ms would read ~10+ times.
-    assert [line.split("?")[0] for line in waited] == [
-        "GET /k8s/clusters/local/apis/apps/v1/namespaces/default/deployments",
-    ], waited
-    assert "fieldSelector=metadata.name%3Dweb" in waited[0] and "resourceVersion=" in waited[0]
-    assert time.monotonic() - started > 0.2, "the rollout was too quick to tell a watch from a poller"
+    # Watches only, from the resourceVersion the patch answered, each asked to end after the poll
+    # interval (client-go's reflector asks every watch to end: a proxy may hold one); no read. The
+    # simulator ends a watch on its own clock (10x): ~2 s real would be 4 watches, a poller's 10+ reads.
+    assert waited and all(line.startswith("GET /k8s/clusters/local/apis/apps/v1/namespaces/default/deployments?")
+                          for line in waited), waited
+    assert all("fieldSelector=metadata.name%3Dweb" in line and "timeoutSeconds=5" in line for line in waited)
+    assert "resourceVersion=" in waited[0]
+    assert len(waited) <= 2 + elapsed * SLOW.speed / 5, waited
+    assert elapsed > 0.2, "the rollout was too quick to tell a watch from a poller"
     assert "polling instead" not in result.stderr
 
 
@@ -118,7 +122,7 @@ def test_a_watch_the_network_cuts_falls_back_to_polling_saying_so_once(k8s: Simu
 
 def test_a_watch_answered_410_gone_reads_again_and_watches_on(k8s: Simulator) -> None:
     k8s.faults.expire_watches(1)
-    result = run(k8s)
+    result = run(k8s, RANCHER_POLL_INTERVAL="60")   # no watch ends on its own before the rollout does
     assert result.code == 0, result.stderr
     waited = requests_after_the_change(k8s)
     read = "GET /k8s/clusters/local/apis/apps/v1/namespaces/default/deployments/web"
@@ -158,11 +162,13 @@ def between(sim: Simulator, first: str, last: str) -> list[str]:
     return logged[start + 1:end]
 
 
-def assert_no_polling(waited: list[str], service: str) -> None:
-    """The wait subscribed, then read the service with its containers once; what came after the wait
+def assert_no_polling(waited: list[str], service: str, *, confirmed: bool = False) -> None:
+    """The wait subscribed, then read the service with its containers once (and, `confirmed`, once
+    more: the read that confirms a verdict the stream alone would give); what came after the wait
     (the rollback's own look at the service) is not a poll."""
     assert waited[:2] == ["GET subscribe?eventNames=resource.change", f"GET {service}?include=instances"], waited
-    assert not [line for line in waited[2:] if "include=instances" in line or line.endswith("/instances")], waited
+    reads = [line for line in waited[2:] if "include=instances" in line or line.endswith("/instances")]
+    assert reads == ([f"GET {service}?include=instances"] if confirmed else []), waited
 
 
 def subscriptions(sim: Simulator) -> int:
@@ -184,6 +190,35 @@ def test_a_1x_upgrade_is_followed_through_cattle_s_subscribe_stream(sim: Simulat
     assert "polling instead" not in result.stderr
 
 
+def test_a_1x_upgrade_over_v1_counts_its_containers_through_the_stream_without_service_ids(
+        sim: Simulator, web: str, run_cli: RunCli) -> None:
+    """Rancher < 1.2 speaks v1 only, whose containers carry no serviceIds (cattle's InstanceOutputFilter):
+    a container is the service's when the read listed it, or by its io.rancher.stack_service.name label."""
+    result = run_cli(CATTLE_URL=f"{sim.url}/v1")
+    assert result.code == 0, result.stderr
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+    assert between(sim, "action=upgrade", "action=finishupgrade") == [
+        "GET subscribe?eventNames=resource.change", f"GET {web}?include=instances"]
+    assert "upgrading (In Progress), 1/2 new containers healthy" in result.stderr
+    assert "polling instead" not in result.stderr
+
+
+@pytest.mark.parametrize("services_first", [True, False])
+def test_a_service_that_says_upgraded_before_its_last_container_is_healthy_is_waited_for(
+        sim: Simulator, web: str, run_cli: RunCli, services_first: bool) -> None:
+    sim.faults.publish_order(services_first)
+    result = run_cli("--output", "json")
+    assert result.code == 0, result.stderr
+    assert result.json["targets"][0]["result"] == "upgraded"
+    # What the judge saw last before finishing: the service upgraded and both new containers healthy.
+    upgraded = [line for line in result.stderr.splitlines() if line.startswith("  shop/web: upgraded")]
+    assert upgraded and upgraded[-1].startswith("  shop/web: upgraded, 2/2 new containers healthy"), result.stderr
+    # The service's event first: it says upgraded while the last container's event is still to come.
+    if services_first:
+        assert "  shop/web: upgraded, 1/2 new containers healthy" in result.stderr, result.stderr
+    assert "polling instead" not in result.stderr
+
+
 def test_a_container_that_fails_to_start_reaches_the_judge_through_the_stream(sim: Simulator, web: str,
                                                                                run_cli: RunCli) -> None:
     sim.faults.failing_image(NEW_IMAGE)
@@ -199,7 +234,7 @@ def test_a_stream_without_events_still_keeps_the_progress_deadline(sim: Simulato
     result = run_cli(RANCHER_PROGRESS_DEADLINE="0.5")
     assert result.code == 1, result.stderr
     assert "without progress (RANCHER_PROGRESS_DEADLINE)" in result.stderr
-    assert_no_polling(between(sim, "action=upgrade", "action=rollback"), web)
+    assert_no_polling(between(sim, "action=upgrade", "action=rollback"), web, confirmed=True)
 
 
 def test_a_1x_stream_the_network_cuts_falls_back_to_polling_saying_so_once(sim: Simulator, web: str,
@@ -353,15 +388,109 @@ def test_a_v3_stream_the_network_cuts_falls_back_to_polling_saying_so_once(v3: S
 
 def test_a_subscription_that_goes_silent_is_taken_for_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     # Rancher pings every 5 s; on a frozen clock the simulator sends its first ping and then nothing,
-    # as a proxy that stopped passing data without closing would.
-    monkeypatch.setattr(streams, "SILENCE_SECONDS", 0.3)
+    # as a proxy that stopped passing data without closing would. Three pings missed: lost.
+    monkeypatch.setattr(streams, "PING_SECONDS", 0.1)
+    lost = streams.Lost()
     with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing(speed=0.0)) as frozen:
         session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY))
         feed = streams.subscription(session, f"{frozen.url}/v2-beta/projects/1a5/subscribe",
-                                    {"eventNames": "resource.change"}, "the event stream of shop/web")
+                                    {"eventNames": "resource.change"}, "the event stream of shop/web", lost)
         try:
-            assert feed.get(5)["name"] == "ping"
-            with pytest.raises(streams.StreamLost, match="went silent for 0.3s"):
-                feed.get(5)
+            assert take(feed)["name"] == "ping"
+            with pytest.raises(streams.StreamLost, match=r"went silent: no message for 0.3s, though Rancher pings "
+                                                         r"every 0.1s") as silent:
+                take(feed)
+            assert silent.value.first and lost.is_set()
         finally:
             feed.close()
+
+
+def take(feed: streams.Feed, seconds: float = 5) -> Any:
+    """The next message of `feed` within `seconds` (skipping the note that it opened)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message = feed.get(deadline - time.monotonic())
+        if message is not None:
+            return message
+    raise AssertionError("no message")
+
+
+def test_a_subscription_verifies_the_host_name_and_takes_a_ca_directory(ca: trustme.CA, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A certificate for another host fails the websocket as it fails a request; RANCHER_CA_BUNDLE may
+    name a directory (c_rehash'd, as requests takes it)."""
+    import subprocess
+
+    from .test_tls import https_simulator
+
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    directory = tmp_path / "cas"
+    directory.mkdir()
+    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+    subprocess.run(["openssl", "rehash", str(directory)], check=True, capture_output=True)
+    query = {"eventNames": "resource.change"}
+    with https_simulator(ca, tmp_path, hosts=("other.example",)) as elsewhere:
+        with pytest.raises(DeployError, match="TLS|certificate"):
+            RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), verify=str(directory)).open_websocket(
+                f"{elsewhere.url}/v2-beta/projects/1a5/subscribe", query, what="Subscribing")
+    with https_simulator(ca, tmp_path) as here:
+        ws = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), verify=str(directory)).open_websocket(
+            f"{here.url}/v2-beta/projects/1a5/subscribe", query, what="Subscribing")
+        assert '"name":"ping"' in ws.recv()
+        ws.close()
+
+
+def test_credentials_in_the_url_reach_the_subscription_and_no_output(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli("--verbose", CATTLE_URL=sim.url.replace("http://", f"http://{ACCESS_KEY}:{SECRET_KEY}@"),
+                     CATTLE_ACCESS_KEY=None, CATTLE_SECRET_KEY=None)
+    assert result.code == 0, result.stderr   # invoke_cli checks that the secret appears nowhere
+    assert "polling instead" not in result.stderr
+    assert subscriptions(sim) >= 1 and {r.status for r in sim.requests if r.path.endswith("/subscribe")} == {101}
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "poll"])
+def test_a_service_removed_while_waiting_ends_the_same_streamed_or_polled(sim: Simulator, web: str, run_cli: RunCli,
+                                                                         stream: bool) -> None:
+    sim.faults.hang(web)
+    if not stream:
+        sim.faults.fail_next("/subscribe", count=5, status=404)
+    remover = when_open(sim, lambda: _remove(sim, web)) if stream else _after_upgrade(sim, web)
+    result = run_cli("--output", "json")
+    remover.join(timeout=20)
+    assert result.code == 4, result.stderr
+    assert result.json["targets"][0]["state"] in ("removed", "removing"), result.stderr
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "poll"])
+def test_a_timeout_ends_the_same_streamed_or_polled(sim: Simulator, web: str, run_cli: RunCli, stream: bool) -> None:
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    if not stream:
+        sim.faults.fail_next("/subscribe", count=5, status=404)
+    result = run_cli("--output", "json", RANCHER_TIMEOUT="1")
+    assert result.code == 1, result.stderr
+    assert "shop/web was not upgraded after 1s (RANCHER_TIMEOUT)" in result.stderr
+    assert result.json["targets"][0]["result"] == "rolled-back"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+
+
+def _after_upgrade(sim: Simulator, service: str) -> threading.Thread:
+    """Remove `service` from a thread once its upgrade was requested."""
+
+    def remove() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any("action=upgrade" in r.query for r in sim.requests):
+                _remove(sim, service)
+                return
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=remove, daemon=True)
+    thread.start()
+    return thread
+
+
+def _remove(sim: Simulator, service: str) -> None:
+    import requests
+
+    requests.delete(f"{sim.url}/v2-beta/projects/1a5/services/{service}", auth=(ACCESS_KEY, SECRET_KEY), timeout=5)

@@ -213,3 +213,21 @@ def test_a_fleet_pick_whose_label_is_no_policy_stops_the_run_before_any_is_touch
     assert "error: label autoupdate.policy of Default/shop/api: must be one of any, newer" in result.stderr
     assert [r for r in sim.requests if r.method != "GET"] == []
     assert image_of(sim, web) == "1.0"
+
+
+def test_a_seed_user_gets_the_seeds_table_without_setting_a_policy(sim: Simulator, run_cli: RunCli) -> None:
+    # rancher-service-updater's table: 2.0 -> 1.3 no. Its variables alone must not downgrade a fleet.
+    stack = sim.add_stack("shop")
+    web = service(sim, "2.0", {"autoupdate.enable": "true"}, stack=stack)
+    api = service(sim, "1.0", {"autoupdate.enable": "true"}, name="api", stack=stack)
+    result = fleet(run_cli, RANCHER_IMAGE=f"{REPO}:1.3", AUTOUPDATE_ENVIRONMENT_NAMES='[".*"]')
+    assert result.code == 0, result.stderr
+    assert image_of(sim, web) == "2.0" and image_of(sim, api) == "1.3"
+    assert "skipped by the version policy newer (RANCHER_VERSION_POLICY)" in result.stderr
+
+
+def test_a_fleet_run_takes_any_image_when_the_policy_says_so(sim: Simulator, run_cli: RunCli) -> None:
+    web = service(sim, "2.0", {"autoupdate.enable": "true"})
+    result = fleet(run_cli, RANCHER_IMAGE=f"{REPO}:1.3", RANCHER_VERSION_POLICY="any")
+    assert result.code == 0, result.stderr
+    assert image_of(sim, web) == "1.3"

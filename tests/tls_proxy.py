@@ -8,6 +8,11 @@ documented websocket setup) it passes them and then tunnels the connection both 
 
 It also counts connections that did not speak TLS: a client that followed an http:// link to it
 would have sent its request, credentials included, in clear text.
+
+Proxies that hold long connections, for the stream tests: `websockets="hold"` never answers a
+websocket handshake, `websockets="silent"` passes the 101 and then no frame; `watches="buffer"`
+passes a Kubernetes watch's headers and holds its body until the server ends it (nginx's
+`proxy_buffering on`), `watches="hold"` never passes it at all. `held` is set once one was held.
 """
 
 from __future__ import annotations
@@ -65,6 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
         if proxy.websockets and self.headers.get("Upgrade", "").lower() == "websocket":
             self._tunnel(path, {**headers, "Upgrade": "websocket", "Connection": "Upgrade"})
             return
+        if proxy.watches != "pass" and self.command == "GET" and "watch=1" in path:
+            self._buffer(path, headers)
+            return
         upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=10)
         try:
             upstream.request(self.command, path, body=body or None, headers=headers)
@@ -75,14 +83,51 @@ class _Handler(BaseHTTPRequestHandler):
             upstream.close()
         self._answer(answer.status, passed, data)
 
+    def _buffer(self, path: str, headers: dict[str, str]) -> None:
+        """A watch whose headers pass at once and whose body is held: until the server ends it
+        ("buffer"), or for good ("hold")."""
+        proxy = self.server.proxy
+        upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=None)
+        upstream.request("GET", path, headers=headers)
+        answer = upstream.getresponse()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        proxy.held.set()
+        self.close_connection = True
+        try:
+            body = answer.read()   # until the server ends the watch
+        except OSError:
+            body = b""
+        upstream.close()
+        if proxy.watches == "hold":
+            proxy.released.wait()
+            return
+        try:
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n")
+        except OSError:
+            pass
+
     def _tunnel(self, path: str, headers: dict[str, str]) -> None:
         """Send the handshake upstream, then copy bytes both ways until one side closes."""
         proxy = self.server.proxy
+        if proxy.websockets == "hold":
+            proxy.held.set()
+            proxy.released.wait()
+            self.close_connection = True
+            return
         upstream = socket.create_connection((proxy.upstream_host, proxy.upstream_port), timeout=10)
         upstream.settimeout(None)
         head = f"{self.command} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         upstream.sendall(head.encode("latin-1") + b"\r\n")
         self.close_connection = True
+        if proxy.websockets == "silent":
+            self._silent(upstream)
+            return
 
         def copy(source: socket.socket, target: socket.socket) -> None:
             try:
@@ -102,6 +147,20 @@ class _Handler(BaseHTTPRequestHandler):
         back.join(timeout=5)
         upstream.close()
 
+    def _silent(self, upstream: socket.socket) -> None:
+        """Pass the handshake's answer, then hold every frame after it, pings included."""
+        answer = b""
+        while b"\r\n\r\n" not in answer and (data := upstream.recv(4096)):
+            answer += data
+        self.connection.sendall(answer[:answer.find(b"\r\n\r\n") + 4])
+        self.server.proxy.held.set()
+        try:
+            while upstream.recv(65536) and not self.server.proxy.released.is_set():
+                pass
+        except OSError:
+            pass
+        upstream.close()
+
     def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
         self.send_response(status)
         for name, value in headers.items():
@@ -118,17 +177,22 @@ class TlsProxy:
 
     `prefix` is a path the proxy serves Rancher under and strips before forwarding
     (`https://host/rancher`); `add_headers` are set on every forwarded request; `websockets` passes
-    websocket upgrades through.
+    websocket upgrades through ("hold", "silent": see the module's doc); `watches` "buffer" or
+    "hold" holds Kubernetes watch bodies.
     """
 
     def __init__(self, upstream: str, cert_file: str, key_file: str, *, prefix: str = "",
-                 add_headers: dict[str, str] | None = None, websockets: bool = False) -> None:
+                 add_headers: dict[str, str] | None = None, websockets: bool | str = False,
+                 watches: str = "pass") -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
         self.prefix = prefix.rstrip("/")
         self.add_headers = dict(add_headers or {})
         self.websockets = websockets
+        self.watches = watches
+        self.held = threading.Event()       # a handshake, frames or a watch's body were held
+        self.released = threading.Event()   # set on exit: what is held is let go
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert_file, key_file)
         self.lock = threading.Lock()
@@ -146,6 +210,7 @@ class TlsProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

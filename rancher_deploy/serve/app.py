@@ -3,8 +3,11 @@ answers, and one access-log line per request (a passing health check excepted) w
 masked.
 
 Every answer is one JSON object (`/ping`, the seed's, answers `Pong!`). A refused request changes
-nothing: routes and methods are checked first (404, 405), then credentials (401, 403), then the body
-(413, 400), and only then is a run queued (202, or 429 when the queue is full).
+nothing: routes and methods are checked first (404, 405), then the Content-Length header (400, 413),
+then credentials (401, 403), then the body (400), and only then is a run queued (202, or 429 when the
+queue is full). No body is read before its sender is known, unless a signature must be checked against
+it: a peer with a wrong token that sends its body slowly would otherwise hold one of the few HTTP
+threads for as long as it likes, and a handful of them would stop /healthz from answering.
 """
 
 from __future__ import annotations
@@ -101,6 +104,9 @@ class App:
                 note = " run " + ", ".join(str(item["run"]) for item in document["accepted"])
         except Refused as refused:
             status, document, headers = refused.status, {"error": refused.message}, refused.headers
+            if _has_body(environ):
+                # Its body may be unread: close rather than wait for a sender we refused (server._Gateway).
+                headers = (*headers, ("Connection", "close"))
             note = f" ({refused.message})"
         body = (document if isinstance(document, bytes) else json.dumps(document).encode("utf-8") + b"\n")
         content_type = "text/plain; charset=utf-8" if isinstance(document, bytes) else "application/json"
@@ -110,10 +116,12 @@ class App:
         if not (path in _PROBES and status is HTTPStatus.OK):   # an orchestrator probes every few seconds
             self._log(f"{environ.get('REMOTE_ADDR', '-')} {method} {shown_path(path)} {status.value} "
                       f"{(time.monotonic() - began) * 1000:.0f}ms{note}")
-        return [body]
+        return [] if method == "HEAD" else [body]
 
     def _answer(self, environ: Environ, path: str, method: str) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:
         route, token = _route(path)
+        if route.method == "GET" and method == "HEAD":
+            method = "GET"   # load balancers probe health with HEAD (__call__ sends the headers alone)
         if route.method != method:
             raise Refused(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {route.method} only",
                           (("Allow", route.method),))
@@ -123,13 +131,17 @@ class App:
             return HTTPStatus.OK, {"status": "ok"}, ()
         if route.path == "/ping":
             return HTTPStatus.OK, b"Pong!", ()
+        length = _length(environ) if route.parse is not None else 0
         presented = auth.Presented(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_HUB_SIGNATURE_256"), token)
-        if not self._keys.open and not presented.any:
+        verdict = auth.check(self._keys, presented, None)
+        if verdict is auth.Verdict.MISSING:
             raise Refused(HTTPStatus.UNAUTHORIZED, "authentication required: Authorization: Bearer <token>, "
                                                    f"an {auth.SIGNATURE_HEADER} signature, or the webhook URL "
                                                    "with the token", (("WWW-Authenticate", "Bearer"),))
-        body = _body(environ) if route.parse is not None else b""
-        if auth.check(self._keys, presented, body) is not auth.Verdict.ALLOWED:
+        if verdict is auth.Verdict.WRONG:
+            raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
+        body = _body(environ, length) if route.parse is not None else b""
+        if verdict is auth.Verdict.UNDECIDED and auth.check(self._keys, presented, body) is not auth.Verdict.ALLOWED:
             raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
         if route.parse is None:
             return HTTPStatus.OK, self._scheduler.snapshot(), ()
@@ -172,19 +184,30 @@ def _route(path: str) -> tuple[Route, str | None]:
                                         "/webhooks/harbor, /webhooks/registry, /status and /healthz")
 
 
-def _body(environ: Environ) -> bytes:
-    """The request body, at most MAX_BODY_BYTES (Refused 413 past that: by its Content-Length before
-    reading, by what arrives when it is sent in chunks)."""
-    length_text = environ.get("CONTENT_LENGTH") or ""
-    try:
-        length = int(length_text) if length_text else None
-    except ValueError:
-        raise Refused(HTTPStatus.BAD_REQUEST, "Content-Length is not a number") from None
-    too_large = Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
-    if length is not None and length > MAX_BODY_BYTES:
-        raise too_large
+def _has_body(environ: Environ) -> bool:
+    return bool(environ.get("HTTP_TRANSFER_ENCODING")) or (environ.get("CONTENT_LENGTH") or "0").strip() != "0"
+
+
+def _length(environ: Environ) -> int | None:
+    """The request's Content-Length (None: chunked or absent), checked before anything is read: Refused
+    400 when it is not a whole number of bytes (a negative one would read until the peer closes), 413
+    when it is over MAX_BODY_BYTES."""
+    length_text = (environ.get("CONTENT_LENGTH") or "").strip()
+    if not length_text:
+        return None
+    if not length_text.isdigit() or not length_text.isascii():
+        raise Refused(HTTPStatus.BAD_REQUEST, "Content-Length is not a whole number of bytes")
+    length = int(length_text)
+    if length > MAX_BODY_BYTES:
+        raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    return length
+
+
+def _body(environ: Environ, length: int | None) -> bytes:
+    """The request body, `length` bytes (checked by _length) or, sent in chunks, at most MAX_BODY_BYTES
+    (Refused 413 when more arrives); never more than MAX_BODY_BYTES + 1 bytes are read."""
     stream = environ["wsgi.input"]
     body: bytes = stream.read(length) if length is not None else stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
-        raise too_large
+        raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
     return body

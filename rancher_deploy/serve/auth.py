@@ -32,6 +32,7 @@ class Verdict(enum.Enum):
     ALLOWED = 200
     MISSING = 401    # no credential at all
     WRONG = 403      # a credential, but none that matches
+    UNDECIDED = 0    # only a signature can still match, and the body is not read yet
 
 
 @dataclass(frozen=True)
@@ -82,18 +83,22 @@ class Presented:
         return any(value is not None for value in (self.authorization, self.signature, self.path_token))
 
 
-def check(keys: Keys, presented: Presented, body: bytes) -> Verdict:
+def check(keys: Keys, presented: Presented, body: bytes | None) -> Verdict:
     """ALLOWED when one credential the request carries matches a key the server has; MISSING when it
     carries none; WRONG otherwise (an Authorization header of another scheme, a signature with no
-    secret to check it against, a token that differs)."""
+    secret to check it against, a token that differs). With `body` None (not read yet) it is UNDECIDED
+    when no token matches but a signature could: the caller reads the body and asks again."""
     if keys.open:
         return Verdict.ALLOWED
     if not presented.any:
         return Verdict.MISSING
-    matches = (_bearer_matches(keys.token, presented.authorization),
-               _same(keys.token, presented.path_token),
-               _signature_matches(keys.hmac_secret, presented.signature, body))
-    return Verdict.ALLOWED if any(matches) else Verdict.WRONG
+    if _bearer_matches(keys.token, presented.authorization) or _same(keys.token, presented.path_token):
+        return Verdict.ALLOWED
+    if keys.hmac_secret is None or presented.signature is None:
+        return Verdict.WRONG
+    if body is None:
+        return Verdict.UNDECIDED
+    return Verdict.ALLOWED if _signature_matches(keys.hmac_secret, presented.signature, body) else Verdict.WRONG
 
 
 def signature(secret: str, body: bytes) -> str:

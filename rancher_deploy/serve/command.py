@@ -31,6 +31,7 @@ from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe
 from rancher_deploy.serve.app import App
 from rancher_deploy.serve.auth import Keys
+from rancher_deploy.serve.poll import start_polling
 from rancher_deploy.serve.runs import Lines, make_runner
 from rancher_deploy.serve.scheduler import Scheduler
 from rancher_deploy.serve.server import HttpServer
@@ -51,11 +52,14 @@ class Service:
     scheduler: Scheduler
     server: HttpServer
     log: HumanLog
+    polling: threading.Event | None = None   # set to stop the registry polling (serve/poll.py)
 
     def stop(self, number: int, signals: Callable[[], int] = lambda: 1) -> ExitCode:
         """Stop after signal `number`; `signals()` counts the signals received so far (a second one
         interrupts the runs at once, one after that hurries their rollbacks). Returns the exit code."""
         name = signal.Signals(number).name
+        if self.polling is not None:
+            self.polling.set()
         self.app.stopping = True
         # The queue first: a request still being answered is then told 503, not given a run that the
         # next line would cancel.
@@ -116,7 +120,9 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
             from None
     scheduler.start()
     server.start()
-    log.line(f"rancher-deploy {__version__}: serving on http://{host}:{port} (POST /upgrade, /webhooks/dockerhub, "
+    polling = start_polling(settings, scheduler, log)
+    shown_host = f"[{host}]" if ":" in host else host   # an IPv6 address, bracketed in a URL (RFC 3986 3.2.2)
+    log.line(f"rancher-deploy {__version__}: serving on http://{shown_host}:{port} (POST /upgrade, /webhooks/dockerhub, "
              f"/webhooks/harbor, /webhooks/registry; GET /status, /healthz) for {settings.url}")
     log.line(f"accepting {keys.methods()}; up to {settings.serve_queue} waiting run(s), {settings.parallel} at once")
     if settings.image is not None:
@@ -124,7 +130,7 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     if keys.open:
         log.line("warning: no RANCHER_SERVE_TOKEN or RANCHER_SERVE_HMAC_SECRET: anyone who reaches this port "
                  "can deploy (RANCHER_SERVE_ALLOW_UNAUTHENTICATED=true)")
-    return Service(settings, host, port, app, scheduler, server, log)
+    return Service(settings, host, port, app, scheduler, server, log, polling)
 
 
 class _Signals:

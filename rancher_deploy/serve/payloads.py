@@ -54,7 +54,9 @@ class Trigger:
     """One image that was published, and how the run it starts should differ from the server's settings.
 
     `None` keeps the server's setting: only the seed's payload carries `confirm` (RANCHER_FINISH),
-    `start_first` (RANCHER_START_FIRST) and `timeout` (RANCHER_TIMEOUT, seconds).
+    `start_first` (RANCHER_START_FIRST) and `timeout` (RANCHER_TIMEOUT, seconds). `poll`: the server's
+    registry polling queued it (`serve/poll.py`); `image` is then a repository whose tag each target's
+    run chooses from the registry (RANCHER_POLL).
     """
 
     image: ImageRef
@@ -62,6 +64,7 @@ class Trigger:
     finish: bool | None = None
     start_first: bool | None = None
     timeout_seconds: float | None = None
+    poll: bool = False
 
     @property
     def key(self) -> str:
@@ -82,6 +85,9 @@ def _object(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise PayloadError("the body is not JSON") from None
+    except RecursionError:
+        # json's decoder recurses once per nesting level; no sender nests more than a few levels deep.
+        raise PayloadError("the body nests too deeply to be a sender's JSON") from None
     if not isinstance(document, dict):
         raise PayloadError("the body is not a JSON object")
     return document

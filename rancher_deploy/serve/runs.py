@@ -50,7 +50,7 @@ def settings_for(base: Settings, trigger: Trigger) -> Settings:
     seed payload's `confirm`, `start_first` and `timeout` where it gave them."""
     changes = {name: value for name, value in (("finish", trigger.finish), ("start_first", trigger.start_first),
                                                ("timeout_seconds", trigger.timeout_seconds)) if value is not None}
-    return base.selecting(trigger.image, **changes)
+    return base.selecting(trigger.image, poll=trigger.poll, **changes)
 
 
 def notify_run(ran: Ran, settings: Settings, log: HumanLog, redactor: Redactor) -> None:
@@ -68,7 +68,8 @@ def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Line
         settings = settings_for(base, job.trigger)
         human = HumanLog(Pipe(log.prefixed(f"[run {job.id}] ")), redactor, verbose=settings.verbose)
         trigger = job.trigger
-        human.line(f"{trigger.source}: {trigger.image} was published")
+        human.line(f"{trigger.source}: the tags of {trigger.image} in its registry" if trigger.poll else
+                   f"{trigger.source}: {trigger.image} was published")
         ran = runner.run(settings, human, redactor=redactor, control=controls, inputs=inputs)
         if ran.error is not None:
             human.error(ran.error, ran.exit_code)

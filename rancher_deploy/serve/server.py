@@ -24,8 +24,29 @@ Log = Callable[[str], None]
 
 # Threads answering HTTP requests; a request only parses, checks and queues, so a few suffice.
 HTTP_THREADS = 8
+# Seconds a connection may stay silent (headers or body not arriving, an idle keep-alive) before cheroot
+# closes it: a client that stalls holds one of the HTTP_THREADS no longer than this. Stated, not left
+# to cheroot's default (10 s as of cheroot 10), so a release changing it changes nothing here.
+READ_TIMEOUT_SECONDS = 10
 # Seconds requests being answered get to finish when the server stops.
 SHUTDOWN_SECONDS = 5
+
+
+class _Gateway(wsgi.Gateway_10):
+    """cheroot's WSGI 1.0 gateway, closing the connection when the answer says `Connection: close`.
+
+    Why: before it writes an answer on a kept-alive connection, cheroot reads the rest of the request
+    body (HTTPRequest.send_headers, cheroot/server.py, per RFC 2616 8.2.2), so a refusal the
+    application decides before reading the body (401, 403, 400) would still wait for every byte a slow
+    peer sends. The RFC lets a server close instead to defend itself; the application asks for that
+    with the header, and cheroot then skips the read.
+    """
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        write = super().start_response(status, headers, exc_info)
+        if any(name.lower() == "connection" and value.lower() == "close" for name, value in headers):
+            self.req.close_connection = True
+        return write
 
 
 class _Server(wsgi.Server):
@@ -46,7 +67,8 @@ class HttpServer:
 
     def __init__(self, app: Callable[..., Any], host: str, port: int, log: Log) -> None:
         self._server = _Server((host, port), app, numthreads=HTTP_THREADS, shutdown_timeout=SHUTDOWN_SECONDS,
-                               server_name="rancher-deploy")
+                               server_name="rancher-deploy", timeout=READ_TIMEOUT_SECONDS)
+        self._server.gateway = _Gateway
         self._server.log = log
         self._thread: threading.Thread | None = None
 

@@ -58,6 +58,7 @@ class Faults:
         self._refuse_until = 0.0
         self._stream_generation = 0   # bumped by drop_streams: streams opened before it are cut
         self._expire_watches = 0      # watches still to be answered 410 Expired
+        self._services_first: bool | None = None   # publish_order: None alternates look by look
         # Set by the facade: called as (seconds) to close the listening socket for a while, and
         # before a hang to settle the store first.
         self.on_refuse: Callable[[float], None] | None = None
@@ -154,6 +155,17 @@ class Faults:
                 return True
         return False
 
+    def publish_order(self, services_first: bool | None = None) -> None:
+        """1.x subscribe: in one look, publish each service's event before its containers'
+        (``services_first``), after them (False), or alternately, look by look (None, the default:
+        cattle publishes a second's changes together, in no set order)."""
+        with self._lock:
+            self._services_first = services_first
+
+    def services_first(self, look: int) -> bool:
+        with self._lock:
+            return look % 2 == 1 if self._services_first is None else self._services_first
+
     def clear(self) -> None:
         self._settle_first()
         with self._lock:
@@ -166,6 +178,7 @@ class Faults:
             self._capacity.clear()
             self._refuse_until = 0.0
             self._expire_watches = 0
+            self._services_first = None
 
     def apply(self, kind: str, args: dict[str, Any]) -> None:
         """The control API's entry point: ``kind`` names one of the methods above."""
@@ -180,6 +193,7 @@ class Faults:
             "capacity": self.capacity,
             "drop_streams": self.drop_streams,
             "expire_watches": self.expire_watches,
+            "publish_order": self.publish_order,
         }
         if kind not in setters:
             raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(setters)}")

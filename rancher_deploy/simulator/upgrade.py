@@ -9,6 +9,7 @@ answers a ``wire.Websocket`` whose ``poll`` says what to send, and ``serve`` run
 from __future__ import annotations
 
 import socket
+import struct
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Ping, Request, TextMessage
@@ -52,9 +53,13 @@ def serve(conn: socket.socket, websocket: Websocket, headers: dict[str, str]) ->
             for text in messages:
                 conn.sendall(session.send(TextMessage(data=text)))
     except StreamCut:
-        # No close frame, no FIN first: what a proxy that breaks long-lived connections does.
+        # No close frame and no FIN: a reset (SO_LINGER 0), what a proxy that breaks long-lived
+        # connections does. A FIN without a close frame is how norman itself ends a subscription
+        # (its handler's deferred Conn.Close after the watch's 30 minutes), which a client subscribes
+        # again after; a reset it does not.
         try:
-            conn.shutdown(socket.SHUT_RDWR)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
         except OSError:
             pass
     except OSError:

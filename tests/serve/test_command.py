@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from rancher_deploy.errors import ConfigError
 from rancher_deploy.serve import command
 from rancher_deploy.settings import SETTINGS, Command
 from rancher_deploy.simulator import Simulator
 
 from ..conftest import SECRET_KEY
-from .conftest import TOKEN, server_environment
+from .conftest import TOKEN, Serve, server_environment
 
 
 def test_help_lists_the_servers_options_and_the_upgrade_options_its_runs_read(
@@ -72,3 +77,32 @@ def test_a_server_names_no_targets_it_picks_them(sim: Simulator, variable: str) 
     code, log = start_with(sim, **{variable: "shop/web" if variable == "RANCHER_SERVICE" else "deployment:web"})
     assert code == 2
     assert log.startswith(f"rancher-deploy: error: {variable}: names targets, but `rancher-deploy serve` picks them")
+
+
+def test_one_polling_run_is_no_setting_of_the_server(sim: Simulator) -> None:
+    # Its webhook runs would otherwise ask for the newest tag in the registry, not the one pushed.
+    code, log = start_with(sim, RANCHER_POLL="true")
+    assert code == 2
+    assert log.splitlines()[0] == ("rancher-deploy: error: RANCHER_POLL: is for one polling run (rancher-deploy "
+                                   "upgrade); the server polls every RANCHER_SERVE_POLL seconds the repositories "
+                                   "of RANCHER_SERVE_POLL_IMAGES")
+
+
+def test_an_ipv6_address_is_bracketed_in_the_start_up_url(serve: Serve) -> None:
+    try:
+        served = serve(RANCHER_SERVE_HOST="::1")
+    except ConfigError as error:   # a host without IPv6 loopback
+        pytest.skip(str(error))
+    assert f"serving on http://[::1]:{served.service.port} (" in served.log.getvalue()
+
+
+@pytest.mark.parametrize("argv", [["serve"], ["serve", "--help"]])
+def test_serve_without_its_extra_says_how_to_install_it_and_exits_2(argv: list[str]) -> None:
+    # A fresh interpreter where cheroot cannot be imported, as without the `serve` extra: None in
+    # sys.modules makes `import cheroot` raise ModuleNotFoundError(name="cheroot") as a missing one does.
+    program = ("import runpy, sys; sys.modules['cheroot'] = None; sys.argv = ['rancher-deploy', *sys.argv[1:]]; "
+               "runpy.run_module('rancher_deploy', run_name='__main__', alter_sys=True)")
+    result = subprocess.run([sys.executable, "-c", program, *argv], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "rancher-deploy serve needs its extra: pip install 'rancher-deploy[serve]'\n"

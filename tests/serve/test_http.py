@@ -4,14 +4,17 @@ it is sent, 503 while stopping, one JSON line per answer, and an access log that
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from rancher_deploy.serve.app import MAX_BODY_BYTES
+from rancher_deploy.serve.server import HTTP_THREADS
 from rancher_deploy.simulator import Simulator
 
-from .conftest import TOKEN, Serve
+from .conftest import TOKEN, Served, Serve
 
 
 @pytest.mark.parametrize("path", ["/", "/upgrades", "/webhooks/quay", "/webhooks/dockerhub/a/b", "/upgrade/x"])
@@ -45,6 +48,58 @@ def test_a_body_past_the_limit_is_413_when_sent_in_chunks(serve: Serve) -> None:
 
     answer = serve().request("POST", "/upgrade", body=chunks())   # type: ignore[arg-type]
     assert answer.status_code == 413
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/ping"])
+def test_a_health_probe_by_head_is_answered_with_the_headers_of_get(serve: Serve, path: str) -> None:
+    served = serve()
+    head, get = served.request("HEAD", path, token=None), served.request("GET", path, token=None)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+    assert served.request("HEAD", "/status", token=None).status_code == 401
+
+
+def raw(served: Served, head: bytes, body: bytes = b"{") -> socket.socket:
+    """A connection that sent `head` (request line and headers, without the blank line) and the start
+    of a body, and sends no more: a slow or stalled client."""
+    peer = socket.create_connection(("127.0.0.1", served.service.port), timeout=3)
+    peer.sendall(head + b"\r\nHost: x\r\n\r\n" + body)
+    return peer
+
+
+@pytest.mark.parametrize("length", [b"-1", b"-0", b"+5", b"1e3", b"0x10"])
+def test_a_content_length_that_is_not_a_whole_number_is_400_without_reading_the_body(
+        serve: Serve, length: bytes) -> None:
+    # Read as written, `-1` would read until the peer closes, buffering all it sends.
+    served = serve()
+    with raw(served, b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer wrong\r\nContent-Length: " + length) as peer:
+        answer = peer.recv(200)
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert served.status()["runs"] == []
+
+
+@pytest.mark.parametrize("head, status", [
+    (b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer wrong", b"403"),
+    (b"POST /webhooks/dockerhub/wrong HTTP/1.1", b"403"),
+    (b"POST /upgrade HTTP/1.1", b"401"),
+])
+def test_a_refused_credential_is_answered_before_the_body_arrives(serve: Serve, head: bytes, status: bytes) -> None:
+    served = serve()
+    with raw(served, head + b"\r\nContent-Length: 1000") as peer:
+        assert peer.recv(200).startswith(b"HTTP/1.1 " + status)
+
+
+def test_stalled_clients_with_a_wrong_token_leave_the_health_check_answering(serve: Serve) -> None:
+    served = serve()
+    stalled = [raw(served, b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer wrong\r\nContent-Length: 100000")
+               for _ in range(HTTP_THREADS * 2)]
+    try:
+        began = time.monotonic()
+        assert served.request("GET", "/healthz", token=None).status_code == 200
+        assert time.monotonic() - began < 2
+    finally:
+        for peer in stalled:
+            peer.close()
 
 
 def test_a_body_in_chunks_within_the_limit_is_read_whole(serve: Serve, web: str) -> None:

@@ -194,6 +194,16 @@ def test_the_registry_name_the_targets_use_can_be_given(serve: Serve) -> None:
     assert accepted(answer) == ["registry.example.com:5000/library/test:2.1"]
 
 
+@pytest.mark.parametrize("path", ["/upgrade", "/webhooks/dockerhub", "/webhooks/harbor", "/webhooks/registry"])
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000])
+def test_a_body_nested_too_deeply_for_the_decoder_is_400_in_one_line(serve: Serve, path: str, body: bytes) -> None:
+    served = serve()
+    answer = served.request("POST", path, body=body)
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "the body nests too deeply to be a sender's JSON"}
+    assert served.status()["runs"] == []
+
+
 @pytest.mark.parametrize("path, body, error", [
     ("/upgrade", b"{not json", "the body is not JSON"),
     ("/upgrade", b"[1, 2]", "the body is not a JSON object"),

@@ -61,7 +61,7 @@ def test_past_the_queues_bound_a_request_is_429_and_queues_nothing(serve: Serve,
 
 
 def test_status_lists_each_targets_last_run(serve: Serve, sim: Simulator, web: str) -> None:
-    served = serve(RANCHER_OUTPUT="json")
+    served = serve(RANCHER_OUTPUT="json", RANCHER_VERSION_POLICY="any")   # back to the older image, on purpose
     served.upgrade()
     served.wait_until_done(1)
     served.upgrade(OLD_IMAGE)

@@ -164,6 +164,23 @@ def test_instances_collection_and_service_link(sim: Simulator, api: requests.Ses
     assert len(api.get(f"{sim.url}/v2-beta/instances").json()["data"]) == 2
 
 
+def test_container_service_ids_only_beyond_v1_and_never_of_a_removed_one(sim: Simulator, api: requests.Session) -> None:
+    """cattle's InstanceOutputFilter adds serviceIds only for an API version other than v1, from the
+    container's service maps, a removed one skipped; every version has the names cattle labels it with."""
+    sid = seed_web(sim)
+    v2 = api.get(f"{sim.url}/v2-beta/services/{sid}/instances").json()["data"]
+    v1 = api.get(f"{sim.url}/v1/services/{sid}/instances").json()["data"]
+    assert [c["serviceIds"] for c in v2] == [[sid], [sid]]
+    assert [c["serviceIds"] for c in v1] == [None, None]
+    for container in v1 + v2:
+        assert container["labels"]["io.rancher.stack_service.name"] == "shop/web"
+        assert container["labels"]["io.rancher.stack.name"] == "shop"
+    assert api.delete(f"{sim.url}/v2-beta/services/{sid}").status_code == 200
+    sim.advance(60)
+    removed = api.get(f"{sim.url}/v2-beta/containers/{v2[0]['id']}").json()
+    assert removed["state"] in ("removed", "purged") and removed["serviceIds"] is None
+
+
 # ---- collections -------------------------------------------------------------------------------
 
 def test_filters_and_modifiers(sim: Simulator, api: requests.Session) -> None:

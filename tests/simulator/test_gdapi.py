@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from typing import Any
 
@@ -179,3 +181,23 @@ def test_kinds_without_containers_and_required_fields(sim: Simulator) -> None:
     with pytest.raises(gdapi.ApiError) as refused:
         c.create_network_driver_service(name="ipsec", stackId=stack.id, launchConfig={"imageUuid": "docker:ipsec"})
     assert (refused.value.error.code, refused.value.error.fieldName) == ("MissingRequired", "networkDriver")
+
+
+@pytest.mark.parametrize("path", ["/v2-beta/projects/1a5", "/v1"])
+def test_the_subscribe_schema_leads_to_the_event_stream(sim: Simulator, path: str) -> None:
+    """cattle's own tests/integration test_subscribe.py opens the websocket where the `subscribe`
+    schema's collection link points (resources/content/schema/base/subscribe.json; "cr" for a project)."""
+    import websocket
+
+    c = client(sim, path)
+    schema = c.schema.types["subscribe"]
+    assert schema.collectionMethods == ["GET", "POST"]
+    url = schema.links.collection
+    assert url == f"{sim.url}{path}/subscribe"
+    pair = base64.b64encode(f"{ACCESS_KEY}:{SECRET_KEY}".encode()).decode()
+    ws = websocket.create_connection(url.replace("http", "ws", 1) + "?eventNames=resource.change",
+                                     header={"Authorization": f"Basic {pair}"}, timeout=5)
+    try:
+        assert json.loads(ws.recv())["name"] == "ping"
+    finally:
+        ws.close()

@@ -136,11 +136,12 @@ def test_include_instances_embeds_the_containers_of_the_first_include_only_withi
     assert len(api.get(url, params={"include": "instances", "limit": "1"}, timeout=5).json()["instances"]) == 1
 
 
-def test_drop_streams_cuts_a_subscription_without_a_close_frame(cattle: Simulator) -> None:
+def test_drop_streams_cuts_a_subscription_with_a_reset(cattle: Simulator) -> None:
+    """Neither a close frame nor a FIN (norman's own end): a reset, as a proxy that cuts it."""
     ws = subscribe(cattle, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change")
     messages(ws, 1)
     cattle.faults.drop_streams()
-    with pytest.raises(websocket.WebSocketConnectionClosedException):
+    with pytest.raises(ConnectionResetError):
         ws.recv()
 
 
@@ -213,4 +214,20 @@ def test_norman_serves_the_management_types_at_v3_subscribe(norman: Simulator) -
     ws = subscribe(norman, "/v3/subscribe?resourceTypes=project", BEARER)
     names = {m["data"]["name"] for m in messages(ws, 2)}
     assert names == {"Default", "System"}
+    ws.close()
+
+
+@pytest.mark.parametrize("where", ["project", "management"])
+def test_norman_s_subscribe_schema_leads_to_the_websocket_and_is_never_a_type_watched(norman: Simulator,
+                                                                                       where: str) -> None:
+    """pkg/subscribe/register.go registers `subscribe` for each API version: GET on its collection."""
+    base = f"/v3/project/{norman.default_project_id}" if where == "project" else "/v3"
+    schemas = requests.get(f"{norman.url}{base}/schemas", headers={"Authorization": BEARER}, timeout=5).json()["data"]
+    subscribe_schema = next(schema for schema in schemas if schema["id"] == "subscribe")
+    assert subscribe_schema["collectionMethods"] == ["GET"]
+    link = subscribe_schema["links"]["collection"]
+    assert link == f"{norman.url}{base}/subscribe"
+    ws = subscribe(norman, link[len(norman.url):], BEARER)
+    first = messages(ws, 1)[0]
+    assert first["name"] == "resource.change" and first["data"]["type"] != "subscribe"
     ws.close()

@@ -15,7 +15,7 @@ from rancher_deploy.simulator.cattle.models.resource import JSON
 from rancher_deploy.simulator.cattle.models.service import Service
 from rancher_deploy.simulator.cattle.models.stack import Stack, stack_to_resource
 from rancher_deploy.simulator.cattle.store import Store
-from rancher_deploy.simulator.cattle.store.base import Principal
+from rancher_deploy.simulator.cattle.store.base import Principal, parse_id
 from rancher_deploy.simulator.wire import HttpRequest, Response
 
 
@@ -75,7 +75,14 @@ def render_stack(api: ApiRequest, store: Store, stack: Stack) -> JSON:
 
 
 def render_instance(api: ApiRequest, store: Store, inst: Instance) -> JSON:
-    return inst.to_resource(api.base, api.api_version, store.now(), store.wall, store.unhealthy(inst))
+    doc = inst.to_resource(api.base, api.api_version, store.now(), store.wall, store.unhealthy(inst))
+    svc, stack = store.services.get(parse_id(inst.service_id) or -1), store.stacks.get(parse_id(inst.stack_id) or -1)
+    if svc is not None and stack is not None:
+        # The names cattle labels each container of a service with (what a container's inspect shows;
+        # traefik's rancher provider and rancher-dns attribute containers by io.rancher.stack_service.name).
+        doc["labels"].update({"io.rancher.stack.name": stack.name, "io.rancher.stack_service.name": f"{stack.name}/{svc.name}",
+                              "io.rancher.project.name": stack.name, "io.rancher.project_service.name": f"{stack.name}/{svc.name}"})
+    return doc
 
 
 def _collection(

@@ -348,6 +348,15 @@ def _defs(api_version: str) -> list[SchemaDef]:
             },
         ),
         SchemaDef("schema", "schemas", {}, collection_methods=("GET",), resource_methods=("GET",)),
+        # The event stream's collection (cattle resources/content/schema/base/subscribe.json, granted
+        # "cr" in project-auth.json): its link is where a client opens the websocket (`subscribe.py`;
+        # cattle's tests/integration test_subscribe.py finds it so).
+        SchemaDef(
+            "subscribe",
+            "subscribe",
+            {"eventNames": Field("array[string]", create=True)},
+            collection_methods=("GET", "POST"),
+        ),
         SchemaDef(
             "project",
             "projects",

@@ -130,6 +130,7 @@ class _Changes:
         self._writes = store.writes
         self._full_at = self._looked_at = time.monotonic()
         self._events: list[tuple[int, float, str]] = []   # (number, when kept, the event's text)
+        self._looks = 0
         self.last = 0
         self._look(store.now(), learn=True)
 
@@ -151,10 +152,15 @@ class _Changes:
             looked = [svc for svc in services if svc.id in moving or svc.id in self._moving]
         self._moving = moving
         self._events = [kept for kept in self._events if self._looked_at - kept[1] < self.KEEP_SECONDS]
+        self._looks += 1
+        services_first = store.faults.services_first(self._looks)
         for svc in looked:
-            # Its containers first: a service that says `upgraded` comes after the containers that made it so.
+            # A service and its containers in either order (`Faults.publish_order`): cattle publishes a
+            # second's changes together, so a service may say `upgraded` before its last container's
+            # event says it is healthy.
             resources = [render_instance(api, store, inst) for inst in svc.instances]
-            resources.append(with_included(api, store, svc, render_service(api, store, svc)))
+            service = with_included(api, store, svc, render_service(api, store, svc))
+            resources = [service, *resources] if services_first else [*resources, service]
             for resource in resources:
                 key = f"{resource['type']}:{resource['id']}"
                 if self._shown.get(key) == resource:

@@ -59,6 +59,7 @@ def project_schemas(base: str, version: str) -> list[JSON]:
                 actions=redeploy),
         _schema("replicaSet", base, "replicasets", collection_methods=["GET"], resource_methods=["GET", "PUT", "DELETE"],
                 fields=WORKLOAD_FIELDS, actions=redeploy),
+        subscribe_schema(base),
     ]
     for nested in ("container", "containerPort", "deploymentConfig", "deploymentStatus", "deploymentCondition",
                    "deploymentRollbackInput", "rollbackRevision", "labelSelector", "statefulSetStatus",
@@ -79,8 +80,15 @@ MANAGEMENT_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
+def subscribe_schema(base: str) -> JSON:
+    """Norman's `subscribe` type, registered for each API version (pkg/subscribe/register.go): GET on
+    its collection is the websocket (`subscribe.py`); no store, so never one of the types watched."""
+    return _schema("subscribe", base, "subscribe", collection_methods=["GET"], resource_methods=[], fields={})
+
+
 def management_schemas(base: str) -> list[JSON]:
     return [
+        subscribe_schema(base),
         _schema("cluster", base, "clusters", collection_methods=["GET"], resource_methods=["GET"],
                 fields=MANAGEMENT_FIELDS["cluster"]),
         _schema("project", base, "projects", collection_methods=["GET", "POST"], resource_methods=["GET", "PUT", "DELETE"],

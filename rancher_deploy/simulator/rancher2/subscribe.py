@@ -42,7 +42,7 @@ Watched = tuple[str, object, Callable[[], JSON], bool]
 
 def project_subscribe(call: Call) -> Response:
     scoped_project(call)
-    types = [s["id"] for s in project_schemas("", call.version) if s["collectionMethods"]]
+    types = [s["id"] for s in project_schemas("", call.version) if s["collectionMethods"] and s["id"] != "subscribe"]
     return _subscribe(call, types)
 
 

@@ -158,7 +158,9 @@ class Instance:
                 },
                 "primaryIpAddress": f"10.42.{self.num // 250}.{self.num % 250 + 2}",
                 "removed": iso_time(wall(self.removed_at)) if removed and self.removed_at is not None else None,
-                "serviceIds": [self.service_id],
+                # cattle's InstanceOutputFilter adds serviceIds only for an API version other than
+                # v1, from the container's service maps, a removed one skipped.
+                "serviceIds": [self.service_id] if api_version != "v1" and not removed else None,
                 stack_key: self.stack_id if api_version != "v1" else "1e" + self.stack_id[3:],
                 "startCount": self.start_count,
                 "transitioning": "yes" if transitioning else "no",
