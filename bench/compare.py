@@ -1,12 +1,13 @@
 """rancher-deploy side by side with rancher-gitlab-deploy 1.7 (and kubectl on 2.x), on the simulator.
 
     pip install -e '.[bench]'
-    python bench/compare.py            # the full run, about 11 minutes: writes docs/performance.md, .png, .json
+    python bench/compare.py            # the full run, about 8 minutes: writes docs/performance.md, .png, .json
     python bench/compare.py --quick    # a one-minute smoke run: prints the tables, writes nothing
     python bench/compare.py --only upgrade,rollout   # some scenarios (printed; --doc PATH to write them)
     python bench/compare.py --render-only             # the page and plot again from docs/performance.json
 
-It installs the peer from PyPI into a cached virtual environment of its own, starts the bundled
+It installs the peer from PyPI into a cached virtual environment of its own, and this checkout's
+wheel (not the editable install the bench runs from) into a fresh one, starts the bundled
 Rancher simulator with fixed timings, runs each tool as a whole process on the same scenarios in
 alternation, and prints medians and ratios. Figures only: it asserts nothing about timings (the tests
 assert behaviour). docs/performance.md says what each figure means.
@@ -25,6 +26,7 @@ if __package__ in (None, ""):  # run as `python bench/compare.py`: make `bench` 
 
 from bench import cattle, rancher2, report, startup
 from bench.context import Tools, say
+from bench.ours import install_ours
 from bench.peer import ensure_peer
 from bench.results import ROOT, Machine, Plan, Results, dump, load
 
@@ -90,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         peer_script = ensure_peer()
         with tempfile.TemporaryDirectory(prefix="rancher-deploy-bench-") as scratch:
-            tools = Tools.find(peer_script, Path(scratch))
+            ours = install_ours(Path(scratch) / "rancher-deploy")
+            home = Path(scratch) / "home"
+            home.mkdir()
+            tools = Tools.find(ours.script, ours.python, ours.entrypoint, peer_script, home)
             results = measure(tools, plan, options.only or list(SCENARIOS))
     picture = doc.with_suffix(".png") if doc is not None and (results.many or results.lookup) else None
     if picture is not None:

@@ -18,27 +18,25 @@ REPOSITORY = "registry.example.com/shop/web"
 class Tools:
     """The programs compared, each run as a whole process.
 
-    ``ours`` is the ``rancher-deploy`` console script of the virtual environment running the bench
-    (so the bench measures the checkout installed there); ``python`` that environment's interpreter
-    (the start-up floor); ``peer`` the cached rancher-gitlab-deploy; ``kubectl`` the one on PATH.
-    ``scratch`` is the HOME and working directory every tool runs in.
+    ``ours`` is the ``rancher-deploy`` console script of this checkout's wheel, installed into a
+    virtual environment of its own (``bench.ours``); ``python`` that environment's interpreter (the
+    start-up floor); ``entrypoint`` the image's entrypoint script, run by that interpreter; ``peer``
+    the cached rancher-gitlab-deploy; ``kubectl`` the one on PATH. ``scratch`` is the HOME and
+    working directory every tool runs in.
     """
 
     ours: Path
     python: Path
+    entrypoint: Path
     peer: Path
     kubectl: Path | None
     scratch: Path
     _tags: Iterator[int] = field(default_factory=lambda: itertools.count(2))
 
     @classmethod
-    def find(cls, peer: Path, scratch: Path) -> Tools:
-        bindir = Path(sys.executable).parent
-        ours = bindir / "rancher-deploy"
-        if not ours.exists():
-            raise SystemExit(f"bench: no rancher-deploy next to {sys.executable}; run `pip install -e '.[bench]'` first")
+    def find(cls, ours: Path, python: Path, entrypoint: Path, peer: Path, scratch: Path) -> Tools:
         kubectl = shutil.which("kubectl")
-        return cls(ours, Path(sys.executable), peer, Path(kubectl) if kubectl else None, scratch)
+        return cls(ours, python, entrypoint, peer, Path(kubectl) if kubectl else None, scratch)
 
     def next_image(self) -> str:
         """A tag no target runs yet, so that every run really upgrades (``:2``, ``:3``, ...)."""

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to run. ``full()`` is the documented run (about 11 minutes today, almost 6 of them the
+    """How much to run. ``full()`` is the documented run (about 8 minutes today, almost 4 of them the
     50-service case, where both tools sleep 2 s per look); ``quick()`` a one-minute smoke run."""
 
     startup_runs: int
@@ -89,11 +89,12 @@ def _git(*args: str) -> str:
 
 def _ours_version() -> str:
     version = importlib.metadata.version("rancher-deploy")
+    installed = "its wheel, in its own virtual environment"  # bench.ours
     commit = _git("rev-parse", "--short", "HEAD")
     if not commit:
-        return f"rancher-deploy {version}"
+        return f"rancher-deploy {version} ({installed})"
     dirty = " with uncommitted changes" if _git("status", "--porcelain", "--untracked-files=no") else ""
-    return f"rancher-deploy {version} (commit {commit}{dirty})"
+    return f"rancher-deploy {version} (commit {commit}{dirty}; {installed})"
 
 
 def _kubectl_version(kubectl: Path | None) -> str:

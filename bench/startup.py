@@ -6,11 +6,20 @@ from bench import procs
 from bench.context import Tools, say
 
 
+# What the console script pip writes for any entry point imports before it calls ours: `re` (to
+# strip a Windows launcher's suffix from argv[0]; SCRIPT_TEMPLATE in distlib's scripts.py, vendored
+# by pip as src/pip/_vendor/distlib/scripts.py). Timed alone, it is that script's own floor.
+WRAPPER = "import re, sys"
+
+
 def commands(tools: Tools) -> dict[str, list[str]]:
-    """Label -> command line. ``python -c pass`` is the interpreter rancher-deploy runs on."""
+    """Label -> command line. ``python -c pass`` is the interpreter rancher-deploy runs on (in the
+    environment it is installed in); ``python entrypoint.py --version`` is how the image starts it."""
     return {
         "python -c pass": [str(tools.python), "-c", "pass"],
+        f"python -c '{WRAPPER}'": [str(tools.python), "-c", WRAPPER],
         "rancher-deploy --version": [str(tools.ours), "--version"],
+        "python entrypoint.py --version": [str(tools.python), str(tools.entrypoint), "--version"],
         "rancher-deploy --help": [str(tools.ours), "--help"],
         "rancher-gitlab-deploy --help": [str(tools.peer), "--help"],
     }

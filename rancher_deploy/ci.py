@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -241,6 +240,8 @@ def _output_entry(name: str, value: str) -> str:
     """One GITHUB_OUTPUT entry; multi-line values use a random delimiter that is not a line of the value."""
     if "\n" not in value and "\r" not in value:
         return f"{name}={value}\n"
+    import uuid  # here: uuid loads `platform`, which a run that writes no multi-line output never needs
+
     delimiter = f"ghadelimiter_{uuid.uuid4()}"
     while delimiter in value.splitlines():
         delimiter = f"ghadelimiter_{uuid.uuid4()}"

@@ -9,25 +9,26 @@ exiting 143 or 130 (CI systems send SIGTERM on cancel and wait a grace period be
 
 from __future__ import annotations
 
-import argparse
-import difflib
 import os
 import signal
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Mapping, NoReturn, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence, TextIO
 
 from rancher_deploy import __version__, ci
 from rancher_deploy.errors import ConfigError, DeployError, ExitCode, UsageError
 from rancher_deploy.events import Event, Level, Outcome, Step, exit_code, unreported
+from rancher_deploy.options import show_default
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe, result_object, write_json
 from rancher_deploy.settings import (COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Inputs, Kind, Option, Output,
-                                     Settings, add_arguments, secrets_in)
+                                     Settings, secrets_in)
+
+if TYPE_CHECKING:  # argparse (with the shutil and gettext it loads) only for a command line to read
+    import argparse
 
 # The program's commands, for --help.
 _COMMAND_HELP = {
@@ -89,7 +90,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         command = _command(word, inputs)
         asked = command.value
         try:
-            flags = vars(build_parser(command, explicit=word is not None).parse_args(arguments))
+            # No arguments (how CI runs it: every setting from the environment) means no flags, which
+            # is all the parser would answer; building it from the settings table costs more than
+            # the rest of reading the settings (docs/performance.md).
+            flags = vars(build_parser(command, explicit=word is not None).parse_args(arguments)) if arguments else {}
         except SystemExit as exit_request:   # --help or --version, printed; usage errors raise UsageError
             return int(exit_request.code or 0)
         inputs = inputs.with_flags(flags)
@@ -103,6 +107,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
         # A bug outside the run (reading settings, reporting); the run's own are `runner`'s.
         if run.settings is not None and run.settings.verbose:
+            import traceback
+
             log.line("".join(traceback.format_exception(unexpected)))
         from rancher_deploy.runner import internal_error
 
@@ -208,6 +214,8 @@ def unknown_command(word: str, known: tuple[str, ...]) -> str:
     """`unknown command 'upgarde' (did you mean 'upgrade'?); the commands are upgrade, rollback, ...`"""
     # 0.75 rather than difflib's 0.6: a transposed or missing letter (upgarde, rolback, finsh) scores
     # above 0.8, while a different word that shares a few letters (deploy ~ demo: 0.6) is no typo.
+    import difflib  # here: only a mistyped command needs it
+
     close = difflib.get_close_matches(word.lower(), known, n=1, cutoff=0.75)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown command {word!r}{hint}; the commands are {', '.join(known)}"
@@ -232,20 +240,20 @@ def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, st
         log(Step(f"could not write the CI result files: {problem}", Level.WARNING))
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of printing its usage and exiting, so that a command
-    line it cannot read is reported like any other failure: one line, exit 2, the CI's outputs."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-
 def build_parser(command: Command, *, explicit: bool = True) -> argparse.ArgumentParser:
-    """The parser of one subcommand; every option comes from the settings table.
+    """The parser of one subcommand; every option comes from the settings table. Its `error` raises
+    UsageError instead of printing the usage and exiting, so that a command line it cannot read is
+    reported like any other failure: one line, exit 2, the CI's outputs.
 
     `explicit`: the command was the first argument (`rancher-deploy rollback --help`); otherwise the
     usage shows `rancher-deploy [COMMAND] [options]`, since the command may be any of them.
     """
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise UsageError(f"{message} (see `{self.prog} --help`)")
+
     commands = "\n".join(f"  {name:9} {text}" for name, text in _COMMAND_HELP.items())
     codes = "\n".join(f"  {int(code):3}  {code.meaning}" for code in ExitCode)
     prog = f"rancher-deploy {command}" if explicit else "rancher-deploy"
@@ -263,8 +271,32 @@ def build_parser(command: Command, *, explicit: bool = True) -> argparse.Argumen
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"rancher-deploy {__version__}")
-    add_arguments(parser, command)
+    _add_arguments(parser, command)
     return parser
+
+
+def _add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
+    """Flags for every option of the settings table that applies to `command`, with env names in the help."""
+    import argparse
+
+    for option in SETTINGS:
+        if not option.applies_to(command):
+            continue
+        names = ", ".join(option.env)
+        default = "" if option.default is None else f"; default: {show_default(option.default)}"
+        help_text = f"{option.help} (env: {names}{default})"
+        if option.kind is Kind.BOOL:
+            parser.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)
+        elif option.kind in (Kind.LIST, Kind.LINES):
+            parser.add_argument(option.flag, dest=option.name, action="append", default=None,
+                                metavar=option.metavar, help=help_text)
+        elif option.kind is Kind.CHOICE:
+            parser.add_argument(option.flag, dest=option.name, choices=option.choices, default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(option.flag, dest=option.name, default=None, metavar=option.metavar,
+                                help=help_text)
 
 
 class _Signals:

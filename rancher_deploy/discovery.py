@@ -11,6 +11,9 @@ What the path leaves open costs one request, whatever the server (`identify`): t
 which every 2.x serves as its `server-version` setting, and which a Rancher 1.x answers with its
 own release in a header. A 1.x path costs one as well: 1.x's API root (`cattle.connect`).
 Lives apart from `backend.py` because it needs both backends, which themselves import `backend`.
+Each backend is imported only once this module has chosen it: a 1.x run never loads the 2.x
+modules (workloads, kube, v3, projects, workload_view, rollout) nor a 2.x run cattle's, which is
+start-up every CI step pays before its upgrade is sent (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -20,9 +23,6 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
-import semver
-
-from rancher_deploy import cattle, workloads
 from rancher_deploy.backend import Backend
 from rancher_deploy.errors import ConfigError, NotCattle, NotRancher
 from rancher_deploy.http import RancherSession
@@ -34,7 +34,7 @@ _V3_PATH = re.compile(r"^(?P<prefix>.*?)/v3(?:/projects?/(?P<project>[^/]+))?/?$
 _V3_CLUSTER_PATH = re.compile(r"^(?P<prefix>.*?)/v3/clusters/(?P<cluster>[^/]+)/?$")
 _CATTLE_PATH = re.compile(r"^(?P<prefix>.*?)/(?:v1|v2-beta)(?:/projects/[^/]+)?/?$")
 # Rancher 2.6 moved its own UI to the Kubernetes API (Steve and the proxy); before it, v3 is the way.
-KUBE_API_FROM = semver.Version(2, 6, 0)
+KUBE_API_FROM = (2, 6, 0)
 SERVER_VERSION = "/v3/settings/server-version"
 _NO_RANCHER = "no Rancher API found at {root} (neither /v2-beta nor /v3); check CATTLE_URL"
 
@@ -122,6 +122,8 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
     server = identify(session, given.root, scoped=given.cluster is not None)
     if server.generation != 2:
         if flavour == "auto" and given.generation is None:
+            from rancher_deploy import cattle
+
             # Rancher 1.x, as its header said; or an answer without it, from a 1.x behind a proxy that
             # drops it, or from no Rancher at all, which cattle's own probe tells apart.
             try:
@@ -130,6 +132,8 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
             except NotCattle:
                 raise NotRancher(_NO_RANCHER.format(root=given.root)) from None
         raise _not_served(session, given, flavour, server)
+    from rancher_deploy import workloads
+
     if flavour == "auto":
         if given.hint is not None:
             flavour = given.hint
@@ -145,6 +149,8 @@ def _cattle_named(session: RancherSession, settings: Settings, given: GivenUrl,
                   warn: Callable[[str], None]) -> Backend:
     """Rancher 1.x, as the path or RANCHER_FLAVOUR says: its API root is the one probe. On a 2.x
     server the refusal names its release (one more request, paid only then)."""
+    from rancher_deploy import cattle
+
     try:
         return cattle.connect(session, settings.url, settings.environment, warn, fleet=settings.select_image)
     except NotCattle as error:
@@ -164,6 +170,8 @@ def _not_served(session: RancherSession, given: GivenUrl, flavour: str, server: 
     """Why a 2.x API is not what this server offers: Rancher 1.x (its header said so, or, without it,
     its API root answers: one more request on this failing path), or no Rancher at all. Names
     CATTLE_URL when its path asked for 2.x (or nothing else did), else RANCHER_FLAVOUR, which did."""
+    from rancher_deploy import cattle
+
     root = given.root
     if server.generation is None and not cattle.answers(session, root):
         return NotRancher(_NO_RANCHER.format(root=root))

@@ -12,7 +12,6 @@ bug (reported as NeedsAttention, exit 4, since the targets' state is then unknow
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
@@ -117,6 +116,8 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
     except DeployError as caught:
         error = caught
     except Exception as unexpected:  # noqa: BLE001 - a bug must end as exit 4, not take the caller down
+        import traceback  # only for a bug: linecache and tokenize are no part of a run that works
+
         emit(Step("".join(traceback.format_exception(unexpected)), Level.DEBUG))
         error = internal_error(unexpected)
     finally:

@@ -9,7 +9,6 @@ usually to `''`). Validation happens here, before any request; each error is one
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import re
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
-from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert, show_default
+from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert
 from rancher_deploy.poll_options import POLL_OPTIONS, SERVE_POLL_OPTIONS, validate_polling
 from rancher_deploy.serve_options import SERVE_OPTIONS
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
@@ -36,7 +35,7 @@ __all__ = [
     "COMMANDS", "Command", "Edits", "Flavour", "Inputs", "Kind", "OPTIONS_BY_NAME", "OnInterrupt", "OnUpgraded",
     "Option", "Origin", "Output", "PolicyKind", "Record", "SETTINGS", "ServiceTarget", "Settings", "Target",
     "VersionPolicy", "WorkloadTarget",
-    "Patterns", "SELECT_LABELS", "add_arguments", "read_dotenv", "secret_parts", "secrets_in", "TRUE_WORDS", "FALSE_WORDS",
+    "Patterns", "SELECT_LABELS", "read_dotenv", "secret_parts", "secrets_in", "TRUE_WORDS", "FALSE_WORDS",
 ]
 
 def _sidekick(item: str) -> tuple[str, ImageRef]:
@@ -437,28 +436,6 @@ def _masked_values(values: Iterable[str]) -> tuple[str, ...]:
     """The environment values RANCHER_SET_ENV sets that are masked in every output: they are often
     secrets, and Rancher's error messages may echo what was sent."""
     return tuple(value for value in (text.strip() for text in values) if len(value) >= _MASKED_VALUE_LENGTH)
-
-
-def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
-    """Flags for every option of the table that applies to `command`, with env names in the help."""
-    for option in SETTINGS:
-        if not option.applies_to(command):
-            continue
-        names = ", ".join(option.env)
-        default = "" if option.default is None else f"; default: {show_default(option.default)}"
-        help_text = f"{option.help} (env: {names}{default})"
-        if option.kind is Kind.BOOL:
-            parser.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction,
-                                default=None, help=help_text)
-        elif option.kind in (Kind.LIST, Kind.LINES):
-            parser.add_argument(option.flag, dest=option.name, action="append", default=None,
-                                metavar=option.metavar, help=help_text)
-        elif option.kind is Kind.CHOICE:
-            parser.add_argument(option.flag, dest=option.name, choices=option.choices, default=None,
-                                help=help_text)
-        else:
-            parser.add_argument(option.flag, dest=option.name, default=None, metavar=option.metavar,
-                                help=help_text)
 
 
 def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str], str], *,

@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-import semver
-
 from rancher_deploy.backend import Stream, StreamLost
 from rancher_deploy.errors import ConfigError, ExitCode, RancherAPIError, RefusedError
 from rancher_deploy.http import JSON, RancherSession
@@ -41,19 +39,24 @@ from rancher_deploy.workload_view import (
 )
 
 
+# A Rancher release as major, minor, patch: all that decides which API or body shape it has. Compared
+# as numbers, as semver would for these three (a pre-release or build suffix decides nothing here),
+# without importing semver into every 2.x run: only a version policy needs it (`images`).
+Release = tuple[int, int, int]
+
 # Rancher 2.6 removed v3's environment mapper: from then on v3 containers carry Kubernetes' `env`
 # (rancher commit 3eb274ff13; rancher-api.md §5.2).
-ENV_LISTS_FROM = semver.Version(2, 6, 0)
+ENV_LISTS_FROM: Release = (2, 6, 0)
 
 
-def at_least(version: str, floor: semver.Version) -> bool:
+def at_least(version: str, floor: Release) -> bool:
     """Whether a Rancher version (`v2.8.5`, as `/rancherversion` gives it) is `floor` or later; a
     development build (`master-head`) counts as current."""
     match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version)
     if not match:
         return True
     major, minor, patch = (int(part or 0) for part in match.groups())
-    return semver.Version(major, minor, patch) >= floor
+    return (major, minor, patch) >= floor
 
 
 class WorkloadsBackend:

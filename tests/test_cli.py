@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from rancher_deploy import cli
+from rancher_deploy import __version__, cli
 from rancher_deploy.cli import _Signals
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.inputs import Inputs
@@ -476,6 +476,30 @@ def test_version_and_help_import_nothing_a_run_needs(argv: list[str], kept_out: 
     result = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_version_imports_nothing_beyond_the_interpreter_and_the_package() -> None:
+    """`typing` alone costs more than the rest of `--version`: only the type checker reads it there."""
+    probe = ("import sys\nbefore = set(sys.modules)\nfrom rancher_deploy.__main__ import main\n"
+             "main(['--version'])\nprint(' '.join(sorted(set(sys.modules) - before)))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    printed, loaded = result.stdout.splitlines()
+    assert printed == f"rancher-deploy {__version__}"
+    # `__future__` (for `from __future__ import annotations`) is tiny, and loaded already by some
+    # interpreters' start-up (an editable install's finder).
+    assert set(loaded.split()) - {"__future__"} == {"rancher_deploy", "rancher_deploy.__main__"}
+
+
+@pytest.mark.parametrize("argv, frozen", [(None, True), (["--help"], False)], ids=["program", "in-process caller"])
+def test_only_the_program_itself_readies_its_exit(argv: list[str] | None, frozen: bool) -> None:
+    """The program (no `argv`: the console script, entrypoint.py) moves what it loaded out of the
+    collector's reach before the process exits; a caller in the same process keeps its collector."""
+    probe = ("import gc, sys\nfrom rancher_deploy.__main__ import main\nsys.argv = ['rancher-deploy', '--help']\n"
+             f"main({argv!r})\nprint(gc.get_freeze_count() > 0)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == str(frozen)
 
 
 def test_a_ci_run_never_loads_the_server(sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:

@@ -7,8 +7,12 @@ the setting and the part that is wrong, before any change.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -260,3 +264,37 @@ def test_a_1x_ui_page_with_cattle_s_header_says_rancher_1() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# Each flavour's own modules: a run loads the backend discovery picked and not the other's, whose
+# import (some 10 ms for the 2.x modules) every CI step would otherwise pay before its upgrade is sent.
+CATTLE_MODULES = {"rancher_deploy.cattle", "rancher_deploy.status"}
+WORKLOAD_MODULES = {"rancher_deploy.workloads", "rancher_deploy.workload_view", "rancher_deploy.rollout",
+                    "rancher_deploy.kube", "rancher_deploy.v3", "rancher_deploy.projects"}
+# Not a run's to load: semver compares versions for a version policy only (`images`), and argparse
+# reads a command line, which a run configured by its environment alone does not have.
+ONLY_WHEN_NEEDED = {"semver", "argparse"}
+
+
+def _modules_loaded_by_a_run(environ: dict[str, str], tmp_path: Path) -> set[str]:
+    """The modules a whole run (a fresh interpreter, no arguments, as CI runs it) has loaded when it ends."""
+    probe = ("import sys\nfrom rancher_deploy.__main__ import main\ncode = main([])\n"
+             "print(' '.join(sorted(sys.modules)))\nsys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe], env={"PATH": os.environ.get("PATH", ""), **environ},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_a_1x_run_loads_no_2x_module(sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    loaded = _modules_loaded_by_a_run(base_env, tmp_path)
+    assert CATTLE_MODULES <= loaded
+    assert loaded & (WORKLOAD_MODULES | ONLY_WHEN_NEEDED) == set()
+
+
+def test_a_2x_run_loads_no_1x_module(sim2: Simulator, tmp_path: Path) -> None:
+    environ = {"CATTLE_URL": sim2.url, "RANCHER_TOKEN": f"{TOKEN_ID}:{TOKEN_SECRET}", "RANCHER_WORKLOAD": "web",
+               "RANCHER_IMAGE": NEW, "RANCHER_POLL_INTERVAL": "0.005", "RANCHER_TIMEOUT": "30"}
+    loaded = _modules_loaded_by_a_run(environ, tmp_path)
+    assert WORKLOAD_MODULES <= loaded
+    assert loaded & (CATTLE_MODULES | ONLY_WHEN_NEEDED) == set()
