@@ -218,16 +218,21 @@ def _many_peer(tools: Tools, sim: Simulator, names: Sequence[str]) -> ManyRun:
     return ManyRun("rancher-gitlab-deploy", len(names), sum(r.wall for r in runs), len(sim.requests), failures)
 
 
-def many_scenario(tools: Tools, counts: Sequence[int], rounds_for: Callable[[int], int]) -> list[ManyRun]:
+def many_scenario(tools: Tools, counts: Sequence[int], rounds_for: Callable[[int, str], int]) -> list[ManyRun]:
+    """Each tool moves the first ``count`` services of one stack, ``rounds_for(count, tool)`` times,
+    alternating while both have rounds left (a figure of one run is one sample, which a busy
+    machine can double)."""
     runs: list[ManyRun] = []
     with Simulator(ACCESS, SECRET, timing=Timing.fast()) as sim:
         names = [f"s{n}" for n in range(1, max(counts) + 1)]
         seed_services(sim, "shop", len(names), scale=2)
         for count in counts:
-            rounds = rounds_for(count)
+            rounds = max(rounds_for(count, tool) for tool in TOOLS)
             for number in range(rounds):
                 for tool in alternate(number):
-                    say(f"{count} services in one run, round {number + 1}/{rounds}: {tool}")
+                    if number >= rounds_for(count, tool):
+                        continue
+                    say(f"{count} services in one run, round {number + 1}/{rounds_for(count, tool)}: {tool}")
                     move = _many_ours if tool == "rancher-deploy" else _many_peer
                     runs.append(move(tools, sim, names[:count]))
     return runs

@@ -243,9 +243,9 @@ def many(results: Results) -> list[str]:
         ra, rb = median(float(r.requests) for r in ours), median(float(r.requests) for r in peer)
         failed = sum(1 for r in [*ours, *peer] if r.failures)
         rows.append((str(count), num(a, 1), num(b, 1), ratio(a, b), num(ra, 0), num(rb, 0), ratio(ra, rb),
-                     f"{len(ours)} ({failed} failed)"))
+                     f"{len(ours)} / {len(peer)} ({failed} failed)"))
     return table(("services", f"{OURS}, one run (s)", f"{PEER}, one run each (s)", "time ratio",
-                  f"{OURS} requests", f"{PEER} requests", "requests ratio", "runs per tool"), rows)
+                  f"{OURS} requests", f"{PEER} requests", "requests ratio", "runs (ours / peer)"), rows)
 
 
 def rollout(results: Results) -> list[str]:

@@ -31,7 +31,8 @@ class Plan:
     lookup_sizes: tuple[int, ...]
     lookup_rounds: int
     many_counts: tuple[int, ...]
-    many_rounds_single: int  # rounds for one service; more services get one round (they take minutes)
+    many_rounds_single: int  # rounds for one service, and for rancher-deploy at every count (about a second);
+                             # the peer moves more services in one round (minutes of 2 s sleeps)
     rollout_rounds: int
 
     @classmethod
@@ -42,8 +43,8 @@ class Plan:
     def quick(cls) -> Plan:
         return cls(3, 1, 2, (1, 1000, 10000), 1, (1, 2), 1, 1)
 
-    def many_rounds(self, count: int) -> int:
-        return self.many_rounds_single if count == 1 else 1
+    def many_rounds(self, count: int, tool: str) -> int:
+        return self.many_rounds_single if count == 1 or tool == "rancher-deploy" else 1
 
 
 @dataclass(frozen=True)
