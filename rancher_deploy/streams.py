@@ -20,7 +20,7 @@ import json
 import queue
 import socket
 import threading
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import requests
 import urllib3
@@ -68,7 +68,22 @@ class Lost:
         return lost
 
 
-Connection = tuple[Iterator[Any], Callable[[], None]]   # its messages, and how to hang it up
+class Connection(NamedTuple):
+    """An open stream, as `Feed`'s `connect` answers it.
+
+    Only the reader thread touches the socket's descriptor: `wake` (any thread) shuts the socket
+    down, which ends a blocking read at once and frees nothing; `release` (the reader thread, once
+    it stopped reading) closes it. A socket closed by another thread frees its descriptor while the
+    reader may still be inside a read of it: the next connection the process opens gets that number,
+    and the stale reader reads its bytes, or its TLS layer answers them with an alert (the next
+    handshake failed with UNEXPECTED_MESSAGE).
+    """
+
+    messages: Iterator[Any]
+    wake: Callable[[], None]
+    release: Callable[[], None]
+
+
 _END = object()
 _OPENED = object()
 
@@ -76,10 +91,10 @@ _OPENED = object()
 class Feed:
     """Messages from one connection, opened and read by a daemon thread.
 
-    `connect` opens the connection (it may block for up to RANCHER_REQUEST_TIMEOUT) and answers its
-    messages and how to hang it up; it raises StreamLost when it cannot. `opened` turns true once
-    the connection is open and that was taken from the queue. Any StreamLost raised to the caller
-    is first marked on `lost`.
+    `connect` opens the connection (it may block for up to RANCHER_REQUEST_TIMEOUT) and answers a
+    `Connection`; it raises StreamLost when it cannot. `opened` turns true once the connection is
+    open and that was taken from the queue. Any StreamLost raised to the caller is first marked on
+    `lost`.
     """
 
     def __init__(self, connect: Callable[[], Connection], what: str, lost: Lost) -> None:
@@ -87,7 +102,7 @@ class Feed:
         self._what = what
         self._lost = lost
         self._lock = threading.Lock()
-        self._hang_up: Callable[[], None] | None = None
+        self._wake: Callable[[], None] | None = None
         self._closed = False
         self._waited = False   # a take found nothing while the connection was still being opened
         self.opened = False
@@ -95,18 +110,17 @@ class Feed:
 
     def _pump(self, connect: Callable[[], Connection]) -> None:
         try:
-            messages, hang_up = connect()
+            connection = connect()
         except StreamLost as lost:
             self._queue.put(lost)
             return
-        with self._lock:
-            closed, self._hang_up = self._closed, hang_up
-        if closed:   # closed while opening: the wait has moved on
-            _quietly(hang_up)
-            return
-        self._queue.put(_OPENED)
         try:
-            for message in messages:
+            with self._lock:
+                closed, self._wake = self._closed, connection.wake
+            if closed:   # closed while opening: the wait has moved on
+                return
+            self._queue.put(_OPENED)
+            for message in connection.messages:
                 self._queue.put(message)
         except StreamLost as lost:
             self._queue.put(lost)
@@ -114,6 +128,8 @@ class Feed:
         except Exception as error:  # noqa: BLE001 - any failure of the connection ends the stream
             self._queue.put(StreamLost(f"{self._what} broke ({type(error).__name__})"))
             return
+        finally:
+            _quietly(connection.release)
         self._queue.put(_END)
 
     def get(self, timeout: float) -> Any:
@@ -135,23 +151,35 @@ class Feed:
         return item
 
     def close(self) -> None:
-        """Hang up. A connection still being opened after a take waited for it (a proxy that sits on
-        the handshake, as the wait ended on a signal or its deadline) marks the stream lost without
-        a word: the next wait, a rollback's maybe, polls rather than wait on that proxy again."""
+        """Hang up: wake the reader, which then closes the connection itself. A connection still
+        being opened after a take waited for it (a proxy that sits on the handshake, as the wait
+        ended on a signal or its deadline) marks the stream lost without a word: the next wait, a
+        rollback's maybe, polls rather than wait on that proxy again."""
         with self._lock:
-            hang_up, self._closed = (None if self._closed else self._hang_up), True
-            unopened = self._waited and self._hang_up is None
-        if hang_up is not None:
-            _quietly(hang_up)
+            wake, self._closed = (None if self._closed else self._wake), True
+            unopened = self._waited and self._wake is None
+        if wake is not None:
+            _quietly(wake)
         elif unopened:
             self._lost.take(StreamLost(f"{self._what} was still being opened when its wait ended"))
 
 
-def _quietly(hang_up: Callable[[], None]) -> None:
+def _quietly(action: Callable[[], None]) -> None:
     try:
-        hang_up()
-    except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
+        action()
+    except Exception:  # noqa: BLE001 - waking or closing a broken connection may fail; nothing to do
         pass
+
+
+def _shut_down(sock: object) -> None:
+    """End every blocking read of `sock` at once, freeing nothing (`Connection.wake`). The plain
+    socket's shutdown, also under TLS: `ssl.SSLSocket.shutdown` drops the TLS object, which the
+    reader thread is using."""
+    if isinstance(sock, socket.socket):
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def json_lines(open_response: Callable[[], requests.Response], what: str, lost: Lost) -> Feed:
@@ -180,23 +208,16 @@ def json_lines(open_response: Callable[[], requests.Response], what: str, lost: 
                                      "(timeoutSeconds): a proxy holds it") from None
                 raise
 
-        return messages(), lambda: _cut(response)
+        return Connection(messages(), lambda: _shut_down(_socket_of(response)), response.close)
 
     return Feed(connect, what, lost)
 
 
-def _cut(response: requests.Response) -> None:
-    """Close a streamed response that another thread is reading: shut the socket down first, which
-    ends that thread's blocking read at once (closing the file alone waits for the read's lock)."""
+def _socket_of(response: requests.Response) -> object:
+    """The socket a streamed response reads, or None."""
     # urllib3 keeps the http.client response as `_fp`, whose file reads a socket.SocketIO (`_sock`);
     # there is no public way to the socket of a response being streamed.
-    sock = getattr(getattr(getattr(getattr(response.raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
-    if isinstance(sock, socket.socket):
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-    response.close()
+    return getattr(getattr(getattr(getattr(response.raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
 
 
 def subscription(session: RancherSession, url: str, params: dict[str, str], what: str, lost: Lost) -> Feed:
@@ -234,15 +255,14 @@ def subscription(session: RancherSession, url: str, params: dict[str, str], what
                 if isinstance(event, dict):
                     yield event
 
-        def hang_up() -> None:
-            # A close frame, without waiting for the answer (the pump thread is reading), then the
-            # socket shut down, which ends that thread's read at once.
+        def release() -> None:
+            # On the reader thread: a close frame where the connection still takes one (a wait that
+            # ended while it was being opened), then the socket closed.
             try:
                 ws.send_close()
             finally:
-                ws.abort()
                 ws.shutdown()
 
-        return messages(), hang_up
+        return Connection(messages(), lambda: _shut_down(ws.sock), release)
 
     return Feed(connect, what, lost)

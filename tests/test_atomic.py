@@ -8,7 +8,7 @@ from typing import Any
 from rancher_deploy import cattle
 from rancher_deploy.deploy import Pipeline
 from rancher_deploy.errors import ExitCode
-from rancher_deploy.events import Event, Result, Step, TargetOutcome, exit_code
+from rancher_deploy.events import Event, Progress, Result, Step, TargetOutcome, exit_code
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.settings import Command, Settings
 import pytest
@@ -167,20 +167,28 @@ def test_not_atomic_goes_on_after_a_failed_target(
 # -- signals -------------------------------------------------------------------------------------
 
 
-def run_with_signal(sim: Simulator, when: str, hold: str | None = None, **environment: str) -> tuple[TargetOutcome, ...]:
+def run_with_signal(sim: Simulator, when: str, hold: str | None = None, until_upgraded: str | None = None,
+                    **environment: str) -> tuple[TargetOutcome, ...]:
     """Upgrade both services through the Pipeline, which receives SIGTERM once a log line starts with `when`
-    (and the service `hold` stops where it is then: its upgrade stays under way)."""
+    (and the service `hold` stops where it is then: its upgrade stays under way); with `until_upgraded`
+    (a target's name), the signal waits until that target was also seen `upgraded`: targets go in
+    parallel, so the order of their lines alone says nothing of where the other one is."""
     settings = Settings.load(Command.UPGRADE, {}, {
         "CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
         "RANCHER_SERVICE": BOTH, "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_POLL_INTERVAL": "0.005",
         "RANCHER_BATCH_INTERVAL": "0.1", "RANCHER_TIMEOUT": "30", **environment})
     backend = cattle.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY)), sim.url, None, lambda text: None)
+    seen: set[str] = set()
     received: list[int] = []
 
     def emit(event: Event) -> None:
         if isinstance(event, Step) and event.message.startswith(when):
             if hold is not None:
                 sim.faults.hang(hold)
+            seen.add("when")
+        elif isinstance(event, Progress) and event.target == until_upgraded and event.state == "upgraded":
+            seen.add("upgraded")
+        if not received and seen >= ({"when", "upgraded"} if until_upgraded else {"when"}):
             received.append(15)
 
     outcome = Pipeline(settings, backend, emit, interrupted=lambda: received[0] if received else None).run()
@@ -203,7 +211,7 @@ def test_a_signal_restores_every_touched_target(sim: Simulator) -> None:
 def test_a_signal_with_on_interrupt_report_reports_each_touched_target(sim: Simulator, run_cli: RunCli) -> None:
     worker, web = seed(sim)
     worker_outcome, web_outcome = run_with_signal(sim, "Upgrade of shop/web requested", hold=web,
-                                                  RANCHER_ON_INTERRUPT="report")
+                                                  until_upgraded="shop/worker", RANCHER_ON_INTERRUPT="report")
     sim.faults.clear()
     assert (worker_outcome.result, web_outcome.result) == (Result.INTERRUPTED, Result.INTERRUPTED)
     assert worker_outcome.message.startswith("shop/worker is left in state upgraded after the signal")

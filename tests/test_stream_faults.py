@@ -244,3 +244,38 @@ def _when(condition: Callable[[], bool], action: Callable[[], object]) -> Callab
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     return lambda: thread.join(timeout=30)
+
+
+# Only the reader thread closes a stream's socket: one closed under a blocked read frees its
+# descriptor, the next connection of the process gets that number, and the stale reader reads its
+# bytes or answers them with a TLS alert (a later run's handshake failed with UNEXPECTED_MESSAGE).
+
+
+def test_hanging_up_wakes_the_reader_which_alone_closes_the_socket() -> None:
+    import socket
+    import threading
+
+    ours, theirs = socket.socketpair()
+    closed_by: list[str] = []
+    released = threading.Event()
+
+    def messages() -> Iterator[bytes]:
+        while data := ours.recv(1024):
+            yield data
+
+    def release() -> None:
+        closed_by.append(threading.current_thread().name)
+        ours.close()
+        released.set()
+
+    def connect() -> streams.Connection:
+        return streams.Connection(messages(), lambda: streams._shut_down(ours), release)
+
+    feed = streams.Feed(connect, "the test stream", streams.Lost())
+    theirs.sendall(b"event")
+    assert feed.get(5) is None and feed.opened
+    assert feed.get(5) == b"event"
+    feed.close()
+    assert released.wait(5), "hanging up did not wake the reader blocked in recv"
+    assert closed_by == ["rancher-deploy-stream"]
+    theirs.close()
