@@ -274,6 +274,8 @@ def test_the_registry_notifies_a_push_to_the_configured_endpoint(tmp_path: Path)
                          if any(e["target"].get("tag") == "1.0" for e in b["events"]))  # type: ignore[union-attr,index]
     assert headers["Authorization"] == "Bearer hook-token"
     assert headers["Content-Type"].startswith("application/vnd.docker.distribution.events.v1+json")
+    # docs/fleet.md names the media type this registry really sends.
+    assert "application/vnd.docker.distribution.events.v1+json" in (Path(__file__).resolve().parent.parent / "docs" / "fleet.md").read_text()
     event = next(e for e in body["events"] if e["target"].get("tag") == "1.0")  # type: ignore[union-attr,index]
     assert event["action"] == "push" and event["target"]["repository"] == "shop/web"
 
