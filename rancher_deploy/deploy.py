@@ -27,6 +27,7 @@ from rancher_deploy.errors import (
     DeployError,
     ExitCode,
     NeedsAttention,
+    RancherAPIError,
     RancherUnreachable,
     RefusedError,
     TargetMissing,
@@ -52,7 +53,7 @@ from rancher_deploy.plan import Plan
 from rancher_deploy.policy import POLICY_LABEL, PolicyLabelError, TargetPolicy, decide, for_target
 from rancher_deploy.recovery import MISSING, created, recover
 from rancher_deploy.settings import Command, OnUpgraded, ServiceTarget, Settings, Target
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
+from rancher_deploy.snapshot import Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
 from rancher_deploy.targets import alone
 
@@ -60,6 +61,10 @@ from rancher_deploy.targets import alone
 # read and the version policy it follows, the image it moves to and None, or the image it runs and the
 # reason it stays.
 Choose = Callable[[str, Snapshot, TargetPolicy], tuple[ImageRef, str | None]]
+
+# How many times one target's upgrade waits out another process that started an upgrade between the
+# run's read and its own upgrade request, before the refusal ends the run.
+_RACES = 3
 
 
 @dataclass(frozen=True)
@@ -339,7 +344,25 @@ class Pipeline:
         if ref in self._creations:
             return create.start(self._steps, ref, self._creations[ref], run)
         started = self._clock()
-        report = self._steps.report
+        for attempt in range(1, _RACES + 1):
+            prepared = self._prepare(ref, run)
+            if isinstance(prepared, TargetOutcome):
+                return prepared
+            plan, snapshot = prepared
+            raced = self._request_upgrade(ref, plan, snapshot, run, wait_out_races=attempt < _RACES)
+            if raced is None:
+                break
+            if isinstance(raced, TargetOutcome):
+                return raced
+        try:
+            healthy = self._steps.wait(ref, self._backend.applied_goal)
+        except WaitEnded as ended:
+            return recover(self._steps, ref, plan, ended, run)
+        return Applied(ref, plan, healthy, started)
+
+    def _prepare(self, ref: TargetRef, run: Run) -> tuple[Plan, Snapshot] | TargetOutcome:
+        """Ready the target and plan its upgrade (`start`'s first steps); the plan and the read it was
+        made from, or the outcome when nothing is to be sent (unchanged, skipped, planned by a dry run)."""
         if self._settings.dry_run:
             ready = _Ready(self._look_without_acting(ref))
         else:
@@ -361,14 +384,8 @@ class Pipeline:
         for warning in (*plan.warnings, *plan.redeploy_warnings):
             self._emit(Step(warning, Level.WARNING, ref.name))
         if self._settings.dry_run:
-            return report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
-
-        self._request_upgrade(ref, plan, snapshot)
-        try:
-            healthy = self._steps.wait(ref, self._backend.applied_goal)
-        except WaitEnded as ended:
-            return recover(self._steps, ref, plan, ended, run)
-        return Applied(ref, plan, healthy, started)
+            return self._steps.report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
+        return plan, snapshot
 
     def complete(self, applied: Applied, run: Run) -> TargetOutcome:
         """The second half: finish a healthy 1.x upgrade (unless --no-finish); a 2.x rollout, and a target
@@ -437,20 +454,10 @@ class Pipeline:
         if snapshot.phase is Phase.BUSY:
             self._emit(Step(f"{ref.name} is {snapshot.state} (another process runs); waiting for it to settle",
                             Level.WARNING, ref.name))
-            settled = self._steps.settle(ref, run, self._asked(ref, snapshot), stopped=Result.NOT_UPGRADED)
-            if isinstance(settled, TargetOutcome):
-                return settled
-            snapshot = settled
-            if snapshot.phase is Phase.PENDING_FINISH:
-                # We watched that upgrade run, so its owner is alive and will finish or roll it back
-                # itself; doing it here would pull the service from under that run.
-                self._emit(Step(f"{ref.name} was {snapshot.state} by another run that is still going; waiting for "
-                                "it to finish or roll back", Level.WARNING, ref.name))
-                released = self._steps.settle(ref, run, self._asked(ref, snapshot), stopped=Result.NOT_UPGRADED,
-                                              goal=Goal.RELEASED)
-                if isinstance(released, TargetOutcome):
-                    return released
-                snapshot = released
+            waited = self._steps.wait_out(ref, run, snapshot, self._asked(ref, snapshot), stopped=Result.NOT_UPGRADED)
+            if isinstance(waited, TargetOutcome):
+                return waited
+            snapshot = waited
         if snapshot.phase is not Phase.PENDING_FINISH:
             self._refuse_unless_upgradable(ref, snapshot, allow_pending=False)
             return _Ready(snapshot)
@@ -527,18 +534,40 @@ class Pipeline:
             refused.last = snapshot
             raise refused
 
-    def _request_upgrade(self, ref: TargetRef, plan: Plan, seen: Snapshot) -> None:
-        """Send the upgrade, decided on `seen`: the read the plan was made from, just now."""
-        taken = self._steps.actions.send(ref, lambda target: self._backend.apply(target, plan), "upgrade",
-                                         resend=False, before=seen)
+    def _request_upgrade(self, ref: TargetRef, plan: Plan, seen: Snapshot, run: Run, *,
+                         wait_out_races: bool) -> Snapshot | TargetOutcome | None:
+        """Send the upgrade, decided on `seen`: the read the plan was made from, just now. None when
+        Rancher took it.
+
+        Another process may have started an upgrade since that read: Rancher then refuses ours as not
+        available in the target's state (Cattle answers 422 ActionNotAvailable, rancher-api.md §4;
+        norman 404). That is no wrong setting but a busy target, as the preflight's: with
+        `wait_out_races`, the other process is waited out like a busy target the run found
+        (`TargetSteps.wait_out`) and its read returned, for the caller to plan again; otherwise, and when
+        the target shows no other process, the refusal is raised (exit 2).
+        """
+        try:
+            taken = self._steps.actions.send(ref, lambda target: self._backend.apply(target, plan), "upgrade",
+                                             resend=False, before=seen)
+        except RancherAPIError as refused:
+            if refused.code != "ActionNotAvailable" or refused.status not in (404, 422) or not wait_out_races:
+                raise
+            now = self._backend.fetch(ref)
+            if now.phase not in (Phase.BUSY, Phase.PENDING_FINISH):
+                raise
+            self._emit(Step(f"Another process started an upgrade of {ref.name} since it was read (it is now "
+                            f"{now.state}); waiting for it to settle, then planning again", Level.WARNING, ref.name))
+            self._checked.pop(ref.id, None)
+            return self._steps.wait_out(ref, run, now, self._asked(ref, now), stopped=Result.NOT_UPGRADED)
         if taken is not None:
             # Rancher answered an error, or no answer came, and the target shows no change.
             error, snapshot = taken
-            refused = RancherUnreachable(f"Rancher did not take the upgrade of {ref.name} ({error}); it is still "
-                                         f"{snapshot.state} and nothing was changed")
-            refused.last = snapshot
-            raise refused from None
+            refused_now = RancherUnreachable(f"Rancher did not take the upgrade of {ref.name} ({error}); it is still "
+                                             f"{snapshot.state} and nothing was changed")
+            refused_now.last = snapshot
+            raise refused_now from None
         self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
+        return None
 
 
 

@@ -28,7 +28,7 @@ from rancher_deploy.errors import (
 from rancher_deploy.events import Emit, ImageChange, Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
-from rancher_deploy.snapshot import Goal, Snapshot, TargetRef
+from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
 from rancher_deploy.timing import Pace
 from rancher_deploy.wait import wait_for
 
@@ -100,6 +100,24 @@ class TargetSteps:
         return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
                         emit=self.emit, progress_deadline=progress,
                         watch=(lambda: self.backend.watch(ref)) if self.streams else None)
+
+    def wait_out(self, ref: TargetRef, run: Run, snapshot: Snapshot, changes: tuple[ImageChange, ...], *,
+                 stopped: Result) -> Snapshot | TargetOutcome:
+        """Wait out another process's work on the target (`snapshot` shows it busy, or pending its
+        finish): until it settles, and an upgrade it left pending until its owner finishes or rolls it
+        back. The fresh read, or the outcome `settle` gives when a wait ends otherwise."""
+        if snapshot.phase is Phase.BUSY:
+            settled = self.settle(ref, run, changes, stopped=stopped)
+            if isinstance(settled, TargetOutcome):
+                return settled
+            snapshot = settled
+        if snapshot.phase is Phase.PENDING_FINISH:
+            # We watched that upgrade run, so its owner is alive and will finish or roll it back
+            # itself; doing it here would pull the service from under that run.
+            self.emit(Step(f"{ref.name} was {snapshot.state} by another run that is still going; waiting for "
+                           "it to finish or roll back", Level.WARNING, ref.name))
+            return self.settle(ref, run, changes, stopped=stopped, goal=Goal.RELEASED)
+        return snapshot
 
     def settle(self, ref: TargetRef, run: Run, changes: tuple[ImageChange, ...], *, stopped: Result,
                goal: Goal = Goal.SETTLED) -> Snapshot | TargetOutcome:
