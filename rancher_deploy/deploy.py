@@ -55,6 +55,7 @@ from rancher_deploy.recovery import MISSING, created, recover
 from rancher_deploy.settings import Command, OnUpgraded, ServiceTarget, Settings, Target
 from rancher_deploy.snapshot import Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
+from rancher_deploy.target_locks import TargetLocks
 from rancher_deploy.targets import alone
 
 # Registry polling's choice of a target's image (poll.TagChooser): given the target's name, how it was
@@ -90,7 +91,7 @@ class Pipeline:
                  sleep: Callable[[float], None] = time.sleep,
                  interrupted: Callable[[], int | None] = lambda: None,
                  urgent: Callable[[], int | None] = lambda: None,
-                 choose: Choose | None = None) -> None:
+                 choose: Choose | None = None, locks: TargetLocks | None = None) -> None:
         self._settings = settings
         self._choose = choose
         self._backend = backend
@@ -104,7 +105,7 @@ class Pipeline:
         emit = self._emit = emit_whole
         self._clock = clock
         self._steps = TargetSteps(settings, backend, emit, clock=clock, sleep=sleep, interrupted=interrupted,
-                                  urgent=urgent)
+                                  urgent=urgent, locks=locks)
         self._run = Run()
         self._started = clock()
         # Each target as the preflight read it, and when: the upgrade starts from that read when it is
@@ -232,7 +233,9 @@ class Pipeline:
             if grouped:
                 self._emit(GroupStart(f"upgrade {ref.name}"))
             try:
-                done = self._upgrade(ref, run)
+                with self._steps.holding(ref) as held:   # one run of this process per target at a time
+                    done = self._upgrade(ref, run) if held else self.not_upgraded(
+                        ref, "interrupted while another run of this process upgraded it")
             except DeployError:
                 failed.set()
                 if not any(earlier.result in _CHANGED for earlier in run.outcomes):
@@ -536,16 +539,11 @@ class Pipeline:
 
     def _request_upgrade(self, ref: TargetRef, plan: Plan, seen: Snapshot, run: Run, *,
                          wait_out_races: bool) -> Snapshot | TargetOutcome | None:
-        """Send the upgrade, decided on `seen`: the read the plan was made from, just now. None when
-        Rancher took it.
-
-        Another process may have started an upgrade since that read: Rancher then refuses ours as not
-        available in the target's state (Cattle answers 422 ActionNotAvailable, rancher-api.md §4;
-        norman 404). That is no wrong setting but a busy target, as the preflight's: with
-        `wait_out_races`, the other process is waited out like a busy target the run found
-        (`TargetSteps.wait_out`) and its read returned, for the caller to plan again; otherwise, and when
-        the target shows no other process, the refusal is raised (exit 2).
-        """
+        """Send the upgrade, decided on `seen`: the read the plan was made from, just now; None when taken.
+        Another process may have started an upgrade since that read, and Rancher refuses ours as not
+        available in that state (Cattle 422, norman 404 ActionNotAvailable, rancher-api.md §4): a busy
+        target, not a wrong setting. With `wait_out_races` that process is waited out as the preflight
+        waits (`TargetSteps.wait_out`) and the fresh read returned, to plan again; else it raises (exit 2)."""
         try:
             taken = self._steps.actions.send(ref, lambda target: self._backend.apply(target, plan), "upgrade",
                                              resend=False, before=seen)

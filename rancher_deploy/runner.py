@@ -24,6 +24,7 @@ from rancher_deploy.settings import OPTIONS_BY_NAME, Inputs, Option, Settings
 
 if TYPE_CHECKING:  # imported when a run starts: `--help` and `--version` need no HTTP stack
     from rancher_deploy.http import RancherSession
+    from rancher_deploy.target_locks import TargetLocks
 
 
 class Control(Protocol):
@@ -90,7 +91,8 @@ def internal_error(unexpected: BaseException) -> NeedsAttention:
 
 
 def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, control: Control | None = None,
-        clock: Callable[[], float] = time.monotonic, inputs: Inputs | None = None) -> Ran:
+        clock: Callable[[], float] = time.monotonic, inputs: Inputs | None = None,
+        locks: TargetLocks | None = None) -> Ran:
     """Connect to Rancher as `settings` say and run their command over their targets; never raises
     for the run itself (see the module's docstring).
 
@@ -98,7 +100,8 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
     secrets in anything the session logs (one is made from `settings.secrets` when not given);
     `control` stops the run and does its sleeps (`Calm` when not given); `clock` reads seconds for
     every deadline; `inputs`, when the settings came from them, names settings in messages the way
-    the user set them (`--token`, `INPUT_TOKEN`), else by their first environment variable.
+    the user set them (`--token`, `INPUT_TOKEN`), else by their first environment variable;
+    `locks`, shared by the runs of one process (`serve`), keeps two of them off one target at once.
     Signal handlers are the caller's: a run started off the main thread must not install any.
     """
     control = control or Calm()
@@ -110,7 +113,7 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
     error: DeployError | None = None
     try:
         session = _session(settings, emit, redactor, control, clock, name)
-        outcome = _pipeline(settings, session, emit, control, clock, name)
+        outcome = _pipeline(settings, session, emit, control, clock, name, locks)
     except _Stopped as stopped:
         outcome, error = stopped.outcome, stopped.error
     except DeployError as caught:
@@ -178,7 +181,7 @@ def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Contro
 
 
 def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: Control, clock: Callable[[], float],
-              name: Callable[[Option], str]) -> Outcome:
+              name: Callable[[Option], str], locks: TargetLocks | None) -> Outcome:
     """Connect the backend and run the pipeline (for a fleet run, over the targets `fleet.select`
     picks; with RANCHER_POLL, each target's tag chosen from the registry by `poll.TagChooser`);
     raises `_Stopped` when a DeployError ends it."""
@@ -194,7 +197,7 @@ def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: 
 
         choose = TagChooser(settings, access_for(settings, name), emit)
     pipeline = Pipeline(settings, backend, emit, clock=clock, sleep=control.sleep,
-                        interrupted=control.interrupted, urgent=control.urgent, choose=choose)
+                        interrupted=control.interrupted, urgent=control.urgent, choose=choose, locks=locks)
     selection: Selection | None = None
     picks: tuple[fleet.Pick, ...] = ()
     if settings.select_image:

@@ -10,8 +10,9 @@ snapshots read, goals the backend's.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from rancher_deploy.actions import Actions
 from rancher_deploy.backend import Backend
@@ -29,6 +30,7 @@ from rancher_deploy.events import Emit, ImageChange, Level, Result, Step, Target
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
+from rancher_deploy.target_locks import TargetLocks
 from rancher_deploy.timing import Pace
 from rancher_deploy.wait import wait_for
 
@@ -70,8 +72,11 @@ class TargetSteps:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  interrupted: Callable[[], int | None] = lambda: None,
-                 urgent: Callable[[], int | None] = lambda: None) -> None:
+                 urgent: Callable[[], int | None] = lambda: None,
+                 locks: TargetLocks | None = None) -> None:
         self.settings = settings
+        self.locks = locks
+        self.interrupted = interrupted
         self.backend = backend
         self.emit = emit
         self.clock = clock
@@ -100,6 +105,25 @@ class TargetSteps:
         return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
                         emit=self.emit, progress_deadline=progress,
                         watch=(lambda: self.backend.watch(ref)) if self.streams else None)
+
+    @contextmanager
+    def holding(self, ref: TargetRef) -> Iterator[bool]:
+        """Hold the target against the other runs of this process (`target_locks`; none is held
+        without `locks`, or by a dry run, which changes nothing), waiting while another run holds it:
+        True inside once held, False when a signal ended that wait (nothing is held or changed)."""
+        if self.locks is None or self.settings.dry_run:
+            yield True
+            return
+        key = ref.url or ref.id   # the resolved target: its URL names the environment/project too
+        if self.locks.held(key):
+            self.emit(Step(f"{ref.name} is being upgraded by another run of this process; waiting for it to end",
+                           Level.WARNING, ref.name))
+        got = self.locks.acquire(key, self.interrupted)
+        try:
+            yield got
+        finally:
+            if got:
+                self.locks.release(key)
 
     def wait_out(self, ref: TargetRef, run: Run, snapshot: Snapshot, changes: tuple[ImageChange, ...], *,
                  stopped: Result) -> Snapshot | TargetOutcome:

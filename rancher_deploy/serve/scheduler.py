@@ -6,7 +6,9 @@ Runs are keyed by the pushed image's repository (`Trigger.key`): the targets a r
 running that repository, so two runs of one repository would race for the same targets. A push that
 arrives while a run of its repository is going waits; a second push arriving meanwhile replaces the
 waiting one (its run is `superseded`: only the newest image is deployed), so the queue never holds two
-runs of one repository and a burst of pushes costs one run after the current one.
+runs of one repository and a burst of pushes costs one run after the current one. Runs of two
+repositories may still pick one target (a sidekick of another repository): the runs' shared
+`target_locks.TargetLocks` (serve/runs.py) has them upgrade it one after the other.
 """
 
 from __future__ import annotations

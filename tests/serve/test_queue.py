@@ -7,11 +7,12 @@ it), so a run is surely going while the test sends the next request.
 
 from __future__ import annotations
 
+import copy
 import json
 
 from rancher_deploy.simulator import Simulator
 
-from ..conftest import NEW_IMAGE, OLD_IMAGE
+from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE
 from .conftest import Serve
 
 REPOSITORY = NEW_IMAGE.rsplit(":", 1)[0]
@@ -129,3 +130,31 @@ def test_a_notification_naming_more_images_than_places_queues_none_of_them(
     assert [run["run"] for run in served.status()["runs"]] == [1]
     answer = served.post("/webhooks/registry", push("shop/api"))
     assert answer.status_code == 202 and answer.json()["accepted"][0]["image"] == f"{API}:1.0"
+
+
+def test_two_runs_of_one_target_never_go_at_once(serve: Serve, sim: Simulator) -> None:
+    # A service whose sidekick runs another repository is picked by a push of either: two runs, keyed
+    # by two repositories, go at once. Rancher would refuse the second upgrade (422 ActionNotAvailable,
+    # the service upgrading); the second run waits for the first to end, then plans from what it left.
+    # (From a review: before the per-target lock, that push was lost with exit 2.)
+    config = copy.deepcopy(LAUNCH_CONFIG)
+    config["labels"]["autoupdate.enable"] = "true"
+    side = {"name": "side", "imageUuid": "docker:registry.example.com:5000/shop/side:1.0"}
+    web = sim.add_service(sim.add_stack("shop"), "web", config, scale=2, secondary_launch_configs=[side])
+    served = serve()
+    sim.faults.hang(web)   # the first upgrade stays going until the second run is seen waiting
+    envelope = {"events": [
+        {"action": "push", "target": {"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                                      "repository": repository, "tag": tag},
+         "request": {"host": "registry.example.com:5000"}}
+        for repository, tag in (("shop/web", "2.1"), ("shop/side", "2.0"))]}
+    assert served.post("/webhooks/registry", envelope).status_code == 202
+    served.wait_for_line("is being upgraded by another run of this process; waiting for it to end")
+    assert served.status()["running"] == 2
+    sim.faults.clear()
+    first, second = served.wait_until_done(1), served.wait_until_done(2)
+    assert (first["exit_code"], second["exit_code"]) == (0, 0), (first.get("error"), second.get("error"))
+    service = sim.service(web)
+    assert service["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.1"
+    assert service["secondaryLaunchConfigs"][0]["imageUuid"] == "docker:registry.example.com:5000/shop/side:2.0"
+    assert "ActionNotAvailable" not in served.log.getvalue()
