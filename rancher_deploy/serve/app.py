@@ -164,11 +164,14 @@ class App:
         accepted = [{"run": admission.job.id, "image": str(admission.job.trigger.image),
                      "repository": admission.job.trigger.key,
                      "supersedes": admission.superseded.id if admission.superseded else None}
-                    for admission in admissions]
+                    for admission in admissions if admission.kept is None]
+        # A push older than the waiting run's image: answered 2xx all the same, or the registry resends it.
+        kept = [f"{trigger.image}: not queued: run {admission.job.id}, waiting, deploys {admission.job.trigger.image}, "
+                f"and {admission.kept}" for admission, trigger in zip(admissions, parsed.triggers) if admission.kept]
         # Nothing to run is no error: registries resend what is not answered 2xx (notifications.md,
         # "Responses"), and a pull or a scan result will never name an image to deploy.
         status = HTTPStatus.ACCEPTED if accepted else HTTPStatus.OK
-        return status, {"accepted": accepted, "ignored": list(parsed.ignored)}, ()
+        return status, {"accepted": accepted, "ignored": [*parsed.ignored, *kept]}, ()
 
 
 def _route(path: str) -> tuple[Route, str | None]:

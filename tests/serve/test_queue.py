@@ -158,3 +158,36 @@ def test_two_runs_of_one_target_never_go_at_once(serve: Serve, sim: Simulator) -
     assert service["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.1"
     assert service["secondaryLaunchConfigs"][0]["imageUuid"] == "docker:registry.example.com:5000/shop/side:2.0"
     assert "ActionNotAvailable" not in served.log.getvalue()
+
+
+def test_a_late_push_of_an_older_tag_never_replaces_a_newer_one_waiting(
+        serve: Serve, sim: Simulator, web: str) -> None:
+    # Registries deliver late and out of order (a notification retried after its backoff): newest is by
+    # the version policy (fleet mode's `newer` here), not by arrival.
+    served = serve()
+    sim.faults.hang(web)
+    assert served.upgrade(f"{REPOSITORY}:2.1").status_code == 202
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    assert served.upgrade(f"{REPOSITORY}:2.10").status_code == 202          # run 2 waits
+    late = served.upgrade(f"{REPOSITORY}:2.9")
+    assert late.status_code == 200 and late.json()["accepted"] == [], late.text
+    (why,) = late.json()["ignored"]
+    assert why.startswith(f"{REPOSITORY}:2.9: not queued: run 2, waiting, deploys {REPOSITORY}:2.10, and the "
+                          "version policy newer does not take it over that"), why
+    assert {run["run"]: run["state"] for run in served.status()["runs"]} == {2: "queued", 1: "running"}
+    newer = served.upgrade(f"{REPOSITORY}:2.11")                              # a newer one still replaces it
+    assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 2
+    sim.faults.clear()
+    assert served.wait_until_done(3)["result"] == "upgraded"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.11"
+
+
+def test_pushes_of_tags_that_are_not_versions_replace_the_waiting_one_by_arrival(
+        serve: Serve, sim: Simulator, web: str) -> None:
+    served = serve(RANCHER_VERSION_POLICY="any")
+    sim.faults.hang(web)
+    assert served.upgrade(f"{REPOSITORY}:2.1").status_code == 202
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    assert served.upgrade(f"{REPOSITORY}:main-5f3a2c1").status_code == 202
+    later = served.upgrade(f"{REPOSITORY}:main-0b7d9e4")
+    assert later.status_code == 202 and later.json()["accepted"][0]["supersedes"] == 2
