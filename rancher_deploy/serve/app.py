@@ -132,8 +132,11 @@ class App:
         if route.path == "/ping":
             return HTTPStatus.OK, b"Pong!", ()
         length = _length(environ) if route.parse is not None else 0
-        presented = auth.Presented(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_HUB_SIGNATURE_256"), token)
-        verdict = auth.check(self._keys, presented, None)
+        presented = auth.Presented(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_HUB_SIGNATURE_256"), token,
+                                   environ.get("HTTP_X_REQUEST_TIMESTAMP"))
+        # A GET's body is empty: its signature must cover a timestamp, or it could be replayed for ever.
+        stamped = route.parse is None
+        verdict = auth.check(self._keys, presented, None, stamped=stamped)
         if verdict is auth.Verdict.MISSING:
             raise Refused(HTTPStatus.UNAUTHORIZED, "authentication required: Authorization: Bearer <token>, "
                                                    f"an {auth.SIGNATURE_HEADER} signature, or the webhook URL "
@@ -141,7 +144,8 @@ class App:
         if verdict is auth.Verdict.WRONG:
             raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
         body = _body(environ, length) if route.parse is not None else b""
-        if verdict is auth.Verdict.UNDECIDED and auth.check(self._keys, presented, body) is not auth.Verdict.ALLOWED:
+        if (verdict is auth.Verdict.UNDECIDED
+                and auth.check(self._keys, presented, body, stamped=stamped) is not auth.Verdict.ALLOWED):
             raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
         if route.parse is None:
             return HTTPStatus.OK, self._scheduler.snapshot(), ()
