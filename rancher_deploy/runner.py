@@ -24,6 +24,7 @@ from rancher_deploy.settings import OPTIONS_BY_NAME, Inputs, Option, Settings
 
 if TYPE_CHECKING:  # imported when a run starts: `--help` and `--version` need no HTTP stack
     from rancher_deploy.http import RancherSession
+    from rancher_deploy.images import ImageRef
     from rancher_deploy.target_locks import TargetLocks
 
 
@@ -112,6 +113,7 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
     outcome: Outcome | None = None
     error: DeployError | None = None
     try:
+        _header(settings, emit)
         session = _session(settings, emit, redactor, control, clock, name)
         outcome = _pipeline(settings, session, emit, control, clock, name, locks)
     except _Stopped as stopped:
@@ -139,17 +141,39 @@ class _Stopped(Exception):
         self.outcome = outcome
 
 
-def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Control, clock: Callable[[], float],
-             name: Callable[[Option], str]) -> RancherSession:
-    """The first lines of the log, and the RancherSession the run speaks through."""
-    from rancher_deploy.http import Credentials, RancherSession
+def opted_in_repositories(settings: Settings, emit: Emit, *, redactor: Redactor | None = None,
+                          control: Control | None = None) -> tuple[ImageRef, ...]:
+    """The repositories the opted-in targets run (`fleet.repositories`): one fleet listing
+    (`Backend.survey`: RANCHER_ENVIRONMENTS or RANCHER_NAMESPACES, the opt-in labels), nothing changed.
+    What `serve` polls each round when RANCHER_SERVE_POLL_IMAGES is not given. Raises the `errors`
+    family as a run's listing would (Rancher unreachable: 3; refused credentials: 2)."""
+    from rancher_deploy import discovery, fleet
 
+    control = control or Calm()
+    session = _session(settings, emit, redactor or Redactor(*settings.secrets), control, time.monotonic,
+                       lambda option: option.setting)
+    try:
+        backend = discovery.connect(session, settings, lambda text: emit(Step(text, Level.WARNING)))
+        return fleet.repositories(backend.survey(settings), settings.select_labels)
+    finally:
+        session.close()
+
+
+def _header(settings: Settings, emit: Emit) -> None:
+    """The first lines of a run's log: the tool, the command, its targets and Rancher."""
     targets = (f"every target running {settings.image.name if settings.image else '?'} that opted in"
                if settings.select_image else ", ".join(str(target) for target in settings.targets))
     emit(Step(f"rancher-deploy {__version__}: {settings.command} {targets} at {settings.url}"))
     if settings.verbose:
         for option, source in sorted(settings.sources.items()):
             emit(Step(f"{option} set from {source}", Level.DEBUG))
+
+
+def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Control, clock: Callable[[], float],
+             name: Callable[[Option], str]) -> RancherSession:
+    """The RancherSession a run speaks through."""
+    from rancher_deploy.http import Credentials, RancherSession
+
     if settings.insecure:
         emit(Step("TLS verification is off (RANCHER_INSECURE); prefer RANCHER_CA_BUNDLE", Level.WARNING))
         import urllib3
