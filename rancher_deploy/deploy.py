@@ -233,7 +233,8 @@ class Pipeline:
             if grouped:
                 self._emit(GroupStart(f"upgrade {ref.name}"))
             try:
-                with self._steps.holding(ref) as held:   # one run of this process per target at a time
+                # One run of this process per target at a time; after waiting, the preflight's read is stale.
+                with self._steps.holding(ref, lambda: self._checked.pop(ref.id, None)) as held:
                     done = self._upgrade(ref, run) if held else self.not_upgraded(
                         ref, "interrupted while another run of this process upgraded it")
             except DeployError:

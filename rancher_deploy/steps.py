@@ -107,18 +107,21 @@ class TargetSteps:
                         watch=(lambda: self.backend.watch(ref)) if self.streams else None)
 
     @contextmanager
-    def holding(self, ref: TargetRef) -> Iterator[bool]:
+    def holding(self, ref: TargetRef, waited: Callable[[], object] = lambda: None) -> Iterator[bool]:
         """Hold the target against the other runs of this process (`target_locks`; none is held
         without `locks`, or by a dry run, which changes nothing), waiting while another run holds it:
-        True inside once held, False when a signal ended that wait (nothing is held or changed)."""
+        True inside once held, False when a signal ended that wait (nothing is held or changed).
+        `waited()` is called when it had to wait: what the caller read of the target before is stale."""
         if self.locks is None or self.settings.dry_run:
             yield True
             return
-        key = ref.url or ref.id   # the resolved target: its URL names the environment/project too
-        if self.locks.held(key):
+        def waiting() -> None:
             self.emit(Step(f"{ref.name} is being upgraded by another run of this process; waiting for it to end",
                            Level.WARNING, ref.name))
-        got = self.locks.acquire(key, self.interrupted)
+            waited()
+
+        key = ref.url or ref.id   # the resolved target: its URL names the environment/project too
+        got = self.locks.acquire(key, self.interrupted, waiting=waiting)
         try:
             yield got
         finally:

@@ -28,10 +28,15 @@ class TargetLocks:
         with self._changed:
             return key in self._held
 
-    def acquire(self, key: str, interrupted: Callable[[], int | None], tick_seconds: float = 0.2) -> bool:
+    def acquire(self, key: str, interrupted: Callable[[], int | None], *, waiting: Callable[[], object] = lambda: None,
+                tick_seconds: float = 0.2) -> bool:
         """Hold `key` once no other run does; True then, False when `interrupted()` said a signal came
-        first (looked at every `tick_seconds` while waiting: nothing is held then)."""
+        first (looked at every `tick_seconds` while waiting: nothing is held then). `waiting()` is called
+        once when another run holds it (to say so; what the caller read of the target is then stale);
+        it must not use these locks."""
         with self._changed:
+            if key in self._held:
+                waiting()
             while key in self._held:
                 if interrupted() is not None:
                     return False
