@@ -110,6 +110,16 @@ def web(sim: Simulator) -> str:
     return sim.add_service(sim.add_stack("shop"), "web", config, scale=2)
 
 
+def held_run(serve: Serve, sim: Simulator, web: str, **environment: str | None) -> Served:
+    """A server whose run 1 is upgrading shop/web to NEW_IMAGE, held there (the simulator's hang fault)
+    until the test clears the faults."""
+    served = serve(**environment)
+    sim.faults.hang(web)
+    assert served.upgrade().status_code == 202
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    return served
+
+
 def server_environment(sim: Simulator, **overrides: str | None) -> dict[str, str]:
     """What a server's deployment sets: Rancher, a loopback port, the token; `None` unsets a variable.
     Its runs pick their targets: opted in, running the pushed image's repository (fleet mode)."""

@@ -13,7 +13,7 @@ import json
 from rancher_deploy.simulator import Simulator
 
 from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE
-from .conftest import Serve
+from .conftest import Serve, held_run
 
 REPOSITORY = NEW_IMAGE.rsplit(":", 1)[0]
 API = "registry.example.com:5000/shop/api"
@@ -21,10 +21,7 @@ API = "registry.example.com:5000/shop/api"
 
 def test_a_push_for_a_busy_repository_waits_and_a_newer_one_supersedes_it(
         serve: Serve, sim: Simulator, web: str) -> None:
-    served = serve()
-    sim.faults.hang(web)
-    assert served.upgrade(f"{REPOSITORY}:2.1").status_code == 202
-    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    served = held_run(serve, sim, web)   # run 1: 2.1
     waiting = served.upgrade(f"{REPOSITORY}:2.2")
     assert waiting.status_code == 202 and waiting.json()["accepted"][0]["supersedes"] is None
     newer = served.upgrade(f"{REPOSITORY}:2.3")
@@ -164,10 +161,7 @@ def test_a_late_push_of_an_older_tag_never_replaces_a_newer_one_waiting(
         serve: Serve, sim: Simulator, web: str) -> None:
     # Registries deliver late and out of order (a notification retried after its backoff): newest is by
     # the version policy (fleet mode's `newer` here), not by arrival.
-    served = serve()
-    sim.faults.hang(web)
-    assert served.upgrade(f"{REPOSITORY}:2.1").status_code == 202
-    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    served = held_run(serve, sim, web)   # run 1: 2.1
     assert served.upgrade(f"{REPOSITORY}:2.10").status_code == 202          # run 2 waits
     late = served.upgrade(f"{REPOSITORY}:2.9")
     assert late.status_code == 200 and late.json()["accepted"] == [], late.text
@@ -184,10 +178,7 @@ def test_a_late_push_of_an_older_tag_never_replaces_a_newer_one_waiting(
 
 def test_pushes_of_tags_that_are_not_versions_replace_the_waiting_one_by_arrival(
         serve: Serve, sim: Simulator, web: str) -> None:
-    served = serve(RANCHER_VERSION_POLICY="any")
-    sim.faults.hang(web)
-    assert served.upgrade(f"{REPOSITORY}:2.1").status_code == 202
-    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    served = held_run(serve, sim, web, RANCHER_VERSION_POLICY="any")
     assert served.upgrade(f"{REPOSITORY}:main-5f3a2c1").status_code == 202
     later = served.upgrade(f"{REPOSITORY}:main-0b7d9e4")
     assert later.status_code == 202 and later.json()["accepted"][0]["supersedes"] == 2

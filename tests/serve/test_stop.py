@@ -24,7 +24,7 @@ from rancher_deploy.simulator import Simulator
 
 from ..conftest import NEW_IMAGE, OLD_IMAGE, SECRET_KEY
 from ..faults.test_signals import DEADLINE_SECONDS, Child
-from .conftest import TOKEN, Serve, Served, server_environment
+from .conftest import TOKEN, Serve, Served, held_run, server_environment
 
 REPOSITORY = NEW_IMAGE.rsplit(":", 1)[0]
 
@@ -40,15 +40,6 @@ def ended(served: Served, thread: threading.Thread) -> ExitCode | None:
     thread.join(DEADLINE_SECONDS)
     assert not thread.is_alive(), served.log.getvalue()
     return served.code
-
-
-def held_run(serve: Serve, sim: Simulator, web: str, **environment: str) -> Served:
-    """A server whose run 1 is upgrading shop/web, held there."""
-    served = serve(**environment)
-    sim.faults.hang(web)
-    assert served.upgrade().status_code == 202
-    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
-    return served
 
 
 def test_a_stop_closes_the_port_cancels_waiting_runs_and_lets_the_running_one_finish(
