@@ -142,7 +142,9 @@ class App:
                                                    f"an {auth.SIGNATURE_HEADER} signature, or the webhook URL "
                                                    "with the token", (("WWW-Authenticate", "Bearer"),))
         if verdict is auth.Verdict.WRONG:
-            raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
+            unstamped = stamped and presented.signature is not None and presented.timestamp is None
+            raise Refused(HTTPStatus.FORBIDDEN, f"a signed {method} must sign {auth.TIMESTAMP_HEADER} too (docs/fleet.md)"
+                          if unstamped else "the credential is not valid")
         body = _body(environ, length) if route.parse is not None else b""
         if (verdict is auth.Verdict.UNDECIDED
                 and auth.check(self._keys, presented, body, stamped=stamped) is not auth.Verdict.ALLOWED):

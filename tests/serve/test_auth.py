@@ -93,6 +93,8 @@ def test_a_signed_status_request_needs_a_fresh_timestamp_in_what_is_signed(
     answer = served.request("GET", "/status", token=None, headers=headers)
     assert answer.status_code == 403, answer.text
     assert "runs" not in answer.json()
+    if "X-Request-Timestamp" not in headers:
+        assert answer.json() == {"error": "a signed GET must sign X-Request-Timestamp too (docs/fleet.md)"}
     assert served.request("GET", "/status", token=None, headers=signed_now(b"")).status_code == 200
 
 
