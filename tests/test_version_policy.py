@@ -39,6 +39,9 @@ def image_of(sim: Simulator, service_id: str) -> str:
     ("minor", "1.2.3", "2.0.0", "skipped"),
     ("patch", "1.2.3", "1.3.0", "skipped"),
     ("all", "1.0.0", "1.1.0-rc.1", "skipped"),     # a pre-release keeps to its own track
+    ("newer", "1.25-alpine", "1.26", "skipped"),   # a variant keeps to itself, both ways
+    ("newer", "1.25-alpine", "1.26-alpine", "upgraded"),
+    ("newer", "1.2.3", "1.2.3-4-gabc1234", "skipped"),   # a git describe build is a track of its own
     ("glob:2.*", "1.0", "2.5", "upgraded"),
     ("regexp:^v", "1.0", "2.0", "skipped"),
 ])
