@@ -238,6 +238,14 @@ def test_policies_read_case_insensitively_and_keep_their_pattern_as_written() ->
     assert str(VersionPolicy.parse("regexp:^v1:x$")) == "regexp:^v1:x$"
 
 
+def test_whitespace_around_a_policys_word_and_pattern_is_dropped() -> None:
+    # No tag holds whitespace: `glob: 1.*` kept as written would match nothing, silently.
+    assert VersionPolicy.parse("glob: 1.*") == VersionPolicy(PolicyKind.GLOB, "1.*")
+    assert VersionPolicy.parse(" regexp : ^v1\\. ") == VersionPolicy(PolicyKind.REGEXP, "^v1\\.")
+    with pytest.raises(ValueError, match="glob needs a pattern after the colon"):
+        VersionPolicy.parse("glob:   ")
+
+
 def test_a_targets_own_policy_is_its_annotation_then_its_label_else_the_setting() -> None:
     from rancher_deploy.policy import PolicyLabelError, TargetPolicy, for_target
 

@@ -71,6 +71,22 @@ def test_a_services_label_overrides_the_setting(sim: Simulator, run_cli: RunCli)
     assert sim.service(web)["launchConfig"]["labels"]["autoupdate.policy"] == "patch"
 
 
+def test_whitespace_after_the_colon_of_a_pattern_is_dropped_in_the_setting_and_the_label(
+        sim: Simulator, run_cli: RunCli) -> None:
+    # `glob: 2.*` kept its space and matched no tag, skipping every target without a word of why.
+    stack = sim.add_stack("shop")
+    web = service(sim, "1.0", stack=stack)
+    api = service(sim, "1.0", {"autoupdate.policy": "glob:  2.* "}, name="api", stack=stack)
+    ran = run_cli("--output", "json", RANCHER_SERVICE="web,api", RANCHER_ATOMIC="false",
+                  RANCHER_VERSION_POLICY="glob: 2.*", RANCHER_IMAGE=f"{REPO}:2.5")
+    assert ran.code == 0, ran.stderr
+    assert [target["result"] for target in ran.json["targets"]] == ["upgraded", "upgraded"]
+    assert image_of(sim, web) == image_of(sim, api) == "2.5"
+    refused = run_cli(RANCHER_SERVICE="web", RANCHER_VERSION_POLICY="glob: ", RANCHER_IMAGE=f"{REPO}:2.6")
+    assert refused.code == 2
+    assert "RANCHER_VERSION_POLICY: glob needs a pattern after the colon, e.g. glob:1.*" in refused.stderr
+
+
 def test_a_label_that_is_no_policy_is_exit_2_before_any_target_changes(sim: Simulator, run_cli: RunCli) -> None:
     stack = sim.add_stack("shop")
     good = service(sim, "1.0", name="api", stack=stack)
