@@ -292,6 +292,21 @@ def test_a_fleet_dry_run_lists_the_pick_whose_label_is_no_policy_with_its_reason
     assert [r for r in sim.requests if r.method != "GET"] == []
 
 
+def test_a_workload_whose_annotation_is_no_policy_fails_alone_in_a_fleet_run(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [{"name": "web", "image": f"{REPO}:2.0"}], labels={"autoupdate.enable": "true"},
+                      annotations={"autoupdate.policy": "glob:"})
+    sim2.add_workload("default", "api", [{"name": "api", "image": f"{REPO}:2.0"}], labels={"autoupdate.enable": "true"})
+    result = run2(sim2, "--output", "json", RANCHER_WORKLOAD=None, RANCHER_SELECT_IMAGE="true",
+                  RANCHER_IMAGE=f"{REPO}:2.1")
+    assert result.code == 4, result.stderr
+    targets = {target["target"]: target for target in result.json["targets"]}
+    assert targets["default/deployment:api"]["result"] == "upgraded"
+    assert targets["default/deployment:web"]["result"] == "not-upgraded"
+    assert ("its annotation autoupdate.policy is no version policy: glob needs a pattern after the colon"
+            in targets["default/deployment:web"]["message"])
+    assert workload_image(sim2) == f"{REPO}:2.0"
+
+
 def test_a_bad_version_policy_setting_stops_a_fleet_run_before_any_request(sim: Simulator, run_cli: RunCli) -> None:
     service(sim, "1.0", {"autoupdate.enable": "true"})
     sim.reset_log()
