@@ -14,7 +14,7 @@ force.go, glob.go, regexp.go), with these rules, each written down in docs/fleet
   compares the whole pre-release text (so its `rc.1` never takes `rc.2`) and lets `all` ignore tracks;
   here every version policy keeps to them. A release replaces a pre-release of the same or a lower
   version (`2.1.0-rc.1` -> `2.1.0`), as semver orders them; Keel's code refuses that too, its docs
-  do not say. A pre-release is a suffix that starts with a pre-release word (`_PRE_RELEASE`).
+  do not say. A pre-release is a suffix of a pre-release word and numbers (`rc.1`, `beta2`: `_PRE_RELEASE`).
 - **A variant keeps to itself**: any other suffix (`1.25-alpine`, `3.12-slim`, `17-jdk-bookworm`) names
   a build of the version for another base, compared as text, both ways: `1.25-alpine` -> `1.26-alpine`
   only, never onto `1.26` (another base image), nor `1.25` onto `1.26-alpine`. Keel refuses both too:
@@ -172,7 +172,7 @@ def newest(policy: VersionPolicy, running_image: str, tags: Iterable[str]) -> st
     none. Never the running tag itself, and never `latest`: a push to the same tag is a change of digest,
     which a tag list cannot show (the poller compares digests, as Keel's does for `force`).
 
-    Order: versions by their precedence (pre-release tracks kept, as `decide`); for `glob:`/`regexp:`,
+    Order: versions by their precedence (pre-release tracks and variants kept, as `decide`); for `glob:`/`regexp:`,
     where tags need not be versions, the same when every candidate is one, else the text with its digit
     runs as numbers (`build-9` < `build-10`), of the regexp's `compare` group where it has one (Keel's
     regexp.go). `force` follows its own tag (None); `any` moves only forward, so it polls as `all`.
