@@ -525,10 +525,9 @@ class Pipeline:
         """The first unreadable policy label is the run's error (exit 2) when every other target was left
         alone (`_QUIET`); each outcome stays in `run` for the result. Otherwise the outcomes decide (4, 1)."""
         bad = [ref for ref in refs if ref.id in self._unreadable]
-        if not bad or any(done.result not in _QUIET and done.target_id not in self._unreadable for done in run.outcomes):
-            return
-        run.current = bad[0]
-        raise _label_error(bad[0], self._unreadable[bad[0].id])
+        if bad and all(done.result in _QUIET or done.target_id in self._unreadable for done in run.outcomes):
+            run.current = bad[0]
+            raise _label_error(bad[0], self._unreadable[bad[0].id])
 
     def _look_without_acting(self, ref: TargetRef) -> Snapshot:
         """--dry-run: say what a real run would do first, but neither wait nor act."""
