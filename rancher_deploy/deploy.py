@@ -27,8 +27,6 @@ from rancher_deploy.errors import (
     DeployError,
     ExitCode,
     NeedsAttention,
-    RancherAPIError,
-    RancherUnreachable,
     RefusedError,
     TargetMissing,
     WaitEnded,
@@ -63,8 +61,7 @@ from rancher_deploy.targets import alone
 # reason it stays.
 Choose = Callable[[str, Snapshot, TargetPolicy], tuple[ImageRef, str | None]]
 
-# How many times one target's upgrade waits out another process that started an upgrade between the
-# run's read and its own upgrade request, before the refusal ends the run.
+# How often one target's upgrade waits out another process's, begun between its read and its request.
 _RACES = 3
 
 
@@ -366,7 +363,8 @@ class Pipeline:
             if isinstance(prepared, TargetOutcome):
                 return prepared
             plan, snapshot = prepared
-            raced = self._request_upgrade(ref, plan, snapshot, run, wait_out_races=attempt < _RACES)
+            raced = self._steps.request_upgrade(ref, plan, snapshot, run, lambda seen: self._asked(ref, seen),
+                                                wait_out_races=attempt < _RACES)
             if raced is None:
                 break
             if isinstance(raced, TargetOutcome):
@@ -566,36 +564,6 @@ class Pipeline:
         if refused is not None:
             refused.last = snapshot
             raise refused
-
-    def _request_upgrade(self, ref: TargetRef, plan: Plan, seen: Snapshot, run: Run, *,
-                         wait_out_races: bool) -> Snapshot | TargetOutcome | None:
-        """Send the upgrade, decided on `seen`: the read the plan was made from, just now; None when taken.
-        Another process may have started an upgrade since that read, and Rancher refuses ours as not
-        available in that state (Cattle 422, norman 404 ActionNotAvailable, rancher-api.md §4): a busy
-        target, not a wrong setting. With `wait_out_races` that process is waited out as the preflight
-        waits (`TargetSteps.wait_out`) and the fresh read returned, to plan again; else it raises (exit 2)."""
-        try:
-            taken = self._steps.actions.send(ref, lambda target: self._backend.apply(target, plan), "upgrade",
-                                             resend=False, before=seen)
-        except RancherAPIError as refused:
-            if refused.code != "ActionNotAvailable" or refused.status not in (404, 422) or not wait_out_races:
-                raise
-            now = self._backend.fetch(ref)
-            if now.phase not in (Phase.BUSY, Phase.PENDING_FINISH):
-                raise
-            self._emit(Step(f"Another process started an upgrade of {ref.name} since it was read (it is now "
-                            f"{now.state}); waiting for it to settle, then planning again", Level.WARNING, ref.name))
-            self._checked.pop(ref.id, None)
-            return self._steps.wait_out(ref, run, now, self._asked(ref, now), stopped=Result.NOT_UPGRADED)
-        if taken is not None:
-            # Rancher answered an error, or no answer came, and the target shows no change.
-            error, snapshot = taken
-            refused_now = RancherUnreachable(f"Rancher did not take the upgrade of {ref.name} ({error}); it is still "
-                                             f"{snapshot.state} and nothing was changed")
-            refused_now.last = snapshot
-            raise refused_now from None
-        self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
-        return None
 
 
 def _label_error(ref: TargetRef, bad: PolicyLabelError) -> ConfigError:

@@ -19,6 +19,8 @@ from rancher_deploy.backend import Backend
 from rancher_deploy.errors import (
     DeployError,
     NeedsAttention,
+    RancherAPIError,
+    RancherUnreachable,
     RefusedError,
     TargetBusy,
     WaitEnded,
@@ -127,6 +129,37 @@ class TargetSteps:
         finally:
             if got:
                 self.locks.release(key)
+
+    def request_upgrade(self, ref: TargetRef, plan: Plan, seen: Snapshot, run: Run,
+                        asked: Callable[[Snapshot], tuple[ImageChange, ...]], *,
+                        wait_out_races: bool) -> Snapshot | TargetOutcome | None:
+        """Send the upgrade (`deploy`'s), decided on `seen`: the read the plan was made from, just now;
+        None when taken. Another process may have started an upgrade since that read, and Rancher
+        refuses ours as not available in that state (Cattle 422, norman 404 ActionNotAvailable,
+        rancher-api.md §4): a busy target, not a wrong setting. With `wait_out_races` that process is
+        waited out as the preflight waits (`wait_out`; `asked(snapshot)`: what the run asks of the
+        target) and the fresh read returned, to plan again; else the refusal is raised (exit 2). An
+        error Rancher answered, or a lost answer, with the target unchanged: RancherUnreachable (3)."""
+        try:
+            taken = self.actions.send(ref, lambda target: self.backend.apply(target, plan), "upgrade",
+                                      resend=False, before=seen)
+        except RancherAPIError as refused:
+            if refused.code != "ActionNotAvailable" or refused.status not in (404, 422) or not wait_out_races:
+                raise
+            now = self.backend.fetch(ref)
+            if now.phase not in (Phase.BUSY, Phase.PENDING_FINISH):
+                raise
+            self.emit(Step(f"Another process started an upgrade of {ref.name} since it was read (it is now "
+                           f"{now.state}); waiting for it to settle, then planning again", Level.WARNING, ref.name))
+            return self.wait_out(ref, run, now, asked(now), stopped=Result.NOT_UPGRADED)
+        if taken is not None:
+            error, snapshot = taken
+            unreachable = RancherUnreachable(f"Rancher did not take the upgrade of {ref.name} ({error}); it is "
+                                             f"still {snapshot.state} and nothing was changed")
+            unreachable.last = snapshot
+            raise unreachable from None
+        self.emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
+        return None
 
     def wait_out(self, ref: TargetRef, run: Run, snapshot: Snapshot, changes: tuple[ImageChange, ...], *,
                  stopped: Result) -> Snapshot | TargetOutcome:
