@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Callable
 
 from rancher_deploy.errors import NotFound
 from rancher_deploy.http import JSON, RancherSession
@@ -63,17 +62,16 @@ class KubeWatch:
     """
 
     def __init__(self, session: RancherSession, ref: TargetRef, lost: Lost, quiet: float,
-                 last: JSON | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+                 last: JSON | None = None) -> None:
         self._session = session
         self._ref = ref
         self._lost = lost
-        self._clock = clock
         self._interval = max(quiet, 0.001)   # the silence the next confirming read waits for
         self._collection, _, self._name = ref.url.rpartition("/")
         self._feed: Feed | None = None
         self._pending: JSON | None = None
         self._version = ""
-        self._heard = clock()              # when the watch last sent something, or a read last looked
+        self._heard = time.monotonic()              # when the watch last sent something, or a read last looked
         self._owed: float | None = None    # when a read showed a version the watch has not sent yet
         self._shown = ""                   # the version the last confirming read showed
         self._relist(last)
@@ -103,9 +101,9 @@ class KubeWatch:
         GET raises when it is read."""
         if self._pending is not None:
             body, self._pending = self._pending, None
-            self._heard = self._clock()
+            self._heard = time.monotonic()
             return body
-        now = self._clock()
+        now = time.monotonic()
         if self._owed is not None and now - self._owed >= DELIVERY_GRACE_SECONDS:
             raise self.silent(f"went silent: a read shows version {self._shown} of the workload, which the "
                               f"watch had not sent {DELIVERY_GRACE_SECONDS:g}s later (a proxy holds it)")
@@ -130,20 +128,20 @@ class KubeWatch:
         if kind == "DELETED":
             raise NotFound(f"{self._ref.name} was deleted", status=404)
         self._version = _version_of(obj) or self._version
-        self._heard, self._owed = self._clock(), None
+        self._heard, self._owed = time.monotonic(), None
         return dict(obj)
 
     def _confirm(self) -> JSON | None:
         """One read of the workload after a silence (the module's rule): None when it shows the
         version the watch last sent (and the next silence must be twice as long), else what it
         read, the watch owing that change."""
-        self._heard = self._clock()   # before the read: a read that fails is not tried again at once
+        self._heard = time.monotonic()   # before the read: a read that fails is not tried again at once
         body = self._session.get(self._ref.url, what=f"Reading {self._ref.name}")
         self._shown = _version_of(body)
         if self._shown == self._version:
             self._interval = min(2 * self._interval, CONFIRM_CAP_SECONDS)
             return None
-        self._owed = self._clock()
+        self._owed = time.monotonic()
         return body
 
     def silent(self, why: str) -> StreamLost:

@@ -6,8 +6,8 @@ The rule each test holds the wait to: a stream's silence is never a verdict (a r
 timeout or a missed progress deadline), silence is found sooner where Rancher pings (three pings
 missed) or where one read made after a watch's silence during a rollout shows a change the watch did
 not send (`kubewatch`), a stream found silent is not opened again in the run (the rollback's and the
-finish's waits poll), and a signal is acted on while a handshake hangs. Timings are simulated (`Timing(speed=...)`, the client's ping interval set to
-the simulator's); no test sleeps.
+finish's waits poll), and a signal is acted on while a handshake hangs. Timings are simulated
+(`Timing(speed=...)`, the client's ping interval set to the simulator's); no test sleeps.
 """
 
 from __future__ import annotations
