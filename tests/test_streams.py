@@ -159,20 +159,33 @@ def test_the_requests_while_waiting_on_a_watch_do_not_grow_with_the_rollout_s_le
         assert len(reads) <= math.log2(elapsed / quiet) + 1, (rollout, elapsed, waited)
 
 
-def test_a_watch_silent_on_a_stalled_rollout_costs_reads_that_back_off(k8s: Simulator) -> None:
-    k8s.faults.capacity(1, "default/web")   # half-way, then nothing changes until released
-    release = threading.Timer(1.0, k8s.faults.clear)
-    release.start()
+def stalled_then_released(sim: Simulator, **overrides: str) -> tuple[CliRun, list[str], float]:
+    """A rollout held half-way (nothing changes) for 0.5 s real once its watch is open, then let go:
+    the run, the requests after the PATCH and its real seconds."""
+    sim.faults.capacity(1, "default/web")
+    release = when_open(sim, lambda: threading.Timer(0.5, sim.faults.clear).start())
     started = time.monotonic()
-    result = run(k8s, RANCHER_POLL_INTERVAL="0.02")
+    result = run(sim, RANCHER_POLL_INTERVAL="0.01", **overrides)
     elapsed = time.monotonic() - started
-    release.join()
+    release.join(timeout=20)
     assert result.code == 0, result.stderr
     assert "polling instead" not in result.stderr
-    waited = requests_after_the_change(k8s)
+    return result, requests_after_the_change(sim), elapsed
+
+
+def test_a_watch_silent_on_a_stalled_rollout_costs_reads_that_back_off(k8s: Simulator) -> None:
+    _, waited, elapsed = stalled_then_released(k8s)
     reads = [line for line in waited if "watch=1" not in line]
-    # A poller would read every 0.02 s (50+ times); the checks double their silence each time.
-    assert len(watches(waited)) == 1 and 1 <= len(reads) <= math.log2(elapsed / 0.02) + 1, waited
+    # A poller would read every 0.01 s (50+ times); the checks double their silence each time.
+    assert len(watches(waited)) == 1 and 1 <= len(reads) <= math.log2(elapsed / 0.01) + 1, waited
+
+
+def test_a_read_checking_a_silent_watch_that_fails_keeps_the_watch(k8s: Simulator) -> None:
+    """Rancher failing the check (503) is said, and the wait keeps watching: the watch is not what failed."""
+    when_open(k8s, lambda: k8s.faults.fail_next("/deployments/web", 3, status=503, method="GET"))
+    result, waited, _ = stalled_then_released(k8s, RANCHER_RETRIES="0")
+    assert "HTTP 503 from Rancher; still waiting" in result.stderr, result.stderr
+    assert len(watches(waited)) == 1, waited
 
 
 def test_a_watch_the_network_cuts_falls_back_to_polling_saying_so_once(k8s: Simulator) -> None:
