@@ -136,7 +136,8 @@ class Pipeline:
             for ref in refs:
                 run.current = ref
                 if ref not in self._creations:
-                    self._preflight(ref)
+                    pick = self._picks.get(ref.id)
+                    self._preflight(ref, pick.candidate.snapshot if pick is not None else None)
         if command is Command.UPGRADE and len(refs) > 1 and self._settings.atomic and not self._settings.dry_run:
             upgrade_together(self, self._steps, refs, run, limit=self._settings.parallel)
         elif command is Command.UPGRADE:
@@ -286,10 +287,19 @@ class Pipeline:
                     self._emit(Step(f"Not touching {', '.join(rest)} after this failure", Level.WARNING))
                 break
 
-    def _preflight(self, ref: TargetRef) -> None:
-        """Refuse now what the upgrade would refuse later: blocked states and invalid plans."""
-        snapshot = self._backend.fetch(ref)
-        self._checked[ref.id] = (snapshot, self._clock())
+    def _preflight(self, ref: TargetRef, listed: Snapshot | None = None) -> None:
+        """Refuse now what the upgrade would refuse later: blocked states and invalid plans.
+
+        `listed`: a fleet pick as the survey's listing read it, which is then the pick's first read (no
+        request: 10,000 picks must not cost 10,000 reads). A dry run goes on from it, since it changes
+        nothing and reports what the listing showed; a real run does not keep it: the listing may be
+        minutes old by the time a pick's turn comes, and an upgrade is sent from a read made right before
+        it (`_ready`), as for any target (an action Rancher no longer offers, or a launch config
+        someone changed meanwhile, would otherwise be written over).
+        """
+        snapshot = listed if listed is not None else self._backend.fetch(ref)
+        if listed is None or self._settings.dry_run:
+            self._checked[ref.id] = (snapshot, self._clock())
         self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
         self._target_policy(ref, snapshot)  # raises for a policy label that cannot be read
         self._plan(ref, snapshot)  # with RANCHER_POLL, lists the registry's tags: a refusal stops the run here
@@ -501,8 +511,10 @@ class Pipeline:
             raise ConfigError(f"{bad.where} {POLICY_LABEL} of {ref.name}", f"{bad}; nothing was changed") from None
 
     def _look_without_acting(self, ref: TargetRef) -> Snapshot:
-        """--dry-run: say what a real run would do first, but neither wait nor act."""
-        snapshot = self._backend.fetch(ref)
+        """--dry-run: say what a real run would do first, but neither wait nor act; from the preflight's
+        read (no second read of each target: nothing happens in between that a dry run acts on)."""
+        checked = self._checked.pop(ref.id, None)
+        snapshot = checked[0] if checked is not None else self._backend.fetch(ref)
         if snapshot.phase is Phase.PENDING_FINISH:
             self._emit(Step(f"dry run: {ref.name} was left {snapshot.state} by an earlier run; a real run would "
                             f"{self._settings.on_upgraded} it first (RANCHER_ON_UPGRADED)", Level.WARNING, ref.name))

@@ -275,7 +275,22 @@ def test_selection_costs_pages_of_lists_not_requests_per_service(sim: Simulator,
     assert selection["listed"] == services and len(selection["candidates"]) == 3
     # Per environment: one page of stacks, and its 1,250 services in pages of 1,000.
     assert selection["requests"] == 2 * (1 + 2)
-    assert sim.count("GET", "/services") == 2 * 2 + 3   # the listings, then each pick once (the dry run's look)
+    # The listings only: the survey's read of each pick is its dry run's read too (no GET per pick).
+    assert sim.count("GET", "/services") == 2 * 2
+
+
+def test_a_real_run_reads_each_pick_again_right_before_upgrading_it(sim: Simulator, run_cli: RunCli) -> None:
+    shop = sim.add_stack("shop")
+    picks = [sim.add_service(shop, f"web{number}", config(autoupdate_enable="true")) for number in range(3)]
+    sim.reset_log()
+    result = fleet(run_cli, "--no-finish")
+    assert result.code == 0, result.stderr
+    for service in picks:
+        reads = [index for index, record in enumerate(sim.requests)
+                 if record.method == "GET" and record.path.endswith(f"/services/{service}")]
+        upgrade = next(index for index, record in enumerate(sim.requests)
+                       if record.method == "POST" and f"/services/{service}" in record.path)
+        assert reads and reads[0] < upgrade, (service, [(r.method, r.path) for r in sim.requests])
 
 
 def test_patterns_match_whole_names_and_read_both_forms() -> None:
