@@ -109,6 +109,9 @@ class Pipeline:
         self._creations: dict[TargetRef, Plan] = {}
         # The picks of a fleet run by target id: their plans take `own_settings`; others the run's.
         self._picks: dict[str, Pick] = {}
+        # The plan's warnings per target id, logged when it was made and kept for its outcome (`_outcome`):
+        # the JSON result and the notifications carry them, not only the log.
+        self._warnings: dict[str, tuple[str, ...]] = {}
 
     def run(self, picks: Sequence[Pick] = ()) -> Outcome:
         """Run the command over every target; raises the `errors` family only while the run changed
@@ -208,6 +211,8 @@ class Pipeline:
         return own_settings(settings, pick) if pick else settings
 
     def _outcome(self, targets: tuple[TargetOutcome, ...]) -> Outcome:
+        targets = tuple(replace(target, warnings=self._warnings[target.target_id])
+                        if self._warnings.get(target.target_id) else target for target in targets)
         return Outcome(command=self._settings.command.value, targets=targets,
                        duration_seconds=self._clock() - self._started, flavour=self._backend.flavour,
                        interrupted_by=self._run.interrupted_by)
@@ -368,7 +373,8 @@ class Pipeline:
             return self._nothing_more(ref, ready, plan, skipped)
         for line in plan.describe():
             self._emit(Step(line, target=ref.name))
-        for warning in (*plan.warnings, *plan.redeploy_warnings):
+        warnings = self._warnings[ref.id] = (*plan.warnings, *plan.redeploy_warnings)
+        for warning in warnings:
             self._emit(Step(warning, Level.WARNING, ref.name))
         if self._settings.dry_run:
             return report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")

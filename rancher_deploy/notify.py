@@ -84,7 +84,11 @@ def slack_payload(document: dict[str, Any], settings: Settings, scrub: Callable[
     where = urlsplit(settings.url).netloc
     lines = [f"{SOURCE} {document['command']} on {where}: {document['result']}, exit {document['exit_code']} "
              f"({document['meaning']})"]
-    lines.extend(_target_line(target) for target in document["targets"])
+    for target in document["targets"]:
+        lines.append(_target_line(target))
+        # What the log warned of for this target (a redeploy that will not pull, ...), which a reader of
+        # the channel needs as much as the log's: "latest -> latest" restarted from a cached copy is no update.
+        lines.extend(f"  warning: {warning}" for warning in target.get("warnings", ()))
     if document.get("error"):
         lines.append(f"error: {document['error']}")
     payload: dict[str, Any] = {"text": "\n".join(_escape(scrub(line)) for line in lines)}

@@ -296,3 +296,32 @@ def test_a_fleet_run_posts_once_with_each_pick(sim: Simulator, run_cli: RunCli, 
     assert {line.split("|")[1].split(">")[0] for line in lines[1:]} == {"Default/shop/web", "prod/shop/web"}
     assert all("/env/1a" in line and "/containers|" in line for line in lines[1:])
     assert len({line.split("/env/")[1].split("/")[0] for line in lines[1:]}) == 2   # each in its own environment
+
+
+def test_a_redeploy_that_will_not_pull_is_warned_in_the_result_and_both_payloads(
+        sim: Simulator, run_cli: RunCli, receiver: Receiver) -> None:
+    # 1.x latest -> latest restarts from the host's cached copy without io.rancher.container.pull_image=always:
+    # the log's warning reaches the JSON result, the webhook and Slack too.
+    from .conftest import LAUNCH_CONFIG
+
+    repo = "registry.example.com:5000/shop/web"
+    labels = {key: value for key, value in LAUNCH_CONFIG["labels"].items() if key != "io.rancher.container.pull_image"}
+    sim.add_service(sim.add_stack("shop"), "web", {**LAUNCH_CONFIG, "imageUuid": f"docker:{repo}:latest",
+                                                   "labels": labels})
+    result = run_cli("--output", "json", RANCHER_VERSION_POLICY="newer", RANCHER_IMAGE=f"{repo}:latest",
+                     RANCHER_NOTIFY_SLACK_URL=receiver.url, RANCHER_NOTIFY_WEBHOOK_URL=receiver.url + "/json")
+    assert result.code == 0, result.stderr
+    (warning,) = result.json["targets"][0]["warnings"]
+    assert warning.startswith("shop/web: the version policy newer (RANCHER_VERSION_POLICY) restarts web on "
+                              f"{repo}:latest, but without the label io.rancher.container.pull_image=always")
+    assert f"warning: {warning}" in result.stderr
+    slack, webhook = sorted(receiver.bodies, key=lambda body: "text" not in body)
+    assert webhook["targets"][0]["warnings"] == [warning]
+    lines = slack["text"].splitlines()
+    assert lines[2] == f"  warning: {warning}" and lines[1].startswith("• <")
+
+
+def test_a_target_without_warnings_has_an_empty_list(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli("--output", "json")
+    assert result.code == 0, result.stderr
+    assert result.json["targets"][0]["warnings"] == []
