@@ -325,3 +325,55 @@ def test_a_target_without_warnings_has_an_empty_list(sim: Simulator, web: str, r
     result = run_cli("--output", "json")
     assert result.code == 0, result.stderr
     assert result.json["targets"][0]["warnings"] == []
+
+
+def test_slack_lists_failures_first_and_a_skipped_target_as_staying(
+        sim: Simulator, run_cli: RunCli, receiver: Receiver) -> None:
+    from .conftest import LAUNCH_CONFIG
+
+    quiet = {key: value for key, value in LAUNCH_CONFIG.items() if key != "healthCheck"}   # never unhealthy
+    newer = NEW_IMAGE.rsplit(":", 1)[0] + ":9.0"
+
+    def opted(base: dict[str, Any], image: str) -> dict[str, Any]:
+        return {**base, "imageUuid": f"docker:{image}", "labels": {**base["labels"], "autoupdate.enable": "true"}}
+
+    shop = sim.add_stack("shop")
+    sim.add_service(shop, "good", opted(quiet, OLD_IMAGE))
+    sim.add_service(shop, "ahead", opted(quiet, newer))                  # newer: the policy skips it
+    sim.add_service(shop, "bad", opted(LAUNCH_CONFIG, OLD_IMAGE))        # health-checked: rolled back
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_cli(RANCHER_STACK=None, RANCHER_SERVICE=None, RANCHER_SELECT_IMAGE="true",
+                     RANCHER_PROGRESS_DEADLINE="0.3", RANCHER_NOTIFY_SLACK_URL=receiver.url)
+    assert result.code == 4, result.stderr
+    (body,) = receiver.bodies
+    lines = body["text"].splitlines()[1:]
+    assert [line.split("|")[1].split(">")[0] for line in lines] == [
+        "Default/shop/bad", "Default/shop/good", "Default/shop/ahead"]
+    assert f"rolled-back, bad stays on {OLD_IMAGE}, not {NEW_IMAGE} (" in lines[0]
+    assert f"upgraded, good {OLD_IMAGE} → {NEW_IMAGE} (" in lines[1]
+    assert f"skipped, ahead stays on {newer}, not {NEW_IMAGE} (" in lines[2] and "→" not in lines[2]
+    assert "skipped by the version policy newer" in lines[2]
+
+
+def test_slack_text_stays_under_slacks_limit_and_counts_what_it_leaves_out() -> None:
+    from rancher_deploy.notify import SLACK_TEXT_LIMIT
+
+    change = (ImageChange("web", "app:1", "app:2"),)
+    targets = [TargetOutcome(f"env/shop/web{number}", f"1s{number}", Result.UPGRADED, "active", change,
+                             "upgraded", 1.0, f"https://rancher.example.com/env/1a5/services/1s{number}")
+               for number in range(10_000)]
+    targets.insert(7_000, TargetOutcome("env/shop/broken", "1s99999", Result.FAILED, "unknown", change,
+                                        "could not be restored"))
+    outcome = Outcome("upgrade", tuple(targets))
+    document = result_object(outcome, None, exit_code=ExitCode.NEEDS_ATTENTION, command="upgrade", api_calls=3)
+    document["error"] = "x" * 50_000   # an error line longer than any limit is cut, never the whole text
+    text = slack_payload(document, _settings(), Redactor())["text"]
+    assert len(text) <= SLACK_TEXT_LIMIT
+    lines = text.splitlines()
+    assert "env/shop/broken" in lines[1]                              # the failure first, whatever its place
+    kept = sum(1 for line in lines if line.startswith("• "))
+    assert lines[-2] == f"... and {10_001 - kept:,} more targets" and 100 < kept < 10_001
+    assert lines[-1].startswith("error: xxx") and lines[-1].endswith("...")
+    small = result_object(Outcome("upgrade", tuple(targets[:3])), None, exit_code=ExitCode.OK, command="upgrade",
+                          api_calls=3)
+    assert "more target" not in slack_payload(small, _settings(), Redactor())["text"]
