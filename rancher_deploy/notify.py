@@ -6,7 +6,8 @@ runs where nothing happened after its users found them noise (containrrr/watchto
 a fleet push that matches nothing, or a CI re-run on the same image, would otherwise post every time.
 
 A notification is never part of the deploy: one that fails (refused, an error status, no answer in
-time, a bad address, a certificate that does not verify) is one warning line, and the run's result
+time, a bad address, a TLS handshake that fails, worded by cause as `tls.problem` words it) is
+one warning line, and the run's result
 and exit code stand. Nothing secret leaves: every text in a payload passes the run's Redactor (the
 webhook URLs are themselves secrets, `settings.Settings.secrets`), and a failure names the webhook
 by its host, never its URL. TLS is verified (requests' CA bundle, or REQUESTS_CA_BUNDLE), whatever
@@ -18,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from rancher_deploy import __version__
+from rancher_deploy import __version__, tls
 from rancher_deploy.errors import DeployError, ExitCode
 from rancher_deploy.events import Event, Level, Outcome, Result, Step, exit_code
 from rancher_deploy.redact import Redactor
@@ -212,8 +213,8 @@ def _post(what: str, url: str, payload: dict[str, Any], settings: Settings, log:
         with requests.Session() as session:
             answer = session.post(url, json=payload, timeout=timeout, allow_redirects=False,
                                   headers={"User-Agent": f"{SOURCE}/{__version__}"})
-    except requests.exceptions.SSLError:
-        why = "its TLS certificate could not be verified"
+    except requests.exceptions.SSLError as error:
+        why = tls.problem(error)   # by cause, as Rancher's own TLS failures are told apart (`http`)
     except requests.exceptions.Timeout:
         why = f"no answer within {timeout:g}s"
     except requests.exceptions.ConnectionError:

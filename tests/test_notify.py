@@ -173,19 +173,27 @@ def test_a_failed_run_and_an_error_are_notified(sim: Simulator, web: str, run_cl
     assert error["result"] == "error" and error["exit_code"] == 2 and "nope" in error["error"]
 
 
-@pytest.mark.parametrize("failure", ["500", "refused", "hang", "redirect", "tls", "port 0"])
+@pytest.mark.parametrize("failure", ["500", "refused", "hang", "redirect", "tls", "tls name", "no tls", "port 0"])
 def test_a_notification_that_fails_is_a_warning_and_the_run_stands(
-        sim: Simulator, web: str, run_cli: RunCli, ca: trustme.CA, failure: str) -> None:
+        sim: Simulator, web: str, run_cli: RunCli, ca: trustme.CA, ca_file: str, failure: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     receiver = Receiver(status={"500": 500, "redirect": 302}.get(failure, 200), hang=failure == "hang")
     if failure == "tls":   # a certificate from a CA nobody trusts
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
         receiver.tls = context
+    if failure == "tls name":   # a trusted CA, a certificate for another name
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("hooks.example.org").configure_cert(context)
+        receiver.tls = context
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)   # requests reads the process's environment
     receiver.start()
     try:
         url = refused_url() if failure == "refused" else receiver.url
         if failure == "port 0":   # an address nothing can listen at
             url = f"http://127.0.0.1:0/hooks/{HOOK_SECRET}"
+        if failure == "no tls":   # https:// for a server that answers plain HTTP: no handshake at all
+            url = url.replace("http://", "https://")
         result = run_cli("--output", "json", RANCHER_NOTIFY_SLACK_URL=url, RANCHER_REQUEST_TIMEOUT="0.5")
     finally:
         receiver.stop()
@@ -193,7 +201,9 @@ def test_a_notification_that_fails_is_a_warning_and_the_run_stands(
     assert result.json["result"] == "upgraded"
     why = {"500": "it answered HTTP 500", "refused": "it could not be reached", "hang": "no answer within 0.5s",
            "redirect": "it answered HTTP 302 (redirects are not followed)",
-           "tls": "its TLS certificate could not be verified", "port 0": "it could not be reached"}[failure]
+           "tls": "its TLS certificate could not be verified (", "port 0": "it could not be reached",
+           "tls name": "its TLS certificate is not valid for that address (",
+           "no tls": "it did not answer in TLS ("}[failure]
     warning = next(line for line in result.stderr.splitlines() if "notification" in line)
     assert warning.startswith("warning: the Slack notification to 127.0.0.1 was not delivered: " + why), warning
     assert warning.endswith("; the run's result stands")
