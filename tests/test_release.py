@@ -70,21 +70,71 @@ def test_the_gitlab_template_and_component_run_the_image_of_this_version() -> No
     assert jobs["$[[ inputs.job-name ]]"]["image"]["name"] == TOOL_IMAGE
 
 
+# Every reference to the action or the component, in a form each platform resolves (docs/release.md):
+# GitHub a git tag `v1.2.3` or the moving `v1` (docs/ci-conventions.md, "Versions"); GitLab's catalog
+# a release tag without `v` (`1.2.3`) or `~latest` (docs.gitlab.com, ci/components "Component
+# versions"). `<...>` are the docs' placeholders for those forms.
+ANY_REF = re.compile(r"rancher-deploy@[^\s`'\",)]*")
+ACTION_REF = re.compile(r"uses:\s*[\w<>.-]+/rancher-deploy@([^\s`'\",)]*)")
+COMPONENT_REF = re.compile(r"component:?\s+\S+/rancher-deploy@([^\s`'\",)]*)")
+# Code that builds references (the test harnesses, these tests) is not what users copy.
+CODE = ("tests/", ".ci/")
+
+
+def wrong_references(name: str, text: str) -> list[str]:
+    """What in `text` names the image, the action, the component or the template at another version or
+    in a form its platform does not resolve, as "name: what" lines."""
+    wrong = [f"{name}: image tag {tag}" for tag in re.findall(rf"{re.escape(REPOSITORY)}:([\w.-]+)", text)
+             if tag != __version__]
+    action_forms = {f"v{__version__}", f"v{MAJOR}", "v<version>", "v<major>"}
+    # $CI_COMMIT_TAG: the GitLab release job's own tag, which it checks is the version (.gitlab-ci.yml).
+    component_forms = {__version__, "~latest", "<version>", "$CI_COMMIT_TAG"}
+    known: set[int] = set()
+    if name.startswith(CODE):
+        return wrong
+    for pattern, forms, kind in ((ACTION_REF, action_forms, "action"), (COMPONENT_REF, component_forms, "component")):
+        for match in pattern.finditer(text):
+            known.add(match.end())
+            ref = match.group(1).rstrip(".;:")   # the end of a sentence
+            if ref not in forms:
+                wrong.append(f"{name}: {kind} ref @{ref} (expected one of {sorted(forms)})")
+    # Any other `rancher-deploy@ref` is neither `uses: owner/rancher-deploy@` nor `component: .../rancher-deploy@`.
+    wrong += [f"{name}: {match.group()} is neither an action nor a component reference"
+              for match in ANY_REF.finditer(text) if match.end() not in known]
+    wrong += [f"{name}: ref {ref}" for ref in re.findall(r"project: rancher-deploy/rancher-deploy\n\s+ref: (\S+)", text)
+              if ref != __version__]
+    return wrong
+
+
 def test_every_file_names_this_version_of_the_image_action_and_component() -> None:
     # The image by tag, the component by `@version`, the template by `ref: version`, the action by
-    # its moving major tag `@v<major>`: every mention in README, docs, examples, templates.
-    wrong = []
-    for name, text in tracked_texts():
-        for image_tag in re.findall(rf"{re.escape(REPOSITORY)}:([\w.-]+)", text):
-            if image_tag != __version__:
-                wrong.append(f"{name}: image tag {image_tag}")
-        for ref in re.findall(r"rancher-deploy/rancher-deploy(?:/rancher-deploy)?@(v?\d[\w.-]*)", text):
-            if ref not in (__version__, f"v{MAJOR}"):
-                wrong.append(f"{name}: @{ref}")
-        for ref in re.findall(r"project: rancher-deploy/rancher-deploy\n\s+ref: (\S+)", text):
-            if ref != __version__:
-                wrong.append(f"{name}: ref {ref}")
-    assert wrong == []
+    # `@v<version>` or its moving major tag `@v<major>`: every mention in README, docs, examples, templates.
+    assert [line for name, text in tracked_texts() for line in wrong_references(name, text)] == []
+
+
+@pytest.mark.parametrize("text", [
+    "  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@v0",   # `v`: not a catalog version
+    f"  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@v{__version__}",
+    "  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@0.0.9",
+    f"  uses: rancher-deploy/rancher-deploy@{__version__}",   # no `v`: no such git tag
+    f"  uses: rancher-deploy/rancher-deploy@{MAJOR}",
+    "  uses: rancher-deploy/rancher-deploy@v99",
+    f"  uses: rancher-deploy/rancher-deploy/rancher-deploy@v{MAJOR}",   # a component's path as an action
+    f"see rancher-deploy/rancher-deploy@{__version__}",                 # neither form
+    "    ref: v0.1.0\n".replace("    ref", "  - project: rancher-deploy/rancher-deploy\n    ref"),
+])
+def test_a_reference_in_the_wrong_form_is_found(text: str) -> None:
+    assert wrong_references("README.md", text)
+
+
+@pytest.mark.parametrize("text", [
+    f"  uses: rancher-deploy/rancher-deploy@v{MAJOR}", f"  uses: my-fork/rancher-deploy@v{__version__}",
+    f"  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@{__version__}",
+    "  - component: gitlab.com/shop/rancher-deploy/rancher-deploy@~latest",
+    "`uses: <owner>/rancher-deploy@v<major>`",
+])
+def test_a_reference_in_a_right_form_passes(text: str) -> None:
+    assert wrong_references("README.md", text) == []
 
 
 def test_the_version_checks_find_what_they_look_for() -> None:
