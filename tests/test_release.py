@@ -39,9 +39,18 @@ def steps(job: str) -> list[dict[str, Any]]:
     return list(workflow()["jobs"][job]["steps"])
 
 
+def steps_using(job: str, action: str) -> list[dict[str, Any]]:
+    return [step for step in steps(job) if str(step.get("uses", "")).startswith(action + "@")]
+
+
 def step_using(job: str, action: str) -> dict[str, Any]:
-    [step] = [step for step in steps(job) if str(step.get("uses", "")).startswith(action + "@")]
+    [step] = steps_using(job, action)
     return step
+
+
+def pushing_build() -> dict[str, Any]:
+    [build] = [step for step in steps_using("image", "docker/build-push-action") if step["with"].get("push") is True]
+    return build
 
 
 # -- one version everywhere ---------------------------------------------------------------------------
@@ -178,7 +187,7 @@ def test_release_pushes_the_repository_action_yml_names() -> None:
 
 
 def test_release_builds_both_platforms_with_provenance_and_sbom_and_pushes() -> None:
-    build = step_using("image", "docker/build-push-action")["with"]
+    build = pushing_build()["with"]
     assert build["platforms"] == "linux/amd64,linux/arm64"
     assert build["push"] is True and build["sbom"] is True and build["provenance"] == "mode=max"
     assert build["tags"] == "${{ steps.meta.outputs.tags }}"
@@ -187,6 +196,99 @@ def test_release_builds_both_platforms_with_provenance_and_sbom_and_pushes() -> 
     assert uses.index("docker/setup-qemu-action") < uses.index("docker/setup-buildx-action") \
         < uses.index("docker/build-push-action")
     assert uses.index("docker/login-action") < uses.index("docker/build-push-action")
+
+
+def test_release_runs_the_amd64_image_before_pushing_anything() -> None:
+    # Built for amd64 into the runner's Docker (load), run (--version, the demo), and only then the
+    # multi-platform build that pushes.
+    image_steps = steps("image")
+    builds = steps_using("image", "docker/build-push-action")
+    assert len(builds) == 2
+    smoke, push = builds
+    assert smoke["with"]["platforms"] == "linux/amd64" and smoke["with"]["load"] is True
+    assert smoke["with"]["push"] is False and push == pushing_build()
+    tag = smoke["with"]["tags"]
+    [run] = [step for step in image_steps[image_steps.index(smoke):image_steps.index(push)] if "run" in step]
+    assert f"docker run --rm {tag} --version" in run["run"] and '"rancher-deploy ${TAG#v}"' in run["run"]
+    assert f"docker run --rm {tag} demo" in run["run"]
+
+
+def test_release_annotates_the_index_and_the_manifests() -> None:
+    # metadata-action annotates the platform manifests only unless told (docs.docker.com,
+    # build/ci/github-actions/annotations, "Configure annotation level").
+    meta = step_using("image", "docker/metadata-action")
+    assert meta["env"]["DOCKER_METADATA_ANNOTATIONS_LEVELS"] == "manifest,index"
+    assert pushing_build()["with"]["annotations"] == "${{ steps.meta.outputs.annotations }}"
+
+
+def test_release_moves_the_moving_tags_only_for_the_newest_of_their_line() -> None:
+    # metadata-action's default flavor latest=auto tags every semver release `latest`; a patch of an
+    # older line would move `latest` (and `<major>`) backwards.
+    meta = step_using("image", "docker/metadata-action")["with"]
+    assert meta["flavor"] == "latest=false"
+    assert meta["tags"].split("\n")[:4] == [
+        "type=semver,pattern={{version}}",
+        "type=semver,pattern={{major}}.{{minor}},enable=${{ steps.line.outputs.newest-minor }}",
+        "type=semver,pattern={{major}},enable=${{ steps.line.outputs.newest-major }}",
+        "type=raw,value=latest,enable=${{ steps.line.outputs.newest }}"]
+    jobs = workflow()["jobs"]
+    assert jobs["image"]["outputs"] == {"newest-major": "${{ steps.line.outputs.newest-major }}",
+                                        "newest": "${{ steps.line.outputs.newest }}"}
+    [move] = [step for step in steps("release") if "git push --force" in step.get("run", "")]
+    assert move["if"] == "needs.image.outputs.newest-major == 'true'"
+    [create] = [step for step in steps("release") if "gh release create" in step.get("run", "")]
+    assert '--latest="$NEWEST"' in create["run"] and create["env"]["NEWEST"] == "${{ needs.image.outputs.newest }}"
+
+
+def test_the_docs_name_the_image_tags_the_workflow_pushes() -> None:
+    # docs/release.md's table and docs/ci.md's "The published image" against metadata-action's tags.
+    placeholders = {"{{version}}": "<version>", "{{major}}.{{minor}}": "<major>.<minor>", "{{major}}": "<major>"}
+    pushed = []
+    for line in step_using("image", "docker/metadata-action")["with"]["tags"].splitlines():
+        fields = dict(field.split("=", 1) for field in line.split(","))
+        pushed.append(placeholders[fields["pattern"]] if fields["type"] == "semver" else fields["value"])
+    release = (ROOT / "docs/release.md").read_text(encoding="utf-8")
+    assert re.findall(r"^\| `([^`]+)`[^|]*\| image \|", release, re.MULTILINE) == pushed
+    published = (ROOT / "docs/ci.md").read_text(encoding="utf-8").split("## The published image", 1)[1]
+    assert all(f"`{REPOSITORY}:{tag}`" in published or f"`:{tag}`" in published for tag in pushed), pushed
+
+
+def line_outputs(tmp_path: Path, tag: str, tags: list[str]) -> dict[str, str]:
+    """Runs the release's `line` step as the runner would (bash -e, GITHUB_OUTPUT), with a `git` that
+    answers `ls-remote --tags --refs origin` with `tags`; returns what it wrote to GITHUB_OUTPUT."""
+    [line] = [step for step in steps("image") if step.get("id") == "line"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    listing = "".join(f"{index:040x}\trefs/tags/{name}\n" for index, name in enumerate(tags))
+    (tmp_path / "ls-remote").write_text(listing, encoding="utf-8")
+    fake_git = bin_dir / "git"
+    fake_git.write_text(f'#!/bin/sh\n[ "$*" = "ls-remote --tags --refs origin" ] || exit 9\ncat {tmp_path}/ls-remote\n',
+                        encoding="utf-8")
+    fake_git.chmod(0o755)
+    output = tmp_path / "output"
+    script = tmp_path / "line.sh"
+    script.write_text(line["run"], encoding="utf-8")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "TAG": tag, "GITHUB_OUTPUT": str(output)}
+    # `shell: bash` on a Linux runner is `bash --noprofile --norc -eo pipefail {0}` (GitHub's docs).
+    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env, check=True,
+                   capture_output=True, text=True)
+    return dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
+
+
+RELEASED = ["v0.9.0", "v0.9.1", "v1.2.4", "v1.2.5", "v1.3.0", "v0", "v1", "not-a-release"]
+
+
+@pytest.mark.parametrize(("tag", "tags", "newest_minor", "newest_major", "newest"), [
+    ("v1.3.0", RELEASED, "true", "true", "true"),      # the newest release
+    ("v1.2.5", RELEASED, "true", "false", "false"),    # a patch of an older minor line: only 1.2 moves
+    ("v0.9.1", RELEASED, "true", "true", "false"),     # a patch of an older major line: 0.9 and v0, not latest
+    ("v1.2.4", RELEASED, "false", "false", "false"),   # re-run for an old patch: nothing moves
+    ("v1.10.0", ["v1.9.0", "v1.10.0"], "true", "true", "true"),   # a version sort, not a text sort
+])
+def test_the_line_step_finds_whether_the_tag_is_the_newest(tmp_path: Path, tag: str, tags: list[str],
+                                                           newest_minor: str, newest_major: str, newest: str) -> None:
+    assert line_outputs(tmp_path, tag, tags) == {"newest-minor": newest_minor, "newest-major": newest_major,
+                                                 "newest": newest}
 
 
 def test_release_creates_the_github_release_after_the_image_is_pushed() -> None:
