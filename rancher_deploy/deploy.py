@@ -141,7 +141,7 @@ class Pipeline:
             for ref in refs:
                 run.current = ref
                 if ref not in self._creations:
-                    self._preflight(ref)
+                    self._preflight(ref, self._picks[ref.id].candidate.snapshot if ref.id in self._picks else None)
         if command is Command.UPGRADE and len(refs) > 1 and self._settings.atomic and not self._settings.dry_run:
             upgrade_together(self, self._steps, refs, run, limit=self._settings.parallel)
         elif command is Command.UPGRADE:
@@ -295,10 +295,11 @@ class Pipeline:
                     self._emit(Step(f"Not touching {', '.join(rest)} after this failure", Level.WARNING))
                 break
 
-    def _preflight(self, ref: TargetRef) -> None:
-        """Refuse now what the upgrade would refuse later: blocked states and invalid plans."""
-        snapshot = self._backend.fetch(ref)
-        self._checked[ref.id] = (snapshot, self._clock())
+    def _preflight(self, ref: TargetRef, listed: Snapshot | None = None) -> None:
+        """Refuse now what the upgrade would refuse later: blocked states and invalid plans. A fleet pick's first
+        read is the survey's (`listed`); of unknown age, so `_ready` reads again (docs/fleet.md, What it costs)."""
+        snapshot = listed if listed is not None else self._backend.fetch(ref)
+        self._checked[ref.id] = (snapshot, self._clock() if listed is None or self._settings.dry_run else float("-inf"))
         self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
         try:
             for_target(self._settings.version_policy, snapshot.labels, snapshot.annotations)
@@ -396,7 +397,7 @@ class Pipeline:
             return self._nothing_more(ref, ready, plan, skipped)
         for line in plan.describe():
             self._emit(Step(line, target=ref.name))
-        for warning in (*plan.warnings, *plan.redeploy_warnings):
+        for warning in self._steps.warn(ref, (*plan.warnings, *plan.redeploy_warnings)):
             self._emit(Step(warning, Level.WARNING, ref.name))
         if self._settings.dry_run:
             return self._steps.report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
@@ -539,8 +540,8 @@ class Pipeline:
             raise _label_error(bad[0], self._unreadable[bad[0].id])
 
     def _look_without_acting(self, ref: TargetRef) -> Snapshot:
-        """--dry-run: say what a real run would do first, but neither wait nor act."""
-        snapshot = self._backend.fetch(ref)
+        """--dry-run: say what a real run would do first, but neither wait nor act, from the preflight's read."""
+        snapshot = self._checked.pop(ref.id)[0]   # every target of an upgrade was checked first (`run`)
         if snapshot.phase is Phase.PENDING_FINISH:
             self._emit(Step(f"dry run: {ref.name} was left {snapshot.state} by an earlier run; a real run would "
                             f"{self._settings.on_upgraded} it first (RANCHER_ON_UPGRADED)", Level.WARNING, ref.name))
