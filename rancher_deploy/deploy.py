@@ -232,8 +232,7 @@ class Pipeline:
             if grouped:
                 self._emit(GroupStart(f"upgrade {ref.name}"))
             try:
-                # One run of this process per target at a time; after waiting, the preflight's read is stale.
-                with self._steps.holding(ref, lambda: self._checked.pop(ref.id, None)) as held:
+                with self._steps.holding(ref, lambda: self._stale(ref)) as held:   # one run of a target at once
                     done = self._upgrade(ref, run) if held else self.not_upgraded(
                         ref, "interrupted while another run of this process upgraded it")
             except DeployError:
@@ -294,6 +293,11 @@ class Pipeline:
                 if rest:
                     self._emit(Step(f"Not touching {', '.join(rest)} after this failure", Level.WARNING))
                 break
+
+    def _stale(self, ref: TargetRef) -> None:
+        """The preflight's read of `ref` is too old to start from (`_ready` reads again); reports still use it."""
+        if ref.id in self._checked:
+            self._checked[ref.id] = (self._checked[ref.id][0], float("-inf"))
 
     def _preflight(self, ref: TargetRef, listed: Snapshot | None = None) -> None:
         """Refuse now what the upgrade would refuse later: blocked states and invalid plans. A fleet pick's first
