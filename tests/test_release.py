@@ -253,8 +253,30 @@ def test_the_docs_name_the_image_tags_the_workflow_pushes() -> None:
     assert all(f"`{REPOSITORY}:{tag}`" in published or f"`:{tag}`" in published for tag in pushed), pushed
 
 
+# How a Linux runner runs a `run:` script for each `shell:` (docs.github.com, workflow syntax,
+# jobs.<job_id>.steps[*].shell): no shell anywhere is `bash -e {0}`, `shell: bash` adds pipefail.
+SHELLS = {None: ["bash", "-e"], "bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail"],
+          "sh": ["sh", "-e"]}
+
+
+def shell_of(job: str, step: dict[str, Any]) -> list[str]:
+    """The command line (without the script) GitHub runs `step` of `job` with: its own `shell:`, else
+    the job's `defaults.run.shell`, else the workflow's (the most specific wins)."""
+    document = workflow()
+    candidates = (step.get("shell"), document["jobs"][job].get("defaults", {}).get("run", {}).get("shell"),
+                  document.get("defaults", {}).get("run", {}).get("shell"))
+    return SHELLS[next((shell for shell in candidates if shell), None)]
+
+
+def test_the_release_runs_every_step_with_pipefail() -> None:
+    # A failing `git ls-remote` in a pipe must fail the step, not leave newest-* empty.
+    assert workflow()["defaults"] == {"run": {"shell": "bash"}}
+    assert all(shell_of(job, step) == SHELLS["bash"] for job in workflow()["jobs"] for step in steps(job)
+               if "run" in step)
+
+
 def line_outputs(tmp_path: Path, tag: str, tags: list[str]) -> dict[str, str]:
-    """Runs the release's `line` step as the runner would (bash -e, GITHUB_OUTPUT), with a `git` that
+    """Runs the release's `line` step as the runner would (its shell, GITHUB_OUTPUT), with a `git` that
     answers `ls-remote --tags --refs origin` with `tags`; returns what it wrote to GITHUB_OUTPUT."""
     [line] = [step for step in steps("image") if step.get("id") == "line"]
     bin_dir = tmp_path / "bin"
@@ -269,9 +291,7 @@ def line_outputs(tmp_path: Path, tag: str, tags: list[str]) -> dict[str, str]:
     script = tmp_path / "line.sh"
     script.write_text(line["run"], encoding="utf-8")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "TAG": tag, "GITHUB_OUTPUT": str(output)}
-    # `shell: bash` on a Linux runner is `bash --noprofile --norc -eo pipefail {0}` (GitHub's docs).
-    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env, check=True,
-                   capture_output=True, text=True)
+    subprocess.run([*shell_of("image", line), str(script)], env=env, check=True, capture_output=True, text=True)
     return dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
 
 
