@@ -146,6 +146,76 @@ def test_a_reference_in_a_right_form_passes(text: str) -> None:
     assert wrong_references("README.md", text) == []
 
 
+# Every form a release version takes in the tracked files, its version as group `v`: each match must be
+# this version (a bump that misses one fails), and each occurrence of this version must be inside one
+# (a new place that names it must be added here, and is then checked at the next bump).
+VERSION = r"(?P<v>\d+\.\d+\.\d+)"
+VERSION_FORMS = {
+    "the package's version": rf'^__version__ = "{VERSION}"$',
+    "the image's label": rf'org\.opencontainers\.image\.version="{VERSION}"',
+    "an image tag": rf"{re.escape(REPOSITORY)}:{VERSION}(?![\w.-])",
+    "a component or action ref": rf"/rancher-deploy@v?{VERSION}(?![\w.-])",
+    "a template's ref": rf"^\s*ref: {VERSION}$",
+    # What the program prints (`--version`, the first line of a run), shown as sample output.
+    "the program's own line": rf"^rancher-deploy {VERSION}(?=[:\s]|$)",
+}
+# Historical mentions, which name the version they were made with and do not move with a release:
+# the benchmark's record of what it measured (docs/performance.md and .json).
+HISTORICAL = rf"rancher-deploy {VERSION} \(commit [0-9a-f]+"
+
+
+def version_mentions(name: str, text: str) -> list[str]:
+    """What in `text` names a release version that is not this one, or names this version outside
+    every VERSION_FORMS (a place the test would not check at the next bump), as "name:line: what"."""
+    wrong: list[str] = []
+    covered: set[int] = set()
+
+    def line_of(offset: int) -> int:
+        return text.count("\n", 0, offset) + 1
+
+    for match in re.finditer(HISTORICAL, text):
+        covered.update(range(match.start("v"), match.end("v")))
+    for form, pattern in VERSION_FORMS.items():
+        for match in re.finditer(pattern, text, re.MULTILINE):
+            if match.start("v") in covered:
+                continue
+            covered.update(range(match.start("v"), match.end("v")))
+            if match.group("v") != __version__:
+                wrong.append(f"{name}:{line_of(match.start())}: {form} {match.group()!r} is not {__version__}")
+    wrong += [f"{name}:{line_of(match.start())}: {__version__} in a form no check knows: "
+              f"{text.splitlines()[line_of(match.start()) - 1].strip()!r}"
+              for match in re.finditer(rf"(?<![\d.]){re.escape(__version__)}(?![\w]|\.\d)", text)
+              if match.start() not in covered]
+    return wrong
+
+
+def test_every_mention_of_the_version_is_a_known_form_of_this_version() -> None:
+    # README.md's sample output (`rancher-deploy 0.1.0: upgrade ...`) and every other place at once.
+    assert [line for name, text in tracked_texts() if not name.startswith(CODE)
+            for line in version_mentions(name, text)] == []
+
+
+@pytest.mark.parametrize("text", [
+    "rancher-deploy 0.0.9: upgrade shop/web at https://rancher.example.com",   # a stale sample line
+    f"  image: {REPOSITORY}:0.0.9",
+    '      org.opencontainers.image.version="0.0.9" \\',
+    f"The current release is {__version__}.",                                  # a place no form covers
+    f"pip install rancher-deploy=={__version__}",
+])
+def test_a_stale_or_unknown_mention_of_the_version_is_found(text: str) -> None:
+    assert version_mentions("README.md", text)
+
+
+@pytest.mark.parametrize("text", [
+    f"rancher-deploy {__version__}: upgrade shop/web at https://rancher.example.com",
+    f"  image: ghcr.io/rancher-deploy/rancher-deploy:{__version__}",
+    '"ours": "rancher-deploy 0.0.1 (commit bb89bf0; its wheel)"',   # a benchmark's record
+    "  uses: actions/checkout@v7 with python 3.12.13",
+])
+def test_a_current_or_historical_mention_passes(text: str) -> None:
+    assert version_mentions("README.md", text) == []
+
+
 def test_the_version_checks_find_what_they_look_for() -> None:
     # Guards the test above against patterns that match nothing.
     texts = dict(tracked_texts())
