@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "ghcr.io/rancher-deploy/rancher-deploy"
 TOOL_IMAGE = f"{REPOSITORY}:{__version__}"
 MAJOR = __version__.split(".", 1)[0]
+# The action's moving tag for this version: `v<major>`, or `v0.<minor>` while the major is 0, where
+# SemVer lets every minor release break (semver.org, item 4; docs/release.md, "Which tags move").
+ACTION_LINE = "v" + (MAJOR if MAJOR != "0" else __version__.rsplit(".", 1)[0])
 
 
 def load(relative: str) -> Any:
@@ -80,7 +83,7 @@ def test_the_gitlab_template_and_component_run_the_image_of_this_version() -> No
 
 
 # Every reference to the action or the component, in a form each platform resolves (docs/release.md):
-# GitHub a git tag `v1.2.3` or the moving `v1` (docs/ci-conventions.md, "Versions"); GitLab's catalog
+# GitHub a git tag `v1.2.3` or the moving line tag `v1` (`v0.1` for 0.x); GitLab's catalog
 # a release tag without `v` (`1.2.3`) or `~latest` (docs.gitlab.com, ci/components "Component
 # versions"). `<...>` are the docs' placeholders for those forms.
 ANY_REF = re.compile(r"rancher-deploy@[^\s`'\",)]*")
@@ -95,7 +98,7 @@ def wrong_references(name: str, text: str) -> list[str]:
     in a form its platform does not resolve, as "name: what" lines."""
     wrong = [f"{name}: image tag {tag}" for tag in re.findall(rf"{re.escape(REPOSITORY)}:([\w.-]+)", text)
              if tag != __version__]
-    action_forms = {f"v{__version__}", f"v{MAJOR}", "v<version>", "v<major>"}
+    action_forms = {f"v{__version__}", ACTION_LINE, "v<version>", "v<major>", "v0.<minor>"}
     # $CI_COMMIT_TAG: the GitLab release job's own tag, which it checks is the version (.gitlab-ci.yml).
     component_forms = {__version__, "~latest", "<version>", "$CI_COMMIT_TAG"}
     known: set[int] = set()
@@ -117,7 +120,8 @@ def wrong_references(name: str, text: str) -> list[str]:
 
 def test_every_file_names_this_version_of_the_image_action_and_component() -> None:
     # The image by tag, the component by `@version`, the template by `ref: version`, the action by
-    # `@v<version>` or its moving major tag `@v<major>`: every mention in README, docs, examples, templates.
+    # `@v<version>` or its moving line tag (`@v<major>`, `@v0.<minor>` for 0.x): every mention in README,
+    # docs, examples, templates.
     assert [line for name, text in tracked_texts() for line in wrong_references(name, text)] == []
 
 
@@ -128,6 +132,8 @@ def test_every_file_names_this_version_of_the_image_action_and_component() -> No
     f"  uses: rancher-deploy/rancher-deploy@{__version__}",   # no `v`: no such git tag
     f"  uses: rancher-deploy/rancher-deploy@{MAJOR}",
     "  uses: rancher-deploy/rancher-deploy@v99",
+    "  uses: rancher-deploy/rancher-deploy@v0",   # all of 0.x, whose minors may break
+    "  uses: rancher-deploy/rancher-deploy@v0.99",
     f"  uses: rancher-deploy/rancher-deploy/rancher-deploy@v{MAJOR}",   # a component's path as an action
     f"see rancher-deploy/rancher-deploy@{__version__}",                 # neither form
     "    ref: v0.1.0\n".replace("    ref", "  - project: rancher-deploy/rancher-deploy\n    ref"),
@@ -137,10 +143,10 @@ def test_a_reference_in_the_wrong_form_is_found(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    f"  uses: rancher-deploy/rancher-deploy@v{MAJOR}", f"  uses: my-fork/rancher-deploy@v{__version__}",
+    f"  uses: rancher-deploy/rancher-deploy@{ACTION_LINE}", f"  uses: my-fork/rancher-deploy@v{__version__}",
     f"  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@{__version__}",
     "  - component: gitlab.com/shop/rancher-deploy/rancher-deploy@~latest",
-    "`uses: <owner>/rancher-deploy@v<major>`",
+    "`uses: <owner>/rancher-deploy@v<major>`", "`uses: <owner>/rancher-deploy@v0.<minor>`",
 ])
 def test_a_reference_in_a_right_form_passes(text: str) -> None:
     assert wrong_references("README.md", text) == []
@@ -220,7 +226,7 @@ def test_the_version_checks_find_what_they_look_for() -> None:
     # Guards the test above against patterns that match nothing.
     texts = dict(tracked_texts())
     assert f"{REPOSITORY}:{__version__}" in texts["README.md"]
-    assert f"rancher-deploy/rancher-deploy@v{MAJOR}" in texts["README.md"]
+    assert f"rancher-deploy/rancher-deploy@{ACTION_LINE}" in texts["README.md"]
     assert f"rancher-deploy/rancher-deploy/rancher-deploy@{__version__}" in texts["docs/ci.md"]
     assert f"ref: {__version__}" in texts["docs/examples/gitlab-ci.yml"]
 
@@ -302,10 +308,14 @@ def test_release_moves_the_moving_tags_only_for_the_newest_of_their_line() -> No
         "type=semver,pattern={{major}},enable=${{ steps.line.outputs.newest-major }}",
         "type=raw,value=latest,enable=${{ steps.line.outputs.newest }}"]
     jobs = workflow()["jobs"]
-    assert jobs["image"]["outputs"] == {"newest-major": "${{ steps.line.outputs.newest-major }}",
-                                        "newest": "${{ steps.line.outputs.newest }}"}
+    assert jobs["image"]["outputs"] == {
+        "action-tag": "${{ steps.line.outputs.action-tag }}",
+        "newest-of-action-line": "${{ steps.line.outputs.newest-of-action-line }}",
+        "newest": "${{ steps.line.outputs.newest }}"}
     [move] = [step for step in steps("release") if "git push --force" in step.get("run", "")]
-    assert move["if"] == "needs.image.outputs.newest-major == 'true'"
+    assert move["if"] == "needs.image.outputs.newest-of-action-line == 'true'"
+    assert move["env"]["ACTION_TAG"] == "${{ needs.image.outputs.action-tag }}"
+    assert 'git push --force origin "refs/tags/$ACTION_TAG"' in move["run"]
     [create] = [step for step in steps("release") if "gh release create" in step.get("run", "")]
     assert '--latest="$NEWEST"' in create["run"] and create["env"]["NEWEST"] == "${{ needs.image.outputs.newest }}"
 
@@ -365,20 +375,23 @@ def line_outputs(tmp_path: Path, tag: str, tags: list[str]) -> dict[str, str]:
     return dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
 
 
-RELEASED = ["v0.9.0", "v0.9.1", "v1.2.4", "v1.2.5", "v1.3.0", "v0", "v1", "not-a-release"]
+RELEASED = ["v0.8.3", "v0.9.0", "v0.9.1", "v1.2.4", "v1.2.5", "v1.3.0", "v0.9", "v1", "not-a-release"]
 
 
-@pytest.mark.parametrize(("tag", "tags", "newest_minor", "newest_major", "newest"), [
-    ("v1.3.0", RELEASED, "true", "true", "true"),      # the newest release
-    ("v1.2.5", RELEASED, "true", "false", "false"),    # a patch of an older minor line: only 1.2 moves
-    ("v0.9.1", RELEASED, "true", "true", "false"),     # a patch of an older major line: 0.9 and v0, not latest
-    ("v1.2.4", RELEASED, "false", "false", "false"),   # re-run for an old patch: nothing moves
-    ("v1.10.0", ["v1.9.0", "v1.10.0"], "true", "true", "true"),   # a version sort, not a text sort
+@pytest.mark.parametrize(("tag", "tags", "newest_minor", "newest_major", "newest", "action_tag", "move_it"), [
+    ("v1.3.0", RELEASED, "true", "true", "true", "v1", "true"),        # the newest release
+    ("v1.2.5", RELEASED, "true", "false", "false", "v1", "false"),     # an older minor line's patch: only 1.2
+    ("v0.9.1", RELEASED, "true", "true", "false", "v0.9", "true"),     # an older major line: 0.9 and v0.9
+    ("v0.8.3", RELEASED, "true", "false", "false", "v0.8", "true"),    # 0.x: each minor is its own action line
+    ("v1.2.4", RELEASED, "false", "false", "false", "v1", "false"),    # re-run for an old patch: nothing moves
+    ("v1.10.0", ["v1.9.0", "v1.10.0"], "true", "true", "true", "v1", "true"),   # a version sort, not a text sort
 ])
-def test_the_line_step_finds_whether_the_tag_is_the_newest(tmp_path: Path, tag: str, tags: list[str],
-                                                           newest_minor: str, newest_major: str, newest: str) -> None:
+def test_the_line_step_finds_whether_the_tag_is_the_newest(
+        tmp_path: Path, tag: str, tags: list[str], newest_minor: str, newest_major: str, newest: str,
+        action_tag: str, move_it: str) -> None:
     assert line_outputs(tmp_path, tag, tags) == {"newest-minor": newest_minor, "newest-major": newest_major,
-                                                 "newest": newest}
+                                                 "newest": newest, "action-tag": action_tag,
+                                                 "newest-of-action-line": move_it}
 
 
 def test_release_creates_the_github_release_after_the_image_is_pushed() -> None:
