@@ -460,3 +460,14 @@ def test_the_gitlab_schema_refuses_a_release_job_without_a_tag(tmp_path: Path) -
     result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci",
                              str(broken)], capture_output=True, text=True, check=False)
     assert result.returncode == 1, result.stdout
+
+
+def test_the_docs_say_where_the_action_runs_where_they_introduce_it() -> None:
+    # A Docker container action runs only on Linux runners with Docker (docs.github.com, "About custom
+    # actions", "Types of actions"): said before the first example in README and in docs/ci.md.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("## In CI", 1)[1]
+    ci = (ROOT / "docs/ci.md").read_text(encoding="utf-8").split("## GitHub Actions", 1)[1]
+    for name, section in (("README.md", readme), ("docs/ci.md", ci)):
+        before_example = section.split("```yaml", 1)[0]
+        assert "Docker container action" in before_example and "Linux runner" in before_example, name
+        assert "macOS" in before_example and "Windows" in before_example, name
