@@ -425,6 +425,14 @@ def test_gitlab_release_job_releases_a_semver_tag_with_the_release_keyword() -> 
     assert "rancher_deploy/__init__.py" in script and "templates/rancher-deploy.yml" in script
 
 
+def test_gitlab_release_job_pins_its_glab_image_by_version() -> None:
+    # `:latest` would let a new glab change a release unseen; the release keyword needs glab >= 1.58.0.
+    image = load(".gitlab-ci.yml")["create-release"]["image"]
+    match = re.fullmatch(r"registry\.gitlab\.com/gitlab-org/cli:v(\d+)\.(\d+)\.(\d+)", image)
+    assert match, image
+    assert tuple(int(part) for part in match.groups()) >= (1, 58, 0), image
+
+
 def test_gitlab_release_values_have_nothing_the_shell_would_run() -> None:
     # GitLab runs the release keyword as `glab release create ... "<value>"` in a shell without escaping
     # (docs.gitlab.com, ci/yaml/#release): a backtick, `$(`, `"` or `\\` in a value would run a command or
