@@ -243,6 +243,19 @@ def test_the_base_is_a_build_argument_pinned_by_tag_and_digest() -> None:
     assert froms == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
 
 
+def test_the_release_docs_say_which_python_and_platform_each_build_runs() -> None:
+    # The CI build's stand-in (.ci/image's suite) and the release's base differ in Debian and Python, and
+    # arm64 is never run: docs/release.md says so, with the names these files use today.
+    suite = re.findall(r"^suite=(\w+)$", (ROOT / ".ci/image").read_text(encoding="utf-8"), re.MULTILINE)
+    [base] = re.findall(r"^ARG BASE_IMAGE=([^@\s]+)", (ROOT / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
+    table = (ROOT / "docs/release.md").read_text(encoding="utf-8").split("**Which image runs where.**", 1)[1]
+    table = table.split("\n## ", 1)[0]
+    assert suite and f"`{suite[0]}`" in table and f"`{base}`" in table
+    python = re.match(r"python:(\d+\.\d+)", base)
+    assert python and f"| {python.group(1)} |" in table
+    assert "arm64 image is built" in table and "never run" in table
+
+
 def test_the_image_has_no_healthcheck() -> None:
     # A HEALTHCHECK would run in every CI step that uses the image; `serve` is probed by its orchestrator.
     assert not re.search(r"^\s*HEALTHCHECK\b", (ROOT / "Dockerfile").read_text(encoding="utf-8"),
