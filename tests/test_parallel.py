@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
-from rancher_deploy.simulator import Simulator, Timing
+from rancher_deploy.simulator import RequestRecord, Simulator, Timing
 import pytest
 
-from .conftest import LAUNCH_CONFIG, NEW_IMAGE, RunCli, VirtualTime
+from .conftest import LAUNCH_CONFIG, NEW_IMAGE, HeldClock, RunCli, VirtualTime
 
 WORKER: dict[str, Any] = {key: value for key, value in LAUNCH_CONFIG.items() if key != "healthCheck"}
 # Whether targets overlap is read from what the simulator saw, not from how long a run took: a
@@ -27,49 +25,21 @@ def _services(sim: Simulator, count: int) -> str:
     return ",".join(f"shop/s{number}" for number in range(count))
 
 
-def _upgrades(sim: Simulator) -> int:
-    return len([r for r in sim.requests if r.method == "POST" and UPGRADE in r.query])
-
-
-class _HeldClock:
-    """Keeps a frozen simulator's time still until `count` upgrades were requested (or `patience` real
-    seconds passed: a tool that upgrades one target at a time waits on the first for ever, and the run
-    must still end, to fail on `asked`), then moves it 1 simulated second every few milliseconds.
-    `asked` is how many upgrades had been asked for when it let time move."""
-
-    def __init__(self, sim: Simulator, count: int, patience: float = 20.0) -> None:
-        self.asked = 0
-        self._sim, self._count, self._patience = sim, count, patience
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self._patience
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            self.asked = _upgrades(self._sim)
-            if self.asked >= self._count:
-                break
-            self._stop.wait(0.005)
-        while not self._stop.wait(0.005):
-            self._sim.advance(1.0)
-
-    def __enter__(self) -> _HeldClock:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+def _upgrades(sim: Simulator) -> list[RequestRecord]:
+    return [r for r in sim.requests if r.method == "POST" and UPGRADE in r.query]
 
 
 @FROZEN
 def test_ten_services_are_upgraded_at_once(sim: Simulator, run_cli: RunCli) -> None:
     names = _services(sim, 10)
-    with _HeldClock(sim, 10) as clock:
+    # A tool that upgraded one target at a time would wait on the first while time stands still,
+    # until the clock's patience runs out.
+    with HeldClock(sim, lambda: len(_upgrades(sim)) == 10) as clock:
         result = run_cli("--output", "json", RANCHER_STACK=None, RANCHER_SERVICE=names, **POLL)
     assert result.code == 0, result.stderr
     assert {target["result"] for target in result.json["targets"]} == {"upgraded"}
-    assert clock.asked == 10, f"only {clock.asked} of 10 upgrades were asked for before the first could progress"
+    asked = [r for r in _upgrades(sim) if clock.moved_at is not None and r.received < clock.moved_at]
+    assert len(asked) == 10, f"only {len(asked)} of 10 upgrades were asked for before the first could progress"
 
 
 @FROZEN
