@@ -256,11 +256,21 @@ def test_a_container_that_fails_to_start_reaches_the_judge_through_the_stream(si
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
 
 
+def rolling_back(sim: Simulator) -> bool:
+    return any(r.method == "POST" and "action=rollback" in r.query for r in sim.requests)
+
+
+@FROZEN
 def test_a_stream_without_events_still_keeps_the_progress_deadline(sim: Simulator, web: str, run_cli: RunCli) -> None:
     sim.faults.unhealthy_image(NEW_IMAGE)   # its containers never turn healthy: no event says so
-    result = run_cli(RANCHER_PROGRESS_DEADLINE="0.5")
+    # Nothing moves until the rollback: the read that confirms the deadline sees what the stream's
+    # first read saw (on a moving clock a loaded machine could deliver a container's event after that
+    # read, and the stream would be taken for silent).
+    with HeldClock(sim, lambda: rolling_back(sim), step=0.1):
+        result = run_cli(RANCHER_PROGRESS_DEADLINE="0.5")
     assert result.code == 1, result.stderr
     assert "without progress (RANCHER_PROGRESS_DEADLINE)" in result.stderr
+    assert "polling instead" not in result.stderr   # no ping while frozen: a wait past 15 s would say so
     assert_no_polling(between(sim, "action=upgrade", "action=rollback"), web, confirmed=True)
 
 
