@@ -139,8 +139,9 @@ class CattleBackend:
     def survey(self, settings: Settings) -> Survey:
         """Per environment searched, one paged list of its stacks (to name the services) and one of its
         services: Cattle filters neither by image nor by label (rancher-api.md §1.3), so every service is
-        read, SURVEY_PAGE at a time, and judged here. A service listed here is the first read of the
-        upgrade that follows (`fetch`), which therefore costs no request either."""
+        read, SURVEY_PAGE at a time, and judged here. Each candidate's snapshot is its pick's first read
+        (the pipeline's preflight takes it: `deploy.Pipeline._preflight`); it is not kept for `fetch`, so
+        that a real upgrade reads the service again right before it writes."""
         if settings.namespaces is not None:
             raise ConfigError("RANCHER_NAMESPACES", "chooses Rancher 2.x namespaces, but this is Rancher 1.x: "
                                                     "choose environments with RANCHER_ENVIRONMENTS")
@@ -163,7 +164,6 @@ class CattleBackend:
                     str(service.get(self._dialect.stack_field)), base)
                 target = ServiceTarget(str(service.get("name")), stack)
                 ref = self._ref(f"{place}/{target}", service)
-                self._listed[ref.id] = service
                 snapshot = self._snapshot(service, health=None)   # its labels: the launch config's
                 candidates.append(Candidate(ref, target, place, snapshot.labels, _containers(service), snapshot))
         return Survey("environment", "RANCHER_ENVIRONMENTS", searched, passed, tuple(candidates))

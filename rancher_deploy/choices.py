@@ -117,8 +117,13 @@ class VersionPolicy:
     def parse(cls, text: str) -> VersionPolicy:
         """`any`, `newer`, `all`, `major`, `minor`, `patch`, `force` (case-insensitive), `glob:PATTERN` or
         `regexp:PATTERN` (the pattern case-sensitive, as tags are); raises ValueError with the message for
-        the user, which never repeats more of the text than the word or the pattern it could not read."""
+        the user, which never repeats more of the text than the word or the pattern it could not read.
+
+        Whitespace around the word and the pattern is dropped (`glob: 1.*` is `glob:1.*`): no tag holds
+        any (Docker's tag grammar, `[\\w][\\w.-]{0,127}`), so a pattern kept with it would match nothing,
+        silently."""
         word, colon, pattern = text.strip().partition(":")
+        pattern = pattern.strip()
         try:
             kind = PolicyKind(word.strip().lower())
         except ValueError:

@@ -109,6 +109,8 @@ class Pipeline:
         self._creations: dict[TargetRef, Plan] = {}
         # The picks of a fleet run by target id: their plans take `own_settings`; others the run's.
         self._picks: dict[str, Pick] = {}
+        # Fleet picks whose own autoupdate.policy cannot be read, by target id: each fails alone.
+        self._unreadable: dict[str, PolicyLabelError] = {}
 
     def run(self, picks: Sequence[Pick] = ()) -> Outcome:
         """Run the command over every target; raises the `errors` family only while the run changed
@@ -136,7 +138,7 @@ class Pipeline:
             for ref in refs:
                 run.current = ref
                 if ref not in self._creations:
-                    self._preflight(ref)
+                    self._preflight(ref, self._picks[ref.id].candidate.snapshot if ref.id in self._picks else None)
         if command is Command.UPGRADE and len(refs) > 1 and self._settings.atomic and not self._settings.dry_run:
             upgrade_together(self, self._steps, refs, run, limit=self._settings.parallel)
         elif command is Command.UPGRADE:
@@ -263,6 +265,7 @@ class Pipeline:
             elif isinstance(done, NotStarted):
                 done = self.not_upgraded(ref, f"{why} before it was started")
             run.outcomes.append(done)
+        self._unreadable_alone(refs, run)
 
     def _one_by_one(self, command: Command, refs: list[TargetRef], run: Run) -> None:
         """A manual command over each target in turn, stopping at the first that fails."""
@@ -286,12 +289,21 @@ class Pipeline:
                     self._emit(Step(f"Not touching {', '.join(rest)} after this failure", Level.WARNING))
                 break
 
-    def _preflight(self, ref: TargetRef) -> None:
-        """Refuse now what the upgrade would refuse later: blocked states and invalid plans."""
-        snapshot = self._backend.fetch(ref)
-        self._checked[ref.id] = (snapshot, self._clock())
+    def _preflight(self, ref: TargetRef, listed: Snapshot | None = None) -> None:
+        """Refuse now what the upgrade would refuse later: blocked states and invalid plans. A fleet pick's first
+        read is the survey's (`listed`); of unknown age, so `_ready` reads again (docs/fleet.md, What it costs)."""
+        snapshot = listed if listed is not None else self._backend.fetch(ref)
+        self._checked[ref.id] = (snapshot, self._clock() if listed is None or self._settings.dry_run else float("-inf"))
         self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
-        self._target_policy(ref, snapshot)  # raises for a policy label that cannot be read
+        try:
+            for_target(self._settings.version_policy, snapshot.labels, snapshot.annotations)
+        except PolicyLabelError as bad:
+            if ref.id not in self._picks:
+                raise _label_error(ref, bad) from None
+            # One team's typo in a shared fleet must not hold back the others' upgrades: this pick
+            # alone fails (`start`), the run goes on (docs/fleet.md, "A label that is not a policy").
+            self._unreadable[ref.id] = bad
+            return
         self._plan(ref, snapshot)  # with RANCHER_POLL, lists the registry's tags: a refusal stops the run here
 
     def not_upgraded(self, ref: TargetRef, problem: DeployError | str) -> TargetOutcome:
@@ -338,6 +350,8 @@ class Pipeline:
         """
         if ref in self._creations:
             return create.start(self._steps, ref, self._creations[ref], run)
+        if ref.id in self._unreadable:
+            return self._policy_unreadable(ref, self._unreadable[ref.id])
         started = self._clock()
         report = self._steps.report
         if self._settings.dry_run:
@@ -358,7 +372,7 @@ class Pipeline:
             return self._nothing_more(ref, ready, plan, skipped)
         for line in plan.describe():
             self._emit(Step(line, target=ref.name))
-        for warning in (*plan.warnings, *plan.redeploy_warnings):
+        for warning in self._steps.warn(ref, (*plan.warnings, *plan.redeploy_warnings)):
             self._emit(Step(warning, Level.WARNING, ref.name))
         if self._settings.dry_run:
             return report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
@@ -498,11 +512,27 @@ class Pipeline:
         try:
             return for_target(self._settings.version_policy, snapshot.labels, snapshot.annotations)
         except PolicyLabelError as bad:
-            raise ConfigError(f"{bad.where} {POLICY_LABEL} of {ref.name}", f"{bad}; nothing was changed") from None
+            raise _label_error(ref, bad) from None
+
+    def _policy_unreadable(self, ref: TargetRef, bad: PolicyLabelError) -> TargetOutcome:
+        """A fleet pick whose own policy cannot be read, as the preflight read it: NOT_UPGRADED, naming why."""
+        snapshot = self._checked.pop(ref.id)[0]
+        message = (f"{ref.name} was not upgraded: its {bad.where} {POLICY_LABEL} is no version policy: {bad}; fix "
+                   f"or remove the {bad.where} (the other targets go on); nothing was changed on it")
+        return self._steps.report(ref, Result.NOT_UPGRADED, snapshot.state, self._asked(ref, snapshot), message,
+                                  level=Level.ERROR)
+
+    def _unreadable_alone(self, refs: list[TargetRef], run: Run) -> None:
+        """The first unreadable policy label is the run's error (exit 2) when every other target was left
+        alone (`_QUIET`); each outcome stays in `run` for the result. Otherwise the outcomes decide (4, 1)."""
+        bad = [ref for ref in refs if ref.id in self._unreadable]
+        if bad and all(done.result in _QUIET or done.target_id in self._unreadable for done in run.outcomes):
+            run.current = bad[0]
+            raise _label_error(bad[0], self._unreadable[bad[0].id])
 
     def _look_without_acting(self, ref: TargetRef) -> Snapshot:
-        """--dry-run: say what a real run would do first, but neither wait nor act."""
-        snapshot = self._backend.fetch(ref)
+        """--dry-run: say what a real run would do first, but neither wait nor act, from the preflight's read."""
+        snapshot = self._checked.pop(ref.id)[0]   # every target of an upgrade was checked first (`run`)
         if snapshot.phase is Phase.PENDING_FINISH:
             self._emit(Step(f"dry run: {ref.name} was left {snapshot.state} by an earlier run; a real run would "
                             f"{self._settings.on_upgraded} it first (RANCHER_ON_UPGRADED)", Level.WARNING, ref.name))
@@ -541,6 +571,8 @@ class Pipeline:
         self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
 
 
+def _label_error(ref: TargetRef, bad: PolicyLabelError) -> ConfigError:
+    return ConfigError(f"{bad.where} {POLICY_LABEL} of {ref.name}", f"{bad}; nothing was changed")
 
 
 def own_settings(settings: Settings, pick: Pick) -> Settings:
@@ -560,6 +592,8 @@ def own_settings(settings: Settings, pick: Pick) -> Settings:
 
 
 _MANUAL = {Command.ROLLBACK: commands.rollback, Command.FINISH: commands.finish, Command.STATUS: commands.status}
+
+_QUIET = frozenset({Result.UNCHANGED, Result.SKIPPED, Result.PLANNED})  # targets a run left alone, or only planned
 
 # Results after which the run has changed something in Rancher.
 _CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.CREATED, Result.FINISHED,

@@ -100,6 +100,10 @@ class TargetOutcome:
     message: str = ""
     duration_seconds: float = 0.0
     ui_url: str = ""               # its page in Rancher's UI, where known (`snapshot.TargetRef.ui_url`)
+    # What the run did that the user may not expect, as the log warned it: a redeploy of a tag that
+    # will not be pulled again (1.x latest -> latest without io.rancher.container.pull_image=always),
+    # a container moved to another repository, ... (`plan.Plan.warnings`, `Plan.redeploy_warnings`).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

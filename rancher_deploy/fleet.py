@@ -44,9 +44,10 @@ class Patterns:
     one of these regular expressions; `str()` shows them as a JSON array.
 
     The seed documents AUTOUPDATE_ENVIRONMENT_NAMES both as a JSON array (`[".*"]`, its default) and
-    as a comma-separated list (`dev,qa`), so both are read: text that starts with `[` is a JSON array
-    of strings, anything else is split at commas (a pattern holding a comma, `x{1,3}`, needs the JSON
-    form). A pattern matches the whole name (`re.fullmatch`): `dev` is `dev`, not `dev-old`.
+    as a comma-separated list (`dev,qa`), so both are read: text that starts with `[` and parses as
+    JSON is an array of strings, anything else is split at the commas that stand outside brackets, so
+    that a regular expression's own commas stay in it (`prod-{1,3},qa`, `(a|b),c`, `[a,b]x`; an escaped
+    `\\,` too). A pattern matches the whole name (`re.fullmatch`): `dev` is `dev`, not `dev-old`.
     """
 
     texts: tuple[str, ...]
@@ -59,17 +60,18 @@ class Patterns:
         regular expression (Python's `re` syntax)."""
         stripped = text.strip()
         items: list[str]
-        if stripped.startswith("["):
-            try:
-                parsed = json.loads(stripped)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"is not a JSON array of patterns ({error.msg} at character {error.pos})") from None
-            if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
-                raise ValueError('must be a JSON array of strings, e.g. ["prod.*", "qa"]')
+        parsed = _json_array(stripped)
+        if parsed is not None:
+            for number, item in enumerate(parsed, 1):
+                if not isinstance(item, str):
+                    raise ValueError(f'must be a JSON array of strings, e.g. ["prod.*", "qa"], but item {number} is '
+                                     f"{json.dumps(item)}")
+            if not parsed:
+                raise ValueError("is an empty list: give at least one pattern, or leave it unset to search every one")
             items = [item.strip() for item in parsed]
         else:
-            items = [item.strip() for item in stripped.split(",")]
-        if not items or any(item == "" for item in items):
+            items = [item.strip() for item in _split_outside_brackets(stripped)]
+        if any(item == "" for item in items):
             raise ValueError(f"has an empty pattern in {stripped!r} (one regular expression per item)")
         compiled = []
         for item in items:
@@ -85,6 +87,70 @@ class Patterns:
 
     def __str__(self) -> str:
         return json.dumps(list(self.texts))
+
+
+def _json_array(text: str) -> list[Any] | None:
+    """`text` as a JSON array when it is one; None for text that is no JSON and holds no `"` (a comma
+    list whose first pattern is a character class, `[a-z]+,qa`). ValueError for JSON that is not an
+    array, or text that looks like a JSON array (a quote in it) but does not parse."""
+    if not text.startswith("["):
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        if '"' not in text:
+            return None
+        raise ValueError(f"is not a JSON array of patterns ({error.msg} at character {error.pos})") from None
+    if not isinstance(parsed, list):
+        raise ValueError('must be a JSON array of strings, e.g. ["prod.*", "qa"]')
+    return parsed
+
+
+# Brackets whose commas belong to the regular expression: a repetition `{1,3}`, a group `(a|b,c)`; in a
+# character class `[...]` nothing opens or closes but its `]`.
+_OPENS, _CLOSES = "({", ")}"
+
+
+def _split_outside_brackets(text: str) -> list[str]:
+    """`text` split at the commas outside `{}`, `()` and `[]` and not escaped (`\\,`); an unbalanced
+    bracket keeps the rest together, and `re` then says what is wrong with that pattern."""
+    items: list[str] = []
+    current: list[str] = []
+    depth, in_class, escaped = 0, False, False
+    for character in text:
+        if escaped:
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif in_class:
+            in_class = character != "]"
+        elif character == "[":
+            in_class = True
+        elif character in _OPENS:
+            depth += 1
+        elif character in _CLOSES:
+            depth = max(depth - 1, 0)
+        elif character == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+            continue
+        current.append(character)
+    items.append("".join(current))
+    return items
+
+
+def unmatched(survey: Survey, patterns: Patterns | None, setting: str, *, shown: int = 10) -> str | None:
+    """The warning for patterns that match none of the places seen (a typo, a pattern for the other
+    line's names), naming the patterns and at most `shown` of the names seen; None when one matched,
+    or nothing was seen (there is then nothing the patterns could have matched), or no patterns were set."""
+    if patterns is None or survey.searched or not survey.passed:
+        return None
+    names = ", ".join(survey.passed[:shown])
+    more = len(survey.passed) - shown
+    names += f" and {more:,} more" if more > 0 else ""
+    count = len(survey.passed)
+    return (f"{setting} {patterns} matches none of the {count} {survey.place}{'' if count == 1 else 's'} seen "
+            f"({names}): nothing was searched; a pattern must match a whole name")
 
 
 def select_label(key: str) -> str:

@@ -41,6 +41,7 @@ from rancher_deploy.errors import (
 from rancher_deploy.links import LinkMap, show_origin
 from rancher_deploy.redact import Redactor
 from rancher_deploy.timing import backoff
+from rancher_deploy.tls import NAME_MISMATCH, NO_CERTIFICATE, NOT_TLS, UNTRUSTED_ISSUER, ssl_cause
 
 JSON = dict[str, Any]
 _Read = TypeVar("_Read")
@@ -477,15 +478,15 @@ class RancherSession:
         from urllib.parse import urlsplit
 
         host = self._host(url)
-        cause = _ssl_cause(error)
+        cause = ssl_cause(error)
         skip = "(or RANCHER_INSECURE=true to skip the check)"
         if isinstance(cause, ssl.SSLCertVerificationError):
             reason = self._redact(str(cause.verify_message or cause.reason or "no reason given")).rstrip(".")
             failed = f"{what} failed: the TLS certificate of {host}"
-            if cause.verify_code in _X509_NAME_MISMATCH:
+            if cause.verify_code in NAME_MISMATCH:
                 return CertificateNotTrusted(f"{failed} is not valid for that address ({reason}); use a name the "
                                              f"certificate was issued for in CATTLE_URL {skip}")
-            if cause.verify_code not in _X509_UNTRUSTED_ISSUER:
+            if cause.verify_code not in UNTRUSTED_ISSUER:
                 return CertificateNotTrusted(f"{failed} could not be verified ({reason}); another CA bundle will "
                                              f"not change that: the certificate itself needs fixing {skip}")
             if self._ca_given:
@@ -497,10 +498,10 @@ class RancherSession:
         if isinstance(cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
             return TransientRancherError(f"{what} failed: {host} closed the connection during the TLS handshake")
         reason = str(getattr(cause, "reason", None) or "")
-        if reason in _NO_CERTIFICATE:
+        if reason in NO_CERTIFICATE:
             return TLSFailed(f"{what} failed: the CA bundle given in RANCHER_CA_BUNDLE holds no certificate OpenSSL "
                              f"can read ({reason}); it must be PEM text (-----BEGIN CERTIFICATE-----)")
-        if reason in _NOT_TLS:
+        if reason in NOT_TLS:
             plain = self._redact(f"http://{urlsplit(url).netloc.rpartition('@')[2]}")
             return TLSFailed(f"{what} failed: {host} did not answer in TLS ({reason}); does that address speak "
                              f"https? If it serves plain HTTP, set CATTLE_URL to {plain}")
@@ -525,35 +526,6 @@ class RancherSession:
     def _log(self, message: str) -> None:
         if self._debug is not None:
             self._debug(self._redact(message))
-
-
-# OpenSSL's verify codes (include/openssl/x509_vfy.h) for a chain no trusted CA signs: the cases a CA
-# bundle can fix. X509_V_ERR_HOSTNAME_MISMATCH (62) and X509_V_ERR_IP_ADDRESS_MISMATCH (64): a
-# certificate for another name or address.
-_X509_UNTRUSTED_ISSUER = frozenset({2, 7, 18, 19, 20, 21, 27, 28})
-_X509_NAME_MISMATCH = frozenset({62, 64})
-# What OpenSSL says when the first bytes back are not a TLS record, as when an HTTP server answers a
-# ClientHello with "HTTP/1.1 400": WRONG_VERSION_NUMBER (OpenSSL 1.1 to 3.1), RECORD_LAYER_FAILURE
-# (3.2+), PACKET_LENGTH_TOO_LONG and UNKNOWN_PROTOCOL on other bytes.
-# Loading the CA file found nothing to trust (a DER file, a key, any other text): OpenSSL's X509 reason.
-_NO_CERTIFICATE = frozenset({"NO_CERTIFICATE_OR_CRL_FOUND"})
-_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"})
-
-
-def _ssl_cause(error: BaseException) -> BaseException:
-    """The ssl module's exception inside requests' SSLError (wrapped by urllib3's MaxRetryError and
-    SSLError), else the error itself."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLError):
-            return current
-        seen.add(id(current))
-        inner = getattr(current, "reason", None)
-        if not isinstance(inner, BaseException):
-            inner = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
-        current = inner or current.__cause__ or current.__context__
-    return error
 
 
 def retry_after_of(response: requests.Response) -> float | None:

@@ -10,7 +10,6 @@ also reads a namespace (its Rancher project) and deletes the pods a StatefulSet'
 from __future__ import annotations
 
 import copy
-import math
 
 from rancher_deploy.creation import Creation, deployment_body
 from rancher_deploy.envlabels import CHANGE_CAUSE, env_patch
@@ -18,7 +17,8 @@ from rancher_deploy.errors import NotFound, PermissionDenied, RefusedError, Targ
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.links import workload_page
 from rancher_deploy.plan import WorkloadUpdate
-from rancher_deploy.streams import Feed, Lost, StreamEnded, StreamLost, json_lines
+from rancher_deploy.kubewatch import KubeWatch
+from rancher_deploy.streams import Lost
 from rancher_deploy.fleet import Patterns, places
 from rancher_deploy.projects import Projects, check_namespace, project_of
 from rancher_deploy.settings import WorkloadTarget
@@ -58,12 +58,13 @@ class KubeWorkloads:
     env_lists = True  # the Kubernetes object: containers carry `env`
 
     def __init__(self, session: RancherSession, root: str, cluster: str, project: Projects | None = None, *,
-                 watch_seconds: float = 2.0) -> None:
+                 quiet_seconds: float = 2.0) -> None:
         """`project`: what the project setting names in this cluster, already checked; each namespace
         the run acts in must belong to it (one GET of the namespace, only when a project is named).
-        `watch_seconds`: how long each watch may stay open (RANCHER_POLL_INTERVAL; `KubeWatch`)."""
+        `quiet_seconds`: how long a watch may be silent during a rollout before one read checks that
+        a proxy does not hold it (RANCHER_POLL_INTERVAL; `kubewatch.KubeWatch`)."""
         self._session = session
-        self._watch_seconds = watch_seconds
+        self._quiet_seconds = quiet_seconds
         self._watch_lost = Lost()   # set once a watch could not be opened, failed or was held: later waits poll
         self._root = root
         self._base = f"{root}/k8s/clusters/{cluster}"
@@ -202,7 +203,7 @@ class KubeWorkloads:
         GET (a refused watch request comes as StreamLost from `next`)."""
         if self._watch_lost.is_set():
             return None
-        return KubeWatch(self._session, ref, self._watch_lost, self._watch_seconds, last)
+        return KubeWatch(self._session, ref, self._watch_lost, self._quiet_seconds, last)
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)
@@ -463,88 +464,3 @@ def list_chunks(session: RancherSession, url: str, params: dict[str, str], *, wh
         if not isinstance(token, str) or token in followed:  # none left, or a server repeating itself
             return items
         followed.add(token)
-
-
-class KubeWatch:
-    """One workload watched the way kubectl's rollout status does (client-go tools/watch
-    UntilWithSync over a ListWatch narrowed by `fieldSelector=metadata.name=`): read it, then watch
-    from that read's resourceVersion; a watch the server ends (its timeout) is opened again from the
-    last version seen, and one answered 410 Expired (etcd compacted past that version: client-go
-    tools/cache/reflector.go isExpiredError) reads the object again and watches from there.
-    `next` answers workload bodies as the Kubernetes API serves them. Given `last` (the object as a
-    write just answered it: the apiserver's answer carries its resourceVersion), it starts from that
-    instead of reading.
-
-    A watch has no heartbeat, so a proxy that holds its body (nginx's `proxy_buffering`) would leave
-    the wait blind. Each watch asks the server to end it after `window` seconds (`timeoutSeconds`,
-    whole seconds), as client-go's reflector asks every watch it opens to end ("to avoid situations
-    of hanging watchers", tools/cache/reflector.go; it asks 5-10 minutes, the wait asks
-    RANCHER_POLL_INTERVAL): what a buffering proxy held comes out when the server ends it, and a
-    watch still silent twice that long is held for good and lost (`lost`, for the rest of the run).
-    """
-
-    def __init__(self, session: RancherSession, ref: TargetRef, lost: Lost, window: float,
-                 last: JSON | None = None) -> None:
-        self._session = session
-        self._ref = ref
-        self._lost = lost
-        self._window = max(1, math.ceil(window))
-        self._collection, _, self._name = ref.url.rpartition("/")
-        self._feed: Feed | None = None
-        self._pending: JSON | None = None
-        self._version = ""
-        self._relist(last)
-
-    def _relist(self, last: JSON | None = None) -> None:
-        body = last if last is not None else self._session.get(self._ref.url, what=f"Reading {self._ref.name}")
-        self._pending = body
-        self._version = str((body.get("metadata") or {}).get("resourceVersion") or "")
-        self._open()
-
-    def _open(self) -> None:
-        """Start the next watch; its request is sent on the reader thread (`streams.json_lines`)."""
-        self.close()
-        params = {"watch": "1", "fieldSelector": f"metadata.name={self._name}", "resourceVersion": self._version,
-                  "timeoutSeconds": str(self._window)}
-        self._feed = json_lines(
-            lambda: self._session.open_stream(self._collection, params, what=f"Watching {self._ref.name}",
-                                              silence=2.0 * self._window),
-            f"the watch of {self._ref.name}", self._lost)
-
-    def next(self, timeout: float) -> JSON | None:
-        """The workload as it is now (first), then after each change; None when nothing changed
-        within `timeout` seconds. Raises StreamLost, NotFound when it was deleted, and what a GET
-        raises when it is read again."""
-        if self._pending is not None:
-            body, self._pending = self._pending, None
-            return body
-        if self._feed is None:
-            self._open()
-        assert self._feed is not None
-        try:
-            event = self._feed.get(timeout)
-        except StreamEnded:
-            self._open()  # the server's timeoutSeconds: watch on from the last version seen
-            return None
-        if event is None:
-            return None
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                self._relist()
-                return self.next(timeout)
-            raise self.silent(f"failed ({obj.get('message') or obj.get('reason')})")
-        if kind == "DELETED":
-            raise NotFound(f"{self._ref.name} was deleted", status=404)
-        self._version = str((obj.get("metadata") or {}).get("resourceVersion") or self._version)
-        return dict(obj)
-
-    def silent(self, why: str) -> StreamLost:
-        """Take the watch for one a proxy holds (a read showed what it did not): lost for the run."""
-        self.close()
-        return self._lost.take(StreamLost(f"the watch of {self._ref.name} {why}"))
-
-    def close(self) -> None:
-        if self._feed is not None:
-            self._feed.close()
-            self._feed = None

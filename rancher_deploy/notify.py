@@ -6,7 +6,8 @@ runs where nothing happened after its users found them noise (containrrr/watchto
 a fleet push that matches nothing, or a CI re-run on the same image, would otherwise post every time.
 
 A notification is never part of the deploy: one that fails (refused, an error status, no answer in
-time, a bad address, a certificate that does not verify) is one warning line, and the run's result
+time, a bad address, a TLS handshake that fails, worded by cause as `tls.problem` words it) is
+one warning line, and the run's result
 and exit code stand. Nothing secret leaves: every text in a payload passes the run's Redactor (the
 webhook URLs are themselves secrets, `settings.Settings.secrets`), and a failure names the webhook
 by its host, never its URL. TLS is verified (requests' CA bundle, or REQUESTS_CA_BUNDLE), whatever
@@ -18,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from rancher_deploy import __version__
+from rancher_deploy import __version__, tls
 from rancher_deploy.errors import DeployError, ExitCode
 from rancher_deploy.events import Event, Level, Outcome, Result, Step, exit_code
 from rancher_deploy.redact import Redactor
@@ -32,6 +33,17 @@ SOURCE = "rancher-deploy"
 # Results after which the target is not where it was: a run with one of them is worth telling.
 _CHANGED = frozenset({Result.UPGRADED, Result.UPGRADED_UNFINISHED, Result.CREATED, Result.FINISHED,
                       Result.REVERTED, Result.ROLLED_BACK, Result.FAILED, Result.INTERRUPTED})
+# Slack truncates a message's `text` past 40,000 characters, for incoming webhooks too
+# (https://api.slack.com/changelog/2018-04-truncating-really-long-messages): a fleet run of thousands of
+# targets would lose its end, the error that stopped it among it. The text is cut before that, by whole
+# targets, and says how many were left out.
+SLACK_TEXT_LIMIT = 40_000
+# The longest one line may be (a target's message, the error): a single line past it, e.g. an echoed
+# answer, would crowd out every other target. 4,000 is what Slack asked a message to stay under before
+# it set the limit above (same changelog).
+SLACK_LINE_LIMIT = 4_000
+# The targets a reader must see first (a cut keeps them): those that failed or need attention, worst first.
+_FAILURES = (Result.FAILED.value, Result.INTERRUPTED.value, Result.ROLLED_BACK.value, Result.NOT_UPGRADED.value)
 
 
 def send(outcome: Outcome | None, settings: Settings, log: Callable[[Event], None], *,
@@ -80,31 +92,76 @@ def slack_payload(document: dict[str, Any], settings: Settings, scrub: Callable[
     """A Slack incoming-webhook message (`text`, and `username` when RANCHER_NOTIFY_SLACK_NAME is set),
     which Mattermost takes as it is (it translates Slack's `<url|text>` links; docs "Slack
     compatibility"). One line for the run, one per target (linked to its page in Rancher's UI where
-    known), and the error that stopped it; no bold, which the two write differently."""
+    known; failures first, then the rest in the run's order), and the error that stopped it; no bold,
+    which the two write differently. `text` holds at most SLACK_TEXT_LIMIT characters: past it, the
+    last targets give way to a line counting them ("... and 1,234 more targets")."""
     where = urlsplit(settings.url).netloc
-    lines = [f"{SOURCE} {document['command']} on {where}: {document['result']}, exit {document['exit_code']} "
-             f"({document['meaning']})"]
-    lines.extend(_target_line(target) for target in document["targets"])
-    if document.get("error"):
-        lines.append(f"error: {document['error']}")
-    payload: dict[str, Any] = {"text": "\n".join(_escape(scrub(line)) for line in lines)}
+
+    def line(text: str) -> str:
+        escaped = _escape(scrub(text))
+        return escaped if len(escaped) <= SLACK_LINE_LIMIT else escaped[:SLACK_LINE_LIMIT - 3] + "..."
+
+    head = line(f"{SOURCE} {document['command']} on {where}: {document['result']}, exit {document['exit_code']} "
+                f"({document['meaning']})")
+    targets = sorted(document["targets"], key=lambda target: target["result"] not in _FAILURES)
+    blocks = []
+    for target in targets:
+        # Under its line, what the log warned of for the target (a redeploy that will not pull, ...): a
+        # reader of the channel needs it as much as one of the log ("latest -> latest" restarted from a
+        # cached copy is no update).
+        blocks.append([line(_target_line(target)),
+                       *(line(f"  warning: {warning}") for warning in target.get("warnings", ()))])
+    tail = [line(f"error: {document['error']}")] if document.get("error") else []
+    payload: dict[str, Any] = {"text": _bounded(head, blocks, tail, SLACK_TEXT_LIMIT)}
     if settings.notify_slack_name:
         payload["username"] = scrub(settings.notify_slack_name)
     return payload
+
+
+def _bounded(head: str, blocks: list[list[str]], tail: list[str], limit: int) -> str:
+    """`head`, the blocks (each a target's lines) and `tail` (the error) joined by newlines, in at most
+    `limit` characters (lines of at most a tenth of it, as `slack_payload` makes them): whole blocks are
+    left out from the end, and a line says how many."""
+    text = "\n".join([head, *("\n".join(block) for block in blocks), *tail])
+    if len(text) <= limit:
+        return text
+    # Room for the blocks: the limit less the head, the tail and the count's line (newlines included).
+    room = limit - len("\n".join([head, *tail])) - len(f"\n... and {len(blocks):,} more targets")
+    kept: list[str] = []
+    for block in blocks:
+        joined = "\n".join(block)
+        if len(joined) + 1 > room:
+            break
+        kept.append(joined)
+        room -= len(joined) + 1
+    left = len(blocks) - len(kept)
+    return "\n".join([head, *kept, f"... and {left:,} more target{'' if left == 1 else 's'}", *tail])
 
 
 def _target_line(target: dict[str, Any]) -> str:
     name = str(target["target"])
     # Slack's link syntax; the page is built from the configured address and Rancher's ids.
     shown = f"<{target['ui_url']}|{name}>" if target.get("ui_url") else name
-    images = ", ".join(
-        f"{c['name']} {c['previous_image']} → {c['requested_image']}" if c["previous_image"] != c["requested_image"]
-        else f"{c['name']} {c['requested_image']}" for c in target["containers"])
+    images = ", ".join(_container_text(target["result"], container) for container in target["containers"])
     line = f"• {shown}: {target['result']}" + (f", {images}" if images else "")
     line += f" ({target['duration_seconds']:.1f}s)"
     if target["result"] not in (Result.UPGRADED.value, Result.CREATED.value):
         line += f": {target['message']}"
     return line
+
+
+def _container_text(result: str, container: dict[str, Any]) -> str:
+    """One container as the line shows it: moved (`2.0 → 2.1`) only where the run moved it (or, on a dry
+    run, would); a target skipped, unchanged, not upgraded or rolled back `stays on` what it ran."""
+    name, before, asked, now = (container["name"], container["previous_image"], container["requested_image"],
+                                container["image"])
+    if before is None or before == asked:
+        return f"{name} {asked}"
+    if now == asked or result == Result.PLANNED.value:
+        return f"{name} {before} → {asked}"
+    if now is None:
+        return f"{name} {before} → {asked}, where it is now unknown"
+    return f"{name} stays on {now}, not {asked}"
 
 
 def _escape(text: str) -> str:
@@ -156,8 +213,8 @@ def _post(what: str, url: str, payload: dict[str, Any], settings: Settings, log:
         with requests.Session() as session:
             answer = session.post(url, json=payload, timeout=timeout, allow_redirects=False,
                                   headers={"User-Agent": f"{SOURCE}/{__version__}"})
-    except requests.exceptions.SSLError:
-        why = "its TLS certificate could not be verified"
+    except requests.exceptions.SSLError as error:
+        why = tls.problem(error)   # by cause, as Rancher's own TLS failures are told apart (`http`)
     except requests.exceptions.Timeout:
         why = f"no answer within {timeout:g}s"
     except requests.exceptions.ConnectionError:

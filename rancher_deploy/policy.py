@@ -14,7 +14,17 @@ force.go, glob.go, regexp.go), with these rules, each written down in docs/fleet
   compares the whole pre-release text (so its `rc.1` never takes `rc.2`) and lets `all` ignore tracks;
   here every version policy keeps to them. A release replaces a pre-release of the same or a lower
   version (`2.1.0-rc.1` -> `2.1.0`), as semver orders them; Keel's code refuses that too, its docs
-  do not say.
+  do not say. A pre-release is a suffix of a pre-release word and numbers (`rc.1`, `beta2`: `_PRE_RELEASE`).
+- **A variant keeps to itself**: any other suffix (`1.25-alpine`, `3.12-slim`, `17-jdk-bookworm`) names
+  a build of the version for another base, compared as text, both ways: `1.25-alpine` -> `1.26-alpine`
+  only, never onto `1.26` (another base image), nor `1.25` onto `1.26-alpine`. Keel refuses both too:
+  its semver policies (`matchPreRelease`, on by default) skip a tag whose pre-release text differs from
+  the running one's (keel-hq/keel internal/policy/semver.go `shouldUpdate`, util/version/version.go
+  `NewAvailable`).
+- **A `git describe` build** (`1.2.3-4-gabc1234`: 4 commits after tag 1.2.3) is a track of its own: no
+  version policy moves a target onto one (builds of two branches can share a count), and a release
+  replaces one only when it is above the tag it was described from (`1.2.4`, not `1.2.3`, which is 4
+  commits older).
 - **Tags that are not versions** (`latest`, `dev`, a commit, a digest) are not ordered: the version
   policies skip them, except `latest` under `newer` (the seed's table: anything -> latest yes, latest
   -> latest yes as a redeploy that pulls, latest -> a version no). Keel's semver policies move
@@ -66,10 +76,16 @@ def decide(policy: VersionPolicy, running_image: str, new_image: str) -> Decisio
         return (Decision(False, f"it already runs {new_image}; any redeploys it only with --force") if same else
                 Decision(True, "any deploys whatever image is given"))
     before, after = parse_image_uuid(running_image), parse_image_uuid(new_image)
-    new_tag = tag_of(after) if after is not None else None
+    if after is None:
+        # `1.2.3+build.7` lands here: `+` is no tag character (distribution/reference's tag grammar).
+        return Decision(False, f"{_unreadable(new_image)} (a tag holds letters, digits, "
+                               f"_ . - only), so {policy} cannot read it")
+    new_tag = tag_of(after)
     if kind in (PolicyKind.GLOB, PolicyKind.REGEXP):
         return _pattern(policy, new_tag, same, new_image)
-    if before is None or after is None or not before.same_repository(after):
+    if before is None:
+        return Decision(False, f"{_unreadable(running_image)}, so {kind} cannot compare its tag")
+    if not before.same_repository(after):
         return Decision(False, f"{new_image} is not of the repository it runs ({running_image}); {kind} compares "
                                "versions of one repository")
     old_tag = tag_of(before)
@@ -83,10 +99,15 @@ def decide(policy: VersionPolicy, running_image: str, new_image: str) -> Decisio
         allowed = "versions and latest" if kind is PolicyKind.NEWER else "versions"
         return Decision(False, f"{shown} is not a version, and {kind} orders {allowed} only; any, force, glob: or "
                                "regexp: take such tags")
+    if new.described:
+        return Decision(False, f"{new_tag} is a git describe build, a track of its own, so no {kind} moves a "
+                               "target onto it; any, force, glob: or regexp: take such tags")
+    if new.variant != old.variant:
+        return Decision(False, f"{new_tag} {_suffix(new)}, and {old_tag} {_suffix(old)}; a version policy "
+                               "keeps the variant a target runs (write the suffix in a glob: or regexp: to change it)")
     if new.track is not None and new.track != old.track:
-        where = f"of track {old.track}" if old.track is not None else "a release"
-        return Decision(False, f"{new_tag} is a pre-release of track {new.track}, and {old_tag} is {where}; "
-                               "a pre-release replaces only its own track")
+        return Decision(False, f"{new_tag} {_suffix(new)}, and {old_tag} {_suffix(old)}; a pre-release replaces "
+                               "only its own track")
     if not new.above(old):
         return Decision(False, f"{new_tag} is not newer than {old_tag}")
     if kind is PolicyKind.MINOR and new.version.major != old.version.major:
@@ -151,7 +172,7 @@ def newest(policy: VersionPolicy, running_image: str, tags: Iterable[str]) -> st
     none. Never the running tag itself, and never `latest`: a push to the same tag is a change of digest,
     which a tag list cannot show (the poller compares digests, as Keel's does for `force`).
 
-    Order: versions by their precedence (pre-release tracks kept, as `decide`); for `glob:`/`regexp:`,
+    Order: versions by their precedence (pre-release tracks and variants kept, as `decide`); for `glob:`/`regexp:`,
     where tags need not be versions, the same when every candidate is one, else the text with its digit
     runs as numbers (`build-9` < `build-10`), of the regexp's `compare` group where it has one (Keel's
     regexp.go). `force` follows its own tag (None); `any` moves only forward, so it polls as `all`.
@@ -187,34 +208,70 @@ def tag_of(image: ImageRef) -> str | None:
     return None if image.digest is not None else LATEST
 
 
+# A suffix that makes a version a pre-release: one of these words, then numbers (`rc.1`, `beta2`, `SNAPSHOT`,
+# `dev`), in any case. The words are those of semver.org's examples and of Maven, npm and PEP 440 usage.
+_PRE_RELEASE = re.compile(r"(?:alpha|beta|rc|pre|preview|dev|snapshot|canary|nightly|milestone|ea)(?:[.-]?\d+)*",
+                          re.IGNORECASE)
+# `git describe --tags`: commits since the tag, `g` and the abbreviated commit (git's core.abbrev: 4 to 40
+# hex digits; git-scm.com/docs/git-describe).
+_DESCRIBE = re.compile(r"\d+-g[0-9a-f]{4,40}")
+
+
 @dataclass(frozen=True)
 class _Tag:
-    """A version tag read for ordering: its version, its pre-release track (None for a release) and the
-    numbers of its pre-release, in order."""
+    """A version tag read for ordering: its version, its pre-release track (None for anything else)
+    and the numbers of its pre-release, in order; its variant suffix (`alpine`; None without one), or
+    whether it is a `git describe` build (both compared as text, never ordered)."""
 
     version: semver.Version
     track: str | None
-    numbers: tuple[int, ...]
+    numbers: tuple[int, ...] = ()
+    variant: str | None = None
+    described: bool = False
 
     @classmethod
     def read(cls, tag: str | None) -> _Tag | None:
         version = version_of(tag)
         if version is None:
             return None
-        pre = version.prerelease
-        if not pre:
-            return cls(version, None, ())
-        return cls(version, re.sub(r"\d+", "N", pre), tuple(int(number) for number in re.findall(r"\d+", pre)))
+        suffix = version.prerelease
+        if not suffix:
+            return cls(version, None)
+        if _DESCRIBE.fullmatch(suffix):
+            return cls(version, None, described=True)
+        if not _PRE_RELEASE.fullmatch(suffix):
+            return cls(version, None, variant=suffix)
+        return cls(version, re.sub(r"\d+", "N", suffix), tuple(int(number) for number in re.findall(r"\d+", suffix)))
 
     @property
     def key(self) -> tuple[tuple[int, int, int], int, tuple[int, ...]]:
-        """Orders tags of one track, and a release above every pre-release of its version (semver)."""
+        """Orders tags of one track or variant: a release above every pre-release of its version (semver),
+        and a git describe build above the release it was described from, below the next."""
         release = self.version.finalize_version()
-        return (release.major, release.minor, release.patch), int(self.track is None), self.numbers
+        rank = 2 if self.described else int(self.track is None)
+        return (release.major, release.minor, release.patch), rank, self.numbers
 
     def above(self, other: _Tag) -> bool:
         """Higher than `other`: of the same track (or releases, or a release over a pre-release)."""
         return self.key > other.key
+
+
+def _suffix(tag: _Tag) -> str:
+    """What a version's suffix makes it, in words a reason continues ("1.25 is a release")."""
+    if tag.variant is not None:
+        return f"has the variant suffix {tag.variant}"
+    if tag.track is not None:
+        return f"is a pre-release of track {tag.track}"
+    return "is a git describe build" if tag.described else "is a release"
+
+
+def _unreadable(image: str) -> str:
+    """Why `image` is no image reference, as `ImageRef.parse` words it."""
+    try:
+        ImageRef.parse(image)
+    except ValueError as error:
+        return str(error)
+    return f"{image} is not an image reference"
 
 
 def _version_key(tag: str) -> tuple[tuple[int, int, int], int, tuple[int, ...], str]:

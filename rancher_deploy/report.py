@@ -316,4 +316,5 @@ def _target_object(target: TargetOutcome) -> dict[str, Any]:
         "message": target.message,
         "duration_seconds": round(target.duration_seconds, 3),
         "ui_url": target.ui_url or None,
+        "warnings": list(target.warnings),
     }

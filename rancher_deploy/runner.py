@@ -205,6 +205,11 @@ def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: 
         selection, picks = choice.report, choice.picks
         for line in fleet.describe(selection, survey.setting):
             emit(Step(line))
+        option = "environments" if survey.place == "environment" else "namespaces"
+        patterns = settings.environments if option == "environments" else settings.namespaces
+        warning = fleet.unmatched(survey, patterns, name(OPTIONS_BY_NAME[option]))
+        if warning is not None:
+            emit(Step(warning, Level.WARNING))
         for passed in choice.others:
             emit(Step(f"Skipped {passed.target} ({passed.target_id}): {passed.reason}", Level.DEBUG))
         if not picks:  # nothing matched: nothing to do, and the lines above say what was searched

@@ -123,7 +123,8 @@ SETTINGS: tuple[Option, ...] = (
     Option("poll_interval", ("RANCHER_POLL_INTERVAL",), Kind.SECONDS,
            "the longest wait, in seconds, between two looks at a target while waiting: polls start fast and "
            "back off to it; while Rancher pushes changes (a subscribe websocket, a Kubernetes watch) none are "
-           "needed, but each watch is asked to end after it, as a proxy may hold one",
+           "needed, but a watch silent that long during a rollout is checked by one read (the next after twice "
+           "the silence, up to 60 s), as a proxy may hold one",
            default=2.0, minimum=0.001,
            metavar="SECONDS", field="poll_interval_seconds"),
     Option("request_timeout", ("RANCHER_REQUEST_TIMEOUT",), Kind.SECONDS,

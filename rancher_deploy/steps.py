@@ -10,7 +10,7 @@ snapshots read, goals the backend's.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from rancher_deploy.actions import Actions
@@ -76,6 +76,9 @@ class TargetSteps:
         self.emit = emit
         self.clock = clock
         self.alone: dict[str, tuple[str, ...]] = {}   # set by the pipeline once it has resolved several targets
+        # The plan's warnings per target id, as the pipeline logged them: its outcome carries them (`report`),
+        # so the JSON result and the notifications say them too (a 1.x redeploy that will not pull, ...).
+        self.warnings: dict[str, tuple[str, ...]] = {}
         # Rancher pushes a stream in real time, so a wait reads one only on the system's clock; on an
         # injected clock (the tests' virtual time, where the simulator moves only while the tool
         # sleeps) it polls, as it does when a stream breaks.
@@ -208,11 +211,16 @@ class TargetSteps:
         except DeployError:
             return None
 
+    def warn(self, ref: TargetRef, warnings: tuple[str, ...]) -> tuple[str, ...]:
+        """Keep the plan's `warnings` for the target's outcome (`report`); returns them, for the log."""
+        self.warnings[ref.id] = warnings
+        return warnings
+
     def report(self, ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...], message: str,
                *, level: Level = Level.INFO) -> TargetOutcome:
         """Log the target's last line and return its outcome with the same words."""
         self.emit(Step(message, level, ref.name))
-        return outcome(ref, result, state, changes, message)
+        return replace(outcome(ref, result, state, changes, message), warnings=self.warnings.get(ref.id, ()))
 
 
 def outcome(ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...],

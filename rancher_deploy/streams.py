@@ -9,9 +9,12 @@ takes whatever the network does, a proxy that never answers the handshake includ
 
 A stream that is open but silent is not trusted for long: where Rancher pings (cattle and norman,
 every `PING_SECONDS`), no message for `MISSED_PINGS` pings is a lost stream; a Kubernetes watch,
-which has no heartbeat, is asked to end after a few seconds and opened again (`kube.KubeWatch`),
-so one still silent after that was held by a proxy. Whatever a stream says, a wait confirms a
-timeout or a missed progress deadline with one read before giving up (`wait.wait_for`).
+which has no heartbeat, asks the server to end it after 5-10 minutes as client-go does, and while
+a rollout goes on a silence of RANCHER_POLL_INTERVAL (backing off to a minute) is checked by one
+read: a read showing a change the watch did not send means a proxy holds it (`kubewatch.KubeWatch`),
+and one silent a minute past its window is held for good (the read timeout `json_lines` sets).
+Whatever a stream says, a wait confirms a timeout or a missed progress deadline with one read
+before giving up (`wait.wait_for`).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class Written:
 
 
 class BodyStream(Protocol):
-    """Workload bodies pushed by Rancher (`kube.KubeWatch`): the first is the workload as it is now."""
+    """Workload bodies pushed by Rancher (`kubewatch.KubeWatch`): the first is the workload as it is now."""
 
     def next(self, timeout: float) -> JSON | None:
         ...

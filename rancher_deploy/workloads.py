@@ -391,6 +391,6 @@ def connect(session: RancherSession, root: str, flavour: str, settings: Settings
     cluster_id, name = str(cluster_doc.get("id")), str(cluster_doc.get("name") or "")
     if project is not None:
         project = project.in_cluster(cluster_id)
-    return WorkloadsBackend(KubeWorkloads(session, root, cluster_id, project, watch_seconds=settings.poll_interval_seconds),
-                            f"{label}, Kubernetes API through Rancher, cluster {cluster_id}"
+    kube = KubeWorkloads(session, root, cluster_id, project, quiet_seconds=settings.poll_interval_seconds)
+    return WorkloadsBackend(kube, f"{label}, Kubernetes API through Rancher, cluster {cluster_id}"
                             + (f" ({name})" if name and name != cluster_id else ""), warn)

@@ -131,6 +131,10 @@ def test_a_sidekick_running_the_repository_moves_and_the_service_keeps_its_image
     ("AUTOUPDATE_ENVIRONMENT_NAMES", "dev,prod", ["dev", "prod"]),           # its comma list; prod-eu not
     ("RANCHER_ENVIRONMENTS", '["d.v", "Default"]', ["Default", "dev"]),
     ("RANCHER_ENVIRONMENTS", "pro", []),                                    # a pattern matches the whole name
+    # A comma inside a regular expression's brackets is the expression's, not the list's.
+    ("RANCHER_ENVIRONMENTS", "prod(-eu){0,1},Default", ["Default", "prod", "prod-eu"]),
+    ("AUTOUPDATE_ENVIRONMENT_NAMES", "(dev|qa),Default", ["Default", "dev"]),
+    ("RANCHER_ENVIRONMENTS", "[d]ev,pro[d,]", ["dev", "prod"]),                # a character class, not JSON
 ])
 def test_environments_are_those_whose_whole_name_a_pattern_matches(
         sim: Simulator, run_cli: RunCli, variable: str, patterns: str, searched: list[str]) -> None:
@@ -149,6 +153,10 @@ def test_environments_are_those_whose_whole_name_a_pattern_matches(
     ("[1, 2]", 'must be a JSON array of strings, e.g. ["prod.*", "qa"]'),
     ('["prod"', "is not a JSON array of patterns ("),
     ("prod,,qa", "has an empty pattern in 'prod,,qa'"),
+    ('["prod", null]', 'must be a JSON array of strings, e.g. ["prod.*", "qa"], but item 2 is null'),
+    ('["prod", 7]', 'must be a JSON array of strings, e.g. ["prod.*", "qa"], but item 2 is 7'),
+    ('["prod", " "]', """has an empty pattern in '["prod", " "]'"""),
+    ("[]", "is an empty list: give at least one pattern, or leave it unset to search every one"),
 ])
 def test_a_bad_pattern_is_one_line_naming_the_setting_and_exit_2(
         sim: Simulator, run_cli: RunCli, patterns: str, problem: str) -> None:
@@ -158,6 +166,19 @@ def test_a_bad_pattern_is_one_line_naming_the_setting_and_exit_2(
     error, last = result.stderr.splitlines()   # the one line, then the exit code's
     assert error.startswith(f"rancher-deploy: error: AUTOUPDATE_ENVIRONMENT_NAMES: {problem}"), error
     assert last.startswith("rancher-deploy: exit 2 ") and sim.requests == []
+
+
+def test_patterns_that_match_no_environment_warn_naming_them_and_what_was_seen(
+        sim: Simulator, run_cli: RunCli) -> None:
+    for number in range(12):
+        sim.add_project(f"team{number:02}")
+    result = fleet(run_cli, "--dry-run", AUTOUPDATE_ENVIRONMENT_NAMES="prod.*,qa")
+    assert result.code == 0, result.stderr
+    seen = ", ".join(["Default", *(f"team{number:02}" for number in range(9))])
+    assert (f'warning: AUTOUPDATE_ENVIRONMENT_NAMES ["prod.*", "qa"] matches none of the 13 environments seen ({seen} '
+            "and 3 more): nothing was searched; a pattern must match a whole name") in result.stderr.splitlines()
+    matching = fleet(run_cli, "--dry-run", RANCHER_ENVIRONMENTS="team0.*")
+    assert matching.code == 0 and "matches none" not in matching.stderr
 
 
 def test_a_dry_run_lists_what_would_change_and_why_each_other_is_skipped(sim: Simulator, run_cli: RunCli) -> None:
@@ -275,7 +296,22 @@ def test_selection_costs_pages_of_lists_not_requests_per_service(sim: Simulator,
     assert selection["listed"] == services and len(selection["candidates"]) == 3
     # Per environment: one page of stacks, and its 1,250 services in pages of 1,000.
     assert selection["requests"] == 2 * (1 + 2)
-    assert sim.count("GET", "/services") == 2 * 2 + 3   # the listings, then each pick once (the dry run's look)
+    # The listings only: the survey's read of each pick is its dry run's read too (no GET per pick).
+    assert sim.count("GET", "/services") == 2 * 2
+
+
+def test_a_real_run_reads_each_pick_again_right_before_upgrading_it(sim: Simulator, run_cli: RunCli) -> None:
+    shop = sim.add_stack("shop")
+    picks = [sim.add_service(shop, f"web{number}", config(autoupdate_enable="true")) for number in range(3)]
+    sim.reset_log()
+    result = fleet(run_cli, "--no-finish")
+    assert result.code == 0, result.stderr
+    for service in picks:
+        reads = [index for index, record in enumerate(sim.requests)
+                 if record.method == "GET" and record.path.endswith(f"/services/{service}")]
+        upgrade = next(index for index, record in enumerate(sim.requests)
+                       if record.method == "POST" and f"/services/{service}" in record.path)
+        assert reads and reads[0] < upgrade, (service, [(r.method, r.path) for r in sim.requests])
 
 
 def test_patterns_match_whole_names_and_read_both_forms() -> None:

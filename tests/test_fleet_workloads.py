@@ -149,6 +149,31 @@ def test_kubernetes_selection_costs_chunks_of_lists_not_requests_per_workload(k8
     assert selection["requests"] == 1 + 1 + (4 * 2 + 1)
 
 
+def test_a_dry_run_reads_no_pick_again_after_the_listing(sim2: Simulator) -> None:  # noqa: F811 - the fixture imported above
+    seed(sim2)
+    for number in range(3):
+        sim2.add_workload("shop-prod", f"app{number}", [{"name": "web", "image": OLD}], labels=ON)
+    sim2.reset_log()
+    result = fleet(sim2, "--dry-run")
+    assert result.code == 0, result.stderr
+    assert [target["result"] for target in result.json["targets"]] == ["planned"] * 3
+    one_by_one = [record.path for record in sim2.requests if "app" in record.path.rsplit("/", 1)[-1]]
+    assert one_by_one == []   # 10,000 picks must not cost 10,000 reads
+
+
+def test_namespace_patterns_that_match_none_warn_and_a_regex_comma_stays_in_its_pattern(k8s: Simulator) -> None:
+    seed(k8s)
+    k8s.add_workload("shop-prod", "web", [{"name": "web", "image": OLD}], labels=ON)
+    missed = fleet(k8s, "--dry-run", RANCHER_NAMESPACES="prod-shop")
+    assert missed.code == 0, missed.stderr
+    warning = next(line for line in missed.stderr.splitlines() if "matches none" in line)
+    assert warning.startswith('warning: RANCHER_NAMESPACES ["prod-shop"] matches none of the ')
+    assert "shop-prod" in warning and "shop-dev" in warning
+    found = fleet(k8s, "--dry-run", RANCHER_NAMESPACES="shop-(prod|qa){1,2},tools")
+    assert found.code == 0, found.stderr
+    assert sorted(found.json["selection"]["searched"]) == ["shop-prod", "tools"] and "matches none" not in found.stderr
+
+
 def test_a_key_that_may_not_list_across_the_cluster_lists_each_namespace(k8s: Simulator) -> None:
     k8s.add_namespace("shop")
     k8s.add_workload("shop", "web", [{"name": "web", "image": OLD}], labels=ON)

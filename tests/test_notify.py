@@ -173,19 +173,27 @@ def test_a_failed_run_and_an_error_are_notified(sim: Simulator, web: str, run_cl
     assert error["result"] == "error" and error["exit_code"] == 2 and "nope" in error["error"]
 
 
-@pytest.mark.parametrize("failure", ["500", "refused", "hang", "redirect", "tls", "port 0"])
+@pytest.mark.parametrize("failure", ["500", "refused", "hang", "redirect", "tls", "tls name", "no tls", "port 0"])
 def test_a_notification_that_fails_is_a_warning_and_the_run_stands(
-        sim: Simulator, web: str, run_cli: RunCli, ca: trustme.CA, failure: str) -> None:
+        sim: Simulator, web: str, run_cli: RunCli, ca: trustme.CA, ca_file: str, failure: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     receiver = Receiver(status={"500": 500, "redirect": 302}.get(failure, 200), hang=failure == "hang")
     if failure == "tls":   # a certificate from a CA nobody trusts
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
         receiver.tls = context
+    if failure == "tls name":   # a trusted CA, a certificate for another name
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("hooks.example.org").configure_cert(context)
+        receiver.tls = context
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)   # requests reads the process's environment
     receiver.start()
     try:
         url = refused_url() if failure == "refused" else receiver.url
         if failure == "port 0":   # an address nothing can listen at
             url = f"http://127.0.0.1:0/hooks/{HOOK_SECRET}"
+        if failure == "no tls":   # https:// for a server that answers plain HTTP: no handshake at all
+            url = url.replace("http://", "https://")
         result = run_cli("--output", "json", RANCHER_NOTIFY_SLACK_URL=url, RANCHER_REQUEST_TIMEOUT="0.5")
     finally:
         receiver.stop()
@@ -193,7 +201,9 @@ def test_a_notification_that_fails_is_a_warning_and_the_run_stands(
     assert result.json["result"] == "upgraded"
     why = {"500": "it answered HTTP 500", "refused": "it could not be reached", "hang": "no answer within 0.5s",
            "redirect": "it answered HTTP 302 (redirects are not followed)",
-           "tls": "its TLS certificate could not be verified", "port 0": "it could not be reached"}[failure]
+           "tls": "its TLS certificate could not be verified (", "port 0": "it could not be reached",
+           "tls name": "its TLS certificate is not valid for that address (",
+           "no tls": "it did not answer in TLS ("}[failure]
     warning = next(line for line in result.stderr.splitlines() if "notification" in line)
     assert warning.startswith("warning: the Slack notification to 127.0.0.1 was not delivered: " + why), warning
     assert warning.endswith("; the run's result stands")
@@ -296,3 +306,84 @@ def test_a_fleet_run_posts_once_with_each_pick(sim: Simulator, run_cli: RunCli, 
     assert {line.split("|")[1].split(">")[0] for line in lines[1:]} == {"Default/shop/web", "prod/shop/web"}
     assert all("/env/1a" in line and "/containers|" in line for line in lines[1:])
     assert len({line.split("/env/")[1].split("/")[0] for line in lines[1:]}) == 2   # each in its own environment
+
+
+def test_a_redeploy_that_will_not_pull_is_warned_in_the_result_and_both_payloads(
+        sim: Simulator, run_cli: RunCli, receiver: Receiver) -> None:
+    # 1.x latest -> latest restarts from the host's cached copy without io.rancher.container.pull_image=always:
+    # the log's warning reaches the JSON result, the webhook and Slack too.
+    from .conftest import LAUNCH_CONFIG
+
+    repo = "registry.example.com:5000/shop/web"
+    labels = {key: value for key, value in LAUNCH_CONFIG["labels"].items() if key != "io.rancher.container.pull_image"}
+    sim.add_service(sim.add_stack("shop"), "web", {**LAUNCH_CONFIG, "imageUuid": f"docker:{repo}:latest",
+                                                   "labels": labels})
+    result = run_cli("--output", "json", RANCHER_VERSION_POLICY="newer", RANCHER_IMAGE=f"{repo}:latest",
+                     RANCHER_NOTIFY_SLACK_URL=receiver.url, RANCHER_NOTIFY_WEBHOOK_URL=receiver.url + "/json")
+    assert result.code == 0, result.stderr
+    (warning,) = result.json["targets"][0]["warnings"]
+    assert warning.startswith("shop/web: the version policy newer (RANCHER_VERSION_POLICY) restarts web on "
+                              f"{repo}:latest, but without the label io.rancher.container.pull_image=always")
+    assert f"warning: {warning}" in result.stderr
+    slack, webhook = sorted(receiver.bodies, key=lambda body: "text" not in body)
+    assert webhook["targets"][0]["warnings"] == [warning]
+    lines = slack["text"].splitlines()
+    assert lines[2] == f"  warning: {warning}" and lines[1].startswith("• <")
+
+
+def test_a_target_without_warnings_has_an_empty_list(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    result = run_cli("--output", "json")
+    assert result.code == 0, result.stderr
+    assert result.json["targets"][0]["warnings"] == []
+
+
+def test_slack_lists_failures_first_and_a_skipped_target_as_staying(
+        sim: Simulator, run_cli: RunCli, receiver: Receiver) -> None:
+    from .conftest import LAUNCH_CONFIG
+
+    quiet = {key: value for key, value in LAUNCH_CONFIG.items() if key != "healthCheck"}   # never unhealthy
+    newer = NEW_IMAGE.rsplit(":", 1)[0] + ":9.0"
+
+    def opted(base: dict[str, Any], image: str) -> dict[str, Any]:
+        return {**base, "imageUuid": f"docker:{image}", "labels": {**base["labels"], "autoupdate.enable": "true"}}
+
+    shop = sim.add_stack("shop")
+    sim.add_service(shop, "good", opted(quiet, OLD_IMAGE))
+    sim.add_service(shop, "ahead", opted(quiet, newer))                  # newer: the policy skips it
+    sim.add_service(shop, "bad", opted(LAUNCH_CONFIG, OLD_IMAGE))        # health-checked: rolled back
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_cli(RANCHER_STACK=None, RANCHER_SERVICE=None, RANCHER_SELECT_IMAGE="true",
+                     RANCHER_PROGRESS_DEADLINE="0.3", RANCHER_NOTIFY_SLACK_URL=receiver.url)
+    assert result.code == 4, result.stderr
+    (body,) = receiver.bodies
+    lines = body["text"].splitlines()[1:]
+    assert [line.split("|")[1].split(">")[0] for line in lines] == [
+        "Default/shop/bad", "Default/shop/good", "Default/shop/ahead"]
+    assert f"rolled-back, bad stays on {OLD_IMAGE}, not {NEW_IMAGE} (" in lines[0]
+    assert f"upgraded, good {OLD_IMAGE} → {NEW_IMAGE} (" in lines[1]
+    assert f"skipped, ahead stays on {newer}, not {NEW_IMAGE} (" in lines[2] and "→" not in lines[2]
+    assert "skipped by the version policy newer" in lines[2]
+
+
+def test_slack_text_stays_under_slacks_limit_and_counts_what_it_leaves_out() -> None:
+    from rancher_deploy.notify import SLACK_TEXT_LIMIT
+
+    change = (ImageChange("web", "app:1", "app:2"),)
+    targets = [TargetOutcome(f"env/shop/web{number}", f"1s{number}", Result.UPGRADED, "active", change,
+                             "upgraded", 1.0, f"https://rancher.example.com/env/1a5/services/1s{number}")
+               for number in range(10_000)]
+    targets.insert(7_000, TargetOutcome("env/shop/broken", "1s99999", Result.FAILED, "unknown", change,
+                                        "could not be restored"))
+    outcome = Outcome("upgrade", tuple(targets))
+    document = result_object(outcome, None, exit_code=ExitCode.NEEDS_ATTENTION, command="upgrade", api_calls=3)
+    document["error"] = "x" * 50_000   # an error line longer than any limit is cut, never the whole text
+    text = slack_payload(document, _settings(), Redactor())["text"]
+    assert len(text) <= SLACK_TEXT_LIMIT
+    lines = text.splitlines()
+    assert "env/shop/broken" in lines[1]                              # the failure first, whatever its place
+    kept = sum(1 for line in lines if line.startswith("• "))
+    assert lines[-2] == f"... and {10_001 - kept:,} more targets" and 100 < kept < 10_001
+    assert lines[-1].startswith("error: xxx") and lines[-1].endswith("...")
+    small = result_object(Outcome("upgrade", tuple(targets[:3])), None, exit_code=ExitCode.OK, command="upgrade",
+                          api_calls=3)
+    assert "more target" not in slack_payload(small, _settings(), Redactor())["text"]

@@ -35,7 +35,7 @@ def test_newer_is_the_seeds_table_done_right(running: str, new: str, update: boo
     ("1.2", "1.2.0", False),          # the same version, written two ways
     ("2024.01.15", "2024.02.01", True),   # CalVer with leading zeros
     ("24.04", "24.10", True),
-    ("1.2.3+build.1", "1.2.3+build.2", False),   # build metadata does not order (semver)
+    ("1.2.3+build.1", "1.2.3+build.2", False),   # `+` is no tag character: no image, so no version
     ("2.0", "dev", False),            # a tag that is not a version is not ordered
     ("dev", "2.0", False),
     ("dev", "dev", False),
@@ -55,10 +55,45 @@ def test_newer_reads_versions_leniently_and_does_not_order_other_tags(running: s
     ("1.2.3-rc.9", "1.2.3-beta.10", False),  # another track
     ("2.1.0-rc.1", "2.1.0", True),           # a release ends its pre-releases (semver's order)
     ("2.1.0-rc.1", "2.0.9", False),
-    ("1.2.3-9-gabc", "1.2.3-10-gdef", False),   # git describe: every commit is a track of its own
+    ("1.2.3-RC1", "1.2.3-RC2", True),        # the words in any case
+    ("1.2.3-SNAPSHOT", "1.2.4-SNAPSHOT", True),
 ])
 def test_a_pre_release_replaces_only_its_own_track(running: str, new: str, update: bool) -> None:
     for policy in ("newer", "all", "major"):
+        assert allowed(policy, running, new) is update, policy
+
+
+# A suffix that is no pre-release word names a variant (another base image): it must match both ways, as
+# Keel's matchPreRelease has it (keel-hq/keel internal/policy/semver.go, util/version/version.go).
+@pytest.mark.parametrize(("running", "new", "update"), [
+    ("1.25-alpine", "1.26-alpine", True),
+    ("1.25-alpine", "1.25", False),           # the same version on another base (Alpine -> Debian)
+    ("1.25-alpine", "1.26", False),
+    ("1.25.3-alpine", "1.25.4", False),
+    ("1.25", "1.26-alpine", False),
+    ("3.12-slim", "3.13", False),
+    ("3.12-slim", "3.13-slim-bookworm", False),   # compared as text: another variant
+    ("17.0-jdk", "17.1-jdk", True),
+    ("1.2-jdk17", "1.3-jdk21", False),         # a number in a variant is part of its name, not a version
+    ("2.0-windowsservercore", "2.1-windowsservercore", True),
+    ("0.5.0-dev", "0.5.1-prod", False),         # a pre-release track to a variant
+])
+def test_a_variant_suffix_must_match_both_ways(running: str, new: str, update: bool) -> None:
+    for policy in ("newer", "all", "minor"):
+        assert allowed(policy, running, new) is update, policy
+
+
+# `git describe` builds: each a track of its own; a release replaces one only above the tag it describes.
+@pytest.mark.parametrize(("running", "new", "update"), [
+    ("1.2.3-4-g1111111", "1.2.3-5-g2222222", False),   # hashes of digits alone
+    ("1.2.3-4-gabc1234", "1.2.3-5-gabc9999", False),   # hashes that share their letters
+    ("1.2.3", "1.2.3-4-gabc1234", False),
+    ("1.2.3-4-gabc1234", "1.2.3", False),              # 4 commits older
+    ("1.2.3-4-gabc1234", "1.2.4", True),
+    ("1.2.3-4-gabc1234", "1.3.0-rc.1", False),
+])
+def test_a_git_describe_build_is_a_track_of_its_own(running: str, new: str, update: bool) -> None:
+    for policy in ("newer", "all", "patch"):
         assert allowed(policy, running, new) is update, policy
 
 
@@ -122,8 +157,13 @@ def test_an_image_named_by_digest_alone_is_no_version_and_matches_no_tag() -> No
     ("minor", "1.2.3", "2.0.0", "2.0.0 is another major version than 1.2.3; minor stays within it"),
     ("patch", "1.2.3", "1.3.0", "1.3.0 is another minor version than 1.2.3; patch stays within it"),
     ("all", "1.0.0", "1.1.0-rc.1", "1.1.0-rc.1 is a pre-release of track rc.N, and 1.0.0 is a release"),
-    ("all", "1.0.0-rc.1", "1.1.0-beta.1", "1.1.0-beta.1 is a pre-release of track beta.N, and 1.0.0-rc.1 is of "
-                                          "track rc.N; a pre-release replaces only its own track"),
+    ("all", "1.0.0-rc.1", "1.1.0-beta.1", "1.1.0-beta.1 is a pre-release of track beta.N, and 1.0.0-rc.1 is a "
+                                          "pre-release of track rc.N; a pre-release replaces only its own track"),
+    ("newer", "1.25-alpine", "1.26", "1.26 is a release, and 1.25-alpine has the variant suffix alpine; a version "
+                                     "policy keeps the variant a target runs"),
+    ("newer", "1.2.3", "1.2.4-5-gabc1234", "1.2.4-5-gabc1234 is a git describe build, a track of its own"),
+    ("newer", "1.2.3+build.1", "1.2.3+build.2", "has an invalid tag '1.2.3+build.2' (a tag holds letters, digits, "
+                                                "_ . - only), so newer cannot read it"),
     ("glob:1.*", "1.0", "2.0", "tag 2.0 does not match glob:1.*"),
     ("minor", "1.2.3", "1.3.0", "1.3.0 is newer than 1.2.3, which minor allows"),
 ])
@@ -168,6 +208,13 @@ def test_newest_orders_tags_that_are_not_versions_by_their_numbers_or_keels_comp
     assert newest(policy, f"{REPO}:main-20240201-a1", dated) is None
 
 
+def test_newest_keeps_the_variant_and_the_track_it_runs() -> None:
+    tags = ["1.25.3-alpine", "1.25.4-alpine", "1.25.4", "1.25.5", "1.25.6-slim", "1.25.7-4-gabc1234"]
+    assert newest(VersionPolicy.parse("patch"), "nginx:1.25.3-alpine", tags) == "1.25.4-alpine"
+    assert newest(VersionPolicy.parse("newer"), "nginx:1.25.3", tags) == "1.25.5"
+    assert newest(VersionPolicy.parse("all"), "nginx:1.25.4-alpine", tags) is None
+
+
 def test_newest_ignores_what_is_no_tag_and_repeats() -> None:
     assert newest(VersionPolicy(PolicyKind.ALL), f"{REPO}:1.0", ["1.1", "1.1", "bad tag", "", "-x"]) == "1.1"
     assert newest(VersionPolicy(PolicyKind.ALL), "not an image", ["1.1"]) is None
@@ -189,6 +236,14 @@ def test_policies_read_case_insensitively_and_keep_their_pattern_as_written() ->
     assert VersionPolicy.parse(" Minor ") == VersionPolicy(PolicyKind.MINOR)
     assert VersionPolicy.parse("GLOB:Release-*") == VersionPolicy(PolicyKind.GLOB, "Release-*")
     assert str(VersionPolicy.parse("regexp:^v1:x$")) == "regexp:^v1:x$"
+
+
+def test_whitespace_around_a_policys_word_and_pattern_is_dropped() -> None:
+    # No tag holds whitespace: `glob: 1.*` kept as written would match nothing, silently.
+    assert VersionPolicy.parse("glob: 1.*") == VersionPolicy(PolicyKind.GLOB, "1.*")
+    assert VersionPolicy.parse(" regexp : ^v1\\. ") == VersionPolicy(PolicyKind.REGEXP, "^v1\\.")
+    with pytest.raises(ValueError, match="glob needs a pattern after the colon"):
+        VersionPolicy.parse("glob:   ")
 
 
 def test_a_targets_own_policy_is_its_annotation_then_its_label_else_the_setting() -> None:

@@ -39,9 +39,18 @@ def steps(job: str) -> list[dict[str, Any]]:
     return list(workflow()["jobs"][job]["steps"])
 
 
+def steps_using(job: str, action: str) -> list[dict[str, Any]]:
+    return [step for step in steps(job) if str(step.get("uses", "")).startswith(action + "@")]
+
+
 def step_using(job: str, action: str) -> dict[str, Any]:
-    [step] = [step for step in steps(job) if str(step.get("uses", "")).startswith(action + "@")]
+    [step] = steps_using(job, action)
     return step
+
+
+def pushing_build() -> dict[str, Any]:
+    [build] = [step for step in steps_using("image", "docker/build-push-action") if step["with"].get("push") is True]
+    return build
 
 
 # -- one version everywhere ---------------------------------------------------------------------------
@@ -70,21 +79,71 @@ def test_the_gitlab_template_and_component_run_the_image_of_this_version() -> No
     assert jobs["$[[ inputs.job-name ]]"]["image"]["name"] == TOOL_IMAGE
 
 
+# Every reference to the action or the component, in a form each platform resolves (docs/release.md):
+# GitHub a git tag `v1.2.3` or the moving `v1` (docs/ci-conventions.md, "Versions"); GitLab's catalog
+# a release tag without `v` (`1.2.3`) or `~latest` (docs.gitlab.com, ci/components "Component
+# versions"). `<...>` are the docs' placeholders for those forms.
+ANY_REF = re.compile(r"rancher-deploy@[^\s`'\",)]*")
+ACTION_REF = re.compile(r"uses:\s*[\w<>.-]+/rancher-deploy@([^\s`'\",)]*)")
+COMPONENT_REF = re.compile(r"component:?\s+\S+/rancher-deploy@([^\s`'\",)]*)")
+# Code that builds references (the test harnesses, these tests) is not what users copy.
+CODE = ("tests/", ".ci/")
+
+
+def wrong_references(name: str, text: str) -> list[str]:
+    """What in `text` names the image, the action, the component or the template at another version or
+    in a form its platform does not resolve, as "name: what" lines."""
+    wrong = [f"{name}: image tag {tag}" for tag in re.findall(rf"{re.escape(REPOSITORY)}:([\w.-]+)", text)
+             if tag != __version__]
+    action_forms = {f"v{__version__}", f"v{MAJOR}", "v<version>", "v<major>"}
+    # $CI_COMMIT_TAG: the GitLab release job's own tag, which it checks is the version (.gitlab-ci.yml).
+    component_forms = {__version__, "~latest", "<version>", "$CI_COMMIT_TAG"}
+    known: set[int] = set()
+    if name.startswith(CODE):
+        return wrong
+    for pattern, forms, kind in ((ACTION_REF, action_forms, "action"), (COMPONENT_REF, component_forms, "component")):
+        for match in pattern.finditer(text):
+            known.add(match.end())
+            ref = match.group(1).rstrip(".;:")   # the end of a sentence
+            if ref not in forms:
+                wrong.append(f"{name}: {kind} ref @{ref} (expected one of {sorted(forms)})")
+    # Any other `rancher-deploy@ref` is neither `uses: owner/rancher-deploy@` nor `component: .../rancher-deploy@`.
+    wrong += [f"{name}: {match.group()} is neither an action nor a component reference"
+              for match in ANY_REF.finditer(text) if match.end() not in known]
+    wrong += [f"{name}: ref {ref}" for ref in re.findall(r"project: rancher-deploy/rancher-deploy\n\s+ref: (\S+)", text)
+              if ref != __version__]
+    return wrong
+
+
 def test_every_file_names_this_version_of_the_image_action_and_component() -> None:
     # The image by tag, the component by `@version`, the template by `ref: version`, the action by
-    # its moving major tag `@v<major>`: every mention in README, docs, examples, templates.
-    wrong = []
-    for name, text in tracked_texts():
-        for image_tag in re.findall(rf"{re.escape(REPOSITORY)}:([\w.-]+)", text):
-            if image_tag != __version__:
-                wrong.append(f"{name}: image tag {image_tag}")
-        for ref in re.findall(r"rancher-deploy/rancher-deploy(?:/rancher-deploy)?@(v?\d[\w.-]*)", text):
-            if ref not in (__version__, f"v{MAJOR}"):
-                wrong.append(f"{name}: @{ref}")
-        for ref in re.findall(r"project: rancher-deploy/rancher-deploy\n\s+ref: (\S+)", text):
-            if ref != __version__:
-                wrong.append(f"{name}: ref {ref}")
-    assert wrong == []
+    # `@v<version>` or its moving major tag `@v<major>`: every mention in README, docs, examples, templates.
+    assert [line for name, text in tracked_texts() for line in wrong_references(name, text)] == []
+
+
+@pytest.mark.parametrize("text", [
+    "  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@v0",   # `v`: not a catalog version
+    f"  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@v{__version__}",
+    "  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@0.0.9",
+    f"  uses: rancher-deploy/rancher-deploy@{__version__}",   # no `v`: no such git tag
+    f"  uses: rancher-deploy/rancher-deploy@{MAJOR}",
+    "  uses: rancher-deploy/rancher-deploy@v99",
+    f"  uses: rancher-deploy/rancher-deploy/rancher-deploy@v{MAJOR}",   # a component's path as an action
+    f"see rancher-deploy/rancher-deploy@{__version__}",                 # neither form
+    "    ref: v0.1.0\n".replace("    ref", "  - project: rancher-deploy/rancher-deploy\n    ref"),
+])
+def test_a_reference_in_the_wrong_form_is_found(text: str) -> None:
+    assert wrong_references("README.md", text)
+
+
+@pytest.mark.parametrize("text", [
+    f"  uses: rancher-deploy/rancher-deploy@v{MAJOR}", f"  uses: my-fork/rancher-deploy@v{__version__}",
+    f"  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@{__version__}",
+    "  - component: gitlab.com/shop/rancher-deploy/rancher-deploy@~latest",
+    "`uses: <owner>/rancher-deploy@v<major>`",
+])
+def test_a_reference_in_a_right_form_passes(text: str) -> None:
+    assert wrong_references("README.md", text) == []
 
 
 def test_the_version_checks_find_what_they_look_for() -> None:
@@ -128,7 +187,7 @@ def test_release_pushes_the_repository_action_yml_names() -> None:
 
 
 def test_release_builds_both_platforms_with_provenance_and_sbom_and_pushes() -> None:
-    build = step_using("image", "docker/build-push-action")["with"]
+    build = pushing_build()["with"]
     assert build["platforms"] == "linux/amd64,linux/arm64"
     assert build["push"] is True and build["sbom"] is True and build["provenance"] == "mode=max"
     assert build["tags"] == "${{ steps.meta.outputs.tags }}"
@@ -137,6 +196,99 @@ def test_release_builds_both_platforms_with_provenance_and_sbom_and_pushes() -> 
     assert uses.index("docker/setup-qemu-action") < uses.index("docker/setup-buildx-action") \
         < uses.index("docker/build-push-action")
     assert uses.index("docker/login-action") < uses.index("docker/build-push-action")
+
+
+def test_release_runs_the_amd64_image_before_pushing_anything() -> None:
+    # Built for amd64 into the runner's Docker (load), run (--version, the demo), and only then the
+    # multi-platform build that pushes.
+    image_steps = steps("image")
+    builds = steps_using("image", "docker/build-push-action")
+    assert len(builds) == 2
+    smoke, push = builds
+    assert smoke["with"]["platforms"] == "linux/amd64" and smoke["with"]["load"] is True
+    assert smoke["with"]["push"] is False and push == pushing_build()
+    tag = smoke["with"]["tags"]
+    [run] = [step for step in image_steps[image_steps.index(smoke):image_steps.index(push)] if "run" in step]
+    assert f"docker run --rm {tag} --version" in run["run"] and '"rancher-deploy ${TAG#v}"' in run["run"]
+    assert f"docker run --rm {tag} demo" in run["run"]
+
+
+def test_release_annotates_the_index_and_the_manifests() -> None:
+    # metadata-action annotates the platform manifests only unless told (docs.docker.com,
+    # build/ci/github-actions/annotations, "Configure annotation level").
+    meta = step_using("image", "docker/metadata-action")
+    assert meta["env"]["DOCKER_METADATA_ANNOTATIONS_LEVELS"] == "manifest,index"
+    assert pushing_build()["with"]["annotations"] == "${{ steps.meta.outputs.annotations }}"
+
+
+def test_release_moves_the_moving_tags_only_for_the_newest_of_their_line() -> None:
+    # metadata-action's default flavor latest=auto tags every semver release `latest`; a patch of an
+    # older line would move `latest` (and `<major>`) backwards.
+    meta = step_using("image", "docker/metadata-action")["with"]
+    assert meta["flavor"] == "latest=false"
+    assert meta["tags"].split("\n")[:4] == [
+        "type=semver,pattern={{version}}",
+        "type=semver,pattern={{major}}.{{minor}},enable=${{ steps.line.outputs.newest-minor }}",
+        "type=semver,pattern={{major}},enable=${{ steps.line.outputs.newest-major }}",
+        "type=raw,value=latest,enable=${{ steps.line.outputs.newest }}"]
+    jobs = workflow()["jobs"]
+    assert jobs["image"]["outputs"] == {"newest-major": "${{ steps.line.outputs.newest-major }}",
+                                        "newest": "${{ steps.line.outputs.newest }}"}
+    [move] = [step for step in steps("release") if "git push --force" in step.get("run", "")]
+    assert move["if"] == "needs.image.outputs.newest-major == 'true'"
+    [create] = [step for step in steps("release") if "gh release create" in step.get("run", "")]
+    assert '--latest="$NEWEST"' in create["run"] and create["env"]["NEWEST"] == "${{ needs.image.outputs.newest }}"
+
+
+def test_the_docs_name_the_image_tags_the_workflow_pushes() -> None:
+    # docs/release.md's table and docs/ci.md's "The published image" against metadata-action's tags.
+    placeholders = {"{{version}}": "<version>", "{{major}}.{{minor}}": "<major>.<minor>", "{{major}}": "<major>"}
+    pushed = []
+    for line in step_using("image", "docker/metadata-action")["with"]["tags"].splitlines():
+        fields = dict(field.split("=", 1) for field in line.split(","))
+        pushed.append(placeholders[fields["pattern"]] if fields["type"] == "semver" else fields["value"])
+    release = (ROOT / "docs/release.md").read_text(encoding="utf-8")
+    assert re.findall(r"^\| `([^`]+)`[^|]*\| image \|", release, re.MULTILINE) == pushed
+    published = (ROOT / "docs/ci.md").read_text(encoding="utf-8").split("## The published image", 1)[1]
+    assert all(f"`{REPOSITORY}:{tag}`" in published or f"`:{tag}`" in published for tag in pushed), pushed
+
+
+def line_outputs(tmp_path: Path, tag: str, tags: list[str]) -> dict[str, str]:
+    """Runs the release's `line` step as the runner would (bash -e, GITHUB_OUTPUT), with a `git` that
+    answers `ls-remote --tags --refs origin` with `tags`; returns what it wrote to GITHUB_OUTPUT."""
+    [line] = [step for step in steps("image") if step.get("id") == "line"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    listing = "".join(f"{index:040x}\trefs/tags/{name}\n" for index, name in enumerate(tags))
+    (tmp_path / "ls-remote").write_text(listing, encoding="utf-8")
+    fake_git = bin_dir / "git"
+    fake_git.write_text(f'#!/bin/sh\n[ "$*" = "ls-remote --tags --refs origin" ] || exit 9\ncat {tmp_path}/ls-remote\n',
+                        encoding="utf-8")
+    fake_git.chmod(0o755)
+    output = tmp_path / "output"
+    script = tmp_path / "line.sh"
+    script.write_text(line["run"], encoding="utf-8")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "TAG": tag, "GITHUB_OUTPUT": str(output)}
+    # `shell: bash` on a Linux runner is `bash --noprofile --norc -eo pipefail {0}` (GitHub's docs).
+    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env, check=True,
+                   capture_output=True, text=True)
+    return dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
+
+
+RELEASED = ["v0.9.0", "v0.9.1", "v1.2.4", "v1.2.5", "v1.3.0", "v0", "v1", "not-a-release"]
+
+
+@pytest.mark.parametrize(("tag", "tags", "newest_minor", "newest_major", "newest"), [
+    ("v1.3.0", RELEASED, "true", "true", "true"),      # the newest release
+    ("v1.2.5", RELEASED, "true", "false", "false"),    # a patch of an older minor line: only 1.2 moves
+    ("v0.9.1", RELEASED, "true", "true", "false"),     # a patch of an older major line: 0.9 and v0, not latest
+    ("v1.2.4", RELEASED, "false", "false", "false"),   # re-run for an old patch: nothing moves
+    ("v1.10.0", ["v1.9.0", "v1.10.0"], "true", "true", "true"),   # a version sort, not a text sort
+])
+def test_the_line_step_finds_whether_the_tag_is_the_newest(tmp_path: Path, tag: str, tags: list[str],
+                                                           newest_minor: str, newest_major: str, newest: str) -> None:
+    assert line_outputs(tmp_path, tag, tags) == {"newest-minor": newest_minor, "newest-major": newest_major,
+                                                 "newest": newest}
 
 
 def test_release_creates_the_github_release_after_the_image_is_pushed() -> None:

@@ -10,6 +10,7 @@ not (TLS, a path prefix); and a signal arrives while the wait is blocked on the 
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -95,23 +96,97 @@ def cut_half_way(sim: Simulator) -> CliRun:
     return result
 
 
-def test_a_rollout_is_followed_through_watches_each_asked_to_end_after_the_poll_interval(k8s: Simulator) -> None:
+def window_of(line: str) -> int:
+    """The `timeoutSeconds` a watch request asked for."""
+    return int(line.split("timeoutSeconds=")[1].split("&")[0])
+
+
+def test_a_rollout_is_followed_through_one_watch_asked_to_end_after_5_to_10_minutes(k8s: Simulator) -> None:
     started = time.monotonic()
     result = run(k8s, RANCHER_POLL_INTERVAL="5")
     elapsed = time.monotonic() - started
     assert result.code == 0, result.stderr
     assert containers(k8s)["web"]["image"] == NEW
     waited = requests_after_the_change(k8s)
-    # Watches only, from the resourceVersion the patch answered, each asked to end after the poll
-    # interval (client-go's reflector asks every watch to end: a proxy may hold one); no read. The
-    # simulator ends a watch on its own clock (10x): ~2 s real would be 4 watches, a poller's 10+ reads.
-    assert waited and all(line.startswith("GET /k8s/clusters/local/apis/apps/v1/namespaces/default/deployments?")
-                          for line in waited), waited
-    assert all("fieldSelector=metadata.name%3Dweb" in line and "timeoutSeconds=5" in line for line in waited)
-    assert "resourceVersion=" in waited[0]
-    assert len(waited) <= 2 + elapsed * SLOW.speed / 5, waited
+    # One watch, from the resourceVersion the patch answered, asked to end after what client-go's
+    # reflector asks (5-10 minutes); no read: the watch was never silent for the poll interval.
+    assert len(waited) == 1 and waited[0].startswith("GET /k8s/clusters/local/apis/apps/v1/namespaces/default/"
+                                                     "deployments?"), waited
+    assert "fieldSelector=metadata.name%3Dweb" in waited[0] and "resourceVersion=" in waited[0]
+    assert 300 <= window_of(waited[0]) < 600
     assert elapsed > 0.2, "the rollout was too quick to tell a watch from a poller"
     assert "polling instead" not in result.stderr
+
+
+def test_a_watch_the_server_ends_is_opened_again_from_the_last_version_it_sent() -> None:
+    # A rollout of ~800 simulated seconds (~0.8 s real) outlives the watch's 5-10 simulated minutes.
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.8",
+                   timing=Timing(speed=1000.0, container_start=400.0)) as sim:
+        sim.add_workload("default", "web", [dict(WEB)], replicas=2)
+        result = run(sim, RANCHER_POLL_INTERVAL="5")
+        assert result.code == 0, result.stderr
+        waited = requests_after_the_change(sim)
+        assert len(waited) >= 2 and watches(waited) == waited, waited   # watches only: no read, no poll
+        # Each from the version the one before it last sent (the simulator's versions are numbers):
+        # never from nothing, never back.
+        versions = [int(line.split("resourceVersion=")[1].split("&")[0]) for line in waited]
+        assert versions == sorted(versions) and versions[-1] > versions[0], versions
+        assert "polling instead" not in result.stderr
+
+
+def waiting_requests(rollout_seconds: float, quiet: float) -> tuple[list[str], float]:
+    """The requests after the PATCH of a 2-replica rollout whose pods each take `rollout_seconds` / 2
+    simulated seconds to start (100x: 10 s take 0.1 s real), and the run's real seconds."""
+    timing = Timing(speed=100.0, container_start=rollout_seconds / 2)
+    with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version="2.8", timing=timing) as sim:
+        sim.add_workload("default", "web", [dict(WEB)], replicas=2)
+        started = time.monotonic()
+        result = run(sim, RANCHER_POLL_INTERVAL=str(quiet))
+        elapsed = time.monotonic() - started
+        assert result.code == 0, result.stderr
+        assert "polling instead" not in result.stderr
+        return requests_after_the_change(sim), elapsed
+
+
+def test_the_requests_while_waiting_on_a_watch_do_not_grow_with_the_rollout_s_length() -> None:
+    quiet = 0.01   # RANCHER_POLL_INTERVAL, real seconds: a poller would read some 10 and 40 times
+    for rollout in (10.0, 40.0):
+        waited, elapsed = waiting_requests(rollout, quiet)
+        # One watch however long the rollout (the server ends it after 5-10 simulated minutes, 3-6 s
+        # real here); the reads that check a silent watch back off (0.01, 0.02, 0.04 ... s), so
+        # their number is at most log2(elapsed / quiet) + 1 (6 for 0.4 s), not elapsed / quiet.
+        reads = [line for line in waited if "watch=1" not in line]
+        assert len(watches(waited)) == 1, (rollout, waited)
+        assert len(reads) <= math.log2(elapsed / quiet) + 1, (rollout, elapsed, waited)
+
+
+def stalled_then_released(sim: Simulator, **overrides: str) -> tuple[CliRun, list[str], float]:
+    """A rollout held half-way (nothing changes) for 0.5 s real once its watch is open, then let go:
+    the run, the requests after the PATCH and its real seconds."""
+    sim.faults.capacity(1, "default/web")
+    release = when_open(sim, lambda: threading.Timer(0.5, sim.faults.clear).start())
+    started = time.monotonic()
+    result = run(sim, RANCHER_POLL_INTERVAL="0.01", **overrides)
+    elapsed = time.monotonic() - started
+    release.join(timeout=20)
+    assert result.code == 0, result.stderr
+    assert "polling instead" not in result.stderr
+    return result, requests_after_the_change(sim), elapsed
+
+
+def test_a_watch_silent_on_a_stalled_rollout_costs_reads_that_back_off(k8s: Simulator) -> None:
+    _, waited, elapsed = stalled_then_released(k8s)
+    reads = [line for line in waited if "watch=1" not in line]
+    # A poller would read every 0.01 s (50+ times); the checks double their silence each time.
+    assert len(watches(waited)) == 1 and 1 <= len(reads) <= math.log2(elapsed / 0.01) + 1, waited
+
+
+def test_a_read_checking_a_silent_watch_that_fails_keeps_the_watch(k8s: Simulator) -> None:
+    """Rancher failing the check (503) is said, and the wait keeps watching: the watch is not what failed."""
+    when_open(k8s, lambda: k8s.faults.fail_next("/deployments/web", 3, status=503, method="GET"))
+    result, waited, _ = stalled_then_released(k8s, RANCHER_RETRIES="0")
+    assert "HTTP 503 from Rancher; still waiting" in result.stderr, result.stderr
+    assert len(watches(waited)) == 1, waited
 
 
 def test_a_watch_the_network_cuts_falls_back_to_polling_saying_so_once(k8s: Simulator) -> None:

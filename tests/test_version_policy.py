@@ -9,7 +9,7 @@ import pytest
 
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import LAUNCH_CONFIG, CliRun, RunCli, invoke_cli
+from .conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, CliRun, RunCli, VirtualTime, invoke_cli
 
 REPO = "registry.example.com:5000/shop/web"
 PULL = "io.rancher.container.pull_image"
@@ -39,6 +39,9 @@ def image_of(sim: Simulator, service_id: str) -> str:
     ("minor", "1.2.3", "2.0.0", "skipped"),
     ("patch", "1.2.3", "1.3.0", "skipped"),
     ("all", "1.0.0", "1.1.0-rc.1", "skipped"),     # a pre-release keeps to its own track
+    ("newer", "1.25-alpine", "1.26", "skipped"),   # a variant keeps to itself, both ways
+    ("newer", "1.25-alpine", "1.26-alpine", "upgraded"),
+    ("newer", "1.2.3", "1.2.3-4-gabc1234", "skipped"),   # a git describe build is a track of its own
     ("glob:2.*", "1.0", "2.5", "upgraded"),
     ("regexp:^v", "1.0", "2.0", "skipped"),
 ])
@@ -66,6 +69,22 @@ def test_a_services_label_overrides_the_setting(sim: Simulator, run_cli: RunCli)
     assert image_of(sim, web) == "1.2.4"
     # The label rides along in the launch config the upgrade sends back whole.
     assert sim.service(web)["launchConfig"]["labels"]["autoupdate.policy"] == "patch"
+
+
+def test_whitespace_after_the_colon_of_a_pattern_is_dropped_in_the_setting_and_the_label(
+        sim: Simulator, run_cli: RunCli) -> None:
+    # `glob: 2.*` kept its space and matched no tag, skipping every target without a word of why.
+    stack = sim.add_stack("shop")
+    web = service(sim, "1.0", stack=stack)
+    api = service(sim, "1.0", {"autoupdate.policy": "glob:  2.* "}, name="api", stack=stack)
+    ran = run_cli("--output", "json", RANCHER_SERVICE="web,api", RANCHER_ATOMIC="false",
+                  RANCHER_VERSION_POLICY="glob: 2.*", RANCHER_IMAGE=f"{REPO}:2.5")
+    assert ran.code == 0, ran.stderr
+    assert [target["result"] for target in ran.json["targets"]] == ["upgraded", "upgraded"]
+    assert image_of(sim, web) == image_of(sim, api) == "2.5"
+    refused = run_cli(RANCHER_SERVICE="web", RANCHER_VERSION_POLICY="glob: ", RANCHER_IMAGE=f"{REPO}:2.6")
+    assert refused.code == 2
+    assert "RANCHER_VERSION_POLICY: glob needs a pattern after the colon, e.g. glob:1.*" in refused.stderr
 
 
 def test_a_label_that_is_no_policy_is_exit_2_before_any_target_changes(sim: Simulator, run_cli: RunCli) -> None:
@@ -181,7 +200,7 @@ def test_latest_again_on_a_workload_that_does_not_pull_warns_with_the_fix(sim2: 
     assert container["imagePullPolicy"] == "IfNotPresent"
 
 
-# Fleet mode (`--select-image`): each pick follows its own policy; one that cannot be read stops the run.
+# Fleet mode (`--select-image`): each pick follows its own policy; one that cannot be read fails alone.
 
 
 def fleet(run_cli: RunCli, **overrides: str | None) -> CliRun:
@@ -203,16 +222,98 @@ def test_each_fleet_pick_follows_its_own_policy(sim: Simulator, run_cli: RunCli)
     assert all(target["ui_url"] for target in result.json["targets"])
 
 
-def test_a_fleet_pick_whose_label_is_no_policy_stops_the_run_before_any_is_touched(
+BAD_LABEL = ("Default/shop/api was not upgraded: its label autoupdate.policy is no version policy: must be one of "
+             "any, newer, all, major, minor, patch, force, glob:PATTERN, regexp:PATTERN, got 'sometimes'; fix or "
+             "remove the label (the other targets go on); nothing was changed on it")
+
+
+def test_a_fleet_pick_whose_label_is_no_policy_fails_alone_and_the_others_go_on(
+        sim: Simulator, run_cli: RunCli) -> None:
+    # One team's typo in a shared fleet must not block everyone's upgrades: exit 4 (targets ended in
+    # different states), the bad label named in its target's result.
+    stack = sim.add_stack("shop")
+    api = service(sim, "1.0", {"autoupdate.enable": "true", "autoupdate.policy": "sometimes"}, name="api", stack=stack)
+    web = service(sim, "1.0", {"autoupdate.enable": "true"}, stack=stack)
+    result = fleet(run_cli, RANCHER_IMAGE=f"{REPO}:2.0")
+    assert result.code == 4, result.stderr
+    targets = {target["target"]: target for target in result.json["targets"]}
+    assert targets["Default/shop/web"]["result"] == "upgraded"
+    assert targets["Default/shop/api"]["result"] == "not-upgraded"
+    assert targets["Default/shop/api"]["message"] == BAD_LABEL
+    assert f"error: {BAD_LABEL}" in result.stderr
+    assert image_of(sim, web) == "2.0" and image_of(sim, api) == "1.0"
+    assert [r for r in sim.requests if r.method != "GET" and api in r.path] == []
+
+
+@pytest.mark.parametrize("timing", [Timing(speed=0)])
+def test_a_bad_label_beside_a_pick_that_rolled_back_is_exit_1(
+        sim: Simulator, virtual: VirtualTime, run_cli: RunCli) -> None:
+    from .test_fleet import STALL, config
+    stack = sim.add_stack("shop")
+    sim.add_service(stack, "api", config(autoupdate_enable="true", autoupdate_policy="sometimes"))
+    web = sim.add_service(stack, "web", config(health=True, autoupdate_enable="true"))   # never healthy on NEW
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = fleet(run_cli, RANCHER_IMAGE=NEW_IMAGE, **STALL)
+    assert result.code == 1, result.stderr
+    results = {target["target"]: target["result"] for target in result.json["targets"]}
+    assert results == {"Default/shop/api": "not-upgraded", "Default/shop/web": "rolled-back"}
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+
+
+def test_a_bad_label_with_nothing_else_to_do_is_exit_2_listing_every_target(sim: Simulator, run_cli: RunCli) -> None:
+    # Nothing changed anywhere and nothing else failed: the run's answer is the label (fix the settings).
+    stack = sim.add_stack("shop")
+    service(sim, "1.0", {"autoupdate.enable": "true", "autoupdate.policy": "sometimes"}, name="api", stack=stack)
+    web = service(sim, "2.0", {"autoupdate.enable": "true"}, stack=stack)
+    result = fleet(run_cli, RANCHER_IMAGE=f"{REPO}:2.0")
+    assert result.code == 2, result.stderr
+    assert result.stderr.splitlines()[-2] == (
+        "rancher-deploy: error: label autoupdate.policy of Default/shop/api: must be one of any, newer, all, major, "
+        "minor, patch, force, glob:PATTERN, regexp:PATTERN, got 'sometimes'; nothing was changed")
+    results = {target["target"]: target["result"] for target in result.json["targets"]}
+    assert results == {"Default/shop/api": "not-upgraded", "Default/shop/web": "unchanged"}
+    assert [r for r in sim.requests if r.method != "GET"] == []
+    assert image_of(sim, web) == "2.0"
+
+
+def test_a_fleet_dry_run_lists_the_pick_whose_label_is_no_policy_with_its_reason(
         sim: Simulator, run_cli: RunCli) -> None:
     stack = sim.add_stack("shop")
-    web = service(sim, "1.0", {"autoupdate.enable": "true"}, stack=stack)
     service(sim, "1.0", {"autoupdate.enable": "true", "autoupdate.policy": "sometimes"}, name="api", stack=stack)
-    result = fleet(run_cli, RANCHER_IMAGE=f"{REPO}:2.0")
-    assert result.code == 2
-    assert "error: label autoupdate.policy of Default/shop/api: must be one of any, newer" in result.stderr
+    service(sim, "1.0", {"autoupdate.enable": "true"}, stack=stack)
+    result = fleet(run_cli, RANCHER_DRY_RUN="true", RANCHER_IMAGE=f"{REPO}:2.0")
+    assert result.code == 2, result.stderr
+    targets = {target["target"]: target for target in result.json["targets"]}
+    assert targets["Default/shop/web"]["result"] == "planned"
+    assert targets["Default/shop/api"]["result"] == "not-upgraded"
+    assert targets["Default/shop/api"]["message"] == BAD_LABEL
+    assert f"error: {BAD_LABEL}\n" in result.stderr   # the log line of its own, beside the planned one
+    assert "Default/shop/web: dry run: nothing was changed" in result.stderr
     assert [r for r in sim.requests if r.method != "GET"] == []
-    assert image_of(sim, web) == "1.0"
+
+
+def test_a_workload_whose_annotation_is_no_policy_fails_alone_in_a_fleet_run(sim2: Simulator) -> None:
+    sim2.add_workload("default", "web", [{"name": "web", "image": f"{REPO}:2.0"}], labels={"autoupdate.enable": "true"},
+                      annotations={"autoupdate.policy": "glob:"})
+    sim2.add_workload("default", "api", [{"name": "api", "image": f"{REPO}:2.0"}], labels={"autoupdate.enable": "true"})
+    result = run2(sim2, "--output", "json", RANCHER_WORKLOAD=None, RANCHER_SELECT_IMAGE="true",
+                  RANCHER_IMAGE=f"{REPO}:2.1")
+    assert result.code == 4, result.stderr
+    targets = {target["target"]: target for target in result.json["targets"]}
+    assert targets["default/deployment:api"]["result"] == "upgraded"
+    assert targets["default/deployment:web"]["result"] == "not-upgraded"
+    assert ("its annotation autoupdate.policy is no version policy: glob needs a pattern after the colon"
+            in targets["default/deployment:web"]["message"])
+    assert workload_image(sim2) == f"{REPO}:2.0"
+
+
+def test_a_bad_version_policy_setting_stops_a_fleet_run_before_any_request(sim: Simulator, run_cli: RunCli) -> None:
+    service(sim, "1.0", {"autoupdate.enable": "true"})
+    sim.reset_log()
+    result = fleet(run_cli, RANCHER_IMAGE=f"{REPO}:2.0", RANCHER_VERSION_POLICY="sometimes")
+    assert result.code == 2
+    assert "error: RANCHER_VERSION_POLICY: must be one of any, newer" in result.stderr
+    assert sim.requests == []
 
 
 def test_a_seed_user_gets_the_seeds_table_without_setting_a_policy(sim: Simulator, run_cli: RunCli) -> None:

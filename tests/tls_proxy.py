@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         try:
             body = answer.read()   # until the server ends the watch
-        except OSError:
+        except (OSError, http.client.HTTPException):   # the simulator stopped first (IncompleteRead)
             body = b""
         upstream.close()
         if proxy.watches == "hold":

@@ -9,6 +9,7 @@ import json
 import threading
 from typing import Any, Protocol
 
+from rancher_deploy.simulator.cattle.errors import ApiError
 from rancher_deploy.simulator.seed import bulk_cattle, bulk_rancher2, seed_cattle, seed_rancher2
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.faults import Faults
@@ -86,6 +87,8 @@ def handle(app: App, req: HttpRequest) -> Response:
             doc = app.store.to_state()
             doc["now"] = app.store.now()
             return Response(200, doc)
+    except ApiError as refused:   # what Rancher itself refuses (a seed's duplicate name): its status and body
+        return Response(refused.status, refused.body())
     except (KeyError, TypeError, ValueError, KubeError) as exc:
         return _error(400, f"bad control request: {exc}")
     return _error(404, f"no control endpoint {req.method} {req.path}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from rancher_deploy.simulator.cattle.errors import ApiError
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.cattle.store.base import DEFAULT_PROJECT_ID, parse_id
 from rancher_deploy.simulator.rancher2.cluster import Cluster
@@ -18,7 +19,12 @@ def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
     """Create projects, environment keys, stacks and services in one call; returns their ids.
 
     Stacks name their project by ``projectId`` (default 1a5); services name their stack by
-    ``stackId`` or by ``stack`` (a stack name created earlier in the same call or already present).
+    ``stackId`` or by ``stack`` (a stack name created earlier in the same call or already present: with
+    the service's ``projectId``, that project's stack of that name). A service lives in its stack's
+    project, as on Rancher, where a service's stackId must be a stack of the project it is created in:
+    a ``projectId`` that names another project than the stack's is refused as Rancher refuses that
+    reference (422 InvalidReference on stackId), and a name its stack already holds as Rancher refuses
+    it (422 NotUnique on name; `store.validation.check_unique_in_stack`), with Rancher's error body.
     With ``keep_ids`` (a state file) projects, stacks and services keep the ``id`` they were saved with.
     """
 
@@ -52,12 +58,19 @@ def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
 
 
 def _stack_id(store: Store, service: JSON) -> str:
+    """The service's stack: by ``stackId``, else by name (``stack``) among the stacks of its
+    ``projectId`` when it names one, else of any project (the last made)."""
+    project = service.get("projectId")
     stack_id = service.get("stackId")
     if stack_id is not None:
+        stack = store.stacks.get(parse_id(str(stack_id)) or -1)
+        if stack is not None and project is not None and stack.project_id != str(project):
+            raise ApiError.validation("InvalidReference", "stackId")
         return str(stack_id)
-    matching = [st for st in store.stacks.values() if st.name == service["stack"]]
+    matching = [st for st in store.stacks.values()
+                if st.name == service["stack"] and project in (None, st.project_id)]
     if not matching:
-        raise KeyError(f"no stack named {service['stack']}")
+        raise KeyError(f"no stack named {service['stack']}" + (f" in project {project}" if project else ""))
     return matching[-1].id
 
 
@@ -124,14 +137,16 @@ def bulk_cattle(store: Store, doc: JSON) -> JSON:
         env_ids = [DEFAULT_PROJECT_ID] + [_environment(store, name) for name in env_names]
         homes = [env_ids[number * environments // stacks] for number in range(stacks)]
         held = {(stack.name, stack.project_id): stack.id for stack in store.stacks.values() if stack.state != "removed"}
-        taken = {(svc.stack_id, svc.name) for svc in store.services.values() if svc.state != "removed"}
+        # As Rancher compares them (`store.validation.check_unique_in_stack`): whatever the case, sidekicks too.
+        taken = {(svc.stack_id, held_name.lower()) for svc in store.services.values() if svc.state != "removed"
+                 for held_name in (svc.name, *(str(c.get("name")) for c in svc.secondary_launch_configs))}
         for number, name in enumerate(service_names):
             stack_id = held.get((stack_names[number * stacks // count], homes[number * stacks // count]))
-            if (stack_id, name) in taken:
+            if (stack_id, name.lower()) in taken:
                 raise ValueError(f"stack {stack_id} already has a service {name!r}")
         stack_ids = [held.get((name, home)) or store.seed_stack(name, home).id for name, home in zip(stack_names, homes)]
         services = [store.seed_service(stack_ids[number * stacks // count], name, copy.deepcopy(launch_config),
-                                       scale=scale, now=now).id
+                                       scale=scale, now=now, names_checked=True).id
                     for number, name in enumerate(service_names)]
     return {"environments": env_ids, "stacks": stack_ids, "services": services}
 

@@ -117,3 +117,43 @@ def test_each_logged_request_says_when_it_arrived_and_was_answered(sim: Simulato
     assert logged[1]["answered"] - logged[1]["received"] >= 0.05
     assert logged[1]["answered"] <= after
     assert [(r.received, r.answered) for r in sim.requests] == [(e["received"], e["answered"]) for e in logged]
+
+
+def _seed(sim: Simulator, document: dict[str, object]) -> requests.Response:
+    return requests.post(f"{sim.url}/_sim/seed", json=document, timeout=10)
+
+
+def test_a_seeded_service_lives_in_the_project_of_the_stack_its_seed_names(sim: Simulator) -> None:
+    # Two stacks named shop, in 1a5 and in prod: a service's projectId says which one its `stack` means.
+    made = _seed(sim, {"projects": [{"name": "prod"}], "stacks": [{"name": "shop"}]})
+    prod = made.json()["projects"][0]
+    other = _seed(sim, {"stacks": [{"name": "shop", "projectId": prod}]}).json()["stacks"][0]
+    seeded = _seed(sim, {"services": [{"stack": "shop", "projectId": "1a5", "name": "web", "launchConfig": IMAGE},
+                                      {"stack": "shop", "projectId": prod, "name": "api", "launchConfig": IMAGE}]})
+    assert seeded.status_code == 201, seeded.text
+    web, api = (sim.service(service_id) for service_id in seeded.json()["services"])
+    assert (web["accountId"], api["accountId"], api["stackId"]) == ("1a5", prod, other)
+    # A stackId of one project with the projectId of another: refused, as Rancher refuses the reference.
+    refused = _seed(sim, {"services": [{"stackId": other, "projectId": "1a5", "name": "db", "launchConfig": IMAGE}]})
+    assert refused.status_code == 422
+    body = refused.json()
+    assert (body["type"], body["status"], body["code"], body["fieldName"]) == ("error", 422, "InvalidReference",
+                                                                               "stackId")
+
+
+def test_a_seed_refuses_a_name_its_stack_holds_as_rancher_does(sim: Simulator) -> None:
+    shop = sim.add_stack("shop")
+    sim.add_service(shop, "web", dict(IMAGE), secondary_launch_configs=[{**IMAGE, "name": "log"}])
+    for name, sidekicks in (("web", []), ("WEB", []), ("log", []), ("api", [{**IMAGE, "name": "Web"}])):
+        refused = _seed(sim, {"services": [{"stackId": shop, "name": name, "launchConfig": IMAGE,
+                                            "secondaryLaunchConfigs": sidekicks}]})
+        assert refused.status_code == 422, (name, refused.text)
+        body = refused.json()
+        assert (body["type"], body["code"], body["fieldName"], body["message"]) == ("error", "NotUnique", "name", None)
+    other = sim.add_stack("other")
+    assert _seed(sim, {"services": [{"stackId": other, "name": "web", "launchConfig": IMAGE}]}).status_code == 201
+    api = requests.Session()
+    api.auth = (ACCESS_KEY, SECRET_KEY)
+    created = api.post(f"{sim.url}/v2-beta/services", json={"stackId": shop, "name": "Web", "launchConfig": IMAGE},
+                       timeout=10)
+    assert (created.status_code, created.json()["code"]) == (422, "NotUnique")   # the API's create: the same rule

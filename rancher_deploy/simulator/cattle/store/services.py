@@ -25,6 +25,7 @@ from rancher_deploy.simulator.cattle.store.upgrade import (
 from rancher_deploy.simulator.cattle.store.validation import (
     check_image,
     check_name,
+    check_unique_in_stack,
     int_field,
 )
 
@@ -61,12 +62,14 @@ class ServiceStore(Backend):
         kind: str = "service",
         fields: JSON | None = None,
         now: float | None = None,
+        names_checked: bool = False,
     ) -> Service:
         """A service that is already ``active`` (containers running and healthy) or ``inactive``.
 
         ``kind`` is one of kinds.KINDS; ``fields`` its own fields (``{"lbConfig": {...}}``). ``now``:
         the simulated time the caller has just settled the store to (a bulk seed, which settles once),
-        else the store is settled first."""
+        else the store is settled first. ``names_checked``: the caller has checked the name is new to
+        the stack (a bulk seed, against an index of them all: checking here costs a scan per service)."""
         with self.lock:
             if state not in ("active", "inactive"):
                 raise ValueError("a seeded service is 'active' or 'inactive'")
@@ -78,6 +81,9 @@ class ServiceStore(Backend):
                 raise ValueError(f"no service kind {kind!r}; one of {', '.join(KINDS)}")
             if KINDS[kind].containers:
                 check_image(launch_config)
+            # A seed is held to the rule the API's create keeps: Rancher never holds two such services.
+            if not names_checked:
+                check_unique_in_stack(self._names_in(stack.id), name, secondary_launch_configs or [])
             if now is None:
                 now = self.settle()
             svc = Service(
@@ -103,6 +109,11 @@ class ServiceStore(Backend):
                 lifecycle.create_running_instances(svc, self.context(svc), now)
             return svc
 
+
+    def _names_in(self, stack_id: str) -> list[tuple[str, list[str]]]:
+        """Each service of the stack that is not removed: its name and its sidekicks' names."""
+        return [(s.name, [str(c.get("name")) for c in s.secondary_launch_configs if c.get("name")])
+                for s in self.services.values() if s.stack_id == stack_id and s.state != "removed"]
 
     # ---- services ------------------------------------------------------------------------------
 
@@ -148,10 +159,7 @@ class ServiceStore(Backend):
                 raise ApiError.validation("MissingRequired", "name")
             check_image(sec)
         scale = int_field(body, "scale", 1, minimum=0)
-        if any(
-            s.name == name and s.stack_id == stack.id and s.state != "removed" for s in self.services.values()
-        ):
-            raise ApiError.validation("NotUnique", "name")
+        check_unique_in_stack(self._names_in(stack.id), str(name), secondaries)
         now = self.now()
         svc = Service(
             num=self._next_service,
