@@ -27,7 +27,6 @@ from rancher_deploy.errors import (
     DeployError,
     ExitCode,
     NeedsAttention,
-    RancherUnreachable,
     RefusedError,
     TargetMissing,
     WaitEnded,
@@ -52,14 +51,18 @@ from rancher_deploy.plan import Plan
 from rancher_deploy.policy import POLICY_LABEL, PolicyLabelError, TargetPolicy, decide, for_target
 from rancher_deploy.recovery import MISSING, created, recover
 from rancher_deploy.settings import Command, OnUpgraded, ServiceTarget, Settings, Target
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
+from rancher_deploy.snapshot import Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
+from rancher_deploy.target_locks import TargetLocks
 from rancher_deploy.targets import alone
 
 # Registry polling's choice of a target's image (poll.TagChooser): given the target's name, how it was
 # read and the version policy it follows, the image it moves to and None, or the image it runs and the
 # reason it stays.
 Choose = Callable[[str, Snapshot, TargetPolicy], tuple[ImageRef, str | None]]
+
+# How often one target's upgrade waits out another process's, begun between its read and its request.
+_RACES = 3
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class Pipeline:
                  sleep: Callable[[float], None] = time.sleep,
                  interrupted: Callable[[], int | None] = lambda: None,
                  urgent: Callable[[], int | None] = lambda: None,
-                 choose: Choose | None = None) -> None:
+                 choose: Choose | None = None, locks: TargetLocks | None = None) -> None:
         self._settings = settings
         self._choose = choose
         self._backend = backend
@@ -99,7 +102,7 @@ class Pipeline:
         emit = self._emit = emit_whole
         self._clock = clock
         self._steps = TargetSteps(settings, backend, emit, clock=clock, sleep=sleep, interrupted=interrupted,
-                                  urgent=urgent)
+                                  urgent=urgent, locks=locks)
         self._run = Run()
         self._started = clock()
         # Each target as the preflight read it, and when: the upgrade starts from that read when it is
@@ -229,7 +232,9 @@ class Pipeline:
             if grouped:
                 self._emit(GroupStart(f"upgrade {ref.name}"))
             try:
-                done = self._upgrade(ref, run)
+                with self._steps.holding(ref, lambda: self._stale(ref)) as held:   # one run of a target at once
+                    done = self._upgrade(ref, run) if held else self.not_upgraded(
+                        ref, "interrupted while another run of this process upgraded it")
             except DeployError:
                 failed.set()
                 if not any(earlier.result in _CHANGED for earlier in run.outcomes):
@@ -288,6 +293,11 @@ class Pipeline:
                 if rest:
                     self._emit(Step(f"Not touching {', '.join(rest)} after this failure", Level.WARNING))
                 break
+
+    def _stale(self, ref: TargetRef) -> None:
+        """The preflight's read of `ref` is too old to start from (`_ready` reads again); reports still use it."""
+        if ref.id in self._checked:
+            self._checked[ref.id] = (self._checked[ref.id][0], float("-inf"))
 
     def _preflight(self, ref: TargetRef, listed: Snapshot | None = None) -> None:
         """Refuse now what the upgrade would refuse later: blocked states and invalid plans. A fleet pick's first
@@ -353,7 +363,26 @@ class Pipeline:
         if ref.id in self._unreadable:
             return self._policy_unreadable(ref, self._unreadable[ref.id])
         started = self._clock()
-        report = self._steps.report
+        for attempt in range(1, _RACES + 1):
+            prepared = self._prepare(ref, run)
+            if isinstance(prepared, TargetOutcome):
+                return prepared
+            plan, snapshot = prepared
+            raced = self._steps.request_upgrade(ref, plan, snapshot, run, lambda seen: self._asked(ref, seen),
+                                                wait_out_races=attempt < _RACES)
+            if raced is None:
+                break
+            if isinstance(raced, TargetOutcome):
+                return raced
+        try:
+            healthy = self._steps.wait(ref, self._backend.applied_goal)
+        except WaitEnded as ended:
+            return recover(self._steps, ref, plan, ended, run)
+        return Applied(ref, plan, healthy, started)
+
+    def _prepare(self, ref: TargetRef, run: Run) -> tuple[Plan, Snapshot] | TargetOutcome:
+        """Ready the target and plan its upgrade (`start`'s first steps); the plan and the read it was
+        made from, or the outcome when nothing is to be sent (unchanged, skipped, planned by a dry run)."""
         if self._settings.dry_run:
             ready = _Ready(self._look_without_acting(ref))
         else:
@@ -375,14 +404,8 @@ class Pipeline:
         for warning in self._steps.warn(ref, (*plan.warnings, *plan.redeploy_warnings)):
             self._emit(Step(warning, Level.WARNING, ref.name))
         if self._settings.dry_run:
-            return report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
-
-        self._request_upgrade(ref, plan, snapshot)
-        try:
-            healthy = self._steps.wait(ref, self._backend.applied_goal)
-        except WaitEnded as ended:
-            return recover(self._steps, ref, plan, ended, run)
-        return Applied(ref, plan, healthy, started)
+            return self._steps.report(ref, Result.PLANNED, snapshot.state, plan.changes, "dry run: nothing was changed")
+        return plan, snapshot
 
     def complete(self, applied: Applied, run: Run) -> TargetOutcome:
         """The second half: finish a healthy 1.x upgrade (unless --no-finish); a 2.x rollout, and a target
@@ -451,20 +474,10 @@ class Pipeline:
         if snapshot.phase is Phase.BUSY:
             self._emit(Step(f"{ref.name} is {snapshot.state} (another process runs); waiting for it to settle",
                             Level.WARNING, ref.name))
-            settled = self._steps.settle(ref, run, self._asked(ref, snapshot), stopped=Result.NOT_UPGRADED)
-            if isinstance(settled, TargetOutcome):
-                return settled
-            snapshot = settled
-            if snapshot.phase is Phase.PENDING_FINISH:
-                # We watched that upgrade run, so its owner is alive and will finish or roll it back
-                # itself; doing it here would pull the service from under that run.
-                self._emit(Step(f"{ref.name} was {snapshot.state} by another run that is still going; waiting for "
-                                "it to finish or roll back", Level.WARNING, ref.name))
-                released = self._steps.settle(ref, run, self._asked(ref, snapshot), stopped=Result.NOT_UPGRADED,
-                                              goal=Goal.RELEASED)
-                if isinstance(released, TargetOutcome):
-                    return released
-                snapshot = released
+            waited = self._steps.wait_out(ref, run, snapshot, self._asked(ref, snapshot), stopped=Result.NOT_UPGRADED)
+            if isinstance(waited, TargetOutcome):
+                return waited
+            snapshot = waited
         if snapshot.phase is not Phase.PENDING_FINISH:
             self._refuse_unless_upgradable(ref, snapshot, allow_pending=False)
             return _Ready(snapshot)
@@ -556,19 +569,6 @@ class Pipeline:
         if refused is not None:
             refused.last = snapshot
             raise refused
-
-    def _request_upgrade(self, ref: TargetRef, plan: Plan, seen: Snapshot) -> None:
-        """Send the upgrade, decided on `seen`: the read the plan was made from, just now."""
-        taken = self._steps.actions.send(ref, lambda target: self._backend.apply(target, plan), "upgrade",
-                                         resend=False, before=seen)
-        if taken is not None:
-            # Rancher answered an error, or no answer came, and the target shows no change.
-            error, snapshot = taken
-            refused = RancherUnreachable(f"Rancher did not take the upgrade of {ref.name} ({error}); it is still "
-                                         f"{snapshot.state} and nothing was changed")
-            refused.last = snapshot
-            raise refused from None
-        self._emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
 
 
 def _label_error(ref: TargetRef, bad: PolicyLabelError) -> ConfigError:

@@ -298,6 +298,21 @@ def select(survey: Survey, image: ImageRef, labels: tuple[str, ...], *, requests
     return Choice(tuple(picks), report, tuple(others))
 
 
+def repositories(survey: Survey, labels: tuple[str, ...]) -> tuple[ImageRef, ...]:
+    """The repositories (no tag) the containers of the opted-in candidates of `survey` run, each once,
+    in the order listed: what `rancher-deploy serve` polls when no list is given, as Keel finds what to
+    poll from the workloads that opted in. Candidates are judged on their opt-in `labels` alone; the
+    polling run of each repository then selects and decides as any fleet run (`select`)."""
+    found: dict[str, ImageRef] = {}
+    for candidate in survey.candidates:
+        if _opt_out(candidate.labels, labels) is None:
+            for container in candidate.containers:
+                parsed = parse_image_uuid(container.image)
+                if parsed is not None:
+                    found.setdefault(parsed.canonical_name(), ImageRef.parse(parsed.name))
+    return tuple(found.values())
+
+
 def _runs(running: str, image: ImageRef) -> bool:
     parsed = parse_image_uuid(running)
     return parsed is not None and parsed.same_repository(image)

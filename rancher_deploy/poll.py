@@ -59,6 +59,7 @@ class TagChooser:
         self._list = tags
         self._tags: list[str] | None = None
         self._failed: DeployError | None = None
+        self._announced: set[str] = set()
         self._lock = threading.Lock()
 
     def tags(self) -> list[str]:
@@ -92,8 +93,14 @@ class TagChooser:
         if tag is None:
             return running, (f"skipped by the version policy {chosen}: no tag of {self._repository.name} in the "
                              f"registry is allowed over {running.tag or 'latest'}")
-        self._emit(Step(f"Registry: {tag} is the newest tag the version policy {chosen} allows over "
-                        f"{running.tag or 'latest'}", target=target))
+        with self._lock:
+            # The pipeline plans a target more than once (to act, and for its report's changes); the
+            # choice is the same each time, and is said once.
+            first = target not in self._announced
+            self._announced.add(target)
+        if first:
+            self._emit(Step(f"Registry: {tag} is the newest tag the version policy {chosen} allows over "
+                            f"{running.tag or 'latest'}", target=target))
         return replace(self._repository, tag=tag, digest=None), None
 
     def _running(self, snapshot: Snapshot) -> ImageRef | None:

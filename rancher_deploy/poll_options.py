@@ -38,12 +38,13 @@ POLL_OPTIONS: tuple[Option, ...] = (
 # The server's polling: apart, since the table keeps `serve`'s own rows last (after SERVE_OPTIONS).
 SERVE_POLL_OPTIONS: tuple[Option, ...] = (
     Option("serve_poll", ("RANCHER_SERVE_POLL",), Kind.SECONDS,
-           "serve: seconds between two polls of the repositories RANCHER_SERVE_POLL_IMAGES names (Keel's poll "
-           "trigger), the first at start; default: no polling", minimum=1, commands=_SERVE, metavar="SECONDS",
+           "serve: seconds between two polls of the repositories RANCHER_SERVE_POLL_IMAGES names, else of those the "
+           "opted-in targets run, found again each poll (Keel's poll trigger); the first at start; default: no polling", minimum=1, commands=_SERVE, metavar="SECONDS",
            field="serve_poll_seconds"),
     Option("serve_poll_images", ("RANCHER_SERVE_POLL_IMAGES",), Kind.LIST,
            "serve: the repositories each poll lists the tags of (registry/name, no tag; comma separated): every "
-           "opted-in target running one moves to the newest tag its version policy allows", commands=_SERVE,
+           "opted-in target running one moves to the newest tag its version policy allows; default: the "
+           "repositories the opted-in targets run", commands=_SERVE,
            metavar="REPOSITORY", parse=ImageRef.parse),
 )
 
@@ -76,10 +77,9 @@ def _validate_poll(values: Mapping[str, Any], name: Callable[[str], str]) -> Non
 
 
 def _validate_serve_poll(values: Mapping[str, Any], name: Callable[[str], str]) -> None:
-    """The server polls the repositories it is given, each named without a tag (polling chooses it)."""
+    """The server polls the repositories it is given (else those the opted-in targets run), each named
+    without a tag (polling chooses it)."""
     images: tuple[ImageRef, ...] = values["serve_poll_images"] or ()
-    if values["serve_poll"] is not None and not images:
-        raise ConfigError(name("serve_poll"), f"needs {name('serve_poll_images')}: the repositories to poll")
     for image in images:
         if image.tag is not None or image.digest is not None:
             raise ConfigError(name("serve_poll_images"), f"names a tag or digest ({image}), but polling chooses the "

@@ -24,6 +24,8 @@ from rancher_deploy.settings import OPTIONS_BY_NAME, Inputs, Option, Settings
 
 if TYPE_CHECKING:  # imported when a run starts: `--help` and `--version` need no HTTP stack
     from rancher_deploy.http import RancherSession
+    from rancher_deploy.images import ImageRef
+    from rancher_deploy.target_locks import TargetLocks
 
 
 class Control(Protocol):
@@ -90,7 +92,8 @@ def internal_error(unexpected: BaseException) -> NeedsAttention:
 
 
 def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, control: Control | None = None,
-        clock: Callable[[], float] = time.monotonic, inputs: Inputs | None = None) -> Ran:
+        clock: Callable[[], float] = time.monotonic, inputs: Inputs | None = None,
+        locks: TargetLocks | None = None) -> Ran:
     """Connect to Rancher as `settings` say and run their command over their targets; never raises
     for the run itself (see the module's docstring).
 
@@ -98,7 +101,8 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
     secrets in anything the session logs (one is made from `settings.secrets` when not given);
     `control` stops the run and does its sleeps (`Calm` when not given); `clock` reads seconds for
     every deadline; `inputs`, when the settings came from them, names settings in messages the way
-    the user set them (`--token`, `INPUT_TOKEN`), else by their first environment variable.
+    the user set them (`--token`, `INPUT_TOKEN`), else by their first environment variable;
+    `locks`, shared by the runs of one process (`serve`), keeps two of them off one target at once.
     Signal handlers are the caller's: a run started off the main thread must not install any.
     """
     control = control or Calm()
@@ -109,8 +113,9 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
     outcome: Outcome | None = None
     error: DeployError | None = None
     try:
+        _header(settings, emit)
         session = _session(settings, emit, redactor, control, clock, name)
-        outcome = _pipeline(settings, session, emit, control, clock, name)
+        outcome = _pipeline(settings, session, emit, control, clock, name, locks)
     except _Stopped as stopped:
         outcome, error = stopped.outcome, stopped.error
     except DeployError as caught:
@@ -136,17 +141,39 @@ class _Stopped(Exception):
         self.outcome = outcome
 
 
-def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Control, clock: Callable[[], float],
-             name: Callable[[Option], str]) -> RancherSession:
-    """The first lines of the log, and the RancherSession the run speaks through."""
-    from rancher_deploy.http import Credentials, RancherSession
+def opted_in_repositories(settings: Settings, emit: Emit, *, redactor: Redactor | None = None,
+                          control: Control | None = None) -> tuple[ImageRef, ...]:
+    """The repositories the opted-in targets run (`fleet.repositories`): one fleet listing
+    (`Backend.survey`: RANCHER_ENVIRONMENTS or RANCHER_NAMESPACES, the opt-in labels), nothing changed.
+    What `serve` polls each round when RANCHER_SERVE_POLL_IMAGES is not given. Raises the `errors`
+    family as a run's listing would (Rancher unreachable: 3; refused credentials: 2)."""
+    from rancher_deploy import discovery, fleet
 
+    control = control or Calm()
+    session = _session(settings, emit, redactor or Redactor(*settings.secrets), control, time.monotonic,
+                       lambda option: option.setting)
+    try:
+        backend = discovery.connect(session, settings, lambda text: emit(Step(text, Level.WARNING)))
+        return fleet.repositories(backend.survey(settings), settings.select_labels)
+    finally:
+        session.close()
+
+
+def _header(settings: Settings, emit: Emit) -> None:
+    """The first lines of a run's log: the tool, the command, its targets and Rancher."""
     targets = (f"every target running {settings.image.name if settings.image else '?'} that opted in"
                if settings.select_image else ", ".join(str(target) for target in settings.targets))
     emit(Step(f"rancher-deploy {__version__}: {settings.command} {targets} at {settings.url}"))
     if settings.verbose:
         for option, source in sorted(settings.sources.items()):
             emit(Step(f"{option} set from {source}", Level.DEBUG))
+
+
+def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Control, clock: Callable[[], float],
+             name: Callable[[Option], str]) -> RancherSession:
+    """The RancherSession a run speaks through."""
+    from rancher_deploy.http import Credentials, RancherSession
+
     if settings.insecure:
         emit(Step("TLS verification is off (RANCHER_INSECURE); prefer RANCHER_CA_BUNDLE", Level.WARNING))
         import urllib3
@@ -178,7 +205,7 @@ def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Contro
 
 
 def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: Control, clock: Callable[[], float],
-              name: Callable[[Option], str]) -> Outcome:
+              name: Callable[[Option], str], locks: TargetLocks | None) -> Outcome:
     """Connect the backend and run the pipeline (for a fleet run, over the targets `fleet.select`
     picks; with RANCHER_POLL, each target's tag chosen from the registry by `poll.TagChooser`);
     raises `_Stopped` when a DeployError ends it."""
@@ -194,7 +221,7 @@ def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: 
 
         choose = TagChooser(settings, access_for(settings, name), emit)
     pipeline = Pipeline(settings, backend, emit, clock=clock, sleep=control.sleep,
-                        interrupted=control.interrupted, urgent=control.urgent, choose=choose)
+                        interrupted=control.interrupted, urgent=control.urgent, choose=choose, locks=locks)
     selection: Selection | None = None
     picks: tuple[fleet.Pick, ...] = ()
     if settings.select_image:

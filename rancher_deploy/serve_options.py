@@ -44,7 +44,8 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            "never printed", commands=_SERVE, metavar="TOKEN", parse=_serve_token),
     Option("serve_hmac_secret", ("RANCHER_SERVE_HMAC_SECRET",), Kind.SECRET,
            "serve: the key of the body's HMAC-SHA256 signature a request may carry instead, as "
-           "`X-Hub-Signature-256: sha256=HEX`; at least 16 characters; never printed", commands=_SERVE,
+           "`X-Hub-Signature-256: sha256=HEX` (a GET signs `TIMESTAMP.BODY` with `X-Request-Timestamp: TIMESTAMP`, "
+           "within 5 minutes); at least 16 characters; never printed", commands=_SERVE,
            metavar="SECRET", parse=_serve_secret),
     Option("serve_allow_unauthenticated", ("RANCHER_SERVE_ALLOW_UNAUTHENTICATED",), Kind.BOOL,
            "serve: start without a token or HMAC secret and accept every request (a trusted network only)",

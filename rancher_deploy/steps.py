@@ -10,14 +10,17 @@ snapshots read, goals the backend's.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Iterator
 
 from rancher_deploy.actions import Actions
 from rancher_deploy.backend import Backend
 from rancher_deploy.errors import (
     DeployError,
     NeedsAttention,
+    RancherAPIError,
+    RancherUnreachable,
     RefusedError,
     TargetBusy,
     WaitEnded,
@@ -28,7 +31,8 @@ from rancher_deploy.errors import (
 from rancher_deploy.events import Emit, ImageChange, Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
-from rancher_deploy.snapshot import Goal, Snapshot, TargetRef
+from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
+from rancher_deploy.target_locks import TargetLocks
 from rancher_deploy.timing import Pace
 from rancher_deploy.wait import wait_for
 
@@ -70,8 +74,11 @@ class TargetSteps:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  interrupted: Callable[[], int | None] = lambda: None,
-                 urgent: Callable[[], int | None] = lambda: None) -> None:
+                 urgent: Callable[[], int | None] = lambda: None,
+                 locks: TargetLocks | None = None) -> None:
         self.settings = settings
+        self.locks = locks
+        self.interrupted = interrupted
         self.backend = backend
         self.emit = emit
         self.clock = clock
@@ -103,6 +110,77 @@ class TargetSteps:
         return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
                         emit=self.emit, progress_deadline=progress,
                         watch=(lambda: self.backend.watch(ref)) if self.streams else None)
+
+    @contextmanager
+    def holding(self, ref: TargetRef, waited: Callable[[], object] = lambda: None) -> Iterator[bool]:
+        """Hold the target against the other runs of this process (`target_locks`; none is held
+        without `locks`, or by a dry run, which changes nothing), waiting while another run holds it:
+        True inside once held, False when a signal ended that wait (nothing is held or changed).
+        `waited()` is called when it had to wait: what the caller read of the target before is stale."""
+        if self.locks is None or self.settings.dry_run:
+            yield True
+            return
+        def waiting() -> None:
+            self.emit(Step(f"{ref.name} is being upgraded by another run of this process; waiting for it to end",
+                           Level.WARNING, ref.name))
+            waited()
+
+        key = ref.url or ref.id   # the resolved target: its URL names the environment/project too
+        got = self.locks.acquire(key, self.interrupted, waiting=waiting)
+        try:
+            yield got
+        finally:
+            if got:
+                self.locks.release(key)
+
+    def request_upgrade(self, ref: TargetRef, plan: Plan, seen: Snapshot, run: Run,
+                        asked: Callable[[Snapshot], tuple[ImageChange, ...]], *,
+                        wait_out_races: bool) -> Snapshot | TargetOutcome | None:
+        """Send the upgrade (`deploy`'s), decided on `seen`: the read the plan was made from, just now;
+        None when taken. Another process may have started an upgrade since that read, and Rancher
+        refuses ours as not available in that state (Cattle 422, norman 404 ActionNotAvailable,
+        rancher-api.md §4): a busy target, not a wrong setting. With `wait_out_races` that process is
+        waited out as the preflight waits (`wait_out`; `asked(snapshot)`: what the run asks of the
+        target) and the fresh read returned, to plan again; else the refusal is raised (exit 2). An
+        error Rancher answered, or a lost answer, with the target unchanged: RancherUnreachable (3)."""
+        try:
+            taken = self.actions.send(ref, lambda target: self.backend.apply(target, plan), "upgrade",
+                                      resend=False, before=seen)
+        except RancherAPIError as refused:
+            if refused.code != "ActionNotAvailable" or refused.status not in (404, 422) or not wait_out_races:
+                raise
+            now = self.backend.fetch(ref)
+            if now.phase not in (Phase.BUSY, Phase.PENDING_FINISH):
+                raise
+            self.emit(Step(f"Another process started an upgrade of {ref.name} since it was read (it is now "
+                           f"{now.state}); waiting for it to settle, then planning again", Level.WARNING, ref.name))
+            return self.wait_out(ref, run, now, asked(now), stopped=Result.NOT_UPGRADED)
+        if taken is not None:
+            error, snapshot = taken
+            unreachable = RancherUnreachable(f"Rancher did not take the upgrade of {ref.name} ({error}); it is "
+                                             f"still {snapshot.state} and nothing was changed")
+            unreachable.last = snapshot
+            raise unreachable from None
+        self.emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
+        return None
+
+    def wait_out(self, ref: TargetRef, run: Run, snapshot: Snapshot, changes: tuple[ImageChange, ...], *,
+                 stopped: Result) -> Snapshot | TargetOutcome:
+        """Wait out another process's work on the target (`snapshot` shows it busy, or pending its
+        finish): until it settles, and an upgrade it left pending until its owner finishes or rolls it
+        back. The fresh read, or the outcome `settle` gives when a wait ends otherwise."""
+        if snapshot.phase is Phase.BUSY:
+            settled = self.settle(ref, run, changes, stopped=stopped)
+            if isinstance(settled, TargetOutcome):
+                return settled
+            snapshot = settled
+        if snapshot.phase is Phase.PENDING_FINISH:
+            # We watched that upgrade run, so its owner is alive and will finish or roll it back
+            # itself; doing it here would pull the service from under that run.
+            self.emit(Step(f"{ref.name} was {snapshot.state} by another run that is still going; waiting for "
+                           "it to finish or roll back", Level.WARNING, ref.name))
+            return self.settle(ref, run, changes, stopped=stopped, goal=Goal.RELEASED)
+        return snapshot
 
     def settle(self, ref: TargetRef, run: Run, changes: tuple[ImageChange, ...], *, stopped: Result,
                goal: Goal = Goal.SETTLED) -> Snapshot | TargetOutcome:

@@ -135,8 +135,9 @@ class TokenIssuer:
         self._server.shutdown()
         self._server.server_close()
 
-    def token(self, user: str | None, scopes: list[str]) -> str:
-        """A JWT granting `scopes` (`repository:NAME:ACTIONS`) to `user` (None: anonymous)."""
+    def token(self, user: str | None, scopes: list[str], *, lifetime: int | None = None) -> str:
+        """A JWT granting `scopes` (`repository:NAME:ACTIONS`) to `user` (None: anonymous), valid for
+        `lifetime` seconds (default the issuer's; past the registry's 60 s leeway below zero: expired)."""
         import jwt
         from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -148,7 +149,7 @@ class TokenIssuer:
             allowed = wanted if user is not None else [action for action in wanted if action == "pull"]
             access.append({"type": kind, "name": name, "actions": allowed})
         now = int(time.time())
-        claims = {"iss": ISSUER, "sub": user or "", "aud": SERVICE, "exp": now + self.lifetime, "nbf": now - 1,
+        claims = {"iss": ISSUER, "sub": user or "", "aud": SERVICE, "exp": now + (self.lifetime if lifetime is None else lifetime), "nbf": now - 1,
                   "iat": now, "jti": secrets.token_hex(8), "access": access}
         algorithm = "ES256" if isinstance(self._key, ec.EllipticCurvePrivateKey) else "RS256"
         return jwt.encode(claims, self._key, algorithm=algorithm, headers={"x5c": self._x5c})  # type: ignore[arg-type]

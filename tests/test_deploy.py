@@ -152,6 +152,43 @@ def _act(sim: Simulator, service: str, action: str) -> None:
     assert requests.post(url, json={}, auth=(ACCESS_KEY, SECRET_KEY), timeout=5).status_code == 202
 
 
+class _Racer(list[Event]):
+    """The run's events; at its plan (the last line before its upgrade request) another client starts
+    an upgrade of the service over the API, as a second process would between the run's read and its
+    request."""
+
+    def __init__(self, sim: Simulator, service: str) -> None:
+        super().__init__()
+        self.sim, self.service, self.raced = sim, service, False
+
+    def append(self, event: Event) -> None:
+        super().append(event)
+        if not self.raced and isinstance(event, Step) and event.message.startswith("Plan for"):
+            self.raced = True
+            _start_upgrade(self.sim, self.service, "other:1")
+
+
+def test_an_upgrade_another_process_starts_just_before_ours_is_waited_out_not_exit_2(frozen: Simulator) -> None:
+    # Cattle refuses our upgrade 422 ActionNotAvailable (the service is upgrading): the target is busy,
+    # as the preflight's "another process runs", not a wrong setting.
+    service = seed(frozen)
+    time = SimulatedTime(frozen)
+
+    def the_other_process_finishes() -> None:
+        seen = frozen.service(service)
+        if seen["state"] == "upgraded" and seen["launchConfig"]["imageUuid"] == "docker:other:1":
+            _act(frozen, service, "finishupgrade")
+
+    time.on_sleep.append(the_other_process_finishes)
+    events = _Racer(frozen, service)
+    outcome = pipeline(frozen, time, events).run()
+    assert exit_code(outcome) is ExitCode.OK, [getattr(e, "message", e) for e in events]
+    messages = [e.message for e in events if isinstance(e, Step)]
+    assert any("Another process started an upgrade of shop/web since it was read" in m for m in messages)
+    assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+    assert outcome.targets[0].result is Result.UPGRADED
+
+
 def test_a_rollback_in_progress_is_waited_for_then_the_upgrade_runs(frozen: Simulator) -> None:
     service = seed(frozen)
     _start_upgrade(frozen, service, "other:1")

@@ -62,6 +62,8 @@ def test_poll_upgrades_a_1x_service_to_the_newest_release_the_policy_allows(
     target = result.json["targets"][0]
     assert target["result"] == "upgraded"
     assert f"Registry: {len(TAGS)} tags of {registry.host}/shop/web" in result.stderr
+    # Said once per target, though the pipeline plans the target again for its report.
+    assert result.stderr.count("Registry: 2.10 is the newest tag") == 1, result.stderr
     assert PASSWORD not in result.output
 
 

@@ -5,6 +5,7 @@ naming the setting to fix, with no secret in it."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -87,6 +88,60 @@ def test_bearer_token_flow_asks_the_realm_for_a_pull_scope(tmp_path: Path, token
     tags = list_tags(image(token), access(config, ca_file=token.ca_file), page_size=2)
     assert sorted(tags) == sorted(TAGS)
     assert issuer.requests[0] == {"user": "bob", "service": "registry.test", "scope": ["repository:shop/web:pull"]}
+
+
+def test_a_token_that_expires_in_the_middle_of_a_listing_is_renewed_and_the_listing_goes_on(
+        tmp_path: Path, ca: trustme.CA, issuer: TokenIssuer) -> None:
+    # Tokens live minutes (the issuer's `expires_in`), and a long listing of pages can outlast one. Two
+    # things the real registry here (Debian's docker-registry 2.8.2) does not do are done by a TLS front:
+    # it pages the tag list as distribution 3.x and hosted registries do (`n`, `last` and a `Link:
+    # <...>; rel="next"` header, distribution docs/spec/api.md "Pagination"; 2.8 answers every tag at
+    # once), and it swaps the client's token for an expired one on the way to the second page, so no
+    # test waits out a lifetime. The registry itself refuses that token (401 and its Bearer challenge,
+    # registry/auth/token/token.go: exp plus 60 s leeway), the client asks the issuer for a new one and
+    # the listing goes on from that page.
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.conftest import server_cert
+    from tests.tls_proxy import TlsProxy
+
+    expired = issuer.token("bob", ["repository:shop/web:pull"], lifetime=-120)
+    later_pages: list[str] = []
+
+    def expire_on_the_second_page(method: str, path: str, headers: dict[str, str]) -> None:
+        if "/tags/list" in path and "last=" in path:   # a page after the first: the Link header's
+            later_pages.append(path)
+            if len(later_pages) == 1:
+                headers["Authorization"] = f"Bearer {expired}"
+
+    def page(method: str, path: str, status: int, headers: dict[str, str], body: bytes
+             ) -> tuple[int, dict[str, str], bytes]:
+        if status != 200 or "/tags/list" not in path:
+            return status, headers, body
+        query = parse_qs(urlsplit(path).query)
+        document = json.loads(body)
+        tags = sorted(document["tags"])
+        after = [tag for tag in tags if "last" not in query or tag > query["last"][0]]
+        size = int(query.get("n", [len(tags)])[0])
+        document["tags"] = after[:size]
+        headers = {name: value for name, value in headers.items() if name.lower() != "link"}
+        if len(after) > size:
+            headers["Link"] = f'</v2/shop/web/tags/list?n={size}&last={after[size - 1]}>; rel="next"'
+        return status, headers, json.dumps(document).encode()
+
+    with Registry(tmp_path / "behind", issuer=issuer) as registry:
+        registry.push_tags("shop/web", *TAGS)
+        cert, key = server_cert(ca, tmp_path, "front")
+        with TlsProxy(registry.url, cert, key, rewrite=expire_on_the_second_page, reshape=page) as front:
+            host = front.url.removeprefix("https://")
+            config = docker_config(tmp_path / "docker", {host: basic_auth("bob", PASSWORD)})
+            ca_file = str(tmp_path / "front-ca.pem")
+            ca.cert_pem.write_to_path(ca_file)
+            tags = list_tags(ImageRef.parse(f"{host}/shop/web"), access(config, ca_file=ca_file), page_size=2)
+    assert tags == sorted(TAGS)
+    # Pages 2 and 3 (of 2, 2 and 1 tags); the second asked again with the new token.
+    assert len(later_pages) == 3 and later_pages[0] == later_pages[1]
+    assert [request["user"] for request in issuer.requests] == ["bob", "bob"]   # a token, then a fresh one
 
 
 def test_anonymous_token_where_the_issuer_allows_anonymous_pulls(tmp_path: Path, ca: trustme.CA,
@@ -274,6 +329,8 @@ def test_the_registry_notifies_a_push_to_the_configured_endpoint(tmp_path: Path)
                          if any(e["target"].get("tag") == "1.0" for e in b["events"]))  # type: ignore[union-attr,index]
     assert headers["Authorization"] == "Bearer hook-token"
     assert headers["Content-Type"].startswith("application/vnd.docker.distribution.events.v1+json")
+    # docs/fleet.md names the media type this registry really sends.
+    assert "application/vnd.docker.distribution.events.v1+json" in (Path(__file__).resolve().parent.parent / "docs" / "fleet.md").read_text()
     event = next(e for e in body["events"] if e["target"].get("tag") == "1.0")  # type: ignore[union-attr,index]
     assert event["action"] == "push" and event["target"]["repository"] == "shop/web"
 

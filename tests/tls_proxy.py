@@ -22,8 +22,11 @@ import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
+
+# What `reshape` returns: the status, headers and body the client gets.
+Reshape = Callable[[str, str, int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
 
 # Headers about one hop that a proxy does not pass on (RFC 9110 §7.6.1).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
@@ -65,6 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
             path = path[len(proxy.prefix):] or "/"
         headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
         headers.update(proxy.add_headers)
+        if proxy.rewrite is not None:
+            proxy.rewrite(self.command, path, headers)
         with proxy.lock:
             proxy.forwarded.append((self.command, path))
         if proxy.websockets and self.headers.get("Upgrade", "").lower() == "websocket":
@@ -81,7 +86,10 @@ class _Handler(BaseHTTPRequestHandler):
             passed = {name: value for name, value in answer.getheaders() if name.lower() not in HOP_BY_HOP}
         finally:
             upstream.close()
-        self._answer(answer.status, passed, data)
+        status = answer.status
+        if proxy.reshape is not None:
+            status, passed, data = proxy.reshape(self.command, path, status, passed, data)
+        self._answer(status, passed, data)
 
     def _buffer(self, path: str, headers: dict[str, str]) -> None:
         """A watch whose headers pass at once and whose body is held: until the server ends it
@@ -178,12 +186,15 @@ class TlsProxy:
     `prefix` is a path the proxy serves Rancher under and strips before forwarding
     (`https://host/rancher`); `add_headers` are set on every forwarded request; `websockets` passes
     websocket upgrades through ("hold", "silent": see the module's doc); `watches` "buffer" or
-    "hold" holds Kubernetes watch bodies.
+    "hold" holds Kubernetes watch bodies; `rewrite(method, path, headers)` may change the headers of
+    a request before it is forwarded (a credential that went stale on the way, say), and
+    `reshape(method, path, status, headers, body)` returns the answer passed back instead of upstream's.
     """
 
     def __init__(self, upstream: str, cert_file: str, key_file: str, *, prefix: str = "",
                  add_headers: dict[str, str] | None = None, websockets: bool | str = False,
-                 watches: str = "pass") -> None:
+                 watches: str = "pass", rewrite: Callable[[str, str, dict[str, str]], None] | None = None,
+                 reshape: Reshape | None = None) -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
@@ -191,6 +202,8 @@ class TlsProxy:
         self.add_headers = dict(add_headers or {})
         self.websockets = websockets
         self.watches = watches
+        self.rewrite = rewrite              # (method, path, headers): may change a request's headers
+        self.reshape = reshape              # (method, path, status, headers, body): the answer passed on
         self.held = threading.Event()       # a handshake, frames or a watch's body were held
         self.released = threading.Event()   # set on exit: what is held is let go
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

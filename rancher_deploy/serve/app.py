@@ -132,16 +132,22 @@ class App:
         if route.path == "/ping":
             return HTTPStatus.OK, b"Pong!", ()
         length = _length(environ) if route.parse is not None else 0
-        presented = auth.Presented(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_HUB_SIGNATURE_256"), token)
-        verdict = auth.check(self._keys, presented, None)
+        presented = auth.Presented(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_HUB_SIGNATURE_256"), token,
+                                   environ.get("HTTP_X_REQUEST_TIMESTAMP"))
+        # A GET's body is empty: its signature must cover a timestamp, or it could be replayed for ever.
+        stamped = route.parse is None
+        verdict = auth.check(self._keys, presented, None, stamped=stamped)
         if verdict is auth.Verdict.MISSING:
             raise Refused(HTTPStatus.UNAUTHORIZED, "authentication required: Authorization: Bearer <token>, "
                                                    f"an {auth.SIGNATURE_HEADER} signature, or the webhook URL "
                                                    "with the token", (("WWW-Authenticate", "Bearer"),))
         if verdict is auth.Verdict.WRONG:
-            raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
+            unstamped = stamped and presented.signature is not None and presented.timestamp is None
+            raise Refused(HTTPStatus.FORBIDDEN, f"a signed {method} must sign {auth.TIMESTAMP_HEADER} too (docs/fleet.md)"
+                          if unstamped else "the credential is not valid")
         body = _body(environ, length) if route.parse is not None else b""
-        if verdict is auth.Verdict.UNDECIDED and auth.check(self._keys, presented, body) is not auth.Verdict.ALLOWED:
+        if (verdict is auth.Verdict.UNDECIDED
+                and auth.check(self._keys, presented, body, stamped=stamped) is not auth.Verdict.ALLOWED):
             raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
         if route.parse is None:
             return HTTPStatus.OK, self._scheduler.snapshot(), ()
@@ -164,11 +170,14 @@ class App:
         accepted = [{"run": admission.job.id, "image": str(admission.job.trigger.image),
                      "repository": admission.job.trigger.key,
                      "supersedes": admission.superseded.id if admission.superseded else None}
-                    for admission in admissions]
+                    for admission in admissions if admission.kept is None]
+        # A push older than the waiting run's image: answered 2xx all the same, or the registry resends it.
+        kept = [f"{trigger.image}: not queued: run {admission.job.id}, waiting, deploys {admission.job.trigger.image}, "
+                f"and {admission.kept}" for admission, trigger in zip(admissions, parsed.triggers) if admission.kept]
         # Nothing to run is no error: registries resend what is not answered 2xx (notifications.md,
         # "Responses"), and a pull or a scan result will never name an image to deploy.
         status = HTTPStatus.ACCEPTED if accepted else HTTPStatus.OK
-        return status, {"accepted": accepted, "ignored": list(parsed.ignored)}, ()
+        return status, {"accepted": accepted, "ignored": [*parsed.ignored, *kept]}, ()
 
 
 def _route(path: str) -> tuple[Route, str | None]:

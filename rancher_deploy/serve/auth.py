@@ -9,6 +9,15 @@ docs/content/about/notifications.md) send the bearer token; senders that sign bo
 deliveries"; Gitea and Forgejo send the same header) send a signature; Docker Hub's webhook form takes a
 URL and nothing else, so the token goes into the URL's path. Every comparison takes constant time
 (`hmac.compare_digest`), so how long a refusal takes says nothing about how much of a guess was right.
+
+A signature of the body alone can be replayed for ever, and a GET's body is empty: one `GET /status`
+seen on the wire would read the status for good. So a signed request may carry a timestamp, and a
+signed GET must: `X-Request-Timestamp: <Unix seconds>`, the signature then being the HMAC of
+`<timestamp>.<body>`, accepted within TIMESTAMP_TOLERANCE_SECONDS of the server's clock. That is how
+Stripe signs (`t.` + payload in `Stripe-Signature`, stripe.com/docs/webhooks "Verify signatures
+manually") with the header and the five minutes Slack uses (`X-Slack-Request-Timestamp`,
+api.slack.com/authentication/verifying-requests-from-slack); GitHub's signature carries no time
+(docs.github.com "Validating webhook deliveries"), so POSTs signed its way stay accepted.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,7 +33,11 @@ from rancher_deploy.errors import ConfigError
 from rancher_deploy.settings import Settings
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+TIMESTAMP_HEADER = "X-Request-Timestamp"
 _SIGNATURE_PREFIX = "sha256="
+# How far a signed request's timestamp may be from the server's clock, either way (Slack's and Stripe's
+# five minutes): the window in which a captured request can be replayed, and the clock skew tolerated.
+TIMESTAMP_TOLERANCE_SECONDS = 300
 
 
 class Verdict(enum.Enum):
@@ -71,23 +85,27 @@ class Keys:
 
 @dataclass(frozen=True)
 class Presented:
-    """The credentials a request carries: its Authorization header, its signature header, and the
-    token segment of a webhook path (None for each it lacks)."""
+    """The credentials a request carries: its Authorization header, its signature header, the token
+    segment of a webhook path and its X-Request-Timestamp header (None for each it lacks)."""
 
     authorization: str | None = None
     signature: str | None = None
     path_token: str | None = None
+    timestamp: str | None = None
 
     @property
     def any(self) -> bool:
         return any(value is not None for value in (self.authorization, self.signature, self.path_token))
 
 
-def check(keys: Keys, presented: Presented, body: bytes | None) -> Verdict:
+def check(keys: Keys, presented: Presented, body: bytes | None, *, stamped: bool = False,
+          now: float | None = None) -> Verdict:
     """ALLOWED when one credential the request carries matches a key the server has; MISSING when it
     carries none; WRONG otherwise (an Authorization header of another scheme, a signature with no
-    secret to check it against, a token that differs). With `body` None (not read yet) it is UNDECIDED
-    when no token matches but a signature could: the caller reads the body and asks again."""
+    secret to check it against, a token that differs, a timestamp that is missing where `stamped`
+    requires one, or further than TIMESTAMP_TOLERANCE_SECONDS from `now`, Unix seconds, default the
+    clock). With `body` None (not read yet) it is UNDECIDED when no token matches but a signature could:
+    the caller reads the body and asks again."""
     if keys.open:
         return Verdict.ALLOWED
     if not presented.any:
@@ -96,9 +114,26 @@ def check(keys: Keys, presented: Presented, body: bytes | None) -> Verdict:
         return Verdict.ALLOWED
     if keys.hmac_secret is None or presented.signature is None:
         return Verdict.WRONG
+    if presented.timestamp is None:
+        if stamped:
+            return Verdict.WRONG
+    elif not _recent(presented.timestamp, time.time() if now is None else now):
+        return Verdict.WRONG
     if body is None:
         return Verdict.UNDECIDED
-    return Verdict.ALLOWED if _signature_matches(keys.hmac_secret, presented.signature, body) else Verdict.WRONG
+    signed = body if presented.timestamp is None else presented.timestamp.strip().encode("ascii") + b"." + body
+    return Verdict.ALLOWED if _signature_matches(keys.hmac_secret, presented.signature, signed) else Verdict.WRONG
+
+
+def _recent(timestamp: str, now: float) -> bool:
+    text = timestamp.strip()
+    return text.isascii() and text.isdigit() and abs(now - int(text)) <= TIMESTAMP_TOLERANCE_SECONDS
+
+
+def stamped_signature(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The headers of a request signed with a timestamp (`timestamp`, Unix seconds): what a signed
+    GET /status needs, and any signed request may send."""
+    return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: signature(secret, f"{timestamp}.".encode() + body)}
 
 
 def signature(secret: str, body: bytes) -> str:

@@ -11,7 +11,10 @@ Four formats, each from its sender's own documentation or source:
   `event_data.resources[].tag` and `resource_url`;
 - the distribution registry's notification envelope (distribution/distribution notifications/event.go,
   docs/content/about/notifications.md): `events[]`, of which only a `push` of a manifest with a tag names
-  a new image; pulls, blob pushes and pushes by digest are ignored.
+  a new image; pulls, blob pushes and pushes by digest are ignored. Its Content-Type is the envelope's
+  media type, `application/vnd.docker.distribution.events.v1+json` in distribution 2.x (Debian's
+  docker-registry 2.8.2) and `...events.v2+json` in 3.x (event.go `EventsMediaType`): every body is read
+  as JSON whatever its Content-Type says, so both are accepted.
 
 A body that is not what its sender sends is a PayloadError (the server's 400, one line). An event that
 is well formed but names no new image (a pull, a scan, a push by digest) is ignored with its reason:

@@ -19,6 +19,7 @@ from rancher_deploy.runner import Ran
 from rancher_deploy.serve.payloads import Trigger
 from rancher_deploy.serve.scheduler import Controls, Job, Runner
 from rancher_deploy.settings import Output, Settings
+from rancher_deploy.target_locks import TargetLocks
 
 
 class Lines(io.TextIOBase):
@@ -62,7 +63,10 @@ def notify_run(ran: Ran, settings: Settings, log: HumanLog, redactor: Redactor) 
 
 def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Lines, out: TextIO | Pipe) -> Runner:
     """The server's Runner: each run logs through `log` with its own `[run N]` prefix, and with
-    RANCHER_OUTPUT=json also writes its result object, with the run's number, as one line to `out`."""
+    RANCHER_OUTPUT=json also writes its result object, with the run's number, as one line to `out`.
+    The runs share one TargetLocks: two runs that picked one target (a service whose sidekick runs
+    another repository) upgrade it one after the other, the second planning from what the first left."""
+    locks = TargetLocks()
 
     def run(job: Job, controls: Controls) -> dict[str, Any]:
         settings = settings_for(base, job.trigger)
@@ -70,7 +74,7 @@ def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Line
         trigger = job.trigger
         human.line(f"{trigger.source}: the tags of {trigger.image} in its registry" if trigger.poll else
                    f"{trigger.source}: {trigger.image} was published")
-        ran = runner.run(settings, human, redactor=redactor, control=controls, inputs=inputs)
+        ran = runner.run(settings, human, redactor=redactor, control=controls, inputs=inputs, locks=locks)
         if ran.error is not None:
             human.error(ran.error, ran.exit_code)
         else:

@@ -6,7 +6,12 @@ Runs are keyed by the pushed image's repository (`Trigger.key`): the targets a r
 running that repository, so two runs of one repository would race for the same targets. A push that
 arrives while a run of its repository is going waits; a second push arriving meanwhile replaces the
 waiting one (its run is `superseded`: only the newest image is deployed), so the queue never holds two
-runs of one repository and a burst of pushes costs one run after the current one.
+runs of one repository and a burst of pushes costs one run after the current one. Newest by version,
+not by arrival: registries deliver late and out of order (a retried notification), so a push of an
+older tag than the waiting one's, as the server's version policy orders them (`by_version`), is not
+queued and replaces nothing. Runs of two
+repositories may still pick one target (a sidekick of another repository): the runs' shared
+`target_locks.TargetLocks` (serve/runs.py) has them upgrade it one after the other.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from rancher_deploy.choices import PolicyKind, VersionPolicy
+from rancher_deploy.images import version_of
+from rancher_deploy.policy import decide
 from rancher_deploy.serve.payloads import Trigger
 
 
@@ -104,10 +112,34 @@ Runner = Callable[[Job, Controls], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Admission:
-    """A request's trigger, queued: its run, and the waiting run it replaced (if any)."""
+    """A request's trigger, queued: its run, and the waiting run it replaced (if any). Or, `kept` saying
+    why, not queued: `job` is then the waiting run of its repository, whose image is newer."""
 
     job: Job
     superseded: Job | None
+    kept: str | None = None
+
+
+# Whether a waiting run stays rather than let a new push of its repository replace it: the reason it
+# stays, or None (the new one replaces it).
+Keep = Callable[[Trigger, Trigger], "str | None"]
+
+
+def by_version(policy: VersionPolicy) -> Keep:
+    """A waiting run stays when its tag and the new push's are versions and `policy` does not take the
+    new one over the waiting one (`policy.decide`: 2.1 after 2.3 under `newer`; 2.0 after 1.5 under
+    `minor`, which its targets would skip). `any` and `force` take any image, so between two pushes they
+    order as `all` does. Tags that are not versions (`latest`, a commit) and polls (no tag) are not
+    ordered: the later push replaces the waiting one."""
+    rule = VersionPolicy(PolicyKind.ALL) if policy.kind in (PolicyKind.ANY, PolicyKind.FORCE) else policy
+
+    def keep(waiting: Trigger, new: Trigger) -> str | None:
+        if version_of(waiting.image.tag) is None or version_of(new.image.tag) is None:
+            return None
+        decision = decide(rule, str(waiting.image), str(new.image))
+        return None if decision.allowed else f"the version policy {rule} does not take it over that: {decision.reason}"
+
+    return keep
 
 
 class Scheduler:
@@ -117,8 +149,10 @@ class Scheduler:
     errors are its result). `history`: how many ended runs /status keeps.
     """
 
-    def __init__(self, runner: Runner, *, workers: int, limit: int, history: int = 100) -> None:
+    def __init__(self, runner: Runner, *, workers: int, limit: int, history: int = 100,
+                 keep: Keep = lambda waiting, new: None) -> None:
         self._runner = runner
+        self._keep = keep
         self._workers = workers
         self._limit = limit
         self._history = history
@@ -137,8 +171,8 @@ class Scheduler:
             self._threads.append(thread)
 
     def submit(self, triggers: tuple[Trigger, ...]) -> list[Admission]:
-        """Queue a run of each trigger, replacing a waiting run of the same repository, all or none:
-        raises QueueFull when they would take more places than RANCHER_SERVE_QUEUE has free (nothing
+        """Queue a run of each trigger, replacing a waiting run of the same repository unless `keep`
+        keeps that one (the trigger is then not queued: its Admission's `kept`), all or none: raises QueueFull when they would take more places than RANCHER_SERVE_QUEUE has free (nothing
         is queued then), Stopping after `stop_accepting`."""
         if not triggers:
             return []
@@ -151,8 +185,12 @@ class Scheduler:
                 raise QueueFull()
             admissions = []
             for trigger in triggers:
-                job = Job(next(self._ids), trigger)
                 replaced = waiting.get(trigger.key)
+                kept = self._keep(replaced.trigger, trigger) if replaced is not None else None
+                if replaced is not None and kept is not None:
+                    admissions.append(Admission(replaced, None, kept))
+                    continue
+                job = Job(next(self._ids), trigger)
                 if replaced is not None:
                     replaced.state, replaced.superseded_by = JobState.SUPERSEDED, job.id
                     job.supersedes = replaced.id

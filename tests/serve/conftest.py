@@ -67,7 +67,7 @@ class Served:
     def status(self) -> dict[str, Any]:
         """/status, asked with the server's token, else signed with its HMAC secret."""
         if self.service.settings.serve_token is None and self.service.settings.serve_hmac_secret is not None:
-            response = self.request("GET", "/status", token=None, headers=signed(b""))
+            response = self.request("GET", "/status", token=None, headers=signed_now(b""))
         else:
             response = self.request("GET", "/status")
         assert response.status_code == 200, response.text
@@ -108,6 +108,16 @@ def web(sim: Simulator) -> str:
     config = copy.deepcopy(LAUNCH_CONFIG)
     config["labels"]["autoupdate.enable"] = "true"
     return sim.add_service(sim.add_stack("shop"), "web", config, scale=2)
+
+
+def held_run(serve: Serve, sim: Simulator, web: str, **environment: str | None) -> Served:
+    """A server whose run 1 is upgrading shop/web to NEW_IMAGE, held there (the simulator's hang fault)
+    until the test clears the faults."""
+    served = serve(**environment)
+    sim.faults.hang(web)
+    assert served.upgrade().status_code == 202
+    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    return served
 
 
 def server_environment(sim: Simulator, **overrides: str | None) -> dict[str, str]:
@@ -157,3 +167,8 @@ def serve(sim: Simulator) -> Iterator[Serve]:
 def signed(body: bytes, secret: str = HMAC_SECRET) -> dict[str, str]:
     """The headers of a body signed as GitHub signs it."""
     return {auth.SIGNATURE_HEADER: auth.signature(secret, body), "Content-Type": "application/json"}
+
+
+def signed_now(body: bytes, secret: str = HMAC_SECRET, *, age_seconds: float = 0) -> dict[str, str]:
+    """The headers of a body signed with a timestamp `age_seconds` old (what a signed GET needs)."""
+    return auth.stamped_signature(secret, int(time.time() - age_seconds), body)

@@ -4,13 +4,14 @@ token, signature or path token 202; no credential at all only when asked for."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from rancher_deploy.simulator import Simulator
 
 from ..conftest import NEW_IMAGE, OLD_IMAGE
-from .conftest import HMAC_SECRET, TOKEN, Serve, signed
+from .conftest import HMAC_SECRET, TOKEN, Serve, signed, signed_now
 
 UPGRADE = json.dumps({"docker_image": NEW_IMAGE, "confirm": True}).encode()
 
@@ -75,9 +76,36 @@ def test_a_wrong_signature_is_403_and_changes_nothing(
     served = serve(RANCHER_SERVE_TOKEN=None, RANCHER_SERVE_HMAC_SECRET=HMAC_SECRET)
     answer = served.request("POST", "/upgrade", token=None, body=UPGRADE, headers=headers)
     assert answer.status_code == 403
-    # /status is asked with a signature too (of its empty body): nothing was queued.
-    assert served.request("GET", "/status", token=None, headers=signed(b"")).json()["runs"] == []
+    # /status is asked with a signature too (of its timestamp and empty body): nothing was queued.
+    assert served.request("GET", "/status", token=None, headers=signed_now(b"")).json()["runs"] == []
     assert_nothing_changed(sim, web)
+
+
+@pytest.mark.parametrize("headers", [
+    signed(b""),                                   # no timestamp: the same signature for ever
+    signed_now(b"", age_seconds=600),              # a GET seen ten minutes ago, replayed
+    signed_now(b"", age_seconds=-600),             # a timestamp far in the future
+    {**signed_now(b""), "X-Request-Timestamp": str(int(time.time()) - 1)},   # another timestamp
+], ids=["unstamped", "replayed", "future", "stamp changed"])
+def test_a_signed_status_request_needs_a_fresh_timestamp_in_what_is_signed(
+        serve: Serve, headers: dict[str, str]) -> None:
+    served = serve(RANCHER_SERVE_TOKEN=None, RANCHER_SERVE_HMAC_SECRET=HMAC_SECRET)
+    answer = served.request("GET", "/status", token=None, headers=headers)
+    assert answer.status_code == 403, answer.text
+    assert "runs" not in answer.json()
+    if "X-Request-Timestamp" not in headers:
+        assert answer.json() == {"error": "a signed GET must sign X-Request-Timestamp too (docs/fleet.md)"}
+    assert served.request("GET", "/status", token=None, headers=signed_now(b"")).status_code == 200
+
+
+def test_a_post_may_sign_a_timestamp_too_and_then_it_must_be_fresh(serve: Serve, sim: Simulator, web: str) -> None:
+    served = serve(RANCHER_SERVE_TOKEN=None, RANCHER_SERVE_HMAC_SECRET=HMAC_SECRET)
+    stale = served.request("POST", "/upgrade", token=None, body=UPGRADE, headers=signed_now(UPGRADE, age_seconds=400))
+    assert stale.status_code == 403
+    assert_nothing_changed(sim, web)
+    fresh = served.request("POST", "/upgrade", token=None, body=UPGRADE, headers=signed_now(UPGRADE))
+    assert fresh.status_code == 202
+    served.wait_until_done(1)
 
 
 def test_the_token_as_a_webhook_paths_last_segment_is_accepted_and_never_logged(

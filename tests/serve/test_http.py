@@ -138,3 +138,18 @@ def test_verbose_runs_show_no_secret_in_the_log_or_status(serve: Serve, web: str
     served.upgrade()
     served.wait_until_done(1)
     assert "debug: " in served.log.getvalue()
+
+
+@pytest.mark.parametrize("media_type", ["application/vnd.docker.distribution.events.v1+json",
+                                        "application/vnd.docker.distribution.events.v2+json", "application/json"])
+def test_the_registry_envelope_is_read_under_each_media_type_distribution_sends(serve: Serve, media_type: str) -> None:
+    # distribution 2.x (Debian's docker-registry 2.8.2) sends events.v1+json, 3.x events.v2+json
+    # (notifications/event.go EventsMediaType); docs/fleet.md says both are read.
+    envelope = {"events": [{"action": "push", "target": {
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "repository": "shop/web", "tag": "2.1"},
+        "request": {"host": "registry.example.com:5000"}}]}
+    served = serve()
+    answer = served.request("POST", "/webhooks/registry", body=json.dumps(envelope).encode(),
+                            headers={"Content-Type": media_type})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["accepted"][0]["image"] == "registry.example.com:5000/shop/web:2.1"

@@ -7,12 +7,13 @@ it), so a run is surely going while the test sends the next request.
 
 from __future__ import annotations
 
+import copy
 import json
 
 from rancher_deploy.simulator import Simulator
 
-from ..conftest import NEW_IMAGE, OLD_IMAGE
-from .conftest import Serve
+from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE
+from .conftest import Serve, held_run
 
 REPOSITORY = NEW_IMAGE.rsplit(":", 1)[0]
 API = "registry.example.com:5000/shop/api"
@@ -20,10 +21,7 @@ API = "registry.example.com:5000/shop/api"
 
 def test_a_push_for_a_busy_repository_waits_and_a_newer_one_supersedes_it(
         serve: Serve, sim: Simulator, web: str) -> None:
-    served = serve()
-    sim.faults.hang(web)
-    assert served.upgrade(f"{REPOSITORY}:2.1").status_code == 202
-    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
+    served = held_run(serve, sim, web)   # run 1: 2.1
     waiting = served.upgrade(f"{REPOSITORY}:2.2")
     assert waiting.status_code == 202 and waiting.json()["accepted"][0]["supersedes"] is None
     newer = served.upgrade(f"{REPOSITORY}:2.3")
@@ -129,3 +127,58 @@ def test_a_notification_naming_more_images_than_places_queues_none_of_them(
     assert [run["run"] for run in served.status()["runs"]] == [1]
     answer = served.post("/webhooks/registry", push("shop/api"))
     assert answer.status_code == 202 and answer.json()["accepted"][0]["image"] == f"{API}:1.0"
+
+
+def test_two_runs_of_one_target_never_go_at_once(serve: Serve, sim: Simulator) -> None:
+    # A service whose sidekick runs another repository is picked by a push of either: two runs, keyed
+    # by two repositories, go at once. Rancher would refuse the second upgrade (422 ActionNotAvailable,
+    # the service upgrading); the second run waits for the first to end, then plans from what it left.
+    # (From a review: before the per-target lock, that push was lost with exit 2.)
+    config = copy.deepcopy(LAUNCH_CONFIG)
+    config["labels"]["autoupdate.enable"] = "true"
+    side = {"name": "side", "imageUuid": "docker:registry.example.com:5000/shop/side:1.0"}
+    web = sim.add_service(sim.add_stack("shop"), "web", config, scale=2, secondary_launch_configs=[side])
+    served = serve()
+    sim.faults.hang(web)   # the first upgrade stays going until the second run is seen waiting
+    envelope = {"events": [
+        {"action": "push", "target": {"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                                      "repository": repository, "tag": tag},
+         "request": {"host": "registry.example.com:5000"}}
+        for repository, tag in (("shop/web", "2.1"), ("shop/side", "2.0"))]}
+    assert served.post("/webhooks/registry", envelope).status_code == 202
+    served.wait_for_line("is being upgraded by another run of this process; waiting for it to end")
+    assert served.status()["running"] == 2
+    sim.faults.clear()
+    first, second = served.wait_until_done(1), served.wait_until_done(2)
+    assert (first["exit_code"], second["exit_code"]) == (0, 0), (first.get("error"), second.get("error"))
+    service = sim.service(web)
+    assert service["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.1"
+    assert service["secondaryLaunchConfigs"][0]["imageUuid"] == "docker:registry.example.com:5000/shop/side:2.0"
+    assert "ActionNotAvailable" not in served.log.getvalue()
+
+
+def test_a_late_push_of_an_older_tag_never_replaces_a_newer_one_waiting(
+        serve: Serve, sim: Simulator, web: str) -> None:
+    # Registries deliver late and out of order (a notification retried after its backoff): newest is by
+    # the version policy (fleet mode's `newer` here), not by arrival.
+    served = held_run(serve, sim, web)   # run 1: 2.1
+    assert served.upgrade(f"{REPOSITORY}:2.10").status_code == 202          # run 2 waits
+    late = served.upgrade(f"{REPOSITORY}:2.9")
+    assert late.status_code == 200 and late.json()["accepted"] == [], late.text
+    (why,) = late.json()["ignored"]
+    assert why.startswith(f"{REPOSITORY}:2.9: not queued: run 2, waiting, deploys {REPOSITORY}:2.10, and the "
+                          "version policy newer does not take it over that"), why
+    assert {run["run"]: run["state"] for run in served.status()["runs"]} == {2: "queued", 1: "running"}
+    newer = served.upgrade(f"{REPOSITORY}:2.11")                              # a newer one still replaces it
+    assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 2
+    sim.faults.clear()
+    assert served.wait_until_done(3)["result"] == "upgraded"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.11"
+
+
+def test_pushes_of_tags_that_are_not_versions_replace_the_waiting_one_by_arrival(
+        serve: Serve, sim: Simulator, web: str) -> None:
+    served = held_run(serve, sim, web, RANCHER_VERSION_POLICY="any")
+    assert served.upgrade(f"{REPOSITORY}:main-5f3a2c1").status_code == 202
+    later = served.upgrade(f"{REPOSITORY}:main-0b7d9e4")
+    assert later.status_code == 202 and later.json()["accepted"][0]["supersedes"] == 2

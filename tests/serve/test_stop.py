@@ -24,7 +24,7 @@ from rancher_deploy.simulator import Simulator
 
 from ..conftest import NEW_IMAGE, OLD_IMAGE, SECRET_KEY
 from ..faults.test_signals import DEADLINE_SECONDS, Child
-from .conftest import TOKEN, Serve, Served, server_environment
+from .conftest import TOKEN, Serve, Served, held_run, server_environment
 
 REPOSITORY = NEW_IMAGE.rsplit(":", 1)[0]
 
@@ -40,15 +40,6 @@ def ended(served: Served, thread: threading.Thread) -> ExitCode | None:
     thread.join(DEADLINE_SECONDS)
     assert not thread.is_alive(), served.log.getvalue()
     return served.code
-
-
-def held_run(serve: Serve, sim: Simulator, web: str, **environment: str) -> Served:
-    """A server whose run 1 is upgrading shop/web, held there."""
-    served = serve(**environment)
-    sim.faults.hang(web)
-    assert served.upgrade().status_code == 202
-    served.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
-    return served
 
 
 def test_a_stop_closes_the_port_cancels_waiting_runs_and_lets_the_running_one_finish(
@@ -127,16 +118,20 @@ def post_upgrade(url: str) -> None:
     assert answer.status_code == 202, answer.text
 
 
-@pytest.mark.parametrize("grace, code, image", [("60", 0, NEW_IMAGE), ("0", 143, OLD_IMAGE)],
-                         ids=["finished within the grace", "rolled back after it"])
-def test_sigterm_to_the_server_mid_upgrade(sim: Simulator, web: str, tmp_path: Path,
-                                           grace: str, code: int, image: str) -> None:
+@pytest.mark.parametrize("number, grace, code, image", [
+    (signal.SIGTERM, "60", 0, NEW_IMAGE), (signal.SIGTERM, "0", 143, OLD_IMAGE),
+    # Ctrl-C on a server run in a terminal stops it the same graceful way, with 130 when it interrupted.
+    (signal.SIGINT, "60", 0, NEW_IMAGE), (signal.SIGINT, "0", 130, OLD_IMAGE),
+], ids=["SIGTERM, finished within the grace", "SIGTERM, rolled back after it",
+        "SIGINT, finished within the grace", "SIGINT, rolled back after it"])
+def test_a_signal_to_the_server_mid_upgrade(sim: Simulator, web: str, tmp_path: Path, number: signal.Signals,
+                                            grace: str, code: int, image: str) -> None:
     sim.faults.hang(web)
     child, url = serving_child(sim, tmp_path, RANCHER_SERVE_GRACE=grace)
     post_upgrade(url)
     child.wait_for_line("[run 1] Upgrade of Default/shop/web requested")
-    child.signal(signal.SIGTERM)
-    child.wait_for_line("SIGTERM: accepting no more requests")
+    child.signal(number)
+    child.wait_for_line(f"{number.name}: accepting no more requests")
     sim.faults.clear()
     returncode, stdout, stderr = child.finish()
     assert returncode == code, stderr
