@@ -26,6 +26,7 @@ from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import NEW_IMAGE, OLD_IMAGE, HeldClock, RunCli, invoke_cli, server_cert
 from .faults.test_signals import Child
+from .test_streams import rolling_back
 from .test_workloads import NEW, TOKEN_ID, TOKEN_SECRET, WEB, containers
 from .tls_proxy import TlsProxy
 
@@ -108,10 +109,7 @@ def test_a_timeout_a_healthy_stream_reaches_is_confirmed_by_one_read(sim: Simula
     sim.faults.unhealthy_image(NEW_IMAGE)   # the upgrade truly does not end: the read agrees with the stream
     # Frozen until the rollback, so the confirming read cannot see a change whose event a loaded
     # machine has not delivered yet (which would take the stream for silent).
-    def rolling_back() -> bool:
-        return any("action=rollback" in r.query for r in sim.requests)
-
-    with HeldClock(sim, rolling_back, step=SPEED * 0.005):
+    with HeldClock(sim, lambda: rolling_back(sim), step=SPEED * 0.005):
         result = run_cli(RANCHER_TIMEOUT="1")
     assert result.code == 1, result.stderr
     assert "shop/web was not upgraded after 1s (RANCHER_TIMEOUT)" in result.stderr

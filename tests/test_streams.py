@@ -3,6 +3,9 @@ cattle's subscribe websocket (1.6) and norman's (2.x v3).
 
 The simulator runs on a clock slow enough (Timing(speed=10 or 20): an upgrade of ~0.3-1 s) that a
 poller would read many times; a wait on a stream makes the same few requests however long it takes.
+Where a test looks for a step of the upgrade on the stream, or for a read that confirms what the stream
+said, the simulator is frozen and a `HeldClock` moves it once the wait got there, so that a loaded
+machine cannot make the stream open late or deliver an event after the read.
 Faults cut the stream (a proxy that breaks long connections), expire the version a watch resumes
 from (410 Gone) or refuse the subscription; a proxy in front of Rancher passes websockets or does
 not (TLS, a path prefix); and a signal arrives while the wait is blocked on the stream.
