@@ -29,8 +29,8 @@ EVENT_FIELDS = {"id", "name", "replyTo", "resourceId", "resourceType", "publishe
 
 
 def subscribe(sim: Simulator, path: str, authorization: str = BASIC, **options: Any) -> websocket.WebSocket:
-    return websocket.create_connection(sim.url.replace("http", "ws", 1) + path, timeout=5,
-                                       header={"Authorization": authorization}, **{"suppress_origin": True, **options})
+    return websocket.create_connection(sim.url.replace("http", "ws", 1) + path, header={"Authorization": authorization},
+                                       **{"timeout": 5, "suppress_origin": True, **options})
 
 
 def messages(ws: websocket.WebSocket, count: int) -> list[Message]:
@@ -231,3 +231,63 @@ def test_norman_s_subscribe_schema_leads_to_the_websocket_and_is_never_a_type_wa
     first = messages(ws, 1)[0]
     assert first["name"] == "resource.change" and first["data"]["type"] != "subscribe"
     ws.close()
+
+
+# -- at 10,000 services: what a look and a request render (docs/performance.md) ------------------------
+
+
+@pytest.fixture(scope="module")
+def crowded() -> Iterator[Simulator]:
+    """10,000 resting services in 10 stacks (1s1..1s10000), time running as in tests (`Timing.fast`)."""
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing.fast()) as simulator:
+        simulator.seed_bulk({"services": 10_000, "stacks": 10, "launchConfig": dict(WEB_CONFIG)})
+        yield simulator
+
+
+def until(ws: websocket.WebSocket, wanted: Any) -> Message:
+    """The first resource.change event whose resource `wanted` accepts (pings and others skipped)."""
+    while True:
+        message = json.loads(ws.recv())
+        if message["name"] == "resource.change" and wanted(message["data"]["resource"]):
+            return message
+
+
+def test_an_open_subscription_renders_what_changed_not_all_10000_services(crowded: Simulator) -> None:
+    """Each look of a subscription renders the services the store logged as touched (a write, or time
+    advancing one), not the project: at 10,000 services a look at everything held the store's lock
+    for half a second, and every request with it (reviewer p15)."""
+    ws = subscribe(crowded, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change", timeout=30)
+    try:
+        assert messages(ws, 1)[0]["name"] == "ping"
+        before = crowded.rendered
+        named = requests.put(f"{crowded.url}/v2-beta/projects/1a5/services/1s5", json={"description": "renamed"},
+                             auth=(ACCESS_KEY, SECRET_KEY), timeout=30)
+        assert named.status_code == 200, named.text
+        assert until(ws, lambda resource: resource["id"] == "1s5")["data"]["resource"]["description"] == "renamed"
+        # The PUT's answer, then the looks: the service and its containers once each, not 30,000 objects.
+        assert crowded.rendered - before <= 10, crowded.rendered - before
+        # Time moving one service (an upgrade, container by container) costs its own renders only.
+        before = crowded.rendered
+        upgrade(crowded, "1s7")
+        until(ws, lambda resource: resource["id"] == "1s7" and resource["state"] == "upgraded")
+        assert crowded.rendered - before <= 400, crowded.rendered - before
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("query", [{}, {"stackId": "1st3"}, {"order": "desc"}, {"marker": "m9995"},
+                                   {"stackId": "1st3", "order": "desc", "marker": "m5"}])
+def test_a_page_of_10000_services_renders_that_page_only(crowded: Simulator, query: dict[str, str]) -> None:
+    """A list filtered only as the narrowing does (name, stackId) is paged before rendering; the page
+    is the one filtering everything rendered gives (`sort=id` takes that path: the same order here)."""
+    auth = (ACCESS_KEY, SECRET_KEY)
+    before = crowded.rendered
+    page = requests.get(f"{crowded.url}/v2-beta/projects/1a5/services", params={**query, "limit": "5"}, auth=auth,
+                        timeout=30).json()
+    assert crowded.rendered - before <= 5
+    rendered_all = requests.get(f"{crowded.url}/v2-beta/projects/1a5/services",
+                                params={**query, "limit": "5", "sort": "id"}, auth=auth, timeout=30).json()
+    assert [service["id"] for service in page["data"]] == [service["id"] for service in rendered_all["data"]]
+    assert len(page["data"]) == 5
+    assert page["pagination"]["partial"] == rendered_all["pagination"]["partial"]
+    assert (page["pagination"]["next"] is None) == (rendered_all["pagination"]["next"] is None)
