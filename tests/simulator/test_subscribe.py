@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import requests
 import websocket
 
 from rancher_deploy.simulator import Simulator, Timing
+from rancher_deploy.simulator.cattle.subscribe import publish_seconds
 
 from .conftest import ACCESS_KEY, K8S_SECRET, K8S_TOKEN, SECRET_KEY, WEB_CONFIG
 
@@ -291,3 +293,29 @@ def test_a_page_of_10000_services_renders_that_page_only(crowded: Simulator, que
     assert len(page["data"]) == 5
     assert page["pagination"]["partial"] == rendered_all["pagination"]["partial"]
     assert (page["pagination"]["next"] is None) == (rendered_all["pagination"]["next"] is None)
+
+
+def test_cattle_publishes_the_changes_of_each_period_together_in_their_latest_state() -> None:
+    """Cattle collects the resources changed and publishes each once a second, as it then renders
+    (task.resource.change.publish.schedule=1, ResourceChangeEventListenerImpl.run): two edits within
+    one period make one event, carrying the second. Here a period is 0.5 s real."""
+    assert publish_seconds(Timing.realistic()) == 1.0 and publish_seconds(Timing.fast()) < 0.02
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing(speed=1000.0, publish_interval=500.0)) as sim:
+        stack = sim.add_stack("shop")
+        web, api = sim.add_service(stack, "web", dict(WEB_CONFIG)), sim.add_service(stack, "api", dict(WEB_CONFIG))
+        ws = subscribe(sim, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change")
+
+        def describe(service: str, text: str) -> None:
+            assert requests.put(f"{sim.url}/v2-beta/projects/1a5/services/{service}", json={"description": text},
+                                auth=(ACCESS_KEY, SECRET_KEY), timeout=5).status_code == 200
+
+        try:
+            describe(api, "beat")
+            until(ws, lambda resource: resource["id"] == api)   # a publication: the next is 0.5 s away
+            describe(web, "first")
+            time.sleep(0.05)   # well inside the period; a look every 20 ms would publish "first" meanwhile
+            describe(web, "second")
+            published = until(ws, lambda resource: resource["id"] == web)["data"]["resource"]
+            assert published["description"] == "second"
+        finally:
+            ws.close()

@@ -26,6 +26,7 @@ from rancher_deploy.simulator.cattle.errors import ApiError, not_found
 from rancher_deploy.simulator.cattle.handlers import ApiRequest, render_instance, render_service, with_included
 from rancher_deploy.simulator.cattle.models.resource import JSON
 from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.clock import Timing
 from rancher_deploy.simulator.upgrade import TICK, handshake
 from rancher_deploy.simulator.wire import Response, StreamCut, Websocket
 
@@ -126,14 +127,20 @@ class _Changes:
         self._position = store.changes_logged()   # how far the store's log of touched services is read
         self._shown_generation = store.faults.shown_generation()
         self._looked_at = time.monotonic()
+        # Cattle publishes the changes it collected on a schedule (`publish_seconds`), not as they
+        # happen: one look per period, on a fixed beat from the first.
+        self._period = publish_seconds(store.timing)
+        self._due = self._looked_at + self._period
         self._events: list[tuple[int, float, str]] = []   # (number, when kept, the event's text)
         self._looks = 0
         self.last = 0
         self._look(store.now(), learn=True)
 
     def since(self, cursor: int, now: float) -> tuple[int, list[str]]:
-        """The events after number `cursor` (looking first if a tick has passed), and the new cursor."""
-        if time.monotonic() - self._looked_at >= TICK / 2:
+        """The events after number `cursor` (looking first when the publish period is due), and the
+        new cursor."""
+        if time.monotonic() >= self._due:
+            self._due = max(self._due + self._period, time.monotonic())
             self._look(now, learn=False)
         return self.last, [text for number, _, text in self._events if number > cursor]
 
@@ -171,6 +178,15 @@ class _Changes:
                     change = event(RESOURCE_CHANGE, {"resource": resource}, store.wall(now), str(resource["type"]),
                                    str(resource["id"]))
                     self._events.append((self.last, self._looked_at, _text(change)))
+
+
+def publish_seconds(timing: Timing) -> float:
+    """Real seconds between two publications of the changes collected: ``timing.publish_interval``
+    simulated seconds (cattle's 1 s) at the timing's speed, at least half a tick; every look when
+    time stands still (speed 0), where only writes and `advance` change anything."""
+    if timing.speed <= 0:
+        return TICK / 2
+    return max(TICK / 2, timing.publish_interval / timing.speed)
 
 
 def _text(message: JSON) -> str:
