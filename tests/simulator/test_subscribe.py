@@ -235,6 +235,27 @@ def test_norman_s_subscribe_schema_leads_to_the_websocket_and_is_never_a_type_wa
     ws.close()
 
 
+def test_a_container_that_turns_healthy_with_no_process_running_is_published(cattle: Simulator, web: str) -> None:
+    """After a restart's process ends, a container's health check still runs: time alone turns it
+    healthy, which the store logs as a change (`Backend.settle`), so the stream publishes it though
+    no write and no process touched the service."""
+    ws = subscribe(cattle, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change")
+    try:
+        answer = requests.post(f"{cattle.url}/v2-beta/projects/1a5/services/{web}/?action=restart",
+                               auth=(ACCESS_KEY, SECRET_KEY), timeout=5, json={})
+        assert answer.status_code == 202, answer.text
+        while cattle.service(web)["state"] != "active":
+            cattle.advance(0.5)
+        pending = [c["id"] for c in cattle.instances(web) if c["healthState"] == "initializing"]
+        assert pending, "the restart ended with a health check still running"
+        until(ws, lambda resource: resource["id"] == pending[-1] and resource["state"] == "running"
+              and resource["healthState"] == "initializing")   # the events before are read
+        cattle.advance(10)
+        until(ws, lambda resource: resource["id"] == pending[-1] and resource["healthState"] == "healthy")
+    finally:
+        ws.close()
+
+
 # -- at 10,000 services: what a look and a request render (docs/performance.md) ------------------------
 
 
