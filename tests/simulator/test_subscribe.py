@@ -340,3 +340,16 @@ def test_cattle_publishes_the_changes_of_each_period_together_in_their_latest_st
             assert published["description"] == "second"
         finally:
             ws.close()
+
+
+def test_a_reset_makes_every_subscription_look_at_everything_once() -> None:
+    """The store's log of touched services (what a look renders): a reader that had read it all when
+    the store was reset is told to look at every service (None), not at nothing."""
+    from rancher_deploy.simulator.cattle.store import Store
+    from rancher_deploy.simulator.faults import Faults
+
+    store = Store(ACCESS_KEY, SECRET_KEY, Timing(speed=0.0), Faults())
+    read_all = store.changes_logged()
+    store.reset()
+    assert store.touched_since(read_all) is None
+    assert store.touched_since(store.changes_logged()) == set()

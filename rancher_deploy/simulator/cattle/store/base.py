@@ -132,7 +132,9 @@ class Backend(Timeline):
                 self.touch(svc)
 
     def touch_everything(self) -> None:
-        """Log that any service may show otherwise (a reset)."""
+        """Log that any service may show otherwise (a reset): a reader that has read the log up to
+        here (its position at most the entry this adds) looks at every service once."""
+        self._log.append(-1)   # no service has this number: it only moves the log's end past every reader
         self._everything_at = self.changes_logged()
 
     def changes_logged(self) -> int:
