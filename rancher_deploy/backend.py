@@ -22,7 +22,8 @@ __all__ = ["Backend", "Stream", "StreamLost"]
 class Stream(Protocol):
     """Observations of one target pushed by Rancher (1.x subscribe, v3 subscribe, a Kubernetes watch).
 
-    The first `next` answers the target as it is now; later ones answer it after each change.
+    The first `next` answers the target as it is now (1.x: as the environment's subscription has kept
+    it since the target's first wait, `subscribe.ServiceEvents`); later ones answer it after each change.
     """
 
     def next(self, timeout: float) -> Snapshot | None:

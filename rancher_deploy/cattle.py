@@ -38,8 +38,7 @@ from rancher_deploy.links import service_page
 from rancher_deploy.plan import Plan, ServiceUpgrade, Strategy, plan_creation, plan_service_upgrade
 from rancher_deploy.settings import ServiceTarget, Settings, Target
 from rancher_deploy.snapshot import Goal, Health, Phase, Restore, Snapshot, TargetRef, Verdict, texts
-from rancher_deploy.streams import Lost
-from rancher_deploy.subscribe import ServiceEvents
+from rancher_deploy.subscribe import CattleEvents
 from rancher_deploy.status import (
     BUSY_STATES,
     PENDING_STATES,
@@ -107,8 +106,9 @@ class CattleBackend:
         self._seen: dict[str, JSON] = {}
         self._made: dict[str, str] = {}          # service id -> stack id, of each service this run created
         self._made_stacks: dict[str, str] = {}   # stack id -> self link, of each stack this run created
-        # Set once a subscribe stream could not be opened, broke or went silent: later waits poll (said once).
-        self._stream_lost = Lost()
+        # One subscription per environment, shared by every wait of the run, hung up with the session.
+        self._events = CattleEvents(session)
+        session.on_close(self._events.close)
         self._homes: dict[str, str] = {}  # service id -> its environment's API address (fleet picks span several)
 
     @property
@@ -257,14 +257,10 @@ class CattleBackend:
         return self._counted(ref, *self._read_counted(ref))
 
     def watch(self, ref: TargetRef) -> Stream | None:
-        """Cattle's subscribe websocket of the environment (then one read of the service and its
-        containers); None once a stream was lost in this run."""
-        if self._stream_lost.is_set():
-            return None
-        # The service's own environment: `<project>/subscribe` carries the changes of that project only (the
-        # UI opens one per environment it shows), so the default one's would never see a fleet pick elsewhere.
-        return ServiceEvents(self._session, self._homes.get(ref.id, self._base), ref, lambda: self._read_counted(ref),
-                             lambda service, instances: self._counted(ref, service, instances), self._stream_lost)
+        """A view of the service kept by its environment's one subscription (`subscribe.CattleEvents`,
+        in the service's own environment: a fleet pick may be elsewhere); None once a stream was lost."""
+        return self._events.watch(self._homes.get(ref.id, self._base), ref, lambda: self._read_counted(ref),
+                                  lambda service, instances: self._counted(ref, service, instances))
 
     def _counted(self, ref: TargetRef, service: JSON, instances: list[JSON]) -> Snapshot:
         """The snapshot of a service with its containers counted; the read that decides an action."""
@@ -450,7 +446,11 @@ class CattleBackend:
         if not url:
             raise RefusedError(f"Rancher does not offer {action} for {ref.name} in state "
                                f"{service.get('state')} (offered: {', '.join(sorted(service.get('actions') or {}))})")
-        self._session.post(str(url), body, what=f"{action} of {ref.name}")
+        answer: JSON | None = None
+        try:
+            answer = self._session.post(str(url), body, what=f"{action} of {ref.name}")
+        finally:
+            self._events.acted(ref, service, answer)   # a watched service's view takes the answer
 
 
 def _containers(service: JSON) -> tuple[Container, ...]:

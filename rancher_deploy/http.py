@@ -107,6 +107,7 @@ class RancherSession:
         # serialise them again.
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
+        self._closing: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         # A CA file or False, never True (Settings.verify decides which): requests replaces verify=True,
         # per request or per session, with REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE from the environment
@@ -155,9 +156,19 @@ class RancherSession:
         session.headers["X-API-No-Challenge"] = "true"
         return session
 
+    def on_close(self, action: Callable[[], None]) -> None:
+        """Have `close` call `action` first (it must raise nothing): what was opened through this
+        session for the whole run, such as the event streams of 1.x (`subscribe.CattleEvents`)."""
+        with self._lock:
+            self._closing.append(action)
+
     def close(self) -> None:
+        """Hang up what the run opened (`on_close`), then its connections; the end of the run."""
         with self._lock:
             sessions, self._sessions = self._sessions, []
+            closing, self._closing = self._closing, []
+        for action in closing:
+            action()
         for session in sessions:
             session.close()
 

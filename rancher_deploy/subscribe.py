@@ -2,11 +2,14 @@
 Rancher pushes, kept when it concerns the target, and read into what a poll would read.
 
 Both push every change of every resource of a project, narrowed by what the subscription asks for
-(cattle: the event name; norman: the resource type and namespace), so each stream here keeps only
-what concerns its one target. What differs is the start: cattle sends no state when subscribed
-(only changes from then on, NonBlockingSubscriptionHandler), so the target is read once the stream
-is open, and no change between the two is missed; norman's store watches from resourceVersion "0",
-so it sends every object first (store/proxy/proxy_store.go realWatch), and no read is needed.
+(cattle: the event name; norman: the resource type and namespace). Norman's is asked per kind and
+namespace, one per wait, keeping what concerns its one target; cattle's can be narrowed no further
+than the environment, so the run opens one per environment and hands each message to a view per
+service (`CattleEvents`): its targets share it, and each target's later waits go on from its view.
+What differs is the start: cattle sends no state when subscribed (only changes from then on,
+NonBlockingSubscriptionHandler), so a service is read once the stream is open, and no change between
+the two is missed; norman's store watches from resourceVersion "0", so it sends every object first
+(store/proxy/proxy_store.go realWatch), and no read is needed.
 The websocket is opened on the stream's reader thread (`streams.Feed`), so a wait notices a signal
 or its deadline while a proxy sits on the handshake.
 
@@ -20,6 +23,7 @@ poll without trying again: the log says so once (`wait.wait_for`).
 from __future__ import annotations
 
 import re
+import threading
 from typing import Callable
 
 from rancher_deploy.errors import NotFound
@@ -77,8 +81,138 @@ class _Subscription:
         self._feed.close()
 
 
-class ServiceEvents(_Subscription):
-    """`Backend.watch` on 1.x: cattle's `<project>/subscribe?eventNames=resource.change`.
+class CattleEvents:
+    """The run's subscriptions to cattle's events (1.x): one per environment, shared by every wait of
+    every target there, opened by the first wait and closed at the end of the run (`close`).
+
+    Cattle sends each subscriber every change of the environment (`<project>/subscribe` carries that
+    project's only: the UI opens one per environment it shows), so one subscription serves all its
+    services: ten targets there cost one subscription instead of twenty (two waits each), and a
+    target's later waits (the finish's, a rollback's) start from what the stream kept, with no
+    subscription and no read of their own.
+    """
+
+    def __init__(self, session: RancherSession) -> None:
+        self._session = session
+        self._lost = Lost()   # set once a stream could not be opened, broke or went silent: the waits poll
+        self._lock = threading.Lock()
+        self._streams: dict[str, EnvironmentEvents] = {}
+
+    def watch(self, project_url: str, ref: TargetRef, read: Callable[[], tuple[JSON, list[JSON]]],
+              observed: Callable[[JSON, list[JSON]], Snapshot]) -> ServiceEvents | None:
+        """A wait's view of the service (`Backend.watch`): its environment's subscription, opened on
+        the first call; None once a stream was lost in this run (the waits poll)."""
+        if self._lost.is_set():
+            return None
+        with self._lock:
+            stream = self._streams.get(project_url)
+            if stream is None or stream.dropped:
+                stream = self._streams[project_url] = EnvironmentEvents(self._session, project_url, ref, self._lost)
+            return stream.view(ref, read, observed)
+
+    def acted(self, ref: TargetRef, decided: JSON, answer: JSON | None) -> None:
+        """An action was sent on the service (`ServiceEvents.acted`); nothing when it is not watched."""
+        with self._lock:
+            views = [stream.views.get(ref.id) for stream in self._streams.values()]
+        for view in views:
+            if view is not None:
+                view.acted(decided, answer)
+
+    def close(self) -> None:
+        """Hang up every subscription (the run is over); raises nothing."""
+        with self._lock:
+            streams, self._streams = list(self._streams.values()), {}
+        for stream in streams:
+            stream.close()
+
+
+class EnvironmentEvents(_Subscription):
+    """Cattle's `<project>/subscribe?eventNames=resource.change`, fanned out to the view of each
+    service watched there.
+
+    Whichever wait takes from the stream (one at a time, each for at most its short timeout, so that
+    each still notices a signal or its deadline at once) hands every message to every view. A stream
+    Rancher ended is subscribed again (`_Subscription`) and each view reads its service again; a lost
+    one is lost for every view (said once: `streams.Lost`).
+    """
+
+    def __init__(self, session: RancherSession, project_url: str, ref: TargetRef, lost: Lost) -> None:
+        super().__init__(session, f"{project_url}/subscribe", {"eventNames": RESOURCE_CHANGE},
+                         f"the event stream of {ref.name}'s environment", lost)
+        self.state = threading.RLock()   # the views' contents, changed by whichever wait takes
+        self._taking = threading.Lock()
+        self.views: dict[str, ServiceEvents] = {}
+        self._waits = 0               # waits using a view now
+        self._broken: StreamLost | None = None
+        self.dropped = False          # closed before it opened: the next wait subscribes anew
+
+    @property
+    def opened(self) -> bool:
+        return self._feed.opened
+
+    def view(self, ref: TargetRef, read: Callable[[], tuple[JSON, list[JSON]]],
+             observed: Callable[[JSON, list[JSON]], Snapshot]) -> ServiceEvents:
+        """The service's view, made on its first wait; a wait starts on it (`detach` ends it)."""
+        with self.state:
+            view = self.views.get(ref.id)
+            if view is None:
+                view = self.views[ref.id] = ServiceEvents(self, ref, read, observed)
+            self._waits += 1
+            return view.attach()
+
+    def detach(self) -> None:
+        """A wait is over. A stream still being opened when no wait uses it is closed (`Feed.close`:
+        a proxy that sits on the handshake is not waited on again)."""
+        with self.state:
+            self._waits -= 1
+            idle = self._waits <= 0 and not self._feed.opened
+        if idle:
+            self.dropped = True
+            self.close()
+
+    def pump(self, timeout: float, *, drain: bool = False) -> None:
+        """Take the next message within `timeout` seconds (`drain`: and every one already received)
+        and hand it to every view; returns at once when another wait is taking (what it takes reaches
+        every view too). One at a time, so a lone wait judges each change as a poll would have seen
+        it (the service upgraded before its last container's event). Raises StreamLost."""
+        if self._broken is not None:
+            raise self._again()
+        if not self._taking.acquire(timeout=max(0.0, timeout)):
+            return
+        try:
+            if self._broken is not None:
+                raise self._again()
+            message = self._take(timeout)
+            while message is not None:
+                with self.state:
+                    for view in self.views.values():
+                        view.apply(message)
+                message = self._take(0.0) if drain else None
+        except StreamLost as lost:
+            self._broken = lost
+            raise
+        finally:
+            self._taking.release()
+
+    def _again(self) -> StreamLost:
+        """The loss, for a view that did not see it happen: already said (`StreamLost.first`)."""
+        lost = StreamLost(str(self._broken))
+        lost.first = False
+        return lost
+
+    def _subscribed_again(self) -> None:
+        with self.state:
+            for view in self.views.values():
+                view.unread = True   # cattle sends no state on subscribe: each view reads again
+
+    def silent(self, why: str) -> StreamLost:
+        lost = super().silent(why)
+        self._broken = lost
+        return lost
+
+
+class ServiceEvents:
+    """One service's view of its environment's events (`Backend.watch` on 1.x), kept for the run.
 
     Each event carries the changed resource as the API renders it (`data.resource`,
     ResourceChangeEventProcessor): the service itself, or one of its containers, whose state and
@@ -86,52 +220,109 @@ class ServiceEvents(_Subscription):
     `serviceIds` (v2-beta), and where the API leaves them out (v1: cattle's InstanceOutputFilter adds
     them only for other versions), when it was among the service's containers read, or carries
     the service's `io.rancher.stack_service.name` label (a container the upgrade makes). `read`
-    reads the service and its containers once the stream is open; `observed` turns the service and
-    its containers into the snapshot a poll would have made.
+    reads the service and its containers once the stream is open (cattle sends no state on
+    subscribe); `observed` turns the service and its containers into the snapshot a poll would make.
+
+    The view outlives a wait: `close` ends the wait's use of it while the stream keeps it up to date,
+    so the target's next wait starts from it with no subscription and no read, and `acted` keeps it
+    true across an action the run sent.
     """
 
-    def __init__(self, session: RancherSession, project_url: str, ref: TargetRef,
-                 read: Callable[[], tuple[JSON, list[JSON]]], observed: Callable[[JSON, list[JSON]], Snapshot],
-                 lost: Lost) -> None:
-        super().__init__(session, f"{project_url}/subscribe", {"eventNames": RESOURCE_CHANGE},
-                         f"the event stream of {ref.name}", lost)
+    def __init__(self, stream: EnvironmentEvents, ref: TargetRef, read: Callable[[], tuple[JSON, list[JSON]]],
+                 observed: Callable[[JSON, list[JSON]], Snapshot]) -> None:
+        self._stream = stream
         self._ref = ref
         self._read = read
         self._observed = observed
         self._service: JSON = {}
         self._instances: dict[str, JSON] = {}
-        self._unread = True
+        self.unread = True      # nothing read since subscribed: the next look reads
+        self._reading: list[JSON] | None = None   # the messages that came while that read was under way
+        self._changed = False   # the next look answers what is kept (a change, or a wait starting)
+        # The service's states from before an action this run sent: an event still showing one was
+        # published before the action (cattle publishes once a second, and the event may arrive after
+        # the action's answer), so it is skipped until the service shows another state.
+        self._before: set[str] = set()
+
+    def attach(self) -> ServiceEvents:
+        """Start a wait on this view: its first `next` answers the service as last seen."""
+        self._changed = True
+        return self
 
     def next(self, timeout: float) -> Snapshot | None:
-        event = self._take(timeout)
-        if self._unread:
-            if not self._feed.opened:
+        if self.unread:
+            return self._first(timeout)
+        if not self._changed:
+            self._stream.pump(timeout)
+        with self._stream.state:
+            if not self._changed:
                 return None
-            self._service, instances = self._read()
-            self._instances = {str(instance.get("id")): instance for instance in instances}
-            self._unread = False
-        elif event is None or not self._apply(event):
+            self._changed = False
+            service, instances = self._service, list(self._instances.values())
+        return self._observed(service, instances)
+
+    def _first(self, timeout: float) -> Snapshot | None:
+        """The service and its containers read once the stream is open, so no change is missed."""
+        if not self._stream.opened:
+            self._stream.pump(timeout)
             return None
-        return self._observed(self._service, list(self._instances.values()))
+        with self._stream.state:
+            self._reading = []
+        try:
+            service, instances = self._read()
+        finally:
+            with self._stream.state:
+                arrived, self._reading = self._reading or [], None
+        with self._stream.state:
+            self._service, self._instances = service, {str(item.get("id")): item for item in instances}
+            self.unread = False
+            self._before.clear()
+            for event in arrived:
+                self.apply(event)
+            self._changed = False
+            instances = list(self._instances.values())
+        return self._observed(service, instances)
 
-    def _subscribed_again(self) -> None:
-        self._unread = True
+    def silent(self, why: str) -> StreamLost:
+        return self._stream.silent(why)
 
-    def _apply(self, event: JSON) -> bool:
-        """Keep what the event says of the service or of one of its containers; False when it says
-        nothing of them (a ping, another resource)."""
+    def close(self) -> None:
+        """The wait is over; the view stays subscribed for the target's next wait."""
+        self._stream.detach()
+
+    def acted(self, decided: JSON, answer: JSON | None) -> None:
+        """An action was sent on `decided` (the service as read for it): `answer` is its answer (the
+        service in the state the action moved it to), None when none came: then read it again."""
+        try:
+            self._stream.pump(0.0, drain=True)   # what was received before the answer is older than it
+        except StreamLost:
+            pass   # the next wait says so
+        with self._stream.state:
+            if isinstance(answer, dict) and answer.get("id") == self._ref.id and not self.unread:
+                self._before = {str(decided.get("state")), str(self._service.get("state"))} - {str(answer.get("state"))}
+                self._service = answer
+            else:
+                self.unread = True
+
+    def apply(self, event: JSON) -> None:
+        """Keep what one message says of the service or of one of its containers (nothing of a ping
+        or another resource); called by the stream, holding `state`."""
+        if self.unread:
+            if self._reading is not None:
+                self._reading.append(event)
+            return
         resource = (event.get("data") or {}).get("resource") if event.get("name") == RESOURCE_CHANGE else None
         if not isinstance(resource, dict):
-            return False
+            return
         if resource.get("id") == self._ref.id:
+            if str(resource.get("state")) in self._before:
+                return
+            self._before.clear()
             self._service = resource
-            return True
-        if resource.get("type") != "container" and resource.get("kind") != "container":
-            return False
-        if self._owns(resource):
+            self._changed = True
+        elif (resource.get("type") == "container" or resource.get("kind") == "container") and self._owns(resource):
             self._instances[str(resource.get("id"))] = resource
-            return True
-        return False
+            self._changed = True
 
     def _owns(self, container: JSON) -> bool:
         if str(container.get("id")) in self._instances:

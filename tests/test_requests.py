@@ -131,7 +131,7 @@ def test_a_1x_wait_that_polls_counts_health_from_one_read_per_look(sim: Simulato
 
 
 @pytest.mark.parametrize("timing", [Timing(speed=50.0)])
-def test_a_1x_upgrade_costs_ten_requests_however_long_it_takes(sim: Simulator, web: str, run_cli: RunCli) -> None:
+def test_a_1x_upgrade_costs_eight_requests_however_long_it_takes(sim: Simulator, web: str, run_cli: RunCli) -> None:
     # Scale 2, batch size 1 (issue 15's scenario): 1 s and then 15 s between the batches.
     runs = []
     for interval, image in (("1", NEW_IMAGE), ("15", OLD_IMAGE)):
@@ -142,8 +142,27 @@ def test_a_1x_upgrade_costs_ten_requests_however_long_it_takes(sim: Simulator, w
         runs.append((len(sim.requests), sim.now() - started))
     (short, short_took), (long, long_took) = runs
     assert long_took > short_took + 10, runs
-    # 4 lookups, the upgrade, a subscription and a read; the finish, a subscription and a read.
-    assert short == long == 10, [f"{r.method} {r.path}?{r.query}" for r in sim.requests]
+    # 4 lookups, the upgrade, a subscription and a read; the finish, whose wait goes on with what the
+    # same subscription keeps of the service: no subscription and no read of its own.
+    assert short == long == 8, [f"{r.method} {r.path}?{r.query}" for r in sim.requests]
+    records = sim.requests
+    assert records[_index(records, "POST", "action=finishupgrade") + 1:] == [], "nothing after the finish"
+
+
+def test_the_targets_of_one_environment_share_one_subscription(sim: Simulator, run_cli: RunCli) -> None:
+    stack = sim.add_stack("shop")
+    names = ("web", "worker", "api")
+    for name in names:
+        sim.add_service(stack, name, dict(LAUNCH_CONFIG))
+    result = run_cli(RANCHER_SERVICE=",".join(names))
+    assert result.code == 0, result.stderr
+    records = sim.requests
+    assert [r.status for r in records if r.path.endswith("/subscribe")] == [101], "one subscription for the run"
+    # Each service is read once, when its first wait starts on the shared stream; its finish's wait
+    # goes on from what the stream kept.
+    reads = [r.path for r in records if "include=instances" in r.query]
+    assert len(reads) == len(set(reads)) == 3, reads
+    assert "polling instead" not in result.stderr
 
 
 def test_services_of_one_stack_look_the_stack_up_once(sim: Simulator, run_cli: RunCli) -> None:
