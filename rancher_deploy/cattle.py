@@ -450,7 +450,7 @@ class CattleBackend:
         try:
             answer = self._session.post(str(url), body, what=f"{action} of {ref.name}")
         finally:
-            self._events.acted(ref, service, answer)   # a watched service's view takes the answer
+            self._events.acted(ref, action, service, answer)   # a watched service's view takes the answer
 
 
 def _containers(service: JSON) -> tuple[Container, ...]:

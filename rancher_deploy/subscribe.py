@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from typing import Callable
 
 from rancher_deploy.errors import NotFound
@@ -39,6 +40,21 @@ NORMAN_TYPES = {"deployment": "deployment", "statefulset": "statefulSet", "daemo
 # The label cattle puts on every container of a service, "<stack>/<service>" (what traefik's rancher
 # provider and rancher-dns attribute containers by, where the API gives no serviceIds).
 STACK_SERVICE_LABEL = "io.rancher.stack_service.name"
+FINISH = "finishupgrade"
+# When to read a service again after finishupgrade's answer, in seconds: the stream may tell only a
+# second later, while cattle's finish is usually done long before. Cattle answers the action once the
+# service is `finishing-upgrade`; its process then re-runs the upgrade loop (nothing left to upgrade:
+# no batch, no sleep), schedules the removal of the old containers without waiting for it (its wait
+# list stays empty), reconciles the service, whose containers are all current and healthy, and ends
+# `active` (ServiceFinishUpgrade.handle, UpgradeManagerImpl.finishUpgrade/cleanupUpgradedInstances,
+# rancher/cattle v0.183.83, code/iaas/service-discovery/server/.../servicediscovery/). It then
+# publishes that change with what else changed at its next run, once a second
+# (task.resource.change.publish.schedule=1): up to a second after the finish. Two reads at most, so
+# a finish costs what the stream saved (a subscription and a read), however long it takes.
+FINISH_READS_SECONDS = (0.1, 0.3)
+# How long an action's answer waits for another wait's take to end (each is at most its short timeout)
+# before what the stream received is taken: all of it is older than the answer.
+ANSWER_WAIT_SECONDS = 0.1
 _PROJECT_URL = re.compile(r"^(?P<project>.*/v3/project/[^/]+)/")
 
 
@@ -97,6 +113,7 @@ class CattleEvents:
         self._lost = Lost()   # set once a stream could not be opened, broke or went silent: the waits poll
         self._lock = threading.Lock()
         self._streams: dict[str, EnvironmentEvents] = {}
+        self._left: dict[str, str] = {}   # service id -> the state its last action was sent from
 
     def watch(self, project_url: str, ref: TargetRef, read: Callable[[], tuple[JSON, list[JSON]]],
               observed: Callable[[JSON, list[JSON]], Snapshot]) -> ServiceEvents | None:
@@ -108,15 +125,16 @@ class CattleEvents:
             stream = self._streams.get(project_url)
             if stream is None or stream.dropped:
                 stream = self._streams[project_url] = EnvironmentEvents(self._session, project_url, ref, self._lost)
-            return stream.view(ref, read, observed)
+            return stream.view(ref, read, observed, self._left.get(ref.id))
 
-    def acted(self, ref: TargetRef, decided: JSON, answer: JSON | None) -> None:
+    def acted(self, ref: TargetRef, action: str, decided: JSON, answer: JSON | None) -> None:
         """An action was sent on the service (`ServiceEvents.acted`); nothing when it is not watched."""
         with self._lock:
             views = [stream.views.get(ref.id) for stream in self._streams.values()]
+            self._left[ref.id] = str(decided.get("state"))
         for view in views:
             if view is not None:
-                view.acted(decided, answer)
+                view.acted(action, decided, answer)
 
     def close(self) -> None:
         """Hang up every subscription (the run is over); raises nothing."""
@@ -151,12 +169,14 @@ class EnvironmentEvents(_Subscription):
         return self._feed.opened
 
     def view(self, ref: TargetRef, read: Callable[[], tuple[JSON, list[JSON]]],
-             observed: Callable[[JSON, list[JSON]], Snapshot]) -> ServiceEvents:
-        """The service's view, made on its first wait; a wait starts on it (`detach` ends it)."""
+             observed: Callable[[JSON, list[JSON]], Snapshot], left: str | None) -> ServiceEvents:
+        """The service's view, made on its first wait (`left`: the state the run's last action on it
+        was sent from, if any); a wait starts on it (`detach` ends it)."""
         with self.state:
             view = self.views.get(ref.id)
             if view is None:
                 view = self.views[ref.id] = ServiceEvents(self, ref, read, observed)
+                view.stale = {left} if left else set()
             self._waits += 1
             return view.attach()
 
@@ -170,24 +190,26 @@ class EnvironmentEvents(_Subscription):
             self.dropped = True
             self.close()
 
-    def pump(self, timeout: float, *, drain: bool = False) -> None:
-        """Take the next message within `timeout` seconds (`drain`: and every one already received)
-        and hand it to every view; returns at once when another wait is taking (what it takes reaches
-        every view too). One at a time, so a lone wait judges each change as a poll would have seen
-        it (the service upgraded before its last container's event). Raises StreamLost."""
+    def pump(self, timeout: float, *, drain: bool = False) -> bool:
+        """Take the next message within `timeout` seconds and hand it to every view, one at a time,
+        so a lone wait judges each change as a poll would have seen it (the service upgraded before
+        its last container's event); `drain`: every message already received instead, none waited for.
+        False when another wait kept taking for `timeout` seconds (what it takes reaches every view
+        too). Raises StreamLost."""
         if self._broken is not None:
             raise self._again()
         if not self._taking.acquire(timeout=max(0.0, timeout)):
-            return
+            return False
         try:
             if self._broken is not None:
                 raise self._again()
-            message = self._take(timeout)
+            message = self._take(0.0 if drain else timeout)
             while message is not None:
                 with self.state:
                     for view in self.views.values():
                         view.apply(message)
                 message = self._take(0.0) if drain else None
+            return True
         except StreamLost as lost:
             self._broken = lost
             raise
@@ -243,6 +265,11 @@ class ServiceEvents:
         # published before the action (cattle publishes once a second, and the event may arrive after
         # the action's answer), so it is skipped until the service shows another state.
         self._before: set[str] = set()
+        self._answered = ""   # the state the answer of the last action showed
+        # The states the service left by the run's last action, for a read that starts the view:
+        # a message still showing one, received during that read, was published before the action.
+        self.stale: set[str] = set()
+        self._checks: list[float] = []   # when (time.monotonic()) to read again after a finish
 
     def attach(self) -> ServiceEvents:
         """Start a wait on this view: its first `next` answers the service as last seen."""
@@ -251,9 +278,21 @@ class ServiceEvents:
 
     def next(self, timeout: float) -> Snapshot | None:
         if self.unread:
-            return self._first(timeout)
+            if not self._stream.opened:
+                self._stream.pump(timeout)
+                return None
+            # What the stream received before the read is older than it: taken first (and ignored by
+            # this view), so that only what comes during the read is applied after it.
+            if not self._stream.pump(timeout, drain=True):
+                return None
+            stale, self.stale = self.stale, set()
+            return self._reread(stale)
         if not self._changed:
-            self._stream.pump(timeout)
+            due = self._due()
+            if due is not None and due <= 0:
+                self._checks.pop(0)
+                return self._reread(self._before | {self._answered})
+            self._stream.pump(timeout if due is None else min(timeout, due))
         with self._stream.state:
             if not self._changed:
                 return None
@@ -261,11 +300,18 @@ class ServiceEvents:
             service, instances = self._service, list(self._instances.values())
         return self._observed(service, instances)
 
-    def _first(self, timeout: float) -> Snapshot | None:
-        """The service and its containers read once the stream is open, so no change is missed."""
-        if not self._stream.opened:
-            self._stream.pump(timeout)
-            return None
+    def _due(self) -> float | None:
+        """Seconds until the next read after a finish is due (<= 0: now); None when none is left,
+        or the stream already showed the service leave the state the finish's answer showed."""
+        with self._stream.state:
+            if self._checks and str(self._service.get("state")) != self._answered:
+                self._checks.clear()
+            return self._checks[0] - time.monotonic() if self._checks else None
+
+    def _reread(self, stale: set[str]) -> Snapshot:
+        """The service and its containers read (once the stream is open, so no change is missed);
+        the messages that came meanwhile are applied after it, except those still showing a state in
+        `stale` once the read showed another (they were published before the read)."""
         with self._stream.state:
             self._reading = []
         try:
@@ -275,12 +321,12 @@ class ServiceEvents:
                 arrived, self._reading = self._reading or [], None
         with self._stream.state:
             self._service, self._instances = service, {str(item.get("id")): item for item in instances}
-            self.unread = False
-            self._before.clear()
+            self.unread = self._changed = False
+            self._before = stale - {str(service.get("state"))}
             for event in arrived:
                 self.apply(event)
             self._changed = False
-            instances = list(self._instances.values())
+            service, instances = self._service, list(self._instances.values())
         return self._observed(service, instances)
 
     def silent(self, why: str) -> StreamLost:
@@ -290,26 +336,34 @@ class ServiceEvents:
         """The wait is over; the view stays subscribed for the target's next wait."""
         self._stream.detach()
 
-    def acted(self, decided: JSON, answer: JSON | None) -> None:
-        """An action was sent on `decided` (the service as read for it): `answer` is its answer (the
-        service in the state the action moved it to), None when none came: then read it again."""
+    def acted(self, action: str, decided: JSON, answer: JSON | None) -> None:
+        """`action` was sent on `decided` (the service as read for it): `answer` is its answer (the
+        service in the state the action moved it to), None when none came: then read it again.
+        After `finishupgrade`, the service is read again at FINISH_READS_SECONDS after the answer
+        until it shows another state."""
         try:
-            self._stream.pump(0.0, drain=True)   # what was received before the answer is older than it
+            self._stream.pump(ANSWER_WAIT_SECONDS, drain=True)   # what was received before the answer is older
         except StreamLost:
             pass   # the next wait says so
         with self._stream.state:
+            self._checks.clear()
+            self._answered = str((answer or {}).get("state"))
+            self.stale = {str(decided.get("state")), str(self._service.get("state"))} - {self._answered}
             if isinstance(answer, dict) and answer.get("id") == self._ref.id and not self.unread:
-                self._before = {str(decided.get("state")), str(self._service.get("state"))} - {str(answer.get("state"))}
-                self._service = answer
+                self._before, self._service = set(self.stale), answer
+                if action == FINISH:
+                    now = time.monotonic()
+                    self._checks = [now + delay for delay in FINISH_READS_SECONDS]
             else:
                 self.unread = True
 
     def apply(self, event: JSON) -> None:
         """Keep what one message says of the service or of one of its containers (nothing of a ping
         or another resource); called by the stream, holding `state`."""
+        if self._reading is not None:
+            self._reading.append(event)   # a read is under way: applied after it
+            return
         if self.unread:
-            if self._reading is not None:
-                self._reading.append(event)
             return
         resource = (event.get("data") or {}).get("resource") if event.get("name") == RESOURCE_CHANGE else None
         if not isinstance(resource, dict):
