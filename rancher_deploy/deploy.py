@@ -223,7 +223,7 @@ class Pipeline:
         either and is the run's answer, as with one target; once another target changed, it becomes
         that target's NOT_UPGRADED (or FAILED) outcome. A signal starts no further target."""
         grouped = not concurrent(self._settings.parallel, len(refs))
-        failed = threading.Event()
+        failed = run.failing   # also set by `recovery.recover` once a failure is known, before it restores
         quiet = threading.Event()   # an error came while nothing was changed: the run ends with it
 
         def one(ref: TargetRef) -> TargetOutcome:

@@ -34,6 +34,7 @@ def recover(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded, ru
     """The upgrade (or the target the run created) did not become healthy: restore it, or say exactly what is left."""
     if isinstance(ended, WaitInterrupted):
         run.interrupted_by = ended.signal_number
+    run.failing.set()
     what = "Creation" if created(plan) else "Upgrade"
     steps.emit(Step(f"{what} of {ref.name} failed: {ended}", Level.ERROR, ref.name))
     left = _left_as_it_is(steps, ref, plan, ended)

@@ -9,6 +9,8 @@ snapshots read, goals the backend's.
 
 from __future__ import annotations
 
+import threading
+
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -44,6 +46,9 @@ class Run:
     interrupted_by: int | None = None
     outcomes: list[TargetOutcome] = field(default_factory=list)
     current: TargetRef | None = None   # the target being worked on: an error that stops the run names it
+    # Set as soon as a target's upgrade is known to have failed, before its restore starts (which
+    # waits as long as the upgrade did): --fail-fast starts no other target from then on.
+    failing: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
