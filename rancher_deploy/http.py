@@ -131,6 +131,16 @@ class RancherSession:
         self.calls = 0
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The run's clock (seconds), for what paces itself beside the requests (`kubewatch`)."""
+        return self._clock
+
+    @property
+    def sleep(self) -> Callable[[float], None]:
+        """The run's sleeper (a signal cuts it short), for what paces itself beside the requests."""
+        return self._sleep
+
+    @property
     def _session(self) -> requests.Session:
         """This thread's requests.Session, made on its first request."""
         session: requests.Session | None = getattr(self._local, "session", None)
