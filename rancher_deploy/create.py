@@ -47,7 +47,7 @@ def start(steps: TargetSteps, pending: TargetRef, plan: Plan, run: Run) -> Appli
                             f"dry run: a real run would create {pending.name}; nothing was changed")
     ref = _send(steps, pending, plan, creation)
     run.current = ref
-    steps.emit(Step(f"Created {ref.name} ({ref.id}); waiting until it is healthy", target=ref.name))
+    steps.emit(Step(f"Created {ref.name} ({ref.id}); waiting until it is healthy", target=ref.name, named=True))
     try:
         healthy = steps.wait(ref, steps.backend.restored_goal, changing=True)
     except WaitEnded as ended:

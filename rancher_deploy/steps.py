@@ -158,7 +158,8 @@ class TargetSteps:
             if now.phase not in (Phase.BUSY, Phase.PENDING_FINISH):
                 raise
             self.emit(Step(f"Another process started an upgrade of {ref.name} since it was read (it is now "
-                           f"{now.state}); waiting for it to settle, then planning again", Level.WARNING, ref.name))
+                           f"{now.state}); waiting for it to settle, then planning again", Level.WARNING, ref.name,
+                           named=True))
             return self.wait_out(ref, run, now, asked(now), stopped=Result.NOT_UPGRADED)
         if taken is not None:
             error, snapshot = taken
@@ -166,7 +167,7 @@ class TargetSteps:
                                              f"still {snapshot.state} and nothing was changed")
             unreachable.last = snapshot
             raise unreachable from None
-        self.emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
+        self.emit(Step(f"Upgrade of {ref.name} requested", target=ref.name, named=True))
         return None
 
     def wait_out(self, ref: TargetRef, run: Run, snapshot: Snapshot, changes: tuple[ImageChange, ...], *,
