@@ -399,8 +399,8 @@ class Pipeline:
             plan, skipped = self._version_policy(ref, plan, snapshot)
         if not plan.changes_anything or skipped is not None:
             return self._nothing_more(ref, ready, plan, skipped)
-        for line in plan.describe():
-            self._emit(Step(line, target=ref.name))
+        for number, line in enumerate(plan.describe()):   # its first line is "Plan for <target> ..."
+            self._emit(Step(line, target=ref.name, named=number == 0))
         for warning in self._steps.warn(ref, (*plan.warnings, *plan.redeploy_warnings)):
             self._emit(Step(warning, Level.WARNING, ref.name))
         if self._settings.dry_run:
