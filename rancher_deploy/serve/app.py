@@ -108,6 +108,13 @@ class App:
                 # Its body may be unread: close rather than wait for a sender we refused (server._Gateway).
                 headers = (*headers, ("Connection", "close"))
             note = f" ({refused.message})"
+        except Exception as error:   # noqa: BLE001 - a fault of ours is still answered as one JSON object
+            # Every input is checked above; this is the net under a check that was missed (cheroot
+            # would answer a bare 500 with an empty body).
+            status, headers = HTTPStatus.INTERNAL_SERVER_ERROR, (("Connection", "close"),)
+            document = {"error": f"the server failed to answer ({type(error).__name__}); GET /status lists "
+                                 "any run it queued"}
+            note = f" ({type(error).__name__})"
         body = (document if isinstance(document, bytes) else json.dumps(document).encode("utf-8") + b"\n")
         content_type = "text/plain; charset=utf-8" if isinstance(document, bytes) else "application/json"
         start_response(f"{status.value} {status.phrase}", [
@@ -206,17 +213,24 @@ def _length(environ: Environ) -> int | None:
         return None
     if not length_text.isdigit() or not length_text.isascii():
         raise Refused(HTTPStatus.BAD_REQUEST, "Content-Length is not a whole number of bytes")
-    length = int(length_text)
-    if length > MAX_BODY_BYTES:
+    # Compared by its digits first: Python refuses int() of more than 4300 digits (ValueError).
+    digits = length_text.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_BODY_BYTES)) or int(digits) > MAX_BODY_BYTES:
         raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
-    return length
+    return int(digits)
 
 
 def _body(environ: Environ, length: int | None) -> bytes:
     """The request body, `length` bytes (checked by _length) or, sent in chunks, at most MAX_BODY_BYTES
     (Refused 413 when more arrives); never more than MAX_BODY_BYTES + 1 bytes are read."""
     stream = environ["wsgi.input"]
-    body: bytes = stream.read(length) if length is not None else stream.read(MAX_BODY_BYTES + 1)
+    try:
+        body: bytes = stream.read(length) if length is not None else stream.read(MAX_BODY_BYTES + 1)
+    except ValueError as error:
+        # cheroot's chunked reader (server.py ChunkedRFile._fetch) raises ValueError for a chunk size
+        # that is not hex ("Bad chunked transfer size") or a chunk not ended by CRLF.
+        raise Refused(HTTPStatus.BAD_REQUEST, f"the body is not valid chunked transfer coding ({error})"[:200]) \
+            from None
     if len(body) > MAX_BODY_BYTES:
         raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
     return body
