@@ -3,9 +3,9 @@ answers, and one access-log line per request (a passing health check excepted) w
 masked.
 
 Every answer is one JSON object (`/ping`, the seed's, answers `Pong!`). A refused request changes
-nothing: routes and methods are checked first (404, 405), then the Content-Length header (400, 413),
-then credentials (401, 403), then the body (400), and only then is a run queued (202, or 429 when the
-queue is full). No body is read before its sender is known, unless a signature must be checked against
+nothing: routes and methods are checked first (404, 405), then whether any credential is presented
+(401), then the Content-Length header (400, 413), then the credentials (403), then the body (400),
+and only then is a run queued (202, or 429 when the queue is full). No body is read before its sender is known, unless a signature must be checked against
 it: a peer with a wrong token that sends its body slowly would otherwise hold one of the few HTTP
 threads for as long as it likes, and a handful of them would stop /healthz from answering.
 """
@@ -138,16 +138,18 @@ class App:
             return HTTPStatus.OK, {"status": "ok"}, ()
         if route.path == "/ping":
             return HTTPStatus.OK, b"Pong!", ()
-        length = _length(environ) if route.parse is not None else 0
         presented = auth.Presented(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_HUB_SIGNATURE_256"), token,
                                    environ.get("HTTP_X_REQUEST_TIMESTAMP"))
         # A GET's body is empty: its signature must cover a timestamp, or it could be replayed for ever.
         stamped = route.parse is None
         verdict = auth.check(self._keys, presented, None, stamped=stamped)
         if verdict is auth.Verdict.MISSING:
+            # Before the size: a sender that presents nothing is told what it lacks, not that its body
+            # is large (it would shrink the body and be refused again, for another reason).
             raise Refused(HTTPStatus.UNAUTHORIZED, "authentication required: Authorization: Bearer <token>, "
                                                    f"an {auth.SIGNATURE_HEADER} signature, or the webhook URL "
                                                    "with the token", (("WWW-Authenticate", "Bearer"),))
+        length = _length(environ) if route.parse is not None else 0
         if verdict is auth.Verdict.WRONG:
             unstamped = stamped and presented.signature is not None and presented.timestamp is None
             raise Refused(HTTPStatus.FORBIDDEN, f"a signed {method} must sign {auth.TIMESTAMP_HEADER} too (docs/fleet.md)"

@@ -202,3 +202,11 @@ def test_a_seed_timeout_too_large_for_a_float_is_400(serve: Serve) -> None:
                                                      b'"timeout": ' + b"9" * 400 + b"}")
     assert answer.status_code == 400
     assert answer.json()["error"].startswith("timeout must be a number of seconds of at least 1, got 9999")
+
+
+def test_a_large_body_without_credentials_is_401_not_413(serve: Serve, sim: Simulator) -> None:
+    served = serve()
+    answer = served.request("POST", "/upgrade", token=None, body=b"x" * (MAX_BODY_BYTES + 1))
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
+    assert answer.json()["error"].startswith("authentication required")
+    assert served.status()["runs"] == [] and sim.count("POST") == 0
