@@ -3,6 +3,7 @@ environments, which of their containers change, why the others are skipped, and 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -179,6 +180,14 @@ def test_patterns_that_match_no_environment_warn_naming_them_and_what_was_seen(
             "and 3 more): nothing was searched; a pattern must match a whole name") in result.stderr.splitlines()
     matching = fleet(run_cli, "--dry-run", RANCHER_ENVIRONMENTS="team0.*")
     assert matching.code == 0 and "matches none" not in matching.stderr
+
+
+def test_a_run_level_warning_is_in_the_json_result_not_only_the_log(sim: Simulator, run_cli: RunCli) -> None:
+    result = fleet(run_cli, "--dry-run", "--output", "json", AUTOUPDATE_ENVIRONMENT_NAMES="prod")
+    assert result.code == 0, result.stderr
+    (warning,) = json.loads(result.stdout)["warnings"]
+    assert warning.startswith('AUTOUPDATE_ENVIRONMENT_NAMES ["prod"] matches none of the 1 environment seen (Default)')
+    assert json.loads(fleet(run_cli, "--dry-run", "--output", "json").stdout)["warnings"] == []
 
 
 def test_a_dry_run_lists_what_would_change_and_why_each_other_is_skipped(sim: Simulator, run_cli: RunCli) -> None:

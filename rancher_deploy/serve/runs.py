@@ -58,7 +58,7 @@ def notify_run(ran: Ran, settings: Settings, log: HumanLog, redactor: Redactor) 
     """The one place a server's run is announced: Slack/Mattermost and the JSON webhook, as a CLI run
     is (`notify.send`: only a run that changed something or did not end 0; a failure only warns)."""
     notify.send(ran.outcome, settings, log, error=ran.error, code=ran.exit_code, redactor=redactor,
-                api_calls=ran.api_calls)
+                api_calls=ran.api_calls, warnings=ran.warnings)
 
 
 def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Lines, out: TextIO | Pipe) -> Runner:

@@ -15,6 +15,7 @@ repositories may still pick one target (a sidekick of another repository): the r
 
 from __future__ import annotations
 
+import copy
 import enum
 import itertools
 import threading
@@ -48,6 +49,15 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+# The result object's fields (report.result_object, but `command`) as a run that has not ended shows
+# them: every /status entry has the same fields, so a reader need not tell a queued, superseded or
+# cancelled run apart before reading `result` or `targets` (tests/serve/test_queue.py checks the set).
+NO_RESULT: dict[str, Any] = {
+    "result": None, "exit_code": None, "meaning": None, "flavour": None, "targets": [], "error": None,
+    "warnings": [], "api_calls": 0, "duration_seconds": None, "interrupted_by_signal": None, "selection": None,
+}
+
+
 @dataclass
 class Job:
     """One run: what triggered it, where it is, and its result object once it ended."""
@@ -63,11 +73,12 @@ class Job:
     superseded_by: int | None = None
 
     def view(self) -> dict[str, Any]:
-        """The run as /status and the answer to its request show it."""
+        """The run as /status shows it: which run, its state and trigger, and its result object's fields
+        (NO_RESULT's values until it ended: `result` and `exit_code` null, `targets` and `warnings` [])."""
         view: dict[str, Any] = {
             "run": self.id, "state": self.state.value, "source": self.trigger.source, "image": str(self.trigger.image),
             "repository": self.trigger.key, "received": self.received, "started": self.started, "ended": self.ended,
-            "supersedes": self.supersedes, "superseded_by": self.superseded_by,
+            "supersedes": self.supersedes, "superseded_by": self.superseded_by, **copy.deepcopy(NO_RESULT),
         }
         if self.result is not None:   # the run's result object: its result, targets, selection, ...
             view.update((name, value) for name, value in self.result.items() if name != "command")

@@ -239,3 +239,26 @@ def test_by_version_replaces_only_what_every_policy_takes_and_ignores_only_what_
     assert order("2.0.1", "2.1.0") is Order.BOTH         # a target labelled patch takes 2.0.1 only
     assert order("2.1.0", "2.0.1") is Order.BOTH
     assert order("1.5", "latest") is Order.BOTH and order("latest", "1.5") is Order.BOTH
+
+
+def test_every_status_entry_has_the_same_fields_and_a_runs_own_warnings(serve: Serve, sim: Simulator, web: str) -> None:
+    # A queued, superseded or cancelled run lacked result, exit_code and targets; a run's own warnings
+    # (patterns matching nothing) reached only the log.
+    served = held_run(serve, sim, web)
+    served.upgrade(f"{REPOSITORY}:2.2")
+    served.upgrade(f"{REPOSITORY}:2.2.1")
+    served.upgrade(f"{API}:1.0")
+    runs = {run["run"]: run for run in served.status()["runs"]}
+    assert {number: runs[number]["state"] for number in (1, 2, 3)} == {3: "queued", 2: "superseded", 1: "running"}
+    assert (runs[3]["result"], runs[3]["exit_code"], runs[3]["targets"], runs[3]["warnings"]) == (None, None, [], [])
+    sim.faults.clear()
+    for number in (1, 3, 4):
+        served.wait_until_done(number)
+    runs = {run["run"]: run for run in served.status()["runs"]}
+    assert len({frozenset(run) for run in runs.values()}) == 1, {number: sorted(run) for number, run in runs.items()}
+    assert runs[4]["warnings"] == [] and runs[4]["result"] == "unchanged"
+
+    other = serve(RANCHER_ENVIRONMENTS="prod")
+    other.upgrade()
+    (warning,) = other.wait_until_done(1)["warnings"]
+    assert warning.startswith('RANCHER_ENVIRONMENTS ["prod"] matches none of the 1 environment seen'), warning
