@@ -168,7 +168,8 @@ class HumanLog:
 # The last line of a run that exits 0 says what was done, in the words of its command: after
 # `status` or a dry run nothing was "upgraded and finished".
 _DONE: dict[str, str] = {
-    Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished (--no-finish)",
+    # As asked: by --no-finish, or a `serve` request's `confirm: false` (each target's message says which).
+    Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished as asked",
     Result.CREATED.value: "done: created and healthy",
     Result.UNCHANGED.value: "done: nothing to do; nothing was changed",
     Result.SKIPPED.value: "done: skipped by the version policy; nothing was changed",

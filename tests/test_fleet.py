@@ -203,8 +203,8 @@ def test_a_dry_run_lists_what_would_change_and_why_each_other_is_skipped(sim: Si
     assert f"Selected Default/shop/web ({web}): web {OLD_IMAGE} -> {NEW_IMAGE}" in log
     assert "Skipped Default/shop/api (1s2): not opted in: no label autoupdate.enable or autoupdate.enabled" in log
     assert "Skipped Default/shop/off (1s3): label autoupdate.enable is 'false', not true" in log
-    assert ("Skipped 1 more services that neither opted in nor run registry.example.com:5000/shop/web "
-            "(RANCHER_VERBOSE lists them)") in log
+    assert ("Skipped 1 more service that neither opted in nor runs registry.example.com:5000/shop/web "
+            "(RANCHER_VERBOSE lists it)") in log
     verbose = fleet(run_cli, "--dry-run", "--verbose").stderr
     assert "debug: Skipped Default/shop/db (1s4): not opted in: no label autoupdate.enable or autoupdate.enabled" in verbose
     assert f"  web: {OLD_IMAGE} -> {NEW_IMAGE}" in log                          # the plan, as any dry run

@@ -4,7 +4,12 @@ it is sent, 503 while stopping, one JSON line per answer, and an access log that
 from __future__ import annotations
 
 import json
+import os
+import pathlib
+import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -210,3 +215,14 @@ def test_a_large_body_without_credentials_is_401_not_413(serve: Serve, sim: Simu
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
     assert answer.json()["error"].startswith("authentication required")
     assert served.status()["runs"] == [] and sim.count("POST") == 0
+
+
+def test_the_docs_compose_health_check_probes_the_port_the_variables_name(serve: Serve) -> None:
+    # docs/fleet.md hardcoded 8080 in it, which fails once RANCHER_SERVE_PORT or AUTOUPDATE_HTTP_PORT moves the server.
+    text = pathlib.Path(__file__).parents[2].joinpath("docs", "fleet.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r'test: \["CMD", "python", "-c", "(.*)"\]', text)
+    port = str(serve().service.port)
+    base = {name: value for name, value in os.environ.items() if name not in ("RANCHER_SERVE_PORT", "AUTOUPDATE_HTTP_PORT")}
+    for variable in ("RANCHER_SERVE_PORT", "AUTOUPDATE_HTTP_PORT"):
+        probe = subprocess.run([sys.executable, "-c", command], env={**base, variable: port}, timeout=30)
+        assert probe.returncode == 0, variable
