@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +140,42 @@ class VirtualTime:
                 action()
 
         self.hooks.append(fire)
+
+
+class HeldClock:
+    """A frozen simulator's clock (`Timing(speed=0)`) for a run on the real clock, where waits read
+    Rancher's streams: held still until `ready()` says the run got where the test wants it, then moved
+    `step` simulated seconds every `tick` real seconds until the `with` block ends.
+
+    What the simulator shows then depends on where the run got, never on how fast the machine is: no
+    change happens before `ready()`, each look of the simulator sees one moment, and a change lasting
+    n simulated seconds lasts at least n / step * tick real ones. A run that never gets ready still
+    ends, because the clock moves anyway after `patience` real seconds; `moved_at` (`time.monotonic()`,
+    the clock of `RequestRecord.received`) says when it first moved, for the test to fail on.
+    """
+
+    def __init__(self, sim: Simulator, ready: Callable[[], bool], *, step: float = 1.0, tick: float = 0.005,
+                 patience: float = 20.0) -> None:
+        self.moved_at: float | None = None
+        self._sim, self._ready, self._step, self._tick, self._patience = sim, ready, step, tick, patience
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self._patience
+        while not self._ready() and time.monotonic() < deadline and not self._stop.wait(self._tick):
+            pass
+        self.moved_at = time.monotonic()
+        while not self._stop.wait(self._tick):
+            self._sim.advance(self._step)
+
+    def __enter__(self) -> HeldClock:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 @pytest.fixture

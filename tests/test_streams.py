@@ -3,6 +3,9 @@ cattle's subscribe websocket (1.6) and norman's (2.x v3).
 
 The simulator runs on a clock slow enough (Timing(speed=10 or 20): an upgrade of ~0.3-1 s) that a
 poller would read many times; a wait on a stream makes the same few requests however long it takes.
+Where a test looks for a step of the upgrade on the stream, or for a read that confirms what the stream
+said, the simulator is frozen and a `HeldClock` moves it once the wait got there, so that a loaded
+machine cannot make the stream open late or deliver an event after the read.
 Faults cut the stream (a proxy that breaks long connections), expire the version a watch resumes
 from (410 Gone) or refuse the subscription; a proxy in front of Rancher passes websockets or does
 not (TLS, a path prefix); and a signal arrives while the wait is blocked on the stream.
@@ -25,7 +28,8 @@ from rancher_deploy.errors import CertificateNotTrusted, DeployError
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import ACCESS_KEY, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, CliRun, RunCli, invoke_cli, server_cert
+from .conftest import (ACCESS_KEY, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, CliRun, HeldClock, RunCli, invoke_cli,
+                       server_cert)
 from .faults.test_signals import Child
 from .test_tls import serving_https
 from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, WEB, containers
@@ -250,10 +254,30 @@ def subscriptions(sim: Simulator) -> int:
     return len([r for r in sim.requests if r.path.endswith("/subscribe")])
 
 
+# What a stream shows of an upgrade depends on when it was opened: on the real-time simulator an
+# upgrade a loaded machine subscribes to late is over before the stream sees a step of it. These
+# tests hold a frozen simulator's clock until the wait has subscribed and read the service, then
+# move it at the speed of `timing` above (20 simulated seconds a real second).
+FROZEN = pytest.mark.parametrize("timing", [Timing(speed=0)])
+
+
+def watching(sim: Simulator) -> bool:
+    """Whether a wait has subscribed and then read the service and its containers."""
+    logged = sim.requests
+    opened = next((n for n, r in enumerate(logged) if r.path.endswith("/subscribe") and r.status == 101), None)
+    return opened is not None and any("include=instances" in r.query for r in logged[opened + 1:])
+
+
+def held_until_watching(sim: Simulator) -> HeldClock:
+    return HeldClock(sim, lambda: watching(sim), step=0.1)
+
+
+@FROZEN
 def test_a_1x_upgrade_is_followed_through_cattle_s_subscribe_stream(sim: Simulator, web: str,
                                                                      run_cli: RunCli) -> None:
     started = time.monotonic()
-    result = run_cli()
+    with held_until_watching(sim):
+        result = run_cli()
     assert result.code == 0, result.stderr
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
     # Subscribed first, then the service and its containers read once; the events did the rest.
@@ -265,11 +289,13 @@ def test_a_1x_upgrade_is_followed_through_cattle_s_subscribe_stream(sim: Simulat
     assert "polling instead" not in result.stderr
 
 
+@FROZEN
 def test_a_1x_upgrade_over_v1_counts_its_containers_through_the_stream_without_service_ids(
         sim: Simulator, web: str, run_cli: RunCli) -> None:
     """Rancher < 1.2 speaks v1 only, whose containers carry no serviceIds (cattle's InstanceOutputFilter):
     a container is the service's when the read listed it, or by its io.rancher.stack_service.name label."""
-    result = run_cli(CATTLE_URL=f"{sim.url}/v1")
+    with held_until_watching(sim):
+        result = run_cli(CATTLE_URL=f"{sim.url}/v1")
     assert result.code == 0, result.stderr
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
     assert between(sim, "action=upgrade", "action=finishupgrade") == [
@@ -278,11 +304,15 @@ def test_a_1x_upgrade_over_v1_counts_its_containers_through_the_stream_without_s
     assert "polling instead" not in result.stderr
 
 
+@FROZEN
 @pytest.mark.parametrize("services_first", [True, False])
 def test_a_service_that_says_upgraded_before_its_last_container_is_healthy_is_waited_for(
         sim: Simulator, web: str, run_cli: RunCli, services_first: bool) -> None:
     sim.faults.publish_order(services_first)
-    result = run_cli("--output", "json")
+    # Each look of the simulator then sees one moment: the service turns upgraded at the moment its
+    # last container turns healthy, so both events come in the same look, in the order asked for.
+    with held_until_watching(sim):
+        result = run_cli("--output", "json")
     assert result.code == 0, result.stderr
     assert result.json["targets"][0]["result"] == "upgraded"
     # What the judge saw last before finishing: the service upgraded and both new containers healthy.
@@ -304,11 +334,21 @@ def test_a_container_that_fails_to_start_reaches_the_judge_through_the_stream(si
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
 
 
+def rolling_back(sim: Simulator) -> bool:
+    return any(r.method == "POST" and "action=rollback" in r.query for r in sim.requests)
+
+
+@FROZEN
 def test_a_stream_without_events_still_keeps_the_progress_deadline(sim: Simulator, web: str, run_cli: RunCli) -> None:
     sim.faults.unhealthy_image(NEW_IMAGE)   # its containers never turn healthy: no event says so
-    result = run_cli(RANCHER_PROGRESS_DEADLINE="0.5")
+    # Nothing moves until the rollback: the read that confirms the deadline sees what the stream's
+    # first read saw (on a moving clock a loaded machine could deliver a container's event after that
+    # read, and the stream would be taken for silent).
+    with HeldClock(sim, lambda: rolling_back(sim), step=0.1):
+        result = run_cli(RANCHER_PROGRESS_DEADLINE="0.5")
     assert result.code == 1, result.stderr
     assert "without progress (RANCHER_PROGRESS_DEADLINE)" in result.stderr
+    assert "polling instead" not in result.stderr   # no ping while frozen: a wait past 15 s would say so
     assert_no_polling(between(sim, "action=upgrade", "action=rollback"), web, confirmed=True)
 
 
