@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
+
 from rancher_deploy.choices import VersionPolicy
 from rancher_deploy.images import ImageRef
 from rancher_deploy.serve.payloads import Trigger
@@ -182,31 +184,23 @@ def test_a_late_push_of_an_older_tag_never_replaces_a_newer_one_waiting(
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.10.2"
 
 
-def test_pushes_of_tags_that_are_not_versions_are_queued_in_order_of_arrival(
-        serve: Serve, sim: Simulator, web: str) -> None:
+@pytest.mark.parametrize("policy, first, second, results, ends_on", [
     # Commits cannot be ordered, and a target's own policy might take one and not the other: each runs.
-    served = held_run(serve, sim, web, RANCHER_VERSION_POLICY="any")
-    assert served.upgrade(f"{REPOSITORY}:main-5f3a2c1").status_code == 202
-    later = served.upgrade(f"{REPOSITORY}:main-0b7d9e4")
-    assert later.status_code == 202 and later.json()["accepted"][0]["supersedes"] is None
-    sim.faults.clear()
-    assert served.wait_until_done(2)["result"] == "upgraded"
-    assert served.wait_until_done(3)["result"] == "upgraded"
-    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:main-0b7d9e4"
-
-
-def test_a_commit_tag_pushed_with_a_release_does_not_cost_the_fleet_the_release(
-        serve: Serve, sim: Simulator, web: str) -> None:
+    ("any", "main-5f3a2c1", "main-0b7d9e4", ("upgraded", "upgraded"), "main-0b7d9e4"),
     # CI pushes :2.2 and :sha-4f2a9c1 of one build; `newer` skips the commit tag, so replacing the
     # waiting 2.2 with it deployed neither (review of #16).
-    served = held_run(serve, sim, web)
-    assert served.upgrade(f"{REPOSITORY}:2.2").status_code == 202
-    commit = served.upgrade(f"{REPOSITORY}:sha-4f2a9c1")
-    assert commit.status_code == 202 and commit.json()["accepted"][0]["supersedes"] is None
+    ("newer", "2.2", "sha-4f2a9c1", ("upgraded", "skipped"), "2.2"),
+])
+def test_a_push_the_policies_cannot_order_over_the_waiting_one_is_queued_after_it(
+        serve: Serve, sim: Simulator, web: str, policy: str, first: str, second: str, results: tuple[str, str],
+        ends_on: str) -> None:
+    served = held_run(serve, sim, web, RANCHER_VERSION_POLICY=policy)
+    assert served.upgrade(f"{REPOSITORY}:{first}").status_code == 202
+    later = served.upgrade(f"{REPOSITORY}:{second}")
+    assert later.status_code == 202 and later.json()["accepted"][0]["supersedes"] is None
     sim.faults.clear()
-    assert served.wait_until_done(2)["result"] == "upgraded"
-    assert served.wait_until_done(3)["result"] == "skipped"
-    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.2"
+    assert (served.wait_until_done(2)["result"], served.wait_until_done(3)["result"]) == results
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:{ends_on}"
 
 
 def test_a_minor_release_does_not_replace_a_patch_release_a_target_labelled_patch_would_take(
