@@ -15,7 +15,10 @@ do (docs/ci-conventions.md, which cites the runners' sources):
   own PID namespace. `buildah run` does not forward signals, so the image's root file system is
   mounted and entered with `unshare --pid --fork` and `chroot` instead.
 - What the image holds: its base plus the package and the pins of requirements/ (each needed by the
-  package), no Debian package and nothing in /tmp, /root or /var/cache beyond the base's.
+  package), no Debian package and nothing in /tmp, /root or /var/cache beyond the base's; and, file
+  by file, nothing the base lacks but the files those distributions' RECORDs list and /app/entrypoint.py
+  (no build stage's sources or wheels), no file of the base changed or gone but theirs, the base's own
+  CA bundle (not the host's, bound into the build's RUN steps).
 Each check that fails ends the run with exit 1 and one line that says what was expected.
 """
 
@@ -23,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import base64
+import csv
+import hashlib
 import json
 import os
 import queue
 import re
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -57,6 +63,15 @@ IMAGE_EXTRAS = ("serve", "poll")
 # Where a build leaves things behind (copied requirement files, wheels, pip's or apt's cache): in the
 # image each must hold what it holds in the base, nothing more.
 LEFTOVER_DIRECTORIES = ("/tmp", "/root", "/var/cache")
+# What the Dockerfile adds beside the installed distributions' files (their RECORDs list those): the
+# entrypoint and the directory that holds it.
+OWN_PATHS = frozenset({"/app", "/app/entrypoint.py"})
+# The mount points a build engine makes for its RUN steps' bind mounts when the base lacks them (the
+# stand-in has no /etc/hosts; buildah leaves it behind empty): allowed as empty files only.
+RUN_MOUNT_POINTS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"})
+# The Debian CA bundle, which .ci/image may bind from the host into the RUN steps: the image must hold
+# the base's (a bound file left behind would be the host's, its proxy's CA included).
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # Which distributions `rancher-deploy[extras]` needs, by their Requires-Dist and its markers, as pip
 # resolves them; run inside an image with the pip it ships (every python image has one), so the image
 # itself needs no `packaging`. Prints {"needed": [names], "missing": [names]}.
@@ -415,6 +430,84 @@ def leftovers(buildah: Buildah, image: str) -> set[str]:
     return set(listing.splitlines())
 
 
+Entry = tuple[object, ...]
+
+
+def file_tree(buildah: Buildah, image: str) -> tuple[dict[str, Entry], dict[str, str]]:
+    """Every path of `image`'s root file system (its container mounted, walked from the host, links not
+    followed) as {"/path": (kind, mode, uid, gid, ...)}: a file's size and mtime in whole seconds (what
+    a layer's tar keeps), a link's target, a directory without its mtime (adding a file changes it).
+    Also {"/path": sha256} of CA_BUNDLE and of each *.dist-info/RECORD below a site-packages."""
+    container = buildah.container(image)
+    try:
+        root = buildah("mount", container).stdout.strip()
+        tree: dict[str, Entry] = {}
+        digests: dict[str, str] = {}
+        for directory, subdirectories, files in os.walk(root):
+            for name in (*subdirectories, *files):
+                path = os.path.join(directory, name)
+                inside = "/" + os.path.relpath(path, root)
+                info = os.lstat(path)
+                owner = (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+                if stat.S_ISDIR(info.st_mode):
+                    tree[inside] = ("dir", *owner)
+                elif stat.S_ISLNK(info.st_mode):
+                    tree[inside] = ("link", os.readlink(path))
+                elif stat.S_ISREG(info.st_mode):
+                    tree[inside] = ("file", *owner, info.st_size, int(info.st_mtime))
+                    if inside == CA_BUNDLE or (inside.endswith(".dist-info/RECORD") and "-packages/" in inside):
+                        digests[inside] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                        if inside != CA_BUNDLE:
+                            digests[inside + ":text"] = Path(path).read_text(encoding="utf-8")
+                else:
+                    tree[inside] = ("special", *owner, info.st_rdev)
+    finally:
+        buildah("umount", container, check=False)
+        buildah("rm", container, check=False)
+    return tree, digests
+
+
+def recorded_paths(digests: dict[str, str], names: set[str]) -> set[str]:
+    """The absolute paths that the RECORDs (in `digests`, from file_tree) of the distributions `names`
+    list (PEP 376/627: each row's path is relative to the site-packages directory that holds the
+    .dist-info; console scripts are `../../../bin/<name>`), with every directory above them."""
+    paths: set[str] = set()
+    for record, text in digests.items():
+        if not record.endswith("/RECORD:text"):
+            continue
+        dist_info = Path(record.removesuffix("/RECORD:text"))
+        if normalized(dist_info.name.removesuffix(".dist-info").rsplit("-", 1)[0]) not in names:
+            continue
+        for row in csv.reader(text.splitlines()):
+            if row:
+                path = Path(os.path.normpath(dist_info.parent / row[0]))
+                paths.add(str(path))
+                paths.update(str(parent) for parent in path.parents)
+    return paths
+
+
+def check_file_list(buildah: Buildah, image: str, base: str, distributions: set[str]) -> None:
+    """The image's whole file list against its base's: every path it adds is a file of `distributions`
+    (by their RECORDs) or in OWN_PATHS; every path of the base it changes or drops belongs to them too
+    (an upgrade of a base distribution); CA_BUNDLE is the base's, byte for byte. So neither a build
+    stage's /src or /wheels nor the host's CA bundle bound into the build can reach the image."""
+    base_tree, base_digests = file_tree(buildah, base)
+    tree, digests = file_tree(buildah, image)
+    allowed = recorded_paths(digests, distributions) | recorded_paths(base_digests, distributions) | OWN_PATHS
+    allowed |= {path for path in RUN_MOUNT_POINTS if tree.get(path, ())[:1] == ("file",) and tree[path][4] == 0}
+    added = sorted(path for path in tree.keys() - base_tree.keys() if path not in allowed)
+    check(not added, f"the image adds {len(added)} paths that are neither files of the distributions it installs "
+                     f"(their RECORDs) nor {sorted(OWN_PATHS)}: {added[:8]}")
+    check(digests.get(CA_BUNDLE) == base_digests.get(CA_BUNDLE),
+          f"{CA_BUNDLE} in the image is not the base's (the host's bound into the build left behind?)")
+    changed = sorted(path for path, entry in base_tree.items() if tree.get(path) != entry and path not in allowed)
+    check(not changed, f"the image changes or removes {len(changed)} paths of its base: "
+                       f"{[(path, base_tree[path], tree.get(path)) for path in changed[:5]]}")
+    print(f"image: its {len(tree)} paths are the base's {len(base_tree)} plus {len(tree.keys() - base_tree.keys())} "
+          f"that the RECORDs of {len(distributions)} distributions and {sorted(OWN_PATHS)} name; "
+          f"nothing of the base changed, its own {CA_BUNDLE}")
+
+
 def check_contents(buildah: Buildah, image: str, base: str) -> None:
     """The base plus the package and its pinned run-time dependencies, nothing else: no Debian package
     the base lacks (compilers, build tools), no Python distribution that neither the requirement pins
@@ -454,6 +547,8 @@ def check_contents(buildah: Buildah, image: str, base: str) -> None:
     unneeded = set(added) - set(needed["needed"])
     check(not unneeded, f"the image holds {sorted(unneeded)}, which rancher-deploy[{','.join(IMAGE_EXTRAS)}] "
                         f"does not need (a stray pin in requirements/?)")
+
+    check_file_list(buildah, image, base, set(added))
 
     served = in_image(buildah, image, ["rancher-deploy", "serve", "--help"], "`rancher-deploy serve --help`")
     check("usage:" in served, f"`rancher-deploy serve --help` in the image printed {served!r}")

@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "ghcr.io/rancher-deploy/rancher-deploy"
 TOOL_IMAGE = f"{REPOSITORY}:{__version__}"
 MAJOR = __version__.split(".", 1)[0]
+# The action's moving tag for this version: `v<major>`, or `v0.<minor>` while the major is 0, where
+# SemVer lets every minor release break (semver.org, item 4; docs/release.md, "Which tags move").
+ACTION_LINE = "v" + (MAJOR if MAJOR != "0" else __version__.rsplit(".", 1)[0])
 
 
 def load(relative: str) -> Any:
@@ -80,7 +83,7 @@ def test_the_gitlab_template_and_component_run_the_image_of_this_version() -> No
 
 
 # Every reference to the action or the component, in a form each platform resolves (docs/release.md):
-# GitHub a git tag `v1.2.3` or the moving `v1` (docs/ci-conventions.md, "Versions"); GitLab's catalog
+# GitHub a git tag `v1.2.3` or the moving line tag `v1` (`v0.1` for 0.x); GitLab's catalog
 # a release tag without `v` (`1.2.3`) or `~latest` (docs.gitlab.com, ci/components "Component
 # versions"). `<...>` are the docs' placeholders for those forms.
 ANY_REF = re.compile(r"rancher-deploy@[^\s`'\",)]*")
@@ -95,7 +98,7 @@ def wrong_references(name: str, text: str) -> list[str]:
     in a form its platform does not resolve, as "name: what" lines."""
     wrong = [f"{name}: image tag {tag}" for tag in re.findall(rf"{re.escape(REPOSITORY)}:([\w.-]+)", text)
              if tag != __version__]
-    action_forms = {f"v{__version__}", f"v{MAJOR}", "v<version>", "v<major>"}
+    action_forms = {f"v{__version__}", ACTION_LINE, "v<version>", "v<major>", "v0.<minor>"}
     # $CI_COMMIT_TAG: the GitLab release job's own tag, which it checks is the version (.gitlab-ci.yml).
     component_forms = {__version__, "~latest", "<version>", "$CI_COMMIT_TAG"}
     known: set[int] = set()
@@ -117,7 +120,8 @@ def wrong_references(name: str, text: str) -> list[str]:
 
 def test_every_file_names_this_version_of_the_image_action_and_component() -> None:
     # The image by tag, the component by `@version`, the template by `ref: version`, the action by
-    # `@v<version>` or its moving major tag `@v<major>`: every mention in README, docs, examples, templates.
+    # `@v<version>` or its moving line tag (`@v<major>`, `@v0.<minor>` for 0.x): every mention in README,
+    # docs, examples, templates.
     assert [line for name, text in tracked_texts() for line in wrong_references(name, text)] == []
 
 
@@ -128,6 +132,8 @@ def test_every_file_names_this_version_of_the_image_action_and_component() -> No
     f"  uses: rancher-deploy/rancher-deploy@{__version__}",   # no `v`: no such git tag
     f"  uses: rancher-deploy/rancher-deploy@{MAJOR}",
     "  uses: rancher-deploy/rancher-deploy@v99",
+    "  uses: rancher-deploy/rancher-deploy@v0",   # all of 0.x, whose minors may break
+    "  uses: rancher-deploy/rancher-deploy@v0.99",
     f"  uses: rancher-deploy/rancher-deploy/rancher-deploy@v{MAJOR}",   # a component's path as an action
     f"see rancher-deploy/rancher-deploy@{__version__}",                 # neither form
     "    ref: v0.1.0\n".replace("    ref", "  - project: rancher-deploy/rancher-deploy\n    ref"),
@@ -137,20 +143,90 @@ def test_a_reference_in_the_wrong_form_is_found(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    f"  uses: rancher-deploy/rancher-deploy@v{MAJOR}", f"  uses: my-fork/rancher-deploy@v{__version__}",
+    f"  uses: rancher-deploy/rancher-deploy@{ACTION_LINE}", f"  uses: my-fork/rancher-deploy@v{__version__}",
     f"  - component: $CI_SERVER_FQDN/rancher-deploy/rancher-deploy/rancher-deploy@{__version__}",
     "  - component: gitlab.com/shop/rancher-deploy/rancher-deploy@~latest",
-    "`uses: <owner>/rancher-deploy@v<major>`",
+    "`uses: <owner>/rancher-deploy@v<major>`", "`uses: <owner>/rancher-deploy@v0.<minor>`",
 ])
 def test_a_reference_in_a_right_form_passes(text: str) -> None:
     assert wrong_references("README.md", text) == []
+
+
+# Every form a release version takes in the tracked files, its version as group `v`: each match must be
+# this version (a bump that misses one fails), and each occurrence of this version must be inside one
+# (a new place that names it must be added here, and is then checked at the next bump).
+VERSION = r"(?P<v>\d+\.\d+\.\d+)"
+VERSION_FORMS = {
+    "the package's version": rf'^__version__ = "{VERSION}"$',
+    "the image's label": rf'org\.opencontainers\.image\.version="{VERSION}"',
+    "an image tag": rf"{re.escape(REPOSITORY)}:{VERSION}(?![\w.-])",
+    "a component or action ref": rf"/rancher-deploy@v?{VERSION}(?![\w.-])",
+    "a template's ref": rf"^\s*ref: {VERSION}$",
+    # What the program prints (`--version`, the first line of a run), shown as sample output.
+    "the program's own line": rf"^rancher-deploy {VERSION}(?=[:\s]|$)",
+}
+# Historical mentions, which name the version they were made with and do not move with a release:
+# the benchmark's record of what it measured (docs/performance.md and .json).
+HISTORICAL = rf"rancher-deploy {VERSION} \(commit [0-9a-f]+"
+
+
+def version_mentions(name: str, text: str) -> list[str]:
+    """What in `text` names a release version that is not this one, or names this version outside
+    every VERSION_FORMS (a place the test would not check at the next bump), as "name:line: what"."""
+    wrong: list[str] = []
+    covered: set[int] = set()
+
+    def line_of(offset: int) -> int:
+        return text.count("\n", 0, offset) + 1
+
+    for match in re.finditer(HISTORICAL, text):
+        covered.update(range(match.start("v"), match.end("v")))
+    for form, pattern in VERSION_FORMS.items():
+        for match in re.finditer(pattern, text, re.MULTILINE):
+            if match.start("v") in covered:
+                continue
+            covered.update(range(match.start("v"), match.end("v")))
+            if match.group("v") != __version__:
+                wrong.append(f"{name}:{line_of(match.start())}: {form} {match.group()!r} is not {__version__}")
+    wrong += [f"{name}:{line_of(match.start())}: {__version__} in a form no check knows: "
+              f"{text.splitlines()[line_of(match.start()) - 1].strip()!r}"
+              for match in re.finditer(rf"(?<![\d.]){re.escape(__version__)}(?![\w]|\.\d)", text)
+              if match.start() not in covered]
+    return wrong
+
+
+def test_every_mention_of_the_version_is_a_known_form_of_this_version() -> None:
+    # README.md's sample output (`rancher-deploy 0.1.0: upgrade ...`) and every other place at once.
+    assert [line for name, text in tracked_texts() if not name.startswith(CODE)
+            for line in version_mentions(name, text)] == []
+
+
+@pytest.mark.parametrize("text", [
+    "rancher-deploy 0.0.9: upgrade shop/web at https://rancher.example.com",   # a stale sample line
+    f"  image: {REPOSITORY}:0.0.9",
+    '      org.opencontainers.image.version="0.0.9" \\',
+    f"The current release is {__version__}.",                                  # a place no form covers
+    f"pip install rancher-deploy=={__version__}",
+])
+def test_a_stale_or_unknown_mention_of_the_version_is_found(text: str) -> None:
+    assert version_mentions("README.md", text)
+
+
+@pytest.mark.parametrize("text", [
+    f"rancher-deploy {__version__}: upgrade shop/web at https://rancher.example.com",
+    f"  image: ghcr.io/rancher-deploy/rancher-deploy:{__version__}",
+    '"ours": "rancher-deploy 0.0.1 (commit bb89bf0; its wheel)"',   # a benchmark's record
+    "  uses: actions/checkout@v7 with python 3.12.13",
+])
+def test_a_current_or_historical_mention_passes(text: str) -> None:
+    assert version_mentions("README.md", text) == []
 
 
 def test_the_version_checks_find_what_they_look_for() -> None:
     # Guards the test above against patterns that match nothing.
     texts = dict(tracked_texts())
     assert f"{REPOSITORY}:{__version__}" in texts["README.md"]
-    assert f"rancher-deploy/rancher-deploy@v{MAJOR}" in texts["README.md"]
+    assert f"rancher-deploy/rancher-deploy@{ACTION_LINE}" in texts["README.md"]
     assert f"rancher-deploy/rancher-deploy/rancher-deploy@{__version__}" in texts["docs/ci.md"]
     assert f"ref: {__version__}" in texts["docs/examples/gitlab-ci.yml"]
 
@@ -165,6 +241,19 @@ def test_the_base_is_a_build_argument_pinned_by_tag_and_digest() -> None:
     assert text.index("ARG BASE_IMAGE=") < text.index("FROM ")
     froms = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
     assert froms == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+
+
+def test_the_release_docs_say_which_python_and_platform_each_build_runs() -> None:
+    # The CI build's stand-in (.ci/image's suite) and the release's base differ in Debian and Python, and
+    # arm64 is never run: docs/release.md says so, with the names these files use today.
+    suite = re.findall(r"^suite=(\w+)$", (ROOT / ".ci/image").read_text(encoding="utf-8"), re.MULTILINE)
+    [base] = re.findall(r"^ARG BASE_IMAGE=([^@\s]+)", (ROOT / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
+    table = (ROOT / "docs/release.md").read_text(encoding="utf-8").split("**Which image runs where.**", 1)[1]
+    table = table.split("\n## ", 1)[0]
+    assert suite and f"`{suite[0]}`" in table and f"`{base}`" in table
+    python = re.match(r"python:(\d+\.\d+)", base)
+    assert python and f"| {python.group(1)} |" in table
+    assert "arm64 image is built" in table and "never run" in table
 
 
 def test_the_image_has_no_healthcheck() -> None:
@@ -232,10 +321,14 @@ def test_release_moves_the_moving_tags_only_for_the_newest_of_their_line() -> No
         "type=semver,pattern={{major}},enable=${{ steps.line.outputs.newest-major }}",
         "type=raw,value=latest,enable=${{ steps.line.outputs.newest }}"]
     jobs = workflow()["jobs"]
-    assert jobs["image"]["outputs"] == {"newest-major": "${{ steps.line.outputs.newest-major }}",
-                                        "newest": "${{ steps.line.outputs.newest }}"}
+    assert jobs["image"]["outputs"] == {
+        "action-tag": "${{ steps.line.outputs.action-tag }}",
+        "newest-of-action-line": "${{ steps.line.outputs.newest-of-action-line }}",
+        "newest": "${{ steps.line.outputs.newest }}"}
     [move] = [step for step in steps("release") if "git push --force" in step.get("run", "")]
-    assert move["if"] == "needs.image.outputs.newest-major == 'true'"
+    assert move["if"] == "needs.image.outputs.newest-of-action-line == 'true'"
+    assert move["env"]["ACTION_TAG"] == "${{ needs.image.outputs.action-tag }}"
+    assert 'git push --force origin "refs/tags/$ACTION_TAG"' in move["run"]
     [create] = [step for step in steps("release") if "gh release create" in step.get("run", "")]
     assert '--latest="$NEWEST"' in create["run"] and create["env"]["NEWEST"] == "${{ needs.image.outputs.newest }}"
 
@@ -253,8 +346,30 @@ def test_the_docs_name_the_image_tags_the_workflow_pushes() -> None:
     assert all(f"`{REPOSITORY}:{tag}`" in published or f"`:{tag}`" in published for tag in pushed), pushed
 
 
+# How a Linux runner runs a `run:` script for each `shell:` (docs.github.com, workflow syntax,
+# jobs.<job_id>.steps[*].shell): no shell anywhere is `bash -e {0}`, `shell: bash` adds pipefail.
+SHELLS = {None: ["bash", "-e"], "bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail"],
+          "sh": ["sh", "-e"]}
+
+
+def shell_of(job: str, step: dict[str, Any]) -> list[str]:
+    """The command line (without the script) GitHub runs `step` of `job` with: its own `shell:`, else
+    the job's `defaults.run.shell`, else the workflow's (the most specific wins)."""
+    document = workflow()
+    candidates = (step.get("shell"), document["jobs"][job].get("defaults", {}).get("run", {}).get("shell"),
+                  document.get("defaults", {}).get("run", {}).get("shell"))
+    return SHELLS[next((shell for shell in candidates if shell), None)]
+
+
+def test_the_release_runs_every_step_with_pipefail() -> None:
+    # A failing `git ls-remote` in a pipe must fail the step, not leave newest-* empty.
+    assert workflow()["defaults"] == {"run": {"shell": "bash"}}
+    assert all(shell_of(job, step) == SHELLS["bash"] for job in workflow()["jobs"] for step in steps(job)
+               if "run" in step)
+
+
 def line_outputs(tmp_path: Path, tag: str, tags: list[str]) -> dict[str, str]:
-    """Runs the release's `line` step as the runner would (bash -e, GITHUB_OUTPUT), with a `git` that
+    """Runs the release's `line` step as the runner would (its shell, GITHUB_OUTPUT), with a `git` that
     answers `ls-remote --tags --refs origin` with `tags`; returns what it wrote to GITHUB_OUTPUT."""
     [line] = [step for step in steps("image") if step.get("id") == "line"]
     bin_dir = tmp_path / "bin"
@@ -269,26 +384,27 @@ def line_outputs(tmp_path: Path, tag: str, tags: list[str]) -> dict[str, str]:
     script = tmp_path / "line.sh"
     script.write_text(line["run"], encoding="utf-8")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "TAG": tag, "GITHUB_OUTPUT": str(output)}
-    # `shell: bash` on a Linux runner is `bash --noprofile --norc -eo pipefail {0}` (GitHub's docs).
-    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env, check=True,
-                   capture_output=True, text=True)
+    subprocess.run([*shell_of("image", line), str(script)], env=env, check=True, capture_output=True, text=True)
     return dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
 
 
-RELEASED = ["v0.9.0", "v0.9.1", "v1.2.4", "v1.2.5", "v1.3.0", "v0", "v1", "not-a-release"]
+RELEASED = ["v0.8.3", "v0.9.0", "v0.9.1", "v1.2.4", "v1.2.5", "v1.3.0", "v0.9", "v1", "not-a-release"]
 
 
-@pytest.mark.parametrize(("tag", "tags", "newest_minor", "newest_major", "newest"), [
-    ("v1.3.0", RELEASED, "true", "true", "true"),      # the newest release
-    ("v1.2.5", RELEASED, "true", "false", "false"),    # a patch of an older minor line: only 1.2 moves
-    ("v0.9.1", RELEASED, "true", "true", "false"),     # a patch of an older major line: 0.9 and v0, not latest
-    ("v1.2.4", RELEASED, "false", "false", "false"),   # re-run for an old patch: nothing moves
-    ("v1.10.0", ["v1.9.0", "v1.10.0"], "true", "true", "true"),   # a version sort, not a text sort
+@pytest.mark.parametrize(("tag", "tags", "newest_minor", "newest_major", "newest", "action_tag", "move_it"), [
+    ("v1.3.0", RELEASED, "true", "true", "true", "v1", "true"),        # the newest release
+    ("v1.2.5", RELEASED, "true", "false", "false", "v1", "false"),     # an older minor line's patch: only 1.2
+    ("v0.9.1", RELEASED, "true", "true", "false", "v0.9", "true"),     # an older major line: 0.9 and v0.9
+    ("v0.8.3", RELEASED, "true", "false", "false", "v0.8", "true"),    # 0.x: each minor is its own action line
+    ("v1.2.4", RELEASED, "false", "false", "false", "v1", "false"),    # re-run for an old patch: nothing moves
+    ("v1.10.0", ["v1.9.0", "v1.10.0"], "true", "true", "true", "v1", "true"),   # a version sort, not a text sort
 ])
-def test_the_line_step_finds_whether_the_tag_is_the_newest(tmp_path: Path, tag: str, tags: list[str],
-                                                           newest_minor: str, newest_major: str, newest: str) -> None:
+def test_the_line_step_finds_whether_the_tag_is_the_newest(
+        tmp_path: Path, tag: str, tags: list[str], newest_minor: str, newest_major: str, newest: str,
+        action_tag: str, move_it: str) -> None:
     assert line_outputs(tmp_path, tag, tags) == {"newest-minor": newest_minor, "newest-major": newest_major,
-                                                 "newest": newest}
+                                                 "newest": newest, "action-tag": action_tag,
+                                                 "newest-of-action-line": move_it}
 
 
 def test_release_creates_the_github_release_after_the_image_is_pushed() -> None:
@@ -320,6 +436,14 @@ def test_gitlab_release_job_releases_a_semver_tag_with_the_release_keyword() -> 
     assert job["release"]["description"]
     script = "\n".join(job["script"])
     assert "rancher_deploy/__init__.py" in script and "templates/rancher-deploy.yml" in script
+
+
+def test_gitlab_release_job_pins_its_glab_image_by_version() -> None:
+    # `:latest` would let a new glab change a release unseen; the release keyword needs glab >= 1.58.0.
+    image = load(".gitlab-ci.yml")["create-release"]["image"]
+    match = re.fullmatch(r"registry\.gitlab\.com/gitlab-org/cli:v(\d+)\.(\d+)\.(\d+)", image)
+    assert match, image
+    assert tuple(int(part) for part in match.groups()) >= (1, 58, 0), image
 
 
 def test_gitlab_release_values_have_nothing_the_shell_would_run() -> None:
@@ -357,3 +481,14 @@ def test_the_gitlab_schema_refuses_a_release_job_without_a_tag(tmp_path: Path) -
     result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci",
                              str(broken)], capture_output=True, text=True, check=False)
     assert result.returncode == 1, result.stdout
+
+
+def test_the_docs_say_where_the_action_runs_where_they_introduce_it() -> None:
+    # A Docker container action runs only on Linux runners with Docker (docs.github.com, "About custom
+    # actions", "Types of actions"): said before the first example in README and in docs/ci.md.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("## In CI", 1)[1]
+    ci = (ROOT / "docs/ci.md").read_text(encoding="utf-8").split("## GitHub Actions", 1)[1]
+    for name, section in (("README.md", readme), ("docs/ci.md", ci)):
+        before_example = section.split("```yaml", 1)[0]
+        assert "Docker container action" in before_example and "Linux runner" in before_example, name
+        assert "macOS" in before_example and "Windows" in before_example, name

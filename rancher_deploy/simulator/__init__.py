@@ -304,6 +304,13 @@ class Simulator:
                 for i in svc.live()
             ]
 
+    @property
+    def rendered(self) -> int:
+        """How many 1.x services and containers the API and its subscribe streams have rendered
+        so far: what a request or a stream's look costs, which tests bound instead of timing it."""
+        with self._store.lock:
+            return self._store.rendered
+
     def advance(self, seconds: float) -> None:
         if self._cluster is not None:
             self._cluster.advance(seconds)

@@ -23,6 +23,10 @@ class Timing:
     In 2.x mode a pod is ready ``container_start`` after it is created, plus ``health_check`` when a
     container has a readinessProbe; ``controller_delay`` is how long a new generation waits to be
     observed (status.observedGeneration catching up).
+    ``publish_interval`` is how often a 1.6 subscribe stream publishes the changes collected since
+    the last time (cattle's ``task.resource.change.publish.schedule=1``: once a second, rancher/cattle
+    ``code/iaas/api-logic/.../iaas-api/defaults.properties``, ResourceChangeEventListenerImpl.run), in
+    simulated seconds like the rest: 1 s real at ``realistic``, 1 ms (so every 10 ms look) at ``fast``.
     """
 
     speed: float = 1000.0
@@ -36,6 +40,8 @@ class Timing:
     cancel_tick: float = 1.0
     # Rancher 2.x: how long the Kubernetes deployment controller takes to observe a new generation.
     controller_delay: float = 0.5
+    # Rancher 1.6: how often changes are published on a subscribe stream (cattle: once a second).
+    publish_interval: float = 1.0
 
     @classmethod
     def fast(cls) -> Timing:

@@ -61,6 +61,9 @@ class Faults:
         self._stream_generation = 0   # bumped by drop_streams: streams opened before it are cut
         self._expire_watches = 0      # watches still to be answered 410 Expired
         self._services_first: bool | None = None   # publish_order: None alternates look by look
+        # Bumped by a fault that changes how resting objects show (a container's health): a
+        # subscribe stream, which renders only what the store says changed, then looks at everything.
+        self._shown_generation = 0
         # Set by the facade: called as (seconds) to close the listening socket for a while, and
         # before a hang to settle the store first.
         self.on_refuse: Callable[[float], None] | None = None
@@ -76,6 +79,7 @@ class Faults:
         self._settle_first()
         with self._lock:
             self._unhealthy.add(image if image.startswith("docker:") else f"docker:{image}")
+            self._shown_generation += 1
 
     def failing_image(self, image: str) -> None:
         """1.x: containers of this image created from now on exit as soon as they start (a crash on
@@ -178,6 +182,11 @@ class Faults:
         with self._lock:
             return self._stream_generation
 
+    def shown_generation(self) -> int:
+        """Bumped by each fault that changes how a resting object shows (``unhealthy_image``, ``clear``)."""
+        with self._lock:
+            return self._shown_generation
+
     def take_watch_expiry(self) -> bool:
         with self._lock:
             if self._expire_watches > 0:
@@ -199,6 +208,7 @@ class Faults:
     def clear(self) -> None:
         self._settle_first()
         with self._lock:
+            self._shown_generation += 1
             self._unhealthy.clear()
             self._failing.clear()
             self._hung.clear()

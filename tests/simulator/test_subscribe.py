@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import requests
 import websocket
 
 from rancher_deploy.simulator import Simulator, Timing
+from rancher_deploy.simulator.cattle.subscribe import publish_seconds
 
 from .conftest import ACCESS_KEY, K8S_SECRET, K8S_TOKEN, SECRET_KEY, WEB_CONFIG
 
@@ -29,8 +31,8 @@ EVENT_FIELDS = {"id", "name", "replyTo", "resourceId", "resourceType", "publishe
 
 
 def subscribe(sim: Simulator, path: str, authorization: str = BASIC, **options: Any) -> websocket.WebSocket:
-    return websocket.create_connection(sim.url.replace("http", "ws", 1) + path, timeout=5,
-                                       header={"Authorization": authorization}, **{"suppress_origin": True, **options})
+    return websocket.create_connection(sim.url.replace("http", "ws", 1) + path, header={"Authorization": authorization},
+                                       **{"timeout": 5, "suppress_origin": True, **options})
 
 
 def messages(ws: websocket.WebSocket, count: int) -> list[Message]:
@@ -231,3 +233,123 @@ def test_norman_s_subscribe_schema_leads_to_the_websocket_and_is_never_a_type_wa
     first = messages(ws, 1)[0]
     assert first["name"] == "resource.change" and first["data"]["type"] != "subscribe"
     ws.close()
+
+
+def test_a_container_that_turns_healthy_with_no_process_running_is_published(cattle: Simulator, web: str) -> None:
+    """After a restart's process ends, a container's health check still runs: time alone turns it
+    healthy, which the store logs as a change (`Backend.settle`), so the stream publishes it though
+    no write and no process touched the service."""
+    ws = subscribe(cattle, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change")
+    try:
+        answer = requests.post(f"{cattle.url}/v2-beta/projects/1a5/services/{web}/?action=restart",
+                               auth=(ACCESS_KEY, SECRET_KEY), timeout=5, json={})
+        assert answer.status_code == 202, answer.text
+        while cattle.service(web)["state"] != "active":
+            cattle.advance(0.5)
+        pending = [c["id"] for c in cattle.instances(web) if c["healthState"] == "initializing"]
+        assert pending, "the restart ended with a health check still running"
+        until(ws, lambda resource: resource["id"] == pending[-1] and resource["state"] == "running"
+              and resource["healthState"] == "initializing")   # the events before are read
+        cattle.advance(10)
+        until(ws, lambda resource: resource["id"] == pending[-1] and resource["healthState"] == "healthy")
+    finally:
+        ws.close()
+
+
+# -- at 10,000 services: what a look and a request render (docs/performance.md) ------------------------
+
+
+@pytest.fixture(scope="module")
+def crowded() -> Iterator[Simulator]:
+    """10,000 resting services in 10 stacks (1s1..1s10000), time running as in tests (`Timing.fast`)."""
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing.fast()) as simulator:
+        simulator.seed_bulk({"services": 10_000, "stacks": 10, "launchConfig": dict(WEB_CONFIG)})
+        yield simulator
+
+
+def until(ws: websocket.WebSocket, wanted: Any) -> Message:
+    """The first resource.change event whose resource `wanted` accepts (pings and others skipped)."""
+    while True:
+        message = json.loads(ws.recv())
+        if message["name"] == "resource.change" and wanted(message["data"]["resource"]):
+            return message
+
+
+def test_an_open_subscription_renders_what_changed_not_all_10000_services(crowded: Simulator) -> None:
+    """Each look of a subscription renders the services the store logged as touched (a write, or time
+    advancing one), not the project: at 10,000 services a look at everything held the store's lock
+    for half a second, and every request with it (reviewer p15)."""
+    ws = subscribe(crowded, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change", timeout=30)
+    try:
+        assert messages(ws, 1)[0]["name"] == "ping"
+        before = crowded.rendered
+        named = requests.put(f"{crowded.url}/v2-beta/projects/1a5/services/1s5", json={"description": "renamed"},
+                             auth=(ACCESS_KEY, SECRET_KEY), timeout=30)
+        assert named.status_code == 200, named.text
+        assert until(ws, lambda resource: resource["id"] == "1s5")["data"]["resource"]["description"] == "renamed"
+        # The PUT's answer, then the looks: the service and its containers once each, not 30,000 objects.
+        assert crowded.rendered - before <= 10, crowded.rendered - before
+        # Time moving one service (an upgrade, container by container) costs its own renders only.
+        before = crowded.rendered
+        upgrade(crowded, "1s7")
+        until(ws, lambda resource: resource["id"] == "1s7" and resource["state"] == "upgraded")
+        assert crowded.rendered - before <= 400, crowded.rendered - before
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("query", [{}, {"stackId": "1st3"}, {"order": "desc"}, {"marker": "m9995"},
+                                   {"stackId": "1st3", "order": "desc", "marker": "m5"}])
+def test_a_page_of_10000_services_renders_that_page_only(crowded: Simulator, query: dict[str, str]) -> None:
+    """A list filtered only as the narrowing does (name, stackId) is paged before rendering; the page
+    is the one filtering everything rendered gives (`sort=id` takes that path: the same order here)."""
+    auth = (ACCESS_KEY, SECRET_KEY)
+    before = crowded.rendered
+    page = requests.get(f"{crowded.url}/v2-beta/projects/1a5/services", params={**query, "limit": "5"}, auth=auth,
+                        timeout=30).json()
+    assert crowded.rendered - before <= 5
+    rendered_all = requests.get(f"{crowded.url}/v2-beta/projects/1a5/services",
+                                params={**query, "limit": "5", "sort": "id"}, auth=auth, timeout=30).json()
+    assert [service["id"] for service in page["data"]] == [service["id"] for service in rendered_all["data"]]
+    assert len(page["data"]) == 5
+    assert page["pagination"]["partial"] == rendered_all["pagination"]["partial"]
+    assert (page["pagination"]["next"] is None) == (rendered_all["pagination"]["next"] is None)
+
+
+def test_cattle_publishes_the_changes_of_each_period_together_in_their_latest_state() -> None:
+    """Cattle collects the resources changed and publishes each once a second, as it then renders
+    (task.resource.change.publish.schedule=1, ResourceChangeEventListenerImpl.run): two edits within
+    one period make one event, carrying the second. Here a period is 0.5 s real."""
+    assert publish_seconds(Timing.realistic()) == 1.0 and publish_seconds(Timing.fast()) < 0.02
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing(speed=1000.0, publish_interval=500.0)) as sim:
+        stack = sim.add_stack("shop")
+        web, api = sim.add_service(stack, "web", dict(WEB_CONFIG)), sim.add_service(stack, "api", dict(WEB_CONFIG))
+        ws = subscribe(sim, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change")
+
+        def describe(service: str, text: str) -> None:
+            assert requests.put(f"{sim.url}/v2-beta/projects/1a5/services/{service}", json={"description": text},
+                                auth=(ACCESS_KEY, SECRET_KEY), timeout=5).status_code == 200
+
+        try:
+            describe(api, "beat")
+            until(ws, lambda resource: resource["id"] == api)   # a publication: the next is 0.5 s away
+            describe(web, "first")
+            time.sleep(0.05)   # well inside the period; a look every 20 ms would publish "first" meanwhile
+            describe(web, "second")
+            published = until(ws, lambda resource: resource["id"] == web)["data"]["resource"]
+            assert published["description"] == "second"
+        finally:
+            ws.close()
+
+
+def test_a_reset_makes_every_subscription_look_at_everything_once() -> None:
+    """The store's log of touched services (what a look renders): a reader that had read it all when
+    the store was reset is told to look at every service (None), not at nothing."""
+    from rancher_deploy.simulator.cattle.store import Store
+    from rancher_deploy.simulator.faults import Faults
+
+    store = Store(ACCESS_KEY, SECRET_KEY, Timing(speed=0.0), Faults())
+    read_all = store.changes_logged()
+    store.reset()
+    assert store.touched_since(read_all) is None
+    assert store.touched_since(store.changes_logged()) == set()

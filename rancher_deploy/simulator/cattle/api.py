@@ -100,8 +100,6 @@ def handle(store: Store, req: HttpRequest, rancher_version: str) -> Response:
             response.headers["X-Rancher-Version"] = RANCHER_VERSIONS.get(rancher_version, rancher_version)
             return response
         default_account = who.account_id
-        if req.method != "GET":
-            store.writes += 1
         response = _dispatch(store, req, who, segments)
         if segments and segments[0] in API_VERSIONS:
             version = segments[0]

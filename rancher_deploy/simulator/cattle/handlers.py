@@ -66,6 +66,7 @@ def _unhealthy(store: Store) -> Callable[[Instance], bool]:
 
 
 def render_service(api: ApiRequest, store: Store, svc: Service) -> JSON:
+    store.rendered += 1
     return svc.to_resource(api.base, api.api_version, store.now(), store.wall, _unhealthy(store))
 
 
@@ -75,6 +76,7 @@ def render_stack(api: ApiRequest, store: Store, stack: Stack) -> JSON:
 
 
 def render_instance(api: ApiRequest, store: Store, inst: Instance) -> JSON:
+    store.rendered += 1
     doc = inst.to_resource(api.base, api.api_version, store.now(), store.wall, store.unhealthy(inst))
     svc, stack = store.services.get(parse_id(inst.service_id) or -1), store.stacks.get(parse_id(inst.stack_id) or -1)
     if svc is not None and stack is not None:
@@ -91,6 +93,7 @@ def _collection(
     resource_type: str,
     schema_id: str,
     create_types: dict[str, str] | None = None,
+    paged: int | None = None,
 ) -> Response:
     path = api.http.path.rstrip("/")
     doc = listing.build_collection(
@@ -100,6 +103,7 @@ def _collection(
         params=api.collection_params(),
         filterable=schemas.filters_for(api.api_version, schema_id),
         create_types=create_types or {},
+        paged=paged,
     )
     return Response(200, doc)
 
@@ -243,9 +247,8 @@ def stack_action(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
 
 def stack_services(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
     stack = store.get_stack(api.project_id, p["id"])
-    data = [render_service(api, store, s) for s in _narrowed(api, store.list_services(api.project_id), "service")
-            if s.stack_id == stack.id]
-    return _collection(api, data, "service", "service")
+    services = [s for s in _narrowed(api, store.list_services(api.project_id), "service") if s.stack_id == stack.id]
+    return _services(api, store, services, "service", {})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -264,10 +267,27 @@ def _kind(p: dict[str, str]) -> str | None:
 
 def list_services(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
     kind = _kind(p)
-    data = [render_service(api, store, s) for s in _narrowed(api, store.list_services(api.project_id, kind), "service")]
     creates = _service_create_types(api)
-    return _collection(api, data, kind or "service", "service", creates if kind is None else
-                       {kind: creates[kind]})
+    return _services(api, store, _narrowed(api, store.list_services(api.project_id, kind), "service"), kind or "service",
+                     creates if kind is None else {kind: creates[kind]})
+
+
+def _services(api: ApiRequest, store: Store, services: list[Service], resource_type: str,
+              create_types: dict[str, str]) -> Response:
+    """A collection of services (narrowed by `_narrowed`) that renders only its page when the
+    request's filters were all applied by that narrowing (`listing.page_first`): `?limit=5` of
+    10,000 renders 5, not 10,000."""
+    filterable = schemas.filters_for(api.api_version, "service")
+    keys = {key for key, _ in api.collection_params()}
+    # `_narrowed` takes stackId and environmentId together as one set of stacks: exact for one of them.
+    exact = frozenset({"name", "stackId", "environmentId"} - ({"environmentId"} if {"stackId", "environmentId"} <= keys
+                                                              else set()))
+    shown = [svc for svc in services if svc.state != "removed"]
+    page = listing.page_first(api.collection_params(), filterable, exact, len(shown))
+    if page is None:
+        return _collection(api, [render_service(api, store, s) for s in services], resource_type, "service", create_types)
+    return _collection(api, [render_service(api, store, shown[i]) for i in page], resource_type, "service", create_types,
+                       paged=len(shown))
 
 
 def create_service(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:

@@ -25,18 +25,14 @@ from typing import Any
 from rancher_deploy.simulator.cattle.errors import ApiError, not_found
 from rancher_deploy.simulator.cattle.handlers import ApiRequest, render_instance, render_service, with_included
 from rancher_deploy.simulator.cattle.models.resource import JSON
-from rancher_deploy.simulator.cattle.models.service import Service
 from rancher_deploy.simulator.cattle.store import Store
+from rancher_deploy.simulator.clock import Timing
 from rancher_deploy.simulator.upgrade import TICK, handshake
 from rancher_deploy.simulator.wire import Response, StreamCut, Websocket
 
 PING_SECONDS = 5.0    # api.sub.ping.interval.millis=5000 (api-server/defaults.properties), simulated time
 MAX_PINGS = 8640      # api.sub.max.pings: then the subscription ends
 RESOURCE_CHANGE = "resource.change"
-# How often (real seconds) the stream looks over every resource, not only those moving: what a seed
-# through the facade changes. Cattle publishes its collected changes once a second
-# (task.resource.change.publish.schedule=1); the simulator sends what moved at once.
-FULL_LOOK_SECONDS = 1.0
 
 
 def subscribe(api: ApiRequest, store: Store, _: dict[str, str]) -> Response:
@@ -104,9 +100,11 @@ class _Publisher:
 class _Changes:
     """The `resource.change` events of one project as one rendering shows it (links under one base,
     one API version, one `include`), looked for at most once a tick however many subscriptions read
-    them: each look renders what moves (or, after a write and once a second, everything) and keeps
-    an event for each resource rendered otherwise than the last time. The first look only learns
-    what is there: cattle sends no state when subscribed."""
+    them: each look renders the services the store logged as touched since the last look (a write,
+    a seed, time advancing one: `Backend.touched_since`), never the whole project (after a reset or
+    a fault that changes how resting containers show: everything once), and keeps an event for each
+    resource rendered otherwise than the last time. The first look only learns what is there:
+    cattle sends no state when subscribed."""
 
     KEEP_SECONDS = 10.0   # real seconds an event is kept for the subscriptions that have not read it yet
     _all: weakref.WeakKeyDictionary[Store, dict[tuple[str, ...], _Changes]] = weakref.WeakKeyDictionary()
@@ -126,31 +124,40 @@ class _Changes:
         self._api = api
         self._store = store
         self._shown: dict[str, JSON] = {}     # "<type>:<id>" -> the resource as last published
-        self._moving: set[str] = set()        # ids of the services that moved at the last look
-        self._writes = store.writes
-        self._full_at = self._looked_at = time.monotonic()
+        self._position = store.changes_logged()   # how far the store's log of touched services is read
+        self._shown_generation = store.faults.shown_generation()
+        self._looked_at = time.monotonic()
+        # Cattle publishes the changes it collected on a schedule (`publish_seconds`), not as they
+        # happen: one look per period, on a fixed beat from the first.
+        self._period = publish_seconds(store.timing)
+        self._due = self._looked_at + self._period
         self._events: list[tuple[int, float, str]] = []   # (number, when kept, the event's text)
         self._looks = 0
         self.last = 0
         self._look(store.now(), learn=True)
 
     def since(self, cursor: int, now: float) -> tuple[int, list[str]]:
-        """The events after number `cursor` (looking first if a tick has passed), and the new cursor."""
-        if time.monotonic() - self._looked_at >= TICK / 2:
+        """The events after number `cursor` (looking first when the publish period is due), and the
+        new cursor."""
+        if time.monotonic() >= self._due:
+            self._due = max(self._due + self._period, time.monotonic())
             self._look(now, learn=False)
         return self.last, [text for number, _, text in self._events if number > cursor]
 
     def _look(self, now: float, *, learn: bool) -> None:
         store, api = self._store, self._api
         self._looked_at = time.monotonic()
-        services = store.list_services(api.project_id)
-        moving = {svc.id for svc in services if _moves(svc)}
-        if learn or self._writes != store.writes or self._looked_at - self._full_at >= FULL_LOOK_SECONDS:
-            self._writes, self._full_at = store.writes, self._looked_at
-            looked = services
+        touched = store.touched_since(self._position)
+        self._position = store.changes_logged()
+        shown = store.faults.shown_generation()
+        if learn or touched is None or shown != self._shown_generation:
+            self._shown_generation = shown
+            looked = store.list_services(api.project_id)
         else:
-            looked = [svc for svc in services if svc.id in moving or svc.id in self._moving]
-        self._moving = moving
+            # Only what the store logged as touched since the last look: a write, a seed, or time
+            # advancing it (`Backend.settle`), so a look costs what changed, not the project's size.
+            looked = [svc for svc in (store.services.get(num) for num in sorted(touched))
+                      if svc is not None and svc.project_id == api.project_id]
         self._events = [kept for kept in self._events if self._looked_at - kept[1] < self.KEEP_SECONDS]
         self._looks += 1
         services_first = store.faults.services_first(self._looks)
@@ -173,11 +180,16 @@ class _Changes:
                     self._events.append((self.last, self._looked_at, _text(change)))
 
 
+def publish_seconds(timing: Timing) -> float:
+    """Real seconds between two publications of the changes collected: ``timing.publish_interval``
+    simulated seconds (cattle's 1 s) at the timing's speed, at least half a tick; every look when
+    time stands still (speed 0), where only writes and `advance` change anything."""
+    if timing.speed <= 0:
+        return TICK / 2
+    return max(TICK / 2, timing.publish_interval / timing.speed)
+
+
 def _text(message: JSON) -> str:
     """A message as Jackson writes it: compact."""
     return json.dumps(message, separators=(",", ":"))
 
-
-def _moves(svc: Service) -> bool:
-    """A process runs on it, or one of its containers is starting, stopping or being removed."""
-    return svc.process is not None or any(inst.moving for inst in svc.instances)

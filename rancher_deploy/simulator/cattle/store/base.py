@@ -59,16 +59,25 @@ class Backend(Timeline):
         self.timing = timing
         self.faults = faults
         self._admin = ApiKey(access_key, secret_key, None)
-        # Bumped by every request that may change something (not a GET) and by a reset: a subscribe
-        # stream looks over every resource again after one, and only at what moves otherwise.
-        self.writes = 0
+        # What changed, for the subscribe streams (cattle/subscribe.py), so that they render only that:
+        # the numbers of the services touched (a write, a seed, or `settle` advancing one), in order.
+        # A reader keeps its position in the log; one behind `_log_start` or `_everything_at` (a reset,
+        # a fault that changes how resting containers show) looks at every service once instead.
+        self._log: list[int] = []
+        self._log_start = 0
+        self._everything_at = 0
+        self._settled_to = 0.0
+        # Services and containers rendered (cattle/handlers.py), counted so that tests can hold a
+        # request or a stream's look to what it must render, not to how long it took.
+        self.rendered = 0
         self.reset()
 
     def reset(self) -> None:
         """Back to a fresh install: only the Default environment and the account key."""
         with self.lock:
-            self.writes += 1
+            self.touch_everything()
             self.restart_clock()
+            self._settled_to = 0.0
             self.projects: dict[str, Project] = {
                 DEFAULT_PROJECT_ID: Project(DEFAULT_PROJECT_ID, "Default", 0.0, uuid="adminProject")
             }
@@ -83,17 +92,61 @@ class Backend(Timeline):
     # ---- time ----------------------------------------------------------------------------------
 
     def settle(self) -> float:
-        """Advance every stack and service to the current simulated time; returns that time."""
+        """Advance every stack and service to the current simulated time; returns that time.
+
+        Each service this may change is logged as touched (`touch`): one that moves (a process, a
+        container starting, stopping or being removed), and one whose container's health check
+        passed since the last settle (time alone turns it `healthy`). That is the only state time
+        changes, so a stream that renders what the log names misses nothing."""
         with self.lock:
             now = self.clock.now()
+            since, self._settled_to = self._settled_to, max(self._settled_to, now)
             for stack in self.stacks.values():
                 stack.settle(now)
             for svc in self.services.values():
                 # Most services rest: skip them without building a context (at 10,000 services
                 # that was most of every request's time).
                 if svc.process is not None or any(inst.moving for inst in svc.instances):
+                    self.touch(svc)
                     lifecycle.settle(svc, now, self.context(svc))
+                elif any(inst.healthy_at is not None and since < inst.healthy_at <= now for inst in svc.instances):
+                    self.touch(svc)
             return now
+
+    # ---- what changed (for the subscribe streams) ----------------------------------------------
+
+    LOG_KEPT = 100_000   # entries kept; a reader further behind looks at everything once
+
+    def touch(self, svc: Service) -> None:
+        """Log that ``svc`` (or one of its containers) may show otherwise now. Callers hold ``lock``."""
+        self._log.append(svc.num)
+        if len(self._log) > self.LOG_KEPT:
+            dropped = len(self._log) - self.LOG_KEPT // 2
+            del self._log[:dropped]
+            self._log_start += dropped
+
+    def touch_stack(self, stack_id: str) -> None:
+        """Log every service of a stack (its containers carry the stack's name in their labels)."""
+        for svc in self.services.values():
+            if svc.stack_id == stack_id:
+                self.touch(svc)
+
+    def touch_everything(self) -> None:
+        """Log that any service may show otherwise (a reset): a reader that has read the log up to
+        here (its position at most the entry this adds) looks at every service once."""
+        self._log.append(-1)   # no service has this number: it only moves the log's end past every reader
+        self._everything_at = self.changes_logged()
+
+    def changes_logged(self) -> int:
+        """The log's end: a reader's position when it has read everything so far."""
+        return self._log_start + len(self._log)
+
+    def touched_since(self, position: int) -> set[int] | None:
+        """The numbers of the services touched since ``position`` (a `changes_logged` value), or None
+        when the reader must look at every service (a reset since, or the log no longer reaches back)."""
+        if position < self._everything_at or position < self._log_start:
+            return None
+        return set(self._log[position - self._log_start:])
 
     def context(self, svc: Service) -> lifecycle.Context:
         stack = self.stacks.get(int(svc.stack_id[3:]))

@@ -107,6 +107,7 @@ class ServiceStore(Backend):
             self.services[svc.num] = svc
             if state == "active":
                 lifecycle.create_running_instances(svc, self.context(svc), now)
+            self.touch(svc)
             return svc
 
 
@@ -182,6 +183,7 @@ class ServiceStore(Backend):
             svc.scale = 0
         self._next_service += 1
         self.services[svc.num] = svc
+        self.touch(svc)
         ctx = self.context(svc)
         then = "activate" if svc.start_on_create else None
         lifecycle.start_process(svc, "create", now, lifecycle.plan_create(ctx), then=then)
@@ -191,6 +193,7 @@ class ServiceStore(Backend):
         """PUT: only updatable fields; ``launchConfig`` is create-only and silently ignored (§1.4).
         A kind's own fields are replaced as sent (lbConfig, networkDriver, …: scheduleUpdate)."""
         svc = self.get_service(project_id, service_id, kind)
+        self.touch(svc)
         for name in KINDS[svc.kind].fields:
             if name in body and name != "healthCheck":
                 svc.fields[name] = copy.deepcopy(body[name])
@@ -244,6 +247,7 @@ class ServiceStore(Backend):
 
     def _run(self, svc: Service, action: str, body: JSON) -> Service:
         now = self.now()
+        self.touch(svc)
         ctx = self.context(svc)
         if action == "upgrade":
             names, batch, interval, start_first = accept_upgrade(svc, body)

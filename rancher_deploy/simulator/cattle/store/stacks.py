@@ -54,6 +54,7 @@ class StackStore(ServiceStore):
 
     def update_stack(self, project_id: str, stack_id: str, body: JSON) -> Stack:
         stack = self.get_stack(project_id, stack_id)
+        self.touch_stack(stack.id)   # its containers' labels carry its name
         if body.get("name"):
             check_name(str(body["name"]))
             stack.name = str(body["name"])
@@ -69,6 +70,7 @@ class StackStore(ServiceStore):
         stack.state = "removing"
         stack.ready_at = now + self.timing.container_stop + self.timing.finish_cleanup
         stack.removed_at = stack.ready_at
+        self.touch_stack(stack.id)
         for svc in self.services.values():
             if svc.stack_id == stack.id and "remove" in service_actions(svc.state):
                 ctx = self.context(svc)
