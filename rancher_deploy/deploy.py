@@ -420,7 +420,7 @@ class Pipeline:
             message = f"{ref.name} is updated to {images}; {caveat}" if caveat else f"{ref.name} now runs {images}"
             return self._steps.report(ref, Result.UPGRADED, last.state, changes, message)
         if not self._settings.finish:
-            message = (f"{ref.name} is {last.state} and left unfinished (--no-finish); later, "
+            message = (f"{ref.name} is {last.state} and left unfinished ({self._settings.unfinished_by}); later, "
                        f"{self._steps.next_steps(ref, last)}")
             return self._steps.report(ref, Result.UPGRADED_UNFINISHED, last.state, changes, message)
         return self._steps.finish(ref, last, changes, run, Result.UPGRADED, fresh=applied.fresh)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from typing import Any, TextIO
+from typing import Any, Sequence, TextIO
 
 from rancher_deploy.ci import Dialect
 from rancher_deploy.errors import DeployError, ExitCode
@@ -168,7 +168,8 @@ class HumanLog:
 # The last line of a run that exits 0 says what was done, in the words of its command: after
 # `status` or a dry run nothing was "upgraded and finished".
 _DONE: dict[str, str] = {
-    Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished (--no-finish)",
+    # As asked: by --no-finish, or a `serve` request's `confirm: false` (each target's message says which).
+    Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished as asked",
     Result.CREATED.value: "done: created and healthy",
     Result.UNCHANGED.value: "done: nothing to do; nothing was changed",
     Result.SKIPPED.value: "done: skipped by the version policy; nothing was changed",
@@ -225,8 +226,10 @@ def progress_text(event: Progress) -> str:
 
 
 def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_code: ExitCode, command: str,
-                  api_calls: int) -> dict[str, Any]:
-    """The `--output json` document; the same fields feed the CI outputs and summaries."""
+                  api_calls: int, warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """The `--output json` document; the same fields feed the CI outputs and summaries. `warnings`: the
+    run's own warning lines (`runner.Ran.warnings`: patterns matching nothing, TLS verification off),
+    beside each target's `warnings`, so a reader of the result alone learns them too."""
     targets = outcome.targets if outcome else ()
     return {
         "command": command,
@@ -236,6 +239,7 @@ def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_co
         "flavour": outcome.flavour if outcome else None,
         "targets": [_target_object(target) for target in targets],
         "error": str(error) if error else None,
+        "warnings": list(warnings),
         "api_calls": api_calls,
         "duration_seconds": round(outcome.duration_seconds, 3) if outcome else None,
         "interrupted_by_signal": outcome.interrupted_by if outcome else None,

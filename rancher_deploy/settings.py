@@ -231,6 +231,11 @@ SETTINGS: tuple[Option, ...] = (
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
 
+# The source `serve` records for `finish` when the seed's payload set it (`confirm`), so a run's messages
+# name that field, not a flag the server was never given (`Settings.unfinished_by`).
+PAYLOAD_CONFIRM = "the request's confirm: false"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one run needs, validated and typed; built by `Settings.load` from the table.
@@ -322,6 +327,12 @@ class Settings:
         `changes` are further fields (`timeout_seconds`, `start_first`, `finish`, ...)."""
         return dataclasses.replace(self, command=Command.UPGRADE, image=image, select_image=True, atomic=False,
                                    services=(), workloads=(), containers=(), sidekicks=(), create=False, **changes)
+
+    @property
+    def unfinished_by(self) -> str:
+        """What asked for an upgrade left unfinished, as a message names it: the `serve` request's
+        `confirm: false` (`selecting` with finish=False from a payload), else --no-finish."""
+        return self.sources.get("finish", "") if self.sources.get("finish") == PAYLOAD_CONFIRM else "--no-finish"
 
     @property
     def blueprint(self) -> Blueprint:
