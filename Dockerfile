@@ -45,8 +45,8 @@ COPY entrypoint.py /app/entrypoint.py
 # `rancher-deploy serve` (docs/fleet.md, "The server"): run the image with the argument `serve`; it
 # listens on RANCHER_SERVE_PORT (AUTOUPDATE_HTTP_PORT), 8080 by default, on every address, and needs
 # RANCHER_SERVE_TOKEN or RANCHER_SERVE_HMAC_SECRET besides the Rancher URL and keys. Its health check
-# is GET /healthz (no credentials; its port closes once the server stops), e.g. in Compose
-#   test: ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"]
+# is GET /healthz (no credentials; its port closes once the server stops) on that port: docs/fleet.md
+# ("Running it") has a Compose health check that reads the variable rather than assume 8080.
 # No HEALTHCHECK here: the same image runs CI steps, which serve nothing. Give a stop at least
 # RANCHER_SERVE_GRACE (300 s) plus a rollback's time before the kill (docker stop -t, stop_grace_period,
 # terminationGracePeriodSeconds).

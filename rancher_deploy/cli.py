@@ -115,7 +115,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         error = internal_error(unexpected)
 
     code = exit_code(outcome, error, signal_number=run.signal)
-    document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
+    document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls,
+                             warnings=run.warnings)
     if run.settings is not None:
         wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
     else:
@@ -132,14 +133,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         # The result asked for is lost (a full disk, a closed descriptor), so the run must not pass for
         # done; the CI's outputs say the same code. A reader that went away (`| head`) is no failure.
         code = unreported(code)
-        document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls)
+        document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls,
+                             warnings=run.warnings)
     # The files first: a warning that one could not be written must not follow the last line.
     _hand_on(dialect, document, env, report_path, log)
     if run.settings is not None:
         # Once per run, the Outcome final; a notification that fails only warns (notify.send).
         from rancher_deploy import notify
 
-        notify.send(outcome, run.settings, log, error=error, code=code, redactor=redactor, api_calls=run.api_calls)
+        notify.send(outcome, run.settings, log, error=error, code=code, redactor=redactor, api_calls=run.api_calls,
+                    warnings=run.warnings)
     if unwritten is not None:
         log.failure(f"the JSON result could not be written to stdout ({unwritten}); this log is all there is "
                     "of what the run did")
@@ -229,6 +232,7 @@ class _Run:
     api_calls: int = 0
     signal: int | None = None     # the first SIGTERM/SIGINT received, if any
     stopped: Outcome | None = None  # the targets as far as the run got, when an error ended it
+    warnings: tuple[str, ...] = ()  # the run's own warning lines (runner.Ran.warnings)
 
 
 def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], report_path: str | None,
@@ -353,7 +357,7 @@ def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, in
                          clock=time.monotonic, inputs=inputs)
     finally:
         signals.restore()
-    run.api_calls, run.signal = ran.api_calls, ran.signal
+    run.api_calls, run.signal, run.warnings = ran.api_calls, ran.signal, ran.warnings
     if ran.error is not None:
         run.stopped = ran.outcome
         raise ran.error

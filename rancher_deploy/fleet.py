@@ -148,9 +148,13 @@ def unmatched(survey: Survey, patterns: Patterns | None, setting: str, *, shown:
     names = ", ".join(survey.passed[:shown])
     more = len(survey.passed) - shown
     names += f" and {more:,} more" if more > 0 else ""
-    count = len(survey.passed)
-    return (f"{setting} {patterns} matches none of the {count} {survey.place}{'' if count == 1 else 's'} seen "
+    return (f"{setting} {patterns} matches none of the {counted(len(survey.passed), survey.place)} seen "
             f"({names}): nothing was searched; a pattern must match a whole name")
+
+
+def counted(count: int, noun: str) -> str:
+    """`count` and `noun`, plural unless one: `1 environment`, `2 environments`, `1,024 more services`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def select_label(key: str) -> str:
@@ -359,15 +363,15 @@ def describe(selection: Selection, setting: str) -> list[str]:
     """The log's lines for a selection: what was searched, each pick, each skip with its reason, and
     the count of candidates neither opted in nor running the repository. `setting` names the
     patterns' setting (RANCHER_ENVIRONMENTS or RANCHER_NAMESPACES)."""
-    noun = "services" if selection.place == "environment" else "workloads"
+    noun = "service" if selection.place == "environment" else "workload"
     labels = " or ".join(f"{label}=true" for label in selection.labels)
-    where = f"{len(selection.searched)} {selection.place}{'' if len(selection.searched) == 1 else 's'}"
+    where = counted(len(selection.searched), selection.place)
     if selection.searched:
         where += f" ({', '.join(selection.searched)})"
     if selection.not_searched:
         where += f", not {selection.not_searched} more that {setting} does not match"
-    lines = [f"Fleet: {noun} running {selection.repository} with label {labels}, in {where}: {selection.listed} "
-             f"listed in {selection.requests} request{'' if selection.requests == 1 else 's'}"]
+    lines = [f"Fleet: {noun}s running {selection.repository} with label {labels}, in {where}: {selection.listed} "
+             f"listed in {counted(selection.requests, 'request')}"]
     if selection.unlisted:
         lines.append(f"Fleet: {selection.unlisted}")
     for chosen in selection.chosen:
@@ -376,9 +380,10 @@ def describe(selection: Selection, setting: str) -> list[str]:
         lines.append(f"Selected {chosen.target} ({chosen.target_id}): {changes}")
     lines.extend(f"Skipped {passed.target} ({passed.target_id}): {passed.reason}" for passed in selection.skipped)
     if selection.others:
-        lines.append(f"Skipped {selection.others} more {noun} that neither opted in nor run {selection.repository} "
-                     "(RANCHER_VERBOSE lists them)")
+        lines.append(f"Skipped {counted(selection.others, 'more ' + noun)} that neither opted in nor "
+                     f"{'runs' if selection.others == 1 else 'run'} {selection.repository} (RANCHER_VERBOSE lists "
+                     f"{'it' if selection.others == 1 else 'them'})")
     if not selection.chosen:
-        lines.append(f"No target to upgrade: no {noun[:-1]} listed runs {selection.repository} with label {labels} "
+        lines.append(f"No target to upgrade: no {noun} listed runs {selection.repository} with label {labels} "
                      f"in a state an upgrade starts from; nothing to do")
     return lines

@@ -16,7 +16,7 @@ RANCHER_INSECURE says about Rancher; redirects are not followed (the body would 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from rancher_deploy import __version__, tls
@@ -48,10 +48,12 @@ _FAILURES = (Result.FAILED.value, Result.INTERRUPTED.value, Result.ROLLED_BACK.v
 
 def send(outcome: Outcome | None, settings: Settings, log: Callable[[Event], None], *,
          error: DeployError | None = None, code: ExitCode | None = None, redactor: Redactor | None = None,
-         api_calls: int = 0) -> None:
+         api_calls: int = 0, warnings: Sequence[str] = ()) -> None:
     """Post the run's summary to each webhook the settings name, when the run is worth telling
     (`worth_telling`). `outcome` and `error` are how the run ended (`error`: the one that stopped it,
     with `outcome` what it knew of the targets then); `code` its exit code (derived when None);
+    `warnings` the run's own warning lines (the webhook's `warnings`, Slack's `warning:` lines; they
+    do not make a run worth telling: RANCHER_INSECURE's would post every run that changed nothing);
     `redactor` the run's own (else one from `settings.secrets`). Raises nothing: each failure is a
     warning line through `log`, and the run's result stands."""
     if not (settings.notify_slack_url or settings.notify_webhook_url):
@@ -61,7 +63,8 @@ def send(outcome: Outcome | None, settings: Settings, log: Callable[[Event], Non
         if not worth_telling(settings.command, outcome, code):
             return
         scrub = _scrubber(settings, redactor)
-        document = result_object(outcome, error, exit_code=code, command=settings.command.value, api_calls=api_calls)
+        document = result_object(outcome, error, exit_code=code, command=settings.command.value, api_calls=api_calls,
+                                 warnings=warnings)
         if settings.notify_slack_url:
             _post("Slack", settings.notify_slack_url, slack_payload(document, settings, scrub), settings, log)
         if settings.notify_webhook_url:
@@ -111,7 +114,8 @@ def slack_payload(document: dict[str, Any], settings: Settings, scrub: Callable[
         # cached copy is no update).
         blocks.append([line(_target_line(target)),
                        *(line(f"  warning: {warning}") for warning in target.get("warnings", ()))])
-    tail = [line(f"error: {document['error']}")] if document.get("error") else []
+    tail = [*(line(f"warning: {warning}") for warning in document.get("warnings", ())),
+            *([line(f"error: {document['error']}")] if document.get("error") else [])]
     payload: dict[str, Any] = {"text": _bounded(head, blocks, tail, SLACK_TEXT_LIMIT)}
     if settings.notify_slack_name:
         payload["username"] = scrub(settings.notify_slack_name)

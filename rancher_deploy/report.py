@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from typing import Any, TextIO
+from typing import Any, Sequence, TextIO
 
 from rancher_deploy.ci import Dialect
 from rancher_deploy.errors import DeployError, ExitCode
@@ -100,6 +100,7 @@ class HumanLog:
         self._verbose = verbose
         self._dialect = dialect or Dialect(redactor)
         self._failing = False     # an error step was logged: the run's failure is under way
+        self._section: str | None = None   # the title of the open section (`== upgrade shop/web`)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Step):
@@ -110,7 +111,7 @@ class HumanLog:
             # only then is the run's outcome known. On the way, an error step is a plain line, and so
             # is every warning after it (rolling back, ...): they tell the same failure's story.
             annotation = None
-            message = step_text(event)
+            message = step_text(event, self._section)
             if event.level is Level.ERROR:
                 self._failing = True
             elif not self._failing:
@@ -119,8 +120,10 @@ class HumanLog:
         elif isinstance(event, Progress):
             self.line("  " + progress_text(event))
         elif isinstance(event, GroupStart):
+            self._section = event.title
             self._line_or(self._dialect.group_start(event.title), f"== {event.title}")
         elif isinstance(event, GroupEnd):
+            self._section = None
             end = self._dialect.group_end()
             if end is not None:
                 self.line(end)
@@ -168,7 +171,8 @@ class HumanLog:
 # The last line of a run that exits 0 says what was done, in the words of its command: after
 # `status` or a dry run nothing was "upgraded and finished".
 _DONE: dict[str, str] = {
-    Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished (--no-finish)",
+    # As asked: by --no-finish, or a `serve` request's `confirm: false` (each target's message says which).
+    Result.UPGRADED_UNFINISHED.value: "done: upgraded and healthy, left unfinished as asked",
     Result.CREATED.value: "done: created and healthy",
     Result.UNCHANGED.value: "done: nothing to do; nothing was changed",
     Result.SKIPPED.value: "done: skipped by the version policy; nothing was changed",
@@ -197,12 +201,23 @@ def last_words(outcome: Outcome | None, error: DeployError | None, code: ExitCod
     return code.meaning
 
 
-def step_text(step: Step) -> str:
-    """A step's words, naming the target it is about (prefixed when they do not already), so that
-    every line of a run with several targets at once says which one it is about."""
-    if step.target is None or step.target in step.message:
+def step_text(step: Step, section: str | None = None) -> str:
+    """A step's words, naming the target it is about, so that every line of a run with several
+    targets at once says which one it is about: prefixed `target: ` unless the line begins with
+    the target's name as a word (`shop/web is ...`), its emitter says it names it (`Step.named`),
+    or it stands in a section whose title names the target (`section`: `upgrade shop/web`, the
+    section a target gets when targets go one at a time), where the prefix would only repeat it.
+
+    The rule is where the name stands or what the emitter says, never whether it occurs somewhere:
+    an image (`registry/shop/web:2.0`) or an error's text may contain it, and the same plan line
+    must print the same way whatever the image is called."""
+    name = step.target
+    if name is None or step.named or (section is not None and section.endswith(f" {name}")):
         return step.message
-    return f"{step.target}: {step.message}"
+    rest = step.message[len(name):] if step.message.startswith(name) else None
+    if rest is not None and (rest[:1] in ("", " ", ",", ";") or rest[:2] in (":", ": ")):   # not `shop/web:2.0`
+        return step.message
+    return f"{name}: {step.message}"
 
 
 def progress_text(event: Progress) -> str:
@@ -216,8 +231,10 @@ def progress_text(event: Progress) -> str:
 
 
 def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_code: ExitCode, command: str,
-                  api_calls: int) -> dict[str, Any]:
-    """The `--output json` document; the same fields feed the CI outputs and summaries."""
+                  api_calls: int, warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """The `--output json` document; the same fields feed the CI outputs and summaries. `warnings`: the
+    run's own warning lines (`runner.Ran.warnings`: patterns matching nothing, TLS verification off),
+    beside each target's `warnings`, so a reader of the result alone learns them too."""
     targets = outcome.targets if outcome else ()
     return {
         "command": command,
@@ -227,6 +244,7 @@ def result_object(outcome: Outcome | None, error: DeployError | None, *, exit_co
         "flavour": outcome.flavour if outcome else None,
         "targets": [_target_object(target) for target in targets],
         "error": str(error) if error else None,
+        "warnings": list(warnings),
         "api_calls": api_calls,
         "duration_seconds": round(outcome.duration_seconds, 3) if outcome else None,
         "interrupted_by_signal": outcome.interrupted_by if outcome else None,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from rancher_deploy import __version__
 from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
-from rancher_deploy.events import Emit, Level, Outcome, Selection, Step, exit_code
+from rancher_deploy.events import Emit, Event, Level, Outcome, Selection, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import result_object
 from rancher_deploy.settings import OPTIONS_BY_NAME, Inputs, Option, Settings
@@ -70,6 +70,7 @@ class Ran:
     error: DeployError | None
     api_calls: int = 0
     signal: int | None = None
+    warnings: tuple[str, ...] = ()   # the run's own warning lines, not a target's (`collect_warnings`)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -80,7 +81,21 @@ class Ran:
         """The `--output json` result object (`report.result_object`): what a CI step, `serve`'s
         `/status` and a notification show of the run."""
         return result_object(self.outcome, self.error, exit_code=self.exit_code, command=self.command,
-                             api_calls=self.api_calls)
+                             api_calls=self.api_calls, warnings=self.warnings)
+
+
+def collect_warnings(emit: Emit) -> tuple[Emit, list[str]]:
+    """`emit`, noting the text of each run-level warning line (a Step at WARNING that names no target:
+    a target's warnings are its outcome's) in the returned list, in order: the JSON result, /status
+    and the webhook carry them, not only the log."""
+    seen: list[str] = []
+
+    def noting(event: Event) -> None:
+        if isinstance(event, Step) and event.level is Level.WARNING and event.target is None:
+            seen.append(event.message)
+        emit(event)
+
+    return noting, seen
 
 
 def internal_error(unexpected: BaseException) -> NeedsAttention:
@@ -108,6 +123,7 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
     control = control or Calm()
     if redactor is None:
         redactor = Redactor(*settings.secrets)
+    emit, warnings = collect_warnings(emit)
     name: Callable[[Option], str] = inputs.name if inputs is not None else (lambda option: option.setting)
     session: RancherSession | None = None
     outcome: Outcome | None = None
@@ -129,7 +145,7 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
         if session is not None:
             session.close()
     return Ran(settings.command.value, outcome, error, session.calls if session is not None else 0,
-               control.interrupted())
+               control.interrupted(), tuple(warnings))
 
 
 class _Stopped(Exception):

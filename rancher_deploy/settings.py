@@ -26,6 +26,7 @@ from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert
+from rancher_deploy.redact import sent_forms
 from rancher_deploy.poll_options import POLL_OPTIONS, SERVE_POLL_OPTIONS, validate_polling
 from rancher_deploy.serve_options import SERVE_OPTIONS
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
@@ -230,6 +231,11 @@ SETTINGS: tuple[Option, ...] = (
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS}
 
+# The source `serve` records for `finish` when the seed's payload set it (`confirm`), so a run's messages
+# name that field, not a flag the server was never given (`Settings.unfinished_by`).
+PAYLOAD_CONFIRM = "the request's confirm: false"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one run needs, validated and typed; built by `Settings.load` from the table.
@@ -323,6 +329,12 @@ class Settings:
                                    services=(), workloads=(), containers=(), sidekicks=(), create=False, **changes)
 
     @property
+    def unfinished_by(self) -> str:
+        """What asked for an upgrade left unfinished, as a message names it: the `serve` request's
+        `confirm: false` (`selecting` with finish=False from a payload), else --no-finish."""
+        return self.sources.get("finish", "") if self.sources.get("finish") == PAYLOAD_CONFIRM else "--no-finish"
+
+    @property
     def blueprint(self) -> Blueprint:
         """What RANCHER_CREATE makes a missing target from; the one place both flavours read it. The
         env and labels are what RANCHER_SET_ENV and RANCHER_SET_LABEL set (a new target has nothing
@@ -331,11 +343,13 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Values no sink may ever show (`secret_parts` of each secret), and the environment values a
-        run sets that are long enough to mask (`_masked_values`)."""
+        """Values no sink may ever show (`secret_parts` of each secret), the credentials as the run
+        sends them (`redact.sent_forms`: the Basic header value), and the environment values a run
+        sets that are long enough to mask (`_masked_values`)."""
         secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url, self.serve_token,
                   self.serve_hmac_secret)
         return (*(part for value in secret if value for part in secret_parts(value)),
+                *sent_forms(self.access_key, self.secret_key, self.token),
                 *_masked_values(self.edits.env.values))
 
     @property
@@ -407,11 +421,14 @@ def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
     table's to say, and the CI dialects know only events, the Outcome and the values to mask.
     """
     values: list[str] = []
+    given: dict[str, str] = {}   # the first value of each credential option, for `sent_forms`
     for option in SETTINGS:
         for name in option.ci_variables + option.env:
             text = environ.get(name, "").strip()
             if not text:
                 continue
+            if option.name in ("access_key", "secret_key", "token"):
+                given.setdefault(option.name, text)
             if option.secret:
                 values.extend(secret_parts(text))
             elif option.name == "set_env":
@@ -424,6 +441,10 @@ def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
                     password = None
                 if password:
                     values.extend((password, unquote(password)))
+                    given.setdefault("url_user", unquote(urlsplit(text).username or ""))
+                    given.setdefault("url_secret", unquote(password))
+    values.extend(sent_forms(given.get("access_key"), given.get("secret_key"), given.get("token")))
+    values.extend(sent_forms(given.get("access_key") or given.get("url_user"), given.get("url_secret"), None))
     return tuple(dict.fromkeys(values))
 
 

@@ -50,7 +50,7 @@ def test_upgrade_dry_run_reports_what_runs_now(sim: Simulator, web: str, run_cli
 def test_no_finish_says_it_left_the_upgrade_unfinished(sim: Simulator, web: str, run_cli: RunCli) -> None:
     result = run_cli("--no-finish", "--output", "json")
     assert fields(result) == (OLD_IMAGE, NEW_IMAGE, NEW_IMAGE)
-    assert last_line(result) == "rancher-deploy: exit 0 (done: upgraded and healthy, left unfinished (--no-finish))"
+    assert last_line(result) == "rancher-deploy: exit 0 (done: upgraded and healthy, left unfinished as asked)"
 
 
 def test_rollback_reports_what_ran_before_it_and_what_it_restored(sim: Simulator, web: str, run_cli: RunCli,

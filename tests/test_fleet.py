@@ -3,6 +3,7 @@ environments, which of their containers change, why the others are skipped, and 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -181,6 +182,14 @@ def test_patterns_that_match_no_environment_warn_naming_them_and_what_was_seen(
     assert matching.code == 0 and "matches none" not in matching.stderr
 
 
+def test_a_run_level_warning_is_in_the_json_result_not_only_the_log(sim: Simulator, run_cli: RunCli) -> None:
+    result = fleet(run_cli, "--dry-run", "--output", "json", AUTOUPDATE_ENVIRONMENT_NAMES="prod")
+    assert result.code == 0, result.stderr
+    (warning,) = json.loads(result.stdout)["warnings"]
+    assert warning.startswith('AUTOUPDATE_ENVIRONMENT_NAMES ["prod"] matches none of the 1 environment seen (Default)')
+    assert json.loads(fleet(run_cli, "--dry-run", "--output", "json").stdout)["warnings"] == []
+
+
 def test_a_dry_run_lists_what_would_change_and_why_each_other_is_skipped(sim: Simulator, run_cli: RunCli) -> None:
     shop = sim.add_stack("shop")
     web = sim.add_service(shop, "web", config(autoupdate_enable="true"))
@@ -194,8 +203,8 @@ def test_a_dry_run_lists_what_would_change_and_why_each_other_is_skipped(sim: Si
     assert f"Selected Default/shop/web ({web}): web {OLD_IMAGE} -> {NEW_IMAGE}" in log
     assert "Skipped Default/shop/api (1s2): not opted in: no label autoupdate.enable or autoupdate.enabled" in log
     assert "Skipped Default/shop/off (1s3): label autoupdate.enable is 'false', not true" in log
-    assert ("Skipped 1 more services that neither opted in nor run registry.example.com:5000/shop/web "
-            "(RANCHER_VERBOSE lists them)") in log
+    assert ("Skipped 1 more service that neither opted in nor runs registry.example.com:5000/shop/web "
+            "(RANCHER_VERBOSE lists it)") in log
     verbose = fleet(run_cli, "--dry-run", "--verbose").stderr
     assert "debug: Skipped Default/shop/db (1s4): not opted in: no label autoupdate.enable or autoupdate.enabled" in verbose
     assert f"  web: {OLD_IMAGE} -> {NEW_IMAGE}" in log                          # the plan, as any dry run

@@ -150,6 +150,18 @@ def test_the_generic_webhook_gets_the_result_object(sim: Simulator, web: str, ru
     assert target["duration_seconds"] > 0
 
 
+def test_the_runs_own_warnings_reach_the_webhook_and_slack(sim: Simulator, web: str, run_cli: RunCli,
+                                                         receiver: Receiver) -> None:
+    result = run_cli("--output", "json", RANCHER_INSECURE="true", RANCHER_NOTIFY_WEBHOOK_URL=receiver.url,
+                     RANCHER_NOTIFY_SLACK_URL=receiver.url)
+    assert result.code == 0, result.stderr
+    warning = "TLS verification is off (RANCHER_INSECURE); prefer RANCHER_CA_BUNDLE"
+    assert result.json["warnings"] == [warning]
+    webhook, slack = sorted(receiver.bodies, key=lambda body: "text" in body)
+    assert webhook["warnings"] == [warning]
+    assert f"warning: {warning}" in slack["text"].splitlines()
+
+
 def test_a_run_that_changed_nothing_is_not_notified(sim: Simulator, web: str, run_cli: RunCli,
                                                     receiver: Receiver) -> None:
     hooks = {"RANCHER_NOTIFY_SLACK_URL": receiver.url, "RANCHER_NOTIFY_WEBHOOK_URL": receiver.url}

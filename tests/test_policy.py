@@ -258,3 +258,13 @@ def test_a_targets_own_policy_is_its_annotation_then_its_label_else_the_setting(
     with pytest.raises(PolicyLabelError) as raised:
         for_target(default, {}, {"autoupdate.policy": "sometimes"})
     assert raised.value.where == "annotation" and "got 'sometimes'" in str(raised.value)
+
+
+@pytest.mark.parametrize("kind", ["all", "major", "minor", "patch"])
+def test_the_semver_policies_never_take_latest_and_read_no_four_part_or_word_tags(kind: str) -> None:
+    # docs/fleet.md: under `newer` one push of latest moves a fleet onto it for good; these never do.
+    repository = "registry.example.com/shop/web"
+    for running, new in [("1.0", "latest"), ("1.2.3.3", "1.2.3.4"), ("1.2.3", "1.2.3.4"), ("2.0", "2.1.RELEASE")]:
+        assert not decide(VersionPolicy.parse(kind), f"{repository}:{running}", f"{repository}:{new}").allowed
+    assert decide(VersionPolicy.parse("newer"), f"{repository}:1.0", f"{repository}:latest").allowed
+    assert not decide(VersionPolicy.parse("newer"), f"{repository}:latest", f"{repository}:1.0").allowed

@@ -3,9 +3,9 @@ answers, and one access-log line per request (a passing health check excepted) w
 masked.
 
 Every answer is one JSON object (`/ping`, the seed's, answers `Pong!`). A refused request changes
-nothing: routes and methods are checked first (404, 405), then the Content-Length header (400, 413),
-then credentials (401, 403), then the body (400), and only then is a run queued (202, or 429 when the
-queue is full). No body is read before its sender is known, unless a signature must be checked against
+nothing: routes and methods are checked first (404, 405), then whether any credential is presented
+(401), then the Content-Length header (400, 413), then the credentials (403), then the body (400),
+and only then is a run queued (202, or 429 when the queue is full). No body is read before its sender is known, unless a signature must be checked against
 it: a peer with a wrong token that sends its body slowly would otherwise hold one of the few HTTP
 threads for as long as it likes, and a handful of them would stop /healthz from answering.
 """
@@ -108,6 +108,13 @@ class App:
                 # Its body may be unread: close rather than wait for a sender we refused (server._Gateway).
                 headers = (*headers, ("Connection", "close"))
             note = f" ({refused.message})"
+        except Exception as error:   # noqa: BLE001 - a fault of ours is still answered as one JSON object
+            # Every input is checked above; this is the net under a check that was missed (cheroot
+            # would answer a bare 500 with an empty body).
+            status, headers = HTTPStatus.INTERNAL_SERVER_ERROR, (("Connection", "close"),)
+            document = {"error": f"the server failed to answer ({type(error).__name__}); GET /status lists "
+                                 "any run it queued"}
+            note = f" ({type(error).__name__})"
         body = (document if isinstance(document, bytes) else json.dumps(document).encode("utf-8") + b"\n")
         content_type = "text/plain; charset=utf-8" if isinstance(document, bytes) else "application/json"
         start_response(f"{status.value} {status.phrase}", [
@@ -131,16 +138,18 @@ class App:
             return HTTPStatus.OK, {"status": "ok"}, ()
         if route.path == "/ping":
             return HTTPStatus.OK, b"Pong!", ()
-        length = _length(environ) if route.parse is not None else 0
         presented = auth.Presented(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_HUB_SIGNATURE_256"), token,
                                    environ.get("HTTP_X_REQUEST_TIMESTAMP"))
         # A GET's body is empty: its signature must cover a timestamp, or it could be replayed for ever.
         stamped = route.parse is None
         verdict = auth.check(self._keys, presented, None, stamped=stamped)
         if verdict is auth.Verdict.MISSING:
+            # Before the size: a sender that presents nothing is told what it lacks, not that its body
+            # is large (it would shrink the body and be refused again, for another reason).
             raise Refused(HTTPStatus.UNAUTHORIZED, "authentication required: Authorization: Bearer <token>, "
                                                    f"an {auth.SIGNATURE_HEADER} signature, or the webhook URL "
                                                    "with the token", (("WWW-Authenticate", "Bearer"),))
+        length = _length(environ) if route.parse is not None else 0
         if verdict is auth.Verdict.WRONG:
             unstamped = stamped and presented.signature is not None and presented.timestamp is None
             raise Refused(HTTPStatus.FORBIDDEN, f"a signed {method} must sign {auth.TIMESTAMP_HEADER} too (docs/fleet.md)"
@@ -206,17 +215,24 @@ def _length(environ: Environ) -> int | None:
         return None
     if not length_text.isdigit() or not length_text.isascii():
         raise Refused(HTTPStatus.BAD_REQUEST, "Content-Length is not a whole number of bytes")
-    length = int(length_text)
-    if length > MAX_BODY_BYTES:
+    # Compared by its digits first: Python refuses int() of more than 4300 digits (ValueError).
+    digits = length_text.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_BODY_BYTES)) or int(digits) > MAX_BODY_BYTES:
         raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
-    return length
+    return int(digits)
 
 
 def _body(environ: Environ, length: int | None) -> bytes:
     """The request body, `length` bytes (checked by _length) or, sent in chunks, at most MAX_BODY_BYTES
     (Refused 413 when more arrives); never more than MAX_BODY_BYTES + 1 bytes are read."""
     stream = environ["wsgi.input"]
-    body: bytes = stream.read(length) if length is not None else stream.read(MAX_BODY_BYTES + 1)
+    try:
+        body: bytes = stream.read(length) if length is not None else stream.read(MAX_BODY_BYTES + 1)
+    except ValueError as error:
+        # cheroot's chunked reader (server.py ChunkedRFile._fetch) raises ValueError for a chunk size
+        # that is not hex ("Bad chunked transfer size") or a chunk not ended by CRLF.
+        raise Refused(HTTPStatus.BAD_REQUEST, f"the body is not valid chunked transfer coding ({error})"[:200]) \
+            from None
     if len(body) > MAX_BODY_BYTES:
         raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
     return body

@@ -125,9 +125,16 @@ def check(keys: Keys, presented: Presented, body: bytes | None, *, stamped: bool
     return Verdict.ALLOWED if _signature_matches(keys.hmac_secret, presented.signature, signed) else Verdict.WRONG
 
 
+# Digits a timestamp may have: Unix seconds take 10 until the year 2286. More is no time of this era,
+# and reading it is not even safe: a few hundred digits overflow a float in `now - int(text)`, and
+# Python refuses int() of more than 4300 (sys.get_int_max_str_digits), both exceptions, not a refusal.
+_TIMESTAMP_DIGITS = 12
+
+
 def _recent(timestamp: str, now: float) -> bool:
     text = timestamp.strip()
-    return text.isascii() and text.isdigit() and abs(now - int(text)) <= TIMESTAMP_TOLERANCE_SECONDS
+    return (text.isascii() and text.isdigit() and len(text) <= _TIMESTAMP_DIGITS
+            and abs(now - int(text)) <= TIMESTAMP_TOLERANCE_SECONDS)
 
 
 def stamped_signature(secret: str, timestamp: int, body: bytes) -> dict[str, str]:

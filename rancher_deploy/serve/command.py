@@ -106,7 +106,7 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     if settings.serve_port > 65535:
         raise ConfigError(name("serve_port"), f"must be a TCP port, at most 65535, got {settings.serve_port}")
     scheduler = Scheduler(make_runner(settings, inputs, redactor, log=lines, out=out), workers=settings.parallel,
-                          limit=settings.serve_queue, keep=by_version(settings.version_policy))
+                          limit=settings.serve_queue, compare=by_version(settings.version_policy))
     app = App(keys, scheduler, lambda text: log.line("http: " + text))
     server = HttpServer(app, settings.serve_host, settings.serve_port, log.line)
     try:

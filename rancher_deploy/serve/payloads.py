@@ -110,6 +110,20 @@ def _text(document: dict[str, Any], name: str, where: str) -> str:
     return value.strip()
 
 
+def _seconds(value: object) -> float:
+    """The seed's `timeout`, seconds; PayloadError unless a finite number of at least 1. A JSON integer
+    of a few hundred digits is no float (OverflowError in `float()`, not a PayloadError: a bare 500)."""
+    try:
+        seconds = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds < 1:
+        shown = json.dumps(value)
+        raise PayloadError("timeout must be a number of seconds of at least 1, got "
+                           f"{shown if len(shown) <= 40 else shown[:40] + '...'}")
+    return seconds
+
+
 def _image(text: str, field: str) -> ImageRef:
     try:
         image = ImageRef.parse(text)
@@ -147,11 +161,8 @@ def upgrade(body: bytes) -> Parsed:
     timeout = document.get("timeout")
     if timeout is None:
         seconds = SEED_TIMEOUT_SECONDS
-    elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
-            or timeout < 1:
-        raise PayloadError(f"timeout must be a number of seconds of at least 1, got {json.dumps(timeout)}")
     else:
-        seconds = float(timeout)
+        seconds = _seconds(timeout)
     return Parsed((Trigger(image, "upgrade", finish=_flag(document, "confirm"),
                            start_first=_flag(document, "start_first"), timeout_seconds=seconds),))
 

@@ -18,7 +18,7 @@ from rancher_deploy.report import HumanLog, Pipe, write_json
 from rancher_deploy.runner import Ran
 from rancher_deploy.serve.payloads import Trigger
 from rancher_deploy.serve.scheduler import Controls, Job, Runner
-from rancher_deploy.settings import Output, Settings
+from rancher_deploy.settings import PAYLOAD_CONFIRM, Output, Settings
 from rancher_deploy.target_locks import TargetLocks
 
 
@@ -49,8 +49,11 @@ def settings_for(base: Settings, trigger: Trigger) -> Settings:
     """The settings of the run `trigger` starts: the server's, as a fleet upgrade of the pushed image
     (`Settings.selecting`: every opted-in target running its repository, each on its own), with the
     seed payload's `confirm`, `start_first` and `timeout` where it gave them."""
-    changes = {name: value for name, value in (("finish", trigger.finish), ("start_first", trigger.start_first),
-                                               ("timeout_seconds", trigger.timeout_seconds)) if value is not None}
+    changes: dict[str, Any] = {name: value for name, value in (
+        ("finish", trigger.finish), ("start_first", trigger.start_first), ("timeout_seconds", trigger.timeout_seconds))
+        if value is not None}
+    if trigger.finish is False:   # its messages name the payload's field, not --no-finish
+        changes["sources"] = {**base.sources, "finish": PAYLOAD_CONFIRM}
     return base.selecting(trigger.image, poll=trigger.poll, **changes)
 
 
@@ -58,7 +61,7 @@ def notify_run(ran: Ran, settings: Settings, log: HumanLog, redactor: Redactor) 
     """The one place a server's run is announced: Slack/Mattermost and the JSON webhook, as a CLI run
     is (`notify.send`: only a run that changed something or did not end 0; a failure only warns)."""
     notify.send(ran.outcome, settings, log, error=ran.error, code=ran.exit_code, redactor=redactor,
-                api_calls=ran.api_calls)
+                api_calls=ran.api_calls, warnings=ran.warnings)
 
 
 def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Lines, out: TextIO | Pipe) -> Runner:

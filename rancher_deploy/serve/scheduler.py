@@ -3,19 +3,19 @@ the one still waiting for the same repository, at most RANCHER_PARALLEL runs at 
 lets running upgrades end (or interrupts them) before the server exits.
 
 Runs are keyed by the pushed image's repository (`Trigger.key`): the targets a run upgrades are those
-running that repository, so two runs of one repository would race for the same targets. A push that
-arrives while a run of its repository is going waits; a second push arriving meanwhile replaces the
-waiting one (its run is `superseded`: only the newest image is deployed), so the queue never holds two
-runs of one repository and a burst of pushes costs one run after the current one. Newest by version,
-not by arrival: registries deliver late and out of order (a retried notification), so a push of an
-older tag than the waiting one's, as the server's version policy orders them (`by_version`), is not
-queued and replaces nothing. Runs of two
+running that repository, so two runs of one repository would race for the same targets, and they go one
+after the other. A push that arrives while a run of its repository waits is compared with it
+(`by_version`): it replaces the waiting one (which is then `superseded`) only when every version policy
+a target could follow takes it over that one, is not queued when the waiting one deploys all it would,
+and otherwise is queued after it: replacing on arrival lost releases (a commit tag pushed with a
+release; a minor release a target labelled `patch` skips). Runs of two
 repositories may still pick one target (a sidekick of another repository): the runs' shared
 `target_locks.TargetLocks` (serve/runs.py) has them upgrade it one after the other.
 """
 
 from __future__ import annotations
 
+import copy
 import enum
 import itertools
 import threading
@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rancher_deploy.choices import PolicyKind, VersionPolicy
-from rancher_deploy.images import version_of
 from rancher_deploy.policy import decide
 from rancher_deploy.serve.payloads import Trigger
 
@@ -50,6 +49,15 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+# The result object's fields (report.result_object, but `command`) as a run that has not ended shows
+# them: every /status entry has the same fields, so a reader need not tell a queued, superseded or
+# cancelled run apart before reading `result` or `targets` (tests/serve/test_queue.py checks the set).
+NO_RESULT: dict[str, Any] = {
+    "result": None, "exit_code": None, "meaning": None, "flavour": None, "targets": [], "error": None,
+    "warnings": [], "api_calls": 0, "duration_seconds": None, "interrupted_by_signal": None, "selection": None,
+}
+
+
 @dataclass
 class Job:
     """One run: what triggered it, where it is, and its result object once it ended."""
@@ -65,11 +73,12 @@ class Job:
     superseded_by: int | None = None
 
     def view(self) -> dict[str, Any]:
-        """The run as /status and the answer to its request show it."""
+        """The run as /status shows it: which run, its state and trigger, and its result object's fields
+        (NO_RESULT's values until it ended: `result` and `exit_code` null, `targets` and `warnings` [])."""
         view: dict[str, Any] = {
             "run": self.id, "state": self.state.value, "source": self.trigger.source, "image": str(self.trigger.image),
             "repository": self.trigger.key, "received": self.received, "started": self.started, "ended": self.ended,
-            "supersedes": self.supersedes, "superseded_by": self.superseded_by,
+            "supersedes": self.supersedes, "superseded_by": self.superseded_by, **copy.deepcopy(NO_RESULT),
         }
         if self.result is not None:   # the run's result object: its result, targets, selection, ...
             view.update((name, value) for name, value in self.result.items() if name != "command")
@@ -113,33 +122,59 @@ Runner = Callable[[Job, Controls], dict[str, Any]]
 @dataclass(frozen=True)
 class Admission:
     """A request's trigger, queued: its run, and the waiting run it replaced (if any). Or, `kept` saying
-    why, not queued: `job` is then the waiting run of its repository, whose image is newer."""
+    why, not queued: `job` is then the waiting run of its repository, which deploys what it would."""
 
     job: Job
     superseded: Job | None
     kept: str | None = None
 
 
-# Whether a waiting run stays rather than let a new push of its repository replace it: the reason it
-# stays, or None (the new one replaces it).
-Keep = Callable[[Trigger, Trigger], "str | None"]
+class Order(enum.Enum):
+    """What a new push of a repository does to the run of it that waits last (`Compare`)."""
+
+    REPLACE = "replace"   # the waiting run is superseded: only the new image is deployed
+    IGNORE = "ignore"     # the new push is not queued: the waiting run deploys all it would
+    BOTH = "both"         # the new push is queued after the waiting one: targets may take either
 
 
-def by_version(policy: VersionPolicy) -> Keep:
-    """A waiting run stays when its tag and the new push's are versions and `policy` does not take the
-    new one over the waiting one (`policy.decide`: 2.1 after 2.3 under `newer`; 2.0 after 1.5 under
-    `minor`, which its targets would skip). `any` and `force` take any image, so between two pushes they
-    order as `all` does. Tags that are not versions (`latest`, a commit) and polls (no tag) are not
-    ordered: the later push replaces the waiting one."""
+# How a new push compares with the last waiting run of its repository: the Order, and why in words an
+# `ignored` entry continues (`... and <why>`).
+Compare = Callable[[Trigger, Trigger], "tuple[Order, str]"]
+
+# The strictest of the policies that order versions (newer, all, major, minor, patch): what it takes of
+# one tag over another, every one of them takes, whichever a target's autoupdate.policy label sets.
+_STRICTEST = VersionPolicy(PolicyKind.PATCH)
+
+
+def by_version(policy: VersionPolicy) -> Compare:
+    """How pushes of one repository queue under the server's `policy`.
+
+    REPLACE only when the new push would be taken over the waiting one by every policy that could apply
+    to a target: the server's (`any` and `force` ordering as `all`) and any `autoupdate.policy` label,
+    the strictest of which is `patch`: a newer patch release (2.0.1 -> 2.0.2). Superseding 2.0.1 by
+    2.1.0 would leave a target labelled `patch` on 2.0.0 with neither (it skips 2.1.0), and a commit tag
+    (`sha-4f2a9c1`), which `newer` skips, would cost every target the waiting release (review of #16).
+    IGNORE when the new push is the waiting image again (the waiting run pulls it when it starts), or
+    when every such policy takes the waiting one over it (a late 2.0.1 after 2.0.2). BOTH otherwise: the
+    server cannot tell which one a target takes without reading its labels, so each gets its run, in
+    order of arrival (latest after 1.5 under `newer`: 1.5, then latest, as the seed's table moves them).
+    """
     rule = VersionPolicy(PolicyKind.ALL) if policy.kind in (PolicyKind.ANY, PolicyKind.FORCE) else policy
 
-    def keep(waiting: Trigger, new: Trigger) -> str | None:
-        if version_of(waiting.image.tag) is None or version_of(new.image.tag) is None:
-            return None
-        decision = decide(rule, str(waiting.image), str(new.image))
-        return None if decision.allowed else f"the version policy {rule} does not take it over that: {decision.reason}"
+    def compare(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
+        if waiting.poll == new.poll and waiting.image.same_image(new.image):
+            return Order.IGNORE, "it deploys that image, pulled when the run starts"
+        if waiting.poll or new.poll:   # a poll has no tag: each target's run picks its own
+            return Order.BOTH, "a poll and a push are not compared"
+        old, pushed = str(waiting.image), str(new.image)
+        if decide(rule, old, pushed).allowed and decide(_STRICTEST, old, pushed).allowed:
+            return Order.REPLACE, ""
+        if not decide(rule, old, pushed).allowed and decide(_STRICTEST, pushed, old).allowed:
+            return Order.IGNORE, (f"the version policy {rule}, and every version policy a label may set, takes "
+                                  f"that over it: {decide(_STRICTEST, pushed, old).reason}")
+        return Order.BOTH, "which one a target takes depends on its version policy"
 
-    return keep
+    return compare
 
 
 class Scheduler:
@@ -150,9 +185,9 @@ class Scheduler:
     """
 
     def __init__(self, runner: Runner, *, workers: int, limit: int, history: int = 100,
-                 keep: Keep = lambda waiting, new: None) -> None:
+                 compare: Compare = lambda waiting, new: (Order.REPLACE, "")) -> None:
         self._runner = runner
-        self._keep = keep
+        self._compare = compare
         self._workers = workers
         self._limit = limit
         self._history = history
@@ -171,31 +206,46 @@ class Scheduler:
             self._threads.append(thread)
 
     def submit(self, triggers: tuple[Trigger, ...]) -> list[Admission]:
-        """Queue a run of each trigger, replacing a waiting run of the same repository unless `keep`
-        keeps that one (the trigger is then not queued: its Admission's `kept`), all or none: raises QueueFull when they would take more places than RANCHER_SERVE_QUEUE has free (nothing
+        """Queue a run of each trigger as `compare` orders it against the last waiting run of its
+        repository (replacing it, not queued: its Admission's `kept`, or queued after it), all or none:
+        raises QueueFull when they would take more places than RANCHER_SERVE_QUEUE has free (nothing
         is queued then), Stopping after `stop_accepting`."""
         if not triggers:
             return []
         with self._lock:
             if not self._accepting:
                 raise Stopping()
-            waiting = {job.trigger.key: job for job in self._jobs.values() if job.state is JobState.QUEUED}
-            places = {trigger.key for trigger in triggers} - set(waiting)
-            if places and self._queued() + len(places) > self._limit:
-                raise QueueFull()
-            admissions = []
+            last: dict[str, Job] = {}
+            for job in self._jobs.values():
+                if job.state is JobState.QUEUED:
+                    last[job.trigger.key] = job
+            # Decided first, queued after: a request past the bound queues none of its images.
+            plan: list[tuple[Trigger, Job | None, Order, str]] = []
+            added = 0
             for trigger in triggers:
-                replaced = waiting.get(trigger.key)
-                kept = self._keep(replaced.trigger, trigger) if replaced is not None else None
-                if replaced is not None and kept is not None:
-                    admissions.append(Admission(replaced, None, kept))
+                previous = last.get(trigger.key)
+                order, why = self._compare(previous.trigger, trigger) if previous is not None else (Order.BOTH, "")
+                plan.append((trigger, previous, order, why))
+                if order is not Order.IGNORE:
+                    added += order is Order.BOTH
+                    last[trigger.key] = Job(0, trigger)   # the later triggers compare with this one
+            if added and self._queued() + added > self._limit:
+                raise QueueFull()
+            admissions: list[Admission] = []
+            queued: dict[str, Job] = {}
+            for trigger, previous, order, why in plan:
+                waiting = queued.get(trigger.key, previous)
+                if order is Order.IGNORE:
+                    assert waiting is not None
+                    admissions.append(Admission(waiting, None, why))
                     continue
                 job = Job(next(self._ids), trigger)
+                replaced = waiting if order is Order.REPLACE else None
                 if replaced is not None:
                     replaced.state, replaced.superseded_by = JobState.SUPERSEDED, job.id
                     job.supersedes = replaced.id
                 self._jobs[job.id] = job
-                waiting[trigger.key] = job
+                queued[trigger.key] = job
                 admissions.append(Admission(job, replaced))
             self._prune()
             self._lock.notify_all()

@@ -53,6 +53,8 @@ class Faults:
         self._hung: set[str | None] = set()
         self._fail: list[FailRule] = []
         self._latency: list[LatencyRule] = []
+        self._holds: list[tuple[str, str, float, threading.Event]] = []   # hold(): waiting for a request
+        self._held: list[tuple[str, threading.Event]] = []                # held requests: waiting for a GET
         self._fail_action: set[tuple[str, str]] = set()
         self._capacity: dict[str | None, int] = {}
         self._refuse_until = 0.0
@@ -115,6 +117,34 @@ class Faults:
     def latency(self, seconds: float, path_contains: str = "") -> None:
         with self._lock:
             self._latency.append(LatencyRule(seconds, path_contains))
+
+    def hold(self, path_contains: str, *, until_get: str, most_seconds: float = 30.0) -> None:
+        """Hold the next request matching ``path_contains`` (path and query) before doing its work, until
+        a GET whose path contains ``until_get`` has been answered after it (the client gave up on the
+        held answer and looked), at most ``most_seconds``; then do the work and answer. What a latency
+        longer than the client's timeout shows, without racing a sleep against that timeout: the look
+        sees the target unchanged, and the work lands right after it."""
+        with self._lock:
+            self._holds.append((path_contains, until_get, most_seconds, threading.Event()))
+
+    def take_hold(self, path: str) -> tuple[threading.Event, float] | None:
+        """The hold the request to ``path`` waits on (and how long at most), the first that matches; taken."""
+        with self._lock:
+            for index, (contains, until, most, event) in enumerate(self._holds):
+                if contains in path:
+                    del self._holds[index]
+                    self._held.append((until, event))
+                    return event, most
+        return None
+
+    def answered(self, method: str, path: str) -> None:
+        """A request was answered: release the held requests waiting for a GET of ``path``."""
+        if method != "GET":
+            return
+        with self._lock:
+            for until, event in [item for item in self._held if item[0] in path]:
+                event.set()
+            self._held = [item for item in self._held if item[0] not in path]
 
     def refuse_connections(self, seconds: float) -> None:
         """Close the listening socket for ``seconds`` real seconds, then reopen it on the same port."""
@@ -184,6 +214,10 @@ class Faults:
             self._hung.clear()
             self._fail.clear()
             self._latency.clear()
+            self._holds.clear()
+            for _, event in self._held:   # a held request goes on
+                event.set()
+            self._held.clear()
             self._fail_action.clear()
             self._capacity.clear()
             self._refuse_until = 0.0
@@ -198,6 +232,7 @@ class Faults:
             "hang": self.hang,
             "fail_next": self.fail_next,
             "latency": self.latency,
+            "hold": self.hold,
             "refuse_connections": self.refuse_connections,
             "fail_action": self.fail_action,
             "capacity": self.capacity,

@@ -59,7 +59,9 @@ def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
 
 def _stack_id(store: Store, service: JSON) -> str:
     """The service's stack: by ``stackId``, else by name (``stack``) among the stacks of its
-    ``projectId`` when it names one, else of any project (the last made)."""
+    ``projectId`` when it names one; without one, the Default environment's (1a5, where a stack without
+    ``projectId`` is made too), else the only stack of that name. Several elsewhere and none in Default
+    is a bad request (ValueError): taking the last made put services in an environment nobody named."""
     project = service.get("projectId")
     stack_id = service.get("stackId")
     if stack_id is not None:
@@ -71,6 +73,12 @@ def _stack_id(store: Store, service: JSON) -> str:
                 if st.name == service["stack"] and project in (None, st.project_id)]
     if not matching:
         raise KeyError(f"no stack named {service['stack']}" + (f" in project {project}" if project else ""))
+    if project is None and len(matching) > 1:
+        default = [st for st in matching if st.project_id == DEFAULT_PROJECT_ID]
+        if not default:
+            raise ValueError(f"stacks named {service['stack']} are in projects "
+                             f"{', '.join(sorted(st.project_id for st in matching))}: give the service a projectId")
+        matching = default
     return matching[-1].id
 
 

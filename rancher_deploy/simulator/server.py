@@ -73,6 +73,9 @@ class App:
         delay = self.faults.delay_for(target)
         if delay > 0:
             time.sleep(delay)
+        held = self.faults.take_hold(target)
+        if held is not None:
+            held[0].wait(held[1])
         failure = self.faults.take_failure(req.method, target)
         if failure is not None and not failure.drop:
             self.log.add(RequestRecord(req.method, req.path, req.query, failure.status, None, received))
@@ -83,6 +86,7 @@ class App:
             self.log.add(RequestRecord(req.method, req.path, req.query, 0, response.project_id, received))
             return None
         self.log.add(RequestRecord(req.method, req.path, req.query, response.status, response.project_id, received))
+        self.faults.answered(req.method, req.path)   # after `_answer`: the look saw the state before the held work
         return response
 
 

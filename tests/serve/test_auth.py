@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from rancher_deploy.serve.auth import Keys, Presented, Verdict, check
 from rancher_deploy.simulator import Simulator
 
 from ..conftest import NEW_IMAGE, OLD_IMAGE
@@ -137,3 +138,10 @@ def test_an_unauthenticated_server_must_be_asked_for(serve: Serve, sim: Simulato
     assert served.upgrade(token=None).status_code == 202
     served.wait_until_done(1)
     assert image_of(sim, web) == f"docker:{NEW_IMAGE}"
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_a_timestamp_of_hundreds_of_digits_is_a_wrong_credential_not_an_exception(digits: int) -> None:
+    # 400 digits overflowed a float (now - int(text)), 5000 are past Python's int() limit (ValueError).
+    keys = Keys(None, HMAC_SECRET)
+    assert check(keys, Presented(signature="sha256=00", timestamp="9" * digits), b"{}") is Verdict.WRONG

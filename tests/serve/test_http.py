@@ -4,17 +4,23 @@ it is sent, 503 while stopping, one JSON line per answer, and an access log that
 from __future__ import annotations
 
 import json
+import os
+import pathlib
+import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from rancher_deploy.serve.app import MAX_BODY_BYTES
+from rancher_deploy.serve.app import MAX_BODY_BYTES, Refused, _length
 from rancher_deploy.serve.server import HTTP_THREADS
 from rancher_deploy.simulator import Simulator
 
-from .conftest import TOKEN, Served, Serve
+from .conftest import HMAC_SECRET, TOKEN, Served, Serve, signed_now
 
 
 @pytest.mark.parametrize("path", ["/", "/upgrades", "/webhooks/quay", "/webhooks/dockerhub/a/b", "/upgrade/x"])
@@ -153,3 +159,70 @@ def test_the_registry_envelope_is_read_under_each_media_type_distribution_sends(
                             headers={"Content-Type": media_type})
     assert answer.status_code == 202, answer.text
     assert answer.json()["accepted"][0]["image"] == "registry.example.com:5000/shop/web:2.1"
+
+
+def answer_of(peer: socket.socket) -> tuple[bytes, dict[str, Any]]:
+    """The status line and the JSON object of the answer on `peer` (the server closes it)."""
+    data = b""
+    while chunk := peer.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], json.loads(body)
+
+
+@pytest.mark.parametrize("timestamp", [b"9" * 400, b"9" * 5000, b"0" * 30 + b"1"])
+def test_a_timestamp_no_clock_has_is_a_wrong_credential_answered_in_json(serve: Serve, timestamp: bytes) -> None:
+    # 400 digits overflowed a float, 5000 are past Python's int() limit: both were a bare, empty 500.
+    served = serve(RANCHER_SERVE_TOKEN=None, RANCHER_SERVE_HMAC_SECRET=HMAC_SECRET)
+    with raw(served, b"POST /upgrade HTTP/1.1\r\nX-Hub-Signature-256: sha256=00\r\nX-Request-Timestamp: "
+             + timestamp + b"\r\nContent-Length: 2\r\nConnection: close", b"{}") as peer:
+        status, document = answer_of(peer)
+    assert (status, document) == (b"HTTP/1.1 403 Forbidden", {"error": "the credential is not valid"})
+    assert served.request("GET", "/status", token=None, headers=signed_now(b"")).json()["runs"] == []
+
+
+@pytest.mark.parametrize("body", [b"ZZ\r\n", b"2\r\n{}XX"])
+def test_a_broken_chunked_body_is_400_in_json(serve: Serve, body: bytes) -> None:
+    served = serve()
+    with raw(served, b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer " + TOKEN.encode()
+             + b"\r\nTransfer-Encoding: chunked\r\nConnection: close", body) as peer:
+        status, document = answer_of(peer)
+    assert status == b"HTTP/1.1 400 Bad Request"
+    assert document["error"].startswith("the body is not valid chunked transfer coding"), document
+    assert served.status()["runs"] == []
+
+
+def test_a_content_length_of_thousands_of_digits_is_413_not_an_exception() -> None:
+    # Over HTTP cheroot refuses it first (its own 400, server.py read_request_headers); the application
+    # must not rely on that: int() of more than 4300 digits raises ValueError.
+    with pytest.raises(Refused) as refused:
+        _length({"CONTENT_LENGTH": "9" * 5000})
+    assert refused.value.status == 413
+    assert _length({"CONTENT_LENGTH": "0" * 5000 + "12"}) == 12
+
+
+def test_a_seed_timeout_too_large_for_a_float_is_400(serve: Serve) -> None:
+    served = serve()
+    answer = served.request("POST", "/upgrade", body=b'{"docker_image": "registry.example.com:5000/shop/web:2.1", '
+                                                     b'"timeout": ' + b"9" * 400 + b"}")
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("timeout must be a number of seconds of at least 1, got 9999")
+
+
+def test_a_large_body_without_credentials_is_401_not_413(serve: Serve, sim: Simulator) -> None:
+    served = serve()
+    answer = served.request("POST", "/upgrade", token=None, body=b"x" * (MAX_BODY_BYTES + 1))
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
+    assert answer.json()["error"].startswith("authentication required")
+    assert served.status()["runs"] == [] and sim.count("POST") == 0
+
+
+def test_the_docs_compose_health_check_probes_the_port_the_variables_name(serve: Serve) -> None:
+    # docs/fleet.md hardcoded 8080 in it, which fails once RANCHER_SERVE_PORT or AUTOUPDATE_HTTP_PORT moves the server.
+    text = pathlib.Path(__file__).parents[2].joinpath("docs", "fleet.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r'test: \["CMD", "python", "-c", "(.*)"\]', text)
+    port = str(serve().service.port)
+    base = {name: value for name, value in os.environ.items() if name not in ("RANCHER_SERVE_PORT", "AUTOUPDATE_HTTP_PORT")}
+    for variable in ("RANCHER_SERVE_PORT", "AUTOUPDATE_HTTP_PORT"):
+        probe = subprocess.run([sys.executable, "-c", command], env={**base, variable: port}, timeout=30)
+        assert probe.returncode == 0, variable

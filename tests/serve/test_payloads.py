@@ -233,3 +233,13 @@ def test_a_body_not_in_its_senders_format_is_400_in_one_line(
     assert answer.text == json.dumps({"error": error}) + "\n"
     assert served.status()["runs"] == [] and sim.count("POST") == 0
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+
+
+def test_a_run_the_payload_left_unfinished_names_confirm_not_a_flag(serve: Serve, sim: Simulator, web: str) -> None:
+    served = serve()
+    assert served.post("/upgrade", {"docker_image": NEW_IMAGE, "confirm": False}).status_code == 202
+    run = served.wait_until_done(1)
+    assert (run["result"], run["meaning"]) == ("upgraded-unfinished", "done: upgraded and healthy, left unfinished as asked")
+    (target,) = run["targets"]
+    assert "left unfinished (the request's confirm: false)" in target["message"], target["message"]
+    assert "--no-finish" not in served.log.getvalue()

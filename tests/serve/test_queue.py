@@ -1,4 +1,4 @@
-"""The queue: one run per repository at a time, a newer push replacing the waiting one, a bound past
+"""The queue: one run per repository at a time, a newer patch release replacing the waiting one, a bound past
 which a request is 429 with nothing queued, and /status telling runs and targets apart.
 
 An upgrade is held by the simulator's hang fault (the target stays `upgrading` until the test lifts
@@ -10,6 +10,12 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
+
+from rancher_deploy.choices import VersionPolicy
+from rancher_deploy.images import ImageRef
+from rancher_deploy.serve.payloads import Trigger
+from rancher_deploy.serve.scheduler import Order, by_version
 from rancher_deploy.simulator import Simulator
 
 from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE
@@ -24,8 +30,8 @@ def test_a_push_for_a_busy_repository_waits_and_a_newer_one_supersedes_it(
     served = held_run(serve, sim, web)   # run 1: 2.1
     waiting = served.upgrade(f"{REPOSITORY}:2.2")
     assert waiting.status_code == 202 and waiting.json()["accepted"][0]["supersedes"] is None
-    newer = served.upgrade(f"{REPOSITORY}:2.3")
-    assert newer.json()["accepted"] == [{"run": 3, "image": f"{REPOSITORY}:2.3", "repository": REPOSITORY,
+    newer = served.upgrade(f"{REPOSITORY}:2.2.1")   # a patch release: every version policy takes it over 2.2
+    assert newer.json()["accepted"] == [{"run": 3, "image": f"{REPOSITORY}:2.2.1", "repository": REPOSITORY,
                                          "supersedes": 2}]
     status = served.status()
     assert (status["queued"], status["running"]) == (1, 1)
@@ -35,8 +41,8 @@ def test_a_push_for_a_busy_repository_waits_and_a_newer_one_supersedes_it(
     sim.faults.clear()
     assert served.wait_until_done(3)["result"] == "upgraded"
     assert served.run(1)["result"] == "upgraded"
-    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.3"
-    # Run 2 never ran: Rancher was asked for two upgrades, 2.1's and 2.3's.
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.2.1"
+    # Run 2 never ran: Rancher was asked for two upgrades, 2.1's and 2.2.1's.
     assert [r.query for r in sim.requests if r.method == "POST" and r.query == "action=upgrade"] == ["action=upgrade"] * 2
     assert "[run 2]" not in served.log.getvalue()
 
@@ -54,7 +60,7 @@ def test_past_the_queues_bound_a_request_is_429_and_queues_nothing(serve: Serve,
     status = served.status()
     assert (status["queued"], status["queue_limit"], [run["run"] for run in status["runs"]]) == (1, 1, [2, 1])
     # A newer push of a waiting repository needs no place of its own: it takes the waiting one's.
-    newer = served.upgrade(f"{API}:1.1")
+    newer = served.upgrade(f"{API}:1.0.1")
     assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 2
 
 
@@ -160,25 +166,93 @@ def test_two_runs_of_one_target_never_go_at_once(serve: Serve, sim: Simulator) -
 def test_a_late_push_of_an_older_tag_never_replaces_a_newer_one_waiting(
         serve: Serve, sim: Simulator, web: str) -> None:
     # Registries deliver late and out of order (a notification retried after its backoff): newest is by
-    # the version policy (fleet mode's `newer` here), not by arrival.
+    # version, not by arrival; a patch release below the waiting one is taken by no policy over it.
     served = held_run(serve, sim, web)   # run 1: 2.1
-    assert served.upgrade(f"{REPOSITORY}:2.10").status_code == 202          # run 2 waits
-    late = served.upgrade(f"{REPOSITORY}:2.9")
+    assert served.upgrade(f"{REPOSITORY}:2.10.1").status_code == 202          # run 2 waits
+    late = served.upgrade(f"{REPOSITORY}:2.10.0")
     assert late.status_code == 200 and late.json()["accepted"] == [], late.text
     (why,) = late.json()["ignored"]
-    assert why.startswith(f"{REPOSITORY}:2.9: not queued: run 2, waiting, deploys {REPOSITORY}:2.10, and the "
-                          "version policy newer does not take it over that"), why
+    assert why.startswith(f"{REPOSITORY}:2.10.0: not queued: run 2, waiting, deploys {REPOSITORY}:2.10.1, and the "
+                          "version policy newer, and every version policy a label may set, takes that over it"), why
+    again = served.upgrade(f"{REPOSITORY}:2.10.1")                            # a resent notification
+    assert again.status_code == 200 and "deploys that image" in again.json()["ignored"][0]
     assert {run["run"]: run["state"] for run in served.status()["runs"]} == {2: "queued", 1: "running"}
-    newer = served.upgrade(f"{REPOSITORY}:2.11")                              # a newer one still replaces it
+    newer = served.upgrade(f"{REPOSITORY}:2.10.2")                            # a newer one still replaces it
     assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 2
     sim.faults.clear()
     assert served.wait_until_done(3)["result"] == "upgraded"
-    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.11"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.10.2"
 
 
-def test_pushes_of_tags_that_are_not_versions_replace_the_waiting_one_by_arrival(
+@pytest.mark.parametrize("policy, first, second, results, ends_on", [
+    # Commits cannot be ordered, and a target's own policy might take one and not the other: each runs.
+    ("any", "main-5f3a2c1", "main-0b7d9e4", ("upgraded", "upgraded"), "main-0b7d9e4"),
+    # CI pushes :2.2 and :sha-4f2a9c1 of one build; `newer` skips the commit tag, so replacing the
+    # waiting 2.2 with it deployed neither (review of #16).
+    ("newer", "2.2", "sha-4f2a9c1", ("upgraded", "skipped"), "2.2"),
+])
+def test_a_push_the_policies_cannot_order_over_the_waiting_one_is_queued_after_it(
+        serve: Serve, sim: Simulator, web: str, policy: str, first: str, second: str, results: tuple[str, str],
+        ends_on: str) -> None:
+    served = held_run(serve, sim, web, RANCHER_VERSION_POLICY=policy)
+    assert served.upgrade(f"{REPOSITORY}:{first}").status_code == 202
+    later = served.upgrade(f"{REPOSITORY}:{second}")
+    assert later.status_code == 202 and later.json()["accepted"][0]["supersedes"] is None
+    sim.faults.clear()
+    assert (served.wait_until_done(2)["result"], served.wait_until_done(3)["result"]) == results
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:{ends_on}"
+
+
+def test_a_minor_release_does_not_replace_a_patch_release_a_target_labelled_patch_would_take(
         serve: Serve, sim: Simulator, web: str) -> None:
-    served = held_run(serve, sim, web, RANCHER_VERSION_POLICY="any")
-    assert served.upgrade(f"{REPOSITORY}:main-5f3a2c1").status_code == 202
-    later = served.upgrade(f"{REPOSITORY}:main-0b7d9e4")
-    assert later.status_code == 202 and later.json()["accepted"][0]["supersedes"] == 2
+    config = copy.deepcopy(LAUNCH_CONFIG)
+    config["imageUuid"] = f"docker:{REPOSITORY}:2.1.0"
+    config["labels"].update({"autoupdate.enable": "true", "autoupdate.policy": "patch"})
+    pinned = sim.add_service(sim.service(web)["stackId"], "pinned", config, scale=1)
+    served = held_run(serve, sim, web)   # run 1: 2.1, which `patch` on 2.1.0 skips
+    assert served.upgrade(f"{REPOSITORY}:2.1.1").status_code == 202
+    minor = served.upgrade(f"{REPOSITORY}:2.2.0")
+    assert minor.status_code == 202 and minor.json()["accepted"][0]["supersedes"] is None
+    sim.faults.clear()
+    served.wait_until_done(3)
+    assert sim.service(pinned)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.1.1"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.2.0"
+
+
+def test_by_version_replaces_only_what_every_policy_takes_and_ignores_only_what_none_would() -> None:
+    compare = by_version(VersionPolicy.parse("newer"))
+
+    def order(waiting: str, new: str) -> Order:
+        return compare(Trigger(ImageRef.parse(f"{REPOSITORY}:{waiting}"), "registry"),
+                       Trigger(ImageRef.parse(f"{REPOSITORY}:{new}"), "registry"))[0]
+
+    assert order("1.5", "1.5.1") is Order.REPLACE
+    assert order("1.5.1", "1.5") is Order.IGNORE
+    assert order("1.5", "1.5") is Order.IGNORE and order("latest", "latest") is Order.IGNORE
+    assert order("1.5", "sha-4f2a9c1") is Order.BOTH     # newer skips a commit; a label `any` takes it
+    assert order("2.0.1", "2.1.0") is Order.BOTH         # a target labelled patch takes 2.0.1 only
+    assert order("2.1.0", "2.0.1") is Order.BOTH
+    assert order("1.5", "latest") is Order.BOTH and order("latest", "1.5") is Order.BOTH
+
+
+def test_every_status_entry_has_the_same_fields_and_a_runs_own_warnings(serve: Serve, sim: Simulator, web: str) -> None:
+    # A queued, superseded or cancelled run lacked result, exit_code and targets; a run's own warnings
+    # (patterns matching nothing) reached only the log.
+    served = held_run(serve, sim, web)
+    served.upgrade(f"{REPOSITORY}:2.2")
+    served.upgrade(f"{REPOSITORY}:2.2.1")
+    served.upgrade(f"{API}:1.0")
+    runs = {run["run"]: run for run in served.status()["runs"]}
+    assert {number: runs[number]["state"] for number in (1, 2, 3)} == {3: "queued", 2: "superseded", 1: "running"}
+    assert (runs[3]["result"], runs[3]["exit_code"], runs[3]["targets"], runs[3]["warnings"]) == (None, None, [], [])
+    sim.faults.clear()
+    for number in (1, 3, 4):
+        served.wait_until_done(number)
+    runs = {run["run"]: run for run in served.status()["runs"]}
+    assert len({frozenset(run) for run in runs.values()}) == 1, {number: sorted(run) for number, run in runs.items()}
+    assert runs[4]["warnings"] == [] and runs[4]["result"] == "unchanged"
+
+    other = serve(RANCHER_ENVIRONMENTS="prod")
+    other.upgrade()
+    (warning,) = other.wait_until_done(1)["warnings"]
+    assert warning.startswith('RANCHER_ENVIRONMENTS ["prod"] matches none of the 1 environment seen'), warning

@@ -141,6 +141,19 @@ def test_a_seeded_service_lives_in_the_project_of_the_stack_its_seed_names(sim: 
                                                                                "stackId")
 
 
+def test_a_seeded_service_naming_a_stack_without_a_project_goes_to_defaults_never_the_last_made(sim: Simulator) -> None:
+    made = _seed(sim, {"projects": [{"name": "prod"}, {"name": "qa"}], "stacks": [{"name": "shop"}]})
+    prod, qa = made.json()["projects"]
+    _seed(sim, {"stacks": [{"name": "shop", "projectId": prod}, {"name": "cart", "projectId": prod},
+                           {"name": "cart", "projectId": qa}]})
+    seeded = _seed(sim, {"services": [{"stack": "shop", "name": "web", "launchConfig": IMAGE}]})
+    assert seeded.status_code == 201, seeded.text
+    assert sim.service(seeded.json()["services"][0])["accountId"] == "1a5"   # was prod, the last made
+    ambiguous = _seed(sim, {"services": [{"stack": "cart", "name": "api", "launchConfig": IMAGE}]})
+    assert ambiguous.status_code == 400
+    assert "give the service a projectId" in ambiguous.text
+
+
 def test_a_seed_refuses_a_name_its_stack_holds_as_rancher_does(sim: Simulator) -> None:
     shop = sim.add_stack("shop")
     sim.add_service(shop, "web", dict(IMAGE), secondary_launch_configs=[{**IMAGE, "name": "log"}])
