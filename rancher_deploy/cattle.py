@@ -446,11 +446,8 @@ class CattleBackend:
         if not url:
             raise RefusedError(f"Rancher does not offer {action} for {ref.name} in state "
                                f"{service.get('state')} (offered: {', '.join(sorted(service.get('actions') or {}))})")
-        answer: JSON | None = None
-        try:
-            answer = self._session.post(str(url), body, what=f"{action} of {ref.name}")
-        finally:
-            self._events.acted(ref, action, service, answer)   # a watched service's view takes the answer
+        with self._events.acting(ref, action, service) as answered:   # a watched service's view takes the answer
+            answered.append(self._session.post(str(url), body, what=f"{action} of {ref.name}"))
 
 
 def _containers(service: JSON) -> tuple[Container, ...]:

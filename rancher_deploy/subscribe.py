@@ -25,7 +25,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from rancher_deploy.errors import NotFound
 from rancher_deploy.http import JSON, RancherSession
@@ -127,14 +128,22 @@ class CattleEvents:
                 stream = self._streams[project_url] = EnvironmentEvents(self._session, project_url, ref, self._lost)
             return stream.view(ref, read, observed, self._left.get(ref.id))
 
-    def acted(self, ref: TargetRef, action: str, decided: JSON, answer: JSON | None) -> None:
-        """An action was sent on the service (`ServiceEvents.acted`); nothing when it is not watched."""
+    @contextmanager
+    def acting(self, ref: TargetRef, action: str, decided: JSON) -> Iterator[list[JSON]]:
+        """Around the request that sends `action` on the service, decided on `decided` (the service as
+        read for it): the caller appends the answer to the list it is given; the service's view
+        takes it (`ServiceEvents.acted`), or reads again when none came."""
         with self._lock:
-            views = [stream.views.get(ref.id) for stream in self._streams.values()]
+            views = [view for view in (stream.views.get(ref.id) for stream in self._streams.values()) if view]
             self._left[ref.id] = str(decided.get("state"))
         for view in views:
-            if view is not None:
-                view.acted(action, decided, answer)
+            view.sending()
+        answered: list[JSON] = []
+        try:
+            yield answered
+        finally:
+            for view in views:
+                view.acted(action, decided, answered[0] if answered else None)
 
     def close(self) -> None:
         """Hang up every subscription (the run is over); raises nothing."""
@@ -336,6 +345,12 @@ class ServiceEvents:
         """The wait is over; the view stays subscribed for the target's next wait."""
         self._stream.detach()
 
+    def sending(self) -> None:
+        """An action is being sent, decided on a newer state than any an earlier action left: what
+        that action left is no longer skipped (a quick effect of this one may show it again)."""
+        with self._stream.state:
+            self._before.clear()
+
     def acted(self, action: str, decided: JSON, answer: JSON | None) -> None:
         """`action` was sent on `decided` (the service as read for it): `answer` is its answer (the
         service in the state the action moved it to), None when none came: then read it again.
@@ -347,9 +362,14 @@ class ServiceEvents:
             pass   # the next wait says so
         with self._stream.state:
             self._checks.clear()
-            self._answered = str((answer or {}).get("state"))
-            self.stale = {str(decided.get("state")), str(self._service.get("state"))} - {self._answered}
-            if isinstance(answer, dict) and answer.get("id") == self._ref.id and not self.unread:
+            left, self._answered = str(decided.get("state")), str((answer or {}).get("state"))
+            self.stale = {left} - {self._answered}
+            # A view showing another state than those two learned it while the action was under way:
+            # maybe its effect (a quick finish published before its answer came), maybe older news.
+            # Neither it nor the answer can be trusted: the next wait reads.
+            kept = str(self._service.get("state"))
+            if (isinstance(answer, dict) and answer.get("id") == self._ref.id and not self.unread
+                    and kept in (left, self._answered)):
                 self._before, self._service = set(self.stale), answer
                 if action == FINISH:
                     now = time.monotonic()

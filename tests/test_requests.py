@@ -130,7 +130,8 @@ def test_a_1x_wait_that_polls_counts_health_from_one_read_per_look(sim: Simulato
     assert result.stderr.count("polling instead") == 1, "the finish's wait does not try the stream again"
 
 
-@pytest.mark.parametrize("timing", [Timing(speed=50.0)])
+# Fast enough that the finish is published well before the first read after it would be due (0.1 s).
+@pytest.mark.parametrize("timing", [Timing(speed=100.0)])
 def test_a_1x_upgrade_costs_eight_requests_however_long_it_takes(sim: Simulator, web: str, run_cli: RunCli) -> None:
     # Scale 2, batch size 1 (issue 15's scenario): 1 s and then 15 s between the batches.
     runs = []
@@ -158,10 +159,11 @@ def test_the_targets_of_one_environment_share_one_subscription(sim: Simulator, r
     assert result.code == 0, result.stderr
     records = sim.requests
     assert [r.status for r in records if r.path.endswith("/subscribe")] == [101], "one subscription for the run"
-    # Each service is read once, when its first wait starts on the shared stream; its finish's wait
-    # goes on from what the stream kept.
+    # Each service is read when its first wait starts on the shared stream; its finish's wait goes on
+    # from what the stream kept, with at most two reads (`subscribe.FINISH_READS_SECONDS`), or one
+    # where the finish was published before its answer came (here it takes milliseconds).
     reads = [r.path for r in records if "include=instances" in r.query]
-    assert len(reads) == len(set(reads)) == 3, reads
+    assert len(set(reads)) == 3 and all(reads.count(path) <= 3 for path in reads), reads
     assert "polling instead" not in result.stderr
 
 

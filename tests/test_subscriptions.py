@@ -179,3 +179,41 @@ def test_a_target_s_first_wait_on_a_shared_stream_skips_what_it_sent_before_the_
         stream.close()
     finally:
         session.close()
+
+
+@UNPUBLISHED
+def test_a_finish_published_before_its_answer_came_is_not_undone_by_the_answer(sim: Simulator, web: str) -> None:
+    settings = Settings.load(Command.UPGRADE, {}, {
+        "CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
+        "RANCHER_STACK": "shop", "RANCHER_SERVICE": "web", "RANCHER_IMAGE": NEW_IMAGE})
+    session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY))
+    try:
+        backend = discovery.connect(session, settings, lambda text: None)
+        ref = backend.resolve(settings.services[0])
+        backend.apply(ref, backend.plan(ref, backend.fetch(ref), settings))
+        for _ in range(200):
+            if sim.service(web)["state"] == "upgraded":
+                break
+            sim.advance(1.0)
+        stream = backend.watch(ref)
+        assert stream is not None and _look(stream).state == "upgraded"
+        stream.close()
+        # A quick finish: cattle publishes `active` while the finish's answer is still on its way.
+        done = {"name": "resource.change", "data": {"resource": {**sim.service(web), "state": "active"}}}
+        sim.reset_log()
+        sim.faults.latency(0.3, "action=finishupgrade")
+        finishing = threading.Thread(target=backend.finish, args=(ref,))
+        finishing.start()
+        time.sleep(0.1)   # the finish is on its way (the request log has it once it is answered)
+        assert finishing.is_alive() and not sim.requests
+        stream.apply(done)  # type: ignore[attr-defined]  # as the stream's reader hands it over
+        finishing.join(10)
+        for _ in range(10):
+            sim.advance(1.0)
+        stream = backend.watch(ref)
+        assert stream is not None
+        assert _look(stream).state == "active", "the answer (finishing-upgrade) replaced newer news"
+        assert _reads(sim) == 1, "neither the view nor the answer could be trusted: read once"
+        stream.close()
+    finally:
+        session.close()
