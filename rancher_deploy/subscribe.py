@@ -50,8 +50,10 @@ FINISH = "finishupgrade"
 # `active` (ServiceFinishUpgrade.handle, UpgradeManagerImpl.finishUpgrade/cleanupUpgradedInstances,
 # rancher/cattle v0.183.83, code/iaas/service-discovery/server/.../servicediscovery/). It then
 # publishes that change with what else changed at its next run, once a second
-# (task.resource.change.publish.schedule=1): up to a second after the finish. Two reads at most, so
-# a finish costs what the stream saved (a subscription and a read), however long it takes.
+# (task.resource.change.publish.schedule=1, ResourceChangeEventListenerImpl.run): up to a second after
+# the finish. The first read catches a finish that waited for nothing, the second one slowed by a busy
+# cattle; past that the publication is at most 0.7 s away. Two reads at most, so a finish costs what
+# the shared stream saved (a subscription and a read), however long it takes.
 FINISH_READS_SECONDS = (0.1, 0.3)
 # How long an action's answer waits for another wait's take to end (each is at most its short timeout)
 # before what the stream received is taken: all of it is older than the answer.
@@ -60,8 +62,9 @@ _PROJECT_URL = re.compile(r"^(?P<project>.*/v3/project/[^/]+)/")
 
 
 class _Subscription:
-    """One subscribe websocket of a wait, opened on its reader thread; marks `lost` when it cannot
-    be opened, breaks, goes silent, or ends twice without a message in between."""
+    """One subscribe websocket (norman's: one wait's; cattle's: an environment's, `EnvironmentEvents`),
+    opened on its reader thread; marks `lost` when it cannot be opened, breaks, goes silent, or ends
+    twice without a message in between."""
 
     def __init__(self, session: RancherSession, url: str, params: dict[str, str], what: str, lost: Lost) -> None:
         self._open: Callable[[], Feed] = lambda: subscription(session, url, params, what, lost)
