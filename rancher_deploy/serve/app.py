@@ -20,7 +20,7 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from rancher_deploy.serve import auth, payloads
+from rancher_deploy.serve import auth, chunked, payloads
 from rancher_deploy.serve.payloads import Parsed, PayloadError
 from rancher_deploy.serve.scheduler import QueueFull, Scheduler, Stopping
 
@@ -224,13 +224,16 @@ def _length(environ: Environ) -> int | None:
 
 def _body(environ: Environ, length: int | None) -> bytes:
     """The request body, `length` bytes (checked by _length) or, sent in chunks, at most MAX_BODY_BYTES
-    (Refused 413 when more arrives); never more than MAX_BODY_BYTES + 1 bytes are read."""
+    (Refused 413 when a chunk would take it past them, before that chunk is read; Refused 400 when it
+    is not valid chunked coding). Never more than MAX_BODY_BYTES + 1 bytes are buffered: a chunked body
+    is read through serve/chunked.py's ChunkedBody (server.py puts it in the environ)."""
     stream = environ["wsgi.input"]
     try:
         body: bytes = stream.read(length) if length is not None else stream.read(MAX_BODY_BYTES + 1)
+    except chunked.TooLarge:
+        raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes") \
+            from None
     except ValueError as error:
-        # cheroot's chunked reader (server.py ChunkedRFile._fetch) raises ValueError for a chunk size
-        # that is not hex ("Bad chunked transfer size") or a chunk not ended by CRLF.
         raise Refused(HTTPStatus.BAD_REQUEST, f"the body is not valid chunked transfer coding ({error})"[:200]) \
             from None
     if len(body) > MAX_BODY_BYTES:

@@ -29,7 +29,7 @@ from rancher_deploy.errors import ConfigError, DeployError, ExitCode
 from rancher_deploy.inputs import Inputs
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe
-from rancher_deploy.serve.app import App
+from rancher_deploy.serve.app import MAX_BODY_BYTES, App
 from rancher_deploy.serve.auth import Keys
 from rancher_deploy.serve.poll import start_polling
 from rancher_deploy.serve.runs import Lines, make_runner
@@ -108,7 +108,7 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     scheduler = Scheduler(make_runner(settings, inputs, redactor, log=lines, out=out), workers=settings.parallel,
                           limit=settings.serve_queue, compare=by_version(settings.version_policy))
     app = App(keys, scheduler, lambda text: log.line("http: " + text))
-    server = HttpServer(app, settings.serve_host, settings.serve_port, log.line)
+    server = HttpServer(app, settings.serve_host, settings.serve_port, log.line, MAX_BODY_BYTES)
     try:
         host, port = server.bind()
     except OSError as problem:
