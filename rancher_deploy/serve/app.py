@@ -4,8 +4,8 @@ masked.
 
 Every answer is one JSON object (`/ping`, the seed's, answers `Pong!`). A refused request changes
 nothing: routes and methods are checked first (404, 405), then whether any credential is presented
-(401), then the Content-Length header (400, 413), then the credentials (403), then the body (400),
-and only then is a run queued (202, or 429 when the queue is full). No body is read before its sender is known, unless a signature must be checked against
+(401), then a credential wrong whatever the body (403), then the Content-Length header (400, 413),
+then a signature over the body (403), then the body (400), and only then is a run queued (202, or 429 when the queue is full). No body is read before its sender is known, unless a signature must be checked against
 it: a peer with a wrong token that sends its body slowly would otherwise hold one of the few HTTP
 threads for as long as it likes, and a handful of them would stop /healthz from answering.
 """
@@ -149,11 +149,12 @@ class App:
             raise Refused(HTTPStatus.UNAUTHORIZED, "authentication required: Authorization: Bearer <token>, "
                                                    f"an {auth.SIGNATURE_HEADER} signature, or the webhook URL "
                                                    "with the token", (("WWW-Authenticate", "Bearer"),))
-        length = _length(environ) if route.parse is not None else 0
         if verdict is auth.Verdict.WRONG:
+            # Before the size too: a wrong token is told so, not that its body is large.
             unstamped = stamped and presented.signature is not None and presented.timestamp is None
             raise Refused(HTTPStatus.FORBIDDEN, f"a signed {method} must sign {auth.TIMESTAMP_HEADER} too (docs/fleet.md)"
                           if unstamped else "the credential is not valid")
+        length = _length(environ) if route.parse is not None else 0
         body = _body(environ, length) if route.parse is not None else b""
         if (verdict is auth.Verdict.UNDECIDED
                 and auth.check(self._keys, presented, body, stamped=stamped) is not auth.Verdict.ALLOWED):

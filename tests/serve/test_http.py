@@ -78,7 +78,8 @@ def test_a_content_length_that_is_not_a_whole_number_is_400_without_reading_the_
         serve: Serve, length: bytes) -> None:
     # Read as written, `-1` would read until the peer closes, buffering all it sends.
     served = serve()
-    with raw(served, b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer wrong\r\nContent-Length: " + length) as peer:
+    with raw(served, b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\nContent-Length: "
+             + length) as peer:
         answer = peer.recv(200)
     assert answer.startswith(b"HTTP/1.1 400"), answer
     assert served.status()["runs"] == []
@@ -285,6 +286,15 @@ def test_a_large_body_without_credentials_is_401_not_413(serve: Serve, sim: Simu
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
     assert answer.json()["error"].startswith("authentication required")
     assert served.status()["runs"] == [] and sim.count("POST") == 0
+
+
+@pytest.mark.parametrize("path, token", [("/upgrade", "wrong"), ("/webhooks/registry/wrong", None)])
+def test_a_large_body_with_a_wrong_credential_is_403_not_413(serve: Serve, path: str, token: str | None) -> None:
+    # The credential is decided before the body: the sender is told it is wrong, not to shrink the body.
+    served = serve()
+    answer = served.request("POST", path, token=token, body=b"x" * (MAX_BODY_BYTES + 1))
+    assert (answer.status_code, answer.json()) == (403, {"error": "the credential is not valid"})
+    assert served.status()["runs"] == []
 
 
 def test_the_docs_compose_health_check_probes_the_port_the_variables_name(serve: Serve) -> None:
