@@ -179,7 +179,8 @@ class App:
                           (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
         accepted = [{"run": admission.job.id, "image": str(admission.job.trigger.image),
                      "repository": admission.job.trigger.key,
-                     "supersedes": admission.superseded.id if admission.superseded else None}
+                     "supersedes": admission.superseded.id if admission.superseded else None,
+                     "note": admission.note}
                     for admission in admissions if admission.kept is None]
         # A push older than the waiting run's image: answered 2xx all the same, or the registry resends it.
         kept = [f"{trigger.image}: not queued: run {admission.job.id}, waiting, deploys {admission.job.trigger.image}, "

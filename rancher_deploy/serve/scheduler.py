@@ -1,17 +1,14 @@
-"""Runs waiting and running: a bounded queue, one run per repository at a time, a newer push superseding
-the one still waiting for the same repository, at most RANCHER_PARALLEL runs at once, and the stop that
-lets running upgrades end (or interrupts them) before the server exits.
+"""Runs waiting and running: a bounded queue, one run per repository at a time, at most RANCHER_PARALLEL
+runs at once, and the stop that lets running upgrades end (or interrupts them) before the server exits.
 
 Runs are keyed by the pushed image's repository (`Trigger.key`): the targets a run upgrades are those
 running that repository, so two runs of one repository would race for the same targets, and they go one
 after the other. A push that arrives while a run of its repository waits is compared with it
-(`by_version`): it replaces the waiting one (which is then `superseded`) only when every version policy
-a target could follow takes it over that one, is not queued when the waiting one deploys all it would,
-and otherwise is queued after it: replacing on arrival lost releases (a commit tag pushed with a
-release; a minor release a target labelled `patch` skips). Runs of two
+(`by_trigger`): the same image again is not queued (a resent notification) or, with other payload
+fields, replaces the waiting one (which is then `superseded`); any other tag is queued after it, since
+a target's glob: or regexp: label could take either tag and not the other. Runs of two
 repositories may still pick one target (a sidekick of another repository): the runs' shared
-`target_locks.TargetLocks` (serve/runs.py) has them upgrade it one after the other.
-"""
+`target_locks.TargetLocks` (serve/runs.py) has them upgrade it one after the other."""
 
 from __future__ import annotations
 
@@ -24,8 +21,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from rancher_deploy.choices import PolicyKind, VersionPolicy
-from rancher_deploy.policy import decide
 from rancher_deploy.serve.payloads import Trigger
 
 
@@ -33,7 +28,7 @@ class JobState(enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
-    SUPERSEDED = "superseded"    # a newer push of its repository replaced it before it started
+    SUPERSEDED = "superseded"    # a request for its image with other fields replaced it before it started
     CANCELLED = "cancelled"      # the server stopped before it started; nothing was changed
 
 
@@ -121,60 +116,47 @@ Runner = Callable[[Job, Controls], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Admission:
-    """A request's trigger, queued: its run, and the waiting run it replaced (if any). Or, `kept` saying
-    why, not queued: `job` is then the waiting run of its repository, which deploys what it would."""
+    """A request's trigger, queued: its run, and the waiting run it replaced (if any, `note` saying why).
+    Or, `kept` saying why, not queued: `job` is then the waiting run of its repository, which deploys
+    what it would."""
 
     job: Job
     superseded: Job | None
     kept: str | None = None
+    note: str | None = None
 
 
 class Order(enum.Enum):
     """What a new push of a repository does to the run of it that waits last (`Compare`)."""
 
-    REPLACE = "replace"   # the waiting run is superseded: only the new image is deployed
-    IGNORE = "ignore"     # the new push is not queued: the waiting run deploys all it would
+    REPLACE = "replace"   # the waiting run is superseded: the new trigger's fields deploy the image
+    IGNORE = "ignore"     # the new push is not queued: the waiting run deploys the same
     BOTH = "both"         # the new push is queued after the waiting one: targets may take either
 
 
 # How a new push compares with the last waiting run of its repository: the Order, and why in words an
-# `ignored` entry continues (`... and <why>`).
+# `ignored` entry continues (`... and <why>`), or a replacing one's `note` says.
 Compare = Callable[[Trigger, Trigger], "tuple[Order, str]"]
 
-# The strictest of the policies that order versions (newer, all, major, minor, patch): what it takes of
-# one tag over another, every one of them takes, whichever a target's autoupdate.policy label sets.
-_STRICTEST = VersionPolicy(PolicyKind.PATCH)
 
+def by_trigger(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
+    """How a new trigger of a repository queues after the last waiting one: IGNORE when it is the same
+    image with the same payload fields (a resent notification; the waiting run pulls the tag when it
+    starts), REPLACE when it is the same image with other `confirm`, `start_first` or `timeout` (the
+    sender's latest word on how to deploy it), BOTH otherwise, in order of arrival.
 
-def by_version(policy: VersionPolicy) -> Compare:
-    """How pushes of one repository queue under the server's `policy`.
-
-    REPLACE only when the new push would be taken over the waiting one by every policy that could apply
-    to a target: the server's (`any` and `force` ordering as `all`) and any `autoupdate.policy` label,
-    the strictest of which is `patch`: a newer patch release (2.0.1 -> 2.0.2). Superseding 2.0.1 by
-    2.1.0 would leave a target labelled `patch` on 2.0.0 with neither (it skips 2.1.0), and a commit tag
-    (`sha-4f2a9c1`), which `newer` skips, would cost every target the waiting release (review of #16).
-    IGNORE when the new push is the waiting image again (the waiting run pulls it when it starts), or
-    when every such policy takes the waiting one over it (a late 2.0.1 after 2.0.2). BOTH otherwise: the
-    server cannot tell which one a target takes without reading its labels, so each gets its run, in
-    order of arrival (latest after 1.5 under `newer`: 1.5, then latest, as the seed's table moves them).
+    Why no two different tags are ever compared (second review of #16): a target's `autoupdate.policy`
+    label may be `glob:` or `regexp:`, which can take any one tag and not another (`glob:1.4.?` takes
+    1.4.9, not 1.4.10), and the server does not read the targets' labels before a run does; so
+    replacing or dropping a waiting tag for any other one could cost some target the release it would
+    take. Each run deploys what each target's own policy takes of its tag (docs/fleet.md, Queueing).
     """
-    rule = VersionPolicy(PolicyKind.ALL) if policy.kind in (PolicyKind.ANY, PolicyKind.FORCE) else policy
-
-    def compare(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
-        if waiting.poll == new.poll and waiting.image.same_image(new.image):
-            return Order.IGNORE, "it deploys that image, pulled when the run starts"
-        if waiting.poll or new.poll:   # a poll has no tag: each target's run picks its own
-            return Order.BOTH, "a poll and a push are not compared"
-        old, pushed = str(waiting.image), str(new.image)
-        if decide(rule, old, pushed).allowed and decide(_STRICTEST, old, pushed).allowed:
-            return Order.REPLACE, ""
-        if not decide(rule, old, pushed).allowed and decide(_STRICTEST, pushed, old).allowed:
-            return Order.IGNORE, (f"the version policy {rule}, and every version policy a label may set, takes "
-                                  f"that over it: {decide(_STRICTEST, pushed, old).reason}")
-        return Order.BOTH, "which one a target takes depends on its version policy"
-
-    return compare
+    if waiting.poll != new.poll or not waiting.image.same_image(new.image):
+        return Order.BOTH, ""
+    if (waiting.finish, waiting.start_first, waiting.timeout_seconds) == (new.finish, new.start_first,
+                                                                          new.timeout_seconds):
+        return Order.IGNORE, "it deploys that image, pulled when the run starts"
+    return Order.REPLACE, "replaces the waiting request's confirm/start_first/timeout"
 
 
 class Scheduler:
@@ -185,7 +167,7 @@ class Scheduler:
     """
 
     def __init__(self, runner: Runner, *, workers: int, limit: int, history: int = 100,
-                 compare: Compare = lambda waiting, new: (Order.REPLACE, "")) -> None:
+                 compare: Compare = by_trigger) -> None:
         self._runner = runner
         self._compare = compare
         self._workers = workers
@@ -246,7 +228,7 @@ class Scheduler:
                     job.supersedes = replaced.id
                 self._jobs[job.id] = job
                 queued[trigger.key] = job
-                admissions.append(Admission(job, replaced))
+                admissions.append(Admission(job, replaced, note=why if replaced is not None else None))
             self._prune()
             self._lock.notify_all()
             return admissions
