@@ -66,7 +66,7 @@ def send(outcome: Outcome | None, settings: Settings, log: Callable[[Event], Non
         document = result_object(outcome, error, exit_code=code, command=settings.command.value, api_calls=api_calls,
                                  warnings=warnings)
         if settings.notify_slack_url:
-            _post("Slack", settings.notify_slack_url, slack_payload(document, settings, scrub), settings, log)
+            _post("Slack webhook", settings.notify_slack_url, slack_payload(document, settings, scrub), settings, log)
         if settings.notify_webhook_url:
             _post("webhook", settings.notify_webhook_url, webhook_payload(document, settings, scrub), settings, log)
     except Exception as bug:  # noqa: BLE001 - a notification must never change how the run ends

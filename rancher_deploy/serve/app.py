@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
+from rancher_deploy.fleet import counted
 from rancher_deploy.serve import auth, chunked, payloads
 from rancher_deploy.serve.payloads import Parsed, PayloadError
 from rancher_deploy.serve.scheduler import QueueFull, Scheduler, Stopping
@@ -170,9 +171,9 @@ class App:
     def _queue(self, parsed: Parsed) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:
         try:
             admissions = self._scheduler.submit(parsed.triggers)
-        except QueueFull:
-            raise Refused(HTTPStatus.TOO_MANY_REQUESTS, "the queue is full (RANCHER_SERVE_QUEUE runs wait); "
-                                                        "try again later",
+        except QueueFull as full:
+            raise Refused(HTTPStatus.TOO_MANY_REQUESTS, f"the queue is full (RANCHER_SERVE_QUEUE={full.limit}: at "
+                                                        f"most {counted(full.limit, 'waiting run')}); try again later",
                           (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
         except Stopping:
             raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, "the server is stopping; try again later",

@@ -33,7 +33,11 @@ class JobState(enum.Enum):
 
 
 class QueueFull(Exception):
-    """RANCHER_SERVE_QUEUE runs are already waiting (the server's 429)."""
+    """RANCHER_SERVE_QUEUE (`limit`) runs are already waiting (the server's 429)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 class Stopping(Exception):
@@ -212,7 +216,7 @@ class Scheduler:
                     added += order is Order.BOTH
                     last[trigger.key] = Job(0, trigger)   # the later triggers compare with this one
             if added and self._queued() + added > self._limit:
-                raise QueueFull()
+                raise QueueFull(self._limit)
             admissions: list[Admission] = []
             queued: dict[str, Job] = {}
             for trigger, previous, order, why in plan:
