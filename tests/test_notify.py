@@ -219,6 +219,8 @@ def test_a_notification_that_fails_is_a_warning_and_the_run_stands(
     warning = next(line for line in result.stderr.splitlines() if "notification" in line)
     assert warning.startswith("warning: the Slack webhook notification to 127.0.0.1 was not delivered: " + why), warning
     assert warning.endswith("; the run's result stands")
+    # In the JSON result too (second review of #16: it reached only the log), with the run's own warnings.
+    assert result.json["warnings"] == [warning.removeprefix("warning: ")]
     assert result.stderr.splitlines()[-1] == "rancher-deploy: exit 0 (done: every target upgraded (or created) " \
                                              "and finished, or nothing to do)"
     assert [post["path"] for post in receiver.posts if post["path"].endswith("/elsewhere")] == []
