@@ -60,7 +60,7 @@ class Route:
 def _registry(body: bytes, environ: Environ) -> Parsed:
     # `?registry=HOST[:PORT]` names the registry as the targets' images do, when the pushing clients
     # reached it by another name (a load balancer, a mirror): notifications carry the name they used.
-    host = parse_qs(environ.get("QUERY_STRING", "")).get("registry", [None])[-1]
+    host = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).get("registry", [None])[-1]
     return payloads.registry(body, registry_host=host)
 
 
