@@ -318,7 +318,7 @@ def test_release_moves_the_moving_tags_only_for_the_newest_of_their_line() -> No
     assert meta["tags"].split("\n")[:4] == [
         "type=semver,pattern={{version}}",
         "type=semver,pattern={{major}}.{{minor}},enable=${{ steps.line.outputs.newest-minor }}",
-        "type=semver,pattern={{major}},enable=${{ steps.line.outputs.newest-major }}",
+        "type=semver,pattern={{major}},enable=${{ steps.line.outputs.major-tag }}",
         "type=raw,value=latest,enable=${{ steps.line.outputs.newest }}"]
     jobs = workflow()["jobs"]
     assert jobs["image"]["outputs"] == {
@@ -391,20 +391,50 @@ def line_outputs(tmp_path: Path, tag: str, tags: list[str]) -> dict[str, str]:
 RELEASED = ["v0.8.3", "v0.9.0", "v0.9.1", "v1.2.4", "v1.2.5", "v1.3.0", "v0.9", "v1", "not-a-release"]
 
 
-@pytest.mark.parametrize(("tag", "tags", "newest_minor", "newest_major", "newest", "action_tag", "move_it"), [
+@pytest.mark.parametrize(("tag", "tags", "newest_minor", "major_tag", "newest", "action_tag", "move_it"), [
     ("v1.3.0", RELEASED, "true", "true", "true", "v1", "true"),        # the newest release
     ("v1.2.5", RELEASED, "true", "false", "false", "v1", "false"),     # an older minor line's patch: only 1.2
-    ("v0.9.1", RELEASED, "true", "true", "false", "v0.9", "true"),     # an older major line: 0.9 and v0.9
+    ("v0.9.1", RELEASED, "true", "false", "false", "v0.9", "true"),    # newest 0.x: 0.9 and v0.9, never `0`
     ("v0.8.3", RELEASED, "true", "false", "false", "v0.8", "true"),    # 0.x: each minor is its own action line
     ("v1.2.4", RELEASED, "false", "false", "false", "v1", "false"),    # re-run for an old patch: nothing moves
     ("v1.10.0", ["v1.9.0", "v1.10.0"], "true", "true", "true", "v1", "true"),   # a version sort, not a text sort
 ])
 def test_the_line_step_finds_whether_the_tag_is_the_newest(
-        tmp_path: Path, tag: str, tags: list[str], newest_minor: str, newest_major: str, newest: str,
+        tmp_path: Path, tag: str, tags: list[str], newest_minor: str, major_tag: str, newest: str,
         action_tag: str, move_it: str) -> None:
-    assert line_outputs(tmp_path, tag, tags) == {"newest-minor": newest_minor, "newest-major": newest_major,
+    assert line_outputs(tmp_path, tag, tags) == {"newest-minor": newest_minor, "major-tag": major_tag,
                                                  "newest": newest, "action-tag": action_tag,
                                                  "newest-of-action-line": move_it}
+
+
+def pushed_image_tags(outputs: dict[str, str], version: str) -> list[str]:
+    """The image tags metadata-action makes from the workflow's `tags:` for `version` (no `v`), its
+    `enable=` expressions filled in from the line step's `outputs`: {{major}} renders the major even
+    when it is 0 (metadata-action's src/meta.ts, procSemver, has no case for major zero; its README,
+    "Major version zero", leaves disabling it to the workflow)."""
+    major, minor, _ = version.split(".")
+    values = {"{{version}}": version, "{{major}}.{{minor}}": f"{major}.{minor}", "{{major}}": major}
+    pushed = []
+    for line in step_using("image", "docker/metadata-action")["with"]["tags"].splitlines():
+        fields = dict(field.split("=", 1) for field in line.split(","))
+        enable = re.sub(r"\$\{\{ steps\.line\.outputs\.([\w-]+) \}\}", lambda m: outputs[m.group(1)],
+                        fields.get("enable", "true"))
+        # metadata-action accepts only `true` or `false` (src/meta.ts, getVersion): anything else here
+        # is an expression this test does not evaluate.
+        assert enable in ("true", "false"), line
+        if enable == "true":
+            pushed.append(values[fields["pattern"]] if fields["type"] == "semver" else fields["value"])
+    return pushed
+
+
+@pytest.mark.parametrize(("tag", "tags", "pushed"), [
+    ("v0.9.1", RELEASED, ["0.9.1", "0.9"]),                    # the newest 0.x: never `0` (docs/release.md)
+    ("v0.9.1", ["v0.9.1"], ["0.9.1", "0.9", "latest"]),        # the first release of all
+    ("v1.3.0", RELEASED, ["1.3.0", "1.3", "1", "latest"]),
+])
+def test_a_0x_release_pushes_no_image_tag_0(tmp_path: Path, tag: str, tags: list[str], pushed: list[str]) -> None:
+    # A `0` following every 0.x minor would carry its users into breaking changes (semver.org, item 4).
+    assert pushed_image_tags(line_outputs(tmp_path, tag, tags), tag[1:]) == pushed
 
 
 def test_release_creates_the_github_release_after_the_image_is_pushed() -> None:
