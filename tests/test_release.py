@@ -168,6 +168,33 @@ VERSION_FORMS = {
 # Historical mentions, which name the version they were made with and do not move with a release:
 # the benchmark's record of what it measured (docs/performance.md and .json).
 HISTORICAL = rf"rancher-deploy {VERSION} \(commit [0-9a-f]+"
+# Another package's version, which only happens to be the same digits: a requirement of any name with a
+# PEP 440 comparison (`rancher-client-python-3p==0.2.0`, PEP 440 "Version specifiers"), or a package
+# this project requires, by name, right before it (docs/rancher-api.md: "`rancher-client-python-3p`
+# 0.2.0"). Never `rancher-deploy` itself (`pip install rancher-deploy==0.1.0` is ours).
+PINNED_BEFORE = re.compile(r"([A-Za-z0-9][\w.-]*)(?:\[[\w,.-]*\])?\s*(?:===|==|~=|!=|<=|>=|<|>)\s*$")
+NAMED_BEFORE = re.compile(r"([A-Za-z0-9][\w.-]*)`?\s+$")
+
+
+def required_packages() -> set[str]:
+    """The normalized names of every package pyproject.toml or requirements/ requires (a dependency,
+    an extra's, a test's or a lint tool's), rancher-deploy excluded."""
+    texts = [(ROOT / "pyproject.toml").read_text(encoding="utf-8"),
+             *(path.read_text(encoding="utf-8") for path in sorted((ROOT / "requirements").glob("*.*")))]
+    names = {re.sub(r"[-_.]+", "-", name).lower() for text in texts
+             for name in re.findall(r'^\s*"?([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\])?\s*(?:===|==|~=|!=|<=|>=|<|>|;|"|$)',
+                                    text, re.MULTILINE)}
+    return names - {"rancher-deploy"}
+
+
+def another_packages_version(text: str, offset: int) -> bool:
+    """Whether the version at `offset` of `text` belongs to another package (PINNED_BEFORE, NAMED_BEFORE)."""
+    before = text[text.rfind("\n", 0, offset) + 1:offset]
+    pinned = PINNED_BEFORE.search(before)
+    if pinned:
+        return re.sub(r"[-_.]+", "-", pinned.group(1)).lower() != "rancher-deploy"
+    named = NAMED_BEFORE.search(before)
+    return bool(named) and re.sub(r"[-_.]+", "-", named.group(1)).lower() in required_packages()
 
 
 def version_mentions(name: str, text: str) -> list[str]:
@@ -191,7 +218,7 @@ def version_mentions(name: str, text: str) -> list[str]:
     wrong += [f"{name}:{line_of(match.start())}: {__version__} in a form no check knows: "
               f"{text.splitlines()[line_of(match.start()) - 1].strip()!r}"
               for match in re.finditer(rf"(?<![\d.]){re.escape(__version__)}(?![\w]|\.\d)", text)
-              if match.start() not in covered]
+              if match.start() not in covered and not another_packages_version(text, match.start())]
     return wrong
 
 
@@ -207,6 +234,8 @@ def test_every_mention_of_the_version_is_a_known_form_of_this_version() -> None:
     '      org.opencontainers.image.version="0.0.9" \\',
     f"The current release is {__version__}.",                                  # a place no form covers
     f"pip install rancher-deploy=={__version__}",
+    f"pip install rancher_deploy[serve]>={__version__}",
+    f"requires {__version__}",                                                 # a word, not a package we require
 ])
 def test_a_stale_or_unknown_mention_of_the_version_is_found(text: str) -> None:
     assert version_mentions("README.md", text)
@@ -215,11 +244,23 @@ def test_a_stale_or_unknown_mention_of_the_version_is_found(text: str) -> None:
 @pytest.mark.parametrize("text", [
     f"rancher-deploy {__version__}: upgrade shop/web at https://rancher.example.com",
     f"  image: ghcr.io/rancher-deploy/rancher-deploy:{__version__}",
+    f'    "rancher-client-python-3p=={__version__}",',                 # another package's pin
+    f"- PyPI `rancher-client-python-3p` {__version__} (`rancher.py`)",   # a package we require, by name
+    f"gdapi-python>={__version__}",
     '"ours": "rancher-deploy 0.0.1 (commit bb89bf0; its wheel)"',   # a benchmark's record
     "  uses: actions/checkout@v7 with python 3.12.13",
 ])
 def test_a_current_or_historical_mention_passes(text: str) -> None:
     assert version_mentions("README.md", text) == []
+
+
+def test_a_bump_to_0_2_0_does_not_flag_another_package_s_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyproject.toml pins rancher-client-python-3p==0.2.0 (a test dependency) and docs/rancher-api.md
+    # names it: neither is this project's version, which the check must not refuse at the bump to 0.2.0.
+    monkeypatch.setattr(sys.modules[__name__], "__version__", "0.2.0")
+    texts = {name: (ROOT / name).read_text(encoding="utf-8") for name in ("pyproject.toml", "docs/rancher-api.md")}
+    assert all("0.2.0" in text for text in texts.values())
+    assert [line for name, text in texts.items() for line in version_mentions(name, text)] == []
 
 
 def test_the_version_checks_find_what_they_look_for() -> None:
