@@ -59,11 +59,31 @@ def pushing_build() -> dict[str, Any]:
 # -- one version everywhere ---------------------------------------------------------------------------
 
 
+# Quoted in full, what a tracked file may say at another version, and why; each is blanked out before the
+# checks (and must still be there: a quote the file no longer holds fails). Nothing else is excused.
+EXAMPLES = {
+    "docs/ci-conventions.md": [
+        # How GitHub versions any action (a release tag and a moving major tag), with the made-up 1.2.3
+        # the notes use throughout; not a reference users copy (README and docs/ci.md give those).
+        "`uses: owner/rancher-deploy@v1`",
+        # How GitLab includes any catalog component, with the same made-up version.
+        "`component: $CI_SERVER_FQDN/<group>/rancher-deploy/rancher-deploy@1.2.3`",
+    ],
+}
+
+
 def tracked_texts() -> list[tuple[str, str]]:
     listing = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    # docs/ci-conventions.md explains the CIs with made-up versions (1.2.3).
-    return [(name, (ROOT / name).read_text(encoding="utf-8", errors="replace")) for name in listing.split()
-            if (ROOT / name).is_file() and name != "docs/ci-conventions.md"]
+    texts = []
+    for name in listing.split():
+        if not (ROOT / name).is_file():
+            continue
+        text = (ROOT / name).read_text(encoding="utf-8", errors="replace")
+        for example in EXAMPLES.get(name, []):
+            assert example in text, f"{name} no longer says {example!r}: drop it from EXAMPLES"
+            text = text.replace(example, " " * len(example))   # the same length: line numbers stay right
+        texts.append((name, text))
+    return texts
 
 
 def test_action_runs_the_published_image_of_this_version() -> None:
@@ -261,6 +281,22 @@ def test_a_bump_to_0_2_0_does_not_flag_another_package_s_version(monkeypatch: py
     texts = {name: (ROOT / name).read_text(encoding="utf-8") for name in ("pyproject.toml", "docs/rancher-api.md")}
     assert all("0.2.0" in text for text in texts.values())
     assert [line for name, text in texts.items() for line in version_mentions(name, text)] == []
+
+
+def test_the_ci_conventions_are_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only the quoted EXAMPLES are excused: a stale image tag anywhere else in the notes is found.
+    conventions = (ROOT / "docs/ci-conventions.md").read_text(encoding="utf-8")
+    stale = conventions + f"\n  image: {REPOSITORY}:0.0.9\n"
+    real_read_text = Path.read_text
+
+    def read_text(path: Path, *args: Any, **kwargs: Any) -> str:
+        return stale if path == ROOT / "docs/ci-conventions.md" else real_read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    [(name, text)] = [(name, text) for name, text in tracked_texts() if name == "docs/ci-conventions.md"]
+    assert wrong_references(name, text) == ["docs/ci-conventions.md: image tag 0.0.9"]
+    assert [line.split(": ", 1)[1] for line in version_mentions(name, text)] == [
+        f"an image tag '{REPOSITORY}:0.0.9' is not {__version__}"]
 
 
 def test_the_version_checks_find_what_they_look_for() -> None:
