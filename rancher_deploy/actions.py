@@ -58,7 +58,7 @@ class Actions:
                 if self._moved(before, after):
                     answer = "answer was an error" if answered else "answer was lost"
                     self._emit(Step(f"The {name} request's {answer}, but Rancher is {_DOING.get(name, name)} "
-                                    f"{ref.name} (state {after.state}); going on", Level.WARNING, ref.name))
+                                    f"{ref.name} (state {after.state}); going on", Level.WARNING, ref.name, named=True))
                     return None
                 if not resend:
                     return error, after
@@ -69,7 +69,7 @@ class Actions:
                     delay = min(asked, self._pace.timeout_seconds)
                 when = f"in {delay:g}s" + (" (Rancher's Retry-After)" if asked is not None else "")
                 self._emit(Step(f"{error}; {ref.name} is still {after.state}, so Rancher did not take "
-                                f"it: sending {name} again {when}", Level.WARNING, ref.name))
+                                f"it: sending {name} again {when}", Level.WARNING, ref.name, named=True))
                 self._pace.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 

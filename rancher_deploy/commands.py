@@ -35,7 +35,7 @@ def rollback(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
         target = f" to {_images(restore.images)}" if restore.images else ""
         message = f"dry run: would roll back {ref.name} (state {snapshot.state}){target}; nothing was changed"
         return steps.report(ref, Result.PLANNED, snapshot.state, asked, message)
-    steps.emit(Step(f"Rolling back {ref.name} (state {snapshot.state})", target=ref.name))
+    steps.emit(Step(f"Rolling back {ref.name} (state {snapshot.state})", target=ref.name, named=True))
     try:
         steps.actions.send(ref, steps.backend.rollback, "rollback")
     except NeedsAttention as unknown:   # the answer was lost and Rancher cannot be read: taken or not is unknown

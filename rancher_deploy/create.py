@@ -38,8 +38,8 @@ def start(steps: TargetSteps, pending: TargetRef, plan: Plan, run: Run) -> Appli
         raise TypeError(f"create.start needs a creation plan, not {type(creation).__name__}")
     started = steps.clock()
     steps.emit(Step(f"{pending.name} does not exist; RANCHER_CREATE makes it", target=pending.name))
-    for line in plan.describe():
-        steps.emit(Step(line, target=pending.name))
+    for number, line in enumerate(plan.describe()):   # its first line is "Plan for <target>: create ..."
+        steps.emit(Step(line, target=pending.name, named=number == 0))
     for warning in plan.warnings:
         steps.emit(Step(warning, Level.WARNING, pending.name))
     if steps.settings.dry_run:
@@ -47,7 +47,7 @@ def start(steps: TargetSteps, pending: TargetRef, plan: Plan, run: Run) -> Appli
                             f"dry run: a real run would create {pending.name}; nothing was changed")
     ref = _send(steps, pending, plan, creation)
     run.current = ref
-    steps.emit(Step(f"Created {ref.name} ({ref.id}); waiting until it is healthy", target=ref.name))
+    steps.emit(Step(f"Created {ref.name} ({ref.id}); waiting until it is healthy", target=ref.name, named=True))
     try:
         healthy = steps.wait(ref, steps.backend.restored_goal, changing=True)
     except WaitEnded as ended:

@@ -223,7 +223,7 @@ class Pipeline:
         either and is the run's answer, as with one target; once another target changed, it becomes
         that target's NOT_UPGRADED (or FAILED) outcome. A signal starts no further target."""
         grouped = not concurrent(self._settings.parallel, len(refs))
-        failed = threading.Event()
+        failed = run.failing   # also set by `recovery.recover` once a failure is known, before it restores
         quiet = threading.Event()   # an error came while nothing was changed: the run ends with it
 
         def one(ref: TargetRef) -> TargetOutcome:
@@ -394,13 +394,13 @@ class Pipeline:
         plan, skipped = self._plan(ref, snapshot)
         self._emit(Step(f"Found {ref.name} ({ref.id}): {snapshot.state}, "
                         + ", ".join(f"{name} on {image}" for name, image in dict(snapshot.images).items()),
-                        target=ref.name))
+                        target=ref.name, named=True))
         if skipped is None:  # a tag polling chose, or no polling: the policy decides as for any image
             plan, skipped = self._version_policy(ref, plan, snapshot)
         if not plan.changes_anything or skipped is not None:
             return self._nothing_more(ref, ready, plan, skipped)
-        for line in plan.describe():
-            self._emit(Step(line, target=ref.name))
+        for number, line in enumerate(plan.describe()):   # its first line is "Plan for <target> ..."
+            self._emit(Step(line, target=ref.name, named=number == 0))
         for warning in self._steps.warn(ref, (*plan.warnings, *plan.redeploy_warnings)):
             self._emit(Step(warning, Level.WARNING, ref.name))
         if self._settings.dry_run:
@@ -548,10 +548,10 @@ class Pipeline:
         snapshot = self._checked.pop(ref.id)[0]   # every target of an upgrade was checked first (`run`)
         if snapshot.phase is Phase.PENDING_FINISH:
             self._emit(Step(f"dry run: {ref.name} was left {snapshot.state} by an earlier run; a real run would "
-                            f"{self._settings.on_upgraded} it first (RANCHER_ON_UPGRADED)", Level.WARNING, ref.name))
+                            f"{self._settings.on_upgraded} it first (RANCHER_ON_UPGRADED)", Level.WARNING, ref.name, True))
         elif snapshot.phase is Phase.BUSY:
             self._emit(Step(f"dry run: {ref.name} is {snapshot.state}; a real run would wait for it to "
-                            "settle first", Level.WARNING, ref.name))
+                            "settle first", Level.WARNING, ref.name, named=True))
         else:
             self._refuse_unless_upgradable(ref, snapshot, allow_pending=False)
         return snapshot

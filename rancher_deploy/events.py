@@ -30,6 +30,9 @@ class Step:
     message: str
     level: Level = Level.INFO
     target: str | None = None
+    # The emitter's word that the message names its target where it does not begin with it
+    # ("Upgrade of shop/web requested"): the log then does not prefix it (`report.step_text`).
+    named: bool = False
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from rancher_deploy.errors import (
     TransientRancherError,
 )
 from rancher_deploy.links import LinkMap, show_origin
-from rancher_deploy.redact import Redactor
+from rancher_deploy.redact import Redactor, sent_forms
 from rancher_deploy.timing import backoff
 from rancher_deploy.tls import NAME_MISMATCH, NO_CERTIFICATE, NOT_TLS, UNTRUSTED_ISSUER, ssl_cause
 
@@ -115,7 +115,8 @@ class RancherSession:
         self._verify = verify
         self._ca_given = ca_given
         self._timeout = request_timeout
-        self._redact = redactor or Redactor(credentials.secret_key, credentials.token)
+        self._redact = redactor or Redactor(credentials.secret_key, credentials.token, *sent_forms(
+            credentials.access_key, credentials.secret_key, credentials.token))
         # A 401 names the settings that hold what Rancher refused (never their values), the way the
         # caller says the user set them (`credential_names`), else by their variables.
         self._credential_settings = credential_names or (
@@ -128,6 +129,16 @@ class RancherSession:
         self._links = LinkMap(home) if home else None
         self._warn = warn or self._log
         self.calls = 0
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The run's clock (seconds), for what paces itself beside the requests (`kubewatch`)."""
+        return self._clock
+
+    @property
+    def sleep(self) -> Callable[[float], None]:
+        """The run's sleeper (a signal cuts it short), for what paces itself beside the requests."""
+        return self._sleep
 
     @property
     def _session(self) -> requests.Session:

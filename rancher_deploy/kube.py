@@ -203,7 +203,8 @@ class KubeWorkloads:
         GET (a refused watch request comes as StreamLost from `next`)."""
         if self._watch_lost.is_set():
             return None
-        return KubeWatch(self._session, ref, self._watch_lost, self._quiet_seconds, last)
+        return KubeWatch(self._session, ref, self._watch_lost, self._quiet_seconds, last,
+                         clock=self._session.clock, sleep=self._session.sleep)
 
     def read(self, ref: TargetRef, baseline: int | None) -> WorkloadView:
         return self.parse(ref, self._session.get(ref.url, what=f"Reading {ref.name}"), baseline)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Callable
 
 from rancher_deploy.errors import NotFound
 from rancher_deploy.http import JSON, RancherSession
@@ -45,6 +46,15 @@ DELIVERY_GRACE_SECONDS = 1.0
 # A read timeout past the window the watch asked for: silent that long, it is held for good (no
 # buffering proxy lets go of a watch the server has not ended).
 HELD_MARGIN_SECONDS = 60.0
+# Between re-lists after 410 Expired, client-go's reflector backs off (tools/cache/reflector.go:
+# `wait.NewExponentialBackoffManager(800*time.Millisecond, 30*time.Second, 2*time.Minute, 2.0, 1.0,
+# clock)`, the wait `wait.BackoffUntil` does before each ListAndWatch): 0.8 s, doubling, capped at
+# 30 s, each stretched by a random [0, 1) of itself (jitter 1.0). Here the cap is also the poll
+# interval (RANCHER_POLL_INTERVAL, `quiet`): a relist is a read, and a wait never reads more often
+# than it would poll. Without it, a server that answers every watch 410 costs a read and a watch
+# each time the wait looks (hundreds a second).
+RELIST_FIRST_SECONDS = 0.8
+RELIST_CAP_SECONDS = 30.0
 
 
 class KubeWatch:
@@ -58,20 +68,28 @@ class KubeWatch:
     resourceVersion), it starts from that instead of reading.
 
     `quiet` (seconds, RANCHER_POLL_INTERVAL) is how long the watch may be silent before one read
-    checks it (the module's rule); `lost` is the run's flag, set when the watch is lost.
+    checks it (the module's rule), and the longest pause between re-lists (`RELIST_FIRST_SECONDS`);
+    `lost` is the run's flag, set when the watch is lost. Time is a dependency (timing.py): `clock`
+    reads seconds, `sleep` pauses (the run's, so a signal cuts it short), `uniform` draws in [0, 1)
+    for the watch's window and the re-list's jitter.
     """
 
     def __init__(self, session: RancherSession, ref: TargetRef, lost: Lost, quiet: float,
-                 last: JSON | None = None) -> None:
+                 last: JSON | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, uniform: Callable[[], float] = random.random) -> None:
         self._session = session
+        self._clock, self._sleep, self._uniform = clock, sleep, uniform
+        self._quiet = max(quiet, 0.001)
+        self._relist_delay = RELIST_FIRST_SECONDS   # the next re-list's pause before jitter
+        self._relist_at: float | None = None        # when the re-list an expired watch asked for is due
         self._ref = ref
         self._lost = lost
-        self._interval = max(quiet, 0.001)   # the silence the next confirming read waits for
+        self._interval = self._quiet   # the silence the next confirming read waits for
         self._collection, _, self._name = ref.url.rpartition("/")
         self._feed: Feed | None = None
         self._pending: JSON | None = None
         self._version = ""
-        self._heard = time.monotonic()              # when the watch last sent something, or a read last looked
+        self._heard = clock()              # when the watch last sent something, or a read last looked
         self._owed: float | None = None    # when a read showed a version the watch has not sent yet
         self._shown = ""                   # the version the last confirming read showed
         self._relist(last)
@@ -85,7 +103,7 @@ class KubeWatch:
     def _open(self) -> None:
         """Start the next watch; its request is sent on the reader thread (`streams.json_lines`)."""
         self.close()
-        window = int(WATCH_MIN_SECONDS * (random.random() + 1.0))
+        window = int(WATCH_MIN_SECONDS * (self._uniform() + 1.0))
         params = {"watch": "1", "fieldSelector": f"metadata.name={self._name}", "resourceVersion": self._version,
                   "timeoutSeconds": str(window)}
         self._feed = json_lines(
@@ -101,9 +119,11 @@ class KubeWatch:
         GET raises when it is read."""
         if self._pending is not None:
             body, self._pending = self._pending, None
-            self._heard = time.monotonic()
+            self._heard = self._clock()
             return body
-        now = time.monotonic()
+        if self._relist_at is not None:
+            return self._relist_when_due(timeout)
+        now = self._clock()
         if self._owed is not None and now - self._owed >= DELIVERY_GRACE_SECONDS:
             raise self.silent(f"went silent: a read shows version {self._shown} of the workload, which the "
                               f"watch had not sent {DELIVERY_GRACE_SECONDS:g}s later (a proxy holds it)")
@@ -122,26 +142,47 @@ class KubeWatch:
         kind, obj = event.get("type"), event.get("object") or {}
         if kind == "ERROR":
             if obj.get("code") == 410:
-                self._relist()
-                return self.next(timeout)
+                self._expired()
+                return None
             raise self.silent(f"failed ({obj.get('message') or obj.get('reason')})")
         if kind == "DELETED":
             raise NotFound(f"{self._ref.name} was deleted", status=404)
         self._version = _version_of(obj) or self._version
-        self._heard, self._owed = time.monotonic(), None
+        self._heard, self._owed = self._clock(), None
+        self._relist_delay = RELIST_FIRST_SECONDS   # a watch that delivers: the next 410 re-lists soon again
         return dict(obj)
+
+    def _expired(self) -> None:
+        """410 Expired: close the watch and schedule the re-list after a jittered pause (client-go's
+        backoff, `RELIST_FIRST_SECONDS`), then double the next pause."""
+        self.close()
+        pause = min(self._relist_delay * (1.0 + self._uniform()), self._quiet)
+        self._relist_at = self._clock() + pause
+        self._relist_delay = min(2 * self._relist_delay, RELIST_CAP_SECONDS)
+
+    def _relist_when_due(self, timeout: float) -> JSON | None:
+        """Sleep out the re-list's pause, at most `timeout` seconds of it; once due, read the workload
+        (the body answered) and watch from there. None while the pause lasts."""
+        left = self._relist_at - self._clock() if self._relist_at is not None else 0.0
+        if left > 0:
+            self._sleep(min(timeout, left))
+            if self._relist_at is not None and self._clock() < self._relist_at:
+                return None
+        self._relist_at = None
+        self._relist()
+        return self.next(timeout)
 
     def _confirm(self) -> JSON | None:
         """One read of the workload after a silence (the module's rule): None when it shows the
         version the watch last sent (and the next silence must be twice as long), else what it
         read, the watch owing that change."""
-        self._heard = time.monotonic()   # before the read: a read that fails is not tried again at once
+        self._heard = self._clock()   # before the read: a read that fails is not tried again at once
         body = self._session.get(self._ref.url, what=f"Reading {self._ref.name}")
         self._shown = _version_of(body)
         if self._shown == self._version:
             self._interval = min(2 * self._interval, CONFIRM_CAP_SECONDS)
             return None
-        self._owed = time.monotonic()
+        self._owed = self._clock()
         return body
 
     def silent(self, why: str) -> StreamLost:

@@ -126,7 +126,7 @@ class Plan:
                 or any(self.keys))
 
     def describe(self) -> list[str]:
-        """The lines `--dry-run` prints (and the real run logs before acting)."""
+        """The lines `--dry-run` prints (and the real run logs before acting); the first names the target."""
         if isinstance(self.request, Creation):
             return self.request.describe()
         lines = [f"Plan for {self.target} ({self.target_id})"

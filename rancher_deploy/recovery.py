@@ -34,8 +34,9 @@ def recover(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded, ru
     """The upgrade (or the target the run created) did not become healthy: restore it, or say exactly what is left."""
     if isinstance(ended, WaitInterrupted):
         run.interrupted_by = ended.signal_number
+    run.failing.set()
     what = "Creation" if created(plan) else "Upgrade"
-    steps.emit(Step(f"{what} of {ref.name} failed: {ended}", Level.ERROR, ref.name))
+    steps.emit(Step(f"{what} of {ref.name} failed: {ended}", Level.ERROR, ref.name, named=True))
     left = _left_as_it_is(steps, ref, plan, ended)
     if left is not None:
         return left
@@ -62,7 +63,7 @@ def roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier:
     failed is a warning: the failure is that one's); `earlier` is the last snapshot seen, named when
     Rancher cannot be read any more. Never raises: a rollback that fails is FAILED (exit 4).
     """
-    steps.emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name))
+    steps.emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name, named=True))
     try:
         try:
             steps.actions.send(ref, steps.backend.rollback, "rollback")
@@ -132,7 +133,7 @@ def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Sn
     once: a lost answer is judged by whether the target goes away. Never raises: a removal that fails
     or does not end within RANCHER_TIMEOUT is FAILED (exit 4), with the state named.
     """
-    steps.emit(Step(f"Removing {ref.name}, which this run created", Level.WARNING, ref.name))
+    steps.emit(Step(f"Removing {ref.name}, which this run created", Level.WARNING, ref.name, named=True))
     try:
         try:
             steps.backend.remove(ref)

@@ -8,6 +8,8 @@ Being that one pass, it also carries the run's spelling of settings and commands
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import urllib.parse
 from typing import Callable
@@ -32,13 +34,14 @@ class Redactor:
         self._spell = spell
 
     def add(self, secret: str | None) -> None:
-        """Register a secret; its URL-encoded form is registered too, as it may appear in URLs."""
+        """Register a secret with the spellings text from outside may carry it in: URL-quoted (a
+        path, `/` kept or not; a query or form, spaces as `+`), as a JSON string holds it (the JSON
+        result is redacted after `json.dumps`, which escapes quotes, backslashes and non-ASCII)."""
         if not secret or len(secret) < _MIN_SECRET_LENGTH:
             return
         self._secrets.add(secret)
-        quoted = urllib.parse.quote(secret, safe="")
-        if quoted != secret:
-            self._secrets.add(quoted)
+        self._secrets.update({urllib.parse.quote(secret, safe=""), urllib.parse.quote(secret),
+                              urllib.parse.quote_plus(secret), json.dumps(secret)[1:-1]})
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -50,6 +53,35 @@ class Redactor:
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, _MASK)
         return text
+
+
+def sent_forms(access_key: str | None, secret_key: str | None, token: str | None) -> tuple[str, ...]:
+    """The credentials as the tool itself puts them on the wire, beyond the raw secrets: the value of
+    each `Authorization: Basic` header it could send, base64 of `user:password` (RFC 7617) for the key
+    pair and for a 2.x token's two halves (`token-xxxxx:secret`, which Rancher also takes as a key
+    pair), with and without its `=` padding (a proxy or a log may strip it).
+
+    Why: a refusal body may echo the request's headers (a WAF, a debugging proxy), and the Basic
+    value is the secret in another spelling. requests encodes the pair as latin-1
+    (`_basic_auth_str`, psf/requests src/requests/auth.py), our own websocket header as UTF-8
+    (`http.RancherSession._authorization`): both are listed. A Bearer header carries the token
+    unchanged, which the caller registers with its halves (`settings.secret_parts`).
+    Returns a tuple of strings, empty when no pair is complete.
+    """
+    head, _, tail = (token or "").partition(":")
+    pairs = ((access_key, secret_key), (head, tail))
+    forms: list[str] = []
+    for user, password in pairs:
+        if not user or not password:
+            continue
+        pair = f"{user}:{password}"
+        for encoding in ("latin-1", "utf-8"):
+            try:
+                value = base64.b64encode(pair.encode(encoding)).decode("ascii")
+            except UnicodeEncodeError:
+                continue
+            forms += [value, value.rstrip("=")]
+    return tuple(dict.fromkeys(forms))
 
 
 def redact_url_credentials(text: str) -> str:

@@ -199,11 +199,20 @@ def last_words(outcome: Outcome | None, error: DeployError | None, code: ExitCod
 
 
 def step_text(step: Step) -> str:
-    """A step's words, naming the target it is about (prefixed when they do not already), so that
-    every line of a run with several targets at once says which one it is about."""
-    if step.target is None or step.target in step.message:
+    """A step's words, naming the target it is about, so that every line of a run with several
+    targets at once says which one it is about: prefixed `target: ` unless the line begins with
+    the target's name as a word (`shop/web is ...`) or its emitter says it names it (`Step.named`).
+
+    The rule is where the name stands or what the emitter says, never whether it occurs somewhere:
+    an image (`registry/shop/web:2.0`) or an error's text may contain it, and the same plan line
+    must print the same way whatever the image is called."""
+    name = step.target
+    if name is None or step.named:
         return step.message
-    return f"{step.target}: {step.message}"
+    rest = step.message[len(name):] if step.message.startswith(name) else None
+    if rest is not None and (rest[:1] in ("", " ", ",", ";") or rest[:2] in (":", ": ")):   # not `shop/web:2.0`
+        return step.message
+    return f"{name}: {step.message}"
 
 
 def progress_text(event: Progress) -> str:

@@ -51,11 +51,21 @@ class Rollout:
 
     @property
     def health(self) -> Health | None:
-        """Updated replicas that are available, of those the rollout updates; a cronjob or an
-        OnDelete set has no replicas to count."""
+        """Updated replicas known to be available, of those the rollout updates; a cronjob or an
+        OnDelete set has no replicas to count.
+
+        The status counts available replicas of every revision, and none of the updated ones alone.
+        kubectl's rollout status (pkg/polymorphichelpers/rollout_status.go, DeploymentStatusViewer)
+        therefore compares availableReplicas with updatedReplicas only once replicas == updated
+        (no old replica left). While old replicas remain, up to `replicas - updated` of the
+        available ones may be old: only what is beyond them is surely updated. So a stalled
+        rollout (old pods ready, the new one not) counts 0, not min(available, updated); once no
+        old replica is left this is kubectl's availableReplicas of updatedReplicas."""
         if self.kind == "cronjob" or self.on_delete:
             return None
-        return Health(min(self.available, self.updated), self.wanted, counted="updated replicas available")
+        old = max(self.replicas - self.updated, 0)
+        known = min(max(self.available - old, 0), self.updated)
+        return Health(known, self.wanted, counted="updated replicas available")
 
 
 Viewer = Callable[[Rollout], Judgement]

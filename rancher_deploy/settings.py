@@ -26,6 +26,7 @@ from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert
+from rancher_deploy.redact import sent_forms
 from rancher_deploy.poll_options import POLL_OPTIONS, SERVE_POLL_OPTIONS, validate_polling
 from rancher_deploy.serve_options import SERVE_OPTIONS
 from rancher_deploy.targets import (NAME, WORKLOAD_KINDS, ServiceTarget, Target, WorkloadTarget, parse_services,
@@ -342,11 +343,13 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Values no sink may ever show (`secret_parts` of each secret), and the environment values a
-        run sets that are long enough to mask (`_masked_values`)."""
+        """Values no sink may ever show (`secret_parts` of each secret), the credentials as the run
+        sends them (`redact.sent_forms`: the Basic header value), and the environment values a run
+        sets that are long enough to mask (`_masked_values`)."""
         secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url, self.serve_token,
                   self.serve_hmac_secret)
         return (*(part for value in secret if value for part in secret_parts(value)),
+                *sent_forms(self.access_key, self.secret_key, self.token),
                 *_masked_values(self.edits.env.values))
 
     @property
@@ -418,11 +421,14 @@ def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
     table's to say, and the CI dialects know only events, the Outcome and the values to mask.
     """
     values: list[str] = []
+    given: dict[str, str] = {}   # the first value of each credential option, for `sent_forms`
     for option in SETTINGS:
         for name in option.ci_variables + option.env:
             text = environ.get(name, "").strip()
             if not text:
                 continue
+            if option.name in ("access_key", "secret_key", "token"):
+                given.setdefault(option.name, text)
             if option.secret:
                 values.extend(secret_parts(text))
             elif option.name == "set_env":
@@ -435,6 +441,10 @@ def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
                     password = None
                 if password:
                     values.extend((password, unquote(password)))
+                    given.setdefault("url_user", unquote(urlsplit(text).username or ""))
+                    given.setdefault("url_secret", unquote(password))
+    values.extend(sent_forms(given.get("access_key"), given.get("secret_key"), given.get("token")))
+    values.extend(sent_forms(given.get("access_key") or given.get("url_user"), given.get("url_secret"), None))
     return tuple(dict.fromkeys(values))
 
 

@@ -9,6 +9,8 @@ snapshots read, goals the backend's.
 
 from __future__ import annotations
 
+import threading
+
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -44,6 +46,9 @@ class Run:
     interrupted_by: int | None = None
     outcomes: list[TargetOutcome] = field(default_factory=list)
     current: TargetRef | None = None   # the target being worked on: an error that stops the run names it
+    # Set as soon as a target's upgrade is known to have failed, before its restore starts (which
+    # waits as long as the upgrade did): --fail-fast starts no other target from then on.
+    failing: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,8 @@ class TargetSteps:
             if now.phase not in (Phase.BUSY, Phase.PENDING_FINISH):
                 raise
             self.emit(Step(f"Another process started an upgrade of {ref.name} since it was read (it is now "
-                           f"{now.state}); waiting for it to settle, then planning again", Level.WARNING, ref.name))
+                           f"{now.state}); waiting for it to settle, then planning again", Level.WARNING, ref.name,
+                           named=True))
             return self.wait_out(ref, run, now, asked(now), stopped=Result.NOT_UPGRADED)
         if taken is not None:
             error, snapshot = taken
@@ -161,7 +167,7 @@ class TargetSteps:
                                              f"still {snapshot.state} and nothing was changed")
             unreachable.last = snapshot
             raise unreachable from None
-        self.emit(Step(f"Upgrade of {ref.name} requested", target=ref.name))
+        self.emit(Step(f"Upgrade of {ref.name} requested", target=ref.name, named=True))
         return None
 
     def wait_out(self, ref: TargetRef, run: Run, snapshot: Snapshot, changes: tuple[ImageChange, ...], *,

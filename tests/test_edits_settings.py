@@ -9,6 +9,7 @@ import pytest
 from rancher_deploy.envlabels import Edits, KeyEdits
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.inputs import Inputs, Origin
+from rancher_deploy.redact import sent_forms
 from rancher_deploy.settings import Command, Record, Settings, secrets_in
 
 from .test_settings import BASE
@@ -128,7 +129,8 @@ def test_values_set_are_masked_from_eight_characters_before_and_after_validation
     environ = {**BASE, "INPUT_SET-ENV": f"SHORT=on\nDB={SECRET}", "RANCHER_SET_ENV": "X=other-long-value"}
     assert SECRET in secrets_in(environ) and "other-long-value" in secrets_in(environ)
     assert "on" not in secrets_in(environ)
-    assert secrets_in({**BASE, "PLUGIN_SET_ENV": f"A=1,DB={SECRET}"}) == ("SK-secret-value", SECRET)
+    basic = sent_forms(BASE["CATTLE_ACCESS_KEY"], "SK-secret-value", None)   # the key pair as the Basic header sends it
+    assert secrets_in({**BASE, "PLUGIN_SET_ENV": f"A=1,DB={SECRET}"}) == ("SK-secret-value", SECRET, *basic)
     assert SECRET in load(environ, ci="github").secrets
     # A label's value is no secret: masking `web` or `2.1` would hide the target and the image.
     assert "release-2.1-long" not in load({**BASE, "RANCHER_SET_LABEL": "release=release-2.1-long"}).secrets

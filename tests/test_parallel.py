@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import json
+from typing import Any, Callable
 
+from rancher_deploy import cli
 from rancher_deploy.simulator import RequestRecord, Simulator, Timing
 import pytest
 
 from .conftest import LAUNCH_CONFIG, NEW_IMAGE, HeldClock, RunCli, VirtualTime
+from .faults.conftest import Watcher
 
 WORKER: dict[str, Any] = {key: value for key, value in LAUNCH_CONFIG.items() if key != "healthCheck"}
 # Whether targets overlap is read from what the simulator saw, not from how long a run took: a
@@ -124,3 +128,33 @@ def test_every_line_about_one_of_several_targets_names_it(sim: Simulator, run_cl
     assert result.code == 0, result.stderr
     again = [line for line in result.stderr.splitlines() if "answers again" in line]
     assert again and all(line == "shop/s1: Rancher answers again" for line in again), again
+
+
+@pytest.mark.parametrize("timing", [Timing(speed=20.0)])   # 1 simulated second is 50 ms real
+def test_fail_fast_starts_no_target_once_a_failure_is_known_even_while_it_is_rolled_back(
+        sim: Simulator, base_env: dict[str, str]) -> None:
+    """The failed target's rollback is held (its transitions frozen) until the target running beside
+    it has ended and the rollback's wait has read it a few more times: a scheduler that learnt of
+    the failure only when the rollback returned would have started the next target by then."""
+    stack = sim.add_stack("shop")
+    bad = sim.add_service(stack, "bad", dict(LAUNCH_CONFIG))   # its health check fails on the new image
+    for number in range(4):
+        sim.add_service(stack, f"g{number}", dict(WORKER), scale=2)
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    sim.faults.fail_next("/subscribe", count=100, status=404)   # every wait polls: each read is logged
+    polled = f"GET {sim.url}/v2-beta/projects/1a5/services/{bad}"
+    triggers: list[tuple[str, Callable[[], object]]] = [
+        ("Rolling back shop/bad", lambda: sim.faults.hang(bad)),
+        ("shop/g0 now runs", lambda: None),                      # the target beside it has ended
+        *[(polled, lambda: None) for _ in range(5)],              # the rollback still waits, 5 reads on
+        (polled, sim.faults.clear)]
+    stdout, stderr = io.StringIO(), Watcher(triggers)
+    code = cli.main(["--output", "json", "--fail-fast"], environ={
+        **base_env, **POLL, "RANCHER_STACK": "", "RANCHER_SERVICE": "shop/bad," + ",".join(
+            f"shop/g{number}" for number in range(4)), "RANCHER_ATOMIC": "false", "RANCHER_PARALLEL": "2",
+        "RANCHER_PROGRESS_DEADLINE": "0.5", "RANCHER_VERBOSE": "true"}, dotenv_path=None, stdout=stdout,
+        stderr=stderr)
+    assert not stderr.pending, (stderr.pending, stderr.getvalue())
+    results = [target["result"] for target in json.loads(stdout.getvalue())["targets"]]
+    assert results == ["rolled-back", "upgraded", "not-upgraded", "not-upgraded", "not-upgraded"], stderr.getvalue()
+    assert code == 4, stderr.getvalue()   # mixed: one rolled back, one upgraded, three never started

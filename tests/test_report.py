@@ -10,10 +10,10 @@ from rancher_deploy import ci
 from rancher_deploy.errors import ExitCode
 from rancher_deploy.events import Level, Outcome, Progress, Result, Step, TargetOutcome
 from rancher_deploy.redact import Redactor
-from rancher_deploy.report import HumanLog
+from rancher_deploy.report import HumanLog, step_text
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import NEW_IMAGE, RunCli, VirtualTime
+from .conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, RunCli, VirtualTime
 
 CAUSE = "the new containers never became healthy: 0/2 healthy after 60s without progress"
 # A new image that never gets healthy fails on the progress deadline (Rancher 1.x sets no error for
@@ -64,8 +64,8 @@ def test_warnings_before_a_failure_stay_annotations_and_those_after_it_do_not() 
     stream = io.StringIO()
     log = HumanLog(stream, Redactor(), dialect=ci.GitHub(Redactor()))
     log(Step("This Rancher serves only the /v1 API", Level.WARNING))
-    log(Step("Upgrade of shop/web failed: timed out", Level.ERROR, "shop/web"))
-    log(Step("Rolling back shop/web", Level.WARNING, "shop/web"))
+    log(Step("Upgrade of shop/web failed: timed out", Level.ERROR, "shop/web", named=True))
+    log(Step("Rolling back shop/web", Level.WARNING, "shop/web", named=True))
     log(Step("shop/web was rolled back", Level.ERROR, "shop/web"))
     assert stream.getvalue().splitlines() == [
         "::warning::This Rancher serves only the /v1 API",
@@ -121,13 +121,38 @@ def test_a_failure_across_several_targets_is_still_one_annotation(sim: Simulator
 @pytest.mark.parametrize("level", list(Level))
 def test_every_line_about_a_target_names_it(level: Level) -> None:
     """Targets run at once interleave their lines: each one carrying a target says which, whether its
-    words name it already or not (the wait's "Rancher answers again")."""
+    words name it already (the emitter says so, `Step.named`) or not (the wait's "Rancher answers again")."""
     stream = io.StringIO()
     log = HumanLog(stream, Redactor(), verbose=True, dialect=ci.GitHub(Redactor()))
     log(Step("Rancher answers again", level, "shop/s1"))
-    log(Step("Upgrade of shop/s2 requested", level, "shop/s2"))
+    log(Step("Upgrade of shop/s2 requested", level, "shop/s2", named=True))
     log(Progress("shop/s3", "upgrading", None, 1, 2, 3.0))
     first, second, third = stream.getvalue().splitlines()
     assert "shop/s1: Rancher answers again" in first
     assert "shop/s2" in second and "shop/s2: " not in second   # named once, not twice
     assert third.strip().startswith("shop/s3: upgrading")
+
+
+@pytest.mark.parametrize("old, new", [("nginx:1.24", "nginx:1.25"),
+                                      ("registry.example.com/shop/web:2.0", "registry.example.com/shop/web:2.1"),
+                                      ("shop/web:2.0", "shop/web:2.1")])
+def test_a_line_is_prefixed_by_where_its_target_is_named_not_by_what_it_contains(old: str, new: str) -> None:
+    """A plan line prints the same whatever the image is called, though an image may contain the
+    target's name; a line that begins with the name, or that its emitter says names it, is not prefixed."""
+    assert step_text(Step(f"  web: {old} -> {new}", target="shop/web")) == f"shop/web:   web: {old} -> {new}"
+    assert step_text(Step(f"{old} is not allowed", target="shop/web")) == f"shop/web: {old} is not allowed"
+    assert step_text(Step("shop/web is active", target="shop/web")) == "shop/web is active"
+    assert step_text(Step("shop/web2 is active", target="shop/web")) == "shop/web: shop/web2 is active"
+    assert step_text(Step("Rolling back shop/web", target="shop/web", named=True)) == "Rolling back shop/web"
+
+
+@pytest.mark.parametrize("old, new", [("nginx:1.24", "nginx:1.25"), (OLD_IMAGE, NEW_IMAGE)])
+def test_the_plan_line_prints_the_same_whatever_the_image_is_called(sim: Simulator, run_cli: RunCli,
+                                                                    old: str, new: str) -> None:
+    """OLD_IMAGE (registry.example.com:5000/shop/web:2.0) contains the target's name shop/web; a rule
+    that skipped the prefix when the name occurs in the line printed this plan line unprefixed."""
+    sim.add_service(sim.add_stack("shop"), "web", {**LAUNCH_CONFIG, "imageUuid": f"docker:{old}"})
+    result = run_cli(RANCHER_IMAGE=new)
+    assert result.code == 0, result.stderr
+    plan = [line for line in result.stderr.splitlines() if f"{old} -> {new}" in line]
+    assert plan == [f"shop/web:   web: {old} -> {new}"], result.stderr

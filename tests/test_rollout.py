@@ -62,6 +62,20 @@ def test_health_counts_updated_replicas_that_are_available() -> None:
     assert rollout("cronjob").health is None
 
 
+@pytest.mark.parametrize(("fields", "known"), [
+    ({"replicas": 3, "updated": 1, "available": 2, "desired": 2}, 0),   # stalled: 2 old ready, the new one not
+    ({"replicas": 3, "updated": 1, "available": 3, "desired": 2}, 1),   # surge: the new one ready too
+    ({"replicas": 2, "updated": 2, "available": 1, "desired": 2}, 1),   # no old left: kubectl's available of updated
+    ({"replicas": 3, "updated": 3, "available": 3}, 3),
+])
+def test_health_counts_only_the_available_replicas_that_must_be_updated_ones(fields: dict[str, int],
+                                                                              known: int) -> None:
+    """kubectl compares availableReplicas with updatedReplicas only once no old replica is left
+    (rollout_status.go); before, up to replicas - updated of the available ones may be old."""
+    health = rollout(**fields).health
+    assert health is not None and health.healthy == known
+
+
 @pytest.mark.parametrize(
     ("reading", "verdict", "message"),
     [

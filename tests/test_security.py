@@ -8,21 +8,28 @@ CI dialects that write files, with RANCHER_VERBOSE=true so every request is logg
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import http.server
 import io
 import json
-from collections.abc import Callable
+import socketserver
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+import requests
 
 from rancher_deploy import cli
 from rancher_deploy.errors import DeployError
 from rancher_deploy.http import Credentials, RancherSession
-from rancher_deploy.simulator import Simulator
+from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY, ci_sinks
+from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, SECRET_KEY, ci_sinks
 from .faults.conftest import Watcher
 
 TOKEN = "token-sec7q:TOKEN-recognisable-bearer-4d2c1"
@@ -233,3 +240,96 @@ def test_urls_with_credentials_are_redacted_in_usage_errors(sim: Simulator, base
                     stdout=stdout, stderr=stderr)
     assert code == 2
     assert_clean(stdout.getvalue() + stderr.getvalue(), "a usage error")
+
+
+class _EchoingProxy(http.server.BaseHTTPRequestHandler):
+    """A proxy in front of Rancher that refuses some requests with an error body echoing every request
+    header (as WAFs and debugging proxies do), so the Authorization the tool sent comes back as text
+    from outside: websocket upgrades and Kubernetes watches ("stream"), or every request ("all")."""
+
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+    refuse = "stream"
+
+    def _any(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        if self.refuse == "all" or self.headers.get("Upgrade") or "watch=1" in self.path:
+            text = json.dumps({"type": "error", "status": 400, "code": "BadRequest", "message": "refused: "
+                               + " ".join(f"{key}={value}" for key, value in self.headers.items())}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+            return
+        headers = {key: value for key, value in self.headers.items()
+                   if key.lower() not in ("host", "connection", "content-length")}
+        answer = requests.request(self.command, self.upstream + self.path, headers=headers, data=body,
+                                  allow_redirects=False, timeout=10)
+        self.send_response(answer.status_code)
+        for key, value in answer.headers.items():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length", "content-encoding"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    do_GET = do_POST = do_PUT = do_PATCH = _any
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def echoing_proxy(upstream: str, refuse: str) -> Iterator[str]:
+    handler = type("Handler", (_EchoingProxy,), {"upstream": upstream, "refuse": refuse})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _every_form(user: str, password: str) -> list[str]:
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return [password, quote(password, safe=""), basic, basic.rstrip("=")]
+
+
+@pytest.mark.parametrize("refuse", ["stream", "all"])
+@pytest.mark.parametrize("verbose", ["false", "true"])
+@pytest.mark.parametrize("flavour", ["1.6", "2.8"])
+def test_credentials_a_refusal_echoes_back_never_reach_any_sink(flavour: str, verbose: str, refuse: str,
+                                                                tmp_path: Path) -> None:
+    """The Basic header (1.x, base64 of key:secret) and the Bearer token (2.x) echoed in a refusal's
+    body are masked in stderr, the JSON result and the GitHub files, and GitHub was told to mask them."""
+    token_id, token_secret = TOKEN.split(":", 1)
+    user, password = (ACCESS_KEY, SECRET_KEY) if flavour == "1.6" else (token_id, token_secret)
+    with Simulator(user, password, rancher_version=flavour, timing=Timing.fast()) as sim:
+        if flavour == "1.6":
+            sim.add_service(sim.add_stack("shop"), "web", dict(LAUNCH_CONFIG))
+            target = {"RANCHER_STACK": "shop", "RANCHER_SERVICE": "web", "CATTLE_ACCESS_KEY": ACCESS_KEY,
+                      "CATTLE_SECRET_KEY": SECRET_KEY}
+        else:
+            sim.add_workload("default", "web", [{"name": "web", "image": "nginx:1.24"}], replicas=1)
+            target = {"RANCHER_WORKLOAD": "web", "RANCHER_TOKEN": TOKEN}
+        ci, files = ci_sinks(tmp_path, "github")
+        with echoing_proxy(sim.url, refuse) as url:
+            stdout, stderr = io.StringIO(), io.StringIO()
+            code = cli.main(["--output", "json"], environ={
+                **target, **ci, "CATTLE_URL": url, "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_VERBOSE": verbose,
+                "RANCHER_POLL_INTERVAL": "0.05", "RANCHER_TIMEOUT": "30"}, dotenv_path=None, stdout=stdout,
+                stderr=stderr)
+    echoed = "refused: " in stderr.getvalue() + stdout.getvalue()
+    assert echoed and code == (0 if refuse == "stream" else 2), stderr.getvalue()
+    lines = (stdout.getvalue() + stderr.getvalue()).splitlines()
+    masks = {line.removeprefix("::add-mask::") for line in lines if line.startswith("::add-mask::")}
+    sinks = {"output": "\n".join(line for line in lines if not line.startswith("::add-mask::")),
+             **{file.name: file.read_text(encoding="utf-8") for file in files if file.exists()}}
+    for form in _every_form(user, password):
+        assert form in masks, f"GitHub was not told to mask {form[:6]}..."
+        for where, text in sinks.items():
+            assert form not in text, f"{form[:6]}... leaked into {where}"

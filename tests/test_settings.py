@@ -9,6 +9,7 @@ import pytest
 
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef
+from rancher_deploy.redact import sent_forms
 from rancher_deploy.settings import SETTINGS, Command, ServiceTarget, Settings, read_dotenv, secret_parts, secrets_in
 
 BASE = {
@@ -109,7 +110,9 @@ def test_secrets_in_finds_every_spelling_the_token_half_and_url_passwords() -> N
 
 def test_secrets_lists_every_secret_value() -> None:
     settings = load({**BASE, "RANCHER_TOKEN": "token-abc12:tokensecret"})
-    assert set(settings.secrets) == {"SK-secret-value", "token-abc12:tokensecret", "tokensecret"}
+    sent = set(sent_forms(settings.access_key, "SK-secret-value", "token-abc12:tokensecret"))
+    assert len(sent) >= 2, "the Basic header value of each pair (key pair, token halves)"
+    assert set(settings.secrets) == {"SK-secret-value", "token-abc12:tokensecret", "tokensecret", *sent}
 
 
 def test_the_secret_half_of_a_token_is_found_by_one_rule_before_and_after_validation() -> None:

@@ -26,6 +26,8 @@ import trustme
 from rancher_deploy import streams
 from rancher_deploy.errors import CertificateNotTrusted, DeployError
 from rancher_deploy.http import Credentials, RancherSession
+from rancher_deploy.kubewatch import KubeWatch
+from rancher_deploy.snapshot import TargetRef
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import (ACCESS_KEY, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, CliRun, HeldClock, RunCli, invoke_cli,
@@ -205,10 +207,49 @@ def test_a_watch_answered_410_gone_reads_again_and_watches_on(k8s: Simulator) ->
     assert result.code == 0, result.stderr
     waited = requests_after_the_change(k8s)
     read = "GET /k8s/clusters/local/apis/apps/v1/namespaces/default/deployments/web"
-    # watch from the patch's answer (410 Expired), read again, watch from the new version: no polling.
-    assert [line.split("?")[0] for line in waited] == [read.rsplit("/", 1)[0], read, read.rsplit("/", 1)[0]]
+    # watch from the patch's answer (410 Expired), read again after client-go's pause (the rollout may
+    # have ended by then), watch from the new version: no polling.
+    assert [line.split("?")[0] for line in waited] in ([read.rsplit("/", 1)[0], read],
+                                                       [read.rsplit("/", 1)[0], read, read.rsplit("/", 1)[0]])
     assert "polling instead" not in result.stderr
     assert containers(k8s)["web"]["image"] == NEW
+
+
+def test_a_watch_answered_410_every_time_backs_off_between_reads(k8s: Simulator) -> None:
+    """client-go's reflector pauses between re-lists (0.8 s, doubling, jittered); without a pause a
+    server that expires every watch costs a read and a watch each time the wait looks."""
+    k8s.faults.expire_watches(10**6)   # every watch given a resourceVersion is answered 410 Expired
+    result = run(k8s, RANCHER_POLL_INTERVAL="60")
+    assert result.code == 0, result.stderr
+    waited = requests_after_the_change(k8s)
+    # A rollout of ~0.5 s: the first pause (0.8-1.6 s) outlasts it; a few reads, not hundreds.
+    assert len(waited) <= 6, (len(waited), len(watches(waited)))
+    assert containers(k8s)["web"]["image"] == NEW
+
+
+def test_the_pauses_between_re_lists_double_with_jitter_up_to_the_poll_interval(k8s: Simulator) -> None:
+    """On the watch's own clock, sleeper and random source (injected): 0.8 s x (1 + jitter), doubling,
+    never above RANCHER_POLL_INTERVAL (here 5 s); each pause ends in one read and one watch."""
+    k8s.faults.expire_watches(10**6)
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    url = f"{k8s.url}/k8s/clusters/local/apis/apps/v1/namespaces/default/deployments/web"
+    session = RancherSession(Credentials(token=f"{TOKEN_ID}:{TOKEN_SECRET}"))
+    watch = KubeWatch(session, TargetRef(name="default/web", id="deployment:default:web", url=url), streams.Lost(),
+                      5.0, clock=lambda: now[0], sleep=sleep, uniform=lambda: 0.5)
+    bodies = []
+    try:
+        while len(slept) < 5 and len(bodies) < 50:
+            bodies.append(watch.next(100.0))
+    finally:
+        watch.close()
+    assert slept == pytest.approx([1.2, 2.4, 4.8, 5.0, 5.0]), slept
+    read = [r for r in k8s.requests if r.path.endswith("/deployments/web")]
+    assert sum(body is not None for body in bodies) == len(read) == 1 + 5, [r.path for r in k8s.requests]
 
 
 def test_a_sigterm_while_blocked_on_the_watch_rolls_back_and_exits_143(k8s: Simulator, tmp_path: Path) -> None:

@@ -155,6 +155,18 @@ def test_a_stalled_rollout_is_rolled_back_and_exits_1(sim2: Simulator) -> None:
     assert status["availableReplicas"] == 2
 
 
+def test_a_stalled_rollout_never_counts_an_old_replica_as_an_updated_one_available(sim2: Simulator) -> None:
+    """Old pods ready, the new one never ready: availableReplicas counts the old ones, so
+    min(available, updated) said "1/2 updated replicas available" while none was."""
+    sim2.add_workload("default", "web", [dict(WEB)], replicas=2, progress_deadline_seconds=30)
+    sim2.faults.unhealthy_image(NEW)
+    result = run(sim2, "--output", "json")
+    assert result.code == 1, result.stderr
+    during = result.stderr[:result.stderr.index("Rolling back")]
+    counts = [line.rsplit(", ", 1)[-1] for line in during.splitlines() if "updated replicas available" in line]
+    assert counts and all(count.startswith("0/2 updated replicas available") for count in counts), during
+
+
 @pytest.mark.parametrize("kind", ["statefulset", "daemonset", "cronjob"])
 def test_other_workload_kinds(sim2: Simulator, kind: str) -> None:
     sim2.add_workload("default", "web", [dict(WEB)], kind=kind, replicas=2)
