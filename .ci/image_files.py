@@ -1,13 +1,14 @@
 """The image's files against its base's, both root file systems mounted (.ci/image_checks.py mounts them).
 
-What holds for a good image (docs/ci.md, "Checks"):
+What holds for a good image (docs/ci.md, "Checking the integrations"):
 - every path of the base that the image still has is the same: the same kind, mode, owner and group,
   for a file the same bytes, for a link the same target (a directory's mtime may differ: adding a
   file to it changes it);
 - every path the image adds is a file that a RECORD of the distributions it installs lists, a
-  directory above one, or one of the Dockerfile's own paths; it is owned by root and writable by
-  root alone; only the RECORDs in the image's site-packages count (a copy of a distribution with its
-  .dist-info elsewhere, /opt/dup say, adds paths no counted RECORD names);
+  directory above one, or one of the Dockerfile's own paths (or an empty mount point a build engine
+  left); it is owned by root, writable by root alone and readable by every uid (GitLab runs the image
+  as any uid); only the RECORDs in the image's site-packages count (a copy of a distribution with
+  its .dist-info elsewhere, /opt/dup say, adds paths no counted RECORD names);
 - every file those RECORDs list is there, with the size and sha256 the RECORD gives (PEP 376, PEP 627:
   `path,sha256=<urlsafe base64 without padding>,size`); rows without a hash are allowed only for the
   RECORD itself and for the `.pyc` files pip compiles after it has hashed the wheel's files (pip 23

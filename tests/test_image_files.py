@@ -1,9 +1,10 @@
 """.ci/image_files.py, the check of the image's files against its base's, on two small root file systems
 made here: what .ci/image runs on the real image, proven on each way an image could go wrong.
 
-.ci/image runs the same function on the mounted image and its base (docs/ci.md, "Checks"); these
-trees are what a pip install into a venv at /usr/local leaves: a distribution's files, its .dist-info
-with a RECORD of sha256 rows, a console script at ../../../bin, a .pyc pip compiled (no hash).
+.ci/image runs the same function on the mounted image and its base (docs/ci.md, "Checking the
+integrations"); these trees are what a pip install into a venv at /usr/local leaves: a distribution's
+files, its .dist-info with a RECORD of sha256 rows, a console script at ../../../bin, a .pyc pip
+compiled (no hash).
 """
 
 from __future__ import annotations
