@@ -62,13 +62,10 @@ def pushing_build() -> dict[str, Any]:
 # Quoted in full, what a tracked file may say at another version, and why; each is blanked out before the
 # checks (and must still be there: a quote the file no longer holds fails). Nothing else is excused.
 EXAMPLES = {
-    "docs/ci-conventions.md": [
-        # How GitHub versions any action (a release tag and a moving major tag), with the made-up 1.2.3
-        # the notes use throughout; not a reference users copy (README and docs/ci.md give those).
-        "`uses: owner/rancher-deploy@v1`",
-        # How GitLab includes any catalog component, with the same made-up version.
-        "`component: $CI_SERVER_FQDN/<group>/rancher-deploy/rancher-deploy@1.2.3`",
-    ],
+    # How GitHub versions any action and GitLab includes any component, with the made-up 1.2.3 the notes
+    # use throughout: not references users copy (README and docs/ci.md give those).
+    "docs/ci-conventions.md": ["`uses: owner/rancher-deploy@v1`",
+                               "`component: $CI_SERVER_FQDN/<group>/rancher-deploy/rancher-deploy@1.2.3`"],
 }
 
 
