@@ -100,6 +100,7 @@ class HumanLog:
         self._verbose = verbose
         self._dialect = dialect or Dialect(redactor)
         self._failing = False     # an error step was logged: the run's failure is under way
+        self._section: str | None = None   # the title of the open section (`== upgrade shop/web`)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Step):
@@ -110,7 +111,7 @@ class HumanLog:
             # only then is the run's outcome known. On the way, an error step is a plain line, and so
             # is every warning after it (rolling back, ...): they tell the same failure's story.
             annotation = None
-            message = step_text(event)
+            message = step_text(event, self._section)
             if event.level is Level.ERROR:
                 self._failing = True
             elif not self._failing:
@@ -119,8 +120,10 @@ class HumanLog:
         elif isinstance(event, Progress):
             self.line("  " + progress_text(event))
         elif isinstance(event, GroupStart):
+            self._section = event.title
             self._line_or(self._dialect.group_start(event.title), f"== {event.title}")
         elif isinstance(event, GroupEnd):
+            self._section = None
             end = self._dialect.group_end()
             if end is not None:
                 self.line(end)
@@ -198,16 +201,18 @@ def last_words(outcome: Outcome | None, error: DeployError | None, code: ExitCod
     return code.meaning
 
 
-def step_text(step: Step) -> str:
+def step_text(step: Step, section: str | None = None) -> str:
     """A step's words, naming the target it is about, so that every line of a run with several
     targets at once says which one it is about: prefixed `target: ` unless the line begins with
-    the target's name as a word (`shop/web is ...`) or its emitter says it names it (`Step.named`).
+    the target's name as a word (`shop/web is ...`), its emitter says it names it (`Step.named`),
+    or it stands in a section whose title names the target (`section`: `upgrade shop/web`, the
+    section a target gets when targets go one at a time), where the prefix would only repeat it.
 
     The rule is where the name stands or what the emitter says, never whether it occurs somewhere:
     an image (`registry/shop/web:2.0`) or an error's text may contain it, and the same plan line
     must print the same way whatever the image is called."""
     name = step.target
-    if name is None or step.named:
+    if name is None or step.named or (section is not None and section.endswith(f" {name}")):
         return step.message
     rest = step.message[len(name):] if step.message.startswith(name) else None
     if rest is not None and (rest[:1] in ("", " ", ",", ";") or rest[:2] in (":", ": ")):   # not `shop/web:2.0`

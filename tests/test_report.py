@@ -8,7 +8,7 @@ import pytest
 
 from rancher_deploy import ci
 from rancher_deploy.errors import ExitCode
-from rancher_deploy.events import Level, Outcome, Progress, Result, Step, TargetOutcome
+from rancher_deploy.events import GroupEnd, GroupStart, Level, Outcome, Progress, Result, Step, TargetOutcome
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, step_text
 from rancher_deploy.simulator import Simulator, Timing
@@ -155,4 +155,30 @@ def test_the_plan_line_prints_the_same_whatever_the_image_is_called(sim: Simulat
     result = run_cli(RANCHER_IMAGE=new)
     assert result.code == 0, result.stderr
     plan = [line for line in result.stderr.splitlines() if f"{old} -> {new}" in line]
-    assert plan == [f"shop/web:   web: {old} -> {new}"], result.stderr
+    # One target goes in its own section (`== upgrade shop/web`), which names it: no prefix.
+    assert plan == [f"  web: {old} -> {new}"], result.stderr
+
+
+@pytest.mark.parametrize("old, new", [("nginx:1.24", "nginx:1.25"), (OLD_IMAGE, NEW_IMAGE)])
+def test_targets_at_once_prefix_their_plan_lines_whatever_the_image_is_called(sim: Simulator, run_cli: RunCli,
+                                                                              old: str, new: str) -> None:
+    stack = sim.add_stack("shop")
+    for name in ("web", "api"):
+        sim.add_service(stack, name, {**LAUNCH_CONFIG, "imageUuid": f"docker:{old}"})
+    result = run_cli(RANCHER_IMAGE=new, RANCHER_SERVICE="shop/web,shop/api", RANCHER_STACK=None)
+    assert result.code == 0, result.stderr
+    plan = sorted(line for line in result.stderr.splitlines() if f"{old} -> {new}" in line)
+    assert plan == [f"shop/api:   api: {old} -> {new}", f"shop/web:   web: {old} -> {new}"], result.stderr
+
+
+def test_a_section_that_names_the_target_carries_no_prefix() -> None:
+    stream = io.StringIO()
+    log = HumanLog(stream, Redactor())
+    log(GroupStart("upgrade shop/web"))
+    log(Step("  web: nginx:1.24 -> nginx:1.25", target="shop/web"))
+    log(Step("  api: nginx:1.24 -> nginx:1.25", target="shop/api"))
+    log(GroupEnd())
+    log(Step("  web: nginx:1.24 -> nginx:1.25", target="shop/web"))
+    assert stream.getvalue().splitlines()[1:] == ["  web: nginx:1.24 -> nginx:1.25",
+                                                  "shop/api:   api: nginx:1.24 -> nginx:1.25",
+                                                  "shop/web:   web: nginx:1.24 -> nginx:1.25"]
