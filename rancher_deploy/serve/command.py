@@ -34,7 +34,7 @@ from rancher_deploy.serve.app import MAX_BODY_BYTES, App
 from rancher_deploy.serve.auth import Keys
 from rancher_deploy.serve.poll import start_polling
 from rancher_deploy.serve.runs import Lines, make_runner
-from rancher_deploy.serve.scheduler import Job, Scheduler
+from rancher_deploy.serve.scheduler import Job, Scheduler, by_version
 from rancher_deploy.serve.server import HttpServer
 from rancher_deploy.settings import COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Settings, secrets_in
 
@@ -107,7 +107,7 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     if settings.serve_port > 65535:
         raise ConfigError(name("serve_port"), f"must be a TCP port, at most 65535, got {settings.serve_port}")
     scheduler = Scheduler(make_runner(settings, inputs, redactor, log=lines, out=out), workers=settings.parallel,
-                          limit=settings.serve_queue)
+                          limit=settings.serve_queue, compare=by_version(settings.version_policy))
     app = App(keys, scheduler, lambda text: log.line("http: " + text))
     server = HttpServer(app, settings.serve_host, settings.serve_port, log.line, MAX_BODY_BYTES)
     try:

@@ -4,9 +4,9 @@ runs at once, and the stop that lets running upgrades end (or interrupts them) b
 Runs are keyed by the pushed image's repository (`Trigger.key`): the targets a run upgrades are those
 running that repository, so two runs of one repository would race for the same targets, and they go one
 after the other. A push that arrives while a run of its repository waits is compared with it
-(`by_trigger`): the same image again is not queued (a resent notification) or, with other payload
-fields, replaces the waiting one (which is then `superseded`); any other tag is queued after it, since
-a target's glob: or regexp: label could take either tag and not the other. Runs of two
+(`by_version`): the same image again is not queued (a resent notification) or, with other payload
+fields, replaces the waiting one (which is then `superseded`); a newer release that every built-in
+version policy takes over the waiting one replaces it too, and any other tag is queued after it. Runs of two
 repositories may still pick one target (a sidekick of another repository): the runs' shared
 `target_locks.TargetLocks` (serve/runs.py) has them upgrade it one after the other."""
 
@@ -21,6 +21,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from rancher_deploy.choices import PolicyKind, VersionPolicy
+from rancher_deploy.policy import decide
 from rancher_deploy.serve.payloads import Trigger
 
 
@@ -161,6 +163,44 @@ def by_trigger(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
                                                                           new.timeout_seconds):
         return Order.IGNORE, "it deploys that image, pulled when the run starts"
     return Order.REPLACE, "replaces the waiting request's confirm/start_first/timeout"
+
+
+# The strictest of the built-in policies that order versions (newer, all, major, minor, patch): what it
+# takes of one tag over another, every one of them takes, whichever a target's autoupdate.policy sets.
+_STRICTEST = VersionPolicy(PolicyKind.PATCH)
+
+
+def by_version(policy: VersionPolicy) -> Compare:
+    """How pushes of one repository queue under the server's `policy`: "a newer push for a busy target
+    waits and supersedes an older queued one" (issue #16), without costing a target a release.
+
+    The same image: as `by_trigger`. Another tag REPLACEs the waiting one only when every built-in
+    policy a target could follow takes it over that one: the server's (`any` and `force` ordering as
+    `all`) and any `autoupdate.policy` label, the strictest of which is `patch`: a newer patch release
+    (2.0.1 -> 2.0.2), so a burst of patch releases deploys the newest once. Superseding 2.0.1 by 2.1.0
+    would leave a target labelled `patch` on 2.0.0 with neither, and a commit tag, which `newer` skips,
+    would cost every target the waiting release. IGNORE when every such policy takes the waiting one
+    over it (a late 2.0.1 after 2.0.2: registries retry and deliver out of order). BOTH otherwise, in
+    order of arrival. A `glob:`/`regexp:` label is the one policy this cannot know before a run reads
+    the labels: a pattern that takes the superseded patch release and not its successor
+    (`glob:1.4.?`: 1.4.9, not 1.4.10) misses it (docs/fleet.md, Queueing, says so).
+    """
+    rule = VersionPolicy(PolicyKind.ALL) if policy.kind in (PolicyKind.ANY, PolicyKind.FORCE) else policy
+
+    def compare(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
+        if waiting.poll == new.poll and waiting.image.same_image(new.image):
+            return by_trigger(waiting, new)
+        if waiting.poll or new.poll:   # a poll has no tag: each target's run picks its own
+            return Order.BOTH, ""
+        old, pushed = str(waiting.image), str(new.image)
+        if decide(rule, old, pushed).allowed and decide(_STRICTEST, old, pushed).allowed:
+            return Order.REPLACE, "a newer patch release: every built-in version policy takes it over the waiting one"
+        if not decide(rule, old, pushed).allowed and decide(_STRICTEST, pushed, old).allowed:
+            return Order.IGNORE, (f"the version policy {rule}, and every built-in version policy a label may set, "
+                                  f"takes that over it: {decide(_STRICTEST, pushed, old).reason}")
+        return Order.BOTH, ""
+
+    return compare
 
 
 class Scheduler:

@@ -17,7 +17,7 @@ from rancher_deploy.choices import VersionPolicy
 from rancher_deploy.images import ImageRef
 from rancher_deploy.policy import decide
 from rancher_deploy.serve.payloads import Trigger
-from rancher_deploy.serve.scheduler import Order, by_trigger
+from rancher_deploy.serve.scheduler import Order, by_trigger, by_version
 from rancher_deploy.simulator import Simulator
 
 from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE
@@ -64,11 +64,13 @@ def test_past_the_queues_bound_a_request_is_429_and_queues_nothing(serve: Serve,
     assert full.json() == {"error": "the queue is full (RANCHER_SERVE_QUEUE=1: at most 1 waiting run); try again later"}
     status = served.status()
     assert (status["queued"], status["queue_limit"], [run["run"] for run in status["runs"]]) == (1, 1, [2, 1])
-    # Another tag of a waiting repository needs a place of its own; the same image with other fields takes
-    # the waiting one's.
-    assert served.upgrade(f"{API}:1.0.1").status_code == 429
+    # A minor release of a waiting repository needs a place of its own; a newer patch release, or the same
+    # image with other fields, takes the waiting one's.
+    assert served.upgrade(f"{API}:1.1.0").status_code == 429
     again = served.upgrade(f"{API}:1.0", confirm=False)
     assert again.status_code == 202 and again.json()["accepted"][0]["supersedes"] == 2
+    newer = served.upgrade(f"{API}:1.0.1")
+    assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 3
 
 
 def test_status_lists_each_targets_last_run(serve: Serve, sim: Simulator, web: str) -> None:
@@ -170,21 +172,41 @@ def test_two_runs_of_one_target_never_go_at_once(serve: Serve, sim: Simulator) -
     assert "ActionNotAvailable" not in served.log.getvalue()
 
 
-def test_a_late_push_of_an_older_tag_is_queued_after_the_newer_one_and_newer_targets_skip_it(
+def test_a_newer_patch_release_supersedes_the_waiting_one_and_a_late_older_one_is_not_queued(
         serve: Serve, sim: Simulator, web: str) -> None:
-    # Registries deliver late and out of order (a notification retried after its backoff). The older tag is
-    # not dropped (a target labelled glob:2.10.0 would take it and not 2.10.1): it runs after, and moves
-    # only the targets whose policy takes it.
+    # The issue: "a newer push for a busy target waits and supersedes an older queued one". Registries
+    # deliver late and out of order (a notification retried after its backoff): newest is by version.
     served = held_run(serve, sim, web)   # run 1: 2.1
-    assert served.upgrade(f"{REPOSITORY}:2.10.1").status_code == 202          # run 2 waits
-    late = served.upgrade(f"{REPOSITORY}:2.10.0")
-    assert late.status_code == 202 and late.json()["accepted"][0]["supersedes"] is None, late.text
-    again = served.upgrade(f"{REPOSITORY}:2.10.0")                            # a resent notification
-    assert again.status_code == 200 and "deploys that image" in again.json()["ignored"][0]
-    assert {run["run"]: run["state"] for run in served.status()["runs"]} == {3: "queued", 2: "queued", 1: "running"}
+    assert served.upgrade(f"{REPOSITORY}:2.2").status_code == 202             # run 2 waits
+    newer = served.upgrade(f"{REPOSITORY}:2.2.1")                             # every policy takes it over 2.2
+    assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 2, newer.text
+    assert newer.json()["accepted"][0]["note"].startswith("a newer patch release")
+    late = served.upgrade(f"{REPOSITORY}:2.2.0")
+    assert late.status_code == 200 and late.json()["accepted"] == [], late.text
+    assert "every built-in version policy a label may set, takes that over it" in late.json()["ignored"][0]
+    assert {run["run"]: run["state"] for run in served.status()["runs"]} == {3: "queued", 2: "superseded",
+                                                                              1: "running"}
     sim.faults.clear()
-    assert (served.wait_until_done(2)["result"], served.wait_until_done(3)["result"]) == ("upgraded", "skipped")
-    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.10.1"
+    assert served.wait_until_done(3)["result"] == "upgraded"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.2.1"
+    # Run 2 never ran: Rancher was asked for two upgrades, 2.1's and 2.2.1's.
+    assert [r.query for r in sim.requests if r.method == "POST" and r.query == "action=upgrade"] == ["action=upgrade"] * 2
+
+
+def test_by_version_replaces_only_what_every_policy_takes_and_ignores_only_what_none_would() -> None:
+    compare = by_version(VersionPolicy.parse("newer"))
+
+    def order(waiting: str, new: str, **fields: bool) -> Order:
+        return compare(Trigger(ImageRef.parse(f"{REPOSITORY}:{waiting}"), "registry"),
+                       Trigger(ImageRef.parse(f"{REPOSITORY}:{new}"), "upgrade", **fields))[0]
+
+    assert order("1.5", "1.5.1") is Order.REPLACE
+    assert order("1.5.1", "1.5") is Order.IGNORE
+    assert order("1.5", "1.5") is Order.IGNORE and order("1.5", "1.5", finish=True) is Order.REPLACE
+    assert order("1.5", "sha-4f2a9c1") is Order.BOTH     # newer skips a commit; a label `any` takes it
+    assert order("2.0.1", "2.1.0") is Order.BOTH         # a target labelled patch takes 2.0.1 only
+    assert order("2.1.0", "2.0.1") is Order.BOTH
+    assert order("1.5", "latest") is Order.BOTH and order("latest", "1.5") is Order.BOTH
 
 
 @pytest.mark.parametrize("policy, first, second, results, ends_on", [
@@ -208,8 +230,7 @@ def test_a_push_the_policies_cannot_order_over_the_waiting_one_is_queued_after_i
 
 @pytest.mark.parametrize("label, on, first, second", [
     ("patch", "2.1.0", "2.1.1", "2.2.0"),          # a target labelled patch takes 2.1.1 only
-    ("glob:1.4.?", "1.4.8", "1.4.9", "1.4.10"),    # second review of #16: a glob takes 1.4.9 only
-    ("regexp:^1\\.4\\.9$", "1.4.8", "1.4.9", "1.4.10"),
+    ("minor", "2.1.0", "2.2.0", "3.0.0"),          # a target labelled minor takes 2.2.0 only
 ])
 def test_a_newer_release_does_not_replace_a_waiting_one_a_labelled_target_would_take(
         serve: Serve, sim: Simulator, web: str, label: str, on: str, first: str, second: str) -> None:
