@@ -16,9 +16,11 @@ do (docs/ci-conventions.md, which cites the runners' sources):
   mounted and entered with `unshare --pid --fork` and `chroot` instead.
 - What the image holds: its base plus the package and the pins of requirements/ (each needed by the
   package), no Debian package and nothing in /tmp, /root or /var/cache beyond the base's; and, file
-  by file, nothing the base lacks but the files those distributions' RECORDs list and /app/entrypoint.py
-  (no build stage's sources or wheels), no file of the base changed or gone but theirs, the base's own
-  CA bundle (not the host's, bound into the build's RUN steps).
+  by file (.ci/image_files.py), every path of the base unchanged (kind, mode, owner, bytes), every
+  path it adds listed by the RECORD of one of those distributions in the image's site-packages with
+  the RECORD's sha256 and size, or /app/entrypoint.py (no build stage's sources or wheels, no chmod or
+  edit after pip, no copy of a distribution elsewhere), the base's own CA bundle (not the host's,
+  bound into the build's RUN steps).
 Each check that fails ends the run with exit 1 and one line that says what was expected.
 """
 
@@ -26,14 +28,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import csv
-import hashlib
+import contextlib
 import json
 import os
 import queue
 import re
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -41,10 +41,13 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from image_files import file_list_problems, normalized
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCESS, SECRET = "image-access-key", "image-secret-key-0123456789"
@@ -105,11 +108,6 @@ class CheckFailed(Exception):
 def check(condition: bool, message: str) -> None:
     if not condition:
         raise CheckFailed(message)
-
-
-def normalized(name: str) -> str:
-    """A distribution name as pip compares them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class Buildah:
@@ -430,82 +428,36 @@ def leftovers(buildah: Buildah, image: str) -> set[str]:
     return set(listing.splitlines())
 
 
-Entry = tuple[object, ...]
-
-
-def file_tree(buildah: Buildah, image: str) -> tuple[dict[str, Entry], dict[str, str]]:
-    """Every path of `image`'s root file system (its container mounted, walked from the host, links not
-    followed) as {"/path": (kind, mode, uid, gid, ...)}: a file's size and mtime in whole seconds (what
-    a layer's tar keeps), a link's target, a directory without its mtime (adding a file changes it).
-    Also {"/path": sha256} of CA_BUNDLE and of each *.dist-info/RECORD below a site-packages."""
+@contextlib.contextmanager
+def mounted(buildah: Buildah, image: str) -> Iterator[Path]:
+    """The root file system of a new container of `image`, mounted on the host while in the block."""
     container = buildah.container(image)
     try:
-        root = buildah("mount", container).stdout.strip()
-        tree: dict[str, Entry] = {}
-        digests: dict[str, str] = {}
-        for directory, subdirectories, files in os.walk(root):
-            for name in (*subdirectories, *files):
-                path = os.path.join(directory, name)
-                inside = "/" + os.path.relpath(path, root)
-                info = os.lstat(path)
-                owner = (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
-                if stat.S_ISDIR(info.st_mode):
-                    tree[inside] = ("dir", *owner)
-                elif stat.S_ISLNK(info.st_mode):
-                    tree[inside] = ("link", os.readlink(path))
-                elif stat.S_ISREG(info.st_mode):
-                    tree[inside] = ("file", *owner, info.st_size, int(info.st_mtime))
-                    if inside == CA_BUNDLE or (inside.endswith(".dist-info/RECORD") and "-packages/" in inside):
-                        digests[inside] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-                        if inside != CA_BUNDLE:
-                            digests[inside + ":text"] = Path(path).read_text(encoding="utf-8")
-                else:
-                    tree[inside] = ("special", *owner, info.st_rdev)
+        yield Path(buildah("mount", container).stdout.strip())
     finally:
         buildah("umount", container, check=False)
         buildah("rm", container, check=False)
-    return tree, digests
-
-
-def recorded_paths(digests: dict[str, str], names: set[str]) -> set[str]:
-    """The absolute paths that the RECORDs (in `digests`, from file_tree) of the distributions `names`
-    list (PEP 376/627: each row's path is relative to the site-packages directory that holds the
-    .dist-info; console scripts are `../../../bin/<name>`), with every directory above them."""
-    paths: set[str] = set()
-    for record, text in digests.items():
-        if not record.endswith("/RECORD:text"):
-            continue
-        dist_info = Path(record.removesuffix("/RECORD:text"))
-        if normalized(dist_info.name.removesuffix(".dist-info").rsplit("-", 1)[0]) not in names:
-            continue
-        for row in csv.reader(text.splitlines()):
-            if row:
-                path = Path(os.path.normpath(dist_info.parent / row[0]))
-                paths.add(str(path))
-                paths.update(str(parent) for parent in path.parents)
-    return paths
 
 
 def check_file_list(buildah: Buildah, image: str, base: str, distributions: set[str]) -> None:
-    """The image's whole file list against its base's: every path it adds is a file of `distributions`
-    (by their RECORDs) or in OWN_PATHS; every path of the base it changes or drops belongs to them too
-    (an upgrade of a base distribution); CA_BUNDLE is the base's, byte for byte. So neither a build
-    stage's /src or /wheels nor the host's CA bundle bound into the build can reach the image."""
-    base_tree, base_digests = file_tree(buildah, base)
-    tree, digests = file_tree(buildah, image)
-    allowed = recorded_paths(digests, distributions) | recorded_paths(base_digests, distributions) | OWN_PATHS
-    allowed |= {path for path in RUN_MOUNT_POINTS if tree.get(path, ())[:1] == ("file",) and tree[path][4] == 0}
-    added = sorted(path for path in tree.keys() - base_tree.keys() if path not in allowed)
-    check(not added, f"the image adds {len(added)} paths that are neither files of the distributions it installs "
-                     f"(their RECORDs) nor {sorted(OWN_PATHS)}: {added[:8]}")
-    check(digests.get(CA_BUNDLE) == base_digests.get(CA_BUNDLE),
-          f"{CA_BUNDLE} in the image is not the base's (the host's bound into the build left behind?)")
-    changed = sorted(path for path, entry in base_tree.items() if tree.get(path) != entry and path not in allowed)
-    check(not changed, f"the image changes or removes {len(changed)} paths of its base: "
-                       f"{[(path, base_tree[path], tree.get(path)) for path in changed[:5]]}")
-    print(f"image: its {len(tree)} paths are the base's {len(base_tree)} plus {len(tree.keys() - base_tree.keys())} "
-          f"that the RECORDs of {len(distributions)} distributions and {sorted(OWN_PATHS)} name; "
-          f"nothing of the base changed, its own {CA_BUNDLE}")
+    """The image's whole file list against its base's (.ci/image_files.py says what must hold): every
+    path it adds is a file of `distributions` by their RECORDs in the image's site-packages, with the
+    RECORD's sha256, or in OWN_PATHS; every path of the base is unchanged (mode, owner, bytes) or a
+    replaced distribution's; so neither a build stage's /src or /wheels, nor the host's CA bundle bound
+    into the build, nor a chmod or an edit after pip, nor a copy of a distribution elsewhere passes."""
+    site_packages = json.loads(in_image(buildah, image, [
+        "python", "-c", "import json, sysconfig; print(json.dumps(sorted({sysconfig.get_path('purelib'), "
+        "sysconfig.get_path('platlib')})))"], "asking Python for its site-packages"))
+    with mounted(buildah, base) as base_root, mounted(buildah, image) as image_root:
+        problems = file_list_problems(base_root, image_root, site_packages, distributions, OWN_PATHS,
+                                      RUN_MOUNT_POINTS)
+    hint = f" ({CA_BUNDLE}: the host's, bound into the build, left behind?)" if any(
+        CA_BUNDLE in problem for problem in problems) else ""
+    check(not problems, f"the image's files are not its base's plus {len(distributions)} distributions by their "
+                        f"RECORDs and {sorted(OWN_PATHS)}: {len(problems)} problems{hint}: {problems[:6]}")
+    print(f"image: every path of its base unchanged (mode, owner, bytes), every path it adds in the RECORDs of "
+          f"{len(distributions)} distributions in {', '.join(site_packages)} (each file's sha256 checked) or "
+          f"{sorted(OWN_PATHS)}")
 
 
 def check_contents(buildah: Buildah, image: str, base: str) -> None:

@@ -115,8 +115,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         error = internal_error(unexpected)
 
     code = exit_code(outcome, error, signal_number=run.signal)
+    warnings = run.warnings
+    if run.settings is not None:
+        # Once per run, the Outcome final; a notification that fails only warns (notify.send), and
+        # before the result is built so that warning is one of the run's in it, not only in the log.
+        # (A stdout that then cannot be written changes the exit code below; the notification is gone.)
+        from rancher_deploy import notify
+
+        warnings += notify.send(outcome, run.settings, log, error=error, code=code, redactor=redactor,
+                                api_calls=run.api_calls, warnings=run.warnings)
     document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls,
-                             warnings=run.warnings)
+                             warnings=warnings)
     if run.settings is not None:
         wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
     else:
@@ -134,15 +143,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         # done; the CI's outputs say the same code. A reader that went away (`| head`) is no failure.
         code = unreported(code)
         document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls,
-                             warnings=run.warnings)
+                                 warnings=warnings)
     # The files first: a warning that one could not be written must not follow the last line.
     _hand_on(dialect, document, env, report_path, log)
-    if run.settings is not None:
-        # Once per run, the Outcome final; a notification that fails only warns (notify.send).
-        from rancher_deploy import notify
-
-        notify.send(outcome, run.settings, log, error=error, code=code, redactor=redactor, api_calls=run.api_calls,
-                    warnings=run.warnings)
     if unwritten is not None:
         log.failure(f"the JSON result could not be written to stdout ({unwritten}); this log is all there is "
                     "of what the run did")

@@ -89,8 +89,12 @@ class ImageRef:
         return DOCKER_PREFIX + str(self)
 
     def canonical_name(self) -> str:
-        """The fully qualified repository, so `nginx` and `docker.io/library/nginx` compare equal."""
-        registry = self.registry or DEFAULT_REGISTRY
+        """The fully qualified repository, so `nginx` and `docker.io/library/nginx` compare equal, and
+        `REGISTRY.EXAMPLE.COM/shop/web` and `registry.example.com/shop/web` too: the reference grammar
+        lets a domain have capitals (distribution/reference regexp.go, domain-component
+        `[a-zA-Z0-9]...`) and a host name is case-insensitive (RFC 4343), while the path is lower-case
+        by that grammar already. The host is written lower-case."""
+        registry = (self.registry or DEFAULT_REGISTRY).lower()
         if registry in ("index.docker.io", "registry-1.docker.io"):
             registry = DEFAULT_REGISTRY
         repository = self.repository

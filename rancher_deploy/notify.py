@@ -48,16 +48,29 @@ _FAILURES = (Result.FAILED.value, Result.INTERRUPTED.value, Result.ROLLED_BACK.v
 
 def send(outcome: Outcome | None, settings: Settings, log: Callable[[Event], None], *,
          error: DeployError | None = None, code: ExitCode | None = None, redactor: Redactor | None = None,
-         api_calls: int = 0, warnings: Sequence[str] = ()) -> None:
+         api_calls: int = 0, warnings: Sequence[str] = ()) -> tuple[str, ...]:
     """Post the run's summary to each webhook the settings name, when the run is worth telling
     (`worth_telling`). `outcome` and `error` are how the run ended (`error`: the one that stopped it,
     with `outcome` what it knew of the targets then); `code` its exit code (derived when None);
     `warnings` the run's own warning lines (the webhook's `warnings`, Slack's `warning:` lines; they
     do not make a run worth telling: RANCHER_INSECURE's would post every run that changed nothing);
     `redactor` the run's own (else one from `settings.secrets`). Raises nothing: each failure is a
-    warning line through `log`, and the run's result stands."""
-    if not (settings.notify_slack_url or settings.notify_webhook_url):
-        return
+    warning line through `log`, and the run's result stands; returns those lines' text (empty when
+    every notification due was delivered), for the run's `warnings` in its result and /status."""
+    undelivered: list[str] = []
+
+    def noting(event: Event) -> None:
+        if isinstance(event, Step) and event.level is Level.WARNING:
+            undelivered.append(event.message)
+        log(event)
+
+    if settings.notify_slack_url or settings.notify_webhook_url:
+        _send(outcome, settings, noting, error, code, redactor, api_calls, warnings)
+    return tuple(undelivered)
+
+
+def _send(outcome: Outcome | None, settings: Settings, log: Callable[[Event], None], error: DeployError | None,
+          code: ExitCode | None, redactor: Redactor | None, api_calls: int, warnings: Sequence[str]) -> None:
     try:
         code = code if code is not None else exit_code(outcome, error)
         if not worth_telling(settings.command, outcome, code):
@@ -66,7 +79,7 @@ def send(outcome: Outcome | None, settings: Settings, log: Callable[[Event], Non
         document = result_object(outcome, error, exit_code=code, command=settings.command.value, api_calls=api_calls,
                                  warnings=warnings)
         if settings.notify_slack_url:
-            _post("Slack", settings.notify_slack_url, slack_payload(document, settings, scrub), settings, log)
+            _post("Slack webhook", settings.notify_slack_url, slack_payload(document, settings, scrub), settings, log)
         if settings.notify_webhook_url:
             _post("webhook", settings.notify_webhook_url, webhook_payload(document, settings, scrub), settings, log)
     except Exception as bug:  # noqa: BLE001 - a notification must never change how the run ends

@@ -92,6 +92,9 @@ def decide(policy: VersionPolicy, running_image: str, new_image: str) -> Decisio
     if kind is PolicyKind.NEWER and new_tag == LATEST:
         return Decision(True, "newer takes latest over any other tag" if old_tag != LATEST else
                         "newer takes latest again: a redeploy that pulls the tag (the seed's table)")
+    if kind is PolicyKind.NEWER and old_tag == LATEST:
+        return Decision(False, f"newer does not move a target off latest onto {new_tag or 'a digest'} (the seed's "
+                               "table: latest -> a version: no); any, force, glob: or regexp: do")
     old, new = _Tag.read(old_tag), _Tag.read(new_tag)
     if old is None or new is None:
         unread = old_tag if old is None else new_tag
@@ -110,9 +113,9 @@ def decide(policy: VersionPolicy, running_image: str, new_image: str) -> Decisio
                                "only its own track")
     if not new.above(old):
         return Decision(False, f"{new_tag} is not newer than {old_tag}")
-    if kind is PolicyKind.MINOR and new.version.major != old.version.major:
-        return Decision(False, f"{new_tag} is another major version than {old_tag}; minor stays within it")
-    if kind is PolicyKind.PATCH and (new.version.major, new.version.minor) != (old.version.major, old.version.minor):
+    if kind in (PolicyKind.MINOR, PolicyKind.PATCH) and new.version.major != old.version.major:
+        return Decision(False, f"{new_tag} is another major version than {old_tag}; {kind} stays within it")
+    if kind is PolicyKind.PATCH and new.version.minor != old.version.minor:
         return Decision(False, f"{new_tag} is another minor version than {old_tag}; patch stays within it")
     return Decision(True, f"{new_tag} is newer than {old_tag}" + ("" if kind is PolicyKind.NEWER else
                                                                     f", which {kind} allows"))

@@ -59,6 +59,10 @@ def test_repository_comparison_ignores_tags_and_docker_hub_spellings() -> None:
     assert ImageRef.parse("index.docker.io/acme/app").same_repository(ImageRef.parse("acme/app:3"))
     assert not ImageRef.parse("acme/app").same_repository(ImageRef.parse("ghcr.io/acme/app"))
     assert not ImageRef.parse("registry:5000/app").same_repository(ImageRef.parse("registry:5001/app"))
+    # A host name is case-insensitive (RFC 4343): the same registry, written lower-case.
+    assert ImageRef.parse("REGISTRY.EXAMPLE.COM/shop/web:1").same_repository(
+        ImageRef.parse("registry.example.com/shop/web"))
+    assert ImageRef.parse("Index.Docker.IO/acme/app").canonical_name() == "docker.io/acme/app"
 
 
 def test_image_uuid_that_is_not_an_image_reads_as_none() -> None:

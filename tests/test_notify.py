@@ -123,7 +123,7 @@ def test_slack_gets_one_message_per_run_naming_each_target_and_its_page(
     assert first.startswith(f"rancher-deploy upgrade on 127.0.0.1:{port}: upgraded, exit 0 (done")
     page = f"{sim.url}/env/1a5/apps/stacks/1st1/services/{web}/containers"
     assert line.startswith(f"• <{page}|shop/web>: upgraded, web {OLD_IMAGE} → {NEW_IMAGE} (")
-    assert "Sent the run's summary to the Slack at 127.0.0.1" in result.stderr
+    assert "Sent the run's summary to the Slack webhook at 127.0.0.1" in result.stderr
     assert result.stderr.splitlines()[-1].startswith("rancher-deploy: exit 0")
     no_hook_secret(result)
 
@@ -217,8 +217,10 @@ def test_a_notification_that_fails_is_a_warning_and_the_run_stands(
            "tls name": "its TLS certificate is not valid for that address (",
            "no tls": "it did not answer in TLS ("}[failure]
     warning = next(line for line in result.stderr.splitlines() if "notification" in line)
-    assert warning.startswith("warning: the Slack notification to 127.0.0.1 was not delivered: " + why), warning
+    assert warning.startswith("warning: the Slack webhook notification to 127.0.0.1 was not delivered: " + why), warning
     assert warning.endswith("; the run's result stands")
+    # In the JSON result too (second review of #16: it reached only the log), with the run's own warnings.
+    assert result.json["warnings"] == [warning.removeprefix("warning: ")]
     assert result.stderr.splitlines()[-1] == "rancher-deploy: exit 0 (done: every target upgraded (or created) " \
                                              "and finished, or nothing to do)"
     assert [post["path"] for post in receiver.posts if post["path"].endswith("/elsewhere")] == []

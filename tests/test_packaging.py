@@ -56,3 +56,38 @@ def test_ci_run_refuses_a_python_older_than_the_package_supports(tmp_path: Path)
                           env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"})
     assert done.returncode == 2
     assert done.stderr.strip() == f".ci/run: needs Python >= {floor.group(1)}.{floor.group(2)} as python3; found {old}.9"
+
+
+# An `apt-get` where a shell runs it: at the start of a line or of a RUN instruction, or after `&&`, `||`, `;`,
+# `|`, `then`, `else` or `do`, with any variable assignments before it (group 1) and its words up to the next
+# `&&`, `;`, `|`, `>` or the end of the line (group 2). A mention inside an echo's message ("needs rsync on
+# PATH (apt-get install rsync)") is not one.
+APT_GET = re.compile(r"(?:^\s*(?:RUN\s+)?|&&\s*|\|\|\s*|;\s*|\|\s*|\b(?:then|else|do)\s+)((?:[A-Z_]+=\S*\s+)*)"
+                     r"apt-get\s+([^&;|>\n]*)", re.MULTILINE)
+
+
+def apt_get_commands(text: str) -> list[tuple[list[str], list[str]]]:
+    """(assignments, words) of each `apt-get` a shell runs in `text` (APT_GET)."""
+    return [(match.group(1).split(), match.group(2).split()) for match in APT_GET.finditer(text)]
+
+
+def test_every_apt_get_that_changes_packages_is_noninteractive() -> None:
+    # Without DEBIAN_FRONTEND=noninteractive a package's debconf questions (tzdata's, say) wait for an
+    # answer on a terminal the CI does not have (debconf(7), "Frontends": noninteractive "never
+    # interacts with the user at all"); -y answers apt-get's own "Do you want to continue?".
+    sources = {path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+               for path in [*(ROOT / ".ci").iterdir(), ROOT / "Dockerfile"] if path.is_file()}
+    found = {name: apt_get_commands(text) for name, text in sources.items()}
+    assert found[".ci/gitlab-local"] and found[".ci/image"]   # the pattern sees the commands it checks
+    wrong = [(name, command) for name, commands in found.items() for command in commands
+             if command[1][:1] != ["update"]
+             and ("DEBIAN_FRONTEND=noninteractive" not in command[0] or "-y" not in command[1])]
+    assert wrong == []
+
+
+def test_an_interactive_apt_get_is_found() -> None:
+    assert apt_get_commands("    apt-get update -qq && apt-get install -y -qq rsync >/dev/null\n") == [
+        ([], ["update", "-qq"]), ([], ["install", "-y", "-qq", "rsync"])]
+    assert apt_get_commands("RUN DEBIAN_FRONTEND=noninteractive apt-get install -y curl\n") == [
+        (["DEBIAN_FRONTEND=noninteractive"], ["install", "-y", "curl"])]
+    assert apt_get_commands('    echo "needs rsync on PATH (apt-get install rsync)" >&2\n') == []

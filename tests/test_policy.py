@@ -153,7 +153,19 @@ def test_an_image_named_by_digest_alone_is_no_version_and_matches_no_tag() -> No
 
 @pytest.mark.parametrize(("policy", "running", "new", "reason"), [
     ("newer", "2.0", "1.3", "1.3 is not newer than 2.0"),
-    ("newer", "latest", "1.0", "tag latest is not a version, and newer orders versions and latest only"),
+    ("newer", "latest", "1.0", "newer does not move a target off latest onto 1.0 (the seed's table: latest -> a "
+                               "version: no)"),
+    ("newer", "latest", "dev", "newer does not move a target off latest onto dev"),
+    ("patch", "9.0", "10.0", "10.0 is another major version than 9.0; patch stays within it"),
+    ("patch", "1.9.0", "2.9.0", "2.9.0 is another major version than 1.9.0; patch stays within it"),
+    ("minor", "9.0", "10.0", "10.0 is another major version than 9.0; minor stays within it"),
+    ("major", "9.0", "10.0", "10.0 is newer than 9.0, which major allows"),
+    ("patch", "1.2.3", "1.2.4", "1.2.4 is newer than 1.2.3, which patch allows"),
+    ("newer", "1.0", "1.1", "1.1 is newer than 1.0"),
+    ("any", "1.0", "1.0", "it already runs"),
+    ("force", "1.0", "1.0", "force deploys any image, the same tag again too"),
+    ("glob:1.*", "1.0", "1.1", "tag 1.1 matches glob:1.*"),
+    ("regexp:^1\\.", "1.0", "2.0", "tag 2.0 does not match regexp:^1\\."),
     ("minor", "1.2.3", "2.0.0", "2.0.0 is another major version than 1.2.3; minor stays within it"),
     ("patch", "1.2.3", "1.3.0", "1.3.0 is another minor version than 1.2.3; patch stays within it"),
     ("all", "1.0.0", "1.1.0-rc.1", "1.1.0-rc.1 is a pre-release of track rc.N, and 1.0.0 is a release"),

@@ -59,11 +59,28 @@ def pushing_build() -> dict[str, Any]:
 # -- one version everywhere ---------------------------------------------------------------------------
 
 
+# Quoted in full, what a tracked file may say at another version, and why; each is blanked out before the
+# checks (and must still be there: a quote the file no longer holds fails). Nothing else is excused.
+EXAMPLES = {
+    # How GitHub versions any action and GitLab includes any component, with the made-up 1.2.3 the notes
+    # use throughout: not references users copy (README and docs/ci.md give those).
+    "docs/ci-conventions.md": ["`uses: owner/rancher-deploy@v1`",
+                               "`component: $CI_SERVER_FQDN/<group>/rancher-deploy/rancher-deploy@1.2.3`"],
+}
+
+
 def tracked_texts() -> list[tuple[str, str]]:
     listing = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    # docs/ci-conventions.md explains the CIs with made-up versions (1.2.3).
-    return [(name, (ROOT / name).read_text(encoding="utf-8", errors="replace")) for name in listing.split()
-            if (ROOT / name).is_file() and name != "docs/ci-conventions.md"]
+    texts = []
+    for name in listing.split():
+        if not (ROOT / name).is_file():
+            continue
+        text = (ROOT / name).read_text(encoding="utf-8", errors="replace")
+        for example in EXAMPLES.get(name, []):
+            assert example in text, f"{name} no longer says {example!r}: drop it from EXAMPLES"
+            text = text.replace(example, " " * len(example))   # the same length: line numbers stay right
+        texts.append((name, text))
+    return texts
 
 
 def test_action_runs_the_published_image_of_this_version() -> None:
@@ -168,6 +185,33 @@ VERSION_FORMS = {
 # Historical mentions, which name the version they were made with and do not move with a release:
 # the benchmark's record of what it measured (docs/performance.md and .json).
 HISTORICAL = rf"rancher-deploy {VERSION} \(commit [0-9a-f]+"
+# Another package's version, which only happens to be the same digits: a requirement of any name with a
+# PEP 440 comparison (`rancher-client-python-3p==0.2.0`, PEP 440 "Version specifiers"), or a package
+# this project requires, by name, right before it (docs/rancher-api.md: "`rancher-client-python-3p`
+# 0.2.0"). Never `rancher-deploy` itself (`pip install rancher-deploy==0.1.0` is ours).
+PINNED_BEFORE = re.compile(r"([A-Za-z0-9][\w.-]*)(?:\[[\w,.-]*\])?\s*(?:===|==|~=|!=|<=|>=|<|>)\s*$")
+NAMED_BEFORE = re.compile(r"([A-Za-z0-9][\w.-]*)`?\s+$")
+
+
+def required_packages() -> set[str]:
+    """The normalized names of every package pyproject.toml or requirements/ requires (a dependency,
+    an extra's, a test's or a lint tool's), rancher-deploy excluded."""
+    texts = [(ROOT / "pyproject.toml").read_text(encoding="utf-8"),
+             *(path.read_text(encoding="utf-8") for path in sorted((ROOT / "requirements").glob("*.*")))]
+    names = {re.sub(r"[-_.]+", "-", name).lower() for text in texts
+             for name in re.findall(r'^\s*"?([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\])?\s*(?:===|==|~=|!=|<=|>=|<|>|;|"|$)',
+                                    text, re.MULTILINE)}
+    return names - {"rancher-deploy"}
+
+
+def another_packages_version(text: str, offset: int) -> bool:
+    """Whether the version at `offset` of `text` belongs to another package (PINNED_BEFORE, NAMED_BEFORE)."""
+    before = text[text.rfind("\n", 0, offset) + 1:offset]
+    pinned = PINNED_BEFORE.search(before)
+    if pinned:
+        return re.sub(r"[-_.]+", "-", pinned.group(1)).lower() != "rancher-deploy"
+    named = NAMED_BEFORE.search(before)
+    return bool(named) and re.sub(r"[-_.]+", "-", named.group(1)).lower() in required_packages()
 
 
 def version_mentions(name: str, text: str) -> list[str]:
@@ -191,7 +235,7 @@ def version_mentions(name: str, text: str) -> list[str]:
     wrong += [f"{name}:{line_of(match.start())}: {__version__} in a form no check knows: "
               f"{text.splitlines()[line_of(match.start()) - 1].strip()!r}"
               for match in re.finditer(rf"(?<![\d.]){re.escape(__version__)}(?![\w]|\.\d)", text)
-              if match.start() not in covered]
+              if match.start() not in covered and not another_packages_version(text, match.start())]
     return wrong
 
 
@@ -207,6 +251,8 @@ def test_every_mention_of_the_version_is_a_known_form_of_this_version() -> None:
     '      org.opencontainers.image.version="0.0.9" \\',
     f"The current release is {__version__}.",                                  # a place no form covers
     f"pip install rancher-deploy=={__version__}",
+    f"pip install rancher_deploy[serve]>={__version__}",
+    f"requires {__version__}",                                                 # a word, not a package we require
 ])
 def test_a_stale_or_unknown_mention_of_the_version_is_found(text: str) -> None:
     assert version_mentions("README.md", text)
@@ -215,11 +261,39 @@ def test_a_stale_or_unknown_mention_of_the_version_is_found(text: str) -> None:
 @pytest.mark.parametrize("text", [
     f"rancher-deploy {__version__}: upgrade shop/web at https://rancher.example.com",
     f"  image: ghcr.io/rancher-deploy/rancher-deploy:{__version__}",
+    f'    "rancher-client-python-3p=={__version__}",',                 # another package's pin
+    f"- PyPI `rancher-client-python-3p` {__version__} (`rancher.py`)",   # a package we require, by name
+    f"gdapi-python>={__version__}",
     '"ours": "rancher-deploy 0.0.1 (commit bb89bf0; its wheel)"',   # a benchmark's record
     "  uses: actions/checkout@v7 with python 3.12.13",
 ])
 def test_a_current_or_historical_mention_passes(text: str) -> None:
     assert version_mentions("README.md", text) == []
+
+
+def test_a_bump_to_0_2_0_does_not_flag_another_package_s_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyproject.toml pins rancher-client-python-3p==0.2.0 (a test dependency) and docs/rancher-api.md
+    # names it: neither is this project's version, which the check must not refuse at the bump to 0.2.0.
+    monkeypatch.setattr(sys.modules[__name__], "__version__", "0.2.0")
+    texts = {name: (ROOT / name).read_text(encoding="utf-8") for name in ("pyproject.toml", "docs/rancher-api.md")}
+    assert all("0.2.0" in text for text in texts.values())
+    assert [line for name, text in texts.items() for line in version_mentions(name, text)] == []
+
+
+def test_the_ci_conventions_are_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only the quoted EXAMPLES are excused: a stale image tag anywhere else in the notes is found.
+    conventions = (ROOT / "docs/ci-conventions.md").read_text(encoding="utf-8")
+    stale = conventions + f"\n  image: {REPOSITORY}:0.0.9\n"
+    real_read_text = Path.read_text
+
+    def read_text(path: Path, *args: Any, **kwargs: Any) -> str:
+        return stale if path == ROOT / "docs/ci-conventions.md" else real_read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    [(name, text)] = [(name, text) for name, text in tracked_texts() if name == "docs/ci-conventions.md"]
+    assert wrong_references(name, text) == ["docs/ci-conventions.md: image tag 0.0.9"]
+    assert [line.split(": ", 1)[1] for line in version_mentions(name, text)] == [
+        f"an image tag '{REPOSITORY}:0.0.9' is not {__version__}"]
 
 
 def test_the_version_checks_find_what_they_look_for() -> None:
@@ -318,7 +392,7 @@ def test_release_moves_the_moving_tags_only_for_the_newest_of_their_line() -> No
     assert meta["tags"].split("\n")[:4] == [
         "type=semver,pattern={{version}}",
         "type=semver,pattern={{major}}.{{minor}},enable=${{ steps.line.outputs.newest-minor }}",
-        "type=semver,pattern={{major}},enable=${{ steps.line.outputs.newest-major }}",
+        "type=semver,pattern={{major}},enable=${{ steps.line.outputs.major-tag }}",
         "type=raw,value=latest,enable=${{ steps.line.outputs.newest }}"]
     jobs = workflow()["jobs"]
     assert jobs["image"]["outputs"] == {
@@ -391,20 +465,50 @@ def line_outputs(tmp_path: Path, tag: str, tags: list[str]) -> dict[str, str]:
 RELEASED = ["v0.8.3", "v0.9.0", "v0.9.1", "v1.2.4", "v1.2.5", "v1.3.0", "v0.9", "v1", "not-a-release"]
 
 
-@pytest.mark.parametrize(("tag", "tags", "newest_minor", "newest_major", "newest", "action_tag", "move_it"), [
+@pytest.mark.parametrize(("tag", "tags", "newest_minor", "major_tag", "newest", "action_tag", "move_it"), [
     ("v1.3.0", RELEASED, "true", "true", "true", "v1", "true"),        # the newest release
     ("v1.2.5", RELEASED, "true", "false", "false", "v1", "false"),     # an older minor line's patch: only 1.2
-    ("v0.9.1", RELEASED, "true", "true", "false", "v0.9", "true"),     # an older major line: 0.9 and v0.9
+    ("v0.9.1", RELEASED, "true", "false", "false", "v0.9", "true"),    # newest 0.x: 0.9 and v0.9, never `0`
     ("v0.8.3", RELEASED, "true", "false", "false", "v0.8", "true"),    # 0.x: each minor is its own action line
     ("v1.2.4", RELEASED, "false", "false", "false", "v1", "false"),    # re-run for an old patch: nothing moves
     ("v1.10.0", ["v1.9.0", "v1.10.0"], "true", "true", "true", "v1", "true"),   # a version sort, not a text sort
 ])
 def test_the_line_step_finds_whether_the_tag_is_the_newest(
-        tmp_path: Path, tag: str, tags: list[str], newest_minor: str, newest_major: str, newest: str,
+        tmp_path: Path, tag: str, tags: list[str], newest_minor: str, major_tag: str, newest: str,
         action_tag: str, move_it: str) -> None:
-    assert line_outputs(tmp_path, tag, tags) == {"newest-minor": newest_minor, "newest-major": newest_major,
+    assert line_outputs(tmp_path, tag, tags) == {"newest-minor": newest_minor, "major-tag": major_tag,
                                                  "newest": newest, "action-tag": action_tag,
                                                  "newest-of-action-line": move_it}
+
+
+def pushed_image_tags(outputs: dict[str, str], version: str) -> list[str]:
+    """The image tags metadata-action makes from the workflow's `tags:` for `version` (no `v`), its
+    `enable=` expressions filled in from the line step's `outputs`: {{major}} renders the major even
+    when it is 0 (metadata-action's src/meta.ts, procSemver, has no case for major zero; its README,
+    "Major version zero", leaves disabling it to the workflow)."""
+    major, minor, _ = version.split(".")
+    values = {"{{version}}": version, "{{major}}.{{minor}}": f"{major}.{minor}", "{{major}}": major}
+    pushed = []
+    for line in step_using("image", "docker/metadata-action")["with"]["tags"].splitlines():
+        fields = dict(field.split("=", 1) for field in line.split(","))
+        enable = re.sub(r"\$\{\{ steps\.line\.outputs\.([\w-]+) \}\}", lambda m: outputs[m.group(1)],
+                        fields.get("enable", "true"))
+        # metadata-action accepts only `true` or `false` (src/meta.ts, getVersion): anything else here
+        # is an expression this test does not evaluate.
+        assert enable in ("true", "false"), line
+        if enable == "true":
+            pushed.append(values[fields["pattern"]] if fields["type"] == "semver" else fields["value"])
+    return pushed
+
+
+@pytest.mark.parametrize(("tag", "tags", "pushed"), [
+    ("v0.9.1", RELEASED, ["0.9.1", "0.9"]),                    # the newest 0.x: never `0` (docs/release.md)
+    ("v0.9.1", ["v0.9.1"], ["0.9.1", "0.9", "latest"]),        # the first release of all
+    ("v1.3.0", RELEASED, ["1.3.0", "1.3", "1", "latest"]),
+])
+def test_a_0x_release_pushes_no_image_tag_0(tmp_path: Path, tag: str, tags: list[str], pushed: list[str]) -> None:
+    # A `0` following every 0.x minor would carry its users into breaking changes (semver.org, item 4).
+    assert pushed_image_tags(line_outputs(tmp_path, tag, tags), tag[1:]) == pushed
 
 
 def test_release_creates_the_github_release_after_the_image_is_pushed() -> None:

@@ -4,8 +4,8 @@ masked.
 
 Every answer is one JSON object (`/ping`, the seed's, answers `Pong!`). A refused request changes
 nothing: routes and methods are checked first (404, 405), then whether any credential is presented
-(401), then the Content-Length header (400, 413), then the credentials (403), then the body (400),
-and only then is a run queued (202, or 429 when the queue is full). No body is read before its sender is known, unless a signature must be checked against
+(401), then a credential wrong whatever the body (403), then the Content-Length header (400, 413),
+then a signature over the body (403), then the body (400), and only then is a run queued (202, or 429 when the queue is full). No body is read before its sender is known, unless a signature must be checked against
 it: a peer with a wrong token that sends its body slowly would otherwise hold one of the few HTTP
 threads for as long as it likes, and a handful of them would stop /healthz from answering.
 """
@@ -20,7 +20,8 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from rancher_deploy.serve import auth, payloads
+from rancher_deploy.fleet import counted
+from rancher_deploy.serve import auth, chunked, payloads
 from rancher_deploy.serve.payloads import Parsed, PayloadError
 from rancher_deploy.serve.scheduler import QueueFull, Scheduler, Stopping
 
@@ -59,7 +60,7 @@ class Route:
 def _registry(body: bytes, environ: Environ) -> Parsed:
     # `?registry=HOST[:PORT]` names the registry as the targets' images do, when the pushing clients
     # reached it by another name (a load balancer, a mirror): notifications carry the name they used.
-    host = parse_qs(environ.get("QUERY_STRING", "")).get("registry", [None])[-1]
+    host = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).get("registry", [None])[-1]
     return payloads.registry(body, registry_host=host)
 
 
@@ -149,11 +150,12 @@ class App:
             raise Refused(HTTPStatus.UNAUTHORIZED, "authentication required: Authorization: Bearer <token>, "
                                                    f"an {auth.SIGNATURE_HEADER} signature, or the webhook URL "
                                                    "with the token", (("WWW-Authenticate", "Bearer"),))
-        length = _length(environ) if route.parse is not None else 0
         if verdict is auth.Verdict.WRONG:
+            # Before the size too: a wrong token is told so, not that its body is large.
             unstamped = stamped and presented.signature is not None and presented.timestamp is None
             raise Refused(HTTPStatus.FORBIDDEN, f"a signed {method} must sign {auth.TIMESTAMP_HEADER} too (docs/fleet.md)"
                           if unstamped else "the credential is not valid")
+        length = _length(environ) if route.parse is not None else 0
         body = _body(environ, length) if route.parse is not None else b""
         if (verdict is auth.Verdict.UNDECIDED
                 and auth.check(self._keys, presented, body, stamped=stamped) is not auth.Verdict.ALLOWED):
@@ -169,16 +171,17 @@ class App:
     def _queue(self, parsed: Parsed) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:
         try:
             admissions = self._scheduler.submit(parsed.triggers)
-        except QueueFull:
-            raise Refused(HTTPStatus.TOO_MANY_REQUESTS, "the queue is full (RANCHER_SERVE_QUEUE runs wait); "
-                                                        "try again later",
+        except QueueFull as full:
+            raise Refused(HTTPStatus.TOO_MANY_REQUESTS, f"the queue is full (RANCHER_SERVE_QUEUE={full.limit}: at "
+                                                        f"most {counted(full.limit, 'waiting run')}); try again later",
                           (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
         except Stopping:
             raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, "the server is stopping; try again later",
                           (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
         accepted = [{"run": admission.job.id, "image": str(admission.job.trigger.image),
                      "repository": admission.job.trigger.key,
-                     "supersedes": admission.superseded.id if admission.superseded else None}
+                     "supersedes": admission.superseded.id if admission.superseded else None,
+                     "note": admission.note}
                     for admission in admissions if admission.kept is None]
         # A push older than the waiting run's image: answered 2xx all the same, or the registry resends it.
         kept = [f"{trigger.image}: not queued: run {admission.job.id}, waiting, deploys {admission.job.trigger.image}, "
@@ -224,13 +227,16 @@ def _length(environ: Environ) -> int | None:
 
 def _body(environ: Environ, length: int | None) -> bytes:
     """The request body, `length` bytes (checked by _length) or, sent in chunks, at most MAX_BODY_BYTES
-    (Refused 413 when more arrives); never more than MAX_BODY_BYTES + 1 bytes are read."""
+    (Refused 413 when a chunk would take it past them, before that chunk is read; Refused 400 when it
+    is not valid chunked coding). Never more than MAX_BODY_BYTES + 1 bytes are buffered: a chunked body
+    is read through serve/chunked.py's ChunkedBody (server.py puts it in the environ)."""
     stream = environ["wsgi.input"]
     try:
         body: bytes = stream.read(length) if length is not None else stream.read(MAX_BODY_BYTES + 1)
+    except chunked.TooLarge:
+        raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes") \
+            from None
     except ValueError as error:
-        # cheroot's chunked reader (server.py ChunkedRFile._fetch) raises ValueError for a chunk size
-        # that is not hex ("Bad chunked transfer size") or a chunk not ended by CRLF.
         raise Refused(HTTPStatus.BAD_REQUEST, f"the body is not valid chunked transfer coding ({error})"[:200]) \
             from None
     if len(body) > MAX_BODY_BYTES:

@@ -26,14 +26,15 @@ from typing import Callable, Mapping, Sequence, TextIO
 
 from rancher_deploy import __version__, cli
 from rancher_deploy.errors import ConfigError, DeployError, ExitCode
+from rancher_deploy.fleet import counted
 from rancher_deploy.inputs import Inputs
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import HumanLog, Pipe
-from rancher_deploy.serve.app import App
+from rancher_deploy.serve.app import MAX_BODY_BYTES, App
 from rancher_deploy.serve.auth import Keys
 from rancher_deploy.serve.poll import start_polling
 from rancher_deploy.serve.runs import Lines, make_runner
-from rancher_deploy.serve.scheduler import Scheduler, by_version
+from rancher_deploy.serve.scheduler import Job, Scheduler, by_version
 from rancher_deploy.serve.server import HttpServer
 from rancher_deploy.settings import COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Settings, secrets_in
 
@@ -66,11 +67,11 @@ class Service:
         cancelled, running = self.scheduler.stop_accepting()
         self.server.stop()
         if cancelled:
-            self.log.line(f"{name}: run(s) {', '.join(str(job.id) for job in cancelled)} had not started and are "
-                          "cancelled; nothing of theirs was changed (send their webhooks again once the server is back)")
+            were = "was" if len(cancelled) == 1 else "were"
+            self.log.line(f"{name}: {_runs(cancelled)} had not started and {were} cancelled; nothing of theirs was changed (send their webhooks again once the server is back)")
         grace = self.settings.serve_grace_seconds
-        self.log.line(f"{name}: accepting no more requests; waiting up to {grace:g}s for {running} running "
-                      f"run(s) to end (RANCHER_SERVE_GRACE)")
+        self.log.line(f"{name}: accepting no more requests; waiting up to {grace:g}s for "
+                      f"{counted(running, 'running run')} to end (RANCHER_SERVE_GRACE)")
         deadline = time.monotonic() + grace
         while not self.scheduler.wait(min(_TICK_SECONDS, max(0.0, deadline - time.monotonic()))):
             if time.monotonic() >= deadline or signals() > 1:
@@ -81,7 +82,7 @@ class Service:
     def _interrupt(self, number: int, signals: Callable[[], int]) -> ExitCode:
         """Interrupt the runs still going and wait until each has restored or reported its targets."""
         interrupted = self.scheduler.interrupt(number)
-        self.log.line(f"interrupting run(s) {', '.join(str(job.id) for job in interrupted)}: each rolls back "
+        self.log.line(f"interrupting {_runs(interrupted)}: each rolls back "
                       "(or, with RANCHER_ON_INTERRUPT=report, leaves its targets and reports them) before the "
                       "server exits; a further signal ends the wait for the rollbacks")
         hurried, received = False, signals()
@@ -108,7 +109,7 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     scheduler = Scheduler(make_runner(settings, inputs, redactor, log=lines, out=out), workers=settings.parallel,
                           limit=settings.serve_queue, compare=by_version(settings.version_policy))
     app = App(keys, scheduler, lambda text: log.line("http: " + text))
-    server = HttpServer(app, settings.serve_host, settings.serve_port, log.line)
+    server = HttpServer(app, settings.serve_host, settings.serve_port, log.line, MAX_BODY_BYTES)
     try:
         host, port = server.bind()
     except OSError as problem:
@@ -124,7 +125,8 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     shown_host = f"[{host}]" if ":" in host else host   # an IPv6 address, bracketed in a URL (RFC 3986 3.2.2)
     log.line(f"rancher-deploy {__version__}: serving on http://{shown_host}:{port} (POST /upgrade, /webhooks/dockerhub, "
              f"/webhooks/harbor, /webhooks/registry; GET /status, /healthz) for {settings.url}")
-    log.line(f"accepting {keys.methods()}; up to {settings.serve_queue} waiting run(s), {settings.parallel} at once")
+    log.line(f"accepting {keys.methods()}; up to {counted(settings.serve_queue, 'waiting run')}, "
+             f"{settings.parallel} at once")
     if settings.image is not None:
         log.line(f"warning: {name('image')} is not read: each request names the image its run deploys")
     if keys.open:
@@ -185,3 +187,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     # Only now: a server that did not start leaves the process's handlers as they were.
     signals.install()
     return int(service.stop(signals.first(), lambda: len(signals.numbers)))
+
+
+def _runs(jobs: Sequence[Job]) -> str:
+    """`run 3` or `runs 3, 4`: the runs a stop line names."""
+    return ("run " if len(jobs) == 1 else "runs ") + ", ".join(str(job.id) for job in jobs)

@@ -214,6 +214,9 @@ def registry(body: bytes, *, registry_host: str | None = None) -> Parsed:
     from the one the pusher used), else the event's `request.host`: the registry's name as the pushing
     client addressed it (notifications/event.go `RequestRecord.Host`).
     """
+    if registry_host is not None and not _registry_host(registry_host):
+        raise PayloadError(f"?registry= must be a registry host[:port] as an image names it "
+                           f"(registry.example.com:5000), got {registry_host[:100]!r}")
     document = _object(body)
     events = document.get("events")
     if not isinstance(events, list):
@@ -229,6 +232,15 @@ def registry(body: bytes, *, registry_host: str | None = None) -> Parsed:
         else:
             triggers.append(Trigger(image, "registry"))
     return Parsed(_unique(triggers), tuple(ignored))
+
+
+def _registry_host(host: str) -> bool:
+    """Whether `host` is what an image reference reads as its registry (a dot, a port or localhost;
+    no path): `h/path` would otherwise make `h/path/shop/web`, a registry `h` nobody runs."""
+    try:
+        return ImageRef.parse(f"{host}/x").registry == host
+    except ValueError:
+        return False
 
 
 def _registry_event(event: dict[str, Any], index: int, registry_host: str | None) -> tuple[str, ImageRef | None]:

@@ -5,8 +5,8 @@ listing (`runner.opted_in_repositories`), as Keel polls what its opted-in worklo
 that opts in, or moves to another repository, is polled from the next round on.
 
 The runs go through the scheduler, so a poll and a push of the same repository never run at once
-(one supersedes the other while waiting), and SIGTERM treats them like any run. Each is a fleet run
-with RANCHER_POLL on (`runs.settings_for`): every opted-in target running the repository moves to the
+(a poll waiting is not queued again; a poll and a push queue in turn), and SIGTERM treats them like
+any run. Each is a fleet run with RANCHER_POLL on (`runs.settings_for`): every opted-in target running the repository moves to the
 newest tag its version policy allows (`rancher_deploy.poll`).
 """
 

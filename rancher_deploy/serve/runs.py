@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+from dataclasses import replace
 from typing import Any, TextIO
 
 from rancher_deploy import notify, runner
@@ -57,11 +58,14 @@ def settings_for(base: Settings, trigger: Trigger) -> Settings:
     return base.selecting(trigger.image, poll=trigger.poll, **changes)
 
 
-def notify_run(ran: Ran, settings: Settings, log: HumanLog, redactor: Redactor) -> None:
+def notify_run(ran: Ran, settings: Settings, log: HumanLog, redactor: Redactor) -> Ran:
     """The one place a server's run is announced: Slack/Mattermost and the JSON webhook, as a CLI run
-    is (`notify.send`: only a run that changed something or did not end 0; a failure only warns)."""
-    notify.send(ran.outcome, settings, log, error=ran.error, code=ran.exit_code, redactor=redactor,
-                api_calls=ran.api_calls, warnings=ran.warnings)
+    is (`notify.send`: only a run that changed something or did not end 0; a failure only warns).
+    Returns `ran` with a notification that was not delivered among its warnings, so /status and the
+    JSON line say so too, not only the log."""
+    undelivered = notify.send(ran.outcome, settings, log, error=ran.error, code=ran.exit_code, redactor=redactor,
+                              api_calls=ran.api_calls, warnings=ran.warnings)
+    return replace(ran, warnings=ran.warnings + undelivered)
 
 
 def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Lines, out: TextIO | Pipe) -> Runner:
@@ -83,8 +87,7 @@ def make_runner(base: Settings, inputs: Inputs, redactor: Redactor, *, log: Line
         else:
             assert ran.outcome is not None
             human.verdict(ran.outcome, ran.exit_code)
-        notify_run(ran, settings, human, redactor)
-        document = ran.document()
+        document = notify_run(ran, settings, human, redactor).document()
         if settings.output is Output.JSON:
             write_json(out, {"run": job.id, "source": trigger.source, **document}, redactor)
         return document

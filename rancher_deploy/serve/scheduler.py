@@ -1,17 +1,14 @@
-"""Runs waiting and running: a bounded queue, one run per repository at a time, a newer push superseding
-the one still waiting for the same repository, at most RANCHER_PARALLEL runs at once, and the stop that
-lets running upgrades end (or interrupts them) before the server exits.
+"""Runs waiting and running: a bounded queue, one run per repository at a time, at most RANCHER_PARALLEL
+runs at once, and the stop that lets running upgrades end (or interrupts them) before the server exits.
 
 Runs are keyed by the pushed image's repository (`Trigger.key`): the targets a run upgrades are those
 running that repository, so two runs of one repository would race for the same targets, and they go one
 after the other. A push that arrives while a run of its repository waits is compared with it
-(`by_version`): it replaces the waiting one (which is then `superseded`) only when every version policy
-a target could follow takes it over that one, is not queued when the waiting one deploys all it would,
-and otherwise is queued after it: replacing on arrival lost releases (a commit tag pushed with a
-release; a minor release a target labelled `patch` skips). Runs of two
+(`by_version`): the same image again is not queued (a resent notification) or, with other payload
+fields, replaces the waiting one (which is then `superseded`); a newer release that every built-in
+version policy takes over the waiting one replaces it too, and any other tag is queued after it. Runs of two
 repositories may still pick one target (a sidekick of another repository): the runs' shared
-`target_locks.TargetLocks` (serve/runs.py) has them upgrade it one after the other.
-"""
+`target_locks.TargetLocks` (serve/runs.py) has them upgrade it one after the other."""
 
 from __future__ import annotations
 
@@ -33,12 +30,16 @@ class JobState(enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
-    SUPERSEDED = "superseded"    # a newer push of its repository replaced it before it started
+    SUPERSEDED = "superseded"    # a request for its image with other fields replaced it before it started
     CANCELLED = "cancelled"      # the server stopped before it started; nothing was changed
 
 
 class QueueFull(Exception):
-    """RANCHER_SERVE_QUEUE runs are already waiting (the server's 429)."""
+    """RANCHER_SERVE_QUEUE (`limit`) runs are already waiting (the server's 429)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 class Stopping(Exception):
@@ -121,58 +122,83 @@ Runner = Callable[[Job, Controls], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Admission:
-    """A request's trigger, queued: its run, and the waiting run it replaced (if any). Or, `kept` saying
-    why, not queued: `job` is then the waiting run of its repository, which deploys what it would."""
+    """A request's trigger, queued: its run, and the waiting run it replaced (if any, `note` saying why).
+    Or, `kept` saying why, not queued: `job` is then the waiting run of its repository, which deploys
+    what it would."""
 
     job: Job
     superseded: Job | None
     kept: str | None = None
+    note: str | None = None
 
 
 class Order(enum.Enum):
     """What a new push of a repository does to the run of it that waits last (`Compare`)."""
 
-    REPLACE = "replace"   # the waiting run is superseded: only the new image is deployed
-    IGNORE = "ignore"     # the new push is not queued: the waiting run deploys all it would
+    REPLACE = "replace"   # the waiting run is superseded: the new trigger's fields deploy the image
+    IGNORE = "ignore"     # the new push is not queued: the waiting run deploys the same
     BOTH = "both"         # the new push is queued after the waiting one: targets may take either
 
 
 # How a new push compares with the last waiting run of its repository: the Order, and why in words an
-# `ignored` entry continues (`... and <why>`).
+# `ignored` entry continues (`... and <why>`), or a replacing one's `note` says.
 Compare = Callable[[Trigger, Trigger], "tuple[Order, str]"]
 
-# The strictest of the policies that order versions (newer, all, major, minor, patch): what it takes of
-# one tag over another, every one of them takes, whichever a target's autoupdate.policy label sets.
+
+def by_trigger(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
+    """How a new trigger of a repository queues after the last waiting one: IGNORE when it is the same
+    image with the same payload fields (a resent notification; the waiting run pulls the tag when it
+    starts), REPLACE when it is the same image with other `confirm`, `start_first` or `timeout` (the
+    sender's latest word on how to deploy it), BOTH otherwise, in order of arrival.
+
+    Why no two different tags are ever compared (second review of #16): a target's `autoupdate.policy`
+    label may be `glob:` or `regexp:`, which can take any one tag and not another (`glob:1.4.?` takes
+    1.4.9, not 1.4.10), and the server does not read the targets' labels before a run does; so
+    replacing or dropping a waiting tag for any other one could cost some target the release it would
+    take. Each run deploys what each target's own policy takes of its tag (docs/fleet.md, Queueing).
+    """
+    if waiting.poll != new.poll or not waiting.image.same_image(new.image):
+        return Order.BOTH, ""
+    if (waiting.finish, waiting.start_first, waiting.timeout_seconds) == (new.finish, new.start_first,
+                                                                          new.timeout_seconds):
+        return Order.IGNORE, "it deploys that image, pulled when the run starts"
+    return Order.REPLACE, "replaces the waiting request's confirm/start_first/timeout"
+
+
+# The strictest of the built-in policies that order versions (newer, all, major, minor, patch): what it
+# takes of one tag over another, every one of them takes, whichever a target's autoupdate.policy sets.
 _STRICTEST = VersionPolicy(PolicyKind.PATCH)
 
 
 def by_version(policy: VersionPolicy) -> Compare:
-    """How pushes of one repository queue under the server's `policy`.
+    """How pushes of one repository queue under the server's `policy`: "a newer push for a busy target
+    waits and supersedes an older queued one" (issue #16), without costing a target a release.
 
-    REPLACE only when the new push would be taken over the waiting one by every policy that could apply
-    to a target: the server's (`any` and `force` ordering as `all`) and any `autoupdate.policy` label,
-    the strictest of which is `patch`: a newer patch release (2.0.1 -> 2.0.2). Superseding 2.0.1 by
-    2.1.0 would leave a target labelled `patch` on 2.0.0 with neither (it skips 2.1.0), and a commit tag
-    (`sha-4f2a9c1`), which `newer` skips, would cost every target the waiting release (review of #16).
-    IGNORE when the new push is the waiting image again (the waiting run pulls it when it starts), or
-    when every such policy takes the waiting one over it (a late 2.0.1 after 2.0.2). BOTH otherwise: the
-    server cannot tell which one a target takes without reading its labels, so each gets its run, in
-    order of arrival (latest after 1.5 under `newer`: 1.5, then latest, as the seed's table moves them).
+    The same image: as `by_trigger`. Another tag REPLACEs the waiting one only when every built-in
+    policy a target could follow takes it over that one: the server's (`any` and `force` ordering as
+    `all`) and any `autoupdate.policy` label, the strictest of which is `patch`: a newer patch release
+    (2.0.1 -> 2.0.2), so a burst of patch releases deploys the newest once. Superseding 2.0.1 by 2.1.0
+    would leave a target labelled `patch` on 2.0.0 with neither, and a commit tag, which `newer` skips,
+    would cost every target the waiting release. IGNORE when every such policy takes the waiting one
+    over it (a late 2.0.1 after 2.0.2: registries retry and deliver out of order). BOTH otherwise, in
+    order of arrival. A `glob:`/`regexp:` label is the one policy this cannot know before a run reads
+    the labels: a pattern that takes the superseded patch release and not its successor
+    (`glob:1.4.?`: 1.4.9, not 1.4.10) misses it (docs/fleet.md, Queueing, says so).
     """
     rule = VersionPolicy(PolicyKind.ALL) if policy.kind in (PolicyKind.ANY, PolicyKind.FORCE) else policy
 
     def compare(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
         if waiting.poll == new.poll and waiting.image.same_image(new.image):
-            return Order.IGNORE, "it deploys that image, pulled when the run starts"
+            return by_trigger(waiting, new)
         if waiting.poll or new.poll:   # a poll has no tag: each target's run picks its own
-            return Order.BOTH, "a poll and a push are not compared"
+            return Order.BOTH, ""
         old, pushed = str(waiting.image), str(new.image)
         if decide(rule, old, pushed).allowed and decide(_STRICTEST, old, pushed).allowed:
-            return Order.REPLACE, ""
+            return Order.REPLACE, "a newer patch release: every built-in version policy takes it over the waiting one"
         if not decide(rule, old, pushed).allowed and decide(_STRICTEST, pushed, old).allowed:
-            return Order.IGNORE, (f"the version policy {rule}, and every version policy a label may set, takes "
-                                  f"that over it: {decide(_STRICTEST, pushed, old).reason}")
-        return Order.BOTH, "which one a target takes depends on its version policy"
+            return Order.IGNORE, (f"the version policy {rule}, and every built-in version policy a label may set, "
+                                  f"takes that over it: {decide(_STRICTEST, pushed, old).reason}")
+        return Order.BOTH, ""
 
     return compare
 
@@ -185,7 +211,7 @@ class Scheduler:
     """
 
     def __init__(self, runner: Runner, *, workers: int, limit: int, history: int = 100,
-                 compare: Compare = lambda waiting, new: (Order.REPLACE, "")) -> None:
+                 compare: Compare = by_trigger) -> None:
         self._runner = runner
         self._compare = compare
         self._workers = workers
@@ -230,7 +256,7 @@ class Scheduler:
                     added += order is Order.BOTH
                     last[trigger.key] = Job(0, trigger)   # the later triggers compare with this one
             if added and self._queued() + added > self._limit:
-                raise QueueFull()
+                raise QueueFull(self._limit)
             admissions: list[Admission] = []
             queued: dict[str, Job] = {}
             for trigger, previous, order, why in plan:
@@ -246,7 +272,7 @@ class Scheduler:
                     job.supersedes = replaced.id
                 self._jobs[job.id] = job
                 queued[trigger.key] = job
-                admissions.append(Admission(job, replaced))
+                admissions.append(Admission(job, replaced, note=why if replaced is not None else None))
             self._prune()
             self._lock.notify_all()
             return admissions

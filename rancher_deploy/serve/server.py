@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 from cheroot import wsgi
 
+from rancher_deploy.serve.chunked import ChunkedBody
+
 Log = Callable[[str], None]
 
 # Threads answering HTTP requests; a request only parses, checks and queues, so a few suffice.
@@ -48,11 +50,24 @@ class _Gateway(wsgi.Gateway_10):
             self.req.close_connection = True
         return write
 
+    def get_environ(self) -> dict[str, Any]:   # type: ignore[override]   # cheroot's stub says None
+        """cheroot's environ, with a chunked body read through ChunkedBody (bounded by the server's
+        `body_limit`) instead of cheroot's reader, which reads each chunk whole (serve/chunked.py)."""
+        environ: dict[str, Any] = super().get_environ()   # type: ignore[no-untyped-call]
+        if self.req.chunked_read:
+            # cheroot does not drain a chunked body after the answer (HTTPRequest.send_headers), so the
+            # connection is where ChunkedBody leaves it: at the next request once the body was read
+            # whole; the application closes the connection when it refuses one unread.
+            environ["wsgi.input"] = ChunkedBody(self.req.conn.rfile, self.req.server.body_limit)
+        return environ
+
 
 class _Server(wsgi.Server):
     """cheroot's server, with its error log through ours (redacted, one line per message)."""
 
     log: Log
+    # Bytes a chunked body may decode to (ChunkedBody refuses more before reading it).
+    body_limit: int
     # How long the connection loop's select() waits, hence how long stop() waits for that loop
     # (cheroot's ConnectionManager.stop: "may take up to half a second" at its default 0.5).
     expiration_interval = 0.1
@@ -63,13 +78,15 @@ class _Server(wsgi.Server):
 
 
 class HttpServer:
-    """`app` served on `host`:`port` (0: any free port) from a thread of its own."""
+    """`app` served on `host`:`port` (0: any free port) from a thread of its own; a chunked request
+    body decodes to at most `body_limit` bytes (the application checks a Content-Length itself)."""
 
-    def __init__(self, app: Callable[..., Any], host: str, port: int, log: Log) -> None:
+    def __init__(self, app: Callable[..., Any], host: str, port: int, log: Log, body_limit: int) -> None:
         self._server = _Server((host, port), app, numthreads=HTTP_THREADS, shutdown_timeout=SHUTDOWN_SECONDS,
                                server_name="rancher-deploy", timeout=READ_TIMEOUT_SECONDS)
         self._server.gateway = _Gateway
         self._server.log = log
+        self._server.body_limit = body_limit
         self._thread: threading.Thread | None = None
 
     def bind(self) -> tuple[str, int]:

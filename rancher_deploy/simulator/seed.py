@@ -14,6 +14,40 @@ from rancher_deploy.simulator.rancher2.workloads.objects import KINDS
 
 JSON = dict[str, Any]
 
+# The keys a /_sim/seed document and its entries may hold (docs/simulator.md): any other is a 400 naming
+# it, so a misspelt or unsupported key ("annotation", "label") is not silently dropped.
+_CATTLE_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"projects", "keys", "stacks", "services"}),
+    "projects": frozenset({"name", "id"}),
+    "keys": frozenset({"projectId", "access", "secret"}),
+    "stacks": frozenset({"name", "projectId", "id"}),
+    "services": frozenset({"stackId", "stack", "projectId", "name", "launchConfig", "scale", "state",
+                           "secondaryLaunchConfigs", "retainIp", "kind", "fields", "id"}),
+}
+_RANCHER2_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"projects", "namespaces", "workloads"}),
+    "projects": frozenset({"name"}),
+    "namespaces": frozenset({"name", "projectId", "inProject"}),
+    "workloads": frozenset({"namespace", "name", "containers", "kind", "replicas", "initContainers", "strategy",
+                            "progressDeadlineSeconds", "labels", "annotations"}),
+}
+
+
+def _check_keys(doc: JSON, known: dict[str, frozenset[str]]) -> None:
+    """ValueError (the control API's 400) naming the first key `known` does not list, before anything
+    is made."""
+    if not isinstance(doc, dict):
+        raise ValueError("a seed document is a JSON object")
+    for key in doc:
+        if key not in known[""]:
+            raise ValueError(f"unknown key {key!r} in the seed document; known: {', '.join(sorted(known['']))}")
+    for section, entries in doc.items():
+        for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+            for key in entry if isinstance(entry, dict) else ():
+                if key not in known[section]:
+                    raise ValueError(f"unknown key {key!r} in {section}[{index}]; known: "
+                                     f"{', '.join(sorted(known[section]))}")
+
 
 def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
     """Create projects, environment keys, stacks and services in one call; returns their ids.
@@ -30,6 +64,9 @@ def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:
 
     def num(entry: JSON) -> int | None:
         return parse_id(str(entry.get("id", ""))) if keep_ids else None
+
+    if not keep_ids:   # a state file is the simulator's own writing (Store.to_state), read as it wrote it
+        _check_keys(doc, _CATTLE_KEYS)
 
     created: JSON = {"projects": [], "keys": [], "stacks": [], "services": []}
     with store.lock:
@@ -87,10 +124,13 @@ def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
 
     ``{"projects": [{"name"}], "namespaces": [{"name", "projectId"?, "inProject"?}], "workloads": [{"namespace",
     "name", "containers", "kind"?, "replicas"?, "initContainers"?, "strategy"?,
-    "progressDeadlineSeconds"?, "labels"?}]}`` (``labels``: the workload's own metadata labels); answers
-    the new project ids, namespace names and v3 workload ids.
+    "progressDeadlineSeconds"?, "labels"?, "annotations"?}]}`` (``labels``, ``annotations``: the
+    workload's own metadata's, where fleet mode reads `autoupdate.enable` and `autoupdate.policy`);
+    answers the new project ids, namespace names and v3 workload ids. Any other key is a ValueError
+    naming it, before anything is made.
     A namespace with ``"inProject": false`` belongs to no project (``projectId`` is then ignored).
     """
+    _check_keys(doc, _RANCHER2_KEYS)
     created: JSON = {"projects": [], "namespaces": [], "workloads": []}
     with cluster.lock:
         cluster.settle()
@@ -110,6 +150,7 @@ def seed_rancher2(cluster: Cluster, doc: JSON) -> JSON:
                 strategy=w.get("strategy"),
                 progress_deadline_seconds=int(w.get("progressDeadlineSeconds", 600)),
                 labels=dict(w.get("labels") or {}),
+                annotations=dict(w.get("annotations") or {}),
             )
             created["workloads"].append(workload.v3_id)
     return created

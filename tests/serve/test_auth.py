@@ -53,7 +53,7 @@ def test_the_right_token_starts_a_run_that_upgrades(serve: Serve, sim: Simulator
     answer = served.upgrade()
     assert answer.status_code == 202
     assert answer.json()["accepted"] == [{"run": 1, "image": NEW_IMAGE, "repository": NEW_IMAGE.rsplit(":", 1)[0],
-                                          "supersedes": None}]
+                                          "supersedes": None, "note": None}]
     run = served.wait_until_done(1)
     assert (run["result"], run["exit_code"]) == ("upgraded", 0)
     assert image_of(sim, web) == f"docker:{NEW_IMAGE}"

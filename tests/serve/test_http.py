@@ -78,7 +78,8 @@ def test_a_content_length_that_is_not_a_whole_number_is_400_without_reading_the_
         serve: Serve, length: bytes) -> None:
     # Read as written, `-1` would read until the peer closes, buffering all it sends.
     served = serve()
-    with raw(served, b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer wrong\r\nContent-Length: " + length) as peer:
+    with raw(served, b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\nContent-Length: "
+             + length) as peer:
         answer = peer.recv(200)
     assert answer.startswith(b"HTTP/1.1 400"), answer
     assert served.status()["runs"] == []
@@ -192,6 +193,76 @@ def test_a_broken_chunked_body_is_400_in_json(serve: Serve, body: bytes) -> None
     assert served.status()["runs"] == []
 
 
+@pytest.mark.parametrize("body", [b"-5\r\n{}\r\n0\r\n\r\n", b"+2\r\n{}\r\n0\r\n\r\n", b"2" + b" " * 2000 + b"\r\n",
+                                  b"2\r\n{}\r\n0\r\n" + b"X: y\r\n" * 40 + b"\r\n"])
+def test_a_chunk_size_that_is_not_plain_hex_is_400_not_the_end_of_the_body(serve: Serve, body: bytes) -> None:
+    # cheroot's reader took `-5` for the last chunk (its `int(size, 16) <= 0`) and queued the body before it.
+    served = serve()
+    with raw(served, b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer " + TOKEN.encode()
+             + b"\r\nTransfer-Encoding: chunked\r\nConnection: close", body) as peer:
+        status, document = answer_of(peer)
+    assert (status, document["error"][:45]) == (b"HTTP/1.1 400 Bad Request", "the body is not valid chunked transfer coding")
+    assert served.status()["runs"] == []
+
+
+@pytest.mark.parametrize("size", [b"F" * 40, b"FFFFFFFFFFFFFFFF", b"%x" % (MAX_BODY_BYTES + 1), b"0" * 100 + b"FFFFFF"])
+def test_a_chunk_size_past_the_limit_is_413_in_json_before_its_data(serve: Serve, size: bytes) -> None:
+    # cheroot's ChunkedRFile._fetch reads rfile.read(int(size, 16)): 40 hex digits overflow ssize_t (a bare
+    # 500), and a size within ssize_t was read whole whatever the limit. No data follows the size line here:
+    # the answer comes before any is sent.
+    served = serve()
+    with raw(served, b"POST /upgrade HTTP/1.1\r\nAuthorization: Bearer " + TOKEN.encode()
+             + b"\r\nTransfer-Encoding: chunked\r\nConnection: close", size + b"\r\n") as peer:
+        status, document = answer_of(peer)
+    assert (status, document) == (b"HTTP/1.1 413 Request Entity Too Large",
+                                  {"error": f"the body is larger than {MAX_BODY_BYTES} bytes"})
+    assert served.status()["runs"] == []
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmRSS")
+def test_an_unauthenticated_chunk_is_not_buffered_past_the_limit(serve: Serve) -> None:
+    # A signature without a timestamp is UNDECIDED until the body is read; one chunk announced as 200 MiB
+    # was read whole by cheroot before _body saw any of it, so anyone reaching the port could make the
+    # server (this process) hold any amount.
+    served = serve(RANCHER_SERVE_HMAC_SECRET=HMAC_SECRET)
+    before, size = _rss_kib(), 200 * 1024 * 1024
+    peak, block, sent = before, b"a" * (1 << 20), 0
+    with socket.create_connection(("127.0.0.1", served.service.port), timeout=30) as peer:
+        peer.sendall(b"POST /upgrade HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=00\r\n"
+                     b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + b"%x\r\n" % size)
+        try:
+            while sent < size:
+                peer.sendall(block)
+                sent += len(block)
+                peak = max(peak, _rss_kib())
+        except OSError:
+            pass   # refused and closed early, as it should be
+    assert (peak - before) * 1024 < 8 * MAX_BODY_BYTES, f"the server grew by {(peak - before) // 1024} MiB"
+    assert sent < size
+    assert served.request("GET", "/status", token=None, headers=signed_now(b"")).json()["runs"] == []
+
+
+def test_a_chunked_body_read_whole_leaves_the_connection_kept_alive(serve: Serve, web: str) -> None:
+    # ChunkedBody reads the last chunk and its trailers, so the next request on the connection parses.
+    served = serve()
+    body = b'{"docker_image": "registry.example.com:5000/shop/web:2.1"}'
+    request = (b"POST /upgrade HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+               + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + b"%x;ext=1\r\n" % len(body) + body
+               + b"\r\n0\r\nX-Trailer: 1\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", served.service.port), timeout=5) as peer:
+        peer.sendall(request + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := peer.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 202 Accepted") and b"HTTP/1.1 200 OK" in data, data
+    served.wait_until_done(1)
+
+
 def test_a_content_length_of_thousands_of_digits_is_413_not_an_exception() -> None:
     # Over HTTP cheroot refuses it first (its own 400, server.py read_request_headers); the application
     # must not rely on that: int() of more than 4300 digits raises ValueError.
@@ -215,6 +286,15 @@ def test_a_large_body_without_credentials_is_401_not_413(serve: Serve, sim: Simu
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
     assert answer.json()["error"].startswith("authentication required")
     assert served.status()["runs"] == [] and sim.count("POST") == 0
+
+
+@pytest.mark.parametrize("path, token", [("/upgrade", "wrong"), ("/webhooks/registry/wrong", None)])
+def test_a_large_body_with_a_wrong_credential_is_403_not_413(serve: Serve, path: str, token: str | None) -> None:
+    # The credential is decided before the body: the sender is told it is wrong, not to shrink the body.
+    served = serve()
+    answer = served.request("POST", path, token=token, body=b"x" * (MAX_BODY_BYTES + 1))
+    assert (answer.status_code, answer.json()) == (403, {"error": "the credential is not valid"})
+    assert served.status()["runs"] == []
 
 
 def test_the_docs_compose_health_check_probes_the_port_the_variables_name(serve: Serve) -> None:

@@ -33,3 +33,6 @@ def test_a_notification_that_fails_only_warns(serve: Serve, sim: Simulator, web:
     assert (run["result"], run["exit_code"]) == ("upgraded", 0)
     assert "[run 1] warning: " in served.log.getvalue()
     assert HOOK_SECRET not in served.log.getvalue()
+    # /status says so too (second review of #16: only the log did).
+    (warning,) = served.run(1)["warnings"]
+    assert warning.startswith("the webhook notification to 127.0.0.1 was not delivered: it could not be reached"), warning

@@ -194,6 +194,31 @@ def test_the_registry_name_the_targets_use_can_be_given(serve: Serve) -> None:
     assert accepted(answer) == ["registry.example.com:5000/library/test:2.1"]
 
 
+@pytest.mark.parametrize("host", ["h/path", "registry.example.com/shop", "registry", "registry.example.com:port",
+                                  "https://registry.example.com", ""])
+def test_a_registry_parameter_that_is_no_registry_host_is_400_naming_it(serve: Serve, host: str) -> None:
+    # `h/path` was taken as a host: the run looked for targets of `h/path/library/test`, which none runs.
+    served = serve()
+    envelope = {"events": [registry_event(0, "push", MANIFEST, "manifests", tag="2.1")]}
+    answer = served.post(f"/webhooks/registry?registry={host}", envelope)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith("?registry= must be a registry host[:port]")
+    assert served.status()["runs"] == []
+
+
+@pytest.mark.parametrize("host", ["REGISTRY.EXAMPLE.COM:5000", "Registry.Example.com:5000"])
+def test_a_registry_host_in_capitals_is_the_same_registry(serve: Serve, sim: Simulator, web: str, host: str) -> None:
+    # A host name is case-insensitive (RFC 4343); the reference grammar allows capitals in it. The run of
+    # a push naming the registry in capitals picks the target running registry.example.com:5000/shop/web.
+    served = serve()
+    event = registry_event(0, "push", MANIFEST, "manifests", tag="2.1", repository="shop/web")
+    event["request"]["host"] = host
+    answer = served.post("/webhooks/registry", {"events": [event]})
+    assert answer.json()["accepted"][0]["repository"] == "registry.example.com:5000/shop/web", answer.text
+    run = served.wait_until_done(1)
+    assert (run["result"], [target["target"] for target in run["targets"]]) == ("upgraded", ["Default/shop/web"])
+
+
 @pytest.mark.parametrize("path", ["/upgrade", "/webhooks/dockerhub", "/webhooks/harbor", "/webhooks/registry"])
 @pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000])
 def test_a_body_nested_too_deeply_for_the_decoder_is_400_in_one_line(serve: Serve, path: str, body: bytes) -> None:

@@ -1,4 +1,5 @@
-"""The queue: one run per repository at a time, a newer patch release replacing the waiting one, a bound past
+"""The queue: one run per repository at a time, a request for the waiting image with other fields replacing it,
+every other tag queued after it, a bound past
 which a request is 429 with nothing queued, and /status telling runs and targets apart.
 
 An upgrade is held by the simulator's hang fault (the target stays `upgrading` until the test lifts
@@ -14,8 +15,9 @@ import pytest
 
 from rancher_deploy.choices import VersionPolicy
 from rancher_deploy.images import ImageRef
+from rancher_deploy.policy import decide
 from rancher_deploy.serve.payloads import Trigger
-from rancher_deploy.serve.scheduler import Order, by_version
+from rancher_deploy.serve.scheduler import Order, by_trigger, by_version
 from rancher_deploy.simulator import Simulator
 
 from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE
@@ -25,14 +27,19 @@ REPOSITORY = NEW_IMAGE.rsplit(":", 1)[0]
 API = "registry.example.com:5000/shop/api"
 
 
-def test_a_push_for_a_busy_repository_waits_and_a_newer_one_supersedes_it(
+def test_a_push_for_a_busy_repository_waits_and_one_with_other_fields_supersedes_it(
         serve: Serve, sim: Simulator, web: str) -> None:
+    # The seed's payload carries confirm, start_first and timeout: a second request for the waiting image
+    # with confirm: true after confirm: false was dropped as a resend, and the run left the target unfinished.
     served = held_run(serve, sim, web)   # run 1: 2.1
-    waiting = served.upgrade(f"{REPOSITORY}:2.2")
+    waiting = served.upgrade(f"{REPOSITORY}:2.2", confirm=False)
     assert waiting.status_code == 202 and waiting.json()["accepted"][0]["supersedes"] is None
-    newer = served.upgrade(f"{REPOSITORY}:2.2.1")   # a patch release: every version policy takes it over 2.2
-    assert newer.json()["accepted"] == [{"run": 3, "image": f"{REPOSITORY}:2.2.1", "repository": REPOSITORY,
-                                         "supersedes": 2}]
+    confirmed = served.upgrade(f"{REPOSITORY}:2.2")
+    assert confirmed.json()["accepted"] == [{"run": 3, "image": f"{REPOSITORY}:2.2", "repository": REPOSITORY,
+                                             "supersedes": 2, "note": "replaces the waiting request's "
+                                                                      "confirm/start_first/timeout"}]
+    resent = served.upgrade(f"{REPOSITORY}:2.2")   # identical: a resend, not queued
+    assert resent.status_code == 200 and "deploys that image" in resent.json()["ignored"][0]
     status = served.status()
     assert (status["queued"], status["running"]) == (1, 1)
     assert {run["run"]: run["state"] for run in status["runs"]} == {3: "queued", 2: "superseded", 1: "running"}
@@ -40,10 +47,8 @@ def test_a_push_for_a_busy_repository_waits_and_a_newer_one_supersedes_it(
 
     sim.faults.clear()
     assert served.wait_until_done(3)["result"] == "upgraded"
-    assert served.run(1)["result"] == "upgraded"
-    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.2.1"
-    # Run 2 never ran: Rancher was asked for two upgrades, 2.1's and 2.2.1's.
-    assert [r.query for r in sim.requests if r.method == "POST" and r.query == "action=upgrade"] == ["action=upgrade"] * 2
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.2"
+    assert sim.service(web)["state"] == "active"   # confirmed: finished, as the later request asked
     assert "[run 2]" not in served.log.getvalue()
 
 
@@ -56,12 +61,16 @@ def test_past_the_queues_bound_a_request_is_429_and_queues_nothing(serve: Serve,
     full = served.upgrade("registry.example.com:5000/shop/cart:1.0")
     assert full.status_code == 429
     assert full.headers["Retry-After"] == "60"
-    assert full.json() == {"error": "the queue is full (RANCHER_SERVE_QUEUE runs wait); try again later"}
+    assert full.json() == {"error": "the queue is full (RANCHER_SERVE_QUEUE=1: at most 1 waiting run); try again later"}
     status = served.status()
     assert (status["queued"], status["queue_limit"], [run["run"] for run in status["runs"]]) == (1, 1, [2, 1])
-    # A newer push of a waiting repository needs no place of its own: it takes the waiting one's.
+    # A minor release of a waiting repository needs a place of its own; a newer patch release, or the same
+    # image with other fields, takes the waiting one's.
+    assert served.upgrade(f"{API}:1.1.0").status_code == 429
+    again = served.upgrade(f"{API}:1.0", confirm=False)
+    assert again.status_code == 202 and again.json()["accepted"][0]["supersedes"] == 2
     newer = served.upgrade(f"{API}:1.0.1")
-    assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 2
+    assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 3
 
 
 def test_status_lists_each_targets_last_run(serve: Serve, sim: Simulator, web: str) -> None:
@@ -163,25 +172,41 @@ def test_two_runs_of_one_target_never_go_at_once(serve: Serve, sim: Simulator) -
     assert "ActionNotAvailable" not in served.log.getvalue()
 
 
-def test_a_late_push_of_an_older_tag_never_replaces_a_newer_one_waiting(
+def test_a_newer_patch_release_supersedes_the_waiting_one_and_a_late_older_one_is_not_queued(
         serve: Serve, sim: Simulator, web: str) -> None:
-    # Registries deliver late and out of order (a notification retried after its backoff): newest is by
-    # version, not by arrival; a patch release below the waiting one is taken by no policy over it.
+    # The issue: "a newer push for a busy target waits and supersedes an older queued one". Registries
+    # deliver late and out of order (a notification retried after its backoff): newest is by version.
     served = held_run(serve, sim, web)   # run 1: 2.1
-    assert served.upgrade(f"{REPOSITORY}:2.10.1").status_code == 202          # run 2 waits
-    late = served.upgrade(f"{REPOSITORY}:2.10.0")
+    assert served.upgrade(f"{REPOSITORY}:2.2").status_code == 202             # run 2 waits
+    newer = served.upgrade(f"{REPOSITORY}:2.2.1")                             # every policy takes it over 2.2
+    assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 2, newer.text
+    assert newer.json()["accepted"][0]["note"].startswith("a newer patch release")
+    late = served.upgrade(f"{REPOSITORY}:2.2.0")
     assert late.status_code == 200 and late.json()["accepted"] == [], late.text
-    (why,) = late.json()["ignored"]
-    assert why.startswith(f"{REPOSITORY}:2.10.0: not queued: run 2, waiting, deploys {REPOSITORY}:2.10.1, and the "
-                          "version policy newer, and every version policy a label may set, takes that over it"), why
-    again = served.upgrade(f"{REPOSITORY}:2.10.1")                            # a resent notification
-    assert again.status_code == 200 and "deploys that image" in again.json()["ignored"][0]
-    assert {run["run"]: run["state"] for run in served.status()["runs"]} == {2: "queued", 1: "running"}
-    newer = served.upgrade(f"{REPOSITORY}:2.10.2")                            # a newer one still replaces it
-    assert newer.status_code == 202 and newer.json()["accepted"][0]["supersedes"] == 2
+    assert "every built-in version policy a label may set, takes that over it" in late.json()["ignored"][0]
+    assert {run["run"]: run["state"] for run in served.status()["runs"]} == {3: "queued", 2: "superseded",
+                                                                              1: "running"}
     sim.faults.clear()
     assert served.wait_until_done(3)["result"] == "upgraded"
-    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.10.2"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.2.1"
+    # Run 2 never ran: Rancher was asked for two upgrades, 2.1's and 2.2.1's.
+    assert [r.query for r in sim.requests if r.method == "POST" and r.query == "action=upgrade"] == ["action=upgrade"] * 2
+
+
+def test_by_version_replaces_only_what_every_policy_takes_and_ignores_only_what_none_would() -> None:
+    compare = by_version(VersionPolicy.parse("newer"))
+
+    def order(waiting: str, new: str, **fields: bool) -> Order:
+        return compare(Trigger(ImageRef.parse(f"{REPOSITORY}:{waiting}"), "registry"),
+                       Trigger(ImageRef.parse(f"{REPOSITORY}:{new}"), "upgrade", **fields))[0]
+
+    assert order("1.5", "1.5.1") is Order.REPLACE
+    assert order("1.5.1", "1.5") is Order.IGNORE
+    assert order("1.5", "1.5") is Order.IGNORE and order("1.5", "1.5", finish=True) is Order.REPLACE
+    assert order("1.5", "sha-4f2a9c1") is Order.BOTH     # newer skips a commit; a label `any` takes it
+    assert order("2.0.1", "2.1.0") is Order.BOTH         # a target labelled patch takes 2.0.1 only
+    assert order("2.1.0", "2.0.1") is Order.BOTH
+    assert order("1.5", "latest") is Order.BOTH and order("latest", "1.5") is Order.BOTH
 
 
 @pytest.mark.parametrize("policy, first, second, results, ends_on", [
@@ -203,44 +228,47 @@ def test_a_push_the_policies_cannot_order_over_the_waiting_one_is_queued_after_i
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:{ends_on}"
 
 
-def test_a_minor_release_does_not_replace_a_patch_release_a_target_labelled_patch_would_take(
-        serve: Serve, sim: Simulator, web: str) -> None:
+@pytest.mark.parametrize("label, on, first, second", [
+    ("patch", "2.1.0", "2.1.1", "2.2.0"),          # a target labelled patch takes 2.1.1 only
+    ("minor", "2.1.0", "2.2.0", "3.0.0"),          # a target labelled minor takes 2.2.0 only
+])
+def test_a_newer_release_does_not_replace_a_waiting_one_a_labelled_target_would_take(
+        serve: Serve, sim: Simulator, web: str, label: str, on: str, first: str, second: str) -> None:
     config = copy.deepcopy(LAUNCH_CONFIG)
-    config["imageUuid"] = f"docker:{REPOSITORY}:2.1.0"
-    config["labels"].update({"autoupdate.enable": "true", "autoupdate.policy": "patch"})
+    config["imageUuid"] = f"docker:{REPOSITORY}:{on}"
+    config["labels"].update({"autoupdate.enable": "true", "autoupdate.policy": label})
     pinned = sim.add_service(sim.service(web)["stackId"], "pinned", config, scale=1)
-    served = held_run(serve, sim, web)   # run 1: 2.1, which `patch` on 2.1.0 skips
-    assert served.upgrade(f"{REPOSITORY}:2.1.1").status_code == 202
-    minor = served.upgrade(f"{REPOSITORY}:2.2.0")
-    assert minor.status_code == 202 and minor.json()["accepted"][0]["supersedes"] is None
+    assert decide(VersionPolicy.parse(label), f"{REPOSITORY}:{on}", f"{REPOSITORY}:{first}").allowed
+    assert not decide(VersionPolicy.parse(label), f"{REPOSITORY}:{on}", f"{REPOSITORY}:{second}").allowed
+    served = held_run(serve, sim, web)   # run 1: 2.1, which the label skips
+    assert served.upgrade(f"{REPOSITORY}:{first}").status_code == 202
+    later = served.upgrade(f"{REPOSITORY}:{second}")
+    assert later.status_code == 202 and later.json()["accepted"][0]["supersedes"] is None
     sim.faults.clear()
     served.wait_until_done(3)
-    assert sim.service(pinned)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.1.1"
-    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:2.2.0"
+    assert sim.service(pinned)["launchConfig"]["imageUuid"] == f"docker:{REPOSITORY}:{first}"
 
 
-def test_by_version_replaces_only_what_every_policy_takes_and_ignores_only_what_none_would() -> None:
-    compare = by_version(VersionPolicy.parse("newer"))
+def test_by_trigger_drops_or_replaces_only_the_same_image_and_queues_every_other_tag() -> None:
+    def order(waiting: str, new: str, **fields: bool) -> Order:
+        return by_trigger(Trigger(ImageRef.parse(f"{REPOSITORY}:{waiting}"), "registry"),
+                          Trigger(ImageRef.parse(f"{REPOSITORY}:{new}"), "upgrade", **fields))[0]
 
-    def order(waiting: str, new: str) -> Order:
-        return compare(Trigger(ImageRef.parse(f"{REPOSITORY}:{waiting}"), "registry"),
-                       Trigger(ImageRef.parse(f"{REPOSITORY}:{new}"), "registry"))[0]
-
-    assert order("1.5", "1.5.1") is Order.REPLACE
-    assert order("1.5.1", "1.5") is Order.IGNORE
     assert order("1.5", "1.5") is Order.IGNORE and order("latest", "latest") is Order.IGNORE
-    assert order("1.5", "sha-4f2a9c1") is Order.BOTH     # newer skips a commit; a label `any` takes it
-    assert order("2.0.1", "2.1.0") is Order.BOTH         # a target labelled patch takes 2.0.1 only
-    assert order("2.1.0", "2.0.1") is Order.BOTH
-    assert order("1.5", "latest") is Order.BOTH and order("latest", "1.5") is Order.BOTH
+    assert order("1.5", "1.5", finish=True) is Order.REPLACE and order("1.5", "1.5", start_first=False) is Order.REPLACE
+    for waiting, new in [("1.5", "1.5.1"), ("1.5.1", "1.5"), ("1.5", "sha-4f2a9c1"), ("2.0.1", "2.1.0"),
+                         ("1.4.9", "1.4.10"), ("1.5", "latest"), ("latest", "1.5")]:
+        assert order(waiting, new) is Order.BOTH, (waiting, new)
+    assert by_trigger(Trigger(ImageRef.parse(REPOSITORY), "poll", poll=True),
+                      Trigger(ImageRef.parse(REPOSITORY), "poll", poll=True))[0] is Order.IGNORE
 
 
 def test_every_status_entry_has_the_same_fields_and_a_runs_own_warnings(serve: Serve, sim: Simulator, web: str) -> None:
     # A queued, superseded or cancelled run lacked result, exit_code and targets; a run's own warnings
     # (patterns matching nothing) reached only the log.
     served = held_run(serve, sim, web)
+    served.upgrade(f"{REPOSITORY}:2.2", confirm=False)
     served.upgrade(f"{REPOSITORY}:2.2")
-    served.upgrade(f"{REPOSITORY}:2.2.1")
     served.upgrade(f"{API}:1.0")
     runs = {run["run"]: run for run in served.status()["runs"]}
     assert {number: runs[number]["state"] for number in (1, 2, 3)} == {3: "queued", 2: "superseded", 1: "running"}

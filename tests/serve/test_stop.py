@@ -47,8 +47,8 @@ def test_a_stop_closes_the_port_cancels_waiting_runs_and_lets_the_running_one_fi
     served = held_run(serve, sim, web, RANCHER_SERVE_GRACE="60")
     assert served.upgrade(f"{REPOSITORY}:2.2").status_code == 202        # waits for run 1
     thread = stopping(served)
-    served.wait_for_line("SIGTERM: accepting no more requests; waiting up to 60s for 1 running run(s)")
-    assert "SIGTERM: run(s) 2 had not started and are cancelled; nothing of theirs was changed" in served.log.getvalue()
+    served.wait_for_line("SIGTERM: accepting no more requests; waiting up to 60s for 1 running run to end")
+    assert "SIGTERM: run 2 had not started and was cancelled; nothing of theirs was changed" in served.log.getvalue()
     with pytest.raises(requests.ConnectionError):
         requests.get(served.url + "/healthz", timeout=5)
     sim.faults.clear()
@@ -62,7 +62,7 @@ def test_after_the_grace_a_running_upgrade_is_rolled_back_and_the_exit_says_so(
         serve: Serve, sim: Simulator, web: str) -> None:
     served = held_run(serve, sim, web, RANCHER_SERVE_GRACE="0")
     thread = stopping(served)
-    served.wait_for_line("interrupting run(s) 1: each rolls back")
+    served.wait_for_line("interrupting run 1: each rolls back")
     sim.faults.clear()   # so that the rollback can go through
     assert ended(served, thread) is ExitCode.TERMINATED
     log = served.log.getvalue()
@@ -78,9 +78,9 @@ def test_a_second_signal_interrupts_at_once(serve: Serve, sim: Simulator, web: s
     served = held_run(serve, sim, web, RANCHER_SERVE_GRACE="300")
     count = [1]
     thread = stopping(served, lambda: count[0])
-    served.wait_for_line("waiting up to 300s for 1 running run(s)")
+    served.wait_for_line("waiting up to 300s for 1 running run to end")
     count[0] = 2
-    served.wait_for_line("interrupting run(s) 1")
+    served.wait_for_line("interrupting run 1:")
     sim.faults.clear()
     assert ended(served, thread) is ExitCode.TERMINATED
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"

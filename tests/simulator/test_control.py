@@ -170,3 +170,33 @@ def test_a_seed_refuses_a_name_its_stack_holds_as_rancher_does(sim: Simulator) -
     created = api.post(f"{sim.url}/v2-beta/services", json={"stackId": shop, "name": "Web", "launchConfig": IMAGE},
                        timeout=10)
     assert (created.status_code, created.json()["code"]) == (422, "NotUnique")   # the API's create: the same rule
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"service": []}, "unknown key 'service' in the seed document"),
+    ({"stacks": [{"name": "shop", "labels": {}}]}, "unknown key 'labels' in stacks[0]"),
+    ({"services": [{"stack": "shop", "name": "web", "launchConfig": IMAGE, "scael": 2}]},
+     "unknown key 'scael' in services[0]"),
+])
+def test_a_seed_key_it_does_not_know_is_400_naming_it_and_makes_nothing(
+        sim: Simulator, document: dict[str, object], message: str) -> None:
+    # Second review of #16: unknown keys were dropped silently, so a test's setup was not what it read.
+    before = requests.get(f"{sim.url}/_sim/state", timeout=10).json()
+    refused = _seed(sim, {"stacks": [{"name": "shop"}], **document})
+    assert refused.status_code == 400 and message in refused.text, refused.text
+    assert requests.get(f"{sim.url}/_sim/state", timeout=10).json()["stacks"] == before["stacks"]
+
+
+def test_a_rancher_2_seed_puts_annotations_on_the_workload_and_refuses_unknown_keys() -> None:
+    with Simulator(K8S_TOKEN, K8S_SECRET, rancher_version="2.8") as sim:
+        workload = {"namespace": "default", "name": "web", "containers": [{"name": "app", "image": "app:1"}],
+                    "annotations": {"autoupdate.policy": "patch"}}
+        assert _seed(sim, {"workloads": [workload]}).status_code == 201
+        assert sim.workload("deployment", "default", "web")["metadata"]["annotations"]["autoupdate.policy"] == "patch"
+        for document, message in [({"workloads": [{**workload, "name": "api", "annotation": {}}]},
+                                   "unknown key 'annotation' in workloads[0]"),
+                                  ({"deployments": []}, "unknown key 'deployments' in the seed document")]:
+            refused = _seed(sim, document)
+            assert refused.status_code == 400 and message in refused.text, refused.text
+        assert [w["metadata"]["name"] for w in requests.get(f"{sim.url}/_sim/state", timeout=10).json()["workloads"]] \
+            == ["web"]
