@@ -30,6 +30,9 @@ from rancher_deploy.serve.scheduler import QueueFull, Scheduler, Stopping
 MAX_BODY_BYTES = 1024 * 1024
 # What a refused sender is asked to wait before trying again (429, 503).
 RETRY_AFTER_SECONDS = 60
+# Set in the environ once the body was read whole: any other request with a body is answered with
+# `Connection: close`, or the unread rest would be parsed as the next request on the connection.
+_BODY_READ = "rancher_deploy.body_read"
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -105,9 +108,6 @@ class App:
                 note = " run " + ", ".join(str(item["run"]) for item in document["accepted"])
         except Refused as refused:
             status, document, headers = refused.status, {"error": refused.message}, refused.headers
-            if _has_body(environ):
-                # Its body may be unread: close rather than wait for a sender we refused (server._Gateway).
-                headers = (*headers, ("Connection", "close"))
             note = f" ({refused.message})"
         except Exception as error:   # noqa: BLE001 - a fault of ours is still answered as one JSON object
             # Every input is checked above; this is the net under a check that was missed (cheroot
@@ -116,6 +116,10 @@ class App:
             document = {"error": f"the server failed to answer ({type(error).__name__}); GET /status lists "
                                  "any run it queued"}
             note = f" ({type(error).__name__})"
+        if _has_body(environ) and not environ.get(_BODY_READ) and ("Connection", "close") not in headers:
+            # Its body is unread, or read in part: what is left of it would be parsed as the next request
+            # (a GET /status with a body), and a refused sender is not waited for (server._Gateway).
+            headers = (*headers, ("Connection", "close"))
         body = (document if isinstance(document, bytes) else json.dumps(document).encode("utf-8") + b"\n")
         content_type = "text/plain; charset=utf-8" if isinstance(document, bytes) else "application/json"
         start_response(f"{status.value} {status.phrase}", [
@@ -127,6 +131,12 @@ class App:
         return [] if method == "HEAD" else [body]
 
     def _answer(self, environ: Environ, path: str, method: str) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:
+        if environ.get("HTTP_TRANSFER_ENCODING") and environ.get("CONTENT_LENGTH"):
+            # Two framings: cheroot reads the chunks, a proxy in front may have forwarded Content-Length
+            # bytes, and the rest would be a second request smuggled in (RFC 9112 section 6.3 item 3:
+            # "ought to be handled as an error"; the connection is closed, as it must be then).
+            raise Refused(HTTPStatus.BAD_REQUEST, "a request may not have both Transfer-Encoding and Content-Length "
+                                                  "(RFC 9112 section 6.3)")
         route, token = _route(path)
         if route.method == "GET" and method == "HEAD":
             method = "GET"   # load balancers probe health with HEAD (__call__ sends the headers alone)
@@ -155,8 +165,7 @@ class App:
             unstamped = stamped and presented.signature is not None and presented.timestamp is None
             raise Refused(HTTPStatus.FORBIDDEN, f"a signed {method} must sign {auth.TIMESTAMP_HEADER} too (docs/fleet.md)"
                           if unstamped else "the credential is not valid")
-        length = _length(environ) if route.parse is not None else 0
-        body = _body(environ, length) if route.parse is not None else b""
+        body = b"" if route.parse is None else _body(environ, _length(environ))
         if (verdict is auth.Verdict.UNDECIDED
                 and auth.check(self._keys, presented, body, stamped=stamped) is not auth.Verdict.ALLOWED):
             raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
@@ -241,4 +250,5 @@ def _body(environ: Environ, length: int | None) -> bytes:
             from None
     if len(body) > MAX_BODY_BYTES:
         raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    environ[_BODY_READ] = True
     return body
