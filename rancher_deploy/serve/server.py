@@ -18,7 +18,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from cheroot import wsgi
+from cheroot import server, wsgi
 
 from rancher_deploy.serve.chunked import ChunkedBody
 
@@ -32,6 +32,47 @@ HTTP_THREADS = 8
 READ_TIMEOUT_SECONDS = 10
 # Seconds requests being answered get to finish when the server stops.
 SHUTDOWN_SECONDS = 5
+
+
+class _Recorded:
+    """A connection's rfile, keeping the lines read through it (the request's header lines)."""
+
+    def __init__(self, rfile: Any) -> None:
+        self._rfile = rfile
+        self.lines: list[bytes] = []
+
+    def readline(self, size: int = -1) -> bytes:
+        line: bytes = self._rfile.readline(size)
+        self.lines.append(line)
+        return line
+
+
+class _HeaderReader(server.HeaderReader):
+    """cheroot's header reader, refusing two Content-Length headers that disagree.
+
+    Why: cheroot keeps the last one (HeaderReader.__call__, cheroot/server.py), while a proxy in
+    front may have framed the body by the first, and the bytes between would be a second request.
+    RFC 9112 section 6.3 item 5: such a message is unrecoverable, 400 and close. cheroot answers the
+    ValueError raised here with 400 and closes the connection (HTTPRequest.read_request_headers)
+    before the application sees the request, so that answer is cheroot's plain text, not JSON.
+    """
+
+    def __call__(self, rfile: Any, hdict: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
+        recorded = _Recorded(rfile)
+        headers: dict[bytes, bytes] = super().__call__(recorded, hdict)
+        lengths = {value.strip() for name, _, value in (line.partition(b":") for line in recorded.lines)
+                   if name.strip().lower() == b"content-length"}
+        if len(lengths) > 1:
+            raise ValueError("Content-Length given twice, with different values (RFC 9112 section 6.3)")
+        return headers
+
+
+class _Request(server.HTTPRequest):
+    header_reader = _HeaderReader()
+
+
+class _Connection(server.HTTPConnection):
+    RequestHandlerClass = _Request
 
 
 class _Gateway(wsgi.Gateway_10):
@@ -63,7 +104,10 @@ class _Gateway(wsgi.Gateway_10):
 
 
 class _Server(wsgi.Server):
-    """cheroot's server, with its error log through ours (redacted, one line per message)."""
+    """cheroot's server, with its error log through ours (redacted, one line per message), and our header
+    reader (_HeaderReader)."""
+
+    ConnectionClass = _Connection
 
     log: Log
     # Bytes a chunked body may decode to (ChunkedBody refuses more before reading it).

@@ -60,3 +60,21 @@ def test_a_body_sent_to_the_health_check_closes_the_connection_unread(serve: Ser
     served = serve()
     answer = exchange(served.service.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
     assert answer.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in answer, answer
+
+
+def test_two_different_content_lengths_are_400_and_close(serve: Serve) -> None:
+    served = serve()
+    request = (b"POST /upgrade HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+               + b"\r\nContent-Length: 3\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY)
+    answer = exchange(served.service.port, request)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request"), answer
+    assert b"Content-Length given twice" in answer and answer.count(b"HTTP/1.1 ") == 1
+    assert served.status()["runs"] == []
+
+
+def test_the_same_content_length_twice_is_one(serve: Serve, web: str) -> None:
+    served = serve()
+    request = (b"POST /upgrade HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+               + b"\r\nContent-Length: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (len(BODY), len(BODY))
+               + BODY)
+    assert exchange(served.service.port, request).startswith(b"HTTP/1.1 202 Accepted")
