@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -24,12 +25,21 @@ from rancher_deploy.fleet import counted
 from rancher_deploy.serve import auth, chunked, payloads
 from rancher_deploy.serve.payloads import Parsed, PayloadError
 from rancher_deploy.serve.scheduler import QueueFull, Scheduler, Stopping
+from rancher_deploy.serve.server import CUT_KEY, HTTP_THREADS
 
 # Larger than any push notification: Docker Hub's carries the repository's Dockerfile and description,
 # a registry envelope a few dozen events; a bigger body is refused before it is read (413).
 MAX_BODY_BYTES = 1024 * 1024
 # What a refused sender is asked to wait before trying again (429, 503).
 RETRY_AFTER_SECONDS = 60
+# Seconds a whole body may take to arrive, however it trickles in (408 after them): cheroot's timeout
+# is per read (server.READ_TIMEOUT_SECONDS), so a peer sending one byte every 9 s would otherwise hold
+# an HTTP thread for as long as it likes. 30 s carry MAX_BODY_BYTES at 35 kB/s.
+BODY_SECONDS = 30.0
+# Bodies of senders not known yet (a signature, checked only once the body is read) read at once; one
+# more is refused 503 before it is read, so the other HTTP threads stay free for /healthz and for
+# senders with a token (docs/fleet.md, "Limits").
+UNVERIFIED_BODIES = HTTP_THREADS // 2
 # Set in the environ once the body was read whole: any other request with a body is answered with
 # `Connection: close`, or the unread rest would be parsed as the next request on the connection.
 _BODY_READ = "rancher_deploy.body_read"
@@ -91,11 +101,14 @@ def shown_path(path: str) -> str:
 class App:
     """The WSGI application; `stopping` turns /healthz to 503 while the server drains."""
 
-    def __init__(self, keys: auth.Keys, scheduler: Scheduler, log: Log) -> None:
+    def __init__(self, keys: auth.Keys, scheduler: Scheduler, log: Log, *, body_seconds: float = BODY_SECONDS,
+                 unverified_bodies: int = UNVERIFIED_BODIES) -> None:
         self._keys = keys
         self._scheduler = scheduler
         self._log = log
         self.stopping = False
+        self.body_seconds = body_seconds
+        self._unverified = threading.BoundedSemaphore(unverified_bodies)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         began = time.monotonic()
@@ -165,7 +178,7 @@ class App:
             unstamped = stamped and presented.signature is not None and presented.timestamp is None
             raise Refused(HTTPStatus.FORBIDDEN, f"a signed {method} must sign {auth.TIMESTAMP_HEADER} too (docs/fleet.md)"
                           if unstamped else "the credential is not valid")
-        body = b"" if route.parse is None else _body(environ, _length(environ))
+        body = b"" if route.parse is None else self._read(environ, unverified=verdict is auth.Verdict.UNDECIDED)
         if (verdict is auth.Verdict.UNDECIDED
                 and auth.check(self._keys, presented, body, stamped=stamped) is not auth.Verdict.ALLOWED):
             raise Refused(HTTPStatus.FORBIDDEN, "the credential is not valid")
@@ -176,6 +189,21 @@ class App:
         except PayloadError as error:
             raise Refused(HTTPStatus.BAD_REQUEST, str(error)) from None
         return self._queue(parsed)
+
+    def _read(self, environ: Environ, *, unverified: bool) -> bytes:
+        """The body (_body), its Content-Length checked first; a sender still `unverified` (a signature
+        over the body) only while fewer than UNVERIFIED_BODIES such bodies are being read, else Refused
+        503 before a byte of it is read: anyone can make us read a body to check its signature."""
+        length = _length(environ)
+        if not unverified:
+            return _body(environ, length, self.body_seconds)
+        if not self._unverified.acquire(blocking=False):
+            raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, "too many signed bodies are being read at once; try again "
+                                                          "later", (("Retry-After", "5"),))
+        try:
+            return _body(environ, length, self.body_seconds)
+        finally:
+            self._unverified.release()
 
     def _queue(self, parsed: Parsed) -> tuple[HTTPStatus, Any, tuple[tuple[str, str], ...]]:
         try:
@@ -234,20 +262,38 @@ def _length(environ: Environ) -> int | None:
     return int(digits)
 
 
-def _body(environ: Environ, length: int | None) -> bytes:
+def _body(environ: Environ, length: int | None, seconds: float) -> bytes:
     """The request body, `length` bytes (checked by _length) or, sent in chunks, at most MAX_BODY_BYTES
     (Refused 413 when a chunk would take it past them, before that chunk is read; Refused 400 when it
-    is not valid chunked coding). Never more than MAX_BODY_BYTES + 1 bytes are buffered: a chunked body
-    is read through serve/chunked.py's ChunkedBody (server.py puts it in the environ)."""
+    is not valid chunked coding; Refused 408 when it is not all there within `seconds`). Never more than
+    MAX_BODY_BYTES + 1 bytes are buffered: a chunked body is read through serve/chunked.py's ChunkedBody
+    (server.py puts it in the environ)."""
     stream = environ["wsgi.input"]
+    late = threading.Event()
+    cut = environ.get(CUT_KEY)
+
+    def too_late() -> None:
+        late.set()
+        if cut is not None:
+            cut()   # the read blocked in this request's thread returns at once, short
+
+    timer = threading.Timer(seconds, too_late)
+    timer.daemon = True
+    timer.start()
     try:
         body: bytes = stream.read(length) if length is not None else stream.read(MAX_BODY_BYTES + 1)
     except chunked.TooLarge:
         raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes") \
             from None
-    except ValueError as error:
+    except (ValueError, OSError) as error:
+        if late.is_set() or isinstance(error, OSError):   # OSError: cheroot's per-read timeout
+            raise Refused(HTTPStatus.REQUEST_TIMEOUT, f"the body did not arrive within {seconds:g}s") from None
         raise Refused(HTTPStatus.BAD_REQUEST, f"the body is not valid chunked transfer coding ({error})"[:200]) \
             from None
+    finally:
+        timer.cancel()
+    if late.is_set() or (length is not None and len(body) < length):
+        raise Refused(HTTPStatus.REQUEST_TIMEOUT, f"the body did not arrive within {seconds:g}s")
     if len(body) > MAX_BODY_BYTES:
         raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
     environ[_BODY_READ] = True

@@ -15,6 +15,7 @@ a program whose runs are threads.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from typing import Any, Callable
 
@@ -32,6 +33,9 @@ HTTP_THREADS = 8
 READ_TIMEOUT_SECONDS = 10
 # Seconds requests being answered get to finish when the server stops.
 SHUTDOWN_SECONDS = 5
+# The environ key of a callable that stops reading the request's connection (app._body's deadline):
+# the read blocked on it returns at once, short, and the answer can still be written.
+CUT_KEY = "rancher_deploy.cut"
 
 
 class _Recorded:
@@ -95,12 +99,22 @@ class _Gateway(wsgi.Gateway_10):
         """cheroot's environ, with a chunked body read through ChunkedBody (bounded by the server's
         `body_limit`) instead of cheroot's reader, which reads each chunk whole (serve/chunked.py)."""
         environ: dict[str, Any] = super().get_environ()   # type: ignore[no-untyped-call]
+        connection = self.req.conn.socket
+        environ[CUT_KEY] = lambda: _cut(connection)
         if self.req.chunked_read:
             # cheroot does not drain a chunked body after the answer (HTTPRequest.send_headers), so the
             # connection is where ChunkedBody leaves it: at the next request once the body was read
             # whole; the application closes the connection when it refuses one unread.
             environ["wsgi.input"] = ChunkedBody(self.req.conn.rfile, self.req.server.body_limit)
         return environ
+
+
+def _cut(connection: socket.socket) -> None:
+    """Stop reading `connection`: a read blocked on it returns b"" (Linux, shutdown(2) SHUT_RD)."""
+    try:
+        connection.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass   # already closed by the peer: nothing is read from it any more
 
 
 class _Server(wsgi.Server):

@@ -5,9 +5,14 @@ threads for /healthz, and a listen backlog that holds a burst."""
 
 from __future__ import annotations
 
+import select
 import socket
+import time
 
-from .conftest import TOKEN, Serve
+from rancher_deploy.serve.app import UNVERIFIED_BODIES
+from rancher_deploy.serve.server import HTTP_THREADS
+
+from .conftest import HMAC_SECRET, TOKEN, Serve
 
 BODY = b'{"docker_image": "registry.example.com:5000/shop/web:2.1"}'
 SMUGGLED_BODY = BODY.replace(b"2.1", b"9.9")
@@ -78,3 +83,47 @@ def test_the_same_content_length_twice_is_one(serve: Serve, web: str) -> None:
                + b"\r\nContent-Length: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (len(BODY), len(BODY))
                + BODY)
     assert exchange(served.service.port, request).startswith(b"HTTP/1.1 202 Accepted")
+
+
+def stalled_signed_body(port: int) -> socket.socket:
+    """A connection that sends a body signed with a wrong signature (known wrong only once the body is
+    read), one byte of it, and no more."""
+    peer = socket.create_connection(("127.0.0.1", port), timeout=5)
+    peer.sendall(b"POST /upgrade HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=" + b"0" * 64
+                 + b"\r\nContent-Length: 100000\r\n\r\n{")
+    return peer
+
+
+def test_stalled_signed_bodies_leave_the_health_check_answering(serve: Serve) -> None:
+    # Each held one of the HTTP threads until cheroot's read timeout, renewed by every byte dripped in.
+    served = serve(RANCHER_SERVE_HMAC_SECRET=HMAC_SECRET)
+    stalled = [stalled_signed_body(served.service.port) for _ in range(HTTP_THREADS * 2)]
+    try:
+        # The ones past the bound are refused before their body is read; wait for those answers.
+        refused, deadline = 0, time.monotonic() + 10
+        waiting = list(stalled)
+        while refused < len(stalled) - UNVERIFIED_BODIES and time.monotonic() < deadline:
+            readable, _, _ = select.select(waiting, [], [], 1)
+            for peer in readable:
+                assert peer.recv(65536).startswith(b"HTTP/1.1 503 Service Unavailable")
+                waiting.remove(peer)
+                refused += 1
+        assert refused == len(stalled) - UNVERIFIED_BODIES
+        began = time.monotonic()
+        assert served.request("GET", "/healthz", token=None).status_code == 200
+        assert served.request("GET", "/status").status_code == 200
+        assert time.monotonic() - began < 2
+    finally:
+        for peer in stalled:
+            peer.close()
+
+
+def test_a_body_trickling_in_past_the_deadline_is_408(serve: Serve) -> None:
+    served = serve(RANCHER_SERVE_HMAC_SECRET=HMAC_SECRET)
+    served.service.app.body_seconds = 0.2   # BODY_SECONDS (30) in production
+    began = time.monotonic()
+    with stalled_signed_body(served.service.port) as peer:
+        answer = peer.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout") and b"Connection: close" in answer, answer
+    assert b"the body did not arrive within 0.2s" in answer
+    assert time.monotonic() - began < 3   # not cheroot's 10 s read timeout
