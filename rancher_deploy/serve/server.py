@@ -33,6 +33,11 @@ HTTP_THREADS = 8
 READ_TIMEOUT_SECONDS = 10
 # Seconds requests being answered get to finish when the server stops.
 SHUTDOWN_SECONDS = 5
+# Connections the kernel holds until the server accepts them. cheroot's default (request_queue_size,
+# cheroot/server.py) is 5: a registry announcing a burst of pushes at once, or a CI fleet, had its
+# connections stall in SYN retries (1 s, then 3 s). 128, as the simulator (simulator/server.py), is
+# Linux's SOMAXCONN before 5.4.
+LISTEN_BACKLOG = 128
 # The environ key of a callable that stops reading the request's connection (app._body's deadline):
 # the read blocked on it returns at once, short, and the answer can still be written.
 CUT_KEY = "rancher_deploy.cut"
@@ -118,8 +123,8 @@ def _cut(connection: socket.socket) -> None:
 
 
 class _Server(wsgi.Server):
-    """cheroot's server, with its error log through ours (redacted, one line per message), and our header
-    reader (_HeaderReader)."""
+    """cheroot's server, with its error log through ours (redacted, one line per message), our header
+    reader (_HeaderReader) and a listen backlog of LISTEN_BACKLOG."""
 
     ConnectionClass = _Connection
 
@@ -141,7 +146,8 @@ class HttpServer:
 
     def __init__(self, app: Callable[..., Any], host: str, port: int, log: Log, body_limit: int) -> None:
         self._server = _Server((host, port), app, numthreads=HTTP_THREADS, shutdown_timeout=SHUTDOWN_SECONDS,
-                               server_name="rancher-deploy", timeout=READ_TIMEOUT_SECONDS)
+                               server_name="rancher-deploy", timeout=READ_TIMEOUT_SECONDS,
+                               request_queue_size=LISTEN_BACKLOG)
         self._server.gateway = _Gateway
         self._server.log = log
         self._server.body_limit = body_limit

@@ -5,8 +5,10 @@ threads for /healthz, and a listen backlog that holds a burst."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import select
 import socket
+import threading
 import time
 
 from rancher_deploy.serve.app import UNVERIFIED_BODIES
@@ -14,6 +16,7 @@ from rancher_deploy.serve.server import HTTP_THREADS
 
 from .conftest import HMAC_SECRET, TOKEN, Serve
 
+BURST = 120
 BODY = b'{"docker_image": "registry.example.com:5000/shop/web:2.1"}'
 SMUGGLED_BODY = BODY.replace(b"2.1", b"9.9")
 # A whole request, queued if the bytes around it are taken for its framing.
@@ -127,3 +130,20 @@ def test_a_body_trickling_in_past_the_deadline_is_408(serve: Serve) -> None:
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout") and b"Connection: close" in answer, answer
     assert b"the body did not arrive within 0.2s" in answer
     assert time.monotonic() - began < 3   # not cheroot's 10 s read timeout
+
+
+def test_a_burst_of_connections_is_answered_without_a_retry(serve: Serve) -> None:
+    # cheroot's listen backlog is 5: past it, the kernel dropped the SYNs, and the connections waited
+    # for their retry (1 s, then 3 s).
+    served = serve()
+    ready = threading.Barrier(BURST)
+
+    def connect(_: int) -> float:
+        ready.wait()
+        began = time.monotonic()
+        with socket.create_connection(("127.0.0.1", served.service.port), timeout=10):
+            return time.monotonic() - began
+
+    with concurrent.futures.ThreadPoolExecutor(BURST) as pool:
+        waits = list(pool.map(connect, range(BURST)))
+    assert max(waits) < 0.9, sorted(waits)[-5:]
