@@ -33,7 +33,7 @@ from rancher_deploy.report import HumanLog, Pipe
 from rancher_deploy.serve.app import MAX_BODY_BYTES, App
 from rancher_deploy.serve.auth import Keys
 from rancher_deploy.serve.poll import start_polling
-from rancher_deploy.serve.runs import Lines, make_runner
+from rancher_deploy.serve.runs import Lines, effective, make_runner
 from rancher_deploy.serve.scheduler import Job, Scheduler, by_version
 from rancher_deploy.serve.server import HttpServer
 from rancher_deploy.settings import COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Settings, secrets_in
@@ -106,8 +106,10 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
     keys = Keys.from_settings(settings, name)
     if settings.serve_port > 65535:
         raise ConfigError(name("serve_port"), f"must be a TCP port, at most 65535, got {settings.serve_port}")
+    # A trigger's left-out fields compared as what they mean under these settings (runs.effective).
+    compare = by_version(settings.version_policy, lambda trigger: effective(settings, trigger))
     scheduler = Scheduler(make_runner(settings, inputs, redactor, log=lines, out=out), workers=settings.parallel,
-                          limit=settings.serve_queue, compare=by_version(settings.version_policy))
+                          limit=settings.serve_queue, compare=compare)
     app = App(keys, scheduler, lambda text: log.line("http: " + text))
     server = HttpServer(app, settings.serve_host, settings.serve_port, log.line, MAX_BODY_BYTES)
     try:

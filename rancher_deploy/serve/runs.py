@@ -58,6 +58,13 @@ def settings_for(base: Settings, trigger: Trigger) -> Settings:
     return base.selecting(trigger.image, poll=trigger.poll, **changes)
 
 
+def effective(base: Settings, trigger: Trigger) -> tuple[object, ...]:
+    """The `finish`, `start_first` and `timeout_seconds` the run of `trigger` is given (settings_for):
+    what the scheduler compares a resent trigger by (scheduler.Effective)."""
+    given = settings_for(base, trigger)
+    return given.finish, given.start_first, given.timeout_seconds
+
+
 def notify_run(ran: Ran, settings: Settings, log: HumanLog, redactor: Redactor) -> Ran:
     """The one place a server's run is announced: Slack/Mattermost and the JSON webhook, as a CLI run
     is (`notify.send`: only a run that changed something or did not end 0; a failure only warns).

@@ -143,11 +143,19 @@ class Order(enum.Enum):
 # How a new push compares with the last waiting run of its repository: the Order, and why in words an
 # `ignored` entry continues (`... and <why>`), or a replacing one's `note` says.
 Compare = Callable[[Trigger, Trigger], "tuple[Order, str]"]
+# What a trigger's run is given of confirm, start_first and timeout, a left-out one as what it means
+# (runs.effective: the server's settings, or the seed's 30 s): two triggers meaning the same run are one.
+Effective = Callable[[Trigger], "tuple[object, ...]"]
 
 
-def by_trigger(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
+def as_given(trigger: Trigger) -> tuple[object, ...]:
+    """The payload's fields as given (`None`: left out); what a scheduler without settings compares."""
+    return trigger.finish, trigger.start_first, trigger.timeout_seconds
+
+
+def by_trigger(waiting: Trigger, new: Trigger, effective: Effective = as_given) -> tuple[Order, str]:
     """How a new trigger of a repository queues after the last waiting one: IGNORE when it is the same
-    image with the same payload fields (a resent notification; the waiting run pulls the tag when it
+    image with the same payload fields as `effective` gives them (a resent notification; the waiting run pulls the tag when it
     starts), REPLACE when it is the same image with other `confirm`, `start_first` or `timeout` (the
     sender's latest word on how to deploy it), BOTH otherwise, in order of arrival.
 
@@ -159,8 +167,9 @@ def by_trigger(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
     """
     if waiting.poll != new.poll or not waiting.image.same_image(new.image):
         return Order.BOTH, ""
-    if (waiting.finish, waiting.start_first, waiting.timeout_seconds) == (new.finish, new.start_first,
-                                                                          new.timeout_seconds):
+    # Compared as the runs would be given them: a Docker Hub push (no fields) and a POST /upgrade of
+    # the same image leaving them out mean the same run, not one replacing the other (third review of #16).
+    if effective(waiting) == effective(new):
         return Order.IGNORE, "it deploys that image, pulled when the run starts"
     return Order.REPLACE, "replaces the waiting request's confirm/start_first/timeout"
 
@@ -170,7 +179,7 @@ def by_trigger(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
 _STRICTEST = VersionPolicy(PolicyKind.PATCH)
 
 
-def by_version(policy: VersionPolicy) -> Compare:
+def by_version(policy: VersionPolicy, effective: Effective = as_given) -> Compare:
     """How pushes of one repository queue under the server's `policy`: "a newer push for a busy target
     waits and supersedes an older queued one" (issue #16), without costing a target a release.
 
@@ -189,7 +198,7 @@ def by_version(policy: VersionPolicy) -> Compare:
 
     def compare(waiting: Trigger, new: Trigger) -> tuple[Order, str]:
         if waiting.poll == new.poll and waiting.image.same_image(new.image):
-            return by_trigger(waiting, new)
+            return by_trigger(waiting, new, effective)
         if waiting.poll or new.poll:   # a poll has no tag: each target's run picks its own
             return Order.BOTH, ""
         old, pushed = str(waiting.image), str(new.image)

@@ -52,6 +52,22 @@ def test_a_push_for_a_busy_repository_waits_and_one_with_other_fields_supersedes
     assert "[run 2]" not in served.log.getvalue()
 
 
+def test_the_same_image_from_two_senders_meaning_the_same_run_is_a_resend(
+        serve: Serve, sim: Simulator, web: str) -> None:
+    # /upgrade stored the seed's 30 s timeout and None for the left-out confirm/start_first, a Docker
+    # Hub push None for all three: each "replaced" the other, with an untrue note. Compared as the runs
+    # are given them (RANCHER_TIMEOUT=30, RANCHER_FINISH true here), they are the same run.
+    served = held_run(serve, sim, web)   # run 1: 2.1
+    hook = {"push_data": {"tag": "2.2"}, "repository": {"repo_name": REPOSITORY}}
+    assert served.post("/upgrade", {"docker_image": f"{REPOSITORY}:2.2"}).status_code == 202   # run 2
+    pushed = served.post("/webhooks/dockerhub", hook)
+    assert pushed.status_code == 200 and "deploys that image" in pushed.json()["ignored"][0], pushed.text
+    confirmed = served.upgrade(f"{REPOSITORY}:2.2", start_first=False, timeout=30)   # the same, spelt out
+    assert confirmed.status_code == 200 and confirmed.json()["accepted"] == [], confirmed.text
+    other = served.upgrade(f"{REPOSITORY}:2.2", timeout=60)   # another timeout: the sender's latest word
+    assert other.json()["accepted"][0]["supersedes"] == 2
+
+
 def test_past_the_queues_bound_a_request_is_429_and_queues_nothing(serve: Serve, sim: Simulator, web: str) -> None:
     served = serve(RANCHER_SERVE_QUEUE="1", RANCHER_PARALLEL="1")
     sim.faults.hang(web)
