@@ -215,7 +215,7 @@ def registry(body: bytes, *, registry_host: str | None = None) -> Parsed:
     client addressed it (notifications/event.go `RequestRecord.Host`).
     """
     if registry_host is not None and not _registry_host(registry_host):
-        raise PayloadError(f"?registry= must be a registry host[:port] as an image names it "
+        raise PayloadError(f"?registry= must be a registry host[:port] (port 1-65535) as an image names it "
                            f"(registry.example.com:5000), got {registry_host[:100]!r}")
     document = _object(body)
     events = document.get("events")
@@ -235,12 +235,16 @@ def registry(body: bytes, *, registry_host: str | None = None) -> Parsed:
 
 
 def _registry_host(host: str) -> bool:
-    """Whether `host` is what an image reference reads as its registry (a dot, a port or localhost;
-    no path): `h/path` would otherwise make `h/path/shop/web`, a registry `h` nobody runs."""
+    """Whether `host` is what an image reference reads as its registry (a dot, a port of 1-65535 or
+    localhost; no path): `h/path` would otherwise make `h/path/shop/web`, a registry `h` nobody runs."""
     try:
-        return ImageRef.parse(f"{host}/x").registry == host
+        if ImageRef.parse(f"{host}/x").registry != host:
+            return False
     except ValueError:
         return False
+    # A port is a TCP port, 1-65535 (RFC 793's 16 bits; 0 is reserved): `host:99999` names no registry.
+    _, colon, port = host.rpartition(":")
+    return not colon or "]" in port or (port.isdigit() and 1 <= int(port) <= 65535)
 
 
 def _registry_event(event: dict[str, Any], index: int, registry_host: str | None) -> tuple[str, ImageRef | None]:

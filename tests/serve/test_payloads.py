@@ -195,7 +195,8 @@ def test_the_registry_name_the_targets_use_can_be_given(serve: Serve) -> None:
 
 
 @pytest.mark.parametrize("host", ["h/path", "registry.example.com/shop", "registry", "registry.example.com:port",
-                                  "https://registry.example.com", ""])
+                                  "https://registry.example.com", "", "registry.example.com:99999",
+                                  "registry.example.com:0", "localhost:65536"])
 def test_a_registry_parameter_that_is_no_registry_host_is_400_naming_it(serve: Serve, host: str) -> None:
     # `h/path` was taken as a host: the run looked for targets of `h/path/library/test`, which none runs.
     served = serve()
