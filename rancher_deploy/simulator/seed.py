@@ -32,6 +32,13 @@ _RANCHER2_KEYS: dict[str, frozenset[str]] = {
                             "progressDeadlineSeconds", "labels", "annotations"}),
 }
 
+# Entry keys whose value is an object of strings (a null is none at all).
+_STRING_MAPS = frozenset({"labels", "annotations"})
+
+
+def _string_map(value: object) -> bool:
+    return value is None or (isinstance(value, dict) and all(isinstance(item, str) for item in value.values()))
+
 
 def _check_keys(doc: JSON, known: dict[str, frozenset[str]]) -> None:
     """ValueError (the control API's 400) naming the first key `known` does not list, before anything
@@ -42,11 +49,21 @@ def _check_keys(doc: JSON, known: dict[str, frozenset[str]]) -> None:
         if key not in known[""]:
             raise ValueError(f"unknown key {key!r} in the seed document; known: {', '.join(sorted(known['']))}")
     for section, entries in doc.items():
-        for index, entry in enumerate(entries if isinstance(entries, list) else ()):
-            for key in entry if isinstance(entry, dict) else ():
+        # Checked here, not left to the code that makes them: `{"projects": "x"}` answered Python's own
+        # "string indices must be integers", which names no key.
+        if not isinstance(entries, list):
+            raise ValueError(f"{section} must be a list of objects")
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                raise ValueError(f"{section}[{index}] must be an object")
+            for key, value in entry.items():
                 if key not in known[section]:
                     raise ValueError(f"unknown key {key!r} in {section}[{index}]; known: "
                                      f"{', '.join(sorted(known[section]))}")
+                if key in _STRING_MAPS and not _string_map(value):
+                    # Kubernetes' ObjectMeta: labels and annotations are map[string]string
+                    # (k8s.io/apimachinery pkg/apis/meta/v1/types.go); a number there is no workload's.
+                    raise ValueError(f"{section}[{index}].{key} must be an object of strings")
 
 
 def seed_cattle(store: Store, doc: JSON, *, keep_ids: bool = False) -> JSON:

@@ -187,6 +187,28 @@ def test_a_seed_key_it_does_not_know_is_400_naming_it_and_makes_nothing(
     assert requests.get(f"{sim.url}/_sim/state", timeout=10).json()["stacks"] == before["stacks"]
 
 
+@pytest.mark.parametrize("document, message", [
+    ({"projects": "x"}, "projects must be a list of objects"),
+    ({"stacks": ["shop"]}, "stacks[0] must be an object"),
+])
+def test_a_seed_section_of_another_type_is_400_naming_it(sim: Simulator, document: dict[str, object],
+                                                        message: str) -> None:
+    # Third review of #16: `{"projects": "x"}` answered Python's "string indices must be integers".
+    refused = _seed(sim, document)
+    assert refused.status_code == 400 and message in refused.text, refused.text
+    assert "indices" not in refused.text
+
+
+def test_rancher_2_seed_annotations_and_labels_must_be_objects_of_strings() -> None:
+    with Simulator(K8S_TOKEN, K8S_SECRET, rancher_version="2.8") as sim:
+        workload = {"namespace": "default", "name": "web", "containers": [{"name": "app", "image": "app:1"}]}
+        for key, value in [("annotations", "x"), ("annotations", {"a": 1}), ("labels", ["a"])]:
+            refused = _seed(sim, {"workloads": [{**workload, key: value}]})
+            assert refused.status_code == 400, refused.text
+            assert f"workloads[0].{key} must be an object of strings" in refused.text, refused.text
+        assert requests.get(f"{sim.url}/_sim/state", timeout=10).json()["workloads"] == []
+
+
 def test_a_rancher_2_seed_puts_annotations_on_the_workload_and_refuses_unknown_keys() -> None:
     with Simulator(K8S_TOKEN, K8S_SECRET, rancher_version="2.8") as sim:
         workload = {"namespace": "default", "name": "web", "containers": [{"name": "app", "image": "app:1"}],
