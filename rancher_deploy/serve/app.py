@@ -3,11 +3,15 @@ answers, and one access-log line per request (a passing health check excepted) w
 masked.
 
 Every answer is one JSON object (`/ping`, the seed's, answers `Pong!`). A refused request changes
-nothing: routes and methods are checked first (404, 405), then whether any credential is presented
-(401), then a credential wrong whatever the body (403), then the Content-Length header (400, 413),
-then a signature over the body (403), then the body (400), and only then is a run queued (202, or 429 when the queue is full). No body is read before its sender is known, unless a signature must be checked against
-it: a peer with a wrong token that sends its body slowly would otherwise hold one of the few HTTP
-threads for as long as it likes, and a handful of them would stop /healthz from answering.
+nothing: a request framed two ways (Transfer-Encoding and Content-Length) is refused first (400), then
+routes and methods are checked (404, 405), then whether any credential is presented (401), then a
+credential wrong whatever the body (403), then the Content-Length header (400, 413), then a signature
+over the body (403; 503 when UNVERIFIED_BODIES such bodies are being read already), then the body
+(400, 408 past BODY_SECONDS), and only then is a run queued (202, or 429 when the queue is full). No
+body is read before its sender is known, unless a signature must be checked against it: a peer with a
+wrong token that sends its body slowly would otherwise hold one of the few HTTP threads for as long as
+it likes, and a handful of them would stop /healthz from answering. A body not read whole is never
+left on a kept-alive connection: the answer closes it.
 """
 
 from __future__ import annotations
