@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import select
 import socket
+from pathlib import Path
 import threading
 import time
 
@@ -115,7 +116,7 @@ def test_stalled_signed_bodies_leave_the_health_check_answering(serve: Serve) ->
         began = time.monotonic()
         assert served.request("GET", "/healthz", token=None).status_code == 200
         assert served.request("GET", "/status").status_code == 200
-        assert time.monotonic() - began < 2
+        assert time.monotonic() - began < 5   # not the 10 s until cheroot times the stalled reads out
     finally:
         for peer in stalled:
             peer.close()
@@ -126,24 +127,35 @@ def test_a_body_trickling_in_past_the_deadline_is_408(serve: Serve) -> None:
     served.service.app.body_seconds = 0.2   # BODY_SECONDS (30) in production
     began = time.monotonic()
     with stalled_signed_body(served.service.port) as peer:
-        answer = peer.recv(65536)
+        answer = b""
+        while chunk := peer.recv(65536):   # headers and body may come in two segments; then the close
+            answer += chunk
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout") and b"Connection: close" in answer, answer
     assert b"the body did not arrive within 0.2s" in answer
     assert time.monotonic() - began < 3   # not cheroot's 10 s read timeout
 
 
+def listen_overflows() -> int:
+    """The kernel's count of connections a full listen queue dropped (TcpExt ListenOverflows, in
+    /proc/net/netstat): each one waits for its SYN's retry (1 s, then 3 s)."""
+    names, values = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines()
+                     if line.startswith("TcpExt:")]
+    return int(values[names.index("ListenOverflows")])
+
+
 def test_a_burst_of_connections_is_answered_without_a_retry(serve: Serve) -> None:
     # cheroot's listen backlog is 5: past it, the kernel dropped the SYNs, and the connections waited
-    # for their retry (1 s, then 3 s).
+    # for their retry. What is asserted is the kernel's own count of such drops, not how long a
+    # connect took (a loaded machine is slow without dropping anything).
     served = serve()
     ready = threading.Barrier(BURST)
 
-    def connect(_: int) -> float:
+    def connect(_: int) -> None:
         ready.wait()
-        began = time.monotonic()
         with socket.create_connection(("127.0.0.1", served.service.port), timeout=10):
-            return time.monotonic() - began
+            pass
 
+    before = listen_overflows()
     with concurrent.futures.ThreadPoolExecutor(BURST) as pool:
-        waits = list(pool.map(connect, range(BURST)))
-    assert max(waits) < 0.9, sorted(waits)[-5:]
+        list(pool.map(connect, range(BURST)))
+    assert listen_overflows() == before
