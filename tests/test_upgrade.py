@@ -38,6 +38,19 @@ def test_upgrades_finishes_and_keeps_every_other_field(sim: Simulator, web: str,
     assert result.stderr.splitlines()[-1].startswith("rancher-deploy: exit 0 (done")
 
 
+@pytest.mark.parametrize("timing", [Timing(speed=0, finish_cleanup=3600.0)])
+def test_finish_ends_without_waiting_for_the_old_containers_to_go(sim: Simulator, web: str, virtual: VirtualTime,
+                                                                  run_cli: RunCli) -> None:
+    # Cattle 1.6 makes the service active while the replaced containers are still removing (here for
+    # an hour): the run counts only the new version's containers, so it ends at once, healthy.
+    result = run_cli(RANCHER_POLL_INTERVAL=SIMULATED_POLL)
+    assert result.code == 0, result.stderr
+    assert sim.service(web)["state"] == "active"
+    assert sorted(i["state"] for i in sim.instances(web)) == ["removing", "removing", "running", "running"]
+    assert virtual.now < 600, virtual.now
+    assert result.stderr.splitlines()[-1].startswith("rancher-deploy: exit 0 (done")
+
+
 @ON_SIMULATED_TIME
 def test_progress_lines_show_state_health_and_elapsed(sim: Simulator, web: str, virtual: VirtualTime,
                                                       run_cli: RunCli) -> None:

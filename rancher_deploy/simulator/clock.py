@@ -27,6 +27,10 @@ class Timing:
     the last time (cattle's ``task.resource.change.publish.schedule=1``: once a second, rancher/cattle
     ``code/iaas/api-logic/.../iaas-api/defaults.properties``, ResourceChangeEventListenerImpl.run), in
     simulated seconds like the rest: 1 s real at ``realistic``, 1 ms (so every 10 ms look) at ``fast``.
+    ``finish_reconcile`` is how long a 1.6 finishupgrade takes: only the reconcile, since the old
+    containers' removal (``container_stop`` if running, then ``finish_cleanup``) is scheduled and not
+    waited for (UpgradeManagerImpl.cleanupUpgradedInstances); ``finish_cleanup`` is also how long
+    removing a container takes in the processes that do wait (remove, scale down, rollback).
     """
 
     speed: float = 1000.0
@@ -35,6 +39,7 @@ class Timing:
     health_check: float = 3.0
     container_stop: float = 1.0
     finish_cleanup: float = 1.0
+    finish_reconcile: float = 0.2
     health_wait_limit: float = 45.0
     retry_delay: float = 2.0
     cancel_tick: float = 1.0

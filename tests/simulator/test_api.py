@@ -422,6 +422,28 @@ def test_upgrade_finish_over_http(frozen_sim: Simulator, api: requests.Session) 
     assert {c["version"] for c in containers} == {doc["launchConfig"]["version"]}
 
 
+def test_finish_is_active_while_the_old_containers_are_still_removing(frozen_sim: Simulator,
+                                                                     api: requests.Session) -> None:
+    # Cattle 1.6 schedules the old containers' remove and does not wait (cleanupUpgradedInstances):
+    # over HTTP the service is active and healthy while they still show `removing`.
+    sim = frozen_sim
+    timing = Timing(speed=0.0)
+    sid = seed_web(sim)
+    url = f"{sim.url}/v2-beta/services/{sid}"
+    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": new_config(), "batchSize": 2}})
+    sim.advance(60)
+    api.post(f"{url}/?action=finishupgrade")
+    sim.advance(timing.finish_reconcile)
+    doc = api.get(url).json()
+    assert (doc["state"], doc["transitioning"], doc["healthState"]) == ("active", "no", "healthy")
+    containers = api.get(doc["links"]["instances"]).json()["data"]
+    old = [c for c in containers if c["version"] != doc["launchConfig"]["version"]]
+    assert [c["state"] for c in old] == ["removing", "removing"]
+    sim.advance(timing.finish_cleanup)
+    states = {c["id"]: c["state"] for c in api.get(doc["links"]["instances"]).json()["data"]}
+    assert all(states.get(c["id"], "removed") == "removed" for c in old)
+
+
 def test_action_url_without_slash_works(sim: Simulator, api: requests.Session) -> None:
     sid = seed_web(sim)
     r = api.post(f"{sim.url}/v2-beta/services/{sid}?action=restart", json={"rollingRestartStrategy": {}})

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from rancher_deploy.simulator.cattle.errors import ApiError
+from rancher_deploy.simulator.cattle.models.instance import InstanceState
 from rancher_deploy.simulator.cattle.models.process import PROCESSES, service_actions
 from rancher_deploy.simulator.cattle.models.service import Service
 from rancher_deploy.simulator.cattle.store import Store
@@ -143,6 +144,42 @@ def test_finishupgrade_removes_the_old_containers() -> None:
     assert svc.state == "active"
     assert [i.image_uuid for i in svc.live()] == ["docker:web:2", "docker:web:2"]
     assert svc.upgrade is not None  # stays populated after finish
+
+
+def test_finishupgrade_is_active_before_the_old_containers_are_gone() -> None:
+    # Cattle 1.6 (UpgradeManagerImpl.cleanupUpgradedInstances) schedules each old container's remove
+    # and does not wait: the service is active after the reconcile, the old ones still removing.
+    store, sid = seeded()
+    upgrade(store, sid)
+    store.advance(60)
+    svc = store.get_service("1a5", sid)
+    restarted = svc.instances[0]  # an old container started again by hand: stop chained to remove
+    restarted.begin(InstanceState.RUNNING, store.now(), 0.0, T)
+    store.advance(0.0)
+    assert [i.state.value for i in svc.instances[:2]] == ["running", "stopped"]
+    store.service_action("1a5", sid, "finishupgrade", {}, "v2-beta")
+    store.advance(T.finish_reconcile)
+    assert state(store, sid) == "active"
+    assert [i.state.value for i in svc.instances[:2]] == ["stopping", "removing"]
+    store.advance(T.finish_cleanup)  # the stopped one is gone; the restarted one is now removing
+    assert [i.state.value for i in svc.instances[:2]] == ["removing", "removed"]
+    store.advance(T.container_stop)
+    assert [i.state.value for i in svc.instances[:2]] == ["removed", "removed"]
+    assert restarted.removed_at == pytest.approx(60 + T.container_stop + T.finish_cleanup, abs=1e-6)
+
+
+def test_a_container_being_removed_is_not_started_or_stopped_again() -> None:
+    store, sid = seeded()
+    svc = store.get_service("1a5", sid)
+    inst = svc.instances[0]
+    inst.remove(store.now(), T)  # running: stopping, with the remove chained
+    inst.begin(InstanceState.RUNNING, store.now(), 0.0, T)
+    assert inst.state is InstanceState.STOPPING
+    store.advance(T.container_stop)
+    inst.settle(store.now())
+    inst.begin(InstanceState.STOPPED, store.now(), 1.0, T)
+    inst.begin(InstanceState.RUNNING, store.now(), 1.0, T)
+    assert inst.state is InstanceState.REMOVING
 
 
 def test_rollback_restores_config_at_acceptance_and_restarts_old_containers() -> None:

@@ -218,11 +218,20 @@ def plan_rollback(svc: Service, ctx: Context, batch_size: int, interval_seconds:
 
 
 def plan_finish(svc: Service, ctx: Context) -> list[Step]:
-    """Remove the stopped containers left over from the upgrade."""
+    """Schedule the removal of the containers the upgrade replaced, reconcile, and be done.
+
+    Cattle 1.6 does not wait for the old containers to go: UpgradeManagerImpl.finishUpgrade calls
+    cleanupUpgradedInstances, which only schedules each one's remove (a stop chained to remove for
+    one restarted by hand) with scheduleProcessInstanceAsync, then reconciles (deploymentMgr.activate)
+    and the service goes `active` while they are still `removing` (rancher/cattle v0.183.x,
+    code/iaas/service-discovery/.../servicediscovery/upgrade/impl/UpgradeManagerImpl.java, package
+    io.cattle.platform.servicediscovery.upgrade.impl; older cattle waited for `removed` with
+    resourceMntr.waitFor).
+    """
     old = tuple(i.id for i in svc.live() if i.version != version_of(svc.config(i.config_name)))
     return [
-        Step(StepKind.STOP, old, seconds=ctx.timing.container_stop),
-        Step(StepKind.REMOVE, old, seconds=ctx.timing.finish_cleanup),
+        Step(StepKind.CLEANUP, old),
+        Step(StepKind.SLEEP, seconds=ctx.timing.finish_reconcile),
     ]
 
 
@@ -272,6 +281,11 @@ def _begin(svc: Service, step: Step, at: float, ctx: Context) -> None:
             inst = svc.instance(inst_id)
             if inst is not None:
                 inst.begin(InstanceState.REMOVED, at, step.seconds, t)
+    elif step.kind is StepKind.CLEANUP:
+        for inst_id in step.instance_ids:
+            inst = svc.instance(inst_id)
+            if inst is not None:
+                inst.remove(at, t)
 
 
 def _create_instance(svc: Service, spec: NewInstance, at: float, seconds: float, ctx: Context) -> Instance:
@@ -334,6 +348,8 @@ def _waited(svc: Service, step: Step, proc: Process) -> list[Instance]:
 def _step_done_at(svc: Service, step: Step, proc: Process, ctx: Context) -> float:
     if step.kind is StepKind.SLEEP:
         return proc.step_started + step.seconds
+    if step.kind is StepKind.CLEANUP:
+        return proc.step_started  # scheduled, not waited for: the containers go on their own
     insts = _waited(svc, step, proc)
     if step.kind is StepKind.AWAIT_HEALTHY:
         ready = [i.ready_at(ctx.unhealthy(i)) for i in insts]

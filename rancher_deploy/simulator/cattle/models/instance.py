@@ -56,13 +56,22 @@ class Instance:
     start_once: bool = False
     # The failing_image fault: the container exits as soon as it starts (a crash on start).
     crashes: bool = False
+    # Seconds a remove chained to the running stop takes (cattle's stop chained to remove, when a
+    # remove was scheduled on a running container); None when nothing is chained.
+    remove_after_stop: float | None = None
 
     @property
     def id(self) -> str:
         return f"1i{self.num}"
 
     def begin(self, target: InstanceState, at: float, seconds: float, timing: Timing) -> None:
-        """Start moving towards a resting state; a no-op when already there or going there."""
+        """Start moving towards a resting state; a no-op when already there or going there.
+
+        A container on its way out (removing, or stopping with a remove chained) goes nowhere else.
+        """
+        leaving = self.state in (InstanceState.REMOVING, InstanceState.REMOVED) or self.remove_after_stop is not None
+        if target is not InstanceState.REMOVED and leaving:
+            return
         if target is InstanceState.RUNNING:
             if self.state in (InstanceState.RUNNING, InstanceState.STARTING):
                 return
@@ -77,11 +86,26 @@ class Instance:
             if self.state in (InstanceState.REMOVED, InstanceState.REMOVING):
                 return
             self.state, self.state_until = InstanceState.REMOVING, at + seconds
+            self.remove_after_stop = None
 
     @property
     def moving(self) -> bool:
         """In a transitional state (starting, stopping, removing) that `settle` will end."""
         return self.state in INSTANCE_SETTLES_TO
+
+    def remove(self, at: float, timing: Timing) -> None:
+        """Schedule this container's removal on its own, as cattle's cleanupUpgradedInstances does.
+
+        A stopped container goes `removing` for ``timing.finish_cleanup`` seconds; a running (or
+        starting) one is stopped first (``container_stop``) with the remove chained after it.
+        """
+        if self.state in (InstanceState.RUNNING, InstanceState.STARTING):
+            self.begin(InstanceState.STOPPED, at, timing.container_stop, timing)
+            self.remove_after_stop = timing.finish_cleanup
+        elif self.state is InstanceState.STOPPING:
+            self.remove_after_stop = timing.finish_cleanup
+        else:
+            self.begin(InstanceState.REMOVED, at, timing.finish_cleanup, timing)
 
     def settle(self, now: float) -> None:
         resting = INSTANCE_SETTLES_TO.get(self.state)
@@ -91,6 +115,10 @@ class Instance:
                 self.state = InstanceState.STOPPED  # it ran its one job, or crashed, and exited
             if resting is InstanceState.REMOVED:
                 self.removed_at = self.state_until
+            if resting is InstanceState.STOPPED and self.remove_after_stop is not None:
+                seconds, self.remove_after_stop = self.remove_after_stop, None
+                self.state, self.state_until = InstanceState.REMOVING, self.state_until + seconds
+                self.settle(now)
 
     def done_at(self) -> float:
         """When the current transitional state ends (the past if resting)."""

@@ -178,6 +178,8 @@ class StepKind(str, enum.Enum):
     START = "start"  # start existing containers / create new ones
     STOP = "stop"
     REMOVE = "remove"
+    # Schedule each container's removal (a running one is stopped first) without waiting for it.
+    CLEANUP = "cleanup"
     AWAIT_HEALTHY = "await-healthy"
     SLEEP = "sleep"
 
