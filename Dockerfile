@@ -19,6 +19,7 @@ FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY rancher_deploy ./rancher_deploy
+COPY scripts ./scripts
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # Stage 2: the image itself.
@@ -37,7 +38,8 @@ RUN python -m pip install --no-cache-dir --requirement /tmp/runtime.txt --requir
         --requirement /tmp/poll.txt \
     && rm /tmp/runtime.txt /tmp/serve.txt /tmp/poll.txt
 # --no-deps: the pinned requirements above are the dependencies; this adds the package and the
-# `rancher-deploy` command that GitLab jobs call (they replace the entrypoint with a shell).
+# `rancher-deploy` command that GitLab jobs call (they replace the entrypoint with a shell): the
+# plain script scripts/rancher-deploy, which pip points at this interpreter.
 COPY --from=build /wheels /tmp/wheels
 RUN python -m pip install --no-cache-dir --no-deps /tmp/wheels/*.whl \
     && rm -r /tmp/wheels

@@ -18,8 +18,8 @@ REPOSITORY = "registry.example.com/shop/web"
 class Tools:
     """The programs compared, each run as a whole process.
 
-    ``ours`` is the ``rancher-deploy`` console script of this checkout's wheel, installed into a
-    virtual environment of its own (``bench.ours``); ``python`` that environment's interpreter (the
+    ``ours`` is the ``rancher-deploy`` command (scripts/rancher-deploy) of this checkout's wheel,
+    installed into a virtual environment of its own (``bench.ours``); ``python`` that environment's interpreter (the
     start-up floor); ``entrypoint`` the image's entrypoint script, run by that interpreter; ``peer``
     the cached rancher-gitlab-deploy; ``kubectl`` the one on PATH. ``scratch`` is the HOME and
     working directory every tool runs in.

@@ -23,12 +23,12 @@ from bench.results import ROOT
 # What the Dockerfile copies into its build stage (and .dockerignore lets in): the wheel is built
 # from a copy holding only these, so neither a stale `build/` directory of an earlier in-place build
 # (setuptools keeps a module deleted since then) nor anything untracked ends up in it.
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "rancher_deploy")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "rancher_deploy", "scripts")
 
 
 @dataclass(frozen=True)
 class Installed:
-    """The installed tool: its console script (written by pip, as for any user), the interpreter of
+    """The installed tool: its command (scripts/rancher-deploy, installed by pip as for any user), the interpreter of
     its environment (the start-up floor), and the image's entrypoint script placed outside the
     checkout (a script's own directory comes first on ``sys.path``)."""
 

@@ -6,9 +6,10 @@ from bench import procs
 from bench.context import Tools, say
 
 
-# What the console script pip writes for any entry point imports before it calls ours: `re` (to
+# What the console script pip writes for any entry point imports before it calls its function: `re` (to
 # strip a Windows launcher's suffix from argv[0]; SCRIPT_TEMPLATE in distlib's scripts.py, vendored
-# by pip as src/pip/_vendor/distlib/scripts.py). Timed alone, it is that script's own floor.
+# by pip as src/pip/_vendor/distlib/scripts.py). Timed alone, it is that script's own floor, which
+# rancher-deploy, a plain script (scripts/rancher-deploy), no longer pays.
 WRAPPER = "import re, sys"
 
 

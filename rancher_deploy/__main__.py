@@ -2,7 +2,8 @@
 
 `demo` and `simulate` bring the simulator, and `serve` its HTTP server (the `serve` extra), none of
 which a CI run needs; `demo` and `serve` drive the deploy CLI; listing them here, above all of them,
-keeps `cli` from importing them (twine's `__main__` is the console script the same way). `python -m rancher_deploy`, the console script and the
+keeps `cli` from importing them (twine's `__main__` is the console script the same way).
+`python -m rancher_deploy`, the `rancher-deploy` script (scripts/rancher-deploy) and the
 container's entrypoint.py all start here.
 """
 

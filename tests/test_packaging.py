@@ -91,3 +91,35 @@ def test_an_interactive_apt_get_is_found() -> None:
     assert apt_get_commands("RUN DEBIAN_FRONTEND=noninteractive apt-get install -y curl\n") == [
         (["DEBIAN_FRONTEND=noninteractive"], ["install", "-y", "curl"])]
     assert apt_get_commands('    echo "needs rsync on PATH (apt-get install rsync)" >&2\n') == []
+
+
+def test_the_command_is_a_plain_script_that_imports_no_re_before_ours() -> None:
+    # `rancher-deploy` is scripts/rancher-deploy, which pip copies to the environment's bin/ with its
+    # `#!python` line pointed at that interpreter (PEP 427, "Recommended installer features"), not a
+    # [project.scripts] entry point: the wrapper pip writes for one imports `re` before it calls us,
+    # half again Python's own start-up (docs/performance.md, "The targets"). Editable installs copy
+    # script-files as well (setuptools' command/editable_wheel.py, `_configure_build`).
+    import subprocess
+    import sys
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:   # Python 3.10
+        import tomli as tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "scripts" not in pyproject["project"]
+    assert pyproject["tool"]["setuptools"]["script-files"] == ["scripts/rancher-deploy"]
+    script = ROOT / "scripts" / "rancher-deploy"
+    assert script.read_text(encoding="utf-8").startswith("#!python\n")
+    # -S: no site-packages, whose .pth files (an editable install's finder among them) import `re`
+    # themselves before any script runs; the checkout on PYTHONPATH is the package.
+    import os
+
+    done = subprocess.run([sys.executable, "-S", "-X", "importtime", str(script), "--version"], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("rancher-deploy ")
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "rancher_deploy.__main__" in imported
+    assert "re" not in imported, "the command imports re before it runs"
