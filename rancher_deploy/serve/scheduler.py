@@ -155,15 +155,10 @@ def as_given(trigger: Trigger) -> tuple[object, ...]:
 
 def by_trigger(waiting: Trigger, new: Trigger, effective: Effective = as_given) -> tuple[Order, str]:
     """How a new trigger of a repository queues after the last waiting one: IGNORE when it is the same
-    image with the same payload fields as `effective` gives them (a resent notification; the waiting run pulls the tag when it
-    starts), REPLACE when it is the same image with other `confirm`, `start_first` or `timeout` (the
-    sender's latest word on how to deploy it), BOTH otherwise, in order of arrival.
-
-    Why no two different tags are ever compared (second review of #16): a target's `autoupdate.policy`
-    label may be `glob:` or `regexp:`, which can take any one tag and not another (`glob:1.4.?` takes
-    1.4.9, not 1.4.10), and the server does not read the targets' labels before a run does; so
-    replacing or dropping a waiting tag for any other one could cost some target the release it would
-    take. Each run deploys what each target's own policy takes of its tag (docs/fleet.md, Queueing).
+    image with the same payload fields as `effective` gives them (a resent notification; the waiting
+    run pulls the tag when it starts), REPLACE when it is the same image with other `confirm`,
+    `start_first` or `timeout` (the sender's latest word on how to deploy it), BOTH otherwise, in
+    order of arrival. Different tags it never compares: `by_version` does, under a version policy.
     """
     if waiting.poll != new.poll or not waiting.image.same_image(new.image):
         return Order.BOTH, ""
@@ -202,11 +197,13 @@ def by_version(policy: VersionPolicy, effective: Effective = as_given) -> Compar
         if waiting.poll or new.poll:   # a poll has no tag: each target's run picks its own
             return Order.BOTH, ""
         old, pushed = str(waiting.image), str(new.image)
-        if decide(rule, old, pushed).allowed and decide(_STRICTEST, old, pushed).allowed:
+        taken = decide(rule, old, pushed).allowed
+        if taken and decide(_STRICTEST, old, pushed).allowed:
             return Order.REPLACE, "a newer patch release: every built-in version policy takes it over the waiting one"
-        if not decide(rule, old, pushed).allowed and decide(_STRICTEST, pushed, old).allowed:
+        backwards = decide(_STRICTEST, pushed, old)
+        if not taken and backwards.allowed:
             return Order.IGNORE, (f"the version policy {rule}, and every built-in version policy a label may set, "
-                                  f"takes that over it: {decide(_STRICTEST, pushed, old).reason}")
+                                  f"takes that over it: {backwards.reason}")
         return Order.BOTH, ""
 
     return compare
