@@ -17,6 +17,7 @@ from typing import Callable, Sequence, TypeVar
 
 from rancher_deploy.errors import ConfigError, DeployError
 from rancher_deploy.events import Emit, Level, Step
+from rancher_deploy.fleet import counted
 from rancher_deploy.images import ImageRef, parse_image_uuid
 from rancher_deploy.policy import TargetPolicy, newest
 from rancher_deploy.registry import RegistryAccess, list_tags
@@ -74,8 +75,7 @@ class TagChooser:
                 except DeployError as error:
                     self._failed = error
                     raise
-                self._emit(Step(f"Registry: {len(self._tags)} tag{'s' if len(self._tags) != 1 else ''} of "
-                                f"{self._repository.name}"))
+                self._emit(Step(f"Registry: {counted(len(self._tags), 'tag')} of {self._repository.name}"))
             return self._tags
 
     def __call__(self, target: str, snapshot: Snapshot, chosen: TargetPolicy) -> tuple[ImageRef, str | None]:
