@@ -8,13 +8,15 @@ Each flavour reads its targets into a `Snapshot` and brings its own judge (kubec
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from rancher_deploy.fleet import Survey
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings, Target
 from rancher_deploy.snapshot import Goal, Restore, Snapshot, TargetRef
 from rancher_deploy.streams import StreamLost
+
+if TYPE_CHECKING:  # fleet mode's alone: a run naming its targets never loads `fleet`
+    from rancher_deploy.fleet import Survey
 
 __all__ = ["Backend", "Stream", "StreamLost"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from rancher_deploy.errors import (
@@ -31,7 +31,6 @@ from rancher_deploy.errors import (
 from rancher_deploy.backend import Stream
 from rancher_deploy.creation import Creation, service_body
 from rancher_deploy.envlabels import change_cause
-from rancher_deploy.fleet import PRIMARY, SIDEKICK, Candidate, Container, Survey, places
 from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.images import launch_image
 from rancher_deploy.links import service_page
@@ -49,6 +48,9 @@ from rancher_deploy.status import (
     count_health,
 )
 
+if TYPE_CHECKING:  # fleet mode's alone: a run naming its targets never loads `fleet`
+    from rancher_deploy.fleet import Container, Survey
+
 _API_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<version>v1|v2-beta)(?:/projects/(?P<project>[^/]+))?/?$")
 _PROJECT_ID = re.compile(r"1a\d+\Z")
 # Services per page of a fleet listing: the most Rancher 1.x's API documentation promises (1000; the
@@ -62,7 +64,6 @@ NO_CONTAINERS = {"dnsService": "a DNS (alias) service", "externalService": "an e
 # limited like a page (100 by default: cattle's MultiTableMapper drops the rest): an answer with that
 # many may miss some, so they are read from the `instances` link instead, page after page.
 INCLUDE_LIMIT = 100
-
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class CattleBackend:
         read, SURVEY_PAGE at a time, and judged here. Each candidate's snapshot is its pick's first read
         (the pipeline's preflight takes it: `deploy.Pipeline._preflight`); it is not kept for `fetch`, so
         that a real upgrade reads the service again right before it writes."""
+        from rancher_deploy.fleet import Candidate, Survey, places   # fleet mode's alone (see the imports)
         if settings.namespaces is not None:
             raise ConfigError("RANCHER_NAMESPACES", "chooses Rancher 2.x namespaces, but this is Rancher 1.x: "
                                                     "choose environments with RANCHER_ENVIRONMENTS")
@@ -453,6 +455,7 @@ class CattleBackend:
 def _containers(service: JSON) -> tuple[Container, ...]:
     """A service's containers as fleet mode weighs them: its own (none for a kind that runs no
     container), then each sidekick."""
+    from rancher_deploy.fleet import PRIMARY, SIDEKICK, Container   # fleet mode's alone, as `survey`'s
     runs = str(service.get("kind") or service.get("type") or "service") not in NO_CONTAINERS
     return tuple(Container(name, image, SIDEKICK if index else PRIMARY)
                  for index, (name, image) in enumerate(service_images(service)) if index or runs)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from rancher_deploy import commands, create
 from rancher_deploy.atomic import upgrade_together
@@ -44,17 +44,19 @@ from rancher_deploy.events import (
     Step,
     TargetOutcome,
 )
-from rancher_deploy.fleet import INIT, PRIMARY, SIDEKICK, Pick
 from rancher_deploy.images import ImageRef, same_image
 from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
 from rancher_deploy.policy import POLICY_LABEL, PolicyLabelError, TargetPolicy, decide, for_target
 from rancher_deploy.recovery import MISSING, created, recover
-from rancher_deploy.settings import Command, OnUpgraded, ServiceTarget, Settings, Target
+from rancher_deploy.settings import Command, OnUpgraded, Settings, Target
 from rancher_deploy.snapshot import Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
 from rancher_deploy.target_locks import TargetLocks
 from rancher_deploy.targets import alone
+
+if TYPE_CHECKING:  # fleet mode's alone: a run naming its targets never loads `fleet`
+    from rancher_deploy.fleet import Pick
 
 # Registry polling's choice of a target's image (poll.TagChooser): given the target's name, how it was
 # read and the version policy it follows, the image it moves to and None, or the image it runs and the
@@ -110,7 +112,7 @@ class Pipeline:
         self._checked: dict[str, tuple[Snapshot, float]] = {}
         # Targets RANCHER_CREATE makes, by the placeholder ref that names them until they exist.
         self._creations: dict[TargetRef, Plan] = {}
-        # The picks of a fleet run by target id: their plans take `own_settings`; others the run's.
+        # The picks of a fleet run by target id: their plans take `Pick.own_settings`; others the run's.
         self._picks: dict[str, Pick] = {}
         # Fleet picks whose own autoupdate.policy cannot be read, by target id: each fails alone.
         self._unreadable: dict[str, PolicyLabelError] = {}
@@ -207,9 +209,9 @@ class Pipeline:
         return self._backend.plan(ref, snapshot, self._own(ref, settings)), skipped
 
     def _own(self, ref: TargetRef, settings: Settings) -> Settings:
-        """`settings` as the target's plan takes them: a fleet pick's own (`own_settings`), else as they are."""
+        """`settings` as the target's plan takes them: a fleet pick's own (`Pick.own_settings`), else as they are."""
         pick = self._picks.get(ref.id)
-        return own_settings(settings, pick) if pick else settings
+        return pick.own_settings(settings) if pick else settings
 
     def _outcome(self, targets: tuple[TargetOutcome, ...]) -> Outcome:
         return Outcome(command=self._settings.command.value, targets=targets,
@@ -573,22 +575,6 @@ class Pipeline:
 
 def _label_error(ref: TargetRef, bad: PolicyLabelError) -> ConfigError:
     return ConfigError(f"{bad.where} {POLICY_LABEL} of {ref.name}", f"{bad}; nothing was changed")
-
-
-def own_settings(settings: Settings, pick: Pick) -> Settings:
-    """The settings a picked target's plan takes: the new image for its containers that run the
-    repository, and for no other (`fleet.select` chose them). On 1.x the service's own launch config
-    moves when it runs the repository, and each such sidekick by name (none else, whatever
-    RANCHER_UPDATE_SIDEKICKS says); on 2.x the containers by name, init containers among them."""
-    roles = {container.role for container in pick.containers}
-    if isinstance(pick.candidate.target, ServiceTarget):
-        image = settings.image
-        assert image is not None  # the settings refuse --select-image without an image
-        return replace(settings, image=image if PRIMARY in roles else None, update_sidekicks=False,
-                       sidekicks=tuple((container.name, image) for container in pick.containers
-                                       if container.role == SIDEKICK))
-    return replace(settings, containers=tuple(container.name for container in pick.containers),
-                   init_containers=INIT in roles)
 
 
 _MANUAL = {Command.ROLLBACK: commands.rollback, Command.FINISH: commands.finish, Command.STATUS: commands.status}

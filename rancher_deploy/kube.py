@@ -19,7 +19,8 @@ from rancher_deploy.links import workload_page
 from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.kubewatch import KubeWatch
 from rancher_deploy.streams import Lost
-from rancher_deploy.fleet import Patterns, places
+from rancher_deploy.fleet import places
+from rancher_deploy.fleet_options import Patterns
 from rancher_deploy.projects import Projects, check_namespace, project_of
 from rancher_deploy.settings import WorkloadTarget
 from rancher_deploy.snapshot import TargetRef, texts

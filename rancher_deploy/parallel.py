@@ -8,7 +8,6 @@ in the calling thread, exactly as before there were several.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
 from rancher_deploy.errors import DeployError
@@ -44,6 +43,8 @@ def each(items: Sequence[T], work: Callable[[T], R], *, limit: int,
 
     if limit <= 1 or len(items) <= 1:
         return [one(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor   # here: a run of one target needs no pool (~1 ms to import)
+
     with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix="target") as pool:
         futures = [pool.submit(one, item) for item in items]
         return [future.result() for future in futures]

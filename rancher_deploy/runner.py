@@ -24,6 +24,7 @@ from rancher_deploy.settings import OPTIONS_BY_NAME, Inputs, Option, Settings
 
 if TYPE_CHECKING:  # imported when a run starts: `--help` and `--version` need no HTTP stack
     from rancher_deploy.http import RancherSession
+    from rancher_deploy.fleet import Pick
     from rancher_deploy.images import ImageRef
     from rancher_deploy.target_locks import TargetLocks
 
@@ -225,7 +226,7 @@ def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: 
     """Connect the backend and run the pipeline (for a fleet run, over the targets `fleet.select`
     picks; with RANCHER_POLL, each target's tag chosen from the registry by `poll.TagChooser`);
     raises `_Stopped` when a DeployError ends it."""
-    from rancher_deploy import discovery, fleet
+    from rancher_deploy import discovery
     from rancher_deploy.deploy import Choose, Pipeline
 
     started = clock()
@@ -239,8 +240,10 @@ def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: 
     pipeline = Pipeline(settings, backend, emit, clock=clock, sleep=control.sleep,
                         interrupted=control.interrupted, urgent=control.urgent, choose=choose, locks=locks)
     selection: Selection | None = None
-    picks: tuple[fleet.Pick, ...] = ()
+    picks: tuple[Pick, ...] = ()
     if settings.select_image:
+        from rancher_deploy import fleet   # fleet mode's alone: a run naming its targets never loads it
+
         assert settings.image is not None  # the settings refuse --select-image without an image
         before = session.calls
         survey = backend.survey(settings)

@@ -24,7 +24,7 @@ from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.notify_options import NOTIFY_OPTIONS
-from rancher_deploy.fleet import SELECT_LABELS, Patterns, select_label, validate_fleet
+from rancher_deploy.fleet_options import SELECT_LABELS, Patterns, select_label, validate_fleet
 from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert
 from rancher_deploy.redact import sent_forms
 from rancher_deploy.poll_options import POLL_OPTIONS, SERVE_POLL_OPTIONS, validate_polling

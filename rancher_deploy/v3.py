@@ -31,7 +31,8 @@ from rancher_deploy.http import JSON, RancherSession
 from rancher_deploy.kube import KubeWorkloads
 from rancher_deploy.links import workload_page
 from rancher_deploy.plan import WorkloadUpdate
-from rancher_deploy.fleet import Patterns, places
+from rancher_deploy.fleet import places
+from rancher_deploy.fleet_options import Patterns
 from rancher_deploy.projects import Projects, check_namespace, find_cluster, project_of
 from rancher_deploy.targets import WORKLOAD_KINDS
 from rancher_deploy.settings import WorkloadTarget

@@ -13,7 +13,7 @@ from typing import Any, Collection, Protocol
 
 from rancher_deploy.creation import Creation
 from rancher_deploy.errors import ConfigError
-from rancher_deploy.fleet import Patterns
+from rancher_deploy.fleet_options import Patterns
 from rancher_deploy.http import JSON
 from rancher_deploy.plan import WorkloadUpdate
 from rancher_deploy.rollout import Rollout

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rancher_deploy.fleet import Patterns
+from rancher_deploy.fleet_options import Patterns
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, CliRun, RunCli, VirtualTime
