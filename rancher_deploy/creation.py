@@ -22,7 +22,9 @@ from rancher_deploy.targets import ServiceTarget, Target
 
 # Rancher's port form, `[public:]private[/protocol]`, tcp or udp (cattle PortSpec, code/iaas/model/src/
 # main/java/io/cattle/platform/core/util/PortSpec.java); a bind address is not taken here.
-_PORT = re.compile(r"(?:(?P<public>[0-9]+):)?(?P<private>[0-9]+)(?:/(?P<protocol>[a-z]+))?\Z")
+# Compiled at first use (`re` caches it): a run without --port never needs it, and each pattern compiled at
+# import is start-up every CI step pays (docs/performance.md).
+_PORT = r"(?:(?P<public>[0-9]+):)?(?P<private>[0-9]+)(?:/(?P<protocol>[a-z]+))?\Z"
 _PROTOCOLS = ("tcp", "udp")
 # The label Rancher's own tools select a 2.x workload's pods by: v3 sets it on create as
 # `deployment-<ns>-<name>` (rancher/rancher pkg/api/norman/store/workload/workload_store.go, setSelector);
@@ -43,7 +45,7 @@ class Port:
     @classmethod
     def parse(cls, text: str) -> Port:
         """`8080:80/tcp`, `80/udp` or `80`; raises ValueError worded to follow the setting's name."""
-        match = _PORT.match(text.strip().lower())
+        match = re.match(_PORT, text.strip().lower())
         if not match:
             raise ValueError(f"{text!r} must be [PUBLIC:]PRIVATE[/tcp|udp], e.g. 8080:80/tcp")
         protocol = match.group("protocol") or "tcp"

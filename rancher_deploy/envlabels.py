@@ -24,11 +24,12 @@ RECORD_LABEL = "rancher-deploy.change-cause"
 
 # Environment variable names every Kubernetes and Docker takes: apimachinery's IsEnvVarName
 # (k8s.io/apimachinery pkg/util/validation/validation.go) before 1.30 relaxed it to any printable
-# character but `=`; the older rule is the one that works on every cluster and in a shell.
-_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*\Z")
+# character but `=`; the older rule is the one that works on every cluster and in a shell. These patterns
+# are compiled at first use (`re` caches them): only a run that sets env or labels checks a key.
+_ENV_NAME = r"[-._a-zA-Z][-._a-zA-Z0-9]*\Z"
 # Label keys and values (validation.go: IsQualifiedName, IsDNS1123Subdomain, IsValidLabelValue).
-_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\Z")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\Z"
+_DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z"
 _NAME_MAX, _PREFIX_MAX, _VALUE_MAX = 63, 253, 63
 
 
@@ -123,7 +124,7 @@ def _check_key(key: str) -> None:
 
 def env_key_problem(key: str) -> str | None:
     """Why `key` is no environment variable name every Kubernetes and Docker takes, or None."""
-    if _ENV_NAME.match(key):
+    if re.match(_ENV_NAME, key):
         return None
     return (f"{key!r} is not a valid environment variable name (letters, digits, '-', '.', '_', not starting "
             "with a digit)")
@@ -133,10 +134,10 @@ def label_key_problem(key: str) -> str | None:
     """Why `key` is no Kubernetes label key (a qualified name: an optional DNS-subdomain prefix and `/`,
     then a name of at most 63 characters, alphanumeric at both ends, `-`, `_`, `.` inside), or None."""
     prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > _PREFIX_MAX or not _DNS_SUBDOMAIN.match(prefix)):
+    if slash and (not prefix or len(prefix) > _PREFIX_MAX or not re.match(_DNS_SUBDOMAIN, prefix)):
         return (f"{key!r} is not a valid Kubernetes label key: its prefix must be a DNS subdomain "
                 "(lower-case letters, digits, '-' and '.', at most 253 characters)")
-    if len(name) > _NAME_MAX or not _LABEL_NAME.match(name):
+    if len(name) > _NAME_MAX or not re.match(_LABEL_NAME, name):
         return (f"{key!r} is not a valid Kubernetes label key: the name must be at most 63 characters, "
                 "letters or digits at both ends, with '-', '_' or '.' inside (and at most one '/')")
     return None
@@ -144,7 +145,7 @@ def label_key_problem(key: str) -> str | None:
 
 def label_value_valid(value: str) -> bool:
     """A Kubernetes label value: empty, or at most 63 characters, alphanumeric at both ends, `-_.` inside."""
-    return value == "" or (len(value) <= _VALUE_MAX and bool(_LABEL_NAME.match(value)))
+    return value == "" or (len(value) <= _VALUE_MAX and bool(re.match(_LABEL_NAME, value)))
 
 
 def edit_conflicts(edits: KeyEdits, unsetter: str) -> str | None:

@@ -213,11 +213,11 @@ def tag_of(image: ImageRef) -> str | None:
 
 # A suffix that makes a version a pre-release: one of these words, then numbers (`rc.1`, `beta2`, `SNAPSHOT`,
 # `dev`), in any case. The words are those of semver.org's examples and of Maven, npm and PEP 440 usage.
-_PRE_RELEASE = re.compile(r"(?:alpha|beta|rc|pre|preview|dev|snapshot|canary|nightly|milestone|ea)(?:[.-]?\d+)*",
-                          re.IGNORECASE)
+# Both patterns are compiled at first use (`re` caches them): only a policy that orders versions reads a tag.
+_PRE_RELEASE = r"(?i)(?:alpha|beta|rc|pre|preview|dev|snapshot|canary|nightly|milestone|ea)(?:[.-]?\d+)*"
 # `git describe --tags`: commits since the tag, `g` and the abbreviated commit (git's core.abbrev: 4 to 40
 # hex digits; git-scm.com/docs/git-describe).
-_DESCRIBE = re.compile(r"\d+-g[0-9a-f]{4,40}")
+_DESCRIBE = r"\d+-g[0-9a-f]{4,40}"
 
 
 @dataclass(frozen=True)
@@ -240,9 +240,9 @@ class _Tag:
         suffix = version.prerelease
         if not suffix:
             return cls(version, None)
-        if _DESCRIBE.fullmatch(suffix):
+        if re.fullmatch(_DESCRIBE, suffix):
             return cls(version, None, described=True)
-        if not _PRE_RELEASE.fullmatch(suffix):
+        if not re.fullmatch(_PRE_RELEASE, suffix):
             return cls(version, None, variant=suffix)
         return cls(version, re.sub(r"\d+", "N", suffix), tuple(int(number) for number in re.findall(r"\d+", suffix)))
 

@@ -14,13 +14,13 @@ from rancher_deploy.choices import Command
 from rancher_deploy.options import Kind, Option
 
 _SERVE = (Command.SERVE,)
-_SERVE_TOKEN = re.compile(r"[A-Za-z0-9._~+=-]{16,}")
+_SERVE_TOKEN = r"[A-Za-z0-9._~+=-]{16,}"   # compiled at first use (`re` caches it): `serve` alone reads it
 
 
 def _serve_token(token: str) -> str:
     # Path-segment safe (no `/`) and a bearer token's characters (RFC 6750 b64token); 16 or more, so
     # that it cannot be guessed and the redactor masks it wherever it appears.
-    if not _SERVE_TOKEN.fullmatch(token):
+    if not re.fullmatch(_SERVE_TOKEN, token):
         raise ValueError("must be at least 16 letters, digits or -._~+= (value not shown)")
     return token
 

@@ -58,7 +58,8 @@ FINISH_READS_SECONDS = (0.1, 0.3)
 # How long an action's answer waits for another wait's take to end (each is at most its short timeout)
 # before what the stream received is taken: all of it is older than the answer.
 ANSWER_WAIT_SECONDS = 0.1
-_PROJECT_URL = re.compile(r"^(?P<project>.*/v3/project/[^/]+)/")
+# A 2.x target's project, from its URL; compiled at first use (`re` caches it): a 1.x run never needs it.
+_PROJECT_URL = r"^(?P<project>.*/v3/project/[^/]+)/"
 
 
 class _Subscription:
@@ -420,7 +421,7 @@ class WorkloadEvents(_Subscription):
     """
 
     def __init__(self, session: RancherSession, ref: TargetRef, read: Callable[[], JSON], lost: Lost) -> None:
-        project = _PROJECT_URL.match(ref.url)
+        project = re.match(_PROJECT_URL, ref.url)
         kind, namespace, _ = ref.id.split(":", 2)
         if project is None or kind not in NORMAN_TYPES:
             raise lost.take(StreamLost(f"no event stream for {ref.name} (its link {ref.url} is not in a v3 project)"))

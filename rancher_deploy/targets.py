@@ -17,8 +17,9 @@ WORKLOAD_KINDS = ("deployment", "statefulset", "daemonset", "cronjob")
 
 # Rancher 1.x names (stack, service, sidekick): what its API accepts, as `name` or `stack/name`.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
-# Kubernetes object names (RFC 1123 subdomain; a namespace is also at most 63 characters).
-_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
+# Kubernetes object names (RFC 1123 subdomain; a namespace is also at most 63 characters); compiled at
+# first use (`re` caches it), by a 2.x run alone.
+_K8S_NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def parse_services(items: tuple[str, ...] | None, stack: str | None, *, setting:
 def parse_workloads(items: tuple[str, ...] | None, namespace: str, *, setting: str,
                     namespace_setting: str) -> tuple[WorkloadTarget, ...]:
     """`name` (kind looked up in Rancher) or `type:name` items in `namespace`; raises ConfigError naming `setting`."""
-    if not _K8S_NAME.match(namespace) or len(namespace) > 63:
+    if not re.match(_K8S_NAME, namespace) or len(namespace) > 63:
         raise ConfigError(namespace_setting, f"{namespace!r} is not a Kubernetes namespace name")
     targets: list[WorkloadTarget] = []
     for item in items or ():
@@ -94,7 +95,7 @@ def parse_workloads(items: tuple[str, ...] | None, namespace: str, *, setting: s
         kind = given.lower() if colon else None
         if kind is not None and kind not in WORKLOAD_KINDS:
             raise ConfigError(setting, f"{item!r} has an unknown type {kind!r} (one of {', '.join(WORKLOAD_KINDS)})")
-        if not _K8S_NAME.match(name):
+        if not re.match(_K8S_NAME, name):
             raise ConfigError(setting, f"{item!r} is not a workload name or type:name")
         target = WorkloadTarget(kind=kind, name=name, namespace=namespace)
         if target in targets:
