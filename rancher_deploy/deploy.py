@@ -19,8 +19,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from rancher_deploy import commands, create
-from rancher_deploy.atomic import upgrade_together
+from rancher_deploy import commands
 from rancher_deploy.backend import Backend
 from rancher_deploy.errors import (
     ConfigError,
@@ -145,6 +144,8 @@ class Pipeline:
                 if ref not in self._creations:
                     self._preflight(ref, self._picks[ref.id].candidate.snapshot if ref.id in self._picks else None)
         if command is Command.UPGRADE and len(refs) > 1 and self._settings.atomic and not self._settings.dry_run:
+            from rancher_deploy.atomic import upgrade_together   # RANCHER_ATOMIC's alone: start-up for the others
+
             upgrade_together(self, self._steps, refs, run, limit=self._settings.parallel)
         elif command is Command.UPGRADE:
             self._independently(refs, run)
@@ -361,6 +362,8 @@ class Pipeline:
         unknown: NeedsAttention); once the upgrade was taken, a failure ends in `recover`'s outcome.
         """
         if ref in self._creations:
+            from rancher_deploy import create   # RANCHER_CREATE's alone: start-up for the others
+
             return create.start(self._steps, ref, self._creations[ref], run)
         if ref.id in self._unreadable:
             return self._policy_unreadable(ref, self._unreadable[ref.id])
@@ -413,6 +416,8 @@ class Pipeline:
         """The second half: finish a healthy 1.x upgrade (unless --no-finish); a 2.x rollout, and a target
         the run created, are done."""
         if created(applied.plan):
+            from rancher_deploy import create   # as in `start`
+
             return create.complete(self._steps, applied)
         ref, changes, last = applied.ref, applied.plan.changes, applied.last
         if not self._backend.needs_finish:

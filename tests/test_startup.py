@@ -18,12 +18,13 @@ from .test_discovery import _modules_loaded_by_a_run
 FLEET = {"rancher_deploy.fleet"}
 # One target runs in the calling thread (`parallel.each`): the pool is for several at once.
 POOL = {"concurrent.futures"}
+# RANCHER_ATOMIC's and RANCHER_CREATE's steps, which a target that exists, upgraded alone, never takes.
+MODES = {"rancher_deploy.atomic", "rancher_deploy.create"}
 
 
-def test_a_single_service_upgrade_loads_neither_fleet_mode_nor_a_thread_pool(sim: Simulator, web: str,
-                                                                             base_env: dict[str, str],
-                                                                             tmp_path: Path) -> None:
+def test_a_single_service_upgrade_loads_no_mode_it_does_not_use(sim: Simulator, web: str, base_env: dict[str, str],
+                                                                tmp_path: Path) -> None:
     loaded = _modules_loaded_by_a_run(base_env, tmp_path)
     assert sim.service(web)["launchConfig"]["imageUuid"].endswith(base_env["RANCHER_IMAGE"])
     assert {"rancher_deploy.cattle", "rancher_deploy.deploy"} <= loaded
-    assert loaded & (FLEET | POOL) == set()
+    assert loaded & (FLEET | POOL | MODES) == set()
