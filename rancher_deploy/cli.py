@@ -227,7 +227,7 @@ def unknown_command(word: str, known: tuple[str, ...]) -> str:
     return f"unknown command {word!r}{hint}; the commands are {', '.join(known)}"
 
 
-@dataclass
+@dataclass(eq=False)   # not compared: see docs/architecture.md, Start-up
 class _Run:
     """What the handler needs to report a run, however far it got."""
 

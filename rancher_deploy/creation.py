@@ -66,7 +66,7 @@ class Port:
         return {"containerPort": self.private, "protocol": self.protocol.upper()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Blueprint:
     """What the settings say a created target is made of: its image, its scale (containers on 1.x,
     replicas on 2.x) and ports, and the KEY=VALUE pairs of its env and labels."""
@@ -78,7 +78,7 @@ class Blueprint:
     labels: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Creation:
     """A target to create: `target` as the settings name it, `kind` what it becomes ("service" on 1.x,
     "deployment" on 2.x), `container` the name of its one container, `new_parent` whether its stack

@@ -39,7 +39,7 @@ SERVER_VERSION = "/v3/settings/server-version"
 _NO_RANCHER = "no Rancher API found at {root} (neither /v2-beta nor /v3); check CATTLE_URL"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class GivenUrl:
     """CATTLE_URL read for what its path says: `root` the server's base (a proxy's path prefix kept),
     `path` the API part after it ("/" for none), `generation` 1 or 2 where the path names an API of

@@ -64,7 +64,7 @@ class Edits:
         return bool(self.env or self.labels)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class KeyDiff:
     """Which keys of one map an edit adds, changes and removes; never their values.
 

@@ -23,7 +23,7 @@ class Level(enum.Enum):
     ERROR = "error"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Step:
     """One line of the log: a step started or done ("Found service web/app (1s12) ...")."""
 
@@ -35,7 +35,7 @@ class Step:
     named: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Progress:
     """A waiting line: emitted when the observed state changes, and as a periodic heartbeat."""
 
@@ -48,14 +48,14 @@ class Progress:
     counted: str = "healthy"       # what healthy/total count ("new containers healthy"; `snapshot.Health`)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GroupStart:
     """A foldable section begins (GitHub `::group::`, GitLab collapsible section)."""
 
     title: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GroupEnd:
     """The current foldable section ends."""
 
@@ -82,7 +82,7 @@ class Result(enum.Enum):
     STATUS = "status"              # `status` subcommand: only reported
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImageChange:
     """One container of a target: which image it ran and which it runs now (or would)."""
 
@@ -91,7 +91,7 @@ class ImageChange:
     new_image: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TargetOutcome:
     """The end of one target's run, as the JSON result and the CI summaries show it."""
 
@@ -109,7 +109,7 @@ class TargetOutcome:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Chosen:
     """A target fleet selection (`--select-image`) picked, and its containers that change."""
 
@@ -119,7 +119,7 @@ class Chosen:
     changes: tuple[ImageChange, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Passed:
     """A candidate fleet selection left alone, and why ("not opted in: ...", "runs another repository ...")."""
 
@@ -129,7 +129,7 @@ class Passed:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Selection:
     """What a fleet run searched and found (`fleet.select`), for the log's summary and the JSON result.
 
@@ -152,7 +152,7 @@ class Selection:
     unlisted: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Outcome:
     """The whole run; its exit code is derived by `exit_code`, from the results and any error."""
 

@@ -52,7 +52,7 @@ READ_ATTEMPTS = 4
 MAX_PAGES = 10_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Credentials:
     """Either an access/secret key pair (basic auth) or a Rancher 2.x bearer token."""
 
@@ -61,7 +61,7 @@ class Credentials:
     token: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Probe:
     """What one GET answered about the server behind it (`RancherSession.probe`).
 

@@ -45,7 +45,7 @@ class Layer(enum.Enum):
     DOTENV = ".env"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Found:
     """One option's text and where it came from: the layer, and the flag or variable in it."""
 
@@ -69,7 +69,7 @@ class Origin:
     commit: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Inputs:
     """The raw inputs of one run, each read once: the flags, a snapshot of the environment, `.env`.
 

@@ -72,7 +72,7 @@ class Rebase:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class LinkMap:
     """Where a run's requests may go (`home`, the configured URL) and the rebases learnt so far."""
 

@@ -32,7 +32,7 @@ class Kind(enum.Enum):
     CHOICE = "choice"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Option:
     """One row of the settings table.
 

@@ -26,7 +26,7 @@ from rancher_deploy.inputs import Origin
 PULL_LABEL = "io.rancher.container.pull_image"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Strategy:
     """Rancher's inServiceStrategy knobs; defaults are those of Rancher's UI."""
 
@@ -39,7 +39,7 @@ class Strategy:
         return f"batch size {self.batch_size}, {self.interval_seconds:g}s between batches, {order}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ServiceUpgrade:
     """The input of a Rancher 1.x service's `upgrade` action: launch configs sent whole, strategy knobs.
 
@@ -92,7 +92,7 @@ class WorkloadUpdate:
 Request = ServiceUpgrade | WorkloadUpdate | Creation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
     """Old -> new image per container, and the typed request that makes it so."""
 

@@ -55,7 +55,7 @@ POLICY_LABEL = "autoupdate.policy"
 _ORDERING = frozenset({PolicyKind.NEWER, PolicyKind.ALL, PolicyKind.MAJOR, PolicyKind.MINOR, PolicyKind.PATCH})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Decision:
     """Whether a target may move from the image it runs to the new one, and why, in words a log line
     continues (`skipped by the version policy: <reason>`). Allowed for the same image means a redeploy

@@ -60,7 +60,7 @@ class Calm:
         time.sleep(seconds)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Ran:
     """How one run ended: the Outcome (each target's result; None when an error came before the
     pipeline knew any target), the error that ended it (None when it ran to its end), the requests

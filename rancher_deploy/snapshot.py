@@ -54,7 +54,7 @@ class Verdict(enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Judgement:
     """A judge's answer: the verdict and the words the log shows for it.
 
@@ -96,7 +96,7 @@ class Health:
         return "" if self.total is None else f", {self.healthy}/{self.total} {self.counted}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Restore:
     """What a rollback of a target would do, as its backend decides (`Backend.rollback_to`).
 

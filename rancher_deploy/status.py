@@ -52,7 +52,7 @@ class Transitioning(enum.Enum):
             return cls.NO
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class ServiceStatus:
     """What Rancher 1.x shows of a service's progress."""
 

@@ -39,7 +39,7 @@ from rancher_deploy.timing import Pace
 from rancher_deploy.wait import wait_for
 
 
-@dataclass
+@dataclass(eq=False)
 class Run:
     """Mutable bookkeeping of one run: the signal that cut it short, and each target's outcome."""
 
@@ -51,7 +51,7 @@ class Run:
     failing: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Applied:
     """An upgrade Rancher took and the judge found healthy (1.x `upgraded`, 2.x rolled out), not yet finished.
 

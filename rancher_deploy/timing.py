@@ -15,7 +15,7 @@ FIRST_BACKOFF_SECONDS = 0.5
 FIRST_POLL_SECONDS = 0.05
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Pace:
     """How a wait spends time: its budget and poll interval (seconds), and where time comes from.
 

@@ -32,7 +32,7 @@ MIN_PAUSE_SECONDS = 0.01    # a pause cut to a due heartbeat never reaches 0 (on
 STREAM_READ_SECONDS = 0.05   # the longest a stream read blocks before signals and deadlines are looked at
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class ProgressTracker:
     """How long a rollout has gone without progress: Kubernetes' progress deadline, kept by the wait.
 
