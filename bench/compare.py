@@ -1,7 +1,7 @@
 """rancher-deploy side by side with rancher-gitlab-deploy 1.7 (and kubectl on 2.x), on the simulator.
 
     pip install -e '.[bench]'
-    python bench/compare.py            # the full run, about 8 minutes: writes docs/performance.md, .png, .json
+    python bench/compare.py            # the full run, about 10 minutes: writes docs/performance.md, .png, .json
     python bench/compare.py --quick    # a one-minute smoke run: prints the tables, writes nothing
     python bench/compare.py --only upgrade,rollout   # some scenarios (printed; --doc PATH to write them)
     python bench/compare.py --render-only             # the page and plot again from docs/performance.json
@@ -69,6 +69,8 @@ def measure(tools: Tools, plan: Plan, wanted: list[str]) -> Results:
         results.lookup, results.floors = cattle.lookup_scenario(tools, plan.lookup_sizes, plan.lookup_rounds)
     if "many" in wanted:
         results.many = cattle.many_scenario(tools, plan.many_counts, plan.many_rounds)
+        results.many_realistic = cattle.many_realistic_scenario(tools, plan.many_realistic_rounds,
+                                                                plan.many_realistic_interval)
     if "rollout" in wanted:
         results.rollout = rancher2.rollout_scenario(tools, plan.rollout_rounds)
     results.seconds = time.monotonic() - started
