@@ -63,3 +63,9 @@ def test_a_json_from_before_the_realistic_runs_still_renders() -> None:
     assert _target_row(page) == ("| 10 services in one run: wall / one service's (fast timing) | <= 1.5x | 2.00x | "
                                  "peer 10.00x at fast timing | no |")
     assert "at the issue's timing" not in page
+
+
+def test_without_the_peer_at_ten_services_the_target_row_names_no_ratio() -> None:
+    results = _results()  # as --quick records it: the fast-timing case stops at 2 services
+    results.many = [run for run in results.many if run.services == 1]
+    assert "| 1.03x | not run at this timing | yes |" in _target_row(render(results, None))
