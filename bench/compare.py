@@ -77,6 +77,18 @@ def measure(tools: Tools, plan: Plan, wanted: list[str]) -> Results:
     return results
 
 
+def recorded(path: Path) -> Results:
+    """The runs saved at ``path`` (what ``--render-only`` draws from); exits with a one-line message
+    naming the file when it is missing or not a record this bench can read."""
+    try:
+        return load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SystemExit(f"--render-only: no {path} (the runs a measuring run saves beside its page)") from None
+    except (ValueError, KeyError, TypeError) as error:  # json's errors are ValueErrors; a field renamed since
+        raise SystemExit(f"--render-only: {path} is not a record this bench can read ({type(error).__name__}: "
+                         f"{error}); measure again") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     plan = Plan.quick() if options.quick else Plan.full()
@@ -90,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if options.render_only:
         assert doc is not None
-        results = load(doc.with_suffix(".json").read_text(encoding="utf-8"))
+        results = recorded(doc.with_suffix(".json"))
     else:
         peer_script = ensure_peer()
         with tempfile.TemporaryDirectory(prefix="rancher-deploy-bench-") as scratch:
