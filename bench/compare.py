@@ -1,7 +1,7 @@
 """rancher-deploy side by side with rancher-gitlab-deploy 1.7 (and kubectl on 2.x), on the simulator.
 
     pip install -e '.[bench]'
-    python bench/compare.py            # the full run, about 8 minutes: writes docs/performance.md, .png, .json
+    python bench/compare.py            # the full run, about 10 minutes: writes docs/performance.md, .png, .json
     python bench/compare.py --quick    # a one-minute smoke run: prints the tables, writes nothing
     python bench/compare.py --only upgrade,rollout   # some scenarios (printed; --doc PATH to write them)
     python bench/compare.py --render-only             # the page and plot again from docs/performance.json
@@ -69,10 +69,24 @@ def measure(tools: Tools, plan: Plan, wanted: list[str]) -> Results:
         results.lookup, results.floors = cattle.lookup_scenario(tools, plan.lookup_sizes, plan.lookup_rounds)
     if "many" in wanted:
         results.many = cattle.many_scenario(tools, plan.many_counts, plan.many_rounds)
+        results.many_realistic = cattle.many_realistic_scenario(tools, plan.many_realistic_rounds,
+                                                                plan.many_realistic_interval)
     if "rollout" in wanted:
         results.rollout = rancher2.rollout_scenario(tools, plan.rollout_rounds)
     results.seconds = time.monotonic() - started
     return results
+
+
+def recorded(path: Path) -> Results:
+    """The runs saved at ``path`` (what ``--render-only`` draws from); exits with a one-line message
+    naming the file when it is missing or not a record this bench can read."""
+    try:
+        return load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SystemExit(f"--render-only: no {path} (the runs a measuring run saves beside its page)") from None
+    except (ValueError, KeyError, TypeError) as error:  # json's errors are ValueErrors; a field renamed since
+        raise SystemExit(f"--render-only: {path} is not a record this bench can read ({type(error).__name__}: "
+                         f"{error}); measure again") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if options.render_only:
         assert doc is not None
-        results = load(doc.with_suffix(".json").read_text(encoding="utf-8"))
+        results = recorded(doc.with_suffix(".json"))
     else:
         peer_script = ensure_peer()
         with tempfile.TemporaryDirectory(prefix="rancher-deploy-bench-") as scratch:

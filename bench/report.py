@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from bench.cattle import UpgradeRun
+from bench.cattle import ManyRun, UpgradeRun
 from bench.ideal import AgainstIdeal
 from bench.rancher2 import RolloutRun
 from bench.results import Results
@@ -74,7 +74,7 @@ def header(results: Results) -> list[str]:
         f"Whole run: {minutes} min {seconds:02d} s. Figures are medians over the runs counted in each table;",
         "a ratio is rancher-deploy divided by the other tool (below 1.00x rancher-deploy took less).",
         f"Runs per tool: start-up {p.startup_runs} per command, 1.6 upgrade {p.upgrade_rounds} ({p.batch_interval} s",
-        f"between batches), lookup {p.lookup_rounds} per size, 2.x rollout {p.rollout_rounds}; several services: see its table.",
+        f"between batches), lookup {p.lookup_rounds} per size, 2.x rollout {p.rollout_rounds}; several services: see its tables.",
     ]
 
 
@@ -87,13 +87,19 @@ def _startup_ratio(results: Results, label: str) -> float | None:
     return cost / floor if cost is not None and floor else None
 
 
-def _many(results: Results, tool: str, count: int) -> float | None:
-    return median(r.wall for r in results.many if r.tool == tool and r.services == count)
+def _many(runs: Sequence[ManyRun], tool: str, count: int) -> float | None:
+    return median(r.wall for r in runs if r.tool == tool and r.services == count)
 
 
-def _scaled(results: Results, tool: str, count: int) -> float | None:
-    one, many = _many(results, tool, 1), _many(results, tool, count)
+def _scaled(runs: Sequence[ManyRun], tool: str, count: int) -> float | None:
+    """The median wall of ``count`` services in one run over that of one service (None without both)."""
+    one, many = _many(runs, tool, 1), _many(runs, tool, count)
     return many / one if many is not None and one else None
+
+
+def _paced(results: Results) -> str:
+    """How the realistic-timing runs were paced, as their headings and the target row say it."""
+    return f"realistic timing, {results.plan.many_realistic_interval} s between batches"
 
 
 @dataclass(frozen=True)
@@ -128,9 +134,16 @@ def targets(results: Results) -> list[str]:
             Target("1.6 upgrade: peak memory (MiB)", "<= 40", 40, median(r.max_rss_mib for r in ours_up),
                    f"peer {num(median(r.max_rss_mib for r in peer_up), 1)}", 1),
         ]
-    if {1, 10} <= {r.services for r in results.many}:
-        rows.append(Target("10 services in one run: wall / one service's", "<= 1.5x", 1.5, _scaled(results, OURS, 10),
-                           f"peer {num(_scaled(results, PEER, 10))}x", unit="x"))
+    peer_ratio = _scaled(results.many, PEER, 10)
+    peer_fast = f"peer {num(peer_ratio)}x at fast timing" if peer_ratio is not None else ""
+    if {1, 10} <= {r.services for r in results.many_realistic}:
+        # The issue's timing: the waits dominate, which is what running targets together is about.
+        rows.append(Target(f"10 services in one run: wall / one service's ({_paced(results)})", "<= 1.5x", 1.5,
+                           _scaled(results.many_realistic, OURS, 10),
+                           "; ".join(filter(None, ("not run at this timing", peer_fast))), unit="x"))
+    elif {1, 10} <= {r.services for r in results.many}:  # runs recorded before the realistic case existed
+        rows.append(Target("10 services in one run: wall / one service's (fast timing)", "<= 1.5x", 1.5,
+                           _scaled(results.many, OURS, 10), peer_fast or "-", unit="x"))
     if results.rollout:
         rows += [
             Target("2.x rollout: time added beyond convergence (s)", "<= 0.3", 0.3, median(r.added for r in ours_k8s),
@@ -248,6 +261,24 @@ def many(results: Results) -> list[str]:
                   f"{OURS} requests", f"{PEER} requests", "requests ratio", "runs (ours / peer)"), rows)
 
 
+def many_realistic(results: Results) -> list[str]:
+    """rancher-deploy alone; the peer's column says why it is not run and where its figures are."""
+    one = _many(results.many_realistic, OURS, 1)
+    peer_fast = _scaled(results.many, PEER, 10)
+    rows = []
+    for count in sorted({r.services for r in results.many_realistic}):
+        runs = [r for r in of(results.many_realistic, OURS) if r.services == count]
+        wall = median(r.wall for r in runs)
+        peer_cell = ("not run: one process per service, one after another, each about as long as its one upgrade"
+                     + (f" (at fast timing 10 take {num(peer_fast)}x one)" if peer_fast is not None else "")
+                     if count > 1 else "not run here: its one upgrade is in the 1.6 upgrade table")
+        rows.append((str(count), num(wall), ratio(wall, one), num(median(float(r.requests) for r in runs), 0),
+                     num(median(r.max_rss_mib for r in runs), 1), f"{len(runs)} ({sum(1 for r in runs if r.failures)})",
+                     peer_cell))
+    return table(("services", f"{OURS}, one run (s)", "/ one service's", "requests", "peak memory, max RSS (MiB)",
+                  "runs (failed)", PEER), rows)
+
+
 def rollout(results: Results) -> list[str]:
     ours, kube = of(results.rollout, OURS), of(results.rollout, KUBECTL)
     rows = [*_figures(ROLLOUT, ours, kube), ("runs (failed)", _count(ours), _count(kube), "")]
@@ -257,6 +288,8 @@ def rollout(results: Results) -> list[str]:
 def failures(results: Results) -> list[str]:
     seen = [f"{r.tool}, 1.6 upgrade: {r.failure}" for r in results.upgrade if r.failure]
     seen += [f"{r.tool}, {r.services} services: {'; '.join(r.failures)}" for r in results.many if r.failures]
+    seen += [f"{r.tool}, {r.services} services at realistic timing: {'; '.join(r.failures)}"
+             for r in results.many_realistic if r.failures]
     seen += [f"{r.tool}, 2.x rollout: {r.failure}" for r in results.rollout if r.failure]
     seen += [f"{r.tool}, lookup among {r.services:,}: {r.failure}" for r in results.lookup
              if r.failure and r.tool == OURS]
@@ -275,6 +308,8 @@ def render(results: Results, plot_name: str | None) -> str:
          by_kind({OURS: of(results.upgrade, OURS), PEER: of(results.upgrade, PEER)})),
         (bool(results.lookup), "### Lookup: one service among many in its stack (fast timing)", lookup(results)),
         (bool(results.many), "### Several services in one run (fast timing)", many(results)),
+        (bool(results.many_realistic), (f"### Several services in one run at the issue's timing ({_paced(results)}, "
+                                        "scale 2, batch size 1; rancher-deploy alone)"), many_realistic(results)),
         (bool(results.rollout), ("### Rancher 2.8: one Deployment rollout through the Kubernetes proxy "
                                  "(realistic timing, 2 replicas)"), rollout(results)),
         (bool(results.rollout), "#### Its API requests by kind",

@@ -133,7 +133,7 @@ class RancherSession:
 
     @property
     def clock(self) -> Callable[[], float]:
-        """The run's clock (seconds), for what paces itself beside the requests (`kubewatch`)."""
+        """The run's clock (seconds), for what paces itself beside the requests (`kubewatch`, `subscribe`)."""
         return self._clock
 
     @property

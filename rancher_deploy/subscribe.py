@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -170,6 +169,7 @@ class EnvironmentEvents(_Subscription):
     def __init__(self, session: RancherSession, project_url: str, ref: TargetRef, lost: Lost) -> None:
         super().__init__(session, f"{project_url}/subscribe", {"eventNames": RESOURCE_CHANGE},
                          f"the event stream of {ref.name}'s environment", lost)
+        self.clock = session.clock   # the run's (timing.py): what the reads after a finish are timed by
         self.state = threading.RLock()   # the views' contents, changed by whichever wait takes
         self._taking = threading.Lock()
         self.views: dict[str, ServiceEvents] = {}
@@ -282,7 +282,7 @@ class ServiceEvents:
         # The states the service left by the run's last action, for a read that starts the view:
         # a message still showing one, received during that read, was published before the action.
         self.stale: set[str] = set()
-        self._checks: list[float] = []   # when (time.monotonic()) to read again after a finish
+        self._checks: list[float] = []   # when (the stream's clock) to read again after a finish
 
     def attach(self) -> ServiceEvents:
         """Start a wait on this view: its first `next` answers the service as last seen."""
@@ -319,7 +319,7 @@ class ServiceEvents:
         with self._stream.state:
             if self._checks and str(self._service.get("state")) != self._answered:
                 self._checks.clear()
-            return self._checks[0] - time.monotonic() if self._checks else None
+            return self._checks[0] - self._stream.clock() if self._checks else None
 
     def _reread(self, stale: set[str]) -> Snapshot:
         """The service and its containers read (once the stream is open, so no change is missed);
@@ -376,7 +376,7 @@ class ServiceEvents:
                     and kept in (left, self._answered)):
                 self._before, self._service = set(self.stale), answer
                 if action == FINISH:
-                    now = time.monotonic()
+                    now = self._stream.clock()
                     self._checks = [now + delay for delay in FINISH_READS_SECONDS]
             else:
                 self.unread = True

@@ -48,12 +48,22 @@ class Direct:
         raise AssertionError("the upgrade did not end")
 
 
+class Clock:
+    """The run's clock, moved only by the test (`RancherSession(clock=...)`), in seconds."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @contextmanager
-def connected(sim: Simulator, **variables: str) -> Iterator[Direct]:
+def connected(sim: Simulator, clock: Clock | None = None, **variables: str) -> Iterator[Direct]:
     settings = Settings.load(Command.UPGRADE, {}, {
         "CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
         "RANCHER_IMAGE": NEW_IMAGE, **variables})
-    session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY))
+    session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), clock=clock or time.monotonic)
     try:
         yield Direct(sim, settings, discovery.connect(session, settings, lambda text: None))
     finally:
@@ -61,9 +71,14 @@ def connected(sim: Simulator, **variables: str) -> Iterator[Direct]:
 
 
 @pytest.fixture
-def direct(sim: Simulator, web: str) -> Iterator[Direct]:
-    """shop/web (the `web` fixture's), connected."""
-    with connected(sim, RANCHER_STACK="shop", RANCHER_SERVICE="web") as made:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def direct(sim: Simulator, web: str, clock: Clock) -> Iterator[Direct]:
+    """shop/web (the `web` fixture's), connected, on a clock the test moves (`clock`)."""
+    with connected(sim, clock, RANCHER_STACK="shop", RANCHER_SERVICE="web") as made:
         yield made
 
 
@@ -145,8 +160,14 @@ def _states(stream: Stream, seconds: float) -> list[str]:
     return states
 
 
+def _looks(stream: Stream, count: int = 5) -> set[str]:
+    """The states of `count` looks at the stream (each waits at most 0.05 s for a message)."""
+    return {snapshot.state for snapshot in (stream.next(0.05) for _ in range(count)) if snapshot is not None}
+
+
 @UNPUBLISHED
-def test_a_quick_finish_is_seen_by_a_read_before_cattle_publishes_it(sim: Simulator, web: str, direct: Direct) -> None:
+def test_a_quick_finish_is_seen_by_a_read_before_cattle_publishes_it(sim: Simulator, web: str, direct: Direct,
+                                                                     clock: Clock) -> None:
     ref = _finishing(direct, web)
     for _ in range(10):   # the finish is done; cattle has not published it yet
         sim.advance(1.0)
@@ -154,19 +175,26 @@ def test_a_quick_finish_is_seen_by_a_read_before_cattle_publishes_it(sim: Simula
     stream = direct.backend.watch(ref)
     assert stream is not None
     assert _look(stream).state == "finishing-upgrade"   # the finish's answer, kept by the view
-    until = time.monotonic() + 1.0
-    while _look(stream).state != "active":
-        assert time.monotonic() < until, "the finish was not seen done before the stream's next publication"
+    assert _looks(stream) <= {"finishing-upgrade"} and _reads(sim) == 0, "read before the run's clock said so"
+    clock.now += FINISH_READS_SECONDS[0]
+    assert _look(stream).state == "active"
     assert _reads(sim) == 1, "read once, at the first of FINISH_READS_SECONDS"
+    clock.now += 60.0
+    assert not _looks(stream) and _reads(sim) == 1, "read again once the service was seen done"
     stream.close()
 
 
 @UNPUBLISHED
-def test_a_slow_finish_costs_two_reads_and_then_waits_for_the_stream(sim: Simulator, web: str, direct: Direct) -> None:
+def test_a_slow_finish_costs_two_reads_and_then_waits_for_the_stream(sim: Simulator, web: str, direct: Direct,
+                                                                     clock: Clock) -> None:
     stream = direct.backend.watch(_finishing(direct, web))
     assert stream is not None
-    assert set(_states(stream, FINISH_READS_SECONDS[-1] + 0.3)) == {"finishing-upgrade"}
-    assert _reads(sim) == 2, "two reads at most, however long the finish takes"
+    answered, reads = clock.now, []
+    for after in (*FINISH_READS_SECONDS, 60.0, 600.0):   # seconds after the finish's answer, by the run's clock
+        clock.now = answered + after
+        assert _looks(stream) <= {"finishing-upgrade"}
+        reads.append(_reads(sim))
+    assert reads == [1, 2, 2, 2], "two reads at most, however long the finish takes"
     stream.close()
 
 
