@@ -24,6 +24,25 @@ def _deploy(argv: Sequence[str]) -> int:
     return cli.main(argv)
 
 
+def _deploy_program(argv: Sequence[str]) -> int:
+    """The deploy CLI as the program runs it: with the collector off until the run's modules are
+    loaded (`_loaded`).
+
+    Loading requests, urllib3 and our modules makes some 46,000 objects that live as long as the
+    process (`len(gc.get_objects())` once they are); the cyclic collector, triggered every 700 new
+    ones, passes over them again and again meanwhile and finds next to nothing to free (some 600
+    objects of the import machinery's, then frozen with the rest: kept, as the modules are). That
+    was about 7 ms of a dry run's 160 (docs/performance.md). Not for `demo`, `simulate` or `serve`,
+    which do not go through here and run for as long as they are left running.
+    """
+    import gc
+
+    gc.disable()   # a run that ends before it connects exits with it off: `_exiting` freezes all the same
+    from rancher_deploy import cli
+
+    return cli.main(argv, loaded=_loaded)
+
+
 def _demo(argv: Sequence[str]) -> int:
     from rancher_deploy import demo
 
@@ -72,10 +91,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments and arguments[0] in COMMANDS:
             return COMMANDS[arguments[0]](arguments[1:])
-        return _deploy(arguments)
+        return _deploy(arguments) if argv is not None else _deploy_program(arguments)
     finally:
         if argv is None:
             _exiting()
+
+
+def _loaded() -> None:
+    """The run's modules are loaded (`cli` calls this before it connects): what start-up made is
+    frozen out of every later collection's way, and the collector is on again for the run, however
+    long its wait (a wait's garbage is collected as usual)."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
 
 
 def _exiting() -> None:
@@ -83,7 +112,7 @@ def _exiting() -> None:
 
     CPython's finalization runs the cyclic garbage collector over every tracked object, after
     clearing the modules and again when it clears the interpreter (Python/pylifecycle.c,
-    `finalize_modules` and `interpreter_clear`): a run has loaded some 27,000 of them (requests,
+    `finalize_modules` and `interpreter_clear`): a run has loaded tens of thousands of them (requests,
     urllib3, our modules), alive until then, and those passes cost 15-20 ms of every run's wall time
     (docs/performance.md). `gc.freeze()` moves them to the permanent generation that no collection
     visits. What is skipped is only freeing memory the process hands back anyway: the files a run

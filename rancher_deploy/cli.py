@@ -49,14 +49,17 @@ _COMMANDS = {command.value: command for command in Command if command.value in C
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
-         dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+         dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None,
+         loaded: Callable[[], None] = lambda: None) -> int:
     """Run one deploy command (upgrade, rollback, finish, status) and return its exit code.
 
     `demo`, `simulate` and `serve` are started by `rancher_deploy.__main__`, which calls this for the rest.
     This is the one handler: however the run ends (an Outcome, a DeployError, a bug, a command line
     it cannot read), it is reported once, in one way, with the exit code `events.exit_code` derives,
     and in CI with the outputs, summary and annotation of that CI. Only `--help` and `--version`
-    end without a report.
+    end without a report. `loaded` is called once the modules a run needs are imported, before it
+    connects: the program's start-up is over (`rancher_deploy.__main__`, which turned the collector off
+    for it).
     """
     raw = list(sys.argv[1:] if argv is None else argv)
     arguments = raw
@@ -101,7 +104,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
-        outcome = _deploy(run, run.settings, log, redactor, inputs)
+        outcome = _deploy(run, run.settings, log, redactor, inputs, loaded)
     except DeployError as caught:
         error, outcome = caught, run.stopped   # what the run knew of each target when the error stopped it
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
@@ -348,9 +351,12 @@ class _Signals:
             self._wake.clear()
 
 
-def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs) -> Outcome:
+def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs,
+            loaded: Callable[[], None]) -> Outcome:
     """Run the command through `runner.run`, with the signals handled while it runs; noted in `run`."""
-    from rancher_deploy import runner
+    from rancher_deploy import http, runner  # noqa: F401 - http (requests): imported with the rest of start-up
+
+    loaded()
 
     dotenv = dotenv_line(inputs)
     signals = _Signals()

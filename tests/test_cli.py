@@ -502,6 +502,38 @@ def test_only_the_program_itself_readies_its_exit(argv: list[str] | None, frozen
     assert result.stdout.splitlines()[-1] == str(frozen)
 
 
+def test_the_program_loads_with_the_collector_off() -> None:
+    """No collection runs while the program imports what it needs (here all `--help` needs): each
+    would pass over everything imported so far, in vain (rancher_deploy/__main__.py)."""
+    probe = ("import gc, sys\nfrom rancher_deploy.__main__ import main\nsys.argv = ['rancher-deploy', '--help']\n"
+             "before = sum(g['collections'] for g in gc.get_stats())\nmain()\n"
+             "print(sum(g['collections'] for g in gc.get_stats()) - before)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "0"
+
+
+def test_the_program_collects_again_once_its_run_is_loaded(sim: Simulator, web: str, base_env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    """The program loads its modules with the collector off (rancher_deploy/__main__.py) and turns it
+    back on before it connects: a wait of any length has its garbage collected."""
+    probe = ("import gc, sys\nfrom rancher_deploy.__main__ import main\nsys.argv = ['rancher-deploy']\n"
+             "code = main()\nprint(code, gc.isenabled())")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **base_env}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env=env)
+    assert result.stdout.strip().splitlines()[-1] == "0 True", result.stderr
+
+
+def test_a_run_says_it_is_loaded_once_before_its_first_request(sim: Simulator, web: str,
+                                                               base_env: dict[str, str]) -> None:
+    requests_then: list[int] = []
+    code = cli.main([], base_env, dotenv_path=None, stdout=io.StringIO(), stderr=io.StringIO(),
+                    loaded=lambda: requests_then.append(len(sim.requests)))
+    assert code == 0
+    assert requests_then == [0]
+
+
 def test_a_ci_run_never_loads_the_server(sim: Simulator, web: str, base_env: dict[str, str], tmp_path: Path) -> None:
     """`serve` and its HTTP server (the serve extra) are for `rancher-deploy serve` only: an upgrade, as a
     CI step runs it, imports neither (docs/architecture.md)."""
