@@ -43,17 +43,21 @@ STACK_SERVICE_LABEL = "io.rancher.stack_service.name"
 FINISH = "finishupgrade"
 # When to read a service again after finishupgrade's answer, in seconds: the stream may tell only a
 # second later, while cattle's finish is usually done long before. Cattle answers the action once the
-# service is `finishing-upgrade`; its process then re-runs the upgrade loop (nothing left to upgrade:
-# no batch, no sleep), schedules the removal of the old containers without waiting for it (its wait
-# list stays empty), reconciles the service, whose containers are all current and healthy, and ends
-# `active` (ServiceFinishUpgrade.handle, UpgradeManagerImpl.finishUpgrade/cleanupUpgradedInstances,
-# rancher/cattle v0.183.83, code/iaas/service-discovery/server/.../servicediscovery/). It then
-# publishes that change with what else changed at its next run, once a second
-# (task.resource.change.publish.schedule=1, ResourceChangeEventListenerImpl.run): up to a second after
-# the finish. The first read catches a finish that waited for nothing, the second one slowed by a busy
-# cattle; past that the publication is at most 0.7 s away. Two reads at most, so a finish costs what
-# the shared stream saved (a subscription and a read), however long it takes.
-FINISH_READS_SECONDS = (0.1, 0.3)
+# process is scheduled, at `finishing-upgrade`; a pool thread picks it up at once (about 25 ms in a
+# log quoted in rancher/rancher#4208), re-runs the upgrade loop (nothing left to upgrade: no batch,
+# no sleep), schedules the removal of the old containers without waiting for it (its wait list stays
+# empty), reconciles the service, whose containers are all current and healthy, and ends `active`
+# (ServiceFinishUpgrade.handle, UpgradeManagerImpl.finishUpgrade/cleanupUpgradedInstances,
+# rancher/cattle v0.183.83, code/iaas/service-discovery/server/.../servicediscovery/): tens to a few
+# hundred milliseconds (docs/simulator.md, "How long the finish takes"). It then publishes that
+# change with what else changed at its next run, once a second (task.resource.change.publish.schedule=1,
+# ResourceChangeEventListenerImpl.run): up to a second after the finish. The reads follow
+# rancher-compose's 150 ms poll after finishupgrade (rancher/rancher-compose rancher/wait.go) for its
+# first two beats: against a finish of 30-500 ms, whatever its spread there, 0.15 and 0.3 s leave less
+# to wait on average than 0.1 and 0.3 s or anything earlier, and past 0.3 s the publication is at
+# most 0.7 s away. Two reads at most, so a finish costs what the shared stream saved (a subscription
+# and a read), however long it takes.
+FINISH_READS_SECONDS = (0.15, 0.3)
 # How long an action's answer waits for another wait's take to end (each is at most its short timeout)
 # before what the stream received is taken: all of it is older than the answer.
 ANSWER_WAIT_SECONDS = 0.1
