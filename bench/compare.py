@@ -118,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     print(generated)
     if doc is not None:
         report.write(doc, generated, PROSE)
-        doc.with_suffix(".json").write_text(dump(results), encoding="utf-8")
-        say(f"wrote {doc}, its .json" + (f" and {picture.name}" if picture else ""))
+        if not options.render_only:   # the record is what was measured: drawing it again leaves it as it was
+            doc.with_suffix(".json").write_text(dump(results), encoding="utf-8")
+        written = "" if options.render_only else ", its .json"
+        say(f"wrote {doc}{written}" + (f" and {picture.name}" if picture else ""))
     return 0
 
 

@@ -56,6 +56,17 @@ def of(runs: Sequence[R], tool: str) -> list[R]:
     return [r for r in runs if r.tool == tool]
 
 
+def failed(run: object) -> bool:
+    """Whether a run failed (`failure`: its last line; `failures`: the several services' lines)."""
+    return bool(getattr(run, "failure", None) or getattr(run, "failures", None))
+
+
+def ok(runs: Sequence[R], tool: str) -> list[R]:
+    """A tool's runs that did what was asked: every median is taken over these, so a run that
+    stopped at once never makes a figure look fast (the tables count the others as failed)."""
+    return [r for r in of(runs, tool) if not failed(r)]
+
+
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
@@ -88,7 +99,7 @@ def _startup_ratio(results: Results, label: str) -> float | None:
 
 
 def _many(runs: Sequence[ManyRun], tool: str, count: int) -> float | None:
-    return median(r.wall for r in runs if r.tool == tool and r.services == count)
+    return median(r.wall for r in ok(runs, tool) if r.services == count)
 
 
 def _scaled(runs: Sequence[ManyRun], tool: str, count: int) -> float | None:
@@ -114,25 +125,31 @@ class Target:
     other: str
     digits: int = 2
     unit: str = ""
+    failed: int = 0   # runs of ours behind the figure that failed: then the target is not met
 
     def row(self) -> tuple[str, str, str, str, str]:
         met = "-" if self.limit is None or self.ours is None else ("yes" if self.ours <= self.limit else "no")
         ours = num(self.ours, self.digits) + (self.unit if self.ours is not None else "")
+        if self.failed:
+            met, ours = "no", f"{ours} ({self.failed} failed)"
         return (self.figure, self.target, ours, self.other, met)
 
 
 def targets(results: Results) -> list[str]:
     """The targets of issue 15 next to today's figures; "met" is a reading, not a test."""
-    ours_up, peer_up = of(results.upgrade, OURS), of(results.upgrade, PEER)
-    ours_k8s, kube = of(results.rollout, OURS), of(results.rollout, KUBECTL)
+    ours_up, peer_up = ok(results.upgrade, OURS), ok(results.upgrade, PEER)
+    ours_k8s, kube = ok(results.rollout, OURS), ok(results.rollout, KUBECTL)
+    up_failed = len(of(results.upgrade, OURS)) - len(ours_up)
+    k8s_failed = len(of(results.rollout, OURS)) - len(ours_k8s)
     rows: list[Target] = []
     if results.upgrade:
         rows += [
             Target("1.6 upgrade: time added beyond convergence (s)", "<= 0.3", 0.3, median(r.added for r in ours_up),
-                   f"peer {num(median(r.added for r in peer_up))}"),
-            Target("1.6 upgrade: API requests", "<= 10", 10, _sum_median(ours_up), f"peer {num(_sum_median(peer_up), 0)}", 0),
+                   f"peer {num(median(r.added for r in peer_up))}", failed=up_failed),
+            Target("1.6 upgrade: API requests", "<= 10", 10, _sum_median(ours_up), f"peer {num(_sum_median(peer_up), 0)}", 0,
+                   failed=up_failed),
             Target("1.6 upgrade: peak memory (MiB)", "<= 40", 40, median(r.max_rss_mib for r in ours_up),
-                   f"peer {num(median(r.max_rss_mib for r in peer_up), 1)}", 1),
+                   f"peer {num(median(r.max_rss_mib for r in peer_up), 1)}", 1, failed=up_failed),
         ]
     peer_ratio = _scaled(results.many, PEER, 10)
     peer_fast = f"peer {num(peer_ratio)}x at fast timing" if peer_ratio is not None else ""
@@ -140,17 +157,19 @@ def targets(results: Results) -> list[str]:
         # The issue's timing: the waits dominate, which is what running targets together is about.
         rows.append(Target(f"10 services in one run: wall / one service's ({_paced(results)})", "<= 1.5x", 1.5,
                            _scaled(results.many_realistic, OURS, 10),
-                           "; ".join(filter(None, ("not run at this timing", peer_fast))), unit="x"))
+                           "; ".join(filter(None, ("not run at this timing", peer_fast))), unit="x",
+                           failed=sum(1 for r in of(results.many_realistic, OURS) if failed(r))))
     elif {1, 10} <= {r.services for r in results.many}:  # runs recorded before the realistic case existed
         rows.append(Target("10 services in one run: wall / one service's (fast timing)", "<= 1.5x", 1.5,
-                           _scaled(results.many, OURS, 10), peer_fast or "-", unit="x"))
+                           _scaled(results.many, OURS, 10), peer_fast or "-", unit="x",
+                           failed=sum(1 for r in of(results.many, OURS) if failed(r) and r.services in (1, 10))))
     if results.rollout:
         rows += [
             Target("2.x rollout: time added beyond convergence (s)", "<= 0.3", 0.3, median(r.added for r in ours_k8s),
-                   f"kubectl {num(median(r.added for r in kube))}"),
+                   f"kubectl {num(median(r.added for r in kube))}", failed=k8s_failed),
             Target("2.x rollout: requests while waiting", "a constant, not growing with time", None,
                    median(float(r.waiting_requests) for r in ours_k8s),
-                   f"kubectl {num(median(float(r.waiting_requests) for r in kube), 0)}", 0),
+                   f"kubectl {num(median(float(r.waiting_requests) for r in kube), 0)}", 0, failed=k8s_failed),
         ]
     if results.startup:
         rows.append(Target("start-up: `rancher-deploy --version` / `python -c pass`", "<= 1.2x", 1.2,
@@ -213,7 +232,7 @@ ROLLOUT: list[Figure[RolloutRun]] = against_ideal("convergence: the ideal watch 
 
 def upgrade(results: Results) -> list[str]:
     ours, peer = of(results.upgrade, OURS), of(results.upgrade, PEER)
-    rows = [*_figures(UPGRADE, ours, peer), ("runs (failed)", _count(ours), _count(peer), "")]
+    rows = [*_figures(UPGRADE, ok(ours, OURS), ok(peer, PEER)), ("runs (failed)", _count(ours), _count(peer), "")]
     return table(("figure", OURS, f"{PEER} 1.7", "ratio"), rows)
 
 
@@ -235,7 +254,7 @@ def by_kind(groups: dict[str, Sequence[AgainstIdeal]]) -> list[str]:
 def lookup(results: Results) -> list[str]:
     rows = []
     for size in sorted({r.services for r in results.lookup}):
-        ours = [r for r in of(results.lookup, OURS) if r.services == size]
+        ours = [r for r in ok(results.lookup, OURS) if r.services == size]
         peer = [r for r in of(results.lookup, PEER) if r.services == size]
         failures = sorted({r.failure for r in peer if r.failure})
         peer_time = median(r.seconds for r in peer if not r.failure)
@@ -252,11 +271,12 @@ def many(results: Results) -> list[str]:
     for count in sorted({r.services for r in results.many}):
         ours = [r for r in of(results.many, OURS) if r.services == count]
         peer = [r for r in of(results.many, PEER) if r.services == count]
-        a, b = median(r.wall for r in ours), median(r.wall for r in peer)
-        ra, rb = median(float(r.requests) for r in ours), median(float(r.requests) for r in peer)
-        failed = sum(1 for r in [*ours, *peer] if r.failures)
+        good_ours, good_peer = [r for r in ours if not r.failures], [r for r in peer if not r.failures]
+        a, b = median(r.wall for r in good_ours), median(r.wall for r in good_peer)
+        ra, rb = median(float(r.requests) for r in good_ours), median(float(r.requests) for r in good_peer)
+        failures = sum(1 for r in [*ours, *peer] if r.failures)
         rows.append((str(count), num(a, 1), num(b, 1), ratio(a, b), num(ra, 0), num(rb, 0), ratio(ra, rb),
-                     f"{len(ours)} / {len(peer)} ({failed} failed)"))
+                     f"{len(ours)} / {len(peer)} ({failures} failed)"))
     return table(("services", f"{OURS}, one run (s)", f"{PEER}, one run each (s)", "time ratio",
                   f"{OURS} requests", f"{PEER} requests", "requests ratio", "runs (ours / peer)"), rows)
 
@@ -268,12 +288,13 @@ def many_realistic(results: Results) -> list[str]:
     rows = []
     for count in sorted({r.services for r in results.many_realistic}):
         runs = [r for r in of(results.many_realistic, OURS) if r.services == count]
-        wall = median(r.wall for r in runs)
+        good = [r for r in runs if not r.failures]
+        wall = median(r.wall for r in good)
         peer_cell = ("not run: one process per service, one after another, each about as long as its one upgrade"
                      + (f" (at fast timing 10 take {num(peer_fast)}x one)" if peer_fast is not None else "")
                      if count > 1 else "not run here: its one upgrade is in the 1.6 upgrade table")
-        rows.append((str(count), num(wall), ratio(wall, one), num(median(float(r.requests) for r in runs), 0),
-                     num(median(r.max_rss_mib for r in runs), 1), f"{len(runs)} ({sum(1 for r in runs if r.failures)})",
+        rows.append((str(count), num(wall), ratio(wall, one), num(median(float(r.requests) for r in good), 0),
+                     num(median(r.max_rss_mib for r in good), 1), f"{len(runs)} ({len(runs) - len(good)})",
                      peer_cell))
     return table(("services", f"{OURS}, one run (s)", "/ one service's", "requests", "peak memory, max RSS (MiB)",
                   "runs (failed)", PEER), rows)
@@ -281,7 +302,7 @@ def many_realistic(results: Results) -> list[str]:
 
 def rollout(results: Results) -> list[str]:
     ours, kube = of(results.rollout, OURS), of(results.rollout, KUBECTL)
-    rows = [*_figures(ROLLOUT, ours, kube), ("runs (failed)", _count(ours), _count(kube), "")]
+    rows = [*_figures(ROLLOUT, ok(ours, OURS), ok(kube, KUBECTL)), ("runs (failed)", _count(ours), _count(kube), "")]
     return table(("figure", OURS, "kubectl set image + rollout status", "ratio"), rows)
 
 
@@ -305,7 +326,7 @@ def render(results: Results, plot_name: str | None) -> str:
         (bool(results.upgrade), (f"### One Rancher 1.6 upgrade (realistic timing, scale 2, batch size 1, "
                                  f"{results.plan.batch_interval} s between batches)"), upgrade(results)),
         (bool(results.upgrade), "#### Its API requests by kind (`<api>`: `/v2-beta` for rancher-deploy, `/v1` for the peer)",
-         by_kind({OURS: of(results.upgrade, OURS), PEER: of(results.upgrade, PEER)})),
+         by_kind({OURS: ok(results.upgrade, OURS), PEER: ok(results.upgrade, PEER)})),
         (bool(results.lookup), "### Lookup: one service among many in its stack (fast timing)", lookup(results)),
         (bool(results.many), "### Several services in one run (fast timing)", many(results)),
         (bool(results.many_realistic), (f"### Several services in one run at the issue's timing ({_paced(results)}, "
@@ -313,7 +334,7 @@ def render(results: Results, plot_name: str | None) -> str:
         (bool(results.rollout), ("### Rancher 2.8: one Deployment rollout through the Kubernetes proxy "
                                  "(realistic timing, 2 replicas)"), rollout(results)),
         (bool(results.rollout), "#### Its API requests by kind",
-         by_kind({OURS: of(results.rollout, OURS), KUBECTL: of(results.rollout, KUBECTL)})),
+         by_kind({OURS: ok(results.rollout, OURS), KUBECTL: ok(results.rollout, KUBECTL)})),
     ]
     for wanted, title, lines in sections:
         if wanted:

@@ -7,8 +7,13 @@ draws the page again from it, also from a JSON written before a measurement was 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from pathlib import Path
 
-from bench.cattle import ManyRun
+import pytest
+
+from bench import compare
+from bench.cattle import ManyRun, UpgradeRun
 from bench.report import render
 from bench.results import Machine, Plan, Results, dump, load
 
@@ -41,15 +46,33 @@ def test_the_realistic_runs_survive_the_json_round_trip() -> None:
 
 
 def test_the_target_reads_the_realistic_ratio_and_the_page_has_their_table() -> None:
-    page = render(_results(), None)
-    # Median of 10 services 22.66 s over one service's 22.0 s, not the fast-timing 0.4 / 0.2.
+    results = _results()
+    results.many_realistic = [run for run in results.many_realistic if not run.failures]
+    page = render(results, None)
+    # Median of 10 services 22.55 s over one service's 22.0 s, not the fast-timing 0.4 / 0.2.
     assert _target_row(page) == ("| 10 services in one run: wall / one service's (realistic timing, 15 s between "
                                  "batches) | <= 1.5x | 1.03x | not run at this timing; peer 10.00x at fast timing | yes |")
     assert ("### Several services in one run at the issue's timing (realistic timing, 15 s between batches, "
             "scale 2, batch size 1; rancher-deploy alone)") in page
-    assert "| 10 | 22.66 | 1.03x | 62 | 33.0 | 3 (1) | not run: one process per service" in page
-    assert "- rancher-deploy, 10 services at realistic timing: Error: boom" in page
+    assert "| 10 | 22.55 | 1.03x | 62 | 32.5 | 2 (0) | not run: one process per service" in page
     assert "### Several services in one run (fast timing)" in page  # the client-work table stays
+
+
+def test_a_failed_run_is_counted_not_measured_and_the_target_is_not_met() -> None:
+    page = render(_results(), None)
+    # The failed run's 30 s is in no median: 22.55 s from the two that moved their ten services.
+    assert _target_row(page).endswith("| 1.03x (1 failed) | not run at this timing; peer 10.00x at fast timing | no |")
+    assert "| 10 | 22.55 | 1.03x | 62 | 32.5 | 3 (1) | not run: one process per service" in page
+    assert "- rancher-deploy, 10 services at realistic timing: Error: boom" in page
+
+
+def test_runs_that_all_failed_at_once_do_not_meet_the_target() -> None:
+    """Ten services refused at once (exit 2 in 0.3 s) moved nothing: no ratio, and not met."""
+    results = Results(Plan.full(), MACHINE)
+    results.many_realistic = [ManyRun("rancher-deploy", 1, 22.0, 10, [], 30.5),
+                              *(ManyRun("rancher-deploy", 10, 0.3, 1, ["rancher-deploy: exit 2"], 30.0)
+                                for _ in range(3))]
+    assert _target_row(render(results, None)).endswith("| - (3 failed) | not run at this timing | no |")
 
 
 def test_a_json_from_before_the_realistic_runs_still_renders() -> None:
@@ -68,4 +91,30 @@ def test_a_json_from_before_the_realistic_runs_still_renders() -> None:
 def test_without_the_peer_at_ten_services_the_target_row_names_no_ratio() -> None:
     results = _results()  # as --quick records it: the fast-timing case stops at 2 services
     results.many = [run for run in results.many if run.services == 1]
-    assert "| 1.03x | not run at this timing | yes |" in _target_row(render(results, None))
+    assert "| 1.03x (1 failed) | not run at this timing | no |" in _target_row(render(results, None))
+
+
+def test_a_failed_upgrade_is_in_no_median_of_the_upgrade_and_its_targets_are_not_met() -> None:
+    """An upgrade that stopped at once (0.3 s, before converging) would make the time added look
+    negative: it is counted as failed, and the targets it stands behind are not met."""
+    def run(wall: float, failure: str | None = None) -> UpgradeRun:
+        return UpgradeRun("rancher-deploy", wall, 21.2, Counter({"GET /x": 10}), 5, 30.5, failure, 0.17, 0.05, 0.1)
+
+    results = Results(Plan.full(), MACHINE)
+    results.upgrade = [run(21.4), run(21.45), run(0.3, "Error: refused")]
+    page = render(results, None)
+    assert "| 1.6 upgrade: time added beyond convergence (s) | <= 0.3 | 0.22 (1 failed) | peer - | no |" in page
+    assert "| 1.6 upgrade: API requests | <= 10 | 10 (1 failed) | peer - | no |" in page
+    assert "| runs (failed) | 3 (1) | 0 (0) |  |" in page
+
+
+def test_render_only_draws_the_page_again_and_leaves_the_record_as_it_was(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")   # the bench extra draws the plot
+    record = tmp_path / "performance.json"
+    old = json.loads(dump(_results()))
+    del old["many_realistic"]   # as written before a measurement was added: loads with its default
+    record.write_text(json.dumps(old), encoding="utf-8")
+    before = record.read_bytes()
+    assert compare.main(["--render-only", "--doc", str(tmp_path / "performance.md")]) == 0
+    assert record.read_bytes() == before
+    assert "## Results" in (tmp_path / "performance.md").read_text(encoding="utf-8")
