@@ -516,13 +516,15 @@ def test_the_program_loads_with_the_collector_off() -> None:
 def test_the_program_collects_again_once_its_run_is_loaded(sim: Simulator, web: str, base_env: dict[str, str],
                                                            tmp_path: Path) -> None:
     """The program loads its modules with the collector off (rancher_deploy/__main__.py) and turns it
-    back on before it connects: a wait of any length has its garbage collected."""
-    probe = ("import gc, sys\nfrom rancher_deploy.__main__ import main\nsys.argv = ['rancher-deploy']\n"
-             "code = main()\nprint(code, gc.isenabled())")
+    back on before it connects: every request of the run, its waits' too, is sent with it on."""
+    probe = ("import gc, sys\nimport requests\nfrom rancher_deploy.__main__ import main\n"
+             "seen = set()\nsend = requests.Session.send\n"
+             "def spy(self, *args, **kwargs):\n    seen.add(gc.isenabled())\n    return send(self, *args, **kwargs)\n"
+             "requests.Session.send = spy\nsys.argv = ['rancher-deploy']\ncode = main()\nprint(code, sorted(seen))")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **base_env}
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path,
                             env=env)
-    assert result.stdout.strip().splitlines()[-1] == "0 True", result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "0 [True]", result.stderr
 
 
 def test_a_run_says_it_is_loaded_once_before_its_first_request(sim: Simulator, web: str,
