@@ -25,7 +25,7 @@ class Plan:
     """How much to run. ``full()`` is the documented run (about 10 minutes today: almost 4 of them the
     50-service case, where both tools sleep 2 s per look, and about 2.3 the six 22 s runs of 1 and
     10 services at realistic timing); ``quick()`` a one-minute smoke run, which runs those with 1 s
-    between batches (about 7 s each).
+    between batches (about 8 s each).
 
     The two ``many_realistic`` fields have defaults so that a plan recorded before they existed
     (docs/performance.json) still loads: 0 rounds, nothing measured at realistic timing."""
