@@ -51,13 +51,15 @@ FINISH = "finishupgrade"
 # rancher/cattle v0.183.83, code/iaas/service-discovery/server/.../servicediscovery/): tens to a few
 # hundred milliseconds (docs/simulator.md, "How long the finish takes"). It then publishes that
 # change with what else changed at its next run, once a second (task.resource.change.publish.schedule=1,
-# ResourceChangeEventListenerImpl.run): up to a second after the finish. The reads follow
-# rancher-compose's 150 ms poll after finishupgrade (rancher/rancher-compose rancher/wait.go) for its
-# first two beats: against a finish of 30-500 ms, whatever its spread there, 0.15 and 0.3 s leave less
-# to wait on average than 0.1 and 0.3 s or anything earlier, and past 0.3 s the publication is at
-# most 0.7 s away. Two reads at most, so a finish costs what the shared stream saved (a subscription
-# and a read), however long it takes.
-FINISH_READS_SECONDS = (0.15, 0.3)
+# ResourceChangeEventListenerImpl.run): up to a second after the finish. The first read catches a
+# finish that waited for nothing but its pickup and a few dozen database round trips (tens of
+# milliseconds where the database answers quickly), the second one slowed by a busy cattle; past that
+# the publication is at most 0.7 s away. (A first read at 0.15 s, rancher-compose's poll after
+# finishupgrade, would leave a finish spread over 0.1-0.5 s a little less to wait on average and one
+# under 0.1 s about 50 ms more: no measured figure says which is usual, and the source shows a finish
+# with nothing to wait for.) Two reads at most, so a finish costs what the shared stream saved (a
+# subscription and a read), however long it takes.
+FINISH_READS_SECONDS = (0.1, 0.3)
 # How long an action's answer waits for another wait's take to end (each is at most its short timeout)
 # before what the stream received is taken: all of it is older than the answer.
 ANSWER_WAIT_SECONDS = 0.1
