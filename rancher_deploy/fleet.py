@@ -136,7 +136,7 @@ class Pick:
                        init_containers=INIT in roles)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # not compared (nor its report and passed targets): docs/architecture.md, Start-up
 class Choice:
     """The picks, in the order listed, and the report of the whole selection (`events.Selection`);
     `others` are the skipped candidates the report only counts (the log lists them when verbose)."""

@@ -17,7 +17,7 @@ import os
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Literal, Mapping, TypeVar
 from urllib.parse import urlencode
 
@@ -54,11 +54,12 @@ MAX_PAGES = 10_000
 
 @dataclass(frozen=True, eq=False)   # not compared: see docs/architecture.md, Start-up
 class Credentials:
-    """Either an access/secret key pair (basic auth) or a Rancher 2.x bearer token."""
+    """Either an access/secret key pair (basic auth) or a Rancher 2.x bearer token. Its repr shows
+    neither secret (`repr(credentials)` in a log or a traceback's locals must not leak them)."""
 
     access_key: str | None = None
-    secret_key: str | None = None
-    token: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, eq=False)

@@ -236,8 +236,8 @@ OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in SETTINGS
 PAYLOAD_CONFIRM = "the request's confirm: false"
 
 
-# No generated repr (it would print the credentials) nor equality (nothing compares two runs' settings;
-# `sources`, a dict, already makes them unhashable): both are start-up every CI step pays (66 fields).
+# No generated repr (it would print the credentials) nor equality (nothing compares two runs' settings,
+# so they hash by identity): both are start-up every CI step pays (66 fields).
 @dataclass(frozen=True, repr=False, eq=False)
 class Settings:
     """Everything one run needs, validated and typed; built by `Settings.load` from the table.

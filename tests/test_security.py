@@ -228,6 +228,16 @@ def test_exception_text_of_a_failed_request_never_carries_the_url_password() -> 
     assert error.__suppress_context__, "the library's exception (with the URL in it) must not be chained"
 
 
+def test_the_repr_of_credentials_and_settings_shows_no_secret(base_env: dict[str, str]) -> None:
+    """What a debugger, a traceback's locals or an f-string `{x!r}` would print."""
+    from rancher_deploy.settings import Command, Settings
+
+    settings = Settings.load(Command.UPGRADE, {}, {**base_env, "RANCHER_IMAGE": NEW_IMAGE})
+    shown = repr(Credentials(ACCESS_KEY, SECRET_KEY)) + repr(Credentials(token="token-abc:s3cr3tvalue")) + repr(settings)
+    assert SECRET_KEY not in shown and "s3cr3tvalue" not in shown
+    assert ACCESS_KEY in shown   # the access key names the key, as Rancher's UI shows it
+
+
 @pytest.mark.parametrize("url", [
     "https://AK:{pw}@rancher.example.com/v2-beta",
     "https://{pw}@rancher.example.com",

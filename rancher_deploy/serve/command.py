@@ -42,7 +42,7 @@ from rancher_deploy.settings import COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command
 _TICK_SECONDS = 0.2
 
 
-@dataclass
+@dataclass(eq=False)   # not compared (nor its Settings): docs/architecture.md, Start-up
 class Service:
     """A started server: its address, and what `stop` needs to stop it."""
 
