@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         doc = DOC
     if doc is not None:
         doc.parent.mkdir(parents=True, exist_ok=True)
-        # It needs matplotlib (the bench extra): fail now rather than after minutes of measuring.
-        from bench import plot
+    if doc is not None and not options.render_only:
+        # The plot needs matplotlib (the bench extra): fail now rather than after minutes of measuring.
+        from bench import plot  # noqa: F401
 
     if options.render_only:
         assert doc is not None
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             results = measure(tools, plan, options.only or list(SCENARIOS))
     picture = doc.with_suffix(".png") if doc is not None and (results.many or results.lookup) else None
     if picture is not None:
+        from bench import plot
+
         plot.draw(results, picture)
     generated = report.render(results, picture.name if picture else None)
     print(generated)
