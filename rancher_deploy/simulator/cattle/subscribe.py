@@ -17,6 +17,7 @@ every field, null or not, `time` in epoch milliseconds (go-rancher's `client.Pub
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 import weakref
@@ -128,9 +129,9 @@ class _Changes:
         self._shown_generation = store.faults.shown_generation()
         self._looked_at = time.monotonic()
         # Cattle publishes the changes it collected on a schedule (`publish_seconds`), not as they
-        # happen: one look per period, on a fixed beat from the first.
+        # happen: one look per period, on the beat of a task that runs from cattle's start.
         self._period = publish_seconds(store.timing)
-        self._due = self._looked_at + self._period
+        self._due = next_beat(store.booted, self._period, self._looked_at)
         self._events: list[tuple[int, float, str]] = []   # (number, when kept, the event's text)
         self._looks = 0
         self.last = 0
@@ -140,7 +141,7 @@ class _Changes:
         """The events after number `cursor` (looking first when the publish period is due), and the
         new cursor."""
         if time.monotonic() >= self._due:
-            self._due = max(self._due + self._period, time.monotonic())
+            self._due = next_beat(self._store.booted, self._period, time.monotonic())
             self._look(now, learn=False)
         return self.last, [text for number, _, text in self._events if number > cursor]
 
@@ -187,6 +188,18 @@ def publish_seconds(timing: Timing) -> float:
     if timing.speed <= 0:
         return TICK / 2
     return max(TICK / 2, timing.publish_interval / timing.speed)
+
+
+def next_beat(booted: float, period: float, now: float) -> float:
+    """The first publication after `now` (real seconds, `time.monotonic()`) of a task run every
+    `period` seconds since `booted`, the simulator's start.
+
+    Cattle schedules its publishing task once, when it starts (TaskManagerImpl, scheduleWithFixedDelay
+    of `task.resource.change.publish.schedule`), so where its beat falls against a client's upgrade
+    owes nothing to the client: a beat started by the first subscription would publish each change
+    of an upgrade timed in whole seconds from its action just after it happens, every time.
+    """
+    return booted + period * (math.floor((now - booted) / period) + 1)
 
 
 def _text(message: JSON) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -58,6 +59,9 @@ class Backend(Timeline):
         self.lock = threading.RLock()
         self.timing = timing
         self.faults = faults
+        # When this "cattle" started (time.monotonic()): the subscribe streams publish on the beat of
+        # a task run from then on (cattle/subscribe.py, `next_beat`).
+        self.booted = time.monotonic()
         self._admin = ApiKey(access_key, secret_key, None)
         # What changed, for the subscribe streams (cattle/subscribe.py), so that they render only that:
         # the numbers of the services touched (a write, a seed, or `settle` advancing one), in order.
