@@ -317,6 +317,16 @@ class Simulator:
         else:
             self._store.advance(seconds)
 
+    def publish_beat_at(self, when: float) -> None:
+        """Put cattle's publication beat (1.x subscribe streams) at `when`, real seconds on
+        `time.monotonic()`'s clock: publications then fall at `when` plus or minus whole periods.
+
+        Cattle's publishing task has run since cattle started, days before a client's upgrade, so
+        where its beat falls against that upgrade is anyone's guess; the simulator's runs from its own
+        start, which a run started just after it meets at the same point every time. A benchmark
+        that wants a streamed wait's average spreads the beat over its rounds with this."""
+        self._store.booted = when
+
     def now(self) -> float:
         """The current simulated time in seconds since start."""
         if self._cluster is not None:

@@ -342,27 +342,31 @@ def test_cattle_publishes_the_changes_of_each_period_together_in_their_latest_st
             ws.close()
 
 
-@pytest.mark.parametrize("booted, now, beat", [(100.0, 100.0, 101.0), (100.0, 100.4, 101.0), (100.0, 101.0, 102.0),
-                                                (100.0, 105.7, 106.0)])
-def test_the_beats_run_from_the_start(booted: float, now: float, beat: float) -> None:
-    assert next_beat(booted, 1.0, now) == pytest.approx(beat)
+@pytest.mark.parametrize("booted, period, now, beat", [
+    (100.0, 1.0, 100.0, 101.0), (100.0, 1.0, 100.4, 101.0), (100.0, 1.0, 101.0, 102.0), (100.0, 1.0, 105.7, 106.0),
+    (100.0, 1.0, 99.5, 100.0),   # a beat put ahead (`publish_beat_at`) has beats before it too
+    (0.1, 0.1, 0.3, 0.4),        # on a beat only up to a rounding: still the next one
+])
+def test_the_beats_run_from_the_start(booted: float, period: float, now: float, beat: float) -> None:
+    assert next_beat(booted, period, now) == pytest.approx(beat)
+    assert next_beat(booted, period, now) > now
 
 
 def test_a_subscription_meets_cattle_s_beat_where_it_is_and_does_not_start_one() -> None:
     """Cattle's publishing task runs from its start, whoever subscribes (TaskManagerImpl): here a
-    period is 2 s real and the simulator "started" 1.9 s ago, so a change is published about 0.1 s
-    after subscribing, not 2 s after, as a beat started by the subscription would."""
+    period is 2 s real and the beat is put 0.4 s ahead, so a change is published about 0.4 s after
+    subscribing, not 2 s after, as a beat started by the subscription would publish it."""
     with Simulator(ACCESS_KEY, SECRET_KEY, timing=Timing(speed=1000.0, publish_interval=2000.0)) as sim:
         stack = sim.add_stack("shop")
         web = sim.add_service(stack, "web", dict(WEB_CONFIG))
-        sim._store.booted = time.monotonic() - 1.9   # as if started then (the simulator's private clock)
-        ws = subscribe(sim, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change", timeout=1.5)
+        sim.publish_beat_at(time.monotonic() + 0.4)
+        ws = subscribe(sim, "/v2-beta/projects/1a5/subscribe?eventNames=resource.change", timeout=5)
         try:
             subscribed = time.monotonic()
             assert requests.put(f"{sim.url}/v2-beta/projects/1a5/services/{web}", json={"description": "now"},
                                 auth=(ACCESS_KEY, SECRET_KEY), timeout=5).status_code == 200
-            until(ws, lambda resource: resource["id"] == web)   # times out (1.5 s) on a beat of its own
-            assert time.monotonic() - subscribed < 1.5
+            until(ws, lambda resource: resource["id"] == web)
+            assert time.monotonic() - subscribed < 1.5   # a beat of its own: 2 s
         finally:
             ws.close()
 

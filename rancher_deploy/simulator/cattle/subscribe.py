@@ -192,14 +192,17 @@ def publish_seconds(timing: Timing) -> float:
 
 def next_beat(booted: float, period: float, now: float) -> float:
     """The first publication after `now` (real seconds, `time.monotonic()`) of a task run every
-    `period` seconds since `booted`, the simulator's start.
+    `period` seconds since `booted`, the simulator's start (or where `Simulator.publish_beat_at` put it).
 
-    Cattle schedules its publishing task once, when it starts (TaskManagerImpl, scheduleWithFixedDelay
+    Cattle schedules its publishing task once, when it starts (TaskManagerImpl.start, scheduleWithFixedDelay
     of `task.resource.change.publish.schedule`), so where its beat falls against a client's upgrade
     owes nothing to the client: a beat started by the first subscription would publish each change
-    of an upgrade timed in whole seconds from its action just after it happens, every time.
+    of an upgrade timed in whole seconds from its action just after it happens, every time. Cattle's
+    fixed delay drifts by each run's length; the simulator keeps a fixed rate, whose phase a caller
+    can set.
     """
-    return booted + period * (math.floor((now - booted) / period) + 1)
+    beat = booted + period * (math.floor((now - booted) / period) + 1)
+    return beat if beat - now > period * 1e-9 else beat + period   # `now` on a beat, give or take a rounding
 
 
 def _text(message: JSON) -> str:
