@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
-from bench.report import OURS, PEER, R, median
+from bench.report import OURS, PEER, R, median, ok
 from bench.results import Results
 
 COLOURS = {OURS: "#1f77b4", PEER: "#d62728", "floor": "#7f7f7f"}
@@ -26,8 +26,9 @@ COLOURS = {OURS: "#1f77b4", PEER: "#d62728", "floor": "#7f7f7f"}
 def _series(runs: Sequence[R], tool: str, pick: Callable[[R], float | None],
             size: Callable[[R], int]) -> tuple[list[int], list[float]]:
     xs, ys = [], []
-    for n in sorted({size(r) for r in runs if r.tool == tool}):
-        value = median(pick(r) for r in runs if r.tool == tool and size(r) == n)
+    done = ok(runs, tool)   # as the tables: a failed run is in no median
+    for n in sorted({size(r) for r in done}):
+        value = median(pick(r) for r in done if size(r) == n)
         if value is not None:
             xs.append(n)
             ys.append(value)

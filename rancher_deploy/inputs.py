@@ -49,7 +49,7 @@ class Layer(enum.Enum):
 class Found:
     """One option's text and where it came from: the layer, and the flag or variable in it."""
 
-    text: str
+    text: str = dataclasses.field(repr=False)   # a secret key's too: no repr shows it
     layer: Layer
     variable: str             # `--timeout`, `INPUT_TIMEOUT`, `PLUGIN_DRY-RUN`, `RANCHER_STACK`
     fallback: bool = False    # from an Option.fallback variable
@@ -79,9 +79,11 @@ class Inputs:
     a setting nobody set; `dotenv_path` is the `.env` file read, if one was.
     """
 
-    flags: Mapping[str, Any]
-    environ: Mapping[str, str]
-    dotenv: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
+    # The values stay out of the repr (the environment and `.env` hold the secret key and tokens, a
+    # flag may too): a traceback's locals or a debugger's `repr` must not show them.
+    flags: Mapping[str, Any] = dataclasses.field(repr=False)
+    environ: Mapping[str, str] = dataclasses.field(repr=False)
+    dotenv: Mapping[str, str | None] = dataclasses.field(default_factory=dict, repr=False)
     ci: str = "plain"
     dotenv_path: str | None = None
 

@@ -117,3 +117,14 @@ def test_render_only_draws_the_page_again_and_leaves_the_record_as_it_was(tmp_pa
     assert compare.main(["--render-only", "--doc", str(tmp_path / "performance.md")]) == 0
     assert record.read_bytes() == before
     assert "## Results" in (tmp_path / "performance.md").read_text(encoding="utf-8")
+
+
+def test_the_plot_takes_its_medians_over_the_runs_that_did_what_was_asked() -> None:
+    import pytest
+
+    pytest.importorskip("matplotlib")   # the bench extra; bench/plot.py imports it
+    from bench import plot
+
+    runs = [ManyRun("rancher-deploy", 10, 0.4, 62), ManyRun("rancher-deploy", 10, 0.01, 1, ["Error: refused"]),
+            ManyRun("rancher-deploy", 10, 0.01, 1, ["Error: refused"])]
+    assert plot._series(runs, "rancher-deploy", lambda r: r.wall, lambda r: r.services) == ([10], [0.4])

@@ -232,8 +232,17 @@ def test_the_repr_of_credentials_and_settings_shows_no_secret(base_env: dict[str
     """What a debugger, a traceback's locals or an f-string `{x!r}` would print."""
     from rancher_deploy.settings import Command, Settings
 
+    from rancher_deploy.inputs import Inputs
+    from rancher_deploy.serve.auth import Keys, Presented
+    from rancher_deploy.settings import OPTIONS_BY_NAME
+
+    environ = {**base_env, "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TOKEN": "token-abc:s3cr3tvalue"}
+    inputs = Inputs.snapshot({"secret_key": SECRET_KEY}, environ)
     settings = Settings.load(Command.UPGRADE, {}, {**base_env, "RANCHER_IMAGE": NEW_IMAGE})
-    shown = repr(Credentials(ACCESS_KEY, SECRET_KEY)) + repr(Credentials(token="token-abc:s3cr3tvalue")) + repr(settings)
+    shown = " ".join(repr(thing) for thing in (
+        Credentials(ACCESS_KEY, SECRET_KEY), Credentials(token="token-abc:s3cr3tvalue"), settings, inputs,
+        inputs.with_dotenv(None), inputs.find(OPTIONS_BY_NAME["secret_key"]),
+        Keys("s3cr3tvalue", "s3cr3tvalue"), Presented("Bearer s3cr3tvalue", None, "s3cr3tvalue")))
     assert SECRET_KEY not in shown and "s3cr3tvalue" not in shown
     assert ACCESS_KEY in shown   # the access key names the key, as Rancher's UI shows it
 

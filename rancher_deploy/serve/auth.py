@@ -26,7 +26,7 @@ import enum
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from rancher_deploy.errors import ConfigError
@@ -54,8 +54,8 @@ class Keys:
     """The credentials the server accepts; `open` when it accepts every request (no key set, and
     RANCHER_SERVE_ALLOW_UNAUTHENTICATED says the network is trusted)."""
 
-    token: str | None
-    hmac_secret: str | None
+    token: str | None = field(repr=False)         # a traceback's locals or a `repr` must not show them
+    hmac_secret: str | None = field(repr=False)
 
     @property
     def open(self) -> bool:
@@ -88,9 +88,9 @@ class Presented:
     """The credentials a request carries: its Authorization header, its signature header, the token
     segment of a webhook path and its X-Request-Timestamp header (None for each it lacks)."""
 
-    authorization: str | None = None
+    authorization: str | None = field(default=None, repr=False)   # as Keys: no secret in a repr
     signature: str | None = None
-    path_token: str | None = None
+    path_token: str | None = field(default=None, repr=False)
     timestamp: str | None = None
 
     @property
