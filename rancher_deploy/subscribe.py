@@ -54,7 +54,7 @@ FINISH = "finishupgrade"
 # ResourceChangeEventListenerImpl.run): up to a second after the finish. The first read catches a
 # finish that waited for nothing but its pickup and a few dozen database round trips (tens of
 # milliseconds where the database answers quickly), the second one slowed by a busy cattle; past that
-# the publication is at most 0.7 s away. (A first read at 0.15 s, rancher-compose's poll after
+# the stream tells within a second of the finish's end. (A first read at 0.15 s, rancher-compose's poll after
 # finishupgrade, would leave a finish spread over 0.1-0.5 s a little less to wait on average and one
 # under 0.1 s about 50 ms more: no measured figure says which is usual, and the source shows a finish
 # with nothing to wait for.) Two reads at most, so a finish costs what the shared stream saved (a

@@ -26,7 +26,7 @@ class Timing:
     ``publish_interval`` is how often a 1.6 subscribe stream publishes the changes collected since
     the last time (cattle's ``task.resource.change.publish.schedule=1``: once a second, rancher/cattle
     ``code/iaas/api-logic/.../iaas-api/defaults.properties``, ResourceChangeEventListenerImpl.run), in
-    simulated seconds like the rest: 1 s real at ``realistic``, 1 ms (so every 10 ms look) at ``fast``.
+    simulated seconds like the rest: 1 s real at ``realistic``, 1 ms (so every look, 20 ms apart) at ``fast``.
     ``finish_reconcile`` is how long a 1.6 finishupgrade takes: only the reconcile, since the old
     containers' removal (``container_stop`` if running, then ``finish_cleanup``) is scheduled and not
     waited for (UpgradeManagerImpl.cleanupUpgradedInstances); ``finish_cleanup`` is also how long
