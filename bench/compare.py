@@ -89,6 +89,17 @@ def recorded(path: Path) -> Results:
                          f"{error}); measure again") from None
 
 
+def plotting() -> bool:
+    """Whether the plot can be drawn: it needs matplotlib, which the bench extra installs; says so
+    in one line when it cannot."""
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError:
+        say("the plot needs matplotlib: pip install -e '.[bench]'")
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     plan = Plan.quick() if options.quick else Plan.full()
@@ -97,9 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         doc = DOC
     if doc is not None:
         doc.parent.mkdir(parents=True, exist_ok=True)
-    if doc is not None and not options.render_only:
-        # The plot needs matplotlib (the bench extra): fail now rather than after minutes of measuring.
-        from bench import plot  # noqa: F401
+    if doc is not None and not options.render_only and not plotting():
+        return 2   # fail now rather than after minutes of measuring
 
     if options.render_only:
         assert doc is not None
@@ -114,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             results = measure(tools, plan, options.only or list(SCENARIOS))
     picture = doc.with_suffix(".png") if doc is not None and (results.many or results.lookup) else None
     if picture is not None:
+        if not plotting():
+            return 2
         from bench import plot
 
         plot.draw(results, picture)
