@@ -324,7 +324,8 @@ class Simulator:
         Cattle's publishing task has run since cattle started, days before a client's upgrade, so
         where its beat falls against that upgrade is anyone's guess; the simulator's runs from its own
         start, which a run started just after it meets at the same point every time. A benchmark
-        that wants a streamed wait's average spreads the beat over its rounds with this."""
+        that wants a streamed wait's average spreads the beat over its rounds with this. A
+        publication already due keeps its time; the ones after it follow the new beat."""
         self._store.booted = when
 
     def now(self) -> float:
