@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from bench import ideal, peer, procs, tally
 from bench.context import ACCESS, REPOSITORY, SECRET, Tools, say
 from rancher_deploy.simulator import Simulator, Timing
+from rancher_deploy.simulator.cattle.subscribe import publish_seconds
 
 TOOLS = ("rancher-deploy", "rancher-gitlab-deploy")
 
@@ -82,22 +83,20 @@ def _split(watch: ideal.Watcher[str], finished: procs.Finished) -> tuple[float |
             finished.ended - active if active else None)
 
 
-def beat_phase(number: int, rounds: int) -> float:
-    """Where round ``number`` (from 0) of ``rounds`` puts cattle's publication beat after the tool's
-    spawn, as a fraction of its period: the middles of ``rounds`` equal slices, so that the rounds
-    sample a streamed wait's delay evenly, as clients meet cattle's beat wherever it falls (its task
-    has run since cattle started; `Simulator.publish_beat_at`). Left to the simulator's own beat,
-    every round would meet it at the point its timing after the simulator's start gives."""
-    return (number + 0.5) / rounds
+def place_beat(sim: Simulator, number: int, rounds: int) -> None:
+    """Put cattle's publication beat, for round ``number`` (from 0) of ``rounds``, at the middle of
+    that round's slice of a period from now (just before the tool's spawn), so that the rounds sample
+    a streamed wait's delay evenly, as clients meet cattle's beat wherever it falls (its task has run
+    since cattle started; `Simulator.publish_beat_at`). Left to the simulator's own beat, every round
+    would meet it at the point its timing after the simulator's start gives."""
+    sim.publish_beat_at(time.monotonic() + (number + 0.5) / rounds * publish_seconds(sim.timing))
 
 
-def upgrade_once(tool: str, tools: Tools, sim: Simulator, web: str, twin: str, batch_interval: int,
-                 phase: float = 0.5) -> UpgradeRun:
+def upgrade_once(tool: str, tools: Tools, sim: Simulator, web: str, twin: str, batch_interval: int) -> UpgradeRun:
     image = tools.next_image()
     http = ideal.session(auth=(ACCESS, SECRET))
     twin_url = f"{sim.url}/v2-beta/projects/{sim.default_project_id}/services/{twin}"
     sim.reset_log()
-    sim.publish_beat_at(time.monotonic() + phase * sim.timing.publish_interval / sim.timing.speed)
     with ideal.Watcher(lambda: str(sim.service(web)["state"])) as watch, ThreadPoolExecutor(1) as pool:
         converging = pool.submit(ideal.cattle_upgrade, http, twin_url, image, batch_interval)
         finished = run_tool(tool, tools, sim, "web", image, batch_interval)
@@ -120,7 +119,8 @@ def upgrade_scenario(tools: Tools, rounds: int, batch_interval: int) -> list[Upg
         for number in range(rounds):
             for tool in alternate(number):
                 say(f"1.6 upgrade, round {number + 1}/{rounds}: {tool}")
-                runs.append(upgrade_once(tool, tools, sim, web, twin, batch_interval, beat_phase(number, rounds)))
+                place_beat(sim, number, rounds)
+                runs.append(upgrade_once(tool, tools, sim, web, twin, batch_interval))
     return runs
 
 
@@ -274,7 +274,6 @@ def many_realistic_scenario(tools: Tools, rounds: int, batch_interval: int) -> l
             say(f"{count} services in one run at realistic timing, round {number + 1}/{rounds}")
             with Simulator(ACCESS, SECRET, timing=Timing.realistic()) as sim:
                 seed_services(sim, "shop", count, scale=2)
-                sim.publish_beat_at(time.monotonic() + beat_phase(number, rounds) * sim.timing.publish_interval
-                                    / sim.timing.speed)   # both counts of a round meet it at the same point
+                place_beat(sim, number, rounds)   # both counts of a round meet it at the same point
                 runs.append(_many_ours(tools, sim, [f"s{n}" for n in range(1, count + 1)], **settings))
     return runs

@@ -67,6 +67,11 @@ def ok(runs: Sequence[R], tool: str) -> list[R]:
     return [r for r in of(runs, tool) if not failed(r)]
 
 
+def failures_of(runs: Sequence[R], tool: str) -> int:
+    """How many of a tool's runs failed: what `ok` leaves out."""
+    return len(of(runs, tool)) - len(ok(runs, tool))
+
+
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
@@ -139,8 +144,7 @@ def targets(results: Results) -> list[str]:
     """The targets of issue 15 next to today's figures; "met" is a reading, not a test."""
     ours_up, peer_up = ok(results.upgrade, OURS), ok(results.upgrade, PEER)
     ours_k8s, kube = ok(results.rollout, OURS), ok(results.rollout, KUBECTL)
-    up_failed = len(of(results.upgrade, OURS)) - len(ours_up)
-    k8s_failed = len(of(results.rollout, OURS)) - len(ours_k8s)
+    up_failed, k8s_failed = failures_of(results.upgrade, OURS), failures_of(results.rollout, OURS)
     rows: list[Target] = []
     if results.upgrade:
         rows += [
@@ -158,11 +162,11 @@ def targets(results: Results) -> list[str]:
         rows.append(Target(f"10 services in one run: wall / one service's ({_paced(results)})", "<= 1.5x", 1.5,
                            _scaled(results.many_realistic, OURS, 10),
                            "; ".join(filter(None, ("not run at this timing", peer_fast))), unit="x",
-                           failed=sum(1 for r in of(results.many_realistic, OURS) if failed(r))))
+                           failed=failures_of(results.many_realistic, OURS)))
     elif {1, 10} <= {r.services for r in results.many}:  # runs recorded before the realistic case existed
         rows.append(Target("10 services in one run: wall / one service's (fast timing)", "<= 1.5x", 1.5,
                            _scaled(results.many, OURS, 10), peer_fast or "-", unit="x",
-                           failed=sum(1 for r in of(results.many, OURS) if failed(r) and r.services in (1, 10))))
+                           failed=failures_of([r for r in results.many if r.services in (1, 10)], OURS)))
     if results.rollout:
         rows += [
             Target("2.x rollout: time added beyond convergence (s)", "<= 0.3", 0.3, median(r.added for r in ours_k8s),
@@ -269,14 +273,13 @@ def lookup(results: Results) -> list[str]:
 def many(results: Results) -> list[str]:
     rows = []
     for count in sorted({r.services for r in results.many}):
-        ours = [r for r in of(results.many, OURS) if r.services == count]
-        peer = [r for r in of(results.many, PEER) if r.services == count]
-        good_ours, good_peer = [r for r in ours if not r.failures], [r for r in peer if not r.failures]
+        runs = [r for r in results.many if r.services == count]
+        good_ours, good_peer = ok(runs, OURS), ok(runs, PEER)
         a, b = median(r.wall for r in good_ours), median(r.wall for r in good_peer)
         ra, rb = median(float(r.requests) for r in good_ours), median(float(r.requests) for r in good_peer)
-        failures = sum(1 for r in [*ours, *peer] if r.failures)
         rows.append((str(count), num(a, 1), num(b, 1), ratio(a, b), num(ra, 0), num(rb, 0), ratio(ra, rb),
-                     f"{len(ours)} / {len(peer)} ({failures} failed)"))
+                     f"{len(of(runs, OURS))} / {len(of(runs, PEER))} "
+                     f"({failures_of(runs, OURS) + failures_of(runs, PEER)} failed)"))
     return table(("services", f"{OURS}, one run (s)", f"{PEER}, one run each (s)", "time ratio",
                   f"{OURS} requests", f"{PEER} requests", "requests ratio", "runs (ours / peer)"), rows)
 
@@ -287,14 +290,14 @@ def many_realistic(results: Results) -> list[str]:
     peer_fast = _scaled(results.many, PEER, 10)
     rows = []
     for count in sorted({r.services for r in results.many_realistic}):
-        runs = [r for r in of(results.many_realistic, OURS) if r.services == count]
-        good = [r for r in runs if not r.failures]
+        runs = [r for r in results.many_realistic if r.services == count]
+        good = ok(runs, OURS)
         wall = median(r.wall for r in good)
         peer_cell = ("not run: one process per service, one after another, each about as long as its one upgrade"
                      + (f" (at fast timing 10 take {num(peer_fast)}x one)" if peer_fast is not None else "")
                      if count > 1 else "not run here: its one upgrade is in the 1.6 upgrade table")
         rows.append((str(count), num(wall), ratio(wall, one), num(median(float(r.requests) for r in good), 0),
-                     num(median(r.max_rss_mib for r in good), 1), f"{len(runs)} ({len(runs) - len(good)})",
+                     num(median(r.max_rss_mib for r in good), 1), f"{len(of(runs, OURS))} ({failures_of(runs, OURS)})",
                      peer_cell))
     return table(("services", f"{OURS}, one run (s)", "/ one service's", "requests", "peak memory, max RSS (MiB)",
                   "runs (failed)", PEER), rows)

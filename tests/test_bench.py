@@ -10,6 +10,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from bench import compare
 from bench.cattle import ManyRun, UpgradeRun
 from bench.report import render
@@ -120,8 +122,6 @@ def test_render_only_draws_the_page_again_and_leaves_the_record_as_it_was(tmp_pa
 
 
 def test_the_plot_takes_its_medians_over_the_runs_that_did_what_was_asked() -> None:
-    import pytest
-
     pytest.importorskip("matplotlib")   # the bench extra; bench/plot.py imports it
     from bench import plot
 
