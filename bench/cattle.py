@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from bench import ideal, peer, procs, tally
 from bench.context import ACCESS, REPOSITORY, SECRET, Tools, say
 from rancher_deploy.simulator import Simulator, Timing
-from rancher_deploy.simulator.cattle.subscribe import publish_seconds
+from rancher_deploy.simulator.cattle.subscribe import next_beat, publish_seconds
 
 TOOLS = ("rancher-deploy", "rancher-gitlab-deploy")
 
@@ -65,12 +65,16 @@ class UpgradeRun(ideal.AgainstIdeal):
     once on ``upgraded``). The watcher splits the time added: ``before`` (spawn to the service seen
     ``upgrading``: start-up, lookup, reads), ``noticing_upgraded`` (``upgraded`` seen to
     ``finishing-upgrade`` seen), ``noticing_active`` (``active`` seen to exit); each +-10 ms.
+    ``publication``: of ``noticing_upgraded``, the wait from ``upgraded`` to cattle's next publication,
+    which no client riding the stream notices sooner (+-20 ms: the watcher's look and the stream's;
+    None for a tool that polls, and for runs recorded before it was measured).
     ``waiting_requests``: the requests after the upgrade action.
     """
 
     before: float | None
     noticing_upgraded: float | None
     noticing_active: float | None
+    publication: float | None = None
 
 
 def _split(watch: ideal.Watcher[str], finished: procs.Finished) -> tuple[float | None, float | None, float | None]:
@@ -83,16 +87,28 @@ def _split(watch: ideal.Watcher[str], finished: procs.Finished) -> tuple[float |
             finished.ended - active if active else None)
 
 
-def place_beat(sim: Simulator, number: int, rounds: int) -> None:
+def place_beat(sim: Simulator, number: int, rounds: int) -> float:
     """Put cattle's publication beat, for round ``number`` (from 0) of ``rounds``, at the middle of
     that round's slice of a period from now (just before the tool's spawn), so that the rounds sample
     a streamed wait's delay evenly, as clients meet cattle's beat wherever it falls (its task has run
     since cattle started; `Simulator.publish_beat_at`). Left to the simulator's own beat, every round
-    would meet it at the point its timing after the simulator's start gives."""
-    sim.publish_beat_at(time.monotonic() + (number + 0.5) / rounds * publish_seconds(sim.timing))
+    would meet it at the point its timing after the simulator's start gives. Returns the beat placed
+    (`time.monotonic()` seconds), which `publication_wait` counts from."""
+    beat = time.monotonic() + (number + 0.5) / rounds * publish_seconds(sim.timing)
+    sim.publish_beat_at(beat)
+    return beat
 
 
-def upgrade_once(tool: str, tools: Tools, sim: Simulator, web: str, twin: str, batch_interval: int) -> UpgradeRun:
+def publication_wait(upgraded: float | None, beat: float, period: float) -> float | None:
+    """Seconds from ``upgraded`` (when the service turned so, `time.monotonic()`) to the first of
+    cattle's publications after it, on the beat placed at ``beat`` every ``period`` seconds: the
+    part of noticing ``upgraded`` that is cattle's once-a-second publication rather than the tool's
+    (docs/simulator.md, "Cattle's subscribe")."""
+    return None if upgraded is None else next_beat(beat, period, upgraded) - upgraded
+
+
+def upgrade_once(tool: str, tools: Tools, sim: Simulator, web: str, twin: str, batch_interval: int,
+                 beat: float) -> UpgradeRun:
     image = tools.next_image()
     http = ideal.session(auth=(ACCESS, SECRET))
     twin_url = f"{sim.url}/v2-beta/projects/{sim.default_project_id}/services/{twin}"
@@ -103,10 +119,13 @@ def upgrade_once(tool: str, tools: Tools, sim: Simulator, web: str, twin: str, b
         converged = converging.result()
     records = tally.without(sim.requests, twin)
     before, noticing_upgraded, noticing_active = _split(watch, finished)
+    streamed = tool == TOOLS[0]   # the peer polls: cattle's publication is not what it waits for
+    upgraded = watch.first("upgraded", after=finished.started)
     return UpgradeRun(tool, finished.wall, converged.seconds, tally.kinds(records),
                       len(tally.after_first_write(records, web)), finished.max_rss_mib,
                       None if finished.code == 0 else finished.last_line(),
-                      before, noticing_upgraded, noticing_active)
+                      before, noticing_upgraded, noticing_active,
+                      publication_wait(upgraded, beat, publish_seconds(sim.timing)) if streamed else None)
 
 
 def upgrade_scenario(tools: Tools, rounds: int, batch_interval: int) -> list[UpgradeRun]:
@@ -119,8 +138,8 @@ def upgrade_scenario(tools: Tools, rounds: int, batch_interval: int) -> list[Upg
         for number in range(rounds):
             for tool in alternate(number):
                 say(f"1.6 upgrade, round {number + 1}/{rounds}: {tool}")
-                place_beat(sim, number, rounds)
-                runs.append(upgrade_once(tool, tools, sim, web, twin, batch_interval))
+                beat = place_beat(sim, number, rounds)
+                runs.append(upgrade_once(tool, tools, sim, web, twin, batch_interval, beat))
     return runs
 
 

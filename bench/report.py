@@ -226,7 +226,10 @@ def against_ideal(convergence: str, split: list[Figure[A]], waiting: str) -> lis
 UPGRADE: list[Figure[UpgradeRun]] = against_ideal("convergence: the ideal client, same run (s)", [
     ("- before the upgrade was accepted (s)", lambda r: r.before, 2, False),
     ("- noticing `upgraded` (s)", lambda r: r.noticing_upgraded, 2, False),
+    ("- of that, waiting for cattle's next publication (s)", lambda r: r.publication, 2, False),
     ("- noticing `active` after finishing (s)", lambda r: r.noticing_active, 2, False),
+    ("time added beyond convergence and cattle's next publication (s)",
+     lambda r: None if r.publication is None else r.added - r.publication, 2, False),
 ], "- of which after the upgrade action")
 ROLLOUT: list[Figure[RolloutRun]] = against_ideal("convergence: the ideal watch client, same run (s)", [
     ("- before the new generation was stored (s)", lambda r: r.before, 2, False),

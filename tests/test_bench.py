@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench import compare
-from bench.cattle import ManyRun, UpgradeRun
+from bench.cattle import ManyRun, UpgradeRun, publication_wait
 from bench.report import render
 from bench.results import Machine, Plan, Results, dump, load
 
@@ -128,3 +128,30 @@ def test_the_plot_takes_its_medians_over_the_runs_that_did_what_was_asked() -> N
     runs = [ManyRun("rancher-deploy", 10, 0.4, 62), ManyRun("rancher-deploy", 10, 0.01, 1, ["Error: refused"]),
             ManyRun("rancher-deploy", 10, 0.01, 1, ["Error: refused"])]
     assert plot._series(runs, "rancher-deploy", lambda r: r.wall, lambda r: r.services) == ([10], [0.4])
+
+
+def test_the_publication_wait_runs_from_upgraded_to_the_next_beat_after_it() -> None:
+    """Beat placed at 100 s, once a second: a service upgraded at 103.3 s is published at 104 s."""
+    assert publication_wait(103.3, 100.0, 1.0) == pytest.approx(0.7)
+    assert publication_wait(99.75, 100.0, 1.0) == pytest.approx(0.25)   # before the beat placed: on its period
+    assert publication_wait(None, 100.0, 1.0) is None
+
+
+def test_the_upgrade_table_splits_out_cattles_publication_for_the_streamed_tool_only() -> None:
+    results = Results(Plan.full(), MACHINE)
+    results.upgrade = [UpgradeRun("rancher-deploy", 22.0, 21.2, Counter({"GET /x": 10}), 5, 30.5, None,
+                                  0.17, 0.65, 0.1, 0.6),
+                       UpgradeRun("rancher-gitlab-deploy", 24.2, 21.2, Counter({"GET /x": 17}), 13, 28.8, None,
+                                  0.18, 1.03, 1.8)]
+    results = load(dump(results))
+    page = render(results, None)
+    assert "| - of that, waiting for cattle's next publication (s) | 0.60 | - |  |" in page
+    assert "| time added beyond convergence and cattle's next publication (s) | 0.20 | - |  |" in page
+
+
+def test_an_upgrade_recorded_before_the_publication_was_measured_still_loads() -> None:
+    raw = json.loads(dump(Results(Plan.full(), MACHINE)))
+    raw["upgrade"] = [{"tool": "rancher-deploy", "wall": 22.0, "convergence": 21.2, "requests": {"GET /x": 10},
+                       "waiting_requests": 5, "max_rss_mib": 30.5, "failure": None, "before": 0.17,
+                       "noticing_upgraded": 0.65, "noticing_active": 0.1}]
+    assert load(json.dumps(raw)).upgrade[0].publication is None
