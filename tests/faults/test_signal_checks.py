@@ -21,7 +21,7 @@ import pytest
 from rancher_deploy import cli
 from rancher_deploy.simulator import Simulator, Timing
 
-from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, ci_sinks
+from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, CliRun, ci_sinks
 from .conftest import RunWatching, VirtualTime, Watcher, other_pipeline_upgrades
 
 
@@ -129,43 +129,49 @@ def two_services(sim: Simulator) -> tuple[str, str]:
             sim.add_service(shop, "b", dict(LAUNCH_CONFIG), scale=2))
 
 
+def both(run_watching: RunWatching, marker: str, **settings: str) -> CliRun:
+    """shop/a then shop/b in one run, one at a time, SIGTERM once the tool writes `marker`."""
+    return run_watching([(marker, sigterm)], "--output", "json", RANCHER_SERVICE="a,b", RANCHER_PARALLEL="1",
+                        **settings)
+
+
+def image(sim: Simulator, service_id: str) -> str:
+    return str(sim.service(service_id)["launchConfig"]["imageUuid"]).removeprefix("docker:")
+
+
+def results(result: CliRun) -> dict[str, str]:
+    return {target["target"]: target["result"] for target in result.json["targets"]}
+
+
 def test_atomic_a_signal_before_the_second_upgrade_sends_it_not_and_restores_the_first(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
     a, b = two_services(sim)
-    result = run_watching([("Plan for shop/b", sigterm)], "--output", "json", RANCHER_SERVICE="a,b",
-                          RANCHER_PARALLEL="1")
+    result = both(run_watching, "Plan for shop/b")
     assert result.code == 143, result.stderr
     assert len(sent(sim, "upgrade")) == 1   # shop/a's
-    assert sim.service(b)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
-    assert sim.service(a)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
-    assert {t["target"]: t["result"] for t in result.json["targets"]} == {"shop/a": "rolled-back",
-                                                                         "shop/b": "not-upgraded"}
+    assert (image(sim, a), image(sim, b)) == (OLD_IMAGE, OLD_IMAGE)
+    assert results(result) == {"shop/a": "rolled-back", "shop/b": "not-upgraded"}
 
 
 def test_atomic_a_signal_between_two_finishes_sends_the_second_not(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
     a, b = two_services(sim)
-    result = run_watching([("shop/a now runs", sigterm)], "--output", "json", RANCHER_SERVICE="a,b",
-                          RANCHER_PARALLEL="1")
+    result = both(run_watching, "shop/a now runs")
     # shop/a was finished before the signal and cannot be rolled back any more (1.x): the run ends with
     # the two in different states, each named, rather than finishing shop/b after the signal.
     assert result.code == 4, result.stderr
     assert len(sent(sim, "finishupgrade")) == 1
-    assert sim.service(a)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
-    assert (sim.service(b)["state"], sim.service(b)["launchConfig"]["imageUuid"]) == ("active", f"docker:{OLD_IMAGE}")
-    assert {t["target"]: t["result"] for t in result.json["targets"]} == {"shop/a": "upgraded",
-                                                                         "shop/b": "rolled-back"}
+    assert (image(sim, a), image(sim, b), sim.service(b)["state"]) == (NEW_IMAGE, OLD_IMAGE, "active")
+    assert results(result) == {"shop/a": "upgraded", "shop/b": "rolled-back"}
 
 
 def test_independent_targets_a_signal_before_the_second_upgrade_sends_it_not(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
     a, b = two_services(sim)
-    result = run_watching([("Plan for shop/b", sigterm)], "--output", "json", RANCHER_SERVICE="a,b",
-                          RANCHER_ATOMIC="false", RANCHER_PARALLEL="1")
+    result = both(run_watching, "Plan for shop/b", RANCHER_ATOMIC="false")
     assert len(sent(sim, "upgrade")) == 1
-    assert sim.service(b)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
-    assert {t["target"]: t["result"] for t in result.json["targets"]} == {"shop/a": "upgraded",
-                                                                         "shop/b": "not-upgraded"}
+    assert (image(sim, a), image(sim, b)) == (NEW_IMAGE, OLD_IMAGE)
+    assert results(result) == {"shop/a": "upgraded", "shop/b": "not-upgraded"}
     assert result.code == 4, result.stderr   # one changed, one not: each named
 
 
@@ -178,8 +184,7 @@ def test_fleet_a_signal_before_the_second_upgrade_sends_it_not(
     result = run_watching([("Plan for Default/shop/b", sigterm)], "--output", "json", RANCHER_SERVICE="",
                           RANCHER_STACK="", RANCHER_SELECT_IMAGE="true", RANCHER_PARALLEL="1")
     assert len(sent(sim, "upgrade")) == 1, result.stderr
-    assert sim.service(first)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
-    assert sim.service(second)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+    assert (image(sim, first), image(sim, second)) == (NEW_IMAGE, OLD_IMAGE)
     assert result.code == 4
 
 
