@@ -315,11 +315,42 @@ def test_project_scope_and_create(sim: Simulator, api: requests.Session) -> None
     assert wrong_ns.status_code == 422
 
 
-def test_an_action_on_an_unknown_id_says_failed_to_find(sim: Simulator, api: requests.Session) -> None:
+def test_x_api_schemas_names_the_version_and_sub_context_norman_parsed(sim: Simulator, api: requests.Session) -> None:
+    # rancher/norman parse/parse.go parseVersionAndSubContext, api/writer/headers.go addSchemasHeader,
+    # urlbuilder/url.go constructBasicURL: the schemas of the sub-context the path is in, on errors too.
+    pid = sim.default_project_id
+    named = {
+        f"/v3/project/{pid}/workloads": f"/v3/project/{pid}/schemas",
+        f"/v3/project/{pid}": f"/v3/project/{pid}/schemas",
+        f"/v3/projects/{pid}": f"/v3/project/{pid}/schemas",
+        f"/v3/projects/{pid}/schemas": f"/v3/project/{pid}/schemas",
+        "/v3/clusters/local": "/v3/cluster/local/schemas",
+        "/v3/cluster/local/namespaces": "/v3/cluster/local/schemas",
+        "/v3/clusters": "/v3/cluster/schemas",
+        "/v3/projects": "/v3/project/schemas",
+        "/v3/settings/server-version": "/v3/schemas",
+        "/v3": "/v3/schemas",
+    }
+    for path, schemas in named.items():
+        answer = api.get(f"{sim.url}{path}")
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.headers["X-Api-Schemas"] == f"{sim.url}{schemas}", path
+        served = api.get(answer.headers["X-Api-Schemas"])
+        assert served.status_code == 200 and served.json()["resourceType"] == "schema", schemas
+    missing = api.get(f"{base(sim)}/workloads/deployment:default:nope")
+    assert missing.status_code == 404 and missing.headers["X-Api-Schemas"] == f"{sim.url}/v3/project/{pid}/schemas"
+    unscoped = api.get(f"{sim.url}/v3/project/schemas").json()["data"]
+    assert next(s for s in unscoped if s["id"] == "workload")["links"]["collection"] == f"{sim.url}/v3/project/workloads"
+
+
+def test_an_action_on_an_unknown_id_says_failed_to_find_its_schema_type(sim: Simulator, api: requests.Session) -> None:
+    # norman api/validate.go names the request's type, the schema id (`workload`), not the path's collection.
     r = api.post(f"{base(sim)}/workloads/deployment:default:nope?action=redeploy")
     assert r.status_code == 404
     assert (r.json()["code"], r.json()["message"]) == ("NotFound",
-                                                       "Failed to find type: workloads id: deployment:default:nope")
+                                                       "Failed to find type: workload id: deployment:default:nope")
+    typed = api.post(f"{base(sim)}/statefulsets/statefulset:default:nope?action=redeploy")
+    assert typed.json()["message"] == "Failed to find type: statefulSet id: statefulset:default:nope"
 
 
 def test_a_namespace_in_no_project_is_on_the_proxy_and_in_no_project_view(sim: Simulator,
