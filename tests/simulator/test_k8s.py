@@ -11,6 +11,8 @@ import requests
 
 from rancher_deploy.simulator import Simulator
 
+from .conftest import DEFAULTED
+
 APPS = "/k8s/clusters/local/apis/apps/v1/namespaces/default"
 SMP = {"Content-Type": "application/strategic-merge-patch+json"}
 
@@ -48,8 +50,8 @@ def test_strategic_merge_patch_changes_one_container(sim: Simulator, api: reques
     assert r.status_code == 200, r.text
     containers = r.json()["spec"]["template"]["spec"]["containers"]
     assert containers == [
-        {"name": "web", "image": "app:2", "env": [{"name": "MODE", "value": "prod"}]},
-        {"name": "proxy", "image": "envoy:1.28"},
+        {"name": "web", "image": "app:2", "env": [{"name": "MODE", "value": "prod"}], **DEFAULTED},
+        {"name": "proxy", "image": "envoy:1.28", **DEFAULTED},
     ]
     assert r.json()["metadata"]["generation"] == 2
     sim.advance(20)
@@ -320,13 +322,13 @@ def test_controller_revisions_hold_the_template_patch_kubectl_undo_sends(sim: Si
     assert all(r["apiVersion"] == "apps/v1" and r["kind"] == "ControllerRevision" for r in revisions)
     assert all(r["metadata"]["ownerReferences"][0]["name"] == "db" for r in revisions)
     first = revisions[0]["data"]["spec"]["template"]
-    assert first["$patch"] == "replace" and first["spec"]["containers"] == [{"name": "db", "image": "pg:15"}]
+    assert first["$patch"] == "replace" and first["spec"]["containers"] == [{"name": "db", "image": "pg:15", **DEFAULTED}]
     assert "controller-revision-hash" not in first["metadata"]["labels"], "the workload's template, not a pod's"
     # kubectl rollout undo --to-revision=1: the revision's data, as a strategic merge patch.
     undone = api.patch(url, data=json.dumps(revisions[0]["data"]), headers=SMP)
     assert undone.status_code == 200, undone.text
     assert undone.json()["spec"]["template"] == workload["spec"]["template"] | {"spec": {
-        **workload["spec"]["template"]["spec"], "containers": [{"name": "db", "image": "pg:15"}]}}
+        **workload["spec"]["template"]["spec"], "containers": [{"name": "db", "image": "pg:15", **DEFAULTED}]}}
     sim.advance(30)
     after = api.get(f"{sim.url}{APPS}/controllerrevisions", params={"labelSelector": selector}).json()["items"]
     assert sorted(r["revision"] for r in after) == [2, 3, 4], "the equal revision is reused with the next number"

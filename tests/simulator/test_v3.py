@@ -11,6 +11,8 @@ import requests
 
 from rancher_deploy.simulator import Simulator, Timing
 
+from .conftest import DEFAULTED
+
 TOKEN = "token-abcde"
 SECRET = "S3cr3t-v3-test"
 UI_STRATEGY = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
@@ -138,7 +140,7 @@ def test_put_image_change_rolls_out_to_revision_2(sim: Simulator, api: requests.
     k8s = sim.workload("deployment", "default", "web")
     assert k8s["metadata"]["generation"] == k8s["status"]["observedGeneration"] == 2
     assert k8s["spec"]["template"]["spec"]["containers"][0] == {
-        "name": "web", "image": "registry:5000/app:2", "ports": [{"containerPort": 8080}]
+        "name": "web", "image": "registry:5000/app:2", "ports": [{"containerPort": 8080}], **DEFAULTED
     }
 
 
@@ -150,7 +152,8 @@ def test_put_merges_objects_and_replaces_arrays(sim: Simulator, api: requests.Se
     r = api.put(f"{base(sim)}/workloads/{wid}", json={"containers": [{"name": "web", "image": "app:2"}], "state": "x"})
     assert r.status_code == 200
     spec = sim.workload("deployment", "default", "web")["spec"]
-    assert spec["template"]["spec"]["containers"] == [{"name": "web", "image": "app:2"}]  # arrays replaced whole
+    # Arrays replaced whole (the env went), then defaulted as the apiserver defaults any update.
+    assert spec["template"]["spec"]["containers"] == [{"name": "web", "image": "app:2", **DEFAULTED}]
     r = api.put(f"{base(sim)}/workloads/{wid}", json={"deploymentConfig": {"maxSurge": 2}})
     assert r.json()["deploymentConfig"]["maxUnavailable"] == "25%"  # objects merged
     assert r.json()["deploymentConfig"]["maxSurge"] == 2

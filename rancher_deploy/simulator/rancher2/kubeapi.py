@@ -10,7 +10,6 @@ proxy and rancher/apiserver error bodies on Steve.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -212,28 +211,10 @@ def create_workload(call: Call, resource: Resource, namespace: str, body: Any) -
         raise KubeError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
     _validate(resource.workload, name, body)
     call.cluster.namespace(namespace)
-    if resource.workload == "deployment":
-        body = {**body, "spec": deployment_defaults(body["spec"])}
+    # The stored object is defaulted as the apiserver defaults it (Cluster.create_workload: defaults.py).
     workload = call.cluster.create_workload(resource.workload, namespace, name, body["spec"],
                                             dict(meta.get("labels") or {}), dict(meta.get("annotations") or {}))
     return call.cluster.to_k8s(workload)
-
-
-def deployment_defaults(spec: JSON) -> JSON:
-    """The spec with what the apiserver fills in for an apps/v1 Deployment that leaves it out
-    (kubernetes pkg/apis/apps/v1/defaults.go, SetDefaults_Deployment): 1 replica, a RollingUpdate
-    strategy of 25% surge and 25% unavailable, 10 revisions kept, a 600 s progress deadline."""
-    spec = copy.deepcopy(spec)
-    spec.setdefault("replicas", 1)
-    strategy = spec.setdefault("strategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = strategy.setdefault("rollingUpdate", {})
-        rolling.setdefault("maxUnavailable", "25%")
-        rolling.setdefault("maxSurge", "25%")
-    spec.setdefault("revisionHistoryLimit", 10)
-    spec.setdefault("progressDeadlineSeconds", 600)
-    return spec
 
 
 def _conflict(workload: Workload) -> KubeError:

@@ -147,12 +147,7 @@ def create_workload(call: Call) -> Response:
                   "template": {"metadata": {"labels": {WORKLOAD_SELECTOR: selector}}, "spec": {}}}
     if kind == "cronjob":
         spec = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": spec["template"]}}}
-    if kind in ("deployment", "statefulset"):
-        spec["replicas"] = 1
-    if kind == "deployment":
-        spec["progressDeadlineSeconds"] = 600
-        spec["revisionHistoryLimit"] = 10
-        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    # Replicas, strategy and the rest left unset are the apiserver's defaults (Cluster.create_workload).
     view = {k: v for k, v in body.items() if k in WRITABLE}
     view["labels"] = {**(view.get("labels") or {}), WORKLOAD_SELECTOR: selector}
     spec = apply_v3(kind, spec, view, call.version)

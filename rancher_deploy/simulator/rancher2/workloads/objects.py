@@ -44,11 +44,11 @@ def safe_hash(value: Any, length: int = 10) -> str:
 
 def without_empties(value: Any) -> Any:
     """`value` as Kubernetes compares templates: an empty map or list, a null and a false bool equal a
-    missing field (the API's bools are `omitempty`, so `hostNetwork: false` is never stored), and so
-    does the scheduler the API server defaults every pod spec to (SetDefaults_PodSpec)."""
+    missing field (the API's bools are `omitempty`, so `hostNetwork: false` is never stored). The
+    apiserver's defaults (`schedulerName` and the rest) are in every stored template alike
+    (defaults.py), so they need no rule here."""
     if isinstance(value, dict):
-        cleaned = {key: without_empties(item) for key, item in value.items()
-                   if not (key == "schedulerName" and item == "default-scheduler")}
+        cleaned = {key: without_empties(item) for key, item in value.items()}
         return {key: item for key, item in cleaned.items() if item is not False and item not in ({}, [], None)}
     if isinstance(value, list):
         return [without_empties(item) for item in value]
