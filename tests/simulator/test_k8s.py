@@ -305,6 +305,54 @@ def test_a_posted_deployment_gets_the_apiserver_s_defaults(sim: Simulator, api: 
     assert (spec["replicas"], spec["strategy"]) == (3, {"type": "Recreate"})
 
 
+def test_replica_sets_select_their_own_pods_and_carry_the_controller_s_annotations(sim: Simulator,
+                                                                                   api: requests.Session) -> None:
+    # sync.go getNewReplicaSet (CloneSelectorAndAddLabel: pod-template-hash in the selector) and
+    # deployment_util.go SetNewReplicaSetAnnotations / SetReplicasAnnotations (desired-replicas,
+    # max-replicas = replicas + maxSurge, written whenever the controller creates or scales one;
+    # revision-history on a ReplicaSet rolled back to).
+    url = f"{sim.url}{APPS}/deployments/web"
+
+    def replica_sets() -> dict[str, Any]:
+        items = api.get(f"{sim.url}{APPS}/replicasets").json()["items"]
+        return {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: rs for rs in items}
+
+    def to(image: str) -> None:
+        body = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}}
+        assert api.patch(url, data=json.dumps(body), headers=SMP).status_code == 200
+        sim.advance(30)
+
+    to("app:2")
+    first, second = replica_sets()["1"], replica_sets()["2"]
+    for rs in (first, second):
+        template_hash = rs["metadata"]["labels"]["pod-template-hash"]
+        assert rs["spec"]["selector"]["matchLabels"] == {
+            "workload.user.cattle.io/workloadselector": "deployment-default-web", "pod-template-hash": template_hash}
+        selector = ",".join(f"{k}={v}" for k, v in rs["spec"]["selector"]["matchLabels"].items())
+        pods = api.get(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods",
+                       params={"labelSelector": selector}).json()["items"]
+        assert {p["metadata"]["ownerReferences"][0]["name"] for p in pods} <= {rs["metadata"]["name"]}
+        assert len(pods) == rs["spec"]["replicas"]
+        annotations = rs["metadata"]["annotations"]
+        assert (annotations["deployment.kubernetes.io/desired-replicas"],
+                annotations["deployment.kubernetes.io/max-replicas"]) == ("2", "3")  # 2 replicas, maxSurge 1
+        assert "deployment.kubernetes.io/revision-history" not in annotations
+    assert first["spec"]["replicas"] == 0 and second["spec"]["replicas"] == 2
+    assert api.patch(url, data=json.dumps({"spec": {"replicas": 4}}), headers=SMP).status_code == 200
+    sim.advance(30)
+    scaled = replica_sets()["2"]["metadata"]["annotations"]
+    assert (scaled["deployment.kubernetes.io/desired-replicas"], scaled["deployment.kubernetes.io/max-replicas"]) \
+        == ("4", "5")
+    to("app:1")  # back to the first template: its ReplicaSet, revision 3, remembers it served revision 1
+    to("app:2")
+    to("app:1")
+    back = replica_sets()["5"]
+    assert back["metadata"]["name"] == first["metadata"]["name"]
+    assert back["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1,3"
+    assert back["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] == "4"
+    assert replica_sets()["4"]["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "2"
+
+
 @pytest.mark.parametrize("kind", ["statefulset", "daemonset"])
 def test_controller_revisions_hold_the_template_patch_kubectl_undo_sends(sim: Simulator, api: requests.Session,
                                                                          kind: str) -> None:

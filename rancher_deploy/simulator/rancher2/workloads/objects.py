@@ -25,11 +25,16 @@ API_VERSIONS: dict[str, str] = {
     "cronjob": "batch/v1",
 }
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-# The workload annotations its controller does not copy onto a ReplicaSet (kubernetes
-# pkg/controller/deployment/util/deployment_util.go, skipCopyAnnotation).
+# What the deployment controller writes on its ReplicaSets (kubernetes
+# pkg/controller/deployment/util/deployment_util.go).
+REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
+DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
+# The workload annotations its controller does not copy onto a ReplicaSet (deployment_util.go,
+# skipCopyAnnotation).
 NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
-                        "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
-                        "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to"})
+                        REVISION_HISTORY_ANNOTATION, DESIRED_REPLICAS_ANNOTATION, MAX_REPLICAS_ANNOTATION,
+                        "deprecated.deployment.rollback.to"})
 # The alphabet Kubernetes uses for generated names and hashes (apimachinery rand.SafeEncodeString):
 # no vowels, no 0/1/3, so generated names never spell words or look alike.
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
