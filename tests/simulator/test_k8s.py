@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
-from rancher_deploy.simulator import Simulator
+from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import DEFAULTED
+from .conftest import DEFAULTED, K8S_SECRET, K8S_TOKEN
 
 APPS = "/k8s/clusters/local/apis/apps/v1/namespaces/default"
 SMP = {"Content-Type": "application/strategic-merge-patch+json"}
@@ -154,6 +155,81 @@ def test_watch_streams_modified_events(sim: Simulator, api: requests.Session) ->
     assert {e["type"] for e in events[1:]} == {"MODIFIED"}
     versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert versions == sorted(versions)
+
+
+TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
+                "application/json")  # what `kubectl get` sends (kubectl pkg/cmd/get/get.go transformRequests)
+
+
+class TableWatch:
+    """A 30 s watch of deployment web asking for Tables, read by a thread; simulated time ends it."""
+
+    def __init__(self, sim: Simulator, api: requests.Session) -> None:
+        self.sim, self.api = sim, api
+        self.events: list[dict[str, Any]] = []
+        self.arrived = threading.Condition()
+        self.thread = threading.Thread(target=self._read)
+        self.thread.start()
+        assert self.wait_for(lambda events: bool(events)), "the watch sends the object first"
+
+    def _read(self) -> None:
+        with self.api.get(f"{self.sim.url}{APPS}/deployments", headers={"Accept": TABLE_ACCEPT}, stream=True,
+                          params={"watch": "true", "fieldSelector": "metadata.name=web", "timeoutSeconds": "30"},
+                          timeout=10) as r:
+            for line in r.iter_lines():
+                with self.arrived:
+                    self.events.append(json.loads(line))
+                    self.arrived.notify_all()
+
+    def wait_for(self, seen: Callable[[list[dict[str, Any]]], bool]) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: seen(self.events), timeout=5)
+
+    def finish(self) -> list[dict[str, Any]]:
+        self.sim.advance(31)
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+        return self.events
+
+
+def rolled_out(events: list[dict[str, Any]]) -> bool:
+    return any(e["type"] == "MODIFIED" and e["object"]["rows"][0]["cells"][1:4] == ["2/2", 2, 2] for e in events)
+
+
+def test_a_table_watch_sends_tables_with_the_list_s_columns(sim: Simulator, api: requests.Session) -> None:
+    # apiserver endpoints/handlers/response.go watchEmbeddedEncoder: each event's object converted to a
+    # Table (one row), the column definitions in the first only (TableOptions.NoHeaders after it).
+    listed = api.get(f"{sim.url}{APPS}/deployments", headers={"Accept": TABLE_ACCEPT}).json()
+    watch = TableWatch(sim, api)
+    api.patch(f"{sim.url}{APPS}/deployments/web", headers=SMP,
+              data=json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "app:2"}]}}}}))
+    for _ in range(10):
+        sim.advance(2)
+    assert watch.wait_for(rolled_out)
+    assert api.delete(f"{sim.url}{APPS}/deployments/web").status_code == 200
+    assert watch.wait_for(lambda events: events[-1]["type"] == "DELETED")
+    events = watch.finish()
+    assert events[0]["type"] == "ADDED" and {e["type"] for e in events[1:-1]} == {"MODIFIED"}
+    first = events[0]["object"]
+    assert (first["kind"], first["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+    assert first["columnDefinitions"] == listed["columnDefinitions"]
+    assert all(e["object"]["kind"] == "Table" and e["object"]["columnDefinitions"] is None for e in events[1:])
+    for event in events:
+        (row,) = event["object"]["rows"]
+        assert row["cells"][0] == "web" and len(row["cells"]) == len(listed["rows"][0]["cells"])
+        assert row["object"]["kind"] == "PartialObjectMetadata"
+        assert event["object"]["metadata"]["resourceVersion"] == row["object"]["metadata"]["resourceVersion"]
+    assert first["rows"][0]["cells"][1:4] == listed["rows"][0]["cells"][1:4] == ["2/2", 2, 2]
+
+
+def test_a_table_watch_before_kubernetes_1_15_sends_objects(kube: requests.Session) -> None:
+    # Watches serve Tables from 1.15 (kubernetes/kubernetes#71548); kubectl's Accept falls back to JSON.
+    with Simulator(K8S_TOKEN, K8S_SECRET, rancher_version="2.2", kubernetes_version="1.14",
+                   timing=Timing(speed=0.0)) as old:
+        old.add_workload("default", "web", [{"name": "web", "image": "app:1"}])
+        watch = TableWatch(old, kube)
+        events = watch.finish()
+    assert [(e["type"], e["object"]["kind"]) for e in events] == [("ADDED", "Deployment")]
 
 
 def test_steve_get_put_patch(sim: Simulator, api: requests.Session) -> None:
