@@ -41,13 +41,26 @@ def default_pull_policy(image: str) -> str:
 
 
 def _unset(obj: JSON, key: str) -> bool:
-    """Go's zero value for the field: absent, null, or an empty string."""
+    """Go's zero value for a string field: absent, null, or empty."""
     return obj.get(key) in (None, "")
 
 
 def _fill(obj: JSON, key: str, value: Any) -> None:
     if _unset(obj, key):
         obj[key] = value
+
+
+def _nil(obj: JSON, key: str, value: Any) -> None:
+    """A pointer field (a number, a bool, an object): only nil, absent or null, is unset."""
+    if obj.get(key) is None:
+        obj[key] = value
+
+
+def _object(obj: JSON, key: str) -> JSON:
+    """The object at ``key``, made an empty one where it is unset (a struct the defaults fill in)."""
+    child: JSON = obj.get(key) or {}
+    obj[key] = child
+    return child
 
 
 def default_container(container: JSON) -> None:
@@ -62,10 +75,8 @@ def default_pod_spec(pod_spec: JSON) -> None:
     """SetDefaults_PodSpec and SetDefaults_Container of each of its containers, in place."""
     _fill(pod_spec, "dnsPolicy", "ClusterFirst")
     _fill(pod_spec, "restartPolicy", "Always")
-    if pod_spec.get("securityContext") is None:
-        pod_spec["securityContext"] = {}
-    if pod_spec.get("terminationGracePeriodSeconds") is None:
-        pod_spec["terminationGracePeriodSeconds"] = 30
+    _nil(pod_spec, "securityContext", {})
+    _nil(pod_spec, "terminationGracePeriodSeconds", 30)
     _fill(pod_spec, "schedulerName", "default-scheduler")
     for key in ("initContainers", "containers"):
         for container in pod_spec.get(key) or []:
@@ -73,76 +84,55 @@ def default_pod_spec(pod_spec: JSON) -> None:
                 default_container(container)
 
 
-def _deployment(spec: JSON) -> None:
-    """SetDefaults_Deployment: 1 replica, RollingUpdate 25%/25%, 10 revisions kept, a 600 s deadline."""
-    if spec.get("replicas") is None:
-        spec["replicas"] = 1
-    strategy = spec.get("strategy") or {}
-    spec["strategy"] = strategy
+def _rolling_update(strategy: JSON, rolling_defaults: JSON) -> None:
+    """A Deployment's or DaemonSet's strategy: RollingUpdate when unset, and its own defaults then."""
     _fill(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        rolling = strategy.get("rollingUpdate") or {}
-        strategy["rollingUpdate"] = rolling
-        if rolling.get("maxUnavailable") is None:
-            rolling["maxUnavailable"] = "25%"
-        if rolling.get("maxSurge") is None:
-            rolling["maxSurge"] = "25%"
-    if spec.get("revisionHistoryLimit") is None:
-        spec["revisionHistoryLimit"] = 10
-    if spec.get("progressDeadlineSeconds") is None:
-        spec["progressDeadlineSeconds"] = 600
+        rolling = _object(strategy, "rollingUpdate")
+        for key, value in rolling_defaults.items():
+            _nil(rolling, key, value)
+
+
+def _deployment(spec: JSON) -> None:
+    """SetDefaults_Deployment: 1 replica, RollingUpdate 25%/25%, 10 revisions kept, a 600 s deadline."""
+    _nil(spec, "replicas", 1)
+    _rolling_update(_object(spec, "strategy"), {"maxUnavailable": "25%", "maxSurge": "25%"})
+    _nil(spec, "revisionHistoryLimit", 10)
+    _nil(spec, "progressDeadlineSeconds", 600)
 
 
 def _statefulset(spec: JSON, minor: int) -> None:
     """SetDefaults_StatefulSet; the PVC retention policy from 1.27, where the StatefulSetAutoDeletePVC
     gate it depends on is on by default (pkg/features/kube_features.go)."""
     _fill(spec, "podManagementPolicy", "OrderedReady")
-    strategy = spec.get("updateStrategy") or {}
-    spec["updateStrategy"] = strategy
+    strategy = _object(spec, "updateStrategy")
     if _unset(strategy, "type"):
         strategy["type"] = "RollingUpdate"
-        if strategy.get("rollingUpdate") is None:
-            strategy["rollingUpdate"] = {}
+        _nil(strategy, "rollingUpdate", {})
     rolling = strategy.get("rollingUpdate")
-    if strategy["type"] == "RollingUpdate" and isinstance(rolling, dict) and rolling.get("partition") is None:
-        rolling["partition"] = 0
+    if strategy["type"] == "RollingUpdate" and isinstance(rolling, dict):
+        _nil(rolling, "partition", 0)
     if minor >= 27:
-        policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
-        spec["persistentVolumeClaimRetentionPolicy"] = policy
+        policy = _object(spec, "persistentVolumeClaimRetentionPolicy")
         _fill(policy, "whenDeleted", "Retain")
         _fill(policy, "whenScaled", "Retain")
-    if spec.get("replicas") is None:
-        spec["replicas"] = 1
-    if spec.get("revisionHistoryLimit") is None:
-        spec["revisionHistoryLimit"] = 10
+    _nil(spec, "replicas", 1)
+    _nil(spec, "revisionHistoryLimit", 10)
 
 
 def _daemonset(spec: JSON, minor: int) -> None:
     """SetDefaults_DaemonSet; ``maxSurge`` 0 from 1.22, where the DaemonSetUpdateSurge gate that adds
     the field is on by default (beta; alpha and off in 1.21)."""
-    strategy = spec.get("updateStrategy") or {}
-    spec["updateStrategy"] = strategy
-    _fill(strategy, "type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = strategy.get("rollingUpdate") or {}
-        strategy["rollingUpdate"] = rolling
-        if rolling.get("maxUnavailable") is None:
-            rolling["maxUnavailable"] = 1
-        if minor >= 22 and rolling.get("maxSurge") is None:
-            rolling["maxSurge"] = 0
-    if spec.get("revisionHistoryLimit") is None:
-        spec["revisionHistoryLimit"] = 10
+    _rolling_update(_object(spec, "updateStrategy"), {"maxUnavailable": 1, **({"maxSurge": 0} if minor >= 22 else {})})
+    _nil(spec, "revisionHistoryLimit", 10)
 
 
 def _cronjob(spec: JSON) -> None:
     """SetDefaults_CronJob (batch/v1, as batch/v1beta1 before it)."""
     _fill(spec, "concurrencyPolicy", "Allow")
-    if spec.get("suspend") is None:
-        spec["suspend"] = False
-    if spec.get("successfulJobsHistoryLimit") is None:
-        spec["successfulJobsHistoryLimit"] = 3
-    if spec.get("failedJobsHistoryLimit") is None:
-        spec["failedJobsHistoryLimit"] = 1
+    _nil(spec, "suspend", False)
+    _nil(spec, "successfulJobsHistoryLimit", 3)
+    _nil(spec, "failedJobsHistoryLimit", 1)
 
 
 def workload_defaults(kind: str, spec: JSON, minor: int) -> JSON:
