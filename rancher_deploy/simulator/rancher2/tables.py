@@ -159,16 +159,20 @@ COLUMNS: dict[str, tuple[tuple[Column, ...], Cells]] = {
 }
 
 
-def table(plural: str, items: list[JSON], list_meta: JSON, version: str, include: str, now: float) -> JSON:
+def table(plural: str, items: list[JSON], list_meta: JSON, version: str, include: str, now: float, *,
+          headers: bool = True) -> JSON:
     """A Table of ``items`` (objects of resource ``plural``) as the apiserver's TableConvertor builds it.
 
     ``include`` is the ``includeObject`` parameter: ``Metadata`` (default), ``Object`` or ``None``;
-    ``now`` is the wall-clock time the ages are counted to.
+    ``now`` is the wall-clock time the ages are counted to. Without ``headers`` (a watch's events after
+    its first: TableOptions.NoHeaders) ``columnDefinitions`` is null, as the printers leave it.
     """
     columns, cells = COLUMNS[plural]
-    definitions = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
-    definitions += [{"name": name, "type": kind, "format": "", "description": name, "priority": priority}
-                    for name, kind, priority in columns]
+    definitions: list[JSON] | None = None
+    if headers:
+        definitions = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+        definitions += [{"name": name, "type": kind, "format": "", "description": name, "priority": priority}
+                        for name, kind, priority in columns]
     rows = []
     for obj in items:
         row: JSON = {"cells": [obj["metadata"]["name"], *cells(obj, now)]}
