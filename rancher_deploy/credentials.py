@@ -58,7 +58,8 @@ def check(values: Mapping[str, Any], name: Callable[[str], str]) -> Checked:
     access, secret, token = values["access_key"], values["secret_key"], values["token"]
     if token is not None:
         if not re.fullmatch(_TOKEN, token):
-            raise ConfigError(name("token"), "must look like token-xxxxx:secret, in printable ASCII (value not shown)")
+            problem = "must look like token-xxxxx:secret (value not shown)" if token.isascii() else _NOT_ASCII
+            raise ConfigError(name("token"), problem)
         unsent = [setting for setting, value in ((name("access_key"), access), (name("secret_key"), secret),
                                                  (f"the keys in {name('url')}", url_access or url_secret)) if value]
         warnings = (f"{name('token')} is set, so {' and '.join(unsent)} {'is' if len(unsent) == 1 else 'are'} "
