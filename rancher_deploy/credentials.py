@@ -51,8 +51,10 @@ def check(values: Mapping[str, Any], name: Callable[[str], str]) -> Checked:
 
     A token, where given, is what is sent (it is the 2.x credential, and keys may come from a variable
     set for a whole pipeline's 1.x jobs), with a warning naming the keys left unsent: a 401 then says to
-    check the token, and the log has said why not the keys. Keys written into the URL and key settings
-    that name other keys cannot both be meant: refused, naming both. Neither names a value.
+    check the token, and the log has said why not the keys. Likewise the key settings over other keys
+    written into the URL (the settings are the more specific, and a URL variable may serve several
+    jobs): sent, with one warning naming what is not. The same key in both is one login, silently;
+    the URL's access key beside a secret key setting is one login too. No warning names a value.
     """
     url, url_access, url_secret = _split_url(values["url"], name("url"))
     access, secret, token = values["access_key"], values["secret_key"], values["token"]
@@ -62,13 +64,14 @@ def check(values: Mapping[str, Any], name: Callable[[str], str]) -> Checked:
             raise ConfigError(name("token"), problem)
         unsent = [setting for setting, value in ((name("access_key"), access), (name("secret_key"), secret),
                                                  (f"the keys in {name('url')}", url_access or url_secret)) if value]
-        warnings = (f"{name('token')} is set, so {' and '.join(unsent)} {'is' if len(unsent) == 1 else 'are'} "
-                    "not sent: the token takes precedence (leave out one or the other to silence this)",)
-        return Checked(url, access or url_access, secret or url_secret, warnings if unsent else ())
-    for setting, given, written in (("access_key", access, url_access), ("secret_key", secret, url_secret)):
-        if given and written and given != written:
-            raise ConfigError(name(setting), f"differs from the {_words(setting)} written into {name('url')} "
-                                             "(neither shown); keep one of them")
+        return Checked(url, access or url_access, secret or url_secret,
+                       _unsent(name("token"), unsent, "the token takes precedence"))
+    overridden = [setting for setting, given, written in (("access_key", access, url_access),
+                                                          ("secret_key", secret, url_secret))
+                  if given and written and written != given]
+    written = _words(overridden[0]) if len(overridden) == 1 else "keys"
+    warnings = _unsent(" and ".join(map(name, overridden)), [f"the {written} written into {name('url')}"] if overridden
+                       else [], "the key settings take precedence")
     access, secret = access or url_access, secret or url_secret
     if not access and not secret:
         raise ConfigError(name("access_key"), f"is required (with {name('secret_key')}), or {name('token')} instead")
@@ -82,7 +85,15 @@ def check(values: Mapping[str, Any], name: Callable[[str], str]) -> Checked:
             if values[setting]:
                 raise ConfigError(name(setting), problem)
             raise ConfigError(name("url"), f"the {_words(setting)} written into it {problem}")
-    return Checked(url, access, secret)
+    return Checked(url, access, secret, warnings)
+
+
+def _unsent(sent: str, unsent: list[str], why: str) -> tuple[str, ...]:
+    """The one warning line for credentials given beside those sent (none when nothing is left unsent)."""
+    if not unsent:
+        return ()
+    verb = "are" if " and " in sent else "is"
+    return (f"{sent} {verb} sent, not {' and '.join(unsent)}: {why} (leave out one or the other to silence this)",)
 
 
 def _words(setting: str) -> str:

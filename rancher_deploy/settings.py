@@ -504,10 +504,9 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
-    if command in (Command.UPGRADE, Command.SERVE) and not workloads:
-        _check_pace(values, name, given)
+    pace = _pace_warning(values, name) if command in (Command.UPGRADE, Command.SERVE) and not workloads else ()
     checked = {"url": login.url, "access_key": login.access_key, "secret_key": login.secret_key, "edits": edits,
-               "warnings": login.warnings}
+               "warnings": login.warnings + pace}
     if fleet:
         return {**checked, **fleet_fields}
     return {**checked, "services": services,
@@ -515,20 +514,17 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
             "ports": values["port"] or ()}
 
 
-def _check_pace(values: Mapping[str, Any], name: Callable[[str], str], given: Collection[str]) -> None:
-    """A 1.x upgrade's progress deadline must be above the batch interval: Rancher waits that long
-    after one batch is healthy before it starts the next, so the deadline would fail every upgrade of
-    more than one batch (and roll it back). Refused, naming both; the one named first is the one set
-    (the deadline when both were)."""
+def _pace_warning(values: Mapping[str, Any], name: Callable[[str], str]) -> tuple[str, ...]:
+    """The warning for a 1.x progress deadline not above the batch interval: Rancher waits that long
+    after one batch is healthy before it starts the next, so the deadline fails every upgrade of more
+    than one batch. Not refused: a service no bigger than one batch never waits between batches, and
+    only Rancher knows its scale."""
     deadline, interval = values["progress_deadline"], values["batch_interval"]
     if deadline > interval:
-        return
-    first, second = ("batch_interval", "progress_deadline") if "progress_deadline" not in given else (
-        "progress_deadline", "batch_interval")
-    side = "above" if first == "progress_deadline" else "below"
-    raise ConfigError(name(first), f"{values[first]:g}s is not {side} {name(second)} ({values[second]:g}s): Rancher "
-                                   "1.x waits the batch interval between two batches, so the progress deadline "
-                                   "would fail every upgrade of more than one batch")
+        return ()
+    return (f"{name('progress_deadline')} ({deadline:g}s) is not above {name('batch_interval')} ({interval:g}s): "
+            f"Rancher 1.x waits that long between two batches, so an upgrade of more than one batch (a scale above "
+            f"{name('batch_size')}) will be failed by the deadline and rolled back",)
 
 
 def _edits(values: Mapping[str, Any], name: Callable[[str], str], *, rancher_2: bool, record_label: bool) -> Edits:

@@ -152,9 +152,6 @@ def test_the_secret_half_of_a_token_is_found_by_one_rule_before_and_after_valida
         ({"RANCHER_BATCH_SIZE": "9" * 30}, "RANCHER_BATCH_SIZE: must be at most 10000"),
         ({"RANCHER_STACK": "other", "RANCHER_SERVICE": "shop/web"},
          "RANCHER_SERVICE: names the stack of every service (shop), and RANCHER_STACK names another (other)"),
-        ({"RANCHER_PROGRESS_DEADLINE": "1", "RANCHER_BATCH_INTERVAL": "5"},
-         "RANCHER_PROGRESS_DEADLINE: 1s is not above RANCHER_BATCH_INTERVAL (5s): Rancher 1.x waits"),
-        ({"RANCHER_BATCH_INTERVAL": "600"}, "RANCHER_BATCH_INTERVAL: 600s is not below RANCHER_PROGRESS_DEADLINE (300s)"),
         ({"RANCHER_BATCH_SIZE": "1.5"}, "RANCHER_BATCH_SIZE: must be a whole number"),
         ({"RANCHER_BATCH_SIZE": "0"}, "RANCHER_BATCH_SIZE: must be at least 1"),
         ({"RANCHER_BATCH_INTERVAL": "0.01"}, "RANCHER_BATCH_INTERVAL: must be at least 0.1"),
@@ -398,25 +395,27 @@ def test_a_credential_no_http_header_can_carry_is_refused_without_showing_it(
 
 def test_a_token_beside_keys_is_what_is_sent_and_one_warning_names_the_keys_left_unsent() -> None:
     settings = load({**BASE, "RANCHER_TOKEN": "token-abc12:tokensecret"})
-    assert settings.warnings == ("RANCHER_TOKEN is set, so CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY are not sent: the "
-                                 "token takes precedence (leave out one or the other to silence this)",)
+    assert settings.warnings == ("RANCHER_TOKEN is sent, not CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY: the token takes "
+                                 "precedence (leave out one or the other to silence this)",)
     url_keys = {key: value for key, value in BASE.items() if not key.endswith("_KEY")}
     url_keys["CATTLE_URL"] = "https://AK:SK-secret-value@rancher.example.com"
     settings = load({**url_keys, "RANCHER_TOKEN": "token-abc12:tokensecret"})
-    assert settings.warnings[0].startswith("RANCHER_TOKEN is set, so the keys in CATTLE_URL is not sent")
+    assert settings.warnings[0].startswith("RANCHER_TOKEN is sent, not the keys in CATTLE_URL")
     assert "SK-secret-value" not in settings.warnings[0]
     assert load(BASE).warnings == ()
 
 
-def test_keys_in_the_url_and_other_keys_in_their_settings_are_refused_naming_both() -> None:
+def test_key_settings_beside_other_keys_in_the_url_are_sent_and_one_warning_says_so() -> None:
     url = "https://AK:other-secret@rancher.example.com"
-    message = refused({**BASE, "CATTLE_URL": url})
-    assert message == ("CATTLE_SECRET_KEY: differs from the secret key written into CATTLE_URL (neither shown); "
-                       "keep one of them")
-    assert refused({**BASE, "CATTLE_URL": "https://AK2@rancher.example.com"}).startswith(
-        "CATTLE_ACCESS_KEY: differs from the access key written into CATTLE_URL")
-    # The same keys twice, or the URL's key beside the setting's secret, are one login.
-    assert load({**BASE, "CATTLE_URL": "https://AK:SK-secret-value@rancher.example.com"}).access_key == "AK"
+    settings = load({**BASE, "CATTLE_URL": url})
+    assert (settings.access_key, settings.secret_key) == ("AK", "SK-secret-value")
+    assert settings.warnings == ("CATTLE_SECRET_KEY is sent, not the secret key written into CATTLE_URL: the key "
+                                 "settings take precedence (leave out one or the other to silence this)",)
+    assert "other-secret" not in settings.warnings[0]
+    settings = load({**BASE, "CATTLE_URL": "https://AK2:other-secret@rancher.example.com"})
+    assert settings.warnings[0].startswith("CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY are sent, not the keys written")
+    # The same keys twice, or the URL's key beside the setting's secret, are one login: nothing to say.
+    assert load({**BASE, "CATTLE_URL": "https://AK:SK-secret-value@rancher.example.com"}).warnings == ()
     half = {key: value for key, value in BASE.items() if key != "CATTLE_ACCESS_KEY"}
     settings = load({**half, "CATTLE_URL": "https://AK3@rancher.example.com"})
     assert (settings.access_key, settings.secret_key, settings.warnings) == ("AK3", "SK-secret-value", ())
@@ -450,14 +449,20 @@ def test_finish_reads_the_progress_deadline_it_waits_out_another_upgrade_by() ->
     assert refused({**BASE, "RANCHER_PROGRESS_DEADLINE": "0"}).startswith("RANCHER_PROGRESS_DEADLINE: must be at least")
 
 
-def test_the_pace_check_is_for_1x_upgrades_only() -> None:
+def test_a_progress_deadline_not_above_the_batch_interval_is_one_warning_for_1x_upgrades() -> None:
+    # Not refused: a service of one batch never waits between batches, and its scale is Rancher's to say.
     slow = {**BASE, "RANCHER_PROGRESS_DEADLINE": "1", "RANCHER_BATCH_INTERVAL": "5"}
-    assert load(slow, command=Command.ROLLBACK).batch_interval_seconds == 2   # not read: the default
+    assert load(slow).warnings == (
+        "RANCHER_PROGRESS_DEADLINE (1s) is not above RANCHER_BATCH_INTERVAL (5s): Rancher 1.x waits that long "
+        "between two batches, so an upgrade of more than one batch (a scale above RANCHER_BATCH_SIZE) will be failed "
+        "by the deadline and rolled back",)
+    assert load({**BASE, "RANCHER_BATCH_INTERVAL": "600"}).warnings[0].startswith(
+        "RANCHER_PROGRESS_DEADLINE (300s) is not above RANCHER_BATCH_INTERVAL (600s)")
+    assert load(slow, command=Command.ROLLBACK).warnings == ()   # neither is read
     workload = {**{key: value for key, value in slow.items() if key != "RANCHER_SERVICE"},
                 "RANCHER_WORKLOAD": "deployment:web"}
-    assert load(workload).progress_deadline_seconds == 1   # a 2.x rollout has no batches of ours
-    assert refused({**BASE, "RANCHER_PROGRESS_DEADLINE": "2"}).startswith(
-        "RANCHER_PROGRESS_DEADLINE: 2s is not above RANCHER_BATCH_INTERVAL (2s)")
+    assert load(workload).warnings == ()   # a 2.x rollout has no batches of ours
+    assert load(BASE).warnings == ()
 
 
 def test_a_stack_setting_is_a_default_for_bare_names_and_may_not_contradict_them() -> None:

@@ -112,6 +112,6 @@ def test_a_token_beside_the_keys_is_said_once_as_the_server_starts_not_per_run(s
     from rancher_deploy.images import ImageRef
 
     served = serve(RANCHER_TOKEN="token-abc12:tokensecretpart")
-    said = "warning: RANCHER_TOKEN is set, so CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY are not sent"
+    said = "warning: RANCHER_TOKEN is sent, not CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY"
     assert served.log.getvalue().count(said) == 1
     assert served.service.settings.selecting(ImageRef.parse(NEW_IMAGE)).warnings == (), "each run's own log"
