@@ -109,7 +109,8 @@ class Handed:
         """The one line that says what the files leave out, or None when they hold everything."""
         if not self.shortened:
             return None
-        return f"{'; '.join(self.shortened)}: this log names every target, and so does --output json"
+        return (f"{'; '.join(self.shortened)}: this log names every target, as does the JSON result "
+                "`RANCHER_OUTPUT=json` prints")
 
 
 class Dialect:

@@ -184,7 +184,7 @@ def _cattle_named(session: RancherSession, settings: Settings, given: GivenUrl,
         release = server.release or "2.x"
         if settings.flavour.value == "rancher-1.x":
             raise NotRancher(f"{error}: this is Rancher {release}; set RANCHER_WORKLOAD for a 2.x workload "
-                             "(and RANCHER_FLAVOUR=auto)") from None
+                             "(and `RANCHER_FLAVOUR=auto`)") from None
         root = given.root
         raise ConfigError("CATTLE_URL", f"{given.path} is a Rancher 1.x API, but this is Rancher {release}; "
                                         f"use the server root ({root}), {root}/v3 or {root}/k8s/clusters/<id>") from None

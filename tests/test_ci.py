@@ -362,7 +362,7 @@ def test_a_dotenv_report_of_many_targets_lists_what_fits_under_gitlabs_limit_and
     assert handed.failed == []
     assert handed.warning() == (
         f"the dotenv report lists {listed} of 120 targets (RANCHER_DEPLOY_TARGETS_OMITTED={120 - listed}), as GitLab "
-        "refuses one of 5 KB or more: this log names every target, and so does --output json")
+        "refuses one of 5 KB or more: this log names every target, as does the JSON result `RANCHER_OUTPUT=json` prints")
     # Only what does not fit is left out: one more target would not.
     more = ci.outputs(many(120), listed + 1)
     assert len("".join(f"RANCHER_DEPLOY_{key.upper().replace('-', '_')}={value}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -310,6 +311,83 @@ def test_a_flag_nobody_set_reads_as_this_ci_sets_it_and_other_flags_stay() -> No
     assert Inputs({}, {}, ci="gitlab").speller(SETTINGS, COMMANDS)(message).startswith(
         "nothing to do (RANCHER_FORCE=true redeploys it)")
     assert Inputs({}, {}).speller(SETTINGS, COMMANDS)(message) == message
+
+
+def _message_texts() -> list[tuple[str, str]]:
+    """Every string the package's code holds, but docstrings and the settings table's help (which
+    argparse prints, not the log), as (where, text); an f-string's fields read `{}`."""
+    import ast
+
+    package = Path(cli.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if "simulator" in path.relative_to(package).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped: set[int] = set()
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                skipped.add(id(body[0].value))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Option":
+                skipped.update(id(inner) for inner in ast.walk(node))
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.JoinedStr):
+                skipped.update(id(part) for part in node.values)
+                text = "".join(part.value if isinstance(part, ast.Constant) else "{}" for part in node.values)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+            else:
+                continue
+            found.append((f"{path.relative_to(package)}:{node.lineno}", str(text)))
+    return found
+
+
+def _assignments() -> list[tuple[str, str, re.Match[str]]]:
+    """Each setting's variable set to a value in a message text, as (where, text, match). A string
+    that is one such assignment and nothing else is a value a message quotes (a target's `alone`
+    settings, which `steps.next_steps` puts in backticks), not a message."""
+    variables = sorted((variable for option in (*SETTINGS, cli.COMMAND) for variable in option.env), key=len,
+                       reverse=True)
+    pattern = re.compile(rf"(?<![A-Za-z0-9_])(?P<variable>{'|'.join(variables)})=(?P<value>[^`\s,;)]*)")
+    return [(where, text, match) for where, text in _message_texts() for match in pattern.finditer(text)
+            if match.group(0) != text]
+
+
+def test_every_message_writes_a_setting_with_its_value_in_backticks() -> None:
+    """The speller rewrites `RANCHER_INSECURE=true` as a whole only in backticks; bare, it would
+    translate the name alone (`input insecure=true`), which is no way to set it on any CI."""
+    bare = [f"{where}: {match.group(0)}" for where, text, match in _assignments()
+            if not (text[:match.start()].endswith("`") and "`" in text[match.end():])]
+    assert bare == []
+
+
+# How each CI's user sets a setting with a value, none of them set (the advice of a message).
+IN_EACH_CI = {
+    "github": lambda option, value: f"input `{option.input_id}: {value}`",
+    "drone": lambda option, value: f"setting `{option.name}: {value}`",
+    "woodpecker": lambda option, value: f"setting `{option.name}: {value}`",
+    "gitlab": lambda option, value: f"`{option.env[0]}={value}`",
+    "plain": lambda option, value: f"`{option.env[0]}={value}`",
+}
+
+
+@pytest.mark.parametrize("ci", list(IN_EACH_CI))
+def test_every_advice_with_a_value_reads_the_way_each_ci_sets_it(ci: str) -> None:
+    from rancher_deploy.settings import COMMANDS
+
+    by_variable = {variable: option for option in SETTINGS for variable in option.env}
+    spell = Inputs({}, {}, ci=ci).speller(SETTINGS, COMMANDS)
+    advice = [(where, text, match) for where, text, match in _assignments() if match.group("variable") in by_variable]
+    assert {where.split(":")[0] for where, _, _ in advice} >= {"http.py", "deploy.py", "v3.py", "runner.py"}
+    for where, text, match in advice:
+        option = by_variable[match.group("variable")]
+        spelled = spell(text)
+        assert IN_EACH_CI[ci](option, match.group("value")) in spelled, f"{where}: {spelled}"
+        if ci not in ("gitlab", "plain"):
+            assert f"{match.group('variable')}=" not in spelled, f"{where}: {spelled}"
 
 
 GITHUB = {"GITHUB_ACTIONS": "true", "INPUT_ROLLBACK": "false"}

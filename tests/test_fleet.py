@@ -360,5 +360,5 @@ def test_a_fleet_of_120_keeps_the_dotenv_report_under_gitlabs_limit_saying_so_on
     warnings = [line for line in result.stderr.splitlines() if "the dotenv report lists" in line]
     assert warnings == [f"warning: the dotenv report lists {listed} of 120 targets (RANCHER_DEPLOY_TARGETS_OMITTED="
                         f"{120 - listed}), as GitLab refuses one of 5 KB or more: this log names every target, "
-                        "and so does --output json"]
+                        "as does the JSON result `--output json` prints"]  # spelled as this run set it
     assert sim.count("POST") == 0
