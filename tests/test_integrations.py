@@ -333,6 +333,19 @@ def test_woodpecker_plugin_page_has_the_front_matter_docs_ci_shows() -> None:
     assert "---\n" + front + "---" in (ROOT / "docs/ci.md").read_text(encoding="utf-8")
 
 
+def test_woodpecker_plugin_page_links_work_from_the_plugin_index_and_says_what_the_table_says() -> None:
+    # The index shows the page on its own site: a relative link (`../ci.md`) leads nowhere there.
+    page = (ROOT / "docs/woodpecker/docs.md").read_text(encoding="utf-8")
+    repository = yaml.safe_load(page.split("---\n")[1])["url"]
+    links = re.findall(r"\]\(([^)]+)\)", page)
+    assert links and all(link.startswith(f"{repository}/") for link in links), links
+    # A bare workload name is looked up among every kind (settings table), not taken for a deployment.
+    workload = next(line for line in page.splitlines() if line.startswith("| `workload`"))
+    assert "default type deployment" not in workload
+    assert "or a bare name" in OPTIONS_BY_NAME["workload"].help and "or a bare name" in workload
+    assert "exit 2 when several kinds share it or none has it" in workload
+
+
 def test_docs_name_the_component_inputs_the_component_declares() -> None:
     text = (ROOT / "docs/ci.md").read_text(encoding="utf-8")
     section = " ".join(text.split("## GitLab CI: the component", 1)[1].split("\n## ", 1)[0].split())
