@@ -373,7 +373,8 @@ def _fitted(render: Callable[[int], str], total: int, limit: int) -> tuple[str, 
 
 def unwritable(destinations: Iterable[Destination]) -> list[tuple[Destination, str]]:
     """The destinations that cannot be written, with why: checked before the run changes anything,
-    by opening each for appending as its writer will (a file it creates is removed again)."""
+    by opening each for appending, which changes nothing in a file that exists (one it creates is
+    removed again, so that a run stopped before its end leaves no empty report)."""
     found = []
     for destination in destinations:
         existed = os.path.lexists(destination.path)

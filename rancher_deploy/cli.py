@@ -275,7 +275,7 @@ def _hand_on(code: ExitCode, document: Callable[[ExitCode], dict[str, Any]], out
         log(Step(warning, Level.WARNING))
     for destination, why in failed + handed.failed:
         log.failure(f"{destination.named}: the result could not be written to {destination.path} ({why}); "
-                    "a later step gets none of it")
+                    "the pipeline gets none of it")
     if unwritten is not None:
         log.failure(f"the JSON result could not be written to stdout ({unwritten}); this log is all there is "
                     "of what the run did")

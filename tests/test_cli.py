@@ -129,7 +129,7 @@ def test_a_result_file_that_fails_at_the_end_is_named_and_never_exit_0(
     result = run_cli("--output", "json", **ci_environ, **{variable: "/dev/full"})
     assert result.code == 4, result.stderr
     lines = result.stderr.splitlines()
-    failure = f"{named}: the result could not be written to /dev/full (No space left on device); a later step gets none of it"
+    failure = f"{named}: the result could not be written to /dev/full (No space left on device); the pipeline gets none of it"
     assert any(line.endswith(failure) for line in lines[:-1]), result.stderr
     assert lines[-1] == "rancher-deploy: exit 4 (needs attention: shop/web upgraded, state active)"
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
