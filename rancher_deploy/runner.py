@@ -104,7 +104,7 @@ def internal_error(unexpected: BaseException) -> NeedsAttention:
     reads as "rolled back", while the targets' state is in fact unknown (exit 4)."""
     return NeedsAttention(
         f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
-        "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
+        "check it with `rancher-deploy status` (please report this, with `RANCHER_VERBOSE=true` output)")
 
 
 def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, control: Control | None = None,
