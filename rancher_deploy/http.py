@@ -504,7 +504,7 @@ class RancherSession:
 
         host = self._host(url)
         cause = ssl_cause(error)
-        skip = "(or RANCHER_INSECURE=true to skip the check)"
+        skip = "(or `RANCHER_INSECURE=true` to skip the check)"
         if isinstance(cause, ssl.SSLCertVerificationError):
             reason = self._redact(str(cause.verify_message or cause.reason or "no reason given")).rstrip(".")
             failed = f"{what} failed: the TLS certificate of {host}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from rancher_deploy.errors import ConfigError
+from rancher_deploy.options import show_default
 
 
 class Spelled(Protocol):
@@ -36,6 +37,8 @@ class Spelled(Protocol):
     def switch(self) -> bool: ...
     @property
     def separator(self) -> str: ...
+    @property
+    def default(self) -> Any: ...
 
 
 class Layer(enum.Enum):
@@ -135,7 +138,7 @@ class Inputs:
             return Found(text, Layer.FLAG, option.flag)
         for names, layer in ((option.ci_variables, Layer.CI_INPUT), (option.env, Layer.ENVIRONMENT)):
             hit = _first_set(self.environ, names)
-            if hit is not None:
+            if hit is not None and not (layer is Layer.CI_INPUT and self._component_default(option, hit[1])):
                 return Found(hit[1], layer, hit[0])
         hit = _first_set(self.dotenv, option.env)
         if hit is not None:
@@ -144,6 +147,22 @@ class Inputs:
         if hit is not None:  # the first set, even one naming no file: settings.py reports that
             return Found(hit[1], Layer.ENVIRONMENT, hit[0], fallback=True)
         return None
+
+    def _component_default(self, option: Spelled, text: str) -> bool:
+        """Whether `text` is a GitLab component's typed input left at its default, which counts as not
+        given, so the setting's CI/CD variable (or the default itself) applies as for an empty input.
+
+        GitLab gives a `number` or `boolean` input no empty default (its default must be of its type,
+        gitlab lib/gitlab/ci/config/interpolation/inputs/base_input.rb), so the component
+        (templates/rancher-deploy.yml) passes each as PLUGIN_* with the settings table's default:
+        600, false (plus a space that keeps the variable a string). An input given that very value
+        counts as not given too, which it cannot be told apart from, and which changes nothing unless
+        a CI/CD variable sets the setting.
+        """
+        default = option.default
+        if self.ci != "gitlab" or not isinstance(default, (bool, int, float)):
+            return False
+        return text.strip() == show_default(default)
 
     def text(self, option: Spelled) -> str | None:
         """One option's unvalidated text, stripped, for reporting after Settings failed to load."""

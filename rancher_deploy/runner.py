@@ -107,7 +107,7 @@ def internal_error(unexpected: BaseException, *, sent: bool = True) -> NeedsAtte
              "no request was sent to Rancher, so nothing was changed")
     return NeedsAttention(
         f"internal error {type(unexpected).__name__}: {unexpected}; {state} "
-        "(please report this, with RANCHER_VERBOSE=true output)")
+        "(please report this, with `RANCHER_VERBOSE=true` output)")
 
 
 def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, control: Control | None = None,

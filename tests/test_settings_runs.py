@@ -179,6 +179,6 @@ def test_a_bug_before_any_request_says_nothing_was_changed(sim: Simulator, web: 
     assert result.code == 4 and sim.requests == []
     assert error_line(result.stderr) == (
         "internal error ZeroDivisionError: division by zero; no request was sent to Rancher, so nothing was "
-        "changed (please report this, with RANCHER_VERBOSE=true output)")
+        "changed (please report this, with `RANCHER_VERBOSE=true` output)")
     assert "the target's state is unknown" not in result.stderr
     assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"

@@ -83,7 +83,7 @@ class Service:
         """Interrupt the runs still going and wait until each has restored or reported its targets."""
         interrupted = self.scheduler.interrupt(number)
         self.log.line(f"interrupting {_runs(interrupted)}: each rolls back "
-                      "(or, with RANCHER_ON_INTERRUPT=report, leaves its targets and reports them) before the "
+                      "(or, with `RANCHER_ON_INTERRUPT=report`, leaves its targets and reports them) before the "
                       "server exits; a further signal ends the wait for the rollbacks")
         hurried, received = False, signals()
         while not self.scheduler.wait(_TICK_SECONDS):
@@ -133,7 +133,7 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
         log.line(f"warning: {warning}")
     if keys.open:
         log.line("warning: no RANCHER_SERVE_TOKEN or RANCHER_SERVE_HMAC_SECRET: anyone who reaches this port "
-                 "can deploy (RANCHER_SERVE_ALLOW_UNAUTHENTICATED=true)")
+                 "can deploy (`RANCHER_SERVE_ALLOW_UNAUTHENTICATED=true`)")
     return Service(settings, host, port, app, scheduler, server, log, polling)
 
 
