@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             log.line("".join(traceback.format_exception(unexpected)))
         from rancher_deploy.runner import internal_error
 
-        error = internal_error(unexpected)
+        error = internal_error(unexpected, sent=run.api_calls > 0)
 
     code = exit_code(outcome, error, signal_number=run.signal)
     warnings = run.warnings

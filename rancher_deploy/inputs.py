@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
+from rancher_deploy.errors import ConfigError
 from rancher_deploy.options import show_default
 
 
@@ -285,12 +286,38 @@ _COMMAND_FORMS = {
 
 
 def read_dotenv(path: str) -> dict[str, str | None]:
-    """The `.env` file's values, or nothing when there is no such file (python-dotenv parses it)."""
+    """The `.env` file's values, or nothing when there is no such file (python-dotenv parses it).
+
+    Raises ConfigError (exit 2) naming the file and the line, never its text (a line may hold a
+    secret), for a file that is not UTF-8 (python-dotenv's encoding; a byte-order mark is allowed) and
+    for lines python-dotenv cannot parse. Those it would skip, logging its own unprefixed warning
+    before our first line, and the run would go on without a setting its user wrote down: refused
+    rather than warned, as any other setting that cannot be read is.
+    """
     if not os.path.isfile(path):
         return {}
-    from dotenv import dotenv_values
+    import io
 
-    return dict(dotenv_values(path))
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    where = f".env file {os.path.abspath(path)}"
+    with open(path, "rb") as file:
+        data = file.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise ConfigError(where, f"line {line} is not UTF-8 text, the encoding python-dotenv reads (the line is "
+                                 "not shown); save the file as UTF-8") from None
+    # parse_stream is what dotenv_values runs, binding by binding; `error` marks a line it skips.
+    unread = [binding.original.line for binding in parse_stream(io.StringIO(text)) if binding.error]
+    if unread:
+        lines = ", ".join(map(str, unread))
+        raise ConfigError(where, f"line{'s' if len(unread) > 1 else ''} {lines} cannot be read as KEY=VALUE by "
+                                 "python-dotenv (not shown: a line may hold a secret); fix or remove "
+                                 f"{'them' if len(unread) > 1 else 'it'}")
+    return dict(dotenv_values(stream=io.StringIO(text)))
 
 
 def _first_set(mapping: Mapping[str, str | None], names: Sequence[str]) -> tuple[str, str] | None:
