@@ -328,6 +328,10 @@ def plan_workload_update(
                  "config map reference and becomes a plain value" for diff in keys if diff.unsourced]
     unpulled = []
     for container, change in zip(chosen, changes):
+        # The policy the container holds, not the one its new image would get: Kubernetes stores the
+        # default when a container is first written (SetDefaults_Container) and keeps it through later
+        # image changes, so a workload created on `app:1` and moved to `app:latest` keeps IfNotPresent.
+        # Both APIs show the stored field; one read without it is taken as Kubernetes would default it.
         policy = container.get("imagePullPolicy")
         effective = str(policy) if policy else pull_policy_default(change.previous_image)
         if force and _cached_ok(change) and effective != "Always":
@@ -353,10 +357,11 @@ def plan_workload_update(
 
 
 def pull_policy_default(image: str) -> str:
-    """The imagePullPolicy Kubernetes gives a container that sets none: Always for `latest` (or no tag),
-    else IfNotPresent (SetDefaults_Container, kubernetes pkg/apis/core/v1/defaults.go)."""
+    """The imagePullPolicy Kubernetes gives a container that sets none: Always for the tag `latest`, which
+    a reference with neither tag nor digest means, else IfNotPresent (SetDefaults_Container, kubernetes
+    pkg/apis/core/v1/defaults.go, with pkg/util/parsers ParseImageName)."""
     parsed = parse_image_uuid(image)
-    if parsed is not None and parsed.digest is None and parsed.tag in (None, "latest"):
+    if parsed is not None and (parsed.tag == "latest" or (parsed.tag is None and parsed.digest is None)):
         return "Always"
     return "IfNotPresent"
 

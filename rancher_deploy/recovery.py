@@ -157,7 +157,7 @@ def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEn
                        f"there is nothing to roll back; its state is {state}")
             return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
     if isinstance(ended, WaitInterrupted) and steps.settings.on_interrupt is OnInterrupt.REPORT:
-        return left_changed(steps, ref, plan, "after the signal (RANCHER_ON_INTERRUPT=report)", Result.INTERRUPTED,
+        return left_changed(steps, ref, plan, "after the signal (`RANCHER_ON_INTERRUPT=report`)", Result.INTERRUPTED,
                             ended.last)
     if not steps.settings.rollback:
         return left_changed(steps, ref, plan, "(--no-rollback)", Result.FAILED, ended.last)

@@ -22,7 +22,7 @@ from rancher_deploy.settings import Command, Settings
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli, ci_sinks
-from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, WEB, containers, run as run2, sim2  # noqa: F401
+from .test_workloads import NEW, OLD, TOKEN_ID, TOKEN_SECRET, WEB, containers, run as run2, sim2, stored  # noqa: F401
 from . import test_workload_releases as releases
 
 ENV_SECRET = "env-value-recognisable-5b7d"     # long enough to be masked too
@@ -197,7 +197,7 @@ def test_2x_env_and_labels_merge_keeping_value_from_entries_order_and_other_labe
     assert after["web"]["env"] == [plain[0], FROM_SECRET, plain[1]]
     assert {key: after["web"][key] for key in ("ports", "resources", "imagePullPolicy")} == {
         key: WEB[key] for key in ("ports", "resources", "imagePullPolicy")}
-    assert after["proxy"] == SIDECAR, "the sidecar runs another image: its environment is not the run's"
+    assert after["proxy"] == stored(SIDECAR), "the sidecar runs another image: its environment is not the run's"
     labels = deployment(rancher2)["spec"]["template"]["metadata"]["labels"]
     assert labels == {SELECTOR: "deployment-default-web", "app.kubernetes.io/part-of": "shop",
                       "release": LABEL_VALUE}
@@ -327,7 +327,7 @@ def test_2x_edits_through_v3_up_to_2_5_go_through_the_kubernetes_api_keeping_eve
         assert result.code == 0, result.stderr
         assert result.json["flavour"] == "v3" and "warning" not in result.stderr
         env = [{"name": "ZONE", "value": "us"}, *releases.ENV[1:4], {"name": "TOKEN", "value": ENV_SECRET}]
-        assert releases.container(sim) == {**releases.WEB, "image": NEW, "env": env}
+        assert releases.container(sim) == stored({**releases.WEB, "image": NEW, "env": env})
         workload = deployment(sim)
         assert workload["spec"]["template"]["metadata"]["labels"]["release"] == LABEL_VALUE
         assert workload["metadata"]["annotations"][CAUSE] == f"rancher-deploy: web={NEW} (env and labels changed)"

@@ -12,7 +12,8 @@ from rancher_deploy.envlabels import Edits, KeyEdits
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef
 from rancher_deploy.inputs import Origin
-from rancher_deploy.plan import Strategy, WorkloadUpdate, plan_service_upgrade, plan_workload_update
+from rancher_deploy.plan import (Strategy, WorkloadUpdate, plan_service_upgrade, plan_workload_update,
+                                 pull_policy_default)
 
 LAUNCH_CONFIG: dict[str, Any] = {
     "type": "launchConfig",
@@ -144,6 +145,16 @@ def test_force_on_a_workload_warns_unless_the_pull_policy_pulls(policy: str | No
     assert result.forced and bool(result.redeploy_warnings) is warns and result.warnings == ()
     if warns:
         assert f"imagePullPolicy is {policy or 'IfNotPresent (unset'}" in result.redeploy_warnings[0]
+
+
+@pytest.mark.parametrize("image, policy", [
+    ("app:latest", "Always"), ("app", "Always"), ("registry:5000/app", "Always"), ("app:1.2", "IfNotPresent"),
+    ("app@sha256:" + "a" * 64, "IfNotPresent"), ("app:latest@sha256:" + "a" * 64, "Always"),
+])
+def test_the_default_pull_policy_is_kubernetes_own(image: str, policy: str) -> None:
+    # SetDefaults_Container compares ParseImageName's tag with `latest`; with neither tag nor digest
+    # that tag is `latest`.
+    assert pull_policy_default(image) == policy
 
 
 def test_the_only_container_moving_to_another_repository_warns() -> None:

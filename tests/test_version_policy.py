@@ -189,7 +189,12 @@ def test_a_workload_annotation_that_is_no_policy_is_exit_2(sim2: Simulator) -> N
 
 
 def test_latest_again_on_a_workload_that_does_not_pull_warns_with_the_fix(sim2: Simulator) -> None:
-    sim2.add_workload("default", "web", [{"name": "web", "image": f"{REPO}:latest", "imagePullPolicy": "IfNotPresent"}])
+    # Created on a version tag, the apiserver stored imagePullPolicy IfNotPresent (SetDefaults_Container),
+    # and moving the image to `latest` keeps the stored field: the usual way a workload ends up not pulling.
+    sim2.add_workload("default", "web", [{"name": "web", "image": f"{REPO}:2.0"}])
+    moved = run2(sim2, RANCHER_IMAGE=f"{REPO}:latest")
+    assert moved.code == 0 and "imagePullPolicy" not in moved.stderr, moved.stderr
+    assert workload_image(sim2) == f"{REPO}:latest"
     result = run2(sim2, "--output", "json", RANCHER_IMAGE=f"{REPO}:latest", RANCHER_VERSION_POLICY="newer")
     assert result.code == 0 and result.json["result"] == "upgraded", result.stderr
     assert ("warning: default/deployment:web: the version policy newer (RANCHER_VERSION_POLICY) restarts web on "

@@ -27,6 +27,19 @@ WEB: dict[str, Any] = {
 SIDECAR: dict[str, Any] = {"name": "proxy", "image": "envoyproxy/envoy:v1.30.0"}
 
 
+def stored(container: dict[str, Any]) -> dict[str, Any]:
+    """``container`` as the apiserver stores it when it was written without these fields (kubernetes
+    pkg/apis/core/v1/defaults.go SetDefaults_Container); the images here carry version tags, so the
+    pull policy stored is IfNotPresent."""
+    return {"imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File", **container}
+
+
+def unset_pull_policy(container: dict[str, Any]) -> dict[str, Any]:
+    """The container as created without an imagePullPolicy: the apiserver stores its default."""
+    return {key: value for key, value in container.items() if key != "imagePullPolicy"}
+
+
 @pytest.fixture(params=["2.4", "2.8"])
 def sim2(request: pytest.FixtureRequest) -> Iterator[Simulator]:
     with Simulator(TOKEN_ID, TOKEN_SECRET, rancher_version=request.param, timing=Timing.fast()) as simulator:
@@ -59,8 +72,8 @@ def test_upgrades_a_deployment_and_keeps_every_other_field(sim2: Simulator) -> N
     result = run(sim2, "--output", "json")
     assert result.code == 0, result.stderr
     after = containers(sim2)
-    assert after["web"] == {**WEB, "image": NEW}
-    assert after["proxy"] == SIDECAR
+    assert after["web"] == stored({**WEB, "image": NEW})
+    assert after["proxy"] == stored(SIDECAR)
     assert result.json["targets"][0]["previous_image"] == OLD
     assert result.json["flavour"] == ("v3" if sim2.rancher_version == "2.4" else "k8s")
     status = sim2.workload("deployment", "default", "web")["status"]
@@ -116,9 +129,10 @@ def test_already_on_the_image_is_unchanged_and_force_redeploys(sim2: Simulator) 
 
 
 def test_a_forced_redeploy_of_a_moved_tag_can_be_seen_not_to_pull(sim2: Simulator) -> None:
-    # CI pushed a new build under the same tag; with IfNotPresent the node keeps the old digest,
-    # so the redeploy restarts the pods on what they already ran (the simulator makes it visible).
-    sim2.add_workload("default", "web", [{**WEB, "imagePullPolicy": "IfNotPresent"}], replicas=2)
+    # CI pushed a new build under the same tag; with IfNotPresent (what the apiserver stores for a
+    # version tag left without a policy) the node keeps the old digest, so the redeploy restarts the
+    # pods on what they already ran (the simulator makes it visible).
+    sim2.add_workload("default", "web", [unset_pull_policy(WEB)], replicas=2)
     before = sim2.pods()
     running = {p["status"]["containerStatuses"][0]["imageID"] for p in before}
     pushed = sim2.push_image(OLD)
@@ -133,7 +147,7 @@ def test_a_forced_redeploy_of_a_moved_tag_can_be_seen_not_to_pull(sim2: Simulato
 def test_container_selection(sim2: Simulator) -> None:
     sim2.add_workload("default", "web", [dict(SIDECAR), dict(WEB)])
     assert run(sim2).code == 0  # picked by repository
-    assert containers(sim2)["proxy"] == SIDECAR
+    assert containers(sim2)["proxy"] == stored(SIDECAR)
     named = run(sim2, RANCHER_CONTAINER="proxy", RANCHER_IMAGE="envoyproxy/envoy:v1.31.0")
     assert named.code == 0, named.stderr
     assert containers(sim2)["proxy"]["image"] == "envoyproxy/envoy:v1.31.0"
@@ -324,7 +338,7 @@ def test_rollback_command_restores_the_whole_previous_template(sim2: Simulator) 
     assert "NEWVAR" in str(containers(sim2)["web"]["env"])
     result = run(sim2, "rollback", RANCHER_IMAGE=None)
     assert result.code == 0, result.stderr
-    assert containers(sim2)["web"] == {**WEB, "image": NEW}, "the previous revision's container, every field"
+    assert containers(sim2)["web"] == stored({**WEB, "image": NEW}), "the previous revision's container, every field"
 
 
 def test_rollback_command_on_a_kind_without_revisions_is_refused(sim2: Simulator) -> None:
@@ -347,8 +361,8 @@ def test_init_containers_are_chosen_only_on_request(sim2: Simulator) -> None:
     result = run(sim2, "--init-containers", RANCHER_IMAGE=new_migrate)
     assert result.code == 0, result.stderr
     workload = sim2.workload("deployment", "default", "web")
-    assert workload["spec"]["template"]["spec"]["initContainers"] == [{**migrate, "image": new_migrate}]
-    assert containers(sim2)["web"] == WEB
+    assert workload["spec"]["template"]["spec"]["initContainers"] == [stored({**migrate, "image": new_migrate})]
+    assert containers(sim2)["web"] == stored(WEB)
 
 
 def test_several_containers_at_once(sim2: Simulator) -> None:
@@ -376,8 +390,9 @@ def test_rancher_1_flavour_forced_on_rancher_2_is_refused_clearly(sim2: Simulato
 
 
 def test_force_warns_in_the_plan_when_the_pull_policy_keeps_the_cached_image(sim2: Simulator) -> None:
-    # imagePullPolicy crosses v3 (2.4) and the Kubernetes proxy (2.8) as Rancher stores it.
-    sim2.add_workload("default", "web", [{**WEB, "imagePullPolicy": "IfNotPresent"}])
+    # imagePullPolicy crosses v3 (2.4) and the Kubernetes proxy (2.8) as Rancher stores it: a container
+    # created on a version tag without one holds IfNotPresent (kubernetes SetDefaults_Container).
+    sim2.add_workload("default", "web", [unset_pull_policy(WEB)])
     sim2.add_workload("default", "api", [dict(WEB)])  # Always: pulls on every start
     warned = run(sim2, "--force", "--dry-run", RANCHER_IMAGE=OLD)
     assert warned.code == 0, warned.stderr

@@ -74,7 +74,7 @@ def test_a_signal_before_the_finish_with_on_interrupt_report_leaves_the_upgrade_
     assert sent(sim, "finishupgrade") == [] and sent(sim, "rollback") == []
     assert sim.service(web)["state"] == "upgraded"
     assert result.json["targets"][0]["result"] == "interrupted"
-    assert "is left in state upgraded after the signal (RANCHER_ON_INTERRUPT=report)" in result.stderr
+    assert "is left in state upgraded after the signal (`RANCHER_ON_INTERRUPT=report`)" in result.stderr
 
 
 def test_a_signal_before_a_creation_creates_nothing(

@@ -15,6 +15,11 @@ SECRET_KEY = "SK-sim-test-secret"
 K8S_TOKEN = "token-k8sxx"  # a Rancher 2.x API key: token id and secret
 K8S_SECRET = "k8s-test-secret"
 
+# What the apiserver stores on a container a write leaves them unset on, for an image whose tag is not
+# `latest` (kubernetes pkg/apis/core/v1/defaults.go SetDefaults_Container).
+DEFAULTED: dict[str, str] = {"imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log",
+                             "terminationMessagePolicy": "File"}
+
 WEB_CONFIG: dict[str, Any] = {
     "imageUuid": "docker:registry.example.com/shop/web:1.0",
     "kind": "container",

@@ -141,6 +141,24 @@ def test_service_resource_shape(sim: Simulator, api: requests.Session) -> None:
     assert doc["createdTS"] > 1_600_000_000_000 and doc["created"].endswith("Z")
 
 
+def test_v2beta_service_links_name_its_child_collections(sim: Simulator, api: requests.Session) -> None:
+    # rancher-api.md §1.4: a v2-beta service links networkDrivers, serviceExposeMaps, serviceLogs and
+    # storageDrivers at <self>/<name, lower-cased>; the simulator keeps none, so each lists nothing.
+    sid = seed_web(sim)
+    links = api.get(f"{sim.url}/v2-beta/projects/1a5/services/{sid}").json()["links"]
+    for name, resource_type in (("networkDrivers", "networkDriver"), ("serviceExposeMaps", "serviceExposeMap"),
+                                ("serviceLogs", "serviceLog"), ("storageDrivers", "storageDriver")):
+        assert links[name] == f"{sim.url}/v2-beta/projects/1a5/services/{sid}/{name.lower()}"
+        listed = api.get(links[name])
+        assert listed.status_code == 200, listed.text
+        assert (listed.json()["type"], listed.json()["resourceType"], listed.json()["data"]) == (
+            "collection", resource_type, [])
+    assert "containerStats" not in links  # a stats websocket's access, not modelled
+    assert api.get(f"{sim.url}/v2-beta/services/1s999/networkdrivers").status_code == 404
+    v1 = api.get(f"{sim.url}/v1/services/{sid}").json()["links"]
+    assert "networkDrivers" not in v1 and api.get(f"{sim.url}/v1/services/{sid}/networkdrivers").status_code == 404
+
+
 def test_v1_names_stacks_environments_and_hides_newer_fields(sim: Simulator, api: requests.Session) -> None:
     sid = seed_web(sim)
     doc = api.get(f"{sim.url}/v1/services/{sid}").json()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
-from rancher_deploy.simulator import Simulator
+from rancher_deploy.simulator import Simulator, Timing
+
+from .conftest import DEFAULTED, K8S_SECRET, K8S_TOKEN
 
 APPS = "/k8s/clusters/local/apis/apps/v1/namespaces/default"
 SMP = {"Content-Type": "application/strategic-merge-patch+json"}
@@ -48,8 +51,8 @@ def test_strategic_merge_patch_changes_one_container(sim: Simulator, api: reques
     assert r.status_code == 200, r.text
     containers = r.json()["spec"]["template"]["spec"]["containers"]
     assert containers == [
-        {"name": "web", "image": "app:2", "env": [{"name": "MODE", "value": "prod"}]},
-        {"name": "proxy", "image": "envoy:1.28"},
+        {"name": "web", "image": "app:2", "env": [{"name": "MODE", "value": "prod"}], **DEFAULTED},
+        {"name": "proxy", "image": "envoy:1.28", **DEFAULTED},
     ]
     assert r.json()["metadata"]["generation"] == 2
     sim.advance(20)
@@ -152,6 +155,81 @@ def test_watch_streams_modified_events(sim: Simulator, api: requests.Session) ->
     assert {e["type"] for e in events[1:]} == {"MODIFIED"}
     versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert versions == sorted(versions)
+
+
+TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
+                "application/json")  # what `kubectl get` sends (kubectl pkg/cmd/get/get.go transformRequests)
+
+
+class TableWatch:
+    """A 30 s watch of deployment web asking for Tables, read by a thread; simulated time ends it."""
+
+    def __init__(self, sim: Simulator, api: requests.Session) -> None:
+        self.sim, self.api = sim, api
+        self.events: list[dict[str, Any]] = []
+        self.arrived = threading.Condition()
+        self.thread = threading.Thread(target=self._read)
+        self.thread.start()
+        assert self.wait_for(lambda events: bool(events)), "the watch sends the object first"
+
+    def _read(self) -> None:
+        with self.api.get(f"{self.sim.url}{APPS}/deployments", headers={"Accept": TABLE_ACCEPT}, stream=True,
+                          params={"watch": "true", "fieldSelector": "metadata.name=web", "timeoutSeconds": "30"},
+                          timeout=10) as r:
+            for line in r.iter_lines():
+                with self.arrived:
+                    self.events.append(json.loads(line))
+                    self.arrived.notify_all()
+
+    def wait_for(self, seen: Callable[[list[dict[str, Any]]], bool]) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: seen(self.events), timeout=5)
+
+    def finish(self) -> list[dict[str, Any]]:
+        self.sim.advance(31)
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+        return self.events
+
+
+def rolled_out(events: list[dict[str, Any]]) -> bool:
+    return any(e["type"] == "MODIFIED" and e["object"]["rows"][0]["cells"][1:4] == ["2/2", 2, 2] for e in events)
+
+
+def test_a_table_watch_sends_tables_with_the_list_s_columns(sim: Simulator, api: requests.Session) -> None:
+    # apiserver endpoints/handlers/response.go watchEmbeddedEncoder: each event's object converted to a
+    # Table (one row), the column definitions in the first only (TableOptions.NoHeaders after it).
+    listed = api.get(f"{sim.url}{APPS}/deployments", headers={"Accept": TABLE_ACCEPT}).json()
+    watch = TableWatch(sim, api)
+    api.patch(f"{sim.url}{APPS}/deployments/web", headers=SMP,
+              data=json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "app:2"}]}}}}))
+    for _ in range(10):
+        sim.advance(2)
+    assert watch.wait_for(rolled_out)
+    assert api.delete(f"{sim.url}{APPS}/deployments/web").status_code == 200
+    assert watch.wait_for(lambda events: events[-1]["type"] == "DELETED")
+    events = watch.finish()
+    assert events[0]["type"] == "ADDED" and {e["type"] for e in events[1:-1]} == {"MODIFIED"}
+    first = events[0]["object"]
+    assert (first["kind"], first["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+    assert first["columnDefinitions"] == listed["columnDefinitions"]
+    assert all(e["object"]["kind"] == "Table" and e["object"]["columnDefinitions"] is None for e in events[1:])
+    for event in events:
+        (row,) = event["object"]["rows"]
+        assert row["cells"][0] == "web" and len(row["cells"]) == len(listed["rows"][0]["cells"])
+        assert row["object"]["kind"] == "PartialObjectMetadata"
+        assert event["object"]["metadata"]["resourceVersion"] == row["object"]["metadata"]["resourceVersion"]
+    assert first["rows"][0]["cells"][1:4] == listed["rows"][0]["cells"][1:4] == ["2/2", 2, 2]
+
+
+def test_a_table_watch_before_kubernetes_1_15_sends_objects(kube: requests.Session) -> None:
+    # Watches serve Tables from 1.15 (kubernetes/kubernetes#71548); kubectl's Accept falls back to JSON.
+    with Simulator(K8S_TOKEN, K8S_SECRET, rancher_version="2.2", kubernetes_version="1.14",
+                   timing=Timing(speed=0.0)) as old:
+        old.add_workload("default", "web", [{"name": "web", "image": "app:1"}])
+        watch = TableWatch(old, kube)
+        events = watch.finish()
+    assert [(e["type"], e["object"]["kind"]) for e in events] == [("ADDED", "Deployment")]
 
 
 def test_steve_get_put_patch(sim: Simulator, api: requests.Session) -> None:
@@ -303,6 +381,54 @@ def test_a_posted_deployment_gets_the_apiserver_s_defaults(sim: Simulator, api: 
     assert (spec["replicas"], spec["strategy"]) == (3, {"type": "Recreate"})
 
 
+def test_replica_sets_select_their_own_pods_and_carry_the_controller_s_annotations(sim: Simulator,
+                                                                                   api: requests.Session) -> None:
+    # sync.go getNewReplicaSet (CloneSelectorAndAddLabel: pod-template-hash in the selector) and
+    # deployment_util.go SetNewReplicaSetAnnotations / SetReplicasAnnotations (desired-replicas,
+    # max-replicas = replicas + maxSurge, written whenever the controller creates or scales one;
+    # revision-history on a ReplicaSet rolled back to).
+    url = f"{sim.url}{APPS}/deployments/web"
+
+    def replica_sets() -> dict[str, Any]:
+        items = api.get(f"{sim.url}{APPS}/replicasets").json()["items"]
+        return {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: rs for rs in items}
+
+    def to(image: str) -> None:
+        body = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}}
+        assert api.patch(url, data=json.dumps(body), headers=SMP).status_code == 200
+        sim.advance(30)
+
+    to("app:2")
+    first, second = replica_sets()["1"], replica_sets()["2"]
+    for rs in (first, second):
+        template_hash = rs["metadata"]["labels"]["pod-template-hash"]
+        assert rs["spec"]["selector"]["matchLabels"] == {
+            "workload.user.cattle.io/workloadselector": "deployment-default-web", "pod-template-hash": template_hash}
+        selector = ",".join(f"{k}={v}" for k, v in rs["spec"]["selector"]["matchLabels"].items())
+        pods = api.get(f"{sim.url}/k8s/clusters/local/api/v1/namespaces/default/pods",
+                       params={"labelSelector": selector}).json()["items"]
+        assert {p["metadata"]["ownerReferences"][0]["name"] for p in pods} <= {rs["metadata"]["name"]}
+        assert len(pods) == rs["spec"]["replicas"]
+        annotations = rs["metadata"]["annotations"]
+        assert (annotations["deployment.kubernetes.io/desired-replicas"],
+                annotations["deployment.kubernetes.io/max-replicas"]) == ("2", "3")  # 2 replicas, maxSurge 1
+        assert "deployment.kubernetes.io/revision-history" not in annotations
+    assert first["spec"]["replicas"] == 0 and second["spec"]["replicas"] == 2
+    assert api.patch(url, data=json.dumps({"spec": {"replicas": 4}}), headers=SMP).status_code == 200
+    sim.advance(30)
+    scaled = replica_sets()["2"]["metadata"]["annotations"]
+    assert (scaled["deployment.kubernetes.io/desired-replicas"], scaled["deployment.kubernetes.io/max-replicas"]) \
+        == ("4", "5")
+    to("app:1")  # back to the first template: its ReplicaSet, revision 3, remembers it served revision 1
+    to("app:2")
+    to("app:1")
+    back = replica_sets()["5"]
+    assert back["metadata"]["name"] == first["metadata"]["name"]
+    assert back["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1,3"
+    assert back["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] == "4"
+    assert replica_sets()["4"]["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "2"
+
+
 @pytest.mark.parametrize("kind", ["statefulset", "daemonset"])
 def test_controller_revisions_hold_the_template_patch_kubectl_undo_sends(sim: Simulator, api: requests.Session,
                                                                          kind: str) -> None:
@@ -320,13 +446,13 @@ def test_controller_revisions_hold_the_template_patch_kubectl_undo_sends(sim: Si
     assert all(r["apiVersion"] == "apps/v1" and r["kind"] == "ControllerRevision" for r in revisions)
     assert all(r["metadata"]["ownerReferences"][0]["name"] == "db" for r in revisions)
     first = revisions[0]["data"]["spec"]["template"]
-    assert first["$patch"] == "replace" and first["spec"]["containers"] == [{"name": "db", "image": "pg:15"}]
+    assert first["$patch"] == "replace" and first["spec"]["containers"] == [{"name": "db", "image": "pg:15", **DEFAULTED}]
     assert "controller-revision-hash" not in first["metadata"]["labels"], "the workload's template, not a pod's"
     # kubectl rollout undo --to-revision=1: the revision's data, as a strategic merge patch.
     undone = api.patch(url, data=json.dumps(revisions[0]["data"]), headers=SMP)
     assert undone.status_code == 200, undone.text
     assert undone.json()["spec"]["template"] == workload["spec"]["template"] | {"spec": {
-        **workload["spec"]["template"]["spec"], "containers": [{"name": "db", "image": "pg:15"}]}}
+        **workload["spec"]["template"]["spec"], "containers": [{"name": "db", "image": "pg:15", **DEFAULTED}]}}
     sim.advance(30)
     after = api.get(f"{sim.url}{APPS}/controllerrevisions", params={"labelSelector": selector}).json()["items"]
     assert sorted(r["revision"] for r in after) == [2, 3, 4], "the equal revision is reused with the next number"

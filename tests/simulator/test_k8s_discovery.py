@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 
 import pytest
 import requests
 
 from rancher_deploy.simulator import Simulator
-from rancher_deploy.simulator.rancher2.tables import human_duration
+from rancher_deploy.simulator.rancher2.tables import human_duration, table
 
 K8S = "/k8s/clusters/local"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
@@ -62,3 +63,23 @@ def test_lists_and_objects_print_as_tables_when_asked(k8s: Simulator, kube: requ
                                                 (20 * 86400, "20d"), (3 * 365 * 86400, "3y")])
 def test_ages_read_like_kubectl(seconds: int, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+def test_jobs_print_as_tables_with_kubectl_s_columns(k8s: Simulator, kube: requests.Session) -> None:
+    """kubectl get jobs asks for a Table like any list; the simulator runs no Jobs, so it has no rows."""
+    doc = kube.get(f"{k8s.url}{K8S}/apis/batch/v1/namespaces/default/jobs", headers={"Accept": TABLE}).json()
+    assert doc["kind"] == "Table" and doc["rows"] == []
+    assert [c["name"] for c in doc["columnDefinitions"]] == [
+        "Name", "Completions", "Duration", "Age", "Containers", "Images", "Selector"]
+
+
+@pytest.mark.parametrize(("spec", "status", "cells"), [
+    ({"completions": 3}, {"succeeded": 1, "startTime": "2026-01-01T00:00:00Z"}, ["1/3", "50s"]),
+    ({"parallelism": 2}, {"startTime": "2026-01-01T00:00:00Z", "completionTime": "2026-01-01T00:00:20Z"},
+     ["0/1 of 2", "20s"]),
+    ({}, {}, ["0/1", ""])])
+def test_a_job_row_reads_like_kubectl(spec: dict[str, object], status: dict[str, object], cells: list[str]) -> None:
+    job = {"metadata": {"name": "j", "creationTimestamp": "2026-01-01T00:00:00Z"}, "spec": spec, "status": status}
+    now = datetime(2026, 1, 1, 0, 0, 50, tzinfo=timezone.utc).timestamp()
+    row = table("jobs", [job], {}, "v1", "None", now)["rows"][0]["cells"]
+    assert row[:3] == ["j", *cells] and row[3] == "50s"

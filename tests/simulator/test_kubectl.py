@@ -8,6 +8,7 @@ a bearer `token`, the CA). Over TLS, because that is how Rancher serves it.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -108,6 +109,31 @@ def test_kubectl_gets_sets_and_rolls_back_a_deployment(kubectl: Kubectl) -> None
     assert kubectl.sim.workload("deployment", "default", "web")["status"]["updatedReplicas"] == 2
     failed = [r for r in kubectl.sim.requests if r.status >= 400]
     assert failed == [], "kubectl needed something the simulator does not serve"
+
+
+def test_kubectl_created_deployment_shows_what_the_apiserver_defaulted(kubectl: Kubectl) -> None:
+    # kubernetes pkg/apis/core/v1/defaults.go: SetDefaults_PodSpec and SetDefaults_Container are
+    # stored with the object, so kubectl reads them back; `latest` pulls Always.
+    # What `kubectl create deployment d2 --image=app:latest` sends, sent as JSON (some kubectl releases
+    # send that command's body as protobuf, which the simulator does not decode; it serves no OpenAPI
+    # document for kubectl's client-side validation either).
+    manifest = kubectl("create", "deployment", "d2", "--image=app:latest", "--dry-run=client", "-o", "json")
+    assert manifest.returncode == 0, manifest.stderr
+    (kubectl.home / "d2.json").write_text(manifest.stdout, encoding="utf-8")
+    created = kubectl("create", "--validate=false", "-f", str(kubectl.home / "d2.json"))
+    assert created.returncode == 0, created.stderr
+    got = kubectl("get", "deploy", "d2", "-o", "jsonpath={.spec.template.spec}")
+    assert got.returncode == 0, got.stderr
+    spec = json.loads(got.stdout)
+    assert {key: spec[key] for key in ("restartPolicy", "dnsPolicy", "schedulerName", "securityContext",
+                                       "terminationGracePeriodSeconds")} == {
+        "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
+        "securityContext": {}, "terminationGracePeriodSeconds": 30}
+    (container,) = spec["containers"]
+    assert {key: container[key] for key in ("image", "imagePullPolicy", "terminationMessagePath",
+                                            "terminationMessagePolicy")} == {
+        "image": "app:latest", "imagePullPolicy": "Always", "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File"}
 
 
 def test_kubectl_with_a_wrong_token_is_unauthorized(kubectl: Kubectl) -> None:

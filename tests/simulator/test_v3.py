@@ -11,6 +11,8 @@ import requests
 
 from rancher_deploy.simulator import Simulator, Timing
 
+from .conftest import DEFAULTED
+
 TOKEN = "token-abcde"
 SECRET = "S3cr3t-v3-test"
 UI_STRATEGY = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
@@ -138,7 +140,7 @@ def test_put_image_change_rolls_out_to_revision_2(sim: Simulator, api: requests.
     k8s = sim.workload("deployment", "default", "web")
     assert k8s["metadata"]["generation"] == k8s["status"]["observedGeneration"] == 2
     assert k8s["spec"]["template"]["spec"]["containers"][0] == {
-        "name": "web", "image": "registry:5000/app:2", "ports": [{"containerPort": 8080}]
+        "name": "web", "image": "registry:5000/app:2", "ports": [{"containerPort": 8080}], **DEFAULTED
     }
 
 
@@ -150,7 +152,8 @@ def test_put_merges_objects_and_replaces_arrays(sim: Simulator, api: requests.Se
     r = api.put(f"{base(sim)}/workloads/{wid}", json={"containers": [{"name": "web", "image": "app:2"}], "state": "x"})
     assert r.status_code == 200
     spec = sim.workload("deployment", "default", "web")["spec"]
-    assert spec["template"]["spec"]["containers"] == [{"name": "web", "image": "app:2"}]  # arrays replaced whole
+    # Arrays replaced whole (the env went), then defaulted as the apiserver defaults any update.
+    assert spec["template"]["spec"]["containers"] == [{"name": "web", "image": "app:2", **DEFAULTED}]
     r = api.put(f"{base(sim)}/workloads/{wid}", json={"deploymentConfig": {"maxSurge": 2}})
     assert r.json()["deploymentConfig"]["maxUnavailable"] == "25%"  # objects merged
     assert r.json()["deploymentConfig"]["maxSurge"] == 2
@@ -315,11 +318,42 @@ def test_project_scope_and_create(sim: Simulator, api: requests.Session) -> None
     assert wrong_ns.status_code == 422
 
 
-def test_an_action_on_an_unknown_id_says_failed_to_find(sim: Simulator, api: requests.Session) -> None:
+def test_x_api_schemas_names_the_version_and_sub_context_norman_parsed(sim: Simulator, api: requests.Session) -> None:
+    # rancher/norman parse/parse.go parseVersionAndSubContext, api/writer/headers.go addSchemasHeader,
+    # urlbuilder/url.go constructBasicURL: the schemas of the sub-context the path is in, on errors too.
+    pid = sim.default_project_id
+    named = {
+        f"/v3/project/{pid}/workloads": f"/v3/project/{pid}/schemas",
+        f"/v3/project/{pid}": f"/v3/project/{pid}/schemas",
+        f"/v3/projects/{pid}": f"/v3/project/{pid}/schemas",
+        f"/v3/projects/{pid}/schemas": f"/v3/project/{pid}/schemas",
+        "/v3/clusters/local": "/v3/cluster/local/schemas",
+        "/v3/cluster/local/namespaces": "/v3/cluster/local/schemas",
+        "/v3/clusters": "/v3/cluster/schemas",
+        "/v3/projects": "/v3/project/schemas",
+        "/v3/settings/server-version": "/v3/schemas",
+        "/v3": "/v3/schemas",
+    }
+    for path, schemas in named.items():
+        answer = api.get(f"{sim.url}{path}")
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.headers["X-Api-Schemas"] == f"{sim.url}{schemas}", path
+        served = api.get(answer.headers["X-Api-Schemas"])
+        assert served.status_code == 200 and served.json()["resourceType"] == "schema", schemas
+    missing = api.get(f"{base(sim)}/workloads/deployment:default:nope")
+    assert missing.status_code == 404 and missing.headers["X-Api-Schemas"] == f"{sim.url}/v3/project/{pid}/schemas"
+    unscoped = api.get(f"{sim.url}/v3/project/schemas").json()["data"]
+    assert next(s for s in unscoped if s["id"] == "workload")["links"]["collection"] == f"{sim.url}/v3/project/workloads"
+
+
+def test_an_action_on_an_unknown_id_says_failed_to_find_its_schema_type(sim: Simulator, api: requests.Session) -> None:
+    # norman api/validate.go names the request's type, the schema id (`workload`), not the path's collection.
     r = api.post(f"{base(sim)}/workloads/deployment:default:nope?action=redeploy")
     assert r.status_code == 404
     assert (r.json()["code"], r.json()["message"]) == ("NotFound",
-                                                       "Failed to find type: workloads id: deployment:default:nope")
+                                                       "Failed to find type: workload id: deployment:default:nope")
+    typed = api.post(f"{base(sim)}/statefulsets/statefulset:default:nope?action=redeploy")
+    assert typed.json()["message"] == "Failed to find type: statefulSet id: statefulset:default:nope"
 
 
 def test_a_namespace_in_no_project_is_on_the_proxy_and_in_no_project_view(sim: Simulator,

@@ -13,6 +13,8 @@ import requests
 
 from rancher_deploy.simulator import Simulator, Timing
 
+from .conftest import DEFAULTED
+
 rancher = pytest.importorskip("rancher")
 
 TOKEN = "token-vthre"
@@ -94,7 +96,7 @@ def test_rancher_2_6_shows_kubernetes_env_and_refuses_the_old_fields() -> None:
         container["image"] = "app:2"
         client.update(workload, containers=[container])
         assert pod_template(sim)["spec"]["containers"][0] == {"name": "web", "image": "app:2", "env": ENV,
-                                                               "envFrom": ENV_FROM}
+                                                               "envFrom": ENV_FROM, **DEFAULTED}
         for field, value in (("environment", {"A": "1"}), ("environmentFrom", [{"source": "secret"}])):
             with pytest.raises(rancher.ApiError) as refused:
                 client.update(client.reload(workload), containers=[{**container, field: value}])

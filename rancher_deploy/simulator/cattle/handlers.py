@@ -12,7 +12,7 @@ from rancher_deploy.simulator.cattle.errors import ApiError, not_found
 from rancher_deploy.simulator.cattle.models.instance import Instance
 from rancher_deploy.simulator.cattle.models.kinds import KIND_BY_COLLECTION, KINDS
 from rancher_deploy.simulator.cattle.models.resource import JSON
-from rancher_deploy.simulator.cattle.models.service import Service
+from rancher_deploy.simulator.cattle.models.service import CHILD_LINKS, Service
 from rancher_deploy.simulator.cattle.models.stack import Stack, stack_to_resource
 from rancher_deploy.simulator.cattle.store import Store
 from rancher_deploy.simulator.cattle.store.base import Principal, parse_id
@@ -91,7 +91,7 @@ def _collection(
     api: ApiRequest,
     resources: list[JSON],
     resource_type: str,
-    schema_id: str,
+    schema_id: str | None,
     create_types: dict[str, str] | None = None,
     paged: int | None = None,
 ) -> Response:
@@ -101,7 +101,8 @@ def _collection(
         resource_type=resource_type,
         url_base=f"{api.http.root}{path}",
         params=api.collection_params(),
-        filterable=schemas.filters_for(api.api_version, schema_id),
+        # A type without a schema here (a service's child links) has no filters to list.
+        filterable=schemas.filters_for(api.api_version, schema_id) if schema_id else {},
         create_types=create_types or {},
         paged=paged,
     )
@@ -343,8 +344,13 @@ def service_instances(api: ApiRequest, store: Store, p: dict[str, str]) -> Respo
 
 
 def service_links(api: ApiRequest, store: Store, p: dict[str, str]) -> Response:
+    """A service's links to other services (none: service links are not modelled) and, on v2-beta,
+    to the child resources the simulator keeps none of (`CHILD_LINKS`): empty collections."""
     store.get_service(api.project_id, p["id"], _kind(p))
-    return _collection(api, [], "service", "service")
+    child = {name.lower(): resource_type for name, resource_type in CHILD_LINKS.items()}.get(p["link"].lower())
+    if child is None:
+        return _collection(api, [], "service", "service")
+    return _collection(api, [], child, None)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -56,7 +56,9 @@ ROUTES: tuple[Route[Handler], ...] = (
     _r("DELETE", f"{_SERVICES}/{_ID}", h.remove_service),
     _r("POST", f"{_SERVICES}/{_ID}", h.service_action),
     _r("GET", f"{_SERVICES}/{_ID}/instances", h.service_instances),
-    _r("GET", f"{_SERVICES}/{_ID}/(?:consumedservices|consumedbyservices)", h.service_links),
+    _r("GET", f"{_SERVICES}/{_ID}/(?P<link>consumedservices|consumedbyservices)", h.service_links),
+    _r("GET", f"{_SERVICES}/{_ID}/(?P<link>networkdrivers|serviceexposemaps|servicelogs|storagedrivers)",
+       h.service_links, ("v2-beta",)),
     # containers
     _r("GET", _INSTANCES, h.list_instances),
     _r("GET", f"{_INSTANCES}/{_ID}", h.get_instance),

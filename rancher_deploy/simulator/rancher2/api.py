@@ -22,6 +22,7 @@ from rancher_deploy.simulator.rancher2.releases import (
     reports_prime,
 )
 from rancher_deploy.simulator.rancher2.routes import ROUTES, Surface, surface_of
+from rancher_deploy.simulator.rancher2.v3 import schemas_url
 from rancher_deploy.simulator.wire import HttpRequest, Miss, Response, resolve
 
 NORMAN_EXPIRES = "Wed 24 Feb 1982 18:42:00 GMT"  # norman api/writer/headers.go
@@ -61,7 +62,7 @@ def handle(cluster: Cluster, req: HttpRequest, version: str) -> Response:
         response = _dispatch(cluster, req, version, path, surface)
     if surface is Surface.V3:
         response.headers.setdefault("Expires", NORMAN_EXPIRES)
-        response.headers.setdefault("X-Api-Schemas", f"{req.root}/v3/schemas")
+        response.headers["X-Api-Schemas"] = schemas_url(req.root, path)
     return response
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from rancher_deploy.simulator.clock import Timeline, Timing
 from rancher_deploy.simulator.faults import Faults
+from rancher_deploy.simulator.rancher2.defaults import workload_defaults
 from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
 from rancher_deploy.simulator.rancher2.node import Node
 from rancher_deploy.simulator.rancher2.workloads import WORKLOAD_TYPES, Workload
@@ -201,31 +202,22 @@ class Cluster(Timeline):
         pod_spec: JSON = {"containers": copy.deepcopy(containers)}
         if init_containers:
             pod_spec["initContainers"] = copy.deepcopy(init_containers)
-        pod_spec.setdefault("restartPolicy", "Always")
-        pod_spec.setdefault("dnsPolicy", "ClusterFirst")
-        pod_spec.setdefault("terminationGracePeriodSeconds", 30)
         template: JSON = {"metadata": {"labels": {WORKLOAD_SELECTOR: selector}}, "spec": pod_spec}
         spec: JSON
+        # What is not given here is what the apiserver defaults (create_workload: defaults.py).
         if kind == "cronjob":
-            template["spec"]["restartPolicy"] = "OnFailure"
-            spec = {"schedule": "*/5 * * * *", "concurrencyPolicy": "Allow", "suspend": False,
-                    "jobTemplate": {"spec": {"template": template}}}
+            template["spec"]["restartPolicy"] = "OnFailure"  # a Job's pods may not restart Always
+            spec = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": template}}}
         else:
             spec = {"replicas": replicas, "selector": {"matchLabels": {WORKLOAD_SELECTOR: selector}}, "template": template}
+            if strategy:
+                spec["strategy" if kind == "deployment" else "updateStrategy"] = copy.deepcopy(strategy)
             if kind == "deployment":
-                spec["strategy"] = copy.deepcopy(strategy) or {
-                    "type": "RollingUpdate",
-                    "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
-                }
                 spec["progressDeadlineSeconds"] = progress_deadline_seconds
-                spec["revisionHistoryLimit"] = 10
             elif kind == "statefulset":
                 spec["serviceName"] = name
-                spec["updateStrategy"] = copy.deepcopy(strategy) or {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
-                spec["podManagementPolicy"] = "OrderedReady"
             else:
                 spec.pop("replicas")
-                spec["updateStrategy"] = copy.deepcopy(strategy) or {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
         return self.create_workload(kind, namespace, name, spec, {**(labels or {}), WORKLOAD_SELECTOR: selector},
                                     dict(annotations or {}), settled=settled)
 
@@ -255,7 +247,7 @@ class Cluster(Timeline):
                 created=now,
                 labels=dict(labels),
                 annotations=dict(annotations),
-                spec=copy.deepcopy(spec),
+                spec=workload_defaults(kind, spec, self.kubernetes[0]),
                 resource_version=self.bump(),
                 spec_changed_at=now,
                 settled_at=now,
@@ -298,7 +290,9 @@ class Cluster(Timeline):
 
     def replace_spec(self, workload: Workload, spec: JSON, labels: dict[str, str] | None = None,
                      annotations: dict[str, str] | None = None) -> Workload:
-        """Store a new desired state; a changed spec is a new generation (metadata changes are not)."""
+        """Store a new desired state, defaulted as the apiserver defaults an update (defaults.py); a
+        changed spec is a new generation (metadata changes are not)."""
+        spec = workload_defaults(workload.kind, spec, self.kubernetes[0])
         with self.lock:
             changed_meta = False
             if labels is not None and labels != workload.labels:
@@ -313,7 +307,7 @@ class Cluster(Timeline):
                     workload.annotations = annotations
                     changed_meta = True
             if spec != workload.spec:
-                workload.spec = copy.deepcopy(spec)
+                workload.spec = spec
                 workload.spec_changed(self.now())
                 changed_meta = True
             if changed_meta:

@@ -10,7 +10,6 @@ proxy and rancher/apiserver error bodies on Steve.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -212,28 +211,10 @@ def create_workload(call: Call, resource: Resource, namespace: str, body: Any) -
         raise KubeError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
     _validate(resource.workload, name, body)
     call.cluster.namespace(namespace)
-    if resource.workload == "deployment":
-        body = {**body, "spec": deployment_defaults(body["spec"])}
+    # The stored object is defaulted as the apiserver defaults it (Cluster.create_workload: defaults.py).
     workload = call.cluster.create_workload(resource.workload, namespace, name, body["spec"],
                                             dict(meta.get("labels") or {}), dict(meta.get("annotations") or {}))
     return call.cluster.to_k8s(workload)
-
-
-def deployment_defaults(spec: JSON) -> JSON:
-    """The spec with what the apiserver fills in for an apps/v1 Deployment that leaves it out
-    (kubernetes pkg/apis/apps/v1/defaults.go, SetDefaults_Deployment): 1 replica, a RollingUpdate
-    strategy of 25% surge and 25% unavailable, 10 revisions kept, a 600 s progress deadline."""
-    spec = copy.deepcopy(spec)
-    spec.setdefault("replicas", 1)
-    strategy = spec.setdefault("strategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = strategy.setdefault("rollingUpdate", {})
-        rolling.setdefault("maxUnavailable", "25%")
-        rolling.setdefault("maxSurge", "25%")
-    spec.setdefault("revisionHistoryLimit", 10)
-    spec.setdefault("progressDeadlineSeconds", 600)
-    return spec
 
 
 def _conflict(workload: Workload) -> KubeError:
@@ -296,11 +277,11 @@ def _watch(call: Call, lister: Callable[[], list[JSON]], wrap: Callable[[JSON], 
         with cluster.lock:
             start_sim = cluster.settle()
             current = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in lister()}
-        seen: dict[tuple[Any, Any], str] = {}
+        seen: dict[tuple[Any, Any], JSON] = {}  # the last state sent of each object
         for key, obj in current.items():
             if since in (None, "", "0") or int(obj["metadata"]["resourceVersion"]) > int(since or 0):
                 yield _event("ADDED", wrap(obj))
-            seen[key] = obj["metadata"]["resourceVersion"]
+            seen[key] = obj
         while True:
             time.sleep(WATCH_POLL)
             if faults.stream_generation() != generation:
@@ -309,19 +290,37 @@ def _watch(call: Call, lister: Callable[[], list[JSON]], wrap: Callable[[JSON], 
                 now = cluster.settle()
                 current = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in lister()}
             for key, obj in current.items():
-                version = obj["metadata"]["resourceVersion"]
                 if key not in seen:
                     yield _event("ADDED", wrap(obj))
-                elif seen[key] != version:
+                elif seen[key]["metadata"]["resourceVersion"] != obj["metadata"]["resourceVersion"]:
                     yield _event("MODIFIED", wrap(obj))
-                seen[key] = version
+                seen[key] = obj
             for key in [k for k in seen if k not in current]:
-                del seen[key]
-                yield _event("DELETED", {"metadata": {"namespace": key[0], "name": key[1]}})
+                # A DELETED event carries the object's last state (apiserver watch cache).
+                yield _event("DELETED", wrap(seen.pop(key)))
             if time.monotonic() - start_real >= timeout or now - start_sim >= timeout:
                 return
 
     return Response(200, None, {"Content-Type": "application/json"}, stream=events())
+
+
+def _as_sent(call: Call, resource: Resource) -> Callable[[JSON], JSON]:
+    """What a watch sends of each object: the object itself, or, when ``Accept`` asks for a Table
+    (what `kubectl get -w` sends), a one-row Table with the list's columns, the column definitions only
+    in the first event (apiserver handlers/response.go watchEmbeddedEncoder: TableOptions.NoHeaders
+    after the first object). Watches serve Tables from Kubernetes 1.15 (kubernetes/kubernetes#71548);
+    before, the apiserver answers such a watch with the objects, as the Accept's fallback allows."""
+    version = wants_table(call.http.headers.get("accept", ""))
+    if version is None or call.cluster.kubernetes[0] < 15:
+        return lambda obj: obj
+    include = call.param("includeObject") or "Metadata"
+    sent = [0]
+
+    def one_row(obj: JSON) -> JSON:
+        sent[0] += 1
+        return table(resource.plural, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}, version,
+                     include, call.cluster.wall(call.cluster.now()), headers=sent[0] == 1)
+    return one_row
 
 
 def _event(kind: str, obj: JSON) -> bytes:
@@ -351,7 +350,7 @@ def list_objects(call: Call) -> Response:
     resource = resource_of(call)
     namespace = call.match.get("namespace")
     if _watching(call):
-        return _watch(call, lambda: select(call, list_objects_of(call, resource, namespace)), lambda o: o)
+        return _watch(call, lambda: select(call, list_objects_of(call, resource, namespace)), _as_sent(call, resource))
     return _list_response(call, resource, listed(call, resource, namespace))
 
 
@@ -369,7 +368,8 @@ def watch_object(call: Call) -> Response:
     resource = resource_of(call)
     namespace, name = call.match["namespace"], call.match["name"]
     one_object(call, resource, namespace, name)
-    return _watch(call, lambda: [o for o in list_objects_of(call, resource, namespace) if o["metadata"]["name"] == name], lambda o: o)
+    return _watch(call, lambda: [o for o in list_objects_of(call, resource, namespace) if o["metadata"]["name"] == name],
+                  _as_sent(call, resource))
 
 
 def create_object(call: Call) -> Response:

@@ -2,9 +2,9 @@
 
 A tag is a name for whatever digest was pushed last; the kubelet keeps what it pulled and, by the
 container's ``imagePullPolicy``, pulls again or not (pkg/kubelet/images/image_manager.go
-EnsureImageExists / shouldPullImage). Unset, the policy is ``Always`` for ``:latest`` or no tag and
-``IfNotPresent`` otherwise (pkg/apis/core/v1/defaults.go SetDefaults_Container), so redeploying a
-moved tag with ``IfNotPresent`` starts new pods on the old digest.
+EnsureImageExists / shouldPullImage). The apiserver stored the policy when the container was written
+(``Always`` for ``:latest`` or no tag, else ``IfNotPresent``: defaults.py), so redeploying a moved tag
+with ``IfNotPresent`` starts new pods on the old digest.
 """
 
 from __future__ import annotations
@@ -13,27 +13,20 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-ALWAYS, IF_NOT_PRESENT, NEVER = "Always", "IfNotPresent", "Never"
+from rancher_deploy.simulator.rancher2.defaults import ALWAYS, IF_NOT_PRESENT, default_pull_policy, split_reference
+
+NEVER = "Never"
 NEVER_PULL_REASON = "ErrImageNeverPull"  # kubelet's waiting reason when Never meets an absent image
 
 
-def split_reference(image: str) -> tuple[str, str | None, str | None]:
-    """``repo:tag@sha256:…`` -> (repository, tag or None, digest or None)."""
-    name, _, digest = image.partition("@")
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        return name[:colon], name[colon + 1:], digest or None
-    return name, None, digest or None
-
-
 def pull_policy(container: dict[str, Any]) -> str:
-    """The container's imagePullPolicy, defaulted as the apiserver does when it is unset."""
+    """The policy the kubelet pulls a container's image by: its ``imagePullPolicy``, which the
+    apiserver stores on every write (defaults.py); the same default for a container that reached
+    the node without one."""
     policy = container.get("imagePullPolicy")
     if policy in (ALWAYS, IF_NOT_PRESENT, NEVER):
         return str(policy)
-    _, tag, digest = split_reference(str(container.get("image", "")))
-    return ALWAYS if not digest and tag in (None, "latest") else IF_NOT_PRESENT
+    return default_pull_policy(str(container.get("image", "")))
 
 
 @dataclass

@@ -46,6 +46,9 @@ ROUTES: tuple[Route[Handler], ...] = (
     # v3 management
     _r("GET", "/v3", v3.v3_root),
     _r("GET", "/v3/schemas", v3.v3_schemas),
+    _r("GET", "/v3/(?:cluster|clusters)/schemas", v3.v3_cluster_schemas),
+    _r("GET", "/v3/(?:cluster|clusters)/(?P<cluster>[^/]+)/schemas", v3.v3_cluster_schemas),
+    _r("GET", "/v3/projects?/schemas", v3_workloads.project_schemas_handler),
     _r("GET", "/v3/clusters", v3.list_clusters),
     _r("GET", "/v3/clusters/(?P<cluster>[^/]+)", v3.get_cluster),
     _r("GET", "/v3/settings/(?P<setting>[^/]+)", v3.get_setting),

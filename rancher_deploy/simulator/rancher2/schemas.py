@@ -10,8 +10,12 @@ from rancher_deploy.simulator.rancher2.releases import has_redeploy
 from rancher_deploy.simulator.rancher2.workloads.objects import JSON
 
 
+PROJECT_VERSION: JSON = {"group": "project.cattle.io", "path": "/v3/project", "version": "v3"}
+CLUSTER_VERSION: JSON = {"group": "cluster.cattle.io", "path": "/v3/cluster", "version": "v3"}
+
+
 def _schema(schema_id: str, base: str, plural: str, *, collection_methods: list[str], resource_methods: list[str],
-            fields: dict[str, str], actions: dict[str, JSON] | None = None) -> JSON:
+            fields: dict[str, str], actions: dict[str, JSON] | None = None, version: JSON = PROJECT_VERSION) -> JSON:
     return {
         "id": schema_id,
         "type": "schema",
@@ -23,7 +27,7 @@ def _schema(schema_id: str, base: str, plural: str, *, collection_methods: list[
         "collectionActions": {},
         "collectionFilters": {name: {"modifiers": list(modifiers)} for name, modifiers in filters_of(fields).items()},
         "resourceFields": {name: {"type": kind, "nullable": True} for name, kind in fields.items()},
-        "version": {"group": "project.cattle.io", "path": "/v3/project", "version": "v3"},
+        "version": dict(version),
     }
 
 
@@ -80,10 +84,21 @@ MANAGEMENT_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
-def subscribe_schema(base: str) -> JSON:
+def subscribe_schema(base: str, version: JSON = PROJECT_VERSION) -> JSON:
     """Norman's `subscribe` type, registered for each API version (pkg/subscribe/register.go): GET on
     its collection is the websocket (`subscribe.py`); no store, so never one of the types watched."""
-    return _schema("subscribe", base, "subscribe", collection_methods=["GET"], resource_methods=[], fields={})
+    return _schema("subscribe", base, "subscribe", collection_methods=["GET"], resource_methods=[], fields={},
+                   version=version)
+
+
+def cluster_schemas(base: str) -> list[JSON]:
+    """The cluster sub-context's schemas (`/v3/cluster[/<id>]/schemas`, what a cluster's
+    ``X-Api-Schemas`` names): of its types, the simulator serves namespaces."""
+    return [
+        subscribe_schema(base, CLUSTER_VERSION),
+        _schema("namespace", base, "namespaces", collection_methods=["GET", "POST"],
+                resource_methods=["GET", "PUT", "DELETE"], fields=MANAGEMENT_FIELDS["namespace"], version=CLUSTER_VERSION),
+    ]
 
 
 def management_schemas(base: str) -> list[JSON]:

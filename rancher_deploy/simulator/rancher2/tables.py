@@ -62,8 +62,7 @@ def _age(obj: JSON, now: float) -> str:
     stamp = (obj.get("metadata") or {}).get("creationTimestamp")
     if not stamp:
         return "<unknown>"
-    created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
-    return human_duration(now - created)
+    return human_duration(now - _stamp(stamp))
 
 
 def _template_spec(obj: JSON) -> JSON:
@@ -114,6 +113,28 @@ def _cronjob(obj: JSON, now: float) -> list[Any]:
             *_containers(obj), "<none>"]
 
 
+def _stamp(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def _job(obj: JSON, now: float) -> list[Any]:
+    """printers.go printJob (before the Status column of Kubernetes 1.30): "succeeded/completions"
+    ("/1 of <parallelism>" without completions), and the run's duration so far or in all."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    succeeded = status.get("succeeded", 0)
+    if spec.get("completions") is not None:
+        completions = f"{succeeded}/{spec['completions']}"
+    elif (spec.get("parallelism") or 0) > 1:
+        completions = f"{succeeded}/1 of {spec['parallelism']}"
+    else:
+        completions = f"{succeeded}/1"
+    duration = ""
+    if status.get("startTime"):
+        end = _stamp(status["completionTime"]) if status.get("completionTime") else now
+        duration = human_duration(end - _stamp(status["startTime"]))
+    return [completions, duration, _age(obj, now), *_containers(obj), _selector(obj)]
+
+
 def _controllerrevision(obj: JSON, now: float) -> list[Any]:
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
     owner = next((o for o in owners if o.get("controller")), None)
@@ -150,6 +171,8 @@ COLUMNS: dict[str, tuple[tuple[Column, ...], Cells]] = {
                      ("Age", "string", 0), *_WIDE, ("Selector", "string", 1)), _replicaset),
     "cronjobs": ((("Schedule", "string", 0), ("Suspend", "boolean", 0), ("Active", "integer", 0),
                   ("Last Schedule", "string", 0), ("Age", "string", 0), *_WIDE, ("Selector", "string", 1)), _cronjob),
+    "jobs": ((("Completions", "string", 0), ("Duration", "string", 0), ("Age", "string", 0), *_WIDE,
+              ("Selector", "string", 1)), _job),
     "controllerrevisions": ((("Controller", "string", 0), ("Revision", "integer", 0), ("Age", "string", 0)),
                             _controllerrevision),
     "namespaces": ((("Status", "string", 0), ("Age", "string", 0)), _namespace),
@@ -159,16 +182,20 @@ COLUMNS: dict[str, tuple[tuple[Column, ...], Cells]] = {
 }
 
 
-def table(plural: str, items: list[JSON], list_meta: JSON, version: str, include: str, now: float) -> JSON:
+def table(plural: str, items: list[JSON], list_meta: JSON, version: str, include: str, now: float, *,
+          headers: bool = True) -> JSON:
     """A Table of ``items`` (objects of resource ``plural``) as the apiserver's TableConvertor builds it.
 
     ``include`` is the ``includeObject`` parameter: ``Metadata`` (default), ``Object`` or ``None``;
-    ``now`` is the wall-clock time the ages are counted to.
+    ``now`` is the wall-clock time the ages are counted to. Without ``headers`` (a watch's events after
+    its first: TableOptions.NoHeaders) ``columnDefinitions`` is null, as the printers leave it.
     """
     columns, cells = COLUMNS[plural]
-    definitions = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
-    definitions += [{"name": name, "type": kind, "format": "", "description": name, "priority": priority}
-                    for name, kind, priority in columns]
+    definitions: list[JSON] | None = None
+    if headers:
+        definitions = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+        definitions += [{"name": name, "type": kind, "format": "", "description": name, "priority": priority}
+                        for name, kind, priority in columns]
     rows = []
     for obj in items:
         row: JSON = {"cells": [obj["metadata"]["name"], *cells(obj, now)]}

@@ -12,7 +12,7 @@ from rancher_deploy.simulator.rancher2.cluster import (
 from rancher_deploy.simulator.rancher2.errors import NormanError
 from rancher_deploy.simulator.rancher2.norman import created_ts, iso_time
 from rancher_deploy.simulator.rancher2.releases import RELEASES
-from rancher_deploy.simulator.rancher2.schemas import MANAGEMENT_FIELDS, management_schemas
+from rancher_deploy.simulator.rancher2.schemas import MANAGEMENT_FIELDS, cluster_schemas, management_schemas
 from rancher_deploy.simulator.rancher2.workloads.objects import JSON
 from rancher_deploy.simulator.wire import Response
 
@@ -44,11 +44,38 @@ def collection(call: Call, data: list[JSON], resource_type: str, create_types: d
 
 
 def schemas_response(call: Call, schemas: list[JSON]) -> Response:
-    response = collection(call, schemas, "schema")
-    # Norman names the schemas of the request's own sub-context; Rancher's client, built on a
-    # project's `/schemas` URL as Rancher's integration tests do, compares it with its base URL.
-    response.headers["X-Api-Schemas"] = f"{call.root}{call.http.path}"
-    return response
+    return collection(call, schemas, "schema")
+
+
+# The sub-context API versions Rancher registers beside the management one at `/v3` (rancher
+# pkg/schemas: cluster.cattle.io at `/v3/cluster`, project.cattle.io at `/v3/project`, both
+# `SubContext: true`).
+SUB_CONTEXT_VERSIONS = ("/v3/cluster", "/v3/project")
+
+
+def schemas_url(root: str, path: str) -> str:
+    """The ``X-Api-Schemas`` of a v3 answer to ``path``: the schemas of the API version and
+    sub-context norman parsed the path into (rancher/norman parse/parse.go
+    parseVersionAndSubContext, api/writer/headers.go addSchemasHeader, urlbuilder/url.go
+    constructBasicURL). `/v3/project/<p>/workloads` and `/v3/projects/<p>` name
+    `/v3/project/<p>/schemas`, `/v3/clusters/<c>` `/v3/cluster/<c>/schemas`, the bare lists
+    `/v3/clusters` and `/v3/projects` the sub-context's own `/v3/cluster/schemas` and
+    `/v3/project/schemas`; anything else under `/v3` is the management version's `/v3/schemas`.
+    """
+    path = path.rstrip("/")
+    for version in SUB_CONTEXT_VERSIONS:
+        after = path[len(version):]
+        # versionsForPath: `/v3/cluster` also takes `/v3/clusters…`, not `/v3/clusterstuff`.
+        if path.startswith(version) and (len(after) < 3 or "/" in after[:3]):
+            break
+    else:
+        return f"{root}/v3/schemas"
+    parts = path.split("/")[3:]  # what follows `/v3/<cluster|clusters|project|projects>`
+    if parts[:1] in (["schema"], ["schemas"]) or not parts:
+        return f"{root}{version}/schemas"
+    # `/v3/projects/<p>` (one part: SchemasVersion is the version with the id appended) and
+    # `/v3/project/<p>/<type>` (the sub-context prefix) name the same URL.
+    return f"{root}{version}/{parts[0]}/schemas"
 
 
 def api_root(call: Call, base: str, collections: list[str], group: str, path: str) -> Response:
@@ -63,7 +90,7 @@ def api_root(call: Call, base: str, collections: list[str], group: str, path: st
         "type": "apiRoot",
         "actions": {},
     }
-    return Response(200, doc, {"X-Api-Schemas": f"{base}/schemas"})
+    return Response(200, doc)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -112,6 +139,14 @@ def v3_root(call: Call) -> Response:
 
 def v3_schemas(call: Call) -> Response:
     return schemas_response(call, management_schemas(f"{call.root}/v3"))
+
+
+def v3_cluster_schemas(call: Call) -> Response:
+    """`/v3/cluster/schemas` and `/v3/cluster/<id>/schemas`: the URLs a cluster's answers name."""
+    if "cluster" not in call.match:
+        return schemas_response(call, cluster_schemas(f"{call.root}/v3/cluster"))
+    _cluster(call)
+    return schemas_response(call, cluster_schemas(f"{call.root}/v3/cluster/{call.match['cluster']}"))
 
 
 def list_clusters(call: Call) -> Response:

@@ -51,13 +51,22 @@ def _kind_of(call: Call) -> str | None:
     return COLLECTION_KINDS[call.match["collection"].lower()]
 
 
+def _not_found(call: Call) -> NormanError:
+    """Norman's wording for an id it cannot look up (api/validate.go ValidateAction): the type is the
+    schema's id (`workload`, `statefulSet`), which norman's parse sets as the request's type, not the
+    collection's name in the path."""
+    kind = _kind_of(call)
+    schema_id = "workload" if kind is None else V3_TYPES[kind]
+    return NormanError(404, "NotFound", f"Failed to find type: {schema_id} id: {call.match['id']}")
+
+
 def _find(call: Call) -> Workload:
     """The workload named by a v3 id in this project; the collection's kind must match the id's."""
     project = scoped_project(call)
     parts = call.match["id"].split(":", 2)
     kind = _kind_of(call)
     if len(parts) != 3 or parts[0] not in KINDS or (kind is not None and parts[0] != kind):
-        raise NormanError(404, "NotFound", f"Failed to find type: {call.match['collection']} id: {call.match['id']}")
+        raise _not_found(call)
     try:
         workload = call.cluster.workload(parts[0], parts[1], parts[2])
     except KubeError as err:
@@ -73,6 +82,10 @@ def project_root(call: Call) -> Response:
 
 
 def project_schemas_handler(call: Call) -> Response:
+    """A project's schemas; without a project (`/v3/project/schemas`, what `/v3/projects` names in
+    its ``X-Api-Schemas``) the same types with links outside any project, as norman builds them."""
+    if "project" not in call.match:
+        return schemas_response(call, project_schemas(f"{call.root}/v3/project", call.version))
     scoped_project(call)
     return schemas_response(call, project_schemas(_base(call), call.version))
 
@@ -134,12 +147,7 @@ def create_workload(call: Call) -> Response:
                   "template": {"metadata": {"labels": {WORKLOAD_SELECTOR: selector}}, "spec": {}}}
     if kind == "cronjob":
         spec = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": spec["template"]}}}
-    if kind in ("deployment", "statefulset"):
-        spec["replicas"] = 1
-    if kind == "deployment":
-        spec["progressDeadlineSeconds"] = 600
-        spec["revisionHistoryLimit"] = 10
-        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    # Replicas, strategy and the rest left unset are the apiserver's defaults (Cluster.create_workload).
     view = {k: v for k, v in body.items() if k in WRITABLE}
     view["labels"] = {**(view.get("labels") or {}), WORKLOAD_SELECTOR: selector}
     spec = apply_v3(kind, spec, view, call.version)
@@ -193,8 +201,7 @@ def workload_action(call: Call) -> Response:
         # unknown id gets its own wording rather than Kubernetes' "not found".
         if err.status != 404:
             raise
-        raise NormanError(404, "NotFound",
-                          f"Failed to find type: {call.match['collection']} id: {call.match['id']}") from None
+        raise _not_found(call) from None
     action = call.param("action")
     available = render(call, workload)["actions"]
     if action is None:

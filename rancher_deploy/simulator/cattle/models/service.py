@@ -19,6 +19,18 @@ from rancher_deploy.simulator.cattle.models.process import (
 from rancher_deploy.simulator.cattle.models.resource import JSON, iso_time, millis
 
 
+# A v2-beta service's links to the resources that name it (rancher-api.md §1.4: cattle renders a link per
+# child type whose `serviceId` references the service, at `<self>/<link, lower-cased>`), and each one's
+# resource type. The simulator keeps none of these (network and storage drivers, expose maps, service
+# logs), so each link lists an empty collection; v1 does not render them.
+CHILD_LINKS: dict[str, str] = {
+    "networkDrivers": "networkDriver",
+    "serviceExposeMaps": "serviceExposeMap",
+    "serviceLogs": "serviceLog",
+    "storageDrivers": "storageDriver",
+}
+
+
 def launch_config_names(primary: Mapping[str, Any], secondaries: list[JSON]) -> list[str | None]:
     del primary
     return [None] + [str(s.get("name")) for s in secondaries]
@@ -136,6 +148,8 @@ class Service:
             "instances": f"{self_url}/instances",
         }
         links["environment" if v1 else "stack"] = stack_link
+        if not v1:
+            links.update((name, f"{self_url}/{name.lower()}") for name in CHILD_LINKS)
         actions = {a: f"{self_url}/?action={a}" for a in service_actions(self.state, api_version)}
         transitioning, message = self.transitioning_fields()
         live = self.live()

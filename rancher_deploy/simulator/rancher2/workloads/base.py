@@ -251,6 +251,7 @@ class Workload:
         elif rev is not newest:
             # Rolling back to an older template reuses its ReplicaSet: it gets the next revision
             # number (deployment controller: SetNewReplicaSetAnnotations).
+            self._revision_reused(rev, rev.number)
             rev.number = top + 1
             rev.resource_version = bump()
         self._revision_chosen(rev)
@@ -261,6 +262,9 @@ class Workload:
 
     def _revision_created(self, rev: Revision, t: float) -> None:
         """Hook: a revision was just created for the current template."""
+
+    def _revision_reused(self, rev: Revision, previous: int) -> None:
+        """Hook: the earlier revision ``rev`` (number ``previous``) is the current template's again."""
 
     def _revision_chosen(self, rev: Revision) -> None:
         """Hook: ``rev`` is the revision of the current template (new or reused)."""

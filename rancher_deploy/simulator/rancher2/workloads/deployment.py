@@ -13,14 +13,20 @@ from typing import ClassVar
 
 from rancher_deploy.simulator.rancher2.workloads.base import Workload
 from rancher_deploy.simulator.rancher2.workloads.objects import (
+    DESIRED_REPLICAS_ANNOTATION,
     JSON,
+    MAX_REPLICAS_ANNOTATION,
     NOT_COPIED,
     REVISION_ANNOTATION,
+    REVISION_HISTORY_ANNOTATION,
     Condition,
     Environment,
     Revision,
     percent_or_int,
 )
+
+
+MAX_REVISION_HISTORY_CHARS = 2000  # sync.go maxRevHistoryLengthInChars
 
 
 @dataclass
@@ -44,6 +50,37 @@ class Deployment(Workload):
 
     def _revision_created(self, rev: Revision, t: float) -> None:
         self._set_condition("Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{rev.name}"', t)
+        self._set_replicas_annotations(rev)
+
+    def _revision_reused(self, rev: Revision, previous: int) -> None:
+        """A ReplicaSet rolled back to keeps the revisions it served before (deployment_util.go
+        SetNewReplicaSetAnnotations: `revision-history`, at most 2000 characters, sync.go
+        maxRevHistoryLengthInChars, the oldest dropped first)."""
+        old = str(previous)
+        history = rev.annotations.get(REVISION_HISTORY_ANNOTATION, "")
+        if not history:
+            rev.annotations[REVISION_HISTORY_ANNOTATION] = old
+            return
+        kept = history.split(",")
+        total = len(history) + len(old) + 1
+        while total > MAX_REVISION_HISTORY_CHARS and kept:
+            total -= len(kept.pop(0)) + 1
+        if total <= MAX_REVISION_HISTORY_CHARS:
+            rev.annotations[REVISION_HISTORY_ANNOTATION] = ",".join([*kept, old])
+
+    def _scale(self, rev: Revision, replicas: int) -> None:
+        """sync.go scaleReplicaSet: a ReplicaSet's new size, written with the Deployment's size now."""
+        rev.replicas = replicas
+        self._set_replicas_annotations(rev)
+
+    def _set_replicas_annotations(self, rev: Revision) -> None:
+        """deployment_util.go SetReplicasAnnotations: `desired-replicas` (the Deployment's replicas) and
+        `max-replicas` (those plus maxSurge), set on a ReplicaSet when the controller creates or
+        scales it, so that a later scaling of a rollout in flight can be shared out proportionally."""
+        kind, surge, _ = self._strategy()
+        replicas = self.replicas()
+        rev.annotations[DESIRED_REPLICAS_ANNOTATION] = str(replicas)
+        rev.annotations[MAX_REPLICAS_ANNOTATION] = str(replicas + (surge if kind == "RollingUpdate" else 0))
 
     def _revision_chosen(self, rev: Revision) -> None:
         self.annotations[REVISION_ANNOTATION] = str(rev.number)
@@ -77,15 +114,15 @@ class Deployment(Workload):
             changed = False
             if paused:
                 if new.replicas != replicas and not any(r.replicas for r in old):
-                    new.replicas = replicas
+                    self._scale(new, replicas)
                     changed = True
             elif kind == "Recreate":
                 for r in old:
                     if r.replicas:
-                        r.replicas = 0
+                        self._scale(r, 0)
                         changed = True
                 if not any(r.pods for r in old) and new.replicas != replicas:
-                    new.replicas = replicas
+                    self._scale(new, replicas)
                     changed = True
             else:
                 changed = self._rolling_step(t, new, old, replicas, surge, max_unavailable)
@@ -98,12 +135,12 @@ class Deployment(Workload):
         # reconcileNewReplicaSet: scale up within replicas + maxSurge
         total = sum(r.replicas for r in self.revisions)
         if new.replicas > replicas:
-            new.replicas = replicas
+            self._scale(new, replicas)
             changed = True
         elif new.replicas < replicas:
             room = replicas + surge - total
             if room > 0:
-                new.replicas = min(replicas, new.replicas + room)
+                self._scale(new, min(replicas, new.replicas + room))
                 changed = True
         # reconcileOldReplicaSets: keep replicas - maxUnavailable available
         if any(r.replicas for r in old):
@@ -117,7 +154,7 @@ class Deployment(Workload):
                     unhealthy = sum(1 for p in r.pods if not p.ready(t))
                     cut = min(budget, unhealthy, r.replicas)
                     if cut > 0:
-                        r.replicas -= cut
+                        self._scale(r, r.replicas - cut)
                         budget -= cut
                         changed = True
                 available = sum(1 for p in self.pods() if p.ready(t))
@@ -127,7 +164,7 @@ class Deployment(Workload):
                         break
                     cut = min(budget, r.replicas)
                     if cut > 0:
-                        r.replicas -= cut
+                        self._scale(r, r.replicas - cut)
                         budget -= cut
                         changed = True
         return changed
@@ -246,6 +283,14 @@ class Deployment(Workload):
         return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rev.name, "uid": rev.uid,
                 "controller": True, "blockOwnerDeletion": True}
 
+    def _replica_set_selector(self, rev: Revision) -> JSON:
+        """The Deployment's selector with the ReplicaSet's `pod-template-hash` added, so that each
+        ReplicaSet selects only its own pods (sync.go getNewReplicaSet, labelsutil
+        CloneSelectorAndAddLabel)."""
+        selector = copy.deepcopy(self.spec.get("selector") or {})
+        selector["matchLabels"] = {**(selector.get("matchLabels") or {}), self.revision_label: rev.hash}
+        return selector
+
     def revision_to_k8s(self, rev: Revision, now: float, wall: Callable[[float], float]) -> JSON:
         """A ReplicaSet, with the revision annotation and its pods' counts."""
         metadata = self._revision_metadata(rev, wall)
@@ -263,7 +308,7 @@ class Deployment(Workload):
             "metadata": metadata,
             "spec": {
                 "replicas": rev.replicas,
-                "selector": copy.deepcopy(self.spec.get("selector") or {}),
+                "selector": self._replica_set_selector(rev),
                 "template": copy.deepcopy(rev.template),
             },
             "status": status,

@@ -25,11 +25,16 @@ API_VERSIONS: dict[str, str] = {
     "cronjob": "batch/v1",
 }
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-# The workload annotations its controller does not copy onto a ReplicaSet (kubernetes
-# pkg/controller/deployment/util/deployment_util.go, skipCopyAnnotation).
+# What the deployment controller writes on its ReplicaSets (kubernetes
+# pkg/controller/deployment/util/deployment_util.go).
+REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
+DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
+# The workload annotations its controller does not copy onto a ReplicaSet (deployment_util.go,
+# skipCopyAnnotation).
 NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
-                        "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
-                        "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to"})
+                        REVISION_HISTORY_ANNOTATION, DESIRED_REPLICAS_ANNOTATION, MAX_REPLICAS_ANNOTATION,
+                        "deprecated.deployment.rollback.to"})
 # The alphabet Kubernetes uses for generated names and hashes (apimachinery rand.SafeEncodeString):
 # no vowels, no 0/1/3, so generated names never spell words or look alike.
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -44,11 +49,11 @@ def safe_hash(value: Any, length: int = 10) -> str:
 
 def without_empties(value: Any) -> Any:
     """`value` as Kubernetes compares templates: an empty map or list, a null and a false bool equal a
-    missing field (the API's bools are `omitempty`, so `hostNetwork: false` is never stored), and so
-    does the scheduler the API server defaults every pod spec to (SetDefaults_PodSpec)."""
+    missing field (the API's bools are `omitempty`, so `hostNetwork: false` is never stored). The
+    apiserver's defaults (`schedulerName` and the rest) are in every stored template alike
+    (defaults.py), so they need no rule here."""
     if isinstance(value, dict):
-        cleaned = {key: without_empties(item) for key, item in value.items()
-                   if not (key == "schedulerName" and item == "default-scheduler")}
+        cleaned = {key: without_empties(item) for key, item in value.items()}
         return {key: item for key, item in cleaned.items() if item is not False and item not in ({}, [], None)}
     if isinstance(value, list):
         return [without_empties(item) for item in value]
