@@ -136,7 +136,7 @@ def _undo(steps: TargetSteps, item: Applied, why: str, run: Run) -> TargetOutcom
         return left_changed(steps, item.ref, item.plan, f"on the new image although {why} (--no-rollback)", kept,
                             item.last)
     return restore(steps, item.ref, item.plan, f"{why}, and RANCHER_ATOMIC restores every target of the run",
-                     item.last, level=Level.WARNING)
+                   item.last, run, level=Level.WARNING)
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from rancher_deploy.actions import Actions
 from rancher_deploy.backend import Backend
 from rancher_deploy.errors import (
     DeployError,
+    Interrupted,
     NeedsAttention,
     RancherAPIError,
     RancherUnreachable,
@@ -35,7 +36,7 @@ from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
 from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
 from rancher_deploy.target_locks import TargetLocks
-from rancher_deploy.timing import Pace
+from rancher_deploy.timing import Grace, Pace
 from rancher_deploy.wait import wait_for
 
 
@@ -83,7 +84,10 @@ class TargetSteps:
                  locks: TargetLocks | None = None) -> None:
         self.settings = settings
         self.locks = locks
-        self.interrupted = interrupted
+        # The first signal, noted when a check first sees it: the restore it starts is waited for only
+        # within the grace after it (`timing.Grace`), whatever RANCHER_TIMEOUT says.
+        self.grace = Grace(clock, sleep, interrupted, urgent)
+        self.interrupted = self.grace.interrupted
         self.backend = backend
         self.emit = emit
         self.clock = clock
@@ -95,10 +99,12 @@ class TargetSteps:
         # injected clock (the tests' virtual time, where the simulator moves only while the tool
         # sleeps) it polls, as it does when a stream breaks.
         self.streams = clock is time.monotonic
-        self.pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, interrupted)
-        # A rollback started because of a signal is not stopped by that signal, only by a second one.
-        self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, urgent)
-        self.actions = Actions(backend, emit, self.pace, retries=settings.retries,
+        self.pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, self.interrupted)
+        # A restore (rollback, removal) is not stopped by the signal that started it, nor by one that
+        # comes while it runs: its wait ends when the grace after that signal is over, or at a second one.
+        self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, self.grace.sleep,
+                                 self.grace.over)
+        self.actions = Actions(backend, emit, self.pace, self.restore_pace, retries=settings.retries,
                                request_timeout=settings.request_timeout_seconds)
 
     def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None, changing: bool = False) -> Snapshot:
@@ -147,10 +153,13 @@ class TargetSteps:
         rancher-api.md §4): a busy target, not a wrong setting. With `wait_out_races` that process is
         waited out as the preflight waits (`wait_out`; `asked(snapshot)`: what the run asks of the
         target) and the fresh read returned, to plan again; else the refusal is raised (exit 2). An
-        error Rancher answered, or a lost answer, with the target unchanged: RancherUnreachable (3)."""
+        error Rancher answered, or a lost answer, with the target unchanged: RancherUnreachable (3). A
+        signal that came before the upgrade was sent: `stopped` (NOT_UPGRADED), nothing sent."""
         try:
             taken = self.actions.send(ref, lambda target: self.backend.apply(target, plan), "upgrade",
                                       resend=False, before=seen)
+        except Interrupted as signalled:
+            return self.stopped(ref, run, signalled, asked(seen), Result.NOT_UPGRADED)
         except RancherAPIError as refused:
             if refused.code != "ActionNotAvailable" or refused.status not in (404, 422) or not wait_out_races:
                 raise
@@ -226,16 +235,33 @@ class TargetSteps:
             return self.failed(ref, problem, ended.last, changes)
         return self.backend.fetch(ref)
 
+    def refuse_unless_upgradable(self, ref: TargetRef, snapshot: Snapshot, *, allow_pending: bool) -> None:
+        """RefusedError (exit 2, nothing changed) unless an upgrade may start from where the target is;
+        the target's state and the backend's advice name what to do instead."""
+        refused: RefusedError | None = None
+        if snapshot.phase is Phase.GONE:
+            refused = RefusedError(f"{ref.name} is {snapshot.state}; nothing was changed")
+        elif snapshot.phase is not Phase.READY and not (
+                allow_pending and snapshot.phase in (Phase.PENDING_FINISH, Phase.BUSY)):
+            refused = RefusedError(f"{ref.name} is {snapshot.state}, which an upgrade does not start from: "
+                                   f"{self.next_steps(ref, snapshot)}; nothing was changed")
+        if refused is not None:
+            refused.last = snapshot
+            raise refused
+
     def finish(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run,
                result: Result, *, fresh: bool = True) -> TargetOutcome:
         """Send finishupgrade and wait for the backend's restored goal; a failure is reported with the
         exact state (exit 4). `seen` is the target as last read, healthy and waiting for the finish;
         when `fresh` (read just now, nothing waited for since) the finish is decided on it instead of
-        another read."""
+        another read. Raises Interrupted when a signal came before the finish was sent: what then
+        becomes of the target is the caller's (an upgrade's is restored, a `finish` command's is unchanged)."""
         self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
         try:
             self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None)
             last = self.wait(ref, self.backend.restored_goal)
+        except Interrupted:
+            raise
         except WaitInterrupted as ended:
             return self.left_running(ref, "finish", ended, run, changes)
         except (WaitEnded, DeployError) as error:
@@ -244,6 +270,16 @@ class TargetSteps:
                                self.look(ref) or earlier, changes)
         message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
         return self.report(ref, result, last.state, changes, message)
+
+    def stopped(self, ref: TargetRef, run: Run, signalled: Interrupted, changes: tuple[ImageChange, ...],
+                result: Result, state: str | None = None) -> TargetOutcome:
+        """A change the run did not send because a signal came first (`Actions.check`): `result`
+        (NOT_UPGRADED, or UNCHANGED for a command), in the state its last read showed (`state` where the
+        caller knows better: a target not yet created is missing); the run exits 143/130."""
+        run.interrupted_by = signalled.signal_number
+        state = state or (signalled.last.state if signalled.last else "unknown")
+        return self.report(ref, result, state, changes, f"{signalled}; nothing was changed on {ref.name}",
+                           level=Level.WARNING)
 
     def left_running(self, ref: TargetRef, action: str, ended: WaitInterrupted, run: Run,
                      changes: tuple[ImageChange, ...]) -> TargetOutcome:

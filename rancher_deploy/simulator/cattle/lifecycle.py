@@ -195,9 +195,14 @@ def plan_rollback(svc: Service, ctx: Context, batch_size: int, interval_seconds:
                 want = version_of(svc.config(name))
                 mine = [i for i in svc.live() if i.unit_uuid == unit.uuid and i.config_name == name]
                 newer = [i.id for i in mine if i.version != want]
-                if not newer:
-                    continue
                 older = [i for i in mine if i.version == want]
+                if not newer:
+                    # A batch the upgrade had stopped, its replacement not made yet: the old container
+                    # is started again too, as Cattle's reconcile at the rollback's end does for a
+                    # unit short of its containers (UpgradeManagerImpl.rollback, then activate).
+                    if older and older[-1].state in (InstanceState.STOPPING, InstanceState.STOPPED):
+                        starts.append(older[-1].id)
+                    continue
                 if older:
                     starts.append(older[-1].id)
                 else:
