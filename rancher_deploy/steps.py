@@ -30,6 +30,7 @@ from rancher_deploy.errors import (
     WaitGone,
     WaitInterrupted,
     WaitTimedOut,
+    signal_name,
 )
 from rancher_deploy.events import Emit, ImageChange, Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
@@ -66,6 +67,8 @@ class Applied:
     last: Snapshot
     started: float
     fresh: bool = True   # `last` is still the target's last read: no wait on other targets since
+    # An atomic run's commit, shared by its targets: set once one of them was finished (`finish`).
+    commit: threading.Event | None = None
 
 
 class TargetSteps:
@@ -250,16 +253,29 @@ class TargetSteps:
             raise refused
 
     def finish(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run,
-               result: Result, *, fresh: bool = True) -> TargetOutcome:
+               result: Result, *, fresh: bool = True, commit: threading.Event | None = None) -> TargetOutcome:
         """Send finishupgrade and wait for the backend's restored goal; a failure is reported with the
         exact state (exit 4). `seen` is the target as last read, healthy and waiting for the finish;
         when `fresh` (read just now, nothing waited for since) the finish is decided on it instead of
         another read. Raises Interrupted when a signal came before the finish was sent: what then
-        becomes of the target is the caller's (an upgrade's is restored, a `finish` command's is unchanged)."""
+        becomes of the target is the caller's (an upgrade's is restored, a `finish` command's is unchanged).
+
+        `commit` is an atomic run's (`Applied.commit`): once one of its targets was finished, a
+        finished 1.x upgrade can no longer be rolled back, so a signal no longer stops the others'
+        finishes (stopping them would leave the targets apart, the one thing RANCHER_ATOMIC rules
+        out); each is sent as a restore is, and waited for within the grace after the signal."""
         self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
+        completing = commit is not None and commit.is_set()
+        if completing and (number := self.interrupted()) is not None:
+            run.interrupted_by = number
+            self.emit(Step(f"{signal_name(number)} came after another target of this run was finished; finishing "
+                           f"{ref.name} too, as a finished upgrade cannot be rolled back and RANCHER_ATOMIC keeps "
+                           "the targets together", Level.WARNING, ref.name, named=True))
         try:
-            self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None)
-            last = self.wait(ref, self.backend.restored_goal)
+            self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None, restore=completing)
+            if commit is not None:
+                commit.set()
+            last = self.wait(ref, self.backend.restored_goal, pace=self.restore_pace if commit is not None else None)
         except Interrupted:
             raise
         except WaitInterrupted as ended:

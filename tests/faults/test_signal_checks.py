@@ -153,16 +153,28 @@ def test_atomic_a_signal_before_the_second_upgrade_sends_it_not_and_restores_the
     assert results(result) == {"shop/a": "rolled-back", "shop/b": "not-upgraded"}
 
 
-def test_atomic_a_signal_between_two_finishes_sends_the_second_not(
+def test_atomic_a_signal_after_the_first_finish_finishes_the_second_too(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
     a, b = two_services(sim)
     result = both(run_watching, "shop/a now runs")
-    # shop/a was finished before the signal and cannot be rolled back any more (1.x): the run ends with
-    # the two in different states, each named, rather than finishing shop/b after the signal.
-    assert result.code == 4, result.stderr
-    assert len(sent(sim, "finishupgrade")) == 1
-    assert (image(sim, a), image(sim, b), sim.service(b)["state"]) == (NEW_IMAGE, OLD_IMAGE, "active")
-    assert results(result) == {"shop/a": "upgraded", "shop/b": "rolled-back"}
+    # shop/a is finished and cannot be rolled back any more (1.x): the commit has begun, so shop/b is
+    # finished too rather than left apart from it; the run still ends as interrupted.
+    assert result.code == 143, result.stderr
+    assert len(sent(sim, "finishupgrade")) == 2 and sent(sim, "rollback") == []
+    assert (image(sim, a), image(sim, b), sim.service(b)["state"]) == (NEW_IMAGE, NEW_IMAGE, "active")
+    assert results(result) == {"shop/a": "upgraded", "shop/b": "upgraded"}
+    assert ("SIGTERM came after another target of this run was finished; finishing shop/b too, as a finished "
+            "upgrade cannot be rolled back and RANCHER_ATOMIC keeps the targets together") in result.stderr
+
+
+def test_atomic_a_signal_before_the_first_finish_restores_both(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    a, b = two_services(sim)
+    result = both(run_watching, "shop/a is upgraded and healthy; finishing the upgrade")
+    assert result.code == 143, result.stderr
+    assert sent(sim, "finishupgrade") == []
+    assert (image(sim, a), image(sim, b)) == (OLD_IMAGE, OLD_IMAGE)
+    assert set(results(result).values()) == {"rolled-back"}
 
 
 def test_independent_targets_a_signal_before_the_second_upgrade_sends_it_not(
