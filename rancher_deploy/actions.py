@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Callable
 
 from rancher_deploy.backend import Backend
-from rancher_deploy.errors import DeployError, NeedsAttention, RancherAPIError, RequestTimedOut, TransientRancherError
+from rancher_deploy.errors import (
+    RETRYABLE_STATUSES,
+    DeployError,
+    NeedsAttention,
+    RancherAPIError,
+    RequestTimedOut,
+    TransientRancherError,
+)
 from rancher_deploy.events import Emit, Level, Step
 from rancher_deploy.snapshot import Snapshot, TargetRef
 from rancher_deploy.timing import Deadline, Pace, backoff
@@ -33,10 +40,15 @@ class Actions:
              resend: bool = True, before: Snapshot | None = None) -> tuple[DeployError, Snapshot] | None:
         """Send an action; None when it is under way in Rancher.
 
-        If Rancher answered an error (5xx, or 429: too many requests) and shows no change, sending
-        again is safe, and is done up to RANCHER_RETRIES times, after the backoff or, when a 429 said
-        when (`Retry-After`), after that long (at most RANCHER_TIMEOUT); a lost answer with no change
-        in sight is never resent (the request may still be on its way). With resend=False the error
+        If Rancher answered an error that says "try again" (`errors.RETRYABLE_STATUSES`: 5xx; 429, too
+        many requests; 409, Cattle's "resource busy" while another process holds the service's lock,
+        rancher-api.md §3.7, or a Kubernetes update conflict, which kubectl answers by reading again and
+        resending) and shows no change, sending again is safe, and is done up to RANCHER_RETRIES
+        times, after the backoff or, when a 429 said when (`Retry-After`), after that long (at most
+        RANCHER_TIMEOUT). The read that looks for a change is also what the resend starts from (the
+        backends act on the target as last read: a fresh action link, a fresh object to patch), so a
+        conflict is resent on what Rancher holds now. A lost answer with no change in sight is never
+        resent (the request may still be on its way). With resend=False the error
         and what Rancher shows are returned instead, for the caller to word ("nothing was changed");
         otherwise the error is raised.
 
@@ -51,7 +63,7 @@ class Actions:
                 action(ref)
                 return None
             except (TransientRancherError, RancherAPIError) as error:
-                if isinstance(error, RancherAPIError) and error.status < 500 and error.status != 429:
+                if isinstance(error, RancherAPIError) and error.status not in RETRYABLE_STATUSES:
                     raise
                 after = self._look_again(ref, name, error, before)
                 answered = isinstance(error, RancherAPIError)

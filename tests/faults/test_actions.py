@@ -117,3 +117,34 @@ def test_a_rollback_whose_answer_is_lost_is_not_repeated_exit_1(
     assert result.code == 1, result.stderr
     assert posts(sim, "rollback") == 1
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
+
+
+# 409 is Cattle's "resource busy" (another process holds the service's lock, rancher-api.md §3.7) and
+# Kubernetes' update conflict: Rancher took nothing and asks to try again, as after a 5xx.
+
+
+def test_a_rollback_answered_409_is_sent_again_after_looking_exit_1(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    result = run_watching([("Rolling back shop/web", fail_post(sim, web, status=409))], **SLOW)
+    assert result.code == 1, result.stderr
+    assert "rollback of shop/web failed: HTTP 409" in result.stderr
+    assert posts(sim, "rollback") == 2
+    assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
+
+
+def test_a_finish_answered_409_is_sent_again_after_looking_exit_0(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    result = run_watching([(FINISHING, fail_post(sim, web, status=409))], **SLOW)
+    assert result.code == 0, result.stderr
+    assert "still upgraded" in result.stderr
+    assert posts(sim, "finishupgrade") == 2
+    assert (sim.service(web)["state"], image_of(sim, web)) == ("active", NEW_IMAGE)
+
+
+def test_a_finish_answered_409_every_time_is_sent_a_bounded_number_of_times_then_exits_4(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    result = run_watching([(FINISHING, fail_post(sim, web, status=409, count=100))], RANCHER_RETRIES="2", **SLOW)
+    assert result.code == 4, result.stderr
+    assert posts(sim, "finishupgrade") == 3
+    assert sim.service(web)["state"] == "upgraded"
