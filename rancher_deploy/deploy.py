@@ -47,10 +47,10 @@ from rancher_deploy.images import ImageRef, same_image
 from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
 from rancher_deploy.policy import POLICY_LABEL, PolicyLabelError, TargetPolicy, decide, for_target
-from rancher_deploy.recovery import MISSING, created, recover
+from rancher_deploy.recovery import MISSING, created, ours, recover
 from rancher_deploy.settings import Command, OnUpgraded, Settings, Target
 from rancher_deploy.snapshot import Phase, Snapshot, TargetRef
-from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
+from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, runs, unchanged
 from rancher_deploy.target_locks import TargetLocks
 from rancher_deploy.targets import alone
 
@@ -380,7 +380,7 @@ class Pipeline:
             if isinstance(raced, TargetOutcome):
                 return raced
         try:
-            healthy = self._steps.wait(ref, self._backend.applied_goal)
+            healthy = self._steps.wait(ref, self._backend.applied_goal, stop=ours(ref, plan))
         except WaitEnded as ended:
             return recover(self._steps, ref, plan, ended, run)
         return Applied(ref, plan, healthy, started)
@@ -421,11 +421,11 @@ class Pipeline:
             return create.complete(self._steps, applied)
         ref, changes, last = applied.ref, applied.plan.changes, applied.last
         if not self._backend.needs_finish:
-            images = ", ".join(f"{c.container}={c.new_image}" for c in changes)
+            images = runs(last, changes)   # as read: the wait saw them still this run's (`recovery.ours`)
             # Done does not always mean running: an OnDelete set's pods change only when deleted.
             caveat = last.judge(self._backend.applied_goal).caveat
             message = f"{ref.name} is updated to {images}; {caveat}" if caveat else f"{ref.name} now runs {images}"
-            return self._steps.report(ref, Result.UPGRADED, last.state, changes, message)
+            return self._steps.report(ref, Result.UPGRADED, last.state, changes, message, seen=last)
         if not self._settings.finish:
             message = (f"{ref.name} is {last.state} and left unfinished ({self._settings.unfinished_by}); later, "
                        f"{self._steps.next_steps(ref, last)}")

@@ -92,9 +92,17 @@ class UsageError(DeployError):
 
 
 class RefusedError(DeployError):
-    """The target is in a state the tool will not touch (for example `inactive`); nothing was changed."""
+    """The target is in a state the tool will not touch (for example `inactive`); nothing was changed.
+
+    `state` is the state Rancher refused an action in where another state may offer it (1.x: an
+    action its state does not list, rancher-api.md §2.3); None where no state will (nothing to roll
+    back to)."""
 
     exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, state: str | None = None) -> None:
+        super().__init__(message)
+        self.state = state
 
 
 class RancherUnreachable(DeployError):
@@ -268,6 +276,11 @@ class WaitFailed(WaitEnded):
 
 class WaitGone(WaitFailed):
     """The target was removed (or answers 404) while waiting: there is nothing left to roll back."""
+
+
+class WaitOvertaken(WaitFailed):
+    """Another writer changed the target's images while the run waited (images neither this run found
+    nor asked for): the target is no longer this run's to restore, so nothing is rolled back."""
 
 
 class WaitTimedOut(WaitEnded):

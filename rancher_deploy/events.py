@@ -107,6 +107,10 @@ class TargetOutcome:
     # will not be pulled again (1.x latest -> latest without io.rancher.container.pull_image=always),
     # a container moved to another repository, ... (`plan.Plan.warnings`, `Plan.redeploy_warnings`).
     warnings: tuple[str, ...] = ()
+    # The (container, image) pairs Rancher showed at the run's last read of the target, which is what
+    # the result's `image` says it runs; None where the run ended without such a read (the result then
+    # tells: the previous image after a failure before any change, the requested one once done).
+    running: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)

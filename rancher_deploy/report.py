@@ -315,9 +315,12 @@ def _running(result: Result, previous: str, requested: str) -> str | None:
 
 def _target_object(target: TargetOutcome) -> dict[str, Any]:
     # A target the run created (or would) ran nothing before: its previous image is None, not "".
+    # What runs is what Rancher showed last, where the run read it at the end; else the result tells.
+    read = dict(target.running or ())
     containers = [
         {"name": change.container, "previous_image": change.previous_image or None,
-         "image": _running(target.result, change.previous_image, change.new_image) or None,
+         "image": read.get(change.container) or _running(target.result, change.previous_image, change.new_image)
+         or None,
          "requested_image": change.new_image}
         for change in target.changes
     ]

@@ -33,7 +33,7 @@ from rancher_deploy.errors import (
 from rancher_deploy.events import Emit, ImageChange, Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
+from rancher_deploy.snapshot import Goal, Judgement, Phase, Snapshot, TargetRef
 from rancher_deploy.target_locks import TargetLocks
 from rancher_deploy.timing import Pace
 from rancher_deploy.wait import wait_for
@@ -101,8 +101,11 @@ class TargetSteps:
         self.actions = Actions(backend, emit, self.pace, retries=settings.retries,
                                request_timeout=settings.request_timeout_seconds)
 
-    def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None, changing: bool = False) -> Snapshot:
-        """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot).
+    def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None, changing: bool = False,
+             stop: Callable[[Snapshot, Judgement], WaitEnded | None] | None = None,
+             until: Callable[[Snapshot], bool] | None = None) -> Snapshot:
+        """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot); `stop` and
+        `until` put each read to the caller as well (`wait.wait_for`).
 
         A change under way, this run's (the backend's applied goal, or `changing`: a target it
         created) or another process's that a settle waits out, is also held to
@@ -114,7 +117,7 @@ class TargetSteps:
         progress = self.settings.progress_deadline_seconds if watched else None
         return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
                         emit=self.emit, progress_deadline=progress,
-                        watch=(lambda: self.backend.watch(ref)) if self.streams else None)
+                        watch=(lambda: self.backend.watch(ref)) if self.streams else None, stop=stop, until=until)
 
     @contextmanager
     def holding(self, ref: TargetRef, waited: Callable[[], object] = lambda: None) -> Iterator[bool]:
@@ -242,8 +245,7 @@ class TargetSteps:
             earlier = error.last if isinstance(error, WaitEnded) else None
             return self.failed(ref, f"it runs the new image but finishing the upgrade did not complete: {error}",
                                self.look(ref) or earlier, changes)
-        message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
-        return self.report(ref, result, last.state, changes, message)
+        return self.report(ref, result, last.state, changes, f"{ref.name} now runs {runs(last, changes)}", seen=last)
 
     def left_running(self, ref: TargetRef, action: str, ended: WaitInterrupted, run: Run,
                      changes: tuple[ImageChange, ...]) -> TargetOutcome:
@@ -260,7 +262,7 @@ class TargetSteps:
         (`advice` where the caller knows better than the backend's general next step)."""
         error = self.attention(ref, problem, last, earlier, advice=advice)
         return self.report(ref, Result.FAILED, last.state if last else "unknown", changes, error.message,
-                           level=Level.ERROR)
+                           level=Level.ERROR, seen=last)
 
     def attention(self, ref: TargetRef, problem: str, last: Snapshot | None,
                   earlier: Snapshot | None = None, *, advice: str | None = None) -> NeedsAttention:
@@ -274,15 +276,15 @@ class TargetSteps:
         elif earlier is not None:
             state = f"unknown (last seen {earlier.describe(counts=False)})"
         error = NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; "
-                               f"{advice or self.next_steps(ref, last)}")
+                               f"{self.next_steps(ref, last, advice)}")
         error.last = last
         return error
 
-    def next_steps(self, ref: TargetRef, snapshot: Snapshot | None) -> str:
-        """What a person can run next on the target, in the backend's words (`Backend.next_steps`); in a
-        run of several targets with the setting that names this one alone, since the same command with
-        the run's settings would act on every target of the run."""
-        advice = self.backend.next_steps(snapshot)
+    def next_steps(self, ref: TargetRef, snapshot: Snapshot | None, advice: str | None = None) -> str:
+        """What a person can run next on the target, in the backend's words (`Backend.next_steps`) unless
+        the caller knows better (`advice`); in a run of several targets with the setting that names this
+        one alone, since the same command with the run's settings would act on every target of the run."""
+        advice = advice or self.backend.next_steps(snapshot)
         alone = self.alone.get(ref.id)
         if alone and "`rancher-deploy " in advice:
             advice += f" (with {', '.join(f'`{setting}`' for setting in alone)}, so that it touches {ref.name} alone)"
@@ -301,16 +303,25 @@ class TargetSteps:
         return warnings
 
     def report(self, ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...], message: str,
-               *, level: Level = Level.INFO) -> TargetOutcome:
-        """Log the target's last line and return its outcome with the same words."""
+               *, level: Level = Level.INFO, seen: Snapshot | None = None) -> TargetOutcome:
+        """Log the target's last line and return its outcome with the same words; `seen` is the target's
+        last read, whose images the result says it runs (`TargetOutcome.running`)."""
         self.emit(Step(message, level, ref.name))
-        return replace(outcome(ref, result, state, changes, message), warnings=self.warnings.get(ref.id, ()))
+        return replace(outcome(ref, result, state, changes, message), warnings=self.warnings.get(ref.id, ()),
+                       running=seen.images if seen is not None else None)
 
 
 def outcome(ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...],
             message: str) -> TargetOutcome:
     return TargetOutcome(target=ref.name, target_id=ref.id, result=result, state=state, changes=changes,
                          message=message, ui_url=ref.ui_url)
+
+
+def runs(seen: Snapshot, changes: tuple[ImageChange, ...]) -> str:
+    """"web=app:2": the image each container of `changes` shows in `seen`, as read (the change's new
+    image where the read does not show the container: a 2.x init container)."""
+    read = dict(seen.images)
+    return ", ".join(f"{c.container}={read.get(c.container, c.new_image)}" for c in changes)
 
 
 def unchanged(images: tuple[tuple[str, str], ...]) -> tuple[ImageChange, ...]:
