@@ -109,8 +109,16 @@ def judge_service(status: ServiceStatus, goal: Goal) -> Judgement:
                          f"the service went to state {state} while the upgrade was running "
                          "(did someone else finish, cancel or roll it back?)")
 
-    # Goal.ACTIVE (and ROLLED_OUT, which a 1.x service reaches by becoming active)
+    # Goal.ACTIVE (and ROLLED_OUT, which a 1.x service reaches by becoming active): a finish, a
+    # rollback, a service created, each done once active with all its containers healthy, as the
+    # upgrade's own rule asks of the new ones. Cattle goes `active` once its reconcile has started
+    # the containers, without waiting for their health checks (ServiceRollback, a rollback's
+    # containers restarted "without health waits", rancher-api.md §3.5): active alone may still be
+    # short of its scale.
     if state in READY_STATES and resting:
+        health = status.health
+        if health is not None and health.total is not None and health.healthy < health.total:
+            return Judgement(Verdict.WAITING, f"active{counts}; waiting for its containers to be healthy")
         return Judgement(Verdict.DONE, f"active{counts}")
     if status.transitioning is Transitioning.YES:
         return Judgement(Verdict.WAITING, f"{state}{counts}")

@@ -15,7 +15,7 @@ from rancher_deploy import cli
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, CliRun, RunCli, VirtualTime, invoke_cli
-from .faults.conftest import act
+from .faults.conftest import RunWatching, act, run_watching  # noqa: F401  (fixture)
 
 OTHER_IMAGE = "registry.example.com:5000/shop/web:3.0-hotfix"
 TOKEN_ID, TOKEN_SECRET = "token-abcde", "tokensecret-recognisable-91c"
@@ -201,3 +201,22 @@ def test_a_rollback_offered_again_is_not_sent_for_someone_elses_upgrade(
     assert posts(sim, "rollback") == 1, "only theirs"
     assert image_of(sim, web) == OTHER_IMAGE
     assert result.json["targets"][0]["image"] == OTHER_IMAGE
+
+
+def test_a_rollback_is_done_once_active_with_every_container_healthy_not_at_active_alone(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:  # noqa: F811
+    """The rollback is accepted while the first batch's old container is still stopping: Rancher ends
+    it `active` with a new container for that unit, still initializing (rancher-api.md §3.5, no health
+    waits). Restored means all the service's containers healthy, as an upgrade is judged."""
+    sim.faults.unhealthy_image(NEW_IMAGE)
+    # The wait's first read is refused: the upgrade is rolled back at once, its first old container
+    # still stopping and no new one made yet.
+    refuse = lambda: sim.faults.fail_next(f"/services/{web}", method="GET", status=422)  # noqa: E731
+    result = run_watching([("Upgrade of shop/web requested", refuse)], "--output", "json",
+                          RANCHER_BATCH_SIZE="1", **SLOW)
+    assert result.code == 1, result.stderr
+    assert "active, 1/2 containers healthy" in result.stderr, "the rollback's active-but-short moment was not seen"
+    assert "shop/web: active, 2/2 containers healthy" in result.stderr
+    service = sim.service(web)
+    assert (service["state"], service["healthState"], service["currentScale"]) == ("active", "healthy", 2)
+    assert all(i["healthState"] == "healthy" for i in sim.instances(web) if i["state"] == "running")
