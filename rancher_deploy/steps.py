@@ -249,12 +249,15 @@ class TargetSteps:
 
     def left_running(self, ref: TargetRef, action: str, ended: WaitInterrupted, run: Run,
                      changes: tuple[ImageChange, ...]) -> TargetOutcome:
-        """A signal ended the wait after Rancher accepted the action: it goes on there; say so."""
+        """A signal ended the wait after Rancher accepted the action: it goes on there; say so. Where the
+        wait had not read the target yet (the signal came while the action's request was in flight),
+        one more read (`look`: no wait's patience) names its state and images rather than "unknown"."""
         run.interrupted_by = ended.signal_number
-        state = ended.last.state if ended.last else "unknown"
+        now = ended.last or self.look(ref)
+        state = now.state if now else "unknown"
         message = (f"interrupted while the {action} of {ref.name} was under way in Rancher (state {state}); "
                    f"Rancher completes it on its own: {self.next_steps(ref, None)}")
-        return self.report(ref, Result.INTERRUPTED, state, changes, message, level=Level.WARNING)
+        return self.report(ref, Result.INTERRUPTED, state, changes, message, level=Level.WARNING, seen=now)
 
     def failed(self, ref: TargetRef, problem: str, last: Snapshot | None, changes: tuple[ImageChange, ...],
                earlier: Snapshot | None = None, *, advice: str | None = None) -> TargetOutcome:
