@@ -29,8 +29,12 @@ _DOING = {"upgrade": "upgrading", "finish": "finishing", "rollback": "rolling ba
 class Actions:
     """Sends actions for the pipeline: look before, send once, look again when the answer is unclear."""
 
-    def __init__(self, backend: Backend, emit: Emit, pace: Pace, *, retries: int, request_timeout: float) -> None:
+    def __init__(self, backend: Backend, emit: Emit, pace: Pace, *, retries: int, request_timeout: float,
+                 advise: Callable[[TargetRef], str] | None = None) -> None:
         self._backend = backend
+        # What to run next on a target whose state is unknown (`steps.TargetSteps.next_steps`: naming it
+        # alone in a run of several), else the backend's words.
+        self._advise = advise or (lambda ref: backend.next_steps(None))
         self._emit = emit
         self._pace = pace
         self._retries = retries
@@ -114,10 +118,13 @@ class Actions:
                 self._pace.sleep(self._request_timeout)
                 after = self.fetch_patiently(ref, name)
         except TransientRancherError:
-            raise NeedsAttention(
+            advice = self._advise(ref)
+            unknown = NeedsAttention(
                 f"{ref.name} needs attention: the answer to the {name} request was lost ({error}) and Rancher "
                 f"cannot be read since, so whether it was taken is unknown; its state is unknown "
-                f"(last seen {before.state})") from None
+                f"(last seen {before.state}); {advice}")
+            unknown.next_step = advice
+            raise unknown from None
         return after
 
     @staticmethod

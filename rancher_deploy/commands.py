@@ -39,7 +39,7 @@ def rollback(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
     try:
         steps.actions.send(ref, steps.backend.rollback, "rollback")
     except NeedsAttention as unknown:   # the answer was lost and Rancher cannot be read: taken or not is unknown
-        return steps.report(ref, Result.FAILED, "unknown", asked, str(unknown), level=Level.ERROR)
+        return steps.unknown(ref, unknown, asked)
     try:
         after = steps.wait(ref, steps.backend.restored_goal)
     except WaitInterrupted as ended:

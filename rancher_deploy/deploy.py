@@ -42,12 +42,13 @@ from rancher_deploy.events import (
     Result,
     Step,
     TargetOutcome,
+    mixed,
 )
 from rancher_deploy.images import ImageRef, same_image
 from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
 from rancher_deploy.policy import POLICY_LABEL, PolicyLabelError, TargetPolicy, decide, for_target
-from rancher_deploy.recovery import MISSING, created, ours, recover
+from rancher_deploy.recovery import MISSING, again, created, ours, recover
 from rancher_deploy.settings import Command, OnUpgraded, Settings, Target
 from rancher_deploy.snapshot import Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, runs, unchanged
@@ -166,7 +167,8 @@ class Pipeline:
             result = (Result.FAILED if error.exit_code is ExitCode.NEEDS_ATTENTION else
                       Result.NOT_UPGRADED if self._settings.command is Command.UPGRADE else Result.UNCHANGED)
             state = seen.state if seen else MISSING if ref in self._creations else "unknown"
-            targets.append(outcome(ref, result, state, self._asked(ref, seen), str(error)))
+            targets.append(replace(outcome(ref, result, state, self._asked(ref, seen), str(error)),
+                                   next_step=error.next_step))
         return self._outcome(tuple(targets))
 
     def _resolve(self, target: Target) -> TargetRef:
@@ -215,6 +217,8 @@ class Pipeline:
         return pick.own_settings(settings) if pick else settings
 
     def _outcome(self, targets: tuple[TargetOutcome, ...]) -> Outcome:
+        if mixed(targets):   # exit 4: those the run left as they were want the upgrade the others got
+            targets = tuple(again(self._steps, done) for done in targets)
         return Outcome(command=self._settings.command.value, targets=targets,
                        duration_seconds=self._clock() - self._started, flavour=self._backend.flavour,
                        interrupted_by=self._run.interrupted_by)
@@ -345,9 +349,11 @@ class Pipeline:
         seen = None if ref in self._creations else self._steps.look(ref)
         state = seen.state if seen else "unknown"
         message = f"{ref.name} failed after other targets were changed: {error}"
-        if error.exit_code is not ExitCode.NEEDS_ATTENTION:  # that one names the state and next steps itself
-            message += f"; its state is {state}; {self._steps.next_steps(ref, seen)}"
-        return self._steps.report(ref, Result.FAILED, state, (), message, level=Level.ERROR)
+        advice = error.next_step   # an exit-4 error names the state and the next step itself
+        if not advice:
+            advice = self._steps.next_steps(ref, seen)
+            message += f"; its state is {state}; {advice}"
+        return self._steps.report(ref, Result.FAILED, state, (), message, level=Level.ERROR, next_step=advice)
 
     # -- the upgrade -----------------------------------------------------------------------------
 
@@ -495,7 +501,7 @@ class Pipeline:
         try:
             self._steps.actions.send(ref, action, choice.value)
         except NeedsAttention as unknown:  # the answer was lost and Rancher cannot be read
-            return self._steps.report(ref, Result.FAILED, "unknown", ran, str(unknown), level=Level.ERROR)
+            return self._steps.unknown(ref, unknown, ran)
         try:
             settled = self._steps.wait(ref, self._backend.restored_goal)
         except WaitInterrupted as ended:

@@ -48,7 +48,7 @@ _MEANINGS = {
     ),
     ExitCode.NEEDS_ATTENTION: (
         "needs attention: targets ended in different states, or one could not be restored, or its state is "
-        "unknown; the output names each target's state"
+        "unknown; the output names each target's state and what to run next"
     ),
     ExitCode.INTERRUPTED: "interrupted (SIGINT) after the tool restored or reported the service's state",
     ExitCode.TERMINATED: "interrupted (SIGTERM) after the tool restored or reported the service's state",
@@ -65,6 +65,8 @@ class DeployError(Exception):
     exit_code: ExitCode = ExitCode.NEEDS_ATTENTION
     # The target as last seen, where the error knows it: the report names its state.
     last: Snapshot | None = None
+    # What to run next, where the message already says it (an exit-4 error names it): "" otherwise.
+    next_step: str = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

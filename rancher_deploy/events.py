@@ -111,6 +111,10 @@ class TargetOutcome:
     # the result's `image` says it runs; None where the run ended without such a read (the result then
     # tells: the previous image after a failure before any change, the requested one once done).
     running: tuple[tuple[str, str], ...] | None = None
+    # What a person runs next on this target where the run leaves it needing something (exit 4), as its
+    # message says it, in the words that work for that flavour in that state; "" where nothing is needed.
+    # The run's last line repeats it per target (`report.last_words`).
+    next_step: str = ""
 
 
 @dataclass(frozen=True, eq=False)

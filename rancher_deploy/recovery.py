@@ -10,6 +10,7 @@ it is neither called upgraded nor rolled back, but FAILED with the images it has
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from rancher_deploy.creation import Creation
@@ -189,7 +190,7 @@ def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEn
     if isinstance(ended, WaitGone):
         # A 404 may pass (a proxy, a restarting Rancher): look once more before giving it up. Once
         # Rancher no longer has it, it has no state of its own to report: the pipeline's word says so.
-        gone, state = True, Phase.GONE.value
+        gone, state, now = True, Phase.GONE.value, None
         try:
             now = steps.backend.observe(ref)
             gone, state = now.judge(Goal.SETTLED).gone, now.state
@@ -198,9 +199,11 @@ def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEn
         except DeployError:
             gone = False  # cannot tell; the rollback will find out
         if gone:
+            advice = steps.next_steps(ref, now)
             message = (f"{ref.name} needs attention: it was removed while the upgrade ran ({ended}); "
-                       f"there is nothing to roll back; its state is {state}")
-            return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
+                       f"there is nothing to roll back; its state is {state}; {advice}")
+            return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR, seen=now,
+                                next_step=advice)
     if isinstance(ended, WaitInterrupted) and steps.settings.on_interrupt is OnInterrupt.REPORT:
         return left_changed(steps, ref, plan, "after the signal (RANCHER_ON_INTERRUPT=report)", Result.INTERRUPTED,
                             ended.last)
@@ -214,9 +217,22 @@ def left_changed(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, resul
     """A changed target the run leaves as it is, with its state and the next command that works there."""
     now = steps.look(ref) or earlier
     state = now.state if now else "unknown"
-    message = f"{ref.name} is left in state {state} {why}; {steps.next_steps(ref, now)}"
+    advice = steps.next_steps(ref, now)
+    message = f"{ref.name} is left in state {state} {why}; {advice}"
     level = Level.ERROR if result is Result.FAILED else Level.WARNING
-    return steps.report(ref, result, state, plan.changes, message, level=level)
+    return steps.report(ref, result, state, plan.changes, message, level=level, seen=now, next_step=advice)
+
+
+def again(steps: TargetSteps, done: TargetOutcome) -> TargetOutcome:
+    """`done` as a run whose targets ended in different states (exit 4) reports it: a target the run
+    failed on and left as it was (rolled back, not upgraded, not created) still wants what the others
+    got, so its outcome says so, with the command that does it to that target alone."""
+    if done.result not in (Result.ROLLED_BACK, Result.NOT_UPGRADED) or done.next_step:
+        return done
+    what = "create" if done.state == MISSING else "upgrade"
+    advice = steps.next_steps(TargetRef(name=done.target, id=done.target_id, url=""), None,
+                              f"once what stopped it is fixed, {what} it with `rancher-deploy upgrade`, as the others were")
+    return replace(done, message=f"{done.message}; {advice}", next_step=advice)
 
 
 def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Snapshot | None, *,
@@ -242,10 +258,10 @@ def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Sn
                    if isinstance(error, WaitInterrupted) else f"removing it failed: {error}")
         state = last.describe(counts=False) if last else (
             f"unknown (last seen {earlier.describe(counts=False)})" if earlier else "unknown")
-        message = (f"{ref.name} needs attention: this run created it ({why}); {problem}; its state is {state}; "
-                   "delete it in Rancher, after which a run with RANCHER_CREATE creates it again")
+        advice = "delete it in Rancher, after which a run with RANCHER_CREATE creates it again"
+        message = f"{ref.name} needs attention: this run created it ({why}); {problem}; its state is {state}; {advice}"
         return steps.report(ref, Result.FAILED, last.state if last else "unknown", plan.changes, message,
-                            level=Level.ERROR)
+                            level=Level.ERROR, seen=last, next_step=advice)
     return steps.report(ref, Result.ROLLED_BACK, gone.state if gone else MISSING, plan.changes,
                         f"{ref.name} was removed again: {why}", level=level)
 

@@ -192,9 +192,13 @@ def last_words(outcome: Outcome | None, error: DeployError | None, code: ExitCod
     says what the command did (after `status` or a dry run nothing was "upgraded and finished").
     """
     if error is not None or outcome is None:
+        if error is not None and code is ExitCode.NEEDS_ATTENTION and error.next_step:
+            return f"{code.meaning} (next: {error.next_step})"
         return code.meaning
     if code is ExitCode.NEEDS_ATTENTION and outcome.targets:
+        # Each target's next step too, where it has one: the line read last says what to run.
         return "needs attention: " + "; ".join(f"{target.target} {target.result.value}, state {target.state}"
+                                               + (f" (next: {target.next_step})" if target.next_step else "")
                                                for target in outcome.targets)
     if code is ExitCode.OK:
         return _DONE.get(_overall(outcome.targets, None), code.meaning)

@@ -102,9 +102,11 @@ def collect_warnings(emit: Emit) -> tuple[Emit, list[str]]:
 def internal_error(unexpected: BaseException) -> NeedsAttention:
     """A bug turned into the error the contract has for it: an uncaught exception would exit 1, which
     reads as "rolled back", while the targets' state is in fact unknown (exit 4)."""
-    return NeedsAttention(
+    error = NeedsAttention(
         f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
         "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
+    error.next_step = "check it with `rancher-deploy status`"
+    return error
 
 
 def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, control: Control | None = None,

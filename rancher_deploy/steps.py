@@ -99,7 +99,8 @@ class TargetSteps:
         # A rollback started because of a signal is not stopped by that signal, only by a second one.
         self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, urgent)
         self.actions = Actions(backend, emit, self.pace, retries=settings.retries,
-                               request_timeout=settings.request_timeout_seconds)
+                               request_timeout=settings.request_timeout_seconds,
+                               advise=lambda ref: self.next_steps(ref, None))
 
     def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None, changing: bool = False,
              stop: Callable[[Snapshot, Judgement], WaitEnded | None] | None = None,
@@ -255,9 +256,11 @@ class TargetSteps:
         run.interrupted_by = ended.signal_number
         now = ended.last or self.look(ref)
         state = now.state if now else "unknown"
+        advice = self.next_steps(ref, None)
         message = (f"interrupted while the {action} of {ref.name} was under way in Rancher (state {state}); "
-                   f"Rancher completes it on its own: {self.next_steps(ref, None)}")
-        return self.report(ref, Result.INTERRUPTED, state, changes, message, level=Level.WARNING, seen=now)
+                   f"Rancher completes it on its own: {advice}")
+        return self.report(ref, Result.INTERRUPTED, state, changes, message, level=Level.WARNING, seen=now,
+                           next_step=advice)
 
     def failed(self, ref: TargetRef, problem: str, last: Snapshot | None, changes: tuple[ImageChange, ...],
                earlier: Snapshot | None = None, *, advice: str | None = None) -> TargetOutcome:
@@ -265,7 +268,14 @@ class TargetSteps:
         (`advice` where the caller knows better than the backend's general next step)."""
         error = self.attention(ref, problem, last, earlier, advice=advice)
         return self.report(ref, Result.FAILED, last.state if last else "unknown", changes, error.message,
-                           level=Level.ERROR, seen=last)
+                           level=Level.ERROR, seen=last, next_step=error.next_step)
+
+    def unknown(self, ref: TargetRef, error: DeployError, changes: tuple[ImageChange, ...]) -> TargetOutcome:
+        """FAILED (exit 4) in state unknown: `error` (an action's answer lost, Rancher unreadable since)
+        names what happened and, where it knows it, what to run next; else the next step is added."""
+        advice = error.next_step or self.next_steps(ref, None)
+        message = str(error) if error.next_step else f"{error}; {advice}"
+        return self.report(ref, Result.FAILED, "unknown", changes, message, level=Level.ERROR, next_step=advice)
 
     def attention(self, ref: TargetRef, problem: str, last: Snapshot | None,
                   earlier: Snapshot | None = None, *, advice: str | None = None) -> NeedsAttention:
@@ -278,9 +288,9 @@ class TargetSteps:
             state = last.describe(counts=False)
         elif earlier is not None:
             state = f"unknown (last seen {earlier.describe(counts=False)})"
-        error = NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; "
-                               f"{self.next_steps(ref, last, advice)}")
-        error.last = last
+        then = self.next_steps(ref, last, advice)
+        error = NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; {then}")
+        error.last, error.next_step = last, then
         return error
 
     def next_steps(self, ref: TargetRef, snapshot: Snapshot | None, advice: str | None = None) -> str:
@@ -306,12 +316,13 @@ class TargetSteps:
         return warnings
 
     def report(self, ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...], message: str,
-               *, level: Level = Level.INFO, seen: Snapshot | None = None) -> TargetOutcome:
+               *, level: Level = Level.INFO, seen: Snapshot | None = None, next_step: str = "") -> TargetOutcome:
         """Log the target's last line and return its outcome with the same words; `seen` is the target's
-        last read, whose images the result says it runs (`TargetOutcome.running`)."""
+        last read, whose images the result says it runs (`TargetOutcome.running`); `next_step` what
+        the message says to run next, where it says (`TargetOutcome.next_step`)."""
         self.emit(Step(message, level, ref.name))
         return replace(outcome(ref, result, state, changes, message), warnings=self.warnings.get(ref.id, ()),
-                       running=seen.images if seen is not None else None)
+                       running=seen.images if seen is not None else None, next_step=next_step)
 
 
 def outcome(ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...],
