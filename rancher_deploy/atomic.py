@@ -128,7 +128,7 @@ def _undo(steps: TargetSteps, item: Applied, why: str, run: Run) -> TargetOutcom
     """Restore a healthy target because another failed (remove it, when the run created it), or leave it
     and say what works next."""
     if run.interrupted_by is not None and steps.settings.on_interrupt is OnInterrupt.REPORT:
-        return left_changed(steps, item.ref, item.plan, "after the signal (RANCHER_ON_INTERRUPT=report)",
+        return left_changed(steps, item.ref, item.plan, "after the signal (`RANCHER_ON_INTERRUPT=report`)",
                             Result.INTERRUPTED, item.last)
     if not steps.settings.rollback:
         kept = (Result.CREATED if created(item.plan) else

@@ -545,7 +545,7 @@ def _discover(session: RancherSession, root: str, server: str | None, warn: Call
     `/v1`, with a warning. NotCattle when no Rancher 1.x answered there."""
     if server is None:
         probe = session.probe(f"{root}/v2-beta", what="Connecting to Rancher")
-        if _is_version_root(probe.body):
+        if is_version_root(probe.body):
             return V2_BETA
         if probe.cattle is None or api_version_of(probe.cattle) != V1.version:
             # No Rancher 1.x here, or one that serves /v2-beta elsewhere than where this URL leads.
@@ -558,13 +558,13 @@ def _discover(session: RancherSession, root: str, server: str | None, warn: Call
 
 
 def answers(session: RancherSession, root: str) -> bool:
-    """Whether a Rancher 1.x answers at `root`: its `/v2-beta` root, or cattle's header on whatever
-    that path answered (one probe)."""
+    """Whether a Rancher 1.x answers at `root`: its `/v2-beta` root, or cattle's header on that answer (one probe)."""
     probe = session.probe(f"{root}/v2-beta", what="Connecting to Rancher")
-    return _is_version_root(probe.body) or probe.cattle is not None
+    return is_version_root(probe.body) or probe.cattle is not None
 
 
-def _is_version_root(body: JSON | None) -> bool:
+def is_version_root(body: JSON | None) -> bool:
+    """Whether an answer is a 1.x API's own root (`/v2-beta`, `/v1`)."""
     return body is not None and body.get("type") == "apiVersion"
 
 
@@ -573,7 +573,7 @@ def _get_project(session: RancherSession, api: str, project_id: str, setting: st
         return session.get(f"{api}/projects/{project_id}", what=f"Reading environment {project_id}")
     except (NotFound, PermissionDenied) as error:
         raise ConfigError(setting, f"environment {project_id} does not exist or this key may not use it "
-                                   f"({error.code or error.status})") from None
+                                   f"({error.code or error.status})") from error   # discovery reads the 404
 
 
 def _choose_project(session: RancherSession, api: str, environment: str | None) -> JSON:

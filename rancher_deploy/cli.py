@@ -104,6 +104,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         run.settings = Settings.from_inputs(command, inputs)
         dialect.prelude(run.settings.secrets, unredacted)
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
+        _check_destinations(run, dialect.destinations(env, dotenv_path=run.settings.dotenv_report,
+                                                      dotenv_named=inputs.name(DOTENV_REPORT)))
         outcome = _deploy(run, run.settings, log, redactor, inputs, loaded)
     except DeployError as caught:
         error, outcome = caught, run.stopped   # what the run knew of each target when the error stopped it
@@ -115,7 +117,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             log.line("".join(traceback.format_exception(unexpected)))
         from rancher_deploy.runner import internal_error
 
-        error = internal_error(unexpected)
+        error = internal_error(unexpected, sent=run.api_calls > 0)
 
     code = exit_code(outcome, error, signal_number=run.signal)
     warnings = run.warnings
@@ -127,31 +129,22 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
         warnings += notify.send(outcome, run.settings, log, error=error, code=code, redactor=redactor,
                                 api_calls=run.api_calls, warnings=run.warnings)
-    document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls,
-                             warnings=warnings)
     if run.settings is not None:
         wants_json, report_path = run.settings.output is Output.JSON, run.settings.dotenv_report
     else:
         # The settings failed to load, perhaps because argparse could not read the command line:
         # read the output mode and report path the way they would have been, the flags among them.
-        asked_for = inputs.with_flags({**inputs.flags, **_report_flags(raw)})
-        wants_json = (asked_for.text(OPTIONS_BY_NAME["output"]) or "").lower() == Output.JSON.value
-        report_path = asked_for.text(OPTIONS_BY_NAME["dotenv_report"])
-    unwritten = None
-    if wants_json:
-        write_json(out, document, redactor)
-        unwritten = out.failure
-    if unwritten is not None:
-        # The result asked for is lost (a full disk, a closed descriptor), so the run must not pass for
-        # done; the CI's outputs say the same code. A reader that went away (`| head`) is no failure.
-        code = unreported(code)
-        document = result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls,
-                                 warnings=warnings)
-    # The files first: a warning that one could not be written must not follow the last line.
-    _hand_on(dialect, document, env, report_path, log)
-    if unwritten is not None:
-        log.failure(f"the JSON result could not be written to stdout ({unwritten}); this log is all there is "
-                    "of what the run did")
+        inputs = inputs.with_flags({**inputs.flags, **_report_flags(raw)})
+        wants_json = (inputs.text(OPTIONS_BY_NAME["output"]) or "").lower() == Output.JSON.value
+        report_path = inputs.text(DOTENV_REPORT)
+    destinations = [destination for destination in
+                    dialect.destinations(env, dotenv_path=report_path, dotenv_named=inputs.name(DOTENV_REPORT))
+                    if destination.path not in run.unwritable]   # already said, in the error that stopped the run
+
+    def document(code: ExitCode) -> dict[str, Any]:
+        return result_object(outcome, error, exit_code=code, command=asked, api_calls=run.api_calls, warnings=warnings)
+
+    code = _hand_on(code, document, out if wants_json else None, dialect, destinations, redactor, log)
     if error is not None:
         log.error(error, code)
     else:
@@ -160,7 +153,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     return int(code)
 
 
-_REPORT_OPTIONS = (OPTIONS_BY_NAME["output"], OPTIONS_BY_NAME["dotenv_report"])
+DOTENV_REPORT = OPTIONS_BY_NAME["dotenv_report"]
+_REPORT_OPTIONS = (OPTIONS_BY_NAME["output"], DOTENV_REPORT)
 
 
 def _report_flags(arguments: Sequence[str]) -> dict[str, str]:
@@ -239,15 +233,53 @@ class _Run:
     signal: int | None = None     # the first SIGTERM/SIGINT received, if any
     stopped: Outcome | None = None  # the targets as far as the run got, when an error ended it
     warnings: tuple[str, ...] = ()  # the run's own warning lines (runner.Ran.warnings)
+    unwritable: frozenset[str] = frozenset()  # result files found unwritable before the run (its error says so)
 
 
-def _hand_on(dialect: ci.Dialect, document: dict[str, Any], env: Mapping[str, str], report_path: str | None,
-             log: HumanLog) -> None:
-    """CI outputs, summary and dotenv report; failing to write them must not change the exit code."""
-    try:
-        dialect.finish(document, env, dotenv_path=report_path)
-    except OSError as problem:
-        log(Step(f"could not write the CI result files: {problem}", Level.WARNING))
+def _check_destinations(run: _Run, destinations: Sequence[ci.Destination]) -> None:
+    """Stop the run before it changes anything when a file its result is to be written to cannot be
+    (ConfigError naming each one's setting or variable, exit 2): found only at the end, the pipeline
+    would get nothing of a run that did change Rancher."""
+    unwritable = ci.unwritable(destinations)
+    if unwritable:
+        run.unwritable = frozenset(destination.path for destination, _ in unwritable)
+        (first, why), *others = unwritable
+        raise ConfigError(first.named, "; ".join([f"{first.path} cannot be written ({why})", *(
+            f"{other.named}: {other.path} cannot be written ({reason})" for other, reason in others)]))
+
+
+def _hand_on(code: ExitCode, document: Callable[[ExitCode], dict[str, Any]], out: Pipe | None, dialect: ci.Dialect,
+             destinations: Sequence[ci.Destination], redactor: Redactor, log: HumanLog) -> ExitCode:
+    """Write the result where it was asked for: the JSON result on stdout (`out`, None unless
+    --output json) and the CI's files; return the exit code the run ends with.
+
+    A result that cannot be written is lost to the pipeline, so a run that would exit 0 exits 4
+    (`unreported`), and the log says which (before the last line); a reader of stdout that went
+    away (`| head`) is no failure. The files are opened before anything is written, so one that
+    cannot be opened changes the code that every other one holds.
+    """
+    opened, failed = ci.open_all(destinations)
+    if failed:
+        code = unreported(code)
+    unwritten = None
+    if out is not None:
+        write_json(out, document(code), redactor)
+        unwritten = out.failure
+        if unwritten is not None:
+            code = unreported(code)
+    handed = dialect.write(opened, document(code))
+    if handed.failed:
+        code = unreported(code)
+    warning = handed.warning()
+    if warning is not None:
+        log(Step(warning, Level.WARNING))
+    for destination, why in failed + handed.failed:
+        log.failure(f"{destination.named}: the result could not be written to {destination.path} ({why}); "
+                    "the pipeline gets none of it")
+    if unwritten is not None:
+        log.failure(f"the JSON result could not be written to stdout ({unwritten}); this log is all there is "
+                    "of what the run did")
+    return code
 
 
 def build_parser(command: Command, *, explicit: bool = True) -> argparse.ArgumentParser:

@@ -181,7 +181,7 @@ class Pipeline:
             if self._settings.command is not Command.UPGRADE:
                 raise
             if not self._settings.create:
-                raise TargetMissing(f"{missing}; RANCHER_CREATE=true creates it") from None
+                raise TargetMissing(f"{missing}; `RANCHER_CREATE=true` creates it") from None
         plan = self._backend.plan_creation(target, self._settings)
         pending = TargetRef(name=plan.target, id=plan.target_id, url="")
         self._creations[pending] = plan

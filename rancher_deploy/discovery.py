@@ -24,7 +24,7 @@ from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from rancher_deploy.backend import Backend
-from rancher_deploy.errors import ConfigError, NotCattle, NotRancher
+from rancher_deploy.errors import ConfigError, NotCattle, NotFound, NotRancher
 from rancher_deploy.http import RancherSession
 from rancher_deploy.settings import Settings
 
@@ -122,15 +122,7 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
     server = identify(session, given.root, scoped=given.cluster is not None)
     if server.generation != 2:
         if flavour == "auto" and given.generation is None:
-            from rancher_deploy import cattle
-
-            # Rancher 1.x, as its header said; or an answer without it, from a 1.x behind a proxy that
-            # drops it, or from no Rancher at all, which cattle's own probe tells apart.
-            try:
-                return cattle.connect(session, settings.url, settings.environment, warn, server=server.release,
-                                      fleet=settings.select_image)
-            except NotCattle:
-                raise NotRancher(_NO_RANCHER.format(root=given.root)) from None
+            return _cattle_at(session, settings, given, server, warn)
         raise _not_served(session, given, flavour, server)
     from rancher_deploy import workloads
 
@@ -143,6 +135,38 @@ def connect(session: RancherSession, settings: Settings, warn: Callable[[str], N
             flavour = "v3"
     return workloads.connect(session, given.root, flavour, settings, url_project=given.project,
                              url_cluster=given.cluster, version=server.release, warn=warn)
+
+
+def _cattle_at(session: RancherSession, settings: Settings, given: GivenUrl, server: Server,
+               warn: Callable[[str], None]) -> Backend:
+    """Rancher 1.x, as its header said, at a URL whose path names no API (the server root, a bare
+    `/v1`, or a path of the user's own); or an answer without it, from a 1.x behind a proxy that drops
+    it, or from no Rancher at all, which cattle's own probe tells apart.
+
+    The header settles the API's version, so its root is not read: a path that leads elsewhere
+    (`/foo`, `/v2-beta/foo`) first shows as a 404 of the environments below it, which would name no
+    setting. So a 404 there (or an environment of RANCHER_ENVIRONMENT not found) costs one more
+    request, on that failing path only: when the API's own root does not answer either, the error
+    names CATTLE_URL and its path.
+    """
+    from rancher_deploy import cattle
+
+    try:
+        return cattle.connect(session, settings.url, settings.environment, warn, server=server.release,
+                              fleet=settings.select_image)
+    except NotCattle:
+        raise NotRancher(_NO_RANCHER.format(root=given.root)) from None
+    except (NotFound, ConfigError) as error:
+        if isinstance(error, ConfigError) and not isinstance(error.__cause__, NotFound):
+            raise
+        api = f"{given.root}/{cattle.api_version_of(server.release or '')}"
+        if cattle.is_version_root(session.probe(api, what="Connecting to Rancher").body):
+            raise
+        parts = urlsplit(given.root)
+        origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        raise ConfigError("CATTLE_URL", f"its path {parts.path or '/'} leads to no Rancher API ({api} answers 404): "
+                                        f"use the server root ({origin}, or the path a proxy serves Rancher under) "
+                                        "or its /v2-beta API") from None
 
 
 def _cattle_named(session: RancherSession, settings: Settings, given: GivenUrl,
@@ -160,7 +184,7 @@ def _cattle_named(session: RancherSession, settings: Settings, given: GivenUrl,
         release = server.release or "2.x"
         if settings.flavour.value == "rancher-1.x":
             raise NotRancher(f"{error}: this is Rancher {release}; set RANCHER_WORKLOAD for a 2.x workload "
-                             "(and RANCHER_FLAVOUR=auto)") from None
+                             "(and `RANCHER_FLAVOUR=auto`)") from None
         root = given.root
         raise ConfigError("CATTLE_URL", f"{given.path} is a Rancher 1.x API, but this is Rancher {release}; "
                                         f"use the server root ({root}), {root}/v3 or {root}/k8s/clusters/<id>") from None

@@ -158,7 +158,7 @@ def edit_conflicts(edits: KeyEdits, unsetter: str) -> str | None:
         seen.add(key)
     both = [key for key in dict.fromkeys(edits.unset) if key in seen]
     if both:
-        return f"and {unsetter} both name {', '.join(both)}; set or remove a key, not both"
+        return f"sets {', '.join(both)}, which {unsetter} removes; set or remove a key, not both"
     return None
 
 

@@ -177,16 +177,25 @@ class RancherAPIError(DeployError):
         code = _text(body.get("code"))
         rancher_message = _text(body.get("message"))
         field_name = _text(body.get("fieldName"))
-        details = [part for part in (code, rancher_message, field_name) if part]
-        said = ": ".join(dict.fromkeys(details)) if details else "no error body"
         error_class = _BY_STATUS.get(status, cls)
         return error_class(
-            f"{what} failed: HTTP {status} ({said})",
+            answered(what, status, body),
             status=status,
             code=code,
             rancher_message=rancher_message,
             field_name=field_name,
         )
+
+
+def answered(what: str, status: int, body: Mapping[str, Any] | None) -> str:
+    """`{what} failed: HTTP {status} ({what Rancher said})`: the one wording of an error answer, whether
+    it is Rancher's refusal (`RancherAPIError`) or a 5xx a read may outlive (`TransientRancherError`).
+    Rancher's words are its body's `code`, `message` and `fieldName` (each once); "no error body" when
+    it sent none of them."""
+    body = body or {}
+    details = [part for part in (_text(body.get(key)) for key in ("code", "message", "fieldName")) if part]
+    said = ": ".join(dict.fromkeys(details)) if details else "no error body"
+    return f"{what} failed: HTTP {status} ({said})"
 
 
 class AuthenticationFailed(RancherAPIError):

@@ -28,6 +28,7 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from rancher_deploy import __version__
 from rancher_deploy.errors import (
     RETRYABLE_STATUSES,
+    answered,
     AuthenticationFailed,
     CertificateNotTrusted,
     DeployError,
@@ -345,7 +346,7 @@ class RancherSession:
         status = response.status_code
         retry_after = retry_after_of(response) if status == 429 else None
         if status in RETRYABLE_STATUSES and method == "GET":
-            transient = TransientRancherError(f"{what} failed: HTTP {status} from Rancher")
+            transient = TransientRancherError(self._redact(answered(what, status, payload)))
             transient.retry_after = retry_after
             return transient
         api_error = self._refusal(what, status, payload)
@@ -373,7 +374,7 @@ class RancherSession:
             payload = self._json(response)
             response.close()
             if response.status_code in RETRYABLE_STATUSES or response.is_redirect:
-                raise TransientRancherError(f"{what} failed: HTTP {response.status_code} from Rancher")
+                raise TransientRancherError(self._redact(answered(what, response.status_code, payload)))
             raise self._refusal(what, response.status_code, payload)
         return response
 
@@ -412,13 +413,14 @@ class RancherSession:
                                                skip_utf8_validation=True)
         except websocket.WebSocketBadStatusException as refused:
             status = int(refused.status_code)
-            if status in RETRYABLE_STATUSES or 300 <= status < 400:
-                raise TransientRancherError(f"{what} failed: HTTP {status} from Rancher") from None
             try:
-                payload = json.loads(refused.resp_body or b"")
+                body = json.loads(refused.resp_body or b"")
             except ValueError:
-                payload = None
-            raise self._refusal(what, status, payload if isinstance(payload, dict) else None) from None
+                body = None
+            payload = body if isinstance(body, dict) else None
+            if status in RETRYABLE_STATUSES or 300 <= status < 400:
+                raise TransientRancherError(self._redact(answered(what, status, payload))) from None
+            raise self._refusal(what, status, payload) from None
         except ssl.SSLError as error:
             raise self._tls_failure(error, url, what=what) from None
         except (TimeoutError, websocket.WebSocketTimeoutException):
@@ -502,7 +504,7 @@ class RancherSession:
 
         host = self._host(url)
         cause = ssl_cause(error)
-        skip = "(or RANCHER_INSECURE=true to skip the check)"
+        skip = "(or `RANCHER_INSECURE=true` to skip the check)"
         if isinstance(cause, ssl.SSLCertVerificationError):
             reason = self._redact(str(cause.verify_message or cause.reason or "no reason given")).rstrip(".")
             failed = f"{what} failed: the TLS certificate of {host}"

@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.options import show_default
+
 
 class Spelled(Protocol):
     """What the lookup needs of a settings-table row: its spellings in each source."""
@@ -34,6 +37,8 @@ class Spelled(Protocol):
     def switch(self) -> bool: ...
     @property
     def separator(self) -> str: ...
+    @property
+    def default(self) -> Any: ...
 
 
 class Layer(enum.Enum):
@@ -133,7 +138,7 @@ class Inputs:
             return Found(text, Layer.FLAG, option.flag)
         for names, layer in ((option.ci_variables, Layer.CI_INPUT), (option.env, Layer.ENVIRONMENT)):
             hit = _first_set(self.environ, names)
-            if hit is not None:
+            if hit is not None and not (layer is Layer.CI_INPUT and self._component_default(option, hit[1])):
                 return Found(hit[1], layer, hit[0])
         hit = _first_set(self.dotenv, option.env)
         if hit is not None:
@@ -142,6 +147,22 @@ class Inputs:
         if hit is not None:  # the first set, even one naming no file: settings.py reports that
             return Found(hit[1], Layer.ENVIRONMENT, hit[0], fallback=True)
         return None
+
+    def _component_default(self, option: Spelled, text: str) -> bool:
+        """Whether `text` is a GitLab component's typed input left at its default, which counts as not
+        given, so the setting's CI/CD variable (or the default itself) applies as for an empty input.
+
+        GitLab gives a `number` or `boolean` input no empty default (its default must be of its type,
+        gitlab lib/gitlab/ci/config/interpolation/inputs/base_input.rb), so the component
+        (templates/rancher-deploy.yml) passes each as PLUGIN_* with the settings table's default:
+        600, false (plus a space that keeps the variable a string). An input given that very value
+        counts as not given too, which it cannot be told apart from, and which changes nothing unless
+        a CI/CD variable sets the setting.
+        """
+        default = option.default
+        if self.ci != "gitlab" or not isinstance(default, (bool, int, float)):
+            return False
+        return text.strip() == show_default(default)
 
     def text(self, option: Spelled) -> str | None:
         """One option's unvalidated text, stripped, for reporting after Settings failed to load."""
@@ -265,12 +286,38 @@ _COMMAND_FORMS = {
 
 
 def read_dotenv(path: str) -> dict[str, str | None]:
-    """The `.env` file's values, or nothing when there is no such file (python-dotenv parses it)."""
+    """The `.env` file's values, or nothing when there is no such file (python-dotenv parses it).
+
+    Raises ConfigError (exit 2) naming the file and the line, never its text (a line may hold a
+    secret), for a file that is not UTF-8 (python-dotenv's encoding; a byte-order mark is allowed) and
+    for lines python-dotenv cannot parse. Those it would skip, logging its own unprefixed warning
+    before our first line, and the run would go on without a setting its user wrote down: refused
+    rather than warned, as any other setting that cannot be read is.
+    """
     if not os.path.isfile(path):
         return {}
-    from dotenv import dotenv_values
+    import io
 
-    return dict(dotenv_values(path))
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    where = f".env file {os.path.abspath(path)}"
+    with open(path, "rb") as file:
+        data = file.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise ConfigError(where, f"line {line} is not UTF-8 text, the encoding python-dotenv reads (the line is "
+                                 "not shown); save the file as UTF-8") from None
+    # parse_stream is what dotenv_values runs, binding by binding; `error` marks a line it skips.
+    unread = [binding.original.line for binding in parse_stream(io.StringIO(text)) if binding.error]
+    if unread:
+        lines = ", ".join(map(str, unread))
+        raise ConfigError(where, f"line{'s' if len(unread) > 1 else ''} {lines} cannot be read as KEY=VALUE by "
+                                 "python-dotenv (not shown: a line may hold a secret); fix or remove "
+                                 f"{'them' if len(unread) > 1 else 'it'}")
+    return dict(dotenv_values(stream=io.StringIO(text)))
 
 
 def _first_set(mapping: Mapping[str, str | None], names: Sequence[str]) -> tuple[str, str] | None:

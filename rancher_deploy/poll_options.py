@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 from rancher_deploy.choices import Command
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef
-from rancher_deploy.options import Kind, Option, ca_location
+from rancher_deploy.options import WEEK, Kind, Option, ca_location
 
 _POLL = (Command.UPGRADE,)   # `serve` reads them too (Option.applies_to): its polling runs are upgrades
 _SERVE = (Command.SERVE,)
@@ -39,7 +39,8 @@ POLL_OPTIONS: tuple[Option, ...] = (
 SERVE_POLL_OPTIONS: tuple[Option, ...] = (
     Option("serve_poll", ("RANCHER_SERVE_POLL",), Kind.SECONDS,
            "serve: seconds between two polls of the repositories RANCHER_SERVE_POLL_IMAGES names, else of those the "
-           "opted-in targets run, found again each poll (Keel's poll trigger); the first at start; default: no polling", minimum=1, commands=_SERVE, metavar="SECONDS",
+           "opted-in targets run, found again each poll (Keel's poll trigger); the first at start; default: no polling",
+           minimum=1, maximum=WEEK, commands=_SERVE, metavar="SECONDS",
            field="serve_poll_seconds"),
     Option("serve_poll_images", ("RANCHER_SERVE_POLL_IMAGES",), Kind.LIST,
            "serve: the repositories each poll lists the tags of (registry/name, no tag; comma separated): every "

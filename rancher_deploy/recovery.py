@@ -205,7 +205,7 @@ def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEn
             return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR, seen=now,
                                 next_step=advice)
     if isinstance(ended, WaitInterrupted) and steps.settings.on_interrupt is OnInterrupt.REPORT:
-        return left_changed(steps, ref, plan, "after the signal (RANCHER_ON_INTERRUPT=report)", Result.INTERRUPTED,
+        return left_changed(steps, ref, plan, "after the signal (`RANCHER_ON_INTERRUPT=report`)", Result.INTERRUPTED,
                             ended.last)
     if not steps.settings.rollback:
         return left_changed(steps, ref, plan, "(--no-rollback)", Result.FAILED, ended.last)

@@ -5,8 +5,7 @@ renders the `Ran`); fleet mode's other callers (the `serve` server, registry pol
 Settings they built, e.g. `settings.selecting(image, timeout_seconds=30.0)` (a fleet upgrade of that
 image), so that every run, whoever starts it, keeps the same exit-code and result contracts
 (`Ran.exit_code`, `Ran.document`). It never raises for a run that went wrong: a DeployError, or a
-bug (reported as NeedsAttention, exit 4, since the targets' state is then unknown), is the `Ran`'s
-`error`.
+bug (reported as NeedsAttention, exit 4: `internal_error`), is the `Ran`'s `error`.
 """
 
 from __future__ import annotations
@@ -99,13 +98,18 @@ def collect_warnings(emit: Emit) -> tuple[Emit, list[str]]:
     return noting, seen
 
 
-def internal_error(unexpected: BaseException) -> NeedsAttention:
+def internal_error(unexpected: BaseException, *, sent: bool = True) -> NeedsAttention:
     """A bug turned into the error the contract has for it: an uncaught exception would exit 1, which
-    reads as "rolled back", while the targets' state is in fact unknown (exit 4)."""
+    reads as "rolled back". Exit 4, needs attention (README, exit codes: no code is for a bug, and 2 or 3
+    would tell the user to fix a setting or to retry). `sent`: a request had gone to Rancher, so the targets'
+    state is unknown; before any, the line says that nothing was changed instead."""
+    state = ("the target's state is unknown, check it with `rancher-deploy status`" if sent else
+             "no request was sent to Rancher, so nothing was changed")
     error = NeedsAttention(
-        f"internal error {type(unexpected).__name__}: {unexpected}; the target's state is unknown, "
-        "check it with `rancher-deploy status` (please report this, with RANCHER_VERBOSE=true output)")
-    error.next_step = "check it with `rancher-deploy status`"
+        f"internal error {type(unexpected).__name__}: {unexpected}; {state} "
+        "(please report this, with `RANCHER_VERBOSE=true` output)")
+    if sent:
+        error.next_step = "check it with `rancher-deploy status`"   # what the last line repeats
     return error
 
 
@@ -143,7 +147,7 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
         import traceback  # only for a bug: linecache and tokenize are no part of a run that works
 
         emit(Step("".join(traceback.format_exception(unexpected)), Level.DEBUG))
-        error = internal_error(unexpected)
+        error = internal_error(unexpected, sent=session is not None and session.calls > 0)
     finally:
         if session is not None:
             session.close()
@@ -183,9 +187,15 @@ def _header(settings: Settings, emit: Emit) -> None:
     targets = (f"every target running {settings.image.name if settings.image else '?'} that opted in"
                if settings.select_image else ", ".join(str(target) for target in settings.targets))
     emit(Step(f"rancher-deploy {__version__}: {settings.command} {targets} at {settings.url}"))
+    for warning in settings.warnings:
+        emit(Step(warning, Level.WARNING))
     if settings.verbose:
         for option, source in sorted(settings.sources.items()):
             emit(Step(f"{option} set from {source}", Level.DEBUG))
+        if settings.unread:
+            # Only with --verbose: a pipeline-wide variable (RANCHER_IMAGE in a rollback job) is normal.
+            emit(Step(f"not read by {settings.command}, so neither checked nor used: {', '.join(settings.unread)}",
+                      Level.DEBUG))
 
 
 def _session(settings: Settings, emit: Emit, redactor: Redactor, control: Control, clock: Callable[[], float],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from rancher_deploy.choices import Command
-from rancher_deploy.options import Kind, Option
+from rancher_deploy.options import DAY, Kind, Option
 
 _SERVE = (Command.SERVE,)
 _SERVE_TOKEN = r"[A-Za-z0-9._~+=-]{16,}"   # compiled at first use (`re` caches it): `serve` alone reads it
@@ -36,7 +36,8 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            "serve: the address to listen on: 0.0.0.0 every IPv4 address (a container's port), 127.0.0.1 behind a "
            "proxy on the same host, :: IPv6", default="0.0.0.0", commands=_SERVE, metavar="ADDRESS"),
     Option("serve_port", ("RANCHER_SERVE_PORT", "AUTOUPDATE_HTTP_PORT"), Kind.COUNT,
-           "serve: the TCP port to listen on (0: any free one, logged)", default=8080, minimum=0, commands=_SERVE,
+           "serve: the TCP port to listen on (0: any free one, logged)", default=8080, minimum=0, maximum=65535,
+           commands=_SERVE,
            metavar="PORT"),
     Option("serve_token", ("RANCHER_SERVE_TOKEN",), Kind.SECRET,
            "serve: the token a request carries as `Authorization: Bearer TOKEN`, or, from a sender that sets no "
@@ -52,9 +53,9 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            default=False, commands=_SERVE),
     Option("serve_queue", ("RANCHER_SERVE_QUEUE",), Kind.COUNT,
            "serve: how many accepted requests may wait for their run; past that a request is answered 429",
-           default=100, minimum=1, commands=_SERVE, metavar="N"),
+           default=100, minimum=1, maximum=100_000, commands=_SERVE, metavar="N"),
     Option("serve_grace", ("RANCHER_SERVE_GRACE",), Kind.SECONDS,
            "serve: seconds running upgrades get after SIGTERM to end on their own; then they are interrupted as a "
-           "run's SIGTERM interrupts it (RANCHER_ON_INTERRUPT)", default=300.0, minimum=0, commands=_SERVE,
+           "run's SIGTERM interrupts it (RANCHER_ON_INTERRUPT)", default=300.0, minimum=0, maximum=DAY, commands=_SERVE,
            metavar="SECONDS", field="serve_grace_seconds"),
 )

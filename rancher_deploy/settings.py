@@ -10,22 +10,23 @@ usually to `''`). Validation happens here, before any request; each error is one
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Iterable, Literal, Mapping
-from urllib.parse import unquote, urlsplit, urlunsplit
+from typing import Any, Callable, Collection, Literal, Mapping
+from urllib.parse import unquote, urlsplit
 
 from rancher_deploy.choices import (COMMANDS, UPGRADE, Command, Flavour, OnInterrupt, OnUpgraded, Output,
                                      PolicyKind, Record, VersionPolicy, words)
 from rancher_deploy.envlabels import (RECORD_LABEL, Edits, KeyEdits, edit_conflicts, env_key_problem,
                                       label_key_problem, label_value_valid, parse_key, parse_pair)
 from rancher_deploy.creation import Blueprint, Port
+from rancher_deploy import credentials
+from rancher_deploy.credentials import masked_values, pair_texts, secret_parts
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef, ImageReferenceError
 from rancher_deploy.inputs import Found, Inputs, Origin, read_dotenv
 from rancher_deploy.notify_options import NOTIFY_OPTIONS
 from rancher_deploy.fleet_options import SELECT_LABELS, Patterns, select_label, validate_fleet
-from rancher_deploy.options import FALSE_WORDS, TRUE_WORDS, Kind, Option, ca_location, convert
+from rancher_deploy.options import DAY, FALSE_WORDS, HOUR, TRUE_WORDS, Kind, Option, ca_location, convert
 from rancher_deploy.redact import sent_forms
 from rancher_deploy.poll_options import POLL_OPTIONS, SERVE_POLL_OPTIONS, validate_polling
 from rancher_deploy.serve_options import SERVE_OPTIONS
@@ -94,7 +95,7 @@ SETTINGS: tuple[Option, ...] = (
     Option("sidekick", ("RANCHER_SIDEKICK",), Kind.LIST,
            "also move sidekick NAME to IMAGE (NAME=IMAGE; repeat or comma separate)",
            commands=(UPGRADE,), metavar="NAME=IMAGE", field="sidekicks",
-           parse=_sidekick),
+           parse=_sidekick, keyed=True),
     Option("update_sidekicks", ("RANCHER_UPDATE_SIDEKICKS",), Kind.BOOL,
            "also move every sidekick that runs the same repository as the service to the new image",
            default=False, commands=(UPGRADE,)),
@@ -116,28 +117,29 @@ SETTINGS: tuple[Option, ...] = (
            commands=(UPGRADE,), metavar="PATTERNS", parse=Patterns.parse),
     Option("timeout", ("RANCHER_TIMEOUT",), Kind.SECONDS,
            "seconds to wait for each phase (upgrade, finish, rollback) before giving up", default=600.0,
-           minimum=1, metavar="SECONDS", field="timeout_seconds"),
+           minimum=1, maximum=DAY, metavar="SECONDS", field="timeout_seconds"),
     Option("progress_deadline", ("RANCHER_PROGRESS_DEADLINE",), Kind.SECONDS,
            "Rancher 1.x: seconds an upgrade may go without a further new container becoming healthy before it is "
            "failed and rolled back (Rancher itself waits for ever); keep it above the batch interval",
-           default=300.0, minimum=0.1, commands=(UPGRADE,), metavar="SECONDS", field="progress_deadline_seconds"),
+           default=300.0, minimum=0.1, maximum=DAY, metavar="SECONDS", field="progress_deadline_seconds",
+           commands=(UPGRADE, Command.FINISH)),   # finish waits out another process's upgrade by it too (steps.settle)
     Option("poll_interval", ("RANCHER_POLL_INTERVAL",), Kind.SECONDS,
            "the longest wait, in seconds, between two looks at a target while waiting: polls start fast and "
            "back off to it; while Rancher pushes changes (a subscribe websocket, a Kubernetes watch) none are "
            "needed, but a watch silent that long during a rollout is checked by one read (the next after twice "
            "the silence, up to 60 s), as a proxy may hold one",
-           default=2.0, minimum=0.001,
+           default=2.0, minimum=0.001, maximum=HOUR,
            metavar="SECONDS", field="poll_interval_seconds"),
     Option("request_timeout", ("RANCHER_REQUEST_TIMEOUT",), Kind.SECONDS,
-           "seconds Rancher may take to answer one request", default=30.0, minimum=0.01,
+           "seconds Rancher may take to answer one request", default=30.0, minimum=0.01, maximum=HOUR,
            metavar="SECONDS", field="request_timeout_seconds"),
     Option("retries", ("RANCHER_RETRIES",), Kind.COUNT,
            "times a failed read (connection error, timeout, HTTP 5xx) is retried, waiting 0.5s, 1s, 2s, ... "
-           "between tries; actions are never repeated blindly", default=3, minimum=0, metavar="N"),
+           "between tries; actions are never repeated blindly", default=3, minimum=0, maximum=100, metavar="N"),
     Option("batch_size", ("RANCHER_BATCH_SIZE",), Kind.COUNT,
-           "containers replaced at a time", default=1, minimum=1, commands=(UPGRADE,), metavar="N"),
+           "containers replaced at a time", default=1, minimum=1, maximum=10_000, commands=(UPGRADE,), metavar="N"),
     Option("batch_interval", ("RANCHER_BATCH_INTERVAL",), Kind.SECONDS,
-           "seconds between two batches (Rancher's minimum is 0.1)", default=2.0, minimum=0.1,
+           "seconds between two batches (Rancher's minimum is 0.1)", default=2.0, minimum=0.1, maximum=HOUR,
            commands=(UPGRADE,), metavar="SECONDS", field="batch_interval_seconds"),
     Option("start_first", ("RANCHER_START_FIRST",), Kind.BOOL,
            "start the new container before stopping the old one", default=False, commands=(UPGRADE,)),
@@ -151,7 +153,8 @@ SETTINGS: tuple[Option, ...] = (
            "with several targets, upgrade all or none: finish only when every one is healthy, and on any "
            "failure roll back every target touched", default=True, commands=(UPGRADE,)),
     Option("parallel", ("RANCHER_PARALLEL",), Kind.COUNT,
-           "how many targets of one run are upgraded at once", default=10, minimum=1, commands=(UPGRADE,), metavar="N"),
+           "how many targets of one run are upgraded at once", default=10, minimum=1, maximum=1000, commands=(UPGRADE,),
+           metavar="N"),
     Option("fail_fast", ("RANCHER_FAIL_FAST",), Kind.BOOL,
            "with RANCHER_ATOMIC=false, start no further target once one failed", default=False,
            commands=(UPGRADE,)),
@@ -177,7 +180,7 @@ SETTINGS: tuple[Option, ...] = (
            "set environment variable KEY to VALUE in the containers whose image the run changes (a 1.x service and "
            "the sidekicks it moves, the chosen 2.x containers), keeping every other variable; one KEY=VALUE per line "
            "(or per flag), or comma separated on one line when no value holds a comma; values are never printed",
-           commands=(UPGRADE,), metavar="KEY=VALUE", field=None, parse=parse_pair),
+           commands=(UPGRADE,), metavar="KEY=VALUE", field=None, parse=parse_pair, keyed=True),
     Option("unset_env", ("RANCHER_UNSET_ENV",), Kind.LINES,
            "remove environment variable KEY from those containers; one per line (or per flag) or comma separated",
            commands=(UPGRADE,), metavar="KEY", field=None, parse=parse_key),
@@ -185,7 +188,7 @@ SETTINGS: tuple[Option, ...] = (
            "set label KEY to VALUE on the 1.x service's launch config or the 2.x workload's pod template, keeping "
            "every other label (scheduling labels too); one KEY=VALUE per line (or per flag), or comma separated on "
            "one line when no value holds a comma; a label of a 2.x workload's selector is refused",
-           commands=(UPGRADE,), metavar="KEY=VALUE", field=None, parse=parse_pair),
+           commands=(UPGRADE,), metavar="KEY=VALUE", field=None, parse=parse_pair, keyed=True),
     Option("unset_label", ("RANCHER_UNSET_LABEL",), Kind.LINES,
            "remove label KEY there; one per line (or per flag) or comma separated",
            commands=(UPGRADE,), metavar="KEY", field=None, parse=parse_key),
@@ -202,7 +205,7 @@ SETTINGS: tuple[Option, ...] = (
            "it again; without it a missing target is an error (exit 2)", default=False, commands=(UPGRADE,)),
     Option("scale", ("RANCHER_SCALE",), Kind.COUNT,
            "containers (1.x) or replicas (2.x) of a target the create setting makes; an existing target keeps its own",
-           default=1, minimum=1, commands=(UPGRADE,), metavar="N"),
+           default=1, minimum=1, maximum=10_000, commands=(UPGRADE,), metavar="N"),
     Option("port", ("RANCHER_PORT",), Kind.LIST,
            "a port of a target the create setting makes, as [PUBLIC:]PRIVATE[/PROTOCOL] with tcp or udp (8080:80/tcp): "
            "1.x publishes it as Rancher does; 2.x sets the container port only, and creates no Service; repeat or comma "
@@ -243,7 +246,10 @@ class Settings:
     """Everything one run needs, validated and typed; built by `Settings.load` from the table.
 
     Durations are in seconds (`*_seconds`). `sources` records, per option name, where its value came
-    from (`flag --timeout`, `CI input INPUT_TIMEOUT`, `.env RANCHER_STACK`), never the value itself.
+    from (`flag --timeout`, `CI input INPUT_TIMEOUT`, `.env RANCHER_STACK`), never the value itself;
+    `unread` the variables set for options this command does not read, which were neither checked
+    nor used (`Option.applies_to`); `warnings` the lines a run logs about settings it heeds only in
+    part (a token sent, the keys beside it not).
     """
 
     command: Command
@@ -312,6 +318,8 @@ class Settings:
     edits: Edits = Edits()
     origin: Origin = Origin()
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    warnings: tuple[str, ...] = ()   # settings given that settle something silently otherwise (credentials.check)
+    unread: tuple[str, ...] = ()     # what set options the command does not read, by the name they were set by
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -326,9 +334,11 @@ class Settings:
     def selecting(self, image: ImageRef, **changes: Any) -> Settings:
         """These settings as a fleet upgrade of `image`, what `serve` and registry polling run
         (`runner.run`): the upgrade command, the targets selected rather than named, each on its own;
-        `changes` are further fields (`timeout_seconds`, `start_first`, `finish`, ...)."""
+        `changes` are further fields (`timeout_seconds`, `start_first`, `finish`, ...). Without the
+        settings' warnings, which the server logged once as it started."""
         return dataclasses.replace(self, command=Command.UPGRADE, image=image, select_image=True, atomic=False,
-                                   services=(), workloads=(), containers=(), sidekicks=(), create=False, **changes)
+                                   services=(), workloads=(), containers=(), sidekicks=(), create=False, warnings=(),
+                                   **changes)
 
     @property
     def unfinished_by(self) -> str:
@@ -347,12 +357,12 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Values no sink may ever show (`secret_parts` of each secret), the credentials as the run
         sends them (`redact.sent_forms`: the Basic header value), and the environment values a run
-        sets that are long enough to mask (`_masked_values`)."""
+        sets that are long enough to mask (`credentials.masked_values`)."""
         secret = (self.secret_key, self.token, self.notify_slack_url, self.notify_webhook_url, self.serve_token,
                   self.serve_hmac_secret)
         return (*(part for value in secret if value for part in secret_parts(value)),
                 *sent_forms(self.access_key, self.secret_key, self.token),
-                *_masked_values(self.edits.env.values))
+                *masked_values(self.edits.env.values))
 
     @property
     def verify(self) -> str | Literal[False]:
@@ -382,14 +392,23 @@ class Settings:
 
     @classmethod
     def from_inputs(cls, command: Command, inputs: Inputs) -> Settings:
-        """Settings from a run's raw inputs; raises ConfigError naming the first unusable setting."""
+        """Settings from a run's raw inputs; raises ConfigError naming the first unusable setting.
+
+        An option the command does not read (`Option.applies_to`: `rollback` takes no image) keeps its
+        default, whatever a source says: a variable set for a whole pipeline (GitLab's `variables:`, a
+        Woodpecker matrix) must not stop the jobs that have no use for it. `unread` names it.
+        """
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
+        unread: list[str] = []
         fallbacks: list[tuple[Option, Found]] = []
         for option in SETTINGS:
             found = inputs.find(option)
             values[option.name] = option.default
             if found is None:
+                continue
+            if not option.applies_to(command):
+                unread.append(inputs.name(option))
                 continue
             if found.fallback:
                 fallbacks.append((option, found))  # read once RANCHER_INSECURE is known
@@ -403,15 +422,7 @@ class Settings:
             sources[option.name] = found.source
         fields = {option.attribute: values[option.name] for option in SETTINGS if option.attribute}
         fields.update(_validate(command, values, lambda name: inputs.name(OPTIONS_BY_NAME[name]), given=set(sources)))
-        return cls(command=command, sources=sources, origin=inputs.origin(), **fields)
-
-
-def secret_parts(value: str) -> tuple[str, ...]:
-    """A secret and the part after its first colon: a 2.x token is `token-xxxxx:secret`, and Rancher
-    shows the two halves apart (its UI lists the access key and the secret key of a token), so the
-    secret half may be printed on its own. The one rule for it, before and after validation."""
-    head, colon, tail = value.partition(":")
-    return (value, tail) if colon and tail else (value,)
+        return cls(command=command, sources=sources, origin=inputs.origin(), unread=tuple(unread), **fields)
 
 
 def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -434,8 +445,7 @@ def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
             if option.secret:
                 values.extend(secret_parts(text))
             elif option.name == "set_env":
-                lines = text.splitlines() if "\n" in text else text.split(",")
-                values.extend(_masked_values(item.partition("=")[2] for item in lines))
+                values.extend(masked_values(item.partition("=")[2] for item in pair_texts(text)))
             elif option.name == "url":
                 try:
                     password = urlsplit(text).password
@@ -450,18 +460,6 @@ def secrets_in(environ: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-# GitLab masks a variable only from 8 characters on (docs: ci/variables, "Mask a CI/CD variable"). A
-# shorter value set in the environment is never printed either, but masking it would hide ordinary
-# words and numbers (`true`, `info`, an image tag) wherever they appear.
-_MASKED_VALUE_LENGTH = 8
-
-
-def _masked_values(values: Iterable[str]) -> tuple[str, ...]:
-    """The environment values RANCHER_SET_ENV sets that are masked in every output: they are often
-    secrets, and Rancher's error messages may echo what was sent."""
-    return tuple(value for value in (text.strip() for text in values) if len(value) >= _MASKED_VALUE_LENGTH)
-
-
 def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str], str], *,
               given: Collection[str] = ()) -> dict[str, Any]:
     """The checks that span options, and the fields built from several: URL credentials, targets.
@@ -469,10 +467,7 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
     `name` turns an option's table name into the words a message uses for it (`Inputs.name`);
     `given` holds the options some source set (not left at their defaults).
     """
-    url, url_access, url_secret = _validate_url(values["url"], name("url"))
-    access_key = values["access_key"] or url_access
-    secret_key = values["secret_key"] or url_secret
-    _validate_credentials(access_key, secret_key, values["token"], name)
+    login = credentials.check(values, name)
 
     flavour: Flavour = values["flavour"]
     workload, service, flavour_name = name("workload"), name("service"), name("flavour")
@@ -509,11 +504,27 @@ def _validate(command: Command, values: Mapping[str, Any], name: Callable[[str],
         raise ConfigError(name("update_sidekicks"), "needs an image to compare sidekicks with")
     if values["ca_bundle"] is not None and values["insecure"]:
         raise ConfigError(name("insecure"), f"cannot be combined with a CA bundle ({name('ca_bundle')}); choose one")
+    pace = _pace_warning(values, name) if command in (Command.UPGRADE, Command.SERVE) and not workloads else ()
+    checked = {"url": login.url, "access_key": login.access_key, "secret_key": login.secret_key, "edits": edits,
+               "warnings": login.warnings + pace}
     if fleet:
-        return {"url": url, "access_key": access_key, "secret_key": secret_key, "edits": edits, **fleet_fields}
-    return {"url": url, "access_key": access_key, "secret_key": secret_key, "services": services,
+        return {**checked, **fleet_fields}
+    return {**checked, "services": services,
             "workloads": workloads, "containers": values["container"] or (), "sidekicks": values["sidekick"] or (),
-            "ports": values["port"] or (), "edits": edits}
+            "ports": values["port"] or ()}
+
+
+def _pace_warning(values: Mapping[str, Any], name: Callable[[str], str]) -> tuple[str, ...]:
+    """The warning for a 1.x progress deadline not above the batch interval: Rancher waits that long
+    after one batch is healthy before it starts the next, so the deadline fails every upgrade of more
+    than one batch. Not refused: a service no bigger than one batch never waits between batches, and
+    only Rancher knows its scale."""
+    deadline, interval = values["progress_deadline"], values["batch_interval"]
+    if deadline > interval:
+        return ()
+    return (f"{name('progress_deadline')} ({deadline:g}s) is not above {name('batch_interval')} ({interval:g}s): "
+            f"Rancher 1.x waits that long between two batches, so an upgrade of more than one batch (a scale above "
+            f"{name('batch_size')}) will be failed by the deadline and rolled back",)
 
 
 def _edits(values: Mapping[str, Any], name: Callable[[str], str], *, rancher_2: bool, record_label: bool) -> Edits:
@@ -557,44 +568,3 @@ def _convert_found(option: Option, found: Found, inputs: Inputs) -> Any:
             problem += (f" ({found.variable} is read as {option.flag.lstrip('-')} when that is not given; "
                         "point it at an existing file or unset it)")
         raise ConfigError(inputs.name(option), problem) from None
-
-
-def _validate_url(url: str | None, setting: str) -> tuple[str, str | None, str | None]:
-    """Check the URL; credentials written into it are taken out (and never echoed back)."""
-    if not url:
-        raise ConfigError(setting, "is required: the Rancher URL, e.g. https://rancher.example.com")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - parsing the port is the check
-    except ValueError:
-        raise ConfigError(setting, "is not a valid URL (bad host or port)") from None
-    if parts.scheme not in ("http", "https"):
-        raise ConfigError(setting, "must start with https:// or http://")
-    if not parts.hostname:
-        raise ConfigError(setting, "has no host name")
-    if parts.query or parts.fragment:
-        raise ConfigError(setting, "must not contain a query (?) or fragment (#)")
-    access = secret = None
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, netloc = netloc.rpartition("@")
-        access, _, secret = userinfo.partition(":")
-        access, secret = unquote(access) or None, unquote(secret) or None
-    clean = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-    return clean, access, secret
-
-
-def _validate_credentials(access_key: str | None, secret_key: str | None, token: str | None,
-                          name: Callable[[str], str]) -> None:
-    if token is not None:
-        if not re.fullmatch(r"token-[a-z0-9]+:\S+", token):
-            raise ConfigError(name("token"), "must look like token-xxxxx:secret (value not shown)")
-        return
-    if not access_key and not secret_key:
-        raise ConfigError(name("access_key"), f"is required (with {name('secret_key')}), or {name('token')} instead")
-    if not access_key:
-        raise ConfigError(name("access_key"), "is required when a secret key is set")
-    if not secret_key:
-        raise ConfigError(name("secret_key"), "is required when an access key is set")
-    if any(character.isspace() or character == ":" for character in access_key):
-        raise ConfigError(name("access_key"), "must not contain spaces or ':'")

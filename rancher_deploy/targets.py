@@ -81,6 +81,12 @@ def parse_services(items: tuple[str, ...] | None, stack: str | None, *, setting:
         if target in targets:
             raise ConfigError(setting, f"names {target} twice")
         targets.append(target)
+    named = sorted({target.stack for target in targets if target.stack is not None})
+    if stack is not None and stack not in named and all("/" in item for item in items):
+        # The stack setting fills in bare names only: with none, it would be ignored, and a stack it
+        # names that no service is in says that one of the two is stale (which one, only the user knows).
+        raise ConfigError(setting, f"names the stack of every service ({', '.join(named)}), and {stack_setting} "
+                                   f"names another ({stack}); leave out {stack_setting}, or the stack in {setting}")
     return tuple(targets)
 
 

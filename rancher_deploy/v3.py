@@ -209,7 +209,7 @@ class V3Workloads:
             return TargetNotFound(
                 f"workload {target.name!r} not found in namespace {target.namespace!r} of any project this key sees; "
                 f"a namespace in no Rancher project is invisible to v3, and the Kubernetes API that would tell was "
-                f"refused ({refused.status}): check RANCHER_NAMESPACE, or set RANCHER_FLAVOUR=k8s")
+                f"refused ({refused.status}): check RANCHER_NAMESPACE, or set `RANCHER_FLAVOUR=k8s`")
         return TargetNotFound(f"namespace {target.namespace!r} not found in cluster {', '.join(clusters)}; "
                               "check RANCHER_NAMESPACE")
 

@@ -257,6 +257,7 @@ def test_gitlab_dotenv_report_carries_the_result(tmp_path: Path) -> None:
         "RANCHER_DEPLOY_PREVIOUS_IMAGE=registry.example.com:5000/app:1\n"
         "RANCHER_DEPLOY_IMAGE=registry.example.com:5000/app:2\n"
         "RANCHER_DEPLOY_REQUESTED_IMAGE=registry.example.com:5000/app:2\n"
+        "RANCHER_DEPLOY_TARGETS_OMITTED=0\n"
         "RANCHER_DEPLOY_DURATION=13.5\n"
     )
 
@@ -313,6 +314,7 @@ def test_outputs_are_text_in_target_order() -> None:
         "previous-image": "registry.example.com:5000/app:1",
         "image": "registry.example.com:5000/app:2",
         "requested-image": "registry.example.com:5000/app:2",
+        "targets-omitted": "0",
         "duration": "2",
     }
 
@@ -329,3 +331,90 @@ def test_summary_shows_what_runs_now_and_what_was_requested() -> None:
                                  "containers": [{"name": "web", "previous_image": "app:1", "image": None,
                                                  "requested_image": "app:2"}]}])
     assert "| `app:1` → ? (requested `app:2`) |" in ci.step_summary(unknown)
+
+
+# Many targets: each file stays within what its CI takes
+
+
+def many(count: int, message: str = "shop/svc now runs web=registry.example.com:5000/shop/web:2.1") -> dict[str, Any]:
+    """A fleet run's result with `count` upgraded targets, each as long as a real one."""
+    target = document()["targets"][0]
+    return document(targets=[dict(target, target=f"Default/shop/svc-{index:03}", id=f"1s{index}", message=message)
+                             for index in range(count)])
+
+
+def test_a_dotenv_report_of_many_targets_lists_what_fits_under_gitlabs_limit_and_counts_the_rest(
+        tmp_path: Path) -> None:
+    path = tmp_path / "report.env"
+    handed = ci.detect(GITLAB_ENV, Redactor()).finish(many(120), GITLAB_ENV, dotenv_path=str(path))
+    text = path.read_text(encoding="utf-8")
+    assert len(text.encode()) <= ci.DOTENV_LIMIT < 5 * 1024
+    values = dict(line.split("=", 1) for line in text.splitlines())
+    listed = len(values["RANCHER_DEPLOY_TARGET"].split(","))
+    assert 0 < listed < 120 and int(values["RANCHER_DEPLOY_TARGETS_OMITTED"]) == 120 - listed
+    # The per-target lists still pair up, target by target, from the first.
+    for key in ("RANCHER_DEPLOY_PREVIOUS_IMAGE", "RANCHER_DEPLOY_IMAGE", "RANCHER_DEPLOY_REQUESTED_IMAGE"):
+        assert len(values[key].split(",")) == listed
+    assert values["RANCHER_DEPLOY_TARGET"].startswith("Default/shop/svc-000,Default/shop/svc-001,")
+    assert values["RANCHER_DEPLOY_RESULT"] == "upgraded" and values["RANCHER_DEPLOY_EXIT_CODE"] == "0"
+    # GitLab's other limit: 20 variables.
+    assert len(values) <= 20
+    assert handed.failed == []
+    assert handed.warning() == (
+        f"the dotenv report lists {listed} of 120 targets (RANCHER_DEPLOY_TARGETS_OMITTED={120 - listed}), as GitLab "
+        "refuses one of 5 KB or more: this log names every target, as does the JSON result `RANCHER_OUTPUT=json` prints")
+    # Only what does not fit is left out: one more target would not.
+    more = ci.outputs(many(120), listed + 1)
+    assert len("".join(f"RANCHER_DEPLOY_{key.upper().replace('-', '_')}={value}\n"
+                       for key, value in more.items()).encode()) > ci.DOTENV_LIMIT
+
+
+def test_a_dotenv_report_that_fits_says_nothing_was_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "report.env"
+    handed = ci.detect(GITLAB_ENV, Redactor()).finish(many(3), GITLAB_ENV, dotenv_path=str(path))
+    assert "RANCHER_DEPLOY_TARGETS_OMITTED=0\n" in path.read_text(encoding="utf-8")
+    assert handed.warning() is None
+
+
+def test_github_files_of_thousands_of_targets_stay_within_githubs_limits(tmp_path: Path) -> None:
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    environ = {**GITHUB_ENV, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    huge = many(3000, message="rolled back: " + "the new containers never became healthy; " * 10)
+    handed = ci.detect(environ, Redactor()).finish(huge, environ)
+    assert len(output.read_bytes()) <= ci.GITHUB_OUTPUT_LIMIT
+    assert len(summary.read_bytes()) <= ci.GITHUB_SUMMARY_LIMIT
+    values = read_outputs(output)
+    listed = len(values["target"].split(","))
+    assert 0 < listed < 3000 and values["targets-omitted"] == str(3000 - listed)
+    result = json.loads(values["json"])   # still one JSON object, counting what it leaves out
+    assert len(result["targets"]) == listed and result["targets_omitted"] == 3000 - listed
+    text = summary.read_text(encoding="utf-8")
+    shown = text.count("\n| Default/shop/svc-")
+    assert 0 < shown < 3000
+    assert f"{3000 - shown} more targets are not shown here" in text
+    assert [note.split(",")[0] for note in handed.shortened] == [
+        f"the step outputs list {listed} of 3000 targets (targets-omitted)",
+        f"the step summary shows {shown} of 3000 targets"]
+
+
+# Files that cannot be written
+
+
+def test_unwritable_names_why_and_leaves_no_file_behind(tmp_path: Path) -> None:
+    fine = tmp_path / "new.env"
+    destinations = [ci.Destination("dotenv", str(tmp_path / "no-such-dir" / "x.env"), "RANCHER_DOTENV_REPORT"),
+                    ci.Destination("outputs", str(tmp_path), "GITHUB_OUTPUT"),
+                    ci.Destination("dotenv", str(fine), "setting dotenv_report")]
+    assert [(destination.named, why) for destination, why in ci.unwritable(destinations)] == [
+        ("RANCHER_DOTENV_REPORT", "its directory does not exist"), ("GITHUB_OUTPUT", "it is a directory")]
+    assert not fine.exists(), "the check must not leave an empty report behind"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_file_that_fails_while_written_is_reported_and_the_others_are_still_written(tmp_path: Path) -> None:
+    summary = tmp_path / "summary"
+    environ = {**GITHUB_ENV, "GITHUB_OUTPUT": "/dev/full", "GITHUB_STEP_SUMMARY": str(summary)}
+    handed = ci.detect(environ, Redactor()).finish(document(), environ)
+    assert [(destination.named, why) for destination, why in handed.failed] == [
+        ("GITHUB_OUTPUT", "No space left on device")]
+    assert summary.read_text(encoding="utf-8").startswith("### rancher-deploy upgrade: upgraded")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from rancher_deploy.inputs import Inputs
 from rancher_deploy.settings import SETTINGS
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli
+from .conftest import ACCESS_KEY, LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, RunCli, VirtualTime
 
 EXIT_2 = "rancher-deploy: exit 2 (invalid usage or configuration"
 
@@ -81,19 +82,72 @@ def test_a_command_line_argparse_refuses_still_gets_the_json_and_report_it_asked
     assert "RANCHER_DEPLOY_EXIT_CODE=2" in report.read_text(encoding="utf-8").splitlines()
 
 
-@pytest.mark.parametrize("where", ["dotenv", "github"])
-def test_a_result_file_that_cannot_be_written_is_said_before_the_last_line(
-        sim: Simulator, run_cli: RunCli, tmp_path: Path, where: str) -> None:
-    stack = sim.add_stack("shop")
-    sim.add_service(stack, "web", dict(LAUNCH_CONFIG))
-    missing = str(tmp_path / "no-such-dir" / "x")
-    env = {"RANCHER_DOTENV_REPORT": missing} if where == "dotenv" else {"GITHUB_ACTIONS": "true",
-                                                                          "GITHUB_OUTPUT": missing}
-    result = run_cli(**env)
-    assert result.code == 0, result.stderr
+# A file the result goes to, and what names it in the message, for each CI that writes one.
+UNWRITABLE = {
+    "dotenv": ({}, "RANCHER_DOTENV_REPORT", "RANCHER_DOTENV_REPORT"),
+    "dotenv-drone": ({"DRONE": "true"}, "PLUGIN_DOTENV_REPORT", "setting dotenv_report"),
+    "github-output": ({"GITHUB_ACTIONS": "true"}, "GITHUB_OUTPUT", "GITHUB_OUTPUT"),
+    "github-summary": ({"GITHUB_ACTIONS": "true"}, "GITHUB_STEP_SUMMARY", "GITHUB_STEP_SUMMARY"),
+}
+
+
+@pytest.mark.parametrize("where", list(UNWRITABLE))
+@pytest.mark.parametrize("what, why", [("no-such-dir/x", "its directory does not exist"), ("", "it is a directory")],
+                         ids=["missing-directory", "directory"])
+def test_a_result_file_that_cannot_be_written_stops_the_run_before_any_change(
+        sim: Simulator, web: str, run_cli: RunCli, tmp_path: Path, where: str, what: str, why: str) -> None:
+    ci_environ, variable, named = UNWRITABLE[where]
+    path = str(tmp_path / what) if what else str(tmp_path)
+    result = run_cli(**ci_environ, **{variable: path})
+    assert result.code == 2, result.stderr
     lines = result.stderr.splitlines()
-    assert any("could not write the CI result files" in line for line in lines[:-1])
-    assert lines[-1].startswith("rancher-deploy: exit 0 (")
+    assert any(line.endswith(f"{named}: {path} cannot be written ({why})") for line in lines), result.stderr
+    assert lines[-1].startswith(EXIT_2)
+    assert [request for request in sim.requests if request.method != "GET"] == []
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+
+
+def test_every_unwritable_result_file_is_named_and_the_writable_ones_still_report_the_error(
+        sim: Simulator, web: str, run_cli: RunCli, tmp_path: Path) -> None:
+    summary = tmp_path / "summary"
+    result = run_cli(GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(tmp_path / "gone" / "out"),
+                     GITHUB_STEP_SUMMARY=str(summary), RANCHER_DOTENV_REPORT=str(tmp_path))
+    assert result.code == 2
+    assert (f"GITHUB_OUTPUT: {tmp_path}/gone/out cannot be written (its directory does not exist); "
+            f"RANCHER_DOTENV_REPORT: {tmp_path} cannot be written (it is a directory)") in result.stderr
+    assert result.stderr.count("cannot be written") == 2, "each is said once, in the error that stopped the run"
+    assert "Exit code 2" in summary.read_text(encoding="utf-8")
+    assert sim.count("POST") == 0
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("where", ["dotenv", "github-output", "github-summary"])
+def test_a_result_file_that_fails_at_the_end_is_named_and_never_exit_0(
+        sim: Simulator, web: str, run_cli: RunCli, where: str) -> None:
+    # /dev/full opens like any file (the check before the run passes) and refuses every write.
+    ci_environ, variable, named = UNWRITABLE[where]
+    result = run_cli("--output", "json", **ci_environ, **{variable: "/dev/full"})
+    assert result.code == 4, result.stderr
+    lines = result.stderr.splitlines()
+    failure = f"{named}: the result could not be written to /dev/full (No space left on device); the pipeline gets none of it"
+    assert any(line.endswith(failure) for line in lines[:-1]), result.stderr
+    assert lines[-1] == "rancher-deploy: exit 4 (needs attention: shop/web upgraded, state active)"
+    assert sim.service(web)["launchConfig"]["imageUuid"] == f"docker:{NEW_IMAGE}"
+
+
+@pytest.mark.parametrize("timing", [Timing(speed=0)])
+def test_a_result_file_that_cannot_be_opened_at_the_end_makes_every_other_output_say_exit_4(
+        sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli, tmp_path: Path) -> None:
+    reports, output = tmp_path / "reports", tmp_path / "output"
+    reports.mkdir()
+    virtual.at(0, lambda: reports.rmdir())   # its directory goes away while the run waits
+    result = run_cli("--output", "json", GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(output),
+                     RANCHER_DOTENV_REPORT=str(reports / "deploy.env"))
+    assert result.code == 4, result.stderr
+    assert (f"RANCHER_DOTENV_REPORT: the result could not be written to {reports}/deploy.env (its directory does "
+            "not exist)") in result.stderr
+    assert result.json["exit_code"] == 4
+    assert "exit-code=4" in output.read_text(encoding="utf-8").splitlines()
 
 
 def test_a_flag_without_its_value_is_reported_like_any_failure(run_cli: RunCli) -> None:
@@ -257,6 +311,83 @@ def test_a_flag_nobody_set_reads_as_this_ci_sets_it_and_other_flags_stay() -> No
     assert Inputs({}, {}, ci="gitlab").speller(SETTINGS, COMMANDS)(message).startswith(
         "nothing to do (RANCHER_FORCE=true redeploys it)")
     assert Inputs({}, {}).speller(SETTINGS, COMMANDS)(message) == message
+
+
+def _message_texts() -> list[tuple[str, str]]:
+    """Every string the package's code holds, but docstrings and the settings table's help (which
+    argparse prints, not the log), as (where, text); an f-string's fields read `{}`."""
+    import ast
+
+    package = Path(cli.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if "simulator" in path.relative_to(package).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped: set[int] = set()
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                skipped.add(id(body[0].value))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Option":
+                skipped.update(id(inner) for inner in ast.walk(node))
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.JoinedStr):
+                skipped.update(id(part) for part in node.values)
+                text = "".join(part.value if isinstance(part, ast.Constant) else "{}" for part in node.values)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+            else:
+                continue
+            found.append((f"{path.relative_to(package)}:{node.lineno}", str(text)))
+    return found
+
+
+def _assignments() -> list[tuple[str, str, re.Match[str]]]:
+    """Each setting's variable set to a value in a message text, as (where, text, match). A string
+    that is one such assignment and nothing else is a value a message quotes (a target's `alone`
+    settings, which `steps.next_steps` puts in backticks), not a message."""
+    variables = sorted((variable for option in (*SETTINGS, cli.COMMAND) for variable in option.env), key=len,
+                       reverse=True)
+    pattern = re.compile(rf"(?<![A-Za-z0-9_])(?P<variable>{'|'.join(variables)})=(?P<value>[^`\s,;)]*)")
+    return [(where, text, match) for where, text in _message_texts() for match in pattern.finditer(text)
+            if match.group(0) != text]
+
+
+def test_every_message_writes_a_setting_with_its_value_in_backticks() -> None:
+    """The speller rewrites `RANCHER_INSECURE=true` as a whole only in backticks; bare, it would
+    translate the name alone (`input insecure=true`), which is no way to set it on any CI."""
+    bare = [f"{where}: {match.group(0)}" for where, text, match in _assignments()
+            if not (text[:match.start()].endswith("`") and "`" in text[match.end():])]
+    assert bare == []
+
+
+# How each CI's user sets a setting with a value, none of them set (the advice of a message).
+IN_EACH_CI = {
+    "github": lambda option, value: f"input `{option.input_id}: {value}`",
+    "drone": lambda option, value: f"setting `{option.name}: {value}`",
+    "woodpecker": lambda option, value: f"setting `{option.name}: {value}`",
+    "gitlab": lambda option, value: f"`{option.env[0]}={value}`",
+    "plain": lambda option, value: f"`{option.env[0]}={value}`",
+}
+
+
+@pytest.mark.parametrize("ci", list(IN_EACH_CI))
+def test_every_advice_with_a_value_reads_the_way_each_ci_sets_it(ci: str) -> None:
+    from rancher_deploy.settings import COMMANDS
+
+    by_variable = {variable: option for option in SETTINGS for variable in option.env}
+    spell = Inputs({}, {}, ci=ci).speller(SETTINGS, COMMANDS)
+    advice = [(where, text, match) for where, text, match in _assignments() if match.group("variable") in by_variable]
+    assert {where.split(":")[0] for where, _, _ in advice} >= {"http.py", "deploy.py", "v3.py", "runner.py"}
+    for where, text, match in advice:
+        option = by_variable[match.group("variable")]
+        spelled = spell(text)
+        assert IN_EACH_CI[ci](option, match.group("value")) in spelled, f"{where}: {spelled}"
+        if ci not in ("gitlab", "plain"):
+            assert f"{match.group('variable')}=" not in spelled, f"{where}: {spelled}"
 
 
 GITHUB = {"GITHUB_ACTIONS": "true", "INPUT_ROLLBACK": "false"}

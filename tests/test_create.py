@@ -77,7 +77,9 @@ def test_without_create_a_missing_service_is_exit_2_and_nothing_is_created(sim: 
     result = run_cli()
     assert result.code == 2, result.stderr
     assert "service 'web' not found in stack 'shop'" in result.stderr
-    assert "RANCHER_CREATE=true creates it" in result.stderr
+    assert "`RANCHER_CREATE=true` creates it" in result.stderr
+    assert "input `create: true` creates it" in run_cli(GITHUB_ACTIONS="true").stderr
+    assert "setting `create: true` creates it" in run_cli(CI="woodpecker").stderr
     missing_stack = run_cli(RANCHER_STACK="other")
     assert missing_stack.code == 2 and "stack 'other' not found" in missing_stack.stderr
     assert writes(sim) == []
@@ -275,7 +277,7 @@ def test_a_deployment_whose_removal_fails_exits_4(sim2: Simulator) -> None:
 def test_without_create_a_missing_workload_is_exit_2_and_nothing_is_created(sim2: Simulator) -> None:
     result = run2(sim2)
     assert result.code == 2, result.stderr
-    assert "RANCHER_CREATE=true creates it" in result.stderr
+    assert "`RANCHER_CREATE=true` creates it" in result.stderr
     assert writes(sim2) == []
 
 

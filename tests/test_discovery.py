@@ -94,6 +94,34 @@ def test_an_environment_that_does_not_exist_in_the_url_names_the_url(sim: Simula
     assert "Connected" not in result.stderr
 
 
+# A 1.x server names its release in a header on every answer, so a URL whose path names no API is
+# taken for the server root without reading the API's own: a path that leads elsewhere shows first as a
+# 404 below it, which must still name CATTLE_URL and the path.
+@pytest.mark.parametrize("path, wrong", [("/foo", "/foo"), ("/foo/bar/", "/foo/bar"), ("/v2-beta/foo", "/v2-beta/foo"),
+                                         ("/v3/foo", "/v3/foo"), ("/foo/v1", "/foo")])
+@pytest.mark.parametrize("named", [{}, {"RANCHER_ENVIRONMENT": "1a5"}, {"RANCHER_ENVIRONMENT": "Default"},
+                                   {"RANCHER_STACK": None, "RANCHER_SERVICE": None, "RANCHER_SELECT_IMAGE": "true"}],
+                         ids=["no-environment", "environment-id", "environment-name", "fleet"])
+def test_a_1x_url_whose_path_leads_to_no_api_names_cattle_url_and_the_path(
+        sim: Simulator, web: str, run_cli: RunCli, path: str, wrong: str, named: dict[str, str | None]) -> None:
+    result = run_cli(CATTLE_URL=sim.url + path, **named)
+    assert result.code == 2, result.stderr
+    assert (f"rancher-deploy: error: CATTLE_URL: its path {wrong} leads to no Rancher API ({sim.url}{wrong}/v2-beta "
+            f"answers 404): use the server root ({sim.url}, or the path a proxy serves Rancher under) or its "
+            "/v2-beta API") in result.stderr.splitlines()
+    assert "Connected" not in result.stderr
+    assert [request for request in sim.requests if request.method != "GET"] == []
+
+
+def test_an_environment_that_does_not_exist_still_names_rancher_environment(sim: Simulator, web: str,
+                                                                            run_cli: RunCli) -> None:
+    # The API root answers (one request to tell), so the 404 is the environment's, not the URL's.
+    result = run_cli(RANCHER_ENVIRONMENT="1a99")
+    assert result.code == 2
+    assert "RANCHER_ENVIRONMENT: environment 1a99 does not exist or this key may not use it" in result.stderr
+    assert "CATTLE_URL" not in result.stderr
+
+
 def test_a_server_root_that_answers_its_version_pays_no_request_for_the_check(sim2: Simulator) -> None:
     result = run(sim2, "--dry-run")
     assert result.code == 0, result.stderr

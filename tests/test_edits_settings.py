@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from rancher_deploy.envlabels import Edits, KeyEdits
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.inputs import Inputs, Origin
 from rancher_deploy.redact import sent_forms
-from rancher_deploy.settings import Command, Record, Settings, secrets_in
+from rancher_deploy.settings import Command, Record, ServiceTarget, Settings, secrets_in
 
 from .test_settings import BASE
 
@@ -62,10 +63,10 @@ def test_a_value_with_a_comma_on_one_line_is_refused_with_the_way_out() -> None:
     ({"RANCHER_UNSET_ENV": f"A={SECRET}"}, "RANCHER_UNSET_ENV: takes keys only, but an item has '='"),
     ({"RANCHER_SET_ENV": f"A=1\nA={SECRET}"}, "RANCHER_SET_ENV: sets A twice"),
     ({"RANCHER_SET_ENV": f"A={SECRET}", "RANCHER_UNSET_ENV": "A"},
-     "RANCHER_SET_ENV: and RANCHER_UNSET_ENV both name A; set or remove a key, not both"),
+     "RANCHER_SET_ENV: sets A, which RANCHER_UNSET_ENV removes; set or remove a key, not both"),
     ({"RANCHER_SET_LABEL": f"my label={SECRET}"}, "RANCHER_SET_LABEL: key 'my label' contains whitespace"),
     ({"RANCHER_SET_LABEL": "a=1", "RANCHER_UNSET_LABEL": "a"},
-     "RANCHER_SET_LABEL: and RANCHER_UNSET_LABEL both name a"),
+     "RANCHER_SET_LABEL: sets a, which RANCHER_UNSET_LABEL removes"),
     ({"RANCHER_RECORD": "yes-please"}, "RANCHER_RECORD: must be one of auto, true, false"),
 ])
 def test_bad_edits_are_refused_before_any_request_naming_the_setting(change: dict[str, str], message: str) -> None:
@@ -134,3 +135,47 @@ def test_values_set_are_masked_from_eight_characters_before_and_after_validation
     assert SECRET in load(environ, ci="github").secrets
     # A label's value is no secret: masking `web` or `2.1` would hide the target and the image.
     assert "release-2.1-long" not in load({**BASE, "RANCHER_SET_LABEL": "release=release-2.1-long"}).secrets
+
+
+# -- Drone and Woodpecker pass a YAML map, and a list holding maps, as JSON (docs/ci-conventions.md §4, §5)
+
+
+@pytest.mark.parametrize(("ci", "variable"), [("drone", "PLUGIN_SET-ENV"), ("woodpecker", "PLUGIN_SET_ENV")])
+def test_a_map_setting_arrives_as_a_json_object_and_is_its_pairs(ci: str, variable: str) -> None:
+    # `set_env: {DB_PASSWORD: ..., MODE: prod, REPLICAS: 3, DEBUG: false, EMPTY:}` in the step's settings
+    environ = {**BASE, variable: json.dumps({"DB_PASSWORD": SECRET, "MODE": "prod", "REPLICAS": 3,
+                                             "DEBUG": False, "EMPTY": None, "LIST": "a,b"})}
+    assert load(environ, ci=ci).edits.env == KeyEdits((("DB_PASSWORD", SECRET), ("MODE", "prod"), ("REPLICAS", "3"),
+                                                      ("DEBUG", "false"), ("EMPTY", ""), ("LIST", "a,b")))
+    assert SECRET in secrets_in(environ), "masked before validation, as the lines form is"
+
+
+def test_every_key_value_list_setting_takes_a_map_and_a_list_of_maps() -> None:
+    settings = load({**BASE, "PLUGIN_SET_LABEL": '{"tier": "web"}',
+                     "PLUGIN_SIDEKICK": '{"proxy": "registry.example.com/proxy:2"}',
+                     "PLUGIN_SET_ENV": '[{"A": "1"}, "B=2", {"C": "3"}]',      # `- {A: 1}`, `- B=2`, `- {C: 3}`
+                     "PLUGIN_UNSET_ENV": '["OLD"]'}, ci="woodpecker")
+    assert settings.edits == Edits(KeyEdits((("A", "1"), ("B", "2"), ("C", "3")), ("OLD",)), KeyEdits((("tier", "web"),)))
+    assert [(name, str(image)) for name, image in settings.sidekicks] == [("proxy", "registry.example.com/proxy:2")]
+    # Woodpecker's from_secret inside a list makes that list JSON too: a JSON array of text is its items.
+    assert load({**BASE, "PLUGIN_SERVICE": '["shop/web", "shop/api"]'}, ci="woodpecker").services == (
+        ServiceTarget("web", "shop"), ServiceTarget("api", "shop"))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"DB": ' + f'"{SECRET}"', "setting set_env: starts like a JSON object (a Drone/Woodpecker map) but is not one"),
+    ('{"DB": {"nested": ' + f'"{SECRET}"' + '}}', "setting set_env: the value of DB is a map or a list, not text"),
+    (f'{{"A=B": "{SECRET}"}}', "setting set_env: has a key with '=' in it, 'A=B'"),
+    (f'{{"DB": "1", "DB": "{SECRET}"}}', "setting set_env: sets DB twice"),
+    (f'{{"1ST": "{SECRET}"}}', "setting set_env: '1ST' is not a valid environment variable name"),
+])
+def test_a_map_that_cannot_be_its_pairs_is_refused_without_its_values(text: str, message: str) -> None:
+    assert refused({**BASE, "PLUGIN_SET_ENV": text}, ci="woodpecker").startswith(message)
+
+
+def test_text_that_only_starts_like_json_is_read_the_plain_way() -> None:
+    # An IPv6 registry is no JSON array; a bracket in a value is no JSON object.
+    settings = load({**BASE, "RANCHER_REGISTRY_HTTP": "[::1]:5000,[fd00::1]:5000", "RANCHER_POLL": "false",
+                     "RANCHER_SET_ENV": "A={not json}"})
+    assert settings.registry_http == ("[::1]:5000", "[fd00::1]:5000")
+    assert settings.edits.env == KeyEdits((("A", "{not json}"),))

@@ -151,7 +151,7 @@ def test_kubernetes_label_values(value: str, valid: bool) -> None:
 def test_contradicting_edits_are_named() -> None:
     assert edit_conflicts(KeyEdits((("A", "1"), ("B", "2")), ("C",)), "RANCHER_UNSET_ENV") is None
     assert edit_conflicts(KeyEdits((("A", "1"), ("A", "2"))), "RANCHER_UNSET_ENV") == "sets A twice"
-    assert "RANCHER_UNSET_ENV both name A" in str(edit_conflicts(KeyEdits((("A", "1"),), ("A",)), "RANCHER_UNSET_ENV"))
+    assert "sets A, which RANCHER_UNSET_ENV removes" in str(edit_conflicts(KeyEdits((("A", "1"),), ("A",)), "RANCHER_UNSET_ENV"))
 
 
 def test_selector_keys_are_found_among_sets_and_unsets() -> None:

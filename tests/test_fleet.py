@@ -4,6 +4,7 @@ environments, which of their containers change, why the others are skipped, and 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -357,3 +358,24 @@ def test_a_pick_whose_rollback_fails_is_named_alone_in_what_to_run_next(sim: Sim
     assert "`rancher-deploy status`" in failed["message"] and alone in failed["message"], failed["message"]
     last = result.stderr.splitlines()[-1]
     assert "Default/shop/api failed, state rolling-back (next: " in last and alone in last, last
+
+
+def test_a_fleet_of_120_keeps_the_dotenv_report_under_gitlabs_limit_saying_so_once(
+        sim: Simulator, run_cli: RunCli, tmp_path: Path) -> None:
+    shop = sim.add_stack("shop")
+    for index in range(120):
+        sim.add_service(shop, f"service-{index:03}", config(autoupdate_enable="true"))
+    report = tmp_path / "rancher-deploy.env"
+    result = fleet(run_cli, "--dry-run", GITLAB_CI="true", RANCHER_DOTENV_REPORT=str(report))
+    assert result.code == 0, result.stderr
+    assert len(result.json["targets"]) == 120, "the JSON result lists every target"
+    text = report.read_text(encoding="utf-8")
+    assert len(text.encode()) < 5 * 1024
+    values = dict(line.split("=", 1) for line in text.splitlines())
+    listed = len(values["RANCHER_DEPLOY_TARGET"].split(","))
+    assert values["RANCHER_DEPLOY_TARGETS_OMITTED"] == str(120 - listed) and listed < 120
+    warnings = [line for line in result.stderr.splitlines() if "the dotenv report lists" in line]
+    assert warnings == [f"warning: the dotenv report lists {listed} of 120 targets (RANCHER_DEPLOY_TARGETS_OMITTED="
+                        f"{120 - listed}), as GitLab refuses one of 5 KB or more: this log names every target, "
+                        "as does the JSON result `--output json` prints"]  # spelled as this run set it
+    assert sim.count("POST") == 0

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from rancher_deploy import cli
 from rancher_deploy.images import ImageRef, ImageReferenceError
-from rancher_deploy.settings import FALSE_WORDS, TRUE_WORDS, Command, Settings
+from rancher_deploy.errors import ConfigError
+from rancher_deploy.settings import FALSE_WORDS, OPTIONS_BY_NAME, TRUE_WORDS, Command, Settings
 from rancher_deploy.simulator import Simulator, Timing
 
 from .conftest import ACCESS_KEY, NEW_IMAGE, SECRET_KEY
@@ -86,15 +87,26 @@ def test_anything_else_as_a_boolean_exits_2(rancher: Simulator, text: str) -> No
 # -- numbers ----------------------------------------------------------------------------------------
 
 @FUZZ
-@given(st.floats(min_value=1, max_value=1e7, allow_nan=False), st.sampled_from(["", "s"]))
+@given(st.floats(min_value=1, max_value=OPTIONS_BY_NAME["timeout"].maximum, allow_nan=False), st.sampled_from(["", "s"]))
 def test_seconds_round_trip(value: float, suffix: str) -> None:
     assert load(RANCHER_TIMEOUT=f"{value!r}{suffix}").timeout_seconds == value
 
 
 @FUZZ
-@given(st.integers(min_value=0, max_value=10**9))
+@given(st.integers(min_value=0, max_value=int(OPTIONS_BY_NAME["retries"].maximum or 0)))
 def test_counts_round_trip(value: int) -> None:
     assert load(RANCHER_RETRIES=str(value)).retries == value
+
+
+@FUZZ
+@given(st.one_of(st.floats(min_value=OPTIONS_BY_NAME["timeout"].maximum, exclude_min=True, allow_nan=False,
+                           allow_infinity=False).map(repr),
+                 st.integers(min_value=int(OPTIONS_BY_NAME["timeout"].maximum or 0) + 1).map(str)))
+def test_seconds_past_the_bound_are_refused_naming_it(text: str) -> None:
+    # 1e20 seconds ended the run in an OverflowError from the socket timeout, as an internal error.
+    with pytest.raises(ConfigError) as caught:
+        load(RANCHER_TIMEOUT=text)
+    assert str(caught.value) == f"RANCHER_TIMEOUT: must be at most 86400, got {text!r}"
 
 
 @FUZZ_CLI

@@ -17,6 +17,7 @@ import yaml
 from rancher_deploy import __version__, ci
 from rancher_deploy.events import Result
 from rancher_deploy.cli import COMMAND
+from rancher_deploy.options import show_default
 from rancher_deploy.settings import COMMANDS, OPTIONS_BY_NAME, SETTINGS, Kind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +136,10 @@ def test_template_declares_only_real_settings_and_none_of_the_users() -> None:
     assert variables == {"RANCHER_DOTENV_REPORT": DOTENV_FILE}
 
 
+# The component's typed inputs, by the setting's kind (GitLab: string, number, boolean, array).
+COMPONENT_TYPES = {Kind.BOOL: "boolean", Kind.SECONDS: "number", Kind.COUNT: "number"}
+
+
 def test_component_has_one_input_per_non_secret_setting() -> None:
     inputs = load_component()[0]["spec"]["inputs"]
     settings = {option.input_id for option in CI_SETTINGS if option.kind is not Kind.SECRET}
@@ -142,7 +147,14 @@ def test_component_has_one_input_per_non_secret_setting() -> None:
     for option in CI_SETTINGS:
         if option.input_id in inputs:
             spec = inputs[option.input_id]
-            assert spec["default"] == "", option.name
+            if option.kind in COMPONENT_TYPES:
+                # Typed, so that `timeout: 300` is taken as written: the default must be of the type
+                # and is the table's, which the tool takes for "not given" (Inputs.find).
+                assert spec["type"] == COMPONENT_TYPES[option.kind], option.name
+                assert spec["default"] == option.default and str(spec["default"]).lower() == show_default(
+                    option.default), option.name
+            else:
+                assert "type" not in spec and spec["default"] == "", option.name
             assert spec["description"].startswith(help_sentence(option.help)), option.name
 
 
@@ -156,11 +168,42 @@ def test_component_passes_each_input_as_a_ci_input_the_settings_read() -> None:
             continue
         name = f"PLUGIN_{option.name.upper()}"
         assert name in option.ci_variables
-        assert variables[name] == f"$[[ inputs.{option.input_id} ]]"
+        # A typed input is followed by a space, which keeps the variable a string (the tool strips it).
+        space = " " if option.kind in COMPONENT_TYPES else ""
+        assert variables[name] == f"$[[ inputs.{option.input_id} ]]{space}"
     assert set(variables) == {f"PLUGIN_{option.name.upper()}" for option in CI_SETTINGS
                               if option.input_id in inputs} | {"PLUGIN_DOTENV_REPORT"}
     assert variables["PLUGIN_DOTENV_REPORT"] == DOTENV_FILE
     assert job["artifacts"]["reports"]["dotenv"] == DOTENV_FILE
+
+
+def test_a_typed_component_input_at_its_default_counts_as_not_given() -> None:
+    """A number or boolean input cannot be empty, so the component passes its default: that must not
+    hide the setting's CI/CD variable (a manual pipeline's RANCHER_DRY_RUN=true), nor ask for what
+    the default means (atomic: true is refused in fleet mode)."""
+    from rancher_deploy.inputs import Inputs
+    from rancher_deploy.settings import Command, Settings
+
+    inputs = load_component()[0]["spec"]["inputs"]
+    # What the job's variables hold when the include gives none of the typed inputs.
+    left_out = {f"PLUGIN_{option.name.upper()}": f"{show_default(option.default)} " for option in CI_SETTINGS
+                if option.kind in COMPONENT_TYPES and option.input_id in inputs}
+    base = {**left_out, "CATTLE_URL": "https://rancher.example.com", "CATTLE_ACCESS_KEY": "key",
+            "CATTLE_SECRET_KEY": "secret", "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": "app:2"}
+
+    def settings(ci: str = "gitlab", **environ: str) -> Settings:
+        merged = {key: value for key, value in {**base, **environ}.items() if value}
+        return Settings.from_inputs(Command.UPGRADE, Inputs.snapshot({}, merged, ci=ci))
+
+    assert settings().timeout_seconds == 600 and not settings().dry_run
+    variables = settings(RANCHER_TIMEOUT="900", RANCHER_DRY_RUN="true", RANCHER_ROLLBACK="false")
+    assert (variables.timeout_seconds, variables.dry_run, variables.rollback) == (900, True, False)
+    given = settings(PLUGIN_TIMEOUT="300 ", PLUGIN_DRY_RUN="true ", RANCHER_TIMEOUT="900", RANCHER_DRY_RUN="false")
+    assert (given.timeout_seconds, given.dry_run) == (300, True)
+    fleet = settings(PLUGIN_SELECT_IMAGE="true ", RANCHER_SERVICE="")
+    assert fleet.select_image and not fleet.atomic
+    # Only GitLab's component: a Drone or Woodpecker setting given is given, whatever its value.
+    assert settings("drone", PLUGIN_TIMEOUT="600", RANCHER_TIMEOUT="900").timeout_seconds == 600
 
 
 def test_component_job_uses_its_stage_name_and_command_inputs() -> None:
@@ -288,6 +331,19 @@ def test_woodpecker_plugin_page_has_the_front_matter_docs_ci_shows() -> None:
     assert metadata["containerImage"] == yaml.safe_load((ROOT / "docs/examples/woodpecker.yml").read_text())[
         "steps"][0]["image"]
     assert "---\n" + front + "---" in (ROOT / "docs/ci.md").read_text(encoding="utf-8")
+
+
+def test_woodpecker_plugin_page_links_work_from_the_plugin_index_and_says_what_the_table_says() -> None:
+    # The index shows the page on its own site: a relative link (`../ci.md`) leads nowhere there.
+    page = (ROOT / "docs/woodpecker/docs.md").read_text(encoding="utf-8")
+    repository = yaml.safe_load(page.split("---\n")[1])["url"]
+    links = re.findall(r"\]\(([^)]+)\)", page)
+    assert links and all(link.startswith(f"{repository}/") for link in links), links
+    # A bare workload name is looked up among every kind (settings table), not taken for a deployment.
+    workload = next(line for line in page.splitlines() if line.startswith("| `workload`"))
+    assert "default type deployment" not in workload
+    assert "or a bare name" in OPTIONS_BY_NAME["workload"].help and "or a bare name" in workload
+    assert "exit 2 when several kinds share it or none has it" in workload
 
 
 def test_docs_name_the_component_inputs_the_component_declares() -> None:

@@ -10,7 +10,8 @@ import pytest
 from rancher_deploy.errors import ConfigError
 from rancher_deploy.images import ImageRef
 from rancher_deploy.redact import sent_forms
-from rancher_deploy.settings import SETTINGS, Command, ServiceTarget, Settings, read_dotenv, secret_parts, secrets_in
+from rancher_deploy.settings import (SETTINGS, Command, Kind, ServiceTarget, Settings, read_dotenv, secret_parts,
+                                     secrets_in)
 
 BASE = {
     "CATTLE_URL": "https://rancher.example.com",
@@ -143,7 +144,14 @@ def test_the_secret_half_of_a_token_is_found_by_one_rule_before_and_after_valida
         ({"RANCHER_IMAGE": "App:1"}, "RANCHER_IMAGE: 'App:1' has an invalid repository part"),
         ({"RANCHER_TIMEOUT": "soon"}, "RANCHER_TIMEOUT: must be a number of seconds, got 'soon'"),
         ({"RANCHER_TIMEOUT": "0"}, "RANCHER_TIMEOUT: must be at least 1"),
-        ({"RANCHER_TIMEOUT": "nan"}, "RANCHER_TIMEOUT: must be at least 1"),
+        ({"RANCHER_TIMEOUT": "nan"}, "RANCHER_TIMEOUT: must be a finite number of seconds, got 'nan'"),
+        ({"RANCHER_TIMEOUT": "-inf"}, "RANCHER_TIMEOUT: must be a finite number of seconds, got '-inf'"),
+        ({"RANCHER_TIMEOUT": "600000"}, "RANCHER_TIMEOUT: must be at most 86400, got '600000'"),
+        ({"RANCHER_REQUEST_TIMEOUT": "1e20"}, "RANCHER_REQUEST_TIMEOUT: must be at most 3600, got '1e20'"),
+        ({"RANCHER_RETRIES": "1000"}, "RANCHER_RETRIES: must be at most 100"),
+        ({"RANCHER_BATCH_SIZE": "9" * 30}, "RANCHER_BATCH_SIZE: must be at most 10000"),
+        ({"RANCHER_STACK": "other", "RANCHER_SERVICE": "shop/web"},
+         "RANCHER_SERVICE: names the stack of every service (shop), and RANCHER_STACK names another (other)"),
         ({"RANCHER_BATCH_SIZE": "1.5"}, "RANCHER_BATCH_SIZE: must be a whole number"),
         ({"RANCHER_BATCH_SIZE": "0"}, "RANCHER_BATCH_SIZE: must be at least 1"),
         ({"RANCHER_BATCH_INTERVAL": "0.01"}, "RANCHER_BATCH_INTERVAL: must be at least 0.1"),
@@ -193,7 +201,7 @@ def test_the_table_fills_every_settings_field() -> None:
     fields = {item.name for item in dataclasses.fields(Typed)}
     filled = {option.attribute for option in SETTINGS if option.attribute}
     # Built from several rows (the edits), or from the CI's own variables (where a change comes from).
-    assert fields - filled == {"command", "sources", "edits", "origin"}
+    assert fields - filled == {"command", "sources", "edits", "origin", "warnings", "unread"}
     assert filled <= fields
 
 
@@ -340,3 +348,156 @@ def test_a_message_about_two_settings_names_both_the_way_they_were_set() -> None
     environ = {key: value for key, value in BASE.items() if key not in ("CATTLE_ACCESS_KEY", "CATTLE_SECRET_KEY")}
     assert refused(environ, ci="drone") == (
         "setting access_key: is required (with setting secret_key), or setting token instead")
+
+
+# -- numbers: every duration and count has bounds, named in the error ---------------------------------
+
+
+def test_every_number_has_a_lower_and_an_upper_bound() -> None:
+    # Past the upper one a value is a slip (milliseconds for seconds, 1e20), and Python's own timers
+    # refuse it mid-run with an OverflowError (a socket timeout from about 1e10 s).
+    numbers = [option for option in SETTINGS if option.kind in (Kind.SECONDS, Kind.COUNT)]
+    assert numbers and all(option.minimum is not None and option.maximum is not None for option in numbers)
+    for option in numbers:
+        assert option.default is None or option.minimum <= option.default <= option.maximum, option.name
+        if option.kind is Kind.SECONDS:
+            assert option.maximum <= 1e9, f"{option.name}: a socket or a wait takes no more"
+
+
+# -- credentials: what a header cannot carry, and which of several is sent ----------------------------
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"CATTLE_SECRET_KEY": "S\u00fcper\u20acSecretKey123"}, "CATTLE_SECRET_KEY"),
+    ({"CATTLE_SECRET_KEY": "secret\u201dwith-a-smart-quote"}, "CATTLE_SECRET_KEY"),   # pasted from a chat
+    ({"CATTLE_SECRET_KEY": "latin\u00fconly"}, "CATTLE_SECRET_KEY"),     # latin-1 fits, but not as Rancher has it
+    ({"CATTLE_ACCESS_KEY": "ACCESS\u201c"}, "CATTLE_ACCESS_KEY"),
+    ({"INPUT_SECRET-KEY": "nbsp\u00a0inside"}, "input secret-key"),
+    ({"RANCHER_TOKEN": "token-abc12:s\u00e9cret"}, "RANCHER_TOKEN"),
+    ({"CATTLE_ACCESS_KEY": None, "CATTLE_SECRET_KEY": None,
+      "CATTLE_URL": "https://AK:p%E2%82%ACss@rancher.example.com"}, "CATTLE_URL: the secret key written into it"),
+])
+def test_a_credential_no_http_header_can_carry_is_refused_without_showing_it(
+        change: dict[str, str | None], named: str) -> None:
+    environ: dict[str, str] = {**BASE}
+    for key, value in change.items():
+        if value is None:
+            environ.pop(key)
+        else:
+            environ[key] = value
+    message = refused(environ, ci="github" if "INPUT_SECRET-KEY" in change else "plain")
+    assert message.startswith(named) and "printable ASCII" in message and "value not shown" in message, message
+    value = next(text for text in change.values() if text)
+    assert value not in message and "position" not in message
+    for part in ("S\u00fcper", "\u20ac", "\u201d", "\u00fc", "\u00e9", "p%E2%82%ACss"):
+        assert part not in message
+
+
+def test_a_token_beside_keys_is_what_is_sent_and_one_warning_names_the_keys_left_unsent() -> None:
+    settings = load({**BASE, "RANCHER_TOKEN": "token-abc12:tokensecret"})
+    assert settings.warnings == ("RANCHER_TOKEN is sent, not CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY: the token takes "
+                                 "precedence (leave out one or the other to silence this)",)
+    url_keys = {key: value for key, value in BASE.items() if not key.endswith("_KEY")}
+    url_keys["CATTLE_URL"] = "https://AK:SK-secret-value@rancher.example.com"
+    settings = load({**url_keys, "RANCHER_TOKEN": "token-abc12:tokensecret"})
+    assert settings.warnings[0].startswith("RANCHER_TOKEN is sent, not the keys in CATTLE_URL")
+    assert "SK-secret-value" not in settings.warnings[0]
+    assert load(BASE).warnings == ()
+
+
+def test_key_settings_beside_other_keys_in_the_url_are_sent_and_one_warning_says_so() -> None:
+    url = "https://AK:other-secret@rancher.example.com"
+    settings = load({**BASE, "CATTLE_URL": url})
+    assert (settings.access_key, settings.secret_key) == ("AK", "SK-secret-value")
+    assert settings.warnings == ("CATTLE_SECRET_KEY is sent, not the secret key written into CATTLE_URL: the key "
+                                 "settings take precedence (leave out one or the other to silence this)",)
+    assert "other-secret" not in settings.warnings[0]
+    settings = load({**BASE, "CATTLE_URL": "https://AK2:other-secret@rancher.example.com"})
+    assert settings.warnings[0].startswith("CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY are sent, not the keys written")
+    # The same keys twice, or the URL's key beside the setting's secret, are one login: nothing to say.
+    assert load({**BASE, "CATTLE_URL": "https://AK:SK-secret-value@rancher.example.com"}).warnings == ()
+    half = {key: value for key, value in BASE.items() if key != "CATTLE_ACCESS_KEY"}
+    settings = load({**half, "CATTLE_URL": "https://AK3@rancher.example.com"})
+    assert (settings.access_key, settings.secret_key, settings.warnings) == ("AK3", "SK-secret-value", ())
+
+
+# -- a command reads its own settings only -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("command", "unread"), [
+    (Command.ROLLBACK, {"RANCHER_IMAGE": "registry.example.com/shop/web:Feature/X"}),
+    (Command.STATUS, {"RANCHER_BATCH_SIZE": "0"}),
+    (Command.STATUS, {"RANCHER_SERVE_PORT": "-1"}),
+    (Command.STATUS, {"RANCHER_SERVE_TOKEN": "short"}),
+    (Command.FINISH, {"RANCHER_SET_ENV": "NO-EQUALS", "RANCHER_PARALLEL": "0", "RANCHER_DRY_RUN": "true"}),
+    (Command.UPGRADE, {"RANCHER_SERVE_QUEUE": "0"}),
+])
+def test_a_setting_the_command_does_not_read_is_neither_checked_nor_used(
+        command: Command, unread: dict[str, str]) -> None:
+    # A pipeline-wide variable (GitLab `variables:`, built from CI_COMMIT_REF_NAME) must not stop a job
+    # that has no use for it; `rollback --help` lists no --image.
+    settings = load({**BASE, **unread}, command=command)
+    expected = set(unread) - {"RANCHER_DRY_RUN"} | ({"RANCHER_IMAGE"} if command is not Command.UPGRADE else set())
+    assert set(settings.unread) == expected
+    assert not set(settings.sources) & {"batch_size", "serve_port", "serve_token", "set_env", "parallel", "serve_queue"}
+    assert (settings.image is None) is (command is not Command.UPGRADE)
+
+
+def test_finish_reads_the_progress_deadline_it_waits_out_another_upgrade_by() -> None:
+    settings = load({**BASE, "RANCHER_PROGRESS_DEADLINE": "42"}, command=Command.FINISH)
+    assert settings.progress_deadline_seconds == 42 and settings.unread == ("RANCHER_IMAGE",)
+    assert refused({**BASE, "RANCHER_PROGRESS_DEADLINE": "0"}).startswith("RANCHER_PROGRESS_DEADLINE: must be at least")
+
+
+def test_a_progress_deadline_not_above_the_batch_interval_is_one_warning_for_1x_upgrades() -> None:
+    # Not refused: a service of one batch never waits between batches, and its scale is Rancher's to say.
+    slow = {**BASE, "RANCHER_PROGRESS_DEADLINE": "1", "RANCHER_BATCH_INTERVAL": "5"}
+    assert load(slow).warnings == (
+        "RANCHER_PROGRESS_DEADLINE (1s) is not above RANCHER_BATCH_INTERVAL (5s): Rancher 1.x waits that long "
+        "between two batches, so an upgrade of more than one batch (a scale above RANCHER_BATCH_SIZE) will be failed "
+        "by the deadline and rolled back",)
+    assert load({**BASE, "RANCHER_BATCH_INTERVAL": "600"}).warnings[0].startswith(
+        "RANCHER_PROGRESS_DEADLINE (300s) is not above RANCHER_BATCH_INTERVAL (600s)")
+    assert load(slow, command=Command.ROLLBACK).warnings == ()   # neither is read
+    workload = {**{key: value for key, value in slow.items() if key != "RANCHER_SERVICE"},
+                "RANCHER_WORKLOAD": "deployment:web"}
+    assert load(workload).warnings == ()   # a 2.x rollout has no batches of ours
+    assert load(BASE).warnings == ()
+
+
+def test_a_stack_setting_is_a_default_for_bare_names_and_may_not_contradict_them() -> None:
+    assert load({**BASE, "RANCHER_STACK": "shop", "RANCHER_SERVICE": "shop/web"}).services == (ServiceTarget("web", "shop"),)
+    assert load({**BASE, "RANCHER_STACK": "shop", "RANCHER_SERVICE": "other/web, shop/api"}).services == (
+        ServiceTarget("web", "other"), ServiceTarget("api", "shop"))
+    assert refused({**BASE, "RANCHER_STACK": "other", "RANCHER_SERVICE": "shop/web, shop/api"}) == (
+        "RANCHER_SERVICE: names the stack of every service (shop), and RANCHER_STACK names another (other); "
+        "leave out RANCHER_STACK, or the stack in RANCHER_SERVICE")
+
+
+# -- .env: read whole, or refused naming the file and line --------------------------------------------
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_refused_naming_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_bytes(b"RANCHER_TIMEOUT=30\nRANCHER_STACK=sh\xffop\n")
+    with pytest.raises(ConfigError) as caught:
+        read_dotenv(str(path))
+    assert str(caught.value) == (f".env file {path}: line 2 is not UTF-8 text, the encoding python-dotenv reads "
+                                 "(the line is not shown); save the file as UTF-8")
+
+
+def test_dotenv_lines_python_dotenv_cannot_parse_are_refused_naming_them_not_their_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / ".env"
+    path.write_text("RANCHER_STACK=shop\nexport hunter2 secret\nRANCHER_SERVICE=web\nnot a line\n")
+    with pytest.raises(ConfigError) as caught:
+        read_dotenv(str(path))
+    assert str(caught.value) == (f".env file {path}: lines 2, 4 cannot be read as KEY=VALUE by python-dotenv (not "
+                                 "shown: a line may hold a secret); fix or remove them")
+    assert "python-dotenv could not parse" not in capsys.readouterr().err + caplog.text
+
+
+def test_a_dotenv_file_saved_with_a_byte_order_mark_keeps_its_first_line(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_bytes("\ufeffRANCHER_STACK=shop\n".encode())
+    assert read_dotenv(str(path)) == {"RANCHER_STACK": "shop"}

@@ -190,7 +190,7 @@ def test_a_read_checking_a_silent_watch_that_fails_keeps_the_watch(k8s: Simulato
     """Rancher failing the check (503) is said, and the wait keeps watching: the watch is not what failed."""
     when_open(k8s, lambda: k8s.faults.fail_next("/deployments/web", 3, status=503, method="GET"))
     result, waited, _ = stalled_then_released(k8s, RANCHER_RETRIES="0")
-    assert "HTTP 503 from Rancher; still waiting" in result.stderr, result.stderr
+    assert "HTTP 503 (503: Service Unavailable); still waiting" in result.stderr, result.stderr
     assert len(watches(waited)) == 1, waited
 
 

@@ -143,9 +143,13 @@ def test_a_ca_bundle_that_does_not_sign_the_certificate_is_named_not_asked_for(
     assert result.code == 2, result.stderr
     assert f"the TLS certificate of {sim.url} could not be verified" in result.stderr
     assert ("the CA bundle given in --ca-bundle does not sign it; set --ca-bundle to the PEM file of the CA that "
-            "does (or RANCHER_INSECURE=true to skip the check)") in result.stderr
+            "does (or `RANCHER_INSECURE=true` to skip the check)") in result.stderr
     assert "set RANCHER_CA_BUNDLE to the CA's PEM file" not in result.stderr
     assert sim.count() == 0
+    # On GitHub the same advice reads as inputs, the value too (docs/ci.md, "Advice reads the same way").
+    github = run_cli(GITHUB_ACTIONS="true", **{"INPUT_CA-BUNDLE": str(other)})
+    assert ("the CA bundle given in input ca-bundle does not sign it; set input ca-bundle to the PEM file of the CA "
+            "that does (or input `insecure: true` to skip the check)") in github.stderr
 
 
 def test_a_certificate_for_another_host_name_says_so(ca: trustme.CA, ca_file: str, tmp_path: Path,

@@ -213,7 +213,7 @@ class App:
         try:
             admissions = self._scheduler.submit(parsed.triggers)
         except QueueFull as full:
-            raise Refused(HTTPStatus.TOO_MANY_REQUESTS, f"the queue is full (RANCHER_SERVE_QUEUE={full.limit}: at "
+            raise Refused(HTTPStatus.TOO_MANY_REQUESTS, f"the queue is full (`RANCHER_SERVE_QUEUE={full.limit}`: at "
                                                         f"most {counted(full.limit, 'waiting run')}); try again later",
                           (("Retry-After", str(RETRY_AFTER_SECONDS)),)) from None
         except Stopping:

@@ -83,7 +83,7 @@ class Service:
         """Interrupt the runs still going and wait until each has restored or reported its targets."""
         interrupted = self.scheduler.interrupt(number)
         self.log.line(f"interrupting {_runs(interrupted)}: each rolls back "
-                      "(or, with RANCHER_ON_INTERRUPT=report, leaves its targets and reports them) before the "
+                      "(or, with `RANCHER_ON_INTERRUPT=report`, leaves its targets and reports them) before the "
                       "server exits; a further signal ends the wait for the rollbacks")
         hurried, received = False, signals()
         while not self.scheduler.wait(_TICK_SECONDS):
@@ -104,8 +104,6 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
         return inputs.name(OPTIONS_BY_NAME[option])
 
     keys = Keys.from_settings(settings, name)
-    if settings.serve_port > 65535:
-        raise ConfigError(name("serve_port"), f"must be a TCP port, at most 65535, got {settings.serve_port}")
     # A trigger's left-out fields compared as what they mean under these settings (runs.effective).
     compare = by_version(settings.version_policy, lambda trigger: effective(settings, trigger))
     scheduler = Scheduler(make_runner(settings, inputs, redactor, log=lines, out=out), workers=settings.parallel,
@@ -131,9 +129,11 @@ def start(settings: Settings, inputs: Inputs, redactor: Redactor, log: HumanLog,
              f"{settings.parallel} at once")
     if settings.image is not None:
         log.line(f"warning: {name('image')} is not read: each request names the image its run deploys")
+    for warning in settings.warnings:   # said once here: each run's own settings leave them out (`selecting`)
+        log.line(f"warning: {warning}")
     if keys.open:
         log.line("warning: no RANCHER_SERVE_TOKEN or RANCHER_SERVE_HMAC_SECRET: anyone who reaches this port "
-                 "can deploy (RANCHER_SERVE_ALLOW_UNAUTHENTICATED=true)")
+                 "can deploy (`RANCHER_SERVE_ALLOW_UNAUTHENTICATED=true`)")
     return Service(settings, host, port, app, scheduler, server, log, polling)
 
 

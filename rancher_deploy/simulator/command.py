@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import NoReturn
 
 from rancher_deploy.simulator import SUPPORTED_RANCHER_VERSIONS, Simulator, Timing
 from rancher_deploy.simulator.rancher2.releases import kubernetes_release
@@ -39,21 +40,46 @@ https://github.com/rancher-deploy/rancher-deploy/blob/main/docs/simulator.md
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line and exit 2, as the deploy commands answer them (`cli.build_parser`)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 0 (any free one) to 65535: a larger one is refused by bind() as an OverflowError."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 (any free port) to 65535, got {port}")
+    return port
+
+
+def _key(text: str) -> str:
+    """A key of the simulator's admin API key: an empty one would let an empty Basic login in."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rancher-deploy simulate",
         description="Serve a simulated Rancher API for demos and tests: 1.6 (v1, v2-beta) or 2.x (v3, the "
         "Kubernetes proxy at /k8s/clusters/local, and Steve at /v1 from 2.5 on), until SIGINT or SIGTERM.",
         epilog=_SEEDING,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0: any free port (default 8080)")
+    parser.add_argument("--port", type=_port, default=8080, help="port to listen on; 0: any free port (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
     parser.add_argument(
-        "--access-key", required=True,
+        "--access-key", required=True, type=_key,
         help="access key of the admin API key (1.6: an account key; 2.x: token-xxxxx); required",
     )
-    parser.add_argument("--secret-key", required=True, help="secret key of the admin API key; required")
+    parser.add_argument("--secret-key", required=True, type=_key, help="secret key of the admin API key; required")
     parser.add_argument("--state", metavar="FILE",
                         help="JSON state file (1.6 only): loaded at start if present, saved on exit (default: none, "
                         "the state is lost on exit)")

@@ -143,3 +143,17 @@ def test_an_environment_key_never_reaches_a_service_of_another_environment(
     assert "service 'web' not found in stack 'shop'" in result.stderr
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
     assert SECRET_KEY not in result.output and secret not in result.output
+
+
+def test_a_500_is_worded_alike_whether_a_read_or_an_action_met_it(sim: Simulator, web: str, run_cli: RunCli) -> None:
+    # One wording for Rancher's error answers (`errors.answered`): a read's 5xx, which is retried, used
+    # to read "HTTP 500 from Rancher", and an action's "HTTP 500 (Rancher's words)".
+    sim.faults.fail_next("/v2-beta/projects", count=10, status=500, method="GET")
+    read = run_cli(RANCHER_RETRIES="0")
+    sim.faults.clear()
+    sim.faults.fail_next(f"/services/{web}/", status=500, method="POST")
+    action = run_cli()
+    said = [line.split("failed: ", 1)[1] for result in (read, action)
+            for line in result.stderr.splitlines() if "failed: HTTP 500" in line]
+    assert said and said[0].startswith("HTTP 500 (") and "from Rancher" not in said[0], read.stderr
+    assert said[-1].startswith(said[0].split(";")[0].split(")")[0]), action.stderr

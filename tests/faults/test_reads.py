@@ -49,7 +49,7 @@ def test_reads_that_keep_failing_before_any_change_stop_after_the_retries_exit_3
     sim.faults.fail_next("/", count=100, status=503, method="GET")  # whichever request comes first
     result = run_cli("--output", "json", RANCHER_RETRIES="2", **SLOW)
     assert result.code == 3, result.stderr
-    assert "Connecting to Rancher failed: HTTP 503 from Rancher" in result.stderr
+    assert "Connecting to Rancher failed: HTTP 503 (Service Unavailable)" in result.stderr
     assert sim.count("GET") == 3, "one try and two retries, no more"
     assert virtual.slept == [0.5, 1.0]
     assert result.json["result"] == "error"
@@ -73,7 +73,7 @@ def test_a_wait_outlives_reads_failing_for_longer_than_the_retries(
     result = run_cli(**SLOW)
     assert result.code == 0, result.stderr
     lines = result.stderr.splitlines()
-    assert sum("HTTP 503 from Rancher; still waiting" in line for line in lines) == 1, "said once, not per poll"
+    assert sum("HTTP 503 (Service Unavailable); still waiting" in line for line in lines) == 1, "said once, not per poll"
     assert "Rancher answers again" in result.stderr
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", NEW_IMAGE)
 

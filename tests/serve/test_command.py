@@ -17,7 +17,7 @@ from rancher_deploy.serve import command
 from rancher_deploy.settings import SETTINGS, Command
 from rancher_deploy.simulator import Simulator
 
-from ..conftest import SECRET_KEY
+from ..conftest import NEW_IMAGE, SECRET_KEY
 from .conftest import TOKEN, Serve, server_environment
 
 
@@ -106,3 +106,12 @@ def test_serve_without_its_extra_says_how_to_install_it_and_exits_2(argv: list[s
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "rancher-deploy serve needs its extra: pip install 'rancher-deploy[serve]'\n"
+
+
+def test_a_token_beside_the_keys_is_said_once_as_the_server_starts_not_per_run(serve: Serve) -> None:
+    from rancher_deploy.images import ImageRef
+
+    served = serve(RANCHER_TOKEN="token-abc12:tokensecretpart")
+    said = "warning: RANCHER_TOKEN is sent, not CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY"
+    assert served.log.getvalue().count(said) == 1
+    assert served.service.settings.selecting(ImageRef.parse(NEW_IMAGE)).warnings == (), "each run's own log"

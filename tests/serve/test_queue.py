@@ -77,7 +77,7 @@ def test_past_the_queues_bound_a_request_is_429_and_queues_nothing(serve: Serve,
     full = served.upgrade("registry.example.com:5000/shop/cart:1.0")
     assert full.status_code == 429
     assert full.headers["Retry-After"] == "60"
-    assert full.json() == {"error": "the queue is full (RANCHER_SERVE_QUEUE=1: at most 1 waiting run); try again later"}
+    assert full.json() == {"error": "the queue is full (`RANCHER_SERVE_QUEUE=1`: at most 1 waiting run); try again later"}
     status = served.status()
     assert (status["queued"], status["queue_limit"], [run["run"] for run in status["runs"]]) == (1, 1, [2, 1])
     # A minor release of a waiting repository needs a place of its own; a newer patch release, or the same

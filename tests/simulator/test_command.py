@@ -125,3 +125,21 @@ def test_the_seeds_the_help_shows_work(capsys: pytest.CaptureFixture[str]) -> No
     with Simulator("token-abcde", "S", rancher_version="2.8", timing=Timing.fast()) as sim:
         created = requests.post(f"{sim.url}/_sim/seed", json=rancher2, timeout=5)
         assert created.status_code == 201 and created.json()["workloads"] == ["deployment:shop:web"]
+
+
+@pytest.mark.parametrize(("arguments", "said"), [
+    (["--port", "99999"], "argument --port: must be 0 (any free port) to 65535, got 99999"),
+    (["--port", "http"], "argument --port: must be a port number, got 'http'"),
+    (["--access-key", ""], "argument --access-key: must not be empty"),
+    (["--secret-key", " "], "argument --secret-key: must not be empty"),
+])
+def test_a_bad_argument_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], arguments: list[str],
+                                               said: str) -> None:
+    # A port past 65535 reached bind() as an OverflowError (a traceback, exit 1); empty keys let an empty
+    # Basic login in (answered 200).
+    given = {"--access-key": "K", "--secret-key": "S", **dict(zip(arguments[::2], arguments[1::2]))}
+    with pytest.raises(SystemExit) as stopped:
+        main([word for pair in given.items() for word in pair])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (f"rancher-deploy simulate: error: {said} "
+                                       "(see `rancher-deploy simulate --help`)\n")
