@@ -6,7 +6,7 @@ once Rancher offers what it needs. Real HTTP against the simulator, on simulated
 from __future__ import annotations
 
 import types
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 import requests
@@ -14,8 +14,8 @@ import requests
 from rancher_deploy import cli
 from rancher_deploy.simulator import Simulator, Timing
 
-from .conftest import ACCESS_KEY, NEW_IMAGE, OLD_IMAGE, SECRET_KEY, CliRun, RunCli, VirtualTime, invoke_cli
-from .faults.conftest import RunWatching, act, run_watching  # noqa: F401  (fixture)
+from .conftest import NEW_IMAGE, OLD_IMAGE, CliRun, RunCli, VirtualTime, invoke_cli
+from .faults.conftest import RunWatching, act, other_pipeline_upgrades, run_watching  # noqa: F401  (fixture)
 
 OTHER_IMAGE = "registry.example.com:5000/shop/web:3.0-hotfix"
 TOKEN_ID, TOKEN_SECRET = "token-abcde", "tokensecret-recognisable-91c"
@@ -74,17 +74,24 @@ def writes(sim: Simulator) -> int:
     return sum(1 for r in sim.requests if r.method in ("PUT", "PATCH", "POST") and "/_sim/" not in r.path)
 
 
+def someone_sets_image_at(sim: Simulator, time: VirtualTime, moment: float, image: str) -> list[int]:
+    """`someone_sets_image` `moment` simulated seconds into the run; the list gets how many writes there
+    were then (to tell whether the tool wrote after it)."""
+    written: list[int] = []
+
+    def write() -> None:
+        someone_sets_image(sim, image)
+        written.append(writes(sim))
+
+    time.at(moment, write)
+    return written
+
+
 def test_another_writers_image_during_the_rollout_is_not_our_success_nor_rolled_back(
         sim2: tuple[Simulator, VirtualTime]) -> None:
     sim, time = sim2
     sim.faults.unhealthy_image(NEW_IMAGE)
-    written: list[int] = []
-
-    def hotfix() -> None:
-        someone_sets_image(sim, OTHER_IMAGE)
-        written.append(writes(sim))
-
-    time.at(3, hotfix)
+    written = someone_sets_image_at(sim, time, 3, OTHER_IMAGE)
     result = run2(sim)
     assert result.code == 4, result.stderr
     (target,) = result.json["targets"]
@@ -103,13 +110,7 @@ def test_someone_elses_undo_during_the_rollout_is_restored_not_upgraded_and_not_
         sim2: tuple[Simulator, VirtualTime]) -> None:
     sim, time = sim2
     sim.faults.unhealthy_image(NEW_IMAGE)
-    written: list[int] = []
-
-    def undo() -> None:
-        someone_sets_image(sim, OLD_IMAGE)   # `kubectl rollout undo` puts the previous template back
-        written.append(writes(sim))
-
-    time.at(3, undo)
+    written = someone_sets_image_at(sim, time, 3, OLD_IMAGE)   # as `kubectl rollout undo` puts it back
     result = run2(sim)
     assert result.code == 1, result.stderr
     (target,) = result.json["targets"]
@@ -135,14 +136,6 @@ def test_a_rollout_that_succeeds_reports_the_images_it_read(sim2: tuple[Simulato
 SLOW = {"RANCHER_POLL_INTERVAL": "2", "RANCHER_TIMEOUT": "300"}
 
 
-def upgrade_to(sim: Simulator, service_id: str, image: str) -> None:
-    current = sim.service(service_id)
-    body: dict[str, Any] = {"inServiceStrategy": {"launchConfig": {**current["launchConfig"], "imageUuid": f"docker:{image}"},
-                                                  "batchSize": 1, "intervalMillis": 2000}}
-    answer = requests.post(current["actions"]["upgrade"], json=body, auth=(ACCESS_KEY, SECRET_KEY), timeout=5)
-    assert answer.status_code == 202, answer.text
-
-
 def test_another_pipelines_upgrade_in_the_middle_of_ours_is_not_finished_nor_rolled_back_1x(
         sim: Simulator, web: str, virtual: VirtualTime, run_cli: RunCli) -> None:
     """Between two of our reads, someone rolls our upgrade back and upgrades the service to their image:
@@ -154,7 +147,7 @@ def test_another_pipelines_upgrade_in_the_middle_of_ours_is_not_finished_nor_rol
         act(sim, web, "rollback")
         sim.advance(60)
         assert sim.service(web)["state"] == "active"
-        upgrade_to(sim, web, OTHER_IMAGE)
+        other_pipeline_upgrades(sim, web, OTHER_IMAGE)
 
     virtual.at(5, theirs)
     result = run_cli("--output", "json", **SLOW)
@@ -191,7 +184,7 @@ def test_a_rollback_offered_again_is_not_sent_for_someone_elses_upgrade(
     def theirs() -> None:
         act(sim, web, "rollback")
         sim.advance(60)
-        upgrade_to(sim, web, OTHER_IMAGE)
+        other_pipeline_upgrades(sim, web, OTHER_IMAGE)
         sim.advance(60)
 
     virtual.at(3, lambda: act(sim, web, "cancelupgrade"))
