@@ -25,8 +25,8 @@ def _deploy(argv: Sequence[str]) -> int:
 
 
 def _deploy_program(argv: Sequence[str]) -> int:
-    """The deploy CLI as the program runs it: with the collector off until the run's modules are
-    loaded (`_loaded`).
+    """The deploy CLI as the program runs it: SIGTERM and SIGINT noted from its first line on
+    (`_note_signals`), and the collector off until the run's modules are loaded (`_loaded`).
 
     Loading requests, urllib3 and our modules makes some 46,000 objects that live as long as the
     process (`len(gc.get_objects())` once they are); the cyclic collector, triggered every 700 new
@@ -35,12 +35,36 @@ def _deploy_program(argv: Sequence[str]) -> int:
     was about 7 ms of a dry run's 160 (docs/performance.md). Not for `demo`, `simulate` or `serve`,
     which do not go through here and run for as long as they are left running.
     """
+    noted = _note_signals()
     import gc
 
     gc.disable()   # a run that ends before it connects exits with it off: `_exiting` freezes all the same
     from rancher_deploy import cli
 
-    return cli.main(argv, loaded=_loaded)
+    return cli.main(argv, loaded=_loaded, noted=noted)
+
+
+def _note_signals() -> list[int]:
+    """Note SIGTERM and SIGINT in the returned list from now on, until `cli` installs its own handlers
+    and takes what was noted (its run then stops before its first change, docs/ci-conventions.md §6).
+
+    First, before requests, urllib3 and the settings are loaded (some 100 ms), because a signal in that
+    window is otherwise lost or fatal: as PID 1 (GitHub, Drone and Woodpecker run no init) the kernel
+    drops a signal the process has no handler for, so a SIGTERM would be ignored and the upgrade run to
+    its end; SIGINT's default handler raises KeyboardInterrupt wherever the import is, a traceback with
+    no CI outputs. `signal` costs no import here: `cli` imports it anyway, and `--version`, answered
+    before this, never gets here.
+    """
+    import signal
+
+    noted: list[int] = []
+
+    def note(number: int, frame: object) -> None:
+        noted.append(number)
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, note)
+    return noted
 
 
 def _demo(argv: Sequence[str]) -> int:

@@ -11,14 +11,8 @@ from __future__ import annotations
 from typing import Callable
 
 from rancher_deploy.backend import Backend
-from rancher_deploy.errors import (
-    RETRYABLE_STATUSES,
-    DeployError,
-    NeedsAttention,
-    RancherAPIError,
-    RequestTimedOut,
-    TransientRancherError,
-)
+from rancher_deploy.errors import (RETRYABLE_STATUSES, DeployError, Interrupted, NeedsAttention, RancherAPIError,
+                                   RequestTimedOut, TransientRancherError, signal_name)
 from rancher_deploy.events import Emit, Level, Step
 from rancher_deploy.snapshot import Snapshot, TargetRef
 from rancher_deploy.timing import Deadline, Pace, backoff
@@ -29,20 +23,37 @@ _DOING = {"upgrade": "upgrading", "finish": "finishing", "rollback": "rolling ba
 class Actions:
     """Sends actions for the pipeline: look before, send once, look again when the answer is unclear."""
 
-    def __init__(self, backend: Backend, emit: Emit, pace: Pace, *, retries: int, request_timeout: float,
-                 advise: Callable[[TargetRef], str] | None = None) -> None:
+    def __init__(self, backend: Backend, emit: Emit, pace: Pace, restore_pace: Pace | None = None, *,
+                 retries: int, request_timeout: float, advise: Callable[[TargetRef], str] | None = None) -> None:
         self._backend = backend
         # What to run next on a target whose state is unknown (`steps.TargetSteps.next_steps`: naming it
         # alone in a run of several), else the backend's words.
         self._advise = advise or (lambda ref: backend.next_steps(None))
         self._emit = emit
         self._pace = pace
+        self._restore_pace = restore_pace or pace
         self._retries = retries
         self._request_timeout = request_timeout
 
+    def check(self, ref: TargetRef, name: str, last: Snapshot | None = None) -> None:
+        """Raise Interrupted when a signal asked the run to stop: a change is never sent after one
+        (docs/ci-conventions.md §6, "on a signal start no new change"). Called just before each
+        request that changes something, so a signal that came during the reads before it (or during
+        start-up) stops it; `last` is the target as those reads left it, for the report."""
+        number = self._pace.interrupted()
+        if number is not None:
+            raise Interrupted(f"{signal_name(number)} arrived before the {name} of {ref.name} was sent, so it was "
+                              "not sent", number, last)
+
     def send(self, ref: TargetRef, action: Callable[[TargetRef], None], name: str, *,
-             resend: bool = True, before: Snapshot | None = None) -> tuple[DeployError, Snapshot] | None:
+             resend: bool = True, before: Snapshot | None = None, restore: bool = False
+             ) -> tuple[DeployError, Snapshot] | None:
         """Send an action; None when it is under way in Rancher.
+
+        A change (`restore` false) is checked against the signals just before each try (`check`:
+        Interrupted, with nothing sent). A restore (a rollback after a failure or a signal) is what a
+        signal asks for, so it is sent all the same, and its reads and tries end with the grace after
+        a signal (`TargetSteps.restore_pace`).
 
         If Rancher answered an error that says "try again" (`errors.RETRYABLE_STATUSES`: 5xx; 429, too
         many requests; 409, Cattle's "resource busy" while another process holds the service's lock,
@@ -60,16 +71,19 @@ class Actions:
         waited since (the read that decided the action): it stands for the read taken before the
         action, which a lost answer is judged against. Otherwise the target is read first.
         """
+        pace = self._restore_pace if restore else self._pace
         if before is None:
-            before = self.fetch_patiently(ref, name)
+            before = self.fetch_patiently(ref, name, pace)
         for attempt, delay in enumerate(backoff(), start=1):
+            if not restore:
+                self.check(ref, name, before)
             try:
                 action(ref)
                 return None
             except (TransientRancherError, RancherAPIError) as error:
                 if isinstance(error, RancherAPIError) and error.status not in RETRYABLE_STATUSES:
                     raise
-                after = self._look_again(ref, name, error, before)
+                after = self._look_again(ref, name, error, before, pace)
                 answered = isinstance(error, RancherAPIError)
                 if self._moved(before, after):
                     answer = "answer was an error" if answered else "answer was lost"
@@ -78,7 +92,7 @@ class Actions:
                     return None
                 if not resend:
                     return error, after
-                if not answered or attempt > self._retries:
+                if not answered or attempt > self._retries or (restore and pace.interrupted() is not None):
                     raise
                 asked = error.retry_after if isinstance(error, RancherAPIError) else None
                 if asked is not None:
@@ -86,37 +100,39 @@ class Actions:
                 when = f"in {delay:g}s" + (" (Rancher's Retry-After)" if asked is not None else "")
                 self._emit(Step(f"{error}; {ref.name} is still {after.state}, so Rancher did not take "
                                 f"it: sending {name} again {when}", Level.WARNING, ref.name, named=True))
-                self._pace.sleep(delay)
+                pace.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def fetch_patiently(self, ref: TargetRef, name: str) -> Snapshot:
-        """Read the target, giving Rancher one wait's budget (RANCHER_TIMEOUT) to answer again.
+    def fetch_patiently(self, ref: TargetRef, name: str, pace: Pace | None = None) -> Snapshot:
+        """Read the target, giving Rancher one wait's budget (RANCHER_TIMEOUT) to answer again, or
+        until `pace` says to stop (a signal; for a restore, the end of the grace after one).
 
         An action usually follows a wait; if Rancher stopped answering during it (restart, network
         outage), a rollback or finish that gave up at once would leave the service half-upgraded.
         """
-        deadline = Deadline(self._pace)
+        pace = pace or self._pace
+        deadline = Deadline(pace)
         warned = False
         while True:
             try:
                 return self._backend.fetch(ref)
             except TransientRancherError as error:
-                if deadline.passed():
+                if deadline.passed() or pace.interrupted() is not None:
                     raise
                 if not warned:
-                    self._emit(Step(f"{error}; will try the {name} until {self._pace.timeout_seconds:g}s have "
+                    self._emit(Step(f"{error}; will try the {name} until {pace.timeout_seconds:g}s have "
                                     "passed (RANCHER_TIMEOUT)", Level.WARNING, ref.name))
                     warned = True
                 deadline.pause()
 
-    def _look_again(self, ref: TargetRef, name: str, error: DeployError, before: Snapshot) -> Snapshot:
+    def _look_again(self, ref: TargetRef, name: str, error: DeployError, before: Snapshot, pace: Pace) -> Snapshot:
         try:
-            after = self.fetch_patiently(ref, name)
+            after = self.fetch_patiently(ref, name, pace)
             if isinstance(error, RequestTimedOut) and not self._moved(before, after):
                 # A slow Rancher may still be working on the request: give it one more request
                 # timeout before concluding that it was not taken.
-                self._pace.sleep(self._request_timeout)
-                after = self.fetch_patiently(ref, name)
+                pace.sleep(self._request_timeout)
+                after = self.fetch_patiently(ref, name, pace)
         except TransientRancherError:
             advice = self._advise(ref)
             unknown = NeedsAttention(

@@ -103,11 +103,14 @@ def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], 
     if why is None and (signal := steps.pace.interrupted()) is not None:
         run.interrupted_by, why = signal, "the run was interrupted by a signal"
 
+    commit = threading.Event()   # set by the first finish: from then on every target is finished (`TargetSteps.finish`)
+
     def second_half(pair: tuple[TargetRef, Applied]) -> TargetOutcome:
         item = pair[1]
         with _group(steps, f"{'complete' if why is None else 'after the failure:'} {item.ref.name}", grouped):
             # Others were waited for since its last read: the finish reads it again first.
-            outcome = flow.complete(replace(item, fresh=False), run) if why is None else _undo(steps, item, why, run)
+            outcome = (flow.complete(replace(item, fresh=False, commit=commit), run) if why is None
+                       else _undo(steps, item, why, run))
         return replace(outcome, duration_seconds=steps.clock() - item.started)
 
     for (ref, item), ended in zip(applied, each(applied, second_half, limit=limit)):
@@ -136,7 +139,7 @@ def _undo(steps: TargetSteps, item: Applied, why: str, run: Run) -> TargetOutcom
         return left_changed(steps, item.ref, item.plan, f"on the new image although {why} (--no-rollback)", kept,
                             item.last)
     return restore(steps, item.ref, item.plan, f"{why}, and RANCHER_ATOMIC restores every target of the run",
-                     item.last, level=Level.WARNING)
+                   item.last, run, level=Level.WARNING)
 
 
 @contextmanager

@@ -50,7 +50,7 @@ _COMMANDS = {command.value: command for command in Command if command.value in C
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, *,
          dotenv_path: str | None = ".env", stdout: TextIO | None = None, stderr: TextIO | None = None,
-         loaded: Callable[[], None] = lambda: None) -> int:
+         loaded: Callable[[], None] = lambda: None, noted: Sequence[int] = ()) -> int:
     """Run one deploy command (upgrade, rollback, finish, status) and return its exit code.
 
     `demo`, `simulate` and `serve` are started by `rancher_deploy.__main__`, which calls this for the rest.
@@ -59,7 +59,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     and in CI with the outputs, summary and annotation of that CI. Only `--help` and `--version`
     end without a report. `loaded` is called once the modules a run needs are imported, before it
     connects: the program's start-up is over (`rancher_deploy.__main__`, which turned the collector off
-    for it).
+    for it). `noted` holds the signals received before this installs its handlers (the program's
+    entry notes them from its first line, `rancher_deploy.__main__._note_signals`): the run honours
+    them at its first check, before it connects, and ends 143/130 with nothing changed.
     """
     raw = list(sys.argv[1:] if argv is None else argv)
     arguments = raw
@@ -106,7 +108,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         log = HumanLog(err, redactor, verbose=run.settings.verbose, dialect=dialect)
         _check_destinations(run, dialect.destinations(env, dotenv_path=run.settings.dotenv_report,
                                                       dotenv_named=inputs.name(DOTENV_REPORT)))
-        outcome = _deploy(run, run.settings, log, redactor, inputs, loaded)
+        outcome = _deploy(run, run.settings, log, redactor, inputs, loaded, noted)
     except DeployError as caught:
         error, outcome = caught, run.stopped   # what the run knew of each target when the error stopped it
     except Exception as unexpected:  # noqa: BLE001 - the one place that must turn any bug into exit 4
@@ -350,11 +352,18 @@ class _Signals:
         self._wake = threading.Event()
         self._previous: dict[int, Any] = {}
 
-    def install(self) -> None:
+    def install(self, noted: Sequence[int] = ()) -> None:
+        """Handle SIGTERM and SIGINT from now on, taking `noted` (the live list of the signals an
+        earlier handler noted, read once these handlers are in place, so none falls between) as
+        received first."""
         if threading.current_thread() is not threading.main_thread():
             return
         for number in (signal.SIGTERM, signal.SIGINT):
             self._previous[number] = signal.signal(number, self._handle)
+        received = [*noted, *(number for number in (self.received, self.second) if number is not None)]
+        if received:
+            self.received, self.second = received[0], received[1] if len(received) > 1 else None
+            self._wake.set()
 
     def restore(self) -> None:
         for number, handler in self._previous.items():
@@ -384,15 +393,16 @@ class _Signals:
 
 
 def _deploy(run: _Run, settings: Settings, log: HumanLog, redactor: Redactor, inputs: Inputs,
-            loaded: Callable[[], None]) -> Outcome:
-    """Run the command through `runner.run`, with the signals handled while it runs; noted in `run`."""
+            loaded: Callable[[], None], noted: Sequence[int]) -> Outcome:
+    """Run the command through `runner.run`, with the signals handled while it runs (`noted`: those
+    received before, honoured at the run's first check); noted in `run`."""
     from rancher_deploy import http, runner  # noqa: F401 - http (requests): imported with the rest of start-up
 
     loaded()
 
     dotenv = dotenv_line(inputs)
     signals = _Signals()
-    signals.install()
+    signals.install(noted)
     try:
         ran = runner.run(settings, _after_first(log, dotenv), redactor=redactor, control=signals,
                          clock=time.monotonic, inputs=inputs)

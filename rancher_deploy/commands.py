@@ -11,7 +11,7 @@ Their changes follow the result fields: `previous_image` is what ran before the 
 
 from __future__ import annotations
 
-from rancher_deploy.errors import NeedsAttention, RefusedError, WaitEnded, WaitInterrupted
+from rancher_deploy.errors import Interrupted, NeedsAttention, RefusedError, WaitEnded, WaitInterrupted
 from rancher_deploy.events import ImageChange, Level, Result, Step, TargetOutcome
 from rancher_deploy.snapshot import Goal, Phase, TargetRef, Verdict
 from rancher_deploy.steps import Run, TargetSteps, outcome, unchanged
@@ -38,6 +38,8 @@ def rollback(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
     steps.emit(Step(f"Rolling back {ref.name} (state {snapshot.state})", target=ref.name, named=True))
     try:
         steps.actions.send(ref, steps.backend.rollback, "rollback")
+    except Interrupted as signalled:   # the signal came first: nothing sent
+        return steps.stopped(ref, run, signalled, asked, Result.UNCHANGED)
     except NeedsAttention as unknown:   # the answer was lost and Rancher cannot be read: taken or not is unknown
         return steps.unknown(ref, unknown, asked)
     try:
@@ -77,7 +79,10 @@ def finish(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
     if steps.settings.dry_run:
         message = f"dry run: would finish the upgrade of {ref.name}; nothing was changed"
         return steps.report(ref, Result.PLANNED, snapshot.state, images, message)
-    return steps.finish(ref, snapshot, images, run, Result.FINISHED)
+    try:
+        return steps.finish(ref, snapshot, images, run, Result.FINISHED)
+    except Interrupted as signalled:   # the signal came first: nothing sent
+        return steps.stopped(ref, run, signalled, images, Result.UNCHANGED)
 
 
 def status(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:

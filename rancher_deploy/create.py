@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rancher_deploy.creation import Creation
 from rancher_deploy.errors import (
+    Interrupted,
     NeedsAttention,
     RancherAPIError,
     RancherUnreachable,
@@ -45,6 +46,10 @@ def start(steps: TargetSteps, pending: TargetRef, plan: Plan, run: Run) -> Appli
     if steps.settings.dry_run:
         return steps.report(pending, Result.PLANNED, MISSING, plan.changes,
                             f"dry run: a real run would create {pending.name}; nothing was changed")
+    try:
+        steps.actions.check(pending, "creation")
+    except Interrupted as signalled:   # a signal came first: nothing is created
+        return steps.stopped(pending, run, signalled, plan.changes, Result.NOT_UPGRADED, MISSING)
     ref = _send(steps, pending, plan, creation)
     run.current = ref
     steps.emit(Step(f"Created {ref.name} ({ref.id}); waiting until it is healthy", target=ref.name, named=True))

@@ -2,8 +2,8 @@
 
 It emits events and returns an Outcome; it never prints. The one promise it keeps above all
 others: a run never leaves a target half-upgraded without saying so. Every failure after the
-first change ends in a rollback that is waited for (`recovery`), or in a FAILED target whose
-message names the exact state and what to do next (exit 4). The upgrade of one target has two
+first change ends in a rollback that is waited for (`recovery`; after a signal, a short grace), or in
+a target whose message names the exact state and what to do next. The upgrade of one target has two
 halves, `start` (up to healthy) and `complete` (finish); one target runs them back to back, and
 several named targets run them as one (`atomic`) unless RANCHER_ATOMIC=false. Sending each
 action, and telling from Rancher's state whether an unanswered one was taken, belongs to
@@ -25,11 +25,12 @@ from rancher_deploy.errors import (
     ConfigError,
     DeployError,
     ExitCode,
+    Interrupted,
     NeedsAttention,
-    RefusedError,
     TargetMissing,
     WaitEnded,
     WaitInterrupted,
+    signal_name,
 )
 from rancher_deploy.events import (
     Emit,
@@ -139,9 +140,13 @@ class Pipeline:
                 self._steps.alone = {ref.id: (alone(target),) for ref, target in zip(refs, self._settings.targets)}
         if command is Command.UPGRADE:
             # Every target is checked before the first one is touched, so a refusal or a bad
-            # setting for the third service cannot surface after the first was upgraded.
+            # setting for the third service cannot surface after the first was upgraded. After a
+            # signal nothing more is read: no target is started (the flows' `stop`), and the run
+            # exits while a CI's stop still lets it (a slow Rancher takes seconds per read).
             for ref in refs:
                 run.current = ref
+                if self._steps.interrupted() is not None:
+                    break
                 if ref not in self._creations:
                     self._preflight(ref, self._picks[ref.id].candidate.snapshot if ref.id in self._picks else None)
         if command is Command.UPGRADE and len(refs) > 1 and self._settings.atomic and not self._settings.dry_run:
@@ -257,8 +262,12 @@ class Pipeline:
             return done
 
         fail_fast = self._settings.fail_fast
-        ended = each(refs, one, limit=self._settings.parallel,
-                     stop=lambda: quiet.is_set() or run.interrupted_by is not None or (fail_fast and failed.is_set()))
+
+        def stop() -> bool:   # a signal starts no further target, also one no wait has seen (between two)
+            run.interrupted_by = run.interrupted_by or self._steps.interrupted()
+            return quiet.is_set() or run.interrupted_by is not None or (fail_fast and failed.is_set())
+
+        ended = each(refs, one, limit=self._settings.parallel, stop=stop)
         run.outcomes.clear()
         outcomes = [done for done in ended if isinstance(done, TargetOutcome)]
         errors = [(ref, error) for ref, error in zip(refs, ended) if isinstance(error, DeployError)]
@@ -266,7 +275,7 @@ class Pipeline:
             run.outcomes.extend(outcomes)
             run.current = errors[0][0]
             raise errors[0][1]
-        why = "the run was interrupted by a signal" if run.interrupted_by is not None else (
+        why = f"the run was interrupted by {signal_name(run.interrupted_by)}" if run.interrupted_by is not None else (
             "another target failed (--fail-fast)")
         rest = [ref for ref, done in zip(refs, ended) if isinstance(done, NotStarted)]
         if rest:
@@ -311,7 +320,7 @@ class Pipeline:
         read is the survey's (`listed`); of unknown age, so `_ready` reads again (docs/fleet.md, What it costs)."""
         snapshot = listed if listed is not None else self._backend.fetch(ref)
         self._checked[ref.id] = (snapshot, self._clock() if listed is None or self._settings.dry_run else float("-inf"))
-        self._refuse_unless_upgradable(ref, snapshot, allow_pending=True)
+        self._steps.refuse_unless_upgradable(ref, snapshot, allow_pending=True)
         try:
             for_target(self._settings.version_policy, snapshot.labels, snapshot.annotations)
         except PolicyLabelError as bad:
@@ -332,7 +341,9 @@ class Pipeline:
         if isinstance(problem, DeployError) and problem.exit_code is ExitCode.NEEDS_ATTENTION:
             return self._stopped_after_changes(ref, problem)
         snapshot: Snapshot | None = None
-        if ref not in self._creations:
+        if ref not in self._creations and self._steps.interrupted() is not None:
+            snapshot = self._checked.get(ref.id, (None, 0.0))[0]   # after a signal, the preflight's read will do
+        elif ref not in self._creations:
             try:
                 snapshot = self._backend.fetch(ref)
             except DeployError:
@@ -436,7 +447,14 @@ class Pipeline:
             message = (f"{ref.name} is {last.state} and left unfinished ({self._settings.unfinished_by}); later, "
                        f"{self._steps.next_steps(ref, last)}")
             return self._steps.report(ref, Result.UPGRADED_UNFINISHED, last.state, changes, message)
-        return self._steps.finish(ref, last, changes, run, Result.UPGRADED, fresh=applied.fresh)
+        try:
+            return self._steps.finish(ref, last, changes, run, Result.UPGRADED, fresh=applied.fresh,
+                                      commit=applied.commit)
+        except Interrupted as signalled:
+            # Not finished, so a 1.x rollback is still possible: the signal is met as one that came
+            # while the upgrade was waited for, by RANCHER_ON_INTERRUPT.
+            ended = WaitInterrupted(str(signalled), signalled.last or last, signalled.signal_number)
+            return recover(self._steps, ref, applied.plan, ended, run)
 
     def _nothing_more(self, ref: TargetRef, ready: _Ready, plan: Plan, skipped: str | None) -> TargetOutcome:
         """The end of an upgrade with nothing to send: the target already runs the image, or the
@@ -492,7 +510,7 @@ class Pipeline:
                 return waited
             snapshot = waited
         if snapshot.phase is not Phase.PENDING_FINISH:
-            self._refuse_unless_upgradable(ref, snapshot, allow_pending=False)
+            self._steps.refuse_unless_upgradable(ref, snapshot, allow_pending=False)
             return _Ready(snapshot)
         choice, ran = self._settings.on_upgraded, unchanged(snapshot.images)
         self._emit(Step(f"{ref.name} was left {snapshot.state} by an earlier run; {choice} it first "
@@ -500,6 +518,8 @@ class Pipeline:
         action = self._backend.finish if choice is OnUpgraded.FINISH else self._backend.rollback
         try:
             self._steps.actions.send(ref, action, choice.value)
+        except Interrupted as signalled:
+            return self._steps.stopped(ref, run, signalled, ran, Result.NOT_UPGRADED)
         except NeedsAttention as unknown:  # the answer was lost and Rancher cannot be read
             return self._steps.unknown(ref, unknown, ran)
         try:
@@ -509,7 +529,7 @@ class Pipeline:
         except WaitEnded as ended:
             return self._steps.failed(ref, f"the {choice} of the upgrade an earlier run left pending did not "
                                            f"complete: {ended}", ended.last, ran)
-        self._refuse_unless_upgradable(ref, settled, allow_pending=False)
+        self._steps.refuse_unless_upgradable(ref, settled, allow_pending=False)
         return _Ready(settled, choice, snapshot.images)
 
     def _version_policy(self, ref: TargetRef, plan: Plan, snapshot: Snapshot) -> tuple[Plan, str | None]:
@@ -566,22 +586,8 @@ class Pipeline:
             self._emit(Step(f"dry run: {ref.name} is {snapshot.state}; a real run would wait for it to "
                             "settle first", Level.WARNING, ref.name, named=True))
         else:
-            self._refuse_unless_upgradable(ref, snapshot, allow_pending=False)
+            self._steps.refuse_unless_upgradable(ref, snapshot, allow_pending=False)
         return snapshot
-
-    def _refuse_unless_upgradable(self, ref: TargetRef, snapshot: Snapshot, *, allow_pending: bool) -> None:
-        """RefusedError (exit 2, nothing changed) unless an upgrade may start from where the target is;
-        the target's state and the backend's advice name what to do instead."""
-        refused: RefusedError | None = None
-        if snapshot.phase is Phase.GONE:
-            refused = RefusedError(f"{ref.name} is {snapshot.state}; nothing was changed")
-        elif snapshot.phase is not Phase.READY and not (
-                allow_pending and snapshot.phase in (Phase.PENDING_FINISH, Phase.BUSY)):
-            refused = RefusedError(f"{ref.name} is {snapshot.state}, which an upgrade does not start from: "
-                                   f"{self._steps.next_steps(ref, snapshot)}; nothing was changed")
-        if refused is not None:
-            refused.last = snapshot
-            raise refused
 
 
 def _label_error(ref: TargetRef, bad: PolicyLabelError) -> ConfigError:

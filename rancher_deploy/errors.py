@@ -35,6 +35,12 @@ class ExitCode(enum.IntEnum):
         return cls(128 + signal_number)
 
 
+def signal_name(signal_number: int) -> str:
+    """"SIGTERM" or "SIGINT", the two signals a run handles, as a message names them (without
+    importing `signal`, which the modules below the CLI do not need)."""
+    return {2: "SIGINT", 15: "SIGTERM"}.get(signal_number, f"signal {signal_number}")
+
+
 _MEANINGS = {
     ExitCode.OK: "done: every target upgraded (or created) and finished, or nothing to do",
     ExitCode.ROLLED_BACK: "the run failed and every target it touched was restored",
@@ -296,6 +302,18 @@ class WaitOvertaken(WaitFailed):
 
 class WaitTimedOut(WaitEnded):
     """The deadline passed while still waiting."""
+
+
+class Interrupted(DeployError):
+    """A signal (SIGTERM, SIGINT) asked the run to stop before it sent a change, so that change was not
+    sent (docs/ci-conventions.md §6: on a signal, start no new change). Its exit code is 128 + the
+    signal (143, 130); `last` is the target as read just before, where there was one."""
+
+    def __init__(self, message: str, signal_number: int, last: Snapshot | None = None) -> None:
+        super().__init__(message)
+        self.signal_number = signal_number
+        self.exit_code = ExitCode.for_signal(signal_number)
+        self.last = last
 
 
 class WaitInterrupted(WaitEnded):

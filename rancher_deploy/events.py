@@ -78,7 +78,8 @@ class Result(enum.Enum):
     ROLLED_BACK = "rolled-back"    # failed, then restored to the previous configuration (created by the run: removed)
     NOT_UPGRADED = "not-upgraded"  # the run failed before changing it (refused, or another target failed first)
     FAILED = "failed"              # failed; the target could not be restored or its state is unknown
-    INTERRUPTED = "interrupted"    # a signal stopped the wait and RANCHER_ON_INTERRUPT=report left it as it was
+    INTERRUPTED = "interrupted"    # a signal stopped the wait: RANCHER_ON_INTERRUPT=report left it, or an action
+    #                                (a rollback it started) was still under way in Rancher; its state is named
     STATUS = "status"              # `status` subcommand: only reported
 
 

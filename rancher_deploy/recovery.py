@@ -24,6 +24,7 @@ from rancher_deploy.errors import (
     WaitGone,
     WaitInterrupted,
     WaitOvertaken,
+    signal_name,
 )
 from rancher_deploy.events import ImageChange, Level, Result, Step, TargetOutcome
 from rancher_deploy.images import same_image
@@ -55,7 +56,7 @@ def recover(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded, ru
     left = _left_as_it_is(steps, ref, plan, ended)
     if left is not None:
         return left
-    return restore(steps, ref, plan, str(ended), ended.last)
+    return restore(steps, ref, plan, str(ended), ended.last, run)
 
 
 def created(plan: Plan) -> bool:
@@ -63,37 +64,44 @@ def created(plan: Plan) -> bool:
     return isinstance(plan.request, Creation)
 
 
-def restore(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Snapshot | None, *,
+def restore(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Snapshot | None, run: Run, *,
             level: Level = Level.ERROR) -> TargetOutcome:
     """Put the target back where the run found it: roll it back (`roll_back`), or remove it again when
     the run created it (`remove`). Never raises."""
-    return (remove if created(plan) else roll_back)(steps, ref, plan, why, earlier, level=level)
+    return (remove if created(plan) else roll_back)(steps, ref, plan, why, earlier, run, level=level)
 
 
-def roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Snapshot | None, *,
+def roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Snapshot | None, run: Run, *,
               level: Level = Level.ERROR) -> TargetOutcome:
     """Roll the target back, wait until restored, and check it runs every image it ran before.
 
     `why` ends the ROLLED_BACK message, logged at `level` (a target restored because another one
     failed is a warning: the failure is that one's); `earlier` is the last snapshot seen, named when
-    Rancher cannot be read any more. Never raises: a rollback that fails is FAILED (exit 4).
+    Rancher cannot be read any more. Never raises: a rollback that fails is FAILED (exit 4). After a
+    signal (one that started it, or one that came while it ran) it is waited for only within the
+    grace after that signal (`_cut_short`), and the signal is the run's (`run.interrupted_by`).
     """
     steps.emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name, named=True))
+    accepted: list[bool] = []   # Rancher took the rollback (or shows one under way): `_roll_back` says
     try:
-        last = _roll_back(steps, ref, plan)
+        last = _roll_back(steps, ref, plan, accepted)
+    except WaitInterrupted as cut:   # the grace after a signal is over, or a second one came
+        now = steps.look(ref) or cut.last
+        if now is not None and now.judge(steps.backend.restored_goal).verdict is Verdict.DONE:
+            return _rolled_back(steps, ref, plan, why, now, level)   # done as the wait ended
+        return _cut_short(steps, ref, plan, "rollback", cut, now, earlier, run, accepted=bool(accepted))
     except (WaitEnded, DeployError) as error:
         last_seen = (error.last if isinstance(error, WaitEnded) else None) or steps.look(ref)
         if isinstance(error, WaitOvertaken):
             return steps.failed(ref, str(error), last_seen, plan.changes, earlier, advice=OVERTAKEN_ADVICE)
-        problem = ("a second signal stopped the wait for the rollback, which Rancher continues on its own"
-                   if isinstance(error, WaitInterrupted) else f"the rollback failed: {error}")
-        advice = None
-        if last_seen is not None and _restored(last_seen.images, plan):
-            # The previous images are back in the target's spec and only the rollout is unfinished:
-            # another rollback would now go back to the new image, the very one that failed.
-            advice = ("its previous images are back and Rancher is still rolling them out: follow it with "
-                      "`rancher-deploy status`; do not roll back again, which would return to the new image")
-        return steps.failed(ref, problem, last_seen, plan.changes, earlier, advice=advice)
+        return steps.failed(ref, f"the rollback failed: {error}", last_seen, plan.changes, earlier,
+                            advice=_rolling_out(last_seen, plan))
+    return _rolled_back(steps, ref, plan, why, last, level)
+
+
+def _rolled_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, last: Snapshot,
+                 level: Level) -> TargetOutcome:
+    """A rollback whose wait reached the restored goal: ROLLED_BACK on the images it had before, else FAILED."""
     if not _restored(last.images, plan):
         images = ", ".join(f"{name}={image}" for name, image in last.images)
         return steps.failed(ref, f"it settled on {images}, not on the images it had before", last, plan.changes)
@@ -101,7 +109,7 @@ def roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier:
     return steps.report(ref, Result.ROLLED_BACK, last.state, plan.changes, message, level=level, seen=last)
 
 
-def _roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan) -> Snapshot:
+def _roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, accepted: list[bool]) -> Snapshot:
     """Send the rollback and wait until the target is restored; its last snapshot.
 
     Read first: where the previous images are back already, someone else rolled it back, and another
@@ -110,19 +118,23 @@ def _roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan) -> Snapshot:
     or finishes the upgrade), someone may be restoring it, so the wait watches where it goes, and as
     soon as it reaches a state that offers the rollback (`RefusedError.state`: canceled-upgrade, say)
     with this run's upgrade still pending, sends it there: the run set out to restore the target.
+    `accepted` gets True once a rollback is under way in Rancher (sent and taken, or someone else's).
+    The sends and reads are a restore's (`restore=True`: after a signal too, within its grace).
     Raises the `WaitEnded` family (WaitOvertaken: another writer's images appeared) and what sending
     raises besides a refusal.
     """
     goal, restoring = steps.backend.restored_goal, ours(ref, plan, restoring=True)
-    seen = steps.actions.fetch_patiently(ref, "rollback")
+    seen = steps.actions.fetch_patiently(ref, "rollback", steps.restore_pace)
     if _moves(plan) and _restored(seen.images, plan):
+        accepted.append(True)
         steps.emit(Step(f"{ref.name} already shows its previous images again ({_pairs(seen.images, plan)}, state "
                         f"{seen.state}): someone else rolled it back; watching it settle rather than sending another "
                         "rollback, which would return to the new image", Level.WARNING, ref.name, named=True))
         return steps.wait(ref, goal, pace=steps.restore_pace, stop=restoring)
     for _ in range(_OFFERS):
         try:
-            steps.actions.send(ref, steps.backend.rollback, "rollback", before=seen)
+            steps.actions.send(ref, steps.backend.rollback, "rollback", before=seen, restore=True)
+            accepted.append(True)
             break
         except RefusedError as refused:
             # Not offered: someone else (another run, a person) may be restoring it already, so
@@ -182,6 +194,47 @@ def ours(ref: TargetRef, plan: Plan, *, restoring: bool = False) -> Callable[[Sn
     return check
 
 
+def _rolling_out(last: Snapshot | None, plan: Plan) -> str | None:
+    """The advice for a target whose previous images are back in its spec while the rollout of them is
+    unfinished (None otherwise): another rollback would now go back to the new image, the very one
+    that failed."""
+    if last is None or not _restored(last.images, plan):
+        return None
+    return ("its previous images are back and Rancher is still rolling them out: follow it with "
+            "`rancher-deploy status`; do not roll back again, which would return to the new image")
+
+
+def _cut_short(steps: TargetSteps, ref: TargetRef, plan: Plan, what: str, cut: WaitInterrupted,
+               now: Snapshot | None, earlier: Snapshot | None, run: Run, *, accepted: bool,
+               advice: str | None = None) -> TargetOutcome:
+    """The wait for a restore (`what`: rollback, removal) ended by a signal before the restore was seen
+    done: the grace after the signal passed (`timing.GRACE_SECONDS`), or a second signal came. `now`
+    is the target as read once more (None: it could not be read), `accepted` whether Rancher took the
+    restore's request.
+
+    A restore Rancher took and is still carrying out is INTERRUPTED: the run exits 143/130, as after
+    any signal, naming the state, the counts and what to run next, and Rancher completes it on its
+    own. That is the exit code's "interrupted after the tool restored or reported the service's
+    state" (the README's exit codes, `errors.ExitCode`), the reported half; "could not be restored"
+    (4) is kept for a restore Rancher did not take, that shows a failure, or whose state cannot be
+    read (FAILED, with `advice`).
+    """
+    run.interrupted_by = run.interrupted_by or steps.interrupted() or cut.signal_number
+    when = (f"at a second signal ({signal_name(cut.signal_number)})" if steps.grace.urgent() is not None else
+            f"{steps.grace.seconds:g}s after {signal_name(cut.signal_number)} (a CI kills a step a few seconds "
+            "after its stop signal)")
+    if now is None or not accepted or now.judge(Goal.SETTLED).verdict is Verdict.FAILED:
+        problem = f"the {what} was not seen done when the run stopped waiting for it {when}"
+        return steps.failed(ref, problem, now, plan.changes, earlier, advice=advice or _rolling_out(now, plan))
+    images = ", ".join(dict.fromkeys(image for _, image in now.images))
+    again = "; do not roll it back again, which would return to the new image" if now.can_roll_back else ""
+    follow = steps.next_steps(ref, now, f"follow it with `rancher-deploy status`{again}")
+    message = (f"{ref.name}: {what} requested and still under way when the run stopped waiting for it {when}: "
+               f"{now.describe()} on {images}; Rancher completes it on its own: {follow}")
+    return steps.report(ref, Result.INTERRUPTED, now.state, plan.changes, message, level=Level.WARNING, seen=now,
+                        next_step=follow)
+
+
 def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded) -> TargetOutcome | None:
     """The outcome when no rollback is to be tried: another writer's change, removed, told to report,
     or --no-rollback."""
@@ -235,7 +288,7 @@ def again(steps: TargetSteps, done: TargetOutcome) -> TargetOutcome:
     return replace(done, message=f"{done.message}; {advice}", next_step=advice)
 
 
-def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Snapshot | None, *,
+def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Snapshot | None, run: Run, *,
            level: Level = Level.ERROR) -> TargetOutcome:
     """Remove a target this run created, and wait until Rancher has: ROLLED_BACK, absent as before the run.
 
@@ -244,6 +297,7 @@ def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Sn
     or does not end within RANCHER_TIMEOUT is FAILED (exit 4), with the state named.
     """
     steps.emit(Step(f"Removing {ref.name}, which this run created", Level.WARNING, ref.name, named=True))
+    delete = "delete it in Rancher, after which a run with RANCHER_CREATE creates it again"
     try:
         try:
             steps.backend.remove(ref)
@@ -252,16 +306,27 @@ def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Sn
         except TransientRancherError as error:
             steps.emit(Step(f"{error}; watching whether Rancher removes it", Level.WARNING, ref.name))
         gone = _wait_gone(steps, ref)
+    except WaitInterrupted as cut:   # the grace after a signal is over, or a second one came
+        try:
+            now: Snapshot | None = steps.backend.observe(ref)
+        except NotFound:
+            return steps.report(ref, Result.ROLLED_BACK, MISSING, plan.changes, f"{ref.name} was removed again: {why}",
+                                level=level)
+        except DeployError:
+            now = cut.last
+        if now is not None and now.judge(Goal.REMOVED).verdict is Verdict.DONE:
+            return steps.report(ref, Result.ROLLED_BACK, now.state, plan.changes,
+                                f"{ref.name} was removed again: {why}", level=level)
+        return _cut_short(steps, ref, plan, "removal", cut, now, earlier, run, accepted=True,
+                          advice=f"this run created it ({why}); {delete}")
     except (WaitEnded, DeployError) as error:
         last = (error.last if isinstance(error, WaitEnded) else None) or steps.look(ref)
-        problem = ("a second signal stopped the wait for its removal, which Rancher continues on its own"
-                   if isinstance(error, WaitInterrupted) else f"removing it failed: {error}")
         state = last.describe(counts=False) if last else (
             f"unknown (last seen {earlier.describe(counts=False)})" if earlier else "unknown")
-        advice = "delete it in Rancher, after which a run with RANCHER_CREATE creates it again"
-        message = f"{ref.name} needs attention: this run created it ({why}); {problem}; its state is {state}; {advice}"
+        message = (f"{ref.name} needs attention: this run created it ({why}); removing it failed: {error}; its state "
+                   f"is {state}; {delete}")
         return steps.report(ref, Result.FAILED, last.state if last else "unknown", plan.changes, message,
-                            level=Level.ERROR, seen=last, next_step=advice)
+                            level=Level.ERROR, seen=last, next_step=delete)
     return steps.report(ref, Result.ROLLED_BACK, gone.state if gone else MISSING, plan.changes,
                         f"{ref.name} was removed again: {why}", level=level)
 
@@ -269,7 +334,7 @@ def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Sn
 def _wait_gone(steps: TargetSteps, ref: TargetRef) -> Snapshot | None:
     """Wait until Rancher no longer has the target: its last snapshot where Rancher keeps it readable
     (a removed 1.x service), None once it answers 404 (2.x). Raises the `WaitEnded` family; a signal
-    stops it only a second time (the restore pace), as it stops a rollback."""
+    ends it as it ends a rollback's wait (the restore pace: after the grace, or at a second signal)."""
     try:
         return steps.wait(ref, Goal.REMOVED, pace=steps.restore_pace)
     except WaitGone:

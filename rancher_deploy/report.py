@@ -43,7 +43,7 @@ _HEADLINES: dict[Result, str] = {
     Result.ROLLED_BACK: "FAILED, rolled back",
     Result.NOT_UPGRADED: "FAILED, not upgraded",
     Result.FAILED: "FAILED, NEEDS ATTENTION",
-    Result.INTERRUPTED: "INTERRUPTED, left as it was",
+    Result.INTERRUPTED: "INTERRUPTED, its state reported",
     Result.STATUS: "status",
 }
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from rancher_deploy import __version__
-from rancher_deploy.errors import DeployError, ExitCode, NeedsAttention
+from rancher_deploy.errors import DeployError, ExitCode, Interrupted, NeedsAttention, signal_name
 from rancher_deploy.events import Emit, Event, Level, Outcome, Selection, Step, exit_code
 from rancher_deploy.redact import Redactor
 from rancher_deploy.report import result_object
@@ -30,15 +30,17 @@ if TYPE_CHECKING:  # imported when a run starts: `--help` and `--version` need n
 
 class Control(Protocol):
     """How the caller stops a run and how the run waits: the CLI's signal handlers (`cli._Signals`),
-    the server's graceful shutdown. A run reads `interrupted` at every wait, and rolls back (or
-    reports, RANCHER_ON_INTERRUPT) once it answers a signal number."""
+    the server's graceful shutdown. A run reads `interrupted` before it connects, at every wait and
+    just before each change it would send; once it answers a signal number the run sends no new
+    change, and restores (or reports, RANCHER_ON_INTERRUPT) what it changed, waiting for a restore
+    only within a short grace (`timing.GRACE_SECONDS`)."""
 
     def interrupted(self) -> int | None:
         """The signal number (SIGTERM 15, SIGINT 2) that asked the run to stop, or None."""
         ...
 
     def urgent(self) -> int | None:
-        """A second signal: the rollback the first one started is not waited for either."""
+        """A second signal: the rollback the first one started is not waited for any longer."""
         ...
 
     def sleep(self, seconds: float) -> None:
@@ -137,6 +139,7 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
     error: DeployError | None = None
     try:
         _header(settings, emit)
+        _not_interrupted(control)
         session = _session(settings, emit, redactor, control, clock, name)
         outcome = _pipeline(settings, session, emit, control, clock, name, locks)
     except _Stopped as stopped:
@@ -153,6 +156,16 @@ def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, con
             session.close()
     return Ran(settings.command.value, outcome, error, session.calls if session is not None else 0,
                control.interrupted(), tuple(warnings))
+
+
+def _not_interrupted(control: Control) -> None:
+    """Raise Interrupted (143/130, nothing changed) when a signal came before the run connected: during
+    start-up, which the program's entry notes (`cli.main`'s `noted`), or while the settings were read.
+    Every change is checked again just before it is sent (`actions.Actions.check`)."""
+    number = control.interrupted()
+    if number is not None:
+        raise Interrupted(f"{signal_name(number)} arrived before the run connected to Rancher; nothing was changed",
+                          number)
 
 
 class _Stopped(Exception):

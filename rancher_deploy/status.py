@@ -110,15 +110,14 @@ def judge_service(status: ServiceStatus, goal: Goal) -> Judgement:
                          "(did someone else finish, cancel or roll it back?)")
 
     # Goal.ACTIVE (and ROLLED_OUT, which a 1.x service reaches by becoming active): a finish, a
-    # rollback, a service created, each done once active with all its containers healthy, as the
-    # upgrade's own rule asks of the new ones. Cattle goes `active` once its reconcile has started
-    # the containers, without waiting for their health checks (ServiceRollback, a rollback's
-    # containers restarted "without health waits", rancher-api.md §3.5): active alone may still be
-    # short of its scale.
+    # rollback, a creation. Done once its containers are healthy too, as an upgrade is (above) and a
+    # 2.x restore is (kubectl's rule, rollout.py): Cattle ends a rollback `active` as soon as it has
+    # started the old containers again, without waiting for their health checks (rancher-api.md §3.5,
+    # ServiceRollback: "without health waits"), so `active, 2/4 containers healthy` is not yet restored.
     if state in READY_STATES and resting:
         health = status.health
         if health is not None and health.total is not None and health.healthy < health.total:
-            return Judgement(Verdict.WAITING, f"active{counts}; waiting for its containers to be healthy")
+            return Judgement(Verdict.WAITING, f"active{counts}; waiting for the containers to be healthy")
         return Judgement(Verdict.DONE, f"active{counts}")
     if status.transitioning is Transitioning.YES:
         return Judgement(Verdict.WAITING, f"{state}{counts}")

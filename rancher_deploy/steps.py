@@ -20,6 +20,7 @@ from rancher_deploy.actions import Actions
 from rancher_deploy.backend import Backend
 from rancher_deploy.errors import (
     DeployError,
+    Interrupted,
     NeedsAttention,
     RancherAPIError,
     RancherUnreachable,
@@ -29,13 +30,14 @@ from rancher_deploy.errors import (
     WaitGone,
     WaitInterrupted,
     WaitTimedOut,
+    signal_name,
 )
 from rancher_deploy.events import Emit, ImageChange, Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
 from rancher_deploy.snapshot import Goal, Judgement, Phase, Snapshot, TargetRef
 from rancher_deploy.target_locks import TargetLocks
-from rancher_deploy.timing import Pace
+from rancher_deploy.timing import Grace, Pace
 from rancher_deploy.wait import wait_for
 
 
@@ -65,6 +67,8 @@ class Applied:
     last: Snapshot
     started: float
     fresh: bool = True   # `last` is still the target's last read: no wait on other targets since
+    # An atomic run's commit, shared by its targets: set once one of them was finished (`finish`).
+    commit: threading.Event | None = None
 
 
 class TargetSteps:
@@ -83,7 +87,10 @@ class TargetSteps:
                  locks: TargetLocks | None = None) -> None:
         self.settings = settings
         self.locks = locks
-        self.interrupted = interrupted
+        # The first signal, noted when a check first sees it: the restore it starts is waited for only
+        # within the grace after it (`timing.Grace`), whatever RANCHER_TIMEOUT says.
+        self.grace = Grace(clock, sleep, interrupted, urgent)
+        self.interrupted = self.grace.interrupted
         self.backend = backend
         self.emit = emit
         self.clock = clock
@@ -95,10 +102,12 @@ class TargetSteps:
         # injected clock (the tests' virtual time, where the simulator moves only while the tool
         # sleeps) it polls, as it does when a stream breaks.
         self.streams = clock is time.monotonic
-        self.pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, interrupted)
-        # A rollback started because of a signal is not stopped by that signal, only by a second one.
-        self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, urgent)
-        self.actions = Actions(backend, emit, self.pace, retries=settings.retries,
+        self.pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, sleep, self.interrupted)
+        # A restore (rollback, removal) is not stopped by the signal that started it, nor by one that
+        # comes while it runs: its wait ends when the grace after that signal is over, or at a second one.
+        self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, self.grace.sleep,
+                                 self.grace.over)
+        self.actions = Actions(backend, emit, self.pace, self.restore_pace, retries=settings.retries,
                                request_timeout=settings.request_timeout_seconds,
                                advise=lambda ref: self.next_steps(ref, None))
 
@@ -151,10 +160,13 @@ class TargetSteps:
         rancher-api.md §4): a busy target, not a wrong setting. With `wait_out_races` that process is
         waited out as the preflight waits (`wait_out`; `asked(snapshot)`: what the run asks of the
         target) and the fresh read returned, to plan again; else the refusal is raised (exit 2). An
-        error Rancher answered, or a lost answer, with the target unchanged: RancherUnreachable (3)."""
+        error Rancher answered, or a lost answer, with the target unchanged: RancherUnreachable (3). A
+        signal that came before the upgrade was sent: `stopped` (NOT_UPGRADED), nothing sent."""
         try:
             taken = self.actions.send(ref, lambda target: self.backend.apply(target, plan), "upgrade",
                                       resend=False, before=seen)
+        except Interrupted as signalled:
+            return self.stopped(ref, run, signalled, asked(seen), Result.NOT_UPGRADED)
         except RancherAPIError as refused:
             if refused.code != "ActionNotAvailable" or refused.status not in (404, 422) or not wait_out_races:
                 raise
@@ -230,16 +242,46 @@ class TargetSteps:
             return self.failed(ref, problem, ended.last, changes)
         return self.backend.fetch(ref)
 
+    def refuse_unless_upgradable(self, ref: TargetRef, snapshot: Snapshot, *, allow_pending: bool) -> None:
+        """RefusedError (exit 2, nothing changed) unless an upgrade may start from where the target is;
+        the target's state and the backend's advice name what to do instead."""
+        refused: RefusedError | None = None
+        if snapshot.phase is Phase.GONE:
+            refused = RefusedError(f"{ref.name} is {snapshot.state}; nothing was changed")
+        elif snapshot.phase is not Phase.READY and not (
+                allow_pending and snapshot.phase in (Phase.PENDING_FINISH, Phase.BUSY)):
+            refused = RefusedError(f"{ref.name} is {snapshot.state}, which an upgrade does not start from: "
+                                   f"{self.next_steps(ref, snapshot)}; nothing was changed")
+        if refused is not None:
+            refused.last = snapshot
+            raise refused
+
     def finish(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run,
-               result: Result, *, fresh: bool = True) -> TargetOutcome:
+               result: Result, *, fresh: bool = True, commit: threading.Event | None = None) -> TargetOutcome:
         """Send finishupgrade and wait for the backend's restored goal; a failure is reported with the
         exact state (exit 4). `seen` is the target as last read, healthy and waiting for the finish;
         when `fresh` (read just now, nothing waited for since) the finish is decided on it instead of
-        another read."""
+        another read. Raises Interrupted when a signal came before the finish was sent: what then
+        becomes of the target is the caller's (an upgrade's is restored, a `finish` command's is unchanged).
+
+        `commit` is an atomic run's (`Applied.commit`): once one of its targets was finished, a
+        finished 1.x upgrade can no longer be rolled back, so a signal no longer stops the others'
+        finishes (stopping them would leave the targets apart, the one thing RANCHER_ATOMIC rules
+        out); each is sent as a restore is, and waited for within the grace after the signal."""
         self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
+        completing = commit is not None and commit.is_set()
+        if completing and (number := self.interrupted()) is not None:
+            run.interrupted_by = number
+            self.emit(Step(f"{signal_name(number)} came after another target of this run was finished; finishing "
+                           f"{ref.name} too, as a finished upgrade cannot be rolled back and RANCHER_ATOMIC keeps "
+                           "the targets together", Level.WARNING, ref.name, named=True))
         try:
-            self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None)
-            last = self.wait(ref, self.backend.restored_goal)
+            self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None, restore=completing)
+            if commit is not None:
+                commit.set()
+            last = self.wait(ref, self.backend.restored_goal, pace=self.restore_pace if commit is not None else None)
+        except Interrupted:
+            raise
         except WaitInterrupted as ended:
             return self.left_running(ref, "finish", ended, run, changes)
         except (WaitEnded, DeployError) as error:
@@ -247,6 +289,16 @@ class TargetSteps:
             return self.failed(ref, f"it runs the new image but finishing the upgrade did not complete: {error}",
                                self.look(ref) or earlier, changes)
         return self.report(ref, result, last.state, changes, f"{ref.name} now runs {runs(last, changes)}", seen=last)
+
+    def stopped(self, ref: TargetRef, run: Run, signalled: Interrupted, changes: tuple[ImageChange, ...],
+                result: Result, state: str | None = None) -> TargetOutcome:
+        """A change the run did not send because a signal came first (`Actions.check`): `result`
+        (NOT_UPGRADED, or UNCHANGED for a command), in the state its last read showed (`state` where the
+        caller knows better: a target not yet created is missing); the run exits 143/130."""
+        run.interrupted_by = signalled.signal_number
+        state = state or (signalled.last.state if signalled.last else "unknown")
+        return self.report(ref, result, state, changes, f"{signalled}; nothing was changed on {ref.name}",
+                           level=Level.WARNING)
 
     def left_running(self, ref: TargetRef, action: str, ended: WaitInterrupted, run: Run,
                      changes: tuple[ImageChange, ...]) -> TargetOutcome:

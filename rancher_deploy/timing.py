@@ -29,6 +29,64 @@ class Pace:
     interrupted: Callable[[], int | None] = lambda: None
 
 
+# How long a run waits for the restore a signal started (RANCHER_ON_INTERRUPT=rollback), from the moment
+# it noticed the signal. A CI kills the step a few seconds after its stop signal, and a run killed
+# mid-wait reports nothing (exit 137, no outputs). The tightest of those timeouts is Woodpecker's before
+# 3.14, `docker stop` with 5 s between SIGTERM and SIGKILL; GitHub's SIGTERM comes 7.5 s after its SIGINT
+# and is followed by the kill 2.5 s later; GitLab's docker stop gives 10 s; Drone kills at once
+# (docs/ci-conventions.md §6). 2 s of waiting, as the conventions ask ("exit within ~2 s"), leaves 3 s
+# of Woodpecker's 5 for what is not waiting: the request in flight when the signal came, the restore's
+# own request, the last read that names each target's state, the CI's files and the exit.
+GRACE_SECONDS = 2.0
+
+
+class Grace:
+    """The first signal as a run's waits see it, and how long a restore it started is waited for.
+
+    `interrupted()` answers the first signal's number from the moment the run's `stop` check first
+    returned it (and stays so), noting when that was; `over()` answers it once `seconds` have passed
+    since then, and a second signal's number (`urgent`) at once: what ends the wait for a restore.
+    `sleep` never sleeps past the grace's end, so that end is kept to the poll. Targets in threads
+    share one Grace: its end is one moment for the whole run, however many targets restore.
+    """
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None],
+                 stop: Callable[[], int | None], urgent: Callable[[], int | None] = lambda: None, *,
+                 seconds: float = GRACE_SECONDS) -> None:
+        self.seconds = seconds
+        self._clock, self._sleep, self._stop, self._urgent = clock, sleep, stop, urgent
+        self._first: int | None = None
+        self._since: float | None = None   # when the first signal was seen; set once (threads race to the same moment)
+
+    def interrupted(self) -> int | None:
+        """The first signal's number once the run was asked to stop, else None."""
+        if self._first is None:
+            number = self._stop()
+            if number is not None and self._first is None:
+                self._since, self._first = self._clock(), number
+        return self._first
+
+    def urgent(self) -> int | None:
+        """A second signal's number: the restore is not waited for at all."""
+        return self._urgent()
+
+    def over(self) -> int | None:
+        """The signal that ends a restore's wait now: a second one, or the first once its grace passed."""
+        second = self._urgent()
+        if second is not None:
+            return second
+        first = self.interrupted()
+        if first is not None and self._since is not None and self._clock() >= self._since + self.seconds:
+            return first
+        return None
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep `seconds`, but not past the grace's end once a signal came."""
+        if self._since is not None:
+            seconds = min(seconds, max(0.0, self._since + self.seconds - self._clock()))
+        self._sleep(seconds)
+
+
 class Deadline:
     """One budget of `pace.timeout_seconds` from now, slept through in poll intervals."""
 

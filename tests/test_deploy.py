@@ -6,7 +6,7 @@ it, so hour-long timeouts run in milliseconds and the outcome does not depend on
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 import requests
@@ -14,7 +14,7 @@ import requests
 from rancher_deploy import cattle
 from rancher_deploy.deploy import Pipeline
 from rancher_deploy.errors import ExitCode, RancherUnreachable
-from rancher_deploy.events import Event, Result, Step, exit_code
+from rancher_deploy.events import Event, Progress, Result, Step, exit_code
 from rancher_deploy.http import Credentials, RancherSession
 from rancher_deploy.report import result_object
 from rancher_deploy.settings import Command, Settings
@@ -47,17 +47,29 @@ def frozen() -> Iterator[Simulator]:
         yield simulator
 
 
-def pipeline(sim: Simulator, time: SimulatedTime, events: list[Event], interrupted: list[int | None] | None = None,
-             **environment: str) -> Pipeline:
+def pipeline(sim: Simulator, time: SimulatedTime, events: list[Event],
+             interrupted: list[int | None] | Callable[[], int | None] | None = None, **environment: str) -> Pipeline:
+    """The pipeline over shop/web. `interrupted`: the signal check, or the answers it gives one by one
+    (None once they run out)."""
     environ = {"CATTLE_URL": sim.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
                "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "300",
                **environment}
     settings = Settings.load(Command.UPGRADE, {}, environ)
     session = RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), sleep=time.sleep)
     backend = cattle.connect(session, sim.url, None, lambda text: None)
-    signals = interrupted or []
-    return Pipeline(settings, backend, events.append, clock=time.clock, sleep=time.sleep,
-                    interrupted=lambda: signals.pop(0) if signals else None)
+    if callable(interrupted):
+        check = interrupted
+    else:
+        signals = interrupted or []
+
+        def check() -> int | None:
+            return signals.pop(0) if signals else None
+    return Pipeline(settings, backend, events.append, clock=time.clock, sleep=time.sleep, interrupted=check)
+
+
+def once_upgrading(sim: Simulator, number: int = 15) -> Callable[[], int | None]:
+    """A signal check that answers `number` once Rancher has the upgrade: a signal while it is waited for."""
+    return lambda: number if any(r.method == "POST" and "action=upgrade" in r.query for r in sim.requests) else None
 
 
 def seed(sim: Simulator) -> str:
@@ -85,16 +97,23 @@ def test_a_hung_upgrade_times_out_on_the_deadline_then_rolls_back(frozen: Simula
     assert 300 <= time.now < 600
 
 
-def test_a_signal_while_waiting_rolls_back_and_exits_143(frozen: Simulator) -> None:
-    service = seed(frozen)
-    time = SimulatedTime(frozen)
-    events: list[Event] = []
-    outcome = pipeline(frozen, time, events, interrupted=[None, None, None, None, 15]).run()
-    assert outcome.interrupted_by == 15
-    assert exit_code(outcome) is ExitCode.TERMINATED
-    assert outcome.targets[0].result is Result.ROLLED_BACK
-    assert frozen.service(service)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
-    assert frozen.service(service)["state"] == "active"
+# Containers that start and pass their health check within a fraction of a second: a rollback that
+# ends within the grace after a signal (2 s).
+QUICK = Timing(speed=0, registering=0.1, container_start=0.2, health_check=0.2, container_stop=0.1,
+               finish_cleanup=0.1, finish_reconcile=0.1, cancel_tick=0.2)
+
+
+def test_a_signal_while_waiting_rolls_back_and_exits_143() -> None:
+    with Simulator(ACCESS_KEY, SECRET_KEY, timing=QUICK) as quick:
+        service = seed(quick)
+        time = SimulatedTime(quick)
+        events: list[Event] = []
+        outcome = pipeline(quick, time, events, interrupted=once_upgrading(quick)).run()
+        assert outcome.interrupted_by == 15
+        assert exit_code(outcome) is ExitCode.TERMINATED
+        assert outcome.targets[0].result is Result.ROLLED_BACK
+        assert quick.service(service)["launchConfig"]["imageUuid"] == f"docker:{OLD_IMAGE}"
+        assert (quick.service(service)["state"], quick.service(service)["healthState"]) == ("active", "healthy")
 
 
 def test_an_upgrade_whose_answer_is_lost_is_checked_not_repeated(frozen: Simulator) -> None:
@@ -219,7 +238,7 @@ def test_a_canceled_upgrade_is_refused_without_change(frozen: Simulator) -> None
 def test_a_signal_with_on_interrupt_report_leaves_the_upgrade_and_exits_143(frozen: Simulator) -> None:
     service = seed(frozen)
     events: list[Event] = []
-    outcome = pipeline(frozen, SimulatedTime(frozen), events, interrupted=[None, None, 15],
+    outcome = pipeline(frozen, SimulatedTime(frozen), events, interrupted=once_upgrading(frozen),
                        RANCHER_ON_INTERRUPT="report").run()
     assert exit_code(outcome) is ExitCode.TERMINATED
     assert outcome.targets[0].result is Result.INTERRUPTED
@@ -268,7 +287,6 @@ def test_a_second_signal_stops_the_rollback_wait_and_names_the_state(frozen: Sim
     service = seed(frozen)
     time = SimulatedTime(frozen)
     frozen.faults.hang(service)
-    first = [None, None, 15]
     settings = Settings.load(Command.UPGRADE, {}, {
         "CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
         "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "300"})
@@ -281,12 +299,14 @@ def test_a_second_signal_stops_the_rollback_wait_and_names_the_state(frozen: Sim
         return 2 if second["polls"] > 3 else None
 
     outcome = Pipeline(settings, backend, lambda event: None, clock=time.clock, sleep=time.sleep,
-                       interrupted=lambda: first.pop(0) if first else 15, urgent=urgent).run()
-    assert exit_code(outcome) is ExitCode.NEEDS_ATTENTION
+                       interrupted=once_upgrading(frozen), urgent=urgent).run()
+    # The rollback is under way in Rancher: reported with its state (143), not a restore that failed (4).
+    assert exit_code(outcome) is ExitCode.TERMINATED
     (target,) = outcome.targets
-    assert target.result is Result.FAILED
-    assert "a second signal stopped the wait for the rollback" in target.message
-    assert "its state is rolling-back" in target.message
+    assert target.result is Result.INTERRUPTED
+    assert "rollback requested and still under way when the run stopped waiting for it at a second signal" \
+        in target.message
+    assert ": rolling-back (In Progress), 3/3 containers healthy on " in target.message
     assert frozen.service(service)["state"] == "rolling-back"
 
 
@@ -331,3 +351,83 @@ def test_a_signal_while_the_finish_is_in_flight_names_the_state_and_images_it_re
     assert "under way in Rancher (state finishing-upgrade)" in target.message
     document = result_object(outcome, None, exit_code=ExitCode.TERMINATED, command="upgrade", api_calls=0)
     assert document["targets"][0]["image"] == NEW_IMAGE
+
+
+def four_in_batches_of_two(sim: Simulator) -> str:
+    return sim.add_service(sim.add_stack("shop"), "web", dict(LAUNCH_CONFIG), scale=4)
+
+
+def test_after_a_signal_the_rollback_is_waited_for_within_the_grace_then_its_progress_is_named(
+        frozen: Simulator) -> None:
+    # The reviewer's case: scale 4, batch size 2, SIGTERM once the first batch is healthy. The rollback
+    # takes longer than the grace (Rancher restarts the old containers batch by batch): after 2 s the run
+    # says where it is, what to run next, and exits 143, before a CI's stop timeout kills it.
+    service = four_in_batches_of_two(frozen)
+    time = SimulatedTime(frozen)
+    signalled: list[float] = []
+
+    def signal_after_the_first_batch() -> int | None:
+        if not signalled and frozen.service(service)["state"] == "upgrading" and _healthy_new(frozen, service) >= 2:
+            signalled.append(time.now)
+        return 15 if signalled else None
+
+    events: list[Event] = []
+    outcome = pipeline(frozen, time, events, signal_after_the_first_batch, RANCHER_BATCH_SIZE="2",
+                       RANCHER_POLL_INTERVAL="0.5").run()
+    assert exit_code(outcome) is ExitCode.TERMINATED
+    (target,) = outcome.targets
+    assert (target.result, target.state) == (Result.INTERRUPTED, "rolling-back")
+    assert ("shop/web: rollback requested and still under way when the run stopped waiting for it 2s after SIGTERM "
+            "(a CI kills a step a few seconds after its stop signal): rolling-back (In Progress), 2/4 containers "
+            f"healthy on {OLD_IMAGE}; Rancher completes it on its own: follow it with `rancher-deploy status`") \
+        == target.message
+    assert 2.0 <= time.now - signalled[0] <= 2.1   # the grace, kept to the poll
+    assert [r for r in frozen.requests if "action=rollback" in r.query]
+    time.sleep(30)   # Rancher goes on with it
+    assert (frozen.service(service)["state"], frozen.service(service)["healthState"]) == ("active", "healthy")
+
+
+def _healthy_new(sim: Simulator, service_id: str) -> int:
+    version = sim.service(service_id)["launchConfig"]["version"]
+    return sum(1 for i in sim.instances(service_id) if i.get("version") == version and i.get("healthState") == "healthy")
+
+
+def test_a_rollback_is_done_once_its_containers_are_healthy_not_when_rancher_says_active(frozen: Simulator) -> None:
+    # Cattle ends a rollback `active` once it has started the old containers again, before their
+    # health checks pass (rancher-api.md §3.5); the run waits for them as it waits for an upgrade's.
+    service = four_in_batches_of_two(frozen)
+    frozen.faults.unhealthy_image(NEW_IMAGE)
+    time = SimulatedTime(frozen)
+    events: list[Event] = []
+    outcome = pipeline(frozen, time, events, RANCHER_BATCH_SIZE="2", RANCHER_PROGRESS_DEADLINE="60",
+                       RANCHER_POLL_INTERVAL="0.5").run()
+    assert exit_code(outcome) is ExitCode.ROLLED_BACK
+    seen = [(e.state, e.healthy) for e in events if isinstance(e, Progress)]
+    assert ("active", 2) in seen, seen   # Rancher said active with two containers still starting
+    assert seen[-1] == ("active", 4)
+    assert frozen.service(service)["healthState"] == "healthy"
+
+
+def test_a_signal_during_a_rollback_after_a_failure_bounds_its_wait_to_the_grace(frozen: Simulator) -> None:
+    service = four_in_batches_of_two(frozen)
+    frozen.faults.unhealthy_image(NEW_IMAGE)
+    time = SimulatedTime(frozen)
+
+    def hold_the_rollback() -> None:
+        if frozen.service(service)["state"] == "rolling-back":
+            frozen.faults.hang(service)
+
+    time.on_sleep.append(hold_the_rollback)
+    rolling: list[float] = []
+
+    def signal_once_rolling_back() -> int | None:
+        if not rolling and frozen.service(service)["state"] == "rolling-back":
+            rolling.append(time.now)
+        return 15 if rolling else None
+
+    outcome = pipeline(frozen, time, [], signal_once_rolling_back, RANCHER_BATCH_SIZE="2",
+                       RANCHER_PROGRESS_DEADLINE="60").run()
+    assert exit_code(outcome) is ExitCode.TERMINATED
+    assert outcome.targets[0].result is Result.INTERRUPTED
+    assert "rollback requested and still under way" in outcome.targets[0].message
+    assert time.now - rolling[0] <= 2.1   # not RANCHER_TIMEOUT (300 s)

@@ -32,10 +32,11 @@ def seen(state: str, transitioning: str = "no", message: str | None = None, heal
         (seen("finishing-upgrade", "yes"), Goal.ACTIVE, Verdict.WAITING, "finishing-upgrade"),
         (seen("rolling-back", "yes"), Goal.ACTIVE, Verdict.WAITING, "rolling-back"),
         (seen("active", healthy=None, total=None), Goal.ACTIVE, Verdict.DONE, "active"),
-        (seen("active", healthy=2), Goal.ACTIVE, Verdict.DONE, "active, 2/2 healthy"),
-        # Active, but short of its scale (a rollback's containers restarted without health waits): not restored yet.
-        (seen("active", healthy=1), Goal.ACTIVE, Verdict.WAITING,
-         "active, 1/2 healthy; waiting for its containers to be healthy"),
+        (seen("active", healthy=4, total=4), Goal.ACTIVE, Verdict.DONE, "active, 4/4 healthy"),
+        # Cattle ends a rollback `active` once it started the old containers, before their health checks
+        # pass (rancher-api.md §3.5): restored means healthy too, as for an upgrade and on 2.x.
+        (seen("active", healthy=2, total=4), Goal.ACTIVE, Verdict.WAITING,
+         "active, 2/4 healthy; waiting for the containers to be healthy"),
         (seen("rolling-back", "error", "boom"), Goal.ACTIVE, Verdict.FAILED, "Rancher reports an error"),
         (seen("upgraded"), Goal.ACTIVE, Verdict.FAILED, "the service stopped in state upgraded"),
         (seen("upgrading", "yes"), Goal.SETTLED, Verdict.WAITING, "upgrading"),

@@ -4,9 +4,10 @@ arrives, and stop the way a deploy must stop.
 SIGTERM (or SIGINT) stops the server in three steps: it accepts nothing more (the listening socket
 closes; runs still waiting are cancelled, nothing of theirs was changed); the running upgrades get
 RANCHER_SERVE_GRACE seconds to end on their own; those still running then are interrupted as a CLI
-run's SIGTERM interrupts it (rolled back, or left and reported, by RANCHER_ON_INTERRUPT), and the
-server exits once each has said where its targets are. A second signal interrupts them at once; one
-after the interruption also ends the wait for their rollbacks (each then reports its targets' state).
+run's SIGTERM interrupts it (rolled back, or left and reported, by RANCHER_ON_INTERRUPT; a rollback is
+waited for at most 2 s, `timing.GRACE_SECONDS`, then reported as under way), and the server exits once
+each has said where its targets are. A second signal interrupts them at once; one after the
+interruption also ends the wait for their rollbacks (each then reports its targets' state).
 
 Exit codes: 0 stopped, every run having ended on its own; 2 not started (a setting, or the port);
 128 + the signal (143, 130) stopped after interrupting runs, each restored or reported; 4 one of those
@@ -37,6 +38,7 @@ from rancher_deploy.serve.runs import Lines, effective, make_runner
 from rancher_deploy.serve.scheduler import Job, Scheduler, by_version
 from rancher_deploy.serve.server import HttpServer
 from rancher_deploy.settings import COMMANDS, OPTIONS_BY_NAME, SETTINGS, Command, Settings, secrets_in
+from rancher_deploy.timing import GRACE_SECONDS
 
 # How often the stop looks at the runs and at further signals while it waits.
 _TICK_SECONDS = 0.2
@@ -82,7 +84,7 @@ class Service:
     def _interrupt(self, number: int, signals: Callable[[], int]) -> ExitCode:
         """Interrupt the runs still going and wait until each has restored or reported its targets."""
         interrupted = self.scheduler.interrupt(number)
-        self.log.line(f"interrupting {_runs(interrupted)}: each rolls back "
+        self.log.line(f"interrupting {_runs(interrupted)}: each rolls back, waiting {GRACE_SECONDS:g}s at most "
                       "(or, with `RANCHER_ON_INTERRUPT=report`, leaves its targets and reports them) before the "
                       "server exits; a further signal ends the wait for the rollbacks")
         hurried, received = False, signals()

@@ -197,6 +197,20 @@ def test_rollback_restores_config_at_acceptance_and_restarts_old_containers() ->
     assert all(i.state.value == "running" for i in svc.live())
 
 
+def test_a_rollback_while_a_batch_is_between_stop_and_start_gives_that_unit_a_container_again() -> None:
+    # The upgrade stopped the first old container and its replacement is not made yet: Cattle never marks
+    # that unit back, so the rollback's cleanup removes the old container and its reconcile makes the unit
+    # a new one (ServiceRollback, UpgradeManagerImpl), rather than leaving the unit short.
+    store, sid = seeded(scale=3)
+    upgrade(store, sid)
+    store.advance(0.5)   # stopping the first old container (1 s)
+    store.service_action("1a5", sid, "rollback", {}, "v2-beta")
+    svc = store.get_service("1a5", sid)
+    store.advance(60)
+    assert state(store, sid) == "active"
+    assert len(svc.live()) == 3 and all(i.state is InstanceState.RUNNING for i in svc.live())
+
+
 def test_cancel_then_continue_finishes_the_upgrade() -> None:
     store, sid = seeded(scale=3)
     upgrade(store, sid)

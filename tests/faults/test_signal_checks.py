@@ -1,0 +1,236 @@
+"""A signal that comes before a change is sent: that change is never sent (docs/ci-conventions.md §6,
+"on a signal start no new change, report the state, exit 130/143").
+
+Every request that changes something (an upgrade, a 2.x patch, a finish, a creation, the finish or
+rollback of an upgrade an earlier run left, each target of a run of several) is checked against the
+signals just before it goes. The signal here is real: the CLI runs in this process and installs its
+handlers, and the test sends SIGTERM to the process itself when the tool writes the line that comes
+just before the request (the Watcher), so the handler has run by the time the tool gets to it. Targets
+run one at a time (RANCHER_PARALLEL=1), in the main thread, where Python runs signal handlers.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from rancher_deploy import cli
+from rancher_deploy.simulator import Simulator, Timing
+
+from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, CliRun, ci_sinks
+from .conftest import RunWatching, VirtualTime, Watcher, other_pipeline_upgrades
+
+
+@pytest.fixture
+def timing() -> Timing:
+    # Frozen (the `virtual` fixture moves it as the tool sleeps), and quick enough that a rollback
+    # ends within the grace after a signal (2 simulated seconds): these tests are about what is sent.
+    return Timing(speed=0, registering=0.1, container_start=0.2, health_check=0.2, container_stop=0.1,
+                  finish_cleanup=0.1, finish_reconcile=0.1, cancel_tick=0.2)
+
+
+def sigterm() -> None:
+    """The CI cancels the job: SIGTERM to this process, whose handler is the CLI's while it runs."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def sent(sim: Simulator, action: str) -> list[str]:
+    """The requests of one action Rancher received (`upgrade`, `finishupgrade`, `rollback`)."""
+    return [r.path for r in sim.requests if r.method == "POST" and f"action={action}" in r.query]
+
+
+def test_a_signal_during_the_reads_before_the_upgrade_sends_no_upgrade(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    result = run_watching([("Plan for shop/web", sigterm)], "--output", "json", RANCHER_PARALLEL="1")
+    assert result.code == 143, result.stderr
+    assert sent(sim, "upgrade") == []
+    assert (sim.service(web)["state"], sim.service(web)["launchConfig"]["imageUuid"]) == ("active", f"docker:{OLD_IMAGE}")
+    assert ("SIGTERM arrived before the upgrade of shop/web was sent, so it was not sent; nothing was changed on "
+            "shop/web") in result.stderr
+    (target,) = result.json["targets"]
+    assert (result.json["result"], target["result"], target["state"]) == ("not-upgraded", "not-upgraded", "active")
+    assert result.json["interrupted_by_signal"] == 15
+
+
+def test_a_signal_before_the_finish_sends_no_finish_and_restores_the_upgrade(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    result = run_watching([("is upgraded and healthy; finishing the upgrade", sigterm)], "--output", "json")
+    assert result.code == 143, result.stderr
+    assert sent(sim, "finishupgrade") == []
+    assert "SIGTERM arrived before the finish of shop/web was sent, so it was not sent" in result.stderr
+    assert (sim.service(web)["state"], sim.service(web)["launchConfig"]["imageUuid"]) == ("active", f"docker:{OLD_IMAGE}")
+    assert result.json["targets"][0]["result"] == "rolled-back"
+
+
+def test_a_signal_before_the_finish_with_on_interrupt_report_leaves_the_upgrade_unfinished(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    result = run_watching([("is upgraded and healthy; finishing the upgrade", sigterm)], "--output", "json",
+                          RANCHER_ON_INTERRUPT="report")
+    assert result.code == 143, result.stderr
+    assert sent(sim, "finishupgrade") == [] and sent(sim, "rollback") == []
+    assert sim.service(web)["state"] == "upgraded"
+    assert result.json["targets"][0]["result"] == "interrupted"
+    assert "is left in state upgraded after the signal (`RANCHER_ON_INTERRUPT=report`)" in result.stderr
+
+
+def test_a_signal_before_a_creation_creates_nothing(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    before = len(sim.requests)
+    result = run_watching([("does not exist; RANCHER_CREATE makes it", sigterm)], "--output", "json",
+                          RANCHER_SERVICE="api", RANCHER_CREATE="true")
+    assert result.code == 143, result.stderr
+    assert [r for r in sim.requests[before:] if r.method == "POST"] == []
+    assert "SIGTERM arrived before the creation of shop/api was sent, so it was not sent" in result.stderr
+    (target,) = result.json["targets"]
+    assert (target["result"], target["state"]) == ("not-upgraded", "missing")
+
+
+def left_upgraded(sim: Simulator, service_id: str) -> None:
+    """Another run's upgrade, left `upgraded` (its owner gone)."""
+    other_pipeline_upgrades(sim, service_id, "registry.example.com:5000/shop/web:1.9")
+    sim.advance(30)
+    assert sim.service(service_id)["state"] == "upgraded"
+
+
+def test_a_signal_before_an_earlier_runs_upgrade_is_finished_sends_nothing(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    left_upgraded(sim, web)
+    result = run_watching([("left upgraded by an earlier run; finish it first", sigterm)], "--output", "json")
+    assert result.code == 143, result.stderr
+    assert sent(sim, "finishupgrade") == [] and sent(sim, "upgrade") == [sim.requests[0].path]
+    assert sim.service(web)["state"] == "upgraded"
+    assert result.json["targets"][0]["result"] == "not-upgraded"
+
+
+@pytest.mark.parametrize("command, line, action", [
+    ("finish", "finishing the upgrade", "finishupgrade"),
+    ("rollback", "Rolling back shop/web (state upgraded)", "rollback"),
+])
+def test_a_signal_before_a_commands_action_sends_nothing(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching,
+        command: str, line: str, action: str) -> None:
+    left_upgraded(sim, web)
+    result = run_watching([(line, sigterm)], command, "--output", "json")
+    assert result.code == 143, result.stderr
+    assert sent(sim, action) == []
+    assert sim.service(web)["state"] == "upgraded"
+    (target,) = result.json["targets"]
+    assert (target["result"], target["state"]) == ("unchanged", "upgraded")
+    assert f"SIGTERM arrived before the {command} of shop/web was sent, so it was not sent" in result.stderr
+
+
+def two_services(sim: Simulator) -> tuple[str, str]:
+    shop = sim.add_stack("shop")
+    return (sim.add_service(shop, "a", dict(LAUNCH_CONFIG), scale=2),
+            sim.add_service(shop, "b", dict(LAUNCH_CONFIG), scale=2))
+
+
+def both(run_watching: RunWatching, marker: str, **settings: str) -> CliRun:
+    """shop/a then shop/b in one run, one at a time, SIGTERM once the tool writes `marker`."""
+    return run_watching([(marker, sigterm)], "--output", "json", RANCHER_SERVICE="a,b", RANCHER_PARALLEL="1",
+                        **settings)
+
+
+def image(sim: Simulator, service_id: str) -> str:
+    return str(sim.service(service_id)["launchConfig"]["imageUuid"]).removeprefix("docker:")
+
+
+def results(result: CliRun) -> dict[str, str]:
+    return {target["target"]: target["result"] for target in result.json["targets"]}
+
+
+def test_atomic_a_signal_before_the_second_upgrade_sends_it_not_and_restores_the_first(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    a, b = two_services(sim)
+    result = both(run_watching, "Plan for shop/b")
+    assert result.code == 143, result.stderr
+    assert len(sent(sim, "upgrade")) == 1   # shop/a's
+    assert (image(sim, a), image(sim, b)) == (OLD_IMAGE, OLD_IMAGE)
+    assert results(result) == {"shop/a": "rolled-back", "shop/b": "not-upgraded"}
+
+
+def test_atomic_a_signal_after_the_first_finish_finishes_the_second_too(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    a, b = two_services(sim)
+    result = both(run_watching, "shop/a now runs")
+    # shop/a is finished and cannot be rolled back any more (1.x): the commit has begun, so shop/b is
+    # finished too rather than left apart from it; the run still ends as interrupted.
+    assert result.code == 143, result.stderr
+    assert len(sent(sim, "finishupgrade")) == 2 and sent(sim, "rollback") == []
+    assert (image(sim, a), image(sim, b), sim.service(b)["state"]) == (NEW_IMAGE, NEW_IMAGE, "active")
+    assert results(result) == {"shop/a": "upgraded", "shop/b": "upgraded"}
+    assert ("SIGTERM came after another target of this run was finished; finishing shop/b too, as a finished "
+            "upgrade cannot be rolled back and RANCHER_ATOMIC keeps the targets together") in result.stderr
+
+
+def test_atomic_a_signal_before_the_first_finish_restores_both(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    a, b = two_services(sim)
+    result = both(run_watching, "shop/a is upgraded and healthy; finishing the upgrade")
+    assert result.code == 143, result.stderr
+    assert sent(sim, "finishupgrade") == []
+    assert (image(sim, a), image(sim, b)) == (OLD_IMAGE, OLD_IMAGE)
+    assert set(results(result).values()) == {"rolled-back"}
+
+
+def test_independent_targets_a_signal_before_the_second_upgrade_sends_it_not(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    a, b = two_services(sim)
+    result = both(run_watching, "Plan for shop/b", RANCHER_ATOMIC="false")
+    assert len(sent(sim, "upgrade")) == 1
+    assert (image(sim, a), image(sim, b)) == (NEW_IMAGE, OLD_IMAGE)
+    assert results(result) == {"shop/a": "upgraded", "shop/b": "not-upgraded"}
+    assert result.code == 4, result.stderr   # one changed, one not: each named
+
+
+def test_fleet_a_signal_before_the_second_upgrade_sends_it_not(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    shop = sim.add_stack("shop")
+    opted = {**LAUNCH_CONFIG, "labels": {**LAUNCH_CONFIG["labels"], "autoupdate.enable": "true"}}
+    first = sim.add_service(shop, "a", dict(opted), scale=1)
+    second = sim.add_service(shop, "b", dict(opted), scale=1)
+    result = run_watching([("Plan for Default/shop/b", sigterm)], "--output", "json", RANCHER_SERVICE="",
+                          RANCHER_STACK="", RANCHER_SELECT_IMAGE="true", RANCHER_PARALLEL="1")
+    assert len(sent(sim, "upgrade")) == 1, result.stderr
+    assert (image(sim, first), image(sim, second)) == (NEW_IMAGE, OLD_IMAGE)
+    assert result.code == 4
+
+
+def test_a_signal_before_the_run_connects_sends_no_request_and_writes_the_ci_outputs(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching, tmp_path: Path) -> None:
+    gitlab, (report,) = ci_sinks(tmp_path, "gitlab")
+    result = run_watching([("rancher-deploy 0.", sigterm)], "--output", "json", **gitlab)
+    assert result.code == 143, result.stderr
+    assert sim.requests == []
+    assert "SIGTERM arrived before the run connected to Rancher; nothing was changed" in result.stderr
+    assert (result.json["result"], result.json["exit_code"]) == ("error", 143)
+    assert {"RANCHER_DEPLOY_RESULT=error", "RANCHER_DEPLOY_EXIT_CODE=143"} <= set(report.read_text().splitlines())
+
+
+# -- Rancher 2.x: the workload's patch ----------------------------------------------------------------
+
+TOKEN = ("token-abcde", "tokensecret-recognisable-91c")
+
+
+@pytest.mark.parametrize("version", ["2.4", "2.8"])
+def test_a_signal_before_a_workload_is_patched_patches_nothing(version: str) -> None:
+    with Simulator(*TOKEN, rancher_version=version, timing=Timing.fast()) as sim:
+        sim.add_workload("default", "web", [{"name": "web", "image": OLD_IMAGE}], replicas=2)
+        before = sim.workload("deployment", "default", "web")
+        stderr = Watcher([("Plan for default/", sigterm)])
+        stdout = io.StringIO()
+        code = cli.main(["--output", "json"], environ={
+            "CATTLE_URL": sim.url, "RANCHER_TOKEN": ":".join(TOKEN), "RANCHER_WORKLOAD": "web",
+            "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_POLL_INTERVAL": "0.005", "RANCHER_TIMEOUT": "30"},
+            dotenv_path=None, stdout=stdout, stderr=stderr)
+        assert not stderr.pending, stderr.getvalue()
+        assert code == 143, stderr.getvalue()
+        assert [r for r in sim.requests if r.method in ("PUT", "PATCH", "POST")] == []
+        after = sim.workload("deployment", "default", "web")
+        assert after["spec"] == before["spec"]
+        assert "SIGTERM arrived before the upgrade of default/" in stderr.getvalue()
+        assert TOKEN[1] not in stderr.getvalue() + stdout.getvalue()
