@@ -43,13 +43,12 @@ from rancher_deploy.events import (
     Result,
     Step,
     TargetOutcome,
-    mixed,
 )
 from rancher_deploy.images import ImageRef, same_image
 from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
 from rancher_deploy.policy import POLICY_LABEL, PolicyLabelError, TargetPolicy, decide, for_target
-from rancher_deploy.recovery import MISSING, again, created, ours, recover
+from rancher_deploy.recovery import MISSING, created, left_behind, ours, recover
 from rancher_deploy.settings import Command, OnUpgraded, Settings, Target
 from rancher_deploy.snapshot import Phase, Snapshot, TargetRef
 from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, runs, unchanged
@@ -172,8 +171,7 @@ class Pipeline:
             result = (Result.FAILED if error.exit_code is ExitCode.NEEDS_ATTENTION else
                       Result.NOT_UPGRADED if self._settings.command is Command.UPGRADE else Result.UNCHANGED)
             state = seen.state if seen else MISSING if ref in self._creations else "unknown"
-            targets.append(replace(outcome(ref, result, state, self._asked(ref, seen), str(error)),
-                                   next_step=error.next_step))
+            targets.append(outcome(ref, result, state, self._asked(ref, seen), str(error), error.next_step))
         return self._outcome(tuple(targets))
 
     def _resolve(self, target: Target) -> TargetRef:
@@ -222,9 +220,7 @@ class Pipeline:
         return pick.own_settings(settings) if pick else settings
 
     def _outcome(self, targets: tuple[TargetOutcome, ...]) -> Outcome:
-        if mixed(targets):   # exit 4: those the run left as they were want the upgrade the others got
-            targets = tuple(again(self._steps, done) for done in targets)
-        return Outcome(command=self._settings.command.value, targets=targets,
+        return Outcome(command=self._settings.command.value, targets=left_behind(self._steps, targets),
                        duration_seconds=self._clock() - self._started, flavour=self._backend.flavour,
                        interrupted_by=self._run.interrupted_by)
 
@@ -360,10 +356,8 @@ class Pipeline:
         seen = None if ref in self._creations else self._steps.look(ref)
         state = seen.state if seen else "unknown"
         message = f"{ref.name} failed after other targets were changed: {error}"
-        advice = error.next_step   # an exit-4 error names the state and the next step itself
-        if not advice:
-            advice = self._steps.next_steps(ref, seen)
-            message += f"; its state is {state}; {advice}"
+        advice = error.next_step or self._steps.next_steps(ref, seen)   # an exit-4 error names both itself
+        message += "" if error.next_step else f"; its state is {state}; {advice}"
         return self._steps.report(ref, Result.FAILED, state, (), message, level=Level.ERROR, next_step=advice)
 
     # -- the upgrade -----------------------------------------------------------------------------

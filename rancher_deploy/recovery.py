@@ -26,7 +26,7 @@ from rancher_deploy.errors import (
     WaitOvertaken,
     signal_name,
 )
-from rancher_deploy.events import ImageChange, Level, Result, Step, TargetOutcome
+from rancher_deploy.events import ImageChange, Level, Result, Step, TargetOutcome, mixed
 from rancher_deploy.images import same_image
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import OnInterrupt
@@ -276,10 +276,16 @@ def left_changed(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, resul
     return steps.report(ref, result, state, plan.changes, message, level=level, seen=now, next_step=advice)
 
 
-def again(steps: TargetSteps, done: TargetOutcome) -> TargetOutcome:
-    """`done` as a run whose targets ended in different states (exit 4) reports it: a target the run
-    failed on and left as it was (rolled back, not upgraded, not created) still wants what the others
-    got, so its outcome says so, with the command that does it to that target alone."""
+def left_behind(steps: TargetSteps, targets: tuple[TargetOutcome, ...]) -> tuple[TargetOutcome, ...]:
+    """The run's outcomes as it reports them: where they ended in different states (exit 4, `mixed`),
+    each target left as it was (rolled back, not upgraded, not created) says what the others got
+    (`_again`)."""
+    return tuple(_again(steps, done) for done in targets) if mixed(targets) else targets
+
+
+def _again(steps: TargetSteps, done: TargetOutcome) -> TargetOutcome:
+    """`done`, a target the run failed on and left as it was while others were changed: it still wants
+    what they got, so its outcome says so, with the command that does it to that target alone."""
     if done.result not in (Result.ROLLED_BACK, Result.NOT_UPGRADED) or done.next_step:
         return done
     what = "create" if done.state == MISSING else "upgrade"

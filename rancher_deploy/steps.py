@@ -378,9 +378,9 @@ class TargetSteps:
 
 
 def outcome(ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...],
-            message: str) -> TargetOutcome:
+            message: str, next_step: str = "") -> TargetOutcome:
     return TargetOutcome(target=ref.name, target_id=ref.id, result=result, state=state, changes=changes,
-                         message=message, ui_url=ref.ui_url)
+                         message=message, ui_url=ref.ui_url, next_step=next_step)
 
 
 def runs(seen: Snapshot, changes: tuple[ImageChange, ...]) -> str:
