@@ -270,6 +270,16 @@ class TargetSteps:
         out); each is sent as a restore is, and waited for within the grace after the signal."""
         self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
         completing = commit is not None and commit.is_set()
+        if completing and (over := self.grace.over()) is not None:
+            # The commit goes on only within the grace the CI's stop timeout leaves (timing.Grace):
+            # past it, a finish not yet sent stays unsent, and the target is said to need one.
+            run.interrupted_by = run.interrupted_by or over
+            advice = self.next_steps(ref, seen, "finish it with `rancher-deploy finish`, as the others were")
+            return self.report(ref, Result.INTERRUPTED, seen.state, changes,
+                               f"{signal_name(over)}: the grace after it was over before the finish of {ref.name} "
+                               f"could be sent, so it was not; {ref.name} is {seen.state} on the new image, "
+                               f"unlike the targets of this run finished before it: {advice}",
+                               level=Level.WARNING, seen=seen, next_step=advice)
         if completing and (number := self.interrupted()) is not None:
             run.interrupted_by = number
             self.emit(Step(f"{signal_name(number)} came after another target of this run was finished; finishing "
