@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Callable
 
 from rancher_deploy.backend import Backend
-from rancher_deploy.errors import (DeployError, Interrupted, NeedsAttention, RancherAPIError, RequestTimedOut,
-                                   TransientRancherError, signal_name)
+from rancher_deploy.errors import (RETRYABLE_STATUSES, DeployError, Interrupted, NeedsAttention, RancherAPIError,
+                                   RequestTimedOut, TransientRancherError, signal_name)
 from rancher_deploy.events import Emit, Level, Step
 from rancher_deploy.snapshot import Snapshot, TargetRef
 from rancher_deploy.timing import Deadline, Pace, backoff
@@ -24,8 +24,11 @@ class Actions:
     """Sends actions for the pipeline: look before, send once, look again when the answer is unclear."""
 
     def __init__(self, backend: Backend, emit: Emit, pace: Pace, restore_pace: Pace | None = None, *,
-                 retries: int, request_timeout: float) -> None:
+                 retries: int, request_timeout: float, advise: Callable[[TargetRef], str] | None = None) -> None:
         self._backend = backend
+        # What to run next on a target whose state is unknown (`steps.TargetSteps.next_steps`: naming it
+        # alone in a run of several), else the backend's words.
+        self._advise = advise or (lambda ref: backend.next_steps(None))
         self._emit = emit
         self._pace = pace
         self._restore_pace = restore_pace or pace
@@ -52,10 +55,15 @@ class Actions:
         signal asks for, so it is sent all the same, and its reads and tries end with the grace after
         a signal (`TargetSteps.restore_pace`).
 
-        If Rancher answered an error (5xx, or 429: too many requests) and shows no change, sending
-        again is safe, and is done up to RANCHER_RETRIES times, after the backoff or, when a 429 said
-        when (`Retry-After`), after that long (at most RANCHER_TIMEOUT); a lost answer with no change
-        in sight is never resent (the request may still be on its way). With resend=False the error
+        If Rancher answered an error that says "try again" (`errors.RETRYABLE_STATUSES`: 5xx; 429, too
+        many requests; 409, Cattle's "resource busy" while another process holds the service's lock,
+        rancher-api.md §3.7, or a Kubernetes update conflict, which kubectl answers by reading again and
+        resending) and shows no change, sending again is safe, and is done up to RANCHER_RETRIES
+        times, after the backoff or, when a 429 said when (`Retry-After`), after that long (at most
+        RANCHER_TIMEOUT). The read that looks for a change is also what the resend starts from (the
+        backends act on the target as last read: a fresh action link, a fresh object to patch), so a
+        conflict is resent on what Rancher holds now. A lost answer with no change in sight is never
+        resent (the request may still be on its way). With resend=False the error
         and what Rancher shows are returned instead, for the caller to word ("nothing was changed");
         otherwise the error is raised.
 
@@ -73,7 +81,7 @@ class Actions:
                 action(ref)
                 return None
             except (TransientRancherError, RancherAPIError) as error:
-                if isinstance(error, RancherAPIError) and error.status < 500 and error.status != 429:
+                if isinstance(error, RancherAPIError) and error.status not in RETRYABLE_STATUSES:
                     raise
                 after = self._look_again(ref, name, error, before, pace)
                 answered = isinstance(error, RancherAPIError)
@@ -126,10 +134,13 @@ class Actions:
                 pace.sleep(self._request_timeout)
                 after = self.fetch_patiently(ref, name, pace)
         except TransientRancherError:
-            raise NeedsAttention(
+            advice = self._advise(ref)
+            unknown = NeedsAttention(
                 f"{ref.name} needs attention: the answer to the {name} request was lost ({error}) and Rancher "
                 f"cannot be read since, so whether it was taken is unknown; its state is unknown "
-                f"(last seen {before.state})") from None
+                f"(last seen {before.state}); {advice}")
+            unknown.next_step = advice
+            raise unknown from None
         return after
 
     @staticmethod

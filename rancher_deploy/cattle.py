@@ -446,8 +446,8 @@ class CattleBackend:
         self._seen.pop(ref.id, None)
         url = (service.get("actions") or {}).get(action)
         if not url:
-            raise RefusedError(f"Rancher does not offer {action} for {ref.name} in state "
-                               f"{service.get('state')} (offered: {', '.join(sorted(service.get('actions') or {}))})")
+            raise RefusedError(f"Rancher does not offer {action} for {ref.name} in state {service.get('state')} (offered: "
+                               f"{', '.join(sorted(service.get('actions') or {}))})", state=str(service.get("state")))
         with self._events.acting(ref, action, service) as answered:   # a watched service's view takes the answer
             answered.append(self._session.post(str(url), body, what=f"{action} of {ref.name}"))
 

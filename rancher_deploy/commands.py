@@ -41,7 +41,7 @@ def rollback(steps: TargetSteps, ref: TargetRef, run: Run) -> TargetOutcome:
     except Interrupted as signalled:   # the signal came first: nothing sent
         return steps.stopped(ref, run, signalled, asked, Result.UNCHANGED)
     except NeedsAttention as unknown:   # the answer was lost and Rancher cannot be read: taken or not is unknown
-        return steps.report(ref, Result.FAILED, "unknown", asked, str(unknown), level=Level.ERROR)
+        return steps.unknown(ref, unknown, asked)
     try:
         after = steps.wait(ref, steps.backend.restored_goal)
     except WaitInterrupted as ended:

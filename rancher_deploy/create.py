@@ -83,9 +83,12 @@ def _send(steps: TargetSteps, pending: TargetRef, plan: Plan, creation: Creation
         except TargetMissing:
             raise RancherUnreachable(f"Rancher did not create {pending.name} ({error}); nothing was changed") from None
         except TransientRancherError:
-            raise NeedsAttention(f"{pending.name} needs attention: the answer to its creation was lost ({error}) and "
-                                 "Rancher cannot be read since, so whether it exists is unknown; its state is unknown; "
-                                 "check it with `rancher-deploy status`") from None
+            advice = steps.next_steps(pending, None)
+            unknown = NeedsAttention(f"{pending.name} needs attention: the answer to its creation was lost ({error}) "
+                                     "and Rancher cannot be read since, so whether it exists is unknown; its state is "
+                                     f"unknown; {advice}")
+            unknown.next_step = advice
+            raise unknown from None
         steps.emit(Step(f"The answer to the creation of {pending.name} was lost ({error}), but Rancher has it "
                         f"({ref.id}); going on", Level.WARNING, pending.name))
         return ref

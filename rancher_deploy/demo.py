@@ -133,7 +133,9 @@ DEMO_CONTAINER: dict[str, object] = {
     "ports": [{"containerPort": 80, "protocol": "TCP", "name": "http"}],
     "env": [{"name": "SHOP_MODE", "value": "production"}, {"name": "FEATURE_FLAGS", "value": "a,b,c"}],
     "resources": {"limits": {"memory": "256Mi"}, "requests": {"cpu": "100m"}},
-    "readinessProbe": {"httpGet": {"path": "/healthz", "port": 80}, "periodSeconds": 2},
+    # With the probe's defaults the apiserver stores (SetDefaults_Probe, SetDefaults_HTTPGetAction).
+    "readinessProbe": {"httpGet": {"path": "/healthz", "port": 80, "scheme": "HTTP"}, "periodSeconds": 2,
+                       "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3},
     "imagePullPolicy": "Always",
 }
 

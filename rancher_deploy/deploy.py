@@ -48,10 +48,10 @@ from rancher_deploy.images import ImageRef, same_image
 from rancher_deploy.parallel import NotStarted, concurrent, each
 from rancher_deploy.plan import Plan
 from rancher_deploy.policy import POLICY_LABEL, PolicyLabelError, TargetPolicy, decide, for_target
-from rancher_deploy.recovery import MISSING, created, recover
+from rancher_deploy.recovery import MISSING, created, left_behind, ours, recover
 from rancher_deploy.settings import Command, OnUpgraded, Settings, Target
 from rancher_deploy.snapshot import Phase, Snapshot, TargetRef
-from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, unchanged
+from rancher_deploy.steps import Applied, Run, TargetSteps, outcome, runs, unchanged
 from rancher_deploy.target_locks import TargetLocks
 from rancher_deploy.targets import alone
 
@@ -171,7 +171,7 @@ class Pipeline:
             result = (Result.FAILED if error.exit_code is ExitCode.NEEDS_ATTENTION else
                       Result.NOT_UPGRADED if self._settings.command is Command.UPGRADE else Result.UNCHANGED)
             state = seen.state if seen else MISSING if ref in self._creations else "unknown"
-            targets.append(outcome(ref, result, state, self._asked(ref, seen), str(error)))
+            targets.append(outcome(ref, result, state, self._asked(ref, seen), str(error), error.next_step))
         return self._outcome(tuple(targets))
 
     def _resolve(self, target: Target) -> TargetRef:
@@ -220,7 +220,7 @@ class Pipeline:
         return pick.own_settings(settings) if pick else settings
 
     def _outcome(self, targets: tuple[TargetOutcome, ...]) -> Outcome:
-        return Outcome(command=self._settings.command.value, targets=targets,
+        return Outcome(command=self._settings.command.value, targets=left_behind(self._steps, targets),
                        duration_seconds=self._clock() - self._started, flavour=self._backend.flavour,
                        interrupted_by=self._run.interrupted_by)
 
@@ -356,9 +356,9 @@ class Pipeline:
         seen = None if ref in self._creations else self._steps.look(ref)
         state = seen.state if seen else "unknown"
         message = f"{ref.name} failed after other targets were changed: {error}"
-        if error.exit_code is not ExitCode.NEEDS_ATTENTION:  # that one names the state and next steps itself
-            message += f"; its state is {state}; {self._steps.next_steps(ref, seen)}"
-        return self._steps.report(ref, Result.FAILED, state, (), message, level=Level.ERROR)
+        advice = error.next_step or self._steps.next_steps(ref, seen)   # an exit-4 error names both itself
+        message += "" if error.next_step else f"; its state is {state}; {advice}"
+        return self._steps.report(ref, Result.FAILED, state, (), message, level=Level.ERROR, next_step=advice)
 
     # -- the upgrade -----------------------------------------------------------------------------
 
@@ -391,7 +391,7 @@ class Pipeline:
             if isinstance(raced, TargetOutcome):
                 return raced
         try:
-            healthy = self._steps.wait(ref, self._backend.applied_goal)
+            healthy = self._steps.wait(ref, self._backend.applied_goal, stop=ours(ref, plan))
         except WaitEnded as ended:
             return recover(self._steps, ref, plan, ended, run)
         return Applied(ref, plan, healthy, started)
@@ -432,11 +432,11 @@ class Pipeline:
             return create.complete(self._steps, applied)
         ref, changes, last = applied.ref, applied.plan.changes, applied.last
         if not self._backend.needs_finish:
-            images = ", ".join(f"{c.container}={c.new_image}" for c in changes)
+            images = runs(last, changes)   # as read: the wait saw them still this run's (`recovery.ours`)
             # Done does not always mean running: an OnDelete set's pods change only when deleted.
             caveat = last.judge(self._backend.applied_goal).caveat
             message = f"{ref.name} is updated to {images}; {caveat}" if caveat else f"{ref.name} now runs {images}"
-            return self._steps.report(ref, Result.UPGRADED, last.state, changes, message)
+            return self._steps.report(ref, Result.UPGRADED, last.state, changes, message, seen=last)
         if not self._settings.finish:
             message = (f"{ref.name} is {last.state} and left unfinished ({self._settings.unfinished_by}); later, "
                        f"{self._steps.next_steps(ref, last)}")
@@ -515,7 +515,7 @@ class Pipeline:
         except Interrupted as signalled:
             return self._steps.stopped(ref, run, signalled, ran, Result.NOT_UPGRADED)
         except NeedsAttention as unknown:  # the answer was lost and Rancher cannot be read
-            return self._steps.report(ref, Result.FAILED, "unknown", ran, str(unknown), level=Level.ERROR)
+            return self._steps.unknown(ref, unknown, ran)
         try:
             settled = self._steps.wait(ref, self._backend.restored_goal)
         except WaitInterrupted as ended:

@@ -164,7 +164,12 @@ def _cattle_at(session: RancherSession, settings: Settings, given: GivenUrl, ser
             raise
         parts = urlsplit(given.root)
         origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-        raise ConfigError("CATTLE_URL", f"its path {parts.path or '/'} leads to no Rancher API ({api} answers 404): "
+        segments = parts.path.split("/")
+        named = next((i for i, segment in enumerate(segments) if segment in ("v1", "v2-beta", "v3")), None)
+        where = (f"names the API {'/'.join(segments[:named + 1])} and then more than a project "
+                 f"(/{'/'.join(segments[named + 1:])})" if named is not None
+                 else f"leads to no Rancher API ({api} answers 404)")
+        raise ConfigError("CATTLE_URL", f"its path {parts.path or '/'} {where}: "
                                         f"use the server root ({origin}, or the path a proxy serves Rancher under) "
                                         "or its /v2-beta API") from None
 

@@ -54,7 +54,7 @@ _MEANINGS = {
     ),
     ExitCode.NEEDS_ATTENTION: (
         "needs attention: targets ended in different states, or one could not be restored, or its state is "
-        "unknown; the output names each target's state"
+        "unknown; the output names each target's state and what to run next"
     ),
     ExitCode.INTERRUPTED: "interrupted (SIGINT) after the tool restored or reported the service's state",
     ExitCode.TERMINATED: "interrupted (SIGTERM) after the tool restored or reported the service's state",
@@ -71,6 +71,8 @@ class DeployError(Exception):
     exit_code: ExitCode = ExitCode.NEEDS_ATTENTION
     # The target as last seen, where the error knows it: the report names its state.
     last: Snapshot | None = None
+    # What to run next, where the message already says it (an exit-4 error names it): "" otherwise.
+    next_step: str = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -98,9 +100,17 @@ class UsageError(DeployError):
 
 
 class RefusedError(DeployError):
-    """The target is in a state the tool will not touch (for example `inactive`); nothing was changed."""
+    """The target is in a state the tool will not touch (for example `inactive`); nothing was changed.
+
+    `state` is the state Rancher refused an action in where another state may offer it (1.x: an
+    action its state does not list, rancher-api.md §2.3); None where no state will (nothing to roll
+    back to)."""
 
     exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, state: str | None = None) -> None:
+        super().__init__(message)
+        self.state = state
 
 
 class RancherUnreachable(DeployError):
@@ -283,6 +293,11 @@ class WaitFailed(WaitEnded):
 
 class WaitGone(WaitFailed):
     """The target was removed (or answers 404) while waiting: there is nothing left to roll back."""
+
+
+class WaitOvertaken(WaitFailed):
+    """Another writer changed the target's images while the run waited (images neither this run found
+    nor asked for): the target is no longer this run's to restore, so nothing is rolled back."""
 
 
 class WaitTimedOut(WaitEnded):

@@ -108,6 +108,14 @@ class TargetOutcome:
     # will not be pulled again (1.x latest -> latest without io.rancher.container.pull_image=always),
     # a container moved to another repository, ... (`plan.Plan.warnings`, `Plan.redeploy_warnings`).
     warnings: tuple[str, ...] = ()
+    # The (container, image) pairs Rancher showed at the run's last read of the target, which is what
+    # the result's `image` says it runs; None where the run ended without such a read (the result then
+    # tells: the previous image after a failure before any change, the requested one once done).
+    running: tuple[tuple[str, str], ...] | None = None
+    # What a person runs next on this target where the run leaves it needing something (exit 4), as its
+    # message says it, in the words that work for that flavour in that state; "" where nothing is needed.
+    # The run's last line repeats it per target (`report.last_words`).
+    next_step: str = ""
 
 
 @dataclass(frozen=True, eq=False)

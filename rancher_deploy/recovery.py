@@ -4,10 +4,14 @@ This is where the promise "never half-upgraded without saying so" is kept: the r
 only when the target is seen back on every image it ran before (one the run created: removed again);
 anything else is FAILED with the state named (exit 4), or INTERRUPTED when RANCHER_ON_INTERRUPT=report
 asked to leave it. `restore` also serves an atomic run (`atomic`), which restores the targets that
-were healthy when another failed.
+were healthy when another failed. A target another writer changed under the run (`ours`) is theirs:
+it is neither called upgraded nor rolled back, but FAILED with the images it has.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
 
 from rancher_deploy.creation import Creation
 from rancher_deploy.errors import (
@@ -16,19 +20,30 @@ from rancher_deploy.errors import (
     RefusedError,
     TransientRancherError,
     WaitEnded,
+    WaitFailed,
     WaitGone,
     WaitInterrupted,
+    WaitOvertaken,
     signal_name,
 )
-from rancher_deploy.events import Level, Result, Step, TargetOutcome
+from rancher_deploy.events import ImageChange, Level, Result, Step, TargetOutcome, mixed
+from rancher_deploy.images import same_image
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import OnInterrupt
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef, Verdict
+from rancher_deploy.snapshot import Goal, Judgement, Phase, Snapshot, TargetRef, Verdict
 from rancher_deploy.steps import Run, TargetSteps
 
 # The state of a target that does not exist: one a run would create, or one it removed where Rancher
 # keeps no trace of it (2.x; a removed 1.x service stays readable, in its own state).
 MISSING = "missing"
+
+# What to do about a target another writer changed under the run: it is theirs now, and only a person
+# knows whether their change is to stay (a hotfix pushed by hand, another pipeline's release).
+OVERTAKEN_ADVICE = ("find out who changed it and whether that change is to stay: `rancher-deploy status` shows it, "
+                    "and `rancher-deploy upgrade` with the image it should run moves it on from there")
+
+# How often a restore sends a rollback Rancher refused in one state once a later state offers it.
+_OFFERS = 3
 
 
 def recover(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded, run: Run) -> TargetOutcome:
@@ -67,23 +82,18 @@ def roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier:
     grace after that signal (`_cut_short`), and the signal is the run's (`run.interrupted_by`).
     """
     steps.emit(Step(f"Rolling back {ref.name}", Level.WARNING, ref.name, named=True))
-    accepted = True
+    accepted: list[bool] = []   # Rancher took the rollback (or shows one under way): `_roll_back` says
     try:
-        try:
-            steps.actions.send(ref, steps.backend.rollback, "rollback", restore=True)
-        except RefusedError as refused:
-            # Not offered: someone else (another run, a person) may be restoring it already, so
-            # watch where it goes and judge by the images it ends on.
-            accepted = False
-            steps.emit(Step(f"{refused}; watching where it goes", Level.WARNING, ref.name))
-        last = steps.wait(ref, steps.backend.restored_goal, pace=steps.restore_pace)
+        last = _roll_back(steps, ref, plan, accepted)
     except WaitInterrupted as cut:   # the grace after a signal is over, or a second one came
         now = steps.look(ref) or cut.last
         if now is not None and now.judge(steps.backend.restored_goal).verdict is Verdict.DONE:
             return _rolled_back(steps, ref, plan, why, now, level)   # done as the wait ended
-        return _cut_short(steps, ref, plan, "rollback", cut, now, earlier, run, accepted=accepted)
+        return _cut_short(steps, ref, plan, "rollback", cut, now, earlier, run, accepted=bool(accepted))
     except (WaitEnded, DeployError) as error:
         last_seen = (error.last if isinstance(error, WaitEnded) else None) or steps.look(ref)
+        if isinstance(error, WaitOvertaken):
+            return steps.failed(ref, str(error), last_seen, plan.changes, earlier, advice=OVERTAKEN_ADVICE)
         return steps.failed(ref, f"the rollback failed: {error}", last_seen, plan.changes, earlier,
                             advice=_rolling_out(last_seen, plan))
     return _rolled_back(steps, ref, plan, why, last, level)
@@ -96,7 +106,92 @@ def _rolled_back(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, last:
         images = ", ".join(f"{name}={image}" for name, image in last.images)
         return steps.failed(ref, f"it settled on {images}, not on the images it had before", last, plan.changes)
     message = f"{ref.name} was rolled back to {', '.join(c.previous_image for c in plan.changes)}: {why}"
-    return steps.report(ref, Result.ROLLED_BACK, last.state, plan.changes, message, level=level)
+    return steps.report(ref, Result.ROLLED_BACK, last.state, plan.changes, message, level=level, seen=last)
+
+
+def _roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, accepted: list[bool]) -> Snapshot:
+    """Send the rollback and wait until the target is restored; its last snapshot.
+
+    Read first: where the previous images are back already, someone else rolled it back, and another
+    rollback would return to the new image (1.x: none is offered then), so it is only watched. Where
+    Rancher refuses the rollback in the target's state (1.x: not offered while someone else cancels
+    or finishes the upgrade), someone may be restoring it, so the wait watches where it goes, and as
+    soon as it reaches a state that offers the rollback (`RefusedError.state`: canceled-upgrade, say)
+    with this run's upgrade still pending, sends it there: the run set out to restore the target.
+    `accepted` gets True once a rollback is under way in Rancher (sent and taken, or someone else's).
+    The sends and reads are a restore's (`restore=True`: after a signal too, within its grace).
+    Raises the `WaitEnded` family (WaitOvertaken: another writer's images appeared) and what sending
+    raises besides a refusal.
+    """
+    goal, restoring = steps.backend.restored_goal, ours(ref, plan, restoring=True)
+    seen = steps.actions.fetch_patiently(ref, "rollback", steps.restore_pace)
+    if _moves(plan) and _restored(seen.images, plan):
+        accepted.append(True)
+        steps.emit(Step(f"{ref.name} already shows its previous images again ({_pairs(seen.images, plan)}, state "
+                        f"{seen.state}): someone else rolled it back; watching it settle rather than sending another "
+                        "rollback, which would return to the new image", Level.WARNING, ref.name, named=True))
+        return steps.wait(ref, goal, pace=steps.restore_pace, stop=restoring)
+    for _ in range(_OFFERS):
+        try:
+            steps.actions.send(ref, steps.backend.rollback, "rollback", before=seen, restore=True)
+            accepted.append(True)
+            break
+        except RefusedError as refused:
+            # Not offered: someone else (another run, a person) may be restoring it already, so
+            # watch where it goes, and act where a later state offers it (`_offered`).
+            later = "; rolling it back once a later state offers it" if refused.state is not None else ""
+            steps.emit(Step(f"{refused}; watching where it goes{later}", Level.WARNING, ref.name))
+            seen = steps.wait(ref, goal, pace=steps.restore_pace, stop=restoring, until=_offered(plan, refused.state))
+            if refused.state is None or seen.judge(goal).verdict is Verdict.DONE:
+                return seen
+            steps.emit(Step(f"{ref.name} is {seen.state}, where Rancher offers the rollback: sending it",
+                            Level.WARNING, ref.name, named=True))
+    return steps.wait(ref, goal, pace=steps.restore_pace, stop=restoring)
+
+
+def _offered(plan: Plan, refused_in: str | None) -> Callable[[Snapshot], bool] | None:
+    """The restore wait's `until` after a rollback refused in state `refused_in` (None: no state offers
+    it, nothing to act on): a later state that offers it while the target still holds this run's
+    upgrade, its new images in the spec and, where the read says, its previous ones to bring back."""
+    if refused_in is None:
+        return None
+    return lambda snapshot: (snapshot.state != refused_in and snapshot.can_roll_back
+                             and _on(snapshot.images, plan.changes, new=True)
+                             and _on(snapshot.restores, plan.changes, new=False))
+
+
+def ours(ref: TargetRef, plan: Plan, *, restoring: bool = False) -> Callable[[Snapshot, Judgement], WaitEnded | None]:
+    """A wait's check that the target still holds this run's change (`TargetSteps.wait`'s `stop`).
+
+    Each container the plan changes must show its new image or its previous one (a read may lag
+    behind the write: v3 answers from a cache). Any other image is another writer's (a person's
+    `kubectl set image`, another pipeline): WaitOvertaken, and the target is not this run's to roll
+    back any more, whoever restores it. Waiting for the upgrade (`restoring` false), a rollout that
+    ends (the judge says done) on anything but the new images was not this run's either: on the
+    previous ones, someone else rolled it back (WaitFailed: the restore finds it done); on a mix of
+    the two, someone changed part of it (WaitOvertaken). The judge alone would call either done,
+    since a rollout's rule reads generations and counts, not whose template it rolls out.
+    """
+    def check(snapshot: Snapshot, judgement: Judgement) -> WaitEnded | None:
+        now = dict(snapshot.images)
+        strangers = [change for change in plan.changes if change.container in now
+                     and not same_image(now[change.container], change.new_image)
+                     and not same_image(now[change.container], change.previous_image)]
+        done = judgement.verdict is Verdict.DONE and not restoring
+        if strangers or (done and not _on(snapshot.images, plan.changes, new=True)
+                         and not _restored(snapshot.images, plan)):
+            waited = "rollback" if restoring else "upgrade"
+            return WaitOvertaken(
+                f"another writer changed it while this run waited for its {waited}: it has "
+                f"{_pairs(snapshot.images, plan)}, where this run set "
+                f"{', '.join(f'{c.container}={c.new_image}' for c in plan.changes)}; this run does not roll back "
+                "a change it did not make", snapshot)
+        if done and _moves(plan) and not _on(snapshot.images, plan.changes, new=True):
+            return WaitFailed(f"it rolled out its previous images ({_pairs(snapshot.images, plan)}) instead of this "
+                              "run's: someone else rolled it back while the upgrade ran", snapshot)
+        return None
+
+    return check
 
 
 def _rolling_out(last: Snapshot | None, plan: Plan) -> str | None:
@@ -133,18 +228,22 @@ def _cut_short(steps: TargetSteps, ref: TargetRef, plan: Plan, what: str, cut: W
         return steps.failed(ref, problem, now, plan.changes, earlier, advice=advice or _rolling_out(now, plan))
     images = ", ".join(dict.fromkeys(image for _, image in now.images))
     again = "; do not roll it back again, which would return to the new image" if now.can_roll_back else ""
+    follow = steps.next_steps(ref, now, f"follow it with `rancher-deploy status`{again}")
     message = (f"{ref.name}: {what} requested and still under way when the run stopped waiting for it {when}: "
-               f"{now.describe()} on {images}; Rancher completes it on its own: follow it with "
-               f"`rancher-deploy status`{again}")
-    return steps.report(ref, Result.INTERRUPTED, now.state, plan.changes, message, level=Level.WARNING)
+               f"{now.describe()} on {images}; Rancher completes it on its own: {follow}")
+    return steps.report(ref, Result.INTERRUPTED, now.state, plan.changes, message, level=Level.WARNING, seen=now,
+                        next_step=follow)
 
 
 def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEnded) -> TargetOutcome | None:
-    """The outcome when no rollback is to be tried: removed, told to report, or --no-rollback."""
+    """The outcome when no rollback is to be tried: another writer's change, removed, told to report,
+    or --no-rollback."""
+    if isinstance(ended, WaitOvertaken):
+        return steps.failed(ref, str(ended), ended.last, plan.changes, advice=OVERTAKEN_ADVICE)
     if isinstance(ended, WaitGone):
         # A 404 may pass (a proxy, a restarting Rancher): look once more before giving it up. Once
         # Rancher no longer has it, it has no state of its own to report: the pipeline's word says so.
-        gone, state = True, Phase.GONE.value
+        gone, state, now = True, Phase.GONE.value, None
         try:
             now = steps.backend.observe(ref)
             gone, state = now.judge(Goal.SETTLED).gone, now.state
@@ -153,9 +252,11 @@ def _left_as_it_is(steps: TargetSteps, ref: TargetRef, plan: Plan, ended: WaitEn
         except DeployError:
             gone = False  # cannot tell; the rollback will find out
         if gone:
+            advice = steps.next_steps(ref, now)
             message = (f"{ref.name} needs attention: it was removed while the upgrade ran ({ended}); "
-                       f"there is nothing to roll back; its state is {state}")
-            return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR)
+                       f"there is nothing to roll back; its state is {state}; {advice}")
+            return steps.report(ref, Result.FAILED, state, plan.changes, message, level=Level.ERROR, seen=now,
+                                next_step=advice)
     if isinstance(ended, WaitInterrupted) and steps.settings.on_interrupt is OnInterrupt.REPORT:
         return left_changed(steps, ref, plan, "after the signal (`RANCHER_ON_INTERRUPT=report`)", Result.INTERRUPTED,
                             ended.last)
@@ -169,9 +270,28 @@ def left_changed(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, resul
     """A changed target the run leaves as it is, with its state and the next command that works there."""
     now = steps.look(ref) or earlier
     state = now.state if now else "unknown"
-    message = f"{ref.name} is left in state {state} {why}; {steps.next_steps(ref, now)}"
+    advice = steps.next_steps(ref, now)
+    message = f"{ref.name} is left in state {state} {why}; {advice}"
     level = Level.ERROR if result is Result.FAILED else Level.WARNING
-    return steps.report(ref, result, state, plan.changes, message, level=level)
+    return steps.report(ref, result, state, plan.changes, message, level=level, seen=now, next_step=advice)
+
+
+def left_behind(steps: TargetSteps, targets: tuple[TargetOutcome, ...]) -> tuple[TargetOutcome, ...]:
+    """The run's outcomes as it reports them: where they ended in different states (exit 4, `mixed`),
+    each target left as it was (rolled back, not upgraded, not created) says what the others got
+    (`_again`)."""
+    return tuple(_again(steps, done) for done in targets) if mixed(targets) else targets
+
+
+def _again(steps: TargetSteps, done: TargetOutcome) -> TargetOutcome:
+    """`done`, a target the run failed on and left as it was while others were changed: it still wants
+    what they got, so its outcome says so, with the command that does it to that target alone."""
+    if done.result not in (Result.ROLLED_BACK, Result.NOT_UPGRADED) or done.next_step:
+        return done
+    what = "create" if done.state == MISSING else "upgrade"
+    advice = steps.next_steps(TargetRef(name=done.target, id=done.target_id, url=""), None,
+                              f"once what stopped it is fixed, {what} it with `rancher-deploy upgrade`, as the others were")
+    return replace(done, message=f"{done.message}; {advice}", next_step=advice)
 
 
 def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Snapshot | None, run: Run, *,
@@ -212,7 +332,7 @@ def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Sn
         message = (f"{ref.name} needs attention: this run created it ({why}); removing it failed: {error}; its state "
                    f"is {state}; {delete}")
         return steps.report(ref, Result.FAILED, last.state if last else "unknown", plan.changes, message,
-                            level=Level.ERROR)
+                            level=Level.ERROR, seen=last, next_step=delete)
     return steps.report(ref, Result.ROLLED_BACK, gone.state if gone else MISSING, plan.changes,
                         f"{ref.name} was removed again: {why}", level=level)
 
@@ -229,6 +349,22 @@ def _wait_gone(steps: TargetSteps, ref: TargetRef) -> Snapshot | None:
 
 def _restored(images: tuple[tuple[str, str], ...], plan: Plan) -> bool:
     """Whether every container the plan changed shows its previous image again."""
-    now_running = dict(images)
-    return all(now_running.get(change.container, change.previous_image) == change.previous_image
-               for change in plan.changes)
+    return _on(images, plan.changes, new=False)
+
+
+def _on(images: tuple[tuple[str, str], ...], changes: tuple[ImageChange, ...], *, new: bool) -> bool:
+    """Whether every container of `changes` that `images` shows is on its new image (else: previous)."""
+    now = dict(images)
+    return all(same_image(now[c.container], c.new_image if new else c.previous_image)
+               for c in changes if c.container in now)
+
+
+def _moves(plan: Plan) -> bool:
+    """Whether the plan moves any container to another image (not only its environment, labels or a redeploy)."""
+    return any(not same_image(change.previous_image, change.new_image) for change in plan.changes)
+
+
+def _pairs(images: tuple[tuple[str, str], ...], plan: Plan) -> str:
+    """"web=app:3": the images `images` shows for the containers the plan changes."""
+    changed = {change.container for change in plan.changes}
+    return ", ".join(f"{name}={image}" for name, image in images if name in changed)

@@ -192,9 +192,13 @@ def last_words(outcome: Outcome | None, error: DeployError | None, code: ExitCod
     says what the command did (after `status` or a dry run nothing was "upgraded and finished").
     """
     if error is not None or outcome is None:
+        if error is not None and code is ExitCode.NEEDS_ATTENTION and error.next_step:
+            return f"{code.meaning} (next: {error.next_step})"
         return code.meaning
     if code is ExitCode.NEEDS_ATTENTION and outcome.targets:
+        # Each target's next step too, where it has one: the line read last says what to run.
         return "needs attention: " + "; ".join(f"{target.target} {target.result.value}, state {target.state}"
+                                               + (f" (next: {target.next_step})" if target.next_step else "")
                                                for target in outcome.targets)
     if code is ExitCode.OK:
         return _DONE.get(_overall(outcome.targets, None), code.meaning)
@@ -315,9 +319,12 @@ def _running(result: Result, previous: str, requested: str) -> str | None:
 
 def _target_object(target: TargetOutcome) -> dict[str, Any]:
     # A target the run created (or would) ran nothing before: its previous image is None, not "".
+    # What runs is what Rancher showed last, where the run read it at the end; else the result tells.
+    read = dict(target.running or ())
     containers = [
         {"name": change.container, "previous_image": change.previous_image or None,
-         "image": _running(target.result, change.previous_image, change.new_image) or None,
+         "image": read.get(change.container) or _running(target.result, change.previous_image, change.new_image)
+         or None,
          "requested_image": change.new_image}
         for change in target.changes
     ]

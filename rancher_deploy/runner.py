@@ -107,9 +107,12 @@ def internal_error(unexpected: BaseException, *, sent: bool = True) -> NeedsAtte
     state is unknown; before any, the line says that nothing was changed instead."""
     state = ("the target's state is unknown, check it with `rancher-deploy status`" if sent else
              "no request was sent to Rancher, so nothing was changed")
-    return NeedsAttention(
+    error = NeedsAttention(
         f"internal error {type(unexpected).__name__}: {unexpected}; {state} "
         "(please report this, with `RANCHER_VERBOSE=true` output)")
+    if sent:
+        error.next_step = "check it with `rancher-deploy status`"   # what the last line repeats
+    return error
 
 
 def run(settings: Settings, emit: Emit, *, redactor: Redactor | None = None, control: Control | None = None,

@@ -35,7 +35,7 @@ from rancher_deploy.errors import (
 from rancher_deploy.events import Emit, ImageChange, Level, Result, Step, TargetOutcome
 from rancher_deploy.plan import Plan
 from rancher_deploy.settings import Settings
-from rancher_deploy.snapshot import Goal, Phase, Snapshot, TargetRef
+from rancher_deploy.snapshot import Goal, Judgement, Phase, Snapshot, TargetRef
 from rancher_deploy.target_locks import TargetLocks
 from rancher_deploy.timing import Grace, Pace
 from rancher_deploy.wait import wait_for
@@ -108,10 +108,14 @@ class TargetSteps:
         self.restore_pace = Pace(settings.timeout_seconds, settings.poll_interval_seconds, clock, self.grace.sleep,
                                  self.grace.over)
         self.actions = Actions(backend, emit, self.pace, self.restore_pace, retries=settings.retries,
-                               request_timeout=settings.request_timeout_seconds)
+                               request_timeout=settings.request_timeout_seconds,
+                               advise=lambda ref: self.next_steps(ref, None))
 
-    def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None, changing: bool = False) -> Snapshot:
-        """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot).
+    def wait(self, ref: TargetRef, goal: Goal, *, pace: Pace | None = None, changing: bool = False,
+             stop: Callable[[Snapshot, Judgement], WaitEnded | None] | None = None,
+             until: Callable[[Snapshot], bool] | None = None) -> Snapshot:
+        """Wait for `goal` (errors: the `WaitEnded` family, each with the last snapshot); `stop` and
+        `until` put each read to the caller as well (`wait.wait_for`).
 
         A change under way, this run's (the backend's applied goal, or `changing`: a target it
         created) or another process's that a settle waits out, is also held to
@@ -123,7 +127,7 @@ class TargetSteps:
         progress = self.settings.progress_deadline_seconds if watched else None
         return wait_for(lambda: self.backend.observe(ref), goal, target=ref.name, pace=pace or self.pace,
                         emit=self.emit, progress_deadline=progress,
-                        watch=(lambda: self.backend.watch(ref)) if self.streams else None)
+                        watch=(lambda: self.backend.watch(ref)) if self.streams else None, stop=stop, until=until)
 
     @contextmanager
     def holding(self, ref: TargetRef, waited: Callable[[], object] = lambda: None) -> Iterator[bool]:
@@ -266,6 +270,16 @@ class TargetSteps:
         out); each is sent as a restore is, and waited for within the grace after the signal."""
         self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
         completing = commit is not None and commit.is_set()
+        if completing and (over := self.grace.over()) is not None:
+            # The commit goes on only within the grace the CI's stop timeout leaves (timing.Grace):
+            # past it, a finish not yet sent stays unsent, and the target is said to need one.
+            run.interrupted_by = run.interrupted_by or over
+            advice = self.next_steps(ref, seen, "finish it with `rancher-deploy finish`, as the others were")
+            return self.report(ref, Result.INTERRUPTED, seen.state, changes,
+                               f"{signal_name(over)}: the grace after it was over before the finish of {ref.name} "
+                               f"could be sent, so it was not; {ref.name} is {seen.state} on the new image, "
+                               f"unlike the targets of this run finished before it: {advice}",
+                               level=Level.WARNING, seen=seen, next_step=advice)
         if completing and (number := self.interrupted()) is not None:
             run.interrupted_by = number
             self.emit(Step(f"{signal_name(number)} came after another target of this run was finished; finishing "
@@ -284,8 +298,7 @@ class TargetSteps:
             earlier = error.last if isinstance(error, WaitEnded) else None
             return self.failed(ref, f"it runs the new image but finishing the upgrade did not complete: {error}",
                                self.look(ref) or earlier, changes)
-        message = f"{ref.name} now runs " + ", ".join(f"{c.container}={c.new_image}" for c in changes)
-        return self.report(ref, result, last.state, changes, message)
+        return self.report(ref, result, last.state, changes, f"{ref.name} now runs {runs(last, changes)}", seen=last)
 
     def stopped(self, ref: TargetRef, run: Run, signalled: Interrupted, changes: tuple[ImageChange, ...],
                 result: Result, state: str | None = None) -> TargetOutcome:
@@ -299,12 +312,17 @@ class TargetSteps:
 
     def left_running(self, ref: TargetRef, action: str, ended: WaitInterrupted, run: Run,
                      changes: tuple[ImageChange, ...]) -> TargetOutcome:
-        """A signal ended the wait after Rancher accepted the action: it goes on there; say so."""
+        """A signal ended the wait after Rancher accepted the action: it goes on there; say so. Where the
+        wait had not read the target yet (the signal came while the action's request was in flight),
+        one more read (`look`: no wait's patience) names its state and images rather than "unknown"."""
         run.interrupted_by = ended.signal_number
-        state = ended.last.state if ended.last else "unknown"
+        now = ended.last or self.look(ref)
+        state = now.state if now else "unknown"
+        advice = self.next_steps(ref, None)
         message = (f"interrupted while the {action} of {ref.name} was under way in Rancher (state {state}); "
-                   f"Rancher completes it on its own: {self.next_steps(ref, None)}")
-        return self.report(ref, Result.INTERRUPTED, state, changes, message, level=Level.WARNING)
+                   f"Rancher completes it on its own: {advice}")
+        return self.report(ref, Result.INTERRUPTED, state, changes, message, level=Level.WARNING, seen=now,
+                           next_step=advice)
 
     def failed(self, ref: TargetRef, problem: str, last: Snapshot | None, changes: tuple[ImageChange, ...],
                earlier: Snapshot | None = None, *, advice: str | None = None) -> TargetOutcome:
@@ -312,7 +330,14 @@ class TargetSteps:
         (`advice` where the caller knows better than the backend's general next step)."""
         error = self.attention(ref, problem, last, earlier, advice=advice)
         return self.report(ref, Result.FAILED, last.state if last else "unknown", changes, error.message,
-                           level=Level.ERROR)
+                           level=Level.ERROR, seen=last, next_step=error.next_step)
+
+    def unknown(self, ref: TargetRef, error: DeployError, changes: tuple[ImageChange, ...]) -> TargetOutcome:
+        """FAILED (exit 4) in state unknown: `error` (an action's answer lost, Rancher unreadable since)
+        names what happened and, where it knows it, what to run next; else the next step is added."""
+        advice = error.next_step or self.next_steps(ref, None)
+        message = str(error) if error.next_step else f"{error}; {advice}"
+        return self.report(ref, Result.FAILED, "unknown", changes, message, level=Level.ERROR, next_step=advice)
 
     def attention(self, ref: TargetRef, problem: str, last: Snapshot | None,
                   earlier: Snapshot | None = None, *, advice: str | None = None) -> NeedsAttention:
@@ -325,16 +350,16 @@ class TargetSteps:
             state = last.describe(counts=False)
         elif earlier is not None:
             state = f"unknown (last seen {earlier.describe(counts=False)})"
-        error = NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; "
-                               f"{advice or self.next_steps(ref, last)}")
-        error.last = last
+        then = self.next_steps(ref, last, advice)
+        error = NeedsAttention(f"{ref.name} needs attention: {problem}; its state is {state}; {then}")
+        error.last, error.next_step = last, then
         return error
 
-    def next_steps(self, ref: TargetRef, snapshot: Snapshot | None) -> str:
-        """What a person can run next on the target, in the backend's words (`Backend.next_steps`); in a
-        run of several targets with the setting that names this one alone, since the same command with
-        the run's settings would act on every target of the run."""
-        advice = self.backend.next_steps(snapshot)
+    def next_steps(self, ref: TargetRef, snapshot: Snapshot | None, advice: str | None = None) -> str:
+        """What a person can run next on the target, in the backend's words (`Backend.next_steps`) unless
+        the caller knows better (`advice`); in a run of several targets with the setting that names this
+        one alone, since the same command with the run's settings would act on every target of the run."""
+        advice = advice or self.backend.next_steps(snapshot)
         alone = self.alone.get(ref.id)
         if alone and "`rancher-deploy " in advice:
             advice += f" (with {', '.join(f'`{setting}`' for setting in alone)}, so that it touches {ref.name} alone)"
@@ -353,16 +378,26 @@ class TargetSteps:
         return warnings
 
     def report(self, ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...], message: str,
-               *, level: Level = Level.INFO) -> TargetOutcome:
-        """Log the target's last line and return its outcome with the same words."""
+               *, level: Level = Level.INFO, seen: Snapshot | None = None, next_step: str = "") -> TargetOutcome:
+        """Log the target's last line and return its outcome with the same words; `seen` is the target's
+        last read, whose images the result says it runs (`TargetOutcome.running`); `next_step` what
+        the message says to run next, where it says (`TargetOutcome.next_step`)."""
         self.emit(Step(message, level, ref.name))
-        return replace(outcome(ref, result, state, changes, message), warnings=self.warnings.get(ref.id, ()))
+        return replace(outcome(ref, result, state, changes, message), warnings=self.warnings.get(ref.id, ()),
+                       running=seen.images if seen is not None else None, next_step=next_step)
 
 
 def outcome(ref: TargetRef, result: Result, state: str, changes: tuple[ImageChange, ...],
-            message: str) -> TargetOutcome:
+            message: str, next_step: str = "") -> TargetOutcome:
     return TargetOutcome(target=ref.name, target_id=ref.id, result=result, state=state, changes=changes,
-                         message=message, ui_url=ref.ui_url)
+                         message=message, ui_url=ref.ui_url, next_step=next_step)
+
+
+def runs(seen: Snapshot, changes: tuple[ImageChange, ...]) -> str:
+    """"web=app:2": the image each container of `changes` shows in `seen`, as read (the change's new
+    image where the read does not show the container: a 2.x init container)."""
+    read = dict(seen.images)
+    return ", ".join(f"{c.container}={read.get(c.container, c.new_image)}" for c in changes)
 
 
 def unchanged(images: tuple[tuple[str, str], ...]) -> tuple[ImageChange, ...]:

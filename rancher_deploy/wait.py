@@ -18,13 +18,14 @@ from rancher_deploy.errors import (
     NotFound,
     RancherAPIError,
     TransientRancherError,
+    WaitEnded,
     WaitFailed,
     WaitGone,
     WaitInterrupted,
     WaitTimedOut,
 )
 from rancher_deploy.events import Emit, Level, Progress, Step
-from rancher_deploy.snapshot import Goal, Snapshot, Verdict
+from rancher_deploy.snapshot import Goal, Judgement, Snapshot, Verdict
 from rancher_deploy.timing import Deadline, Pace, polling
 
 HEARTBEAT_SECONDS = 30.0
@@ -80,6 +81,8 @@ def wait_for(
     emit: Emit,
     progress_deadline: float | None = None,
     watch: Callable[[], Stream | None] | None = None,
+    stop: Callable[[Snapshot, Judgement], WaitEnded | None] | None = None,
+    until: Callable[[Snapshot], bool] | None = None,
 ) -> Snapshot:
     """Wait until the goal is reached and return the snapshot that reached it.
 
@@ -95,6 +98,11 @@ def wait_for(
     refused, or `progress_deadline` seconds passed without a further healthy new container),
     WaitGone (removed, or 404), WaitTimedOut (after `pace.timeout_seconds` of wall clock) or
     WaitInterrupted (a signal); each carries the last snapshot seen.
+
+    Each snapshot read is also put to the caller, after its progress line and before its verdict:
+    `stop` may end the wait with the error it returns (what the target shows is not what the caller
+    waits on any more: another writer's images), and `until` returns the snapshot at once when it
+    holds (the caller has something to do first: an action Rancher offers now).
     """
     deadline = Deadline(pace)
     progress = ProgressTracker(progress_deadline) if progress_deadline is not None else None
@@ -161,7 +169,9 @@ def wait_for(
                         delays = polling(pace.poll_interval_seconds)  # a change: look again soon
                     emit(_progress(target, snapshot, deadline.elapsed_seconds))
                     last_line, last_shown = line, now
-                if judgement.verdict is Verdict.DONE:
+                if stop is not None and (ended := stop(snapshot, judgement)) is not None:
+                    raise ended
+                if judgement.verdict is Verdict.DONE or (until is not None and until(snapshot)):
                     return snapshot
                 if judgement.verdict is Verdict.FAILED:
                     raise (WaitGone if judgement.gone else WaitFailed)(judgement.message, snapshot)

@@ -241,11 +241,41 @@ def invoke_cli(argv: tuple[str, ...], base: dict[str, str], overrides: dict[str,
     stdout, stderr = io.StringIO(), io.StringIO()
     code = cli.main(list(argv), environ=environ, dotenv_path=None, stdout=stdout, stderr=stderr)
     result = CliRun(code, stdout.getvalue(), stderr.getvalue())
+    says_what_next(result)
     # On GitHub the `::add-mask::` lines name each secret: that is how the runner learns to hide it.
     shown = "\n".join(line for line in result.output.splitlines() if not line.startswith("::add-mask::"))
     assert secret not in shown, "the secret leaked into the output"
     assert "Traceback" not in result.output
     return result
+
+
+# The verdict's headline of each result an exit 4 leaves needing a next step (`report._HEADLINES`), and
+# those that need one only when other targets were changed (`events.mixed`: the run is half done).
+_NEEDING = ("FAILED, NEEDS ATTENTION: ", "INTERRUPTED, left as it was: ")
+_LEFT_BEHIND = ("FAILED, rolled back: ", "FAILED, not upgraded: ")
+_CHANGED = ("upgraded: ", "upgraded (not finished): ", "created: ", "finished: ", "rolled back: ")
+
+
+def says_what_next(result: CliRun) -> None:
+    """Every exit 4 ends by saying what to run next (README, exit codes; docs/reliability.md): its last
+    line names, per target that needs one, the next step (`(next: ...)`); a run an error ended with the
+    targets' state unknown names it too. An exit 4 that leaves no target needing anything (a result
+    that could not be written; a bug before any request, which changed nothing) has none to name.
+    Checked on every run the tests make through the CLI."""
+    if result.code != 4:
+        return
+    lines = result.stderr.rstrip("\n").splitlines()
+    last = lines[-1]
+    assert last.startswith("rancher-deploy: exit 4 ("), last
+    verdicts = [line.split("::")[-1] for line in result.stderr.replace("%0A", "\n").splitlines()]
+    needing = sum(line.startswith(_NEEDING) for line in verdicts)
+    if any(line.startswith(_CHANGED) for line in verdicts):
+        needing += sum(line.startswith(_LEFT_BEHIND) for line in verdicts)
+    # An error ended the run (its line, then the last): no verdict of targets, the error names their state.
+    ended_by_error = not any(line.startswith(_NEEDING + _LEFT_BEHIND + _CHANGED) for line in verdicts)
+    if ended_by_error and "nothing was changed" not in lines[-2]:
+        needing = max(needing, 1)
+    assert last.count("(next: ") >= needing, f"exit 4 without what to run next:\n{result.stderr}"
 
 
 @pytest.fixture

@@ -106,8 +106,10 @@ def test_a_restore_that_fails_exits_4_naming_each_targets_state(
     assert (web_result["result"], web_result["state"]) == ("rolled-back", "active")
     assert "shop/worker needs attention: the rollback failed" in worker_result["message"]
     assert result.stderr.splitlines()[-1] == (
-        "rancher-deploy: exit 4 (needs attention: shop/worker failed, state rolling-back; "
-        "shop/web rolled-back, state active)")
+        "rancher-deploy: exit 4 (needs attention: shop/worker failed, state rolling-back (next: its previous images "
+        "are back and Rancher is still rolling them out: follow it with `rancher-deploy status`; do not roll back "
+        "again, which would return to the new image (with `RANCHER_SERVICE=shop/worker`, so that it touches "
+        "shop/worker alone)); shop/web rolled-back, state active)")
 
 
 def test_a_refused_later_upgrade_restores_the_earlier_target_and_exits_1(sim: Simulator, run_cli: RunCli) -> None:
@@ -148,7 +150,9 @@ def test_not_atomic_targets_are_independent_and_mixed_outcomes_exit_4(
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
     assert result.stderr.splitlines()[-1] == (
         "rancher-deploy: exit 4 (needs attention: shop/worker upgraded, state active; "
-        "shop/web rolled-back, state active)")
+        "shop/web rolled-back, state active (next: once what stopped it is fixed, upgrade it with "
+        "`rancher-deploy upgrade`, as the others were (with `RANCHER_SERVICE=shop/web`, so that it touches "
+        "shop/web alone)))")
 
 
 @ON_SIMULATED_TIME
@@ -273,3 +277,32 @@ def test_2x_a_hint_for_one_workload_of_several_restores_that_one_alone(sim2: Sim
     assert followed.code == 0, followed.stderr
     assert containers(sim2, name="api")["web"]["image"] == WEB["image"]
     assert sim2.workload("deployment", "default", "front")["spec"]["template"] == front, "front untouched"
+
+
+@pytest.mark.parametrize("dialect, upgrade, api_alone, db_alone", [
+    ("plain", "`rancher-deploy upgrade`", "`RANCHER_SERVICE=shop/api`", "`RANCHER_SERVICE=shop/db`"),
+    ("github", "a step with `command: upgrade`", "input `service: shop/api`", "input `service: shop/db`"),
+])
+def test_mixed_outcomes_end_with_the_command_for_each_target_left_behind_in_the_cis_spelling(
+        sim: Simulator, run_cli: RunCli, dialect: str, upgrade: str, api_alone: str, db_alone: str) -> None:
+    """--fail-fast with RANCHER_ATOMIC=false: web upgraded, api rolled back, db never started. Exit 4
+    names each state and, for the two left behind, the command that upgrades that one alone."""
+    stack = sim.add_stack("shop")
+    web, api, db = (sim.add_service(stack, name, dict(WORKER_CONFIG)) for name in ("web", "api", "db"))
+    sim.faults.fail_action(api, "upgrade")
+    services = "shop/web,shop/api,shop/db"
+    # On GitHub the services come as the action's input, and the advice says them that way.
+    named = {"GITHUB_ACTIONS": "true", "RANCHER_SERVICE": None, "INPUT_SERVICE": services} if dialect == "github" \
+        else {"RANCHER_SERVICE": services}
+    result = run_cli("--output", "json", "--fail-fast", RANCHER_ATOMIC="false", RANCHER_PARALLEL="1",
+                     RANCHER_STACK=None, **named)
+    assert result.code == 4, result.stderr
+    assert [t["result"] for t in result.json["targets"]] == ["upgraded", "rolled-back", "not-upgraded"]
+    last = result.stderr.splitlines()[-1]
+    assert "shop/web upgraded, state active; shop/api rolled-back, state active (next: " in last
+    for alone in (api_alone, db_alone):
+        assert f"once what stopped it is fixed, upgrade it with {upgrade}, as the others were (with {alone}" in last
+    assert "shop/web upgraded, state active (next:" not in last, "the upgraded one needs nothing"
+    api_result = result.json["targets"][1]
+    assert f"upgrade it with {upgrade}" in api_result["message"] and api_alone in api_result["message"]
+    assert last.removeprefix("rancher-deploy: exit 4 (").removesuffix(")") == result.json["meaning"]

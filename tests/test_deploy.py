@@ -328,6 +328,31 @@ def test_finish_command_interrupted_while_waiting_exits_143_with_nothing_changed
     assert not [r for r in frozen.requests if "finishupgrade" in r.query]
 
 
+def test_a_signal_while_the_finish_is_in_flight_names_the_state_and_images_it_reads(frozen: Simulator) -> None:
+    """The signal arrives once the finish request reached Rancher, before the finish's wait read anything:
+    one more read names the state and the images, rather than "state unknown" and no image."""
+    seed(frozen)
+    time = SimulatedTime(frozen)
+
+    def signal() -> int | None:
+        return 15 if any("action=finishupgrade" in r.query for r in frozen.requests) else None
+
+    settings = Settings.load(Command.UPGRADE, {}, {
+        "CATTLE_URL": frozen.url, "CATTLE_ACCESS_KEY": ACCESS_KEY, "CATTLE_SECRET_KEY": SECRET_KEY,
+        "RANCHER_SERVICE": "shop/web", "RANCHER_IMAGE": NEW_IMAGE, "RANCHER_TIMEOUT": "300"})
+    backend = cattle.connect(RancherSession(Credentials(ACCESS_KEY, SECRET_KEY), sleep=time.sleep), frozen.url,
+                             None, lambda text: None)
+    outcome = Pipeline(settings, backend, lambda event: None, clock=time.clock, sleep=time.sleep,
+                       interrupted=signal).run()
+    assert exit_code(outcome) is ExitCode.TERMINATED
+    (target,) = outcome.targets
+    assert target.result is Result.INTERRUPTED
+    assert target.state == "finishing-upgrade"
+    assert "under way in Rancher (state finishing-upgrade)" in target.message
+    document = result_object(outcome, None, exit_code=ExitCode.TERMINATED, command="upgrade", api_calls=0)
+    assert document["targets"][0]["image"] == NEW_IMAGE
+
+
 def four_in_batches_of_two(sim: Simulator) -> str:
     return sim.add_service(sim.add_stack("shop"), "web", dict(LAUNCH_CONFIG), scale=4)
 

@@ -97,18 +97,24 @@ def test_an_environment_that_does_not_exist_in_the_url_names_the_url(sim: Simula
 # A 1.x server names its release in a header on every answer, so a URL whose path names no API is
 # taken for the server root without reading the API's own: a path that leads elsewhere shows first as a
 # 404 below it, which must still name CATTLE_URL and the path.
-@pytest.mark.parametrize("path, wrong", [("/foo", "/foo"), ("/foo/bar/", "/foo/bar"), ("/v2-beta/foo", "/v2-beta/foo"),
-                                         ("/v3/foo", "/v3/foo"), ("/foo/v1", "/foo")])
+# A path that names an API and goes on past it says so, rather than that `<path>/v2-beta` answers 404.
+@pytest.mark.parametrize("path, wrong, where", [
+    ("/foo", "/foo", "leads to no Rancher API ({url}/foo/v2-beta answers 404)"),
+    ("/foo/bar/", "/foo/bar", "leads to no Rancher API ({url}/foo/bar/v2-beta answers 404)"),
+    ("/v2-beta/foo", "/v2-beta/foo", "names the API /v2-beta and then more than a project (/foo)"),
+    ("/v3/foo", "/v3/foo", "names the API /v3 and then more than a project (/foo)"),
+    ("/v1/projects/1a5/foo", "/v1/projects/1a5/foo", "names the API /v1 and then more than a project (/projects/1a5/foo)"),
+    ("/foo/v1", "/foo", "leads to no Rancher API ({url}/foo/v2-beta answers 404)")])
 @pytest.mark.parametrize("named", [{}, {"RANCHER_ENVIRONMENT": "1a5"}, {"RANCHER_ENVIRONMENT": "Default"},
                                    {"RANCHER_STACK": None, "RANCHER_SERVICE": None, "RANCHER_SELECT_IMAGE": "true"}],
                          ids=["no-environment", "environment-id", "environment-name", "fleet"])
 def test_a_1x_url_whose_path_leads_to_no_api_names_cattle_url_and_the_path(
-        sim: Simulator, web: str, run_cli: RunCli, path: str, wrong: str, named: dict[str, str | None]) -> None:
+        sim: Simulator, web: str, run_cli: RunCli, path: str, wrong: str, where: str,
+        named: dict[str, str | None]) -> None:
     result = run_cli(CATTLE_URL=sim.url + path, **named)
     assert result.code == 2, result.stderr
-    assert (f"rancher-deploy: error: CATTLE_URL: its path {wrong} leads to no Rancher API ({sim.url}{wrong}/v2-beta "
-            f"answers 404): use the server root ({sim.url}, or the path a proxy serves Rancher under) or its "
-            "/v2-beta API") in result.stderr.splitlines()
+    assert (f"rancher-deploy: error: CATTLE_URL: its path {wrong} {where.format(url=sim.url)}: use the server root "
+            f"({sim.url}, or the path a proxy serves Rancher under) or its /v2-beta API") in result.stderr.splitlines()
     assert "Connected" not in result.stderr
     assert [request for request in sim.requests if request.method != "GET"] == []
 

@@ -343,6 +343,23 @@ def test_every_pick_is_checked_before_the_first_is_touched(sim: Simulator, run_c
     assert image_of(sim, web) == image_of(sim, pinned) == OLD_IMAGE and sim.count("POST") == 0
 
 
+def test_a_pick_whose_rollback_fails_is_named_alone_in_what_to_run_next(sim: Simulator, run_cli: RunCli) -> None:
+    """The advice for one pick of a fleet run names it alone (and fleet mode off): following it for that
+    pick must not upgrade the whole fleet again."""
+    shop = sim.add_stack("shop")
+    sim.add_service(shop, "web", config(autoupdate_enable="true"))
+    api = sim.add_service(shop, "api", config(autoupdate_enable="true"))
+    sim.faults.fail_action(api, "upgrade")
+    sim.faults.fail_action(api, "rollback")
+    result = fleet(run_cli, RANCHER_PARALLEL="1")
+    assert result.code == 4, result.stderr
+    failed = next(target for target in result.json["targets"] if target["target"] == "Default/shop/api")
+    alone = "(with `RANCHER_SELECT_IMAGE=false`, `RANCHER_ENVIRONMENT=Default`, `RANCHER_SERVICE=shop/api`"
+    assert "`rancher-deploy status`" in failed["message"] and alone in failed["message"], failed["message"]
+    last = result.stderr.splitlines()[-1]
+    assert "Default/shop/api failed, state rolling-back (next: " in last and alone in last, last
+
+
 def test_a_fleet_of_120_keeps_the_dotenv_report_under_gitlabs_limit_saying_so_once(
         sim: Simulator, run_cli: RunCli, tmp_path: Path) -> None:
     shop = sim.add_stack("shop")

@@ -670,3 +670,35 @@ def test_a_rollback_that_does_not_complete_in_time_does_not_advise_another(monke
         message = result.json["targets"][0]["message"]
         assert "its previous images are back and Rancher is still rolling them out" in message
         assert "do not roll back again" in message and "`rancher-deploy rollback`" not in message
+
+
+def test_a_rollback_answered_409_conflict_is_read_again_and_resent_exit_1(sim2: Simulator) -> None:
+    """A Kubernetes update conflict (409) changed nothing: kubectl reads the object again and resends,
+    and so does the rollback (with RANCHER_RETRIES' budget, as after a 5xx)."""
+    from rancher_deploy import discovery
+    from rancher_deploy.deploy import Pipeline
+    from rancher_deploy.errors import ExitCode
+    from rancher_deploy.events import Event, Step, exit_code
+    from rancher_deploy.http import Credentials, RancherSession
+    from rancher_deploy.settings import Command, Settings
+
+    sim2.add_workload("default", "web", [dict(WEB)], replicas=2, progress_deadline_seconds=30)
+    sim2.faults.unhealthy_image(NEW)
+    environ = {"CATTLE_URL": sim2.url, "RANCHER_TOKEN": f"{TOKEN_ID}:{TOKEN_SECRET}", "RANCHER_WORKLOAD": "web",
+               "RANCHER_IMAGE": NEW, "RANCHER_POLL_INTERVAL": "0.005", "RANCHER_TIMEOUT": "30"}
+    settings = Settings.load(Command.UPGRADE, {}, environ)
+    backend = discovery.connect(RancherSession(Credentials(token=settings.token)), settings, lambda text: None)
+    rollback_writes = ("POST", "PUT", "PATCH") if sim2.rancher_version == "2.4" else ("PATCH",)
+    steps: list[str] = []
+
+    def emit(event: Event) -> None:
+        if isinstance(event, Step):
+            steps.append(event.message)
+            if event.message.startswith("Rolling back"):
+                for method in rollback_writes:
+                    sim2.faults.fail_next("web", count=1, status=409, method=method)
+
+    outcome = Pipeline(settings, backend, emit).run()
+    assert exit_code(outcome) is ExitCode.ROLLED_BACK, steps
+    assert any("HTTP 409" in step and "sending rollback again" in step for step in steps), steps
+    assert containers(sim2)["web"]["image"] == OLD

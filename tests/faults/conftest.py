@@ -21,7 +21,7 @@ import requests
 from rancher_deploy import cli
 from rancher_deploy.simulator import Simulator
 
-from ..conftest import ACCESS_KEY, SECRET_KEY, CliRun, VirtualTime
+from ..conftest import ACCESS_KEY, SECRET_KEY, CliRun, VirtualTime, says_what_next
 
 __all__ = ["RunWatching", "VirtualTime", "Watcher", "act", "nothing", "other_pipeline_upgrades", "remove"]
 
@@ -65,6 +65,7 @@ def run_watching(base_env: dict[str, str]) -> RunWatching:
         stdout, stderr = io.StringIO(), Watcher(triggers)
         code = cli.main(list(argv), environ={**base_env, **overrides}, dotenv_path=None, stdout=stdout, stderr=stderr)
         result = CliRun(code, stdout.getvalue(), stderr.getvalue())
+        says_what_next(result)
         assert not stderr.pending, f"never saw {stderr.pending} in:\n{result.stderr}"
         assert SECRET_KEY not in result.output
         assert "Traceback" not in result.output

@@ -71,19 +71,26 @@ def test_an_upgrade_whose_answer_is_lost_and_that_already_completed_goes_on(
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", NEW_IMAGE)
 
 
-def test_a_finish_answered_with_503_is_sent_again_after_looking(
-        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
-    result = run_watching([(FINISHING, fail_post(sim, web, status=503))], **SLOW)
+# Answers that say "try again": a 5xx, and 409, Cattle's "resource busy" (another process holds the
+# service's lock, rancher-api.md §3.7; a Kubernetes update conflict on 2.x): Rancher took nothing.
+AGAIN = pytest.mark.parametrize("status", [503, 409])
+
+
+@AGAIN
+def test_a_finish_answered_with_503_or_409_is_sent_again_after_looking(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching, status: int) -> None:
+    result = run_watching([(FINISHING, fail_post(sim, web, status=status))], **SLOW)
     assert result.code == 0, result.stderr
-    assert "finishupgrade of shop/web failed: HTTP 503" in result.stderr
+    assert f"finishupgrade of shop/web failed: HTTP {status}" in result.stderr
     assert "still upgraded" in result.stderr
     assert posts(sim, "finishupgrade") == 2
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", NEW_IMAGE)
 
 
+@AGAIN
 def test_a_finish_that_keeps_failing_is_sent_a_bounded_number_of_times_then_exits_4(
-        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
-    result = run_watching([(FINISHING, fail_post(sim, web, status=503, count=100))], "--output", "json",
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching, status: int) -> None:
+    result = run_watching([(FINISHING, fail_post(sim, web, status=status, count=100))], "--output", "json",
                           RANCHER_RETRIES="2", **SLOW)
     assert result.code == 4, result.stderr
     assert posts(sim, "finishupgrade") == 3
@@ -101,11 +108,13 @@ def test_a_finish_whose_answer_is_lost_and_that_already_completed_is_a_success(
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", NEW_IMAGE)
 
 
-def test_a_rollback_answered_with_503_is_sent_again_after_looking_exit_1(
-        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching) -> None:
+@AGAIN
+def test_a_rollback_answered_with_503_or_409_is_sent_again_after_looking_exit_1(
+        sim: Simulator, web: str, virtual: VirtualTime, run_watching: RunWatching, status: int) -> None:
     sim.faults.unhealthy_image(NEW_IMAGE)
-    result = run_watching([("Rolling back shop/web", fail_post(sim, web, status=503))], **SLOW)
+    result = run_watching([("Rolling back shop/web", fail_post(sim, web, status=status))], **SLOW)
     assert result.code == 1, result.stderr
+    assert f"rollback of shop/web failed: HTTP {status}" in result.stderr
     assert posts(sim, "rollback") == 2
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
 
@@ -117,3 +126,4 @@ def test_a_rollback_whose_answer_is_lost_is_not_repeated_exit_1(
     assert result.code == 1, result.stderr
     assert posts(sim, "rollback") == 1
     assert (sim.service(web)["state"], image_of(sim, web)) == ("active", OLD_IMAGE)
+

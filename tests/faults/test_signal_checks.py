@@ -167,6 +167,30 @@ def test_atomic_a_signal_after_the_first_finish_finishes_the_second_too(
             "upgrade cannot be rolled back and RANCHER_ATOMIC keeps the targets together") in result.stderr
 
 
+def test_atomic_a_finish_not_yet_sent_when_the_grace_is_over_is_left_unsent_and_named(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    """The commit after a signal goes on within the grace only: a finish it would send later (a slow
+    Rancher, many targets) could meet the CI's kill, so it is not sent, and the target says so."""
+    a, b = two_services(sim)
+    c = sim.add_service(sim.service(a)["stackId"], "c", dict(LAUNCH_CONFIG), scale=2)
+
+    def grace_passes() -> None:
+        virtual.now += 3   # the tool's clock only: 3 s more than the grace went by since the signal
+
+    result = run_watching([("shop/a now runs", sigterm),
+                           ("shop/c is upgraded and healthy; finishing the upgrade", grace_passes)],
+                          "--output", "json", RANCHER_SERVICE="a,b,c", RANCHER_PARALLEL="1")
+    assert result.code == 143, result.stderr
+    assert len(sent(sim, "finishupgrade")) == 2 and sent(sim, "rollback") == []
+    assert (image(sim, c), sim.service(c)["state"]) == (NEW_IMAGE, "upgraded")
+    assert results(result) == {"shop/a": "upgraded", "shop/b": "upgraded", "shop/c": "interrupted"}
+    assert ("SIGTERM: the grace after it was over before the finish of shop/c could be sent, so it was not; "
+            "shop/c is upgraded on the new image") in result.stderr
+    (left,) = (target for target in result.json["targets"] if target["target"] == "shop/c")
+    assert left["message"].endswith("finish it with `rancher-deploy finish`, as the others were (with "
+                                    "`RANCHER_SERVICE=shop/c`, so that it touches shop/c alone)")
+
+
 def test_atomic_a_signal_before_the_first_finish_restores_both(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
     a, b = two_services(sim)

@@ -142,7 +142,9 @@ def test_a_rollback_command_that_does_not_complete_names_the_target_its_state_an
     assert (target["previous_image"], target["requested_image"]) == (NEW_IMAGE, OLD_IMAGE)
     values = dotenv(report)
     assert (values["RANCHER_DEPLOY_RESULT"], values["RANCHER_DEPLOY_TARGET"]) == ("failed", "shop/web")
-    assert result.stderr.splitlines()[-1] == "rancher-deploy: exit 4 (needs attention: shop/web failed, state rolling-back)"
+    assert result.stderr.splitlines()[-1] == (
+        "rancher-deploy: exit 4 (needs attention: shop/web failed, state rolling-back (next: Rancher is still working "
+        "on it (rolling-back): follow it with `rancher-deploy status`))")
 
 
 def test_a_finish_command_on_an_upgrade_that_failed_names_its_state_and_the_next_step(
@@ -157,5 +159,7 @@ def test_a_finish_command_on_an_upgrade_that_failed_names_its_state_and_the_next
     assert (target["target"], target["result"], target["state"]) == ("shop/web", "failed", "upgrading")
     assert "the new containers never became healthy" in target["message"]
     assert "restore it with `rancher-deploy rollback`" in target["message"]
-    assert result.stderr.splitlines()[-1] == "rancher-deploy: exit 4 (needs attention: shop/web failed, state upgrading)"
+    assert result.stderr.splitlines()[-1] == (
+        "rancher-deploy: exit 4 (needs attention: shop/web failed, state upgrading (next: restore it with "
+        "`rancher-deploy rollback`))")
     assert not [r for r in sim.requests if "finishupgrade" in r.query], "nothing to finish was sent"

@@ -485,6 +485,25 @@ def test_rollback_over_http(frozen_sim: Simulator, api: requests.Session) -> Non
     assert [i["imageUuid"] for i in sim.instances(sid)] == [WEB_CONFIG["imageUuid"]] * 2
 
 
+def test_a_rollback_while_an_old_container_is_still_stopping_reconciles_the_service_to_its_scale(
+        frozen_sim: Simulator, api: requests.Session) -> None:
+    """Rolled back before the first batch's replacement exists (its old container still stopping):
+    cattle never marks that unit back (getInstancesToUpgrade lists managed containers only), so the
+    rollback's finishUpgrade removes the old container and the reconcile gives the unit a new one."""
+    sim = frozen_sim
+    sid = seed_web(sim)
+    url = f"{sim.url}/v2-beta/services/{sid}"
+    api.post(f"{url}/?action=upgrade", json={"inServiceStrategy": {"launchConfig": new_config(), "batchSize": 1}})
+    assert [i["state"] for i in sim.instances(sid)] == ["stopping", "running"]
+    assert api.post(f"{url}/?action=rollback").json()["state"] == "rolling-back"
+    sim.advance(120)
+    doc = api.get(url).json()
+    assert (doc["state"], doc["healthState"], doc["currentScale"]) == ("active", "healthy", 2)
+    running = [i for i in sim.instances(sid) if i["state"] == "running"]
+    assert [i["imageUuid"] for i in running] == [WEB_CONFIG["imageUuid"]] * 2
+    assert all(i["healthState"] == "healthy" for i in running)
+
+
 def test_cancel_and_continue_over_http(frozen_sim: Simulator, api: requests.Session) -> None:
     sim = frozen_sim
     sid = seed_web(sim)

@@ -197,9 +197,10 @@ def test_rollback_restores_config_at_acceptance_and_restarts_old_containers() ->
     assert all(i.state.value == "running" for i in svc.live())
 
 
-def test_a_rollback_while_a_batch_is_between_stop_and_start_restarts_that_old_container_too() -> None:
-    # The upgrade stopped the first old container and its replacement is not made yet: the rollback
-    # starts it again (Cattle's reconcile at the rollback's end), rather than leaving the unit short.
+def test_a_rollback_while_a_batch_is_between_stop_and_start_gives_that_unit_a_container_again() -> None:
+    # The upgrade stopped the first old container and its replacement is not made yet: Cattle never marks
+    # that unit back, so the rollback's cleanup removes the old container and its reconcile makes the unit
+    # a new one (ServiceRollback, UpgradeManagerImpl), rather than leaving the unit short.
     store, sid = seeded(scale=3)
     upgrade(store, sid)
     store.advance(0.5)   # stopping the first old container (1 s)

@@ -140,7 +140,7 @@ def test_put_image_change_rolls_out_to_revision_2(sim: Simulator, api: requests.
     k8s = sim.workload("deployment", "default", "web")
     assert k8s["metadata"]["generation"] == k8s["status"]["observedGeneration"] == 2
     assert k8s["spec"]["template"]["spec"]["containers"][0] == {
-        "name": "web", "image": "registry:5000/app:2", "ports": [{"containerPort": 8080}], **DEFAULTED
+        "name": "web", "image": "registry:5000/app:2", "ports": [{"containerPort": 8080, "protocol": "TCP"}], **DEFAULTED
     }
 
 

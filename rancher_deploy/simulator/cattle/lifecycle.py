@@ -179,13 +179,25 @@ def _outdated(svc: Service, unit: Unit, name: str | None) -> bool:
 
 
 def plan_rollback(svc: Service, ctx: Context, batch_size: int, interval_seconds: float) -> list[Step]:
-    """Reverse loop without health waits: restart the old containers, stop the new, then remove them.
+    """Reverse loop without health waits: restart the old containers, stop the new, then reconcile.
 
     Called after the launch configs were restored, so "current version" is the previous one.
+    Cattle's ServiceRollback runs UpgradeManagerImpl.rollback (the upgrade loop towards the restored
+    version: each unit that has a new container gets its old ones marked managed again, which the
+    reconcile starts, same ids) and then finishUpgrade(service, true): cleanupUpgradedInstances
+    stops and removes every container still marked for the upgrade, and deploymentMgr.activate
+    reconciles the service to its scale (rancher/cattle, code/iaas/service-discovery/server/.../
+    servicediscovery/process/ServiceRollback.java, upgrade/impl/UpgradeManagerImpl.java). A unit
+    whose old container the upgrade had begun stopping before any new one was made is never marked
+    back (ServiceExposeMapDaoImpl.getInstancesToUpgrade lists managed containers only): that old
+    container goes with the cleanup, and the reconcile makes the unit a new one from the restored
+    config. So a rollback never leaves the service below its scale.
     """
     t = ctx.timing
     steps: list[Step] = []
     all_new: list[str] = []
+    orphans: list[str] = []
+    refills: list[NewInstance] = []
     for n, batch in enumerate(_batches(list(svc.units), batch_size)):
         starts: list[str] = []
         creates: list[NewInstance] = []
@@ -195,14 +207,14 @@ def plan_rollback(svc: Service, ctx: Context, batch_size: int, interval_seconds:
                 want = version_of(svc.config(name))
                 mine = [i for i in svc.live() if i.unit_uuid == unit.uuid and i.config_name == name]
                 newer = [i.id for i in mine if i.version != want]
-                older = [i for i in mine if i.version == want]
                 if not newer:
-                    # A batch the upgrade had stopped, its replacement not made yet: the old container
-                    # is started again too, as Cattle's reconcile at the rollback's end does for a
-                    # unit short of its containers (UpgradeManagerImpl.rollback, then activate).
-                    if older and older[-1].state in (InstanceState.STOPPING, InstanceState.STOPPED):
-                        starts.append(older[-1].id)
+                    stopped = mine[-1] if mine else None
+                    if stopped is not None and unit in svc.units[: svc.scale] and not stopped.start_once and \
+                            stopped.state in (InstanceState.STOPPING, InstanceState.STOPPED):
+                        orphans.append(stopped.id)
+                        refills.append(_new(svc, ctx, unit, name))
                     continue
+                older = [i for i in mine if i.version == want]
                 if older:
                     starts.append(older[-1].id)
                 else:
@@ -217,6 +229,8 @@ def plan_rollback(svc: Service, ctx: Context, batch_size: int, interval_seconds:
             Step(StepKind.STOP, tuple(stops), seconds=t.container_stop),
         ]
         all_new += stops
+    if orphans:
+        steps += [Step(StepKind.CLEANUP, tuple(orphans)), Step(StepKind.START, (), tuple(refills), t.container_start)]
     if all_new:
         steps.append(Step(StepKind.REMOVE, tuple(all_new), seconds=t.finish_cleanup))
     return steps or [Step(StepKind.SLEEP, seconds=t.cancel_tick)]

@@ -17,7 +17,7 @@ from typing import Any
 
 from rancher_deploy.simulator.clock import Timeline, Timing
 from rancher_deploy.simulator.faults import Faults
-from rancher_deploy.simulator.rancher2.defaults import workload_defaults
+from rancher_deploy.simulator.rancher2.defaults import pod_defaults, workload_defaults
 from rancher_deploy.simulator.rancher2.errors import KubeError, not_found
 from rancher_deploy.simulator.rancher2.node import Node
 from rancher_deploy.simulator.rancher2.workloads import WORKLOAD_TYPES, Workload
@@ -26,9 +26,11 @@ from rancher_deploy.simulator.rancher2.workloads.objects import (
     KINDS,
     REVISION_ANNOTATION,
     Environment,
+    Pod,
     Revision,
     rfc3339,
 )
+from rancher_deploy.simulator.rancher2.validation import check_defaulted
 
 CLUSTER_ID = "local"
 PROJECT_ID_LABEL = "field.cattle.io/projectId"
@@ -240,6 +242,8 @@ class Cluster(Timeline):
                           "daemonset": "daemonsets.apps", "cronjob": "cronjobs.batch"}[kind]
                 raise KubeError(409, "AlreadyExists", f'{plural} "{name}" already exists')
             now = self.now()
+            defaulted = workload_defaults(kind, spec, self.kubernetes[0])
+            check_defaulted(kind, name, defaulted, self.kubernetes[0])  # validation sees the defaults
             workload = WORKLOAD_TYPES[kind](
                 namespace=namespace,
                 name=name,
@@ -247,7 +251,7 @@ class Cluster(Timeline):
                 created=now,
                 labels=dict(labels),
                 annotations=dict(annotations),
-                spec=workload_defaults(kind, spec, self.kubernetes[0]),
+                spec=defaulted,
                 resource_version=self.bump(),
                 spec_changed_at=now,
                 settled_at=now,
@@ -293,6 +297,7 @@ class Cluster(Timeline):
         """Store a new desired state, defaulted as the apiserver defaults an update (defaults.py); a
         changed spec is a new generation (metadata changes are not)."""
         spec = workload_defaults(workload.kind, spec, self.kubernetes[0])
+        check_defaulted(workload.kind, workload.name, spec, self.kubernetes[0])
         with self.lock:
             changed_meta = False
             if labels is not None and labels != workload.labels:
@@ -343,7 +348,13 @@ class Cluster(Timeline):
     def pods_to_k8s(self, namespace: str | None = None) -> list[JSON]:
         """Every pod of the workloads (in ``namespace``), as core/v1 Pods at the current time."""
         now = self.now()
-        return [w.pod_to_k8s(pod, now, self.wall) for w in self.workloads_in(namespace=namespace) for pod in w.pods()]
+        return [self._pod(w, pod, now) for w in self.workloads_in(namespace=namespace) for pod in w.pods()]
+
+    def _pod(self, workload: Workload, pod: Pod, now: float) -> JSON:
+        """A pod as served: its template's spec with what the apiserver adds to a Pod alone (defaults.py)."""
+        doc = workload.pod_to_k8s(pod, now, self.wall)
+        doc["spec"] = pod_defaults(doc["spec"], self.kubernetes[0])
+        return doc
 
     def delete_pod(self, namespace: str, name: str) -> JSON:
         """Delete a pod at once (no Terminating) and answer it as it was; its controller replaces
@@ -354,7 +365,7 @@ class Cluster(Timeline):
                 pods = {pod.name: pod for pod in workload.pods()}
                 if name in pods:
                     workload.settle(now, env, self.bump)  # so that the replacement is created now
-                    deleted = workload.pod_to_k8s(pods[name], now, self.wall)
+                    deleted = self._pod(workload, pods[name], now)
                     workload.delete_pod(name)
                     workload.resource_version = self.bump()
                     workload.settle(now, env, self.bump)

@@ -12,11 +12,12 @@ JSON = dict[str, Any]
 class KubeError(Exception):
     """A Kubernetes API failure; each API surface renders it in its own error body."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, details: JSON | None = None) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.details = details  # the Status body's ``details`` (name, group, kind, causes), if any
 
 
 def not_found(kind: str, name: str) -> KubeError:
@@ -85,6 +86,7 @@ def kube_status(err: KubeError, details: JSON | None = None) -> JSON:
         "reason": err.reason,
         "code": err.status,
     }
+    details = details or err.details
     if details:
         doc["details"] = details
     return doc
