@@ -2,10 +2,10 @@
 #
 # GitHub runs it with `docker run --workdir /github/workspace` as root, without an init process,
 # and gives only absolute paths a meaning (docs: "Dockerfile support for GitHub Actions"); so no
-# USER, no WORKDIR the program relies on, and an exec-form ENTRYPOINT: Python is PID 1 and installs
-# its own SIGTERM/SIGINT handlers (rancher_deploy/cli.py), and no shell stands in between, which
-# would also drop the INPUT_ACCESS-KEY style variables GitHub sets. Other CIs may run it as any
-# uid: nothing here writes outside the working directory (PYTHONDONTWRITEBYTECODE, no cache).
+# USER, no WORKDIR the program relies on, and an exec-form ENTRYPOINT with no shell in it, which
+# would drop the INPUT_ACCESS-KEY style variables GitHub sets. tini is PID 1 and Python its child
+# (below, and docs/ci.md "A cancelled or timed-out job"). Other CIs may run it as any uid: nothing
+# here writes outside the working directory (PYTHONDONTWRITEBYTECODE, no cache).
 
 # The official Python image, pinned by tag and by the digest of its multi-platform index (the digest
 # that docker-library/repo-info records for python:3.12.13-slim-trixie in
@@ -31,6 +31,21 @@ LABEL org.opencontainers.image.title="rancher-deploy" \
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# tini, Debian's package, as PID 1: GitHub, Drone and Woodpecker run the image with no init, and a
+# PID 1 that has no handler for a signal never gets it (the kernel drops it). Python as PID 1 lost a
+# SIGTERM sent during its own start-up, before entrypoint.py's first line sets handlers (20-60 ms), and
+# the upgrade then ran to its end. tini blocks every signal among its first instructions, starts Python
+# as its child and forwards each signal to it alone (no -g: Python starts no processes); a signal before
+# Python's handlers exist ends it by the default action before any request (exit 143 / 130), and tini
+# exits with its child's code, or 128 + the signal's number (krallin/tini src/tini.c, reap_zombies).
+# tini rather than dumb-init: Docker's own `--init` is tini, so the image behaves the same with it.
+# The pin is python:3.12.13-slim-trixie's Debian (trixie, amd64 and arm64 alike); .ci/image builds on
+# a bookworm stand-in and passes bookworm's version. `apt-get clean` for a base without docker-clean.
+ARG TINI_VERSION=0.19.0-3+b8
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "tini=${TINI_VERSION}" \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements/runtime.txt requirements/serve.txt requirements/poll.txt /tmp/
 # serve.txt: the `serve` extra (its HTTP server), for `rancher-deploy serve`; a CI run never loads it.
 # poll.txt: registry polling's client (`--poll`, and the server's polling), docs/fleet.md "Registry polling".
@@ -53,4 +68,4 @@ COPY entrypoint.py /app/entrypoint.py
 # RANCHER_SERVE_GRACE (300 s) plus a rollback's time before the kill (docker stop -t, stop_grace_period,
 # terminationGracePeriodSeconds).
 EXPOSE 8080
-ENTRYPOINT ["python", "/app/entrypoint.py"]
+ENTRYPOINT ["tini", "--", "python", "/app/entrypoint.py"]

@@ -11,14 +11,16 @@ do (docs/ci-conventions.md, which cites the runners' sources):
   commands mounted, every input of action.yml as INPUT_<ID> with hyphens kept, run as root.
 - GitLab, a job image: the template's `entrypoint: [""]`, so its script runs in `sh`, as a uid
   that is not root, from the project directory, where the dotenv report must appear.
-- A stop (Woodpecker, GitLab's `docker stop`): SIGTERM to the entrypoint running as PID 1 of its
-  own PID namespace. `buildah run` does not forward signals, so the image's root file system is
-  mounted and entered with `unshare --pid --fork` and `chroot` instead.
+- A stop (Woodpecker, GitLab's `docker stop`) or GitHub's cancel: SIGTERM or SIGINT to the
+  entrypoint (tini) running as PID 1 of its own PID namespace, while the run waits, and a SIGTERM at
+  once after the start, while Python starts up. `buildah run` does not forward signals, so the
+  image's root file system is mounted and entered with `unshare --pid --fork` and `chroot` instead.
 - What the image holds: its base plus the package and the pins of requirements/ (each needed by the
-  package), no Debian package and nothing in /tmp, /root or /var/cache beyond the base's; and, file
+  package), no Debian package but tini and nothing in /tmp, /root or /var/cache beyond the base's; and, file
   by file (.ci/image_files.py), every path of the base unchanged (kind, mode, owner, bytes), every
   path it adds listed by the RECORD of one of those distributions in the image's site-packages with
-  the RECORD's sha256 and size, or /app/entrypoint.py (no build stage's sources or wheels, no chmod or
+  the RECORD's sha256 and size, or by tini's dpkg file list with its md5, or dpkg's and apt's records,
+  or /app/entrypoint.py (no build stage's sources or wheels, no chmod or
   edit after pip, no copy of a distribution elsewhere), the base's own CA bundle (not the host's,
   bound into the build's RUN steps).
 Each check that fails ends the run with exit 1 and one line that says what was expected.
@@ -69,6 +71,21 @@ LEFTOVER_DIRECTORIES = ("/tmp", "/root", "/var/cache")
 # What the Dockerfile adds beside the installed distributions' files (their RECORDs list those): the
 # entrypoint and the directory that holds it.
 OWN_PATHS = frozenset({"/app", "/app/entrypoint.py"})
+# The ENTRYPOINT: tini as PID 1, Python its child (the Dockerfile says why).
+ENTRYPOINT = ["tini", "--", "python", "/app/entrypoint.py"]
+# The Debian packages the Dockerfile adds to its base (by name), and what dpkg and apt write beside
+# their files when they install one: the status database and its backup, the logs, apt's record of
+# what was installed on request; and the lock and partial/ of /var/lib/apt/lists, which the stand-in
+# has and `rm -rf /var/lib/apt/lists/*` (hadolint DL3009) removes. Each may be added, rewritten or
+# dropped; nothing else of the base may change.
+DEBIAN_PACKAGES = frozenset({"tini"})
+DPKG_BOOKKEEPING = frozenset({
+    "/var/lib/dpkg/status", "/var/lib/dpkg/status-old", "/var/lib/dpkg/lock", "/var/lib/dpkg/lock-frontend",
+    "/var/lib/dpkg/triggers/Lock", "/var/lib/dpkg/triggers/Unincorp", "/var/log/dpkg.log",
+    "/var/log/apt/history.log", "/var/log/apt/term.log", "/var/log/apt/eipp.log.xz",
+    "/var/lib/apt/extended_states", "/var/cache/debconf/config.dat", "/var/cache/debconf/config.dat-old",
+    "/var/cache/debconf/templates.dat", "/var/cache/debconf/templates.dat-old",
+    "/var/cache/ldconfig/aux-cache", "/var/lib/apt/lists/lock", "/var/lib/apt/lists/partial"})
 # The mount points a build engine makes for its RUN steps' bind mounts when the base lacks them (the
 # stand-in has no /etc/hosts; buildah leaves it behind empty): allowed as empty files only.
 RUN_MOUNT_POINTS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"})
@@ -172,6 +189,11 @@ class HostSimulator:
             request.add_header("Authorization", "Basic " + base64.b64encode(f"{ACCESS}:{SECRET}".encode()).decode())
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"null")
+
+    def upgrade_requests(self, service_id: str) -> list[dict[str, Any]]:
+        """The upgrade requests the simulator received for a service (its request log)."""
+        log = self._call("GET", "/_sim/requests")["requests"]
+        return [r for r in log if r["method"] == "POST" and "action=upgrade" in r["query"] and service_id in r["path"]]
 
     def seed_service(self, stack: str) -> str:
         """Stack `stack` with service `web` (scale 2, health-checked) on OLD; returns its id."""
@@ -317,76 +339,141 @@ def check_gitlab(buildah: Buildah, image: str, sim: HostSimulator, scratch: Path
     print(f"image: GitLab job: `{script}` as uid 1000 exited 0 and wrote {report.name}")
 
 
-def check_sigterm(buildah: Buildah, image: str, sim: HostSimulator) -> None:
-    """SIGTERM to the entrypoint as PID 1 while it waits for an image that never gets healthy."""
-    config = buildah.config(image)["OCIv1"]["config"]
-    service = sim.seed_service("sig")
-    sim.unhealthy(BAD)
-    # A Woodpecker plugin step: settings as PLUGIN_*, stopped with SIGTERM (`docker stop`).
-    env = dict(item.split("=", 1) for item in config.get("Env", []))
-    env.update({"CI": "woodpecker", "CI_SYSTEM_NAME": "woodpecker", "PLUGIN_URL": sim.url,
-                "PLUGIN_ACCESS_KEY": ACCESS, "PLUGIN_SECRET_KEY": SECRET, "PLUGIN_SERVICE": "sig/web",
-                "PLUGIN_IMAGE": BAD, "PLUGIN_TIMEOUT": "300", "PLUGIN_PROGRESS_DEADLINE": "300",
-                "PLUGIN_BATCH_INTERVAL": "0.1", "PLUGIN_POLL_INTERVAL": "0.2"})
-    container = buildah.container(image)
-    rootfs = buildah("mount", container).stdout.strip()
-    # --mount-proc gives the new PID namespace its own /proc inside the image; chroot execs the
-    # entrypoint, which so becomes PID 1 there, with no init in front of it (as GitHub, Drone and
-    # Woodpecker run it); --kill-child ends it, should this check give up on it.
-    process = subprocess.Popen(
-        ["unshare", "--pid", "--fork", "--kill-child", f"--mount-proc={rootfs}/proc", "chroot", rootfs,
-         *config["Entrypoint"]], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
+class AsPid1:
+    """The image's entrypoint as PID 1 of its own PID namespace, as `docker run` starts it with no init
+    of Docker's in front (GitHub, Drone, Woodpecker). `buildah run` does not forward signals, so the
+    image's root file system is mounted and entered with `unshare --pid --fork` and `chroot`, which
+    execs the entrypoint as PID 1 there (--mount-proc: its own /proc; --kill-child: it ends should the
+    check give up on it). Its output is read line by line on a thread."""
 
-    def read() -> None:
-        for line in process.stdout or []:
-            lines.put(line)
+    def __init__(self, buildah: Buildah, image: str, env: dict[str, str]) -> None:
+        self.buildah = buildah
+        self.log: list[str] = []
+        self.entrypoint: list[str] = buildah.config(image)["OCIv1"]["config"]["Entrypoint"]
+        self.container = buildah.container(image)
+        rootfs = buildah("mount", self.container).stdout.strip()
+        self.process = subprocess.Popen(
+            ["unshare", "--pid", "--fork", "--kill-child", f"--mount-proc={rootfs}/proc", "chroot", rootfs,
+             *self.entrypoint], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        log: list[str] = []
-        deadline = time.monotonic() + 60
-        while not any("upgrading (" in line for line in log):
-            check(time.monotonic() < deadline and process.poll() is None,
-                  "SIGTERM: the upgrade never started waiting:\n" + "".join(log))
-            try:
-                log.append(lines.get(timeout=1))
-            except queue.Empty:
-                pass
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        check(len(children) == 1, f"SIGTERM: unshare has children {children}, expected the entrypoint")
-        status = Path(f"/proc/{children[0]}/status").read_text()
-        # NSpid: its pid in each namespace it is in, the innermost last.
-        namespace_pids = re.findall(r"^NSpid:\s+(.*)$", status, re.MULTILINE)
-        check(bool(namespace_pids) and namespace_pids[0].split()[-1] == "1",
-              f"SIGTERM: the entrypoint is not PID 1 of its namespace ({namespace_pids})")
-        os.kill(int(children[0]), signal.SIGTERM)
-        signalled = time.monotonic()
+    def _read(self) -> None:
+        for line in self.process.stdout or []:
+            self.lines.put(line)
+
+    def init_with_child(self, deadline: float) -> tuple[int, int]:
+        """The host's pids of the namespace's PID 1 and its one child, once PID 1 runs the init
+        (ENTRYPOINT[0], by its /proc comm) and has started it: tini sets its signal mask before it
+        forks, so from then on a signal to it is kept and passed on, not dropped by the kernel. Polled
+        without a pause: that is within a millisecond or two of tini's exec."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        while True:
+            check(time.monotonic() < deadline and self.process.poll() is None,
+                  f"PID 1 never became {ENTRYPOINT[0]} with a child (Python as PID 1 drops a SIGTERM sent "
+                  f"during its own start-up):\n{self.text()}")
+            with contextlib.suppress(OSError, ValueError):
+                [pid] = [int(word) for word in children.read_text().split()]
+                if comm(pid) == ENTRYPOINT[0]:
+                    [child] = [int(word) for word in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+                    return pid, child
+
+    def wait_for(self, text: str, deadline: float) -> None:
+        while not any(text in line for line in self.log):
+            check(time.monotonic() < deadline and self.process.poll() is None,
+                  f"no line with {text!r}:\n{self.text()}")
+            with contextlib.suppress(queue.Empty):
+                self.log.append(self.lines.get(timeout=1))
+
+    def finish(self, timeout: float) -> int:
+        """The exit code, once the process and its output have ended."""
         try:
-            code = process.wait(timeout=15)
+            code = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise CheckFailed("SIGTERM: the entrypoint as PID 1 was still running 15 s after SIGTERM "
-                              "(Python ignores SIGTERM as PID 1 unless it sets a handler)") from None
-        took = time.monotonic() - signalled
-        reader.join(timeout=5)   # the pipe is at its end once the process has exited
-        while not lines.empty():
-            log.append(lines.get())
+            raise CheckFailed(f"the entrypoint as PID 1 was still running {timeout:.0f} s after the signal:\n"
+                              f"{self.text()}") from None
+        self.reader.join(timeout=5)   # the pipe is at its end once the process has exited
+        while not self.lines.empty():
+            self.log.append(self.lines.get())
+        return code
+
+    def text(self) -> str:
+        return "".join(self.log)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.buildah("umount", self.container, check=False)
+        self.buildah("rm", self.container, check=False)
+
+
+def comm(pid: int) -> str:
+    """A process's command name (/proc/PID/comm: its program's file name, set at each exec)."""
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def woodpecker_step(image_env: list[str], sim: HostSimulator, service: str, image: str) -> dict[str, str]:
+    """A Woodpecker plugin step's environment (settings as PLUGIN_*), which `docker stop` stops with SIGTERM."""
+    env = dict(item.split("=", 1) for item in image_env)
+    env.update({"CI": "woodpecker", "CI_SYSTEM_NAME": "woodpecker", "PLUGIN_URL": sim.url,
+                "PLUGIN_ACCESS_KEY": ACCESS, "PLUGIN_SECRET_KEY": SECRET, "PLUGIN_SERVICE": service,
+                "PLUGIN_IMAGE": image, "PLUGIN_TIMEOUT": "300", "PLUGIN_PROGRESS_DEADLINE": "300",
+                "PLUGIN_BATCH_INTERVAL": "0.1", "PLUGIN_POLL_INTERVAL": "0.2"})
+    return env
+
+
+def check_sigterm_at_start(buildah: Buildah, image: str, sim: HostSimulator) -> None:
+    """SIGTERM to PID 1 at once after the container starts, while Python starts up, before its handlers
+    exist: as PID 1 itself Python would never get it (the kernel drops a signal PID 1 has no handler for)
+    and the upgrade would run to its end; under tini it ends by the default action, before any request."""
+    service = sim.seed_service("sig0")
+    env = woodpecker_step(buildah.config(image)["OCIv1"]["config"].get("Env", []), sim, "sig0/web", NEW)
+    run = AsPid1(buildah, image, env)
+    try:
+        # Python reaches its handlers 20-60 ms after its exec, which follows the fork at once.
+        pid, _ = run.init_with_child(time.monotonic() + 30)
+        os.kill(pid, signal.SIGTERM)
+        code = run.finish(15)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        buildah("umount", container, check=False)
-        buildah("rm", container, check=False)
-    text = "".join(log)
-    check(code == 143, f"SIGTERM: exit {code}, expected 143:\n{text}")
+        run.close()
+    check(code == 143, f"SIGTERM at start: exit {code}, expected 143:\n{run.text()}")
+    upgrades = sim.upgrade_requests(service)
+    check(not upgrades and sim.service(service) == ("active", OLD),
+          f"SIGTERM at start: {len(upgrades)} upgrade requests, sig0/web is {sim.service(service)}:\n{run.text()}")
+    print("image: SIGTERM to PID 1 at once after the start (during Python's start-up): exit 143, no upgrade request")
+
+
+def check_signal_mid_wait(buildah: Buildah, image: str, sim: HostSimulator, number: signal.Signals) -> None:
+    """SIGTERM (`docker stop`) or SIGINT (GitHub's cancel, which `docker run` passes to PID 1) to PID 1,
+    tini, while the run waits for an image that never gets healthy: tini passes it to Python, whose
+    handlers roll back and exit 143 / 130 within a CI's stop timeout; tini exits with Python's code."""
+    name = number.name
+    stack = f"sig{number.value}"
+    service = sim.seed_service(stack)
+    sim.unhealthy(BAD)
+    env = woodpecker_step(buildah.config(image)["OCIv1"]["config"].get("Env", []), sim, f"{stack}/web", BAD)
+    run = AsPid1(buildah, image, env)
+    try:
+        run.wait_for("upgrading (", time.monotonic() + 60)
+        pid, child = run.init_with_child(time.monotonic() + 5)
+        check(comm(child) == ENTRYPOINT[2], f"{name}: PID 1's child is {comm(child)}, expected {ENTRYPOINT[2]}")
+        os.kill(pid, number)
+        signalled = time.monotonic()
+        code = run.finish(15)
+        took = time.monotonic() - signalled
+    finally:
+        run.close()
+    text = run.text()
+    check(code == 128 + number.value, f"{name}: exit {code}, expected {128 + number.value}:\n{text}")
     # Every CI kills the container a few seconds after its stop signal (docs/ci-conventions.md, §6).
-    check(took < 5, f"SIGTERM: the entrypoint took {took:.1f} s to exit; a CI kills it after 2.5-10 s")
+    check(took < 5, f"{name}: the entrypoint took {took:.1f} s to exit; a CI kills it after 2.5-10 s")
     check(sim.service(service) == ("active", OLD),
-          f"SIGTERM: sig/web is {sim.service(service)}, expected rolled back to {OLD}:\n{text}")
-    no_secret_shown(text, "SIGTERM")
-    print(f"image: SIGTERM to PID 1 mid-wait: rolled back, exit 143, {took:.1f} s after the signal")
+          f"{name}: {stack}/web is {sim.service(service)}, expected rolled back to {OLD}:\n{text}")
+    no_secret_shown(text, name)
+    print(f"image: {name} to PID 1 (tini) mid-wait: rolled back, exit {code}, {took:.1f} s after the signal")
 
 
 def in_image(buildah: Buildah, image: str, argv: list[str], what: str) -> str:
@@ -450,24 +537,25 @@ def check_file_list(buildah: Buildah, image: str, base: str, distributions: set[
         "sysconfig.get_path('platlib')})))"], "asking Python for its site-packages"))
     with mounted(buildah, base) as base_root, mounted(buildah, image) as image_root:
         problems = file_list_problems(base_root, image_root, site_packages, distributions, OWN_PATHS,
-                                      RUN_MOUNT_POINTS)
+                                      RUN_MOUNT_POINTS, debs=DEBIAN_PACKAGES, bookkeeping=DPKG_BOOKKEEPING)
     hint = f" ({CA_BUNDLE}: the host's, bound into the build, left behind?)" if any(
         CA_BUNDLE in problem for problem in problems) else ""
     check(not problems, f"the image's files are not its base's plus {len(distributions)} distributions by their "
                         f"RECORDs and {sorted(OWN_PATHS)}: {len(problems)} problems{hint}: {problems[:6]}")
     print(f"image: every path of its base unchanged (mode, owner, bytes), every path it adds in the RECORDs of "
-          f"{len(distributions)} distributions in {', '.join(site_packages)} (each file's sha256 checked) or "
+          f"{len(distributions)} distributions in {', '.join(site_packages)} (each file's sha256 checked), in the dpkg "
+          f"lists of {', '.join(sorted(DEBIAN_PACKAGES))} (each file's md5 checked), dpkg's and apt's records, or "
           f"{sorted(OWN_PATHS)}")
 
 
 def check_contents(buildah: Buildah, image: str, base: str) -> None:
-    """The base plus the package and its pinned run-time dependencies, nothing else: no Debian package
-    the base lacks (compilers, build tools), no Python distribution that neither the requirement pins
+    """The base plus tini, the package and its pinned run-time dependencies, nothing else: no other
+    Debian package the base lacks (compilers, build tools), no Python distribution that neither the requirement pins
     nor the package's own dependencies name, nothing left in /tmp, /root or /var/cache."""
     from rancher_deploy import __version__
 
     config = buildah.config(image)["OCIv1"]["config"]
-    check(config.get("Entrypoint") == ["python", "/app/entrypoint.py"], f"ENTRYPOINT is {config.get('Entrypoint')}")
+    check(config.get("Entrypoint") == ENTRYPOINT, f"ENTRYPOINT is {config.get('Entrypoint')}, expected {ENTRYPOINT}")
     check(not config.get("User") or config["User"] in ("0", "root"), f"the image sets USER {config.get('User')}")
     check(config.get("Labels", {}).get("org.opencontainers.image.version") == __version__,
           f"label org.opencontainers.image.version is not {__version__}")
@@ -475,7 +563,8 @@ def check_contents(buildah: Buildah, image: str, base: str) -> None:
           "the image has a HEALTHCHECK, which would run in every CI step")
 
     added_debs = debian_packages(buildah, image) - debian_packages(buildah, base)
-    check(not added_debs, f"the image adds Debian packages to its base: {sorted(added_debs)}")
+    check({entry.split("=")[0].split(":")[0] for entry in added_debs} == DEBIAN_PACKAGES,
+          f"the image adds Debian packages {sorted(added_debs)} to its base, expected {sorted(DEBIAN_PACKAGES)} alone")
     left = leftovers(buildah, image) - leftovers(buildah, base)
     check(not left, f"the build left {len(left)} paths in {', '.join(LEFTOVER_DIRECTORIES)} that the base does not "
                     f"have: {sorted(left)[:5]}")
@@ -509,7 +598,7 @@ def check_contents(buildah: Buildah, image: str, base: str) -> None:
     in_image(buildah, image, [*config["Entrypoint"], "demo", "--fast"], "`demo --fast` (the entrypoint)")
     print(f"image: adds to its base {len(expected)} Python distributions, exactly the package and the pins of "
           f"requirements/ ({', '.join(sorted(expected))}), each needed by rancher-deploy[{','.join(IMAGE_EXTRAS)}]; "
-          f"no Debian package and nothing in {', '.join(LEFTOVER_DIRECTORIES)} beyond the base's; "
+          f"no Debian package but {', '.join(sorted(DEBIAN_PACKAGES))} and nothing in {', '.join(LEFTOVER_DIRECTORIES)} beyond the base's; "
           f"`serve --help` and `demo --fast` work")
 
     sizes = {name: buildah("images", "--format", "{{.Size}}", name).stdout.strip() for name in (image, base)}
@@ -533,7 +622,9 @@ def main() -> int:
             check_contents(buildah, arguments.image, arguments.base)
             check_github(buildah, arguments.image, sim, Path(scratch) / "github")
             check_gitlab(buildah, arguments.image, sim, Path(scratch) / "gitlab")
-            check_sigterm(buildah, arguments.image, sim)
+            check_sigterm_at_start(buildah, arguments.image, sim)
+            for number in (signal.SIGTERM, signal.SIGINT):
+                check_signal_mid_wait(buildah, arguments.image, sim, number)
     except CheckFailed as failure:
         print(f".ci/image: FAILED: {failure}", file=sys.stderr)
         return 1

@@ -15,7 +15,14 @@ What holds for a good image (docs/ci.md, "Checking the integrations"):
   lists them as `__pycache__/<module>.cpython-XY.pyc,,`), each beside a hashed `<module>.py`; a `.pyc`
   that no RECORD lists is an added path like any other;
 - a path of the base the image drops is a file of a distribution it replaces (by that distribution's
-  RECORD in the base's site-packages).
+  RECORD in the base's site-packages);
+- the Debian packages it adds (tini) are held to their dpkg database the same way: every path one adds
+  is listed in its `/var/lib/dpkg/info/<package>.list` (a listed path may be absent: dpkg keeps the
+  paths a `path-exclude` left out in the list), every file it lists that is there has the md5 its
+  `.md5sums` gives, and beside them only dpkg's and apt's own records (`bookkeeping`: the status
+  database, the logs, apt's lock and the index directory `rm -rf /var/lib/apt/lists/*` empties) may be
+  added (with apt's own modes: its term.log is 0640), rewritten (with the base's mode and owner) or
+  dropped.
 Files of the base are compared byte for byte only when kind, mode, owner and size already agree, and
 files the RECORDs hash are read once; the rest of the image is never read.
 """
@@ -172,14 +179,45 @@ def record_problems(root: Path, tree: dict[str, Node], rows_of: dict[str, list[R
     return problems
 
 
+def dpkg_files(root: Path, tree: dict[str, Node], packages: Iterable[str]) -> tuple[set[str], list[str]]:
+    """The paths the Debian `packages` (names, `:arch` allowed) own by dpkg's database in the image at
+    `root`, their `.list` and `.md5sums` included, and what differs from it: a package without a list,
+    a listed file whose md5 is not the one its `.md5sums` gives (`md5  relative/path` lines)."""
+    owned: set[str] = set()
+    problems: list[str] = []
+    for package in sorted(packages):
+        info = [f"/var/lib/dpkg/info/{name}.{kind}" for name in dict.fromkeys((package, package.split(":")[0]))
+                for kind in ("list", "md5sums")]
+        listing = next((path for path in info[::2] if tree.get(path, Node("", 0, 0, 0)).kind == "file"), None)
+        if listing is None:
+            problems.append(f"no dpkg file list of {package} (/var/lib/dpkg/info/{package}.list)")
+            continue
+        owned |= {path for path in info if path in tree}
+        owned |= {line for line in (root / listing.lstrip("/")).read_text(encoding="utf-8").splitlines()
+                  if line and line != "/."}
+        for sums in (path for path in info[1::2] if path in tree):
+            for line in (root / sums.lstrip("/")).read_text(encoding="utf-8").splitlines():
+                expected, _, relative = line.partition("  ")
+                node = tree.get("/" + relative)
+                if node is None or node.kind != "file":
+                    continue   # left out by a path-exclude
+                actual = hashlib.md5((root / relative).read_bytes(), usedforsecurity=False).hexdigest()
+                if actual != expected:
+                    problems.append(f"/{relative} is not the file {sums} lists (md5 {actual}; listed: {expected})")
+    return owned, problems
+
+
 def file_list_problems(base_root: Path, image_root: Path, site_packages: Iterable[str], distributions: set[str],
                        own_paths: frozenset[str], run_mount_points: frozenset[str],
-                       owner: tuple[int, int] = (0, 0)) -> list[str]:
+                       owner: tuple[int, int] = (0, 0), debs: frozenset[str] = frozenset(),
+                       bookkeeping: frozenset[str] = frozenset()) -> list[str]:
     """Every way the image at `image_root` differs from its base at `base_root` beyond installing
     `distributions` (normalized names) into `site_packages` (absolute directories inside the image)
     and adding `own_paths`, each owned by `owner` (uid, gid: root's in an image); `run_mount_points`
-    may appear as empty files (a build engine's mount points for its RUN steps). One line per problem; none for a good image (the module's docstring
-    says what that is)."""
+    may appear as empty files (a build engine's mount points for its RUN steps); the Debian packages
+    `debs` may add what dpkg's database lists for them, and dpkg and apt may add, rewrite or drop the
+    paths `bookkeeping` names. One line per problem; none for a good image (the module's docstring says what
+    that is)."""
     site_packages = list(site_packages)
     base, image = walk(base_root), walk(image_root)
     rows_of = records(image_root, image, site_packages, distributions)
@@ -187,9 +225,12 @@ def file_list_problems(base_root: Path, image_root: Path, site_packages: Iterabl
              for record in rows_of}
     problems = [f"no RECORD of {name} in {' or '.join(site_packages)}" for name in sorted(distributions - named)]
     problems += record_problems(image_root, image, rows_of)
+    owned, deb_problems = dpkg_files(image_root, image, debs)
+    problems += deb_problems
 
     listed = {row.path for rows in rows_of.values() for row in rows}
     verified = {row.path for rows in rows_of.values() for row in rows if row.sha256}
+    own_paths = own_paths | owned | (bookkeeping & image.keys())
     allowed = set(own_paths) | {str(parent) for path in listed | own_paths for parent in PurePosixPath(path).parents}
     allowed |= listed
     allowed |= {path for path in run_mount_points if image.get(path, Node("", 0, 0, 0)).kind == "file"
@@ -199,14 +240,14 @@ def file_list_problems(base_root: Path, image_root: Path, site_packages: Iterabl
                  for path in added if path not in allowed]
     problems += [f"the image adds {path} as {shown(image[path])}, expected {owner[0]}:{owner[1]}'s, writable by it "
                  f"alone and readable by every uid (GitLab runs the image as any uid)"
-                 for path in added if path in allowed and not for_everyone(image[path], owner)]
+                 for path in added if path in allowed and path not in bookkeeping and not for_everyone(image[path], owner)]
 
     for path in sorted(base.keys() & image.keys()):
         was, now = base[path], image[path]
         if (was.kind, was.mode, was.uid, was.gid, was.target, was.device) != \
                 (now.kind, now.mode, now.uid, now.gid, now.target, now.device):
             problems.append(f"the image changes {path} of its base: {shown(was)} -> {shown(now)}")
-        elif now.kind == "file" and path not in verified and (
+        elif now.kind == "file" and path not in verified | bookkeeping and (
                 was.size != now.size or not same_bytes(base_root / path.lstrip("/"), image_root / path.lstrip("/"))):
             problems.append(f"the image changes the content of {path} of its base")
 
@@ -215,5 +256,5 @@ def file_list_problems(base_root: Path, image_root: Path, site_packages: Iterabl
     replaced |= {str(parent) for path in replaced for parent in PurePosixPath(path).parents
                  if any(str(parent).startswith(directory + "/") for directory in site_packages)}
     problems += [f"the image drops {path} of its base" for path in sorted(base.keys() - image.keys())
-                 if path not in replaced]
+                 if path not in replaced | bookkeeping]
     return problems

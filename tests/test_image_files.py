@@ -186,3 +186,69 @@ def test_a_distribution_without_a_record_in_site_packages_fails(roots: tuple[Pat
     found: list[str] = image_files.file_list_problems(base, image, [SITE], {"tool", "oldlib", "ghost"}, OWN,
                                                       MOUNT_POINTS, owner=(os.getuid(), os.getgid()))
     assert found == [f"no RECORD of ghost in {SITE}"]
+
+
+def debian_install(root: Path, name: str, files: dict[str, bytes]) -> None:
+    """`name` as dpkg installs it: its files, its /var/lib/dpkg/info list and md5sums, the status rewritten."""
+    for inside, data in files.items():
+        put(root, inside, data, 0o755)
+    parents = sorted({str(parent) for inside in files for parent in Path(inside).parents if str(parent) != "/"})
+    put(root, f"/var/lib/dpkg/info/{name}.list", "\n".join(["/.", *parents, *files]).encode() + b"\n")
+    put(root, f"/var/lib/dpkg/info/{name}.md5sums", b"".join(
+        f"{hashlib.md5(data).hexdigest()}  {inside.lstrip('/')}\n".encode() for inside, data in files.items()))
+    put(root, "/var/lib/dpkg/status", b"Package: base-files\n\nPackage: " + name.encode() + b"\n")
+    put(root, "/var/log/apt/term.log", b"Log started\n", 0o640)
+
+
+DPKG = frozenset({"/var/lib/dpkg/status", "/var/log/apt/term.log", "/var/log/apt"})
+
+
+def deb_problems(base: Path, image: Path) -> list[str]:
+    found: list[str] = image_files.file_list_problems(base, image, [SITE], {"tool", "oldlib"}, OWN, MOUNT_POINTS,
+                                                      owner=(os.getuid(), os.getgid()), debs=frozenset({"tini"}),
+                                                      bookkeeping=DPKG)
+    return found
+
+
+@pytest.fixture()
+def with_tini(roots: tuple[Path, Path]) -> tuple[Path, Path]:
+    """(base, image) of `roots`, the base with a dpkg status, the image with tini installed by dpkg."""
+    base, image = roots
+    for root in (base, image):
+        put(root, "/var/lib/dpkg/status", b"Package: base-files\n")
+        (root / "var/lib/dpkg/info").mkdir(parents=True, exist_ok=True)
+        for directory in (root / "var", root / "var/lib", root / "var/lib/dpkg", root / "var/lib/dpkg/info"):
+            directory.chmod(0o755)
+    debian_install(image, "tini", {"/usr/bin/tini": b"\x7fELF tini"})
+    return base, image
+
+
+def test_a_debian_package_by_its_dpkg_list_and_md5sums_passes(with_tini: tuple[Path, Path]) -> None:
+    # The status rewritten and apt's 0640 log are dpkg's and apt's records, allowed as they are.
+    assert deb_problems(*with_tini) == []
+
+
+def test_a_debian_package_file_changed_after_dpkg_fails(with_tini: tuple[Path, Path]) -> None:
+    base, image = with_tini
+    put(image, "/usr/bin/tini", b"\x7fELF tinx", 0o755)
+    [problem] = deb_problems(base, image)
+    assert problem.startswith("/usr/bin/tini is not the file /var/lib/dpkg/info/tini.md5sums lists")
+
+
+@pytest.mark.parametrize("change", [
+    lambda image: put(image, "/usr/bin/tini-extra", b"x", 0o755),      # no dpkg list names it
+    lambda image: put(image, "/etc/os-release", b"PRETTY_NAME=Debiax\n"),  # not dpkg's or apt's record
+    lambda image: (image / "var/lib/dpkg/info/tini.list").unlink(),   # a package dpkg does not know
+])
+def test_beside_a_debian_package_nothing_else_changes(with_tini: tuple[Path, Path],
+                                                       change: Callable[[Path], object]) -> None:
+    base, image = with_tini
+    change(image)
+    assert deb_problems(base, image)
+
+
+def test_without_the_package_named_its_files_fail(with_tini: tuple[Path, Path]) -> None:
+    base, image = with_tini
+    found: list[str] = image_files.file_list_problems(base, image, [SITE], {"tool", "oldlib"}, OWN, MOUNT_POINTS,
+                                                      owner=(os.getuid(), os.getgid()), bookkeeping=DPKG)
+    assert "the image adds /usr/bin/tini, which no RECORD of those distributions in " + SITE + " lists" in found

@@ -226,13 +226,19 @@ def test_component_uses_no_input_it_does_not_declare() -> None:
 # The image
 
 
-def test_dockerfile_runs_entrypoint_py_in_exec_form_without_user_or_shell() -> None:
+def test_dockerfile_runs_entrypoint_py_under_tini_in_exec_form_without_user_or_shell() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     instructions = [line.split(None, 1) for line in text.splitlines() if line and not line[0].isspace()
                     and not line.startswith("#")]
     keywords = [parts[0] for parts in instructions]
     assert "USER" not in keywords            # GitHub needs root to write GITHUB_OUTPUT
-    assert instructions[-1] == ["ENTRYPOINT", '["python", "/app/entrypoint.py"]']
+    # tini as PID 1, Python its child: as PID 1 Python lost a SIGTERM sent during its own start-up.
+    assert instructions[-1] == ["ENTRYPOINT", '["tini", "--", "python", "/app/entrypoint.py"]']
+    # Debian's package, pinned (hadolint DL3008) for the base's Debian; .ci/image passes its stand-in's.
+    assert re.search(r'^ARG TINI_VERSION=\S+$', text, re.MULTILINE)
+    assert 'apt-get install -y --no-install-recommends "tini=${TINI_VERSION}"' in text   # DL3008, DL3015
+    assert "rm -rf /var/lib/apt/lists/*" in text
+    assert re.search(r'--build-arg "TINI_VERSION=\$tini_version"', (ROOT / ".ci/image").read_text(encoding="utf-8"))
     assert "COPY entrypoint.py /app/entrypoint.py" in text
     assert f'org.opencontainers.image.version="{__version__}"' in text
     # Both stages start from the BASE_IMAGE argument, the official image (tests/test_release.py).
