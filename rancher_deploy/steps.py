@@ -275,8 +275,9 @@ class TargetSteps:
             # past it, a finish not yet sent stays unsent, and the target is said to need one.
             run.interrupted_by = run.interrupted_by or over
             advice = self.next_steps(ref, seen, "finish it with `rancher-deploy finish`, as the others were")
+            ended = "a second signal came" if self.grace.urgent() is not None else "the grace after it was over"
             return self.report(ref, Result.INTERRUPTED, seen.state, changes,
-                               f"{signal_name(over)}: the grace after it was over before the finish of {ref.name} "
+                               f"{signal_name(over)}: {ended} before the finish of {ref.name} "
                                f"could be sent, so it was not; {ref.name} is {seen.state} on the new image, "
                                f"unlike the targets of this run finished before it: {advice}",
                                level=Level.WARNING, seen=seen, next_step=advice)

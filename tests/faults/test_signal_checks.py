@@ -191,6 +191,17 @@ def test_atomic_a_finish_not_yet_sent_when_the_grace_is_over_is_left_unsent_and_
                                     "`RANCHER_SERVICE=shop/c`, so that it touches shop/c alone)")
 
 
+def test_atomic_a_second_signal_sends_no_further_finish(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    a, b = two_services(sim)
+    c = sim.add_service(sim.service(a)["stackId"], "c", dict(LAUNCH_CONFIG), scale=2)
+    result = run_watching([("shop/a now runs", sigterm),
+                           ("shop/c is upgraded and healthy; finishing the upgrade", sigterm)],
+                          "--output", "json", RANCHER_SERVICE="a,b,c", RANCHER_PARALLEL="1")
+    assert len(sent(sim, "finishupgrade")) == 2 and sim.service(c)["state"] == "upgraded"
+    assert "SIGTERM: a second signal came before the finish of shop/c could be sent, so it was not" in result.stderr
+
+
 def test_atomic_a_signal_before_the_first_finish_restores_both(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
     a, b = two_services(sim)
