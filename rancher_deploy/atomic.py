@@ -22,7 +22,7 @@ from rancher_deploy.events import GroupEnd, GroupStart, Level, Result, Step, Tar
 from rancher_deploy.recovery import created, left_changed, restore
 from rancher_deploy.settings import OnInterrupt
 from rancher_deploy.snapshot import TargetRef
-from rancher_deploy.steps import Applied, Run, TargetSteps
+from rancher_deploy.steps import Applied, Commit, Run, TargetSteps
 
 
 class Flow(Protocol):
@@ -103,7 +103,7 @@ def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], 
     if why is None and (signal := steps.pace.interrupted()) is not None:
         run.interrupted_by, why = signal, "the run was interrupted by a signal"
 
-    commit = threading.Event()   # set by the first finish: from then on every target is finished (`TargetSteps.finish`)
+    commit = Commit()   # begun by the first finish: from then on every target is finished
 
     def second_half(pair: tuple[TargetRef, Applied]) -> TargetOutcome:
         item = pair[1]

@@ -349,6 +349,7 @@ class _Signals:
     def __init__(self) -> None:
         self.received: int | None = None
         self.second: int | None = None
+        self.came: float | None = None   # when the first came, on the run's clock (`time.monotonic`)
         self._wake = threading.Event()
         self._previous: dict[int, Any] = {}
 
@@ -363,6 +364,7 @@ class _Signals:
         received = [*noted, *(number for number in (self.received, self.second) if number is not None)]
         if received:
             self.received, self.second = received[0], received[1] if len(received) > 1 else None
+            self.came = self.came if self.came is not None else time.monotonic()
             self._wake.set()
 
     def restore(self) -> None:
@@ -372,7 +374,7 @@ class _Signals:
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
         if self.received is None:
-            self.received = number
+            self.received, self.came = number, time.monotonic()
         else:
             # A second signal means "now": the rollback wait stops too, and the state is reported.
             self.second = number
@@ -384,6 +386,12 @@ class _Signals:
     def urgent(self) -> int | None:
         """The second signal, which also ends the wait for a rollback the first one started."""
         return self.second
+
+    def arrived(self) -> float | None:
+        """When the first signal came: the handler runs as it comes (PEP 475: a request blocked in the
+        main thread is interrupted for it, then resumed), whatever the run is doing. A signal noted
+        before the handlers were installed (start-up) counts from their installation."""
+        return self.came
 
     def sleep(self, seconds: float) -> None:
         """Sleep, cut short by a signal; a signal wakes one sleep only, so the rollback that

@@ -90,6 +90,7 @@ class Pipeline:
                  sleep: Callable[[float], None] = time.sleep,
                  interrupted: Callable[[], int | None] = lambda: None,
                  urgent: Callable[[], int | None] = lambda: None,
+                 arrived: Callable[[], float | None] = lambda: None,
                  choose: Choose | None = None, locks: TargetLocks | None = None) -> None:
         self._settings = settings
         self._choose = choose
@@ -104,7 +105,7 @@ class Pipeline:
         emit = self._emit = emit_whole
         self._clock = clock
         self._steps = TargetSteps(settings, backend, emit, clock=clock, sleep=sleep, interrupted=interrupted,
-                                  urgent=urgent, locks=locks)
+                                  urgent=urgent, arrived=arrived, locks=locks)
         self._run = Run()
         self._started = clock()
         # Each target as the preflight read it, and when: the upgrade starts from that read when it is

@@ -43,6 +43,12 @@ class Control(Protocol):
         """A second signal: the rollback the first one started is not waited for any longer."""
         ...
 
+    def arrived(self) -> float | None:
+        """When the first signal came, on the run's clock; None before one (or where unknown: the run
+        then counts the grace from when it first noticed it). A request in flight can hold the run
+        for seconds before it looks, and the CI's kill counts from the signal, not from the look."""
+        ...
+
     def sleep(self, seconds: float) -> None:
         """Wait `seconds`, cut short when the run is asked to stop."""
         ...
@@ -55,6 +61,9 @@ class Calm:
         return None
 
     def urgent(self) -> int | None:
+        return None
+
+    def arrived(self) -> float | None:
         return None
 
     def sleep(self, seconds: float) -> None:
@@ -263,7 +272,8 @@ def _pipeline(settings: Settings, session: RancherSession, emit: Emit, control: 
 
         choose = TagChooser(settings, access_for(settings, name), emit)
     pipeline = Pipeline(settings, backend, emit, clock=clock, sleep=control.sleep,
-                        interrupted=control.interrupted, urgent=control.urgent, choose=choose, locks=locks)
+                        interrupted=control.interrupted, urgent=control.urgent, arrived=control.arrived,
+                        choose=choose, locks=locks)
     selection: Selection | None = None
     picks: tuple[Pick, ...] = ()
     if settings.select_image:

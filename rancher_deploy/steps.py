@@ -67,8 +67,30 @@ class Applied:
     last: Snapshot
     started: float
     fresh: bool = True   # `last` is still the target's last read: no wait on other targets since
-    # An atomic run's commit, shared by its targets: set once one of them was finished (`finish`).
-    commit: threading.Event | None = None
+    commit: Commit | None = None   # an atomic run's, shared by its targets (`TargetSteps.finish`)
+
+
+class Commit:
+    """An atomic 1.x run's finishes, begun by the first one the run decides to send.
+
+    A finished upgrade cannot be rolled back, so once one target's finish is decided every other
+    target is finished too, signal or not (stopping them would leave the targets apart, the one
+    thing RANCHER_ATOMIC rules out); until then a signal has them all rolled back. Deciding is one
+    step against the signal, under a lock (`begin`): otherwise a target checked in the moment
+    between another's check and its finish would be rolled back while the other is finished.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._begun = False
+
+    def begin(self, check: Callable[[], None]) -> None:
+        """Begin the commit unless it has begun: `check` raises Interrupted when a signal came first,
+        and then nothing is begun (the caller restores its target, as every other target will)."""
+        with self._lock:
+            if not self._begun:
+                check()
+                self._begun = True
 
 
 class TargetSteps:
@@ -84,12 +106,13 @@ class TargetSteps:
                  sleep: Callable[[float], None] = time.sleep,
                  interrupted: Callable[[], int | None] = lambda: None,
                  urgent: Callable[[], int | None] = lambda: None,
+                 arrived: Callable[[], float | None] = lambda: None,
                  locks: TargetLocks | None = None) -> None:
         self.settings = settings
         self.locks = locks
-        # The first signal, noted when a check first sees it: the restore it starts is waited for only
-        # within the grace after it (`timing.Grace`), whatever RANCHER_TIMEOUT says.
-        self.grace = Grace(clock, sleep, interrupted, urgent)
+        # The first signal, as of when it came (`arrived`, else when a check first sees it): the restore
+        # it starts is waited for only within the grace after it (`timing.Grace`), whatever RANCHER_TIMEOUT says.
+        self.grace = Grace(clock, sleep, interrupted, urgent, arrived=arrived)
         self.interrupted = self.grace.interrupted
         self.backend = backend
         self.emit = emit
@@ -257,39 +280,37 @@ class TargetSteps:
             raise refused
 
     def finish(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run,
-               result: Result, *, fresh: bool = True, commit: threading.Event | None = None) -> TargetOutcome:
+               result: Result, *, fresh: bool = True, commit: Commit | None = None) -> TargetOutcome:
         """Send finishupgrade and wait for the backend's restored goal; a failure is reported with the
         exact state (exit 4). `seen` is the target as last read, healthy and waiting for the finish;
         when `fresh` (read just now, nothing waited for since) the finish is decided on it instead of
         another read. Raises Interrupted when a signal came before the finish was sent: what then
         becomes of the target is the caller's (an upgrade's is restored, a `finish` command's is unchanged).
 
-        `commit` is an atomic run's (`Applied.commit`): once one of its targets was finished, a
-        finished 1.x upgrade can no longer be rolled back, so a signal no longer stops the others'
-        finishes (stopping them would leave the targets apart, the one thing RANCHER_ATOMIC rules
-        out); each is sent as a restore is, and waited for within the grace after the signal."""
+        `commit` is an atomic run's (`Applied.commit`): once it has begun, a signal no longer stops
+        the finishes (`Commit`); each is sent as a restore is, and waited for within the grace after
+        the signal."""
         self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
-        completing = commit is not None and commit.is_set()
-        if completing and (over := self.grace.over()) is not None:
-            # The commit goes on only within the grace the CI's stop timeout leaves (timing.Grace):
-            # past it, a finish not yet sent stays unsent, and the target is said to need one.
-            run.interrupted_by = run.interrupted_by or over
-            advice = self.next_steps(ref, seen, "finish it with `rancher-deploy finish`, as the others were")
-            ended = "a second signal came" if self.grace.urgent() is not None else "the grace after it was over"
-            return self.report(ref, Result.INTERRUPTED, seen.state, changes,
-                               f"{signal_name(over)}: {ended} before the finish of {ref.name} "
-                               f"could be sent, so it was not; {ref.name} is {seen.state} on the new image, "
-                               f"unlike the targets of this run finished before it: {advice}",
-                               level=Level.WARNING, seen=seen, next_step=advice)
-        if completing and (number := self.interrupted()) is not None:
-            run.interrupted_by = number
-            self.emit(Step(f"{signal_name(number)} came after another target of this run was finished; finishing "
-                           f"{ref.name} too, as a finished upgrade cannot be rolled back and RANCHER_ATOMIC keeps "
-                           "the targets together", Level.WARNING, ref.name, named=True))
+        if commit is not None:
+            commit.begin(lambda: self.actions.check(ref, "finish", seen))   # Interrupted: the caller restores
+            if (number := self.interrupted()) is not None:
+                run.interrupted_by = number
+                if (over := self.grace.over()) is not None:
+                    # The commit goes on only within the grace the CI's stop timeout leaves (timing.Grace):
+                    # past it, a finish not yet sent stays unsent, and the target is said to need one.
+                    advice = self.next_steps(ref, seen, "finish it with `rancher-deploy finish`, as the others were")
+                    ended = "a second signal came" if self.grace.urgent() is not None else "the grace after it was over"
+                    return self.report(ref, Result.INTERRUPTED, seen.state, changes,
+                                       f"{signal_name(over)}: {ended} before the finish of {ref.name} could be "
+                                       f"sent, so it was not; {ref.name} is {seen.state} on the new image, unlike "
+                                       f"the targets of this run finished before it: {advice}",
+                                       level=Level.WARNING, seen=seen, next_step=advice)
+                self.emit(Step(f"{signal_name(number)} came after this run began finishing its targets; finishing "
+                               f"{ref.name} too, as a finished upgrade cannot be rolled back and RANCHER_ATOMIC "
+                               "keeps the targets together", Level.WARNING, ref.name, named=True))
         try:
-            self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None, restore=completing)
-            if commit is not None:
-                commit.set()
+            self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None,
+                              restore=commit is not None)
             last = self.wait(ref, self.backend.restored_goal, pace=self.restore_pace if commit is not None else None)
         except Interrupted:
             raise

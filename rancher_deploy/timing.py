@@ -44,17 +44,19 @@ class Grace:
     """The first signal as a run's waits see it, and how long a restore it started is waited for.
 
     `interrupted()` answers the first signal's number from the moment the run's `stop` check first
-    returned it (and stays so), noting when that was; `over()` answers it once `seconds` have passed
-    since then, and a second signal's number (`urgent`) at once: what ends the wait for a restore.
+    returned it (and stays so); `over()` answers it once `seconds` have passed since the signal came
+    (`arrived`, on `clock`: a request in flight may hold the run seconds before it checks, while the
+    CI's kill counts from the signal; where unknown, since the check first saw it), and a second
+    signal's number (`urgent`) at once: what ends the wait for a restore.
     `sleep` never sleeps past the grace's end, so that end is kept to the poll. Targets in threads
     share one Grace: its end is one moment for the whole run, however many targets restore.
     """
 
     def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None],
                  stop: Callable[[], int | None], urgent: Callable[[], int | None] = lambda: None, *,
-                 seconds: float = GRACE_SECONDS) -> None:
+                 arrived: Callable[[], float | None] = lambda: None, seconds: float = GRACE_SECONDS) -> None:
         self.seconds = seconds
-        self._clock, self._sleep, self._stop, self._urgent = clock, sleep, stop, urgent
+        self._clock, self._sleep, self._stop, self._urgent, self._arrived = clock, sleep, stop, urgent, arrived
         self._first: int | None = None
         self._since: float | None = None   # when the first signal was seen; set once (threads race to the same moment)
 
@@ -63,7 +65,8 @@ class Grace:
         if self._first is None:
             number = self._stop()
             if number is not None and self._first is None:
-                self._since, self._first = self._clock(), number
+                came = self._arrived()
+                self._since, self._first = self._clock() if came is None else came, number
         return self._first
 
     def urgent(self) -> int | None:

@@ -104,6 +104,9 @@ class Controls:
     def urgent(self) -> int | None:
         return self._urgent
 
+    def arrived(self) -> float | None:
+        return None   # the server interrupts a run when it decides to (its grace over): the run notices it at once
+
     def sleep(self, seconds: float) -> None:
         # One wake per signal, as cli._Signals: the rollback that follows polls at its own pace.
         if self._wake.wait(seconds):

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from rancher_deploy import cli
+from rancher_deploy.errors import Interrupted
+from rancher_deploy.steps import Commit
 from rancher_deploy.simulator import Simulator, Timing
 
 from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, CliRun, ci_sinks
@@ -163,7 +165,7 @@ def test_atomic_a_signal_after_the_first_finish_finishes_the_second_too(
     assert len(sent(sim, "finishupgrade")) == 2 and sent(sim, "rollback") == []
     assert (image(sim, a), image(sim, b), sim.service(b)["state"]) == (NEW_IMAGE, NEW_IMAGE, "active")
     assert results(result) == {"shop/a": "upgraded", "shop/b": "upgraded"}
-    assert ("SIGTERM came after another target of this run was finished; finishing shop/b too, as a finished "
+    assert ("SIGTERM came after this run began finishing its targets; finishing shop/b too, as a finished "
             "upgrade cannot be rolled back and RANCHER_ATOMIC keeps the targets together") in result.stderr
 
 
@@ -200,6 +202,38 @@ def test_atomic_a_second_signal_sends_no_further_finish(
                           "--output", "json", RANCHER_SERVICE="a,b,c", RANCHER_PARALLEL="1")
     assert len(sent(sim, "finishupgrade")) == 2 and sim.service(c)["state"] == "upgraded"
     assert "SIGTERM: a second signal came before the finish of shop/c could be sent, so it was not" in result.stderr
+
+
+def test_atomic_the_grace_counts_from_the_signal_not_from_when_the_run_looked(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    """A signal that comes while a request holds the run (a slow Rancher) is noticed only once it
+    returns; the CI's kill counts from the signal, so the grace does too (`_Signals.arrived`)."""
+    a, b = two_services(sim)
+
+    def signal_then_a_slow_request() -> None:
+        sigterm()
+        virtual.now += 3   # the tool's clock: a request that took 3 s before the run looked again
+
+    result = run_watching([("shop/b is upgraded and healthy; finishing the upgrade", signal_then_a_slow_request)],
+                          "--output", "json", RANCHER_SERVICE="a,b", RANCHER_PARALLEL="1")
+    assert len(sent(sim, "finishupgrade")) == 1 and sim.service(b)["state"] == "upgraded"
+    assert "the grace after it was over before the finish of shop/b could be sent" in result.stderr
+
+
+def test_a_commit_is_decided_once_against_the_signal() -> None:
+    """The first finish checks for a signal and begins the commit in one step; a check that refuses
+    begins nothing, and once begun no other target is checked (it is finished whatever comes)."""
+    commit, checked = Commit(), []
+
+    def refuse() -> None:
+        checked.append("refused")
+        raise Interrupted("SIGTERM arrived before the finish", 15)
+
+    with pytest.raises(Interrupted):
+        commit.begin(refuse)
+    commit.begin(lambda: checked.append("passed"))
+    commit.begin(refuse)   # begun: not checked again, so it does not raise
+    assert checked == ["refused", "passed"]
 
 
 def test_atomic_a_signal_before_the_first_finish_restores_both(
