@@ -46,14 +46,16 @@ class Actions:
                               "not sent", number, last)
 
     def send(self, ref: TargetRef, action: Callable[[TargetRef], None], name: str, *,
-             resend: bool = True, before: Snapshot | None = None, restore: bool = False
-             ) -> tuple[DeployError, Snapshot] | None:
+             resend: bool = True, before: Snapshot | None = None, restore: bool = False,
+             until: Callable[[], int | None] | None = None) -> tuple[DeployError, Snapshot] | None:
         """Send an action; None when it is under way in Rancher.
 
         A change (`restore` false) is checked against the signals just before each try (`check`:
         Interrupted, with nothing sent). A restore (a rollback after a failure or a signal) is what a
         signal asks for, so it is sent all the same, and its reads and tries end with the grace after
-        a signal (`TargetSteps.restore_pace`).
+        a signal (`TargetSteps.restore_pace`). `until`, for a restore that must not go late (an atomic
+        run's finish after a signal), is checked before each try: a signal number there raises
+        Interrupted, with nothing sent.
 
         If Rancher answered an error that says "try again" (`errors.RETRYABLE_STATUSES`: 5xx; 429, too
         many requests; 409, Cattle's "resource busy" while another process holds the service's lock,
@@ -77,6 +79,9 @@ class Actions:
         for attempt, delay in enumerate(backoff(), start=1):
             if not restore:
                 self.check(ref, name, before)
+            elif until is not None and (number := until()) is not None:
+                raise Interrupted(f"the {name} of {ref.name} was not sent: its time after {signal_name(number)} "
+                                  "was over", number, before)
             try:
                 action(ref)
                 return None

@@ -100,10 +100,12 @@ def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], 
     for ref, error in errors:
         done[ref] = flow.not_upgraded(ref, error)
         why = why or f"{ref.name} failed"
+    # The run's one decision, for every target at once: restore them all (a signal came), or finish them
+    # all, whatever comes after (`steps.Commit`).
     if why is None and (signal := steps.pace.interrupted()) is not None:
         run.interrupted_by, why = signal, "the run was interrupted by a signal"
 
-    commit = Commit()   # begun by the first finish: from then on every target is finished
+    commit = Commit()   # decided above, where no signal had come: every target is finished
 
     def second_half(pair: tuple[TargetRef, Applied]) -> TargetOutcome:
         item = pair[1]

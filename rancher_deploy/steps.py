@@ -71,26 +71,24 @@ class Applied:
 
 
 class Commit:
-    """An atomic 1.x run's finishes, begun by the first one the run decides to send.
+    """An atomic 1.x run's decision to finish every target, taken once, where the run checks for a
+    signal just before its first finish (`atomic.upgrade_together`).
 
-    A finished upgrade cannot be rolled back, so once one target's finish is decided every other
-    target is finished too, signal or not (stopping them would leave the targets apart, the one
-    thing RANCHER_ATOMIC rules out); until then a signal has them all rolled back. Deciding is one
-    step against the signal, under a lock (`begin`): otherwise a target checked in the moment
-    between another's check and its finish would be rolled back while the other is finished.
+    A finished upgrade cannot be rolled back, so a signal after the decision no longer stops a
+    finish (stopping some would leave the targets apart, the one thing RANCHER_ATOMIC rules out):
+    each is sent as a restore is, within the grace (`TargetSteps.finish`). Deciding once, for all
+    targets, leaves no moment in which one target could be checked and rolled back while another is
+    finished. `finished` counts the finishes Rancher took, which a target left unfinished names.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._begun = False
+        self._lock = threading.Lock()   # targets finish in threads
+        self.finished = 0
 
-    def begin(self, check: Callable[[], None]) -> None:
-        """Begin the commit unless it has begun: `check` raises Interrupted when a signal came first,
-        and then nothing is begun (the caller restores its target, as every other target will)."""
+    def took(self) -> None:
+        """One more finish Rancher took."""
         with self._lock:
-            if not self._begun:
-                check()
-                self._begun = True
+            self.finished += 1
 
 
 class TargetSteps:
@@ -287,30 +285,27 @@ class TargetSteps:
         another read. Raises Interrupted when a signal came before the finish was sent: what then
         becomes of the target is the caller's (an upgrade's is restored, a `finish` command's is unchanged).
 
-        `commit` is an atomic run's (`Applied.commit`): once it has begun, a signal no longer stops
-        the finishes (`Commit`); each is sent as a restore is, and waited for within the grace after
-        the signal."""
+        `commit` is an atomic run's (`Applied.commit`), decided before its first finish: a signal no
+        longer stops the finish (`Commit`); it is sent as a restore is, only within the grace after the
+        signal, and waited for within it."""
         self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
-        if commit is not None:
-            commit.begin(lambda: self.actions.check(ref, "finish", seen))   # Interrupted: the caller restores
-            if (number := self.interrupted()) is not None:
-                run.interrupted_by = number
-                if (over := self.grace.over()) is not None:
-                    # The commit goes on only within the grace the CI's stop timeout leaves (timing.Grace):
-                    # past it, a finish not yet sent stays unsent, and the target is said to need one.
-                    advice = self.next_steps(ref, seen, "finish it with `rancher-deploy finish`, as the others were")
-                    ended = "a second signal came" if self.grace.urgent() is not None else "the grace after it was over"
-                    return self.report(ref, Result.INTERRUPTED, seen.state, changes,
-                                       f"{signal_name(over)}: {ended} before the finish of {ref.name} could be "
-                                       f"sent, so it was not; {ref.name} is {seen.state} on the new image, unlike "
-                                       f"the targets of this run finished before it: {advice}",
-                                       level=Level.WARNING, seen=seen, next_step=advice)
-                self.emit(Step(f"{signal_name(number)} came after this run began finishing its targets; finishing "
-                               f"{ref.name} too, as a finished upgrade cannot be rolled back and RANCHER_ATOMIC "
-                               "keeps the targets together", Level.WARNING, ref.name, named=True))
+        if commit is not None and (number := self.interrupted()) is not None:
+            run.interrupted_by = number
+            self.emit(Step(f"{signal_name(number)} came after this run decided to finish its targets; finishing "
+                           f"{ref.name} too, as a finished upgrade cannot be rolled back and RANCHER_ATOMIC keeps "
+                           "the targets together", Level.WARNING, ref.name, named=True))
         try:
-            self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None,
-                              restore=commit is not None)
+            try:
+                # An atomic run's finish goes on after a signal, as a restore does, but is sent (and
+                # resent) only while the grace lasts: past it, the CI's kill could meet it.
+                self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None,
+                                  restore=commit is not None, until=self.grace.over if commit is not None else None)
+            except Interrupted as stopped:
+                if commit is None:
+                    raise
+                return self._unsent(ref, stopped.last or seen, changes, run, commit, stopped.signal_number)
+            if commit is not None:
+                commit.took()
             last = self.wait(ref, self.backend.restored_goal, pace=self.restore_pace if commit is not None else None)
         except Interrupted:
             raise
@@ -321,6 +316,24 @@ class TargetSteps:
             return self.failed(ref, f"it runs the new image but finishing the upgrade did not complete: {error}",
                                self.look(ref) or earlier, changes)
         return self.report(ref, result, last.state, changes, f"{ref.name} now runs {runs(last, changes)}", seen=last)
+
+    def _unsent(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run, commit: Commit,
+                number: int) -> TargetOutcome:
+        """An atomic run's finish not sent because the grace after a signal was over (or a second one
+        came): the target is upgraded and unfinished, and the advice says what keeps the run's targets
+        together (finish it, as the others were; or, none having been finished, all alike)."""
+        run.interrupted_by = run.interrupted_by or number
+        ended = "a second signal came" if self.grace.urgent() is not None else "the grace after it was over"
+        if commit.finished:
+            advice = self.next_steps(ref, seen, "finish it with `rancher-deploy finish`, as the others were")
+            where = f"unlike the targets of this run finished before it: {advice}"
+        else:
+            advice = self.next_steps(ref, seen)
+            where = f"as are the other targets of this run, none of which was finished: {advice}, all alike"
+        return self.report(ref, Result.INTERRUPTED, seen.state, changes,
+                           f"{signal_name(number)}: {ended} before the finish of {ref.name} could be sent, so it "
+                           f"was not; {ref.name} is {seen.state} on the new image, {where}",
+                           level=Level.WARNING, seen=seen, next_step=advice)
 
     def stopped(self, ref: TargetRef, run: Run, signalled: Interrupted, changes: tuple[ImageChange, ...],
                 result: Result, state: str | None = None) -> TargetOutcome:

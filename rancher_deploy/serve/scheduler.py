@@ -95,6 +95,7 @@ class Controls:
 
     def __init__(self) -> None:
         self._interrupted: int | None = None
+        self._arrived: float | None = None
         self._urgent: int | None = None
         self._wake = threading.Event()
 
@@ -105,7 +106,7 @@ class Controls:
         return self._urgent
 
     def arrived(self) -> float | None:
-        return None   # the server interrupts a run when it decides to (its grace over): the run notices it at once
+        return self._arrived
 
     def sleep(self, seconds: float) -> None:
         # One wake per signal, as cli._Signals: the rollback that follows polls at its own pace.
@@ -114,7 +115,9 @@ class Controls:
 
     def interrupt(self, number: int, *, urgent: bool = False) -> None:
         if self._interrupted is None:
-            self._interrupted = number
+            # When, on the run's clock (`runner.run`'s default, time.monotonic): a run blocked in a slow
+            # request notices later, and its grace counts from here.
+            self._interrupted, self._arrived = number, time.monotonic()
         if urgent:
             self._urgent = number
         self._wake.set()

@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 
 from rancher_deploy import cli
-from rancher_deploy.errors import Interrupted
-from rancher_deploy.steps import Commit
 from rancher_deploy.simulator import Simulator, Timing
 
 from ..conftest import LAUNCH_CONFIG, NEW_IMAGE, OLD_IMAGE, CliRun, ci_sinks
@@ -165,7 +163,7 @@ def test_atomic_a_signal_after_the_first_finish_finishes_the_second_too(
     assert len(sent(sim, "finishupgrade")) == 2 and sent(sim, "rollback") == []
     assert (image(sim, a), image(sim, b), sim.service(b)["state"]) == (NEW_IMAGE, NEW_IMAGE, "active")
     assert results(result) == {"shop/a": "upgraded", "shop/b": "upgraded"}
-    assert ("SIGTERM came after this run began finishing its targets; finishing shop/b too, as a finished "
+    assert ("SIGTERM came after this run decided to finish its targets; finishing shop/b too, as a finished "
             "upgrade cannot be rolled back and RANCHER_ATOMIC keeps the targets together") in result.stderr
 
 
@@ -220,26 +218,38 @@ def test_atomic_the_grace_counts_from_the_signal_not_from_when_the_run_looked(
     assert "the grace after it was over before the finish of shop/b could be sent" in result.stderr
 
 
-def test_a_commit_is_decided_once_against_the_signal() -> None:
-    """The first finish checks for a signal and begins the commit in one step; a check that refuses
-    begins nothing, and once begun no other target is checked (it is finished whatever comes)."""
-    commit, checked = Commit(), []
-
-    def refuse() -> None:
-        checked.append("refused")
-        raise Interrupted("SIGTERM arrived before the finish", 15)
-
-    with pytest.raises(Interrupted):
-        commit.begin(refuse)
-    commit.begin(lambda: checked.append("passed"))
-    commit.begin(refuse)   # begun: not checked again, so it does not raise
-    assert checked == ["refused", "passed"]
-
-
-def test_atomic_a_signal_before_the_first_finish_restores_both(
+def test_atomic_a_signal_once_the_finishes_are_decided_finishes_every_target(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    """The run decides once, before its first finish, for every target: a signal just after that (here,
+    before shop/a's finish is even sent) no longer rolls any back, so none is rolled back while another
+    is finished, whatever the order in which targets are checked (`steps.Commit`)."""
     a, b = two_services(sim)
     result = both(run_watching, "shop/a is upgraded and healthy; finishing the upgrade")
+    assert result.code == 143, result.stderr
+    assert len(sent(sim, "finishupgrade")) == 2 and sent(sim, "rollback") == []
+    assert results(result) == {"shop/a": "upgraded", "shop/b": "upgraded"}
+
+
+def test_atomic_a_first_finish_rancher_never_took_leaves_no_target_told_the_others_were_finished(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    a, b = two_services(sim)
+    sim.faults.fail_next(f"services/{a}/?action=finishupgrade", 20, status=503, method="POST")
+
+    def grace_passes() -> None:
+        sigterm()
+        virtual.now += 3
+
+    result = run_watching([("shop/b is upgraded and healthy; finishing the upgrade", grace_passes)],
+                          "--output", "json", RANCHER_SERVICE="a,b", RANCHER_PARALLEL="1", RANCHER_RETRIES="1")
+    assert sent(sim, "rollback") == [] and sim.service(b)["state"] == "upgraded"
+    (left,) = (target for target in result.json["targets"] if target["target"] == "shop/b")
+    assert "none of which was finished" in left["message"] and "as the others were" not in left["message"]
+
+
+def test_atomic_a_signal_before_the_finishes_are_decided_restores_both(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    a, b = two_services(sim)
+    result = both(run_watching, "shop/b: upgraded, 2/2 new containers healthy")
     assert result.code == 143, result.stderr
     assert sent(sim, "finishupgrade") == []
     assert (image(sim, a), image(sim, b)) == (OLD_IMAGE, OLD_IMAGE)
