@@ -22,7 +22,7 @@ from rancher_deploy.events import GroupEnd, GroupStart, Level, Result, Step, Tar
 from rancher_deploy.recovery import created, left_changed, restore
 from rancher_deploy.settings import OnInterrupt
 from rancher_deploy.snapshot import TargetRef
-from rancher_deploy.steps import Applied, Commit, Run, TargetSteps
+from rancher_deploy.steps import Applied, Run, TargetSteps
 
 
 class Flow(Protocol):
@@ -101,17 +101,15 @@ def upgrade_together(flow: Flow, steps: TargetSteps, refs: Sequence[TargetRef], 
         done[ref] = flow.not_upgraded(ref, error)
         why = why or f"{ref.name} failed"
     # The run's one decision, for every target at once: restore them all (a signal came), or finish them
-    # all, whatever comes after (`steps.Commit`).
+    # all, whatever comes after (`TargetSteps.finish`, `committed`).
     if why is None and (signal := steps.pace.interrupted()) is not None:
         run.interrupted_by, why = signal, "the run was interrupted by a signal"
-
-    commit = Commit()   # decided above, where no signal had come: every target is finished
 
     def second_half(pair: tuple[TargetRef, Applied]) -> TargetOutcome:
         item = pair[1]
         with _group(steps, f"{'complete' if why is None else 'after the failure:'} {item.ref.name}", grouped):
             # Others were waited for since its last read: the finish reads it again first.
-            outcome = (flow.complete(replace(item, fresh=False, commit=commit), run) if why is None
+            outcome = (flow.complete(replace(item, fresh=False, committed=True), run) if why is None
                        else _undo(steps, item, why, run))
         return replace(outcome, duration_seconds=steps.clock() - item.started)
 

@@ -444,7 +444,7 @@ class Pipeline:
             return self._steps.report(ref, Result.UPGRADED_UNFINISHED, last.state, changes, message)
         try:
             return self._steps.finish(ref, last, changes, run, Result.UPGRADED, fresh=applied.fresh,
-                                      commit=applied.commit)
+                                      committed=applied.committed)
         except Interrupted as signalled:
             # Not finished, so a 1.x rollback is still possible: the signal is met as one that came
             # while the upgrade was waited for, by RANCHER_ON_INTERRUPT.

@@ -67,28 +67,9 @@ class Applied:
     last: Snapshot
     started: float
     fresh: bool = True   # `last` is still the target's last read: no wait on other targets since
-    commit: Commit | None = None   # an atomic run's, shared by its targets (`TargetSteps.finish`)
+    # An atomic 1.x run decided to finish every target (`atomic.upgrade_together`): see `TargetSteps.finish`.
+    committed: bool = False
 
-
-class Commit:
-    """An atomic 1.x run's decision to finish every target, taken once, where the run checks for a
-    signal just before its first finish (`atomic.upgrade_together`).
-
-    A finished upgrade cannot be rolled back, so a signal after the decision no longer stops a
-    finish (stopping some would leave the targets apart, the one thing RANCHER_ATOMIC rules out):
-    each is sent as a restore is, within the grace (`TargetSteps.finish`). Deciding once, for all
-    targets, leaves no moment in which one target could be checked and rolled back while another is
-    finished. `finished` counts the finishes Rancher took, which a target left unfinished names.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()   # targets finish in threads
-        self.finished = 0
-
-    def took(self) -> None:
-        """One more finish Rancher took."""
-        with self._lock:
-            self.finished += 1
 
 
 class TargetSteps:
@@ -278,35 +259,36 @@ class TargetSteps:
             raise refused
 
     def finish(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run,
-               result: Result, *, fresh: bool = True, commit: Commit | None = None) -> TargetOutcome:
+               result: Result, *, fresh: bool = True, committed: bool = False) -> TargetOutcome:
         """Send finishupgrade and wait for the backend's restored goal; a failure is reported with the
         exact state (exit 4). `seen` is the target as last read, healthy and waiting for the finish;
         when `fresh` (read just now, nothing waited for since) the finish is decided on it instead of
         another read. Raises Interrupted when a signal came before the finish was sent: what then
         becomes of the target is the caller's (an upgrade's is restored, a `finish` command's is unchanged).
 
-        `commit` is an atomic run's (`Applied.commit`), decided before its first finish: a signal no
-        longer stops the finish (`Commit`); it is sent as a restore is, only within the grace after the
-        signal, and waited for within it."""
+        `committed`: an atomic run decided, where it checked for a signal just before its first finish
+        (`atomic.upgrade_together`), to finish every target, at once for all of them: a finished upgrade
+        cannot be rolled back, so deciding per target would leave a moment in which one is rolled back
+        while another is finished, the one thing RANCHER_ATOMIC rules out. A signal after that no longer
+        stops the finish: it is sent as a restore is, but only while the grace after the signal lasts
+        (the CI's kill could meet it later), and waited for within it; one left unsent is `_unsent`."""
         self.emit(Step(f"{ref.name} is {seen.state} and healthy; finishing the upgrade", target=ref.name))
-        if commit is not None and (number := self.interrupted()) is not None:
+        if committed and (number := self.interrupted()) is not None:
             run.interrupted_by = number
+            if (over := self.grace.over()) is not None:
+                return self._unsent(ref, seen, changes, run, over)
             self.emit(Step(f"{signal_name(number)} came after this run decided to finish its targets; finishing "
                            f"{ref.name} too, as a finished upgrade cannot be rolled back and RANCHER_ATOMIC keeps "
                            "the targets together", Level.WARNING, ref.name, named=True))
         try:
             try:
-                # An atomic run's finish goes on after a signal, as a restore does, but is sent (and
-                # resent) only while the grace lasts: past it, the CI's kill could meet it.
                 self.actions.send(ref, self.backend.finish, "finish", before=seen if fresh else None,
-                                  restore=commit is not None, until=self.grace.over if commit is not None else None)
+                                  restore=committed, until=self.grace.over if committed else None)
             except Interrupted as stopped:
-                if commit is None:
+                if not committed:
                     raise
-                return self._unsent(ref, stopped.last or seen, changes, run, commit, stopped.signal_number)
-            if commit is not None:
-                commit.took()
-            last = self.wait(ref, self.backend.restored_goal, pace=self.restore_pace if commit is not None else None)
+                return self._unsent(ref, stopped.last or seen, changes, run, stopped.signal_number)
+            last = self.wait(ref, self.backend.restored_goal, pace=self.restore_pace if committed else None)
         except Interrupted:
             raise
         except WaitInterrupted as ended:
@@ -317,22 +299,19 @@ class TargetSteps:
                                self.look(ref) or earlier, changes)
         return self.report(ref, result, last.state, changes, f"{ref.name} now runs {runs(last, changes)}", seen=last)
 
-    def _unsent(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run, commit: Commit,
+    def _unsent(self, ref: TargetRef, seen: Snapshot, changes: tuple[ImageChange, ...], run: Run,
                 number: int) -> TargetOutcome:
         """An atomic run's finish not sent because the grace after a signal was over (or a second one
-        came): the target is upgraded and unfinished, and the advice says what keeps the run's targets
-        together (finish it, as the others were; or, none having been finished, all alike)."""
+        came): the target is upgraded and unfinished. The run had decided to finish every target, and
+        another's finish may be under way in Rancher however its request ended, so the one advice that
+        keeps the targets together is to finish this one too."""
         run.interrupted_by = run.interrupted_by or number
         ended = "a second signal came" if self.grace.urgent() is not None else "the grace after it was over"
-        if commit.finished:
-            advice = self.next_steps(ref, seen, "finish it with `rancher-deploy finish`, as the others were")
-            where = f"unlike the targets of this run finished before it: {advice}"
-        else:
-            advice = self.next_steps(ref, seen)
-            where = f"as are the other targets of this run, none of which was finished: {advice}, all alike"
+        advice = self.next_steps(ref, seen, "finish it with `rancher-deploy finish`, as this run had decided to finish "
+                                            "every target")
         return self.report(ref, Result.INTERRUPTED, seen.state, changes,
                            f"{signal_name(number)}: {ended} before the finish of {ref.name} could be sent, so it "
-                           f"was not; {ref.name} is {seen.state} on the new image, {where}",
+                           f"was not; {ref.name} is {seen.state} on the new image: {advice}",
                            level=Level.WARNING, seen=seen, next_step=advice)
 
     def stopped(self, ref: TargetRef, run: Run, signalled: Interrupted, changes: tuple[ImageChange, ...],

@@ -187,8 +187,9 @@ def test_atomic_a_finish_not_yet_sent_when_the_grace_is_over_is_left_unsent_and_
     assert ("SIGTERM: the grace after it was over before the finish of shop/c could be sent, so it was not; "
             "shop/c is upgraded on the new image") in result.stderr
     (left,) = (target for target in result.json["targets"] if target["target"] == "shop/c")
-    assert left["message"].endswith("finish it with `rancher-deploy finish`, as the others were (with "
-                                    "`RANCHER_SERVICE=shop/c`, so that it touches shop/c alone)")
+    assert left["message"].endswith("finish it with `rancher-deploy finish`, as this run had decided to finish "
+                                    "every target (with `RANCHER_SERVICE=shop/c`, so that it touches shop/c alone)")
+    assert "came after this run decided" not in result.stderr.split("shop/c is upgraded and healthy")[1]
 
 
 def test_atomic_a_second_signal_sends_no_further_finish(
@@ -230,8 +231,10 @@ def test_atomic_a_signal_once_the_finishes_are_decided_finishes_every_target(
     assert results(result) == {"shop/a": "upgraded", "shop/b": "upgraded"}
 
 
-def test_atomic_a_first_finish_rancher_never_took_leaves_no_target_told_the_others_were_finished(
+def test_atomic_a_target_left_unfinished_is_told_to_finish_whatever_became_of_the_others(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    """shop/a's finish went out and its answer was an error: Rancher may still be finishing it, so the
+    advice for shop/b, left unsent, is the run's decision (finish), never a rollback that could split them."""
     a, b = two_services(sim)
     sim.faults.fail_next(f"services/{a}/?action=finishupgrade", 20, status=503, method="POST")
 
@@ -243,7 +246,22 @@ def test_atomic_a_first_finish_rancher_never_took_leaves_no_target_told_the_othe
                           "--output", "json", RANCHER_SERVICE="a,b", RANCHER_PARALLEL="1", RANCHER_RETRIES="1")
     assert sent(sim, "rollback") == [] and sim.service(b)["state"] == "upgraded"
     (left,) = (target for target in result.json["targets"] if target["target"] == "shop/b")
-    assert "none of which was finished" in left["message"] and "as the others were" not in left["message"]
+    assert "finish it with `rancher-deploy finish`" in left["message"] and "rollback" not in left["message"]
+
+
+def test_atomic_a_finish_is_not_resent_once_the_grace_is_over(
+        sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
+    """A finish Rancher refused with a 503 is resent after a pause, but not if the grace ended meanwhile."""
+    a, b = two_services(sim)
+    sim.faults.fail_next(f"services/{b}/?action=finishupgrade", 1, status=503, method="POST")
+
+    def grace_passes() -> None:
+        virtual.now += 3
+
+    result = run_watching([("shop/a now runs", sigterm), ("sending finish again", grace_passes)],
+                          "--output", "json", RANCHER_SERVICE="a,b", RANCHER_PARALLEL="1")
+    assert [path for path in sent(sim, "finishupgrade") if b in path] == [f"/v2-beta/projects/1a5/services/{b}/"]
+    assert results(result) == {"shop/a": "upgraded", "shop/b": "interrupted"}
 
 
 def test_atomic_a_signal_before_the_finishes_are_decided_restores_both(
