@@ -223,7 +223,7 @@ def test_atomic_a_signal_once_the_finishes_are_decided_finishes_every_target(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
     """The run decides once, before its first finish, for every target: a signal just after that (here,
     before shop/a's finish is even sent) no longer rolls any back, so none is rolled back while another
-    is finished, whatever the order in which targets are checked (`steps.Commit`)."""
+    is finished, whatever the order in which targets are checked (`TargetSteps.finish`, `committed`)."""
     a, b = two_services(sim)
     result = both(run_watching, "shop/a is upgraded and healthy; finishing the upgrade")
     assert result.code == 143, result.stderr
