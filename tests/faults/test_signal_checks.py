@@ -157,7 +157,7 @@ def test_atomic_a_signal_after_the_first_finish_finishes_the_second_too(
         sim: Simulator, virtual: VirtualTime, run_watching: RunWatching) -> None:
     a, b = two_services(sim)
     result = both(run_watching, "shop/a now runs")
-    # shop/a is finished and cannot be rolled back any more (1.x): the commit has begun, so shop/b is
+    # shop/a is finished and cannot be rolled back any more (1.x): the run decided to finish both, so shop/b is
     # finished too rather than left apart from it; the run still ends as interrupted.
     assert result.code == 143, result.stderr
     assert len(sent(sim, "finishupgrade")) == 2 and sent(sim, "rollback") == []
