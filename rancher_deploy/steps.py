@@ -71,7 +71,6 @@ class Applied:
     committed: bool = False
 
 
-
 class TargetSteps:
     """The shared steps, bound to one run's settings, backend, log and time.
 

@@ -30,7 +30,7 @@ class Pace:
 
 
 # How long a run waits for the restore a signal started (RANCHER_ON_INTERRUPT=rollback), from the moment
-# it noticed the signal. A CI kills the step a few seconds after its stop signal, and a run killed
+# the signal came (`Grace`). A CI kills the step a few seconds after its stop signal, and a run killed
 # mid-wait reports nothing (exit 137, no outputs). The tightest of those timeouts is Woodpecker's before
 # 3.14, `docker stop` with 5 s between SIGTERM and SIGKILL; GitHub's SIGTERM comes 7.5 s after its SIGINT
 # and is followed by the kill 2.5 s later; GitLab's docker stop gives 10 s; Drone kills at once
@@ -58,7 +58,7 @@ class Grace:
         self.seconds = seconds
         self._clock, self._sleep, self._stop, self._urgent, self._arrived = clock, sleep, stop, urgent, arrived
         self._first: int | None = None
-        self._since: float | None = None   # when the first signal was seen; set once (threads race to the same moment)
+        self._since: float | None = None   # when the first signal came; set once (threads race to the same moment)
 
     def interrupted(self) -> int | None:
         """The first signal's number once the run was asked to stop, else None."""
