@@ -15,6 +15,7 @@ import io
 import os
 import signal
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -135,6 +136,18 @@ def both(run_watching: RunWatching, marker: str, **settings: str) -> CliRun:
                         **settings)
 
 
+def past_the_grace(virtual: VirtualTime, *, signalled: bool = False) -> Callable[[], None]:
+    """A trigger that moves the tool's clock (only) 3 s on, past the 2 s grace after a signal: the time
+    a slow request would hold the run; with `signalled`, SIGTERM comes first."""
+
+    def move() -> None:
+        if signalled:
+            sigterm()
+        virtual.now += 3
+
+    return move
+
+
 def image(sim: Simulator, service_id: str) -> str:
     return str(sim.service(service_id)["launchConfig"]["imageUuid"]).removeprefix("docker:")
 
@@ -174,11 +187,8 @@ def test_atomic_a_finish_not_yet_sent_when_the_grace_is_over_is_left_unsent_and_
     a, b = two_services(sim)
     c = sim.add_service(sim.service(a)["stackId"], "c", dict(LAUNCH_CONFIG), scale=2)
 
-    def grace_passes() -> None:
-        virtual.now += 3   # the tool's clock only: 3 s more than the grace went by since the signal
-
     result = run_watching([("shop/a now runs", sigterm),
-                           ("shop/c is upgraded and healthy; finishing the upgrade", grace_passes)],
+                           ("shop/c is upgraded and healthy; finishing the upgrade", past_the_grace(virtual))],
                           "--output", "json", RANCHER_SERVICE="a,b,c", RANCHER_PARALLEL="1")
     assert result.code == 143, result.stderr
     assert len(sent(sim, "finishupgrade")) == 2 and sent(sim, "rollback") == []
@@ -209,11 +219,9 @@ def test_atomic_the_grace_counts_from_the_signal_not_from_when_the_run_looked(
     returns; the CI's kill counts from the signal, so the grace does too (`_Signals.arrived`)."""
     a, b = two_services(sim)
 
-    def signal_then_a_slow_request() -> None:
-        sigterm()
-        virtual.now += 3   # the tool's clock: a request that took 3 s before the run looked again
-
-    result = run_watching([("shop/b is upgraded and healthy; finishing the upgrade", signal_then_a_slow_request)],
+    # The signal, then a request that held the run 3 s before it looked again.
+    result = run_watching([("shop/b is upgraded and healthy; finishing the upgrade",
+                            past_the_grace(virtual, signalled=True))],
                           "--output", "json", RANCHER_SERVICE="a,b", RANCHER_PARALLEL="1")
     assert len(sent(sim, "finishupgrade")) == 1 and sim.service(b)["state"] == "upgraded"
     assert "the grace after it was over before the finish of shop/b could be sent" in result.stderr
@@ -238,11 +246,8 @@ def test_atomic_a_target_left_unfinished_is_told_to_finish_whatever_became_of_th
     a, b = two_services(sim)
     sim.faults.fail_next(f"services/{a}/?action=finishupgrade", 20, status=503, method="POST")
 
-    def grace_passes() -> None:
-        sigterm()
-        virtual.now += 3
-
-    result = run_watching([("shop/b is upgraded and healthy; finishing the upgrade", grace_passes)],
+    result = run_watching([("shop/b is upgraded and healthy; finishing the upgrade",
+                            past_the_grace(virtual, signalled=True))],
                           "--output", "json", RANCHER_SERVICE="a,b", RANCHER_PARALLEL="1", RANCHER_RETRIES="1")
     assert sent(sim, "rollback") == [] and sim.service(b)["state"] == "upgraded"
     (left,) = (target for target in result.json["targets"] if target["target"] == "shop/b")
@@ -255,10 +260,7 @@ def test_atomic_a_finish_is_not_resent_once_the_grace_is_over(
     a, b = two_services(sim)
     sim.faults.fail_next(f"services/{b}/?action=finishupgrade", 1, status=503, method="POST")
 
-    def grace_passes() -> None:
-        virtual.now += 3
-
-    result = run_watching([("shop/a now runs", sigterm), ("sending finish again", grace_passes)],
+    result = run_watching([("shop/a now runs", sigterm), ("sending finish again", past_the_grace(virtual))],
                           "--output", "json", RANCHER_SERVICE="a,b", RANCHER_PARALLEL="1")
     assert [path for path in sent(sim, "finishupgrade") if b in path] == [f"/v2-beta/projects/1a5/services/{b}/"]
     assert results(result) == {"shop/a": "upgraded", "shop/b": "interrupted"}
