@@ -66,8 +66,7 @@ def outputs(document: Mapping[str, Any], listed: int | None = None) -> dict[str,
     `requested-image` what the run asked for. `listed`: only the first that many targets are listed
     (all when None), and `targets-omitted` counts the others, so that a file stays within its CI's limit.
     """
-    every: list[Mapping[str, Any]] = list(document.get("targets") or [])
-    targets = every if listed is None else every[:listed]
+    every, targets = _listed(document, listed)
     duration = document.get("duration_seconds")
     return {
         "result": str(document["result"]),
@@ -158,19 +157,12 @@ class Dialect:
             return "".join(f"{DOTENV_PREFIX}{name.upper().replace('-', '_')}={_WHITESPACE.sub('_', self._redact(value))}\n"
                            for name, value in outputs(document, listed).items())
 
-        text, listed, total = _fitted(lines, len(document.get("targets") or []), DOTENV_LIMIT)
+        total = len(document.get("targets") or [])
+        text, listed = _fitted(lines, total, DOTENV_LIMIT)
         note = None if listed == total else (
             f"the dotenv report lists {listed} of {total} targets ({DOTENV_PREFIX}TARGETS_OMITTED="
             f"{total - listed}), as GitLab refuses one of 5 KB or more")
         return text, note
-
-    def finish(self, document: Mapping[str, Any], environ: Mapping[str, str], *,
-               dotenv_path: str | None = None) -> Handed:
-        """Hand the result on to every destination (`destinations`): open them all, then write each."""
-        opened, failed = open_all(self.destinations(environ, dotenv_path=dotenv_path))
-        handed = self.write(opened, document)
-        handed.failed[:0] = failed
-        return handed
 
     def write(self, opened: Sequence[tuple[Destination, IO[str]]], document: Mapping[str, Any]) -> Handed:
         """Write `document` to each destination `open_all` opened, and close it; a failure of one
@@ -245,11 +237,11 @@ class GitHub(Dialect):
                 values["json"] = json.dumps(_listing(document, listed), separators=(",", ":"))
                 return "".join(_output_entry(name, self._redact(value)) for name, value in values.items())
 
-            text, listed, _ = _fitted(entries, total, GITHUB_OUTPUT_LIMIT)
+            text, listed = _fitted(entries, total, GITHUB_OUTPUT_LIMIT)
             return text, None if listed == total else (
                 f"the step outputs list {listed} of {total} targets (targets-omitted), as GitHub takes 1 MB of them")
         if destination.kind == "summary":
-            text, listed, _ = _fitted(lambda listed: self._redact(step_summary(document, listed)), total,
+            text, listed = _fitted(lambda listed: self._redact(step_summary(document, listed)), total,
                                       GITHUB_SUMMARY_LIMIT)
             return text, None if listed == total else (
                 f"the step summary shows {listed} of {total} targets, as GitHub shows none over 1 MiB")
@@ -290,8 +282,7 @@ def step_summary(document: Mapping[str, Any], listed: int | None = None) -> str:
     """The Markdown GitHub shows on the run page: one row per target, old -> new image, result, time;
     `listed`: rows for the first that many targets only, and a line counting the others."""
     lines = [f"### rancher-deploy {_cell(str(document['command']))}: {_cell(str(document['result']))}", ""]
-    every: list[Mapping[str, Any]] = list(document.get("targets") or [])
-    targets = every if listed is None else every[:listed]
+    every, targets = _listed(document, listed)
     if every:
         lines += ["| target | result | image | time | message |", "| --- | --- | --- | --- | --- |"]
         for target in targets:
@@ -348,19 +339,25 @@ def _output_entry(name: str, value: str) -> str:
 def _listing(document: Mapping[str, Any], listed: int) -> Mapping[str, Any]:
     """The result object with only its first `listed` targets, and `targets_omitted` counting the
     others when there are any: what the `json` output holds when the whole would exceed GitHub's limit."""
-    every = list(document.get("targets") or [])
-    if listed >= len(every):
+    every, targets = _listed(document, listed)
+    if len(targets) == len(every):
         return document
-    return {**document, "targets": every[:listed], "targets_omitted": len(every) - listed}
+    return {**document, "targets": targets, "targets_omitted": len(every) - len(targets)}
 
 
-def _fitted(render: Callable[[int], str], total: int, limit: int) -> tuple[str, int, int]:
+def _listed(document: Mapping[str, Any], listed: int | None) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """The result's targets, and the first `listed` of them (all when None): what a capped file shows."""
+    every: list[Mapping[str, Any]] = list(document.get("targets") or [])
+    return every, every if listed is None else every[:listed]
+
+
+def _fitted(render: Callable[[int], str], total: int, limit: int) -> tuple[str, int]:
     """`render(n)` for the most targets n (of `total`) whose text stays within `limit` bytes of UTF-8,
-    as (text, n, total); the text grows with n, so a binary search finds it in a few renderings.
+    as (text, n); the text grows with n, so a binary search finds it in a few renderings.
     With not even one target fitting, the text lists none."""
     text = render(total)
     if len(text.encode()) <= limit:
-        return text, total, total
+        return text, total
     low, high = 0, total - 1          # render(low) is taken to fit; render(high + 1) does not
     while low < high:
         middle = (low + high + 1) // 2
@@ -368,7 +365,7 @@ def _fitted(render: Callable[[int], str], total: int, limit: int) -> tuple[str, 
             low = middle
         else:
             high = middle - 1
-    return render(low), low, total
+    return render(low), low
 
 
 def unwritable(destinations: Iterable[Destination]) -> list[tuple[Destination, str]]:

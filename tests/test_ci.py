@@ -151,11 +151,21 @@ def read_outputs(path: Path) -> dict[str, str]:
     return values
 
 
+def hand_on(dialect: ci.Dialect, result: dict[str, Any], environ: dict[str, str], *,
+            dotenv_path: str | None = None) -> ci.Handed:
+    """What the CLI does with a result (`cli._hand_on`, without its stdout): open every destination,
+    then write each."""
+    opened, failed = ci.open_all(dialect.destinations(environ, dotenv_path=dotenv_path))
+    handed = dialect.write(opened, result)
+    handed.failed[:0] = failed
+    return handed
+
+
 def test_github_finish_writes_outputs_and_a_summary(tmp_path: Path) -> None:
     output, summary = tmp_path / "output", tmp_path / "summary"
     output.write_text("earlier=kept\n", encoding="utf-8")
     environ = {**GITHUB_ENV, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
-    ci.detect(environ, Redactor()).finish(document(), environ)
+    hand_on(ci.detect(environ, Redactor()), document(), environ)
 
     values = read_outputs(output)
     assert values["earlier"] == "kept"
@@ -179,7 +189,7 @@ def test_github_output_with_a_newline_uses_a_delimiter_that_is_not_a_line_of_it(
     environ = {**GITHUB_ENV, "GITHUB_OUTPUT": str(output)}
     failing = document(result="error", exit_code=3, targets=[], duration_seconds=None,
                        error="Rancher said:\nEOF\nno", meaning="Rancher could not be used")
-    ci.detect(environ, Redactor()).finish(failing, environ)
+    hand_on(ci.detect(environ, Redactor()), failing, environ)
     values = read_outputs(output)
     assert values["result"] == "error"
     assert values["exit-code"] == "3"
@@ -200,7 +210,7 @@ def test_github_files_never_receive_a_secret(tmp_path: Path) -> None:
     leaked = document(result="error", exit_code=3, targets=[], error="GET https://key:hunter22@r.example.com: tokensecretpart")
     dialect = ci.detect(environ, Redactor())
     dialect.prelude([TOKEN, "tokensecretpart"], lambda line: None)
-    dialect.finish(leaked, environ)
+    hand_on(dialect, leaked, environ)
     for path in (output, summary):
         text = path.read_text(encoding="utf-8")
         assert "tokensecretpart" not in text and "hunter22" not in text
@@ -249,7 +259,7 @@ def test_gitlab_has_no_runtime_masking_or_annotations() -> None:
 def test_gitlab_dotenv_report_carries_the_result(tmp_path: Path) -> None:
     path = tmp_path / "rancher-deploy.env"
     path.write_text("STALE=1\n", encoding="utf-8")
-    ci.detect(GITLAB_ENV, Redactor()).finish(document(), GITLAB_ENV, dotenv_path=str(path))
+    hand_on(ci.detect(GITLAB_ENV, Redactor()), document(), GITLAB_ENV, dotenv_path=str(path))
     assert path.read_text(encoding="utf-8") == (
         "RANCHER_DEPLOY_RESULT=upgraded\n"
         "RANCHER_DEPLOY_EXIT_CODE=0\n"
@@ -266,13 +276,13 @@ def test_dotenv_lines_obey_gitlabs_parser_for_several_targets_and_errors(tmp_pat
     path = tmp_path / "out.env"
     second = dict(document()["targets"][0], target="shop/api", previous_image="api:1", image="api:2")
     several = document(targets=[document()["targets"][0], second])
-    ci.detect(GITLAB_ENV, Redactor()).finish(several, GITLAB_ENV, dotenv_path=str(path))
+    hand_on(ci.detect(GITLAB_ENV, Redactor()), several, GITLAB_ENV, dotenv_path=str(path))
     values = dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines())
     assert values["RANCHER_DEPLOY_TARGET"] == "shop/web,shop/api"
     assert values["RANCHER_DEPLOY_IMAGE"] == "registry.example.com:5000/app:2,api:2"
 
     odd = document(result="odd result\twith space", targets=[])
-    ci.detect(GITLAB_ENV, Redactor()).finish(odd, GITLAB_ENV, dotenv_path=str(path))
+    hand_on(ci.detect(GITLAB_ENV, Redactor()), odd, GITLAB_ENV, dotenv_path=str(path))
     for line in path.read_text(encoding="utf-8").splitlines():
         assert re.fullmatch(r"[A-Z0-9_]+=\S*", line), line
     assert "RANCHER_DEPLOY_RESULT=odd_result_with_space\n" in path.read_text(encoding="utf-8")
@@ -281,7 +291,7 @@ def test_dotenv_lines_obey_gitlabs_parser_for_several_targets_and_errors(tmp_pat
 def test_gitlab_writes_no_github_files_even_when_their_variables_exist(tmp_path: Path) -> None:
     output = tmp_path / "output"
     environ = {**GITLAB_ENV, "GITHUB_OUTPUT": str(output)}
-    ci.detect(environ, Redactor()).finish(document(), environ)
+    hand_on(ci.detect(environ, Redactor()), document(), environ)
     assert not output.exists()
 
 
@@ -300,9 +310,9 @@ def test_plain_dialects_leave_the_log_alone_and_still_write_a_requested_dotenv(
     assert dialect.group_start("upgrade shop/web") is None
     assert dialect.group_end() is None
     assert dialect.annotate(Level.ERROR, "boom") is None
-    dialect.finish(document(), environ)
+    hand_on(dialect, document(), environ)
     assert list(tmp_path.iterdir()) == []
-    dialect.finish(document(), environ, dotenv_path=str(tmp_path / "result.env"))
+    hand_on(dialect, document(), environ, dotenv_path=str(tmp_path / "result.env"))
     assert "RANCHER_DEPLOY_RESULT=upgraded\n" in (tmp_path / "result.env").read_text(encoding="utf-8")
 
 
@@ -346,7 +356,7 @@ def many(count: int, message: str = "shop/svc now runs web=registry.example.com:
 def test_a_dotenv_report_of_many_targets_lists_what_fits_under_gitlabs_limit_and_counts_the_rest(
         tmp_path: Path) -> None:
     path = tmp_path / "report.env"
-    handed = ci.detect(GITLAB_ENV, Redactor()).finish(many(120), GITLAB_ENV, dotenv_path=str(path))
+    handed = hand_on(ci.detect(GITLAB_ENV, Redactor()), many(120), GITLAB_ENV, dotenv_path=str(path))
     text = path.read_text(encoding="utf-8")
     assert len(text.encode()) <= ci.DOTENV_LIMIT < 5 * 1024
     values = dict(line.split("=", 1) for line in text.splitlines())
@@ -371,7 +381,7 @@ def test_a_dotenv_report_of_many_targets_lists_what_fits_under_gitlabs_limit_and
 
 def test_a_dotenv_report_that_fits_says_nothing_was_left_out(tmp_path: Path) -> None:
     path = tmp_path / "report.env"
-    handed = ci.detect(GITLAB_ENV, Redactor()).finish(many(3), GITLAB_ENV, dotenv_path=str(path))
+    handed = hand_on(ci.detect(GITLAB_ENV, Redactor()), many(3), GITLAB_ENV, dotenv_path=str(path))
     assert "RANCHER_DEPLOY_TARGETS_OMITTED=0\n" in path.read_text(encoding="utf-8")
     assert handed.warning() is None
 
@@ -380,7 +390,7 @@ def test_github_files_of_thousands_of_targets_stay_within_githubs_limits(tmp_pat
     output, summary = tmp_path / "output", tmp_path / "summary"
     environ = {**GITHUB_ENV, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
     huge = many(3000, message="rolled back: " + "the new containers never became healthy; " * 10)
-    handed = ci.detect(environ, Redactor()).finish(huge, environ)
+    handed = hand_on(ci.detect(environ, Redactor()), huge, environ)
     assert len(output.read_bytes()) <= ci.GITHUB_OUTPUT_LIMIT
     assert len(summary.read_bytes()) <= ci.GITHUB_SUMMARY_LIMIT
     values = read_outputs(output)
@@ -414,7 +424,7 @@ def test_unwritable_names_why_and_leaves_no_file_behind(tmp_path: Path) -> None:
 def test_a_file_that_fails_while_written_is_reported_and_the_others_are_still_written(tmp_path: Path) -> None:
     summary = tmp_path / "summary"
     environ = {**GITHUB_ENV, "GITHUB_OUTPUT": "/dev/full", "GITHUB_STEP_SUMMARY": str(summary)}
-    handed = ci.detect(environ, Redactor()).finish(document(), environ)
+    handed = hand_on(ci.detect(environ, Redactor()), document(), environ)
     assert [(destination.named, why) for destination, why in handed.failed] == [
         ("GITHUB_OUTPUT", "No space left on device")]
     assert summary.read_text(encoding="utf-8").startswith("### rancher-deploy upgrade: upgraded")
