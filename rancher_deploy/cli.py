@@ -264,12 +264,14 @@ def _hand_on(code: ExitCode, document: Callable[[ExitCode], dict[str, Any]], out
     if failed:
         code = unreported(code)
     unwritten = None
+    result = document(code)
     if out is not None:
-        write_json(out, document(code), redactor)
+        write_json(out, result, redactor)
         unwritten = out.failure
-        if unwritten is not None:
+        if unwritten is not None and unreported(code) != code:
             code = unreported(code)
-    handed = dialect.write(opened, document(code))
+            result = document(code)   # the files say the code the run ends with
+    handed = dialect.write(opened, result)
     if handed.failed:
         code = unreported(code)
     warning = handed.warning()

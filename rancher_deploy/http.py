@@ -346,7 +346,7 @@ class RancherSession:
         status = response.status_code
         retry_after = retry_after_of(response) if status == 429 else None
         if status in RETRYABLE_STATUSES and method == "GET":
-            transient = TransientRancherError(self._redact(answered(what, status, payload)))
+            transient = self._transient(what, status, payload)
             transient.retry_after = retry_after
             return transient
         api_error = self._refusal(what, status, payload)
@@ -374,7 +374,7 @@ class RancherSession:
             payload = self._json(response)
             response.close()
             if response.status_code in RETRYABLE_STATUSES or response.is_redirect:
-                raise TransientRancherError(self._redact(answered(what, response.status_code, payload)))
+                raise self._transient(what, response.status_code, payload)
             raise self._refusal(what, response.status_code, payload)
         return response
 
@@ -419,7 +419,7 @@ class RancherSession:
                 body = None
             payload = body if isinstance(body, dict) else None
             if status in RETRYABLE_STATUSES or 300 <= status < 400:
-                raise TransientRancherError(self._redact(answered(what, status, payload))) from None
+                raise self._transient(what, status, payload) from None
             raise self._refusal(what, status, payload) from None
         except ssl.SSLError as error:
             raise self._tls_failure(error, url, what=what) from None
@@ -429,6 +429,10 @@ class RancherSession:
         except (OSError, websocket.WebSocketException) as error:
             raise TransientRancherError(f"{what} failed: cannot connect to {self._host(url)} "
                                         f"({self._reason(error)})") from None
+
+    def _transient(self, what: str, status: int, payload: JSON | None) -> TransientRancherError:
+        """An answer that says "try again" (5xx, 429, 409, a redirect), worded as every answer is, redacted."""
+        return TransientRancherError(self._redact(answered(what, status, payload)))
 
     def _refusal(self, what: str, status: int, payload: JSON | None) -> RancherAPIError:
         """Rancher's error answer as the error family's own, redacted; a 401 names the settings that
