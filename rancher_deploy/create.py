@@ -12,7 +12,6 @@ from __future__ import annotations
 from rancher_deploy.creation import Creation
 from rancher_deploy.errors import (
     Interrupted,
-    NeedsAttention,
     RancherAPIError,
     RancherUnreachable,
     TargetMissing,
@@ -83,12 +82,8 @@ def _send(steps: TargetSteps, pending: TargetRef, plan: Plan, creation: Creation
         except TargetMissing:
             raise RancherUnreachable(f"Rancher did not create {pending.name} ({error}); nothing was changed") from None
         except TransientRancherError:
-            advice = steps.next_steps(pending, None)
-            unknown = NeedsAttention(f"{pending.name} needs attention: the answer to its creation was lost ({error}) "
-                                     "and Rancher cannot be read since, so whether it exists is unknown; its state is "
-                                     f"unknown; {advice}")
-            unknown.next_step = advice
-            raise unknown from None
+            raise steps.attention(pending, f"the answer to its creation was lost ({error}) and Rancher cannot be read "
+                                           "since, so whether it exists is unknown", None) from None
         steps.emit(Step(f"The answer to the creation of {pending.name} was lost ({error}), but Rancher has it "
                         f"({ref.id}); going on", Level.WARNING, pending.name))
         return ref

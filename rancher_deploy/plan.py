@@ -121,9 +121,13 @@ class Plan:
         return self.request.strategy if isinstance(self.request, ServiceUpgrade) else None
 
     @property
+    def moves_images(self) -> bool:
+        """Whether any container goes to another image (not only its environment, labels or a redeploy)."""
+        return any(not same_image(c.previous_image, c.new_image) for c in self.changes)
+
+    @property
     def changes_anything(self) -> bool:
-        return (self.forced or any(not same_image(c.previous_image, c.new_image) for c in self.changes)
-                or any(self.keys))
+        return self.forced or self.moves_images or any(self.keys)
 
     def describe(self) -> list[str]:
         """The lines `--dry-run` prints (and the real run logs before acting); the first names the target."""

@@ -125,7 +125,7 @@ def _roll_back(steps: TargetSteps, ref: TargetRef, plan: Plan, accepted: list[bo
     """
     goal, restoring = steps.backend.restored_goal, ours(ref, plan, restoring=True)
     seen = steps.actions.fetch_patiently(ref, "rollback", steps.restore_pace)
-    if _moves(plan) and _restored(seen.images, plan):
+    if plan.moves_images and _restored(seen.images, plan):
         accepted.append(True)
         steps.emit(Step(f"{ref.name} already shows its previous images again ({_pairs(seen.images, plan)}, state "
                         f"{seen.state}): someone else rolled it back; watching it settle rather than sending another "
@@ -186,7 +186,7 @@ def ours(ref: TargetRef, plan: Plan, *, restoring: bool = False) -> Callable[[Sn
                 f"{_pairs(snapshot.images, plan)}, where this run set "
                 f"{', '.join(f'{c.container}={c.new_image}' for c in plan.changes)}; this run does not roll back "
                 "a change it did not make", snapshot)
-        if done and _moves(plan) and not _on(snapshot.images, plan.changes, new=True):
+        if done and plan.moves_images and not _on(snapshot.images, plan.changes, new=True):
             return WaitFailed(f"it rolled out its previous images ({_pairs(snapshot.images, plan)}) instead of this "
                               "run's: someone else rolled it back while the upgrade ran", snapshot)
         return None
@@ -327,12 +327,8 @@ def remove(steps: TargetSteps, ref: TargetRef, plan: Plan, why: str, earlier: Sn
                           advice=f"this run created it ({why}); {delete}")
     except (WaitEnded, DeployError) as error:
         last = (error.last if isinstance(error, WaitEnded) else None) or steps.look(ref)
-        state = last.describe(counts=False) if last else (
-            f"unknown (last seen {earlier.describe(counts=False)})" if earlier else "unknown")
-        message = (f"{ref.name} needs attention: this run created it ({why}); removing it failed: {error}; its state "
-                   f"is {state}; {delete}")
-        return steps.report(ref, Result.FAILED, last.state if last else "unknown", plan.changes, message,
-                            level=Level.ERROR, seen=last, next_step=delete)
+        return steps.failed(ref, f"this run created it ({why}); removing it failed: {error}", last, plan.changes,
+                            earlier, advice=delete)
     return steps.report(ref, Result.ROLLED_BACK, gone.state if gone else MISSING, plan.changes,
                         f"{ref.name} was removed again: {why}", level=level)
 
@@ -357,11 +353,6 @@ def _on(images: tuple[tuple[str, str], ...], changes: tuple[ImageChange, ...], *
     now = dict(images)
     return all(same_image(now[c.container], c.new_image if new else c.previous_image)
                for c in changes if c.container in now)
-
-
-def _moves(plan: Plan) -> bool:
-    """Whether the plan moves any container to another image (not only its environment, labels or a redeploy)."""
-    return any(not same_image(change.previous_image, change.new_image) for change in plan.changes)
 
 
 def _pairs(images: tuple[tuple[str, str], ...], plan: Plan) -> str:

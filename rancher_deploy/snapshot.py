@@ -91,6 +91,11 @@ class Health:
     counted: str = "healthy"
 
     @property
+    def incomplete(self) -> bool:
+        """Fewer healthy than wanted (False where nothing says how many are wanted)."""
+        return self.total is not None and self.healthy < self.total
+
+    @property
     def counts(self) -> str:
         """", 1/2 new containers healthy" for a log line, or nothing when the total is unknown."""
         return "" if self.total is None else f", {self.healthy}/{self.total} {self.counted}"

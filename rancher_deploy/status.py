@@ -98,7 +98,7 @@ def judge_service(status: ServiceStatus, goal: Goal) -> Judgement:
         if health is not None and health.unhealthy:
             return Judgement(Verdict.FAILED, f"new container(s) unhealthy: {', '.join(health.unhealthy)}")
         if state == "upgraded" and resting:
-            if health is not None and health.total is not None and health.healthy < health.total:
+            if health is not None and health.incomplete:
                 # Older 1.x releases say `upgraded` before the new containers are healthy
                 # (rancher/rancher#3294, #5826): finishing then would remove the old ones too soon.
                 return Judgement(Verdict.WAITING, f"upgraded{counts}; waiting for the new containers to be healthy")
@@ -116,7 +116,7 @@ def judge_service(status: ServiceStatus, goal: Goal) -> Judgement:
     # ServiceRollback: "without health waits"), so `active, 2/4 containers healthy` is not yet restored.
     if state in READY_STATES and resting:
         health = status.health
-        if health is not None and health.total is not None and health.healthy < health.total:
+        if health is not None and health.incomplete:
             return Judgement(Verdict.WAITING, f"active{counts}; waiting for the containers to be healthy")
         return Judgement(Verdict.DONE, f"active{counts}")
     if status.transitioning is Transitioning.YES:
