@@ -200,11 +200,11 @@ def default_pod_spec(pod_spec: JSON, minor: int) -> None:
 
 
 def pod_defaults(pod_spec: JSON, minor: int) -> JSON:
-    """A copy of a Pod's ``pod_spec`` (made from a stored template, so already defaulted as one) with
-    what SetDefaults_Pod adds to a Pod only: ``enableServiceLinks`` true (from 1.13, where the field
+    """A Pod's ``pod_spec`` (the caller's own copy of a stored template, so already defaulted as one),
+    changed in place and returned, with what SetDefaults_Pod adds to a Pod only: ``enableServiceLinks`` true (from 1.13, where the field
     came), the ``hostPort`` of each port on the host's network, and each container's resource
     ``requests`` copied from its ``limits`` where unset."""
-    spec = copy.deepcopy(pod_spec)
+    spec = pod_spec
     if minor >= 13:
         _nil(spec, "enableServiceLinks", True)
     _host_network_ports(spec)
